@@ -1,0 +1,401 @@
+package engine
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"strings"
+
+	"github.com/vishvananda/netlink"
+	"github.com/vishvananda/netns"
+	"golang.org/x/sys/unix"
+)
+
+// SetupNet gives a zone its network: for an exclusive-IP zone the network
+// namespace zsched already lives in gets lo and a veth per net resource;
+// for a shared-IP zone the host's interfaces get the zone's addresses.
+// zoneadmd calls it once zsched (zschedPid) exists in its namespaces. On
+// failure nothing it made is left behind; on success the returned state
+// is what TeardownNet needs.
+func SetupNet(spec PlatformSpec, zschedPid, zoneID int) (NetState, error) {
+	return SetupNetFor(spec.Name, spec.IPType, spec.Nets, zschedPid, zoneID)
+}
+
+// SetupNetFor is SetupNet with the platform spec's network fields spelled
+// out. An empty ipType means shared, illumos' default.
+func SetupNetFor(name, ipType string, nets []NetSpec, zschedPid, zoneID int) (NetState, error) {
+	if ipType == "" {
+		ipType = netIPShared
+	}
+	plans, err := netValidate(name, ipType, zoneID, nets)
+	if err != nil {
+		return NetState{}, err
+	}
+	st := NetState{Zone: name, ZoneID: zoneID, IPType: ipType}
+	// The host's namespace is the calling thread's. Front ends and
+	// zoneadmd run there; tests may run this on a thread they moved into a
+	// scratch namespace, and then that one is "the host".
+	host, err := netlink.NewHandle()
+	if err != nil {
+		return st, fmt.Errorf("zone %s: netlink: %w", name, err)
+	}
+	defer host.Close()
+	if ipType == netIPShared {
+		err = netSetupShared(host, &st, plans)
+	} else {
+		err = netSetupExclusive(host, &st, plans, zschedPid)
+	}
+	if err != nil {
+		if uerr := netTeardownWith(host, st); uerr != nil {
+			err = errors.Join(err, fmt.Errorf("undo: %w", uerr))
+		}
+		return NetState{}, err
+	}
+	return st, nil
+}
+
+// TeardownNet removes what SetupNet recorded in st. What is already gone
+// (a veth that vanished with its namespace, an address someone removed)
+// counts as removed; everything that could not be removed is reported,
+// and the rest is removed regardless.
+func TeardownNet(st NetState) error {
+	host, err := netlink.NewHandle()
+	if err != nil {
+		return fmt.Errorf("zone %s: netlink: %w", st.Zone, err)
+	}
+	defer host.Close()
+	return netTeardownWith(host, st)
+}
+
+func netTeardownWith(host *netlink.Handle, st NetState) error {
+	var errs []error
+	// Routes before addresses: a rule naming an address is harmless once
+	// the address is gone, but removing in creation's reverse order keeps
+	// the host consistent at every step.
+	for _, r := range st.SharedRoutes {
+		if err := netRemoveSharedRoute(host, r); err != nil {
+			errs = append(errs, fmt.Errorf("zone %s: route from %s via %s (table %d): %w", st.Zone, r.Source, r.Gateway, r.Table, err))
+		}
+	}
+	for _, a := range st.SharedAddrs {
+		if err := netRemoveSharedAddr(host, a); err != nil {
+			errs = append(errs, fmt.Errorf("zone %s: address %s on %s: %w", st.Zone, a.Address, a.Link, err))
+		}
+	}
+	for _, name := range st.HostLinks {
+		if err := netRemoveHostLink(host, name, st.HostLinkMACs[name]); err != nil {
+			errs = append(errs, fmt.Errorf("zone %s: link %s: %w", st.Zone, name, err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// gone reports whether err means the object is not there any more.
+func netGone(err error) bool {
+	var nf netlink.LinkNotFoundError
+	return errors.As(err, &nf) || errors.Is(err, unix.ENODEV) || errors.Is(err, unix.ENOENT) ||
+		errors.Is(err, unix.ESRCH) || errors.Is(err, unix.EADDRNOTAVAIL)
+}
+
+func netRemoveHostLink(host *netlink.Handle, name, mac string) error {
+	if !strings.HasPrefix(name, netHostPrefix) {
+		// Only links zonetop named are ever deleted, whatever a state
+		// file says.
+		return fmt.Errorf("not a zonetop link name, left alone")
+	}
+	l, err := host.LinkByName(name)
+	if netGone(err) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if mac != "" && l.Attrs().HardwareAddr.String() != mac {
+		return fmt.Errorf("now has address %s, not the %s this zone created; left alone", l.Attrs().HardwareAddr, mac)
+	}
+	if l.Type() != "veth" {
+		return fmt.Errorf("is a %s, not the veth this zone created; left alone", l.Type())
+	}
+	if err := host.LinkDel(l); err != nil && !netGone(err) {
+		return err
+	}
+	return nil
+}
+
+func netRemoveSharedAddr(host *netlink.Handle, a SharedAddr) error {
+	p, err := netip.ParsePrefix(a.Address)
+	if err != nil {
+		return fmt.Errorf("recorded address: %w", err)
+	}
+	l, err := host.LinkByName(a.Link)
+	if netGone(err) {
+		return nil // the interface went, and its addresses with it
+	}
+	if err != nil {
+		return err
+	}
+	if err := host.AddrDel(l, &netlink.Addr{IPNet: netIPNet(p)}); err != nil && !netGone(err) {
+		return err
+	}
+	return nil
+}
+
+func netRemoveSharedRoute(host *netlink.Handle, r SharedRoute) error {
+	src, err := netip.ParsePrefix(r.Source)
+	if err != nil {
+		return fmt.Errorf("recorded source: %w", err)
+	}
+	if r.Table < netTableBase {
+		// Never flush a table zonetop does not number, whatever a
+		// state file says.
+		return fmt.Errorf("table %d is not a zonetop table, left alone", r.Table)
+	}
+	fam := netFamily(src.Addr())
+	rule := netlink.NewRule()
+	rule.Family = fam
+	rule.Src = netIPNet(src)
+	rule.Table = r.Table
+	rule.Priority = r.Priority
+	var errs []error
+	if err := host.RuleDel(rule); err != nil && !netGone(err) {
+		errs = append(errs, fmt.Errorf("rule: %w", err))
+	}
+	// Flushing the table by its number rather than matching the route
+	// removes it even if its link has since been renamed or removed.
+	routes, err := host.RouteListFiltered(fam, &netlink.Route{Table: r.Table}, netlink.RT_FILTER_TABLE)
+	if err != nil && !errors.Is(err, netlink.ErrDumpInterrupted) {
+		errs = append(errs, fmt.Errorf("list table: %w", err))
+	}
+	for i := range routes {
+		if err := host.RouteDel(&routes[i]); err != nil && !netGone(err) {
+			errs = append(errs, fmt.Errorf("route: %w", err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func netSetupShared(host *netlink.Handle, st *NetState, plans []netPlan) error {
+	for _, p := range plans {
+		l, err := host.LinkByName(p.spec.Physical)
+		if netGone(err) {
+			return netErr(st.Zone, p.index, p.spec.Physical, errors.New("no such interface on the host"))
+		}
+		if err != nil {
+			return netErr(st.Zone, p.index, p.spec.Physical, err)
+		}
+		if owner, err := netAddrOwner(host, p.addr.Addr()); err != nil {
+			return netErr(st.Zone, p.index, p.spec.Physical, fmt.Errorf("list host addresses: %w", err))
+		} else if owner != "" {
+			return netErr(st.Zone, p.index, p.addr.String(), fmt.Errorf("address is already present on host interface %s", owner))
+		}
+		addr := &netlink.Addr{IPNet: netIPNet(p.addr)}
+		if p.addr.Addr().Is4() {
+			addr.Label = netSharedLabel(p.spec.Physical, st.ZoneID)
+		}
+		if err := host.AddrAdd(l, addr); err != nil {
+			return netErr(st.Zone, p.index, p.addr.String()+" on "+p.spec.Physical, fmt.Errorf("add address: %w", err))
+		}
+		st.SharedAddrs = append(st.SharedAddrs, SharedAddr{Link: p.spec.Physical, Address: p.addr.String()})
+		if p.gateway.IsValid() {
+			if err := netAddSharedRoute(host, st, p, l); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// netAddSharedRoute gives a shared-IP zone's address its defrouter. illumos
+// adds a default route bound to the interface and its zone-aware route
+// selection uses it for that zone's traffic; Linux has no zone in route
+// lookup, so the same effect comes from a rule for the zone's source
+// address and a table of its own. The host's main table is not touched.
+func netAddSharedRoute(host *netlink.Handle, st *NetState, p netPlan, l netlink.Link) error {
+	src := netip.PrefixFrom(p.addr.Addr(), p.addr.Addr().BitLen())
+	r := SharedRoute{Source: src.String(), Gateway: p.gateway.String(), Link: p.spec.Physical,
+		Table: netSharedTable(st.ZoneID, p.index), Priority: netRulePriority}
+	obj := "defrouter " + r.Gateway
+	// Record first, so an undo after a half-made route removes the half.
+	st.SharedRoutes = append(st.SharedRoutes, r)
+	route := &netlink.Route{LinkIndex: l.Attrs().Index, Gw: net.IP(p.gateway.AsSlice()), Table: r.Table,
+		Family: netFamily(p.gateway)}
+	if err := host.RouteAdd(route); err != nil {
+		return netErr(st.Zone, p.index, obj, fmt.Errorf("add default route to table %d: %w", r.Table, err))
+	}
+	rule := netlink.NewRule()
+	rule.Family = netFamily(src.Addr())
+	rule.Src = netIPNet(src)
+	rule.Table = r.Table
+	rule.Priority = r.Priority
+	if err := host.RuleAdd(rule); err != nil {
+		return netErr(st.Zone, p.index, obj, fmt.Errorf("add rule from %s: %w", r.Source, err))
+	}
+	return nil
+}
+
+// netAddrOwner returns the name of the host interface holding a, or "".
+func netAddrOwner(host *netlink.Handle, a netip.Addr) (string, error) {
+	var addrs []netlink.Addr
+	var err error
+	// A dump interrupted by a concurrent change is retried: a partial
+	// list could hide the very duplicate this looks for.
+	for range 5 {
+		addrs, err = host.AddrList(nil, netFamily(a))
+		if !errors.Is(err, netlink.ErrDumpInterrupted) {
+			break
+		}
+	}
+	if err != nil {
+		return "", err
+	}
+	for _, x := range addrs {
+		ip, ok := netip.AddrFromSlice(x.IP)
+		if !ok || ip.Unmap() != a {
+			continue
+		}
+		if l, err := host.LinkByIndex(x.LinkIndex); err == nil {
+			return l.Attrs().Name, nil
+		}
+		return fmt.Sprintf("index %d", x.LinkIndex), nil
+	}
+	return "", nil
+}
+
+func netSetupExclusive(host *netlink.Handle, st *NetState, plans []netPlan, zschedPid int) error {
+	if zschedPid <= 1 {
+		return fmt.Errorf("zone %s: zsched pid %d is not a zone's", st.Zone, zschedPid)
+	}
+	zns, err := netns.GetFromPid(zschedPid)
+	if err != nil {
+		return fmt.Errorf("zone %s: network namespace of zsched %d: %w", st.Zone, zschedPid, err)
+	}
+	defer zns.Close()
+	// A zsched that did not get a namespace of its own would have the
+	// zone configure the host's interfaces; refuse rather than do that.
+	self, err := netns.GetFromPath("/proc/thread-self/ns/net")
+	if err != nil {
+		return fmt.Errorf("zone %s: own network namespace: %w", st.Zone, err)
+	}
+	same := self.Equal(zns)
+	self.Close()
+	if same {
+		return fmt.Errorf("zone %s: zsched %d shares the host's network namespace; an exclusive-IP zone needs its own", st.Zone, zschedPid)
+	}
+	zone, err := netlink.NewHandleAt(zns)
+	if err != nil {
+		return fmt.Errorf("zone %s: netlink in zone namespace: %w", st.Zone, err)
+	}
+	defer zone.Close()
+	lo, err := zone.LinkByName("lo")
+	if err == nil {
+		err = zone.LinkSetUp(lo)
+	}
+	if err != nil {
+		return fmt.Errorf("zone %s: bring up lo: %w", st.Zone, err)
+	}
+	for _, p := range plans {
+		if err := netAddVeth(host, zone, zns, st, p); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// netAddVeth makes net p's veth pair. The zone side is created directly in
+// the zone's namespace under its final name, so it never appears on the
+// host, where a name such as eth0 is usually taken.
+func netAddVeth(host, zone *netlink.Handle, zns netns.NsHandle, st *NetState, p netPlan) error {
+	fail := func(obj string, err error) error { return netErr(st.Zone, p.index, obj, err) }
+	var bridge netlink.Link
+	if p.spec.GlobalNIC != "" {
+		b, err := host.LinkByName(p.spec.GlobalNIC)
+		if netGone(err) {
+			return fail("global-nic "+p.spec.GlobalNIC, errors.New("no such interface on the host"))
+		}
+		if err != nil {
+			return fail("global-nic "+p.spec.GlobalNIC, err)
+		}
+		if b.Type() != "bridge" {
+			return fail("global-nic "+p.spec.GlobalNIC, fmt.Errorf("is a %s; zonetop attaches exclusive-IP nets to host bridges only", b.Type()))
+		}
+		bridge = b
+	}
+	veth := &netlink.Veth{
+		LinkAttrs:        netlink.LinkAttrs{Name: p.hostLink},
+		PeerName:         p.spec.Physical,
+		PeerHardwareAddr: p.mac,
+		PeerNamespace:    netlink.NsFd(zns),
+	}
+	if bridge != nil {
+		// A port with a smaller MTU than its bridge would lower the
+		// bridge's; match it instead.
+		veth.MTU = bridge.Attrs().MTU
+	}
+	if err := host.LinkAdd(veth); err != nil {
+		if errors.Is(err, unix.EEXIST) {
+			err = fmt.Errorf("%w (a link of that name exists on the host, or %s in the zone)", err, p.spec.Physical)
+		}
+		return fail(p.hostLink, fmt.Errorf("create veth: %w", err))
+	}
+	st.HostLinks = append(st.HostLinks, p.hostLink)
+	hl, err := host.LinkByName(p.hostLink)
+	if err != nil {
+		return fail(p.hostLink, err)
+	}
+	if st.HostLinkMACs == nil {
+		st.HostLinkMACs = map[string]string{}
+	}
+	st.HostLinkMACs[p.hostLink] = hl.Attrs().HardwareAddr.String()
+	if bridge != nil {
+		if err := host.LinkSetMaster(hl, bridge); err != nil {
+			return fail(p.hostLink, fmt.Errorf("attach to bridge %s: %w", bridge.Attrs().Name, err))
+		}
+		if p.vlan != 0 {
+			// The zone sees untagged frames; the bridge tags them.
+			if err := host.BridgeVlanAdd(hl, uint16(p.vlan), true, true, false, true); err != nil {
+				return fail(p.hostLink, fmt.Errorf("vlan %d on bridge %s: %w", p.vlan, bridge.Attrs().Name, err))
+			}
+			// Without this the port would stay in the bridge's default
+			// VLAN as well and see traffic outside its own.
+			if p.vlan != 1 {
+				_ = host.BridgeVlanDel(hl, 1, false, false, false, true)
+			}
+		}
+	}
+	if err := host.LinkSetUp(hl); err != nil {
+		return fail(p.hostLink, fmt.Errorf("bring up: %w", err))
+	}
+	zl, err := zone.LinkByName(p.spec.Physical)
+	if err != nil {
+		return fail(p.spec.Physical, fmt.Errorf("find zone side: %w", err))
+	}
+	if err := zone.LinkSetUp(zl); err != nil {
+		return fail(p.spec.Physical, fmt.Errorf("bring up in zone: %w", err))
+	}
+	if !p.addr.IsValid() {
+		return nil
+	}
+	if err := zone.AddrAdd(zl, &netlink.Addr{IPNet: netIPNet(p.addr)}); err != nil {
+		return fail(p.addr.String()+" on "+p.spec.Physical, fmt.Errorf("add allowed-address: %w", err))
+	}
+	if p.gateway.IsValid() {
+		route := &netlink.Route{LinkIndex: zl.Attrs().Index, Gw: net.IP(p.gateway.AsSlice()), Family: netFamily(p.gateway)}
+		if err := zone.RouteAdd(route); err != nil {
+			return fail("defrouter "+p.gateway.String(), fmt.Errorf("add default route in zone: %w", err))
+		}
+	}
+	return nil
+}
+
+func netFamily(a netip.Addr) int {
+	if a.Is4() {
+		return netlink.FAMILY_V4
+	}
+	return netlink.FAMILY_V6
+}
+
+func netIPNet(p netip.Prefix) *net.IPNet {
+	a := p.Addr()
+	return &net.IPNet{IP: net.IP(a.AsSlice()), Mask: net.CIDRMask(p.Bits(), a.BitLen())}
+}
