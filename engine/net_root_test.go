@@ -8,6 +8,7 @@ import (
 	"net"
 	"os"
 	"os/exec"
+	"reflect"
 	"runtime"
 	"strings"
 	"syscall"
@@ -228,11 +229,22 @@ func TestNetExclusive(t *testing.T) {
 			t.Errorf("connection left the host from %s, not over the veth", local)
 		}
 
+		// What a new zoneadmd would find after the old one died.
+		if rec, err := RecoverNetState("xz", "exclusive", nets, id); err != nil || !reflect.DeepEqual(rec, st) {
+			t.Errorf("RecoverNetState = %+v, %v; want %+v", rec, err, st)
+		}
+		if left, err := NetLeftovers(id); err != nil || len(left) != 1 || left[0] != "link "+host {
+			t.Errorf("NetLeftovers before teardown = %q, %v", left, err)
+		}
+
 		if err := TeardownNet(st); err != nil {
 			t.Errorf("TeardownNet: %v", err)
 		}
 		if left, err := netLinksWithPrefix("zt"); err != nil || len(left) > 0 {
 			t.Errorf("after teardown, zt links left: %v %v", left, err)
+		}
+		if left, err := NetLeftovers(0); err != nil || len(left) > 0 {
+			t.Errorf("NetLeftovers after teardown = %q, %v", left, err)
 		}
 		if out := zone("-o", "link", "show"); strings.Contains(out, "net0") {
 			t.Errorf("zone still has net0 after teardown:\n%s", out)
@@ -383,9 +395,10 @@ func TestNetExclusiveBridgeVLAN(t *testing.T) {
 // netScratchNIC makes the stand-in for a host NIC a shared-IP zone's
 // address goes on: a dummy link, or where the kernel has no dummy driver
 // (these machines) one end of a veth pair, both inside the scratch
-// namespace. It is up, without addresses.
+// namespace. It is up, without addresses. Its name is short enough for
+// the zone label (ztdNNN:zIIIII) to fit in 15 bytes.
 func netScratchNIC() (string, error) {
-	name := fmt.Sprintf("ztdummy%d", rand.IntN(10000))
+	name := fmt.Sprintf("ztd%d", rand.IntN(1000))
 	err := netlink.LinkAdd(&netlink.Dummy{LinkAttrs: netlink.LinkAttrs{Name: name}})
 	if errors.Is(err, unix.EOPNOTSUPP) {
 		err = netlink.LinkAdd(&netlink.Veth{LinkAttrs: netlink.LinkAttrs{Name: name}, PeerName: name + "p"})
@@ -439,6 +452,13 @@ func TestNetShared(t *testing.T) {
 			t.Errorf("the host's main table got a default route: %q", out)
 		}
 
+		if rec, err := RecoverNetState("sz", "shared", nets, id); err != nil || !reflect.DeepEqual(rec, st) {
+			t.Errorf("RecoverNetState = %+v, %v; want %+v", rec, err, st)
+		}
+		if left, err := NetLeftovers(id); err != nil || len(left) != 3 {
+			t.Errorf("NetLeftovers = %q, %v; want two addresses and a rule", left, err)
+		}
+
 		// A second zone asking for an address the host already has is
 		// refused and changes nothing.
 		_, err = SetupNetFor("other", "shared", []NetSpec{{Physical: dummy, Address: sub2 + ".6/24"}}, 0, id+1)
@@ -464,6 +484,9 @@ func TestNetShared(t *testing.T) {
 		}
 		if err := TeardownNet(st); err != nil {
 			t.Errorf("second TeardownNet: %v", err)
+		}
+		if left, err := NetLeftovers(0); err != nil || len(left) > 0 {
+			t.Errorf("NetLeftovers after teardown = %q, %v", left, err)
 		}
 		// The interface itself may vanish before teardown.
 		st2, err := SetupNetFor("sz", "shared", nets[:1], 0, id)
@@ -513,6 +536,15 @@ func TestNetSharedRefusals(t *testing.T) {
 		_, err = SetupNetFor("rz", "shared", []NetSpec{{Physical: dummy, Address: sub + ".9/24"}}, 0, id)
 		if err == nil || !strings.Contains(err.Error(), "already present on host interface lo") {
 			t.Errorf("address held by lo: %v", err)
+		}
+		// Recovery claims only addresses marked as the zone's.
+		if err := netRun("ip", "addr", "add", sub+".10/24", "dev", dummy); err != nil {
+			t.Error(err)
+			return
+		}
+		rec, err := RecoverNetState("rz", "shared", []NetSpec{{Physical: dummy, Address: sub + ".10/24"}}, id)
+		if err != nil || len(rec.SharedAddrs) != 0 {
+			t.Errorf("RecoverNetState claimed an address the zone never added: %+v, %v", rec, err)
 		}
 	})
 }

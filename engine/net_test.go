@@ -160,6 +160,15 @@ func TestNetNames(t *testing.T) {
 	}
 }
 
+func TestNetHostLinkZone(t *testing.T) {
+	for name, want := range map[string]int{"zt7n0": 7, "zt65000n12": 65000, "ztbr0": 0, "zt7n": 0, "eth0": 0, "ztdummy5": 0, "zt0n1": 0} {
+		id, ok := netHostLinkZone(name)
+		if id != want || ok != (want != 0) {
+			t.Errorf("netHostLinkZone(%q) = %d, %v; want %d", name, id, ok, want)
+		}
+	}
+}
+
 func TestNetStateJSONRoundTrip(t *testing.T) {
 	in := NetState{
 		Zone: "web", ZoneID: 9, IPType: "exclusive",
