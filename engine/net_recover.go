@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/vishvananda/netlink"
+	"golang.org/x/sys/unix"
 )
 
 // RecoverNetState rebuilds, from what the host shows, the state SetupNet
@@ -24,7 +25,7 @@ func RecoverNetState(name, ipType string, nets []NetSpec, zoneID int) (NetState,
 		ipType = netIPShared
 	}
 	st := NetState{Zone: name, ZoneID: zoneID, IPType: ipType}
-	host, err := netlink.NewHandle()
+	host, err := netlink.NewHandle(unix.NETLINK_ROUTE)
 	if err != nil {
 		return st, fmt.Errorf("zone %s: netlink: %w", name, err)
 	}
@@ -112,7 +113,7 @@ func RecoverNetState(name, ipType string, nets []NetSpec, zoneID int) (NetState,
 // routing rules into zonetop's tables. Halt uses it to tell whether a zone
 // is really gone; tests use it to prove it.
 func NetLeftovers(zoneID int) ([]string, error) {
-	host, err := netlink.NewHandle()
+	host, err := netlink.NewHandle(unix.NETLINK_ROUTE)
 	if err != nil {
 		return nil, fmt.Errorf("netlink: %w", err)
 	}

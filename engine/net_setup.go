@@ -35,8 +35,10 @@ func SetupNetFor(name, ipType string, nets []NetSpec, zschedPid, zoneID int) (Ne
 	st := NetState{Zone: name, ZoneID: zoneID, IPType: ipType}
 	// The host's namespace is the calling thread's. Front ends and
 	// zoneadmd run there; tests may run this on a thread they moved into a
-	// scratch namespace, and then that one is "the host".
-	host, err := netlink.NewHandle()
+	// scratch namespace, and then that one is "the host". Only rtnetlink
+	// is opened: the library's default adds xfrm and netfilter sockets
+	// this never uses.
+	host, err := netlink.NewHandle(unix.NETLINK_ROUTE)
 	if err != nil {
 		return st, fmt.Errorf("zone %s: netlink: %w", name, err)
 	}
@@ -60,7 +62,7 @@ func SetupNetFor(name, ipType string, nets []NetSpec, zschedPid, zoneID int) (Ne
 // counts as removed; everything that could not be removed is reported,
 // and the rest is removed regardless.
 func TeardownNet(st NetState) error {
-	host, err := netlink.NewHandle()
+	host, err := netlink.NewHandle(unix.NETLINK_ROUTE)
 	if err != nil {
 		return fmt.Errorf("zone %s: netlink: %w", st.Zone, err)
 	}
@@ -282,7 +284,7 @@ func netSetupExclusive(host *netlink.Handle, st *NetState, plans []netPlan, zsch
 	if same {
 		return fmt.Errorf("zone %s: zsched %d shares the host's network namespace; an exclusive-IP zone needs its own", st.Zone, zschedPid)
 	}
-	zone, err := netlink.NewHandleAt(zns)
+	zone, err := netlink.NewHandleAt(zns, unix.NETLINK_ROUTE)
 	if err != nil {
 		return fmt.Errorf("zone %s: netlink in zone namespace: %w", st.Zone, err)
 	}
