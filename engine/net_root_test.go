@@ -103,6 +103,7 @@ func netOutput(name string, args ...string) (string, error) {
 // uts namespaces. It is killed by its pid when the test ends.
 func netStandIn(t *testing.T) int {
 	t.Helper()
+	netNeedPriv(t)
 	cmd := exec.Command("sleep", "600")
 	cmd.SysProcAttr = &syscall.SysProcAttr{
 		Cloneflags: syscall.CLONE_NEWNET | syscall.CLONE_NEWUTS,
@@ -482,8 +483,21 @@ func TestNetShared(t *testing.T) {
 		if out, _ := netOutput("ip", "route", "show", "table", table); strings.TrimSpace(out) != "" {
 			t.Errorf("table %s left after teardown: %q", table, out)
 		}
+		// Another zone now holds one of the addresses: a stale repeat of
+		// the first zone's teardown must leave it alone.
+		other, err := SetupNetFor("other", "shared", nets[1:], 0, id+1)
+		if err != nil {
+			t.Errorf("SetupNet of a second zone: %v", err)
+			return
+		}
 		if err := TeardownNet(st); err != nil {
 			t.Errorf("second TeardownNet: %v", err)
+		}
+		if out, _ := netOutput("ip", "-o", "addr", "show", "dev", dummy); !strings.Contains(out, sub2+".6/24") {
+			t.Errorf("a repeated teardown removed another zone's address:\n%s", out)
+		}
+		if err := TeardownNet(other); err != nil {
+			t.Errorf("TeardownNet of the second zone: %v", err)
 		}
 		if left, err := NetLeftovers(0); err != nil || len(left) > 0 {
 			t.Errorf("NetLeftovers after teardown = %q, %v", left, err)

@@ -81,7 +81,7 @@ func netTeardownWith(host *netlink.Handle, st NetState) error {
 		}
 	}
 	for _, a := range st.SharedAddrs {
-		if err := netRemoveSharedAddr(host, a); err != nil {
+		if err := netRemoveSharedAddr(host, a, st.ZoneID); err != nil {
 			errs = append(errs, fmt.Errorf("zone %s: address %s on %s: %w", st.Zone, a.Address, a.Link, err))
 		}
 	}
@@ -93,7 +93,7 @@ func netTeardownWith(host *netlink.Handle, st NetState) error {
 	return errors.Join(errs...)
 }
 
-// gone reports whether err means the object is not there any more.
+// netGone reports whether err means the object is not there any more.
 func netGone(err error) bool {
 	var nf netlink.LinkNotFoundError
 	return errors.As(err, &nf) || errors.Is(err, unix.ENODEV) || errors.Is(err, unix.ENOENT) ||
@@ -104,7 +104,7 @@ func netRemoveHostLink(host *netlink.Handle, name, mac string) error {
 	if !strings.HasPrefix(name, netHostPrefix) {
 		// Only links zonetop named are ever deleted, whatever a state
 		// file says.
-		return fmt.Errorf("not a zonetop link name, left alone")
+		return errors.New("not a zonetop link name, left alone")
 	}
 	l, err := host.LinkByName(name)
 	if netGone(err) {
@@ -125,7 +125,7 @@ func netRemoveHostLink(host *netlink.Handle, name, mac string) error {
 	return nil
 }
 
-func netRemoveSharedAddr(host *netlink.Handle, a SharedAddr) error {
+func netRemoveSharedAddr(host *netlink.Handle, a SharedAddr, zoneID int) error {
 	p, err := netip.ParsePrefix(a.Address)
 	if err != nil {
 		return fmt.Errorf("recorded address: %w", err)
@@ -136,6 +136,23 @@ func netRemoveSharedAddr(host *netlink.Handle, a SharedAddr) error {
 	}
 	if err != nil {
 		return err
+	}
+	// A repeated teardown may come after another zone took the same
+	// address; its label (another zone ID) says it is no longer ours.
+	if want := netSharedLabel(a.Link, zoneID); p.Addr().Is4() && want != "" {
+		addrs, err := host.AddrList(l, netlink.FAMILY_V4)
+		if err != nil && !errors.Is(err, netlink.ErrDumpInterrupted) {
+			return err
+		}
+		ours := false
+		for _, x := range addrs {
+			if ip, ok := netip.AddrFromSlice(x.IP); ok && ip.Unmap() == p.Addr() && x.Label == want {
+				ours = true
+			}
+		}
+		if !ours {
+			return nil
+		}
 	}
 	if err := host.AddrDel(l, &netlink.Addr{IPNet: netIPNet(p)}); err != nil && !netGone(err) {
 		return err
