@@ -1,0 +1,314 @@
+package engine
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// The runtime's share of cgroups: make the zone's cgroup in every
+// hierarchy, put zsched in it, list and kill what is in it, remove it.
+// Caps are the limits backend's business and are written into the same
+// directories by it.
+
+// zoneCgroupControllers are the cgroup v1 controllers a zone gets a cgroup
+// in. Comounted controllers share one directory.
+var zoneCgroupControllers = []string{"pids", "memory", "cpu", "cpuacct", "cpuset", "freezer"}
+
+// cgroupHier is one mounted hierarchy and the cgroup this process is in.
+type cgroupHier struct {
+	mount       string   // mount point
+	controllers []string // v1 controllers; empty for cgroup2
+	v2          bool
+	current     string // this process's cgroup, relative to the mount
+}
+
+// cgroupHierarchies lists the hierarchies the zone cgroups go into: on a
+// pure v2 host the unified one; otherwise each v1 hierarchy holding one of
+// zoneCgroupControllers (a hybrid host's v2 tree is left alone).
+func cgroupHierarchies() ([]cgroupHier, error) {
+	self, err := os.ReadFile("/proc/self/cgroup")
+	if err != nil {
+		return nil, fmt.Errorf("cgroups: %w", err)
+	}
+	byCtl := map[string]string{}
+	for _, line := range strings.Split(strings.TrimSpace(string(self)), "\n") {
+		parts := strings.SplitN(line, ":", 3)
+		if len(parts) != 3 {
+			continue
+		}
+		if parts[1] == "" {
+			byCtl[""] = parts[2]
+			continue
+		}
+		for _, c := range strings.Split(parts[1], ",") {
+			byCtl[c] = parts[2]
+		}
+	}
+	mi, err := os.Open("/proc/self/mountinfo")
+	if err != nil {
+		return nil, fmt.Errorf("cgroups: %w", err)
+	}
+	defer mi.Close()
+	var v1, v2 []cgroupHier
+	seen := map[string]bool{}
+	sc := bufio.NewScanner(mi)
+	for sc.Scan() {
+		f := strings.Fields(sc.Text())
+		sep := -1
+		for i, x := range f {
+			if x == "-" {
+				sep = i
+				break
+			}
+		}
+		if sep < 0 || len(f) < sep+4 || len(f) < 5 {
+			continue
+		}
+		fstype, mnt, mroot := f[sep+1], unescapeMount(f[4]), f[3]
+		switch fstype {
+		case "cgroup2":
+			rel := strings.TrimPrefix(byCtl[""], strings.TrimSuffix(mroot, "/"))
+			v2 = append(v2, cgroupHier{mount: mnt, v2: true, current: rel})
+		case "cgroup":
+			var ctls []string
+			for _, o := range strings.Split(f[sep+3], ",") {
+				for _, want := range zoneCgroupControllers {
+					if o == want {
+						ctls = append(ctls, o)
+					}
+				}
+			}
+			if len(ctls) == 0 || seen[mnt] {
+				continue
+			}
+			seen[mnt] = true
+			rel := strings.TrimPrefix(byCtl[ctls[0]], strings.TrimSuffix(mroot, "/"))
+			v1 = append(v1, cgroupHier{mount: mnt, controllers: ctls, current: rel})
+		}
+	}
+	if len(v1) > 0 {
+		return v1, nil
+	}
+	if len(v2) > 0 {
+		return v2[:1], nil
+	}
+	return nil, errors.New("cgroups: no cgroup hierarchy mounted")
+}
+
+func unescapeMount(s string) string {
+	return strings.NewReplacer(`\040`, " ", `\011`, "\t", `\012`, "\n", `\134`, `\`).Replace(s)
+}
+
+// zoneCgroups are the directories of one zone's cgroup, one per hierarchy.
+type zoneCgroups struct {
+	Dirs []string
+	back []string // where this process was before it stepped in, to step out again
+}
+
+// createZoneCgroups makes <parent>/zonetop/<zone> in every hierarchy.
+// parent is the caller's own cgroup unless parentOverride is set.
+func createZoneCgroups(zone, parentOverride string) (*zoneCgroups, error) {
+	hs, err := cgroupHierarchies()
+	if err != nil {
+		return nil, err
+	}
+	cg := &zoneCgroups{}
+	for _, h := range hs {
+		parent := h.current
+		if parentOverride != "" {
+			parent = parentOverride
+		}
+		parentDir := filepath.Join(h.mount, filepath.Clean("/"+parent))
+		top := filepath.Join(parentDir, "zonetop")
+		dir := filepath.Join(top, zone)
+		for _, d := range []string{top, dir} {
+			if err := os.Mkdir(d, 0o755); err != nil && !errors.Is(err, os.ErrExist) {
+				cg.remove()
+				return nil, fmt.Errorf("cgroup %s: %w", d, err)
+			}
+			if d == dir {
+				cg.Dirs = append(cg.Dirs, dir)
+				cg.back = append(cg.back, filepath.Join(h.mount, filepath.Clean("/"+h.current)))
+			}
+			if contains(h.controllers, "cpuset") {
+				if err := inheritCpuset(filepath.Dir(d), d); err != nil {
+					cg.remove()
+					return nil, err
+				}
+			}
+		}
+	}
+	return cg, nil
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+// inheritCpuset fills an empty v1 cpuset from its parent; v1 refuses tasks
+// in a cpuset without cpus and mems.
+func inheritCpuset(parent, dir string) error {
+	for _, f := range []string{"cpuset.cpus", "cpuset.mems"} {
+		cur, err := os.ReadFile(filepath.Join(dir, f))
+		if err != nil {
+			return fmt.Errorf("cgroup %s: %w", dir, err)
+		}
+		if strings.TrimSpace(string(cur)) != "" {
+			continue
+		}
+		v, err := os.ReadFile(filepath.Join(parent, f))
+		if err != nil {
+			return fmt.Errorf("cgroup %s: %w", parent, err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, f), v, 0o644); err != nil {
+			return fmt.Errorf("cgroup %s: %s: %w", dir, f, err)
+		}
+	}
+	return nil
+}
+
+// addPid moves a process (all its threads) into the zone's cgroups.
+func (cg *zoneCgroups) addPid(pid int) error {
+	for _, d := range cg.Dirs {
+		if err := os.WriteFile(filepath.Join(d, "cgroup.procs"), []byte(strconv.Itoa(pid)), 0o644); err != nil {
+			return fmt.Errorf("cgroup %s: add %d: %w", d, pid, err)
+		}
+	}
+	return nil
+}
+
+// stepIn puts this process into the zone cgroups, so that a child forked
+// now is born there (and its new cgroup namespace is rooted there); stepOut
+// returns it. Both stay within the subtree this process started in.
+func (cg *zoneCgroups) stepIn() error { return cg.addPid(os.Getpid()) }
+
+func (cg *zoneCgroups) stepOut() error {
+	var errs []error
+	for _, d := range cg.back {
+		if err := os.WriteFile(filepath.Join(d, "cgroup.procs"), []byte(strconv.Itoa(os.Getpid())), 0o644); err != nil {
+			errs = append(errs, fmt.Errorf("cgroup %s: %w", d, err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// walk lists dir and every cgroup below it, deepest first.
+func walkCgroups(dir string) []string {
+	var out []string
+	ents, _ := os.ReadDir(dir)
+	for _, e := range ents {
+		if e.IsDir() {
+			out = append(out, walkCgroups(filepath.Join(dir, e.Name()))...)
+		}
+	}
+	return append(out, dir)
+}
+
+// pids lists every process in the zone's cgroups and their descendants.
+func (cg *zoneCgroups) pids() []int {
+	set := map[int]bool{}
+	for _, d := range cg.Dirs {
+		for _, sub := range walkCgroups(d) {
+			b, err := os.ReadFile(filepath.Join(sub, "cgroup.procs"))
+			if err != nil {
+				continue
+			}
+			for _, f := range strings.Fields(string(b)) {
+				if n, err := strconv.Atoi(f); err == nil {
+					set[n] = true
+				}
+			}
+		}
+	}
+	out := make([]int, 0, len(set))
+	for p := range set {
+		out = append(out, p)
+	}
+	sort.Ints(out)
+	return out
+}
+
+func (cg *zoneCgroups) freezerDir() string {
+	for _, d := range cg.Dirs {
+		if _, err := os.Stat(filepath.Join(d, "freezer.state")); err == nil {
+			return d
+		}
+	}
+	return ""
+}
+
+// killAll freezes the zone so nothing can fork while it is being killed,
+// sends SIGKILL to every process, thaws, and waits until the cgroups are
+// empty or timeout passes.
+func (cg *zoneCgroups) killAll(timeout time.Duration) error {
+	fz := cg.freezerDir()
+	if fz != "" {
+		_ = os.WriteFile(filepath.Join(fz, "freezer.state"), []byte("FROZEN"), 0o644)
+		for i := 0; i < 100; i++ {
+			b, _ := os.ReadFile(filepath.Join(fz, "freezer.state"))
+			if strings.TrimSpace(string(b)) != "FREEZING" {
+				break
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+	}
+	for _, d := range cg.Dirs {
+		_ = os.WriteFile(filepath.Join(d, "cgroup.kill"), []byte("1"), 0o644)
+	}
+	for _, p := range cg.pids() {
+		_ = syscall.Kill(p, syscall.SIGKILL)
+	}
+	if fz != "" {
+		_ = os.WriteFile(filepath.Join(fz, "freezer.state"), []byte("THAWED"), 0o644)
+	}
+	deadline := time.Now().Add(timeout)
+	for {
+		left := cg.pids()
+		if len(left) == 0 {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("processes that would not die: %v", left)
+		}
+		for _, p := range left {
+			_ = syscall.Kill(p, syscall.SIGKILL)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// remove deletes the zone's cgroups and everything below them, and the
+// shared zonetop directory when no other zone uses it.
+func (cg *zoneCgroups) remove() error {
+	var errs []error
+	for _, d := range cg.Dirs {
+		for _, sub := range walkCgroups(d) {
+			var err error
+			for i := 0; i < 20; i++ {
+				if err = os.Remove(sub); err == nil || errors.Is(err, os.ErrNotExist) {
+					err = nil
+					break
+				}
+				time.Sleep(10 * time.Millisecond)
+			}
+			if err != nil {
+				errs = append(errs, fmt.Errorf("cgroup %s: %w", sub, err))
+			}
+		}
+		_ = os.Remove(filepath.Dir(d)) // the shared zonetop dir; busy while other zones live
+	}
+	return errors.Join(errs...)
+}

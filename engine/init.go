@@ -1,0 +1,258 @@
+package engine
+
+import (
+	"fmt"
+	"os"
+	"os/signal"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+)
+
+// zinit is the init zsched starts at boot when the zone names no init of
+// its own. It reads the zone's /etc/inittab in busybox syntax,
+// id:runlevels:action:process, and runs each process with /bin/sh -c:
+// sysinit and wait entries one after the other to completion, then once
+// entries, then respawn entries, restarted with a growing delay when they
+// keep dying. On SIGTERM (zoneadm shutdown) it stops respawning, runs the
+// shutdown entries to completion and ends its other children.
+
+type inittabEntry struct {
+	id, action, process string
+	line                int
+}
+
+var inittabActions = map[string]bool{"sysinit": true, "wait": true, "once": true, "respawn": true,
+	"shutdown": true, "askfirst": true, "ctrlaltdel": true, "restart": true}
+
+// parseInittab reads inittab text. Bad lines are reported and skipped, as
+// an init must still boot the zone.
+func parseInittab(text string) ([]inittabEntry, []string) {
+	var out []inittabEntry
+	var warnings []string
+	for i, raw := range strings.Split(text, "\n") {
+		line := strings.TrimSpace(raw)
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		parts := strings.SplitN(line, ":", 4)
+		if len(parts) != 4 {
+			warnings = append(warnings, fmt.Sprintf("inittab line %d: want id:runlevels:action:process", i+1))
+			continue
+		}
+		action := strings.TrimSpace(parts[2])
+		if !inittabActions[action] {
+			warnings = append(warnings, fmt.Sprintf("inittab line %d: unknown action %q", i+1, action))
+			continue
+		}
+		if strings.TrimSpace(parts[3]) == "" {
+			warnings = append(warnings, fmt.Sprintf("inittab line %d: no process", i+1))
+			continue
+		}
+		out = append(out, inittabEntry{id: strings.TrimSpace(parts[0]), action: action, process: strings.TrimSpace(parts[3]), line: i + 1})
+	}
+	return out, warnings
+}
+
+type zinit struct {
+	mu       sync.Mutex
+	stopping bool
+	children map[int]*inittabEntry // running respawn and once entries
+	waiting  map[int]chan struct{} // entries run to completion
+}
+
+func zinitMain(args []string) int {
+	signal.Ignore(syscall.SIGHUP, syscall.SIGINT, syscall.SIGPIPE, syscall.SIGTSTP, syscall.SIGTTIN, syscall.SIGTTOU, syscall.SIGQUIT)
+	term := make(chan os.Signal, 1)
+	signal.Notify(term, syscall.SIGTERM, syscall.SIGUSR1, syscall.SIGUSR2)
+	chld := make(chan os.Signal, 16)
+	signal.Notify(chld, syscall.SIGCHLD)
+	if len(args) > 2 {
+		fmt.Printf("zinit: boot arguments: %s\n", strings.Join(args[2:], " "))
+	}
+	b, err := os.ReadFile("/etc/inittab")
+	if err != nil {
+		fmt.Printf("zinit: %v; nothing to start\n", err)
+	}
+	entries, warnings := parseInittab(string(b))
+	for _, w := range warnings {
+		fmt.Println("zinit:", w)
+	}
+	z := &zinit{children: map[int]*inittabEntry{}, waiting: map[int]chan struct{}{}}
+	respawnAt := map[*inittabEntry]time.Time{}
+	delay := map[*inittabEntry]time.Duration{}
+	started := map[*inittabEntry]time.Time{}
+
+	go func() {
+		for range chld {
+			z.reap(respawnAt, delay, started)
+		}
+	}()
+	for _, action := range []string{"sysinit", "wait"} {
+		for i := range entries {
+			if entries[i].action == action {
+				z.runWait(&entries[i])
+			}
+		}
+	}
+	for i := range entries {
+		e := &entries[i]
+		switch e.action {
+		case "once":
+			z.start(e)
+		case "respawn":
+			z.mu.Lock()
+			respawnAt[e] = time.Now()
+			z.mu.Unlock()
+		case "askfirst", "ctrlaltdel", "restart":
+			fmt.Printf("zinit: inittab line %d: %s is not used in a zone; ignored\n", e.line, e.action)
+		}
+	}
+	tick := time.NewTicker(50 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		select {
+		case <-term:
+			z.shutdown(entries)
+			return 0
+		case <-tick.C:
+		}
+		now := time.Now()
+		z.mu.Lock()
+		var due []*inittabEntry
+		for e, at := range respawnAt {
+			if !at.IsZero() && !now.Before(at) {
+				due = append(due, e)
+				respawnAt[e] = time.Time{}
+			}
+		}
+		z.mu.Unlock()
+		for _, e := range due {
+			z.mu.Lock()
+			started[e] = time.Now()
+			z.mu.Unlock()
+			if !z.start(e) {
+				z.mu.Lock()
+				respawnAt[e] = time.Now().Add(nextDelay(delay, e, 0))
+				z.mu.Unlock()
+			}
+		}
+	}
+}
+
+// nextDelay grows a respawn entry's delay while it keeps dying soon after
+// it starts, and resets it once it ran for a while.
+func nextDelay(delay map[*inittabEntry]time.Duration, e *inittabEntry, ran time.Duration) time.Duration {
+	d := delay[e]
+	switch {
+	case ran > 10*time.Second:
+		d = 0
+	case d == 0:
+		d = 100 * time.Millisecond
+	default:
+		d *= 2
+		if d > 10*time.Second {
+			d = 10 * time.Second
+		}
+	}
+	delay[e] = d
+	return d
+}
+
+func (z *zinit) command(e *inittabEntry) (*os.ProcAttr, []string) {
+	proc := strings.TrimPrefix(e.process, "-")
+	files := []*os.File{os.Stdin, os.Stdout, os.Stderr}
+	if e.id != "" && !strings.ContainsAny(e.id, "/.") {
+		if tty, err := os.OpenFile("/dev/"+e.id, os.O_RDWR, 0); err == nil {
+			files = []*os.File{tty, tty, tty}
+		}
+	}
+	env := append(os.Environ(), "RUNLEVEL=S")
+	return &os.ProcAttr{Dir: "/", Env: env, Files: files, Sys: &syscall.SysProcAttr{Setsid: true}}, []string{"sh", "-c", proc}
+}
+
+// start launches an entry without waiting for it.
+func (z *zinit) start(e *inittabEntry) bool {
+	attr, argv := z.command(e)
+	z.mu.Lock()
+	defer z.mu.Unlock()
+	if z.stopping {
+		return true
+	}
+	p, err := os.StartProcess("/bin/sh", argv, attr)
+	if err != nil {
+		fmt.Printf("zinit: inittab line %d: %v\n", e.line, err)
+		return false
+	}
+	z.children[p.Pid] = e
+	p.Release()
+	return true
+}
+
+// runWait runs an entry to completion.
+func (z *zinit) runWait(e *inittabEntry) {
+	attr, argv := z.command(e)
+	z.mu.Lock()
+	p, err := os.StartProcess("/bin/sh", argv, attr)
+	if err != nil {
+		z.mu.Unlock()
+		fmt.Printf("zinit: inittab line %d: %v\n", e.line, err)
+		return
+	}
+	done := make(chan struct{})
+	z.waiting[p.Pid] = done
+	p.Release()
+	z.mu.Unlock()
+	<-done
+}
+
+// reap collects children and schedules respawns. zinit is not the zone's
+// PID 1 (zsched is), so orphans go there, not here.
+func (z *zinit) reap(respawnAt map[*inittabEntry]time.Time, delay map[*inittabEntry]time.Duration, started map[*inittabEntry]time.Time) {
+	for {
+		var ws syscall.WaitStatus
+		pid, err := syscall.Wait4(-1, &ws, syscall.WNOHANG, nil)
+		if err == syscall.EINTR {
+			continue
+		}
+		if pid <= 0 || err != nil {
+			return
+		}
+		z.mu.Lock()
+		if done, ok := z.waiting[pid]; ok {
+			delete(z.waiting, pid)
+			close(done)
+		}
+		if e, ok := z.children[pid]; ok {
+			delete(z.children, pid)
+			if e.action == "respawn" && !z.stopping {
+				respawnAt[e] = time.Now().Add(nextDelay(delay, e, time.Since(started[e])))
+			}
+		}
+		z.mu.Unlock()
+	}
+}
+
+// shutdown runs the shutdown entries and ends the remaining children.
+func (z *zinit) shutdown(entries []inittabEntry) {
+	z.mu.Lock()
+	z.stopping = true
+	z.mu.Unlock()
+	fmt.Println("zinit: shutting down")
+	for i := range entries {
+		if entries[i].action == "shutdown" {
+			z.runWait(&entries[i])
+		}
+	}
+	z.mu.Lock()
+	var pids []int
+	for pid := range z.children {
+		pids = append(pids, pid)
+	}
+	z.mu.Unlock()
+	for _, pid := range pids {
+		_ = syscall.Kill(-pid, syscall.SIGTERM)
+		_ = syscall.Kill(pid, syscall.SIGTERM)
+	}
+}

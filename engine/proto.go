@@ -1,0 +1,186 @@
+package engine
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"syscall"
+	"time"
+)
+
+// The control protocol between front ends, zoneadmd and zsched. Each
+// message is one JSON object in one SOCK_SEQPACKET datagram, so message
+// boundaries and the file descriptors that travel with a message
+// (SCM_RIGHTS) can never be split or merged. Messages are bounded by
+// maxMessage; a bigger or malformed one is answered with an error and the
+// connection is dropped.
+
+const (
+	maxMessage = 64 << 10
+	maxFDs     = 4
+)
+
+// request is what a client asks zoneadmd, and what zoneadmd asks zsched.
+type request struct {
+	Op      string        `json:"op"`
+	Spec    *PlatformSpec `json:"spec,omitempty"`
+	Args    []string      `json:"args,omitempty"`
+	Timeout time.Duration `json:"timeout,omitempty"`
+	Exec    *ExecRequest  `json:"exec,omitempty"`
+}
+
+// response answers a request. An exec gets two: first Pid once the
+// command runs, then Exit when it has ended.
+type response struct {
+	OK     bool        `json:"ok"`
+	Error  string      `json:"error,omitempty"`
+	Status *ZoneStatus `json:"status,omitempty"`
+	Pid    int         `json:"pid,omitempty"`
+	Exit   *int        `json:"exit,omitempty"`
+}
+
+// conn is one end of a control connection.
+type conn struct {
+	c *net.UnixConn
+}
+
+func dial(path string, timeout time.Duration) (*conn, error) {
+	d := net.Dialer{Timeout: timeout}
+	c, err := d.Dial("unixpacket", path)
+	if err != nil {
+		return nil, err
+	}
+	return &conn{c: c.(*net.UnixConn)}, nil
+}
+
+func (c *conn) Close() error { return c.c.Close() }
+
+// send writes v as one message with files attached. The files stay open;
+// the caller closes its copies.
+func (c *conn) send(v any, files ...*os.File) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return fmt.Errorf("encode message: %w", err)
+	}
+	if len(b) > maxMessage {
+		return fmt.Errorf("message of %d bytes exceeds %d", len(b), maxMessage)
+	}
+	var oob []byte
+	if len(files) > 0 {
+		fds := make([]int, len(files))
+		for i, f := range files {
+			fds[i] = int(f.Fd())
+		}
+		oob = syscall.UnixRights(fds...)
+	}
+	if _, _, err := c.c.WriteMsgUnix(b, oob, nil); err != nil {
+		return fmt.Errorf("send: %w", err)
+	}
+	return nil
+}
+
+// recv reads one message into v and returns the files that came with it.
+// Files are returned even when decoding fails so they can be closed.
+func (c *conn) recv(v any) ([]*os.File, error) {
+	buf := make([]byte, maxMessage+1)
+	oob := make([]byte, syscall.CmsgSpace(maxFDs*4))
+	n, oobn, flags, _, err := c.c.ReadMsgUnix(buf, oob)
+	if err != nil {
+		return nil, err
+	}
+	files, ferr := parseRights(oob[:oobn])
+	if flags&syscall.MSG_CTRUNC != 0 {
+		closeAll(files)
+		return nil, errors.New("too many file descriptors in message")
+	}
+	if ferr != nil {
+		closeAll(files)
+		return nil, ferr
+	}
+	if n == 0 {
+		closeAll(files)
+		return nil, errors.New("connection closed")
+	}
+	if n > maxMessage || flags&syscall.MSG_TRUNC != 0 {
+		closeAll(files)
+		return nil, fmt.Errorf("message exceeds %d bytes", maxMessage)
+	}
+	if err := json.Unmarshal(buf[:n], v); err != nil {
+		return files, fmt.Errorf("malformed message: %w", err)
+	}
+	return files, nil
+}
+
+func parseRights(oob []byte) ([]*os.File, error) {
+	if len(oob) == 0 {
+		return nil, nil
+	}
+	msgs, err := syscall.ParseSocketControlMessage(oob)
+	if err != nil {
+		return nil, fmt.Errorf("control message: %w", err)
+	}
+	var files []*os.File
+	for _, m := range msgs {
+		fds, err := syscall.ParseUnixRights(&m)
+		if err != nil {
+			continue
+		}
+		for _, fd := range fds {
+			syscall.CloseOnExec(fd)
+			files = append(files, os.NewFile(uintptr(fd), "passed"))
+		}
+	}
+	return files, nil
+}
+
+func closeAll(files []*os.File) {
+	for _, f := range files {
+		if f != nil {
+			f.Close()
+		}
+	}
+}
+
+// peerIsRoot checks the peer's credentials on a freshly accepted
+// connection: only host root talks to zoneadmd and zsched.
+func peerIsRoot(c *net.UnixConn) error {
+	raw, err := c.SyscallConn()
+	if err != nil {
+		return err
+	}
+	var cred *syscall.Ucred
+	var cerr error
+	if err := raw.Control(func(fd uintptr) {
+		cred, cerr = syscall.GetsockoptUcred(int(fd), syscall.SOL_SOCKET, syscall.SO_PEERCRED)
+	}); err != nil {
+		return err
+	}
+	if cerr != nil {
+		return cerr
+	}
+	if cred.Uid != 0 {
+		return fmt.Errorf("peer uid %d is not root", cred.Uid)
+	}
+	return nil
+}
+
+// roundTrip sends one request and reads one response.
+func roundTrip(path string, req request, files ...*os.File) (response, error) {
+	c, err := dial(path, 2*time.Second)
+	if err != nil {
+		return response{}, err
+	}
+	defer c.Close()
+	if err := c.send(req, files...); err != nil {
+		return response{}, err
+	}
+	var resp response
+	got, err := c.recv(&resp)
+	closeAll(got)
+	if err != nil {
+		return response{}, fmt.Errorf("%s: %w", req.Op, err)
+	}
+	return resp, nil
+}

@@ -1,0 +1,82 @@
+package engine
+
+import (
+	"os"
+	"runtime"
+	"strconv"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+)
+
+// HiddenMain runs the entry points zonetop re-executes itself as:
+// zoneadmd (the per-zone supervisor), zsched (a zone's PID 1) and zinit
+// (a zone's inittab-reading init). cmd/zonetop calls it first; for every
+// other command it returns handled=false.
+func HiddenMain(args []string) (handled bool, exitCode int) {
+	if len(args) < 2 {
+		return false, 0
+	}
+	switch args[1] {
+	case "zoneadmd", "zsched", "zinit":
+		// The main goroutine runs on the main thread until it is
+		// unlocked; name that thread, whose name ps shows.
+		runtime.LockOSThread()
+		setComm(args[1])
+		runtime.UnlockOSThread()
+	}
+	switch args[1] {
+	case "zoneadmd":
+		return true, zoneadmdMain(args)
+	case "zsched":
+		return true, zschedMain(args)
+	case "zinit":
+		return true, zinitMain(args)
+	}
+	return false, 0
+}
+
+// closeInheritedFDs closes every descriptor above keep that this process
+// inherited. Go's exec passes on any descriptor its parent left without
+// close-on-exec (a shell's job-control fds, a front end's open files), so
+// the re-executed supervisor and zsched clean their own tables first: no
+// host descriptor may reach a zone. It runs before the Go runtime's poller
+// exists; its descriptors are kept just in case.
+func closeInheritedFDs(keep int) {
+	dfd, err := unix.Open("/proc/self/fd", unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return
+	}
+	var fds []int
+	buf := make([]byte, 4096)
+	for {
+		n, err := unix.Getdents(dfd, buf)
+		if err != nil || n <= 0 {
+			break
+		}
+		var names []string
+		_, _, names = unix.ParseDirent(buf[:n], -1, names)
+		for _, name := range names {
+			if fd, err := strconv.Atoi(name); err == nil && fd > keep && fd != dfd {
+				fds = append(fds, fd)
+			}
+		}
+	}
+	unix.Close(dfd)
+	for _, fd := range fds {
+		target, _ := os.Readlink("/proc/self/fd/" + strconv.Itoa(fd))
+		if target == "anon_inode:[eventpoll]" || target == "anon_inode:[eventfd]" {
+			unix.CloseOnExec(fd)
+			continue
+		}
+		unix.Close(fd)
+	}
+}
+
+// setComm names the calling thread (and so the process, when it is the
+// main thread) for ps: a program run from a memfd would otherwise show
+// the fd number.
+func setComm(name string) {
+	b := append([]byte(name), 0)
+	_ = unix.Prctl(unix.PR_SET_NAME, uintptr(unsafe.Pointer(&b[0])), 0, 0, 0)
+}

@@ -1,0 +1,820 @@
+package engine
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// zoneadmd supervises one zone. It is started detached (setsid) by the
+// first front end that needs it, serialises the zone's life-cycle
+// operations, holds the console, and records the zone's runtime state in
+// its run directory so that a successor can adopt the zone if it dies.
+
+type zoneadmd struct {
+	root, name, dir string
+
+	opMu sync.Mutex // one life-cycle operation at a time
+
+	mu      sync.Mutex // guards the fields below
+	st      runState
+	spec    *PlatformSpec
+	cg      *zoneCgroups
+	halting bool
+
+	sealed     *sealedSelf
+	zschedDone chan struct{}
+	lis        *net.UnixListener
+	quit       chan struct{}
+	quitOnce   sync.Once
+}
+
+func zoneadmdMain(args []string) int {
+	if len(args) < 4 {
+		fmt.Fprintln(os.Stderr, "zoneadmd: usage: zoneadmd ROOT ZONE")
+		return 2
+	}
+	closeInheritedFDs(2)
+	root, name := args[2], args[3]
+	if err := checkZoneName(name); err != nil {
+		fmt.Fprintln(os.Stderr, "zoneadmd:", err)
+		return 2
+	}
+	log.SetPrefix("zoneadmd " + name + ": ")
+	log.SetFlags(log.LstdFlags | log.Lmicroseconds)
+	d := &zoneadmd{root: root, name: name, dir: runDir(root, name), quit: make(chan struct{})}
+	if err := os.MkdirAll(d.dir, 0o700); err != nil {
+		log.Print(err)
+		return 1
+	}
+	lock, err := os.OpenFile(filepath.Join(d.dir, "zoneadmd.lock"), os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		log.Print(err)
+		return 1
+	}
+	defer lock.Close()
+	if err := unix.Flock(int(lock.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
+		// Another zoneadmd owns the zone.
+		return 0
+	}
+	if err := writeFileAtomic(filepath.Join(d.dir, "zoneadmd.pid"), []byte(strconv.Itoa(os.Getpid())+"\n"), 0o600); err != nil {
+		log.Print(err)
+		return 1
+	}
+	if err := d.adopt(); err != nil {
+		log.Printf("adopt: %v", err)
+	}
+	sock := zoneadmdSock(root, name)
+	_ = os.Remove(sock)
+	d.lis, err = net.ListenUnix("unixpacket", &net.UnixAddr{Name: sock, Net: "unixpacket"})
+	if err != nil {
+		log.Print(err)
+		return 1
+	}
+	d.lis.SetUnlinkOnClose(false)
+	_ = os.Chmod(sock, 0o600)
+	log.Printf("serving (pid %d)", os.Getpid())
+	go d.idleExit()
+	go func() {
+		for {
+			c, err := d.lis.AcceptUnix()
+			if err != nil {
+				return
+			}
+			go d.handle(&conn{c: c})
+		}
+	}()
+	<-d.quit
+	d.lis.Close()
+	d.mu.Lock()
+	gone := d.st.State == "" || d.st.State == stateInstalled
+	d.mu.Unlock()
+	if gone {
+		// Nothing of the zone is left: take the run directory with us.
+		_ = os.RemoveAll(d.dir)
+	} else {
+		_ = os.Remove(sock)
+		_ = os.Remove(filepath.Join(d.dir, "zoneadmd.pid"))
+	}
+	log.Print("exiting")
+	return 0
+}
+
+// idleExit ends a zoneadmd that has no zone for a while (a front end
+// started it and went away before asking for anything).
+func (d *zoneadmd) idleExit() {
+	idle := 0
+	for {
+		time.Sleep(5 * time.Second)
+		d.mu.Lock()
+		none := d.st.State == "" || d.st.State == stateInstalled
+		d.mu.Unlock()
+		if none && d.opMu.TryLock() {
+			d.mu.Lock()
+			none = d.st.State == "" || d.st.State == stateInstalled
+			d.mu.Unlock()
+			d.opMu.Unlock()
+			if none {
+				idle++
+				if idle >= 6 {
+					d.stop()
+					return
+				}
+				continue
+			}
+		}
+		idle = 0
+	}
+}
+
+func (d *zoneadmd) stop() { d.quitOnce.Do(func() { close(d.quit) }) }
+
+func (d *zoneadmd) status() ZoneStatus {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	st := d.st.State
+	if st == "" {
+		st = stateInstalled
+	}
+	return ZoneStatus{State: st, ZoneID: d.st.ZoneID, Since: d.st.Since, Reason: d.st.Reason,
+		InitPid: d.st.InitPid, ZschedPid: d.st.ZschedPid}
+}
+
+// save records the runtime state; callers hold d.mu.
+func (d *zoneadmd) saveLocked() error {
+	b, err := json.MarshalIndent(d.st, "", "  ")
+	if err != nil {
+		return err
+	}
+	return writeFileAtomic(filepath.Join(d.dir, "state.json"), b, 0o600)
+}
+
+func (d *zoneadmd) setState(state, reason string) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.st.State, d.st.Reason = state, reason
+	if state == stateReady || state == stateRunning {
+		d.st.Since = time.Now()
+	}
+	if err := d.saveLocked(); err != nil {
+		log.Printf("record state: %v", err)
+	}
+}
+
+func (d *zoneadmd) handle(c *conn) {
+	defer c.Close()
+	if err := peerIsRoot(c.c); err != nil {
+		_ = c.send(response{Error: "zoneadmd: " + err.Error()})
+		return
+	}
+	var req request
+	files, err := c.recv(&req)
+	if err != nil {
+		closeAll(files)
+		_ = c.send(response{Error: "zoneadmd: " + err.Error()})
+		return
+	}
+	if req.Op != "exec" {
+		closeAll(files)
+	}
+	reply := func(err error) {
+		st := d.status()
+		if err != nil {
+			_ = c.send(response{Error: err.Error(), Status: &st})
+			return
+		}
+		_ = c.send(response{OK: true, Status: &st})
+	}
+	switch req.Op {
+	case "status":
+		reply(nil)
+	case "ready":
+		d.opMu.Lock()
+		err := d.ready(req.Spec)
+		d.opMu.Unlock()
+		reply(err)
+		d.exitIfGone()
+	case "boot":
+		d.opMu.Lock()
+		err := d.boot(req.Args)
+		d.opMu.Unlock()
+		reply(err)
+	case "halt":
+		d.opMu.Lock()
+		err := d.halt("")
+		d.opMu.Unlock()
+		reply(err)
+		d.exitIfGone()
+	case "shutdown":
+		d.opMu.Lock()
+		err := d.shutdown(req.Timeout)
+		d.opMu.Unlock()
+		reply(err)
+		d.exitIfGone()
+	case "exec":
+		d.exec(c, req.Exec, files)
+	default:
+		reply(fmt.Errorf("unknown request %q", req.Op))
+	}
+}
+
+func (d *zoneadmd) exitIfGone() {
+	d.mu.Lock()
+	gone := d.st.State == "" || d.st.State == stateInstalled
+	d.mu.Unlock()
+	if gone {
+		d.stop()
+	}
+}
+
+func (d *zoneadmd) zschedSock() string { return filepath.Join(d.dir, "zsched.sock") }
+
+// ready builds the platform. Every step registers its undo, so a failed
+// ready leaves nothing behind.
+func (d *zoneadmd) ready(spec *PlatformSpec) (err error) {
+	if cur := d.status().State; cur != stateInstalled {
+		return fmt.Errorf("ready %s: zone is %s", d.name, cur)
+	}
+	if spec == nil {
+		return fmt.Errorf("ready %s: no platform spec", d.name)
+	}
+	if spec.Name != d.name {
+		return fmt.Errorf("ready %s: spec is for zone %q", d.name, spec.Name)
+	}
+	if !filepath.IsAbs(spec.Zonepath) {
+		return fmt.Errorf("ready %s: zonepath %q is not absolute", d.name, spec.Zonepath)
+	}
+	if err := checkZonepath(spec.Zonepath); err != nil {
+		return fmt.Errorf("ready %s: %w", d.name, err)
+	}
+	if _, err := capNumbers(spec.Caps); err != nil {
+		return fmt.Errorf("ready %s: %w", d.name, err)
+	}
+	for k := range spec.Sysctls {
+		if !sysctlAllowed(k) {
+			return fmt.Errorf("ready %s: sysctl %s: not an IPC namespace sysctl", d.name, k)
+		}
+	}
+	var undo []func()
+	defer func() {
+		if err != nil {
+			for i := len(undo) - 1; i >= 0; i-- {
+				undo[i]()
+			}
+			d.mu.Lock()
+			d.st = runState{}
+			d.spec, d.cg = nil, nil
+			d.mu.Unlock()
+			_ = os.Remove(filepath.Join(d.dir, "state.json"))
+			_ = os.Remove(filepath.Join(d.dir, "spec.json"))
+			err = fmt.Errorf("ready %s: %w", d.name, err)
+		}
+	}()
+	b, err := json.MarshalIndent(spec, "", "  ")
+	if err != nil {
+		return err
+	}
+	if err := writeFileAtomic(filepath.Join(d.dir, "spec.json"), b, 0o600); err != nil {
+		return err
+	}
+	id, err := allocZoneID(d.root, d.name)
+	if err != nil {
+		return err
+	}
+	undo = append(undo, func() { _ = os.Remove(filepath.Join(d.dir, "zoneid")) })
+	d.mu.Lock()
+	d.spec = spec
+	d.st = runState{State: stateShuttingDown, ZoneID: id, Reason: "ready under way"}
+	d.mu.Unlock()
+
+	cg, err := createZoneCgroups(d.name, spec.CgroupParent)
+	if err != nil {
+		return err
+	}
+	undo = append(undo, func() {
+		_ = cg.killAll(5 * time.Second)
+		_ = cg.remove()
+	})
+	d.mu.Lock()
+	d.cg = cg
+	d.st.Cgroups = cg.Dirs
+	_ = d.saveLocked()
+	d.mu.Unlock()
+
+	if d.sealed == nil {
+		if d.sealed, err = newSealedSelf(); err != nil {
+			return err
+		}
+	}
+	p, err := d.startZsched(spec, cg)
+	if err != nil {
+		return err
+	}
+	start, _ := procStartTime(p.Pid)
+	d.mu.Lock()
+	d.st.ZschedPid, d.st.ZschedStart = p.Pid, start
+	_ = d.saveLocked()
+	d.mu.Unlock()
+	if err := d.attachConsole(); err != nil {
+		return err
+	}
+	ns, err := SetupNet(*spec, p.Pid, id)
+	if err != nil {
+		return err
+	}
+	nb, _ := ns.Marshal()
+	undo = append(undo, func() { _ = TeardownNet(ns) })
+	d.mu.Lock()
+	d.st.Net = nb
+	d.mu.Unlock()
+	d.setState(stateReady, "")
+	log.Printf("ready: zone ID %d, zsched pid %d", id, p.Pid)
+	return nil
+}
+
+// checkZonepath enforces the layout install made: a root-owned zonepath of
+// mode 700 holding a real root directory.
+func checkZonepath(zp string) error {
+	st, err := os.Lstat(zp)
+	if err != nil {
+		return fmt.Errorf("zonepath: %w", err)
+	}
+	sys, _ := st.Sys().(*syscall.Stat_t)
+	if !st.IsDir() || sys == nil || sys.Uid != 0 || st.Mode().Perm()&0o077 != 0 {
+		return fmt.Errorf("zonepath %s must be a directory owned by root with mode 700", zp)
+	}
+	rst, err := os.Lstat(filepath.Join(zp, "root"))
+	if err != nil || !rst.IsDir() {
+		return fmt.Errorf("zonepath %s has no root directory: the zone is not installed", zp)
+	}
+	return nil
+}
+
+// startZsched starts zsched in its new namespaces, born inside the zone
+// cgroups, and waits for it to report that the platform is built.
+func (d *zoneadmd) startZsched(spec *PlatformSpec, cg *zoneCgroups) (*os.Process, error) {
+	statusR, statusW, err := os.Pipe()
+	if err != nil {
+		return nil, err
+	}
+	defer statusR.Close()
+	errR, errW, err := os.Pipe()
+	if err != nil {
+		statusW.Close()
+		return nil, err
+	}
+	go func() {
+		defer errR.Close()
+		b, _ := io.ReadAll(io.LimitReader(errR, 1<<20))
+		if len(b) > 0 {
+			log.Printf("zsched: %s", strings.TrimSpace(string(b)))
+		}
+	}()
+	null, err := os.Open(os.DevNull)
+	if err != nil {
+		statusW.Close()
+		errW.Close()
+		return nil, err
+	}
+	flags := uintptr(syscall.CLONE_NEWNS | syscall.CLONE_NEWPID | syscall.CLONE_NEWUTS | syscall.CLONE_NEWIPC | unix.CLONE_NEWCGROUP)
+	if spec.IPType == "exclusive" {
+		flags |= syscall.CLONE_NEWNET
+	}
+	// Step into the zone cgroups so zsched is born there and its cgroup
+	// namespace is rooted at the zone cgroup; step out right after.
+	if err := cg.stepIn(); err != nil {
+		_ = cg.stepOut()
+		null.Close()
+		statusW.Close()
+		errW.Close()
+		return nil, err
+	}
+	p, err := os.StartProcess(d.sealed.path(), []string{"zsched", "zsched", d.dir}, &os.ProcAttr{
+		Dir:   "/",
+		Env:   []string{"PATH=/usr/sbin:/usr/bin:/sbin:/bin"},
+		Files: []*os.File{null, null, errW, statusW},
+		Sys:   &syscall.SysProcAttr{Cloneflags: flags, Setsid: true},
+	})
+	if oerr := cg.stepOut(); oerr != nil {
+		log.Printf("step out of the zone cgroup: %v", oerr)
+	}
+	null.Close()
+	statusW.Close()
+	errW.Close()
+	if err != nil {
+		return nil, fmt.Errorf("start zsched: %w", err)
+	}
+	done := make(chan struct{})
+	go func() {
+		_, _ = p.Wait()
+		close(done)
+	}()
+	d.mu.Lock()
+	d.zschedDone = done
+	d.mu.Unlock()
+	go d.watchZsched(done)
+	_ = statusR.SetReadDeadline(time.Now().Add(60 * time.Second))
+	b, rerr := io.ReadAll(io.LimitReader(statusR, 64<<10))
+	msg := strings.TrimSpace(string(b))
+	if msg != "ok" {
+		_ = p.Kill()
+		<-done
+		if msg == "" && rerr != nil {
+			msg = rerr.Error()
+		}
+		if msg == "" {
+			msg = "zsched exited without a word"
+		}
+		return nil, fmt.Errorf("zsched: %s", strings.TrimPrefix(msg, "error: "))
+	}
+	return p, nil
+}
+
+// watchZsched notices a zsched that died on its own (the zone is gone)
+// and cleans up after it.
+func (d *zoneadmd) watchZsched(done chan struct{}) {
+	<-done
+	d.mu.Lock()
+	expected := d.halting || d.st.State == "" || d.st.State == stateInstalled || d.st.State == stateShuttingDown && d.st.Reason == "ready under way"
+	d.mu.Unlock()
+	if expected {
+		return
+	}
+	d.opMu.Lock()
+	defer d.opMu.Unlock()
+	d.mu.Lock()
+	still := !d.halting && d.zschedDone == done && (d.st.State == stateReady || d.st.State == stateRunning)
+	d.mu.Unlock()
+	if !still {
+		return
+	}
+	log.Print("zsched exited: the zone is gone; cleaning up")
+	if err := d.halt("zsched exited"); err != nil {
+		log.Printf("clean up after zsched: %v", err)
+	}
+	d.exitIfGone()
+}
+
+// attachConsole fetches the console master from zsched and keeps its
+// output in the console log.
+func (d *zoneadmd) attachConsole() error {
+	c, err := dial(d.zschedSock(), 2*time.Second)
+	if err != nil {
+		return fmt.Errorf("zsched control socket: %w", err)
+	}
+	defer c.Close()
+	if err := c.send(request{Op: "console"}); err != nil {
+		return err
+	}
+	var resp response
+	files, err := c.recv(&resp)
+	if err != nil {
+		closeAll(files)
+		return fmt.Errorf("console: %w", err)
+	}
+	if !resp.OK || len(files) != 1 {
+		closeAll(files)
+		return fmt.Errorf("console: %s", resp.Error)
+	}
+	master := files[0]
+	logf, err := os.OpenFile(filepath.Join(logDir(d.root), d.name+".console"), os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
+	if err != nil {
+		master.Close()
+		return fmt.Errorf("console log: %w", err)
+	}
+	go func() {
+		defer master.Close()
+		defer logf.Close()
+		_, _ = io.Copy(logf, master)
+	}()
+	return nil
+}
+
+// zschedCall sends one request to zsched.
+func (d *zoneadmd) zschedCall(req request) (response, error) {
+	resp, err := roundTrip(d.zschedSock(), req)
+	if err != nil {
+		return resp, fmt.Errorf("zsched: %w", err)
+	}
+	if !resp.OK {
+		return resp, errors.New(resp.Error)
+	}
+	return resp, nil
+}
+
+func (d *zoneadmd) boot(args []string) error {
+	d.mu.Lock()
+	state := d.st.State
+	spec := d.spec
+	d.mu.Unlock()
+	if state != stateReady {
+		if state == "" {
+			state = stateInstalled
+		}
+		return fmt.Errorf("boot %s: zone is %s, not ready", d.name, state)
+	}
+	if len(args) == 0 && spec != nil {
+		args = spec.BootArgs
+	}
+	resp, err := d.zschedCall(request{Op: "boot", Args: args})
+	if err != nil {
+		return fmt.Errorf("boot %s: %w", d.name, err)
+	}
+	d.mu.Lock()
+	d.st.InitPid = hostPidOf(d.st.ZschedPid, resp.Pid)
+	d.mu.Unlock()
+	d.setState(stateRunning, "")
+	return nil
+}
+
+// hostPidOf maps a pid as zsched sees it (in the zone's pid namespace) to
+// the host pid, through NSpid of zsched's children.
+func hostPidOf(zschedPid, zonePid int) int {
+	// Children hang off the thread that forked them: look at every one.
+	tasks, _ := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/children", zschedPid))
+	var kids []string
+	for _, t := range tasks {
+		if b, err := os.ReadFile(t); err == nil {
+			kids = append(kids, strings.Fields(string(b))...)
+		}
+	}
+	for _, f := range kids {
+		hp, _ := strconv.Atoi(f)
+		st, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", hp))
+		if err != nil {
+			continue
+		}
+		for _, line := range strings.Split(string(st), "\n") {
+			if strings.HasPrefix(line, "NSpid:") {
+				ids := strings.Fields(line[6:])
+				if len(ids) > 1 && ids[len(ids)-1] == strconv.Itoa(zonePid) {
+					return hp
+				}
+			}
+		}
+	}
+	return 0
+}
+
+func (d *zoneadmd) shutdown(timeout time.Duration) error {
+	d.mu.Lock()
+	state := d.st.State
+	d.mu.Unlock()
+	if state == stateRunning {
+		if _, err := d.zschedCall(request{Op: "shutdown", Timeout: timeout}); err != nil {
+			log.Printf("shutdown: %v; halting anyway", err)
+		}
+	}
+	return d.halt("")
+}
+
+// halt kills the zone and removes its platform. why is recorded when the
+// zone went away on its own.
+func (d *zoneadmd) halt(why string) error {
+	d.mu.Lock()
+	if d.st.State == "" || d.st.State == stateInstalled {
+		d.mu.Unlock()
+		return nil
+	}
+	d.halting = true
+	d.st.State, d.st.Reason = stateShuttingDown, why
+	_ = d.saveLocked()
+	cg, st := d.cg, d.st
+	done := d.zschedDone
+	d.mu.Unlock()
+	defer func() {
+		d.mu.Lock()
+		d.halting = false
+		d.mu.Unlock()
+	}()
+
+	var problems []string
+	if cg == nil && len(st.Cgroups) > 0 {
+		cg = &zoneCgroups{Dirs: st.Cgroups}
+	}
+	if cg != nil {
+		if err := cg.killAll(5 * time.Second); err != nil {
+			problems = append(problems, err.Error())
+		}
+	} else if st.ZschedPid > 0 && zschedAlive(st.ZschedPid, st.ZschedStart) {
+		_ = syscall.Kill(st.ZschedPid, syscall.SIGKILL)
+	}
+	if done != nil && len(problems) == 0 {
+		select {
+		case <-done:
+		case <-time.After(5 * time.Second):
+			problems = append(problems, fmt.Sprintf("zsched (pid %d) would not die", st.ZschedPid))
+		}
+	}
+	if len(st.Net) > 0 {
+		ns, err := UnmarshalNetState(st.Net)
+		if err == nil {
+			err = TeardownNet(ns)
+		}
+		if err != nil {
+			problems = append(problems, fmt.Sprintf("network: %v", err))
+		} else {
+			d.mu.Lock()
+			d.st.Net = nil
+			d.mu.Unlock()
+		}
+	} else if d.spec != nil && len(d.spec.Nets) > 0 && st.ZoneID > 0 {
+		// zoneadmd died between setting the network up and recording it.
+		ns, err := RecoverNetState(d.name, d.spec.IPType, d.spec.Nets, st.ZoneID)
+		if err == nil {
+			err = TeardownNet(ns)
+		}
+		if err != nil {
+			problems = append(problems, fmt.Sprintf("network: %v", err))
+		}
+	}
+	if cg != nil && len(problems) == 0 {
+		if err := cg.remove(); err != nil {
+			problems = append(problems, err.Error())
+		}
+	}
+	if len(problems) > 0 {
+		reason := strings.Join(problems, "; ")
+		d.setState(stateDown, reason)
+		log.Printf("halt incomplete: %s", reason)
+		return fmt.Errorf("halt %s: zone is down, not halted: %s", d.name, reason)
+	}
+	for _, f := range []string{"zsched.sock", "zoneid", "spec.json", "state.json"} {
+		_ = os.Remove(filepath.Join(d.dir, f))
+	}
+	d.mu.Lock()
+	d.st = runState{}
+	d.spec, d.cg = nil, nil
+	d.mu.Unlock()
+	log.Print("halted")
+	return nil
+}
+
+// zschedAlive tells whether pid is still the zsched that was recorded.
+func zschedAlive(pid int, start uint64) bool {
+	if pid <= 0 {
+		return false
+	}
+	now, err := procStartTime(pid)
+	return err == nil && now == start
+}
+
+// adopt takes over a zone whose zoneadmd died, or finishes the halt of one
+// whose zsched died too.
+func (d *zoneadmd) adopt() error {
+	b, err := os.ReadFile(filepath.Join(d.dir, "state.json"))
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	var st runState
+	if err := json.Unmarshal(b, &st); err != nil {
+		return fmt.Errorf("state.json: %w", err)
+	}
+	var spec PlatformSpec
+	if sb, err := os.ReadFile(filepath.Join(d.dir, "spec.json")); err == nil {
+		if json.Unmarshal(sb, &spec) == nil {
+			d.spec = &spec
+		}
+	}
+	d.st = st
+	if len(st.Cgroups) > 0 {
+		d.cg = &zoneCgroups{Dirs: st.Cgroups}
+	}
+	alive := zschedAlive(st.ZschedPid, st.ZschedStart)
+	if alive && (st.State == stateReady || st.State == stateRunning) {
+		if _, err := roundTrip(d.zschedSock(), request{Op: "ping"}); err == nil {
+			fd, err := unix.PidfdOpen(st.ZschedPid, 0)
+			if err == nil && zschedAlive(st.ZschedPid, st.ZschedStart) {
+				done := make(chan struct{})
+				go func() {
+					defer unix.Close(fd)
+					fds := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}
+					for {
+						if _, err := unix.Poll(fds, -1); err == unix.EINTR {
+							continue
+						}
+						break
+					}
+					close(done)
+				}()
+				d.zschedDone = done
+				go d.watchZsched(done)
+				if err := d.attachConsole(); err != nil {
+					log.Printf("adopt: console: %v", err)
+				}
+				log.Printf("adopted zone ID %d, zsched pid %d", st.ZoneID, st.ZschedPid)
+				return nil
+			}
+			if err == nil {
+				unix.Close(fd)
+			}
+		}
+	}
+	// The platform is half there (a ready that died, a zsched that is
+	// gone, or a halt that did not finish): finish tearing it down.
+	d.st.State = stateDown
+	d.st.Reason = "recovering a zone whose zoneadmd died"
+	d.zschedDone = nil
+	d.opMu.Lock()
+	defer d.opMu.Unlock()
+	if err := d.halt(""); err != nil {
+		return err
+	}
+	return nil
+}
+
+// exec relays a command to zsched: the stdio descriptors the client made
+// go on to zsched, and zsched's two answers (started, ended) come back.
+func (d *zoneadmd) exec(c *conn, req *ExecRequest, files []*os.File) {
+	defer closeAll(files)
+	state := d.status().State
+	if state != stateReady && state != stateRunning {
+		_ = c.send(response{Error: fmt.Sprintf("zone %s is %s: zlogin needs it ready or running", d.name, state)})
+		return
+	}
+	if req == nil || len(req.Argv) == 0 {
+		_ = c.send(response{Error: "exec: no command"})
+		return
+	}
+	if !req.TTY && len(files) != 3 {
+		_ = c.send(response{Error: "exec: want 3 stdio descriptors"})
+		return
+	}
+	zc, err := dial(d.zschedSock(), 2*time.Second)
+	if err != nil {
+		_ = c.send(response{Error: fmt.Sprintf("zsched: %v", err)})
+		return
+	}
+	defer zc.Close()
+	if err := zc.send(request{Op: "spawn", Exec: req}, files...); err != nil {
+		_ = c.send(response{Error: err.Error()})
+		return
+	}
+	closeAll(files)
+	files = nil
+	for i := 0; i < 2; i++ {
+		var resp response
+		got, err := zc.recv(&resp)
+		if err != nil {
+			closeAll(got)
+			_ = c.send(response{Error: fmt.Sprintf("zsched: %v", err)})
+			return
+		}
+		err = c.send(resp, got...)
+		closeAll(got)
+		if err != nil || !resp.OK || resp.Exit != nil {
+			return
+		}
+	}
+}
+
+// allocZoneID takes the lowest zone ID no other zone under this root
+// holds, under a lock, and records it in the zone's run directory.
+func allocZoneID(root, name string) (int, error) {
+	base := runBase(root)
+	lf, err := os.OpenFile(filepath.Join(base, ".ids"), os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return 0, fmt.Errorf("zone ID: %w", err)
+	}
+	defer lf.Close()
+	if err := unix.Flock(int(lf.Fd()), unix.LOCK_EX); err != nil {
+		return 0, fmt.Errorf("zone ID: %w", err)
+	}
+	used := map[int]bool{}
+	ents, _ := os.ReadDir(base)
+	for _, e := range ents {
+		if !e.IsDir() || e.Name() == name {
+			continue
+		}
+		b, err := os.ReadFile(filepath.Join(base, e.Name(), "zoneid"))
+		if err != nil {
+			continue
+		}
+		if n, err := strconv.Atoi(strings.TrimSpace(string(b))); err == nil {
+			used[n] = true
+		}
+	}
+	id := 1
+	for used[id] {
+		id++
+	}
+	if err := writeFileAtomic(filepath.Join(runDir(root, name), "zoneid"), []byte(strconv.Itoa(id)+"\n"), 0o600); err != nil {
+		return 0, fmt.Errorf("zone ID: %w", err)
+	}
+	return id, nil
+}

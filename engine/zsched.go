@@ -1,0 +1,591 @@
+package engine
+
+import (
+	"bufio"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// zsched is the zone's PID 1. zoneadmd starts it (from the sealed copy of
+// the binary) in new mount, pid, uts, ipc and cgroup namespaces, already
+// inside the zone's cgroups. It builds the virtual platform, pivots into
+// the zone root and then only waits: for zoneadmd's requests on its
+// control socket (boot, spawn, shutdown, console) and for children to
+// reap. It does not depend on zoneadmd staying alive.
+
+type zsched struct {
+	dir  string
+	spec PlatformSpec
+	lis  *net.UnixListener
+
+	console *os.File // master side of /dev/console
+
+	spawnCh chan spawnJob
+
+	mu       sync.Mutex
+	waiters  map[int]chan int
+	initPid  int
+	initDone chan struct{}
+}
+
+type spawnJob struct {
+	path  string
+	argv  []string
+	attr  *syscall.ProcAttr
+	init  bool // the zone's init: its exit is tracked for shutdown
+	reply chan spawnResult
+}
+
+type spawnResult struct {
+	pid  int
+	exit chan int
+	err  error
+}
+
+func zschedMain(args []string) int {
+	if len(args) < 3 {
+		fmt.Fprintln(os.Stderr, "zsched: usage: zsched RUNDIR")
+		return 2
+	}
+	closeInheritedFDs(3)
+	// Nothing in the zone may ptrace zsched or open its /proc entries;
+	// children inherit this until they execute their own program.
+	_ = unix.Prctl(unix.PR_SET_DUMPABLE, 0, 0, 0, 0)
+	unix.Umask(0o022)
+	// As PID 1 zsched gets only the signals it handles; the Go runtime
+	// handles these by exiting, so keep them away from it.
+	signal.Ignore(syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP, syscall.SIGQUIT, syscall.SIGUSR1,
+		syscall.SIGUSR2, syscall.SIGPIPE, syscall.SIGTSTP, syscall.SIGTTIN, syscall.SIGTTOU)
+	status := os.NewFile(3, "status")
+	z := &zsched{dir: args[2], waiters: map[int]chan int{}, spawnCh: make(chan spawnJob)}
+	if err := z.setup(); err != nil {
+		fmt.Fprintf(status, "error: %v\n", err)
+		status.Close()
+		return 1
+	}
+	fmt.Fprintln(status, "ok")
+	status.Close()
+	z.serve()
+	return 0
+}
+
+func (z *zsched) setup() error {
+	b, err := os.ReadFile(filepath.Join(z.dir, "spec.json"))
+	if err != nil {
+		return fmt.Errorf("spec: %w", err)
+	}
+	if err := json.Unmarshal(b, &z.spec); err != nil {
+		return fmt.Errorf("spec: %w", err)
+	}
+	if err := checkZoneName(z.spec.Name); err != nil {
+		return err
+	}
+	if !isSealedExe() {
+		return errors.New("zsched must run from the sealed copy of zonetop")
+	}
+	sock := filepath.Join(z.dir, "zsched.sock")
+	_ = os.Remove(sock)
+	z.lis, err = net.ListenUnix("unixpacket", &net.UnixAddr{Name: sock, Net: "unixpacket"})
+	if err != nil {
+		return fmt.Errorf("control socket: %w", err)
+	}
+	z.lis.SetUnlinkOnClose(false)
+	if err := os.Chmod(sock, 0o600); err != nil {
+		return fmt.Errorf("control socket: %w", err)
+	}
+	devs, err := matchDevices(z.spec.Devices)
+	if err != nil {
+		return err
+	}
+	if err := unix.Mount("", "/", "", unix.MS_REC|unix.MS_PRIVATE, ""); err != nil {
+		return fmt.Errorf("make mounts private: %w", err)
+	}
+	root := filepath.Join(z.spec.Zonepath, "root")
+	if st, err := os.Lstat(root); err != nil || !st.IsDir() {
+		return fmt.Errorf("zone root %s: not a directory (%v)", root, err)
+	}
+	if err := unix.Mount(root, root, "", unix.MS_BIND, ""); err != nil {
+		return fmt.Errorf("bind zone root: %w", err)
+	}
+	rootfd, err := unix.Open(root, unix.O_PATH|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return fmt.Errorf("zone root: %w", err)
+	}
+	for _, m := range z.spec.Mounts {
+		if err := mountInRoot(rootfd, m); err != nil {
+			unix.Close(rootfd)
+			return err
+		}
+	}
+	err = pivotInto(rootfd)
+	unix.Close(rootfd)
+	if err != nil {
+		return err
+	}
+	if err := ensureDir("/proc", 0o555); err != nil {
+		return err
+	}
+	if err := unix.Mount("proc", "/proc", "proc", unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, ""); err != nil {
+		return fmt.Errorf("/proc: %w", err)
+	}
+	if err := writeSysctls(z.spec.Sysctls); err != nil {
+		return err
+	}
+	host := z.spec.Hostname
+	if host == "" {
+		host = z.spec.Name
+	}
+	if err := unix.Sethostname([]byte(host)); err != nil {
+		return fmt.Errorf("hostname: %w", err)
+	}
+	if err := ensureDir("/sys", 0o555); err != nil {
+		return err
+	}
+	if err := unix.Mount("sysfs", "/sys", "sysfs", unix.MS_RDONLY|unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, ""); err != nil {
+		return fmt.Errorf("/sys: %w", err)
+	}
+	z.console, err = setupDev(devs)
+	if err != nil {
+		return err
+	}
+	if err := applyMasks(); err != nil {
+		return err
+	}
+	if err := mountCgroupfs(); err != nil {
+		return err
+	}
+	// From here on zsched holds nothing of the host but its control
+	// socket: stdio goes to the zone's own /dev/null.
+	null, err := os.OpenFile("/dev/null", os.O_RDWR, 0)
+	if err != nil {
+		return err
+	}
+	for fd := 0; fd <= 2; fd++ {
+		if err := unix.Dup3(int(null.Fd()), fd, 0); err != nil {
+			return fmt.Errorf("stdio: %w", err)
+		}
+	}
+	null.Close()
+	capErr := make(chan error, 1)
+	go z.spawner(capErr)
+	return <-capErr
+}
+
+// mountCgroupfs gives the zone a read-only view of its own cgroups (its
+// cgroup namespace is rooted at the zone cgroup).
+func mountCgroupfs() error {
+	if err := os.MkdirAll("/sys/fs/cgroup", 0o755); err != nil && !errors.Is(err, unix.EROFS) {
+		return nil
+	}
+	if _, err := os.Stat("/sys/fs/cgroup"); err != nil {
+		return nil
+	}
+	flags := uintptr(unix.MS_NOSUID | unix.MS_NODEV | unix.MS_NOEXEC)
+	hs, err := cgroupHierarchiesOf("/proc/1/cgroup")
+	if err != nil || len(hs) == 0 {
+		return nil
+	}
+	if len(hs) == 1 && hs[0] == "" {
+		return unix.Mount("cgroup2", "/sys/fs/cgroup", "cgroup2", flags|unix.MS_RDONLY, "")
+	}
+	if err := unix.Mount("cgroup", "/sys/fs/cgroup", "tmpfs", flags, "mode=755,size=64k"); err != nil {
+		return fmt.Errorf("/sys/fs/cgroup: %w", err)
+	}
+	for _, h := range hs {
+		if h == "" || strings.HasPrefix(h, "name=") {
+			continue
+		}
+		d := "/sys/fs/cgroup/" + h
+		if err := os.Mkdir(d, 0o555); err != nil {
+			return fmt.Errorf("%s: %w", d, err)
+		}
+		if err := unix.Mount("cgroup", d, "cgroup", flags|unix.MS_RDONLY, h); err != nil {
+			return fmt.Errorf("%s: %w", d, err)
+		}
+	}
+	return unix.Mount("", "/sys/fs/cgroup", "", unix.MS_REMOUNT|unix.MS_RDONLY|flags, "")
+}
+
+// cgroupHierarchiesOf lists the controller sets of the v1 hierarchies the
+// process is in ("" for the unified one, alone on a pure v2 host).
+func cgroupHierarchiesOf(path string) ([]string, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	v1 := false
+	for _, line := range strings.Split(strings.TrimSpace(string(b)), "\n") {
+		parts := strings.SplitN(line, ":", 3)
+		if len(parts) != 3 {
+			continue
+		}
+		if parts[1] != "" {
+			v1 = true
+		}
+		out = append(out, parts[1])
+	}
+	if v1 {
+		return out, nil
+	}
+	return []string{""}, nil
+}
+
+// spawner runs every fork of zsched on one OS thread whose capability
+// bounding set has been cut to the zone's: the bounding set belongs to a
+// thread, and a child inherits the one of the thread that forked it.
+func (z *zsched) spawner(ready chan<- error) {
+	runtime.LockOSThread() // never unlocked: the thread dies with zsched
+	if err := dropBoundingSet(z.spec.Caps); err != nil {
+		ready <- err
+		return
+	}
+	ready <- nil
+	for job := range z.spawnCh {
+		z.mu.Lock()
+		pid, err := syscall.ForkExec(job.path, job.argv, job.attr)
+		var ch chan int
+		if err == nil {
+			ch = make(chan int, 1)
+			z.waiters[pid] = ch
+			if job.init {
+				z.initPid, z.initDone = pid, make(chan struct{})
+			}
+		}
+		z.mu.Unlock()
+		job.reply <- spawnResult{pid: pid, exit: ch, err: err}
+	}
+}
+
+func (z *zsched) spawn(path string, argv []string, attr *syscall.ProcAttr) (int, chan int, error) {
+	return z.spawnJob(spawnJob{path: path, argv: argv, attr: attr})
+}
+
+func (z *zsched) spawnJob(job spawnJob) (int, chan int, error) {
+	job.reply = make(chan spawnResult, 1)
+	z.spawnCh <- job
+	r := <-job.reply
+	return r.pid, r.exit, r.err
+}
+
+// reap collects every child, ours or orphans of the zone (zsched is their
+// init), and reports the ones somebody waits for.
+func (z *zsched) reap() {
+	ch := make(chan os.Signal, 16)
+	signal.Notify(ch, syscall.SIGCHLD)
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ch:
+		case <-tick.C:
+		}
+		for {
+			var ws syscall.WaitStatus
+			pid, err := syscall.Wait4(-1, &ws, syscall.WNOHANG, nil)
+			if err == syscall.EINTR {
+				continue
+			}
+			if pid <= 0 || err != nil {
+				break
+			}
+			code := ws.ExitStatus()
+			if ws.Signaled() {
+				code = 128 + int(ws.Signal())
+			}
+			z.mu.Lock()
+			if w := z.waiters[pid]; w != nil {
+				w <- code
+				delete(z.waiters, pid)
+			}
+			if pid == z.initPid {
+				z.initPid = 0
+				close(z.initDone)
+			}
+			z.mu.Unlock()
+		}
+	}
+}
+
+func (z *zsched) serve() {
+	go z.reap()
+	for {
+		c, err := z.lis.AcceptUnix()
+		if err != nil {
+			// Keep the zone up whatever happens to the socket.
+			time.Sleep(100 * time.Millisecond)
+			continue
+		}
+		go z.handle(&conn{c: c})
+	}
+}
+
+func (z *zsched) handle(c *conn) {
+	defer c.Close()
+	if err := peerIsRoot(c.c); err != nil {
+		_ = c.send(response{Error: err.Error()})
+		return
+	}
+	var req request
+	files, err := c.recv(&req)
+	if err != nil {
+		closeAll(files)
+		_ = c.send(response{Error: err.Error()})
+		return
+	}
+	switch req.Op {
+	case "ping":
+		closeAll(files)
+		z.mu.Lock()
+		pid := z.initPid
+		z.mu.Unlock()
+		_ = c.send(response{OK: true, Pid: pid})
+	case "console":
+		closeAll(files)
+		_ = c.send(response{OK: true}, z.console)
+	case "boot":
+		closeAll(files)
+		pid, err := z.boot(req.Args)
+		if err != nil {
+			_ = c.send(response{Error: err.Error()})
+			return
+		}
+		_ = c.send(response{OK: true, Pid: pid})
+	case "shutdown":
+		closeAll(files)
+		_ = c.send(z.shutdown(req.Timeout))
+	case "spawn":
+		z.handleSpawn(c, req.Exec, files)
+	default:
+		closeAll(files)
+		_ = c.send(response{Error: fmt.Sprintf("unknown request %q", req.Op)})
+	}
+}
+
+// boot starts the zone's init on the console.
+func (z *zsched) boot(args []string) (int, error) {
+	z.mu.Lock()
+	running := z.initPid != 0
+	z.mu.Unlock()
+	if running {
+		return 0, errors.New("init is already running")
+	}
+	cons, err := os.OpenFile("/dev/console", os.O_RDWR|unix.O_NOCTTY, 0)
+	if err != nil {
+		return 0, fmt.Errorf("console: %w", err)
+	}
+	defer cons.Close()
+	path, argv := "/proc/self/exe", append([]string{"zinit", "zinit"}, args...)
+	if len(z.spec.Init) > 0 {
+		path = z.spec.Init[0]
+		argv = append(append([]string(nil), z.spec.Init...), args...)
+	}
+	attr := &syscall.ProcAttr{
+		Dir:   "/",
+		Env:   []string{"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "HOME=/", "TERM=vt100", "container=zone"},
+		Files: []uintptr{cons.Fd(), cons.Fd(), cons.Fd()},
+		Sys:   &syscall.SysProcAttr{Setsid: true, Setctty: true, Ctty: 0},
+	}
+	pid, _, err := z.spawnJob(spawnJob{path: path, argv: argv, attr: attr, init: true})
+	if err != nil {
+		return 0, fmt.Errorf("start init %s: %w", path, err)
+	}
+	return pid, nil
+}
+
+// shutdown asks init to run its shutdown entries and waits for it.
+func (z *zsched) shutdown(timeout time.Duration) response {
+	z.mu.Lock()
+	pid, done := z.initPid, z.initDone
+	z.mu.Unlock()
+	if pid == 0 {
+		return response{OK: true}
+	}
+	_ = syscall.Kill(pid, syscall.SIGTERM)
+	if timeout <= 0 {
+		timeout = 60 * time.Second
+	}
+	select {
+	case <-done:
+		return response{OK: true}
+	case <-time.After(timeout):
+		return response{Error: fmt.Sprintf("init did not finish its shutdown within %s", timeout)}
+	}
+}
+
+// handleSpawn runs a command for Exec. The child is forked from zsched,
+// which is already inside every namespace and the root; it is not
+// dumpable until it executes its program (CVE-2016-9962) and gets no fd
+// but its stdio.
+func (z *zsched) handleSpawn(c *conn, req *ExecRequest, files []*os.File) {
+	defer closeAll(files)
+	if req == nil || len(req.Argv) == 0 {
+		_ = c.send(response{Error: "spawn: no command"})
+		return
+	}
+	u, err := lookupUser(req.User)
+	if err != nil {
+		_ = c.send(response{Error: err.Error()})
+		return
+	}
+	env := []string{"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+		"HOME=" + u.home, "USER=" + u.name, "LOGNAME=" + u.name, "SHELL=" + u.shell}
+	for _, e := range req.Env {
+		if !strings.Contains(e, "=") || strings.ContainsRune(e, 0) {
+			_ = c.send(response{Error: fmt.Sprintf("spawn: bad environment entry %q", e)})
+			return
+		}
+		env = append(env, e)
+	}
+	path, err := lookPath(req.Argv[0], env)
+	if err != nil {
+		_ = c.send(response{Error: err.Error()})
+		return
+	}
+	dir := req.Dir
+	if dir == "" {
+		dir = u.home
+		if st, err := os.Stat(dir); err != nil || !st.IsDir() {
+			dir = "/"
+		}
+	}
+	sys := &syscall.SysProcAttr{Setsid: true}
+	if u.uid != 0 || u.gid != 0 || len(u.groups) > 0 {
+		sys.Credential = &syscall.Credential{Uid: u.uid, Gid: u.gid, Groups: u.groups}
+	}
+	var stdio []uintptr
+	var master, slave *os.File
+	if req.TTY {
+		master, slave, err = openPty()
+		if err != nil {
+			_ = c.send(response{Error: fmt.Sprintf("spawn: pty: %v", err)})
+			return
+		}
+		defer master.Close()
+		defer slave.Close()
+		if req.Rows > 0 && req.Cols > 0 {
+			_ = unix.IoctlSetWinsize(int(master.Fd()), unix.TIOCSWINSZ, &unix.Winsize{Row: req.Rows, Col: req.Cols})
+		}
+		sys.Setctty, sys.Ctty = true, 0
+		stdio = []uintptr{slave.Fd(), slave.Fd(), slave.Fd()}
+	} else {
+		if len(files) != 3 {
+			_ = c.send(response{Error: "spawn: want 3 stdio descriptors"})
+			return
+		}
+		stdio = []uintptr{files[0].Fd(), files[1].Fd(), files[2].Fd()}
+	}
+	pid, exit, err := z.spawn(path, append([]string(nil), req.Argv...), &syscall.ProcAttr{Dir: dir, Env: env, Files: stdio, Sys: sys})
+	if err != nil {
+		_ = c.send(response{Error: fmt.Sprintf("spawn %s: %v", req.Argv[0], err)})
+		return
+	}
+	closeAll(files)
+	files = nil
+	if slave != nil {
+		slave.Close()
+	}
+	if master != nil {
+		err = c.send(response{OK: true, Pid: pid}, master)
+	} else {
+		err = c.send(response{OK: true, Pid: pid})
+	}
+	if err != nil {
+		return // the requester is gone; the reaper still collects the child
+	}
+	code := <-exit
+	_ = c.send(response{OK: true, Exit: &code})
+}
+
+type zoneUser struct {
+	name, home, shell string
+	uid, gid          uint32
+	groups            []uint32
+}
+
+// lookupUser reads the zone's own /etc/passwd and /etc/group (zsched's
+// root is the zone root).
+func lookupUser(name string) (zoneUser, error) {
+	if name == "" {
+		name = "root"
+	}
+	u := zoneUser{name: name, home: "/", shell: "/bin/sh"}
+	found := false
+	if f, err := os.Open("/etc/passwd"); err == nil {
+		sc := bufio.NewScanner(f)
+		for sc.Scan() {
+			p := strings.Split(sc.Text(), ":")
+			if len(p) < 7 || p[0] != name {
+				continue
+			}
+			uid, err1 := strconv.ParseUint(p[2], 10, 32)
+			gid, err2 := strconv.ParseUint(p[3], 10, 32)
+			if err1 != nil || err2 != nil {
+				continue
+			}
+			u.uid, u.gid, u.home, u.shell, found = uint32(uid), uint32(gid), p[5], p[6], true
+			break
+		}
+		f.Close()
+	}
+	if !found {
+		if name == "root" {
+			return u, nil
+		}
+		return u, fmt.Errorf("user %q: not in the zone's /etc/passwd", name)
+	}
+	if f, err := os.Open("/etc/group"); err == nil {
+		sc := bufio.NewScanner(f)
+		for sc.Scan() {
+			p := strings.Split(sc.Text(), ":")
+			if len(p) < 4 {
+				continue
+			}
+			for _, m := range strings.Split(p[3], ",") {
+				if m == name {
+					if g, err := strconv.ParseUint(p[2], 10, 32); err == nil {
+						u.groups = append(u.groups, uint32(g))
+					}
+				}
+			}
+		}
+		f.Close()
+	}
+	return u, nil
+}
+
+// lookPath finds file in the PATH of env, inside the zone.
+func lookPath(file string, env []string) (string, error) {
+	if strings.Contains(file, "/") {
+		return file, nil
+	}
+	pathEnv := ""
+	for _, e := range env {
+		if strings.HasPrefix(e, "PATH=") {
+			pathEnv = e[5:]
+		}
+	}
+	for _, d := range filepath.SplitList(pathEnv) {
+		if d == "" {
+			d = "."
+		}
+		p := filepath.Join(d, file)
+		if st, err := os.Stat(p); err == nil && st.Mode().IsRegular() && st.Mode()&0o111 != 0 {
+			return p, nil
+		}
+	}
+	return "", fmt.Errorf("%s: command not found in the zone", file)
+}
