@@ -1,0 +1,151 @@
+package console
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"sync"
+)
+
+// Defaults for a zone's console log: enough to read a few boots back without
+// letting a chatty zone fill the host's /var.
+const (
+	DefaultLogSize = 4 << 20
+	DefaultLogKeep = 3
+)
+
+// Log is an append-only console log file with size-based rotation: when
+// PATH would grow past its limit it becomes PATH.0, PATH.0 becomes PATH.1,
+// and so on, keeping at most Keep old files. Files are created 0600 because
+// a console carries whatever the zone printed, passwords typed at a
+// misconfigured prompt included. Reopening an existing log appends to it.
+type Log struct {
+	mu   sync.Mutex
+	path string
+	max  int64
+	keep int
+	f    *os.File
+	size int64
+}
+
+// OpenLog opens (creating if needed) the console log at path. maxSize <= 0
+// means DefaultLogSize; keep < 0 means DefaultLogKeep, and keep == 0 means
+// the log is truncated instead of rotated.
+func OpenLog(path string, maxSize int64, keep int) (*Log, error) {
+	if maxSize <= 0 {
+		maxSize = DefaultLogSize
+	}
+	if keep < 0 {
+		keep = DefaultLogKeep
+	}
+	l := &Log{path: path, max: maxSize, keep: keep}
+	if err := l.open(); err != nil {
+		return nil, err
+	}
+	return l, nil
+}
+
+func (l *Log) open() error {
+	f, err := os.OpenFile(l.path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
+	if err != nil {
+		return fmt.Errorf("open console log: %w", err)
+	}
+	st, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return fmt.Errorf("stat console log %s: %w", l.path, err)
+	}
+	// A log left by an older version (or a careless admin) may be wider open;
+	// tighten it rather than keep appending secrets to a readable file.
+	if st.Mode().Perm() != 0o600 {
+		if err := f.Chmod(0o600); err != nil {
+			f.Close()
+			return fmt.Errorf("chmod console log %s: %w", l.path, err)
+		}
+	}
+	l.f, l.size = f, st.Size()
+	return nil
+}
+
+// Path returns the current log file's path.
+func (l *Log) Path() string { return l.path }
+
+// Write appends p, rotating first if p would push the file past its limit.
+// A single write larger than the limit is kept whole in a fresh file rather
+// than split, so a log never starts mid escape sequence of one chunk.
+func (l *Log) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.f == nil {
+		return 0, fmt.Errorf("write console log %s: %w", l.path, fs.ErrClosed)
+	}
+	if l.size > 0 && l.size+int64(len(p)) > l.max {
+		if err := l.rotate(); err != nil {
+			return 0, err
+		}
+	}
+	n, err := l.f.Write(p)
+	l.size += int64(n)
+	if err != nil {
+		return n, fmt.Errorf("write console log %s: %w", l.path, err)
+	}
+	return n, nil
+}
+
+// rotate shifts PATH.i to PATH.i+1 (dropping the oldest), PATH to PATH.0,
+// and starts an empty PATH.
+func (l *Log) rotate() error {
+	if err := l.f.Close(); err != nil {
+		return fmt.Errorf("rotate console log %s: %w", l.path, err)
+	}
+	l.f = nil
+	if l.keep == 0 {
+		if err := os.Remove(l.path); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("rotate console log: %w", err)
+		}
+		return l.open()
+	}
+	if err := os.Remove(l.rotated(l.keep - 1)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("rotate console log: %w", err)
+	}
+	for i := l.keep - 2; i >= 0; i-- {
+		if err := os.Rename(l.rotated(i), l.rotated(i+1)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("rotate console log: %w", err)
+		}
+	}
+	if err := os.Rename(l.path, l.rotated(0)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("rotate console log: %w", err)
+	}
+	return l.open()
+}
+
+func (l *Log) rotated(i int) string { return fmt.Sprintf("%s.%d", l.path, i) }
+
+// Sync flushes the log to stable storage.
+func (l *Log) Sync() error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.f == nil {
+		return nil
+	}
+	if err := l.f.Sync(); err != nil {
+		return fmt.Errorf("sync console log %s: %w", l.path, err)
+	}
+	return nil
+}
+
+// Close closes the log file; further writes fail.
+func (l *Log) Close() error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.f == nil {
+		return nil
+	}
+	err := l.f.Close()
+	l.f = nil
+	if err != nil {
+		return fmt.Errorf("close console log %s: %w", l.path, err)
+	}
+	return nil
+}
