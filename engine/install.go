@@ -1,0 +1,486 @@
+package engine
+
+import (
+	"bytes"
+	"context"
+	"debug/elf"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"syscall"
+
+	"golang.org/x/sys/unix"
+)
+
+// InstallOptions says what zoneadm install builds and where.
+type InstallOptions struct {
+	Zonepath string // absolute host path; install creates it (700) and Zonepath/root (755)
+	Brand    string // "sparse" (also ""), "busybox" or "tarball"
+	Archive  string // tarball brand: .tar, .tar.gz/.tgz, .tar.xz, .tar.zst or .tar.bz2, recognised by content
+	ZoneName string // written to /etc/hostname and /etc/hosts
+	// Progress, when set, is called as install moves on: bytes of the
+	// archive read for the tarball brand, steps done otherwise.
+	Progress func(p Progress)
+}
+
+// Progress is one report of an install under way.
+type Progress struct {
+	Step        string
+	Done, Total int64
+}
+
+// busyboxCandidates are where Debian's busybox-static puts its binary. Only
+// a static build will do: the zone has no host libraries to load.
+var busyboxCandidates = []string{"/bin/busybox", "/usr/bin/busybox"}
+
+var installZoneNameRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$`)
+
+// installDir is one directory of a zone root made by install.
+type installDir struct {
+	rel  string
+	mode uint32
+}
+
+// installDirs is the skeleton every installed root gets. In a sparse zone
+// bin, sbin, lib, lib64 and usr stay empty: they are the mount points the
+// host's own directories are bound on read-only at ready.
+var installDirs = []installDir{
+	{"bin", 0o755}, {"sbin", 0o755}, {"lib", 0o755}, {"lib64", 0o755}, {"usr", 0o755},
+	{"etc", 0o755}, {"dev", 0o755}, {"proc", 0o555}, {"sys", 0o555},
+	{"tmp", 0o1777}, {"var", 0o755}, {"var/tmp", 0o1777}, {"var/log", 0o755},
+	{"run", 0o755}, {"root", 0o700}, {"home", 0o755}, {"opt", 0o755}, {"mnt", 0o755},
+}
+
+func findBusybox() (string, error) {
+	var problems []string
+	for _, p := range busyboxCandidates {
+		if err := checkStatic(p); err != nil {
+			problems = append(problems, err.Error())
+			continue
+		}
+		return p, nil
+	}
+	return "", fmt.Errorf("busybox brand needs a static busybox (Debian package busybox-static): %s", strings.Join(problems, "; "))
+}
+
+// checkStatic tells whether the ELF file at p runs without a dynamic loader.
+func checkStatic(p string) error {
+	f, err := elf.Open(p)
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return fmt.Errorf("%s missing", p)
+		}
+		return fmt.Errorf("%s: %w", p, err)
+	}
+	defer f.Close()
+	for _, prog := range f.Progs {
+		if prog.Type == elf.PT_INTERP {
+			return fmt.Errorf("%s is dynamically linked", p)
+		}
+	}
+	return nil
+}
+
+// VerifyInstall reports every reason install could not run with o, all at
+// once, without changing anything. An empty Archive is not reported for the
+// tarball brand, so a configured zone verifies before an archive is chosen;
+// Install itself insists on one.
+func VerifyInstall(o InstallOptions) []error {
+	var errs []error
+	bad := func(format string, a ...any) { errs = append(errs, fmt.Errorf(format, a...)) }
+	switch {
+	case o.Zonepath == "":
+		bad("zonepath is not set")
+	case !filepath.IsAbs(o.Zonepath):
+		bad("zonepath %s is not absolute", o.Zonepath)
+	case filepath.Clean(o.Zonepath) == "/":
+		bad("zonepath may not be /")
+	default:
+		zp := filepath.Clean(o.Zonepath)
+		parent := filepath.Dir(zp)
+		if st, err := os.Stat(parent); err != nil {
+			bad("zonepath %s: parent directory %s: %w", zp, parent, err)
+		} else if !st.IsDir() {
+			bad("zonepath %s: parent %s is not a directory", zp, parent)
+		}
+		st, err := os.Lstat(zp)
+		switch {
+		case errors.Is(err, os.ErrNotExist):
+		case err != nil:
+			bad("zonepath %s: %w", zp, err)
+		case st.Mode()&os.ModeSymlink != 0:
+			bad("zonepath %s is a symbolic link", zp)
+		case !st.IsDir():
+			bad("zonepath %s exists and is not a directory", zp)
+		default:
+			if names, err := readNames(zp, 3); err != nil {
+				bad("zonepath %s: %w", zp, err)
+			} else if len(names) > 0 {
+				bad("zonepath %s is not empty (holds %s)", zp, strings.Join(names, ", "))
+			}
+			if perm := st.Mode().Perm(); perm != 0o700 || st.Mode()&(os.ModeSetuid|os.ModeSetgid|os.ModeSticky) != 0 {
+				bad("zonepath %s has mode %04o; it must be 0700", zp, uint32(perm))
+			}
+			if sys, ok := st.Sys().(*syscall.Stat_t); ok && (sys.Uid != 0 || sys.Gid != 0) {
+				bad("zonepath %s is owned by %d:%d; it must be root's (0:0)", zp, sys.Uid, sys.Gid)
+			}
+		}
+	}
+	if !installZoneNameRE.MatchString(o.ZoneName) {
+		bad("zone name %q is not usable as a host name", o.ZoneName)
+	}
+	switch o.Brand {
+	case "", "sparse":
+	case "busybox":
+		if _, err := findBusybox(); err != nil {
+			errs = append(errs, err)
+		}
+	case "tarball":
+		if o.Archive != "" {
+			if err := checkArchive(o.Archive); err != nil {
+				errs = append(errs, err)
+			}
+		}
+	default:
+		bad("brand %q is unknown (sparse, busybox or tarball)", o.Brand)
+	}
+	if o.Archive != "" && o.Brand != "tarball" {
+		bad("an archive is only used by the tarball brand, not %q", brandName(o.Brand))
+	}
+	return errs
+}
+
+func brandName(b string) string {
+	if b == "" {
+		return "sparse"
+	}
+	return b
+}
+
+// readNames returns up to n names from directory dir.
+func readNames(dir string, n int) ([]string, error) {
+	f, err := os.Open(dir)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	names, err := f.Readdirnames(n)
+	if errors.Is(err, io.EOF) {
+		err = nil
+	}
+	return names, err
+}
+
+// Install creates o.Zonepath and fills its root by brand. On any failure,
+// cancellation included, it removes what it created, and only that: a
+// zonepath that existed (empty) before is emptied again and kept.
+func Install(ctx context.Context, o InstallOptions) (err error) {
+	if errs := VerifyInstall(o); len(errs) > 0 {
+		return fmt.Errorf("install %s: %w", o.Zonepath, errors.Join(errs...))
+	}
+	if o.Brand == "tarball" && o.Archive == "" {
+		return fmt.Errorf("install %s: the tarball brand needs an archive (install -a FILE)", o.Zonepath)
+	}
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("install %s: %w", o.Zonepath, err)
+	}
+	zp := filepath.Clean(o.Zonepath)
+	created := false
+	if err := os.Mkdir(zp, 0o700); err == nil {
+		created = true
+	} else if !errors.Is(err, os.ErrExist) {
+		return fmt.Errorf("install %s: %w", zp, err)
+	}
+	defer func() {
+		if err == nil {
+			return
+		}
+		// Cleanup must run even when ctx is what failed.
+		if cerr := removeZonepath(context.Background(), zp, !created); cerr != nil {
+			err = fmt.Errorf("%w (and cleaning up failed: %v)", err, cerr)
+		}
+	}()
+	if created {
+		if err := setOwnerMode(zp, 0o700); err != nil {
+			return fmt.Errorf("install %s: %w", zp, err)
+		}
+	}
+	root := filepath.Join(zp, "root")
+	if err := os.Mkdir(root, 0o755); err != nil {
+		return fmt.Errorf("install %s: %w", zp, err)
+	}
+	if err := setOwnerMode(root, 0o755); err != nil {
+		return fmt.Errorf("install %s: %w", zp, err)
+	}
+	rootfd, err := unix.Open(root, unix.O_PATH|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return fmt.Errorf("install %s: open root: %w", zp, err)
+	}
+	defer unix.Close(rootfd)
+	switch o.Brand {
+	case "", "sparse":
+		err = installSkeleton(ctx, rootfd, o, nil)
+	case "busybox":
+		err = installBusybox(ctx, rootfd, o)
+	case "tarball":
+		err = installTarball(ctx, root, rootfd, o)
+	}
+	if err != nil {
+		return fmt.Errorf("install %s: %w", zp, err)
+	}
+	return nil
+}
+
+func setOwnerMode(p string, mode os.FileMode) error {
+	if err := os.Lchown(p, 0, 0); err != nil {
+		return err
+	}
+	// Mkdir's mode went through the umask; set it exactly.
+	return os.Chmod(p, mode)
+}
+
+// report sends a step-count progress report if anyone listens.
+func (o InstallOptions) report(step string, done, total int64) {
+	if o.Progress != nil {
+		o.Progress(Progress{Step: step, Done: done, Total: total})
+	}
+}
+
+// installSkeleton makes the directory tree and /etc of a sparse zone; the
+// busybox brand uses it too, passing the work it will do next so the step
+// count covers the whole install.
+func installSkeleton(ctx context.Context, rootfd int, o InstallOptions, more []string) error {
+	steps := append([]string{"directories", "/etc"}, more...)
+	total := int64(len(steps))
+	o.report(steps[0], 0, total)
+	for _, d := range installDirs {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if err := mkdirModeAt(rootfd, d.rel, d.mode); err != nil {
+			return err
+		}
+	}
+	// /var/run is /run, as on every current Linux distribution.
+	if err := symlinkInRoot(rootfd, "var/run", "../run"); err != nil {
+		return err
+	}
+	o.report(steps[1], 1, total)
+	if err := writeEtc(rootfd, o.ZoneName, false); err != nil {
+		return err
+	}
+	o.report(steps[1], 2, total)
+	return nil
+}
+
+// mkdirModeAt makes rel (parents exist) under rootfd, root-owned, exact mode.
+func mkdirModeAt(rootfd int, rel string, mode uint32) error {
+	pfd, err := mkdirBeneath(rootfd, filepath.Dir(rel))
+	if err != nil {
+		return fmt.Errorf("mkdir %s: %w", rel, err)
+	}
+	defer unix.Close(pfd)
+	base := filepath.Base(rel)
+	if err := unix.Mkdirat(pfd, base, 0o700); err != nil && !errors.Is(err, unix.EEXIST) {
+		return fmt.Errorf("mkdir %s: %w", rel, err)
+	}
+	fd, err := unix.Openat(pfd, base, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return fmt.Errorf("mkdir %s: %w", rel, err)
+	}
+	defer unix.Close(fd)
+	if err := unix.Fchown(fd, 0, 0); err != nil {
+		return fmt.Errorf("chown %s: %w", rel, err)
+	}
+	if err := unix.Fchmod(fd, mode); err != nil {
+		return fmt.Errorf("chmod %s: %w", rel, err)
+	}
+	return nil
+}
+
+func symlinkInRoot(rootfd int, rel, target string) error {
+	pfd, err := mkdirBeneath(rootfd, filepath.Dir(rel))
+	if err != nil {
+		return fmt.Errorf("symlink %s: %w", rel, err)
+	}
+	defer unix.Close(pfd)
+	if err := unix.Symlinkat(target, pfd, filepath.Base(rel)); err != nil && !errors.Is(err, unix.EEXIST) {
+		return fmt.Errorf("symlink %s: %w", rel, err)
+	}
+	return nil
+}
+
+// writeInRoot writes a root-owned file rel beneath rootfd without following
+// any symlink. An existing entry is replaced only when replace is set.
+func writeInRoot(rootfd int, rel string, data []byte, mode uint32, replace bool) error {
+	pfd, err := openBeneath(rootfd, filepath.Dir(rel), unix.O_PATH|unix.O_DIRECTORY)
+	if err != nil {
+		return fmt.Errorf("write %s: directory: %w", rel, err)
+	}
+	defer unix.Close(pfd)
+	base := filepath.Base(rel)
+	if replace {
+		if err := replaceable(pfd, base, rel); err != nil {
+			return err
+		}
+	}
+	fd, err := unix.Openat(pfd, base, unix.O_CREAT|unix.O_EXCL|unix.O_WRONLY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0o600)
+	if err != nil {
+		if errors.Is(err, unix.EEXIST) && !replace {
+			return nil
+		}
+		return fmt.Errorf("write %s: %w", rel, err)
+	}
+	f := os.NewFile(uintptr(fd), rel)
+	defer f.Close()
+	if _, err := f.Write(data); err != nil {
+		return fmt.Errorf("write %s: %w", rel, err)
+	}
+	if err := f.Chown(0, 0); err != nil {
+		return fmt.Errorf("chown %s: %w", rel, err)
+	}
+	if err := unix.Fchmod(fd, mode); err != nil {
+		return fmt.Errorf("chmod %s: %w", rel, err)
+	}
+	return f.Close()
+}
+
+// etcFiles is the minimal /etc a zone needs to take logins and to name its
+// projects. The zone's administrator owns them after install.
+func etcFiles(zone string) []struct {
+	name string
+	mode uint32
+	data string
+} {
+	resolv := ""
+	// The host's resolver is the best first guess for the zone's; a
+	// stub such as 127.0.0.53 is replaced by the zone admin if needed.
+	if b, err := os.ReadFile("/etc/resolv.conf"); err == nil && len(b) < 64<<10 {
+		resolv = string(b)
+	}
+	return []struct {
+		name string
+		mode uint32
+		data string
+	}{
+		{"passwd", 0o644, "root:x:0:0:Super-User:/root:/bin/sh\n" +
+			"daemon:x:1:1:daemon:/:/usr/sbin/nologin\n" +
+			"bin:x:2:2:bin:/bin:/usr/sbin/nologin\n" +
+			"sys:x:3:3:sys:/:/usr/sbin/nologin\n" +
+			"nobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n"},
+		{"group", 0o644, "root:x:0:\ndaemon:x:1:\nbin:x:2:\nsys:x:3:\nadm:x:4:\ntty:x:5:\nstaff:x:10:\nnogroup:x:65534:\n"},
+		// Locked: root reaches the zone through zlogin, which needs no
+		// password, until the zone admin sets one.
+		{"shadow", 0o600, "root:!:0:0:99999:7:::\ndaemon:*:0:0:99999:7:::\nbin:*:0:0:99999:7:::\nsys:*:0:0:99999:7:::\nnobody:*:0:0:99999:7:::\n"},
+		{"hosts", 0o644, "# Internet host table of zone " + zone + "\n" +
+			"127.0.0.1\tlocalhost loghost\n" +
+			"127.0.1.1\t" + zone + "\n" +
+			"::1\tlocalhost ip6-localhost ip6-loopback\n"},
+		{"hostname", 0o644, zone + "\n"},
+		{"nsswitch.conf", 0o644, "passwd:\tfiles\ngroup:\tfiles\nshadow:\tfiles\nhosts:\tfiles dns\nnetworks:\tfiles\nprotocols:\tfiles\nservices:\tfiles\n"},
+		{"resolv.conf", 0o644, resolv},
+		// busybox init syntax (id::action:process), which zonetop's init
+		// reads too. Nothing respawns by default: a fresh zone runs only
+		// what its administrator adds.
+		{"inittab", 0o644, "# /etc/inittab of zone " + zone + " (busybox syntax: id::action:process)\n" +
+			"::sysinit:/bin/touch /var/run/utmp\n" +
+			"# ::respawn:/bin/sh\n" +
+			"::shutdown:/bin/sync\n"},
+		// The Solaris default projects, with their Solaris IDs.
+		{"project", 0o644, "system:0::::\nuser.root:1::::\nnoproject:2::::\ndefault:3::::\ngroup.staff:10::::\n"},
+		{"profile", 0o644, "# /etc/profile of zone " + zone + "\n" +
+			"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin\n" +
+			"PS1='\\u@\\h:\\w\\$ '\n" +
+			"umask 022\n" +
+			"export PATH PS1\n"},
+	}
+}
+
+// writeEtc writes the zone's /etc. For an unpacked distribution (onlyIdentity)
+// only the zone's name and the project database are added; its own users,
+// resolver and init configuration are kept.
+func writeEtc(rootfd int, zone string, onlyIdentity bool) error {
+	for _, f := range etcFiles(zone) {
+		replace := true
+		switch {
+		case !onlyIdentity:
+		case f.name == "hostname" || f.name == "hosts":
+		case f.name == "project":
+			replace = false
+		default:
+			continue
+		}
+		if err := writeInRoot(rootfd, "etc/"+f.name, []byte(f.data), f.mode, replace); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func installBusybox(ctx context.Context, rootfd int, o InstallOptions) error {
+	bb, err := findBusybox()
+	if err != nil {
+		return err
+	}
+	if err := installSkeleton(ctx, rootfd, o, []string{"busybox", "applets"}); err != nil {
+		return err
+	}
+	o.report("busybox", 2, 4)
+	src, err := os.ReadFile(bb)
+	if err != nil {
+		return fmt.Errorf("read %s: %w", bb, err)
+	}
+	if err := writeInRoot(rootfd, "bin/busybox", src, 0o755, false); err != nil {
+		return err
+	}
+	o.report("applets", 3, 4)
+	var out bytes.Buffer
+	cmd := exec.CommandContext(ctx, bb, "--list-full")
+	cmd.Stdout = &out
+	if err := cmd.Run(); err != nil {
+		return fmt.Errorf("%s --list-full: %w", bb, err)
+	}
+	for _, line := range strings.Split(out.String(), "\n") {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		rel, err := tarEntryPath(strings.TrimSpace(line))
+		// linuxrc is for initrds; bin/busybox is the binary itself.
+		if err != nil || rel == "." || rel == "bin/busybox" || !strings.Contains(rel, "/") {
+			continue
+		}
+		if err := symlinkInRoot(rootfd, rel, "/bin/busybox"); err != nil {
+			return err
+		}
+	}
+	o.report("applets", 4, 4)
+	return nil
+}
+
+func installTarball(ctx context.Context, root string, rootfd int, o InstallOptions) error {
+	if err := unpackArchive(ctx, o.Archive, root, o.Progress); err != nil {
+		return err
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	// An archive that made /etc a symlink is refused here by writeInRoot;
+	// one without /etc gets a plain one.
+	if err := mkdirModeAtIfMissing(rootfd, "etc"); err != nil {
+		return err
+	}
+	return writeEtc(rootfd, o.ZoneName, true)
+}
+
+func mkdirModeAtIfMissing(rootfd int, rel string) error {
+	var st unix.Stat_t
+	if err := unix.Fstatat(rootfd, rel, &st, unix.AT_SYMLINK_NOFOLLOW); err == nil {
+		return nil
+	}
+	return mkdirModeAt(rootfd, rel, 0o755)
+}

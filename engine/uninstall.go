@@ -1,0 +1,270 @@
+package engine
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"golang.org/x/sys/unix"
+)
+
+// Uninstall removes zonepath and everything under it. It refuses while
+// anything is mounted at or below zonepath, and it never follows a symlink:
+// entries are removed relative to their directory's fd, and a directory on
+// another mount is never entered. A zonepath that does not exist is already
+// uninstalled.
+//
+// Without force it also refuses a zonepath that does not look like one
+// install made (not root's, or holding more than root), so a zonepath
+// configured over some other directory by mistake is not wiped; force
+// (uninstall -F) removes it anyway, as after a failed install.
+func Uninstall(ctx context.Context, zonepath string, force bool) error {
+	if !filepath.IsAbs(zonepath) {
+		return fmt.Errorf("uninstall %s: zonepath is not absolute", zonepath)
+	}
+	zp := filepath.Clean(zonepath)
+	if zp == "/" {
+		return errors.New("uninstall /: refusing to remove /")
+	}
+	real, err := realZonepath(zp)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("uninstall %s: %w", zp, err)
+	}
+	mounts, err := mountsUnder(real)
+	if err != nil {
+		return fmt.Errorf("uninstall %s: %w", zp, err)
+	}
+	if len(mounts) > 0 {
+		if len(mounts) > 5 {
+			mounts = append(mounts[:5], fmt.Sprintf("and %d more", len(mounts)-5))
+		}
+		return fmt.Errorf("uninstall %s: still mounted: %s (halt the zone, or unmount them)", zp, strings.Join(mounts, ", "))
+	}
+	if !force {
+		if err := looksInstalled(real); err != nil {
+			return fmt.Errorf("uninstall %s: %w; uninstall -F removes it anyway", zp, err)
+		}
+	}
+	if err := removeZonepath(ctx, real, false); err != nil {
+		return fmt.Errorf("uninstall %s: %w", zp, err)
+	}
+	return nil
+}
+
+// realZonepath resolves the zonepath's parent (mountinfo holds resolved
+// paths) and checks that the zonepath itself is a real directory.
+func realZonepath(zp string) (string, error) {
+	parent, err := filepath.EvalSymlinks(filepath.Dir(zp))
+	if err != nil {
+		return "", err
+	}
+	real := filepath.Join(parent, filepath.Base(zp))
+	st, err := os.Lstat(real)
+	if err != nil {
+		return "", err
+	}
+	if st.Mode()&os.ModeSymlink != 0 {
+		return "", fmt.Errorf("zonepath is a symbolic link; refusing to follow it")
+	}
+	if !st.IsDir() {
+		return "", fmt.Errorf("zonepath is not a directory")
+	}
+	return real, nil
+}
+
+func looksInstalled(zp string) error {
+	var st unix.Stat_t
+	if err := unix.Lstat(zp, &st); err != nil {
+		return err
+	}
+	if st.Uid != 0 {
+		return fmt.Errorf("zonepath is owned by uid %d, not root", st.Uid)
+	}
+	names, err := readNames(zp, -1)
+	if err != nil {
+		return err
+	}
+	var extra []string
+	for _, n := range names {
+		if n != "root" {
+			extra = append(extra, n)
+		}
+	}
+	if len(extra) > 0 {
+		if len(extra) > 5 {
+			extra = append(extra[:5], "...")
+		}
+		return fmt.Errorf("zonepath holds more than the zone root (%s)", strings.Join(extra, ", "))
+	}
+	return nil
+}
+
+// mountsUnder lists the mount points at or below dir in this process's
+// mount namespace.
+func mountsUnder(dir string) ([]string, error) {
+	f, err := os.Open("/proc/self/mountinfo")
+	if err != nil {
+		return nil, fmt.Errorf("read mount table: %w", err)
+	}
+	defer f.Close()
+	var found []string
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	for sc.Scan() {
+		fields := strings.Fields(sc.Text())
+		if len(fields) < 5 {
+			continue
+		}
+		mp := unescapeMountinfo(fields[4])
+		if mp == dir || strings.HasPrefix(mp, dir+"/") {
+			found = append(found, mp)
+		}
+	}
+	if err := sc.Err(); err != nil {
+		return nil, fmt.Errorf("read mount table: %w", err)
+	}
+	return found, nil
+}
+
+// unescapeMountinfo undoes the kernel's octal escapes (\040 for a space,
+// \011, \012, \134) in a mountinfo path.
+func unescapeMountinfo(s string) string {
+	if !strings.Contains(s, `\`) {
+		return s
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		if s[i] == '\\' && i+3 < len(s) {
+			o := s[i+1 : i+4]
+			if o[0] >= '0' && o[0] <= '3' && o[1] >= '0' && o[1] <= '7' && o[2] >= '0' && o[2] <= '7' {
+				b.WriteByte((o[0]-'0')<<6 | (o[1]-'0')<<3 | (o[2] - '0'))
+				i += 3
+				continue
+			}
+		}
+		b.WriteByte(s[i])
+	}
+	return b.String()
+}
+
+// removeZonepath empties zp; unless keep is set, it then removes zp too.
+func removeZonepath(ctx context.Context, zp string, keep bool) error {
+	pfd, err := unix.Open(filepath.Dir(zp), unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return err
+	}
+	defer unix.Close(pfd)
+	base := filepath.Base(zp)
+	fd, err := unix.Openat(pfd, base, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+	if errors.Is(err, unix.ENOENT) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("open %s: %w", zp, err)
+	}
+	mnt, err := mountID(fd, "")
+	if err != nil {
+		unix.Close(fd)
+		return fmt.Errorf("%s: %w", zp, err)
+	}
+	err = removeContents(ctx, fd, zp, mnt)
+	unix.Close(fd)
+	if err != nil {
+		return err
+	}
+	if keep {
+		return nil
+	}
+	if err := unix.Unlinkat(pfd, base, unix.AT_REMOVEDIR); err != nil {
+		return fmt.Errorf("remove %s: %w", zp, err)
+	}
+	return nil
+}
+
+// mountID names the mount an entry lives on. Inside one mount it is the same
+// for every entry, so a different ID marks a mount point, even a bind of
+// the same file system, which st_dev alone would miss.
+func mountID(dirfd int, name string) (uint64, error) {
+	var stx unix.Statx_t
+	flags := unix.AT_SYMLINK_NOFOLLOW
+	if name == "" {
+		flags |= unix.AT_EMPTY_PATH
+	}
+	if err := unix.Statx(dirfd, name, flags, unix.STATX_TYPE|unix.STATX_MNT_ID, &stx); err != nil {
+		return 0, err
+	}
+	if stx.Mask&unix.STATX_MNT_ID == 0 {
+		// Before Linux 5.8: the device number is the next best mark.
+		return uint64(stx.Dev_major)<<32 | uint64(stx.Dev_minor), nil
+	}
+	return stx.Mnt_id, nil
+}
+
+// removeContents removes every entry of the directory open as dirfd (whose
+// path, for messages, is where). Each name is removed relative to dirfd;
+// subdirectories are opened with O_NOFOLLOW, so a symlink is unlinked as a
+// link and what it points to is never touched.
+func removeContents(ctx context.Context, dirfd int, where string, mnt uint64) error {
+	names, err := fdNames(dirfd)
+	if err != nil {
+		return fmt.Errorf("read %s: %w", where, err)
+	}
+	for _, name := range names {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		p := where + "/" + name
+		var st unix.Stat_t
+		if err := unix.Fstatat(dirfd, name, &st, unix.AT_SYMLINK_NOFOLLOW); err != nil {
+			if errors.Is(err, unix.ENOENT) {
+				continue
+			}
+			return fmt.Errorf("%s: %w", p, err)
+		}
+		if st.Mode&unix.S_IFMT != unix.S_IFDIR {
+			if err := unix.Unlinkat(dirfd, name, 0); err != nil && !errors.Is(err, unix.ENOENT) {
+				return fmt.Errorf("remove %s: %w", p, err)
+			}
+			continue
+		}
+		sub, err := unix.Openat(dirfd, name, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+		if err != nil {
+			return fmt.Errorf("open %s: %w", p, err)
+		}
+		m, err := mountID(sub, "")
+		switch {
+		case err != nil:
+			err = fmt.Errorf("%s: %w", p, err)
+		case m != mnt:
+			err = fmt.Errorf("%s: a file system is mounted there; refusing to cross into it", p)
+		default:
+			err = removeContents(ctx, sub, p, mnt)
+		}
+		unix.Close(sub)
+		if err != nil {
+			return err
+		}
+		if err := unix.Unlinkat(dirfd, name, unix.AT_REMOVEDIR); err != nil && !errors.Is(err, unix.ENOENT) {
+			return fmt.Errorf("remove %s: %w", p, err)
+		}
+	}
+	return nil
+}
+
+// fdNames lists a directory's names through a duplicate of its fd.
+func fdNames(dirfd int) ([]string, error) {
+	dup, err := unix.Openat(dirfd, ".", unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, err
+	}
+	f := os.NewFile(uintptr(dup), "dir")
+	defer f.Close()
+	return f.Readdirnames(-1)
+}
