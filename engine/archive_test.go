@@ -271,6 +271,15 @@ func snapshot(t *testing.T, dir string) string {
 
 func TestInstallTarballHostileArchives(t *testing.T) {
 	installNeedRoot(t)
+	t.Run("openat2", func(t *testing.T) { testHostileArchives(t) })
+	t.Run("walk", func(t *testing.T) {
+		openat2Missing = true
+		t.Cleanup(func() { openat2Missing = false })
+		testHostileArchives(t)
+	})
+}
+
+func testHostileArchives(t *testing.T) {
 	for _, tc := range []struct {
 		name string
 		ents func(outside string) []tarEnt
@@ -298,7 +307,8 @@ func TestInstallTarballHostileArchives(t *testing.T) {
 				{name: "a/pwned", typ: tar.TypeReg, data: []byte("x")}}
 		}, false},
 		{"relative-symlink-up", func(string) []tarEnt {
-			return []tarEnt{{name: "up", typ: tar.TypeSymlink, link: "../../../../../../.."}, {name: "up/tmp/pwned", typ: tar.TypeReg, data: []byte("x")}}
+			// From base/zp/root, ../../outside is the outside dir.
+			return []tarEnt{{name: "up", typ: tar.TypeSymlink, link: "../../outside"}, {name: "up/pwned", typ: tar.TypeReg, data: []byte("x")}}
 		}, false},
 		{"hardlink-absolute", func(string) []tarEnt {
 			return []tarEnt{{name: "passwd", typ: tar.TypeLink, link: "/etc/passwd"}}
@@ -351,7 +361,7 @@ func TestInstallTarballHostileArchives(t *testing.T) {
 			if statOf(t, "/etc/passwd").Nlink != passwdBefore {
 				t.Error("/etc/passwd gained a link")
 			}
-			for _, p := range []string{filepath.Join(base, "evil"), filepath.Join(base, "abs"), "/tmp/pwned", "/evil"} {
+			for _, p := range []string{filepath.Join(base, "evil"), filepath.Join(base, "abs"), "/evil"} {
 				if _, err := os.Lstat(p); err == nil {
 					t.Errorf("%s was created", p)
 				}
