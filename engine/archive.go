@@ -464,6 +464,9 @@ func (x *tarExtractor) entry(h *tar.Header, r io.Reader) error {
 	case tar.TypeDir:
 		return x.mkdir(rel, h, mode)
 	case tar.TypeReg, tar.TypeChar, tar.TypeBlock, tar.TypeFifo, tar.TypeSymlink, tar.TypeLink:
+	case tar.TypeCont, tar.TypeGNUSparse:
+		// archive/tar hands their contents over as a plain file's.
+		h.Typeflag = tar.TypeReg
 	default:
 		// Sparse files, long-name headers and the like are folded into
 		// their entries by archive/tar; anything else is unexpected.

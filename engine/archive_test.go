@@ -247,7 +247,7 @@ func TestInstallTarballDistroRoot(t *testing.T) {
 	}
 }
 
-// snapshot records every path, type, size and mode below dir, so a test
+// snapshot records every path, type, size, mode, owner and device below dir, so a test
 // can tell that nothing there changed.
 func snapshot(t *testing.T, dir string) string {
 	t.Helper()
@@ -260,7 +260,8 @@ func snapshot(t *testing.T, dir string) string {
 		if err != nil {
 			return err
 		}
-		fmt.Fprintf(&b, "%s %v %d\n", p, info.Mode(), info.Size())
+		st := info.Sys().(*syscall.Stat_t)
+		fmt.Fprintf(&b, "%s %v %d %d:%d %d\n", p, info.Mode(), info.Size(), st.Uid, st.Gid, st.Rdev)
 		return nil
 	})
 	if err != nil {
@@ -508,5 +509,36 @@ func BenchmarkUnpackTarball(b *testing.B) {
 		b.StopTimer()
 		os.RemoveAll(root)
 		b.StartTimer()
+	}
+}
+
+// TestInstallTarballGNUTar unpacks what GNU tar makes of an installed root
+// (its own header flavour, "./" names, long-name records), then compares
+// the two trees.
+func TestInstallTarballGNUTar(t *testing.T) {
+	installNeedRoot(t)
+	if _, err := exec.LookPath("tar"); err != nil {
+		t.Skip("no tar")
+	}
+	ents := append(hostDashRoot(t), tarEnt{name: "opt/" + strings.Repeat("long-name-", 20) + "/file", typ: tar.TypeReg, data: []byte("deep")})
+	dir := t.TempDir()
+	first := filepath.Join(dir, "zp1")
+	if err := Install(context.Background(), InstallOptions{Zonepath: first, Brand: "tarball", Archive: writeArchive(t, dir, "a.tar", tarBytes(t, ents)), ZoneName: "g"}); err != nil {
+		t.Fatal(err)
+	}
+	gnu := filepath.Join(dir, "gnu.tar.xz")
+	if out, err := exec.Command("tar", "--format=gnu", "--numeric-owner", "-C", filepath.Join(first, "root"), "-cJf", gnu, ".").CombinedOutput(); err != nil {
+		t.Fatalf("tar: %v: %s", err, out)
+	}
+	second := filepath.Join(dir, "zp2")
+	if err := Install(context.Background(), InstallOptions{Zonepath: second, Brand: "tarball", Archive: gnu, ZoneName: "g"}); err != nil {
+		t.Fatal(err)
+	}
+	a, b := snapshot(t, filepath.Join(first, "root")), snapshot(t, filepath.Join(second, "root"))
+	if strings.ReplaceAll(a, first, "") != strings.ReplaceAll(b, second, "") {
+		t.Errorf("trees differ:\n%s\n%s", a, b)
+	}
+	if out, err := exec.Command("chroot", filepath.Join(second, "root"), "/bin/sh", "-c", "echo ok").CombinedOutput(); err != nil || string(out) != "ok\n" {
+		t.Fatalf("chroot /bin/sh: %v: %q", err, out)
 	}
 }
