@@ -77,66 +77,69 @@ func matchDevices(patterns []string) ([]devNode, error) {
 }
 
 // setupDev builds /dev inside the zone (after pivot_root) and returns the
-// console's master side.
-func setupDev(extra []devNode) (*os.File, error) {
+// console's master and slave sides. The caller keeps the slave open so the
+// master never reports a hangup while no zone process has the console
+// open, and output is never lost to one.
+func setupDev(extra []devNode) (*os.File, *os.File, error) {
 	if err := ensureDir("/dev", 0o755); err != nil {
-		return nil, fmt.Errorf("/dev: %w", err)
+		return nil, nil, fmt.Errorf("/dev: %w", err)
 	}
 	if err := unix.Mount("tmpfs", "/dev", "tmpfs", unix.MS_NOSUID|unix.MS_STRICTATIME, "mode=755,size=65536k"); err != nil {
-		return nil, fmt.Errorf("/dev: %w", err)
+		return nil, nil, fmt.Errorf("/dev: %w", err)
 	}
 	nodes := append(append([]devNode(nil), standardDevs...), extra...)
 	for _, n := range nodes {
 		if err := os.MkdirAll(filepath.Dir(n.path), 0o755); err != nil {
-			return nil, fmt.Errorf("%s: %w", n.path, err)
+			return nil, nil, fmt.Errorf("%s: %w", n.path, err)
 		}
 		if err := unix.Mknod(n.path, n.mode, int(n.rdev)); err != nil {
 			if errors.Is(err, unix.EEXIST) {
 				continue
 			}
-			return nil, fmt.Errorf("mknod %s: %w", n.path, err)
+			return nil, nil, fmt.Errorf("mknod %s: %w", n.path, err)
 		}
 		if err := unix.Chmod(n.path, n.mode&0o7777); err != nil {
-			return nil, fmt.Errorf("%s: %w", n.path, err)
+			return nil, nil, fmt.Errorf("%s: %w", n.path, err)
 		}
 		if err := unix.Lchown(n.path, int(n.uid), int(n.gid)); err != nil {
-			return nil, fmt.Errorf("%s: %w", n.path, err)
+			return nil, nil, fmt.Errorf("%s: %w", n.path, err)
 		}
 	}
 	for _, l := range [][2]string{{"/proc/self/fd", "/dev/fd"}, {"/proc/self/fd/0", "/dev/stdin"},
 		{"/proc/self/fd/1", "/dev/stdout"}, {"/proc/self/fd/2", "/dev/stderr"}, {"pts/ptmx", "/dev/ptmx"}} {
 		if err := os.Symlink(l[0], l[1]); err != nil {
-			return nil, fmt.Errorf("%s: %w", l[1], err)
+			return nil, nil, fmt.Errorf("%s: %w", l[1], err)
 		}
 	}
 	if err := os.Mkdir("/dev/pts", 0o755); err != nil {
-		return nil, fmt.Errorf("/dev/pts: %w", err)
+		return nil, nil, fmt.Errorf("/dev/pts: %w", err)
 	}
 	if err := unix.Mount("devpts", "/dev/pts", "devpts", unix.MS_NOSUID|unix.MS_NOEXEC, "newinstance,ptmxmode=0666,mode=0620"); err != nil {
-		return nil, fmt.Errorf("/dev/pts: %w", err)
+		return nil, nil, fmt.Errorf("/dev/pts: %w", err)
 	}
 	if err := os.Mkdir("/dev/shm", 0o1777); err != nil {
-		return nil, fmt.Errorf("/dev/shm: %w", err)
+		return nil, nil, fmt.Errorf("/dev/shm: %w", err)
 	}
 	if err := unix.Mount("shm", "/dev/shm", "tmpfs", unix.MS_NOSUID|unix.MS_NODEV, "mode=1777,size=65536k"); err != nil {
-		return nil, fmt.Errorf("/dev/shm: %w", err)
+		return nil, nil, fmt.Errorf("/dev/shm: %w", err)
 	}
 	master, slave, err := openPty()
 	if err != nil {
-		return nil, fmt.Errorf("console: %w", err)
+		return nil, nil, fmt.Errorf("console: %w", err)
 	}
-	defer slave.Close()
 	if err := os.WriteFile("/dev/console", nil, 0o600); err != nil {
 		master.Close()
-		return nil, fmt.Errorf("console: %w", err)
+		slave.Close()
+		return nil, nil, fmt.Errorf("console: %w", err)
 	}
 	// Bind the slave through its fd: the pty was opened from this zone's
 	// own devpts, so no path the zone controls is followed.
 	if err := unix.Mount(fdPath(int(slave.Fd())), "/dev/console", "", unix.MS_BIND, ""); err != nil {
 		master.Close()
-		return nil, fmt.Errorf("console: %w", err)
+		slave.Close()
+		return nil, nil, fmt.Errorf("console: %w", err)
 	}
-	return master, nil
+	return master, slave, nil
 }
 
 // openPty opens a new pty pair on the zone's devpts (after pivot_root):

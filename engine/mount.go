@@ -33,8 +33,16 @@ func openInRoot(rootfd int, rel string) (int, error) {
 }
 
 // mkdirAllInRoot makes rel and its parents inside the root (or, when file
-// is set, an empty file at rel) and returns an O_PATH fd of it.
+// is set, an empty file at rel) and returns an O_PATH fd of it. A dangling
+// symlink on the way has its target made, inside the root.
 func mkdirAllInRoot(rootfd int, rel string, file bool) (int, error) {
+	return mkdirAllInRootDepth(rootfd, rel, file, 0)
+}
+
+func mkdirAllInRootDepth(rootfd int, rel string, file bool, depth int) (int, error) {
+	if depth > 40 {
+		return -1, unix.ELOOP
+	}
 	rel = strings.TrimPrefix(filepath.Clean("/"+rel), "/")
 	if rel == "" {
 		return openInRoot(rootfd, ".")
@@ -45,11 +53,23 @@ func mkdirAllInRoot(rootfd int, rel string, file bool) (int, error) {
 		return -1, err
 	}
 	parentRel, base := filepath.Split(rel)
-	pfd, err := mkdirAllInRoot(rootfd, parentRel, false)
+	pfd, err := mkdirAllInRootDepth(rootfd, parentRel, false, depth+1)
 	if err != nil {
 		return -1, err
 	}
 	defer unix.Close(pfd)
+	if target, err := readlinkat(pfd, base); err == nil {
+		// A symlink to something missing: make what it names, read as a
+		// path inside the root (an absolute target starts at the root).
+		next := target
+		if !filepath.IsAbs(target) {
+			next = filepath.Join("/", parentRel, target)
+		}
+		if _, err := mkdirAllInRootDepth(rootfd, next, file, depth+1); err != nil {
+			return -1, err
+		}
+		return openInRoot(rootfd, rel)
+	}
 	// O_PATH fds serve as dirfd for the *at calls. The parent was
 	// resolved inside the root, and base is one plain name.
 	if file {
@@ -64,6 +84,15 @@ func mkdirAllInRoot(rootfd int, rel string, file bool) (int, error) {
 		return -1, err
 	}
 	return openInRoot(rootfd, rel)
+}
+
+func readlinkat(dirfd int, name string) (string, error) {
+	buf := make([]byte, 4096)
+	n, err := unix.Readlinkat(dirfd, name, buf)
+	if err != nil {
+		return "", err
+	}
+	return string(buf[:n]), nil
 }
 
 // mountFlags splits zonecfg-style options into mount flags and the data

@@ -96,7 +96,7 @@ func ZoneadmdRunning(rootPrefix, name string) bool {
 	if checkZoneName(name) != nil {
 		return false
 	}
-	resp, err := roundTrip(zoneadmdSock(rootPrefix, name), request{Op: "status"})
+	resp, err := roundTrip(zoneadmdSock(rootPrefix, name), request{Op: "ping"})
 	return err == nil && resp.OK
 }
 

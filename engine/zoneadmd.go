@@ -28,11 +28,12 @@ type zoneadmd struct {
 
 	opMu sync.Mutex // one life-cycle operation at a time
 
-	mu      sync.Mutex // guards the fields below
-	st      runState
-	spec    *PlatformSpec
-	cg      *zoneCgroups
-	halting bool
+	mu          sync.Mutex // guards the fields below
+	st          runState
+	spec        *PlatformSpec
+	cg          *zoneCgroups
+	halting     bool
+	lastRequest time.Time
 
 	sealed     *sealedSelf
 	zschedDone chan struct{}
@@ -54,7 +55,7 @@ func zoneadmdMain(args []string) int {
 	}
 	log.SetPrefix("zoneadmd " + name + ": ")
 	log.SetFlags(log.LstdFlags | log.Lmicroseconds)
-	d := &zoneadmd{root: root, name: name, dir: runDir(root, name), quit: make(chan struct{})}
+	d := &zoneadmd{root: root, name: name, dir: runDir(root, name), quit: make(chan struct{}), lastRequest: time.Now()}
 	if err := os.MkdirAll(d.dir, 0o700); err != nil {
 		log.Print(err)
 		return 1
@@ -97,10 +98,9 @@ func zoneadmdMain(args []string) int {
 		}
 	}()
 	<-d.quit
-	d.lis.Close()
 	d.mu.Lock()
+	d.lis.Close()
 	gone := d.st.State == "" || d.st.State == stateInstalled
-	d.mu.Unlock()
 	if gone {
 		// Nothing of the zone is left: take the run directory with us.
 		_ = os.RemoveAll(d.dir)
@@ -108,34 +108,28 @@ func zoneadmdMain(args []string) int {
 		_ = os.Remove(sock)
 		_ = os.Remove(filepath.Join(d.dir, "zoneadmd.pid"))
 	}
+	d.mu.Unlock()
 	log.Print("exiting")
 	return 0
 }
 
-// idleExit ends a zoneadmd that has no zone for a while (a front end
-// started it and went away before asking for anything).
+// idleExit ends a zoneadmd that has had no zone and no request for a few
+// seconds (a front end started it and went away, or it found only a dead
+// zone to clean up when it started).
 func (d *zoneadmd) idleExit() {
-	idle := 0
 	for {
-		time.Sleep(5 * time.Second)
-		d.mu.Lock()
-		none := d.st.State == "" || d.st.State == stateInstalled
-		d.mu.Unlock()
-		if none && d.opMu.TryLock() {
-			d.mu.Lock()
-			none = d.st.State == "" || d.st.State == stateInstalled
-			d.mu.Unlock()
-			d.opMu.Unlock()
-			if none {
-				idle++
-				if idle >= 6 {
-					d.stop()
-					return
-				}
-				continue
-			}
+		time.Sleep(time.Second)
+		if !d.opMu.TryLock() {
+			continue
 		}
-		idle = 0
+		d.mu.Lock()
+		idle := (d.st.State == "" || d.st.State == stateInstalled) && time.Since(d.lastRequest) > 3*time.Second
+		d.mu.Unlock()
+		d.opMu.Unlock()
+		if idle {
+			d.stop()
+			return
+		}
 	}
 }
 
@@ -181,6 +175,12 @@ func (d *zoneadmd) handle(c *conn) {
 	}
 	var req request
 	files, err := c.recv(&req)
+	if req.Op != "ping" {
+		// Liveness probes do not keep an idle zoneadmd alive.
+		d.mu.Lock()
+		d.lastRequest = time.Now()
+		d.mu.Unlock()
+	}
 	if err != nil {
 		closeAll(files)
 		_ = c.send(response{Error: "zoneadmd: " + err.Error()})
@@ -198,12 +198,13 @@ func (d *zoneadmd) handle(c *conn) {
 		_ = c.send(response{OK: true, Status: &st})
 	}
 	switch req.Op {
-	case "status":
+	case "status", "ping":
 		reply(nil)
 	case "ready":
 		d.opMu.Lock()
 		err := d.ready(req.Spec)
 		d.opMu.Unlock()
+		d.retireIfGone()
 		reply(err)
 		d.exitIfGone()
 	case "boot":
@@ -215,12 +216,14 @@ func (d *zoneadmd) handle(c *conn) {
 		d.opMu.Lock()
 		err := d.halt("")
 		d.opMu.Unlock()
+		d.retireIfGone()
 		reply(err)
 		d.exitIfGone()
 	case "shutdown":
 		d.opMu.Lock()
 		err := d.shutdown(req.Timeout)
 		d.opMu.Unlock()
+		d.retireIfGone()
 		reply(err)
 		d.exitIfGone()
 	case "exec":
@@ -228,6 +231,21 @@ func (d *zoneadmd) handle(c *conn) {
 	default:
 		reply(fmt.Errorf("unknown request %q", req.Op))
 	}
+}
+
+// retireIfGone stops serving and removes the run directory once the zone
+// has no platform left, before the caller is answered: whoever gets the
+// answer finds nothing of the zone on the host.
+func (d *zoneadmd) retireIfGone() {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.st.State != "" && d.st.State != stateInstalled {
+		return
+	}
+	if d.lis != nil {
+		d.lis.Close()
+	}
+	_ = os.RemoveAll(d.dir)
 }
 
 func (d *zoneadmd) exitIfGone() {
@@ -662,13 +680,23 @@ func (d *zoneadmd) halt(why string) error {
 	return nil
 }
 
-// zschedAlive tells whether pid is still the zsched that was recorded.
+// zschedAlive tells whether pid is still the zsched that was recorded
+// (and not a zombie waiting for whoever inherited it).
 func zschedAlive(pid int, start uint64) bool {
 	if pid <= 0 {
 		return false
 	}
 	now, err := procStartTime(pid)
-	return err == nil && now == start
+	return err == nil && now == start && !procZombie(pid)
+}
+
+func procZombie(pid int) bool {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return true
+	}
+	i := strings.LastIndexByte(string(b), ')')
+	return i < 0 || i+2 >= len(b) || b[i+2] == 'Z' || b[i+2] == 'X'
 }
 
 // adopt takes over a zone whose zoneadmd died, or finishes the halt of one

@@ -31,7 +31,9 @@ type zsched struct {
 	spec PlatformSpec
 	lis  *net.UnixListener
 
-	console *os.File // master side of /dev/console
+	console      *os.File // master side of /dev/console
+	consoleSlave *os.File // held open so the console never hangs up
+	exe          *os.File // the sealed copy zsched runs from, for starting zinit
 
 	spawnCh chan spawnJob
 
@@ -96,6 +98,13 @@ func (z *zsched) setup() error {
 	if !isSealedExe() {
 		return errors.New("zsched must run from the sealed copy of zonetop")
 	}
+	// init is started from this descriptor of the sealed copy; the
+	// /proc/self/exe magic link does not resolve to a memfd inside the
+	// zone's root.
+	z.exe, err = os.Open("/proc/self/exe")
+	if err != nil {
+		return fmt.Errorf("own executable: %w", err)
+	}
 	sock := filepath.Join(z.dir, "zsched.sock")
 	_ = os.Remove(sock)
 	z.lis, err = net.ListenUnix("unixpacket", &net.UnixAddr{Name: sock, Net: "unixpacket"})
@@ -157,7 +166,7 @@ func (z *zsched) setup() error {
 	if err := unix.Mount("sysfs", "/sys", "sysfs", unix.MS_RDONLY|unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, ""); err != nil {
 		return fmt.Errorf("/sys: %w", err)
 	}
-	z.console, err = setupDev(devs)
+	z.console, z.consoleSlave, err = setupDev(devs)
 	if err != nil {
 		return err
 	}
@@ -388,8 +397,16 @@ func (z *zsched) boot(args []string) (int, error) {
 		return 0, fmt.Errorf("console: %w", err)
 	}
 	defer cons.Close()
-	path, argv := "/proc/self/exe", append([]string{"zinit", "zinit"}, args...)
-	if len(z.spec.Init) > 0 {
+	path, argv := fdPath(int(z.exe.Fd())), append([]string{"zinit", "zinit"}, args...)
+	if len(z.spec.Init) == 0 {
+		// zinit runs inside the zone, so a dynamically linked zonetop
+		// needs its loader there (a sparse zone inherits it).
+		if interp := elfInterpreter(z.exe); interp != "" {
+			if _, err := os.Stat(interp); err != nil {
+				return 0, fmt.Errorf("zonetop is dynamically linked and the zone has no %s for its init: build zonetop with CGO_ENABLED=0", interp)
+			}
+		}
+	} else {
 		path = z.spec.Init[0]
 		argv = append(append([]string(nil), z.spec.Init...), args...)
 	}

@@ -1,0 +1,273 @@
+package engine
+
+import (
+	"bytes"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// waitFor polls cond until it holds; the deadline only bounds a broken
+// run, it asserts no timing.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	for i := 0; i < 600; i++ {
+		if cond() {
+			return
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Fatalf("gave up waiting for %s", what)
+}
+
+func TestZoneBootInittabShutdown(t *testing.T) {
+	z := newBusyboxZone(t)
+	inittab := `# test inittab
+::sysinit:/bin/echo sysinit > /tmp/sysinit
+::wait:/bin/echo waited > /tmp/wait
+::once:/bin/echo "once $(cat /tmp/sysinit)" > /tmp/once
+::respawn:/bin/sh -c 'echo run >> /tmp/respawn; exec sleep 0'
+::askfirst:-/bin/sh
+::shutdown:/bin/echo bye > /tmp/shutdown
+this line is wrong
+`
+	must(t, os.WriteFile(filepath.Join(z.zroot(), "etc/inittab"), []byte(inittab), 0o644))
+	z.ready()
+	st, err := Boot(z.root, z.spec.Name, []string{"-v"})
+	if err != nil {
+		t.Fatalf("boot: %v", err)
+	}
+	if st.State != "running" || st.InitPid <= 0 {
+		t.Fatalf("boot: status %+v", st)
+	}
+	tmp := filepath.Join(z.zroot(), "tmp")
+	waitFor(t, "the once entry", func() bool {
+		b, _ := os.ReadFile(filepath.Join(tmp, "once"))
+		return string(b) == "once sysinit\n"
+	})
+	if b, _ := os.ReadFile(filepath.Join(tmp, "wait")); string(b) != "waited\n" {
+		t.Errorf("wait entry: %q", b)
+	}
+	waitFor(t, "the respawn entry to run three times", func() bool {
+		b, _ := os.ReadFile(filepath.Join(tmp, "respawn"))
+		return strings.Count(string(b), "run") >= 3
+	})
+	// The init is the zone's, sealed like zsched.
+	z.mustFail("write init's exe", "for p in /proc/[0-9]*; do echo x >> $p/exe && exit 0; done; exit 1")
+	if _, err := Boot(z.root, z.spec.Name, nil); err == nil {
+		t.Errorf("boot of a running zone succeeded")
+	}
+	st2, err := Status(z.root, z.spec.Name)
+	if err != nil || st2.State != "running" || st2.ZoneID != st.ZoneID {
+		t.Errorf("status: %+v %v", st2, err)
+	}
+	hst, err := Shutdown(z.root, z.spec.Name, 20*time.Second)
+	if err != nil || hst.State != "installed" {
+		t.Fatalf("shutdown: %+v %v", hst, err)
+	}
+	if b, _ := os.ReadFile(filepath.Join(tmp, "shutdown")); string(b) != "bye\n" {
+		t.Errorf("shutdown entry did not run: %q", b)
+	}
+	z.assertGone(st)
+	logb, _ := os.ReadFile(filepath.Join(logDir(z.root), z.spec.Name+".console"))
+	for _, want := range []string{"boot arguments: -v", "line 8", "askfirst"} {
+		if !bytes.Contains(logb, []byte(want)) {
+			t.Errorf("console log lacks %q:\n%s", want, logb)
+		}
+	}
+}
+
+func TestZoneAdoptAfterZoneadmdKilled(t *testing.T) {
+	z := newBusyboxZone(t)
+	must(t, os.WriteFile(filepath.Join(z.zroot(), "etc/inittab"), []byte("::respawn:/bin/sleep 1000\n"), 0o644))
+	z.ready()
+	st, err := Boot(z.root, z.spec.Name, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pidb, err := os.ReadFile(filepath.Join(runDir(z.root, z.spec.Name), "zoneadmd.pid"))
+	must(t, err)
+	pid, _ := strconv.Atoi(strings.TrimSpace(string(pidb)))
+	must(t, syscall.Kill(pid, syscall.SIGKILL))
+	waitFor(t, "zoneadmd to die", func() bool { return !ZoneadmdRunning(z.root, z.spec.Name) })
+	if err := syscall.Kill(st.ZschedPid, 0); err != nil {
+		t.Fatalf("zsched died with zoneadmd: %v", err)
+	}
+	if !RuntimePresent(z.root, z.spec.Name) {
+		t.Fatal("runtime state gone with zoneadmd")
+	}
+	st2, err := Status(z.root, z.spec.Name)
+	if err != nil || st2.State != "running" || st2.ZschedPid != st.ZschedPid || st2.ZoneID != st.ZoneID {
+		t.Fatalf("status after adoption: %+v %v (before %+v)", st2, err, st)
+	}
+	if got := strings.TrimSpace(z.sh("hostname")); got != z.spec.Name {
+		t.Errorf("exec after adoption: hostname %q", got)
+	}
+	// Killing zoneadmd again, then halting straight away, adopts too.
+	pidb, _ = os.ReadFile(filepath.Join(runDir(z.root, z.spec.Name), "zoneadmd.pid"))
+	pid2, _ := strconv.Atoi(strings.TrimSpace(string(pidb)))
+	if pid2 == pid || pid2 <= 0 {
+		t.Fatalf("no new zoneadmd (pid %d)", pid2)
+	}
+	must(t, syscall.Kill(pid2, syscall.SIGKILL))
+	waitFor(t, "zoneadmd to die", func() bool { return !ZoneadmdRunning(z.root, z.spec.Name) })
+	z.halt()
+	z.assertGone(st)
+}
+
+func TestZoneAdoptRefusesReusedPid(t *testing.T) {
+	z := newBusyboxZone(t)
+	st := z.ready()
+	pidb, _ := os.ReadFile(filepath.Join(runDir(z.root, z.spec.Name), "zoneadmd.pid"))
+	pid, _ := strconv.Atoi(strings.TrimSpace(string(pidb)))
+	must(t, syscall.Kill(pid, syscall.SIGKILL))
+	waitFor(t, "zoneadmd to die", func() bool { return !ZoneadmdRunning(z.root, z.spec.Name) })
+	// Pretend zsched's pid now names another process: the recorded start
+	// time no longer matches, so the new zoneadmd must not adopt it and
+	// must clean the zone up instead.
+	statePath := filepath.Join(runDir(z.root, z.spec.Name), "state.json")
+	b, err := os.ReadFile(statePath)
+	must(t, err)
+	b = bytes.Replace(b, []byte(`"zsched_start": `), []byte(`"zsched_start": 1`), 1)
+	must(t, os.WriteFile(statePath, b, 0o600))
+	st2, err := Status(z.root, z.spec.Name)
+	if err != nil || st2.State != "installed" {
+		t.Fatalf("status: %+v %v", st2, err)
+	}
+	waitFor(t, "zoneadmd to exit", func() bool { return !ZoneadmdRunning(z.root, z.spec.Name) })
+	z.assertGone(st)
+}
+
+func TestZoneMasksSurviveSymlinkedDevNull(t *testing.T) {
+	z := newBusyboxZone(t)
+	dev := filepath.Join(z.zroot(), "dev")
+	must(t, os.Symlink("/proc/sys/kernel/core_pattern", filepath.Join(dev, "null")))
+	must(t, os.Symlink("/proc/sysrq-trigger", filepath.Join(dev, "console")))
+	must(t, os.Symlink("/proc/sys/kernel/core_pattern", filepath.Join(dev, "ptmx")))
+	core, _ := os.ReadFile("/proc/sys/kernel/core_pattern")
+	z.ready()
+	z.mustFail("write core_pattern", "echo '|/tmp/x' > /proc/sys/kernel/core_pattern")
+	z.mustFail("write sysrq-trigger via console", "echo h > /dev/console && grep -q sysrq /proc/mounts")
+	z.mustFail("read kcore", "head -c 1 /proc/kcore | grep -q .")
+	z.sh("test -c /dev/null && ! test -L /dev/null")
+	if got := z.sh("cat /proc/timer_list | wc -c"); strings.TrimSpace(got) != "0" {
+		t.Errorf("/proc/timer_list not masked: %s bytes", got)
+	}
+	if now, _ := os.ReadFile("/proc/sys/kernel/core_pattern"); !bytes.Equal(now, core) {
+		t.Fatalf("host core_pattern changed to %q", now)
+	}
+	z.halt()
+}
+
+func TestZoneFSSymlinkStaysInRoot(t *testing.T) {
+	z := newBusyboxZone(t)
+	outside := t.TempDir()
+	must(t, os.Symlink(outside, filepath.Join(z.zroot(), "evil")))
+	must(t, os.Symlink("../../../../../../../../"+strings.TrimPrefix(outside, "/"), filepath.Join(z.zroot(), "evil2")))
+	z.spec.Mounts = []MountSpec{
+		{Source: "tmpfs", Target: "/evil/data", Type: "tmpfs", Options: []string{"size=1m"}},
+		{Source: "tmpfs", Target: "/evil2/more", Type: "tmpfs"},
+	}
+	z.ready()
+	z.sh("touch /evil/data/x /evil2/more/y")
+	mounts := z.sh("cat /proc/mounts")
+	inside := strings.TrimPrefix(outside, "/")
+	if !strings.Contains(mounts, " /"+inside+"/data tmpfs") || !strings.Contains(mounts, " /"+inside+"/more tmpfs") {
+		t.Errorf("fs mounts not where the symlinks lead inside the root:\n%s", mounts)
+	}
+	if ents, _ := os.ReadDir(outside); len(ents) != 0 {
+		t.Errorf("the host directory the symlinks name got %d entries", len(ents))
+	}
+	if _, err := os.Stat(filepath.Join(z.zroot(), inside, "data")); err != nil {
+		t.Errorf("mount point not made inside the root: %v", err)
+	}
+	z.halt()
+}
+
+func TestZoneSparseInheritsReadOnly(t *testing.T) {
+	z := newBusyboxZone(t)
+	for _, d := range []string{"/usr", "/lib", "/lib64"} {
+		if _, err := os.Stat(d); err == nil {
+			must(t, os.MkdirAll(filepath.Join(z.zroot(), "host"+d), 0o755))
+			z.spec.Mounts = append(z.spec.Mounts, MountSpec{Source: d, Target: "/host" + d, Type: "bind", Options: []string{"ro", "nodev", "nosuid"}})
+		}
+	}
+	z.spec.Mounts = append(z.spec.Mounts, MountSpec{Source: "tmpfs", Target: "/scratch", Type: "tmpfs", Options: []string{"nosuid", "size=2m"}})
+	z.spec.Sysctls = map[string]string{"kernel.shmmni": "1234"}
+	z.ready()
+	z.sh("test -x /host/usr/bin/env")
+	z.mustFail("write inherited dir", "touch /host/usr/zonetop-test")
+	z.sh("touch /scratch/ok")
+	if got := strings.TrimSpace(z.sh("cat /proc/sys/kernel/shmmni")); got != "1234" {
+		t.Errorf("zone shmmni = %s", got)
+	}
+	if b, _ := os.ReadFile("/proc/sys/kernel/shmmni"); strings.TrimSpace(string(b)) == "1234" {
+		t.Errorf("zone sysctl leaked into the host ipc namespace")
+	}
+	z.halt()
+}
+
+func TestZoneHaltBlockedThenCompletes(t *testing.T) {
+	z := newBusyboxZone(t)
+	st := z.ready()
+	var fz string
+	for _, d := range z.cgroupDirs() {
+		if _, err := os.Stat(filepath.Join(d, "freezer.state")); err == nil {
+			fz = d
+		}
+	}
+	if fz == "" {
+		t.Skip("no v1 freezer hierarchy to make a process that will not die")
+	}
+	// A host process frozen in a child cgroup of the zone: SIGKILL does
+	// not reach a v1-frozen task, so the halt cannot finish.
+	blocker := filepath.Join(fz, "blocker")
+	must(t, os.Mkdir(blocker, 0o755))
+	must(t, os.WriteFile(filepath.Join(blocker, "freezer.state"), []byte("FROZEN"), 0o644))
+	p, err := os.StartProcess("/bin/busybox", []string{"sleep", "1000"}, &os.ProcAttr{})
+	must(t, err)
+	t.Cleanup(func() {
+		_ = os.WriteFile(filepath.Join(blocker, "freezer.state"), []byte("THAWED"), 0o644)
+		_ = p.Kill()
+		_, _ = p.Wait()
+	})
+	must(t, os.WriteFile(filepath.Join(blocker, "cgroup.procs"), []byte(strconv.Itoa(p.Pid)), 0o644))
+	hst, err := Halt(z.root, z.spec.Name)
+	if err == nil || hst.State != "down" || hst.Reason == "" {
+		t.Fatalf("halt with a blocker: %+v %v", hst, err)
+	}
+	if s, _ := Status(z.root, z.spec.Name); s.State != "down" || s.Reason == "" {
+		t.Errorf("status after blocked halt: %+v", s)
+	}
+	must(t, os.WriteFile(filepath.Join(blocker, "freezer.state"), []byte("THAWED"), 0o644))
+	z.halt()
+	z.assertGone(st)
+}
+
+func TestZoneadmdRejectsGarbage(t *testing.T) {
+	z := newBusyboxZone(t)
+	z.ready()
+	sock := zoneadmdSock(z.root, z.spec.Name)
+	for _, msg := range [][]byte{[]byte("not json"), []byte(`{"op":"exec","exec":{"argv":[]}}`), []byte(`{"op":"nope"}`),
+		[]byte(`{"op":"ready"}`), bytes.Repeat([]byte("x"), maxMessage+10), {}} {
+		c, err := net.Dial("unixpacket", sock)
+		must(t, err)
+		_, _ = c.Write(msg)
+		buf := make([]byte, 4096)
+		_ = c.SetReadDeadline(time.Now().Add(5 * time.Second))
+		n, _ := c.Read(buf)
+		c.Close()
+		if !bytes.Contains(buf[:n], []byte(`"ok":false`)) {
+			t.Errorf("message %.30q: answer %q", msg, buf[:n])
+		}
+	}
+	if got := strings.TrimSpace(z.sh("hostname")); got != z.spec.Name {
+		t.Errorf("zone broken after garbage: %q", got)
+	}
+	z.halt()
+}
