@@ -286,7 +286,7 @@ func (cg *zoneCgroups) killAll(timeout time.Duration) error {
 		for _, p := range left {
 			_ = syscall.Kill(p, syscall.SIGKILL)
 		}
-		time.Sleep(10 * time.Millisecond)
+		time.Sleep(2 * time.Millisecond)
 	}
 }
 

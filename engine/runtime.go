@@ -176,7 +176,7 @@ func StartZoneadmd(rootPrefix, name string) error {
 			// It may have lost the lock to a zoneadmd started by another
 			// process; that one answers soon.
 			exited = nil
-		case <-time.After(20 * time.Millisecond):
+		case <-time.After(2 * time.Millisecond):
 		}
 		if exited == nil && ZoneadmdRunning(rootPrefix, name) {
 			return nil

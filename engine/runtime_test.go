@@ -63,7 +63,7 @@ func reexecStatic() {
 	os.Remove(out)
 }
 
-func needZones(t *testing.T) {
+func needZones(t testing.TB) {
 	t.Helper()
 	why := ""
 	if os.Geteuid() != 0 {
@@ -88,7 +88,7 @@ var zoneSeq int
 
 // testZone is one zone under a private root prefix.
 type testZone struct {
-	t    *testing.T
+	t    testing.TB
 	root string // root prefix
 	spec PlatformSpec
 }
@@ -97,7 +97,7 @@ func (z *testZone) zroot() string { return filepath.Join(z.spec.Zonepath, "root"
 
 // newBusyboxZone builds a zone root holding a static busybox, its applets
 // and a minimal /etc.
-func newBusyboxZone(t *testing.T) *testZone {
+func newBusyboxZone(t testing.TB) *testZone {
 	t.Helper()
 	needZones(t)
 	base, err := os.MkdirTemp("", "zt-rt-")
@@ -136,7 +136,7 @@ func newBusyboxZone(t *testing.T) *testZone {
 	return z
 }
 
-func must(t *testing.T, err error) {
+func must(t testing.TB, err error) {
 	t.Helper()
 	if err != nil {
 		t.Fatal(err)
