@@ -20,7 +20,7 @@ import (
 
 // zoneCgroupControllers are the cgroup v1 controllers a zone gets a cgroup
 // in. Comounted controllers share one directory.
-var zoneCgroupControllers = []string{"pids", "memory", "cpu", "cpuacct", "cpuset", "freezer"}
+var zoneCgroupControllers = []string{"pids", "memory", "cpu", "cpuacct", "cpuset", "freezer", "devices"}
 
 // cgroupHier is one mounted hierarchy and the cgroup this process is in.
 type cgroupHier struct {
@@ -115,7 +115,7 @@ type zoneCgroups struct {
 
 // createZoneCgroups makes <parent>/zonetop/<zone> in every hierarchy.
 // parent is the caller's own cgroup unless parentOverride is set.
-func createZoneCgroups(zone, parentOverride string) (*zoneCgroups, error) {
+func createZoneCgroups(zone, parentOverride string, extraDevs []devNode) (*zoneCgroups, error) {
 	hs, err := cgroupHierarchies()
 	if err != nil {
 		return nil, err
@@ -144,10 +144,43 @@ func createZoneCgroups(zone, parentOverride string) (*zoneCgroups, error) {
 					return nil, err
 				}
 			}
+			if d == dir && contains(h.controllers, "devices") {
+				if err := limitDevices(dir, extraDevs); err != nil {
+					cg.remove()
+					return nil, err
+				}
+			}
 		}
 	}
 	return cg, nil
 }
+
+// limitDevices lets the zone use only its /dev nodes (v1 devices
+// controller): with mknod in its bounding set a zone root could otherwise
+// make and open a node for any host disk.
+func limitDevices(dir string, extra []devNode) error {
+	rules := []string{"c 1:3 rwm", "c 1:5 rwm", "c 1:7 rwm", "c 1:8 rwm", "c 1:9 rwm",
+		"c 5:0 rwm", "c 5:1 rwm", "c 5:2 rwm", "c 136:* rwm"}
+	for _, n := range extra {
+		t := "c"
+		if n.mode&syscall.S_IFMT == syscall.S_IFBLK {
+			t = "b"
+		}
+		rules = append(rules, fmt.Sprintf("%s %d:%d rwm", t, unixMajor(n.rdev), unixMinor(n.rdev)))
+	}
+	if err := os.WriteFile(filepath.Join(dir, "devices.deny"), []byte("a"), 0o644); err != nil {
+		return fmt.Errorf("cgroup %s: devices: %w", dir, err)
+	}
+	for _, r := range rules {
+		if err := os.WriteFile(filepath.Join(dir, "devices.allow"), []byte(r), 0o644); err != nil {
+			return fmt.Errorf("cgroup %s: devices %q: %w", dir, r, err)
+		}
+	}
+	return nil
+}
+
+func unixMajor(dev uint64) uint64 { return (dev >> 8) & 0xfff }
+func unixMinor(dev uint64) uint64 { return (dev & 0xff) | ((dev >> 12) & 0xfff00) }
 
 func contains(list []string, s string) bool {
 	for _, x := range list {

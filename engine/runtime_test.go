@@ -348,6 +348,7 @@ func TestZoneReadyExecHalt(t *testing.T) {
 	z.mustFail("write /proc/1/exe", "echo x >> /proc/1/exe")
 	z.mustFail("open /proc/1/exe", "cat /proc/1/exe > /dev/null")
 	z.mustFail("sethostname", "hostname evil")
+	z.mustFail("open a host disk through mknod", "mknod /tmp/sda b 8 0 && head -c 1 /tmp/sda >/dev/null; r=$?; rm -f /tmp/sda; exit $r")
 	z.mustFail("change the module loader", "echo /tmp/x > /proc/sys/kernel/modprobe")
 	z.sh("date -s 2000.01.01-00:00:00 2>&1 | grep -q 'not permitted'")
 	if y := time.Now().Year(); y < 2020 {

@@ -317,7 +317,11 @@ func (d *zoneadmd) ready(spec *PlatformSpec) (err error) {
 	d.st = runState{State: stateShuttingDown, ZoneID: id, Reason: "ready under way"}
 	d.mu.Unlock()
 
-	cg, err := createZoneCgroups(d.name, spec.CgroupParent)
+	devs, err := matchDevices(spec.Devices)
+	if err != nil {
+		return err
+	}
+	cg, err := createZoneCgroups(d.name, spec.CgroupParent, devs)
 	if err != nil {
 		return err
 	}
