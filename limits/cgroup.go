@@ -1,0 +1,361 @@
+package limits
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path"
+	"path/filepath"
+	"strings"
+
+	cgroups "github.com/containerd/cgroups/v3"
+)
+
+// Mode is the cgroup layout of the host.
+type Mode int
+
+// Layouts. Hybrid is v1 controllers with an (often empty) v2 tree beside
+// them, as on these machines; zonetop treats it as v1.
+const (
+	ModeUnavailable Mode = iota
+	ModeV1
+	ModeHybrid
+	ModeUnified
+)
+
+func (m Mode) String() string {
+	switch m {
+	case ModeV1:
+		return "v1"
+	case ModeHybrid:
+		return "hybrid"
+	case ModeUnified:
+		return "unified"
+	}
+	return "unavailable"
+}
+
+// DetectMode reports the host's cgroup layout.
+func DetectMode() Mode {
+	switch cgroups.Mode() {
+	case cgroups.Legacy:
+		return ModeV1
+	case cgroups.Hybrid:
+		return ModeHybrid
+	case cgroups.Unified:
+		return ModeUnified
+	}
+	return ModeUnavailable
+}
+
+// Resources are the kernel-enforced caps of one zone, project or task
+// cgroup, in rctl terms; each backend converts them to its files. A nil
+// field is left as it is.
+type Resources struct {
+	// Pids caps tasks (threads): the lower of max-lwps and max-processes.
+	// -1 removes the cap.
+	Pids *int64
+	// Memory caps physical memory in bytes; -1 removes the cap.
+	Memory *int64
+	// MemorySwap caps memory plus swap in bytes, illumos' max-swap (swap
+	// reservations cover all anonymous memory); -1 removes the cap.
+	MemorySwap *int64
+	// CPUShares are FSS shares (1..65535), relative among siblings.
+	CPUShares *uint64
+	// CPUCap is a cap in percent of one CPU (cpu-cap; capped-cpu ncpus x
+	// 100). 0 removes the cap.
+	CPUCap *uint64
+	// CPUs is a cpuset list ("0-1,3") for dedicated-cpu; empty: unchanged.
+	CPUs string
+}
+
+// CPUPeriodUs is the CFS period zonetop uses; a cap of N% is a quota of
+// N% of it.
+const CPUPeriodUs = 100000
+
+// sharesV1 maps FSS shares to cpu.shares. A factor of 4 keeps every legal
+// share count (up to 65535) proportional within the kernel's 2..262144.
+func sharesV1(s uint64) uint64 { return min(max(s*4, 2), 262144) }
+
+// weightV2 maps FSS shares to cpu.weight, proportional up to 10000.
+func weightV2(s uint64) uint64 { return min(max(s, 1), 10000) }
+
+// quotaUs is the CFS quota for a cap in percent of one CPU.
+func quotaUs(capPct uint64) int64 { return int64(capPct) * CPUPeriodUs / 100 }
+
+// ResourcesFor turns the rctls of one zone, project or task (name ->
+// privileged value; absent means unset) into the caps its cgroup gets.
+// Controls that are not cgroup business are ignored here; they have their
+// own backends (IPCSysctls, Rlimits, the accounting tree).
+func ResourcesFor(l Level, rc map[string]uint64) *Resources {
+	var r Resources
+	get := func(res string) (uint64, bool) {
+		v, ok := rc[l.String()+"."+res]
+		return v, ok
+	}
+	toInt := func(v uint64) int64 {
+		if v > 1<<62 {
+			return -1
+		}
+		return int64(v)
+	}
+	lwps, okL := get("max-lwps")
+	procs, okP := get("max-processes")
+	switch {
+	case okL && okP:
+		v := toInt(min(lwps, procs))
+		r.Pids = &v
+	case okL:
+		v := toInt(lwps)
+		r.Pids = &v
+	case okP:
+		v := toInt(procs)
+		r.Pids = &v
+	}
+	memName := "max-memory"
+	if l == LevelZone {
+		memName = "max-physical-memory"
+	}
+	if v, ok := get(memName); ok {
+		m := toInt(v)
+		r.Memory = &m
+	}
+	if v, ok := get("max-swap"); ok {
+		m := toInt(v)
+		r.MemorySwap = &m
+	}
+	if v, ok := get("cpu-shares"); ok {
+		r.CPUShares = &v
+	}
+	if v, ok := get("cpu-cap"); ok {
+		r.CPUCap = &v
+	}
+	return &r
+}
+
+// Stats are a cgroup's usage counters.
+type Stats struct {
+	CPUUsageNs  uint64
+	NrPeriods   uint64
+	NrThrottled uint64 // periods in which the cap stopped the group
+	ThrottledNs uint64
+	MemoryUsage uint64
+	MemoryLimit uint64 // 0: no limit
+	SwapUsage   uint64
+	Pids        uint64
+	PidsLimit   uint64 // 0: no limit
+}
+
+// noLimit turns the kernels' spellings of "no limit" ("max", the v1
+// page-counter maximum) into 0.
+func noLimit(v uint64) uint64 {
+	if v >= 1<<62 {
+		return 0
+	}
+	return v
+}
+
+// Group is the cgroup of one zone, project or task, in every hierarchy
+// the backend uses.
+type Group interface {
+	// Path is the group's path relative to the backend's parent.
+	Path() string
+	Apply(r *Resources) error
+	AddProc(pid int) error
+	// Procs lists the processes in the group (and its descendants if
+	// recursive).
+	Procs(recursive bool) ([]int, error)
+	Stats() (Stats, error)
+	Freeze() error
+	Thaw() error
+	// Kill sends SIGKILL to every process in the group and below.
+	Kill() error
+	// Delete removes the group; it must be empty.
+	Delete() error
+}
+
+// Backend makes and finds groups under zonetop's parent cgroup.
+type Backend interface {
+	Mode() Mode
+	// Create makes the group at rel (e.g. "z1" or "z1/default") with its
+	// parents, applying r (which may be nil). An existing group is reused.
+	Create(rel string, r *Resources) (Group, error)
+	// Load finds an existing group.
+	Load(rel string) (Group, error)
+}
+
+// Parent is where zonetop's cgroups go: per v1 controller, and in the
+// unified tree, a path relative to the hierarchy's root.
+type Parent struct {
+	V1 map[string]string // controller -> path
+	V2 string
+}
+
+// DefaultParentName is the child of the engine's own cgroup that holds
+// every zone (DESIGN.md, "Where things live").
+const DefaultParentName = "zonetop"
+
+// DetectParent returns the cgroup this process is in, in every hierarchy,
+// joined with DefaultParentName: a delegated subtree, a systemd unit or a
+// test's own cgroup is respected, and nothing is created outside it.
+func DetectParent() (Parent, error) {
+	p, err := SelfCgroups()
+	if err != nil {
+		return Parent{}, err
+	}
+	return p.Join(DefaultParentName)
+}
+
+// SelfCgroups returns the cgroups this process is in, relative to the
+// root of each mounted hierarchy.
+func SelfCgroups() (Parent, error) {
+	f, err := os.Open("/proc/self/cgroup")
+	if err != nil {
+		return Parent{}, fmt.Errorf("cgroup parent: %w", err)
+	}
+	defer f.Close()
+	p, err := ParseProcCgroup(f)
+	if err != nil {
+		return Parent{}, fmt.Errorf("cgroup parent: /proc/self/cgroup: %w", err)
+	}
+	roots, err := mountRoots()
+	if err != nil {
+		return Parent{}, fmt.Errorf("cgroup parent: %w", err)
+	}
+	// A hierarchy mounted from a subtree (a cgroup namespace, a bind of a
+	// delegated directory) shows paths below its root: strip that root.
+	for c, path := range p.V1 {
+		p.V1[c] = underRoot(path, roots[c])
+	}
+	p.V2 = underRoot(p.V2, roots[""])
+	return p, nil
+}
+
+func underRoot(p, root string) string {
+	if root == "" || root == "/" {
+		return p
+	}
+	if rel, err := filepath.Rel(root, p); err == nil && !strings.HasPrefix(rel, "..") {
+		return path.Join("/", rel)
+	}
+	return p
+}
+
+// ParseProcCgroup reads the /proc/PID/cgroup format
+// ("4:memory:/a/b", "0::/x"). Named hierarchies (name=systemd) are skipped.
+func ParseProcCgroup(r io.Reader) (Parent, error) {
+	p := Parent{V1: map[string]string{}}
+	sc := bufio.NewScanner(r)
+	seen := false
+	for sc.Scan() {
+		line := sc.Text()
+		if line == "" {
+			continue
+		}
+		parts := strings.SplitN(line, ":", 3)
+		if len(parts) != 3 {
+			return Parent{}, fmt.Errorf("bad line %q", line)
+		}
+		seen = true
+		if parts[1] == "" {
+			p.V2 = parts[2]
+			continue
+		}
+		for _, c := range strings.Split(parts[1], ",") {
+			if !strings.HasPrefix(c, "name=") {
+				p.V1[c] = parts[2]
+			}
+		}
+	}
+	if err := sc.Err(); err != nil {
+		return Parent{}, err
+	}
+	if !seen {
+		return Parent{}, errors.New("empty")
+	}
+	return p, nil
+}
+
+// mountRoots maps each mounted controller ("" for cgroup2) to the root of
+// the hierarchy its mount shows.
+func mountRoots() (map[string]string, error) {
+	data, err := os.ReadFile("/proc/self/mountinfo")
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]string{}
+	for _, line := range strings.Split(string(data), "\n") {
+		pre, post, ok := strings.Cut(line, " - ")
+		if !ok {
+			continue
+		}
+		pf, qf := strings.Fields(pre), strings.Fields(post)
+		if len(pf) < 5 || len(qf) < 3 {
+			continue
+		}
+		switch qf[0] {
+		case "cgroup2":
+			out[""] = pf[3]
+		case "cgroup":
+			for _, o := range strings.Split(qf[2], ",") {
+				out[o] = pf[3]
+			}
+		}
+	}
+	return out, nil
+}
+
+// Join returns the parent with sub appended in every hierarchy. sub must
+// be relative and may not climb out with "..".
+func (p Parent) Join(sub string) (Parent, error) {
+	if err := checkRel(sub); err != nil {
+		return Parent{}, err
+	}
+	q := Parent{V1: map[string]string{}}
+	for c, v := range p.V1 {
+		q.V1[c] = path.Join("/", v, sub)
+	}
+	q.V2 = path.Join("/", p.V2, sub)
+	return q, nil
+}
+
+// ParentFromFlag is the parent given by --cgroup-parent: the same path in
+// every hierarchy.
+func ParentFromFlag(p string) (Parent, error) {
+	clean := path.Clean("/" + p)
+	if strings.Contains(p, "..") {
+		return Parent{}, fmt.Errorf("cgroup parent %q: may not contain ..", p)
+	}
+	q := Parent{V1: map[string]string{}, V2: clean}
+	for _, c := range v1Controllers {
+		q.V1[c] = clean
+	}
+	return q, nil
+}
+
+func checkRel(rel string) error {
+	if rel == "" || strings.HasPrefix(rel, "/") || path.Clean(rel) != rel {
+		return fmt.Errorf("cgroup path %q: want a clean relative path", rel)
+	}
+	for _, part := range strings.Split(rel, "/") {
+		if part == ".." || part == "." {
+			return fmt.Errorf("cgroup path %q: may not contain . or ..", rel)
+		}
+	}
+	return nil
+}
+
+// NewBackend returns the backend for the host's layout: v2 on a unified
+// host, v1 otherwise (a hybrid host's v2 tree has no controllers).
+func NewBackend(p Parent) (Backend, error) {
+	switch m := DetectMode(); m {
+	case ModeUnified:
+		return NewV2("/sys/fs/cgroup", p.V2)
+	case ModeV1, ModeHybrid:
+		return NewV1(p, m)
+	default:
+		return nil, errors.New("cgroups: no cgroup file system mounted")
+	}
+}
