@@ -321,12 +321,13 @@ func (p Parent) Join(sub string) (Parent, error) {
 	return q, nil
 }
 
-// ParentFromFlag is the parent given by --cgroup-parent: the same path in
-// every hierarchy.
+// ParentFromFlag is the parent for --cgroup-parent P: P replaces the
+// engine's own cgroup, in every hierarchy, and zones still go under its
+// DefaultParentName child (as the engine makes them).
 func ParentFromFlag(p string) (Parent, error) {
-	clean := path.Clean("/" + p)
+	clean := path.Join("/", p, DefaultParentName)
 	if strings.Contains(p, "..") {
-		return Parent{}, fmt.Errorf("cgroup parent %q: may not contain ..", p)
+		return Parent{}, fmt.Errorf("cgroup parent %q: may not contain \"..\"", p)
 	}
 	q := Parent{V1: map[string]string{}, V2: clean}
 	for _, c := range v1Controllers {
@@ -341,7 +342,7 @@ func checkRel(rel string) error {
 	}
 	for _, part := range strings.Split(rel, "/") {
 		if part == ".." || part == "." {
-			return fmt.Errorf("cgroup path %q: may not contain . or ..", rel)
+			return fmt.Errorf("cgroup path %q: may not contain \".\" or \"..\"", rel)
 		}
 	}
 	return nil

@@ -71,6 +71,9 @@ func TestParseProcCgroup(t *testing.T) {
 	if _, err := ParentFromFlag("/a/../b"); err == nil {
 		t.Error("--cgroup-parent with .. accepted")
 	}
+	if f, err := ParentFromFlag("/system.slice/zonetop.service"); err != nil || f.V2 != "/system.slice/zonetop.service/zonetop" || f.V1["pids"] != f.V2 {
+		t.Errorf("ParentFromFlag = %+v, %v", f, err)
+	}
 	if underRoot("/process_api/abc/x", "/process_api/abc") != "/x" || underRoot("/x", "/") != "/x" {
 		t.Error("underRoot")
 	}
