@@ -438,3 +438,40 @@ func (n *Node) CappedByZone(res Resource) bool {
 	by := n.CappedBy(res)
 	return by != nil && by.level == LevelZone
 }
+
+// SetRctl sets n's limit from an rctl's values, as /etc/project or prctl
+// give them: the lowest enforcing value (deny or partial) becomes the
+// limit; with none, the lowest value is kept as a threshold (none/signal)
+// so crossing it is still reported. No values clears the limit.
+func (n *Node) SetRctl(name string, vs []Value) error {
+	r, err := Lookup(name)
+	if err != nil {
+		return err
+	}
+	if r.Level != n.level {
+		return fmt.Errorf("%s: a %s control cannot be set on %s", name, r.Level, n)
+	}
+	if len(vs) == 0 {
+		n.ClearLimit(r.Resource())
+		return nil
+	}
+	var best *Value
+	for i := range vs {
+		if err := r.Validate(vs[i]); err != nil {
+			return err
+		}
+		v := &vs[i]
+		switch {
+		case best == nil:
+			best = v
+		case v.Action.Enforcing() != best.Action.Enforcing():
+			if v.Action.Enforcing() {
+				best = v
+			}
+		case v.Limit < best.Limit:
+			best = v
+		}
+	}
+	n.SetLimit(r.Resource(), best.Limit, best.Action)
+	return nil
+}

@@ -326,3 +326,29 @@ func BenchmarkCheckContended(b *testing.B) {
 		}
 	})
 }
+
+func TestSetRctl(t *testing.T) {
+	tr := NewTree()
+	z := tr.Zone("z")
+	p := child(t, z, "p")
+	vs, err := ParseValues("(privileged,500,none),(privileged,2000,deny),(privileged,1000,deny)")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.SetRctl("project.max-lwps", vs); err != nil {
+		t.Fatal(err)
+	}
+	if u := p.Usage("max-lwps"); !u.Limited || u.Limit != 1000 || !u.Action.Deny {
+		t.Errorf("usage %+v, want deny at 1000", u)
+	}
+	if err := z.SetRctl("project.max-lwps", vs); err == nil {
+		t.Error("project control set on a zone")
+	}
+	bad, _ := ParseValues("(privileged,5,none)")
+	if err := p.SetRctl("project.max-shm-ids", bad); err == nil {
+		t.Error("non-deny shm-ids value accepted")
+	}
+	if err := p.SetRctl("project.max-lwps", nil); err != nil || p.Usage("max-lwps").Limited {
+		t.Errorf("clearing: %v %+v", err, p.Usage("max-lwps"))
+	}
+}
