@@ -1,0 +1,373 @@
+package console
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"sync"
+)
+
+// ErrSlowAttacher is why an attacher was disconnected when it fell so far
+// behind that its output queue filled up.
+var ErrSlowAttacher = errors.New("console attacher too slow: output queue full")
+
+// DefaultAttachBuffer is how much output may wait for one attacher before it
+// is cut off. It is larger than the ring so a replay always fits.
+const DefaultAttachBuffer = 4 << 20
+
+// HubOptions configure a Hub. The zero value works.
+type HubOptions struct {
+	// Ring keeps recent output for replay; nil means a new DefaultRingSize ring.
+	Ring *Ring
+	// Log, if set, receives every byte of output (normally a *Log).
+	Log io.Writer
+	// AttachBuffer bounds the output queued per attacher, in bytes; 0 means
+	// DefaultAttachBuffer. It is raised to twice the ring size if smaller.
+	AttachBuffer int
+	// OnReadError, if set, is called (from the hub's reader goroutine) when
+	// reading the current master fails, typically EIO because every slave
+	// fd was closed: the zone's platform is gone. It is not called for a
+	// master the hub itself closed.
+	OnReadError func(error)
+	// OnLogError, if set, is called when writing the log fails. Output keeps
+	// flowing to the ring and attachers either way.
+	OnLogError func(error)
+}
+
+// Hub multiplexes a zone console: it reads the console's pty master and
+// copies the output into the ring, the log and every attacher; it writes
+// what any attacher types into the master. Attachers come and go at any
+// time, and the master can be replaced (a reboot allocates a new console
+// pty) without disturbing them.
+//
+// Slow attachers: each attacher has its own output queue and writer
+// goroutine, so a stalled client never slows the zone or other clients.
+// When a queue exceeds AttachBuffer the attacher is disconnected with
+// ErrSlowAttacher rather than having bytes silently dropped: a console
+// stream with holes leaves the user's terminal in an unknown state (half an
+// escape sequence, a wrong charset), which is worse than reattaching with
+// replay.
+//
+// The hub owns the masters handed to it and closes them. Keep a slave fd
+// open for as long as the console should live: once the last slave fd
+// closes, reads on the master fail with EIO and the hub stops reading it.
+type Hub struct {
+	opts  HubOptions
+	ring  *Ring
+	limit int
+
+	mu        sync.Mutex
+	master    *os.File
+	gen       uint64 // bumped whenever master changes; stale readers stop
+	attachers map[*Attacher]struct{}
+	closed    bool
+
+	inMu sync.Mutex // keeps one attacher's input chunk whole on the master
+}
+
+// NewHub returns a hub with no master yet; output starts with SetMaster.
+func NewHub(opts HubOptions) *Hub {
+	h := &Hub{opts: opts, ring: opts.Ring, limit: opts.AttachBuffer, attachers: map[*Attacher]struct{}{}}
+	if h.ring == nil {
+		h.ring = NewRing(DefaultRingSize)
+	}
+	if h.limit <= 0 {
+		h.limit = DefaultAttachBuffer
+	}
+	h.limit = max(h.limit, 2*h.ring.Cap())
+	return h
+}
+
+// Ring returns the hub's output ring.
+func (h *Hub) Ring() *Ring { return h.ring }
+
+// Master returns the current pty master, or nil.
+func (h *Hub) Master() *os.File {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.master
+}
+
+// SetMaster makes m the console's pty master, closing the previous one, and
+// starts reading it. m == nil leaves the hub without a pty (zone halted):
+// attachers stay attached and their input is discarded.
+func (h *Hub) SetMaster(m *os.File) {
+	h.mu.Lock()
+	if h.closed {
+		h.mu.Unlock()
+		if m != nil {
+			m.Close()
+		}
+		return
+	}
+	old := h.master
+	h.master = m
+	h.gen++
+	gen := h.gen
+	h.mu.Unlock()
+	if old != nil && old != m {
+		// Closing a pollable fd wakes the old reader, which then sees its
+		// generation is stale and leaves quietly.
+		old.Close()
+	}
+	if m != nil {
+		go h.read(m, gen)
+	}
+}
+
+func (h *Hub) read(m *os.File, gen uint64) {
+	buf := make([]byte, 32<<10)
+	for {
+		n, err := m.Read(buf)
+		if n > 0 && !h.output(buf[:n], gen) {
+			return
+		}
+		if err != nil {
+			h.mu.Lock()
+			current := h.gen == gen && !h.closed
+			h.mu.Unlock()
+			if current && h.opts.OnReadError != nil {
+				h.opts.OnReadError(fmt.Errorf("read console: %w", err))
+			}
+			return
+		}
+	}
+}
+
+// output fans p out; false means the reader is stale and must stop.
+func (h *Hub) output(p []byte, gen uint64) bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.gen != gen || h.closed {
+		return false
+	}
+	h.ring.Write(p)
+	if h.opts.Log != nil {
+		if _, err := h.opts.Log.Write(p); err != nil && h.opts.OnLogError != nil {
+			h.opts.OnLogError(err)
+		}
+	}
+	h.broadcastLocked(p)
+	return true
+}
+
+// broadcastLocked queues one shared copy of p for every attacher.
+func (h *Hub) broadcastLocked(p []byte) {
+	if len(h.attachers) == 0 {
+		return
+	}
+	chunk := append([]byte(nil), p...)
+	for a := range h.attachers {
+		if !a.enqueue(chunk, h.limit) {
+			delete(h.attachers, a)
+			a.kill(ErrSlowAttacher)
+		}
+	}
+}
+
+// Notice tells every attacher something about the zone, on a line of its
+// own, as "[NOTICE: msg]". Notices go to attachers only, not to the ring or
+// the log: they describe the console, they are not the zone's output.
+func (h *Hub) Notice(msg string) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.broadcastLocked([]byte("\r\n[NOTICE: " + msg + "]\r\n"))
+}
+
+// AttachOptions choose how an attacher joins.
+type AttachOptions struct {
+	// Replay sends the ring's contents before live output (zlogin -C -r).
+	Replay bool
+	// ReadOnly discards what the attacher types (a watching pane).
+	ReadOnly bool
+}
+
+// Attach joins conn to the console: from now on it receives all output, and
+// what it sends goes to the zone. conn is closed when the attacher leaves,
+// whichever side ends it.
+func (h *Hub) Attach(conn io.ReadWriteCloser, opts AttachOptions) *Attacher {
+	a := &Attacher{h: h, conn: conn, wake: make(chan struct{}, 1), done: make(chan struct{})}
+	h.mu.Lock()
+	if h.closed {
+		h.mu.Unlock()
+		a.kill(errors.New("console closed"))
+		return a
+	}
+	if opts.Replay {
+		// Taken under the hub lock, so no output is missed or doubled
+		// between the replay and the live stream.
+		if b := h.ring.Bytes(); len(b) > 0 {
+			a.q = append(a.q, b)
+			a.queued = len(b)
+			a.wake <- struct{}{}
+		}
+	}
+	h.attachers[a] = struct{}{}
+	h.mu.Unlock()
+	go a.writeLoop()
+	go a.readLoop(opts.ReadOnly)
+	return a
+}
+
+// Attachers reports how many attachers are connected.
+func (h *Hub) Attachers() int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return len(h.attachers)
+}
+
+// input writes what an attacher typed to the current master, if any.
+func (h *Hub) input(p []byte) {
+	h.mu.Lock()
+	m := h.master
+	h.mu.Unlock()
+	if m == nil {
+		return
+	}
+	h.inMu.Lock()
+	defer h.inMu.Unlock()
+	// An error here means the zone's pty went away mid-write; the reader
+	// reports that, and the keystrokes have nowhere to go.
+	m.Write(p)
+}
+
+func (h *Hub) remove(a *Attacher, err error) {
+	h.mu.Lock()
+	delete(h.attachers, a)
+	h.mu.Unlock()
+	a.kill(err)
+}
+
+// Close disconnects every attacher and closes the master. The ring and the
+// log stay usable by their owner.
+func (h *Hub) Close() error {
+	h.mu.Lock()
+	if h.closed {
+		h.mu.Unlock()
+		return nil
+	}
+	h.closed = true
+	h.gen++
+	m := h.master
+	h.master = nil
+	as := h.attachers
+	h.attachers = map[*Attacher]struct{}{}
+	h.mu.Unlock()
+	for a := range as {
+		a.kill(errors.New("console closed"))
+	}
+	if m != nil {
+		if err := m.Close(); err != nil {
+			return fmt.Errorf("close console master: %w", err)
+		}
+	}
+	return nil
+}
+
+// Attacher is one client connected to a Hub.
+type Attacher struct {
+	h    *Hub
+	conn io.ReadWriteCloser
+	wake chan struct{}
+	done chan struct{}
+
+	mu     sync.Mutex
+	q      [][]byte
+	queued int
+	dead   bool
+	err    error
+}
+
+// enqueue adds chunk to the queue; false means the queue overflowed.
+func (a *Attacher) enqueue(chunk []byte, limit int) bool {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.dead {
+		return true
+	}
+	if a.queued+len(chunk) > limit {
+		return false
+	}
+	a.q = append(a.q, chunk)
+	a.queued += len(chunk)
+	select {
+	case a.wake <- struct{}{}:
+	default:
+	}
+	return true
+}
+
+func (a *Attacher) writeLoop() {
+	for {
+		select {
+		case <-a.done:
+			return
+		case <-a.wake:
+		}
+		a.mu.Lock()
+		q := a.q
+		a.q, a.queued = nil, 0
+		a.mu.Unlock()
+		for _, chunk := range q {
+			if _, err := a.conn.Write(chunk); err != nil {
+				a.h.remove(a, fmt.Errorf("write to console attacher: %w", err))
+				return
+			}
+		}
+	}
+}
+
+func (a *Attacher) readLoop(readOnly bool) {
+	buf := make([]byte, 4096)
+	for {
+		n, err := a.conn.Read(buf)
+		if n > 0 && !readOnly {
+			a.h.input(buf[:n])
+		}
+		if err != nil {
+			if errors.Is(err, io.EOF) {
+				err = nil
+			} else {
+				err = fmt.Errorf("read from console attacher: %w", err)
+			}
+			a.h.remove(a, err)
+			return
+		}
+	}
+}
+
+// kill ends the attacher once: later calls keep the first reason.
+func (a *Attacher) kill(err error) {
+	a.mu.Lock()
+	if a.dead {
+		a.mu.Unlock()
+		return
+	}
+	a.dead = true
+	a.err = err
+	a.q, a.queued = nil, 0
+	a.mu.Unlock()
+	close(a.done)
+	// Closing the connection also unblocks a writer stuck on a stalled
+	// client and the reader waiting for keystrokes.
+	a.conn.Close()
+}
+
+// Close detaches: the attacher leaves the hub and its connection is closed.
+func (a *Attacher) Close() error {
+	a.h.remove(a, nil)
+	return nil
+}
+
+// Done is closed when the attacher has left the hub.
+func (a *Attacher) Done() <-chan struct{} { return a.done }
+
+// Err reports why the attacher left: nil for a detach or the client hanging
+// up, ErrSlowAttacher if it fell behind, or the I/O error that ended it.
+// It is meaningful after Done is closed.
+func (a *Attacher) Err() error {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.err
+}
