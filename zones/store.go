@@ -1,0 +1,517 @@
+package zones
+
+import (
+	"bufio"
+	"bytes"
+	"crypto/rand"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"syscall"
+)
+
+// ErrNoZone is returned (wrapped) when a zone is not configured.
+var ErrNoZone = errors.New("no such zone configured")
+
+// ErrConflict is returned (wrapped) when a commit would overwrite a change
+// another session made since this one loaded the zone.
+var ErrConflict = errors.New("changed by another session")
+
+// Store is the configuration store under ROOT/etc/zonetop/zones: one XML
+// file per zone and an index holding every zone's state. The index is the
+// source of truth for which zones exist; a file without an index line is
+// debris from an interrupted commit or delete and is ignored.
+type Store struct {
+	Root string
+	dir  string
+}
+
+// NewStore returns the store under root ("/" for the host's own).
+func NewStore(root string) *Store {
+	return &Store{Root: root, dir: filepath.Join(root, "etc", "zonetop", "zones")}
+}
+
+// Dir is the directory holding the index and the zone files.
+func (s *Store) Dir() string { return s.dir }
+
+// IndexEntry is one line of the index.
+type IndexEntry struct {
+	Name     string
+	State    State
+	Zonepath string
+	UUID     string
+	Reason   string // why a zone is down or incomplete, for the operator
+}
+
+// Revision identifies the stored version of a zone's configuration that a
+// session started from. The zero Revision means "the zone did not exist".
+type Revision struct {
+	name string
+	sum  [sha256.Size]byte
+	ok   bool
+}
+
+// Exists reports whether the revision is of a stored zone.
+func (r Revision) Exists() bool { return r.ok }
+
+func (r Revision) String() string {
+	if !r.ok {
+		return "none"
+	}
+	return fmt.Sprintf("%s@%x", r.name, r.sum[:6])
+}
+
+// commitHook, when set (by tests only), runs at named points of a write so
+// a test can kill the process mid-commit.
+var commitHook func(stage string)
+
+func hook(stage string) {
+	if commitHook != nil {
+		commitHook(stage)
+	}
+}
+
+func (s *Store) indexPath() string           { return filepath.Join(s.dir, "index") }
+func (s *Store) zonePath(name string) string { return filepath.Join(s.dir, name+".xml") }
+
+// lock takes the store's flock: exclusive for read-modify-write, shared
+// for reads that must see the index and a zone file from the same moment.
+func (s *Store) lock(exclusive bool) (func(), error) {
+	how := syscall.LOCK_SH
+	flag := os.O_RDONLY
+	if exclusive {
+		how = syscall.LOCK_EX
+		flag = os.O_RDWR | os.O_CREATE
+		if err := os.MkdirAll(s.dir, 0o755); err != nil {
+			return nil, fmt.Errorf("create %s: %w", s.dir, err)
+		}
+	}
+	f, err := os.OpenFile(filepath.Join(s.dir, ".lock"), flag|syscall.O_CLOEXEC, 0o600)
+	if err != nil {
+		if !exclusive && errors.Is(err, fs.ErrNotExist) {
+			return func() {}, nil // no store yet: nothing to be consistent with
+		}
+		return nil, fmt.Errorf("open store lock: %w", err)
+	}
+	for {
+		err = syscall.Flock(int(f.Fd()), how)
+		if err != syscall.EINTR {
+			break
+		}
+	}
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("lock %s: %w", f.Name(), err)
+	}
+	return func() { f.Close() }, nil
+}
+
+const indexHeader = `# zonetop zone index: name:state:zonepath:uuid[:reason]
+# Written by zonecfg and zoneadm under etc/zonetop/zones/.lock; do not edit.
+`
+
+func (s *Store) readIndex() ([]IndexEntry, error) {
+	data, err := os.ReadFile(s.indexPath())
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read zone index: %w", err)
+	}
+	return parseIndex(s.indexPath(), data)
+}
+
+func parseIndex(file string, data []byte) ([]IndexEntry, error) {
+	var out []IndexEntry
+	sc := bufio.NewScanner(bytes.NewReader(data))
+	sc.Buffer(make([]byte, 64*1024), 1<<20)
+	line := 0
+	for sc.Scan() {
+		line++
+		t := sc.Text()
+		if t == "" || strings.HasPrefix(t, "#") {
+			continue
+		}
+		f := strings.SplitN(t, ":", 5)
+		if len(f) < 4 {
+			return nil, fmt.Errorf("%s:%d: expected name:state:zonepath:uuid[:reason]", file, line)
+		}
+		st, err := ParseState(f[1])
+		if err != nil {
+			return nil, fmt.Errorf("%s:%d: %w", file, line, err)
+		}
+		if err := ValidateName(f[0]); err != nil {
+			return nil, fmt.Errorf("%s:%d: %w", file, line, err)
+		}
+		e := IndexEntry{Name: f[0], State: st, Zonepath: f[2], UUID: f[3]}
+		if len(f) == 5 {
+			e.Reason = f[4]
+		}
+		out = append(out, e)
+	}
+	if err := sc.Err(); err != nil {
+		return nil, fmt.Errorf("read %s: %w", file, err)
+	}
+	return out, nil
+}
+
+func (s *Store) writeIndex(ents []IndexEntry) error {
+	slices.SortFunc(ents, func(a, b IndexEntry) int { return strings.Compare(a.Name, b.Name) })
+	var b bytes.Buffer
+	b.WriteString(indexHeader)
+	for _, e := range ents {
+		fmt.Fprintf(&b, "%s:%s:%s:%s", e.Name, e.State, e.Zonepath, e.UUID)
+		if e.Reason != "" {
+			b.WriteString(":" + strings.NewReplacer("\n", " ", "\r", " ").Replace(e.Reason))
+		}
+		b.WriteByte('\n')
+	}
+	return writeFileAtomic(s.dir, "index", b.Bytes(), "index")
+}
+
+// writeFileAtomic replaces dir/name so that a crash at any point leaves the
+// old or the new content: write a temporary file in the same directory,
+// fsync it, rename it over the target, fsync the directory.
+func writeFileAtomic(dir, name string, data []byte, stage string) error {
+	tmp, err := os.CreateTemp(dir, "."+name+".tmp-*")
+	if err != nil {
+		return fmt.Errorf("write %s: %w", name, err)
+	}
+	tmpName := tmp.Name()
+	fail := func(err error) error {
+		tmp.Close()
+		os.Remove(tmpName)
+		return fmt.Errorf("write %s: %w", filepath.Join(dir, name), err)
+	}
+	if err := tmp.Chmod(0o644); err != nil {
+		return fail(err)
+	}
+	if _, err := tmp.Write(data); err != nil {
+		return fail(err)
+	}
+	if err := tmp.Sync(); err != nil {
+		return fail(err)
+	}
+	if err := tmp.Close(); err != nil {
+		return fail(err)
+	}
+	hook(stage + "-before-rename")
+	if err := os.Rename(tmpName, filepath.Join(dir, name)); err != nil {
+		os.Remove(tmpName)
+		return fmt.Errorf("write %s: %w", filepath.Join(dir, name), err)
+	}
+	return syncDir(dir)
+}
+
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return fmt.Errorf("sync %s: %w", dir, err)
+	}
+	defer d.Close()
+	if err := d.Sync(); err != nil {
+		return fmt.Errorf("sync %s: %w", dir, err)
+	}
+	return nil
+}
+
+// List returns every zone in the index. It reads only the index, so a
+// damaged zone file does not hide the other zones.
+func (s *Store) List() ([]IndexEntry, error) {
+	unlock, err := s.lock(false)
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
+	return s.readIndex()
+}
+
+// State returns one zone's index entry.
+func (s *Store) State(name string) (IndexEntry, error) {
+	ents, err := s.List()
+	if err != nil {
+		return IndexEntry{}, err
+	}
+	for _, e := range ents {
+		if e.Name == name {
+			return e, nil
+		}
+	}
+	return IndexEntry{}, fmt.Errorf("zone %s: %w", name, ErrNoZone)
+}
+
+// Load reads a zone's configuration and the revision it came from. "global"
+// gives the global zone's resource settings (empty when never set).
+func (s *Store) Load(name string) (*Config, Revision, error) {
+	unlock, err := s.lock(false)
+	if err != nil {
+		return nil, Revision{}, err
+	}
+	defer unlock()
+	if name == "global" {
+		return s.loadFile("global", true)
+	}
+	ents, err := s.readIndex()
+	if err != nil {
+		return nil, Revision{}, err
+	}
+	var ent *IndexEntry
+	for i := range ents {
+		if ents[i].Name == name {
+			ent = &ents[i]
+		}
+	}
+	if ent == nil {
+		return nil, Revision{}, fmt.Errorf("zone %s: %w", name, ErrNoZone)
+	}
+	c, rev, err := s.loadFile(name, false)
+	if err != nil {
+		return nil, Revision{}, err
+	}
+	if c.UUID == "" {
+		c.UUID = ent.UUID
+	}
+	return c, rev, nil
+}
+
+func (s *Store) loadFile(name string, missingOK bool) (*Config, Revision, error) {
+	file := s.zonePath(name)
+	data, err := os.ReadFile(file)
+	if errors.Is(err, fs.ErrNotExist) && missingOK {
+		return &Config{Name: name}, Revision{}, nil
+	}
+	if err != nil {
+		return nil, Revision{}, fmt.Errorf("zone %s: read %s: %w", name, file, err)
+	}
+	c, err := UnmarshalConfig(data)
+	if err != nil {
+		return nil, Revision{}, fmt.Errorf("zone %s: %s: %w", name, file, err)
+	}
+	if c.Name != name {
+		return nil, Revision{}, fmt.Errorf("zone %s: %s: names zone %q", name, file, c.Name)
+	}
+	return c, Revision{name: name, sum: sha256.Sum256(data), ok: true}, nil
+}
+
+func (s *Store) currentSum(name string) ([sha256.Size]byte, bool, error) {
+	data, err := os.ReadFile(s.zonePath(name))
+	if errors.Is(err, fs.ErrNotExist) {
+		return [sha256.Size]byte{}, false, nil
+	}
+	if err != nil {
+		return [sha256.Size]byte{}, false, fmt.Errorf("read %s: %w", s.zonePath(name), err)
+	}
+	return sha256.Sum256(data), true, nil
+}
+
+// Commit writes c if the stored zone is still at base (the zero Revision
+// for a new zone). If another session committed or deleted the zone in
+// between, nothing is written and the error wraps ErrConflict. A changed
+// name renames the zone (configured or installed zones only); zonepath and
+// brand may change only while the zone is merely configured. c.UUID is
+// filled in for a new zone.
+func (s *Store) Commit(c *Config, base Revision) (Revision, error) {
+	if c == nil {
+		return Revision{}, errors.New("commit: no configuration")
+	}
+	if c.Name != "global" {
+		if err := ValidateName(c.Name); err != nil {
+			return Revision{}, fmt.Errorf("commit: %w", err)
+		}
+		if err := checkZonepathField(c.Zonepath); err != nil {
+			return Revision{}, fmt.Errorf("commit zone %s: zonepath: %w", c.Name, err)
+		}
+	}
+	normalizeConfig(c)
+	unlock, err := s.lock(true)
+	if err != nil {
+		return Revision{}, fmt.Errorf("commit zone %s: %w", c.Name, err)
+	}
+	defer unlock()
+
+	oldName := c.Name
+	if base.ok {
+		oldName = base.name
+	}
+	sum, exists, err := s.currentSum(oldName)
+	if err != nil {
+		return Revision{}, fmt.Errorf("commit zone %s: %w", c.Name, err)
+	}
+	if c.Name == "global" {
+		if exists != base.ok || (exists && sum != base.sum) {
+			return Revision{}, fmt.Errorf("commit global zone: settings %w since this session read them; revert and apply your changes again", ErrConflict)
+		}
+		return s.writeZone(c)
+	}
+
+	ents, err := s.readIndex()
+	if err != nil {
+		return Revision{}, fmt.Errorf("commit zone %s: %w", c.Name, err)
+	}
+	find := func(n string) int {
+		return slices.IndexFunc(ents, func(e IndexEntry) bool { return e.Name == n })
+	}
+	i := find(oldName)
+	if base.ok {
+		if i < 0 {
+			return Revision{}, fmt.Errorf("commit zone %s: zone was deleted by another session (%w); nothing written", oldName, ErrConflict)
+		}
+		if !exists || sum != base.sum {
+			return Revision{}, fmt.Errorf("commit zone %s: configuration %w since this session loaded it; nothing written (revert, then apply your changes again)", oldName, ErrConflict)
+		}
+		old, _, err := s.loadFile(oldName, false)
+		if err != nil {
+			return Revision{}, fmt.Errorf("commit zone %s: %w", c.Name, err)
+		}
+		st := ents[i].State
+		if c.Name != oldName {
+			if err := CheckOp(oldName, st, "rename"); err != nil {
+				return Revision{}, fmt.Errorf("commit: cannot rename to %s: %w", c.Name, err)
+			}
+			if find(c.Name) >= 0 {
+				return Revision{}, fmt.Errorf("commit: cannot rename zone %s to %s: a zone of that name exists", oldName, c.Name)
+			}
+		}
+		if old.Zonepath != c.Zonepath {
+			if err := CheckOp(oldName, st, "move"); err != nil {
+				return Revision{}, fmt.Errorf("commit: cannot change the zonepath: %w", err)
+			}
+		}
+		if old.EffectiveBrand() != c.EffectiveBrand() {
+			if err := CheckOp(oldName, st, "move"); err != nil {
+				return Revision{}, fmt.Errorf("commit: cannot change the brand: %w", err)
+			}
+		}
+		if c.UUID == "" {
+			c.UUID = ents[i].UUID
+		}
+	} else {
+		if i >= 0 {
+			return Revision{}, fmt.Errorf("commit zone %s: a zone of that name was created by another session (%w); nothing written", c.Name, ErrConflict)
+		}
+		if c.UUID == "" {
+			c.UUID = newUUID()
+		}
+	}
+	for _, e := range ents {
+		if e.Name != oldName && e.Zonepath != "" && filepath.Clean(e.Zonepath) == filepath.Clean(c.Zonepath) {
+			return Revision{}, fmt.Errorf("commit zone %s: zonepath %s is already used by zone %s", c.Name, c.Zonepath, e.Name)
+		}
+	}
+	rev, err := s.writeZone(c)
+	if err != nil {
+		return Revision{}, err
+	}
+	if i >= 0 {
+		ents[i].Name, ents[i].Zonepath, ents[i].UUID = c.Name, c.Zonepath, c.UUID
+	} else {
+		ents = append(ents, IndexEntry{Name: c.Name, State: StateConfigured, Zonepath: c.Zonepath, UUID: c.UUID})
+	}
+	if err := s.writeIndex(ents); err != nil {
+		return Revision{}, fmt.Errorf("commit zone %s: %w", c.Name, err)
+	}
+	if oldName != c.Name {
+		// The index no longer names the old file; a crash before this
+		// removal leaves debris that Load and Commit ignore.
+		if err := os.Remove(s.zonePath(oldName)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return rev, fmt.Errorf("commit zone %s: remove old file: %w", c.Name, err)
+		}
+	}
+	return rev, nil
+}
+
+func checkZonepathField(p string) error {
+	if p == "" {
+		return nil
+	}
+	return checkZonepath(p)
+}
+
+func (s *Store) writeZone(c *Config) (Revision, error) {
+	data, err := MarshalConfig(c)
+	if err != nil {
+		return Revision{}, err
+	}
+	if err := writeFileAtomic(s.dir, c.Name+".xml", data, "xml"); err != nil {
+		return Revision{}, fmt.Errorf("commit zone %s: %w", c.Name, err)
+	}
+	return Revision{name: c.Name, sum: sha256.Sum256(data), ok: true}, nil
+}
+
+// Delete removes a configured zone. The index line goes first, so a crash
+// leaves at worst an unreferenced file.
+func (s *Store) Delete(name string) error {
+	unlock, err := s.lock(true)
+	if err != nil {
+		return fmt.Errorf("delete zone %s: %w", name, err)
+	}
+	defer unlock()
+	ents, err := s.readIndex()
+	if err != nil {
+		return fmt.Errorf("delete zone %s: %w", name, err)
+	}
+	i := slices.IndexFunc(ents, func(e IndexEntry) bool { return e.Name == name })
+	if i < 0 {
+		return fmt.Errorf("delete zone %s: %w", name, ErrNoZone)
+	}
+	if err := CheckOp(name, ents[i].State, "delete"); err != nil {
+		return fmt.Errorf("delete: %w", err)
+	}
+	ents = slices.Delete(ents, i, i+1)
+	if err := s.writeIndex(ents); err != nil {
+		return fmt.Errorf("delete zone %s: %w", name, err)
+	}
+	if err := os.Remove(s.zonePath(name)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("delete zone %s: %w", name, err)
+	}
+	return syncDir(s.dir)
+}
+
+// SetState moves a zone to state to, under the lock, if its current state
+// is one of from (nil: any). reason is kept with the state for the
+// operator ("" clears it).
+func (s *Store) SetState(name string, from []State, to State, reason string) error {
+	if !to.Valid() {
+		return fmt.Errorf("set state of zone %s: unknown state %q", name, string(to))
+	}
+	unlock, err := s.lock(true)
+	if err != nil {
+		return fmt.Errorf("set state of zone %s: %w", name, err)
+	}
+	defer unlock()
+	ents, err := s.readIndex()
+	if err != nil {
+		return fmt.Errorf("set state of zone %s: %w", name, err)
+	}
+	i := slices.IndexFunc(ents, func(e IndexEntry) bool { return e.Name == name })
+	if i < 0 {
+		return fmt.Errorf("set state of zone %s: %w", name, ErrNoZone)
+	}
+	if from != nil && !slices.Contains(from, ents[i].State) {
+		want := make([]string, len(from))
+		for k, f := range from {
+			want[k] = string(f)
+		}
+		return fmt.Errorf("zone %s is %s, not %s; another operation changed it", name, ents[i].State, strings.Join(want, " or "))
+	}
+	ents[i].State, ents[i].Reason = to, reason
+	return s.writeIndex(ents)
+}
+
+// newUUID returns a random (version 4) UUID.
+func newUUID() string {
+	var b [16]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		// crypto/rand does not fail on Linux; a zero UUID is still unique
+		// enough for the index and better than refusing the commit.
+		return "00000000-0000-4000-8000-000000000000"
+	}
+	b[6] = b[6]&0x0f | 0x40
+	b[8] = b[8]&0x3f | 0x80
+	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
+}
