@@ -1,0 +1,20 @@
+package ui
+
+import "time"
+
+// common is what every component of the console shares: the space it may
+// draw in, the theme, the keys and the clock. Components embed a pointer so
+// a resize or theme change reaches all of them at once.
+type common struct {
+	width, height int
+	styles        *Styles
+	keys          *KeyMap
+	now           func() time.Time
+}
+
+func newCommon(now func() time.Time) *common {
+	if now == nil {
+		now = time.Now
+	}
+	return &common{styles: DefaultStyles(), keys: DefaultKeyMap(), now: now}
+}

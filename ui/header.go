@@ -1,0 +1,116 @@
+package ui
+
+import (
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+
+	"github.com/charmbracelet/x/ansi"
+
+	"zonetop/engine"
+)
+
+// headerLines is how tall the header is; mouse hit-testing depends on it.
+const headerLines = 2
+
+// countOrder is the order the header lists zone counts in: the states an
+// operator must act on right after the running ones.
+var countOrder = []string{"running", "ready", "shutting_down", "down", "incomplete", "installed", "configured"}
+
+// whoText names the principal the way the header shows it.
+func whoText(p engine.Principal) string {
+	switch {
+	case p.GlobalAdmin():
+		return "global administrator"
+	case p.Zone != "" && p.Zone != "global":
+		return "zone administrator of " + p.Zone
+	default:
+		return fmt.Sprintf("uid %d in the global zone (read-only)", p.UID)
+	}
+}
+
+// header draws the two header lines: where and who on the first, with the
+// clock on the right; zone counts by state and the view's sort and filter
+// on the second.
+func (m *Model) header() string {
+	c := m.c
+	st := c.styles
+	sep := st.HeaderKey.Render(" · ")
+
+	who := st.Who.Render(whoText(m.opts.Principal))
+	if !m.opts.Principal.GlobalAdmin() {
+		who = st.WhoLimited.Render(whoText(m.opts.Principal))
+	}
+	clock := st.Clock.Render(c.now().Format("15:04:05"))
+	line1 := ""
+	// Narrower terminals lose the labels, then the kernel, then the host
+	// name; who you are and the clock always stay.
+	for level := 0; level < 4; level++ {
+		parts := []string{st.Title.Render("zonetop")}
+		if m.host.Hostname != "" && level < 3 {
+			parts = append(parts, st.HeaderVal.Render(m.host.Hostname))
+		}
+		if m.host.Kernel != "" && level < 2 {
+			k := st.HeaderVal.Render(m.host.Kernel)
+			if level == 0 {
+				k = st.HeaderKey.Render("kernel ") + k
+			}
+			parts = append(parts, k)
+		}
+		if m.host.CgroupMode != "" {
+			parts = append(parts, st.HeaderKey.Render("cgroup ")+st.HeaderVal.Render(m.host.CgroupMode))
+		}
+		parts = append(parts, who)
+		left := strings.Join(parts, sep)
+		if line1 = spread(left, clock, c.width); ansi.StringWidth(left)+1+ansi.StringWidth(clock) <= c.width {
+			break
+		}
+	}
+
+	counts := map[string]int{}
+	for _, z := range m.table.all {
+		counts[z.State]++
+	}
+	total := len(m.table.all)
+	noun := "zones"
+	if total == 1 {
+		noun = "zone"
+	}
+	left := []string{st.HeaderVal.Render(fmt.Sprintf("%d %s", total, noun))}
+	for _, s := range countOrder {
+		if n := counts[s]; n > 0 {
+			left = append(left, st.StateStyle(s).Render(fmt.Sprintf("%d %s", n, s)))
+			delete(counts, s)
+		}
+	}
+	// States the console does not know yet still count.
+	for _, s := range slices.Sorted(maps.Keys(counts)) {
+		left = append(left, st.StateDefault.Render(fmt.Sprintf("%d %s", counts[s], s)))
+	}
+	if !m.loaded {
+		left = []string{st.HeaderKey.Render("listing zones…")}
+	}
+
+	dir := "↑"
+	if m.table.sortDesc {
+		dir = "↓"
+	}
+	right := st.HeaderKey.Render("sort ") + st.HeaderVal.Render(columns[m.table.sortCol].title+dir)
+	if m.table.filter.raw != "" {
+		right = st.HeaderKey.Render("filter ") + st.HeaderVal.Render("/"+m.table.filter.raw+"/") +
+			st.HeaderKey.Render(fmt.Sprintf(" %d of %d", len(m.table.rows), total)) + "  " + right
+	}
+	line2 := spread(strings.Join(left, "  "), right, c.width)
+	return line1 + "\n" + line2
+}
+
+// spread puts left and right on one line of width w, dropping the right
+// part first when both do not fit.
+func spread(left, right string, w int) string {
+	lw, rw := ansi.StringWidth(left), ansi.StringWidth(right)
+	if lw+1+rw > w {
+		return fit(left, w, false)
+	}
+	return left + strings.Repeat(" ", w-lw-rw) + right
+}

@@ -1,0 +1,436 @@
+package ui
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"charm.land/bubbles/v2/help"
+	"charm.land/bubbles/v2/key"
+	"charm.land/bubbles/v2/textinput"
+	tea "charm.land/bubbletea/v2"
+	"charm.land/lipgloss/v2"
+
+	"zonetop/engine"
+)
+
+// Backend is the part of the engine API the console uses; *engine.Engine
+// satisfies it, and tests substitute a fake.
+type Backend interface {
+	List(ctx context.Context, p engine.Principal, opts engine.ListOptions) ([]engine.ZoneInfo, error)
+	Host() engine.HostInfo
+}
+
+// Options configure a console.
+type Options struct {
+	// Principal is who the console acts as; it scopes every engine call
+	// and what the header says.
+	Principal engine.Principal
+	// Refresh is how often the zone list is fetched again; 1s when zero.
+	Refresh time.Duration
+	// Command, when set, runs a `:` command line other than q/quit
+	// (zoneadm and zonecfg syntax) and returns its output. It runs outside
+	// Update, so it may block.
+	Command func(line string) (string, error)
+	// Now is the clock the header shows; time.Now when nil. Tests fix it.
+	Now func() time.Time
+}
+
+// Minimum usable size; below it the console says so instead of drawing
+// broken lines. The message asks for the size the layout is designed for.
+const (
+	minWidth, minHeight   = 40, 10
+	wantWidth, wantHeight = 80, 24
+)
+
+type inputMode int
+
+const (
+	inputNone inputMode = iota
+	inputFilter
+	inputCommand
+)
+
+type (
+	tickMsg  time.Time
+	zonesMsg struct {
+		zones []engine.ZoneInfo
+		err   error
+	}
+	commandMsg struct {
+		line, out string
+		err       error
+	}
+)
+
+// Model is the console's root model.
+type Model struct {
+	c       *common
+	backend Backend
+	opts    Options
+	host    engine.HostInfo
+
+	table *zoneTable
+	help  help.Model
+	input textinput.Model
+	mode  inputMode
+
+	ctx    context.Context
+	cancel context.CancelFunc
+
+	loaded     bool  // a List has succeeded at least once
+	refreshing bool  // a List is in flight; ticks meanwhile are dropped
+	dropped    int   // ticks dropped because a List was still running
+	listErr    error // the last List failed; the table shows older data
+	flash      string
+	flashErr   bool
+}
+
+// New builds the console's root model over b.
+func New(b Backend, o Options) tea.Model { return newModel(b, o) }
+
+func newModel(b Backend, o Options) *Model {
+	if o.Refresh <= 0 {
+		o.Refresh = time.Second
+	}
+	c := newCommon(o.Now)
+	ctx, cancel := context.WithCancel(context.Background())
+	m := &Model{
+		c:       c,
+		backend: b,
+		opts:    o,
+		host:    b.Host(),
+		table:   newZoneTable(c),
+		help:    help.New(),
+		input:   textinput.New(),
+		ctx:     ctx,
+		cancel:  cancel,
+	}
+	m.help.Styles = c.styles.Help
+	is := m.input.Styles()
+	is.Cursor.Blink = false // a blinking cursor redraws twice a second for nothing
+	is.Focused.Prompt = c.styles.Prompt
+	is.Blurred.Prompt = c.styles.Prompt
+	m.input.SetStyles(is)
+	return m
+}
+
+// Run starts the console on the terminal and returns when the operator quits.
+func Run(b Backend, o Options) error {
+	m := newModel(b, o)
+	defer m.cancel()
+	if _, err := tea.NewProgram(m).Run(); err != nil {
+		return fmt.Errorf("zonetop console: %w", err)
+	}
+	return nil
+}
+
+// Init paints as soon as the first list arrives instead of waiting a tick.
+func (m *Model) Init() tea.Cmd {
+	return tea.Batch(m.startRefresh(), m.tick())
+}
+
+func (m *Model) tick() tea.Cmd {
+	return tea.Tick(m.opts.Refresh, func(t time.Time) tea.Msg { return tickMsg(t) })
+}
+
+// startRefresh fetches the zone list off the Update loop. While a fetch is
+// under way another one is not started: a slow engine gets fewer calls,
+// not a pile of them.
+func (m *Model) startRefresh() tea.Cmd {
+	if m.refreshing {
+		m.dropped++
+		return nil
+	}
+	m.refreshing = true
+	b, p, ctx := m.backend, m.opts.Principal, m.ctx
+	timeout := max(5*m.opts.Refresh, 5*time.Second)
+	return func() tea.Msg {
+		ctx, cancel := context.WithTimeout(ctx, timeout)
+		defer cancel()
+		zs, err := b.List(ctx, p, engine.ListOptions{Configured: true, Installed: true})
+		if err != nil {
+			err = fmt.Errorf("list zones: %w", err)
+		}
+		return zonesMsg{zones: zs, err: err}
+	}
+}
+
+// Update handles one message; it never waits on the engine.
+func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
+	switch msg := msg.(type) {
+	case tea.WindowSizeMsg:
+		m.c.width, m.c.height = msg.Width, msg.Height
+		m.resize()
+		return m, nil
+	case tickMsg:
+		return m, tea.Batch(m.tick(), m.startRefresh())
+	case zonesMsg:
+		m.refreshing = false
+		if msg.err != nil {
+			m.listErr = msg.err
+			return m, nil
+		}
+		m.listErr = nil
+		m.loaded = true
+		m.table.SetZones(msg.zones)
+		return m, nil
+	case commandMsg:
+		m.setFlash(msg.out, msg.err)
+		// A command usually changes a zone; show it now, not a tick later.
+		return m, m.startRefresh()
+	case tea.KeyPressMsg:
+		return m.key(msg)
+	case tea.MouseClickMsg:
+		if msg.Button == tea.MouseLeft && m.mode == inputNone {
+			m.table.Click(msg.X, msg.Y-headerLines)
+		}
+		return m, nil
+	case tea.MouseWheelMsg:
+		switch msg.Button {
+		case tea.MouseWheelUp:
+			m.table.Move(-1)
+		case tea.MouseWheelDown:
+			m.table.Move(1)
+		}
+		return m, nil
+	}
+	if m.mode != inputNone {
+		var cmd tea.Cmd
+		m.input, cmd = m.input.Update(msg)
+		return m, cmd
+	}
+	return m, nil
+}
+
+func (m *Model) setFlash(s string, err error) {
+	m.flash, m.flashErr = strings.TrimSpace(s), err != nil
+	if err != nil {
+		m.flash = err.Error()
+	}
+}
+
+func (m *Model) quit() (tea.Model, tea.Cmd) {
+	m.cancel()
+	return m, tea.Quit
+}
+
+func (m *Model) key(msg tea.KeyPressMsg) (tea.Model, tea.Cmd) {
+	if msg.String() == "ctrl+c" {
+		return m.quit()
+	}
+	if m.mode != inputNone {
+		return m.inputKey(msg)
+	}
+	m.flash = ""
+	k := m.c.keys
+	switch {
+	case key.Matches(msg, k.Quit):
+		return m.quit()
+	case key.Matches(msg, k.Help):
+		m.help.ShowAll = !m.help.ShowAll
+		m.resize()
+	case key.Matches(msg, k.Up):
+		m.table.Move(-1)
+	case key.Matches(msg, k.Down):
+		m.table.Move(1)
+	case key.Matches(msg, k.PageUp):
+		m.table.Move(-m.table.pageSize())
+	case key.Matches(msg, k.PageDown):
+		m.table.Move(m.table.pageSize())
+	case key.Matches(msg, k.Home):
+		m.table.Top()
+	case key.Matches(msg, k.End):
+		m.table.Bottom()
+	case key.Matches(msg, k.Sort):
+		m.table.CycleSort()
+	case key.Matches(msg, k.Reverse):
+		m.table.Reverse()
+	case key.Matches(msg, k.Clear):
+		if m.help.ShowAll {
+			m.help.ShowAll = false
+			m.resize()
+		} else {
+			m.table.SetFilter(zoneFilter{})
+		}
+	case key.Matches(msg, k.Filter):
+		return m, m.openInput(inputFilter, "/", m.table.filter.raw)
+	case key.Matches(msg, k.Command):
+		return m, m.openInput(inputCommand, ":", "")
+	}
+	return m, nil
+}
+
+func (m *Model) openInput(mode inputMode, prompt, value string) tea.Cmd {
+	m.mode = mode
+	m.input.Prompt = prompt
+	m.input.SetValue(value)
+	m.input.CursorEnd()
+	return m.input.Focus()
+}
+
+func (m *Model) closeInput() {
+	m.mode = inputNone
+	m.input.Blur()
+}
+
+// inputKey feeds the filter or command line. The filter applies as it is
+// typed; esc in the filter drops it altogether, as in k9s.
+func (m *Model) inputKey(msg tea.KeyPressMsg) (tea.Model, tea.Cmd) {
+	switch msg.String() {
+	case "esc":
+		if m.mode == inputFilter {
+			m.table.SetFilter(zoneFilter{})
+		}
+		m.closeInput()
+		return m, nil
+	case "enter":
+		mode := m.mode
+		m.closeInput()
+		if mode == inputCommand {
+			return m.runCommand(m.input.Value())
+		}
+		return m, nil
+	}
+	var cmd tea.Cmd
+	m.input, cmd = m.input.Update(msg)
+	if m.mode == inputFilter {
+		m.table.SetFilter(parseFilter(m.input.Value()))
+	}
+	return m, cmd
+}
+
+// runCommand handles a `:` line. Quitting is the console's own business;
+// everything else goes to the Command hook, off the Update loop.
+func (m *Model) runCommand(line string) (tea.Model, tea.Cmd) {
+	line = strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(line), ":"))
+	switch line {
+	case "":
+		return m, nil
+	case "q", "q!", "quit", "exit":
+		return m.quit()
+	}
+	if m.opts.Command == nil {
+		m.setFlash("", fmt.Errorf("unknown command: %s", line))
+		return m, nil
+	}
+	hook := m.opts.Command
+	m.flash, m.flashErr = "running: "+line, false
+	return m, func() tea.Msg {
+		out, err := hook(line)
+		if err != nil {
+			err = fmt.Errorf("%s: %w", line, err)
+		}
+		return commandMsg{line: line, out: out, err: err}
+	}
+}
+
+// helpHeight is how many lines the help takes at the bottom.
+func (m *Model) helpView() string {
+	return m.help.View(m.c.keys)
+}
+
+// resize hands the table what is left of the screen after the header,
+// the status line and the help.
+func (m *Model) resize() {
+	w, h := m.c.width, m.c.height
+	m.help.SetWidth(w)
+	m.input.SetWidth(max(w-2, 1))
+	helpH := lipgloss.Height(m.helpView())
+	m.table.SetSize(w, max(h-headerLines-1-helpH, 1))
+}
+
+// status is the one line between table and help: the open input, else a
+// command's result, else a failed refresh, else the selected zone's reason.
+func (m *Model) status() string {
+	st := m.c.styles
+	w := m.c.width
+	switch {
+	case m.mode != inputNone:
+		return fit(m.input.View(), w, false)
+	case m.flash != "" && m.flashErr:
+		return st.StatusError.Render(fit(firstLine(m.flash), w, false))
+	case m.flash != "":
+		return st.StatusInfo.Render(fit(firstLine(m.flash), w, false))
+	case m.listErr != nil:
+		msg := m.listErr.Error()
+		if m.loaded {
+			msg += " (showing the last good list)"
+		}
+		return st.StatusError.Render(fit(msg, w, false))
+	case m.table.filter.err != nil:
+		return st.StatusError.Render(fit(m.table.filter.err.Error()+"; matching it as text", w, false))
+	}
+	if z, ok := m.table.Selected(); ok && z.Reason != "" {
+		return st.Reason.Render(fit(z.Name+" "+z.State+": "+z.Reason, w, false))
+	}
+	return strings.Repeat(" ", w)
+}
+
+func firstLine(s string) string {
+	if i := strings.IndexByte(s, '\n'); i >= 0 {
+		return s[:i] + " …"
+	}
+	return s
+}
+
+// body is the table, or what to say instead of one.
+func (m *Model) body() string {
+	st := m.c.styles
+	switch {
+	case !m.loaded && m.listErr == nil:
+		return st.Empty.Render("listing zones…")
+	case !m.loaded:
+		return st.Empty.Render("could not list zones; retrying every " + m.opts.Refresh.String())
+	case len(m.table.all) == 0:
+		return m.emptyState()
+	case len(m.table.rows) == 0:
+		return m.table.titles() + "\n" + st.Empty.Render(fmt.Sprintf("no zone matches /%s/ — esc clears the filter", m.table.filter.raw))
+	}
+	return m.table.View()
+}
+
+// emptyState teaches the first step instead of showing an empty table.
+func (m *Model) emptyState() string {
+	st := m.c.styles
+	if !m.opts.Principal.GlobalAdmin() {
+		return st.Empty.Render("No zones are visible to you.")
+	}
+	lines := []string{
+		st.Empty.Render("No zones yet. Create one from a shell:"),
+		"",
+		"  " + st.EmptyCode.Render("zonecfg -z web01 'create; set zonepath=/zones/web01; commit'"),
+		"",
+		st.Empty.Render("or right here, on the command line:"),
+		"",
+		"  " + st.EmptyCode.Render(":zonecfg -z web01 'create; set zonepath=/zones/web01; commit'"),
+	}
+	return strings.Join(lines, "\n")
+}
+
+// View draws the whole screen.
+func (m *Model) View() tea.View {
+	var v tea.View
+	v.AltScreen = true
+	v.MouseMode = tea.MouseModeCellMotion
+	v.WindowTitle = "zonetop"
+	v.SetContent(m.render())
+	return v
+}
+
+func (m *Model) render() string {
+	w, h := m.c.width, m.c.height
+	if w == 0 || h == 0 {
+		return ""
+	}
+	if w < minWidth || h < minHeight {
+		msg := m.c.styles.TooSmall.Render(fmt.Sprintf("terminal too small (%d×%d)", w, h)) + "\n" +
+			fmt.Sprintf("need %d×%d", wantWidth, wantHeight)
+		return lipgloss.Place(w, h, lipgloss.Center, lipgloss.Center, msg)
+	}
+	helpV := m.helpView()
+	bodyH := max(h-headerLines-1-lipgloss.Height(helpV), 1)
+	body := lipgloss.NewStyle().Height(bodyH).MaxHeight(bodyH).Render(m.body())
+	return strings.Join([]string{m.header(), body, m.status(), helpV}, "\n")
+}

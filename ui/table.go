@@ -1,0 +1,416 @@
+package ui
+
+import (
+	"cmp"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/charmbracelet/x/ansi"
+
+	"zonetop/engine"
+)
+
+// column is one column of the zone table. Live columns of the full console
+// (CPU%, MEMORY, LWPS, UPTIME) slot in as more entries of this table.
+type column struct {
+	title string
+	width int  // fixed width; 0 for a flexible column
+	right bool // numbers align right
+	// drop orders which columns go first on a narrow terminal: the table
+	// keeps every column whose drop is 0 or at least the terminal width.
+	drop  int
+	value func(z engine.ZoneInfo) string
+	cmp   func(a, b engine.ZoneInfo) int
+}
+
+const (
+	colID = iota
+	colName
+	colStatus
+	colPath
+	colBrand
+	colIP
+	colReason
+)
+
+// stateRank orders states along the life of a zone, running first, so a
+// sort by STATUS groups the zones that are up.
+var stateRank = map[string]int{
+	"running": 0, "ready": 1, "shutting_down": 2, "down": 3,
+	"incomplete": 4, "installed": 5, "configured": 6,
+}
+
+func rank(state string) int {
+	if r, ok := stateRank[state]; ok {
+		return r
+	}
+	return len(stateRank)
+}
+
+var columns = []column{
+	colID: {title: "ID", width: 4, right: true,
+		value: func(z engine.ZoneInfo) string {
+			if z.ID < 0 {
+				return "-"
+			}
+			return strconv.Itoa(z.ID)
+		},
+		// Zones without an ID sort after every running one.
+		cmp: func(a, b engine.ZoneInfo) int {
+			ai, bi := a.ID, b.ID
+			if ai < 0 {
+				ai = int(^uint(0) >> 1)
+			}
+			if bi < 0 {
+				bi = int(^uint(0) >> 1)
+			}
+			return cmp.Compare(ai, bi)
+		}},
+	colName: {title: "NAME",
+		value: func(z engine.ZoneInfo) string { return z.Name },
+		cmp:   func(a, b engine.ZoneInfo) int { return strings.Compare(a.Name, b.Name) }},
+	colStatus: {title: "STATUS", width: 13,
+		value: func(z engine.ZoneInfo) string { return z.State },
+		cmp:   func(a, b engine.ZoneInfo) int { return cmp.Compare(rank(a.State), rank(b.State)) }},
+	colPath: {title: "PATH", drop: 70,
+		value: func(z engine.ZoneInfo) string { return z.Path },
+		cmp:   func(a, b engine.ZoneInfo) int { return strings.Compare(a.Path, b.Path) }},
+	colBrand: {title: "BRAND", width: 7, drop: 56,
+		value: func(z engine.ZoneInfo) string { return z.Brand },
+		cmp:   func(a, b engine.ZoneInfo) int { return strings.Compare(a.Brand, b.Brand) }},
+	colIP: {title: "IP", width: 9,
+		value: func(z engine.ZoneInfo) string { return z.IPType },
+		cmp:   func(a, b engine.ZoneInfo) int { return strings.Compare(a.IPType, b.IPType) }},
+	// REASON appears only when some zone has one and the terminal is wide
+	// enough; otherwise the status line shows the selected zone's reason.
+	colReason: {title: "REASON", drop: 70,
+		value: func(z engine.ZoneInfo) string { return z.Reason },
+		cmp:   func(a, b engine.ZoneInfo) int { return strings.Compare(a.Reason, b.Reason) }},
+}
+
+// sortable are the columns `s` cycles through, in order.
+var sortable = []int{colName, colStatus, colID, colPath, colBrand, colIP}
+
+const (
+	colGap  = 2
+	nameMin = 4
+	nameMax = 20
+	flexMin = 8
+)
+
+// zoneTable is the main screen's table: the last good list from the engine,
+// the filtered and sorted view of it, and a cursor that follows a zone by
+// name rather than by position, so refreshes never move the selection.
+type zoneTable struct {
+	*common
+
+	all  []engine.ZoneInfo
+	rows []engine.ZoneInfo
+
+	filter   zoneFilter
+	sortCol  int
+	sortDesc bool
+
+	cursor   int
+	offset   int
+	selected string // name of the selected zone; "" before the first list
+
+	w, h int // the table's box; h includes the title line
+
+	// layout, recomputed when data or size change, not every frame
+	visible []int
+	widths  []int
+	hasWhy  bool
+}
+
+func newZoneTable(c *common) *zoneTable {
+	return &zoneTable{common: c, sortCol: colName}
+}
+
+// SetZones replaces the data with a fresh list from the engine.
+func (t *zoneTable) SetZones(zs []engine.ZoneInfo) {
+	t.all = zs
+	t.rebuild()
+}
+
+// SetFilter applies a parsed filter.
+func (t *zoneTable) SetFilter(f zoneFilter) {
+	t.filter = f
+	t.rebuild()
+}
+
+// CycleSort moves the sort to the next column, ascending.
+func (t *zoneTable) CycleSort() {
+	i := slices.Index(sortable, t.sortCol)
+	t.sortCol = sortable[(i+1)%len(sortable)]
+	t.sortDesc = false
+	t.rebuild()
+}
+
+// SortBy sorts on col, or flips the direction when it already sorts on col,
+// which is what a click on a column title does.
+func (t *zoneTable) SortBy(col int) {
+	if !slices.Contains(sortable, col) {
+		return
+	}
+	if t.sortCol == col {
+		t.sortDesc = !t.sortDesc
+	} else {
+		t.sortCol, t.sortDesc = col, false
+	}
+	t.rebuild()
+}
+
+// Reverse flips the sort direction.
+func (t *zoneTable) Reverse() {
+	t.sortDesc = !t.sortDesc
+	t.rebuild()
+}
+
+// rebuild filters and sorts, then puts the cursor back on the zone it was
+// on, at the same line of the screen when the data allow it.
+func (t *zoneTable) rebuild() {
+	screenLine := t.cursor - t.offset
+	rows := make([]engine.ZoneInfo, 0, len(t.all))
+	for _, z := range t.all {
+		if t.filter.match(z) {
+			rows = append(rows, z)
+		}
+	}
+	c := columns[t.sortCol].cmp
+	desc := t.sortDesc
+	// Stable, with the name as tie-break, so equal keys never swap places
+	// between two refreshes.
+	slices.SortStableFunc(rows, func(a, b engine.ZoneInfo) int {
+		r := c(a, b)
+		if desc {
+			r = -r
+		}
+		if r != 0 {
+			return r
+		}
+		return strings.Compare(a.Name, b.Name)
+	})
+	t.rows = rows
+
+	idx := -1
+	if t.selected != "" {
+		idx = slices.IndexFunc(rows, func(z engine.ZoneInfo) bool { return z.Name == t.selected })
+	}
+	if idx < 0 {
+		// The selected zone went away or was filtered out: stay at the
+		// same position, which now holds its neighbour.
+		idx = min(t.cursor, len(rows)-1)
+	}
+	t.cursor = max(idx, 0)
+	t.offset = t.cursor - screenLine
+	t.clamp()
+	t.layout()
+}
+
+// pageSize is how many zone rows fit under the column titles.
+func (t *zoneTable) pageSize() int { return max(t.h-1, 1) }
+
+func (t *zoneTable) clamp() {
+	n := len(t.rows)
+	if n == 0 {
+		t.cursor, t.offset = 0, 0
+		return
+	}
+	t.cursor = min(max(t.cursor, 0), n-1)
+	page := t.pageSize()
+	t.offset = min(t.offset, t.cursor)
+	if t.cursor >= t.offset+page {
+		t.offset = t.cursor - page + 1
+	}
+	t.offset = max(min(t.offset, n-page), 0)
+	t.selected = t.rows[t.cursor].Name
+}
+
+// Move moves the cursor by delta rows.
+func (t *zoneTable) Move(delta int) {
+	t.cursor += delta
+	t.clamp()
+}
+
+// Top and Bottom jump to the first and last zone.
+func (t *zoneTable) Top() { t.cursor = 0; t.clamp() }
+
+// Bottom jumps to the last zone.
+func (t *zoneTable) Bottom() { t.cursor = len(t.rows) - 1; t.clamp() }
+
+// Click selects the zone drawn on line y of the table (0 is the titles,
+// where a click sorts by the column under x).
+func (t *zoneTable) Click(x, y int) {
+	if y == 0 {
+		if col := t.columnAt(x); col >= 0 {
+			t.SortBy(col)
+		}
+		return
+	}
+	i := t.offset + y - 1
+	if y < 1 || i >= len(t.rows) || y > t.pageSize() {
+		return
+	}
+	t.cursor = i
+	t.clamp()
+}
+
+func (t *zoneTable) columnAt(x int) int {
+	pos := 0
+	for i, col := range t.visible {
+		end := pos + t.widths[i] + colGap
+		if x >= pos && x < end {
+			return col
+		}
+		pos = end
+	}
+	return -1
+}
+
+// Selected returns the zone under the cursor.
+func (t *zoneTable) Selected() (engine.ZoneInfo, bool) {
+	if len(t.rows) == 0 {
+		return engine.ZoneInfo{}, false
+	}
+	return t.rows[t.cursor], true
+}
+
+// SetSize gives the table its box; height includes the title line.
+func (t *zoneTable) SetSize(width, height int) {
+	t.w, t.h = width, height
+	t.clamp()
+	t.layout()
+}
+
+// layout decides which columns fit and how wide each is. Narrow terminals
+// lose whole columns (REASON, then PATH, then BRAND) instead of wrapping.
+func (t *zoneTable) layout() {
+	t.hasWhy = slices.ContainsFunc(t.rows, func(z engine.ZoneInfo) bool { return z.Reason != "" })
+	nameW, pathW, whyW := len("NAME"), len("PATH"), len("REASON")
+	for _, z := range t.rows {
+		nameW = max(nameW, ansi.StringWidth(z.Name))
+		pathW = max(pathW, ansi.StringWidth(z.Path))
+		whyW = max(whyW, ansi.StringWidth(z.Reason))
+	}
+	nameW = min(max(nameW, nameMin), nameMax)
+
+	want := func(col int) bool {
+		c := columns[col]
+		if col == colReason && !t.hasWhy {
+			return false
+		}
+		return c.drop == 0 || t.w >= c.drop
+	}
+	for _, drop := range []int{-1, colReason, colPath} {
+		t.visible, t.widths = t.visible[:0], t.widths[:0]
+		fixed := 0
+		for i, c := range columns {
+			if i == drop || !want(i) || (drop == colPath && i == colReason) {
+				continue
+			}
+			w := c.width
+			if i == colName {
+				w = nameW
+			}
+			t.visible = append(t.visible, i)
+			t.widths = append(t.widths, w)
+			fixed += w
+		}
+		free := t.w - fixed - colGap*(len(t.visible)-1)
+		pi, ri := slices.Index(t.visible, colPath), slices.Index(t.visible, colReason)
+		flex := 0
+		if pi >= 0 {
+			flex++
+		}
+		if ri >= 0 {
+			flex++
+		}
+		if flex > 0 && free < flex*flexMin && drop != colPath {
+			continue
+		}
+		switch {
+		case pi >= 0 && ri >= 0:
+			p := min(pathW, max(free/2, free-whyW))
+			t.widths[pi], t.widths[ri] = p, free-p
+		case pi >= 0:
+			t.widths[pi] = min(pathW, free)
+		case ri >= 0:
+			t.widths[ri] = free
+		}
+		return
+	}
+}
+
+// fit truncates or pads s to exactly w cells.
+func fit(s string, w int, right bool) string {
+	if w <= 0 {
+		return ""
+	}
+	s = ansi.Truncate(s, w, "…")
+	pad := strings.Repeat(" ", max(w-ansi.StringWidth(s), 0))
+	if right {
+		return pad + s
+	}
+	return s + pad
+}
+
+// titles draws the column titles, marking the sort column with its
+// direction.
+func (t *zoneTable) titles() string {
+	var b strings.Builder
+	st := t.styles
+	for i, col := range t.visible {
+		if i > 0 {
+			b.WriteString(strings.Repeat(" ", colGap))
+		}
+		c := columns[col]
+		title := c.title
+		style := st.TableHeader
+		if col == t.sortCol {
+			style = st.SortedHeader
+			if t.sortDesc {
+				title += "↓"
+			} else {
+				title += "↑"
+			}
+		}
+		b.WriteString(style.Render(fit(title, t.widths[i], c.right)))
+	}
+	return fit(b.String(), t.w, false)
+}
+
+// row draws one zone, coloured by its state.
+func (t *zoneTable) row(z engine.ZoneInfo, selected bool) string {
+	var b strings.Builder
+	for i, col := range t.visible {
+		if i > 0 {
+			b.WriteString(strings.Repeat(" ", colGap))
+		}
+		c := columns[col]
+		b.WriteString(fit(c.value(z), t.widths[i], c.right))
+	}
+	line := fit(b.String(), t.w, false)
+	style := t.styles.StateStyle(z.State)
+	if selected {
+		style = t.styles.Selected.Inherit(style)
+	}
+	return style.Render(line)
+}
+
+// View draws the titles and the visible page of zones, at most h lines. It
+// touches only the rows on screen, so its cost does not grow with the
+// number of zones.
+func (t *zoneTable) View() string {
+	if t.w <= 0 || t.h <= 0 {
+		return ""
+	}
+	lines := make([]string, 0, t.h)
+	lines = append(lines, t.titles())
+	end := min(t.offset+t.pageSize(), len(t.rows))
+	for i := t.offset; i < end; i++ {
+		lines = append(lines, t.row(t.rows[i], i == t.cursor))
+	}
+	return strings.Join(lines, "\n")
+}
