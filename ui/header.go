@@ -96,12 +96,37 @@ func (m *Model) header() string {
 	if m.table.sortDesc {
 		dir = "↓"
 	}
-	right := st.HeaderKey.Render("sort ") + st.HeaderVal.Render(columns[m.table.sortCol].title+dir)
+	sortPart := st.HeaderKey.Render("sort ") + st.HeaderVal.Render(columns[m.table.sortCol].title+dir)
+	filterPart := ""
 	if m.table.filter.raw != "" {
-		right = st.HeaderKey.Render("filter ") + st.HeaderVal.Render("/"+m.table.filter.raw+"/") +
-			st.HeaderKey.Render(fmt.Sprintf(" %d of %d", len(m.table.rows), total)) + "  " + right
+		filterPart = st.HeaderKey.Render("filter ") + st.HeaderVal.Render("/"+m.table.filter.raw+"/") +
+			st.HeaderKey.Render(fmt.Sprintf(" %d of %d", len(m.table.rows), total))
 	}
-	line2 := spread(strings.Join(left, "  "), right, c.width)
+	// An active filter must stay visible, so when space runs out the sort
+	// goes first, then the rarest state counts.
+	rights := []string{strings.TrimSpace(filterPart + "  " + sortPart)}
+	if filterPart != "" {
+		rights = append(rights, filterPart)
+	}
+	line2 := ""
+	for n := len(left); n >= 1; n-- {
+		l := strings.Join(left[:n], "  ")
+		if n < len(left) {
+			l += st.HeaderKey.Render("  …")
+		}
+		for _, r := range rights {
+			if ansi.StringWidth(l)+1+ansi.StringWidth(r) <= c.width {
+				line2 = spread(l, r, c.width)
+				break
+			}
+		}
+		if line2 != "" {
+			break
+		}
+	}
+	if line2 == "" {
+		line2 = spread(strings.Join(left, "  "), "", c.width)
+	}
 	return line1 + "\n" + line2
 }
 

@@ -34,10 +34,10 @@ func DefaultKeyMap() *KeyMap {
 		Home:     key.NewBinding(key.WithKeys("home", "g"), key.WithHelp("home/g", "first zone")),
 		End:      key.NewBinding(key.WithKeys("end", "G"), key.WithHelp("end/G", "last zone")),
 
-		Filter:  key.NewBinding(key.WithKeys("/"), key.WithHelp("/", "filter (regex, !inverts)")),
-		Sort:    key.NewBinding(key.WithKeys("s"), key.WithHelp("s", "next sort column")),
+		Filter:  key.NewBinding(key.WithKeys("/"), key.WithHelp("/", "filter (regex; !inverts)")),
+		Sort:    key.NewBinding(key.WithKeys("s"), key.WithHelp("s", "sort")),
 		Reverse: key.NewBinding(key.WithKeys("S"), key.WithHelp("S", "reverse sort")),
-		Command: key.NewBinding(key.WithKeys(":"), key.WithHelp(":", "command line")),
+		Command: key.NewBinding(key.WithKeys(":"), key.WithHelp(":", "command")),
 		Clear:   key.NewBinding(key.WithKeys("esc"), key.WithHelp("esc", "clear filter")),
 
 		Help: key.NewBinding(key.WithKeys("?"), key.WithHelp("?", "help")),
@@ -47,7 +47,11 @@ func DefaultKeyMap() *KeyMap {
 
 // ShortHelp is the one-line reminder under the table.
 func (k *KeyMap) ShortHelp() []key.Binding {
-	return []key.Binding{k.Help, k.Filter, k.Sort, k.Command, k.Quit}
+	short := func(b key.Binding, desc string) key.Binding {
+		b.SetHelp(b.Help().Key, desc)
+		return b
+	}
+	return []key.Binding{short(k.Help, "help"), short(k.Filter, "filter"), k.Sort, k.Command, k.Quit}
 }
 
 // FullHelp groups every key by what it acts on.

@@ -11,6 +11,7 @@ import (
 	"charm.land/bubbles/v2/textinput"
 	tea "charm.land/bubbletea/v2"
 	"charm.land/lipgloss/v2"
+	"github.com/charmbracelet/x/ansi"
 
 	"zonetop/engine"
 )
@@ -427,10 +428,23 @@ func (m *Model) render() string {
 	if w < minWidth || h < minHeight {
 		msg := m.c.styles.TooSmall.Render(fmt.Sprintf("terminal too small (%d×%d)", w, h)) + "\n" +
 			fmt.Sprintf("need %d×%d", wantWidth, wantHeight)
-		return lipgloss.Place(w, h, lipgloss.Center, lipgloss.Center, msg)
+		return clip(lipgloss.Place(w, h, lipgloss.Center, lipgloss.Center, msg), w)
 	}
 	helpV := m.helpView()
 	bodyH := max(h-headerLines-1-lipgloss.Height(helpV), 1)
 	body := lipgloss.NewStyle().Height(bodyH).MaxHeight(bodyH).Render(m.body())
-	return strings.Join([]string{m.header(), body, m.status(), helpV}, "\n")
+	return clip(strings.Join([]string{m.header(), body, m.status(), helpV}, "\n"), w)
+}
+
+// clip cuts every line of s to w cells.
+func clip(s string, w int) string {
+	lines := strings.Split(s, "\n")
+	// Whatever a part drew, no line may wrap: a wrapped line scrolls the
+	// whole screen on a real terminal.
+	for i, l := range lines {
+		if ansi.StringWidth(l) > w {
+			lines[i] = ansi.Truncate(l, w, "…")
+		}
+	}
+	return strings.Join(lines, "\n")
 }
