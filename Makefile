@@ -2,6 +2,9 @@
 # machine as root; .ci/run installs what the tests need and then calls `test`.
 
 GO       ?= go
+# Static: zinit runs inside zones whose roots have no dynamic loader
+# (busybox, tarball brands), from the same binary.
+export CGO_ENABLED := 0
 BIN      := bin/zonetop
 PKGS     := ./...
 FUZZTIME ?= 60s

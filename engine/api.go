@@ -37,3 +37,10 @@ type ListOptions struct {
 	Configured bool // -c
 	Installed  bool // -i
 }
+
+// HostInfo describes the host the engine runs on, for the console's header.
+type HostInfo struct {
+	Hostname   string
+	Kernel     string // uname release
+	CgroupMode string // "v1", "hybrid" or "v2"
+}

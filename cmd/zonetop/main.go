@@ -1,0 +1,161 @@
+// Command zonetop is the one zonetop binary: the terminal console (no
+// arguments), the CLI front ends (zonecfg, zoneadm, zlogin, ...) as
+// subcommands or through links named after them, and the hidden entry points
+// the engine re-executes for zoneadmd, zsched and init.
+package main
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"zonetop/engine"
+)
+
+func main() {
+	// The engine's re-executed processes (zoneadmd, zsched, init) must be
+	// recognised before anything else touches the process state.
+	if handled, code := engine.HiddenMain(os.Args); handled {
+		os.Exit(code)
+	}
+	os.Exit(run(os.Args, os.Stdin, os.Stdout, os.Stderr))
+}
+
+// globals are the options every front end shares.
+type globals struct {
+	root         string
+	cgroupParent string
+	demo, keep   bool
+}
+
+// command is one CLI front end.
+type command struct {
+	run     func(g *globals, args []string, stdin io.Reader, stdout, stderr io.Writer) int
+	summary string
+}
+
+var commands map[string]command
+
+func init() {
+	commands = map[string]command{
+		"zonecfg":  {runZonecfg, "configure zones (illumos zonecfg language)"},
+		"zoneadm":  {runZoneadm, "install, boot, halt and list zones"},
+		"zlogin":   {runZlogin, "run a command or a shell inside a zone"},
+		"help":     {runHelp, "this list"},
+		"autoboot": {runAutoboot, "boot zones with autoboot=true (for a system unit; --shutdown at host stop)"},
+	}
+}
+
+const usageText = `usage: zonetop [--root DIR] [--cgroup-parent PATH] [COMMAND [ARGS...]]
+
+With no command, zonetop opens the console.
+
+Commands:
+`
+
+func usage(w io.Writer) {
+	fmt.Fprint(w, usageText)
+	for _, n := range sortedCommandNames() {
+		fmt.Fprintf(w, "  %-9s %s\n", n, commands[n].summary)
+	}
+	fmt.Fprint(w, "\nThe same commands answer to links named after them (zonecfg, zoneadm, zlogin).\n"+
+		"--root (or ZONETOP_ROOT) moves all of zonetop's state under DIR.\n")
+}
+
+func runHelp(_ *globals, _ []string, _ io.Reader, stdout, _ io.Writer) int {
+	usage(stdout)
+	return 0
+}
+
+// run dispatches on argv[0] first (a link named zoneadm is zoneadm), then on
+// the first non-flag argument.
+func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	g := &globals{root: os.Getenv("ZONETOP_ROOT")}
+	if g.root == "" {
+		g.root = "/"
+	}
+	self := filepath.Base(args[0])
+	rest, err := parseGlobals(g, args[1:])
+	if err == nil && !filepath.IsAbs(g.root) {
+		err = fmt.Errorf("--root must be an absolute path, not %q", g.root)
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "zonetop: %v\n", err)
+		usage(stderr)
+		return 2
+	}
+	if c, ok := commands[self]; ok && self != "help" {
+		return c.run(g, rest, stdin, stdout, stderr)
+	}
+	if len(rest) == 0 {
+		return runConsole(g, stdout, stderr)
+	}
+	c, ok := commands[rest[0]]
+	if !ok {
+		fmt.Fprintf(stderr, "zonetop: unknown command %q\n", rest[0])
+		usage(stderr)
+		return 2
+	}
+	return c.run(g, rest[1:], stdin, stdout, stderr)
+}
+
+// parseGlobals takes zonetop's own options from the front of args. Options
+// after the command name belong to the command.
+func parseGlobals(g *globals, args []string) ([]string, error) {
+	for len(args) > 0 {
+		a := args[0]
+		name, val, hasVal := strings.Cut(a, "=")
+		takeVal := func() (string, error) {
+			if hasVal {
+				args = args[1:]
+				return val, nil
+			}
+			if len(args) < 2 {
+				return "", fmt.Errorf("%s needs a value", name)
+			}
+			v := args[1]
+			args = args[2:]
+			return v, nil
+		}
+		switch name {
+		case "--root":
+			v, err := takeVal()
+			if err != nil {
+				return nil, err
+			}
+			g.root = v
+		case "--cgroup-parent":
+			v, err := takeVal()
+			if err != nil {
+				return nil, err
+			}
+			g.cgroupParent = v
+		case "--demo":
+			g.demo = true
+			args = args[1:]
+		case "--keep":
+			g.keep = true
+			args = args[1:]
+		case "-h", "--help":
+			return []string{"help"}, nil
+		default:
+			if strings.HasPrefix(a, "--") {
+				return nil, fmt.Errorf("unknown option %s", a)
+			}
+			return args, nil
+		}
+	}
+	return args, nil
+}
+
+func sortedCommandNames() []string {
+	names := make([]string, 0, len(commands))
+	for n := range commands {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
+}

@@ -1,0 +1,139 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"strconv"
+	"text/tabwriter"
+
+	"zonetop/engine"
+)
+
+const zoneadmUsage = `usage:	zoneadm list [-c|-i] [-v|-p]
+	zoneadm -z NAME SUBCOMMAND [ARGS]
+`
+
+// runZoneadm is zoneadm(8): `list` works without -z; every other
+// subcommand names its zone with -z.
+func runZoneadm(g *globals, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	var zone string
+	for len(args) > 0 && len(args[0]) > 1 && args[0][0] == '-' {
+		switch args[0] {
+		case "-z":
+			if len(args) < 2 {
+				fmt.Fprint(stderr, "zoneadm: -z needs a zone name\n", zoneadmUsage)
+				return 2
+			}
+			zone, args = args[1], args[2:]
+		case "-R":
+			if len(args) < 2 {
+				fmt.Fprint(stderr, "zoneadm: -R needs a root directory\n", zoneadmUsage)
+				return 2
+			}
+			g.root, args = args[1], args[2:]
+		default:
+			fmt.Fprintf(stderr, "zoneadm: unknown option %s\n%s", args[0], zoneadmUsage)
+			return 2
+		}
+	}
+	if len(args) == 0 {
+		fmt.Fprint(stderr, zoneadmUsage)
+		return 2
+	}
+	e, err := engine.New(g.root, g.cgroupParent)
+	if err != nil {
+		fmt.Fprintf(stderr, "zoneadm: %v\n", err)
+		return 1
+	}
+	sub, args := args[0], args[1:]
+	if sub == "list" {
+		return zoneadmList(e, zone, args, stdout, stderr)
+	}
+	if zone == "" {
+		fmt.Fprintf(stderr, "zoneadm: %s: a zone must be named with -z\n%s", sub, zoneadmUsage)
+		return 2
+	}
+	return zoneadmOp(g, e, zone, sub, args, stdin, stdout, stderr)
+}
+
+func zoneadmList(e *engine.Engine, zone string, args []string, stdout, stderr io.Writer) int {
+	var opts engine.ListOptions
+	var verbose, parsable bool
+	for _, a := range args {
+		if len(a) < 2 || a[0] != '-' {
+			fmt.Fprintf(stderr, "zoneadm list: unexpected argument %q\n%s", a, zoneadmUsage)
+			return 2
+		}
+		for _, f := range a[1:] {
+			switch f {
+			case 'c':
+				opts.Configured = true
+			case 'i':
+				opts.Installed = true
+			case 'v':
+				verbose = true
+			case 'p':
+				parsable = true
+			default:
+				fmt.Fprintf(stderr, "zoneadm list: unknown option -%c\n%s", f, zoneadmUsage)
+				return 2
+			}
+		}
+	}
+	if verbose && parsable {
+		fmt.Fprint(stderr, "zoneadm list: -v and -p cannot be used together\n", zoneadmUsage)
+		return 2
+	}
+	if zone != "" {
+		// -z with list shows that zone whatever its state.
+		opts.Configured = true
+	}
+	list, err := e.List(context.Background(), engine.CurrentPrincipal(), opts)
+	if err != nil {
+		fmt.Fprintf(stderr, "zoneadm: %v\n", err)
+		return 1
+	}
+	if zone != "" {
+		var one []engine.ZoneInfo
+		for _, z := range list {
+			if z.Name == zone {
+				one = append(one, z)
+			}
+		}
+		if len(one) == 0 {
+			fmt.Fprintf(stderr, "zoneadm: %s: No such zone configured\n", zone)
+			return 1
+		}
+		list = one
+	}
+	switch {
+	case parsable:
+		for _, z := range list {
+			fmt.Fprintf(stdout, "%s:%s:%s:%s:%s:%s:%s\n", zoneID(z), z.Name, z.State, z.Path, z.UUID, z.Brand, z.IPType)
+		}
+	case verbose:
+		tw := tabwriter.NewWriter(stdout, 0, 8, 1, ' ', 0)
+		fmt.Fprintln(tw, "  ID\tNAME\tSTATUS\tPATH\tBRAND\tIP")
+		for _, z := range list {
+			state := z.State
+			if z.Reason != "" && (z.State == "down" || z.State == "incomplete") {
+				state += " (" + z.Reason + ")"
+			}
+			fmt.Fprintf(tw, "%4s\t%s\t%s\t%s\t%s\t%s\n", zoneID(z), z.Name, state, z.Path, z.Brand, z.IPType)
+		}
+		tw.Flush()
+	default:
+		for _, z := range list {
+			fmt.Fprintln(stdout, z.Name)
+		}
+	}
+	return 0
+}
+
+func zoneID(z engine.ZoneInfo) string {
+	if z.ID < 0 {
+		return "-"
+	}
+	return strconv.Itoa(z.ID)
+}

@@ -1,0 +1,198 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"zonetop/engine"
+)
+
+// zoneadmOp runs one zoneadm subcommand on one zone. Interrupting it
+// cancels what can be cancelled (an install) and leaves the zone in a state
+// the next command understands.
+func zoneadmOp(g *globals, e *engine.Engine, zone, sub string, args []string, _ io.Reader, stdout, stderr io.Writer) int {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	p := engine.CurrentPrincipal()
+	fail := func(err error) int {
+		fmt.Fprintf(stderr, "zoneadm: %v\n", err)
+		return 1
+	}
+	usageErr := func(format string, a ...any) int {
+		fmt.Fprintf(stderr, "zoneadm: "+format+"\n%s", append(a, zoneadmUsage)...)
+		return 2
+	}
+	switch sub {
+	case "verify":
+		if len(args) > 0 {
+			return usageErr("verify takes no arguments")
+		}
+		if errs := e.VerifyZone(ctx, p, zone); len(errs) > 0 {
+			for _, err := range errs {
+				fmt.Fprintf(stderr, "zoneadm: %s: %v\n", zone, err)
+			}
+			return 1
+		}
+		return 0
+	case "install":
+		var archive string
+		for len(args) > 0 {
+			switch {
+			case args[0] == "-a" && len(args) >= 2:
+				archive, args = args[1], args[2:]
+			default:
+				return usageErr("install: unexpected argument %q (usage: install [-a ARCHIVE])", args[0])
+			}
+		}
+		prog := newProgress(stderr)
+		err := e.InstallZone(ctx, p, zone, archive, prog.update)
+		prog.done()
+		if err != nil {
+			return fail(err)
+		}
+		return 0
+	case "uninstall":
+		force := false
+		for _, a := range args {
+			if a != "-F" {
+				return usageErr("uninstall: unexpected argument %q (usage: uninstall [-F])", a)
+			}
+			force = true
+		}
+		if !force {
+			if !confirm(os.Stdin, stderr, fmt.Sprintf("Are you sure you want to uninstall zone %s (y/[n])? ", zone)) {
+				return 1
+			}
+		}
+		if err := e.UninstallZone(ctx, p, zone, force); err != nil {
+			return fail(err)
+		}
+		return 0
+	case "ready":
+		if len(args) > 0 {
+			return usageErr("ready takes no arguments")
+		}
+		if _, err := e.ReadyZone(ctx, p, zone); err != nil {
+			return fail(err)
+		}
+		return 0
+	case "boot", "reboot":
+		if len(args) > 0 && args[0] == "--" {
+			args = args[1:]
+		}
+		var err error
+		if sub == "boot" {
+			_, err = e.BootZone(ctx, p, zone, args)
+		} else {
+			_, err = e.RebootZone(ctx, p, zone, args)
+		}
+		if err != nil {
+			return fail(err)
+		}
+		return 0
+	case "halt":
+		if len(args) > 0 {
+			return usageErr("halt takes no arguments")
+		}
+		if _, err := e.HaltZone(ctx, p, zone); err != nil {
+			return fail(err)
+		}
+		return 0
+	case "shutdown":
+		timeout := 60 * time.Second
+		for len(args) > 0 {
+			switch {
+			case args[0] == "-r":
+				return usageErr("shutdown -r: use reboot")
+			case args[0] == "-t" && len(args) >= 2:
+				d, err := time.ParseDuration(args[1])
+				if err != nil {
+					return usageErr("shutdown -t: %v", err)
+				}
+				timeout, args = d, args[2:]
+			default:
+				return usageErr("shutdown: unexpected argument %q (usage: shutdown [-t DURATION])", args[0])
+			}
+		}
+		if _, err := e.ShutdownZone(ctx, p, zone, timeout); err != nil {
+			return fail(err)
+		}
+		return 0
+	default:
+		return usageErr("unknown subcommand %q", sub)
+	}
+}
+
+// confirm asks a yes/no question; only an explicit y or yes says yes.
+func confirm(in io.Reader, out io.Writer, q string) bool {
+	fmt.Fprint(out, q)
+	var b [64]byte
+	n, _ := in.Read(b[:])
+	a := strings.ToLower(strings.TrimSpace(string(b[:n])))
+	return a == "y" || a == "yes"
+}
+
+// progress draws a one-line progress report on stderr when it is a
+// terminal, and at most one line per step otherwise.
+type progress struct {
+	w        io.Writer
+	tty      bool
+	lastStep string
+	last     time.Time
+}
+
+func newProgress(w io.Writer) *progress {
+	p := &progress{w: w}
+	if f, ok := w.(*os.File); ok {
+		if fi, err := f.Stat(); err == nil && fi.Mode()&os.ModeCharDevice != 0 {
+			p.tty = true
+		}
+	}
+	return p
+}
+
+func (p *progress) update(pr engine.Progress) {
+	if !p.tty {
+		if pr.Step != p.lastStep {
+			fmt.Fprintf(p.w, "%s\n", pr.Step)
+			p.lastStep = pr.Step
+		}
+		return
+	}
+	if pr.Step == p.lastStep && time.Since(p.last) < 100*time.Millisecond && pr.Done != pr.Total {
+		return
+	}
+	p.lastStep, p.last = pr.Step, time.Now()
+	if pr.Total > 0 {
+		pct := float64(pr.Done) * 100 / float64(pr.Total)
+		fmt.Fprintf(p.w, "\r\x1b[K%s %5.1f%% (%s of %s)", pr.Step, pct, humanBytes(pr.Done), humanBytes(pr.Total))
+	} else {
+		fmt.Fprintf(p.w, "\r\x1b[K%s", pr.Step)
+	}
+}
+
+func (p *progress) done() {
+	if p.tty && p.lastStep != "" {
+		fmt.Fprint(p.w, "\r\x1b[K")
+	}
+}
+
+func humanBytes(n int64) string {
+	const unit = 1024
+	if n < unit {
+		return fmt.Sprintf("%dB", n)
+	}
+	div, exp := int64(unit), 0
+	for m := n / unit; m >= unit; m /= unit {
+		div *= unit
+		exp++
+	}
+	return fmt.Sprintf("%.1f%ciB", float64(n)/float64(div), "KMGTPE"[exp])
+}
+

@@ -1,0 +1,133 @@
+package engine
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"golang.org/x/sys/unix"
+
+	"zonetop/zones"
+)
+
+// Engine is the front ends' handle on one host's zones. It holds no zone
+// runtime state of its own: configuration lives in the store, live state in
+// each zone's zoneadmd, so any number of front ends may come and go.
+type Engine struct {
+	// Root is the root prefix every zonetop path lives under ("/" normally).
+	Root string
+	// CgroupParent overrides where zone cgroups are made; empty means a
+	// "zonetop" child of the cgroup the engine was started in.
+	CgroupParent string
+	store        *zones.Store
+}
+
+// New opens the engine on the state under root.
+func New(root, cgroupParent string) (*Engine, error) {
+	if !filepath.IsAbs(root) {
+		return nil, fmt.Errorf("root %q is not an absolute path", root)
+	}
+	return &Engine{Root: root, CgroupParent: cgroupParent, store: zones.NewStore(root)}, nil
+}
+
+// Store gives front ends such as zonecfg the configuration store; every
+// change through it is still checked by the store's own lock and revisions.
+func (e *Engine) Store() *zones.Store { return e.store }
+
+// CurrentPrincipal is the principal of the calling process in the host.
+func CurrentPrincipal() Principal {
+	return Principal{UID: os.Getuid(), GID: os.Getgid(), Zone: "global"}
+}
+
+// Host reports what the console's header shows about this machine.
+func (e *Engine) Host() HostInfo {
+	var h HostInfo
+	h.Hostname, _ = os.Hostname()
+	var u unix.Utsname
+	if unix.Uname(&u) == nil {
+		h.Kernel = unix.ByteSliceToString(u.Release[:])
+	}
+	h.CgroupMode = cgroupMode()
+	return h
+}
+
+// cgroupMode tells a pure cgroup v2 host from a v1 or hybrid one by what is
+// mounted at /sys/fs/cgroup.
+func cgroupMode() string {
+	var st unix.Statfs_t
+	if err := unix.Statfs("/sys/fs/cgroup", &st); err != nil {
+		return "unknown"
+	}
+	if st.Type == unix.CGROUP2_SUPER_MAGIC {
+		return "v2"
+	}
+	if err := unix.Statfs("/sys/fs/cgroup/unified", &st); err == nil && st.Type == unix.CGROUP2_SUPER_MAGIC {
+		return "hybrid"
+	}
+	return "v1"
+}
+
+// GlobalZone is the row the host itself has in every listing.
+func GlobalZone() ZoneInfo {
+	return ZoneInfo{ID: 0, Name: "global", State: string(zones.StateRunning), Path: "/", Brand: "native", IPType: "shared"}
+}
+
+// List returns the zones opts selects, global zone first, then by zone ID
+// and name as zoneadm does. A zone whose configuration cannot be read still
+// appears, with the reason, so one bad file never hides the others.
+func (e *Engine) List(ctx context.Context, p Principal, opts ListOptions) ([]ZoneInfo, error) {
+	entries, err := e.store.List()
+	if err != nil {
+		return nil, fmt.Errorf("list zones: %w", err)
+	}
+	out := []ZoneInfo{}
+	if p.Zone == "global" {
+		out = append(out, GlobalZone())
+	}
+	for _, ent := range entries {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		if p.Zone != "global" && ent.Name != p.Zone {
+			continue
+		}
+		zi := ZoneInfo{ID: -1, Name: ent.Name, State: string(ent.State), Path: ent.Zonepath, UUID: ent.UUID, Reason: ent.Reason}
+		e.fillLive(&zi)
+		if !wanted(zones.State(zi.State), opts) {
+			continue
+		}
+		if cfg, _, err := e.store.Load(ent.Name); err != nil {
+			zi.Reason = strings.TrimSpace(zi.Reason + " " + err.Error())
+		} else {
+			zi.Brand, zi.IPType, zi.Autoboot = cfg.Brand, cfg.IPType, cfg.Autoboot
+		}
+		out = append(out, zi)
+	}
+	sort.SliceStable(out, func(i, j int) bool {
+		a, b := out[i], out[j]
+		if (a.ID >= 0) != (b.ID >= 0) {
+			return a.ID >= 0
+		}
+		if a.ID != b.ID {
+			return a.ID < b.ID
+		}
+		return a.Name < b.Name
+	})
+	return out, nil
+}
+
+func wanted(s zones.State, o ListOptions) bool {
+	switch s {
+	case zones.StateConfigured, zones.StateIncomplete:
+		return o.Configured
+	case zones.StateInstalled:
+		return o.Configured || o.Installed
+	default:
+		// ready, running, shutting_down and down zones have a virtual
+		// platform (or what is left of one) and always show.
+		return true
+	}
+}

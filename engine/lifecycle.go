@@ -1,0 +1,254 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"zonetop/zones"
+)
+
+// ErrPermission is what every refused call wraps, so front ends can tell
+// "not allowed" from "failed".
+var ErrPermission = errors.New("permission denied")
+
+// requireGlobal refuses anything but the global administrator. Zone life
+// cycle operations are the global administrator's (delegated `manage` auths
+// come with the zone-administration work).
+func requireGlobal(p Principal, what, zone string) error {
+	if !p.GlobalAdmin() {
+		return fmt.Errorf("%s %s: %w: only the global administrator may do this", what, zone, ErrPermission)
+	}
+	return nil
+}
+
+// load reads a zone's configuration and index entry together.
+func (e *Engine) load(name string) (*zones.Config, zones.IndexEntry, error) {
+	ent, err := e.store.State(name)
+	if err != nil {
+		return nil, ent, err
+	}
+	cfg, _, err := e.store.Load(name)
+	if err != nil {
+		return nil, ent, err
+	}
+	return cfg, ent, nil
+}
+
+// liveState is the zone's state as its supervisor sees it, falling back to
+// the index when no supervisor runs.
+func (e *Engine) liveState(name string, ent zones.IndexEntry) zones.State {
+	zi := ZoneInfo{Name: name, State: string(ent.State)}
+	e.fillLive(&zi)
+	return zones.State(zi.State)
+}
+
+// VerifyZone checks a zone's configuration and, for a configured zone, what
+// install will need. Every problem is returned.
+func (e *Engine) VerifyZone(ctx context.Context, p Principal, name string) []error {
+	cfg, ent, err := e.load(name)
+	if err != nil {
+		return []error{err}
+	}
+	var others []*zones.Config
+	if list, err := e.store.List(); err == nil {
+		for _, o := range list {
+			if o.Name == name {
+				continue
+			}
+			if oc, _, err := e.store.Load(o.Name); err == nil {
+				others = append(others, oc)
+			}
+		}
+	}
+	errs := zones.Verify(cfg, others)
+	if ent.State == zones.StateConfigured {
+		errs = append(errs, VerifyInstall(e.installOptions(cfg, "", nil))...)
+	}
+	return errs
+}
+
+func (e *Engine) installOptions(cfg *zones.Config, archive string, progress func(Progress)) InstallOptions {
+	return InstallOptions{Zonepath: e.hostPath(cfg.Zonepath), Brand: cfg.Brand, Archive: archive, ZoneName: cfg.Name, Progress: progress}
+}
+
+// InstallZone fills the zone's root by its brand. The zone is incomplete
+// while that runs; on failure it goes back to configured with nothing left.
+// A zone left incomplete by an interrupted install is cleaned up first.
+func (e *Engine) InstallZone(ctx context.Context, p Principal, name, archive string, progress func(Progress)) error {
+	if err := requireGlobal(p, "install", name); err != nil {
+		return err
+	}
+	cfg, ent, err := e.load(name)
+	if err != nil {
+		return fmt.Errorf("install %s: %w", name, err)
+	}
+	if ent.State == zones.StateIncomplete {
+		if err := Uninstall(ctx, e.hostPath(cfg.Zonepath), true); err != nil {
+			return fmt.Errorf("install %s: clean up the earlier incomplete install: %w", name, err)
+		}
+		if err := e.store.SetState(name, []zones.State{zones.StateIncomplete}, zones.StateConfigured, ""); err != nil {
+			return fmt.Errorf("install %s: %w", name, err)
+		}
+		ent.State = zones.StateConfigured
+	}
+	if err := zones.CheckOp(name, ent.State, "install"); err != nil {
+		return err
+	}
+	if errs := zones.Verify(cfg, nil); len(errs) > 0 {
+		return fmt.Errorf("install %s: configuration does not verify: %w", name, errors.Join(errs...))
+	}
+	opts := e.installOptions(cfg, archive, progress)
+	if errs := VerifyInstall(opts); len(errs) > 0 {
+		return fmt.Errorf("install %s: %w", name, errors.Join(errs...))
+	}
+	if err := e.store.SetState(name, []zones.State{zones.StateConfigured}, zones.StateIncomplete, "install under way"); err != nil {
+		return fmt.Errorf("install %s: %w", name, err)
+	}
+	if err := Install(ctx, opts); err != nil {
+		if serr := e.store.SetState(name, []zones.State{zones.StateIncomplete}, zones.StateConfigured, ""); serr != nil {
+			return fmt.Errorf("install %s: %w (and the zone stays incomplete: %v)", name, err, serr)
+		}
+		return fmt.Errorf("install %s: %w", name, err)
+	}
+	return e.store.SetState(name, []zones.State{zones.StateIncomplete}, zones.StateInstalled, "")
+}
+
+// UninstallZone removes the zone's root; the configuration stays.
+func (e *Engine) UninstallZone(ctx context.Context, p Principal, name string, force bool) error {
+	if err := requireGlobal(p, "uninstall", name); err != nil {
+		return err
+	}
+	cfg, ent, err := e.load(name)
+	if err != nil {
+		return fmt.Errorf("uninstall %s: %w", name, err)
+	}
+	if ent.State != zones.StateIncomplete {
+		if err := zones.CheckOp(name, e.liveState(name, ent), "uninstall"); err != nil {
+			return err
+		}
+	}
+	if err := e.store.SetState(name, []zones.State{zones.StateInstalled, zones.StateIncomplete}, zones.StateIncomplete, "uninstall under way"); err != nil {
+		return fmt.Errorf("uninstall %s: %w", name, err)
+	}
+	if err := Uninstall(ctx, e.hostPath(cfg.Zonepath), force); err != nil {
+		return fmt.Errorf("uninstall %s: %w (the zone stays incomplete; run uninstall -F again once that is fixed)", name, err)
+	}
+	return e.store.SetState(name, []zones.State{zones.StateIncomplete}, zones.StateConfigured, "")
+}
+
+// ReadyZone brings an installed zone's virtual platform up with no user
+// processes in it.
+func (e *Engine) ReadyZone(ctx context.Context, p Principal, name string) (ZoneStatus, error) {
+	if err := requireGlobal(p, "ready", name); err != nil {
+		return ZoneStatus{}, err
+	}
+	cfg, ent, err := e.load(name)
+	if err != nil {
+		return ZoneStatus{}, fmt.Errorf("ready %s: %w", name, err)
+	}
+	if err := zones.CheckOp(name, e.liveState(name, ent), "ready"); err != nil {
+		return ZoneStatus{}, err
+	}
+	spec, err := e.Spec(cfg)
+	if err != nil {
+		return ZoneStatus{}, fmt.Errorf("ready %s: %w", name, err)
+	}
+	st, err := Ready(e.Root, spec)
+	if err != nil {
+		return st, fmt.Errorf("ready %s: %w", name, err)
+	}
+	return st, e.record(name, st)
+}
+
+// BootZone starts the zone's init, passing through ready when the zone is
+// only installed.
+func (e *Engine) BootZone(ctx context.Context, p Principal, name string, args []string) (ZoneStatus, error) {
+	if err := requireGlobal(p, "boot", name); err != nil {
+		return ZoneStatus{}, err
+	}
+	_, ent, err := e.load(name)
+	if err != nil {
+		return ZoneStatus{}, fmt.Errorf("boot %s: %w", name, err)
+	}
+	state := e.liveState(name, ent)
+	if err := zones.CheckOp(name, state, "boot"); err != nil {
+		return ZoneStatus{}, err
+	}
+	if state == zones.StateInstalled {
+		if _, err := e.ReadyZone(ctx, p, name); err != nil {
+			return ZoneStatus{}, fmt.Errorf("boot %s: %w", name, err)
+		}
+	}
+	st, err := Boot(e.Root, name, args)
+	if err != nil {
+		return st, fmt.Errorf("boot %s: %w", name, err)
+	}
+	return st, e.record(name, st)
+}
+
+// HaltZone tears the zone's platform down. A halt that cannot finish leaves
+// the zone down with the reason; running halt again finishes the job.
+func (e *Engine) HaltZone(ctx context.Context, p Principal, name string) (ZoneStatus, error) {
+	if err := requireGlobal(p, "halt", name); err != nil {
+		return ZoneStatus{}, err
+	}
+	_, ent, err := e.load(name)
+	if err != nil {
+		return ZoneStatus{}, fmt.Errorf("halt %s: %w", name, err)
+	}
+	if err := zones.CheckOp(name, e.liveState(name, ent), "halt"); err != nil {
+		return ZoneStatus{}, err
+	}
+	st, herr := Halt(e.Root, name)
+	if rerr := e.record(name, st); rerr != nil && herr == nil {
+		herr = rerr
+	}
+	if herr != nil {
+		return st, fmt.Errorf("halt %s: %w", name, herr)
+	}
+	return st, nil
+}
+
+// ShutdownZone runs the zone's shutdown entries for at most timeout, then
+// halts it.
+func (e *Engine) ShutdownZone(ctx context.Context, p Principal, name string, timeout time.Duration) (ZoneStatus, error) {
+	if err := requireGlobal(p, "shutdown", name); err != nil {
+		return ZoneStatus{}, err
+	}
+	_, ent, err := e.load(name)
+	if err != nil {
+		return ZoneStatus{}, fmt.Errorf("shutdown %s: %w", name, err)
+	}
+	if err := zones.CheckOp(name, e.liveState(name, ent), "shutdown"); err != nil {
+		return ZoneStatus{}, err
+	}
+	st, serr := Shutdown(e.Root, name, timeout)
+	if rerr := e.record(name, st); rerr != nil && serr == nil {
+		serr = rerr
+	}
+	if serr != nil {
+		return st, fmt.Errorf("shutdown %s: %w", name, serr)
+	}
+	return st, nil
+}
+
+// RebootZone is halt then boot; the zone comes back with a new zone ID.
+func (e *Engine) RebootZone(ctx context.Context, p Principal, name string, args []string) (ZoneStatus, error) {
+	if _, err := e.HaltZone(ctx, p, name); err != nil {
+		return ZoneStatus{}, fmt.Errorf("reboot %s: %w", name, err)
+	}
+	return e.BootZone(ctx, p, name, args)
+}
+
+// record writes the supervisor's answer into the index so listings without
+// a supervisor (after halt) and the next command agree with it.
+func (e *Engine) record(name string, st ZoneStatus) error {
+	to := zones.State(st.State)
+	switch to {
+	case "", "none":
+		to = zones.StateInstalled
+	}
+	return e.store.SetState(name, nil, to, st.Reason)
+}

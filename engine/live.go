@@ -1,0 +1,23 @@
+package engine
+
+// fillLive overlays what the zone's zoneadmd knows (state, zone ID, since)
+// on the index entry. The index only records what the last command wrote;
+// the supervisor is the truth for active zones.
+func (e *Engine) fillLive(zi *ZoneInfo) {
+	if !RuntimePresent(e.Root, zi.Name) {
+		return
+	}
+	st, err := Status(e.Root, zi.Name)
+	if err != nil {
+		zi.Reason = err.Error()
+		return
+	}
+	if st.State != "" {
+		zi.State = st.State
+	}
+	zi.ID = st.ZoneID
+	zi.Since = st.Since
+	if st.Reason != "" {
+		zi.Reason = st.Reason
+	}
+}
