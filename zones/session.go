@@ -29,6 +29,9 @@ type session struct {
 	done       bool // exit ran
 	discard    bool // exit -F ran: drop uncommitted changes
 
+	// sandbox forbids touching files (export -f); fuzzing runs with it.
+	sandbox bool
+
 	out, errOut io.Writer
 }
 
@@ -649,6 +652,9 @@ func (s *session) export(c Command) error {
 	}
 	text := Export(s.cfg)
 	if file, ok := f["-f"]; ok {
+		if s.sandbox {
+			return errors.New("export -f: writing files is disabled here")
+		}
 		if err := os.WriteFile(file, []byte(text), 0o644); err != nil {
 			return fmt.Errorf("export: %w", err)
 		}

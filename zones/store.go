@@ -223,7 +223,7 @@ func syncDir(dir string) error {
 // List returns every zone in the index. It reads only the index, so a
 // damaged zone file does not hide the other zones.
 func (s *Store) List() ([]IndexEntry, error) {
-	unlock, err := s.lock(false)
+	unlock, err := s.lockRead()
 	if err != nil {
 		return nil, err
 	}
@@ -248,7 +248,7 @@ func (s *Store) State(name string) (IndexEntry, error) {
 // Load reads a zone's configuration and the revision it came from. "global"
 // gives the global zone's resource settings (empty when never set).
 func (s *Store) Load(name string) (*Config, Revision, error) {
-	unlock, err := s.lock(false)
+	unlock, err := s.lockRead()
 	if err != nil {
 		return nil, Revision{}, err
 	}
@@ -328,7 +328,7 @@ func (s *Store) Commit(c *Config, base Revision) (Revision, error) {
 		}
 	}
 	normalizeConfig(c)
-	unlock, err := s.lock(true)
+	unlock, err := s.lockWrite()
 	if err != nil {
 		return Revision{}, fmt.Errorf("commit zone %s: %w", c.Name, err)
 	}
@@ -403,8 +403,20 @@ func (s *Store) Commit(c *Config, base Revision) (Revision, error) {
 			return Revision{}, fmt.Errorf("commit zone %s: zonepath %s is already used by zone %s", c.Name, c.Zonepath, e.Name)
 		}
 	}
+	if c.Name != oldName {
+		// A file under the new name that the index does not list is debris
+		// of an earlier interrupted commit; clear it so recovery cannot
+		// mistake it for this commit's result.
+		if err := os.Remove(s.zonePath(c.Name)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return Revision{}, fmt.Errorf("commit zone %s: %w", c.Name, err)
+		}
+	}
+	if err := writeFileAtomic(s.dir, pendingFile, []byte(oldName+" "+c.Name+"\n"), "pending"); err != nil {
+		return Revision{}, fmt.Errorf("commit zone %s: %w", c.Name, err)
+	}
 	rev, err := s.writeZone(c)
 	if err != nil {
+		os.Remove(filepath.Join(s.dir, pendingFile))
 		return Revision{}, err
 	}
 	if i >= 0 {
@@ -422,7 +434,90 @@ func (s *Store) Commit(c *Config, base Revision) (Revision, error) {
 			return rev, fmt.Errorf("commit zone %s: remove old file: %w", c.Name, err)
 		}
 	}
-	return rev, nil
+	if err := os.Remove(filepath.Join(s.dir, pendingFile)); err != nil {
+		return rev, fmt.Errorf("commit zone %s: %w", c.Name, err)
+	}
+	return rev, syncDir(s.dir)
+}
+
+// The pending file marks a commit under way: "OLDNAME NEWNAME". A commit
+// changes two files (the zone's XML and the index); each write is atomic,
+// but a crash between them would leave the index naming an old zonepath or
+// name. Whoever next finds the marker rolls the index forward from the
+// XML file, which is the commit point.
+const pendingFile = ".pending"
+
+func (s *Store) hasPending() bool {
+	_, err := os.Stat(filepath.Join(s.dir, pendingFile))
+	return err == nil
+}
+
+// recoverPending repairs the index after an interrupted commit. It runs
+// under the exclusive lock.
+func (s *Store) recoverPending() error {
+	data, err := os.ReadFile(filepath.Join(s.dir, pendingFile))
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("read %s: %w", pendingFile, err)
+	}
+	oldName, newName, ok := strings.Cut(strings.TrimSpace(string(data)), " ")
+	if ok && ValidateName(oldName) == nil && ValidateName(newName) == nil {
+		ents, err := s.readIndex()
+		if err != nil {
+			return err
+		}
+		if c, _, err := s.loadFile(newName, false); err == nil {
+			i := slices.IndexFunc(ents, func(e IndexEntry) bool { return e.Name == oldName })
+			if i >= 0 {
+				ents[i].Name, ents[i].Zonepath = newName, c.Zonepath
+				if c.UUID != "" {
+					ents[i].UUID = c.UUID
+				}
+			} else if slices.IndexFunc(ents, func(e IndexEntry) bool { return e.Name == newName }) < 0 {
+				ents = append(ents, IndexEntry{Name: newName, State: StateConfigured, Zonepath: c.Zonepath, UUID: c.UUID})
+			}
+			if err := s.writeIndex(ents); err != nil {
+				return err
+			}
+			if oldName != newName {
+				if err := os.Remove(s.zonePath(oldName)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+					return fmt.Errorf("remove %s: %w", s.zonePath(oldName), err)
+				}
+			}
+		}
+	}
+	if err := os.Remove(filepath.Join(s.dir, pendingFile)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("remove %s: %w", pendingFile, err)
+	}
+	return syncDir(s.dir)
+}
+
+// lockWrite takes the exclusive lock and finishes any interrupted commit.
+func (s *Store) lockWrite() (func(), error) {
+	unlock, err := s.lock(true)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.recoverPending(); err != nil {
+		unlock()
+		return nil, fmt.Errorf("recover interrupted commit: %w", err)
+	}
+	return unlock, nil
+}
+
+// lockRead takes the shared lock, first repairing an interrupted commit
+// if one is marked, so readers never see a stale index.
+func (s *Store) lockRead() (func(), error) {
+	if s.hasPending() {
+		unlock, err := s.lockWrite()
+		if err != nil {
+			return nil, err
+		}
+		unlock()
+	}
+	return s.lock(false)
 }
 
 func checkZonepathField(p string) error {
@@ -446,7 +541,7 @@ func (s *Store) writeZone(c *Config) (Revision, error) {
 // Delete removes a configured zone. The index line goes first, so a crash
 // leaves at worst an unreferenced file.
 func (s *Store) Delete(name string) error {
-	unlock, err := s.lock(true)
+	unlock, err := s.lockWrite()
 	if err != nil {
 		return fmt.Errorf("delete zone %s: %w", name, err)
 	}
@@ -479,7 +574,7 @@ func (s *Store) SetState(name string, from []State, to State, reason string) err
 	if !to.Valid() {
 		return fmt.Errorf("set state of zone %s: unknown state %q", name, string(to))
 	}
-	unlock, err := s.lock(true)
+	unlock, err := s.lockWrite()
 	if err != nil {
 		return fmt.Errorf("set state of zone %s: %w", name, err)
 	}

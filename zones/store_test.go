@@ -1,0 +1,288 @@
+package zones
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+func TestCorruptFileNamesItselfAndSparesOthers(t *testing.T) {
+	st := newTestStore(t)
+	mustZcfg(t, st, "-z", "good", "create; set zonepath=/zones/good")
+	mustZcfg(t, st, "-z", "bad", "create; set zonepath=/zones/bad")
+	badFile := filepath.Join(st.Dir(), "bad.xml")
+	if err := os.WriteFile(badFile, []byte("<zone name=\"bad\" autoboot=\"false\"><filesystem"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ents, err := st.List()
+	if err != nil || len(ents) != 2 {
+		t.Fatalf("List with a corrupt file: %v %+v", err, ents)
+	}
+	if _, _, err := st.Load("bad"); err == nil || !strings.Contains(err.Error(), badFile) {
+		t.Errorf("Load(bad) error %v does not name %s", err, badFile)
+	}
+	load(t, st, "good")
+	mustZcfg(t, st, "-z", "good", "set autoboot=true; verify")
+	code, _, errs := zcfg(t, st, "", "-z", "bad", "info")
+	if code != 1 || !strings.Contains(errs, badFile) {
+		t.Errorf("zonecfg on corrupt zone: %d %q", code, errs)
+	}
+	// A file naming another zone is corrupt too.
+	if err := os.WriteFile(badFile, []byte(`<zone name="other" autoboot="false"/>`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := st.Load("bad"); err == nil || !strings.Contains(err.Error(), "other") {
+		t.Errorf("mismatched name accepted: %v", err)
+	}
+}
+
+func TestConcurrentCommitsRefusedNotLost(t *testing.T) {
+	st := newTestStore(t)
+	mustZcfg(t, st, "-z", "web01", "create; set zonepath=/zones/web01")
+	a, revA, _ := st.Load("web01")
+	b, revB, _ := st.Load("web01")
+	a.Bootargs = "from-a"
+	b.Pool = "from-b"
+	if _, err := st.Commit(a, revA); err != nil {
+		t.Fatalf("first commit: %v", err)
+	}
+	_, err := st.Commit(b, revB)
+	if !errors.Is(err, ErrConflict) || !strings.Contains(err.Error(), "another session") {
+		t.Fatalf("second commit: %v, want a conflict naming another session", err)
+	}
+	if c := load(t, st, "web01"); c.Bootargs != "from-a" || c.Pool != "" {
+		t.Errorf("stored config %+v", c)
+	}
+	// A new zone created twice: the later creator is refused.
+	n1 := &Config{Name: "n", Zonepath: "/zones/n"}
+	n2 := &Config{Name: "n", Zonepath: "/zones/n"}
+	if _, err := st.Commit(n1, Revision{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.Commit(n2, Revision{}); !errors.Is(err, ErrConflict) {
+		t.Errorf("second create: %v", err)
+	}
+
+	// Many zonecfg sessions at once, each retrying on conflict: every
+	// change arrives.
+	const writers = 8
+	var wg sync.WaitGroup
+	for i := 0; i < writers; i++ {
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			for try := 0; try < 200; try++ {
+				code, _, errs := zcfg(t, st, "", "-z", "web01", fmt.Sprintf("add attr; set name=w%d; set type=int; set value=%d; end", i, i))
+				if code == 0 {
+					return
+				}
+				if !strings.Contains(errs, "another session") {
+					t.Errorf("writer %d: %s", i, errs)
+					return
+				}
+			}
+			t.Errorf("writer %d never got through", i)
+		}(i)
+	}
+	wg.Wait()
+	if c := load(t, st, "web01"); len(c.Attrs) != writers {
+		t.Errorf("%d attrs survived, want %d: %+v", len(c.Attrs), writers, c.Attrs)
+	}
+}
+
+// TestCrashChild is the process the crash test kills; it does nothing in a
+// normal run.
+func TestCrashChild(t *testing.T) {
+	root, stage := os.Getenv("ZONES_CRASH_ROOT"), os.Getenv("ZONES_CRASH_STAGE")
+	if root == "" {
+		t.Skip("helper process for TestCrashMidCommit")
+	}
+	commitHook = func(s string) {
+		if s == stage {
+			os.WriteFile(filepath.Join(root, "reached"), nil, 0o644)
+			time.Sleep(time.Hour)
+		}
+	}
+	st := NewStore(root)
+	c, rev, err := st.Load("web01")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Bootargs = "new"
+	c.Zonepath = "/zones/moved"
+	if os.Getenv("ZONES_CRASH_RENAME") != "" {
+		c.Name = "web02"
+	}
+	st.Commit(c, rev)
+}
+
+func TestCrashMidCommit(t *testing.T) {
+	for _, stage := range []string{"pending-before-rename", "xml-before-rename", "index-before-rename"} {
+		t.Run(stage, func(t *testing.T) {
+			root := t.TempDir()
+			st := NewStore(root)
+			mustZcfg(t, st, "-z", "web01", "create; set zonepath=/zones/web01; set bootargs=old")
+			before := load(t, st, "web01")
+
+			cmd := exec.Command(os.Args[0], "-test.run=^TestCrashChild$")
+			cmd.Env = append(os.Environ(), "ZONES_CRASH_ROOT="+root, "ZONES_CRASH_STAGE="+stage)
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+			reached := filepath.Join(root, "reached")
+			for i := 0; ; i++ {
+				if _, err := os.Stat(reached); err == nil {
+					break
+				}
+				if i > 3000 {
+					t.Fatal("child never reached the commit stage")
+				}
+				time.Sleep(10 * time.Millisecond)
+			}
+			if err := cmd.Process.Kill(); err != nil {
+				t.Fatal(err)
+			}
+			cmd.Wait()
+
+			after, _, err := st.Load("web01")
+			if err != nil {
+				t.Fatalf("after kill -9: %v", err)
+			}
+			newer := before.Clone()
+			newer.Bootargs, newer.Zonepath = "new", "/zones/moved"
+			if !reflect.DeepEqual(after, before) && !reflect.DeepEqual(after, newer) {
+				t.Fatalf("torn configuration after crash: %+v", after)
+			}
+			ent, err := st.State("web01")
+			if err != nil || ent.State != StateConfigured || ent.UUID != before.UUID || ent.Zonepath != after.Zonepath {
+				t.Fatalf("index after crash: %+v %v", ent, err)
+			}
+			// The store stays usable: the next session commits normally.
+			mustZcfg(t, st, "-z", "web01", "set bootargs=again")
+			if c := load(t, st, "web01"); c.Bootargs != "again" {
+				t.Errorf("commit after crash: %+v", c)
+			}
+		})
+	}
+}
+
+func TestCrashMidRename(t *testing.T) {
+	for _, stage := range []string{"xml-before-rename", "index-before-rename"} {
+		t.Run(stage, func(t *testing.T) {
+			root := t.TempDir()
+			st := NewStore(root)
+			mustZcfg(t, st, "-z", "web01", "create; set zonepath=/zones/web01")
+			cmd := exec.Command(os.Args[0], "-test.run=^TestCrashChild$")
+			cmd.Env = append(os.Environ(), "ZONES_CRASH_ROOT="+root, "ZONES_CRASH_STAGE="+stage, "ZONES_CRASH_RENAME=1")
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+			for i := 0; ; i++ {
+				if _, err := os.Stat(filepath.Join(root, "reached")); err == nil {
+					break
+				}
+				if i > 3000 {
+					t.Fatal("child never reached the commit stage")
+				}
+				time.Sleep(10 * time.Millisecond)
+			}
+			cmd.Process.Kill()
+			cmd.Wait()
+			ents, err := st.List()
+			if err != nil || len(ents) != 1 {
+				t.Fatalf("index after crash: %+v %v", ents, err)
+			}
+			c := load(t, st, ents[0].Name)
+			if c.Zonepath != ents[0].Zonepath {
+				t.Errorf("index zonepath %s, file %s", ents[0].Zonepath, c.Zonepath)
+			}
+			other := map[string]string{"web01": "web02", "web02": "web01"}[ents[0].Name]
+			if _, _, err := st.Load(other); err == nil {
+				t.Errorf("both names load after a crashed rename")
+			}
+		})
+	}
+}
+
+func TestIndexAndStates(t *testing.T) {
+	st := newTestStore(t)
+	mustZcfg(t, st, "-z", "web01", "create; set zonepath=/zones/web01")
+	if err := st.SetState("web01", []State{StateInstalled}, StateReady, ""); err == nil {
+		t.Error("SetState from the wrong state accepted")
+	}
+	if err := st.SetState("web01", []State{StateConfigured}, StateIncomplete, "install: disk full: no space"); err != nil {
+		t.Fatal(err)
+	}
+	ent, _ := st.State("web01")
+	if ent.State != StateIncomplete || ent.Reason != "install: disk full: no space" {
+		t.Errorf("entry %+v", ent)
+	}
+	data, _ := os.ReadFile(filepath.Join(st.Dir(), "index"))
+	if !strings.HasPrefix(string(data), "#") || !strings.Contains(string(data), "web01:incomplete:/zones/web01:"+ent.UUID+":install: disk full") {
+		t.Errorf("index text:\n%s", data)
+	}
+	if err := st.SetState("web01", nil, StateRunning, ""); err != nil {
+		t.Fatal(err)
+	}
+	// A running zone cannot be deleted, renamed or moved.
+	for script, want := range map[string]string{
+		"delete -F":                   "zone web01 is running; halt and uninstall it first",
+		"set zonename=web02":          "halt it first",
+		"set zonepath=/zones/another": "cannot change the zonepath",
+	} {
+		code, _, errs := zcfg(t, st, "", "-z", "web01", script)
+		if code != 1 || !strings.Contains(errs, want) {
+			t.Errorf("%s on running zone: %d %q, want %q", script, code, errs, want)
+		}
+	}
+	if _, err := st.State("nosuch"); !errors.Is(err, ErrNoZone) {
+		t.Errorf("State(nosuch) = %v", err)
+	}
+	if err := os.WriteFile(filepath.Join(st.Dir(), "index"), []byte("web01:flying:/z:u\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.List(); err == nil || !strings.Contains(err.Error(), "index:1") {
+		t.Errorf("bad index line: %v", err)
+	}
+}
+
+func TestCheckOp(t *testing.T) {
+	cases := []struct {
+		s   State
+		op  string
+		err string
+	}{
+		{StateRunning, "install", "zone web01 is running; halt it first"},
+		{StateRunning, "delete", "halt and uninstall it first"},
+		{StateConfigured, "boot", "install it first"},
+		{StateInstalled, "zlogin", "boot or ready it first"},
+		{StateDown, "boot", "resolve the recorded problem"},
+		{StateInstalled, "boot", ""},
+		{StateReady, "boot", ""},
+		{StateRunning, "zlogin", ""},
+		{StateInstalled, "attach-console", ""},
+		{StateIncomplete, "uninstall", ""},
+		{StateDown, "halt", ""},
+	}
+	for _, c := range cases {
+		err := CheckOp("web01", c.s, c.op)
+		if c.err == "" && err != nil || c.err != "" && (err == nil || !strings.Contains(err.Error(), c.err)) {
+			t.Errorf("CheckOp(%s, %s) = %v, want %q", c.s, c.op, err, c.err)
+		}
+	}
+	if CheckOp("web01", StateRunning, "fly") == nil {
+		t.Error("unknown op accepted")
+	}
+	if !CanTransition(StateInstalled, StateReady) || CanTransition(StateConfigured, StateRunning) {
+		t.Error("transition table wrong")
+	}
+}
