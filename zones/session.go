@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path"
 	"reflect"
 	"slices"
 	"strings"
@@ -495,24 +496,38 @@ func (s *session) end(c Command) error {
 	// Check the new resource against the others of its kind before it
 	// joins them: verify would catch it, but here the operator is still in
 	// the scope and can fix it.
-	trial := s.cfg.Clone()
-	putResource(trial, r, s.scope.index)
-	if errs := Verify(trial, nil); len(errs) > 0 {
-		label := ""
-		for _, e := range errs {
-			var ve *VerifyError
-			if errors.As(e, &ve) && strings.HasPrefix(ve.Resource, r.kind) && strings.Contains(ve.Problem, "twice") {
-				label = ve.Resource + ": " + ve.Problem
-				break
-			}
-		}
-		if label != "" {
-			return fmt.Errorf("end: %s", label)
-		}
+	if err := s.duplicate(r); err != nil {
+		return fmt.Errorf("end: %w", err)
 	}
 	putResource(s.cfg, r, s.scope.index)
 	s.scope = nil
 	s.dirty = true
+	return nil
+}
+
+// duplicate reports whether r clashes with another resource of its kind
+// on the property that identifies it.
+func (s *session) duplicate(r resource) error {
+	key := map[string]string{"fs": "dir", "inherit-pkg-dir": "dir", "device": "match", "rctl": "name", "attr": "name", "admin": "user"}[r.kind]
+	if key == "" {
+		return nil
+	}
+	mine, _ := r.get(key)
+	if key == "dir" {
+		mine = path.Clean(mine)
+	}
+	for i, o := range resourcesOf(s.cfg, r.kind) {
+		if i == s.scope.index {
+			continue
+		}
+		theirs, _ := o.get(key)
+		if key == "dir" {
+			theirs = path.Clean(theirs)
+		}
+		if theirs == mine {
+			return fmt.Errorf("another %s resource already has %s=%s", r.kind, key, mine)
+		}
+	}
 	return nil
 }
 

@@ -7,12 +7,12 @@ import (
 
 func TestVerifyReportsEverything(t *testing.T) {
 	c := &Config{
-		Name:   "web01",
-		Brand:  "busybox",
-		IPType: "exclusive",
-		Pool:   "pool1",
-		Hostid: "zz",
-		FS:     []FS{{Dir: "relative", Type: "lofs"}, {Dir: "/a", Special: "/x", Type: "lofs"}, {Dir: "/a", Special: "/y", Type: "lofs"}},
+		Name:           "web01",
+		Brand:          "busybox",
+		IPType:         "exclusive",
+		Pool:           "pool1",
+		Hostid:         "zz",
+		FS:             []FS{{Dir: "relative", Type: "lofs"}, {Dir: "/a", Special: "/x", Type: "lofs"}, {Dir: "/a", Special: "/y", Type: "lofs"}},
 		InheritPkgDirs: []InheritPkgDir{{Dir: "/opt"}},
 		Nets: []Net{{Physical: "eth0", Address: "198.18.0.1/24", Defrouter: "198.18.0.254"},
 			{Physical: "eth1", AllowedAddress: "2001:db8::1"}},
