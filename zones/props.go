@@ -3,7 +3,6 @@ package zones
 import (
 	"errors"
 	"fmt"
-	"path"
 	"slices"
 	"strconv"
 	"strings"
@@ -900,6 +899,3 @@ func normalizeConfig(c *Config) {
 		}
 	}
 }
-
-// samePath compares two paths after cleaning.
-func samePath(a, b string) bool { return path.Clean(a) == path.Clean(b) }

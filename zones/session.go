@@ -397,7 +397,7 @@ func (s *session) selectRes(c Command) error {
 		return fmt.Errorf("select: end or cancel the %s resource first", s.scope.res.kind)
 	}
 	if len(c.Args) == 0 || c.Args[0].Assign || c.Args[0].Bare {
-		return errors.New("select: expected select RESOURCE-TYPE PROPERTY=VALUE ...")
+		return errors.New("select: expected select RESOURCE-TYPE PROPERTY=VALUE [PROPERTY=VALUE]")
 	}
 	kind := c.Args[0].Word
 	if err := s.checkKind(kind); err != nil {

@@ -113,7 +113,7 @@ func MarshalConfig(c *Config) ([]byte, error) {
 		Brand: c.Brand, IPType: c.IPType, Bootargs: c.Bootargs, Pool: c.Pool, Limitpriv: c.Limitpriv,
 		SchedulingClass: c.SchedulingClass, Hostid: c.Hostid, FSAllowed: c.FSAllowed, Init: c.Init, UUID: c.UUID}
 	for _, d := range c.InheritPkgDirs {
-		z.IPDs = append(z.IPDs, xmlIPD{d.Dir})
+		z.IPDs = append(z.IPDs, xmlIPD(d))
 	}
 	for _, f := range c.FS {
 		xf := xmlFS{Dir: f.Dir, Special: f.Special, Raw: f.Raw, Type: f.Type}
@@ -195,7 +195,7 @@ func UnmarshalConfig(data []byte) (*Config, error) {
 		return nil, fmt.Errorf("autoboot=%q is not true or false", z.Autoboot)
 	}
 	for _, d := range z.IPDs {
-		c.InheritPkgDirs = append(c.InheritPkgDirs, InheritPkgDir{d.Dir})
+		c.InheritPkgDirs = append(c.InheritPkgDirs, InheritPkgDir(d))
 	}
 	for _, f := range z.FS {
 		fs := FS{Dir: f.Dir, Special: f.Special, Raw: f.Raw, Type: f.Type}
