@@ -384,12 +384,26 @@ func (m *Model) body() string {
 		return st.Empty.Render("listing zones…")
 	case !m.loaded:
 		return st.Empty.Render("could not list zones; retrying every " + m.opts.Refresh.String())
-	case len(m.table.all) == 0:
-		return m.emptyState()
+	case !m.hasZones():
+		if len(m.table.rows) == 0 {
+			return m.emptyState()
+		}
+		// Only the global zone: show it, then how to make the first one.
+		return m.table.View() + "\n\n" + m.emptyState()
 	case len(m.table.rows) == 0:
 		return m.table.titles() + "\n" + st.Empty.Render(fmt.Sprintf("no zone matches /%s/ — esc clears the filter", m.table.filter.raw))
 	}
 	return m.table.View()
+}
+
+// hasZones reports whether any zone besides the global one exists.
+func (m *Model) hasZones() bool {
+	for _, z := range m.table.all {
+		if z.Name != globalZone {
+			return true
+		}
+	}
+	return false
 }
 
 // emptyState teaches the first step instead of showing an empty table.
