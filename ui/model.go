@@ -178,7 +178,12 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		m.table.SetZones(msg.zones)
 		return m, nil
 	case commandMsg:
-		m.setFlash(msg.out, msg.err)
+		out := msg.out
+		if strings.TrimSpace(out) == "" && msg.err == nil {
+			// Silent success, as zonecfg and zoneadm are; say it happened.
+			out = "done: " + msg.line
+		}
+		m.setFlash(out, msg.err)
 		// A command usually changes a zone; show it now, not a tick later.
 		return m, m.startRefresh()
 	case tea.KeyPressMsg:
@@ -198,8 +203,12 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		return m, nil
 	}
 	if m.mode != inputNone {
+		// Pastes and cursor messages; a paste into the filter applies it.
 		var cmd tea.Cmd
 		m.input, cmd = m.input.Update(msg)
+		if m.mode == inputFilter {
+			m.table.SetFilter(parseFilter(m.input.Value()))
+		}
 		return m, cmd
 	}
 	return m, nil
@@ -327,7 +336,7 @@ func (m *Model) runCommand(line string) (tea.Model, tea.Cmd) {
 	}
 }
 
-// helpHeight is how many lines the help takes at the bottom.
+// helpView is the short or, after `?`, the full key help.
 func (m *Model) helpView() string {
 	return m.help.View(m.c.keys)
 }
