@@ -111,10 +111,13 @@ func (m *Model) header() string {
 			st.HeaderKey.Render(fmt.Sprintf(" %d of %d", len(m.table.rows), total))
 	}
 	// An active filter must stay visible, so when space runs out the sort
-	// goes first, then the rarest state counts.
+	// goes first, then the rarest state counts; without a filter the counts
+	// outrank the sort.
 	rights := []string{strings.TrimSpace(filterPart + "  " + sortPart)}
 	if filterPart != "" {
 		rights = append(rights, filterPart)
+	} else {
+		rights = append(rights, "")
 	}
 	line2 := ""
 	for n := len(left); n >= 1; n-- {
