@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"fmt"
 	"io"
@@ -107,6 +108,10 @@ func zoneadmList(e *engine.Engine, zone string, args []string, stdout, stderr io
 		}
 		list = one
 	}
+	// A 1,000-zone listing is thousands of small writes; buffer them.
+	bw := bufio.NewWriter(stdout)
+	defer bw.Flush()
+	stdout = bw
 	switch {
 	case parsable:
 		for _, z := range list {
