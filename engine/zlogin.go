@@ -12,7 +12,7 @@ import (
 // stdio copied through pipes, and returns the command's exit status. It is
 // what non-interactive zlogin does.
 func (e *Engine) ExecInZone(ctx context.Context, p Principal, name string, req ExecRequest, stdin io.Reader, stdout, stderr io.Writer) (int, error) {
-	if err := requireGlobal(p, "zlogin", name); err != nil {
+	if err := e.authorize(p, name, ActLogin); err != nil {
 		return 1, err
 	}
 	_, ent, err := e.load(name)

@@ -45,6 +45,7 @@ func init() {
 		"zoneadm":  {runZoneadm, "install, boot, halt and list zones"},
 		"zlogin":   {runZlogin, "run a command or a shell inside a zone"},
 		"help":     {runHelp, "this list"},
+		"audit":    {runAudit, "show the audit log of zone changes"},
 		"autoboot": {runAutoboot, "boot zones with autoboot=true (for a system unit; --shutdown at host stop)"},
 	}
 }
