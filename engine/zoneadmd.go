@@ -38,6 +38,7 @@ type zoneadmd struct {
 	sealed     *sealedSelf
 	zschedDone chan struct{}
 	lis        *net.UnixListener
+	zsock      *zoneSockServer // the zone-administration socket, from ready on
 	quit       chan struct{}
 	quitOnce   sync.Once
 }
@@ -300,6 +301,12 @@ func (d *zoneadmd) ready(spec *PlatformSpec) (err error) {
 			err = fmt.Errorf("ready %s: %w", d.name, err)
 		}
 	}()
+	zsm, err := zoneSockMounts(d.root, d.name)
+	if err != nil {
+		return fmt.Errorf("zone socket: %w", err)
+	}
+	undo = append(undo, func() { _ = os.RemoveAll(zoneSockDir(d.root, d.name)) })
+	spec.Mounts = append(spec.Mounts, zsm...)
 	b, err := json.MarshalIndent(spec, "", "  ")
 	if err != nil {
 		return err
@@ -352,6 +359,10 @@ func (d *zoneadmd) ready(spec *PlatformSpec) (err error) {
 	if err := d.attachConsole(); err != nil {
 		return err
 	}
+	if err := d.startZoneSock(); err != nil {
+		return err
+	}
+	undo = append(undo, d.stopZoneSock)
 	ns, err := SetupNet(*spec, p.Pid, id)
 	if err != nil {
 		return err
@@ -673,6 +684,7 @@ func (d *zoneadmd) halt(why string) error {
 		log.Printf("halt incomplete: %s", reason)
 		return fmt.Errorf("halt %s: zone is down, not halted: %s", d.name, reason)
 	}
+	d.stopZoneSock()
 	for _, f := range []string{"zsched.sock", "zoneid", "spec.json", "state.json"} {
 		_ = os.Remove(filepath.Join(d.dir, f))
 	}
@@ -748,6 +760,9 @@ func (d *zoneadmd) adopt() error {
 				go d.watchZsched(done)
 				if err := d.attachConsole(); err != nil {
 					log.Printf("adopt: console: %v", err)
+				}
+				if err := d.startZoneSock(); err != nil {
+					log.Printf("adopt: zone socket: %v", err)
 				}
 				log.Printf("adopted zone ID %d, zsched pid %d", st.ZoneID, st.ZschedPid)
 				return nil
