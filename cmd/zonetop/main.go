@@ -46,6 +46,7 @@ func init() {
 		"zlogin":   {runZlogin, "run a command or a shell inside a zone"},
 		"help":     {runHelp, "this list"},
 		"audit":    {runAudit, "show the audit log of zone changes"},
+		"serve":    {runServe, "run the zonetop service for delegated users (for a system unit, as root)"},
 		"autoboot": {runAutoboot, "boot zones with autoboot=true (for a system unit; --shutdown at host stop)"},
 	}
 }
