@@ -39,7 +39,8 @@ func (e *Engine) Store() *zones.Store { return e.store }
 
 // CurrentPrincipal is the principal of the calling process in the host.
 func CurrentPrincipal() Principal {
-	return Principal{UID: os.Getuid(), GID: os.Getgid(), Zone: "global"}
+	uid := os.Getuid()
+	return Principal{UID: uid, GID: os.Getgid(), User: hostUserName(uid), Zone: "global"}
 }
 
 // Host reports what the console's header shows about this machine.
@@ -93,6 +94,13 @@ func (e *Engine) List(ctx context.Context, p Principal, opts ListOptions) ([]Zon
 		}
 		if p.Zone != "global" && ent.Name != p.Zone {
 			continue
+		}
+		if !p.GlobalAdmin() {
+			// Delegated users and zone users see only their zones.
+			cfg, _, _ := e.store.Load(ent.Name)
+			if !VisibleTo(p, ent.Name, cfg) {
+				continue
+			}
 		}
 		zi := ZoneInfo{ID: -1, Name: ent.Name, State: string(ent.State), Path: ent.Zonepath, UUID: ent.UUID, Reason: ent.Reason}
 		e.fillLive(&zi)

@@ -13,16 +13,6 @@ import (
 // "not allowed" from "failed".
 var ErrPermission = errors.New("permission denied")
 
-// requireGlobal refuses anything but the global administrator. Zone life
-// cycle operations are the global administrator's (delegated `manage` auths
-// come with the zone-administration work).
-func requireGlobal(p Principal, what, zone string) error {
-	if !p.GlobalAdmin() {
-		return fmt.Errorf("%s %s: %w: only the global administrator may do this", what, zone, ErrPermission)
-	}
-	return nil
-}
-
 // load reads a zone's configuration and index entry together.
 func (e *Engine) load(name string) (*zones.Config, zones.IndexEntry, error) {
 	ent, err := e.store.State(name)
@@ -76,8 +66,9 @@ func (e *Engine) installOptions(cfg *zones.Config, archive string, progress func
 // InstallZone fills the zone's root by its brand. The zone is incomplete
 // while that runs; on failure it goes back to configured with nothing left.
 // A zone left incomplete by an interrupted install is cleaned up first.
-func (e *Engine) InstallZone(ctx context.Context, p Principal, name, archive string, progress func(Progress)) error {
-	if err := requireGlobal(p, "install", name); err != nil {
+func (e *Engine) InstallZone(ctx context.Context, p Principal, name, archive string, progress func(Progress)) (err error) {
+	defer e.auditOp(p, name, "install")(&err)
+	if err := e.authorize(p, name, ActInstall); err != nil {
 		return err
 	}
 	cfg, ent, err := e.load(name)
@@ -116,8 +107,9 @@ func (e *Engine) InstallZone(ctx context.Context, p Principal, name, archive str
 }
 
 // UninstallZone removes the zone's root; the configuration stays.
-func (e *Engine) UninstallZone(ctx context.Context, p Principal, name string, force bool) error {
-	if err := requireGlobal(p, "uninstall", name); err != nil {
+func (e *Engine) UninstallZone(ctx context.Context, p Principal, name string, force bool) (err error) {
+	defer e.auditOp(p, name, "uninstall")(&err)
+	if err := e.authorize(p, name, ActUninstall); err != nil {
 		return err
 	}
 	cfg, ent, err := e.load(name)
@@ -140,8 +132,9 @@ func (e *Engine) UninstallZone(ctx context.Context, p Principal, name string, fo
 
 // ReadyZone brings an installed zone's virtual platform up with no user
 // processes in it.
-func (e *Engine) ReadyZone(ctx context.Context, p Principal, name string) (ZoneStatus, error) {
-	if err := requireGlobal(p, "ready", name); err != nil {
+func (e *Engine) ReadyZone(ctx context.Context, p Principal, name string) (_ ZoneStatus, err error) {
+	defer e.auditOp(p, name, "ready")(&err)
+	if err := e.authorize(p, name, ActReady); err != nil {
 		return ZoneStatus{}, err
 	}
 	cfg, ent, err := e.load(name)
@@ -164,8 +157,9 @@ func (e *Engine) ReadyZone(ctx context.Context, p Principal, name string) (ZoneS
 
 // BootZone starts the zone's init, passing through ready when the zone is
 // only installed.
-func (e *Engine) BootZone(ctx context.Context, p Principal, name string, args []string) (ZoneStatus, error) {
-	if err := requireGlobal(p, "boot", name); err != nil {
+func (e *Engine) BootZone(ctx context.Context, p Principal, name string, args []string) (_ ZoneStatus, err error) {
+	defer e.auditOp(p, name, "boot")(&err)
+	if err := e.authorize(p, name, ActBoot); err != nil {
 		return ZoneStatus{}, err
 	}
 	_, ent, err := e.load(name)
@@ -190,8 +184,9 @@ func (e *Engine) BootZone(ctx context.Context, p Principal, name string, args []
 
 // HaltZone tears the zone's platform down. A halt that cannot finish leaves
 // the zone down with the reason; running halt again finishes the job.
-func (e *Engine) HaltZone(ctx context.Context, p Principal, name string) (ZoneStatus, error) {
-	if err := requireGlobal(p, "halt", name); err != nil {
+func (e *Engine) HaltZone(ctx context.Context, p Principal, name string) (_ ZoneStatus, err error) {
+	defer e.auditOp(p, name, "halt")(&err)
+	if err := e.authorize(p, name, ActHalt); err != nil {
 		return ZoneStatus{}, err
 	}
 	_, ent, err := e.load(name)
@@ -213,8 +208,9 @@ func (e *Engine) HaltZone(ctx context.Context, p Principal, name string) (ZoneSt
 
 // ShutdownZone runs the zone's shutdown entries for at most timeout, then
 // halts it.
-func (e *Engine) ShutdownZone(ctx context.Context, p Principal, name string, timeout time.Duration) (ZoneStatus, error) {
-	if err := requireGlobal(p, "shutdown", name); err != nil {
+func (e *Engine) ShutdownZone(ctx context.Context, p Principal, name string, timeout time.Duration) (_ ZoneStatus, err error) {
+	defer e.auditOp(p, name, "shutdown")(&err)
+	if err := e.authorize(p, name, ActShutdown); err != nil {
 		return ZoneStatus{}, err
 	}
 	_, ent, err := e.load(name)

@@ -39,6 +39,7 @@ type response struct {
 	Status *ZoneStatus `json:"status,omitempty"`
 	Pid    int         `json:"pid,omitempty"`
 	Exit   *int        `json:"exit,omitempty"`
+	Zones  []ZoneInfo  `json:"zones,omitempty"` // the zonetop service's list (serve.go)
 }
 
 // conn is one end of a control connection.

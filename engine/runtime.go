@@ -134,7 +134,9 @@ func StartZoneadmd(rootPrefix, name string) error {
 	if err := os.Mkdir(dir, 0o700); err != nil && !errors.Is(err, os.ErrExist) {
 		return fmt.Errorf("start zoneadmd %s: %w", name, err)
 	}
-	if err := os.Chmod(dir, 0o700); err != nil {
+	// 711: host users may reach zoneadmd.sock (authorized per request)
+	// but list nothing; every other file in it is 600.
+	if err := os.Chmod(dir, 0o711); err != nil {
 		return fmt.Errorf("start zoneadmd %s: %w", name, err)
 	}
 	if err := os.MkdirAll(logDir(rootPrefix), 0o755); err != nil {

@@ -38,8 +38,10 @@ type zoneadmd struct {
 	sealed     *sealedSelf
 	zschedDone chan struct{}
 	lis        *net.UnixListener
+	zsock      *zoneSockServer // the zone-administration socket, from ready on
 	quit       chan struct{}
 	quitOnce   sync.Once
+	inflight   sync.WaitGroup // delegated requests still to be answered
 }
 
 func zoneadmdMain(args []string) int {
@@ -85,7 +87,9 @@ func zoneadmdMain(args []string) int {
 		return 1
 	}
 	d.lis.SetUnlinkOnClose(false)
-	_ = os.Chmod(sock, 0o600)
+	// Any host user may connect: each request is authorized from the
+	// peer's credentials (authz_peer.go).
+	_ = os.Chmod(sock, 0o666)
 	log.Printf("serving (pid %d)", os.Getpid())
 	go d.idleExit()
 	go func() {
@@ -98,6 +102,7 @@ func zoneadmdMain(args []string) int {
 		}
 	}()
 	<-d.quit
+	waitInflight(&d.inflight, 30*time.Second)
 	d.mu.Lock()
 	d.lis.Close()
 	gone := d.st.State == "" || d.st.State == stateInstalled
@@ -169,7 +174,8 @@ func (d *zoneadmd) setState(state, reason string) {
 
 func (d *zoneadmd) handle(c *conn) {
 	defer c.Close()
-	if err := peerIsRoot(c.c); err != nil {
+	p, err := hostPeer(c.c)
+	if err != nil {
 		_ = c.send(response{Error: "zoneadmd: " + err.Error()})
 		return
 	}
@@ -188,6 +194,10 @@ func (d *zoneadmd) handle(c *conn) {
 	}
 	if req.Op != "exec" {
 		closeAll(files)
+	}
+	if !p.GlobalAdmin() && d.delegated(c, p, req) {
+		closeAll(files)
+		return
 	}
 	reply := func(err error) {
 		st := d.status()
@@ -300,6 +310,12 @@ func (d *zoneadmd) ready(spec *PlatformSpec) (err error) {
 			err = fmt.Errorf("ready %s: %w", d.name, err)
 		}
 	}()
+	zsm, err := zoneSockMounts(d.root, d.name)
+	if err != nil {
+		return fmt.Errorf("zone socket: %w", err)
+	}
+	undo = append(undo, func() { _ = os.RemoveAll(zoneSockDir(d.root, d.name)) })
+	spec.Mounts = append(spec.Mounts, zsm...)
 	b, err := json.MarshalIndent(spec, "", "  ")
 	if err != nil {
 		return err
@@ -352,6 +368,10 @@ func (d *zoneadmd) ready(spec *PlatformSpec) (err error) {
 	if err := d.attachConsole(); err != nil {
 		return err
 	}
+	if err := d.startZoneSock(); err != nil {
+		return err
+	}
+	undo = append(undo, d.stopZoneSock)
 	ns, err := SetupNet(*spec, p.Pid, id)
 	if err != nil {
 		return err
@@ -673,6 +693,7 @@ func (d *zoneadmd) halt(why string) error {
 		log.Printf("halt incomplete: %s", reason)
 		return fmt.Errorf("halt %s: zone is down, not halted: %s", d.name, reason)
 	}
+	d.stopZoneSock()
 	for _, f := range []string{"zsched.sock", "zoneid", "spec.json", "state.json"} {
 		_ = os.Remove(filepath.Join(d.dir, f))
 	}
@@ -748,6 +769,9 @@ func (d *zoneadmd) adopt() error {
 				go d.watchZsched(done)
 				if err := d.attachConsole(); err != nil {
 					log.Printf("adopt: console: %v", err)
+				}
+				if err := d.startZoneSock(); err != nil {
+					log.Printf("adopt: zone socket: %v", err)
 				}
 				log.Printf("adopted zone ID %d, zsched pid %d", st.ZoneID, st.ZschedPid)
 				return nil

@@ -45,6 +45,8 @@ func init() {
 		"zoneadm":  {runZoneadm, "install, boot, halt and list zones"},
 		"zlogin":   {runZlogin, "run a command or a shell inside a zone"},
 		"help":     {runHelp, "this list"},
+		"audit":    {runAudit, "show the audit log of zone changes"},
+		"serve":    {runServe, "run the zonetop service for delegated users (for a system unit, as root)"},
 		"autoboot": {runAutoboot, "boot zones with autoboot=true (for a system unit; --shutdown at host stop)"},
 	}
 }

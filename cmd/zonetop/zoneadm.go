@@ -2,7 +2,6 @@ package main
 
 import (
 	"bufio"
-	"context"
 	"fmt"
 	"io"
 	"strconv"
@@ -90,7 +89,7 @@ func zoneadmList(e *engine.Engine, zone string, args []string, stdout, stderr io
 		// -z with list shows that zone whatever its state.
 		opts.Configured = true
 	}
-	list, err := e.List(context.Background(), engine.CurrentPrincipal(), opts)
+	list, err := listZones(e, opts)
 	if err != nil {
 		fmt.Fprintf(stderr, "zoneadm: %v\n", err)
 		return 1
