@@ -106,12 +106,24 @@ func (e *Engine) InstallZone(ctx context.Context, p Principal, name, archive str
 	if err := e.store.SetState(name, []zones.State{zones.StateConfigured}, zones.StateIncomplete, "install under way"); err != nil {
 		return fmt.Errorf("install %s: %w", name, err)
 	}
+	testPause(e.Root, "install-begin")
+	reports := 0
+	inner := opts.Progress
+	opts.Progress = func(pr Progress) {
+		if reports++; reports == 2 {
+			testPause(e.Root, "install-mid")
+		}
+		if inner != nil {
+			inner(pr)
+		}
+	}
 	if err := Install(ctx, opts); err != nil {
 		if serr := e.store.SetState(name, []zones.State{zones.StateIncomplete}, zones.StateConfigured, ""); serr != nil {
 			return fmt.Errorf("install %s: %w (and the zone stays incomplete: %v)", name, err, serr)
 		}
 		return fmt.Errorf("install %s: %w", name, err)
 	}
+	testPause(e.Root, "install-end")
 	return e.store.SetState(name, []zones.State{zones.StateIncomplete}, zones.StateInstalled, "")
 }
 
@@ -155,10 +167,12 @@ func (e *Engine) ReadyZone(ctx context.Context, p Principal, name string) (ZoneS
 	if err != nil {
 		return ZoneStatus{}, fmt.Errorf("ready %s: %w", name, err)
 	}
+	testPause(e.Root, "ready-begin")
 	st, err := Ready(e.Root, spec)
 	if err != nil {
 		return st, fmt.Errorf("ready %s: %w", name, err)
 	}
+	testPause(e.Root, "ready-end")
 	return st, e.record(name, st)
 }
 
@@ -181,6 +195,7 @@ func (e *Engine) BootZone(ctx context.Context, p Principal, name string, args []
 			return ZoneStatus{}, fmt.Errorf("boot %s: %w", name, err)
 		}
 	}
+	testPause(e.Root, "boot-begin")
 	st, err := Boot(e.Root, name, args)
 	if err != nil {
 		return st, fmt.Errorf("boot %s: %w", name, err)

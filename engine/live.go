@@ -15,7 +15,11 @@ func (e *Engine) fillLive(zi *ZoneInfo) {
 	if st.State != "" {
 		zi.State = st.State
 	}
-	zi.ID = st.ZoneID
+	// A zone that has no platform has no zone ID, whatever the
+	// supervisor last held.
+	if st.ZoneID > 0 && st.State != stateInstalled {
+		zi.ID = st.ZoneID
+	}
 	zi.Since = st.Since
 	if st.Reason != "" {
 		zi.Reason = st.Reason

@@ -356,6 +356,7 @@ func (d *zoneadmd) ready(spec *PlatformSpec) (err error) {
 	if err != nil {
 		return err
 	}
+	testPause(d.root, "zoneadmd-ready-net")
 	nb, _ := ns.Marshal()
 	undo = append(undo, func() { _ = TeardownNet(ns) })
 	d.mu.Lock()
@@ -554,6 +555,7 @@ func (d *zoneadmd) boot(args []string) error {
 	if err != nil {
 		return fmt.Errorf("boot %s: %w", d.name, err)
 	}
+	testPause(d.root, "zoneadmd-boot")
 	d.mu.Lock()
 	d.st.InitPid = hostPidOf(d.st.ZschedPid, resp.Pid)
 	d.mu.Unlock()
@@ -729,7 +731,15 @@ func (d *zoneadmd) adopt() error {
 	}
 	alive := zschedAlive(st.ZschedPid, st.ZschedStart)
 	if alive && (st.State == stateReady || st.State == stateRunning) {
-		if _, err := roundTrip(d.zschedSock(), request{Op: "ping"}); err == nil {
+		if ping, err := roundTrip(d.zschedSock(), request{Op: "ping"}); err == nil {
+			if st.State == stateReady && ping.Pid != 0 {
+				// The zoneadmd died between zsched starting init and
+				// recording it: the zone is running, whatever the
+				// record says.
+				d.st.State = stateRunning
+				d.st.InitPid = hostPidOf(st.ZschedPid, ping.Pid)
+				_ = d.saveLocked()
+			}
 			fd, err := unix.PidfdOpen(st.ZschedPid, 0)
 			if err == nil && zschedAlive(st.ZschedPid, st.ZschedStart) {
 				done := make(chan struct{})

@@ -246,7 +246,14 @@ func (l *lab) cleanup() {
 		}
 		_, _, _ = l.run("zoneadm", "-z", z, "uninstall", "-F")
 	}
-	for _, pid := range procsUnder(l.root) {
+	var left []int
+	for i := 0; i < 200; i++ {
+		if left = procsUnder(l.root); len(left) == 0 {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	for _, pid := range left {
 		t.Errorf("leftover process %d (%s)", pid, cmdline(pid))
 		_ = syscall.Kill(pid, syscall.SIGKILL)
 	}
@@ -275,12 +282,39 @@ func (l *lab) checkGone(name string) {
 	if cgs := zoneCgroups(name); len(cgs) > 0 {
 		l.t.Errorf("zone %s: cgroups left: %v", name, cgs)
 	}
-	for _, pid := range procsUnder(filepath.Join(l.root, "run", "zonetop", name)) {
+	// A zoneadmd that only answered a status query after the zone was
+	// gone retires by itself within seconds, taking its run directory.
+	run := filepath.Join(l.root, "run", "zonetop", name)
+	var procs []int
+	var dirLeft bool
+	for i := 0; i < 200; i++ {
+		procs = zoneProcs(l.root, name)
+		_, err := os.Stat(run)
+		dirLeft = err == nil
+		if len(procs) == 0 && !dirLeft {
+			return
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	for _, pid := range procs {
 		l.t.Errorf("zone %s: process %d (%s) left", name, pid, cmdline(pid))
 	}
-	if _, err := os.Stat(filepath.Join(l.root, "run", "zonetop", name)); err == nil {
+	if dirLeft {
 		l.t.Errorf("zone %s: run directory left", name)
 	}
+}
+
+// zoneProcs lists the zone's zoneadmd (argv: zoneadmd ROOT NAME) and
+// zsched (argv: zsched ROOT/run/zonetop/NAME).
+func zoneProcs(root, name string) []int {
+	var out []int
+	for _, pid := range procsUnder(root) {
+		c := cmdline(pid)
+		if strings.HasSuffix(c, " "+root+" "+name) || strings.HasSuffix(c, filepath.Join(root, "run", "zonetop", name)) {
+			out = append(out, pid)
+		}
+	}
+	return out
 }
 
 // mountsUnder lists mount points at or below dir, deepest first.
