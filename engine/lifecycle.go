@@ -4,7 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
 	"time"
+
+	"golang.org/x/sys/unix"
 
 	"zonetop/zones"
 )
@@ -84,6 +89,11 @@ func (e *Engine) InstallZone(ctx context.Context, p Principal, name, archive str
 	if err != nil {
 		return fmt.Errorf("install %s: %w", name, err)
 	}
+	release, err := e.opLock(name)
+	if err != nil {
+		return fmt.Errorf("install %s: %w", name, err)
+	}
+	defer release()
 	if ent.State == zones.StateIncomplete {
 		if err := Uninstall(ctx, e.hostPath(cfg.Zonepath), true); err != nil {
 			return fmt.Errorf("install %s: clean up the earlier incomplete install: %w", name, err)
@@ -136,6 +146,11 @@ func (e *Engine) UninstallZone(ctx context.Context, p Principal, name string, fo
 	if err != nil {
 		return fmt.Errorf("uninstall %s: %w", name, err)
 	}
+	release, err := e.opLock(name)
+	if err != nil {
+		return fmt.Errorf("uninstall %s: %w", name, err)
+	}
+	defer release()
 	if ent.State != zones.StateIncomplete {
 		if err := zones.CheckOp(name, e.liveState(name, ent), "uninstall"); err != nil {
 			return err
@@ -266,4 +281,55 @@ func (e *Engine) record(name string, st ZoneStatus) error {
 		to = zones.StateInstalled
 	}
 	return e.store.SetState(name, nil, to, st.Reason)
+}
+
+// opLockPath is the lock an install or uninstall holds on its zone for as
+// long as the process doing it lives. The kernel drops it when that
+// process dies, so a listing can tell an operation under way from one
+// that was killed and left the zone incomplete.
+func (e *Engine) opLockPath(name string) string {
+	return filepath.Join(runBase(e.Root), "."+name+".op")
+}
+
+// opLock takes the zone's operation lock; release drops it.
+func (e *Engine) opLock(name string) (release func(), err error) {
+	if err := os.MkdirAll(runBase(e.Root), 0o755); err != nil {
+		return nil, err
+	}
+	f, err := os.OpenFile(e.opLockPath(name), os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, err
+	}
+	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("another install or uninstall of zone %s is under way", name)
+	}
+	return func() {
+		_ = os.Remove(f.Name())
+		f.Close()
+	}, nil
+}
+
+// opRunning reports whether some process holds the zone's operation lock.
+func (e *Engine) opRunning(name string) bool {
+	f, err := os.Open(e.opLockPath(name))
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	if err := unix.Flock(int(f.Fd()), unix.LOCK_SH|unix.LOCK_NB); err != nil {
+		return true
+	}
+	_ = unix.Flock(int(f.Fd()), unix.LOCK_UN)
+	return false
+}
+
+// incompleteReason says what an incomplete zone's recorded reason means
+// now: an operation "under way" whose process is gone was interrupted.
+func (e *Engine) incompleteReason(name, reason string) string {
+	op, found := strings.CutSuffix(reason, " under way")
+	if !found || e.opRunning(name) {
+		return reason
+	}
+	return op + " interrupted; run it again, or uninstall -F"
 }

@@ -45,6 +45,9 @@ func (l *lab) killAt(point string, args ...string) int {
 				l.t.Fatalf("%s: marker %q", marker, b)
 			}
 			_ = os.Remove(marker)
+			if l.whilePaused != nil {
+				l.whilePaused()
+			}
 			if pid != cmd.Process.Pid {
 				_ = syscall.Kill(pid, syscall.SIGKILL)
 				waitGone(pid)
@@ -83,9 +86,16 @@ func TestFaultInstall(t *testing.T) {
 	l := newLab(t)
 	for _, point := range []string{"install-begin", "install-mid", "install-end"} {
 		z := l.newZone("sparse")
+		l.whilePaused = func() {
+			// While the installer lives, the zone is honestly under way.
+			if v := l.verbose(z); !strings.Contains(v, "incomplete (install under way)") {
+				t.Errorf("%s: list -v during install says %q", point, v)
+			}
+		}
 		l.killAt(point, "zoneadm", "-z", z, "install")
+		l.whilePaused = nil
 		l.state(z, "incomplete")
-		if v := l.verbose(z); !strings.Contains(v, "incomplete") {
+		if v := l.verbose(z); !strings.Contains(v, "incomplete (install interrupted") {
 			t.Errorf("%s: list -v says %q", point, v)
 		}
 		// Booting an incomplete zone is refused, with a reason.

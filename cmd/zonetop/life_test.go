@@ -81,6 +81,8 @@ type lab struct {
 	seq   int
 	zones []string
 	env   []string // extra environment for the binary
+
+	whilePaused func() // killAt calls it while the target is paused
 }
 
 func newLab(t *testing.T) *lab {
