@@ -66,6 +66,11 @@ func lifeCycle(t *testing.T, brand, archive string) {
 	if out := l.ok("zoneadm", "list"); !strings.Contains(out, z) {
 		t.Errorf("plain list does not show running zone %s:\n%s", z, out)
 	}
+	lv := strings.Split(l.ok("zoneadm", "list", "-v"), "\n")
+	if len(lv) < 3 || strings.Join(strings.Fields(lv[0]), " ") != "ID NAME STATUS PATH BRAND IP" ||
+		strings.Join(strings.Fields(lv[1])[:3], " ") != "0 global running" {
+		t.Errorf("list -v: want the illumos header, then the global zone:\n%s", strings.Join(lv, "\n"))
+	}
 	v := strings.Fields(l.verbose(z))
 	if len(v) < 6 || v[0] == "-" || v[2] != "running" || v[3] != "/zones/"+z || v[4] != brand {
 		t.Errorf("list -v line %q: want ID NAME running /zones/%s %s IP", strings.Join(v, " "), z, brand)
