@@ -271,3 +271,41 @@ func TestHaltBlocked(t *testing.T) {
 	l.state(z, "installed")
 	l.checkGone(z)
 }
+
+// TestZoneDiedWithZoneadmd: zoneadmd and zsched both killed (the zone is
+// gone, its cgroups and run state are not): the next listing says
+// installed and nothing is left.
+func TestZoneDiedWithZoneadmd(t *testing.T) {
+	needZones(t)
+	needBusybox(t)
+	l := newLab(t)
+	z := l.newZone("busybox")
+	l.ok("zoneadm", "-z", z, "install")
+	l.ok("zoneadm", "-z", z, "boot")
+	l.state(z, "running")
+	for _, pid := range zoneProcs(l.root, z) {
+		_ = syscall.Kill(pid, syscall.SIGKILL)
+		waitGone(pid)
+	}
+	l.state(z, "installed")
+	l.checkGone(z)
+	l.ok("zoneadm", "-z", z, "boot")
+	l.state(z, "running")
+	l.ok("zoneadm", "-z", z, "halt")
+	l.checkGone(z)
+}
+
+// TestShutdownTimeout: a shutdown entry that never ends does not keep the
+// zone up past the time limit.
+func TestShutdownTimeout(t *testing.T) {
+	needZones(t)
+	needBusybox(t)
+	l := newLab(t)
+	z := l.newZone("busybox")
+	l.ok("zoneadm", "-z", z, "install")
+	must(t, os.WriteFile(filepath.Join(l.zonepath(z), "root/etc/inittab"), []byte("::shutdown:/bin/sleep 7777\n"), 0o644))
+	l.ok("zoneadm", "-z", z, "boot")
+	l.ok("zoneadm", "-z", z, "shutdown", "-t", "1s")
+	l.state(z, "installed")
+	l.checkGone(z)
+}
