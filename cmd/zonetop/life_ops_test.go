@@ -108,6 +108,19 @@ func TestVerifyAndRefusals(t *testing.T) {
 	l.ok("zoneadm", "-z", z, "halt")
 	l.fails(1, []string{"no such zone"}, "zoneadm", "-z", l.tag+"nosuch", "boot")
 
+	// A failed install goes back to configured, leaving nothing behind.
+	tb := l.newZone("tarball")
+	l.fails(1, []string{"needs an archive"}, "zoneadm", "-z", tb, "install")
+	junk := filepath.Join(l.root, "junk.tar")
+	must(t, os.WriteFile(junk, []byte("not a tar archive at all"), 0o644))
+	l.fails(1, []string{"not a tar archive"}, "zoneadm", "-z", tb, "install", "-a", junk)
+	l.fails(1, []string{"no such file"}, "zoneadm", "-z", tb, "install", "-a", junk+".missing")
+	l.state(tb, "configured")
+	if _, err := os.Lstat(l.zonepath(tb)); err == nil {
+		t.Errorf("failed installs left %s", l.zonepath(tb))
+	}
+	l.fails(2, nil, "zoneadm", "-z", tb, "install", "-a")
+
 	l.fails(2, nil, "zoneadm", "-z", z, "frobnicate")
 	l.fails(2, nil, "zoneadm", "boot")
 	l.fails(2, nil, "zoneadm", "list", "-x")
