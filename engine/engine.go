@@ -104,6 +104,9 @@ func (e *Engine) List(ctx context.Context, p Principal, opts ListOptions) ([]Zon
 		}
 		zi := ZoneInfo{ID: -1, Name: ent.Name, State: string(ent.State), Path: ent.Zonepath, UUID: ent.UUID, Reason: ent.Reason}
 		e.fillLive(&zi)
+		if zi.State == string(zones.StateIncomplete) {
+			zi.Reason = e.incompleteReason(ent.Name, zi.Reason)
+		}
 		if !wanted(zones.State(zi.State), opts) {
 			continue
 		}

@@ -4,7 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
 	"time"
+
+	"golang.org/x/sys/unix"
 
 	"zonetop/zones"
 )
@@ -75,6 +80,11 @@ func (e *Engine) InstallZone(ctx context.Context, p Principal, name, archive str
 	if err != nil {
 		return fmt.Errorf("install %s: %w", name, err)
 	}
+	release, err := e.opLock(name)
+	if err != nil {
+		return fmt.Errorf("install %s: %w", name, err)
+	}
+	defer release()
 	if ent.State == zones.StateIncomplete {
 		if err := Uninstall(ctx, e.hostPath(cfg.Zonepath), true); err != nil {
 			return fmt.Errorf("install %s: clean up the earlier incomplete install: %w", name, err)
@@ -97,12 +107,24 @@ func (e *Engine) InstallZone(ctx context.Context, p Principal, name, archive str
 	if err := e.store.SetState(name, []zones.State{zones.StateConfigured}, zones.StateIncomplete, "install under way"); err != nil {
 		return fmt.Errorf("install %s: %w", name, err)
 	}
+	testPause(e.Root, "install-begin")
+	reports := 0
+	inner := opts.Progress
+	opts.Progress = func(pr Progress) {
+		if reports++; reports == 2 {
+			testPause(e.Root, "install-mid")
+		}
+		if inner != nil {
+			inner(pr)
+		}
+	}
 	if err := Install(ctx, opts); err != nil {
 		if serr := e.store.SetState(name, []zones.State{zones.StateIncomplete}, zones.StateConfigured, ""); serr != nil {
 			return fmt.Errorf("install %s: %w (and the zone stays incomplete: %v)", name, err, serr)
 		}
 		return fmt.Errorf("install %s: %w", name, err)
 	}
+	testPause(e.Root, "install-end")
 	return e.store.SetState(name, []zones.State{zones.StateIncomplete}, zones.StateInstalled, "")
 }
 
@@ -116,6 +138,11 @@ func (e *Engine) UninstallZone(ctx context.Context, p Principal, name string, fo
 	if err != nil {
 		return fmt.Errorf("uninstall %s: %w", name, err)
 	}
+	release, err := e.opLock(name)
+	if err != nil {
+		return fmt.Errorf("uninstall %s: %w", name, err)
+	}
+	defer release()
 	if ent.State != zones.StateIncomplete {
 		if err := zones.CheckOp(name, e.liveState(name, ent), "uninstall"); err != nil {
 			return err
@@ -148,10 +175,12 @@ func (e *Engine) ReadyZone(ctx context.Context, p Principal, name string) (_ Zon
 	if err != nil {
 		return ZoneStatus{}, fmt.Errorf("ready %s: %w", name, err)
 	}
+	testPause(e.Root, "ready-begin")
 	st, err := Ready(e.Root, spec)
 	if err != nil {
 		return st, fmt.Errorf("ready %s: %w", name, err)
 	}
+	testPause(e.Root, "ready-end")
 	return st, e.record(name, st)
 }
 
@@ -175,6 +204,7 @@ func (e *Engine) BootZone(ctx context.Context, p Principal, name string, args []
 			return ZoneStatus{}, fmt.Errorf("boot %s: %w", name, err)
 		}
 	}
+	testPause(e.Root, "boot-begin")
 	st, err := Boot(e.Root, name, args)
 	if err != nil {
 		return st, fmt.Errorf("boot %s: %w", name, err)
@@ -247,4 +277,55 @@ func (e *Engine) record(name string, st ZoneStatus) error {
 		to = zones.StateInstalled
 	}
 	return e.store.SetState(name, nil, to, st.Reason)
+}
+
+// opLockPath is the lock an install or uninstall holds on its zone for as
+// long as the process doing it lives. The kernel drops it when that
+// process dies, so a listing can tell an operation under way from one
+// that was killed and left the zone incomplete.
+func (e *Engine) opLockPath(name string) string {
+	return filepath.Join(runBase(e.Root), "."+name+".op")
+}
+
+// opLock takes the zone's operation lock; release drops it.
+func (e *Engine) opLock(name string) (release func(), err error) {
+	if err := os.MkdirAll(runBase(e.Root), 0o755); err != nil {
+		return nil, err
+	}
+	f, err := os.OpenFile(e.opLockPath(name), os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, err
+	}
+	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("another install or uninstall of zone %s is under way", name)
+	}
+	return func() {
+		_ = os.Remove(f.Name())
+		f.Close()
+	}, nil
+}
+
+// opRunning reports whether some process holds the zone's operation lock.
+func (e *Engine) opRunning(name string) bool {
+	f, err := os.Open(e.opLockPath(name))
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	if err := unix.Flock(int(f.Fd()), unix.LOCK_SH|unix.LOCK_NB); err != nil {
+		return true
+	}
+	_ = unix.Flock(int(f.Fd()), unix.LOCK_UN)
+	return false
+}
+
+// incompleteReason says what an incomplete zone's recorded reason means
+// now: an operation "under way" whose process is gone was interrupted.
+func (e *Engine) incompleteReason(name, reason string) string {
+	op, found := strings.CutSuffix(reason, " under way")
+	if !found || e.opRunning(name) {
+		return reason
+	}
+	return op + " interrupted; run it again, or uninstall -F"
 }

@@ -159,7 +159,7 @@ func StartZoneadmd(rootPrefix, name string) error {
 	}
 	p, err := os.StartProcess("/proc/self/exe", []string{"zoneadmd", "zoneadmd", root, name}, &os.ProcAttr{
 		Dir:   "/",
-		Env:   []string{"PATH=/usr/sbin:/usr/bin:/sbin:/bin"},
+		Env:   zoneadmdEnv(),
 		Files: []*os.File{null, null, logf},
 		Sys:   &syscall.SysProcAttr{Setsid: true},
 	})
@@ -419,3 +419,13 @@ func writeFileAtomic(path string, data []byte, mode os.FileMode) error {
 
 // errnoIs is errors.Is for the unix errno values used by the runtime.
 func errnoIs(err error, e unix.Errno) bool { return errors.Is(err, e) }
+
+// zoneadmdEnv is zoneadmd's whole environment: a fixed PATH, and the
+// fault-injection point when a test set one.
+func zoneadmdEnv() []string {
+	env := []string{"PATH=/usr/sbin:/usr/bin:/sbin:/bin"}
+	if v := os.Getenv(TestPauseEnv); v != "" {
+		env = append(env, TestPauseEnv+"="+v)
+	}
+	return env
+}

@@ -376,6 +376,7 @@ func (d *zoneadmd) ready(spec *PlatformSpec) (err error) {
 	if err != nil {
 		return err
 	}
+	testPause(d.root, "zoneadmd-ready-net")
 	nb, _ := ns.Marshal()
 	undo = append(undo, func() { _ = TeardownNet(ns) })
 	d.mu.Lock()
@@ -574,6 +575,7 @@ func (d *zoneadmd) boot(args []string) error {
 	if err != nil {
 		return fmt.Errorf("boot %s: %w", d.name, err)
 	}
+	testPause(d.root, "zoneadmd-boot")
 	d.mu.Lock()
 	d.st.InitPid = hostPidOf(d.st.ZschedPid, resp.Pid)
 	d.mu.Unlock()
@@ -750,7 +752,15 @@ func (d *zoneadmd) adopt() error {
 	}
 	alive := zschedAlive(st.ZschedPid, st.ZschedStart)
 	if alive && (st.State == stateReady || st.State == stateRunning) {
-		if _, err := roundTrip(d.zschedSock(), request{Op: "ping"}); err == nil {
+		if ping, err := roundTrip(d.zschedSock(), request{Op: "ping"}); err == nil {
+			if st.State == stateReady && ping.Pid != 0 {
+				// The zoneadmd died between zsched starting init and
+				// recording it: the zone is running, whatever the
+				// record says.
+				d.st.State = stateRunning
+				d.st.InitPid = hostPidOf(st.ZschedPid, ping.Pid)
+				_ = d.saveLocked()
+			}
 			fd, err := unix.PidfdOpen(st.ZschedPid, 0)
 			if err == nil && zschedAlive(st.ZschedPid, st.ZschedStart) {
 				done := make(chan struct{})
@@ -865,12 +875,45 @@ func allocZoneID(root, name string) (int, error) {
 			used[n] = true
 		}
 	}
-	id := 1
-	for used[id] {
-		id++
+	// Next fit, as illumos allocates zone IDs: the one after the last
+	// given out, so a rebooted zone comes back with a new ID and an old
+	// ID is not reused while logs still name it. An ID whose host-side
+	// links exist belongs to a zone of another zonetop root on this host
+	// (a test, an alternate root); the links live in the one host network
+	// namespace, so that ID is skipped too.
+	buf := make([]byte, 32)
+	n, _ := lf.ReadAt(buf, 0)
+	last, _ := strconv.Atoi(strings.TrimSpace(string(buf[:n])))
+	if last < 0 || last >= netMaxZoneID {
+		last = 0
+	}
+	id := 0
+	for i, cand := 0, last; i < netMaxZoneID; i++ {
+		cand++
+		if cand > netMaxZoneID {
+			cand = 1
+		}
+		if used[cand] || hostLinkTaken(cand) {
+			continue
+		}
+		id = cand
+		break
+	}
+	if id == 0 {
+		return 0, errors.New("zone ID: every zone ID is in use")
+	}
+	if err := lf.Truncate(0); err == nil {
+		_, _ = lf.WriteAt([]byte(strconv.Itoa(id)+"\n"), 0)
 	}
 	if err := writeFileAtomic(filepath.Join(runDir(root, name), "zoneid"), []byte(strconv.Itoa(id)+"\n"), 0o600); err != nil {
 		return 0, fmt.Errorf("zone ID: %w", err)
 	}
 	return id, nil
+}
+
+// hostLinkTaken reports whether the host already has the first link a
+// zone with this ID would create.
+func hostLinkTaken(id int) bool {
+	_, err := os.Lstat(filepath.Join("/sys/class/net", netHostLinkName(id, 0)))
+	return err == nil
 }
