@@ -76,7 +76,8 @@ func (e *Engine) installOptions(cfg *zones.Config, archive string, progress func
 // InstallZone fills the zone's root by its brand. The zone is incomplete
 // while that runs; on failure it goes back to configured with nothing left.
 // A zone left incomplete by an interrupted install is cleaned up first.
-func (e *Engine) InstallZone(ctx context.Context, p Principal, name, archive string, progress func(Progress)) error {
+func (e *Engine) InstallZone(ctx context.Context, p Principal, name, archive string, progress func(Progress)) (err error) {
+	defer func() { e.note(p, name, "install", err) }()
 	if err := requireGlobal(p, "install", name); err != nil {
 		return err
 	}
@@ -116,7 +117,8 @@ func (e *Engine) InstallZone(ctx context.Context, p Principal, name, archive str
 }
 
 // UninstallZone removes the zone's root; the configuration stays.
-func (e *Engine) UninstallZone(ctx context.Context, p Principal, name string, force bool) error {
+func (e *Engine) UninstallZone(ctx context.Context, p Principal, name string, force bool) (err error) {
+	defer func() { e.note(p, name, "uninstall", err) }()
 	if err := requireGlobal(p, "uninstall", name); err != nil {
 		return err
 	}
@@ -140,7 +142,8 @@ func (e *Engine) UninstallZone(ctx context.Context, p Principal, name string, fo
 
 // ReadyZone brings an installed zone's virtual platform up with no user
 // processes in it.
-func (e *Engine) ReadyZone(ctx context.Context, p Principal, name string) (ZoneStatus, error) {
+func (e *Engine) ReadyZone(ctx context.Context, p Principal, name string) (_ ZoneStatus, err error) {
+	defer func() { e.note(p, name, "ready", err) }()
 	if err := requireGlobal(p, "ready", name); err != nil {
 		return ZoneStatus{}, err
 	}
@@ -164,7 +167,8 @@ func (e *Engine) ReadyZone(ctx context.Context, p Principal, name string) (ZoneS
 
 // BootZone starts the zone's init, passing through ready when the zone is
 // only installed.
-func (e *Engine) BootZone(ctx context.Context, p Principal, name string, args []string) (ZoneStatus, error) {
+func (e *Engine) BootZone(ctx context.Context, p Principal, name string, args []string) (_ ZoneStatus, err error) {
+	defer func() { e.note(p, name, "boot", err) }()
 	if err := requireGlobal(p, "boot", name); err != nil {
 		return ZoneStatus{}, err
 	}
@@ -190,7 +194,8 @@ func (e *Engine) BootZone(ctx context.Context, p Principal, name string, args []
 
 // HaltZone tears the zone's platform down. A halt that cannot finish leaves
 // the zone down with the reason; running halt again finishes the job.
-func (e *Engine) HaltZone(ctx context.Context, p Principal, name string) (ZoneStatus, error) {
+func (e *Engine) HaltZone(ctx context.Context, p Principal, name string) (_ ZoneStatus, err error) {
+	defer func() { e.note(p, name, "halt", err) }()
 	if err := requireGlobal(p, "halt", name); err != nil {
 		return ZoneStatus{}, err
 	}
@@ -213,7 +218,8 @@ func (e *Engine) HaltZone(ctx context.Context, p Principal, name string) (ZoneSt
 
 // ShutdownZone runs the zone's shutdown entries for at most timeout, then
 // halts it.
-func (e *Engine) ShutdownZone(ctx context.Context, p Principal, name string, timeout time.Duration) (ZoneStatus, error) {
+func (e *Engine) ShutdownZone(ctx context.Context, p Principal, name string, timeout time.Duration) (_ ZoneStatus, err error) {
+	defer func() { e.note(p, name, "shutdown", err) }()
 	if err := requireGlobal(p, "shutdown", name); err != nil {
 		return ZoneStatus{}, err
 	}
@@ -235,7 +241,8 @@ func (e *Engine) ShutdownZone(ctx context.Context, p Principal, name string, tim
 }
 
 // RebootZone is halt then boot; the zone comes back with a new zone ID.
-func (e *Engine) RebootZone(ctx context.Context, p Principal, name string, args []string) (ZoneStatus, error) {
+func (e *Engine) RebootZone(ctx context.Context, p Principal, name string, args []string) (_ ZoneStatus, err error) {
+	defer func() { e.note(p, name, "reboot", err) }()
 	if _, err := e.HaltZone(ctx, p, name); err != nil {
 		return ZoneStatus{}, fmt.Errorf("reboot %s: %w", name, err)
 	}
