@@ -7,6 +7,7 @@ import (
 	"time"
 
 	tea "charm.land/bubbletea/v2"
+	"github.com/charmbracelet/x/ansi"
 
 	"zonetop/engine"
 )
@@ -155,7 +156,22 @@ func (m *Model) detailBody(w, h int) string {
 	if z, ok := m.zoneByName(d.zone); ok {
 		title += " " + st.StateStyle(z.State).Render(z.State)
 	}
-	lines := []string{title + "  " + strings.Join(tabs, ""), ""}
+	bar := title + "  " + strings.Join(tabs, "")
+	if ansi.StringWidth(bar) > w {
+		// Narrow: the tab numbers stay (they are the keys), names shorten.
+		tabs = tabs[:0]
+		for i, t := range detailTabs {
+			label := fmt.Sprintf("%d %s", i+1, t[:min(4, len(t))])
+			if i == d.tab {
+				label = st.ActiveTab.Render(fmt.Sprintf("%d %s", i+1, t))
+			} else {
+				label = st.Tab.Render(label)
+			}
+			tabs = append(tabs, label)
+		}
+		bar = title + " " + strings.Join(tabs, "")
+	}
+	lines := []string{bar, ""}
 	var body []string
 	switch {
 	case d.loading:

@@ -21,7 +21,7 @@ func runConsole(g *globals, _ io.Writer, stderr io.Writer) int {
 		Principal: engine.CurrentPrincipal(),
 		Command:   func(line string) (string, error) { return consoleCommand(g, line) },
 	}
-	if err := ui.Run(e, opts); err != nil {
+	if err := ui.Run(consoleBackend{e}, opts); err != nil {
 		fmt.Fprintf(stderr, "zonetop: %v\n", err)
 		return 1
 	}
