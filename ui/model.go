@@ -18,7 +18,6 @@ import (
 	"zonetop/zones"
 )
 
-
 // Options configure a console.
 type Options struct {
 	// Principal is who the console acts as; it scopes every engine call
