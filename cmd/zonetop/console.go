@@ -11,7 +11,10 @@ import (
 )
 
 // runConsole opens the terminal console over this host's engine.
-func runConsole(g *globals, _ io.Writer, stderr io.Writer) int {
+func runConsole(g *globals, stdout io.Writer, stderr io.Writer) int {
+	if g.demo {
+		return runDemo(g, stdout, stderr)
+	}
 	e, err := engine.New(g.root, g.cgroupParent)
 	if err != nil {
 		fmt.Fprintf(stderr, "zonetop: %v\n", err)
