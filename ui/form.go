@@ -53,7 +53,6 @@ type zoneForm struct {
 	cur         int
 	pathEdited  bool // the operator typed a zonepath; stop following the name
 	general     []string
-	submitting  bool
 	submitError string
 }
 

@@ -25,7 +25,6 @@ type pane struct {
 	login  LoginSession // nil for a console pane
 	offset int          // lines scrolled back
 	closed bool
-	reason string
 
 	lineStart bool // the last key sent ended a line (or none was sent)
 	tilde     bool // "~" held back, waiting to see whether "." follows

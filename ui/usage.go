@@ -21,11 +21,10 @@ const (
 // liveUsage is the newest sample of a zone and the trend behind it.
 type liveUsage struct {
 	ZoneUsage
-	ok       bool
-	err      error
-	cpuHist  []float64 // fraction of the cap (or of one CPU when uncapped)
-	memHist  []float64 // fraction of the cap (or of the largest seen)
-	lastSeen time.Time
+	ok      bool
+	err     error
+	cpuHist []float64 // fraction of the cap (or of one CPU when uncapped)
+	memHist []float64 // fraction of the cap (or of the largest seen)
 }
 
 func push(h []float64, v float64) []float64 {
