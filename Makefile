@@ -39,6 +39,7 @@ test-unit:
 
 bench: build
 	./scripts/bench.sh
+	./scripts/bench-ui.sh
 
 # Each fuzz target runs for FUZZTIME (go test allows one -fuzz target per run).
 fuzz:

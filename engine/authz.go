@@ -280,3 +280,13 @@ func hostUserName(uid int) string {
 	}
 	return u.Username
 }
+
+// requireGlobal refuses anything but the global administrator, for the
+// operations no auth delegates: creating and deleting zones, and applying
+// whole zonecfg scripts from the console.
+func requireGlobal(p Principal, what, zone string) error {
+	if !p.GlobalAdmin() {
+		return fmt.Errorf("%s %s: %w: only the global administrator may do this", what, zone, ErrPermission)
+	}
+	return nil
+}

@@ -23,6 +23,7 @@ type Engine struct {
 	// "zonetop" child of the cgroup the engine was started in.
 	CgroupParent string
 	store        *zones.Store
+	events       eventLog // what happened to each zone through this engine
 }
 
 // New opens the engine on the state under root.

@@ -73,6 +73,7 @@ func (e *Engine) installOptions(cfg *zones.Config, archive string, progress func
 // A zone left incomplete by an interrupted install is cleaned up first.
 func (e *Engine) InstallZone(ctx context.Context, p Principal, name, archive string, progress func(Progress)) (err error) {
 	defer e.auditOp(p, name, "install")(&err)
+	defer func() { e.note(p, name, "install", err) }()
 	if err := e.authorize(p, name, ActInstall); err != nil {
 		return err
 	}
@@ -131,6 +132,7 @@ func (e *Engine) InstallZone(ctx context.Context, p Principal, name, archive str
 // UninstallZone removes the zone's root; the configuration stays.
 func (e *Engine) UninstallZone(ctx context.Context, p Principal, name string, force bool) (err error) {
 	defer e.auditOp(p, name, "uninstall")(&err)
+	defer func() { e.note(p, name, "uninstall", err) }()
 	if err := e.authorize(p, name, ActUninstall); err != nil {
 		return err
 	}
@@ -161,6 +163,7 @@ func (e *Engine) UninstallZone(ctx context.Context, p Principal, name string, fo
 // processes in it.
 func (e *Engine) ReadyZone(ctx context.Context, p Principal, name string) (_ ZoneStatus, err error) {
 	defer e.auditOp(p, name, "ready")(&err)
+	defer func() { e.note(p, name, "ready", err) }()
 	if err := e.authorize(p, name, ActReady); err != nil {
 		return ZoneStatus{}, err
 	}
@@ -188,6 +191,7 @@ func (e *Engine) ReadyZone(ctx context.Context, p Principal, name string) (_ Zon
 // only installed.
 func (e *Engine) BootZone(ctx context.Context, p Principal, name string, args []string) (_ ZoneStatus, err error) {
 	defer e.auditOp(p, name, "boot")(&err)
+	defer func() { e.note(p, name, "boot", err) }()
 	if err := e.authorize(p, name, ActBoot); err != nil {
 		return ZoneStatus{}, err
 	}
@@ -216,6 +220,7 @@ func (e *Engine) BootZone(ctx context.Context, p Principal, name string, args []
 // the zone down with the reason; running halt again finishes the job.
 func (e *Engine) HaltZone(ctx context.Context, p Principal, name string) (_ ZoneStatus, err error) {
 	defer e.auditOp(p, name, "halt")(&err)
+	defer func() { e.note(p, name, "halt", err) }()
 	if err := e.authorize(p, name, ActHalt); err != nil {
 		return ZoneStatus{}, err
 	}
@@ -240,6 +245,7 @@ func (e *Engine) HaltZone(ctx context.Context, p Principal, name string) (_ Zone
 // halts it.
 func (e *Engine) ShutdownZone(ctx context.Context, p Principal, name string, timeout time.Duration) (_ ZoneStatus, err error) {
 	defer e.auditOp(p, name, "shutdown")(&err)
+	defer func() { e.note(p, name, "shutdown", err) }()
 	if err := e.authorize(p, name, ActShutdown); err != nil {
 		return ZoneStatus{}, err
 	}
@@ -261,7 +267,8 @@ func (e *Engine) ShutdownZone(ctx context.Context, p Principal, name string, tim
 }
 
 // RebootZone is halt then boot; the zone comes back with a new zone ID.
-func (e *Engine) RebootZone(ctx context.Context, p Principal, name string, args []string) (ZoneStatus, error) {
+func (e *Engine) RebootZone(ctx context.Context, p Principal, name string, args []string) (_ ZoneStatus, err error) {
+	defer func() { e.note(p, name, "reboot", err) }()
 	if _, err := e.HaltZone(ctx, p, name); err != nil {
 		return ZoneStatus{}, fmt.Errorf("reboot %s: %w", name, err)
 	}

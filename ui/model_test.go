@@ -363,10 +363,11 @@ func TestEverySizeFits(t *testing.T) {
 		return strings.Join(strings.Fields(ansi.Strip(m.table.titles())), " ")
 	}
 	for w, want := range map[int]string{
-		160: "ID NAME↑ STATUS PATH BRAND IP REASON",
-		80:  "ID NAME↑ STATUS PATH BRAND IP REASON",
-		60:  "ID NAME↑ STATUS BRAND IP",
-		45:  "ID NAME↑ STATUS IP",
+		160: "ID NAME↑ STATUS BRAND IP-TYPE CPU% MEMORY LWPS UPTIME CPU~ MEM~ PATH REASON",
+		120: "ID NAME↑ STATUS BRAND IP-TYPE CPU% MEMORY LWPS UPTIME CPU~ MEM~",
+		80:  "ID NAME↑ STATUS BRAND IP-TYPE CPU% MEMORY LWPS",
+		60:  "ID NAME↑ STATUS CPU% MEMORY",
+		45:  "ID NAME↑ STATUS CPU%",
 	} {
 		if got := cols(w); got != want {
 			t.Errorf("width %d: columns %q, want %q", w, got, want)
