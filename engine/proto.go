@@ -39,6 +39,7 @@ type response struct {
 	Status *ZoneStatus `json:"status,omitempty"`
 	Pid    int         `json:"pid,omitempty"`
 	Exit   *int        `json:"exit,omitempty"`
+	IPC    []IPCUsage  `json:"ipc,omitempty"`
 }
 
 // conn is one end of a control connection.
