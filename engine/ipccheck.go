@@ -85,13 +85,18 @@ type ipcObject struct {
 type ipcPending struct {
 	kind    ipcKind
 	project string
-	tgid    int
+	tid     int   // the calling thread
+	nr      int32 // its system call
+	done    bool  // the call has returned: unclaimed, it made nothing
+	tgid    int   // its process, looked up only when needed (0: not yet)
 	key     int32
 	size    uint64
 	bytes   uint64
 	at      time.Time
 }
 
+// pendingTTL bounds how long a grant nobody claimed stays charged when
+// its caller's state cannot be read.
 const pendingTTL = 5 * time.Second
 
 // Tree resources, by kind.
@@ -334,6 +339,13 @@ func parseSysvipc(kind ipcKind, b []byte) ([]ipcEntry, error) {
 // reconcile brings the totals of one kind in line with the zone's table
 // and returns the table.
 func (c *ipcChecker) reconcile(kind ipcKind) ([]ipcEntry, error) {
+	// First learn which granted calls have returned, then read the table:
+	// an object such a call made is in it (or was already removed).
+	for _, p := range c.pending {
+		if p.kind == kind && !p.done {
+			p.done = syscallReturned(p.tid, p.nr)
+		}
+	}
 	ents, err := c.readTable(kind)
 	if err != nil {
 		return nil, fmt.Errorf("ipc: read /proc/sysvipc/%s: %w", kind, err)
@@ -356,11 +368,12 @@ func (c *ipcChecker) reconcile(kind ipcKind) ([]ipcEntry, error) {
 		delete(c.known[kind], id)
 		c.dirty = true
 	}
-	// Grants nobody claimed: the kernel refused the call, or it only
-	// looked up a key made meanwhile.
+	// Grants nobody claimed once their call returned: the kernel refused
+	// the call, it only looked up a key made meanwhile, or the object is
+	// already gone again.
 	keep := c.pending[:0]
 	for _, p := range c.pending {
-		if p.kind == kind && now.Sub(p.at) > pendingTTL {
+		if p.kind == kind && (p.done || now.Sub(p.at) > pendingTTL) {
 			c.release(kind, &ipcObject{project: p.project, bytes: p.bytes})
 			continue
 		}
@@ -379,7 +392,7 @@ func (c *ipcChecker) adoptEntry(e ipcEntry) *ipcObject {
 		if p.kind != kind {
 			continue
 		}
-		if kind == ipcShm && p.tgid == e.cpid && p.size == e.id.Size ||
+		if kind == ipcShm && p.size == e.id.Size && p.madeBy(e.cpid) ||
 			kind != ipcShm && p.key == e.key {
 			best = i
 			break
@@ -426,8 +439,8 @@ type ipcVerdict struct {
 	pending *ipcPending // charged; to be dropped if the answer cannot be sent
 }
 
-// check decides one creation call from pid (a host thread id) in project.
-func (c *ipcChecker) check(call ipcCall, project string, tgid int) ipcVerdict {
+// check decides one creation call of thread tid (a host id) in project.
+func (c *ipcChecker) check(call ipcCall, project string, tid int, nr int32) ipcVerdict {
 	n := c.project(project)
 	idRes := resIDs[call.kind]
 	g, err := n.Request(idRes, 1)
@@ -438,7 +451,7 @@ func (c *ipcChecker) check(call ipcCall, project string, tgid int) ipcVerdict {
 		c.logf("ipc: %sget in project %s refused: %s limit of %v reached", call.kind, project, idRes, g.By)
 		return ipcVerdict{errno: unix.ENOSPC}
 	}
-	p := &ipcPending{kind: call.kind, project: project, tgid: tgid, key: call.key, size: call.size, at: c.now()}
+	p := &ipcPending{kind: call.kind, project: project, tid: tid, nr: nr, key: call.key, size: call.size, at: c.now()}
 	if call.kind == ipcShm {
 		g, err := n.Request(resShmMemory, call.size)
 		if err != nil || !g.OK() {
@@ -479,6 +492,17 @@ func (c *ipcChecker) handle(fd uintptr, n *seccompNotif) {
 		_ = notifSend(fd, &cont)
 		return
 	}
+	if call.kind == ipcShm && call.size == 0 {
+		// Below SHMMIN: a creation fails with EINVAL in the kernel.
+		_ = notifSend(fd, &cont)
+		return
+	}
+	// The thread is in a new call, so every earlier one of it returned.
+	for _, p := range c.pending {
+		if p.tid == int(n.Pid) {
+			p.done = true
+		}
+	}
 	ents, err := c.reconcile(call.kind)
 	if err != nil {
 		// Without the table nothing can be counted: refuse rather than
@@ -501,13 +525,12 @@ func (c *ipcChecker) handle(fd uintptr, n *seccompNotif) {
 		}
 	}
 	project := c.projOf(int(n.Pid))
-	tgid := procTgid(int(n.Pid))
 	// TOCTOU: what was read from /proc is the caller's only if it is
 	// still waiting for this answer (its pid cannot have been reused).
 	if !notifIDValid(fd, n.ID) {
 		return
 	}
-	v := c.check(call, project, tgid)
+	v := c.check(call, project, int(n.Pid), n.Data.Nr)
 	if !v.allow {
 		_ = notifSend(fd, &seccompNotifResp{ID: n.ID, Error: -int32(v.errno)})
 		return
@@ -600,6 +623,33 @@ func (c *ipcChecker) run(listener *os.File, stop <-chan struct{}, stopFd int) {
 			c.tick()
 		}
 	}
+}
+
+// madeBy tells whether pid (a creator pid of the table) is the process of
+// the granted call's thread. Reading the thread's Tgid is the dearest step
+// of a check, so it is skipped when the thread leads its process.
+func (p *ipcPending) madeBy(pid int) bool {
+	if pid == p.tid {
+		return true
+	}
+	if p.tgid == 0 {
+		p.tgid = procTgid(p.tid)
+	}
+	return p.tgid == pid
+}
+
+// syscallReturned tells whether thread tid has left system call nr: it is
+// gone, running, or in another call. Still in nr means not yet, or in a
+// new call of the same kind, which its own notification settles. A thread
+// that cannot be read counts as not yet (pendingTTL settles it).
+func syscallReturned(tid int, nr int32) bool {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(tid) + "/syscall")
+	if err != nil {
+		return os.IsNotExist(err) || errnoIs(err, unix.ESRCH)
+	}
+	f, _, _ := strings.Cut(strings.TrimSpace(string(b)), " ")
+	n, err := strconv.ParseInt(f, 10, 64)
+	return err != nil || n != int64(nr)
 }
 
 // procTgid is the process a thread belongs to (its creator pid in the
