@@ -643,9 +643,10 @@ func (p *ipcPending) madeBy(pid int) bool {
 // new call of the same kind, which its own notification settles. A thread
 // that cannot be read counts as not yet (pendingTTL settles it).
 func syscallReturned(tid int, nr int32) bool {
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(tid) + "/syscall")
+	var buf [256]byte
+	b, err := readProcFile("/proc/"+strconv.Itoa(tid)+"/syscall", buf[:])
 	if err != nil {
-		return os.IsNotExist(err) || errnoIs(err, unix.ESRCH)
+		return err == unix.ENOENT || err == unix.ESRCH
 	}
 	f, _, _ := strings.Cut(strings.TrimSpace(string(b)), " ")
 	n, err := strconv.ParseInt(f, 10, 64)
@@ -672,11 +673,38 @@ func procTgid(tid int) int {
 // path component below the zone's cgroup (zoneRels, relative to each
 // hierarchy's root); "default" in the zone cgroup itself.
 func cgroupProject(pid int, zoneRels []string) string {
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/cgroup")
+	var buf [16384]byte
+	b, err := readProcFile("/proc/"+strconv.Itoa(pid)+"/cgroup", buf[:])
 	if err != nil {
 		return "default"
 	}
 	return projectFromCgroup(string(b), zoneRels)
+}
+
+// readProcFile reads a small /proc file into buf with three system calls
+// (os.ReadFile adds a stat and a poller registration): it is on the path
+// of every checked call.
+func readProcFile(path string, buf []byte) ([]byte, error) {
+	fd, err := unix.Open(path, unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, err
+	}
+	defer unix.Close(fd)
+	n := 0
+	for n < len(buf) {
+		m, err := unix.Read(fd, buf[n:])
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		if m == 0 {
+			break
+		}
+		n += m
+	}
+	return buf[:n], nil
 }
 
 func projectFromCgroup(text string, zoneRels []string) string {

@@ -2,8 +2,10 @@ package engine
 
 import (
 	"os"
+	"path/filepath"
 	"runtime"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -273,6 +275,30 @@ func stringsReader(s string) *os.File {
 func BenchmarkShmget(b *testing.B) {
 	b.Run("filtered", func(b *testing.B) {
 		ft := startFilteredThread(b, nil, nil)
+		b.ResetTimer()
+		ft.run(func() {
+			for i := 0; i < b.N; i++ {
+				id, err := unix.SysvShmGet(unix.IPC_PRIVATE, 4096, unix.IPC_CREAT|0o600)
+				if err != nil {
+					b.Error(err)
+					return
+				}
+				_, _ = unix.SysvShmCtl(id, unix.IPC_RMID, nil)
+			}
+		})
+	})
+	// As in a zone: the caller's project read from /proc/PID/cgroup.
+	b.Run("filtered-cgroup", func(b *testing.B) {
+		ft := startFilteredThread(b, nil, nil)
+		self, err := os.ReadFile("/proc/self/cgroup")
+		must(b, err)
+		var rels []string
+		for _, line := range strings.Split(strings.TrimSpace(string(self)), "\n") {
+			if parts := strings.SplitN(line, ":", 3); len(parts) == 3 {
+				rels = append(rels, strings.TrimSuffix(filepath.Dir(parts[2]), "/"))
+			}
+		}
+		ft.checker.projOf = func(pid int) string { return cgroupProject(pid, rels) }
 		b.ResetTimer()
 		ft.run(func() {
 			for i := 0; i < b.N; i++ {

@@ -65,7 +65,7 @@ type seccompNotifResp struct {
 
 // errIPCFilterUnsupported is returned on architectures whose filter has
 // not been written; zones still run, without the per-project IPC check.
-var errIPCFilterUnsupported = errors.New("System V IPC filter: architecture " + runtime.GOARCH + " not supported")
+var errIPCFilterUnsupported = errors.New("system V IPC filter: architecture " + runtime.GOARCH + " not supported")
 
 // installIPCFilter installs the IPC filter on the calling thread (which
 // must be locked to its goroutine) and returns the listener. The caller
@@ -94,9 +94,8 @@ type bpfProg struct {
 }
 
 type bpfFixup struct {
-	at          int
-	jt, jf      string
-	unreachable bool
+	at     int
+	jt, jf string
 }
 
 func (p *bpfProg) stmt(code uint16, k uint32) {

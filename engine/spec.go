@@ -85,7 +85,11 @@ func (e *Engine) Spec(cfg *zones.Config) (PlatformSpec, error) {
 			if s.IPCRctls == nil {
 				s.IPCRctls = map[string]string{}
 			}
-			s.IPCRctls[name] = fmt.Sprintf("(privileged,%d,%s)", v.Limit, v.Action)
+			act := v.Action
+			if act == "" {
+				act = "deny"
+			}
+			s.IPCRctls[name] = fmt.Sprintf("(privileged,%d,%s)", v.Limit, act)
 		}
 	}
 	if cfg.Init != "" {
