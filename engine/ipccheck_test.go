@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"errors"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -240,6 +241,15 @@ func TestIPCCheckOnFilteredThread(t *testing.T) {
 	if err != nil {
 		t.Fatalf("shmget after IPC_RMID: %v", err)
 	}
+	// A zone process cannot attach a listener of its own to the chain.
+	ft.run(func() {
+		if l, err := installIPCFilter(); !errors.Is(err, unix.EBUSY) {
+			t.Errorf("second listener: %v, want EBUSY", err)
+			if l != nil {
+				l.Close()
+			}
+		}
+	})
 	// getpid and other calls are not touched.
 	ft.run(func() {
 		if unix.Getpid() != os.Getpid() {

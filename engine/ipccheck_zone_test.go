@@ -255,7 +255,16 @@ func TestIPCZoneFigures(t *testing.T) {
 		t.Errorf("P3 shm total %d, want 15000", u)
 	}
 	wantLines(t, "Fig. 7 variant", z.ipc("P2", "shm:1"), "err ENOSPC")
-	wantLines(t, "default project, zone full", z.ipc("default", "shm:1"), "err ENOSPC")
+	// A grandchild of a shell, in the default project: the filter is
+	// inherited across fork and exec.
+	var out, errb bytes.Buffer
+	code, err := Exec(z.root, z.spec.Name, ExecRequest{Argv: []string{"sh", "-c", "/bin/ipctool x default shm:1 && true"},
+		Env: []string{"ZT_IPCTOOL=1"}}, nil, &out, &errb)
+	if err != nil || code != 0 || len(strings.Fields(out.String())) != 2 {
+		t.Fatalf("sh ipctool: %d %v %q %q", code, err, out.String(), errb.String())
+	}
+	wantLines(t, "default project, zone full", strings.Fields(out.String())[:1], "err")
+	wantLines(t, "default project, zone full", strings.Fields(out.String())[1:], "ENOSPC")
 
 	// The partial action cannot shrink a segment: refused whole.
 	id3 := strings.Fields(p3[0])[1]
