@@ -593,11 +593,11 @@ func (c *ipcChecker) loadState(path string) {
 	}
 }
 
-// run serves the listener until stop is closed or the zone is gone.
+// run serves the listener until stop is closed or the zone is gone. The
+// caller ticks once first, so the totals are whole before anyone asks.
 func (c *ipcChecker) run(listener *os.File, stop <-chan struct{}, stopFd int) {
 	fd := listener.Fd()
 	last := c.now()
-	c.tick()
 	for {
 		pfd := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}, {Fd: int32(stopFd), Events: unix.POLLIN}}
 		_, err := unix.Poll(pfd, 1000)

@@ -176,6 +176,7 @@ func startFilteredThread(t testing.TB, rctls map[string]string, projects limits.
 	}
 	ft.checker.projOf = func(int) string { return "P1" }
 	ft.checker.projects = func() (limits.Projects, time.Time) { return projects, time.Time{} }
+	ft.checker.tick()
 	ft.stopR, ft.stopW, err = os.Pipe()
 	must(t, err)
 	go func() {

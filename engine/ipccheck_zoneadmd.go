@@ -86,6 +86,9 @@ func (d *zoneadmd) startIPCCheck() error {
 	ch.projects = zoneProjectsReader(filepath.Join(spec.Zonepath, "root"), log.Printf)
 	ch.loadState(filepath.Join(d.dir, "ipc.json"))
 	s.checker = ch
+	// Count what the zone already holds (an adopted zone) before the
+	// totals can be asked for.
+	ch.tick()
 	if s.stopR, s.stopW, err = os.Pipe(); err != nil {
 		ch.close()
 		return fail(err)
