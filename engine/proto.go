@@ -40,6 +40,7 @@ type response struct {
 	Pid    int         `json:"pid,omitempty"`
 	Exit   *int        `json:"exit,omitempty"`
 	Zones  []ZoneInfo  `json:"zones,omitempty"` // the zonetop service's list (serve.go)
+	IPC    []IPCUsage  `json:"ipc,omitempty"`
 }
 
 // conn is one end of a control connection.

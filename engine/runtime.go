@@ -33,6 +33,12 @@ type PlatformSpec struct {
 	CgroupParent   string            // relative cgroup path under which zonetop/NAME is made; empty = zoneadmd's own
 	Init           []string          // init command; empty = zonetop's inittab-reading init
 	BootArgs       []string
+
+	// IPCRctls are the zone's System V IPC caps (zone.max-shm-memory,
+	// zone.max-shm-ids, zone.max-sem-ids, zone.max-msg-ids) as rctl values,
+	// "(privileged,20000,deny)": the zone node of zoneadmd's IPC check,
+	// which also applies the projects' limits from the zone's /etc/project.
+	IPCRctls map[string]string `json:",omitempty"`
 }
 
 // MountSpec is one mount of the zone. Target is a path inside the zone

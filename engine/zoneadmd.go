@@ -36,6 +36,7 @@ type zoneadmd struct {
 	lastRequest time.Time
 
 	sealed     *sealedSelf
+	ipc        *ipcSupervisor // the System V IPC check (ipccheck_zoneadmd.go)
 	zschedDone chan struct{}
 	lis        *net.UnixListener
 	zsock      *zoneSockServer // the zone-administration socket, from ready on
@@ -238,6 +239,9 @@ func (d *zoneadmd) handle(c *conn) {
 		d.exitIfGone()
 	case "exec":
 		d.exec(c, req.Exec, files)
+	case "ipcusage":
+		st := d.status()
+		_ = c.send(response{OK: true, Status: &st, IPC: d.ipcUsage()})
 	default:
 		reply(fmt.Errorf("unknown request %q", req.Op))
 	}
@@ -372,6 +376,10 @@ func (d *zoneadmd) ready(spec *PlatformSpec) (err error) {
 		return err
 	}
 	undo = append(undo, d.stopZoneSock)
+	if err := d.startIPCCheck(); err != nil {
+		return err
+	}
+	undo = append(undo, func() { d.stopIPCCheck(true) })
 	ns, err := SetupNet(*spec, p.Pid, id)
 	if err != nil {
 		return err
@@ -644,6 +652,7 @@ func (d *zoneadmd) halt(why string) error {
 		d.mu.Unlock()
 	}()
 
+	d.stopIPCCheck(false)
 	var problems []string
 	if cg == nil && len(st.Cgroups) > 0 {
 		cg = &zoneCgroups{Dirs: st.Cgroups}
@@ -696,7 +705,7 @@ func (d *zoneadmd) halt(why string) error {
 		return fmt.Errorf("halt %s: zone is down, not halted: %s", d.name, reason)
 	}
 	d.stopZoneSock()
-	for _, f := range []string{"zsched.sock", "zoneid", "spec.json", "state.json"} {
+	for _, f := range []string{"zsched.sock", "zoneid", "spec.json", "state.json", "ipc.json"} {
 		_ = os.Remove(filepath.Join(d.dir, f))
 	}
 	d.mu.Lock()
@@ -782,6 +791,9 @@ func (d *zoneadmd) adopt() error {
 				}
 				if err := d.startZoneSock(); err != nil {
 					log.Printf("adopt: zone socket: %v", err)
+				}
+				if err := d.startIPCCheck(); err != nil {
+					log.Printf("adopt: %v", err)
 				}
 				log.Printf("adopted zone ID %d, zsched pid %d", st.ZoneID, st.ZschedPid)
 				return nil

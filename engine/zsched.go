@@ -36,6 +36,7 @@ type zsched struct {
 	exe          *os.File // the sealed copy zsched runs from, for starting zinit
 
 	spawnCh chan spawnJob
+	ipc     *zschedIPC // the System V IPC filter's listener (seccomp.go)
 
 	mu       sync.Mutex
 	waiters  map[int]chan int
@@ -258,6 +259,15 @@ func cgroupHierarchiesOf(path string) ([]string, error) {
 // thread, and a child inherits the one of the thread that forked it.
 func (z *zsched) spawner(ready chan<- error) {
 	runtime.LockOSThread() // never unlocked: the thread dies with zsched
+	// The IPC filter goes on this thread, which forks every zone process,
+	// while zsched still has CAP_SYS_ADMIN.
+	if l, err := installIPCFilter(); err == nil {
+		z.ipc = &zschedIPC{listener: l}
+		go z.ipc.fallback()
+	} else if err != errIPCFilterUnsupported {
+		ready <- err
+		return
+	}
 	if err := dropBoundingSet(z.spec.Caps); err != nil {
 		ready <- err
 		return
@@ -378,6 +388,9 @@ func (z *zsched) handle(c *conn) {
 		_ = c.send(z.shutdown(req.Timeout))
 	case "spawn":
 		z.handleSpawn(c, req.Exec, files)
+	case "seccomp":
+		closeAll(files)
+		z.ipc.hold(c)
 	default:
 		closeAll(files)
 		_ = c.send(response{Error: fmt.Sprintf("unknown request %q", req.Op)})
