@@ -1,0 +1,62 @@
+package engine
+
+import (
+	"bufio"
+	"encoding/json"
+	"fmt"
+	"os"
+	"runtime"
+
+	"golang.org/x/sys/unix"
+
+	"zonetop/limits"
+)
+
+// zholdMain is the stub a held command starts as (argv: NAME zhold PATH
+// ARGV...). zsched forked it with the command's credentials, stdio and
+// session; fd 3 is a socket to zsched. It waits there until zoneadmd has
+// moved it into its project's (or task's) cgroup, sets the rlimits it is
+// sent (lowering is always allowed; raising a hard limit needs
+// CAP_SYS_RESOURCE, so ApplyRlimits clamps and the note goes back), and
+// executes the command in place: the command keeps the pid zoneadmd moved.
+func zholdMain(args []string) int {
+	_ = unix.Prctl(unix.PR_SET_DUMPABLE, 0, 0, 0, 0)
+	sock := os.NewFile(3, "hold")
+	unix.CloseOnExec(3)
+	fail := func(format string, a ...any) int {
+		fmt.Fprintf(sock, "error: "+format+"\n", a...)
+		return 126
+	}
+	if len(args) < 4 {
+		return fail("zhold: usage: NAME zhold PATH ARGV...")
+	}
+	path, argv := args[2], args[3:]
+	line, err := bufio.NewReaderSize(sock, 64<<10).ReadBytes('\n')
+	if err != nil {
+		// zsched killed us or went away: the command must not run
+		// outside its project.
+		return 126
+	}
+	var rl []limits.RlimitSetting
+	if err := json.Unmarshal(line, &rl); err != nil {
+		return fail("release: %v", err)
+	}
+	clamped, err := limits.ApplyRlimits(0, rl)
+	if err != nil {
+		return fail("rlimits: %v", err)
+	}
+	for _, c := range clamped {
+		fmt.Fprintf(sock, "%s\n", c)
+	}
+	if path == holdSelf {
+		fmt.Fprintln(sock, "ok")
+		sock.Close()
+		runtime.LockOSThread()
+		setComm("zinit")
+		runtime.UnlockOSThread()
+		return zinitMain(argv)
+	}
+	fmt.Fprintln(sock, "ok")
+	err = unix.Exec(path, argv, os.Environ())
+	return fail("%s: %v", path, err)
+}
