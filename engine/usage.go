@@ -46,6 +46,8 @@ type ZoneUsage struct {
 	Projects    []ProjectUsage
 	Warnings    []string
 	Sampled     time.Time
+	// Caps are the zone caps in force (rctl -> privileged value).
+	Caps map[string]uint64
 }
 
 func jsonIndent(v any) ([]byte, error) { return json.MarshalIndent(v, "", "  ") }
@@ -127,6 +129,10 @@ func (d *zoneadmd) usage() (ZoneUsage, error) {
 	u.CPUPct = l.cpuPct("", st.CPUUsageNs, now)
 	u.NrPeriods, u.NrThrottled = st.NrPeriods, st.NrThrottled
 	zr := l.rctls
+	u.Caps = map[string]uint64{}
+	for k, v := range zr {
+		u.Caps[k] = v
+	}
 	u.Rctls = []RctlUsage{
 		row("zone.max-lwps", st.Pids, zr, []string{"zone.max-lwps", "zone.max-processes"}, nil, nil),
 		row("zone.max-physical-memory", st.MemoryUsage, zr, []string{"zone.max-physical-memory"}, nil, nil),
