@@ -3,7 +3,6 @@ package engine
 import (
 	"errors"
 	"fmt"
-	"math"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -181,7 +180,7 @@ func resourcesOf(l limits.Level, rc map[string]uint64, zoneCap uint64) *limits.R
 			v := uint64(0)
 			r.CPUCap = &v
 		}
-		if zoneCap > 0 && (*r.CPUCap == 0 || *r.CPUCap > zoneCap) && l != limits.LevelZone && rc[l.String()+".cpu-cap"] != 0 {
+		if zoneCap > 0 && l != limits.LevelZone && *r.CPUCap > zoneCap {
 			v := zoneCap
 			r.CPUCap = &v
 		}
@@ -290,6 +289,3 @@ func readZoneProjects(zoneRoot string) (limits.Projects, []error, error) {
 	ps, bad := limits.ParseProjects(strings.NewReader(string(b)), "/etc/project")
 	return ps, bad, nil
 }
-
-// cpuCapPercent turns a capped-cpu ncpus into the cpu-cap percentage.
-func cpuCapPercent(ncpus float64) uint64 { return uint64(math.Round(ncpus * 100)) }

@@ -160,7 +160,6 @@ func (l *zoneLimits) loadProjects() ([]string, error) {
 	}
 	l.projects = good
 	l.bad = warn
-	var errs []error
 	seen := map[string]bool{}
 	for i := range good {
 		p := &good[i]
@@ -179,7 +178,6 @@ func (l *zoneLimits) loadProjects() ([]string, error) {
 			// The project's cgroup exists but a cap did not take: say so
 			// and keep the others.
 			warn = append(warn, fmt.Sprintf("/etc/project: project %s: %v", p.Name, err))
-			errs = append(errs, err)
 		}
 	}
 	for name, g := range l.groups {

@@ -280,10 +280,6 @@ func (z *zsched) spawner(ready chan<- error) {
 	}
 }
 
-func (z *zsched) spawn(path string, argv []string, attr *syscall.ProcAttr) (int, chan int, error) {
-	return z.spawnJob(spawnJob{path: path, argv: argv, attr: attr})
-}
-
 func (z *zsched) spawnJob(job spawnJob) (int, chan int, error) {
 	job.reply = make(chan spawnResult, 1)
 	z.spawnCh <- job
