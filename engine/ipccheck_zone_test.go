@@ -2,7 +2,6 @@ package engine
 
 import (
 	"bytes"
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -19,30 +18,18 @@ import (
 // The zone tests run this test binary inside the zone as "ipctool": a
 // static program making real shmget/semget/msgget calls (busybox has none).
 func init() {
-	if os.Getenv("ZT_IPCTOOL") == "1" && len(os.Args) >= 3 {
+	// argv[0], not only the environment: the spawn stub that execs
+	// ipctool is this same binary and inherits ZT_IPCTOOL.
+	if os.Getenv("ZT_IPCTOOL") == "1" && filepath.Base(os.Args[0]) == "ipctool" && len(os.Args) >= 3 && os.Args[1] != "zhold" {
 		os.Exit(ipcTool(os.Args[2], os.Args[3:]))
 	}
 }
 
-// ipcTool waits until the host has put it into project (the host then
-// makes /tmp/joined-TOKEN), then runs each command and prints
+// ipcTool (already in its project: zoneadmd placed it) runs each command and prints
 // one line per command: "ok ID" or "err ERRNO". Commands: shm:SIZE, sem:N,
 // msg, rmshm:REF, rmsem:REF, rmmsg:REF, where REF is an id or $N, the id
 // printed for command N.
 func ipcTool(project string, cmds []string) int {
-	if project != "default" {
-		// The host says when it has moved us in every hierarchy.
-		for i := 0; ; i++ {
-			if _, err := os.Stat("/tmp/joined-" + os.Args[1]); err == nil {
-				break
-			}
-			if i > 2000 {
-				fmt.Println("never joined", project)
-				return 1
-			}
-			time.Sleep(5 * time.Millisecond)
-		}
-	}
 	var ids []int
 	out := os.Stdout
 	if p := os.Getenv("ZT_IPCOUT"); p != "" {
@@ -137,15 +124,12 @@ func (z *testZone) startIPC(project string, env []string, cmds ...string) chan i
 	ch := make(chan ipcToolResult, 1)
 	go func() {
 		var out, errb bytes.Buffer
+		// The product's own path: zoneadmd puts the command into its
+		// project's cgroup before it runs.
 		code, err := Exec(z.root, z.spec.Name, ExecRequest{Argv: append([]string{"/bin/ipctool", token, project}, cmds...),
-			Env: append([]string{"ZT_IPCTOOL=1"}, env...)}, nil, &out, &errb)
+			Env: append([]string{"ZT_IPCTOOL=1"}, env...), Project: project}, nil, &out, &errb)
 		ch <- ipcToolResult{code, out.String() + errb.String(), err}
 	}()
-	if project != "default" {
-		if err := z.joinProject(token, project); err != nil {
-			z.t.Fatalf("put ipctool into project %s: %v", project, err)
-		}
-	}
 	return ch
 }
 
@@ -161,41 +145,6 @@ func (z *testZone) ipc(project string, cmds ...string) []string {
 		z.t.Fatalf("ipctool %v: output %q", cmds, r.out)
 	}
 	return lines
-}
-
-// joinProject moves the process whose argv holds token into the project's
-// cgroup under the zone cgroup in every hierarchy, making it if needed, as
-// the host does for newtask (the cgroups go with the zone's at halt).
-func (z *testZone) joinProject(token, project string) error {
-	dirs := z.cgroupDirs()
-	if len(dirs) == 0 {
-		return errors.New("zone has no cgroups")
-	}
-	for i := 0; i < 2000; i++ {
-		for _, pid := range (&zoneCgroups{Dirs: dirs}).pids() {
-			b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
-			if !bytes.Contains(b, []byte(token)) {
-				continue
-			}
-			for _, d := range dirs {
-				sub := filepath.Join(d, project)
-				if err := os.Mkdir(sub, 0o755); err != nil && !errors.Is(err, os.ErrExist) {
-					return err
-				}
-				if _, err := os.Stat(filepath.Join(d, "cpuset.cpus")); err == nil {
-					if err := inheritCpuset(d, sub); err != nil {
-						return err
-					}
-				}
-				if err := os.WriteFile(filepath.Join(sub, "cgroup.procs"), []byte(strconv.Itoa(pid)), 0o644); err != nil {
-					return err
-				}
-			}
-			return os.WriteFile(filepath.Join(z.zroot(), "tmp", "joined-"+token), nil, 0o644)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-	return errors.New("ipctool never appeared in the zone cgroup")
 }
 
 func wantLines(t *testing.T, what string, got []string, want ...string) {

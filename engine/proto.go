@@ -8,6 +8,8 @@ import (
 	"os"
 	"syscall"
 	"time"
+
+	"zonetop/limits"
 )
 
 // The control protocol between front ends, zoneadmd and zsched. Each
@@ -29,6 +31,12 @@ type request struct {
 	Args    []string      `json:"args,omitempty"`
 	Timeout time.Duration `json:"timeout,omitempty"`
 	Exec    *ExecRequest  `json:"exec,omitempty"`
+	// Hold asks zsched to start the command stopped in a stub until
+	// zoneadmd has put it into its project's cgroup and sends "release".
+	Hold    bool                   `json:"hold,omitempty"`
+	Rlimits []limits.RlimitSetting `json:"rlimits,omitempty"`
+	Error   string                 `json:"error,omitempty"`
+	Rctl    *RctlChange            `json:"rctl,omitempty"`
 }
 
 // response answers a request. An exec gets two: first Pid once the
@@ -41,6 +49,11 @@ type response struct {
 	Exit   *int        `json:"exit,omitempty"`
 	Zones  []ZoneInfo  `json:"zones,omitempty"` // the zonetop service's list (serve.go)
 	IPC    []IPCUsage  `json:"ipc,omitempty"`
+	// Held: the command's stub waits for release (Pid is its pid in the
+	// zone).
+	Held     bool       `json:"held,omitempty"`
+	Warnings []string   `json:"warnings,omitempty"`
+	Usage    *ZoneUsage `json:"usage,omitempty"`
 }
 
 // conn is one end of a control connection.

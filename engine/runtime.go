@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"zonetop/limits"
 )
 
 // PlatformSpec is everything the runtime needs to build a zone's virtual
@@ -39,6 +41,11 @@ type PlatformSpec struct {
 	// "(privileged,20000,deny)": the zone node of zoneadmd's IPC check,
 	// which also applies the projects' limits from the zone's /etc/project.
 	IPCRctls map[string]string `json:",omitempty"`
+	// Rctls are the zone.* caps (rctl name -> privileged value) zoneadmd
+	// applies to the zone cgroup through the limits backend.
+	Rctls map[string]uint64 `json:",omitempty"`
+	// CPUs is the cpuset of a dedicated-cpu zone; empty: all CPUs.
+	CPUs string `json:",omitempty"`
 }
 
 // MountSpec is one mount of the zone. Target is a path inside the zone
@@ -56,6 +63,9 @@ type ZoneStatus struct {
 	Reason    string // why the zone is down
 	InitPid   int    // host pid of the zone's init, 0 before boot
 	ZschedPid int    // host pid of zsched
+	// Warnings are what the zone runs without: bad /etc/project lines
+	// (file:line: why), caps the kernel could not take.
+	Warnings []string `json:",omitempty"`
 }
 
 // ExecRequest describes a command to run inside a zone.
@@ -65,7 +75,13 @@ type ExecRequest struct {
 	Dir        string // working directory inside the zone; empty = the user's home
 	TTY        bool   // run on a new pty of the zone's devpts instead of pipes
 	Rows, Cols uint16
-	Project    string // not applied yet: projects come with the limits work
+	// Project is the project (of the zone's /etc/project) the command
+	// joins before it runs; empty: the user's project (user.NAME) if the
+	// zone has one, else default.
+	Project string
+	// NewTask starts the command as a new task of its project (newtask):
+	// a task cgroup of its own, capped by the project's task.* rctls.
+	NewTask bool
 }
 
 // Zone states as the runtime reports them.
@@ -386,6 +402,8 @@ type runState struct {
 	ZschedPid   int             `json:"zsched_pid,omitempty"`
 	ZschedStart uint64          `json:"zsched_start,omitempty"` // /proc/PID/stat starttime, so a reused pid is never adopted
 	Cgroups     []string        `json:"cgroups,omitempty"`
+	CgParent    *limits.Parent  `json:"cg_parent,omitempty"` // the limits backend's parent, for adoption
+	Warnings    []string        `json:"warnings,omitempty"`  // bad /etc/project lines and other things the zone runs without
 	Net         json.RawMessage `json:"net,omitempty"`
 }
 

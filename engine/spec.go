@@ -98,6 +98,9 @@ func (e *Engine) Spec(cfg *zones.Config) (PlatformSpec, error) {
 	if cfg.Bootargs != "" {
 		s.BootArgs = strings.Fields(cfg.Bootargs)
 	}
+	if err := specLimits(cfg, &s); err != nil {
+		return s, err
+	}
 	return s, nil
 }
 

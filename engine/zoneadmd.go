@@ -16,6 +16,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"zonetop/limits"
 )
 
 // zoneadmd supervises one zone. It is started detached (setsid) by the
@@ -32,6 +34,7 @@ type zoneadmd struct {
 	st          runState
 	spec        *PlatformSpec
 	cg          *zoneCgroups
+	lim         *zoneLimits
 	halting     bool
 	lastRequest time.Time
 
@@ -149,7 +152,7 @@ func (d *zoneadmd) status() ZoneStatus {
 		st = stateInstalled
 	}
 	return ZoneStatus{State: st, ZoneID: d.st.ZoneID, Since: d.st.Since, Reason: d.st.Reason,
-		InitPid: d.st.InitPid, ZschedPid: d.st.ZschedPid}
+		InitPid: d.st.InitPid, ZschedPid: d.st.ZschedPid, Warnings: append([]string(nil), d.st.Warnings...)}
 }
 
 // save records the runtime state; callers hold d.mu.
@@ -242,6 +245,18 @@ func (d *zoneadmd) handle(c *conn) {
 	case "ipcusage":
 		st := d.status()
 		_ = c.send(response{OK: true, Status: &st, IPC: d.ipcUsage()})
+	case "set-rctl":
+		reply(d.setRctl(req.Rctl))
+	case "reload-projects":
+		reply(d.reloadProjects())
+	case "usage":
+		u, err := d.usage()
+		if err != nil {
+			reply(err)
+			return
+		}
+		st := d.status()
+		_ = c.send(response{OK: true, Status: &st, Usage: &u})
 	default:
 		reply(fmt.Errorf("unknown request %q", req.Op))
 	}
@@ -307,7 +322,7 @@ func (d *zoneadmd) ready(spec *PlatformSpec) (err error) {
 			}
 			d.mu.Lock()
 			d.st = runState{}
-			d.spec, d.cg = nil, nil
+			d.spec, d.cg, d.lim = nil, nil, nil
 			d.mu.Unlock()
 			_ = os.Remove(filepath.Join(d.dir, "state.json"))
 			_ = os.Remove(filepath.Join(d.dir, "spec.json"))
@@ -355,6 +370,16 @@ func (d *zoneadmd) ready(spec *PlatformSpec) (err error) {
 	_ = d.saveLocked()
 	d.mu.Unlock()
 
+	lim, cgParent, err := d.setupLimits(spec)
+	if err != nil {
+		return err
+	}
+	d.mu.Lock()
+	d.lim = lim
+	d.st.CgParent = cgParent
+	_ = d.saveLocked()
+	d.mu.Unlock()
+
 	if d.sealed == nil {
 		if d.sealed, err = newSealedSelf(); err != nil {
 			return err
@@ -365,6 +390,13 @@ func (d *zoneadmd) ready(spec *PlatformSpec) (err error) {
 		return err
 	}
 	start, _ := procStartTime(p.Pid)
+	// zsched was born in the zone cgroup (its cgroup namespace is rooted
+	// there); it lives in the system project, as illumos' zsched does.
+	if g := lim.groups["system"]; g != nil {
+		if err := g.AddProc(p.Pid); err != nil {
+			return err
+		}
+	}
 	d.mu.Lock()
 	d.st.ZschedPid, d.st.ZschedStart = p.Pid, start
 	_ = d.saveLocked()
@@ -579,7 +611,7 @@ func (d *zoneadmd) boot(args []string) error {
 	if len(args) == 0 && spec != nil {
 		args = spec.BootArgs
 	}
-	resp, err := d.zschedCall(request{Op: "boot", Args: args})
+	resp, err := d.bootHeld(args)
 	if err != nil {
 		return fmt.Errorf("boot %s: %w", d.name, err)
 	}
@@ -710,7 +742,7 @@ func (d *zoneadmd) halt(why string) error {
 	}
 	d.mu.Lock()
 	d.st = runState{}
-	d.spec, d.cg = nil, nil
+	d.spec, d.cg, d.lim = nil, nil, nil
 	d.mu.Unlock()
 	log.Print("halted")
 	return nil
@@ -785,6 +817,7 @@ func (d *zoneadmd) adopt() error {
 					close(done)
 				}()
 				d.zschedDone = done
+				d.adoptLimits()
 				go d.watchZsched(done)
 				if err := d.attachConsole(); err != nil {
 					log.Printf("adopt: console: %v", err)
@@ -839,12 +872,33 @@ func (d *zoneadmd) exec(c *conn, req *ExecRequest, files []*os.File) {
 		return
 	}
 	defer zc.Close()
-	if err := zc.send(request{Op: "spawn", Exec: req}, files...); err != nil {
+	d.mu.Lock()
+	lim := d.lim
+	d.mu.Unlock()
+	var group limits.Group
+	var rl []limits.RlimitSetting
+	task := 0
+	if lim != nil {
+		if group, task, rl, err = lim.placement(req); err != nil {
+			_ = c.send(response{Error: err.Error()})
+			return
+		}
+		if task > 0 {
+			defer lim.endTask(task)
+		}
+	}
+	if err := zc.send(request{Op: "spawn", Exec: req, Hold: group != nil}, files...); err != nil {
 		_ = c.send(response{Error: err.Error()})
 		return
 	}
 	closeAll(files)
 	files = nil
+	if group != nil {
+		if err := d.release(zc, group, rl); err != nil {
+			_ = c.send(response{Error: err.Error()})
+			return
+		}
+	}
 	for i := 0; i < 2; i++ {
 		var resp response
 		got, err := zc.recv(&resp)

@@ -241,12 +241,19 @@ func TestHaltBlocked(t *testing.T) {
 	}
 	sleeper := 0
 	for i := 0; i < 200 && sleeper == 0; i++ {
-		b, _ := os.ReadFile(filepath.Join(fz, "cgroup.procs"))
-		for _, f := range strings.Fields(string(b)) {
-			if p, _ := strconv.Atoi(f); p > 0 && cmdline(p) == "sleep 7777" {
-				sleeper = p
+		// Zone processes live in their project's cgroup below the zone's.
+		_ = filepath.WalkDir(fz, func(path string, d os.DirEntry, err error) error {
+			if err != nil || d.Name() != "cgroup.procs" {
+				return nil
 			}
-		}
+			b, _ := os.ReadFile(path)
+			for _, f := range strings.Fields(string(b)) {
+				if p, _ := strconv.Atoi(f); p > 0 && cmdline(p) == "sleep 7777" {
+					sleeper = p
+				}
+			}
+			return nil
+		})
 		time.Sleep(10 * time.Millisecond)
 	}
 	if sleeper == 0 {
