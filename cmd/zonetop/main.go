@@ -63,7 +63,7 @@ func usage(w io.Writer) {
 	for _, n := range sortedCommandNames() {
 		fmt.Fprintf(w, "  %-9s %s\n", n, commands[n].summary)
 	}
-	fmt.Fprint(w, "\nThe same commands answer to links named after them (zonecfg, zoneadm, zlogin).\n"+
+	fmt.Fprint(w, "\nThe commands also answer to links named after them (zoneadm, zonecfg, zlogin, prctl, ...).\n"+
 		"--root (or ZONETOP_ROOT) moves all of zonetop's state under DIR.\n")
 }
 
