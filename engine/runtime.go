@@ -112,6 +112,10 @@ func RuntimePresent(rootPrefix, name string) bool {
 	return err == nil
 }
 
+// notifyFDArg tells zoneadmd that fd 3 is the pipe on which it announces
+// that it serves.
+const notifyFDArg = "--notify-fd=3"
+
 // startMu keeps one process from starting two zoneadmds for a zone at
 // once; across processes the zoneadmd lock file decides.
 var startMu sync.Mutex
@@ -155,14 +159,29 @@ func StartZoneadmd(rootPrefix, name string) error {
 	if err != nil {
 		return fmt.Errorf("start zoneadmd %s: %w", name, err)
 	}
-	p, err := os.StartProcess("/proc/self/exe", []string{"zoneadmd", "zoneadmd", root, name}, &os.ProcAttr{
-		Dir:   "/",
-		Env:   []string{"PATH=/usr/sbin:/usr/bin:/sbin:/bin"},
-		Files: []*os.File{null, null, logf},
-		Sys:   &syscall.SysProcAttr{Setsid: true},
-	})
+	// zoneadmd says "ok" on fd 3 once its socket listens, so the common
+	// case costs no polling; the polling below is for a zoneadmd that lost
+	// the zone's lock to one started by another process.
+	readyR, readyW, err := os.Pipe()
 	if err != nil {
 		return fmt.Errorf("start zoneadmd %s: %w", name, err)
+	}
+	defer readyR.Close()
+	p, err := os.StartProcess("/proc/self/exe", []string{"zoneadmd", "zoneadmd", root, name, notifyFDArg}, &os.ProcAttr{
+		Dir:   "/",
+		Env:   []string{"PATH=/usr/sbin:/usr/bin:/sbin:/bin"},
+		Files: []*os.File{null, null, logf, readyW},
+		Sys:   &syscall.SysProcAttr{Setsid: true},
+	})
+	readyW.Close()
+	if err != nil {
+		return fmt.Errorf("start zoneadmd %s: %w", name, err)
+	}
+	_ = readyR.SetReadDeadline(time.Now().Add(15 * time.Second))
+	word := make([]byte, 3)
+	if n, _ := io.ReadFull(readyR, word); n == 3 && string(word) == "ok\n" {
+		go func() { _, _ = p.Wait() }()
+		return nil
 	}
 	exited := make(chan error, 1)
 	go func() { _, err := p.Wait(); exited <- err }()

@@ -47,7 +47,17 @@ func zoneadmdMain(args []string) int {
 		fmt.Fprintln(os.Stderr, "zoneadmd: usage: zoneadmd ROOT ZONE")
 		return 2
 	}
-	closeInheritedFDs(2)
+	var notify *os.File
+	if len(args) > 4 && args[4] == notifyFDArg {
+		closeInheritedFDs(3)
+		notify = os.NewFile(3, "notify")
+	} else {
+		closeInheritedFDs(2)
+	}
+	if notify != nil {
+		// Whatever happens, the starter learns of it: "ok" below, or EOF.
+		defer notify.Close()
+	}
 	root, name := args[2], args[3]
 	if err := checkZoneName(name); err != nil {
 		fmt.Fprintln(os.Stderr, "zoneadmd:", err)
@@ -87,6 +97,11 @@ func zoneadmdMain(args []string) int {
 	d.lis.SetUnlinkOnClose(false)
 	_ = os.Chmod(sock, 0o600)
 	log.Printf("serving (pid %d)", os.Getpid())
+	if notify != nil {
+		_, _ = notify.Write([]byte("ok\n"))
+		notify.Close()
+		notify = nil
+	}
 	go d.idleExit()
 	go func() {
 		for {
@@ -336,7 +351,7 @@ func (d *zoneadmd) ready(spec *PlatformSpec) (err error) {
 	d.mu.Unlock()
 
 	if d.sealed == nil {
-		if d.sealed, err = newSealedSelf(); err != nil {
+		if d.sealed, err = newSealedSelf(d.dir); err != nil {
 			return err
 		}
 	}
