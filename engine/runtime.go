@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -210,12 +211,16 @@ func call(rootPrefix, name string, req request, start bool) (ZoneStatus, error) 
 	if err := checkZoneName(name); err != nil {
 		return ZoneStatus{}, err
 	}
-	if start {
+	sock := zoneadmdSock(rootPrefix, name)
+	resp, err := roundTrip(sock, req)
+	if start && isDialError(err) {
+		// Nobody serves the zone yet. Asking first and starting only on
+		// a refused connection spares every command a ping round trip.
 		if err := StartZoneadmd(rootPrefix, name); err != nil {
 			return ZoneStatus{}, err
 		}
+		resp, err = roundTrip(sock, req)
 	}
-	resp, err := roundTrip(zoneadmdSock(rootPrefix, name), req)
 	if err != nil {
 		return ZoneStatus{}, fmt.Errorf("zoneadmd %s: %w", name, err)
 	}
@@ -227,6 +232,13 @@ func call(rootPrefix, name string, req request, start bool) (ZoneStatus, error) 
 		return st, errors.New(resp.Error)
 	}
 	return st, nil
+}
+
+// isDialError tells a connection nobody accepted (no socket, or no
+// zoneadmd behind it) from a failure of a zoneadmd that got the request.
+func isDialError(err error) bool {
+	var oe *net.OpError
+	return errors.As(err, &oe) && oe.Op == "dial"
 }
 
 // Ready brings the zone's platform up: zone ID, namespaces, zsched,
@@ -287,12 +299,13 @@ func Exec(rootPrefix, name string, req ExecRequest, stdin io.Reader, stdout, std
 	if len(req.Argv) == 0 {
 		return 1, fmt.Errorf("zlogin %s: no command", name)
 	}
-	if RuntimePresent(rootPrefix, name) {
+	c, err := dial(zoneadmdSock(rootPrefix, name), 2*time.Second)
+	if err != nil && RuntimePresent(rootPrefix, name) {
 		if err := StartZoneadmd(rootPrefix, name); err != nil {
 			return 1, err
 		}
+		c, err = dial(zoneadmdSock(rootPrefix, name), 2*time.Second)
 	}
-	c, err := dial(zoneadmdSock(rootPrefix, name), 2*time.Second)
 	if err != nil {
 		return 1, fmt.Errorf("zlogin %s: zone is not ready or running: %w", name, err)
 	}
