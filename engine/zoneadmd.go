@@ -44,7 +44,7 @@ type zoneadmd struct {
 
 func zoneadmdMain(args []string) int {
 	if len(args) < 4 {
-		fmt.Fprintln(os.Stderr, "zoneadmd: usage: zoneadmd ROOT ZONE")
+		fmt.Fprintln(os.Stderr, "zoneadmd: usage: zoneadmd ROOT ZONE ["+notifyFDArg+"]")
 		return 2
 	}
 	var notify *os.File
@@ -54,10 +54,12 @@ func zoneadmdMain(args []string) int {
 	} else {
 		closeInheritedFDs(2)
 	}
-	if notify != nil {
+	defer func() {
 		// Whatever happens, the starter learns of it: "ok" below, or EOF.
-		defer notify.Close()
-	}
+		if notify != nil {
+			notify.Close()
+		}
+	}()
 	root, name := args[2], args[3]
 	if err := checkZoneName(name); err != nil {
 		fmt.Fprintln(os.Stderr, "zoneadmd:", err)
@@ -114,7 +116,8 @@ func zoneadmdMain(args []string) int {
 	}()
 	<-d.quit
 	d.mu.Lock()
-	d.lis.Close()
+	// Unlink before closing the listener: whoever finds no zoneadmd
+	// answering must not find its files either.
 	gone := d.st.State == "" || d.st.State == stateInstalled
 	if gone {
 		// Nothing of the zone is left: take the run directory with us.
@@ -123,6 +126,7 @@ func zoneadmdMain(args []string) int {
 		_ = os.Remove(sock)
 		_ = os.Remove(filepath.Join(d.dir, "zoneadmd.pid"))
 	}
+	d.lis.Close()
 	d.mu.Unlock()
 	log.Print("exiting")
 	return 0
