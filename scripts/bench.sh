@@ -311,7 +311,7 @@ row "zsched RSS" "$(val zsched-rss || true) MiB" ""
 row "zoneadm list -cv, 1,000 zones" "$(val list-cv-1000) ms" "(whole process, median)"
 row "zonecfg -f, 1,000 lines" "$(val zonecfg-f-1000-lines) ms" "(whole process, median)"
 if [ -s "$gobench" ]; then
-  gb() { awk -v n="$1" '$1 ~ "^"n"(-[0-9]+)?$" {for (i = 2; i <= NF; i++) if ($(i+1) == "ns/op") {printf "%.3f", $i/1e6; exit}}' "$gobench"; }
+  gb() { awk -v n="$1" '$1 ~ "^"n"(-[0-9]+)?$" {for (i = 2; i <= NF; i++) if ($(i+1) == "ns/op") {printf "%.4g", $i/1e6; exit}}' "$gobench"; }
   gbm() { awk -v n="$1" '$1 ~ "^"n"(-[0-9]+)?$" {for (i = 2; i <= NF; i++) if ($(i+1) == "B/op") {printf "%d B, ", $i} for (i = 2; i <= NF; i++) if ($(i+1) == "allocs/op") {printf "%d allocs", $i}; exit}' "$gobench"; }
   r=$(gb BenchmarkRenderTable1000)
   row "ui render 1,000 zones" "${r:--} ms/frame" "< 10 ms/frame $(verdict "$r" '<' 10)"
