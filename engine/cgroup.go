@@ -290,12 +290,15 @@ func (cg *zoneCgroups) killAll(timeout time.Duration) error {
 	fz := cg.freezerDir()
 	if fz != "" {
 		_ = os.WriteFile(filepath.Join(fz, "freezer.state"), []byte("FROZEN"), 0o644)
+		// A small zone freezes in well under a millisecond: poll with a
+		// backoff instead of a fixed sleep that would dominate halt.
+		wait := newBackoff()
 		for i := 0; i < 100; i++ {
 			b, _ := os.ReadFile(filepath.Join(fz, "freezer.state"))
 			if strings.TrimSpace(string(b)) != "FREEZING" {
 				break
 			}
-			time.Sleep(5 * time.Millisecond)
+			wait.sleep()
 		}
 	}
 	for _, d := range cg.Dirs {
@@ -308,6 +311,7 @@ func (cg *zoneCgroups) killAll(timeout time.Duration) error {
 		_ = os.WriteFile(filepath.Join(fz, "freezer.state"), []byte("THAWED"), 0o644)
 	}
 	deadline := time.Now().Add(timeout)
+	wait := newBackoff()
 	for {
 		left := cg.pids()
 		if len(left) == 0 {
@@ -319,7 +323,21 @@ func (cg *zoneCgroups) killAll(timeout time.Duration) error {
 		for _, p := range left {
 			_ = syscall.Kill(p, syscall.SIGKILL)
 		}
-		time.Sleep(2 * time.Millisecond)
+		wait.sleep()
+	}
+}
+
+// backoff sleeps 100 µs, then twice as long each time, up to 5 ms: the
+// kernel usually finishes a freeze or a kill within the first steps, and a
+// stuck zone is still polled gently.
+type backoff struct{ d time.Duration }
+
+func newBackoff() *backoff { return &backoff{d: 100 * time.Microsecond} }
+
+func (b *backoff) sleep() {
+	time.Sleep(b.d)
+	if b.d *= 2; b.d > 5*time.Millisecond {
+		b.d = 5 * time.Millisecond
 	}
 }
 
@@ -330,12 +348,13 @@ func (cg *zoneCgroups) remove() error {
 	for _, d := range cg.Dirs {
 		for _, sub := range walkCgroups(d) {
 			var err error
-			for i := 0; i < 20; i++ {
+			wait := newBackoff()
+			for i := 0; i < 60; i++ {
 				if err = os.Remove(sub); err == nil || errors.Is(err, os.ErrNotExist) {
 					err = nil
 					break
 				}
-				time.Sleep(10 * time.Millisecond)
+				wait.sleep()
 			}
 			if err != nil {
 				errs = append(errs, fmt.Errorf("cgroup %s: %w", sub, err))

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -134,6 +135,10 @@ func RuntimePresent(rootPrefix, name string) bool {
 	return err == nil
 }
 
+// notifyFDArg tells zoneadmd that fd 3 is the pipe on which it announces
+// that it serves.
+const notifyFDArg = "--notify-fd=3"
+
 // startMu keeps one process from starting two zoneadmds for a zone at
 // once; across processes the zoneadmd lock file decides.
 var startMu sync.Mutex
@@ -179,14 +184,29 @@ func StartZoneadmd(rootPrefix, name string) error {
 	if err != nil {
 		return fmt.Errorf("start zoneadmd %s: %w", name, err)
 	}
-	p, err := os.StartProcess("/proc/self/exe", []string{"zoneadmd", "zoneadmd", root, name}, &os.ProcAttr{
-		Dir:   "/",
-		Env:   zoneadmdEnv(),
-		Files: []*os.File{null, null, logf},
-		Sys:   &syscall.SysProcAttr{Setsid: true},
-	})
+	// zoneadmd says "ok" on fd 3 once its socket listens, so the common
+	// case costs no polling; the polling below is for a zoneadmd that lost
+	// the zone's lock to one started by another process.
+	readyR, readyW, err := os.Pipe()
 	if err != nil {
 		return fmt.Errorf("start zoneadmd %s: %w", name, err)
+	}
+	defer readyR.Close()
+	p, err := os.StartProcess("/proc/self/exe", []string{"zoneadmd", "zoneadmd", root, name, notifyFDArg}, &os.ProcAttr{
+		Dir:   "/",
+		Env:   zoneadmdEnv(),
+		Files: []*os.File{null, null, logf, readyW},
+		Sys:   &syscall.SysProcAttr{Setsid: true},
+	})
+	readyW.Close()
+	if err != nil {
+		return fmt.Errorf("start zoneadmd %s: %w", name, err)
+	}
+	_ = readyR.SetReadDeadline(time.Now().Add(15 * time.Second))
+	word := make([]byte, 3)
+	if n, _ := io.ReadFull(readyR, word); n == 3 && string(word) == "ok\n" {
+		go func() { _, _ = p.Wait() }()
+		return nil
 	}
 	exited := make(chan error, 1)
 	go func() { _, err := p.Wait(); exited <- err }()
@@ -215,12 +235,16 @@ func call(rootPrefix, name string, req request, start bool) (ZoneStatus, error) 
 	if err := checkZoneName(name); err != nil {
 		return ZoneStatus{}, err
 	}
-	if start {
+	sock := zoneadmdSock(rootPrefix, name)
+	resp, err := roundTrip(sock, req)
+	if start && isDialError(err) {
+		// Nobody serves the zone yet. Asking first and starting only on
+		// a refused connection spares every command a ping round trip.
 		if err := StartZoneadmd(rootPrefix, name); err != nil {
 			return ZoneStatus{}, err
 		}
+		resp, err = roundTrip(sock, req)
 	}
-	resp, err := roundTrip(zoneadmdSock(rootPrefix, name), req)
 	if err != nil {
 		return ZoneStatus{}, fmt.Errorf("zoneadmd %s: %w", name, err)
 	}
@@ -232,6 +256,13 @@ func call(rootPrefix, name string, req request, start bool) (ZoneStatus, error) 
 		return st, errors.New(resp.Error)
 	}
 	return st, nil
+}
+
+// isDialError tells a connection nobody accepted (no socket, or no
+// zoneadmd behind it) from a failure of a zoneadmd that got the request.
+func isDialError(err error) bool {
+	var oe *net.OpError
+	return errors.As(err, &oe) && oe.Op == "dial"
 }
 
 // Ready brings the zone's platform up: zone ID, namespaces, zsched,
@@ -292,12 +323,13 @@ func Exec(rootPrefix, name string, req ExecRequest, stdin io.Reader, stdout, std
 	if len(req.Argv) == 0 {
 		return 1, fmt.Errorf("zlogin %s: no command", name)
 	}
-	if RuntimePresent(rootPrefix, name) {
+	c, err := dial(zoneadmdSock(rootPrefix, name), 2*time.Second)
+	if err != nil && RuntimePresent(rootPrefix, name) {
 		if err := StartZoneadmd(rootPrefix, name); err != nil {
 			return 1, err
 		}
+		c, err = dial(zoneadmdSock(rootPrefix, name), 2*time.Second)
 	}
-	c, err := dial(zoneadmdSock(rootPrefix, name), 2*time.Second)
 	if err != nil {
 		return 1, fmt.Errorf("zlogin %s: zone is not ready or running: %w", name, err)
 	}

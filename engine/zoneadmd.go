@@ -50,10 +50,22 @@ type zoneadmd struct {
 
 func zoneadmdMain(args []string) int {
 	if len(args) < 4 {
-		fmt.Fprintln(os.Stderr, "zoneadmd: usage: zoneadmd ROOT ZONE")
+		fmt.Fprintln(os.Stderr, "zoneadmd: usage: zoneadmd ROOT ZONE ["+notifyFDArg+"]")
 		return 2
 	}
-	closeInheritedFDs(2)
+	var notify *os.File
+	if len(args) > 4 && args[4] == notifyFDArg {
+		closeInheritedFDs(3)
+		notify = os.NewFile(3, "notify")
+	} else {
+		closeInheritedFDs(2)
+	}
+	defer func() {
+		// Whatever happens, the starter learns of it: "ok" below, or EOF.
+		if notify != nil {
+			notify.Close()
+		}
+	}()
 	root, name := args[2], args[3]
 	if err := checkZoneName(name); err != nil {
 		fmt.Fprintln(os.Stderr, "zoneadmd:", err)
@@ -95,6 +107,11 @@ func zoneadmdMain(args []string) int {
 	// peer's credentials (authz_peer.go).
 	_ = os.Chmod(sock, 0o666)
 	log.Printf("serving (pid %d)", os.Getpid())
+	if notify != nil {
+		_, _ = notify.Write([]byte("ok\n"))
+		notify.Close()
+		notify = nil
+	}
 	go d.idleExit()
 	go func() {
 		for {
@@ -108,7 +125,8 @@ func zoneadmdMain(args []string) int {
 	<-d.quit
 	waitInflight(&d.inflight, 30*time.Second)
 	d.mu.Lock()
-	d.lis.Close()
+	// Unlink before closing the listener: whoever finds no zoneadmd
+	// answering must not find its files either.
 	gone := d.st.State == "" || d.st.State == stateInstalled
 	if gone {
 		// Nothing of the zone is left: take the run directory with us.
@@ -117,6 +135,7 @@ func zoneadmdMain(args []string) int {
 		_ = os.Remove(sock)
 		_ = os.Remove(filepath.Join(d.dir, "zoneadmd.pid"))
 	}
+	d.lis.Close()
 	d.mu.Unlock()
 	log.Print("exiting")
 	return 0
@@ -381,7 +400,7 @@ func (d *zoneadmd) ready(spec *PlatformSpec) (err error) {
 	d.mu.Unlock()
 
 	if d.sealed == nil {
-		if d.sealed, err = newSealedSelf(); err != nil {
+		if d.sealed, err = newSealedSelf(d.dir); err != nil {
 			return err
 		}
 	}

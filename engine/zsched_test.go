@@ -3,8 +3,12 @@ package engine
 import (
 	"bytes"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
+
+	"golang.org/x/sys/unix"
 )
 
 func TestZoneExecTTYAndUser(t *testing.T) {
@@ -87,6 +91,78 @@ func BenchmarkZoneCycle(b *testing.B) {
 		}
 		if _, err := Halt(z.root, z.spec.Name); err != nil {
 			b.Fatal(err)
+		}
+	}
+}
+
+// TestSealedSelfReadOnly checks the copy of the binary zones execute:
+// nothing can be written through it, not even through a reopen of its
+// descriptor (the CVE-2019-5736 route). The test binary is deleted once
+// running, so this is the sealed memfd fallback; TestROBindOpen covers
+// the read-only mount the real binary gets.
+func TestSealedSelfReadOnly(t *testing.T) {
+	needZones(t)
+	s, err := newSealedSelf(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.f.Close()
+	if !onReadOnlyMount(s.f) {
+		if seals, err := unix.FcntlInt(s.f.Fd(), unix.F_GET_SEALS, 0); err != nil || seals&unix.F_SEAL_WRITE == 0 {
+			t.Fatalf("copy is neither on a read-only mount nor sealed")
+		}
+	}
+	assertUnwritable(t, s.path())
+}
+
+// TestROBindOpen makes the read-only view of a binary that exists on disk,
+// as zoneadmd does for the installed zonetop.
+func TestROBindOpen(t *testing.T) {
+	needZones(t)
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "bin")
+	if err := os.WriteFile(bin, []byte("#!/bin/sh\nexit 0\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	scratch := filepath.Join(dir, "scratch")
+	must(t, os.Mkdir(scratch, 0o700))
+	f, err := roBindOpen(bin, scratch)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if !onReadOnlyMount(f) || !sameFile(f, bin) {
+		t.Fatalf("view is not read-only or not the file")
+	}
+	assertUnwritable(t, fmt.Sprintf("/proc/self/fd/%d", f.Fd()))
+	if b, err := os.ReadFile(bin); err != nil || string(b) != "#!/bin/sh\nexit 0\n" {
+		t.Errorf("file changed: %q %v", b, err)
+	}
+	// The private namespace's mounts reach neither the host's mount table
+	// nor the scratch directory as the host sees it.
+	b, err := os.ReadFile("/proc/self/mountinfo")
+	must(t, err)
+	if strings.Contains(string(b), "zonetop-exe") || strings.Contains(string(b), scratch) {
+		t.Errorf("scratch mount leaked into the host mount table")
+	}
+	if ents, _ := os.ReadDir(scratch); len(ents) != 0 {
+		t.Errorf("scratch directory holds %d entries on the host", len(ents))
+	}
+}
+
+// assertUnwritable tries every way of writing through path.
+func assertUnwritable(t *testing.T, path string) {
+	t.Helper()
+	for _, flag := range []int{os.O_WRONLY, os.O_RDWR | os.O_APPEND, os.O_WRONLY | os.O_TRUNC} {
+		f, err := os.OpenFile(path, flag, 0)
+		if err != nil {
+			continue
+		}
+		_, werr := f.Write([]byte("x"))
+		terr := f.Truncate(1)
+		f.Close()
+		if werr == nil || terr == nil {
+			t.Fatalf("wrote through %s (flags %#x): write %v, truncate %v", path, flag, werr, terr)
 		}
 	}
 }
