@@ -69,7 +69,11 @@ func closeInheritedFDs(keep int) {
 	unix.Close(dfd)
 	for _, fd := range fds {
 		target, _ := os.Readlink("/proc/self/fd/" + strconv.Itoa(fd))
-		if target == "anon_inode:[eventpoll]" || target == "anon_inode:[eventfd]" {
+		// The Go runtime's own descriptors: its poller, and the cgroup CPU
+		// quota files it keeps open to re-read GOMAXPROCS. Closing those
+		// would let the runtime read whatever file reuses the number; they
+		// only need to stay out of children.
+		if target == "anon_inode:[eventpoll]" || target == "anon_inode:[eventfd]" || strings.HasPrefix(target, "/sys/fs/cgroup/") {
 			unix.CloseOnExec(fd)
 			continue
 		}
