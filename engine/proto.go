@@ -24,11 +24,12 @@ const (
 
 // request is what a client asks zoneadmd, and what zoneadmd asks zsched.
 type request struct {
-	Op      string        `json:"op"`
-	Spec    *PlatformSpec `json:"spec,omitempty"`
-	Args    []string      `json:"args,omitempty"`
-	Timeout time.Duration `json:"timeout,omitempty"`
-	Exec    *ExecRequest  `json:"exec,omitempty"`
+	Op      string          `json:"op"`
+	Spec    *PlatformSpec   `json:"spec,omitempty"`
+	Args    []string        `json:"args,omitempty"`
+	Timeout time.Duration   `json:"timeout,omitempty"`
+	Exec    *ExecRequest    `json:"exec,omitempty"`
+	Console *ConsoleOptions `json:"console,omitempty"`
 }
 
 // response answers a request. An exec gets two: first Pid once the
@@ -39,6 +40,9 @@ type response struct {
 	Status *ZoneStatus `json:"status,omitempty"`
 	Pid    int         `json:"pid,omitempty"`
 	Exit   *int        `json:"exit,omitempty"`
+	// Event is news zoneadmd sends on its own, on a connection that
+	// stays open (an attached console): "halted", "booting", "ready".
+	Event string `json:"event,omitempty"`
 }
 
 // conn is one end of a control connection.

@@ -60,6 +60,16 @@ type ExecRequest struct {
 	TTY        bool   // run on a new pty of the zone's devpts instead of pipes
 	Rows, Cols uint16
 	Project    string // not applied yet: projects come with the limits work
+	// Login starts the user's login shell (from the zone's passwd, argv[0]
+	// "-sh" style) instead of Argv; Safe starts a plain /bin/sh with no
+	// login files and a minimal environment (zlogin -S). Either may come
+	// with an empty Argv.
+	Login, Safe bool
+}
+
+// ConsoleOptions choose how a console attacher joins (zlogin -C).
+type ConsoleOptions struct {
+	Replay bool // send the buffered output first (-r)
 }
 
 // Zone states as the runtime reports them.

@@ -449,7 +449,7 @@ func (z *zsched) shutdown(timeout time.Duration) response {
 // but its stdio.
 func (z *zsched) handleSpawn(c *conn, req *ExecRequest, files []*os.File) {
 	defer closeAll(files)
-	if req == nil || len(req.Argv) == 0 {
+	if req == nil || (len(req.Argv) == 0 && !req.Login && !req.Safe) {
 		_ = c.send(response{Error: "spawn: no command"})
 		return
 	}
@@ -458,6 +458,11 @@ func (z *zsched) handleSpawn(c *conn, req *ExecRequest, files []*os.File) {
 		_ = c.send(response{Error: err.Error()})
 		return
 	}
+	if req.Safe {
+		// Safe mode is for a zone whose login files or shell are broken:
+		// the shell is the zone's own /bin/sh whatever passwd says.
+		u.shell = "/bin/sh"
+	}
 	env := []string{"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
 		"HOME=" + u.home, "USER=" + u.name, "LOGNAME=" + u.name, "SHELL=" + u.shell}
 	for _, e := range req.Env {
@@ -465,12 +470,34 @@ func (z *zsched) handleSpawn(c *conn, req *ExecRequest, files []*os.File) {
 			_ = c.send(response{Error: fmt.Sprintf("spawn: bad environment entry %q", e)})
 			return
 		}
+		if req.Safe && !strings.HasPrefix(e, "TERM=") {
+			continue // safe mode clears the environment but for the terminal type
+		}
 		env = append(env, e)
 	}
-	path, err := lookPath(req.Argv[0], env)
-	if err != nil {
-		_ = c.send(response{Error: err.Error()})
-		return
+	argv := append([]string(nil), req.Argv...)
+	var path string
+	switch {
+	case req.Safe && len(argv) == 0:
+		// Not a login shell: no /etc/profile, no ~/.profile.
+		path, argv = u.shell, []string{"sh"}
+	case req.Login && len(argv) == 0:
+		// A leading '-' in argv[0] is how a shell learns it is a login
+		// shell and reads the login files, as login(1) starts it.
+		if u.shell == "" {
+			u.shell = "/bin/sh"
+		}
+		path, argv = u.shell, []string{"-" + filepath.Base(u.shell)}
+	default:
+		if len(argv) == 0 {
+			_ = c.send(response{Error: "spawn: no command"})
+			return
+		}
+		path, err = lookPath(argv[0], env)
+		if err != nil {
+			_ = c.send(response{Error: err.Error()})
+			return
+		}
 	}
 	dir := req.Dir
 	if dir == "" {
@@ -505,9 +532,9 @@ func (z *zsched) handleSpawn(c *conn, req *ExecRequest, files []*os.File) {
 		}
 		stdio = []uintptr{files[0].Fd(), files[1].Fd(), files[2].Fd()}
 	}
-	pid, exit, err := z.spawn(path, append([]string(nil), req.Argv...), &syscall.ProcAttr{Dir: dir, Env: env, Files: stdio, Sys: sys})
+	pid, exit, err := z.spawn(path, argv, &syscall.ProcAttr{Dir: dir, Env: env, Files: stdio, Sys: sys})
 	if err != nil {
-		_ = c.send(response{Error: fmt.Sprintf("spawn %s: %v", req.Argv[0], err)})
+		_ = c.send(response{Error: fmt.Sprintf("spawn %s: %v", path, err)})
 		return
 	}
 	closeAll(files)
@@ -517,6 +544,10 @@ func (z *zsched) handleSpawn(c *conn, req *ExecRequest, files []*os.File) {
 	}
 	if master != nil {
 		err = c.send(response{OK: true, Pid: pid}, master)
+		// The client holds the only master from now on: when it goes
+		// away (zlogin detached or died) the slave hangs up and the
+		// session gets SIGHUP, as a dropped terminal line would give it.
+		master.Close()
 	} else {
 		err = c.send(response{OK: true, Pid: pid})
 	}
