@@ -68,9 +68,17 @@ func zschedMain(args []string) int {
 	_ = unix.Prctl(unix.PR_SET_DUMPABLE, 0, 0, 0, 0)
 	unix.Umask(0o022)
 	// As PID 1 zsched gets only the signals it handles; the Go runtime
-	// handles these by exiting, so keep them away from it.
-	signal.Ignore(syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP, syscall.SIGQUIT, syscall.SIGUSR1,
+	// handles these by exiting, so keep them away from it. They are caught
+	// and dropped, not ignored: an ignored disposition survives fork and
+	// exec, and every process of the zone (init, zlogin shells) would
+	// start deaf to ctrl-C and hangups.
+	drop := make(chan os.Signal, 16)
+	signal.Notify(drop, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP, syscall.SIGQUIT, syscall.SIGUSR1,
 		syscall.SIGUSR2, syscall.SIGPIPE, syscall.SIGTSTP, syscall.SIGTTIN, syscall.SIGTTOU)
+	go func() {
+		for range drop {
+		}
+	}()
 	status := os.NewFile(3, "status")
 	z := &zsched{dir: args[2], waiters: map[int]chan int{}, spawnCh: make(chan spawnJob)}
 	if err := z.setup(); err != nil {
