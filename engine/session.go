@@ -24,7 +24,8 @@ type ConsoleSession struct {
 
 // ZoneEvent is news about a zone pushed to a console attacher.
 type ZoneEvent struct {
-	Event  string // "ready", "booting", "halted"
+	Event  string // "ready", "booting", "halted"; "detached" when zoneadmd cut the attacher off
+	Reason string // why, for "detached"
 	Status ZoneStatus
 }
 
@@ -80,7 +81,7 @@ func AttachConsole(rootPrefix, name string, opts ConsoleOptions) (*ConsoleSessio
 			if ev.Event == "" {
 				continue
 			}
-			ze := ZoneEvent{Event: ev.Event}
+			ze := ZoneEvent{Event: ev.Event, Reason: ev.Error}
 			if ev.Status != nil {
 				ze.Status = *ev.Status
 			}

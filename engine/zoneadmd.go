@@ -929,6 +929,11 @@ func (d *zoneadmd) attach(c *conn, opts *ConsoleOptions) {
 	<-a.Done()
 	d.watchMu.Lock()
 	delete(d.watchers, c)
+	if err := a.Err(); err != nil {
+		// Say why the console went quiet (a client too slow to keep up
+		// is cut off rather than allowed to stall the zone).
+		_ = c.send(response{Event: "detached", Error: err.Error()})
+	}
 	d.watchMu.Unlock()
 	d.mu.Lock()
 	d.lastRequest = time.Now()

@@ -28,3 +28,6 @@ for i in $(seq -w 1 1000); do
 done
 echo "zones listed: $("$BIN" --root "$tmp" zoneadm list -c | wc -l) (incl. global)"
 echo "median of $RUNS runs: $(median_ms "$BIN" --root "$tmp" zoneadm list -cv) ms"
+
+echo
+./scripts/bench-console.sh

@@ -212,7 +212,25 @@ func zloginConsole(e *engine.Engine, zone string, o *zloginOpts, stdin io.Reader
 				return 0
 			}
 		case <-outDone:
-			fmt.Fprintf(stderr, "\r\n[Connection to zone '%s' console closed: zoneadmd went away]\r\n", zone)
+			why := "zoneadmd went away"
+			// zoneadmd says why it dropped us, if it did, right after.
+			timeout := time.After(500 * time.Millisecond)
+		wait:
+			for events != nil {
+				select {
+				case ev, ok := <-events:
+					if !ok {
+						break wait
+					}
+					if ev.Event == "detached" && ev.Reason != "" {
+						why = ev.Reason
+						break wait
+					}
+				case <-timeout:
+					break wait
+				}
+			}
+			fmt.Fprintf(stderr, "\r\n[Connection to zone '%s' console closed: %s]\r\n", zone, why)
 			return 1
 		}
 	}

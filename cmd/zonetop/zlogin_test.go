@@ -313,9 +313,7 @@ func TestZloginInteractive(t *testing.T) {
 	if code := tm.wait(); code != 7 {
 		t.Errorf("exit status %d, want 7", code)
 	}
-	if !strings.Contains(tm.output(), "[Connection to zone "+z.name+" closed]") {
-		t.Errorf("no closing message:\n%q", tm.output())
-	}
+	tm.expect("[Connection to zone " + z.name + " closed]")
 }
 
 // waitForSleep waits until the zone runs a sleep, so a ctrl-C has a job to
