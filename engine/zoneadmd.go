@@ -545,7 +545,7 @@ func (d *zoneadmd) attachConsole() error {
 		closeAll(files)
 		return fmt.Errorf("console: %s", resp.Error)
 	}
-	master, err := pollable(files[0], "console")
+	master, err := pollable(files[0], "console-master")
 	if err != nil {
 		return fmt.Errorf("console: %w", err)
 	}

@@ -302,6 +302,14 @@ func TestZloginInteractive(t *testing.T) {
 		t.Errorf("ctrl-C did not interrupt sleep")
 	}
 
+	// ctrl-Z stops the foreground job: the shell has job control.
+	tm.send("sleep 200\r")
+	waitForSleep(t, z)
+	tm.send("\x1a")
+	tm.expect("Stopped")
+	tm.send("kill -9 %1; echo killed-$((1+1))\r")
+	tm.expect("killed-2")
+
 	// ~~ at the start of a line sends one ~.
 	tm.send("read v; echo got=$v\r")
 	time.Sleep(100 * time.Millisecond) // not an assertion: lets read start
