@@ -8,6 +8,8 @@ export CGO_ENABLED := 0
 BIN      := bin/zonetop
 PKGS     := ./...
 FUZZTIME ?= 60s
+# Every front end answers to a link named after it (argv[0]).
+LINKS    := zonecfg zoneadm zlogin prctl projects projadd projmod projdel newtask zonestat
 STATICCHECK := $(shell $(GO) env GOPATH)/bin/staticcheck
 
 .PHONY: all build run demo test test-unit bench fuzz lint clean
@@ -16,9 +18,7 @@ all: build
 
 build:
 	$(GO) build -o $(BIN) ./cmd/zonetop
-	ln -sf zonetop bin/zonecfg
-	ln -sf zonetop bin/zoneadm
-	ln -sf zonetop bin/zlogin
+	for l in $(LINKS); do ln -sf zonetop bin/$$l; done
 
 # Opens the console on this host's real state (needs root for zones).
 run: build
@@ -39,6 +39,7 @@ test-unit:
 
 bench: build
 	./scripts/bench.sh
+	./scripts/bench-ui.sh
 
 # Each fuzz target runs for FUZZTIME (go test allows one -fuzz target per run).
 fuzz:

@@ -8,6 +8,9 @@ import "time"
 type Principal struct {
 	// UID and GID of the caller as the kernel reported them.
 	UID, GID int
+	// User is the login name of UID in the host's /etc/passwd (host
+	// callers) or the zone's (zone callers); empty when it has none.
+	User string
 	// Zone is "global" for callers in the host, or the zone the caller is in.
 	Zone string
 }

@@ -23,6 +23,7 @@ type Engine struct {
 	// "zonetop" child of the cgroup the engine was started in.
 	CgroupParent string
 	store        *zones.Store
+	events       eventLog // what happened to each zone through this engine
 }
 
 // New opens the engine on the state under root.
@@ -39,7 +40,8 @@ func (e *Engine) Store() *zones.Store { return e.store }
 
 // CurrentPrincipal is the principal of the calling process in the host.
 func CurrentPrincipal() Principal {
-	return Principal{UID: os.Getuid(), GID: os.Getgid(), Zone: "global"}
+	uid := os.Getuid()
+	return Principal{UID: uid, GID: os.Getgid(), User: hostUserName(uid), Zone: "global"}
 }
 
 // Host reports what the console's header shows about this machine.
@@ -94,8 +96,18 @@ func (e *Engine) List(ctx context.Context, p Principal, opts ListOptions) ([]Zon
 		if p.Zone != "global" && ent.Name != p.Zone {
 			continue
 		}
+		if !p.GlobalAdmin() {
+			// Delegated users and zone users see only their zones.
+			cfg, _, _ := e.store.Load(ent.Name)
+			if !VisibleTo(p, ent.Name, cfg) {
+				continue
+			}
+		}
 		zi := ZoneInfo{ID: -1, Name: ent.Name, State: string(ent.State), Path: ent.Zonepath, UUID: ent.UUID, Reason: ent.Reason}
 		e.fillLive(&zi)
+		if zi.State == string(zones.StateIncomplete) {
+			zi.Reason = e.incompleteReason(ent.Name, zi.Reason)
+		}
 		if !wanted(zones.State(zi.State), opts) {
 			continue
 		}

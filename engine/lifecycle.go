@@ -4,7 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
 	"time"
+
+	"golang.org/x/sys/unix"
 
 	"zonetop/zones"
 )
@@ -12,16 +17,6 @@ import (
 // ErrPermission is what every refused call wraps, so front ends can tell
 // "not allowed" from "failed".
 var ErrPermission = errors.New("permission denied")
-
-// requireGlobal refuses anything but the global administrator. Zone life
-// cycle operations are the global administrator's (delegated `manage` auths
-// come with the zone-administration work).
-func requireGlobal(p Principal, what, zone string) error {
-	if !p.GlobalAdmin() {
-		return fmt.Errorf("%s %s: %w: only the global administrator may do this", what, zone, ErrPermission)
-	}
-	return nil
-}
 
 // load reads a zone's configuration and index entry together.
 func (e *Engine) load(name string) (*zones.Config, zones.IndexEntry, error) {
@@ -76,14 +71,21 @@ func (e *Engine) installOptions(cfg *zones.Config, archive string, progress func
 // InstallZone fills the zone's root by its brand. The zone is incomplete
 // while that runs; on failure it goes back to configured with nothing left.
 // A zone left incomplete by an interrupted install is cleaned up first.
-func (e *Engine) InstallZone(ctx context.Context, p Principal, name, archive string, progress func(Progress)) error {
-	if err := requireGlobal(p, "install", name); err != nil {
+func (e *Engine) InstallZone(ctx context.Context, p Principal, name, archive string, progress func(Progress)) (err error) {
+	defer e.auditOp(p, name, "install")(&err)
+	defer func() { e.note(p, name, "install", err) }()
+	if err := e.authorize(p, name, ActInstall); err != nil {
 		return err
 	}
 	cfg, ent, err := e.load(name)
 	if err != nil {
 		return fmt.Errorf("install %s: %w", name, err)
 	}
+	release, err := e.opLock(name)
+	if err != nil {
+		return fmt.Errorf("install %s: %w", name, err)
+	}
+	defer release()
 	if ent.State == zones.StateIncomplete {
 		if err := Uninstall(ctx, e.hostPath(cfg.Zonepath), true); err != nil {
 			return fmt.Errorf("install %s: clean up the earlier incomplete install: %w", name, err)
@@ -106,24 +108,43 @@ func (e *Engine) InstallZone(ctx context.Context, p Principal, name, archive str
 	if err := e.store.SetState(name, []zones.State{zones.StateConfigured}, zones.StateIncomplete, "install under way"); err != nil {
 		return fmt.Errorf("install %s: %w", name, err)
 	}
+	testPause(e.Root, "install-begin")
+	reports := 0
+	inner := opts.Progress
+	opts.Progress = func(pr Progress) {
+		if reports++; reports == 2 {
+			testPause(e.Root, "install-mid")
+		}
+		if inner != nil {
+			inner(pr)
+		}
+	}
 	if err := Install(ctx, opts); err != nil {
 		if serr := e.store.SetState(name, []zones.State{zones.StateIncomplete}, zones.StateConfigured, ""); serr != nil {
 			return fmt.Errorf("install %s: %w (and the zone stays incomplete: %v)", name, err, serr)
 		}
 		return fmt.Errorf("install %s: %w", name, err)
 	}
+	testPause(e.Root, "install-end")
 	return e.store.SetState(name, []zones.State{zones.StateIncomplete}, zones.StateInstalled, "")
 }
 
 // UninstallZone removes the zone's root; the configuration stays.
-func (e *Engine) UninstallZone(ctx context.Context, p Principal, name string, force bool) error {
-	if err := requireGlobal(p, "uninstall", name); err != nil {
+func (e *Engine) UninstallZone(ctx context.Context, p Principal, name string, force bool) (err error) {
+	defer e.auditOp(p, name, "uninstall")(&err)
+	defer func() { e.note(p, name, "uninstall", err) }()
+	if err := e.authorize(p, name, ActUninstall); err != nil {
 		return err
 	}
 	cfg, ent, err := e.load(name)
 	if err != nil {
 		return fmt.Errorf("uninstall %s: %w", name, err)
 	}
+	release, err := e.opLock(name)
+	if err != nil {
+		return fmt.Errorf("uninstall %s: %w", name, err)
+	}
+	defer release()
 	if ent.State != zones.StateIncomplete {
 		if err := zones.CheckOp(name, e.liveState(name, ent), "uninstall"); err != nil {
 			return err
@@ -140,8 +161,10 @@ func (e *Engine) UninstallZone(ctx context.Context, p Principal, name string, fo
 
 // ReadyZone brings an installed zone's virtual platform up with no user
 // processes in it.
-func (e *Engine) ReadyZone(ctx context.Context, p Principal, name string) (ZoneStatus, error) {
-	if err := requireGlobal(p, "ready", name); err != nil {
+func (e *Engine) ReadyZone(ctx context.Context, p Principal, name string) (_ ZoneStatus, err error) {
+	defer e.auditOp(p, name, "ready")(&err)
+	defer func() { e.note(p, name, "ready", err) }()
+	if err := e.authorize(p, name, ActReady); err != nil {
 		return ZoneStatus{}, err
 	}
 	cfg, ent, err := e.load(name)
@@ -155,17 +178,21 @@ func (e *Engine) ReadyZone(ctx context.Context, p Principal, name string) (ZoneS
 	if err != nil {
 		return ZoneStatus{}, fmt.Errorf("ready %s: %w", name, err)
 	}
+	testPause(e.Root, "ready-begin")
 	st, err := Ready(e.Root, spec)
 	if err != nil {
 		return st, fmt.Errorf("ready %s: %w", name, err)
 	}
+	testPause(e.Root, "ready-end")
 	return st, e.record(name, st)
 }
 
 // BootZone starts the zone's init, passing through ready when the zone is
 // only installed.
-func (e *Engine) BootZone(ctx context.Context, p Principal, name string, args []string) (ZoneStatus, error) {
-	if err := requireGlobal(p, "boot", name); err != nil {
+func (e *Engine) BootZone(ctx context.Context, p Principal, name string, args []string) (_ ZoneStatus, err error) {
+	defer e.auditOp(p, name, "boot")(&err)
+	defer func() { e.note(p, name, "boot", err) }()
+	if err := e.authorize(p, name, ActBoot); err != nil {
 		return ZoneStatus{}, err
 	}
 	_, ent, err := e.load(name)
@@ -181,6 +208,7 @@ func (e *Engine) BootZone(ctx context.Context, p Principal, name string, args []
 			return ZoneStatus{}, fmt.Errorf("boot %s: %w", name, err)
 		}
 	}
+	testPause(e.Root, "boot-begin")
 	st, err := Boot(e.Root, name, args)
 	if err != nil {
 		return st, fmt.Errorf("boot %s: %w", name, err)
@@ -190,8 +218,10 @@ func (e *Engine) BootZone(ctx context.Context, p Principal, name string, args []
 
 // HaltZone tears the zone's platform down. A halt that cannot finish leaves
 // the zone down with the reason; running halt again finishes the job.
-func (e *Engine) HaltZone(ctx context.Context, p Principal, name string) (ZoneStatus, error) {
-	if err := requireGlobal(p, "halt", name); err != nil {
+func (e *Engine) HaltZone(ctx context.Context, p Principal, name string) (_ ZoneStatus, err error) {
+	defer e.auditOp(p, name, "halt")(&err)
+	defer func() { e.note(p, name, "halt", err) }()
+	if err := e.authorize(p, name, ActHalt); err != nil {
 		return ZoneStatus{}, err
 	}
 	_, ent, err := e.load(name)
@@ -213,8 +243,10 @@ func (e *Engine) HaltZone(ctx context.Context, p Principal, name string) (ZoneSt
 
 // ShutdownZone runs the zone's shutdown entries for at most timeout, then
 // halts it.
-func (e *Engine) ShutdownZone(ctx context.Context, p Principal, name string, timeout time.Duration) (ZoneStatus, error) {
-	if err := requireGlobal(p, "shutdown", name); err != nil {
+func (e *Engine) ShutdownZone(ctx context.Context, p Principal, name string, timeout time.Duration) (_ ZoneStatus, err error) {
+	defer e.auditOp(p, name, "shutdown")(&err)
+	defer func() { e.note(p, name, "shutdown", err) }()
+	if err := e.authorize(p, name, ActShutdown); err != nil {
 		return ZoneStatus{}, err
 	}
 	_, ent, err := e.load(name)
@@ -235,7 +267,8 @@ func (e *Engine) ShutdownZone(ctx context.Context, p Principal, name string, tim
 }
 
 // RebootZone is halt then boot; the zone comes back with a new zone ID.
-func (e *Engine) RebootZone(ctx context.Context, p Principal, name string, args []string) (ZoneStatus, error) {
+func (e *Engine) RebootZone(ctx context.Context, p Principal, name string, args []string) (_ ZoneStatus, err error) {
+	defer func() { e.note(p, name, "reboot", err) }()
 	if _, err := e.HaltZone(ctx, p, name); err != nil {
 		return ZoneStatus{}, fmt.Errorf("reboot %s: %w", name, err)
 	}
@@ -251,4 +284,55 @@ func (e *Engine) record(name string, st ZoneStatus) error {
 		to = zones.StateInstalled
 	}
 	return e.store.SetState(name, nil, to, st.Reason)
+}
+
+// opLockPath is the lock an install or uninstall holds on its zone for as
+// long as the process doing it lives. The kernel drops it when that
+// process dies, so a listing can tell an operation under way from one
+// that was killed and left the zone incomplete.
+func (e *Engine) opLockPath(name string) string {
+	return filepath.Join(runBase(e.Root), "."+name+".op")
+}
+
+// opLock takes the zone's operation lock; release drops it.
+func (e *Engine) opLock(name string) (release func(), err error) {
+	if err := os.MkdirAll(runBase(e.Root), 0o755); err != nil {
+		return nil, err
+	}
+	f, err := os.OpenFile(e.opLockPath(name), os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, err
+	}
+	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("another install or uninstall of zone %s is under way", name)
+	}
+	return func() {
+		_ = os.Remove(f.Name())
+		f.Close()
+	}, nil
+}
+
+// opRunning reports whether some process holds the zone's operation lock.
+func (e *Engine) opRunning(name string) bool {
+	f, err := os.Open(e.opLockPath(name))
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	if err := unix.Flock(int(f.Fd()), unix.LOCK_SH|unix.LOCK_NB); err != nil {
+		return true
+	}
+	_ = unix.Flock(int(f.Fd()), unix.LOCK_UN)
+	return false
+}
+
+// incompleteReason says what an incomplete zone's recorded reason means
+// now: an operation "under way" whose process is gone was interrupted.
+func (e *Engine) incompleteReason(name, reason string) string {
+	op, found := strings.CutSuffix(reason, " under way")
+	if !found || e.opRunning(name) {
+		return reason
+	}
+	return op + " interrupted; run it again, or uninstall -F"
 }

@@ -1,11 +1,24 @@
 package engine
 
+import "zonetop/zones"
+
 // fillLive overlays what the zone's zoneadmd knows (state, zone ID, since)
 // on the index entry. The index only records what the last command wrote;
 // the supervisor is the truth for active zones.
 func (e *Engine) fillLive(zi *ZoneInfo) {
 	if !RuntimePresent(e.Root, zi.Name) {
-		return
+		switch zones.State(zi.State) {
+		case zones.StateReady, zones.StateRunning, zones.StateShuttingDown, zones.StateDown:
+			// The index recorded a platform that is no longer there
+			// (the zone and its zoneadmd died, and a successor cleaned
+			// up): without a platform the zone is installed.
+			if !ZoneadmdRunning(e.Root, zi.Name) {
+				zi.State, zi.Reason = string(zones.StateInstalled), ""
+				return
+			}
+		default:
+			return
+		}
 	}
 	st, err := Status(e.Root, zi.Name)
 	if err != nil {
@@ -15,7 +28,11 @@ func (e *Engine) fillLive(zi *ZoneInfo) {
 	if st.State != "" {
 		zi.State = st.State
 	}
-	zi.ID = st.ZoneID
+	// A zone that has no platform has no zone ID, whatever the
+	// supervisor last held.
+	if st.ZoneID > 0 && st.State != stateInstalled {
+		zi.ID = st.ZoneID
+	}
 	zi.Since = st.Since
 	if st.Reason != "" {
 		zi.Reason = st.Reason

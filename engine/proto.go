@@ -8,6 +8,8 @@ import (
 	"os"
 	"syscall"
 	"time"
+
+	"zonetop/limits"
 )
 
 // The control protocol between front ends, zoneadmd and zsched. Each
@@ -24,12 +26,18 @@ const (
 
 // request is what a client asks zoneadmd, and what zoneadmd asks zsched.
 type request struct {
-	Op      string          `json:"op"`
-	Spec    *PlatformSpec   `json:"spec,omitempty"`
-	Args    []string        `json:"args,omitempty"`
-	Timeout time.Duration   `json:"timeout,omitempty"`
-	Exec    *ExecRequest    `json:"exec,omitempty"`
-	Console *ConsoleOptions `json:"console,omitempty"`
+	Op      string        `json:"op"`
+	Spec    *PlatformSpec `json:"spec,omitempty"`
+	Args    []string      `json:"args,omitempty"`
+	Timeout time.Duration `json:"timeout,omitempty"`
+	Exec    *ExecRequest  `json:"exec,omitempty"`
+	// Hold asks zsched to start the command stopped in a stub until
+	// zoneadmd has put it into its project's cgroup and sends "release".
+	Hold    bool                   `json:"hold,omitempty"`
+	Rlimits []limits.RlimitSetting `json:"rlimits,omitempty"`
+	Error   string                 `json:"error,omitempty"`
+	Rctl    *RctlChange            `json:"rctl,omitempty"`
+	Console *ConsoleOptions        `json:"console,omitempty"`
 }
 
 // response answers a request. An exec gets two: first Pid once the
@@ -40,6 +48,13 @@ type response struct {
 	Status *ZoneStatus `json:"status,omitempty"`
 	Pid    int         `json:"pid,omitempty"`
 	Exit   *int        `json:"exit,omitempty"`
+	Zones  []ZoneInfo  `json:"zones,omitempty"` // the zonetop service's list (serve.go)
+	IPC    []IPCUsage  `json:"ipc,omitempty"`
+	// Held: the command's stub waits for release (Pid is its pid in the
+	// zone).
+	Held     bool       `json:"held,omitempty"`
+	Warnings []string   `json:"warnings,omitempty"`
+	Usage    *ZoneUsage `json:"usage,omitempty"`
 	// Event is news zoneadmd sends on its own, on a connection that
 	// stays open (an attached console): "halted", "booting", "ready".
 	Event string `json:"event,omitempty"`

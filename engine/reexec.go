@@ -34,6 +34,8 @@ func HiddenMain(args []string) (handled bool, exitCode int) {
 		return true, zschedMain(args)
 	case "zinit":
 		return true, zinitMain(args)
+	case "zhold":
+		return true, zholdMain(args)
 	}
 	return false, 0
 }

@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"zonetop/limits"
 )
 
 // PlatformSpec is everything the runtime needs to build a zone's virtual
@@ -33,6 +35,17 @@ type PlatformSpec struct {
 	CgroupParent   string            // relative cgroup path under which zonetop/NAME is made; empty = zoneadmd's own
 	Init           []string          // init command; empty = zonetop's inittab-reading init
 	BootArgs       []string
+
+	// IPCRctls are the zone's System V IPC caps (zone.max-shm-memory,
+	// zone.max-shm-ids, zone.max-sem-ids, zone.max-msg-ids) as rctl values,
+	// "(privileged,20000,deny)": the zone node of zoneadmd's IPC check,
+	// which also applies the projects' limits from the zone's /etc/project.
+	IPCRctls map[string]string `json:",omitempty"`
+	// Rctls are the zone.* caps (rctl name -> privileged value) zoneadmd
+	// applies to the zone cgroup through the limits backend.
+	Rctls map[string]uint64 `json:",omitempty"`
+	// CPUs is the cpuset of a dedicated-cpu zone; empty: all CPUs.
+	CPUs string `json:",omitempty"`
 }
 
 // MountSpec is one mount of the zone. Target is a path inside the zone
@@ -50,6 +63,9 @@ type ZoneStatus struct {
 	Reason    string // why the zone is down
 	InitPid   int    // host pid of the zone's init, 0 before boot
 	ZschedPid int    // host pid of zsched
+	// Warnings are what the zone runs without: bad /etc/project lines
+	// (file:line: why), caps the kernel could not take.
+	Warnings []string `json:",omitempty"`
 }
 
 // ExecRequest describes a command to run inside a zone.
@@ -59,7 +75,13 @@ type ExecRequest struct {
 	Dir        string // working directory inside the zone; empty = the user's home
 	TTY        bool   // run on a new pty of the zone's devpts instead of pipes
 	Rows, Cols uint16
-	Project    string // not applied yet: projects come with the limits work
+	// Project is the project (of the zone's /etc/project) the command
+	// joins before it runs; empty: the user's project (user.NAME) if the
+	// zone has one, else default.
+	Project string
+	// NewTask starts the command as a new task of its project (newtask):
+	// a task cgroup of its own, capped by the project's task.* rctls.
+	NewTask bool
 	// Login starts the user's login shell (from the zone's passwd, argv[0]
 	// "-sh" style) instead of Argv; Safe starts a plain /bin/sh with no
 	// login files and a minimal environment (zlogin -S). Either may come
@@ -144,7 +166,9 @@ func StartZoneadmd(rootPrefix, name string) error {
 	if err := os.Mkdir(dir, 0o700); err != nil && !errors.Is(err, os.ErrExist) {
 		return fmt.Errorf("start zoneadmd %s: %w", name, err)
 	}
-	if err := os.Chmod(dir, 0o700); err != nil {
+	// 711: host users may reach zoneadmd.sock (authorized per request)
+	// but list nothing; every other file in it is 600.
+	if err := os.Chmod(dir, 0o711); err != nil {
 		return fmt.Errorf("start zoneadmd %s: %w", name, err)
 	}
 	if err := os.MkdirAll(logDir(rootPrefix), 0o755); err != nil {
@@ -167,7 +191,7 @@ func StartZoneadmd(rootPrefix, name string) error {
 	}
 	p, err := os.StartProcess("/proc/self/exe", []string{"zoneadmd", "zoneadmd", root, name}, &os.ProcAttr{
 		Dir:   "/",
-		Env:   []string{"PATH=/usr/sbin:/usr/bin:/sbin:/bin"},
+		Env:   zoneadmdEnv(),
 		Files: []*os.File{null, null, logf},
 		Sys:   &syscall.SysProcAttr{Setsid: true},
 	})
@@ -388,6 +412,8 @@ type runState struct {
 	ZschedPid   int             `json:"zsched_pid,omitempty"`
 	ZschedStart uint64          `json:"zsched_start,omitempty"` // /proc/PID/stat starttime, so a reused pid is never adopted
 	Cgroups     []string        `json:"cgroups,omitempty"`
+	CgParent    *limits.Parent  `json:"cg_parent,omitempty"` // the limits backend's parent, for adoption
+	Warnings    []string        `json:"warnings,omitempty"`  // bad /etc/project lines and other things the zone runs without
 	Net         json.RawMessage `json:"net,omitempty"`
 }
 
@@ -427,3 +453,13 @@ func writeFileAtomic(path string, data []byte, mode os.FileMode) error {
 
 // errnoIs is errors.Is for the unix errno values used by the runtime.
 func errnoIs(err error, e unix.Errno) bool { return errors.Is(err, e) }
+
+// zoneadmdEnv is zoneadmd's whole environment: a fixed PATH, and the
+// fault-injection point when a test set one.
+func zoneadmdEnv() []string {
+	env := []string{"PATH=/usr/sbin:/usr/bin:/sbin:/bin"}
+	if v := os.Getenv(TestPauseEnv); v != "" {
+		env = append(env, TestPauseEnv+"="+v)
+	}
+	return env
+}

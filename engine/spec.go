@@ -80,11 +80,26 @@ func (e *Engine) Spec(cfg *zones.Config) (PlatformSpec, error) {
 		return s, fmt.Errorf("zone %s: limitpriv: %w", cfg.Name, err)
 	}
 	s.Caps = caps
+	for _, name := range []string{"zone.max-shm-memory", "zone.max-shm-ids", "zone.max-sem-ids", "zone.max-msg-ids"} {
+		if v, ok := cfg.ZoneRctl(name); ok {
+			if s.IPCRctls == nil {
+				s.IPCRctls = map[string]string{}
+			}
+			act := v.Action
+			if act == "" {
+				act = "deny"
+			}
+			s.IPCRctls[name] = fmt.Sprintf("(privileged,%d,%s)", v.Limit, act)
+		}
+	}
 	if cfg.Init != "" {
 		s.Init = []string{cfg.Init}
 	}
 	if cfg.Bootargs != "" {
 		s.BootArgs = strings.Fields(cfg.Bootargs)
+	}
+	if err := specLimits(cfg, &s); err != nil {
+		return s, err
 	}
 	return s, nil
 }

@@ -18,6 +18,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"zonetop/console"
+	"zonetop/limits"
 )
 
 // zoneadmd supervises one zone. It is started detached (setsid) by the
@@ -34,14 +35,18 @@ type zoneadmd struct {
 	st          runState
 	spec        *PlatformSpec
 	cg          *zoneCgroups
+	lim         *zoneLimits
 	halting     bool
 	lastRequest time.Time
 
 	sealed     *sealedSelf
+	ipc        *ipcSupervisor // the System V IPC check (ipccheck_zoneadmd.go)
 	zschedDone chan struct{}
 	lis        *net.UnixListener
+	zsock      *zoneSockServer // the zone-administration socket, from ready on
 	quit       chan struct{}
 	quitOnce   sync.Once
+	inflight   sync.WaitGroup // delegated requests still to be answered
 
 	// The console outlives the platform: attachers stay through halts and
 	// reboots, and watchers get the zone's events on their control
@@ -105,7 +110,9 @@ func zoneadmdMain(args []string) int {
 		return 1
 	}
 	d.lis.SetUnlinkOnClose(false)
-	_ = os.Chmod(sock, 0o600)
+	// Any host user may connect: each request is authorized from the
+	// peer's credentials (authz_peer.go).
+	_ = os.Chmod(sock, 0o666)
 	log.Printf("serving (pid %d)", os.Getpid())
 	go d.idleExit()
 	go func() {
@@ -118,6 +125,7 @@ func zoneadmdMain(args []string) int {
 		}
 	}()
 	<-d.quit
+	waitInflight(&d.inflight, 30*time.Second)
 	d.hub.Close()
 	d.conslog.Close()
 	d.mu.Lock()
@@ -166,7 +174,7 @@ func (d *zoneadmd) status() ZoneStatus {
 		st = stateInstalled
 	}
 	return ZoneStatus{State: st, ZoneID: d.st.ZoneID, Since: d.st.Since, Reason: d.st.Reason,
-		InitPid: d.st.InitPid, ZschedPid: d.st.ZschedPid}
+		InitPid: d.st.InitPid, ZschedPid: d.st.ZschedPid, Warnings: append([]string(nil), d.st.Warnings...)}
 }
 
 // save records the runtime state; callers hold d.mu.
@@ -192,7 +200,8 @@ func (d *zoneadmd) setState(state, reason string) {
 
 func (d *zoneadmd) handle(c *conn) {
 	defer c.Close()
-	if err := peerIsRoot(c.c); err != nil {
+	p, err := hostPeer(c.c)
+	if err != nil {
 		_ = c.send(response{Error: "zoneadmd: " + err.Error()})
 		return
 	}
@@ -211,6 +220,10 @@ func (d *zoneadmd) handle(c *conn) {
 	}
 	if req.Op != "exec" {
 		closeAll(files)
+	}
+	if !p.GlobalAdmin() && d.delegated(c, p, req) {
+		closeAll(files)
+		return
 	}
 	if req.Op == "attach-console" {
 		d.attach(c, req.Console)
@@ -255,6 +268,21 @@ func (d *zoneadmd) handle(c *conn) {
 		d.exitIfGone()
 	case "exec":
 		d.exec(c, req.Exec, files)
+	case "ipcusage":
+		st := d.status()
+		_ = c.send(response{OK: true, Status: &st, IPC: d.ipcUsage()})
+	case "set-rctl":
+		reply(d.setRctl(req.Rctl))
+	case "reload-projects":
+		reply(d.reloadProjects())
+	case "usage":
+		u, err := d.usage()
+		if err != nil {
+			reply(err)
+			return
+		}
+		st := d.status()
+		_ = c.send(response{OK: true, Status: &st, Usage: &u})
 	default:
 		reply(fmt.Errorf("unknown request %q", req.Op))
 	}
@@ -326,13 +354,19 @@ func (d *zoneadmd) ready(spec *PlatformSpec) (err error) {
 			}
 			d.mu.Lock()
 			d.st = runState{}
-			d.spec, d.cg = nil, nil
+			d.spec, d.cg, d.lim = nil, nil, nil
 			d.mu.Unlock()
 			_ = os.Remove(filepath.Join(d.dir, "state.json"))
 			_ = os.Remove(filepath.Join(d.dir, "spec.json"))
 			err = fmt.Errorf("ready %s: %w", d.name, err)
 		}
 	}()
+	zsm, err := zoneSockMounts(d.root, d.name)
+	if err != nil {
+		return fmt.Errorf("zone socket: %w", err)
+	}
+	undo = append(undo, func() { _ = os.RemoveAll(zoneSockDir(d.root, d.name)) })
+	spec.Mounts = append(spec.Mounts, zsm...)
 	b, err := json.MarshalIndent(spec, "", "  ")
 	if err != nil {
 		return err
@@ -368,6 +402,16 @@ func (d *zoneadmd) ready(spec *PlatformSpec) (err error) {
 	_ = d.saveLocked()
 	d.mu.Unlock()
 
+	lim, cgParent, err := d.setupLimits(spec)
+	if err != nil {
+		return err
+	}
+	d.mu.Lock()
+	d.lim = lim
+	d.st.CgParent = cgParent
+	_ = d.saveLocked()
+	d.mu.Unlock()
+
 	if d.sealed == nil {
 		if d.sealed, err = newSealedSelf(); err != nil {
 			return err
@@ -378,6 +422,13 @@ func (d *zoneadmd) ready(spec *PlatformSpec) (err error) {
 		return err
 	}
 	start, _ := procStartTime(p.Pid)
+	// zsched was born in the zone cgroup (its cgroup namespace is rooted
+	// there); it lives in the system project, as illumos' zsched does.
+	if g := lim.groups["system"]; g != nil {
+		if err := g.AddProc(p.Pid); err != nil {
+			return err
+		}
+	}
 	d.mu.Lock()
 	d.st.ZschedPid, d.st.ZschedStart = p.Pid, start
 	_ = d.saveLocked()
@@ -385,10 +436,19 @@ func (d *zoneadmd) ready(spec *PlatformSpec) (err error) {
 	if err := d.attachConsole(); err != nil {
 		return err
 	}
+	if err := d.startZoneSock(); err != nil {
+		return err
+	}
+	undo = append(undo, d.stopZoneSock)
+	if err := d.startIPCCheck(); err != nil {
+		return err
+	}
+	undo = append(undo, func() { d.stopIPCCheck(true) })
 	ns, err := SetupNet(*spec, p.Pid, id)
 	if err != nil {
 		return err
 	}
+	testPause(d.root, "zoneadmd-ready-net")
 	nb, _ := ns.Marshal()
 	undo = append(undo, func() { _ = TeardownNet(ns) })
 	d.mu.Lock()
@@ -582,10 +642,11 @@ func (d *zoneadmd) boot(args []string) error {
 	// Before init starts, so the notice precedes its first line.
 	d.hub.Notice("Zone booting up")
 	d.event("booting")
-	resp, err := d.zschedCall(request{Op: "boot", Args: args})
+	resp, err := d.bootHeld(args)
 	if err != nil {
 		return fmt.Errorf("boot %s: %w", d.name, err)
 	}
+	testPause(d.root, "zoneadmd-boot")
 	d.mu.Lock()
 	d.st.InitPid = hostPidOf(d.st.ZschedPid, resp.Pid)
 	d.mu.Unlock()
@@ -654,6 +715,7 @@ func (d *zoneadmd) halt(why string) error {
 		d.mu.Unlock()
 	}()
 
+	d.stopIPCCheck(false)
 	var problems []string
 	if cg == nil && len(st.Cgroups) > 0 {
 		cg = &zoneCgroups{Dirs: st.Cgroups}
@@ -705,12 +767,13 @@ func (d *zoneadmd) halt(why string) error {
 		log.Printf("halt incomplete: %s", reason)
 		return fmt.Errorf("halt %s: zone is down, not halted: %s", d.name, reason)
 	}
-	for _, f := range []string{"zsched.sock", "zoneid", "spec.json", "state.json"} {
+	d.stopZoneSock()
+	for _, f := range []string{"zsched.sock", "zoneid", "spec.json", "state.json", "ipc.json"} {
 		_ = os.Remove(filepath.Join(d.dir, f))
 	}
 	d.mu.Lock()
 	d.st = runState{}
-	d.spec, d.cg = nil, nil
+	d.spec, d.cg, d.lim = nil, nil, nil
 	d.mu.Unlock()
 	d.hub.SetMaster(nil)
 	d.hub.Notice("Zone halted")
@@ -764,7 +827,15 @@ func (d *zoneadmd) adopt() error {
 	}
 	alive := zschedAlive(st.ZschedPid, st.ZschedStart)
 	if alive && (st.State == stateReady || st.State == stateRunning) {
-		if _, err := roundTrip(d.zschedSock(), request{Op: "ping"}); err == nil {
+		if ping, err := roundTrip(d.zschedSock(), request{Op: "ping"}); err == nil {
+			if st.State == stateReady && ping.Pid != 0 {
+				// The zoneadmd died between zsched starting init and
+				// recording it: the zone is running, whatever the
+				// record says.
+				d.st.State = stateRunning
+				d.st.InitPid = hostPidOf(st.ZschedPid, ping.Pid)
+				_ = d.saveLocked()
+			}
 			fd, err := unix.PidfdOpen(st.ZschedPid, 0)
 			if err == nil && zschedAlive(st.ZschedPid, st.ZschedStart) {
 				done := make(chan struct{})
@@ -780,9 +851,16 @@ func (d *zoneadmd) adopt() error {
 					close(done)
 				}()
 				d.zschedDone = done
+				d.adoptLimits()
 				go d.watchZsched(done)
 				if err := d.attachConsole(); err != nil {
 					log.Printf("adopt: console: %v", err)
+				}
+				if err := d.startZoneSock(); err != nil {
+					log.Printf("adopt: zone socket: %v", err)
+				}
+				if err := d.startIPCCheck(); err != nil {
+					log.Printf("adopt: %v", err)
 				}
 				log.Printf("adopted zone ID %d, zsched pid %d", st.ZoneID, st.ZschedPid)
 				return nil
@@ -828,12 +906,33 @@ func (d *zoneadmd) exec(c *conn, req *ExecRequest, files []*os.File) {
 		return
 	}
 	defer zc.Close()
-	if err := zc.send(request{Op: "spawn", Exec: req}, files...); err != nil {
+	d.mu.Lock()
+	lim := d.lim
+	d.mu.Unlock()
+	var group limits.Group
+	var rl []limits.RlimitSetting
+	task := 0
+	if lim != nil {
+		if group, task, rl, err = lim.placement(req); err != nil {
+			_ = c.send(response{Error: err.Error()})
+			return
+		}
+		if task > 0 {
+			defer lim.endTask(task)
+		}
+	}
+	if err := zc.send(request{Op: "spawn", Exec: req, Hold: group != nil}, files...); err != nil {
 		_ = c.send(response{Error: err.Error()})
 		return
 	}
 	closeAll(files)
 	files = nil
+	if group != nil {
+		if err := d.release(zc, group, rl); err != nil {
+			_ = c.send(response{Error: err.Error()})
+			return
+		}
+	}
 	for i := 0; i < 2; i++ {
 		var resp response
 		got, err := zc.recv(&resp)
@@ -876,9 +975,35 @@ func allocZoneID(root, name string) (int, error) {
 			used[n] = true
 		}
 	}
-	id := 1
-	for used[id] {
-		id++
+	// Next fit, as illumos allocates zone IDs: the one after the last
+	// given out, so a rebooted zone comes back with a new ID and an old
+	// ID is not reused while logs still name it. An ID whose host-side
+	// links exist belongs to a zone of another zonetop root on this host
+	// (a test, an alternate root); the links live in the one host network
+	// namespace, so that ID is skipped too.
+	buf := make([]byte, 32)
+	n, _ := lf.ReadAt(buf, 0)
+	last, _ := strconv.Atoi(strings.TrimSpace(string(buf[:n])))
+	if last < 0 || last >= netMaxZoneID {
+		last = 0
+	}
+	id := 0
+	for i, cand := 0, last; i < netMaxZoneID; i++ {
+		cand++
+		if cand > netMaxZoneID {
+			cand = 1
+		}
+		if used[cand] || hostLinkTaken(cand) {
+			continue
+		}
+		id = cand
+		break
+	}
+	if id == 0 {
+		return 0, errors.New("zone ID: every zone ID is in use")
+	}
+	if err := lf.Truncate(0); err == nil {
+		_, _ = lf.WriteAt([]byte(strconv.Itoa(id)+"\n"), 0)
 	}
 	if err := writeFileAtomic(filepath.Join(runDir(root, name), "zoneid"), []byte(strconv.Itoa(id)+"\n"), 0o600); err != nil {
 		return 0, fmt.Errorf("zone ID: %w", err)
@@ -1018,4 +1143,11 @@ func (w *lazyLog) Close() error {
 		return nil
 	}
 	return w.l.Close()
+}
+
+// hostLinkTaken reports whether the host already has the first link a
+// zone with this ID would create.
+func hostLinkTaken(id int) bool {
+	_, err := os.Lstat(filepath.Join("/sys/class/net", netHostLinkName(id, 0)))
+	return err == nil
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"os/signal"
@@ -36,6 +37,7 @@ type zsched struct {
 	exe          *os.File // the sealed copy zsched runs from, for starting zinit
 
 	spawnCh chan spawnJob
+	ipc     *zschedIPC // the System V IPC filter's listener (seccomp.go)
 
 	mu       sync.Mutex
 	waiters  map[int]chan int
@@ -266,6 +268,15 @@ func cgroupHierarchiesOf(path string) ([]string, error) {
 // thread, and a child inherits the one of the thread that forked it.
 func (z *zsched) spawner(ready chan<- error) {
 	runtime.LockOSThread() // never unlocked: the thread dies with zsched
+	// The IPC filter goes on this thread, which forks every zone process,
+	// while zsched still has CAP_SYS_ADMIN.
+	if l, err := installIPCFilter(); err == nil {
+		z.ipc = &zschedIPC{listener: l}
+		go z.ipc.fallback()
+	} else if err != errIPCFilterUnsupported {
+		ready <- err
+		return
+	}
 	if err := dropBoundingSet(z.spec.Caps); err != nil {
 		ready <- err
 		return
@@ -285,10 +296,6 @@ func (z *zsched) spawner(ready chan<- error) {
 		z.mu.Unlock()
 		job.reply <- spawnResult{pid: pid, exit: ch, err: err}
 	}
-}
-
-func (z *zsched) spawn(path string, argv []string, attr *syscall.ProcAttr) (int, chan int, error) {
-	return z.spawnJob(spawnJob{path: path, argv: argv, attr: attr})
 }
 
 func (z *zsched) spawnJob(job spawnJob) (int, chan int, error) {
@@ -375,17 +382,20 @@ func (z *zsched) handle(c *conn) {
 		_ = c.send(response{OK: true}, z.console)
 	case "boot":
 		closeAll(files)
-		pid, err := z.boot(req.Args)
+		pid, warn, err := z.boot(c, req.Hold, req.Args)
 		if err != nil {
 			_ = c.send(response{Error: err.Error()})
 			return
 		}
-		_ = c.send(response{OK: true, Pid: pid})
+		_ = c.send(response{OK: true, Pid: pid, Warnings: warn})
 	case "shutdown":
 		closeAll(files)
 		_ = c.send(z.shutdown(req.Timeout))
 	case "spawn":
-		z.handleSpawn(c, req.Exec, files)
+		z.handleSpawn(c, req.Hold, req.Exec, files)
+	case "seccomp":
+		closeAll(files)
+		z.ipc.hold(c)
 	default:
 		closeAll(files)
 		_ = c.send(response{Error: fmt.Sprintf("unknown request %q", req.Op)})
@@ -393,16 +403,16 @@ func (z *zsched) handle(c *conn) {
 }
 
 // boot starts the zone's init on the console.
-func (z *zsched) boot(args []string) (int, error) {
+func (z *zsched) boot(c *conn, hold bool, args []string) (int, []string, error) {
 	z.mu.Lock()
 	running := z.initPid != 0
 	z.mu.Unlock()
 	if running {
-		return 0, errors.New("init is already running")
+		return 0, nil, errors.New("init is already running")
 	}
 	cons, err := os.OpenFile("/dev/console", os.O_RDWR|unix.O_NOCTTY, 0)
 	if err != nil {
-		return 0, fmt.Errorf("console: %w", err)
+		return 0, nil, fmt.Errorf("console: %w", err)
 	}
 	defer cons.Close()
 	path, argv := fdPath(int(z.exe.Fd())), append([]string{"zinit", "zinit"}, args...)
@@ -411,7 +421,7 @@ func (z *zsched) boot(args []string) (int, error) {
 		// needs its loader there (a sparse zone inherits it).
 		if interp := elfInterpreter(z.exe); interp != "" {
 			if _, err := os.Stat(interp); err != nil {
-				return 0, fmt.Errorf("zonetop is dynamically linked and the zone has no %s for its init: build zonetop with CGO_ENABLED=0", interp)
+				return 0, nil, fmt.Errorf("zonetop is dynamically linked and the zone has no %s for its init: build zonetop with CGO_ENABLED=0", interp)
 			}
 		}
 	} else {
@@ -424,11 +434,96 @@ func (z *zsched) boot(args []string) (int, error) {
 		Files: []uintptr{cons.Fd(), cons.Fd(), cons.Fd()},
 		Sys:   &syscall.SysProcAttr{Setsid: true, Setctty: true, Ctty: 0},
 	}
-	pid, _, err := z.spawnJob(spawnJob{path: path, argv: argv, attr: attr, init: true})
-	if err != nil {
-		return 0, fmt.Errorf("start init %s: %w", path, err)
+	if hold && len(z.spec.Init) == 0 {
+		// The stub runs zinit itself: it is the same sealed binary.
+		path = holdSelf
 	}
-	return pid, nil
+	pid, _, warn, err := z.spawnHeld(c, hold, spawnJob{path: path, argv: argv, attr: attr, init: true})
+	if err != nil {
+		return 0, nil, fmt.Errorf("start init %s: %w", path, err)
+	}
+	return pid, warn, nil
+}
+
+// holdSelf is the path a held stub takes as "run zinit in this process".
+const holdSelf = "@zinit"
+
+// spawnHeld forks job, or with hold a stub (the sealed zonetop as
+// "zhold") that waits on a socket until zoneadmd has moved it into its
+// project's cgroup: zsched answers Held with the stub's pid, waits for
+// "release" on c, hands the rlimits to the stub and learns from it
+// whether the command started. The command keeps the stub's pid.
+func (z *zsched) spawnHeld(c *conn, hold bool, job spawnJob) (int, chan int, []string, error) {
+	if !hold {
+		pid, exit, err := z.spawnJob(job)
+		return pid, exit, nil, err
+	}
+	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return 0, nil, nil, fmt.Errorf("hold socket: %w", err)
+	}
+	mine, theirs := os.NewFile(uintptr(fds[0]), "hold"), os.NewFile(uintptr(fds[1]), "hold")
+	defer mine.Close()
+	attr := *job.attr
+	if len(attr.Files) != 3 {
+		theirs.Close()
+		return 0, nil, nil, errors.New("hold: want 3 stdio descriptors")
+	}
+	attr.Files = append(append([]uintptr(nil), attr.Files...), theirs.Fd())
+	// The stub runs with an empty environment; the command's comes over
+	// the socket with the release (see holdRelease).
+	env := attr.Env
+	attr.Env = []string{}
+	stub := job
+	stub.attr = &attr
+	stub.path = fdPath(int(z.exe.Fd()))
+	stub.argv = append([]string{job.argv[0], "zhold", job.path}, job.argv...)
+	pid, exit, err := z.spawnJob(stub)
+	theirs.Close()
+	if err != nil {
+		return 0, nil, nil, err
+	}
+	fail := func(err error) (int, chan int, []string, error) {
+		_ = syscall.Kill(pid, syscall.SIGKILL)
+		return 0, nil, nil, err
+	}
+	if err := c.send(response{OK: true, Held: true, Pid: pid}); err != nil {
+		return fail(err)
+	}
+	var rel request
+	got, err := c.recv(&rel)
+	closeAll(got)
+	switch {
+	case err != nil:
+		return fail(fmt.Errorf("hold: %w", err))
+	case rel.Op != "release":
+		return fail(fmt.Errorf("hold: want release, got %q", rel.Op))
+	case rel.Error != "":
+		return fail(errors.New(rel.Error))
+	}
+	b, _ := json.Marshal(holdRelease{Rlimits: rel.Rlimits, Env: env})
+	if _, err := mine.Write(append(b, '\n')); err != nil {
+		return fail(fmt.Errorf("hold: %w", err))
+	}
+	_ = unix.Shutdown(int(mine.Fd()), unix.SHUT_WR)
+	// The stub writes its notes and closes the socket by executing the
+	// command (close-on-exec) or by exiting.
+	_ = mine.SetReadDeadline(time.Now().Add(30 * time.Second))
+	out, _ := io.ReadAll(io.LimitReader(mine, 64<<10))
+	var warn []string
+	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+		switch {
+		case line == "" || line == "ok":
+		case strings.HasPrefix(line, "error: "):
+			return fail(errors.New(strings.TrimPrefix(line, "error: ")))
+		default:
+			warn = append(warn, line)
+		}
+	}
+	if !strings.Contains(string(out), "ok") {
+		return fail(errors.New("the command's stub ended without a word"))
+	}
+	return pid, exit, warn, nil
 }
 
 // shutdown asks init to run its shutdown entries and waits for it.
@@ -455,7 +550,7 @@ func (z *zsched) shutdown(timeout time.Duration) response {
 // which is already inside every namespace and the root; it is not
 // dumpable until it executes its program (CVE-2016-9962) and gets no fd
 // but its stdio.
-func (z *zsched) handleSpawn(c *conn, req *ExecRequest, files []*os.File) {
+func (z *zsched) handleSpawn(c *conn, hold bool, req *ExecRequest, files []*os.File) {
 	defer closeAll(files)
 	if req == nil || (len(req.Argv) == 0 && !req.Login && !req.Safe) {
 		_ = c.send(response{Error: "spawn: no command"})
@@ -540,7 +635,8 @@ func (z *zsched) handleSpawn(c *conn, req *ExecRequest, files []*os.File) {
 		}
 		stdio = []uintptr{files[0].Fd(), files[1].Fd(), files[2].Fd()}
 	}
-	pid, exit, err := z.spawn(path, argv, &syscall.ProcAttr{Dir: dir, Env: env, Files: stdio, Sys: sys})
+	pid, exit, warn, err := z.spawnHeld(c, hold, spawnJob{path: path, argv: argv,
+		attr: &syscall.ProcAttr{Dir: dir, Env: env, Files: stdio, Sys: sys}})
 	if err != nil {
 		_ = c.send(response{Error: fmt.Sprintf("spawn %s: %v", path, err)})
 		return
@@ -551,13 +647,13 @@ func (z *zsched) handleSpawn(c *conn, req *ExecRequest, files []*os.File) {
 		slave.Close()
 	}
 	if master != nil {
-		err = c.send(response{OK: true, Pid: pid}, master)
+		err = c.send(response{OK: true, Pid: pid, Warnings: warn}, master)
 		// The client holds the only master from now on: when it goes
 		// away (zlogin detached or died) the slave hangs up and the
 		// session gets SIGHUP, as a dropped terminal line would give it.
 		master.Close()
 	} else {
-		err = c.send(response{OK: true, Pid: pid})
+		err = c.send(response{OK: true, Pid: pid, Warnings: warn})
 	}
 	if err != nil {
 		return // the requester is gone; the reaper still collects the child

@@ -25,7 +25,8 @@ const DefaultSem = "32000 1024000000 500 32000"
 // /proc/sys inside that namespace. sem is the namespace's current
 // kernel.sem ("" for DefaultSem); only its SEMMNI field is changed.
 //
-//	zone.max-shm-memory -> kernel.shmall (pages, rounded up) and kernel.shmmax
+//	zone.max-shm-memory -> kernel.shmall (pages, rounded up, plus a page per
+//	                       possible segment) and kernel.shmmax
 //	zone.max-shm-ids    -> kernel.shmmni
 //	zone.max-sem-ids    -> kernel.sem, 4th field (SEMMNI)
 //	zone.max-msg-ids    -> kernel.msgmni
@@ -39,6 +40,16 @@ func IPCSysctls(rc map[string]uint64, sem string) (map[string]string, error) {
 		if v%page != 0 {
 			pages++
 		}
+		// The kernel charges whole pages per segment while zoneadmd checks
+		// bytes exactly, so the backstop allows one page of rounding per
+		// segment the zone may hold; otherwise the kernel would refuse
+		// requests the byte-exact check grants (20000 bytes as 5000+15000
+		// is 6 pages, not 5).
+		segs := uint64(DefaultShmmni)
+		if n, ok := rc["zone.max-shm-ids"]; ok {
+			segs = n
+		}
+		pages += segs
 		if v == Unlimited {
 			pages = Unlimited / page
 		}
@@ -190,3 +201,7 @@ func ApplyRlimits(pid int, settings []RlimitSetting) ([]Clamped, error) {
 	}
 	return clamped, nil
 }
+
+// DefaultShmmni is the kernel's default kernel.shmmni: how many segments a
+// zone may hold when zone.max-shm-ids is not set.
+const DefaultShmmni = 4096

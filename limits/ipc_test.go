@@ -20,7 +20,8 @@ func TestIPCSysctls(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := map[string]string{
-		"kernel.shmall": strconv.FormatUint((20000+page-1)/page, 10),
+		// 5 pages of bytes plus one page of rounding per possible segment (10).
+		"kernel.shmall": strconv.FormatUint((20000+page-1)/page+10, 10),
 		"kernel.shmmax": "20000",
 		"kernel.shmmni": "10",
 		"kernel.sem":    "250 32000 32 20",

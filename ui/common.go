@@ -1,6 +1,10 @@
 package ui
 
-import "time"
+import (
+	"time"
+
+	"github.com/charmbracelet/x/ansi"
+)
 
 // common is what every component of the console shares: the space it may
 // draw in, the theme, the keys and the clock. Components embed a pointer so
@@ -18,3 +22,6 @@ func newCommon(now func() time.Time) *common {
 	}
 	return &common{styles: DefaultStyles(), keys: DefaultKeyMap(), now: now}
 }
+
+// ansiCut drops the first n cells of s, keeping its styles.
+func ansiCut(s string, n int) string { return ansi.TruncateLeft(s, n, "") }

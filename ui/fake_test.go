@@ -3,10 +3,13 @@ package ui
 import (
 	"context"
 	"fmt"
+	"slices"
+	"strings"
 	"sync"
 	"time"
 
 	"zonetop/engine"
+	"zonetop/zones"
 )
 
 // fakeBackend is a Backend with a fixed host and whatever zones a test
@@ -17,6 +20,11 @@ type fakeBackend struct {
 	err   error
 	calls int
 	block chan struct{}
+
+	actErr  error
+	log     []string
+	created []*zones.Config
+	scripts []string
 }
 
 func (f *fakeBackend) List(ctx context.Context, _ engine.Principal, _ engine.ListOptions) ([]engine.ZoneInfo, error) {
@@ -82,3 +90,127 @@ func manyZones(n int) []engine.ZoneInfo {
 }
 
 var globalAdmin = engine.Principal{UID: 0, GID: 0, Zone: "global"}
+
+// The actions of the fake: each records its call and moves the zone the
+// way the engine would, so a test can watch the table follow.
+
+func (f *fakeBackend) setState(name, state string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.log = append(f.log, state+" "+name)
+	for i := range f.zones {
+		if f.zones[i].Name == name {
+			f.zones[i].State = state
+			return f.actErr
+		}
+	}
+	return fmt.Errorf("zone %s: no such zone configured", name)
+}
+
+func (f *fakeBackend) CreateZone(_ context.Context, p engine.Principal, cfg *zones.Config) error {
+	if !p.GlobalAdmin() {
+		return fmt.Errorf("create %s: permission denied: only the global administrator may do this", cfg.Name)
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.created = append(f.created, cfg)
+	f.zones = append(f.zones, engine.ZoneInfo{ID: -1, Name: cfg.Name, State: "configured", Path: cfg.Zonepath, Brand: cfg.Brand, IPType: cfg.IPType})
+	return nil
+}
+
+func (f *fakeBackend) DeleteZone(_ context.Context, _ engine.Principal, name string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.log = append(f.log, "delete "+name)
+	f.zones = slices.DeleteFunc(f.zones, func(z engine.ZoneInfo) bool { return z.Name == name })
+	return nil
+}
+
+func (f *fakeBackend) ZoneConfig(_ context.Context, _ engine.Principal, name string) (string, string, error) {
+	info := "zonename: " + name + "\nzonepath: /zones/" + name + "\nbrand: sparse\nautoboot: false\nip-type: shared\n[max-lwps: 200]\ncapped-memory:\n\tphysical: 512M\n"
+	export := "create -b\nset zonepath=/zones/" + name + "\nset brand=sparse\n"
+	return info, export, nil
+}
+
+func (f *fakeBackend) ApplyZonecfg(_ context.Context, p engine.Principal, name, file, script string) (string, error) {
+	if !p.GlobalAdmin() {
+		return "", fmt.Errorf("zonecfg %s: permission denied: only the global administrator may do this", name)
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.scripts = append(f.scripts, script)
+	if strings.Contains(script, "bogus") {
+		return "", fmt.Errorf("%s:2:1: set: \"bogus\" is not a global property", file)
+	}
+	return "", nil
+}
+
+func (f *fakeBackend) InstallZone(_ context.Context, _ engine.Principal, name, _ string, progress func(engine.Progress)) error {
+	for i := int64(0); i <= 4; i++ {
+		progress(engine.Progress{Step: "copy", Done: i, Total: 4})
+	}
+	return f.setState(name, "installed")
+}
+
+func (f *fakeBackend) UninstallZone(_ context.Context, _ engine.Principal, name string, _ bool) error {
+	return f.setState(name, "configured")
+}
+
+func (f *fakeBackend) ReadyZone(_ context.Context, _ engine.Principal, name string) (engine.ZoneStatus, error) {
+	return engine.ZoneStatus{}, f.setState(name, "ready")
+}
+
+func (f *fakeBackend) BootZone(_ context.Context, p engine.Principal, name string, _ []string) (engine.ZoneStatus, error) {
+	if !p.GlobalAdmin() {
+		return engine.ZoneStatus{}, fmt.Errorf("boot %s: permission denied: only the global administrator may do this", name)
+	}
+	return engine.ZoneStatus{}, f.setState(name, "running")
+}
+
+func (f *fakeBackend) HaltZone(_ context.Context, _ engine.Principal, name string) (engine.ZoneStatus, error) {
+	return engine.ZoneStatus{}, f.setState(name, "installed")
+}
+
+func (f *fakeBackend) ShutdownZone(_ context.Context, _ engine.Principal, name string, _ time.Duration) (engine.ZoneStatus, error) {
+	return engine.ZoneStatus{}, f.setState(name, "installed")
+}
+
+func (f *fakeBackend) RebootZone(_ context.Context, _ engine.Principal, name string, _ []string) (engine.ZoneStatus, error) {
+	return engine.ZoneStatus{}, f.setState(name, "running")
+}
+
+func (f *fakeBackend) Events(_ engine.Principal, zone string) []engine.Event {
+	return []engine.Event{
+		{Time: fixedNow, Zone: zone, Op: "boot", Result: "ok"},
+		{Time: fixedNow.Add(-time.Minute), Zone: zone, Op: "halt", Result: "halt " + zone + ": umount busy", Failed: true},
+	}
+}
+
+func (f *fakeBackend) Processes(_ context.Context, _ engine.Principal, zone string) ([]engine.Process, error) {
+	return []engine.Process{
+		{PID: 4242, Project: "default", User: "root", CPU: time.Second, RSS: 4 << 20, Command: "/sbin/init"},
+		{PID: 4250, Project: "batch", User: "daemon", CPU: 3 * time.Second, RSS: 64 << 20, Command: "sh -c load"},
+	}, nil
+}
+
+// usageFake adds the usage interface, with fixed samples that cross both
+// thresholds.
+type usageFake struct{ *fakeBackend }
+
+func (u usageFake) Usage(_ context.Context, _ engine.Principal, zone string) (ZoneUsage, error) {
+	switch zone {
+	case "web01":
+		return ZoneUsage{CPU: 0.95, CPUCap: 1, Memory: 400 << 20, MemoryCap: 512 << 20, LWPs: 40, LWPCap: 200,
+			Caps: []CapUsage{
+				{Name: "zone.cpu-cap", Unit: "cpu", Used: 95, Limit: 100},
+				{Name: "zone.max-lwps", Unit: "count", Used: 40, Limit: 200},
+				{Name: "zone.max-physical-memory", Unit: "bytes", Used: 400 << 20, Limit: 512 << 20},
+			},
+			Projects: []ProjectUsage{{Name: "default", ID: 3, Limits: []CapUsage{
+				{Name: "project.max-lwps", Unit: "count", Used: 12, Limit: 500, Effective: 200, CappedByZone: true},
+			}}}}, nil
+	case "db01":
+		return ZoneUsage{CPU: 0.3, CPUCap: 2, Memory: 1500 << 20, MemoryCap: 2 << 30, LWPs: 12}, nil
+	}
+	return ZoneUsage{CPU: 0.05, Memory: 8 << 20, LWPs: 3}, nil
+}

@@ -14,6 +14,9 @@ import (
 // headerLines is how tall the header is; mouse hit-testing depends on it.
 const headerLines = 2
 
+// globalZone is the name the engine lists the host under.
+const globalZone = "global"
+
 // countOrder is the order the header lists zone counts in: the states an
 // operator must act on right after the running ones.
 var countOrder = []string{"running", "ready", "shutting_down", "down", "incomplete", "installed", "configured"}
@@ -69,10 +72,15 @@ func (m *Model) header() string {
 	}
 
 	counts := map[string]int{}
+	// The global zone is the host itself: listed like zoneadm lists it,
+	// but not counted among the zones an operator created.
+	total := 0
 	for _, z := range m.table.all {
-		counts[z.State]++
+		if z.Name != globalZone {
+			counts[z.State]++
+			total++
+		}
 	}
-	total := len(m.table.all)
 	noun := "zones"
 	if total == 1 {
 		noun = "zone"
@@ -103,10 +111,13 @@ func (m *Model) header() string {
 			st.HeaderKey.Render(fmt.Sprintf(" %d of %d", len(m.table.rows), total))
 	}
 	// An active filter must stay visible, so when space runs out the sort
-	// goes first, then the rarest state counts.
+	// goes first, then the rarest state counts; without a filter the counts
+	// outrank the sort.
 	rights := []string{strings.TrimSpace(filterPart + "  " + sortPart)}
 	if filterPart != "" {
 		rights = append(rights, filterPart)
+	} else {
+		rights = append(rights, "")
 	}
 	line2 := ""
 	for n := len(left); n >= 1; n-- {

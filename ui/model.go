@@ -8,20 +8,15 @@ import (
 
 	"charm.land/bubbles/v2/help"
 	"charm.land/bubbles/v2/key"
+	"charm.land/bubbles/v2/spinner"
 	"charm.land/bubbles/v2/textinput"
 	tea "charm.land/bubbletea/v2"
 	"charm.land/lipgloss/v2"
 	"github.com/charmbracelet/x/ansi"
 
 	"zonetop/engine"
+	"zonetop/zones"
 )
-
-// Backend is the part of the engine API the console uses; *engine.Engine
-// satisfies it, and tests substitute a fake.
-type Backend interface {
-	List(ctx context.Context, p engine.Principal, opts engine.ListOptions) ([]engine.ZoneInfo, error)
-	Host() engine.HostInfo
-}
 
 // Options configure a console.
 type Options struct {
@@ -56,8 +51,10 @@ const (
 type (
 	tickMsg  time.Time
 	zonesMsg struct {
-		zones []engine.ZoneInfo
-		err   error
+		zones  []engine.ZoneInfo
+		usage  map[string]ZoneUsage
+		usErrs map[string]error
+		err    error
 	}
 	commandMsg struct {
 		line, out string
@@ -86,6 +83,21 @@ type Model struct {
 	listErr    error // the last List failed; the table shows older data
 	flash      string
 	flashErr   bool
+	paused     bool // `p`: refreshes stop until pressed again
+
+	form    *zoneForm     // the new-zone form, while open
+	editor  *zoneEditor   // the zonecfg editor, while open
+	confirm *confirmState // a destructive action waiting for its answer
+	detail  *detailView   // a zone's detail, while open
+
+	ops      []*opState // engine calls under way
+	nextOp   int
+	spin     spinner.Model
+	spinning bool
+
+	panes    []*pane
+	focus    int // index of the pane keys go to; -1: zonetop itself
+	nextPane int
 }
 
 // New builds the console's root model over b.
@@ -107,7 +119,10 @@ func newModel(b Backend, o Options) *Model {
 		input:   textinput.New(),
 		ctx:     ctx,
 		cancel:  cancel,
+		spin:    spinner.New(spinner.WithSpinner(spinner.MiniDot)),
+		focus:   -1,
 	}
+	c.keys.scope(o.Principal)
 	m.help.Styles = c.styles.Help
 	is := m.input.Styles()
 	is.Cursor.Blink = false // a blinking cursor redraws twice a second for nothing
@@ -152,9 +167,23 @@ func (m *Model) startRefresh() tea.Cmd {
 		defer cancel()
 		zs, err := b.List(ctx, p, engine.ListOptions{Configured: true, Installed: true})
 		if err != nil {
-			err = fmt.Errorf("list zones: %w", err)
+			return zonesMsg{err: fmt.Errorf("list zones: %w", err)}
 		}
-		return zonesMsg{zones: zs, err: err}
+		msg := zonesMsg{zones: zs}
+		if ub, ok := b.(UsageBackend); ok {
+			msg.usage, msg.usErrs = map[string]ZoneUsage{}, map[string]error{}
+			for _, z := range zs {
+				if z.Name == globalZone || (z.State != "running" && z.State != "ready") {
+					continue
+				}
+				if u, err := ub.Usage(ctx, p, z.Name); err != nil {
+					msg.usErrs[z.Name] = err
+				} else {
+					msg.usage[z.Name] = u
+				}
+			}
+		}
+		return msg
 	}
 }
 
@@ -166,7 +195,10 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		m.resize()
 		return m, nil
 	case tickMsg:
-		return m, tea.Batch(m.tick(), m.startRefresh())
+		if m.paused {
+			return m, m.tick()
+		}
+		return m, tea.Batch(m.tick(), m.startRefresh(), m.fetchDetail())
 	case zonesMsg:
 		m.refreshing = false
 		if msg.err != nil {
@@ -175,16 +207,52 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		}
 		m.listErr = nil
 		m.loaded = true
+		m.setUsage(msg)
 		m.table.SetZones(msg.zones)
+		var cmd tea.Cmd
+		if m.detail != nil && m.detail.dirty {
+			m.detail.dirty = false
+			cmd = m.fetchDetail()
+		}
+		return m, cmd
+	case actionDoneMsg:
+		return m, m.onActionDone(msg)
+	case progressMsg:
+		return m, m.onProgress(msg)
+	case spinner.TickMsg:
+		return m, m.onSpin(msg)
+	case editorLoadedMsg:
+		return m, m.onEditorLoaded(msg)
+	case editorSavedMsg:
+		return m, m.onEditorSaved(msg)
+	case detailMsg:
+		m.onDetail(msg)
 		return m, nil
+	case paneOpenedMsg:
+		return m, m.onPaneOpened(msg)
+	case paneChangedMsg:
+		return m, m.onPaneChanged(msg)
+	case paneClosedMsg:
+		m.onPaneClosed(msg)
+		return m, nil
+	case tea.PasteMsg:
+		if m.focus >= 0 {
+			m.pastePane(msg.Content)
+			return m, nil
+		}
 	case commandMsg:
-		m.setFlash(msg.out, msg.err)
+		out := msg.out
+		if strings.TrimSpace(out) == "" && msg.err == nil {
+			// Silent success, as zonecfg and zoneadm are; say it happened.
+			out = "done: " + msg.line
+		}
+		m.setFlash(out, msg.err)
 		// A command usually changes a zone; show it now, not a tick later.
 		return m, m.startRefresh()
 	case tea.KeyPressMsg:
 		return m.key(msg)
 	case tea.MouseClickMsg:
-		if msg.Button == tea.MouseLeft && m.mode == inputNone {
+		if msg.Button == tea.MouseLeft && m.mode == inputNone && m.overlay() == "" {
 			m.table.Click(msg.X, msg.Y-headerLines)
 		}
 		return m, nil
@@ -198,8 +266,12 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		return m, nil
 	}
 	if m.mode != inputNone {
+		// Pastes and cursor messages; a paste into the filter applies it.
 		var cmd tea.Cmd
 		m.input, cmd = m.input.Update(msg)
+		if m.mode == inputFilter {
+			m.table.SetFilter(parseFilter(m.input.Value()))
+		}
 		return m, cmd
 	}
 	return m, nil
@@ -213,20 +285,77 @@ func (m *Model) setFlash(s string, err error) {
 }
 
 func (m *Model) quit() (tea.Model, tea.Cmd) {
+	m.closeAllPanes()
 	m.cancel()
 	return m, tea.Quit
 }
 
+// overlay names what covers the table: a form, the editor or a detail.
+func (m *Model) overlay() string {
+	switch {
+	case m.form != nil:
+		return "form"
+	case m.editor != nil:
+		return "editor"
+	case m.detail != nil:
+		return "detail"
+	}
+	return ""
+}
+
 func (m *Model) key(msg tea.KeyPressMsg) (tea.Model, tea.Cmd) {
+	// A focused pane takes every key, ctrl+c included: it belongs to the
+	// program in the zone.
+	if m.focus >= 0 && m.focus < len(m.panes) {
+		return m.paneKey(msg)
+	}
 	if msg.String() == "ctrl+c" {
 		return m.quit()
+	}
+	if m.confirm != nil {
+		return m.confirmKey(msg)
 	}
 	if m.mode != inputNone {
 		return m.inputKey(msg)
 	}
-	m.flash = ""
+	if m.form != nil {
+		cfg, done, cmd := m.form.key(msg)
+		if done {
+			m.form = nil
+			if cfg != nil {
+				return m, m.createZone(cfg)
+			}
+		}
+		return m, cmd
+	}
+	if m.editor != nil {
+		return m.editorKey(msg)
+	}
 	k := m.c.keys
+	if key.Matches(msg, k.Panes) && len(m.panes) > 0 {
+		m.focus = len(m.panes) - 1
+		return m, nil
+	}
+	if key.Matches(msg, k.Command) {
+		return m, m.openInput(inputCommand, ":", "")
+	}
+	if m.detail != nil {
+		return m.detailKey(msg)
+	}
+	m.flash = ""
+	if verb := m.actionVerb(msg); verb != "" {
+		return m.startAction(verb)
+	}
 	switch {
+	case key.Matches(msg, k.Pause):
+		m.paused = !m.paused
+		if m.paused {
+			m.setFlash("refresh paused; p resumes", nil)
+		}
+	case key.Matches(msg, k.Detail):
+		if z, ok := m.table.Selected(); ok {
+			return m, m.openDetail(z.Name)
+		}
 	case key.Matches(msg, k.Quit):
 		return m.quit()
 	case key.Matches(msg, k.Help):
@@ -327,7 +456,54 @@ func (m *Model) runCommand(line string) (tea.Model, tea.Cmd) {
 	}
 }
 
-// helpHeight is how many lines the help takes at the bottom.
+// createZone commits the form's configuration through the engine.
+func (m *Model) createZone(cfg *zones.Config) tea.Cmd {
+	b, p, ctx := m.backend, m.opts.Principal, m.ctx
+	m.setFlash("creating "+cfg.Name+"…", nil)
+	name := cfg.Name
+	return func() tea.Msg {
+		err := b.CreateZone(ctx, p, cfg)
+		out := ""
+		if err == nil {
+			out = "zone " + name + " configured; i installs it"
+		}
+		return actionDoneMsg{id: -1, verb: "create", zone: name, out: out, err: err}
+	}
+}
+
+// setUsage files a refresh's usage samples under their zones; zones that
+// went away lose their history.
+func (m *Model) setUsage(msg zonesMsg) {
+	if msg.usage == nil && msg.usErrs == nil {
+		return
+	}
+	seen := map[string]bool{}
+	for name, u := range msg.usage {
+		lu := m.table.usage[name]
+		if lu == nil {
+			lu = &liveUsage{}
+			m.table.usage[name] = lu
+		}
+		lu.add(u)
+		seen[name] = true
+	}
+	for name, err := range msg.usErrs {
+		lu := m.table.usage[name]
+		if lu == nil {
+			lu = &liveUsage{}
+			m.table.usage[name] = lu
+		}
+		lu.ok, lu.err = false, err
+		seen[name] = true
+	}
+	for name := range m.table.usage {
+		if !seen[name] {
+			delete(m.table.usage, name)
+		}
+	}
+}
+
+// helpView is the short or, after `?`, the full key help.
 func (m *Model) helpView() string {
 	return m.help.View(m.c.keys)
 }
@@ -335,16 +511,35 @@ func (m *Model) helpView() string {
 // resize hands the table what is left of the screen after the header,
 // the status line and the help.
 func (m *Model) resize() {
-	w, h := m.c.width, m.c.height
+	w := m.c.width
 	m.help.SetWidth(w)
 	m.input.SetWidth(max(w-2, 1))
-	helpH := lipgloss.Height(m.helpView())
-	m.table.SetSize(w, max(h-headerLines-1-helpH, 1))
+	tableH, _ := m.split()
+	m.table.SetSize(w, tableH)
+	m.resizePanes()
+}
+
+// bodyHeight is what is left of the screen after the header, the status
+// line and the help.
+func (m *Model) bodyHeight() int {
+	return max(m.c.height-headerLines-1-lipgloss.Height(m.helpView()), 1)
 }
 
 // status is the one line between table and help: the open input, else a
 // command's result, else a failed refresh, else the selected zone's reason.
 func (m *Model) status() string {
+	if m.confirm != nil {
+		return m.confirmView()
+	}
+	left := m.statusLeft()
+	if ops := m.opsView(m.c.width / 2); ops != "" {
+		left = fit(left, max(m.c.width-ansi.StringWidth(ops)-1, 0), false)
+		return spread(left, ops, m.c.width)
+	}
+	return left
+}
+
+func (m *Model) statusLeft() string {
 	st := m.c.styles
 	w := m.c.width
 	switch {
@@ -384,12 +579,26 @@ func (m *Model) body() string {
 		return st.Empty.Render("listing zones…")
 	case !m.loaded:
 		return st.Empty.Render("could not list zones; retrying every " + m.opts.Refresh.String())
-	case len(m.table.all) == 0:
-		return m.emptyState()
+	case !m.hasZones():
+		if len(m.table.rows) == 0 {
+			return m.emptyState()
+		}
+		// Only the global zone: show it, then how to make the first one.
+		return m.table.View() + "\n\n" + m.emptyState()
 	case len(m.table.rows) == 0:
 		return m.table.titles() + "\n" + st.Empty.Render(fmt.Sprintf("no zone matches /%s/ — esc clears the filter", m.table.filter.raw))
 	}
 	return m.table.View()
+}
+
+// hasZones reports whether any zone besides the global one exists.
+func (m *Model) hasZones() bool {
+	for _, z := range m.table.all {
+		if z.Name != globalZone {
+			return true
+		}
+	}
+	return false
 }
 
 // emptyState teaches the first step instead of showing an empty table.
@@ -431,8 +640,22 @@ func (m *Model) render() string {
 		return clip(lipgloss.Place(w, h, lipgloss.Center, lipgloss.Center, msg), w)
 	}
 	helpV := m.helpView()
-	bodyH := max(h-headerLines-1-lipgloss.Height(helpV), 1)
-	body := lipgloss.NewStyle().Height(bodyH).MaxHeight(bodyH).Render(m.body())
+	tableH, paneH := m.split()
+	var top string
+	switch m.overlay() {
+	case "form":
+		top = m.form.View(w, tableH)
+	case "editor":
+		top = m.editor.View(w, tableH)
+	case "detail":
+		top = m.detailBody(w, tableH)
+	default:
+		top = m.body()
+	}
+	body := lipgloss.NewStyle().Height(tableH).MaxHeight(tableH).Render(top)
+	if paneH > 0 {
+		body += "\n" + m.panesView(w, paneH)
+	}
 	return clip(strings.Join([]string{m.header(), body, m.status(), helpV}, "\n"), w)
 }
 

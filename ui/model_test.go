@@ -217,6 +217,9 @@ func TestCommandLine(t *testing.T) {
 			if line == "halt db01" {
 				return "", errors.New("zone db01 is installed; boot it first")
 			}
+			if line == "zonecfg -z web01 set autoboot=true" {
+				return "", nil
+			}
 			return "web01 booted", nil
 		}})
 	cmd := runLine(m, "boot web01")
@@ -233,6 +236,10 @@ func TestCommandLine(t *testing.T) {
 	m.Update(runLine(m, "halt db01")())
 	if !m.flashErr || !strings.Contains(m.flash, "halt db01: zone db01 is installed") {
 		t.Fatalf("hook error shown as %q", m.flash)
+	}
+	m.Update(runLine(m, "zonecfg -z web01 set autoboot=true")())
+	if m.flashErr || m.flash != "done: zonecfg -z web01 set autoboot=true" {
+		t.Fatalf("silent success shown as %q", m.flash)
 	}
 	// esc abandons the line without running it.
 	got = ""
@@ -270,6 +277,12 @@ func TestFilterKeys(t *testing.T) {
 	m.Update(press("esc"))
 	if m.table.filter.active() || len(m.table.rows) != 7 {
 		t.Fatal("esc did not clear the filter")
+	}
+	// A pasted pattern filters like a typed one.
+	m.Update(press("/"))
+	m.Update(tea.PasteMsg{Content: "^(web|db)"})
+	if got := names(m.table.rows); !slices.Equal(got, []string{"db01", "web01"}) {
+		t.Fatalf("pasted filter left %v", got)
 	}
 }
 
@@ -350,10 +363,11 @@ func TestEverySizeFits(t *testing.T) {
 		return strings.Join(strings.Fields(ansi.Strip(m.table.titles())), " ")
 	}
 	for w, want := range map[int]string{
-		160: "ID NAME↑ STATUS PATH BRAND IP REASON",
-		80:  "ID NAME↑ STATUS PATH BRAND IP REASON",
-		60:  "ID NAME↑ STATUS BRAND IP",
-		45:  "ID NAME↑ STATUS IP",
+		160: "ID NAME↑ STATUS BRAND IP-TYPE CPU% MEMORY LWPS UPTIME CPU~ MEM~ PATH REASON",
+		120: "ID NAME↑ STATUS BRAND IP-TYPE CPU% MEMORY LWPS UPTIME CPU~ MEM~",
+		80:  "ID NAME↑ STATUS BRAND IP-TYPE CPU% MEMORY LWPS",
+		60:  "ID NAME↑ STATUS CPU% MEMORY",
+		45:  "ID NAME↑ STATUS CPU%",
 	} {
 		if got := cols(w); got != want {
 			t.Errorf("width %d: columns %q, want %q", w, got, want)

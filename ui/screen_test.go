@@ -82,6 +82,14 @@ func TestGoldenEmpty(t *testing.T) {
 	golden.RequireEqual(t, plain(m))
 }
 
+// The engine lists the global zone like zoneadm does; with nothing else,
+// the console still teaches how to create the first zone.
+func TestGoldenOnlyGlobal(t *testing.T) {
+	global := engine.ZoneInfo{ID: 0, Name: "global", State: "running", Path: "/", Brand: "native", IPType: "shared"}
+	m := screen(t, []engine.ZoneInfo{global}, 80, 24, "No zones yet")
+	golden.RequireEqual(t, plain(m))
+}
+
 func TestGoldenFilter(t *testing.T) {
 	keys := append([]tea.Msg{press("/")}, typed("!run")...)
 	keys = append(keys, press("enter"))

@@ -22,6 +22,13 @@ type Styles struct {
 	SortedHeader lipgloss.Style
 	Selected     lipgloss.Style
 	Reason       lipgloss.Style
+	OK           lipgloss.Style
+	Warn         lipgloss.Style
+	Alarm        lipgloss.Style
+	Tab          lipgloss.Style
+	ActiveTab    lipgloss.Style
+	PaneTitle    lipgloss.Style
+	PaneFocus    lipgloss.Style
 
 	// State colours rows and the header's counts; unknown states fall back
 	// to StateDefault so a new engine state still draws.
@@ -68,6 +75,13 @@ func DefaultStyles() *Styles {
 	s.SortedHeader = lipgloss.NewStyle().Bold(true).Foreground(colAccent)
 	s.Selected = lipgloss.NewStyle().Background(colSelBg).Bold(true)
 	s.Reason = lipgloss.NewStyle().Foreground(colRed)
+	s.OK = lipgloss.NewStyle().Foreground(colGreen)
+	s.Warn = lipgloss.NewStyle().Foreground(colYellow)
+	s.Alarm = lipgloss.NewStyle().Foreground(colRed).Bold(true)
+	s.Tab = lipgloss.NewStyle().Foreground(colDim).Padding(0, 1)
+	s.ActiveTab = lipgloss.NewStyle().Foreground(colAccent).Bold(true).Underline(true).Padding(0, 1)
+	s.PaneTitle = lipgloss.NewStyle().Foreground(colText).Background(lipgloss.Color("#303030"))
+	s.PaneFocus = lipgloss.NewStyle().Foreground(lipgloss.Color("#000000")).Background(colAccent).Bold(true)
 
 	s.State = map[string]lipgloss.Style{
 		"running":       lipgloss.NewStyle().Foreground(colGreen),

@@ -2,6 +2,7 @@ package ui
 
 import (
 	"cmp"
+	"fmt"
 	"slices"
 	"strconv"
 	"strings"
@@ -22,6 +23,11 @@ type column struct {
 	drop  int
 	value func(z engine.ZoneInfo) string
 	cmp   func(a, b engine.ZoneInfo) int
+	// live columns draw from the usage samples instead: text, and the
+	// fraction of a cap that colours it (-1: not coloured).
+	live  func(t *zoneTable, z engine.ZoneInfo, w int) (string, float64)
+	lcmp  func(t *zoneTable, a, b engine.ZoneInfo) int
+	spark bool // a trend: never coloured by threshold as a whole
 }
 
 const (
@@ -32,6 +38,12 @@ const (
 	colBrand
 	colIP
 	colReason
+	colCPU
+	colMem
+	colLWPs
+	colUptime
+	colCPUTrend
+	colMemTrend
 )
 
 // stateRank orders states along the life of a zone, running first, so a
@@ -73,24 +85,125 @@ var columns = []column{
 	colStatus: {title: "STATUS", width: 13,
 		value: func(z engine.ZoneInfo) string { return z.State },
 		cmp:   func(a, b engine.ZoneInfo) int { return cmp.Compare(rank(a.State), rank(b.State)) }},
-	colPath: {title: "PATH", drop: 70,
+	colPath: {title: "PATH", drop: 150,
 		value: func(z engine.ZoneInfo) string { return z.Path },
 		cmp:   func(a, b engine.ZoneInfo) int { return strings.Compare(a.Path, b.Path) }},
-	colBrand: {title: "BRAND", width: 7, drop: 56,
+	colBrand: {title: "BRAND", width: 7, drop: 80,
 		value: func(z engine.ZoneInfo) string { return z.Brand },
 		cmp:   func(a, b engine.ZoneInfo) int { return strings.Compare(a.Brand, b.Brand) }},
-	colIP: {title: "IP", width: 9,
+	colIP: {title: "IP-TYPE", width: 9, drop: 64,
 		value: func(z engine.ZoneInfo) string { return z.IPType },
 		cmp:   func(a, b engine.ZoneInfo) int { return strings.Compare(a.IPType, b.IPType) }},
 	// REASON appears only when some zone has one and the terminal is wide
 	// enough; otherwise the status line shows the selected zone's reason.
-	colReason: {title: "REASON", drop: 70,
+	colReason: {title: "REASON", drop: 150,
 		value: func(z engine.ZoneInfo) string { return z.Reason },
 		cmp:   func(a, b engine.ZoneInfo) int { return strings.Compare(a.Reason, b.Reason) }},
+	colCPU: {title: "CPU%", width: 5, right: true,
+		live: func(t *zoneTable, z engine.ZoneInfo, _ int) (string, float64) {
+			u := t.usage[z.Name]
+			if u == nil || !u.ok {
+				return "-", -1
+			}
+			if f := u.cpuFrac(); f >= 0 {
+				return fmt.Sprintf("%.0f%%", f*100), f
+			}
+			// Uncapped: percent of one CPU, as top shows it.
+			return fmt.Sprintf("%.0f", u.CPU*100), -1
+		},
+		lcmp: func(t *zoneTable, a, b engine.ZoneInfo) int {
+			return cmp.Compare(t.cpuKey(a), t.cpuKey(b))
+		}},
+	colMem: {title: "MEMORY", width: 11, right: true, drop: 50,
+		live: func(t *zoneTable, z engine.ZoneInfo, _ int) (string, float64) {
+			u := t.usage[z.Name]
+			if u == nil || !u.ok {
+				return "-", -1
+			}
+			if u.MemoryCap == 0 {
+				return humanBytes(u.Memory), -1
+			}
+			return humanBytes(u.Memory) + "/" + humanBytes(u.MemoryCap), u.memFrac()
+		},
+		lcmp: func(t *zoneTable, a, b engine.ZoneInfo) int {
+			return cmp.Compare(t.memKey(a), t.memKey(b))
+		}},
+	colLWPs: {title: "LWPS", width: 9, right: true, drop: 72,
+		live: func(t *zoneTable, z engine.ZoneInfo, _ int) (string, float64) {
+			u := t.usage[z.Name]
+			if u == nil || !u.ok {
+				return "-", -1
+			}
+			if u.LWPCap == 0 {
+				return strconv.FormatUint(u.LWPs, 10), -1
+			}
+			return fmt.Sprintf("%d/%d", u.LWPs, u.LWPCap), u.lwpFrac()
+		},
+		lcmp: func(t *zoneTable, a, b engine.ZoneInfo) int {
+			return cmp.Compare(t.lwpKey(a), t.lwpKey(b))
+		}},
+	colUptime: {title: "UPTIME", width: 6, right: true, drop: 90,
+		live: func(t *zoneTable, z engine.ZoneInfo, _ int) (string, float64) {
+			if z.Since.IsZero() || (z.State != "running" && z.State != "ready") {
+				return "-", -1
+			}
+			return uptime(t.now().Sub(z.Since)), -1
+		},
+		lcmp: func(t *zoneTable, a, b engine.ZoneInfo) int {
+			// The longest up first in ascending order reads oddly; sort by start.
+			return cmp.Compare(a.Since.UnixNano(), b.Since.UnixNano())
+		}},
+	colCPUTrend: {title: "CPU~", width: 10, drop: 120, spark: true,
+		live: func(t *zoneTable, z engine.ZoneInfo, w int) (string, float64) {
+			if u := t.usage[z.Name]; u != nil {
+				return sparkline(u.cpuHist, w), -1
+			}
+			return "", -1
+		}},
+	colMemTrend: {title: "MEM~", width: 10, drop: 120, spark: true,
+		live: func(t *zoneTable, z engine.ZoneInfo, w int) (string, float64) {
+			if u := t.usage[z.Name]; u != nil {
+				return sparkline(u.memHist, w), -1
+			}
+			return "", -1
+		}},
 }
 
+// Sort keys of the live columns: zones without a sample go last.
+func (t *zoneTable) cpuKey(z engine.ZoneInfo) float64 {
+	u := t.usage[z.Name]
+	if u == nil || !u.ok {
+		return -1
+	}
+	if f := u.cpuFrac(); f >= 0 {
+		return f
+	}
+	return u.CPU
+}
+
+func (t *zoneTable) memKey(z engine.ZoneInfo) float64 {
+	u := t.usage[z.Name]
+	if u == nil || !u.ok {
+		return -1
+	}
+	return float64(u.Memory)
+}
+
+func (t *zoneTable) lwpKey(z engine.ZoneInfo) float64 {
+	u := t.usage[z.Name]
+	if u == nil || !u.ok {
+		return -1
+	}
+	return float64(u.LWPs)
+}
+
+// displayOrder is the order columns appear in, left to right: identity,
+// then usage against caps, then the wide text columns that go first.
+var displayOrder = []int{colID, colName, colStatus, colBrand, colIP, colCPU, colMem, colLWPs,
+	colUptime, colCPUTrend, colMemTrend, colPath, colReason}
+
 // sortable are the columns `s` cycles through, in order.
-var sortable = []int{colName, colStatus, colID, colPath, colBrand, colIP}
+var sortable = []int{colName, colStatus, colID, colCPU, colMem, colLWPs, colUptime, colPath, colBrand, colIP}
 
 const (
 	colGap  = 2
@@ -111,6 +224,12 @@ type zoneTable struct {
 	filter   zoneFilter
 	sortCol  int
 	sortDesc bool
+	// usage holds each zone's samples; the model owns it and fills it.
+	usage map[string]*liveUsage
+	// resort forces a full sort on the next rebuild. Sorting on a live
+	// column is lazy: a refresh keeps the order the rows had, so they do
+	// not jump under the cursor; pressing a sort key sorts again.
+	resort bool
 
 	cursor   int
 	offset   int
@@ -125,7 +244,7 @@ type zoneTable struct {
 }
 
 func newZoneTable(c *common) *zoneTable {
-	return &zoneTable{common: c, sortCol: colName}
+	return &zoneTable{common: c, sortCol: colName, usage: map[string]*liveUsage{}}
 }
 
 // SetZones replaces the data with a fresh list from the engine.
@@ -145,6 +264,7 @@ func (t *zoneTable) CycleSort() {
 	i := slices.Index(sortable, t.sortCol)
 	t.sortCol = sortable[(i+1)%len(sortable)]
 	t.sortDesc = false
+	t.resort = true
 	t.rebuild()
 }
 
@@ -159,12 +279,14 @@ func (t *zoneTable) SortBy(col int) {
 	} else {
 		t.sortCol, t.sortDesc = col, false
 	}
+	t.resort = true
 	t.rebuild()
 }
 
 // Reverse flips the sort direction.
 func (t *zoneTable) Reverse() {
 	t.sortDesc = !t.sortDesc
+	t.resort = true
 	t.rebuild()
 }
 
@@ -178,11 +300,37 @@ func (t *zoneTable) rebuild() {
 			rows = append(rows, z)
 		}
 	}
-	c := columns[t.sortCol].cmp
+	col := columns[t.sortCol]
+	c := col.cmp
+	if col.lcmp != nil {
+		c = func(a, b engine.ZoneInfo) int { return col.lcmp(t, a, b) }
+	}
 	desc := t.sortDesc
+	var prev map[string]int
+	if col.lcmp != nil && !t.resort && len(t.rows) > 0 {
+		prev = make(map[string]int, len(t.rows))
+		for i, z := range t.rows {
+			prev[z.Name] = i
+		}
+	}
+	t.resort = false
 	// Stable, with the name as tie-break, so equal keys never swap places
 	// between two refreshes.
 	slices.SortStableFunc(rows, func(a, b engine.ZoneInfo) int {
+		if prev != nil {
+			// Lazy: rows already on screen keep their order; new ones
+			// follow, sorted among themselves.
+			pa, oka := prev[a.Name]
+			pb, okb := prev[b.Name]
+			switch {
+			case oka && okb:
+				return cmp.Compare(pa, pb)
+			case oka:
+				return -1
+			case okb:
+				return 1
+			}
+		}
 		r := c(a, b)
 		if desc {
 			r = -r
@@ -296,17 +444,44 @@ func (t *zoneTable) layout() {
 	}
 	nameW = min(max(nameW, nameMin), nameMax)
 
+	// room is the width the drop thresholds are compared with: it starts
+	// at the terminal's width and shrinks while the fixed columns overflow
+	// (long zone names), so whole columns go rather than lines wrapping.
+	room := t.w
 	want := func(col int) bool {
 		c := columns[col]
 		if col == colReason && !t.hasWhy {
 			return false
 		}
-		return c.drop == 0 || t.w >= c.drop
+		return c.drop == 0 || room >= c.drop
+	}
+	for {
+		fixed, n, widest := 0, 0, 0
+		for _, i := range displayOrder {
+			c := columns[i]
+			if !want(i) || c.width == 0 && i != colName {
+				continue
+			}
+			w := c.width
+			if i == colName {
+				w = nameW
+			}
+			fixed += w
+			n++
+			if c.drop > 0 && c.drop <= room {
+				widest = max(widest, c.drop)
+			}
+		}
+		if fixed+colGap*(n-1) <= t.w || widest == 0 {
+			break
+		}
+		room = widest - 1
 	}
 	for _, drop := range []int{-1, colReason, colPath} {
 		t.visible, t.widths = t.visible[:0], t.widths[:0]
 		fixed := 0
-		for i, c := range columns {
+		for _, i := range displayOrder {
+			c := columns[i]
 			if i == drop || !want(i) || (drop == colPath && i == colReason) {
 				continue
 			}
@@ -381,22 +556,41 @@ func (t *zoneTable) titles() string {
 	return fit(b.String(), t.w, false)
 }
 
-// row draws one zone, coloured by its state.
+// row draws one zone, coloured by its state; usage cells take the
+// threshold colour when they pass 70% or 90% of their cap.
 func (t *zoneTable) row(z engine.ZoneInfo, selected bool) string {
-	var b strings.Builder
-	for i, col := range t.visible {
-		if i > 0 {
-			b.WriteString(strings.Repeat(" ", colGap))
-		}
-		c := columns[col]
-		b.WriteString(fit(c.value(z), t.widths[i], c.right))
-	}
-	line := fit(b.String(), t.w, false)
 	style := t.styles.StateStyle(z.State)
 	if selected {
 		style = t.styles.Selected.Inherit(style)
 	}
-	return style.Render(line)
+	var b strings.Builder
+	used := 0
+	for i, col := range t.visible {
+		if i > 0 {
+			b.WriteString(style.Render(strings.Repeat(" ", colGap)))
+			used += colGap
+		}
+		c := columns[col]
+		w := t.widths[i]
+		used += w
+		if c.live == nil {
+			b.WriteString(style.Render(fit(c.value(z), w, c.right)))
+			continue
+		}
+		text, frac := c.live(t, z, w)
+		cell := style
+		if th, ok := t.styles.threshold(frac); ok {
+			cell = th.Inherit(style)
+			if selected {
+				cell = t.styles.Selected.Inherit(th)
+			}
+		}
+		b.WriteString(cell.Render(fit(text, w, c.right)))
+	}
+	if used < t.w {
+		b.WriteString(style.Render(strings.Repeat(" ", t.w-used)))
+	}
+	return b.String()
 }
 
 // View draws the titles and the visible page of zones, at most h lines. It

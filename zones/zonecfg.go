@@ -205,10 +205,17 @@ func (s *session) interactive(stdin io.Reader) int {
 	sc.Buffer(make([]byte, 64*1024), 1<<20)
 	status := 0
 	line := 0
+	// Prompts are for a person at a terminal; commands piped in get
+	// output a script can read, as illumos zonecfg does.
+	prompt := promptAlways || isTerminal(stdin)
 	for !s.done {
-		fmt.Fprint(s.out, s.prompt())
+		if prompt {
+			fmt.Fprint(s.out, s.prompt())
+		}
 		if !sc.Scan() {
-			fmt.Fprintln(s.out)
+			if prompt {
+				fmt.Fprintln(s.out)
+			}
 			break
 		}
 		line++
@@ -283,4 +290,17 @@ var helpTopics = map[string]string{
 	"delete": "delete [-F]   delete the zone's configuration now",
 	"exit":   "exit [-F]   leave, committing changes (-F drops them)",
 	"help":   "help [subcommand | resource-type]   this text",
+}
+
+// promptAlways makes tests see the prompts a terminal user would.
+var promptAlways = false
+
+// isTerminal reports whether r is a character device such as a tty.
+func isTerminal(r io.Reader) bool {
+	f, ok := r.(*os.File)
+	if !ok {
+		return false
+	}
+	fi, err := f.Stat()
+	return err == nil && fi.Mode()&os.ModeCharDevice != 0
 }

@@ -179,6 +179,8 @@ func TestManPageExamples(t *testing.T) {
 }
 
 func TestInteractivePrompts(t *testing.T) {
+	promptAlways = true
+	t.Cleanup(func() { promptAlways = false })
 	st := newTestStore(t)
 	in := "create\nset zonepath=/zones/web01\nadd fs\nset dir=/data\nset special=/srv/data\nset type=lofs\nend\ninfo fs\nexit\n"
 	code, out, errs := zcfg(t, st, in, "-z", "web01")
@@ -192,6 +194,10 @@ func TestInteractivePrompts(t *testing.T) {
 	}
 	if c := load(t, st, "web01"); len(c.FS) != 1 {
 		t.Errorf("fs not committed: %+v", c)
+	}
+	promptAlways = false
+	if _, out, _ := zcfg(t, st, "info zonepath\nexit\n", "-z", "web01"); strings.Contains(out, "zonecfg:web01>") {
+		t.Errorf("prompt printed to a non-terminal:\n%s", out)
 	}
 	// An error at the prompt is reported and the session goes on.
 	code, _, errs = zcfg(t, st, "set bogus=1\nset autoboot=true\n", "-z", "web01")

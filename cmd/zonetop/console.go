@@ -11,7 +11,10 @@ import (
 )
 
 // runConsole opens the terminal console over this host's engine.
-func runConsole(g *globals, _ io.Writer, stderr io.Writer) int {
+func runConsole(g *globals, stdout io.Writer, stderr io.Writer) int {
+	if g.demo {
+		return runDemo(g, stdout, stderr)
+	}
 	e, err := engine.New(g.root, g.cgroupParent)
 	if err != nil {
 		fmt.Fprintf(stderr, "zonetop: %v\n", err)
@@ -21,7 +24,7 @@ func runConsole(g *globals, _ io.Writer, stderr io.Writer) int {
 		Principal: engine.CurrentPrincipal(),
 		Command:   func(line string) (string, error) { return consoleCommand(g, line) },
 	}
-	if err := ui.Run(e, opts); err != nil {
+	if err := ui.Run(consoleBackend{e}, opts); err != nil {
 		fmt.Fprintf(stderr, "zonetop: %v\n", err)
 		return 1
 	}

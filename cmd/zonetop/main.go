@@ -45,6 +45,8 @@ func init() {
 		"zoneadm":  {runZoneadm, "install, boot, halt and list zones"},
 		"zlogin":   {runZlogin, "run a command or a shell inside a zone"},
 		"help":     {runHelp, "this list"},
+		"audit":    {runAudit, "show the audit log of zone changes"},
+		"serve":    {runServe, "run the zonetop service for delegated users (for a system unit, as root)"},
 		"autoboot": {runAutoboot, "boot zones with autoboot=true (for a system unit; --shutdown at host stop)"},
 	}
 }
@@ -61,7 +63,7 @@ func usage(w io.Writer) {
 	for _, n := range sortedCommandNames() {
 		fmt.Fprintf(w, "  %-9s %s\n", n, commands[n].summary)
 	}
-	fmt.Fprint(w, "\nThe same commands answer to links named after them (zonecfg, zoneadm, zlogin).\n"+
+	fmt.Fprint(w, "\nThe commands also answer to links named after them (zoneadm, zonecfg, zlogin, prctl, ...).\n"+
 		"--root (or ZONETOP_ROOT) moves all of zonetop's state under DIR.\n")
 }
 

@@ -16,66 +16,10 @@ import (
 	"github.com/creack/pty"
 )
 
-// End-to-end tests of zlogin and zlogin -C: the real binary, built static,
-// drives real busybox zones, and the user's side is a real pty
+// End-to-end tests of zlogin and zlogin -C: the real binary, built static
+// (ztBin), drives real busybox zones, and the user's side is a real pty
 // (creack/pty). They need root and namespaces: without them they skip, or
 // fail when CI=true.
-
-var (
-	binOnce sync.Once
-	binPath string
-	binErr  error
-	binDir  string
-)
-
-func TestMain(m *testing.M) {
-	code := m.Run()
-	if binDir != "" {
-		os.RemoveAll(binDir)
-	}
-	os.Exit(code)
-}
-
-// zonetopBin builds cmd/zonetop once, static: zinit runs inside busybox
-// zones, which have no C library.
-func zonetopBin(t testing.TB) string {
-	t.Helper()
-	binOnce.Do(func() {
-		binDir, binErr = os.MkdirTemp("", "zt-zlogin-bin-")
-		if binErr != nil {
-			return
-		}
-		binPath = filepath.Join(binDir, "zonetop")
-		cmd := exec.Command("go", "build", "-o", binPath, ".")
-		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-		if out, err := cmd.CombinedOutput(); err != nil {
-			binErr = fmt.Errorf("go build: %v\n%s", err, out)
-		}
-	})
-	if binErr != nil {
-		t.Fatal(binErr)
-	}
-	return binPath
-}
-
-func needZones(t testing.TB) {
-	t.Helper()
-	why := ""
-	if os.Geteuid() != 0 {
-		why = "not root"
-	} else if _, err := os.Stat("/bin/busybox"); err != nil {
-		why = "no /bin/busybox (Debian busybox-static)"
-	} else if err := exec.Command("unshare", "-mpuif", "true").Run(); err != nil {
-		why = "cannot create namespaces: " + err.Error()
-	}
-	if why == "" {
-		return
-	}
-	if os.Getenv("CI") == "true" {
-		t.Fatalf("zlogin tests cannot run: %s", why)
-	}
-	t.Skipf("zlogin tests need root and namespaces: %s", why)
-}
 
 var zoneSeq int
 
@@ -90,8 +34,9 @@ type cliZone struct {
 
 func newCLIZone(t *testing.T, inittab string) *cliZone {
 	t.Helper()
-	needZones(t)
-	bin := zonetopBin(t)
+	needZones(t) // ztBin is the static binary life_test.go's TestMain builds
+	needBusybox(t)
+	bin := ztBin
 	root, err := os.MkdirTemp("", "zt-zlogin-")
 	if err != nil {
 		t.Fatal(err)

@@ -1,7 +1,7 @@
 package main
 
 import (
-	"context"
+	"bufio"
 	"fmt"
 	"io"
 	"strconv"
@@ -89,7 +89,7 @@ func zoneadmList(e *engine.Engine, zone string, args []string, stdout, stderr io
 		// -z with list shows that zone whatever its state.
 		opts.Configured = true
 	}
-	list, err := e.List(context.Background(), engine.CurrentPrincipal(), opts)
+	list, err := listZones(e, opts)
 	if err != nil {
 		fmt.Fprintf(stderr, "zoneadm: %v\n", err)
 		return 1
@@ -107,6 +107,10 @@ func zoneadmList(e *engine.Engine, zone string, args []string, stdout, stderr io
 		}
 		list = one
 	}
+	// A 1,000-zone listing is thousands of small writes; buffer them.
+	bw := bufio.NewWriter(stdout)
+	defer bw.Flush()
+	stdout = bw
 	switch {
 	case parsable:
 		for _, z := range list {

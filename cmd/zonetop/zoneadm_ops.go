@@ -28,6 +28,9 @@ func zoneadmOp(g *globals, e *engine.Engine, zone, sub string, args []string, _ 
 		fmt.Fprintf(stderr, "zoneadm: "+format+"\n%s", append(a, zoneadmUsage)...)
 		return 2
 	}
+	if delegatedUser() {
+		return delegatedZoneadm(g, zone, sub, args, stderr)
+	}
 	switch sub {
 	case "verify":
 		if len(args) > 0 {

@@ -4,7 +4,7 @@ import (
 	"fmt"
 	"io"
 
-	"zonetop/zones"
+	"zonetop/engine"
 )
 
 // runZonecfg hands the whole command line to the zonecfg language in zones/,
@@ -17,5 +17,11 @@ func runZonecfg(g *globals, args []string, stdin io.Reader, stdout, stderr io.Wr
 		fmt.Fprintln(stderr, "zonecfg: -R needs a root directory")
 		return 2
 	}
-	return zones.RunZonecfg(zones.NewStore(g.root), args, stdin, stdout, stderr)
+	e, err := engine.New(g.root, g.cgroupParent)
+	if err != nil {
+		fmt.Fprintf(stderr, "zonecfg: %v\n", err)
+		return 1
+	}
+	// Through the engine, so that every committed change is audited.
+	return e.Zonecfg(engine.CurrentPrincipal(), args, stdin, stdout, stderr)
 }

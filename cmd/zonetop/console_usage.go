@@ -1,0 +1,67 @@
+package main
+
+import (
+	"context"
+	"strings"
+
+	"zonetop/engine"
+	"zonetop/ui"
+)
+
+var _ ui.UsageBackend = consoleBackend{}
+
+// Usage adapts the engine's usage sample to the console's plain rows.
+// Zones without a platform have no usage; the console shows "-" for them.
+func (b consoleBackend) Usage(ctx context.Context, p engine.Principal, zone string) (ui.ZoneUsage, error) {
+	u, err := b.Engine.Usage(ctx, p, zone)
+	if err != nil {
+		return ui.ZoneUsage{}, err
+	}
+	return usageForConsole(u), nil
+}
+
+func usageForConsole(u engine.ZoneUsage) ui.ZoneUsage {
+	out := ui.ZoneUsage{CPU: u.CPUPct / 100}
+	if c, ok := u.Caps["zone.cpu-cap"]; ok {
+		out.CPUCap = float64(c) / 100
+	}
+	for _, r := range u.Rctls {
+		cu := capUsage(r)
+		switch r.Name {
+		case "zone.max-lwps":
+			out.LWPs, out.LWPCap = r.Usage, cu.Effective
+		case "zone.max-physical-memory":
+			out.Memory, out.MemoryCap = r.Usage, cu.Effective
+		}
+		out.Caps = append(out.Caps, cu)
+	}
+	for _, p := range u.Projects {
+		pu := ui.ProjectUsage{Name: p.Name, ID: p.ID}
+		for _, r := range p.Rctls {
+			pu.Limits = append(pu.Limits, capUsage(r))
+		}
+		out.Projects = append(out.Projects, pu)
+	}
+	return out
+}
+
+func capUsage(r engine.RctlUsage) ui.CapUsage {
+	c := ui.CapUsage{Name: r.Name, Used: r.Usage, CappedByZone: r.CappedByZone}
+	switch {
+	case strings.HasSuffix(r.Name, "-memory") || strings.HasSuffix(r.Name, "-swap"):
+		c.Unit = "bytes"
+	case strings.HasSuffix(r.Name, "cpu-cap"):
+		c.Unit = "cpu"
+	default:
+		c.Unit = "count"
+	}
+	if r.Limited {
+		c.Limit = r.Limit
+	}
+	if r.EffectiveLimited {
+		c.Effective = r.Effective
+	} else {
+		c.Effective = c.Limit
+	}
+	return c
+}

@@ -1,0 +1,119 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"zonetop/engine"
+)
+
+// Front ends run by a host user who is not root (a delegated zone
+// administrator) or inside a zone do not touch zonetop's state directly:
+// they ask the zonetop service, the zone's zoneadmd or the zone socket,
+// which know the caller from the socket's peer credentials.
+
+// delegatedUser reports whether this front end runs as a host user other
+// than root.
+func delegatedUser() bool { return os.Geteuid() != 0 && !engine.InZone() }
+
+// listZones is the zone listing as the caller may see it.
+func listZones(e *engine.Engine, opts engine.ListOptions) ([]engine.ZoneInfo, error) {
+	switch {
+	case engine.InZone():
+		return zoneSelfList()
+	case os.Geteuid() != 0:
+		return engine.DelegatedList(e.Root, opts)
+	}
+	return e.List(context.Background(), engine.CurrentPrincipal(), opts)
+}
+
+// zoneSelfList is `zoneadm list` inside a zone: the zone itself.
+func zoneSelfList() ([]engine.ZoneInfo, error) {
+	zc, err := engine.DialZone(engine.ZoneSockPath)
+	if err != nil {
+		return nil, err
+	}
+	defer zc.Close()
+	r, err := zc.Do(engine.ZoneRequest{Op: "info"})
+	if err != nil {
+		return nil, err
+	}
+	in := r.Info
+	return []engine.ZoneInfo{{ID: in.ZoneID, Name: in.Name, State: in.State, Path: "/", Brand: in.Brand, IPType: in.IPType, Autoboot: in.Autoboot}}, nil
+}
+
+// delegatedZoneadm runs a life-cycle subcommand for a delegated user.
+func delegatedZoneadm(g *globals, zone, sub string, args []string, stderr io.Writer) int {
+	timeout := time.Duration(0)
+	switch sub {
+	case "ready", "halt":
+		if len(args) > 0 {
+			fmt.Fprintf(stderr, "zoneadm: %s takes no arguments\n%s", sub, zoneadmUsage)
+			return 2
+		}
+	case "boot":
+		if len(args) > 0 && args[0] == "--" {
+			args = args[1:]
+		}
+	case "reboot":
+		if len(args) > 0 && args[0] == "--" {
+			args = args[1:]
+		}
+		if _, err := engine.DelegatedOp(g.root, zone, "halt", nil, 0); err != nil {
+			fmt.Fprintf(stderr, "zoneadm: %v\n", err)
+			return 1
+		}
+		sub = "boot"
+	case "shutdown":
+		timeout = 60 * time.Second
+		if len(args) == 2 && args[0] == "-t" {
+			d, err := time.ParseDuration(args[1])
+			if err != nil {
+				fmt.Fprintf(stderr, "zoneadm: shutdown -t: %v\n%s", err, zoneadmUsage)
+				return 2
+			}
+			timeout, args = d, nil
+		}
+		if len(args) > 0 {
+			fmt.Fprintf(stderr, "zoneadm: shutdown: unexpected argument %q\n%s", args[0], zoneadmUsage)
+			return 2
+		}
+	default:
+		fmt.Fprintf(stderr, "zoneadm: %s %s: permission denied: only the global administrator may do this\n", sub, zone)
+		return 1
+	}
+	if _, err := engine.DelegatedOp(g.root, zone, sub, args, timeout); err != nil {
+		fmt.Fprintf(stderr, "zoneadm: %v\n", err)
+		return 1
+	}
+	return 0
+}
+
+// runServe is the zonetop service for delegated users.
+func runServe(g *globals, args []string, _ io.Reader, _, stderr io.Writer) int {
+	if len(args) > 0 {
+		fmt.Fprintln(stderr, "usage: zonetop serve")
+		return 2
+	}
+	if os.Geteuid() != 0 {
+		fmt.Fprintln(stderr, "serve: must run as root")
+		return 1
+	}
+	e, err := engine.New(g.root, g.cgroupParent)
+	if err != nil {
+		fmt.Fprintf(stderr, "serve: %v\n", err)
+		return 1
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := e.Serve(ctx); err != nil {
+		fmt.Fprintf(stderr, "serve: %v\n", err)
+		return 1
+	}
+	return 0
+}

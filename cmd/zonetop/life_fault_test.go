@@ -1,0 +1,318 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"zonetop/engine"
+)
+
+// Faults: a front end or a zoneadmd killed with SIGKILL at a named step
+// (engine.TestPauseEnv stops it there), then the next command must tell
+// the truth about the zone and be able to finish or undo what was begun.
+
+// killAt runs the binary with the pause point set, waits until a process
+// stops there, and kills it and the front end with SIGKILL. It returns the
+// pid that paused.
+func (l *lab) killAt(point string, args ...string) int {
+	l.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, ztBin, append([]string{"--root", l.root}, args...)...)
+	cmd.Env = append(os.Environ(), engine.TestPauseEnv+"="+point)
+	var out strings.Builder
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		l.t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	marker := filepath.Join(l.root, "paused."+point)
+	deadline := time.Now().Add(90 * time.Second)
+	for {
+		if b, err := os.ReadFile(marker); err == nil && len(b) > 0 {
+			pid, err := strconv.Atoi(string(b))
+			if err != nil {
+				l.t.Fatalf("%s: marker %q", marker, b)
+			}
+			_ = os.Remove(marker)
+			if l.whilePaused != nil {
+				l.whilePaused()
+			}
+			if pid != cmd.Process.Pid {
+				_ = syscall.Kill(pid, syscall.SIGKILL)
+				waitGone(pid)
+			}
+			_ = cmd.Process.Kill()
+			<-exited
+			return pid
+		}
+		select {
+		case err := <-exited:
+			l.t.Fatalf("zonetop %s ended (%v) before pausing at %s:\n%s", strings.Join(args, " "), err, point, out.String())
+		case <-time.After(5 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			l.t.Fatalf("zonetop %s never paused at %s", strings.Join(args, " "), point)
+		}
+	}
+}
+
+// waitGone waits until pid no longer exists (a killed zoneadmd is reaped
+// by whoever inherited it).
+func waitGone(pid int) {
+	for i := 0; i < 2000; i++ {
+		if b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid)); err != nil || strings.Contains(string(b), ") Z ") {
+			return
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// TestFaultInstall kills `zoneadm install` before, during and after
+// filling the root: the zone is incomplete, and install (or uninstall -F)
+// finishes the job.
+func TestFaultInstall(t *testing.T) {
+	needZones(t)
+	l := newLab(t)
+	for _, point := range []string{"install-begin", "install-mid", "install-end"} {
+		z := l.newZone("sparse")
+		l.whilePaused = func() {
+			// While the installer lives, the zone is honestly under way.
+			if v := l.verbose(z); !strings.Contains(v, "incomplete (install under way)") {
+				t.Errorf("%s: list -v during install says %q", point, v)
+			}
+		}
+		l.killAt(point, "zoneadm", "-z", z, "install")
+		l.whilePaused = nil
+		l.state(z, "incomplete")
+		if v := l.verbose(z); !strings.Contains(v, "incomplete (install interrupted") {
+			t.Errorf("%s: list -v says %q", point, v)
+		}
+		// Booting an incomplete zone is refused, with a reason.
+		l.fails(1, []string{z}, "zoneadm", "-z", z, "boot")
+		if point == "install-end" {
+			l.ok("zoneadm", "-z", z, "uninstall", "-F")
+			l.state(z, "configured")
+			if ents, _ := os.ReadDir(l.zonepath(z)); len(ents) > 0 {
+				t.Errorf("%s: uninstall -F left %d entries in the zonepath", point, len(ents))
+			}
+		}
+		l.ok("zoneadm", "-z", z, "install")
+		l.state(z, "installed")
+		l.ok("zoneadm", "-z", z, "boot")
+		l.state(z, "running")
+		l.ok("zoneadm", "-z", z, "halt")
+		l.checkGone(z)
+	}
+}
+
+// TestFaultReady kills the front end around ready, and a zoneadmd in the
+// middle of building the platform (network set up, not yet recorded).
+func TestFaultReady(t *testing.T) {
+	needZones(t)
+	needBusybox(t)
+	l := newLab(t)
+	phys := hostLink(t)
+	for i, point := range []string{"ready-begin", "ready-end", "zoneadmd-ready-net"} {
+		addr := fmt.Sprintf("198.19.%d.%d", 1+rand.IntN(250), 10+i)
+		z := l.newZone("busybox", "add net", "set physical="+phys, "set address="+addr+"/24", "end")
+		l.ok("zoneadm", "-z", z, "install")
+		l.killAt(point, "zoneadm", "-z", z, "ready")
+		switch point {
+		case "ready-end":
+			// zoneadmd finished; only the front end's record is missing.
+			l.state(z, "ready")
+			l.ok("zoneadm", "-z", z, "boot")
+			l.state(z, "running")
+		default:
+			// Nothing began, or a half-built platform that the next
+			// command's zoneadmd tears down.
+			l.state(z, "installed")
+			if strings.Contains(linkAddrs(t, phys), addr) {
+				t.Errorf("%s: address %s left on %s", point, addr, phys)
+			}
+			l.checkGone(z)
+			l.ok("zoneadm", "-z", z, "boot")
+			l.state(z, "running")
+		}
+		if !strings.Contains(linkAddrs(t, phys), addr) {
+			t.Errorf("%s: booted zone's address %s not on %s", point, addr, phys)
+		}
+		l.ok("zoneadm", "-z", z, "halt")
+		l.state(z, "installed")
+		if strings.Contains(linkAddrs(t, phys), addr) {
+			t.Errorf("%s: address %s left on %s after halt", point, addr, phys)
+		}
+		l.checkGone(z)
+	}
+}
+
+// TestFaultBoot kills the front end after ready and before boot, and a
+// zoneadmd after init started but before it recorded that.
+func TestFaultBoot(t *testing.T) {
+	needZones(t)
+	needBusybox(t)
+	l := newLab(t)
+	for _, point := range []string{"boot-begin", "zoneadmd-boot"} {
+		z := l.newZone("busybox")
+		l.ok("zoneadm", "-z", z, "install")
+		l.killAt(point, "zoneadm", "-z", z, "boot")
+		if point == "boot-begin" {
+			id := l.state(z, "ready")
+			l.ok("zoneadm", "-z", z, "boot")
+			if got := l.state(z, "running"); got != id {
+				t.Errorf("%s: boot changed the zone ID %d → %d", point, id, got)
+			}
+		} else {
+			// init runs: the adopting zoneadmd must say running.
+			l.state(z, "running")
+			l.fails(1, []string{"running"}, "zoneadm", "-z", z, "boot")
+		}
+		if got := strings.TrimSpace(l.zlogin(z, "hostname")); got != z {
+			t.Errorf("%s: hostname %q", point, got)
+		}
+		l.ok("zoneadm", "-z", z, "halt")
+		l.state(z, "installed")
+		l.checkGone(z)
+	}
+}
+
+// TestZoneadmdKilled: a running zone outlives its zoneadmd; the next
+// command adopts it with the same zone ID, and halt still cleans up.
+func TestZoneadmdKilled(t *testing.T) {
+	needZones(t)
+	l := newLab(t)
+	z := l.newZone("sparse")
+	l.ok("zoneadm", "-z", z, "install")
+	l.ok("zoneadm", "-z", z, "boot")
+	id := l.state(z, "running")
+	pidFile := filepath.Join(l.root, "run", "zonetop", z, "zoneadmd.pid")
+	b, err := os.ReadFile(pidFile)
+	must(t, err)
+	pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
+	must(t, err)
+	must(t, syscall.Kill(pid, syscall.SIGKILL))
+	waitGone(pid)
+	if got := l.state(z, "running"); got != id {
+		t.Errorf("adopted zone has ID %d, want %d", got, id)
+	}
+	b, err = os.ReadFile(pidFile)
+	must(t, err)
+	if np, _ := strconv.Atoi(strings.TrimSpace(string(b))); np == pid || np == 0 {
+		t.Errorf("no new zoneadmd (pid file says %d, the killed one was %d)", np, pid)
+	}
+	if got := strings.TrimSpace(l.zlogin(z, "hostname")); got != z {
+		t.Errorf("zlogin after adoption: hostname %q", got)
+	}
+	l.ok("zoneadm", "-z", z, "halt")
+	l.state(z, "installed")
+	l.checkGone(z)
+}
+
+// TestHaltBlocked: a zone process that cannot be killed (frozen in a
+// child freezer cgroup of its own) leaves the zone down with the reason;
+// once it is thawed, halt completes.
+func TestHaltBlocked(t *testing.T) {
+	needZones(t)
+	needBusybox(t)
+	l := newLab(t)
+	z := l.newZone("busybox")
+	l.ok("zoneadm", "-z", z, "install")
+	l.ok("zoneadm", "-z", z, "boot")
+	l.zlogin(z, "sh", "-c", "sleep 7777 </dev/null >/dev/null 2>&1 &")
+	var fz string
+	for _, cg := range zoneCgroups(z) {
+		if _, err := os.Stat(filepath.Join(cg, "freezer.state")); err == nil {
+			fz = cg
+		}
+	}
+	if fz == "" {
+		t.Skip("no cgroup v1 freezer for the zone")
+	}
+	sleeper := 0
+	for i := 0; i < 200 && sleeper == 0; i++ {
+		// Zone processes live in their project's cgroup below the zone's.
+		_ = filepath.WalkDir(fz, func(path string, d os.DirEntry, err error) error {
+			if err != nil || d.Name() != "cgroup.procs" {
+				return nil
+			}
+			b, _ := os.ReadFile(path)
+			for _, f := range strings.Fields(string(b)) {
+				if p, _ := strconv.Atoi(f); p > 0 && cmdline(p) == "sleep 7777" {
+					sleeper = p
+				}
+			}
+			return nil
+		})
+		time.Sleep(10 * time.Millisecond)
+	}
+	if sleeper == 0 {
+		t.Fatal("cannot find the zone's sleep 7777 in its cgroup")
+	}
+	stuck := filepath.Join(fz, "stuck")
+	must(t, os.Mkdir(stuck, 0o755))
+	thaw := func() { _ = os.WriteFile(filepath.Join(stuck, "freezer.state"), []byte("THAWED"), 0o644) }
+	t.Cleanup(thaw)
+	must(t, os.WriteFile(filepath.Join(stuck, "cgroup.procs"), []byte(strconv.Itoa(sleeper)), 0o644))
+	must(t, os.WriteFile(filepath.Join(stuck, "freezer.state"), []byte("FROZEN"), 0o644))
+
+	l.fails(1, []string{"down"}, "zoneadm", "-z", z, "halt")
+	l.state(z, "down")
+	if v := l.verbose(z); !strings.Contains(v, "down (") || !strings.Contains(v, strconv.Itoa(sleeper)) {
+		t.Errorf("list -v does not give the reason naming pid %d: %q", sleeper, v)
+	}
+	// Nothing else works on a down zone until it is halted.
+	l.fails(1, nil, "zoneadm", "-z", z, "boot")
+	thaw()
+	l.ok("zoneadm", "-z", z, "halt")
+	l.state(z, "installed")
+	l.checkGone(z)
+}
+
+// TestZoneDiedWithZoneadmd: zoneadmd and zsched both killed (the zone is
+// gone, its cgroups and run state are not): the next listing says
+// installed and nothing is left.
+func TestZoneDiedWithZoneadmd(t *testing.T) {
+	needZones(t)
+	needBusybox(t)
+	l := newLab(t)
+	z := l.newZone("busybox")
+	l.ok("zoneadm", "-z", z, "install")
+	l.ok("zoneadm", "-z", z, "boot")
+	l.state(z, "running")
+	for _, pid := range zoneProcs(l.root, z) {
+		_ = syscall.Kill(pid, syscall.SIGKILL)
+		waitGone(pid)
+	}
+	l.state(z, "installed")
+	l.checkGone(z)
+	l.ok("zoneadm", "-z", z, "boot")
+	l.state(z, "running")
+	l.ok("zoneadm", "-z", z, "halt")
+	l.checkGone(z)
+}
+
+// TestShutdownTimeout: a shutdown entry that never ends does not keep the
+// zone up past the time limit.
+func TestShutdownTimeout(t *testing.T) {
+	needZones(t)
+	needBusybox(t)
+	l := newLab(t)
+	z := l.newZone("busybox")
+	l.ok("zoneadm", "-z", z, "install")
+	must(t, os.WriteFile(filepath.Join(l.zonepath(z), "root/etc/inittab"), []byte("::shutdown:/bin/sleep 7777\n"), 0o644))
+	l.ok("zoneadm", "-z", z, "boot")
+	l.ok("zoneadm", "-z", z, "shutdown", "-t", "1s")
+	l.state(z, "installed")
+	l.checkGone(z)
+}

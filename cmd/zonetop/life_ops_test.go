@@ -1,0 +1,129 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// shutdown, reboot, boot arguments, autoboot, verify and the refusals of
+// operations a zone's state does not allow, through the binary.
+
+// TestShutdownRebootBootargs: shutdown runs the zone's inittab shutdown
+// entries before halting; reboot gives a new zone ID; boot -- ARGS reach
+// init, which prints them on the console.
+func TestShutdownRebootBootargs(t *testing.T) {
+	needZones(t)
+	needBusybox(t)
+	l := newLab(t)
+	z := l.newZone("busybox")
+	l.ok("zoneadm", "-z", z, "install")
+	root := filepath.Join(l.zonepath(z), "root")
+	must(t, os.WriteFile(filepath.Join(root, "etc/inittab"),
+		[]byte("::shutdown:/bin/sh -c 'echo bye > /root/shutdown-ran'\n"), 0o644))
+
+	l.ok("zoneadm", "-z", z, "boot", "--", "-s", "zt-arg-1")
+	id := l.state(z, "running")
+	logPath := filepath.Join(l.root, "var/log/zonetop", z+".console")
+	want := "boot arguments: -s zt-arg-1"
+	var log []byte
+	for i := 0; i < 200 && !strings.Contains(string(log), want); i++ {
+		log, _ = os.ReadFile(logPath)
+		time.Sleep(20 * time.Millisecond)
+	}
+	if !strings.Contains(string(log), want) {
+		t.Errorf("console log %s lacks %q:\n%s", logPath, want, log)
+	}
+
+	l.ok("zoneadm", "-z", z, "reboot")
+	id2 := l.state(z, "running")
+	if id2 == id {
+		t.Errorf("reboot kept zone ID %d", id)
+	}
+
+	l.ok("zoneadm", "-z", z, "shutdown")
+	l.state(z, "installed")
+	if b, err := os.ReadFile(filepath.Join(root, "root/shutdown-ran")); err != nil || strings.TrimSpace(string(b)) != "bye" {
+		t.Errorf("inittab shutdown entry did not run: %q %v", b, err)
+	}
+	l.checkGone(z)
+}
+
+// TestAutoboot: `zonetop autoboot` boots the zones with autoboot=true and
+// leaves the others; --shutdown stops what runs.
+func TestAutoboot(t *testing.T) {
+	needZones(t)
+	l := newLab(t)
+	on := l.newZone("sparse", "set autoboot=true")
+	off := l.newZone("sparse")
+	l.ok("zoneadm", "-z", on, "install")
+	l.ok("zoneadm", "-z", off, "install")
+	out := l.ok("autoboot")
+	if !strings.Contains(out, on) || strings.Contains(out, off) {
+		t.Errorf("autoboot said %q; want it to boot %s only", out, on)
+	}
+	l.state(on, "running")
+	l.state(off, "installed")
+	// Booting again is harmless: a running zone is left alone.
+	l.ok("autoboot")
+	l.ok("autoboot", "--shutdown")
+	l.state(on, "installed")
+	l.state(off, "installed")
+	l.checkGone(on)
+	l.fails(2, []string{"unexpected argument"}, "autoboot", "--bogus")
+}
+
+// TestVerifyAndRefusals: verify reports every problem; operations the
+// zone's state does not allow are refused with a reason and exit 1; usage
+// errors exit 2.
+func TestVerifyAndRefusals(t *testing.T) {
+	needZones(t)
+	l := newLab(t)
+	z := l.newZone("sparse")
+	// A zonepath that exists, is not empty and has the wrong mode.
+	zp := l.zonepath(z)
+	must(t, os.Mkdir(zp, 0o755))
+	must(t, os.Chmod(zp, 0o755))
+	must(t, os.WriteFile(filepath.Join(zp, "junk"), nil, 0o644))
+	errOut := l.fails(1, []string{"not empty", "0755"}, "zoneadm", "-z", z, "verify")
+	if n := strings.Count(errOut, "zoneadm: "+z+":"); n < 2 {
+		t.Errorf("verify reported %d problems, want each on its own line:\n%s", n, errOut)
+	}
+	l.fails(1, []string{"not empty"}, "zoneadm", "-z", z, "install")
+	l.state(z, "configured")
+	must(t, os.RemoveAll(zp))
+	l.ok("zoneadm", "-z", z, "verify")
+
+	l.fails(1, []string{z, "configured", "install"}, "zoneadm", "-z", z, "boot")
+	l.fails(1, []string{z, "configured"}, "zoneadm", "-z", z, "ready")
+	l.fails(1, []string{z}, "zlogin", z, "true")
+	l.ok("zoneadm", "-z", z, "install")
+	l.fails(1, []string{z, "installed"}, "zoneadm", "-z", z, "install")
+	l.ok("zoneadm", "-z", z, "boot")
+	l.fails(1, []string{z, "running"}, "zoneadm", "-z", z, "uninstall", "-F")
+	l.fails(1, []string{z, "running"}, "zoneadm", "-z", z, "boot")
+	l.state(z, "running")
+	l.ok("zoneadm", "-z", z, "halt")
+	l.fails(1, []string{"no such zone"}, "zoneadm", "-z", l.tag+"nosuch", "boot")
+
+	// A failed install goes back to configured, leaving nothing behind.
+	tb := l.newZone("tarball")
+	l.fails(1, []string{"needs an archive"}, "zoneadm", "-z", tb, "install")
+	junk := filepath.Join(l.root, "junk.tar")
+	must(t, os.WriteFile(junk, []byte("not a tar archive at all"), 0o644))
+	l.fails(1, []string{"not a tar archive"}, "zoneadm", "-z", tb, "install", "-a", junk)
+	l.fails(1, []string{"no such file"}, "zoneadm", "-z", tb, "install", "-a", junk+".missing")
+	l.state(tb, "configured")
+	if _, err := os.Lstat(l.zonepath(tb)); err == nil {
+		t.Errorf("failed installs left %s", l.zonepath(tb))
+	}
+	l.fails(2, nil, "zoneadm", "-z", tb, "install", "-a")
+
+	l.fails(2, nil, "zoneadm", "-z", z, "frobnicate")
+	l.fails(2, nil, "zoneadm", "boot")
+	l.fails(2, nil, "zoneadm", "list", "-x")
+	l.fails(2, nil, "zoneadm", "-z", z, "halt", "now")
+	l.fails(2, nil, "zlogin")
+}

@@ -1,0 +1,112 @@
+package main
+
+import (
+	"crypto/sha256"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// The security floor, proven through real zonecfg configurations.
+
+// TestFSSymlinkOut (CVE-2021-30465): an fs resource whose dir is a symlink
+// the zone planted, pointing at a host path, is mounted inside the zone
+// root where the link resolves there, never over the host path.
+func TestFSSymlinkOut(t *testing.T) {
+	needZones(t)
+	needBusybox(t)
+	l := newLab(t)
+	src := filepath.Join(l.root, "fs-src")
+	victim := filepath.Join(l.root, "victim")
+	must(t, os.Mkdir(src, 0o755))
+	must(t, os.WriteFile(filepath.Join(src, "marker"), []byte("from-fs-src\n"), 0o644))
+	must(t, os.Mkdir(victim, 0o755))
+	must(t, os.WriteFile(filepath.Join(victim, "host-file"), []byte("host\n"), 0o644))
+	z := l.newZone("busybox", "add fs", "set dir=/mnt/data", "set special="+src, "set type=lofs", "add options [ro]", "end")
+	l.ok("zoneadm", "-z", z, "install")
+	zroot := filepath.Join(l.zonepath(z), "root")
+	must(t, os.MkdirAll(filepath.Join(zroot, "mnt"), 0o755))
+	// What the zone's root could do from inside: replace the mount point
+	// by a link to an absolute path that, read on the host, is victim.
+	must(t, os.Symlink(victim, filepath.Join(zroot, "mnt/data")))
+
+	l.ok("zoneadm", "-z", z, "boot")
+	if got := strings.TrimSpace(l.zlogin(z, "cat", "/mnt/data/marker")); got != "from-fs-src" {
+		t.Errorf("fs not visible through the zone's own link: %q", got)
+	}
+	// The host path is untouched: not mounted over in any namespace, and
+	// the zone does not see the host's file there.
+	if _, _, code := l.run("zlogin", z, "cat", "/mnt/data/host-file"); code == 0 {
+		t.Error("zone sees the host directory the link names")
+	}
+	// Had the mount followed the link on the host, the zone's link (which
+	// resolves inside its root) would show an empty directory above, and
+	// the host's directory would be covered in the zone's namespace.
+	if ents, _ := os.ReadDir(victim); len(ents) != 1 {
+		t.Errorf("host directory %s changed: %d entries", victim, len(ents))
+	}
+	l.ok("zoneadm", "-z", z, "halt")
+	l.checkGone(z)
+}
+
+// TestDefaultLimitpriv: root in a zone with the default limitpriv cannot
+// mount, load modules, set the clock, write /sys or write the zonetop
+// binary.
+func TestDefaultLimitpriv(t *testing.T) {
+	needZones(t)
+	needBusybox(t)
+	l := newLab(t)
+	z := l.newZone("busybox")
+	l.ok("zoneadm", "-z", z, "install")
+	zroot := filepath.Join(l.zonepath(z), "root")
+	must(t, os.WriteFile(filepath.Join(zroot, "root/fake.ko"), []byte("\x7fELF not a module"), 0o644))
+	l.ok("zoneadm", "-z", z, "boot")
+	binSum := fileSum(t, ztBin)
+	before := time.Now()
+	for _, c := range []struct {
+		why  string
+		argv []string
+	}{
+		{"mount a tmpfs", []string{"mount", "-t", "tmpfs", "none", "/mnt"}},
+		{"bind-mount", []string{"mount", "--bind", "/root", "/mnt"}},
+		{"load a module", []string{"insmod", "/root/fake.ko"}},
+		{"set the clock", []string{"date", "-s", "2001-02-03 04:05:06"}},
+		{"write /sys", []string{"sh", "-c", "echo 1 > /sys/kernel/mm/ksm/run"}},
+		{"write /proc/sys", []string{"sh", "-c", "echo zt > /proc/sys/kernel/hostname"}},
+		{"write zsched's binary", []string{"sh", "-c", "echo pwned > /proc/1/exe"}},
+		{"write init's binary", []string{"sh", "-c", "for p in /proc/[0-9]*; do echo pwned > $p/exe && exit 0; done; exit 1"}},
+	} {
+		out, errOut, code := l.run(append([]string{"zlogin", z}, c.argv...)...)
+		// busybox date reports a refused settimeofday but exits 0.
+		refused := code != 0 || strings.Contains(errOut, "not permitted")
+		if !refused {
+			t.Errorf("zone root could %s (%v): %s%s", c.why, c.argv, out, errOut)
+		}
+	}
+	if time.Since(before) < 0 || time.Now().Year() < 2020 {
+		t.Errorf("the host clock moved: %v", time.Now())
+	}
+	if got := fileSum(t, ztBin); got != binSum {
+		t.Error("the zonetop binary changed")
+	}
+	if h, _ := os.Hostname(); h == "zt" {
+		t.Error("the zone changed the host's name")
+	}
+	caps := zoneCaps(t, l, z)
+	for bit, name := range map[uint]string{21: "sys_admin", 16: "sys_module", 25: "sys_time", 17: "sys_rawio", 19: "sys_ptrace"} {
+		if caps&(1<<bit) != 0 {
+			t.Errorf("default bounding set %#x holds %s", caps, name)
+		}
+	}
+	l.ok("zoneadm", "-z", z, "halt")
+	l.checkGone(z)
+}
+
+func fileSum(t *testing.T, p string) [32]byte {
+	t.Helper()
+	b, err := os.ReadFile(p)
+	must(t, err)
+	return sha256.Sum256(b)
+}

@@ -1,0 +1,173 @@
+package main
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+)
+
+// zt runs the front end in-process under a scratch root.
+func zt(t *testing.T, root, stdin string, args ...string) (int, string, string) {
+	t.Helper()
+	var out, errOut bytes.Buffer
+	code := run(append([]string{"zonetop", "--root", root}, args...), strings.NewReader(stdin), &out, &errOut)
+	return code, out.String(), errOut.String()
+}
+
+func TestArgv0Dispatch(t *testing.T) {
+	root := t.TempDir()
+	var out, errOut bytes.Buffer
+	t.Setenv("ZONETOP_ROOT", root)
+	if code := run([]string{"/usr/sbin/zoneadm", "list", "-c"}, nil, &out, &errOut); code != 0 {
+		t.Fatalf("zoneadm link: exit %d: %s", code, errOut.String())
+	}
+	if got := out.String(); got != "global\n" {
+		t.Errorf("zoneadm list -c on an empty root = %q, want only global", got)
+	}
+}
+
+func TestUsageErrorsExit2(t *testing.T) {
+	root := t.TempDir()
+	for _, args := range [][]string{
+		{"nosuchcommand"},
+		{"--bogus"},
+		{"zoneadm"},
+		{"zoneadm", "list", "-x"},
+		{"zoneadm", "list", "-v", "-p"},
+		{"zoneadm", "boot"},
+		{"zoneadm", "-z"},
+		{"zlogin"},
+		{"zlogin", "-l"},
+		{"autoboot", "now"},
+	} {
+		code, _, errOut := zt(t, root, "", args...)
+		if code != 2 {
+			t.Errorf("%v: exit %d, want 2 (stderr %q)", args, code, errOut)
+		}
+		if errOut == "" {
+			t.Errorf("%v: no message on stderr", args)
+		}
+	}
+	var out, errOut bytes.Buffer
+	if code := run([]string{"zonetop", "--root", "relative/dir", "zoneadm", "list"}, nil, &out, &errOut); code != 2 {
+		t.Errorf("relative --root: exit %d, want 2", code)
+	}
+}
+
+func TestZoneadmListLayouts(t *testing.T) {
+	root := t.TempDir()
+	if code, _, e := zt(t, root, "", "zonecfg", "-z", "web01", "create; set zonepath=/zones/web01; set ip-type=exclusive; commit"); code != 0 {
+		t.Fatalf("zonecfg: %s", e)
+	}
+	if code, _, e := zt(t, root, "", "zonecfg", "-z", "db", "create; set zonepath=/zones/db; set brand=busybox; commit"); code != 0 {
+		t.Fatalf("zonecfg: %s", e)
+	}
+	_, out, _ := zt(t, root, "", "zoneadm", "list")
+	if out != "global\n" {
+		t.Errorf("list (running only) = %q", out)
+	}
+	_, out, _ = zt(t, root, "", "zoneadm", "list", "-cp")
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	if len(lines) != 3 || lines[0] != "0:global:running:/::native:shared" {
+		t.Fatalf("list -cp =\n%s", out)
+	}
+	for _, l := range lines[1:] {
+		f := strings.Split(l, ":")
+		if len(f) != 7 || f[0] != "-" || f[2] != "configured" || len(f[4]) != 36 {
+			t.Errorf("parsable line %q: want -:name:configured:path:uuid:brand:ip-type", l)
+		}
+	}
+	if !strings.Contains(out, ":/zones/db:") || !strings.HasSuffix(lines[2], ":sparse:exclusive") {
+		t.Errorf("list -cp misses brand/ip-type:\n%s", out)
+	}
+	_, out, _ = zt(t, root, "", "zoneadm", "list", "-cv")
+	if !strings.HasPrefix(out, "  ID NAME") || !strings.Contains(out, "STATUS") || !strings.Contains(out, "busybox") {
+		t.Errorf("list -cv =\n%s", out)
+	}
+	_, out, _ = zt(t, root, "", "zoneadm", "list", "-i")
+	if out != "global\n" {
+		t.Errorf("list -i shows configured zones: %q", out)
+	}
+	code, _, errOut := zt(t, root, "", "zoneadm", "-z", "nosuch", "list", "-p")
+	if code != 1 || !strings.Contains(errOut, "nosuch") {
+		t.Errorf("list of a missing zone: exit %d %q", code, errOut)
+	}
+}
+
+func TestCorruptZoneStillLists(t *testing.T) {
+	root := t.TempDir()
+	for _, z := range []string{"a1", "b1"} {
+		if code, _, e := zt(t, root, "", "zonecfg", "-z", z, "create; set zonepath=/zones/"+z+"; commit"); code != 0 {
+			t.Fatalf("zonecfg: %s", e)
+		}
+	}
+	if err := os.WriteFile(filepath.Join(root, "etc/zonetop/zones/a1.xml"), []byte("<zone name="), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, out, _ := zt(t, root, "", "zoneadm", "list", "-cv")
+	if code != 0 || !strings.Contains(out, "b1") || !strings.Contains(out, "a1") {
+		t.Errorf("one corrupt file hid other zones (exit %d):\n%s", code, out)
+	}
+	code, _, errOut := zt(t, root, "", "zoneadm", "-z", "a1", "boot")
+	if code != 1 || !strings.Contains(errOut, "a1.xml") {
+		t.Errorf("boot of a corrupt zone: exit %d, stderr %q should name the file", code, errOut)
+	}
+}
+
+func TestStateErrors(t *testing.T) {
+	root := t.TempDir()
+	if code, _, e := zt(t, root, "", "zonecfg", "-z", "web01", "create; set zonepath=/zones/web01; commit"); code != 0 {
+		t.Fatalf("zonecfg: %s", e)
+	}
+	for _, sub := range []string{"boot", "ready", "halt"} {
+		code, _, errOut := zt(t, root, "", "zoneadm", "-z", "web01", sub)
+		if code != 1 || !strings.Contains(errOut, "web01") {
+			t.Errorf("%s of a configured zone: exit %d, %q", sub, code, errOut)
+		}
+	}
+	code, _, errOut := zt(t, root, "", "zlogin", "web01", "true")
+	if code != 1 || !strings.Contains(errOut, "web01") {
+		t.Errorf("zlogin into a configured zone: exit %d, %q", code, errOut)
+	}
+	code, _, errOut = zt(t, root, "", "zlogin", "nosuch", "true")
+	if code != 1 || errOut == "" {
+		t.Errorf("zlogin into a missing zone: exit %d, %q", code, errOut)
+	}
+}
+
+func TestSplitWords(t *testing.T) {
+	for in, want := range map[string][]string{
+		`boot web01`: {"boot", "web01"},
+		`zonecfg -z a 'set bootargs="-m verbose"'`: {"zonecfg", "-z", "a", `set bootargs="-m verbose"`},
+		`  a   "b c"  `: {"a", "b c"},
+		``:              nil,
+	} {
+		got, err := splitWords(in)
+		if err != nil || !reflect.DeepEqual(got, want) {
+			t.Errorf("splitWords(%q) = %q, %v; want %q", in, got, err, want)
+		}
+	}
+	if _, err := splitWords(`a "b`); err == nil {
+		t.Error("unterminated quote accepted")
+	}
+}
+
+func TestConsoleCommand(t *testing.T) {
+	g := &globals{root: t.TempDir()}
+	if _, err := consoleCommand(g, "zonecfg -z web01 create; set zonepath=/zones/web01; commit"); err != nil {
+		t.Fatalf("zonecfg through the command line: %v", err)
+	}
+	out, err := consoleCommand(g, "zoneadm list -c")
+	if err != nil || !strings.Contains(out, "web01") {
+		t.Errorf("zoneadm list through the command line: %q %v", out, err)
+	}
+	if _, err := consoleCommand(g, "boot web01"); err == nil || !strings.Contains(err.Error(), "web01") {
+		t.Errorf("boot of a configured zone gave %v", err)
+	}
+	if _, err := consoleCommand(g, "frobnicate"); err == nil {
+		t.Error("unknown command accepted")
+	}
+}

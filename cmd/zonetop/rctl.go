@@ -1,0 +1,609 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"sort"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"zonetop/engine"
+	"zonetop/limits"
+)
+
+// The resource-control front ends: prctl, projects, projadd, projmod,
+// projdel, newtask and zonestat, with illumos' flags. From the host they
+// name the zone with -z (default: the global zone's own projects).
+
+func init() {
+	for name, c := range map[string]command{
+		"prctl":    {runPrctl, "show or set zone and project resource controls"},
+		"projects": {runProjects, "list a zone's projects"},
+		"projadd":  {runProjadd, "add a project to a zone's /etc/project"},
+		"projmod":  {runProjmod, "change a project of a zone's /etc/project"},
+		"projdel":  {runProjdel, "delete a project from a zone's /etc/project"},
+		"newtask":  {runNewtask, "run a command as a new task of a zone's project"},
+		"zonestat": {runZonestat, "zone and project usage against caps"},
+	} {
+		commands[name] = c
+	}
+}
+
+// getopt parses single-letter options; spec lists them, ':' after a
+// letter takes a value. Repeated value options accumulate.
+func getopt(args []string, spec string) (map[byte][]string, []string, error) {
+	out := map[byte][]string{}
+	for len(args) > 0 && len(args[0]) > 1 && args[0][0] == '-' {
+		a := args[0]
+		args = args[1:]
+		if a == "--" {
+			break
+		}
+		for i := 1; i < len(a); i++ {
+			k := strings.IndexByte(spec, a[i])
+			if k < 0 || a[i] == ':' {
+				return nil, nil, fmt.Errorf("unknown option -%c", a[i])
+			}
+			if k+1 < len(spec) && spec[k+1] == ':' {
+				v := a[i+1:]
+				if v == "" {
+					if len(args) == 0 {
+						return nil, nil, fmt.Errorf("-%c needs a value", a[i])
+					}
+					v, args = args[0], args[1:]
+				}
+				out[a[i]] = append(out[a[i]], v)
+				break
+			}
+			out[a[i]] = append(out[a[i]], "")
+		}
+	}
+	return out, args, nil
+}
+
+func last(o map[byte][]string, k byte) string {
+	if v := o[k]; len(v) > 0 {
+		return v[len(v)-1]
+	}
+	return ""
+}
+
+func has(o map[byte][]string, k byte) bool { _, ok := o[k]; return ok }
+
+func zoneOpt(o map[byte][]string) string {
+	if z := last(o, 'z'); z != "" {
+		return z
+	}
+	return "global"
+}
+
+func fail(stderr io.Writer, cmd string, code int, format string, a ...any) int {
+	fmt.Fprintf(stderr, cmd+": "+format+"\n", a...)
+	return code
+}
+
+// ---- prctl ----
+
+const prctlUsage = `usage:	prctl [-n NAME] [-z ZONE] -i zone|project|process ID
+	prctl -n NAME -v VALUE -r|-s [-P] [-z ZONE] -i zone|project ID
+	prctl -n NAME -x [-P] [-z ZONE] -i zone|project ID
+Zone caps are the global administrator's; a zone's projects also its zone
+administrator's. -P also writes the change to the zone's configuration or
+/etc/project. How Linux enforces each control: prctl -n NAME -h.
+`
+
+// prctlEntity is one container prctl lists: the entity asked for and
+// every one above it.
+type prctlEntity struct {
+	Kind, ID, Name string
+	Rctls          []prctlRctl
+}
+
+type prctlRctl struct {
+	Name   string
+	Usage  *uint64
+	Values []limits.Value
+}
+
+// formatPrctl prints entities in prctl(1)'s layout.
+func formatPrctl(w io.Writer, ents []prctlEntity) {
+	for _, e := range ents {
+		if e.ID != "" {
+			fmt.Fprintf(w, "%s: %s: %s\n", e.Kind, e.ID, e.Name)
+		} else {
+			fmt.Fprintf(w, "%s: %s\n", e.Kind, e.Name)
+		}
+		fmt.Fprintf(w, "%-8s%-10s%11s%8s   %-29s%s\n", "NAME", "PRIVILEGE", "VALUE", "FLAG", "ACTION", "RECIPIENT")
+		for _, r := range e.Rctls {
+			rc, err := limits.Lookup(r.Name)
+			if err != nil {
+				continue
+			}
+			fmt.Fprintln(w, r.Name)
+			if r.Usage != nil {
+				fmt.Fprintf(w, "%8s%-10s%11s\n", "", "usage", limits.FormatQuantity(*r.Usage, rc.Unit))
+			}
+			for _, v := range r.Values {
+				fmt.Fprintf(w, "%8s%-10s%11s%8s   %-29s%s\n", "", v.Privilege, limits.FormatQuantity(v.Limit, rc.Unit), "-", v.Action, "-")
+			}
+			sysAction := "deny"
+			if rc.Flags&limits.FlagNoDeny != 0 {
+				sysAction = "none"
+			}
+			fmt.Fprintf(w, "%8s%-10s%11s%8s   %-29s%s\n", "", "system", limits.FormatQuantity(rc.Max, rc.Unit), "max", sysAction, "-")
+		}
+	}
+}
+
+func runPrctl(g *globals, args []string, _ io.Reader, stdout, stderr io.Writer) int {
+	o, rest, err := getopt(args, "n:v:rsxPi:z:h")
+	if err != nil || len(rest) != 1 || last(o, 'i') == "" {
+		if err == nil && has(o, 'h') && last(o, 'n') != "" {
+			rc, lerr := limits.Lookup(last(o, 'n'))
+			if lerr != nil {
+				return fail(stderr, "prctl", 1, "%v", lerr)
+			}
+			fmt.Fprintf(stdout, "%s: %s\nenforced on Linux by: %s\n", rc.Name, rc.Description, rc.Enforcement)
+			return 0
+		}
+		if err != nil {
+			fmt.Fprintf(stderr, "prctl: %v\n", err)
+		}
+		fmt.Fprint(stderr, prctlUsage)
+		return 2
+	}
+	e, err := engine.New(g.root, g.cgroupParent)
+	if err != nil {
+		return fail(stderr, "prctl", 1, "%v", err)
+	}
+	ctx, p := context.Background(), engine.CurrentPrincipal()
+	kind, id := last(o, 'i'), rest[0]
+	zone, project := zoneOpt(o), ""
+	switch kind {
+	case "zone":
+		zone = id
+	case "project":
+		project = id
+		if z, pr, ok := strings.Cut(id, ":"); ok {
+			zone, project = z, pr
+		}
+	case "process":
+		zone, project, err = zoneOfPid(id)
+		if err != nil {
+			return fail(stderr, "prctl", 1, "%v", err)
+		}
+	default:
+		return fail(stderr, "prctl", 2, "-i %s: want zone, project or process\n%s", kind, prctlUsage)
+	}
+	name := last(o, 'n')
+	if has(o, 'v') || has(o, 'x') || has(o, 'r') || has(o, 's') {
+		if name == "" {
+			return fail(stderr, "prctl", 2, "-v/-x need -n NAME")
+		}
+		rc, err := limits.Lookup(name)
+		if err != nil {
+			return fail(stderr, "prctl", 1, "%v", err)
+		}
+		ch := engine.RctlChange{Name: name, Project: project}
+		if !has(o, 'x') {
+			v, err := limits.ParseQuantity(last(o, 'v'), rc.Unit)
+			if err != nil {
+				return fail(stderr, "prctl", 1, "%s: %v", name, err)
+			}
+			action := "deny"
+			if rc.Flags&limits.FlagNoDeny != 0 {
+				action = "none"
+			}
+			ch.Values = fmt.Sprintf("(privileged,%d,%s)", v, action)
+		}
+		if err := e.SetRctl(ctx, p, zone, ch, has(o, 'P')); err != nil {
+			return fail(stderr, "prctl", 1, "%v", err)
+		}
+		return 0
+	}
+	var ents []prctlEntity
+	u, uerr := e.Usage(ctx, p, zone)
+	if project != "" {
+		ps, _, err := e.ZoneProjects(ctx, p, zone)
+		if err != nil {
+			return fail(stderr, "prctl", 1, "%v", err)
+		}
+		pr, ok := ps.Lookup(project)
+		if !ok {
+			return fail(stderr, "prctl", 1, "project %q does not exist in zone %s", project, zone)
+		}
+		rcs, _ := pr.Rctls()
+		ent := prctlEntity{Kind: "project", ID: strconv.Itoa(pr.ID), Name: pr.Name}
+		usage := map[string]uint64{}
+		for _, pu := range u.Projects {
+			if pu.Name == project {
+				for _, r := range pu.Rctls {
+					usage[r.Name] = r.Usage
+				}
+			}
+		}
+		for _, rc := range limits.RctlsAt(limits.LevelProject) {
+			if name != "" && rc.Name != name {
+				continue
+			}
+			r := prctlRctl{Name: rc.Name, Values: rcs[rc.Name]}
+			if v, ok := usage[rc.Name]; ok && uerr == nil {
+				r.Usage = &v
+			}
+			ent.Rctls = append(ent.Rctls, r)
+		}
+		ents = append(ents, ent)
+	}
+	if zone != "global" {
+		zr, err := e.ZoneRctls(ctx, p, zone)
+		if err != nil {
+			return fail(stderr, "prctl", 1, "%v", err)
+		}
+		zid := ""
+		if zs, err := engine.Status(g.root, zone); err == nil && zs.ZoneID > 0 {
+			zid = strconv.Itoa(zs.ZoneID)
+		}
+		ent := prctlEntity{Kind: "zone", ID: zid, Name: zone}
+		usage := map[string]uint64{}
+		for _, r := range u.Rctls {
+			usage[r.Name] = r.Usage
+		}
+		for _, rc := range limits.RctlsAt(limits.LevelZone) {
+			if name != "" && rc.Name != name {
+				continue
+			}
+			r := prctlRctl{Name: rc.Name, Values: zr[rc.Name]}
+			if v, ok := usage[rc.Name]; ok && uerr == nil {
+				r.Usage = &v
+			}
+			ent.Rctls = append(ent.Rctls, r)
+		}
+		ents = append(ents, ent)
+	}
+	formatPrctl(stdout, ents)
+	return 0
+}
+
+// zoneOfPid finds the zone and project of a host pid from its cgroup
+// (.../zonetop/ZONE/PROJECT[/task.N]).
+func zoneOfPid(pid string) (string, string, error) {
+	if _, err := strconv.Atoi(pid); err != nil {
+		return "", "", fmt.Errorf("process %q: want a pid", pid)
+	}
+	f, err := os.Open("/proc/" + pid + "/cgroup")
+	if err != nil {
+		return "", "", fmt.Errorf("process %s: %w", pid, err)
+	}
+	defer f.Close()
+	p, err := limits.ParseProcCgroup(f)
+	if err != nil {
+		return "", "", fmt.Errorf("process %s: %w", pid, err)
+	}
+	path := p.V1["pids"]
+	if path == "" {
+		path = p.V2
+	}
+	parts := strings.Split(path, "/")
+	for i, s := range parts {
+		if s == limits.DefaultParentName && i+1 < len(parts) {
+			project := ""
+			if i+2 < len(parts) {
+				project = parts[i+2]
+			}
+			return parts[i+1], project, nil
+		}
+	}
+	return "global", "", nil
+}
+
+// ---- projects, projadd, projmod, projdel ----
+
+func formatProjectLong(w io.Writer, p limits.Project) {
+	list := func(s []string) string {
+		if len(s) == 0 {
+			return "(none)"
+		}
+		return strings.Join(s, " ")
+	}
+	fmt.Fprintf(w, "%s\n\tprojid : %d\n\tcomment: %q\n\tusers  : %s\n\tgroups : %s\n\tattribs: ", p.Name, p.ID, p.Comment, list(p.Users), list(p.Groups))
+	for i, a := range p.Attrs {
+		if i > 0 {
+			fmt.Fprint(w, "\n\t\t ")
+		}
+		fmt.Fprint(w, a.String())
+	}
+	fmt.Fprintln(w)
+}
+
+func runProjects(g *globals, args []string, _ io.Reader, stdout, stderr io.Writer) int {
+	o, rest, err := getopt(args, "lz:")
+	if err != nil {
+		return fail(stderr, "projects", 2, "%v\nusage:\tprojects [-l] [-z ZONE] [PROJECT...]", err)
+	}
+	e, err := engine.New(g.root, g.cgroupParent)
+	if err != nil {
+		return fail(stderr, "projects", 1, "%v", err)
+	}
+	ps, bad, err := e.ZoneProjects(context.Background(), engine.CurrentPrincipal(), zoneOpt(o))
+	if err != nil {
+		return fail(stderr, "projects", 1, "%v", err)
+	}
+	for _, b := range bad {
+		fmt.Fprintf(stderr, "projects: %v\n", b)
+	}
+	want := map[string]bool{}
+	for _, r := range rest {
+		want[r] = true
+	}
+	var names []string
+	for _, p := range ps {
+		if len(want) > 0 && !want[p.Name] {
+			continue
+		}
+		if has(o, 'l') {
+			formatProjectLong(stdout, p)
+		} else {
+			names = append(names, p.Name)
+		}
+	}
+	if !has(o, 'l') {
+		fmt.Fprintln(stdout, strings.Join(names, " "))
+	}
+	if len(bad) > 0 {
+		return 1
+	}
+	return 0
+}
+
+func splitList(s string) []string {
+	if s == "" {
+		return []string{}
+	}
+	return strings.Split(s, ",")
+}
+
+func parseK(ks []string) ([]limits.Attr, error) {
+	var out []limits.Attr
+	for _, k := range ks {
+		as, err := limits.ParseAttrs(k)
+		if err != nil {
+			return nil, fmt.Errorf("-K %q: %w", k, err)
+		}
+		out = append(out, as...)
+	}
+	return out, nil
+}
+
+const projaddUsage = "usage:\tprojadd [-z ZONE] [-p PROJID] [-c COMMENT] [-U USER[,...]] [-G GROUP[,...]] [-K NAME=VALUE]... PROJECT"
+
+func runProjadd(g *globals, args []string, _ io.Reader, _, stderr io.Writer) int {
+	o, rest, err := getopt(args, "z:p:c:U:G:K:o")
+	if err != nil || len(rest) != 1 {
+		return fail(stderr, "projadd", 2, "%v\n%s", err, projaddUsage)
+	}
+	id := -1
+	if s := last(o, 'p'); s != "" {
+		if id, err = strconv.Atoi(s); err != nil {
+			return fail(stderr, "projadd", 2, "-p %q: want a number", s)
+		}
+	}
+	attrs, err := parseK(o['K'])
+	if err != nil {
+		return fail(stderr, "projadd", 2, "%v", err)
+	}
+	e, err := engine.New(g.root, g.cgroupParent)
+	if err != nil {
+		return fail(stderr, "projadd", 1, "%v", err)
+	}
+	err = e.EditProjects(context.Background(), engine.CurrentPrincipal(), zoneOpt(o), func(ps *limits.Projects) error {
+		return ps.Add(rest[0], id, last(o, 'c'), splitList(last(o, 'U')), splitList(last(o, 'G')), attrs)
+	})
+	if err != nil {
+		return fail(stderr, "projadd", 1, "%v", err)
+	}
+	return 0
+}
+
+const projmodUsage = "usage:\tprojmod [-z ZONE] [-a|-r|-s] [-p PROJID] [-c COMMENT] [-U USERS] [-G GROUPS] [-K NAME=VALUE]... [-l NEWNAME] PROJECT"
+
+func runProjmod(g *globals, args []string, _ io.Reader, _, stderr io.Writer) int {
+	o, rest, err := getopt(args, "z:arsp:c:U:G:K:l:o")
+	if err != nil || len(rest) != 1 {
+		return fail(stderr, "projmod", 2, "%v\n%s", err, projmodUsage)
+	}
+	var m limits.Mod
+	switch {
+	case has(o, 'a'):
+		m.Mode = limits.ModAdd
+	case has(o, 'r'):
+		m.Mode = limits.ModRemove
+	case has(o, 's'):
+		m.Mode = limits.ModSubstitute
+	}
+	if s := last(o, 'p'); s != "" {
+		id, err := strconv.Atoi(s)
+		if err != nil {
+			return fail(stderr, "projmod", 2, "-p %q: want a number", s)
+		}
+		m.ID = &id
+	}
+	if has(o, 'c') {
+		c := last(o, 'c')
+		m.Comment = &c
+	}
+	if has(o, 'U') {
+		m.Users, m.SetUsers = splitList(last(o, 'U')), true
+	}
+	if has(o, 'G') {
+		m.Groups, m.SetGroups = splitList(last(o, 'G')), true
+	}
+	if has(o, 'K') {
+		if m.Attrs, err = parseK(o['K']); err != nil {
+			return fail(stderr, "projmod", 2, "%v", err)
+		}
+	}
+	m.NewName = last(o, 'l')
+	e, err := engine.New(g.root, g.cgroupParent)
+	if err != nil {
+		return fail(stderr, "projmod", 1, "%v", err)
+	}
+	err = e.EditProjects(context.Background(), engine.CurrentPrincipal(), zoneOpt(o), func(ps *limits.Projects) error {
+		return ps.Modify(rest[0], m)
+	})
+	if err != nil {
+		return fail(stderr, "projmod", 1, "%v", err)
+	}
+	return 0
+}
+
+func runProjdel(g *globals, args []string, _ io.Reader, _, stderr io.Writer) int {
+	o, rest, err := getopt(args, "z:")
+	if err != nil || len(rest) != 1 {
+		return fail(stderr, "projdel", 2, "%v\nusage:\tprojdel [-z ZONE] PROJECT", err)
+	}
+	e, err := engine.New(g.root, g.cgroupParent)
+	if err != nil {
+		return fail(stderr, "projdel", 1, "%v", err)
+	}
+	err = e.EditProjects(context.Background(), engine.CurrentPrincipal(), zoneOpt(o), func(ps *limits.Projects) error {
+		return ps.Delete(rest[0])
+	})
+	if err != nil {
+		return fail(stderr, "projdel", 1, "%v", err)
+	}
+	return 0
+}
+
+// ---- newtask ----
+
+// runNewtask is newtask(1) from the host: the command runs inside zone
+// -z as a new task of project -p (a task cgroup under the project's,
+// capped by its task.* rctls), through the zlogin path.
+func runNewtask(g *globals, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	o, rest, err := getopt(args, "z:p:l:")
+	if err != nil || len(rest) == 0 || last(o, 'z') == "" {
+		return fail(stderr, "newtask", 2, "%v\nusage:\tnewtask -z ZONE [-p PROJECT] [-l USER] COMMAND [ARGS...]\n(inside a zone newtask comes with the zone's own tools)", err)
+	}
+	e, err := engine.New(g.root, g.cgroupParent)
+	if err != nil {
+		return fail(stderr, "newtask", 1, "%v", err)
+	}
+	req := engine.ExecRequest{Argv: rest, Project: last(o, 'p'), User: last(o, 'l'), NewTask: true}
+	code, err := e.ExecInZone(context.Background(), engine.CurrentPrincipal(), last(o, 'z'), req, stdin, stdout, stderr)
+	if err != nil {
+		return fail(stderr, "newtask", 1, "%v", err)
+	}
+	return code
+}
+
+// ---- zonestat ----
+
+func runZonestat(g *globals, args []string, _ io.Reader, stdout, stderr io.Writer) int {
+	o, rest, err := getopt(args, "z:o:")
+	if err != nil || len(rest) > 2 || (last(o, 'o') != "" && last(o, 'o') != "json") {
+		return fail(stderr, "zonestat", 2, "%v\nusage:\tzonestat [-z ZONE[,...]] [-o json] [INTERVAL [COUNT]]", err)
+	}
+	interval, count := time.Duration(0), 1
+	if len(rest) > 0 {
+		s, err := strconv.ParseFloat(rest[0], 64)
+		if err != nil || s <= 0 {
+			return fail(stderr, "zonestat", 2, "interval %q: want seconds", rest[0])
+		}
+		interval, count = time.Duration(s*float64(time.Second)), 0
+	}
+	if len(rest) > 1 {
+		if count, err = strconv.Atoi(rest[1]); err != nil || count < 1 {
+			return fail(stderr, "zonestat", 2, "count %q: want a positive number", rest[1])
+		}
+	}
+	e, err := engine.New(g.root, g.cgroupParent)
+	if err != nil {
+		return fail(stderr, "zonestat", 1, "%v", err)
+	}
+	ctx, p := context.Background(), engine.CurrentPrincipal()
+	var zonesWanted []string
+	if z := last(o, 'z'); z != "" {
+		zonesWanted = strings.Split(z, ",")
+	} else {
+		zl, err := e.List(ctx, p, engine.ListOptions{Installed: true})
+		if err != nil {
+			return fail(stderr, "zonestat", 1, "%v", err)
+		}
+		for _, z := range zl {
+			if z.Name != "global" && (z.State == "ready" || z.State == "running") {
+				zonesWanted = append(zonesWanted, z.Name)
+			}
+		}
+	}
+	sort.Strings(zonesWanted)
+	status := 0
+	for n := 0; count == 0 || n < count; n++ {
+		if n > 0 {
+			time.Sleep(interval)
+		}
+		var us []engine.ZoneUsage
+		for _, z := range zonesWanted {
+			u, err := e.Usage(ctx, p, z)
+			if err != nil {
+				fmt.Fprintf(stderr, "zonestat: %v\n", err)
+				status = 1
+				continue
+			}
+			us = append(us, u)
+		}
+		if last(o, 'o') == "json" {
+			b, _ := json.Marshal(us)
+			fmt.Fprintln(stdout, string(b))
+			continue
+		}
+		formatZonestat(stdout, us)
+	}
+	return status
+}
+
+func capCell(r engine.RctlUsage, unit limits.Unit) string {
+	used := limits.FormatQuantity(r.Usage, unit)
+	if !r.EffectiveLimited {
+		return used + "/-"
+	}
+	s := used + "/" + limits.FormatQuantity(r.Effective, unit)
+	if r.CappedByZone {
+		s += "*"
+	}
+	return s
+}
+
+// formatZonestat prints one round: a line per zone, indented lines per
+// project; "*" marks a project limit capped by its zone.
+func formatZonestat(w io.Writer, us []engine.ZoneUsage) {
+	tw := tabwriter.NewWriter(w, 0, 8, 2, ' ', 0)
+	fmt.Fprintln(tw, "ZONE/PROJECT\tPROCS\tCPU%\tCPU-CAP\tLWPS/CAP\tMEM/CAP\tTHROTTLED")
+	get := func(rs []engine.RctlUsage, name string) engine.RctlUsage {
+		for _, r := range rs {
+			if r.Name == name {
+				return r
+			}
+		}
+		return engine.RctlUsage{}
+	}
+	cpuCap := func(r engine.RctlUsage) string {
+		if !r.EffectiveLimited {
+			return "-"
+		}
+		return strconv.FormatUint(r.Effective, 10) + "%"
+	}
+	for _, u := range us {
+		fmt.Fprintf(tw, "%s\t%d\t%.1f\t%s\t%s\t%s\t%d\n", u.Zone, u.Procs, u.CPUPct, cpuCap(get(u.Rctls, "zone.cpu-cap")),
+			capCell(get(u.Rctls, "zone.max-lwps"), limits.UnitCount), capCell(get(u.Rctls, "zone.max-physical-memory"), limits.UnitBytes), u.NrThrottled)
+		for _, p := range u.Projects {
+			fmt.Fprintf(tw, "  %s\t%d\t%.1f\t%s\t%s\t%s\t\n", p.Name, p.Procs, p.CPUPct, cpuCap(get(p.Rctls, "project.cpu-cap")),
+				capCell(get(p.Rctls, "project.max-lwps"), limits.UnitCount), capCell(get(p.Rctls, "project.max-memory"), limits.UnitBytes))
+		}
+	}
+	tw.Flush()
+}

@@ -1,0 +1,292 @@
+package engine
+
+import (
+	"fmt"
+	"os/user"
+	"reflect"
+	"slices"
+	"strconv"
+	"strings"
+
+	"zonetop/zones"
+)
+
+// Action is one kind of engine call, as Authorize sees it.
+type Action string
+
+// The actions Authorize decides. Every engine entry point maps onto one.
+const (
+	ActList            Action = "list"
+	ActInfo            Action = "info" // the zone's non-secret configuration and state
+	ActLogin           Action = "login"
+	ActConsole         Action = "console"
+	ActReady           Action = "ready"
+	ActBoot            Action = "boot"
+	ActHalt            Action = "halt"
+	ActReboot          Action = "reboot"
+	ActShutdown        Action = "shutdown"
+	ActInstall         Action = "install"
+	ActUninstall       Action = "uninstall"
+	ActConfigure       Action = "configure"      // zonecfg, except caps and host-reaching resources
+	ActConfigureCaps   Action = "configure-caps" // zonecfg of rctls, capped-*, dedicated-cpu
+	ActSetZoneCap      Action = "set-zone-cap"   // a live change of a zone.* rctl
+	ActSetProjectLimit Action = "set-project-limit"
+	ActCreateProject   Action = "create-project"
+	ActDeleteProject   Action = "delete-project"
+	ActCloneFrom       Action = "clonefrom"
+	ActReadUsage       Action = "read-usage"
+)
+
+// Actions lists every action, for tests and help.
+var Actions = []Action{ActList, ActInfo, ActLogin, ActConsole, ActReady, ActBoot, ActHalt, ActReboot,
+	ActShutdown, ActInstall, ActUninstall, ActConfigure, ActConfigureCaps, ActSetZoneCap,
+	ActSetProjectLimit, ActCreateProject, ActDeleteProject, ActCloneFrom, ActReadUsage}
+
+// authNeeded is the admin auth a delegated host user needs for an action.
+// Actions missing here are never delegated.
+//
+// Projects are the zone's own configuration (its /etc/project), so a host
+// user edits them with the config auth, as root in the zone may.
+var authNeeded = map[Action]string{
+	ActLogin: "login", ActConsole: "login",
+	ActReady: "manage", ActBoot: "manage", ActHalt: "manage", ActReboot: "manage", ActShutdown: "manage",
+	ActCloneFrom: "clonefrom",
+	ActConfigure: "config", ActSetProjectLimit: "config", ActCreateProject: "config", ActDeleteProject: "config",
+}
+
+// zoneAdminActions are what root inside a zone may do to its own zone.
+var zoneAdminActions = map[Action]bool{
+	ActList: true, ActInfo: true, ActReadUsage: true,
+	ActSetProjectLimit: true, ActCreateProject: true, ActDeleteProject: true,
+}
+
+// readOnlyActions are what any other user of a zone may do to it.
+var readOnlyActions = map[Action]bool{ActList: true, ActInfo: true, ActReadUsage: true}
+
+func isCapAction(a Action) bool { return a == ActConfigureCaps || a == ActSetZoneCap }
+
+// Authorize decides every engine call: may principal p perform action on
+// zone (whose configuration is cfg; nil when it has none)? A refusal wraps
+// ErrPermission and says why. The rules are the two levels of
+// administration:
+//   - the global administrator (root in the host) may do everything;
+//   - root inside zone Z administers Z only: it reads Z's configuration,
+//     caps and usage and manages Z's projects; zone caps stay the global
+//     administrator's;
+//   - any other user inside a zone may only read that zone;
+//   - a host user named in Z's admin resource gets what its auths say
+//     (login, manage, clonefrom, config) on Z and nothing else; zone caps,
+//     install and uninstall are never delegated.
+func Authorize(p Principal, zone string, action Action, cfg *zones.Config) error {
+	if !slices.Contains(Actions, action) {
+		return fmt.Errorf("%s %s: %w: unknown action", action, zone, ErrPermission)
+	}
+	if p.GlobalAdmin() {
+		return nil
+	}
+	if action == ActList {
+		// Listing is filtered to what the principal may see (VisibleTo).
+		return nil
+	}
+	deny := func(why string) error {
+		if zone == "" {
+			return fmt.Errorf("%s: %w: %s", action, ErrPermission, why)
+		}
+		return fmt.Errorf("%s %s: %w: %s", action, zone, ErrPermission, why)
+	}
+	if isCapAction(action) {
+		return deny("zone caps are set by the global administrator")
+	}
+	if p.Zone != "global" {
+		if p.Zone == "" || zone != p.Zone {
+			return deny(fmt.Sprintf("zone %s sees only itself", nonEmpty(p.Zone)))
+		}
+		if p.UID == 0 {
+			if zoneAdminActions[action] {
+				return nil
+			}
+			return deny("only the global administrator may do this")
+		}
+		if readOnlyActions[action] {
+			return nil
+		}
+		return deny("only the zone administrator (root in the zone) may do this; other users read only")
+	}
+	auths := delegatedAuths(p, cfg)
+	if len(auths) == 0 {
+		return deny(fmt.Sprintf("user %s is not an administrator of this zone", p.describe()))
+	}
+	if readOnlyActions[action] {
+		return nil
+	}
+	need, ok := authNeeded[action]
+	if !ok {
+		return deny("only the global administrator may do this")
+	}
+	if !auths[need] {
+		return deny(fmt.Sprintf("user %s lacks the %q auth for this zone", p.describe(), need))
+	}
+	return nil
+}
+
+// VisibleTo reports whether p may see zone at all (in listings, the TUI).
+func VisibleTo(p Principal, zone string, cfg *zones.Config) bool {
+	return Authorize(p, zone, ActInfo, cfg) == nil
+}
+
+// delegatedAuths collects the auths cfg's admin resources give a host
+// user, matched by login name or by numeric uid.
+func delegatedAuths(p Principal, cfg *zones.Config) map[string]bool {
+	if cfg == nil || p.Zone != "global" {
+		return nil
+	}
+	uid := strconv.Itoa(p.UID)
+	out := map[string]bool{}
+	for _, a := range cfg.Admins {
+		if a.User == "" || (a.User != p.User && a.User != uid) {
+			continue
+		}
+		for _, au := range a.Auths {
+			for _, one := range strings.Split(au, ",") {
+				if one = strings.TrimSpace(one); one != "" {
+					out[one] = true
+				}
+			}
+		}
+	}
+	return out
+}
+
+// DelegatedAuths lists, sorted, the auths a host user holds on a zone.
+func DelegatedAuths(p Principal, cfg *zones.Config) []string {
+	m := delegatedAuths(p, cfg)
+	out := make([]string, 0, len(m))
+	for a := range m {
+		out = append(out, a)
+	}
+	slices.Sort(out)
+	return out
+}
+
+func (p Principal) describe() string {
+	if p.User != "" {
+		return p.User
+	}
+	return "uid " + strconv.Itoa(p.UID)
+}
+
+func nonEmpty(s string) string {
+	if s == "" {
+		return "(unknown)"
+	}
+	return s
+}
+
+// CheckConfigChange decides a configuration change from before to after
+// (before nil: the zone is being created; after nil: deleted) for a
+// principal already authorized for ActConfigure. The global administrator
+// may change anything. A delegated user with the config auth may change
+// only what stays inside the zone: autoboot, bootargs, init and attr
+// resources. Everything else is the global administrator's, because it
+// either is a cap (rctls, capped-memory, capped-cpu, dedicated-cpu) or
+// reaches the host: zonepath and brand (where and how root writes on the
+// host), fs, inherit-pkg-dir and fs-allowed (host paths mounted in),
+// device (host devices), limitpriv (capabilities of the zone's root),
+// ip-type and net (addresses on host NICs), scheduling-class and pool
+// (host CPU policy), hostid, and admin (a delegated user could otherwise
+// grant itself more auths). Creating, renaming and deleting zones are the
+// global administrator's too.
+func CheckConfigChange(p Principal, before, after *zones.Config) error {
+	if p.GlobalAdmin() {
+		return nil
+	}
+	name := ""
+	switch {
+	case before != nil:
+		name = before.Name
+	case after != nil:
+		name = after.Name
+	}
+	if before == nil || after == nil {
+		return fmt.Errorf("configure %s: %w: only the global administrator creates and deletes zones", name, ErrPermission)
+	}
+	var caps, host []string
+	b, a := before.Clone(), after.Clone()
+	// Blank out what a delegated user may change; what differs after
+	// that is refused, reported by name.
+	for _, c := range []*zones.Config{b, a} {
+		c.Autoboot, c.Bootargs, c.Init, c.Attrs = false, "", "", nil
+	}
+	chk := func(list *[]string, what string, x, y any) {
+		if !reflect.DeepEqual(x, y) {
+			*list = append(*list, what)
+		}
+	}
+	chk(&caps, "rctl", b.Rctls, a.Rctls)
+	chk(&caps, "capped-memory", b.CappedMemory, a.CappedMemory)
+	chk(&caps, "capped-cpu", b.CappedCPU, a.CappedCPU)
+	chk(&caps, "dedicated-cpu", b.DedicatedCPU, a.DedicatedCPU)
+	chk(&host, "zonename", b.Name, a.Name)
+	chk(&host, "zonepath", b.Zonepath, a.Zonepath)
+	chk(&host, "brand", b.Brand, a.Brand)
+	chk(&host, "fs", b.FS, a.FS)
+	chk(&host, "inherit-pkg-dir", b.InheritPkgDirs, a.InheritPkgDirs)
+	chk(&host, "fs-allowed", b.FSAllowed, a.FSAllowed)
+	chk(&host, "device", b.Devices, a.Devices)
+	chk(&host, "limitpriv", b.Limitpriv, a.Limitpriv)
+	chk(&host, "ip-type", b.IPType, a.IPType)
+	chk(&host, "net", b.Nets, a.Nets)
+	chk(&host, "scheduling-class", b.SchedulingClass, a.SchedulingClass)
+	chk(&host, "pool", b.Pool, a.Pool)
+	chk(&host, "hostid", b.Hostid, a.Hostid)
+	chk(&host, "admin", b.Admins, a.Admins)
+	chk(&host, "uuid", b.UUID, a.UUID)
+	if len(caps) > 0 {
+		return fmt.Errorf("configure %s: %w: zone caps are set by the global administrator (%s)", name, ErrPermission, strings.Join(caps, ", "))
+	}
+	if len(host) > 0 {
+		return fmt.Errorf("configure %s: %w: only the global administrator may change %s", name, ErrPermission, strings.Join(host, ", "))
+	}
+	// Anything the checks above do not name (a field added to the model
+	// later) is refused rather than let through.
+	if !reflect.DeepEqual(b, a) {
+		return fmt.Errorf("configure %s: %w: only the global administrator may make this change", name, ErrPermission)
+	}
+	return nil
+}
+
+// authorize is Authorize with the zone's configuration read from the
+// store (only when the principal is not the global administrator, who
+// needs none).
+func (e *Engine) authorize(p Principal, zone string, action Action) error {
+	if p.GlobalAdmin() {
+		return nil
+	}
+	var cfg *zones.Config
+	if zone != "" {
+		cfg, _, _ = e.store.Load(zone)
+	}
+	return Authorize(p, zone, action, cfg)
+}
+
+// hostUserName is uid's login name in the host's /etc/passwd ("" when it
+// has none). os/user reads the file itself in a static (CGO_ENABLED=0)
+// build; zoneadmd runs in the host's mount namespace, so this is the
+// host's file, never a zone's.
+func hostUserName(uid int) string {
+	u, err := user.LookupId(strconv.Itoa(uid))
+	if err != nil {
+		return ""
+	}
+	return u.Username
+}
+
+// requireGlobal refuses anything but the global administrator, for the
+// operations no auth delegates: creating and deleting zones, and applying
+// whole zonecfg scripts from the console.
+func requireGlobal(p Principal, what, zone string) error {
+	if !p.GlobalAdmin() {
+		return fmt.Errorf("%s %s: %w: only the global administrator may do this", what, zone, ErrPermission)
+	}
+	return nil
+}

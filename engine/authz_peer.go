@@ -1,0 +1,118 @@
+package engine
+
+import (
+	"context"
+	"fmt"
+	"log"
+	"net"
+	"os"
+	"sync"
+	"time"
+
+	"zonetop/zones"
+)
+
+// Delegated host users reach zoneadmd directly: its socket accepts any
+// peer of the host, and who the peer is comes from SO_PEERCRED. Root in
+// the host is the global administrator, as before; anyone else is a host
+// user whose rights are the auths the zone's admin resource gives it,
+// decided by Authorize against the configuration zoneadmd reads itself.
+// A delegated user never hands zoneadmd a platform spec: zoneadmd runs the
+// engine operation for it (which makes the spec from the stored
+// configuration, records the state and audits), talking to itself as root.
+
+// hostPeer identifies a peer of zoneadmd's socket. Only processes of the
+// host's pid namespace (zoneadmd's own) are accepted: the socket is in the
+// host's run directory, never in a zone, and a peer elsewhere is refused.
+func hostPeer(c *net.UnixConn) (Principal, error) {
+	cred, err := peerCred(c)
+	if err != nil {
+		return Principal{}, fmt.Errorf("peer credentials: %w", err)
+	}
+	if cred.Pid <= 0 {
+		return Principal{}, fmt.Errorf("peer pid %d is outside this pid namespace", cred.Pid)
+	}
+	if same, err := sameNamespace(int(cred.Pid), os.Getpid(), "pid"); err != nil || !same {
+		return Principal{}, fmt.Errorf("peer pid %d is not a host process", cred.Pid)
+	}
+	p := Principal{UID: int(cred.Uid), GID: int(cred.Gid), Zone: "global"}
+	if p.UID != 0 {
+		p.User = hostUserName(p.UID)
+	}
+	return p, nil
+}
+
+// opAction is what Authorize decides for a zoneadmd request.
+var opAction = map[string]Action{
+	"ping": ActList, "status": ActInfo, "ready": ActReady, "boot": ActBoot,
+	"halt": ActHalt, "shutdown": ActShutdown, "exec": ActLogin,
+}
+
+// delegated serves one request of a host user who is not root. It answers
+// true when it handled the request; false lets the caller serve an
+// authorized exec (which needs no spec and records nothing) as usual.
+func (d *zoneadmd) delegated(c *conn, p Principal, req request) bool {
+	act, ok := opAction[req.Op]
+	if !ok {
+		_ = c.send(response{Error: fmt.Sprintf("unknown request %q", req.Op)})
+		return true
+	}
+	cfg, _, err := zones.NewStore(d.root).Load(d.name)
+	if err != nil {
+		cfg = nil
+	}
+	if req.Op == "ping" {
+		return false
+	}
+	if err := Authorize(p, d.name, act, cfg); err != nil {
+		if act != ActInfo && act != ActLogin {
+			_ = AppendAudit(d.root, AuditRecord{Principal: auditPrincipal(p), Zone: d.name, What: req.Op,
+				Before: d.status().State, After: d.status().State, Result: err.Error()})
+		}
+		st := d.status()
+		_ = c.send(response{Error: err.Error(), Status: &st})
+		return true
+	}
+	switch req.Op {
+	case "status", "exec":
+		return false
+	}
+	e, err := New(d.root, "")
+	if err != nil {
+		_ = c.send(response{Error: err.Error()})
+		return true
+	}
+	// zoneadmd must not exit (after a halt) before this answer is sent.
+	d.inflight.Add(1)
+	defer d.inflight.Done()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+	var st ZoneStatus
+	switch req.Op {
+	case "ready":
+		st, err = e.ReadyZone(ctx, p, d.name)
+	case "boot":
+		st, err = e.BootZone(ctx, p, d.name, req.Args)
+	case "halt":
+		st, err = e.HaltZone(ctx, p, d.name)
+	case "shutdown":
+		st, err = e.ShutdownZone(ctx, p, d.name, req.Timeout)
+	}
+	if err != nil {
+		log.Printf("%s by %s: %v", req.Op, p.describe(), err)
+		_ = c.send(response{Error: err.Error(), Status: &st})
+		return true
+	}
+	_ = c.send(response{OK: true, Status: &st})
+	return true
+}
+
+// waitInflight waits for wg, at most limit.
+func waitInflight(wg *sync.WaitGroup, limit time.Duration) {
+	done := make(chan struct{})
+	go func() { wg.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(limit):
+	}
+}

@@ -1,0 +1,134 @@
+package engine
+
+import (
+	"errors"
+	"strings"
+	"testing"
+
+	"zonetop/zones"
+)
+
+func TestAuthorizeMatrix(t *testing.T) {
+	cfg := &zones.Config{Name: "web", Admins: []zones.Admin{
+		{User: "alice", Auths: []string{"login"}},
+		{User: "bob", Auths: []string{"login", "manage"}},
+		{User: "1234", Auths: []string{"clonefrom,config"}},
+	}}
+	global := Principal{UID: 0, Zone: "global"}
+	zroot := Principal{UID: 0, Zone: "web"}
+	zuser := Principal{UID: 1000, Zone: "web"}
+	otherRoot := Principal{UID: 0, Zone: "db"}
+	alice := Principal{UID: 1001, User: "alice", Zone: "global"}
+	bob := Principal{UID: 1002, User: "bob", Zone: "global"}
+	carol := Principal{UID: 1234, User: "carol", Zone: "global"}
+	mallory := Principal{UID: 1003, User: "mallory", Zone: "global"}
+	// allowed[principal] lists the actions it may take on zone web.
+	allowed := map[string][]Action{
+		"global":    Actions,
+		"zoneroot":  {ActList, ActInfo, ActReadUsage, ActSetProjectLimit, ActCreateProject, ActDeleteProject},
+		"zoneuser":  {ActList, ActInfo, ActReadUsage},
+		"otherroot": {ActList},
+		"alice":     {ActList, ActInfo, ActReadUsage, ActLogin, ActConsole},
+		"bob":       {ActList, ActInfo, ActReadUsage, ActLogin, ActConsole, ActReady, ActBoot, ActHalt, ActReboot, ActShutdown},
+		"carol":     {ActList, ActInfo, ActReadUsage, ActCloneFrom, ActConfigure, ActSetProjectLimit, ActCreateProject, ActDeleteProject},
+		"mallory":   {ActList},
+	}
+	ps := map[string]Principal{"global": global, "zoneroot": zroot, "zoneuser": zuser, "otherroot": otherRoot,
+		"alice": alice, "bob": bob, "carol": carol, "mallory": mallory}
+	for name, p := range ps {
+		ok := map[Action]bool{}
+		for _, a := range allowed[name] {
+			ok[a] = true
+		}
+		for _, a := range Actions {
+			err := Authorize(p, "web", a, cfg)
+			if ok[a] && err != nil {
+				t.Errorf("%s %s: refused: %v", name, a, err)
+			}
+			if !ok[a] {
+				if err == nil {
+					t.Errorf("%s %s: allowed, want refused", name, a)
+				} else if !errors.Is(err, ErrPermission) {
+					t.Errorf("%s %s: error %v does not wrap ErrPermission", name, a, err)
+				}
+			}
+		}
+	}
+}
+
+func TestAuthorizeMessages(t *testing.T) {
+	err := Authorize(Principal{UID: 0, Zone: "web"}, "web", ActSetZoneCap, nil)
+	if err == nil || !strings.Contains(err.Error(), "permission denied: zone caps are set by the global administrator") {
+		t.Errorf("zone cap by zone admin: %v", err)
+	}
+	err = Authorize(Principal{UID: 5, User: "eve", Zone: "global"}, "web", ActBoot, &zones.Config{Name: "web"})
+	if err == nil || !strings.Contains(err.Error(), "eve is not an administrator") {
+		t.Errorf("stranger: %v", err)
+	}
+	err = Authorize(Principal{UID: 5, User: "eve", Zone: "global"}, "web", ActBoot,
+		&zones.Config{Name: "web", Admins: []zones.Admin{{User: "eve", Auths: []string{"login"}}}})
+	if err == nil || !strings.Contains(err.Error(), `lacks the "manage" auth`) {
+		t.Errorf("login-only boot: %v", err)
+	}
+	if err := Authorize(Principal{UID: 0, Zone: "global"}, "web", Action("format-disk"), nil); err == nil {
+		t.Error("unknown action allowed")
+	}
+	// No configuration (a zone that is gone) delegates nothing.
+	if err := Authorize(Principal{UID: 5, User: "eve", Zone: "global"}, "web", ActLogin, nil); err == nil {
+		t.Error("no config: login allowed")
+	}
+	// A zone principal with no zone name is nobody's administrator.
+	if err := Authorize(Principal{UID: 0, Zone: ""}, "", ActInfo, nil); err == nil {
+		t.Error("empty zone principal allowed")
+	}
+}
+
+func TestCheckConfigChange(t *testing.T) {
+	base := &zones.Config{Name: "web", Zonepath: "/zones/web", Brand: "sparse", IPType: "shared",
+		Admins: []zones.Admin{{User: "carol", Auths: []string{"config"}}}}
+	carol := Principal{UID: 1234, User: "carol", Zone: "global"}
+	cases := []struct {
+		name   string
+		change func(c *zones.Config)
+		ok     bool
+		msg    string
+	}{
+		{"autoboot", func(c *zones.Config) { c.Autoboot = true }, true, ""},
+		{"bootargs", func(c *zones.Config) { c.Bootargs = "-v" }, true, ""},
+		{"attr", func(c *zones.Config) { c.Attrs = []zones.Attr{{Name: "comment", Type: "string", Value: "x"}} }, true, ""},
+		{"init", func(c *zones.Config) { c.Init = "/sbin/init" }, true, ""},
+		{"rctl", func(c *zones.Config) { c.Rctls = []zones.Rctl{{Name: "zone.max-lwps"}} }, false, "zone caps"},
+		{"capped-memory", func(c *zones.Config) { c.CappedMemory = &zones.CappedMemory{Physical: 1} }, false, "zone caps"},
+		{"capped-cpu", func(c *zones.Config) { c.CappedCPU = &zones.CappedCPU{NCPUs: 4} }, false, "zone caps"},
+		{"dedicated-cpu", func(c *zones.Config) { c.DedicatedCPU = &zones.DedicatedCPU{NCPUs: "2"} }, false, "zone caps"},
+		{"fs", func(c *zones.Config) { c.FS = []zones.FS{{Dir: "/mnt", Special: "/etc", Type: "lofs"}} }, false, "fs"},
+		{"ipd", func(c *zones.Config) { c.InheritPkgDirs = []zones.InheritPkgDir{{Dir: "/root"}} }, false, "inherit-pkg-dir"},
+		{"device", func(c *zones.Config) { c.Devices = []zones.Device{{Match: "/dev/sda*"}} }, false, "device"},
+		{"limitpriv", func(c *zones.Config) { c.Limitpriv = "default,sys_admin" }, false, "limitpriv"},
+		{"zonepath", func(c *zones.Config) { c.Zonepath = "/" }, false, "zonepath"},
+		{"net", func(c *zones.Config) { c.Nets = []zones.Net{{Address: "198.18.0.1", Physical: "eth0"}} }, false, "net"},
+		{"admin", func(c *zones.Config) { c.Admins[0].Auths = []string{"config", "manage"} }, false, "admin"},
+		{"sched", func(c *zones.Config) { c.SchedulingClass = "RT" }, false, "scheduling-class"},
+	}
+	for _, tc := range cases {
+		after := base.Clone()
+		tc.change(after)
+		err := CheckConfigChange(carol, base, after)
+		if tc.ok != (err == nil) {
+			t.Errorf("%s: err = %v, want ok=%v", tc.name, err, tc.ok)
+			continue
+		}
+		if err != nil && (!errors.Is(err, ErrPermission) || !strings.Contains(err.Error(), tc.msg)) {
+			t.Errorf("%s: err = %v, want ErrPermission mentioning %q", tc.name, err, tc.msg)
+		}
+		if err := CheckConfigChange(Principal{Zone: "global"}, base, after); err != nil {
+			t.Errorf("%s: global admin refused: %v", tc.name, err)
+		}
+	}
+	if err := CheckConfigChange(carol, nil, base); err == nil {
+		t.Error("delegated create allowed")
+	}
+	if err := CheckConfigChange(carol, base, nil); err == nil {
+		t.Error("delegated delete allowed")
+	}
+}

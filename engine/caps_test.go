@@ -1,0 +1,242 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"zonetop/limits"
+	"zonetop/zones"
+)
+
+// capsDir is the zone's (or a project's) directory in one v1 hierarchy,
+// or the unified one.
+func (z *testZone) capsDir(ctl, sub string) string {
+	for _, d := range z.cgroupDirs() {
+		if strings.Contains(d, "/"+ctl+"/") || strings.Contains(d, ","+ctl) || strings.Contains(d, ctl+",") {
+			return filepath.Join(d, sub)
+		}
+	}
+	if ds := z.cgroupDirs(); len(ds) == 1 {
+		return filepath.Join(ds[0], sub) // unified
+	}
+	z.t.Fatalf("no %s cgroup for the zone", ctl)
+	return ""
+}
+
+func readNum(t *testing.T, path string) uint64 {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	must(t, err)
+	s := strings.TrimSpace(string(b))
+	if s == "max" {
+		return 1 << 63
+	}
+	v, err := strconv.ParseUint(s, 10, 64)
+	must(t, err)
+	return v
+}
+
+func statField(t *testing.T, path, key string) uint64 {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	must(t, err)
+	for _, line := range strings.Split(string(b), "\n") {
+		f := strings.Fields(line)
+		if len(f) == 2 && f[0] == key {
+			v, _ := strconv.ParseUint(f[1], 10, 64)
+			return v
+		}
+	}
+	return 0
+}
+
+// killGroup kills every process of a cgroup directory by pid.
+func killGroup(dir string) {
+	for i := 0; i < 50; i++ {
+		b, _ := os.ReadFile(filepath.Join(dir, "cgroup.procs"))
+		f := strings.Fields(string(b))
+		if len(f) == 0 {
+			return
+		}
+		for _, s := range f {
+			if pid, _ := strconv.Atoi(s); pid > 1 {
+				_ = syscall.Kill(pid, syscall.SIGKILL)
+			}
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+const testProjects = `system:0::::
+user.root:1::::
+default:3::::
+bad line without fields
+big:100::root::project.max-lwps=(privileged,1000,deny)
+small:101::root::project.max-lwps=(privileged,10,deny)
+other:102::root::
+broken:103::::project.max-lwps=(privileged,lots,deny)
+`
+
+// bomb starts up to n background sleeps in a project and returns; the
+// sleeps stay (children of zsched) until killed.
+func (z *testZone) bomb(project string, n int) {
+	z.t.Helper()
+	cmd := "i=0; while [ $i -lt " + strconv.Itoa(n) + " ]; do sleep 600 </dev/null >/dev/null 2>&1 & i=$((i+1)); done 2>/dev/null; exit 0"
+	// The shell itself dies when a fork fails (busybox: "can't fork"),
+	// so its exit status says nothing.
+	if _, err := Exec(z.root, z.spec.Name, ExecRequest{Argv: []string{"sh", "-c", cmd}, Project: project}, nil, nil, nil); err != nil {
+		z.t.Fatalf("bomb in %s: %v", project, err)
+	}
+}
+
+func TestZoneCapsProjectsForkBomb(t *testing.T) {
+	z := newBusyboxZone(t)
+	z.spec.Rctls = map[string]uint64{"zone.max-lwps": 50}
+	must(t, os.WriteFile(filepath.Join(z.zroot(), "etc/project"), []byte(testProjects), 0o644))
+	st := z.ready()
+	// Bad lines are reported with their line numbers; the good ones apply.
+	joined := strings.Join(st.Warnings, "\n")
+	for _, want := range []string{"/etc/project:4", "/etc/project:8"} {
+		if !strings.Contains(joined, want) {
+			t.Errorf("warnings %q lack %s", st.Warnings, want)
+		}
+	}
+	if got := readNum(t, z.capsDir("pids", "small/pids.max")); got != 10 {
+		t.Errorf("small pids.max = %d, want 10", got)
+	}
+	if got := readNum(t, z.capsDir("pids", "pids.max")); got != 50 {
+		t.Errorf("zone pids.max = %d, want 50", got)
+	}
+	cons, _ := os.ReadFile(filepath.Join(logDir(z.root), z.spec.Name+".console"))
+	if !strings.Contains(string(cons), "/etc/project:4") {
+		t.Errorf("console log lacks the bad-line notice: %q", cons)
+	}
+	// The zone's cap wins over a project at 1000.
+	z.bomb("big", 200)
+	zone := readNum(t, z.capsDir("pids", "pids.current"))
+	if zone > 50 || zone < 45 {
+		t.Errorf("fork bomb under zone.max-lwps=50 with the project at 1000: %d tasks in the zone", zone)
+	}
+	killGroup(z.capsDir("pids", "big"))
+	// Killed tasks count in pids.current until zsched has reaped them.
+	// zsched's threads (in system) are the zone's other tasks.
+	waitFor(t, "the zone's tasks reaped", func() bool {
+		return readNum(t, z.capsDir("pids", "pids.current")) == readNum(t, z.capsDir("pids", "system/pids.current"))
+	})
+	// A project at 10 holds 10; another project still reaches what the
+	// zone has left.
+	z.bomb("small", 200)
+	small := readNum(t, z.capsDir("pids", "small/pids.current"))
+	if small > 10 || small < 9 {
+		t.Errorf("project small (max-lwps 10): %d tasks", small)
+	}
+	z.bomb("other", 200)
+	other := readNum(t, z.capsDir("pids", "other/pids.current"))
+	zone = readNum(t, z.capsDir("pids", "pids.current"))
+	t.Logf("zone %d tasks, small %d, other %d", zone, small, other)
+
+	system := readNum(t, z.capsDir("pids", "system/pids.current"))
+	if zone > 50 || other < 50-small-system-1 {
+		t.Errorf("zone %d (cap 50), other %d: want the rest of the zone's 50 for other", zone, other)
+	}
+	killGroup(z.capsDir("pids", "small"))
+	killGroup(z.capsDir("pids", "other"))
+	// zsched lives in the system project.
+	if b, _ := os.ReadFile(z.capsDir("pids", "system/cgroup.procs")); !strings.Contains(string(b), strconv.Itoa(st.ZschedPid)) {
+		t.Errorf("zsched %d not in system: %q", st.ZschedPid, b)
+	}
+	// A live change applies at once.
+	_, err := call(z.root, z.spec.Name, request{Op: "set-rctl", Rctl: &RctlChange{Level: "project", Project: "small", Name: "project.max-lwps", Values: "(privileged,20,deny)"}}, false)
+	must(t, err)
+	if got := readNum(t, z.capsDir("pids", "small/pids.max")); got != 20 {
+		t.Errorf("after set-rctl small pids.max = %d, want 20", got)
+	}
+	_, err = call(z.root, z.spec.Name, request{Op: "set-rctl", Rctl: &RctlChange{Level: "zone", Name: "zone.max-lwps", Values: "(privileged,70,deny)"}}, false)
+	must(t, err)
+	if got := readNum(t, z.capsDir("pids", "pids.max")); got != 70 {
+		t.Errorf("after set-rctl zone pids.max = %d, want 70", got)
+	}
+	u := z.usage()
+	if len(u.Projects) < 5 || u.Caps["zone.max-lwps"] != 70 {
+		t.Errorf("usage: %+v", u)
+	}
+	z.halt()
+}
+
+func (z *testZone) usage() ZoneUsage {
+	z.t.Helper()
+	resp, err := roundTrip(zoneadmdSock(z.root, z.spec.Name), request{Op: "usage"})
+	must(z.t, err)
+	if resp.Usage == nil {
+		z.t.Fatalf("usage: %s", resp.Error)
+	}
+	return *resp.Usage
+}
+
+func TestZoneMemoryCapOOM(t *testing.T) {
+	z := newBusyboxZone(t)
+	z.spec.Rctls = map[string]uint64{"zone.max-physical-memory": 64 << 20, "zone.max-swap": 64 << 20}
+	z.ready()
+	code, _, _ := z.run("", "dd", "if=/dev/zero", "of=/dev/null", "bs=200M", "count=1")
+	// The kernel stopped the hog at the zone's cap: its peak is the cap
+	// and it died by the OOM killer's SIGKILL. (This kernel's v1 failcnt
+	// and oom_kill counters stay 0, so the peak is the evidence.)
+	peak := readNum(t, z.capsDir("memory", "memory.max_usage_in_bytes"))
+	if code != 128+int(syscall.SIGKILL) || peak > 64<<20 || peak < 60<<20 {
+		t.Errorf("200M hog under a 64m cap: exit %d, peak %d; want SIGKILL at the cap", code, peak)
+	}
+	// The zone still works after its hog died.
+	if out := z.sh("echo alive"); strings.TrimSpace(out) != "alive" {
+		t.Errorf("zone after OOM: %q", out)
+	}
+	z.halt()
+}
+
+func TestZoneCPUCapThrottles(t *testing.T) {
+	z := newBusyboxZone(t)
+	z.spec.Rctls = map[string]uint64{"zone.cpu-cap": 50} // capped-cpu ncpus=0.5
+	z.ready()
+	if q := readNum(t, z.capsDir("cpu", "cpu.cfs_quota_us")); q != 50000 {
+		t.Errorf("cfs quota %d, want 50000", q)
+	}
+	z.sh("i=0; while [ $i -lt 400000 ]; do i=$((i+1)); done")
+	if n := statField(t, z.capsDir("cpu", "cpu.stat"), "nr_throttled"); n == 0 {
+		t.Errorf("CPU loop under cpu-cap 50: nr_throttled = 0")
+	}
+	z.halt()
+}
+
+// A zone administrator may not raise its zone's cap; nothing changes.
+func TestZoneAdminCannotRaiseZoneCap(t *testing.T) {
+	root := t.TempDir()
+	e, err := New(root, "")
+	must(t, err)
+	cfg := &zones.Config{Name: "web01", Zonepath: "/zones/web01", Rctls: []zones.Rctl{{Name: "zone.max-lwps",
+		Values: []zones.RctlValue{{Priv: "privileged", Limit: 100, Action: "deny"}}}}}
+	_, err = e.Store().Commit(cfg, zones.Revision{})
+	must(t, err)
+	admin := Principal{UID: 0, Zone: "web01"}
+	err = e.SetRctl(context.Background(), admin, "web01", RctlChange{Name: "zone.max-lwps", Values: "(privileged,1000,deny)"}, true)
+	if err == nil || !errors.Is(err, ErrPermission) || err.Error() != "permission denied: zone caps are set by the global administrator" {
+		t.Fatalf("zone admin raising zone.max-lwps: %v", err)
+	}
+	got, _, err := e.Store().Load("web01")
+	must(t, err)
+	if v, _ := got.ZoneRctl("zone.max-lwps"); v.Limit != 100 {
+		t.Errorf("zone.max-lwps changed to %d", v.Limit)
+	}
+	// The global administrator may, and -P persists it.
+	must(t, e.SetRctl(context.Background(), Principal{UID: 0, Zone: "global"}, "web01", RctlChange{Name: "zone.max-lwps", Values: "(privileged,1000,deny)"}, true))
+	got, _, _ = e.Store().Load("web01")
+	if v, _ := got.ZoneRctl("zone.max-lwps"); v.Limit != 1000 {
+		t.Errorf("persisted zone.max-lwps = %d, want 1000", v.Limit)
+	}
+	_ = limits.LevelZone
+}

@@ -1,0 +1,774 @@
+package engine
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"zonetop/limits"
+)
+
+// ipcChecker is zoneadmd's check-limits module for System V IPC: it
+// answers the zone's shmget/semget/msgget notifications from the
+// accounting tree (zone node → project nodes) and keeps the running totals
+// equal to what the zone's IPC namespace holds.
+//
+// The check: a call that would create an object (IPC_PRIVATE, or IPC_CREAT
+// of a key the namespace does not have) asks the tree for one id of its
+// kind and, for shm, its size in bytes, at the caller's project. Granted:
+// the call continues in the kernel. Refused: it fails with ENOSPC, the
+// errno shmget(2), semget(2) and msgget(2) give when the kernel's own
+// limits (SHMALL/SHMMNI, SEMMNI, MSGMNI) would be exceeded. Lookups of an
+// existing key and calls without IPC_CREAT continue unchecked: they
+// allocate nothing, and the kernel gives their answers (EEXIST, ENOENT,
+// EINVAL, EACCES).
+//
+// The partial action: a segment cannot be granted in part (the kernel
+// creates the size it was asked for, and a notification cannot change the
+// caller's arguments), so a request bound by a partial limit is refused
+// whole and the amount that was available is logged.
+//
+// Accounting: a grant is charged at once (pending) so that concurrent
+// calls can never overshoot. "Continue" does not tell the id the kernel
+// made, so the tree is reconciled with the zone's /proc/sysvipc tables
+// (before every check, and every second): a new entry takes over a pending
+// grant (shm: same creating process and size; sem, msg: same key, else the
+// oldest grant of its kind), an entry that went away releases its charge,
+// and a pending grant that no entry claimed within pendingTTL (the kernel
+// refused the call, or it found an existing key) is released. Entries
+// nobody asked for (made while no zoneadmd was there) are charged to their
+// creator's project (shm: cpid's cgroup; sem, msg: the project recorded in
+// ipc.json by the zoneadmd before, else default).
+type ipcChecker struct {
+	zone     *limits.Node
+	tables   [ipcKinds]*os.File // /proc/sysvipc/{shm,sem,msg} opened inside the zone's ipc namespace
+	known    [ipcKinds]map[ipcID]*ipcObject
+	pending  []*ipcPending
+	projects func() (limits.Projects, time.Time) // the zone's /etc/project and its mtime
+	projOf   func(pid int) string                // the caller's project
+	projSeen time.Time
+	saved    map[ipcID]string // attribution recorded by an earlier zoneadmd
+	state    string           // ipc.json path, "" for none
+	dirty    bool
+	now      func() time.Time
+	logf     func(format string, args ...any)
+	buf      []byte
+}
+
+// ipcID names one IPC object across reconciles. Ids are not reused until
+// the kernel's sequence wraps; the creator and size (shm) or key and set
+// size (sem, msg) tell a reused id from the old object.
+type ipcID struct {
+	Kind ipcKind `json:"kind"`
+	ID   int64   `json:"id"`
+	Key  int64   `json:"key"`  // sem, msg (a removed shm segment's key becomes 0, so shm leaves it out)
+	Cpid int     `json:"cpid"` // shm only: /proc/sysvipc/sem and msg have no creator pid
+	Size uint64  `json:"size"` // shm bytes, sem nsems
+}
+
+type ipcObject struct {
+	project string
+	bytes   uint64 // charged max-shm-memory
+}
+
+type ipcPending struct {
+	kind    ipcKind
+	project string
+	tid     int   // the calling thread
+	nr      int32 // its system call
+	done    bool  // the call has returned: unclaimed, it made nothing
+	tgid    int   // its process, looked up only when needed (0: not yet)
+	key     int32
+	size    uint64
+	bytes   uint64
+	at      time.Time
+}
+
+// pendingTTL bounds how long a grant nobody claimed stays charged when
+// its caller's state cannot be read.
+const pendingTTL = 5 * time.Second
+
+// Tree resources, by kind.
+var (
+	resShmMemory = limits.Resource("max-shm-memory")
+	resIDs       = [ipcKinds]limits.Resource{"max-shm-ids", "max-sem-ids", "max-msg-ids"}
+	ipcRctls     = []string{"max-shm-memory", "max-shm-ids", "max-sem-ids", "max-msg-ids"}
+)
+
+// ipcTableFiles opens the zone's /proc/sysvipc tables from inside its IPC
+// namespace (ipcNS, e.g. /proc/ZSCHED/ns/ipc). The files list the IPC
+// namespace the opener was in when it opened them and report pids in the
+// opener's pid namespace (the host's: notifications carry host pids too),
+// whatever /proc they come from; seq_file lets them be read again from
+// offset 0 for ever.
+func ipcTableFiles(ipcNS string) ([ipcKinds]*os.File, error) {
+	var files [ipcKinds]*os.File
+	ns, err := os.Open(ipcNS)
+	if err != nil {
+		return files, fmt.Errorf("zone ipc namespace: %w", err)
+	}
+	defer ns.Close()
+	type result struct {
+		files [ipcKinds]*os.File
+		err   error
+	}
+	ch := make(chan result, 1)
+	go func() {
+		runtime.LockOSThread()
+		var r result
+		defer func() { ch <- r }()
+		self, err := os.Open("/proc/thread-self/ns/ipc")
+		if err != nil {
+			r.err = err
+			runtime.UnlockOSThread()
+			return
+		}
+		defer self.Close()
+		if err := unix.Setns(int(ns.Fd()), unix.CLONE_NEWIPC); err != nil {
+			r.err = fmt.Errorf("enter the zone's ipc namespace: %w", err)
+			runtime.UnlockOSThread()
+			return
+		}
+		for k, name := range []string{"shm", "sem", "msg"} {
+			f, err := os.Open("/proc/sysvipc/" + name)
+			if err != nil {
+				r.err = err
+				break
+			}
+			r.files[k] = f
+		}
+		if err := unix.Setns(int(self.Fd()), unix.CLONE_NEWIPC); err != nil {
+			// The thread stays in the zone's namespace: leave it
+			// locked so the runtime throws it away with the goroutine.
+			return
+		}
+		runtime.UnlockOSThread()
+	}()
+	r := <-ch
+	if r.err != nil {
+		for _, f := range r.files {
+			if f != nil {
+				f.Close()
+			}
+		}
+		return files, r.err
+	}
+	return r.files, nil
+}
+
+func newIPCChecker(zone *limits.Node, tables [ipcKinds]*os.File) *ipcChecker {
+	c := &ipcChecker{zone: zone, tables: tables, now: time.Now, logf: log.Printf,
+		projOf: func(int) string { return "default" }}
+	for k := range c.known {
+		c.known[k] = map[ipcID]*ipcObject{}
+	}
+	return c
+}
+
+func (c *ipcChecker) close() {
+	for _, f := range c.tables {
+		if f != nil {
+			f.Close()
+		}
+	}
+}
+
+// setZoneLimits applies the zone's IPC rctls ("zone.max-shm-memory" →
+// "(privileged,20000,deny)").
+func (c *ipcChecker) setZoneLimits(rc map[string]string) error {
+	for name, v := range rc {
+		vs, err := limits.ParseValues(v)
+		if err != nil {
+			return fmt.Errorf("%s: %w", name, err)
+		}
+		if err := c.zone.SetRctl(name, vs); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// project returns the project's node, creating it with the illumos
+// defaults overridden by the zone's /etc/project.
+func (c *ipcChecker) project(name string) *limits.Node {
+	if n, ok := c.zone.Lookup(name); ok {
+		return n
+	}
+	n, err := c.zone.Child(name)
+	if err != nil {
+		// The zone node is gone (halted): charge nothing anywhere.
+		n = limits.NewTree().Zone("removed")
+	}
+	var ps limits.Projects
+	if c.projects != nil {
+		ps, _ = c.projects()
+	}
+	c.applyProject(n, ps)
+	return n
+}
+
+func (c *ipcChecker) applyProject(n *limits.Node, ps limits.Projects) {
+	defaults := limits.Defaults(limits.LevelProject)
+	var rc map[string][]limits.Value
+	if p, ok := ps.Lookup(n.Name()); ok {
+		var err error
+		if rc, err = p.Rctls(); err != nil {
+			c.logf("ipc: /etc/project: %v", err)
+		}
+	}
+	for _, r := range ipcRctls {
+		name := "project." + r
+		vs, ok := rc[name]
+		if !ok {
+			if d, ok := defaults[name]; ok {
+				vs = []limits.Value{d}
+			}
+		}
+		if err := n.SetRctl(name, vs); err != nil {
+			c.logf("ipc: project %s: %v", n.Name(), err)
+		}
+	}
+}
+
+// refreshProjects re-applies /etc/project when it changed.
+func (c *ipcChecker) refreshProjects() {
+	if c.projects == nil {
+		return
+	}
+	ps, mt := c.projects()
+	if mt.Equal(c.projSeen) {
+		return
+	}
+	c.projSeen = mt
+	for _, n := range c.zone.Children() {
+		c.applyProject(n, ps)
+	}
+}
+
+// ipcEntry is one row of a /proc/sysvipc table.
+type ipcEntry struct {
+	id   ipcID
+	key  int32
+	cpid int
+}
+
+// readTable reads the zone's current objects of one kind.
+func (c *ipcChecker) readTable(kind ipcKind) ([]ipcEntry, error) {
+	f := c.tables[kind]
+	if _, err := f.Seek(0, io.SeekStart); err != nil {
+		return nil, err
+	}
+	c.buf = c.buf[:0]
+	for {
+		if len(c.buf) == cap(c.buf) {
+			c.buf = append(c.buf, 0)[:len(c.buf)]
+		}
+		n, err := f.Read(c.buf[len(c.buf):cap(c.buf)])
+		c.buf = c.buf[:len(c.buf)+n]
+		if err == io.EOF || (err == nil && n == 0) {
+			break
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
+	return parseSysvipc(kind, c.buf)
+}
+
+// parseSysvipc parses a /proc/sysvipc table by its header, so a kernel
+// that adds columns does not break it.
+func parseSysvipc(kind ipcKind, b []byte) ([]ipcEntry, error) {
+	sc := bufio.NewScanner(bytes.NewReader(b))
+	if !sc.Scan() {
+		return nil, nil
+	}
+	col := map[string]int{}
+	for i, h := range strings.Fields(sc.Text()) {
+		col[h] = i
+	}
+	idCol := map[ipcKind]string{ipcShm: "shmid", ipcSem: "semid", ipcMsg: "msqid"}[kind]
+	need := []string{"key", idCol}
+	switch kind {
+	case ipcShm:
+		need = append(need, "size", "cpid")
+	case ipcSem:
+		need = append(need, "nsems")
+	}
+	for _, h := range need {
+		if _, ok := col[h]; !ok {
+			return nil, fmt.Errorf("/proc/sysvipc/%s: no %s column", kind, h)
+		}
+	}
+	var out []ipcEntry
+	for sc.Scan() {
+		f := strings.Fields(sc.Text())
+		if len(f) < len(col) {
+			continue
+		}
+		num := func(h string) int64 {
+			v, _ := strconv.ParseInt(f[col[h]], 10, 64)
+			return v
+		}
+		e := ipcEntry{key: int32(num("key")), id: ipcID{Kind: kind, ID: num(idCol)}}
+		switch kind {
+		case ipcShm:
+			sz, _ := strconv.ParseUint(f[col["size"]], 10, 64)
+			e.cpid = int(num("cpid"))
+			e.id.Cpid, e.id.Size = e.cpid, sz
+		case ipcSem:
+			e.id.Key, e.id.Size = int64(e.key), uint64(num("nsems"))
+		case ipcMsg:
+			e.id.Key = int64(e.key)
+		}
+		out = append(out, e)
+	}
+	return out, sc.Err()
+}
+
+// reconcile brings the totals of one kind in line with the zone's table
+// and returns the table.
+func (c *ipcChecker) reconcile(kind ipcKind) ([]ipcEntry, error) {
+	// First learn which granted calls have returned, then read the table:
+	// an object such a call made is in it (or was already removed).
+	for _, p := range c.pending {
+		if p.kind == kind && !p.done {
+			p.done = syscallReturned(p.tid, p.nr)
+		}
+	}
+	ents, err := c.readTable(kind)
+	if err != nil {
+		return nil, fmt.Errorf("ipc: read /proc/sysvipc/%s: %w", kind, err)
+	}
+	now := c.now()
+	seen := make(map[ipcID]bool, len(ents))
+	for _, e := range ents {
+		seen[e.id] = true
+		if c.known[kind][e.id] != nil {
+			continue
+		}
+		c.known[kind][e.id] = c.adoptEntry(e)
+		c.dirty = true
+	}
+	for id, o := range c.known[kind] {
+		if seen[id] {
+			continue
+		}
+		c.release(kind, o)
+		delete(c.known[kind], id)
+		c.dirty = true
+	}
+	// Grants nobody claimed once their call returned: the kernel refused
+	// the call, it only looked up a key made meanwhile, or the object is
+	// already gone again.
+	keep := c.pending[:0]
+	for _, p := range c.pending {
+		if p.kind == kind && (p.done || now.Sub(p.at) > pendingTTL) {
+			c.release(kind, &ipcObject{project: p.project, bytes: p.bytes})
+			continue
+		}
+		keep = append(keep, p)
+	}
+	c.pending = keep
+	return ents, nil
+}
+
+// adoptEntry attributes a new table entry: to the pending grant that made
+// it, or else charges it, unchecked, to the project it belongs to.
+func (c *ipcChecker) adoptEntry(e ipcEntry) *ipcObject {
+	kind := e.id.Kind
+	best := -1
+	for i, p := range c.pending {
+		if p.kind != kind {
+			continue
+		}
+		if kind == ipcShm && p.size == e.id.Size && p.madeBy(e.cpid) ||
+			kind != ipcShm && p.key == e.key {
+			best = i
+			break
+		}
+	}
+	if best >= 0 {
+		p := c.pending[best]
+		c.pending = append(c.pending[:best], c.pending[best+1:]...)
+		return &ipcObject{project: p.project, bytes: p.bytes}
+	}
+	project, ok := c.saved[e.id]
+	if !ok {
+		project = "default"
+		if kind == ipcShm && e.cpid > 0 {
+			project = c.projOf(e.cpid)
+		}
+	}
+	o := &ipcObject{project: project}
+	n := c.project(project)
+	n.Charge(resIDs[kind], 1)
+	if kind == ipcShm {
+		o.bytes = e.id.Size
+		n.Charge(resShmMemory, o.bytes)
+	}
+	return o
+}
+
+func (c *ipcChecker) release(kind ipcKind, o *ipcObject) {
+	n := c.project(o.project)
+	if err := n.Release(resIDs[kind], 1); err != nil {
+		c.logf("ipc: %v", err)
+	}
+	if o.bytes > 0 {
+		if err := n.Release(resShmMemory, o.bytes); err != nil {
+			c.logf("ipc: %v", err)
+		}
+	}
+}
+
+// ipcVerdict is the answer to one call.
+type ipcVerdict struct {
+	allow   bool
+	errno   unix.Errno
+	pending *ipcPending // charged; to be dropped if the answer cannot be sent
+}
+
+// check decides one creation call of thread tid (a host id) in project.
+func (c *ipcChecker) check(call ipcCall, project string, tid int, nr int32) ipcVerdict {
+	n := c.project(project)
+	idRes := resIDs[call.kind]
+	g, err := n.Request(idRes, 1)
+	if err != nil || !g.OK() {
+		if g.Granted > 0 {
+			_ = n.Release(idRes, g.Granted)
+		}
+		c.logf("ipc: %sget in project %s refused: %s limit of %v reached", call.kind, project, idRes, g.By)
+		return ipcVerdict{errno: unix.ENOSPC}
+	}
+	p := &ipcPending{kind: call.kind, project: project, tid: tid, nr: nr, key: call.key, size: call.size, at: c.now()}
+	if call.kind == ipcShm {
+		g, err := n.Request(resShmMemory, call.size)
+		if err != nil || !g.OK() {
+			if g.Granted > 0 {
+				_ = n.Release(resShmMemory, g.Granted)
+			}
+			_ = n.Release(idRes, 1)
+			how := "deny"
+			if g.Partial() {
+				how = "partial (a segment cannot be made smaller than asked: refused whole)"
+			}
+			c.logf("ipc: shmget of %d bytes in project %s refused: %d bytes available under %v, action %s",
+				call.size, project, g.Available, g.By, how)
+			return ipcVerdict{errno: unix.ENOSPC}
+		}
+		p.bytes = call.size
+	}
+	c.pending = append(c.pending, p)
+	return ipcVerdict{allow: true, pending: p}
+}
+
+// drop undoes a grant whose answer could not be delivered.
+func (c *ipcChecker) drop(p *ipcPending) {
+	for i, q := range c.pending {
+		if q == p {
+			c.pending = append(c.pending[:i], c.pending[i+1:]...)
+			c.release(p.kind, &ipcObject{project: p.project, bytes: p.bytes})
+			return
+		}
+	}
+}
+
+// handle answers one notification on listener fd.
+func (c *ipcChecker) handle(fd uintptr, n *seccompNotif) {
+	cont := seccompNotifResp{ID: n.ID, Flags: unix.SECCOMP_USER_NOTIF_FLAG_CONTINUE}
+	call, ok := decodeIPCCall(&n.Data)
+	if !ok {
+		_ = notifSend(fd, &cont)
+		return
+	}
+	if call.kind == ipcShm && call.size == 0 {
+		// Below SHMMIN: a creation fails with EINVAL in the kernel.
+		_ = notifSend(fd, &cont)
+		return
+	}
+	// The thread is in a new call, so every earlier one of it returned.
+	for _, p := range c.pending {
+		if p.tid == int(n.Pid) {
+			p.done = true
+		}
+	}
+	ents, err := c.reconcile(call.kind)
+	if err != nil {
+		// Without the table nothing can be counted: refuse rather than
+		// let the project run past its limit unseen.
+		c.logf("%v", err)
+		_ = notifSend(fd, &seccompNotifResp{ID: n.ID, Error: -int32(unix.ENOSPC)})
+		return
+	}
+	if call.key != 0 { // IPC_PRIVATE is 0
+		exists := false
+		for _, e := range ents {
+			if e.key == call.key {
+				exists = true
+				break
+			}
+		}
+		if exists || call.flags&unix.IPC_CREAT == 0 {
+			_ = notifSend(fd, &cont)
+			return
+		}
+	}
+	project := c.projOf(int(n.Pid))
+	// TOCTOU: what was read from /proc is the caller's only if it is
+	// still waiting for this answer (its pid cannot have been reused).
+	if !notifIDValid(fd, n.ID) {
+		return
+	}
+	v := c.check(call, project, int(n.Pid), n.Data.Nr)
+	if !v.allow {
+		_ = notifSend(fd, &seccompNotifResp{ID: n.ID, Error: -int32(v.errno)})
+		return
+	}
+	if err := notifSend(fd, &cont); err != nil {
+		c.drop(v.pending)
+	}
+}
+
+// tick reconciles every kind and saves the attribution.
+func (c *ipcChecker) tick() {
+	c.refreshProjects()
+	for k := ipcKind(0); k < ipcKinds; k++ {
+		if _, err := c.reconcile(k); err != nil {
+			c.logf("%v", err)
+		}
+	}
+	if c.dirty && c.state != "" {
+		var recs []ipcRecord
+		for k := range c.known {
+			for id, o := range c.known[k] {
+				recs = append(recs, ipcRecord{ipcID: id, Project: o.project})
+			}
+		}
+		b, err := json.Marshal(recs)
+		if err == nil {
+			err = writeFileAtomic(c.state, b, 0o600)
+		}
+		if err != nil {
+			c.logf("ipc: record attribution: %v", err)
+		} else {
+			c.dirty = false
+		}
+	}
+}
+
+// ipcRecord is one object's project in ipc.json.
+type ipcRecord struct {
+	ipcID
+	Project string `json:"project"`
+}
+
+// loadState reads the attribution an earlier zoneadmd recorded.
+func (c *ipcChecker) loadState(path string) {
+	c.state = path
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return
+	}
+	var recs []ipcRecord
+	if err := json.Unmarshal(b, &recs); err != nil {
+		c.logf("ipc: %s: %v", path, err)
+		return
+	}
+	c.saved = map[ipcID]string{}
+	for _, r := range recs {
+		if limits.ValidProjectName(r.Project) == nil {
+			c.saved[r.ipcID] = r.Project
+		}
+	}
+}
+
+// run serves the listener until stop is closed or the zone is gone. The
+// caller ticks once first, so the totals are whole before anyone asks.
+func (c *ipcChecker) run(listener *os.File, stop <-chan struct{}, stopFd int) {
+	fd := listener.Fd()
+	last := c.now()
+	for {
+		pfd := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}, {Fd: int32(stopFd), Events: unix.POLLIN}}
+		_, err := unix.Poll(pfd, 1000)
+		select {
+		case <-stop:
+			return
+		default:
+		}
+		if err != nil && err != unix.EINTR {
+			c.logf("ipc: poll: %v", err)
+			return
+		}
+		if pfd[0].Revents&unix.POLLIN != 0 {
+			var n seccompNotif
+			if err := notifRecv(fd, &n); err == nil {
+				c.handle(fd, &n)
+			}
+		} else if pfd[0].Revents&(unix.POLLHUP|unix.POLLNVAL|unix.POLLERR) != 0 {
+			return // no process of the zone is left
+		}
+		if c.now().Sub(last) >= time.Second {
+			last = c.now()
+			c.tick()
+		}
+	}
+}
+
+// madeBy tells whether pid (a creator pid of the table) is the process of
+// the granted call's thread. Reading the thread's Tgid is the dearest step
+// of a check, so it is skipped when the thread leads its process.
+func (p *ipcPending) madeBy(pid int) bool {
+	if pid == p.tid {
+		return true
+	}
+	if p.tgid == 0 {
+		p.tgid = procTgid(p.tid)
+	}
+	return p.tgid == pid
+}
+
+// syscallReturned tells whether thread tid has left system call nr: it is
+// gone, running, or in another call. Still in nr means not yet, or in a
+// new call of the same kind, which its own notification settles. A thread
+// that cannot be read counts as not yet (pendingTTL settles it).
+func syscallReturned(tid int, nr int32) bool {
+	var buf [256]byte
+	b, err := readProcFile("/proc/"+strconv.Itoa(tid)+"/syscall", buf[:])
+	if err != nil {
+		return err == unix.ENOENT || err == unix.ESRCH
+	}
+	f, _, _ := strings.Cut(strings.TrimSpace(string(b)), " ")
+	n, err := strconv.ParseInt(f, 10, 64)
+	return err != nil || n != int64(nr)
+}
+
+// procTgid is the process a thread belongs to (its creator pid in the
+// sysvipc tables).
+func procTgid(tid int) int {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(tid) + "/status")
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "Tgid:"); ok {
+			n, _ := strconv.Atoi(strings.TrimSpace(v))
+			return n
+		}
+	}
+	return 0
+}
+
+// cgroupProject finds the project of pid from /proc/PID/cgroup: the first
+// path component below the zone's cgroup (zoneRels, relative to each
+// hierarchy's root); "default" in the zone cgroup itself.
+func cgroupProject(pid int, zoneRels []string) string {
+	var buf [16384]byte
+	b, err := readProcFile("/proc/"+strconv.Itoa(pid)+"/cgroup", buf[:])
+	if err != nil {
+		return "default"
+	}
+	return projectFromCgroup(string(b), zoneRels)
+}
+
+// readProcFile reads a small /proc file into buf with three system calls
+// (os.ReadFile adds a stat and a poller registration): it is on the path
+// of every checked call.
+func readProcFile(path string, buf []byte) ([]byte, error) {
+	fd, err := unix.Open(path, unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, err
+	}
+	defer unix.Close(fd)
+	n := 0
+	for n < len(buf) {
+		m, err := unix.Read(fd, buf[n:])
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		if m == 0 {
+			break
+		}
+		n += m
+	}
+	return buf[:n], nil
+}
+
+func projectFromCgroup(text string, zoneRels []string) string {
+	for _, line := range strings.Split(text, "\n") {
+		parts := strings.SplitN(line, ":", 3)
+		if len(parts) != 3 {
+			continue
+		}
+		p := parts[2]
+		for _, rel := range zoneRels {
+			rest, ok := strings.CutPrefix(p, rel+"/")
+			if !ok {
+				continue
+			}
+			name, _, _ := strings.Cut(rest, "/")
+			if limits.ValidProjectName(name) == nil {
+				return name
+			}
+		}
+	}
+	return "default"
+}
+
+// zoneCgroupRels turns the zone's cgroup directories into paths relative to
+// their hierarchies' roots, as /proc/PID/cgroup shows them to the host.
+func zoneCgroupRels(dirs []string) []string {
+	hs, _ := cgroupHierarchies()
+	var out []string
+	for _, d := range dirs {
+		for _, h := range hs {
+			if rel, ok := strings.CutPrefix(d, h.mount+"/"); ok {
+				out = append(out, "/"+rel)
+				break
+			}
+		}
+	}
+	return out
+}
+
+// zoneProjectsReader returns a reader of the zone's /etc/project, opened
+// inside the zone root without following links out of it, with its mtime
+// for change detection. A missing file gives the Solaris defaults.
+func zoneProjectsReader(zoneRoot string, logf func(string, ...any)) func() (limits.Projects, time.Time) {
+	return func() (limits.Projects, time.Time) {
+		rfd, err := unix.Open(zoneRoot, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+		if err != nil {
+			return limits.DefaultProjects(), time.Time{}
+		}
+		defer unix.Close(rfd)
+		fd, err := unix.Openat2(rfd, "etc/project", &unix.OpenHow{Flags: unix.O_RDONLY | unix.O_CLOEXEC,
+			Resolve: unix.RESOLVE_IN_ROOT | unix.RESOLVE_NO_MAGICLINKS})
+		if err != nil {
+			return limits.DefaultProjects(), time.Time{}
+		}
+		f := os.NewFile(uintptr(fd), filepath.Join(zoneRoot, "etc/project"))
+		defer f.Close()
+		st, err := f.Stat()
+		if err != nil || !st.Mode().IsRegular() {
+			return limits.DefaultProjects(), time.Time{}
+		}
+		ps, errs := limits.ParseProjects(io.LimitReader(f, 4<<20), "/etc/project")
+		for _, e := range errs {
+			logf("ipc: %v", e)
+		}
+		return ps, st.ModTime()
+	}
+}

@@ -1,0 +1,265 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"path/filepath"
+
+	"zonetop/limits"
+	"zonetop/zones"
+)
+
+// The front ends' share of resource controls: prctl, projadd/projmod/
+// projdel, zonestat and the console's Caps and Projects tabs. Every call
+// carries a principal; zone caps are the global administrator's, a zone's
+// projects also its zone administrator's.
+
+// errZoneCaps is the refusal a zone administrator gets for a zone cap.
+var errZoneCaps = fmt.Errorf("%w: zone caps are set by the global administrator", ErrPermission)
+
+func mayEditProjects(p Principal, zone string) error {
+	if p.GlobalAdmin() || (p.Zone == zone && p.UID == 0) {
+		return nil
+	}
+	return fmt.Errorf("%w: projects of zone %s are set by its zone administrator or the global administrator", ErrPermission, zone)
+}
+
+func mayView(p Principal, zone string) error {
+	if p.Zone == "global" || p.Zone == zone {
+		return nil
+	}
+	return fmt.Errorf("%w: zone %s is not visible from zone %s", ErrPermission, zone, p.Zone)
+}
+
+// SetRctl changes one rctl of a zone (zone.*) or of one of its projects.
+// A ready or running zone takes it at once; persist also writes it to the
+// zone's configuration (zone caps) or the zone's /etc/project (project
+// controls). A zone administrator asking for a zone cap is refused and
+// nothing changes.
+func (e *Engine) SetRctl(ctx context.Context, p Principal, zone string, ch RctlChange, persist bool) error {
+	r, err := limits.Lookup(ch.Name)
+	if err != nil {
+		return err
+	}
+	if r.Level == limits.LevelZone {
+		ch.Level = "zone"
+		if !p.GlobalAdmin() {
+			return errZoneCaps
+		}
+	} else {
+		ch.Level = "project"
+		if err := mayEditProjects(p, zone); err != nil {
+			return err
+		}
+	}
+	var vs []limits.Value
+	if ch.Values != "" {
+		if vs, err = limits.ParseValues(ch.Values); err != nil {
+			return fmt.Errorf("%s: %w", ch.Name, err)
+		}
+		for _, v := range vs {
+			if err := r.Validate(v); err != nil {
+				return fmt.Errorf("%s: %w", ch.Name, err)
+			}
+		}
+	}
+	live := zone != "global" && ZoneadmdRunning(e.Root, zone)
+	if live {
+		if _, err := call(e.Root, zone, request{Op: "set-rctl", Rctl: &ch}, false); err != nil {
+			return fmt.Errorf("%s on zone %s: %w", ch.Name, zone, err)
+		}
+	} else if !persist {
+		return fmt.Errorf("%s on zone %s: the zone is not ready or running (use -P to change its configuration)", ch.Name, zone)
+	}
+	if !persist {
+		return nil
+	}
+	if ch.Level == "zone" {
+		cfg, rev, err := e.store.Load(zone)
+		if err != nil {
+			return err
+		}
+		setCfgRctl(cfg, ch.Name, vs)
+		if _, err := e.store.Commit(cfg, rev); err != nil {
+			return fmt.Errorf("%s: persist: %w", ch.Name, err)
+		}
+		return nil
+	}
+	return e.EditProjects(ctx, p, zone, func(ps *limits.Projects) error {
+		pr, ok := ps.Lookup(ch.Project)
+		if !ok {
+			return fmt.Errorf("project %q does not exist", ch.Project)
+		}
+		setProjectAttr(pr, ch.Name, vs)
+		return nil
+	})
+}
+
+// setCfgRctl writes a zone cap into the configuration where zonecfg keeps
+// it: the capped-memory or capped-cpu resource when the zone has one,
+// an rctl resource otherwise.
+func setCfgRctl(cfg *zones.Config, name string, vs []limits.Value) {
+	lim, ok := privileged(name, vs)
+	if m := cfg.CappedMemory; m != nil {
+		var f *uint64
+		switch name {
+		case "zone.max-physical-memory":
+			f = &m.Physical
+		case "zone.max-swap":
+			f = &m.Swap
+		case "zone.max-locked-memory":
+			f = &m.Locked
+		}
+		if f != nil {
+			*f = 0
+			if ok {
+				*f = lim
+			}
+			removeCfgRctl(cfg, name)
+			return
+		}
+	}
+	if name == "zone.cpu-cap" && cfg.CappedCPU != nil {
+		if ok {
+			cfg.CappedCPU.NCPUs = math.Round(float64(lim)) / 100
+		} else {
+			cfg.CappedCPU = nil
+		}
+		removeCfgRctl(cfg, name)
+		return
+	}
+	removeCfgRctl(cfg, name)
+	if len(vs) == 0 {
+		return
+	}
+	rc := zones.Rctl{Name: name}
+	for _, v := range vs {
+		rc.Values = append(rc.Values, zones.RctlValue{Priv: v.Privilege.String(), Limit: v.Limit, Action: v.Action.String()})
+	}
+	cfg.Rctls = append(cfg.Rctls, rc)
+}
+
+func removeCfgRctl(cfg *zones.Config, name string) {
+	out := cfg.Rctls[:0]
+	for _, r := range cfg.Rctls {
+		if r.Name != name {
+			out = append(out, r)
+		}
+	}
+	cfg.Rctls = out
+}
+
+// zoneRootOf is where a zone's files are: the host for the global zone.
+func (e *Engine) zoneRootOf(zone string) (string, error) {
+	if zone == "global" {
+		return e.Root, nil
+	}
+	cfg, _, err := e.store.Load(zone)
+	if err != nil {
+		return "", err
+	}
+	return filepath.Join(e.hostPath(cfg.Zonepath), "root"), nil
+}
+
+// ZoneProjects reads a zone's /etc/project (the host's for "global"): the
+// good entries and one error per bad line.
+func (e *Engine) ZoneProjects(ctx context.Context, p Principal, zone string) (limits.Projects, []error, error) {
+	if err := mayView(p, zone); err != nil {
+		return nil, nil, err
+	}
+	root, err := e.zoneRootOf(zone)
+	if err != nil {
+		return nil, nil, err
+	}
+	return readZoneProjects(root)
+}
+
+// EditProjects is projadd, projmod and projdel: fn edits the zone's
+// projects, the file is written back atomically inside the zone root
+// (bad lines are refused, so nothing is silently dropped), and a running
+// zone applies it at once.
+func (e *Engine) EditProjects(ctx context.Context, p Principal, zone string, fn func(*limits.Projects) error) error {
+	if err := mayEditProjects(p, zone); err != nil {
+		return err
+	}
+	root, err := e.zoneRootOf(zone)
+	if err != nil {
+		return err
+	}
+	ps, bad, err := readZoneProjects(root)
+	if err != nil {
+		return err
+	}
+	if len(bad) > 0 {
+		return fmt.Errorf("zone %s: /etc/project has bad lines; fix them first: %w", zone, errors.Join(bad...))
+	}
+	if err := fn(&ps); err != nil {
+		return err
+	}
+	if err := writeZoneFile(root, "etc/project", ps.Format(), 0o644); err != nil {
+		return fmt.Errorf("zone %s: %w", zone, err)
+	}
+	if zone != "global" && ZoneadmdRunning(e.Root, zone) {
+		if _, err := call(e.Root, zone, request{Op: "reload-projects"}, false); err != nil {
+			return fmt.Errorf("zone %s: /etc/project written, but the running zone did not take it: %w", zone, err)
+		}
+	}
+	return nil
+}
+
+// Usage samples a ready or running zone's usage against its caps, with a
+// row per project. CPU percentages are since the previous Usage call.
+func (e *Engine) Usage(ctx context.Context, p Principal, zone string) (ZoneUsage, error) {
+	if err := mayView(p, zone); err != nil {
+		return ZoneUsage{}, err
+	}
+	if err := checkZoneName(zone); err != nil {
+		return ZoneUsage{}, err
+	}
+	if !ZoneadmdRunning(e.Root, zone) {
+		return ZoneUsage{Zone: zone, State: "installed"}, fmt.Errorf("zone %s is not ready or running", zone)
+	}
+	resp, err := roundTrip(zoneadmdSock(e.Root, zone), request{Op: "usage"})
+	if err != nil {
+		return ZoneUsage{}, fmt.Errorf("usage %s: %w", zone, err)
+	}
+	if !resp.OK || resp.Usage == nil {
+		return ZoneUsage{}, fmt.Errorf("usage %s: %s", zone, resp.Error)
+	}
+	return *resp.Usage, nil
+}
+
+// ZoneRctls are the zone caps a zone's configuration sets (rctl name ->
+// its values), for prctl; a ready or running zone's live values win.
+func (e *Engine) ZoneRctls(ctx context.Context, p Principal, zone string) (map[string][]limits.Value, error) {
+	if err := mayView(p, zone); err != nil {
+		return nil, err
+	}
+	cfg, _, err := e.store.Load(zone)
+	if err != nil {
+		return nil, err
+	}
+	out := map[string][]limits.Value{}
+	for _, r := range limits.RctlsAt(limits.LevelZone) {
+		v, ok := cfg.ZoneRctl(r.Name)
+		if !ok {
+			continue
+		}
+		vs, err := limits.ParseValues(fmt.Sprintf("(%s,%d,%s)", v.Priv, v.Limit, v.Action))
+		if err == nil {
+			out[r.Name] = vs
+		}
+	}
+	if ZoneadmdRunning(e.Root, zone) {
+		if resp, err := roundTrip(zoneadmdSock(e.Root, zone), request{Op: "usage"}); err == nil && resp.Usage != nil {
+			live := map[string][]limits.Value{}
+			for name, v := range resp.Usage.Caps {
+				live[name] = []limits.Value{{Privilege: limits.Privileged, Limit: v, Action: limits.Action{Deny: name != "zone.cpu-shares"}}}
+			}
+			return live, nil
+		}
+	}
+	return out, nil
+}

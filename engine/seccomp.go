@@ -1,0 +1,276 @@
+package engine
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"runtime"
+	"sync"
+	"time"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+)
+
+// System V IPC creation calls (shmget, semget, msgget) of every zone
+// process go to zoneadmd through seccomp user notification: Linux counts
+// IPC objects per namespace only, and zoneadmd is the check-limits module
+// for the per-project limits (ipccheck.go).
+//
+// zsched installs the filter on its spawner thread while it still holds
+// CAP_SYS_ADMIN (no no_new_privs is needed then), before the bounding set
+// is cut, so every process it forks, and everything they fork and execute,
+// inherits it; a zone process can add filters of its own but never remove
+// this one, and cannot install a second listener (the kernel refuses a new
+// listener on a chain that has one, EBUSY).
+//
+// Who answers: zsched keeps the listener and hands a copy to zoneadmd on a
+// connection it holds open (op "seccomp"). While that connection is open
+// zoneadmd answers every notification. When it closes (zoneadmd exited or
+// was killed), zsched answers them itself with "continue": the zone keeps
+// working, only the kernel's per-namespace limits (the zone.* IPC sysctls)
+// apply until a new zoneadmd adopts the zone and fetches the listener
+// again; that zoneadmd recounts every object from the zone's
+// /proc/sysvipc tables, so what was created meanwhile is charged to its
+// project. Without the copy in zsched the kernel would fail every later
+// call with ENOSYS for the rest of the zone's life (the filter's listener
+// cannot be replaced). One call can still be caught in the switch: a
+// notification zoneadmd had received but not yet answered when it died
+// stays blocked until the caller takes a signal (the wait is
+// interruptible; the call is then restarted and answered by zsched).
+
+// seccompNotif is struct seccomp_notif (linux/seccomp.h).
+type seccompNotif struct {
+	ID    uint64
+	Pid   uint32
+	Flags uint32
+	Data  seccompData
+}
+
+// seccompData is struct seccomp_data.
+type seccompData struct {
+	Nr   int32
+	Arch uint32
+	IP   uint64
+	Args [6]uint64
+}
+
+// seccompNotifResp is struct seccomp_notif_resp.
+type seccompNotifResp struct {
+	ID    uint64
+	Val   int64
+	Error int32
+	Flags uint32
+}
+
+// errIPCFilterUnsupported is returned on architectures whose filter has
+// not been written; zones still run, without the per-project IPC check.
+var errIPCFilterUnsupported = errors.New("system V IPC filter: architecture " + runtime.GOARCH + " not supported")
+
+// installIPCFilter installs the IPC filter on the calling thread (which
+// must be locked to its goroutine) and returns the listener. The caller
+// needs CAP_SYS_ADMIN, or must have set no_new_privs.
+func installIPCFilter() (*os.File, error) {
+	prog := ipcFilterProgram()
+	if prog == nil {
+		return nil, errIPCFilterUnsupported
+	}
+	fprog := unix.SockFprog{Len: uint16(len(prog)), Filter: &prog[0]}
+	fd, _, errno := unix.Syscall(unix.SYS_SECCOMP, unix.SECCOMP_SET_MODE_FILTER,
+		unix.SECCOMP_FILTER_FLAG_NEW_LISTENER, uintptr(unsafe.Pointer(&fprog)))
+	runtime.KeepAlive(prog)
+	if errno != 0 {
+		return nil, fmt.Errorf("install System V IPC seccomp filter: %w", errno)
+	}
+	// The kernel makes the listener close-on-exec: no zone process gets it.
+	return os.NewFile(fd, "seccomp-listener"), nil
+}
+
+// bpfProg assembles a classic BPF program with symbolic jump targets.
+type bpfProg struct {
+	ins    []unix.SockFilter
+	labels map[string]int
+	fixups []bpfFixup
+}
+
+type bpfFixup struct {
+	at     int
+	jt, jf string
+}
+
+func (p *bpfProg) stmt(code uint16, k uint32) {
+	p.ins = append(p.ins, unix.SockFilter{Code: code, K: k})
+}
+
+// jeq compares A with k and jumps to label jt if equal, jf if not ("" is
+// the next instruction).
+func (p *bpfProg) jeq(k uint32, jt, jf string) {
+	p.fixups = append(p.fixups, bpfFixup{at: len(p.ins), jt: jt, jf: jf})
+	p.ins = append(p.ins, unix.SockFilter{Code: unix.BPF_JMP | unix.BPF_JEQ | unix.BPF_K, K: k})
+}
+
+func (p *bpfProg) label(name string) {
+	if p.labels == nil {
+		p.labels = map[string]int{}
+	}
+	p.labels[name] = len(p.ins)
+}
+
+// assemble resolves the labels; it panics only on a program error in this
+// file (a label that does not exist or lies behind the jump), which the
+// tests exercise on every build.
+func (p *bpfProg) assemble() []unix.SockFilter {
+	for _, f := range p.fixups {
+		off := func(l string) uint8 {
+			if l == "" {
+				return 0
+			}
+			to, ok := p.labels[l]
+			if !ok || to <= f.at || to-f.at-1 > 255 {
+				panic("seccomp filter: bad jump to " + l)
+			}
+			return uint8(to - f.at - 1)
+		}
+		p.ins[f.at].Jt, p.ins[f.at].Jf = off(f.jt), off(f.jf)
+	}
+	return p.ins
+}
+
+// Offsets into struct seccomp_data.
+const (
+	seccompDataNr      = 0
+	seccompDataArch    = 4
+	seccompDataArg0Low = 16 // little-endian low word of args[0]
+)
+
+// The System V IPC object kinds the checker counts.
+type ipcKind int
+
+const (
+	ipcShm ipcKind = iota
+	ipcSem
+	ipcMsg
+	ipcKinds
+)
+
+func (k ipcKind) String() string {
+	switch k {
+	case ipcShm:
+		return "shm"
+	case ipcSem:
+		return "sem"
+	case ipcMsg:
+		return "msg"
+	}
+	return "ipc?"
+}
+
+// ipcCall is a decoded creation call: shmget(key, size, flags),
+// semget(key, nsems, flags) or msgget(key, flags).
+type ipcCall struct {
+	kind  ipcKind
+	key   int32
+	size  uint64 // shm bytes or number of semaphores
+	flags int32
+}
+
+// zschedIPC is zsched's side: the listener and the fallback that answers
+// "continue" while no zoneadmd holds it.
+type zschedIPC struct {
+	listener *os.File
+	mu       sync.Mutex
+	holders  int // zoneadmd connections holding the listener
+}
+
+func (s *zschedIPC) supervised() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.holders > 0
+}
+
+// hold hands the listener to zoneadmd on c and keeps the fallback quiet
+// until c closes.
+func (s *zschedIPC) hold(c *conn) {
+	if s == nil || s.listener == nil {
+		_ = c.send(response{Error: "zsched: no System V IPC filter in this zone"})
+		return
+	}
+	s.mu.Lock()
+	s.holders++
+	s.mu.Unlock()
+	defer func() {
+		s.mu.Lock()
+		s.holders--
+		s.mu.Unlock()
+	}()
+	if err := c.send(response{OK: true}, s.listener); err != nil {
+		return
+	}
+	// zoneadmd never writes again; a read returns when it goes away.
+	var req request
+	for {
+		files, err := c.recv(&req)
+		closeAll(files)
+		if err != nil {
+			return
+		}
+	}
+}
+
+// fallback answers notifications with "continue" whenever no zoneadmd
+// holds the listener.
+func (s *zschedIPC) fallback() {
+	fd := int32(s.listener.Fd())
+	for {
+		if s.supervised() {
+			time.Sleep(50 * time.Millisecond)
+			continue
+		}
+		pfd := []unix.PollFd{{Fd: fd, Events: unix.POLLIN}}
+		n, err := unix.Poll(pfd, 100)
+		if err != nil || n == 0 {
+			continue
+		}
+		if pfd[0].Revents&(unix.POLLHUP|unix.POLLERR|unix.POLLNVAL) != 0 && pfd[0].Revents&unix.POLLIN == 0 {
+			time.Sleep(100 * time.Millisecond)
+			continue
+		}
+		if s.supervised() {
+			continue
+		}
+		var n0 seccompNotif
+		if err := notifRecv(uintptr(fd), &n0); err != nil {
+			continue
+		}
+		_ = notifSend(uintptr(fd), &seccompNotifResp{ID: n0.ID, Flags: unix.SECCOMP_USER_NOTIF_FLAG_CONTINUE})
+	}
+}
+
+func notifRecv(fd uintptr, n *seccompNotif) error {
+	*n = seccompNotif{} // the kernel refuses a buffer that is not zeroed
+	for {
+		_, _, errno := unix.Syscall(unix.SYS_IOCTL, fd, unix.SECCOMP_IOCTL_NOTIF_RECV, uintptr(unsafe.Pointer(n)))
+		if errno == unix.EINTR {
+			continue
+		}
+		if errno != 0 {
+			return errno
+		}
+		return nil
+	}
+}
+
+func notifSend(fd uintptr, r *seccompNotifResp) error {
+	_, _, errno := unix.Syscall(unix.SYS_IOCTL, fd, unix.SECCOMP_IOCTL_NOTIF_SEND, uintptr(unsafe.Pointer(r)))
+	if errno != 0 {
+		return errno
+	}
+	return nil
+}
+
+// notifIDValid reports whether the notification is still pending: the
+// caller has not died (and its pid been reused) since it was received.
+func notifIDValid(fd uintptr, id uint64) bool {
+	_, _, errno := unix.Syscall(unix.SYS_IOCTL, fd, unix.SECCOMP_IOCTL_NOTIF_ID_VALID, uintptr(unsafe.Pointer(&id)))
+	return errno == 0
+}

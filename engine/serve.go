@@ -1,0 +1,154 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log"
+	"net"
+	"os"
+	"path/filepath"
+	"time"
+)
+
+// The zonetop service: a root process (`zonetop serve`, started by the
+// system unit) with a socket at ROOT/run/zonetop/zonetop.sock that any host
+// user may connect to. It does the two things a delegated user cannot do
+// with zoneadmd alone: list the zones the user may see (the store is
+// root's), and start a zone's zoneadmd when none runs (booting an installed
+// zone), after which the user talks to that zoneadmd, which authorizes
+// every operation itself. No setuid binary is involved.
+
+// ServeSock is the service's socket under a root prefix.
+func ServeSock(rootPrefix string) string { return filepath.Join(runBase(rootPrefix), "zonetop.sock") }
+
+// Serve runs the zonetop service until ctx ends.
+func (e *Engine) Serve(ctx context.Context) error {
+	if err := os.MkdirAll(runBase(e.Root), 0o755); err != nil {
+		return fmt.Errorf("serve: %w", err)
+	}
+	sock := ServeSock(e.Root)
+	_ = os.Remove(sock)
+	lis, err := net.ListenUnix("unixpacket", &net.UnixAddr{Name: sock, Net: "unixpacket"})
+	if err != nil {
+		return fmt.Errorf("serve: %w", err)
+	}
+	if err := os.Chmod(sock, 0o666); err != nil {
+		lis.Close()
+		return fmt.Errorf("serve: %w", err)
+	}
+	go func() {
+		<-ctx.Done()
+		lis.Close()
+	}()
+	for {
+		c, err := lis.AcceptUnix()
+		if err != nil {
+			if ctx.Err() != nil || errors.Is(err, net.ErrClosed) {
+				return nil
+			}
+			time.Sleep(10 * time.Millisecond)
+			continue
+		}
+		go e.serveOne(&conn{c: c})
+	}
+}
+
+func (e *Engine) serveOne(c *conn) {
+	defer c.Close()
+	_ = c.c.SetDeadline(time.Now().Add(time.Minute))
+	p, err := hostPeer(c.c)
+	if err != nil {
+		_ = c.send(response{Error: "zonetop service: " + err.Error()})
+		return
+	}
+	var req request
+	files, err := c.recv(&req)
+	closeAll(files)
+	if err != nil {
+		_ = c.send(response{Error: "zonetop service: " + err.Error()})
+		return
+	}
+	switch req.Op {
+	case "list":
+		var opts ListOptions
+		for _, a := range req.Args {
+			switch a {
+			case "-c":
+				opts.Configured = true
+			case "-i":
+				opts.Installed = true
+			}
+		}
+		zs, err := e.List(context.Background(), p, opts)
+		if err != nil {
+			_ = c.send(response{Error: err.Error()})
+			return
+		}
+		_ = c.send(response{OK: true, Zones: zs})
+	case "start":
+		if len(req.Args) != 1 || checkZoneName(req.Args[0]) != nil {
+			_ = c.send(response{Error: "start: one zone name"})
+			return
+		}
+		name := req.Args[0]
+		// Starting a supervisor changes nothing by itself, but only
+		// for someone who may do something with the zone.
+		if err := e.authorize(p, name, ActInfo); err != nil {
+			_ = c.send(response{Error: err.Error()})
+			return
+		}
+		if _, err := e.store.State(name); err != nil {
+			_ = c.send(response{Error: err.Error()})
+			return
+		}
+		if err := StartZoneadmd(e.Root, name); err != nil {
+			log.Printf("serve: %v", err)
+			_ = c.send(response{Error: err.Error()})
+			return
+		}
+		_ = c.send(response{OK: true})
+	default:
+		_ = c.send(response{Error: fmt.Sprintf("zonetop service: unknown request %q", req.Op)})
+	}
+}
+
+// DelegatedList lists, for a caller who is not root, the zones it may see,
+// through the zonetop service.
+func DelegatedList(rootPrefix string, opts ListOptions) ([]ZoneInfo, error) {
+	var args []string
+	if opts.Configured {
+		args = append(args, "-c")
+	}
+	if opts.Installed {
+		args = append(args, "-i")
+	}
+	resp, err := roundTrip(ServeSock(rootPrefix), request{Op: "list", Args: args})
+	if err != nil {
+		return nil, fmt.Errorf("zonetop service (%s): %w", ServeSock(rootPrefix), err)
+	}
+	if !resp.OK {
+		return nil, errors.New(resp.Error)
+	}
+	return resp.Zones, nil
+}
+
+// DelegatedOp runs a life-cycle operation (ready, boot, halt, shutdown)
+// for a caller who is not root: the zone's zoneadmd (started by the
+// zonetop service when none runs) authorizes it by the caller's
+// credentials and does it.
+func DelegatedOp(rootPrefix, name, op string, args []string, timeout time.Duration) (ZoneStatus, error) {
+	if err := checkZoneName(name); err != nil {
+		return ZoneStatus{}, err
+	}
+	if !ZoneadmdRunning(rootPrefix, name) {
+		resp, err := roundTrip(ServeSock(rootPrefix), request{Op: "start", Args: []string{name}})
+		if err != nil {
+			return ZoneStatus{}, fmt.Errorf("%s %s: no zoneadmd, and the zonetop service (%s) does not answer: %w", op, name, ServeSock(rootPrefix), err)
+		}
+		if !resp.OK {
+			return ZoneStatus{}, fmt.Errorf("%s %s: %s", op, name, resp.Error)
+		}
+	}
+	return call(rootPrefix, name, request{Op: op, Args: args, Timeout: timeout}, false)
+}

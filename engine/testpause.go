@@ -1,0 +1,28 @@
+package engine
+
+import (
+	"os"
+	"path/filepath"
+	"strconv"
+	"time"
+)
+
+// TestPauseEnv names the fault-injection point a process stops at. The
+// end-to-end fault tests set it to kill -9 a front end or a zoneadmd at an
+// exact step of install, ready or boot and then check that the next
+// command understands what was left. Unset (always, outside tests) it
+// costs one getenv per point.
+const TestPauseEnv = "ZONETOP_TEST_PAUSE"
+
+// testPause stops the calling goroutine for good when TestPauseEnv names
+// point, after writing ROOT/paused.POINT with the pid so the test knows
+// where to aim.
+func testPause(root, point string) {
+	if os.Getenv(TestPauseEnv) != point {
+		return
+	}
+	_ = os.WriteFile(filepath.Join(root, "paused."+point), []byte(strconv.Itoa(os.Getpid())), 0o600)
+	for {
+		time.Sleep(time.Hour)
+	}
+}

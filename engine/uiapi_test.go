@@ -1,0 +1,82 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"os"
+	"strings"
+	"testing"
+
+	"zonetop/zones"
+)
+
+func TestCreateEditDeleteZone(t *testing.T) {
+	e, err := New(t.TempDir(), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	root := Principal{Zone: "global"}
+	cfg := &zones.Config{Name: "uiweb", Zonepath: "/zones/uiweb", Brand: "busybox", IPType: "shared",
+		CappedMemory: &zones.CappedMemory{Physical: 64 << 20}}
+
+	if err := e.CreateZone(ctx, Principal{UID: 1000, Zone: "global"}, cfg); !errors.Is(err, ErrPermission) {
+		t.Fatalf("a non-root user created a zone: %v", err)
+	}
+	if err := e.CreateZone(ctx, root, &zones.Config{Name: "bad", Zonepath: "relative"}); err == nil {
+		t.Fatal("a zone with a relative zonepath was created")
+	}
+	if err := e.CreateZone(ctx, root, cfg); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.CreateZone(ctx, root, cfg); err == nil {
+		t.Fatal("the same zone was created twice")
+	}
+	info, export, err := e.ZoneConfig(ctx, root, "uiweb")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(info, "zonepath: /zones/uiweb") || !strings.Contains(export, "set brand=busybox") {
+		t.Fatalf("info/export lack the zone's settings:\n%s\n%s", info, export)
+	}
+	_, err = e.ApplyZonecfg(ctx, root, "uiweb", "edit", "set autoboot=true\nset bogus=1\n")
+	if err == nil || !strings.HasPrefix(err.Error(), "edit:2:") {
+		t.Fatalf("a bad script gave %v, want an edit:2:COL error", err)
+	}
+	if _, err := e.ApplyZonecfg(ctx, root, "uiweb", "edit", "set autoboot=true\n"); err != nil {
+		t.Fatal(err)
+	}
+	if c, _, _ := e.Store().Load("uiweb"); !c.Autoboot {
+		t.Fatal("the script did not reach the store")
+	}
+	evs := e.Events(root, "uiweb")
+	if len(evs) != 5 || evs[0].Op != "zonecfg" || evs[0].Failed || !evs[1].Failed || evs[3].Op != "create" || evs[3].Failed {
+		t.Fatalf("events newest first = %+v", evs)
+	}
+	if got := e.Events(Principal{UID: 0, Zone: "other"}, "uiweb"); got != nil {
+		t.Fatal("another zone's administrator sees this zone's events")
+	}
+	if err := e.DeleteZone(ctx, root, "uiweb"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.Store().State("uiweb"); !errors.Is(err, zones.ErrNoZone) {
+		t.Fatalf("after delete: %v", err)
+	}
+}
+
+func TestProjectOf(t *testing.T) {
+	cg := "12:pids:/user.slice/zonetop/web/batch\n0::/user.slice/zonetop/web\n"
+	if got := projectOf(cg, "web"); got != "batch" {
+		t.Fatalf("projectOf = %q", got)
+	}
+	if got := projectOf("0::/x/zonetop/web\n", "web"); got != "-" {
+		t.Fatalf("projectOf without a project = %q", got)
+	}
+}
+
+func TestReadProcessSelf(t *testing.T) {
+	pr, ok := readProcess(os.Getpid(), "none", map[int]string{os.Getuid(): "me"})
+	if !ok || pr.User != "me" || pr.RSS == 0 || pr.Command == "" {
+		t.Fatalf("readProcess(self) = %+v, %v", pr, ok)
+	}
+}

@@ -1,0 +1,241 @@
+package engine
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log"
+	"time"
+
+	"zonetop/limits"
+)
+
+// RctlUsage is one cap of a zone or project against what is in use. It is
+// plain data, for zonestat, prctl and the console's Caps and Projects tabs.
+type RctlUsage struct {
+	Name    string // e.g. zone.max-lwps, project.cpu-cap
+	Usage   uint64 // lwps, bytes, or percent of one CPU for cpu-cap
+	Limit   uint64 // the entity's own limit, when Limited
+	Limited bool
+	// Effective is the limit that binds (the lower of the entity's and its
+	// zone's), when EffectiveLimited.
+	Effective        uint64
+	EffectiveLimited bool
+	// CappedByZone: the entity's own limit is above the zone's, which wins.
+	CappedByZone bool
+}
+
+// ProjectUsage is one project of a zone.
+type ProjectUsage struct {
+	Name   string
+	ID     int
+	Procs  int
+	CPUPct float64 // percent of one CPU since the previous sample
+	Rctls  []RctlUsage
+}
+
+// ZoneUsage is a zone's usage against its caps, with a row per project.
+type ZoneUsage struct {
+	Zone        string
+	State       string
+	Procs       int
+	CPUPct      float64
+	NrPeriods   uint64 // CFS periods, and those in which the cap throttled the zone
+	NrThrottled uint64
+	Rctls       []RctlUsage
+	Projects    []ProjectUsage
+	Warnings    []string
+	Sampled     time.Time
+	// Caps are the zone caps in force (rctl -> privileged value).
+	Caps map[string]uint64
+}
+
+func jsonIndent(v any) ([]byte, error) { return json.MarshalIndent(v, "", "  ") }
+
+// reloadProjects re-reads the zone's /etc/project and applies it.
+func (d *zoneadmd) reloadProjects() error {
+	d.mu.Lock()
+	l := d.lim
+	d.mu.Unlock()
+	if l == nil {
+		return fmt.Errorf("zone %s is not ready or running", d.name)
+	}
+	l.mu.Lock()
+	warn, err := l.loadProjects()
+	l.mu.Unlock()
+	if err != nil {
+		return err
+	}
+	d.reportProjects(warn)
+	return nil
+}
+
+// cpuPct is the CPU use of a cgroup since its previous sample, in percent
+// of one CPU.
+func (l *zoneLimits) cpuPct(key string, ns uint64, now time.Time) float64 {
+	prev, ok := l.lastCPU[key]
+	l.lastCPU[key] = cpuSample{ns: ns, at: now}
+	if !ok || ns < prev.ns || !now.After(prev.at) {
+		return 0
+	}
+	return float64(ns-prev.ns) / float64(now.Sub(prev.at).Nanoseconds()) * 100
+}
+
+func limitOf(rc map[string]uint64, names ...string) (uint64, bool) {
+	best, found := uint64(0), false
+	for _, n := range names {
+		if v, ok := rc[n]; ok && (!found || v < best) {
+			best, found = v, true
+		}
+	}
+	return best, found
+}
+
+func row(name string, usage uint64, own map[string]uint64, ownNames []string, zone map[string]uint64, zoneNames []string) RctlUsage {
+	r := RctlUsage{Name: name, Usage: usage}
+	r.Limit, r.Limited = limitOf(own, ownNames...)
+	r.Effective, r.EffectiveLimited = r.Limit, r.Limited
+	if zoneNames != nil {
+		if z, ok := limitOf(zone, zoneNames...); ok {
+			if !r.Limited || z < r.Limit {
+				r.Effective, r.EffectiveLimited = z, true
+			}
+			r.CappedByZone = r.Limited && r.Limit > z
+		}
+	}
+	return r
+}
+
+// usage samples the zone's and its projects' cgroups.
+func (d *zoneadmd) usage() (ZoneUsage, error) {
+	d.mu.Lock()
+	l := d.lim
+	u := ZoneUsage{Zone: d.name, State: d.st.State, Warnings: append([]string(nil), d.st.Warnings...)}
+	d.mu.Unlock()
+	if l == nil {
+		return u, errors.New("zone is not ready or running")
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	now := time.Now()
+	u.Sampled = now
+	st, err := l.zone.Stats()
+	if err != nil {
+		return u, err
+	}
+	if procs, err := l.zone.Procs(true); err == nil {
+		u.Procs = len(procs)
+	}
+	u.CPUPct = l.cpuPct("", st.CPUUsageNs, now)
+	u.NrPeriods, u.NrThrottled = st.NrPeriods, st.NrThrottled
+	zr := l.rctls
+	u.Caps = map[string]uint64{}
+	for k, v := range zr {
+		u.Caps[k] = v
+	}
+	u.Rctls = []RctlUsage{
+		row("zone.max-lwps", st.Pids, zr, []string{"zone.max-lwps", "zone.max-processes"}, nil, nil),
+		row("zone.max-physical-memory", st.MemoryUsage, zr, []string{"zone.max-physical-memory"}, nil, nil),
+		row("zone.max-swap", st.MemoryUsage+st.SwapUsage, zr, []string{"zone.max-swap"}, nil, nil),
+		row("zone.cpu-cap", uint64(u.CPUPct+0.5), zr, []string{"zone.cpu-cap"}, nil, nil),
+		row("zone.cpu-shares", 0, zr, []string{"zone.cpu-shares"}, nil, nil),
+	}
+	for i := range l.projects {
+		p := &l.projects[i]
+		g := l.groups[p.Name]
+		if g == nil {
+			continue
+		}
+		pu := ProjectUsage{Name: p.Name, ID: p.ID}
+		ps, err := g.Stats()
+		if err != nil {
+			log.Printf("usage: project %s: %v", p.Name, err)
+			continue
+		}
+		if procs, err := g.Procs(true); err == nil {
+			pu.Procs = len(procs)
+		}
+		pu.CPUPct = l.cpuPct(p.Name, ps.CPUUsageNs, now)
+		pr := projectRctlValues(p)
+		pu.Rctls = []RctlUsage{
+			row("project.max-lwps", ps.Pids, pr, []string{"project.max-lwps", "project.max-processes"}, zr, []string{"zone.max-lwps", "zone.max-processes"}),
+			row("project.max-memory", ps.MemoryUsage, pr, []string{"project.max-memory"}, zr, []string{"zone.max-physical-memory"}),
+			row("project.cpu-cap", uint64(pu.CPUPct+0.5), pr, []string{"project.cpu-cap"}, zr, []string{"zone.cpu-cap"}),
+			row("project.cpu-shares", 0, pr, []string{"project.cpu-shares"}, nil, nil),
+		}
+		u.Projects = append(u.Projects, pu)
+	}
+	return u, nil
+}
+
+// release puts a held command (zsched's first answer) into its cgroup and
+// lets it go on with its rlimits.
+func (d *zoneadmd) release(zc *conn, g limits.Group, rl []limits.RlimitSetting) error {
+	var resp response
+	got, err := zc.recv(&resp)
+	closeAll(got)
+	if err != nil {
+		return fmt.Errorf("zsched: %w", err)
+	}
+	if !resp.OK {
+		return errors.New(resp.Error)
+	}
+	if !resp.Held {
+		return errors.New("zsched did not hold the command")
+	}
+	d.mu.Lock()
+	zpid := d.st.ZschedPid
+	d.mu.Unlock()
+	hp := hostPidOf(zpid, resp.Pid)
+	if hp == 0 {
+		err = fmt.Errorf("held command (pid %d in the zone) not found among zsched's children", resp.Pid)
+	} else {
+		err = g.AddProc(hp)
+	}
+	if err != nil {
+		_ = zc.send(request{Op: "release", Error: err.Error()})
+		return err
+	}
+	return zc.send(request{Op: "release", Rlimits: rl})
+}
+
+// bootHeld starts init in the zone's default project.
+func (d *zoneadmd) bootHeld(args []string) (response, error) {
+	d.mu.Lock()
+	l := d.lim
+	d.mu.Unlock()
+	var g limits.Group
+	var rl []limits.RlimitSetting
+	if l != nil {
+		var err error
+		if g, _, rl, err = l.placement(&ExecRequest{Project: "default"}); err != nil {
+			return response{}, err
+		}
+	}
+	zc, err := dial(d.zschedSock(), 2*time.Second)
+	if err != nil {
+		return response{}, fmt.Errorf("zsched: %w", err)
+	}
+	defer zc.Close()
+	if err := zc.send(request{Op: "boot", Args: args, Hold: g != nil}); err != nil {
+		return response{}, err
+	}
+	if g != nil {
+		if err := d.release(zc, g, rl); err != nil {
+			return response{}, err
+		}
+	}
+	var resp response
+	got, err := zc.recv(&resp)
+	closeAll(got)
+	if err != nil {
+		return resp, fmt.Errorf("zsched: %w", err)
+	}
+	if !resp.OK {
+		return resp, errors.New(resp.Error)
+	}
+	for _, w := range resp.Warnings {
+		log.Printf("init: %s", w)
+	}
+	return resp, nil
+}

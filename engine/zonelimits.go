@@ -1,0 +1,533 @@
+package engine
+
+import (
+	"errors"
+	"fmt"
+	"log"
+	"os"
+	"path/filepath"
+	"runtime"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"zonetop/limits"
+)
+
+// zoneLimits is zoneadmd's side of a zone's caps: the zone cgroup and one
+// cgroup per project of the zone's /etc/project below it, written through
+// the limits backend (engine/cgroup.go only makes, fills and removes the
+// zone's cgroups; every cap is written here). zsched lives in the
+// "system" project, every command joins its project before it runs.
+type zoneLimits struct {
+	mu       sync.Mutex
+	back     limits.Backend
+	name     string // the zone, its cgroup's path under the backend's parent
+	zoneRoot string
+	zone     limits.Group
+	rctls    map[string]uint64 // zone caps in force
+	cpus     string
+	projects limits.Projects
+	groups   map[string]limits.Group // project name -> cgroup
+	tasks    map[int]taskGroup
+	nextTask int
+	bad      []string // /etc/project lines that did not apply
+
+	// the previous CPU sample per cgroup path, for CPU %
+	lastCPU map[string]cpuSample
+}
+
+type taskGroup struct {
+	project string
+	g       limits.Group
+}
+
+type cpuSample struct {
+	ns uint64
+	at time.Time
+}
+
+// projectsAlwaysThere are made even when /etc/project lacks them: zsched
+// goes into system, commands without another project into default.
+var projectsAlwaysThere = []string{"system", "default"}
+
+// cgroupFileNames are the prefixes of cgroup interface files: a project
+// with such a name would collide with one.
+var cgroupFileNames = []string{"cgroup.", "cpu.", "cpuacct.", "cpuset.", "memory.", "pids.", "freezer.",
+	"devices.", "io.", "blkio.", "hugetlb.", "rdma.", "misc.", "net_cls.", "net_prio.", "perf_event."}
+
+func projectNameUsable(name string) error {
+	switch name {
+	case "tasks", "notify_on_release", "release_agent":
+		return fmt.Errorf("project name %q collides with a cgroup file", name)
+	}
+	for _, p := range cgroupFileNames {
+		if strings.HasPrefix(name, p) {
+			return fmt.Errorf("project name %q collides with the cgroup files %s*", name, p)
+		}
+	}
+	return nil
+}
+
+// newZoneLimits opens the zone's cgroup through the backend and applies
+// the zone's caps to it.
+func newZoneLimits(parent limits.Parent, spec *PlatformSpec) (*zoneLimits, error) {
+	back, err := limits.NewBackend(parent)
+	if err != nil {
+		return nil, err
+	}
+	g, err := back.Load(spec.Name)
+	if err != nil {
+		return nil, err
+	}
+	l := &zoneLimits{back: back, name: spec.Name, zoneRoot: filepath.Join(spec.Zonepath, "root"), zone: g,
+		rctls: map[string]uint64{}, cpus: spec.CPUs, groups: map[string]limits.Group{}, tasks: map[int]taskGroup{},
+		nextTask: 1, lastCPU: map[string]cpuSample{}}
+	for k, v := range spec.Rctls {
+		l.rctls[k] = v
+	}
+	return l, nil
+}
+
+// zoneResources are the zone cgroup's caps.
+func (l *zoneLimits) zoneResources() *limits.Resources {
+	r := resourcesOf(limits.LevelZone, l.rctls, 0)
+	r.CPUs = l.cpus
+	return r
+}
+
+func (l *zoneLimits) zoneCap() uint64 { return l.rctls["zone.cpu-cap"] }
+
+// applyZone writes the zone's caps. A lower cpu cap is first pushed down
+// to the projects (cgroup v1 refuses a parent quota below a child's).
+func (l *zoneLimits) applyZone(oldCap uint64) error {
+	newCap := l.zoneCap()
+	if newCap > 0 && (oldCap == 0 || newCap < oldCap) {
+		for name, g := range l.groups {
+			if p, ok := l.projects.Lookup(name); ok {
+				if err := g.Apply(resourcesOf(limits.LevelProject, projectRctlValues(p), newCap)); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	if err := l.zone.Apply(l.zoneResources()); err != nil {
+		return fmt.Errorf("zone %s caps: %w", l.name, err)
+	}
+	for name, g := range l.groups {
+		if p, ok := l.projects.Lookup(name); ok {
+			if err := g.Apply(resourcesOf(limits.LevelProject, projectRctlValues(p), newCap)); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// loadProjects (re)reads the zone's /etc/project and makes or updates a
+// cgroup per project. Bad lines are returned (file:line: why); the good
+// ones apply. A project that left the file keeps its cgroup while
+// processes are in it.
+func (l *zoneLimits) loadProjects() ([]string, error) {
+	ps, bad, err := readZoneProjects(l.zoneRoot)
+	if err != nil {
+		return nil, err
+	}
+	var warn []string
+	for _, e := range bad {
+		warn = append(warn, e.Error())
+	}
+	good := ps[:0:0]
+	for _, p := range ps {
+		if err := projectNameUsable(p.Name); err != nil {
+			warn = append(warn, "/etc/project: "+err.Error())
+			continue
+		}
+		good = append(good, p)
+	}
+	for _, name := range projectsAlwaysThere {
+		if _, ok := good.Lookup(name); !ok {
+			for _, d := range limits.DefaultProjects() {
+				if d.Name == name {
+					good = append(good, d)
+				}
+			}
+		}
+	}
+	l.projects = good
+	l.bad = warn
+	seen := map[string]bool{}
+	for i := range good {
+		p := &good[i]
+		seen[p.Name] = true
+		r := resourcesOf(limits.LevelProject, projectRctlValues(p), l.zoneCap())
+		g, ok := l.groups[p.Name]
+		if ok {
+			err = g.Apply(r)
+		} else {
+			g, err = l.back.Create(l.name+"/"+p.Name, r)
+			if g != nil {
+				l.groups[p.Name] = g
+			}
+		}
+		if err != nil {
+			// The project's cgroup exists but a cap did not take: say so
+			// and keep the others.
+			warn = append(warn, fmt.Sprintf("/etc/project: project %s: %v", p.Name, err))
+		}
+	}
+	for name, g := range l.groups {
+		if seen[name] {
+			continue
+		}
+		if procs, _ := g.Procs(true); len(procs) == 0 && g.Delete() == nil {
+			delete(l.groups, name)
+		}
+	}
+	l.bad = warn
+	return warn, nil
+}
+
+// project returns the project a command joins and its cgroup.
+func (l *zoneLimits) project(req *ExecRequest, user string) (*limits.Project, limits.Group, error) {
+	name := req.Project
+	if name == "" {
+		if user == "" {
+			user = "root"
+		}
+		name = "default"
+		if _, ok := l.projects.Lookup("user." + user); ok {
+			name = "user." + user
+		}
+	}
+	p, ok := l.projects.Lookup(name)
+	g := l.groups[name]
+	if !ok || g == nil {
+		return nil, nil, fmt.Errorf("project %q is not in the zone's /etc/project", name)
+	}
+	if req.Project != "" && user != "" && user != "root" && !projectMember(p, user) {
+		return nil, nil, fmt.Errorf("user %s is not a member of project %s", user, name)
+	}
+	return p, g, nil
+}
+
+// projectMember is the user side of project(5) membership: the users
+// field names the user or "*", or the project is the user's own.
+func projectMember(p *limits.Project, user string) bool {
+	if p.Name == "user."+user || p.Name == "default" {
+		return true
+	}
+	for _, u := range p.Users {
+		if u == user || u == "*" {
+			return true
+		}
+	}
+	return false
+}
+
+// placement decides where a command runs: its project's cgroup, or a new
+// task cgroup below it, and the rlimits its process.* rctls ask for.
+func (l *zoneLimits) placement(req *ExecRequest) (limits.Group, int, []limits.RlimitSetting, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	p, g, err := l.project(req, req.User)
+	if err != nil {
+		return nil, 0, nil, err
+	}
+	rc, err := p.Rctls()
+	if err != nil {
+		return nil, 0, nil, err
+	}
+	procRc := map[string][]limits.Value{}
+	taskRc := map[string]uint64{}
+	for name, vs := range rc {
+		switch {
+		case strings.HasPrefix(name, "process."):
+			procRc[name] = vs
+		case strings.HasPrefix(name, "task."):
+			if v, ok := privileged(name, vs); ok {
+				taskRc[name] = v
+			}
+		}
+	}
+	rl, err := limits.Rlimits(procRc)
+	if err != nil {
+		return nil, 0, nil, err
+	}
+	// max-locked-memory has no group counter in Linux: it is every
+	// process's RLIMIT_MEMLOCK (the lower of the zone's and project's).
+	lock, okZ := l.rctls["zone.max-locked-memory"]
+	if v, ok := projectRctlValues(p)["project.max-locked-memory"]; ok && (!okZ || v < lock) {
+		lock, okZ = v, true
+	}
+	if okZ {
+		v := lock
+		rl = append(rl, limits.RlimitSetting{Rctl: "max-locked-memory", Resource: unix.RLIMIT_MEMLOCK, Soft: &v, Hard: &v})
+	}
+	task := 0
+	if req.NewTask {
+		task = l.nextTask
+		for {
+			if _, err := l.back.Load(fmt.Sprintf("%s/%s/task.%d", l.name, p.Name, task)); err != nil {
+				break
+			}
+			task++
+		}
+		l.nextTask = task + 1
+		tg, err := l.back.Create(fmt.Sprintf("%s/%s/task.%d", l.name, p.Name, task), resourcesOf(limits.LevelTask, taskRc, 0))
+		if err != nil {
+			if tg != nil {
+				_ = tg.Delete()
+			}
+			return nil, 0, nil, fmt.Errorf("task of project %s: %w", p.Name, err)
+		}
+		l.tasks[task] = taskGroup{project: p.Name, g: tg}
+		g = tg
+	}
+	return g, task, rl, nil
+}
+
+// endTask removes a task's cgroup once nothing is left in it.
+func (l *zoneLimits) endTask(id int) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	t, ok := l.tasks[id]
+	if !ok {
+		return
+	}
+	if procs, _ := t.g.Procs(true); len(procs) == 0 && t.g.Delete() == nil {
+		delete(l.tasks, id)
+	}
+}
+
+// setupLimits is the caps step of ready: the zone's caps on its cgroup,
+// its projects' cgroups, bad project lines reported in the zoneadmd log
+// and on the console.
+func (d *zoneadmd) setupLimits(spec *PlatformSpec) (*zoneLimits, *limits.Parent, error) {
+	var parent limits.Parent
+	var err error
+	if spec.CgroupParent != "" {
+		parent, err = limits.ParentFromFlag(spec.CgroupParent)
+	} else {
+		parent, err = limits.DetectParent()
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	l, err := newZoneLimits(parent, spec)
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := l.zone.Apply(l.zoneResources()); err != nil {
+		return nil, nil, fmt.Errorf("zone caps: %w", err)
+	}
+	warn, err := l.loadProjects()
+	if err != nil {
+		return nil, nil, err
+	}
+	d.reportProjects(warn)
+	return l, &parent, nil
+}
+
+// reportProjects records bad /etc/project lines: zoneadmd log, the zone's
+// console log (where the zone administrator looks), and the zone status.
+func (d *zoneadmd) reportProjects(warn []string) {
+	d.mu.Lock()
+	d.st.Warnings = warn
+	_ = d.saveLocked()
+	d.mu.Unlock()
+	if len(warn) == 0 {
+		return
+	}
+	var b strings.Builder
+	for _, w := range warn {
+		log.Printf("%s (the other projects apply)", w)
+		fmt.Fprintf(&b, "zoneadmd: %s\r\n", w)
+	}
+	if f, err := os.OpenFile(filepath.Join(logDir(d.root), d.name+".console"), os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600); err == nil {
+		_, _ = f.WriteString(b.String())
+		f.Close()
+	}
+}
+
+// adoptLimits reopens the caps of an adopted zone.
+func (d *zoneadmd) adoptLimits() {
+	if d.spec == nil || d.st.CgParent == nil {
+		return
+	}
+	l, err := newZoneLimits(*d.st.CgParent, d.spec)
+	if err != nil {
+		log.Printf("adopt: caps: %v", err)
+		return
+	}
+	if _, err := l.loadProjects(); err != nil {
+		log.Printf("adopt: projects: %v", err)
+	}
+	d.lim = l
+}
+
+// RctlChange is a live change of one rctl of a zone or of one of its
+// projects. Values is in project(5) form ("(privileged,100,deny)"); empty
+// removes the control.
+type RctlChange struct {
+	Level   string // "zone" or "project"
+	Project string // for project level
+	Name    string // e.g. zone.max-lwps, project.cpu-shares
+	Values  string
+}
+
+// setRctl applies a change at once.
+func (d *zoneadmd) setRctl(ch *RctlChange) error {
+	d.mu.Lock()
+	l := d.lim
+	spec := d.spec
+	d.mu.Unlock()
+	if l == nil || spec == nil {
+		return fmt.Errorf("zone %s is not ready or running", d.name)
+	}
+	if ch == nil {
+		return errors.New("set-rctl: no change")
+	}
+	r, err := limits.Lookup(ch.Name)
+	if err != nil {
+		return err
+	}
+	var vs []limits.Value
+	if ch.Values != "" {
+		if vs, err = limits.ParseValues(ch.Values); err != nil {
+			return fmt.Errorf("%s: %w", ch.Name, err)
+		}
+		for _, v := range vs {
+			if err := r.Validate(v); err != nil {
+				return fmt.Errorf("%s: %w", ch.Name, err)
+			}
+		}
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	switch ch.Level {
+	case "zone":
+		if r.Level != limits.LevelZone {
+			return fmt.Errorf("%s is not a zone control", ch.Name)
+		}
+		old := l.zoneCap()
+		prev, had := l.rctls[ch.Name]
+		if v, ok := privileged(ch.Name, vs); ok {
+			l.rctls[ch.Name] = v
+		} else {
+			delete(l.rctls, ch.Name)
+		}
+		if err := l.applyZone(old); err != nil {
+			if had {
+				l.rctls[ch.Name] = prev
+			} else {
+				delete(l.rctls, ch.Name)
+			}
+			_ = l.applyZone(l.zoneCap())
+			return err
+		}
+		if err := d.applyIPC(l.rctls); err != nil {
+			return err
+		}
+		d.mu.Lock()
+		d.spec.Rctls = map[string]uint64{}
+		for k, v := range l.rctls {
+			d.spec.Rctls[k] = v
+		}
+		if b, err := jsonIndent(d.spec); err == nil {
+			_ = writeFileAtomic(filepath.Join(d.dir, "spec.json"), b, 0o600)
+		}
+		d.mu.Unlock()
+		return nil
+	case "project":
+		if r.Level == limits.LevelZone {
+			return fmt.Errorf("%s is not a project control", ch.Name)
+		}
+		p, ok := l.projects.Lookup(ch.Project)
+		if !ok {
+			return fmt.Errorf("project %q is not in the zone's /etc/project", ch.Project)
+		}
+		setProjectAttr(p, ch.Name, vs)
+		g := l.groups[p.Name]
+		if g == nil {
+			return fmt.Errorf("project %s has no cgroup", p.Name)
+		}
+		return g.Apply(resourcesOf(limits.LevelProject, projectRctlValues(p), l.zoneCap()))
+	}
+	return fmt.Errorf("set-rctl: level %q: want zone or project", ch.Level)
+}
+
+// setProjectAttr replaces (or, with no values, removes) an rctl attribute
+// of a project entry.
+func setProjectAttr(p *limits.Project, name string, vs []limits.Value) {
+	out := p.Attrs[:0:0]
+	for _, a := range p.Attrs {
+		if a.Name != name {
+			out = append(out, a)
+		}
+	}
+	if len(vs) > 0 {
+		out = append(out, limits.Attr{Name: name, Value: limits.FormatValues(vs)})
+	}
+	p.Attrs = out
+}
+
+// applyIPC writes the zone's IPC sysctls in its IPC namespace: the
+// kernel reads kernel.shm*/msg*/sem from the writer's namespace, so one
+// locked thread joins it for the writes.
+func (d *zoneadmd) applyIPC(rc map[string]uint64) error {
+	sys, err := limits.IPCSysctls(rc, limits.DefaultSem)
+	if err != nil || len(sys) == 0 {
+		return err
+	}
+	d.mu.Lock()
+	pid := d.st.ZschedPid
+	d.mu.Unlock()
+	if pid <= 0 {
+		return errors.New("no zsched")
+	}
+	nsf, err := os.Open("/proc/" + strconv.Itoa(pid) + "/ns/ipc")
+	if err != nil {
+		return fmt.Errorf("zone IPC namespace: %w", err)
+	}
+	defer nsf.Close()
+	self, err := os.Open("/proc/thread-self/ns/ipc")
+	if err != nil {
+		return fmt.Errorf("own IPC namespace: %w", err)
+	}
+	defer self.Close()
+	done := make(chan error, 1)
+	go func() {
+		runtime.LockOSThread()
+		if err := unix.Setns(int(nsf.Fd()), unix.CLONE_NEWIPC); err != nil {
+			runtime.UnlockOSThread()
+			done <- fmt.Errorf("join zone IPC namespace: %w", err)
+			return
+		}
+		keys := make([]string, 0, len(sys))
+		for k := range sys {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		var werr error
+		for _, k := range keys {
+			p := "/proc/sys/" + strings.ReplaceAll(k, ".", "/")
+			if err := os.WriteFile(p, []byte(sys[k]), 0o644); err != nil && werr == nil {
+				werr = fmt.Errorf("sysctl %s: %w", k, err)
+			}
+		}
+		if err := unix.Setns(int(self.Fd()), unix.CLONE_NEWIPC); err != nil {
+			// The thread cannot go back: let it die with its goroutine
+			// (still locked) rather than serve others in the zone's ns.
+			done <- fmt.Errorf("leave zone IPC namespace: %w", err)
+			return
+		}
+		runtime.UnlockOSThread()
+		done <- werr
+	}()
+	return <-done
+}

@@ -1,0 +1,627 @@
+package engine
+
+import (
+	"context"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"zonetop/zones"
+)
+
+// The zone-administration socket. From ready on, zoneadmd serves a stream
+// socket in a per-zone directory of its run directory (ZoneSockDir); zsched
+// bind-mounts that directory read-only at /run/zonetop in the zone, so the
+// zone sees its own socket and nothing else of the host's run directory.
+// Who is asking comes from the socket (SO_PEERCRED): root in the zone is
+// the zone administrator, any other uid of the zone reads only; a peer
+// outside the zone's pid namespace is refused.
+//
+// Each message is a 4-byte big-endian length and that many bytes of JSON,
+// at most zoneSockMax. A malformed message is answered with an error and
+// the connection keeps going; a bad length (too big, or the stream ends in
+// the middle of a message) ends the connection, since its framing is lost.
+// Every connection has its own goroutine and an idle deadline, so a client
+// that connects and hangs holds up nobody.
+
+const (
+	// ZoneSockPath is where the socket appears inside a zone.
+	ZoneSockPath = "/run/zonetop/zone.sock"
+	// ZoneBinaryPath is where the zonetop binary appears inside a zone.
+	ZoneBinaryPath = "/run/zonetop/zonetop"
+
+	zoneSockMax     = 64 << 10
+	zoneSockIdle    = 30 * time.Second
+	zoneSockMaxConn = 64
+)
+
+// ZoneRequest is one request on the zone socket.
+type ZoneRequest struct {
+	Op      string          `json:"op"`                // info, set-zone-cap, project
+	Project *ProjectRequest `json:"project,omitempty"` // for op "project"
+	Rctl    string          `json:"rctl,omitempty"`    // for set-zone-cap
+	Value   string          `json:"value,omitempty"`
+}
+
+// ZoneReply answers a ZoneRequest.
+type ZoneReply struct {
+	OK      bool            `json:"ok"`
+	Error   string          `json:"error,omitempty"`
+	Denied  bool            `json:"denied,omitempty"` // the error is a permission refusal
+	Info    *ZoneSelfInfo   `json:"info,omitempty"`
+	Project json.RawMessage `json:"project,omitempty"`
+}
+
+// ZoneSelfInfo is what a zone may know about itself: no host paths, no
+// delegated host users, no other zone.
+type ZoneSelfInfo struct {
+	Name     string   `json:"name"`
+	State    string   `json:"state"`
+	ZoneID   int      `json:"zoneid"`
+	Brand    string   `json:"brand"`
+	IPType   string   `json:"ip_type"`
+	Autoboot bool     `json:"autoboot"`
+	Caps     []string `json:"caps,omitempty"` // zone caps, read only, as zonecfg statements
+	Role     string   `json:"role"`           // zone-admin or read-only
+	UID      int      `json:"uid"`
+}
+
+// ProjectRequest is a project operation on the zone socket. The projects
+// work fills it in through ProjectOps; this side only carries it,
+// authorizes it by Op, and returns the answer.
+type ProjectRequest struct {
+	Op      string            `json:"op"` // list, add, mod, del, set-limit
+	Name    string            `json:"name,omitempty"`
+	ID      int               `json:"id,omitempty"`
+	Comment string            `json:"comment,omitempty"`
+	Users   []string          `json:"users,omitempty"`
+	Groups  []string          `json:"groups,omitempty"`
+	Attrs   map[string]string `json:"attrs,omitempty"` // rctl name → value, e.g. project.max-lwps → (privileged,100,deny)
+}
+
+// ProjectOps is the seam for the projects work: zoneadmd calls it for
+// every authorized project request of its zone. zoneRoot is a directory
+// descriptor path of the zone's root as the zone sees it (files in it are
+// read with ReadZoneFile, never by host path).
+type ProjectOps interface {
+	ProjectOp(ctx context.Context, p Principal, zone, zoneRoot string, req ProjectRequest) (json.RawMessage, error)
+}
+
+// ProjectHandler, when set (by the projects work, at init), serves
+// project requests on every zone socket; nil answers "not available".
+var ProjectHandler ProjectOps
+
+// projectAction maps a project op onto the action Authorize decides.
+func projectAction(op string) (Action, bool) {
+	switch op {
+	case "list":
+		return ActInfo, true
+	case "add":
+		return ActCreateProject, true
+	case "del":
+		return ActDeleteProject, true
+	case "mod", "set-limit":
+		return ActSetProjectLimit, true
+	}
+	return "", false
+}
+
+// errFraming is a broken frame: the connection cannot go on.
+var errFraming = errors.New("zone socket framing")
+
+// readZoneFrame reads one length-prefixed message.
+func readZoneFrame(r io.Reader) ([]byte, error) {
+	var hdr [4]byte
+	if _, err := io.ReadFull(r, hdr[:]); err != nil {
+		if errors.Is(err, io.ErrUnexpectedEOF) {
+			return nil, fmt.Errorf("%w: truncated length", errFraming)
+		}
+		return nil, err // io.EOF: the client is done
+	}
+	n := binary.BigEndian.Uint32(hdr[:])
+	if n == 0 || n > zoneSockMax {
+		return nil, fmt.Errorf("%w: message of %d bytes (limit %d)", errFraming, n, zoneSockMax)
+	}
+	b := make([]byte, n)
+	if _, err := io.ReadFull(r, b); err != nil {
+		return nil, fmt.Errorf("%w: truncated message (%v)", errFraming, err)
+	}
+	return b, nil
+}
+
+// writeZoneFrame writes v as one length-prefixed message.
+func writeZoneFrame(w io.Writer, v any) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	if len(b) > zoneSockMax {
+		return fmt.Errorf("message of %d bytes exceeds %d", len(b), zoneSockMax)
+	}
+	out := make([]byte, 4+len(b))
+	binary.BigEndian.PutUint32(out, uint32(len(b)))
+	copy(out[4:], b)
+	_, err = w.Write(out)
+	return err
+}
+
+// decodeZoneRequest parses and checks one message body.
+func decodeZoneRequest(b []byte) (ZoneRequest, error) {
+	var req ZoneRequest
+	dec := json.NewDecoder(strings.NewReader(string(b)))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&req); err != nil {
+		return ZoneRequest{}, fmt.Errorf("malformed request: %w", err)
+	}
+	if dec.More() {
+		return ZoneRequest{}, errors.New("malformed request: trailing data")
+	}
+	switch req.Op {
+	case "info":
+	case "set-zone-cap":
+		if req.Rctl == "" {
+			return ZoneRequest{}, errors.New("set-zone-cap: no rctl")
+		}
+	case "project":
+		if req.Project == nil {
+			return ZoneRequest{}, errors.New("project: no project request")
+		}
+		if _, ok := projectAction(req.Project.Op); !ok {
+			return ZoneRequest{}, fmt.Errorf("project: unknown op %q", req.Project.Op)
+		}
+	case "":
+		return ZoneRequest{}, errors.New("malformed request: no op")
+	default:
+		return ZoneRequest{}, fmt.Errorf("unknown op %q", req.Op)
+	}
+	return req, nil
+}
+
+// zoneSockServer serves one zone's socket.
+type zoneSockServer struct {
+	zone     string
+	lis      *net.UnixListener
+	identify func(*net.UnixConn) (Principal, error)
+	config   func() (*zones.Config, error)
+	status   func() ZoneStatus
+	zoneRoot func() string
+	projects ProjectOps
+	audit    func(AuditRecord)
+	idle     time.Duration
+
+	sem  chan struct{}
+	wg   sync.WaitGroup
+	mu   sync.Mutex
+	open map[*net.UnixConn]bool
+}
+
+func (s *zoneSockServer) serve() {
+	if s.idle == 0 {
+		s.idle = zoneSockIdle
+	}
+	s.sem = make(chan struct{}, zoneSockMaxConn)
+	s.open = map[*net.UnixConn]bool{}
+	for {
+		c, err := s.lis.AcceptUnix()
+		if err != nil {
+			if errors.Is(err, net.ErrClosed) {
+				return
+			}
+			time.Sleep(10 * time.Millisecond)
+			continue
+		}
+		select {
+		case s.sem <- struct{}{}:
+		default:
+			// Too many connections: refuse this one rather than queue it
+			// behind clients that may never finish.
+			_ = writeZoneFrame(c, ZoneReply{Error: "zone socket busy, try again"})
+			c.Close()
+			continue
+		}
+		s.mu.Lock()
+		s.open[c] = true
+		s.mu.Unlock()
+		s.wg.Add(1)
+		go func() {
+			defer s.wg.Done()
+			defer func() { <-s.sem }()
+			s.handle(c)
+			s.mu.Lock()
+			delete(s.open, c)
+			s.mu.Unlock()
+		}()
+	}
+}
+
+// close stops accepting and ends every connection.
+func (s *zoneSockServer) close() {
+	s.lis.Close()
+	s.mu.Lock()
+	for c := range s.open {
+		c.Close()
+	}
+	s.mu.Unlock()
+	s.wg.Wait()
+}
+
+func (s *zoneSockServer) handle(c *net.UnixConn) {
+	defer c.Close()
+	p, err := s.identify(c)
+	if err != nil {
+		_ = writeZoneFrame(c, ZoneReply{Error: "zone socket: " + err.Error(), Denied: true})
+		return
+	}
+	for {
+		_ = c.SetReadDeadline(time.Now().Add(s.idle))
+		b, err := readZoneFrame(c)
+		if err != nil {
+			if errors.Is(err, errFraming) {
+				_ = c.SetWriteDeadline(time.Now().Add(time.Second))
+				_ = writeZoneFrame(c, ZoneReply{Error: err.Error()})
+			}
+			return
+		}
+		reply := s.answer(p, b)
+		_ = c.SetWriteDeadline(time.Now().Add(s.idle))
+		if err := writeZoneFrame(c, reply); err != nil {
+			return
+		}
+	}
+}
+
+// answer decodes, authorizes and runs one request.
+func (s *zoneSockServer) answer(p Principal, b []byte) ZoneReply {
+	req, err := decodeZoneRequest(b)
+	if err != nil {
+		return ZoneReply{Error: err.Error()}
+	}
+	cfg, err := s.config()
+	if err != nil {
+		return ZoneReply{Error: fmt.Sprintf("zone %s: %v", s.zone, err)}
+	}
+	fail := func(err error) ZoneReply {
+		return ZoneReply{Error: err.Error(), Denied: errors.Is(err, ErrPermission)}
+	}
+	switch req.Op {
+	case "info":
+		if err := Authorize(p, s.zone, ActInfo, cfg); err != nil {
+			return fail(err)
+		}
+		return ZoneReply{OK: true, Info: s.selfInfo(p, cfg)}
+	case "set-zone-cap":
+		err := Authorize(p, s.zone, ActSetZoneCap, cfg)
+		if err == nil {
+			// The global administrator sets caps with zonecfg or
+			// prctl in the host, never through a zone's socket.
+			err = fmt.Errorf("set-zone-cap %s: %w: zone caps are set by the global administrator", s.zone, ErrPermission)
+		}
+		s.record(p, "set-zone-cap "+req.Rctl, "", req.Value, err)
+		return fail(err)
+	case "project":
+		act, _ := projectAction(req.Project.Op)
+		if err := Authorize(p, s.zone, act, cfg); err != nil {
+			if act != ActInfo {
+				s.record(p, "project "+req.Project.Op+" "+req.Project.Name, "", "", err)
+			}
+			return fail(err)
+		}
+		if s.projects == nil {
+			return ZoneReply{Error: "projects are not available in this zonetop"}
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		out, err := s.projects.ProjectOp(ctx, p, s.zone, s.zoneRoot(), *req.Project)
+		if act != ActInfo {
+			after, _ := json.Marshal(req.Project)
+			s.record(p, "project "+req.Project.Op+" "+req.Project.Name, "", string(after), err)
+		}
+		if err != nil {
+			return fail(err)
+		}
+		return ZoneReply{OK: true, Project: out}
+	}
+	return ZoneReply{Error: fmt.Sprintf("unknown op %q", req.Op)}
+}
+
+func (s *zoneSockServer) record(p Principal, what, before, after string, err error) {
+	if s.audit == nil {
+		return
+	}
+	rec := AuditRecord{Principal: auditPrincipal(p), Zone: s.zone, What: what, Before: before, After: after, Result: "ok"}
+	if err != nil {
+		rec.Result = err.Error()
+	}
+	s.audit(rec)
+}
+
+func (s *zoneSockServer) selfInfo(p Principal, cfg *zones.Config) *ZoneSelfInfo {
+	st := s.status()
+	in := &ZoneSelfInfo{Name: s.zone, State: st.State, ZoneID: st.ZoneID, Role: "read-only", UID: p.UID}
+	if p.UID == 0 {
+		in.Role = "zone-admin"
+	}
+	if cfg != nil {
+		in.Brand, in.IPType, in.Autoboot = cfg.Brand, cfg.IPType, cfg.Autoboot
+		caps := &zones.Config{Name: cfg.Name, Rctls: cfg.Rctls, CappedMemory: cfg.CappedMemory,
+			CappedCPU: cfg.CappedCPU, DedicatedCPU: cfg.DedicatedCPU}
+		for _, stmt := range configStatements(caps) {
+			if strings.HasPrefix(stmt, "add ") {
+				in.Caps = append(in.Caps, stmt)
+			}
+		}
+	}
+	return in
+}
+
+// peerCred reads the kernel's record of who connected.
+func peerCred(c *net.UnixConn) (*unix.Ucred, error) {
+	raw, err := c.SyscallConn()
+	if err != nil {
+		return nil, err
+	}
+	var cred *unix.Ucred
+	var cerr error
+	if err := raw.Control(func(fd uintptr) {
+		cred, cerr = unix.GetsockoptUcred(int(fd), unix.SOL_SOCKET, unix.SO_PEERCRED)
+	}); err != nil {
+		return nil, err
+	}
+	return cred, cerr
+}
+
+// sameNamespace tells whether two processes share the namespace of kind
+// (pid, mnt, ...), by the namespace files' device and inode.
+func sameNamespace(pid1, pid2 int, kind string) (bool, error) {
+	var a, b unix.Stat_t
+	if err := unix.Stat(fmt.Sprintf("/proc/%d/ns/%s", pid1, kind), &a); err != nil {
+		return false, err
+	}
+	if err := unix.Stat(fmt.Sprintf("/proc/%d/ns/%s", pid2, kind), &b); err != nil {
+		return false, err
+	}
+	return a.Dev == b.Dev && a.Ino == b.Ino, nil
+}
+
+// zonePeer identifies a peer of zone's socket whose PID 1 is zsched (host
+// pid): SO_PEERCRED gives the peer's pid as this process sees it (the
+// kernel translates it into zoneadmd's pid namespace), so its pid
+// namespace can be checked against zsched's.
+func zonePeer(zone string, zschedPid func() int) func(*net.UnixConn) (Principal, error) {
+	return func(c *net.UnixConn) (Principal, error) {
+		cred, err := peerCred(c)
+		if err != nil {
+			return Principal{}, fmt.Errorf("peer credentials: %w", err)
+		}
+		zp := zschedPid()
+		if zp <= 0 || cred.Pid <= 0 {
+			return Principal{}, errors.New("peer is not in this zone")
+		}
+		same, err := sameNamespace(int(cred.Pid), zp, "pid")
+		if err != nil || !same || int(cred.Pid) == zp {
+			return Principal{}, fmt.Errorf("peer (pid %d) is not in zone %s", cred.Pid, zone)
+		}
+		p := Principal{UID: int(cred.Uid), GID: int(cred.Gid), Zone: zone}
+		p.User = zoneUserName(fmt.Sprintf("/proc/%d/root", zp), p.UID)
+		return p, nil
+	}
+}
+
+// zoneUserName is uid's login name in the zone's own /etc/passwd.
+func zoneUserName(zoneRoot string, uid int) string {
+	b, err := ReadZoneFile(zoneRoot, "/etc/passwd", 4<<20)
+	if err != nil {
+		return ""
+	}
+	want := strconv.Itoa(uid)
+	for _, line := range strings.Split(string(b), "\n") {
+		f := strings.Split(line, ":")
+		if len(f) >= 3 && f[2] == want {
+			return f[0]
+		}
+	}
+	return ""
+}
+
+// ReadZoneFile reads path of a zone as the zone sees it: zoneRoot is the
+// zone's root directory (its /proc/ZSCHED/root from the host), path is
+// resolved inside it with openat2(RESOLVE_IN_ROOT), so no symlink or ".."
+// in the zone can make zoneadmd read a host file; magic links are refused,
+// only a regular file is read (never a FIFO that would block), and at most
+// max bytes.
+func ReadZoneFile(zoneRoot, path string, max int64) ([]byte, error) {
+	dfd, err := unix.Open(zoneRoot, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, fmt.Errorf("zone root %s: %w", zoneRoot, err)
+	}
+	defer unix.Close(dfd)
+	fd, err := unix.Openat2(dfd, strings.TrimPrefix(filepath.Clean("/"+path), "/"), &unix.OpenHow{
+		Flags:   unix.O_RDONLY | unix.O_CLOEXEC | unix.O_NONBLOCK | unix.O_NOCTTY,
+		Resolve: unix.RESOLVE_IN_ROOT | unix.RESOLVE_NO_MAGICLINKS,
+	})
+	if err != nil {
+		return nil, &os.PathError{Op: "open in zone", Path: path, Err: err}
+	}
+	f := os.NewFile(uintptr(fd), path)
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	if !st.Mode().IsRegular() {
+		return nil, fmt.Errorf("%s: not a regular file", path)
+	}
+	if st.Size() > max {
+		return nil, fmt.Errorf("%s: larger than %d bytes", path, max)
+	}
+	b, err := io.ReadAll(io.LimitReader(f, max+1))
+	if err != nil {
+		return nil, err
+	}
+	if int64(len(b)) > max {
+		return nil, fmt.Errorf("%s: larger than %d bytes", path, max)
+	}
+	return b, nil
+}
+
+// zoneSockDir is the host directory bind-mounted at /run/zonetop in the
+// zone: the zone socket and the zonetop binary's mount point.
+func zoneSockDir(rootPrefix, name string) string {
+	return filepath.Join(runDir(rootPrefix, name), "zone")
+}
+
+// startZoneSock makes the zone's socket directory and starts serving it;
+// called by zoneadmd once zsched is up. log is zoneadmd's.
+func (d *zoneadmd) startZoneSock() error {
+	dir := zoneSockDir(d.root, d.name)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("zone socket: %w", err)
+	}
+	sock := filepath.Join(dir, "zone.sock")
+	_ = os.Remove(sock)
+	lis, err := net.ListenUnix("unix", &net.UnixAddr{Name: sock, Net: "unix"})
+	if err != nil {
+		return fmt.Errorf("zone socket: %w", err)
+	}
+	lis.SetUnlinkOnClose(false)
+	// Every user of the zone may connect; what each may do is decided
+	// per request from its credentials.
+	if err := os.Chmod(sock, 0o666); err != nil {
+		lis.Close()
+		return fmt.Errorf("zone socket: %w", err)
+	}
+	store := zones.NewStore(d.root)
+	zsched := func() int {
+		d.mu.Lock()
+		defer d.mu.Unlock()
+		return d.st.ZschedPid
+	}
+	srv := &zoneSockServer{
+		zone: d.name, lis: lis,
+		identify: zonePeer(d.name, zsched),
+		config: func() (*zones.Config, error) {
+			c, _, err := store.Load(d.name)
+			return c, err
+		},
+		status:   d.status,
+		zoneRoot: func() string { return fmt.Sprintf("/proc/%d/root", zsched()) },
+		projects: ProjectHandler,
+		audit: func(r AuditRecord) {
+			if err := AppendAudit(d.root, r); err != nil {
+				log.Printf("audit: %v", err)
+			}
+		},
+	}
+	d.mu.Lock()
+	old := d.zsock
+	d.zsock = srv
+	d.mu.Unlock()
+	if old != nil {
+		old.close()
+	}
+	go srv.serve()
+	return nil
+}
+
+// stopZoneSock ends the zone socket (at halt).
+func (d *zoneadmd) stopZoneSock() {
+	d.mu.Lock()
+	srv := d.zsock
+	d.zsock = nil
+	d.mu.Unlock()
+	if srv != nil {
+		srv.close()
+	}
+	_ = os.RemoveAll(zoneSockDir(d.root, d.name))
+}
+
+// zoneSockMounts are the mounts zsched makes for the zone socket: its
+// directory read-only at /run/zonetop, and this zonetop binary read-only
+// on an empty file in it, so the zone can run zonetop without being able
+// to change it (a read-only mount refuses writes even through
+// /proc/PID/exe, whatever the zone's root may do).
+func zoneSockMounts(rootPrefix, name string) ([]MountSpec, error) {
+	dir := zoneSockDir(rootPrefix, name)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, err
+	}
+	ms := []MountSpec{{Source: dir, Target: "/run/zonetop", Type: "bind", Options: []string{"ro", "nodev", "nosuid", "noexec"}}}
+	exe, err := os.Executable()
+	if err != nil {
+		return ms, nil
+	}
+	if st, err := os.Stat(exe); err != nil || !st.Mode().IsRegular() {
+		return ms, nil
+	}
+	mp := filepath.Join(dir, "zonetop")
+	f, err := os.OpenFile(mp, os.O_WRONLY|os.O_CREATE, 0o755)
+	if err != nil {
+		return nil, err
+	}
+	f.Close()
+	ms = append(ms, MountSpec{Source: exe, Target: ZoneBinaryPath, Type: "bind", Options: []string{"ro", "nodev", "nosuid"}})
+	return ms, nil
+}
+
+// InZone reports whether this process runs inside a zonetop zone: the
+// zone socket is there and PID 1 is zsched.
+func InZone() bool {
+	if st, err := os.Stat(ZoneSockPath); err != nil || st.Mode()&os.ModeSocket == 0 {
+		return false
+	}
+	b, err := os.ReadFile("/proc/1/comm")
+	return err == nil && strings.TrimSpace(string(b)) == "zsched"
+}
+
+// ZoneClient talks to the zone socket from inside a zone.
+type ZoneClient struct {
+	c *net.UnixConn
+}
+
+// DialZone connects to the zone socket at path (ZoneSockPath in a zone).
+func DialZone(path string) (*ZoneClient, error) {
+	c, err := net.DialUnix("unix", nil, &net.UnixAddr{Name: path, Net: "unix"})
+	if err != nil {
+		return nil, fmt.Errorf("zone socket: %w", err)
+	}
+	return &ZoneClient{c: c}, nil
+}
+
+// Close ends the connection.
+func (z *ZoneClient) Close() error { return z.c.Close() }
+
+// Do sends one request and reads its reply. A refusal comes back as an
+// error wrapping ErrPermission.
+func (z *ZoneClient) Do(req ZoneRequest) (ZoneReply, error) {
+	_ = z.c.SetDeadline(time.Now().Add(2 * time.Minute))
+	if err := writeZoneFrame(z.c, req); err != nil {
+		return ZoneReply{}, fmt.Errorf("zone socket: %w", err)
+	}
+	b, err := readZoneFrame(z.c)
+	if err != nil {
+		return ZoneReply{}, fmt.Errorf("zone socket: %w", err)
+	}
+	var r ZoneReply
+	if err := json.Unmarshal(b, &r); err != nil {
+		return ZoneReply{}, fmt.Errorf("zone socket: malformed reply: %w", err)
+	}
+	if !r.OK {
+		if r.Denied {
+			return r, fmt.Errorf("%w: %s", ErrPermission, strings.TrimPrefix(strings.TrimPrefix(r.Error, ErrPermission.Error()), ": "))
+		}
+		return r, errors.New(r.Error)
+	}
+	return r, nil
+}

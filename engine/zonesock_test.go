@@ -1,0 +1,269 @@
+package engine
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"zonetop/zones"
+)
+
+type fakeProjects struct{ calls []ProjectRequest }
+
+func (f *fakeProjects) ProjectOp(_ context.Context, p Principal, zone, _ string, req ProjectRequest) (json.RawMessage, error) {
+	f.calls = append(f.calls, req)
+	return json.RawMessage(`{"done":true}`), nil
+}
+
+// startTestZoneSock serves a zone socket whose peers are all principal p.
+func startTestZoneSock(t *testing.T, p Principal) (string, *fakeProjects, *[]AuditRecord) {
+	t.Helper()
+	dir := t.TempDir()
+	sock := filepath.Join(dir, "zone.sock")
+	lis, err := net.ListenUnix("unix", &net.UnixAddr{Name: sock, Net: "unix"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := &zones.Config{Name: "zs1", Brand: "sparse", IPType: "shared", Zonepath: "/secret/zonepath",
+		Rctls:  []zones.Rctl{{Name: "zone.max-lwps", Values: []zones.RctlValue{{Priv: "privileged", Limit: 100, Action: "deny"}}}},
+		Admins: []zones.Admin{{User: "hostuser", Auths: []string{"manage"}}}}
+	fp := &fakeProjects{}
+	var audits []AuditRecord
+	srv := &zoneSockServer{zone: "zs1", lis: lis,
+		identify: func(*net.UnixConn) (Principal, error) { return p, nil },
+		config:   func() (*zones.Config, error) { return cfg, nil },
+		status:   func() ZoneStatus { return ZoneStatus{State: "running", ZoneID: 3} },
+		zoneRoot: func() string { return "/nonexistent" },
+		projects: fp, audit: func(r AuditRecord) { audits = append(audits, r) },
+		idle: 500 * time.Millisecond}
+	go srv.serve()
+	t.Cleanup(srv.close)
+	return sock, fp, &audits
+}
+
+func frame(b []byte) []byte {
+	out := make([]byte, 4+len(b))
+	binary.BigEndian.PutUint32(out, uint32(len(b)))
+	copy(out[4:], b)
+	return out
+}
+
+func TestZoneSockInfoAndCaps(t *testing.T) {
+	sock, fp, audits := startTestZoneSock(t, Principal{UID: 0, Zone: "zs1"})
+	zc, err := DialZone(sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer zc.Close()
+	r, err := zc.Do(ZoneRequest{Op: "info"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Info == nil || r.Info.Name != "zs1" || r.Info.Role != "zone-admin" || r.Info.State != "running" || len(r.Info.Caps) != 1 {
+		t.Fatalf("info: %+v", r.Info)
+	}
+	raw, _ := json.Marshal(r)
+	if strings.Contains(string(raw), "secret") || strings.Contains(string(raw), "hostuser") {
+		t.Errorf("info leaks host details: %s", raw)
+	}
+	// Raising the zone cap through the socket is refused, and audited.
+	_, err = zc.Do(ZoneRequest{Op: "set-zone-cap", Rctl: "zone.max-lwps", Value: "100000"})
+	if !errors.Is(err, ErrPermission) || !strings.Contains(err.Error(), "zone caps are set by the global administrator") {
+		t.Fatalf("set-zone-cap: %v", err)
+	}
+	// Project ops reach ProjectOps.
+	if _, err := zc.Do(ZoneRequest{Op: "project", Project: &ProjectRequest{Op: "add", Name: "web", ID: 100}}); err != nil {
+		t.Fatal(err)
+	}
+	if len(fp.calls) != 1 || fp.calls[0].Name != "web" {
+		t.Errorf("project calls: %+v", fp.calls)
+	}
+	if len(*audits) != 2 || !strings.Contains((*audits)[0].Result, "permission denied") || (*audits)[1].Result != "ok" {
+		t.Errorf("audits: %+v", *audits)
+	}
+}
+
+func TestZoneSockReadOnlyUser(t *testing.T) {
+	sock, fp, _ := startTestZoneSock(t, Principal{UID: 1000, Zone: "zs1"})
+	zc, err := DialZone(sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer zc.Close()
+	r, err := zc.Do(ZoneRequest{Op: "info"})
+	if err != nil || r.Info.Role != "read-only" {
+		t.Fatalf("info: %+v %v", r.Info, err)
+	}
+	if _, err := zc.Do(ZoneRequest{Op: "project", Project: &ProjectRequest{Op: "list"}}); err != nil {
+		t.Fatalf("list projects: %v", err)
+	}
+	if _, err := zc.Do(ZoneRequest{Op: "project", Project: &ProjectRequest{Op: "set-limit", Name: "web"}}); !errors.Is(err, ErrPermission) {
+		t.Fatalf("set-limit by a plain user: %v", err)
+	}
+	if len(fp.calls) != 1 {
+		t.Errorf("calls: %+v", fp.calls)
+	}
+}
+
+// Garbage, truncated and oversized messages get an error; the server keeps
+// serving; a client that hangs blocks nobody.
+func TestZoneSockBadInput(t *testing.T) {
+	sock, _, _ := startTestZoneSock(t, Principal{UID: 0, Zone: "zs1"})
+	// A client that connects and sends half a header, then hangs.
+	hung, err := net.Dial("unix", sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer hung.Close()
+	hung.Write([]byte{0, 0})
+
+	send := func(raw []byte, closeWrite bool) ZoneReply {
+		t.Helper()
+		c, err := net.Dial("unix", sock)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		c.SetDeadline(time.Now().Add(10 * time.Second))
+		c.Write(raw)
+		if closeWrite {
+			c.(*net.UnixConn).CloseWrite()
+		}
+		b, err := readZoneFrame(c)
+		if err != nil {
+			t.Fatalf("no answer to %q: %v", raw[:min(len(raw), 20)], err)
+		}
+		var r ZoneReply
+		if err := json.Unmarshal(b, &r); err != nil {
+			t.Fatal(err)
+		}
+		return r
+	}
+	for name, tc := range map[string]struct {
+		raw []byte
+		cw  bool
+	}{
+		"garbage":        {frame([]byte("\x00\xffnot json")), false},
+		"unknown op":     {frame([]byte(`{"op":"format-disk"}`)), false},
+		"unknown field":  {frame([]byte(`{"op":"info","uid":0}`)), false},
+		"two objects":    {frame([]byte(`{"op":"info"}{"op":"info"}`)), false},
+		"oversized":      {binary.BigEndian.AppendUint32(nil, zoneSockMax+1), false},
+		"zero length":    {[]byte{0, 0, 0, 0}, false},
+		"truncated body": {append(binary.BigEndian.AppendUint32(nil, 100), `{"op":`...), true},
+		"truncated head": {[]byte{0, 0}, true},
+	} {
+		r := send(tc.raw, tc.cw)
+		if r.OK || r.Error == "" {
+			t.Errorf("%s: answer %+v, want an error", name, r)
+		}
+	}
+	// After all that, and with the hung client still connected, a good
+	// request is served; and a bad message mid-connection does not end it.
+	zc, err := DialZone(sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer zc.Close()
+	zc.c.Write(frame([]byte("garbage")))
+	if b, err := readZoneFrame(zc.c); err != nil || !bytes.Contains(b, []byte("malformed")) {
+		t.Fatalf("garbage on a live connection: %s %v", b, err)
+	}
+	if r, err := zc.Do(ZoneRequest{Op: "info"}); err != nil || r.Info == nil {
+		t.Fatalf("info after garbage: %v", err)
+	}
+	// The hung client is dropped at its idle deadline.
+	hung.SetReadDeadline(time.Now().Add(10 * time.Second))
+	buf := make([]byte, 256)
+	for {
+		if _, err := hung.Read(buf); err != nil {
+			break
+		}
+	}
+}
+
+func TestZoneSockDecode(t *testing.T) {
+	good := []string{`{"op":"info"}`, `{"op":"set-zone-cap","rctl":"zone.max-lwps","value":"5"}`,
+		`{"op":"project","project":{"op":"add","name":"p","id":100,"attrs":{"project.max-lwps":"(privileged,10,deny)"}}}`}
+	for _, g := range good {
+		if _, err := decodeZoneRequest([]byte(g)); err != nil {
+			t.Errorf("%s: %v", g, err)
+		}
+	}
+	bad := []string{``, `{}`, `null`, `[]`, `{"op":"project"}`, `{"op":"project","project":{"op":"nuke"}}`, `{"op":"set-zone-cap"}`, `{"op":"info"} x`}
+	for _, b := range bad {
+		if _, err := decodeZoneRequest([]byte(b)); err == nil {
+			t.Errorf("%q accepted", b)
+		}
+	}
+}
+
+func FuzzZoneSockDecode(f *testing.F) {
+	f.Add(frame([]byte(`{"op":"info"}`)))
+	f.Add(frame([]byte(`{"op":"project","project":{"op":"set-limit","name":"x","attrs":{"a":"b"}}}`)))
+	f.Add([]byte{0, 0, 0, 0})
+	f.Add([]byte{0xff, 0xff, 0xff, 0xff})
+	f.Add(frame([]byte(`{"op":"set-zone-cap","rctl":"r"}`))[:7])
+	f.Fuzz(func(t *testing.T, data []byte) {
+		r := bytes.NewReader(data)
+		for i := 0; i < 4; i++ {
+			b, err := readZoneFrame(r)
+			if err != nil {
+				return
+			}
+			if len(b) > zoneSockMax || len(b) == 0 {
+				t.Fatalf("frame of %d bytes accepted", len(b))
+			}
+			req, err := decodeZoneRequest(b)
+			if err != nil {
+				continue
+			}
+			if _, ok := map[string]bool{"info": true, "set-zone-cap": true, "project": true}[req.Op]; !ok {
+				t.Fatalf("op %q accepted", req.Op)
+			}
+			if req.Op == "project" && req.Project == nil {
+				t.Fatal("project op without a request accepted")
+			}
+		}
+	})
+}
+
+// A symlink in the zone pointing at a host file resolves inside the zone.
+func TestReadZoneFileStaysInRoot(t *testing.T) {
+	root := t.TempDir()
+	os.MkdirAll(filepath.Join(root, "etc"), 0o755)
+	os.WriteFile(filepath.Join(root, "etc", "hostname"), []byte("zone-own\n"), 0o644)
+	hostFile := filepath.Join(t.TempDir(), "host-secret")
+	os.WriteFile(hostFile, []byte("host secret\n"), 0o600)
+	os.Symlink("/etc/hostname", filepath.Join(root, "etc", "project"))
+	os.Symlink("../../../../../../../../"+hostFile, filepath.Join(root, "etc", "dotdot"))
+	os.Symlink(hostFile, filepath.Join(root, "etc", "abs"))
+	os.Symlink("/proc/self/root"+hostFile, filepath.Join(root, "etc", "magic"))
+	if err := unix.Mkfifo(filepath.Join(root, "etc", "fifo"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	b, err := ReadZoneFile(root, "/etc/project", 1<<20)
+	if err != nil || string(b) != "zone-own\n" {
+		t.Fatalf("project → /etc/hostname read %q, %v; want the zone's own file", b, err)
+	}
+	for _, p := range []string{"/etc/dotdot", "/etc/abs", "/etc/magic", "../../" + hostFile} {
+		if b, err := ReadZoneFile(root, p, 1<<20); err == nil || bytes.Contains(b, []byte("host secret")) {
+			t.Errorf("%s: read %q (err %v): a host file escaped the root", p, b, err)
+		}
+	}
+	if _, err := ReadZoneFile(root, "/etc/fifo", 1<<20); err == nil {
+		t.Error("a FIFO was read")
+	}
+	if _, err := ReadZoneFile(root, "/etc/hostname", 3); err == nil {
+		t.Error("size limit not applied")
+	}
+}

@@ -1,0 +1,95 @@
+package ui
+
+import (
+	"context"
+	"io"
+	"time"
+
+	"zonetop/engine"
+	"zonetop/zones"
+)
+
+// Backend is the part of the engine API the console uses; *engine.Engine
+// satisfies it, and tests substitute a fake. What other parts of the engine
+// provide (usage, console attach, login ptys) the console finds through the
+// optional interfaces below, so it works, with those views marked as not
+// available, before they exist.
+type Backend interface {
+	List(ctx context.Context, p engine.Principal, opts engine.ListOptions) ([]engine.ZoneInfo, error)
+	Host() engine.HostInfo
+
+	CreateZone(ctx context.Context, p engine.Principal, cfg *zones.Config) error
+	DeleteZone(ctx context.Context, p engine.Principal, name string) error
+	ZoneConfig(ctx context.Context, p engine.Principal, name string) (info, export string, err error)
+	ApplyZonecfg(ctx context.Context, p engine.Principal, name, file, script string) (string, error)
+	InstallZone(ctx context.Context, p engine.Principal, name, archive string, progress func(engine.Progress)) error
+	UninstallZone(ctx context.Context, p engine.Principal, name string, force bool) error
+	ReadyZone(ctx context.Context, p engine.Principal, name string) (engine.ZoneStatus, error)
+	BootZone(ctx context.Context, p engine.Principal, name string, args []string) (engine.ZoneStatus, error)
+	HaltZone(ctx context.Context, p engine.Principal, name string) (engine.ZoneStatus, error)
+	ShutdownZone(ctx context.Context, p engine.Principal, name string, timeout time.Duration) (engine.ZoneStatus, error)
+	RebootZone(ctx context.Context, p engine.Principal, name string, args []string) (engine.ZoneStatus, error)
+	Events(p engine.Principal, zone string) []engine.Event
+	Processes(ctx context.Context, p engine.Principal, zone string) ([]engine.Process, error)
+}
+
+// UsageBackend reports a zone's live usage against its caps. The caps and
+// projects work provides it as engine.Usage; cmd/zonetop adapts that to
+// these plain types.
+type UsageBackend interface {
+	Usage(ctx context.Context, p engine.Principal, zone string) (ZoneUsage, error)
+}
+
+// ZoneUsage is one sample of a zone's usage.
+type ZoneUsage struct {
+	// CPU is the CPU the zone used since the previous sample, in CPUs
+	// (1.5 = one and a half CPUs busy); CPUCap its capped-cpu ncpus, 0
+	// when uncapped.
+	CPU, CPUCap float64
+	// Memory and MemoryCap in bytes; LWPs and LWPCap counts. A cap of 0
+	// means none.
+	Memory, MemoryCap uint64
+	LWPs, LWPCap      uint64
+	// Caps are every zone cap with its usage, for the Caps tab.
+	Caps []CapUsage
+	// Projects are the zone's projects with their limits and usage.
+	Projects []ProjectUsage
+}
+
+// CapUsage is one limit and how much of it is in use.
+type CapUsage struct {
+	Name  string // zone.max-lwps, project.max-shm-memory, ...
+	Unit  string // "count", "bytes" or "cpu" (hundredths of a CPU)
+	Used  uint64
+	Limit uint64 // 0: no limit
+	// Effective is the limit that applies (the lower of the project limit
+	// and what the zone cap allows); CappedByZone marks where the zone wins.
+	Effective    uint64
+	CappedByZone bool
+}
+
+// ProjectUsage is one project of a zone.
+type ProjectUsage struct {
+	Name   string
+	ID     int
+	Limits []CapUsage
+}
+
+// ConsoleBackend attaches to a zone's console (zlogin -C). The console Hub
+// work provides it; reads return console output, writes are keystrokes,
+// Close detaches.
+type ConsoleBackend interface {
+	AttachConsole(ctx context.Context, p engine.Principal, zone string) (io.ReadWriteCloser, error)
+}
+
+// LoginBackend opens an interactive login in a zone on a new pty (zlogin).
+type LoginBackend interface {
+	OpenLogin(ctx context.Context, p engine.Principal, zone string, rows, cols int) (LoginSession, error)
+}
+
+// LoginSession is a login's pty: reads and writes go to the pty master,
+// Resize tells the program in the zone its new size.
+type LoginSession interface {
+	io.ReadWriteCloser
+	Resize(rows, cols int) error
+}

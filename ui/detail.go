@@ -1,0 +1,314 @@
+package ui
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	tea "charm.land/bubbletea/v2"
+	"github.com/charmbracelet/x/ansi"
+
+	"zonetop/engine"
+)
+
+// detailTabs are the tabs of a zone's detail view, in order.
+var detailTabs = []string{"Config", "Caps", "Projects", "Processes", "Console", "Login", "Events"}
+
+const (
+	tabConfig = iota
+	tabCaps
+	tabProjects
+	tabProcesses
+	tabConsole
+	tabLogin
+	tabEvents
+)
+
+// detailView is what enter opens on a zone. Its data are fetched off the
+// Update loop when it opens and on every refresh while it is open.
+type detailView struct {
+	zone    string
+	tab     int
+	info    string
+	infoErr error
+	procs   []engine.Process
+	prevCPU map[int]time.Duration // the previous sample, for CPU rates
+	cpuPct  map[int]float64
+	procErr error
+	events  []engine.Event
+	scroll  int
+	loading bool
+	dirty   bool
+}
+
+type detailMsg struct {
+	zone    string
+	info    string
+	infoErr error
+	procs   []engine.Process
+	procErr error
+	events  []engine.Event
+	at      time.Time
+}
+
+func (m *Model) openDetail(zone string) tea.Cmd {
+	m.detail = &detailView{zone: zone, loading: true, prevCPU: map[int]time.Duration{}, cpuPct: map[int]float64{}}
+	return m.fetchDetail()
+}
+
+// detailDirty asks for fresh detail data after an action.
+func (m *Model) detailDirty() {
+	if m.detail != nil {
+		m.detail.dirty = true
+	}
+}
+
+func (m *Model) fetchDetail() tea.Cmd {
+	d := m.detail
+	if d == nil {
+		return nil
+	}
+	b, p, ctx, zone, tab := m.backend, m.opts.Principal, m.ctx, d.zone, d.tab
+	return func() tea.Msg {
+		msg := detailMsg{zone: zone, at: time.Now()}
+		msg.info, _, msg.infoErr = b.ZoneConfig(ctx, p, zone)
+		if tab == tabProcesses {
+			msg.procs, msg.procErr = b.Processes(ctx, p, zone)
+		}
+		msg.events = b.Events(p, zone)
+		return msg
+	}
+}
+
+func (m *Model) onDetail(msg detailMsg) {
+	d := m.detail
+	if d == nil || d.zone != msg.zone {
+		return
+	}
+	d.loading = false
+	d.info, d.infoErr, d.events = msg.info, msg.infoErr, msg.events
+	if msg.procs != nil || msg.procErr != nil {
+		d.procErr = msg.procErr
+		// CPU% is the CPU time used between two samples over the refresh.
+		pct := map[int]float64{}
+		cur := map[int]time.Duration{}
+		for _, p := range msg.procs {
+			cur[p.PID] = p.CPU
+			if prev, ok := d.prevCPU[p.PID]; ok && m.opts.Refresh > 0 {
+				pct[p.PID] = float64(p.CPU-prev) / float64(m.opts.Refresh) * 100
+			}
+		}
+		d.prevCPU, d.cpuPct = cur, pct
+		slices.SortFunc(msg.procs, func(a, b engine.Process) int { return a.PID - b.PID })
+		d.procs = msg.procs
+	}
+}
+
+func (m *Model) detailKey(msg tea.KeyPressMsg) (tea.Model, tea.Cmd) {
+	d := m.detail
+	switch msg.String() {
+	case "esc", "q":
+		m.detail = nil
+		m.resize()
+		return m, nil
+	case "tab", "right", "L":
+		d.tab = (d.tab + 1) % len(detailTabs)
+		d.scroll = 0
+		return m, m.fetchDetail()
+	case "shift+tab", "left", "H":
+		d.tab = (d.tab + len(detailTabs) - 1) % len(detailTabs)
+		d.scroll = 0
+		return m, m.fetchDetail()
+	case "down", "j":
+		d.scroll++
+		return m, nil
+	case "up", "k":
+		d.scroll = max(d.scroll-1, 0)
+		return m, nil
+	}
+	if s := msg.String(); len(s) == 1 && s[0] >= '1' && s[0] <= '7' {
+		d.tab = int(s[0] - '1')
+		d.scroll = 0
+		return m, m.fetchDetail()
+	}
+	// The action keys act on the zone shown.
+	if verb := m.actionVerb(msg); verb != "" && verb != "new" {
+		return m.startAction(verb)
+	}
+	return m, nil
+}
+
+// detailBody draws the tab bar and the current tab in w×h.
+func (m *Model) detailBody(w, h int) string {
+	d := m.detail
+	st := m.c.styles
+	var tabs []string
+	for i, t := range detailTabs {
+		label := fmt.Sprintf("%d %s", i+1, t)
+		if i == d.tab {
+			tabs = append(tabs, st.ActiveTab.Render(label))
+		} else {
+			tabs = append(tabs, st.Tab.Render(label))
+		}
+	}
+	title := st.Title.Render(d.zone)
+	if z, ok := m.zoneByName(d.zone); ok {
+		title += " " + st.StateStyle(z.State).Render(z.State)
+	}
+	bar := title + "  " + strings.Join(tabs, "")
+	if ansi.StringWidth(bar) > w {
+		// Narrow: the tab numbers stay (they are the keys), names shorten.
+		tabs = tabs[:0]
+		for i, t := range detailTabs {
+			label := fmt.Sprintf("%d %s", i+1, t[:min(4, len(t))])
+			if i == d.tab {
+				label = st.ActiveTab.Render(fmt.Sprintf("%d %s", i+1, t))
+			} else {
+				label = st.Tab.Render(label)
+			}
+			tabs = append(tabs, label)
+		}
+		bar = title + " " + strings.Join(tabs, "")
+	}
+	lines := []string{bar, ""}
+	var body []string
+	switch {
+	case d.loading:
+		body = []string{st.Empty.Render("loading…")}
+	case d.tab == tabConfig:
+		if d.infoErr != nil {
+			body = []string{st.StatusError.Render(d.infoErr.Error())}
+		} else {
+			body = strings.Split(strings.TrimRight(d.info, "\n"), "\n")
+		}
+	case d.tab == tabCaps:
+		body = m.capsLines(w)
+	case d.tab == tabProjects:
+		body = m.projectLines(w)
+	case d.tab == tabProcesses:
+		body = m.processLines(w)
+	case d.tab == tabConsole, d.tab == tabLogin:
+		kind := "console"
+		if d.tab == tabLogin {
+			kind = "login"
+		}
+		body = m.paneTabLines(kind, d.zone)
+	case d.tab == tabEvents:
+		if len(d.events) == 0 {
+			body = []string{st.Empty.Render("nothing has happened to this zone through this console's engine yet")}
+		}
+		for _, ev := range d.events {
+			res := st.OK.Render(ev.Result)
+			if ev.Failed {
+				res = st.StatusError.Render(ev.Result)
+			}
+			body = append(body, fmt.Sprintf("%s  %-9s uid %-5d %s", ev.Time.Format("15:04:05"), ev.Op, ev.UID, res))
+		}
+	}
+	room := max(h-len(lines), 1)
+	d.scroll = min(d.scroll, max(len(body)-room, 0))
+	body = body[d.scroll:]
+	if len(body) > room {
+		body = body[:room]
+	}
+	lines = append(lines, body...)
+	return clip(strings.Join(lines, "\n"), w)
+}
+
+func (m *Model) zoneByName(name string) (engine.ZoneInfo, bool) {
+	for _, z := range m.table.all {
+		if z.Name == name {
+			return z, true
+		}
+	}
+	return engine.ZoneInfo{}, false
+}
+
+// usageNote explains why a usage view is empty.
+func (m *Model) usageNote(zone string) (string, *liveUsage) {
+	if _, ok := m.backend.(UsageBackend); !ok {
+		return "usage is not available from this engine yet", nil
+	}
+	u := m.table.usage[zone]
+	switch {
+	case u == nil:
+		return "no usage sample yet (the zone is not ready or running)", nil
+	case u.err != nil:
+		return u.err.Error(), nil
+	}
+	return "", u
+}
+
+func (m *Model) capsLines(w int) []string {
+	st := m.c.styles
+	note, u := m.usageNote(m.detail.zone)
+	if u == nil {
+		return []string{st.Empty.Render(note)}
+	}
+	lines := []string{st.TableHeader.Render(fmt.Sprintf("%-26s %-22s %s", "CAP", "USED / LIMIT", "USAGE"))}
+	if !m.opts.Principal.GlobalAdmin() {
+		lines = []string{st.HeaderKey.Render("zone caps are set by the global administrator (read-only)"), lines[0]}
+	}
+	barW := max(min(w-52, 40), 5)
+	for _, c := range u.Caps {
+		frac := -1.0
+		if c.Limit > 0 {
+			frac = float64(c.Used) / float64(c.Limit)
+		}
+		lines = append(lines, fmt.Sprintf("%-26s %-22s %s", c.Name, capText(c.Unit, c.Used, c.Limit), st.bar(frac, barW)))
+	}
+	return lines
+}
+
+func (m *Model) projectLines(w int) []string {
+	st := m.c.styles
+	note, u := m.usageNote(m.detail.zone)
+	if u == nil {
+		return []string{st.Empty.Render(note)}
+	}
+	if len(u.Projects) == 0 {
+		return []string{st.Empty.Render("this zone has no projects")}
+	}
+	barW := max(min(w-75, 30), 5)
+	var lines []string
+	for _, p := range u.Projects {
+		lines = append(lines, st.Title.Render(fmt.Sprintf("%s (%d)", p.Name, p.ID)))
+		for _, c := range p.Limits {
+			eff := c.Effective
+			if eff == 0 {
+				eff = c.Limit
+			}
+			frac := -1.0
+			if eff > 0 {
+				frac = float64(c.Used) / float64(eff)
+			}
+			mark := ""
+			if c.CappedByZone {
+				mark = st.Warn.Render(" capped by zone")
+			}
+			lines = append(lines, fmt.Sprintf("  %-26s %-22s %s%s", c.Name, capText(c.Unit, c.Used, eff), st.bar(frac, barW), mark))
+		}
+	}
+	return lines
+}
+
+func (m *Model) processLines(w int) []string {
+	st := m.c.styles
+	d := m.detail
+	if d.procErr != nil {
+		return []string{st.StatusError.Render(d.procErr.Error())}
+	}
+	if len(d.procs) == 0 {
+		return []string{st.Empty.Render("no processes (the zone is not ready or running)")}
+	}
+	lines := []string{st.TableHeader.Render(fmt.Sprintf("%7s  %-10s %-8s %6s %8s  %s", "PID", "PROJECT", "USER", "CPU%", "MEMORY", "COMMAND"))}
+	for _, p := range d.procs {
+		cpu := "-"
+		if v, ok := d.cpuPct[p.PID]; ok {
+			cpu = fmt.Sprintf("%.1f", v)
+		}
+		lines = append(lines, fit(fmt.Sprintf("%7d  %-10s %-8s %6s %8s  %s", p.PID, fit(p.Project, 10, false), fit(p.User, 8, false), cpu, humanBytes(p.RSS), p.Command), w, false))
+	}
+	return lines
+}
