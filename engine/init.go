@@ -63,7 +63,15 @@ type zinit struct {
 }
 
 func zinitMain(args []string) int {
-	signal.Ignore(syscall.SIGHUP, syscall.SIGINT, syscall.SIGPIPE, syscall.SIGTSTP, syscall.SIGTTIN, syscall.SIGTTOU, syscall.SIGQUIT)
+	// Caught and dropped rather than ignored: an ignored disposition is
+	// inherited through exec, and the inittab's processes (a console
+	// shell) would be deaf to ctrl-C, ctrl-Z and hangups.
+	drop := make(chan os.Signal, 16)
+	signal.Notify(drop, syscall.SIGHUP, syscall.SIGINT, syscall.SIGPIPE, syscall.SIGTSTP, syscall.SIGTTIN, syscall.SIGTTOU, syscall.SIGQUIT)
+	go func() {
+		for range drop {
+		}
+	}()
 	term := make(chan os.Signal, 1)
 	signal.Notify(term, syscall.SIGTERM, syscall.SIGUSR1, syscall.SIGUSR2)
 	chld := make(chan os.Signal, 16)

@@ -37,6 +37,7 @@ type request struct {
 	Rlimits []limits.RlimitSetting `json:"rlimits,omitempty"`
 	Error   string                 `json:"error,omitempty"`
 	Rctl    *RctlChange            `json:"rctl,omitempty"`
+	Console *ConsoleOptions        `json:"console,omitempty"`
 }
 
 // response answers a request. An exec gets two: first Pid once the
@@ -54,6 +55,9 @@ type response struct {
 	Held     bool       `json:"held,omitempty"`
 	Warnings []string   `json:"warnings,omitempty"`
 	Usage    *ZoneUsage `json:"usage,omitempty"`
+	// Event is news zoneadmd sends on its own, on a connection that
+	// stays open (an attached console): "halted", "booting", "ready".
+	Event string `json:"event,omitempty"`
 }
 
 // conn is one end of a control connection.

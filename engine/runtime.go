@@ -83,6 +83,16 @@ type ExecRequest struct {
 	// NewTask starts the command as a new task of its project (newtask):
 	// a task cgroup of its own, capped by the project's task.* rctls.
 	NewTask bool
+	// Login starts the user's login shell (from the zone's passwd, argv[0]
+	// "-sh" style) instead of Argv; Safe starts a plain /bin/sh with no
+	// login files and a minimal environment (zlogin -S). Either may come
+	// with an empty Argv.
+	Login, Safe bool
+}
+
+// ConsoleOptions choose how a console attacher joins (zlogin -C).
+type ConsoleOptions struct {
+	Replay bool // send the buffered output first (-r)
 }
 
 // Zone states as the runtime reports them.

@@ -30,3 +30,39 @@ func (e *Engine) ExecInZone(ctx context.Context, p Principal, name string, req E
 	}
 	return Exec(e.Root, name, req, stdin, stdout, stderr)
 }
+
+// AttachConsole connects to a zone's console (zlogin -C). It works from
+// installed on: the zone's zoneadmd is started if need be and holds the
+// console across ready, boot, halt and reboot, so an operator can watch a
+// whole boot. A zone that is only configured is refused.
+func (e *Engine) AttachConsole(ctx context.Context, p Principal, name string, opts ConsoleOptions) (*ConsoleSession, error) {
+	if err := requireGlobal(p, "zlogin -C", name); err != nil {
+		return nil, err
+	}
+	_, ent, err := e.load(name)
+	if err != nil {
+		return nil, fmt.Errorf("zlogin -C %s: %w", name, err)
+	}
+	if err := zones.CheckOp(name, e.liveState(name, ent), "attach-console"); err != nil {
+		return nil, err
+	}
+	return AttachConsole(e.Root, name, opts)
+}
+
+// StartLogin starts an interactive session inside a ready or running zone
+// on a new pty of the zone's devpts: the login shell of req.User (or
+// req.Argv with a pty, for zlogin -t). The caller drives the pty through
+// the session's Master.
+func (e *Engine) StartLogin(ctx context.Context, p Principal, name string, req ExecRequest) (*LoginSession, error) {
+	if err := requireGlobal(p, "zlogin", name); err != nil {
+		return nil, err
+	}
+	_, ent, err := e.load(name)
+	if err != nil {
+		return nil, fmt.Errorf("zlogin %s: %w", name, err)
+	}
+	if err := zones.CheckOp(name, e.liveState(name, ent), "zlogin"); err != nil {
+		return nil, err
+	}
+	return StartLogin(e.Root, name, req)
+}

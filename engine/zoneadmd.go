@@ -17,6 +17,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"zonetop/console"
 	"zonetop/limits"
 )
 
@@ -46,6 +47,14 @@ type zoneadmd struct {
 	quit       chan struct{}
 	quitOnce   sync.Once
 	inflight   sync.WaitGroup // delegated requests still to be answered
+
+	// The console outlives the platform: attachers stay through halts and
+	// reboots, and watchers get the zone's events on their control
+	// connection (zlogin -C -d leaves on "halted").
+	hub      *console.Hub
+	conslog  *lazyLog
+	watchMu  sync.Mutex
+	watchers map[*conn]struct{}
 }
 
 func zoneadmdMain(args []string) int {
@@ -73,7 +82,17 @@ func zoneadmdMain(args []string) int {
 	}
 	log.SetPrefix("zoneadmd " + name + ": ")
 	log.SetFlags(log.LstdFlags | log.Lmicroseconds)
-	d := &zoneadmd{root: root, name: name, dir: runDir(root, name), quit: make(chan struct{}), lastRequest: time.Now()}
+	d := &zoneadmd{root: root, name: name, dir: runDir(root, name), quit: make(chan struct{}), lastRequest: time.Now(),
+		watchers: map[*conn]struct{}{}}
+	d.conslog = &lazyLog{path: filepath.Join(logDir(root), name+".console")}
+	d.hub = console.NewHub(console.HubOptions{
+		Ring: console.NewRing(console.DefaultRingSize),
+		Log:  d.conslog,
+		// EIO once zsched and every zone process closed the console: the
+		// platform is gone, which halt or watchZsched report.
+		OnReadError: func(err error) { log.Printf("console: %v", err) },
+		OnLogError:  d.conslog.reportOnce,
+	})
 	if err := os.MkdirAll(d.dir, 0o700); err != nil {
 		log.Print(err)
 		return 1
@@ -124,6 +143,8 @@ func zoneadmdMain(args []string) int {
 	}()
 	<-d.quit
 	waitInflight(&d.inflight, 30*time.Second)
+	d.hub.Close()
+	d.conslog.Close()
 	d.mu.Lock()
 	// Unlink before closing the listener: whoever finds no zoneadmd
 	// answering must not find its files either.
@@ -151,7 +172,8 @@ func (d *zoneadmd) idleExit() {
 			continue
 		}
 		d.mu.Lock()
-		idle := (d.st.State == "" || d.st.State == stateInstalled) && time.Since(d.lastRequest) > 3*time.Second
+		idle := (d.st.State == "" || d.st.State == stateInstalled) && time.Since(d.lastRequest) > 3*time.Second &&
+			d.hub.Attachers() == 0
 		d.mu.Unlock()
 		d.opMu.Unlock()
 		if idle {
@@ -222,6 +244,10 @@ func (d *zoneadmd) handle(c *conn) {
 		closeAll(files)
 		return
 	}
+	if req.Op == "attach-console" {
+		d.attach(c, req.Console)
+		return
+	}
 	reply := func(err error) {
 		st := d.status()
 		if err != nil {
@@ -290,6 +316,12 @@ func (d *zoneadmd) retireIfGone() {
 	if d.st.State != "" && d.st.State != stateInstalled {
 		return
 	}
+	if d.hub.Attachers() > 0 {
+		// Someone watches the console (zlogin -C): stay, so the next
+		// boot reaches them. The idle check retires us once they leave.
+		d.lastRequest = time.Now()
+		return
+	}
 	if d.lis != nil {
 		d.lis.Close()
 	}
@@ -300,7 +332,7 @@ func (d *zoneadmd) exitIfGone() {
 	d.mu.Lock()
 	gone := d.st.State == "" || d.st.State == stateInstalled
 	d.mu.Unlock()
-	if gone {
+	if gone && d.hub.Attachers() == 0 {
 		d.stop()
 	}
 }
@@ -443,6 +475,8 @@ func (d *zoneadmd) ready(spec *PlatformSpec) (err error) {
 	d.mu.Unlock()
 	d.setState(stateReady, "")
 	log.Printf("ready: zone ID %d, zsched pid %d", id, p.Pid)
+	d.hub.Notice("Zone readied")
+	d.event("ready")
 	return nil
 }
 
@@ -590,17 +624,11 @@ func (d *zoneadmd) attachConsole() error {
 		closeAll(files)
 		return fmt.Errorf("console: %s", resp.Error)
 	}
-	master := files[0]
-	logf, err := os.OpenFile(filepath.Join(logDir(d.root), d.name+".console"), os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
+	master, err := pollable(files[0], "console-master")
 	if err != nil {
-		master.Close()
-		return fmt.Errorf("console log: %w", err)
+		return fmt.Errorf("console: %w", err)
 	}
-	go func() {
-		defer master.Close()
-		defer logf.Close()
-		_, _ = io.Copy(logf, master)
-	}()
+	d.hub.SetMaster(master)
 	return nil
 }
 
@@ -630,6 +658,9 @@ func (d *zoneadmd) boot(args []string) error {
 	if len(args) == 0 && spec != nil {
 		args = spec.BootArgs
 	}
+	// Before init starts, so the notice precedes its first line.
+	d.hub.Notice("Zone booting up")
+	d.event("booting")
 	resp, err := d.bootHeld(args)
 	if err != nil {
 		return fmt.Errorf("boot %s: %w", d.name, err)
@@ -763,6 +794,9 @@ func (d *zoneadmd) halt(why string) error {
 	d.st = runState{}
 	d.spec, d.cg, d.lim = nil, nil, nil
 	d.mu.Unlock()
+	d.hub.SetMaster(nil)
+	d.hub.Notice("Zone halted")
+	d.event("halted")
 	log.Print("halted")
 	return nil
 }
@@ -877,7 +911,7 @@ func (d *zoneadmd) exec(c *conn, req *ExecRequest, files []*os.File) {
 		_ = c.send(response{Error: fmt.Sprintf("zone %s is %s: zlogin needs it ready or running", d.name, state)})
 		return
 	}
-	if req == nil || len(req.Argv) == 0 {
+	if req == nil || (len(req.Argv) == 0 && !req.Login && !req.Safe) {
 		_ = c.send(response{Error: "exec: no command"})
 		return
 	}
@@ -994,6 +1028,140 @@ func allocZoneID(root, name string) (int, error) {
 		return 0, fmt.Errorf("zone ID: %w", err)
 	}
 	return id, nil
+}
+
+// attach serves zlogin -C: the console itself travels as one end of a
+// socketpair the hub serves, and the control connection stays open for
+// the zone's events until either side hangs up.
+func (d *zoneadmd) attach(c *conn, opts *ConsoleOptions) {
+	if opts == nil {
+		opts = &ConsoleOptions{}
+	}
+	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		_ = c.send(response{Error: fmt.Sprintf("attach console: %v", err)})
+		return
+	}
+	// Non-blocking, so the hub's Close of a stalled attacher wakes its
+	// goroutines through the poller.
+	if err := unix.SetNonblock(fds[0], true); err != nil {
+		unix.Close(fds[0])
+		unix.Close(fds[1])
+		_ = c.send(response{Error: fmt.Sprintf("attach console: %v", err)})
+		return
+	}
+	ours := os.NewFile(uintptr(fds[0]), "console-attacher")
+	theirs := os.NewFile(uintptr(fds[1]), "console-client")
+	st := d.status()
+	err = c.send(response{OK: true, Status: &st}, theirs)
+	theirs.Close()
+	if err != nil {
+		ours.Close()
+		return
+	}
+	a := d.hub.Attach(ours, console.AttachOptions{Replay: opts.Replay})
+	d.watchMu.Lock()
+	d.watchers[c] = struct{}{}
+	d.watchMu.Unlock()
+	go func() {
+		// The client sends nothing more; a read returns when it hangs up.
+		var r request
+		files, _ := c.recv(&r)
+		closeAll(files)
+		a.Close()
+	}()
+	<-a.Done()
+	d.watchMu.Lock()
+	delete(d.watchers, c)
+	if err := a.Err(); err != nil {
+		// Say why the console went quiet (a client too slow to keep up
+		// is cut off rather than allowed to stall the zone).
+		_ = c.send(response{Event: "detached", Error: err.Error()})
+	}
+	d.watchMu.Unlock()
+	d.mu.Lock()
+	d.lastRequest = time.Now()
+	d.mu.Unlock()
+}
+
+// event tells every console watcher what happened to the zone.
+func (d *zoneadmd) event(what string) {
+	d.watchMu.Lock()
+	defer d.watchMu.Unlock()
+	for c := range d.watchers {
+		st := d.status()
+		_ = c.send(response{OK: true, Event: what, Status: &st})
+	}
+}
+
+// pollable re-opens a descriptor that came over a socket in non-blocking
+// mode, so reads on it can be interrupted by Close and deadlines.
+func pollable(f *os.File, name string) (*os.File, error) {
+	defer f.Close()
+	sc, err := f.SyscallConn()
+	if err != nil {
+		return nil, err
+	}
+	nfd := -1
+	var inner error
+	if err := sc.Control(func(fd uintptr) {
+		nfd, inner = unix.FcntlInt(fd, unix.F_DUPFD_CLOEXEC, 0)
+		if inner == nil {
+			inner = unix.SetNonblock(nfd, true)
+		}
+	}); err != nil {
+		return nil, err
+	}
+	if inner != nil {
+		if nfd >= 0 {
+			unix.Close(nfd)
+		}
+		return nil, inner
+	}
+	return os.NewFile(uintptr(nfd), name), nil
+}
+
+// lazyLog is the console log, opened at the first byte of output so a
+// zoneadmd that only answered a status request leaves no file behind.
+type lazyLog struct {
+	path     string
+	mu       sync.Mutex
+	l        *console.Log
+	reported bool
+}
+
+func (w *lazyLog) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.l == nil {
+		l, err := console.OpenLog(w.path, 0, -1)
+		if err != nil {
+			return 0, err
+		}
+		w.l = l
+	}
+	return w.l.Write(p)
+}
+
+// reportOnce logs the first failure to write the console log: a full disk
+// would otherwise fill zoneadmd's own log with one line per chunk.
+func (w *lazyLog) reportOnce(err error) {
+	w.mu.Lock()
+	first := !w.reported
+	w.reported = true
+	w.mu.Unlock()
+	if first {
+		log.Printf("console log: %v", err)
+	}
+}
+
+func (w *lazyLog) Close() error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.l == nil {
+		return nil
+	}
+	return w.l.Close()
 }
 
 // hostLinkTaken reports whether the host already has the first link a

@@ -70,9 +70,17 @@ func zschedMain(args []string) int {
 	_ = unix.Prctl(unix.PR_SET_DUMPABLE, 0, 0, 0, 0)
 	unix.Umask(0o022)
 	// As PID 1 zsched gets only the signals it handles; the Go runtime
-	// handles these by exiting, so keep them away from it.
-	signal.Ignore(syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP, syscall.SIGQUIT, syscall.SIGUSR1,
+	// handles these by exiting, so keep them away from it. They are caught
+	// and dropped, not ignored: an ignored disposition survives fork and
+	// exec, and every process of the zone (init, zlogin shells) would
+	// start deaf to ctrl-C and hangups.
+	drop := make(chan os.Signal, 16)
+	signal.Notify(drop, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP, syscall.SIGQUIT, syscall.SIGUSR1,
 		syscall.SIGUSR2, syscall.SIGPIPE, syscall.SIGTSTP, syscall.SIGTTIN, syscall.SIGTTOU)
+	go func() {
+		for range drop {
+		}
+	}()
 	status := os.NewFile(3, "status")
 	z := &zsched{dir: args[2], waiters: map[int]chan int{}, spawnCh: make(chan spawnJob)}
 	if err := z.setup(); err != nil {
@@ -544,7 +552,7 @@ func (z *zsched) shutdown(timeout time.Duration) response {
 // but its stdio.
 func (z *zsched) handleSpawn(c *conn, hold bool, req *ExecRequest, files []*os.File) {
 	defer closeAll(files)
-	if req == nil || len(req.Argv) == 0 {
+	if req == nil || (len(req.Argv) == 0 && !req.Login && !req.Safe) {
 		_ = c.send(response{Error: "spawn: no command"})
 		return
 	}
@@ -553,6 +561,11 @@ func (z *zsched) handleSpawn(c *conn, hold bool, req *ExecRequest, files []*os.F
 		_ = c.send(response{Error: err.Error()})
 		return
 	}
+	if req.Safe {
+		// Safe mode is for a zone whose login files or shell are broken:
+		// the shell is the zone's own /bin/sh whatever passwd says.
+		u.shell = "/bin/sh"
+	}
 	env := []string{"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
 		"HOME=" + u.home, "USER=" + u.name, "LOGNAME=" + u.name, "SHELL=" + u.shell}
 	for _, e := range req.Env {
@@ -560,12 +573,34 @@ func (z *zsched) handleSpawn(c *conn, hold bool, req *ExecRequest, files []*os.F
 			_ = c.send(response{Error: fmt.Sprintf("spawn: bad environment entry %q", e)})
 			return
 		}
+		if req.Safe && !strings.HasPrefix(e, "TERM=") {
+			continue // safe mode clears the environment but for the terminal type
+		}
 		env = append(env, e)
 	}
-	path, err := lookPath(req.Argv[0], env)
-	if err != nil {
-		_ = c.send(response{Error: err.Error()})
-		return
+	argv := append([]string(nil), req.Argv...)
+	var path string
+	switch {
+	case req.Safe && len(argv) == 0:
+		// Not a login shell: no /etc/profile, no ~/.profile.
+		path, argv = u.shell, []string{"sh"}
+	case req.Login && len(argv) == 0:
+		// A leading '-' in argv[0] is how a shell learns it is a login
+		// shell and reads the login files, as login(1) starts it.
+		if u.shell == "" {
+			u.shell = "/bin/sh"
+		}
+		path, argv = u.shell, []string{"-" + filepath.Base(u.shell)}
+	default:
+		if len(argv) == 0 {
+			_ = c.send(response{Error: "spawn: no command"})
+			return
+		}
+		path, err = lookPath(argv[0], env)
+		if err != nil {
+			_ = c.send(response{Error: err.Error()})
+			return
+		}
 	}
 	dir := req.Dir
 	if dir == "" {
@@ -600,10 +635,10 @@ func (z *zsched) handleSpawn(c *conn, hold bool, req *ExecRequest, files []*os.F
 		}
 		stdio = []uintptr{files[0].Fd(), files[1].Fd(), files[2].Fd()}
 	}
-	pid, exit, warn, err := z.spawnHeld(c, hold, spawnJob{path: path, argv: append([]string(nil), req.Argv...),
+	pid, exit, warn, err := z.spawnHeld(c, hold, spawnJob{path: path, argv: argv,
 		attr: &syscall.ProcAttr{Dir: dir, Env: env, Files: stdio, Sys: sys}})
 	if err != nil {
-		_ = c.send(response{Error: fmt.Sprintf("spawn %s: %v", req.Argv[0], err)})
+		_ = c.send(response{Error: fmt.Sprintf("spawn %s: %v", path, err)})
 		return
 	}
 	closeAll(files)
@@ -613,6 +648,10 @@ func (z *zsched) handleSpawn(c *conn, hold bool, req *ExecRequest, files []*os.F
 	}
 	if master != nil {
 		err = c.send(response{OK: true, Pid: pid, Warnings: warn}, master)
+		// The client holds the only master from now on: when it goes
+		// away (zlogin detached or died) the slave hangs up and the
+		// session gets SIGHUP, as a dropped terminal line would give it.
+		master.Close()
 	} else {
 		err = c.send(response{OK: true, Pid: pid, Warnings: warn})
 	}

@@ -328,3 +328,7 @@ if [ -s "$gobench" ]; then
     printf '    %-40s %12s ms/op   %s\n' "${b#Benchmark}" "$(gb "$b")" "$(gbm "$b")"
   done
 fi
+
+echo
+echo "== console and zlogin throughput"
+./scripts/bench-console.sh || true
