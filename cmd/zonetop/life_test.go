@@ -203,6 +203,12 @@ func (l *lab) list(name string) listRow {
 func (l *lab) state(name, want string) int {
 	l.t.Helper()
 	r := l.list(name)
+	// A zone whose supervisor is cleaning up after it (an adopted zone
+	// whose zsched had died) is truthfully shutting_down for a moment.
+	for i := 0; i < 100 && r.State == "shutting_down" && want != "shutting_down"; i++ {
+		time.Sleep(50 * time.Millisecond)
+		r = l.list(name)
+	}
 	if r.State != want {
 		l.t.Fatalf("zone %s is %s, want %s (list -v: %s)", name, r.State, want, l.verbose(name))
 	}
