@@ -36,7 +36,7 @@ func (e *Engine) ExecInZone(ctx context.Context, p Principal, name string, req E
 // console across ready, boot, halt and reboot, so an operator can watch a
 // whole boot. A zone that is only configured is refused.
 func (e *Engine) AttachConsole(ctx context.Context, p Principal, name string, opts ConsoleOptions) (*ConsoleSession, error) {
-	if err := requireGlobal(p, "zlogin -C", name); err != nil {
+	if err := e.authorize(p, name, ActConsole); err != nil {
 		return nil, err
 	}
 	_, ent, err := e.load(name)
@@ -54,7 +54,7 @@ func (e *Engine) AttachConsole(ctx context.Context, p Principal, name string, op
 // req.Argv with a pty, for zlogin -t). The caller drives the pty through
 // the session's Master.
 func (e *Engine) StartLogin(ctx context.Context, p Principal, name string, req ExecRequest) (*LoginSession, error) {
-	if err := requireGlobal(p, "zlogin", name); err != nil {
+	if err := e.authorize(p, name, ActLogin); err != nil {
 		return nil, err
 	}
 	_, ent, err := e.load(name)

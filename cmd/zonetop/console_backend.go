@@ -2,72 +2,76 @@ package main
 
 import (
 	"context"
-	"fmt"
 	"io"
-	"sync"
 
+	"zonetop/console"
 	"zonetop/engine"
 	"zonetop/ui"
 )
 
-// consoleBackend is the engine as the console sees it. Until the console
-// Hub work adds an engine call for interactive logins with resize, a login
-// pane runs a shell through ExecInZone on a pty of the zone (the path
-// non-interactive zlogin uses); it cannot follow resizes yet.
+// consoleBackend is the engine as the console sees it: the engine's own
+// calls, plus adapters from its sessions to the panes' plain interfaces.
 type consoleBackend struct {
 	*engine.Engine
 }
 
-var _ ui.LoginBackend = consoleBackend{}
+var (
+	_ ui.LoginBackend   = consoleBackend{}
+	_ ui.ConsoleBackend = consoleBackend{}
+)
 
-// execLogin is a login pane's session over ExecInZone: the pane writes
-// keys into in, reads the pty's output from out.
-type execLogin struct {
-	in     *io.PipeWriter
-	out    *io.PipeReader
-	cancel context.CancelFunc
-	once   sync.Once
+// paneLogin is a login pane's session: the pty master of a shell inside
+// the zone, held by the console, so a resize is a window-size change on it
+// and the kernel tells the zone's foreground job.
+type paneLogin struct {
+	*engine.LoginSession
 }
 
-func (l *execLogin) Read(p []byte) (int, error)  { return l.out.Read(p) }
-func (l *execLogin) Write(p []byte) (int, error) { return l.in.Write(p) }
-
-// Resize is not passed on: ExecInZone sets the size once, at start.
-func (l *execLogin) Resize(rows, cols int) error { return nil }
-
-func (l *execLogin) Close() error {
-	l.once.Do(func() {
-		// Closing the shell's input ends it (EOF on its terminal); the
-		// cancel stops waiting for it.
-		l.in.Close()
-		l.cancel()
-	})
-	return nil
+func (l paneLogin) Read(p []byte) (int, error)  { return l.Master.Read(p) }
+func (l paneLogin) Write(p []byte) (int, error) { return l.Master.Write(p) }
+func (l paneLogin) Resize(rows, cols int) error {
+	return console.SetSize(l.Master, rows, cols)
 }
 
-// OpenLogin starts a login shell in zone on a pty of rows×cols.
+// OpenLogin starts a login shell as the zone's root on a new pty of the
+// zone, as interactive zlogin does.
 func (b consoleBackend) OpenLogin(ctx context.Context, p engine.Principal, zone string, rows, cols int) (ui.LoginSession, error) {
-	inR, inW := io.Pipe()
-	outR, outW := io.Pipe()
-	ctx, cancel := context.WithCancel(ctx)
-	l := &execLogin{in: inW, out: outR, cancel: cancel}
-	req := engine.ExecRequest{
-		Argv: []string{"/bin/sh", "-l"},
-		Env:  []string{"TERM=xterm-256color", "PATH=/usr/sbin:/usr/bin:/sbin:/bin", "HOME=/root"},
-		Dir:  "/",
-		TTY:  true, Rows: uint16(rows), Cols: uint16(cols),
+	s, err := b.StartLogin(ctx, p, zone, engine.ExecRequest{
+		Login: true, TTY: true,
+		Env:  []string{"TERM=xterm-256color"},
+		Rows: uint16(rows), Cols: uint16(cols),
+	})
+	if err != nil {
+		return nil, err
+	}
+	// Reap the session's end so zoneadmd's side is released; the pane
+	// sees the end as EOF or an error on the master.
+	go func() { _, _ = s.Wait() }()
+	return paneLogin{s}, nil
+}
+
+// paneConsole is a console pane's attachment: reads are console output,
+// writes are keystrokes, Close detaches (zlogin -C's ~.).
+type paneConsole struct {
+	*engine.ConsoleSession
+}
+
+func (c paneConsole) Read(p []byte) (int, error)  { return c.Conn.Read(p) }
+func (c paneConsole) Write(p []byte) (int, error) { return c.Conn.Write(p) }
+
+// AttachConsole attaches to the zone's console with its recent output
+// replayed, so the pane opens on what the zone last printed.
+func (b consoleBackend) AttachConsole(ctx context.Context, p engine.Principal, zone string) (io.ReadWriteCloser, error) {
+	s, err := b.Engine.AttachConsole(ctx, p, zone, engine.ConsoleOptions{Replay: true})
+	if err != nil {
+		return nil, err
 	}
 	go func() {
-		code, err := b.ExecInZone(ctx, p, zone, req, inR, outW, outW)
-		if err == nil && code != 0 {
-			err = fmt.Errorf("shell exited with status %d", code)
+		// Events (ready, booting, halted) are shown by the console as
+		// notices in the stream itself; drain them so zoneadmd never
+		// waits on this attacher.
+		for range s.Events {
 		}
-		if err != nil {
-			outW.CloseWithError(err)
-		} else {
-			outW.Close()
-		}
-		inR.Close()
 	}()
-	return l, nil
+	return paneConsole{s}, nil
 }
