@@ -14,8 +14,6 @@ import (
 	"syscall"
 	"time"
 
-	"golang.org/x/sys/unix"
-
 	"zonetop/limits"
 )
 
@@ -482,9 +480,6 @@ func writeFileAtomic(path string, data []byte, mode os.FileMode) error {
 	}
 	return os.Rename(tmp, path)
 }
-
-// errnoIs is errors.Is for the unix errno values used by the runtime.
-func errnoIs(err error, e unix.Errno) bool { return errors.Is(err, e) }
 
 // zoneadmdEnv is zoneadmd's whole environment: a fixed PATH, and the
 // fault-injection point when a test set one.

@@ -8,7 +8,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strconv"
 	"strings"
 	"syscall"
@@ -47,7 +46,7 @@ func reexecStatic() {
 	}
 	goBin, err := exec.LookPath("go")
 	if err != nil {
-		goBin = filepath.Join(runtime.GOROOT(), "bin", "go")
+		goBin = "/usr/local/go/bin/go"
 	}
 	out := filepath.Join(os.TempDir(), fmt.Sprintf("zonetop-engine-static-%d.test", os.Getpid()))
 	cmd := exec.Command(goBin, "test", "-c", "-o", out, ".")
