@@ -226,6 +226,31 @@ func (cg *zoneCgroups) addPid(pid int) error {
 // stepIn puts this process into the zone cgroups, so that a child forked
 // now is born there (and its new cgroup namespace is rooted there); stepOut
 // returns it. Both stay within the subtree this process started in.
+// exemptFromPids moves zsched out of the zone's pids cgroup into zonetop's
+// own, on a v1 host where pids is a hierarchy of its own: zsched's threads
+// are the zone's machinery, not its work, and illumos counts no system
+// process against zone.max-lwps. Without this a Go runtime's handful of
+// threads would take that many tasks from every zone's cap. zsched stays in
+// the zone's system project in every other hierarchy (memory, cpu, freezer),
+// and every process it starts is moved into its project before it runs, so
+// nothing of the zone's work escapes the count. On a unified (v2) host the
+// controllers cannot be split and zsched keeps counting.
+func (cg *zoneCgroups) exemptFromPids(pid int) error {
+	for _, d := range cg.Dirs {
+		if _, err := os.Stat(filepath.Join(d, "pids.max")); err != nil {
+			continue
+		}
+		if _, err := os.Stat(filepath.Join(d, "cgroup.controllers")); err == nil {
+			return nil // cgroup v2: one cgroup for every controller
+		}
+		top := filepath.Dir(d)
+		if err := os.WriteFile(filepath.Join(top, "cgroup.procs"), []byte(strconv.Itoa(pid)), 0o644); err != nil {
+			return fmt.Errorf("cgroup %s: move zsched out of the zone's pids count: %w", top, err)
+		}
+	}
+	return nil
+}
+
 func (cg *zoneCgroups) stepIn() error { return cg.addPid(os.Getpid()) }
 
 func (cg *zoneCgroups) stepOut() error {

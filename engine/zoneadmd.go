@@ -448,6 +448,9 @@ func (d *zoneadmd) ready(spec *PlatformSpec) (err error) {
 			return err
 		}
 	}
+	if err := cg.exemptFromPids(p.Pid); err != nil {
+		return err
+	}
 	d.mu.Lock()
 	d.st.ZschedPid, d.st.ZschedStart = p.Pid, start
 	_ = d.saveLocked()
