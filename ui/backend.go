@@ -93,3 +93,35 @@ type LoginSession interface {
 	io.ReadWriteCloser
 	Resize(rows, cols int) error
 }
+
+// CapEditor changes one zone cap (an rctl name such as zone.max-lwps,
+// zone.max-physical-memory, zone.cpu-cap) of a zone. value is a limit as
+// prctl -v takes it, with the rctl's unit suffixes ("50", "64M", "0.5"
+// where the unit is CPUs); "" removes the cap. A ready or running zone
+// takes it at once; persist also writes it to the zone's configuration.
+// Only the global administrator may; the engine refuses anyone else and
+// changes nothing.
+type CapEditor interface {
+	SetZoneCap(ctx context.Context, p engine.Principal, zone, rctl, value string, persist bool) error
+}
+
+// ProjectEditor adds, changes and removes a zone's projects and their
+// limits. Every change is written to the zone's /etc/project and applied
+// live to a ready or running zone's project cgroups. The global
+// administrator and the zone's own administrator may.
+type ProjectEditor interface {
+	AddProject(ctx context.Context, p engine.Principal, zone string, proj ProjectSpec) error
+	// SetProjectLimit sets one project.* rctl of a project; value as for
+	// CapEditor, "" removes the limit.
+	SetProjectLimit(ctx context.Context, p engine.Principal, zone, project, rctl, value string) error
+	DeleteProject(ctx context.Context, p engine.Principal, zone, project string) error
+}
+
+// ProjectSpec is a new project.
+type ProjectSpec struct {
+	Name    string
+	ID      int // 0: the next free id from 100 on
+	Comment string
+	// Limits are project.* rctl name → value as for SetProjectLimit.
+	Limits map[string]string
+}
