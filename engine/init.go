@@ -8,6 +8,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"zonetop/limits"
 )
 
 // zinit is the init zsched starts at boot when the zone names no init of
@@ -17,9 +19,18 @@ import (
 // entries, then respawn entries, restarted with a growing delay when they
 // keep dying. On SIGTERM (zoneadm shutdown) it stops respawning, runs the
 // shutdown entries to completion and ends its other children.
+//
+// Busybox ignores the runlevels field; a zone's inittab may put
+// project=NAME there to run the entry in that project instead of default
+// (illumos gives a service its project through its method context; a
+// zone's init has only this file). Such an entry runs through newtask,
+// which asks zoneadmd over the zone socket to move it, so a project the
+// zone lacks fails the entry with newtask's message, like any command that
+// does not start.
 
 type inittabEntry struct {
 	id, action, process string
+	project             string
 	line                int
 }
 
@@ -50,7 +61,15 @@ func parseInittab(text string) ([]inittabEntry, []string) {
 			warnings = append(warnings, fmt.Sprintf("inittab line %d: no process", i+1))
 			continue
 		}
-		out = append(out, inittabEntry{id: strings.TrimSpace(parts[0]), action: action, process: strings.TrimSpace(parts[3]), line: i + 1})
+		e := inittabEntry{id: strings.TrimSpace(parts[0]), action: action, process: strings.TrimSpace(parts[3]), line: i + 1}
+		if rl := strings.TrimSpace(parts[1]); strings.HasPrefix(rl, "project=") {
+			e.project = strings.TrimPrefix(rl, "project=")
+			if err := limits.ValidProjectName(e.project); err != nil {
+				warnings = append(warnings, fmt.Sprintf("inittab line %d: %v", i+1, err))
+				continue
+			}
+		}
+		out = append(out, e)
 	}
 	return out, warnings
 }
@@ -168,7 +187,9 @@ func nextDelay(delay map[*inittabEntry]time.Duration, e *inittabEntry, ran time.
 	return d
 }
 
-func (z *zinit) command(e *inittabEntry) (*os.ProcAttr, []string) {
+// command is how an entry starts: the path to run and its argv. zinit is
+// the sealed zonetop binary, so /proc/self/exe is newtask's too.
+func (z *zinit) command(e *inittabEntry) (*os.ProcAttr, string, []string) {
 	proc := strings.TrimPrefix(e.process, "-")
 	files := []*os.File{os.Stdin, os.Stdout, os.Stderr}
 	if e.id != "" && !strings.ContainsAny(e.id, "/.") {
@@ -177,18 +198,22 @@ func (z *zinit) command(e *inittabEntry) (*os.ProcAttr, []string) {
 		}
 	}
 	env := append(os.Environ(), "RUNLEVEL=S")
-	return &os.ProcAttr{Dir: "/", Env: env, Files: files, Sys: &syscall.SysProcAttr{Setsid: true}}, []string{"sh", "-c", proc}
+	attr := &os.ProcAttr{Dir: "/", Env: env, Files: files, Sys: &syscall.SysProcAttr{Setsid: true}}
+	if e.project != "" {
+		return attr, "/proc/self/exe", []string{"newtask", "-p", e.project, "/bin/sh", "-c", proc}
+	}
+	return attr, "/bin/sh", []string{"sh", "-c", proc}
 }
 
 // start launches an entry without waiting for it.
 func (z *zinit) start(e *inittabEntry) bool {
-	attr, argv := z.command(e)
+	attr, path, argv := z.command(e)
 	z.mu.Lock()
 	defer z.mu.Unlock()
 	if z.stopping {
 		return true
 	}
-	p, err := os.StartProcess("/bin/sh", argv, attr)
+	p, err := os.StartProcess(path, argv, attr)
 	if err != nil {
 		fmt.Printf("zinit: inittab line %d: %v\n", e.line, err)
 		return false
@@ -200,9 +225,9 @@ func (z *zinit) start(e *inittabEntry) bool {
 
 // runWait runs an entry to completion.
 func (z *zinit) runWait(e *inittabEntry) {
-	attr, argv := z.command(e)
+	attr, path, argv := z.command(e)
 	z.mu.Lock()
-	p, err := os.StartProcess("/bin/sh", argv, attr)
+	p, err := os.StartProcess(path, argv, attr)
 	if err != nil {
 		z.mu.Unlock()
 		fmt.Printf("zinit: inittab line %d: %v\n", e.line, err)
