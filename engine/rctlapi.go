@@ -50,6 +50,15 @@ func (e *Engine) SetRctl(ctx context.Context, p Principal, zone string, ch RctlC
 		}
 	} else {
 		ch.Level = "project"
+		if r.Level == limits.LevelTask {
+			ch.Level = "task"
+			if persist {
+				// A task lives as long as its processes; what every
+				// new task of a project gets is the project's task.*
+				// attribute in /etc/project.
+				return fmt.Errorf("%s: a task's controls cannot be persisted; set %s in the project's attributes (projmod -K) instead", ch.Name, ch.Name)
+			}
+		}
 		if err := mayEditProjects(p, zone); err != nil {
 			return err
 		}

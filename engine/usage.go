@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log"
+	"sort"
 	"time"
 
 	"zonetop/limits"
@@ -34,6 +35,14 @@ type ProjectUsage struct {
 	Rctls  []RctlUsage
 }
 
+// TaskUsage is one task (newtask) of a zone's project.
+type TaskUsage struct {
+	ID      int
+	Project string
+	Procs   int
+	Rctls   []RctlUsage
+}
+
 // ZoneUsage is a zone's usage against its caps, with a row per project.
 type ZoneUsage struct {
 	Zone        string
@@ -44,6 +53,7 @@ type ZoneUsage struct {
 	NrThrottled uint64
 	Rctls       []RctlUsage
 	Projects    []ProjectUsage
+	Tasks       []TaskUsage
 	Warnings    []string
 	Sampled     time.Time
 	// Caps are the zone caps in force (rctl -> privileged value).
@@ -164,6 +174,35 @@ func (d *zoneadmd) usage() (ZoneUsage, error) {
 			row("project.cpu-shares", 0, pr, []string{"project.cpu-shares"}, nil, nil),
 		}
 		u.Projects = append(u.Projects, pu)
+	}
+	ids := make([]int, 0, len(l.tasks))
+	for id := range l.tasks {
+		ids = append(ids, id)
+	}
+	sort.Ints(ids)
+	for _, id := range ids {
+		t := l.tasks[id]
+		ts, err := t.g.Stats()
+		if err != nil {
+			continue // ended and being removed
+		}
+		tu := TaskUsage{ID: id, Project: t.project}
+		if procs, err := t.g.Procs(true); err == nil {
+			tu.Procs = len(procs)
+		}
+		// What binds a task is the lowest of its own, its project's and
+		// its zone's lwp limits.
+		above := map[string]uint64{}
+		if v, ok := limitOf(zr, "zone.max-lwps", "zone.max-processes"); ok {
+			above["zone"] = v
+		}
+		if p, ok := l.projects.Lookup(t.project); ok {
+			if v, ok := limitOf(projectRctlValues(p), "project.max-lwps", "project.max-processes"); ok {
+				above["project"] = v
+			}
+		}
+		tu.Rctls = []RctlUsage{row("task.max-lwps", ts.Pids, t.rctls, []string{"task.max-lwps"}, above, []string{"zone", "project"})}
+		u.Tasks = append(u.Tasks, tu)
 	}
 	return u, nil
 }

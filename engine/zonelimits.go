@@ -44,6 +44,7 @@ type zoneLimits struct {
 type taskGroup struct {
 	project string
 	g       limits.Group
+	rctls   map[string]uint64 // task.* controls in force
 }
 
 type cpuSample struct {
@@ -285,7 +286,7 @@ func (l *zoneLimits) placement(req *ExecRequest) (limits.Group, int, []limits.Rl
 			}
 			return nil, 0, nil, fmt.Errorf("task of project %s: %w", p.Name, err)
 		}
-		l.tasks[task] = taskGroup{project: p.Name, g: tg}
+		l.tasks[task] = taskGroup{project: p.Name, g: tg, rctls: taskRc}
 		g = tg
 	}
 	return g, task, rl, nil
@@ -374,8 +375,9 @@ func (d *zoneadmd) adoptLimits() {
 // projects. Values is in project(5) form ("(privileged,100,deny)"); empty
 // removes the control.
 type RctlChange struct {
-	Level   string // "zone" or "project"
+	Level   string // "zone", "project" or "task"
 	Project string // for project level
+	Task    int    // for task level
 	Name    string // e.g. zone.max-lwps, project.cpu-shares
 	Values  string
 }
@@ -410,6 +412,29 @@ func (d *zoneadmd) setRctl(ch *RctlChange) error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	switch ch.Level {
+	case "task":
+		if r.Level != limits.LevelTask {
+			return fmt.Errorf("%s is not a task control", ch.Name)
+		}
+		t, ok := l.tasks[ch.Task]
+		if !ok {
+			return fmt.Errorf("task %d does not exist in zone %s", ch.Task, d.name)
+		}
+		rc := map[string]uint64{}
+		for k, v := range t.rctls {
+			rc[k] = v
+		}
+		if v, ok := privileged(ch.Name, vs); ok {
+			rc[ch.Name] = v
+		} else {
+			delete(rc, ch.Name)
+		}
+		if err := t.g.Apply(resourcesOf(limits.LevelTask, rc, 0)); err != nil {
+			return fmt.Errorf("task %d %s: %w", ch.Task, ch.Name, err)
+		}
+		t.rctls = rc
+		l.tasks[ch.Task] = t
+		return nil
 	case "zone":
 		if r.Level != limits.LevelZone {
 			return fmt.Errorf("%s is not a zone control", ch.Name)

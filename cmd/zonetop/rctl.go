@@ -12,6 +12,8 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"zonetop/engine"
 	"zonetop/limits"
 )
@@ -89,12 +91,14 @@ func fail(stderr io.Writer, cmd string, code int, format string, a ...any) int {
 
 // ---- prctl ----
 
-const prctlUsage = `usage:	prctl [-n NAME] [-z ZONE] -i zone|project|process ID
-	prctl -n NAME -v VALUE -r|-s [-P] [-z ZONE] -i zone|project ID
-	prctl -n NAME -x [-P] [-z ZONE] -i zone|project ID
+const prctlUsage = `usage:	prctl [-n NAME] [-z ZONE] -i zone|project|task|process ID
+	prctl -n NAME -v VALUE -r|-s [-P] [-z ZONE] -i zone|project|task|process ID
+	prctl -n NAME -x [-P] [-z ZONE] -i zone|project|task|process ID
 Zone caps are the global administrator's; a zone's projects also its zone
 administrator's. -P also writes the change to the zone's configuration or
-/etc/project. How Linux enforces each control: prctl -n NAME -h.
+/etc/project (not for task and process controls, which live as long as
+their task or process). A project or task ID may be given as ZONE:ID.
+How Linux enforces each control: prctl -n NAME -h.
 `
 
 // prctlEntity is one container prctl lists: the entity asked for and
@@ -163,7 +167,7 @@ func runPrctl(g *globals, args []string, _ io.Reader, stdout, stderr io.Writer) 
 	}
 	ctx, p := context.Background(), engine.CurrentPrincipal()
 	kind, id := last(o, 'i'), rest[0]
-	zone, project := zoneOpt(o), ""
+	zone, project, task, pid := zoneOpt(o), "", -1, 0
 	switch kind {
 	case "zone":
 		zone = id
@@ -172,13 +176,27 @@ func runPrctl(g *globals, args []string, _ io.Reader, stdout, stderr io.Writer) 
 		if z, pr, ok := strings.Cut(id, ":"); ok {
 			zone, project = z, pr
 		}
+	case "task":
+		t := id
+		if z, tk, ok := strings.Cut(id, ":"); ok {
+			zone, t = z, tk
+		}
+		if task, err = strconv.Atoi(t); err != nil || task < 0 {
+			return fail(stderr, "prctl", 1, "task %q: want a task id (ZONE:ID, or -z ZONE and ID)", id)
+		}
+		if zone == "global" {
+			return fail(stderr, "prctl", 1, "task %d: tasks are a zone's; name the zone (-z ZONE or ZONE:%d)", task, task)
+		}
 	case "process":
-		zone, project, err = zoneOfPid(id)
+		if pid, err = strconv.Atoi(id); err != nil || pid <= 0 {
+			return fail(stderr, "prctl", 1, "process %q: want a pid", id)
+		}
+		zone, project, task, err = zoneOfPid(id)
 		if err != nil {
 			return fail(stderr, "prctl", 1, "%v", err)
 		}
 	default:
-		return fail(stderr, "prctl", 2, "-i %s: want zone, project or process\n%s", kind, prctlUsage)
+		return fail(stderr, "prctl", 2, "-i %s: want zone, project, task or process\n%s", kind, prctlUsage)
 	}
 	name := last(o, 'n')
 	if has(o, 'v') || has(o, 'x') || has(o, 'r') || has(o, 's') {
@@ -189,7 +207,7 @@ func runPrctl(g *globals, args []string, _ io.Reader, stdout, stderr io.Writer) 
 		if err != nil {
 			return fail(stderr, "prctl", 1, "%v", err)
 		}
-		ch := engine.RctlChange{Name: name, Project: project}
+		value := ""
 		if !has(o, 'x') {
 			v, err := limits.ParseQuantity(last(o, 'v'), rc.Unit)
 			if err != nil {
@@ -199,15 +217,63 @@ func runPrctl(g *globals, args []string, _ io.Reader, stdout, stderr io.Writer) 
 			if rc.Flags&limits.FlagNoDeny != 0 {
 				action = "none"
 			}
-			ch.Values = fmt.Sprintf("(privileged,%d,%s)", v, action)
+			value = fmt.Sprintf("(privileged,%d,%s)", v, action)
 		}
+		if rc.Level == limits.LevelProcess {
+			if err := setProcessRctl(pid, rc, value, has(o, 'P')); err != nil {
+				return fail(stderr, "prctl", 1, "%v", err)
+			}
+			return 0
+		}
+		if rc.Level == limits.LevelTask && task < 0 {
+			return fail(stderr, "prctl", 1, "%s is a task control: name the task (-i task ZONE:ID, or -i process PID)", name)
+		}
+		ch := engine.RctlChange{Name: name, Project: project, Task: task, Values: value}
 		if err := e.SetRctl(ctx, p, zone, ch, has(o, 'P')); err != nil {
 			return fail(stderr, "prctl", 1, "%v", err)
 		}
 		return 0
 	}
+	// Listing: the entity and every container above it, process → task
+	// → project → zone, as illumos' prctl shows them.
 	var ents []prctlEntity
 	u, uerr := e.Usage(ctx, p, zone)
+	if pid > 0 {
+		ents = append(ents, processEntity(pid, name))
+	}
+	if task >= 0 {
+		var tu *engine.TaskUsage
+		for i := range u.Tasks {
+			if u.Tasks[i].ID == task {
+				tu = &u.Tasks[i]
+			}
+		}
+		if tu == nil {
+			if uerr != nil {
+				return fail(stderr, "prctl", 1, "task %d: %v", task, uerr)
+			}
+			return fail(stderr, "prctl", 1, "task %d does not exist in zone %s", task, zone)
+		}
+		project = tu.Project
+		ent := prctlEntity{Kind: "task", ID: strconv.Itoa(task), Name: zone}
+		for _, rc := range limits.RctlsAt(limits.LevelTask) {
+			if name != "" && rc.Name != name {
+				continue
+			}
+			r := prctlRctl{Name: rc.Name}
+			for _, ru := range tu.Rctls {
+				if ru.Name == rc.Name {
+					v := ru.Usage
+					r.Usage = &v
+					if ru.Limited {
+						r.Values = []limits.Value{{Privilege: limits.Privileged, Limit: ru.Limit, Action: limits.Action{Deny: true}}}
+					}
+				}
+			}
+			ent.Rctls = append(ent.Rctls, r)
+		}
+		ents = append(ents, ent)
+	}
 	if project != "" {
 		ps, _, err := e.ZoneProjects(ctx, p, zone)
 		if err != nil {
@@ -269,36 +335,116 @@ func runPrctl(g *globals, args []string, _ io.Reader, stdout, stderr io.Writer) 
 	return 0
 }
 
-// zoneOfPid finds the zone and project of a host pid from its cgroup
-// (.../zonetop/ZONE/PROJECT[/task.N]).
-func zoneOfPid(pid string) (string, string, error) {
+// processEntity is a process's own controls: its rlimits, basic as the
+// soft limit and privileged as the hard one.
+func processEntity(pid int, only string) prctlEntity {
+	ent := prctlEntity{Kind: "process", ID: strconv.Itoa(pid), Name: processName(pid)}
+	for _, rc := range limits.RctlsAt(limits.LevelProcess) {
+		if only != "" && rc.Name != only {
+			continue
+		}
+		res, ok := limits.RlimitFor(rc.Name)
+		if !ok {
+			continue
+		}
+		r := prctlRctl{Name: rc.Name}
+		var rl unix.Rlimit
+		if err := unix.Prlimit(pid, res, nil, &rl); err == nil {
+			if rl.Cur != unix.RLIM_INFINITY && rl.Cur != rl.Max {
+				r.Values = append(r.Values, limits.Value{Privilege: limits.Basic, Limit: rl.Cur, Action: limits.Action{Deny: true}})
+			}
+			if rl.Max != unix.RLIM_INFINITY {
+				r.Values = append(r.Values, limits.Value{Privilege: limits.Privileged, Limit: rl.Max, Action: limits.Action{Deny: true}})
+			}
+		}
+		ent.Rctls = append(ent.Rctls, r)
+	}
+	return ent
+}
+
+func processName(pid int) string {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/comm")
+	if err != nil {
+		return "?"
+	}
+	return strings.TrimSpace(string(b))
+}
+
+// setProcessRctl changes a live process's rlimit (prlimit(2)). Linux lets
+// anyone lower a hard limit but raising one needs CAP_SYS_RESOURCE, which
+// zonetop's hosts may lack: the kernel's refusal is reported as it is.
+func setProcessRctl(pid int, rc *limits.Rctl, value string, persist bool) error {
+	if pid <= 0 {
+		return fmt.Errorf("%s is a process control: name the process (-i process PID)", rc.Name)
+	}
+	if persist {
+		return fmt.Errorf("%s: a process's controls cannot be persisted; set %s in its project's attributes (projmod -K) instead", rc.Name, rc.Name)
+	}
+	res, ok := limits.RlimitFor(rc.Name)
+	if !ok {
+		return fmt.Errorf("%s: no rlimit enforces it on Linux", rc.Name)
+	}
+	var rl unix.Rlimit
+	if err := unix.Prlimit(pid, res, nil, &rl); err != nil {
+		return fmt.Errorf("process %d: %w", pid, err)
+	}
+	if value == "" {
+		rl.Cur, rl.Max = unix.RLIM_INFINITY, unix.RLIM_INFINITY
+	} else {
+		vs, err := limits.ParseValues(value)
+		if err != nil || len(vs) != 1 {
+			return fmt.Errorf("%s: bad value %q", rc.Name, value)
+		}
+		rl.Max = vs[0].Limit
+		if rl.Cur > rl.Max {
+			rl.Cur = rl.Max
+		}
+	}
+	if err := unix.Prlimit(pid, res, &rl, nil); err != nil {
+		return fmt.Errorf("%s on process %d: %w", rc.Name, pid, err)
+	}
+	return nil
+}
+
+// zoneOfPid finds the zone, project and task (-1: none) of a host pid
+// from its cgroup (.../zonetop/ZONE/PROJECT[/task.N]).
+func zoneOfPid(pid string) (zone, project string, task int, err error) {
+	task = -1
 	if _, err := strconv.Atoi(pid); err != nil {
-		return "", "", fmt.Errorf("process %q: want a pid", pid)
+		return "", "", task, fmt.Errorf("process %q: want a pid", pid)
 	}
 	f, err := os.Open("/proc/" + pid + "/cgroup")
 	if err != nil {
-		return "", "", fmt.Errorf("process %s: %w", pid, err)
+		return "", "", task, fmt.Errorf("process %s: %w", pid, err)
 	}
 	defer f.Close()
 	p, err := limits.ParseProcCgroup(f)
 	if err != nil {
-		return "", "", fmt.Errorf("process %s: %w", pid, err)
+		return "", "", task, fmt.Errorf("process %s: %w", pid, err)
 	}
-	path := p.V1["pids"]
+	// memory, not pids: zsched leaves the zone's pids cgroup but stays in
+	// the zone's system project everywhere else.
+	path := p.V1["memory"]
 	if path == "" {
 		path = p.V2
 	}
 	parts := strings.Split(path, "/")
 	for i, s := range parts {
 		if s == limits.DefaultParentName && i+1 < len(parts) {
-			project := ""
 			if i+2 < len(parts) {
 				project = parts[i+2]
 			}
-			return parts[i+1], project, nil
+			if i+3 < len(parts) {
+				if n, ok := strings.CutPrefix(parts[i+3], "task."); ok {
+					if t, err := strconv.Atoi(n); err == nil {
+						task = t
+					}
+				}
+			}
+			return parts[i+1], project, task, nil
 		}
 	}
-	return "global", "", nil
+	return "global", "", task, nil
 }
 
 // ---- projects, projadd, projmod, projdel ----

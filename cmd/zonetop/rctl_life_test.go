@@ -1,0 +1,130 @@
+package main
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"zonetop/limits"
+)
+
+// zoneCgroup is a zone's cgroup directory in one v1 hierarchy, below the
+// test's own cgroup (zoneadmd nests zonetop's cgroups under its parent's).
+func zoneCgroup(t *testing.T, ctl, zone string) string {
+	t.Helper()
+	f, err := os.Open("/proc/self/cgroup")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	p, err := limits.ParseProcCgroup(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.V1[ctl] == "" {
+		t.Fatalf("no v1 %s hierarchy", ctl)
+	}
+	return filepath.Join("/sys/fs/cgroup", ctl, p.V1[ctl], limits.DefaultParentName, zone)
+}
+
+// TestPrctlTaskAndProcess: prctl lists a process with every container
+// above it (process → task → project → zone) and changes task and process
+// controls live.
+func TestPrctlTaskAndProcess(t *testing.T) {
+	l := newLab(t)
+	z := l.newZone("", "set max-lwps=60")
+	l.ok("zoneadm", "-z", z, "install")
+	l.ok("zoneadm", "-z", z, "boot")
+	l.ok("projadd", "-z", z, "-K", "task.max-lwps=(privileged,8,deny)", "-K", "project.max-lwps=(privileged,30,deny)", "web")
+
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	nt := exec.CommandContext(ctx, ztBin, "--root", l.root, "newtask", "-z", z, "-p", "web", "sleep", "300")
+	if err := nt.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = nt.Wait() }()
+	defer cancel()
+
+	web := filepath.Join(zoneCgroup(t, "pids", z), "web")
+	var taskDir string
+	var pid int
+	deadline := time.Now().Add(20 * time.Second)
+	for pid == 0 && time.Now().Before(deadline) {
+		ds, _ := filepath.Glob(filepath.Join(web, "task.*"))
+		for _, d := range ds {
+			b, _ := os.ReadFile(filepath.Join(d, "cgroup.procs"))
+			for _, f := range strings.Fields(string(b)) {
+				if c, _ := os.ReadFile("/proc/" + f + "/comm"); strings.TrimSpace(string(c)) == "sleep" {
+					taskDir, pid = d, atoi(t, f)
+				}
+			}
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if pid == 0 {
+		t.Fatalf("newtask's sleep never showed up in a task of %s", web)
+	}
+	task := strings.TrimPrefix(filepath.Base(taskDir), "task.")
+	if got := strings.TrimSpace(readFile(t, filepath.Join(taskDir, "pids.max"))); got != "8" {
+		t.Errorf("task pids.max = %s, want the project's task.max-lwps 8", got)
+	}
+
+	out := l.ok("prctl", "-i", "task", z+":"+task)
+	for _, want := range []string{"task: " + task + ": " + z, "task.max-lwps", "project: 100: web", "project.max-lwps", "zone: ", "zone.max-lwps"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("prctl -i task lacks %q:\n%s", want, out)
+		}
+	}
+	l.ok("prctl", "-n", "task.max-lwps", "-v", "12", "-r", "-i", "task", z+":"+task)
+	if got := strings.TrimSpace(readFile(t, filepath.Join(taskDir, "pids.max"))); got != "12" {
+		t.Errorf("after prctl -r task pids.max = %s, want 12", got)
+	}
+	l.fails(1, []string{"cannot be persisted", "projmod -K"}, "prctl", "-n", "task.max-lwps", "-v", "12", "-r", "-P", "-i", "task", z+":"+task)
+	l.fails(1, []string{"task 999 does not exist"}, "prctl", "-z", z, "-i", "task", "999")
+	l.fails(1, []string{"want a task id"}, "prctl", "-i", "task", z+":x")
+
+	spid := strconv.Itoa(pid)
+	out = l.ok("prctl", "-i", "process", spid)
+	var order []int
+	for _, want := range []string{"process: " + spid + ": sleep", "task: " + task, "project: 100: web", "zone: "} {
+		i := strings.Index(out, want)
+		if i < 0 {
+			t.Errorf("prctl -i process lacks %q:\n%s", want, out)
+		}
+		order = append(order, i)
+	}
+	for i := 1; i < len(order); i++ {
+		if order[i] < order[i-1] {
+			t.Errorf("prctl -i process: containers out of order (process, task, project, zone):\n%s", out)
+		}
+	}
+	l.ok("prctl", "-n", "process.max-file-descriptor", "-v", "100", "-r", "-i", "process", spid)
+	if lim := readFile(t, "/proc/"+spid+"/limits"); !strings.Contains(strings.Join(strings.Fields(lim), " "), "Max open files 100 100") {
+		t.Errorf("after prctl -r process.max-file-descriptor:\n%s", lim)
+	}
+	l.fails(1, []string{"is a process control"}, "prctl", "-n", "process.max-file-descriptor", "-v", "100", "-r", "-i", "zone", z)
+}
+
+func atoi(t *testing.T, s string) int {
+	t.Helper()
+	n, err := strconv.Atoi(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+func readFile(t *testing.T, path string) string {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
