@@ -133,8 +133,17 @@ func (d *zoneadmd) usage() (ZoneUsage, error) {
 	if err != nil {
 		return u, err
 	}
-	if procs, err := l.zone.Procs(true); err == nil {
+	// The zone's processes are its own cgroup's and its projects' (tasks
+	// are below projects): counted once per group, not walked again.
+	procsOf := map[string]int{}
+	if procs, err := l.zone.Procs(false); err == nil {
 		u.Procs = len(procs)
+	}
+	for name, g := range l.groups {
+		if procs, err := g.Procs(true); err == nil {
+			procsOf[name] = len(procs)
+			u.Procs += len(procs)
+		}
 	}
 	u.CPUPct = l.cpuPct("", st.CPUUsageNs, now)
 	u.NrPeriods, u.NrThrottled = st.NrPeriods, st.NrThrottled
@@ -157,14 +166,12 @@ func (d *zoneadmd) usage() (ZoneUsage, error) {
 			continue
 		}
 		pu := ProjectUsage{Name: p.Name, ID: p.ID}
-		ps, err := g.Stats()
+		ps, err := g.Counters()
 		if err != nil {
 			log.Printf("usage: project %s: %v", p.Name, err)
 			continue
 		}
-		if procs, err := g.Procs(true); err == nil {
-			pu.Procs = len(procs)
-		}
+		pu.Procs = procsOf[p.Name]
 		pu.CPUPct = l.cpuPct(p.Name, ps.CPUUsageNs, now)
 		pr := projectRctlValues(p)
 		pu.Rctls = []RctlUsage{
@@ -182,7 +189,7 @@ func (d *zoneadmd) usage() (ZoneUsage, error) {
 	sort.Ints(ids)
 	for _, id := range ids {
 		t := l.tasks[id]
-		ts, err := t.g.Stats()
+		ts, err := t.g.Counters()
 		if err != nil {
 			continue // ended and being removed
 		}

@@ -168,6 +168,9 @@ type Group interface {
 	// recursive).
 	Procs(recursive bool) ([]int, error)
 	Stats() (Stats, error)
+	// Counters is the cheap part of Stats, what sampling needs every
+	// second for a project or task: CPUUsageNs, MemoryUsage and Pids.
+	Counters() (Stats, error)
 	Freeze() error
 	Thaw() error
 	// Kill sends SIGKILL to every process in the group and below.

@@ -217,6 +217,13 @@ func TestV2FakeTree(t *testing.T) {
 	if st != wantSt {
 		t.Errorf("stats %+v\nwant  %+v", st, wantSt)
 	}
+	if c, err := g.Counters(); err != nil || c != (Stats{CPUUsageNs: 1500000, MemoryUsage: 8192, Pids: 3}) {
+		t.Errorf("counters %+v %v", c, err)
+	}
+	// A leaf group (no subdirectories) lists its own processes.
+	if procs, err := p.Procs(true); err != nil || !slices.Equal(procs, []int{11, 12}) {
+		t.Errorf("leaf procs %v %v", procs, err)
+	}
 	if err := g.Freeze(); err != nil {
 		t.Fatal(err)
 	}
@@ -367,6 +374,12 @@ func TestV1Real(t *testing.T) {
 	// the project's memory usage is not checked here.
 	if st.Pids != 1 || st.PidsLimit != 10 {
 		t.Errorf("project stats %+v", st)
+	}
+	if c, err := p.Counters(); err != nil || c.Pids != 1 {
+		t.Errorf("project counters %+v %v (stats %+v)", c, err, st)
+	}
+	if procs, err := p.Procs(true); err != nil || !slices.Equal(procs, []int{pid}) {
+		t.Errorf("leaf project procs (recursive) %v %v, want [%d]", procs, err, pid)
 	}
 	if zs, err := g.Stats(); err != nil || zs.PidsLimit != 50 || zs.MemoryLimit != 16<<20 {
 		t.Errorf("zone stats %+v %v", zs, err)

@@ -6,7 +6,6 @@ import (
 	"os"
 	"path"
 	"path/filepath"
-	"sort"
 	"strconv"
 	"strings"
 	"syscall"
@@ -109,9 +108,10 @@ func (b *v1Backend) Load(rel string) (Group, error) {
 }
 
 type v1Group struct {
-	b   *v1Backend
-	rel string
-	cg  cgroup1.Cgroup
+	b    *v1Backend
+	rel  string
+	cg   cgroup1.Cgroup
+	dirs cgDirs
 }
 
 func (g *v1Group) Path() string { return g.rel }
@@ -256,48 +256,58 @@ func (g *v1Group) procsController() cgroup1.Name {
 }
 
 func (g *v1Group) Procs(recursive bool) ([]int, error) {
-	ps, err := g.cg.Processes(g.procsController(), recursive)
+	c := string(g.procsController())
+	ps, err := g.dirs.listProcs(g.dir(c), recursive)
 	if err != nil {
 		return nil, fmt.Errorf("cgroup v1 %s: list processes: %w", g.rel, err)
 	}
-	seen := map[int]bool{}
-	var out []int
-	for _, p := range ps {
-		if !seen[p.Pid] {
-			seen[p.Pid] = true
-			out = append(out, p.Pid)
-		}
-	}
-	sort.Ints(out)
-	return out, nil
+	return ps, nil
 }
 
-func (g *v1Group) Stats() (Stats, error) {
-	m, err := g.cg.Stat(cgroup1.IgnoreNotExist)
+func (g *v1Group) Counters() (Stats, error) {
+	var s Stats
+	var err error
+	g.counters(&s, &err)
 	if err != nil {
 		return Stats{}, fmt.Errorf("cgroup v1 %s: stats: %w", g.rel, err)
 	}
+	return s, nil
+}
+
+func (g *v1Group) set(v *uint64, err *error, controller, file string) {
+	if *err != nil {
+		return
+	}
+	if _, ok := g.b.parent.V1[controller]; ok {
+		*v, *err = readCounter(g.dirs.file(g.dir(controller), file))
+	}
+}
+
+func (g *v1Group) counters(s *Stats, err *error) {
+	g.set(&s.CPUUsageNs, err, "cpuacct", "cpuacct.usage")
+	g.set(&s.MemoryUsage, err, "memory", "memory.usage_in_bytes")
+	g.set(&s.Pids, err, "pids", "pids.current")
+}
+
+func (g *v1Group) Stats() (Stats, error) {
 	var s Stats
-	if m.CPU != nil {
-		if m.CPU.Usage != nil {
-			s.CPUUsageNs = m.CPU.Usage.Total
-		}
-		if t := m.CPU.Throttling; t != nil {
-			s.NrPeriods, s.NrThrottled, s.ThrottledNs = t.Periods, t.ThrottledPeriods, t.ThrottledTime
-		}
+	var err error
+	set := func(v *uint64, controller, file string) { g.set(v, &err, controller, file) }
+	g.counters(&s, &err)
+	set(&s.MemoryLimit, "memory", "memory.limit_in_bytes")
+	var memsw uint64
+	set(&memsw, "memory", "memory.memsw.usage_in_bytes")
+	set(&s.PidsLimit, "pids", "pids.max")
+	if _, ok := g.b.parent.V1["cpu"]; ok && err == nil {
+		err = readKeyed(g.dirs.file(g.dir("cpu"), "cpu.stat"), map[string]*uint64{
+			"nr_periods": &s.NrPeriods, "nr_throttled": &s.NrThrottled, "throttled_time": &s.ThrottledNs})
 	}
-	if m.Memory != nil {
-		if u := m.Memory.Usage; u != nil {
-			s.MemoryUsage, s.MemoryLimit = u.Usage, u.Limit
-		}
-		if sw := m.Memory.Swap; sw != nil && m.Memory.Usage != nil && sw.Usage > m.Memory.Usage.Usage {
-			s.SwapUsage = sw.Usage - m.Memory.Usage.Usage
-		}
+	if err != nil {
+		return Stats{}, fmt.Errorf("cgroup v1 %s: stats: %w", g.rel, err)
 	}
-	if m.Pids != nil {
-		s.Pids, s.PidsLimit = m.Pids.Current, noLimit(m.Pids.Limit)
+	if memsw > s.MemoryUsage {
+		s.SwapUsage = memsw - s.MemoryUsage
 	}
-	s.MemoryLimit = noLimit(s.MemoryLimit)
 	return s, nil
 }
 
@@ -363,6 +373,7 @@ func (g *v1Group) Kill() error {
 }
 
 func (g *v1Group) Delete() error {
+	g.dirs.close()
 	if err := g.cg.Delete(); err != nil {
 		return fmt.Errorf("cgroup v1 %s: delete: %w", g.rel, err)
 	}

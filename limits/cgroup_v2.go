@@ -6,7 +6,6 @@ import (
 	"os"
 	"path"
 	"path/filepath"
-	"sort"
 	"strconv"
 	"strings"
 
@@ -66,9 +65,10 @@ func (b *v2Backend) Load(rel string) (Group, error) {
 }
 
 type v2Group struct {
-	b   *v2Backend
-	rel string
-	m   *cgroup2.Manager
+	b    *v2Backend
+	rel  string
+	m    *cgroup2.Manager
+	dirs cgDirs
 }
 
 func (g *v2Group) Path() string { return g.rel }
@@ -168,35 +168,51 @@ func (g *v2Group) AddProc(pid int) error {
 }
 
 func (g *v2Group) Procs(recursive bool) ([]int, error) {
-	ps, err := g.m.Procs(recursive)
+	ps, err := g.dirs.listProcs(g.dir(), recursive)
 	if err != nil {
 		return nil, fmt.Errorf("cgroup v2 %s: list processes: %w", g.rel, err)
 	}
-	out := make([]int, 0, len(ps))
-	for _, p := range ps {
-		out = append(out, int(p))
-	}
-	sort.Ints(out)
-	return out, nil
+	return ps, nil
 }
 
-func (g *v2Group) Stats() (Stats, error) {
-	m, err := g.m.Stat()
+func (g *v2Group) Counters() (Stats, error) {
+	var s Stats
+	dir := g.dir()
+	var usec uint64
+	err := readKeyed(g.dirs.file(dir, "cpu.stat"), map[string]*uint64{"usage_usec": &usec})
+	if err == nil {
+		s.MemoryUsage, err = readCounter(g.dirs.file(dir, "memory.current"))
+	}
+	if err == nil {
+		s.Pids, err = readCounter(g.dirs.file(dir, "pids.current"))
+	}
 	if err != nil {
 		return Stats{}, fmt.Errorf("cgroup v2 %s: stats: %w", g.rel, err)
 	}
+	s.CPUUsageNs = usec * 1000
+	return s, nil
+}
+
+func (g *v2Group) Stats() (Stats, error) {
 	var s Stats
-	if c := m.CPU; c != nil {
-		s.CPUUsageNs = c.UsageUsec * 1000
-		s.NrPeriods, s.NrThrottled, s.ThrottledNs = c.NrPeriods, c.NrThrottled, c.ThrottledUsec*1000
+	dir := g.dir()
+	var usec, throttledUsec uint64
+	err := readKeyed(g.dirs.file(dir, "cpu.stat"), map[string]*uint64{
+		"usage_usec": &usec, "nr_periods": &s.NrPeriods, "nr_throttled": &s.NrThrottled, "throttled_usec": &throttledUsec})
+	for _, f := range []struct {
+		v    *uint64
+		name string
+	}{{&s.MemoryUsage, "memory.current"}, {&s.MemoryLimit, "memory.max"}, {&s.SwapUsage, "memory.swap.current"},
+		{&s.Pids, "pids.current"}, {&s.PidsLimit, "pids.max"}} {
+		if err != nil {
+			break
+		}
+		*f.v, err = readCounter(g.dirs.file(dir, f.name))
 	}
-	if mem := m.Memory; mem != nil {
-		s.MemoryUsage, s.MemoryLimit, s.SwapUsage = mem.Usage, mem.UsageLimit, mem.SwapUsage
+	if err != nil {
+		return Stats{}, fmt.Errorf("cgroup v2 %s: stats: %w", g.rel, err)
 	}
-	if p := m.Pids; p != nil {
-		s.Pids, s.PidsLimit = p.Current, noLimit(p.Limit)
-	}
-	s.MemoryLimit = noLimit(s.MemoryLimit)
+	s.CPUUsageNs, s.ThrottledNs = usec*1000, throttledUsec*1000
 	return s, nil
 }
 
@@ -222,6 +238,7 @@ func (g *v2Group) Kill() error {
 }
 
 func (g *v2Group) Delete() error {
+	g.dirs.close()
 	if err := g.m.Delete(); err != nil {
 		return fmt.Errorf("cgroup v2 %s: delete: %w", g.rel, err)
 	}

@@ -318,6 +318,8 @@ if [ -s "$gobench" ]; then
   r=$(gb BenchmarkRefresh1000); row "ui refresh 1,000 zones" "${r:--} ms" ""
   r=$(gb BenchmarkList1000); row "zones list 1,000 (in process)" "${r:--} ms" ""
   r=$(gb BenchmarkParse1000Lines); row "zonecfg parse 1,000 lines" "${r:--} ms" ""
+  r=$(awk '$1 ~ /^BenchmarkSampleRound100x5(-[0-9]+)?$/ {for (i = 2; i <= NF; i++) if ($(i+1) == "%core@1Hz") {print $i; exit}}' "$gobench")
+  row "sampling 100 zones x 5 projects" "${r:--} % of a core at 1 Hz" "< 2% $(verdict "$r" '<' 2)"
   r=$(gb BenchmarkZoneCycle); row "engine ready->exec->halt" "${r:--} ms" "<= lxc-execute (${lx:--} ms) $(verdict "$r" '<=' "$lx")"
   for b in $(awk '$1 ~ /^Benchmark.*([Ss]hm|IPC|Ipc)/ {sub(/-[0-9]+$/, "", $1); print $1}' "$gobench" | sort -u); do
     row "${b#Benchmark}" "$(gb "$b") ms" "(shmget overhead)"
