@@ -720,6 +720,9 @@ func (s *session) export(c Command) error {
 	}
 	text := Export(s.cfg)
 	if file, ok := f["-f"]; ok {
+		if s.opts.NoFiles {
+			return errors.New("export -f: this session cannot write your files; redirect export's output instead")
+		}
 		if s.sandbox {
 			return errors.New("export -f: writing files is disabled here")
 		}
