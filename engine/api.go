@@ -31,6 +31,10 @@ type ZoneInfo struct {
 	Reason   string    // why a zone is down or incomplete, empty otherwise
 	Since    time.Time // when the zone entered its current runtime state (ready/running), zero otherwise
 	Autoboot bool
+	// Auths are the delegated auths (login, manage, config, clonefrom)
+	// the listing's principal holds on the zone, when it is a host user
+	// named in the zone's admin resource; empty for everyone else.
+	Auths []string `json:",omitempty"`
 }
 
 // ListOptions selects which zones List returns, as `zoneadm list` does:

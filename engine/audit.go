@@ -267,8 +267,14 @@ func ConfigDiff(before, after *zones.Config) (removed, added string) {
 // every configuration it changed (created, modified or deleted zones). The
 // zonecfg language itself stays in zones/, which knows nothing of audit.
 func (e *Engine) Zonecfg(p Principal, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	return e.ZonecfgWith(p, args, stdin, stdout, stderr, zones.Options{})
+}
+
+// ZonecfgWith is Zonecfg with the session restricted by opts (a
+// delegated user's, served by the zonetop service).
+func (e *Engine) ZonecfgWith(p Principal, args []string, stdin io.Reader, stdout, stderr io.Writer, opts zones.Options) int {
 	before := e.snapshotConfigs()
-	code := zones.RunZonecfg(e.store, args, stdin, stdout, stderr)
+	code := zones.RunZonecfgWith(e.store, args, stdin, stdout, stderr, opts)
 	after := e.snapshotConfigs()
 	names := map[string]bool{}
 	for n := range before {

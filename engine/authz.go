@@ -222,7 +222,9 @@ func CheckConfigChange(p Principal, before, after *zones.Config) error {
 			*list = append(*list, what)
 		}
 	}
-	chk(&caps, "rctl", b.Rctls, a.Rctls)
+	if !reflect.DeepEqual(b.Rctls, a.Rctls) {
+		caps = append(caps, changedRctls(b.Rctls, a.Rctls)...)
+	}
 	chk(&caps, "capped-memory", b.CappedMemory, a.CappedMemory)
 	chk(&caps, "capped-cpu", b.CappedCPU, a.CappedCPU)
 	chk(&caps, "dedicated-cpu", b.DedicatedCPU, a.DedicatedCPU)
@@ -253,6 +255,34 @@ func CheckConfigChange(p Principal, before, after *zones.Config) error {
 		return fmt.Errorf("configure %s: %w: only the global administrator may make this change", name, ErrPermission)
 	}
 	return nil
+}
+
+// changedRctls names the rctls that differ between two lists.
+func changedRctls(b, a []zones.Rctl) []string {
+	vals := func(list []zones.Rctl) map[string][]zones.RctlValue {
+		m := map[string][]zones.RctlValue{}
+		for _, r := range list {
+			m[r.Name] = append(m[r.Name], r.Values...)
+		}
+		return m
+	}
+	bm, am := vals(b), vals(a)
+	var out []string
+	for n, v := range bm {
+		if !reflect.DeepEqual(v, am[n]) {
+			out = append(out, n)
+		}
+	}
+	for n := range am {
+		if _, ok := bm[n]; !ok {
+			out = append(out, n)
+		}
+	}
+	if len(out) == 0 {
+		out = append(out, "rctl")
+	}
+	slices.Sort(out)
+	return out
 }
 
 // authorize is Authorize with the zone's configuration read from the
@@ -289,4 +319,101 @@ func requireGlobal(p Principal, what, zone string) error {
 		return fmt.Errorf("%s %s: %w: only the global administrator may do this", what, zone, ErrPermission)
 	}
 	return nil
+}
+
+// What a delegated host user with the config auth may change with
+// zonecfg, command by command; CheckConfigChange decides the result again
+// before it is stored. Resource types and properties outside these lists
+// are either caps or reach the host (see CheckConfigChange).
+var (
+	delegatedProps     = map[string]bool{"autoboot": true, "bootargs": true, "init": true}
+	delegatedResources = map[string]bool{"attr": true}
+	capResources       = map[string]bool{"rctl": true, "capped-memory": true, "capped-cpu": true, "dedicated-cpu": true}
+	// hostReach says, for the global properties and resource types a
+	// delegated user may not change, what they give power over.
+	hostReach = map[string]string{
+		"zonename": "the zone's name", "zonepath": "where the zone lives on the host",
+		"brand": "how the zone is installed", "limitpriv": "the privileges of the zone's root",
+		"ip-type": "the host's network", "pool": "host CPU policy", "scheduling-class": "host CPU policy",
+		"hostid": "the zone's identity", "fs-allowed": "host file systems", "fs": "host file systems",
+		"inherit-pkg-dir": "host file systems", "device": "host devices", "net": "the host's network",
+		"admin": "who administers the zone",
+	}
+)
+
+// isRctlAlias reports whether prop is a global rctl alias (max-lwps, ...).
+func isRctlAlias(prop string) bool {
+	for _, r := range zones.ZoneRctlNames() {
+		if r.Alias != "" && r.Alias == prop {
+			return true
+		}
+	}
+	return false
+}
+
+// CheckDelegatedCommand decides one zonecfg command of a delegated host
+// user holding the config auth on zone: the zone's own settings (autoboot,
+// bootargs, init, attr resources) are its; caps, what reaches the host
+// and the admin resource are refused by name, and creating, copying and
+// deleting zones stay the global administrator's.
+func CheckDelegatedCommand(zone string, ch zones.Change) error {
+	deny := func(what, why string) error {
+		if what == "" {
+			return fmt.Errorf("%s: %w: %s", ch.Op, ErrPermission, why)
+		}
+		return fmt.Errorf("%s %s: %w: %s", ch.Op, what, ErrPermission, why)
+	}
+	switch ch.Op {
+	case "create":
+		return deny("", fmt.Sprintf("only the global administrator creates zones; change %s with set, add, select and remove", zone))
+	case "delete":
+		return deny("", "only the global administrator deletes zones")
+	}
+	what := ch.Property
+	if ch.Resource != "" {
+		what = ch.Resource
+		if ch.Property != "" {
+			what = ch.Resource + " " + ch.Property
+		}
+	}
+	switch {
+	case ch.Resource == "" && ch.Property == "":
+		// A malformed command; the session reports it.
+		return nil
+	case capResources[ch.Resource] || (ch.Resource == "" && isRctlAlias(ch.Property)):
+		name := ch.Resource
+		if name == "" {
+			name = ch.Property
+		}
+		return deny(what, name+" is a zone cap; zone caps are set by the global administrator")
+	case ch.Resource != "" && delegatedResources[ch.Resource]:
+		return nil
+	case ch.Resource == "" && delegatedProps[ch.Property]:
+		return nil
+	}
+	name := ch.Resource
+	if name == "" {
+		name = ch.Property
+	}
+	if why, ok := hostReach[name]; ok {
+		return deny(what, fmt.Sprintf("only the global administrator may change %s (%s)", name, why))
+	}
+	return deny(what, fmt.Sprintf("only the global administrator may change %s", name))
+}
+
+// AuthorizeAuths is Authorize for a host user known to hold auths on
+// zone, for a front end that has the user's auths (from the zonetop
+// service's list) but not the zone's configuration: it gives the answer,
+// and the words, the engine will give. It decides nothing by itself; the
+// service and zoneadmd decide again.
+func AuthorizeAuths(p Principal, zone string, auths []string, action Action) error {
+	var cfg *zones.Config
+	if len(auths) > 0 {
+		who := p.User
+		if who == "" {
+			who = strconv.Itoa(p.UID)
+		}
+		cfg = &zones.Config{Name: zone, Admins: []zones.Admin{{User: who, Auths: []string{strings.Join(auths, ",")}}}}
+	}
+	return Authorize(p, zone, action, cfg)
 }

@@ -46,6 +46,7 @@ func hostPeer(c *net.UnixConn) (Principal, error) {
 var opAction = map[string]Action{
 	"ping": ActList, "status": ActInfo, "ready": ActReady, "boot": ActBoot,
 	"halt": ActHalt, "shutdown": ActShutdown, "exec": ActLogin,
+	"attach-console": ActConsole, "usage": ActReadUsage,
 }
 
 // delegated serves one request of a host user who is not root. It answers
@@ -65,7 +66,7 @@ func (d *zoneadmd) delegated(c *conn, p Principal, req request) bool {
 		return false
 	}
 	if err := Authorize(p, d.name, act, cfg); err != nil {
-		if act != ActInfo && act != ActLogin {
+		if act != ActInfo && act != ActLogin && act != ActConsole && act != ActReadUsage {
 			_ = AppendAudit(d.root, AuditRecord{Principal: auditPrincipal(p), Zone: d.name, What: req.Op,
 				Before: d.status().State, After: d.status().State, Result: err.Error()})
 		}
@@ -74,7 +75,7 @@ func (d *zoneadmd) delegated(c *conn, p Principal, req request) bool {
 		return true
 	}
 	switch req.Op {
-	case "status", "exec":
+	case "status", "exec", "attach-console", "usage":
 		return false
 	}
 	e, err := New(d.root, "")

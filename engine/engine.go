@@ -115,6 +115,9 @@ func (e *Engine) List(ctx context.Context, p Principal, opts ListOptions) ([]Zon
 			zi.Reason = strings.TrimSpace(zi.Reason + " " + err.Error())
 		} else {
 			zi.Brand, zi.IPType, zi.Autoboot = cfg.Brand, cfg.IPType, cfg.Autoboot
+			if !p.GlobalAdmin() {
+				zi.Auths = DelegatedAuths(p, cfg)
+			}
 		}
 		out = append(out, zi)
 	}

@@ -38,6 +38,11 @@ type request struct {
 	Error   string                 `json:"error,omitempty"`
 	Rctl    *RctlChange            `json:"rctl,omitempty"`
 	Console *ConsoleOptions        `json:"console,omitempty"`
+	// Data is a piece of a delegated zonecfg's standard input; EOF ends
+	// it. Prompt asks the session to prompt (the user is at a terminal).
+	Data   []byte `json:"data,omitempty"`
+	EOF    bool   `json:"eof,omitempty"`
+	Prompt bool   `json:"prompt,omitempty"`
 }
 
 // response answers a request. An exec gets two: first Pid once the
@@ -58,6 +63,10 @@ type response struct {
 	// Event is news zoneadmd sends on its own, on a connection that
 	// stays open (an attached console): "halted", "booting", "ready".
 	Event string `json:"event,omitempty"`
+	// Data is output of a delegated zonecfg, for Stream 1 (stdout) or 2
+	// (stderr); its Exit ends the session.
+	Data   []byte `json:"data,omitempty"`
+	Stream int    `json:"stream,omitempty"`
 }
 
 // conn is one end of a control connection.

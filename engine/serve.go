@@ -70,6 +70,9 @@ func (e *Engine) serveOne(c *conn) {
 		return
 	}
 	switch req.Op {
+	case "zonecfg":
+		_ = c.c.SetDeadline(time.Time{})
+		e.serveZonecfg(c, p, req)
 	case "list":
 		var opts ListOptions
 		for _, a := range req.Args {
@@ -141,14 +144,24 @@ func DelegatedOp(rootPrefix, name, op string, args []string, timeout time.Durati
 	if err := checkZoneName(name); err != nil {
 		return ZoneStatus{}, err
 	}
-	if !ZoneadmdRunning(rootPrefix, name) {
-		resp, err := roundTrip(ServeSock(rootPrefix), request{Op: "start", Args: []string{name}})
-		if err != nil {
-			return ZoneStatus{}, fmt.Errorf("%s %s: no zoneadmd, and the zonetop service (%s) does not answer: %w", op, name, ServeSock(rootPrefix), err)
-		}
-		if !resp.OK {
-			return ZoneStatus{}, fmt.Errorf("%s %s: %s", op, name, resp.Error)
-		}
+	if err := delegatedStart(rootPrefix, name, op); err != nil {
+		return ZoneStatus{}, err
 	}
 	return call(rootPrefix, name, request{Op: op, Args: args, Timeout: timeout}, false)
+}
+
+// delegatedStart has the zonetop service start the zone's zoneadmd when
+// none runs, for a caller who cannot start it itself.
+func delegatedStart(rootPrefix, name, op string) error {
+	if ZoneadmdRunning(rootPrefix, name) {
+		return nil
+	}
+	resp, err := roundTrip(ServeSock(rootPrefix), request{Op: "start", Args: []string{name}})
+	if err != nil {
+		return fmt.Errorf("%s %s: no zoneadmd, and the zonetop service (%s) does not answer: %w", op, name, ServeSock(rootPrefix), err)
+	}
+	if !resp.OK {
+		return fmt.Errorf("%s %s: %s", op, name, resp.Error)
+	}
+	return nil
 }

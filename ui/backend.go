@@ -33,6 +33,15 @@ type Backend interface {
 	Processes(ctx context.Context, p engine.Principal, zone string) ([]engine.Process, error)
 }
 
+// ActionScope says which actions a principal other than the global
+// administrator may take on one zone (a delegated host user's auths). The
+// console offers only those keys while that zone is selected; without an
+// ActionScope such a principal is offered none. The engine decides again
+// whatever the console offers.
+type ActionScope interface {
+	ActionAllowed(p engine.Principal, zone string, action engine.Action) bool
+}
+
 // UsageBackend reports a zone's live usage against its caps. The caps and
 // projects work provides it as engine.Usage; cmd/zonetop adapts that to
 // these plain types.

@@ -9,6 +9,8 @@ import (
 	"charm.land/bubbles/v2/textarea"
 	tea "charm.land/bubbletea/v2"
 	"charm.land/lipgloss/v2"
+
+	"zonetop/engine"
 )
 
 // zoneEditor is the `e` pane: the zone's configuration as a zonecfg
@@ -48,6 +50,13 @@ func (m *Model) openEditor(zone string) tea.Cmd {
 	m.editor = &zoneEditor{common: m.c, zone: zone, file: zone + ".zonecfg", area: ta, loading: true}
 	b, p, ctx := m.backend, m.opts.Principal, m.ctx
 	return func() tea.Msg {
+		if as, ok := b.(ActionScope); ok && !p.GlobalAdmin() && as.ActionAllowed(p, zone, engine.ActConfigure) {
+			// A delegated user changes settings, never replaces the
+			// whole configuration: an empty script under the current
+			// configuration shown as comments.
+			_, export, err := b.ZoneConfig(ctx, p, zone)
+			return editorLoadedMsg{zone: zone, export: delegatedScript(zone, export), err: err}
+		}
 		if !p.GlobalAdmin() {
 			// Ask the engine, so the refusal is its own words.
 			_, err := b.ApplyZonecfg(ctx, p, zone, zone+".zonecfg", "")
@@ -59,6 +68,18 @@ func (m *Model) openEditor(zone string) tea.Cmd {
 		_, export, err := b.ZoneConfig(ctx, p, zone)
 		return editorLoadedMsg{zone: zone, export: export, err: err}
 	}
+}
+
+// delegatedScript is the editor's text for a user who may change some of
+// a zone's settings: room for subcommands, above the current
+// configuration as comments.
+func delegatedScript(zone, export string) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "# zonecfg subcommands to apply to %s, e.g. set autoboot=true;\n# what you may not change is refused with the reason.\n\n\n# current configuration:\n", zone)
+	for _, l := range strings.Split(strings.TrimRight(export, "\n"), "\n") {
+		b.WriteString("#   " + l + "\n")
+	}
+	return b.String()
 }
 
 // editable turns an export into a script that replaces the configuration:

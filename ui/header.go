@@ -28,8 +28,10 @@ func whoText(p engine.Principal) string {
 		return "global administrator"
 	case p.Zone != "" && p.Zone != "global":
 		return "zone administrator of " + p.Zone
+	case p.User != "":
+		return p.User + " in the global zone (delegated zones only)"
 	default:
-		return fmt.Sprintf("uid %d in the global zone (read-only)", p.UID)
+		return fmt.Sprintf("uid %d in the global zone (delegated zones only)", p.UID)
 	}
 }
 

@@ -93,9 +93,21 @@ func (k *KeyMap) actionBindings() []*key.Binding {
 // scope disables the keys p may not use, so help does not offer them. The
 // engine still decides: a disabled key typed anyway goes to the engine and
 // comes back with its refusal.
-func (k *KeyMap) scope(p engine.Principal) {
+func (k *KeyMap) scope(p engine.Principal) { k.scopeZone(p, nil) }
+
+// scopeZone is scope for the selected zone: besides the global
+// administrator's keys, those may allows (nil: none). Creating and
+// deleting zones are never offered to anyone else.
+func (k *KeyMap) scopeZone(p engine.Principal, may func(engine.Action) bool) {
+	acts := map[*key.Binding]engine.Action{
+		&k.Edit: engine.ActConfigure, &k.Install: engine.ActInstall, &k.Ready: engine.ActReady,
+		&k.Boot: engine.ActBoot, &k.Halt: engine.ActHalt, &k.Reboot: engine.ActReboot,
+		&k.Shutdown: engine.ActShutdown, &k.Uninstall: engine.ActUninstall,
+		&k.Console: engine.ActConsole, &k.Login: engine.ActLogin,
+	}
 	for _, b := range k.actionBindings() {
-		b.SetEnabled(p.GlobalAdmin())
+		a, ok := acts[b]
+		b.SetEnabled(p.GlobalAdmin() || (ok && may != nil && may(a)))
 	}
 }
 

@@ -619,6 +619,23 @@ func (m *Model) emptyState() string {
 	return strings.Join(lines, "\n")
 }
 
+// scopeKeys offers a principal other than the global administrator the
+// keys its rights on the selected zone allow (ActionScope), before help
+// is drawn.
+func (m *Model) scopeKeys() {
+	p := m.opts.Principal
+	if p.GlobalAdmin() {
+		return
+	}
+	var may func(engine.Action) bool
+	if as, ok := m.backend.(ActionScope); ok {
+		if z, sel := m.table.Selected(); sel && z.Name != globalZone {
+			may = func(a engine.Action) bool { return as.ActionAllowed(p, z.Name, a) }
+		}
+	}
+	m.c.keys.scopeZone(p, may)
+}
+
 // View draws the whole screen.
 func (m *Model) View() tea.View {
 	var v tea.View
@@ -639,6 +656,7 @@ func (m *Model) render() string {
 			fmt.Sprintf("need %d×%d", wantWidth, wantHeight)
 		return clip(lipgloss.Place(w, h, lipgloss.Center, lipgloss.Center, msg), w)
 	}
+	m.scopeKeys()
 	helpV := m.helpView()
 	tableH, paneH := m.split()
 	var top string

@@ -377,9 +377,10 @@ func TestEverySizeFits(t *testing.T) {
 
 func TestWho(t *testing.T) {
 	for p, want := range map[engine.Principal]string{
-		{UID: 0, Zone: "global"}:    "global administrator",
-		{UID: 1000, Zone: "web01"}:  "zone administrator of web01",
-		{UID: 1000, Zone: "global"}: "uid 1000 in the global zone (read-only)",
+		{UID: 0, Zone: "global"}:                   "global administrator",
+		{UID: 1000, Zone: "web01"}:                 "zone administrator of web01",
+		{UID: 1000, Zone: "global"}:                "uid 1000 in the global zone (delegated zones only)",
+		{UID: 1000, User: "alice", Zone: "global"}: "alice in the global zone (delegated zones only)",
 	} {
 		if got := whoText(p); got != want {
 			t.Errorf("%+v: %q, want %q", p, got, want)

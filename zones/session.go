@@ -32,6 +32,7 @@ type session struct {
 
 	// sandbox forbids touching files (export -f); fuzzing runs with it.
 	sandbox bool
+	opts    Options
 
 	out, errOut io.Writer
 }
@@ -64,6 +65,9 @@ func (s *session) run(c Command) error {
 	}
 	switch c.Name {
 	case "create":
+		if err := s.check(c); err != nil {
+			return err
+		}
 		return s.create(c)
 	case "help":
 		fmt.Fprint(s.out, helpText(argWords(c)))
@@ -71,6 +75,9 @@ func (s *session) run(c Command) error {
 	case "exit":
 		return s.exit(c)
 	case "delete":
+		if err := s.check(c); err != nil {
+			return err
+		}
 		return s.delete(c)
 	case "add", "set", "remove", "select", "end", "cancel", "clear", "info", "verify", "commit", "revert", "export":
 	default:
@@ -78,6 +85,9 @@ func (s *session) run(c Command) error {
 	}
 	if s.cfg == nil {
 		return fmt.Errorf("%s: zone %s: %w", c.Name, s.zone, errNoConfig)
+	}
+	if err := s.check(c); err != nil {
+		return err
 	}
 	switch c.Name {
 	case "add":
@@ -618,8 +628,51 @@ func (s *session) commit() error {
 	return s.write(s.cfg)
 }
 
+// check asks Options.Check about a command that changes the
+// configuration; commands that only read or move between scopes pass.
+func (s *session) check(c Command) error {
+	if s.opts.Check == nil {
+		return nil
+	}
+	ch := Change{Op: c.Name}
+	first := ""
+	for _, a := range c.Args {
+		if !strings.HasPrefix(a.Word, "-") || a.Assign {
+			first = a.Word
+			break
+		}
+	}
+	switch c.Name {
+	case "create":
+		ch.Args = argWords(c)
+	case "delete":
+	case "add", "remove", "set", "clear":
+		if s.scope != nil {
+			ch.Resource, ch.Property = s.scope.res.kind, first
+		} else if c.Name == "add" || c.Name == "remove" {
+			ch.Resource = first
+		} else {
+			ch.Property = first
+		}
+	default:
+		return nil
+	}
+	return s.opts.Check(ch)
+}
+
+// allowed asks Options.Commit before the store changes.
+func (s *session) allowed(after *Config) error {
+	if s.opts.Commit == nil {
+		return nil
+	}
+	return s.opts.Commit(s.loaded, after)
+}
+
 // write commits cfg to the store now.
 func (s *session) write(cfg *Config) error {
+	if err := s.allowed(cfg); err != nil {
+		return fmt.Errorf("commit: %w", err)
+	}
 	c := cfg.Clone()
 	rev, err := s.st.Commit(c, s.base)
 	if err != nil {
@@ -667,6 +720,9 @@ func (s *session) export(c Command) error {
 	}
 	text := Export(s.cfg)
 	if file, ok := f["-f"]; ok {
+		if s.opts.NoFiles {
+			return errors.New("export -f: this session cannot write your files; redirect export's output instead")
+		}
 		if s.sandbox {
 			return errors.New("export -f: writing files is disabled here")
 		}
@@ -697,6 +753,9 @@ func (s *session) delete(c Command) error {
 		return fmt.Errorf("delete: zone %s: %w", s.zone, errNoConfig)
 	}
 	if s.loaded != nil && s.st != nil && !s.deferred {
+		if err := s.allowed(nil); err != nil {
+			return fmt.Errorf("delete: %w", err)
+		}
 		if err := s.st.Delete(s.loaded.Name); err != nil {
 			return fmt.Errorf("delete: %w", err)
 		}
@@ -763,6 +822,9 @@ func (s *session) flush() error {
 		target = s.committed
 	}
 	if s.deleted && target == nil {
+		if err := s.allowed(nil); err != nil {
+			return fmt.Errorf("delete: %w", err)
+		}
 		if err := s.st.Delete(s.loaded.Name); err != nil {
 			return fmt.Errorf("delete: %w", err)
 		}
@@ -777,6 +839,9 @@ func (s *session) flush() error {
 	if s.deleted && s.loaded != nil {
 		// delete then create in one script: the zone is re-created under
 		// the same name; the old entry goes first so the UUID is new.
+		if err := s.allowed(nil); err != nil {
+			return fmt.Errorf("delete: %w", err)
+		}
 		if err := s.st.Delete(s.loaded.Name); err != nil {
 			return fmt.Errorf("delete: %w", err)
 		}

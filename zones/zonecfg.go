@@ -16,15 +16,19 @@ const usageText = `usage:	zonecfg -z zonename
 	zonecfg help
 `
 
-// RunZonecfg is the zonecfg front end. args are what follows the word
-// "zonecfg". With subcommands or -f it runs them as a script: the whole
-// script is checked for syntax first, then run; the first error stops it,
-// is reported as FILE:LINE:COL and nothing reaches the store. Without
-// either it is interactive, prompting on stdout. Exit status: 0 success,
-// 1 error, 2 usage.
-func RunZonecfg(s *Store, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	var zone, uuid, file string
-	haveFile := false
+// Invocation is a zonecfg command line taken apart.
+type Invocation struct {
+	Zone, UUID string
+	File       string // -f's argument ("-": standard input)
+	HaveFile   bool
+	Help       bool     // -h, --help, -?
+	Rest       []string // subcommands, or "help [topic]" without a zone
+}
+
+// ParseArgs takes a zonecfg command line (what follows the word "zonecfg")
+// apart. An error is a usage error, exit status 2.
+func ParseArgs(args []string) (Invocation, error) {
+	var inv Invocation
 	i := 0
 	for ; i < len(args); i++ {
 		a := args[i]
@@ -43,45 +47,100 @@ func RunZonecfg(s *Store, args []string, stdin io.Reader, stdout, stderr io.Writ
 		case "-z", "-u", "-f":
 			if !inline {
 				if i+1 >= len(args) {
-					fmt.Fprintf(stderr, "zonecfg: option %s needs an argument\n%s", opt, usageText)
-					return 2
+					return inv, fmt.Errorf("option %s needs an argument", opt)
 				}
 				i++
 				val = args[i]
 			}
 			switch opt {
 			case "-z":
-				zone = val
+				inv.Zone = val
 			case "-u":
-				uuid = val
+				inv.UUID = val
 			case "-f":
-				file, haveFile = val, true
+				inv.File, inv.HaveFile = val, true
 			}
 		case "-h", "--help", "-?":
-			fmt.Fprint(stdout, usageText)
-			return 0
+			inv.Help = true
+			return inv, nil
 		default:
-			fmt.Fprintf(stderr, "zonecfg: unknown option %s\n%s", a, usageText)
-			return 2
+			return inv, fmt.Errorf("unknown option %s", a)
 		}
 	}
-	rest := args[i:]
+	inv.Rest = args[i:]
+	if inv.Zone == "" && inv.UUID == "" {
+		if len(inv.Rest) > 0 && inv.Rest[0] == "help" {
+			return inv, nil
+		}
+		return inv, errors.New("a zone is required (-z zonename)")
+	}
+	if inv.Zone != "" && inv.UUID != "" {
+		return inv, errors.New("give -z or -u, not both")
+	}
+	if inv.HaveFile && len(inv.Rest) > 0 {
+		return inv, errors.New("give -f or subcommands, not both")
+	}
+	return inv, nil
+}
+
+// Options adjust a zonecfg session run on behalf of someone other than the
+// global administrator (a delegated zone administrator, served by the
+// zonetop service). The zero value is the global administrator's session.
+type Options struct {
+	// Check, when set, is asked before every command that would change
+	// the configuration; its error refuses the command, which changes
+	// nothing.
+	Check func(Change) error
+	// Commit, when set, is asked before anything reaches the store, with
+	// the stored configuration and the one about to replace it (nil when
+	// the zone is being deleted); its error keeps the store as it was.
+	Commit func(before, after *Config) error
+	// NoFiles refuses export -f: the session runs with privileges its
+	// user lacks, so it must not write files for them.
+	NoFiles bool
+	// Prompt shows prompts whatever stdin is: the user's terminal is at
+	// the other end of a socket.
+	Prompt bool
+}
+
+// Change is what one zonecfg command would change, as Options.Check sees
+// it: the subcommand, the resource type (the one being edited, for a
+// property inside a resource scope) and the property. create passes its
+// arguments.
+type Change struct {
+	Op       string
+	Resource string
+	Property string
+	Args     []string
+}
+
+// RunZonecfg is the zonecfg front end. args are what follows the word
+// "zonecfg". With subcommands or -f it runs them as a script: the whole
+// script is checked for syntax first, then run; the first error stops it,
+// is reported as FILE:LINE:COL and nothing reaches the store. Without
+// either it is interactive, prompting on stdout. Exit status: 0 success,
+// 1 error, 2 usage.
+func RunZonecfg(s *Store, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	return RunZonecfgWith(s, args, stdin, stdout, stderr, Options{})
+}
+
+// RunZonecfgWith is RunZonecfg with the session restricted by opts.
+func RunZonecfgWith(s *Store, args []string, stdin io.Reader, stdout, stderr io.Writer, opts Options) int {
+	inv, err := ParseArgs(args)
+	if err != nil {
+		fmt.Fprintf(stderr, "zonecfg: %v\n%s", err, usageText)
+		return 2
+	}
+	if inv.Help {
+		fmt.Fprint(stdout, usageText)
+		return 0
+	}
+	zone, uuid, file := inv.Zone, inv.UUID, inv.File
 	if zone == "" && uuid == "" {
-		if len(rest) > 0 && rest[0] == "help" {
-			fmt.Fprint(stdout, helpText(rest[1:]))
-			return 0
-		}
-		fmt.Fprintf(stderr, "zonecfg: a zone is required (-z zonename)\n%s", usageText)
-		return 2
+		fmt.Fprint(stdout, helpText(inv.Rest[1:]))
+		return 0
 	}
-	if zone != "" && uuid != "" {
-		fmt.Fprintf(stderr, "zonecfg: give -z or -u, not both\n%s", usageText)
-		return 2
-	}
-	if haveFile && len(rest) > 0 {
-		fmt.Fprintf(stderr, "zonecfg: give -f or subcommands, not both\n%s", usageText)
-		return 2
-	}
+	rest, haveFile := inv.Rest, inv.HaveFile
 	if uuid != "" {
 		ents, err := s.List()
 		if err != nil {
@@ -105,7 +164,7 @@ func RunZonecfg(s *Store, args []string, stdin io.Reader, stdout, stderr io.Writ
 		}
 	}
 
-	sess := &session{st: s, zone: zone, out: stdout, errOut: stderr}
+	sess := &session{st: s, zone: zone, out: stdout, errOut: stderr, opts: opts, sandbox: opts.NoFiles}
 	if err := sess.load(); err != nil {
 		fmt.Fprintf(stderr, "zonecfg: %v\n", err)
 		return 1
@@ -207,7 +266,7 @@ func (s *session) interactive(stdin io.Reader) int {
 	line := 0
 	// Prompts are for a person at a terminal; commands piped in get
 	// output a script can read, as illumos zonecfg does.
-	prompt := promptAlways || isTerminal(stdin)
+	prompt := promptAlways || s.opts.Prompt || isTerminal(stdin)
 	for !s.done {
 		if prompt {
 			fmt.Fprint(s.out, s.prompt())

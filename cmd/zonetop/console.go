@@ -24,7 +24,11 @@ func runConsole(g *globals, stdout io.Writer, stderr io.Writer) int {
 		Principal: engine.CurrentPrincipal(),
 		Command:   func(line string) (string, error) { return consoleCommand(g, line) },
 	}
-	if err := ui.Run(consoleBackend{e}, opts); err != nil {
+	var b ui.Backend = consoleBackend{e}
+	if delegatedUser() {
+		b = newDelegBackend(e)
+	}
+	if err := ui.Run(b, opts); err != nil {
 		fmt.Fprintf(stderr, "zonetop: %v\n", err)
 		return 1
 	}

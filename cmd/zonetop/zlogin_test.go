@@ -119,7 +119,12 @@ type term struct {
 
 func (z *cliZone) startTerm(rows, cols uint16, args ...string) *term {
 	z.t.Helper()
-	cmd := z.command(args...)
+	return z.startCmdTerm(rows, cols, z.command(args...))
+}
+
+// startCmdTerm runs cmd on a new pty.
+func (z *cliZone) startCmdTerm(rows, cols uint16, cmd *exec.Cmd) *term {
+	z.t.Helper()
 	p, err := pty.StartWithSize(cmd, &pty.Winsize{Rows: rows, Cols: cols})
 	if err != nil {
 		z.t.Fatal(err)

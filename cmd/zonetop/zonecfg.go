@@ -3,7 +3,9 @@ package main
 import (
 	"fmt"
 	"io"
+	"os"
 
+	"zonetop/console"
 	"zonetop/engine"
 )
 
@@ -16,6 +18,17 @@ func runZonecfg(g *globals, args []string, stdin io.Reader, stdout, stderr io.Wr
 	if len(args) == 1 && args[0] == "-R" {
 		fmt.Fprintln(stderr, "zonecfg: -R needs a root directory")
 		return 2
+	}
+	if delegatedUser() {
+		// The store is root's: the zonetop service runs the session as
+		// this user, within the config auth.
+		f, ok := stdin.(*os.File)
+		code, err := engine.DelegatedZonecfg(g.root, args, ok && console.IsTerminal(f), stdin, stdout, stderr)
+		if err != nil {
+			fmt.Fprintf(stderr, "zonecfg: %v\n", err)
+			return 1
+		}
+		return code
 	}
 	e, err := engine.New(g.root, g.cgroupParent)
 	if err != nil {

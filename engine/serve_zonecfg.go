@@ -1,0 +1,237 @@
+package engine
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"zonetop/zones"
+)
+
+// zonecfg for delegated host users. The store is root's, so a user with
+// the config auth runs zonecfg through the zonetop service: the front end
+// sends the command line and streams its standard input (the interactive
+// session's lines, or a -f file it read itself, as the user), the service
+// runs the zonecfg session as that principal and streams the output back,
+// prompts and error messages included, then the exit status. The service
+// never opens a file the user names: -f must come as standard input, and
+// export -f is refused.
+
+// zonecfgIdle bounds how long an interactive session may wait for its
+// user's next line.
+const zonecfgIdle = time.Hour
+
+// outChunk keeps every output message well under maxMessage once the
+// bytes are base64 in JSON.
+const outChunk = 32 << 10
+
+// streamWriter sends what a session writes as output messages.
+type streamWriter struct {
+	c      *conn
+	mu     *sync.Mutex
+	stream int
+}
+
+func (w streamWriter) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for off := 0; off < len(p); off += outChunk {
+		end := min(off+outChunk, len(p))
+		if err := w.c.send(response{OK: true, Stream: w.stream, Data: p[off:end]}); err != nil {
+			return off, err
+		}
+	}
+	return len(p), nil
+}
+
+// serveZonecfg runs one zonecfg session for p on the service's socket.
+func (e *Engine) serveZonecfg(c *conn, p Principal, req request) {
+	var mu sync.Mutex
+	stdout := streamWriter{c: c, mu: &mu, stream: 1}
+	stderr := streamWriter{c: c, mu: &mu, stream: 2}
+	finish := func(code int) {
+		mu.Lock()
+		defer mu.Unlock()
+		_ = c.send(response{OK: code == 0, Exit: &code})
+	}
+	fail := func(code int, format string, a ...any) {
+		fmt.Fprintf(stderr, "zonecfg: "+format+"\n", a...)
+		finish(code)
+	}
+	inv, err := zones.ParseArgs(req.Args)
+	switch {
+	case err != nil || inv.Help || (inv.Zone == "" && inv.UUID == ""):
+		// Usage and help touch no zone.
+		finish(zones.RunZonecfg(nil, req.Args, nil, stdout, stderr))
+		return
+	case inv.UUID != "":
+		fail(1, "-u %s: %v: only the global administrator looks zones up by uuid; use -z", inv.UUID, ErrPermission)
+		return
+	case inv.HaveFile && inv.File != "-":
+		fail(2, "-f %s: the zonetop service reads command files only from standard input", inv.File)
+		return
+	}
+	if err := checkZoneName(inv.Zone); err != nil && inv.Zone != "global" {
+		fail(1, "%v", err)
+		return
+	}
+	if err := e.authorize(p, inv.Zone, ActConfigure); err != nil {
+		_ = AppendAudit(e.Root, AuditRecord{Principal: auditPrincipal(p), Zone: inv.Zone, What: "zonecfg", Result: err.Error()})
+		fail(1, "%v", err)
+		return
+	}
+
+	// Standard input comes in messages; a client that goes away ends it
+	// with an error, and then nothing of the session is stored: an
+	// interrupted zonecfg commits nothing.
+	var gone atomic.Bool
+	inR, inW := io.Pipe()
+	go func() {
+		for {
+			_ = c.c.SetReadDeadline(time.Now().Add(zonecfgIdle))
+			var m request
+			files, err := c.recv(&m)
+			closeAll(files)
+			switch {
+			case err != nil:
+				gone.Store(true)
+				inW.CloseWithError(fmt.Errorf("zonecfg client: %w", err))
+				return
+			case m.EOF:
+				inW.Close()
+				// Keep reading: a hang-up before the end still means
+				// the user is gone.
+			case len(m.Data) > 0:
+				if _, err := inW.Write(m.Data); err != nil {
+					return
+				}
+			}
+		}
+	}()
+	opts := zones.Options{NoFiles: true, Prompt: req.Prompt}
+	if !p.GlobalAdmin() {
+		opts.Check = func(ch zones.Change) error {
+			err := CheckDelegatedCommand(inv.Zone, ch)
+			if err != nil {
+				what := "zonecfg " + ch.Op
+				if ch.Resource != "" {
+					what += " " + ch.Resource
+				}
+				if ch.Property != "" {
+					what += " " + ch.Property
+				}
+				_ = AppendAudit(e.Root, AuditRecord{Principal: auditPrincipal(p), Zone: inv.Zone, What: what, Result: err.Error()})
+			}
+			return err
+		}
+	}
+	opts.Commit = func(before, after *zones.Config) error {
+		if gone.Load() {
+			return errors.New("the user's zonecfg went away before the session ended; nothing was committed")
+		}
+		err := CheckConfigChange(p, before, after)
+		if err != nil {
+			rm, ad := ConfigDiff(before, after)
+			_ = AppendAudit(e.Root, AuditRecord{Principal: auditPrincipal(p), Zone: inv.Zone, What: "zonecfg", Before: rm, After: ad, Result: err.Error()})
+		}
+		return err
+	}
+	code := e.ZonecfgWith(p, req.Args, inR, stdout, stderr, opts)
+	inR.Close()
+	finish(code)
+}
+
+// DelegatedZonecfg runs zonecfg with args through the zonetop service, for
+// a caller who is not root. A -f FILE is read here, with the caller's own
+// rights, and sent as standard input; so is stdin for an interactive
+// session or -f -. prompt shows the session's prompts (stdin is a
+// terminal). It returns zonecfg's exit status.
+func DelegatedZonecfg(rootPrefix string, args []string, prompt bool, stdin io.Reader, stdout, stderr io.Writer) (int, error) {
+	inv, err := zones.ParseArgs(args)
+	var input io.Reader
+	if err == nil && !inv.Help && (inv.Zone != "" || inv.UUID != "") {
+		switch {
+		case inv.HaveFile && inv.File != "-":
+			f, err := os.Open(inv.File)
+			if err != nil {
+				fmt.Fprintf(stderr, "zonecfg: %v\n", err)
+				return 1, nil
+			}
+			defer f.Close()
+			input, args = f, rewriteFileArg(args)
+		case inv.HaveFile || len(inv.Rest) == 0:
+			input = stdin
+		}
+	}
+	sock := ServeSock(rootPrefix)
+	c, err := dial(sock, 2*time.Second)
+	if err != nil {
+		return 1, fmt.Errorf("zonetop service (%s): %w", sock, err)
+	}
+	defer c.Close()
+	if err := c.send(request{Op: "zonecfg", Args: args, Prompt: prompt && len(inv.Rest) == 0 && !inv.HaveFile}); err != nil {
+		return 1, fmt.Errorf("zonetop service: %w", err)
+	}
+	if input != nil {
+		go func() {
+			buf := make([]byte, outChunk)
+			for {
+				n, err := input.Read(buf)
+				if n > 0 {
+					if c.send(request{Op: "input", Data: buf[:n]}) != nil {
+						return
+					}
+				}
+				if err != nil {
+					_ = c.send(request{Op: "input", EOF: true})
+					return
+				}
+			}
+		}()
+	}
+	for {
+		var resp response
+		files, err := c.recv(&resp)
+		closeAll(files)
+		if err != nil {
+			return 1, fmt.Errorf("zonetop service: %w", err)
+		}
+		switch {
+		case resp.Exit != nil:
+			return *resp.Exit, nil
+		case resp.Stream == 1:
+			_, _ = stdout.Write(resp.Data)
+		case resp.Stream == 2:
+			_, _ = stderr.Write(resp.Data)
+		case resp.Error != "":
+			return 1, errors.New(resp.Error)
+		}
+	}
+}
+
+// rewriteFileArg replaces the -f FILE of a zonecfg command line by -f -.
+func rewriteFileArg(args []string) []string {
+	out := make([]string, 0, len(args))
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		switch {
+		case a == "--":
+			return append(out, args[i:]...)
+		case a == "-f" && i+1 < len(args):
+			out = append(out, "-f", "-")
+			i++
+		case len(a) > 2 && a[:2] == "-f":
+			out = append(out, "-f", "-")
+		case (a == "-z" || a == "-u") && i+1 < len(args):
+			out = append(out, a, args[i+1])
+			i++
+		default:
+			out = append(out, a)
+		}
+	}
+	return out
+}
