@@ -365,6 +365,7 @@ func (d *zoneadmd) ready(spec *PlatformSpec) (err error) {
 			return fmt.Errorf("ready %s: sysctl %s: not an IPC namespace sysctl", d.name, k)
 		}
 	}
+	ph := newPhases()
 	var undo []func()
 	defer func() {
 		if err != nil {
@@ -393,6 +394,7 @@ func (d *zoneadmd) ready(spec *PlatformSpec) (err error) {
 	if err := writeFileAtomic(filepath.Join(d.dir, "spec.json"), b, 0o600); err != nil {
 		return err
 	}
+	ph.mark("spec")
 	id, err := allocZoneID(d.root, d.name)
 	if err != nil {
 		return err
@@ -403,6 +405,7 @@ func (d *zoneadmd) ready(spec *PlatformSpec) (err error) {
 	d.st = runState{State: stateShuttingDown, ZoneID: id, Reason: "ready under way"}
 	d.mu.Unlock()
 
+	ph.mark("id")
 	devs, err := matchDevices(spec.Devices)
 	if err != nil {
 		return err
@@ -421,6 +424,7 @@ func (d *zoneadmd) ready(spec *PlatformSpec) (err error) {
 	_ = d.saveLocked()
 	d.mu.Unlock()
 
+	ph.mark("cgroups")
 	lim, cgParent, err := d.setupLimits(spec)
 	if err != nil {
 		return err
@@ -431,15 +435,18 @@ func (d *zoneadmd) ready(spec *PlatformSpec) (err error) {
 	_ = d.saveLocked()
 	d.mu.Unlock()
 
+	ph.mark("limits")
 	if d.sealed == nil {
 		if d.sealed, err = newSealedSelf(d.dir); err != nil {
 			return err
 		}
 	}
+	ph.mark("seal")
 	p, err := d.startZsched(spec, cg)
 	if err != nil {
 		return err
 	}
+	ph.mark("zsched")
 	start, _ := procStartTime(p.Pid)
 	// zsched was born in the zone cgroup (its cgroup namespace is rooted
 	// there); it lives in the system project, as illumos' zsched does.
@@ -455,6 +462,7 @@ func (d *zoneadmd) ready(spec *PlatformSpec) (err error) {
 	d.st.ZschedPid, d.st.ZschedStart = p.Pid, start
 	_ = d.saveLocked()
 	d.mu.Unlock()
+	ph.mark("place")
 	if err := d.attachConsole(); err != nil {
 		return err
 	}
@@ -462,10 +470,12 @@ func (d *zoneadmd) ready(spec *PlatformSpec) (err error) {
 		return err
 	}
 	undo = append(undo, d.stopZoneSock)
+	ph.mark("console+sock")
 	if err := d.startIPCCheck(); err != nil {
 		return err
 	}
 	undo = append(undo, func() { d.stopIPCCheck(true) })
+	ph.mark("ipccheck")
 	ns, err := SetupNet(*spec, p.Pid, id)
 	if err != nil {
 		return err
@@ -477,7 +487,8 @@ func (d *zoneadmd) ready(spec *PlatformSpec) (err error) {
 	d.st.Net = nb
 	d.mu.Unlock()
 	d.setState(stateReady, "")
-	log.Printf("ready: zone ID %d, zsched pid %d", id, p.Pid)
+	ph.mark("net")
+	log.Printf("ready: zone ID %d, zsched pid %d; %s", id, p.Pid, ph)
 	d.hub.Notice("Zone readied")
 	d.event("ready")
 	return nil
@@ -1172,4 +1183,24 @@ func (w *lazyLog) Close() error {
 func hostLinkTaken(id int) bool {
 	_, err := os.Lstat(filepath.Join("/sys/class/net", netHostLinkName(id, 0)))
 	return err == nil
+}
+
+// phases times the steps of a long operation for the zoneadmd log, so an
+// operator (and the benchmarks) can see where a slow ready spends its time.
+type phases struct {
+	last  time.Time
+	start time.Time
+	b     strings.Builder
+}
+
+func newPhases() *phases { now := time.Now(); return &phases{last: now, start: now} }
+
+func (p *phases) mark(step string) {
+	now := time.Now()
+	fmt.Fprintf(&p.b, "%s %.1fms, ", step, float64(now.Sub(p.last).Microseconds())/1000)
+	p.last = now
+}
+
+func (p *phases) String() string {
+	return fmt.Sprintf("%stotal %.1fms", p.b.String(), float64(time.Since(p.start).Microseconds())/1000)
 }
