@@ -34,10 +34,17 @@ import (
 // allocate nothing, and the kernel gives their answers (EEXIST, ENOENT,
 // EINVAL, EACCES).
 //
-// The partial action: a segment cannot be granted in part (the kernel
-// creates the size it was asked for, and a notification cannot change the
-// caller's arguments), so a request bound by a partial limit is refused
-// whole and the amount that was available is logged.
+// The partial action: where the limit that binds a shmget carries it, the
+// caller gets a segment of what is available instead of a refusal. A
+// notification cannot change the caller's arguments, so zoneadmd makes
+// that smaller segment itself, on a thread kept in the zone's IPC
+// namespace (shmCreator), with the caller's key, flags and mode, hands
+// ownership to the caller's effective uid and gid, and answers the call
+// with the new id. The caller learns the size it got with IPC_STAT, as
+// with any segment; one that trusts the size it asked for and writes past
+// the end faults, which is what the administrator who chose "partial" over
+// "deny" accepted. Without the namespace thread (a checker not serving a
+// zone) a partial limit refuses whole.
 //
 // Accounting: a grant is charged at once (pending) so that concurrent
 // calls can never overshoot. "Continue" does not tell the id the kernel
@@ -64,6 +71,7 @@ type ipcChecker struct {
 	now      func() time.Time
 	logf     func(format string, args ...any)
 	buf      []byte
+	shm      *shmCreator // makes partly granted segments; nil: refuse whole
 }
 
 // ipcID names one IPC object across reconciles. Ids are not reused until
@@ -177,6 +185,10 @@ func newIPCChecker(zone *limits.Node, tables [ipcKinds]*os.File) *ipcChecker {
 }
 
 func (c *ipcChecker) close() {
+	if c.shm != nil {
+		c.shm.close()
+		c.shm = nil
+	}
 	for _, f := range c.tables {
 		if f != nil {
 			f.Close()
@@ -437,6 +449,7 @@ type ipcVerdict struct {
 	allow   bool
 	errno   unix.Errno
 	pending *ipcPending // charged; to be dropped if the answer cannot be sent
+	partial uint64      // shm: the bytes granted of more asked for; zoneadmd makes the segment
 }
 
 // check decides one creation call of thread tid (a host id) in project.
@@ -454,6 +467,15 @@ func (c *ipcChecker) check(call ipcCall, project string, tid int, nr int32) ipcV
 	p := &ipcPending{kind: call.kind, project: project, tid: tid, nr: nr, key: call.key, size: call.size, at: c.now()}
 	if call.kind == ipcShm {
 		g, err := n.Request(resShmMemory, call.size)
+		if err == nil && g.Partial() && c.shm != nil {
+			c.logf("ipc: shmget of %d bytes in project %s partly granted: %d bytes, the partial action of %v",
+				call.size, project, g.Granted, g.By)
+			// The segment will be zoneadmd's making: its table entry
+			// shows zoneadmd as the creator and the granted size.
+			p.tid, p.tgid, p.size, p.bytes = os.Getpid(), os.Getpid(), g.Granted, g.Granted
+			c.pending = append(c.pending, p)
+			return ipcVerdict{allow: true, pending: p, partial: g.Granted}
+		}
 		if err != nil || !g.OK() {
 			if g.Granted > 0 {
 				_ = n.Release(resShmMemory, g.Granted)
@@ -461,7 +483,7 @@ func (c *ipcChecker) check(call ipcCall, project string, tid int, nr int32) ipcV
 			_ = n.Release(idRes, 1)
 			how := "deny"
 			if g.Partial() {
-				how = "partial (a segment cannot be made smaller than asked: refused whole)"
+				how = "partial (no thread in the zone's IPC namespace to make a smaller segment: refused whole)"
 			}
 			c.logf("ipc: shmget of %d bytes in project %s refused: %d bytes available under %v, action %s",
 				call.size, project, g.Available, g.By, how)
@@ -535,10 +557,159 @@ func (c *ipcChecker) handle(fd uintptr, n *seccompNotif) {
 		_ = notifSend(fd, &seccompNotifResp{ID: n.ID, Error: -int32(v.errno)})
 		return
 	}
+	if v.partial > 0 {
+		c.grantPartial(fd, n, call, v)
+		return
+	}
 	if err := notifSend(fd, &cont); err != nil {
 		c.drop(v.pending)
 	}
 }
+
+// grantPartial makes the smaller segment for the caller and answers its
+// shmget with the new id.
+func (c *ipcChecker) grantPartial(fd uintptr, n *seccompNotif, call ipcCall, v ipcVerdict) {
+	uid, gid, err := procEffectiveIDs(int(n.Pid))
+	if err != nil || !notifIDValid(fd, n.ID) {
+		c.drop(v.pending)
+		_ = notifSend(fd, &seccompNotifResp{ID: n.ID, Error: -int32(unix.ENOSPC)})
+		return
+	}
+	id, err := c.shm.create(call.key, v.partial, call.flags, uid, gid)
+	if err != nil {
+		c.drop(v.pending)
+		errno, ok := err.(unix.Errno)
+		if !ok {
+			c.logf("ipc: partial shmget: %v", err)
+			errno = unix.ENOSPC
+		}
+		_ = notifSend(fd, &seccompNotifResp{ID: n.ID, Error: -int32(errno)})
+		return
+	}
+	// Claim the grant for this segment now, while it is the only one
+	// zoneadmd made that nobody has claimed.
+	if _, err := c.reconcile(ipcShm); err != nil {
+		c.logf("%v", err)
+	}
+	if err := notifSend(fd, &seccompNotifResp{ID: n.ID, Val: int64(id)}); err != nil {
+		// The caller is gone: nobody holds the id, so remove it; the
+		// next reconcile gives its charge back.
+		_ = c.shm.remove(id)
+	}
+}
+
+// procEffectiveIDs reads a thread's effective uid and gid.
+func procEffectiveIDs(tid int) (uint32, uint32, error) {
+	var buf [2048]byte
+	b, err := readProcFile("/proc/"+strconv.Itoa(tid)+"/status", buf[:])
+	if err != nil {
+		return 0, 0, err
+	}
+	var uid, gid uint32
+	found := 0
+	for _, line := range strings.Split(string(b), "\n") {
+		k, v, ok := strings.Cut(line, ":")
+		if !ok || (k != "Uid" && k != "Gid") {
+			continue
+		}
+		f := strings.Fields(v)
+		if len(f) < 2 {
+			return 0, 0, fmt.Errorf("/proc/%d/status: bad %s line", tid, k)
+		}
+		n, err := strconv.ParseUint(f[1], 10, 32)
+		if err != nil {
+			return 0, 0, fmt.Errorf("/proc/%d/status: %s: %w", tid, k, err)
+		}
+		if k == "Uid" {
+			uid = uint32(n)
+		} else {
+			gid = uint32(n)
+		}
+		found++
+	}
+	if found != 2 {
+		return 0, 0, fmt.Errorf("/proc/%d/status: no Uid or Gid", tid)
+	}
+	return uid, gid, nil
+}
+
+// shmCreator makes System V shared memory segments in a zone's IPC
+// namespace from one OS thread that entered it and never leaves: the
+// thread is thrown away with its goroutine when the creator closes.
+type shmCreator struct {
+	reqs chan shmReq
+}
+
+type shmReq struct {
+	remove   bool
+	id       int
+	key      int32
+	size     uint64
+	flags    int32
+	uid, gid uint32
+	reply    chan shmResult
+}
+
+type shmResult struct {
+	id  int
+	err error
+}
+
+func newShmCreator(ipcNS *os.File) (*shmCreator, error) {
+	sc := &shmCreator{reqs: make(chan shmReq)}
+	ready := make(chan error, 1)
+	go func() {
+		runtime.LockOSThread() // never unlocked: the thread stays in the zone's namespace
+		if err := unix.Setns(int(ipcNS.Fd()), unix.CLONE_NEWIPC); err != nil {
+			ready <- fmt.Errorf("enter the zone's ipc namespace: %w", err)
+			return
+		}
+		ready <- nil
+		for r := range sc.reqs {
+			r.reply <- sc.serve(r)
+		}
+	}()
+	if err := <-ready; err != nil {
+		return nil, err
+	}
+	return sc, nil
+}
+
+func (sc *shmCreator) serve(r shmReq) shmResult {
+	if r.remove {
+		_, err := unix.SysvShmCtl(r.id, unix.IPC_RMID, nil)
+		return shmResult{err: err}
+	}
+	id, err := unix.SysvShmGet(int(r.key), int(r.size), int(r.flags))
+	if err != nil {
+		return shmResult{err: err}
+	}
+	var ds unix.SysvShmDesc
+	if _, err = unix.SysvShmCtl(id, unix.IPC_STAT, &ds); err == nil {
+		ds.Perm.Uid, ds.Perm.Gid = r.uid, r.gid
+		_, err = unix.SysvShmCtl(id, unix.IPC_SET, &ds)
+	}
+	if err != nil {
+		_, _ = unix.SysvShmCtl(id, unix.IPC_RMID, nil)
+		return shmResult{err: err}
+	}
+	return shmResult{id: id}
+}
+
+func (sc *shmCreator) create(key int32, size uint64, flags int32, uid, gid uint32) (int, error) {
+	reply := make(chan shmResult, 1)
+	sc.reqs <- shmReq{key: key, size: size, flags: flags, uid: uid, gid: gid, reply: reply}
+	r := <-reply
+	return r.id, r.err
+}
+
+func (sc *shmCreator) remove(id int) error {
+	reply := make(chan shmResult, 1)
+	sc.reqs <- shmReq{remove: true, id: id, reply: reply}
+	return (<-reply).err
+}
+
+func (sc *shmCreator) close() { close(sc.reqs) }
 
 // tick reconciles every kind and saves the attribution.
 func (c *ipcChecker) tick() {

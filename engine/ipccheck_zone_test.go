@@ -85,9 +85,19 @@ func ipcTool(project string, cmds []string) int {
 			return 2
 		}
 		ids = append(ids, int(r))
-		if errno != 0 {
+		switch {
+		case errno != 0:
 			fmt.Fprintln(out, "err", unix.ErrnoName(errno))
-		} else {
+		case op == "shm":
+			// The size the segment got (a partial grant makes it
+			// smaller than asked) and its owner.
+			var ds unix.SysvShmDesc
+			if _, err := unix.SysvShmCtl(int(r), unix.IPC_STAT, &ds); err != nil {
+				fmt.Fprintln(out, "ok", int(r), "stat:", err)
+			} else {
+				fmt.Fprintf(out, "ok %d size=%d uid=%d\n", int(r), ds.Segsz, ds.Perm.Uid)
+			}
+		default:
 			fmt.Fprintln(out, "ok", int(r))
 		}
 	}
@@ -215,10 +225,20 @@ func TestIPCZoneFigures(t *testing.T) {
 	wantLines(t, "default project, zone full", strings.Fields(out.String())[:1], "err")
 	wantLines(t, "default project, zone full", strings.Fields(out.String())[1:], "ENOSPC")
 
-	// The partial action cannot shrink a segment: refused whole.
+	// The partial action: P4 (4000 bytes, partial) asks for 5000 and
+	// gets a segment of the 4000 it has; then it is full.
 	id3 := strings.Fields(p3[0])[1]
 	wantLines(t, "free P3", z.ipc("default", "rmshm:"+id3), "ok")
-	wantLines(t, "partial", z.ipc("P4", "shm:5000", "shm:4000"), "err ENOSPC", "ok")
+	got = z.ipc("P4", "shm:5000", "shm:1")
+	wantLines(t, "partial", got, "ok", "err ENOSPC")
+	if f := strings.Fields(got[0]); len(f) < 3 || f[2] != "size=4000" {
+		t.Errorf("partial grant: segment %q, want size=4000", got[0])
+	}
+	if u := ipcUsed(t, z, "P4", "max-shm-memory"); u != 4000 {
+		t.Errorf("P4 shm total %d after the partial grant, want 4000", u)
+	}
+	// Removing it gives the 4000 back.
+	wantLines(t, "P4 frees", z.ipc("P4", "rmshm:"+strings.Fields(got[0])[1], "shm:4000"), "ok", "ok")
 }
 
 // TestIPCZoneIDs: zone.max-{shm,sem,msg}-ids and project limits stop

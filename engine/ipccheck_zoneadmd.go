@@ -85,6 +85,13 @@ func (d *zoneadmd) startIPCCheck() error {
 	ch.projOf = func(pid int) string { return cgroupProject(pid, rels) }
 	ch.projects = zoneProjectsReader(filepath.Join(spec.Zonepath, "root"), log.Printf)
 	ch.loadState(filepath.Join(d.dir, "ipc.json"))
+	if ns, err := os.Open("/proc/" + strconv.Itoa(st.ZschedPid) + "/ns/ipc"); err == nil {
+		ch.shm, err = newShmCreator(ns)
+		ns.Close()
+		if err != nil {
+			log.Printf("ipc: partial shm grants refuse whole: %v", err)
+		}
+	}
 	s.checker = ch
 	// Count what the zone already holds (an adopted zone) before the
 	// totals can be asked for.
