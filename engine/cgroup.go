@@ -52,7 +52,7 @@ func cgroupHierarchies() ([]cgroupHier, error) {
 			byCtl[c] = parts[2]
 		}
 	}
-	mi, err := os.Open("/proc/self/mountinfo")
+	mi, err := os.Open("/proc/thread-self/mountinfo")
 	if err != nil {
 		return nil, fmt.Errorf("cgroups: %w", err)
 	}

@@ -246,7 +246,7 @@ func (z *testZone) mustFail(what, cmd string) {
 // assertGone checks that nothing of the zone is left on the host.
 func (z *testZone) assertGone(st ZoneStatus) {
 	z.t.Helper()
-	mi, _ := os.ReadFile("/proc/self/mountinfo")
+	mi, _ := os.ReadFile("/proc/thread-self/mountinfo")
 	if strings.Contains(string(mi), z.spec.Zonepath) {
 		z.t.Errorf("mounts under %s remain", z.spec.Zonepath)
 	}

@@ -115,7 +115,11 @@ func roBindOpen(path, scratch string) (*os.File, error) {
 			return f, nil
 		}()
 		ch <- result{f, err}
-		// Returning with the thread locked ends the thread.
+		// Returning with the thread locked ends the thread, unless it
+		// is the main thread, which the runtime keeps, wedged, in the
+		// private namespace: /proc/self (the main thread's view) may then
+		// show that namespace, so zonetop reads its mount table from
+		// /proc/thread-self, the asking thread's, which is the host's.
 	}()
 	r := <-ch
 	return r.f, r.err

@@ -109,7 +109,7 @@ func looksInstalled(zp string) error {
 // mountsUnder lists the mount points at or below dir in this process's
 // mount namespace.
 func mountsUnder(dir string) ([]string, error) {
-	f, err := os.Open("/proc/self/mountinfo")
+	f, err := os.Open("/proc/thread-self/mountinfo")
 	if err != nil {
 		return nil, fmt.Errorf("read mount table: %w", err)
 	}

@@ -140,7 +140,7 @@ func TestROBindOpen(t *testing.T) {
 	}
 	// The private namespace's mounts reach neither the host's mount table
 	// nor the scratch directory as the host sees it.
-	b, err := os.ReadFile("/proc/self/mountinfo")
+	b, err := os.ReadFile("/proc/thread-self/mountinfo")
 	must(t, err)
 	if strings.Contains(string(b), "zonetop-exe") || strings.Contains(string(b), scratch) {
 		t.Errorf("scratch mount leaked into the host mount table")

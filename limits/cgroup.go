@@ -284,7 +284,7 @@ func ParseProcCgroup(r io.Reader) (Parent, error) {
 // mountRoots maps each mounted controller ("" for cgroup2) to the root of
 // the hierarchy its mount shows.
 func mountRoots() (map[string]string, error) {
-	data, err := os.ReadFile("/proc/self/mountinfo")
+	data, err := os.ReadFile("/proc/thread-self/mountinfo")
 	if err != nil {
 		return nil, err
 	}
