@@ -358,7 +358,7 @@ func (m *Model) askDeleteProject() tea.Cmd {
 	}
 	proj := rows[min(d.sel, len(rows)-1)].project
 	if slices.Contains(systemProjects, proj) {
-		m.setFlash("", fmt.Errorf("project %s is one of the system's own (%s); it cannot be deleted", proj, strings.Join(systemProjects, ", ")))
+		m.setFlash("", fmt.Errorf("project %s cannot be deleted: the system's own projects (%s) stay", proj, strings.Join(systemProjects, ", ")))
 		return nil
 	}
 	pe, ok := m.backend.(ProjectEditor)
@@ -544,7 +544,7 @@ func (m *Model) projectFormKey(msg tea.KeyPressMsg) tea.Cmd {
 // view draws the form in w columns.
 func (f *projectForm) view(st *Styles, w int) []string {
 	lines := []string{st.Title.Render("New project in "+f.zone) + st.HeaderKey.Render("  tab/↓ next · ctrl+s add · esc cancel"), ""}
-	lines = append(lines, fieldLines(st, f.fields, f.cur, w, 18)...)
+	lines = append(lines, fieldLines(st, f.fields, f.cur, w, 15)...)
 	switch {
 	case f.busy:
 		lines = append(lines, "", "  "+st.HeaderKey.Render("adding…"))
