@@ -51,7 +51,7 @@ func TestParseLimit(t *testing.T) {
 		{"zone.max-lwps", "150", "(privileged,150,deny)"},
 		{"zone.cpu-cap", "0.25", "(privileged,25,deny)"},
 		{"project.cpu-shares", "10", "(privileged,10,none)"}, // shares never deny
-		{"project.max-memory", "", ""},                      // removes the limit
+		{"project.max-memory", "", ""},                       // removes the limit
 	} {
 		if got, err := RctlValues(tt.rctl, tt.value); err != nil || got != tt.want {
 			t.Errorf("RctlValues(%s, %q) = %q, %v; want %q", tt.rctl, tt.value, got, err, tt.want)
