@@ -51,6 +51,16 @@ type projRow struct {
 // the system's own processes run in; deleting one is refused.
 var systemProjects = []string{"system", "user.root", "noproject", "default"}
 
+// SystemProject reports whether name is one of the projects the system's
+// own processes run in, which a ProjectEditor must not delete.
+func SystemProject(name string) bool { return slices.Contains(systemProjects, name) }
+
+// ErrSystemProject is what a ProjectEditor answers when asked to delete
+// one of the system's own projects.
+func ErrSystemProject(name string) error {
+	return fmt.Errorf("project %s cannot be deleted: the system's own projects (%s) stay", name, strings.Join(systemProjects, ", "))
+}
+
 func (m *Model) canEditCaps() bool { return m.opts.Principal.GlobalAdmin() }
 
 // canEditProjects mirrors the engine's rule, to decide what help offers.
@@ -357,8 +367,8 @@ func (m *Model) askDeleteProject() tea.Cmd {
 		return nil
 	}
 	proj := rows[min(d.sel, len(rows)-1)].project
-	if slices.Contains(systemProjects, proj) {
-		m.setFlash("", fmt.Errorf("project %s cannot be deleted: the system's own projects (%s) stay", proj, strings.Join(systemProjects, ", ")))
+	if SystemProject(proj) {
+		m.setFlash("", ErrSystemProject(proj))
 		return nil
 	}
 	pe, ok := m.backend.(ProjectEditor)
