@@ -82,13 +82,34 @@ func (m *Model) projRows() []projRow {
 		return nil
 	}
 	var rows []projRow
-	for _, p := range u.Projects {
+	for _, p := range orderedProjects(u.Projects) {
 		rows = append(rows, projRow{project: p.Name, id: p.ID})
 		for i := range p.Limits {
 			rows = append(rows, projRow{project: p.Name, id: p.ID, limit: &p.Limits[i]})
 		}
 	}
 	return rows
+}
+
+// orderedProjects puts the zone's own projects (ids from 100 on) before
+// the system's, which every zone has and which are seldom what an
+// operator came to see; each group keeps /etc/project's order.
+func orderedProjects(ps []ProjectUsage) []ProjectUsage {
+	out := slices.Clone(ps)
+	slices.SortStableFunc(out, func(a, b ProjectUsage) int {
+		return cmpBool(a.ID < limits.FirstUserProjID, b.ID < limits.FirstUserProjID)
+	})
+	return out
+}
+
+func cmpBool(a, b bool) int {
+	switch {
+	case a == b:
+		return 0
+	case a:
+		return 1
+	}
+	return -1
 }
 
 // editRows is how many rows the current tab can select.

@@ -185,7 +185,7 @@ func TestCapEditZoneAdminRefused(t *testing.T) {
 	if hv := m.helpView(); !strings.Contains(hv, "add") {
 		t.Fatalf("help hides project edits from the zone's administrator: %s", hv)
 	}
-	h.send("project.max-lwps of web01:frontend set to 40", cat(keys("j", "j", "j", "e"), backspaces(2), typed("40"), keys("enter"))...)
+	h.send("project.max-lwps of web01:frontend set to 40", cat(keys("j", "e"), backspaces(2), typed("40"), keys("enter"))...)
 }
 
 func TestProjectsEdit(t *testing.T) {
@@ -193,9 +193,10 @@ func TestProjectsEdit(t *testing.T) {
 	h := newHarness(t, b, globalAdmin, 100, 30)
 	h.send("web01")
 	h.send("frontend (100)", keys("G", "enter", "3")...)
-	// default cannot go; frontend can, after its name is typed.
-	h.send("cannot be deleted", keys("d")...)
-	h.send("type frontend", keys("j", "j", "d")...)
+	// The zone's own projects come first. default cannot go; frontend
+	// can, after its name is typed.
+	h.send("cannot be deleted", keys("j", "j", "j", "j", "d")...)
+	h.send("type frontend", keys("k", "k", "k", "k", "d")...)
 	h.send("not frontend; nothing done", cat(typed("front"), keys("enter"))...)
 	h.send("project frontend deleted from web01", cat(keys("d"), typed("frontend"), keys("enter"))...)
 	// Edit a project limit in place.

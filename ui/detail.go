@@ -330,7 +330,7 @@ func (m *Model) projectLines(w int) []string {
 		}
 		return s
 	}
-	for _, p := range u.Projects {
+	for _, p := range orderedProjects(u.Projects) {
 		lines = append(lines, st.Title.Render(selected(fmt.Sprintf("%s (%d)", p.Name, p.ID))))
 		for _, c := range p.Limits {
 			editing := editable && row == d.sel && d.edit != nil

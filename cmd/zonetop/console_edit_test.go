@@ -143,3 +143,71 @@ func waitNum(t *testing.T, path string, want uint64) {
 	}
 	t.Errorf("%s = %d, want %d", path, got, want)
 }
+
+// TestDemoProjectsRun makes one demo zone as `zonetop --demo` does and
+// checks each of its projects has its limits and a load of its own.
+func TestDemoProjectsRun(t *testing.T) {
+	l := newLab(t)
+	dz := demoZones[1] // db: one project capped by the zone
+	dz.name = l.tag + "db"
+	l.zones = append(l.zones, dz.name)
+	e, err := engine.New(l.root, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, p := context.Background(), engine.CurrentPrincipal()
+	// makeDemoZone's steps, with the boot through the binary: this test
+	// binary cannot be re-executed as zoneadmd.
+	cfg := demoConfig(dz)
+	must(t, e.CreateZone(ctx, p, cfg))
+	must(t, e.InstallZone(ctx, p, dz.name, "", func(engine.Progress) {}))
+	must(t, writeDemoFiles(filepath.Join(l.zonepath(dz.name), "root"), dz))
+	l.ok("zoneadm", "-z", dz.name, "boot")
+	startDemoLoad(ctx, e, p, dz)
+	want := map[string]bool{}
+	for _, pr := range dz.projects {
+		want[pr.name] = true
+	}
+	var u engine.ZoneUsage
+	for i := 0; i < 100; i++ {
+		u, err = e.Usage(ctx, p, dz.name)
+		if err == nil && projectsBusy(u, want) {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !projectsBusy(u, want) {
+		t.Fatalf("demo projects without load: %+v", u.Projects)
+	}
+	cu := usageForConsole(u)
+	for _, pr := range cu.Projects {
+		if pr.Name == "reports" {
+			for _, c := range pr.Limits {
+				if c.Name == "project.max-memory" && !c.CappedByZone {
+					t.Errorf("reports' max-memory above the zone cap is not marked capped by zone: %+v", c)
+				}
+			}
+		}
+	}
+}
+
+// projectsBusy reports whether every project in want runs something and
+// holds memory.
+func projectsBusy(u engine.ZoneUsage, want map[string]bool) bool {
+	seen := 0
+	for _, pu := range u.Projects {
+		if !want[pu.Name] {
+			continue
+		}
+		for _, r := range pu.Rctls {
+			if (r.Name == "project.max-lwps" || r.Name == "project.max-memory") && r.Usage == 0 {
+				return false
+			}
+		}
+		seen++
+	}
+	return seen == len(want)
+}
