@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	tea "charm.land/bubbletea/v2"
 	"github.com/charmbracelet/x/exp/golden"
@@ -248,5 +249,49 @@ func TestGoldenProjectForm(t *testing.T) {
 				step{keys: cat(keys("a"), typed("backend"), keys("tab", "tab"), typed("the API"), keys("tab"), typed("20x")), want: "20x"})
 			golden.RequireEqual(t, plain(m))
 		})
+	}
+}
+
+// Every visible column sorts by its own key; pressed again it flips; `s`
+// cycles only the columns on screen.
+func TestSortKeys(t *testing.T) {
+	m := newModel(withUsage(), Options{Principal: globalAdmin, Refresh: time.Hour, Now: fixedClock})
+	m.Update(tea.WindowSizeMsg{Width: 160, Height: 30})
+	m.Update(m.startRefresh()())
+	bound := map[int]bool{}
+	for _, s := range m.c.keys.SortKeys {
+		bound[s.col] = true
+		if m.actionVerb(press(s.Keys()[0]).(tea.KeyPressMsg)) != "" {
+			t.Errorf("sort key %s is also an action key", s.Keys()[0])
+		}
+	}
+	for _, col := range displayOrder {
+		if !bound[col] {
+			t.Errorf("column %s has no sort key", columns[col].title)
+		}
+	}
+	m.Update(press("C"))
+	if m.table.sortCol != colCPU || m.table.sortDesc {
+		t.Fatalf("C sorts by %s desc=%v", columns[m.table.sortCol].title, m.table.sortDesc)
+	}
+	if !strings.Contains(plain(m), "CPU%↑") {
+		t.Fatal("no sort indicator on CPU%")
+	}
+	m.Update(press("C"))
+	if !m.table.sortDesc || m.table.rows[0].Name != "web01" {
+		t.Fatalf("C again: desc=%v, first %s (want the busiest, web01)", m.table.sortDesc, m.table.rows[0].Name)
+	}
+	m.Update(press("A"))
+	if m.table.sortCol != colCPUTrend {
+		t.Fatalf("A sorts by %s", columns[m.table.sortCol].title)
+	}
+	// At 80 columns the trends and PATH are off screen: s skips them.
+	m.Update(tea.WindowSizeMsg{Width: 80, Height: 24})
+	m.Update(press("N"))
+	for range len(sortable) {
+		m.Update(press("s"))
+		if !slices.Contains(m.table.visible, m.table.sortCol) {
+			t.Fatalf("s sorted by %s, which is not on screen", columns[m.table.sortCol].title)
+		}
 	}
 }
