@@ -169,12 +169,18 @@ func (m *Model) startEdit(persist bool) tea.Cmd {
 			return nil
 		}
 		cur = rows[min(d.sel, len(rows)-1)]
-		if _, ok := m.backend.(CapEditor); !ok {
+		_, ok := m.backend.(CapEditor)
+		switch {
+		case !m.canEditCaps() && ok:
+			return m.refusedCap(d.zone, cur)
+		case !m.canEditCaps():
+			// A zone's own socket offers no cap editing at all; the
+			// refusal is the engine's rule all the same.
+			m.setFlash("", fmt.Errorf("%s: %w: zone caps are set by the global administrator", cur.Name, engine.ErrPermission))
+			return nil
+		case !ok:
 			m.setFlash("", fmt.Errorf("editing zone caps is not available from this engine"))
 			return nil
-		}
-		if !m.canEditCaps() {
-			return m.refusedCap(d.zone, cur)
 		}
 		ed = &capEdit{rctl: cur.Name, persist: persist}
 	case tabProjects:

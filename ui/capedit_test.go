@@ -295,3 +295,13 @@ func TestSortKeys(t *testing.T) {
 		}
 	}
 }
+
+// A zone administrator on a backend without cap editing (a zone's own
+// socket) still reads why, in the engine's words.
+func TestCapEditZoneAdminNoEditor(t *testing.T) {
+	za := engine.Principal{UID: 0, Zone: "web01"}
+	h := newHarness(t, usageFake{&fakeBackend{zones: fixtureZones()[:1]}}, za, 100, 30)
+	h.send("1 running")
+	h.send("set by the global administrator", keys("enter", "2")...)
+	h.send("permission denied: zone caps are set by the global administrator", keys("e")...)
+}
