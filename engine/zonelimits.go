@@ -496,7 +496,9 @@ func setProjectAttr(p *limits.Project, name string, vs []limits.Value) {
 		}
 	}
 	if len(vs) > 0 {
-		out = append(out, limits.Attr{Name: name, Value: limits.FormatValues(vs)})
+		// HasValue, or the entry is written back as a bare name and the
+		// limit is lost from /etc/project.
+		out = append(out, limits.Attr{Name: name, Value: limits.FormatValues(vs), HasValue: true})
 	}
 	p.Attrs = out
 }

@@ -49,6 +49,25 @@ type confirmState struct {
 	verb, zone string
 	typeName   bool
 	input      textinput.Model
+	// target is the name to type when it is not the zone's (a project's),
+	// subject what the status line calls it; do runs instead of a zoneadm
+	// verb when set.
+	target, subject string
+	do              func() tea.Cmd
+}
+
+func (c *confirmState) want() string {
+	if c.target != "" {
+		return c.target
+	}
+	return c.zone
+}
+
+func (c *confirmState) what() string {
+	if c.subject != "" {
+		return c.subject
+	}
+	return c.zone
 }
 
 // verbs maps an action key to its zoneadm verb.
@@ -128,19 +147,22 @@ func (m *Model) confirmKey(msg tea.KeyPressMsg) (tea.Model, tea.Cmd) {
 	switch msg.String() {
 	case "esc", "ctrl+c":
 		m.confirm = nil
-		m.setFlash(c.verb+" "+c.zone+": cancelled", nil)
+		m.setFlash(c.verb+" "+c.what()+": cancelled", nil)
 		return m, nil
 	case "enter":
-		if c.typeName && strings.TrimSpace(c.input.Value()) != c.zone {
-			m.setFlash("", fmt.Errorf("%s: the name typed is not %s; nothing done", c.verb, c.zone))
+		if c.typeName && strings.TrimSpace(c.input.Value()) != c.want() {
+			m.setFlash("", fmt.Errorf("%s: the name typed is not %s; nothing done", c.verb, c.want()))
 			m.confirm = nil
 			return m, nil
 		}
 		m.confirm = nil
 		if !c.typeName {
 			// The default answer of [y/N] is no.
-			m.setFlash(c.verb+" "+c.zone+": cancelled", nil)
+			m.setFlash(c.verb+" "+c.what()+": cancelled", nil)
 			return m, nil
+		}
+		if c.do != nil {
+			return m, c.do()
 		}
 		return m, m.runAction(c.verb, c.zone)
 	}

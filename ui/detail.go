@@ -40,6 +40,14 @@ type detailView struct {
 	scroll  int
 	loading bool
 	dirty   bool
+
+	// The Caps and Projects tabs: the selected row, the limit being
+	// edited, the new-project form, and the body line the selection is
+	// drawn on, which scrolling keeps in view (-1: none).
+	sel       int
+	edit      *capEdit
+	addForm   *projectForm
+	focusLine int
 }
 
 type detailMsg struct {
@@ -107,6 +115,9 @@ func (m *Model) onDetail(msg detailMsg) {
 
 func (m *Model) detailKey(msg tea.KeyPressMsg) (tea.Model, tea.Cmd) {
 	d := m.detail
+	if cmd, ok := m.editKey(msg); ok {
+		return m, cmd
+	}
 	switch msg.String() {
 	case "esc", "q":
 		m.detail = nil
@@ -114,11 +125,11 @@ func (m *Model) detailKey(msg tea.KeyPressMsg) (tea.Model, tea.Cmd) {
 		return m, nil
 	case "tab", "right", "L":
 		d.tab = (d.tab + 1) % len(detailTabs)
-		d.scroll = 0
+		d.scroll, d.sel = 0, 0
 		return m, m.fetchDetail()
 	case "shift+tab", "left", "H":
 		d.tab = (d.tab + len(detailTabs) - 1) % len(detailTabs)
-		d.scroll = 0
+		d.scroll, d.sel = 0, 0
 		return m, m.fetchDetail()
 	case "down", "j":
 		d.scroll++
@@ -129,7 +140,7 @@ func (m *Model) detailKey(msg tea.KeyPressMsg) (tea.Model, tea.Cmd) {
 	}
 	if s := msg.String(); len(s) == 1 && s[0] >= '1' && s[0] <= '7' {
 		d.tab = int(s[0] - '1')
-		d.scroll = 0
+		d.scroll, d.sel = 0, 0
 		return m, m.fetchDetail()
 	}
 	// The action keys act on the zone shown.
@@ -173,6 +184,7 @@ func (m *Model) detailBody(w, h int) string {
 	}
 	lines := []string{bar, ""}
 	var body []string
+	d.focusLine = -1
 	switch {
 	case d.loading:
 		body = []string{st.Empty.Render("loading…")}
@@ -195,10 +207,11 @@ func (m *Model) detailBody(w, h int) string {
 		}
 		body = m.paneTabLines(kind, d.zone)
 	case d.tab == tabEvents:
-		if len(d.events) == 0 {
+		events := m.eventsOf(d.zone, d.events)
+		if len(events) == 0 {
 			body = []string{st.Empty.Render("nothing has happened to this zone through this console's engine yet")}
 		}
-		for _, ev := range d.events {
+		for _, ev := range events {
 			res := st.OK.Render(ev.Result)
 			if ev.Failed {
 				res = st.StatusError.Render(ev.Result)
@@ -207,6 +220,14 @@ func (m *Model) detailBody(w, h int) string {
 		}
 	}
 	room := max(h-len(lines), 1)
+	if f := d.focusLine; f >= 0 {
+		// Keep the selected row, and the edit under it, on screen.
+		if f < d.scroll {
+			d.scroll = f
+		} else if f >= d.scroll+room {
+			d.scroll = f - room + 1
+		}
+	}
 	d.scroll = min(d.scroll, max(len(body)-room, 0))
 	body = body[d.scroll:]
 	if len(body) > room {
@@ -246,17 +267,38 @@ func (m *Model) capsLines(w int) []string {
 	if u == nil {
 		return []string{st.Empty.Render(note)}
 	}
+	d := m.detail
 	lines := []string{st.TableHeader.Render(fmt.Sprintf("%-26s %-22s %s", "CAP", "USED / LIMIT", "USAGE"))}
-	if !m.opts.Principal.GlobalAdmin() {
+	editable := m.canEditCaps()
+	mark := ""
+	if !editable {
 		lines = []string{st.HeaderKey.Render("zone caps are set by the global administrator (read-only)"), lines[0]}
+		mark = "set by the global administrator"
+		if w < 50+5+1+len(mark) {
+			mark = "set by global admin"
+		}
 	}
-	barW := max(min(w-52, 40), 5)
-	for _, c := range u.Caps {
+	barW := max(min(w-52-len(mark), 40), 5)
+	d.sel = min(d.sel, max(len(u.Caps)-1, 0))
+	for i, c := range u.Caps {
 		frac := -1.0
 		if c.Limit > 0 {
 			frac = float64(c.Used) / float64(c.Limit)
 		}
-		lines = append(lines, fmt.Sprintf("%-26s %-22s %s", c.Name, capText(c.Unit, c.Used, c.Limit), st.bar(frac, barW)))
+		text := fmt.Sprintf("%-26s %-22s", c.Name, capText(c.Unit, c.Used, c.Limit))
+		if editable && i == d.sel {
+			text = st.Selected.Render(text)
+			d.focusLine = len(lines)
+		}
+		line := text + " " + st.bar(frac, barW)
+		if mark != "" {
+			line += " " + st.HeaderKey.Render(mark)
+		}
+		lines = append(lines, line)
+		if editable && i == d.sel && d.edit != nil {
+			lines = append(lines, m.editLines(2)...)
+			d.focusLine = len(lines) - 1
+		}
 	}
 	return lines
 }
@@ -267,14 +309,31 @@ func (m *Model) projectLines(w int) []string {
 	if u == nil {
 		return []string{st.Empty.Render(note)}
 	}
+	d := m.detail
+	if d.addForm != nil {
+		d.focusLine = 2 + d.addForm.cur
+		return d.addForm.view(st, w)
+	}
 	if len(u.Projects) == 0 {
 		return []string{st.Empty.Render("this zone has no projects")}
 	}
 	barW := max(min(w-75, 30), 5)
+	editable := m.canEditProjects(d.zone)
 	var lines []string
-	for _, p := range u.Projects {
-		lines = append(lines, st.Title.Render(fmt.Sprintf("%s (%d)", p.Name, p.ID)))
+	row := 0
+	d.sel = min(d.sel, max(len(m.projRows())-1, 0))
+	selected := func(s string) string {
+		defer func() { row++ }()
+		if editable && row == d.sel {
+			d.focusLine = len(lines)
+			return st.Selected.Render(s)
+		}
+		return s
+	}
+	for _, p := range orderedProjects(u.Projects) {
+		lines = append(lines, st.Title.Render(selected(fmt.Sprintf("%s (%d)", p.Name, p.ID))))
 		for _, c := range p.Limits {
+			editing := editable && row == d.sel && d.edit != nil
 			eff := c.Effective
 			if eff == 0 {
 				eff = c.Limit
@@ -286,8 +345,16 @@ func (m *Model) projectLines(w int) []string {
 			mark := ""
 			if c.CappedByZone {
 				mark = st.Warn.Render(" capped by zone")
+				// The project's own limit, where the line has room for it.
+				if own := " (own " + unitText(c.Unit, c.Limit) + ")"; w >= 2+26+1+22+1+barW+15+len(own) {
+					mark += st.HeaderKey.Render(own)
+				}
 			}
-			lines = append(lines, fmt.Sprintf("  %-26s %-22s %s%s", c.Name, capText(c.Unit, c.Used, eff), st.bar(frac, barW), mark))
+			lines = append(lines, "  "+selected(fmt.Sprintf("%-26s %-22s", c.Name, capText(c.Unit, c.Used, eff)))+" "+st.bar(frac, barW)+mark)
+			if editing {
+				lines = append(lines, m.editLines(4)...)
+				d.focusLine = len(lines) - 1
+			}
 		}
 	}
 	return lines

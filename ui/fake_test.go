@@ -3,6 +3,7 @@ package ui
 import (
 	"context"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"sync"
@@ -213,4 +214,89 @@ func (u usageFake) Usage(_ context.Context, _ engine.Principal, zone string) (Zo
 		return ZoneUsage{CPU: 0.3, CPUCap: 2, Memory: 1500 << 20, MemoryCap: 2 << 30, LWPs: 12}, nil
 	}
 	return ZoneUsage{CPU: 0.05, Memory: 8 << 20, LWPs: 3}, nil
+}
+
+// editFake adds cap and project editing to usageFake, refusing like the
+// engine: zone caps for the global administrator only, projects also for
+// the zone's own administrator.
+type editFake struct {
+	usageFake
+	edits *[]string
+}
+
+func newEditFake() editFake {
+	return editFake{usageFake{&fakeBackend{zones: fixtureZones()}}, new([]string)}
+}
+
+func (e editFake) record(s string) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	*e.edits = append(*e.edits, s)
+}
+
+func (e editFake) calls() []string {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return slices.Clone(*e.edits)
+}
+
+func (e editFake) SetZoneCap(_ context.Context, p engine.Principal, zone, rctl, value string, persist bool) error {
+	if !p.GlobalAdmin() {
+		return fmt.Errorf("%s: %w: zone caps are set by the global administrator", rctl, engine.ErrPermission)
+	}
+	if _, err := RctlValues(rctl, value); err != nil {
+		return err
+	}
+	e.record(fmt.Sprintf("cap %s %s=%s persist=%v", zone, rctl, value, persist))
+	return nil
+}
+
+func (e editFake) mayProjects(p engine.Principal, zone string) error {
+	if p.GlobalAdmin() || p.Zone == zone && p.UID == 0 {
+		return nil
+	}
+	return fmt.Errorf("%w: projects of zone %s are set by its zone administrator or the global administrator", engine.ErrPermission, zone)
+}
+
+func (e editFake) AddProject(_ context.Context, p engine.Principal, zone string, proj ProjectSpec) error {
+	if err := e.mayProjects(p, zone); err != nil {
+		return err
+	}
+	keys := slices.Sorted(maps.Keys(proj.Limits))
+	var ls []string
+	for _, k := range keys {
+		ls = append(ls, k+"="+proj.Limits[k])
+	}
+	e.record(fmt.Sprintf("projadd %s %s id=%d comment=%q %s", zone, proj.Name, proj.ID, proj.Comment, strings.Join(ls, ",")))
+	return nil
+}
+
+func (e editFake) SetProjectLimit(_ context.Context, p engine.Principal, zone, project, rctl, value string) error {
+	if err := e.mayProjects(p, zone); err != nil {
+		return err
+	}
+	e.record(fmt.Sprintf("limit %s:%s %s=%s", zone, project, rctl, value))
+	return nil
+}
+
+func (e editFake) DeleteProject(_ context.Context, p engine.Principal, zone, project string) error {
+	if err := e.mayProjects(p, zone); err != nil {
+		return err
+	}
+	e.record(fmt.Sprintf("projdel %s:%s", zone, project))
+	return nil
+}
+
+// Usage gives web01 a project of its own beside default, with limits
+// below the zone's caps.
+func (e editFake) Usage(ctx context.Context, p engine.Principal, zone string) (ZoneUsage, error) {
+	u, err := e.usageFake.Usage(ctx, p, zone)
+	if zone == "web01" {
+		u.Projects = append(u.Projects, ProjectUsage{Name: "frontend", ID: 100, Limits: []CapUsage{
+			{Name: "project.max-lwps", Unit: "count", Used: 20, Limit: 50, Effective: 50},
+			{Name: "project.max-memory", Unit: "bytes", Used: 100 << 20, Limit: 256 << 20, Effective: 256 << 20},
+			{Name: "project.cpu-cap", Unit: "cpu", Used: 30, Limit: 50, Effective: 50},
+		}})
+	}
+	return u, err
 }

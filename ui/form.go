@@ -58,16 +58,7 @@ type zoneForm struct {
 
 func newZoneForm(c *common) *zoneForm {
 	f := &zoneForm{common: c}
-	text := func(label, prop, placeholder string) *formField {
-		ti := textinput.New()
-		ti.Prompt = ""
-		ti.Placeholder = placeholder
-		is := ti.Styles()
-		is.Cursor.Blink = false
-		ti.SetStyles(is)
-		ti.SetWidth(40)
-		return &formField{label: label, prop: prop, input: ti}
-	}
+	text := newTextField
 	f.fields = []*formField{
 		fName:     text("name", "zonename", "web01"),
 		fZonepath: text("zonepath", "zonepath", "/zones/NAME"),
@@ -81,6 +72,19 @@ func newZoneForm(c *common) *zoneForm {
 	}
 	f.validate()
 	return f
+}
+
+// newTextField is a form line with a text input that does not blink: a
+// blinking cursor redraws twice a second for nothing.
+func newTextField(label, prop, placeholder string) *formField {
+	ti := textinput.New()
+	ti.Prompt = ""
+	ti.Placeholder = placeholder
+	is := ti.Styles()
+	is.Cursor.Blink = false
+	ti.SetStyles(is)
+	ti.SetWidth(40)
+	return &formField{label: label, prop: prop, input: ti}
 }
 
 func (f *zoneForm) focus() tea.Cmd {
@@ -230,10 +234,23 @@ func (f *zoneForm) key(msg tea.KeyPressMsg) (cfg *zones.Config, done bool, cmd t
 func (f *zoneForm) View(w, h int) string {
 	st := f.styles
 	lines := []string{st.Title.Render("New zone") + st.HeaderKey.Render("  tab/↓ next · ←/→ choose · ctrl+s create · esc cancel"), ""}
-	labelW := 11
-	for i, fl := range f.fields {
+	lines = append(lines, fieldLines(st, f.fields, f.cur, w, 11)...)
+	for _, g := range f.general {
+		lines = append(lines, "  "+st.StatusError.Render(g))
+	}
+	if f.submitError != "" {
+		lines = append(lines, "", "  "+st.StatusError.Render(f.submitError))
+	}
+	return lipgloss.NewStyle().Height(h).MaxHeight(h).Render(clip(strings.Join(lines, "\n"), w))
+}
+
+// fieldLines draws a form's fields, one a line, each with its mark of
+// validity and its error under it; cur is the field with the cursor.
+func fieldLines(st *Styles, fields []*formField, cur, w, labelW int) []string {
+	var lines []string
+	for i, fl := range fields {
 		mark := "  "
-		if i == f.cur {
+		if i == cur {
 			mark = st.Prompt.Render("▸ ")
 		}
 		var val string
@@ -260,11 +277,5 @@ func (f *zoneForm) View(w, h int) string {
 			lines = append(lines, strings.Repeat(" ", labelW+5)+st.StatusError.Render(fl.err))
 		}
 	}
-	for _, g := range f.general {
-		lines = append(lines, "  "+st.StatusError.Render(g))
-	}
-	if f.submitError != "" {
-		lines = append(lines, "", "  "+st.StatusError.Render(f.submitError))
-	}
-	return lipgloss.NewStyle().Height(h).MaxHeight(h).Render(clip(strings.Join(lines, "\n"), w))
+	return lines
 }

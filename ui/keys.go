@@ -42,6 +42,28 @@ type KeyMap struct {
 
 	Help key.Binding
 	Quit key.Binding
+
+	// SortKeys sort the table by one column each (shift+letter, as k9s);
+	// pressed again they flip the direction.
+	SortKeys []sortKey
+
+	// The detail's Caps and Projects tabs.
+	NextTab    key.Binding
+	Back       key.Binding
+	EditLimit  key.Binding
+	PersistCap key.Binding
+	AddProject key.Binding
+	DelProject key.Binding
+	// While a limit is edited.
+	Apply   key.Binding
+	Persist key.Binding
+	Cancel  key.Binding
+}
+
+// sortKey binds a key to a column of the zone table.
+type sortKey struct {
+	key.Binding
+	col int
 }
 
 // DefaultKeyMap follows what operators' fingers already know from top,
@@ -56,7 +78,7 @@ func DefaultKeyMap() *KeyMap {
 		End:      key.NewBinding(key.WithKeys("end", "G"), key.WithHelp("end/G", "last")),
 
 		Filter:  key.NewBinding(key.WithKeys("/"), key.WithHelp("/", "filter (regex, !not)")),
-		Sort:    key.NewBinding(key.WithKeys("s"), key.WithHelp("s", "sort")),
+		Sort:    key.NewBinding(key.WithKeys("s"), key.WithHelp("s", "sort, or ⇧N I T C…")),
 		Reverse: key.NewBinding(key.WithKeys("o"), key.WithHelp("o", "reverse")),
 		Command: key.NewBinding(key.WithKeys(":"), key.WithHelp(":", "command")),
 		Clear:   key.NewBinding(key.WithKeys("esc"), key.WithHelp("esc", "clear filter")),
@@ -80,6 +102,33 @@ func DefaultKeyMap() *KeyMap {
 
 		Help: key.NewBinding(key.WithKeys("?"), key.WithHelp("?", "help")),
 		Quit: key.NewBinding(key.WithKeys("q", "ctrl+c"), key.WithHelp("q", "quit")),
+
+		// The letters avoid the action keys (R, S, D) and G.
+		SortKeys: []sortKey{
+			{key.NewBinding(key.WithKeys("N"), key.WithHelp("N", "by name")), colName},
+			{key.NewBinding(key.WithKeys("I"), key.WithHelp("I", "by id")), colID},
+			{key.NewBinding(key.WithKeys("T"), key.WithHelp("T", "by status")), colStatus},
+			{key.NewBinding(key.WithKeys("B"), key.WithHelp("B", "by brand")), colBrand},
+			{key.NewBinding(key.WithKeys("Y"), key.WithHelp("Y", "by ip-type")), colIP},
+			{key.NewBinding(key.WithKeys("C"), key.WithHelp("C", "by cpu%")), colCPU},
+			{key.NewBinding(key.WithKeys("M"), key.WithHelp("M", "by memory")), colMem},
+			{key.NewBinding(key.WithKeys("L"), key.WithHelp("L", "by lwps")), colLWPs},
+			{key.NewBinding(key.WithKeys("U"), key.WithHelp("U", "by uptime")), colUptime},
+			{key.NewBinding(key.WithKeys("A"), key.WithHelp("A", "by cpu trend")), colCPUTrend},
+			{key.NewBinding(key.WithKeys("Z"), key.WithHelp("Z", "by mem trend")), colMemTrend},
+			{key.NewBinding(key.WithKeys("P"), key.WithHelp("P", "by path")), colPath},
+			{key.NewBinding(key.WithKeys("E"), key.WithHelp("E", "by reason")), colReason},
+		},
+
+		NextTab:    key.NewBinding(key.WithKeys("tab", "right"), key.WithHelp("tab", "next tab")),
+		Back:       key.NewBinding(key.WithKeys("esc"), key.WithHelp("esc", "back")),
+		EditLimit:  key.NewBinding(key.WithKeys("e", "enter"), key.WithHelp("e/enter", "edit")),
+		PersistCap: key.NewBinding(key.WithKeys("P"), key.WithHelp("P", "edit+persist")),
+		AddProject: key.NewBinding(key.WithKeys("a"), key.WithHelp("a", "add")),
+		DelProject: key.NewBinding(key.WithKeys("d"), key.WithHelp("d", "delete")),
+		Apply:      key.NewBinding(key.WithKeys("enter"), key.WithHelp("enter", "apply")),
+		Persist:    key.NewBinding(key.WithKeys("tab"), key.WithHelp("tab", "persist on/off")),
+		Cancel:     key.NewBinding(key.WithKeys("esc"), key.WithHelp("esc", "cancel")),
 	}
 }
 
@@ -122,10 +171,50 @@ func (k *KeyMap) ShortHelp() []key.Binding {
 
 // FullHelp groups every key by what it acts on.
 func (k *KeyMap) FullHelp() [][]key.Binding {
+	sorts := make([]key.Binding, len(k.SortKeys))
+	for i, s := range k.SortKeys {
+		sorts[i] = s.Binding
+	}
+	// The sort keys come last: on a narrow terminal help drops them first,
+	// and `s` still cycles every column.
 	return [][]key.Binding{
 		{k.Up, k.Down, k.PageUp, k.PageDown, k.Home, k.End, k.Detail, k.Pause},
 		{k.Filter, k.Clear, k.Sort, k.Reverse, k.Command, k.Panes, k.Help, k.Quit},
 		{k.New, k.Edit, k.Install, k.Ready, k.Boot, k.Uninstall},
 		{k.Halt, k.Reboot, k.Shutdown, k.Delete, k.Console, k.Login},
+		sorts[:7],
+		sorts[7:],
 	}
+}
+
+// keyList is a help.KeyMap of a fixed list, for the detail's tabs.
+type keyList []key.Binding
+
+func (l keyList) ShortHelp() []key.Binding  { return l }
+func (l keyList) FullHelp() [][]key.Binding { return [][]key.Binding{l} }
+
+// limitKeys are the keys of the Caps and Projects tabs for this console's
+// principal: editing keys it may not use are left out, as the engine
+// would refuse them.
+func (m *Model) limitKeys() keyList {
+	k := m.c.keys
+	d := m.detail
+	switch {
+	case d.edit != nil && d.edit.project == "":
+		return keyList{k.Apply, k.Persist, k.Cancel}
+	case d.edit != nil:
+		return keyList{k.Apply, k.Cancel}
+	case d.addForm != nil:
+		return nil
+	}
+	// Short words: the list must fit one line of 80 columns.
+	sel := key.NewBinding(key.WithKeys("up", "down"), key.WithHelp("↑↓", "select"))
+	out := keyList{sel, k.NextTab}
+	switch {
+	case d.tab == tabCaps && m.canEditCaps():
+		out = append(out, k.EditLimit, k.PersistCap)
+	case d.tab == tabProjects && m.canEditProjects(d.zone):
+		out = append(out, k.EditLimit, k.AddProject, k.DelProject)
+	}
+	return append(out, k.Back, k.Quit)
 }

@@ -90,6 +90,10 @@ type Model struct {
 	confirm *confirmState // a destructive action waiting for its answer
 	detail  *detailView   // a zone's detail, while open
 
+	// consoleEvents are the edits made from this console (caps, projects),
+	// for the Events tab beside the engine's own events.
+	consoleEvents []engine.Event
+
 	ops      []*opState // engine calls under way
 	nextOp   int
 	spin     spinner.Model
@@ -217,6 +221,8 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		return m, cmd
 	case actionDoneMsg:
 		return m, m.onActionDone(msg)
+	case editDoneMsg:
+		return m, m.onEditDone(msg)
 	case progressMsg:
 		return m, m.onProgress(msg)
 	case spinner.TickMsg:
@@ -375,6 +381,7 @@ func (m *Model) key(msg tea.KeyPressMsg) (tea.Model, tea.Cmd) {
 		m.table.Bottom()
 	case key.Matches(msg, k.Sort):
 		m.table.CycleSort()
+	case m.sortKey(msg):
 	case key.Matches(msg, k.Reverse):
 		m.table.Reverse()
 	case key.Matches(msg, k.Clear):
@@ -390,6 +397,18 @@ func (m *Model) key(msg tea.KeyPressMsg) (tea.Model, tea.Cmd) {
 		return m, m.openInput(inputCommand, ":", "")
 	}
 	return m, nil
+}
+
+// sortKey sorts by the column of a sort key, and reports whether msg was
+// one.
+func (m *Model) sortKey(msg tea.KeyPressMsg) bool {
+	for _, s := range m.c.keys.SortKeys {
+		if key.Matches(msg, s.Binding) {
+			m.table.SortBy(s.col)
+			return true
+		}
+	}
+	return false
 }
 
 func (m *Model) openInput(mode inputMode, prompt, value string) tea.Cmd {
@@ -505,6 +524,11 @@ func (m *Model) setUsage(msg zonesMsg) {
 
 // helpView is the short or, after `?`, the full key help.
 func (m *Model) helpView() string {
+	if d := m.detail; d != nil && m.form == nil && m.editor == nil && (d.tab == tabCaps || d.tab == tabProjects) {
+		// One line, even with ? on: the layout's height must not depend
+		// on which tab is shown.
+		return m.help.ShortHelpView(m.limitKeys())
+	}
 	return m.help.View(m.c.keys)
 }
 

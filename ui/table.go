@@ -153,19 +153,27 @@ var columns = []column{
 			// The longest up first in ascending order reads oddly; sort by start.
 			return cmp.Compare(a.Since.UnixNano(), b.Since.UnixNano())
 		}},
-	colCPUTrend: {title: "CPU~", width: 10, drop: 120, spark: true,
+	// The trends sort by their mean over the window they draw: the zones
+	// busiest lately, not merely this second.
+	colCPUTrend: {title: "CPU~", width: trendWidth, drop: 120, spark: true,
 		live: func(t *zoneTable, z engine.ZoneInfo, w int) (string, float64) {
 			if u := t.usage[z.Name]; u != nil {
 				return sparkline(u.cpuHist, w), -1
 			}
 			return "", -1
+		},
+		lcmp: func(t *zoneTable, a, b engine.ZoneInfo) int {
+			return cmp.Compare(t.trendKey(a, true), t.trendKey(b, true))
 		}},
-	colMemTrend: {title: "MEM~", width: 10, drop: 120, spark: true,
+	colMemTrend: {title: "MEM~", width: trendWidth, drop: 120, spark: true,
 		live: func(t *zoneTable, z engine.ZoneInfo, w int) (string, float64) {
 			if u := t.usage[z.Name]; u != nil {
 				return sparkline(u.memHist, w), -1
 			}
 			return "", -1
+		},
+		lcmp: func(t *zoneTable, a, b engine.ZoneInfo) int {
+			return cmp.Compare(t.trendKey(a, false), t.trendKey(b, false))
 		}},
 }
 
@@ -179,6 +187,29 @@ func (t *zoneTable) cpuKey(z engine.ZoneInfo) float64 {
 		return f
 	}
 	return u.CPU
+}
+
+// trendWidth is how many samples a trend column draws.
+const trendWidth = 10
+
+// trendKey is the mean of what a trend column draws; -1 without samples.
+func (t *zoneTable) trendKey(z engine.ZoneInfo, cpu bool) float64 {
+	u := t.usage[z.Name]
+	if u == nil {
+		return -1
+	}
+	h := u.memHist
+	if cpu {
+		h = u.cpuHist
+	}
+	if n := min(len(h), trendWidth); n > 0 {
+		sum := 0.0
+		for _, v := range h[len(h)-n:] {
+			sum += v
+		}
+		return sum / float64(n)
+	}
+	return -1
 }
 
 func (t *zoneTable) memKey(z engine.ZoneInfo) float64 {
@@ -202,8 +233,9 @@ func (t *zoneTable) lwpKey(z engine.ZoneInfo) float64 {
 var displayOrder = []int{colID, colName, colStatus, colBrand, colIP, colCPU, colMem, colLWPs,
 	colUptime, colCPUTrend, colMemTrend, colPath, colReason}
 
-// sortable are the columns `s` cycles through, in order.
-var sortable = []int{colName, colStatus, colID, colCPU, colMem, colLWPs, colUptime, colPath, colBrand, colIP}
+// sortable are the columns `s` cycles through, in order: every column.
+var sortable = []int{colName, colStatus, colID, colCPU, colMem, colLWPs, colUptime, colCPUTrend, colMemTrend,
+	colPath, colBrand, colIP, colReason}
 
 const (
 	colGap  = 2
@@ -259,10 +291,17 @@ func (t *zoneTable) SetFilter(f zoneFilter) {
 	t.rebuild()
 }
 
-// CycleSort moves the sort to the next column, ascending.
+// CycleSort moves the sort to the next column on screen, ascending.
 func (t *zoneTable) CycleSort() {
 	i := slices.Index(sortable, t.sortCol)
-	t.sortCol = sortable[(i+1)%len(sortable)]
+	for range sortable {
+		i = (i + 1) % len(sortable)
+		// Before the first layout nothing is on screen; take any.
+		if len(t.visible) == 0 || slices.Contains(t.visible, sortable[i]) {
+			break
+		}
+	}
+	t.sortCol = sortable[i]
 	t.sortDesc = false
 	t.resort = true
 	t.rebuild()

@@ -124,17 +124,20 @@ func humanBytes(n uint64) string {
 	return fmt.Sprintf("%.1f%c", f, units[i])
 }
 
+// unitText renders an amount in the unit of a cap.
+func unitText(unit string, n uint64) string {
+	switch unit {
+	case "bytes":
+		return humanBytes(n)
+	case "cpu":
+		return fmt.Sprintf("%.2f", float64(n)/100)
+	}
+	return fmt.Sprint(n)
+}
+
 // capText renders used against limit in the unit of a cap.
 func capText(unit string, used, limit uint64) string {
-	f := func(n uint64) string {
-		switch unit {
-		case "bytes":
-			return humanBytes(n)
-		case "cpu":
-			return fmt.Sprintf("%.2f", float64(n)/100)
-		}
-		return fmt.Sprint(n)
-	}
+	f := func(n uint64) string { return unitText(unit, n) }
 	if limit == 0 {
 		return f(used) + " (no cap)"
 	}

@@ -4,36 +4,68 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 
 	"zonetop/engine"
+	"zonetop/limits"
 	"zonetop/ui"
 	"zonetop/zones"
 )
 
-// demoZone is one of the three zones `zonetop --demo` makes, with the
-// small load its inittab keeps running so the console has numbers to show.
+// demoZone is one of the three zones `zonetop --demo` makes: its caps,
+// and its projects, each with limits and a small load running in it, so
+// the console has numbers to show at both levels.
 type demoZone struct {
-	name   string
-	lwps   uint64
-	memory uint64
-	ncpus  float64
-	load   []string // inittab respawn commands
+	name     string
+	lwps     uint64
+	memory   uint64
+	ncpus    float64
+	projects []demoProject
+}
+
+// demoProject is a project of a demo zone: its limits as the console's
+// Projects tab takes them, and the shell script that is its load.
+type demoProject struct {
+	name, comment string
+	limits        map[string]string
+	load          string
 }
 
 var demoZones = []demoZone{
-	{name: "web", lwps: 100, memory: 64 << 20, ncpus: 0.5, load: []string{
-		// A request loop: short bursts of CPU, then a pause.
-		`/bin/sh -c 'while :; do i=0; while [ $i -lt 3000 ]; do i=$((i+1)); done; sleep 1; done'`,
+	{name: "web", lwps: 100, memory: 64 << 20, ncpus: 0.5, projects: []demoProject{
+		{name: "frontend", comment: "the web tier", load: loadBursts(3000, 1),
+			limits: map[string]string{"project.max-lwps": "40", "project.max-memory": "32M", "project.cpu-shares": "20"}},
+		{name: "backend", comment: "the API", load: loadBursts(1500, 1),
+			limits: map[string]string{"project.max-lwps": "40", "project.max-memory": "24M", "project.cpu-shares": "10"}},
 	}},
-	{name: "db", lwps: 200, memory: 128 << 20, ncpus: 1, load: []string{
-		// A cache: holds some memory and touches it now and then.
-		`/bin/sh -c 'x=$(head -c 24000000 /dev/zero | tr "\0" a); while :; do sleep 5; echo ${#x} >/dev/null; done'`,
+	{name: "db", lwps: 200, memory: 128 << 20, ncpus: 1, projects: []demoProject{
+		{name: "primary", comment: "the database", load: loadCache(24000000),
+			limits: map[string]string{"project.max-lwps": "100", "project.max-memory": "96M", "project.cpu-shares": "30"}},
+		// Its cpu-cap is above what it uses; max-memory above the zone's
+		// cap shows "capped by zone".
+		{name: "reports", comment: "nightly reports", load: loadBursts(8000, 2),
+			limits: map[string]string{"project.max-lwps": "20", "project.max-memory": "256M", "project.cpu-cap": "0.25"}},
 	}},
-	{name: "batch", lwps: 50, memory: 32 << 20, ncpus: 0.25, load: []string{
-		`/bin/sh -c 'while :; do i=0; while [ $i -lt 20000 ]; do i=$((i+1)); done; sleep 2; done'`,
+	{name: "batch", lwps: 50, memory: 32 << 20, ncpus: 0.25, projects: []demoProject{
+		{name: "nightly", comment: "batch jobs", load: loadBursts(20000, 2),
+			limits: map[string]string{"project.max-lwps": "30", "project.cpu-cap": "0.2"}},
+		{name: "adhoc", comment: "one-off jobs", load: loadCache(4000000),
+			limits: map[string]string{"project.max-lwps": "10", "project.max-memory": "16M"}},
 	}},
+}
+
+// loadBursts is a request loop: n shell iterations of CPU, then a pause.
+func loadBursts(n, pause int) string {
+	return fmt.Sprintf("while :; do i=0; while [ $i -lt %d ]; do i=$((i+1)); done; sleep %d; done\n", n, pause)
+}
+
+// loadCache holds about n bytes and touches them now and then.
+func loadCache(n int) string {
+	return fmt.Sprintf("x=$(head -c %d /dev/zero | tr '\\0' a)\nwhile :; do sleep 5; echo ${#x} >/dev/null; done\n", n)
 }
 
 // runDemo makes the demo zones under a scratch root (unless --root names
@@ -101,17 +133,25 @@ func runDemo(g *globals, stdout, stderr io.Writer) int {
 	return 0
 }
 
-func makeDemoZone(ctx context.Context, e *engine.Engine, p engine.Principal, root string, dz demoZone) error {
-	cfg := &zones.Config{
+// demoConfig is a demo zone's configuration: a busybox zone with caps.
+func demoConfig(dz demoZone) *zones.Config {
+	return &zones.Config{
 		Name: dz.name, Zonepath: "/zones/" + dz.name, Brand: "busybox", IPType: "shared",
 		Rctls: []zones.Rctl{{Name: "zone.max-lwps",
 			Values: []zones.RctlValue{{Priv: "privileged", Limit: dz.lwps, Action: "deny"}}}},
 		CappedMemory: &zones.CappedMemory{Physical: dz.memory},
 		CappedCPU:    &zones.CappedCPU{NCPUs: dz.ncpus},
 	}
+}
+
+func makeDemoZone(ctx context.Context, e *engine.Engine, p engine.Principal, root string, dz demoZone) error {
+	cfg := demoConfig(dz)
 	if _, err := e.Store().State(dz.name); err == nil {
-		// A kept demo: boot what is there; one already running stays so.
-		_, _ = e.BootZone(ctx, p, dz.name, nil)
+		// A kept demo: boot what is there; one already running has its
+		// load still running.
+		if _, err := e.BootZone(ctx, p, dz.name, nil); err == nil {
+			startDemoLoad(ctx, e, p, dz)
+		}
 		return nil
 	}
 	if err := e.CreateZone(ctx, p, cfg); err != nil {
@@ -120,18 +160,65 @@ func makeDemoZone(ctx context.Context, e *engine.Engine, p engine.Principal, roo
 	if err := e.InstallZone(ctx, p, dz.name, "", func(engine.Progress) {}); err != nil {
 		return err
 	}
-	inittab := "# demo zone " + dz.name + ": a small load the console shows\n" +
-		"::sysinit:/bin/touch /var/run/utmp\n"
-	for _, l := range dz.load {
-		inittab += "::respawn:" + l + "\n"
-	}
-	inittab += "::shutdown:/bin/sync\n"
-	path := filepath.Join(root, cfg.Zonepath, "root", "etc", "inittab")
-	if err := os.WriteFile(path, []byte(inittab), 0o644); err != nil {
-		return fmt.Errorf("demo zone %s: inittab: %w", dz.name, err)
+	zroot := filepath.Join(root, cfg.Zonepath, "root")
+	if err := writeDemoFiles(zroot, dz); err != nil {
+		return fmt.Errorf("demo zone %s: %w", dz.name, err)
 	}
 	if _, err := e.BootZone(ctx, p, dz.name, nil); err != nil {
 		return err
 	}
+	startDemoLoad(ctx, e, p, dz)
 	return nil
+}
+
+// writeDemoFiles gives a freshly installed demo zone its /etc/project, the
+// load scripts of its projects and an inittab, before its first boot.
+func writeDemoFiles(zroot string, dz demoZone) error {
+	ps := limits.DefaultProjects()
+	for _, pr := range dz.projects {
+		var attrs []limits.Attr
+		for _, name := range slices.Sorted(maps.Keys(pr.limits)) {
+			v, err := ui.RctlValues(name, pr.limits[name])
+			if err != nil {
+				return fmt.Errorf("project %s: %w", pr.name, err)
+			}
+			attrs = append(attrs, limits.Attr{Name: name, Value: v, HasValue: true})
+		}
+		if err := ps.Add(pr.name, -1, pr.comment, nil, nil, attrs); err != nil {
+			return err
+		}
+	}
+	if err := os.WriteFile(filepath.Join(zroot, "etc", "project"), ps.Format(), 0o644); err != nil {
+		return fmt.Errorf("/etc/project: %w", err)
+	}
+	if err := os.MkdirAll(filepath.Join(zroot, "etc", "demo"), 0o755); err != nil {
+		return err
+	}
+	for _, pr := range dz.projects {
+		script := "# demo load of project " + pr.name + "\n" + pr.load
+		if err := os.WriteFile(filepath.Join(zroot, "etc", "demo", pr.name+".sh"), []byte(script), 0o755); err != nil {
+			return fmt.Errorf("load of %s: %w", pr.name, err)
+		}
+	}
+	inittab := "# demo zone " + dz.name + "; the projects' load is started from the host into each project\n" +
+		"::sysinit:/bin/touch /var/run/utmp\n" +
+		"::shutdown:/bin/sync\n"
+	if err := os.WriteFile(filepath.Join(zroot, "etc", "inittab"), []byte(inittab), 0o644); err != nil {
+		return fmt.Errorf("inittab: %w", err)
+	}
+	return nil
+}
+
+// startDemoLoad starts each project's load in its project, as newtask -p
+// would. An inittab entry cannot name a project, so the load is placed
+// from the host; it runs in the background and lasts until the zone
+// halts.
+func startDemoLoad(ctx context.Context, e *engine.Engine, p engine.Principal, dz demoZone) {
+	for _, pr := range dz.projects {
+		req := engine.ExecRequest{Project: pr.name, NewTask: true,
+			Argv: []string{"/bin/sh", "-c", "/bin/sh /etc/demo/" + pr.name + ".sh </dev/null >/dev/null 2>&1 &"}}
+		// A load that does not start leaves its project idle; the demo
+		// still shows everything else.
+		_, _ = e.ExecInZone(ctx, p, dz.name, req, strings.NewReader(""), io.Discard, io.Discard)
+	}
 }

@@ -1,0 +1,100 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"maps"
+	"slices"
+
+	"zonetop/engine"
+	"zonetop/limits"
+	"zonetop/ui"
+)
+
+// The console's Caps and Projects editing on the host: values as the
+// console takes them become privileged thresholds (ui.RctlValues), zone
+// caps go through the engine's SetRctl and projects through EditProjects,
+// which writes the zone's /etc/project and has a live zone apply it. The
+// engine checks who may; nothing here widens that.
+
+var (
+	_ ui.CapEditor     = consoleBackend{}
+	_ ui.ProjectEditor = consoleBackend{}
+)
+
+// rctlAt parses value for rctl, refusing a control of another level, so a
+// project limit cannot be passed off as a zone cap or the other way round.
+func rctlAt(rctl, value string, level limits.Level) (string, error) {
+	r, err := limits.Lookup(rctl)
+	if err != nil {
+		return "", err
+	}
+	if r.Level != level {
+		return "", fmt.Errorf("%s is a %s control, not a %s one", rctl, r.Level, level)
+	}
+	return ui.RctlValues(rctl, value)
+}
+
+// SetZoneCap changes a zone cap live, and with persist in the zone's
+// configuration too.
+func (b consoleBackend) SetZoneCap(ctx context.Context, p engine.Principal, zone, rctl, value string, persist bool) error {
+	vals, err := rctlAt(rctl, value, limits.LevelZone)
+	if err != nil {
+		return err
+	}
+	return b.SetRctl(ctx, p, zone, engine.RctlChange{Name: rctl, Values: vals}, persist)
+}
+
+// AddProject is projadd with -K for each limit.
+func (b consoleBackend) AddProject(ctx context.Context, p engine.Principal, zone string, proj ui.ProjectSpec) error {
+	var attrs []limits.Attr
+	// Sorted, so the line in /etc/project does not depend on map order.
+	for _, name := range slices.Sorted(maps.Keys(proj.Limits)) {
+		vals, err := rctlAt(name, proj.Limits[name], limits.LevelProject)
+		if err != nil {
+			return fmt.Errorf("project %s: %w", proj.Name, err)
+		}
+		if vals != "" {
+			attrs = append(attrs, limits.Attr{Name: name, Value: vals, HasValue: true})
+		}
+	}
+	id := proj.ID
+	if id == 0 {
+		id = -1 // the next free id
+	}
+	return b.EditProjects(ctx, p, zone, func(ps *limits.Projects) error {
+		return ps.Add(proj.Name, id, proj.Comment, nil, nil, attrs)
+	})
+}
+
+// SetProjectLimit is projmod -s -K (or -r -K to remove the limit).
+func (b consoleBackend) SetProjectLimit(ctx context.Context, p engine.Principal, zone, project, rctl, value string) error {
+	vals, err := rctlAt(rctl, value, limits.LevelProject)
+	if err != nil {
+		return err
+	}
+	return b.EditProjects(ctx, p, zone, func(ps *limits.Projects) error {
+		pr, ok := ps.Lookup(project)
+		if !ok {
+			return fmt.Errorf("project %q does not exist in zone %s", project, zone)
+		}
+		if vals == "" {
+			if _, set := pr.Attr(rctl); !set {
+				return nil // removing what is not there leaves the file as it is
+			}
+			return ps.Modify(project, limits.Mod{Mode: limits.ModRemove, Attrs: []limits.Attr{{Name: rctl}}})
+		}
+		return ps.Modify(project, limits.Mod{Mode: limits.ModSubstitute,
+			Attrs: []limits.Attr{{Name: rctl, Value: vals, HasValue: true}}})
+	})
+}
+
+// DeleteProject is projdel, except for the system's own projects.
+func (b consoleBackend) DeleteProject(ctx context.Context, p engine.Principal, zone, project string) error {
+	if ui.SystemProject(project) {
+		return ui.ErrSystemProject(project)
+	}
+	return b.EditProjects(ctx, p, zone, func(ps *limits.Projects) error {
+		return ps.Delete(project)
+	})
+}
