@@ -2,7 +2,6 @@ package engine
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"math"
 	"path/filepath"
@@ -188,18 +187,8 @@ func (e *Engine) EditProjects(ctx context.Context, p Principal, zone string, fn 
 	if err != nil {
 		return err
 	}
-	ps, bad, err := readZoneProjects(root)
-	if err != nil {
+	if _, err := editProjectsFile(root, zone, fn); err != nil {
 		return err
-	}
-	if len(bad) > 0 {
-		return fmt.Errorf("zone %s: /etc/project has bad lines; fix them first: %w", zone, errors.Join(bad...))
-	}
-	if err := fn(&ps); err != nil {
-		return err
-	}
-	if err := writeZoneFile(root, "etc/project", ps.Format(), 0o644); err != nil {
-		return fmt.Errorf("zone %s: %w", zone, err)
 	}
 	if zone != "global" && ZoneadmdRunning(e.Root, zone) {
 		if _, err := call(e.Root, zone, request{Op: "reload-projects"}, false); err != nil {
