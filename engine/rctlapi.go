@@ -243,12 +243,18 @@ func (e *Engine) ZoneRctls(ctx context.Context, p Principal, zone string) (map[s
 	}
 	if ZoneadmdRunning(e.Root, zone) {
 		if resp, err := roundTrip(zoneadmdSock(e.Root, zone), request{Op: "usage"}); err == nil && resp.Usage != nil {
-			live := map[string][]limits.Value{}
-			for name, v := range resp.Usage.Caps {
-				live[name] = []limits.Value{{Privilege: limits.Privileged, Limit: v, Action: limits.Action{Deny: name != "zone.cpu-shares"}}}
-			}
-			return live, nil
+			return CapValues(resp.Usage.Caps), nil
 		}
 	}
 	return out, nil
+}
+
+// CapValues turns the zone caps in force (ZoneUsage.Caps) into rctl
+// values, as prctl lists them.
+func CapValues(caps map[string]uint64) map[string][]limits.Value {
+	live := map[string][]limits.Value{}
+	for name, v := range caps {
+		live[name] = []limits.Value{{Privilege: limits.Privileged, Limit: v, Action: limits.Action{Deny: name != "zone.cpu-shares"}}}
+	}
+	return live
 }

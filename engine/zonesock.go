@@ -184,8 +184,11 @@ func decodeZoneRequest(b []byte) (ZoneRequest, error) {
 	switch req.Op {
 	case "info", "usage", "processes":
 	case "newtask":
-		if err := limits.ValidProjectName(req.Task); err != nil {
-			return ZoneRequest{}, fmt.Errorf("newtask: %w", err)
+		// No project: the caller's default one (user.NAME or default).
+		if req.Task != "" {
+			if err := limits.ValidProjectName(req.Task); err != nil {
+				return ZoneRequest{}, fmt.Errorf("newtask: %w", err)
+			}
 		}
 	case "set-zone-cap":
 		if req.Rctl == "" {
@@ -693,10 +696,23 @@ func (z *ZoneClient) Do(req ZoneRequest) (ZoneReply, error) {
 		return ZoneReply{}, fmt.Errorf("zone socket: malformed reply: %w", err)
 	}
 	if !r.OK {
-		if r.Denied {
-			return r, fmt.Errorf("%w: %s", ErrPermission, strings.TrimPrefix(strings.TrimPrefix(r.Error, ErrPermission.Error()), ": "))
-		}
-		return r, errors.New(r.Error)
+		return r, zoneError{msg: r.Error, denied: r.Denied}
 	}
 	return r, nil
 }
+
+// zoneError is zoneadmd's refusal or failure as the client gets it: its
+// text unchanged, and a refusal still matches ErrPermission.
+type zoneError struct {
+	msg    string
+	denied bool
+}
+
+func (e zoneError) Error() string {
+	if e.denied && !strings.Contains(e.msg, ErrPermission.Error()) {
+		return ErrPermission.Error() + ": " + e.msg
+	}
+	return e.msg
+}
+
+func (e zoneError) Is(target error) bool { return e.denied && target == ErrPermission }

@@ -75,11 +75,12 @@ func last(o map[byte][]string, k byte) string {
 
 func has(o map[byte][]string, k byte) bool { _, ok := o[k]; return ok }
 
-func zoneOpt(o map[byte][]string) string {
+// zoneOpt is -z, or the zone the target means without it.
+func zoneOpt(o map[byte][]string, t rctlTarget) string {
 	if z := last(o, 'z'); z != "" {
 		return z
 	}
-	return "global"
+	return t.Zone()
 }
 
 func fail(stderr io.Writer, cmd string, code int, format string, a ...any) int {
@@ -157,13 +158,12 @@ func runPrctl(g *globals, args []string, _ io.Reader, stdout, stderr io.Writer) 
 		fmt.Fprint(stderr, prctlUsage)
 		return 2
 	}
-	e, err := engine.New(g.root, g.cgroupParent)
+	t, err := targetFor(g)
 	if err != nil {
 		return fail(stderr, "prctl", 1, "%v", err)
 	}
-	ctx, p := context.Background(), engine.CurrentPrincipal()
 	kind, id := last(o, 'i'), rest[0]
-	zone, project := zoneOpt(o), ""
+	zone, project := zoneOpt(o, t), ""
 	switch kind {
 	case "zone":
 		zone = id
@@ -173,7 +173,7 @@ func runPrctl(g *globals, args []string, _ io.Reader, stdout, stderr io.Writer) 
 			zone, project = z, pr
 		}
 	case "process":
-		zone, project, err = zoneOfPid(id)
+		zone, project, err = t.ProcessOf(id)
 		if err != nil {
 			return fail(stderr, "prctl", 1, "%v", err)
 		}
@@ -185,31 +185,23 @@ func runPrctl(g *globals, args []string, _ io.Reader, stdout, stderr io.Writer) 
 		if name == "" {
 			return fail(stderr, "prctl", 2, "-v/-x need -n NAME")
 		}
-		rc, err := limits.Lookup(name)
-		if err != nil {
-			return fail(stderr, "prctl", 1, "%v", err)
-		}
 		ch := engine.RctlChange{Name: name, Project: project}
 		if !has(o, 'x') {
-			v, err := limits.ParseQuantity(last(o, 'v'), rc.Unit)
-			if err != nil {
-				return fail(stderr, "prctl", 1, "%s: %v", name, err)
+			if ch.Values, err = prctlValue(name, last(o, 'v')); err != nil {
+				return fail(stderr, "prctl", 1, "%v", err)
 			}
-			action := "deny"
-			if rc.Flags&limits.FlagNoDeny != 0 {
-				action = "none"
-			}
-			ch.Values = fmt.Sprintf("(privileged,%d,%s)", v, action)
+		} else if _, err := limits.Lookup(name); err != nil {
+			return fail(stderr, "prctl", 1, "%v", err)
 		}
-		if err := e.SetRctl(ctx, p, zone, ch, has(o, 'P')); err != nil {
+		if err := t.SetRctl(zone, ch, has(o, 'P')); err != nil {
 			return fail(stderr, "prctl", 1, "%v", err)
 		}
 		return 0
 	}
 	var ents []prctlEntity
-	u, uerr := e.Usage(ctx, p, zone)
+	u, uerr := t.Usage(zone)
 	if project != "" {
-		ps, _, err := e.ZoneProjects(ctx, p, zone)
+		ps, _, err := t.Projects(zone)
 		if err != nil {
 			return fail(stderr, "prctl", 1, "%v", err)
 		}
@@ -240,13 +232,13 @@ func runPrctl(g *globals, args []string, _ io.Reader, stdout, stderr io.Writer) 
 		ents = append(ents, ent)
 	}
 	if zone != "global" {
-		zr, err := e.ZoneRctls(ctx, p, zone)
+		zr, err := t.ZoneRctls(zone)
 		if err != nil {
 			return fail(stderr, "prctl", 1, "%v", err)
 		}
 		zid := ""
-		if zs, err := engine.Status(g.root, zone); err == nil && zs.ZoneID > 0 {
-			zid = strconv.Itoa(zs.ZoneID)
+		if n := t.ZoneID(zone); n > 0 {
+			zid = strconv.Itoa(n)
 		}
 		ent := prctlEntity{Kind: "zone", ID: zid, Name: zone}
 		usage := map[string]uint64{}
@@ -267,6 +259,24 @@ func runPrctl(g *globals, args []string, _ io.Reader, stdout, stderr io.Writer) 
 	}
 	formatPrctl(stdout, ents)
 	return 0
+}
+
+// prctlValue is a prctl -v limit (with the rctl's unit suffixes) as the
+// privileged value project(5) and the engine take.
+func prctlValue(name, v string) (string, error) {
+	rc, err := limits.Lookup(name)
+	if err != nil {
+		return "", err
+	}
+	n, err := limits.ParseQuantity(v, rc.Unit)
+	if err != nil {
+		return "", fmt.Errorf("%s: %w", name, err)
+	}
+	action := "deny"
+	if rc.Flags&limits.FlagNoDeny != 0 {
+		action = "none"
+	}
+	return fmt.Sprintf("(privileged,%d,%s)", n, action), nil
 }
 
 // zoneOfPid finds the zone and project of a host pid from its cgroup
@@ -325,16 +335,16 @@ func runProjects(g *globals, args []string, _ io.Reader, stdout, stderr io.Write
 	if err != nil {
 		return fail(stderr, "projects", 2, "%v\nusage:\tprojects [-l] [-z ZONE] [PROJECT...]", err)
 	}
-	e, err := engine.New(g.root, g.cgroupParent)
+	t, err := targetFor(g)
 	if err != nil {
 		return fail(stderr, "projects", 1, "%v", err)
 	}
-	ps, bad, err := e.ZoneProjects(context.Background(), engine.CurrentPrincipal(), zoneOpt(o))
+	ps, bad, err := t.Projects(zoneOpt(o, t))
 	if err != nil {
 		return fail(stderr, "projects", 1, "%v", err)
 	}
 	for _, b := range bad {
-		fmt.Fprintf(stderr, "projects: %v\n", b)
+		fmt.Fprintf(stderr, "projects: %s\n", b)
 	}
 	want := map[string]bool{}
 	for _, r := range rest {
@@ -386,25 +396,40 @@ func runProjadd(g *globals, args []string, _ io.Reader, _, stderr io.Writer) int
 	if err != nil || len(rest) != 1 {
 		return fail(stderr, "projadd", 2, "%v\n%s", err, projaddUsage)
 	}
-	id := -1
+	req := engine.ProjectRequest{Op: "add", Name: rest[0], Users: splitList(last(o, 'U')), Groups: splitList(last(o, 'G')), Attrs: o['K']}
 	if s := last(o, 'p'); s != "" {
-		if id, err = strconv.Atoi(s); err != nil {
+		id, err := strconv.Atoi(s)
+		if err != nil {
 			return fail(stderr, "projadd", 2, "-p %q: want a number", s)
 		}
+		req.ID = &id
 	}
-	attrs, err := parseK(o['K'])
-	if err != nil {
+	if has(o, 'c') {
+		c := last(o, 'c')
+		req.Comment = &c
+	}
+	if _, err := parseK(o['K']); err != nil {
 		return fail(stderr, "projadd", 2, "%v", err)
 	}
-	e, err := engine.New(g.root, g.cgroupParent)
+	return editProjects(g, "projadd", last(o, 'z'), req, stderr)
+}
+
+// editProjects sends a project change to the target and reports limits
+// accepted above the zone's caps.
+func editProjects(g *globals, cmd, zone string, req engine.ProjectRequest, stderr io.Writer) int {
+	t, err := targetFor(g)
 	if err != nil {
-		return fail(stderr, "projadd", 1, "%v", err)
+		return fail(stderr, cmd, 1, "%v", err)
 	}
-	err = e.EditProjects(context.Background(), engine.CurrentPrincipal(), zoneOpt(o), func(ps *limits.Projects) error {
-		return ps.Add(rest[0], id, last(o, 'c'), splitList(last(o, 'U')), splitList(last(o, 'G')), attrs)
-	})
+	if zone == "" {
+		zone = t.Zone()
+	}
+	notes, err := t.EditProjects(zone, req)
 	if err != nil {
-		return fail(stderr, "projadd", 1, "%v", err)
+		return fail(stderr, cmd, 1, "%v", err)
+	}
+	for _, n := range notes {
+		fmt.Fprintf(stderr, "%s: note: %s\n", cmd, n)
 	}
 	return 0
 }
@@ -416,49 +441,39 @@ func runProjmod(g *globals, args []string, _ io.Reader, _, stderr io.Writer) int
 	if err != nil || len(rest) != 1 {
 		return fail(stderr, "projmod", 2, "%v\n%s", err, projmodUsage)
 	}
-	var m limits.Mod
+	req := engine.ProjectRequest{Op: "mod", Name: rest[0], NewName: last(o, 'l')}
 	switch {
 	case has(o, 'a'):
-		m.Mode = limits.ModAdd
+		req.Mode = "add"
 	case has(o, 'r'):
-		m.Mode = limits.ModRemove
+		req.Mode = "remove"
 	case has(o, 's'):
-		m.Mode = limits.ModSubstitute
+		req.Mode = "substitute"
 	}
 	if s := last(o, 'p'); s != "" {
 		id, err := strconv.Atoi(s)
 		if err != nil {
 			return fail(stderr, "projmod", 2, "-p %q: want a number", s)
 		}
-		m.ID = &id
+		req.ID = &id
 	}
 	if has(o, 'c') {
 		c := last(o, 'c')
-		m.Comment = &c
+		req.Comment = &c
 	}
 	if has(o, 'U') {
-		m.Users, m.SetUsers = splitList(last(o, 'U')), true
+		req.Users, req.SetUsers = splitList(last(o, 'U')), true
 	}
 	if has(o, 'G') {
-		m.Groups, m.SetGroups = splitList(last(o, 'G')), true
+		req.Groups, req.SetGroups = splitList(last(o, 'G')), true
 	}
 	if has(o, 'K') {
-		if m.Attrs, err = parseK(o['K']); err != nil {
+		if _, err := parseK(o['K']); err != nil {
 			return fail(stderr, "projmod", 2, "%v", err)
 		}
+		req.Attrs, req.SetAttrs = o['K'], true
 	}
-	m.NewName = last(o, 'l')
-	e, err := engine.New(g.root, g.cgroupParent)
-	if err != nil {
-		return fail(stderr, "projmod", 1, "%v", err)
-	}
-	err = e.EditProjects(context.Background(), engine.CurrentPrincipal(), zoneOpt(o), func(ps *limits.Projects) error {
-		return ps.Modify(rest[0], m)
-	})
-	if err != nil {
-		return fail(stderr, "projmod", 1, "%v", err)
-	}
-	return 0
+	return editProjects(g, "projmod", last(o, 'z'), req, stderr)
 }
 
 func runProjdel(g *globals, args []string, _ io.Reader, _, stderr io.Writer) int {
@@ -466,17 +481,7 @@ func runProjdel(g *globals, args []string, _ io.Reader, _, stderr io.Writer) int
 	if err != nil || len(rest) != 1 {
 		return fail(stderr, "projdel", 2, "%v\nusage:\tprojdel [-z ZONE] PROJECT", err)
 	}
-	e, err := engine.New(g.root, g.cgroupParent)
-	if err != nil {
-		return fail(stderr, "projdel", 1, "%v", err)
-	}
-	err = e.EditProjects(context.Background(), engine.CurrentPrincipal(), zoneOpt(o), func(ps *limits.Projects) error {
-		return ps.Delete(rest[0])
-	})
-	if err != nil {
-		return fail(stderr, "projdel", 1, "%v", err)
-	}
-	return 0
+	return editProjects(g, "projdel", last(o, 'z'), engine.ProjectRequest{Op: "del", Name: rest[0]}, stderr)
 }
 
 // ---- newtask ----
@@ -485,6 +490,9 @@ func runProjdel(g *globals, args []string, _ io.Reader, _, stderr io.Writer) int
 // -z as a new task of project -p (a task cgroup under the project's,
 // capped by its task.* rctls), through the zlogin path.
 func runNewtask(g *globals, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	if engine.InZone() {
+		return runNewtaskInZone(args, stderr)
+	}
 	o, rest, err := getopt(args, "z:p:l:")
 	if err != nil || len(rest) == 0 || last(o, 'z') == "" {
 		return fail(stderr, "newtask", 2, "%v\nusage:\tnewtask -z ZONE [-p PROJECT] [-l USER] COMMAND [ARGS...]\n(inside a zone newtask comes with the zone's own tools)", err)
@@ -521,16 +529,17 @@ func runZonestat(g *globals, args []string, _ io.Reader, stdout, stderr io.Write
 			return fail(stderr, "zonestat", 2, "count %q: want a positive number", rest[1])
 		}
 	}
-	e, err := engine.New(g.root, g.cgroupParent)
+	t, err := targetFor(g)
 	if err != nil {
 		return fail(stderr, "zonestat", 1, "%v", err)
 	}
-	ctx, p := context.Background(), engine.CurrentPrincipal()
 	var zonesWanted []string
 	if z := last(o, 'z'); z != "" {
 		zonesWanted = strings.Split(z, ",")
+	} else if ht, ok := t.(hostTarget); !ok {
+		zonesWanted = []string{t.Zone()}
 	} else {
-		zl, err := e.List(ctx, p, engine.ListOptions{Installed: true})
+		zl, err := ht.e.List(context.Background(), ht.p, engine.ListOptions{Installed: true})
 		if err != nil {
 			return fail(stderr, "zonestat", 1, "%v", err)
 		}
@@ -548,7 +557,7 @@ func runZonestat(g *globals, args []string, _ io.Reader, stdout, stderr io.Write
 		}
 		var us []engine.ZoneUsage
 		for _, z := range zonesWanted {
-			u, err := e.Usage(ctx, p, z)
+			u, err := t.Usage(z)
 			if err != nil {
 				fmt.Fprintf(stderr, "zonestat: %v\n", err)
 				status = 1
