@@ -59,7 +59,7 @@ func (d *zoneadmd) startProjectWatch() error {
 	if old != nil {
 		old.close()
 	}
-	go d.runProjectWatch(w, f, l.zoneRoot)
+	go d.runProjectWatch(w, f, fd, l.zoneRoot)
 	return nil
 }
 
@@ -103,7 +103,7 @@ func addEtcWatch(ifd int, zoneRoot string) (int, error) {
 
 // runProjectWatch is the watch's loop: events from a reader goroutine,
 // the debounce timer, and a retry while the etc directory is missing.
-func (d *zoneadmd) runProjectWatch(w *projectWatch, f *os.File, zoneRoot string) {
+func (d *zoneadmd) runProjectWatch(w *projectWatch, f *os.File, ifd int, zoneRoot string) {
 	defer close(w.done)
 	events := make(chan []byte)
 	readerDone := make(chan struct{})
@@ -126,7 +126,6 @@ func (d *zoneadmd) runProjectWatch(w *projectWatch, f *os.File, zoneRoot string)
 		f.Close()
 		<-readerDone
 	}()
-	ifd := int(f.Fd())
 	wd := -1
 	var (
 		retry <-chan time.Time
