@@ -502,7 +502,7 @@ func setProjectAttr(p *limits.Project, name string, vs []limits.Value) {
 		}
 	}
 	if len(vs) > 0 {
-		out = append(out, limits.Attr{Name: name, Value: limits.FormatValues(vs)})
+		out = append(out, limits.Attr{Name: name, Value: limits.FormatValues(vs), HasValue: true})
 	}
 	p.Attrs = out
 }
