@@ -44,14 +44,11 @@ func (d *zoneadmd) startProjectWatch() error {
 	if l == nil {
 		return nil
 	}
-	fd, err := unix.InotifyInit1(unix.IN_NONBLOCK | unix.IN_CLOEXEC)
+	root := l.zoneRoot
+	w, err := watchProjects(root, func() { d.projectFileChanged(root) })
 	if err != nil {
-		return fmt.Errorf("watch /etc/project: %w", err)
+		return err
 	}
-	// A non-blocking descriptor goes to Go's poller, so Close ends a
-	// pending Read.
-	f := os.NewFile(uintptr(fd), "inotify")
-	w := &projectWatch{stop: make(chan struct{}), done: make(chan struct{})}
 	d.mu.Lock()
 	old := d.pwatch
 	d.pwatch = w
@@ -59,8 +56,22 @@ func (d *zoneadmd) startProjectWatch() error {
 	if old != nil {
 		old.close()
 	}
-	go d.runProjectWatch(w, f, fd, l.zoneRoot)
 	return nil
+}
+
+// watchProjects starts a watch on zoneRoot's /etc/project that calls
+// changed (from its own goroutine) after each burst of changes.
+func watchProjects(zoneRoot string, changed func()) (*projectWatch, error) {
+	fd, err := unix.InotifyInit1(unix.IN_NONBLOCK | unix.IN_CLOEXEC)
+	if err != nil {
+		return nil, fmt.Errorf("watch /etc/project: %w", err)
+	}
+	// A non-blocking descriptor goes to Go's poller, so Close ends a
+	// pending Read.
+	f := os.NewFile(uintptr(fd), "inotify")
+	w := &projectWatch{stop: make(chan struct{}), done: make(chan struct{})}
+	go runProjectWatch(w, f, fd, zoneRoot, changed)
+	return w, nil
 }
 
 // stopProjectWatch ends the watch (at halt) and waits for it.
@@ -103,7 +114,7 @@ func addEtcWatch(ifd int, zoneRoot string) (int, error) {
 
 // runProjectWatch is the watch's loop: events from a reader goroutine,
 // the debounce timer, and a retry while the etc directory is missing.
-func (d *zoneadmd) runProjectWatch(w *projectWatch, f *os.File, ifd int, zoneRoot string) {
+func runProjectWatch(w *projectWatch, f *os.File, ifd int, zoneRoot string, changed func()) {
 	defer close(w.done)
 	events := make(chan []byte)
 	readerDone := make(chan struct{})
@@ -163,17 +174,17 @@ func (d *zoneadmd) runProjectWatch(w *projectWatch, f *os.File, ifd int, zoneRoo
 				arm()
 			}
 		case b := <-events:
-			changed, lost := parseProjectEvents(b, wd)
+			hit, lost := parseProjectEvents(b, wd)
 			if lost {
 				wd = -1
 				watch()
 			}
-			if changed || lost {
+			if hit || lost {
 				arm()
 			}
 		case <-fire:
 			fire = nil
-			d.projectFileChanged(zoneRoot)
+			changed()
 		}
 	}
 }

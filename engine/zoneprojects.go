@@ -98,6 +98,12 @@ func setProjectLimits(ps limits.Projects, project string, set map[string]string)
 	if len(set) == 0 {
 		return errors.New("set-limit: no limit given")
 	}
+	// A zone cap is refused whatever else the request says.
+	for name := range set {
+		if r, err := limits.Lookup(name); err == nil && r.Level == limits.LevelZone {
+			return fmt.Errorf("%s: %w", name, errZoneCaps)
+		}
+	}
 	p, ok := ps.Lookup(project)
 	if !ok {
 		return fmt.Errorf("project %q does not exist", project)
@@ -113,9 +119,6 @@ func setProjectLimits(ps limits.Projects, project string, set map[string]string)
 		r, err := limits.Lookup(name)
 		if err != nil {
 			return err
-		}
-		if r.Level == limits.LevelZone {
-			return fmt.Errorf("%s: %w", name, errZoneCaps)
 		}
 		var vs []limits.Value
 		if v := set[name]; v != "" {
