@@ -280,3 +280,55 @@ func TestReadZoneFileStaysInRoot(t *testing.T) {
 		t.Error("size limit not applied")
 	}
 }
+
+// usage and processes are for any user of the zone; newtask moves the
+// process that connected, known from the socket, not from the request.
+func TestZoneSockUsageProcessesNewtask(t *testing.T) {
+	for _, uid := range []int{0, 1000} {
+		sock := filepath.Join(t.TempDir(), "zone.sock")
+		lis, err := net.ListenUnix("unix", &net.UnixAddr{Name: sock, Net: "unix"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var moved []int
+		srv := &zoneSockServer{zone: "zs1", lis: lis,
+			identify: func(*net.UnixConn) (Principal, error) { return Principal{UID: uid, Zone: "zs1"}, nil },
+			config:   func() (*zones.Config, error) { return &zones.Config{Name: "zs1"}, nil },
+			status:   func() ZoneStatus { return ZoneStatus{State: "running", ZoneID: 3} },
+			zoneRoot: func() string { return "/nonexistent" },
+			usage:    func() (ZoneUsage, error) { return ZoneUsage{Zone: "zs1", Procs: 4}, nil },
+			processes: func(context.Context) ([]Process, error) {
+				return []Process{{PID: 1, Command: "zsched"}, {PID: 7, Project: "web", User: "nobody"}}, nil
+			},
+			newTask: func(p Principal, pid int, project string) (int, error) {
+				if project == "closed" {
+					return 0, errors.New("user is not a member of project closed")
+				}
+				moved = append(moved, pid)
+				return 5, nil
+			},
+			idle: time.Second}
+		go srv.serve()
+		zc, err := DialZone(sock)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r, err := zc.Do(ZoneRequest{Op: "usage"}); err != nil || r.Usage == nil || r.Usage.Procs != 4 {
+			t.Errorf("uid %d: usage %+v %v", uid, r.Usage, err)
+		}
+		if r, err := zc.Do(ZoneRequest{Op: "processes"}); err != nil || len(r.Processes) != 2 || r.Processes[1].Project != "web" {
+			t.Errorf("uid %d: processes %+v %v", uid, r.Processes, err)
+		}
+		if r, err := zc.Do(ZoneRequest{Op: "newtask", Task: "web"}); err != nil || r.TaskID != 5 {
+			t.Errorf("uid %d: newtask %+v %v", uid, r, err)
+		}
+		if _, err := zc.Do(ZoneRequest{Op: "newtask", Task: "closed"}); err == nil || !strings.Contains(err.Error(), "not a member") {
+			t.Errorf("uid %d: newtask of a closed project: %v", uid, err)
+		}
+		if len(moved) != 1 || moved[0] != os.Getpid() {
+			t.Errorf("uid %d: newtask moved %v, want this process %d", uid, moved, os.Getpid())
+		}
+		zc.Close()
+		srv.close()
+	}
+}
