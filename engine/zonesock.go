@@ -345,6 +345,7 @@ func (s *zoneSockServer) answer(p Principal, pid int, b []byte) ZoneReply {
 			if err != nil {
 				return ZoneReply{Error: fmt.Sprintf("usage of %s: %v", s.zone, err)}
 			}
+			u.Warnings = withoutHostPaths(u.Warnings)
 			return ZoneReply{OK: true, Usage: &u}
 		}
 		if s.processes == nil {
@@ -404,6 +405,19 @@ func (s *zoneSockServer) answer(p Principal, pid int, b []byte) ZoneReply {
 		return ZoneReply{OK: true, Project: out}
 	}
 	return ZoneReply{Error: fmt.Sprintf("unknown op %q", req.Op)}
+}
+
+// withoutHostPaths cuts host paths (a cgroup that refused a cap) out of
+// warnings shown in a zone; the zoneadmd log keeps them whole.
+func withoutHostPaths(ws []string) []string {
+	out := make([]string, 0, len(ws))
+	for _, w := range ws {
+		if i := strings.Index(w, "/sys/fs/cgroup"); i >= 0 {
+			w = w[:i] + "(host cgroup; see the zoneadmd log)"
+		}
+		out = append(out, w)
+	}
+	return out
 }
 
 func (s *zoneSockServer) record(p Principal, what, before, after string, err error) {

@@ -85,7 +85,30 @@ func (h hostTarget) SetRctl(zone string, ch engine.RctlChange, persist bool) err
 }
 
 func (h hostTarget) EditProjects(zone string, req engine.ProjectRequest) ([]string, error) {
-	return nil, h.e.EditProjects(context.Background(), h.p, zone, req.Apply)
+	var edited *limits.Project
+	err := h.e.EditProjects(context.Background(), h.p, zone, func(ps *limits.Projects) error {
+		if err := req.Apply(ps); err != nil {
+			return err
+		}
+		name := req.Name
+		if req.NewName != "" {
+			name = req.NewName
+		}
+		if p, ok := ps.Lookup(name); ok {
+			cp := *p
+			edited = &cp
+		}
+		return nil
+	})
+	if err != nil || edited == nil || zone == "global" || !engine.ZoneadmdRunning(h.root, zone) {
+		return nil, err
+	}
+	// A running zone's caps in force say which limits it overrides.
+	u, uerr := h.Usage(zone)
+	if uerr != nil {
+		return nil, nil
+	}
+	return engine.CappedByZone(edited, u.Caps), nil
 }
 
 // zoneTarget is the zone socket, for the commands run inside a zone.
