@@ -6,12 +6,14 @@ import (
 	"fmt"
 	"os"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
 	"golang.org/x/sys/unix"
 
 	"zonetop/engine"
+	"zonetop/limits"
 	"zonetop/ui"
 	"zonetop/zones"
 )
@@ -107,7 +109,17 @@ func (b zoneBackend) ZoneConfig(_ context.Context, p engine.Principal, name stri
 	var s strings.Builder
 	fmt.Fprintf(&s, "zonename: %s\nstate: %s\nzoneid: %d\nbrand: %s\nip-type: %s\nautoboot: %t\nyou: uid %d (%s)\n",
 		in.Name, in.State, in.ZoneID, in.Brand, in.IPType, in.Autoboot, in.UID, in.Role)
-	caps := append([]string(nil), in.Caps...)
+	// The caps in force, from zoneadmd, named as prctl names them.
+	var caps []string
+	if u, err := zoneDo(engine.ZoneRequest{Op: "usage"}); err == nil && u.Usage != nil {
+		for name, v := range u.Usage.Caps {
+			q := strconv.FormatUint(v, 10)
+			if rc, err := limits.Lookup(name); err == nil {
+				q = limits.FormatQuantity(v, rc.Unit)
+			}
+			caps = append(caps, name+"="+q)
+		}
+	}
 	sort.Strings(caps)
 	if len(caps) > 0 {
 		s.WriteString("caps (set by the global administrator):\n")
@@ -115,7 +127,7 @@ func (b zoneBackend) ZoneConfig(_ context.Context, p engine.Principal, name stri
 			fmt.Fprintf(&s, "\t%s\n", c)
 		}
 	}
-	return s.String(), strings.Join(caps, "\n"), nil
+	return s.String(), strings.Join(in.Caps, "\n"), nil
 }
 
 func (b zoneBackend) ApplyZonecfg(_ context.Context, p engine.Principal, name, _, _ string) (string, error) {
