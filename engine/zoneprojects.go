@@ -201,7 +201,9 @@ func cappedNotes(p *limits.Project, zoneCaps map[string]uint64) []string {
 
 // CappedByZone lists p's limits above the zone caps in force (rctl →
 // privileged value, as ZoneUsage.Caps has them).
-func CappedByZone(p *limits.Project, zoneCaps map[string]uint64) []string { return cappedNotes(p, zoneCaps) }
+func CappedByZone(p *limits.Project, zoneCaps map[string]uint64) []string {
+	return cappedNotes(p, zoneCaps)
+}
 
 // zoneProjectOps serves one zone's project requests in its zoneadmd.
 type zoneProjectOps struct{ d *zoneadmd }
