@@ -2,7 +2,6 @@ package engine
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"math"
 	"path/filepath"
@@ -197,18 +196,8 @@ func (e *Engine) EditProjects(ctx context.Context, p Principal, zone string, fn 
 	if err != nil {
 		return err
 	}
-	ps, bad, err := readZoneProjects(root)
-	if err != nil {
+	if _, err := editProjectsFile(root, zone, fn); err != nil {
 		return err
-	}
-	if len(bad) > 0 {
-		return fmt.Errorf("zone %s: /etc/project has bad lines; fix them first: %w", zone, errors.Join(bad...))
-	}
-	if err := fn(&ps); err != nil {
-		return err
-	}
-	if err := writeZoneFile(root, "etc/project", ps.Format(), 0o644); err != nil {
-		return fmt.Errorf("zone %s: %w", zone, err)
 	}
 	if zone != "global" && ZoneadmdRunning(e.Root, zone) {
 		if _, err := call(e.Root, zone, request{Op: "reload-projects"}, false); err != nil {
@@ -263,12 +252,18 @@ func (e *Engine) ZoneRctls(ctx context.Context, p Principal, zone string) (map[s
 	}
 	if ZoneadmdRunning(e.Root, zone) {
 		if resp, err := roundTrip(zoneadmdSock(e.Root, zone), request{Op: "usage"}); err == nil && resp.Usage != nil {
-			live := map[string][]limits.Value{}
-			for name, v := range resp.Usage.Caps {
-				live[name] = []limits.Value{{Privilege: limits.Privileged, Limit: v, Action: limits.Action{Deny: name != "zone.cpu-shares"}}}
-			}
-			return live, nil
+			return CapValues(resp.Usage.Caps), nil
 		}
 	}
 	return out, nil
+}
+
+// CapValues turns the zone caps in force (ZoneUsage.Caps) into rctl
+// values, as prctl lists them.
+func CapValues(caps map[string]uint64) map[string][]limits.Value {
+	live := map[string][]limits.Value{}
+	for name, v := range caps {
+		live[name] = []limits.Value{{Privilege: limits.Privileged, Limit: v, Action: limits.Action{Deny: name != "zone.cpu-shares"}}}
+	}
+	return live
 }

@@ -186,10 +186,13 @@ func (e *Engine) ApplyZonecfg(ctx context.Context, p Principal, name, file, scri
 type Process struct {
 	PID     int // host pid
 	Project string
+	Task    int // the newtask task it runs in, -1 for none
 	User    string
 	CPU     time.Duration // user+system time so far; the console turns two samples into a rate
 	RSS     uint64        // resident bytes
 	Command string
+
+	nsPID int // the pid in the zone's namespace
 }
 
 // Processes lists the processes of a ready or running zone: every host
@@ -212,11 +215,30 @@ func (e *Engine) Processes(ctx context.Context, p Principal, name string) ([]Pro
 	if st.ZschedPid <= 0 {
 		return nil, nil
 	}
-	want, err := os.Readlink(fmt.Sprintf("/proc/%d/ns/pid", st.ZschedPid))
+	users := zonePasswd(filepath.Join(e.hostPath(cfg.Zonepath), "root"))
+	return processesOf(ctx, name, st.ZschedPid, users, false)
+}
+
+// zoneProcesses lists the zone's processes for the zone itself: pids as
+// the zone sees them, users from the zone's own passwd.
+func (d *zoneadmd) zoneProcesses(ctx context.Context) ([]Process, error) {
+	d.mu.Lock()
+	zp := d.st.ZschedPid
+	d.mu.Unlock()
+	if zp <= 0 {
+		return nil, fmt.Errorf("zone %s is not ready or running", d.name)
+	}
+	return processesOf(ctx, d.name, zp, zonePasswd(fmt.Sprintf("/proc/%d/root", zp)), true)
+}
+
+// processesOf lists every host process in the pid namespace of zone's
+// zsched; zoneView gives their pids as the zone sees them instead of the
+// host's.
+func processesOf(ctx context.Context, name string, zschedPid int, users map[int]string, zoneView bool) ([]Process, error) {
+	want, err := os.Readlink(fmt.Sprintf("/proc/%d/ns/pid", zschedPid))
 	if err != nil {
 		return nil, fmt.Errorf("processes of %s: pid namespace of zsched: %w", name, err)
 	}
-	users := readPasswd(filepath.Join(e.hostPath(cfg.Zonepath), "root", "etc", "passwd"))
 	ents, err := os.ReadDir("/proc")
 	if err != nil {
 		return nil, fmt.Errorf("processes of %s: %w", name, err)
@@ -236,9 +258,16 @@ func (e *Engine) Processes(ctx context.Context, p Principal, name string) ([]Pro
 		if err != nil || ns != want {
 			continue
 		}
-		if pr, ok := readProcess(pid, name, users); ok {
-			out = append(out, pr)
+		pr, ok := readProcess(pid, name, users)
+		if !ok {
+			continue
 		}
+		if zoneView {
+			if pr.PID = pr.nsPID; pr.PID == 0 {
+				continue
+			}
+		}
+		out = append(out, pr)
 	}
 	return out, nil
 }
@@ -248,7 +277,7 @@ func (e *Engine) Processes(ctx context.Context, p Principal, name string) ([]Pro
 const clockTicks = 100
 
 func readProcess(pid int, zone string, users map[int]string) (Process, bool) {
-	pr := Process{PID: pid, Project: "-"}
+	pr := Process{PID: pid, Project: "-", Task: -1}
 	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
 	if err != nil {
 		return pr, false
@@ -284,12 +313,18 @@ func readProcess(pid int, zone string, users map[int]string) (Process, bool) {
 						pr.User = strconv.Itoa(uid)
 					}
 				}
-				break
+			}
+			// NSpid's last field is the pid in the innermost namespace:
+			// the zone's.
+			if rest, ok := strings.CutPrefix(l, "NSpid:"); ok {
+				if fs := strings.Fields(rest); len(fs) > 0 {
+					pr.nsPID, _ = strconv.Atoi(fs[len(fs)-1])
+				}
 			}
 		}
 	}
 	if cg, err := os.ReadFile(fmt.Sprintf("/proc/%d/cgroup", pid)); err == nil {
-		pr.Project = projectOf(string(cg), zone)
+		pr.Project, pr.Task = projectOf(string(cg), zone), taskOf(string(cg), zone)
 	}
 	return pr, true
 }
@@ -314,15 +349,37 @@ func projectOf(cgroup, zone string) string {
 	return "-"
 }
 
-// readPasswd maps uids to login names from the zone's own passwd file.
-func readPasswd(path string) map[int]string {
+// taskOf is the task (task.N below the project) in a /proc/PID/cgroup
+// text, -1 for none.
+func taskOf(cgroup, zone string) int {
+	mark := "/zonetop/" + zone + "/"
+	for _, l := range strings.Split(cgroup, "\n") {
+		i := strings.Index(l, mark)
+		if i < 0 {
+			continue
+		}
+		parts := strings.Split(l[i+len(mark):], "/")
+		if len(parts) >= 2 {
+			if n, ok := strings.CutPrefix(parts[1], "task."); ok {
+				if t, err := strconv.Atoi(n); err == nil {
+					return t
+				}
+			}
+		}
+	}
+	return -1
+}
+
+// zonePasswd maps uids to login names from the zone's own passwd file,
+// read inside the zone's root so a link there cannot point zoneadmd or
+// the console at a host file.
+func zonePasswd(zoneRoot string) map[int]string {
 	m := map[int]string{}
-	f, err := os.Open(path)
+	b, err := ReadZoneFile(zoneRoot, "/etc/passwd", 4<<20)
 	if err != nil {
 		return m
 	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
+	sc := bufio.NewScanner(bytes.NewReader(b))
 	for sc.Scan() {
 		fs := strings.Split(sc.Text(), ":")
 		if len(fs) < 3 {

@@ -72,6 +72,12 @@ func TestProjectOf(t *testing.T) {
 	if got := projectOf("0::/x/zonetop/web\n", "web"); got != "-" {
 		t.Fatalf("projectOf without a project = %q", got)
 	}
+	if got := taskOf("4:memory:/zonetop/web/batch/task.7\n", "web"); got != 7 {
+		t.Fatalf("taskOf = %d", got)
+	}
+	if got := taskOf(cg, "web"); got != -1 {
+		t.Fatalf("taskOf without a task = %d", got)
+	}
 }
 
 func TestReadProcessSelf(t *testing.T) {

@@ -8,6 +8,8 @@ import (
 	"sort"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"zonetop/limits"
 )
 
@@ -70,11 +72,22 @@ func (d *zoneadmd) reloadProjects() error {
 	if l == nil {
 		return fmt.Errorf("zone %s is not ready or running", d.name)
 	}
+	// The bytes are read before the load, so a write in between makes
+	// them differ from the file and the watch applies it again.
+	b, rerr := readZoneFile(l.zoneRoot, "etc/project")
+	if errors.Is(rerr, unix.ENOENT) {
+		b, rerr = []byte{}, nil
+	}
 	l.mu.Lock()
 	warn, err := l.loadProjects()
 	l.mu.Unlock()
 	if err != nil {
 		return err
+	}
+	if rerr == nil {
+		d.mu.Lock()
+		d.projApplied = b
+		d.mu.Unlock()
 	}
 	d.reportProjects(warn)
 	return nil

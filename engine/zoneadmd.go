@@ -29,7 +29,8 @@ import (
 type zoneadmd struct {
 	root, name, dir string
 
-	opMu sync.Mutex // one life-cycle operation at a time
+	opMu   sync.Mutex // one life-cycle operation at a time
+	projMu sync.Mutex // one /etc/project edit at a time
 
 	mu          sync.Mutex // guards the fields below
 	st          runState
@@ -44,9 +45,13 @@ type zoneadmd struct {
 	zschedDone chan struct{}
 	lis        *net.UnixListener
 	zsock      *zoneSockServer // the zone-administration socket, from ready on
-	quit       chan struct{}
-	quitOnce   sync.Once
-	inflight   sync.WaitGroup // delegated requests still to be answered
+	pwatch     *projectWatch   // the watch on the zone's /etc/project, likewise
+	// projApplied is the /etc/project last applied, so the watch knows
+	// zoneadmd's own writes from an edit.
+	projApplied []byte
+	quit        chan struct{}
+	quitOnce    sync.Once
+	inflight    sync.WaitGroup // delegated requests still to be answered
 
 	// The console outlives the platform: attachers stay through halts and
 	// reboots, and watchers get the zone's events on their control

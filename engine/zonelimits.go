@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -34,8 +35,11 @@ type zoneLimits struct {
 	projects limits.Projects
 	groups   map[string]limits.Group // project name -> cgroup
 	tasks    map[int]taskGroup
-	nextTask int
-	bad      []string // /etc/project lines that did not apply
+	// sockTasks are tasks made by newtask inside the zone: no zoneadmd
+	// connection waits for their end, so they are swept once empty.
+	sockTasks map[int]bool
+	nextTask  int
+	bad       []string // /etc/project lines that did not apply
 
 	// the previous CPU sample per cgroup path, for CPU %
 	lastCPU map[string]cpuSample
@@ -87,7 +91,8 @@ func newZoneLimits(parent limits.Parent, spec *PlatformSpec) (*zoneLimits, error
 	}
 	l := &zoneLimits{back: back, name: spec.Name, zoneRoot: filepath.Join(spec.Zonepath, "root"), zone: g,
 		rctls: map[string]uint64{}, cpus: spec.CPUs, groups: map[string]limits.Group{}, tasks: map[int]taskGroup{},
-		nextTask: 1, lastCPU: map[string]cpuSample{}}
+		sockTasks: map[int]bool{},
+		nextTask:  1, lastCPU: map[string]cpuSample{}}
 	for k, v := range spec.Rctls {
 		l.rctls[k] = v
 	}
@@ -210,20 +215,31 @@ func (l *zoneLimits) project(req *ExecRequest, user string) (*limits.Project, li
 	if !ok || g == nil {
 		return nil, nil, fmt.Errorf("project %q is not in the zone's /etc/project", name)
 	}
-	if req.Project != "" && user != "" && user != "root" && !projectMember(p, user) {
+	if req.Project != "" && user != "" && user != "root" && !projectMember(p, user, zoneUserGroups(l.zoneRoot, user)) {
 		return nil, nil, fmt.Errorf("user %s is not a member of project %s", user, name)
 	}
 	return p, g, nil
 }
 
-// projectMember is the user side of project(5) membership: the users
-// field names the user or "*", or the project is the user's own.
-func projectMember(p *limits.Project, user string) bool {
+// projectMember is project(5) membership: the users field names the
+// user or "*", the groups field one of the user's groups or "*", or the
+// project is the user's own; a "!name" entry excludes.
+func projectMember(p *limits.Project, user string, groups []string) bool {
 	if p.Name == "user."+user || p.Name == "default" {
 		return true
 	}
 	for _, u := range p.Users {
+		if u == "!"+user {
+			return false
+		}
+	}
+	for _, u := range p.Users {
 		if u == user || u == "*" {
+			return true
+		}
+	}
+	for _, g := range p.Groups {
+		if g == "*" || slices.Contains(groups, g) {
 			return true
 		}
 	}
@@ -302,6 +318,21 @@ func (l *zoneLimits) endTask(id int) {
 	}
 	if procs, _ := t.g.Procs(true); len(procs) == 0 && t.g.Delete() == nil {
 		delete(l.tasks, id)
+		delete(l.sockTasks, id)
+	}
+}
+
+// sweepSocketTasks removes the task cgroups of in-zone newtasks whose
+// processes have all ended.
+func (l *zoneLimits) sweepSocketTasks() {
+	l.mu.Lock()
+	ids := make([]int, 0, len(l.sockTasks))
+	for id := range l.sockTasks {
+		ids = append(ids, id)
+	}
+	l.mu.Unlock()
+	for _, id := range ids {
+		l.endTask(id)
 	}
 }
 

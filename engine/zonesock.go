@@ -18,6 +18,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"zonetop/limits"
 	"zonetop/zones"
 )
 
@@ -49,10 +50,12 @@ const (
 
 // ZoneRequest is one request on the zone socket.
 type ZoneRequest struct {
-	Op      string          `json:"op"`                // info, set-zone-cap, project
+	Op      string          `json:"op"`                // info, usage, processes, newtask, set-zone-cap, project
 	Project *ProjectRequest `json:"project,omitempty"` // for op "project"
 	Rctl    string          `json:"rctl,omitempty"`    // for set-zone-cap
 	Value   string          `json:"value,omitempty"`
+	// Task is the project newtask puts the caller in.
+	Task string `json:"task,omitempty"`
 }
 
 // ZoneReply answers a ZoneRequest.
@@ -62,6 +65,10 @@ type ZoneReply struct {
 	Denied  bool            `json:"denied,omitempty"` // the error is a permission refusal
 	Info    *ZoneSelfInfo   `json:"info,omitempty"`
 	Project json.RawMessage `json:"project,omitempty"`
+	Usage   *ZoneUsage      `json:"usage,omitempty"`
+	// Processes of the zone, with pids as the zone sees them.
+	Processes []Process `json:"processes,omitempty"`
+	TaskID    int       `json:"taskid,omitempty"` // newtask: the caller's new task
 }
 
 // ZoneSelfInfo is what a zone may know about itself: no host paths, no
@@ -78,30 +85,36 @@ type ZoneSelfInfo struct {
 	UID      int      `json:"uid"`
 }
 
-// ProjectRequest is a project operation on the zone socket. The projects
-// work fills it in through ProjectOps; this side only carries it,
-// authorizes it by Op, and returns the answer.
+// ProjectRequest is a project operation on the zone socket, and what the
+// host's projadd/projmod/projdel apply (Apply): one shape for both levels.
 type ProjectRequest struct {
-	Op      string            `json:"op"` // list, add, mod, del, set-limit
-	Name    string            `json:"name,omitempty"`
-	ID      int               `json:"id,omitempty"`
-	Comment string            `json:"comment,omitempty"`
-	Users   []string          `json:"users,omitempty"`
-	Groups  []string          `json:"groups,omitempty"`
-	Attrs   map[string]string `json:"attrs,omitempty"` // rctl name → value, e.g. project.max-lwps → (privileged,100,deny)
+	Op      string   `json:"op"` // list, add, mod, del, set-limit
+	Name    string   `json:"name,omitempty"`
+	ID      *int     `json:"id,omitempty"`      // add: none picks the next free ID; mod: -p
+	Comment *string  `json:"comment,omitempty"` // add, mod: -c
+	Users   []string `json:"users,omitempty"`   // add; mod with SetUsers: -U
+	Groups  []string `json:"groups,omitempty"`  // add; mod with SetGroups: -G
+	// Attrs are project(5) attributes as -K takes them, e.g.
+	// "project.max-lwps=(privileged,100,deny)" (add; mod with SetAttrs).
+	Attrs []string `json:"attrs,omitempty"`
+	// mod only: projmod's -a/-r/-s ("add", "remove", "substitute"; empty
+	// replaces), -l, and which lists were given (an empty one clears).
+	Mode      string `json:"mode,omitempty"`
+	NewName   string `json:"new_name,omitempty"`
+	SetUsers  bool   `json:"set_users,omitempty"`
+	SetGroups bool   `json:"set_groups,omitempty"`
+	SetAttrs  bool   `json:"set_attrs,omitempty"`
+	// Limits, for set-limit: rctl name → values in project(5) form,
+	// e.g. project.max-lwps → (privileged,100,deny); "" removes it.
+	Limits map[string]string `json:"limits,omitempty"`
 }
 
-// ProjectOps is the seam for the projects work: zoneadmd calls it for
-// every authorized project request of its zone. zoneRoot is a directory
-// descriptor path of the zone's root as the zone sees it (files in it are
-// read with ReadZoneFile, never by host path).
+// ProjectOps serves the project requests of a zone socket; zoneadmd
+// gives every zone's socket its own (zoneProjectOps), tests a fake.
+// zoneRoot is the zone's root as the zone sees it.
 type ProjectOps interface {
 	ProjectOp(ctx context.Context, p Principal, zone, zoneRoot string, req ProjectRequest) (json.RawMessage, error)
 }
-
-// ProjectHandler, when set (by the projects work, at init), serves
-// project requests on every zone socket; nil answers "not available".
-var ProjectHandler ProjectOps
 
 // projectAction maps a project op onto the action Authorize decides.
 func projectAction(op string) (Action, bool) {
@@ -169,7 +182,14 @@ func decodeZoneRequest(b []byte) (ZoneRequest, error) {
 		return ZoneRequest{}, errors.New("malformed request: trailing data")
 	}
 	switch req.Op {
-	case "info":
+	case "info", "usage", "processes":
+	case "newtask":
+		// No project: the caller's default one (user.NAME or default).
+		if req.Task != "" {
+			if err := limits.ValidProjectName(req.Task); err != nil {
+				return ZoneRequest{}, fmt.Errorf("newtask: %w", err)
+			}
+		}
 	case "set-zone-cap":
 		if req.Rctl == "" {
 			return ZoneRequest{}, errors.New("set-zone-cap: no rctl")
@@ -198,8 +218,14 @@ type zoneSockServer struct {
 	status   func() ZoneStatus
 	zoneRoot func() string
 	projects ProjectOps
-	audit    func(AuditRecord)
-	idle     time.Duration
+	// The zone's usage, its processes (pids as the zone sees them) and
+	// newtask (move host pid into a new task of project); nil: not
+	// available.
+	usage     func() (ZoneUsage, error)
+	processes func(context.Context) ([]Process, error)
+	newTask   func(p Principal, pid int, project string) (int, error)
+	audit     func(AuditRecord)
+	idle      time.Duration
 
 	sem  chan struct{}
 	wg   sync.WaitGroup
@@ -264,6 +290,12 @@ func (s *zoneSockServer) handle(c *net.UnixConn) {
 		_ = writeZoneFrame(c, ZoneReply{Error: "zone socket: " + err.Error(), Denied: true})
 		return
 	}
+	// The peer's pid as this process sees it, for newtask: the process
+	// that connected is the one moved.
+	pid := 0
+	if cred, err := peerCred(c); err == nil {
+		pid = int(cred.Pid)
+	}
 	for {
 		_ = c.SetReadDeadline(time.Now().Add(s.idle))
 		b, err := readZoneFrame(c)
@@ -274,7 +306,7 @@ func (s *zoneSockServer) handle(c *net.UnixConn) {
 			}
 			return
 		}
-		reply := s.answer(p, b)
+		reply := s.answer(p, pid, b)
 		_ = c.SetWriteDeadline(time.Now().Add(s.idle))
 		if err := writeZoneFrame(c, reply); err != nil {
 			return
@@ -283,7 +315,7 @@ func (s *zoneSockServer) handle(c *net.UnixConn) {
 }
 
 // answer decodes, authorizes and runs one request.
-func (s *zoneSockServer) answer(p Principal, b []byte) ZoneReply {
+func (s *zoneSockServer) answer(p Principal, pid int, b []byte) ZoneReply {
 	req, err := decodeZoneRequest(b)
 	if err != nil {
 		return ZoneReply{Error: err.Error()}
@@ -301,6 +333,45 @@ func (s *zoneSockServer) answer(p Principal, b []byte) ZoneReply {
 			return fail(err)
 		}
 		return ZoneReply{OK: true, Info: s.selfInfo(p, cfg)}
+	case "usage", "processes":
+		if err := Authorize(p, s.zone, ActReadUsage, cfg); err != nil {
+			return fail(err)
+		}
+		if req.Op == "usage" {
+			if s.usage == nil {
+				return ZoneReply{Error: "usage is not available in this zonetop"}
+			}
+			u, err := s.usage()
+			if err != nil {
+				return ZoneReply{Error: fmt.Sprintf("usage of %s: %v", s.zone, err)}
+			}
+			u.Warnings = withoutHostPaths(u.Warnings)
+			return ZoneReply{OK: true, Usage: &u}
+		}
+		if s.processes == nil {
+			return ZoneReply{Error: "processes are not available in this zonetop"}
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		ps, err := s.processes(ctx)
+		if err != nil {
+			return ZoneReply{Error: fmt.Sprintf("processes of %s: %v", s.zone, err)}
+		}
+		return ZoneReply{OK: true, Processes: ps}
+	case "newtask":
+		// Any user of the zone may start a task; the project's own
+		// membership (users, groups) decides which.
+		if err := Authorize(p, s.zone, ActInfo, cfg); err != nil {
+			return fail(err)
+		}
+		if s.newTask == nil {
+			return ZoneReply{Error: "newtask is not available in this zonetop"}
+		}
+		id, err := s.newTask(p, pid, req.Task)
+		if err != nil {
+			return fail(fmt.Errorf("newtask -p %s: %w", req.Task, err))
+		}
+		return ZoneReply{OK: true, TaskID: id}
 	case "set-zone-cap":
 		err := Authorize(p, s.zone, ActSetZoneCap, cfg)
 		if err == nil {
@@ -334,6 +405,19 @@ func (s *zoneSockServer) answer(p Principal, b []byte) ZoneReply {
 		return ZoneReply{OK: true, Project: out}
 	}
 	return ZoneReply{Error: fmt.Sprintf("unknown op %q", req.Op)}
+}
+
+// withoutHostPaths cuts host paths (a cgroup that refused a cap) out of
+// warnings shown in a zone; the zoneadmd log keeps them whole.
+func withoutHostPaths(ws []string) []string {
+	out := make([]string, 0, len(ws))
+	for _, w := range ws {
+		if i := strings.Index(w, "/sys/fs/cgroup"); i >= 0 {
+			w = w[:i] + "(host cgroup; see the zoneadmd log)"
+		}
+		out = append(out, w)
+	}
+	return out
 }
 
 func (s *zoneSockServer) record(p Principal, what, before, after string, err error) {
@@ -515,9 +599,12 @@ func (d *zoneadmd) startZoneSock() error {
 			c, _, err := store.Load(d.name)
 			return c, err
 		},
-		status:   d.status,
-		zoneRoot: func() string { return fmt.Sprintf("/proc/%d/root", zsched()) },
-		projects: ProjectHandler,
+		status:    d.status,
+		zoneRoot:  func() string { return fmt.Sprintf("/proc/%d/root", zsched()) },
+		projects:  zoneProjectOps{d},
+		usage:     d.usage,
+		processes: d.zoneProcesses,
+		newTask:   d.newTask,
 		audit: func(r AuditRecord) {
 			if err := AppendAudit(d.root, r); err != nil {
 				log.Printf("audit: %v", err)
@@ -532,11 +619,16 @@ func (d *zoneadmd) startZoneSock() error {
 		old.close()
 	}
 	go srv.serve()
+	if err := d.startProjectWatch(); err != nil {
+		// The socket still serves; hand edits wait for a reload.
+		log.Printf("%v", err)
+	}
 	return nil
 }
 
 // stopZoneSock ends the zone socket (at halt).
 func (d *zoneadmd) stopZoneSock() {
+	d.stopProjectWatch()
 	d.mu.Lock()
 	srv := d.zsock
 	d.zsock = nil
@@ -618,10 +710,23 @@ func (z *ZoneClient) Do(req ZoneRequest) (ZoneReply, error) {
 		return ZoneReply{}, fmt.Errorf("zone socket: malformed reply: %w", err)
 	}
 	if !r.OK {
-		if r.Denied {
-			return r, fmt.Errorf("%w: %s", ErrPermission, strings.TrimPrefix(strings.TrimPrefix(r.Error, ErrPermission.Error()), ": "))
-		}
-		return r, errors.New(r.Error)
+		return r, zoneError{msg: r.Error, denied: r.Denied}
 	}
 	return r, nil
 }
+
+// zoneError is zoneadmd's refusal or failure as the client gets it: its
+// text unchanged, and a refusal still matches ErrPermission.
+type zoneError struct {
+	msg    string
+	denied bool
+}
+
+func (e zoneError) Error() string {
+	if e.denied && !strings.Contains(e.msg, ErrPermission.Error()) {
+		return ErrPermission.Error() + ": " + e.msg
+	}
+	return e.msg
+}
+
+func (e zoneError) Is(target error) bool { return e.denied && target == ErrPermission }

@@ -15,6 +15,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"zonetop/limits"
 	"zonetop/zones"
 )
 
@@ -82,7 +83,7 @@ func TestZoneSockInfoAndCaps(t *testing.T) {
 		t.Fatalf("set-zone-cap: %v", err)
 	}
 	// Project ops reach ProjectOps.
-	if _, err := zc.Do(ZoneRequest{Op: "project", Project: &ProjectRequest{Op: "add", Name: "web", ID: 100}}); err != nil {
+	if _, err := zc.Do(ZoneRequest{Op: "project", Project: &ProjectRequest{Op: "add", Name: "web", ID: new(100)}}); err != nil {
 		t.Fatal(err)
 	}
 	if len(fp.calls) != 1 || fp.calls[0].Name != "web" {
@@ -193,13 +194,17 @@ func TestZoneSockBadInput(t *testing.T) {
 
 func TestZoneSockDecode(t *testing.T) {
 	good := []string{`{"op":"info"}`, `{"op":"set-zone-cap","rctl":"zone.max-lwps","value":"5"}`,
-		`{"op":"project","project":{"op":"add","name":"p","id":100,"attrs":{"project.max-lwps":"(privileged,10,deny)"}}}`}
+		`{"op":"project","project":{"op":"add","name":"p","id":100,"attrs":["project.max-lwps=(privileged,10,deny)"]}}`,
+		`{"op":"project","project":{"op":"set-limit","name":"p","limits":{"project.max-lwps":""}}}`,
+		`{"op":"project","project":{"op":"mod","name":"p","mode":"substitute","set_attrs":true,"attrs":["project.cpu-shares=(privileged,5,none)"]}}`,
+		`{"op":"usage"}`, `{"op":"processes"}`, `{"op":"newtask","task":"web"}`}
 	for _, g := range good {
 		if _, err := decodeZoneRequest([]byte(g)); err != nil {
 			t.Errorf("%s: %v", g, err)
 		}
 	}
-	bad := []string{``, `{}`, `null`, `[]`, `{"op":"project"}`, `{"op":"project","project":{"op":"nuke"}}`, `{"op":"set-zone-cap"}`, `{"op":"info"} x`}
+	bad := []string{``, `{}`, `null`, `[]`, `{"op":"project"}`, `{"op":"project","project":{"op":"nuke"}}`, `{"op":"set-zone-cap"}`, `{"op":"info"} x`,
+		`{"op":"newtask","task":"../etc"}`, `{"op":"usage","pid":1}`}
 	for _, b := range bad {
 		if _, err := decodeZoneRequest([]byte(b)); err == nil {
 			t.Errorf("%q accepted", b)
@@ -209,7 +214,12 @@ func TestZoneSockDecode(t *testing.T) {
 
 func FuzzZoneSockDecode(f *testing.F) {
 	f.Add(frame([]byte(`{"op":"info"}`)))
-	f.Add(frame([]byte(`{"op":"project","project":{"op":"set-limit","name":"x","attrs":{"a":"b"}}}`)))
+	f.Add(frame([]byte(`{"op":"project","project":{"op":"set-limit","name":"x","limits":{"a":"b"}}}`)))
+	f.Add(frame([]byte(`{"op":"project","project":{"op":"mod","name":"x","id":-1,"mode":"remove","set_users":true,"users":["a"]}}`)))
+	f.Add(frame([]byte(`{"op":"usage"}`)))
+	f.Add(frame([]byte(`{"op":"processes"}`)))
+	f.Add(frame([]byte(`{"op":"newtask","task":"user.root"}`)))
+	f.Add(frame([]byte(`{"op":"newtask","task":""}`)))
 	f.Add([]byte{0, 0, 0, 0})
 	f.Add([]byte{0xff, 0xff, 0xff, 0xff})
 	f.Add(frame([]byte(`{"op":"set-zone-cap","rctl":"r"}`))[:7])
@@ -227,11 +237,14 @@ func FuzzZoneSockDecode(f *testing.F) {
 			if err != nil {
 				continue
 			}
-			if _, ok := map[string]bool{"info": true, "set-zone-cap": true, "project": true}[req.Op]; !ok {
+			if _, ok := map[string]bool{"info": true, "usage": true, "processes": true, "newtask": true, "set-zone-cap": true, "project": true}[req.Op]; !ok {
 				t.Fatalf("op %q accepted", req.Op)
 			}
 			if req.Op == "project" && req.Project == nil {
 				t.Fatal("project op without a request accepted")
+			}
+			if req.Op == "newtask" && req.Task != "" && limits.ValidProjectName(req.Task) != nil {
+				t.Fatalf("newtask of project %q accepted", req.Task)
 			}
 		}
 	})
@@ -265,5 +278,57 @@ func TestReadZoneFileStaysInRoot(t *testing.T) {
 	}
 	if _, err := ReadZoneFile(root, "/etc/hostname", 3); err == nil {
 		t.Error("size limit not applied")
+	}
+}
+
+// usage and processes are for any user of the zone; newtask moves the
+// process that connected, known from the socket, not from the request.
+func TestZoneSockUsageProcessesNewtask(t *testing.T) {
+	for _, uid := range []int{0, 1000} {
+		sock := filepath.Join(t.TempDir(), "zone.sock")
+		lis, err := net.ListenUnix("unix", &net.UnixAddr{Name: sock, Net: "unix"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var moved []int
+		srv := &zoneSockServer{zone: "zs1", lis: lis,
+			identify: func(*net.UnixConn) (Principal, error) { return Principal{UID: uid, Zone: "zs1"}, nil },
+			config:   func() (*zones.Config, error) { return &zones.Config{Name: "zs1"}, nil },
+			status:   func() ZoneStatus { return ZoneStatus{State: "running", ZoneID: 3} },
+			zoneRoot: func() string { return "/nonexistent" },
+			usage:    func() (ZoneUsage, error) { return ZoneUsage{Zone: "zs1", Procs: 4}, nil },
+			processes: func(context.Context) ([]Process, error) {
+				return []Process{{PID: 1, Command: "zsched"}, {PID: 7, Project: "web", User: "nobody"}}, nil
+			},
+			newTask: func(p Principal, pid int, project string) (int, error) {
+				if project == "closed" {
+					return 0, errors.New("user is not a member of project closed")
+				}
+				moved = append(moved, pid)
+				return 5, nil
+			},
+			idle: time.Second}
+		go srv.serve()
+		zc, err := DialZone(sock)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r, err := zc.Do(ZoneRequest{Op: "usage"}); err != nil || r.Usage == nil || r.Usage.Procs != 4 {
+			t.Errorf("uid %d: usage %+v %v", uid, r.Usage, err)
+		}
+		if r, err := zc.Do(ZoneRequest{Op: "processes"}); err != nil || len(r.Processes) != 2 || r.Processes[1].Project != "web" {
+			t.Errorf("uid %d: processes %+v %v", uid, r.Processes, err)
+		}
+		if r, err := zc.Do(ZoneRequest{Op: "newtask", Task: "web"}); err != nil || r.TaskID != 5 {
+			t.Errorf("uid %d: newtask %+v %v", uid, r, err)
+		}
+		if _, err := zc.Do(ZoneRequest{Op: "newtask", Task: "closed"}); err == nil || !strings.Contains(err.Error(), "not a member") {
+			t.Errorf("uid %d: newtask of a closed project: %v", uid, err)
+		}
+		if len(moved) != 1 || moved[0] != os.Getpid() {
+			t.Errorf("uid %d: newtask moved %v, want this process %d", uid, moved, os.Getpid())
+		}
+		zc.Close()
+		srv.close()
 	}
 }

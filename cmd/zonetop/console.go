@@ -15,6 +15,21 @@ func runConsole(g *globals, stdout io.Writer, stderr io.Writer) int {
 	if g.demo {
 		return runDemo(g, stdout, stderr)
 	}
+	if engine.InZone() {
+		// Inside a zone the console is the zone administrator's view,
+		// over the zone socket.
+		b, p, err := newZoneBackend()
+		if err != nil {
+			fmt.Fprintf(stderr, "zonetop: %v\n", err)
+			return 1
+		}
+		opts := ui.Options{Principal: p, Command: func(line string) (string, error) { return consoleCommand(g, line) }}
+		if err := ui.Run(b, opts); err != nil {
+			fmt.Fprintf(stderr, "zonetop: %v\n", err)
+			return 1
+		}
+		return 0
+	}
 	e, err := engine.New(g.root, g.cgroupParent)
 	if err != nil {
 		fmt.Fprintf(stderr, "zonetop: %v\n", err)

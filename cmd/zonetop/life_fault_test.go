@@ -71,8 +71,17 @@ func (l *lab) killAt(point string, args ...string) int {
 // by whoever inherited it).
 func waitGone(pid int) {
 	for i := 0; i < 2000; i++ {
-		if b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid)); err != nil || strings.Contains(string(b), ") Z ") {
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+		if err != nil {
 			return
+		}
+		// The leader turns zombie before its other threads are done; the
+		// last of them releases the descriptors (sockets, inotify) on its
+		// way out, which may take a while. Gone is a zombie leader alone.
+		if strings.Contains(string(b), ") Z ") {
+			if ts, err := os.ReadDir(fmt.Sprintf("/proc/%d/task", pid)); err != nil || len(ts) <= 1 {
+				return
+			}
 		}
 		time.Sleep(5 * time.Millisecond)
 	}

@@ -77,11 +77,12 @@ func last(o map[byte][]string, k byte) string {
 
 func has(o map[byte][]string, k byte) bool { _, ok := o[k]; return ok }
 
-func zoneOpt(o map[byte][]string) string {
+// zoneOpt is -z, or the zone the target means without it.
+func zoneOpt(o map[byte][]string, t rctlTarget) string {
 	if z := last(o, 'z'); z != "" {
 		return z
 	}
-	return "global"
+	return t.Zone()
 }
 
 func fail(stderr io.Writer, cmd string, code int, format string, a ...any) int {
@@ -161,13 +162,12 @@ func runPrctl(g *globals, args []string, _ io.Reader, stdout, stderr io.Writer) 
 		fmt.Fprint(stderr, prctlUsage)
 		return 2
 	}
-	e, err := engine.New(g.root, g.cgroupParent)
+	t, err := targetFor(g)
 	if err != nil {
 		return fail(stderr, "prctl", 1, "%v", err)
 	}
-	ctx, p := context.Background(), engine.CurrentPrincipal()
 	kind, id := last(o, 'i'), rest[0]
-	zone, project, task, pid := zoneOpt(o), "", -1, 0
+	zone, project, task, pid := zoneOpt(o, t), "", -1, 0
 	switch kind {
 	case "zone":
 		zone = id
@@ -177,11 +177,11 @@ func runPrctl(g *globals, args []string, _ io.Reader, stdout, stderr io.Writer) 
 			zone, project = z, pr
 		}
 	case "task":
-		t := id
+		tid := id
 		if z, tk, ok := strings.Cut(id, ":"); ok {
-			zone, t = z, tk
+			zone, tid = z, tk
 		}
-		if task, err = strconv.Atoi(t); err != nil || task < 0 {
+		if task, err = strconv.Atoi(tid); err != nil || task < 0 {
 			return fail(stderr, "prctl", 1, "task %q: want a task id (ZONE:ID, or -z ZONE and ID)", id)
 		}
 		if zone == "global" {
@@ -191,7 +191,7 @@ func runPrctl(g *globals, args []string, _ io.Reader, stdout, stderr io.Writer) 
 		if pid, err = strconv.Atoi(id); err != nil || pid <= 0 {
 			return fail(stderr, "prctl", 1, "process %q: want a pid", id)
 		}
-		zone, project, task, err = zoneOfPid(id)
+		zone, project, task, err = t.ProcessOf(id)
 		if err != nil {
 			return fail(stderr, "prctl", 1, "%v", err)
 		}
@@ -207,20 +207,14 @@ func runPrctl(g *globals, args []string, _ io.Reader, stdout, stderr io.Writer) 
 		if err != nil {
 			return fail(stderr, "prctl", 1, "%v", err)
 		}
-		value := ""
+		ch := engine.RctlChange{Name: name, Project: project, Task: task}
 		if !has(o, 'x') {
-			v, err := limits.ParseQuantity(last(o, 'v'), rc.Unit)
-			if err != nil {
-				return fail(stderr, "prctl", 1, "%s: %v", name, err)
+			if ch.Values, err = prctlValue(name, last(o, 'v')); err != nil {
+				return fail(stderr, "prctl", 1, "%v", err)
 			}
-			action := "deny"
-			if rc.Flags&limits.FlagNoDeny != 0 {
-				action = "none"
-			}
-			value = fmt.Sprintf("(privileged,%d,%s)", v, action)
 		}
 		if rc.Level == limits.LevelProcess {
-			if err := setProcessRctl(pid, rc, value, has(o, 'P')); err != nil {
+			if err := setProcessRctl(pid, rc, ch.Values, has(o, 'P')); err != nil {
 				return fail(stderr, "prctl", 1, "%v", err)
 			}
 			return 0
@@ -228,8 +222,7 @@ func runPrctl(g *globals, args []string, _ io.Reader, stdout, stderr io.Writer) 
 		if rc.Level == limits.LevelTask && task < 0 {
 			return fail(stderr, "prctl", 1, "%s is a task control: name the task (-i task ZONE:ID, or -i process PID)", name)
 		}
-		ch := engine.RctlChange{Name: name, Project: project, Task: task, Values: value}
-		if err := e.SetRctl(ctx, p, zone, ch, has(o, 'P')); err != nil {
+		if err := t.SetRctl(zone, ch, has(o, 'P')); err != nil {
 			return fail(stderr, "prctl", 1, "%v", err)
 		}
 		return 0
@@ -237,7 +230,7 @@ func runPrctl(g *globals, args []string, _ io.Reader, stdout, stderr io.Writer) 
 	// Listing: the entity and every container above it, process → task
 	// → project → zone, as illumos' prctl shows them.
 	var ents []prctlEntity
-	u, uerr := e.Usage(ctx, p, zone)
+	u, uerr := t.Usage(zone)
 	if pid > 0 {
 		ents = append(ents, processEntity(pid, name))
 	}
@@ -275,7 +268,7 @@ func runPrctl(g *globals, args []string, _ io.Reader, stdout, stderr io.Writer) 
 		ents = append(ents, ent)
 	}
 	if project != "" {
-		ps, _, err := e.ZoneProjects(ctx, p, zone)
+		ps, _, err := t.Projects(zone)
 		if err != nil {
 			return fail(stderr, "prctl", 1, "%v", err)
 		}
@@ -306,13 +299,13 @@ func runPrctl(g *globals, args []string, _ io.Reader, stdout, stderr io.Writer) 
 		ents = append(ents, ent)
 	}
 	if zone != "global" {
-		zr, err := e.ZoneRctls(ctx, p, zone)
+		zr, err := t.ZoneRctls(zone)
 		if err != nil {
 			return fail(stderr, "prctl", 1, "%v", err)
 		}
 		zid := ""
-		if zs, err := engine.Status(g.root, zone); err == nil && zs.ZoneID > 0 {
-			zid = strconv.Itoa(zs.ZoneID)
+		if n := t.ZoneID(zone); n > 0 {
+			zid = strconv.Itoa(n)
 		}
 		ent := prctlEntity{Kind: "zone", ID: zid, Name: zone}
 		usage := map[string]uint64{}
@@ -333,6 +326,24 @@ func runPrctl(g *globals, args []string, _ io.Reader, stdout, stderr io.Writer) 
 	}
 	formatPrctl(stdout, ents)
 	return 0
+}
+
+// prctlValue is a prctl -v limit (with the rctl's unit suffixes) as the
+// privileged value project(5) and the engine take.
+func prctlValue(name, v string) (string, error) {
+	rc, err := limits.Lookup(name)
+	if err != nil {
+		return "", err
+	}
+	n, err := limits.ParseQuantity(v, rc.Unit)
+	if err != nil {
+		return "", fmt.Errorf("%s: %w", name, err)
+	}
+	action := "deny"
+	if rc.Flags&limits.FlagNoDeny != 0 {
+		action = "none"
+	}
+	return fmt.Sprintf("(privileged,%d,%s)", n, action), nil
 }
 
 // processEntity is a process's own controls: its rlimits, basic as the
@@ -471,16 +482,16 @@ func runProjects(g *globals, args []string, _ io.Reader, stdout, stderr io.Write
 	if err != nil {
 		return fail(stderr, "projects", 2, "%v\nusage:\tprojects [-l] [-z ZONE] [PROJECT...]", err)
 	}
-	e, err := engine.New(g.root, g.cgroupParent)
+	t, err := targetFor(g)
 	if err != nil {
 		return fail(stderr, "projects", 1, "%v", err)
 	}
-	ps, bad, err := e.ZoneProjects(context.Background(), engine.CurrentPrincipal(), zoneOpt(o))
+	ps, bad, err := t.Projects(zoneOpt(o, t))
 	if err != nil {
 		return fail(stderr, "projects", 1, "%v", err)
 	}
 	for _, b := range bad {
-		fmt.Fprintf(stderr, "projects: %v\n", b)
+		fmt.Fprintf(stderr, "projects: %s\n", b)
 	}
 	want := map[string]bool{}
 	for _, r := range rest {
@@ -532,25 +543,40 @@ func runProjadd(g *globals, args []string, _ io.Reader, _, stderr io.Writer) int
 	if err != nil || len(rest) != 1 {
 		return fail(stderr, "projadd", 2, "%v\n%s", err, projaddUsage)
 	}
-	id := -1
+	req := engine.ProjectRequest{Op: "add", Name: rest[0], Users: splitList(last(o, 'U')), Groups: splitList(last(o, 'G')), Attrs: o['K']}
 	if s := last(o, 'p'); s != "" {
-		if id, err = strconv.Atoi(s); err != nil {
+		id, err := strconv.Atoi(s)
+		if err != nil {
 			return fail(stderr, "projadd", 2, "-p %q: want a number", s)
 		}
+		req.ID = &id
 	}
-	attrs, err := parseK(o['K'])
-	if err != nil {
+	if has(o, 'c') {
+		c := last(o, 'c')
+		req.Comment = &c
+	}
+	if _, err := parseK(o['K']); err != nil {
 		return fail(stderr, "projadd", 2, "%v", err)
 	}
-	e, err := engine.New(g.root, g.cgroupParent)
+	return editProjects(g, "projadd", last(o, 'z'), req, stderr)
+}
+
+// editProjects sends a project change to the target and reports limits
+// accepted above the zone's caps.
+func editProjects(g *globals, cmd, zone string, req engine.ProjectRequest, stderr io.Writer) int {
+	t, err := targetFor(g)
 	if err != nil {
-		return fail(stderr, "projadd", 1, "%v", err)
+		return fail(stderr, cmd, 1, "%v", err)
 	}
-	err = e.EditProjects(context.Background(), engine.CurrentPrincipal(), zoneOpt(o), func(ps *limits.Projects) error {
-		return ps.Add(rest[0], id, last(o, 'c'), splitList(last(o, 'U')), splitList(last(o, 'G')), attrs)
-	})
+	if zone == "" {
+		zone = t.Zone()
+	}
+	notes, err := t.EditProjects(zone, req)
 	if err != nil {
-		return fail(stderr, "projadd", 1, "%v", err)
+		return fail(stderr, cmd, 1, "%v", err)
+	}
+	for _, n := range notes {
+		fmt.Fprintf(stderr, "%s: note: %s\n", cmd, n)
 	}
 	return 0
 }
@@ -562,49 +588,39 @@ func runProjmod(g *globals, args []string, _ io.Reader, _, stderr io.Writer) int
 	if err != nil || len(rest) != 1 {
 		return fail(stderr, "projmod", 2, "%v\n%s", err, projmodUsage)
 	}
-	var m limits.Mod
+	req := engine.ProjectRequest{Op: "mod", Name: rest[0], NewName: last(o, 'l')}
 	switch {
 	case has(o, 'a'):
-		m.Mode = limits.ModAdd
+		req.Mode = "add"
 	case has(o, 'r'):
-		m.Mode = limits.ModRemove
+		req.Mode = "remove"
 	case has(o, 's'):
-		m.Mode = limits.ModSubstitute
+		req.Mode = "substitute"
 	}
 	if s := last(o, 'p'); s != "" {
 		id, err := strconv.Atoi(s)
 		if err != nil {
 			return fail(stderr, "projmod", 2, "-p %q: want a number", s)
 		}
-		m.ID = &id
+		req.ID = &id
 	}
 	if has(o, 'c') {
 		c := last(o, 'c')
-		m.Comment = &c
+		req.Comment = &c
 	}
 	if has(o, 'U') {
-		m.Users, m.SetUsers = splitList(last(o, 'U')), true
+		req.Users, req.SetUsers = splitList(last(o, 'U')), true
 	}
 	if has(o, 'G') {
-		m.Groups, m.SetGroups = splitList(last(o, 'G')), true
+		req.Groups, req.SetGroups = splitList(last(o, 'G')), true
 	}
 	if has(o, 'K') {
-		if m.Attrs, err = parseK(o['K']); err != nil {
+		if _, err := parseK(o['K']); err != nil {
 			return fail(stderr, "projmod", 2, "%v", err)
 		}
+		req.Attrs, req.SetAttrs = o['K'], true
 	}
-	m.NewName = last(o, 'l')
-	e, err := engine.New(g.root, g.cgroupParent)
-	if err != nil {
-		return fail(stderr, "projmod", 1, "%v", err)
-	}
-	err = e.EditProjects(context.Background(), engine.CurrentPrincipal(), zoneOpt(o), func(ps *limits.Projects) error {
-		return ps.Modify(rest[0], m)
-	})
-	if err != nil {
-		return fail(stderr, "projmod", 1, "%v", err)
-	}
-	return 0
+	return editProjects(g, "projmod", last(o, 'z'), req, stderr)
 }
 
 func runProjdel(g *globals, args []string, _ io.Reader, _, stderr io.Writer) int {
@@ -612,17 +628,7 @@ func runProjdel(g *globals, args []string, _ io.Reader, _, stderr io.Writer) int
 	if err != nil || len(rest) != 1 {
 		return fail(stderr, "projdel", 2, "%v\nusage:\tprojdel [-z ZONE] PROJECT", err)
 	}
-	e, err := engine.New(g.root, g.cgroupParent)
-	if err != nil {
-		return fail(stderr, "projdel", 1, "%v", err)
-	}
-	err = e.EditProjects(context.Background(), engine.CurrentPrincipal(), zoneOpt(o), func(ps *limits.Projects) error {
-		return ps.Delete(rest[0])
-	})
-	if err != nil {
-		return fail(stderr, "projdel", 1, "%v", err)
-	}
-	return 0
+	return editProjects(g, "projdel", last(o, 'z'), engine.ProjectRequest{Op: "del", Name: rest[0]}, stderr)
 }
 
 // ---- newtask ----
@@ -631,6 +637,9 @@ func runProjdel(g *globals, args []string, _ io.Reader, _, stderr io.Writer) int
 // -z as a new task of project -p (a task cgroup under the project's,
 // capped by its task.* rctls), through the zlogin path.
 func runNewtask(g *globals, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	if engine.InZone() {
+		return runNewtaskInZone(args, stderr)
+	}
 	o, rest, err := getopt(args, "z:p:l:")
 	if err != nil || len(rest) == 0 || last(o, 'z') == "" {
 		return fail(stderr, "newtask", 2, "%v\nusage:\tnewtask -z ZONE [-p PROJECT] [-l USER] COMMAND [ARGS...]\n(inside a zone newtask comes with the zone's own tools)", err)
@@ -667,16 +676,17 @@ func runZonestat(g *globals, args []string, _ io.Reader, stdout, stderr io.Write
 			return fail(stderr, "zonestat", 2, "count %q: want a positive number", rest[1])
 		}
 	}
-	e, err := engine.New(g.root, g.cgroupParent)
+	t, err := targetFor(g)
 	if err != nil {
 		return fail(stderr, "zonestat", 1, "%v", err)
 	}
-	ctx, p := context.Background(), engine.CurrentPrincipal()
 	var zonesWanted []string
 	if z := last(o, 'z'); z != "" {
 		zonesWanted = strings.Split(z, ",")
+	} else if ht, ok := t.(hostTarget); !ok {
+		zonesWanted = []string{t.Zone()}
 	} else {
-		zl, err := e.List(ctx, p, engine.ListOptions{Installed: true})
+		zl, err := ht.e.List(context.Background(), ht.p, engine.ListOptions{Installed: true})
 		if err != nil {
 			return fail(stderr, "zonestat", 1, "%v", err)
 		}
@@ -694,7 +704,7 @@ func runZonestat(g *globals, args []string, _ io.Reader, stdout, stderr io.Write
 		}
 		var us []engine.ZoneUsage
 		for _, z := range zonesWanted {
-			u, err := e.Usage(ctx, p, z)
+			u, err := t.Usage(z)
 			if err != nil {
 				fmt.Fprintf(stderr, "zonestat: %v\n", err)
 				status = 1

@@ -1,0 +1,274 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"strconv"
+	"syscall"
+
+	"zonetop/engine"
+	"zonetop/limits"
+)
+
+// rctlTarget is what prctl, projects, projadd, projmod, projdel and
+// zonestat act on: the host's engine, or, inside a zone, the zone socket,
+// which sees only that zone. The commands parse, print and exit alike in
+// both places; only this side differs.
+type rctlTarget interface {
+	// Zone is the zone a command means without -z: the global zone on the
+	// host, the zone itself inside one.
+	Zone() string
+	Usage(zone string) (engine.ZoneUsage, error)
+	Projects(zone string) (limits.Projects, []string, error)
+	ZoneRctls(zone string) (map[string][]limits.Value, error)
+	ZoneID(zone string) int
+	// ProcessOf is the zone, project and task (-1: none) of a pid as the
+	// caller sees it.
+	ProcessOf(pid string) (zone, project string, task int, err error)
+	SetRctl(zone string, ch engine.RctlChange, persist bool) error
+	// EditProjects applies a projadd/projmod/projdel/set-limit request;
+	// notes are limits accepted above the zone's caps.
+	EditProjects(zone string, req engine.ProjectRequest) (notes []string, err error)
+}
+
+// targetFor picks the host engine or, inside a zone, the zone socket.
+func targetFor(g *globals) (rctlTarget, error) {
+	if engine.InZone() {
+		return dialZoneTarget()
+	}
+	e, err := engine.New(g.root, g.cgroupParent)
+	if err != nil {
+		return nil, err
+	}
+	return hostTarget{e: e, root: g.root, p: engine.CurrentPrincipal()}, nil
+}
+
+type hostTarget struct {
+	e    *engine.Engine
+	root string
+	p    engine.Principal
+}
+
+func (h hostTarget) Zone() string { return "global" }
+
+func (h hostTarget) Usage(zone string) (engine.ZoneUsage, error) {
+	return h.e.Usage(context.Background(), h.p, zone)
+}
+
+func (h hostTarget) Projects(zone string) (limits.Projects, []string, error) {
+	ps, bad, err := h.e.ZoneProjects(context.Background(), h.p, zone)
+	var out []string
+	for _, b := range bad {
+		out = append(out, b.Error())
+	}
+	return ps, out, err
+}
+
+func (h hostTarget) ZoneRctls(zone string) (map[string][]limits.Value, error) {
+	return h.e.ZoneRctls(context.Background(), h.p, zone)
+}
+
+func (h hostTarget) ZoneID(zone string) int {
+	if zs, err := engine.Status(h.root, zone); err == nil {
+		return zs.ZoneID
+	}
+	return 0
+}
+
+func (h hostTarget) ProcessOf(pid string) (string, string, int, error) { return zoneOfPid(pid) }
+
+func (h hostTarget) SetRctl(zone string, ch engine.RctlChange, persist bool) error {
+	return h.e.SetRctl(context.Background(), h.p, zone, ch, persist)
+}
+
+func (h hostTarget) EditProjects(zone string, req engine.ProjectRequest) ([]string, error) {
+	var edited *limits.Project
+	err := h.e.EditProjects(context.Background(), h.p, zone, func(ps *limits.Projects) error {
+		if err := req.Apply(ps); err != nil {
+			return err
+		}
+		name := req.Name
+		if req.NewName != "" {
+			name = req.NewName
+		}
+		if p, ok := ps.Lookup(name); ok {
+			cp := *p
+			edited = &cp
+		}
+		return nil
+	})
+	if err != nil || edited == nil || zone == "global" || !engine.ZoneadmdRunning(h.root, zone) {
+		return nil, err
+	}
+	// A running zone's caps in force say which limits it overrides.
+	u, uerr := h.Usage(zone)
+	if uerr != nil {
+		return nil, nil
+	}
+	return engine.CappedByZone(edited, u.Caps), nil
+}
+
+// zoneTarget is the zone socket, for the commands run inside a zone.
+type zoneTarget struct {
+	zc   *engine.ZoneClient
+	info engine.ZoneSelfInfo
+}
+
+func dialZoneTarget() (*zoneTarget, error) {
+	zc, err := engine.DialZone(engine.ZoneSockPath)
+	if err != nil {
+		return nil, err
+	}
+	r, err := zc.Do(engine.ZoneRequest{Op: "info"})
+	if err != nil {
+		zc.Close()
+		return nil, err
+	}
+	return &zoneTarget{zc: zc, info: *r.Info}, nil
+}
+
+func (z *zoneTarget) Zone() string { return z.info.Name }
+
+// own refuses any zone but this one, as the engine does for a zone's
+// principal.
+func (z *zoneTarget) own(zone string) error {
+	if zone == z.info.Name || zone == strconv.Itoa(z.info.ZoneID) {
+		return nil
+	}
+	return fmt.Errorf("%w: zone %s is not visible from zone %s", engine.ErrPermission, zone, z.info.Name)
+}
+
+func (z *zoneTarget) Usage(zone string) (engine.ZoneUsage, error) {
+	if err := z.own(zone); err != nil {
+		return engine.ZoneUsage{}, err
+	}
+	r, err := z.zc.Do(engine.ZoneRequest{Op: "usage"})
+	if err != nil {
+		return engine.ZoneUsage{}, err
+	}
+	if r.Usage == nil {
+		return engine.ZoneUsage{}, fmt.Errorf("usage of %s: empty answer", zone)
+	}
+	return *r.Usage, nil
+}
+
+func (z *zoneTarget) Projects(zone string) (limits.Projects, []string, error) {
+	if err := z.own(zone); err != nil {
+		return nil, nil, err
+	}
+	r, err := z.zc.Do(engine.ZoneRequest{Op: "project", Project: &engine.ProjectRequest{Op: "list"}})
+	if err != nil {
+		return nil, nil, err
+	}
+	var pl engine.ProjectList
+	if err := json.Unmarshal(r.Project, &pl); err != nil {
+		return nil, nil, fmt.Errorf("projects of %s: malformed answer: %w", zone, err)
+	}
+	return pl.Projects, pl.Bad, nil
+}
+
+func (z *zoneTarget) ZoneRctls(zone string) (map[string][]limits.Value, error) {
+	u, err := z.Usage(zone)
+	if err != nil {
+		return nil, err
+	}
+	return engine.CapValues(u.Caps), nil
+}
+
+func (z *zoneTarget) ZoneID(string) int { return z.info.ZoneID }
+
+func (z *zoneTarget) ProcessOf(pid string) (string, string, int, error) {
+	n, err := strconv.Atoi(pid)
+	if err != nil {
+		return "", "", -1, fmt.Errorf("process %q: want a pid", pid)
+	}
+	ps, err := z.processes()
+	if err != nil {
+		return "", "", -1, err
+	}
+	for _, p := range ps {
+		if p.PID == n {
+			return z.info.Name, p.Project, p.Task, nil
+		}
+	}
+	return "", "", -1, fmt.Errorf("process %d: no such process in zone %s", n, z.info.Name)
+}
+
+func (z *zoneTarget) processes() ([]engine.Process, error) {
+	r, err := z.zc.Do(engine.ZoneRequest{Op: "processes"})
+	if err != nil {
+		return nil, err
+	}
+	return r.Processes, nil
+}
+
+// SetRctl asks zoneadmd: a zone cap is refused there (and audited), a
+// project control is written to /etc/project and applied live.
+func (z *zoneTarget) SetRctl(zone string, ch engine.RctlChange, _ bool) error {
+	if err := z.own(zone); err != nil {
+		return err
+	}
+	r, err := limits.Lookup(ch.Name)
+	if err != nil {
+		return err
+	}
+	if r.Level == limits.LevelZone {
+		_, err := z.zc.Do(engine.ZoneRequest{Op: "set-zone-cap", Rctl: ch.Name, Value: ch.Values})
+		return err
+	}
+	if r.Level == limits.LevelTask {
+		// The zone socket edits projects; a running task's own controls
+		// are changed from the global zone. New tasks take the project's.
+		return fmt.Errorf("%s: a running task's controls are set from the global zone (prctl -i task %s:%d there); inside the zone set %s in the project's attributes (projmod -K) for new tasks", ch.Name, z.info.Name, ch.Task, ch.Name)
+	}
+	_, err = z.EditProjects(zone, engine.ProjectRequest{Op: "set-limit", Name: ch.Project,
+		Limits: map[string]string{ch.Name: ch.Values}})
+	return err
+}
+
+func (z *zoneTarget) EditProjects(zone string, req engine.ProjectRequest) ([]string, error) {
+	if err := z.own(zone); err != nil {
+		return nil, err
+	}
+	r, err := z.zc.Do(engine.ZoneRequest{Op: "project", Project: &req})
+	if err != nil {
+		return nil, err
+	}
+	var res engine.ProjectResult
+	if len(r.Project) > 0 {
+		if err := json.Unmarshal(r.Project, &res); err != nil {
+			return nil, fmt.Errorf("%s %s: malformed answer: %w", req.Op, req.Name, err)
+		}
+	}
+	return res.Notes, nil
+}
+
+// runNewtaskInZone is newtask(1) inside a zone: zoneadmd moves this very
+// process (it knows it from the socket's peer credentials) into a new
+// task of the project, if the project admits the user, and the command
+// then replaces this process, staying in the task.
+func runNewtaskInZone(args []string, stderr io.Writer) int {
+	o, rest, err := getopt(args, "p:")
+	if err != nil || len(rest) == 0 {
+		return fail(stderr, "newtask", 2, "%v\nusage:\tnewtask [-p PROJECT] COMMAND [ARGS...]", err)
+	}
+	path, err := exec.LookPath(rest[0])
+	if err != nil {
+		return fail(stderr, "newtask", 1, "%v", err)
+	}
+	zc, err := engine.DialZone(engine.ZoneSockPath)
+	if err != nil {
+		return fail(stderr, "newtask", 1, "%v", err)
+	}
+	_, err = zc.Do(engine.ZoneRequest{Op: "newtask", Task: last(o, 'p')})
+	zc.Close()
+	if err != nil {
+		return fail(stderr, "newtask", 1, "%v", err)
+	}
+	err = syscall.Exec(path, rest, os.Environ())
+	return fail(stderr, "newtask", 1, "%s: %v", rest[0], err)
+}

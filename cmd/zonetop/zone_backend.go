@@ -1,0 +1,243 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"zonetop/engine"
+	"zonetop/limits"
+	"zonetop/ui"
+	"zonetop/zones"
+)
+
+// zoneBackend is the console inside a zone: every call goes to the zone
+// socket, which knows the caller from its peer credentials and shows only
+// this zone. Life-cycle and configuration changes are the global
+// administrator's; they get the engine's own refusal, decided by the same
+// Authorize the host uses.
+type zoneBackend struct {
+	info engine.ZoneSelfInfo
+}
+
+var (
+	_ ui.Backend       = zoneBackend{}
+	_ ui.UsageBackend  = zoneBackend{}
+	_ ui.ProjectEditor = zoneBackend{}
+)
+
+// newZoneBackend asks the zone socket who and where this is.
+func newZoneBackend() (zoneBackend, engine.Principal, error) {
+	r, err := zoneDo(engine.ZoneRequest{Op: "info"})
+	if err != nil {
+		return zoneBackend{}, engine.Principal{}, err
+	}
+	b := zoneBackend{info: *r.Info}
+	p := engine.Principal{UID: os.Getuid(), GID: os.Getgid(), Zone: b.info.Name}
+	if p.UID == 0 {
+		p.User = "root"
+	}
+	return b, p, nil
+}
+
+// zoneDo sends one request on a connection of its own: the console calls
+// from several goroutines, and an idle connection would be dropped by
+// zoneadmd anyway.
+func zoneDo(req engine.ZoneRequest) (engine.ZoneReply, error) {
+	zc, err := engine.DialZone(engine.ZoneSockPath)
+	if err != nil {
+		return engine.ZoneReply{}, err
+	}
+	defer zc.Close()
+	return zc.Do(req)
+}
+
+// refuse is the engine's answer to a change only the global
+// administrator may make.
+func (b zoneBackend) refuse(p engine.Principal, zone string, act engine.Action) error {
+	if err := engine.Authorize(p, zone, act, nil); err != nil {
+		return err
+	}
+	return fmt.Errorf("%s %s: %w: only the global administrator may do this", act, zone, engine.ErrPermission)
+}
+
+func (b zoneBackend) List(_ context.Context, _ engine.Principal, opts engine.ListOptions) ([]engine.ZoneInfo, error) {
+	return zoneSelfList()
+}
+
+func (b zoneBackend) Host() engine.HostInfo {
+	var h engine.HostInfo
+	h.Hostname, _ = os.Hostname()
+	var u unix.Utsname
+	if unix.Uname(&u) == nil {
+		h.Kernel = unix.ByteSliceToString(u.Release[:])
+	}
+	return h
+}
+
+func (b zoneBackend) CreateZone(_ context.Context, p engine.Principal, cfg *zones.Config) error {
+	name := ""
+	if cfg != nil {
+		name = cfg.Name
+	}
+	return b.refuse(p, name, engine.ActConfigure)
+}
+
+func (b zoneBackend) DeleteZone(_ context.Context, p engine.Principal, name string) error {
+	return b.refuse(p, name, engine.ActConfigure)
+}
+
+// ZoneConfig shows what the zone may know of itself: its state, brand and
+// IP type, and its caps, read only, as the zonecfg statements that set
+// them.
+func (b zoneBackend) ZoneConfig(_ context.Context, p engine.Principal, name string) (string, string, error) {
+	if name != b.info.Name {
+		return "", "", fmt.Errorf("%w: zone %s is not visible from zone %s", engine.ErrPermission, name, b.info.Name)
+	}
+	r, err := zoneDo(engine.ZoneRequest{Op: "info"})
+	if err != nil {
+		return "", "", err
+	}
+	in := r.Info
+	var s strings.Builder
+	fmt.Fprintf(&s, "zonename: %s\nstate: %s\nzoneid: %d\nbrand: %s\nip-type: %s\nautoboot: %t\nyou: uid %d (%s)\n",
+		in.Name, in.State, in.ZoneID, in.Brand, in.IPType, in.Autoboot, in.UID, in.Role)
+	// The caps in force, from zoneadmd, named as prctl names them.
+	var caps []string
+	if u, err := zoneDo(engine.ZoneRequest{Op: "usage"}); err == nil && u.Usage != nil {
+		for name, v := range u.Usage.Caps {
+			q := strconv.FormatUint(v, 10)
+			if rc, err := limits.Lookup(name); err == nil {
+				q = limits.FormatQuantity(v, rc.Unit)
+			}
+			caps = append(caps, name+"="+q)
+		}
+	}
+	sort.Strings(caps)
+	if len(caps) > 0 {
+		s.WriteString("caps (set by the global administrator):\n")
+		for _, c := range caps {
+			fmt.Fprintf(&s, "\t%s\n", c)
+		}
+	}
+	return s.String(), strings.Join(in.Caps, "\n"), nil
+}
+
+func (b zoneBackend) ApplyZonecfg(_ context.Context, p engine.Principal, name, _, _ string) (string, error) {
+	return "", b.refuse(p, name, engine.ActConfigure)
+}
+
+func (b zoneBackend) InstallZone(_ context.Context, p engine.Principal, name, _ string, _ func(engine.Progress)) error {
+	return b.refuse(p, name, engine.ActInstall)
+}
+
+func (b zoneBackend) UninstallZone(_ context.Context, p engine.Principal, name string, _ bool) error {
+	return b.refuse(p, name, engine.ActUninstall)
+}
+
+func (b zoneBackend) ReadyZone(_ context.Context, p engine.Principal, name string) (engine.ZoneStatus, error) {
+	return engine.ZoneStatus{}, b.refuse(p, name, engine.ActReady)
+}
+
+func (b zoneBackend) BootZone(_ context.Context, p engine.Principal, name string, _ []string) (engine.ZoneStatus, error) {
+	return engine.ZoneStatus{}, b.refuse(p, name, engine.ActBoot)
+}
+
+func (b zoneBackend) HaltZone(_ context.Context, p engine.Principal, name string) (engine.ZoneStatus, error) {
+	return engine.ZoneStatus{}, b.refuse(p, name, engine.ActHalt)
+}
+
+func (b zoneBackend) ShutdownZone(_ context.Context, p engine.Principal, name string, _ time.Duration) (engine.ZoneStatus, error) {
+	return engine.ZoneStatus{}, b.refuse(p, name, engine.ActShutdown)
+}
+
+func (b zoneBackend) RebootZone(_ context.Context, p engine.Principal, name string, _ []string) (engine.ZoneStatus, error) {
+	return engine.ZoneStatus{}, b.refuse(p, name, engine.ActReboot)
+}
+
+// Events: the audit log is the host's; the zone has none to show.
+func (b zoneBackend) Events(engine.Principal, string) []engine.Event { return nil }
+
+func (b zoneBackend) Processes(_ context.Context, _ engine.Principal, zone string) ([]engine.Process, error) {
+	if zone != b.info.Name {
+		return nil, fmt.Errorf("%w: zone %s is not visible from zone %s", engine.ErrPermission, zone, b.info.Name)
+	}
+	r, err := zoneDo(engine.ZoneRequest{Op: "processes"})
+	if err != nil {
+		return nil, err
+	}
+	return r.Processes, nil
+}
+
+func (b zoneBackend) Usage(_ context.Context, _ engine.Principal, zone string) (ui.ZoneUsage, error) {
+	if zone != b.info.Name {
+		return ui.ZoneUsage{}, fmt.Errorf("%w: zone %s is not visible from zone %s", engine.ErrPermission, zone, b.info.Name)
+	}
+	r, err := zoneDo(engine.ZoneRequest{Op: "usage"})
+	if err != nil {
+		return ui.ZoneUsage{}, err
+	}
+	if r.Usage == nil {
+		return ui.ZoneUsage{}, errors.New("usage: empty answer")
+	}
+	return usageForConsole(*r.Usage), nil
+}
+
+// project sends a project change; the zone socket authorizes it.
+func (b zoneBackend) project(zone string, req engine.ProjectRequest) error {
+	if zone != b.info.Name {
+		return fmt.Errorf("%w: zone %s is not visible from zone %s", engine.ErrPermission, zone, b.info.Name)
+	}
+	_, err := zoneDo(engine.ZoneRequest{Op: "project", Project: &req})
+	return err
+}
+
+func (b zoneBackend) AddProject(_ context.Context, _ engine.Principal, zone string, spec ui.ProjectSpec) error {
+	req := engine.ProjectRequest{Op: "add", Name: spec.Name}
+	if spec.ID != 0 {
+		id := spec.ID
+		req.ID = &id
+	}
+	if spec.Comment != "" {
+		c := spec.Comment
+		req.Comment = &c
+	}
+	names := make([]string, 0, len(spec.Limits))
+	for n := range spec.Limits {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		if spec.Limits[n] == "" {
+			continue
+		}
+		v, err := prctlValue(n, spec.Limits[n])
+		if err != nil {
+			return err
+		}
+		req.Attrs = append(req.Attrs, n+"="+v)
+	}
+	return b.project(zone, req)
+}
+
+func (b zoneBackend) SetProjectLimit(_ context.Context, _ engine.Principal, zone, project, rctl, value string) error {
+	v := ""
+	if value != "" {
+		var err error
+		if v, err = prctlValue(rctl, value); err != nil {
+			return err
+		}
+	}
+	return b.project(zone, engine.ProjectRequest{Op: "set-limit", Name: project, Limits: map[string]string{rctl: v}})
+}
+
+func (b zoneBackend) DeleteProject(_ context.Context, _ engine.Principal, zone, project string) error {
+	return b.project(zone, engine.ProjectRequest{Op: "del", Name: project})
+}
