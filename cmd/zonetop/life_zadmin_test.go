@@ -193,3 +193,54 @@ func TestZoneAdminInZone(t *testing.T) {
 	l.ok("zoneadm", "-z", z, "halt")
 	l.checkGone(z)
 }
+
+// TestInittabProject: an inittab entry naming a project runs there, as a
+// task of it, from the zone's first boot; one naming a project the zone
+// lacks fails with newtask's message on the console and the rest boots.
+func TestInittabProject(t *testing.T) {
+	l := newLab(t)
+	z := l.newZone("busybox")
+	l.ok("zoneadm", "-z", z, "install")
+	root := filepath.Join(l.zonepath(z), "root")
+	proj := "system:0::::\ndefault:3::::\nbatch:100::::project.max-lwps=(privileged,40,deny)\n"
+	if err := os.WriteFile(filepath.Join(root, "etc/project"), []byte(proj), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	tab, err := os.ReadFile(filepath.Join(root, "etc/inittab"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tab = append(tab, []byte("w1:project=batch:respawn:/bin/sleep 1001\nw2:project=nosuch:once:/bin/sleep 1002\n")...)
+	if err := os.WriteFile(filepath.Join(root, "etc/inittab"), tab, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	l.ok("zoneadm", "-z", z, "boot")
+	batch := filepath.Join(zonePidsDir(t, z), "batch")
+	found := ""
+	for i := 0; i < 200 && found == ""; i++ {
+		ds, _ := filepath.Glob(filepath.Join(batch, "task.*"))
+		for _, d := range ds {
+			b, _ := os.ReadFile(filepath.Join(d, "cgroup.procs"))
+			for _, pid := range strings.Fields(string(b)) {
+				if c, _ := os.ReadFile("/proc/" + pid + "/cmdline"); strings.Contains(string(c), "1001") {
+					found = d
+				}
+			}
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if found == "" {
+		t.Fatalf("the inittab entry for project batch is not in a task of %s", batch)
+	}
+	log := ""
+	for i := 0; i < 100; i++ {
+		b, _ := os.ReadFile(filepath.Join(l.root, "var/log/zonetop", z+".console"))
+		if log = string(b); strings.Contains(log, `project "nosuch" is not in`) {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if !strings.Contains(log, `project "nosuch" is not in`) {
+		t.Errorf("the console does not say why the entry for project nosuch failed:\n%s", log)
+	}
+}

@@ -9,28 +9,7 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"zonetop/limits"
 )
-
-// zoneCgroup is a zone's cgroup directory in one v1 hierarchy, below the
-// test's own cgroup (zoneadmd nests zonetop's cgroups under its parent's).
-func zoneCgroup(t *testing.T, ctl, zone string) string {
-	t.Helper()
-	f, err := os.Open("/proc/self/cgroup")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	p, err := limits.ParseProcCgroup(f)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if p.V1[ctl] == "" {
-		t.Fatalf("no v1 %s hierarchy", ctl)
-	}
-	return filepath.Join("/sys/fs/cgroup", ctl, p.V1[ctl], limits.DefaultParentName, zone)
-}
 
 // TestPrctlTaskAndProcess: prctl lists a process with every container
 // above it (process → task → project → zone) and changes task and process
@@ -51,7 +30,7 @@ func TestPrctlTaskAndProcess(t *testing.T) {
 	defer func() { _ = nt.Wait() }()
 	defer cancel()
 
-	web := filepath.Join(zoneCgroup(t, "pids", z), "web")
+	web := filepath.Join(zonePidsDir(t, z), "web")
 	var taskDir string
 	var pid int
 	deadline := time.Now().Add(20 * time.Second)
@@ -71,7 +50,7 @@ func TestPrctlTaskAndProcess(t *testing.T) {
 		t.Fatalf("newtask's sleep never showed up in a task of %s", web)
 	}
 	task := strings.TrimPrefix(filepath.Base(taskDir), "task.")
-	if got := strings.TrimSpace(readFile(t, filepath.Join(taskDir, "pids.max"))); got != "8" {
+	if got := readTrim(t, filepath.Join(taskDir, "pids.max")); got != "8" {
 		t.Errorf("task pids.max = %s, want the project's task.max-lwps 8", got)
 	}
 
@@ -82,7 +61,7 @@ func TestPrctlTaskAndProcess(t *testing.T) {
 		}
 	}
 	l.ok("prctl", "-n", "task.max-lwps", "-v", "12", "-r", "-i", "task", z+":"+task)
-	if got := strings.TrimSpace(readFile(t, filepath.Join(taskDir, "pids.max"))); got != "12" {
+	if got := readTrim(t, filepath.Join(taskDir, "pids.max")); got != "12" {
 		t.Errorf("after prctl -r task pids.max = %s, want 12", got)
 	}
 	l.fails(1, []string{"cannot be persisted", "projmod -K"}, "prctl", "-n", "task.max-lwps", "-v", "12", "-r", "-P", "-i", "task", z+":"+task)
@@ -105,7 +84,7 @@ func TestPrctlTaskAndProcess(t *testing.T) {
 		}
 	}
 	l.ok("prctl", "-n", "process.max-file-descriptor", "-v", "100", "-r", "-i", "process", spid)
-	if lim := readFile(t, "/proc/"+spid+"/limits"); !strings.Contains(strings.Join(strings.Fields(lim), " "), "Max open files 100 100") {
+	if lim := readTrim(t, "/proc/"+spid+"/limits"); !strings.Contains(strings.Join(strings.Fields(lim), " "), "Max open files 100 100") {
 		t.Errorf("after prctl -r process.max-file-descriptor:\n%s", lim)
 	}
 	l.fails(1, []string{"is a process control"}, "prctl", "-n", "process.max-file-descriptor", "-v", "100", "-r", "-i", "zone", z)
@@ -118,13 +97,4 @@ func atoi(t *testing.T, s string) int {
 		t.Fatal(err)
 	}
 	return n
-}
-
-func readFile(t *testing.T, path string) string {
-	t.Helper()
-	b, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return string(b)
 }
