@@ -163,7 +163,6 @@ func TestDemoProjectsRun(t *testing.T) {
 	must(t, e.InstallZone(ctx, p, dz.name, "", func(engine.Progress) {}))
 	must(t, writeDemoFiles(filepath.Join(l.zonepath(dz.name), "root"), dz))
 	l.ok("zoneadm", "-z", dz.name, "boot")
-	startDemoLoad(ctx, e, p, dz)
 	want := map[string]bool{}
 	for _, pr := range dz.projects {
 		want[pr.name] = true

@@ -8,7 +8,6 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"strings"
 
 	"zonetop/engine"
 	"zonetop/limits"
@@ -149,9 +148,7 @@ func makeDemoZone(ctx context.Context, e *engine.Engine, p engine.Principal, roo
 	if _, err := e.Store().State(dz.name); err == nil {
 		// A kept demo: boot what is there; one already running has its
 		// load still running.
-		if _, err := e.BootZone(ctx, p, dz.name, nil); err == nil {
-			startDemoLoad(ctx, e, p, dz)
-		}
+		_, _ = e.BootZone(ctx, p, dz.name, nil)
 		return nil
 	}
 	if err := e.CreateZone(ctx, p, cfg); err != nil {
@@ -164,11 +161,8 @@ func makeDemoZone(ctx context.Context, e *engine.Engine, p engine.Principal, roo
 	if err := writeDemoFiles(zroot, dz); err != nil {
 		return fmt.Errorf("demo zone %s: %w", dz.name, err)
 	}
-	if _, err := e.BootZone(ctx, p, dz.name, nil); err != nil {
-		return err
-	}
-	startDemoLoad(ctx, e, p, dz)
-	return nil
+	_, err := e.BootZone(ctx, p, dz.name, nil)
+	return err
 }
 
 // writeDemoFiles gives a freshly installed demo zone its /etc/project, the
@@ -200,25 +194,16 @@ func writeDemoFiles(zroot string, dz demoZone) error {
 			return fmt.Errorf("load of %s: %w", pr.name, err)
 		}
 	}
-	inittab := "# demo zone " + dz.name + "; the projects' load is started from the host into each project\n" +
-		"::sysinit:/bin/touch /var/run/utmp\n" +
-		"::shutdown:/bin/sync\n"
+	// Each project's load is an inittab entry naming its project, so it
+	// comes back with every boot, reboots from the console included.
+	inittab := "# demo zone " + dz.name + "\n" +
+		"::sysinit:/bin/touch /var/run/utmp\n"
+	for _, pr := range dz.projects {
+		inittab += pr.name + ":project=" + pr.name + ":respawn:/bin/sh /etc/demo/" + pr.name + ".sh\n"
+	}
+	inittab += "::shutdown:/bin/sync\n"
 	if err := os.WriteFile(filepath.Join(zroot, "etc", "inittab"), []byte(inittab), 0o644); err != nil {
 		return fmt.Errorf("inittab: %w", err)
 	}
 	return nil
-}
-
-// startDemoLoad starts each project's load in its project, as newtask -p
-// would. An inittab entry cannot name a project, so the load is placed
-// from the host; it runs in the background and lasts until the zone
-// halts.
-func startDemoLoad(ctx context.Context, e *engine.Engine, p engine.Principal, dz demoZone) {
-	for _, pr := range dz.projects {
-		req := engine.ExecRequest{Project: pr.name, NewTask: true,
-			Argv: []string{"/bin/sh", "-c", "/bin/sh /etc/demo/" + pr.name + ".sh </dev/null >/dev/null 2>&1 &"}}
-		// A load that does not start leaves its project idle; the demo
-		// still shows everything else.
-		_, _ = e.ExecInZone(ctx, p, dz.name, req, strings.NewReader(""), io.Discard, io.Discard)
-	}
 }
