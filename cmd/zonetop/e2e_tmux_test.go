@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"zonetop/engine"
 )
 
 // needE2E skips without root or tmux, but fails when CI=true, where the
@@ -140,6 +142,73 @@ func TestConsoleEndToEnd(t *testing.T) {
 		}
 		if time.Now().After(deadline) {
 			t.Fatalf("zonetop did not quit on q:\n%s", c.capture())
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+// TestZoneConsoleEndToEnd: zonetop started inside a zone (through zlogin
+// -t, the way its administrator would) shows the zone administrator's
+// view; a project limit changed on its Projects tab reaches the host's
+// project cgroup and the zone's /etc/project, and a zone cap cannot be
+// edited.
+func TestZoneConsoleEndToEnd(t *testing.T) {
+	needE2E(t)
+	l := newLab(t)
+	z := l.newZone("busybox", "set max-lwps=300")
+	l.ok("zoneadm", "-z", z, "install")
+	proj := "system:0::::\ndefault:3::::\nweb:100::::project.max-lwps=(privileged,20,deny)\n"
+	etcProject := filepath.Join(l.zonepath(z), "root/etc/project")
+	if err := os.WriteFile(etcProject, []byte(proj), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	l.ok("zoneadm", "-z", z, "boot")
+	pidsMax := filepath.Join(zonePidsDir(t, z), "web", "pids.max")
+	if got := readTrim(t, pidsMax); got != "20" {
+		t.Fatalf("web pids.max before: %s", got)
+	}
+
+	c := &tmuxConsole{t: t, socket: "zonetop-e2e-zone-" + l.tag}
+	t.Cleanup(func() { _ = exec.Command("tmux", "-L", c.socket, "kill-server").Run() })
+	c.tmux("new-session", "-d", "-s", "zt", "-x", "120", "-y", "40",
+		ztBin+" --root "+l.root+" zlogin -t "+z+" "+engine.ZoneBinaryPath)
+	c.wait("the zone administrator's console", regexp.MustCompile(`zone administrator of `+z), 20*time.Second)
+	c.wait("its own zone alone", regexp.MustCompile(`1 zone\s+1 running`), 10*time.Second)
+
+	c.keys("Enter")
+	c.keys("3")
+	c.wait("the Projects tab", regexp.MustCompile(`web \(100\)[\s\S]*project\.max-lwps\s+\d+ / 20`), 10*time.Second)
+	c.keys("j", "e")
+	time.Sleep(300 * time.Millisecond)
+	c.keys("BSpace", "BSpace")
+	c.text("33")
+	c.keys("Enter")
+	c.wait("the new limit", regexp.MustCompile(`project\.max-lwps of `+z+`:web set to 33`), 10*time.Second)
+	waitFile(t, pidsMax, "33")
+	if b, err := os.ReadFile(etcProject); err != nil || !strings.Contains(string(b), "web:100::::project.max-lwps=(privileged,33,deny)") {
+		t.Errorf("/etc/project after the edit: %q %v", b, err)
+	}
+
+	// The zone's caps are read-only here, and an edit is refused.
+	c.keys("2")
+	c.wait("the Caps tab", regexp.MustCompile(`set by the global administrator`), 10*time.Second)
+	c.keys("e")
+	c.wait("the refusal", regexp.MustCompile(`permission denied: zone caps are set by the global administrator`), 10*time.Second)
+	if got := readTrim(t, filepath.Join(zonePidsDir(t, z), "pids.max")); got != "300" {
+		t.Errorf("zone pids.max after a zone administrator's edit: %s, want 300", got)
+	}
+
+	c.keys("Escape")
+	c.wait("the zone table", regexp.MustCompile(`enter details`), 10*time.Second)
+	c.keys("q")
+	deadline := time.Now().Add(10 * time.Second)
+	for exec.Command("tmux", "-L", c.socket, "has-session", "-t", "zt").Run() == nil {
+		out, _ := exec.Command("tmux", "-L", c.socket, "list-panes", "-t", "zt", "-F", "#{pane_dead}").CombinedOutput()
+		if strings.TrimSpace(string(out)) == "1" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("zonetop in the zone did not quit on q:\n%s", c.capture())
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
