@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"path/filepath"
+	"strings"
 
 	"zonetop/limits"
 	"zonetop/zones"
@@ -37,7 +38,48 @@ func mayView(p Principal, zone string) error {
 // zone's configuration (zone caps) or the zone's /etc/project (project
 // controls). A zone administrator asking for a zone cap is refused and
 // nothing changes.
-func (e *Engine) SetRctl(ctx context.Context, p Principal, zone string, ch RctlChange, persist bool) error {
+func (e *Engine) SetRctl(ctx context.Context, p Principal, zone string, ch RctlChange, persist bool) (err error) {
+	defer e.auditRctl(p, zone, ch, persist)(&err)
+	return e.setRctl(ctx, p, zone, ch, persist)
+}
+
+// auditRctl records an rctl change (refusals included) with the value it
+// replaced.
+func (e *Engine) auditRctl(p Principal, zone string, ch RctlChange, persist bool) func(*error) {
+	what := "set-rctl " + ch.Name
+	switch {
+	case ch.Task >= 0 && strings.HasPrefix(ch.Name, "task."):
+		what += fmt.Sprintf(" task %d", ch.Task)
+	case ch.Project != "":
+		what += " project " + ch.Project
+	}
+	if persist {
+		what += " (persist)"
+	}
+	before := ""
+	if strings.HasPrefix(ch.Name, "zone.") {
+		if rc, err := e.ZoneRctls(context.Background(), p, zone); err == nil {
+			before = limits.FormatValues(rc[ch.Name])
+		}
+	} else if ch.Project != "" {
+		if ps, _, err := e.ZoneProjects(context.Background(), p, zone); err == nil {
+			if pr, ok := ps.Lookup(ch.Project); ok {
+				if rc, err := pr.Rctls(); err == nil {
+					before = limits.FormatValues(rc[ch.Name])
+				}
+			}
+		}
+	}
+	return func(errp *error) {
+		rec := AuditRecord{Principal: auditPrincipal(p), Zone: zone, What: what, Before: before, After: ch.Values, Result: "ok"}
+		if *errp != nil {
+			rec.Result = (*errp).Error()
+		}
+		_ = AppendAudit(e.Root, rec)
+	}
+}
+
+func (e *Engine) setRctl(ctx context.Context, p Principal, zone string, ch RctlChange, persist bool) error {
 	r, err := limits.Lookup(ch.Name)
 	if err != nil {
 		return err
@@ -95,7 +137,7 @@ func (e *Engine) SetRctl(ctx context.Context, p Principal, zone string, ch RctlC
 		}
 		return nil
 	}
-	return e.EditProjects(ctx, p, zone, func(ps *limits.Projects) error {
+	return e.editProjects(p, zone, func(ps *limits.Projects) error {
 		pr, ok := ps.Lookup(ch.Project)
 		if !ok {
 			return fmt.Errorf("project %q does not exist", ch.Project)
@@ -188,7 +230,57 @@ func (e *Engine) ZoneProjects(ctx context.Context, p Principal, zone string) (li
 // projects, the file is written back atomically inside the zone root
 // (bad lines are refused, so nothing is silently dropped), and a running
 // zone applies it at once.
-func (e *Engine) EditProjects(ctx context.Context, p Principal, zone string, fn func(*limits.Projects) error) error {
+func (e *Engine) EditProjects(ctx context.Context, p Principal, zone string, fn func(*limits.Projects) error) (err error) {
+	var before, after []byte
+	defer func() {
+		// The lines that went and came, not the whole file.
+		gone, came := lineDiff(before, after)
+		rec := AuditRecord{Principal: auditPrincipal(p), Zone: zone, What: "edit /etc/project", Before: gone, After: came, Result: "ok"}
+		if err != nil {
+			rec.Result = err.Error()
+		}
+		_ = AppendAudit(e.Root, rec)
+	}()
+	return e.editProjects(p, zone, func(ps *limits.Projects) error {
+		before = ps.Format()
+		if err := fn(ps); err != nil {
+			return err
+		}
+		after = ps.Format()
+		return nil
+	})
+}
+
+// lineDiff is the lines only in a and the lines only in b, each joined by
+// "; ".
+func lineDiff(a, b []byte) (onlyA, onlyB string) {
+	in := func(s []byte) map[string]bool {
+		m := map[string]bool{}
+		for _, l := range strings.Split(string(s), "\n") {
+			if l != "" {
+				m[l] = true
+			}
+		}
+		return m
+	}
+	ma, mb := in(a), in(b)
+	var ga, gb []string
+	for _, l := range strings.Split(string(a), "\n") {
+		if l != "" && !mb[l] {
+			ga = append(ga, l)
+		}
+	}
+	for _, l := range strings.Split(string(b), "\n") {
+		if l != "" && !ma[l] {
+			gb = append(gb, l)
+		}
+	}
+	return strings.Join(ga, "; "), strings.Join(gb, "; ")
+}
+
+// editProjects is EditProjects without its audit record (SetRctl makes
+// its own).
+func (e *Engine) editProjects(p Principal, zone string, fn func(*limits.Projects) error) error {
 	if err := mayEditProjects(p, zone); err != nil {
 		return err
 	}

@@ -88,6 +88,16 @@ func TestPrctlTaskAndProcess(t *testing.T) {
 		t.Errorf("after prctl -r process.max-file-descriptor:\n%s", lim)
 	}
 	l.fails(1, []string{"is a process control"}, "prctl", "-n", "process.max-file-descriptor", "-v", "100", "-r", "-i", "zone", z)
+
+	// Every change is in the audit log, with what it replaced.
+	l.ok("prctl", "-n", "project.max-lwps", "-v", "25", "-r", "-P", "-i", "project", z+":web")
+	audit := l.ok("audit", "-z", z)
+	for _, want := range []string{"edit /etc/project", "web:100::::task.max-lwps=(privileged,8,deny)",
+		"set-rctl task.max-lwps task " + task, "set-rctl project.max-lwps project web (persist)", "(privileged,25,deny)"} {
+		if !strings.Contains(audit, want) {
+			t.Errorf("audit lacks %q:\n%s", want, audit)
+		}
+	}
 }
 
 func atoi(t *testing.T, s string) int {
