@@ -108,7 +108,7 @@ func zoneadmdMain(args []string) int {
 		return 1
 	}
 	defer lock.Close()
-	if err := unix.Flock(int(lock.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
+	if !takeZoneadmdLock(lock, root, name) {
 		// Another zoneadmd owns the zone.
 		return 0
 	}
@@ -1208,4 +1208,23 @@ func (p *phases) mark(step string) {
 
 func (p *phases) String() string {
 	return fmt.Sprintf("%stotal %.1fms", p.b.String(), float64(time.Since(p.start).Microseconds())/1000)
+}
+
+// takeZoneadmdLock takes the zone's zoneadmd lock. A holder that answers
+// on the socket owns the zone; one that does not is a zoneadmd on its way
+// out (a killed process holds its descriptors until its last thread has
+// gone, which takes a while), so the lock is waited for, a few seconds at
+// most, instead of leaving the zone without a supervisor.
+func takeZoneadmdLock(lock *os.File, root, name string) bool {
+	deadline := time.Now().Add(10 * time.Second)
+	wait := newBackoff()
+	for {
+		if unix.Flock(int(lock.Fd()), unix.LOCK_EX|unix.LOCK_NB) == nil {
+			return true
+		}
+		if ZoneadmdRunning(root, name) || time.Now().After(deadline) {
+			return false
+		}
+		wait.sleep()
+	}
 }
