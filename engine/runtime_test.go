@@ -322,6 +322,8 @@ func TestZoneReadyExecHalt(t *testing.T) {
 	}
 	if got := z.sh("tr '\\0' ' ' < /proc/1/cmdline"); !strings.HasPrefix(got, "zsched") {
 		t.Errorf("PID 1 is %q, want zsched", got)
+	} else if strings.Contains(got, z.root) {
+		t.Errorf("PID 1's command line shows the host's run directory: %q", got)
 	}
 	pids := strings.Fields(z.sh("cd /proc && ls -d [0-9]*"))
 	if len(pids) > 4 || len(pids) < 2 || pids[0] != "1" {

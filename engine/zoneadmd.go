@@ -556,8 +556,11 @@ func (d *zoneadmd) startZsched(spec *PlatformSpec, cg *zoneCgroups) (*os.Process
 		errW.Close()
 		return nil, err
 	}
-	p, err := os.StartProcess(d.sealed.path(), []string{"zsched", "zsched", d.dir}, &os.ProcAttr{
-		Dir:   "/",
+	// zsched starts in its run directory and is told "." rather than the
+	// path: its command line is the zone's /proc/1/cmdline, which must
+	// not show the zone where zonetop keeps its state on the host.
+	p, err := os.StartProcess(d.sealed.path(), []string{"zsched", "zsched", "."}, &os.ProcAttr{
+		Dir:   d.dir,
 		Env:   []string{"PATH=/usr/sbin:/usr/bin:/sbin:/bin"},
 		Files: []*os.File{null, null, errW, statusW},
 		Sys:   &syscall.SysProcAttr{Cloneflags: flags, Setsid: true},
