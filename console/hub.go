@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"sync"
+	"time"
 )
 
 // ErrSlowAttacher is why an attacher was disconnected when it fell so far
@@ -15,6 +16,10 @@ var ErrSlowAttacher = errors.New("console attacher too slow: output queue full")
 // DefaultAttachBuffer is how much output may wait for one attacher before it
 // is cut off. It is larger than the ring so a replay always fits.
 const DefaultAttachBuffer = 4 << 20
+
+// DefaultSlowGrace is how long the console waits for an attacher whose
+// queue is full before it cuts that attacher off.
+const DefaultSlowGrace = time.Second
 
 // HubOptions configure a Hub. The zero value works.
 type HubOptions struct {
@@ -33,6 +38,10 @@ type HubOptions struct {
 	// OnLogError, if set, is called when writing the log fails. Output keeps
 	// flowing to the ring and attachers either way.
 	OnLogError func(error)
+	// SlowGrace is how long reading the console waits for a full
+	// attacher queue to drain before that attacher is cut off; 0 means
+	// DefaultSlowGrace, negative none.
+	SlowGrace time.Duration
 }
 
 // Hub multiplexes a zone console: it reads the console's pty master and
@@ -42,12 +51,15 @@ type HubOptions struct {
 // pty) without disturbing them.
 //
 // Slow attachers: each attacher has its own output queue and writer
-// goroutine, so a stalled client never slows the zone or other clients.
-// When a queue exceeds AttachBuffer the attacher is disconnected with
+// goroutine. An attacher whose queue is full (AttachBuffer) gets a grace
+// (SlowGrace): the hub stops reading the console until the queue has room,
+// so the zone's writes wait as they would on a slow serial terminal, and
+// a client that is merely busy for a moment (a loaded host, a big paste)
+// keeps every byte. One still full after the grace is disconnected with
 // ErrSlowAttacher rather than having bytes silently dropped: a console
 // stream with holes leaves the user's terminal in an unknown state (half an
 // escape sequence, a wrong charset), which is worse than reattaching with
-// replay.
+// replay. A stalled client thus costs the zone one grace, never more.
 //
 // The hub owns the masters handed to it and closes them. Keep a slave fd
 // open for as long as the console should live: once the last slave fd
@@ -120,8 +132,11 @@ func (h *Hub) read(m *os.File, gen uint64) {
 	buf := make([]byte, 32<<10)
 	for {
 		n, err := m.Read(buf)
-		if n > 0 && !h.output(buf[:n], gen) {
-			return
+		if n > 0 {
+			h.waitRoom(n)
+			if !h.output(buf[:n], gen) {
+				return
+			}
 		}
 		if err != nil {
 			h.mu.Lock()
@@ -131,6 +146,41 @@ func (h *Hub) read(m *os.File, gen uint64) {
 				h.opts.OnReadError(fmt.Errorf("read console: %w", err))
 			}
 			return
+		}
+	}
+}
+
+// waitRoom gives attachers whose queue cannot take n more bytes the grace
+// to drain it; output cuts off those still full.
+func (h *Hub) waitRoom(n int) {
+	grace := h.opts.SlowGrace
+	if grace == 0 {
+		grace = DefaultSlowGrace
+	}
+	if grace < 0 {
+		return
+	}
+	h.mu.Lock()
+	var full []*Attacher
+	for a := range h.attachers {
+		if !a.hasRoom(n, h.limit) {
+			full = append(full, a)
+		}
+	}
+	h.mu.Unlock()
+	if len(full) == 0 {
+		return
+	}
+	timer := time.NewTimer(grace)
+	defer timer.Stop()
+	for _, a := range full {
+		for !a.hasRoom(n, h.limit) {
+			select {
+			case <-a.room:
+			case <-a.done:
+			case <-timer.C:
+				return
+			}
 		}
 	}
 }
@@ -187,7 +237,7 @@ type AttachOptions struct {
 // what it sends goes to the zone. conn is closed when the attacher leaves,
 // whichever side ends it.
 func (h *Hub) Attach(conn io.ReadWriteCloser, opts AttachOptions) *Attacher {
-	a := &Attacher{h: h, conn: conn, wake: make(chan struct{}, 1), done: make(chan struct{})}
+	a := &Attacher{h: h, conn: conn, wake: make(chan struct{}, 1), room: make(chan struct{}, 1), done: make(chan struct{})}
 	h.mu.Lock()
 	if h.closed {
 		h.mu.Unlock()
@@ -270,6 +320,7 @@ type Attacher struct {
 	h    *Hub
 	conn io.ReadWriteCloser
 	wake chan struct{}
+	room chan struct{} // a queue that was full has been written out
 	done chan struct{}
 
 	mu     sync.Mutex
@@ -279,6 +330,14 @@ type Attacher struct {
 	err    error
 }
 
+// hasRoom reports whether n more bytes fit the queue (a dead attacher
+// takes anything: it drops it).
+func (a *Attacher) hasRoom(n, limit int) bool {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.dead || a.queued == 0 || a.queued+n <= limit
+}
+
 // enqueue adds chunk to the queue; false means the queue overflowed.
 func (a *Attacher) enqueue(chunk []byte, limit int) bool {
 	a.mu.Lock()
@@ -286,7 +345,9 @@ func (a *Attacher) enqueue(chunk []byte, limit int) bool {
 	if a.dead {
 		return true
 	}
-	if a.queued+len(chunk) > limit {
+	// One read bigger than the limit still goes to an empty queue: the
+	// limit bounds a backlog, not a read.
+	if a.queued > 0 && a.queued+len(chunk) > limit {
 		return false
 	}
 	a.q = append(a.q, chunk)
@@ -314,6 +375,10 @@ func (a *Attacher) writeLoop() {
 				a.h.remove(a, fmt.Errorf("write to console attacher: %w", err))
 				return
 			}
+		}
+		select {
+		case a.room <- struct{}{}:
+		default:
 		}
 	}
 }

@@ -256,6 +256,42 @@ func TestHubSlowAttacher(t *testing.T) {
 	}
 }
 
+// TestHubBusyAttacher: a client that stops reading for a moment (well
+// under the grace) while the zone writes more than its queue holds is not
+// cut off and gets every byte; the zone's writes wait meanwhile.
+func TestHubBusyAttacher(t *testing.T) {
+	h := newHub(t, HubOptions{Ring: NewRing(1024), AttachBuffer: 4096, SlowGrace: 5 * time.Second})
+	m, s := rawPair(t)
+	h.SetMaster(m)
+	near, far := net.Pipe()
+	t.Cleanup(func() { near.Close() })
+	busy := h.Attach(far, AttachOptions{})
+
+	const total = 256 << 10
+	go func() {
+		chunk := bytes.Repeat([]byte("y"), 1024)
+		for i := 0; i < total/len(chunk); i++ {
+			if _, err := s.Write(chunk); err != nil {
+				return
+			}
+		}
+	}()
+	time.Sleep(300 * time.Millisecond) // busy: reads nothing yet
+	got := 0
+	buf := make([]byte, 64<<10)
+	near.SetReadDeadline(time.Now().Add(20 * time.Second))
+	for got < total {
+		n, err := near.Read(buf)
+		got += n
+		if err != nil {
+			t.Fatalf("after %d of %d bytes: %v (attacher: %v)", got, total, err, busy.Err())
+		}
+	}
+	if h.Attachers() != 1 {
+		t.Errorf("the busy attacher was cut off: %v", busy.Err())
+	}
+}
+
 // TestHubRepoint: a reboot hands the hub a new console pty; attachers stay
 // and see the new zone's output, and the old master is closed.
 func TestHubRepoint(t *testing.T) {
