@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -322,8 +323,16 @@ func zoneProcs(root, name string) []int {
 	var out []int
 	for _, pid := range procsUnder(root) {
 		c := cmdline(pid)
-		if strings.HasSuffix(c, " "+root+" "+name) || strings.HasSuffix(c, filepath.Join(root, "run", "zonetop", name)) {
+		// zoneadmd names the root and the zone; zsched (told "." for its
+		// run directory) is found by the zone root it lives in.
+		if strings.HasPrefix(c, "zoneadmd ") && strings.Contains(c+" ", " "+root+" "+name+" ") {
 			out = append(out, pid)
+			// zsched (told "." for its run directory) is zoneadmd's child.
+			for _, child := range childrenOf(pid) {
+				if strings.HasPrefix(cmdline(child), "zsched ") {
+					out = append(out, child)
+				}
+			}
 		}
 	}
 	return out
@@ -383,6 +392,30 @@ func procsUnder(dir string) []int {
 		}
 		if strings.Contains(cmdline(pid), dir) {
 			out = append(out, pid)
+		}
+	}
+	// And everything below those: zsched and the zones' processes name
+	// nothing of the host.
+	for i := 0; i < len(out); i++ {
+		for _, c := range childrenOf(out[i]) {
+			if !slices.Contains(out, c) {
+				out = append(out, c)
+			}
+		}
+	}
+	return out
+}
+
+// childrenOf lists a process's children (every thread's).
+func childrenOf(pid int) []int {
+	var out []int
+	tasks, _ := os.ReadDir(fmt.Sprintf("/proc/%d/task", pid))
+	for _, t := range tasks {
+		b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/task/%s/children", pid, t.Name()))
+		for _, f := range strings.Fields(string(b)) {
+			if c, err := strconv.Atoi(f); err == nil {
+				out = append(out, c)
+			}
 		}
 	}
 	return out
