@@ -447,21 +447,29 @@ func (d *zoneadmd) ready(spec *PlatformSpec) (err error) {
 		}
 	}
 	ph.mark("seal")
-	p, err := d.startZsched(spec, cg)
+	// zsched lives in the system project, as illumos' zsched does, and
+	// outside the zone's pids count (exemptFromPids). On cgroup v1 it is
+	// born there; elsewhere it is born in the zone cgroup and moved.
+	system := ""
+	if lim.groups["system"] != nil {
+		system = "system"
+	}
+	homes := cg.zschedHomes(system)
+	p, err := d.startZsched(spec, cg, homes)
 	if err != nil {
 		return err
 	}
 	ph.mark("zsched")
 	start, _ := procStartTime(p.Pid)
-	// zsched was born in the zone cgroup (its cgroup namespace is rooted
-	// there); it lives in the system project, as illumos' zsched does.
-	if g := lim.groups["system"]; g != nil {
-		if err := g.AddProc(p.Pid); err != nil {
+	if homes == nil {
+		if g := lim.groups["system"]; g != nil {
+			if err := g.AddProc(p.Pid); err != nil {
+				return err
+			}
+		}
+		if err := cg.exemptFromPids(p.Pid); err != nil {
 			return err
 		}
-	}
-	if err := cg.exemptFromPids(p.Pid); err != nil {
-		return err
 	}
 	d.mu.Lock()
 	d.st.ZschedPid, d.st.ZschedStart = p.Pid, start
@@ -517,9 +525,11 @@ func checkZonepath(zp string) error {
 	return nil
 }
 
-// startZsched starts zsched in its new namespaces, born inside the zone
-// cgroups, and waits for it to report that the platform is built.
-func (d *zoneadmd) startZsched(spec *PlatformSpec, cg *zoneCgroups) (*os.Process, error) {
+// startZsched starts zsched in its new namespaces, its cgroup namespace
+// rooted at the zone cgroup, and waits for it to report that the platform
+// is built. With homes (cgroup v1) it is born in them; without, in the
+// zone cgroups.
+func (d *zoneadmd) startZsched(spec *PlatformSpec, cg *zoneCgroups, homes []string) (*os.Process, error) {
 	statusR, statusW, err := os.Pipe()
 	if err != nil {
 		return nil, err
@@ -547,23 +557,28 @@ func (d *zoneadmd) startZsched(spec *PlatformSpec, cg *zoneCgroups) (*os.Process
 	if spec.IPType == "exclusive" {
 		flags |= syscall.CLONE_NEWNET
 	}
-	// Step into the zone cgroups so zsched is born there and its cgroup
-	// namespace is rooted at the zone cgroup; step out right after.
-	if err := cg.stepIn(); err != nil {
-		_ = cg.stepOut()
-		null.Close()
-		statusW.Close()
-		errW.Close()
-		return nil, err
+	startIt := func(flags uintptr) (*os.Process, error) {
+		return os.StartProcess(d.sealed.path(), []string{"zsched", "zsched", d.dir}, &os.ProcAttr{
+			Dir:   "/",
+			Env:   []string{"PATH=/usr/sbin:/usr/bin:/sbin:/bin"},
+			Files: []*os.File{null, null, errW, statusW},
+			Sys:   &syscall.SysProcAttr{Cloneflags: flags, Setsid: true},
+		})
 	}
-	p, err := os.StartProcess(d.sealed.path(), []string{"zsched", "zsched", d.dir}, &os.ProcAttr{
-		Dir:   "/",
-		Env:   []string{"PATH=/usr/sbin:/usr/bin:/sbin:/bin"},
-		Files: []*os.File{null, null, errW, statusW},
-		Sys:   &syscall.SysProcAttr{Cloneflags: flags, Setsid: true},
-	})
-	if oerr := cg.stepOut(); oerr != nil {
-		log.Printf("step out of the zone cgroup: %v", oerr)
+	var p *os.Process
+	if homes != nil {
+		// The forking thread already holds the new cgroup namespace.
+		p, err = cg.startFromThread(homes, func() (*os.Process, error) { return startIt(flags &^ unix.CLONE_NEWCGROUP) })
+	} else {
+		// Step into the zone cgroups so zsched is born there and its
+		// cgroup namespace is rooted at the zone cgroup; step out right
+		// after.
+		if err = cg.stepIn(); err == nil {
+			p, err = startIt(flags)
+		}
+		if oerr := cg.stepOut(); oerr != nil {
+			log.Printf("step out of the zone cgroup: %v", oerr)
+		}
 	}
 	null.Close()
 	statusW.Close()
@@ -753,7 +768,9 @@ func (d *zoneadmd) halt(why string) error {
 		d.mu.Unlock()
 	}()
 
+	ph := newPhases()
 	d.stopIPCCheck(false)
+	ph.mark("ipccheck")
 	var problems []string
 	if cg == nil && len(st.Cgroups) > 0 {
 		cg = &zoneCgroups{Dirs: st.Cgroups}
@@ -772,6 +789,7 @@ func (d *zoneadmd) halt(why string) error {
 			problems = append(problems, fmt.Sprintf("zsched (pid %d) would not die", st.ZschedPid))
 		}
 	}
+	ph.mark("kill")
 	if len(st.Net) > 0 {
 		ns, err := UnmarshalNetState(st.Net)
 		if err == nil {
@@ -794,11 +812,13 @@ func (d *zoneadmd) halt(why string) error {
 			problems = append(problems, fmt.Sprintf("network: %v", err))
 		}
 	}
+	ph.mark("net")
 	if cg != nil && len(problems) == 0 {
 		if err := cg.remove(); err != nil {
 			problems = append(problems, err.Error())
 		}
 	}
+	ph.mark("cgroups")
 	if len(problems) > 0 {
 		reason := strings.Join(problems, "; ")
 		d.setState(stateDown, reason)
@@ -806,9 +826,11 @@ func (d *zoneadmd) halt(why string) error {
 		return fmt.Errorf("halt %s: zone is down, not halted: %s", d.name, reason)
 	}
 	d.stopZoneSock()
+	ph.mark("zsock")
 	for _, f := range []string{"zsched.sock", "zoneid", "spec.json", "state.json", "ipc.json"} {
 		_ = os.Remove(filepath.Join(d.dir, f))
 	}
+	ph.mark("files")
 	d.mu.Lock()
 	d.st = runState{}
 	d.spec, d.cg, d.lim = nil, nil, nil
@@ -816,7 +838,8 @@ func (d *zoneadmd) halt(why string) error {
 	d.hub.SetMaster(nil)
 	d.hub.Notice("Zone halted")
 	d.event("halted")
-	log.Print("halted")
+	ph.mark("rest")
+	log.Printf("halted; %s", ph)
 	return nil
 }
 
