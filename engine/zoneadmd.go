@@ -982,14 +982,18 @@ func (d *zoneadmd) exec(c *conn, req *ExecRequest, files []*os.File) {
 			defer lim.endTask(task)
 		}
 	}
-	if err := zc.send(request{Op: "spawn", Exec: req, Hold: group != nil}, files...); err != nil {
+	place := d.placeFiles(group)
+	hold := needsHold(group, place, rl)
+	err = zc.send(request{Op: "spawn", Exec: req, Hold: hold, Place: len(place)}, append(files, place...)...)
+	closeAll(place)
+	if err != nil {
 		_ = c.send(response{Error: err.Error()})
 		return
 	}
 	closeAll(files)
 	files = nil
-	if group != nil {
-		if err := d.release(zc, group, rl); err != nil {
+	if hold {
+		if err := d.release(zc, group, rl, place != nil); err != nil {
 			_ = c.send(response{Error: err.Error()})
 			return
 		}
