@@ -400,8 +400,10 @@ func (cg *zoneCgroups) freezerDir() string {
 
 // killAll freezes the zone so nothing can fork while it is being killed,
 // sends SIGKILL to every process, thaws, and waits until the cgroups are
-// empty or timeout passes.
-func (cg *zoneCgroups) killAll(timeout time.Duration) error {
+// empty or timeout passes. zschedGone, when not nil, closes when zsched
+// has been reaped: as the pid namespace's init it goes last, so the wait
+// starts there instead of polling the cgroups while the zone dies.
+func (cg *zoneCgroups) killAll(timeout time.Duration, zschedGone <-chan struct{}) error {
 	fz := cg.freezerDir()
 	if fz != "" {
 		_ = os.WriteFile(filepath.Join(fz, "freezer.state"), []byte("FROZEN"), 0o644)
@@ -426,6 +428,12 @@ func (cg *zoneCgroups) killAll(timeout time.Duration) error {
 		_ = os.WriteFile(filepath.Join(fz, "freezer.state"), []byte("THAWED"), 0o644)
 	}
 	deadline := time.Now().Add(timeout)
+	if zschedGone != nil {
+		select {
+		case <-zschedGone:
+		case <-time.After(timeout):
+		}
+	}
 	wait := newBackoff()
 	for {
 		left := cg.pids()

@@ -420,7 +420,7 @@ func (d *zoneadmd) ready(spec *PlatformSpec) (err error) {
 		return err
 	}
 	undo = append(undo, func() {
-		_ = cg.killAll(5 * time.Second)
+		_ = cg.killAll(5*time.Second, nil)
 		_ = cg.remove()
 	})
 	d.mu.Lock()
@@ -776,7 +776,7 @@ func (d *zoneadmd) halt(why string) error {
 		cg = &zoneCgroups{Dirs: st.Cgroups}
 	}
 	if cg != nil {
-		if err := cg.killAll(5 * time.Second); err != nil {
+		if err := cg.killAll(5*time.Second, done); err != nil {
 			problems = append(problems, err.Error())
 		}
 	} else if st.ZschedPid > 0 && zschedAlive(st.ZschedPid, st.ZschedStart) {
