@@ -108,7 +108,7 @@ func zoneadmdMain(args []string) int {
 		return 1
 	}
 	defer lock.Close()
-	if err := unix.Flock(int(lock.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
+	if !takeZoneLock(lock, root, name) {
 		// Another zoneadmd owns the zone.
 		return 0
 	}
@@ -165,6 +165,23 @@ func zoneadmdMain(args []string) int {
 	d.mu.Unlock()
 	log.Print("exiting")
 	return 0
+}
+
+// takeZoneLock takes the zone's lock. A busy lock whose owner does not
+// answer on the socket is a zoneadmd that was killed and is still exiting
+// (its lock goes with its last thread): wait for it a little, rather than
+// leave the starter polling a socket nobody will ever serve.
+func takeZoneLock(lock *os.File, root, name string) bool {
+	deadline := time.Now().Add(2 * time.Second)
+	for {
+		if unix.Flock(int(lock.Fd()), unix.LOCK_EX|unix.LOCK_NB) == nil {
+			return true
+		}
+		if time.Now().After(deadline) || ZoneadmdRunning(root, name) {
+			return false
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
 }
 
 // idleExit ends a zoneadmd that has had no zone and no request for a few
