@@ -4,13 +4,17 @@ import (
 	"bufio"
 	"errors"
 	"fmt"
+	"log"
 	"os"
 	"path/filepath"
+	"runtime"
 	"sort"
 	"strconv"
 	"strings"
 	"syscall"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // The runtime's share of cgroups: make the zone's cgroup in every
@@ -253,6 +257,92 @@ func (cg *zoneCgroups) exemptFromPids(pid int) error {
 
 func (cg *zoneCgroups) stepIn() error { return cg.addPid(os.Getpid()) }
 
+// zschedHomes are the cgroups zsched belongs in, one per hierarchy of
+// cg: zonetop's own cgroup in pids (see exemptFromPids), the zone's
+// project named system where it has one, the zone cgroup otherwise. nil
+// when a thread cannot be placed on its own (cgroup v2, no tasks file):
+// then zsched is born in the zone cgroups and moved.
+func (cg *zoneCgroups) zschedHomes(system string) []string {
+	homes := make([]string, len(cg.Dirs))
+	for i, d := range cg.Dirs {
+		if _, err := os.Stat(filepath.Join(d, "tasks")); err != nil {
+			return nil
+		}
+		homes[i] = d
+		if _, err := os.Stat(filepath.Join(d, "pids.max")); err == nil {
+			homes[i] = filepath.Dir(d)
+		} else if system != "" {
+			if st, err := os.Stat(filepath.Join(d, system)); err == nil && st.IsDir() {
+				homes[i] = filepath.Join(d, system)
+			}
+		}
+	}
+	return homes
+}
+
+// startFromThread runs start on an OS thread of its own that first moves
+// itself into the zone cgroups, takes a new cgroup namespace there and
+// moves on to homes: the process start forks is born in homes with its
+// cgroup namespace rooted at the zone cgroup, and nothing is moved after.
+// A thread moving itself (0 written to a v1 tasks file) skips the
+// kernel's process-wide migration lock, whose RCU grace period makes each
+// first cgroup.procs write cost 5 to 20 ms on these hosts. The thread then
+// returns to this process's cgroups and namespace; if it cannot, it is
+// never unlocked and dies with its goroutine.
+func (cg *zoneCgroups) startFromThread(homes []string, start func() (*os.Process, error)) (*os.Process, error) {
+	type result struct {
+		p   *os.Process
+		err error
+	}
+	ch := make(chan result, 1)
+	go func() {
+		runtime.LockOSThread()
+		orig, err := os.Open("/proc/thread-self/ns/cgroup")
+		if err != nil {
+			runtime.UnlockOSThread()
+			ch <- result{nil, fmt.Errorf("cgroup namespace: %w", err)}
+			return
+		}
+		defer orig.Close()
+		var p *os.Process
+		err = moveThread(cg.Dirs)
+		if err == nil {
+			if err = unix.Unshare(unix.CLONE_NEWCGROUP); err != nil {
+				err = fmt.Errorf("cgroup namespace: %w", err)
+			}
+		}
+		if err == nil {
+			err = moveThread(homes)
+		}
+		if err == nil {
+			p, err = start()
+		}
+		back := unix.Setns(int(orig.Fd()), unix.CLONE_NEWCGROUP)
+		if back == nil {
+			back = moveThread(cg.back)
+		}
+		if back == nil {
+			runtime.UnlockOSThread()
+		} else {
+			log.Printf("thread left in the zone cgroup, ending it: %v", back)
+		}
+		ch <- result{p, err}
+	}()
+	r := <-ch
+	return r.p, r.err
+}
+
+// moveThread moves the calling thread alone into a v1 cgroup per
+// hierarchy.
+func moveThread(dirs []string) error {
+	for _, d := range dirs {
+		if err := os.WriteFile(filepath.Join(d, "tasks"), []byte("0"), 0o644); err != nil {
+			return fmt.Errorf("cgroup %s: move thread: %w", d, err)
+		}
+	}
+	return nil
+}
+
 func (cg *zoneCgroups) stepOut() error {
 	var errs []error
 	for _, d := range cg.back {
@@ -310,8 +400,10 @@ func (cg *zoneCgroups) freezerDir() string {
 
 // killAll freezes the zone so nothing can fork while it is being killed,
 // sends SIGKILL to every process, thaws, and waits until the cgroups are
-// empty or timeout passes.
-func (cg *zoneCgroups) killAll(timeout time.Duration) error {
+// empty or timeout passes. zschedGone, when not nil, closes when zsched
+// has been reaped: as the pid namespace's init it goes last, so the wait
+// starts there instead of polling the cgroups while the zone dies.
+func (cg *zoneCgroups) killAll(timeout time.Duration, zschedGone <-chan struct{}) error {
 	fz := cg.freezerDir()
 	if fz != "" {
 		_ = os.WriteFile(filepath.Join(fz, "freezer.state"), []byte("FROZEN"), 0o644)
@@ -336,6 +428,12 @@ func (cg *zoneCgroups) killAll(timeout time.Duration) error {
 		_ = os.WriteFile(filepath.Join(fz, "freezer.state"), []byte("THAWED"), 0o644)
 	}
 	deadline := time.Now().Add(timeout)
+	if zschedGone != nil {
+		select {
+		case <-zschedGone:
+		case <-time.After(timeout):
+		}
+	}
 	wait := newBackoff()
 	for {
 		left := cg.pids()

@@ -10,7 +10,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"syscall"
 
@@ -37,8 +36,6 @@ type Progress struct {
 // busyboxCandidates are where Debian's busybox-static puts its binary. Only
 // a static build will do: the zone has no host libraries to load.
 var busyboxCandidates = []string{"/bin/busybox", "/usr/bin/busybox"}
-
-var installZoneNameRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$`)
 
 // installDir is one directory of a zone root made by install.
 type installDir struct {
@@ -131,7 +128,7 @@ func VerifyInstall(o InstallOptions) []error {
 			}
 		}
 	}
-	if !installZoneNameRE.MatchString(o.ZoneName) {
+	if !zoneNameSyntax(o.ZoneName) {
 		bad("zone name %q is not usable as a host name", o.ZoneName)
 	}
 	switch o.Brand {

@@ -22,6 +22,12 @@ func (e *Engine) fillLive(zi *ZoneInfo) {
 	}
 	st, err := Status(e.Root, zi.Name)
 	if err != nil {
+		if !RuntimePresent(e.Root, zi.Name) && !ZoneadmdRunning(e.Root, zi.Name) {
+			// The supervisor answered the liveness check, then finished
+			// a halt and went away: no platform is left.
+			zi.State, zi.Reason = string(zones.StateInstalled), ""
+			return
+		}
 		zi.Reason = err.Error()
 		return
 	}

@@ -134,8 +134,13 @@ func runProjectWatch(w *projectWatch, f *os.File, ifd int, zoneRoot string, chan
 		}
 	}()
 	defer func() {
-		f.Close()
-		<-readerDone
+		// Releasing an inotify instance waits for the kernel's SRCU grace
+		// period (up to ~15 ms measured): halt need not wait for it, only
+		// for this loop to be done calling changed.
+		go func() {
+			f.Close()
+			<-readerDone
+		}()
 	}()
 	wd := -1
 	var (

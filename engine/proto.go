@@ -22,6 +22,8 @@ import (
 const (
 	maxMessage = 64 << 10
 	maxFDs     = 4
+	// zschedFDs: stdio and two tasks files per hierarchy.
+	zschedFDs = 3 + 2*8
 )
 
 // request is what a client asks zoneadmd, and what zoneadmd asks zsched.
@@ -33,7 +35,11 @@ type request struct {
 	Exec    *ExecRequest  `json:"exec,omitempty"`
 	// Hold asks zsched to start the command stopped in a stub until
 	// zoneadmd has put it into its project's cgroup and sends "release".
-	Hold    bool                   `json:"hold,omitempty"`
+	Hold bool `json:"hold,omitempty"`
+	// Place is how many of the message's last descriptors are cgroup v1
+	// tasks files: the first half where the command is to be born, the
+	// second where zsched's forking thread returns (see placeFiles).
+	Place   int                    `json:"place,omitempty"`
 	Rlimits []limits.RlimitSetting `json:"rlimits,omitempty"`
 	Error   string                 `json:"error,omitempty"`
 	Rctl    *RctlChange            `json:"rctl,omitempty"`
@@ -72,6 +78,9 @@ type response struct {
 // conn is one end of a control connection.
 type conn struct {
 	c *net.UnixConn
+	// fds is how many descriptors a message may bring, maxFDs unless
+	// set: zsched takes a command's stdio and its placement files.
+	fds int
 }
 
 func dial(path string, timeout time.Duration) (*conn, error) {
@@ -113,7 +122,11 @@ func (c *conn) send(v any, files ...*os.File) error {
 // Files are returned even when decoding fails so they can be closed.
 func (c *conn) recv(v any) ([]*os.File, error) {
 	buf := make([]byte, maxMessage+1)
-	oob := make([]byte, syscall.CmsgSpace(maxFDs*4))
+	limit := c.fds
+	if limit == 0 {
+		limit = maxFDs
+	}
+	oob := make([]byte, syscall.CmsgSpace(limit*4))
 	n, oobn, flags, _, err := c.c.ReadMsgUnix(buf, oob)
 	if err != nil {
 		return nil, err

@@ -5,7 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"log"
+	"os"
+	"path/filepath"
 	"sort"
+	"strings"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -229,7 +232,7 @@ func (d *zoneadmd) usage() (ZoneUsage, error) {
 
 // release puts a held command (zsched's first answer) into its cgroup and
 // lets it go on with its rlimits.
-func (d *zoneadmd) release(zc *conn, g limits.Group, rl []limits.RlimitSetting) error {
+func (d *zoneadmd) release(zc *conn, g limits.Group, rl []limits.RlimitSetting, born bool) error {
 	var resp response
 	got, err := zc.recv(&resp)
 	closeAll(got)
@@ -242,20 +245,75 @@ func (d *zoneadmd) release(zc *conn, g limits.Group, rl []limits.RlimitSetting) 
 	if !resp.Held {
 		return errors.New("zsched did not hold the command")
 	}
-	d.mu.Lock()
-	zpid := d.st.ZschedPid
-	d.mu.Unlock()
-	hp := hostPidOf(zpid, resp.Pid)
-	if hp == 0 {
-		err = fmt.Errorf("held command (pid %d in the zone) not found among zsched's children", resp.Pid)
-	} else {
-		err = g.AddProc(hp)
+	if !born {
+		d.mu.Lock()
+		zpid := d.st.ZschedPid
+		d.mu.Unlock()
+		hp := hostPidOf(zpid, resp.Pid)
+		if hp == 0 {
+			err = fmt.Errorf("held command (pid %d in the zone) not found among zsched's children", resp.Pid)
+		} else {
+			err = g.AddProc(hp)
+		}
 	}
 	if err != nil {
 		_ = zc.send(request{Op: "release", Error: err.Error()})
 		return err
 	}
 	return zc.send(request{Op: "release", Rlimits: rl})
+}
+
+// needsHold tells whether a command for group g must start held in the
+// zhold stub: to be moved into g after its birth, or to take rlimits
+// before it runs. A command born in g (place) with no rlimits is started
+// directly, which spares a start of the Go runtime.
+func needsHold(g limits.Group, place []*os.File, rl []limits.RlimitSetting) bool {
+	return g != nil && (place == nil || len(rl) > 0)
+}
+
+// placeFiles opens the cgroup v1 tasks files zsched's forking thread
+// moves itself through so that a command is born in g (see
+// startFromThread for why a thread moving itself is cheap): g's cgroup in
+// each hierarchy of the zone, then zsched's own there. nil (the command
+// is then moved after its birth) without g, on cgroup v2, or when g's
+// cgroups are not where the zone's are.
+func (d *zoneadmd) placeFiles(g limits.Group) []*os.File {
+	d.mu.Lock()
+	cg := d.cg
+	d.mu.Unlock()
+	if g == nil || cg == nil {
+		return nil
+	}
+	homes := cg.zschedHomes("system")
+	if homes == nil {
+		return nil
+	}
+	var into, back []*os.File
+	fail := func() []*os.File { closeAll(into); closeAll(back); return nil }
+	for i, zd := range cg.Dirs {
+		// g's path is relative to the cgroup holding the zone's.
+		gd := filepath.Join(filepath.Dir(zd), g.Path())
+		if !strings.HasPrefix(gd, zd+"/") {
+			return fail()
+		}
+		if _, err := os.Stat(gd); err != nil {
+			continue // a hierarchy g is not in (devices): the zone's own
+		}
+		in, err := os.OpenFile(filepath.Join(gd, "tasks"), os.O_WRONLY, 0)
+		if err != nil {
+			return fail()
+		}
+		into = append(into, in)
+		out, err := os.OpenFile(filepath.Join(homes[i], "tasks"), os.O_WRONLY, 0)
+		if err != nil {
+			return fail()
+		}
+		back = append(back, out)
+	}
+	if len(into) == 0 || 2*len(into)+3 > zschedFDs {
+		return fail()
+	}
+	return append(into, back...)
 }
 
 // bootHeld starts init in the zone's default project.
@@ -276,11 +334,15 @@ func (d *zoneadmd) bootHeld(args []string) (response, error) {
 		return response{}, fmt.Errorf("zsched: %w", err)
 	}
 	defer zc.Close()
-	if err := zc.send(request{Op: "boot", Args: args, Hold: g != nil}); err != nil {
+	place := d.placeFiles(g)
+	hold := needsHold(g, place, rl)
+	err = zc.send(request{Op: "boot", Args: args, Hold: hold, Place: len(place)}, place...)
+	closeAll(place)
+	if err != nil {
 		return response{}, err
 	}
-	if g != nil {
-		if err := d.release(zc, g, rl); err != nil {
+	if hold {
+		if err := d.release(zc, g, rl, place != nil); err != nil {
 			return response{}, err
 		}
 	}

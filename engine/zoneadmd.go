@@ -108,7 +108,7 @@ func zoneadmdMain(args []string) int {
 		return 1
 	}
 	defer lock.Close()
-	if !takeZoneadmdLock(lock, root, name) {
+	if !takeZoneLock(lock, root, name) {
 		// Another zoneadmd owns the zone.
 		return 0
 	}
@@ -165,6 +165,23 @@ func zoneadmdMain(args []string) int {
 	d.mu.Unlock()
 	log.Print("exiting")
 	return 0
+}
+
+// takeZoneLock takes the zone's lock. A busy lock whose owner does not
+// answer on the socket is a zoneadmd that was killed and is still exiting
+// (its lock goes with its last thread): wait for it a little, rather than
+// leave the starter polling a socket nobody will ever serve.
+func takeZoneLock(lock *os.File, root, name string) bool {
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		if unix.Flock(int(lock.Fd()), unix.LOCK_EX|unix.LOCK_NB) == nil {
+			return true
+		}
+		if time.Now().After(deadline) || ZoneadmdRunning(root, name) {
+			return false
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
 }
 
 // idleExit ends a zoneadmd that has had no zone and no request for a few
@@ -420,7 +437,7 @@ func (d *zoneadmd) ready(spec *PlatformSpec) (err error) {
 		return err
 	}
 	undo = append(undo, func() {
-		_ = cg.killAll(5 * time.Second)
+		_ = cg.killAll(5*time.Second, nil)
 		_ = cg.remove()
 	})
 	d.mu.Lock()
@@ -447,21 +464,29 @@ func (d *zoneadmd) ready(spec *PlatformSpec) (err error) {
 		}
 	}
 	ph.mark("seal")
-	p, err := d.startZsched(spec, cg)
+	// zsched lives in the system project, as illumos' zsched does, and
+	// outside the zone's pids count (exemptFromPids). On cgroup v1 it is
+	// born there; elsewhere it is born in the zone cgroup and moved.
+	system := ""
+	if lim.groups["system"] != nil {
+		system = "system"
+	}
+	homes := cg.zschedHomes(system)
+	p, err := d.startZsched(spec, cg, homes)
 	if err != nil {
 		return err
 	}
 	ph.mark("zsched")
 	start, _ := procStartTime(p.Pid)
-	// zsched was born in the zone cgroup (its cgroup namespace is rooted
-	// there); it lives in the system project, as illumos' zsched does.
-	if g := lim.groups["system"]; g != nil {
-		if err := g.AddProc(p.Pid); err != nil {
+	if homes == nil {
+		if g := lim.groups["system"]; g != nil {
+			if err := g.AddProc(p.Pid); err != nil {
+				return err
+			}
+		}
+		if err := cg.exemptFromPids(p.Pid); err != nil {
 			return err
 		}
-	}
-	if err := cg.exemptFromPids(p.Pid); err != nil {
-		return err
 	}
 	d.mu.Lock()
 	d.st.ZschedPid, d.st.ZschedStart = p.Pid, start
@@ -517,9 +542,11 @@ func checkZonepath(zp string) error {
 	return nil
 }
 
-// startZsched starts zsched in its new namespaces, born inside the zone
-// cgroups, and waits for it to report that the platform is built.
-func (d *zoneadmd) startZsched(spec *PlatformSpec, cg *zoneCgroups) (*os.Process, error) {
+// startZsched starts zsched in its new namespaces, its cgroup namespace
+// rooted at the zone cgroup, and waits for it to report that the platform
+// is built. With homes (cgroup v1) it is born in them; without, in the
+// zone cgroups.
+func (d *zoneadmd) startZsched(spec *PlatformSpec, cg *zoneCgroups, homes []string) (*os.Process, error) {
 	statusR, statusW, err := os.Pipe()
 	if err != nil {
 		return nil, err
@@ -547,26 +574,31 @@ func (d *zoneadmd) startZsched(spec *PlatformSpec, cg *zoneCgroups) (*os.Process
 	if spec.IPType == "exclusive" {
 		flags |= syscall.CLONE_NEWNET
 	}
-	// Step into the zone cgroups so zsched is born there and its cgroup
-	// namespace is rooted at the zone cgroup; step out right after.
-	if err := cg.stepIn(); err != nil {
-		_ = cg.stepOut()
-		null.Close()
-		statusW.Close()
-		errW.Close()
-		return nil, err
-	}
 	// zsched starts in its run directory and is told "." rather than the
 	// path: its command line is the zone's /proc/1/cmdline, which must
 	// not show the zone where zonetop keeps its state on the host.
-	p, err := os.StartProcess(d.sealed.path(), []string{"zsched", "zsched", "."}, &os.ProcAttr{
-		Dir:   d.dir,
-		Env:   []string{"PATH=/usr/sbin:/usr/bin:/sbin:/bin"},
-		Files: []*os.File{null, null, errW, statusW},
-		Sys:   &syscall.SysProcAttr{Cloneflags: flags, Setsid: true},
-	})
-	if oerr := cg.stepOut(); oerr != nil {
-		log.Printf("step out of the zone cgroup: %v", oerr)
+	startIt := func(flags uintptr) (*os.Process, error) {
+		return os.StartProcess(d.sealed.path(), []string{"zsched", "zsched", "."}, &os.ProcAttr{
+			Dir:   d.dir,
+			Env:   []string{"PATH=/usr/sbin:/usr/bin:/sbin:/bin"},
+			Files: []*os.File{null, null, errW, statusW},
+			Sys:   &syscall.SysProcAttr{Cloneflags: flags, Setsid: true},
+		})
+	}
+	var p *os.Process
+	if homes != nil {
+		// The forking thread already holds the new cgroup namespace.
+		p, err = cg.startFromThread(homes, func() (*os.Process, error) { return startIt(flags &^ unix.CLONE_NEWCGROUP) })
+	} else {
+		// Step into the zone cgroups so zsched is born there and its
+		// cgroup namespace is rooted at the zone cgroup; step out right
+		// after.
+		if err = cg.stepIn(); err == nil {
+			p, err = startIt(flags)
+		}
+		if oerr := cg.stepOut(); oerr != nil {
+			log.Printf("step out of the zone cgroup: %v", oerr)
+		}
 	}
 	null.Close()
 	statusW.Close()
@@ -756,13 +788,15 @@ func (d *zoneadmd) halt(why string) error {
 		d.mu.Unlock()
 	}()
 
+	ph := newPhases()
 	d.stopIPCCheck(false)
+	ph.mark("ipccheck")
 	var problems []string
 	if cg == nil && len(st.Cgroups) > 0 {
 		cg = &zoneCgroups{Dirs: st.Cgroups}
 	}
 	if cg != nil {
-		if err := cg.killAll(5 * time.Second); err != nil {
+		if err := cg.killAll(5*time.Second, done); err != nil {
 			problems = append(problems, err.Error())
 		}
 	} else if st.ZschedPid > 0 && zschedAlive(st.ZschedPid, st.ZschedStart) {
@@ -775,6 +809,7 @@ func (d *zoneadmd) halt(why string) error {
 			problems = append(problems, fmt.Sprintf("zsched (pid %d) would not die", st.ZschedPid))
 		}
 	}
+	ph.mark("kill")
 	if len(st.Net) > 0 {
 		ns, err := UnmarshalNetState(st.Net)
 		if err == nil {
@@ -797,11 +832,13 @@ func (d *zoneadmd) halt(why string) error {
 			problems = append(problems, fmt.Sprintf("network: %v", err))
 		}
 	}
+	ph.mark("net")
 	if cg != nil && len(problems) == 0 {
 		if err := cg.remove(); err != nil {
 			problems = append(problems, err.Error())
 		}
 	}
+	ph.mark("cgroups")
 	if len(problems) > 0 {
 		reason := strings.Join(problems, "; ")
 		d.setState(stateDown, reason)
@@ -809,9 +846,11 @@ func (d *zoneadmd) halt(why string) error {
 		return fmt.Errorf("halt %s: zone is down, not halted: %s", d.name, reason)
 	}
 	d.stopZoneSock()
+	ph.mark("zsock")
 	for _, f := range []string{"zsched.sock", "zoneid", "spec.json", "state.json", "ipc.json"} {
 		_ = os.Remove(filepath.Join(d.dir, f))
 	}
+	ph.mark("files")
 	d.mu.Lock()
 	d.st = runState{}
 	d.spec, d.cg, d.lim = nil, nil, nil
@@ -819,7 +858,8 @@ func (d *zoneadmd) halt(why string) error {
 	d.hub.SetMaster(nil)
 	d.hub.Notice("Zone halted")
 	d.event("halted")
-	log.Print("halted")
+	ph.mark("rest")
+	log.Printf("halted; %s", ph)
 	return nil
 }
 
@@ -962,14 +1002,18 @@ func (d *zoneadmd) exec(c *conn, req *ExecRequest, files []*os.File) {
 			defer lim.endTask(task)
 		}
 	}
-	if err := zc.send(request{Op: "spawn", Exec: req, Hold: group != nil}, files...); err != nil {
+	place := d.placeFiles(group)
+	hold := needsHold(group, place, rl)
+	err = zc.send(request{Op: "spawn", Exec: req, Hold: hold, Place: len(place)}, append(files, place...)...)
+	closeAll(place)
+	if err != nil {
 		_ = c.send(response{Error: err.Error()})
 		return
 	}
 	closeAll(files)
 	files = nil
-	if group != nil {
-		if err := d.release(zc, group, rl); err != nil {
+	if hold {
+		if err := d.release(zc, group, rl, place != nil); err != nil {
 			_ = c.send(response{Error: err.Error()})
 			return
 		}
@@ -1213,21 +1257,3 @@ func (p *phases) String() string {
 	return fmt.Sprintf("%stotal %.1fms", p.b.String(), float64(time.Since(p.start).Microseconds())/1000)
 }
 
-// takeZoneadmdLock takes the zone's zoneadmd lock. A holder that answers
-// on the socket owns the zone; one that does not is a zoneadmd on its way
-// out (a killed process holds its descriptors until its last thread has
-// gone, which takes a while), so the lock is waited for, a few seconds at
-// most, instead of leaving the zone without a supervisor.
-func takeZoneadmdLock(lock *os.File, root, name string) bool {
-	deadline := time.Now().Add(10 * time.Second)
-	wait := newBackoff()
-	for {
-		if unix.Flock(int(lock.Fd()), unix.LOCK_EX|unix.LOCK_NB) == nil {
-			return true
-		}
-		if ZoneadmdRunning(root, name) || time.Now().After(deadline) {
-			return false
-		}
-		wait.sleep()
-	}
-}

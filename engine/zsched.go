@@ -46,11 +46,15 @@ type zsched struct {
 }
 
 type spawnJob struct {
-	path  string
-	argv  []string
-	attr  *syscall.ProcAttr
-	init  bool // the zone's init: its exit is tracked for shutdown
-	reply chan spawnResult
+	path string
+	argv []string
+	attr *syscall.ProcAttr
+	init bool // the zone's init: its exit is tracked for shutdown
+	// into and back are cgroup v1 tasks files: the forking thread moves
+	// itself into the first set, so the child is born in its project's
+	// cgroups, and back to zsched's own after the fork.
+	into, back []*os.File
+	reply      chan spawnResult
 }
 
 type spawnResult struct {
@@ -284,7 +288,19 @@ func (z *zsched) spawner(ready chan<- error) {
 	ready <- nil
 	for job := range z.spawnCh {
 		z.mu.Lock()
-		pid, err := syscall.ForkExec(job.path, job.argv, job.attr)
+		var pid int
+		err := moveThreadFiles(job.into)
+		if err == nil {
+			pid, err = syscall.ForkExec(job.path, job.argv, job.attr)
+		}
+		if len(job.into) > 0 {
+			if berr := moveThreadFiles(job.back); berr != nil && err == nil {
+				// The command runs in its project; only zsched's own
+				// thread is misplaced, which the answer reports.
+				err = berr
+				_ = syscall.Kill(pid, syscall.SIGKILL)
+			}
+		}
 		var ch chan int
 		if err == nil {
 			ch = make(chan int, 1)
@@ -296,6 +312,18 @@ func (z *zsched) spawner(ready chan<- error) {
 		z.mu.Unlock()
 		job.reply <- spawnResult{pid: pid, exit: ch, err: err}
 	}
+}
+
+// moveThreadFiles moves the calling thread alone (0 written to a v1 tasks
+// file) into the cgroup of each file; a thread moving itself takes none of
+// the kernel's process-wide migration lock.
+func moveThreadFiles(files []*os.File) error {
+	for _, f := range files {
+		if _, err := unix.Write(int(f.Fd()), []byte("0")); err != nil {
+			return fmt.Errorf("cgroup placement: %s: %w", f.Name(), err)
+		}
+	}
+	return nil
 }
 
 func (z *zsched) spawnJob(job spawnJob) (int, chan int, error) {
@@ -353,7 +381,7 @@ func (z *zsched) serve() {
 			time.Sleep(100 * time.Millisecond)
 			continue
 		}
-		go z.handle(&conn{c: c})
+		go z.handle(&conn{c: c, fds: zschedFDs})
 	}
 }
 
@@ -381,8 +409,10 @@ func (z *zsched) handle(c *conn) {
 		closeAll(files)
 		_ = c.send(response{OK: true}, z.console)
 	case "boot":
+		files, place := splitPlace(files, req.Place)
 		closeAll(files)
-		pid, warn, err := z.boot(c, req.Hold, req.Args)
+		defer closeAll(place)
+		pid, warn, err := z.boot(c, req.Hold, req.Args, place)
 		if err != nil {
 			_ = c.send(response{Error: err.Error()})
 			return
@@ -392,7 +422,9 @@ func (z *zsched) handle(c *conn) {
 		closeAll(files)
 		_ = c.send(z.shutdown(req.Timeout))
 	case "spawn":
-		z.handleSpawn(c, req.Hold, req.Exec, files)
+		files, place := splitPlace(files, req.Place)
+		defer closeAll(place)
+		z.handleSpawn(c, req.Hold, req.Exec, files, place)
 	case "seccomp":
 		closeAll(files)
 		z.ipc.hold(c)
@@ -402,8 +434,17 @@ func (z *zsched) handle(c *conn) {
 	}
 }
 
+// splitPlace takes the n placement files from the end of files; an odd or
+// too large n gets none (the command then waits to be moved instead).
+func splitPlace(files []*os.File, n int) (rest, place []*os.File) {
+	if n <= 0 || n%2 != 0 || n > len(files) {
+		return files, nil
+	}
+	return files[:len(files)-n], files[len(files)-n:]
+}
+
 // boot starts the zone's init on the console.
-func (z *zsched) boot(c *conn, hold bool, args []string) (int, []string, error) {
+func (z *zsched) boot(c *conn, hold bool, args []string, place []*os.File) (int, []string, error) {
 	z.mu.Lock()
 	running := z.initPid != 0
 	z.mu.Unlock()
@@ -438,11 +479,17 @@ func (z *zsched) boot(c *conn, hold bool, args []string) (int, []string, error) 
 		// The stub runs zinit itself: it is the same sealed binary.
 		path = holdSelf
 	}
-	pid, _, warn, err := z.spawnHeld(c, hold, spawnJob{path: path, argv: argv, attr: attr, init: true})
+	pid, _, warn, err := z.spawnHeld(c, hold, placed(spawnJob{path: path, argv: argv, attr: attr, init: true}, place))
 	if err != nil {
 		return 0, nil, fmt.Errorf("start init %s: %w", path, err)
 	}
 	return pid, warn, nil
+}
+
+// placed gives job the placement files (into, then back).
+func placed(job spawnJob, place []*os.File) spawnJob {
+	job.into, job.back = place[:len(place)/2], place[len(place)/2:]
+	return job
 }
 
 // holdSelf is the path a held stub takes as "run zinit in this process".
@@ -550,7 +597,7 @@ func (z *zsched) shutdown(timeout time.Duration) response {
 // which is already inside every namespace and the root; it is not
 // dumpable until it executes its program (CVE-2016-9962) and gets no fd
 // but its stdio.
-func (z *zsched) handleSpawn(c *conn, hold bool, req *ExecRequest, files []*os.File) {
+func (z *zsched) handleSpawn(c *conn, hold bool, req *ExecRequest, files, place []*os.File) {
 	defer closeAll(files)
 	if req == nil || (len(req.Argv) == 0 && !req.Login && !req.Safe) {
 		_ = c.send(response{Error: "spawn: no command"})
@@ -635,8 +682,8 @@ func (z *zsched) handleSpawn(c *conn, hold bool, req *ExecRequest, files []*os.F
 		}
 		stdio = []uintptr{files[0].Fd(), files[1].Fd(), files[2].Fd()}
 	}
-	pid, exit, warn, err := z.spawnHeld(c, hold, spawnJob{path: path, argv: argv,
-		attr: &syscall.ProcAttr{Dir: dir, Env: env, Files: stdio, Sys: sys}})
+	pid, exit, warn, err := z.spawnHeld(c, hold, placed(spawnJob{path: path, argv: argv,
+		attr: &syscall.ProcAttr{Dir: dir, Env: env, Files: stdio, Sys: sys}}, place))
 	if err != nil {
 		_ = c.send(response{Error: fmt.Sprintf("spawn %s: %v", path, err)})
 		return
