@@ -173,6 +173,12 @@ if [ "$ZONES" = 1 ]; then
     sr=$( [ -n "$spid" ] && rss "$spid" || echo -)
     printf '  %-44s %8s MiB\n' "RSS of idle zoneadmd (pid ${zpid:-?})" "$zr"
     printf '  %-44s %8s MiB\n' "RSS of zsched (pid ${spid:-?})" "$sr"
+    # RSS counts the binary's pages zoneadmd shares with zsched and the
+    # page cache in full; PSS splits them among their users.
+    pss() { awk '/^Pss:/ {printf "%.1f", $2/1024}' "/proc/$1/smaps_rollup" 2>/dev/null; }
+    zp=$( [ -n "$zpid" ] && pss "$zpid" || echo -)
+    printf '  %-44s %8s MiB\n' "PSS of idle zoneadmd" "$zp"
+    echo "zoneadmd-pss $zp -" >>"$summary"
     echo "zoneadmd-rss $zr -" >>"$summary"
     echo "zsched-rss $sr -" >>"$summary"
     Z zoneadm -z "$zone" halt >/dev/null 2>&1 || true
@@ -307,6 +313,7 @@ rc=$(val runc-run || true); ns=$(val systemd-nspawn || true)
 row "runc run / systemd-nspawn" "${rc:--} / ${ns:--} ms" ""
 zr=$(val zoneadmd-rss)
 row "idle zoneadmd RSS" "${zr:--} MiB" "< 10 MiB $(verdict "$zr" '<' 10)"
+row "idle zoneadmd PSS" "$(val zoneadmd-pss || true) MiB" "(shared binary pages split)"
 row "zsched RSS" "$(val zsched-rss || true) MiB" ""
 row "zoneadm list -cv, 1,000 zones" "$(val list-cv-1000) ms" "(whole process, median)"
 row "zonecfg -f, 1,000 lines" "$(val zonecfg-f-1000-lines) ms" "(whole process, median)"
