@@ -1256,4 +1256,3 @@ func (p *phases) mark(step string) {
 func (p *phases) String() string {
 	return fmt.Sprintf("%stotal %.1fms", p.b.String(), float64(time.Since(p.start).Microseconds())/1000)
 }
-
