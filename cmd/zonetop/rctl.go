@@ -248,24 +248,15 @@ func runPrctl(g *globals, args []string, _ io.Reader, stdout, stderr io.Writer) 
 			return fail(stderr, "prctl", 1, "task %d does not exist in zone %s", task, zone)
 		}
 		project = tu.Project
-		ent := prctlEntity{Kind: "task", ID: strconv.Itoa(task), Name: zone}
-		for _, rc := range limits.RctlsAt(limits.LevelTask) {
-			if name != "" && rc.Name != name {
-				continue
+		// A task's controls in force are what zoneadmd reports.
+		values := map[string][]limits.Value{}
+		for _, ru := range tu.Rctls {
+			if ru.Limited {
+				values[ru.Name] = []limits.Value{{Privilege: limits.Privileged, Limit: ru.Limit, Action: limits.Action{Deny: true}}}
 			}
-			r := prctlRctl{Name: rc.Name}
-			for _, ru := range tu.Rctls {
-				if ru.Name == rc.Name {
-					v := ru.Usage
-					r.Usage = &v
-					if ru.Limited {
-						r.Values = []limits.Value{{Privilege: limits.Privileged, Limit: ru.Limit, Action: limits.Action{Deny: true}}}
-					}
-				}
-			}
-			ent.Rctls = append(ent.Rctls, r)
 		}
-		ents = append(ents, ent)
+		ents = append(ents, prctlEntity{Kind: "task", ID: strconv.Itoa(task), Name: zone,
+			Rctls: levelRctls(limits.LevelTask, name, values, tu.Rctls)})
 	}
 	if project != "" {
 		ps, _, err := t.Projects(zone)
@@ -277,26 +268,14 @@ func runPrctl(g *globals, args []string, _ io.Reader, stdout, stderr io.Writer) 
 			return fail(stderr, "prctl", 1, "project %q does not exist in zone %s", project, zone)
 		}
 		rcs, _ := pr.Rctls()
-		ent := prctlEntity{Kind: "project", ID: strconv.Itoa(pr.ID), Name: pr.Name}
-		usage := map[string]uint64{}
+		var usage []engine.RctlUsage
 		for _, pu := range u.Projects {
-			if pu.Name == project {
-				for _, r := range pu.Rctls {
-					usage[r.Name] = r.Usage
-				}
+			if pu.Name == project && uerr == nil {
+				usage = pu.Rctls
 			}
 		}
-		for _, rc := range limits.RctlsAt(limits.LevelProject) {
-			if name != "" && rc.Name != name {
-				continue
-			}
-			r := prctlRctl{Name: rc.Name, Values: rcs[rc.Name]}
-			if v, ok := usage[rc.Name]; ok && uerr == nil {
-				r.Usage = &v
-			}
-			ent.Rctls = append(ent.Rctls, r)
-		}
-		ents = append(ents, ent)
+		ents = append(ents, prctlEntity{Kind: "project", ID: strconv.Itoa(pr.ID), Name: pr.Name,
+			Rctls: levelRctls(limits.LevelProject, name, rcs, usage)})
 	}
 	if zone != "global" {
 		zr, err := t.ZoneRctls(zone)
@@ -307,25 +286,35 @@ func runPrctl(g *globals, args []string, _ io.Reader, stdout, stderr io.Writer) 
 		if n := t.ZoneID(zone); n > 0 {
 			zid = strconv.Itoa(n)
 		}
-		ent := prctlEntity{Kind: "zone", ID: zid, Name: zone}
-		usage := map[string]uint64{}
-		for _, r := range u.Rctls {
-			usage[r.Name] = r.Usage
+		var usage []engine.RctlUsage
+		if uerr == nil {
+			usage = u.Rctls
 		}
-		for _, rc := range limits.RctlsAt(limits.LevelZone) {
-			if name != "" && rc.Name != name {
-				continue
-			}
-			r := prctlRctl{Name: rc.Name, Values: zr[rc.Name]}
-			if v, ok := usage[rc.Name]; ok && uerr == nil {
-				r.Usage = &v
-			}
-			ent.Rctls = append(ent.Rctls, r)
-		}
-		ents = append(ents, ent)
+		ents = append(ents, prctlEntity{Kind: "zone", ID: zid, Name: zone,
+			Rctls: levelRctls(limits.LevelZone, name, zr, usage)})
 	}
 	formatPrctl(stdout, ents)
 	return 0
+}
+
+// levelRctls are an entity's rows: every control of its level (or only
+// the one named), with its values and, where sampled, its usage.
+func levelRctls(level limits.Level, only string, values map[string][]limits.Value, usage []engine.RctlUsage) []prctlRctl {
+	var out []prctlRctl
+	for _, rc := range limits.RctlsAt(level) {
+		if only != "" && rc.Name != only {
+			continue
+		}
+		r := prctlRctl{Name: rc.Name, Values: values[rc.Name]}
+		for _, ru := range usage {
+			if ru.Name == rc.Name {
+				v := ru.Usage
+				r.Usage = &v
+			}
+		}
+		out = append(out, r)
+	}
+	return out
 }
 
 // prctlValue is a prctl -v limit (with the rctl's unit suffixes) as the
