@@ -598,39 +598,38 @@ func (c *ipcChecker) grantPartial(fd uintptr, n *seccompNotif, call ipcCall, v i
 	}
 }
 
-// procEffectiveIDs reads a thread's effective uid and gid.
+// procEffectiveIDs reads a thread's effective uid and gid (the second
+// field of the Uid and Gid lines of its status).
 func procEffectiveIDs(tid int) (uint32, uint32, error) {
 	var buf [2048]byte
 	b, err := readProcFile("/proc/"+strconv.Itoa(tid)+"/status", buf[:])
 	if err != nil {
 		return 0, 0, err
 	}
-	var uid, gid uint32
-	found := 0
-	for _, line := range strings.Split(string(b), "\n") {
-		k, v, ok := strings.Cut(line, ":")
-		if !ok || (k != "Uid" && k != "Gid") {
-			continue
-		}
-		f := strings.Fields(v)
+	var ids [2]uint32
+	for i, k := range []string{"Uid", "Gid"} {
+		f := statusFields(string(b), k)
 		if len(f) < 2 {
-			return 0, 0, fmt.Errorf("/proc/%d/status: bad %s line", tid, k)
+			return 0, 0, fmt.Errorf("/proc/%d/status: no %s line", tid, k)
 		}
 		n, err := strconv.ParseUint(f[1], 10, 32)
 		if err != nil {
 			return 0, 0, fmt.Errorf("/proc/%d/status: %s: %w", tid, k, err)
 		}
-		if k == "Uid" {
-			uid = uint32(n)
-		} else {
-			gid = uint32(n)
+		ids[i] = uint32(n)
+	}
+	return ids[0], ids[1], nil
+}
+
+// statusFields are the fields of the "key:" line of a /proc/PID/status
+// text, nil when it has none.
+func statusFields(status, key string) []string {
+	for _, line := range strings.Split(status, "\n") {
+		if v, ok := strings.CutPrefix(line, key+":"); ok {
+			return strings.Fields(v)
 		}
-		found++
 	}
-	if found != 2 {
-		return 0, 0, fmt.Errorf("/proc/%d/status: no Uid or Gid", tid)
-	}
-	return uid, gid, nil
+	return nil
 }
 
 // shmCreator makes System V shared memory segments in a zone's IPC
@@ -831,11 +830,9 @@ func procTgid(tid int) int {
 	if err != nil {
 		return 0
 	}
-	for _, line := range strings.Split(string(b), "\n") {
-		if v, ok := strings.CutPrefix(line, "Tgid:"); ok {
-			n, _ := strconv.Atoi(strings.TrimSpace(v))
-			return n
-		}
+	if f := statusFields(string(b), "Tgid"); len(f) > 0 {
+		n, _ := strconv.Atoi(f[0])
+		return n
 	}
 	return 0
 }

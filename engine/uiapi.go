@@ -304,23 +304,17 @@ func readProcess(pid int, zone string, users map[int]string) (Process, bool) {
 		pr.Command = strings.TrimSpace(strings.ReplaceAll(string(cl), "\x00", " "))
 	}
 	if status, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid)); err == nil {
-		for _, l := range strings.Split(string(status), "\n") {
-			if rest, ok := strings.CutPrefix(l, "Uid:"); ok {
-				if fs := strings.Fields(rest); len(fs) > 0 {
-					uid, _ := strconv.Atoi(fs[0])
-					pr.User = users[uid]
-					if pr.User == "" {
-						pr.User = strconv.Itoa(uid)
-					}
-				}
+		if fs := statusFields(string(status), "Uid"); len(fs) > 0 {
+			uid, _ := strconv.Atoi(fs[0])
+			pr.User = users[uid]
+			if pr.User == "" {
+				pr.User = strconv.Itoa(uid)
 			}
-			// NSpid's last field is the pid in the innermost namespace:
-			// the zone's.
-			if rest, ok := strings.CutPrefix(l, "NSpid:"); ok {
-				if fs := strings.Fields(rest); len(fs) > 0 {
-					pr.nsPID, _ = strconv.Atoi(fs[len(fs)-1])
-				}
-			}
+		}
+		// NSpid's last field is the pid in the innermost namespace: the
+		// zone's.
+		if fs := statusFields(string(status), "NSpid"); len(fs) > 0 {
+			pr.nsPID, _ = strconv.Atoi(fs[len(fs)-1])
 		}
 	}
 	if cg, err := os.ReadFile(fmt.Sprintf("/proc/%d/cgroup", pid)); err == nil {
