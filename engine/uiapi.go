@@ -13,6 +13,7 @@ import (
 	"sync"
 	"time"
 
+	"zonetop/limits"
 	"zonetop/zones"
 )
 
@@ -323,43 +324,60 @@ func readProcess(pid int, zone string, users map[int]string) (Process, bool) {
 	return pr, true
 }
 
-// projectOf finds the project cgroup under the zone's cgroup
-// (…/zonetop/ZONE/PROJECT) in a /proc/PID/cgroup text.
-func projectOf(cgroup, zone string) string {
-	mark := "/zonetop/" + zone + "/"
+// CgroupPlace reads where a process is from its /proc/PID/cgroup text:
+// the zone, project and task (-1: none) of its cgroup path
+// (…/zonetop/ZONE[/PROJECT[/task.N]]); zone "" when it is in no zone.
+// The memory hierarchy decides where there is one, since zsched leaves its
+// zone's pids cgroup but stays in the zone everywhere else.
+func CgroupPlace(cgroup string) (zone, project string, task int) {
+	task = -1
+	best := ""
 	for _, l := range strings.Split(cgroup, "\n") {
-		i := strings.Index(l, mark)
-		if i < 0 {
+		parts := strings.SplitN(l, ":", 3)
+		if len(parts) != 3 || !strings.Contains(parts[2], "/"+limits.DefaultParentName+"/") {
 			continue
 		}
-		rest := l[i+len(mark):]
-		if j := strings.IndexByte(rest, '/'); j >= 0 {
-			rest = rest[:j]
+		if best == "" || strings.Contains(","+parts[1]+",", ",memory,") {
+			best = parts[2]
 		}
-		if rest != "" {
-			return rest
+	}
+	if best == "" {
+		return "", "", -1
+	}
+	ps := strings.Split(best, "/")
+	for i, s := range ps {
+		if s != limits.DefaultParentName || i+1 >= len(ps) {
+			continue
 		}
+		zone = ps[i+1]
+		if i+2 < len(ps) {
+			project = ps[i+2]
+		}
+		if i+3 < len(ps) {
+			if n, ok := strings.CutPrefix(ps[i+3], "task."); ok {
+				if t, err := strconv.Atoi(n); err == nil {
+					task = t
+				}
+			}
+		}
+		return zone, project, task
+	}
+	return "", "", -1
+}
+
+// projectOf is the project of a process of zone in its cgroup text, "-"
+// for none.
+func projectOf(cgroup, zone string) string {
+	if z, p, _ := CgroupPlace(cgroup); z == zone && p != "" {
+		return p
 	}
 	return "-"
 }
 
-// taskOf is the task (task.N below the project) in a /proc/PID/cgroup
-// text, -1 for none.
+// taskOf is the task of a process of zone in its cgroup text, -1 for none.
 func taskOf(cgroup, zone string) int {
-	mark := "/zonetop/" + zone + "/"
-	for _, l := range strings.Split(cgroup, "\n") {
-		i := strings.Index(l, mark)
-		if i < 0 {
-			continue
-		}
-		parts := strings.Split(l[i+len(mark):], "/")
-		if len(parts) >= 2 {
-			if n, ok := strings.CutPrefix(parts[1], "task."); ok {
-				if t, err := strconv.Atoi(n); err == nil {
-					return t
-				}
-			}
-		}
+	if z, _, t := CgroupPlace(cgroup); z == zone {
+		return t
 	}
 	return -1
 }

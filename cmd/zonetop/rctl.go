@@ -409,42 +409,18 @@ func setProcessRctl(pid int, rc *limits.Rctl, value string, persist bool) error 
 // zoneOfPid finds the zone, project and task (-1: none) of a host pid
 // from its cgroup (.../zonetop/ZONE/PROJECT[/task.N]).
 func zoneOfPid(pid string) (zone, project string, task int, err error) {
-	task = -1
 	if _, err := strconv.Atoi(pid); err != nil {
-		return "", "", task, fmt.Errorf("process %q: want a pid", pid)
+		return "", "", -1, fmt.Errorf("process %q: want a pid", pid)
 	}
-	f, err := os.Open("/proc/" + pid + "/cgroup")
+	b, err := os.ReadFile("/proc/" + pid + "/cgroup")
 	if err != nil {
-		return "", "", task, fmt.Errorf("process %s: %w", pid, err)
+		return "", "", -1, fmt.Errorf("process %s: %w", pid, err)
 	}
-	defer f.Close()
-	p, err := limits.ParseProcCgroup(f)
-	if err != nil {
-		return "", "", task, fmt.Errorf("process %s: %w", pid, err)
+	zone, project, task = engine.CgroupPlace(string(b))
+	if zone == "" {
+		zone = "global"
 	}
-	// memory, not pids: zsched leaves the zone's pids cgroup but stays in
-	// the zone's system project everywhere else.
-	path := p.V1["memory"]
-	if path == "" {
-		path = p.V2
-	}
-	parts := strings.Split(path, "/")
-	for i, s := range parts {
-		if s == limits.DefaultParentName && i+1 < len(parts) {
-			if i+2 < len(parts) {
-				project = parts[i+2]
-			}
-			if i+3 < len(parts) {
-				if n, ok := strings.CutPrefix(parts[i+3], "task."); ok {
-					if t, err := strconv.Atoi(n); err == nil {
-						task = t
-					}
-				}
-			}
-			return parts[i+1], project, task, nil
-		}
-	}
-	return "global", "", task, nil
+	return zone, project, task, nil
 }
 
 // ---- projects, projadd, projmod, projdel ----
