@@ -33,6 +33,11 @@ func SetupNetFor(name, ipType string, nets []NetSpec, zschedPid, zoneID int) (Ne
 		return NetState{}, err
 	}
 	st := NetState{Zone: name, ZoneID: zoneID, IPType: ipType}
+	if ipType == netIPShared && len(plans) == 0 {
+		// Nothing to plumb: a shared-IP zone without net resources uses
+		// the host's stack as it is, so no netlink socket is opened.
+		return st, nil
+	}
 	// The host's namespace is the calling thread's. Front ends and
 	// zoneadmd run there; tests may run this on a thread they moved into a
 	// scratch namespace, and then that one is "the host". Only rtnetlink
