@@ -73,6 +73,9 @@ type response struct {
 	// (stderr); its Exit ends the session.
 	Data   []byte `json:"data,omitempty"`
 	Stream int    `json:"stream,omitempty"`
+	// hostPid is Pid as the host sees it, when a pidfd came with the
+	// answer; it never travels.
+	hostPid int
 }
 
 // conn is one end of a control connection.

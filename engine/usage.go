@@ -348,6 +348,9 @@ func (d *zoneadmd) bootHeld(args []string) (response, error) {
 	}
 	var resp response
 	got, err := zc.recv(&resp)
+	if len(got) == 1 {
+		resp.hostPid = pidfdPid(got[0])
+	}
 	closeAll(got)
 	if err != nil {
 		return resp, fmt.Errorf("zsched: %w", err)

@@ -721,10 +721,32 @@ func (d *zoneadmd) boot(args []string) error {
 	}
 	testPause(d.root, "zoneadmd-boot")
 	d.mu.Lock()
-	d.st.InitPid = hostPidOf(d.st.ZschedPid, resp.Pid)
+	d.st.InitPid = resp.hostPid
+	if d.st.InitPid == 0 {
+		d.st.InitPid = hostPidOf(d.st.ZschedPid, resp.Pid)
+	}
 	d.mu.Unlock()
 	d.setState(stateRunning, "")
 	return nil
+}
+
+// pidfdPid is the pid a pidfd refers to, in this process's pid
+// namespace, from the descriptor's fdinfo; 0 when the kernel does not
+// say or the process is gone (the kernel then shows -1).
+func pidfdPid(f *os.File) int {
+	var buf [512]byte
+	b, err := readProcFile("/proc/self/fdinfo/"+strconv.Itoa(int(f.Fd())), buf[:])
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "Pid:"); ok {
+			if pid, err := strconv.Atoi(strings.TrimSpace(v)); err == nil && pid > 0 {
+				return pid
+			}
+		}
+	}
+	return 0
 }
 
 // hostPidOf maps a pid as zsched sees it (in the zone's pid namespace) to

@@ -417,6 +417,15 @@ func (z *zsched) handle(c *conn) {
 			_ = c.send(response{Error: err.Error()})
 			return
 		}
+		// A pidfd names init for zoneadmd in the host's pid namespace
+		// (its fdinfo shows the pid as the reader sees it), which spares
+		// zoneadmd a search through zsched's children.
+		if fd, perr := unix.PidfdOpen(pid, 0); perr == nil {
+			f := os.NewFile(uintptr(fd), "init-pidfd")
+			_ = c.send(response{OK: true, Pid: pid, Warnings: warn}, f)
+			f.Close()
+			return
+		}
 		_ = c.send(response{OK: true, Pid: pid, Warnings: warn})
 	case "shutdown":
 		closeAll(files)
