@@ -95,8 +95,12 @@ func zoneadmdMain(args []string) int {
 		Log:  d.conslog,
 		// EIO once zsched and every zone process closed the console: the
 		// platform is gone, which halt or watchZsched report.
-		OnReadError: func(err error) { log.Printf("console: %v", err) },
-		OnLogError:  d.conslog.reportOnce,
+		OnReadError: func(err error) {
+			if !errors.Is(err, syscall.EIO) {
+				log.Printf("console: %v", err)
+			}
+		},
+		OnLogError: d.conslog.reportOnce,
 	})
 	if err := os.MkdirAll(d.dir, 0o700); err != nil {
 		log.Print(err)
