@@ -9,6 +9,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"sync"
@@ -60,6 +61,28 @@ type zoneadmd struct {
 	conslog  *lazyLog
 	watchMu  sync.Mutex
 	watchers map[*conn]struct{}
+
+	trimMu    sync.Mutex
+	trimTimer *time.Timer
+}
+
+// trimDelay is how long zoneadmd must have had no request before it hands
+// its free heap back to the kernel.
+const trimDelay = 300 * time.Millisecond
+
+// trimWhenIdle returns the heap a burst of work left behind (spec and
+// state JSON, cgroup and /proc reads) to the kernel once requests stop:
+// the Go runtime would otherwise keep it resident for minutes, and one
+// zoneadmd idles beside every zone. Off the request path, so no
+// operation waits for the collection.
+func (d *zoneadmd) trimWhenIdle() {
+	d.trimMu.Lock()
+	defer d.trimMu.Unlock()
+	if d.trimTimer == nil {
+		d.trimTimer = time.AfterFunc(trimDelay, debug.FreeOSMemory)
+		return
+	}
+	d.trimTimer.Reset(trimDelay)
 }
 
 func zoneadmdMain(args []string) int {
@@ -245,6 +268,7 @@ func (d *zoneadmd) setState(state, reason string) {
 
 func (d *zoneadmd) handle(c *conn) {
 	defer c.Close()
+	defer d.trimWhenIdle()
 	p, err := hostPeer(c.c)
 	if err != nil {
 		_ = c.send(response{Error: "zoneadmd: " + err.Error()})

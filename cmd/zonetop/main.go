@@ -1,7 +1,14 @@
+//go:debug updatemaxprocs=0
+
 // Command zonetop is the one zonetop binary: the terminal console (no
 // arguments), the CLI front ends (zonecfg, zoneadm, zlogin, ...) as
 // subcommands or through links named after them, and the hidden entry points
 // the engine re-executes for zoneadmd, zsched and init.
+//
+// GOMAXPROCS is set once at start: the runtime's periodic re-reading of
+// the cgroup CPU quota would wake every idle zoneadmd and zsched (one of
+// each per zone) for nothing; a zone's cpu-cap is enforced by the kernel,
+// not by their thread count.
 package main
 
 import (
