@@ -21,6 +21,13 @@ func (e *Engine) ExecInZone(ctx context.Context, p Principal, name string, req E
 	if err := e.authorize(p, name, ActLogin); err != nil {
 		return 1, err
 	}
+	if checkZoneName(name) == nil && RuntimePresent(e.Root, name) {
+		// The zone has a platform, so its zoneadmd (started to adopt
+		// it if need be) checks the state and refuses what is not
+		// ready or running; reading the store and asking for the state
+		// first would cost every zlogin a round trip.
+		return Exec(e.Root, name, req, stdin, stdout, stderr)
+	}
 	_, ent, err := e.load(name)
 	if err != nil {
 		return 1, fmt.Errorf("zlogin %s: %w", name, err)
