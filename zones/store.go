@@ -642,6 +642,11 @@ func (s *Store) SetState(name string, from []State, to State, reason string) err
 		}
 		return fmt.Errorf("zone %s is %s, not %s; another operation changed it", name, ents[i].State, strings.Join(want, " or "))
 	}
+	if ents[i].State == to && ents[i].Reason == reason {
+		// Nothing to record (a halt of a zone the index already holds
+		// as installed): no rewrite, and no two fsyncs on the way.
+		return nil
+	}
 	ents[i].State, ents[i].Reason = to, reason
 	return s.writeIndex(ents)
 }

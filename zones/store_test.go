@@ -233,6 +233,19 @@ func TestIndexAndStates(t *testing.T) {
 	if err := st.SetState("web01", nil, StateRunning, ""); err != nil {
 		t.Fatal(err)
 	}
+	// Recording the state the index already holds leaves the file as it
+	// is (a rewrite would be a new inode through the atomic rename).
+	idx := filepath.Join(st.Dir(), "index")
+	before, err := os.Stat(idx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := st.SetState("web01", nil, StateRunning, ""); err != nil {
+		t.Fatal(err)
+	}
+	if after, err := os.Stat(idx); err != nil || !os.SameFile(before, after) {
+		t.Errorf("SetState to the same state rewrote the index (%v)", err)
+	}
 	// A running zone cannot be deleted, renamed or moved.
 	for script, want := range map[string]string{
 		"delete -F":                   "zone web01 is running; halt and uninstall it first",
