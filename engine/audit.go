@@ -185,18 +185,43 @@ func readAudit(r io.Reader, q AuditQuery) ([]AuditRecord, int, error) {
 //
 //	defer e.auditOp(p, name, "boot")(&err)
 func (e *Engine) auditOp(p Principal, zone, what string) func(*error) {
-	before := e.stateForAudit(zone)
-	return func(errp *error) {
-		rec := AuditRecord{Principal: auditPrincipal(p), Zone: zone, What: what, Before: before, Result: "ok"}
-		if errp != nil && *errp != nil {
-			rec.Result = (*errp).Error()
-		}
-		rec.After = e.stateForAudit(zone)
-		// The audit log is best effort for the caller: a front end run
-		// by a user who cannot write it must still work; zoneadmd, which
-		// runs every delegated operation, always can.
-		_ = AppendAudit(e.Root, rec)
+	a := e.auditLater(p, zone, what)
+	a.sawState(zones.State(e.stateForAudit(zone)))
+	return a.done
+}
+
+// opAudit is an audit record whose "before" the operation fills in from
+// the live state it reads anyway, sparing a second status round trip to
+// zoneadmd. An operation that failed before reading it changed nothing,
+// so done reads it then.
+type opAudit struct {
+	e           *Engine
+	p           Principal
+	zone, what  string
+	before      string
+	beforeKnown bool
+}
+
+func (e *Engine) auditLater(p Principal, zone, what string) *opAudit {
+	return &opAudit{e: e, p: p, zone: zone, what: what}
+}
+
+// sawState records the zone's state before the operation acts.
+func (a *opAudit) sawState(s zones.State) { a.before, a.beforeKnown = string(s), true }
+
+func (a *opAudit) done(errp *error) {
+	if !a.beforeKnown {
+		a.before = a.e.stateForAudit(a.zone)
 	}
+	rec := AuditRecord{Principal: auditPrincipal(a.p), Zone: a.zone, What: a.what, Before: a.before, Result: "ok"}
+	if errp != nil && *errp != nil {
+		rec.Result = (*errp).Error()
+	}
+	rec.After = a.e.stateForAudit(a.zone)
+	// The audit log is best effort for the caller: a front end run by a
+	// user who cannot write it must still work; zoneadmd, which runs
+	// every delegated operation, always can.
+	_ = AppendAudit(a.e.Root, rec)
 }
 
 func (e *Engine) stateForAudit(zone string) string {

@@ -231,7 +231,8 @@ func (e *Engine) BootZone(ctx context.Context, p Principal, name string, args []
 // HaltZone tears the zone's platform down. A halt that cannot finish leaves
 // the zone down with the reason; running halt again finishes the job.
 func (e *Engine) HaltZone(ctx context.Context, p Principal, name string) (_ ZoneStatus, err error) {
-	defer e.auditOp(p, name, "halt")(&err)
+	au := e.auditLater(p, name, "halt")
+	defer au.done(&err)
 	defer func() { e.note(p, name, "halt", err) }()
 	if err := e.authorize(p, name, ActHalt); err != nil {
 		return ZoneStatus{}, err
@@ -240,7 +241,9 @@ func (e *Engine) HaltZone(ctx context.Context, p Principal, name string) (_ Zone
 	if err != nil {
 		return ZoneStatus{}, fmt.Errorf("halt %s: %w", name, err)
 	}
-	if err := zones.CheckOp(name, e.liveState(name, ent), "halt"); err != nil {
+	live := e.liveState(name, ent)
+	au.sawState(live)
+	if err := zones.CheckOp(name, live, "halt"); err != nil {
 		return ZoneStatus{}, err
 	}
 	st, herr := Halt(e.Root, name)
