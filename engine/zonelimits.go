@@ -179,23 +179,25 @@ func (l *zoneLimits) loadProjects(adopt bool) ([]string, error) {
 	for i := range good {
 		p := &good[i]
 		seen[p.Name] = true
-		r := resourcesOf(limits.LevelProject, projectRctlValues(p), l.zoneCap())
 		g, ok := l.groups[p.Name]
 		if !ok && adopt {
-			if g, err = l.back.Load(l.name + "/" + p.Name); err == nil {
-				l.groups[p.Name], ok = g, true
+			// Made by the zoneadmd this one replaces.
+			if lg, err := l.back.Load(l.name + "/" + p.Name); err == nil {
+				g, ok = lg, true
+				l.groups[p.Name] = g
 			}
 		}
-		switch {
-		case ok:
+		if !ok && p.Name != "system" {
+			continue // made with its caps on first use (groupOf)
+		}
+		r := resourcesOf(limits.LevelProject, projectRctlValues(p), l.zoneCap())
+		if ok {
 			err = g.Apply(r)
-		case p.Name == "system":
+		} else {
 			g, err = l.back.Create(l.name+"/"+p.Name, r)
 			if g != nil {
 				l.groups[p.Name] = g
 			}
-		default:
-			err = nil
 		}
 		if err != nil {
 			// The project's cgroup exists but a cap did not take: say so
