@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"os"
@@ -108,9 +109,6 @@ func TestZoneCapsProjectsForkBomb(t *testing.T) {
 			t.Errorf("warnings %q lack %s", st.Warnings, want)
 		}
 	}
-	if got := readNum(t, z.capsDir("pids", "small/pids.max")); got != 10 {
-		t.Errorf("small pids.max = %d, want 10", got)
-	}
 	if got := readNum(t, z.capsDir("pids", "pids.max")); got != 50 {
 		t.Errorf("zone pids.max = %d, want 50", got)
 	}
@@ -133,6 +131,10 @@ func TestZoneCapsProjectsForkBomb(t *testing.T) {
 	// A project at 10 holds 10; another project still reaches what the
 	// zone has left.
 	z.bomb("small", 200)
+	// Its cgroup was made for the bomb, with the project's limit.
+	if got := readNum(t, z.capsDir("pids", "small/pids.max")); got != 10 {
+		t.Errorf("small pids.max = %d, want 10", got)
+	}
 	small := readNum(t, z.capsDir("pids", "small/pids.current"))
 	if small > 10 || small < 9 {
 		t.Errorf("project small (max-lwps 10): %d tasks", small)
@@ -173,6 +175,112 @@ func TestZoneCapsProjectsForkBomb(t *testing.T) {
 		t.Errorf("usage: %+v", u)
 	}
 	z.halt()
+}
+
+// projectDirs lists the project cgroups of the zone, in any hierarchy.
+func (z *testZone) projectDirs(names ...string) []string {
+	var out []string
+	for _, d := range z.cgroupDirs() {
+		for _, n := range names {
+			if st, err := os.Stat(filepath.Join(d, n)); err == nil && st.IsDir() {
+				out = append(out, filepath.Join(d, n))
+			}
+		}
+	}
+	return out
+}
+
+// cpuQuota is a cgroup's CFS quota in microseconds (-1: none), v1 or v2.
+func cpuQuota(t *testing.T, dir string) int64 {
+	t.Helper()
+	if b, err := os.ReadFile(filepath.Join(dir, "cpu.max")); err == nil {
+		f := strings.Fields(string(b))
+		if len(f) == 0 || f[0] == "max" {
+			return -1
+		}
+		v, err := strconv.ParseInt(f[0], 10, 64)
+		must(t, err)
+		return v
+	}
+	b, err := os.ReadFile(filepath.Join(dir, "cpu.cfs_quota_us"))
+	must(t, err)
+	v, err := strconv.ParseInt(strings.TrimSpace(string(b)), 10, 64)
+	must(t, err)
+	return v
+}
+
+// A project's cgroup is made when a process first goes into it: after
+// ready only system (zsched's) exists; usage lists every project anyway;
+// a limit set before the cgroup exists is the one it is made with, its
+// cpu cap held to the zone's; halt removes what was made.
+func TestProjectCgroupsLazy(t *testing.T) {
+	z := newBusyboxZone(t)
+	z.spec.Rctls = map[string]uint64{"zone.max-lwps": 80, "zone.cpu-cap": 50}
+	must(t, os.WriteFile(filepath.Join(z.zroot(), "etc/project"), []byte(`system:0::::
+user.root:1::::
+noproject:2::::
+default:3::::
+group.staff:10::::project.max-lwps=(privileged,30,deny);project.cpu-cap=(privileged,200,deny)
+`), 0o644))
+	st := z.ready()
+	lazy := []string{"user.root", "noproject", "default", "group.staff"}
+	if ds := z.projectDirs(lazy...); len(ds) > 0 {
+		t.Errorf("project cgroups made at ready: %v", ds)
+	}
+	if ds := z.projectDirs("system"); len(ds) == 0 {
+		t.Error("no cgroup for system, zsched's project")
+	}
+	u := z.usage()
+	var names []string
+	for _, p := range u.Projects {
+		names = append(names, p.Name)
+		if p.Name != "group.staff" {
+			continue
+		}
+		for _, r := range p.Rctls {
+			if r.Name == "project.max-lwps" && (r.Usage != 0 || r.Limit != 30 || p.Procs != 0) {
+				t.Errorf("group.staff before use: %d procs, %+v", p.Procs, r)
+			}
+		}
+	}
+	if got := strings.Join(names, " "); got != "system user.root noproject default group.staff" {
+		t.Errorf("usage lists projects %q, want every project of /etc/project", got)
+	}
+	// A live change to a project without a cgroup is kept for it.
+	_, err := call(z.root, z.spec.Name, request{Op: "set-rctl", Rctl: &RctlChange{Level: "project", Project: "group.staff",
+		Name: "project.max-lwps", Values: "(privileged,25,deny)"}}, false)
+	must(t, err)
+	if ds := z.projectDirs("group.staff"); len(ds) > 0 {
+		t.Errorf("set-rctl made group.staff's cgroup: %v", ds)
+	}
+	// newtask -p group.staff: the project's cgroup, then the task's.
+	var out, errb bytes.Buffer
+	code, err := Exec(z.root, z.spec.Name, ExecRequest{Argv: []string{"cat", "/proc/self/cgroup"}, Project: "group.staff", NewTask: true}, nil, &out, &errb)
+	if err != nil || code != 0 {
+		t.Fatalf("newtask -p group.staff: exit %d %v: %s", code, err, errb.String())
+	}
+	if !strings.Contains(out.String(), "/group.staff/task.") {
+		t.Errorf("newtask -p group.staff ran in %q", out.String())
+	}
+	if got := readNum(t, z.capsDir("pids", "group.staff/pids.max")); got != 25 {
+		t.Errorf("group.staff pids.max = %d, want 25 (set before its cgroup was made)", got)
+	}
+	if got := cpuQuota(t, z.capsDir("cpu", "group.staff")); got != 50000 {
+		t.Errorf("group.staff cpu quota = %d µs, want the zone's 50000 (its own 200%% is capped by the zone)", got)
+	}
+	if ds := z.projectDirs("noproject", "default"); len(ds) > 0 {
+		t.Errorf("unused projects have cgroups: %v", ds)
+	}
+	u = z.usage()
+	for _, p := range u.Projects {
+		for _, r := range p.Rctls {
+			if p.Name == "group.staff" && r.Name == "project.max-lwps" && r.Limit != 25 {
+				t.Errorf("group.staff after use: %+v", r)
+			}
+		}
+	}
+	z.halt()
+	z.assertGone(st)
 }
 
 func (z *testZone) usage() ZoneUsage {

@@ -82,7 +82,7 @@ func (d *zoneadmd) reloadProjects() error {
 		b, rerr = []byte{}, nil
 	}
 	l.mu.Lock()
-	warn, err := l.loadProjects()
+	warn, err := l.loadProjects(false)
 	l.mu.Unlock()
 	if err != nil {
 		return err
@@ -177,18 +177,18 @@ func (d *zoneadmd) usage() (ZoneUsage, error) {
 	}
 	for i := range l.projects {
 		p := &l.projects[i]
-		g := l.groups[p.Name]
-		if g == nil {
-			continue
-		}
 		pu := ProjectUsage{Name: p.Name, ID: p.ID}
-		ps, err := g.Counters()
-		if err != nil {
-			log.Printf("usage: project %s: %v", p.Name, err)
-			continue
+		// A project whose cgroup is not made yet has never held a
+		// process: it is listed, with nothing in use.
+		var ps limits.Stats
+		if g := l.groups[p.Name]; g != nil {
+			if ps, err = g.Counters(); err != nil {
+				log.Printf("usage: project %s: %v", p.Name, err)
+				continue
+			}
+			pu.CPUPct = l.cpuPct(p.Name, ps.CPUUsageNs, now)
 		}
 		pu.Procs = procsOf[p.Name]
-		pu.CPUPct = l.cpuPct(p.Name, ps.CPUUsageNs, now)
 		pr := projectRctlValues(p)
 		pu.Rctls = []RctlUsage{
 			row("project.max-lwps", ps.Pids, pr, []string{"project.max-lwps", "project.max-processes"}, zr, []string{"zone.max-lwps", "zone.max-processes"}),

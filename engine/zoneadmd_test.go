@@ -108,6 +108,18 @@ func TestZoneAdoptAfterZoneadmdKilled(t *testing.T) {
 	if got := strings.TrimSpace(z.sh("hostname")); got != z.spec.Name {
 		t.Errorf("exec after adoption: hostname %q", got)
 	}
+	// The new zoneadmd found the project cgroups made before (init is
+	// in default's) and left the unused projects without one.
+	busy := false
+	for _, p := range z.usage().Projects {
+		busy = busy || (p.Name == "default" && p.Procs > 0)
+	}
+	if !busy {
+		t.Errorf("usage after adoption: init not seen in project default: %+v", z.usage().Projects)
+	}
+	if ds := z.projectDirs("noproject", "group.staff"); len(ds) > 0 {
+		t.Errorf("adoption made cgroups for unused projects: %v", ds)
+	}
 	// Killing zoneadmd again, then halting straight away, adopts too.
 	pidb, _ = os.ReadFile(filepath.Join(runDir(z.root, z.spec.Name), "zoneadmd.pid"))
 	pid2, _ := strconv.Atoi(strings.TrimSpace(string(pidb)))

@@ -19,11 +19,18 @@ import (
 	"zonetop/limits"
 )
 
-// zoneLimits is zoneadmd's side of a zone's caps: the zone cgroup and one
+// zoneLimits is zoneadmd's side of a zone's caps: the zone cgroup and a
 // cgroup per project of the zone's /etc/project below it, written through
 // the limits backend (engine/cgroup.go only makes, fills and removes the
 // zone's cgroups; every cap is written here). zsched lives in the
 // "system" project, every command joins its project before it runs.
+//
+// A project's cgroup is made the first time a process or task goes into
+// it (groupOf), not at ready: most projects of a zone never hold a
+// process, and a cgroup in every v1 hierarchy per project was most of the
+// caps step of ready and of halt. Only system, zsched's home, is made at
+// once. Until its cgroup exists a project's limits live in projects
+// alone; they are written when it is made.
 type zoneLimits struct {
 	mu       sync.Mutex
 	back     limits.Backend
@@ -33,7 +40,7 @@ type zoneLimits struct {
 	rctls    map[string]uint64 // zone caps in force
 	cpus     string
 	projects limits.Projects
-	groups   map[string]limits.Group // project name -> cgroup
+	groups   map[string]limits.Group // project name -> cgroup, for those made
 	tasks    map[int]taskGroup
 	// sockTasks are tasks made by newtask inside the zone: no zoneadmd
 	// connection waits for their end, so they are swept once empty.
@@ -134,11 +141,14 @@ func (l *zoneLimits) applyZone(oldCap uint64) error {
 	return nil
 }
 
-// loadProjects (re)reads the zone's /etc/project and makes or updates a
-// cgroup per project. Bad lines are returned (file:line: why); the good
-// ones apply. A project that left the file keeps its cgroup while
-// processes are in it.
-func (l *zoneLimits) loadProjects() ([]string, error) {
+// loadProjects (re)reads the zone's /etc/project and re-applies the caps
+// of the projects that have a cgroup; the others get theirs when one is
+// made (groupOf), except system, made here for zsched. With adopt, a
+// project's cgroup left by the zoneadmd before is found on disk, so that
+// usage and placement see it again. Bad lines are returned (file:line:
+// why); the good ones apply. A project that left the file keeps its
+// cgroup while processes are in it.
+func (l *zoneLimits) loadProjects(adopt bool) ([]string, error) {
 	ps, bad, err := readZoneProjects(l.zoneRoot)
 	if err != nil {
 		return nil, err
@@ -165,13 +175,22 @@ func (l *zoneLimits) loadProjects() ([]string, error) {
 		}
 	}
 	l.projects = good
-	l.bad = warn
 	seen := map[string]bool{}
 	for i := range good {
 		p := &good[i]
 		seen[p.Name] = true
-		r := resourcesOf(limits.LevelProject, projectRctlValues(p), l.zoneCap())
 		g, ok := l.groups[p.Name]
+		if !ok && adopt {
+			// Made by the zoneadmd this one replaces.
+			if lg, err := l.back.Load(l.name + "/" + p.Name); err == nil {
+				g, ok = lg, true
+				l.groups[p.Name] = g
+			}
+		}
+		if !ok && p.Name != "system" {
+			continue // made with its caps on first use (groupOf)
+		}
+		r := resourcesOf(limits.LevelProject, projectRctlValues(p), l.zoneCap())
 		if ok {
 			err = g.Apply(r)
 		} else {
@@ -198,7 +217,27 @@ func (l *zoneLimits) loadProjects() ([]string, error) {
 	return warn, nil
 }
 
-// project returns the project a command joins and its cgroup.
+// groupOf is p's cgroup, made with p's caps (its cpu cap held to the
+// zone's) the first time something goes into it. A cgroup whose caps did
+// not take is removed again: a process must not run in a project without
+// its limits. The caller holds l.mu.
+func (l *zoneLimits) groupOf(p *limits.Project) (limits.Group, error) {
+	if g := l.groups[p.Name]; g != nil {
+		return g, nil
+	}
+	g, err := l.back.Create(l.name+"/"+p.Name, resourcesOf(limits.LevelProject, projectRctlValues(p), l.zoneCap()))
+	if err != nil {
+		if g != nil {
+			_ = g.Delete()
+		}
+		return nil, fmt.Errorf("project %s: %w", p.Name, err)
+	}
+	l.groups[p.Name] = g
+	return g, nil
+}
+
+// project returns the project a command joins and its cgroup, made now
+// if it is the project's first. The caller holds l.mu.
 func (l *zoneLimits) project(req *ExecRequest, user string) (*limits.Project, limits.Group, error) {
 	name := req.Project
 	if name == "" {
@@ -211,12 +250,16 @@ func (l *zoneLimits) project(req *ExecRequest, user string) (*limits.Project, li
 		}
 	}
 	p, ok := l.projects.Lookup(name)
-	g := l.groups[name]
-	if !ok || g == nil {
+	if !ok {
 		return nil, nil, fmt.Errorf("project %q is not in the zone's /etc/project", name)
 	}
+	// Membership first: a refused request makes no cgroup.
 	if req.Project != "" && user != "" && user != "root" && !projectMember(p, user, zoneUserGroups(l.zoneRoot, user)) {
 		return nil, nil, fmt.Errorf("user %s is not a member of project %s", user, name)
+	}
+	g, err := l.groupOf(p)
+	if err != nil {
+		return nil, nil, err
 	}
 	return p, g, nil
 }
@@ -357,7 +400,7 @@ func (d *zoneadmd) setupLimits(spec *PlatformSpec) (*zoneLimits, *limits.Parent,
 	if err := l.zone.Apply(l.zoneResources()); err != nil {
 		return nil, nil, fmt.Errorf("zone caps: %w", err)
 	}
-	warn, err := l.loadProjects()
+	warn, err := l.loadProjects(false)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -386,7 +429,9 @@ func (d *zoneadmd) reportProjects(warn []string) {
 	}
 }
 
-// adoptLimits reopens the caps of an adopted zone.
+// adoptLimits reopens the caps of an adopted zone: the project cgroups
+// already made are found on disk, the others stay to be made on first
+// use.
 func (d *zoneadmd) adoptLimits() {
 	if d.spec == nil || d.st.CgParent == nil {
 		return
@@ -396,7 +441,7 @@ func (d *zoneadmd) adoptLimits() {
 		log.Printf("adopt: caps: %v", err)
 		return
 	}
-	if _, err := l.loadProjects(); err != nil {
+	if _, err := l.loadProjects(true); err != nil {
 		log.Printf("adopt: projects: %v", err)
 	}
 	d.lim = l
@@ -510,7 +555,7 @@ func (d *zoneadmd) setRctl(ch *RctlChange) error {
 		setProjectAttr(p, ch.Name, vs)
 		g := l.groups[p.Name]
 		if g == nil {
-			return fmt.Errorf("project %s has no cgroup", p.Name)
+			return nil // written when its cgroup is made (groupOf)
 		}
 		return g.Apply(resourcesOf(limits.LevelProject, projectRctlValues(p), l.zoneCap()))
 	}

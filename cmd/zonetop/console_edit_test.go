@@ -92,7 +92,12 @@ func TestConsoleEditsCapsAndProjects(t *testing.T) {
 	etcProject := filepath.Join(l.zonepath(z), "root", "etc", "project")
 	must(t, b.AddProject(ctx, za, z, ui.ProjectSpec{Name: "batch", Comment: "nightly jobs",
 		Limits: map[string]string{"project.max-lwps": "30", "project.max-memory": "64M"}}))
+	// Its cgroup, and the limits in it, come with its first process.
 	projPids := filepath.Join(pids, "batch", "pids.max")
+	if _, err := os.Stat(filepath.Dir(projPids)); !os.IsNotExist(err) {
+		t.Errorf("batch has a cgroup before any process joined it: %v", err)
+	}
+	l.ok("newtask", "-z", z, "-p", "batch", "true")
 	waitNum(t, projPids, 30)
 	file, _ := os.ReadFile(etcProject)
 	if !strings.Contains(string(file), "batch:100:nightly jobs:::project.max-lwps=(privileged,30,deny);project.max-memory=(privileged,67108864,deny)") {

@@ -163,6 +163,8 @@ func TestZoneConsoleEndToEnd(t *testing.T) {
 		t.Fatal(err)
 	}
 	l.ok("zoneadm", "-z", z, "boot")
+	// web's cgroup is made when a process first joins the project.
+	l.ok("newtask", "-z", z, "-p", "web", "true")
 	pidsMax := filepath.Join(zonePidsDir(t, z), "web", "pids.max")
 	if got := readTrim(t, pidsMax); got != "20" {
 		t.Fatalf("web pids.max before: %s", got)

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -82,8 +83,13 @@ func TestZoneAdminInZone(t *testing.T) {
 		return out, errOut
 	}
 
-	// projadd: the file has the line, the host's cgroup the limit.
+	// projadd: the file has the line; the host's cgroup, made when the
+	// first process joins the project, the limit.
 	mustIn("", "projadd", "-U", "nobody", "-K", "project.max-lwps=(privileged,7,deny)", "web")
+	if _, err := os.Stat(filepath.Join(cg, "web")); !os.IsNotExist(err) {
+		t.Errorf("web has a cgroup before any process joined it: %v", err)
+	}
+	mustIn("", "newtask", "-p", "web", "true")
 	if got := readTrim(t, filepath.Join(cg, "web", "pids.max")); got != "7" {
 		t.Errorf("web pids.max after projadd: %s", got)
 	}
@@ -106,6 +112,14 @@ func TestZoneAdminInZone(t *testing.T) {
 	// Above the zone's cap: accepted, and said to be capped by the zone.
 	if _, errOut := mustIn("", "projadd", "-K", "project.max-lwps=(privileged,1000,deny)", "big"); !strings.Contains(errOut, "capped by zone") {
 		t.Errorf("projadd above the zone cap: stderr %q", errOut)
+	}
+	// prctl shows a project that has no cgroup yet, nothing in use.
+	if out, _ := mustIn("", "prctl", "-n", "project.max-lwps", "-i", "project", "big"); !strings.Contains(out, "project: 101: big") ||
+		!strings.Contains(out, "1.00K") || !regexp.MustCompile(`(?m)^\s+usage\s+0$`).MatchString(out) {
+		t.Errorf("prctl -i project big (no cgroup yet):\n%s", out)
+	}
+	if _, err := os.Stat(filepath.Join(cg, "big")); !os.IsNotExist(err) {
+		t.Errorf("big has a cgroup before any process joined it: %v", err)
 	}
 
 	// The zone cap is the global administrator's: refused, nothing changes.
@@ -150,6 +164,14 @@ func TestZoneAdminInZone(t *testing.T) {
 
 	// A hand edit applies live; a bad line is reported with file:line.
 	l.zlogin(z, "sh", "-c", "echo 'hand:200::::project.max-lwps=(privileged,13,deny)' >> /etc/project; echo 'bad:line' >> /etc/project")
+	// The project can be joined once the edit is applied; its cgroup
+	// then has the limit.
+	for i := 0; i < 100; i++ {
+		if _, _, code := l.inZone(z, "", "newtask", "-p", "hand", "true"); code == 0 {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 	waitFile(t, filepath.Join(cg, "hand", "pids.max"), "13")
 	consoleLog := filepath.Join(l.root, "var", "log", "zonetop", z+".console")
 	var clog []byte

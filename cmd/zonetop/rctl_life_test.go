@@ -20,6 +20,9 @@ func TestPrctlTaskAndProcess(t *testing.T) {
 	l.ok("zoneadm", "-z", z, "install")
 	l.ok("zoneadm", "-z", z, "boot")
 	l.ok("projadd", "-z", z, "-K", "task.max-lwps=(privileged,8,deny)", "-K", "project.max-lwps=(privileged,30,deny)", "web")
+	// A live change before web has a cgroup is the limit the cgroup is
+	// made with.
+	l.ok("prctl", "-n", "project.max-lwps", "-v", "28", "-r", "-i", "project", z+":web")
 
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -50,6 +53,9 @@ func TestPrctlTaskAndProcess(t *testing.T) {
 		t.Fatalf("newtask's sleep never showed up in a task of %s", web)
 	}
 	task := strings.TrimPrefix(filepath.Base(taskDir), "task.")
+	if got := readTrim(t, filepath.Join(web, "pids.max")); got != "28" {
+		t.Errorf("web pids.max = %s, want 28 from the prctl before its cgroup was made", got)
+	}
 	if got := readTrim(t, filepath.Join(taskDir, "pids.max")); got != "8" {
 		t.Errorf("task pids.max = %s, want the project's task.max-lwps 8", got)
 	}
