@@ -803,20 +803,19 @@ func (d *zoneadmd) halt(why string) error {
 	var subs []string
 	byInit := false
 	if cg != nil {
-		timeout := 5 * time.Second
+		deadline := time.Now().Add(5 * time.Second)
 		if done != nil && zsched != nil {
-			start := time.Now()
+			// zsched gets all the time but a second for killAll to see
+			// its own kills through, should zsched not die.
 			var err error
-			if subs, err = cg.killByInit(zsched, done, timeout); err == nil {
+			if subs, err = cg.killByInit(zsched, done, time.Until(deadline)-time.Second); err == nil {
 				byInit = true
 			} else {
 				log.Printf("halt: %v; killing the zone's processes one by one", err)
-				// A zsched that will not die has had most of the time.
-				timeout = max(timeout-time.Since(start), time.Second)
 			}
 		}
 		if !byInit {
-			if err := cg.killAll(timeout, done); err != nil {
+			if err := cg.killAll(time.Until(deadline), done); err != nil {
 				problems = append(problems, err.Error())
 			}
 		}
