@@ -113,8 +113,9 @@ func unescapeMount(s string) string {
 
 // zoneCgroups are the directories of one zone's cgroup, one per hierarchy.
 type zoneCgroups struct {
-	Dirs []string
-	back []string // where this process was before it stepped in, to step out again
+	Dirs    []string
+	back    []string // where this process was before it stepped in, to step out again
+	freezer string   // the one of Dirs in the v1 freezer hierarchy, when made here (not adopted)
 }
 
 // createZoneCgroups makes <parent>/zonetop/<zone> in every hierarchy.
@@ -140,6 +141,9 @@ func createZoneCgroups(zone, parentOverride string, extraDevs []devNode) (*zoneC
 			}
 			if d == dir {
 				cg.Dirs = append(cg.Dirs, dir)
+				if contains(h.controllers, "freezer") {
+					cg.freezer = dir
+				}
 				cg.back = append(cg.back, filepath.Join(h.mount, filepath.Clean("/"+h.current)))
 			}
 			if contains(h.controllers, "cpuset") {
@@ -390,6 +394,9 @@ func (cg *zoneCgroups) pids() []int {
 }
 
 func (cg *zoneCgroups) freezerDir() string {
+	if cg.freezer != "" {
+		return cg.freezer
+	}
 	for _, d := range cg.Dirs {
 		if _, err := os.Stat(filepath.Join(d, "freezer.state")); err == nil {
 			return d
@@ -464,26 +471,139 @@ func (b *backoff) sleep() {
 	}
 }
 
+// survey lists the zone's cgroup in one hierarchy: the cgroups below it,
+// as paths relative to it and deepest first, and the processes in any of
+// them. Each of the zone's processes is in the zone's subtree of every
+// hierarchy (zsched alone leaves the pids one, see exemptFromPids), so one
+// hierarchy tells whether the zone is empty and what remove must take
+// down. It is the freezer's where there is one: its directories hold seven
+// files where memory's or cpu's hold dozens, and listing them is most of
+// the cost.
+func (cg *zoneCgroups) survey() (subs []string, pids []int, err error) {
+	if len(cg.Dirs) == 0 {
+		return nil, nil, errors.New("cgroups: none recorded")
+	}
+	top := cg.freezerDir()
+	if top == "" {
+		top = cg.Dirs[0]
+	}
+	var walk func(rel string) error
+	walk = func(rel string) error {
+		dir := filepath.Join(top, rel)
+		// A cgroup's link count is two plus its child cgroups: the
+		// projects, mostly leaves, are not listed at all.
+		var st syscall.Stat_t
+		if err := syscall.Lstat(dir, &st); err != nil {
+			return fmt.Errorf("cgroup %s: %w", dir, err)
+		}
+		if st.Nlink > 2 {
+			ents, err := os.ReadDir(dir)
+			if err != nil {
+				return fmt.Errorf("cgroup %s: %w", dir, err)
+			}
+			for _, e := range ents {
+				if e.IsDir() {
+					if err := walk(filepath.Join(rel, e.Name())); err != nil {
+						return err
+					}
+				}
+			}
+		}
+		b, err := os.ReadFile(filepath.Join(dir, "cgroup.procs"))
+		if err != nil {
+			return fmt.Errorf("cgroup %s: %w", dir, err)
+		}
+		for _, f := range strings.Fields(string(b)) {
+			if n, err := strconv.Atoi(f); err == nil {
+				pids = append(pids, n)
+			}
+		}
+		if rel != "" {
+			subs = append(subs, rel)
+		}
+		return nil
+	}
+	if err := walk(""); err != nil {
+		return nil, nil, err
+	}
+	return subs, pids, nil
+}
+
+// killByInit ends the zone through its pid namespace instead of process by
+// process: SIGKILL to zsched, the namespace's init, makes the kernel kill
+// every process in the namespace and refuse new ones, and zsched is not
+// reaped (done does not close) before they are all gone. What the
+// namespace cannot reach is a process the host put into the zone's
+// cgroups, so survey checks that nothing is left, and the sub-cgroups it
+// found are returned for removeAs. An error means the zone is not known to
+// be empty, and killAll must finish the job.
+func (cg *zoneCgroups) killByInit(zsched *os.Process, done <-chan struct{}, timeout time.Duration) ([]string, error) {
+	if err := zsched.Signal(syscall.SIGKILL); err != nil && !errors.Is(err, os.ErrProcessDone) {
+		return nil, fmt.Errorf("kill zsched (pid %d): %w", zsched.Pid, err)
+	}
+	t := time.NewTimer(timeout)
+	defer t.Stop()
+	select {
+	case <-done:
+	case <-t.C:
+		return nil, fmt.Errorf("zsched (pid %d) did not die", zsched.Pid)
+	}
+	subs, left, err := cg.survey()
+	if err != nil {
+		return nil, err
+	}
+	if len(left) > 0 {
+		return nil, fmt.Errorf("processes outside the zone's pid namespace: %v", left)
+	}
+	return subs, nil
+}
+
 // remove deletes the zone's cgroups and everything below them, and the
 // shared zonetop directory when no other zone uses it.
 func (cg *zoneCgroups) remove() error {
+	subs, _, _ := cg.survey()
+	return cg.removeAs(subs)
+}
+
+// removeAs is remove given the sub-cgroups survey found, relative and
+// deepest first. Every hierarchy holds the same project and task cgroups,
+// so they are removed by name without listing each hierarchy; only one
+// whose zone cgroup still will not go (a cgroup made since, a process
+// still leaving) is listed and waited for. Nothing outside the zone's own
+// cgroups is touched but the shared zonetop directory.
+func (cg *zoneCgroups) removeAs(subs []string) error {
 	var errs []error
 	for _, d := range cg.Dirs {
-		for _, sub := range walkCgroups(d) {
-			var err error
-			wait := newBackoff()
-			for i := 0; i < 60; i++ {
-				if err = os.Remove(sub); err == nil || errors.Is(err, os.ErrNotExist) {
-					err = nil
-					break
-				}
-				wait.sleep()
-			}
-			if err != nil {
-				errs = append(errs, fmt.Errorf("cgroup %s: %w", sub, err))
+		for _, s := range subs {
+			_ = syscall.Rmdir(filepath.Join(d, s))
+		}
+		if err := syscall.Rmdir(d); err != nil && !errors.Is(err, syscall.ENOENT) {
+			if err := removeTree(d); err != nil {
+				errs = append(errs, err)
 			}
 		}
-		_ = os.Remove(filepath.Dir(d)) // the shared zonetop dir; busy while other zones live
+		_ = syscall.Rmdir(filepath.Dir(d)) // the shared zonetop dir; busy while other zones live
+	}
+	return errors.Join(errs...)
+}
+
+// removeTree deletes dir and every cgroup below it, retrying each while
+// its last processes finish leaving.
+func removeTree(dir string) error {
+	var errs []error
+	for _, sub := range walkCgroups(dir) {
+		var err error
+		wait := newBackoff()
+		for i := 0; i < 60; i++ {
+			if err = os.Remove(sub); err == nil || errors.Is(err, os.ErrNotExist) {
+				err = nil
+				break
+			}
+			wait.sleep()
+		}
+		if err != nil {
+			errs = append(errs, fmt.Errorf("cgroup %s: %w", sub, err))
+		}
 	}
 	return errors.Join(errs...)
 }

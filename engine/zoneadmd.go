@@ -44,9 +44,12 @@ type zoneadmd struct {
 	sealed     *sealedSelf
 	ipc        *ipcSupervisor // the System V IPC check (ipccheck_zoneadmd.go)
 	zschedDone chan struct{}
-	lis        *net.UnixListener
-	zsock      *zoneSockServer // the zone-administration socket, from ready on
-	pwatch     *projectWatch   // the watch on the zone's /etc/project, likewise
+	// zsched is a handle (a pidfd) on the zsched zschedDone waits for, so
+	// that halt can kill it without racing a reused pid.
+	zsched *os.Process
+	lis    *net.UnixListener
+	zsock  *zoneSockServer // the zone-administration socket, from ready on
+	pwatch *projectWatch   // the watch on the zone's /etc/project, likewise
 	// projApplied is the /etc/project last applied, so the watch knows
 	// zoneadmd's own writes from an edit.
 	projApplied []byte
@@ -640,7 +643,7 @@ func (d *zoneadmd) startZsched(spec *PlatformSpec, cg *zoneCgroups, homes []stri
 		close(done)
 	}()
 	d.mu.Lock()
-	d.zschedDone = done
+	d.zschedDone, d.zsched = done, p
 	d.mu.Unlock()
 	go d.watchZsched(done)
 	_ = statusR.SetReadDeadline(time.Now().Add(60 * time.Second))
@@ -830,7 +833,7 @@ func (d *zoneadmd) halt(why string) error {
 	d.st.State, d.st.Reason = stateShuttingDown, why
 	_ = d.saveLocked()
 	cg, st := d.cg, d.st
-	done := d.zschedDone
+	done, zsched := d.zschedDone, d.zsched
 	d.mu.Unlock()
 	defer func() {
 		d.mu.Lock()
@@ -845,9 +848,26 @@ func (d *zoneadmd) halt(why string) error {
 	if cg == nil && len(st.Cgroups) > 0 {
 		cg = &zoneCgroups{Dirs: st.Cgroups}
 	}
+	// byInit: killByInit found the zone empty, and subs are its
+	// sub-cgroups; otherwise killAll and remove go the long way.
+	var subs []string
+	byInit := false
 	if cg != nil {
-		if err := cg.killAll(5*time.Second, done); err != nil {
-			problems = append(problems, err.Error())
+		deadline := time.Now().Add(5 * time.Second)
+		if done != nil && zsched != nil {
+			// zsched gets all the time but a second for killAll to see
+			// its own kills through, should zsched not die.
+			var err error
+			if subs, err = cg.killByInit(zsched, done, time.Until(deadline)-time.Second); err == nil {
+				byInit = true
+			} else {
+				log.Printf("halt: %v; killing the zone's processes one by one", err)
+			}
+		}
+		if !byInit {
+			if err := cg.killAll(time.Until(deadline), done); err != nil {
+				problems = append(problems, err.Error())
+			}
 		}
 	} else if st.ZschedPid > 0 && zschedAlive(st.ZschedPid, st.ZschedStart) {
 		_ = syscall.Kill(st.ZschedPid, syscall.SIGKILL)
@@ -884,7 +904,20 @@ func (d *zoneadmd) halt(why string) error {
 	}
 	ph.mark("net")
 	if cg != nil && len(problems) == 0 {
-		if err := cg.remove(); err != nil {
+		var err error
+		if byInit {
+			if err = cg.removeAs(subs); err != nil {
+				// The hierarchy killByInit read was empty and another is
+				// not: something the host put there. Kill it the long way.
+				log.Printf("halt: %v; killing what is left one by one", err)
+				if err = cg.killAll(5*time.Second, done); err == nil {
+					err = cg.remove()
+				}
+			}
+		} else {
+			err = cg.remove()
+		}
+		if err != nil {
 			problems = append(problems, err.Error())
 		}
 	}
@@ -967,8 +1000,11 @@ func (d *zoneadmd) adopt() error {
 				d.st.InitPid = hostPidOf(st.ZschedPid, ping.Pid)
 				_ = d.saveLocked()
 			}
+			// Both handles are taken before zschedAlive looks: if it
+			// is still the recorded zsched then, they are on it.
+			proc, ferr := os.FindProcess(st.ZschedPid)
 			fd, err := unix.PidfdOpen(st.ZschedPid, 0)
-			if err == nil && zschedAlive(st.ZschedPid, st.ZschedStart) {
+			if err == nil && ferr == nil && zschedAlive(st.ZschedPid, st.ZschedStart) {
 				done := make(chan struct{})
 				go func() {
 					defer unix.Close(fd)
@@ -981,7 +1017,7 @@ func (d *zoneadmd) adopt() error {
 					}
 					close(done)
 				}()
-				d.zschedDone = done
+				d.zschedDone, d.zsched = done, proc
 				d.adoptLimits()
 				go d.watchZsched(done)
 				if err := d.attachConsole(); err != nil {
@@ -999,13 +1035,16 @@ func (d *zoneadmd) adopt() error {
 			if err == nil {
 				unix.Close(fd)
 			}
+			if ferr == nil {
+				_ = proc.Release()
+			}
 		}
 	}
 	// The platform is half there (a ready that died, a zsched that is
 	// gone, or a halt that did not finish): finish tearing it down.
 	d.st.State = stateDown
 	d.st.Reason = "recovering a zone whose zoneadmd died"
-	d.zschedDone = nil
+	d.zschedDone, d.zsched = nil, nil
 	d.opMu.Lock()
 	defer d.opMu.Unlock()
 	if err := d.halt(""); err != nil {

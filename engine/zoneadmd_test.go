@@ -283,3 +283,84 @@ func TestZoneadmdRejectsGarbage(t *testing.T) {
 	}
 	z.halt()
 }
+
+// hostSleeper starts a host process the test must end whatever happens.
+func hostSleeper(t *testing.T) *os.Process {
+	t.Helper()
+	p, err := os.StartProcess(busyboxPath, []string{"sleep", "1000"}, &os.ProcAttr{})
+	must(t, err)
+	t.Cleanup(func() {
+		_ = p.Kill()
+		_, _ = p.Wait()
+	})
+	return p
+}
+
+// assertKilled reaps p and checks SIGKILL ended it. A p still running is
+// reported, not waited for (the cleanup kills it).
+func assertKilled(t *testing.T, p *os.Process) {
+	t.Helper()
+	if !procZombie(p.Pid) {
+		t.Errorf("host process %d in the zone's cgroups survived the halt", p.Pid)
+		return
+	}
+	ps, err := p.Wait()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ws, ok := ps.Sys().(syscall.WaitStatus); !ok || !ws.Signaled() || ws.Signal() != syscall.SIGKILL {
+		t.Errorf("host process ended by %v, not SIGKILL", ps)
+	}
+}
+
+func zoneadmdLog(z *testZone) string {
+	b, _ := os.ReadFile(filepath.Join(logDir(z.root), z.spec.Name+".zoneadmd.log"))
+	return string(b)
+}
+
+// Killing zsched kills the zone's pid namespace, not its cgroups: a
+// process the host put into them survives that, and halt must still find
+// and kill it.
+func TestZoneHaltKillsProcessOutsideNamespace(t *testing.T) {
+	z := newBusyboxZone(t)
+	st := z.ready()
+	p := hostSleeper(t)
+	// Into a project, below the zone's own cgroup, in every hierarchy.
+	for _, d := range z.cgroupDirs() {
+		if fi, err := os.Stat(filepath.Join(d, "default")); err == nil && fi.IsDir() {
+			d = filepath.Join(d, "default")
+		}
+		must(t, os.WriteFile(filepath.Join(d, "cgroup.procs"), []byte(strconv.Itoa(p.Pid)), 0o644))
+	}
+	z.halt()
+	assertKilled(t, p)
+	if log := zoneadmdLog(z); !strings.Contains(log, "outside the zone's pid namespace: ["+strconv.Itoa(p.Pid)+"]") {
+		t.Errorf("zoneadmd did not report the process it had to kill one by one:\n%s", log)
+	}
+	z.assertGone(st)
+}
+
+// The same with the process in one hierarchy only, not the one halt
+// reads to see whether the zone is empty: removing the cgroups finds it.
+func TestZoneHaltKillsProcessInOneHierarchy(t *testing.T) {
+	z := newBusyboxZone(t)
+	st := z.ready()
+	var d string
+	for _, c := range z.cgroupDirs() {
+		if _, err := os.Stat(filepath.Join(c, "freezer.state")); err != nil {
+			d = c
+			break
+		}
+	}
+	if d == "" || len(z.cgroupDirs()) < 2 {
+		t.Skip("one cgroup hierarchy: nothing a process could be in alone")
+	}
+	p := hostSleeper(t)
+	must(t, os.WriteFile(filepath.Join(d, "cgroup.procs"), []byte(strconv.Itoa(p.Pid)), 0o644))
+	z.halt()
+	assertKilled(t, p)
+	if log := zoneadmdLog(z); !strings.Contains(log, "killing what is left one by one") {
+		t.Errorf("zoneadmd did not report the process it had to kill one by one:\n%s", log)
+	}
+	z.assertGone(st)
+}

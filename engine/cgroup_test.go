@@ -1,0 +1,77 @@
+package engine
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"testing"
+)
+
+// removeAs takes down the sub-cgroups one hierarchy showed in every
+// hierarchy, lists a hierarchy that has more, and leaves the zone's
+// neighbours alone.
+func TestZoneCgroupsRemoveAs(t *testing.T) {
+	needZones(t)
+	name := fmt.Sprintf("cgt%d", os.Getpid()%100000)
+	cg, err := createZoneCgroups(name, "", nil)
+	must(t, err)
+	nb, err := createZoneCgroups(name+"-nb", "", nil)
+	if err != nil {
+		_ = cg.remove()
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		for _, c := range []*zoneCgroups{cg, nb} {
+			for _, d := range c.Dirs {
+				for _, sub := range walkCgroups(d) {
+					_ = os.Remove(sub)
+				}
+			}
+		}
+	})
+	for _, d := range cg.Dirs {
+		for _, sub := range []string{"p1", "p1/t1", "p2"} {
+			must(t, os.Mkdir(filepath.Join(d, sub), 0o755))
+		}
+	}
+	stray := ""
+	for _, d := range cg.Dirs {
+		if d != cg.freezerDir() {
+			stray = filepath.Join(d, "p2", "stray")
+			must(t, os.Mkdir(stray, 0o755))
+			break
+		}
+	}
+	subs, pids, err := cg.survey()
+	must(t, err)
+	if len(pids) != 0 {
+		t.Errorf("survey of an empty zone: pids %v", pids)
+	}
+	want := map[string]bool{"p1": true, "p1/t1": true, "p2": true}
+	if len(subs) != len(want) {
+		t.Errorf("survey: subs %q", subs)
+	}
+	seen := map[string]bool{}
+	for _, s := range subs {
+		if !want[s] {
+			t.Errorf("survey: unexpected sub-cgroup %q", s)
+		}
+		if s == "p1" && !seen["p1/t1"] {
+			t.Errorf("survey: %q before its child: %q", s, subs)
+		}
+		seen[s] = true
+	}
+	must(t, cg.removeAs(subs))
+	for _, d := range cg.Dirs {
+		if _, err := os.Stat(d); !errors.Is(err, os.ErrNotExist) {
+			t.Errorf("%s remains (%v)", d, err)
+		}
+	}
+	for _, d := range nb.Dirs {
+		if _, err := os.Stat(d); err != nil {
+			t.Errorf("neighbour %s: %v", d, err)
+		}
+	}
+	must(t, nb.remove())
+}
