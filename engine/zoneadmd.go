@@ -478,23 +478,21 @@ func (d *zoneadmd) ready(spec *PlatformSpec) (err error) {
 	d.mu.Unlock()
 
 	ph.mark("cgroups")
-	lim, cgParent, err := d.setupLimits(spec)
-	if err != nil {
-		return err
-	}
-	d.mu.Lock()
-	d.lim = lim
-	d.st.CgParent = cgParent
-	_ = d.saveLocked()
-	d.mu.Unlock()
-
-	ph.mark("limits")
 	if d.sealed == nil {
 		if d.sealed, err = newSealedSelf(d.dir); err != nil {
 			return err
 		}
 	}
 	ph.mark("seal")
+	lim, cgParent, err := d.openLimits(spec)
+	if err != nil {
+		return err
+	}
+	d.mu.Lock()
+	d.lim = lim
+	d.st.CgParent = cgParent
+	d.mu.Unlock()
+	ph.mark("system")
 	// zsched lives in the system project, as illumos' zsched does, and
 	// outside the zone's pids count (exemptFromPids). On cgroup v1 it is
 	// born there; elsewhere it is born in the zone cgroup and moved.
@@ -503,9 +501,20 @@ func (d *zoneadmd) ready(spec *PlatformSpec) (err error) {
 		system = "system"
 	}
 	homes := cg.zschedHomes(system)
-	p, err := d.startZsched(spec, cg, homes)
+	p, built, err := d.startZsched(spec, cg, homes)
 	if err != nil {
 		return err
+	}
+	// The zone's caps and projects are written while zsched starts and
+	// builds the platform: nothing of the zone's own runs before ready
+	// answers, and zsched is no user process.
+	lerr := d.applyLimits(lim)
+	ph.mark("limits")
+	if err := built(); err != nil {
+		return err
+	}
+	if lerr != nil {
+		return lerr
 	}
 	ph.mark("zsched")
 	start, _ := procStartTime(p.Pid)
@@ -524,19 +533,26 @@ func (d *zoneadmd) ready(spec *PlatformSpec) (err error) {
 	_ = d.saveLocked()
 	d.mu.Unlock()
 	ph.mark("place")
-	if err := d.attachConsole(); err != nil {
+	// The console, the zone socket and the IPC check are independent
+	// (each its own connection to zsched or its own listener): set up
+	// side by side.
+	var consErr, sockErr, ipcErr error
+	var wg sync.WaitGroup
+	wg.Add(2)
+	go func() { defer wg.Done(); consErr = d.attachConsole() }()
+	go func() { defer wg.Done(); ipcErr = d.startIPCCheck() }()
+	sockErr = d.startZoneSock()
+	wg.Wait()
+	if sockErr == nil {
+		undo = append(undo, d.stopZoneSock)
+	}
+	if ipcErr == nil {
+		undo = append(undo, func() { d.stopIPCCheck(true) })
+	}
+	if err := errors.Join(consErr, sockErr, ipcErr); err != nil {
 		return err
 	}
-	if err := d.startZoneSock(); err != nil {
-		return err
-	}
-	undo = append(undo, d.stopZoneSock)
-	ph.mark("console+sock")
-	if err := d.startIPCCheck(); err != nil {
-		return err
-	}
-	undo = append(undo, func() { d.stopIPCCheck(true) })
-	ph.mark("ipccheck")
+	ph.mark("console+sock+ipc")
 	ns, err := SetupNet(*spec, p.Pid, id)
 	if err != nil {
 		return err
@@ -577,16 +593,16 @@ func checkZonepath(zp string) error {
 // rooted at the zone cgroup, and waits for it to report that the platform
 // is built. With homes (cgroup v1) it is born in them; without, in the
 // zone cgroups.
-func (d *zoneadmd) startZsched(spec *PlatformSpec, cg *zoneCgroups, homes []string) (*os.Process, error) {
+func (d *zoneadmd) startZsched(spec *PlatformSpec, cg *zoneCgroups, homes []string) (*os.Process, func() error, error) {
 	statusR, statusW, err := os.Pipe()
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	defer statusR.Close()
 	errR, errW, err := os.Pipe()
 	if err != nil {
+		statusR.Close()
 		statusW.Close()
-		return nil, err
+		return nil, nil, err
 	}
 	go func() {
 		defer errR.Close()
@@ -597,9 +613,10 @@ func (d *zoneadmd) startZsched(spec *PlatformSpec, cg *zoneCgroups, homes []stri
 	}()
 	null, err := os.Open(os.DevNull)
 	if err != nil {
+		statusR.Close()
 		statusW.Close()
 		errW.Close()
-		return nil, err
+		return nil, nil, err
 	}
 	flags := uintptr(syscall.CLONE_NEWNS | syscall.CLONE_NEWPID | syscall.CLONE_NEWUTS | syscall.CLONE_NEWIPC | unix.CLONE_NEWCGROUP)
 	if spec.IPType == "exclusive" {
@@ -635,7 +652,8 @@ func (d *zoneadmd) startZsched(spec *PlatformSpec, cg *zoneCgroups, homes []stri
 	statusW.Close()
 	errW.Close()
 	if err != nil {
-		return nil, fmt.Errorf("start zsched: %w", err)
+		statusR.Close()
+		return nil, nil, fmt.Errorf("start zsched: %w", err)
 	}
 	done := make(chan struct{})
 	go func() {
@@ -646,10 +664,16 @@ func (d *zoneadmd) startZsched(spec *PlatformSpec, cg *zoneCgroups, homes []stri
 	d.zschedDone, d.zsched = done, p
 	d.mu.Unlock()
 	go d.watchZsched(done)
-	_ = statusR.SetReadDeadline(time.Now().Add(60 * time.Second))
-	b, rerr := io.ReadAll(io.LimitReader(statusR, 64<<10))
-	msg := strings.TrimSpace(string(b))
-	if msg != "ok" {
+	// built waits for zsched's word that the platform stands; on any
+	// other word zsched is killed and reaped.
+	built := func() error {
+		defer statusR.Close()
+		_ = statusR.SetReadDeadline(time.Now().Add(60 * time.Second))
+		b, rerr := io.ReadAll(io.LimitReader(statusR, 64<<10))
+		msg := strings.TrimSpace(string(b))
+		if msg == "ok" {
+			return nil
+		}
 		_ = p.Kill()
 		<-done
 		if msg == "" && rerr != nil {
@@ -658,9 +682,9 @@ func (d *zoneadmd) startZsched(spec *PlatformSpec, cg *zoneCgroups, homes []stri
 		if msg == "" {
 			msg = "zsched exited without a word"
 		}
-		return nil, fmt.Errorf("zsched: %s", strings.TrimPrefix(msg, "error: "))
+		return fmt.Errorf("zsched: %s", strings.TrimPrefix(msg, "error: "))
 	}
-	return p, nil
+	return p, built, nil
 }
 
 // watchZsched notices a zsched that died on its own (the zone is gone)

@@ -379,10 +379,10 @@ func (l *zoneLimits) sweepSocketTasks() {
 	}
 }
 
-// setupLimits is the caps step of ready: the zone's caps on its cgroup,
-// its projects' cgroups, bad project lines reported in the zoneadmd log
-// and on the console.
-func (d *zoneadmd) setupLimits(spec *PlatformSpec) (*zoneLimits, *limits.Parent, error) {
+// openLimits is the part of the caps step zsched's birth needs: the
+// zone's cgroup opened through the backend and the system project's
+// cgroup made (with no caps yet; applyLimits writes them).
+func (d *zoneadmd) openLimits(spec *PlatformSpec) (*zoneLimits, *limits.Parent, error) {
 	var parent limits.Parent
 	var err error
 	if spec.CgroupParent != "" {
@@ -397,15 +397,28 @@ func (d *zoneadmd) setupLimits(spec *PlatformSpec) (*zoneLimits, *limits.Parent,
 	if err != nil {
 		return nil, nil, err
 	}
-	if err := l.zone.Apply(l.zoneResources()); err != nil {
-		return nil, nil, fmt.Errorf("zone caps: %w", err)
-	}
-	warn, err := l.loadProjects(false)
+	g, err := l.back.Create(l.name+"/system", nil)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, fmt.Errorf("project system: %w", err)
+	}
+	l.groups["system"] = g
+	return l, &parent, nil
+}
+
+// applyLimits writes the zone's caps and its projects' and reports bad
+// /etc/project lines.
+func (d *zoneadmd) applyLimits(l *zoneLimits) error {
+	if err := l.zone.Apply(l.zoneResources()); err != nil {
+		return fmt.Errorf("zone caps: %w", err)
+	}
+	l.mu.Lock()
+	warn, err := l.loadProjects(false)
+	l.mu.Unlock()
+	if err != nil {
+		return err
 	}
 	d.reportProjects(warn)
-	return l, &parent, nil
+	return nil
 }
 
 // reportProjects records bad /etc/project lines: zoneadmd log, the zone's
