@@ -195,11 +195,11 @@ func (e *Engine) auditOp(p Principal, zone, what string) func(*error) {
 // zoneadmd. An operation that failed before reading it changed nothing,
 // so done reads it then.
 type opAudit struct {
-	e           *Engine
-	p           Principal
-	zone, what  string
-	before      string
-	beforeKnown bool
+	e                       *Engine
+	p                       Principal
+	zone, what              string
+	before, after           string
+	beforeKnown, afterKnown bool
 }
 
 func (e *Engine) auditLater(p Principal, zone, what string) *opAudit {
@@ -209,6 +209,14 @@ func (e *Engine) auditLater(p Principal, zone, what string) *opAudit {
 // sawState records the zone's state before the operation acts.
 func (a *opAudit) sawState(s zones.State) { a.before, a.beforeKnown = string(s), true }
 
+// endedIn records the state zoneadmd answered the operation with, so the
+// record needs no status round trip of its own.
+func (a *opAudit) endedIn(st ZoneStatus) {
+	if st.State != "" {
+		a.after, a.afterKnown = st.State, true
+	}
+}
+
 func (a *opAudit) done(errp *error) {
 	if !a.beforeKnown {
 		a.before = a.e.stateForAudit(a.zone)
@@ -217,7 +225,10 @@ func (a *opAudit) done(errp *error) {
 	if errp != nil && *errp != nil {
 		rec.Result = (*errp).Error()
 	}
-	rec.After = a.e.stateForAudit(a.zone)
+	rec.After = a.after
+	if !a.afterKnown || rec.Result != "ok" {
+		rec.After = a.e.stateForAudit(a.zone)
+	}
 	// The audit log is best effort for the caller: a front end run by a
 	// user who cannot write it must still work; zoneadmd, which runs
 	// every delegated operation, always can.

@@ -171,7 +171,8 @@ func (e *Engine) ReadyZone(ctx context.Context, p Principal, name string) (_ Zon
 // state comes from zoneadmd whatever the index says (fillLive), so a
 // front end killed in between leaves nothing misread.
 func (e *Engine) readyZone(ctx context.Context, p Principal, name string, record bool) (_ ZoneStatus, err error) {
-	defer e.auditOp(p, name, "ready")(&err)
+	au := e.auditLater(p, name, "ready")
+	defer au.done(&err)
 	defer func() { e.note(p, name, "ready", err) }()
 	if err := e.authorize(p, name, ActReady); err != nil {
 		return ZoneStatus{}, err
@@ -180,7 +181,9 @@ func (e *Engine) readyZone(ctx context.Context, p Principal, name string, record
 	if err != nil {
 		return ZoneStatus{}, fmt.Errorf("ready %s: %w", name, err)
 	}
-	if err := zones.CheckOp(name, e.liveState(name, ent), "ready"); err != nil {
+	live := e.liveState(name, ent)
+	au.sawState(live)
+	if err := zones.CheckOp(name, live, "ready"); err != nil {
 		return ZoneStatus{}, err
 	}
 	spec, err := e.Spec(cfg)
@@ -192,6 +195,7 @@ func (e *Engine) readyZone(ctx context.Context, p Principal, name string, record
 	if err != nil {
 		return st, fmt.Errorf("ready %s: %w", name, err)
 	}
+	au.endedIn(st)
 	testPause(e.Root, "ready-end")
 	if !record {
 		return st, nil
@@ -202,7 +206,8 @@ func (e *Engine) readyZone(ctx context.Context, p Principal, name string, record
 // BootZone starts the zone's init, passing through ready when the zone is
 // only installed.
 func (e *Engine) BootZone(ctx context.Context, p Principal, name string, args []string) (_ ZoneStatus, err error) {
-	defer e.auditOp(p, name, "boot")(&err)
+	au := e.auditLater(p, name, "boot")
+	defer au.done(&err)
 	defer func() { e.note(p, name, "boot", err) }()
 	if err := e.authorize(p, name, ActBoot); err != nil {
 		return ZoneStatus{}, err
@@ -212,6 +217,7 @@ func (e *Engine) BootZone(ctx context.Context, p Principal, name string, args []
 		return ZoneStatus{}, fmt.Errorf("boot %s: %w", name, err)
 	}
 	state := e.liveState(name, ent)
+	au.sawState(state)
 	if err := zones.CheckOp(name, state, "boot"); err != nil {
 		return ZoneStatus{}, err
 	}
@@ -225,6 +231,7 @@ func (e *Engine) BootZone(ctx context.Context, p Principal, name string, args []
 	if err != nil {
 		return st, fmt.Errorf("boot %s: %w", name, err)
 	}
+	au.endedIn(st)
 	return st, e.record(name, st)
 }
 
@@ -247,6 +254,9 @@ func (e *Engine) HaltZone(ctx context.Context, p Principal, name string) (_ Zone
 		return ZoneStatus{}, err
 	}
 	st, herr := Halt(e.Root, name)
+	if herr == nil {
+		au.endedIn(ZoneStatus{State: string(zones.StateInstalled)})
+	}
 	if rerr := e.record(name, st); rerr != nil && herr == nil {
 		herr = rerr
 	}

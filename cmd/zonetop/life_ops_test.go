@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"zonetop/engine"
 )
 
 // shutdown, reboot, boot arguments, autoboot, verify and the refusals of
@@ -49,6 +50,25 @@ func TestShutdownRebootBootargs(t *testing.T) {
 		t.Errorf("inittab shutdown entry did not run: %q %v", b, err)
 	}
 	l.checkGone(z)
+
+	// The audit log holds each operation with the states around it,
+	// those boot and halt take from zoneadmd's answers included.
+	l.ok("zoneadm", "-z", z, "boot")
+	l.ok("zoneadm", "-z", z, "halt")
+	recs, _, err := engine.ReadAudit(l.root, engine.AuditQuery{Zone: z})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var saw []string
+	for _, r := range recs {
+		saw = append(saw, r.What+":"+r.Before+">"+r.After+":"+r.Result)
+	}
+	joined := strings.Join(saw, "\n")
+	for _, want := range []string{"ready:installed>ready:ok\nboot:installed>running:ok\nhalt:running>installed:ok"} {
+		if !strings.HasSuffix(joined, want) {
+			t.Errorf("audit log ends\n%s\nwant it to end\n%s", joined, want)
+		}
+	}
 }
 
 // TestAutoboot: `zonetop autoboot` boots the zones with autoboot=true and
