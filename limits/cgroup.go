@@ -8,9 +8,13 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"strconv"
 	"strings"
+	"sync"
+	"syscall"
+	"time"
 
-	cgroups "github.com/containerd/cgroups/v3"
+	"golang.org/x/sys/unix"
 )
 
 // Mode is the cgroup layout of the host.
@@ -37,17 +41,37 @@ func (m Mode) String() string {
 	return "unavailable"
 }
 
-// DetectMode reports the host's cgroup layout.
-func DetectMode() Mode {
-	switch cgroups.Mode() {
-	case cgroups.Legacy:
-		return ModeV1
-	case cgroups.Hybrid:
-		return ModeHybrid
-	case cgroups.Unified:
+// DetectMode reports the host's cgroup layout. The layout does not change
+// while zonetop runs, so it is looked at once.
+func DetectMode() Mode { return detectedMode() }
+
+var detectedMode = sync.OnceValue(func() Mode { return modeFrom(statfsType) })
+
+func statfsType(path string) (int64, error) {
+	var st unix.Statfs_t
+	if err := unix.Statfs(path, &st); err != nil {
+		return 0, err
+	}
+	return int64(st.Type), nil
+}
+
+// modeFrom decides the layout from the file system types of /sys/fs/cgroup
+// and /sys/fs/cgroup/unified: cgroup2 at the top is unified; anything else
+// there (the tmpfs holding v1 mounts) is v1, hybrid when a cgroup2 tree
+// sits at unified/. Container runtimes decide the same way, so zonetop
+// agrees with whatever made its host's cgroups.
+func modeFrom(fsType func(path string) (int64, error)) Mode {
+	t, err := fsType(v1Root)
+	if err != nil {
+		return ModeUnavailable
+	}
+	if t == unix.CGROUP2_SUPER_MAGIC {
 		return ModeUnified
 	}
-	return ModeUnavailable
+	if t, err := fsType(filepath.Join(v1Root, "unified")); err == nil && t == unix.CGROUP2_SUPER_MAGIC {
+		return ModeHybrid
+	}
+	return ModeV1
 }
 
 // Resources are the kernel-enforced caps of one zone, project or task
@@ -362,4 +386,174 @@ func NewBackend(p Parent) (Backend, error) {
 	default:
 		return nil, errors.New("cgroups: no cgroup file system mounted")
 	}
+}
+
+// writeCgroup writes one value to a cgroup interface file in a single
+// write, as the kernel parses it. The file is not created: a missing one
+// is a controller that is not there, and says so. The error names the
+// file, relative to the group, and the kernel's errno.
+func writeCgroup(dir, name, value string) error {
+	f, err := os.OpenFile(filepath.Join(dir, name), os.O_WRONLY|os.O_TRUNC, 0)
+	if err == nil {
+		_, err = f.Write([]byte(value))
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+	}
+	if err != nil {
+		var pe *os.PathError
+		if errors.As(err, &pe) {
+			err = pe.Err
+		}
+		return fmt.Errorf("%s: %w", name, err)
+	}
+	return nil
+}
+
+// addProc moves pid into the group at dir. A process that is still being
+// born (TASK_NEW) is refused with EINVAL for a moment; the write is
+// retried as runc does.
+func addProc(dir, name string, pid int) error {
+	if pid <= 0 {
+		return fmt.Errorf("%s: invalid pid %d", name, pid)
+	}
+	var err error
+	for attempt := 0; attempt < 5; attempt++ {
+		if attempt > 0 {
+			time.Sleep(30 * time.Millisecond)
+		}
+		err = writeCgroup(dir, name, strconv.Itoa(pid))
+		if !errors.Is(err, syscall.EINVAL) {
+			return err
+		}
+	}
+	return err
+}
+
+// removeGroup removes the cgroup directory dir and every group below it,
+// deepest first (cgroupfs refuses to rmdir a group with children, and its
+// interface files cannot be unlinked). A group whose last processes have
+// just exited can stay busy for a moment; that is retried briefly. A group
+// already gone is not an error.
+func removeGroup(dir string) error {
+	delay := 10 * time.Millisecond
+	var err error
+	for attempt := 0; attempt < 5; attempt++ {
+		if attempt > 0 {
+			time.Sleep(delay)
+			delay *= 2
+		}
+		if err = rmdirTree(dir); !errors.Is(err, syscall.EBUSY) {
+			return err
+		}
+	}
+	return err
+}
+
+func rmdirTree(dir string) error {
+	ents, err := os.ReadDir(dir)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	for _, e := range ents {
+		if e.IsDir() {
+			if err := rmdirTree(filepath.Join(dir, e.Name())); err != nil {
+				return err
+			}
+		}
+	}
+	if err := syscall.Rmdir(dir); err != nil && err != syscall.ENOENT {
+		return &os.PathError{Op: "rmdir", Path: dir, Err: err}
+	}
+	return nil
+}
+
+// busyGroup reports the processes still in dir or below, which the kernel
+// would refuse to remove it for; a group already gone has none.
+func busyGroup(dir string) error {
+	var d cgDirs
+	defer d.close()
+	ps, err := d.listProcs(dir, true)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if len(ps) > 0 {
+		return fmt.Errorf("%s: still holds processes %v", dir, ps)
+	}
+	return nil
+}
+
+// freezeWait is how long Freeze and Thaw wait for the kernel to report the
+// new state. A task in uninterruptible sleep holds a freeze back; waiting
+// forever for it would hang zoneadmd. A variable for tests.
+var freezeWait = 5 * time.Second
+
+// waitState calls write, then polls done until it reports true, for at
+// most freezeWait. write is repeated on every round when again is set (a
+// v1 freezer left in FREEZING is nudged by writing FROZEN again).
+func waitState(write func() error, again bool, done func() (bool, error)) error {
+	deadline := time.Now().Add(freezeWait)
+	for first := true; ; first = false {
+		if first || again {
+			if err := write(); err != nil {
+				return err
+			}
+		}
+		ok, err := done()
+		if err != nil || ok {
+			return err
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("state not reached after %v", freezeWait)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+// killFrozen kills every process in g and below where the kernel has no
+// cgroup.kill: it freezes the group so nothing forks while the list is
+// read, sends SIGKILL to every pid, thaws so the signals are delivered,
+// and repeats until the group is empty. what names g in errors.
+func killFrozen(g Group, what string) error {
+	frozen := g.Freeze() == nil
+	var lastErr error
+	for attempt := 0; attempt < 50; attempt++ {
+		pids, err := g.Procs(true)
+		if err != nil {
+			lastErr = err
+			break
+		}
+		if len(pids) == 0 {
+			if frozen {
+				return g.Thaw()
+			}
+			return nil
+		}
+		for _, pid := range pids {
+			if err := syscall.Kill(pid, syscall.SIGKILL); err != nil && !errors.Is(err, syscall.ESRCH) {
+				lastErr = fmt.Errorf("%s: kill %d: %w", what, pid, err)
+			}
+		}
+		if frozen {
+			if err := g.Thaw(); err != nil {
+				lastErr = err
+			}
+			frozen = false
+		}
+		// Killed processes leave the group once their parent reaps them.
+		time.Sleep(time.Duration(attempt+1) * 2 * time.Millisecond)
+	}
+	if frozen {
+		_ = g.Thaw()
+	}
+	if lastErr == nil {
+		lastErr = fmt.Errorf("%s: processes still present after SIGKILL (unreaped zombies?)", what)
+	}
+	return lastErr
 }

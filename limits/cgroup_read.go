@@ -16,10 +16,11 @@ import (
 
 // Sampling reads a handful of small kernel files per cgroup every second,
 // for every zone and project: it reads exactly the files it needs into a
-// buffer on the stack. The cgroups library's Stat reads every file of every
-// controller (memory.stat, hugetlb, blkio) and its process listing stats
-// each interface file of each directory; over 100 zones with five projects
-// that was a quarter of a core at one round a second.
+// buffer on the stack. The Stat of containerd's cgroups library, which
+// zonetop used before, read every file of every controller (memory.stat,
+// hugetlb, blkio) and its process listing stat'ed each interface file of
+// each directory; over 100 zones with five projects that was a quarter of
+// a core at one round a second.
 
 // cgDirs keeps a group's directories open (O_PATH), one per hierarchy:
 // files are opened relative to them, so a sample does not walk the whole

@@ -8,9 +8,13 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // skipOrFail skips a test that cannot run here, but fails it under CI,
@@ -134,10 +138,7 @@ func TestV2FakeTree(t *testing.T) {
 	mount := t.TempDir()
 	parent := "/engine/zonetop"
 	for _, d := range []string{"", "engine", "engine/zonetop"} {
-		if err := os.MkdirAll(filepath.Join(mount, d), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		writeFile(t, filepath.Join(mount, d, "cgroup.subtree_control"), "")
+		fakeV2Group(t, filepath.Join(mount, d))
 	}
 	b, err := NewV2(mount, parent)
 	if err != nil {
@@ -146,6 +147,8 @@ func TestV2FakeTree(t *testing.T) {
 	if _, err := NewV2(mount, "relative"); err == nil {
 		t.Error("relative v2 parent accepted")
 	}
+	// The kernel makes a new group's interface files; the fake must.
+	fakeV2Group(t, filepath.Join(mount, parent, "z1"))
 	g, err := b.Create("z1", &Resources{Pids: ptr[int64](50), Memory: ptr[int64](64 << 20), MemorySwap: ptr[int64](128 << 20),
 		CPUShares: ptr[uint64](10), CPUCap: ptr[uint64](50), CPUs: "0"})
 	if err != nil {
@@ -161,14 +164,16 @@ func TestV2FakeTree(t *testing.T) {
 			t.Errorf("%s = %q, want %q", f, got, v)
 		}
 	}
-	if got := readFile(t, filepath.Join(mount, parent, "cgroup.subtree_control")); !strings.Contains(got, "+pids") || !strings.Contains(got, "+memory") || !strings.Contains(got, "+cpu") {
-		t.Errorf("parent subtree_control %q", got)
+	for _, d := range []string{"", "engine", "engine/zonetop"} {
+		if got := readFile(t, filepath.Join(mount, d, "cgroup.subtree_control")); got != "+cpu +memory +pids" {
+			t.Errorf("%s/cgroup.subtree_control %q", d, got)
+		}
 	}
 	// Remove the caps again.
 	if err := g.Apply(&Resources{Pids: ptr[int64](-1), CPUCap: ptr[uint64](0), Memory: ptr[int64](-1), MemorySwap: ptr[int64](-1)}); err != nil {
 		t.Fatal(err)
 	}
-	for f, v := range map[string]string{"pids.max": "max", "cpu.max": "max 100000", "memory.max": "9223372036854775807", "memory.swap.max": "9223372036854775807"} {
+	for f, v := range map[string]string{"pids.max": "max", "cpu.max": "max 100000", "memory.max": "max", "memory.swap.max": "max"} {
 		if got := readFile(t, filepath.Join(dir, f)); got != v {
 			t.Errorf("uncapped %s = %q, want %q", f, got, v)
 		}
@@ -184,8 +189,7 @@ func TestV2FakeTree(t *testing.T) {
 		t.Errorf("swap under a memory cap = %q, want 200", got)
 	}
 
-	// The kernel makes a new group's interface files; the fake must.
-	writeFile(t, filepath.Join(dir, "cgroup.subtree_control"), "")
+	fakeV2Group(t, filepath.Join(dir, "default"))
 	p, err := b.Create("z1/default", &Resources{Pids: ptr[int64](10)})
 	if err != nil {
 		t.Fatal(err)
@@ -224,14 +228,30 @@ func TestV2FakeTree(t *testing.T) {
 	if procs, err := p.Procs(true); err != nil || !slices.Equal(procs, []int{11, 12}) {
 		t.Errorf("leaf procs %v %v", procs, err)
 	}
+	// Freeze waits for the kernel's word in cgroup.events, not for its
+	// own write to cgroup.freeze to read back.
+	writeFile(t, filepath.Join(dir, "cgroup.events"), "populated 1\nfrozen 1\n")
 	if err := g.Freeze(); err != nil {
 		t.Fatal(err)
 	}
 	if got := readFile(t, filepath.Join(dir, "cgroup.freeze")); got != "1" {
 		t.Errorf("cgroup.freeze = %q", got)
 	}
+	writeFile(t, filepath.Join(dir, "cgroup.events"), "populated 1\nfrozen 0\n")
 	if err := g.Thaw(); err != nil {
 		t.Fatal(err)
+	}
+	if got := readFile(t, filepath.Join(dir, "cgroup.freeze")); got != "0" {
+		t.Errorf("thawed cgroup.freeze = %q", got)
+	}
+	// A freeze that does not take is undone, not left half done.
+	defer func(w time.Duration) { freezeWait = w }(freezeWait)
+	freezeWait = 0
+	if err := g.Freeze(); err == nil || !strings.Contains(err.Error(), "cgroup v2 z1: freeze") {
+		t.Errorf("freeze that never took: %v", err)
+	}
+	if got := readFile(t, filepath.Join(dir, "cgroup.freeze")); got != "0" {
+		t.Errorf("cgroup.freeze after a failed freeze = %q", got)
 	}
 	if err := g.Kill(); err != nil {
 		t.Fatal(err)
@@ -244,6 +264,8 @@ func TestV2FakeTree(t *testing.T) {
 	}
 	writeFile(t, filepath.Join(dir, "default", "cgroup.procs"), "")
 	writeFile(t, filepath.Join(dir, "cgroup.procs"), "")
+	// cgroupfs removes a group's files with it; a fake's are removed first.
+	unfakeV2Group(t, dir)
 	if err := p.Delete(); err != nil {
 		t.Fatal(err)
 	}
@@ -258,6 +280,34 @@ func TestV2FakeTree(t *testing.T) {
 	}
 	if _, err := b.Create("../escape", nil); err == nil {
 		t.Error("Create climbed out of the parent")
+	}
+}
+
+// fakeV2Group makes dir with empty interface files, as the kernel makes
+// a new cgroup2 group's.
+func fakeV2Group(t *testing.T, dir string) {
+	t.Helper()
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range []string{"cgroup.procs", "cgroup.subtree_control", "cgroup.freeze", "cgroup.kill", "cgroup.events",
+		"cpu.weight", "cpu.max", "cpuset.cpus", "memory.max", "memory.swap.max", "pids.max"} {
+		writeFile(t, filepath.Join(dir, f), "")
+	}
+}
+
+// unfakeV2Group removes the plain files of a fake tree, leaving its
+// directories as cgroupfs would look to rmdir.
+func unfakeV2Group(t *testing.T, dir string) {
+	t.Helper()
+	err := filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		return os.Remove(p)
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
 }
 
@@ -384,11 +434,67 @@ func TestV1Real(t *testing.T) {
 	if zs, err := g.Stats(); err != nil || zs.PidsLimit != 50 || zs.MemoryLimit != 16<<20 {
 		t.Errorf("zone stats %+v %v", zs, err)
 	}
-	// Uncapping.
-	if err := g.Apply(&Resources{Pids: ptr[int64](-1), CPUCap: ptr[uint64](0)}); err != nil {
+	// A cap of 0 is written, not skipped; then uncapping.
+	if err := g.Apply(&Resources{Pids: ptr[int64](0)}); err != nil {
 		t.Fatal(err)
 	}
-	check(map[string]string{zdir("pids", "pids.max"): "max", zdir("cpu", "cpu.cfs_quota_us"): "-1"})
+	check(map[string]string{zdir("pids", "pids.max"): "0"})
+	if err := g.Apply(&Resources{Pids: ptr[int64](-1), CPUCap: ptr[uint64](0), CPUShares: ptr[uint64](65535)}); err != nil {
+		t.Fatal(err)
+	}
+	check(map[string]string{zdir("pids", "pids.max"): "max", zdir("cpu", "cpu.cfs_quota_us"): "-1", zdir("cpu", "cpu.shares"): "262140"})
+	if err := g.Apply(&Resources{MemorySwap: ptr[int64](-1)}); err != nil {
+		t.Fatal(err)
+	}
+	if err := g.Apply(&Resources{Memory: ptr[int64](-1)}); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range []string{"memory.limit_in_bytes", "memory.memsw.limit_in_bytes"} {
+		if v, err := strconv.ParseInt(readFile(t, zdir("memory", f)), 10, 64); err != nil || v < 1<<62 {
+			t.Errorf("uncapped %s = %d %v", f, v, err)
+		}
+	}
+	// The kernel's refusal names the group and the file.
+	if err := g.Apply(&Resources{MemorySwap: ptr[int64](64 << 20)}); err != nil {
+		t.Fatal(err)
+	}
+	err = g.Apply(&Resources{Memory: ptr[int64](128 << 20)})
+	if !errors.Is(err, syscall.EINVAL) || !strings.Contains(err.Error(), "cgroup v1 z1: memory.limit_in_bytes: invalid argument") {
+		t.Errorf("memory above memsw: %v", err)
+	}
+	if err := g.Apply(&Resources{Memory: ptr[int64](-1), MemorySwap: ptr[int64](-1)}); err != nil {
+		t.Fatal(err)
+	}
+
+	// Freezing stops the project's sleeper until it is thawed.
+	freezer := func(rel string) string {
+		return readFile(t, filepath.Join(v1Root, "freezer", parent.V1["freezer"], rel, "freezer.state"))
+	}
+	if err := p.Freeze(); err != nil {
+		t.Fatal(err)
+	}
+	if got := freezer("z1/default"); got != "FROZEN" {
+		t.Errorf("frozen project freezer.state = %q", got)
+	}
+	if err := p.Thaw(); err != nil {
+		t.Fatal(err)
+	}
+	if got := freezer("z1/default"); got != "THAWED" {
+		t.Errorf("thawed project freezer.state = %q", got)
+	}
+	// A pid that does not exist: the error says where it was written.
+	if err := p.AddProc(1 << 30); !errors.Is(err, syscall.ESRCH) || !strings.Contains(err.Error(), "cgroup v1 z1/default: add 1073741824: pids/cgroup.procs") {
+		t.Errorf("AddProc of no process: %v", err)
+	}
+	// Load finds the group again, in every hierarchy.
+	if lg, err := b.Load("z1/default"); err != nil {
+		t.Error(err)
+	} else if procs, err := lg.Procs(false); err != nil || !slices.Equal(procs, []int{pid}) {
+		t.Errorf("loaded project procs %v %v", procs, err)
+	}
+	if _, err := b.Load("z1/nosuch"); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("Load of a missing group: %v", err)
+	}
 
 	if err := g.Delete(); err == nil {
 		t.Error("deleted a zone group with a process in it")
@@ -407,5 +513,156 @@ func TestV1Real(t *testing.T) {
 	}
 	if _, err := os.Stat(zdir("pids", "")); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("zone group still there: %v", err)
+	}
+
+	// A group with children (a zone with projects and tasks) goes with
+	// them, from every hierarchy.
+	g2, err := b.Create("z2", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.Create("z2/default/task.1", &Resources{Pids: ptr[int64](5)}); err != nil {
+		t.Fatal(err)
+	}
+	if err := g2.Delete(); err != nil {
+		t.Fatal(err)
+	}
+	for c, pp := range parent.V1 {
+		if _, err := os.Stat(filepath.Join(v1Root, c, pp, "z2")); !errors.Is(err, os.ErrNotExist) {
+			t.Errorf("%s: z2 still there: %v", c, err)
+		}
+	}
+}
+
+func TestModeFrom(t *testing.T) {
+	const tmpfs, cg1 = 0x01021994, 0x27e0eb
+	gone := errors.New("no such file")
+	for _, c := range []struct {
+		top, unified int64
+		topErr       error
+		unifiedErr   error
+		want         Mode
+	}{
+		{top: unix.CGROUP2_SUPER_MAGIC, want: ModeUnified},
+		{top: tmpfs, unified: unix.CGROUP2_SUPER_MAGIC, want: ModeHybrid},
+		{top: tmpfs, unifiedErr: gone, want: ModeV1},
+		{top: tmpfs, unified: cg1, want: ModeV1},
+		{topErr: gone, want: ModeUnavailable},
+	} {
+		got := modeFrom(func(p string) (int64, error) {
+			switch p {
+			case "/sys/fs/cgroup":
+				return c.top, c.topErr
+			case "/sys/fs/cgroup/unified":
+				return c.unified, c.unifiedErr
+			}
+			t.Fatalf("statfs of %s", p)
+			return 0, nil
+		})
+		if got != c.want {
+			t.Errorf("%+v: %v", c, got)
+		}
+	}
+}
+
+func TestV2Writes(t *testing.T) {
+	str := func(ws []v2Write) string {
+		var b strings.Builder
+		for _, w := range ws {
+			b.WriteString(w.file + "=" + w.value + " ")
+		}
+		return strings.TrimSpace(b.String())
+	}
+	for _, c := range []struct {
+		r    Resources
+		cur  *int64
+		want string
+	}{
+		{Resources{CPUShares: ptr[uint64](10), CPUCap: ptr[uint64](250), CPUs: "0-1"},
+			nil, "cpu.weight=10 cpu.max=250000 100000 cpuset.cpus=0-1"},
+		{Resources{CPUShares: ptr[uint64](0), CPUCap: ptr[uint64](0)}, nil, "cpu.weight=1 cpu.max=max 100000"},
+		{Resources{CPUShares: ptr[uint64](65535)}, nil, "cpu.weight=10000"},
+		{Resources{Pids: ptr[int64](0)}, nil, "pids.max=0"},
+		{Resources{Pids: ptr[int64](-1)}, nil, "pids.max=max"},
+		{Resources{Pids: ptr[int64](7)}, nil, "pids.max=7"},
+		// memory+swap 300 over memory 100: 200 of swap.
+		{Resources{Memory: ptr[int64](100), MemorySwap: ptr[int64](300)}, nil, "memory.swap.max=200 memory.max=100"},
+		{Resources{Memory: ptr[int64](100), MemorySwap: ptr[int64](50)}, nil, "memory.swap.max=0 memory.max=100"},
+		{Resources{Memory: ptr[int64](-1), MemorySwap: ptr[int64](-1)}, nil, "memory.swap.max=max memory.max=max"},
+		{Resources{Memory: ptr[int64](-1), MemorySwap: ptr[int64](300)}, nil, "memory.swap.max=300 memory.max=max"},
+		// Swap alone: against the memory cap in place.
+		{Resources{MemorySwap: ptr[int64](300)}, ptr[int64](100), "memory.swap.max=200"},
+		{Resources{MemorySwap: ptr[int64](300)}, ptr[int64](-1), "memory.swap.max=300"},
+		{Resources{MemorySwap: ptr[int64](300)}, nil, "memory.swap.max=300"},
+		{Resources{}, nil, ""},
+	} {
+		if got := str(v2Writes(&c.r, c.cur)); got != c.want {
+			t.Errorf("%+v (memory.max %v):\n got %s\nwant %s", c.r, c.cur, got, c.want)
+		}
+	}
+}
+
+func TestMemoryOrder(t *testing.T) {
+	str := func(ss []memoryStep) string {
+		var out []string
+		for _, s := range ss {
+			out = append(out, strings.TrimPrefix(s.file, "memory.")+"="+strconv.FormatInt(s.value, 10))
+		}
+		return strings.Join(out, " ")
+	}
+	for _, c := range []struct {
+		mem       *int64
+		sw, curSw int64
+		want      string
+	}{
+		{ptr[int64](200), 400, 300, "memsw.limit_in_bytes=400 limit_in_bytes=200"}, // raising
+		{ptr[int64](100), 200, 300, "limit_in_bytes=100 memsw.limit_in_bytes=200"}, // lowering
+		{ptr[int64](100), -1, 300, "memsw.limit_in_bytes=-1 limit_in_bytes=100"},   // uncapping swap
+		{ptr[int64](-1), 300, 300, "memsw.limit_in_bytes=300 limit_in_bytes=-1"},
+		{nil, 200, 300, "memsw.limit_in_bytes=200"},
+	} {
+		if got := str(memoryOrder(c.mem, c.sw, c.curSw)); got != c.want {
+			t.Errorf("memory %v swap %d (now %d): %s, want %s", c.mem, c.sw, c.curSw, got, c.want)
+		}
+	}
+}
+
+func TestEventsFrozen(t *testing.T) {
+	if v, ok := eventsFrozen([]byte("populated 1\nfrozen 1\n")); !ok || v != "1" {
+		t.Errorf("frozen = %q %v", v, ok)
+	}
+	if _, ok := eventsFrozen([]byte("populated 0\n")); ok {
+		t.Error("frozen found in an old kernel's cgroup.events")
+	}
+}
+
+// Controllers are enabled from the mount's root down to the group's
+// parent; a level above that cannot be written (a delegated subtree) does
+// not matter, the last one does.
+func TestEnableControllers(t *testing.T) {
+	mount := t.TempDir()
+	for _, d := range []string{"a", "a/b", "a/b/c"} {
+		fakeV2Group(t, filepath.Join(mount, d))
+	}
+	if err := enableControllers(mount, filepath.Join(mount, "a/b/c"), v2Controllers); err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range []string{"a", "a/b"} {
+		if got := readFile(t, filepath.Join(mount, d, "cgroup.subtree_control")); got != "+cpu +memory +pids" {
+			t.Errorf("%s: %q", d, got)
+		}
+	}
+	if got := readFile(t, filepath.Join(mount, "a/b/c", "cgroup.subtree_control")); got != "" {
+		t.Errorf("the group's own subtree_control written: %q", got)
+	}
+	if err := os.Remove(filepath.Join(mount, "a/b/cgroup.subtree_control")); err != nil {
+		t.Fatal(err)
+	}
+	err := enableControllers(mount, filepath.Join(mount, "a/b/c"), v2Controllers)
+	if !errors.Is(err, os.ErrNotExist) || !strings.Contains(err.Error(), "a/b: cgroup.subtree_control") {
+		t.Errorf("last level unwritable: %v", err)
+	}
+	if err := enableControllers(mount, filepath.Join(mount, "a/b"), v2Controllers); err != nil {
+		t.Errorf("unwritable root only: %v", err)
 	}
 }

@@ -8,11 +8,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"syscall"
-	"time"
-
-	"github.com/containerd/cgroups/v3/cgroup1"
-	specs "github.com/opencontainers/runtime-spec/specs-go"
 )
 
 // v1Controllers are the hierarchies a zone's cgroup lives in on a v1 host.
@@ -38,47 +33,6 @@ func NewV1(p Parent, mode Mode) (Backend, error) {
 
 func (b *v1Backend) Mode() Mode { return b.mode }
 
-func (b *v1Backend) hierarchy() ([]cgroup1.Subsystem, error) {
-	var out []cgroup1.Subsystem
-	for _, c := range v1Controllers {
-		if _, ok := b.parent.V1[c]; !ok {
-			continue
-		}
-		switch c {
-		case "pids":
-			out = append(out, cgroup1.NewPids(b.root))
-		case "memory":
-			out = append(out, cgroup1.NewMemory(b.root, cgroup1.OptionalSwap()))
-		case "cpu":
-			out = append(out, cgroup1.NewCpu(b.root))
-		case "cpuacct":
-			out = append(out, cgroup1.NewCpuacct(b.root))
-		case "cpuset":
-			out = append(out, cgroup1.NewCpuset(b.root))
-		case "freezer":
-			out = append(out, cgroup1.NewFreezer(b.root))
-		}
-	}
-	return out, nil
-}
-
-func (b *v1Backend) pathFn(rel string) cgroup1.Path {
-	return func(n cgroup1.Name) (string, error) {
-		p, ok := b.parent.V1[string(n)]
-		if !ok {
-			return "", cgroup1.ErrControllerNotActive
-		}
-		return path.Join(p, rel), nil
-	}
-}
-
-func (b *v1Backend) opts() []cgroup1.InitOpts {
-	return []cgroup1.InitOpts{
-		cgroup1.WithHierarchy(b.hierarchy),
-		func(c *cgroup1.InitConfig) error { c.InitCheck = cgroup1.AllowAny; return nil },
-	}
-}
-
 func (b *v1Backend) Create(rel string, r *Resources) (Group, error) {
 	if err := checkRel(rel); err != nil {
 		return nil, err
@@ -86,11 +40,12 @@ func (b *v1Backend) Create(rel string, r *Resources) (Group, error) {
 	if err := b.mkdirs(rel); err != nil {
 		return nil, fmt.Errorf("cgroup v1: create %s: %w", rel, err)
 	}
-	cg, err := cgroup1.Load(b.pathFn(rel), b.opts()...)
-	if err != nil {
-		return nil, fmt.Errorf("cgroup v1: create %s: %w", rel, err)
+	g := &v1Group{b: b, rel: rel}
+	for _, c := range v1Controllers {
+		if _, ok := b.parent.V1[c]; ok {
+			g.ctrls = append(g.ctrls, c)
+		}
 	}
-	g := &v1Group{b: b, rel: rel, cg: cg}
 	if r != nil {
 		if err := g.Apply(r); err != nil {
 			return g, err
@@ -101,10 +56,10 @@ func (b *v1Backend) Create(rel string, r *Resources) (Group, error) {
 
 // mkdirs makes rel and whatever is missing above it in every hierarchy,
 // filling each cpuset on the way from its parent (v1 refuses tasks in a
-// cpuset without cpus and mems). cgroup1.New does the same by walking
-// from the hierarchy root for every controller and level, ~115 system
-// calls per group against ~20 here, which made the projects a
-// millisecond or more of every ready.
+// cpuset without cpus and mems). containerd's cgroup1.New, which zonetop
+// used before, did the same by walking from the hierarchy root for every
+// controller and level, ~115 system calls per group against ~20 here,
+// which made the projects a millisecond or more of every ready.
 func (b *v1Backend) mkdirs(rel string) error {
 	for _, c := range v1Controllers {
 		p, ok := b.parent.V1[c]
@@ -149,22 +104,47 @@ func fillCpuset(dir string) error {
 	return nil
 }
 
+// Load finds the group in every hierarchy it exists in; a hierarchy
+// where it is missing (a controller mounted after the zone booted) is left
+// out of what the group does.
 func (b *v1Backend) Load(rel string) (Group, error) {
 	if err := checkRel(rel); err != nil {
 		return nil, err
 	}
-	cg, err := cgroup1.Load(b.pathFn(rel), b.opts()...)
-	if err != nil {
-		return nil, fmt.Errorf("cgroup v1: load %s: %w", rel, err)
+	g := &v1Group{b: b, rel: rel}
+	for _, c := range v1Controllers {
+		if _, ok := b.parent.V1[c]; !ok {
+			continue
+		}
+		if _, err := os.Lstat(g.dir(c)); err != nil {
+			if errors.Is(err, os.ErrNotExist) {
+				continue
+			}
+			return nil, fmt.Errorf("cgroup v1: load %s: %w", rel, err)
+		}
+		g.ctrls = append(g.ctrls, c)
 	}
-	return &v1Group{b: b, rel: rel, cg: cg}, nil
+	if len(g.ctrls) == 0 {
+		return nil, fmt.Errorf("cgroup v1: load %s: in no hierarchy: %w", rel, os.ErrNotExist)
+	}
+	return g, nil
 }
 
 type v1Group struct {
-	b    *v1Backend
-	rel  string
-	cg   cgroup1.Cgroup
-	dirs cgDirs
+	b     *v1Backend
+	rel   string
+	ctrls []string // the hierarchies the group is in, in v1Controllers order
+	dirs  cgDirs
+}
+
+// has reports whether the group is in controller's hierarchy.
+func (g *v1Group) has(controller string) bool {
+	for _, c := range g.ctrls {
+		if c == controller {
+			return true
+		}
+	}
+	return false
 }
 
 func (g *v1Group) Path() string { return g.rel }
@@ -182,8 +162,9 @@ func (g *v1Group) readInt(controller, file string) (int64, error) {
 	return strconv.ParseInt(strings.TrimSpace(string(data)), 10, 64)
 }
 
-func (g *v1Group) update(res *specs.LinuxResources) error {
-	if err := g.cg.Update(res); err != nil {
+// write sets one interface file in controller's hierarchy.
+func (g *v1Group) write(controller, file, value string) error {
+	if err := writeCgroup(g.dir(controller), file, value); err != nil {
 		return fmt.Errorf("cgroup v1 %s: %w", g.rel, err)
 	}
 	return nil
@@ -194,67 +175,74 @@ func (g *v1Group) Apply(r *Resources) error {
 		return nil
 	}
 	if r.Pids != nil {
-		if _, ok := g.b.parent.V1["pids"]; !ok {
+		if !g.has("pids") {
 			return fmt.Errorf("cgroup v1 %s: no pids controller: max-lwps/max-processes cannot be enforced", g.rel)
 		}
-		if *r.Pids > 0 {
-			if err := g.update(&specs.LinuxResources{Pids: &specs.LinuxPids{Limit: r.Pids}}); err != nil {
-				return err
-			}
-		} else {
-			// The library skips limits below 1; "max" and 0 are written here.
-			v := "max"
-			if *r.Pids == 0 {
-				v = "0"
-			}
-			if err := os.WriteFile(filepath.Join(g.dir("pids"), "pids.max"), []byte(v), 0o644); err != nil {
-				return fmt.Errorf("cgroup v1 %s: pids.max: %w", g.rel, err)
-			}
+		if err := g.write("pids", "pids.max", pidsMax(*r.Pids)); err != nil {
+			return err
 		}
 	}
 	if err := g.applyMemory(r); err != nil {
 		return err
 	}
-	if r.CPUShares != nil || r.CPUCap != nil || r.CPUs != "" {
-		cpu := &specs.LinuxCPU{Cpus: r.CPUs}
+	if g.has("cpu") {
 		if r.CPUShares != nil {
-			s := sharesV1(*r.CPUShares)
-			cpu.Shares = &s
+			if err := g.write("cpu", "cpu.shares", strconv.FormatUint(sharesV1(*r.CPUShares), 10)); err != nil {
+				return err
+			}
 		}
 		if r.CPUCap != nil {
-			q, p := int64(-1), uint64(CPUPeriodUs)
+			// The period first, as runc and containerd write them: each
+			// write is checked against the other file's current value.
+			q := int64(-1)
 			if *r.CPUCap > 0 {
 				q = quotaUs(*r.CPUCap)
 			}
-			cpu.Quota, cpu.Period = &q, &p
-		}
-		if r.CPUs != "" {
-			// cpuset needs mems too; keep the parent's.
-			data, err := os.ReadFile(filepath.Join(g.dir("cpuset"), "cpuset.mems"))
-			if err != nil {
-				return fmt.Errorf("cgroup v1 %s: cpuset: %w", g.rel, err)
+			if err := g.write("cpu", "cpu.cfs_period_us", strconv.Itoa(CPUPeriodUs)); err != nil {
+				return err
 			}
-			cpu.Mems = strings.TrimSpace(string(data))
+			if err := g.write("cpu", "cpu.cfs_quota_us", strconv.FormatInt(q, 10)); err != nil {
+				return err
+			}
 		}
-		if err := g.update(&specs.LinuxResources{CPU: cpu}); err != nil {
+	}
+	if r.CPUs != "" {
+		if !g.has("cpuset") {
+			return fmt.Errorf("cgroup v1 %s: no cpuset controller: dedicated-cpu cannot be enforced", g.rel)
+		}
+		// A group made by someone else may have no mems yet, and v1
+		// refuses tasks in a cpuset without them.
+		if err := fillCpuset(g.dir("cpuset")); err != nil {
+			return fmt.Errorf("cgroup v1 %s: cpuset: %w", g.rel, err)
+		}
+		if err := g.write("cpuset", "cpuset.cpus", r.CPUs); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
+// pidsMax is the pids.max value for a cap: "max" for none (negative).
+func pidsMax(v int64) string {
+	if v < 0 {
+		return "max"
+	}
+	return strconv.FormatInt(v, 10)
+}
+
 // applyMemory writes memory and memory+swap in the order the kernel
 // accepts: memory.limit_in_bytes may never exceed memsw.limit_in_bytes.
+// v1 takes -1 for no limit in both.
 func (g *v1Group) applyMemory(r *Resources) error {
 	if r.Memory == nil && r.MemorySwap == nil {
 		return nil
 	}
-	if _, ok := g.b.parent.V1["memory"]; !ok {
+	if !g.has("memory") {
 		return fmt.Errorf("cgroup v1 %s: no memory controller: memory caps cannot be enforced", g.rel)
 	}
 	mem := r.Memory
 	if r.MemorySwap == nil {
-		return g.update(&specs.LinuxResources{Memory: &specs.LinuxMemory{Limit: mem}})
+		return g.write("memory", "memory.limit_in_bytes", strconv.FormatInt(*mem, 10))
 	}
 	if _, err := os.Stat(filepath.Join(g.dir("memory"), "memory.memsw.limit_in_bytes")); err != nil {
 		return fmt.Errorf("cgroup v1 %s: swap accounting is off in this kernel (memory.memsw.*): max-swap cannot be enforced", g.rel)
@@ -274,42 +262,59 @@ func (g *v1Group) applyMemory(r *Resources) error {
 	if err != nil {
 		return fmt.Errorf("cgroup v1 %s: %w", g.rel, err)
 	}
-	swapFirst := sw < 0 || sw >= curSw
-	steps := []*specs.LinuxMemory{{Limit: mem}, {Swap: &sw}}
-	if swapFirst {
-		steps[0], steps[1] = steps[1], steps[0]
-	}
-	for _, s := range steps {
-		if s.Limit == nil && s.Swap == nil {
-			continue
-		}
-		if err := g.update(&specs.LinuxResources{Memory: s}); err != nil {
+	for _, step := range memoryOrder(mem, sw, curSw) {
+		if err := g.write("memory", step.file, strconv.FormatInt(step.value, 10)); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
+type memoryStep struct {
+	file  string
+	value int64
+}
+
+// memoryOrder is the writes that set memory (nil: unchanged) and
+// memory+swap sw, given the current memory+swap limit curSw: memsw first
+// when it grows (or goes), so memory never exceeds it on the way.
+func memoryOrder(mem *int64, sw, curSw int64) []memoryStep {
+	swStep := memoryStep{"memory.memsw.limit_in_bytes", sw}
+	if mem == nil {
+		return []memoryStep{swStep}
+	}
+	memStep := memoryStep{"memory.limit_in_bytes", *mem}
+	if sw < 0 || sw >= curSw {
+		return []memoryStep{swStep, memStep}
+	}
+	return []memoryStep{memStep, swStep}
+}
+
 func (g *v1Group) AddProc(pid int) error {
-	if err := g.cg.AddProc(uint64(pid)); err != nil {
-		return fmt.Errorf("cgroup v1 %s: add %d: %w", g.rel, pid, err)
+	for _, c := range g.ctrls {
+		if err := addProc(g.dir(c), "cgroup.procs", pid); err != nil {
+			return fmt.Errorf("cgroup v1 %s: add %d: %s/%w", g.rel, pid, c, err)
+		}
 	}
 	return nil
 }
 
 // procsController is the hierarchy whose membership lists processes: pids
 // if present (every zone process is in it), otherwise the first one.
-func (g *v1Group) procsController() cgroup1.Name {
+func (g *v1Group) procsController() string {
 	for _, c := range []string{"pids", "freezer", "memory", "cpu"} {
-		if _, ok := g.b.parent.V1[c]; ok {
-			return cgroup1.Name(c)
+		if g.has(c) {
+			return c
 		}
 	}
-	return cgroup1.Pids
+	if len(g.ctrls) > 0 {
+		return g.ctrls[0]
+	}
+	return "pids"
 }
 
 func (g *v1Group) Procs(recursive bool) ([]int, error) {
-	c := string(g.procsController())
+	c := g.procsController()
 	ps, err := g.dirs.listProcs(g.dir(c), recursive)
 	if err != nil {
 		return nil, fmt.Errorf("cgroup v1 %s: list processes: %w", g.rel, err)
@@ -365,70 +370,61 @@ func (g *v1Group) Stats() (Stats, error) {
 }
 
 func (g *v1Group) Freeze() error {
-	if _, ok := g.b.parent.V1["freezer"]; !ok {
+	if !g.has("freezer") {
 		return fmt.Errorf("cgroup v1 %s: no freezer controller", g.rel)
 	}
-	if err := g.cg.Freeze(); err != nil {
+	if err := g.setFreezer("FROZEN"); err != nil {
+		// A group left half frozen would keep its frozen tasks stopped.
+		_ = g.setFreezer("THAWED")
 		return fmt.Errorf("cgroup v1 %s: freeze: %w", g.rel, err)
 	}
 	return nil
 }
 
 func (g *v1Group) Thaw() error {
-	if _, ok := g.b.parent.V1["freezer"]; !ok {
+	if !g.has("freezer") {
 		return fmt.Errorf("cgroup v1 %s: no freezer controller", g.rel)
 	}
-	if err := g.cg.Thaw(); err != nil {
+	if err := g.setFreezer("THAWED"); err != nil {
 		return fmt.Errorf("cgroup v1 %s: thaw: %w", g.rel, err)
 	}
 	return nil
 }
 
-// Kill freezes the group so nothing forks while the list is read, sends
-// SIGKILL to every pid in it, thaws so the signals are delivered, and
-// repeats until the group is empty (v1 has no cgroup.kill).
-func (g *v1Group) Kill() error {
-	frozen := g.Freeze() == nil
-	var lastErr error
-	for attempt := 0; attempt < 50; attempt++ {
-		pids, err := g.Procs(true)
-		if err != nil {
-			lastErr = err
-			break
-		}
-		if len(pids) == 0 {
-			if frozen {
-				return g.Thaw()
-			}
-			return nil
-		}
-		for _, pid := range pids {
-			if err := syscall.Kill(pid, syscall.SIGKILL); err != nil && !errors.Is(err, syscall.ESRCH) {
-				lastErr = fmt.Errorf("cgroup v1 %s: kill %d: %w", g.rel, pid, err)
-			}
-		}
-		if frozen {
-			if err := g.Thaw(); err != nil {
-				lastErr = err
-			}
-			frozen = false
-		}
-		// Killed processes leave the group once their parent reaps them.
-		time.Sleep(time.Duration(attempt+1) * 2 * time.Millisecond)
+// setFreezer writes state to freezer.state until the kernel reports it:
+// freezing goes through FREEZING while tasks stop, and a write of FROZEN
+// then retries those that did not.
+func (g *v1Group) setFreezer(state string) error {
+	dir := g.dir("freezer")
+	var last string
+	err := waitState(func() error { return writeCgroup(dir, "freezer.state", state) }, true, func() (bool, error) {
+		b, err := os.ReadFile(filepath.Join(dir, "freezer.state"))
+		last = strings.TrimSpace(string(b))
+		return last == state, err
+	})
+	if err != nil && last != "" && last != state {
+		return fmt.Errorf("freezer.state %s: %w", last, err)
 	}
-	if frozen {
-		_ = g.Thaw()
-	}
-	if lastErr == nil {
-		lastErr = fmt.Errorf("cgroup v1 %s: processes still present after SIGKILL (unreaped zombies?)", g.rel)
-	}
-	return lastErr
+	return err
 }
 
+// Kill signals every process: v1 has no cgroup.kill.
+func (g *v1Group) Kill() error { return killFrozen(g, "cgroup v1 "+g.rel) }
+
+// Delete removes the group, and any group below it, from every hierarchy
+// it is in. The kernel would refuse a group with processes anyway; they
+// are named here instead of retrying for nothing.
 func (g *v1Group) Delete() error {
 	g.dirs.close()
-	if err := g.cg.Delete(); err != nil {
-		return fmt.Errorf("cgroup v1 %s: delete: %w", g.rel, err)
+	for _, c := range g.ctrls {
+		if err := busyGroup(g.dir(c)); err != nil {
+			return fmt.Errorf("cgroup v1 %s: delete: %w", g.rel, err)
+		}
+	}
+	for _, c := range g.ctrls {
+		if err := removeGroup(g.dir(c)); err != nil {
+			return fmt.Errorf("cgroup v1 %s: delete: %w", g.rel, err)
+		}
 	}
 	return nil
 }

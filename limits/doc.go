@@ -6,7 +6,9 @@
 // sysctls, rlimits) and sample usage.
 //
 // It may touch the cgroups zonetop created and the files of the zones it is
-// given; it imports only zones/ of this module.
+// given; it imports only zones/ of this module. The cgroup backends read and
+// write the kernel's interface files themselves, without a cgroups library
+// (docs/DECISIONS.md says why).
 //
 // # Where Linux differs from illumos
 //
