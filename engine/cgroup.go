@@ -393,6 +393,32 @@ func (cg *zoneCgroups) pids() []int {
 	return out
 }
 
+// oomKills is how many processes the kernel's out-of-memory killer ended
+// in the zone's memory cgroups (v1 memory.oom_control, v2 memory.events);
+// it tells a zone whose cap is too small from one that failed otherwise.
+// v1 counts a kill only in the victim's own cgroup (zsched's is the
+// system project), so every cgroup of the zone is read.
+func (cg *zoneCgroups) oomKills() int {
+	n := 0
+	for _, d := range cg.Dirs {
+		for _, sub := range walkCgroups(d) {
+			for _, f := range []string{"memory.oom_control", "memory.events"} {
+				b, err := os.ReadFile(filepath.Join(sub, f))
+				if err != nil {
+					continue
+				}
+				for _, line := range strings.Split(string(b), "\n") {
+					if v, ok := strings.CutPrefix(line, "oom_kill "); ok {
+						k, _ := strconv.Atoi(strings.TrimSpace(v))
+						n += k
+					}
+				}
+			}
+		}
+	}
+	return n
+}
+
 func (cg *zoneCgroups) freezerDir() string {
 	if cg.freezer != "" {
 		return cg.freezer

@@ -193,6 +193,9 @@ func (e *Engine) readyZone(ctx context.Context, p Principal, name string, record
 	testPause(e.Root, "ready-begin")
 	st, err := Ready(e.Root, spec)
 	if err != nil {
+		if strings.HasPrefix(err.Error(), "ready "+name+": ") {
+			return st, err // zoneadmd's own words already say where
+		}
 		return st, fmt.Errorf("ready %s: %w", name, err)
 	}
 	au.endedIn(st)

@@ -681,6 +681,9 @@ func (d *zoneadmd) startZsched(spec *PlatformSpec, cg *zoneCgroups, homes []stri
 		}
 		if msg == "" {
 			msg = "zsched exited without a word"
+			if cg.oomKills() > 0 {
+				msg = "the kernel's out-of-memory killer ended zsched: the zone's memory cap leaves no room for its own machinery; raise capped-memory physical (zonecfg) and boot again"
+			}
 		}
 		return fmt.Errorf("zsched: %s", strings.TrimPrefix(msg, "error: "))
 	}

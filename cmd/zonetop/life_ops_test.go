@@ -147,3 +147,18 @@ func TestVerifyAndRefusals(t *testing.T) {
 	l.fails(2, nil, "zoneadm", "-z", z, "halt", "now")
 	l.fails(2, nil, "zlogin")
 }
+
+// TestBootMemoryCapTooSmall: a zone whose memory cap cannot hold zsched
+// fails to boot with the reason and what to do, and leaves nothing.
+func TestBootMemoryCapTooSmall(t *testing.T) {
+	needZones(t)
+	l := newLab(t)
+	z := l.newZone("", "add capped-memory", "set physical=1M", "end")
+	l.ok("zoneadm", "-z", z, "install")
+	errOut := l.fails(1, []string{"out-of-memory killer", "raise capped-memory physical"}, "zoneadm", "-z", z, "boot")
+	if strings.Count(errOut, "ready "+z+":") != 1 {
+		t.Errorf("error repeats or lacks where it happened: %q", errOut)
+	}
+	l.state(z, "installed")
+	l.checkGone(z)
+}
