@@ -97,6 +97,25 @@ func dial(path string, timeout time.Duration) (*conn, error) {
 
 func (c *conn) Close() error { return c.c.Close() }
 
+// errClosed is what recv says when the other end has hung up.
+var errClosed = errors.New("connection closed")
+
+// fileConn makes a conn of a connected unix socket handed over as a file
+// (one end of a socket pair); f is closed, the conn works on a duplicate.
+func fileConn(f *os.File) (*conn, error) {
+	defer f.Close()
+	nc, err := net.FileConn(f)
+	if err != nil {
+		return nil, err
+	}
+	uc, ok := nc.(*net.UnixConn)
+	if !ok {
+		nc.Close()
+		return nil, errors.New("not a unix socket")
+	}
+	return &conn{c: uc}, nil
+}
+
 // send writes v as one message with files attached. The files stay open;
 // the caller closes its copies.
 func (c *conn) send(v any, files ...*os.File) error {
@@ -145,7 +164,7 @@ func (c *conn) recv(v any) ([]*os.File, error) {
 	}
 	if n == 0 {
 		closeAll(files)
-		return nil, errors.New("connection closed")
+		return nil, errClosed
 	}
 	if n > maxMessage || flags&syscall.MSG_TRUNC != 0 {
 		closeAll(files)

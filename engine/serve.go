@@ -62,6 +62,11 @@ func (e *Engine) serveOne(c *conn) {
 		_ = c.send(response{Error: "zonetop service: " + err.Error()})
 		return
 	}
+	e.serveRequest(c, p)
+}
+
+// serveRequest answers one request of p, who the socket says is calling.
+func (e *Engine) serveRequest(c *conn, p Principal) {
 	var req request
 	files, err := c.recv(&req)
 	closeAll(files)
