@@ -26,10 +26,22 @@ func TestMain(m *testing.M) {
 	}
 	if p := os.Getenv("ZONETOP_STATIC_TEST"); p != "" {
 		os.Remove(p) // running from it already; the zoneadmds re-execute /proc/self/exe
-	} else if os.Geteuid() == 0 {
+	} else if os.Geteuid() == 0 && !fuzzing(os.Args) {
 		reexecStatic()
 	}
 	os.Exit(m.Run())
+}
+
+// fuzzing tells a fuzzing run (the coordinator or a worker), whose
+// binary carries the fuzzer's coverage instrumentation that a static
+// rebuild would lose; fuzz targets run no zone.
+func fuzzing(args []string) bool {
+	for _, a := range args {
+		if strings.HasPrefix(a, "-test.fuzz") {
+			return true
+		}
+	}
+	return false
 }
 
 // reexecStatic replaces a dynamically linked test binary by a static build
