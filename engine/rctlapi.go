@@ -288,7 +288,7 @@ func (e *Engine) editProjects(p Principal, zone string, fn func(*limits.Projects
 	if err != nil {
 		return err
 	}
-	if _, err := editProjectsFile(root, zone, fn); err != nil {
+	if _, err := editProjectsFile(e.Root, root, zone, fn); err != nil {
 		return err
 	}
 	if zone != "global" && ZoneadmdRunning(e.Root, zone) {

@@ -6,9 +6,13 @@ import (
 	"errors"
 	"fmt"
 	"log"
+	"os"
+	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
+
+	"golang.org/x/sys/unix"
 
 	"zonetop/limits"
 )
@@ -146,7 +150,16 @@ func setProjectLimits(ps limits.Projects, project string, set map[string]string)
 // global zone). Like illumos' projmod, it refuses to rewrite a file with
 // bad lines, naming each (file:line), so nothing the administrator wrote
 // is silently dropped. The file is replaced atomically inside the root.
-func editProjectsFile(root, zone string, fn func(*limits.Projects) error) (limits.Projects, error) {
+// The edit holds the zone's project lock (projectsLockPath under
+// rootPrefix), so a host projadd and an edit through the zone's socket,
+// made by different processes at the same moment, cannot lose one
+// another's change.
+func editProjectsFile(rootPrefix, root, zone string, fn func(*limits.Projects) error) (limits.Projects, error) {
+	unlock, err := lockProjects(rootPrefix, zone)
+	if err != nil {
+		return nil, fmt.Errorf("zone %s: /etc/project lock: %w", zone, err)
+	}
+	defer unlock()
 	ps, bad, err := readZoneProjects(root)
 	if err != nil {
 		return nil, fmt.Errorf("zone %s: %w", zone, err)
@@ -161,6 +174,34 @@ func editProjectsFile(root, zone string, fn func(*limits.Projects) error) (limit
 		return nil, fmt.Errorf("zone %s: %w", zone, err)
 	}
 	return ps, nil
+}
+
+// projectsLockPath is the host file whose lock serializes edits of a
+// zone's /etc/project. It lives on the host, out of the zone's reach.
+func projectsLockPath(rootPrefix, zone string) string {
+	return filepath.Join(runBase(rootPrefix), "."+zone+".projects.lock")
+}
+
+// lockProjects takes the zone's project lock, waiting for a holder.
+func lockProjects(rootPrefix, zone string) (unlock func(), err error) {
+	if err := os.MkdirAll(runBase(rootPrefix), 0o755); err != nil {
+		return nil, err
+	}
+	f, err := os.OpenFile(projectsLockPath(rootPrefix, zone), os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, err
+	}
+	for {
+		err = unix.Flock(int(f.Fd()), unix.LOCK_EX)
+		if err != unix.EINTR {
+			break
+		}
+	}
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	return func() { f.Close() }, nil
 }
 
 // zoneRctlOf is the zone cap that bounds a project control: the same
@@ -234,7 +275,7 @@ func (o zoneProjectOps) ProjectOp(ctx context.Context, p Principal, zone, _ stri
 	}
 	d.projMu.Lock()
 	defer d.projMu.Unlock()
-	ps, err := editProjectsFile(l.zoneRoot, zone, req.Apply)
+	ps, err := editProjectsFile(d.root, l.zoneRoot, zone, req.Apply)
 	if err != nil {
 		return nil, err
 	}

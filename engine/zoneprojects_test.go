@@ -3,10 +3,12 @@ package engine
 import (
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"runtime"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -75,7 +77,7 @@ func TestEditProjectsFileBadLines(t *testing.T) {
 	must(t, os.MkdirAll(filepath.Join(root, "etc"), 0o755))
 	orig := "system:0::::\nweb:100::::\nbroken line\n"
 	must(t, os.WriteFile(filepath.Join(root, "etc", "project"), []byte(orig), 0o644))
-	_, err := editProjectsFile(root, "z", ProjectRequest{Op: "del", Name: "web"}.Apply)
+	_, err := editProjectsFile(t.TempDir(), root, "z", ProjectRequest{Op: "del", Name: "web"}.Apply)
 	if err == nil || !strings.Contains(err.Error(), "/etc/project:3") {
 		t.Fatalf("edit of a file with a bad line: %v", err)
 	}
@@ -83,11 +85,47 @@ func TestEditProjectsFileBadLines(t *testing.T) {
 		t.Errorf("file changed: %q", b)
 	}
 	must(t, os.WriteFile(filepath.Join(root, "etc", "project"), []byte("system:0::::\nweb:100::::\n"), 0o644))
-	if _, err := editProjectsFile(root, "z", ProjectRequest{Op: "del", Name: "web"}.Apply); err != nil {
+	if _, err := editProjectsFile(t.TempDir(), root, "z", ProjectRequest{Op: "del", Name: "web"}.Apply); err != nil {
 		t.Fatal(err)
 	}
 	if b, _ := os.ReadFile(filepath.Join(root, "etc", "project")); string(b) != "system:0::::\n" {
 		t.Errorf("after del: %q", b)
+	}
+}
+
+// Edits made at the same moment (a host projadd, and projadd through
+// the zone's socket in zoneadmd) each hold the zone's project lock, so
+// none is lost.
+func TestEditProjectsFileConcurrent(t *testing.T) {
+	prefix, root := t.TempDir(), t.TempDir()
+	must(t, os.MkdirAll(filepath.Join(root, "etc"), 0o755))
+	must(t, os.WriteFile(filepath.Join(root, "etc", "project"), []byte("system:0::::\n"), 0o644))
+	const n = 40
+	var wg sync.WaitGroup
+	errs := make(chan error, n)
+	for i := 0; i < n; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			req := ProjectRequest{Op: "add", Name: fmt.Sprintf("p%d", i)}
+			if _, err := editProjectsFile(prefix, root, "z", req.Apply); err != nil {
+				errs <- err
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+	ps, bad, err := readZoneProjects(root)
+	if err != nil || len(bad) > 0 {
+		t.Fatalf("read back: %v %v", err, bad)
+	}
+	for i := 0; i < n; i++ {
+		if _, ok := ps.Lookup(fmt.Sprintf("p%d", i)); !ok {
+			t.Errorf("project p%d was lost", i)
+		}
 	}
 }
 
