@@ -5,6 +5,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 
 	"charm.land/bubbles/v2/textarea"
 	tea "charm.land/bubbletea/v2"
@@ -107,7 +108,10 @@ func (m *Model) onEditorLoaded(msg editorLoadedMsg) tea.Cmd {
 	return ed.area.Focus()
 }
 
-var errPos = regexp.MustCompile(`^[^:\s]+:(\d+):(\d+): `)
+// errPos finds FILE:LINE:COL in a save error. Compiled on first use: the
+// binary's every process (zoneadmd, zsched, each front end) would pay for
+// it at start otherwise.
+var errPos = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[^:\s]+:(\d+):(\d+): `) })
 
 func (m *Model) onEditorSaved(msg editorSavedMsg) tea.Cmd {
 	ed := m.editor
@@ -118,7 +122,7 @@ func (m *Model) onEditorSaved(msg editorSavedMsg) tea.Cmd {
 	if msg.err != nil {
 		ed.err = msg.err.Error()
 		ed.errLine = 0
-		if mm := errPos.FindStringSubmatch(ed.err); mm != nil {
+		if mm := errPos().FindStringSubmatch(ed.err); mm != nil {
 			ed.errLine, _ = strconv.Atoi(mm[1])
 		}
 		return nil
