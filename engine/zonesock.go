@@ -50,12 +50,14 @@ const (
 
 // ZoneRequest is one request on the zone socket.
 type ZoneRequest struct {
-	Op      string          `json:"op"`                // info, usage, processes, newtask, set-zone-cap, project
+	Op      string          `json:"op"`                // info, usage, processes, newtask, set-zone-cap, set-task-rctl, project
 	Project *ProjectRequest `json:"project,omitempty"` // for op "project"
-	Rctl    string          `json:"rctl,omitempty"`    // for set-zone-cap
+	Rctl    string          `json:"rctl,omitempty"`    // for set-zone-cap and set-task-rctl
 	Value   string          `json:"value,omitempty"`
 	// Task is the project newtask puts the caller in.
 	Task string `json:"task,omitempty"`
+	// TaskID is the running task set-task-rctl changes.
+	TaskID int `json:"taskid,omitempty"`
 }
 
 // ZoneReply answers a ZoneRequest.
@@ -194,6 +196,13 @@ func decodeZoneRequest(b []byte) (ZoneRequest, error) {
 		if req.Rctl == "" {
 			return ZoneRequest{}, errors.New("set-zone-cap: no rctl")
 		}
+	case "set-task-rctl":
+		if r, err := limits.Lookup(req.Rctl); err != nil || r.Level != limits.LevelTask {
+			return ZoneRequest{}, fmt.Errorf("set-task-rctl: %q is not a task control", req.Rctl)
+		}
+		if req.TaskID <= 0 {
+			return ZoneRequest{}, errors.New("set-task-rctl: no task id")
+		}
 	case "project":
 		if req.Project == nil {
 			return ZoneRequest{}, errors.New("project: no project request")
@@ -224,8 +233,11 @@ type zoneSockServer struct {
 	usage     func() (ZoneUsage, error)
 	processes func(context.Context) ([]Process, error)
 	newTask   func(p Principal, pid int, project string) (int, error)
-	audit     func(AuditRecord)
-	idle      time.Duration
+	// setTaskRctl changes a running task's control (values in project(5)
+	// form, empty removes it); nil: not available.
+	setTaskRctl func(task int, rctl, values string) error
+	audit       func(AuditRecord)
+	idle        time.Duration
 
 	sem  chan struct{}
 	wg   sync.WaitGroup
@@ -381,6 +393,23 @@ func (s *zoneSockServer) answer(p Principal, pid int, b []byte) ZoneReply {
 		}
 		s.record(p, "set-zone-cap "+req.Rctl, "", req.Value, err)
 		return fail(err)
+	case "set-task-rctl":
+		// A task's controls are its project's business: the zone's
+		// administrator may change them, its other users may not.
+		what := fmt.Sprintf("set-task-rctl %s task %d", req.Rctl, req.TaskID)
+		if err := Authorize(p, s.zone, ActSetProjectLimit, cfg); err != nil {
+			s.record(p, what, "", req.Value, err)
+			return fail(err)
+		}
+		if s.setTaskRctl == nil {
+			return ZoneReply{Error: "task controls are not available in this zonetop"}
+		}
+		err := s.setTaskRctl(req.TaskID, req.Rctl, req.Value)
+		s.record(p, what, "", req.Value, err)
+		if err != nil {
+			return fail(err)
+		}
+		return ZoneReply{OK: true}
 	case "project":
 		act, _ := projectAction(req.Project.Op)
 		if err := Authorize(p, s.zone, act, cfg); err != nil {
@@ -605,6 +634,9 @@ func (d *zoneadmd) startZoneSock() error {
 		usage:     d.usage,
 		processes: d.zoneProcesses,
 		newTask:   d.newTask,
+		setTaskRctl: func(task int, rctl, values string) error {
+			return d.setRctl(&RctlChange{Level: "task", Task: task, Name: rctl, Values: values})
+		},
 		audit: func(r AuditRecord) {
 			if err := AppendAudit(d.root, r); err != nil {
 				log.Printf("audit: %v", err)

@@ -197,14 +197,17 @@ func TestZoneSockDecode(t *testing.T) {
 		`{"op":"project","project":{"op":"add","name":"p","id":100,"attrs":["project.max-lwps=(privileged,10,deny)"]}}`,
 		`{"op":"project","project":{"op":"set-limit","name":"p","limits":{"project.max-lwps":""}}}`,
 		`{"op":"project","project":{"op":"mod","name":"p","mode":"substitute","set_attrs":true,"attrs":["project.cpu-shares=(privileged,5,none)"]}}`,
-		`{"op":"usage"}`, `{"op":"processes"}`, `{"op":"newtask","task":"web"}`}
+		`{"op":"usage"}`, `{"op":"processes"}`, `{"op":"newtask","task":"web"}`,
+		`{"op":"set-task-rctl","rctl":"task.max-lwps","taskid":3,"value":"(privileged,5,deny)"}`}
 	for _, g := range good {
 		if _, err := decodeZoneRequest([]byte(g)); err != nil {
 			t.Errorf("%s: %v", g, err)
 		}
 	}
 	bad := []string{``, `{}`, `null`, `[]`, `{"op":"project"}`, `{"op":"project","project":{"op":"nuke"}}`, `{"op":"set-zone-cap"}`, `{"op":"info"} x`,
-		`{"op":"newtask","task":"../etc"}`, `{"op":"usage","pid":1}`}
+		`{"op":"newtask","task":"../etc"}`, `{"op":"usage","pid":1}`,
+		`{"op":"set-task-rctl","rctl":"zone.max-lwps","taskid":3}`, `{"op":"set-task-rctl","rctl":"task.max-lwps"}`,
+		`{"op":"set-task-rctl","rctl":"task.max-lwps","taskid":-1}`}
 	for _, b := range bad {
 		if _, err := decodeZoneRequest([]byte(b)); err == nil {
 			t.Errorf("%q accepted", b)
@@ -220,6 +223,7 @@ func FuzzZoneSockDecode(f *testing.F) {
 	f.Add(frame([]byte(`{"op":"processes"}`)))
 	f.Add(frame([]byte(`{"op":"newtask","task":"user.root"}`)))
 	f.Add(frame([]byte(`{"op":"newtask","task":""}`)))
+	f.Add(frame([]byte(`{"op":"set-task-rctl","rctl":"task.max-lwps","taskid":3,"value":"(privileged,5,deny)"}`)))
 	f.Add([]byte{0, 0, 0, 0})
 	f.Add([]byte{0xff, 0xff, 0xff, 0xff})
 	f.Add(frame([]byte(`{"op":"set-zone-cap","rctl":"r"}`))[:7])
@@ -237,7 +241,7 @@ func FuzzZoneSockDecode(f *testing.F) {
 			if err != nil {
 				continue
 			}
-			if _, ok := map[string]bool{"info": true, "usage": true, "processes": true, "newtask": true, "set-zone-cap": true, "project": true}[req.Op]; !ok {
+			if _, ok := map[string]bool{"info": true, "usage": true, "processes": true, "newtask": true, "set-zone-cap": true, "set-task-rctl": true, "project": true}[req.Op]; !ok {
 				t.Fatalf("op %q accepted", req.Op)
 			}
 			if req.Op == "project" && req.Project == nil {
@@ -245,6 +249,11 @@ func FuzzZoneSockDecode(f *testing.F) {
 			}
 			if req.Op == "newtask" && req.Task != "" && limits.ValidProjectName(req.Task) != nil {
 				t.Fatalf("newtask of project %q accepted", req.Task)
+			}
+			if req.Op == "set-task-rctl" {
+				if r, err := limits.Lookup(req.Rctl); err != nil || r.Level != limits.LevelTask || req.TaskID <= 0 {
+					t.Fatalf("set-task-rctl of %q on task %d accepted", req.Rctl, req.TaskID)
+				}
 			}
 		}
 	})

@@ -71,6 +71,23 @@ func TestPrctlTaskAndProcess(t *testing.T) {
 		t.Errorf("after prctl -r task pids.max = %s, want 12", got)
 	}
 	l.fails(1, []string{"cannot be persisted", "projmod -K"}, "prctl", "-n", "task.max-lwps", "-v", "12", "-r", "-P", "-i", "task", z+":"+task)
+	// Inside the zone its administrator changes the task too; its other
+	// users may not, and a task that is not there is named.
+	if out, errOut, code := l.inZone(z, "", "prctl", "-n", "task.max-lwps", "-v", "10", "-r", "-i", "task", task); code != 0 {
+		t.Errorf("in-zone prctl -r on task %s: exit %d\n%s%s", task, code, out, errOut)
+	}
+	if got := readTrim(t, filepath.Join(taskDir, "pids.max")); got != "10" {
+		t.Errorf("after in-zone prctl -r task pids.max = %s, want 10", got)
+	}
+	if _, errOut, code := l.inZone(z, "nobody", "prctl", "-n", "task.max-lwps", "-v", "50", "-r", "-i", "task", task); code != 1 || !strings.Contains(errOut, "permission denied") {
+		t.Errorf("in-zone prctl -r by nobody: exit %d %q, want a permission refusal", code, errOut)
+	}
+	if got := readTrim(t, filepath.Join(taskDir, "pids.max")); got != "10" {
+		t.Errorf("after a refused prctl task pids.max = %s, want 10 still", got)
+	}
+	if _, errOut, code := l.inZone(z, "", "prctl", "-n", "task.max-lwps", "-v", "10", "-r", "-i", "task", "999"); code != 1 || !strings.Contains(errOut, "task 999 does not exist") {
+		t.Errorf("in-zone prctl -r on task 999: exit %d %q", code, errOut)
+	}
 	l.fails(1, []string{"task 999 does not exist"}, "prctl", "-z", z, "-i", "task", "999")
 	l.fails(1, []string{"want a task id"}, "prctl", "-i", "task", z+":x")
 
@@ -99,7 +116,7 @@ func TestPrctlTaskAndProcess(t *testing.T) {
 	l.ok("prctl", "-n", "project.max-lwps", "-v", "25", "-r", "-P", "-i", "project", z+":web")
 	audit := l.ok("audit", "-z", z)
 	for _, want := range []string{"edit /etc/project", "web:100::::task.max-lwps=(privileged,8,deny)",
-		"set-rctl task.max-lwps task " + task, "set-rctl project.max-lwps project web (persist)", "(privileged,25,deny)"} {
+		"set-rctl task.max-lwps task " + task, "set-task-rctl task.max-lwps task " + task, "set-rctl project.max-lwps project web (persist)", "(privileged,25,deny)"} {
 		if !strings.Contains(audit, want) {
 			t.Errorf("audit lacks %q:\n%s", want, audit)
 		}

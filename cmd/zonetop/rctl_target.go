@@ -221,9 +221,8 @@ func (z *zoneTarget) SetRctl(zone string, ch engine.RctlChange, _ bool) error {
 		return err
 	}
 	if r.Level == limits.LevelTask {
-		// The zone socket edits projects; a running task's own controls
-		// are changed from the global zone. New tasks take the project's.
-		return fmt.Errorf("%s: a running task's controls are set from the global zone (prctl -i task %s:%d there); inside the zone set %s in the project's attributes (projmod -K) for new tasks", ch.Name, z.info.Name, ch.Task, ch.Name)
+		_, err := z.zc.Do(engine.ZoneRequest{Op: "set-task-rctl", TaskID: ch.Task, Rctl: ch.Name, Value: ch.Values})
+		return err
 	}
 	_, err = z.EditProjects(zone, engine.ProjectRequest{Op: "set-limit", Name: ch.Project,
 		Limits: map[string]string{ch.Name: ch.Values}})
