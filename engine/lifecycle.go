@@ -251,7 +251,13 @@ func (e *Engine) HaltZone(ctx context.Context, p Principal, name string) (_ Zone
 	if err != nil {
 		return ZoneStatus{}, fmt.Errorf("halt %s: %w", name, err)
 	}
-	live := e.liveState(name, ent)
+	// With a platform there and a state in the index halt applies to,
+	// zoneadmd halts whatever it holds now (ready, running, shutting
+	// down, down): its status is not asked first.
+	live := ent.State
+	if !RuntimePresent(e.Root, name) || zones.CheckOp(name, live, "halt") != nil {
+		live = e.liveState(name, ent)
+	}
 	au.sawState(live)
 	if err := zones.CheckOp(name, live, "halt"); err != nil {
 		return ZoneStatus{}, err
