@@ -311,26 +311,6 @@ func unfakeV2Group(t *testing.T, dir string) {
 	}
 }
 
-// removeTree rmdirs a cgroup directory tree bottom-up (cgroupfs refuses
-// RemoveAll: its files cannot be unlinked).
-func removeTree(dir string) error {
-	entries, err := os.ReadDir(dir)
-	if errors.Is(err, os.ErrNotExist) {
-		return nil
-	}
-	if err != nil {
-		return err
-	}
-	for _, e := range entries {
-		if e.IsDir() {
-			if err := removeTree(filepath.Join(dir, e.Name())); err != nil {
-				return err
-			}
-		}
-	}
-	return syscall.Rmdir(dir)
-}
-
 // The v1 backend for real, under this process's own cgroups.
 func TestV1Real(t *testing.T) {
 	mode := DetectMode()
@@ -352,7 +332,7 @@ func TestV1Real(t *testing.T) {
 	}
 	t.Cleanup(func() {
 		for c, p := range parent.V1 {
-			if err := removeTree(filepath.Join(v1Root, c, p)); err != nil {
+			if err := rmdirTree(filepath.Join(v1Root, c, p)); err != nil {
 				t.Errorf("cleanup %s: %v", c, err)
 			}
 		}
