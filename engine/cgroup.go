@@ -293,9 +293,9 @@ func (cg *zoneCgroups) zschedHomes(system string) []string {
 // first cgroup.procs write cost 5 to 20 ms on these hosts. The thread then
 // returns to this process's cgroups and namespace; if it cannot, it is
 // never unlocked and dies with its goroutine.
-func (cg *zoneCgroups) startFromThread(homes []string, start func() (*os.Process, error)) (*os.Process, error) {
+func (cg *zoneCgroups) startFromThread(homes []string, start func() (*pidProc, error)) (*pidProc, error) {
 	type result struct {
-		p   *os.Process
+		p   *pidProc
 		err error
 	}
 	ch := make(chan result, 1)
@@ -308,7 +308,7 @@ func (cg *zoneCgroups) startFromThread(homes []string, start func() (*os.Process
 			return
 		}
 		defer orig.Close()
-		var p *os.Process
+		var p *pidProc
 		err = moveThread(cg.Dirs)
 		if err == nil {
 			if err = unix.Unshare(unix.CLONE_NEWCGROUP); err != nil {
@@ -563,7 +563,7 @@ func (cg *zoneCgroups) survey() (subs []string, pids []int, err error) {
 // cgroups, so survey checks that nothing is left, and the sub-cgroups it
 // found are returned for removeAs. An error means the zone is not known to
 // be empty, and killAll must finish the job.
-func (cg *zoneCgroups) killByInit(zsched *os.Process, done <-chan struct{}, timeout time.Duration) ([]string, error) {
+func (cg *zoneCgroups) killByInit(zsched *pidProc, done <-chan struct{}, timeout time.Duration) ([]string, error) {
 	if err := zsched.Signal(syscall.SIGKILL); err != nil && !errors.Is(err, os.ErrProcessDone) {
 		return nil, fmt.Errorf("kill zsched (pid %d): %w", zsched.Pid, err)
 	}

@@ -214,10 +214,13 @@ func StartZoneadmd(rootPrefix, name string) error {
 		return fmt.Errorf("start zoneadmd %s: %w", name, err)
 	}
 	defer readyR.Close()
-	p, err := os.StartProcess("/proc/self/exe", []string{"zoneadmd", "zoneadmd", root, name, notifyFDArg}, &os.ProcAttr{
+	// syscall, not os.StartProcess: see pidProc for the 0.35 ms the os
+	// package would spend probing pidfd support first. Nothing here
+	// signals zoneadmd, so its pid alone is enough to reap it.
+	pid, err := syscall.ForkExec("/proc/self/exe", []string{"zoneadmd", "zoneadmd", root, name, notifyFDArg}, &syscall.ProcAttr{
 		Dir:   "/",
 		Env:   zoneadmdEnv(),
-		Files: []*os.File{null, null, logf, readyW},
+		Files: []uintptr{null.Fd(), null.Fd(), logf.Fd(), readyW.Fd()},
 		Sys:   &syscall.SysProcAttr{Setsid: true},
 	})
 	readyW.Close()
@@ -227,11 +230,11 @@ func StartZoneadmd(rootPrefix, name string) error {
 	_ = readyR.SetReadDeadline(time.Now().Add(15 * time.Second))
 	word := make([]byte, 3)
 	if n, _ := io.ReadFull(readyR, word); n == 3 && string(word) == "ok\n" {
-		go func() { _, _ = p.Wait() }()
+		go func() { _, _ = waitPid(pid) }()
 		return nil
 	}
 	exited := make(chan error, 1)
-	go func() { _, err := p.Wait(); exited <- err }()
+	go func() { _, err := waitPid(pid); exited <- err }()
 	deadline := time.Now().Add(15 * time.Second)
 	for time.Now().Before(deadline) {
 		if ZoneadmdRunning(rootPrefix, name) {

@@ -46,7 +46,7 @@ type zoneadmd struct {
 	zschedDone chan struct{}
 	// zsched is a handle (a pidfd) on the zsched zschedDone waits for, so
 	// that halt can kill it without racing a reused pid.
-	zsched *os.Process
+	zsched *pidProc
 	lis    *net.UnixListener
 	zsock  *zoneSockServer // the zone-administration socket, from ready on
 	pwatch *projectWatch   // the watch on the zone's /etc/project, likewise
@@ -593,7 +593,7 @@ func checkZonepath(zp string) error {
 // rooted at the zone cgroup, and waits for it to report that the platform
 // is built. With homes (cgroup v1) it is born in them; without, in the
 // zone cgroups.
-func (d *zoneadmd) startZsched(spec *PlatformSpec, cg *zoneCgroups, homes []string) (*os.Process, func() error, error) {
+func (d *zoneadmd) startZsched(spec *PlatformSpec, cg *zoneCgroups, homes []string) (*pidProc, func() error, error) {
 	statusR, statusW, err := os.Pipe()
 	if err != nil {
 		return nil, nil, err
@@ -625,18 +625,18 @@ func (d *zoneadmd) startZsched(spec *PlatformSpec, cg *zoneCgroups, homes []stri
 	// zsched starts in its run directory and is told "." rather than the
 	// path: its command line is the zone's /proc/1/cmdline, which must
 	// not show the zone where zonetop keeps its state on the host.
-	startIt := func(flags uintptr) (*os.Process, error) {
-		return os.StartProcess(d.sealed.path(), []string{"zsched", "zsched", "."}, &os.ProcAttr{
+	startIt := func(flags uintptr) (*pidProc, error) {
+		return startPidProc(d.sealed.path(), []string{"zsched", "zsched", "."}, &syscall.ProcAttr{
 			Dir:   d.dir,
 			Env:   []string{"PATH=/usr/sbin:/usr/bin:/sbin:/bin"},
-			Files: []*os.File{null, null, errW, statusW},
+			Files: []uintptr{null.Fd(), null.Fd(), errW.Fd(), statusW.Fd()},
 			Sys:   &syscall.SysProcAttr{Cloneflags: flags, Setsid: true},
 		})
 	}
-	var p *os.Process
+	var p *pidProc
 	if homes != nil {
 		// The forking thread already holds the new cgroup namespace.
-		p, err = cg.startFromThread(homes, func() (*os.Process, error) { return startIt(flags &^ unix.CLONE_NEWCGROUP) })
+		p, err = cg.startFromThread(homes, func() (*pidProc, error) { return startIt(flags &^ unix.CLONE_NEWCGROUP) })
 	} else {
 		// Step into the zone cgroups so zsched is born there and its
 		// cgroup namespace is rooted at the zone cgroup; step out right
@@ -1029,7 +1029,7 @@ func (d *zoneadmd) adopt() error {
 			}
 			// Both handles are taken before zschedAlive looks: if it
 			// is still the recorded zsched then, they are on it.
-			proc, ferr := os.FindProcess(st.ZschedPid)
+			proc, ferr := openPidProc(st.ZschedPid)
 			fd, err := unix.PidfdOpen(st.ZschedPid, 0)
 			if err == nil && ferr == nil && zschedAlive(st.ZschedPid, st.ZschedStart) {
 				done := make(chan struct{})
@@ -1063,7 +1063,7 @@ func (d *zoneadmd) adopt() error {
 				unix.Close(fd)
 			}
 			if ferr == nil {
-				_ = proc.Release()
+				unix.Close(proc.fd)
 			}
 		}
 	}
