@@ -223,12 +223,16 @@ default:3::::
 group.staff:10::::project.max-lwps=(privileged,30,deny);project.cpu-cap=(privileged,200,deny)
 `), 0o644))
 	st := z.ready()
-	lazy := []string{"user.root", "noproject", "default", "group.staff"}
+	lazy := []string{"noproject", "group.staff"}
 	if ds := z.projectDirs(lazy...); len(ds) > 0 {
 		t.Errorf("project cgroups made at ready: %v", ds)
 	}
-	if ds := z.projectDirs("system"); len(ds) == 0 {
-		t.Error("no cgroup for system, zsched's project")
+	// system holds zsched; default (init's) and user.root (root's
+	// zlogin) are made ahead while zsched starts.
+	for _, p := range []string{"system", "default", "user.root"} {
+		if ds := z.projectDirs(p); len(ds) == 0 {
+			t.Errorf("no cgroup for %s at ready", p)
+		}
 	}
 	u := z.usage()
 	var names []string
@@ -268,7 +272,7 @@ group.staff:10::::project.max-lwps=(privileged,30,deny);project.cpu-cap=(privile
 	if got := cpuQuota(t, z.capsDir("cpu", "group.staff")); got != 50000 {
 		t.Errorf("group.staff cpu quota = %d µs, want the zone's 50000 (its own 200%% is capped by the zone)", got)
 	}
-	if ds := z.projectDirs("noproject", "default"); len(ds) > 0 {
+	if ds := z.projectDirs("noproject"); len(ds) > 0 {
 		t.Errorf("unused projects have cgroups: %v", ds)
 	}
 	u = z.usage()

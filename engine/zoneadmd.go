@@ -509,6 +509,9 @@ func (d *zoneadmd) ready(spec *PlatformSpec) (err error) {
 	// builds the platform: nothing of the zone's own runs before ready
 	// answers, and zsched is no user process.
 	lerr := d.applyLimits(lim)
+	if lerr == nil {
+		lim.makeFirstProjects()
+	}
 	ph.mark("limits")
 	if err := built(); err != nil {
 		return err
