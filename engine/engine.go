@@ -31,7 +31,9 @@ func New(root, cgroupParent string) (*Engine, error) {
 	if !filepath.IsAbs(root) {
 		return nil, fmt.Errorf("root %q is not an absolute path", root)
 	}
-	return &Engine{Root: root, CgroupParent: cgroupParent, store: zones.NewStore(root)}, nil
+	store := zones.NewStore(root)
+	store.SetLive(func(name string) (zones.State, bool) { return runtimeState(root, name) })
+	return &Engine{Root: root, CgroupParent: cgroupParent, store: store}, nil
 }
 
 // Store gives front ends such as zonecfg the configuration store; every

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"zonetop/limits"
+	"zonetop/zones"
 )
 
 // PlatformSpec is everything the runtime needs to build a zone's virtual
@@ -155,6 +156,29 @@ func RuntimePresent(rootPrefix, name string) bool {
 	}
 	_, err := os.Stat(filepath.Join(runDir(rootPrefix, name), "state.json"))
 	return err == nil
+}
+
+// runtimeState is the state zoneadmd last recorded for the zone's
+// platform (its state.json), without asking it: false when the zone has
+// no platform. zoneadmd rewrites the file at every change of state, and a
+// zoneadmd that died leaves the last one, which its successor takes up.
+func runtimeState(rootPrefix, name string) (zones.State, bool) {
+	if checkZoneName(name) != nil {
+		return "", false
+	}
+	b, err := os.ReadFile(filepath.Join(runDir(rootPrefix, name), "state.json"))
+	if err != nil {
+		return "", false
+	}
+	var st struct {
+		State string `json:"state"`
+	}
+	if json.Unmarshal(b, &st) != nil || st.State == "" {
+		// Being written for the first time (ready under way): up, in
+		// no settled state yet.
+		return zones.StateShuttingDown, true
+	}
+	return zones.State(st.State), true
 }
 
 // notifyFDArg tells zoneadmd that fd 3 is the pipe on which it announces

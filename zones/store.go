@@ -38,7 +38,18 @@ type Store struct {
 	mu       sync.Mutex
 	cacheKey indexKey
 	cache    []IndexEntry
+
+	// live tells the state of a zone whose platform is up. The index
+	// holds only the states that outlive a host restart (configured,
+	// incomplete, installed), as illumos' index does; ready, running,
+	// shutting down and down belong to the zone's supervisor and end with
+	// its platform. nil: no zone is ever up (a store without a runtime).
+	live func(name string) (State, bool)
 }
+
+// SetLive gives the store the runtime's view of a zone's state, for the
+// checks that depend on whether it is up (renaming it).
+func (s *Store) SetLive(f func(name string) (State, bool)) { s.live = f }
 
 type indexKey struct {
 	ino, size int64
@@ -417,6 +428,11 @@ func (s *Store) Commit(c *Config, base Revision) (Revision, error) {
 			return Revision{}, fmt.Errorf("commit zone %s: %w", c.Name, err)
 		}
 		st := ents[i].State
+		if st == StateInstalled && s.live != nil {
+			if ls, up := s.live(oldName); up {
+				st = ls
+			}
+		}
 		if c.Name != oldName {
 			if err := CheckOp(oldName, st, "rename"); err != nil {
 				return Revision{}, fmt.Errorf("commit: cannot rename to %s: %w", c.Name, err)

@@ -257,6 +257,15 @@ func TestIndexAndStates(t *testing.T) {
 			t.Errorf("%s on running zone: %d %q, want %q", script, code, errs, want)
 		}
 	}
+	// The runtime's word counts for a zone the index holds as installed.
+	if err := st.SetState("web01", nil, StateInstalled, ""); err != nil {
+		t.Fatal(err)
+	}
+	st.SetLive(func(name string) (State, bool) { return StateRunning, name == "web01" })
+	if code, _, errs := zcfg(t, st, "", "-z", "web01", "set zonename=web02"); code != 1 || !strings.Contains(errs, "halt it first") {
+		t.Errorf("rename of a zone the runtime holds as running: %d %q", code, errs)
+	}
+	st.SetLive(nil)
 	if _, err := st.State("nosuch"); !errors.Is(err, ErrNoZone) {
 		t.Errorf("State(nosuch) = %v", err)
 	}

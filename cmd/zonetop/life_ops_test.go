@@ -54,6 +54,13 @@ func TestShutdownRebootBootargs(t *testing.T) {
 	// The audit log holds each operation with the states around it,
 	// those boot and halt take from zoneadmd's answers included.
 	l.ok("zoneadm", "-z", z, "boot")
+	// The index keeps installed (what outlives a host restart); that the
+	// zone runs is zoneadmd's word, and zonecfg still sees it.
+	idx, err := os.ReadFile(filepath.Join(l.root, "etc/zonetop/zones/index"))
+	if err != nil || !strings.Contains(string(idx), "\n"+z+":installed:") {
+		t.Errorf("index of a running zone: %v\n%s", err, idx)
+	}
+	l.fails(1, []string{"halt it first"}, "zonecfg", "-z", z, "set zonename="+z+"x")
 	l.ok("zoneadm", "-z", z, "halt")
 	recs, _, err := engine.ReadAudit(l.root, engine.AuditQuery{Zone: z})
 	if err != nil {
