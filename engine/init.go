@@ -3,6 +3,7 @@ package engine
 import (
 	"fmt"
 	"os"
+	"os/exec"
 	"os/signal"
 	"strings"
 	"sync"
@@ -14,7 +15,8 @@ import (
 
 // zinit is the init zsched starts at boot when the zone names no init of
 // its own. It reads the zone's /etc/inittab in busybox syntax,
-// id:runlevels:action:process, and runs each process with /bin/sh -c:
+// id:runlevels:action:process, and runs each process as busybox does
+// (itself, or with /bin/sh -c when it has shell syntax):
 // sysinit and wait entries one after the other to completion, then once
 // entries, then respawn entries, restarted with a growing delay when they
 // keep dying. On SIGTERM (zoneadm shutdown) it stops respawning, runs the
@@ -187,55 +189,92 @@ func nextDelay(delay map[*inittabEntry]time.Duration, e *inittabEntry, ran time.
 	return d
 }
 
-// command is how an entry starts: the path to run and its argv. zinit is
-// the sealed zonetop binary, so /proc/self/exe is newtask's too.
-func (z *zinit) command(e *inittabEntry) (*os.ProcAttr, string, []string) {
+// shellChars are the characters for which busybox init hands a process
+// field to /bin/sh -c. A field without any it splits on blanks and runs
+// itself: one process fewer per entry (a shell's start is most of what a
+// short sysinit entry costs the zone's boot).
+const shellChars = "~`!$^&*()=|\\{}[];\"'<>?"
+
+// entryArgv is the command an inittab process field names: run directly
+// when busybox would, through /bin/sh -c otherwise (or when the command is
+// not found, so the shell says so on the console as it always did).
+func entryArgv(proc string) (string, []string) {
+	if !strings.ContainsAny(proc, shellChars) {
+		if f := strings.Fields(proc); len(f) > 0 {
+			if path, err := exec.LookPath(f[0]); err == nil {
+				return path, f
+			}
+		}
+	}
+	return "/bin/sh", []string{"sh", "-c", proc}
+}
+
+// command is how an entry starts: the path to run, its argv and its
+// stdio (the tty the id field names, when it opens; the caller closes
+// it). zinit is the sealed zonetop binary, so /proc/self/exe is newtask's
+// too.
+func (z *zinit) command(e *inittabEntry) (string, []string, *syscall.ProcAttr, *os.File) {
 	proc := strings.TrimPrefix(e.process, "-")
-	files := []*os.File{os.Stdin, os.Stdout, os.Stderr}
+	fds := []uintptr{0, 1, 2}
+	var tty *os.File
 	if e.id != "" && !strings.ContainsAny(e.id, "/.") {
-		if tty, err := os.OpenFile("/dev/"+e.id, os.O_RDWR, 0); err == nil {
-			files = []*os.File{tty, tty, tty}
+		if f, err := os.OpenFile("/dev/"+e.id, os.O_RDWR, 0); err == nil {
+			tty = f
+			fds = []uintptr{f.Fd(), f.Fd(), f.Fd()}
 		}
 	}
 	env := append(os.Environ(), "RUNLEVEL=S")
-	attr := &os.ProcAttr{Dir: "/", Env: env, Files: files, Sys: &syscall.SysProcAttr{Setsid: true}}
+	attr := &syscall.ProcAttr{Dir: "/", Env: env, Files: fds, Sys: &syscall.SysProcAttr{Setsid: true}}
+	path, argv := entryArgv(proc)
 	if e.project != "" {
-		return attr, "/proc/self/exe", []string{"newtask", "-p", e.project, "/bin/sh", "-c", proc}
+		if path != "/bin/sh" {
+			argv = append([]string{path}, argv[1:]...)
+		} else {
+			argv = []string{"/bin/sh", "-c", proc}
+		}
+		return "/proc/self/exe", append([]string{"newtask", "-p", e.project}, argv...), attr, tty
 	}
-	return attr, "/bin/sh", []string{"sh", "-c", proc}
+	return path, argv, attr, tty
+}
+
+// spawn starts an entry's process. zinit reaps its children itself
+// (reap), so a pid is all it keeps; syscall.ForkExec also spares the
+// pidfd probe os.StartProcess makes at a process's first start.
+func (z *zinit) spawn(e *inittabEntry) (int, error) {
+	path, argv, attr, tty := z.command(e)
+	if tty != nil {
+		defer tty.Close()
+	}
+	return syscall.ForkExec(path, argv, attr)
 }
 
 // start launches an entry without waiting for it.
 func (z *zinit) start(e *inittabEntry) bool {
-	attr, path, argv := z.command(e)
 	z.mu.Lock()
 	defer z.mu.Unlock()
 	if z.stopping {
 		return true
 	}
-	p, err := os.StartProcess(path, argv, attr)
+	pid, err := z.spawn(e)
 	if err != nil {
 		fmt.Printf("zinit: inittab line %d: %v\n", e.line, err)
 		return false
 	}
-	z.children[p.Pid] = e
-	p.Release()
+	z.children[pid] = e
 	return true
 }
 
 // runWait runs an entry to completion.
 func (z *zinit) runWait(e *inittabEntry) {
-	attr, path, argv := z.command(e)
 	z.mu.Lock()
-	p, err := os.StartProcess(path, argv, attr)
+	pid, err := z.spawn(e)
 	if err != nil {
 		z.mu.Unlock()
 		fmt.Printf("zinit: inittab line %d: %v\n", e.line, err)
 		return
 	}
 	done := make(chan struct{})
-	z.waiting[p.Pid] = done
-	p.Release()
+	z.waiting[pid] = done
 	z.mu.Unlock()
 	<-done
 }

@@ -31,12 +31,29 @@ x
 		}
 	}
 	var z zinit
-	_, path, argv := z.command(&es[1])
-	if path != "/proc/self/exe" || strings.Join(argv, " ") != "newtask -p frontend /bin/sh -c /bin/sleep 100" {
+	// Busybox runs a process field without shell syntax itself, and hands
+	// the rest to /bin/sh -c; so does zinit.
+	path, argv, _, _ := z.command(&es[1])
+	if path != "/proc/self/exe" || strings.Join(argv, " ") != "newtask -p frontend /bin/sleep 100" {
 		t.Errorf("project entry runs %s %q", path, argv)
 	}
-	_, path, argv = z.command(&es[0])
-	if path != "/bin/sh" || strings.Join(argv, " ") != "sh -c /bin/mount -a" {
+	path, argv, _, _ = z.command(&es[0])
+	if path != "/bin/mount" || strings.Join(argv, " ") != "/bin/mount -a" {
 		t.Errorf("plain entry runs %s %q", path, argv)
 	}
+	for proc, want := range map[string]string{
+		"echo hi > /dev/null":    "sh -c echo hi > /dev/null",
+		"/nonexistent/cmd x":     "sh -c /nonexistent/cmd x",
+		"-/bin/sh":               "/bin/sh",
+		"sleep 5; touch /done":   "sh -c sleep 5; touch /done",
+		"FOO=1 /bin/env":         "sh -c FOO=1 /bin/env",
+		"/bin/echo $HOME":        "sh -c /bin/echo $HOME",
+		"/bin/echo   two  gaps ": "/bin/echo two gaps",
+	} {
+		e := inittabEntry{action: "once", process: proc}
+		if _, argv, _, _ := z.command(&e); strings.Join(argv, " ") != want {
+			t.Errorf("%q runs %q, want %q", proc, argv, want)
+		}
+	}
 }
+
