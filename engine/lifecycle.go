@@ -204,6 +204,8 @@ func (e *Engine) BootZone(ctx context.Context, p Principal, name string, args []
 	if err := e.authorize(p, name, ActBoot); err != nil {
 		return ZoneStatus{}, err
 	}
+	// The configuration is read even when ready, which reads it again,
+	// does not follow: a damaged file is named whatever the state.
 	_, ent, err := e.load(name)
 	if err != nil {
 		return ZoneStatus{}, fmt.Errorf("boot %s: %w", name, err)
@@ -236,7 +238,7 @@ func (e *Engine) HaltZone(ctx context.Context, p Principal, name string) (_ Zone
 	if err := e.authorize(p, name, ActHalt); err != nil {
 		return ZoneStatus{}, err
 	}
-	_, ent, err := e.load(name)
+	ent, err := e.store.State(name)
 	if err != nil {
 		return ZoneStatus{}, fmt.Errorf("halt %s: %w", name, err)
 	}
@@ -272,7 +274,7 @@ func (e *Engine) ShutdownZone(ctx context.Context, p Principal, name string, tim
 	if err := e.authorize(p, name, ActShutdown); err != nil {
 		return ZoneStatus{}, err
 	}
-	_, ent, err := e.load(name)
+	ent, err := e.store.State(name)
 	if err != nil {
 		return ZoneStatus{}, fmt.Errorf("shutdown %s: %w", name, err)
 	}

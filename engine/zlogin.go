@@ -28,7 +28,7 @@ func (e *Engine) ExecInZone(ctx context.Context, p Principal, name string, req E
 		// first would cost every zlogin a round trip.
 		return Exec(e.Root, name, req, stdin, stdout, stderr)
 	}
-	_, ent, err := e.load(name)
+	ent, err := e.store.State(name)
 	if err != nil {
 		return 1, fmt.Errorf("zlogin %s: %w", name, err)
 	}
@@ -57,7 +57,7 @@ func (e *Engine) AttachConsole(ctx context.Context, p Principal, name string, op
 	if err := e.authorize(p, name, ActConsole); err != nil {
 		return nil, err
 	}
-	_, ent, err := e.load(name)
+	ent, err := e.store.State(name)
 	if err != nil {
 		return nil, fmt.Errorf("zlogin -C %s: %w", name, err)
 	}
@@ -79,7 +79,7 @@ func (e *Engine) StartLogin(ctx context.Context, p Principal, name string, req E
 	if err := e.authorize(p, name, ActLogin); err != nil {
 		return nil, err
 	}
-	_, ent, err := e.load(name)
+	ent, err := e.store.State(name)
 	if err != nil {
 		return nil, fmt.Errorf("zlogin %s: %w", name, err)
 	}

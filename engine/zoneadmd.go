@@ -872,8 +872,11 @@ func (d *zoneadmd) halt(why string) error {
 	}()
 
 	ph := newPhases()
-	d.stopIPCCheck(false)
-	ph.mark("ipccheck")
+	// The IPC check's supervisor takes a wake-up to notice it is to stop
+	// (0.3 to 0.5 ms); it stops while the zone is killed, and is gone
+	// before anything of the platform is removed.
+	ipcStopped := make(chan struct{})
+	go func() { d.stopIPCCheck(false); close(ipcStopped) }()
 	var problems []string
 	if cg == nil && len(st.Cgroups) > 0 {
 		cg = &zoneCgroups{Dirs: st.Cgroups}
@@ -909,7 +912,8 @@ func (d *zoneadmd) halt(why string) error {
 			problems = append(problems, fmt.Sprintf("zsched (pid %d) would not die", st.ZschedPid))
 		}
 	}
-	ph.mark("kill")
+	<-ipcStopped
+	ph.mark("ipccheck+kill")
 	if len(st.Net) > 0 {
 		ns, err := UnmarshalNetState(st.Net)
 		if err == nil {
