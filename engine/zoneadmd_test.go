@@ -90,6 +90,24 @@ func TestZoneAdoptAfterZoneadmdKilled(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// A task whose process outlives the zlogin that made it.
+	var out, errb bytes.Buffer
+	code, err := Exec(z.root, z.spec.Name, ExecRequest{Argv: []string{"sh", "-c", "sleep 1000 >/dev/null 2>&1 </dev/null & echo $!"}, NewTask: true}, nil, &out, &errb)
+	if err != nil || code != 0 {
+		t.Fatalf("newtask: exit %d %v: %s", code, err, errb.String())
+	}
+	taskOf := func() (TaskUsage, bool) {
+		for _, tu := range z.usage().Tasks {
+			if tu.Procs > 0 {
+				return tu, true
+			}
+		}
+		return TaskUsage{}, false
+	}
+	task, ok := taskOf()
+	if !ok {
+		t.Fatalf("no running task before zoneadmd is killed: %+v", z.usage().Tasks)
+	}
 	pidb, err := os.ReadFile(filepath.Join(runDir(z.root, z.spec.Name), "zoneadmd.pid"))
 	must(t, err)
 	pid, _ := strconv.Atoi(strings.TrimSpace(string(pidb)))
@@ -119,6 +137,17 @@ func TestZoneAdoptAfterZoneadmdKilled(t *testing.T) {
 	}
 	if ds := z.projectDirs("noproject", "group.staff"); len(ds) > 0 {
 		t.Errorf("adoption made cgroups for unused projects: %v", ds)
+	}
+	// ... and the task made before, which prctl -i task can still reach.
+	if got, ok := taskOf(); !ok || got.ID != task.ID || got.Project != task.Project {
+		t.Errorf("task after adoption: %+v (%v), want task %d of %s", got, ok, task.ID, task.Project)
+	}
+	if _, err := call(z.root, z.spec.Name, request{Op: "set-rctl", Rctl: &RctlChange{Level: "task", Task: task.ID,
+		Name: "task.max-lwps", Values: "(privileged,40,deny)"}}, false); err != nil {
+		t.Errorf("set-rctl on the adopted task %d: %v", task.ID, err)
+	}
+	if _, _, errs := z.run("", "sh", "-c", "true"); errs != "" {
+		t.Errorf("zlogin after adoption: %s", errs)
 	}
 	// Killing zoneadmd again, then halting straight away, adopts too.
 	pidb, _ = os.ReadFile(filepath.Join(runDir(z.root, z.spec.Name), "zoneadmd.pid"))

@@ -322,17 +322,12 @@ func (l *zoneLimits) placement(req *ExecRequest) (limits.Group, int, []limits.Rl
 		return nil, 0, nil, err
 	}
 	procRc := map[string][]limits.Value{}
-	taskRc := map[string]uint64{}
 	for name, vs := range rc {
-		switch {
-		case strings.HasPrefix(name, "process."):
+		if strings.HasPrefix(name, "process.") {
 			procRc[name] = vs
-		case strings.HasPrefix(name, "task."):
-			if v, ok := privileged(name, vs); ok {
-				taskRc[name] = v
-			}
 		}
 	}
+	taskRc := taskRctls(rc)
 	rl, err := limits.Rlimits(procRc)
 	if err != nil {
 		return nil, 0, nil, err
@@ -368,6 +363,63 @@ func (l *zoneLimits) placement(req *ExecRequest) (limits.Group, int, []limits.Rl
 		g = tg
 	}
 	return g, task, rl, nil
+}
+
+// taskRctls are the task.* controls a project gives each of its tasks.
+func taskRctls(rc map[string][]limits.Value) map[string]uint64 {
+	out := map[string]uint64{}
+	for name, vs := range rc {
+		if strings.HasPrefix(name, "task.") {
+			if v, ok := privileged(name, vs); ok {
+				out[name] = v
+			}
+		}
+	}
+	return out
+}
+
+// adoptTasks takes up the task cgroups (task.N below a project's) that
+// the zoneadmd before this one made, so that usage and prctl -i task see
+// the zone's running tasks again. zoneDir is the zone's cgroup in one
+// hierarchy; a task found in several is taken up once. A task's controls are
+// taken to be its project's, as placement gave them; a change made to one
+// task alone since is not recorded anywhere and is shown as the project's
+// (the kernel keeps enforcing the value written). Nothing waits for these
+// tasks' ends any more, so they are swept once empty, as in-zone newtask's
+// are. The caller holds l.mu.
+func (l *zoneLimits) adoptTasks(zoneDir string) {
+	for name := range l.groups {
+		ents, err := os.ReadDir(filepath.Join(zoneDir, name))
+		if err != nil {
+			continue
+		}
+		p, ok := l.projects.Lookup(name)
+		rc := map[string]uint64{}
+		if ok {
+			if all, err := p.Rctls(); err == nil {
+				rc = taskRctls(all)
+			}
+		}
+		for _, e := range ents {
+			n, found := strings.CutPrefix(e.Name(), "task.")
+			id, err := strconv.Atoi(n)
+			if !e.IsDir() || !found || err != nil || id <= 0 || strconv.Itoa(id) != n {
+				continue
+			}
+			if _, seen := l.tasks[id]; seen {
+				continue
+			}
+			g, err := l.back.Load(fmt.Sprintf("%s/%s/task.%d", l.name, name, id))
+			if err != nil {
+				continue
+			}
+			l.tasks[id] = taskGroup{project: name, g: g, rctls: rc}
+			l.sockTasks[id] = true
+			if id >= l.nextTask {
+				l.nextTask = id + 1
+			}
+		}
+	}
 }
 
 // endTask removes a task's cgroup once nothing is left in it.
@@ -473,9 +525,15 @@ func (d *zoneadmd) adoptLimits() {
 		log.Printf("adopt: caps: %v", err)
 		return
 	}
+	l.mu.Lock()
 	if _, err := l.loadProjects(true); err != nil {
 		log.Printf("adopt: projects: %v", err)
 	}
+	for _, dir := range d.st.Cgroups {
+		// Not every hierarchy holds the projects (devices does not).
+		l.adoptTasks(dir)
+	}
+	l.mu.Unlock()
 	d.lim = l
 }
 
