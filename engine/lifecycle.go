@@ -223,6 +223,9 @@ func (e *Engine) BootZone(ctx context.Context, p Principal, name string, args []
 	testPause(e.Root, "boot-begin")
 	st, err := Boot(e.Root, name, args)
 	if err != nil {
+		if strings.HasPrefix(err.Error(), "boot "+name+": ") {
+			return st, err // zoneadmd's own words already say where
+		}
 		return st, fmt.Errorf("boot %s: %w", name, err)
 	}
 	au.endedIn(st)

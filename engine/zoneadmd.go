@@ -422,6 +422,11 @@ func (d *zoneadmd) ready(spec *PlatformSpec) (err error) {
 	var undo []func()
 	defer func() {
 		if err != nil {
+			// Whatever step failed, a zsched the memory cap killed is
+			// the cause (read before the cgroups go with the undo).
+			if oom := d.oomReason(); oom != "" && !strings.Contains(err.Error(), "out-of-memory") {
+				err = fmt.Errorf("%s (%w)", oom, err)
+			}
 			for i := len(undo) - 1; i >= 0; i-- {
 				undo[i]()
 			}
@@ -693,6 +698,19 @@ func (d *zoneadmd) startZsched(spec *PlatformSpec, cg *zoneCgroups, homes []stri
 	return p, built, nil
 }
 
+// oomReason explains a zone that died of its memory cap, most often one
+// too small for the zone's own machinery (zsched and init need about
+// 4 MiB); "" when the out-of-memory killer ended nothing in the zone.
+func (d *zoneadmd) oomReason() string {
+	d.mu.Lock()
+	cg := d.cg
+	d.mu.Unlock()
+	if cg == nil || cg.oomKills() == 0 {
+		return ""
+	}
+	return "the kernel's out-of-memory killer ended zsched, and with it the zone: raise capped-memory physical (zonecfg) and boot again"
+}
+
 // watchZsched notices a zsched that died on its own (the zone is gone)
 // and cleans up after it.
 func (d *zoneadmd) watchZsched(done chan struct{}) {
@@ -711,7 +729,15 @@ func (d *zoneadmd) watchZsched(done chan struct{}) {
 	if !still {
 		return
 	}
-	log.Print("zsched exited: the zone is gone; cleaning up")
+	why := "zsched exited: the zone is gone"
+	if oom := d.oomReason(); oom != "" {
+		// Boot answered, then the zone went: say so where the operator
+		// looks, the console.
+		why = oom
+	}
+	log.Printf("%s; cleaning up", why)
+	d.hub.Notice(why)
+	_, _ = d.conslog.Write([]byte("zoneadmd: " + why + "\r\n"))
 	if err := d.halt("zsched exited"); err != nil {
 		log.Printf("clean up after zsched: %v", err)
 	}
@@ -778,6 +804,9 @@ func (d *zoneadmd) boot(args []string) error {
 	d.event("booting")
 	resp, err := d.bootHeld(args)
 	if err != nil {
+		if oom := d.oomReason(); oom != "" {
+			return fmt.Errorf("boot %s: %s (%w)", d.name, oom, err)
+		}
 		return fmt.Errorf("boot %s: %w", d.name, err)
 	}
 	testPause(d.root, "zoneadmd-boot")
