@@ -201,6 +201,12 @@ type Group interface {
 	Kill() error
 	// Delete removes the group; it must be empty.
 	Delete() error
+	// Delegate passes the controllers zonetop uses on to the group's
+	// children. cgroup v2 refuses it while the group holds processes of
+	// its own, and then refuses processes in it: a zone's cgroup
+	// delegates once zsched has left it for the system project. On v1
+	// every group has every controller and it does nothing.
+	Delegate() error
 }
 
 // Backend makes and finds groups under zonetop's parent cgroup.
