@@ -177,6 +177,8 @@ func TestV2FakeTree(t *testing.T) {
 	if got := readFile(t, filepath.Join(mount, parent, "z1", "cgroup.subtree_control")); got != "" {
 		t.Errorf("z1/cgroup.subtree_control %q", got)
 	}
+	// What the kernel now shows in z1.
+	writeFile(t, filepath.Join(dir, "cgroup.controllers"), "cpu cpuset memory pids")
 	// Remove the caps again.
 	if err := g.Apply(&Resources{Pids: ptr[int64](-1), CPUCap: ptr[uint64](0), Memory: ptr[int64](-1), MemorySwap: ptr[int64](-1)}); err != nil {
 		t.Fatal(err)

@@ -187,8 +187,8 @@ func (g *v2Group) Apply(r *Resources) error {
 			cur = &v
 		}
 	}
-	ws := v2Writes(r, cur)
-	if err := g.needControllers(ws); err != nil {
+	ws, err := g.needControllers(v2Writes(r, cur))
+	if err != nil {
 		return fmt.Errorf("cgroup v2 %s: %w", g.rel, err)
 	}
 	for _, w := range ws {
@@ -203,38 +203,57 @@ type v2Write struct{ file, value string }
 
 // needControllers makes sure the group has the controller of every file
 // in ws (the part of its name before the dot), enabling it above the
-// group where it is missing.
-func (g *v2Group) needControllers(ws []v2Write) error {
+// group where it is missing, and returns the writes to make. A write that
+// only says "no cap" (a limit of max, the default single share) needs no
+// controller: a group without the controller has no such cap, which is
+// what it asks, and the write is left out. The engine writes those for
+// every cap a zone or project does not set, and a host without the
+// controller must still boot a zone that sets none.
+func (g *v2Group) needControllers(ws []v2Write) ([]v2Write, error) {
 	if len(ws) == 0 {
-		return nil
+		return nil, nil
 	}
 	have, err := readControllers(filepath.Join(g.dir(), "cgroup.controllers"))
 	if err != nil {
-		return err
+		return nil, err
 	}
 	var need []string
 	file := map[string]string{}
 	for _, w := range ws {
 		c, _, _ := strings.Cut(w.file, ".")
-		if !have[c] && file[c] == "" {
+		if !have[c] && !noCap(w) && file[c] == "" {
 			need = append(need, c)
 			file[c] = w.file
 		}
 	}
-	if len(need) == 0 {
-		return nil
-	}
-	why, err := enableControllers(g.b.mount, g.dir(), need, false)
-	if err != nil {
-		return err
-	}
-	var errs []error
-	for _, c := range need {
-		if why[c] != nil {
-			errs = append(errs, fmt.Errorf("%s (the cap) needs the %s controller, which the group cannot get: %w", file[c], c, why[c]))
+	if len(need) > 0 {
+		why, err := enableControllers(g.b.mount, g.dir(), need, false)
+		if err != nil {
+			return nil, err
+		}
+		var errs []error
+		for _, c := range need {
+			if why[c] != nil {
+				errs = append(errs, fmt.Errorf("%s (the cap) needs the %s controller, which the group cannot get: %w", file[c], c, why[c]))
+			}
+			have[c] = true
+		}
+		if err := errors.Join(errs...); err != nil {
+			return nil, err
 		}
 	}
-	return errors.Join(errs...)
+	out := ws[:0:0]
+	for _, w := range ws {
+		if c, _, _ := strings.Cut(w.file, "."); have[c] {
+			out = append(out, w)
+		}
+	}
+	return out, nil
+}
+
+// noCap tells a write that removes a cap or sets the default.
+func noCap(w v2Write) bool {
+	return w.value == "max" || strings.HasPrefix(w.value, "max ") || w.file == "cpu.weight" && w.value == strconv.FormatUint(weightV2(1), 10)
 }
 
 // Delegate passes the controllers zonetop uses (those of them the host
