@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"zonetop/limits"
 )
 
 // The runtime's share of cgroups: make the zone's cgroup in every
@@ -36,8 +38,11 @@ type cgroupHier struct {
 
 // cgroupHierarchies lists the hierarchies the zone cgroups go into: on a
 // pure v2 host the unified one; otherwise each v1 hierarchy holding one of
-// zoneCgroupControllers (a hybrid host's v2 tree is left alone).
+// zoneCgroupControllers (a hybrid host's v2 tree is left alone). Under
+// limits.TestCgroup2Env, the cgroup2 tree mounted where it says, alone, as
+// on a pure v2 host.
 func cgroupHierarchies() ([]cgroupHier, error) {
+	forced, _, isForced := limits.TestCgroup2()
 	self, err := os.ReadFile("/proc/self/cgroup")
 	if err != nil {
 		return nil, fmt.Errorf("cgroups: %w", err)
@@ -79,9 +84,15 @@ func cgroupHierarchies() ([]cgroupHier, error) {
 		fstype, mnt, mroot := f[sep+1], unescapeMount(f[4]), f[3]
 		switch fstype {
 		case "cgroup2":
+			if isForced && mnt != forced {
+				continue
+			}
 			rel := strings.TrimPrefix(byCtl[""], strings.TrimSuffix(mroot, "/"))
 			v2 = append(v2, cgroupHier{mount: mnt, v2: true, current: rel})
 		case "cgroup":
+			if isForced {
+				continue
+			}
 			var ctls []string
 			for _, o := range strings.Split(f[sep+3], ",") {
 				for _, want := range zoneCgroupControllers {
