@@ -242,9 +242,6 @@ func (cg *zoneCgroups) addPid(pid int) error {
 	return nil
 }
 
-// stepIn puts this process into the zone cgroups, so that a child forked
-// now is born there (and its new cgroup namespace is rooted there); stepOut
-// returns it. Both stay within the subtree this process started in.
 // exemptFromPids moves zsched out of the zone's pids cgroup into zonetop's
 // own, on a v1 host where pids is a hierarchy of its own: zsched's threads
 // are the zone's machinery, not its work, and illumos counts no system
@@ -270,7 +267,19 @@ func (cg *zoneCgroups) exemptFromPids(pid int) error {
 	return nil
 }
 
-func (cg *zoneCgroups) stepIn() error { return cg.addPid(os.Getpid()) }
+// unifiedDir is the zone's cgroup in the unified (v2) hierarchy, the
+// only one on a pure v2 host: the cgroup zsched is cloned into there.
+func (cg *zoneCgroups) unifiedDir() string {
+	for _, d := range cg.Dirs {
+		if _, err := os.Stat(filepath.Join(d, "cgroup.controllers")); err == nil {
+			return d
+		}
+	}
+	if len(cg.Dirs) > 0 {
+		return cg.Dirs[0]
+	}
+	return ""
+}
 
 // zschedHomes are the cgroups zsched belongs in, one per hierarchy of
 // cg: zonetop's own cgroup in pids (see exemptFromPids), the zone's
@@ -356,16 +365,6 @@ func moveThread(dirs []string) error {
 		}
 	}
 	return nil
-}
-
-func (cg *zoneCgroups) stepOut() error {
-	var errs []error
-	for _, d := range cg.back {
-		if err := os.WriteFile(filepath.Join(d, "cgroup.procs"), []byte(strconv.Itoa(os.Getpid())), 0o644); err != nil {
-			errs = append(errs, fmt.Errorf("cgroup %s: %w", d, err))
-		}
-	}
-	return errors.Join(errs...)
 }
 
 // walk lists dir and every cgroup below it, deepest first.

@@ -1,0 +1,249 @@
+package engine
+
+import (
+	"bytes"
+	"crypto/rand"
+	"encoding/hex"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+
+	"golang.org/x/sys/unix"
+
+	"zonetop/limits"
+)
+
+// cgroup2ForTest makes the test's zones live in the host's real cgroup2
+// tree as on a pure v2 host (limits.TestCgroup2Env), under a parent
+// cgroup made for the test alone. On these machines that tree is the
+// hybrid one at /sys/fs/cgroup/unified, whose only controller is hugetlb:
+// it is enabled in the root's cgroup.subtree_control for the test's time
+// and passed on to zones, so that the v2 rule "no processes in a cgroup
+// that passes controllers to its children" applies to them. Everything is
+// undone when the test ends, after the zones' own cleanup: processes left
+// in the parent are killed by pid, the cgroups removed, the root's
+// subtree_control restored. Tests that touch the root (here and in limits)
+// hold an exclusive flock on the mount's root directory meanwhile.
+func cgroup2ForTest(t *testing.T) (mount, parent string) {
+	t.Helper()
+	for _, m := range []string{"/sys/fs/cgroup/unified", "/sys/fs/cgroup"} {
+		var st unix.Statfs_t
+		if unix.Statfs(m, &st) == nil && st.Type == unix.CGROUP2_SUPER_MAGIC {
+			mount = m
+			break
+		}
+	}
+	if mount == "" {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("no cgroup2 tree mounted")
+		}
+		t.Skip("no cgroup2 tree mounted")
+	}
+	lock, err := os.Open(mount)
+	must(t, err)
+	if err := unix.Flock(int(lock.Fd()), unix.LOCK_EX); err != nil {
+		lock.Close()
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { lock.Close() })
+	ctl := "hugetlb"
+	b, err := os.ReadFile(filepath.Join(mount, "cgroup.controllers"))
+	must(t, err)
+	if !strings.Contains(" "+string(bytes.TrimSpace(b))+" ", " "+ctl+" ") {
+		t.Fatalf("%s: no %s controller (have %q)", mount, ctl, b)
+	}
+	on, err := os.ReadFile(filepath.Join(mount, "cgroup.subtree_control"))
+	must(t, err)
+	if !strings.Contains(" "+string(bytes.TrimSpace(on))+" ", " "+ctl+" ") {
+		must(t, os.WriteFile(filepath.Join(mount, "cgroup.subtree_control"), []byte("+"+ctl), 0o644))
+		t.Cleanup(func() {
+			if err := os.WriteFile(filepath.Join(mount, "cgroup.subtree_control"), []byte("-"+ctl), 0o644); err != nil {
+				t.Errorf("restore %s/cgroup.subtree_control: %v", mount, err)
+			}
+		})
+	}
+	var rnd [4]byte
+	_, _ = rand.Read(rnd[:])
+	parent = "/zonetop-test-" + regexp.MustCompile(`[^A-Za-z0-9]+`).ReplaceAllString(t.Name(), "-") + "-" + hex.EncodeToString(rnd[:])
+	dir := filepath.Join(mount, parent)
+	must(t, os.Mkdir(dir, 0o755))
+	t.Cleanup(func() {
+		left := (&zoneCgroups{Dirs: []string{dir}}).pids()
+		if len(left) > 0 {
+			t.Errorf("processes left in %s: %v", dir, left)
+			for _, p := range left {
+				_ = syscall.Kill(p, syscall.SIGKILL)
+			}
+		}
+		if err := removeTree(dir); err != nil {
+			t.Errorf("remove %s: %v", dir, err)
+		}
+	})
+	t.Setenv(limits.TestCgroup2Env, mount+" "+ctl)
+	return mount, parent
+}
+
+// unifiedLine is the "0::" line of /proc/PID/cgroup (or of a zone's
+// /proc/.../cgroup output).
+func unifiedLine(s string) string {
+	for _, l := range strings.Split(s, "\n") {
+		if strings.HasPrefix(l, "0::") {
+			return l
+		}
+	}
+	return ""
+}
+
+// A zone on a cgroup v2 tree: zsched is cloned into the zone cgroup
+// (CLONE_INTO_CGROUP) with its cgroup namespace rooted there and moves into
+// the system project before the zone cgroup passes controllers on;
+// zoneadmd never leaves its own cgroup; commands run in their project;
+// halt leaves no cgroup. A memory cap where the tree has no memory
+// controller fails ready with the limits backend's explanation and leaves
+// nothing behind.
+func TestZoneCgroupV2(t *testing.T) {
+	needZones(t)
+	mount, parent := cgroup2ForTest(t)
+	z := newBusyboxZone(t)
+	z.spec.CgroupParent = parent
+	must(t, os.WriteFile(filepath.Join(z.zroot(), "etc/inittab"), []byte("::respawn:/bin/sleep 1000\n"), 0o644))
+	zoneDir := filepath.Join(mount, parent, "zonetop", z.spec.Name)
+
+	// zoneadmd first, so that its cgroup is watched from before ready
+	// to after halt.
+	must(t, StartZoneadmd(z.root, z.spec.Name))
+	pidb, err := os.ReadFile(filepath.Join(runDir(z.root, z.spec.Name), "zoneadmd.pid"))
+	must(t, err)
+	zpid, err := strconv.Atoi(strings.TrimSpace(string(pidb)))
+	must(t, err)
+	cgFile := "/proc/" + strconv.Itoa(zpid) + "/cgroup"
+	first, err := os.ReadFile(cgFile)
+	must(t, err)
+	var (
+		mu      sync.Mutex
+		seen    = map[string]bool{}
+		reads   int
+		stop    = make(chan struct{})
+		stopped = make(chan struct{})
+	)
+	go func() {
+		defer close(stopped)
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			b, err := os.ReadFile(cgFile)
+			if err != nil {
+				return // zoneadmd gone (after halt)
+			}
+			mu.Lock()
+			seen[string(b)] = true
+			reads++
+			mu.Unlock()
+		}
+	}()
+
+	st := z.ready()
+	zs, err := os.ReadFile("/proc/" + strconv.Itoa(st.ZschedPid) + "/cgroup")
+	must(t, err)
+	if got, want := unifiedLine(string(zs)), "0::"+parent+"/zonetop/"+z.spec.Name+"/system"; got != want {
+		t.Errorf("zsched's cgroup %q, want %q", got, want)
+	}
+	if procs := strings.TrimSpace(readOr(filepath.Join(zoneDir, "cgroup.procs"))); procs != "" {
+		t.Errorf("processes in the zone cgroup itself: %q", procs)
+	}
+	if sc := readOr(filepath.Join(zoneDir, "cgroup.subtree_control")); !strings.Contains(sc, "hugetlb") {
+		t.Errorf("zone cgroup passes on %q, want hugetlb", sc)
+	}
+	// A namespace of its own, rooted at the zone cgroup: the zone sees
+	// zsched in /system, not the host's path.
+	var ours, its syscall.Stat_t
+	must(t, syscall.Stat("/proc/self/ns/cgroup", &ours))
+	must(t, syscall.Stat("/proc/"+strconv.Itoa(st.ZschedPid)+"/ns/cgroup", &its))
+	if ours.Ino == its.Ino {
+		t.Error("zsched shares the host's cgroup namespace")
+	}
+	if got := unifiedLine(z.sh("cat /proc/1/cgroup")); got != "0::/system" {
+		t.Errorf("zsched's cgroup seen in the zone: %q, want 0::/system", got)
+	}
+
+	bst, err := Boot(z.root, z.spec.Name, nil)
+	if err != nil {
+		t.Fatalf("boot: %v", err)
+	}
+	// root's own project (the default /etc/project has user.root).
+	if got := unifiedLine(z.sh("cat /proc/self/cgroup")); got != "0::/user.root" {
+		t.Errorf("a zlogin command's cgroup: %q, want 0::/user.root", got)
+	}
+	// What a cgroup2 mount made in zsched's cgroup namespace shows (zsched
+	// mounts it at /sys/fs/cgroup on a pure v2 host; on this hybrid one
+	// the zone gets the v1 hierarchies): the zone's tree, with its
+	// projects, and nothing of the host's.
+	view, err := exec.Command("unshare", "-m", "sh", "-c",
+		`d=$(mktemp -d) && nsenter --cgroup=/proc/`+strconv.Itoa(st.ZschedPid)+`/ns/cgroup mount -t cgroup2 none "$d" && ls "$d"; r=$?; umount "$d"; rmdir "$d"; exit $r`).CombinedOutput()
+	if err != nil {
+		t.Errorf("cgroup2 in zsched's namespace: %v: %s", err, view)
+	} else if names := strings.Fields(string(view)); !slices.Contains(names, "system") || !slices.Contains(names, "user.root") || slices.Contains(names, "zonetop") {
+		t.Errorf("cgroup2 in zsched's namespace shows %q, want the zone's projects", names)
+	}
+	if procs := readOr(filepath.Join(zoneDir, "default", "cgroup.procs")); !strings.Contains(" "+strings.Join(strings.Fields(procs), " ")+" ", " "+strconv.Itoa(bst.InitPid)+" ") {
+		t.Errorf("init (pid %d) not in project default: %q", bst.InitPid, procs)
+	}
+	hst := z.halt()
+	_ = hst
+	close(stop)
+	<-stopped
+	mu.Lock()
+	if len(seen) != 1 || !seen[string(first)] {
+		t.Errorf("zoneadmd's cgroup changed during ready, boot, zlogin and halt (%d reads): %v", reads, seen)
+	}
+	t.Logf("zoneadmd's cgroup read %d times, always %q", reads, unifiedLine(string(first)))
+	mu.Unlock()
+	z.assertGone(st)
+	for _, d := range []string{zoneDir, filepath.Dir(zoneDir)} {
+		if _, err := os.Stat(d); !os.IsNotExist(err) {
+			t.Errorf("%s left after halt (%v)", d, err)
+		}
+	}
+
+	// A memory cap where the tree has no memory controller.
+	if strings.Contains(readOr(filepath.Join(mount, "cgroup.controllers")), "memory") {
+		t.Logf("%s has memory: the refused cap is not tried", mount)
+		return
+	}
+	z2 := newBusyboxZone(t)
+	z2.spec.CgroupParent = parent
+	z2.spec.Rctls = map[string]uint64{"zone.max-physical-memory": 64 << 20}
+	st2, err := Ready(z2.root, z2.spec)
+	if err == nil {
+		t.Fatalf("ready with a memory cap and no memory controller: %+v", st2)
+	}
+	for _, want := range []string{"zone caps", "memory.max (the cap) needs the memory controller", mount + ", the root of the cgroup2 tree, does not have it", "remove the cap"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("ready error %q\nwant it to say %q", err, want)
+		}
+	}
+	t.Logf("ready refused: %v", err)
+	waitFor(t, "zsched of the refused zone to go", func() bool {
+		_, err := os.Stat(filepath.Join(mount, parent, "zonetop", z2.spec.Name))
+		return os.IsNotExist(err)
+	})
+	if st, err := Status(z2.root, z2.spec.Name); err != nil || st.State != "installed" || st.ZschedPid != 0 {
+		t.Errorf("status after the refused ready: %+v %v", st, err)
+	}
+}
+
+// readOr reads a small file, "" when it cannot.
+func readOr(p string) string {
+	b, _ := os.ReadFile(p)
+	return string(b)
+}
