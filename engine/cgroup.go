@@ -169,6 +169,12 @@ func createZoneCgroups(zone, parentOverride string, extraDevs []devNode) (*zoneC
 					return nil, err
 				}
 			}
+			if d == dir && h.v2 {
+				if err := attachDeviceFilter(dir, extraDevs); err != nil {
+					cg.remove()
+					return nil, err
+				}
+			}
 		}
 	}
 	return cg, nil
@@ -176,16 +182,12 @@ func createZoneCgroups(zone, parentOverride string, extraDevs []devNode) (*zoneC
 
 // limitDevices lets the zone use only its /dev nodes (v1 devices
 // controller): with mknod in its bounding set a zone root could otherwise
-// make and open a node for any host disk.
+// make and open a node for any host disk. attachDeviceFilter does the same
+// on v2.
 func limitDevices(dir string, extra []devNode) error {
-	rules := []string{"c 1:3 rwm", "c 1:5 rwm", "c 1:7 rwm", "c 1:8 rwm", "c 1:9 rwm",
-		"c 5:0 rwm", "c 5:1 rwm", "c 5:2 rwm", "c 136:* rwm"}
-	for _, n := range extra {
-		t := "c"
-		if n.mode&syscall.S_IFMT == syscall.S_IFBLK {
-			t = "b"
-		}
-		rules = append(rules, fmt.Sprintf("%s %d:%d rwm", t, unixMajor(n.rdev), unixMinor(n.rdev)))
+	var rules []string
+	for _, r := range zoneDevRules(extra) {
+		rules = append(rules, r.v1())
 	}
 	if err := os.WriteFile(filepath.Join(dir, "devices.deny"), []byte("a"), 0o644); err != nil {
 		return fmt.Errorf("cgroup %s: devices: %w", dir, err)
