@@ -234,41 +234,6 @@ func inheritCpuset(parent, dir string) error {
 	return nil
 }
 
-// addPid moves a process (all its threads) into the zone's cgroups.
-func (cg *zoneCgroups) addPid(pid int) error {
-	for _, d := range cg.Dirs {
-		if err := os.WriteFile(filepath.Join(d, "cgroup.procs"), []byte(strconv.Itoa(pid)), 0o644); err != nil {
-			return fmt.Errorf("cgroup %s: add %d: %w", d, pid, err)
-		}
-	}
-	return nil
-}
-
-// exemptFromPids moves zsched out of the zone's pids cgroup into zonetop's
-// own, on a v1 host where pids is a hierarchy of its own: zsched's threads
-// are the zone's machinery, not its work, and illumos counts no system
-// process against zone.max-lwps. Without this a Go runtime's handful of
-// threads would take that many tasks from every zone's cap. zsched stays in
-// the zone's system project in every other hierarchy (memory, cpu, freezer),
-// and every process it starts is moved into its project before it runs, so
-// nothing of the zone's work escapes the count. On a unified (v2) host the
-// controllers cannot be split and zsched keeps counting.
-func (cg *zoneCgroups) exemptFromPids(pid int) error {
-	for _, d := range cg.Dirs {
-		if _, err := os.Stat(filepath.Join(d, "pids.max")); err != nil {
-			continue
-		}
-		if _, err := os.Stat(filepath.Join(d, "cgroup.controllers")); err == nil {
-			return nil // cgroup v2: one cgroup for every controller
-		}
-		top := filepath.Dir(d)
-		if err := os.WriteFile(filepath.Join(top, "cgroup.procs"), []byte(strconv.Itoa(pid)), 0o644); err != nil {
-			return fmt.Errorf("cgroup %s: move zsched out of the zone's pids count: %w", top, err)
-		}
-	}
-	return nil
-}
-
 // unifiedDir is the zone's cgroup in the unified (v2) hierarchy, the
 // only one on a pure v2 host: the cgroup zsched is cloned into there.
 func (cg *zoneCgroups) unifiedDir() string {
@@ -284,10 +249,20 @@ func (cg *zoneCgroups) unifiedDir() string {
 }
 
 // zschedHomes are the cgroups zsched belongs in, one per hierarchy of
-// cg: zonetop's own cgroup in pids (see exemptFromPids), the zone's
-// project named system where it has one, the zone cgroup otherwise. nil
-// when a thread cannot be placed on its own (cgroup v2, no tasks file):
-// then zsched is born in the zone cgroups and moved.
+// cg: zonetop's own cgroup in pids, the zone's project named system where
+// it has one, the zone cgroup otherwise. nil when a thread cannot be
+// placed on its own (cgroup v2, no tasks file): then zsched is born in the
+// zone cgroup and moved (placeZschedV2).
+//
+// zsched is outside the zone's pids cgroup on a v1 host, where pids is a
+// hierarchy of its own: zsched's threads are the zone's machinery, not its
+// work, and illumos counts no system process against zone.max-lwps.
+// Without this a Go runtime's handful of threads would take that many
+// tasks from every zone's cap. zsched stays in the zone's system project
+// in every other hierarchy (memory, cpu, freezer), and every process it
+// starts is moved into its project before it runs, so nothing of the
+// zone's work escapes the count. On a unified (v2) host the controllers
+// cannot be split and zsched keeps counting.
 func (cg *zoneCgroups) zschedHomes(system string) []string {
 	homes := make([]string, len(cg.Dirs))
 	for i, d := range cg.Dirs {
@@ -512,7 +487,7 @@ func (b *backoff) sleep() {
 // survey lists the zone's cgroup in one hierarchy: the cgroups below it,
 // as paths relative to it and deepest first, and the processes in any of
 // them. Each of the zone's processes is in the zone's subtree of every
-// hierarchy (zsched alone leaves the pids one, see exemptFromPids), so one
+// hierarchy (zsched alone leaves the pids one, see zschedHomes), so one
 // hierarchy tells whether the zone is empty and what remove must take
 // down. It is the freezer's where there is one: its directories hold seven
 // files where memory's or cpu's hold dozens, and listing them is most of

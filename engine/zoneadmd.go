@@ -494,7 +494,7 @@ func (d *zoneadmd) ready(spec *PlatformSpec) (err error) {
 	d.mu.Unlock()
 	ph.mark("system")
 	// zsched lives in the system project, as illumos' zsched does, and
-	// outside the zone's pids count (exemptFromPids). On cgroup v1 it is
+	// outside the zone's pids count (zschedHomes). On cgroup v1 it is
 	// born there; elsewhere it is born in the zone cgroup and moved.
 	system := ""
 	if lim.groups["system"] != nil {

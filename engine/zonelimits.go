@@ -409,7 +409,7 @@ func (d *zoneadmd) openLimits(spec *PlatformSpec) (*zoneLimits, *limits.Parent, 
 // the system project and only then lets the zone cgroup pass controllers
 // on to its projects: v2 refuses controllers for the children of a cgroup
 // with a process in it. zsched's threads count against zone.max-lwps on
-// v2, where the pids controller cannot be split off (exemptFromPids).
+// v2, where the pids controller cannot be split off (zschedHomes).
 func (l *zoneLimits) placeZschedV2(pid int) error {
 	g := l.groups["system"]
 	if g == nil {
