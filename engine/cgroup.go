@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"zonetop/limits"
 )
 
 // The runtime's share of cgroups: make the zone's cgroup in every
@@ -36,8 +38,11 @@ type cgroupHier struct {
 
 // cgroupHierarchies lists the hierarchies the zone cgroups go into: on a
 // pure v2 host the unified one; otherwise each v1 hierarchy holding one of
-// zoneCgroupControllers (a hybrid host's v2 tree is left alone).
+// zoneCgroupControllers (a hybrid host's v2 tree is left alone). Under
+// limits.TestCgroup2Env, the cgroup2 tree mounted where it says, alone, as
+// on a pure v2 host.
 func cgroupHierarchies() ([]cgroupHier, error) {
+	forced, _, isForced := limits.TestCgroup2()
 	self, err := os.ReadFile("/proc/self/cgroup")
 	if err != nil {
 		return nil, fmt.Errorf("cgroups: %w", err)
@@ -79,9 +84,15 @@ func cgroupHierarchies() ([]cgroupHier, error) {
 		fstype, mnt, mroot := f[sep+1], unescapeMount(f[4]), f[3]
 		switch fstype {
 		case "cgroup2":
+			if isForced && mnt != forced {
+				continue
+			}
 			rel := strings.TrimPrefix(byCtl[""], strings.TrimSuffix(mroot, "/"))
 			v2 = append(v2, cgroupHier{mount: mnt, v2: true, current: rel})
 		case "cgroup":
+			if isForced {
+				continue
+			}
 			var ctls []string
 			for _, o := range strings.Split(f[sep+3], ",") {
 				for _, want := range zoneCgroupControllers {
@@ -158,6 +169,12 @@ func createZoneCgroups(zone, parentOverride string, extraDevs []devNode) (*zoneC
 					return nil, err
 				}
 			}
+			if d == dir && h.v2 {
+				if err := attachDeviceFilter(dir, extraDevs); err != nil {
+					cg.remove()
+					return nil, err
+				}
+			}
 		}
 	}
 	return cg, nil
@@ -165,16 +182,12 @@ func createZoneCgroups(zone, parentOverride string, extraDevs []devNode) (*zoneC
 
 // limitDevices lets the zone use only its /dev nodes (v1 devices
 // controller): with mknod in its bounding set a zone root could otherwise
-// make and open a node for any host disk.
+// make and open a node for any host disk. attachDeviceFilter does the same
+// on v2.
 func limitDevices(dir string, extra []devNode) error {
-	rules := []string{"c 1:3 rwm", "c 1:5 rwm", "c 1:7 rwm", "c 1:8 rwm", "c 1:9 rwm",
-		"c 5:0 rwm", "c 5:1 rwm", "c 5:2 rwm", "c 136:* rwm"}
-	for _, n := range extra {
-		t := "c"
-		if n.mode&syscall.S_IFMT == syscall.S_IFBLK {
-			t = "b"
-		}
-		rules = append(rules, fmt.Sprintf("%s %d:%d rwm", t, unixMajor(n.rdev), unixMinor(n.rdev)))
+	var rules []string
+	for _, r := range zoneDevRules(extra) {
+		rules = append(rules, r.v1())
 	}
 	if err := os.WriteFile(filepath.Join(dir, "devices.deny"), []byte("a"), 0o644); err != nil {
 		return fmt.Errorf("cgroup %s: devices: %w", dir, err)
@@ -221,51 +234,35 @@ func inheritCpuset(parent, dir string) error {
 	return nil
 }
 
-// addPid moves a process (all its threads) into the zone's cgroups.
-func (cg *zoneCgroups) addPid(pid int) error {
+// unifiedDir is the zone's cgroup in the unified (v2) hierarchy, the
+// only one on a pure v2 host: the cgroup zsched is cloned into there.
+func (cg *zoneCgroups) unifiedDir() string {
 	for _, d := range cg.Dirs {
-		if err := os.WriteFile(filepath.Join(d, "cgroup.procs"), []byte(strconv.Itoa(pid)), 0o644); err != nil {
-			return fmt.Errorf("cgroup %s: add %d: %w", d, pid, err)
-		}
-	}
-	return nil
-}
-
-// stepIn puts this process into the zone cgroups, so that a child forked
-// now is born there (and its new cgroup namespace is rooted there); stepOut
-// returns it. Both stay within the subtree this process started in.
-// exemptFromPids moves zsched out of the zone's pids cgroup into zonetop's
-// own, on a v1 host where pids is a hierarchy of its own: zsched's threads
-// are the zone's machinery, not its work, and illumos counts no system
-// process against zone.max-lwps. Without this a Go runtime's handful of
-// threads would take that many tasks from every zone's cap. zsched stays in
-// the zone's system project in every other hierarchy (memory, cpu, freezer),
-// and every process it starts is moved into its project before it runs, so
-// nothing of the zone's work escapes the count. On a unified (v2) host the
-// controllers cannot be split and zsched keeps counting.
-func (cg *zoneCgroups) exemptFromPids(pid int) error {
-	for _, d := range cg.Dirs {
-		if _, err := os.Stat(filepath.Join(d, "pids.max")); err != nil {
-			continue
-		}
 		if _, err := os.Stat(filepath.Join(d, "cgroup.controllers")); err == nil {
-			return nil // cgroup v2: one cgroup for every controller
-		}
-		top := filepath.Dir(d)
-		if err := os.WriteFile(filepath.Join(top, "cgroup.procs"), []byte(strconv.Itoa(pid)), 0o644); err != nil {
-			return fmt.Errorf("cgroup %s: move zsched out of the zone's pids count: %w", top, err)
+			return d
 		}
 	}
-	return nil
+	if len(cg.Dirs) > 0 {
+		return cg.Dirs[0]
+	}
+	return ""
 }
-
-func (cg *zoneCgroups) stepIn() error { return cg.addPid(os.Getpid()) }
 
 // zschedHomes are the cgroups zsched belongs in, one per hierarchy of
-// cg: zonetop's own cgroup in pids (see exemptFromPids), the zone's
-// project named system where it has one, the zone cgroup otherwise. nil
-// when a thread cannot be placed on its own (cgroup v2, no tasks file):
-// then zsched is born in the zone cgroups and moved.
+// cg: zonetop's own cgroup in pids, the zone's project named system where
+// it has one, the zone cgroup otherwise. nil when a thread cannot be
+// placed on its own (cgroup v2, no tasks file): then zsched is born in the
+// zone cgroup and moved (placeZschedV2).
+//
+// zsched is outside the zone's pids cgroup on a v1 host, where pids is a
+// hierarchy of its own: zsched's threads are the zone's machinery, not its
+// work, and illumos counts no system process against zone.max-lwps.
+// Without this a Go runtime's handful of threads would take that many
+// tasks from every zone's cap. zsched stays in the zone's system project
+// in every other hierarchy (memory, cpu, freezer), and every process it
+// starts is moved into its project before it runs, so nothing of the
+// zone's work escapes the count. On a unified (v2) host the controllers
+// cannot be split and zsched keeps counting.
 func (cg *zoneCgroups) zschedHomes(system string) []string {
 	homes := make([]string, len(cg.Dirs))
 	for i, d := range cg.Dirs {
@@ -345,16 +342,6 @@ func moveThread(dirs []string) error {
 		}
 	}
 	return nil
-}
-
-func (cg *zoneCgroups) stepOut() error {
-	var errs []error
-	for _, d := range cg.back {
-		if err := os.WriteFile(filepath.Join(d, "cgroup.procs"), []byte(strconv.Itoa(os.Getpid())), 0o644); err != nil {
-			errs = append(errs, fmt.Errorf("cgroup %s: %w", d, err))
-		}
-	}
-	return errors.Join(errs...)
 }
 
 // walk lists dir and every cgroup below it, deepest first.
@@ -500,7 +487,7 @@ func (b *backoff) sleep() {
 // survey lists the zone's cgroup in one hierarchy: the cgroups below it,
 // as paths relative to it and deepest first, and the processes in any of
 // them. Each of the zone's processes is in the zone's subtree of every
-// hierarchy (zsched alone leaves the pids one, see exemptFromPids), so one
+// hierarchy (zsched alone leaves the pids one, see zschedHomes), so one
 // hierarchy tells whether the zone is empty and what remove must take
 // down. It is the freezer's where there is one: its directories hold seven
 // files where memory's or cpu's hold dozens, and listing them is most of

@@ -10,6 +10,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"zonetop/limits"
 	"zonetop/zones"
 )
 
@@ -61,6 +62,9 @@ func (e *Engine) Host() HostInfo {
 // cgroupMode tells a pure cgroup v2 host from a v1 or hybrid one by what is
 // mounted at /sys/fs/cgroup.
 func cgroupMode() string {
+	if _, _, ok := limits.TestCgroup2(); ok {
+		return "v2"
+	}
 	var st unix.Statfs_t
 	if err := unix.Statfs("/sys/fs/cgroup", &st); err != nil {
 		return "unknown"

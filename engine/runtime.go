@@ -523,11 +523,14 @@ func writeFileAtomic(path string, data []byte, mode os.FileMode) error {
 }
 
 // zoneadmdEnv is zoneadmd's whole environment: a fixed PATH, and the
-// fault-injection point when a test set one.
+// fault-injection point and forced cgroup layout when a test set them.
 func zoneadmdEnv() []string {
 	env := []string{"PATH=/usr/sbin:/usr/bin:/sbin:/bin"}
 	if v := os.Getenv(TestPauseEnv); v != "" {
 		env = append(env, TestPauseEnv+"="+v)
+	}
+	if v := os.Getenv(limits.TestCgroup2Env); v != "" {
+		env = append(env, limits.TestCgroup2Env+"="+v)
 	}
 	return env
 }

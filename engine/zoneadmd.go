@@ -499,7 +499,7 @@ func (d *zoneadmd) ready(spec *PlatformSpec) (err error) {
 	d.mu.Unlock()
 	ph.mark("system")
 	// zsched lives in the system project, as illumos' zsched does, and
-	// outside the zone's pids count (exemptFromPids). On cgroup v1 it is
+	// outside the zone's pids count (zschedHomes). On cgroup v1 it is
 	// born there; elsewhere it is born in the zone cgroup and moved.
 	system := ""
 	if lim.groups["system"] != nil {
@@ -509,6 +509,14 @@ func (d *zoneadmd) ready(spec *PlatformSpec) (err error) {
 	p, built, err := d.startZsched(spec, cg, homes)
 	if err != nil {
 		return err
+	}
+	if homes == nil {
+		// cgroup v2: zsched was born in the zone cgroup; it moves on
+		// before the zone's caps and projects are written (see
+		// placeZschedV2).
+		if err := lim.placeZschedV2(p.Pid); err != nil {
+			return err
+		}
 	}
 	// The zone's caps and projects are written while zsched starts and
 	// builds the platform: nothing of the zone's own runs before ready
@@ -526,16 +534,6 @@ func (d *zoneadmd) ready(spec *PlatformSpec) (err error) {
 	}
 	ph.mark("zsched")
 	start, _ := procStartTime(p.Pid)
-	if homes == nil {
-		if g := lim.groups["system"]; g != nil {
-			if err := g.AddProc(p.Pid); err != nil {
-				return err
-			}
-		}
-		if err := cg.exemptFromPids(p.Pid); err != nil {
-			return err
-		}
-	}
 	d.mu.Lock()
 	d.st.ZschedPid, d.st.ZschedStart = p.Pid, start
 	_ = d.saveLocked()
@@ -599,8 +597,8 @@ func checkZonepath(zp string) error {
 
 // startZsched starts zsched in its new namespaces, its cgroup namespace
 // rooted at the zone cgroup, and waits for it to report that the platform
-// is built. With homes (cgroup v1) it is born in them; without, in the
-// zone cgroups.
+// is built. With homes (cgroup v1) it is born in them; without (cgroup
+// v2), in the zone cgroup.
 func (d *zoneadmd) startZsched(spec *PlatformSpec, cg *zoneCgroups, homes []string) (*pidProc, func() error, error) {
 	statusR, statusW, err := os.Pipe()
 	if err != nil {
@@ -633,27 +631,30 @@ func (d *zoneadmd) startZsched(spec *PlatformSpec, cg *zoneCgroups, homes []stri
 	// zsched starts in its run directory and is told "." rather than the
 	// path: its command line is the zone's /proc/1/cmdline, which must
 	// not show the zone where zonetop keeps its state on the host.
-	startIt := func(flags uintptr) (*pidProc, error) {
+	startIt := func(flags uintptr, cgroupFD int) (*pidProc, error) {
 		return startPidProc(d.sealed.path(), []string{"zsched", "zsched", "."}, &syscall.ProcAttr{
 			Dir:   d.dir,
 			Env:   []string{"PATH=/usr/sbin:/usr/bin:/sbin:/bin"},
 			Files: []uintptr{null.Fd(), null.Fd(), errW.Fd(), statusW.Fd()},
-			Sys:   &syscall.SysProcAttr{Cloneflags: flags, Setsid: true},
+			Sys:   &syscall.SysProcAttr{Cloneflags: flags, Setsid: true, UseCgroupFD: cgroupFD >= 0, CgroupFD: cgroupFD},
 		})
 	}
 	var p *pidProc
 	if homes != nil {
 		// The forking thread already holds the new cgroup namespace.
-		p, err = cg.startFromThread(homes, func() (*pidProc, error) { return startIt(flags &^ unix.CLONE_NEWCGROUP) })
+		p, err = cg.startFromThread(homes, func() (*pidProc, error) { return startIt(flags&^unix.CLONE_NEWCGROUP, -1) })
 	} else {
-		// Step into the zone cgroups so zsched is born there and its
-		// cgroup namespace is rooted at the zone cgroup; step out right
-		// after.
-		if err = cg.stepIn(); err == nil {
-			p, err = startIt(flags)
-		}
-		if oerr := cg.stepOut(); oerr != nil {
-			log.Printf("step out of the zone cgroup: %v", oerr)
+		// cgroup v2: clone3 with CLONE_INTO_CGROUP makes zsched in the
+		// zone cgroup, and a CLONE_NEWCGROUP namespace made with it is
+		// rooted where the child is born (cgroup_post_fork, Linux 5.7
+		// on), not where zoneadmd is. zoneadmd never enters the zone's
+		// cgroup: v2 would refuse it there once the zone passes
+		// controllers to its projects, and it must not leave the subtree
+		// it started in.
+		var fd int
+		if fd, err = unix.Open(cg.unifiedDir(), unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0); err == nil {
+			p, err = startIt(flags, fd)
+			unix.Close(fd)
 		}
 	}
 	null.Close()

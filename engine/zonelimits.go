@@ -476,6 +476,25 @@ func (d *zoneadmd) openLimits(spec *PlatformSpec) (*zoneLimits, *limits.Parent, 
 	return l, &parent, nil
 }
 
+// placeZschedV2 moves zsched, born in the zone cgroup (cgroup v2), into
+// the system project and only then lets the zone cgroup pass controllers
+// on to its projects: v2 refuses controllers for the children of a cgroup
+// with a process in it. zsched's threads count against zone.max-lwps on
+// v2, where the pids controller cannot be split off (zschedHomes).
+func (l *zoneLimits) placeZschedV2(pid int) error {
+	g := l.groups["system"]
+	if g == nil {
+		return errors.New("zsched: no cgroup for project system")
+	}
+	if err := g.AddProc(pid); err != nil {
+		return fmt.Errorf("zsched into project system: %w", err)
+	}
+	if err := l.zone.Delegate(); err != nil {
+		return fmt.Errorf("zone %s: %w", l.name, err)
+	}
+	return nil
+}
+
 // applyLimits writes the zone's caps and its projects' and reports bad
 // /etc/project lines.
 func (d *zoneadmd) applyLimits(l *zoneLimits) error {

@@ -42,8 +42,35 @@ func (m Mode) String() string {
 }
 
 // DetectMode reports the host's cgroup layout. The layout does not change
-// while zonetop runs, so it is looked at once.
-func DetectMode() Mode { return detectedMode() }
+// while zonetop runs, so it is looked at once. TestCgroup2Env forces
+// ModeUnified.
+func DetectMode() Mode {
+	if _, _, ok := TestCgroup2(); ok {
+		return ModeUnified
+	}
+	return detectedMode()
+}
+
+// TestCgroup2Env, for tests only, makes zonetop treat the cgroup2 tree
+// mounted at a given directory as a pure v2 host's: "MOUNT [CONTROLLER...]",
+// e.g. "/sys/fs/cgroup/unified hugetlb". The controllers named after the
+// mount are enabled for zone and project cgroups as if zonetop used them,
+// so that a host whose v2 tree has only hugetlb (these machines) still
+// shows the v2 rules (no processes in a cgroup that passes controllers to
+// its children). limits' layout detection and backend, and the engine's
+// choice of hierarchies, read it; zoneadmd is given it. Unset, it costs a
+// getenv.
+const TestCgroup2Env = "ZONETOP_TEST_CGROUP2"
+
+// TestCgroup2 is TestCgroup2Env parsed: the mount and the extra
+// controllers; ok is false when it is unset or empty.
+func TestCgroup2() (mount string, extra []string, ok bool) {
+	f := strings.Fields(os.Getenv(TestCgroup2Env))
+	if len(f) == 0 || !filepath.IsAbs(f[0]) {
+		return "", nil, false
+	}
+	return filepath.Clean(f[0]), f[1:], true
+}
 
 var detectedMode = sync.OnceValue(func() Mode { return modeFrom(statfsType) })
 
@@ -201,6 +228,12 @@ type Group interface {
 	Kill() error
 	// Delete removes the group; it must be empty.
 	Delete() error
+	// Delegate passes the controllers zonetop uses on to the group's
+	// children. cgroup v2 refuses it while the group holds processes of
+	// its own, and then refuses processes in it: a zone's cgroup
+	// delegates once zsched has left it for the system project. On v1
+	// every group has every controller and it does nothing.
+	Delegate() error
 }
 
 // Backend makes and finds groups under zonetop's parent cgroup.
@@ -313,6 +346,7 @@ func mountRoots() (map[string]string, error) {
 		return nil, err
 	}
 	out := map[string]string{}
+	forced, _, isForced := TestCgroup2()
 	for _, line := range strings.Split(string(data), "\n") {
 		pre, post, ok := strings.Cut(line, " - ")
 		if !ok {
@@ -324,7 +358,10 @@ func mountRoots() (map[string]string, error) {
 		}
 		switch qf[0] {
 		case "cgroup2":
-			out[""] = pf[3]
+			// Under TestCgroup2Env only the forced mount's tree counts.
+			if !isForced || pf[4] == forced {
+				out[""] = pf[3]
+			}
 		case "cgroup":
 			for _, o := range strings.Split(qf[2], ",") {
 				out[o] = pf[3]
@@ -378,6 +415,13 @@ func checkRel(rel string) error {
 // NewBackend returns the backend for the host's layout: v2 on a unified
 // host, v1 otherwise (a hybrid host's v2 tree has no controllers).
 func NewBackend(p Parent) (Backend, error) {
+	if mount, extra, ok := TestCgroup2(); ok {
+		b, err := NewV2(mount, p.V2)
+		if err == nil {
+			b.(*v2Backend).extra = extra
+		}
+		return b, err
+	}
 	switch m := DetectMode(); m {
 	case ModeUnified:
 		return NewV2("/sys/fs/cgroup", p.V2)

@@ -4,6 +4,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -147,8 +148,10 @@ func TestV2FakeTree(t *testing.T) {
 	if _, err := NewV2(mount, "relative"); err == nil {
 		t.Error("relative v2 parent accepted")
 	}
-	// The kernel makes a new group's interface files; the fake must.
+	// The kernel makes a new group's interface files; the fake must. A
+	// new group has no controllers until its parents pass them on.
 	fakeV2Group(t, filepath.Join(mount, parent, "z1"))
+	writeFile(t, filepath.Join(mount, parent, "z1", "cgroup.controllers"), "")
 	g, err := b.Create("z1", &Resources{Pids: ptr[int64](50), Memory: ptr[int64](64 << 20), MemorySwap: ptr[int64](128 << 20),
 		CPUShares: ptr[uint64](10), CPUCap: ptr[uint64](50), CPUs: "0"})
 	if err != nil {
@@ -164,11 +167,18 @@ func TestV2FakeTree(t *testing.T) {
 			t.Errorf("%s = %q, want %q", f, got, v)
 		}
 	}
+	// The caps' controllers are enabled from the root down to the
+	// group's parent, none in the group itself.
 	for _, d := range []string{"", "engine", "engine/zonetop"} {
-		if got := readFile(t, filepath.Join(mount, d, "cgroup.subtree_control")); got != "+cpu +memory +pids" {
+		if got := readFile(t, filepath.Join(mount, d, "cgroup.subtree_control")); got != "+cpu +cpuset +memory +pids" {
 			t.Errorf("%s/cgroup.subtree_control %q", d, got)
 		}
 	}
+	if got := readFile(t, filepath.Join(mount, parent, "z1", "cgroup.subtree_control")); got != "" {
+		t.Errorf("z1/cgroup.subtree_control %q", got)
+	}
+	// What the kernel now shows in z1.
+	writeFile(t, filepath.Join(dir, "cgroup.controllers"), "cpu cpuset memory pids")
 	// Remove the caps again.
 	if err := g.Apply(&Resources{Pids: ptr[int64](-1), CPUCap: ptr[uint64](0), Memory: ptr[int64](-1), MemorySwap: ptr[int64](-1)}); err != nil {
 		t.Fatal(err)
@@ -294,6 +304,7 @@ func fakeV2Group(t *testing.T, dir string) {
 		"cpu.weight", "cpu.max", "cpuset.cpus", "memory.max", "memory.swap.max", "pids.max"} {
 		writeFile(t, filepath.Join(dir, f), "")
 	}
+	writeFile(t, filepath.Join(dir, "cgroup.controllers"), "cpu cpuset memory pids\n")
 }
 
 // unfakeV2Group removes the plain files of a fake tree, leaving its
@@ -617,32 +628,58 @@ func TestEventsFrozen(t *testing.T) {
 }
 
 // Controllers are enabled from the mount's root down to the group's
-// parent; a level above that cannot be written (a delegated subtree) does
-// not matter, the last one does.
+// parent (or the group itself, for its children), only where the level
+// has them and does not enable them yet; one a level lacks is not
+// available below it, and the reason names that level.
 func TestEnableControllers(t *testing.T) {
 	mount := t.TempDir()
-	for _, d := range []string{"a", "a/b", "a/b/c"} {
+	for _, d := range []string{"", "a", "a/b", "a/b/c"} {
 		fakeV2Group(t, filepath.Join(mount, d))
 	}
-	if err := enableControllers(mount, filepath.Join(mount, "a/b/c"), v2Controllers); err != nil {
-		t.Fatal(err)
+	why, err := enableControllers(mount, filepath.Join(mount, "a/b/c"), v2Controllers, false)
+	if err != nil || len(why) != 0 {
+		t.Fatalf("enable: %v %v", why, err)
 	}
-	for _, d := range []string{"a", "a/b"} {
+	for _, d := range []string{"", "a", "a/b"} {
 		if got := readFile(t, filepath.Join(mount, d, "cgroup.subtree_control")); got != "+cpu +memory +pids" {
-			t.Errorf("%s: %q", d, got)
+			t.Errorf("%q: %q", d, got)
 		}
 	}
 	if got := readFile(t, filepath.Join(mount, "a/b/c", "cgroup.subtree_control")); got != "" {
 		t.Errorf("the group's own subtree_control written: %q", got)
 	}
-	if err := os.Remove(filepath.Join(mount, "a/b/cgroup.subtree_control")); err != nil {
+	// Already enabled: not written again (a level that cannot be written,
+	// above a delegated subtree, is no obstacle then).
+	writeFile(t, filepath.Join(mount, "a", "cgroup.subtree_control"), "cpu memory pids")
+	if why, err := enableControllers(mount, filepath.Join(mount, "a/b/c"), v2Controllers, true); err != nil || len(why) != 0 {
+		t.Fatalf("inclusive: %v %v", why, err)
+	}
+	if got := readFile(t, filepath.Join(mount, "a", "cgroup.subtree_control")); got != "cpu memory pids" {
+		t.Errorf("an enabled level written again: %q", got)
+	}
+	if got := readFile(t, filepath.Join(mount, "a/b/c", "cgroup.subtree_control")); got != "+cpu +memory +pids" {
+		t.Errorf("inclusive: the group's own subtree_control %q", got)
+	}
+	// A level without memory: memory stops there, the others go on.
+	writeFile(t, filepath.Join(mount, "a/b", "cgroup.controllers"), "cpu pids")
+	writeFile(t, filepath.Join(mount, "a/b", "cgroup.subtree_control"), "")
+	why, err = enableControllers(mount, filepath.Join(mount, "a/b/c"), v2Controllers, false)
+	if err != nil {
 		t.Fatal(err)
 	}
-	err := enableControllers(mount, filepath.Join(mount, "a/b/c"), v2Controllers)
-	if !errors.Is(err, os.ErrNotExist) || !strings.Contains(err.Error(), "a/b: cgroup.subtree_control") {
-		t.Errorf("last level unwritable: %v", err)
+	if len(why) != 1 || !strings.Contains(fmt.Sprint(why["memory"]), filepath.Join(mount, "a/b")+` does not have it (its cgroup.controllers: "cpu pids")`) {
+		t.Errorf("memory missing at a/b: %q", why)
 	}
-	if err := enableControllers(mount, filepath.Join(mount, "a/b"), v2Controllers); err != nil {
-		t.Errorf("unwritable root only: %v", err)
+	if got := readFile(t, filepath.Join(mount, "a/b", "cgroup.subtree_control")); got != "+cpu +pids" {
+		t.Errorf("a/b: %q", got)
+	}
+	// Missing at the root: the host's v2 tree lacks it.
+	writeFile(t, filepath.Join(mount, "cgroup.controllers"), "hugetlb")
+	why, _ = enableControllers(mount, filepath.Join(mount, "a"), []string{"memory"}, false)
+	if !strings.Contains(fmt.Sprint(why["memory"]), "the root of the cgroup2 tree") {
+		t.Errorf("memory missing at the root: %q", why)
+	}
+	if _, err := enableControllers(mount, mount, v2Controllers, false); err == nil {
+		t.Error("enable for the root itself accepted")
 	}
 }

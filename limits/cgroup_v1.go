@@ -428,3 +428,7 @@ func (g *v1Group) Delete() error {
 	}
 	return nil
 }
+
+// Delegate does nothing: every v1 group has every controller of its
+// hierarchies.
+func (g *v1Group) Delegate() error { return nil }

@@ -8,11 +8,15 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 )
 
 type v2Backend struct {
 	mount  string // the unified mount point, /sys/fs/cgroup
 	parent string // zonetop's parent group, relative to mount
+	// extra are controllers Delegate enables besides v2Controllers (see
+	// TestCgroup2Env).
+	extra []string
 }
 
 // NewV2 returns the cgroup v2 backend: groups go under parent (a path in
@@ -28,20 +32,24 @@ func (b *v2Backend) Mode() Mode { return ModeUnified }
 
 func (b *v2Backend) group(rel string) string { return path.Join(b.parent, rel) }
 
-// v2Controllers are the controllers a group's parents enable for it, so
-// that its interface files exist; the caps come next, in Apply.
+// v2Controllers are the controllers zonetop's caps and usage sampling
+// use. Delegate passes those the host has on to a group's children; a
+// cap asks for its own in Apply.
 var v2Controllers = []string{"cpu", "memory", "pids"}
 
+// Create makes the group with its parents and applies r. It enables no
+// controller by itself: v2 refuses processes in a cgroup that passes
+// controllers on to its children, and the other way round, so a group
+// hands controllers to its children only when a cap there needs one
+// (Apply) or when it is told to (Delegate). A zone's cgroup holds zsched
+// for a moment after its birth, before zsched moves into the system
+// project; the zone cgroup must pass nothing on until then.
 func (b *v2Backend) Create(rel string, r *Resources) (Group, error) {
 	if err := checkRel(rel); err != nil {
 		return nil, err
 	}
 	dir := filepath.Join(b.mount, b.group(rel))
 	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return nil, fmt.Errorf("cgroup v2: create %s: %w", rel, err)
-	}
-	if err := enableControllers(b.mount, dir, v2Controllers); err != nil {
-		os.Remove(dir)
 		return nil, fmt.Errorf("cgroup v2: create %s: %w", rel, err)
 	}
 	g := &v2Group{b: b, rel: rel}
@@ -53,27 +61,96 @@ func (b *v2Backend) Create(rel string, r *Resources) (Group, error) {
 	return g, nil
 }
 
-// enableControllers writes +ctl to cgroup.subtree_control of the mount's
-// root and of every group between it and dir. Only the last level's
-// failure counts: a delegated subtree may not write its parents' files,
-// which is harmless when they already enable the controllers.
-func enableControllers(mount, dir string, ctls []string) error {
+// readControllers reads a space-separated controller list
+// (cgroup.controllers, cgroup.subtree_control), as a set and as written.
+func readControllers(file string) (map[string]bool, error) {
+	set, _, err := readControllerList(file)
+	return set, err
+}
+
+func readControllerList(file string) (map[string]bool, string, error) {
+	b, err := os.ReadFile(file)
+	if err != nil {
+		return nil, "", err
+	}
+	out := map[string]bool{}
+	for _, c := range strings.Fields(string(b)) {
+		out[strings.TrimPrefix(c, "+")] = true
+	}
+	return out, strings.TrimSpace(string(b)), nil
+}
+
+// enableControllers makes the controllers in want that the host has
+// available in dir (inclusive: also to dir's children), by writing them
+// to cgroup.subtree_control of every cgroup from the mount's root down to
+// dir's parent (or dir), where they are not already enabled. A level that
+// cannot be written (a delegated subtree may not write its parents'
+// files; a cgroup with processes of its own may not pass controllers on)
+// is passed over: what it did not enable is then simply not available
+// below it. The returned map tells, for each controller of want that
+// dir (or its children) does not get, why, naming the cgroup and what to
+// do.
+func enableControllers(mount, dir string, want []string, inclusive bool) (map[string]error, error) {
 	rel, err := filepath.Rel(mount, dir)
 	if err != nil || rel == "." || strings.HasPrefix(rel, "..") {
-		return fmt.Errorf("%s is not below %s", dir, mount)
+		return nil, fmt.Errorf("%s is not below %s", dir, mount)
 	}
-	val := "+" + strings.Join(ctls, " +")
-	var lastErr error
+	levels := []string{mount}
 	at := mount
-	for _, part := range strings.Split(rel, "/") {
-		if err := writeCgroup(at, "cgroup.subtree_control", val); err != nil {
-			lastErr = fmt.Errorf("enable %s in %s: %w", strings.Join(ctls, " "), at, err)
-		} else {
-			lastErr = nil
-		}
-		at = filepath.Join(at, part)
+	parts := strings.Split(rel, "/")
+	if !inclusive {
+		parts = parts[:len(parts)-1]
 	}
-	return lastErr
+	for _, p := range parts {
+		at = filepath.Join(at, p)
+		levels = append(levels, at)
+	}
+	why := map[string]error{}
+	for _, level := range levels {
+		avail, listed, err := readControllerList(filepath.Join(level, "cgroup.controllers"))
+		if err != nil {
+			return nil, err
+		}
+		on, err := readControllers(filepath.Join(level, "cgroup.subtree_control"))
+		if err != nil {
+			return nil, err
+		}
+		var add []string
+		for _, c := range want {
+			switch {
+			case why[c] != nil:
+			case !avail[c] && level == mount:
+				why[c] = fmt.Errorf("%s, the root of the cgroup2 tree, does not have it (its cgroup.controllers: %q; a controller that a cgroup v1 hierarchy uses is not available to v2): run the host with cgroup v2 alone (systemd.unified_cgroup_hierarchy=1), or remove the cap",
+					level, listed)
+			case !avail[c]:
+				why[c] = fmt.Errorf("%s does not have it (its cgroup.controllers: %q): enable %s in the cgroup.subtree_control of the cgroups above it, or give zonetop a --cgroup-parent where it is delegated (systemd: Delegate=yes), or remove the cap",
+					level, listed, c)
+			case !on[c]:
+				add = append(add, c)
+			}
+		}
+		if len(add) == 0 {
+			continue
+		}
+		if err := writeCgroup(level, "cgroup.subtree_control", "+"+strings.Join(add, " +")); err != nil {
+			for _, c := range add {
+				why[c] = fmt.Errorf("%s does not pass it on to its children: writing +%s to its %w%s", level, c, err, subtreeAdvice(err))
+			}
+		}
+	}
+	return why, nil
+}
+
+// subtreeAdvice says what to do about a refused cgroup.subtree_control
+// write.
+func subtreeAdvice(err error) string {
+	switch {
+	case errors.Is(err, syscall.EBUSY):
+		return " (cgroup v2 lets no cgroup that holds processes of its own pass controllers to its children: give zonetop a --cgroup-parent that holds no processes)"
+	case errors.Is(err, syscall.EACCES), errors.Is(err, syscall.EPERM), errors.Is(err, syscall.EROFS):
+		return " (the cgroup is not delegated to zonetop: give it a --cgroup-parent that is, systemd: Delegate=yes)"
+	}
+	return ""
 }
 
 func (b *v2Backend) Load(rel string) (Group, error) {
@@ -96,6 +173,10 @@ func (g *v2Group) Path() string { return g.rel }
 
 func (g *v2Group) dir() string { return filepath.Join(g.b.mount, g.b.group(g.rel)) }
 
+// Apply writes r's caps, first making the controllers they need
+// available to the group. A cap whose controller the group cannot get
+// fails, naming the controller, the cgroup that withholds it and what to
+// do; nothing of r is written then.
 func (g *v2Group) Apply(r *Resources) error {
 	if r == nil {
 		return nil
@@ -106,7 +187,11 @@ func (g *v2Group) Apply(r *Resources) error {
 			cur = &v
 		}
 	}
-	for _, w := range v2Writes(r, cur) {
+	ws, err := g.needControllers(v2Writes(r, cur))
+	if err != nil {
+		return fmt.Errorf("cgroup v2 %s: %w", g.rel, err)
+	}
+	for _, w := range ws {
 		if err := writeCgroup(g.dir(), w.file, w.value); err != nil {
 			return fmt.Errorf("cgroup v2 %s: %w", g.rel, err)
 		}
@@ -115,6 +200,88 @@ func (g *v2Group) Apply(r *Resources) error {
 }
 
 type v2Write struct{ file, value string }
+
+// needControllers makes sure the group has the controller of every file
+// in ws (the part of its name before the dot), enabling it above the
+// group where it is missing, and returns the writes to make. A write that
+// only says "no cap" (a limit of max, the default single share) needs no
+// controller: a group without the controller has no such cap, which is
+// what it asks, and the write is left out. The engine writes those for
+// every cap a zone or project does not set, and a host without the
+// controller must still boot a zone that sets none.
+func (g *v2Group) needControllers(ws []v2Write) ([]v2Write, error) {
+	if len(ws) == 0 {
+		return nil, nil
+	}
+	have, err := readControllers(filepath.Join(g.dir(), "cgroup.controllers"))
+	if err != nil {
+		return nil, err
+	}
+	var need []string
+	file := map[string]string{}
+	for _, w := range ws {
+		c, _, _ := strings.Cut(w.file, ".")
+		if !have[c] && !noCap(w) && file[c] == "" {
+			need = append(need, c)
+			file[c] = w.file
+		}
+	}
+	if len(need) > 0 {
+		why, err := enableControllers(g.b.mount, g.dir(), need, false)
+		if err != nil {
+			return nil, err
+		}
+		var errs []error
+		for _, c := range need {
+			if why[c] != nil {
+				errs = append(errs, fmt.Errorf("%s (the cap) needs the %s controller, which the group cannot get: %w", file[c], c, why[c]))
+			}
+			have[c] = true
+		}
+		if err := errors.Join(errs...); err != nil {
+			return nil, err
+		}
+	}
+	out := ws[:0:0]
+	for _, w := range ws {
+		if c, _, _ := strings.Cut(w.file, "."); have[c] {
+			out = append(out, w)
+		}
+	}
+	return out, nil
+}
+
+// noCap tells a write that removes a cap or sets the default.
+func noCap(w v2Write) bool {
+	return w.value == "max" || strings.HasPrefix(w.value, "max ") || w.file == "cpu.weight" && w.value == strconv.FormatUint(weightV2(1), 10)
+}
+
+// Delegate passes the controllers zonetop uses (those of them the host
+// has) on to the group's children, enabling them above it where needed.
+// The group must hold no processes of its own: v2 refuses it otherwise.
+func (g *v2Group) Delegate() error {
+	want := append(append([]string(nil), v2Controllers...), g.b.extra...)
+	why, err := enableControllers(g.b.mount, g.dir(), want, true)
+	if err != nil {
+		return fmt.Errorf("cgroup v2 %s: delegate controllers: %w", g.rel, err)
+	}
+	// A controller the host lacks is no error (a cap that needs it is);
+	// one the group has but could not pass on is.
+	have, err := readControllers(filepath.Join(g.dir(), "cgroup.controllers"))
+	if err != nil {
+		return fmt.Errorf("cgroup v2 %s: delegate controllers: %w", g.rel, err)
+	}
+	var errs []error
+	for _, c := range want {
+		if have[c] && why[c] != nil {
+			errs = append(errs, why[c])
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("cgroup v2 %s: delegate controllers: %w", g.rel, err)
+	}
+	return nil
+}
 
 // v2Writes are the interface files and values for r, in the order they
 // are written. curMemory is the group's memory.max (-1: max) when r
