@@ -591,32 +591,11 @@ func (cg *zoneCgroups) removeAs(subs []string) error {
 			_ = syscall.Rmdir(filepath.Join(d, s))
 		}
 		if err := syscall.Rmdir(d); err != nil && !errors.Is(err, syscall.ENOENT) {
-			if err := removeTree(d); err != nil {
+			if err := limits.RemoveTree(d); err != nil {
 				errs = append(errs, err)
 			}
 		}
 		_ = syscall.Rmdir(filepath.Dir(d)) // the shared zonetop dir; busy while other zones live
-	}
-	return errors.Join(errs...)
-}
-
-// removeTree deletes dir and every cgroup below it, retrying each while
-// its last processes finish leaving.
-func removeTree(dir string) error {
-	var errs []error
-	for _, sub := range walkCgroups(dir) {
-		var err error
-		wait := newBackoff()
-		for i := 0; i < 60; i++ {
-			if err = os.Remove(sub); err == nil || errors.Is(err, os.ErrNotExist) {
-				err = nil
-				break
-			}
-			wait.sleep()
-		}
-		if err != nil {
-			errs = append(errs, fmt.Errorf("cgroup %s: %w", sub, err))
-		}
 	}
 	return errors.Join(errs...)
 }

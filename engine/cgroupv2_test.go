@@ -70,7 +70,7 @@ func cgroup2ForTest(t *testing.T) (mount, parent, ctl string) {
 				_ = syscall.Kill(p, syscall.SIGKILL)
 			}
 		}
-		if err := removeTree(dir); err != nil {
+		if err := limits.RemoveTree(dir); err != nil {
 			t.Errorf("remove %s: %v", dir, err)
 		}
 	})

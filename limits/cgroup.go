@@ -474,45 +474,53 @@ func addProc(dir, name string, pid int) error {
 	return err
 }
 
-// removeGroup removes the cgroup directory dir and every group below it,
-// deepest first (cgroupfs refuses to rmdir a group with children, and its
-// interface files cannot be unlinked). A group whose last processes have
-// just exited can stay busy for a moment; that is retried briefly. A group
-// already gone is not an error.
-func removeGroup(dir string) error {
-	delay := 10 * time.Millisecond
-	var err error
-	for attempt := 0; attempt < 5; attempt++ {
-		if attempt > 0 {
-			time.Sleep(delay)
-			delay *= 2
-		}
-		if err = rmdirTree(dir); !errors.Is(err, syscall.EBUSY) {
-			return err
-		}
-	}
-	return err
-}
-
-func rmdirTree(dir string) error {
-	ents, err := os.ReadDir(dir)
-	if errors.Is(err, os.ErrNotExist) {
-		return nil
-	}
-	if err != nil {
-		return err
-	}
-	for _, e := range ents {
-		if e.IsDir() {
-			if err := rmdirTree(filepath.Join(dir, e.Name())); err != nil {
-				return err
+// RemoveTree deletes the cgroup dir and every cgroup below it, deepest
+// first (cgroupfs refuses to rmdir a group with children, and its
+// interface files cannot be unlinked), and goes on past one that will not
+// go, so that every failure is reported. A group whose last processes
+// have just left can stay busy for a moment: each is retried, 100 µs first
+// and up to 5 ms apart, for about a quarter of a second. A group already
+// gone is not an error. The engine removes a zone's cgroups, in every
+// hierarchy, with it too.
+func RemoveTree(dir string) error {
+	var errs []error
+	for _, sub := range groupsBelow(dir) {
+		delay := 100 * time.Microsecond
+		var err error
+		for attempt := 0; attempt < 60; attempt++ {
+			if attempt > 0 {
+				time.Sleep(delay)
+				delay = min(2*delay, 5*time.Millisecond)
+			}
+			if err = syscall.Rmdir(sub); err == nil || err == syscall.ENOENT {
+				err = nil
+				break
+			}
+			if err != syscall.EBUSY {
+				break // only a group still emptying is worth waiting for
 			}
 		}
+		if err != nil {
+			errs = append(errs, &os.PathError{Op: "rmdir", Path: sub, Err: err})
+		}
 	}
-	if err := syscall.Rmdir(dir); err != nil && err != syscall.ENOENT {
-		return &os.PathError{Op: "rmdir", Path: dir, Err: err}
+	return errors.Join(errs...)
+}
+
+// groupsBelow lists dir and every directory below it, deepest first; none
+// when dir is gone.
+func groupsBelow(dir string) []string {
+	var out []string
+	ents, _ := os.ReadDir(dir)
+	for _, e := range ents {
+		if e.IsDir() {
+			out = append(out, groupsBelow(filepath.Join(dir, e.Name()))...)
+		}
 	}
-	return nil
+	if _, err := os.Lstat(dir); err == nil {
+		out = append(out, dir)
+	}
+	return out
 }
 
 // busyGroup reports the processes still in dir or below, which the kernel

@@ -343,7 +343,7 @@ func TestV1Real(t *testing.T) {
 	}
 	t.Cleanup(func() {
 		for c, p := range parent.V1 {
-			if err := rmdirTree(filepath.Join(v1Root, c, p)); err != nil {
+			if err := RemoveTree(filepath.Join(v1Root, c, p)); err != nil {
 				t.Errorf("cleanup %s: %v", c, err)
 			}
 		}

@@ -422,7 +422,7 @@ func (g *v1Group) Delete() error {
 		}
 	}
 	for _, c := range g.ctrls {
-		if err := removeGroup(g.dir(c)); err != nil {
+		if err := RemoveTree(g.dir(c)); err != nil {
 			return fmt.Errorf("cgroup v1 %s: delete: %w", g.rel, err)
 		}
 	}

@@ -467,7 +467,7 @@ func (g *v2Group) Delete() error {
 	g.dirs.close()
 	err := busyGroup(g.dir())
 	if err == nil {
-		err = removeGroup(g.dir())
+		err = RemoveTree(g.dir())
 	}
 	if err != nil {
 		return fmt.Errorf("cgroup v2 %s: delete: %w", g.rel, err)

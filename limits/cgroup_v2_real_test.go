@@ -73,7 +73,7 @@ func removeTestCgroup(t *testing.T, dir string) {
 			_ = syscall.Kill(p, syscall.SIGKILL)
 		}
 	}
-	if err := removeGroup(dir); err != nil {
+	if err := RemoveTree(dir); err != nil {
 		t.Errorf("remove %s: %v", dir, err)
 	}
 }
