@@ -3,16 +3,19 @@ package engine
 import "zonetop/zones"
 
 // fillLive overlays what the zone's zoneadmd knows (state, zone ID, since)
-// on the index entry. The index only records what the last command wrote;
-// the supervisor is the truth for active zones.
+// on the index entry. The index records only configured, incomplete and
+// installed; the supervisor is the truth for a zone that is up.
 func (e *Engine) fillLive(zi *ZoneInfo) {
 	if !RuntimePresent(e.Root, zi.Name) {
 		switch zones.State(zi.State) {
 		case zones.StateReady, zones.StateRunning, zones.StateShuttingDown, zones.StateDown:
-			// The index recorded a platform that is no longer there
-			// (the zone and its zoneadmd died, and a successor cleaned
-			// up): without a platform the zone is installed.
+			// An index written by an older zonetop, which recorded
+			// runtime states, names a platform that is no longer there
+			// (the host restarted, or the zone died): without a
+			// platform the zone is installed. The index is mended, so
+			// that uninstall and zonecfg, which read it, agree.
 			if !ZoneadmdRunning(e.Root, zi.Name) {
+				_ = e.store.SetState(zi.Name, []zones.State{zones.State(zi.State)}, zones.StateInstalled, "")
 				zi.State, zi.Reason = string(zones.StateInstalled), ""
 				return
 			}

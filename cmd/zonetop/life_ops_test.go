@@ -196,3 +196,31 @@ func TestZoneDiesOfMemoryCapAfterBoot(t *testing.T) {
 	l.state(z, "installed")
 	l.checkGone(z)
 }
+
+// TestStaleRuntimeStateInIndex: an index an older zonetop left saying
+// running (it recorded runtime states) after the host restarted reads as
+// installed, and is mended, so uninstall and zonecfg work on the zone.
+func TestStaleRuntimeStateInIndex(t *testing.T) {
+	needZones(t)
+	l := newLab(t)
+	z := l.newZone("")
+	l.ok("zoneadm", "-z", z, "install")
+	idx := filepath.Join(l.root, "etc/zonetop/zones/index")
+	b, err := os.ReadFile(idx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stale := strings.Replace(string(b), "\n"+z+":installed:", "\n"+z+":running:", 1)
+	if stale == string(b) {
+		t.Fatalf("no installed line for %s in\n%s", z, b)
+	}
+	if err := os.WriteFile(idx, []byte(stale), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	l.state(z, "installed")
+	if b, _ := os.ReadFile(idx); !strings.Contains(string(b), "\n"+z+":installed:") {
+		t.Errorf("index not mended:\n%s", b)
+	}
+	l.ok("zoneadm", "-z", z, "uninstall", "-F")
+	l.state(z, "configured")
+}
