@@ -73,18 +73,6 @@ func zschedMain(args []string) int {
 	// children inherit this until they execute their own program.
 	_ = unix.Prctl(unix.PR_SET_DUMPABLE, 0, 0, 0, 0)
 	unix.Umask(0o022)
-	// As PID 1 zsched gets only the signals it handles; the Go runtime
-	// handles these by exiting, so keep them away from it. They are caught
-	// and dropped, not ignored: an ignored disposition survives fork and
-	// exec, and every process of the zone (init, zlogin shells) would
-	// start deaf to ctrl-C and hangups.
-	drop := make(chan os.Signal, 16)
-	signal.Notify(drop, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP, syscall.SIGQUIT, syscall.SIGUSR1,
-		syscall.SIGUSR2, syscall.SIGPIPE, syscall.SIGTSTP, syscall.SIGTTIN, syscall.SIGTTOU)
-	go func() {
-		for range drop {
-		}
-	}()
 	status := os.NewFile(3, "status")
 	z := &zsched{dir: args[2], waiters: map[int]chan int{}, spawnCh: make(chan spawnJob)}
 	if err := z.setup(); err != nil {
@@ -94,6 +82,20 @@ func zschedMain(args []string) int {
 	}
 	fmt.Fprintln(status, "ok")
 	status.Close()
+	// As PID 1 zsched gets only the signals it handles; the Go runtime
+	// handles these by exiting, so keep them away from it. They are caught
+	// and dropped, not ignored: an ignored disposition survives fork and
+	// exec, and every process of the zone (init, zlogin shells) would
+	// start deaf to ctrl-C and hangups. Caught once the platform stands:
+	// no process of the zone exists before, and the signal loop's thread
+	// start (~0.2 ms) is then off ready's path.
+	drop := make(chan os.Signal, 16)
+	signal.Notify(drop, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP, syscall.SIGQUIT, syscall.SIGUSR1,
+		syscall.SIGUSR2, syscall.SIGPIPE, syscall.SIGTSTP, syscall.SIGTTIN, syscall.SIGTTOU)
+	go func() {
+		for range drop {
+		}
+	}()
 	z.serve()
 	return 0
 }
