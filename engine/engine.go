@@ -120,7 +120,7 @@ func (e *Engine) List(ctx context.Context, p Principal, opts ListOptions) ([]Zon
 		if cfg, _, err := e.store.Load(ent.Name); err != nil {
 			zi.Reason = strings.TrimSpace(zi.Reason + " " + err.Error())
 		} else {
-			zi.Brand, zi.IPType, zi.Autoboot = cfg.Brand, cfg.IPType, cfg.Autoboot
+			zi.Brand, zi.IPType, zi.Autoboot = cfg.EffectiveBrand(), cfg.EffectiveIPType(), cfg.Autoboot
 			if !p.GlobalAdmin() {
 				zi.Auths = DelegatedAuths(p, cfg)
 			}

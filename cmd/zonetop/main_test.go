@@ -80,7 +80,8 @@ func TestZoneadmListLayouts(t *testing.T) {
 			t.Errorf("parsable line %q: want -:name:configured:path:uuid:brand:ip-type", l)
 		}
 	}
-	if !strings.Contains(out, ":/zones/db:") || !strings.HasSuffix(lines[2], ":sparse:exclusive") {
+	// As illumos prints it: "excl", and the default ip-type "shared".
+	if !strings.Contains(out, ":/zones/db:") || !strings.HasSuffix(lines[2], ":sparse:excl") || !strings.HasSuffix(lines[1], ":busybox:shared") {
 		t.Errorf("list -cp misses brand/ip-type:\n%s", out)
 	}
 	_, out, _ = zt(t, root, "", "zoneadm", "list", "-cv")

@@ -111,10 +111,18 @@ func zoneadmList(e *engine.Engine, zone string, args []string, stdout, stderr io
 	bw := bufio.NewWriter(stdout)
 	defer bw.Flush()
 	stdout = bw
+	// illumos prints the ip-type as "shared" or "excl" in both layouts;
+	// scripts written for it parse that.
+	ipType := func(z engine.ZoneInfo) string {
+		if z.IPType == "exclusive" {
+			return "excl"
+		}
+		return z.IPType
+	}
 	switch {
 	case parsable:
 		for _, z := range list {
-			fmt.Fprintf(stdout, "%s:%s:%s:%s:%s:%s:%s\n", zoneID(z), z.Name, z.State, z.Path, z.UUID, z.Brand, z.IPType)
+			fmt.Fprintf(stdout, "%s:%s:%s:%s:%s:%s:%s\n", zoneID(z), z.Name, z.State, z.Path, z.UUID, z.Brand, ipType(z))
 		}
 	case verbose:
 		tw := tabwriter.NewWriter(stdout, 0, 8, 1, ' ', 0)
@@ -124,7 +132,7 @@ func zoneadmList(e *engine.Engine, zone string, args []string, stdout, stderr io
 			if z.Reason != "" && (z.State == "down" || z.State == "incomplete") {
 				state += " (" + z.Reason + ")"
 			}
-			fmt.Fprintf(tw, "%4s\t%s\t%s\t%s\t%s\t%s\n", zoneID(z), z.Name, state, z.Path, z.Brand, z.IPType)
+			fmt.Fprintf(tw, "%4s\t%s\t%s\t%s\t%s\t%s\n", zoneID(z), z.Name, state, z.Path, z.Brand, ipType(z))
 		}
 		tw.Flush()
 	default:
