@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 	"time"
 
 	"zonetop/console"
@@ -83,7 +84,7 @@ func runZlogin(g *globals, args []string, stdin io.Reader, stdout, stderr io.Wri
 	}
 	e, err := engine.New(g.root, g.cgroupParent)
 	if err != nil {
-		fmt.Fprintf(stderr, "zlogin: %v\n", err)
+		zloginFail(stderr, err)
 		return 1
 	}
 	if o.noStdin {
@@ -101,7 +102,7 @@ func runZlogin(g *globals, args []string, stdin io.Reader, stdout, stderr io.Wri
 	}
 	code, err := e.ExecInZone(context.Background(), engine.CurrentPrincipal(), zone, req, stdin, stdout, stderr)
 	if err != nil {
-		fmt.Fprintf(stderr, "zlogin: %v\n", err)
+		zloginFail(stderr, err)
 		return 1
 	}
 	return code
@@ -176,13 +177,13 @@ func relayInput(stdin io.Reader, w io.Writer, esc *console.Escaper, detach chan<
 func zloginConsole(e *engine.Engine, zone string, o *zloginOpts, stdin io.Reader, stdout, stderr io.Writer) int {
 	s, err := e.AttachConsole(context.Background(), engine.CurrentPrincipal(), zone, engine.ConsoleOptions{Replay: o.replay})
 	if err != nil {
-		fmt.Fprintf(stderr, "zlogin: %v\n", err)
+		zloginFail(stderr, err)
 		return 1
 	}
 	defer s.Close()
 	term := openUserTerminal(stdin)
 	if err := term.raw(); err != nil {
-		fmt.Fprintf(stderr, "zlogin: %v\n", err)
+		zloginFail(stderr, err)
 		return 1
 	}
 	defer term.restore()
@@ -259,12 +260,12 @@ func zloginSession(e *engine.Engine, zone string, cmd []string, o *zloginOpts, s
 	}
 	s, err := e.StartLogin(context.Background(), engine.CurrentPrincipal(), zone, req)
 	if err != nil {
-		fmt.Fprintf(stderr, "zlogin: %v\n", err)
+		zloginFail(stderr, err)
 		return 1
 	}
 	defer s.Close()
 	if err := term.raw(); err != nil {
-		fmt.Fprintf(stderr, "zlogin: %v\n", err)
+		zloginFail(stderr, err)
 		return 1
 	}
 	defer term.restore()
@@ -313,4 +314,19 @@ func zloginSession(e *engine.Engine, zone string, cmd []string, o *zloginOpts, s
 		}
 		return r.code
 	}
+}
+
+// zloginFail prints err after the command's name. The engine's errors
+// start with what failed ("zlogin web01: ..."), which after "zlogin: "
+// would say zlogin twice: that goes, and the zone's name too when the rest
+// names it already.
+func zloginFail(stderr io.Writer, err error) {
+	msg := err.Error()
+	if rest, ok := strings.CutPrefix(msg, "zlogin "); ok {
+		msg = rest
+		if zone, after, ok := strings.Cut(rest, ": "); ok && strings.Contains(after, zone) {
+			msg = after
+		}
+	}
+	fmt.Fprintf(stderr, "zlogin: %s\n", msg)
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -437,5 +438,20 @@ func TestZloginHaltEndsSession(t *testing.T) {
 	tm.expect("[Connection to zone " + z.name + " closed]")
 	if code := tm.wait(); code == 0 {
 		t.Errorf("session ended by a halt exited 0")
+	}
+}
+
+// zlogin's errors say zlogin once, and the zone's name once.
+func TestZloginFail(t *testing.T) {
+	for in, want := range map[string]string{
+		"zlogin web01: zone web01: no such zone configured": "zlogin: zone web01: no such zone configured\n",
+		"zlogin web01: no command":                          "zlogin: web01: no command\n",
+		"zone web01 is installed; boot or ready it first":   "zlogin: zone web01 is installed; boot or ready it first\n",
+	} {
+		var b strings.Builder
+		zloginFail(&b, errors.New(in))
+		if b.String() != want {
+			t.Errorf("%q printed %q, want %q", in, b.String(), want)
+		}
 	}
 }
