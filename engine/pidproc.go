@@ -12,11 +12,12 @@ import (
 // pidProc is a process held by a pidfd, so that a signal can never reach
 // a process that took over a recycled pid.
 //
-// zoneadmd and the front ends start their supervisors with it rather than
-// os.StartProcess: the os package probes the kernel's pidfd support the
-// first time a process starts a child, with a throw-away vfork of its own,
-// which costs about 0.35 ms of every zoneadmd start and of every zsched
-// start. syscall.ForkExec asked for a pidfd (CLONE_PIDFD) makes no probe.
+// zoneadmd starts zsched with it rather than os.StartProcess: the os
+// package probes the kernel's pidfd support the first time a process
+// starts a child, with a throw-away vfork of its own, about 0.35 ms of
+// every zsched start. syscall.ForkExec asked for a pidfd (CLONE_PIDFD)
+// makes no probe. (Front ends start zoneadmd, and zinit its children, with
+// syscall.ForkExec for the same reason; they never signal them.)
 type pidProc struct {
 	Pid int
 	fd  int // the pidfd (close-on-exec, as the kernel makes every pidfd)
