@@ -51,6 +51,21 @@ type request struct {
 	Prompt bool   `json:"prompt,omitempty"`
 }
 
+// warmJSON builds encoding/json's tables for the protocol's messages on
+// another goroutine. The first encode or decode of a type walks all its
+// fields by reflection (request and response reach most of the engine's
+// types): 0.1 to 0.3 ms that would otherwise fall on a process's first
+// request. zoneadmd calls it first thing: it has its lock, pid file and
+// socket to make, then waits for the front end's request meanwhile. (A
+// front end gains nothing measurable from it: it has too little to do
+// before it speaks.)
+func warmJSON() {
+	go func() {
+		_, _ = json.Marshal(request{Spec: &PlatformSpec{}, Exec: &ExecRequest{}, Rctl: &RctlChange{}, Console: &ConsoleOptions{}})
+		_, _ = json.Marshal(response{Status: &ZoneStatus{}, Usage: &ZoneUsage{}, Zones: []ZoneInfo{{}}, IPC: []IPCUsage{{}}})
+	}()
+}
+
 // response answers a request. An exec gets two: first Pid once the
 // command runs, then Exit when it has ended.
 type response struct {

@@ -106,6 +106,7 @@ func zoneadmdMain(args []string) int {
 			notify.Close()
 		}
 	}()
+	warmJSON()
 	root, name := args[2], args[3]
 	if err := checkZoneName(name); err != nil {
 		fmt.Fprintln(os.Stderr, "zoneadmd:", err)
