@@ -209,16 +209,9 @@ func StartZoneadmd(rootPrefix, name string) error {
 	if ZoneadmdRunning(rootPrefix, name) {
 		return nil
 	}
-	dir := runDir(rootPrefix, name)
+	// zoneadmd makes the zone's run directory itself, under the zone's
+	// lock: a predecessor still retiring may be removing it now.
 	if err := os.MkdirAll(runBase(rootPrefix), 0o755); err != nil {
-		return fmt.Errorf("start zoneadmd %s: %w", name, err)
-	}
-	if err := os.Mkdir(dir, 0o700); err != nil && !errors.Is(err, os.ErrExist) {
-		return fmt.Errorf("start zoneadmd %s: %w", name, err)
-	}
-	// 711: host users may reach zoneadmd.sock (authorized per request)
-	// but list nothing; every other file in it is 600.
-	if err := os.Chmod(dir, 0o711); err != nil {
 		return fmt.Errorf("start zoneadmd %s: %w", name, err)
 	}
 	if err := os.MkdirAll(logDir(rootPrefix), 0o755); err != nil {

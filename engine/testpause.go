@@ -26,3 +26,18 @@ func testPause(root, point string) {
 		time.Sleep(time.Hour)
 	}
 }
+
+// testHold is testPause for a step a test lets go on: when TestPauseEnv
+// names point it writes ROOT/paused.POINT and waits until the test makes
+// ROOT/release.POINT (a minute at most).
+func testHold(root, point string) {
+	if os.Getenv(TestPauseEnv) != point {
+		return
+	}
+	_ = os.WriteFile(filepath.Join(root, "paused."+point), []byte(strconv.Itoa(os.Getpid())), 0o600)
+	for end := time.Now().Add(time.Minute); time.Now().Before(end); time.Sleep(10 * time.Millisecond) {
+		if _, err := os.Stat(filepath.Join(root, "release."+point)); err == nil {
+			return
+		}
+	}
+}

@@ -129,11 +129,17 @@ func zoneadmdMain(args []string) int {
 		},
 		OnLogError: d.conslog.reportOnce,
 	})
-	if err := os.MkdirAll(d.dir, 0o700); err != nil {
+	if err := os.MkdirAll(runBase(root), 0o755); err != nil {
 		log.Print(err)
 		return 1
 	}
-	lock, err := os.OpenFile(filepath.Join(d.dir, "zoneadmd.lock"), os.O_RDWR|os.O_CREATE, 0o600)
+	// The zone's lock lives beside its run directory, never in it: a
+	// zoneadmd that retires removes the directory, and a successor (a
+	// reboot's) must not find a new lock file there while the predecessor
+	// still holds the old one, nor have its new files removed by it. The
+	// lock is held until this process ends, so the directory is made and
+	// removed only under it.
+	lock, err := os.OpenFile(zoneadmdLockPath(root, name), os.O_RDWR|os.O_CREATE, 0o600)
 	if err != nil {
 		log.Print(err)
 		return 1
@@ -142,6 +148,16 @@ func zoneadmdMain(args []string) int {
 	if !takeZoneLock(lock, root, name) {
 		// Another zoneadmd owns the zone.
 		return 0
+	}
+	if err := os.MkdirAll(d.dir, 0o700); err != nil {
+		log.Print(err)
+		return 1
+	}
+	// 711: host users may reach zoneadmd.sock (authorized per request)
+	// but list nothing; every other file in it is 600.
+	if err := os.Chmod(d.dir, 0o711); err != nil {
+		log.Print(err)
+		return 1
 	}
 	if err := writeFileAtomic(filepath.Join(d.dir, "zoneadmd.pid"), []byte(strconv.Itoa(os.Getpid())+"\n"), 0o600); err != nil {
 		log.Print(err)
@@ -178,6 +194,7 @@ func zoneadmdMain(args []string) int {
 		}
 	}()
 	<-d.quit
+	testHold(root, "zoneadmd-exit")
 	waitInflight(&d.inflight, 30*time.Second)
 	d.hub.Close()
 	d.conslog.Close()
@@ -202,6 +219,12 @@ func zoneadmdMain(args []string) int {
 // answer on the socket is a zoneadmd that was killed and is still exiting
 // (its lock goes with its last thread): wait for it a little, rather than
 // leave the starter polling a socket nobody will ever serve.
+// zoneadmdLockPath is the zone's zoneadmd lock, in the run base beside
+// the zone's run directory.
+func zoneadmdLockPath(root, name string) string {
+	return filepath.Join(runBase(root), "."+name+".zoneadmd.lock")
+}
+
 func takeZoneLock(lock *os.File, root, name string) bool {
 	deadline := time.Now().Add(10 * time.Second)
 	for {

@@ -325,3 +325,67 @@ func TestShutdownTimeout(t *testing.T) {
 	l.state(z, "installed")
 	l.checkGone(z)
 }
+
+// TestBootWhileZoneadmdRetires: a boot that starts a new zoneadmd while
+// the one that halted the zone is still on its way out (a reboot, or a
+// boot from another shell) must not share the zone with it: the new one
+// waits for the old one's lock, and the old one's leaving removes nothing
+// of the new one's.
+func TestBootWhileZoneadmdRetires(t *testing.T) {
+	needZones(t)
+	l := newLab(t)
+	z := l.newZone("")
+	l.ok("zoneadm", "-z", z, "install")
+	// The zone's first zoneadmd holds on its way out, after it answered
+	// the halt and before it removes the zone's run directory.
+	l.env = []string{engine.TestPauseEnv + "=zoneadmd-exit"}
+	l.ok("zoneadm", "-z", z, "boot")
+	l.env = nil
+	old, err := os.ReadFile(filepath.Join(l.root, "run/zonetop", z, "zoneadmd.pid"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	l.ok("zoneadm", "-z", z, "halt")
+	paused := filepath.Join(l.root, "paused.zoneadmd-exit")
+	release := filepath.Join(l.root, "release.zoneadmd-exit")
+	t.Cleanup(func() { _ = os.WriteFile(release, nil, 0o600) })
+	for end := time.Now().Add(20 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		if _, err := os.Stat(paused); err == nil {
+			break
+		}
+		if time.Now().After(end) {
+			t.Fatal("the halted zone's zoneadmd never reached its exit")
+		}
+	}
+	booted := make(chan string, 1)
+	go func() {
+		_, errOut, code := l.run("zoneadm", "-z", z, "boot")
+		booted <- fmt.Sprintf("exit %d %s", code, errOut)
+	}()
+	// Let the new boot get as far as it can while the old zoneadmd stays.
+	time.Sleep(300 * time.Millisecond)
+	if err := os.WriteFile(release, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if res := <-booted; res != "exit 0 " {
+		t.Fatalf("boot while the old zoneadmd retired: %s", res)
+	}
+	waitGone(mustAtoi(t, strings.TrimSpace(string(old))))
+	// The new zoneadmd's files survived the old one's leaving: it still
+	// serves the zone.
+	l.state(z, "running")
+	if out := l.ok("zlogin", z, "echo", "hi"); out != "hi\n" {
+		t.Errorf("zlogin after the old zoneadmd left: %q", out)
+	}
+	l.ok("zoneadm", "-z", z, "halt")
+	l.checkGone(z)
+}
+
+func mustAtoi(t *testing.T, s string) int {
+	t.Helper()
+	n, err := strconv.Atoi(s)
+	if err != nil {
+		t.Fatalf("%q: %v", s, err)
+	}
+	return n
+}
