@@ -204,7 +204,7 @@ func zoneadmdMain(args []string) int {
 	gone := d.st.State == "" || d.st.State == stateInstalled
 	if gone {
 		// Nothing of the zone is left: take the run directory with us.
-		_ = os.RemoveAll(d.dir)
+		removeRunDir(d.dir)
 	} else {
 		_ = os.Remove(sock)
 		_ = os.Remove(filepath.Join(d.dir, "zoneadmd.pid"))
@@ -219,6 +219,19 @@ func zoneadmdMain(args []string) int {
 // answer on the socket is a zoneadmd that was killed and is still exiting
 // (its lock goes with its last thread): wait for it a little, rather than
 // leave the starter polling a socket nobody will ever serve.
+// removeRunDir takes the zone's run directory away at once: renamed out
+// of the way, then removed. Whoever no longer reaches zoneadmd's socket
+// finds no directory either, never one half removed. The caller holds the
+// zone's lock, so nobody makes the directory anew meanwhile.
+func removeRunDir(dir string) {
+	gone := filepath.Join(filepath.Dir(dir), "."+filepath.Base(dir)+".gone")
+	_ = os.RemoveAll(gone) // left by a zoneadmd killed half-way
+	if err := os.Rename(dir, gone); err == nil {
+		dir = gone
+	}
+	_ = os.RemoveAll(dir)
+}
+
 // zoneadmdLockPath is the zone's zoneadmd lock, in the run base beside
 // the zone's run directory.
 func zoneadmdLockPath(root, name string) string {
@@ -402,7 +415,7 @@ func (d *zoneadmd) retireIfGone() {
 	if d.lis != nil {
 		d.lis.Close()
 	}
-	_ = os.RemoveAll(d.dir)
+	removeRunDir(d.dir)
 }
 
 func (d *zoneadmd) exitIfGone() {
@@ -521,6 +534,16 @@ func (d *zoneadmd) ready(spec *PlatformSpec) (err error) {
 	d.lim = lim
 	d.st.CgParent = cgParent
 	d.mu.Unlock()
+	// The memory caps go on before zsched is born, the rest while it
+	// starts (applyLimits): zsched's own memory counts against the zone,
+	// and a cap written after it is charged fails (EBUSY) where one
+	// written before makes a zone too small for zsched say so, the same
+	// way every time (the out-of-memory killer, reported below).
+	if zr := lim.zoneResources(); zr.Memory != nil || zr.MemorySwap != nil {
+		if err := lim.zone.Apply(&limits.Resources{Memory: zr.Memory, MemorySwap: zr.MemorySwap}); err != nil {
+			return fmt.Errorf("zone caps: %w", err)
+		}
+	}
 	ph.mark("system")
 	// zsched lives in the system project, as illumos' zsched does, and
 	// outside the zone's pids count (zschedHomes). On cgroup v1 it is
