@@ -277,7 +277,7 @@ func (z *zsched) spawner(ready chan<- error) {
 	// The IPC filter goes on this thread, which forks every zone process,
 	// while zsched still has CAP_SYS_ADMIN.
 	if l, err := installIPCFilter(); err == nil {
-		z.ipc = &zschedIPC{listener: l}
+		z.ipc = newZschedIPC(l)
 		go z.ipc.fallback()
 	} else if err != errIPCFilterUnsupported {
 		ready <- err
