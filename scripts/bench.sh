@@ -184,6 +184,26 @@ if [ "$ZONES" = 1 ]; then
     zp=$( [ -n "$zpid" ] && pss "$zpid" || echo -)
     printf '  %-44s %8s MiB\n' "PSS of idle zoneadmd" "$zp"
     echo "zoneadmd-pss $zp -" >>"$summary"
+    # What an idle running zone costs the host while nothing happens in
+    # it: context switches a second and CPU over 10 s, for its zoneadmd,
+    # zsched and init (a polling loop would show here).
+    ipid=$(sed -n 's/.*"init_pid": *\([0-9]*\).*/\1/p' "$rund/state.json" 2>/dev/null || true)
+    ctxsw() { cat /proc/"$1"/task/*/status 2>/dev/null | awk '/^voluntary_ctxt_switches/ {s += $2} END {print s + 0}'; }
+    ticks() { awk '{print $14 + $15}' "/proc/$1/stat" 2>/dev/null || echo 0; }
+    if [ -n "$zpid" ] && [ -n "$spid" ] && [ -n "$ipid" ]; then
+      declare -A c0 t0
+      for p in "$zpid" "$spid" "$ipid"; do c0[$p]=$(ctxsw "$p"); t0[$p]=$(ticks "$p"); done
+      sleep 10
+      idle=""
+      for p in "$zpid" "$spid" "$ipid"; do
+        cs=$(( ($(ctxsw "$p") - c0[$p]) / 10 ))
+        cpu=$(awk -v t="$(( $(ticks "$p") - t0[$p] ))" -v hz="$(getconf CLK_TCK)" 'BEGIN {printf "%.2f", 100 * t / hz / 10}')
+        idle="$idle $cs/s ${cpu}%,"
+      done
+      printf '  %-44s %s\n' "idle zone: zoneadmd, zsched, init" "${idle%,} (wake-ups, CPU of a core)"
+      idle=${idle%,}
+      echo "idle-zone ${idle// /_} -" >>"$summary"
+    fi
     echo "zoneadmd-rss $zr -" >>"$summary"
     echo "zsched-rss $sr -" >>"$summary"
     # The same zoneadmd once it has served a few requests: the binary's
@@ -333,6 +353,8 @@ row "idle zoneadmd RSS" "${zr:--} MiB" "< 10 MiB $(verdict "$zr" '<' 10)"
 row "zoneadmd RSS after use" "$(val zoneadmd-rss-used || true) MiB" "(after 3 x zlogin, prctl, zonestat)"
 row "idle zoneadmd PSS" "$(val zoneadmd-pss || true) MiB" "(shared binary pages split)"
 row "zsched RSS" "$(val zsched-rss || true) MiB" ""
+iz=$(val idle-zone || true)
+row "idle zone: zoneadmd, zsched, init" "${iz//_/ }" "(wake-ups a second, CPU of a core)"
 row "zoneadm list -cv, 1,000 zones" "$(val list-cv-1000) ms" "(whole process, median)"
 row "zonecfg -f, 1,000 lines" "$(val zonecfg-f-1000-lines) ms" "(whole process, median)"
 if [ -s "$gobench" ]; then
