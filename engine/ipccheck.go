@@ -72,6 +72,13 @@ type ipcChecker struct {
 	logf     func(format string, args ...any)
 	buf      []byte
 	shm      *shmCreator // makes partly granted segments; nil: refuse whole
+
+	// A reconcile asked for by another goroutine (a usage query): a
+	// request on tickReq, a byte on wakeW to wake run's poll, and run
+	// closes the request's channel once the tables are read. Without
+	// them run reconciles every second whether or not anyone looks.
+	wakeR, wakeW *os.File
+	tickReq      chan chan struct{}
 }
 
 // ipcID names one IPC object across reconciles. Ids are not reused until
@@ -181,6 +188,9 @@ func newIPCChecker(zone *limits.Node, tables [ipcKinds]*os.File) *ipcChecker {
 	for k := range c.known {
 		c.known[k] = map[ipcID]*ipcObject{}
 	}
+	if r, w, err := os.Pipe(); err == nil {
+		c.wakeR, c.wakeW, c.tickReq = r, w, make(chan chan struct{}, 16)
+	}
 	return c
 }
 
@@ -188,6 +198,10 @@ func (c *ipcChecker) close() {
 	if c.shm != nil {
 		c.shm.close()
 		c.shm = nil
+	}
+	if c.wakeW != nil {
+		c.wakeW.Close()
+		c.wakeR.Close()
 	}
 	for _, f := range c.tables {
 		if f != nil {
@@ -525,6 +539,9 @@ func (c *ipcChecker) handle(fd uintptr, n *seccompNotif) {
 			p.done = true
 		}
 	}
+	// The project limits as /etc/project says now: run no longer reads
+	// it every second.
+	c.refreshProjects()
 	ents, err := c.reconcile(call.kind)
 	if err != nil {
 		// Without the table nothing can be counted: refuse rather than
@@ -765,12 +782,24 @@ func (c *ipcChecker) loadState(path string) {
 
 // run serves the listener until stop is closed or the zone is gone. The
 // caller ticks once first, so the totals are whole before anyone asks.
+//
+// It reconciles every second only while that has work to do (grants not
+// yet matched to an object, an attribution not yet recorded): the tables
+// are read anyway at every check and, through requestTick, at every usage
+// query, so a zone at rest does not wake zoneadmd.
 func (c *ipcChecker) run(listener *os.File, stop <-chan struct{}, stopFd int) {
 	fd := listener.Fd()
 	last := c.now()
 	for {
 		pfd := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}, {Fd: int32(stopFd), Events: unix.POLLIN}}
-		_, err := unix.Poll(pfd, 1000)
+		if c.wakeR != nil {
+			pfd = append(pfd, unix.PollFd{Fd: int32(c.wakeR.Fd()), Events: unix.POLLIN})
+		}
+		timeout := 1000
+		if c.wakeR != nil && len(c.pending) == 0 && !c.dirty {
+			timeout = -1
+		}
+		_, err := unix.Poll(pfd, timeout)
 		select {
 		case <-stop:
 			return
@@ -788,10 +817,54 @@ func (c *ipcChecker) run(listener *os.File, stop <-chan struct{}, stopFd int) {
 		} else if pfd[0].Revents&(unix.POLLHUP|unix.POLLNVAL|unix.POLLERR) != 0 {
 			return // no process of the zone is left
 		}
+		if len(pfd) > 2 && pfd[2].Revents&unix.POLLIN != 0 {
+			// Answer the requests made so far with a reconcile that
+			// follows them; a later one has its own byte in the pipe.
+			var asked []chan struct{}
+		drain:
+			for {
+				select {
+				case done := <-c.tickReq:
+					asked = append(asked, done)
+				default:
+					break drain
+				}
+			}
+			var b [64]byte
+			_, _ = unix.Read(int(c.wakeR.Fd()), b[:])
+			last = c.now()
+			c.tick()
+			for _, done := range asked {
+				close(done)
+			}
+		}
 		if c.now().Sub(last) >= time.Second {
 			last = c.now()
 			c.tick()
 		}
+	}
+}
+
+// requestTick has run reconcile the tables now, and waits for it (at most
+// wait): a usage query sees the objects removed since the last check.
+func (c *ipcChecker) requestTick(wait time.Duration) {
+	if c.wakeW == nil {
+		return
+	}
+	done := make(chan struct{})
+	select {
+	case c.tickReq <- done:
+	default:
+		return // sixteen queries already wait for the next reconcile
+	}
+	if _, err := c.wakeW.Write([]byte{1}); err != nil {
+		return
+	}
+	t := time.NewTimer(wait)
+	defer t.Stop()
+	select {
+	case <-done:
+	case <-t.C:
 	}
 }
 

@@ -276,6 +276,14 @@ func TestIPCZoneIDs(t *testing.T) {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
+	// ... and until the waiting caller runs in the zone: zoneadmd may
+	// record the attribution before it has started the caller.
+	for i := 0; !processWithArg("wait:/tmp/go"); i++ {
+		if i > 1000 {
+			t.Fatal("the waiting ipctool never started")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 	b, err := os.ReadFile(filepath.Join(runDir(z.root, z.spec.Name), "zoneadmd.pid"))
 	must(t, err)
 	pid, _ := strconv.Atoi(strings.TrimSpace(string(b)))
@@ -338,4 +346,25 @@ func TestSeccompListenerGone(t *testing.T) {
 	if err := <-errc; err != unix.ENOSYS {
 		t.Fatalf("shmget with the listener gone: %v, want ENOSYS", err)
 	}
+}
+
+// processWithArg tells whether some process on the host has arg among its
+// arguments.
+func processWithArg(arg string) bool {
+	ents, _ := os.ReadDir("/proc")
+	for _, e := range ents {
+		if _, err := strconv.Atoi(e.Name()); err != nil {
+			continue
+		}
+		b, err := os.ReadFile("/proc/" + e.Name() + "/cmdline")
+		if err != nil {
+			continue
+		}
+		for _, a := range bytes.Split(b, []byte{0}) {
+			if string(a) == arg {
+				return true
+			}
+		}
+	}
+	return false
 }

@@ -147,6 +147,9 @@ func (d *zoneadmd) ipcUsage() []IPCUsage {
 	if s == nil {
 		return nil
 	}
+	// The check reconciles at its own pace only while it has work to do;
+	// the totals shown include what was removed since.
+	s.checker.requestTick(time.Second)
 	row := func(n *limits.Node, name string) IPCUsage {
 		u := IPCUsage{Project: name, Used: map[string]uint64{}, Limit: map[string]uint64{}}
 		for _, r := range ipcRctls {
