@@ -136,7 +136,11 @@ func TestZoneCapsProjectsForkBomb(t *testing.T) {
 		t.Errorf("small pids.max = %d, want 10", got)
 	}
 	small := readNum(t, z.capsDir("pids", "small/pids.current"))
-	if small > 10 || small < 9 {
+	// 9 sleeps once the shell is gone; 8 when the shell's fork raced
+	// zsched's forking thread, which sits in the project's cgroup from
+	// just before the shell's birth until it has moved back, and the
+	// shell then lost one fork to it (and died of it, as busybox does).
+	if small > 10 || small < 8 {
 		t.Errorf("project small (max-lwps 10): %d tasks", small)
 	}
 	z.bomb("other", 200)
