@@ -360,7 +360,9 @@ func (d *zoneadmd) handle(c *conn) {
 		d.opMu.Lock()
 		err := d.boot(req.Args)
 		d.opMu.Unlock()
+		d.retireIfGone() // a boot that took the zone down with it
 		reply(err)
+		d.exitIfGone()
 	case "halt":
 		d.opMu.Lock()
 		err := d.halt("")
@@ -852,10 +854,31 @@ func (d *zoneadmd) boot(args []string) error {
 	d.event("booting")
 	resp, err := d.bootHeld(args)
 	if err != nil {
+		why := err.Error()
 		if oom := d.oomReason(); oom != "" {
-			return fmt.Errorf("boot %s: %s (%w)", d.name, oom, err)
+			why = oom + " (" + why + ")"
 		}
-		return fmt.Errorf("boot %s: %w", d.name, err)
+		d.mu.Lock()
+		done, zp, zstart := d.zschedDone, d.st.ZschedPid, d.st.ZschedStart
+		d.mu.Unlock()
+		if done != nil && !zschedAlive(zp, zstart) {
+			// zsched dying is what failed the boot (the memory cap, most
+			// often): the zone is gone with it. Take the platform down
+			// now, so that the answer and the zone's state agree (ready
+			// until watchZsched, which waits for this operation, would
+			// have done it).
+			select {
+			case <-done:
+			case <-time.After(time.Second):
+				done = nil
+			}
+			if done != nil {
+				if herr := d.halt("zsched exited"); herr != nil {
+					why += "; " + herr.Error()
+				}
+			}
+		}
+		return fmt.Errorf("boot %s: %s", d.name, why)
 	}
 	testPause(d.root, "zoneadmd-boot")
 	d.mu.Lock()
