@@ -19,8 +19,9 @@ import (
 // (itself, or with /bin/sh -c when it has shell syntax):
 // sysinit and wait entries one after the other to completion, then once
 // entries, then respawn entries, restarted with a growing delay when they
-// keep dying. On SIGTERM (zoneadm shutdown) it stops respawning, runs the
-// shutdown entries to completion and ends its other children.
+// keep dying. On SIGUSR2 (zoneadm shutdown; SIGTERM and SIGUSR1 alike) it
+// stops respawning, runs the shutdown entries to completion and ends its
+// other children.
 //
 // Busybox ignores the runlevels field; a zone's inittab may put
 // project=NAME there to run the entry in that project instead of default

@@ -50,6 +50,9 @@ type spawnJob struct {
 	argv []string
 	attr *syscall.ProcAttr
 	init bool // the zone's init: its exit is tracked for shutdown
+	// blockTerm starts the child with the signals zinit acts on blocked
+	// (see initSignals).
+	blockTerm bool
 	// into and back are cgroup v1 tasks files: the forking thread moves
 	// itself into the first set, so the child is born in its project's
 	// cgroups, and back to zsched's own after the fork.
@@ -293,7 +296,7 @@ func (z *zsched) spawner(ready chan<- error) {
 		var pid int
 		err := moveThreadFiles(job.into)
 		if err == nil {
-			pid, err = syscall.ForkExec(job.path, job.argv, job.attr)
+			pid, err = forkExecBlocking(job)
 		}
 		if len(job.into) > 0 {
 			if berr := moveThreadFiles(job.back); berr != nil && err == nil {
@@ -314,6 +317,39 @@ func (z *zsched) spawner(ready chan<- error) {
 		z.mu.Unlock()
 		job.reply <- spawnResult{pid: pid, exit: ch, err: err}
 	}
+}
+
+// initSignals are the signals zinit shuts down on that can wait. Between
+// its exec and signal.Notify in its main, a Go program dies of SIGTERM
+// (the runtime unblocks it at start, whatever the mask it inherits), so a
+// shutdown moments after boot killed init before its shutdown entries
+// ran. SIGUSR1 and SIGUSR2 stay blocked through the runtime's start when
+// the process is born with them blocked, and signal.Notify lets a pending
+// one through: zinit is born so, and zsched asks it to shut down with
+// SIGUSR2 (busybox init's poweroff).
+var initSignals = []syscall.Signal{syscall.SIGUSR1, syscall.SIGUSR2}
+
+// forkExecBlocking starts job, with initSignals blocked in the child
+// when job.blockTerm. A child gets the forking thread's signal mask: the
+// spawner thread (locked, zsched's alone) blocks them around the fork.
+func forkExecBlocking(job spawnJob) (int, error) {
+	if !job.blockTerm {
+		return syscall.ForkExec(job.path, job.argv, job.attr)
+	}
+	var set, old unix.Sigset_t
+	for _, sig := range initSignals {
+		set.Val[(sig-1)/64] |= 1 << ((uint(sig) - 1) % 64)
+	}
+	if err := unix.PthreadSigmask(unix.SIG_BLOCK, &set, &old); err != nil {
+		return 0, fmt.Errorf("block init's signals: %w", err)
+	}
+	pid, err := syscall.ForkExec(job.path, job.argv, job.attr)
+	// The thread that forks every zone process must not keep them
+	// blocked; rt_sigprocmask fails only on a bad argument.
+	if rerr := unix.PthreadSigmask(unix.SIG_SETMASK, &old, nil); rerr != nil && err == nil {
+		err = fmt.Errorf("restore the spawner's signal mask: %w", rerr)
+	}
+	return pid, err
 }
 
 // moveThreadFiles moves the calling thread alone (0 written to a v1 tasks
@@ -490,7 +526,8 @@ func (z *zsched) boot(c *conn, hold bool, args []string, place []*os.File) (int,
 		// The stub runs zinit itself: it is the same sealed binary.
 		path = holdSelf
 	}
-	pid, _, warn, err := z.spawnHeld(c, hold, placed(spawnJob{path: path, argv: argv, attr: attr, init: true}, place))
+	pid, _, warn, err := z.spawnHeld(c, hold, placed(spawnJob{path: path, argv: argv, attr: attr, init: true,
+		blockTerm: len(z.spec.Init) == 0}, place))
 	if err != nil {
 		return 0, nil, fmt.Errorf("start init %s: %w", path, err)
 	}
@@ -592,7 +629,11 @@ func (z *zsched) shutdown(timeout time.Duration) response {
 	if pid == 0 {
 		return response{OK: true}
 	}
-	_ = syscall.Kill(pid, syscall.SIGTERM)
+	sig := syscall.SIGTERM // what other inits take for a clean shutdown
+	if len(z.spec.Init) == 0 {
+		sig = syscall.SIGUSR2 // zinit: one that waits for its handler (initSignals)
+	}
+	_ = syscall.Kill(pid, sig)
 	if timeout <= 0 {
 		timeout = 60 * time.Second
 	}

@@ -224,3 +224,27 @@ func TestStaleRuntimeStateInIndex(t *testing.T) {
 	l.ok("zoneadm", "-z", z, "uninstall", "-F")
 	l.state(z, "configured")
 }
+
+// TestShutdownRightAfterBoot: a shutdown that comes while init is still
+// starting (before its signal handlers are in place) still runs the
+// inittab's shutdown entries.
+func TestShutdownRightAfterBoot(t *testing.T) {
+	needZones(t)
+	needBusybox(t)
+	l := newLab(t)
+	z := l.newZone("busybox")
+	l.ok("zoneadm", "-z", z, "install")
+	root := filepath.Join(l.zonepath(z), "root")
+	must(t, os.WriteFile(filepath.Join(root, "etc/inittab"),
+		[]byte("::shutdown:/bin/sh -c 'echo bye > /root/shutdown-ran'\n"), 0o644))
+	for i := 0; i < 10; i++ {
+		_ = os.Remove(filepath.Join(root, "root/shutdown-ran"))
+		l.ok("zoneadm", "-z", z, "boot")
+		l.ok("zoneadm", "-z", z, "shutdown")
+		if b, err := os.ReadFile(filepath.Join(root, "root/shutdown-ran")); err != nil || strings.TrimSpace(string(b)) != "bye" {
+			t.Fatalf("round %d: the shutdown entry did not run: %q %v", i, b, err)
+		}
+	}
+	l.state(z, "installed")
+	l.checkGone(z)
+}
