@@ -5,10 +5,13 @@ import (
 	"os"
 	"os/exec"
 	"os/signal"
+	"runtime"
 	"strings"
 	"sync"
 	"syscall"
 	"time"
+
+	"golang.org/x/sys/unix"
 
 	"zonetop/limits"
 )
@@ -267,6 +270,21 @@ func (z *zinit) spawn(e *inittabEntry) (int, error) {
 	if tty != nil {
 		defer tty.Close()
 	}
+	// zinit is born with initSignals blocked, and its threads keep that
+	// mask; a child gets the forking thread's. The zone's processes must
+	// not start deaf to SIGUSR1 and SIGUSR2: this thread lets them through
+	// for the fork (a pending one goes to zinit's handler, installed
+	// before anything is spawned).
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	var set, old unix.Sigset_t
+	for _, sig := range initSignals {
+		set.Val[(sig-1)/64] |= 1 << ((uint(sig) - 1) % 64)
+	}
+	if err := unix.PthreadSigmask(unix.SIG_UNBLOCK, &set, &old); err != nil {
+		return 0, fmt.Errorf("unblock signals for the child: %w", err)
+	}
+	defer func() { _ = unix.PthreadSigmask(unix.SIG_SETMASK, &old, nil) }()
 	return syscall.ForkExec(path, argv, attr)
 }
 

@@ -3,6 +3,7 @@ package main
 import (
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -236,7 +237,8 @@ func TestShutdownRightAfterBoot(t *testing.T) {
 	l.ok("zoneadm", "-z", z, "install")
 	root := filepath.Join(l.zonepath(z), "root")
 	must(t, os.WriteFile(filepath.Join(root, "etc/inittab"),
-		[]byte("::shutdown:/bin/sh -c 'echo bye > /root/shutdown-ran'\n"), 0o644))
+		[]byte("::sysinit:/bin/sh -c 'grep SigBlk /proc/self/status > /root/sigblk'\n"+
+			"::shutdown:/bin/sh -c 'echo bye > /root/shutdown-ran'\n"), 0o644))
 	for i := 0; i < 10; i++ {
 		_ = os.Remove(filepath.Join(root, "root/shutdown-ran"))
 		l.ok("zoneadm", "-z", z, "boot")
@@ -244,6 +246,20 @@ func TestShutdownRightAfterBoot(t *testing.T) {
 		if b, err := os.ReadFile(filepath.Join(root, "root/shutdown-ran")); err != nil || strings.TrimSpace(string(b)) != "bye" {
 			t.Fatalf("round %d: the shutdown entry did not run: %q %v", i, b, err)
 		}
+	}
+	// init is born with SIGUSR1 and SIGUSR2 blocked; what it starts is
+	// not.
+	b, err := os.ReadFile(filepath.Join(root, "root/sigblk"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := strings.Fields(string(b))
+	mask, err := strconv.ParseUint(f[len(f)-1], 16, 64)
+	if err != nil {
+		t.Fatalf("SigBlk of an inittab process: %q", b)
+	}
+	if usr := uint64(1)<<(10-1) | uint64(1)<<(12-1); mask&usr != 0 {
+		t.Errorf("an inittab process starts with SIGUSR1/SIGUSR2 blocked: SigBlk %016x", mask)
 	}
 	l.state(z, "installed")
 	l.checkGone(z)
