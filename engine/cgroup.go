@@ -145,11 +145,22 @@ func createZoneCgroups(zone, parentOverride string, extraDevs []devNode) (*zoneC
 		parentDir := filepath.Join(h.mount, filepath.Clean("/"+parent))
 		top := filepath.Join(parentDir, "zonetop")
 		dir := filepath.Join(top, zone)
-		for _, d := range []string{top, dir} {
-			if err := os.Mkdir(d, 0o755); err != nil && !errors.Is(err, os.ErrExist) {
-				cg.remove()
-				return nil, fmt.Errorf("cgroup %s: %w", d, err)
+		// The shared zonetop directory goes with the last zone in it: a
+		// zone halting now may remove it between the two mkdirs.
+		for attempt := 0; ; attempt++ {
+			err := os.Mkdir(top, 0o755)
+			if err == nil || errors.Is(err, os.ErrExist) {
+				if err = os.Mkdir(dir, 0o755); err == nil || errors.Is(err, os.ErrExist) {
+					break
+				}
 			}
+			if errors.Is(err, os.ErrNotExist) && attempt < 10 {
+				continue
+			}
+			cg.remove()
+			return nil, fmt.Errorf("cgroup %s: %w", dir, err)
+		}
+		for _, d := range []string{top, dir} {
 			if d == dir {
 				cg.Dirs = append(cg.Dirs, dir)
 				if contains(h.controllers, "freezer") {
