@@ -277,10 +277,7 @@ func (z *zinit) spawn(e *inittabEntry) (int, error) {
 	// before anything is spawned).
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
-	var set, old unix.Sigset_t
-	for _, sig := range initSignals {
-		set.Val[(sig-1)/64] |= 1 << ((uint(sig) - 1) % 64)
-	}
+	set, old := initSignalSet(), unix.Sigset_t{}
 	if err := unix.PthreadSigmask(unix.SIG_UNBLOCK, &set, &old); err != nil {
 		return 0, fmt.Errorf("unblock signals for the child: %w", err)
 	}

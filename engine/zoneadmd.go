@@ -739,8 +739,8 @@ func (d *zoneadmd) startZsched(spec *PlatformSpec, cg *zoneCgroups, homes []stri
 		}
 		if msg == "" {
 			msg = "zsched exited without a word"
-			if cg.oomKills() > 0 {
-				msg = "the kernel's out-of-memory killer ended zsched: the zone's memory cap leaves no room for its own machinery; raise capped-memory physical (zonecfg) and boot again"
+			if oom := d.oomReason(); oom != "" {
+				msg = oom
 			}
 		}
 		return fmt.Errorf("zsched: %s", strings.TrimPrefix(msg, "error: "))
@@ -758,7 +758,7 @@ func (d *zoneadmd) oomReason() string {
 	if cg == nil || cg.oomKills() == 0 {
 		return ""
 	}
-	return "the kernel's out-of-memory killer ended zsched, and with it the zone: raise capped-memory physical (zonecfg) and boot again"
+	return "the kernel's out-of-memory killer ended zsched, and with it the zone: its memory cap leaves no room for the zone's own machinery; raise capped-memory physical (zonecfg) and boot again"
 }
 
 // watchZsched notices a zsched that died on its own (the zone is gone)

@@ -498,7 +498,10 @@ func (l *zoneLimits) placeZschedV2(pid int) error {
 // applyLimits writes the zone's caps and its projects' and reports bad
 // /etc/project lines.
 func (d *zoneadmd) applyLimits(l *zoneLimits) error {
-	if err := l.zone.Apply(l.zoneResources()); err != nil {
+	// The memory caps went on before zsched was born (ready).
+	r := l.zoneResources()
+	r.Memory, r.MemorySwap = nil, nil
+	if err := l.zone.Apply(r); err != nil {
 		return fmt.Errorf("zone caps: %w", err)
 	}
 	l.mu.Lock()

@@ -329,6 +329,15 @@ func (z *zsched) spawner(ready chan<- error) {
 // SIGUSR2 (busybox init's poweroff).
 var initSignals = []syscall.Signal{syscall.SIGUSR1, syscall.SIGUSR2}
 
+// initSignalSet is initSignals as a signal mask.
+func initSignalSet() unix.Sigset_t {
+	var set unix.Sigset_t
+	for _, sig := range initSignals {
+		set.Val[(sig-1)/64] |= 1 << ((uint(sig) - 1) % 64)
+	}
+	return set
+}
+
 // forkExecBlocking starts job, with initSignals blocked in the child
 // when job.blockTerm. A child gets the forking thread's signal mask: the
 // spawner thread (locked, zsched's alone) blocks them around the fork.
@@ -336,10 +345,7 @@ func forkExecBlocking(job spawnJob) (int, error) {
 	if !job.blockTerm {
 		return syscall.ForkExec(job.path, job.argv, job.attr)
 	}
-	var set, old unix.Sigset_t
-	for _, sig := range initSignals {
-		set.Val[(sig-1)/64] |= 1 << ((uint(sig) - 1) % 64)
-	}
+	set, old := initSignalSet(), unix.Sigset_t{}
 	if err := unix.PthreadSigmask(unix.SIG_BLOCK, &set, &old); err != nil {
 		return 0, fmt.Errorf("block init's signals: %w", err)
 	}

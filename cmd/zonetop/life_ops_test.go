@@ -17,14 +17,7 @@ import (
 // entries before halting; reboot gives a new zone ID; boot -- ARGS reach
 // init, which prints them on the console.
 func TestShutdownRebootBootargs(t *testing.T) {
-	needZones(t)
-	needBusybox(t)
-	l := newLab(t)
-	z := l.newZone("busybox")
-	l.ok("zoneadm", "-z", z, "install")
-	root := filepath.Join(l.zonepath(z), "root")
-	must(t, os.WriteFile(filepath.Join(root, "etc/inittab"),
-		[]byte("::shutdown:/bin/sh -c 'echo bye > /root/shutdown-ran'\n"), 0o644))
+	l, z, root := busyboxZoneWithInittab(t, "::shutdown:/bin/sh -c 'echo bye > /root/shutdown-ran'\n")
 
 	l.ok("zoneadm", "-z", z, "boot", "--", "-s", "zt-arg-1")
 	id := l.state(z, "running")
@@ -230,15 +223,8 @@ func TestStaleRuntimeStateInIndex(t *testing.T) {
 // starting (before its signal handlers are in place) still runs the
 // inittab's shutdown entries.
 func TestShutdownRightAfterBoot(t *testing.T) {
-	needZones(t)
-	needBusybox(t)
-	l := newLab(t)
-	z := l.newZone("busybox")
-	l.ok("zoneadm", "-z", z, "install")
-	root := filepath.Join(l.zonepath(z), "root")
-	must(t, os.WriteFile(filepath.Join(root, "etc/inittab"),
-		[]byte("::sysinit:/bin/sh -c 'grep SigBlk /proc/self/status > /root/sigblk'\n"+
-			"::shutdown:/bin/sh -c 'echo bye > /root/shutdown-ran'\n"), 0o644))
+	l, z, root := busyboxZoneWithInittab(t, "::sysinit:/bin/sh -c 'grep SigBlk /proc/self/status > /root/sigblk'\n"+
+		"::shutdown:/bin/sh -c 'echo bye > /root/shutdown-ran'\n")
 	for i := 0; i < 10; i++ {
 		_ = os.Remove(filepath.Join(root, "root/shutdown-ran"))
 		l.ok("zoneadm", "-z", z, "boot")
@@ -263,4 +249,18 @@ func TestShutdownRightAfterBoot(t *testing.T) {
 	}
 	l.state(z, "installed")
 	l.checkGone(z)
+}
+
+// busyboxZoneWithInittab installs a busybox zone whose /etc/inittab is
+// inittab, and returns its lab, name and root.
+func busyboxZoneWithInittab(t *testing.T, inittab string) (*lab, string, string) {
+	t.Helper()
+	needZones(t)
+	needBusybox(t)
+	l := newLab(t)
+	z := l.newZone("busybox")
+	l.ok("zoneadm", "-z", z, "install")
+	root := filepath.Join(l.zonepath(z), "root")
+	must(t, os.WriteFile(filepath.Join(root, "etc/inittab"), []byte(inittab), 0o644))
+	return l, z, root
 }
