@@ -238,7 +238,7 @@ func (s *ptySession) Close() error {
 
 func (l ptyLogin) OpenLogin(_ context.Context, _ engine.Principal, _ string, rows, cols int) (LoginSession, error) {
 	cmd := exec.Command("/bin/sh")
-	cmd.Env = []string{"PS1=$ ", "TERM=xterm-256color", "PATH=/usr/bin:/bin"}
+	cmd.Env = []string{"PS1=ztsh$ ", "TERM=xterm-256color", "PATH=/usr/bin:/bin"}
 	f, err := pty.StartWithSize(cmd, &pty.Winsize{Rows: uint16(rows), Cols: uint16(cols)})
 	if err != nil {
 		return nil, err
@@ -257,6 +257,10 @@ func TestLoginPane(t *testing.T) {
 	h := newHarness(t, b, globalAdmin, 100, 30)
 	h.send("web01")
 	h.send("~. detach", keys("G", "l")...)
+	// Typing before the shell's first prompt lets the tty echo the line
+	// ahead of the prompt, and the answer then follows "$ " instead of
+	// starting a line: wait for the prompt as a person would.
+	h.send("ztsh$")
 	h.send("\n"+word, append(typed("echo "+word), press("enter"))...)
 	// esc goes to the shell, not to zonetop; ctrl+] gives focus back.
 	h.send("still attached", press("esc"), tea.KeyPressMsg{Code: ']', Mod: tea.ModCtrl})
