@@ -121,7 +121,9 @@ func TestConsoleEndToEnd(t *testing.T) {
 	c.keys("l")
 	c.wait("the login pane", regexp.MustCompile(`~\. detach`), 15*time.Second)
 	word := "hello-" + suffix
-	time.Sleep(500 * time.Millisecond) // the shell's prompt
+	// Typed before the shell's first prompt, the line is echoed ahead of
+	// the prompt and the answer no longer starts a line.
+	c.wait("the shell's prompt", regexp.MustCompile(`@`+zone+`:\S*#`), 15*time.Second)
 	c.text("echo " + word)
 	c.keys("Enter")
 	c.wait("the echo", regexp.MustCompile(`(?m)^`+word+`\s*$`), 15*time.Second)
@@ -181,7 +183,7 @@ func TestZoneConsoleEndToEnd(t *testing.T) {
 	c.keys("3")
 	c.wait("the Projects tab", regexp.MustCompile(`web \(100\)[\s\S]*project\.max-lwps\s+\d+ / 20`), 10*time.Second)
 	c.keys("j", "e")
-	time.Sleep(300 * time.Millisecond)
+	c.wait("the edit line", regexp.MustCompile(`new limit \S+ 20`), 10*time.Second)
 	c.keys("BSpace", "BSpace")
 	c.text("33")
 	c.keys("Enter")
