@@ -3,9 +3,9 @@ package main
 import (
 	"bufio"
 	"encoding/json"
-	"flag"
 	"fmt"
 	"io"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -18,27 +18,34 @@ const auditUsage = "usage: zonetop audit [-z ZONE] [-n N] [-o table|json]\n"
 // runAudit prints the audit log: a table by default, the stored JSON lines
 // with -o json.
 func runAudit(g *globals, args []string, _ io.Reader, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("audit", flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
-	zone := fs.String("z", "", "only this zone")
-	n := fs.Int("n", 0, "only the last N records")
-	format := fs.String("o", "table", "table or json")
-	if err := fs.Parse(args); err != nil {
-		fmt.Fprintf(stderr, "audit: %v\n%s", err, auditUsage)
-		return 2
+	o, rest, err := getopt(args, "z:n:o:")
+	if err != nil {
+		return usageFail(stderr, "audit", err, auditUsage)
 	}
-	if fs.NArg() > 0 || *n < 0 || (*format != "table" && *format != "json") {
-		fmt.Fprint(stderr, "audit: bad arguments\n", auditUsage)
-		return 2
+	if len(rest) > 0 {
+		return usageFail(stderr, "audit", fmt.Errorf("unexpected argument %q", rest[0]), auditUsage)
 	}
-	recs, bad, err := engine.ReadAudit(g.root, engine.AuditQuery{Zone: *zone, Last: *n})
+	zone, format := last(o, 'z'), last(o, 'o')
+	if format == "" {
+		format = "table"
+	}
+	if format != "table" && format != "json" {
+		return usageFail(stderr, "audit", fmt.Errorf("-o %s: want table or json", format), auditUsage)
+	}
+	n := 0
+	if has(o, 'n') {
+		if n, err = strconv.Atoi(last(o, 'n')); err != nil || n < 0 {
+			return usageFail(stderr, "audit", fmt.Errorf("-n %s: want a count of records", last(o, 'n')), auditUsage)
+		}
+	}
+	recs, bad, err := engine.ReadAudit(g.root, engine.AuditQuery{Zone: zone, Last: n})
 	if err != nil {
 		fmt.Fprintf(stderr, "audit: %v\n", err)
 		return 1
 	}
 	bw := bufio.NewWriter(stdout)
 	defer bw.Flush()
-	if *format == "json" {
+	if format == "json" {
 		enc := json.NewEncoder(bw)
 		for _, r := range recs {
 			if err := enc.Encode(r); err != nil {

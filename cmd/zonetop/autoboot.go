@@ -9,6 +9,8 @@ import (
 	"zonetop/engine"
 )
 
+const autobootUsage = "usage: zonetop autoboot [--shutdown]\n"
+
 // runAutoboot boots every installed zone with autoboot=true (at host boot),
 // or with --shutdown shuts every running zone down (at host shutdown). It
 // goes on past a zone that fails and exits 1 if any did.
@@ -16,7 +18,7 @@ func runAutoboot(g *globals, args []string, _ io.Reader, stdout, stderr io.Write
 	shutdown := false
 	for _, a := range args {
 		if a != "--shutdown" {
-			fmt.Fprintf(stderr, "zonetop autoboot: unexpected argument %q\nusage: zonetop autoboot [--shutdown]\n", a)
+			fmt.Fprintf(stderr, "zonetop autoboot: unexpected argument %q\n%s", a, autobootUsage)
 			return 2
 		}
 		shutdown = true

@@ -70,19 +70,19 @@ func delegatedZoneadm(g *globals, zone, sub string, args []string, stderr io.Wri
 		}
 		sub = "boot"
 	case "shutdown":
-		timeout = 60 * time.Second
-		if len(args) == 2 && args[0] == "-t" {
-			d, err := time.ParseDuration(args[1])
-			if err != nil {
-				fmt.Fprintf(stderr, "zoneadm: shutdown -t: %v\n%s", err, zoneadmUsage)
-				return 2
-			}
-			timeout, args = d, nil
-		}
-		if len(args) > 0 {
-			fmt.Fprintf(stderr, "zoneadm: shutdown: unexpected argument %q\n%s", args[0], zoneadmUsage)
+		sa, err := parseShutdown(args)
+		if err != nil {
+			fmt.Fprintf(stderr, "zoneadm: %v\n%s", err, zoneadmUsage)
 			return 2
 		}
+		if _, err := engine.DelegatedOp(g.root, zone, sub, nil, sa.timeout); err != nil {
+			fmt.Fprintf(stderr, "zoneadm: %v\n", err)
+			return 1
+		}
+		if !sa.reboot {
+			return 0
+		}
+		sub, args = "boot", sa.bootArgs
 	default:
 		fmt.Fprintf(stderr, "zoneadm: %s %s: permission denied: only the global administrator may do this\n", sub, zone)
 		return 1
@@ -94,10 +94,12 @@ func delegatedZoneadm(g *globals, zone, sub string, args []string, stderr io.Wri
 	return 0
 }
 
+const serveUsage = "usage: zonetop serve   (as root, from a system unit)\n"
+
 // runServe is the zonetop service for delegated users.
 func runServe(g *globals, args []string, _ io.Reader, _, stderr io.Writer) int {
 	if len(args) > 0 {
-		fmt.Fprintln(stderr, "usage: zonetop serve")
+		fmt.Fprint(stderr, serveUsage)
 		return 2
 	}
 	if os.Geteuid() != 0 {

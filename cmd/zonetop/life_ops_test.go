@@ -38,6 +38,26 @@ func TestShutdownRebootBootargs(t *testing.T) {
 		t.Errorf("reboot kept zone ID %d", id)
 	}
 
+	// shutdown -r: the shutdown entries run, then the zone boots again
+	// with the arguments after --.
+	ran := filepath.Join(root, "root/shutdown-ran")
+	l.ok("zoneadm", "-z", z, "shutdown", "-r", "--", "zt-arg-2")
+	if id3 := l.state(z, "running"); id3 == id2 {
+		t.Errorf("shutdown -r kept zone ID %d", id2)
+	}
+	if b, err := os.ReadFile(ran); err != nil || strings.TrimSpace(string(b)) != "bye" {
+		t.Errorf("shutdown -r: inittab shutdown entry did not run: %q %v", b, err)
+	}
+	must(t, os.Remove(ran))
+	want = "boot arguments: zt-arg-2"
+	for i := 0; i < 200 && !strings.Contains(string(log), want); i++ {
+		log, _ = os.ReadFile(logPath)
+		time.Sleep(20 * time.Millisecond)
+	}
+	if !strings.Contains(string(log), want) {
+		t.Errorf("console log lacks %q after shutdown -r:\n%s", want, log)
+	}
+
 	l.ok("zoneadm", "-z", z, "shutdown")
 	l.state(z, "installed")
 	if b, err := os.ReadFile(filepath.Join(root, "root/shutdown-ran")); err != nil || strings.TrimSpace(string(b)) != "bye" {

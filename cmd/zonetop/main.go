@@ -42,19 +42,22 @@ type globals struct {
 type command struct {
 	run     func(g *globals, args []string, stdin io.Reader, stdout, stderr io.Writer) int
 	summary string
+	// usage is printed for --help (and -h alone); "" when the command
+	// answers help itself, as zonecfg does.
+	usage string
 }
 
 var commands map[string]command
 
 func init() {
 	commands = map[string]command{
-		"zonecfg":  {runZonecfg, "configure zones (illumos zonecfg language)"},
-		"zoneadm":  {runZoneadm, "install, boot, halt and list zones"},
-		"zlogin":   {runZlogin, "run a command or a shell inside a zone"},
-		"help":     {runHelp, "this list"},
-		"audit":    {runAudit, "show the audit log of zone changes"},
-		"serve":    {runServe, "run the zonetop service for delegated users (for a system unit, as root)"},
-		"autoboot": {runAutoboot, "boot zones with autoboot=true (for a system unit; --shutdown at host stop)"},
+		"zonecfg":  {runZonecfg, "configure zones (illumos zonecfg language)", ""},
+		"zoneadm":  {runZoneadm, "install, clone, boot, halt and list zones", zoneadmHelp},
+		"zlogin":   {runZlogin, "run a command or a shell inside a zone", zloginUsage},
+		"help":     {runHelp, "this list", ""},
+		"audit":    {runAudit, "show the audit log of zone changes", auditUsage},
+		"serve":    {runServe, "run the zonetop service for delegated users (for a system unit, as root)", serveUsage},
+		"autoboot": {runAutoboot, "boot zones with autoboot=true (for a system unit; --shutdown at host stop)", autobootUsage},
 	}
 }
 
@@ -87,7 +90,9 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		g.root = "/"
 	}
 	self := filepath.Base(args[0])
-	rest, err := parseGlobals(g, args[1:])
+	c, linked := commands[self]
+	linked = linked && self != "help"
+	rest, err := parseGlobals(g, args[1:], linked)
 	if err == nil && !filepath.IsAbs(g.root) {
 		err = fmt.Errorf("--root must be an absolute path, not %q", g.root)
 	}
@@ -96,24 +101,35 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		usage(stderr)
 		return 2
 	}
-	if c, ok := commands[self]; ok && self != "help" {
-		return c.run(g, rest, stdin, stdout, stderr)
+	if !linked {
+		if len(rest) == 0 {
+			return runConsole(g, stdout, stderr)
+		}
+		var ok bool
+		if c, ok = commands[rest[0]]; !ok {
+			fmt.Fprintf(stderr, "zonetop: unknown command %q\n", rest[0])
+			usage(stderr)
+			return 2
+		}
+		rest = rest[1:]
 	}
-	if len(rest) == 0 {
-		return runConsole(g, stdout, stderr)
+	if c.usage != "" && asksHelp(rest) {
+		fmt.Fprint(stdout, c.usage)
+		return 0
 	}
-	c, ok := commands[rest[0]]
-	if !ok {
-		fmt.Fprintf(stderr, "zonetop: unknown command %q\n", rest[0])
-		usage(stderr)
-		return 2
-	}
-	return c.run(g, rest[1:], stdin, stdout, stderr)
+	return c.run(g, rest, stdin, stdout, stderr)
+}
+
+// asksHelp reports whether a command's arguments ask for its usage:
+// --help first, or -h alone (prctl's -h with -n is its own option).
+func asksHelp(args []string) bool {
+	return len(args) > 0 && (args[0] == "--help" || (args[0] == "-h" && len(args) == 1))
 }
 
 // parseGlobals takes zonetop's own options from the front of args. Options
-// after the command name belong to the command.
-func parseGlobals(g *globals, args []string) ([]string, error) {
+// after the command name belong to the command, and so does -h when zonetop
+// runs through a link named after a command.
+func parseGlobals(g *globals, args []string, linked bool) ([]string, error) {
 	for len(args) > 0 {
 		a := args[0]
 		name, val, hasVal := strings.Cut(a, "=")
@@ -149,9 +165,12 @@ func parseGlobals(g *globals, args []string) ([]string, error) {
 			g.keep = true
 			args = args[1:]
 		case "-h", "--help":
+			if linked {
+				return args, nil
+			}
 			return []string{"help"}, nil
 		default:
-			if strings.HasPrefix(a, "--") {
+			if strings.HasPrefix(a, "--") && !linked {
 				return nil, fmt.Errorf("unknown option %s", a)
 			}
 			return args, nil

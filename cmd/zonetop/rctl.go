@@ -24,13 +24,13 @@ import (
 
 func init() {
 	for name, c := range map[string]command{
-		"prctl":    {runPrctl, "show or set zone and project resource controls"},
-		"projects": {runProjects, "list a zone's projects"},
-		"projadd":  {runProjadd, "add a project to a zone's /etc/project"},
-		"projmod":  {runProjmod, "change a project of a zone's /etc/project"},
-		"projdel":  {runProjdel, "delete a project from a zone's /etc/project"},
-		"newtask":  {runNewtask, "run a command as a new task of a zone's project"},
-		"zonestat": {runZonestat, "zone and project usage against caps"},
+		"prctl":    {runPrctl, "show or set zone and project resource controls", prctlUsage},
+		"projects": {runProjects, "list a zone's projects", projectsUsage},
+		"projadd":  {runProjadd, "add a project to a zone's /etc/project", projaddUsage},
+		"projmod":  {runProjmod, "change a project of a zone's /etc/project", projmodUsage},
+		"projdel":  {runProjdel, "delete a project from a zone's /etc/project", projdelUsage},
+		"newtask":  {runNewtask, "run a command as a new task of a zone's project", newtaskUsage},
+		"zonestat": {runZonestat, "zone and project usage against caps", zonestatUsage},
 	} {
 		commands[name] = c
 	}
@@ -45,6 +45,9 @@ func getopt(args []string, spec string) (map[byte][]string, []string, error) {
 		args = args[1:]
 		if a == "--" {
 			break
+		}
+		if strings.HasPrefix(a, "--") {
+			return nil, nil, fmt.Errorf("unknown option %s", a)
 		}
 		for i := 1; i < len(a); i++ {
 			k := strings.IndexByte(spec, a[i])
@@ -89,6 +92,22 @@ func fail(stderr io.Writer, cmd string, code int, format string, a ...any) int {
 	fmt.Fprintf(stderr, cmd+": "+format+"\n", a...)
 	return code
 }
+
+// usageFail reports a usage error of cmd, then its usage; exit status 2.
+func usageFail(stderr io.Writer, cmd string, err error, usage string) int {
+	fmt.Fprintf(stderr, "%s: %v\n%s", cmd, err, usage)
+	return 2
+}
+
+// Usages of the resource-control commands, printed for --help and with a
+// usage error.
+const (
+	projectsUsage = "usage:\tprojects [-l] [-z ZONE] [PROJECT...]\n"
+	projdelUsage  = "usage:\tprojdel [-z ZONE] PROJECT\n"
+	newtaskUsage  = "usage:\tnewtask -z ZONE [-p PROJECT] [-l USER] COMMAND [ARGS...]\n" +
+		"\tnewtask [-p PROJECT] COMMAND [ARGS...]   (inside a zone)\n"
+	zonestatUsage = "usage:\tzonestat [-z ZONE[,...]] [-o json] [INTERVAL [COUNT]]\n"
+)
 
 // ---- prctl ----
 
@@ -445,7 +464,7 @@ func formatProjectLong(w io.Writer, p limits.Project) {
 func runProjects(g *globals, args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	o, rest, err := getopt(args, "lz:")
 	if err != nil {
-		return fail(stderr, "projects", 2, "%v\nusage:\tprojects [-l] [-z ZONE] [PROJECT...]", err)
+		return usageFail(stderr, "projects", err, projectsUsage)
 	}
 	t, err := targetFor(g)
 	if err != nil {
@@ -501,12 +520,12 @@ func parseK(ks []string) ([]limits.Attr, error) {
 	return out, nil
 }
 
-const projaddUsage = "usage:\tprojadd [-z ZONE] [-p PROJID] [-c COMMENT] [-U USER[,...]] [-G GROUP[,...]] [-K NAME=VALUE]... PROJECT"
+const projaddUsage = "usage:\tprojadd [-z ZONE] [-p PROJID] [-c COMMENT] [-U USER[,...]] [-G GROUP[,...]] [-K NAME=VALUE]... PROJECT\n"
 
 func runProjadd(g *globals, args []string, _ io.Reader, _, stderr io.Writer) int {
 	o, rest, err := getopt(args, "z:p:c:U:G:K:o")
 	if err != nil || len(rest) != 1 {
-		return fail(stderr, "projadd", 2, "%v\n%s", err, projaddUsage)
+		return usageFail(stderr, "projadd", err, projaddUsage)
 	}
 	req := engine.ProjectRequest{Op: "add", Name: rest[0], Users: splitList(last(o, 'U')), Groups: splitList(last(o, 'G')), Attrs: o['K']}
 	if s := last(o, 'p'); s != "" {
@@ -546,12 +565,12 @@ func editProjects(g *globals, cmd, zone string, req engine.ProjectRequest, stder
 	return 0
 }
 
-const projmodUsage = "usage:\tprojmod [-z ZONE] [-a|-r|-s] [-p PROJID] [-c COMMENT] [-U USERS] [-G GROUPS] [-K NAME=VALUE]... [-l NEWNAME] PROJECT"
+const projmodUsage = "usage:\tprojmod [-z ZONE] [-a|-r|-s] [-p PROJID] [-c COMMENT] [-U USERS] [-G GROUPS] [-K NAME=VALUE]... [-l NEWNAME] PROJECT\n"
 
 func runProjmod(g *globals, args []string, _ io.Reader, _, stderr io.Writer) int {
 	o, rest, err := getopt(args, "z:arsp:c:U:G:K:l:o")
 	if err != nil || len(rest) != 1 {
-		return fail(stderr, "projmod", 2, "%v\n%s", err, projmodUsage)
+		return usageFail(stderr, "projmod", err, projmodUsage)
 	}
 	req := engine.ProjectRequest{Op: "mod", Name: rest[0], NewName: last(o, 'l')}
 	switch {
@@ -591,7 +610,7 @@ func runProjmod(g *globals, args []string, _ io.Reader, _, stderr io.Writer) int
 func runProjdel(g *globals, args []string, _ io.Reader, _, stderr io.Writer) int {
 	o, rest, err := getopt(args, "z:")
 	if err != nil || len(rest) != 1 {
-		return fail(stderr, "projdel", 2, "%v\nusage:\tprojdel [-z ZONE] PROJECT", err)
+		return usageFail(stderr, "projdel", err, projdelUsage)
 	}
 	return editProjects(g, "projdel", last(o, 'z'), engine.ProjectRequest{Op: "del", Name: rest[0]}, stderr)
 }
@@ -607,7 +626,7 @@ func runNewtask(g *globals, args []string, stdin io.Reader, stdout, stderr io.Wr
 	}
 	o, rest, err := getopt(args, "z:p:l:")
 	if err != nil || len(rest) == 0 || last(o, 'z') == "" {
-		return fail(stderr, "newtask", 2, "%v\nusage:\tnewtask -z ZONE [-p PROJECT] [-l USER] COMMAND [ARGS...]\n(inside a zone newtask comes with the zone's own tools)", err)
+		return usageFail(stderr, "newtask", err, newtaskUsage)
 	}
 	e, err := engine.New(g.root, g.cgroupParent)
 	if err != nil {
@@ -626,7 +645,7 @@ func runNewtask(g *globals, args []string, stdin io.Reader, stdout, stderr io.Wr
 func runZonestat(g *globals, args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	o, rest, err := getopt(args, "z:o:")
 	if err != nil || len(rest) > 2 || (last(o, 'o') != "" && last(o, 'o') != "json") {
-		return fail(stderr, "zonestat", 2, "%v\nusage:\tzonestat [-z ZONE[,...]] [-o json] [INTERVAL [COUNT]]", err)
+		return usageFail(stderr, "zonestat", err, zonestatUsage)
 	}
 	interval, count := time.Duration(0), 1
 	if len(rest) > 0 {

@@ -253,7 +253,7 @@ func (z *zoneTarget) EditProjects(zone string, req engine.ProjectRequest) ([]str
 func runNewtaskInZone(args []string, stderr io.Writer) int {
 	o, rest, err := getopt(args, "p:")
 	if err != nil || len(rest) == 0 {
-		return fail(stderr, "newtask", 2, "%v\nusage:\tnewtask [-p PROJECT] COMMAND [ARGS...]", err)
+		return usageFail(stderr, "newtask", err, newtaskUsage)
 	}
 	path, err := exec.LookPath(rest[0])
 	if err != nil {

@@ -35,6 +35,10 @@ func runZlogin(g *globals, args []string, stdin io.Reader, stdout, stderr io.Wri
 		if a == "--" {
 			break
 		}
+		if strings.HasPrefix(a, "--") {
+			fmt.Fprintf(stderr, "zlogin: unknown option %s\n%s", a, zloginUsage)
+			return 2
+		}
 		for i := 1; i < len(a); i++ {
 			switch a[i] {
 			case 'C':

@@ -10,8 +10,27 @@ import (
 	"zonetop/engine"
 )
 
-const zoneadmUsage = `usage:	zoneadm list [-c|-i] [-v|-p]
-	zoneadm -z NAME SUBCOMMAND [ARGS]
+// zoneadmUsage follows a usage error; zoneadmHelp answers help.
+const zoneadmUsage = `usage:	zoneadm [-R ROOT] [-z NAME] list [-c|-i] [-v|-p]
+	zoneadm [-R ROOT] -z NAME SUBCOMMAND [ARGS]   (zoneadm help lists them)
+`
+
+const zoneadmHelp = `usage:	zoneadm [-R ROOT] [-z NAME] list [-c|-i] [-v|-p]
+	zoneadm [-R ROOT] -z NAME SUBCOMMAND [ARGS]
+subcommands:
+  list [-c|-i] [-v|-p]   running zones; -i adds installed ones, -c configured
+                         ones too; -v a table, -p colon-separated fields
+  verify                 check what install needs
+  install [-a ARCHIVE]   fill the zone's root by its brand (tarball: -a)
+  clone [-m copy] SOURCE install the zone as a copy of installed zone SOURCE
+  uninstall [-F]         remove the zone's root; -F without asking
+  ready                  build the zone's platform without starting init
+  boot [-- BOOTARGS]     ready, then start the zone's init
+  halt                   kill the zone's processes, take its platform down
+  reboot [-- BOOTARGS]   halt, then boot (the zone gets a new ID)
+  shutdown [-r] [-t DURATION] [-- BOOTARGS]
+                         run inittab's shutdown entries for at most DURATION
+                         (60s), then halt; with -r boot again
 `
 
 // runZoneadm is zoneadm(8): `list` works without -z; every other
@@ -38,8 +57,12 @@ func runZoneadm(g *globals, args []string, stdin io.Reader, stdout, stderr io.Wr
 		}
 	}
 	if len(args) == 0 {
-		fmt.Fprint(stderr, zoneadmUsage)
+		fmt.Fprint(stderr, zoneadmHelp)
 		return 2
+	}
+	if args[0] == "help" {
+		fmt.Fprint(stdout, zoneadmHelp)
+		return 0
 	}
 	e, err := engine.New(g.root, g.cgroupParent)
 	if err != nil {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -117,28 +118,52 @@ func zoneadmOp(g *globals, e *engine.Engine, zone, sub string, args []string, _ 
 		}
 		return 0
 	case "shutdown":
-		timeout := 60 * time.Second
-		for len(args) > 0 {
-			switch {
-			case args[0] == "-r":
-				return usageErr("shutdown -r: use reboot")
-			case args[0] == "-t" && len(args) >= 2:
-				d, err := time.ParseDuration(args[1])
-				if err != nil {
-					return usageErr("shutdown -t: %v", err)
-				}
-				timeout, args = d, args[2:]
-			default:
-				return usageErr("shutdown: unexpected argument %q (usage: shutdown [-t DURATION])", args[0])
-			}
+		sa, err := parseShutdown(args)
+		if err != nil {
+			return usageErr("%v", err)
 		}
-		if _, err := e.ShutdownZone(ctx, p, zone, timeout); err != nil {
+		if _, err := e.ShutdownZone(ctx, p, zone, sa.timeout); err != nil {
 			return fail(err)
+		}
+		if sa.reboot {
+			if _, err := e.BootZone(ctx, p, zone, sa.bootArgs); err != nil {
+				return fail(err)
+			}
 		}
 		return 0
 	default:
 		return usageErr("unknown subcommand %q", sub)
 	}
+}
+
+// shutdownArgs are shutdown's options: [-r] [-t DURATION] [-- BOOTARGS].
+type shutdownArgs struct {
+	timeout  time.Duration
+	reboot   bool
+	bootArgs []string
+}
+
+func parseShutdown(args []string) (shutdownArgs, error) {
+	sa := shutdownArgs{timeout: 60 * time.Second}
+	for len(args) > 0 {
+		switch {
+		case args[0] == "-r":
+			sa.reboot, args = true, args[1:]
+		case args[0] == "-t" && len(args) >= 2:
+			d, err := time.ParseDuration(args[1])
+			if err != nil || d < 0 {
+				return sa, fmt.Errorf("shutdown -t %s: want a duration such as 30s or 2m", args[1])
+			}
+			sa.timeout, args = d, args[2:]
+		case args[0] == "--" && sa.reboot:
+			sa.bootArgs, args = args[1:], nil
+		case args[0] == "--":
+			return sa, errors.New("shutdown: boot arguments go with -r (shutdown -r -- BOOTARGS)")
+		default:
+			return sa, fmt.Errorf("shutdown: unexpected argument %q (usage: shutdown [-r] [-t DURATION] [-- BOOTARGS])", args[0])
+		}
+	}
+	return sa, nil
 }
 
 // confirm asks a yes/no question; only an explicit y or yes says yes.
