@@ -176,22 +176,44 @@ func readNames(dir string, n int) ([]string, error) {
 // Install creates o.Zonepath and fills its root by brand. On any failure,
 // cancellation included, it removes what it created, and only that: a
 // zonepath that existed (empty) before is emptied again and kept.
-func Install(ctx context.Context, o InstallOptions) (err error) {
+func Install(ctx context.Context, o InstallOptions) error {
 	if errs := VerifyInstall(o); len(errs) > 0 {
 		return fmt.Errorf("install %s: %w", o.Zonepath, errors.Join(errs...))
 	}
 	if o.Brand == "tarball" && o.Archive == "" {
 		return fmt.Errorf("install %s: the tarball brand needs an archive (install -a FILE)", o.Zonepath)
 	}
-	if err := ctx.Err(); err != nil {
-		return fmt.Errorf("install %s: %w", o.Zonepath, err)
+	err := makeZoneRoot(ctx, o.Zonepath, func(root string, rootfd int) error {
+		switch o.Brand {
+		case "", "sparse":
+			return installSkeleton(ctx, rootfd, o, nil)
+		case "busybox":
+			return installBusybox(ctx, rootfd, o)
+		default:
+			return installTarball(ctx, root, rootfd, o)
+		}
+	})
+	if err != nil {
+		return fmt.Errorf("install %w", err)
 	}
-	zp := filepath.Clean(o.Zonepath)
+	return nil
+}
+
+// makeZoneRoot creates zonepath (700) and zonepath/root (755), both
+// root's, and has fill fill the root. On any failure, cancellation
+// included, it removes what it created, and only that: a zonepath that
+// existed (empty) before is emptied again and kept. Errors start with the
+// zonepath.
+func makeZoneRoot(ctx context.Context, zonepath string, fill func(root string, rootfd int) error) (err error) {
+	zp := filepath.Clean(zonepath)
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("%s: %w", zp, err)
+	}
 	created := false
 	if err := os.Mkdir(zp, 0o700); err == nil {
 		created = true
 	} else if !errors.Is(err, os.ErrExist) {
-		return fmt.Errorf("install %s: %w", zp, err)
+		return fmt.Errorf("%s: %w", zp, err)
 	}
 	defer func() {
 		if err == nil {
@@ -204,31 +226,23 @@ func Install(ctx context.Context, o InstallOptions) (err error) {
 	}()
 	if created {
 		if err := setOwnerMode(zp, 0o700); err != nil {
-			return fmt.Errorf("install %s: %w", zp, err)
+			return fmt.Errorf("%s: %w", zp, err)
 		}
 	}
 	root := filepath.Join(zp, "root")
 	if err := os.Mkdir(root, 0o755); err != nil {
-		return fmt.Errorf("install %s: %w", zp, err)
+		return fmt.Errorf("%s: %w", zp, err)
 	}
 	if err := setOwnerMode(root, 0o755); err != nil {
-		return fmt.Errorf("install %s: %w", zp, err)
+		return fmt.Errorf("%s: %w", zp, err)
 	}
 	rootfd, err := unix.Open(root, unix.O_PATH|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
 	if err != nil {
-		return fmt.Errorf("install %s: open root: %w", zp, err)
+		return fmt.Errorf("%s: open root: %w", zp, err)
 	}
 	defer unix.Close(rootfd)
-	switch o.Brand {
-	case "", "sparse":
-		err = installSkeleton(ctx, rootfd, o, nil)
-	case "busybox":
-		err = installBusybox(ctx, rootfd, o)
-	case "tarball":
-		err = installTarball(ctx, root, rootfd, o)
-	}
-	if err != nil {
-		return fmt.Errorf("install %s: %w", zp, err)
+	if err := fill(root, rootfd); err != nil {
+		return fmt.Errorf("%s: %w", zp, err)
 	}
 	return nil
 }

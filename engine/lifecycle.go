@@ -129,6 +129,90 @@ func (e *Engine) InstallZone(ctx context.Context, p Principal, name, archive str
 	return e.store.SetState(name, []zones.State{zones.StateIncomplete}, zones.StateInstalled, "")
 }
 
+// CloneZone installs configured zone name as a copy of installed zone
+// source, as illumos' zoneadm clone does (copy method): same brand, the
+// new name in /etc/hostname and /etc/hosts. The source is held installed
+// for the copy: its zoneadmd lock is taken, so it cannot be readied, and
+// its operation lock, so it cannot be uninstalled. As with install, the new
+// zone is incomplete while the copy runs and back to configured, with
+// nothing left, if it fails.
+func (e *Engine) CloneZone(ctx context.Context, p Principal, name, source string, progress func(Progress)) (err error) {
+	defer e.auditOp(p, name, "clone from "+source)(&err)
+	defer func() { e.note(p, name, "clone", err) }()
+	if err := e.authorize(p, name, ActInstall); err != nil {
+		return err
+	}
+	if err := e.authorize(p, source, ActCloneFrom); err != nil {
+		return err
+	}
+	if source == name {
+		return fmt.Errorf("clone %s: a zone cannot be cloned from itself", name)
+	}
+	cfg, ent, err := e.load(name)
+	if err != nil {
+		return fmt.Errorf("clone %s: %w", name, err)
+	}
+	scfg, sent, err := e.load(source)
+	if err != nil {
+		return fmt.Errorf("clone %s from %s: %w", name, source, err)
+	}
+	if brandName(cfg.Brand) != brandName(scfg.Brand) {
+		return fmt.Errorf("clone %s from %s: %s is of brand %s and %s of brand %s; a clone keeps its source's brand",
+			name, source, source, brandName(scfg.Brand), name, brandName(cfg.Brand))
+	}
+	release, err := e.opLock(name)
+	if err != nil {
+		return fmt.Errorf("clone %s: %w", name, err)
+	}
+	defer release()
+	// Asked before the locks too, so a running source is named as such
+	// rather than as a zone whose zoneadmd holds its lock.
+	if err := zones.CheckOp(source, e.liveState(source, sent), "clone-source"); err != nil {
+		return fmt.Errorf("clone %s: %w", name, err)
+	}
+	releaseSrc, err := e.opLock(source)
+	if err != nil {
+		return fmt.Errorf("clone %s from %s: %w", name, source, err)
+	}
+	defer releaseSrc()
+	holdSrc, err := e.holdPlatformLock(source)
+	if err != nil {
+		return fmt.Errorf("clone %s from %s: %w", name, source, err)
+	}
+	defer holdSrc()
+	if err := zones.CheckOp(source, e.liveState(source, sent), "clone-source"); err != nil {
+		return fmt.Errorf("clone %s: %w", name, err)
+	}
+	if ent.State == zones.StateIncomplete {
+		if err := Uninstall(ctx, e.hostPath(cfg.Zonepath), true); err != nil {
+			return fmt.Errorf("clone %s: clean up the earlier incomplete install: %w", name, err)
+		}
+		if err := e.store.SetState(name, []zones.State{zones.StateIncomplete}, zones.StateConfigured, ""); err != nil {
+			return fmt.Errorf("clone %s: %w", name, err)
+		}
+		ent.State = zones.StateConfigured
+	}
+	if err := zones.CheckOp(name, ent.State, "install"); err != nil {
+		return err
+	}
+	if errs := zones.Verify(cfg, nil); len(errs) > 0 {
+		return fmt.Errorf("clone %s: configuration does not verify: %w", name, errors.Join(errs...))
+	}
+	opts := CloneOptions{Zonepath: e.hostPath(cfg.Zonepath), SourceRoot: filepath.Join(e.hostPath(scfg.Zonepath), "root"),
+		ZoneName: name, SourceName: source, Progress: progress}
+	if err := e.store.SetState(name, []zones.State{zones.StateConfigured}, zones.StateIncomplete, "clone under way"); err != nil {
+		return fmt.Errorf("clone %s: %w", name, err)
+	}
+	testPause(e.Root, "clone-begin")
+	if err := Clone(ctx, opts); err != nil {
+		if serr := e.store.SetState(name, []zones.State{zones.StateIncomplete}, zones.StateConfigured, ""); serr != nil {
+			return fmt.Errorf("%w (and the zone stays incomplete: %v)", err, serr)
+		}
+		return err
+	}
+	return e.store.SetState(name, []zones.State{zones.StateIncomplete}, zones.StateInstalled, "")
+}
+
 // UninstallZone removes the zone's root; the configuration stays.
 func (e *Engine) UninstallZone(ctx context.Context, p Principal, name string, force bool) (err error) {
 	defer e.auditOp(p, name, "uninstall")(&err)
@@ -177,6 +261,11 @@ func (e *Engine) ReadyZone(ctx context.Context, p Principal, name string) (_ Zon
 	au.sawState(live)
 	if err := zones.CheckOp(name, live, "ready"); err != nil {
 		return ZoneStatus{}, err
+	}
+	if live == zones.StateInstalled && e.opRunning(name) {
+		// A clone copying from it, or an uninstall, holds the zone; its
+		// zoneadmd would wait for the platform lock and then give up.
+		return ZoneStatus{}, fmt.Errorf("zone %s is held by another operation (a clone from it, or an uninstall); %s", name, "try again when it ends")
 	}
 	spec, err := e.Spec(cfg)
 	if err != nil {
@@ -336,12 +425,29 @@ func (e *Engine) opLock(name string) (release func(), err error) {
 	}
 	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
 		f.Close()
-		return nil, fmt.Errorf("another install or uninstall of zone %s is under way", name)
+		return nil, fmt.Errorf("another install, clone or uninstall of zone %s is under way", name)
 	}
 	return func() {
 		_ = os.Remove(f.Name())
 		f.Close()
 	}, nil
+}
+
+// holdPlatformLock takes the zone's zoneadmd lock, so no zoneadmd can start
+// for it (no ready, no boot, no console) until release.
+func (e *Engine) holdPlatformLock(name string) (release func(), err error) {
+	if err := os.MkdirAll(runBase(e.Root), 0o755); err != nil {
+		return nil, err
+	}
+	f, err := os.OpenFile(zoneadmdLockPath(e.Root, name), os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, err
+	}
+	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("zone %s has a zoneadmd (it is up, or a console is attached to it); halt it or detach, then try again", name)
+	}
+	return func() { f.Close() }, nil
 }
 
 // opRunning reports whether some process holds the zone's operation lock.

@@ -103,6 +103,10 @@ var opRules = map[string]opRule{
 	"move": {from: []State{StateConfigured}, advice: map[State]string{
 		StateInstalled: adviceUninstall, StateReady: "halt and uninstall it first", StateRunning: "halt and uninstall it first",
 		StateIncomplete: adviceIncompl, StateShuttingDown: adviceWait, StateDown: adviceRepair}},
+	// A clone's source must hold still: installed, with no platform.
+	"clone-source": {from: []State{StateInstalled}, advice: map[State]string{
+		StateConfigured: "it is not installed; install it first", StateReady: adviceHalt, StateRunning: adviceHalt,
+		StateIncomplete: adviceIncompl, StateShuttingDown: adviceWait, StateDown: adviceRepair}},
 	"mark-incomplete": {from: []State{StateConfigured, StateInstalled, StateIncomplete}},
 }
 

@@ -19,7 +19,7 @@ import (
 // the next command understands.
 func zoneadmOp(g *globals, e *engine.Engine, zone, sub string, args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	ctx := context.Background()
-	if sub == "install" || sub == "uninstall" {
+	if sub == "install" || sub == "clone" || sub == "uninstall" {
 		// Interrupted, these clean up after themselves (install goes
 		// back to configured) rather than die half-way. The others are
 		// one request to zoneadmd, which finishes it whatever becomes of
@@ -65,6 +65,33 @@ func zoneadmOp(g *globals, e *engine.Engine, zone, sub string, args []string, _ 
 		}
 		prog := newProgress(stderr)
 		err := e.InstallZone(ctx, p, zone, archive, prog.update)
+		prog.done()
+		if err != nil {
+			return fail(err)
+		}
+		return 0
+	case "clone":
+		var source string
+		for len(args) > 0 {
+			switch {
+			case args[0] == "-m" && len(args) >= 2:
+				if args[1] != "copy" {
+					return usageErr("clone -m %s: the one method is copy", args[1])
+				}
+				args = args[2:]
+			case args[0] == "-s":
+				return usageErr("clone -s: zonetop clones by copy; there are no snapshots to name")
+			case strings.HasPrefix(args[0], "-") || source != "":
+				return usageErr("clone: unexpected argument %q (usage: clone [-m copy] SOURCE)", args[0])
+			default:
+				source, args = args[0], args[1:]
+			}
+		}
+		if source == "" {
+			return usageErr("clone: name the source zone (usage: clone [-m copy] SOURCE)")
+		}
+		prog := newProgress(stderr)
+		err := e.CloneZone(ctx, p, zone, source, prog.update)
 		prog.done()
 		if err != nil {
 			return fail(err)
