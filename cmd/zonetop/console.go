@@ -63,7 +63,7 @@ func consoleCommand(g *globals, line string) (string, error) {
 		return "", nil
 	}
 	switch words[0] {
-	case "ready", "boot", "halt", "reboot", "shutdown", "install", "uninstall", "verify":
+	case "ready", "boot", "halt", "reboot", "shutdown", "install", "clone", "uninstall", "verify":
 		if len(words) < 2 {
 			return "", fmt.Errorf("%s needs a zone name", words[0])
 		}

@@ -242,6 +242,10 @@ func TestConsoleCommand(t *testing.T) {
 	if _, err := consoleCommand(g, "boot web01"); err == nil || !strings.Contains(err.Error(), "web01") {
 		t.Errorf("boot of a configured zone gave %v", err)
 	}
+	// clone NEW SOURCE is zoneadm -z NEW clone SOURCE.
+	if _, err := consoleCommand(g, "clone web01 nosuch"); err == nil || !strings.Contains(err.Error(), "nosuch") {
+		t.Errorf("clone from a zone that does not exist gave %v", err)
+	}
 	if _, err := consoleCommand(g, "frobnicate"); err == nil {
 		t.Error("unknown command accepted")
 	}
