@@ -64,7 +64,7 @@ func TestConsoleEditsCapsAndProjects(t *testing.T) {
 	if got := readCgroupNum(t, filepath.Join(pids, "pids.max")); got != 77 {
 		t.Errorf("after SetZoneCap 77: pids.max = %d", got)
 	}
-	if info := l.ok("zonecfg", "-z", z, "info"); !strings.Contains(info, "100") || strings.Contains(info, "77") {
+	if info := l.ok("zonecfg", "-z", z, "info"); !strings.Contains(info, "limit=100,") || strings.Contains(info, "limit=77,") {
 		t.Errorf("a live-only cap reached the configuration:\n%s", info)
 	}
 	// Persisted: both.
@@ -72,7 +72,7 @@ func TestConsoleEditsCapsAndProjects(t *testing.T) {
 	if got := readCgroupNum(t, filepath.Join(pids, "pids.max")); got != 88 {
 		t.Errorf("after SetZoneCap 88 persist: pids.max = %d", got)
 	}
-	if info := l.ok("zonecfg", "-z", z, "info"); !strings.Contains(info, "88") {
+	if info := l.ok("zonecfg", "-z", z, "info"); !strings.Contains(info, "limit=88,") {
 		t.Errorf("a persisted cap is not in the configuration:\n%s", info)
 	}
 	// A zone administrator is refused and nothing changes.
