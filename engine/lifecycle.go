@@ -86,12 +86,44 @@ func (e *Engine) InstallZone(ctx context.Context, p Principal, name, archive str
 		return fmt.Errorf("install %s: %w", name, err)
 	}
 	defer release()
+	opts := e.installOptions(cfg, archive, progress)
+	prepare := func() error {
+		if errs := VerifyInstall(opts); len(errs) > 0 {
+			return fmt.Errorf("install %s: %w", name, errors.Join(errs...))
+		}
+		return nil
+	}
+	return e.fillRoot(ctx, name, "install", cfg, ent, prepare, func() error {
+		reports := 0
+		inner := opts.Progress
+		opts.Progress = func(pr Progress) {
+			if reports++; reports == 2 {
+				testPause(e.Root, "install-mid")
+			}
+			if inner != nil {
+				inner(pr)
+			}
+		}
+		if err := Install(ctx, opts); err != nil {
+			return fmt.Errorf("install %s: %w", name, err)
+		}
+		return nil
+	})
+}
+
+// fillRoot is what install and clone share: a zone left incomplete by an
+// earlier attempt is cleaned up, the zone must be configured and verify,
+// prepare (if any) checks the rest, and fill runs with the zone
+// incomplete ("OP under way"). The zone ends installed, or configured again
+// if fill failed (fill removes what it made). The caller holds the zone's
+// operation lock.
+func (e *Engine) fillRoot(ctx context.Context, name, op string, cfg *zones.Config, ent zones.IndexEntry, prepare, fill func() error) error {
 	if ent.State == zones.StateIncomplete {
 		if err := Uninstall(ctx, e.hostPath(cfg.Zonepath), true); err != nil {
-			return fmt.Errorf("install %s: clean up the earlier incomplete install: %w", name, err)
+			return fmt.Errorf("%s %s: clean up the earlier incomplete install: %w", op, name, err)
 		}
 		if err := e.store.SetState(name, []zones.State{zones.StateIncomplete}, zones.StateConfigured, ""); err != nil {
-			return fmt.Errorf("install %s: %w", name, err)
+			return fmt.Errorf("%s %s: %w", op, name, err)
 		}
 		ent.State = zones.StateConfigured
 	}
@@ -99,33 +131,24 @@ func (e *Engine) InstallZone(ctx context.Context, p Principal, name, archive str
 		return err
 	}
 	if errs := zones.Verify(cfg, nil); len(errs) > 0 {
-		return fmt.Errorf("install %s: configuration does not verify: %w", name, errors.Join(errs...))
+		return fmt.Errorf("%s %s: configuration does not verify: %w", op, name, errors.Join(errs...))
 	}
-	opts := e.installOptions(cfg, archive, progress)
-	if errs := VerifyInstall(opts); len(errs) > 0 {
-		return fmt.Errorf("install %s: %w", name, errors.Join(errs...))
-	}
-	if err := e.store.SetState(name, []zones.State{zones.StateConfigured}, zones.StateIncomplete, "install under way"); err != nil {
-		return fmt.Errorf("install %s: %w", name, err)
-	}
-	testPause(e.Root, "install-begin")
-	reports := 0
-	inner := opts.Progress
-	opts.Progress = func(pr Progress) {
-		if reports++; reports == 2 {
-			testPause(e.Root, "install-mid")
-		}
-		if inner != nil {
-			inner(pr)
+	if prepare != nil {
+		if err := prepare(); err != nil {
+			return err
 		}
 	}
-	if err := Install(ctx, opts); err != nil {
+	if err := e.store.SetState(name, []zones.State{zones.StateConfigured}, zones.StateIncomplete, op+" under way"); err != nil {
+		return fmt.Errorf("%s %s: %w", op, name, err)
+	}
+	testPause(e.Root, op+"-begin")
+	if err := fill(); err != nil {
 		if serr := e.store.SetState(name, []zones.State{zones.StateIncomplete}, zones.StateConfigured, ""); serr != nil {
-			return fmt.Errorf("install %s: %w (and the zone stays incomplete: %v)", name, err, serr)
+			return fmt.Errorf("%w (and the zone stays incomplete: %v)", err, serr)
 		}
-		return fmt.Errorf("install %s: %w", name, err)
+		return err
 	}
-	testPause(e.Root, "install-end")
+	testPause(e.Root, op+"-end")
 	return e.store.SetState(name, []zones.State{zones.StateIncomplete}, zones.StateInstalled, "")
 }
 
@@ -183,34 +206,9 @@ func (e *Engine) CloneZone(ctx context.Context, p Principal, name, source string
 	if err := zones.CheckOp(source, e.liveState(source, sent), "clone-source"); err != nil {
 		return fmt.Errorf("clone %s: %w", name, err)
 	}
-	if ent.State == zones.StateIncomplete {
-		if err := Uninstall(ctx, e.hostPath(cfg.Zonepath), true); err != nil {
-			return fmt.Errorf("clone %s: clean up the earlier incomplete install: %w", name, err)
-		}
-		if err := e.store.SetState(name, []zones.State{zones.StateIncomplete}, zones.StateConfigured, ""); err != nil {
-			return fmt.Errorf("clone %s: %w", name, err)
-		}
-		ent.State = zones.StateConfigured
-	}
-	if err := zones.CheckOp(name, ent.State, "install"); err != nil {
-		return err
-	}
-	if errs := zones.Verify(cfg, nil); len(errs) > 0 {
-		return fmt.Errorf("clone %s: configuration does not verify: %w", name, errors.Join(errs...))
-	}
 	opts := CloneOptions{Zonepath: e.hostPath(cfg.Zonepath), SourceRoot: filepath.Join(e.hostPath(scfg.Zonepath), "root"),
 		ZoneName: name, SourceName: source, Progress: progress}
-	if err := e.store.SetState(name, []zones.State{zones.StateConfigured}, zones.StateIncomplete, "clone under way"); err != nil {
-		return fmt.Errorf("clone %s: %w", name, err)
-	}
-	testPause(e.Root, "clone-begin")
-	if err := Clone(ctx, opts); err != nil {
-		if serr := e.store.SetState(name, []zones.State{zones.StateIncomplete}, zones.StateConfigured, ""); serr != nil {
-			return fmt.Errorf("%w (and the zone stays incomplete: %v)", err, serr)
-		}
-		return err
-	}
-	return e.store.SetState(name, []zones.State{zones.StateIncomplete}, zones.StateInstalled, "")
+	return e.fillRoot(ctx, name, "clone", cfg, ent, nil, func() error { return Clone(ctx, opts) })
 }
 
 // UninstallZone removes the zone's root; the configuration stays.
