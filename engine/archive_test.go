@@ -542,3 +542,75 @@ func TestInstallTarballGNUTar(t *testing.T) {
 		t.Fatalf("chroot /bin/sh: %v: %q", err, out)
 	}
 }
+
+// A small archive holding a sparse file must not fill the host's disk: the
+// holes, in a GNU sparse member or as zeros in a plain one, stay holes.
+func TestInstallTarballKeepsHoles(t *testing.T) {
+	installNeedRoot(t)
+	if _, err := exec.LookPath("tar"); err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("tar missing")
+		}
+		t.Skip("no tar")
+	}
+	dir := t.TempDir()
+	first := filepath.Join(dir, "zp1")
+	zeros := make([]byte, 8<<20)
+	copy(zeros[5<<20:], "middle")
+	ents := append(hostDashRoot(t), tarEnt{name: "zeros", typ: tar.TypeReg, data: zeros})
+	if err := Install(context.Background(), InstallOptions{Zonepath: first, Brand: "tarball", Archive: writeArchive(t, dir, "a.tar", tarBytes(t, ents)), ZoneName: "g"}); err != nil {
+		t.Fatal(err)
+	}
+	const big = 2 << 30
+	sparse := filepath.Join(first, "root", "sparse")
+	f, err := os.Create(sparse)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.WriteAt([]byte("tail"), big-4); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.WriteAt([]byte("head"), 0); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	gnu := filepath.Join(dir, "sparse.tar.gz")
+	if out, err := exec.Command("tar", "--sparse", "--numeric-owner", "-C", filepath.Join(first, "root"), "-czf", gnu, ".").CombinedOutput(); err != nil {
+		t.Fatalf("tar: %v: %s", err, out)
+	}
+	if st, err := os.Stat(gnu); err != nil || st.Size() > 4<<20 {
+		t.Fatalf("archive: %v, %d bytes", err, st.Size())
+	}
+	second := filepath.Join(dir, "zp2")
+	if err := Install(context.Background(), InstallOptions{Zonepath: second, Brand: "tarball", Archive: gnu, ZoneName: "g"}); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		name string
+		size int64
+		at   int64
+		want string
+	}{{"sparse", big, big - 4, "tail"}, {"zeros", 8 << 20, 5 << 20, "middle"}} {
+		p := filepath.Join(second, "root", c.name)
+		var st unix.Stat_t
+		if err := unix.Stat(p, &st); err != nil {
+			t.Fatal(err)
+		}
+		if st.Size != c.size {
+			t.Errorf("%s: size %d, want %d", c.name, st.Size, c.size)
+		}
+		if used := st.Blocks * 512; used > 1<<20 {
+			t.Errorf("%s: %d bytes allocated for a file of holes; the holes were written as zeros", c.name, used)
+		}
+		f, err := os.Open(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := make([]byte, len(c.want))
+		_, err = f.ReadAt(got, c.at)
+		f.Close()
+		if err != nil || string(got) != c.want {
+			t.Errorf("%s at %d: %q, %v; want %q", c.name, c.at, got, err, c.want)
+		}
+	}
+}
