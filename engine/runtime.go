@@ -488,6 +488,7 @@ type runState struct {
 	CgParent    *limits.Parent  `json:"cg_parent,omitempty"` // the limits backend's parent, for adoption
 	Warnings    []string        `json:"warnings,omitempty"`  // bad /etc/project lines and other things the zone runs without
 	Net         json.RawMessage `json:"net,omitempty"`
+	MntNS       *mntNS          `json:"mnt_ns,omitempty"` // the zone's mount namespace, for halt's check that it ended
 }
 
 // procStartTime is field 22 of /proc/PID/stat, the process's start time in

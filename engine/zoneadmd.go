@@ -583,8 +583,12 @@ func (d *zoneadmd) ready(spec *PlatformSpec) (err error) {
 	}
 	ph.mark("zsched")
 	start, _ := procStartTime(p.Pid)
+	mns, merr := zoneMntNS(p.Pid)
+	if merr != nil {
+		log.Printf("ready: %v; halt will not know whether a host process holds the zone's mounts", merr)
+	}
 	d.mu.Lock()
-	d.st.ZschedPid, d.st.ZschedStart = p.Pid, start
+	d.st.ZschedPid, d.st.ZschedStart, d.st.MntNS = p.Pid, start, mns
 	_ = d.saveLocked()
 	d.mu.Unlock()
 	ph.mark("place")
@@ -1056,6 +1060,13 @@ func (d *zoneadmd) halt(why string) error {
 		}
 	}
 	ph.mark("cgroups")
+	if len(problems) == 0 {
+		if held := st.MntNS.mountHolders(); len(held) > 0 {
+			problems = append(problems, "the zone's mounts are kept alive by what holds its mount namespace: "+
+				strings.Join(held, "; ")+"; end those and halt again")
+		}
+	}
+	ph.mark("mounts")
 	if len(problems) > 0 {
 		reason := strings.Join(problems, "; ")
 		d.setState(stateDown, reason)

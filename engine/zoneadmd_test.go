@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -391,5 +392,45 @@ func TestZoneHaltKillsProcessInOneHierarchy(t *testing.T) {
 	if log := zoneadmdLog(z); !strings.Contains(log, "killing what is left one by one") {
 		t.Errorf("zoneadmd did not report the process it had to kill one by one:\n%s", log)
 	}
+	z.assertGone(st)
+}
+
+// A host process that entered a zone's mount namespace (nsenter -m), or
+// holds a descriptor of it, keeps every mount of the zone alive after its
+// processes are gone: halt names it and leaves the zone down instead of
+// calling it installed, and completes once it is gone.
+func TestZoneHaltFindsMountNamespaceHolders(t *testing.T) {
+	nsenter, err := exec.LookPath("nsenter")
+	if err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("nsenter (util-linux) missing")
+		}
+		t.Skip("no nsenter")
+	}
+	z := newBusyboxZone(t)
+
+	st := z.ready()
+	holder := exec.Command(nsenter, "-m", "-t", strconv.Itoa(st.ZschedPid), "/bin/sleep", "1000")
+	must(t, holder.Start())
+	t.Cleanup(func() { _ = holder.Process.Kill(); _, _ = holder.Process.Wait() })
+	hst, err := Halt(z.root, z.spec.Name)
+	if err == nil || hst.State != "down" || !strings.Contains(hst.Reason, "host pid "+strconv.Itoa(holder.Process.Pid)) {
+		t.Fatalf("halt with a process in the zone's mount namespace: %+v, %v", hst, err)
+	}
+	must(t, holder.Process.Kill())
+	_, _ = holder.Process.Wait()
+	z.halt()
+	z.assertGone(st)
+
+	st = z.ready()
+	f, err := os.Open("/proc/" + strconv.Itoa(st.ZschedPid) + "/ns/mnt")
+	must(t, err)
+	t.Cleanup(func() { f.Close() })
+	hst, err = Halt(z.root, z.spec.Name)
+	if err == nil || hst.State != "down" || !strings.Contains(hst.Reason, "descriptor") {
+		t.Fatalf("halt with the zone's mount namespace open: %+v, %v", hst, err)
+	}
+	f.Close()
+	z.halt()
 	z.assertGone(st)
 }
