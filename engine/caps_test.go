@@ -361,3 +361,45 @@ func TestZoneAdminCannotRaiseZoneCap(t *testing.T) {
 	}
 	_ = limits.LevelZone
 }
+
+// An unprivileged zone user's memory bomb, spread over many small
+// processes so that none outweighs zsched, must not take the zone down:
+// the out-of-memory killer picks the user's processes, never zonetop's
+// machinery in the zone.
+func TestZoneMemoryBombSparesZsched(t *testing.T) {
+	z := newBusyboxZone(t)
+	z.spec.Rctls = map[string]uint64{"zone.max-physical-memory": 24 << 20, "zone.max-swap": 24 << 20}
+	st := z.ready()
+	if adj := strings.TrimSpace(z.sh("cat /proc/self/oom_score_adj")); adj != strconv.Itoa(zoneOOMScoreAdj) {
+		t.Errorf("a zone process's oom_score_adj is %s, want %d", adj, zoneOOMScoreAdj)
+	}
+	bomb := `i=0; while [ $i -lt 80 ]; do (x=$(head -c 700000 /dev/zero | tr '\0' a); sleep 2; echo ${#x}) >/dev/null 2>&1 & i=$((i+1)); done; wait; true`
+	var out, errb bytes.Buffer
+	_, err := Exec(z.root, z.spec.Name, ExecRequest{Argv: []string{"sh", "-c", bomb}, User: "nobody"}, nil, &out, &errb)
+	if err != nil {
+		t.Logf("bomb: %v (%s)", err, errb.String())
+	}
+	if err := syscall.Kill(st.ZschedPid, 0); err != nil || procZombie(st.ZschedPid) {
+		t.Fatalf("zsched (pid %d) died of an unprivileged user's memory bomb", st.ZschedPid)
+	}
+	if s, _ := Status(z.root, z.spec.Name); s.State != "ready" {
+		t.Fatalf("zone after the bomb: %+v", s)
+	}
+	// What is left of the bomb (a subshell whose parent the killer took)
+	// sleeps two seconds at most; until then a new command may be the
+	// killer's pick, which is the zone's business, not zsched's.
+	var o string
+	for i := 0; i < 20; i++ {
+		if _, o, _ = z.run("", "echo", "alive"); strings.TrimSpace(o) == "alive" {
+			break
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+	if strings.TrimSpace(o) != "alive" {
+		t.Errorf("zone after the bomb: %q", o)
+	}
+	if err := syscall.Kill(st.ZschedPid, 0); err != nil || procZombie(st.ZschedPid) {
+		t.Fatalf("zsched (pid %d) died after an unprivileged user's memory bomb", st.ZschedPid)
+	}
+	z.halt()
+}

@@ -282,7 +282,11 @@ func (z *zinit) spawn(e *inittabEntry) (int, error) {
 		return 0, fmt.Errorf("unblock signals for the child: %w", err)
 	}
 	defer func() { _ = unix.PthreadSigmask(unix.SIG_SETMASK, &old, nil) }()
-	return syscall.ForkExec(path, argv, attr)
+	pid, err := syscall.ForkExec(path, argv, attr)
+	if err == nil {
+		placeOOM(pid, false)
+	}
+	return pid, err
 }
 
 // start launches an entry without waiting for it.

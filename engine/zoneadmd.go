@@ -583,6 +583,9 @@ func (d *zoneadmd) ready(spec *PlatformSpec) (err error) {
 	}
 	ph.mark("zsched")
 	start, _ := procStartTime(p.Pid)
+	// Refused without CAP_SYS_RESOURCE; the zone's processes still start
+	// above zsched (oom.go).
+	_ = setOOMScoreAdj(p.Pid, machineryOOMScoreAdj)
 	mns, merr := zoneMntNS(p.Pid)
 	if merr != nil {
 		log.Printf("ready: %v; halt will not know whether a host process holds the zone's mounts", merr)

@@ -298,6 +298,9 @@ func (z *zsched) spawner(ready chan<- error) {
 		if err == nil {
 			pid, err = forkExecBlocking(job)
 		}
+		if err == nil {
+			placeOOM(pid, job.init)
+		}
 		if len(job.into) > 0 {
 			if berr := moveThreadFiles(job.back); berr != nil && err == nil {
 				// The command runs in its project; only zsched's own
