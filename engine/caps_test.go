@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -370,7 +371,7 @@ func TestZoneMemoryBombSparesZsched(t *testing.T) {
 	z := newBusyboxZone(t)
 	z.spec.Rctls = map[string]uint64{"zone.max-physical-memory": 24 << 20, "zone.max-swap": 24 << 20}
 	st := z.ready()
-	if adj := strings.TrimSpace(z.sh("cat /proc/self/oom_score_adj")); adj != strconv.Itoa(zoneOOMScoreAdj) {
+	if adj := strings.TrimSpace(z.sh("sleep 0.2; cat /proc/$$/oom_score_adj")); adj != strconv.Itoa(zoneOOMScoreAdj) {
 		t.Errorf("a zone process's oom_score_adj is %s, want %d", adj, zoneOOMScoreAdj)
 	}
 	bomb := `i=0; while [ $i -lt 80 ]; do (x=$(head -c 700000 /dev/zero | tr '\0' a); sleep 2; echo ${#x}) >/dev/null 2>&1 & i=$((i+1)); done; wait; true`
@@ -390,9 +391,12 @@ func TestZoneMemoryBombSparesZsched(t *testing.T) {
 	// killer's pick, which is the zone's business, not zsched's.
 	var o string
 	for i := 0; i < 20; i++ {
-		if _, o, _ = z.run("", "echo", "alive"); strings.TrimSpace(o) == "alive" {
+		var ob, eb bytes.Buffer
+		_, err := Exec(z.root, z.spec.Name, ExecRequest{Argv: []string{"echo", "alive"}}, nil, &ob, &eb)
+		if o = ob.String(); err == nil && strings.TrimSpace(o) == "alive" {
 			break
 		}
+		o += fmt.Sprint(err)
 		time.Sleep(500 * time.Millisecond)
 	}
 	if strings.TrimSpace(o) != "alive" {

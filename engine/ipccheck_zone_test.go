@@ -262,9 +262,19 @@ func TestIPCZoneIDs(t *testing.T) {
 		t.Errorf("P1 sem ids %d, want 2", u)
 	}
 
-	// zoneadmd killed: zsched answers, the zone keeps working (only the
-	// kernel's namespace limits apply). The caller is started first: any
-	// engine call would start a new zoneadmd.
+	// zoneadmd killed while its keeper cannot start another (stopped):
+	// the zone's IPC calls wait instead of going through unchecked, and
+	// are answered by the zoneadmd the keeper starts once it runs again.
+	// The caller is started first: any engine call would start a new
+	// zoneadmd.
+	keeper := 0
+	for i := 0; keeper == 0; i++ {
+		if i > 1000 {
+			t.Fatal("no keeper took up the zone")
+		}
+		time.Sleep(5 * time.Millisecond)
+		keeper = KeeperPid(z.root)
+	}
 	waiting := z.startIPC("P2", []string{"ZT_IPCOUT=/tmp/res"}, "wait:/tmp/go", "sem:1")
 	ipcJSON := filepath.Join(runDir(z.root, z.spec.Name), "ipc.json")
 	for i := 0; ; i++ {
@@ -287,6 +297,13 @@ func TestIPCZoneIDs(t *testing.T) {
 	b, err := os.ReadFile(filepath.Join(runDir(z.root, z.spec.Name), "zoneadmd.pid"))
 	must(t, err)
 	pid, _ := strconv.Atoi(strings.TrimSpace(string(b)))
+	must(t, syscall.Kill(keeper, syscall.SIGSTOP))
+	stopped := true
+	defer func() {
+		if stopped {
+			_ = syscall.Kill(keeper, syscall.SIGCONT)
+		}
+	}()
 	must(t, syscall.Kill(pid, syscall.SIGKILL))
 	for i := 0; ZoneadmdRunning(z.root, z.spec.Name); i++ {
 		if i > 1000 {
@@ -295,26 +312,33 @@ func TestIPCZoneIDs(t *testing.T) {
 		time.Sleep(5 * time.Millisecond)
 	}
 	must(t, os.WriteFile(filepath.Join(z.zroot(), "tmp/go"), nil, 0o644))
-	var res []byte
+	res := filepath.Join(z.zroot(), "tmp/res")
+	time.Sleep(500 * time.Millisecond)
+	if got, err := os.ReadFile(res); err == nil {
+		t.Fatalf("an IPC call went through while the zone had no supervisor: %q", got)
+	}
+	<-waiting // its zlogin relay died with zoneadmd
+	must(t, syscall.Kill(keeper, syscall.SIGCONT))
+	stopped = false
+	var out []byte
 	for i := 0; ; i++ {
-		if res, err = os.ReadFile(filepath.Join(z.zroot(), "tmp/res")); err == nil {
+		if out, err = os.ReadFile(res); err == nil {
 			break
 		}
 		if i > 2000 {
-			t.Fatal("ipctool never answered without zoneadmd")
+			t.Fatal("the waiting call was never answered: no zoneadmd came back")
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
-	<-waiting // its zlogin relay died with zoneadmd
-	wantLines(t, "without zoneadmd", strings.Split(strings.TrimSpace(string(res)), "\n"), "ok", "ok")
-
-	// A new zoneadmd adopts the zone, recounts (P1's sets stay P1's) and
-	// enforces again.
-	if _, err := Status(z.root, z.spec.Name); err != nil {
-		t.Fatal(err)
+	wantLines(t, "answered by the zoneadmd the keeper started", strings.Split(strings.TrimSpace(string(out)), "\n"), "ok", "err ENOSPC")
+	b, err = os.ReadFile(filepath.Join(runDir(z.root, z.spec.Name), "zoneadmd.pid"))
+	must(t, err)
+	if npid, _ := strconv.Atoi(strings.TrimSpace(string(b))); npid == pid || !ZoneadmdRunning(z.root, z.spec.Name) {
+		t.Fatalf("no new zoneadmd answers (pid file %q)", b)
 	}
-	if u := ipcUsed(t, z, "", "max-sem-ids"); u != 4 {
-		t.Errorf("zone sem ids after adoption %d, want 4", u)
+	// The new zoneadmd recounted (P1's sets stay P1's) and enforces.
+	if u := ipcUsed(t, z, "", "max-sem-ids"); u != 3 {
+		t.Errorf("zone sem ids after adoption %d, want 3", u)
 	}
 	if u := ipcUsed(t, z, "P1", "max-sem-ids"); u != 2 {
 		t.Errorf("P1 sem ids after adoption %d, want 2", u)

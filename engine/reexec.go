@@ -36,6 +36,8 @@ func HiddenMain(args []string) (handled bool, exitCode int) {
 		return true, zinitMain(args)
 	case "zhold":
 		return true, zholdMain(args)
+	case keeperArg0:
+		return true, keeperMain(args)
 	}
 	return false, 0
 }

@@ -161,6 +161,10 @@ func (z *testZone) scrub(base string) {
 	if _, err := Halt(z.root, z.spec.Name); err != nil {
 		t.Logf("cleanup halt: %v", err)
 	}
+	// The keeper first: it would start a zoneadmd for a zone left down.
+	if pid := KeeperPid(z.root); pid > 1 {
+		_ = syscall.Kill(pid, syscall.SIGKILL)
+	}
 	dir := runDir(z.root, z.spec.Name)
 	for _, f := range []string{"zoneadmd.pid"} {
 		if b, err := os.ReadFile(filepath.Join(dir, f)); err == nil {
@@ -187,6 +191,9 @@ func (z *testZone) scrub(base string) {
 	if t.Failed() {
 		if b, err := os.ReadFile(filepath.Join(logDir(z.root), z.spec.Name+".zoneadmd.log")); err == nil {
 			t.Logf("zoneadmd log:\n%s", b)
+		}
+		if b, err := os.ReadFile(filepath.Join(logDir(z.root), "keeper.log")); err == nil {
+			t.Logf("keeper log:\n%s", b)
 		}
 	}
 	_ = os.RemoveAll(base)

@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"os"
 	"runtime"
-	"sync"
-	"time"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -25,19 +23,19 @@ import (
 // listener on a chain that has one, EBUSY).
 //
 // Who answers: zsched keeps the listener and hands a copy to zoneadmd on a
-// connection it holds open (op "seccomp"). While that connection is open
-// zoneadmd answers every notification. When it closes (zoneadmd exited or
-// was killed), zsched answers them itself with "continue": the zone keeps
-// working, only the kernel's per-namespace limits (the zone.* IPC sysctls)
-// apply until a new zoneadmd adopts the zone and fetches the listener
-// again; that zoneadmd recounts every object from the zone's
-// /proc/sysvipc tables, so what was created meanwhile is charged to its
-// project. Without the copy in zsched the kernel would fail every later
-// call with ENOSYS for the rest of the zone's life (the filter's listener
-// cannot be replaced). One call can still be caught in the switch: a
-// notification zoneadmd had received but not yet answered when it died
-// stays blocked until the caller takes a signal (the wait is
-// interruptible; the call is then restarted and answered by zsched).
+// connection it holds open (op "seccomp"); zoneadmd answers every
+// notification. While no zoneadmd holds it (one died and the keeper,
+// keeper.go, is starting the next), nobody answers: the calls wait in the
+// kernel, interruptibly, and the new zoneadmd, which recounts every object
+// from the zone's /proc/sysvipc tables, answers them in order. A zone's
+// IPC limits therefore hold whether or not its supervisor is up; they
+// used to lapse to the kernel's per-namespace limits meanwhile. zsched
+// keeps its copy because a filter's listener cannot be replaced: had the
+// last copy closed, the kernel would fail every later call with ENOSYS
+// for the rest of the zone's life. One call can be caught in the switch:
+// a notification the dead zoneadmd had received but not answered stays
+// blocked until the caller takes a signal (the call is then restarted
+// and reaches the new zoneadmd).
 
 // seccompNotif is struct seccomp_notif (linux/seccomp.h).
 type seccompNotif struct {
@@ -174,44 +172,20 @@ type ipcCall struct {
 	flags int32
 }
 
-// zschedIPC is zsched's side: the listener and the fallback that answers
-// "continue" while no zoneadmd holds it.
+// zschedIPC is zsched's side: the listener, kept for each zoneadmd to
+// fetch.
 type zschedIPC struct {
 	listener *os.File
-	mu       sync.Mutex
-	holders  int        // zoneadmd connections holding the listener
-	released *sync.Cond // on mu: the last holder went away
 }
 
-func newZschedIPC(l *os.File) *zschedIPC {
-	s := &zschedIPC{listener: l}
-	s.released = sync.NewCond(&s.mu)
-	return s
-}
+func newZschedIPC(l *os.File) *zschedIPC { return &zschedIPC{listener: l} }
 
-func (s *zschedIPC) supervised() bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.holders > 0
-}
-
-// hold hands the listener to zoneadmd on c and keeps the fallback quiet
-// until c closes.
+// hold hands the listener to zoneadmd on c and returns when c closes.
 func (s *zschedIPC) hold(c *conn) {
 	if s == nil || s.listener == nil {
 		_ = c.send(response{Error: "zsched: no System V IPC filter in this zone"})
 		return
 	}
-	s.mu.Lock()
-	s.holders++
-	s.mu.Unlock()
-	defer func() {
-		s.mu.Lock()
-		if s.holders--; s.holders == 0 {
-			s.released.Broadcast()
-		}
-		s.mu.Unlock()
-	}()
 	if err := c.send(response{OK: true}, s.listener); err != nil {
 		return
 	}
@@ -223,38 +197,6 @@ func (s *zschedIPC) hold(c *conn) {
 		if err != nil {
 			return
 		}
-	}
-}
-
-// fallback answers notifications with "continue" whenever no zoneadmd
-// holds the listener. While one does (nearly always) it sleeps until the
-// last holder goes: a zone sitting idle costs no wake-ups here (it polled
-// every 50 ms, a third of a percent of a core per idle zone).
-func (s *zschedIPC) fallback() {
-	fd := int32(s.listener.Fd())
-	for {
-		s.mu.Lock()
-		for s.holders > 0 {
-			s.released.Wait()
-		}
-		s.mu.Unlock()
-		pfd := []unix.PollFd{{Fd: fd, Events: unix.POLLIN}}
-		n, err := unix.Poll(pfd, 100)
-		if err != nil || n == 0 {
-			continue
-		}
-		if pfd[0].Revents&(unix.POLLHUP|unix.POLLERR|unix.POLLNVAL) != 0 && pfd[0].Revents&unix.POLLIN == 0 {
-			time.Sleep(100 * time.Millisecond)
-			continue
-		}
-		if s.supervised() {
-			continue
-		}
-		var n0 seccompNotif
-		if err := notifRecv(uintptr(fd), &n0); err != nil {
-			continue
-		}
-		_ = notifSend(uintptr(fd), &seccompNotifResp{ID: n0.ID, Flags: unix.SECCOMP_USER_NOTIF_FLAG_CONTINUE})
 	}
 }
 

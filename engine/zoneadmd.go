@@ -33,7 +33,8 @@ type zoneadmd struct {
 	opMu   sync.Mutex // one life-cycle operation at a time
 	projMu sync.Mutex // one /etc/project edit at a time
 
-	mu          sync.Mutex // guards the fields below
+	mu          sync.Mutex    // guards the fields below
+	keepStop    chan struct{} // ends keepAlive; nil while the zone has no platform
 	st          runState
 	spec        *PlatformSpec
 	cg          *zoneCgroups
@@ -273,6 +274,26 @@ func (d *zoneadmd) idleExit() {
 }
 
 func (d *zoneadmd) stop() { d.quitOnce.Do(func() { close(d.quit) }) }
+
+// keep registers with the keeper (keeper.go) once the zone has a
+// platform; unkeep ends that once it has none.
+func (d *zoneadmd) keep() {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.keepStop == nil {
+		d.keepStop = make(chan struct{})
+		go d.keepAlive(d.keepStop)
+	}
+}
+
+func (d *zoneadmd) unkeep() {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.keepStop != nil {
+		close(d.keepStop)
+		d.keepStop = nil
+	}
+}
 
 func (d *zoneadmd) status() ZoneStatus {
 	d.mu.Lock()
@@ -585,7 +606,7 @@ func (d *zoneadmd) ready(spec *PlatformSpec) (err error) {
 	start, _ := procStartTime(p.Pid)
 	// Refused without CAP_SYS_RESOURCE; the zone's processes still start
 	// above zsched (oom.go).
-	_ = setOOMScoreAdj(p.Pid, machineryOOMScoreAdj)
+	_ = setOOMScoreAdj(strconv.Itoa(p.Pid), machineryOOMScoreAdj)
 	mns, merr := zoneMntNS(p.Pid)
 	if merr != nil {
 		log.Printf("ready: %v; halt will not know whether a host process holds the zone's mounts", merr)
@@ -626,6 +647,7 @@ func (d *zoneadmd) ready(spec *PlatformSpec) (err error) {
 	d.st.Net = nb
 	d.mu.Unlock()
 	d.setState(stateReady, "")
+	d.keep()
 	ph.mark("net")
 	log.Printf("ready: zone ID %d, zsched pid %d; %s", id, p.Pid, ph)
 	d.hub.Notice("Zone readied")
@@ -1081,6 +1103,9 @@ func (d *zoneadmd) halt(why string) error {
 	for _, f := range []string{"zsched.sock", "zoneid", "spec.json", "state.json", "ipc.json"} {
 		_ = os.Remove(filepath.Join(d.dir, f))
 	}
+	// Only now, with state.json gone: a keeper that sees the connection
+	// end must find nothing to restart.
+	d.unkeep()
 	ph.mark("files")
 	d.mu.Lock()
 	d.st = runState{}
@@ -1177,6 +1202,7 @@ func (d *zoneadmd) adopt() error {
 				if err := d.startIPCCheck(); err != nil {
 					log.Printf("adopt: %v", err)
 				}
+				d.keep()
 				log.Printf("adopted zone ID %d, zsched pid %d", st.ZoneID, st.ZschedPid)
 				return nil
 			}

@@ -434,3 +434,42 @@ func TestZoneHaltFindsMountNamespaceHolders(t *testing.T) {
 	z.halt()
 	z.assertGone(st)
 }
+
+// A zoneadmd that dies comes back by itself, with no command typed on the
+// host, and so does a keeper that dies; once the zone is halted the keeper
+// goes away on its own.
+func TestZoneadmdComesBackByItself(t *testing.T) {
+	z := newBusyboxZone(t)
+	z.ready()
+	waitFor := func(what string, ok func() bool) {
+		t.Helper()
+		for i := 0; !ok(); i++ {
+			if i > 2000 {
+				t.Fatalf("%s: not within 20 s", what)
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+	zoneadmdPid := func() int {
+		b, _ := os.ReadFile(filepath.Join(runDir(z.root, z.spec.Name), "zoneadmd.pid"))
+		pid, _ := strconv.Atoi(strings.TrimSpace(string(b)))
+		return pid
+	}
+	waitFor("a keeper", func() bool { return KeeperPid(z.root) > 0 })
+	old := KeeperPid(z.root)
+	must(t, syscall.Kill(old, syscall.SIGKILL))
+	waitFor("a new keeper", func() bool { p := KeeperPid(z.root); return p > 0 && p != old })
+
+	first := zoneadmdPid()
+	must(t, syscall.Kill(first, syscall.SIGKILL))
+	// ZoneadmdRunning only asks; it starts nothing.
+	waitFor("a new zoneadmd", func() bool {
+		p := zoneadmdPid()
+		return p > 0 && p != first && ZoneadmdRunning(z.root, z.spec.Name)
+	})
+	if s, err := Status(z.root, z.spec.Name); err != nil || s.State != "ready" {
+		t.Fatalf("after the restart: %+v %v", s, err)
+	}
+	z.halt()
+	waitFor("the keeper to leave", func() bool { return KeeperPid(z.root) == 0 })
+}

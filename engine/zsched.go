@@ -281,7 +281,6 @@ func (z *zsched) spawner(ready chan<- error) {
 	// while zsched still has CAP_SYS_ADMIN.
 	if l, err := installIPCFilter(); err == nil {
 		z.ipc = newZschedIPC(l)
-		go z.ipc.fallback()
 	} else if err != errIPCFilterUnsupported {
 		ready <- err
 		return
