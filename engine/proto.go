@@ -97,8 +97,23 @@ type response struct {
 type conn struct {
 	c *net.UnixConn
 	// fds is how many descriptors a message may bring, maxFDs unless
-	// set: zsched takes a command's stdio and its placement files.
+	// set: zsched takes a command's stdio and its placement files. It
+	// bounds the read only; each op takes exactly its own (wantFDs).
 	fds int
+}
+
+// wantFDs refuses a message that brought other than the want descriptors
+// its op takes, closing every one of them: a descriptor that arrives
+// where none is expected is somebody's attempt to plant it.
+func wantFDs(op string, files []*os.File, want int) error {
+	if len(files) == want {
+		return nil
+	}
+	closeAll(files)
+	if want == 0 {
+		return fmt.Errorf("%s takes no file descriptors; the request brought %d", op, len(files))
+	}
+	return fmt.Errorf("%s takes %d file descriptors; the request brought %d", op, want, len(files))
 }
 
 func dial(path string, timeout time.Duration) (*conn, error) {
