@@ -100,6 +100,10 @@ type conn struct {
 	// set: zsched takes a command's stdio and its placement files. It
 	// bounds the read only; each op takes exactly its own (wantFDs).
 	fds int
+	// hidePids: the peer is not host root. The host pids of a zone's
+	// zsched and init are root's business, whatever the peer may
+	// otherwise know of the zone.
+	hidePids bool
 }
 
 // wantFDs refuses a message that brought other than the want descriptors
@@ -149,6 +153,12 @@ func fileConn(f *os.File) (*conn, error) {
 // send writes v as one message with files attached. The files stay open;
 // the caller closes its copies.
 func (c *conn) send(v any, files ...*os.File) error {
+	if r, ok := v.(response); ok && c.hidePids && r.Status != nil {
+		st := *r.Status
+		st.InitPid, st.ZschedPid = 0, 0
+		r.Status = &st
+		v = r
+	}
 	b, err := json.Marshal(v)
 	if err != nil {
 		return fmt.Errorf("encode message: %w", err)

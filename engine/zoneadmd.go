@@ -314,6 +314,9 @@ func (d *zoneadmd) handle(c *conn) {
 		_ = c.send(response{Error: "zoneadmd: " + err.Error()})
 		return
 	}
+	// Every answer on this connection, console events included, goes
+	// to this peer.
+	c.hidePids = !p.GlobalAdmin()
 	var req request
 	files, err := c.recv(&req)
 	if req.Op != "ping" {

@@ -235,3 +235,35 @@ func TestDelegatedExecOnlyPipes(t *testing.T) {
 		t.Errorf("zlogin -t: exit %d", code)
 	}
 }
+
+// Any host user may ping a zoneadmd; the zone's host pids are root's.
+func TestDelegatedPingHidesPids(t *testing.T) {
+	l, _, uid := newXFLab(t)
+	l.mustRun("zoneadm", "-z", l.name, "boot")
+	pids := func(out string) (n int, nonzero bool) {
+		sc := bufio.NewScanner(strings.NewReader(out))
+		for sc.Scan() {
+			var resp struct {
+				OK     bool `json:"ok"`
+				Status *struct{ InitPid, ZschedPid int }
+			}
+			if json.Unmarshal(sc.Bytes(), &resp) != nil {
+				continue
+			}
+			n++
+			if resp.Status != nil && (resp.Status.InitPid != 0 || resp.Status.ZschedPid != 0) {
+				nonzero = true
+			}
+		}
+		return n, nonzero
+	}
+	if n, nonzero := pids(l.probeAs(0, "ping")); n != 2 || !nonzero {
+		t.Fatalf("root's ping and status: %d answers, pids shown %v; want 2 with pids", n, nonzero)
+	}
+	for _, u := range []int{uid, stranger} {
+		out := l.probeAs(u, "ping")
+		if n, nonzero := pids(out); n != 2 || nonzero {
+			t.Errorf("uid %d: ping and status show host pids (%d answers):\n%s", u, n, out)
+		}
+	}
+}
