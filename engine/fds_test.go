@@ -302,3 +302,23 @@ func TestServeRefusesDescriptors(t *testing.T) {
 		r.Close()
 	}
 }
+
+func TestZoneTextHidesHostPaths(t *testing.T) {
+	s := &zoneSockServer{hostPaths: func() ([]string, []string) {
+		return []string{"/proc/4242/root", "/zones/a/root"}, []string{"/zones/a", "/srv/zt/etc/zonetop", "/srv/zt/run/zonetop", "/srv/zt"}
+	}}
+	for in, want := range map[string]string{
+		"open /zones/a/root/etc/project: permission denied":           "open /etc/project: permission denied",
+		"zone root /proc/4242/root: no such file":                     "zone root /: no such file",
+		"zone a: /srv/zt/etc/zonetop/zones/a.xml: malformed XML":      "zone a: " + hiddenPath + ": malformed XML",
+		"lock: open /srv/zt/run/zonetop/.a.projects.lock: is a dir":   "lock: open " + hiddenPath + ": is a dir",
+		"write /sys/fs/cgroup/pids/zonetop/a/pids.max: invalid":       "write " + hiddenPath + ": invalid",
+		"zonepath /zones/a must be owned by root":                     "zonepath " + hiddenPath + " must be owned by root",
+		"/zones/ab/root and /srv/ztx are someone else's; /etc/passwd": "/zones/ab/root and /srv/ztx are someone else's; /etc/passwd",
+		"": "",
+	} {
+		if got := s.zoneText(in); got != want {
+			t.Errorf("zoneText(%q) = %q, want %q", in, got, want)
+		}
+	}
+}

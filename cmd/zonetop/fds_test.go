@@ -267,3 +267,56 @@ func TestDelegatedPingHidesPids(t *testing.T) {
 		}
 	}
 }
+
+// The zone socket's errors speak of the zone, never of where zonetop
+// keeps it on the host.
+func TestZoneSocketErrorsHideHostPaths(t *testing.T) {
+	needZones(t)
+	root := t.TempDir()
+	zoneSeq++
+	z := newCLIZoneIn(t, root, fmt.Sprintf("xf%d-%d", os.Getpid()%100000, zoneSeq), "::respawn:/bin/sleep 1000\n")
+	z.mustRun("zoneadm", "-z", z.name, "boot")
+	inZone := func(args ...string) string {
+		t.Helper()
+		code, out := z.run(append([]string{"zlogin", z.name, "/run/zonetop/zonetop"}, args...)...)
+		if code == 0 {
+			t.Errorf("%v in the zone succeeded, want an error: %s", args, out)
+		}
+		if strings.Contains(out, root) || strings.Contains(out, "/run/zonetop/"+z.name) {
+			t.Errorf("%v in the zone shows a host path: %s", args, out)
+		}
+		return out
+	}
+
+	// A configuration zoneadmd cannot read.
+	xml := filepath.Join(root, "etc/zonetop/zones", z.name+".xml")
+	saved, err := os.ReadFile(xml)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(xml, []byte("<zone"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out := inZone("zoneadm", "list")
+	if err := os.WriteFile(xml, saved, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out, z.name) {
+		t.Errorf("zoneadm list with a broken configuration: %q names no zone", out)
+	}
+
+	// A project edit whose host-side lock cannot be taken.
+	lock := filepath.Join(root, "run/zonetop", "."+z.name+".projects.lock")
+	_ = os.Remove(lock)
+	if err := os.Mkdir(lock, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	out = inZone("projadd", "xfp")
+	if err := os.Remove(lock); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out, "/etc/project") {
+		t.Errorf("projadd with no lock: %q does not say what failed", out)
+	}
+	z.mustRun("zlogin", z.name, "/run/zonetop/zonetop", "projadd", "xfp")
+}
