@@ -13,6 +13,8 @@ import (
 
 	"github.com/creack/pty"
 	"golang.org/x/sys/unix"
+
+	"zonetop/zones"
 )
 
 // Descriptors that cross into a zone: only pipes do, whoever sends them,
@@ -320,5 +322,31 @@ func TestZoneTextHidesHostPaths(t *testing.T) {
 		if got := s.zoneText(in); got != want {
 			t.Errorf("zoneText(%q) = %q, want %q", in, got, want)
 		}
+	}
+}
+
+// A zone's caps as the zone socket's info shows them name each rctl.
+func TestZoneInfoKeepsRctlNames(t *testing.T) {
+	cfg := &zones.Config{Name: "xf1", Rctls: []zones.Rctl{
+		{Name: "zone.max-lwps", Values: []zones.RctlValue{{Priv: "privileged", Limit: 50, Action: "deny"}}},
+		{Name: "zone.max-shm-ids", Values: []zones.RctlValue{{Priv: "privileged", Limit: 100, Action: "deny"}}},
+	}}
+	s := &zoneSockServer{zone: "xf1", status: func() ZoneStatus { return ZoneStatus{State: "running"} }}
+	in := s.selfInfo(Principal{UID: 0, Zone: "xf1"}, cfg)
+	joined := strings.Join(in.Caps, "\n")
+	for _, want := range []string{
+		"add rctl; set name=zone.max-lwps; add value (priv=privileged,limit=50,action=deny); end",
+		"add rctl; set name=zone.max-shm-ids; add value (priv=privileged,limit=100,action=deny); end",
+	} {
+		if !strings.Contains(joined, want) {
+			t.Errorf("info caps lack %q:\n%s", want, joined)
+		}
+	}
+	// The audit's configuration diff names the rctl that changed.
+	after := cfg.Clone()
+	after.Rctls[1].Values[0].Limit = 200
+	rm, ad := ConfigDiff(cfg, after)
+	if !strings.Contains(rm, "zone.max-shm-ids") || !strings.Contains(ad, "zone.max-shm-ids") || strings.Contains(rm+ad, "zone.max-lwps") {
+		t.Errorf("diff removed %q, added %q", rm, ad)
 	}
 }
