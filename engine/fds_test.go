@@ -2,8 +2,10 @@ package engine
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -348,5 +350,33 @@ func TestZoneInfoKeepsRctlNames(t *testing.T) {
 	rm, ad := ConfigDiff(cfg, after)
 	if !strings.Contains(rm, "zone.max-shm-ids") || !strings.Contains(ad, "zone.max-shm-ids") || strings.Contains(rm+ad, "zone.max-lwps") {
 		t.Errorf("diff removed %q, added %q", rm, ad)
+	}
+}
+
+// The zone socket takes no descriptors: a zone user who sends one gets a
+// refusal, and zoneadmd keeps none.
+func TestZoneSockRefusesDescriptors(t *testing.T) {
+	sock, _, _ := startTestZoneSock(t, Principal{UID: 0, Zone: "zs1"})
+	c, err := net.DialUnix("unix", nil, &net.UnixAddr{Name: sock, Net: "unix"})
+	must(t, err)
+	defer c.Close()
+	r, w, err := os.Pipe()
+	must(t, err)
+	defer r.Close()
+	_, _, err = c.WriteMsgUnix(frame([]byte(`{"op":"info"}`)), unix.UnixRights(int(w.Fd())), nil)
+	must(t, err)
+	w.Close()
+	_ = c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	b, err := readZoneFrame(c)
+	if err != nil {
+		t.Fatalf("no answer: %v", err)
+	}
+	var reply ZoneReply
+	must(t, json.Unmarshal(b, &reply))
+	if reply.OK || !strings.Contains(reply.Error, "the zone socket takes no file descriptors") {
+		t.Errorf("info with a descriptor: %+v, want a refusal", reply)
+	}
+	if !released(r) {
+		t.Error("the zone socket's server kept the descriptor")
 	}
 }

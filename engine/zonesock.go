@@ -313,9 +313,11 @@ func (s *zoneSockServer) handle(c *net.UnixConn) {
 	if cred, err := peerCred(c); err == nil {
 		pid = int(cred.Pid)
 	}
+	rd := &noFDReader{c: c}
 	for {
 		_ = c.SetReadDeadline(time.Now().Add(s.idle))
-		b, err := readZoneFrame(c)
+		rd.got = false
+		b, err := readZoneFrame(rd)
 		if err != nil {
 			if errors.Is(err, errFraming) {
 				_ = c.SetWriteDeadline(time.Now().Add(time.Second))
@@ -323,7 +325,12 @@ func (s *zoneSockServer) handle(c *net.UnixConn) {
 			}
 			return
 		}
-		reply := s.answer(p, pid, b)
+		var reply ZoneReply
+		if rd.got {
+			reply = ZoneReply{Error: "the zone socket takes no file descriptors; the request's were closed and it was not served"}
+		} else {
+			reply = s.answer(p, pid, b)
+		}
 		if text := s.zoneText(reply.Error); text != reply.Error {
 			// The zone gets the error without the host's paths; the
 			// zoneadmd log keeps it whole for the global administrator.
@@ -335,6 +342,32 @@ func (s *zoneSockServer) handle(c *net.UnixConn) {
 			return
 		}
 	}
+}
+
+// noFDReader reads a zone socket connection and closes any descriptor a
+// zone user sends along (SCM_RIGHTS), noting that one came: no request
+// of the zone socket takes any, and zoneadmd is a host process that must
+// hold nothing a zone planted on it.
+type noFDReader struct {
+	c   *net.UnixConn
+	got bool
+}
+
+func (r *noFDReader) Read(p []byte) (int, error) {
+	// Room for a few; the kernel closes what does not fit and says so.
+	var oob [64]byte
+	n, oobn, flags, _, err := r.c.ReadMsgUnix(p, oob[:])
+	if oobn > 0 || flags&unix.MSG_CTRUNC != 0 {
+		files, _ := parseRights(oob[:oobn])
+		closeAll(files)
+		r.got = true
+	}
+	if errors.Is(err, io.EOF) {
+		// ReadMsgUnix wraps the end of the stream; io.ReadFull wants it
+		// bare to tell a truncated message.
+		err = io.EOF
+	}
+	return n, err
 }
 
 // answer decodes, authorizes and runs one request.
