@@ -244,7 +244,9 @@ func (e *Engine) stateForAudit(zone string) string {
 }
 
 // configStatements renders a configuration as the zonecfg statements that
-// make it, one resource per statement, for before/after comparisons.
+// make it, one resource per statement, for before/after comparisons. A
+// resource's own "add" lines (an rctl's values) stay in its statement,
+// after the name that says which rctl they belong to.
 func configStatements(c *zones.Config) []string {
 	if c == nil {
 		return nil
@@ -255,7 +257,7 @@ func configStatements(c *zones.Config) []string {
 		line = strings.TrimSpace(line)
 		switch {
 		case line == "" || strings.HasPrefix(line, "#") || line == "create -b":
-		case strings.HasPrefix(line, "add "):
+		case strings.HasPrefix(line, "add ") && block == nil:
 			block = []string{line}
 		case line == "end" && block != nil:
 			out = append(out, strings.Join(append(block, "end"), "; "))

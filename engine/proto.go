@@ -97,8 +97,27 @@ type response struct {
 type conn struct {
 	c *net.UnixConn
 	// fds is how many descriptors a message may bring, maxFDs unless
-	// set: zsched takes a command's stdio and its placement files.
+	// set: zsched takes a command's stdio and its placement files. It
+	// bounds the read only; each op takes exactly its own (wantFDs).
 	fds int
+	// hidePids: the peer is not host root. The host pids of a zone's
+	// zsched and init are root's business, whatever the peer may
+	// otherwise know of the zone.
+	hidePids bool
+}
+
+// wantFDs refuses a message that brought other than the want descriptors
+// its op takes, closing every one of them: a descriptor that arrives
+// where none is expected is somebody's attempt to plant it.
+func wantFDs(op string, files []*os.File, want int) error {
+	if len(files) == want {
+		return nil
+	}
+	closeAll(files)
+	if want == 0 {
+		return fmt.Errorf("%s takes no file descriptors; the request brought %d", op, len(files))
+	}
+	return fmt.Errorf("%s takes %d file descriptors; the request brought %d", op, want, len(files))
 }
 
 func dial(path string, timeout time.Duration) (*conn, error) {
@@ -134,6 +153,12 @@ func fileConn(f *os.File) (*conn, error) {
 // send writes v as one message with files attached. The files stay open;
 // the caller closes its copies.
 func (c *conn) send(v any, files ...*os.File) error {
+	if r, ok := v.(response); ok && c.hidePids && r.Status != nil {
+		st := *r.Status
+		st.InitPid, st.ZschedPid = 0, 0
+		r.Status = &st
+		v = r
+	}
 	b, err := json.Marshal(v)
 	if err != nil {
 		return fmt.Errorf("encode message: %w", err)

@@ -116,7 +116,14 @@ func newBusyboxZone(t testing.TB) *testZone {
 		t.Fatal(err)
 	}
 	zoneSeq++
-	name := fmt.Sprintf("rt%d-%d", os.Getpid()%100000, zoneSeq)
+	return newBusyboxZoneAt(t, base, fmt.Sprintf("rt%d-%d", os.Getpid()%100000, zoneSeq))
+}
+
+// newBusyboxZoneAt is newBusyboxZone with the caller's base directory
+// (removed at cleanup) and zone name.
+func newBusyboxZoneAt(t testing.TB, base, name string) *testZone {
+	t.Helper()
+	needZones(t)
 	z := &testZone{t: t, root: filepath.Join(base, "prefix")}
 	z.spec = PlatformSpec{Name: name, Zonepath: filepath.Join(base, "zp"), RootPrefix: z.root, Brand: "busybox",
 		IPType: "shared", Caps: append([]string(nil), testCaps...)}

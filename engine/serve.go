@@ -69,6 +69,9 @@ func (e *Engine) serveOne(c *conn) {
 func (e *Engine) serveRequest(c *conn, p Principal) {
 	var req request
 	files, err := c.recv(&req)
+	if err == nil {
+		err = wantFDs(req.Op, files, 0)
+	}
 	closeAll(files)
 	if err != nil {
 		_ = c.send(response{Error: "zonetop service: " + err.Error()})

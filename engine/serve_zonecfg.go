@@ -95,6 +95,9 @@ func (e *Engine) serveZonecfg(c *conn, p Principal, req request) {
 			_ = c.c.SetReadDeadline(time.Now().Add(zonecfgIdle))
 			var m request
 			files, err := c.recv(&m)
+			if err == nil {
+				err = wantFDs("zonecfg input", files, 0)
+			}
 			closeAll(files)
 			switch {
 			case err != nil:

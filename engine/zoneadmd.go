@@ -335,6 +335,9 @@ func (d *zoneadmd) handle(c *conn) {
 		_ = c.send(response{Error: "zoneadmd: " + err.Error()})
 		return
 	}
+	// Every answer on this connection, console events included, goes
+	// to this peer.
+	c.hidePids = !p.GlobalAdmin()
 	var req request
 	files, err := c.recv(&req)
 	if req.Op != "ping" {
@@ -348,8 +351,18 @@ func (d *zoneadmd) handle(c *conn) {
 		_ = c.send(response{Error: "zoneadmd: " + err.Error()})
 		return
 	}
-	if req.Op != "exec" {
-		closeAll(files)
+	// Only a command's stdio comes with a request; a terminal session
+	// takes none (zsched makes its pty in the zone).
+	want := 0
+	if req.Op == "exec" && req.Exec != nil && !req.Exec.TTY {
+		want = 3
+	}
+	if err := wantFDs(req.Op, files, want); err != nil {
+		if req.Op == "exec" && req.Exec != nil && req.Exec.TTY {
+			err = fmt.Errorf("exec -t: %w: its terminal is made in the zone", err)
+		}
+		_ = c.send(response{Error: "zoneadmd: " + err.Error()})
+		return
 	}
 	if !p.GlobalAdmin() && d.delegated(c, p, req) {
 		closeAll(files)
@@ -1240,9 +1253,14 @@ func (d *zoneadmd) exec(c *conn, req *ExecRequest, files []*os.File) {
 		_ = c.send(response{Error: "exec: no command"})
 		return
 	}
-	if !req.TTY && len(files) != 3 {
-		_ = c.send(response{Error: "exec: want 3 stdio descriptors"})
-		return
+	if !req.TTY {
+		// zoneadmd is the border: whatever the client is, its
+		// descriptors are looked at here, before anything of the zone
+		// sees them.
+		if err := checkZoneStdio("exec", files, true); err != nil {
+			_ = c.send(response{Error: err.Error()})
+			return
+		}
 	}
 	zc, err := dial(d.zschedSock(), 2*time.Second)
 	if err != nil {
@@ -1287,6 +1305,16 @@ func (d *zoneadmd) exec(c *conn, req *ExecRequest, files []*os.File) {
 		if err != nil {
 			closeAll(got)
 			_ = c.send(response{Error: fmt.Sprintf("zsched: %v", err)})
+			return
+		}
+		// The one descriptor that goes back is a terminal session's pty
+		// master, with the answer that it started.
+		want := 0
+		if i == 0 && req.TTY && resp.OK {
+			want = 1
+		}
+		if err := wantFDs("zsched's answer", got, want); err != nil {
+			_ = c.send(response{Error: err.Error()})
 			return
 		}
 		err = c.send(resp, got...)

@@ -237,7 +237,12 @@ type zoneSockServer struct {
 	// form, empty removes it); nil: not available.
 	setTaskRctl func(task int, rctl, values string) error
 	audit       func(AuditRecord)
-	idle        time.Duration
+	// hostPaths are where the zone lives on the host: zoneRoots are the
+	// zone's root as the host reaches it (a path under one is the
+	// zone's own path below it), hidden are locations of the host that
+	// a zone is not told of (see zoneText). nil: none to hide.
+	hostPaths func() (zoneRoots, hidden []string)
+	idle      time.Duration
 
 	sem  chan struct{}
 	wg   sync.WaitGroup
@@ -308,9 +313,11 @@ func (s *zoneSockServer) handle(c *net.UnixConn) {
 	if cred, err := peerCred(c); err == nil {
 		pid = int(cred.Pid)
 	}
+	rd := &noFDReader{c: c}
 	for {
 		_ = c.SetReadDeadline(time.Now().Add(s.idle))
-		b, err := readZoneFrame(c)
+		rd.got = false
+		b, err := readZoneFrame(rd)
 		if err != nil {
 			if errors.Is(err, errFraming) {
 				_ = c.SetWriteDeadline(time.Now().Add(time.Second))
@@ -318,12 +325,49 @@ func (s *zoneSockServer) handle(c *net.UnixConn) {
 			}
 			return
 		}
-		reply := s.answer(p, pid, b)
+		var reply ZoneReply
+		if rd.got {
+			reply = ZoneReply{Error: "the zone socket takes no file descriptors; the request's were closed and it was not served"}
+		} else {
+			reply = s.answer(p, pid, b)
+		}
+		if text := s.zoneText(reply.Error); text != reply.Error {
+			// The zone gets the error without the host's paths; the
+			// zoneadmd log keeps it whole for the global administrator.
+			log.Printf("zone socket: %s", reply.Error)
+			reply.Error = text
+		}
 		_ = c.SetWriteDeadline(time.Now().Add(s.idle))
 		if err := writeZoneFrame(c, reply); err != nil {
 			return
 		}
 	}
+}
+
+// noFDReader reads a zone socket connection and closes any descriptor a
+// zone user sends along (SCM_RIGHTS), noting that one came: no request
+// of the zone socket takes any, and zoneadmd is a host process that must
+// hold nothing a zone planted on it.
+type noFDReader struct {
+	c   *net.UnixConn
+	got bool
+}
+
+func (r *noFDReader) Read(p []byte) (int, error) {
+	// Room for a few; the kernel closes what does not fit and says so.
+	var oob [64]byte
+	n, oobn, flags, _, err := r.c.ReadMsgUnix(p, oob[:])
+	if oobn > 0 || flags&unix.MSG_CTRUNC != 0 {
+		files, _ := parseRights(oob[:oobn])
+		closeAll(files)
+		r.got = true
+	}
+	if errors.Is(err, io.EOF) {
+		// ReadMsgUnix wraps the end of the stream; io.ReadFull wants it
+		// bare to tell a truncated message.
+		err = io.EOF
+	}
+	return n, err
 }
 
 // answer decodes, authorizes and runs one request.
@@ -334,7 +378,10 @@ func (s *zoneSockServer) answer(p Principal, pid int, b []byte) ZoneReply {
 	}
 	cfg, err := s.config()
 	if err != nil {
-		return ZoneReply{Error: fmt.Sprintf("zone %s: %v", s.zone, err)}
+		// Where the store is and what is wrong with it is the global
+		// administrator's to read, in the zoneadmd log.
+		log.Printf("zone socket: configuration of %s: %v", s.zone, err)
+		return ZoneReply{Error: fmt.Sprintf("zone %s: its configuration cannot be read on the host; the global administrator sees why in the zoneadmd log", s.zone)}
 	}
 	fail := func(err error) ZoneReply {
 		return ZoneReply{Error: err.Error(), Denied: errors.Is(err, ErrPermission)}
@@ -434,6 +481,66 @@ func (s *zoneSockServer) answer(p Principal, pid int, b []byte) ZoneReply {
 		return ZoneReply{OK: true, Project: out}
 	}
 	return ZoneReply{Error: fmt.Sprintf("unknown op %q", req.Op)}
+}
+
+// hiddenPath stands for a host path in what a zone reads.
+const hiddenPath = "(a host path; see the zoneadmd log)"
+
+// zoneText is an error text as the zone may read it: a path under the
+// zone's root as the host reaches it becomes the zone's own path, and any
+// other path of the host zonetop knows (the zonepath, the root prefix and
+// zonetop's state under it, cgroup files) is hidden. The zone learns what
+// failed, not where the host keeps it.
+func (s *zoneSockServer) zoneText(msg string) string {
+	if msg == "" || s.hostPaths == nil {
+		return msg
+	}
+	zoneRoots, hidden := s.hostPaths()
+	for _, r := range zoneRoots {
+		msg = replacePaths(msg, r, func(rest string) string {
+			if rest == "" {
+				return "/"
+			}
+			return rest
+		})
+	}
+	for _, h := range append(hidden, "/sys/fs/cgroup") {
+		msg = replacePaths(msg, h, func(string) string { return hiddenPath })
+	}
+	return msg
+}
+
+// replacePaths replaces each path in msg that is prefix or lies under it
+// by what repl makes of the rest of it ("" or "/..."). A path ends where
+// blanks, a colon, a quote or a bracket do.
+func replacePaths(msg, prefix string, repl func(rest string) string) string {
+	prefix = strings.TrimSuffix(prefix, "/")
+	if prefix == "" {
+		return msg
+	}
+	isEnd := func(c byte) bool { return strings.IndexByte(" \t\n:;,\"'()[]{}", c) >= 0 }
+	var b strings.Builder
+	for {
+		i := strings.Index(msg, prefix)
+		if i < 0 {
+			b.WriteString(msg)
+			return b.String()
+		}
+		j := i + len(prefix)
+		if (i > 0 && !isEnd(msg[i-1])) || (j < len(msg) && msg[j] != '/' && !isEnd(msg[j])) {
+			// Part of a longer word or path: keep it.
+			b.WriteString(msg[:j])
+			msg = msg[j:]
+			continue
+		}
+		k := j
+		for k < len(msg) && !isEnd(msg[k]) {
+			k++
+		}
+		b.WriteString(msg[:i])
+		b.WriteString(repl(msg[j:k]))
+		msg = msg[k:]
+	}
 }
 
 // withoutHostPaths cuts host paths (a cgroup that refused a cap) out of
@@ -641,6 +748,23 @@ func (d *zoneadmd) startZoneSock() error {
 			if err := AppendAudit(d.root, r); err != nil {
 				log.Printf("audit: %v", err)
 			}
+		},
+		hostPaths: func() (zoneRoots, hidden []string) {
+			d.mu.Lock()
+			spec, zp := d.spec, d.st.ZschedPid
+			d.mu.Unlock()
+			if zp > 0 {
+				zoneRoots = append(zoneRoots, fmt.Sprintf("/proc/%d/root", zp))
+			}
+			if spec != nil && spec.Zonepath != "" {
+				zoneRoots = append(zoneRoots, filepath.Join(spec.Zonepath, "root"))
+				hidden = append(hidden, spec.Zonepath)
+			}
+			hidden = append(hidden, filepath.Join(d.root, "etc", "zonetop"), runBase(d.root), logDir(d.root))
+			if filepath.Clean(d.root) != "/" {
+				hidden = append(hidden, d.root)
+			}
+			return zoneRoots, hidden
 		},
 	}
 	d.mu.Lock()

@@ -444,6 +444,23 @@ func (z *zsched) handle(c *conn) {
 		_ = c.send(response{Error: err.Error()})
 		return
 	}
+	// Each op takes exactly its descriptors: a spawn its stdio (none
+	// for a terminal session, whose pty zsched makes) and placement
+	// files, a boot its placement files, the rest none.
+	want := 0
+	switch req.Op {
+	case "spawn":
+		want = req.Place
+		if req.Exec != nil && !req.Exec.TTY {
+			want += 3
+		}
+	case "boot":
+		want = req.Place
+	}
+	if err := wantFDs(req.Op, files, want); err != nil {
+		_ = c.send(response{Error: err.Error()})
+		return
+	}
 	switch req.Op {
 	case "ping":
 		closeAll(files)
@@ -595,6 +612,9 @@ func (z *zsched) spawnHeld(c *conn, hold bool, job spawnJob) (int, chan int, []s
 	}
 	var rel request
 	got, err := c.recv(&rel)
+	if err == nil {
+		err = wantFDs("release", got, 0)
+	}
 	closeAll(got)
 	switch {
 	case err != nil:
@@ -738,6 +758,12 @@ func (z *zsched) handleSpawn(c *conn, hold bool, req *ExecRequest, files, place 
 	} else {
 		if len(files) != 3 {
 			_ = c.send(response{Error: "spawn: want 3 stdio descriptors"})
+			return
+		}
+		// zoneadmd checked them already; zsched, the last step before a
+		// zone process, checks again by what the descriptors are.
+		if err := checkZoneStdio("spawn", files, false); err != nil {
+			_ = c.send(response{Error: err.Error()})
 			return
 		}
 		stdio = []uintptr{files[0].Fd(), files[1].Fd(), files[2].Fd()}

@@ -49,7 +49,11 @@ type delegLab struct {
 }
 
 func newDelegLab(t *testing.T, inittab string) *delegLab {
-	z := newCLIZone(t, inittab)
+	return newDelegLabOn(t, newCLIZone(t, inittab))
+}
+
+// newDelegLabOn is newDelegLab for a zone the caller made.
+func newDelegLabOn(t *testing.T, z *cliZone) *delegLab {
 	dir, err := os.MkdirTemp("", "zt-deleg-bin-")
 	if err != nil {
 		t.Fatal(err)

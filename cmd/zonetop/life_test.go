@@ -31,6 +31,10 @@ func TestMain(m *testing.M) {
 		// The delegated console's backend, run by a delegated test user.
 		os.Exit(delegListProbe(root))
 	}
+	if mode := os.Getenv(xfProbeEnv); mode != "" {
+		// A delegated test user's raw requests to zoneadmd.
+		os.Exit(xfProbe(mode))
+	}
 	code := func() int {
 		if os.Geteuid() == 0 {
 			dir, err := os.MkdirTemp("", "ztbin-")

@@ -37,13 +37,21 @@ func newCLIZone(t *testing.T, inittab string) *cliZone {
 	t.Helper()
 	needZones(t) // ztBin is the static binary life_test.go's TestMain builds
 	needBusybox(t)
-	bin := ztBin
 	root, err := os.MkdirTemp("", "zt-zlogin-")
 	if err != nil {
 		t.Fatal(err)
 	}
 	zoneSeq++
-	z := &cliZone{t: t, bin: bin, root: root, name: fmt.Sprintf("zl%d-%d", os.Getpid()%100000, zoneSeq)}
+	return newCLIZoneIn(t, root, fmt.Sprintf("zl%d-%d", os.Getpid()%100000, zoneSeq), inittab)
+}
+
+// newCLIZoneIn is newCLIZone under the caller's root prefix (removed at
+// cleanup) with the caller's zone name.
+func newCLIZoneIn(t *testing.T, root, name, inittab string) *cliZone {
+	t.Helper()
+	needZones(t)
+	needBusybox(t)
+	z := &cliZone{t: t, bin: ztBin, root: root, name: name}
 	z.zoneRootFS = filepath.Join(root, "zp", "root")
 	t.Cleanup(z.cleanup)
 	z.mustRun("zonecfg", "-z", z.name, "create -b; set zonepath=/zp; set brand=busybox")
