@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"runtime"
 	"strconv"
@@ -240,4 +241,120 @@ func TestZoneHostDevices(t *testing.T) {
 		return bytes.Contains(b, []byte("console-check"))
 	})
 	z.halt()
+}
+
+// TestZoneKeyrings: the host's keys are out of a zone's reach, and the
+// zone cannot make keys of its own in the kernel's keyrings (shared by
+// uid across every zone: zones have no user namespace).
+func TestZoneKeyrings(t *testing.T) {
+	z := newSecZone(t)
+	if _, err := exec.LookPath("keyctl"); err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("keyctl (keyutils) is needed")
+		}
+		t.Skip("keyctl (keyutils) is needed")
+	}
+	desc := fmt.Sprintf("ztsc-key-%d", os.Getpid())
+	out, err := exec.Command("keyctl", "add", "user", desc, "secret", "@u").Output()
+	if err != nil {
+		t.Fatalf("keyctl add: %v", err)
+	}
+	id := strings.TrimSpace(string(out))
+	t.Cleanup(func() {
+		if b, err := exec.Command("keyctl", "unlink", id, "@u").CombinedOutput(); err != nil {
+			t.Errorf("remove the test key %s: %v: %s", id, err, b)
+		}
+		// What the zone managed to add, had it been let.
+		for _, ring := range []string{"@u", "@us"} {
+			for i := 0; i < 100; i++ {
+				k, err := exec.Command("keyctl", "search", ring, "user", "xs-zone-key").Output()
+				if err != nil || exec.Command("keyctl", "unlink", strings.TrimSpace(string(k)), ring).Run() != nil {
+					break
+				}
+			}
+		}
+	})
+	z.ready()
+	for _, user := range []string{"", "nobody"} {
+		got := z.sec(user, "keysearch:"+desc, "keyread:"+id, "addkey", "reqkey:"+desc, "session")
+		wantPrefix(t, "keyrings from the zone as "+user, got, "err EPERM", "err EPERM", "err EPERM", "err EPERM", "err EPERM")
+	}
+	if b, _ := exec.Command("keyctl", "print", id).Output(); strings.TrimSpace(string(b)) != "secret" {
+		t.Errorf("the host key changed: %q", b)
+	}
+	z.halt()
+}
+
+// TestZoneNoNestedUserns: by default a zone makes no user namespace, as
+// root or not (in one its processes would hold every capability over
+// namespaces the zone's caps do not see), and the kernel interfaces the
+// zone filter refuses are refused; Go's and busybox's process start still
+// works under the filter.
+func TestZoneNoNestedUserns(t *testing.T) {
+	z := newSecZone(t)
+	z.ready()
+	for _, user := range []string{"", "nobody"} {
+		code, out, errs := z.runAs(user, "unshare", "-U", "-r", "true")
+		if code == 0 {
+			t.Errorf("unshare -U -r as %s succeeded: %s%s", orRoot(user), out, errs)
+		}
+		got := z.sec(user, "userns", "usernsipc", "clone3", "fork", "iouring", "uffd", "perf", "bpf", "fsopen",
+			"personality:0x0040000", "personality:0xffffffff", "personality:0")
+		wantPrefix(t, "refused calls as "+orRoot(user), got, "err EPERM", "err EPERM", "err ENOSYS", "ok exit=0 pidfd=true",
+			"err EPERM", "err EPERM", "err EPERM", "err EPERM", "err EPERM", "err EPERM", "ok", "ok")
+	}
+	z.halt()
+}
+
+// runAs runs a command in the zone as user ("" for root).
+func (z *testZone) runAs(user string, argv ...string) (int, string, string) {
+	z.t.Helper()
+	var out, errb bytes.Buffer
+	code, err := Exec(z.root, z.spec.Name, ExecRequest{Argv: argv, User: user}, nil, &out, &errb)
+	if err != nil {
+		z.t.Fatalf("exec %v as %s: %v", argv, orRoot(user), err)
+	}
+	return code, out.String(), errb.String()
+}
+
+func orRoot(user string) string {
+	if user == "" {
+		return "root"
+	}
+	return user
+}
+
+// TestZoneNestedUsernsOptIn: limitpriv's zonetop_userns lets a zone make
+// user namespaces, but never an ipc namespace (whose objects the zone's
+// IPC caps would not see); inside a nested user namespace the zone's IPC
+// caps still hold.
+func TestZoneNestedUsernsOptIn(t *testing.T) {
+	z := newSecZone(t)
+	z.spec.NestedUserns = true
+	z.spec.IPCRctls = map[string]string{"zone.max-shm-memory": "(privileged,1048576,deny)"}
+	must(t, os.WriteFile(filepath.Join(z.zroot(), "bin/ipctool"), mustRead(t, "/proc/self/exe"), 0o755))
+	z.ready()
+	z.sh("unshare -U -r true && unshare -U true")
+	code, out, errs := z.runAs("nobody", "unshare", "-U", "-r", "id", "-u")
+	if code != 0 || strings.TrimSpace(out) != "0" {
+		t.Errorf("unshare -U -r as nobody with the opt-in: %d %s%s", code, out, errs)
+	}
+	z.mustFail("a nested ipc namespace", "unshare -U -r -i true")
+	z.mustFail("a nested ipc namespace without a user namespace", "unshare -i true")
+	wantPrefix(t, "Go's fork with the opt-in", z.sec("", "userns", "usernsipc", "fork"), "ok exit=0", "err EPERM", "ok exit=0")
+	// ipctool in a nested user namespace: the zone's 1 MB shm cap holds.
+	code, out, errs = z.run("", "env", "ZT_IPCTOOL=1", "unshare", "-U", "-r", "/bin/ipctool", "tok", "default", "shm:65536", "shm:2000000", "shm:1000000")
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	if code != 0 || len(lines) != 3 {
+		t.Fatalf("ipctool in a nested user namespace: %d %s%s", code, out, errs)
+	}
+	wantPrefix(t, "shm in a nested user namespace", lines, "ok", "err", "err")
+	z.halt()
+}
+
+func mustRead(t *testing.T, p string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(p)
+	must(t, err)
+	return b
 }

@@ -277,9 +277,21 @@ func cgroupHierarchiesOf(path string) ([]string, error) {
 // thread, and a child inherits the one of the thread that forked it.
 func (z *zsched) spawner(ready chan<- error) {
 	runtime.LockOSThread() // never unlocked: the thread dies with zsched
-	// The IPC filter goes on this thread, which forks every zone process,
-	// while zsched still has CAP_SYS_ADMIN.
-	if l, err := installIPCFilter(); err == nil {
+	// A session keyring of the zone's own, on this thread (the kernel
+	// keeps it in the thread's credentials) and so in every zone process:
+	// zoneadmd carried the one of whoever started it, an administrator's
+	// shell perhaps, with the keys in it. The filter below refuses the
+	// keyring calls in the zone; this keeps the host's keys out of its
+	// processes' credentials as well. A NULL name makes an anonymous
+	// keyring; any name, "" too, would join a keyring of that name if
+	// one exists, another zone's.
+	if _, _, errno := unix.Syscall(unix.SYS_KEYCTL, unix.KEYCTL_JOIN_SESSION_KEYRING, 0, 0); errno != 0 {
+		ready <- fmt.Errorf("zone session keyring: %w", errno)
+		return
+	}
+	// The zone filter goes on this thread, which forks every zone
+	// process, while zsched still has CAP_SYS_ADMIN.
+	if l, err := installZoneFilter(zoneFilterPolicyFor(&z.spec)); err == nil {
 		z.ipc = newZschedIPC(l)
 		go z.ipc.fallback()
 	} else if err != errIPCFilterUnsupported {
