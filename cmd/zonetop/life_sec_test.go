@@ -166,3 +166,34 @@ func removeKeys(desc string) {
 		}
 	}
 }
+
+// TestZoneUsernsOptIn: a zone makes no user namespace unless its
+// limitpriv names zonetop_userns, and never an ipc namespace.
+func TestZoneUsernsOptIn(t *testing.T) {
+	needZones(t)
+	needBusybox(t)
+	l := newLab(t)
+	l.tag = fmt.Sprintf("xs%04x", rand.IntN(1<<16))
+	plain := l.newZone("busybox")
+	nested := l.newZone("busybox", "set limitpriv=default,zonetop_userns")
+	if got := l.ok("zonecfg", "-z", nested, "info", "limitpriv"); !strings.Contains(got, "zonetop_userns") {
+		t.Errorf("zonecfg info limitpriv: %q", got)
+	}
+	for _, z := range []string{plain, nested} {
+		l.ok("zoneadm", "-z", z, "install")
+		l.ok("zoneadm", "-z", z, "boot")
+	}
+	if out, errOut, code := l.run("zlogin", plain, "unshare", "-U", "-r", "true"); code == 0 {
+		t.Errorf("unshare -U in a zone without the opt-in succeeded: %s%s", out, errOut)
+	}
+	if got := strings.TrimSpace(l.zlogin(nested, "unshare", "-U", "-r", "id", "-u")); got != "0" {
+		t.Errorf("unshare -U -r id -u with the opt-in: %q", got)
+	}
+	if out, errOut, code := l.run("zlogin", nested, "unshare", "-U", "-r", "-i", "true"); code == 0 {
+		t.Errorf("unshare -U -r -i with the opt-in succeeded: %s%s", out, errOut)
+	}
+	for _, z := range []string{plain, nested} {
+		l.ok("zoneadm", "-z", z, "halt")
+		l.checkGone(z)
+	}
+}
