@@ -358,3 +358,81 @@ func mustRead(t *testing.T, p string) []byte {
 	must(t, err)
 	return b
 }
+
+// TestZoneDevptsMax: a zone's devpts holds at most zoneMaxPtys ptys; a
+// zone that takes them all leaves the other zones' zlogin -t working, its
+// own still admits one session (zsched's spare) and then says why it
+// cannot have one.
+func TestZoneDevptsMax(t *testing.T) {
+	a, b := newSecZone(t), newSecZone(t)
+	a.ready()
+	b.ready()
+	if m := a.sh("grep ' /dev/pts devpts ' /proc/mounts"); !strings.Contains(m, fmt.Sprintf("max=%d", zoneMaxPtys)) {
+		t.Errorf("zone devpts mount %q lacks max=%d", m, zoneMaxPtys)
+	}
+	gate := "/tmp/ptys-go"
+	done := make(chan []string, 1)
+	go func() {
+		var out bytes.Buffer
+		_, _ = Exec(a.root, a.spec.Name, ExecRequest{Argv: []string{"/bin/sectool", fmt.Sprintf("ptys:%d,%s", zoneMaxPtys+1, gate)},
+			Env: []string{"ZT_SECTOOL=1"}}, nil, &out, nil)
+		done <- strings.Split(strings.TrimSpace(out.String()), "\n")
+	}()
+	release := func() { _ = os.WriteFile(filepath.Join(a.zroot(), gate), nil, 0o644) }
+	defer release()
+	var res string
+	waitFor(t, "sectool's ptys", func() bool {
+		b, err := os.ReadFile(filepath.Join(a.zroot(), gate+".out"))
+		res = strings.TrimSpace(string(b))
+		return err == nil
+	})
+	n := 0
+	if _, v, ok := strings.Cut(res, "opened="); ok {
+		n, _ = strconv.Atoi(v)
+	}
+	if !strings.HasPrefix(res, "err ENOSPC") || n > zoneMaxPtys || n < zoneMaxPtys-8 {
+		t.Errorf("opening %d ptys in a zone: %q, want ENOSPC after at most %d", zoneMaxPtys+1, res, zoneMaxPtys)
+	}
+	var out bytes.Buffer
+	code, err := Exec(b.root, b.spec.Name, ExecRequest{Argv: []string{"tty"}, TTY: true}, nil, &out, nil)
+	if err != nil || code != 0 || !strings.Contains(out.String(), "/dev/pts/") {
+		t.Errorf("zlogin -t to another zone while one holds all its ptys: %d %v %q", code, err, out.String())
+	}
+	// zsched's spare pty: one zlogin -t still gets in, to see why; a
+	// second one at the same time is told why it cannot.
+	held := make(chan error, 1)
+	go func() {
+		var o bytes.Buffer
+		_, err := Exec(a.root, a.spec.Name, ExecRequest{Argv: []string{"sh", "-c", "tty >/tmp/held.tmp && mv /tmp/held.tmp /tmp/held; while [ ! -e " + gate + " ]; do sleep 0.05; done"},
+			TTY: true}, nil, &o, nil)
+		held <- err
+	}()
+	waitFor(t, "a zlogin -t session through the spare pty", func() bool {
+		select {
+		case err := <-held:
+			t.Fatalf("zlogin -t with every pty of the zone taken: %v", err)
+		default:
+		}
+		_, err := os.Stat(filepath.Join(a.zroot(), "tmp/held"))
+		return err == nil
+	})
+	_, err = Exec(a.root, a.spec.Name, ExecRequest{Argv: []string{"tty"}, TTY: true}, nil, &out, nil)
+	if err == nil || !strings.Contains(err.Error(), "zone's pty limit") {
+		t.Errorf("zlogin -t to the zone holding all its ptys: %v, want the zone's pty limit named", err)
+	}
+	release()
+	for _, ch := range []chan error{held} {
+		select {
+		case <-ch:
+		case <-time.After(30 * time.Second):
+			t.Error("the held session did not finish")
+		}
+	}
+	select {
+	case <-done:
+	case <-time.After(30 * time.Second):
+		t.Error("sectool did not finish")
+	}
+	a.halt()
+	b.halt()
+}
