@@ -175,7 +175,9 @@ func TestZoneCgroupV2(t *testing.T) {
 	// the host's root, so a disk would prove nothing).
 	maj, min, dev := hostCharDevice(t)
 	z.mustFail("open the host's "+dev+" through mknod", fmt.Sprintf("mknod /tmp/hd c %d %d && exec 3<>/tmp/hd; r=$?; rm -f /tmp/hd; exit $r", maj, min))
-	z.sh("head -c 1 /dev/urandom >/dev/null && echo x >/dev/null && test -c /dev/null")
+	z.mustFail("open the host's console (5:1) through mknod", "mknod /tmp/hc c 5 1 && exec 3>/tmp/hc; r=$?; rm -f /tmp/hc; exit $r")
+	z.mustFail("make a pty node", "mknod /tmp/pt c 136 0; r=$?; rm -f /tmp/pt; exit $r")
+	z.sh("head -c 1 /dev/urandom >/dev/null && echo x >/dev/null && test -c /dev/null && echo x >/dev/console")
 
 	bst, err := Boot(z.root, z.spec.Name, nil)
 	if err != nil {
@@ -283,30 +285,79 @@ func readOr(p string) string {
 	return string(b)
 }
 
-// The v1 devices.allow lines and the v2 filter come from one rule list;
-// the filter's failed checks skip to the next rule.
+// The v1 devices.allow lines and the v2 filter come from one rule list:
+// the standard nodes, the zone's ptys (not made by mknod) and the device
+// resources; never the host's console (5:1).
 func TestZoneDevRules(t *testing.T) {
 	var got []string
-	for _, r := range zoneDevRules([]devNode{{mode: syscall.S_IFBLK, rdev: unix.Mkdev(8, 16)}}) {
+	rules := zoneDevRules([]devNode{{mode: syscall.S_IFBLK, rdev: unix.Mkdev(8, 16)}})
+	for _, r := range rules {
 		got = append(got, r.v1())
 	}
-	want := "c 1:3 rwm,c 1:5 rwm,c 1:7 rwm,c 1:8 rwm,c 1:9 rwm,c 5:0 rwm,c 5:1 rwm,c 5:2 rwm,c 136:* rwm,b 8:16 rwm"
+	want := "c 1:3 rwm,c 1:5 rwm,c 1:7 rwm,c 1:8 rwm,c 1:9 rwm,c 5:0 rwm,c 5:2 rwm,c 136:* rw,b 8:16 rwm"
 	if strings.Join(got, ",") != want {
-		t.Errorf("rules %q", got)
+		t.Errorf("rules %q, want %q", strings.Join(got, ","), want)
 	}
-	p := deviceProgram([]devRule{{false, 1, 3}, {false, 136, -1}})
-	// 4 loads, a rule of 3 checks + allow, one of 2 checks + allow, deny.
-	if len(p) != 4+5+4+2 {
-		t.Fatalf("program of %d instructions", len(p))
-	}
-	for i, in := range p {
-		if in.code == bpfJneK {
-			if to := i + 1 + int(in.off); p[to-1].code != bpfExit || p[to-2].code != bpfMovK || p[to-2].imm != 1 {
-				t.Errorf("jump at %d lands at %d, not after an allow", i, to)
-			}
+	p := deviceProgram(rules)
+	const (
+		chr, blk   = unix.BPF_DEVCG_DEV_CHAR, unix.BPF_DEVCG_DEV_BLOCK
+		m, r, w    = unix.BPF_DEVCG_ACC_MKNOD, unix.BPF_DEVCG_ACC_READ, unix.BPF_DEVCG_ACC_WRITE
+		rw, rwm    = r | w, r | w | m
+		allow, den = true, false
+	)
+	for _, c := range []struct {
+		typ, access  uint32
+		major, minor uint32
+		want         bool
+	}{
+		{chr, rw, 1, 3, allow}, {chr, m, 1, 3, allow}, {chr, r, 1, 9, allow}, {chr, rwm, 5, 0, allow},
+		{chr, rw, 5, 2, allow}, {chr, rw, 136, 0, allow}, {chr, rw, 136, 4095, allow}, {blk, rwm, 8, 16, allow},
+		{chr, m, 136, 7, den}, {chr, rw, 5, 1, den}, {chr, m, 5, 1, den}, {chr, rw, 4, 1, den},
+		{blk, rw, 1, 3, den}, {chr, rw, 8, 16, den}, {blk, rw, 8, 17, den}, {chr, rw, 1, 1, den},
+	} {
+		if got := runDeviceProgram(t, p, c.access<<16|c.typ, c.major, c.minor); got != c.want {
+			t.Errorf("type %d access %#x %d:%d: allowed %v, want %v", c.typ, c.access, c.major, c.minor, got, c.want)
 		}
 	}
-	if last := p[len(p)-2]; last.code != bpfMovK || last.imm != 0 {
-		t.Errorf("program does not end in deny: %+v", last)
+}
+
+// runDeviceProgram interprets the few eBPF instructions deviceProgram
+// emits, on a struct bpf_cgroup_dev_ctx.
+func runDeviceProgram(t *testing.T, p []bpfInsn, accessType, major, minor uint32) bool {
+	t.Helper()
+	ctx := []uint32{accessType, major, minor}
+	var reg [11]uint64
+	for pc := 0; pc < len(p); pc++ {
+		in := p[pc]
+		dst, src := in.regs&0xf, in.regs>>4
+		switch in.code {
+		case bpfLdxMemW:
+			if src != 1 || in.off%4 != 0 || int(in.off/4) >= len(ctx) {
+				t.Fatalf("load at %d from r%d%+d", pc, src, in.off)
+			}
+			reg[dst] = uint64(ctx[in.off/4])
+		case bpfMovX:
+			reg[dst] = reg[src]
+		case bpfMovK:
+			reg[dst] = uint64(int64(in.imm))
+		case bpfAndK:
+			reg[dst] &= uint64(int64(in.imm))
+		case bpfRshK:
+			reg[dst] >>= uint(in.imm)
+		case bpfJneK:
+			if reg[dst] != uint64(int64(in.imm)) {
+				pc += int(in.off)
+			}
+		case bpfJsetK:
+			if reg[dst]&uint64(int64(in.imm)) != 0 {
+				pc += int(in.off)
+			}
+		case bpfExit:
+			return reg[0] == 1
+		default:
+			t.Fatalf("instruction %#x at %d", in.code, pc)
+		}
 	}
+	t.Fatal("program runs off its end")
+	return false
 }

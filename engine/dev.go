@@ -22,6 +22,16 @@ type devNode struct {
 	gid  uint32
 }
 
+// zoneMaxPtys is the most ptys a zone's devpts instance holds (its max=
+// option), the console, zsched's spare and zlogin sessions included.
+// Without it one zone could take every pty the kernel lets devpts
+// instances other than the host's have (kernel.pty.max less
+// kernel.pty.reserve, 4096 - 1024 by default, shared by all zones), and
+// zlogin -t to every other zone would fail. That global limit still
+// applies: it is the host administrator's to raise with the number of
+// zones.
+const zoneMaxPtys = 1024
+
 var standardDevs = []devNode{
 	{"/dev/null", unix.S_IFCHR | 0o666, unix.Mkdev(1, 3), 0, 0},
 	{"/dev/zero", unix.S_IFCHR | 0o666, unix.Mkdev(1, 5), 0, 0},
@@ -114,7 +124,7 @@ func setupDev(extra []devNode) (*os.File, *os.File, error) {
 	if err := os.Mkdir("/dev/pts", 0o755); err != nil {
 		return nil, nil, fmt.Errorf("/dev/pts: %w", err)
 	}
-	if err := unix.Mount("devpts", "/dev/pts", "devpts", unix.MS_NOSUID|unix.MS_NOEXEC, "newinstance,ptmxmode=0666,mode=0620"); err != nil {
+	if err := unix.Mount("devpts", "/dev/pts", "devpts", unix.MS_NOSUID|unix.MS_NOEXEC, fmt.Sprintf("newinstance,ptmxmode=0666,mode=0620,max=%d", zoneMaxPtys)); err != nil {
 		return nil, nil, fmt.Errorf("/dev/pts: %w", err)
 	}
 	if err := os.Mkdir("/dev/shm", 0o1777); err != nil {
@@ -147,7 +157,7 @@ func setupDev(extra []devNode) (*os.File, *os.File, error) {
 func openPty() (master, slave *os.File, err error) {
 	mfd, err := unix.Open("/dev/pts/ptmx", unix.O_RDWR|unix.O_NOCTTY|unix.O_CLOEXEC, 0)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, ptyLimitError(err)
 	}
 	if err := unix.IoctlSetPointerInt(mfd, unix.TIOCSPTLCK, 0); err != nil {
 		unix.Close(mfd)
@@ -159,4 +169,27 @@ func openPty() (master, slave *os.File, err error) {
 		return nil, nil, fmt.Errorf("TIOCGPTPEER: %w", errno)
 	}
 	return os.NewFile(uintptr(mfd), "ptmx"), os.NewFile(sfd, "pts"), nil
+}
+
+// errPtyLimit is the reason a zone can have no new pty.
+var errPtyLimit = errors.New("pty limit reached")
+
+// ptyLimitError says which pty limit an ENOSPC from the zone's ptmx is:
+// the zone's own (its processes hold its devpts's max) or the host's.
+func ptyLimitError(err error) error {
+	if !errors.Is(err, unix.ENOSPC) {
+		return err
+	}
+	n := 0
+	if ents, rerr := os.ReadDir("/dev/pts"); rerr == nil {
+		for _, e := range ents {
+			if e.Name() != "ptmx" {
+				n++
+			}
+		}
+	}
+	if n >= zoneMaxPtys {
+		return fmt.Errorf("the zone's %w: it holds %d ptys, the most its /dev/pts allows (max=%d)", errPtyLimit, n, zoneMaxPtys)
+	}
+	return fmt.Errorf("the host's %w (kernel.pty.max less kernel.pty.reserve, shared by every zone; this zone holds %d): %w", errPtyLimit, n, err)
 }

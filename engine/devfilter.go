@@ -18,34 +18,49 @@ import (
 // what limitDevices allows on v1.
 
 // devRule allows every access to one device, or to every minor of a major
-// (minor < 0).
+// (minor < 0); noMknod keeps read and write but refuses mknod.
 type devRule struct {
 	block        bool
 	major, minor int64
+	noMknod      bool
 }
 
-// zoneDevRules are the devices a zone may use: its /dev nodes (null, zero,
-// full, random, urandom, tty, console, ptmx, its ptys) and the device
-// resources of its configuration.
+// zoneDevRules are the devices a zone may use: its /dev nodes (null,
+// zero, full, random, urandom, tty, ptmx), the ptys of its own devpts (its
+// console is one of them) and the device resources of its configuration.
+// The host's console (5:1) is not among them: the zone's /dev/console is
+// a bind of one of its own ptys. Pty slaves are never made with mknod:
+// devpts makes them, and a node made elsewhere does not reach a pty (the
+// pty driver looks the slave up through the devpts instance the node lives
+// in, and fails with EIO outside one), so mknod of one is refused as
+// having no use.
 func zoneDevRules(extra []devNode) []devRule {
-	rules := []devRule{{false, 1, 3}, {false, 1, 5}, {false, 1, 7}, {false, 1, 8}, {false, 1, 9},
-		{false, 5, 0}, {false, 5, 1}, {false, 5, 2}, {false, 136, -1}}
+	rules := []devRule{{false, 1, 3, false}, {false, 1, 5, false}, {false, 1, 7, false}, {false, 1, 8, false},
+		{false, 1, 9, false}, {false, 5, 0, false}, {false, 5, 2, false}, {false, ptySlaveMajor, -1, true}}
 	for _, n := range extra {
-		rules = append(rules, devRule{n.mode&syscall.S_IFMT == syscall.S_IFBLK, int64(unixMajor(n.rdev)), int64(unixMinor(n.rdev))})
+		rules = append(rules, devRule{block: n.mode&syscall.S_IFMT == syscall.S_IFBLK,
+			major: int64(unixMajor(n.rdev)), minor: int64(unixMinor(n.rdev))})
 	}
 	return rules
 }
 
+// ptySlaveMajor is the Unix98 pty slaves' major (the kernel's
+// UNIX98_PTY_SLAVE_MAJOR): every pty index is a minor of it.
+const ptySlaveMajor = 136
+
 // v1 is the rule in the devices.allow syntax.
 func (r devRule) v1() string {
-	t, minor := "c", "*"
+	t, minor, access := "c", "*", "rwm"
 	if r.block {
 		t = "b"
 	}
 	if r.minor >= 0 {
 		minor = fmt.Sprint(r.minor)
 	}
-	return fmt.Sprintf("%s %d:%s rwm", t, r.major, minor)
+	if r.noMknod {
+		access = "rw"
+	}
+	return fmt.Sprintf("%s %d:%s %s", t, r.major, minor, access)
 }
 
 // bpfInsn is struct bpf_insn: opcode, dst (low nibble) and src registers,
@@ -60,17 +75,22 @@ type bpfInsn struct {
 const (
 	bpfLdxMemW = 0x61 // dst = *(u32 *)(src + off)
 	bpfAndK    = 0x57 // dst &= imm
+	bpfRshK    = 0x77 // dst >>= imm
 	bpfMovK    = 0xb7 // dst = imm
+	bpfMovX    = 0xbf // dst = src
 	bpfJneK    = 0x55 // if dst != imm: skip off
+	bpfJsetK   = 0x45 // if dst & imm: skip off
 	bpfExit    = 0x95
 )
 
 // deviceProgram is the filter for rules: with r1 the struct
 // bpf_cgroup_dev_ctx (access_type: access << 16 | type; major; minor), it
-// returns 1 (allow) for a device some rule names and 0 for every other.
+// returns 1 (allow) for an access some rule allows and 0 for every other.
 func deviceProgram(rules []devRule) []bpfInsn {
 	p := []bpfInsn{
 		{bpfLdxMemW, 1<<4 | 2, 0, 0}, // r2 = access_type
+		{bpfMovX, 2<<4 | 5, 0, 0},    // r5 = access_type
+		{bpfRshK, 5, 0, 16},          // r5 = access (BPF_DEVCG_ACC_*)
 		{bpfAndK, 2, 0, 0xffff},      // r2 = device type
 		{bpfLdxMemW, 1<<4 | 3, 4, 0}, // r3 = major
 		{bpfLdxMemW, 1<<4 | 4, 8, 0}, // r4 = minor
@@ -83,6 +103,9 @@ func deviceProgram(rules []devRule) []bpfInsn {
 		checks := []bpfInsn{{bpfJneK, 2, 0, typ}, {bpfJneK, 3, 0, int32(r.major)}}
 		if r.minor >= 0 {
 			checks = append(checks, bpfInsn{bpfJneK, 4, 0, int32(r.minor)})
+		}
+		if r.noMknod {
+			checks = append(checks, bpfInsn{bpfJsetK, 5, 0, unix.BPF_DEVCG_ACC_MKNOD})
 		}
 		// A failed check skips the rest of the rule: the other checks
 		// and the two instructions that allow.

@@ -15,23 +15,6 @@ import (
 	"zonetop/limits"
 )
 
-func TestIPCFilterAssembles(t *testing.T) {
-	prog := ipcFilterProgram()
-	if runtime.GOARCH != "amd64" {
-		if prog != nil {
-			t.Fatal("filter on an architecture it was not written for")
-		}
-		t.Skip("IPC filter is x86-64 only")
-	}
-	if len(prog) == 0 || len(prog) > 64 {
-		t.Fatalf("filter of %d instructions", len(prog))
-	}
-	last := prog[len(prog)-1]
-	if last.Code != unix.BPF_RET|unix.BPF_K || last.K != unix.SECCOMP_RET_KILL_PROCESS {
-		t.Errorf("last instruction %+v, want kill for a foreign architecture", last)
-	}
-}
-
 func TestDecodeIPCCall(t *testing.T) {
 	if runtime.GOARCH != "amd64" {
 		t.Skip("IPC filter is x86-64 only")
@@ -150,7 +133,7 @@ func startFilteredThread(t testing.TB, rctls map[string]string, projects limits.
 			ready <- setup{err: err}
 			return
 		}
-		l, err := installIPCFilter()
+		l, err := installZoneFilter(zoneFilterPolicy{})
 		ready <- setup{l: l, tid: unix.Gettid(), err: err}
 		if err != nil {
 			return
@@ -244,7 +227,7 @@ func TestIPCCheckOnFilteredThread(t *testing.T) {
 	}
 	// A zone process cannot attach a listener of its own to the chain.
 	ft.run(func() {
-		if l, err := installIPCFilter(); !errors.Is(err, unix.EBUSY) {
+		if l, err := installZoneFilter(zoneFilterPolicy{}); !errors.Is(err, unix.EBUSY) {
 			t.Errorf("second listener: %v, want EBUSY", err)
 			if l != nil {
 				l.Close()

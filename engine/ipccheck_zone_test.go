@@ -358,7 +358,7 @@ func TestSeccompListenerGone(t *testing.T) {
 			errc <- err
 			return
 		}
-		l, err := installIPCFilter()
+		l, err := installZoneFilter(zoneFilterPolicy{})
 		if err != nil {
 			errc <- err
 			return

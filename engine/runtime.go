@@ -46,6 +46,9 @@ type PlatformSpec struct {
 	Rctls map[string]uint64 `json:",omitempty"`
 	// CPUs is the cpuset of a dedicated-cpu zone; empty: all CPUs.
 	CPUs string `json:",omitempty"`
+	// NestedUserns lets the zone's processes make user namespaces
+	// (limitpriv zonetop_userns); never ipc namespaces.
+	NestedUserns bool `json:",omitempty"`
 }
 
 // MountSpec is one mount of the zone. Target is a path inside the zone

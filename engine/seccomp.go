@@ -10,19 +10,34 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// System V IPC creation calls (shmget, semget, msgget) of every zone
-// process go to zoneadmd through seccomp user notification: Linux counts
-// IPC objects per namespace only, and zoneadmd is the check-limits module
-// for the per-project limits (ipccheck.go).
+// The zone filter: every zone process runs under one seccomp program that
+//   - sends the System V IPC creation calls (shmget, semget, msgget) to
+//     zoneadmd through seccomp user notification: Linux counts IPC
+//     objects per namespace only, and zoneadmd is the check-limits module
+//     for the per-project limits (ipccheck.go);
+//   - refuses with EPERM the kernel interfaces a zone has no business
+//     with and that reach past its caps or into state shared with the
+//     host (zoneFilterPolicy lists them);
+//   - refuses new ipc namespaces (clone, unshare, setns with
+//     CLONE_NEWIPC), whose objects the IPC check would never see, and,
+//     unless the zone opted in, new user namespaces, in which a zone
+//     process would hold every capability over new namespaces;
+//   - answers clone3 with ENOSYS: its flags lie in memory a filter cannot
+//     read, and the C libraries and Go fall back to clone, whose flags it
+//     can (Go uses clone3 only for CLONE_INTO_CGROUP or CLONE_NEWTIME,
+//     which nothing in a zone asks for).
+// Refusals use EPERM, the answer the kernel gives a caller without the
+// privilege, so programs take their usual "not permitted" path.
 //
 // zsched installs the filter on its spawner thread while it still holds
 // CAP_SYS_ADMIN (no no_new_privs is needed then), before the bounding set
 // is cut, so every process it forks, and everything they fork and execute,
 // inherits it; a zone process can add filters of its own but never remove
-// this one, and cannot install a second listener (the kernel refuses a new
-// listener on a chain that has one, EBUSY).
+// this one (the kernel takes the strictest answer of all of them), and
+// cannot install a second listener (the kernel refuses a new listener on
+// a chain that has one, EBUSY).
 //
-// Who answers: zsched keeps the listener and hands a copy to zoneadmd on a
+// Who answers the IPC notifications: zsched keeps the listener and hands a copy to zoneadmd on a
 // connection it holds open (op "seccomp"); zoneadmd answers every
 // notification. While no zoneadmd holds it (one died and the keeper,
 // keeper.go, is starting the next), nobody answers: the calls wait in the
@@ -36,6 +51,31 @@ import (
 // a notification the dead zoneadmd had received but not answered stays
 // blocked until the caller takes a signal (the call is then restarted
 // and reaches the new zoneadmd).
+
+// zoneFilterPolicy is what a zone's filter lets through beyond the
+// default. Always refused: keyctl, add_key, request_key (the kernel's
+// keyrings are per uid, and a zone's root is the host's uid 0),
+// io_uring_setup/enter/register (a second way into most calls, past
+// this filter), userfaultfd (stalls kernel copies at will, an exploit
+// staple), perf_event_open, bpf, kexec_load, kexec_file_load, and
+// personality other than Linux's own values.
+type zoneFilterPolicy struct {
+	// nestedUserns lets clone and unshare make user namespaces
+	// (limitpriv zonetop_userns).
+	nestedUserns bool
+	// mountAPI lets through the new mount API (open_tree, move_mount,
+	// fsopen, fsconfig, fsmount, fspick, mount_setattr, open_tree_attr)
+	// and pivot_root: calls for a zone that may mount (sys_admin in its
+	// limitpriv) or makes user namespaces, whose mount namespaces it
+	// owns. Otherwise the kernel would refuse them anyway; the filter
+	// keeps the refusal when a capability check has a hole.
+	mountAPI bool
+}
+
+// zoneFilterPolicyFor is the policy of a zone's spec.
+func zoneFilterPolicyFor(s *PlatformSpec) zoneFilterPolicy {
+	return zoneFilterPolicy{nestedUserns: s.NestedUserns, mountAPI: s.NestedUserns || contains(s.Caps, "sys_admin")}
+}
 
 // seccompNotif is struct seccomp_notif (linux/seccomp.h).
 type seccompNotif struct {
@@ -62,14 +102,15 @@ type seccompNotifResp struct {
 }
 
 // errIPCFilterUnsupported is returned on architectures whose filter has
-// not been written; zones still run, without the per-project IPC check.
-var errIPCFilterUnsupported = errors.New("system V IPC filter: architecture " + runtime.GOARCH + " not supported")
+// not been written; zones still run, without the per-project IPC check
+// and the refusals.
+var errIPCFilterUnsupported = errors.New("zone seccomp filter: architecture " + runtime.GOARCH + " not supported")
 
-// installIPCFilter installs the IPC filter on the calling thread (which
-// must be locked to its goroutine) and returns the listener. The caller
-// needs CAP_SYS_ADMIN, or must have set no_new_privs.
-func installIPCFilter() (*os.File, error) {
-	prog := ipcFilterProgram()
+// installZoneFilter installs the zone filter on the calling thread (which
+// must be locked to its goroutine) and returns the IPC listener. The
+// caller needs CAP_SYS_ADMIN, or must have set no_new_privs.
+func installZoneFilter(pol zoneFilterPolicy) (*os.File, error) {
+	prog := zoneFilterProgram(pol)
 	if prog == nil {
 		return nil, errIPCFilterUnsupported
 	}
@@ -78,7 +119,7 @@ func installIPCFilter() (*os.File, error) {
 		unix.SECCOMP_FILTER_FLAG_NEW_LISTENER, uintptr(unsafe.Pointer(&fprog)))
 	runtime.KeepAlive(prog)
 	if errno != 0 {
-		return nil, fmt.Errorf("install System V IPC seccomp filter: %w", errno)
+		return nil, fmt.Errorf("install the zone seccomp filter: %w", errno)
 	}
 	// The kernel makes the listener close-on-exec: no zone process gets it.
 	return os.NewFile(fd, "seccomp-listener"), nil
@@ -103,8 +144,17 @@ func (p *bpfProg) stmt(code uint16, k uint32) {
 // jeq compares A with k and jumps to label jt if equal, jf if not ("" is
 // the next instruction).
 func (p *bpfProg) jeq(k uint32, jt, jf string) {
+	p.jump(unix.BPF_JEQ, k, jt, jf)
+}
+
+// jset jumps to jt if A has any bit of k set, to jf if not.
+func (p *bpfProg) jset(k uint32, jt, jf string) {
+	p.jump(unix.BPF_JSET, k, jt, jf)
+}
+
+func (p *bpfProg) jump(op uint16, k uint32, jt, jf string) {
 	p.fixups = append(p.fixups, bpfFixup{at: len(p.ins), jt: jt, jf: jf})
-	p.ins = append(p.ins, unix.SockFilter{Code: unix.BPF_JMP | unix.BPF_JEQ | unix.BPF_K, K: k})
+	p.ins = append(p.ins, unix.SockFilter{Code: unix.BPF_JMP | op | unix.BPF_K, K: k})
 }
 
 func (p *bpfProg) label(name string) {

@@ -6,8 +6,8 @@ import "golang.org/x/sys/unix"
 // 32-bit compatibility mode (int 0x80, the i386 ABI) has both ipc(2) and,
 // since Linux 5.1, direct calls; x32 uses the x86-64 numbers with bit 30
 // set. A filter that checked only the native numbers could be bypassed
-// through either, so both are decoded; any other architecture value is
-// killed, since this kernel can only produce these three.
+// through either, so every ABI is decided; any other architecture value
+// is killed, since this kernel can only produce these three.
 const (
 	x32SyscallBit = 0x40000000
 
@@ -22,7 +22,53 @@ const (
 	ipcCallShmget = 23
 )
 
-func ipcFilterProgram() []unix.SockFilter {
+// abiCalls are one ABI's numbers of the calls the zone filter looks at.
+type abiCalls struct {
+	ipc                                    []uint32 // shmget, semget, msgget: to zoneadmd
+	clone, unshare, setns, clone3, persona uint32
+	refused                                []uint32 // always EPERM
+	mountAPI                               []uint32 // EPERM unless zoneFilterPolicy.mountAPI
+}
+
+// The x86-64 numbers serve x32 too (the filter clears the x32 bit
+// first); kexec_load is the one refused call with an x32 number of its
+// own (528), which no x86-64 call has.
+var amd64Calls = abiCalls{
+	ipc:   []uint32{unix.SYS_SHMGET, unix.SYS_SEMGET, unix.SYS_MSGGET},
+	clone: unix.SYS_CLONE, unshare: unix.SYS_UNSHARE, setns: unix.SYS_SETNS, clone3: unix.SYS_CLONE3,
+	persona: unix.SYS_PERSONALITY,
+	refused: []uint32{unix.SYS_KEYCTL, unix.SYS_ADD_KEY, unix.SYS_REQUEST_KEY,
+		unix.SYS_IO_URING_SETUP, unix.SYS_IO_URING_ENTER, unix.SYS_IO_URING_REGISTER,
+		unix.SYS_USERFAULTFD, unix.SYS_PERF_EVENT_OPEN, unix.SYS_BPF,
+		unix.SYS_KEXEC_LOAD, unix.SYS_KEXEC_FILE_LOAD, x32KexecLoad},
+	mountAPI: []uint32{unix.SYS_OPEN_TREE, unix.SYS_MOVE_MOUNT, unix.SYS_FSOPEN, unix.SYS_FSCONFIG,
+		unix.SYS_FSMOUNT, unix.SYS_FSPICK, unix.SYS_MOUNT_SETATTR, sysOpenTreeAttr, unix.SYS_PIVOT_ROOT},
+}
+
+// The i386 ABI (int 0x80) has numbers of its own; its ipc(2)
+// multiplexer is decoded apart. It has no kexec_file_load.
+var i386Calls = abiCalls{
+	ipc:   []uint32{i386Shmget, i386Semget, i386Msgget},
+	clone: 120, unshare: 310, setns: 346, clone3: 435, persona: 136,
+	refused: []uint32{288 /* keyctl */, 286 /* add_key */, 287, /* request_key */
+		425, 426, 427 /* io_uring_setup, _enter, _register */, 374 /* userfaultfd */, 336, /* perf_event_open */
+		357 /* bpf */, 283 /* kexec_load */},
+	mountAPI: []uint32{428, 429, 430, 431, 432, 433 /* open_tree .. fspick */, 442, /* mount_setattr */
+		467 /* open_tree_attr */, 217 /* pivot_root */},
+}
+
+const (
+	x32KexecLoad    = 528
+	sysOpenTreeAttr = 467 // the same number on every architecture since 6.15
+)
+
+// personalityAllowed are the personality(2) values a zone may set or ask:
+// Linux, its 32-bit variant, 2.6-style uname, and the query. The others
+// switch off address randomisation or make data executable (the flags
+// the mature runtimes' profiles refuse).
+var personalityAllowed = []uint32{0x0, 0x8, 0x20000, 0x20008, 0xffffffff}
+
+func zoneFilterProgram(pol zoneFilterPolicy) []unix.SockFilter {
 	const (
 		ld   = unix.BPF_LD | unix.BPF_W | unix.BPF_ABS
 		ret  = unix.BPF_RET | unix.BPF_K
@@ -30,33 +76,84 @@ func ipcFilterProgram() []unix.SockFilter {
 	)
 	var p bpfProg
 	p.stmt(ld, seccompDataArch)
-	p.jeq(unix.AUDIT_ARCH_X86_64, "", "not64")
+	p.jeq(unix.AUDIT_ARCH_X86_64, "", "i386")
 	p.stmt(ld, seccompDataNr)
-	for _, nr := range []uint32{unix.SYS_SHMGET, unix.SYS_SEMGET, unix.SYS_MSGGET,
-		x32SyscallBit | unix.SYS_SHMGET, x32SyscallBit | unix.SYS_SEMGET, x32SyscallBit | unix.SYS_MSGGET} {
-		p.jeq(nr, "notify", "")
+	for _, nr := range amd64Calls.ipc {
+		p.jeq(nr, "64.notify", "")
+		p.jeq(x32SyscallBit|nr, "64.notify", "")
 	}
-	p.stmt(ret, unix.SECCOMP_RET_ALLOW)
+	p.stmt(andK, ^uint32(x32SyscallBit))
+	zoneFilterCalls(&p, "64", amd64Calls, pol)
 
-	p.label("not64")
+	p.label("i386")
 	p.jeq(unix.AUDIT_ARCH_I386, "", "kill")
 	p.stmt(ld, seccompDataNr)
-	for _, nr := range []uint32{i386Shmget, i386Semget, i386Msgget} {
-		p.jeq(nr, "notify", "")
+	for _, nr := range i386Calls.ipc {
+		p.jeq(nr, "32.notify", "")
 	}
-	p.jeq(i386Ipc, "", "allow")
+	p.jeq(i386Ipc, "", "32.calls")
 	p.stmt(ld, seccompDataArg0Low)
 	p.stmt(andK, 0xffff) // the high half carries the ipc "version"
 	for _, call := range []uint32{ipcCallShmget, ipcCallSemget, ipcCallMsgget} {
-		p.jeq(call, "notify", "")
+		p.jeq(call, "32.notify", "")
 	}
-	p.label("allow")
 	p.stmt(ret, unix.SECCOMP_RET_ALLOW)
-	p.label("notify")
-	p.stmt(ret, unix.SECCOMP_RET_USER_NOTIF)
+	p.label("32.calls")
+	zoneFilterCalls(&p, "32", i386Calls, pol)
+
 	p.label("kill")
 	p.stmt(ret, unix.SECCOMP_RET_KILL_PROCESS)
 	return p.assemble()
+}
+
+// zoneFilterCalls decides the calls of one ABI, the call number in A. Its
+// labels start with abi.
+func zoneFilterCalls(p *bpfProg, abi string, c abiCalls, pol zoneFilterPolicy) {
+	const (
+		ld  = unix.BPF_LD | unix.BPF_W | unix.BPF_ABS
+		ret = unix.BPF_RET | unix.BPF_K
+	)
+	l := func(s string) string { return abi + "." + s }
+	refused := c.refused
+	if !pol.mountAPI {
+		refused = append(append([]uint32(nil), refused...), c.mountAPI...)
+	}
+	for _, nr := range refused {
+		p.jeq(nr, l("eperm"), "")
+	}
+	p.jeq(c.clone3, l("enosys"), "")
+	p.jeq(c.clone, l("flags0"), "")
+	p.jeq(c.unshare, l("flags0"), "")
+	p.jeq(c.setns, l("flags1"), "")
+	p.jeq(c.persona, l("persona"), "")
+	p.stmt(ret, unix.SECCOMP_RET_ALLOW)
+
+	// The namespace flags are in the low word of clone's and unshare's
+	// first argument (the kernel ignores clone's high word and refuses
+	// unshare's), of setns's second.
+	newNS := uint32(unix.CLONE_NEWIPC)
+	if !pol.nestedUserns {
+		newNS |= unix.CLONE_NEWUSER
+	}
+	p.label(l("flags0"))
+	p.stmt(ld, seccompDataArg0Low)
+	p.jset(newNS, l("eperm"), l("allow"))
+	p.label(l("flags1"))
+	p.stmt(ld, seccompDataArg0Low+8)
+	p.jset(unix.CLONE_NEWIPC, l("eperm"), l("allow"))
+	p.label(l("persona"))
+	p.stmt(ld, seccompDataArg0Low)
+	for _, v := range personalityAllowed {
+		p.jeq(v, l("allow"), "")
+	}
+	p.label(l("eperm"))
+	p.stmt(ret, unix.SECCOMP_RET_ERRNO|uint32(unix.EPERM))
+	p.label(l("enosys"))
+	p.stmt(ret, unix.SECCOMP_RET_ERRNO|uint32(unix.ENOSYS))
+	p.label(l("allow"))
+	p.stmt(ret, unix.SECCOMP_RET_ALLOW)
+	p.label(l("notify"))
+	p.stmt(ret, unix.SECCOMP_RET_USER_NOTIF)
 }
 
 // decodeIPCCall turns a notification into the call it stands for, in any

@@ -80,6 +80,7 @@ func (e *Engine) Spec(cfg *zones.Config) (PlatformSpec, error) {
 		return s, fmt.Errorf("zone %s: limitpriv: %w", cfg.Name, err)
 	}
 	s.Caps = caps
+	s.NestedUserns = limitprivUserns(cfg.Limitpriv)
 	for _, name := range []string{"zone.max-shm-memory", "zone.max-shm-ids", "zone.max-sem-ids", "zone.max-msg-ids"} {
 		if v, ok := cfg.ZoneRctl(name); ok {
 			if s.IPCRctls == nil {
@@ -141,6 +142,34 @@ var illumosPrivs = map[string]string{
 	"sys_config": "sys_admin", "sys_mount": "sys_admin", "net_privaddr": "net_bind_service",
 }
 
+// LimitprivUserns is the limitpriv name that lets a zone's processes make
+// user namespaces (rootless container tools, sandboxes of browsers and
+// build systems want them). It is no capability: the zone's bounding set
+// is the same with it, and in its user namespaces a process holds
+// capabilities only over namespaces those make, never over the zone's
+// own. The zonetop_ prefix keeps it apart from every capability and
+// illumos privilege name, today's and tomorrow's. Even with it, no
+// process of the zone makes an ipc namespace (see zoneFilterPolicy).
+const LimitprivUserns = "zonetop_userns"
+
+// limitprivUserns tells whether a limitpriv value grants LimitprivUserns:
+// its last mention decides, "none" withdraws it with everything else.
+func limitprivUserns(spec string) bool {
+	on := false
+	for _, raw := range strings.Split(spec, ",") {
+		it := strings.ToLower(strings.TrimSpace(raw))
+		switch {
+		case it == "none":
+			on = false
+		case it == LimitprivUserns:
+			on = true
+		case strings.TrimSpace(strings.TrimLeft(it, "!-")) == LimitprivUserns:
+			on = false
+		}
+	}
+	return on
+}
+
 // ResolveLimitpriv turns a limitpriv value ("default,sys_time,!net_raw")
 // into the zone's bounding set. Names may be Linux capability names (with
 // or without "cap_") or illumos privilege names; "!" or "-" removes one.
@@ -179,6 +208,8 @@ func ResolveLimitpriv(spec, ipType string) ([]string, error) {
 		case "none":
 			set = map[string]bool{}
 			continue
+		case LimitprivUserns:
+			continue // limitprivUserns
 		}
 		name := strings.TrimPrefix(it, "cap_")
 		if m, ok := illumosPrivs[name]; ok {

@@ -36,6 +36,13 @@ type zsched struct {
 	consoleSlave *os.File // held open so the console never hangs up
 	exe          *os.File // the sealed copy zsched runs from, for starting zinit
 
+	// spareMaster and spareSlv are a pty pair opened at ready and never
+	// used before they are handed out, to a zlogin -t that finds the
+	// zone's ptys all taken: the administrator can still log in to see
+	// why.
+	spareMu               sync.Mutex
+	spareMaster, spareSlv *os.File
+
 	spawnCh chan spawnJob
 	ipc     *zschedIPC // the System V IPC filter's listener (seccomp.go)
 
@@ -189,6 +196,7 @@ func (z *zsched) setup() error {
 	if err != nil {
 		return err
 	}
+	z.refillSparePty()
 	if err := applyMasks(); err != nil {
 		return err
 	}
@@ -210,6 +218,36 @@ func (z *zsched) setup() error {
 	capErr := make(chan error, 1)
 	go z.spawner(capErr)
 	return <-capErr
+}
+
+// sessionPty is a new pty for a zlogin session, the spare when the
+// zone's devpts has none left; a spare handed out is replaced as soon as
+// a pty is free again.
+func (z *zsched) sessionPty() (*os.File, *os.File, error) {
+	m, s, err := openPty()
+	if err == nil {
+		z.refillSparePty()
+		return m, s, nil
+	}
+	z.spareMu.Lock()
+	defer z.spareMu.Unlock()
+	if !errors.Is(err, errPtyLimit) || z.spareMaster == nil {
+		return nil, nil, err
+	}
+	m, s = z.spareMaster, z.spareSlv
+	z.spareMaster, z.spareSlv = nil, nil
+	return m, s, nil
+}
+
+func (z *zsched) refillSparePty() {
+	z.spareMu.Lock()
+	defer z.spareMu.Unlock()
+	if z.spareMaster != nil {
+		return
+	}
+	if m, s, err := openPty(); err == nil {
+		z.spareMaster, z.spareSlv = m, s
+	}
 }
 
 // mountCgroupfs gives the zone a read-only view of its own cgroups (its
@@ -277,9 +315,21 @@ func cgroupHierarchiesOf(path string) ([]string, error) {
 // thread, and a child inherits the one of the thread that forked it.
 func (z *zsched) spawner(ready chan<- error) {
 	runtime.LockOSThread() // never unlocked: the thread dies with zsched
-	// The IPC filter goes on this thread, which forks every zone process,
-	// while zsched still has CAP_SYS_ADMIN.
-	if l, err := installIPCFilter(); err == nil {
+	// A session keyring of the zone's own, on this thread (the kernel
+	// keeps it in the thread's credentials) and so in every zone process:
+	// zoneadmd carried the one of whoever started it, an administrator's
+	// shell perhaps, with the keys in it. The filter below refuses the
+	// keyring calls in the zone; this keeps the host's keys out of its
+	// processes' credentials as well. A NULL name makes an anonymous
+	// keyring; any name, "" too, would join a keyring of that name if
+	// one exists, another zone's.
+	if _, _, errno := unix.Syscall(unix.SYS_KEYCTL, unix.KEYCTL_JOIN_SESSION_KEYRING, 0, 0); errno != 0 {
+		ready <- fmt.Errorf("zone session keyring: %w", errno)
+		return
+	}
+	// The zone filter goes on this thread, which forks every zone
+	// process, while zsched still has CAP_SYS_ADMIN.
+	if l, err := installZoneFilter(zoneFilterPolicyFor(&z.spec)); err == nil {
 		z.ipc = newZschedIPC(l)
 	} else if err != errIPCFilterUnsupported {
 		ready <- err
@@ -743,7 +793,7 @@ func (z *zsched) handleSpawn(c *conn, hold bool, req *ExecRequest, files, place 
 	var stdio []uintptr
 	var master, slave *os.File
 	if req.TTY {
-		master, slave, err = openPty()
+		master, slave, err = z.sessionPty()
 		if err != nil {
 			_ = c.send(response{Error: fmt.Sprintf("spawn: pty: %v", err)})
 			return

@@ -2,7 +2,10 @@ package main
 
 import (
 	"crypto/sha256"
+	"fmt"
+	"math/rand/v2"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -109,4 +112,88 @@ func fileSum(t *testing.T, p string) [32]byte {
 	b, err := os.ReadFile(p)
 	must(t, err)
 	return sha256.Sum256(b)
+}
+
+// TestZoneSessionKeyring: a zone booted from a shell whose session
+// keyring holds a key does not get that keyring, and its processes can
+// neither use the kernel's keyrings nor add to them.
+func TestZoneSessionKeyring(t *testing.T) {
+	needZones(t)
+	if _, err := exec.LookPath("keyctl"); err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("keyctl (keyutils) is needed")
+		}
+		t.Skip("keyctl (keyutils) is needed")
+	}
+	l := newLab(t)
+	// A key the zone managed to add would land in host root's keyrings.
+	t.Cleanup(func() { removeKeys("xs-zone-key") })
+	l.tag = fmt.Sprintf("xs%04x", rand.IntN(1<<16))
+	z := l.newZone("sparse")
+	l.ok("zoneadm", "-z", z, "install")
+	desc := fmt.Sprintf("ztsc-sess-%d", os.Getpid())
+	// The anonymous session keyring, and the key in it, go away with the
+	// last process holding it: zoneadmd, at halt.
+	boot := exec.Command("keyctl", "session", "-", "sh", "-c",
+		`keyctl add user "$1" secret @s >/dev/null && exec "$2" --root "$3" zoneadm -z "$4" boot`, "sh", desc, ztBin, l.root, z)
+	if out, err := boot.CombinedOutput(); err != nil {
+		t.Fatalf("boot from a session with a key: %v: %s", err, out)
+	}
+	for _, argv := range [][]string{
+		{"keyctl", "search", "@s", "user", desc},
+		{"keyctl", "request", "user", desc},
+		{"keyctl", "show", "@s"},
+		{"keyctl", "add", "user", "xs-zone-key", "x", "@s"},
+		{"keyctl", "add", "user", "xs-zone-key", "x", "@u"},
+	} {
+		if out, errOut, code := l.run(append([]string{"zlogin", z}, argv...)...); code == 0 {
+			t.Errorf("zone: %v succeeded: %s%s", argv, out, errOut)
+		}
+	}
+	l.ok("zoneadm", "-z", z, "halt")
+	l.checkGone(z)
+}
+
+// removeKeys unlinks every user key named desc from root's user and
+// user-session keyrings.
+func removeKeys(desc string) {
+	for _, ring := range []string{"@u", "@us"} {
+		for i := 0; i < 100; i++ {
+			id, err := exec.Command("keyctl", "search", ring, "user", desc).Output()
+			if err != nil || exec.Command("keyctl", "unlink", strings.TrimSpace(string(id)), ring).Run() != nil {
+				break
+			}
+		}
+	}
+}
+
+// TestZoneUsernsOptIn: a zone makes no user namespace unless its
+// limitpriv names zonetop_userns, and never an ipc namespace.
+func TestZoneUsernsOptIn(t *testing.T) {
+	needZones(t)
+	needBusybox(t)
+	l := newLab(t)
+	l.tag = fmt.Sprintf("xs%04x", rand.IntN(1<<16))
+	plain := l.newZone("busybox")
+	nested := l.newZone("busybox", "set limitpriv=default,zonetop_userns")
+	if got := l.ok("zonecfg", "-z", nested, "info", "limitpriv"); !strings.Contains(got, "zonetop_userns") {
+		t.Errorf("zonecfg info limitpriv: %q", got)
+	}
+	for _, z := range []string{plain, nested} {
+		l.ok("zoneadm", "-z", z, "install")
+		l.ok("zoneadm", "-z", z, "boot")
+	}
+	if out, errOut, code := l.run("zlogin", plain, "unshare", "-U", "-r", "true"); code == 0 {
+		t.Errorf("unshare -U in a zone without the opt-in succeeded: %s%s", out, errOut)
+	}
+	if got := strings.TrimSpace(l.zlogin(nested, "unshare", "-U", "-r", "id", "-u")); got != "0" {
+		t.Errorf("unshare -U -r id -u with the opt-in: %q", got)
+	}
+	if out, errOut, code := l.run("zlogin", nested, "unshare", "-U", "-r", "-i", "true"); code == 0 {
+		t.Errorf("unshare -U -r -i with the opt-in succeeded: %s%s", out, errOut)
+	}
+	for _, z := range []string{plain, nested} {
+		l.ok("zoneadm", "-z", z, "halt")
+		l.checkGone(z)
+	}
 }
