@@ -317,7 +317,6 @@ func TestIPCZoneIDs(t *testing.T) {
 	if got, err := os.ReadFile(res); err == nil {
 		t.Fatalf("an IPC call went through while the zone had no supervisor: %q", got)
 	}
-	<-waiting // its zlogin relay died with zoneadmd
 	must(t, syscall.Kill(keeper, syscall.SIGCONT))
 	stopped = false
 	var out []byte
@@ -329,6 +328,11 @@ func TestIPCZoneIDs(t *testing.T) {
 			t.Fatal("the waiting call was never answered: no zoneadmd came back")
 		}
 		time.Sleep(5 * time.Millisecond)
+	}
+	select {
+	case <-waiting: // its stdio were pipes to the host: they end with it
+	case <-time.After(20 * time.Second):
+		t.Fatal("the waiting ipctool did not end once answered")
 	}
 	wantLines(t, "answered by the zoneadmd the keeper started", strings.Split(strings.TrimSpace(string(out)), "\n"), "ok", "err ENOSPC")
 	b, err = os.ReadFile(filepath.Join(runDir(z.root, z.spec.Name), "zoneadmd.pid"))
