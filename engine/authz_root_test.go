@@ -95,7 +95,7 @@ func TestZoneSocketAndDelegation(t *testing.T) {
 		t.Helper()
 		cfg, rev, err := store.Load(name)
 		if err != nil {
-			cfg, rev = &zones.Config{Name: name, Brand: "busybox", IPType: "shared"}, zones.Revision{}
+			cfg, rev = &zones.Config{Name: name, Zonepath: "/zones/" + name, Brand: "busybox", IPType: "shared"}, zones.Revision{}
 		}
 		cfg.Admins = admins
 		if _, err := store.Commit(cfg, rev); err != nil {

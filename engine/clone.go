@@ -17,6 +17,7 @@ import (
 // CloneOptions says what Clone copies where.
 type CloneOptions struct {
 	Zonepath   string // the new zone's; Clone creates it as Install does
+	Root       string // the root prefix Zonepath lies beneath ("" is /)
 	SourceRoot string // the source zone's ZONEPATH/root on the host
 	ZoneName   string // the new zone's name, given to /etc/hostname and /etc/hosts
 	SourceName string // the source zone's name, replaced there
@@ -31,14 +32,14 @@ type CloneOptions struct {
 // symlink is copied as a link, and a file system mounted inside the source
 // stops the clone. As with Install, a failure removes what was made.
 func Clone(ctx context.Context, o CloneOptions) error {
-	if errs := VerifyInstall(InstallOptions{Zonepath: o.Zonepath, Brand: "sparse", ZoneName: o.ZoneName}); len(errs) > 0 {
+	if errs := VerifyInstall(InstallOptions{Zonepath: o.Zonepath, Root: o.Root, Brand: "sparse", ZoneName: o.ZoneName}); len(errs) > 0 {
 		return fmt.Errorf("clone %s: %w", o.Zonepath, errors.Join(errs...))
 	}
 	total, err := cloneSize(o.SourceRoot)
 	if err != nil {
 		return fmt.Errorf("clone %s: source: %w", o.Zonepath, err)
 	}
-	err = makeZoneRoot(ctx, o.Zonepath, func(_ string, rootfd int) error {
+	err = makeZoneRoot(ctx, o.Root, o.Zonepath, func(_ string, rootfd int) error {
 		src, err := unix.Open(o.SourceRoot, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
 		if err != nil {
 			return fmt.Errorf("source root %s: %w", o.SourceRoot, err)

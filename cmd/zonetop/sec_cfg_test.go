@@ -153,7 +153,7 @@ func TestXCDelegatedConfigNoCode(t *testing.T) {
 	before := l.ok("zonecfg", "-z", z, "export")
 	for _, cmd := range []string{
 		"set init=/bin/sh",
-		"set bootargs=-c touch /tmp/owned",
+		"set bootargs=-s",
 		"set autoboot=true; set init=/bin/sh",
 	} {
 		code, errOut := runAsUser(l, bin, uid, "zonecfg", "-z", z, cmd)
@@ -175,4 +175,140 @@ func TestXCDelegatedConfigNoCode(t *testing.T) {
 	if got := l.ok("zonecfg", "-z", z, "export"); !strings.Contains(got, "set autoboot=true") {
 		t.Errorf("autoboot not stored:\n%s", got)
 	}
+}
+
+// xcVictim makes a directory with a marker file and returns a check that
+// both are still there, unchanged.
+func xcVictim(t *testing.T, dir string) func() {
+	t.Helper()
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	marker := filepath.Join(dir, "marker")
+	if err := os.WriteFile(marker, []byte("keep"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return func() {
+		t.Helper()
+		if b, err := os.ReadFile(marker); err != nil || string(b) != "keep" {
+			t.Fatalf("victim %s: marker %q, %v", dir, b, err)
+		}
+	}
+}
+
+// xcHandEdit replaces from by to in a zone's XML file.
+func xcHandEdit(l *lab, zone, from, to string) string {
+	l.t.Helper()
+	file := filepath.Join(l.root, "etc/zonetop/zones", zone+".xml")
+	b, err := os.ReadFile(file)
+	if err != nil {
+		l.t.Fatal(err)
+	}
+	if !strings.Contains(string(b), from) {
+		l.t.Fatalf("%s does not hold %q:\n%s", file, from, b)
+	}
+	if err := os.WriteFile(file, []byte(strings.Replace(string(b), from, to, 1)), 0o644); err != nil {
+		l.t.Fatal(err)
+	}
+	return file
+}
+
+// A zone file edited by hand past the rules of verify is reported broken
+// and never acted on: no uninstall, boot, install or clone, in either
+// direction; the directory its zonepath points at stays untouched.
+func TestXCHandEditedConfigBroken(t *testing.T) {
+	l := newXCLab(t)
+	intact := xcVictim(t, filepath.Join(filepath.Dir(l.root), "victim"))
+	inst := l.newZone("")
+	l.ok("zoneadm", "-z", inst, "install")
+	conf := l.newZone("")
+	good := l.newZone("")
+	escape := `zonepath="/zones/../../victim"`
+	files := map[string]string{}
+	for _, z := range []string{inst, conf} {
+		files[z] = xcHandEdit(l, z, `zonepath="/zones/`+z+`"`, escape)
+	}
+	rule := `contains a ".." element`
+	for _, z := range []string{inst, conf} {
+		if v := l.verbose(z); !strings.Contains(v, "broken") || !strings.Contains(v, rule) || !strings.Contains(v, files[z]) {
+			t.Errorf("zoneadm list -cv does not report %s broken: %q", z, v)
+		}
+	}
+	if _, errOut, _ := l.run("zoneadm", "list", "-c"); !strings.Contains(errOut, inst+" is broken") {
+		t.Errorf("zoneadm list -c says nothing of the broken zone on stderr: %q", errOut)
+	}
+	for _, args := range [][]string{
+		{"zoneadm", "-z", inst, "uninstall", "-F"},
+		{"zoneadm", "-z", inst, "boot"},
+		{"zoneadm", "-z", inst, "ready"},
+		{"zoneadm", "-z", conf, "install"},
+		{"zoneadm", "-z", conf, "clone", good},
+	} {
+		l.fails(1, []string{files[args[2]], rule}, args...)
+		intact()
+	}
+	// A sound zone cloned from a broken one: refused too.
+	l.fails(1, []string{files[inst], rule}, "zoneadm", "-z", good, "clone", inst)
+	intact()
+	// Another rule of verify broken by hand: an rctl value out of range.
+	capped := l.newZone("", "set max-lwps=500")
+	cfile := xcHandEdit(l, capped, `limit="500"`, `limit="99999999999"`)
+	l.fails(1, []string{cfile, "out of range"}, "zoneadm", "-z", capped, "install")
+	if v := l.verbose(capped); !strings.Contains(v, "broken") {
+		t.Errorf("zoneadm list -cv does not report %s broken: %q", capped, v)
+	}
+	// The repair: zonecfg opens the zone, says what is wrong, and takes
+	// the recorded zonepath back even though the zone is installed.
+	_, errOut, code := l.run("zonecfg", "-z", inst, "set zonepath=/zones/"+inst)
+	if code != 0 || !strings.Contains(errOut, rule) {
+		t.Fatalf("zonecfg repair of %s: exit %d: %s", inst, code, errOut)
+	}
+	if v := l.verbose(inst); strings.Contains(v, "broken") {
+		t.Errorf("repaired zone still broken: %q", v)
+	}
+	l.ok("zonecfg", "-z", conf, "delete -F")
+	l.ok("zonecfg", "-z", capped, "set max-lwps=400")
+	intact()
+}
+
+// A zonepath whose parent is (or became) a symlink to a directory outside
+// the root prefix: reported broken; uninstall and boot refuse it and what
+// is behind the link stays.
+func TestXCZonepathParentSymlink(t *testing.T) {
+	l := newXCLab(t)
+	z := l.newZone("", "set zonepath=/zones/lnk/xcz")
+	if err := os.MkdirAll(filepath.Join(l.root, "zones/lnk"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	l.ok("zoneadm", "-z", z, "install")
+	outside := filepath.Join(filepath.Dir(l.root), "outside")
+	if err := os.Rename(filepath.Join(l.root, "zones/lnk"), outside); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(outside, filepath.Join(l.root, "zones/lnk")); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		// Put the zone back where it was, for the lab's uninstall.
+		os.Remove(filepath.Join(l.root, "zones/lnk"))
+		os.Rename(outside, filepath.Join(l.root, "zones/lnk"))
+	})
+	intact := xcVictim(t, filepath.Join(outside, "xcz", "root", "victim"))
+	link := filepath.Join(l.root, "zones/lnk") + " is a symbolic link"
+	if v := l.verbose(z); !strings.Contains(v, "broken") || !strings.Contains(v, link) {
+		t.Errorf("zoneadm list -cv does not report %s broken: %q", z, v)
+	}
+	for _, args := range [][]string{
+		{"zoneadm", "-z", z, "uninstall", "-F"},
+		{"zoneadm", "-z", z, "boot"},
+	} {
+		l.fails(1, []string{link}, args...)
+		intact()
+	}
+	other := l.newZone("", "set zonepath=/zones/lnk/xco")
+	l.fails(1, []string{link}, "zoneadm", "-z", other, "install")
+	if _, err := os.Lstat(filepath.Join(outside, "xco")); err == nil {
+		t.Error("install made a zonepath behind the symlink")
+	}
+	intact()
 }
