@@ -312,3 +312,74 @@ func TestXCZonepathParentSymlink(t *testing.T) {
 	}
 	intact()
 }
+
+// uninstall -F of a zone whose root holds symlinks out of it, some there
+// before and one swapped in and out for a directory while the removal
+// runs: the links go as links, and nothing behind them is touched.
+func TestXCUninstallSymlinksInRoot(t *testing.T) {
+	l := newXCLab(t)
+	victim := filepath.Join(filepath.Dir(l.root), "victim")
+	intact := xcVictim(t, victim)
+	z := l.newZone("")
+	l.ok("zoneadm", "-z", z, "install")
+	zroot := filepath.Join(l.zonepath(z), "root")
+	for name, target := range map[string]string{
+		"escape-dir":       victim,
+		"tmp/escape-file":  filepath.Join(victim, "marker"),
+		"var/escape-rel":   "../../../../../victim",
+		"root/escape-deep": filepath.Join(victim, "."),
+	} {
+		if err := os.Symlink(target, filepath.Join(zroot, name)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Enough entries that the removal takes a while, and a directory
+	// that becomes a symlink to the victim and back while it runs.
+	bulk := filepath.Join(zroot, "var", "bulk")
+	for i := 0; i < 50; i++ {
+		d := filepath.Join(bulk, fmt.Sprintf("d%02d", i))
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		for j := 0; j < 40; j++ {
+			if err := os.WriteFile(filepath.Join(d, fmt.Sprintf("f%02d", j)), nil, 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	swap := filepath.Join(zroot, "var", "swap")
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			// Mkdir, not MkdirAll: once the removal took var, nothing
+			// here may make the zonepath again.
+			_ = os.Mkdir(swap, 0o755)
+			_ = os.Mkdir(filepath.Join(swap, "sub"), 0o755)
+			_ = os.Rename(swap, swap+".dir")
+			_ = os.Symlink(victim, swap)
+			_ = os.Remove(swap)
+			_ = os.Rename(swap+".dir", swap)
+		}
+	}()
+	_, errOut, code := l.run("zoneadm", "-z", z, "uninstall", "-F")
+	close(stop)
+	<-done
+	intact()
+	if code != 0 {
+		// The race may make the removal stop (a directory became a
+		// link under it); a second run finishes what is left.
+		t.Logf("uninstall -F during the swaps: exit %d: %s", code, errOut)
+		l.ok("zoneadm", "-z", z, "uninstall", "-F")
+	}
+	intact()
+	if _, err := os.Lstat(l.zonepath(z)); err == nil {
+		t.Errorf("zonepath %s still there", l.zonepath(z))
+	}
+}
