@@ -309,30 +309,24 @@ func setTimesFrom(dirfd int, name string, st *unix.Stat_t) error {
 
 // renameIdentity gives a cloned root the new zone's name where install
 // wrote the old one: /etc/hostname, and the old name as a word of
-// /etc/hosts. Files that are not regular files of the root are left alone.
+// /etc/hosts. What is not a regular file of the root within the size
+// zonetop reads (absent, a symlink, a FIFO, a device, too big) is the
+// zone's own business and left as it is.
 func renameIdentity(rootfd int, oldName, newName string) error {
-	for _, f := range []string{"etc/hostname", "etc/hosts"} {
-		fd, err := openBeneath(rootfd, f, unix.O_RDONLY)
+	for _, f := range []struct {
+		rel string
+		max int64
+	}{{"etc/hostname", hostnameMax}, {"etc/hosts", zoneTextMax}} {
+		b, st, err := readZoneFileAt(rootfd, f.rel, f.max)
 		if err != nil {
-			continue // absent, or a symlink: the zone's own business
-		}
-		var st unix.Stat_t
-		ferr := unix.Fstat(fd, &st)
-		file := os.NewFile(uintptr(fd), f)
-		b, rerr := io.ReadAll(io.LimitReader(file, 1<<20))
-		file.Close()
-		if ferr != nil || rerr != nil || st.Mode&unix.S_IFMT != unix.S_IFREG {
 			continue
 		}
 		out := renameWord(string(b), oldName, newName)
 		if out == string(b) {
 			continue
 		}
-		if err := writeInRoot(rootfd, f, []byte(out), st.Mode&0o7777, true); err != nil {
+		if err := writeZoneFileAt(rootfd, f.rel, []byte(out), st.Mode&0o7777, int(st.Uid), int(st.Gid)); err != nil {
 			return err
-		}
-		if err := unix.Fchownat(rootfd, f, int(st.Uid), int(st.Gid), unix.AT_SYMLINK_NOFOLLOW); err != nil {
-			return fmt.Errorf("chown %s: %w", f, err)
 		}
 	}
 	return nil

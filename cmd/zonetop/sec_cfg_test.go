@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"math/rand/v2"
 	"os"
@@ -311,6 +312,185 @@ func TestXCZonepathParentSymlink(t *testing.T) {
 		t.Error("install made a zonepath behind the symlink")
 	}
 	intact()
+}
+
+// guarded runs the binary under the lab's root, failing the test if it
+// has not returned after 30 s: what it must never do is wait on a file
+// of the zone.
+func guarded(l *lab, args ...string) (stdout, stderr string, code int) {
+	l.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, ztBin, append([]string{"--root", l.root}, args...)...)
+	var o, e strings.Builder
+	cmd.Stdout, cmd.Stderr = &o, &e
+	err := cmd.Run()
+	if ctx.Err() != nil {
+		l.t.Fatalf("zonetop %s has not returned after 30 s\nstdout: %s\nstderr: %s", strings.Join(args, " "), o.String(), e.String())
+	}
+	if ee, ok := err.(*exec.ExitError); ok {
+		return o.String(), e.String(), ee.ExitCode()
+	} else if err != nil {
+		l.t.Fatalf("zonetop %s: %v", strings.Join(args, " "), err)
+	}
+	return o.String(), e.String(), 0
+}
+
+// guardedOK is guarded wanting exit status 0.
+func guardedOK(l *lab, args ...string) string {
+	l.t.Helper()
+	out, errOut, code := guarded(l, args...)
+	if code != 0 {
+		l.t.Fatalf("zonetop %s: exit %d\nstdout: %s\nstderr: %s", strings.Join(args, " "), code, out, errOut)
+	}
+	return out
+}
+
+// waitLog waits (boundedly) for zoneadmd's log of zone to mention want.
+func waitLog(l *lab, zone, want string) {
+	l.t.Helper()
+	file := filepath.Join(l.root, "var/log/zonetop", zone+".zoneadmd.log")
+	for i := 0; i < 400; i++ {
+		if b, _ := os.ReadFile(file); strings.Contains(string(b), want) {
+			return
+		}
+		time.Sleep(25 * time.Millisecond)
+	}
+	b, _ := os.ReadFile(file)
+	l.t.Errorf("zoneadmd's log never said %q:\n%s", want, b)
+}
+
+// vmHWM is the peak resident memory of a process, in kB.
+func vmHWM(t *testing.T, pid int) int {
+	t.Helper()
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if f := strings.Fields(line); len(f) >= 2 && f[0] == "VmHWM:" {
+			var kb int
+			fmt.Sscan(f[1], &kb)
+			return kb
+		}
+	}
+	t.Fatalf("no VmHWM in /proc/%d/status", pid)
+	return 0
+}
+
+// Files zonetop reads from a zone root are the zone administrator's: a
+// FIFO, a 100 MB sparse file or a symlink to a host file at /etc/project,
+// /etc/passwd, /etc/inittab or /etc/hostname is refused by name, and no
+// zoneadmd, zsched, init or front end waits on it.
+func TestXCZoneFilesFIFOSizeSymlink(t *testing.T) {
+	needBusybox(t)
+	l := newXCLab(t)
+	z := l.newZone("busybox")
+	l.ok("zoneadm", "-z", z, "install")
+	zroot := filepath.Join(l.zonepath(z), "root")
+	guardedOK(l, "zoneadm", "-z", z, "boot")
+
+	// Made by the zone's root, inside the zone: the watch reads it.
+	guardedOK(l, "zlogin", z, "sh", "-c", "rm /etc/project && mkfifo /etc/project")
+	waitLog(l, z, "/etc/project: a FIFO, not a regular file")
+	_, errOut, code := guarded(l, "zlogin", z, engine.ZoneBinaryPath, "projects")
+	if code == 0 || !strings.Contains(errOut, "/etc/project: a FIFO, not a regular file") {
+		t.Errorf("projects in the zone with a FIFO at /etc/project: exit %d: %s", code, errOut)
+	}
+	// zsched looks users up in /etc/passwd: a FIFO there refuses the
+	// user by name, and root still gets in to repair it.
+	guardedOK(l, "zlogin", z, "sh", "-c", "cp /etc/passwd /etc/passwd.good && rm /etc/passwd && mkfifo /etc/passwd")
+	if _, errOut, code := guarded(l, "zlogin", "-l", "nobody", z, "true"); code == 0 || !strings.Contains(errOut, "/etc/passwd: a FIFO, not a regular file") {
+		t.Errorf("zlogin -l nobody with a FIFO at /etc/passwd: exit %d: %s", code, errOut)
+	}
+	guardedOK(l, "zlogin", z, "sh", "-c", "rm /etc/passwd && mv /etc/passwd.good /etc/passwd")
+	guardedOK(l, "zoneadm", "-z", z, "halt")
+	// ready reads /etc/project too: the zone comes up with the default
+	// projects and says why, for its administrator to repair it.
+	guardedOK(l, "zoneadm", "-z", z, "boot")
+	waitConsole(l, z, "/etc/project: a FIFO, not a regular file; the default projects apply")
+	guardedOK(l, "zoneadm", "-z", z, "halt")
+	project := filepath.Join(zroot, "etc/project")
+	if err := os.Remove(project); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(project, []byte("system:0::::\nuser.root:1::::\nnoproject:2::::\ndefault:3::::\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+
+	// init reads /etc/inittab at boot.
+	inittab := filepath.Join(zroot, "etc/inittab")
+	if err := os.Remove(inittab); err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Mkfifo(inittab, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	guardedOK(l, "zoneadm", "-z", z, "boot")
+	waitConsole(l, z, "/etc/inittab: a FIFO, not a regular file")
+	guardedOK(l, "zoneadm", "-z", z, "halt")
+	if err := os.Remove(inittab); err != nil {
+		t.Fatal(err)
+	}
+
+	// 100 MB, sparse: refused by its size, never read.
+	guardedOK(l, "zoneadm", "-z", z, "boot")
+	guardedOK(l, "zlogin", z, "truncate", "-s", "100M", "/etc/project")
+	waitLog(l, z, "/etc/project: 104857600 bytes, over the")
+	_, errOut, code = guarded(l, "zlogin", z, engine.ZoneBinaryPath, "projects")
+	if code == 0 || !strings.Contains(errOut, "/etc/project: 104857600 bytes, over the") {
+		t.Errorf("projects in the zone with a 100 MB /etc/project: exit %d: %s", code, errOut)
+	}
+	b, err := os.ReadFile(filepath.Join(l.root, "run/zonetop", z, "zoneadmd.pid"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var pid int
+	fmt.Sscan(string(b), &pid)
+	if kb := vmHWM(t, pid); kb > 80<<10 {
+		t.Errorf("zoneadmd's peak memory is %d kB with a 100 MB /etc/project", kb)
+	}
+
+	// A symlink to a host file is refused as a symlink: neither the
+	// host's file nor the zone's is read.
+	guardedOK(l, "zlogin", z, "sh", "-c", "rm /etc/project && ln -s /etc/shadow /etc/project")
+	waitLog(l, z, "/etc/project: a symbolic link, not a regular file")
+	_, errOut, code = guarded(l, "zlogin", z, engine.ZoneBinaryPath, "projects")
+	if code == 0 || !strings.Contains(errOut, "/etc/project: a symbolic link, not a regular file") || strings.Contains(errOut, "root:") {
+		t.Errorf("projects in the zone with /etc/project → /etc/shadow: exit %d: %s", code, errOut)
+	}
+	guardedOK(l, "zoneadm", "-z", z, "halt")
+	if err := os.Remove(project); err != nil {
+		t.Fatal(err)
+	}
+
+	// clone renames the zone in /etc/hostname: a FIFO there is left alone.
+	hostname := filepath.Join(zroot, "etc/hostname")
+	if err := os.Remove(hostname); err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Mkfifo(hostname, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	c := l.newZone("busybox")
+	guardedOK(l, "zoneadm", "-z", c, "clone", z)
+	if st, err := os.Lstat(filepath.Join(l.zonepath(c), "root/etc/hostname")); err != nil || st.Mode()&os.ModeNamedPipe == 0 {
+		t.Errorf("the clone's /etc/hostname: %v %v", st.Mode(), err)
+	}
+}
+
+// waitConsole waits (boundedly) for the zone's console log to say want.
+func waitConsole(l *lab, zone, want string) {
+	l.t.Helper()
+	file := filepath.Join(l.root, "var/log/zonetop", zone+".console")
+	for i := 0; i < 400; i++ {
+		if b, _ := os.ReadFile(file); strings.Contains(string(b), want) {
+			return
+		}
+		time.Sleep(25 * time.Millisecond)
+	}
+	b, _ := os.ReadFile(file)
+	l.t.Errorf("the console of %s never said %q:\n%s", zone, want, b)
 }
 
 // uninstall -F of a zone whose root holds symlinks out of it, some there
