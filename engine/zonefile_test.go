@@ -2,6 +2,7 @@ package engine
 
 import (
 	"errors"
+	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -135,7 +136,15 @@ func TestRenameIdentityLeavesOddFiles(t *testing.T) {
 // zoneadmd's IPC check reads the zone's /etc/project on the zone's IPC
 // calls: a FIFO there must neither stop the call nor the halt.
 func TestIPCCheckFIFOProject(t *testing.T) {
-	z := newIPCZone(t, stdProjects, map[string]string{"zone.max-shm-memory": "(privileged,20000,deny)"})
+	needSeccompRoot(t)
+	z := newBusyboxZone(t)
+	z.spec.Name = fmt.Sprintf("xc%d-%d", os.Getpid()%100000, zoneSeq)
+	self, err := os.ReadFile("/proc/self/exe")
+	must(t, err)
+	must(t, os.WriteFile(filepath.Join(z.zroot(), "bin/ipctool"), self, 0o755))
+	must(t, os.WriteFile(filepath.Join(z.zroot(), "etc/project"), []byte(stdProjects), 0o644))
+	z.spec.IPCRctls = map[string]string{"zone.max-shm-memory": "(privileged,20000,deny)"}
+	z.ready()
 	project := filepath.Join(z.zroot(), "etc/project")
 	must(t, os.Remove(project))
 	must(t, unix.Mkfifo(project, 0o644))
