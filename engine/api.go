@@ -35,6 +35,10 @@ type ZoneInfo struct {
 	// the listing's principal holds on the zone, when it is a host user
 	// named in the zone's admin resource; empty for everyone else.
 	Auths []string `json:",omitempty"`
+	// Broken says why nothing acts on the zone: its configuration file
+	// breaks a rule of verify (naming the file and the rule), or its
+	// zonepath cannot be used on this host. Empty for a sound zone.
+	Broken string `json:",omitempty"`
 }
 
 // ListOptions selects which zones List returns, as `zoneadm list` does:

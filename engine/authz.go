@@ -186,8 +186,11 @@ func nonEmpty(s string) string {
 // (before nil: the zone is being created; after nil: deleted) for a
 // principal already authorized for ActConfigure. The global administrator
 // may change anything. A delegated user with the config auth may change
-// only what stays inside the zone: autoboot, bootargs, init and attr
-// resources. Everything else is the global administrator's, because it
+// only what neither runs code nor reaches the host: autoboot and attr
+// resources. init and bootargs are code: they choose the command the
+// zone's next boot runs as its root, which would give the config auth
+// what the login auth gives. Everything else is the global
+// administrator's, because it
 // either is a cap (rctls, capped-memory, capped-cpu, dedicated-cpu) or
 // reaches the host: zonepath and brand (where and how root writes on the
 // host), fs, inherit-pkg-dir and fs-allowed (host paths mounted in),
@@ -210,12 +213,12 @@ func CheckConfigChange(p Principal, before, after *zones.Config) error {
 	if before == nil || after == nil {
 		return fmt.Errorf("configure %s: %w: only the global administrator creates and deletes zones", name, ErrPermission)
 	}
-	var caps, host []string
+	var caps, code, host []string
 	b, a := before.Clone(), after.Clone()
 	// Blank out what a delegated user may change; what differs after
 	// that is refused, reported by name.
 	for _, c := range []*zones.Config{b, a} {
-		c.Autoboot, c.Bootargs, c.Init, c.Attrs = false, "", "", nil
+		c.Autoboot, c.Attrs = false, nil
 	}
 	chk := func(list *[]string, what string, x, y any) {
 		if !reflect.DeepEqual(x, y) {
@@ -228,6 +231,8 @@ func CheckConfigChange(p Principal, before, after *zones.Config) error {
 	chk(&caps, "capped-memory", b.CappedMemory, a.CappedMemory)
 	chk(&caps, "capped-cpu", b.CappedCPU, a.CappedCPU)
 	chk(&caps, "dedicated-cpu", b.DedicatedCPU, a.DedicatedCPU)
+	chk(&code, "init", b.Init, a.Init)
+	chk(&code, "bootargs", b.Bootargs, a.Bootargs)
 	chk(&host, "zonename", b.Name, a.Name)
 	chk(&host, "zonepath", b.Zonepath, a.Zonepath)
 	chk(&host, "brand", b.Brand, a.Brand)
@@ -245,6 +250,9 @@ func CheckConfigChange(p Principal, before, after *zones.Config) error {
 	chk(&host, "uuid", b.UUID, a.UUID)
 	if len(caps) > 0 {
 		return fmt.Errorf("configure %s: %w: zone caps are set by the global administrator (%s)", name, ErrPermission, strings.Join(caps, ", "))
+	}
+	if len(code) > 0 {
+		return fmt.Errorf("configure %s: %w: only the global administrator may change %s (%s)", name, ErrPermission, strings.Join(code, ", "), codeWhy)
 	}
 	if len(host) > 0 {
 		return fmt.Errorf("configure %s: %w: only the global administrator may change %s", name, ErrPermission, strings.Join(host, ", "))
@@ -324,11 +332,15 @@ func requireGlobal(p Principal, what, zone string) error {
 // What a delegated host user with the config auth may change with
 // zonecfg, command by command; CheckConfigChange decides the result again
 // before it is stored. Resource types and properties outside these lists
-// are either caps or reach the host (see CheckConfigChange).
+// are caps, code run as the zone's root, or reach the host (see
+// CheckConfigChange).
 var (
-	delegatedProps     = map[string]bool{"autoboot": true, "bootargs": true, "init": true}
+	delegatedProps     = map[string]bool{"autoboot": true}
 	delegatedResources = map[string]bool{"attr": true}
 	capResources       = map[string]bool{"rctl": true, "capped-memory": true, "capped-cpu": true, "dedicated-cpu": true}
+	// codeProps name what a boot runs: refused to the config auth,
+	// which does not give login.
+	codeProps = map[string]bool{"init": true, "bootargs": true}
 	// hostReach says, for the global properties and resource types a
 	// delegated user may not change, what they give power over.
 	hostReach = map[string]string{
@@ -341,6 +353,8 @@ var (
 	}
 )
 
+const codeWhy = "they choose what runs as the zone's root"
+
 // isRctlAlias reports whether prop is a global rctl alias (max-lwps, ...).
 func isRctlAlias(prop string) bool {
 	for _, r := range zones.ZoneRctlNames() {
@@ -352,10 +366,10 @@ func isRctlAlias(prop string) bool {
 }
 
 // CheckDelegatedCommand decides one zonecfg command of a delegated host
-// user holding the config auth on zone: the zone's own settings (autoboot,
-// bootargs, init, attr resources) are its; caps, what reaches the host
-// and the admin resource are refused by name, and creating, copying and
-// deleting zones stay the global administrator's.
+// user holding the config auth on zone: autoboot and attr resources are
+// its; caps, init and bootargs (code run as the zone's root), what
+// reaches the host and the admin resource are refused by name, and
+// creating, copying and deleting zones stay the global administrator's.
 func CheckDelegatedCommand(zone string, ch zones.Change) error {
 	deny := func(what, why string) error {
 		if what == "" {
@@ -390,6 +404,8 @@ func CheckDelegatedCommand(zone string, ch zones.Change) error {
 		return nil
 	case ch.Resource == "" && delegatedProps[ch.Property]:
 		return nil
+	case ch.Resource == "" && codeProps[ch.Property]:
+		return deny(what, "only the global administrator may change init and bootargs ("+codeWhy+")")
 	}
 	name := ch.Resource
 	if name == "" {

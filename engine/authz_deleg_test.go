@@ -15,8 +15,9 @@ func TestCheckDelegatedCommand(t *testing.T) {
 		deny string // "" allowed; else a word the refusal names
 	}{
 		{zones.Change{Op: "set", Property: "autoboot"}, ""},
-		{zones.Change{Op: "clear", Property: "bootargs"}, ""},
-		{zones.Change{Op: "set", Property: "init"}, ""},
+		{zones.Change{Op: "clear", Property: "bootargs"}, "what runs as the zone's root"},
+		{zones.Change{Op: "set", Property: "init"}, "what runs as the zone's root"},
+		{zones.Change{Op: "set", Property: "bootargs"}, "bootargs"},
 		{zones.Change{Op: "add", Resource: "attr"}, ""},
 		{zones.Change{Op: "set", Resource: "attr", Property: "value"}, ""},
 		{zones.Change{Op: "set"}, ""},
@@ -60,6 +61,30 @@ func TestCheckConfigChangeNamesRctls(t *testing.T) {
 
 // A session restricted by Options: a refused command changes nothing,
 // and the commit check has the last word on what reaches the store.
+// init and bootargs are code run as the zone's root at its next boot:
+// the commit check refuses them even when the command check is bypassed.
+func TestCheckConfigChangeRefusesCode(t *testing.T) {
+	p := Principal{UID: 1000, User: "alice", Zone: "global"}
+	b := &zones.Config{Name: "web01"}
+	for _, set := range []func(*zones.Config){
+		func(c *zones.Config) { c.Init = "/bin/sh" },
+		func(c *zones.Config) { c.Bootargs = "-c id" },
+	} {
+		a := b.Clone()
+		set(a)
+		err := CheckConfigChange(p, b, a)
+		if err == nil || !errors.Is(err, ErrPermission) || !strings.Contains(err.Error(), "what runs as the zone's root") {
+			t.Errorf("%+v: %v, want a permission denied saying why", a, err)
+		}
+	}
+	a := b.Clone()
+	a.Autoboot = true
+	a.Attrs = []zones.Attr{{Name: "owner", Type: "string", Value: "ops"}}
+	if err := CheckConfigChange(p, b, a); err != nil {
+		t.Errorf("autoboot and attr: %v", err)
+	}
+}
+
 func TestZonecfgOptions(t *testing.T) {
 	root := t.TempDir()
 	st := zones.NewStore(root)

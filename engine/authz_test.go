@@ -94,9 +94,9 @@ func TestCheckConfigChange(t *testing.T) {
 		msg    string
 	}{
 		{"autoboot", func(c *zones.Config) { c.Autoboot = true }, true, ""},
-		{"bootargs", func(c *zones.Config) { c.Bootargs = "-v" }, true, ""},
+		{"bootargs", func(c *zones.Config) { c.Bootargs = "-v" }, false, "what runs as the zone's root"},
 		{"attr", func(c *zones.Config) { c.Attrs = []zones.Attr{{Name: "comment", Type: "string", Value: "x"}} }, true, ""},
-		{"init", func(c *zones.Config) { c.Init = "/sbin/init" }, true, ""},
+		{"init", func(c *zones.Config) { c.Init = "/sbin/init" }, false, "what runs as the zone's root"},
 		{"rctl", func(c *zones.Config) { c.Rctls = []zones.Rctl{{Name: "zone.max-lwps"}} }, false, "zone caps"},
 		{"capped-memory", func(c *zones.Config) { c.CappedMemory = &zones.CappedMemory{Physical: 1} }, false, "zone caps"},
 		{"capped-cpu", func(c *zones.Config) { c.CappedCPU = &zones.CappedCPU{NCPUs: 4} }, false, "zone caps"},

@@ -17,6 +17,7 @@ import (
 // CloneOptions says what Clone copies where.
 type CloneOptions struct {
 	Zonepath   string // the new zone's; Clone creates it as Install does
+	Root       string // the root prefix Zonepath lies beneath ("" is /)
 	SourceRoot string // the source zone's ZONEPATH/root on the host
 	ZoneName   string // the new zone's name, given to /etc/hostname and /etc/hosts
 	SourceName string // the source zone's name, replaced there
@@ -31,14 +32,14 @@ type CloneOptions struct {
 // symlink is copied as a link, and a file system mounted inside the source
 // stops the clone. As with Install, a failure removes what was made.
 func Clone(ctx context.Context, o CloneOptions) error {
-	if errs := VerifyInstall(InstallOptions{Zonepath: o.Zonepath, Brand: "sparse", ZoneName: o.ZoneName}); len(errs) > 0 {
+	if errs := VerifyInstall(InstallOptions{Zonepath: o.Zonepath, Root: o.Root, Brand: "sparse", ZoneName: o.ZoneName}); len(errs) > 0 {
 		return fmt.Errorf("clone %s: %w", o.Zonepath, errors.Join(errs...))
 	}
 	total, err := cloneSize(o.SourceRoot)
 	if err != nil {
 		return fmt.Errorf("clone %s: source: %w", o.Zonepath, err)
 	}
-	err = makeZoneRoot(ctx, o.Zonepath, func(_ string, rootfd int) error {
+	err = makeZoneRoot(ctx, o.Root, o.Zonepath, func(_ string, rootfd int) error {
 		src, err := unix.Open(o.SourceRoot, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
 		if err != nil {
 			return fmt.Errorf("source root %s: %w", o.SourceRoot, err)
@@ -308,30 +309,24 @@ func setTimesFrom(dirfd int, name string, st *unix.Stat_t) error {
 
 // renameIdentity gives a cloned root the new zone's name where install
 // wrote the old one: /etc/hostname, and the old name as a word of
-// /etc/hosts. Files that are not regular files of the root are left alone.
+// /etc/hosts. What is not a regular file of the root within the size
+// zonetop reads (absent, a symlink, a FIFO, a device, too big) is the
+// zone's own business and left as it is.
 func renameIdentity(rootfd int, oldName, newName string) error {
-	for _, f := range []string{"etc/hostname", "etc/hosts"} {
-		fd, err := openBeneath(rootfd, f, unix.O_RDONLY)
+	for _, f := range []struct {
+		rel string
+		max int64
+	}{{"etc/hostname", hostnameMax}, {"etc/hosts", zoneTextMax}} {
+		b, st, err := readZoneFileAt(rootfd, f.rel, f.max)
 		if err != nil {
-			continue // absent, or a symlink: the zone's own business
-		}
-		var st unix.Stat_t
-		ferr := unix.Fstat(fd, &st)
-		file := os.NewFile(uintptr(fd), f)
-		b, rerr := io.ReadAll(io.LimitReader(file, 1<<20))
-		file.Close()
-		if ferr != nil || rerr != nil || st.Mode&unix.S_IFMT != unix.S_IFREG {
 			continue
 		}
 		out := renameWord(string(b), oldName, newName)
 		if out == string(b) {
 			continue
 		}
-		if err := writeInRoot(rootfd, f, []byte(out), st.Mode&0o7777, true); err != nil {
+		if err := writeZoneFileAt(rootfd, f.rel, []byte(out), st.Mode&0o7777, int(st.Uid), int(st.Gid)); err != nil {
 			return err
-		}
-		if err := unix.Fchownat(rootfd, f, int(st.Uid), int(st.Gid), unix.AT_SYMLINK_NOFOLLOW); err != nil {
-			return fmt.Errorf("chown %s: %w", f, err)
 		}
 	}
 	return nil

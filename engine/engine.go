@@ -117,7 +117,12 @@ func (e *Engine) List(ctx context.Context, p Principal, opts ListOptions) ([]Zon
 		if !wanted(zones.State(zi.State), opts) {
 			continue
 		}
-		if cfg, _, err := e.store.Load(ent.Name); err != nil {
+		cfg, _, err := e.store.Load(ent.Name)
+		if err == nil {
+			err = e.checkZonepath(cfg)
+		}
+		if err != nil {
+			zi.Broken = err.Error()
 			zi.Reason = strings.TrimSpace(zi.Reason + " " + err.Error())
 		} else {
 			zi.Brand, zi.IPType, zi.Autoboot = cfg.EffectiveBrand(), cfg.EffectiveIPType(), cfg.Autoboot

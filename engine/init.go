@@ -106,7 +106,9 @@ func zinitMain(args []string) int {
 	if len(args) > 2 {
 		fmt.Printf("zinit: boot arguments: %s\n", strings.Join(args[2:], " "))
 	}
-	b, err := os.ReadFile("/etc/inittab")
+	// Bounded and regular only: a FIFO here would stop the zone's init
+	// before it starts anything.
+	b, err := ReadZoneFile("/", "/etc/inittab", zoneTextMax)
 	if err != nil {
 		fmt.Printf("zinit: %v; nothing to start\n", err)
 	}

@@ -19,6 +19,9 @@ import (
 // InstallOptions says what zoneadm install builds and where.
 type InstallOptions struct {
 	Zonepath string // absolute host path; install creates it (700) and Zonepath/root (755)
+	// Root is the root prefix ("" is /): Zonepath must lie beneath it,
+	// with no symlink on the way below it.
+	Root     string
 	Brand    string // "sparse" (also ""), "busybox" or "tarball"
 	Archive  string // tarball brand: .tar, .tar.gz/.tgz, .tar.xz, .tar.zst or .tar.bz2, recognised by content
 	ZoneName string // written to /etc/hostname and /etc/hosts
@@ -98,6 +101,10 @@ func VerifyInstall(o InstallOptions) []error {
 	case filepath.Clean(o.Zonepath) == "/":
 		bad("zonepath may not be /")
 	default:
+		if err := CheckZonepathOnHost(o.Root, o.Zonepath); err != nil {
+			errs = append(errs, err)
+			break
+		}
 		zp := filepath.Clean(o.Zonepath)
 		parent := filepath.Dir(zp)
 		if st, err := os.Stat(parent); err != nil {
@@ -183,7 +190,7 @@ func Install(ctx context.Context, o InstallOptions) error {
 	if o.Brand == "tarball" && o.Archive == "" {
 		return fmt.Errorf("install %s: the tarball brand needs an archive (install -a FILE)", o.Zonepath)
 	}
-	err := makeZoneRoot(ctx, o.Zonepath, func(root string, rootfd int) error {
+	err := makeZoneRoot(ctx, o.Root, o.Zonepath, func(root string, rootfd int) error {
 		switch o.Brand {
 		case "", "sparse":
 			return installSkeleton(ctx, rootfd, o, nil)
@@ -200,19 +207,26 @@ func Install(ctx context.Context, o InstallOptions) error {
 }
 
 // makeZoneRoot creates zonepath (700) and zonepath/root (755), both
-// root's, and has fill fill the root. On any failure, cancellation
-// included, it removes what it created, and only that: a zonepath that
-// existed (empty) before is emptied again and kept. Errors start with the
-// zonepath.
-func makeZoneRoot(ctx context.Context, zonepath string, fill func(root string, rootfd int) error) (err error) {
+// root's, and has fill fill the root. zonepath must lie beneath root
+// ("" is /) with no symlink on the way: it is made and cleaned up
+// through its parent's descriptor, so a symlink swapped in cannot send
+// either elsewhere. On any failure, cancellation included, it removes
+// what it created, and only that: a zonepath that existed (empty) before
+// is emptied again and kept. Errors start with the zonepath.
+func makeZoneRoot(ctx context.Context, root, zonepath string, fill func(root string, rootfd int) error) (err error) {
 	zp := filepath.Clean(zonepath)
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("%s: %w", zp, err)
 	}
+	at, err := openZonepath(root, zonepath)
+	if err != nil {
+		return fmt.Errorf("%s: %w", zp, err)
+	}
+	defer at.Close()
 	created := false
-	if err := os.Mkdir(zp, 0o700); err == nil {
+	if err := unix.Mkdirat(at.pfd, at.base, 0o700); err == nil {
 		created = true
-	} else if !errors.Is(err, os.ErrExist) {
+	} else if !errors.Is(err, unix.EEXIST) {
 		return fmt.Errorf("%s: %w", zp, err)
 	}
 	defer func() {
@@ -220,39 +234,44 @@ func makeZoneRoot(ctx context.Context, zonepath string, fill func(root string, r
 			return
 		}
 		// Cleanup must run even when ctx is what failed.
-		if cerr := removeZonepath(context.Background(), zp, !created); cerr != nil {
+		if cerr := removeZonepathAt(context.Background(), at.pfd, at.base, zp, !created); cerr != nil {
 			err = fmt.Errorf("%w (and cleaning up failed: %v)", err, cerr)
 		}
 	}()
+	zfd, err := unix.Openat(at.pfd, at.base, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return fmt.Errorf("%s: %w", zp, err)
+	}
+	defer unix.Close(zfd)
 	if created {
-		if err := setOwnerMode(zp, 0o700); err != nil {
+		if err := fdOwnerMode(zfd, 0o700); err != nil {
 			return fmt.Errorf("%s: %w", zp, err)
 		}
 	}
-	root := filepath.Join(zp, "root")
-	if err := os.Mkdir(root, 0o755); err != nil {
-		return fmt.Errorf("%s: %w", zp, err)
+	if err := unix.Mkdirat(zfd, "root", 0o755); err != nil {
+		return fmt.Errorf("%s: mkdir root: %w", zp, err)
 	}
-	if err := setOwnerMode(root, 0o755); err != nil {
-		return fmt.Errorf("%s: %w", zp, err)
-	}
-	rootfd, err := unix.Open(root, unix.O_PATH|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+	rootfd, err := unix.Openat(zfd, "root", unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return fmt.Errorf("%s: open root: %w", zp, err)
 	}
 	defer unix.Close(rootfd)
-	if err := fill(root, rootfd); err != nil {
+	if err := fdOwnerMode(rootfd, 0o755); err != nil {
+		return fmt.Errorf("%s: root: %w", zp, err)
+	}
+	if err := fill(filepath.Join(at.real, "root"), rootfd); err != nil {
 		return fmt.Errorf("%s: %w", zp, err)
 	}
 	return nil
 }
 
-func setOwnerMode(p string, mode os.FileMode) error {
-	if err := os.Lchown(p, 0, 0); err != nil {
+// fdOwnerMode makes the directory open as fd root's with exactly mode
+// (Mkdirat's went through the umask).
+func fdOwnerMode(fd int, mode uint32) error {
+	if err := unix.Fchown(fd, 0, 0); err != nil {
 		return err
 	}
-	// Mkdir's mode went through the umask; set it exactly.
-	return os.Chmod(p, mode)
+	return unix.Fchmod(fd, mode)
 }
 
 // report sends a step-count progress report if anyone listens.

@@ -8,7 +8,6 @@ import (
 	"io"
 	"log"
 	"os"
-	"path/filepath"
 	"runtime"
 	"strconv"
 	"strings"
@@ -985,9 +984,11 @@ func zoneCgroupRels(dirs []string) []string {
 	return out
 }
 
-// zoneProjectsReader returns a reader of the zone's /etc/project, opened
-// inside the zone root without following links out of it, with its mtime
-// for change detection. A missing file gives the Solaris defaults.
+// zoneProjectsReader returns a reader of the zone's /etc/project, read
+// as ReadZoneFile reads (inside the zone root, a bounded regular file:
+// a FIFO there must not stop the check every IPC call of the zone waits
+// on), with its mtime for change detection. A missing or unreadable file
+// gives the Solaris defaults.
 func zoneProjectsReader(zoneRoot string, logf func(string, ...any)) func() (limits.Projects, time.Time) {
 	return func() (limits.Projects, time.Time) {
 		rfd, err := unix.Open(zoneRoot, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
@@ -995,21 +996,16 @@ func zoneProjectsReader(zoneRoot string, logf func(string, ...any)) func() (limi
 			return limits.DefaultProjects(), time.Time{}
 		}
 		defer unix.Close(rfd)
-		fd, err := unix.Openat2(rfd, "etc/project", &unix.OpenHow{Flags: unix.O_RDONLY | unix.O_CLOEXEC,
-			Resolve: unix.RESOLVE_IN_ROOT | unix.RESOLVE_NO_MAGICLINKS})
+		b, st, err := readZoneFileAt(rfd, "/etc/project", zoneDBMax)
 		if err != nil {
+			// The project watch and ready report why; this check runs
+			// on every IPC call and stays quiet.
 			return limits.DefaultProjects(), time.Time{}
 		}
-		f := os.NewFile(uintptr(fd), filepath.Join(zoneRoot, "etc/project"))
-		defer f.Close()
-		st, err := f.Stat()
-		if err != nil || !st.Mode().IsRegular() {
-			return limits.DefaultProjects(), time.Time{}
-		}
-		ps, errs := limits.ParseProjects(io.LimitReader(f, 4<<20), "/etc/project")
+		ps, errs := limits.ParseProjects(bytes.NewReader(b), "/etc/project")
 		for _, e := range errs {
 			logf("ipc: %v", e)
 		}
-		return ps, st.ModTime()
+		return ps, time.Unix(st.Mtim.Unix())
 	}
 }

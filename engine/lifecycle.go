@@ -18,7 +18,10 @@ import (
 // "not allowed" from "failed".
 var ErrPermission = errors.New("permission denied")
 
-// load reads a zone's configuration and index entry together.
+// load reads a zone's configuration and index entry together, for an
+// operation that will act on it. A configuration that does not verify
+// (the store refuses it), or whose zonepath has a symlink on its way on
+// this host, is an error: no install, boot, clone or uninstall acts on it.
 func (e *Engine) load(name string) (*zones.Config, zones.IndexEntry, error) {
 	ent, err := e.store.State(name)
 	if err != nil {
@@ -28,7 +31,22 @@ func (e *Engine) load(name string) (*zones.Config, zones.IndexEntry, error) {
 	if err != nil {
 		return nil, ent, err
 	}
+	if err := e.checkZonepath(cfg); err != nil {
+		return nil, ent, err
+	}
 	return cfg, ent, nil
+}
+
+// checkZonepath checks the zone's zonepath on the host; the path is
+// joined without cleaning, so a ".." is seen as written.
+func (e *Engine) checkZonepath(cfg *zones.Config) error {
+	if cfg.Zonepath == "" {
+		return nil
+	}
+	if err := CheckZonepathOnHost(e.Root, strings.TrimSuffix(e.Root, "/")+"/"+strings.TrimPrefix(cfg.Zonepath, "/")); err != nil {
+		return fmt.Errorf("zone %s: %w", cfg.Name, err)
+	}
+	return nil
 }
 
 // liveState is the zone's state as its supervisor sees it, falling back to
@@ -65,7 +83,7 @@ func (e *Engine) VerifyZone(ctx context.Context, p Principal, name string) []err
 }
 
 func (e *Engine) installOptions(cfg *zones.Config, archive string, progress func(Progress)) InstallOptions {
-	return InstallOptions{Zonepath: e.hostPath(cfg.Zonepath), Brand: cfg.Brand, Archive: archive, ZoneName: cfg.Name, Progress: progress}
+	return InstallOptions{Zonepath: e.hostPath(cfg.Zonepath), Root: e.Root, Brand: cfg.Brand, Archive: archive, ZoneName: cfg.Name, Progress: progress}
 }
 
 // InstallZone fills the zone's root by its brand. The zone is incomplete
@@ -119,7 +137,7 @@ func (e *Engine) InstallZone(ctx context.Context, p Principal, name, archive str
 // operation lock.
 func (e *Engine) fillRoot(ctx context.Context, name, op string, cfg *zones.Config, ent zones.IndexEntry, prepare, fill func() error) error {
 	if ent.State == zones.StateIncomplete {
-		if err := Uninstall(ctx, e.hostPath(cfg.Zonepath), true); err != nil {
+		if err := UninstallBeneath(ctx, e.Root, e.hostPath(cfg.Zonepath), true); err != nil {
 			return fmt.Errorf("%s %s: clean up the earlier incomplete install: %w", op, name, err)
 		}
 		if err := e.store.SetState(name, []zones.State{zones.StateIncomplete}, zones.StateConfigured, ""); err != nil {
@@ -206,7 +224,7 @@ func (e *Engine) CloneZone(ctx context.Context, p Principal, name, source string
 	if err := zones.CheckOp(source, e.liveState(source, sent), "clone-source"); err != nil {
 		return fmt.Errorf("clone %s: %w", name, err)
 	}
-	opts := CloneOptions{Zonepath: e.hostPath(cfg.Zonepath), SourceRoot: filepath.Join(e.hostPath(scfg.Zonepath), "root"),
+	opts := CloneOptions{Zonepath: e.hostPath(cfg.Zonepath), Root: e.Root, SourceRoot: filepath.Join(e.hostPath(scfg.Zonepath), "root"),
 		ZoneName: name, SourceName: source, Progress: progress}
 	return e.fillRoot(ctx, name, "clone", cfg, ent, nil, func() error { return Clone(ctx, opts) })
 }
@@ -235,7 +253,7 @@ func (e *Engine) UninstallZone(ctx context.Context, p Principal, name string, fo
 	if err := e.store.SetState(name, []zones.State{zones.StateInstalled, zones.StateIncomplete}, zones.StateIncomplete, "uninstall under way"); err != nil {
 		return fmt.Errorf("uninstall %s: %w", name, err)
 	}
-	if err := Uninstall(ctx, e.hostPath(cfg.Zonepath), force); err != nil {
+	if err := UninstallBeneath(ctx, e.Root, e.hostPath(cfg.Zonepath), force); err != nil {
 		return fmt.Errorf("uninstall %s: %w (the zone stays incomplete; run uninstall -F again once that is fixed)", name, err)
 	}
 	return e.store.SetState(name, []zones.State{zones.StateIncomplete}, zones.StateConfigured, "")

@@ -224,12 +224,18 @@ func parseProjectEvents(b []byte, wd int) (changed, lost bool) {
 // by the watch. zoneadmd's own writes (the socket's project ops) show up
 // too; a file that reads the same as the one last applied is left alone.
 func (d *zoneadmd) projectFileChanged(zoneRoot string) {
-	b, err := readZoneFile(zoneRoot, "etc/project")
+	b, err := ReadZoneFile(zoneRoot, "/etc/project", zoneDBMax)
 	if errors.Is(err, unix.ENOENT) {
 		b, err = nil, nil
 	}
 	if err != nil {
+		// A FIFO, a device, a symlink or an oversized file: refused
+		// without waiting on it; the projects applied before stay, and
+		// the zone's console says why.
 		log.Printf("/etc/project changed: %v", err)
+		if d.hub != nil {
+			d.hub.Notice(fmt.Sprintf("zoneadmd: %v; the projects applied before stay", err))
+		}
 		return
 	}
 	d.mu.Lock()

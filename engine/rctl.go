@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 
@@ -190,96 +189,11 @@ func resourcesOf(l limits.Level, rc map[string]uint64, zoneCap uint64) *limits.R
 	return r
 }
 
-// readZoneFile reads a file of the zone's root, resolving the path inside
-// the root (RESOLVE_IN_ROOT): a symlink in the zone can never lead the
-// host-side reader out of it.
-func readZoneFile(zoneRoot, rel string) ([]byte, error) {
-	rootfd, err := unix.Open(zoneRoot, unix.O_PATH|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
-	if err != nil {
-		return nil, fmt.Errorf("zone root %s: %w", zoneRoot, err)
-	}
-	defer unix.Close(rootfd)
-	fd, err := unix.Openat2(rootfd, rel, &unix.OpenHow{Flags: unix.O_RDONLY | unix.O_CLOEXEC | unix.O_NONBLOCK,
-		Resolve: unix.RESOLVE_IN_ROOT | unix.RESOLVE_NO_MAGICLINKS | unix.RESOLVE_NO_XDEV})
-	if err != nil {
-		return nil, &os.PathError{Op: "open", Path: "/" + rel, Err: err}
-	}
-	f := os.NewFile(uintptr(fd), rel)
-	defer f.Close()
-	st, err := f.Stat()
-	if err != nil {
-		return nil, err
-	}
-	if !st.Mode().IsRegular() {
-		return nil, fmt.Errorf("/%s: not a regular file", rel)
-	}
-	const maxProjectFile = 4 << 20
-	buf := make([]byte, 0, min(st.Size()+1, maxProjectFile+1))
-	for {
-		n, err := f.Read(buf[len(buf):cap(buf)])
-		buf = buf[:len(buf)+n]
-		if err != nil || n == 0 {
-			break
-		}
-		if len(buf) > maxProjectFile {
-			return nil, fmt.Errorf("/%s: larger than %d bytes", rel, maxProjectFile)
-		}
-		if len(buf) == cap(buf) {
-			buf = append(buf, 0)[:len(buf)]
-		}
-	}
-	return buf, nil
-}
-
-// writeZoneFile replaces a file of the zone's root atomically: a temporary
-// file in the same directory, renamed over the old one. No component may
-// be a symlink (RESOLVE_NO_SYMLINKS), so a zone administrator's link can
-// never redirect the host's write.
-func writeZoneFile(zoneRoot, rel string, data []byte, mode uint32) error {
-	rootfd, err := unix.Open(zoneRoot, unix.O_PATH|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
-	if err != nil {
-		return fmt.Errorf("zone root %s: %w", zoneRoot, err)
-	}
-	defer unix.Close(rootfd)
-	dir, base := filepath.Split(rel)
-	dir = strings.TrimSuffix(dir, "/")
-	if dir == "" {
-		dir = "."
-	}
-	dfd, err := unix.Openat2(rootfd, dir, &unix.OpenHow{Flags: unix.O_PATH | unix.O_DIRECTORY | unix.O_CLOEXEC,
-		Resolve: unix.RESOLVE_BENEATH | unix.RESOLVE_NO_SYMLINKS | unix.RESOLVE_NO_XDEV})
-	if err != nil {
-		return fmt.Errorf("/%s: %w", dir, err)
-	}
-	defer unix.Close(dfd)
-	tmp := fmt.Sprintf(".%s.zonetop.%d", base, os.Getpid())
-	fd, err := unix.Openat(dfd, tmp, unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL|unix.O_NOFOLLOW|unix.O_CLOEXEC, mode)
-	if err != nil {
-		return fmt.Errorf("/%s: %w", rel, err)
-	}
-	f := os.NewFile(uintptr(fd), tmp)
-	_, err = f.Write(data)
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = unix.Renameat(dfd, tmp, dfd, base)
-	}
-	if err != nil {
-		_ = unix.Unlinkat(dfd, tmp, 0)
-		return fmt.Errorf("/%s: %w", rel, err)
-	}
-	return nil
-}
-
 // readZoneProjects reads the zone's /etc/project. A zone without one has
 // the Solaris defaults. Bad lines come back as errors (with file and line)
 // beside the good entries, which still apply.
 func readZoneProjects(zoneRoot string) (limits.Projects, []error, error) {
-	b, err := readZoneFile(zoneRoot, "etc/project")
+	b, err := ReadZoneFile(zoneRoot, "/etc/project", zoneDBMax)
 	if errors.Is(err, unix.ENOENT) {
 		return limits.DefaultProjects(), nil, nil
 	}

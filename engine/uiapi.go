@@ -387,7 +387,7 @@ func taskOf(cgroup, zone string) int {
 // the console at a host file.
 func zonePasswd(zoneRoot string) map[int]string {
 	m := map[int]string{}
-	b, err := ReadZoneFile(zoneRoot, "/etc/passwd", 4<<20)
+	b, err := ReadZoneFile(zoneRoot, "/etc/passwd", zoneDBMax)
 	if err != nil {
 		return m
 	}

@@ -14,80 +14,82 @@ import (
 
 // Uninstall removes zonepath and everything under it. It refuses while
 // anything is mounted at or below zonepath, and it never follows a symlink:
-// entries are removed relative to their directory's fd, and a directory on
-// another mount is never entered. A zonepath that does not exist is already
-// uninstalled.
+// the zonepath's parent is opened with no symlink on the way (a zonepath
+// that is a symlink, or has one above it, is refused), entries are removed
+// relative to their directory's fd, and a directory on another mount is
+// never entered. A zonepath that does not exist is already uninstalled.
 //
 // Without force it also refuses a zonepath that does not look like one
 // install made (not root's, or holding more than root), so a zonepath
 // configured over some other directory by mistake is not wiped; force
 // (uninstall -F) removes it anyway, as after a failed install.
 func Uninstall(ctx context.Context, zonepath string, force bool) error {
+	return UninstallBeneath(ctx, "/", zonepath, force)
+}
+
+// UninstallBeneath is Uninstall of a zonepath that must lie beneath the
+// root prefix root; symlinks are refused only below root.
+func UninstallBeneath(ctx context.Context, root, zonepath string, force bool) error {
 	if !filepath.IsAbs(zonepath) {
 		return fmt.Errorf("uninstall %s: zonepath is not absolute", zonepath)
 	}
-	zp := filepath.Clean(zonepath)
-	if zp == "/" {
+	if filepath.Clean(zonepath) == "/" {
 		return errors.New("uninstall /: refusing to remove /")
 	}
-	real, err := realZonepath(zp)
+	zp, err := openZonepath(root, zonepath)
 	if errors.Is(err, os.ErrNotExist) {
 		return nil
 	}
 	if err != nil {
-		return fmt.Errorf("uninstall %s: %w", zp, err)
+		return fmt.Errorf("uninstall %s: %w", zonepath, err)
 	}
-	mounts, err := mountsUnder(real)
+	defer zp.Close()
+	st, err := zp.stat()
+	switch {
+	case errors.Is(err, unix.ENOENT):
+		return nil
+	case err != nil:
+		return fmt.Errorf("uninstall %s: %w", zonepath, err)
+	case st.Mode&unix.S_IFMT == unix.S_IFLNK:
+		return fmt.Errorf("uninstall %s: zonepath is a symbolic link; refusing to follow it", zonepath)
+	case st.Mode&unix.S_IFMT != unix.S_IFDIR:
+		return fmt.Errorf("uninstall %s: zonepath is not a directory", zonepath)
+	}
+	mounts, err := mountsUnder(zp.real)
 	if err != nil {
-		return fmt.Errorf("uninstall %s: %w", zp, err)
+		return fmt.Errorf("uninstall %s: %w", zonepath, err)
 	}
 	if len(mounts) > 0 {
 		if len(mounts) > 5 {
 			mounts = append(mounts[:5], fmt.Sprintf("and %d more", len(mounts)-5))
 		}
-		return fmt.Errorf("uninstall %s: still mounted: %s (halt the zone, or unmount them)", zp, strings.Join(mounts, ", "))
+		return fmt.Errorf("uninstall %s: still mounted: %s (halt the zone, or unmount them)", zonepath, strings.Join(mounts, ", "))
 	}
 	if !force {
-		if err := looksInstalled(real); err != nil {
-			return fmt.Errorf("uninstall %s: %w; uninstall -F removes it anyway", zp, err)
+		if err := looksInstalled(zp); err != nil {
+			return fmt.Errorf("uninstall %s: %w; uninstall -F removes it anyway", zonepath, err)
 		}
 	}
-	if err := removeZonepath(ctx, real, false); err != nil {
-		return fmt.Errorf("uninstall %s: %w", zp, err)
+	if err := removeZonepathAt(ctx, zp.pfd, zp.base, zonepath, false); err != nil {
+		return fmt.Errorf("uninstall %s: %w", zonepath, err)
 	}
 	return nil
 }
 
-// realZonepath resolves the zonepath's parent (mountinfo holds resolved
-// paths) and checks that the zonepath itself is a real directory.
-func realZonepath(zp string) (string, error) {
-	parent, err := filepath.EvalSymlinks(filepath.Dir(zp))
+func looksInstalled(zp *zonepathAt) error {
+	fd, err := unix.Openat(zp.pfd, zp.base, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
 	if err != nil {
-		return "", err
+		return err
 	}
-	real := filepath.Join(parent, filepath.Base(zp))
-	st, err := os.Lstat(real)
-	if err != nil {
-		return "", err
-	}
-	if st.Mode()&os.ModeSymlink != 0 {
-		return "", fmt.Errorf("zonepath is a symbolic link; refusing to follow it")
-	}
-	if !st.IsDir() {
-		return "", fmt.Errorf("zonepath is not a directory")
-	}
-	return real, nil
-}
-
-func looksInstalled(zp string) error {
+	defer unix.Close(fd)
 	var st unix.Stat_t
-	if err := unix.Lstat(zp, &st); err != nil {
+	if err := unix.Fstat(fd, &st); err != nil {
 		return err
 	}
 	if st.Uid != 0 {
 		return fmt.Errorf("zonepath is owned by uid %d, not root", st.Uid)
 	}
-	names, err := readNames(zp, -1)
+	names, err := fdNames(fd)
 	if err != nil {
 		return err
 	}
@@ -154,27 +156,24 @@ func unescapeMountinfo(s string) string {
 	return b.String()
 }
 
-// removeZonepath empties zp; unless keep is set, it then removes zp too.
-func removeZonepath(ctx context.Context, zp string, keep bool) error {
-	pfd, err := unix.Open(filepath.Dir(zp), unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
-	if err != nil {
-		return err
-	}
-	defer unix.Close(pfd)
-	base := filepath.Base(zp)
+// removeZonepathAt empties the directory base of parent directory pfd
+// (where names it in messages); unless keep is set, it then removes it
+// too. The directory is opened with O_NOFOLLOW: a symlink there is
+// refused, never followed.
+func removeZonepathAt(ctx context.Context, pfd int, base, where string, keep bool) error {
 	fd, err := unix.Openat(pfd, base, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
 	if errors.Is(err, unix.ENOENT) {
 		return nil
 	}
 	if err != nil {
-		return fmt.Errorf("open %s: %w", zp, err)
+		return fmt.Errorf("open %s: %w", where, err)
 	}
 	mnt, err := mountID(fd, "")
 	if err != nil {
 		unix.Close(fd)
-		return fmt.Errorf("%s: %w", zp, err)
+		return fmt.Errorf("%s: %w", where, err)
 	}
-	err = removeContents(ctx, fd, zp, mnt)
+	err = removeContents(ctx, fd, where, mnt)
 	unix.Close(fd)
 	if err != nil {
 		return err
@@ -183,7 +182,7 @@ func removeZonepath(ctx context.Context, zp string, keep bool) error {
 		return nil
 	}
 	if err := unix.Unlinkat(pfd, base, unix.AT_REMOVEDIR); err != nil {
-		return fmt.Errorf("remove %s: %w", zp, err)
+		return fmt.Errorf("remove %s: %w", where, err)
 	}
 	return nil
 }
@@ -234,6 +233,11 @@ func removeContents(ctx context.Context, dirfd int, where string, mnt uint64) er
 			}
 			continue
 		}
+		if removeHook != nil {
+			removeHook(p)
+		}
+		// Swapped for a symlink since the stat: O_NOFOLLOW fails the
+		// open, and the removal stops there.
 		sub, err := unix.Openat(dirfd, name, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
 		if err != nil {
 			return fmt.Errorf("open %s: %w", p, err)
@@ -257,6 +261,10 @@ func removeContents(ctx context.Context, dirfd int, where string, mnt uint64) er
 	}
 	return nil
 }
+
+// removeHook, set by tests only, runs between the stat that finds a
+// directory and its opening, where a racing rename would strike.
+var removeHook func(path string)
 
 // fdNames lists a directory's names through a duplicate of its fd.
 func fdNames(dirfd int) ([]string, error) {

@@ -82,7 +82,12 @@ func TestUninstallRefusesWhileMounted(t *testing.T) {
 	}
 	// The mount-ID check stands on its own too, should the mount table
 	// miss a mount.
-	if err := removeZonepath(context.Background(), zp, false); err == nil || !strings.Contains(err.Error(), "mounted there") {
+	at, err := openZonepath("/", zp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer at.Close()
+	if err := removeZonepathAt(context.Background(), at.pfd, at.base, zp, false); err == nil || !strings.Contains(err.Error(), "mounted there") {
 		t.Errorf("removeZonepath crossed a mount: %v", err)
 	}
 	if readString(t, secret) != "keep" {

@@ -77,7 +77,7 @@ func (d *zoneadmd) reloadProjects() error {
 	}
 	// The bytes are read before the load, so a write in between makes
 	// them differ from the file and the watch applies it again.
-	b, rerr := readZoneFile(l.zoneRoot, "etc/project")
+	b, rerr := ReadZoneFile(l.zoneRoot, "/etc/project", zoneDBMax)
 	if errors.Is(rerr, unix.ENOENT) {
 		b, rerr = []byte{}, nil
 	}

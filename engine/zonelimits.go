@@ -150,10 +150,19 @@ func (l *zoneLimits) applyZone(oldCap uint64) error {
 // cgroup while processes are in it.
 func (l *zoneLimits) loadProjects(adopt bool) ([]string, error) {
 	ps, bad, err := readZoneProjects(l.zoneRoot)
-	if err != nil {
-		return nil, err
-	}
 	var warn []string
+	if err != nil {
+		if l.projects != nil {
+			// A reload keeps the projects applied before.
+			return nil, err
+		}
+		// The first load (ready, adoption) must not leave a zone down
+		// because of a file its own administrator controls (a FIFO, a
+		// symlink, 100 MB): the zone comes up with the Solaris defaults
+		// and says why, and that administrator repairs it from inside.
+		ps, bad = limits.DefaultProjects(), nil
+		warn = append(warn, err.Error()+"; the default projects apply")
+	}
 	for _, e := range bad {
 		warn = append(warn, e.Error())
 	}

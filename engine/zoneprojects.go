@@ -304,7 +304,7 @@ func (o zoneProjectOps) ProjectOp(ctx context.Context, p Principal, zone, _ stri
 func zoneUserGroups(zoneRoot, user string) []string {
 	var out []string
 	primary := ""
-	if b, err := readZoneFile(zoneRoot, "etc/passwd"); err == nil {
+	if b, err := ReadZoneFile(zoneRoot, "/etc/passwd", zoneDBMax); err == nil {
 		for _, line := range strings.Split(string(b), "\n") {
 			if f := strings.Split(line, ":"); len(f) >= 4 && f[0] == user {
 				primary = f[3]
@@ -312,7 +312,7 @@ func zoneUserGroups(zoneRoot, user string) []string {
 			}
 		}
 	}
-	if b, err := readZoneFile(zoneRoot, "etc/group"); err == nil {
+	if b, err := ReadZoneFile(zoneRoot, "/etc/group", zoneDBMax); err == nil {
 		for _, line := range strings.Split(string(b), "\n") {
 			f := strings.Split(line, ":")
 			if len(f) < 4 {

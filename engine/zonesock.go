@@ -641,7 +641,7 @@ func zonePeer(zone string, zschedPid func() int) func(*net.UnixConn) (Principal,
 
 // zoneUserName is uid's login name in the zone's own /etc/passwd.
 func zoneUserName(zoneRoot string, uid int) string {
-	b, err := ReadZoneFile(zoneRoot, "/etc/passwd", 4<<20)
+	b, err := ReadZoneFile(zoneRoot, "/etc/passwd", zoneDBMax)
 	if err != nil {
 		return ""
 	}
@@ -653,47 +653,6 @@ func zoneUserName(zoneRoot string, uid int) string {
 		}
 	}
 	return ""
-}
-
-// ReadZoneFile reads path of a zone as the zone sees it: zoneRoot is the
-// zone's root directory (its /proc/ZSCHED/root from the host), path is
-// resolved inside it with openat2(RESOLVE_IN_ROOT), so no symlink or ".."
-// in the zone can make zoneadmd read a host file; magic links are refused,
-// only a regular file is read (never a FIFO that would block), and at most
-// max bytes.
-func ReadZoneFile(zoneRoot, path string, max int64) ([]byte, error) {
-	dfd, err := unix.Open(zoneRoot, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
-	if err != nil {
-		return nil, fmt.Errorf("zone root %s: %w", zoneRoot, err)
-	}
-	defer unix.Close(dfd)
-	fd, err := unix.Openat2(dfd, strings.TrimPrefix(filepath.Clean("/"+path), "/"), &unix.OpenHow{
-		Flags:   unix.O_RDONLY | unix.O_CLOEXEC | unix.O_NONBLOCK | unix.O_NOCTTY,
-		Resolve: unix.RESOLVE_IN_ROOT | unix.RESOLVE_NO_MAGICLINKS,
-	})
-	if err != nil {
-		return nil, &os.PathError{Op: "open in zone", Path: path, Err: err}
-	}
-	f := os.NewFile(uintptr(fd), path)
-	defer f.Close()
-	st, err := f.Stat()
-	if err != nil {
-		return nil, err
-	}
-	if !st.Mode().IsRegular() {
-		return nil, fmt.Errorf("%s: not a regular file", path)
-	}
-	if st.Size() > max {
-		return nil, fmt.Errorf("%s: larger than %d bytes", path, max)
-	}
-	b, err := io.ReadAll(io.LimitReader(f, max+1))
-	if err != nil {
-		return nil, err
-	}
-	if int64(len(b)) > max {
-		return nil, fmt.Errorf("%s: larger than %d bytes", path, max)
-	}
-	return b, nil
 }
 
 // zoneSockDir is the host directory bind-mounted at /run/zonetop in the

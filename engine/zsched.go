@@ -1,7 +1,6 @@
 package engine
 
 import (
-	"bufio"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -852,52 +851,51 @@ type zoneUser struct {
 }
 
 // lookupUser reads the zone's own /etc/passwd and /etc/group (zsched's
-// root is the zone root).
+// root is the zone root), as regular files of bounded size: a FIFO there
+// must not stop the zone's PID 1. root keeps the defaults when passwd
+// cannot be read, so zlogin still reaches the zone to repair it.
 func lookupUser(name string) (zoneUser, error) {
 	if name == "" {
 		name = "root"
 	}
 	u := zoneUser{name: name, home: "/", shell: "/bin/sh"}
 	found := false
-	if f, err := os.Open("/etc/passwd"); err == nil {
-		sc := bufio.NewScanner(f)
-		for sc.Scan() {
-			p := strings.Split(sc.Text(), ":")
-			if len(p) < 7 || p[0] != name {
-				continue
-			}
-			uid, err1 := strconv.ParseUint(p[2], 10, 32)
-			gid, err2 := strconv.ParseUint(p[3], 10, 32)
-			if err1 != nil || err2 != nil {
-				continue
-			}
-			u.uid, u.gid, u.home, u.shell, found = uint32(uid), uint32(gid), p[5], p[6], true
-			break
+	passwd, perr := ReadZoneFile("/", "/etc/passwd", zoneDBMax)
+	for _, line := range strings.Split(string(passwd), "\n") {
+		p := strings.Split(line, ":")
+		if len(p) < 7 || p[0] != name {
+			continue
 		}
-		f.Close()
+		uid, err1 := strconv.ParseUint(p[2], 10, 32)
+		gid, err2 := strconv.ParseUint(p[3], 10, 32)
+		if err1 != nil || err2 != nil {
+			continue
+		}
+		u.uid, u.gid, u.home, u.shell, found = uint32(uid), uint32(gid), p[5], p[6], true
+		break
 	}
 	if !found {
-		if name == "root" {
+		switch {
+		case name == "root":
 			return u, nil
+		case perr != nil:
+			return u, fmt.Errorf("user %q: %w", name, perr)
 		}
 		return u, fmt.Errorf("user %q: not in the zone's /etc/passwd", name)
 	}
-	if f, err := os.Open("/etc/group"); err == nil {
-		sc := bufio.NewScanner(f)
-		for sc.Scan() {
-			p := strings.Split(sc.Text(), ":")
-			if len(p) < 4 {
-				continue
-			}
-			for _, m := range strings.Split(p[3], ",") {
-				if m == name {
-					if g, err := strconv.ParseUint(p[2], 10, 32); err == nil {
-						u.groups = append(u.groups, uint32(g))
-					}
+	group, _ := ReadZoneFile("/", "/etc/group", zoneDBMax)
+	for _, line := range strings.Split(string(group), "\n") {
+		p := strings.Split(line, ":")
+		if len(p) < 4 {
+			continue
+		}
+		for _, m := range strings.Split(p[3], ",") {
+			if m == name {
+				if g, err := strconv.ParseUint(p[2], 10, 32); err == nil {
+					u.groups = append(u.groups, uint32(g))
 				}
 			}
 		}
-		f.Close()
 	}
 	return u, nil
 }

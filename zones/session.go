@@ -589,7 +589,8 @@ func (s *session) others() []*Config {
 		if e.Name == s.zone || (s.cfg != nil && e.Name == s.cfg.Name) {
 			continue
 		}
-		if oc, _, err := s.st.Load(e.Name); err == nil {
+		// A broken zone still holds its zonepath and name.
+		if oc, _, _, err := s.st.LoadUnverified(e.Name); err == nil {
 			out = append(out, oc)
 		}
 	}

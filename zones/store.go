@@ -10,6 +10,7 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"path"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -19,6 +20,29 @@ import (
 
 // ErrNoZone is returned (wrapped) when a zone is not configured.
 var ErrNoZone = errors.New("no such zone configured")
+
+// ErrBroken is returned (wrapped, as a *BrokenError) when a zone's file
+// holds a configuration that does not verify: edited by hand, or written
+// by an older zonetop with fewer rules. Nothing acts on such a zone; only
+// zonecfg opens it (LoadUnverified), to repair it or delete it.
+var ErrBroken = errors.New("configuration does not verify")
+
+// BrokenError names the zone file and every rule of verify it breaks.
+type BrokenError struct {
+	Zone, File string
+	Problems   []error
+}
+
+func (e *BrokenError) Error() string {
+	msgs := make([]string, len(e.Problems))
+	for i, p := range e.Problems {
+		msgs[i] = p.Error()
+	}
+	return fmt.Sprintf("zone %s: %s: %v, so nothing is done with it (repair it with zonecfg -z %s, or delete it): %s",
+		e.Zone, e.File, ErrBroken, e.Zone, strings.Join(msgs, "; "))
+}
+
+func (e *BrokenError) Unwrap() error { return ErrBroken }
 
 // ErrConflict is returned (wrapped) when a commit would overwrite a change
 // another session made since this one loaded the zone.
@@ -305,20 +329,77 @@ func (s *Store) State(name string) (IndexEntry, error) {
 }
 
 // Load reads a zone's configuration and the revision it came from. "global"
-// gives the global zone's resource settings (empty when never set).
+// gives the global zone's resource settings (empty when never set). A file
+// that breaks any rule of verify is refused with a *BrokenError: the
+// store hands out only configurations verify accepts, whoever wrote the
+// file, so no operation acts on one it would not have let zonecfg commit.
 func (s *Store) Load(name string) (*Config, Revision, error) {
-	unlock, err := s.lockRead()
+	c, rev, problems, err := s.LoadUnverified(name)
 	if err != nil {
 		return nil, Revision{}, err
+	}
+	if len(problems) > 0 {
+		return nil, Revision{}, &BrokenError{Zone: name, File: s.zonePath(name), Problems: problems}
+	}
+	return c, rev, nil
+}
+
+// LoadUnverified is Load for zonecfg, which must open a broken zone to
+// repair it: the configuration comes back with the rules of verify it
+// breaks (none for a sound one). A file that cannot be read or parsed is
+// still an error.
+func (s *Store) LoadUnverified(name string) (*Config, Revision, []error, error) {
+	unlock, err := s.lockRead()
+	if err != nil {
+		return nil, Revision{}, nil, err
 	}
 	defer unlock()
 	if name == "global" {
-		return s.loadFile("global", true)
+		c, rev, err := s.loadFile("global", true)
+		if err != nil {
+			return nil, Revision{}, nil, err
+		}
+		return c, rev, Verify(c, nil), nil
 	}
 	ents, err := s.indexShared()
 	if err != nil {
-		return nil, Revision{}, err
+		return nil, Revision{}, nil, err
 	}
+	c, rev, err := s.loadIndexed(name, ents)
+	if err != nil {
+		return nil, Revision{}, nil, err
+	}
+	return c, rev, verifyStored(c, ents), nil
+}
+
+// verifyStored is Verify for a stored zone; the other zones' zonepaths
+// come from the index, so the cross-zone rules cost no file reads. It
+// adds one rule of the store's own: the zonepath must be the one the
+// index recorded. Every commit writes both, and a pending commit is
+// rolled forward before any read, so a difference is a hand edit of the
+// file, and it would make uninstall remove a directory install never
+// made (zonecfg refuses to move an installed zone for that reason).
+func verifyStored(c *Config, ents []IndexEntry) []error {
+	errs := Verify(c, nil)
+	if c.Zonepath == "" {
+		return errs
+	}
+	zp := path.Clean(c.Zonepath)
+	for _, e := range ents {
+		switch {
+		case e.Zonepath == "":
+		case e.Name == c.Name && path.Clean(e.Zonepath) != zp:
+			errs = append(errs, &VerifyError{Zone: c.Name, Property: "zonepath",
+				Problem: fmt.Sprintf("%s is not %s, the zonepath the index recorded at the last commit: the file was changed by hand", c.Zonepath, e.Zonepath)})
+		case e.Name != c.Name && path.Clean(e.Zonepath) == zp:
+			errs = append(errs, &VerifyError{Zone: c.Name, Property: "zonepath",
+				Problem: fmt.Sprintf("%s is already the zonepath of zone %s", c.Zonepath, e.Name)})
+		}
+	}
+	return errs
+}
+
+func (s *Store) loadIndexed(name string, ents []IndexEntry) (*Config, Revision, error) {
 	var ent *IndexEntry
 	for i := range ents {
 		if ents[i].Name == name {
@@ -441,7 +522,9 @@ func (s *Store) Commit(c *Config, base Revision) (Revision, error) {
 				return Revision{}, fmt.Errorf("commit: cannot rename zone %s to %s: a zone of that name exists", oldName, c.Name)
 			}
 		}
-		if old.Zonepath != c.Zonepath {
+		// Setting the zonepath back to the one the index recorded is
+		// the repair of a hand-edited file, allowed in any state.
+		if old.Zonepath != c.Zonepath && (ents[i].Zonepath == "" || filepath.Clean(c.Zonepath) != filepath.Clean(ents[i].Zonepath)) {
 			if err := CheckOp(oldName, st, "move"); err != nil {
 				return Revision{}, fmt.Errorf("commit: cannot change the zonepath: %w", err)
 			}

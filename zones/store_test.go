@@ -308,3 +308,73 @@ func TestCheckOp(t *testing.T) {
 		t.Error("transition table wrong")
 	}
 }
+
+// handEdit rewrites attribute attr="old" to attr="new" in a zone's file,
+// as an operator with an editor would.
+func handEdit(t *testing.T, st *Store, zone, from, to string) {
+	t.Helper()
+	file := filepath.Join(st.Dir(), zone+".xml")
+	b, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(b), from) {
+		t.Fatalf("%s does not hold %q:\n%s", file, from, b)
+	}
+	if err := os.WriteFile(file, []byte(strings.Replace(string(b), from, to, 1)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// A file edited by hand into something verify refuses is never handed
+// out by Load: the error names the file and the rule. zonecfg still
+// opens it, says what is wrong, and commits a repair.
+func TestBrokenFileRefusedByLoad(t *testing.T) {
+	for _, c := range []struct {
+		name, setup, from, to, rule string
+	}{
+		{"dotdot", "", `zonepath="/zones/xcb"`, `zonepath="/zones/../../../tmp/victim"`, `contains a ".." element`},
+		{"rctl", "add rctl; set name=zone.max-lwps; add value (priv=privileged,limit=100,action=deny); end",
+			`limit="100"`, `limit="99999999999"`, "out of range"},
+		{"dupnet", "add net; set physical=eth0; set address=198.18.0.5/24; end; add net; set physical=eth0; set address=198.18.0.6/24; end",
+			`198.18.0.6/24`, `198.18.0.5/24`, "configured twice"},
+		{"other", "", `zonepath="/zones/xcb"`, `zonepath="/zones/xco"`, "already the zonepath of zone xco"},
+		{"moved", "", `zonepath="/zones/xcb"`, `zonepath="/etc"`, "changed by hand"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			st := newTestStore(t)
+			mustZcfg(t, st, "-z", "xco", "create; set zonepath=/zones/xco")
+			mustZcfg(t, st, "-z", "xcb", "create; set zonepath=/zones/xcb; "+c.setup)
+			handEdit(t, st, "xcb", c.from, c.to)
+			file := filepath.Join(st.Dir(), "xcb.xml")
+			_, _, err := st.Load("xcb")
+			if !errors.Is(err, ErrBroken) || !strings.Contains(err.Error(), file) || !strings.Contains(err.Error(), c.rule) {
+				t.Fatalf("Load of a hand-broken file: %v, want ErrBroken naming %s and %q", err, file, c.rule)
+			}
+			load(t, st, "xco")
+			code, out, errs := zcfg(t, st, "", "-z", "xcb", "info")
+			if code != 0 || !strings.Contains(errs, c.rule) || !strings.Contains(out, "zonename: xcb") {
+				t.Errorf("zonecfg info of the broken zone: exit %d\n%s%s", code, out, errs)
+			}
+		})
+	}
+	// Repairs: zonecfg sets it right and commits; an installed zone may
+	// have its zonepath set back to the recorded one.
+	st := newTestStore(t)
+	mustZcfg(t, st, "-z", "xcb", "create; set zonepath=/zones/xcb")
+	if err := st.SetState("xcb", nil, StateInstalled, ""); err != nil {
+		t.Fatal(err)
+	}
+	handEdit(t, st, "xcb", `zonepath="/zones/xcb"`, `zonepath="/zones/../tmp"`)
+	if code, _, errs := zcfg(t, st, "", "-z", "xcb", "set zonepath=/zones/other"); code == 0 {
+		t.Errorf("an installed zone moved while repairing it: %s", errs)
+	}
+	mustZcfg(t, st, "-z", "xcb", "set zonepath=/zones/xcb")
+	if c := load(t, st, "xcb"); c.Zonepath != "/zones/xcb" {
+		t.Errorf("repaired zonepath %q", c.Zonepath)
+	}
+	// A broken configured zone may be deleted without a repair.
+	mustZcfg(t, st, "-z", "xcd", "create; set zonepath=/zones/xcd")
+	handEdit(t, st, "xcd", `zonepath="/zones/xcd"`, `zonepath="/zones/../../x"`)
+	mustZcfg(t, st, "-z", "xcd", "delete -F")
+}

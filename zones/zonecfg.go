@@ -197,12 +197,17 @@ func (s *session) load() error {
 	if s.st == nil {
 		return nil
 	}
-	c, rev, err := s.st.Load(s.zone)
+	c, rev, problems, err := s.st.LoadUnverified(s.zone)
 	if errors.Is(err, ErrNoZone) {
 		return nil
 	}
 	if err != nil {
 		return err
+	}
+	if len(problems) > 0 {
+		// The session is how a broken file is repaired, so it opens;
+		// what is wrong is said first, and commit verifies as always.
+		fmt.Fprintln(s.errOut, "zonecfg: warning:", (&BrokenError{Zone: s.zone, File: s.st.zonePath(s.zone), Problems: problems}).Error())
 	}
 	s.base = rev
 	if s.global() && !rev.Exists() {

@@ -186,7 +186,7 @@ func TestDelegatedZonecfg(t *testing.T) {
 	// Caps and the admin resource are refused by name; nothing changes,
 	// even for the allowed command before them in the same script.
 	before = after
-	l.refused(nobody, []string{"max-lwps", "zone caps are set by the global administrator"}, "zonecfg", "-z", z, "set bootargs=x; set max-lwps=500")
+	l.refused(nobody, []string{"max-lwps", "zone caps are set by the global administrator"}, "zonecfg", "-z", z, "set autoboot=false; set max-lwps=500")
 	l.refused(nobody, []string{"capped-memory", "zone cap"}, "zonecfg", "-z", z, "add capped-memory; set physical=1g; end")
 	l.refused(nobody, []string{"admin"}, "zonecfg", "-z", z, "select admin user=nobody; set auths=login,config,manage; end")
 	l.refused(nobody, []string{"zonepath"}, "zonecfg", "-z", z, "set zonepath=/elsewhere")

@@ -130,6 +130,15 @@ func zoneadmList(e *engine.Engine, zone string, args []string, stdout, stderr io
 		}
 		list = one
 	}
+	if !verbose {
+		// Names and parsable lines keep their layout for scripts; why a
+		// zone is broken goes to stderr.
+		for _, z := range list {
+			if z.Broken != "" {
+				fmt.Fprintf(stderr, "zoneadm: zone %s is broken: %s\n", z.Name, z.Broken)
+			}
+		}
+	}
 	// A 1,000-zone listing is thousands of small writes; buffer them.
 	bw := bufio.NewWriter(stdout)
 	defer bw.Flush()
@@ -152,7 +161,10 @@ func zoneadmList(e *engine.Engine, zone string, args []string, stdout, stderr io
 		fmt.Fprintln(tw, "  ID\tNAME\tSTATUS\tPATH\tBRAND\tIP")
 		for _, z := range list {
 			state := z.State
-			if z.Reason != "" && (z.State == "down" || z.State == "incomplete") {
+			switch {
+			case z.Broken != "":
+				state += " (broken: " + z.Broken + ")"
+			case z.Reason != "" && (z.State == "down" || z.State == "incomplete"):
 				state += " (" + z.Reason + ")"
 			}
 			fmt.Fprintf(tw, "%4s\t%s\t%s\t%s\t%s\t%s\n", zoneID(z), z.Name, state, z.Path, z.Brand, ipType(z))
