@@ -66,7 +66,7 @@ func readZoneFileAt(rootfd int, path string, max int64) ([]byte, unix.Stat_t, er
 		return nil, st, &os.PathError{Op: "stat in zone", Path: name, Err: err}
 	}
 	if st.Mode&unix.S_IFMT != unix.S_IFREG {
-		return nil, st, fmt.Errorf("%s: %s, not a regular file", name, fileKind(st.Mode))
+		return nil, st, fmt.Errorf("%s: %s, not a regular file", name, fileTypeName(st.Mode))
 	}
 	if st.Size > max {
 		return nil, st, fmt.Errorf("%s: %d bytes, over the %d zonetop reads; refused", name, st.Size, max)
@@ -110,8 +110,8 @@ func openInZone(rootfd int, rel string, flags uint64) (int, error) {
 	return openBeneath(rootfd, rel, flags)
 }
 
-// fileKind names a file type for messages.
-func fileKind(mode uint32) string {
+// fileTypeName names a file type for messages.
+func fileTypeName(mode uint32) string {
 	switch mode & unix.S_IFMT {
 	case unix.S_IFIFO:
 		return "a FIFO"
