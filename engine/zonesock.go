@@ -19,6 +19,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"zonetop/limits"
+	"zonetop/termsafe"
 	"zonetop/zones"
 )
 
@@ -755,10 +756,13 @@ type zoneError struct {
 }
 
 func (e zoneError) Error() string {
-	if e.denied && !strings.Contains(e.msg, ErrPermission.Error()) {
-		return ErrPermission.Error() + ": " + e.msg
+	// The text quotes what the zone's users sent (project and user
+	// names): the tool that prints it must not replay their escapes.
+	msg := termsafe.String(e.msg)
+	if e.denied && !strings.Contains(msg, ErrPermission.Error()) {
+		return ErrPermission.Error() + ": " + msg
 	}
-	return e.msg
+	return msg
 }
 
 func (e zoneError) Is(target error) bool { return e.denied && target == ErrPermission }
