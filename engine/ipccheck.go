@@ -3,6 +3,7 @@ package engine
 import (
 	"bufio"
 	"bytes"
+	"crypto/sha256"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -12,6 +13,8 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+	"sync"
+	"syscall"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -72,6 +75,10 @@ type ipcChecker struct {
 	logf     func(format string, args ...any)
 	buf      []byte
 	shm      *shmCreator // makes partly granted segments; nil: refuse whole
+
+	// callLog is for what each call may say (a refusal): the zone
+	// decides how many calls it makes.
+	callLog *logLimiter
 
 	// A reconcile asked for by another goroutine (a usage query): a
 	// request on tickReq, a byte on wakeW to wake run's poll, and run
@@ -185,6 +192,7 @@ func ipcTableFiles(ipcNS string) ([ipcKinds]*os.File, error) {
 func newIPCChecker(zone *limits.Node, tables [ipcKinds]*os.File) *ipcChecker {
 	c := &ipcChecker{zone: zone, tables: tables, now: time.Now, logf: log.Printf,
 		projOf: func(int) string { return "default" }}
+	c.callLog = newLogLimiter(20, time.Second, func(f string, a ...any) { c.logf(f, a...) })
 	for k := range c.known {
 		c.known[k] = map[ipcID]*ipcObject{}
 	}
@@ -475,14 +483,14 @@ func (c *ipcChecker) check(call ipcCall, project string, tid int, nr int32) ipcV
 		if g.Granted > 0 {
 			_ = n.Release(idRes, g.Granted)
 		}
-		c.logf("ipc: %sget in project %s refused: %s limit of %v reached", call.kind, project, idRes, g.By)
+		c.callLog.printf("ipc: %sget in project %s refused: %s limit of %v reached", call.kind, project, idRes, g.By)
 		return ipcVerdict{errno: unix.ENOSPC}
 	}
 	p := &ipcPending{kind: call.kind, project: project, tid: tid, nr: nr, key: call.key, size: call.size, at: c.now()}
 	if call.kind == ipcShm {
 		g, err := n.Request(resShmMemory, call.size)
 		if err == nil && g.Partial() && c.shm != nil {
-			c.logf("ipc: shmget of %d bytes in project %s partly granted: %d bytes, the partial action of %v",
+			c.callLog.printf("ipc: shmget of %d bytes in project %s partly granted: %d bytes, the partial action of %v",
 				call.size, project, g.Granted, g.By)
 			// The segment will be zoneadmd's making: its table entry
 			// shows zoneadmd as the creator and the granted size.
@@ -499,7 +507,7 @@ func (c *ipcChecker) check(call ipcCall, project string, tid int, nr int32) ipcV
 			if g.Partial() {
 				how = "partial (no thread in the zone's IPC namespace to make a smaller segment: refused whole)"
 			}
-			c.logf("ipc: shmget of %d bytes in project %s refused: %d bytes available under %v, action %s",
+			c.callLog.printf("ipc: shmget of %d bytes in project %s refused: %d bytes available under %v, action %s",
 				call.size, project, g.Available, g.By, how)
 			return ipcVerdict{errno: unix.ENOSPC}
 		}
@@ -988,8 +996,24 @@ func zoneCgroupRels(dirs []string) []string {
 // zoneProjectsReader returns a reader of the zone's /etc/project, opened
 // inside the zone root without following links out of it, with its mtime
 // for change detection. A missing file gives the Solaris defaults.
+//
+// It is called at every IPC check, so the zone decides how often: an
+// unchanged file (same inode, size and mtime) is not read again, a file
+// rewritten with the same bytes is not parsed again and keeps its first
+// mtime (nothing to re-apply), and its bad lines are logged once per
+// change of content, at most maxWarnings of them, escaped.
 func zoneProjectsReader(zoneRoot string, logf func(string, ...any)) func() (limits.Projects, time.Time) {
+	var (
+		mu     sync.Mutex
+		key    projFileKey
+		sum    [32]byte
+		cached limits.Projects
+		mtime  time.Time
+		valid  bool
+	)
 	return func() (limits.Projects, time.Time) {
+		mu.Lock()
+		defer mu.Unlock()
 		rfd, err := unix.Open(zoneRoot, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 		if err != nil {
 			return limits.DefaultProjects(), time.Time{}
@@ -1006,10 +1030,44 @@ func zoneProjectsReader(zoneRoot string, logf func(string, ...any)) func() (limi
 		if err != nil || !st.Mode().IsRegular() {
 			return limits.DefaultProjects(), time.Time{}
 		}
-		ps, errs := limits.ParseProjects(io.LimitReader(f, 4<<20), "/etc/project")
-		for _, e := range errs {
-			logf("ipc: %v", e)
+		k := statKey(st)
+		if valid && k == key {
+			return cached, mtime
 		}
-		return ps, st.ModTime()
+		b, err := io.ReadAll(io.LimitReader(f, 4<<20))
+		if err != nil {
+			return limits.DefaultProjects(), time.Time{}
+		}
+		h := sha256.Sum256(b)
+		if valid && h == sum {
+			key = k
+			return cached, mtime
+		}
+		ps, errs := limits.ParseProjects(bytes.NewReader(b), "/etc/project")
+		msgs := make([]string, len(errs))
+		for i, e := range errs {
+			msgs[i] = e.Error()
+		}
+		for _, m := range boundWarnings(msgs) {
+			logf("ipc: %s", m)
+		}
+		key, sum, cached, mtime, valid = k, h, ps, st.ModTime(), true
+		return ps, mtime
 	}
+}
+
+// projFileKey tells a file's versions apart without reading it.
+type projFileKey struct {
+	dev, ino    uint64
+	size        int64
+	mtime, ctim int64
+}
+
+func statKey(st os.FileInfo) projFileKey {
+	k := projFileKey{size: st.Size(), mtime: st.ModTime().UnixNano()}
+	if s, ok := st.Sys().(*syscall.Stat_t); ok {
+		k.dev, k.ino = uint64(s.Dev), s.Ino
+		k.ctim = s.Ctim.Nano()
+	}
+	return k
 }

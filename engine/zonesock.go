@@ -638,11 +638,7 @@ func (d *zoneadmd) startZoneSock() error {
 		setTaskRctl: func(task int, rctl, values string) error {
 			return d.setRctl(&RctlChange{Level: "task", Task: task, Name: rctl, Values: values})
 		},
-		audit: func(r AuditRecord) {
-			if err := AppendAudit(d.root, r); err != nil {
-				log.Printf("audit: %v", err)
-			}
-		},
+		audit: d.auditLim.record,
 	}
 	d.mu.Lock()
 	old := d.zsock

@@ -15,8 +15,8 @@ import (
 	"golang.org/x/sys/unix"
 
 	"zonetop/engine"
-	"zonetop/termsafe"
 	"zonetop/limits"
+	"zonetop/termsafe"
 )
 
 // The resource-control front ends: prctl, projects, projadd, projmod,

@@ -1,0 +1,62 @@
+package engine
+
+import (
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// A flood of records from one uid is cut to its burst and summed up in
+// one record saying how many were left out; another uid of the zone
+// still gets its records written.
+func TestAuditLimiterSummary(t *testing.T) {
+	var mu sync.Mutex
+	var got []AuditRecord
+	a := newAuditLimiter("xb1", func(r AuditRecord) { mu.Lock(); got = append(got, r); mu.Unlock() })
+	now := time.Unix(1000, 0)
+	a.now = func() time.Time { return now }
+	for i := 0; i < 1000; i++ {
+		a.record(AuditRecord{Principal: AuditPrincipal{UID: 1000, Zone: "xb1"}, Zone: "xb1", What: "set-zone-cap", Result: "denied"})
+	}
+	a.record(AuditRecord{Principal: AuditPrincipal{UID: 0, Zone: "xb1"}, Zone: "xb1", What: "project add web", Result: "ok"})
+	a.close()
+	mu.Lock()
+	defer mu.Unlock()
+	if len(got) != auditBurstUID+2 {
+		t.Fatalf("%d records written, want %d", len(got), auditBurstUID+2)
+	}
+	if got[auditBurstUID].Principal.UID != 0 {
+		t.Errorf("the zone root's record was dropped: %+v", got[auditBurstUID])
+	}
+	sum := got[len(got)-1]
+	if want := "990 similar records from uid 1000 suppressed"; sum.Result != want || sum.What != "audit suppressed" {
+		t.Errorf("summary %+v, want result %q", sum, want)
+	}
+	// Time brings tokens back.
+	now = now.Add(2 * auditEveryUID)
+	a.closed = false
+	n := len(got)
+	mu.Unlock()
+	a.record(AuditRecord{Principal: AuditPrincipal{UID: 1000, Zone: "xb1"}, Zone: "xb1", What: "x", Result: "denied"})
+	mu.Lock()
+	if len(got) != n+1 {
+		t.Errorf("no record after the bucket refilled")
+	}
+}
+
+func TestBoundWarnings(t *testing.T) {
+	var ws []string
+	for i := 0; i < 100; i++ {
+		ws = append(ws, strings.Repeat("\x1b", 1000))
+	}
+	out := boundWarnings(ws)
+	if len(out) != maxWarnings+1 || out[maxWarnings] != "... and 80 more" {
+		t.Fatalf("%d warnings, last %q", len(out), out[len(out)-1])
+	}
+	for _, w := range out {
+		if len(w) > maxWarningLen || strings.Contains(w, "\x1b") {
+			t.Fatalf("warning %q", w)
+		}
+	}
+}
