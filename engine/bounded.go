@@ -312,3 +312,51 @@ func (a *auditLimiter) close() {
 	a.mu.Unlock()
 	a.flush()
 }
+
+// connLimiter shares a socket's connections out by peer uid: root (uid 0
+// where the socket is) may hold up to max, any other uid perUID, and the
+// other uids together max-reserve, so no user can lock root out.
+type connLimiter struct {
+	mu                   sync.Mutex
+	what                 string
+	max, perUID, reserve int
+	byUID                map[uint32]int
+	total, nonRoot       int
+}
+
+func newConnLimiter(what string, max, perUID, reserve int) *connLimiter {
+	return &connLimiter{what: what, max: max, perUID: perUID, reserve: reserve, byUID: map[uint32]int{}}
+}
+
+// admit counts a new connection of uid in, or says why it is refused.
+func (l *connLimiter) admit(uid uint32) string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	switch {
+	case l.total >= l.max:
+		return fmt.Sprintf("%s: too many connections (limit %d)", l.what, l.max)
+	case uid != 0 && l.byUID[uid] >= l.perUID:
+		return fmt.Sprintf("%s: too many connections from uid %d (limit %d)", l.what, uid, l.perUID)
+	case uid != 0 && l.nonRoot >= l.max-l.reserve:
+		return fmt.Sprintf("%s: too many connections from users other than root (limit %d)", l.what, l.max-l.reserve)
+	}
+	l.byUID[uid]++
+	l.total++
+	if uid != 0 {
+		l.nonRoot++
+	}
+	return ""
+}
+
+// leave counts a connection of uid out.
+func (l *connLimiter) leave(uid uint32) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.byUID[uid]--; l.byUID[uid] <= 0 {
+		delete(l.byUID, uid)
+	}
+	l.total--
+	if uid != 0 {
+		l.nonRoot--
+	}
+}

@@ -60,3 +60,43 @@ func TestBoundWarnings(t *testing.T) {
 		}
 	}
 }
+
+// One uid holds at most its share; the rest of the socket stays open to
+// root, and to other users up to the reserve.
+func TestConnLimiter(t *testing.T) {
+	l := newConnLimiter("zone socket", 64, 8, 8)
+	for i := 0; i < 8; i++ {
+		if why := l.admit(1000); why != "" {
+			t.Fatalf("connection %d of uid 1000 refused: %s", i+1, why)
+		}
+	}
+	if why := l.admit(1000); why != "zone socket: too many connections from uid 1000 (limit 8)" {
+		t.Errorf("9th connection of uid 1000: %q", why)
+	}
+	for u := uint32(1001); u < 1006; u++ {
+		for i := 0; i < 8; i++ {
+			if why := l.admit(u); why != "" && u < 1006 {
+				t.Fatalf("uid %d: %s", u, why)
+			}
+		}
+	}
+	// 48 held by users: 8 more fit, then only root.
+	for i := 0; i < 8; i++ {
+		_ = l.admit(2000 + uint32(i))
+	}
+	if why := l.admit(3000); !strings.Contains(why, "other than root (limit 56)") {
+		t.Errorf("57th user connection: %q", why)
+	}
+	for i := 0; i < 8; i++ {
+		if why := l.admit(0); why != "" {
+			t.Fatalf("root's connection %d refused: %s", i+1, why)
+		}
+	}
+	if why := l.admit(0); !strings.Contains(why, "(limit 64)") {
+		t.Errorf("65th connection: %q", why)
+	}
+	l.leave(1000)
+	if why := l.admit(1000); why != "" {
+		t.Errorf("uid 1000 after one left: %s", why)
+	}
+}

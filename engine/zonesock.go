@@ -47,6 +47,17 @@ const (
 	zoneSockMax     = 64 << 10
 	zoneSockIdle    = 30 * time.Second
 	zoneSockMaxConn = 64
+	// One uid other than the zone's root holds at most zoneSockPerUID
+	// connections, and all of them together leave zoneSockRootReserve
+	// for root, so no user of the zone can lock its administrator out.
+	zoneSockPerUID      = 8
+	zoneSockRootReserve = 8
+	// Each connection may send a burst of zoneSockBurst requests, then
+	// zoneSockRate a second; beyond that it is told to slow down, so a
+	// zone capped at a fraction of a CPU cannot make zoneadmd spend more
+	// on its behalf.
+	zoneSockBurst = 100
+	zoneSockRate  = 50
 )
 
 // ZoneRequest is one request on the zone socket.
@@ -244,6 +255,11 @@ type zoneSockServer struct {
 	wg   sync.WaitGroup
 	mu   sync.Mutex
 	open map[*net.UnixConn]bool
+
+	// conns counts connections by peer uid; peerUID reads a
+	// connection's uid (SO_PEERCRED).
+	conns   *connLimiter
+	peerUID func(*net.UnixConn) (uint32, error)
 }
 
 func (s *zoneSockServer) serve() {
@@ -252,6 +268,10 @@ func (s *zoneSockServer) serve() {
 	}
 	s.sem = make(chan struct{}, zoneSockMaxConn)
 	s.open = map[*net.UnixConn]bool{}
+	s.conns = newConnLimiter("zone socket", zoneSockMaxConn, zoneSockPerUID, zoneSockRootReserve)
+	if s.peerUID == nil {
+		s.peerUID = peerUID
+	}
 	for {
 		c, err := s.lis.AcceptUnix()
 		if err != nil {
@@ -261,15 +281,18 @@ func (s *zoneSockServer) serve() {
 			time.Sleep(10 * time.Millisecond)
 			continue
 		}
-		select {
-		case s.sem <- struct{}{}:
-		default:
-			// Too many connections: refuse this one rather than queue it
-			// behind clients that may never finish.
-			_ = writeZoneFrame(c, ZoneReply{Error: "zone socket busy, try again"})
-			c.Close()
+		uid, err := s.peerUID(c)
+		if err != nil {
+			s.refuse(c, "zone socket: peer credentials: "+err.Error())
 			continue
 		}
+		if why := s.conns.admit(uid); why != "" {
+			// Refuse this one rather than queue it behind clients that
+			// may never finish, and say why: the client shows it.
+			s.refuse(c, why)
+			continue
+		}
+		s.sem <- struct{}{} // admit keeps the count within its size
 		s.mu.Lock()
 		s.open[c] = true
 		s.mu.Unlock()
@@ -281,8 +304,17 @@ func (s *zoneSockServer) serve() {
 			s.mu.Lock()
 			delete(s.open, c)
 			s.mu.Unlock()
+			s.conns.leave(uid)
 		}()
 	}
+}
+
+// refuse answers a connection it will not serve with the reason, as a
+// reply frame the client reads instead of a broken pipe.
+func (s *zoneSockServer) refuse(c *net.UnixConn, why string) {
+	_ = c.SetWriteDeadline(time.Now().Add(100 * time.Millisecond))
+	_ = writeZoneFrame(c, ZoneReply{Error: why})
+	c.Close()
 }
 
 // close stops accepting and ends every connection.
@@ -309,6 +341,7 @@ func (s *zoneSockServer) handle(c *net.UnixConn) {
 	if cred, err := peerCred(c); err == nil {
 		pid = int(cred.Pid)
 	}
+	rate := newBucket(zoneSockBurst, time.Second/zoneSockRate)
 	for {
 		_ = c.SetReadDeadline(time.Now().Add(s.idle))
 		b, err := readZoneFrame(c)
@@ -319,7 +352,14 @@ func (s *zoneSockServer) handle(c *net.UnixConn) {
 			}
 			return
 		}
-		reply := s.answer(p, pid, b)
+		var reply ZoneReply
+		if rate.take(time.Now()) {
+			reply = s.answer(p, pid, b)
+		} else {
+			// Not decoded, not authorized, not audited: the cheapest
+			// answer there is.
+			reply = ZoneReply{Error: fmt.Sprintf("zone socket: slow down: more than %d requests a second on one connection", zoneSockRate)}
+		}
 		_ = c.SetWriteDeadline(time.Now().Add(s.idle))
 		if err := writeZoneFrame(c, reply); err != nil {
 			return
@@ -478,6 +518,15 @@ func (s *zoneSockServer) selfInfo(p Principal, cfg *zones.Config) *ZoneSelfInfo 
 		}
 	}
 	return in
+}
+
+// peerUID is the uid of who connected.
+func peerUID(c *net.UnixConn) (uint32, error) {
+	cred, err := peerCred(c)
+	if err != nil {
+		return 0, err
+	}
+	return cred.Uid, nil
 }
 
 // peerCred reads the kernel's record of who connected.
@@ -728,6 +777,15 @@ func (z *ZoneClient) Close() error { return z.c.Close() }
 func (z *ZoneClient) Do(req ZoneRequest) (ZoneReply, error) {
 	_ = z.c.SetDeadline(time.Now().Add(2 * time.Minute))
 	if err := writeZoneFrame(z.c, req); err != nil {
+		// A refused connection is closed after its reason was sent:
+		// show that reason, not the broken pipe.
+		_ = z.c.SetReadDeadline(time.Now().Add(time.Second))
+		if b, rerr := readZoneFrame(z.c); rerr == nil {
+			var r ZoneReply
+			if json.Unmarshal(b, &r) == nil && r.Error != "" {
+				return r, zoneError{msg: r.Error, denied: r.Denied}
+			}
+		}
 		return ZoneReply{}, fmt.Errorf("zone socket: %w", err)
 	}
 	b, err := readZoneFrame(z.c)
