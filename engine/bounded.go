@@ -42,6 +42,11 @@ const (
 	auditEveryZone    = time.Second
 	auditSummaryEvery = 5 * time.Second
 	auditSummaryUIDs  = 8
+
+	// The IPC check answers a burst of ipcPaceBurst calls, then
+	// ipcPaceRate a second (about a tenth of a CPU of zoneadmd's).
+	ipcPaceBurst = 200
+	ipcPaceRate  = 500
 )
 
 // tokenBucket allows a burst, then one event per every.

@@ -79,6 +79,11 @@ type ipcChecker struct {
 	// callLog is for what each call may say (a refusal): the zone
 	// decides how many calls it makes.
 	callLog *logLimiter
+	// pace bounds the calls checked a second: each costs zoneadmd a
+	// read of the zone's IPC table, and a zone capped at a tenth of a
+	// CPU could otherwise make zoneadmd spend half of one. Past it the
+	// zone's callers wait, as on a busy system; nothing is refused.
+	pace *tokenBucket
 
 	// A reconcile asked for by another goroutine (a usage query): a
 	// request on tickReq, a byte on wakeW to wake run's poll, and run
@@ -193,6 +198,7 @@ func newIPCChecker(zone *limits.Node, tables [ipcKinds]*os.File) *ipcChecker {
 	c := &ipcChecker{zone: zone, tables: tables, now: time.Now, logf: log.Printf,
 		projOf: func(int) string { return "default" }}
 	c.callLog = newLogLimiter(20, time.Second, func(f string, a ...any) { c.logf(f, a...) })
+	c.pace = newBucket(ipcPaceBurst, time.Second/ipcPaceRate)
 	for k := range c.known {
 		c.known[k] = map[ipcID]*ipcObject{}
 	}
@@ -818,6 +824,10 @@ func (c *ipcChecker) run(listener *os.File, stop <-chan struct{}, stopFd int) {
 			return
 		}
 		if pfd[0].Revents&unix.POLLIN != 0 {
+			if !c.pace.take(time.Now()) {
+				time.Sleep(c.pace.every)
+				c.pace.take(time.Now())
+			}
 			var n seccompNotif
 			if err := notifRecv(fd, &n); err == nil {
 				c.handle(fd, &n)

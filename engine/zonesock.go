@@ -353,7 +353,8 @@ func (s *zoneSockServer) handle(c *net.UnixConn) {
 			return
 		}
 		var reply ZoneReply
-		if rate.take(time.Now()) {
+		slow := !rate.take(time.Now())
+		if !slow {
 			reply = s.answer(p, pid, b)
 		} else {
 			// Not decoded, not authorized, not audited: the cheapest
@@ -363,6 +364,11 @@ func (s *zoneSockServer) handle(c *net.UnixConn) {
 		_ = c.SetWriteDeadline(time.Now().Add(s.idle))
 		if err := writeZoneFrame(c, reply); err != nil {
 			return
+		}
+		if slow {
+			// And wait for the rate to allow one more: a client that
+			// does not listen costs no more than one that does.
+			time.Sleep(rate.every)
 		}
 	}
 }
