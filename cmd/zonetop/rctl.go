@@ -702,7 +702,8 @@ func runZonestat(g *globals, args []string, _ io.Reader, stdout, stderr io.Write
 		}
 		if last(o, 'o') == "json" {
 			b, _ := json.Marshal(us)
-			fmt.Fprintln(stdout, string(b))
+			// Project names and warnings are the zone's text.
+			fmt.Fprintln(stdout, string(termsafe.JSON(b)))
 			continue
 		}
 		formatZonestat(stdout, us)
