@@ -100,3 +100,23 @@ func TestConnLimiter(t *testing.T) {
 		t.Errorf("uid 1000 after one left: %s", why)
 	}
 }
+
+// New connections of one uid are paced; root's are not.
+func TestZoneSockPaceConn(t *testing.T) {
+	s := &zoneSockServer{}
+	refused := 0
+	for i := 0; i < 2*zoneSockConnBurst; i++ {
+		if why := s.paceConn(1000); why != "" {
+			refused++
+			if !strings.Contains(why, "slow down") || !strings.Contains(why, "uid 1000") {
+				t.Fatalf("refusal %q", why)
+			}
+		}
+		if why := s.paceConn(0); why != "" {
+			t.Fatalf("root paced: %s", why)
+		}
+	}
+	if refused < zoneSockConnBurst-2 {
+		t.Errorf("%d of %d connections at once refused, want about %d", refused, 2*zoneSockConnBurst, zoneSockConnBurst)
+	}
+}

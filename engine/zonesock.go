@@ -58,6 +58,11 @@ const (
 	// on its behalf.
 	zoneSockBurst = 100
 	zoneSockRate  = 50
+	// A uid other than root opens a burst of zoneSockConnBurst
+	// connections, then zoneSockConnRate a second: each costs zoneadmd
+	// the peer's identification (its namespaces, the zone's passwd).
+	zoneSockConnBurst = 32
+	zoneSockConnRate  = 10
 )
 
 // ZoneRequest is one request on the zone socket.
@@ -260,6 +265,8 @@ type zoneSockServer struct {
 	// connection's uid (SO_PEERCRED).
 	conns   *connLimiter
 	peerUID func(*net.UnixConn) (uint32, error)
+	// connRate paces new connections by uid (the accept loop's own).
+	connRate map[uint32]*tokenBucket
 }
 
 func (s *zoneSockServer) serve() {
@@ -286,6 +293,10 @@ func (s *zoneSockServer) serve() {
 			s.refuse(c, "zone socket: peer credentials: "+err.Error())
 			continue
 		}
+		if why := s.paceConn(uid); why != "" {
+			s.refuse(c, why)
+			continue
+		}
 		if why := s.conns.admit(uid); why != "" {
 			// Refuse this one rather than queue it behind clients that
 			// may never finish, and say why: the client shows it.
@@ -307,6 +318,25 @@ func (s *zoneSockServer) serve() {
 			s.conns.leave(uid)
 		}()
 	}
+}
+
+// paceConn says why a new connection of uid comes too soon, if it does.
+func (s *zoneSockServer) paceConn(uid uint32) string {
+	if uid == 0 {
+		return ""
+	}
+	if s.connRate == nil || len(s.connRate) >= 4096 {
+		s.connRate = map[uint32]*tokenBucket{}
+	}
+	b := s.connRate[uid]
+	if b == nil {
+		b = newBucket(zoneSockConnBurst, time.Second/zoneSockConnRate)
+		s.connRate[uid] = b
+	}
+	if b.take(time.Now()) {
+		return ""
+	}
+	return fmt.Sprintf("zone socket: slow down: more than %d new connections a second from uid %d", zoneSockConnRate, uid)
 }
 
 // refuse answers a connection it will not serve with the reason, as a
