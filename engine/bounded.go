@@ -175,52 +175,6 @@ func (l *logLimiter) printf(format string, args ...any) {
 	l.logf(format, args...)
 }
 
-// onceLog logs each distinct message once until the content it is about
-// changes (reset with that content's hash): the same bad /etc/project
-// line read at every IPC call is reported once. At most maxWarnings
-// distinct messages are logged per content.
-type onceLog struct {
-	mu    sync.Mutex
-	hash  [32]byte
-	seen  map[string]bool
-	extra int
-	logf  func(string, ...any)
-}
-
-func newOnceLog(logf func(string, ...any)) *onceLog {
-	return &onceLog{seen: map[string]bool{}, logf: logf}
-}
-
-// reset starts a new content; the same content keeps what was seen.
-func (o *onceLog) reset(h [32]byte) {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	if h == o.hash {
-		return
-	}
-	if o.extra > 0 {
-		o.logf("(%d more messages about the previous content not shown)", o.extra)
-	}
-	o.hash, o.seen, o.extra = h, map[string]bool{}, 0
-}
-
-func (o *onceLog) printf(format string, args ...any) {
-	msg := fmt.Sprintf(format, args...)
-	o.mu.Lock()
-	if o.seen[msg] {
-		o.mu.Unlock()
-		return
-	}
-	if len(o.seen) >= maxWarnings {
-		o.extra++
-		o.mu.Unlock()
-		return
-	}
-	o.seen[msg] = true
-	o.mu.Unlock()
-	o.logf("%s", msg)
-}
-
 // auditLimiter rate-limits the audit records a zone drives, per zone
 // and per peer uid. Dropped records are counted and summed up in
 // "N similar records from uid U suppressed" records, so the log keeps
