@@ -129,14 +129,29 @@ type logWriter struct {
 	w  io.Writer
 }
 
+// zoneadmdLogLines bounds the lines of one message (a trace zsched wrote).
+const zoneadmdLogLines = 64
+
 func (l *logWriter) Write(p []byte) (int, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	// The log package writes one message per call, ending in a newline;
-	// a newline inside it is the message's own, and is escaped too.
-	line := bytes.TrimSuffix(p, []byte("\n"))
-	out := boundLine(string(line), zoneadmdLogLine) + "\n"
-	if _, err := io.WriteString(l.w, out); err != nil {
+	// The log package writes one message per call, ending in a newline.
+	// A message of several lines (zsched's stderr) keeps them, indented
+	// by a tab, so no text can pass for an entry of its own.
+	lines := strings.Split(string(bytes.TrimSuffix(p, []byte("\n"))), "\n")
+	var b strings.Builder
+	for i, line := range lines {
+		if i == zoneadmdLogLines {
+			fmt.Fprintf(&b, "\t(%d more lines)\n", len(lines)-i)
+			break
+		}
+		if i > 0 {
+			b.WriteByte('\t')
+		}
+		b.WriteString(boundLine(line, zoneadmdLogLine))
+		b.WriteByte('\n')
+	}
+	if _, err := io.WriteString(l.w, b.String()); err != nil {
 		return 0, err
 	}
 	return len(p), nil

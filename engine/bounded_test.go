@@ -120,3 +120,23 @@ func TestZoneSockPaceConn(t *testing.T) {
 		t.Errorf("%d of %d connections at once refused, want about %d", refused, 2*zoneSockConnBurst, zoneSockConnBurst)
 	}
 }
+
+// zoneadmd's log escapes what it quotes, keeps a message's own lines
+// indented under it, and bounds them.
+func TestLogWriter(t *testing.T) {
+	var out strings.Builder
+	w := &logWriter{w: &out}
+	msg := "zoneadmd xb1: bad \x1b]0;t\x07 line\nzoneadmd xb1: forged\n" + strings.Repeat("x", 3*zoneadmdLogLine) + "\n"
+	if n, err := w.Write([]byte(msg)); err != nil || n != len(msg) {
+		t.Fatalf("write: %d %v", n, err)
+	}
+	lines := strings.Split(strings.TrimSuffix(out.String(), "\n"), "\n")
+	if len(lines) != 3 || !strings.HasPrefix(lines[1], "\tzoneadmd xb1: forged") || strings.ContainsAny(out.String(), "\x1b\x07") {
+		t.Errorf("log:\n%q", out.String())
+	}
+	for _, l := range lines {
+		if len(l) > zoneadmdLogLine+1 {
+			t.Errorf("line of %d bytes", len(l))
+		}
+	}
+}
