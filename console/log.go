@@ -71,14 +71,20 @@ func (l *Log) open() error {
 // Path returns the current log file's path.
 func (l *Log) Path() string { return l.path }
 
-// Write appends p, rotating first if p would push the file past its limit.
-// A single write larger than the limit is kept whole in a fresh file rather
-// than split, so a log never starts mid escape sequence of one chunk.
+// Write appends p, rotating first if p would push the file past its limit,
+// so a chunk of output never straddles two files. A single write larger
+// than the limit keeps only its first limit bytes, in a fresh file: no
+// writer (a zone's output, a notice quoting a zone's file) can make one
+// file bigger than the limit. It still counts as written whole.
 func (l *Log) Write(p []byte) (int, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.f == nil {
 		return 0, fmt.Errorf("write console log %s: %w", l.path, fs.ErrClosed)
+	}
+	whole := len(p)
+	if int64(len(p)) > l.max {
+		p = p[:l.max]
 	}
 	if l.size > 0 && l.size+int64(len(p)) > l.max {
 		if err := l.rotate(); err != nil {
@@ -90,7 +96,7 @@ func (l *Log) Write(p []byte) (int, error) {
 	if err != nil {
 		return n, fmt.Errorf("write console log %s: %w", l.path, err)
 	}
-	return n, nil
+	return whole, nil
 }
 
 // rotate shifts PATH.i to PATH.i+1 (dropping the oldest), PATH to PATH.0,

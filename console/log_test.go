@@ -1,6 +1,7 @@
 package console
 
 import (
+	"bytes"
 	"os"
 	"path/filepath"
 	"strings"
@@ -54,7 +55,9 @@ func TestLogRotation(t *testing.T) {
 	}
 }
 
-func TestLogOversizedWriteKeptWhole(t *testing.T) {
+// An oversized write starts a fresh file and keeps what fits: a file
+// never grows past its limit (it used to keep the write whole).
+func TestLogOversizedWriteCut(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "z.console")
 	l, err := OpenLog(path, 4, 1)
 	if err != nil {
@@ -63,7 +66,7 @@ func TestLogOversizedWriteKeptWhole(t *testing.T) {
 	defer l.Close()
 	l.Write([]byte("ab"))
 	l.Write([]byte("0123456789"))
-	if got := readFile(t, path); got != "0123456789" {
+	if got := readFile(t, path); got != "0123" {
 		t.Errorf("current = %q", got)
 	}
 	if got := readFile(t, path+".0"); got != "ab" {
@@ -125,5 +128,32 @@ func TestLogOpenError(t *testing.T) {
 	_, err := OpenLog(filepath.Join(t.TempDir(), "missing", "z.console"), 0, -1)
 	if err == nil || !strings.Contains(err.Error(), "console log") {
 		t.Fatalf("err = %v", err)
+	}
+}
+
+// No write, however large, makes one file bigger than the limit: notices
+// that quote a zone's file go through here too.
+func TestLogWriteLargerThanLimit(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "z.console")
+	l, err := OpenLog(path, 1000, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	big := bytes.Repeat([]byte("x"), 5000)
+	for i := 0; i < 3; i++ {
+		if n, err := l.Write(big); err != nil || n != len(big) {
+			t.Fatalf("write: %d %v", n, err)
+		}
+	}
+	for _, p := range []string{path, path + ".0"} {
+		st, err := os.Stat(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st.Size() > 1000 {
+			t.Errorf("%s: %d bytes, limit 1000", p, st.Size())
+		}
 	}
 }

@@ -12,6 +12,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"zonetop/termsafe"
 	"zonetop/zones"
 )
 
@@ -60,6 +61,10 @@ func encodeAudit(rec AuditRecord) ([]byte, error) {
 		if err != nil {
 			return nil, fmt.Errorf("audit record: %w", err)
 		}
+		// A record keeps what a zone sent as it was, but the file is
+		// read with cat and less too: runes JSON leaves raw that a
+		// terminal would act on are written as \u escapes.
+		b = termsafe.JSON(b)
 		if len(b)+1 <= auditMax {
 			return append(b, '\n'), nil
 		}

@@ -3,6 +3,7 @@ package engine
 import (
 	"bufio"
 	"bytes"
+	"crypto/sha256"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -11,6 +12,7 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -71,6 +73,15 @@ type ipcChecker struct {
 	logf     func(format string, args ...any)
 	buf      []byte
 	shm      *shmCreator // makes partly granted segments; nil: refuse whole
+
+	// callLog is for what each call may say (a refusal): the zone
+	// decides how many calls it makes.
+	callLog *logLimiter
+	// pace bounds the calls checked a second: each costs zoneadmd a
+	// read of the zone's IPC table, and a zone capped at a tenth of a
+	// CPU could otherwise make zoneadmd spend half of one. Past it the
+	// zone's callers wait, as on a busy system; nothing is refused.
+	pace *tokenBucket
 
 	// A reconcile asked for by another goroutine (a usage query): a
 	// request on tickReq, a byte on wakeW to wake run's poll, and run
@@ -184,6 +195,8 @@ func ipcTableFiles(ipcNS string) ([ipcKinds]*os.File, error) {
 func newIPCChecker(zone *limits.Node, tables [ipcKinds]*os.File) *ipcChecker {
 	c := &ipcChecker{zone: zone, tables: tables, now: time.Now, logf: log.Printf,
 		projOf: func(int) string { return "default" }}
+	c.callLog = newLogLimiter(20, time.Second, func(f string, a ...any) { c.logf(f, a...) })
+	c.pace = newBucket(ipcPaceBurst, time.Second/ipcPaceRate)
 	for k := range c.known {
 		c.known[k] = map[ipcID]*ipcObject{}
 	}
@@ -474,14 +487,14 @@ func (c *ipcChecker) check(call ipcCall, project string, tid int, nr int32) ipcV
 		if g.Granted > 0 {
 			_ = n.Release(idRes, g.Granted)
 		}
-		c.logf("ipc: %sget in project %s refused: %s limit of %v reached", call.kind, project, idRes, g.By)
+		c.callLog.printf("ipc: %sget in project %s refused: %s limit of %v reached", call.kind, project, idRes, g.By)
 		return ipcVerdict{errno: unix.ENOSPC}
 	}
 	p := &ipcPending{kind: call.kind, project: project, tid: tid, nr: nr, key: call.key, size: call.size, at: c.now()}
 	if call.kind == ipcShm {
 		g, err := n.Request(resShmMemory, call.size)
 		if err == nil && g.Partial() && c.shm != nil {
-			c.logf("ipc: shmget of %d bytes in project %s partly granted: %d bytes, the partial action of %v",
+			c.callLog.printf("ipc: shmget of %d bytes in project %s partly granted: %d bytes, the partial action of %v",
 				call.size, project, g.Granted, g.By)
 			// The segment will be zoneadmd's making: its table entry
 			// shows zoneadmd as the creator and the granted size.
@@ -498,7 +511,7 @@ func (c *ipcChecker) check(call ipcCall, project string, tid int, nr int32) ipcV
 			if g.Partial() {
 				how = "partial (no thread in the zone's IPC namespace to make a smaller segment: refused whole)"
 			}
-			c.logf("ipc: shmget of %d bytes in project %s refused: %d bytes available under %v, action %s",
+			c.callLog.printf("ipc: shmget of %d bytes in project %s refused: %d bytes available under %v, action %s",
 				call.size, project, g.Available, g.By, how)
 			return ipcVerdict{errno: unix.ENOSPC}
 		}
@@ -809,6 +822,10 @@ func (c *ipcChecker) run(listener *os.File, stop <-chan struct{}, stopFd int) {
 			return
 		}
 		if pfd[0].Revents&unix.POLLIN != 0 {
+			if !c.pace.take(time.Now()) {
+				time.Sleep(c.pace.every)
+				c.pace.take(time.Now())
+			}
 			var n seccompNotif
 			if err := notifRecv(fd, &n); err == nil {
 				c.handle(fd, &n)
@@ -989,8 +1006,23 @@ func zoneCgroupRels(dirs []string) []string {
 // a FIFO there must not stop the check every IPC call of the zone waits
 // on), with its mtime for change detection. A missing or unreadable file
 // gives the Solaris defaults.
+//
+// It is called at every IPC check, so the zone decides how often: a file
+// rewritten with the same bytes is not parsed again and keeps its first
+// mtime (nothing to re-apply), and its bad lines are logged once per
+// change of content, at most maxWarnings of them, escaped.
 func zoneProjectsReader(zoneRoot string, logf func(string, ...any)) func() (limits.Projects, time.Time) {
+	var (
+		mu     sync.Mutex
+		key    projFileKey
+		sum    [32]byte
+		cached limits.Projects
+		mtime  time.Time
+		valid  bool
+	)
 	return func() (limits.Projects, time.Time) {
+		mu.Lock()
+		defer mu.Unlock()
 		rfd, err := unix.Open(zoneRoot, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 		if err != nil {
 			return limits.DefaultProjects(), time.Time{}
@@ -1002,10 +1034,31 @@ func zoneProjectsReader(zoneRoot string, logf func(string, ...any)) func() (limi
 			// on every IPC call and stays quiet.
 			return limits.DefaultProjects(), time.Time{}
 		}
-		ps, errs := limits.ParseProjects(bytes.NewReader(b), "/etc/project")
-		for _, e := range errs {
-			logf("ipc: %v", e)
+		k := projFileKey{dev: st.Dev, ino: st.Ino, size: st.Size, mtime: st.Mtim.Nano(), ctim: st.Ctim.Nano()}
+		if valid && k == key {
+			return cached, mtime
 		}
-		return ps, time.Unix(st.Mtim.Unix())
+		h := sha256.Sum256(b)
+		if valid && h == sum {
+			key = k
+			return cached, mtime
+		}
+		ps, errs := limits.ParseProjects(bytes.NewReader(b), "/etc/project")
+		msgs := make([]string, len(errs))
+		for i, e := range errs {
+			msgs[i] = e.Error()
+		}
+		for _, m := range boundWarnings(msgs) {
+			logf("ipc: %s", m)
+		}
+		key, sum, cached, mtime, valid = k, h, ps, time.Unix(st.Mtim.Unix()), true
+		return ps, mtime
 	}
+}
+
+// projFileKey tells a file's versions apart without reading it.
+type projFileKey struct {
+	dev, ino    uint64
+	size        int64
+	mtime, ctim int64
 }

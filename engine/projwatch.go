@@ -257,9 +257,7 @@ func (d *zoneadmd) projectFileChanged(zoneRoot string) {
 	case len(warn) > 0:
 		rec.Result = "applied, except: " + strings.Join(warn, "; ")
 	}
-	if err := AppendAudit(d.root, rec); err != nil {
-		log.Printf("audit: %v", err)
-	}
+	d.auditLim.record(rec)
 	if d.hub != nil {
 		if len(warn) > 0 {
 			for _, w := range warn {

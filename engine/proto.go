@@ -277,6 +277,14 @@ func roundTrip(path string, req request, files ...*os.File) (response, error) {
 	}
 	defer c.Close()
 	if err := c.send(req, files...); err != nil {
+		// A server that refused the connection said why before it
+		// closed it: that, not the broken pipe, is the answer.
+		_ = c.c.SetReadDeadline(time.Now().Add(time.Second))
+		var resp response
+		if got, rerr := c.recv(&resp); rerr == nil && resp.Error != "" {
+			closeAll(got)
+			return resp, nil
+		}
 		return response{}, err
 	}
 	var resp response

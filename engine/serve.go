@@ -19,6 +19,17 @@ import (
 // zone), after which the user talks to that zoneadmd, which authorizes
 // every operation itself. No setuid binary is involved.
 
+// Any host user may connect to the service: one uid other than root holds
+// at most servePerUID connections at once (a zonecfg session holds one
+// for as long as it lasts), all of them together serveMaxConn minus
+// serveRootReserve, so no user can lock the global administrator (or the
+// other users) out by holding connections open.
+const (
+	serveMaxConn     = 256
+	servePerUID      = 16
+	serveRootReserve = 16
+)
+
 // ServeSock is the service's socket under a root prefix.
 func ServeSock(rootPrefix string) string { return filepath.Join(runBase(rootPrefix), "zonetop.sock") }
 
@@ -41,6 +52,7 @@ func (e *Engine) Serve(ctx context.Context) error {
 		<-ctx.Done()
 		lis.Close()
 	}()
+	conns := newConnLimiter("zonetop service", serveMaxConn, servePerUID, serveRootReserve)
 	for {
 		c, err := lis.AcceptUnix()
 		if err != nil {
@@ -50,7 +62,23 @@ func (e *Engine) Serve(ctx context.Context) error {
 			time.Sleep(10 * time.Millisecond)
 			continue
 		}
-		go e.serveOne(&conn{c: c})
+		uid, err := peerUID(c)
+		why := ""
+		if err != nil {
+			why = "zonetop service: peer credentials: " + err.Error()
+		} else {
+			why = conns.admit(uid)
+		}
+		if why != "" {
+			_ = c.SetWriteDeadline(time.Now().Add(100 * time.Millisecond))
+			_ = (&conn{c: c}).send(response{Error: why})
+			c.Close()
+			continue
+		}
+		go func() {
+			defer conns.leave(uid)
+			e.serveOne(&conn{c: c})
+		}()
 	}
 }
 

@@ -68,6 +68,12 @@ type zoneadmd struct {
 
 	trimMu    sync.Mutex
 	trimTimer *time.Timer
+
+	// auditLim bounds the audit records the zone's users can cause.
+	auditLim *auditLimiter
+	// reported is the set of bad /etc/project lines last reported (under
+	// mu), so a set is reported once per change of the file.
+	reported [32]byte
 }
 
 // trimDelay is how long zoneadmd must have had no request before it hands
@@ -115,9 +121,24 @@ func zoneadmdMain(args []string) int {
 	}
 	log.SetPrefix("zoneadmd " + name + ": ")
 	log.SetFlags(log.LstdFlags | log.Lmicroseconds)
+	// stderr is the same file, opened by the starter for what comes
+	// before this (and a panic); the log itself rotates, since a zone
+	// can make zoneadmd say things (bad lines, refused calls).
+	if lw, err := console.OpenLog(filepath.Join(logDir(root), name+".zoneadmd.log"), zoneadmdLogSize, zoneadmdLogKeep); err == nil {
+		log.SetOutput(&logWriter{w: lw})
+		defer lw.Close()
+	} else {
+		log.SetOutput(&logWriter{w: os.Stderr})
+	}
 	d := &zoneadmd{root: root, name: name, dir: runDir(root, name), quit: make(chan struct{}), lastRequest: time.Now(),
 		watchers: map[*conn]struct{}{}}
 	d.conslog = &lazyLog{path: filepath.Join(logDir(root), name+".console")}
+	d.auditLim = newAuditLimiter(name, func(r AuditRecord) {
+		if err := AppendAudit(root, r); err != nil {
+			log.Printf("audit: %v", err)
+		}
+	})
+	defer d.auditLim.close()
 	d.hub = console.NewHub(console.HubOptions{
 		Ring: console.NewRing(console.DefaultRingSize),
 		Log:  d.conslog,

@@ -525,12 +525,19 @@ func (d *zoneadmd) applyLimits(l *zoneLimits) error {
 
 // reportProjects records bad /etc/project lines: zoneadmd log, the zone's
 // console log (where the zone administrator looks), and the zone status.
+// A set of lines is reported once (by its hash) until it changes, and at
+// most maxWarnings of them, escaped and cut: the file is the zone's to
+// write, as large and as often as it likes.
 func (d *zoneadmd) reportProjects(warn []string) {
+	warn = boundWarnings(warn)
+	h := warningsHash(warn)
 	d.mu.Lock()
 	d.st.Warnings = warn
 	_ = d.saveLocked()
+	same := h == d.reported
+	d.reported = h
 	d.mu.Unlock()
-	if len(warn) == 0 {
+	if len(warn) == 0 || same {
 		return
 	}
 	var b strings.Builder
@@ -538,9 +545,9 @@ func (d *zoneadmd) reportProjects(warn []string) {
 		log.Printf("%s (the other projects apply)", w)
 		fmt.Fprintf(&b, "zoneadmd: %s\r\n", w)
 	}
-	if f, err := os.OpenFile(filepath.Join(logDir(d.root), d.name+".console"), os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600); err == nil {
-		_, _ = f.WriteString(b.String())
-		f.Close()
+	// Through the console log's own writer, which rotates.
+	if _, err := d.conslog.Write([]byte(b.String())); err != nil {
+		d.conslog.reportOnce(err)
 	}
 }
 

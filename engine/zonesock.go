@@ -19,6 +19,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"zonetop/limits"
+	"zonetop/termsafe"
 	"zonetop/zones"
 )
 
@@ -46,6 +47,22 @@ const (
 	zoneSockMax     = 64 << 10
 	zoneSockIdle    = 30 * time.Second
 	zoneSockMaxConn = 64
+	// One uid other than the zone's root holds at most zoneSockPerUID
+	// connections, and all of them together leave zoneSockRootReserve
+	// for root, so no user of the zone can lock its administrator out.
+	zoneSockPerUID      = 8
+	zoneSockRootReserve = 8
+	// Each connection may send a burst of zoneSockBurst requests, then
+	// zoneSockRate a second; beyond that it is told to slow down, so a
+	// zone capped at a fraction of a CPU cannot make zoneadmd spend more
+	// on its behalf.
+	zoneSockBurst = 100
+	zoneSockRate  = 50
+	// A uid other than root opens a burst of zoneSockConnBurst
+	// connections, then zoneSockConnRate a second: each costs zoneadmd
+	// the peer's identification (its namespaces, the zone's passwd).
+	zoneSockConnBurst = 32
+	zoneSockConnRate  = 10
 )
 
 // ZoneRequest is one request on the zone socket.
@@ -248,6 +265,13 @@ type zoneSockServer struct {
 	wg   sync.WaitGroup
 	mu   sync.Mutex
 	open map[*net.UnixConn]bool
+
+	// conns counts connections by peer uid; peerUID reads a
+	// connection's uid (SO_PEERCRED).
+	conns   *connLimiter
+	peerUID func(*net.UnixConn) (uint32, error)
+	// connRate paces new connections by uid (the accept loop's own).
+	connRate map[uint32]*tokenBucket
 }
 
 func (s *zoneSockServer) serve() {
@@ -256,6 +280,10 @@ func (s *zoneSockServer) serve() {
 	}
 	s.sem = make(chan struct{}, zoneSockMaxConn)
 	s.open = map[*net.UnixConn]bool{}
+	s.conns = newConnLimiter("zone socket", zoneSockMaxConn, zoneSockPerUID, zoneSockRootReserve)
+	if s.peerUID == nil {
+		s.peerUID = peerUID
+	}
 	for {
 		c, err := s.lis.AcceptUnix()
 		if err != nil {
@@ -265,15 +293,22 @@ func (s *zoneSockServer) serve() {
 			time.Sleep(10 * time.Millisecond)
 			continue
 		}
-		select {
-		case s.sem <- struct{}{}:
-		default:
-			// Too many connections: refuse this one rather than queue it
-			// behind clients that may never finish.
-			_ = writeZoneFrame(c, ZoneReply{Error: "zone socket busy, try again"})
-			c.Close()
+		uid, err := s.peerUID(c)
+		if err != nil {
+			s.refuse(c, "zone socket: peer credentials: "+err.Error())
 			continue
 		}
+		if why := s.paceConn(uid); why != "" {
+			s.refuse(c, why)
+			continue
+		}
+		if why := s.conns.admit(uid); why != "" {
+			// Refuse this one rather than queue it behind clients that
+			// may never finish, and say why: the client shows it.
+			s.refuse(c, why)
+			continue
+		}
+		s.sem <- struct{}{} // admit keeps the count within its size
 		s.mu.Lock()
 		s.open[c] = true
 		s.mu.Unlock()
@@ -285,8 +320,36 @@ func (s *zoneSockServer) serve() {
 			s.mu.Lock()
 			delete(s.open, c)
 			s.mu.Unlock()
+			s.conns.leave(uid)
 		}()
 	}
+}
+
+// paceConn says why a new connection of uid comes too soon, if it does.
+func (s *zoneSockServer) paceConn(uid uint32) string {
+	if uid == 0 {
+		return ""
+	}
+	if s.connRate == nil || len(s.connRate) >= 4096 {
+		s.connRate = map[uint32]*tokenBucket{}
+	}
+	b := s.connRate[uid]
+	if b == nil {
+		b = newBucket(zoneSockConnBurst, time.Second/zoneSockConnRate)
+		s.connRate[uid] = b
+	}
+	if b.take(time.Now()) {
+		return ""
+	}
+	return fmt.Sprintf("zone socket: slow down: more than %d new connections a second from uid %d", zoneSockConnRate, uid)
+}
+
+// refuse answers a connection it will not serve with the reason, as a
+// reply frame the client reads instead of a broken pipe.
+func (s *zoneSockServer) refuse(c *net.UnixConn, why string) {
+	_ = c.SetWriteDeadline(time.Now().Add(100 * time.Millisecond))
+	_ = writeZoneFrame(c, ZoneReply{Error: why})
+	c.Close()
 }
 
 // close stops accepting and ends every connection.
@@ -314,6 +377,7 @@ func (s *zoneSockServer) handle(c *net.UnixConn) {
 		pid = int(cred.Pid)
 	}
 	rd := &noFDReader{c: c}
+	rate := newBucket(zoneSockBurst, time.Second/zoneSockRate)
 	for {
 		_ = c.SetReadDeadline(time.Now().Add(s.idle))
 		rd.got = false
@@ -326,9 +390,15 @@ func (s *zoneSockServer) handle(c *net.UnixConn) {
 			return
 		}
 		var reply ZoneReply
-		if rd.got {
+		slow := !rate.take(time.Now())
+		switch {
+		case slow:
+			// Not decoded, not authorized, not audited: the cheapest
+			// answer there is.
+			reply = ZoneReply{Error: fmt.Sprintf("zone socket: slow down: more than %d requests a second on one connection", zoneSockRate)}
+		case rd.got:
 			reply = ZoneReply{Error: "the zone socket takes no file descriptors; the request's were closed and it was not served"}
-		} else {
+		default:
 			reply = s.answer(p, pid, b)
 		}
 		if text := s.zoneText(reply.Error); text != reply.Error {
@@ -340,6 +410,11 @@ func (s *zoneSockServer) handle(c *net.UnixConn) {
 		_ = c.SetWriteDeadline(time.Now().Add(s.idle))
 		if err := writeZoneFrame(c, reply); err != nil {
 			return
+		}
+		if slow {
+			// And wait for the rate to allow one more: a client that
+			// does not listen costs no more than one that does.
+			time.Sleep(rate.every)
 		}
 	}
 }
@@ -586,6 +661,15 @@ func (s *zoneSockServer) selfInfo(p Principal, cfg *zones.Config) *ZoneSelfInfo 
 	return in
 }
 
+// peerUID is the uid of who connected.
+func peerUID(c *net.UnixConn) (uint32, error) {
+	cred, err := peerCred(c)
+	if err != nil {
+		return 0, err
+	}
+	return cred.Uid, nil
+}
+
 // peerCred reads the kernel's record of who connected.
 func peerCred(c *net.UnixConn) (*unix.Ucred, error) {
 	raw, err := c.SyscallConn()
@@ -703,11 +787,7 @@ func (d *zoneadmd) startZoneSock() error {
 		setTaskRctl: func(task int, rctl, values string) error {
 			return d.setRctl(&RctlChange{Level: "task", Task: task, Name: rctl, Values: values})
 		},
-		audit: func(r AuditRecord) {
-			if err := AppendAudit(d.root, r); err != nil {
-				log.Printf("audit: %v", err)
-			}
-		},
+		audit: d.auditLim.record,
 		hostPaths: func() (zoneRoots, hidden []string) {
 			d.mu.Lock()
 			spec, zp := d.spec, d.st.ZschedPid
@@ -814,6 +894,15 @@ func (z *ZoneClient) Close() error { return z.c.Close() }
 func (z *ZoneClient) Do(req ZoneRequest) (ZoneReply, error) {
 	_ = z.c.SetDeadline(time.Now().Add(2 * time.Minute))
 	if err := writeZoneFrame(z.c, req); err != nil {
+		// A refused connection is closed after its reason was sent:
+		// show that reason, not the broken pipe.
+		_ = z.c.SetReadDeadline(time.Now().Add(time.Second))
+		if b, rerr := readZoneFrame(z.c); rerr == nil {
+			var r ZoneReply
+			if json.Unmarshal(b, &r) == nil && r.Error != "" {
+				return r, zoneError{msg: r.Error, denied: r.Denied}
+			}
+		}
 		return ZoneReply{}, fmt.Errorf("zone socket: %w", err)
 	}
 	b, err := readZoneFrame(z.c)
@@ -838,10 +927,13 @@ type zoneError struct {
 }
 
 func (e zoneError) Error() string {
-	if e.denied && !strings.Contains(e.msg, ErrPermission.Error()) {
-		return ErrPermission.Error() + ": " + e.msg
+	// The text quotes what the zone's users sent (project and user
+	// names): the tool that prints it must not replay their escapes.
+	msg := termsafe.String(e.msg)
+	if e.denied && !strings.Contains(msg, ErrPermission.Error()) {
+		return ErrPermission.Error() + ": " + msg
 	}
-	return e.msg
+	return msg
 }
 
 func (e zoneError) Is(target error) bool { return e.denied && target == ErrPermission }

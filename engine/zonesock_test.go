@@ -346,3 +346,69 @@ func TestZoneSockUsageProcessesNewtask(t *testing.T) {
 		srv.close()
 	}
 }
+
+// A refused connection gets the reason as a reply the client returns,
+// not a broken pipe.
+func TestZoneSockRefusal(t *testing.T) {
+	sock := filepath.Join(t.TempDir(), "zone.sock")
+	lis, err := net.ListenUnix("unix", &net.UnixAddr{Name: sock, Net: "unix"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := Principal{UID: 1000, Zone: "zs1"}
+	srv := &zoneSockServer{zone: "zs1", lis: lis,
+		identify: func(*net.UnixConn) (Principal, error) { return p, nil },
+		peerUID:  func(*net.UnixConn) (uint32, error) { return 1000, nil },
+		config:   func() (*zones.Config, error) { return &zones.Config{Name: "zs1"}, nil },
+		status:   func() ZoneStatus { return ZoneStatus{State: "running"} },
+		zoneRoot: func() string { return "/nonexistent" }, idle: 5 * time.Second}
+	go srv.serve()
+	t.Cleanup(srv.close)
+	var held []*ZoneClient
+	defer func() {
+		for _, c := range held {
+			c.Close()
+		}
+	}()
+	for i := 0; i < zoneSockPerUID; i++ {
+		zc, err := DialZone(sock)
+		if err != nil {
+			t.Fatal(err)
+		}
+		held = append(held, zc)
+		if _, err := zc.Do(ZoneRequest{Op: "info"}); err != nil {
+			t.Fatalf("connection %d: %v", i+1, err)
+		}
+	}
+	zc, err := DialZone(sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer zc.Close()
+	time.Sleep(50 * time.Millisecond) // the server refuses and closes first
+	_, err = zc.Do(ZoneRequest{Op: "info"})
+	if want := "zone socket: too many connections from uid 1000 (limit 8)"; err == nil || err.Error() != want {
+		t.Errorf("connection past the limit: %v, want %q", err, want)
+	}
+}
+
+func TestZoneSockSlowDown(t *testing.T) {
+	sock, _, _ := startTestZoneSock(t, Principal{UID: 1000, Zone: "zs1"})
+	zc, err := DialZone(sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer zc.Close()
+	slow := 0
+	for i := 0; i < 3*zoneSockBurst; i++ {
+		if _, err := zc.Do(ZoneRequest{Op: "info"}); err != nil {
+			if !strings.Contains(err.Error(), "slow down") {
+				t.Fatal(err)
+			}
+			slow++
+		}
+	}
+	if slow == 0 {
+		t.Errorf("%d requests in a burst on one connection, none told to slow down", 3*zoneSockBurst)
+	}
+}

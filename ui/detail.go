@@ -10,6 +10,7 @@ import (
 	"github.com/charmbracelet/x/ansi"
 
 	"zonetop/engine"
+	"zonetop/termsafe"
 )
 
 // detailTabs are the tabs of a zone's detail view, in order.
@@ -193,6 +194,11 @@ func (m *Model) detailBody(w, h int) string {
 			body = []string{st.StatusError.Render(d.infoErr.Error())}
 		} else {
 			body = strings.Split(strings.TrimRight(d.info, "\n"), "\n")
+			for i, l := range body {
+				// zonecfg info indents with tabs; attr values come
+				// from delegated users.
+				body[i] = termsafe.String(strings.ReplaceAll(l, "\t", "    "))
+			}
 		}
 	case d.tab == tabCaps:
 		body = m.capsLines(w)
@@ -212,11 +218,13 @@ func (m *Model) detailBody(w, h int) string {
 			body = []string{st.Empty.Render("nothing has happened to this zone through this console's engine yet")}
 		}
 		for _, ev := range events {
-			res := st.OK.Render(ev.Result)
+			// An event's op and result quote what a zone named
+			// (projects, users); shown escaped, never acted on.
+			res := st.OK.Render(termsafe.String(ev.Result))
 			if ev.Failed {
-				res = st.StatusError.Render(ev.Result)
+				res = st.StatusError.Render(termsafe.String(ev.Result))
 			}
-			body = append(body, fmt.Sprintf("%s  %-9s uid %-5d %s", ev.Time.Format("15:04:05"), ev.Op, ev.UID, res))
+			body = append(body, fmt.Sprintf("%s  %-9s uid %-5d %s", ev.Time.Format("15:04:05"), termsafe.String(ev.Op), ev.UID, res))
 		}
 	}
 	room := max(h-len(lines), 1)
@@ -331,7 +339,7 @@ func (m *Model) projectLines(w int) []string {
 		return s
 	}
 	for _, p := range orderedProjects(u.Projects) {
-		lines = append(lines, st.Title.Render(selected(fmt.Sprintf("%s (%d)", p.Name, p.ID))))
+		lines = append(lines, st.Title.Render(selected(fmt.Sprintf("%s (%d)", termsafe.String(p.Name), p.ID))))
 		for _, c := range p.Limits {
 			editing := editable && row == d.sel && d.edit != nil
 			eff := c.Effective
@@ -375,7 +383,8 @@ func (m *Model) processLines(w int) []string {
 		if v, ok := d.cpuPct[p.PID]; ok {
 			cpu = fmt.Sprintf("%.1f", v)
 		}
-		lines = append(lines, fit(fmt.Sprintf("%7d  %-10s %-8s %6s %8s  %s", p.PID, fit(p.Project, 10, false), fit(p.User, 8, false), cpu, humanBytes(p.RSS), p.Command), w, false))
+		lines = append(lines, fit(fmt.Sprintf("%7d  %-10s %-8s %6s %8s  %s", p.PID, fit(termsafe.String(p.Project), 10, false),
+			fit(termsafe.String(p.User), 8, false), cpu, humanBytes(p.RSS), termsafe.String(p.Command)), w, false))
 	}
 	return lines
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/charmbracelet/x/ansi"
 
 	"zonetop/engine"
+	"zonetop/termsafe"
 	"zonetop/zones"
 )
 
@@ -288,6 +289,8 @@ func (m *Model) setFlash(s string, err error) {
 	if err != nil {
 		m.flash = err.Error()
 	}
+	// Errors and outputs may quote a zone (its projects, its processes).
+	m.flash = termsafe.String(m.flash)
 }
 
 func (m *Model) quit() (tea.Model, tea.Cmd) {
@@ -583,7 +586,7 @@ func (m *Model) statusLeft() string {
 		return st.StatusError.Render(fit(m.table.filter.err.Error()+"; matching it as text", w, false))
 	}
 	if z, ok := m.table.Selected(); ok && z.Reason != "" {
-		return st.Reason.Render(fit(z.Name+" "+z.State+": "+z.Reason, w, false))
+		return st.Reason.Render(fit(z.Name+" "+z.State+": "+termsafe.String(z.Reason), w, false))
 	}
 	return strings.Repeat(" ", w)
 }

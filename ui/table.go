@@ -10,6 +10,7 @@ import (
 	"github.com/charmbracelet/x/ansi"
 
 	"zonetop/engine"
+	"zonetop/termsafe"
 )
 
 // column is one column of the zone table. Live columns of the full console
@@ -97,7 +98,7 @@ var columns = []column{
 	// REASON appears only when some zone has one and the terminal is wide
 	// enough; otherwise the status line shows the selected zone's reason.
 	colReason: {title: "REASON", drop: 150,
-		value: func(z engine.ZoneInfo) string { return z.Reason },
+		value: func(z engine.ZoneInfo) string { return termsafe.String(z.Reason) },
 		cmp:   func(a, b engine.ZoneInfo) int { return strings.Compare(a.Reason, b.Reason) }},
 	colCPU: {title: "CPU%", width: 5, right: true,
 		live: func(t *zoneTable, z engine.ZoneInfo, _ int) (string, float64) {
@@ -479,7 +480,7 @@ func (t *zoneTable) layout() {
 	for _, z := range t.rows {
 		nameW = max(nameW, ansi.StringWidth(z.Name))
 		pathW = max(pathW, ansi.StringWidth(z.Path))
-		whyW = max(whyW, ansi.StringWidth(z.Reason))
+		whyW = max(whyW, ansi.StringWidth(termsafe.String(z.Reason)))
 	}
 	nameW = min(max(nameW, nameMin), nameMax)
 

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"zonetop/engine"
+	"zonetop/termsafe"
 )
 
 const auditUsage = "usage: zonetop audit [-z ZONE] [-n N] [-o table|json]\n"
@@ -46,26 +47,30 @@ func runAudit(g *globals, args []string, _ io.Reader, stdout, stderr io.Writer) 
 	bw := bufio.NewWriter(stdout)
 	defer bw.Flush()
 	if format == "json" {
-		enc := json.NewEncoder(bw)
 		for _, r := range recs {
-			if err := enc.Encode(r); err != nil {
+			b, err := json.Marshal(r)
+			if err != nil {
 				fmt.Fprintf(stderr, "audit: %v\n", err)
 				return 1
 			}
+			// Valid JSON still may carry DEL, C1 or bidi runes raw.
+			bw.Write(termsafe.JSON(b))
+			bw.WriteByte('\n')
 		}
 	} else {
 		tw := tabwriter.NewWriter(bw, 0, 8, 2, ' ', 0)
 		fmt.Fprintln(tw, "TIME\tWHO\tZONE\tWHAT\tBEFORE\tAFTER\tRESULT")
 		for _, r := range recs {
-			who := r.Principal.User
+			// A zone's user names come from its own /etc/passwd.
+			who := termsafe.String(r.Principal.User)
 			if who == "" {
 				who = fmt.Sprintf("uid %d", r.Principal.UID)
 			}
 			if r.Principal.Zone != "global" {
-				who += "@" + r.Principal.Zone
+				who += "@" + termsafe.String(r.Principal.Zone)
 			}
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.Time.Local().Format(time.DateTime), who, r.Zone, r.What,
-				oneLine(r.Before), oneLine(r.After), oneLine(r.Result))
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.Time.Local().Format(time.DateTime), who, termsafe.String(r.Zone),
+				termsafe.String(r.What), oneLine(r.Before), oneLine(r.After), oneLine(r.Result))
 		}
 		tw.Flush()
 	}
@@ -75,9 +80,14 @@ func runAudit(g *globals, args []string, _ io.Reader, stdout, stderr io.Writer) 
 	return 0
 }
 
-// oneLine keeps a table cell on one line and of a readable width.
+// oneLine keeps a table cell on one line and of a readable width; what
+// a zone put in it is shown escaped, newlines between statements as " | ".
 func oneLine(s string) string {
-	s = strings.ReplaceAll(s, "\n", " | ")
+	parts := strings.Split(s, "\n")
+	for i, p := range parts {
+		parts[i] = termsafe.String(p)
+	}
+	s = strings.Join(parts, " | ")
 	if s == "" {
 		return "-"
 	}

@@ -16,6 +16,7 @@ import (
 
 	"zonetop/engine"
 	"zonetop/limits"
+	"zonetop/termsafe"
 )
 
 // The resource-control front ends: prctl, projects, projadd, projmod,
@@ -138,9 +139,9 @@ type prctlRctl struct {
 func formatPrctl(w io.Writer, ents []prctlEntity) {
 	for _, e := range ents {
 		if e.ID != "" {
-			fmt.Fprintf(w, "%s: %s: %s\n", e.Kind, e.ID, e.Name)
+			fmt.Fprintf(w, "%s: %s: %s\n", e.Kind, e.ID, termsafe.String(e.Name))
 		} else {
-			fmt.Fprintf(w, "%s: %s\n", e.Kind, e.Name)
+			fmt.Fprintf(w, "%s: %s\n", e.Kind, termsafe.String(e.Name))
 		}
 		fmt.Fprintf(w, "%-8s%-10s%11s%8s   %-29s%s\n", "NAME", "PRIVILEGE", "VALUE", "FLAG", "ACTION", "RECIPIENT")
 		for _, r := range e.Rctls {
@@ -449,14 +450,17 @@ func formatProjectLong(w io.Writer, p limits.Project) {
 		if len(s) == 0 {
 			return "(none)"
 		}
-		return strings.Join(s, " ")
+		return termsafe.String(strings.Join(s, " "))
 	}
-	fmt.Fprintf(w, "%s\n\tprojid : %d\n\tcomment: %q\n\tusers  : %s\n\tgroups : %s\n\tattribs: ", p.Name, p.ID, p.Comment, list(p.Users), list(p.Groups))
+	// A zone's /etc/project is the zone's to write: every field may hold
+	// escape sequences.
+	fmt.Fprintf(w, "%s\n\tprojid : %d\n\tcomment: \"%s\"\n\tusers  : %s\n\tgroups : %s\n\tattribs: ", termsafe.String(p.Name), p.ID,
+		termsafe.String(p.Comment), list(p.Users), list(p.Groups))
 	for i, a := range p.Attrs {
 		if i > 0 {
 			fmt.Fprint(w, "\n\t\t ")
 		}
-		fmt.Fprint(w, a.String())
+		fmt.Fprint(w, termsafe.String(a.String()))
 	}
 	fmt.Fprintln(w)
 }
@@ -475,7 +479,7 @@ func runProjects(g *globals, args []string, _ io.Reader, stdout, stderr io.Write
 		return fail(stderr, "projects", 1, "%v", err)
 	}
 	for _, b := range bad {
-		fmt.Fprintf(stderr, "projects: %s\n", b)
+		fmt.Fprintf(stderr, "projects: %s\n", termsafe.String(b))
 	}
 	want := map[string]bool{}
 	for _, r := range rest {
@@ -489,7 +493,7 @@ func runProjects(g *globals, args []string, _ io.Reader, stdout, stderr io.Write
 		if has(o, 'l') {
 			formatProjectLong(stdout, p)
 		} else {
-			names = append(names, p.Name)
+			names = append(names, termsafe.String(p.Name))
 		}
 	}
 	if !has(o, 'l') {
@@ -698,7 +702,8 @@ func runZonestat(g *globals, args []string, _ io.Reader, stdout, stderr io.Write
 		}
 		if last(o, 'o') == "json" {
 			b, _ := json.Marshal(us)
-			fmt.Fprintln(stdout, string(b))
+			// Project names and warnings are the zone's text.
+			fmt.Fprintln(stdout, string(termsafe.JSON(b)))
 			continue
 		}
 		formatZonestat(stdout, us)
@@ -738,10 +743,10 @@ func formatZonestat(w io.Writer, us []engine.ZoneUsage) {
 		return strconv.FormatUint(r.Effective, 10) + "%"
 	}
 	for _, u := range us {
-		fmt.Fprintf(tw, "%s\t%d\t%.1f\t%s\t%s\t%s\t%d\n", u.Zone, u.Procs, u.CPUPct, cpuCap(get(u.Rctls, "zone.cpu-cap")),
+		fmt.Fprintf(tw, "%s\t%d\t%.1f\t%s\t%s\t%s\t%d\n", termsafe.String(u.Zone), u.Procs, u.CPUPct, cpuCap(get(u.Rctls, "zone.cpu-cap")),
 			capCell(get(u.Rctls, "zone.max-lwps"), limits.UnitCount), capCell(get(u.Rctls, "zone.max-physical-memory"), limits.UnitBytes), u.NrThrottled)
 		for _, p := range u.Projects {
-			fmt.Fprintf(tw, "  %s\t%d\t%.1f\t%s\t%s\t%s\t\n", p.Name, p.Procs, p.CPUPct, cpuCap(get(p.Rctls, "project.cpu-cap")),
+			fmt.Fprintf(tw, "  %s\t%d\t%.1f\t%s\t%s\t%s\t\n", termsafe.String(p.Name), p.Procs, p.CPUPct, cpuCap(get(p.Rctls, "project.cpu-cap")),
 				capCell(get(p.Rctls, "project.max-lwps"), limits.UnitCount), capCell(get(p.Rctls, "project.max-memory"), limits.UnitBytes))
 		}
 	}

@@ -8,6 +8,7 @@ import (
 	"text/tabwriter"
 
 	"zonetop/engine"
+	"zonetop/termsafe"
 )
 
 // zoneadmUsage follows a usage error; zoneadmHelp answers help.
@@ -154,7 +155,7 @@ func zoneadmList(e *engine.Engine, zone string, args []string, stdout, stderr io
 	switch {
 	case parsable:
 		for _, z := range list {
-			fmt.Fprintf(stdout, "%s:%s:%s:%s:%s:%s:%s\n", zoneID(z), z.Name, z.State, z.Path, z.UUID, z.Brand, ipType(z))
+			fmt.Fprintf(stdout, "%s:%s:%s:%s:%s:%s:%s\n", zoneID(z), termsafe.String(z.Name), z.State, z.Path, z.UUID, z.Brand, ipType(z))
 		}
 	case verbose:
 		tw := tabwriter.NewWriter(stdout, 0, 8, 1, ' ', 0)
@@ -163,16 +164,17 @@ func zoneadmList(e *engine.Engine, zone string, args []string, stdout, stderr io
 			state := z.State
 			switch {
 			case z.Broken != "":
-				state += " (broken: " + z.Broken + ")"
+				state += " (broken: " + termsafe.String(z.Broken) + ")"
 			case z.Reason != "" && (z.State == "down" || z.State == "incomplete"):
-				state += " (" + z.Reason + ")"
+				// A reason may quote what the zone did (a mount, a process).
+				state += " (" + termsafe.String(z.Reason) + ")"
 			}
-			fmt.Fprintf(tw, "%4s\t%s\t%s\t%s\t%s\t%s\n", zoneID(z), z.Name, state, z.Path, z.Brand, ipType(z))
+			fmt.Fprintf(tw, "%4s\t%s\t%s\t%s\t%s\t%s\n", zoneID(z), termsafe.String(z.Name), state, z.Path, z.Brand, ipType(z))
 		}
 		tw.Flush()
 	default:
 		for _, z := range list {
-			fmt.Fprintln(stdout, z.Name)
+			fmt.Fprintln(stdout, termsafe.String(z.Name))
 		}
 	}
 	return 0
