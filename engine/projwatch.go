@@ -26,6 +26,7 @@ import (
 const (
 	projWatchDebounce = 100 * time.Millisecond
 	projWatchRetry    = time.Second
+	projWatchPoll     = 2 * time.Second
 	projWatchMask     = unix.IN_CLOSE_WRITE | unix.IN_MODIFY | unix.IN_MOVED_TO | unix.IN_MOVED_FROM |
 		unix.IN_DELETE | unix.IN_DELETE_SELF | unix.IN_MOVE_SELF | unix.IN_ONLYDIR
 )
@@ -64,7 +65,15 @@ func (d *zoneadmd) startProjectWatch() error {
 func watchProjects(zoneRoot string, changed func()) (*projectWatch, error) {
 	fd, err := unix.InotifyInit1(unix.IN_NONBLOCK | unix.IN_CLOEXEC)
 	if err != nil {
-		return nil, fmt.Errorf("watch /etc/project: %w", err)
+		// Inotify instances are counted per uid, and a zone's root is
+		// host root: a zone can use them all up (and a host with more
+		// zones than fs.inotify.max_user_instances runs out by itself).
+		// The watch must not depend on what zones leave over: it
+		// polls instead, and says so once.
+		log.Printf("watch /etc/project: %v; looking at it every %v instead", err, projWatchPoll)
+		w := &projectWatch{stop: make(chan struct{}), done: make(chan struct{})}
+		go pollProjects(w, zoneRoot, changed)
+		return w, nil
 	}
 	// A non-blocking descriptor goes to Go's poller, so Close ends a
 	// pending Read.
@@ -288,4 +297,46 @@ func fileOwner(zoneRoot string) int {
 		return -1
 	}
 	return int(st.Uid)
+}
+
+// pollProjects follows the zone's /etc/project by its identity (device,
+// inode, size, modification and change times) when inotify cannot be had.
+func pollProjects(w *projectWatch, zoneRoot string, changed func()) {
+	defer close(w.done)
+	last, _ := projectFileKey(zoneRoot)
+	t := time.NewTicker(projWatchPoll)
+	defer t.Stop()
+	for {
+		select {
+		case <-w.stop:
+			return
+		case <-t.C:
+			k, _ := projectFileKey(zoneRoot)
+			if k != last {
+				last = k
+				changed()
+			}
+		}
+	}
+}
+
+// projectFileKey is the identity of the zone's /etc/project, resolved
+// inside the zone root and never opened for reading (a FIFO there is
+// looked at, not waited on); the zero key when there is none.
+func projectFileKey(zoneRoot string) (projFileKey, error) {
+	rootfd, err := unix.Open(zoneRoot, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return projFileKey{}, err
+	}
+	defer unix.Close(rootfd)
+	fd, err := openInZone(rootfd, "etc/project", unix.O_PATH)
+	if err != nil {
+		return projFileKey{}, err
+	}
+	defer unix.Close(fd)
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil {
+		return projFileKey{}, err
+	}
+	return projFileKey{dev: st.Dev, ino: st.Ino, size: st.Size, mtime: st.Mtim.Nano(), ctim: st.Ctim.Nano()}, nil
 }

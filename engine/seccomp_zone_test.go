@@ -3,6 +3,7 @@ package engine
 import (
 	"bytes"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -83,6 +84,31 @@ func secToolOp(op, arg string) (string, syscall.Errno) {
 		}
 		unix.Close(s)
 		return "/dev/pts/" + strconv.Itoa(n), 0
+	case "inotify":
+		// Take inotify instances until the kernel refuses, keep them
+		// while waiting for the file arg names after the comma.
+		num, wait, _ := strings.Cut(arg, ",")
+		n, _ := strconv.Atoi(num)
+		opened := 0
+		var errno syscall.Errno
+		for ; opened < n; opened++ {
+			if _, err := unix.InotifyInit1(unix.IN_CLOEXEC); err != nil {
+				errno = err.(syscall.Errno)
+				break
+			}
+		}
+		res := fmt.Sprintf("opened=%d", opened)
+		if errno != 0 {
+			res = "err " + unix.ErrnoName(errno) + " " + res
+		}
+		_ = os.WriteFile(wait+".out.tmp", []byte(res+"\n"), 0o644)
+		_ = os.Rename(wait+".out.tmp", wait+".out")
+		for {
+			if _, err := os.Stat(wait); err == nil {
+				return res, 0
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
 	case "ptys":
 		// Open up to N ptys and keep them while waiting for the file
 		// arg names after the comma; report how many opened.
@@ -435,4 +461,50 @@ func TestZoneDevptsMax(t *testing.T) {
 	}
 	a.halt()
 	b.halt()
+}
+
+// A zone's root is host root, and inotify instances are counted per uid:
+// a zone that takes them all must not leave zonetop's watch of another
+// zone's /etc/project dead. The watch falls back to looking at the file.
+func TestProjectWatchWithoutInotify(t *testing.T) {
+	a := newSecZone(t)
+	a.ready()
+	gate := "/tmp/ino-go"
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_, _ = Exec(a.root, a.spec.Name, ExecRequest{Argv: []string{"/bin/sectool", "inotify:100000," + gate},
+			Env: []string{"ZT_SECTOOL=1"}}, nil, io.Discard, io.Discard)
+	}()
+	release := func() { _ = os.WriteFile(filepath.Join(a.zroot(), gate), nil, 0o644) }
+	defer func() {
+		release()
+		<-done
+		a.halt()
+	}()
+	var res string
+	waitFor(t, "sectool's inotify instances", func() bool {
+		b, err := os.ReadFile(filepath.Join(a.zroot(), gate+".out"))
+		res = strings.TrimSpace(string(b))
+		return err == nil
+	})
+	if !strings.HasPrefix(res, "err EMFILE") {
+		t.Fatalf("taking every inotify instance from inside a zone: %q", res)
+	}
+	// Host root (this test, as zoneadmd would) now has none left.
+	root := t.TempDir()
+	must(t, os.MkdirAll(filepath.Join(root, "etc"), 0o755))
+	calls := make(chan struct{}, 8)
+	w, err := watchProjects(root, func() { calls <- struct{}{} })
+	if err != nil {
+		t.Fatalf("watch /etc/project with the zone holding every inotify instance: %v", err)
+	}
+	defer w.close()
+	release() // the rest does not need the shortage
+	must(t, os.WriteFile(filepath.Join(root, "etc", "project"), []byte("system:0::::\n"), 0o644))
+	select {
+	case <-calls:
+	case <-time.After(5 * projWatchPoll):
+		t.Fatal("an edit of /etc/project was not seen")
+	}
 }
