@@ -413,6 +413,18 @@ func TestZoneHaltFindsMountNamespaceHolders(t *testing.T) {
 	holder := exec.Command(nsenter, "-m", "-t", strconv.Itoa(st.ZschedPid), "/bin/sleep", "1000")
 	must(t, holder.Start())
 	t.Cleanup(func() { _ = holder.Process.Kill(); _, _ = holder.Process.Wait() })
+	// nsenter enters the namespace after it starts: wait until it is in.
+	zns, err := os.Readlink("/proc/" + strconv.Itoa(st.ZschedPid) + "/ns/mnt")
+	must(t, err)
+	for i := 0; ; i++ {
+		if ns, _ := os.Readlink("/proc/" + strconv.Itoa(holder.Process.Pid) + "/ns/mnt"); ns == zns {
+			break
+		}
+		if i > 2000 {
+			t.Fatal("nsenter never entered the zone's mount namespace")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
 	hst, err := Halt(z.root, z.spec.Name)
 	if err == nil || hst.State != "down" || !strings.Contains(hst.Reason, "host pid "+strconv.Itoa(holder.Process.Pid)) {
 		t.Fatalf("halt with a process in the zone's mount namespace: %+v, %v", hst, err)
