@@ -620,7 +620,7 @@ func (d *zoneadmd) ready(spec *PlatformSpec) (err error) {
 	d.mu.Unlock()
 	d.setState(stateReady, "")
 	ph.mark("net")
-	log.Printf("ready: zone ID %d, zsched pid %d; %s", id, p.Pid, ph)
+	log.Printf("ready: zone ID %d, zsched pid %d; net: %s; %s", id, p.Pid, ns.Describe(), ph)
 	d.hub.Notice("Zone readied")
 	d.event("ready")
 	return nil
@@ -673,10 +673,11 @@ func (d *zoneadmd) startZsched(spec *PlatformSpec, cg *zoneCgroups, homes []stri
 		errW.Close()
 		return nil, nil, err
 	}
-	flags := uintptr(syscall.CLONE_NEWNS | syscall.CLONE_NEWPID | syscall.CLONE_NEWUTS | syscall.CLONE_NEWIPC | unix.CLONE_NEWCGROUP)
-	if spec.IPType == "exclusive" {
-		flags |= syscall.CLONE_NEWNET
-	}
+	// Every zone has its own network namespace: a shared-IP zone in the
+	// host's would reach the host's loopback listeners and abstract
+	// sockets and bind any of its addresses (see net_shared.go).
+	flags := uintptr(syscall.CLONE_NEWNS | syscall.CLONE_NEWPID | syscall.CLONE_NEWUTS | syscall.CLONE_NEWIPC |
+		unix.CLONE_NEWCGROUP | syscall.CLONE_NEWNET)
 	// zsched starts in its run directory and is told "." rather than the
 	// path: its command line is the zone's /proc/1/cmdline, which must
 	// not show the zone where zonetop keeps its state on the host.
