@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
@@ -134,11 +135,16 @@ func netSetupShared(host *netlink.Handle, st *NetState, plans []netPlan, zschedP
 	}
 	defer zns.Close()
 	st.ZschedPid, st.NetNS = zschedPid, ino
-	if err := netPin(ino, zns); err != nil {
-		return fmt.Errorf("zone %s: hold network namespace: %w", st.Zone, err)
-	}
-	if err := netZoneSysctls(zns); err != nil {
-		return fmt.Errorf("zone %s: %w", st.Zone, err)
+	// A zone with no device beyond lo has nothing to delete at halt and
+	// no device for the sysctls to shape (it cannot make one itself):
+	// it is spared the pin and the trip into its namespace.
+	if len(lowers) > 0 {
+		if err := netPin(ino, zns); err != nil {
+			return fmt.Errorf("zone %s: hold network namespace: %w", st.Zone, err)
+		}
+		if err := netZoneSysctls(zns); err != nil {
+			return fmt.Errorf("zone %s: %w", st.Zone, err)
+		}
 	}
 	zone, err := netlink.NewHandleAt(zns, unix.NETLINK_ROUTE)
 	if err != nil {
@@ -347,6 +353,15 @@ func netRemoveZoneLinks(st NetState) error {
 		return nil
 	}
 	defer zns.Close()
+	// Whatever a state file says, the host's own devices are never the
+	// zone's to delete.
+	if self, err := netns.GetFromPath("/proc/thread-self/ns/net"); err == nil {
+		same := self.Equal(zns)
+		self.Close()
+		if same {
+			return fmt.Errorf("zone %s: recorded namespace is the host's; its links are left alone", st.Zone)
+		}
+	}
 	zone, err := netlink.NewHandleAt(zns, unix.NETLINK_ROUTE)
 	if err != nil {
 		return fmt.Errorf("zone %s: netlink in zone namespace: %w", st.Zone, err)
@@ -387,4 +402,95 @@ func (s NetState) Describe() string {
 		return "lo only"
 	}
 	return strings.Join(parts, "; ")
+}
+
+// netLockClaims serialises, among the zones of one root, checking that a
+// shared-IP zone's addresses are free and recording them: two zones
+// readying at once must not both take one address. The lock goes with
+// the returned function, or with the process.
+func netLockClaims(rootPrefix string) (func(), error) {
+	if err := os.MkdirAll(runBase(rootPrefix), 0o755); err != nil {
+		return nil, fmt.Errorf("address lock: %w", err)
+	}
+	f, err := os.OpenFile(filepath.Join(runBase(rootPrefix), ".net.lock"), os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("address lock: %w", err)
+	}
+	for {
+		err = unix.Flock(int(f.Fd()), unix.LOCK_EX)
+		if !errors.Is(err, unix.EINTR) {
+			break
+		}
+	}
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("address lock: %w", err)
+	}
+	return func() { f.Close() }, nil
+}
+
+// netCheckClaims refuses a shared-IP zone an address another zone of the
+// same root holds. The host's own addresses are checked at setup; other
+// zones' are in their namespaces, out of the host's sight, and are read
+// from their recorded state. A record whose namespace is gone (a zone
+// that died without a halt) holds nothing.
+func netCheckClaims(rootPrefix, name string, spec *PlatformSpec) error {
+	if spec.IPType == netIPExclusive || len(spec.Nets) == 0 {
+		return nil
+	}
+	want := map[netip.Addr]int{}
+	for i, n := range spec.Nets {
+		if p, err := netParseAddr(n.Address); err == nil {
+			want[p.Addr()] = i
+		}
+	}
+	ents, err := os.ReadDir(runBase(rootPrefix))
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return nil
+		}
+		return fmt.Errorf("zone %s: read other zones' addresses: %w", name, err)
+	}
+	var errs []error
+	for _, e := range ents {
+		if !e.IsDir() || e.Name() == name || checkZoneName(e.Name()) != nil {
+			continue
+		}
+		b, err := os.ReadFile(filepath.Join(runDir(rootPrefix, e.Name()), "state.json"))
+		if err != nil {
+			continue // not active, or being set up under this lock's predecessor
+		}
+		var rs struct {
+			Net json.RawMessage `json:"net"`
+		}
+		if json.Unmarshal(b, &rs) != nil || len(rs.Net) == 0 {
+			continue
+		}
+		other, err := UnmarshalNetState(rs.Net)
+		if err != nil || !netNamespaceLives(other.ZschedPid, other.NetNS) {
+			continue
+		}
+		for _, zl := range other.ZoneLinks {
+			for _, a := range zl.Addrs {
+				p, err := netip.ParsePrefix(a)
+				if err != nil {
+					continue
+				}
+				if i, ok := want[p.Addr()]; ok {
+					errs = append(errs, netErr(name, i, p.Addr().String(), fmt.Errorf("address is already used by zone %s", e.Name())))
+				}
+			}
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// netNamespaceLives reports whether pid still lives in the network
+// namespace with inode ino.
+func netNamespaceLives(pid int, ino uint64) bool {
+	if pid <= 1 || ino == 0 {
+		return false
+	}
+	var sb unix.Stat_t
+	return unix.Stat(fmt.Sprintf("/proc/%d/ns/net", pid), &sb) == nil && sb.Ino == ino
 }

@@ -608,8 +608,20 @@ func (d *zoneadmd) ready(spec *PlatformSpec) (err error) {
 		return err
 	}
 	ph.mark("console+sock+ipc")
-	ns, err := SetupNet(*spec, p.Pid, id)
+	// Shared-IP zones' addresses are out of the host's sight, in their
+	// namespaces: whether one is free is read from the other zones'
+	// records, and this zone's is recorded before the lock goes.
+	unlockNet, err := netLockClaims(d.root)
 	if err != nil {
+		return fmt.Errorf("zone %s: %w", d.name, err)
+	}
+	err = netCheckClaims(d.root, d.name, spec)
+	var ns NetState
+	if err == nil {
+		ns, err = SetupNet(*spec, p.Pid, id)
+	}
+	if err != nil {
+		unlockNet()
 		return err
 	}
 	testPause(d.root, "zoneadmd-ready-net")
@@ -617,7 +629,11 @@ func (d *zoneadmd) ready(spec *PlatformSpec) (err error) {
 	undo = append(undo, func() { _ = TeardownNet(ns) })
 	d.mu.Lock()
 	d.st.Net = nb
+	if err := d.saveLocked(); err != nil {
+		log.Printf("record network: %v", err)
+	}
 	d.mu.Unlock()
+	unlockNet()
 	d.setState(stateReady, "")
 	ph.mark("net")
 	log.Printf("ready: zone ID %d, zsched pid %d; net: %s; %s", id, p.Pid, ns.Describe(), ph)

@@ -301,6 +301,16 @@ func TestSharedIPIsolation(t *testing.T) {
 		}
 	}
 
+	// The host no longer sees the zone's address, but a second zone
+	// asking for it is still refused, and the first keeps it.
+	z2 := l.newZone("busybox", "add net", "set physical=ztxnA", "set address="+xnZoneAddr+"/24", "end")
+	l.ok("zoneadm", "-z", z2, "install")
+	l.fails(1, []string{xnZoneAddr, "already used by zone " + z}, "zoneadm", "-z", z2, "ready")
+	l.state(z2, "installed")
+	if _, addrs := xnZoneIfaces(t, l, z); !slices.Contains(addrs, xnZoneAddr+"/24") {
+		t.Errorf("after the refused zone, the first zone's addresses are %v", addrs)
+	}
+
 	l.ok("zoneadm", "-z", z, "halt")
 	l.state(z, "installed")
 	xnHostClean(t, "after halt")
