@@ -611,9 +611,11 @@ func (d *zoneadmd) ready(spec *PlatformSpec) (err error) {
 	// Shared-IP zones' addresses are out of the host's sight, in their
 	// namespaces: whether one is free is read from the other zones'
 	// records, and this zone's is recorded before the lock goes.
-	unlockNet, err := netLockClaims(d.root)
-	if err != nil {
-		return fmt.Errorf("zone %s: %w", d.name, err)
+	unlockNet := func() {}
+	if spec.IPType != netIPExclusive && len(spec.Nets) > 0 {
+		if unlockNet, err = netLockClaims(d.root); err != nil {
+			return fmt.Errorf("zone %s: %w", d.name, err)
+		}
 	}
 	err = netCheckClaims(d.root, d.name, spec)
 	var ns NetState
