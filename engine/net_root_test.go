@@ -586,6 +586,66 @@ func TestNetShared(t *testing.T) {
 	})
 }
 
+// At halt zsched is gone before the network is torn down: the devices are
+// taken off the wire and the namespace pin released, so the kernel frees
+// the namespace and its devices.
+func TestNetSharedTeardownAfterZsched(t *testing.T) {
+	netNeedPriv(t)
+	netInScratch(t, func() {
+		nic, _, err := netScratchVeth()
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		// The stand-in is this thread's child: it dies with the thread,
+		// which netInScratch discards, at the latest.
+		cmd := exec.Command("sleep", "600")
+		cmd.SysProcAttr = &syscall.SysProcAttr{Cloneflags: syscall.CLONE_NEWNET, Pdeathsig: syscall.SIGKILL}
+		if err := cmd.Start(); err != nil {
+			t.Error(err)
+			return
+		}
+		st, err := SetupNetFor("hz", "shared", []NetSpec{{Physical: nic, Address: "198.18.40.7/24"}}, cmd.Process.Pid, netTestZoneID())
+		if err != nil {
+			_ = cmd.Process.Kill()
+			_ = cmd.Wait()
+			t.Errorf("SetupNet: %v", err)
+			return
+		}
+		pin, pinned := netPins.m[st.NetNS]
+		if !pinned {
+			t.Error("no pin on the zone's namespace")
+			return
+		}
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+		// Through the pin, the device is still there: up, addressed.
+		zone, err := netlink.NewHandleAt(pin, unix.NETLINK_ROUTE)
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		defer zone.Close()
+		if err := TeardownNet(st); err != nil {
+			t.Errorf("TeardownNet after zsched died: %v", err)
+		}
+		if _, still := netPins.m[st.NetNS]; still {
+			t.Error("the pin outlived teardown")
+		}
+		l, err := zone.LinkByName(nic)
+		if err != nil {
+			t.Errorf("device gone before the namespace: %v", err)
+			return
+		}
+		if l.Attrs().Flags&net.FlagUp != 0 {
+			t.Error("device still up after teardown")
+		}
+		if addrs, _ := zone.AddrList(l, netlink.FAMILY_ALL); len(addrs) != 0 {
+			t.Errorf("device still has addresses after teardown: %v", addrs)
+		}
+	})
+}
+
 // A shared-IP zone without net resources gets its loopback and nothing
 // else.
 func TestNetSharedNoNets(t *testing.T) {

@@ -66,8 +66,9 @@ func netZoneNamespace(zone string, zschedPid int) (netns.NsHandle, uint64, error
 // namespace from SetupNet to TeardownNet in the process that set it up.
 // Halt kills zsched before it tears the network down; without the pin the
 // namespace would then be freed asynchronously, and its devices with it,
-// some time later: an ipvlan keeps its addresses on the NIC until then, and
-// a zone readied again at once would find them still taken.
+// some time later, still on the wire until then: an ipvlan would keep its
+// addresses on the NIC, and a zone readied again at once find them taken.
+// With it, teardown first takes the devices off the wire (netQuiesce).
 var netPins = struct {
 	sync.Mutex
 	m map[uint64]netns.NsHandle
@@ -362,6 +363,10 @@ func netRemoveZoneLinks(st NetState) error {
 			return fmt.Errorf("zone %s: recorded namespace is the host's; its links are left alone", st.Zone)
 		}
 	}
+	// While zsched lives (an undo during ready) the devices are deleted:
+	// the namespace stays. At halt only the pin holds it, and closing
+	// the pin lets the kernel free it, devices and all.
+	lives := netNamespaceLives(st.ZschedPid, st.NetNS)
 	zone, err := netlink.NewHandleAt(zns, unix.NETLINK_ROUTE)
 	if err != nil {
 		return fmt.Errorf("zone %s: netlink in zone namespace: %w", st.Zone, err)
@@ -377,12 +382,42 @@ func netRemoveZoneLinks(st NetState) error {
 			err = fmt.Errorf("is a %s, not the %s this zone was given; left alone", l.Type(), zl.Kind)
 		}
 		if err == nil {
-			if err = zone.LinkDel(l); netGone(err) {
+			if lives {
+				err = zone.LinkDel(l)
+			} else {
+				err = netQuiesce(zone, l)
+			}
+			if netGone(err) {
 				err = nil
 			}
 		}
 		if err != nil {
 			errs = append(errs, fmt.Errorf("zone %s: %s %s: %w", st.Zone, zl.Kind, zl.Name, err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// netQuiesce takes a device of a namespace about to be freed off the
+// wire: down, so it neither sends nor answers ARP, and without addresses,
+// so an ipvlan NIC holds none of them for a zone readied next. Deleting it
+// would cost halt the kernel's wait for unregistration (some 10 ms); the
+// kernel deletes it with the namespace once the pin is closed.
+func netQuiesce(zone *netlink.Handle, l netlink.Link) error {
+	var errs []error
+	if err := zone.LinkSetDown(l); err != nil {
+		errs = append(errs, fmt.Errorf("down: %w", err))
+	}
+	for _, fam := range []int{netlink.FAMILY_V4, netlink.FAMILY_V6} {
+		addrs, err := zone.AddrList(l, fam)
+		if err != nil && !errors.Is(err, netlink.ErrDumpInterrupted) {
+			errs = append(errs, fmt.Errorf("list addresses: %w", err))
+			continue
+		}
+		for i := range addrs {
+			if err := zone.AddrDel(l, &addrs[i]); err != nil && !netGone(err) {
+				errs = append(errs, fmt.Errorf("remove %s: %w", addrs[i].IPNet, err))
+			}
 		}
 	}
 	return errors.Join(errs...)
