@@ -39,11 +39,31 @@ type NetState struct {
 	// may reuse, so teardown deletes a link only while it is still the
 	// one this zone created.
 	HostLinkMACs map[string]string `json:"host-link-macs,omitempty"`
-	// SharedAddrs are a shared-IP zone's addresses on host interfaces.
-	SharedAddrs []SharedAddr `json:"shared-addrs,omitempty"`
-	// SharedRoutes are the policy routes that give a shared-IP zone's
-	// address its own default router.
+	// ZoneLinks are a shared-IP zone's devices: one per physical its
+	// nets name, made on that host NIC and living in the zone's network
+	// namespace, where they carry the zone's addresses.
+	ZoneLinks []ZoneLink `json:"zone-links,omitempty"`
+	// ZschedPid and NetNS (the inode of zsched's network namespace)
+	// let a teardown find the zone's namespace while zsched lives, and
+	// tell it from a namespace a reused pid has since.
+	ZschedPid int    `json:"zsched-pid,omitempty"`
+	NetNS     uint64 `json:"netns,omitempty"`
+	// SharedAddrs and SharedRoutes are what versions that gave shared-IP
+	// zones the host's own stack made: addresses on host interfaces and
+	// policy routes for their defrouters. They are only ever read back,
+	// to clean up after zones such a version readied.
+	SharedAddrs  []SharedAddr  `json:"shared-addrs,omitempty"`
 	SharedRoutes []SharedRoute `json:"shared-routes,omitempty"`
+}
+
+// ZoneLink is a device made for a shared-IP zone on a host NIC (Lower)
+// and moved into the zone's namespace under the NIC's name: an ipvlan
+// where the kernel has it, a macvlan otherwise (Kind).
+type ZoneLink struct {
+	Name  string   `json:"name"`
+	Lower string   `json:"lower"`
+	Kind  string   `json:"kind"`
+	Addrs []string `json:"addrs,omitempty"`
 }
 
 // SharedAddr is an address added to a host interface for a shared-IP zone,

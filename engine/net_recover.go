@@ -19,7 +19,10 @@ import (
 // and rules into the zone's routing tables. IPv6 addresses have no label
 // to tell them apart from an address someone else added, so a shared-IP
 // zone's IPv6 addresses are not recovered; the error says which ones
-// remain, for the operator.
+// remain, for the operator. A shared-IP zone this version readied has
+// nothing on the host to find: its devices are in its namespace and go
+// with it. The addresses and rules are those of zones an earlier version
+// readied, which put them on the host.
 func RecoverNetState(name, ipType string, nets []NetSpec, zoneID int) (NetState, error) {
 	if ipType == "" {
 		ipType = netIPShared

@@ -13,6 +13,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"
@@ -109,15 +110,32 @@ func netStandIn(t *testing.T) int {
 		Cloneflags: syscall.CLONE_NEWNET | syscall.CLONE_NEWUTS,
 		Pdeathsig:  syscall.SIGKILL,
 	}
-	if err := cmd.Start(); err != nil {
+	// Pdeathsig fires when the thread that forked the child exits, and
+	// the tests discard threads (netInScratch, netListenIn): the fork
+	// happens on a thread of its own, kept until the test ends.
+	started, stop, stopped := make(chan error), make(chan struct{}), make(chan struct{})
+	go func() {
+		runtime.LockOSThread()
+		defer close(stopped)
+		err := cmd.Start()
+		started <- err
+		if err != nil {
+			return
+		}
+		<-stop
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+		runtime.UnlockOSThread()
+	}()
+	if err := <-started; err != nil {
 		if os.Getenv("CI") == "true" {
 			t.Fatalf("start zsched stand-in: %v", err)
 		}
 		t.Skipf("start zsched stand-in: %v", err)
 	}
 	t.Cleanup(func() {
-		_ = cmd.Process.Kill()
-		_ = cmd.Wait()
+		close(stop)
+		<-stopped
 	})
 	return cmd.Process.Pid
 }
@@ -413,150 +431,352 @@ func netScratchNIC() (string, error) {
 	return name, netRun("ip", "link", "set", name, "up")
 }
 
+// netScratchVeth makes a veth pair in the scratch namespace, both ends up
+// and without addresses: the first stands in for the host NIC a shared-IP
+// zone's device hangs off, the second for the wire beyond it (the host
+// cannot reach a macvlan or ipvlan child through its own lower device,
+// but it can through the far end of a veth).
+func netScratchVeth() (nic, wire string, err error) {
+	nic = fmt.Sprintf("ztxn%d", rand.IntN(10000))
+	wire = nic + "w"
+	if err := netlink.LinkAdd(&netlink.Veth{LinkAttrs: netlink.LinkAttrs{Name: nic}, PeerName: wire}); err != nil {
+		return "", "", fmt.Errorf("make %s: %w", nic, err)
+	}
+	if err := netRun("ip", "link", "set", nic, "up"); err != nil {
+		return "", "", err
+	}
+	return nic, wire, netRun("ip", "link", "set", wire, "up")
+}
+
+// netZoneIP runs ip in the network namespace of pid.
+func netZoneIP(t *testing.T, pid int, args ...string) string {
+	t.Helper()
+	out, err := netOutput("nsenter", append([]string{"-t", fmt.Sprint(pid), "-n", "ip"}, args...)...)
+	if err != nil {
+		t.Error(err)
+	}
+	return out
+}
+
+// A shared-IP zone's addresses live on a device of its own in its own
+// namespace: the host shows none of them, the zone shows nothing else.
 func TestNetShared(t *testing.T) {
+	pid := netStandIn(t)
 	netInScratch(t, func() {
-		sub, sub2 := netRandNet(), netRandNet()
 		id := netTestZoneID()
-		dummy, err := netScratchNIC()
+		nic, wire, err := netScratchVeth()
 		if err != nil {
 			t.Error(err)
 			return
 		}
 		nets := []NetSpec{
-			{Physical: dummy, Address: sub + ".5/24", Defrouter: sub + ".1"},
-			{Physical: dummy, Address: sub2 + ".6"},
+			{Physical: nic, Address: "198.18.40.5/24", Defrouter: "198.18.40.1"},
+			{Physical: nic, Address: "198.18.41.6"},
 		}
-		st, err := SetupNetFor("sz", "shared", nets, 0, id)
+		// The second net has no defrouter: it borrows the host's default
+		// router on the same NIC and subnet.
+		if err := netRun("ip", "route", "add", "default", "via", "198.18.41.1", "dev", nic, "onlink"); err != nil {
+			t.Error(err)
+			return
+		}
+		hostAddrs, _ := netOutput("ip", "-o", "addr")
+		hostRules, _ := netOutput("ip", "rule")
+		st, err := SetupNetFor("sz", "shared", nets, pid, id)
 		if err != nil {
 			t.Errorf("SetupNet: %v", err)
 			return
 		}
 		defer func() { _ = TeardownNet(st) }()
-		if len(st.SharedAddrs) != 2 || len(st.HostLinks) != 0 || len(st.SharedRoutes) != 1 {
+		if len(st.ZoneLinks) != 1 || st.ZoneLinks[0].Name != nic || st.ZoneLinks[0].Lower != nic ||
+			(st.ZoneLinks[0].Kind != "macvlan" && st.ZoneLinks[0].Kind != "ipvlan") ||
+			len(st.SharedAddrs)+len(st.SharedRoutes)+len(st.HostLinks) != 0 || st.ZschedPid != pid || st.NetNS == 0 {
 			t.Errorf("state = %+v", st)
+			return
 		}
-		addrs, _ := netOutput("ip", "-o", "addr", "show", "dev", dummy)
-		label := netSharedLabel(dummy, id)
-		for _, want := range []string{"inet " + sub + ".5/24", "inet " + sub2 + ".6/24", label} {
-			if !strings.Contains(addrs, want) {
-				t.Errorf("%s lacks %q:\n%s", dummy, want, addrs)
+		kind := st.ZoneLinks[0].Kind
+
+		// The host: nothing changed, no upper link on the NIC.
+		if out, _ := netOutput("ip", "-o", "addr"); out != hostAddrs {
+			t.Errorf("the host's addresses changed:\n%s", out)
+		}
+		if out, _ := netOutput("ip", "rule"); out != hostRules {
+			t.Errorf("the host's rules changed:\n%s", out)
+		}
+		if left, err := netLinksWithPrefix(""); err != nil || len(left) != 3 {
+			t.Errorf("host links = %v, %v; want lo, %s, %s", left, err, nic, wire)
+		}
+
+		// The zone: lo up and the device, with both addresses and the
+		// defrouter, and no IPv6 address it was not given.
+		links := netZoneIP(t, pid, "-o", "link", "show")
+		if n := strings.Count(links, "\n"); n != 2 || !strings.Contains(links, ": lo:") || !strings.Contains(links, ": "+nic+"@") {
+			t.Errorf("zone links, want only lo and %s:\n%s", nic, links)
+		}
+		if !strings.Contains(netZoneIP(t, pid, "-o", "link", "show", "lo"), "UP") {
+			t.Error("lo is not up in the zone")
+		}
+		dev := netZoneIP(t, pid, "-d", "addr", "show", "dev", nic)
+		for _, want := range []string{"inet 198.18.40.5/24", "inet 198.18.41.6/24", ",UP", kind + " mode "} {
+			if !strings.Contains(dev, want) {
+				t.Errorf("zone %s lacks %q:\n%s", nic, want, dev)
 			}
 		}
-		table := fmt.Sprint(netSharedTable(id, 0))
-		if out, _ := netOutput("ip", "rule", "show"); !strings.Contains(out, "from "+sub+".5 lookup "+table) {
-			t.Errorf("no rule for the zone's source address:\n%s", out)
+		if strings.Contains(dev, "inet6") {
+			t.Errorf("zone %s has an IPv6 address nobody configured:\n%s", nic, dev)
 		}
-		if out, _ := netOutput("ip", "route", "show", "table", table); !strings.Contains(out, "default via "+sub+".1 dev "+dummy) {
-			t.Errorf("table %s: %q", table, out)
-		}
-		if out, _ := netOutput("ip", "route", "show", "default"); out != "" {
-			t.Errorf("the host's main table got a default route: %q", out)
-		}
-
-		if rec, err := RecoverNetState("sz", "shared", nets, id); err != nil || !reflect.DeepEqual(rec, st) {
-			t.Errorf("RecoverNetState = %+v, %v; want %+v", rec, err, st)
-		}
-		if left, err := NetLeftovers(id); err != nil || len(left) != 3 {
-			t.Errorf("NetLeftovers = %q, %v; want two addresses and a rule", left, err)
+		r := netZoneIP(t, pid, "route", "show", "default")
+		for _, want := range []string{"default via 198.18.40.1 dev " + nic + " src 198.18.40.5 \n",
+			"default via 198.18.41.1 dev " + nic + " src 198.18.41.6 metric 257"} {
+			if !strings.Contains(r, want) {
+				t.Errorf("zone default routes lack %q:\n%s", want, r)
+			}
 		}
 
-		// A second zone asking for an address the host already has is
-		// refused and changes nothing.
-		_, err = SetupNetFor("other", "shared", []NetSpec{{Physical: dummy, Address: sub2 + ".6/24"}}, 0, id+1)
-		if err == nil || !strings.Contains(err.Error(), "zone other: net 0 ("+sub2+".6/24): address is already present on host interface "+dummy) {
-			t.Errorf("duplicate address: %v", err)
+		// Traffic: the far end of the wire reaches a listener on the
+		// zone's address, and sees it from that address.
+		if err := netRun("ip", "addr", "add", "198.18.40.1/24", "dev", wire); err != nil {
+			t.Error(err)
+			return
 		}
-		if after, _ := netOutput("ip", "-o", "addr", "show", "dev", dummy); after != addrs {
-			t.Errorf("a refused setup changed %s:\n%s", dummy, after)
+		ln, err := netListenIn(pid, "198.18.40.5:0")
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		defer ln.Close()
+		go func() {
+			c, err := ln.Accept()
+			if err == nil {
+				_, _ = io.WriteString(c, c.RemoteAddr().String())
+				_ = c.Close()
+			}
+		}()
+		c, err := net.DialTimeout("tcp", ln.Addr().String(), 5*time.Second)
+		if err != nil {
+			t.Errorf("wire to zone: %v", err)
+			return
+		}
+		got, _ := io.ReadAll(c)
+		_ = c.Close()
+		if !strings.HasPrefix(string(got), "198.18.40.1:") {
+			t.Errorf("zone saw the connection from %q", got)
+		}
+
+		// A new zoneadmd finds nothing of this zone on the host: its
+		// network lives and dies with its namespace.
+		if rec, err := RecoverNetState("sz", "shared", nets, id); err != nil || len(rec.SharedAddrs)+len(rec.SharedRoutes)+len(rec.ZoneLinks) != 0 {
+			t.Errorf("RecoverNetState = %+v, %v; want nothing", rec, err)
+		}
+		if left, err := NetLeftovers(id); err != nil || len(left) != 0 {
+			t.Errorf("NetLeftovers = %q, %v; want none", left, err)
 		}
 
 		if err := TeardownNet(st); err != nil {
 			t.Errorf("TeardownNet: %v", err)
 		}
-		out, _ := netOutput("ip", "-o", "addr", "show", "dev", dummy)
-		if strings.Contains(out, sub+".5") || strings.Contains(out, sub2+".6") {
-			t.Errorf("addresses left after teardown:\n%s", out)
-		}
-		if out, _ := netOutput("ip", "rule", "show"); strings.Contains(out, "lookup "+table) {
-			t.Errorf("rule left after teardown:\n%s", out)
-		}
-		if out, _ := netOutput("ip", "route", "show", "table", table); strings.TrimSpace(out) != "" {
-			t.Errorf("table %s left after teardown: %q", table, out)
-		}
-		// Another zone now holds one of the addresses: a stale repeat of
-		// the first zone's teardown must leave it alone.
-		other, err := SetupNetFor("other", "shared", nets[1:], 0, id+1)
-		if err != nil {
-			t.Errorf("SetupNet of a second zone: %v", err)
-			return
+		if out := netZoneIP(t, pid, "-o", "link", "show"); strings.Contains(out, nic) {
+			t.Errorf("zone still has %s after teardown:\n%s", nic, out)
 		}
 		if err := TeardownNet(st); err != nil {
 			t.Errorf("second TeardownNet: %v", err)
 		}
-		if out, _ := netOutput("ip", "-o", "addr", "show", "dev", dummy); !strings.Contains(out, sub2+".6/24") {
-			t.Errorf("a repeated teardown removed another zone's address:\n%s", out)
+		if _, err := netOutput("ip", "link", "show", nic); err != nil {
+			t.Errorf("teardown took the host's %s: %v", nic, err)
 		}
-		if err := TeardownNet(other); err != nil {
-			t.Errorf("TeardownNet of the second zone: %v", err)
-		}
-		if left, err := NetLeftovers(0); err != nil || len(left) > 0 {
-			t.Errorf("NetLeftovers after teardown = %q, %v", left, err)
-		}
-		// The interface itself may vanish before teardown.
-		st2, err := SetupNetFor("sz", "shared", nets[:1], 0, id)
+	})
+}
+
+// At halt zsched is gone before the network is torn down: the devices are
+// taken off the wire and the namespace pin released, so the kernel frees
+// the namespace and its devices.
+func TestNetSharedTeardownAfterZsched(t *testing.T) {
+	netNeedPriv(t)
+	netInScratch(t, func() {
+		nic, _, err := netScratchVeth()
 		if err != nil {
-			t.Errorf("SetupNet again: %v", err)
+			t.Error(err)
 			return
 		}
-		if err := netRun("ip", "link", "del", dummy); err != nil {
+		// The stand-in is this thread's child: it dies with the thread,
+		// which netInScratch discards, at the latest.
+		cmd := exec.Command("sleep", "600")
+		cmd.SysProcAttr = &syscall.SysProcAttr{Cloneflags: syscall.CLONE_NEWNET, Pdeathsig: syscall.SIGKILL}
+		if err := cmd.Start(); err != nil {
 			t.Error(err)
+			return
 		}
-		if err := TeardownNet(st2); err != nil {
-			t.Errorf("TeardownNet after the interface went: %v", err)
+		st, err := SetupNetFor("hz", "shared", []NetSpec{{Physical: nic, Address: "198.18.40.7/24"}}, cmd.Process.Pid, netTestZoneID())
+		if err != nil {
+			_ = cmd.Process.Kill()
+			_ = cmd.Wait()
+			t.Errorf("SetupNet: %v", err)
+			return
 		}
-		if out, _ := netOutput("ip", "rule", "show"); strings.Contains(out, "lookup "+table) {
-			t.Errorf("rule left after teardown:\n%s", out)
+		pin, pinned := netPins.m[st.NetNS]
+		if !pinned {
+			t.Error("no pin on the zone's namespace")
+			return
+		}
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+		// Through the pin, the device is still there: up, addressed.
+		zone, err := netlink.NewHandleAt(pin, unix.NETLINK_ROUTE)
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		defer zone.Close()
+		if err := TeardownNet(st); err != nil {
+			t.Errorf("TeardownNet after zsched died: %v", err)
+		}
+		if _, still := netPins.m[st.NetNS]; still {
+			t.Error("the pin outlived teardown")
+		}
+		l, err := zone.LinkByName(nic)
+		if err != nil {
+			t.Errorf("device gone before the namespace: %v", err)
+			return
+		}
+		if l.Attrs().Flags&net.FlagUp != 0 {
+			t.Error("device still up after teardown")
+		}
+		if addrs, _ := zone.AddrList(l, netlink.FAMILY_ALL); len(addrs) != 0 {
+			t.Errorf("device still has addresses after teardown: %v", addrs)
+		}
+	})
+}
+
+// A shared-IP zone without net resources gets its loopback and nothing
+// else.
+func TestNetSharedNoNets(t *testing.T) {
+	pid := netStandIn(t)
+	netInScratch(t, func() {
+		st, err := SetupNetFor("lz", "shared", nil, pid, netTestZoneID())
+		if err != nil {
+			t.Errorf("SetupNet: %v", err)
+			return
+		}
+		if out := netZoneIP(t, pid, "-o", "link", "show"); strings.Count(out, "\n") != 1 || !strings.Contains(out, ": lo:") || !strings.Contains(out, "UP") {
+			t.Errorf("zone links, want lo up only:\n%s", out)
+		}
+		if err := TeardownNet(st); err != nil {
+			t.Errorf("TeardownNet: %v", err)
 		}
 	})
 }
 
 func TestNetSharedRefusals(t *testing.T) {
+	pid := netStandIn(t)
 	netInScratch(t, func() {
-		sub := netRandNet()
 		id := netTestZoneID()
-		dummy, err := netScratchNIC()
+		nic, _, err := netScratchVeth()
 		if err != nil {
 			t.Error(err)
 			return
 		}
-		_, err = SetupNetFor("rz", "shared", []NetSpec{{Physical: "ztmissing0", Address: sub + ".2"}}, 0, id)
+		zoneLinks := func() string { return netZoneIP(t, pid, "-o", "link", "show") }
+		_, err = SetupNetFor("rz", "shared", []NetSpec{{Physical: "ztmissing0", Address: "198.18.40.2"}}, pid, id)
 		if err == nil || !strings.Contains(err.Error(), "zone rz: net 0 (ztmissing0): no such interface on the host") {
 			t.Errorf("missing physical: %v", err)
 		}
-		// The first address is made, the second net fails: the undo
-		// takes the first away again.
-		nets := []NetSpec{{Physical: dummy, Address: sub + ".3"}, {Physical: "ztmissing0", Address: sub + ".4"}}
-		if _, err := SetupNetFor("rz", "shared", nets, 0, id); err == nil {
+		// The first device is made, the second net fails: the undo takes
+		// the first away again.
+		nets := []NetSpec{{Physical: nic, Address: "198.18.40.3"}, {Physical: "ztmissing0", Address: "198.18.40.4"}}
+		if _, err := SetupNetFor("rz", "shared", nets, pid, id); err == nil {
 			t.Error("setup with a missing physical succeeded")
 		}
-		if out, _ := netOutput("ip", "-o", "addr", "show", "dev", dummy); strings.Contains(out, sub+".3") {
-			t.Errorf("failed setup left its first address:\n%s", out)
+		if out := zoneLinks(); strings.Contains(out, nic) {
+			t.Errorf("failed setup left its first device in the zone:\n%s", out)
 		}
-		// An address the host holds on another interface counts too.
-		if err := netRun("ip", "addr", "add", sub+".9/32", "dev", "lo"); err != nil {
+		// A defrouter off the zone's subnet fails after the device and
+		// its address exist.
+		nets = []NetSpec{{Physical: nic, Address: "198.18.40.3/25", Defrouter: "198.18.40.200"}}
+		if _, err := SetupNetFor("rz", "shared", nets, pid, id); err == nil || !strings.Contains(err.Error(), "defrouter 198.18.40.200") {
+			t.Errorf("unreachable defrouter: %v", err)
+		}
+		if out := zoneLinks(); strings.Contains(out, nic) {
+			t.Errorf("failed setup left its device in the zone:\n%s", out)
+		}
+		// An address the host holds is refused: both would answer for it
+		// on the same wire.
+		if err := netRun("ip", "addr", "add", "198.18.40.9/32", "dev", "lo"); err != nil {
 			t.Error(err)
 			return
 		}
-		_, err = SetupNetFor("rz", "shared", []NetSpec{{Physical: dummy, Address: sub + ".9/24"}}, 0, id)
+		_, err = SetupNetFor("rz", "shared", []NetSpec{{Physical: nic, Address: "198.18.40.9/24"}}, pid, id)
 		if err == nil || !strings.Contains(err.Error(), "already present on host interface lo") {
 			t.Errorf("address held by lo: %v", err)
 		}
-		// Recovery claims only addresses marked as the zone's.
-		if err := netRun("ip", "addr", "add", sub+".10/24", "dev", dummy); err != nil {
+		// zsched in the host's namespace would put the zone's device on
+		// the host: refused.
+		cmd := exec.Command("sleep", "600")
+		if err := cmd.Start(); err != nil {
 			t.Error(err)
 			return
 		}
-		rec, err := RecoverNetState("rz", "shared", []NetSpec{{Physical: dummy, Address: sub + ".10/24"}}, id)
+		defer func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }()
+		_, err = SetupNetFor("rz", "shared", []NetSpec{{Physical: nic, Address: "198.18.40.3"}}, cmd.Process.Pid, id)
+		if err == nil || !strings.Contains(err.Error(), "shares the host's network namespace") {
+			t.Errorf("SetupNet into the host namespace: %v", err)
+		}
+		if out, _ := netOutput("ip", "-o", "addr"); strings.Contains(out, "198.18.40.3") {
+			t.Errorf("the host got the zone's address:\n%s", out)
+		}
+		if out := zoneLinks(); strings.Count(out, "\n") != 1 {
+			t.Errorf("refused setups left links in the zone:\n%s", out)
+		}
+	})
+}
+
+// Zones readied by a version that put shared-IP addresses on the host
+// NIC (labelled <if>:z<ID>) with a policy rule for their defrouter are
+// still found and cleaned up when this version halts them.
+func TestNetSharedLegacyCleanup(t *testing.T) {
+	netInScratch(t, func() {
+		id := netTestZoneID()
+		nic, err := netScratchNIC()
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		table := fmt.Sprint(netSharedTable(id, 0))
+		for _, argv := range [][]string{
+			{"addr", "add", "198.18.40.5/24", "dev", nic, "label", netSharedLabel(nic, id)},
+			{"route", "add", "default", "via", "198.18.40.1", "dev", nic, "table", table},
+			{"rule", "add", "from", "198.18.40.5", "lookup", table, "priority", fmt.Sprint(netRulePriority)},
+		} {
+			if err := netRun("ip", argv...); err != nil {
+				t.Error(err)
+				return
+			}
+		}
+		nets := []NetSpec{{Physical: nic, Address: "198.18.40.5/24", Defrouter: "198.18.40.1"}}
+		want := NetState{Zone: "oz", ZoneID: id, IPType: "shared",
+			SharedAddrs:  []SharedAddr{{Link: nic, Address: "198.18.40.5/24"}},
+			SharedRoutes: []SharedRoute{{Source: "198.18.40.5/32", Gateway: "198.18.40.1", Link: nic, Table: netSharedTable(id, 0), Priority: netRulePriority}}}
+		rec, err := RecoverNetState("oz", "shared", nets, id)
+		if err != nil || !reflect.DeepEqual(rec, want) {
+			t.Errorf("RecoverNetState = %+v, %v; want %+v", rec, err, want)
+		}
+		if left, err := NetLeftovers(id); err != nil || len(left) != 2 {
+			t.Errorf("NetLeftovers = %q, %v; want the address and the rule", left, err)
+		}
+		// The state such a version recorded is what halt reads.
+		if err := TeardownNet(want); err != nil {
+			t.Errorf("TeardownNet: %v", err)
+		}
+		if left, err := NetLeftovers(0); err != nil || len(left) > 0 {
+			t.Errorf("NetLeftovers after teardown = %q, %v", left, err)
+		}
+		if out, _ := netOutput("ip", "route", "show", "table", table); strings.TrimSpace(out) != "" {
+			t.Errorf("table %s left after teardown: %q", table, out)
+		}
+		// An address without the zone's label is not the zone's.
+		if err := netRun("ip", "addr", "add", "198.18.40.10/24", "dev", nic); err != nil {
+			t.Error(err)
+			return
+		}
+		rec, err = RecoverNetState("oz", "shared", []NetSpec{{Physical: nic, Address: "198.18.40.10/24"}}, id)
 		if err != nil || len(rec.SharedAddrs) != 0 {
 			t.Errorf("RecoverNetState claimed an address the zone never added: %+v, %v", rec, err)
 		}
@@ -586,6 +806,50 @@ func BenchmarkNetExclusiveCycle(b *testing.B) {
 		nets := []NetSpec{{Physical: "net0", AllowedAddress: "198.18.200.2/24", Defrouter: "198.18.200.1"}}
 		for b.Loop() {
 			st, err := SetupNetFor("bench", "exclusive", nets, cmd.Process.Pid, 65000)
+			if err != nil {
+				b.Error(err)
+				return
+			}
+			if err := TeardownNet(st); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	}()
+	<-done
+}
+
+// BenchmarkNetSharedCycle measures one shared-IP net's setup and teardown:
+// the zone's lo, its sysctls, the device on the NIC, its address and
+// defrouter.
+func BenchmarkNetSharedCycle(b *testing.B) {
+	if os.Geteuid() != 0 {
+		b.Skip("needs root")
+	}
+	cmd := exec.Command("sleep", "600")
+	cmd.SysProcAttr = &syscall.SysProcAttr{Cloneflags: syscall.CLONE_NEWNET, Pdeathsig: syscall.SIGKILL}
+	runtime.LockOSThread() // Pdeathsig follows the forking thread
+	defer runtime.UnlockOSThread()
+	if err := cmd.Start(); err != nil {
+		b.Skip(err)
+	}
+	defer func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }()
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		runtime.LockOSThread()
+		if err := unix.Unshare(unix.CLONE_NEWNET); err != nil {
+			b.Error(err)
+			return
+		}
+		nic, _, err := netScratchVeth()
+		if err != nil {
+			b.Error(err)
+			return
+		}
+		nets := []NetSpec{{Physical: nic, Address: "198.18.40.2/24", Defrouter: "198.18.40.1"}}
+		for b.Loop() {
+			st, err := SetupNetFor("bench", "shared", nets, cmd.Process.Pid, 65000)
 			if err != nil {
 				b.Error(err)
 				return

@@ -12,12 +12,12 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// SetupNet gives a zone its network: for an exclusive-IP zone the network
-// namespace zsched already lives in gets lo and a veth per net resource;
-// for a shared-IP zone the host's interfaces get the zone's addresses.
-// zoneadmd calls it once zsched (zschedPid) exists in its namespaces. On
-// failure nothing it made is left behind; on success the returned state
-// is what TeardownNet needs.
+// SetupNet gives a zone its network. Every zone has a network namespace
+// of its own, which zsched (zschedPid) already lives in: its lo is brought
+// up, and an exclusive-IP zone gets a veth per net resource, a shared-IP
+// zone a device on each host NIC its nets name, carrying its addresses.
+// zoneadmd calls it once zsched exists. On failure nothing it made is left
+// behind; on success the returned state is what TeardownNet needs.
 func SetupNet(spec PlatformSpec, zschedPid, zoneID int) (NetState, error) {
 	return SetupNetFor(spec.Name, spec.IPType, spec.Nets, zschedPid, zoneID)
 }
@@ -33,11 +33,6 @@ func SetupNetFor(name, ipType string, nets []NetSpec, zschedPid, zoneID int) (Ne
 		return NetState{}, err
 	}
 	st := NetState{Zone: name, ZoneID: zoneID, IPType: ipType}
-	if ipType == netIPShared && len(plans) == 0 {
-		// Nothing to plumb: a shared-IP zone without net resources uses
-		// the host's stack as it is, so no netlink socket is opened.
-		return st, nil
-	}
 	// The host's namespace is the calling thread's. Front ends and
 	// zoneadmd run there; tests may run this on a thread they moved into a
 	// scratch namespace, and then that one is "the host". Only rtnetlink
@@ -49,7 +44,7 @@ func SetupNetFor(name, ipType string, nets []NetSpec, zschedPid, zoneID int) (Ne
 	}
 	defer host.Close()
 	if ipType == netIPShared {
-		err = netSetupShared(host, &st, plans)
+		err = netSetupShared(host, &st, plans, zschedPid)
 	} else {
 		err = netSetupExclusive(host, &st, plans, zschedPid)
 	}
@@ -77,6 +72,9 @@ func TeardownNet(st NetState) error {
 
 func netTeardownWith(host *netlink.Handle, st NetState) error {
 	var errs []error
+	if err := netRemoveZoneLinks(st); err != nil {
+		errs = append(errs, err)
+	}
 	// Routes before addresses: a rule naming an address is harmless once
 	// the address is gone, but removing in creation's reverse order keeps
 	// the host consistent at every step.
@@ -199,65 +197,6 @@ func netRemoveSharedRoute(host *netlink.Handle, r SharedRoute) error {
 	return errors.Join(errs...)
 }
 
-func netSetupShared(host *netlink.Handle, st *NetState, plans []netPlan) error {
-	for _, p := range plans {
-		l, err := host.LinkByName(p.spec.Physical)
-		if netGone(err) {
-			return netErr(st.Zone, p.index, p.spec.Physical, errors.New("no such interface on the host"))
-		}
-		if err != nil {
-			return netErr(st.Zone, p.index, p.spec.Physical, err)
-		}
-		if owner, err := netAddrOwner(host, p.addr.Addr()); err != nil {
-			return netErr(st.Zone, p.index, p.spec.Physical, fmt.Errorf("list host addresses: %w", err))
-		} else if owner != "" {
-			return netErr(st.Zone, p.index, p.addr.String(), fmt.Errorf("address is already present on host interface %s", owner))
-		}
-		addr := &netlink.Addr{IPNet: netIPNet(p.addr)}
-		if p.addr.Addr().Is4() {
-			addr.Label = netSharedLabel(p.spec.Physical, st.ZoneID)
-		}
-		if err := host.AddrAdd(l, addr); err != nil {
-			return netErr(st.Zone, p.index, p.addr.String()+" on "+p.spec.Physical, fmt.Errorf("add address: %w", err))
-		}
-		st.SharedAddrs = append(st.SharedAddrs, SharedAddr{Link: p.spec.Physical, Address: p.addr.String()})
-		if p.gateway.IsValid() {
-			if err := netAddSharedRoute(host, st, p, l); err != nil {
-				return err
-			}
-		}
-	}
-	return nil
-}
-
-// netAddSharedRoute gives a shared-IP zone's address its defrouter. illumos
-// adds a default route bound to the interface and its zone-aware route
-// selection uses it for that zone's traffic; Linux has no zone in route
-// lookup, so the same effect comes from a rule for the zone's source
-// address and a table of its own. The host's main table is not touched.
-func netAddSharedRoute(host *netlink.Handle, st *NetState, p netPlan, l netlink.Link) error {
-	src := netip.PrefixFrom(p.addr.Addr(), p.addr.Addr().BitLen())
-	r := SharedRoute{Source: src.String(), Gateway: p.gateway.String(), Link: p.spec.Physical,
-		Table: netSharedTable(st.ZoneID, p.index), Priority: netRulePriority}
-	obj := "defrouter " + r.Gateway
-	// Record first, so an undo after a half-made route removes the half.
-	st.SharedRoutes = append(st.SharedRoutes, r)
-	route := &netlink.Route{LinkIndex: l.Attrs().Index, Gw: net.IP(p.gateway.AsSlice()), Table: r.Table,
-		Family: netFamily(p.gateway)}
-	if err := host.RouteAdd(route); err != nil {
-		return netErr(st.Zone, p.index, obj, fmt.Errorf("add default route to table %d: %w", r.Table, err))
-	}
-	rule := netlink.NewRule()
-	rule.Family = netFamily(src.Addr())
-	rule.Src = netIPNet(src)
-	rule.Table = r.Table
-	rule.Priority = r.Priority
-	if err := host.RuleAdd(rule); err != nil {
-		return netErr(st.Zone, p.index, obj, fmt.Errorf("add rule from %s: %w", r.Source, err))
-	}
-	return nil
-}
-
 // netAddrOwner returns the name of the host interface holding a, or "".
 func netAddrOwner(host *netlink.Handle, a netip.Addr) (string, error) {
 	var addrs []netlink.Addr
@@ -287,25 +226,11 @@ func netAddrOwner(host *netlink.Handle, a netip.Addr) (string, error) {
 }
 
 func netSetupExclusive(host *netlink.Handle, st *NetState, plans []netPlan, zschedPid int) error {
-	if zschedPid <= 1 {
-		return fmt.Errorf("zone %s: zsched pid %d is not a zone's", st.Zone, zschedPid)
-	}
-	zns, err := netns.GetFromPid(zschedPid)
+	zns, _, err := netZoneNamespace(st.Zone, zschedPid)
 	if err != nil {
-		return fmt.Errorf("zone %s: network namespace of zsched %d: %w", st.Zone, zschedPid, err)
+		return err
 	}
 	defer zns.Close()
-	// A zsched that did not get a namespace of its own would have the
-	// zone configure the host's interfaces; refuse rather than do that.
-	self, err := netns.GetFromPath("/proc/thread-self/ns/net")
-	if err != nil {
-		return fmt.Errorf("zone %s: own network namespace: %w", st.Zone, err)
-	}
-	same := self.Equal(zns)
-	self.Close()
-	if same {
-		return fmt.Errorf("zone %s: zsched %d shares the host's network namespace; an exclusive-IP zone needs its own", st.Zone, zschedPid)
-	}
 	zone, err := netlink.NewHandleAt(zns, unix.NETLINK_ROUTE)
 	if err != nil {
 		return fmt.Errorf("zone %s: netlink in zone namespace: %w", st.Zone, err)

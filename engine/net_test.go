@@ -2,8 +2,11 @@ package engine
 
 import (
 	"reflect"
+	"runtime"
 	"strings"
 	"testing"
+
+	"golang.org/x/sys/unix"
 )
 
 func TestNetParseAddr(t *testing.T) {
@@ -176,6 +179,8 @@ func TestNetStateJSONRoundTrip(t *testing.T) {
 		HostLinkMACs: map[string]string{"zt9n0": "02:00:00:00:00:01"},
 		SharedAddrs:  []SharedAddr{{Link: "eth0", Address: "198.18.0.2/24"}},
 		SharedRoutes: []SharedRoute{{Source: "198.18.0.2/32", Gateway: "198.18.0.1", Link: "eth0", Table: netSharedTable(9, 0), Priority: netRulePriority}},
+		ZoneLinks:    []ZoneLink{{Name: "eth0", Lower: "eth0", Kind: "macvlan", Addrs: []string{"198.18.0.2/24"}}},
+		ZschedPid:    4242, NetNS: 4026532000,
 	}
 	b, err := in.Marshal()
 	if err != nil {
@@ -201,5 +206,37 @@ func TestNetTeardownRefusesForeignObjects(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "link lo: not a zonetop link") ||
 		!strings.Contains(err.Error(), "table 254 is not a zonetop table") {
 		t.Errorf("teardown of foreign objects: %v", err)
+	}
+}
+
+func TestNetStateDescribe(t *testing.T) {
+	st := NetState{ZoneLinks: []ZoneLink{
+		{Name: "net0", Lower: "net0", Kind: "ipvlan", Addrs: []string{"198.18.40.5/24", "198.18.41.6/24"}},
+		{Name: "net1", Lower: "net1", Kind: "macvlan", Addrs: []string{"2001:db8::5/64"}},
+	}}
+	want := "net0 ipvlan on net0 (198.18.40.5/24, 198.18.41.6/24); net1 macvlan on net1 (2001:db8::5/64)"
+	if got := st.Describe(); got != want {
+		t.Errorf("Describe = %q, want %q", got, want)
+	}
+	if got := (NetState{}).Describe(); got != "lo only" {
+		t.Errorf("Describe of a zone without nets = %q", got)
+	}
+}
+
+// A state whose namespace is the host's (a corrupt or forged file) must
+// not have teardown delete the host's devices.
+func TestNetTeardownRefusesHostNamespace(t *testing.T) {
+	// This thread's id names it in /proc as a pid would: root tests may
+	// leave the process's main thread in a scratch namespace.
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	var sb unix.Stat_t
+	if err := unix.Stat("/proc/thread-self/ns/net", &sb); err != nil {
+		t.Skip(err)
+	}
+	err := TeardownNet(NetState{Zone: "z", ZschedPid: unix.Gettid(), NetNS: sb.Ino,
+		ZoneLinks: []ZoneLink{{Name: "lo", Lower: "lo", Kind: "device"}}})
+	if err == nil || !strings.Contains(err.Error(), "namespace is the host's") {
+		t.Errorf("teardown in the host's namespace: %v", err)
 	}
 }

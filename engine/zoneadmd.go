@@ -670,8 +670,22 @@ func (d *zoneadmd) ready(spec *PlatformSpec) (err error) {
 		return err
 	}
 	ph.mark("console+sock+ipc")
-	ns, err := SetupNet(*spec, p.Pid, id)
+	// Shared-IP zones' addresses are out of the host's sight, in their
+	// namespaces: whether one is free is read from the other zones'
+	// records, and this zone's is recorded before the lock goes.
+	unlockNet := func() {}
+	if spec.IPType != netIPExclusive && len(spec.Nets) > 0 {
+		if unlockNet, err = netLockClaims(d.root); err != nil {
+			return fmt.Errorf("zone %s: %w", d.name, err)
+		}
+	}
+	err = netCheckClaims(d.root, d.name, spec)
+	var ns NetState
+	if err == nil {
+		ns, err = SetupNet(*spec, p.Pid, id)
+	}
 	if err != nil {
+		unlockNet()
 		return err
 	}
 	testPause(d.root, "zoneadmd-ready-net")
@@ -679,11 +693,15 @@ func (d *zoneadmd) ready(spec *PlatformSpec) (err error) {
 	undo = append(undo, func() { _ = TeardownNet(ns) })
 	d.mu.Lock()
 	d.st.Net = nb
+	if err := d.saveLocked(); err != nil {
+		log.Printf("record network: %v", err)
+	}
 	d.mu.Unlock()
+	unlockNet()
 	d.setState(stateReady, "")
 	d.keep()
 	ph.mark("net")
-	log.Printf("ready: zone ID %d, zsched pid %d; %s", id, p.Pid, ph)
+	log.Printf("ready: zone ID %d, zsched pid %d; net: %s; %s", id, p.Pid, ns.Describe(), ph)
 	d.hub.Notice("Zone readied")
 	d.event("ready")
 	return nil
@@ -736,10 +754,11 @@ func (d *zoneadmd) startZsched(spec *PlatformSpec, cg *zoneCgroups, homes []stri
 		errW.Close()
 		return nil, nil, err
 	}
-	flags := uintptr(syscall.CLONE_NEWNS | syscall.CLONE_NEWPID | syscall.CLONE_NEWUTS | syscall.CLONE_NEWIPC | unix.CLONE_NEWCGROUP)
-	if spec.IPType == "exclusive" {
-		flags |= syscall.CLONE_NEWNET
-	}
+	// Every zone has its own network namespace: a shared-IP zone in the
+	// host's would reach the host's loopback listeners and abstract
+	// sockets and bind any of its addresses (see net_shared.go).
+	flags := uintptr(syscall.CLONE_NEWNS | syscall.CLONE_NEWPID | syscall.CLONE_NEWUTS | syscall.CLONE_NEWIPC |
+		unix.CLONE_NEWCGROUP | syscall.CLONE_NEWNET)
 	// zsched starts in its run directory and is told "." rather than the
 	// path: its command line is the zone's /proc/1/cmdline, which must
 	// not show the zone where zonetop keeps its state on the host.

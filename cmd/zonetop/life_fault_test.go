@@ -154,8 +154,13 @@ func TestFaultReady(t *testing.T) {
 			l.ok("zoneadm", "-z", z, "boot")
 			l.state(z, "running")
 		}
-		if !strings.Contains(linkAddrs(t, phys), addr) {
-			t.Errorf("%s: booted zone's address %s not on %s", point, addr, phys)
+		// A shared-IP zone's address is on its own device in its own
+		// namespace, never on the host's interface.
+		if out := l.zlogin(z, "ip", "-o", "-4", "addr", "show", "dev", phys); !strings.Contains(out, addr+"/24") {
+			t.Errorf("%s: booted zone's %s lacks its address %s:\n%s", point, phys, addr, out)
+		}
+		if strings.Contains(linkAddrs(t, phys), addr) {
+			t.Errorf("%s: booted zone's address %s is on the host's %s", point, addr, phys)
 		}
 		l.ok("zoneadm", "-z", z, "halt")
 		l.state(z, "installed")

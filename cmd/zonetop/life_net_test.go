@@ -53,9 +53,10 @@ func linkExists(link string) bool {
 	return err == nil
 }
 
-// TestSharedIPNet: the zone's address appears on its physical interface at
-// ready and is gone after halt; the zone's root cannot reconfigure the
-// host's stack or open raw sockets.
+// TestSharedIPNet: the zone's address is on a device of its own on the
+// physical interface, inside the zone and never on the host; the zone's
+// root cannot reconfigure that device or its routes, nor open raw sockets;
+// halt takes it all away.
 func TestSharedIPNet(t *testing.T) {
 	needZones(t)
 	needBusybox(t)
@@ -64,20 +65,17 @@ func TestSharedIPNet(t *testing.T) {
 	addr := fmt.Sprintf("198.18.%d.%d", 1+rand.IntN(250), 2+rand.IntN(250))
 	z := l.newZone("busybox", "add net", "set physical="+phys, "set address="+addr+"/24", "end")
 	l.ok("zoneadm", "-z", z, "install")
-	if strings.Contains(linkAddrs(t, phys), addr) {
-		t.Fatalf("%s already on %s before ready", addr, phys)
-	}
 	l.ok("zoneadm", "-z", z, "ready")
 	l.state(z, "ready")
-	if !strings.Contains(linkAddrs(t, phys), addr+"/24") {
-		t.Errorf("ready zone's address %s not on %s: %s", addr, phys, linkAddrs(t, phys))
+	if strings.Contains(linkAddrs(t, phys), addr) {
+		t.Errorf("ready zone's address %s is on the host's %s: %s", addr, phys, linkAddrs(t, phys))
+	}
+	zoneAddrs := func() string { return l.zlogin(z, "ip", "-o", "-4", "addr", "show", "dev", phys) }
+	if out := zoneAddrs(); !strings.Contains(out, addr+"/24") {
+		t.Errorf("zone's %s lacks its address %s:\n%s", phys, addr, out)
 	}
 	l.ok("zoneadm", "-z", z, "boot")
-	// The zone shares the host's stack: it sees the address...
-	if out := l.zlogin(z, "ip", "-o", "-4", "addr"); !strings.Contains(out, addr) {
-		t.Errorf("zone does not see its address %s:\n%s", addr, out)
-	}
-	// ...but cannot change interfaces, addresses or routes.
+	// The zone cannot change its interface, addresses or routes.
 	for _, argv := range [][]string{
 		{"ip", "link", "set", phys, "down"},
 		{"ip", "addr", "add", "198.18.254.254/32", "dev", phys},
@@ -89,8 +87,11 @@ func TestSharedIPNet(t *testing.T) {
 			t.Errorf("zone root could run %v: %s%s", argv, out, errOut)
 		}
 	}
-	if !strings.Contains(linkAddrs(t, phys), addr+"/24") || strings.Contains(linkAddrs(t, phys), "198.18.254.254") {
-		t.Errorf("zone changed %s: %s", phys, linkAddrs(t, phys))
+	if out := zoneAddrs(); !strings.Contains(out, addr+"/24") || strings.Contains(out, "198.18.254.254") {
+		t.Errorf("zone changed its %s:\n%s", phys, out)
+	}
+	if out := l.zlogin(z, "ip", "route"); strings.Contains(out, "198.19.254.0") {
+		t.Errorf("zone added a route: %s", out)
 	}
 	if out, _ := exec.Command("ip", "route", "show", "198.19.254.0/24").Output(); len(out) > 0 {
 		t.Errorf("zone added a host route: %s", out)
@@ -113,7 +114,14 @@ func TestSharedIPNet(t *testing.T) {
 	l.ok("zoneadm", "-z", z, "halt")
 	l.state(z, "installed")
 	if strings.Contains(linkAddrs(t, phys), addr) {
-		t.Errorf("address %s still on %s after halt", addr, phys)
+		t.Errorf("address %s on %s after halt", addr, phys)
+	}
+	// Only the test's own veth peer may name phys as its link.
+	out, _ := exec.Command("ip", "-o", "link").Output()
+	for _, line := range strings.Split(string(out), "\n") {
+		if f := strings.Fields(line); len(f) > 1 && strings.HasSuffix(f[1], "@"+phys+":") && f[1] != phys+"p@"+phys+":" {
+			t.Errorf("a link on %s is left after halt: %s", phys, line)
+		}
 	}
 	l.checkGone(z)
 }
