@@ -501,6 +501,9 @@ func TestProjectWatchWithoutInotify(t *testing.T) {
 	}
 	defer w.close()
 	release() // the rest does not need the shortage
+	// Had an instance come free meanwhile (another zone halting), the
+	// watch is inotify's, set up on its own goroutine: give it time.
+	time.Sleep(200 * time.Millisecond)
 	must(t, os.WriteFile(filepath.Join(root, "etc", "project"), []byte("system:0::::\n"), 0o644))
 	select {
 	case <-calls:
