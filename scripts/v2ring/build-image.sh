@@ -61,20 +61,33 @@ if [ -z "$url" ]; then
   exit 1
 fi
 
+# Two levels of cache: the debootstrapped root (keyed by the package
+# list alone: minutes of downloads) and the finished image (keyed by this
+# script too: seconds). Changing how the image is put together reuses
+# the root.
 mkdir -p "$cache"
+rootkey=$(printf '%s\n' "$suite" "${packages[@]}" | sha256sum | cut -c1-16)
+base="$cache/root-$rootkey"
+t0=$SECONDS
+if [ ! -f "$base.done" ]; then
+  rm -rf "$base"
+  echo "v2ring: debootstrap $suite from $url" >&2
+  inc=$(IFS=,; echo "${packages[*]}")
+  if ! nice -n 10 debootstrap --variant=minbase --include="$inc" "$suite" "$base" "$url" >"$cache/debootstrap.log" 2>&1; then
+    tail -n 40 "$cache/debootstrap.log" >&2
+    [ -f "$base/debootstrap/debootstrap.log" ] && tail -n 40 "$base/debootstrap/debootstrap.log" >&2
+    rm -rf "$base"
+    exit 1
+  fi
+  rm -rf "$base/var/cache/apt/archives/"*.deb
+  touch "$base.done"
+  echo "v2ring: root file system in $((SECONDS - t0)) s" >&2
+fi
 work=$(mktemp -d "$cache/build.XXXXXX")
+chmod 755 "$work"
 trap 'rm -rf "$work"' EXIT
 root="$work/root"
-t0=$SECONDS
-
-echo "v2ring: debootstrap $suite from $url" >&2
-inc=$(IFS=,; echo "${packages[*]}")
-if ! nice -n 10 debootstrap --variant=minbase --include="$inc" "$suite" "$root" "$url" >"$work/debootstrap.log" 2>&1; then
-  tail -n 40 "$work/debootstrap.log" >&2
-  [ -f "$root/debootstrap/debootstrap.log" ] && tail -n 40 "$root/debootstrap/debootstrap.log" >&2
-  exit 1
-fi
-echo "v2ring: root file system in $((SECONDS - t0)) s" >&2
+cp -a "$base" "$root"
 
 # The kernel: the image package linux-image-amd64 points at, unpacked
 # (installing it would run initramfs-tools for minutes for an initrd we
@@ -95,13 +108,17 @@ kver=$(ls "$work/kernel/lib/modules")
 cp "$work/kernel/boot/vmlinuz-$kver" "$work/vmlinuz"
 mkdir -p "$root/lib/modules"
 cp -a "$work/kernel/lib/modules/$kver" "$root/lib/modules/"
-depmod -b "$root" "$kver"
+# The guests own depmod (kmod): the build machine may have none.
+chroot "$root" depmod "$kver"
 
 # The initrd: static busybox, the modules to reach /dev/vda (virtio
 # block over PCI), ext4 and 9p (for the share), each with what it needs,
 # in load order. A module the kernel has built in is not loaded.
-mods=(virtio_pci virtio_blk ext4 9pnet_virtio 9p)
-mdir="$work/kernel/lib/modules/$kver"
+# ext4 asks the crypto API for crc32c at mount; the initrd has no
+# modprobe to answer that, so the generic one is loaded ahead.
+mods=(virtio_pci virtio_blk crc32c_generic ext4 9pnet_virtio 9p)
+# modules.dep is depmod's (above); the package ships none.
+mdir="$root/lib/modules/$kver"
 ordered=()
 add_mod() {
   local name=$1 line file dep
@@ -203,7 +220,7 @@ rm -rf "$root/var/cache/apt/archives/"*.deb "$root/var/lib/apt/lists/"* "$root/d
 # with room for the tests' zone roots (writes go to qemu's -snapshot
 # overlay anyway).
 used=$(du -sm "$root" | cut -f1)
-nice -n 10 mkfs.ext4 -q -F -L v2ring -d "$root" "$work/rootfs.img" "$((used + 1536))M"
+nice -n 10 mkfs.ext4 -q -F -L v2ring -d "$root" "$work/rootfs.img" "$((used + 1536))M" >&2
 echo "v2ring: ext4 image in $((SECONDS - t2)) s" >&2
 
 mkdir -p "$out.new"
@@ -213,6 +230,7 @@ rm -rf "$out"
 mv "$out.new" "$out"
 # Older keys are images nobody will ask for again.
 for d in "$cache"/*; do
-  [ "$d" = "$out" ] || [ ! -d "$d" ] || case "$d" in "$cache"/build.*) ;; *) rm -rf "$d" ;; esac
+  case "$d" in "$out" | "$base" | "$base.done" | "$work") continue ;; esac
+  rm -rf "$d"
 done
 echo "$out"

@@ -149,4 +149,8 @@ fi
 step "done"
 echo done >"$out/done"
 sync
+# The unit's SuccessAction= did not power this systemd 252 off when
+# tried; everything worth keeping is on the host already (9p writes
+# through, the disk is qemu's throw-away snapshot).
+systemctl poweroff --force --force
 exit 0

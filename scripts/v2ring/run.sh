@@ -93,6 +93,19 @@ nice -n 10 timeout -k 15 "$timeout_s" qemu-system-x86_64 \
   -nic none </dev/null >"$console" 2>&1 &
 qpid=$!
 echo "v2ring: guest booting (pid $qpid, at most $timeout_s s); console in $console" >&2
+# The guest powers itself off once out/done is written; should that
+# hang, the results are in and the guest is stopped by its pid.
+done_at=""
+while kill -0 "$qpid" 2>/dev/null; do
+  if [ -f "$stage/out/done" ]; then
+    done_at=${done_at:-$SECONDS}
+    if [ $((SECONDS - done_at)) -gt 60 ]; then
+      echo "v2ring: guest finished but did not power off; stopping it" >&2
+      kill "$qpid" 2>/dev/null || true
+    fi
+  fi
+  sleep 2
+done
 set +e
 wait "$qpid"
 qrc=$?
