@@ -6,7 +6,7 @@
 # failure not named in scripts/v2ring/known-failures.
 #
 # Environment: V2RING_TIMEOUT (seconds for the whole guest run, default
-# 2700), V2RING_PKGS (default "limits cmd engine"), V2RING_RUN (a
+# 3000), V2RING_PKGS (default "limits cmd engine"), V2RING_RUN (a
 # -test.run pattern, for working on one test), V2RING_CACHE (image cache,
 # default /var/cache/zonetop-v2ring), V2RING_CHECK_EXCLUDED (1: also run
 # the excluded tests and show what they do; the result never fails the
@@ -17,7 +17,7 @@ here=scripts/v2ring
 export PATH="/usr/local/go/bin:$PATH"
 export CGO_ENABLED=0
 
-timeout_s=${V2RING_TIMEOUT:-2700}
+timeout_s=${V2RING_TIMEOUT:-3000}
 for tool in qemu-system-x86_64 debootstrap mkfs.ext4 cpio busybox timeout; do
   command -v "$tool" >/dev/null || { echo "v2ring: $tool missing (apt-get install qemu-system-x86 debootstrap e2fsprogs cpio busybox-static)" >&2; exit 1; }
 done
