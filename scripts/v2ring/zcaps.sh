@@ -20,6 +20,7 @@ z() { "$zt" --root "$root" --cgroup-parent "$V2RING_ZONES_PARENT" "$@"; }
 zl() { timeout -k 5 120 "$zt" --root "$root" zlogin "$zone" "$@"; }
 
 cleanup() {
+  "$zt" --root "$root" zoneadm -z plainz halt >/dev/null 2>&1
   z zoneadm -z "$zone" halt >/dev/null 2>&1
   z zoneadm -z "$zone" uninstall -F >/dev/null 2>&1
   z zonecfg -z "$zone" delete -F >/dev/null 2>&1
@@ -35,6 +36,27 @@ case $self in
 esac
 
 mkdir -p "$root/zones"
+
+# A zone without caps needs no controller: it boots from the login shell
+# with zonetop's default parent, below the session's own cgroup.
+plain=plainz
+zp() { "$zt" --root "$root" "$@"; }
+if zp zonecfg -z "$plain" "create; set zonepath=/zones/$plain; set brand=busybox; commit" &&
+  zp zoneadm -z "$plain" install >/dev/null && zp zoneadm -z "$plain" boot; then
+  where=$(timeout -k 5 60 "$zt" --root "$root" zlogin "$plain" cat /proc/1/cgroup 2>&1)
+  pcg=$(find "/sys/fs/cgroup$self" -maxdepth 2 -type d -name "$plain" | head -n1)
+  if [ -n "$pcg" ]; then
+    ok "uncapped zone booted with the default parent: $pcg (the zone's pid 1 sees ${where:-nothing})"
+  else
+    no "uncapped zone booted but has no cgroup below $self"
+  fi
+  zp zoneadm -z "$plain" halt || no "halt of the uncapped zone"
+else
+  no "uncapped zone did not boot from the login shell"
+fi
+zp zoneadm -z "$plain" uninstall -F >/dev/null 2>&1
+zp zonecfg -z "$plain" delete -F >/dev/null 2>&1
+
 if ! z zonecfg -z "$zone" "create; set zonepath=/zones/$zone; set brand=busybox; set max-lwps=40; add capped-memory; set physical=64m; end; add capped-cpu; set ncpus=0.5; end; commit"; then
   no "zonecfg"
   exit 1
