@@ -55,6 +55,7 @@ mkdir -p "$stage/bin" "$stage/tests" "$stage/shim" "$stage/out" \
   "$stage/src/engine" "$stage/src/limits" "$stage/src/cmd/zonetop"
 make -s build >/dev/null
 cp bin/zonetop "$stage/bin/zonetop"
+(cd cmd/zonetop && CGO_ENABLED=0 go build -o "$stage/bin/netprobe" ./testdata/netprobe)
 nice -n 10 go test -c -o "$stage/tests/engine.test" ./engine/
 nice -n 10 go test -c -o "$stage/tests/cmd.test" ./cmd/zonetop/
 nice -n 10 go test -c -o "$stage/tests/limits.test" ./limits/
