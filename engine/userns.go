@@ -552,3 +552,30 @@ func (u *usernsStart) hello(pid int, spec *PlatformSpec) error {
 	defer c.Close()
 	return c.send(h, all...)
 }
+
+// zoneID is host id id as the zone whose zsched is pid sees it, by its
+// uid_map or gid_map (which): itself in a zone without a user namespace,
+// the overflow id when the zone has no mapping for it (host root, seen
+// from a user-namespaced zone).
+func zoneID(pid int, which string, id uint32) uint32 {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/%s", pid, which))
+	if err != nil {
+		return overflowUID()
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		f := strings.Fields(line)
+		if len(f) != 3 {
+			continue
+		}
+		in, e1 := strconv.ParseUint(f[0], 10, 32)
+		out, e2 := strconv.ParseUint(f[1], 10, 32)
+		n, e3 := strconv.ParseUint(f[2], 10, 64)
+		if e1 != nil || e2 != nil || e3 != nil {
+			continue
+		}
+		if uint64(id) >= out && uint64(id)-out < n {
+			return uint32(in + (uint64(id) - out))
+		}
+	}
+	return overflowUID()
+}
