@@ -12,7 +12,7 @@ FUZZTIME ?= 60s
 LINKS    := zonecfg zoneadm zlogin prctl projects projadd projmod projdel newtask zonestat
 STATICCHECK := $(shell $(GO) env GOPATH)/bin/staticcheck
 
-.PHONY: all build run demo test test-unit bench fuzz lint clean
+.PHONY: all build run demo test test-unit v2ring bench fuzz lint clean
 
 all: build
 
@@ -36,6 +36,12 @@ test: build
 
 test-unit:
 	$(GO) test -short -count=1 $(PKGS)
+
+# The cgroup v2 ring: the integration tests and a zone-caps check inside a
+# qemu guest whose systemd runs cgroup v2 alone (scripts/v2ring/run.sh;
+# root, qemu-system-x86, debootstrap). Its own target: it takes minutes.
+v2ring: build
+	./scripts/v2ring/run.sh
 
 bench: build
 	./scripts/bench.sh

@@ -311,7 +311,12 @@ func TestZoneMemoryCapOOM(t *testing.T) {
 	// The kernel stopped the hog at the zone's cap: its peak is the cap
 	// and it died by the OOM killer's SIGKILL. (This kernel's v1 failcnt
 	// and oom_kill counters stay 0, so the peak is the evidence.)
-	peak := readNum(t, z.capsDir("memory", "memory.max_usage_in_bytes"))
+	// The peak is memory.peak on v2, memory.max_usage_in_bytes on v1.
+	peakFile := z.capsDir("memory", "memory.peak")
+	if _, err := os.Stat(peakFile); err != nil {
+		peakFile = z.capsDir("memory", "memory.max_usage_in_bytes")
+	}
+	peak := readNum(t, peakFile)
 	if code != 128+int(syscall.SIGKILL) || peak > 64<<20 || peak < 60<<20 {
 		t.Errorf("200M hog under a 64m cap: exit %d, peak %d; want SIGKILL at the cap", code, peak)
 	}
@@ -326,7 +331,7 @@ func TestZoneCPUCapThrottles(t *testing.T) {
 	z := newBusyboxZone(t)
 	z.spec.Rctls = map[string]uint64{"zone.cpu-cap": 50} // capped-cpu ncpus=0.5
 	z.ready()
-	if q := readNum(t, z.capsDir("cpu", "cpu.cfs_quota_us")); q != 50000 {
+	if q := cpuQuota(t, z.capsDir("cpu", "")); q != 50000 {
 		t.Errorf("cfs quota %d, want 50000", q)
 	}
 	// Two loops want a whole CPU each; on a busy machine the zone may

@@ -35,9 +35,11 @@ func TestZoneCgroupsRemoveAs(t *testing.T) {
 			must(t, os.Mkdir(filepath.Join(d, sub), 0o755))
 		}
 	}
+	// The stray is a sub-cgroup in a hierarchy the survey does not read;
+	// on cgroup v2 there is only the one it reads.
 	stray := ""
 	for _, d := range cg.Dirs {
-		if d != cg.freezerDir() {
+		if d != cg.freezerDir() && len(cg.Dirs) > 1 {
 			stray = filepath.Join(d, "p2", "stray")
 			must(t, os.Mkdir(stray, 0o755))
 			break

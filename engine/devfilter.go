@@ -164,7 +164,17 @@ func attachDeviceFilter(dir string, extra []devNode) error {
 		expectedAttachType: unix.BPF_CGROUP_DEVICE,
 	}
 	copy(attr.progName[:], "zonetop_devices")
-	fd, _, errno := unix.Syscall(unix.SYS_BPF, unix.BPF_PROG_LOAD, uintptr(unsafe.Pointer(&attr)), unsafe.Sizeof(attr))
+	// The verifier gives up with EAGAIN when a signal is pending, and the
+	// Go runtime signals its threads (preemption): try again, as the BPF
+	// loaders do.
+	var fd uintptr
+	var errno syscall.Errno
+	for try := 0; try < 5; try++ {
+		fd, _, errno = unix.Syscall(unix.SYS_BPF, unix.BPF_PROG_LOAD, uintptr(unsafe.Pointer(&attr)), unsafe.Sizeof(attr))
+		if errno != unix.EAGAIN {
+			break
+		}
+	}
 	runtime.KeepAlive(prog)
 	runtime.KeepAlive(license)
 	if errno != 0 {

@@ -173,7 +173,7 @@ func (k *keeper) scan() {
 		k.mu.Lock()
 		known := k.zones[zone] > 0 || k.active[zone]
 		k.mu.Unlock()
-		if !known && RuntimePresent(k.root, zone) && !ZoneadmdRunning(k.root, zone) {
+		if !known && RuntimePresent(k.root, zone) && !ZoneadmdRunning(k.root, zone) && !zoneLockHeld(k.root, zone) {
 			go k.restart(zone)
 		}
 	}
@@ -197,7 +197,7 @@ func (k *keeper) restart(zone string) {
 	}()
 	backoff := 100 * time.Millisecond
 	for {
-		if !RuntimePresent(k.root, zone) || ZoneadmdRunning(k.root, zone) {
+		if !RuntimePresent(k.root, zone) || ZoneadmdRunning(k.root, zone) || zoneLockHeld(k.root, zone) {
 			return
 		}
 		err := StartZoneadmd(k.root, zone)
@@ -312,4 +312,20 @@ func KeeperPid(root string) int {
 	n, _ := lock.ReadAt(b, 0)
 	pid, _ := strconv.Atoi(strings.TrimSpace(string(b[:n])))
 	return pid
+}
+
+// zoneLockHeld tells whether some zoneadmd holds the zone's lock: one
+// that is starting, adopting or too busy to answer a ping is alive all
+// the same, and a second one started beside it would only wait for it.
+func zoneLockHeld(root, zone string) bool {
+	f, err := os.OpenFile(zoneadmdLockPath(root, zone), os.O_RDWR, 0)
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	if unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB) != nil {
+		return true
+	}
+	_ = unix.Flock(int(f.Fd()), unix.LOCK_UN)
+	return false
 }

@@ -209,20 +209,37 @@ func netSetupShared(host *netlink.Handle, st *NetState, plans []netPlan, zschedP
 // NIC reach each other as shared-IP zones on one illumos host do.
 func netAddZoneLink(host, zone *netlink.Handle, zns netns.NsHandle, st *NetState, p netPlan, lower netlink.Link) (netlink.Link, error) {
 	name := p.spec.Physical
+	// Made under a name of its own and renamed inside the zone: a kernel
+	// that makes the device beside its lower one before moving it (as
+	// when the link's namespace is given) would find the NIC's name taken.
+	tmp := fmt.Sprintf("zts%dn%d", os.Getpid()%1000000, p.index)
 	attrs := func() netlink.LinkAttrs {
-		return netlink.LinkAttrs{Name: name, ParentIndex: lower.Attrs().Index, Namespace: netlink.NsFd(zns)}
+		return netlink.LinkAttrs{Name: tmp, ParentIndex: lower.Attrs().Index, Namespace: netlink.NsFd(zns)}
 	}
 	kind := netKindIPVlan
 	err := host.LinkAdd(&netlink.IPVlan{LinkAttrs: attrs(), Mode: netlink.IPVLAN_MODE_L2, Flag: netlink.IPVLAN_FLAG_BRIDGE})
-	if errors.Is(err, unix.EOPNOTSUPP) || errors.Is(err, unix.EBUSY) {
+	if err != nil {
+		// No ipvlan (EOPNOTSUPP), macvlans on the NIC already (EBUSY), or
+		// any other refusal of ipvlan's: macvlan may still do.
+		ierr := err
 		kind = netKindMacvlan
-		err = host.LinkAdd(&netlink.Macvlan{LinkAttrs: attrs(), Mode: netlink.MACVLAN_MODE_BRIDGE})
+		if err = host.LinkAdd(&netlink.Macvlan{LinkAttrs: attrs(), Mode: netlink.MACVLAN_MODE_BRIDGE}); err != nil {
+			err = fmt.Errorf("%w (ipvlan: %v)", err, ierr)
+		}
 	}
 	if err != nil {
 		return nil, netErr(st.Zone, p.index, name, fmt.Errorf("create %s on the host's %s: %w", kind, name, err))
 	}
+	dev, err := zone.LinkByName(tmp)
+	if err != nil {
+		return nil, netErr(st.Zone, p.index, name, fmt.Errorf("find %s in zone: %w", kind, err))
+	}
+	if err := zone.LinkSetName(dev, name); err != nil {
+		_ = zone.LinkDel(dev)
+		return nil, netErr(st.Zone, p.index, name, fmt.Errorf("name the zone's %s %s: %w", kind, name, err))
+	}
 	st.ZoneLinks = append(st.ZoneLinks, ZoneLink{Name: name, Lower: name, Kind: kind})
-	dev, err := zone.LinkByName(name)
+	dev, err = zone.LinkByName(name)
 	if err != nil {
 		return nil, netErr(st.Zone, p.index, name, fmt.Errorf("find %s in zone: %w", kind, err))
 	}

@@ -200,7 +200,7 @@ func (z *testZone) scrub(base string) {
 			_ = os.Remove(sub)
 		}
 	}
-	if t.Failed() {
+	if t.Failed() || os.Getenv("ZT_TEST_LOGS") != "" {
 		if b, err := os.ReadFile(filepath.Join(logDir(z.root), z.spec.Name+".zoneadmd.log")); err == nil {
 			t.Logf("zoneadmd log:\n%s", b)
 		}
