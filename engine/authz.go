@@ -197,7 +197,8 @@ func nonEmpty(s string) string {
 // device (host devices), limitpriv (capabilities of the zone's root),
 // ip-type and net (addresses on host NICs), scheduling-class and pool
 // (host CPU policy), hostid, and admin (a delegated user could otherwise
-// grant itself more auths). Creating, renaming and deleting zones are the
+// grant itself more auths), user-namespace (whether the zone's root is
+// host root). Creating, renaming and deleting zones are the
 // global administrator's too.
 func CheckConfigChange(p Principal, before, after *zones.Config) error {
 	if p.GlobalAdmin() {
@@ -248,6 +249,7 @@ func CheckConfigChange(p Principal, before, after *zones.Config) error {
 	chk(&host, "hostid", b.Hostid, a.Hostid)
 	chk(&host, "admin", b.Admins, a.Admins)
 	chk(&host, "uuid", b.UUID, a.UUID)
+	chk(&host, "user-namespace", b.UserNamespace, a.UserNamespace)
 	if len(caps) > 0 {
 		return fmt.Errorf("configure %s: %w: zone caps are set by the global administrator (%s)", name, ErrPermission, strings.Join(caps, ", "))
 	}
@@ -349,7 +351,7 @@ var (
 		"ip-type": "the host's network", "pool": "host CPU policy", "scheduling-class": "host CPU policy",
 		"hostid": "the zone's identity", "fs-allowed": "host file systems", "fs": "host file systems",
 		"inherit-pkg-dir": "host file systems", "device": "host devices", "net": "the host's network",
-		"admin": "who administers the zone",
+		"admin": "who administers the zone", "user-namespace": "whether the zone's root is host root",
 	}
 )
 

@@ -30,6 +30,7 @@ func TestCheckDelegatedCommand(t *testing.T) {
 		{zones.Change{Op: "add", Resource: "admin"}, "who administers the zone"},
 		{zones.Change{Op: "set", Resource: "admin", Property: "auths"}, "admin"},
 		{zones.Change{Op: "set", Property: "limitpriv"}, "privileges of the zone's root"},
+		{zones.Change{Op: "set", Property: "user-namespace"}, "host root"},
 		{zones.Change{Op: "set", Property: "zonepath"}, "zonepath"},
 		{zones.Change{Op: "add", Resource: "fs"}, "host file systems"},
 		{zones.Change{Op: "add", Resource: "net"}, "network"},

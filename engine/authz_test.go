@@ -105,6 +105,7 @@ func TestCheckConfigChange(t *testing.T) {
 		{"ipd", func(c *zones.Config) { c.InheritPkgDirs = []zones.InheritPkgDir{{Dir: "/root"}} }, false, "inherit-pkg-dir"},
 		{"device", func(c *zones.Config) { c.Devices = []zones.Device{{Match: "/dev/sda*"}} }, false, "device"},
 		{"limitpriv", func(c *zones.Config) { c.Limitpriv = "default,sys_admin" }, false, "limitpriv"},
+		{"user-namespace", func(c *zones.Config) { c.UserNamespace = "none" }, false, "user-namespace"},
 		{"zonepath", func(c *zones.Config) { c.Zonepath = "/" }, false, "zonepath"},
 		{"net", func(c *zones.Config) { c.Nets = []zones.Net{{Address: "198.18.0.1", Physical: "eth0"}} }, false, "net"},
 		{"admin", func(c *zones.Config) { c.Admins[0].Auths = []string{"config", "manage"} }, false, "admin"},

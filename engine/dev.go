@@ -90,7 +90,7 @@ func matchDevices(patterns []string) ([]devNode, error) {
 // console's master and slave sides. The caller keeps the slave open so the
 // master never reports a hangup while no zone process has the console
 // open, and output is never lost to one.
-func setupDev(extra []devNode) (*os.File, *os.File, error) {
+func setupDev(extra []devNode, trees map[string]*os.File) (*os.File, *os.File, error) {
 	if err := ensureDir("/dev", 0o755); err != nil {
 		return nil, nil, fmt.Errorf("/dev: %w", err)
 	}
@@ -101,6 +101,23 @@ func setupDev(extra []devNode) (*os.File, *os.File, error) {
 	for _, n := range nodes {
 		if err := os.MkdirAll(filepath.Dir(n.path), 0o755); err != nil {
 			return nil, nil, fmt.Errorf("%s: %w", n.path, err)
+		}
+		if t := trees[n.path]; t != nil {
+			// A user namespace may not make device nodes: bind the
+			// host's, which zoneadmd cloned.
+			if err := os.WriteFile(n.path, nil, 0o600); err != nil {
+				return nil, nil, fmt.Errorf("%s: %w", n.path, err)
+			}
+			f, err := os.OpenFile(n.path, unix.O_PATH|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+			if err != nil {
+				return nil, nil, fmt.Errorf("%s: %w", n.path, err)
+			}
+			err = attachAt(t, int(f.Fd()))
+			f.Close()
+			if err != nil {
+				return nil, nil, fmt.Errorf("bind %s: %w", n.path, err)
+			}
+			continue
 		}
 		if err := unix.Mknod(n.path, n.mode, int(n.rdev)); err != nil {
 			if errors.Is(err, unix.EEXIST) {

@@ -269,6 +269,47 @@ func peerIsRoot(c *net.UnixConn) error {
 	return nil
 }
 
+// overflowUID is the uid an unmapped id shows as (kernel.overflowuid).
+func overflowUID() uint32 {
+	b, err := os.ReadFile("/proc/sys/kernel/overflowuid")
+	if err != nil {
+		return 65534
+	}
+	var n uint32
+	if _, err := fmt.Sscan(string(b), &n); err != nil {
+		return 65534
+	}
+	return n
+}
+
+// peerOutsideUserns is peerIsRoot for a zsched in a user namespace, where
+// host root is unmapped and shows as the overflow uid. The control socket
+// is mode 600 in host root's 700 run directory and outside the zone's
+// mount namespace, so only host root reaches it; the check refuses any
+// peer inside the zone.
+func peerOutsideUserns(c *net.UnixConn) error {
+	raw, err := c.SyscallConn()
+	if err != nil {
+		return err
+	}
+	var cred *syscall.Ucred
+	var cerr error
+	if err := raw.Control(func(fd uintptr) {
+		cred, cerr = syscall.GetsockoptUcred(int(fd), syscall.SOL_SOCKET, syscall.SO_PEERCRED)
+	}); err != nil {
+		return err
+	}
+	if cerr != nil {
+		return cerr
+	}
+	// A peer outside the zone's pid namespace has no pid in it (0);
+	// every process of the zone has one. Host root is unmapped here.
+	if cred.Pid != 0 || cred.Uid != overflowUID() {
+		return fmt.Errorf("peer uid %d (pid %d) is not host root", cred.Uid, cred.Pid)
+	}
+	return nil
+}
+
 // roundTrip sends one request and reads one response.
 func roundTrip(path string, req request, files ...*os.File) (response, error) {
 	c, err := dial(path, 2*time.Second)

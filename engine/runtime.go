@@ -49,6 +49,9 @@ type PlatformSpec struct {
 	// NestedUserns lets the zone's processes make user namespaces
 	// (limitpriv zonetop_userns); never ipc namespaces.
 	NestedUserns bool `json:",omitempty"`
+	// UserNS is the zone's host id range when its root is not host root
+	// (zonecfg user-namespace=auto); nil: the zone runs as host root.
+	UserNS *IDRange `json:",omitempty"`
 }
 
 // MountSpec is one mount of the zone. Target is a path inside the zone

@@ -127,6 +127,11 @@ func newBusyboxZoneAt(t testing.TB, base, name string) *testZone {
 	z := &testZone{t: t, root: filepath.Join(base, "prefix")}
 	z.spec = PlatformSpec{Name: name, Zonepath: filepath.Join(base, "zp"), RootPrefix: z.root, Brand: "busybox",
 		IPType: "shared", Caps: append([]string(nil), testCaps...)}
+	if os.Getenv("ZONETOP_TEST_USERNS") != "" {
+		// Every busybox zone of the tests in a user namespace: how far
+		// the user-namespaced runtime is from the default one.
+		z.spec.UserNS = &IDRange{HostID: usernsBase, Count: usernsSize}
+	}
 	must(t, os.MkdirAll(z.root, 0o755))
 	must(t, os.Mkdir(z.spec.Zonepath, 0o700))
 	r := z.zroot()

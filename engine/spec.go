@@ -99,6 +99,13 @@ func (e *Engine) Spec(cfg *zones.Config) (PlatformSpec, error) {
 	if cfg.Bootargs != "" {
 		s.BootArgs = strings.Fields(cfg.Bootargs)
 	}
+	if cfg.UserNamespace == "auto" {
+		r, err := allocUserns(e.Root, cfg.Name)
+		if err != nil {
+			return s, fmt.Errorf("zone %s: user namespace: %w", cfg.Name, err)
+		}
+		s.UserNS = &r
+	}
 	if err := specLimits(cfg, &s); err != nil {
 		return s, err
 	}

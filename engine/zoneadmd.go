@@ -759,16 +759,47 @@ func (d *zoneadmd) startZsched(spec *PlatformSpec, cg *zoneCgroups, homes []stri
 	// sockets and bind any of its addresses (see net_shared.go).
 	flags := uintptr(syscall.CLONE_NEWNS | syscall.CLONE_NEWPID | syscall.CLONE_NEWUTS | syscall.CLONE_NEWIPC |
 		unix.CLONE_NEWCGROUP | syscall.CLONE_NEWNET)
+	// A user-namespaced zsched gets what it needs of the host through a
+	// socket pair (fd 4): see userns.go.
+	var uz *usernsStart
+	if spec.UserNS != nil {
+		if uz, err = d.newUsernsStart(); err != nil {
+			null.Close()
+			statusR.Close()
+			statusW.Close()
+			errW.Close()
+			return nil, nil, err
+		}
+		defer uz.close()
+	}
 	// zsched starts in its run directory and is told "." rather than the
 	// path: its command line is the zone's /proc/1/cmdline, which must
 	// not show the zone where zonetop keeps its state on the host.
 	startIt := func(flags uintptr, cgroupFD int) (*pidProc, error) {
-		return startPidProc(d.sealed.path(), []string{"zsched", "zsched", "."}, &syscall.ProcAttr{
+		attr := &syscall.ProcAttr{
 			Dir:   d.dir,
 			Env:   []string{"PATH=/usr/sbin:/usr/bin:/sbin:/bin"},
 			Files: []uintptr{null.Fd(), null.Fd(), errW.Fd(), statusW.Fd()},
 			Sys:   &syscall.SysProcAttr{Cloneflags: flags, Setsid: true, UseCgroupFD: cgroupFD >= 0, CgroupFD: cgroupFD},
-		})
+		}
+		if uz != nil {
+			// The run directory is host root's (700); the zone's
+			// root cannot enter it.
+			attr.Dir = "/"
+			attr.Env = append(attr.Env, usernsEnv+"=1")
+			attr.Files = append(attr.Files, uz.child.Fd())
+			usernsAttr(attr.Sys, spec.UserNS)
+			if flags&unix.CLONE_NEWCGROUP == 0 {
+				// cgroup v1: this thread is in the zone's cgroup
+				// namespace, which host root owns; the zone's
+				// cgroup mounts are made here.
+				var cerr error
+				if uz.cgNames, uz.cgFiles, cerr = cgroupTrees(); cerr != nil {
+					return nil, cerr
+				}
+			}
+		}
+		return startPidProc(d.sealed.path(), []string{"zsched", "zsched", "."}, attr)
 	}
 	var p *pidProc
 	if homes != nil {
@@ -794,6 +825,14 @@ func (d *zoneadmd) startZsched(spec *PlatformSpec, cg *zoneCgroups, homes []stri
 	if err != nil {
 		statusR.Close()
 		return nil, nil, fmt.Errorf("start zsched: %w", err)
+	}
+	if uz != nil {
+		if err := uz.hello(p.Pid, spec); err != nil {
+			_ = p.Kill()
+			_, _ = p.Wait()
+			statusR.Close()
+			return nil, nil, fmt.Errorf("start zsched: %w", err)
+		}
 	}
 	done := make(chan struct{})
 	go func() {

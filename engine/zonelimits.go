@@ -717,6 +717,10 @@ func (d *zoneadmd) applyIPC(rc map[string]uint64) error {
 	}
 	d.mu.Lock()
 	pid := d.st.ZschedPid
+	var userns *IDRange
+	if d.spec != nil {
+		userns = d.spec.UserNS
+	}
 	d.mu.Unlock()
 	if pid <= 0 {
 		return errors.New("no zsched")
@@ -745,10 +749,29 @@ func (d *zoneadmd) applyIPC(rc map[string]uint64) error {
 		}
 		sort.Strings(keys)
 		var werr error
+		if userns != nil {
+			// A user namespace's IPC sysctls are its root's to write
+			// (owner mode bits, by effective uid); host root is just
+			// another user there without CAP_SYS_RESOURCE. This thread
+			// alone takes the zone root's host uid for the writes.
+			if _, _, e := unix.RawSyscall(unix.SYS_SETRESUID, ^uintptr(0), uintptr(userns.HostID), ^uintptr(0)); e != 0 {
+				werr = fmt.Errorf("sysctl as zone root: %w", e)
+			}
+		}
 		for _, k := range keys {
+			if werr != nil {
+				break
+			}
 			p := "/proc/sys/" + strings.ReplaceAll(k, ".", "/")
 			if err := os.WriteFile(p, []byte(sys[k]), 0o644); err != nil && werr == nil {
 				werr = fmt.Errorf("sysctl %s: %w", k, err)
+			}
+		}
+		if userns != nil {
+			if _, _, e := unix.RawSyscall(unix.SYS_SETRESUID, ^uintptr(0), 0, ^uintptr(0)); e != 0 {
+				// Still the zone root's uid: the thread dies locked.
+				done <- fmt.Errorf("sysctl: back to root: %w", e)
+				return
 			}
 		}
 		if err := unix.Setns(int(self.Fd()), unix.CLONE_NEWIPC); err != nil {

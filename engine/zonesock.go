@@ -717,7 +717,9 @@ func zonePeer(zone string, zschedPid func() int) func(*net.UnixConn) (Principal,
 		if err != nil || !same || int(cred.Pid) == zp {
 			return Principal{}, fmt.Errorf("peer (pid %d) is not in zone %s", cred.Pid, zone)
 		}
-		p := Principal{UID: int(cred.Uid), GID: int(cred.Gid), Zone: zone}
+		// The zone's ids: a user-namespaced zone's root is a host
+		// id of its range (see userns.go).
+		p := Principal{UID: int(zoneID(zp, "uid_map", cred.Uid)), GID: int(zoneID(zp, "gid_map", cred.Gid)), Zone: zone}
 		p.User = zoneUserName(fmt.Sprintf("/proc/%d/root", zp), p.UID)
 		return p, nil
 	}
@@ -774,6 +776,13 @@ func (d *zoneadmd) startZoneSock() error {
 	srv := &zoneSockServer{
 		zone: d.name, lis: lis,
 		identify: zonePeer(d.name, zsched),
+		peerUID: func(c *net.UnixConn) (uint32, error) {
+			uid, err := peerUID(c)
+			if err == nil && zsched() > 0 {
+				uid = zoneID(zsched(), "uid_map", uid)
+			}
+			return uid, err
+		},
 		config: func() (*zones.Config, error) {
 			c, _, err := store.Load(d.name)
 			return c, err

@@ -77,14 +77,24 @@ func zschedMain(args []string) int {
 		fmt.Fprintln(os.Stderr, "zsched: usage: zsched RUNDIR")
 		return 2
 	}
-	closeInheritedFDs(3)
+	userns := os.Getenv(usernsEnv) != ""
+	if userns {
+		_ = os.Unsetenv(usernsEnv)
+		closeInheritedFDs(4)
+	} else {
+		closeInheritedFDs(3)
+	}
 	// Nothing in the zone may ptrace zsched or open its /proc entries;
 	// children inherit this until they execute their own program.
 	_ = unix.Prctl(unix.PR_SET_DUMPABLE, 0, 0, 0, 0)
 	unix.Umask(0o022)
 	status := os.NewFile(3, "status")
 	z := &zsched{dir: args[2], waiters: map[int]chan int{}, spawnCh: make(chan spawnJob)}
-	if err := z.setup(); err != nil {
+	setup := z.setup
+	if userns {
+		setup = z.setupUserns
+	}
+	if err := setup(); err != nil {
 		fmt.Fprintf(status, "error: %v\n", err)
 		status.Close()
 		return 1
@@ -191,7 +201,16 @@ func (z *zsched) setup() error {
 	if err := unix.Mount("sysfs", "/sys", "sysfs", unix.MS_RDONLY|unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, ""); err != nil {
 		return fmt.Errorf("/sys: %w", err)
 	}
-	z.console, z.consoleSlave, err = setupDev(devs)
+	return z.finish(devs, nil, nil)
+}
+
+// finish builds the rest of the platform once zsched is in the zone root
+// with /proc and /sys mounted: /dev, the masks, the cgroup file systems,
+// and starts the spawner. devTrees and cgTrees are what zoneadmd passed
+// a user-namespaced zsched (nil otherwise).
+func (z *zsched) finish(devs []devNode, devTrees map[string]*os.File, cgTrees map[string]*os.File) error {
+	var err error
+	z.console, z.consoleSlave, err = setupDev(devs, devTrees)
 	if err != nil {
 		return err
 	}
@@ -199,7 +218,12 @@ func (z *zsched) setup() error {
 	if err := applyMasks(); err != nil {
 		return err
 	}
-	if err := mountCgroupfs(); err != nil {
+	if cgTrees != nil {
+		err = attachCgroupfs(cgTrees)
+	} else {
+		err = mountCgroupfs()
+	}
+	if err != nil {
 		return err
 	}
 	// From here on zsched holds nothing of the host but its control
@@ -482,7 +506,11 @@ func (z *zsched) serve() {
 
 func (z *zsched) handle(c *conn) {
 	defer c.Close()
-	if err := peerIsRoot(c.c); err != nil {
+	check := peerIsRoot
+	if z.spec.UserNS != nil {
+		check = peerOutsideUserns
+	}
+	if err := check(c.c); err != nil {
 		_ = c.send(response{Error: err.Error()})
 		return
 	}

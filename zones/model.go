@@ -24,6 +24,10 @@ type Config struct {
 	// whole-root zone instead of reading the zone's /etc/inittab.
 	Init string
 	UUID string
+	// UserNamespace is a zonetop extension: "none" (or empty) runs the
+	// zone's root as host root; "auto" gives the zone a user namespace
+	// whose root is the first id of a host id range allocated to it.
+	UserNamespace string
 
 	FS             []FS
 	InheritPkgDirs []InheritPkgDir

@@ -37,8 +37,15 @@ var globalProps = []globalProp{
 	{name: "hostid", get: func(c *Config) string { return c.Hostid }, put: func(c *Config, v string) { c.Hostid = v }, check: checkHostid, clearable: true},
 	{name: "fs-allowed", get: func(c *Config) string { return c.FSAllowed }, put: func(c *Config, v string) { c.FSAllowed = v }, check: checkFSAllowed, clearable: true},
 	// init is zonetop's own: the init binary of a whole-root zone.
+	// user-namespace is zonetop's own: whether zone root is host root.
+	{name: "user-namespace", get: func(c *Config) string { return c.UserNamespace }, put: func(c *Config, v string) { c.UserNamespace = v },
+		check: func(v string) error { return checkOneOf(v, UserNamespaceModes) }, clearable: true},
 	{name: "init", get: func(c *Config) string { return c.Init }, put: func(c *Config, v string) { c.Init = v }, check: checkAbsPath, clearable: true},
 }
+
+// UserNamespaceModes are the values of user-namespace: none (zone root is
+// host root) and auto (a host id range of the zone's own).
+var UserNamespaceModes = []string{"none", "auto"}
 
 func lookupGlobalProp(name string) (globalProp, bool) {
 	for _, g := range globalProps {

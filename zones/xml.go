@@ -25,6 +25,7 @@ type xmlZone struct {
 	Hostid          string      `xml:"hostid,attr,omitempty"`
 	FSAllowed       string      `xml:"fs-allowed,attr,omitempty"`
 	Init            string      `xml:"init,attr,omitempty"`
+	UserNamespace   string      `xml:"user-namespace,attr,omitempty"`
 	UUID            string      `xml:"uuid,attr,omitempty"`
 	IPDs            []xmlIPD    `xml:"inherited-pkg-dir"`
 	FS              []xmlFS     `xml:"filesystem"`
@@ -111,7 +112,8 @@ const xmlVersion = "1"
 func MarshalConfig(c *Config) ([]byte, error) {
 	z := xmlZone{Version: xmlVersion, Name: c.Name, Zonepath: c.Zonepath, Autoboot: strconv.FormatBool(c.Autoboot),
 		Brand: c.Brand, IPType: c.IPType, Bootargs: c.Bootargs, Pool: c.Pool, Limitpriv: c.Limitpriv,
-		SchedulingClass: c.SchedulingClass, Hostid: c.Hostid, FSAllowed: c.FSAllowed, Init: c.Init, UUID: c.UUID}
+		SchedulingClass: c.SchedulingClass, Hostid: c.Hostid, FSAllowed: c.FSAllowed, Init: c.Init, UUID: c.UUID,
+		UserNamespace: c.UserNamespace}
 	for _, d := range c.InheritPkgDirs {
 		z.IPDs = append(z.IPDs, xmlIPD(d))
 	}
@@ -186,7 +188,7 @@ func UnmarshalConfig(data []byte) (*Config, error) {
 	}
 	c := &Config{Name: z.Name, Zonepath: z.Zonepath, Brand: z.Brand, IPType: z.IPType, Bootargs: z.Bootargs,
 		Pool: z.Pool, Limitpriv: z.Limitpriv, SchedulingClass: z.SchedulingClass, Hostid: z.Hostid,
-		FSAllowed: z.FSAllowed, Init: z.Init, UUID: z.UUID}
+		FSAllowed: z.FSAllowed, Init: z.Init, UUID: z.UUID, UserNamespace: z.UserNamespace}
 	switch z.Autoboot {
 	case "true":
 		c.Autoboot = true

@@ -266,6 +266,7 @@ add inherit-pkg-dir; set dir=/opt; end
 set max-processes=100
 set bootargs="-m verbose"
 set hostid=0x1234abcd
+set user-namespace=auto
 set init=/sbin/init
 set scheduling-class=FSS
 set fs-allowed=-,ext4
@@ -276,6 +277,9 @@ set max-shm-memory=1g`)
 	}
 	if v, _ := c.ZoneRctl("max-shm-memory"); v.Limit != 1<<30 {
 		t.Errorf("max-shm-memory %d", v.Limit)
+	}
+	if c.UserNamespace != "auto" {
+		t.Errorf("user-namespace %q", c.UserNamespace)
 	}
 	if c.Attrs[0].Value != "a web zone; the first" || c.Admins[0].Auths[1] != "manage" {
 		t.Errorf("attr/admin wrong: %+v %+v", c.Attrs, c.Admins)
@@ -339,6 +343,7 @@ clear max-lwps`)
 		{"create; set zonepath=/zones/x; add net; set physical=eth0; set address=fe80::1; end", "prefix"},
 		{"create; set zonepath=/zones/x; add net; set physical=eth0; set defrouter=198.18.0.1/24; end", "prefix"},
 		{"create; set zonepath=/zones/x; set hostid=FFFFFFFF", "hostid"},
+		{"create; set zonepath=/zones/x; set user-namespace=yes", "none"},
 		{"create; set zonepath=/zones/x; add attr; set name=zonefoo", "reserved"},
 		{"create; set zonepath=/zones/x; bogus", "unknown subcommand"},
 		{"set zonepath=/zones/x", "create"},

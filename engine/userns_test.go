@@ -1,0 +1,73 @@
+package engine
+
+import (
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+)
+
+func TestAllocUserns(t *testing.T) {
+	root := t.TempDir()
+	a, err := allocUserns(root, "a")
+	must(t, err)
+	b, err := allocUserns(root, "b")
+	must(t, err)
+	again, err := allocUserns(root, "a")
+	must(t, err)
+	if a != (IDRange{usernsBase, usernsSize}) || b != (IDRange{usernsBase + usernsSize, usernsSize}) || again != a {
+		t.Fatalf("ranges a=%v b=%v a again=%v", a, b, again)
+	}
+	must(t, os.WriteFile(usernsFile(root), []byte("b 1065536 65536\n"), 0o644))
+	c, err := allocUserns(root, "c")
+	must(t, err)
+	if c.HostID != usernsBase {
+		t.Fatalf("the free range below b was not reused: %v", c)
+	}
+	must(t, os.WriteFile(usernsFile(root), []byte("b 1065536\n"), 0o644))
+	if _, err := allocUserns(root, "d"); err == nil || !strings.Contains(err.Error(), ":1:") {
+		t.Fatalf("bad line: %v", err)
+	}
+}
+
+// A user-namespaced zone: its root is root inside and host id 1000000 (the
+// range's first id) on the host; its root file system and inherited
+// directories are idmapped, so host root's files show as the zone's root.
+func TestUsernsZone(t *testing.T) {
+	z := newBusyboxZone(t)
+	z.spec.UserNS = &IDRange{HostID: usernsBase, Count: usernsSize}
+	z.spec.Mounts = append(z.spec.Mounts, MountSpec{Source: "/etc", Target: "/mnt/hostetc", Type: "bind", Options: []string{"ro", "nodev", "nosuid"}})
+	st := z.ready()
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(st.ZschedPid) + "/status")
+	must(t, err)
+	if !strings.Contains(string(b), "\nUid:\t1000000\t1000000\t1000000\t1000000\n") {
+		t.Errorf("zsched's host credentials:\n%s", b)
+	}
+	if out := z.sh("id -u; id -g"); out != "0\n0\n" {
+		t.Errorf("id in the zone: %q", out)
+	}
+	if out := z.sh("stat -c %u:%g /bin/busybox /mnt/hostetc/passwd"); out != "0:0\n0:0\n" {
+		t.Errorf("owners in the zone: %q", out)
+	}
+	z.sh("echo x > /root/made; chown 7:8 /root/made")
+	var fst syscall.Stat_t
+	must(t, syscall.Stat(filepath.Join(z.zroot(), "root/made"), &fst))
+	if fst.Uid != 7 || fst.Gid != 8 {
+		t.Errorf("file the zone chowned to 7:8 is %d:%d on disk", fst.Uid, fst.Gid)
+	}
+	z.mustFail("inherited directory is read-only", "touch /mnt/hostetc/zonetop-userns-test")
+	z.mustFail("device nodes cannot be made", "mknod /dev/xu c 1 3")
+	if out := z.sh("echo hi > /dev/null && head -c 4 /dev/zero | wc -c"); strings.TrimSpace(out) != "4" {
+		t.Errorf("devices: %q", out)
+	}
+	if out := z.sh("cat /proc/self/uid_map"); len(strings.Fields(out)) != 3 || strings.Fields(out)[1] != "1000000" {
+		t.Errorf("uid_map: %q", out)
+	}
+	if out := z.sh("ls /sys/fs/cgroup"); !strings.Contains(out, "memory") {
+		t.Errorf("cgroup file systems: %q", out)
+	}
+	z.halt()
+	z.assertGone(st)
+}
