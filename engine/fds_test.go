@@ -389,4 +389,3 @@ func TestZoneSockRefusesDescriptors(t *testing.T) {
 		t.Error("the zone socket's server kept the descriptor")
 	}
 }
-
