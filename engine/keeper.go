@@ -113,6 +113,11 @@ func keeperMain(args []string) int {
 		k.mu.Lock()
 		idle := k.conns == 0 && len(k.active) == 0 && time.Since(k.last) > keeperIdle
 		k.mu.Unlock()
+		if idle && k.anyPlatform() {
+			// A zone with a platform and no zoneadmd connected: the
+			// scan restarts it; the keeper stays for it.
+			idle = false
+		}
 		if idle {
 			// Unlink while holding the lock: a zoneadmd that finds no
 			// socket starts a new keeper, which takes the lock once this
@@ -158,6 +163,20 @@ func (k *keeper) serve(c *conn) {
 	k.restart(h.Zone)
 }
 
+// anyPlatform tells whether some zone of the root prefix has a platform.
+func (k *keeper) anyPlatform() bool {
+	ents, err := os.ReadDir(runBase(k.root))
+	if err != nil {
+		return false
+	}
+	for _, e := range ents {
+		if e.IsDir() && checkZoneName(e.Name()) == nil && RuntimePresent(k.root, e.Name()) {
+			return true
+		}
+	}
+	return false
+}
+
 // scan restarts the zoneadmd of every zone that has a platform, is not
 // connected and does not answer.
 func (k *keeper) scan() {
@@ -197,8 +216,15 @@ func (k *keeper) restart(zone string) {
 	}()
 	backoff := 100 * time.Millisecond
 	for {
-		if !RuntimePresent(k.root, zone) || ZoneadmdRunning(k.root, zone) || zoneLockHeld(k.root, zone) {
+		if !RuntimePresent(k.root, zone) || ZoneadmdRunning(k.root, zone) {
 			return
+		}
+		if zoneLockHeld(k.root, zone) {
+			// A zoneadmd is starting or adopting (or the dead one's
+			// lock is not yet released): look again shortly.
+			time.Sleep(backoff)
+			backoff = min(2*backoff, time.Second)
+			continue
 		}
 		err := StartZoneadmd(k.root, zone)
 		if err == nil {
