@@ -249,19 +249,9 @@ func closeAll(files []*os.File) {
 // peerIsRoot checks the peer's credentials on a freshly accepted
 // connection: only host root talks to zoneadmd and zsched.
 func peerIsRoot(c *net.UnixConn) error {
-	raw, err := c.SyscallConn()
+	cred, err := peerCred(c)
 	if err != nil {
 		return err
-	}
-	var cred *syscall.Ucred
-	var cerr error
-	if err := raw.Control(func(fd uintptr) {
-		cred, cerr = syscall.GetsockoptUcred(int(fd), syscall.SOL_SOCKET, syscall.SO_PEERCRED)
-	}); err != nil {
-		return err
-	}
-	if cerr != nil {
-		return cerr
 	}
 	if cred.Uid != 0 {
 		return fmt.Errorf("peer uid %d is not root", cred.Uid)
@@ -288,19 +278,9 @@ func overflowUID() uint32 {
 // mount namespace, so only host root reaches it; the check refuses any
 // peer inside the zone.
 func peerOutsideUserns(c *net.UnixConn) error {
-	raw, err := c.SyscallConn()
+	cred, err := peerCred(c)
 	if err != nil {
 		return err
-	}
-	var cred *syscall.Ucred
-	var cerr error
-	if err := raw.Control(func(fd uintptr) {
-		cred, cerr = syscall.GetsockoptUcred(int(fd), syscall.SOL_SOCKET, syscall.SO_PEERCRED)
-	}); err != nil {
-		return err
-	}
-	if cerr != nil {
-		return cerr
 	}
 	// A peer outside the zone's pid namespace has no pid in it (0);
 	// every process of the zone has one. Host root is unmapped here.

@@ -87,53 +87,11 @@ func secToolOp(op, arg string) (string, syscall.Errno) {
 	case "inotify":
 		// Take inotify instances until the kernel refuses, keep them
 		// while waiting for the file arg names after the comma.
-		num, wait, _ := strings.Cut(arg, ",")
-		n, _ := strconv.Atoi(num)
-		opened := 0
-		var errno syscall.Errno
-		for ; opened < n; opened++ {
-			if _, err := unix.InotifyInit1(unix.IN_CLOEXEC); err != nil {
-				errno = err.(syscall.Errno)
-				break
-			}
-		}
-		res := fmt.Sprintf("opened=%d", opened)
-		if errno != 0 {
-			res = "err " + unix.ErrnoName(errno) + " " + res
-		}
-		_ = os.WriteFile(wait+".out.tmp", []byte(res+"\n"), 0o644)
-		_ = os.Rename(wait+".out.tmp", wait+".out")
-		for {
-			if _, err := os.Stat(wait); err == nil {
-				return res, 0
-			}
-			time.Sleep(5 * time.Millisecond)
-		}
+		return holdUntil(arg, func() error { _, err := unix.InotifyInit1(unix.IN_CLOEXEC); return err }), 0
 	case "ptys":
 		// Open up to N ptys and keep them while waiting for the file
 		// arg names after the comma; report how many opened.
-		num, wait, _ := strings.Cut(arg, ",")
-		n, _ := strconv.Atoi(num)
-		opened := 0
-		var errno syscall.Errno
-		for ; opened < n; opened++ {
-			if _, err := unix.Open("/dev/ptmx", unix.O_RDWR|unix.O_NOCTTY, 0); err != nil {
-				errno = err.(syscall.Errno)
-				break
-			}
-		}
-		res := fmt.Sprintf("opened=%d", opened)
-		if errno != 0 {
-			res = "err " + unix.ErrnoName(errno) + " " + res
-		}
-		_ = os.WriteFile(wait+".out.tmp", []byte(res+"\n"), 0o644)
-		_ = os.Rename(wait+".out.tmp", wait+".out")
-		for {
-			if _, err := os.Stat(wait); err == nil {
-				return res, 0
-			}
-			time.Sleep(5 * time.Millisecond)
-		}
+		return holdUntil(arg, func() error { _, err := unix.Open("/dev/ptmx", unix.O_RDWR|unix.O_NOCTTY, 0); return err }), 0
 	case "keysearch":
 		// The user keyring (KEY_SPEC_USER_KEYRING) of the caller's uid.
 		return raw(unix.SYS_KEYCTL, unix.KEYCTL_SEARCH, uintptr(0xfffffffc), cstr("user"), cstr(arg), 0)
@@ -522,5 +480,33 @@ func TestProjectWatchWithoutInotify(t *testing.T) {
 	case <-calls:
 	case <-time.After(5 * projWatchPoll):
 		t.Fatal("an edit of /etc/project was not seen")
+	}
+}
+
+// holdUntil runs take up to N times (arg "N,GATE"), keeps what it took,
+// writes how many it got (and the errno that stopped it) to GATE.out and
+// returns once the file GATE exists.
+func holdUntil(arg string, take func() error) string {
+	num, wait, _ := strings.Cut(arg, ",")
+	n, _ := strconv.Atoi(num)
+	opened := 0
+	var errno syscall.Errno
+	for ; opened < n; opened++ {
+		if err := take(); err != nil {
+			errno = err.(syscall.Errno)
+			break
+		}
+	}
+	res := fmt.Sprintf("opened=%d", opened)
+	if errno != 0 {
+		res = "err " + unix.ErrnoName(errno) + " " + res
+	}
+	_ = os.WriteFile(wait+".out.tmp", []byte(res+"\n"), 0o644)
+	_ = os.Rename(wait+".out.tmp", wait+".out")
+	for {
+		if _, err := os.Stat(wait); err == nil {
+			return res
+		}
+		time.Sleep(5 * time.Millisecond)
 	}
 }
