@@ -231,18 +231,11 @@ func netSetupExclusive(host *netlink.Handle, st *NetState, plans []netPlan, zsch
 		return err
 	}
 	defer zns.Close()
-	zone, err := netlink.NewHandleAt(zns, unix.NETLINK_ROUTE)
+	zone, _, err := netZoneHandle(st.Zone, zns)
 	if err != nil {
-		return fmt.Errorf("zone %s: netlink in zone namespace: %w", st.Zone, err)
+		return err
 	}
 	defer zone.Close()
-	lo, err := zone.LinkByName("lo")
-	if err == nil {
-		err = zone.LinkSetUp(lo)
-	}
-	if err != nil {
-		return fmt.Errorf("zone %s: bring up lo: %w", st.Zone, err)
-	}
 	for _, p := range plans {
 		if err := netAddVeth(host, zone, zns, st, p); err != nil {
 			return err
@@ -347,4 +340,22 @@ func netFamily(a netip.Addr) int {
 func netIPNet(p netip.Prefix) *net.IPNet {
 	a := p.Addr()
 	return &net.IPNet{IP: net.IP(a.AsSlice()), Mask: net.CIDRMask(p.Bits(), a.BitLen())}
+}
+
+// netZoneHandle opens netlink in the zone's network namespace and brings
+// its loopback up, which every zone has whatever its ip-type.
+func netZoneHandle(zoneName string, zns netns.NsHandle) (*netlink.Handle, netlink.Link, error) {
+	zone, err := netlink.NewHandleAt(zns, unix.NETLINK_ROUTE)
+	if err != nil {
+		return nil, nil, fmt.Errorf("zone %s: netlink in zone namespace: %w", zoneName, err)
+	}
+	lo, err := zone.LinkByName("lo")
+	if err == nil {
+		err = zone.LinkSetUp(lo)
+	}
+	if err != nil {
+		zone.Close()
+		return nil, nil, fmt.Errorf("zone %s: bring up lo: %w", zoneName, err)
+	}
+	return zone, lo, nil
 }

@@ -147,18 +147,11 @@ func netSetupShared(host *netlink.Handle, st *NetState, plans []netPlan, zschedP
 			return fmt.Errorf("zone %s: %w", st.Zone, err)
 		}
 	}
-	zone, err := netlink.NewHandleAt(zns, unix.NETLINK_ROUTE)
+	zone, lo, err := netZoneHandle(st.Zone, zns)
 	if err != nil {
-		return fmt.Errorf("zone %s: netlink in zone namespace: %w", st.Zone, err)
+		return err
 	}
 	defer zone.Close()
-	lo, err := zone.LinkByName("lo")
-	if err == nil {
-		err = zone.LinkSetUp(lo)
-	}
-	if err != nil {
-		return fmt.Errorf("zone %s: bring up lo: %w", st.Zone, err)
-	}
 	devs := map[string]netlink.Link{"lo": lo}
 	for _, p := range plans {
 		dev, ok := devs[p.spec.Physical]
