@@ -489,3 +489,25 @@ func (e *Engine) incompleteReason(name, reason string) string {
 	}
 	return op + " interrupted; run it again, or uninstall -F"
 }
+
+func init() { delegatedLifecycle = runDelegated }
+
+// runDelegated is a delegated user's life-cycle call that reached the
+// zone's zoneadmd directly (see delegatedLifecycle).
+func runDelegated(ctx context.Context, root string, p Principal, name, op string, args []string, timeout time.Duration) (ZoneStatus, error) {
+	e, err := New(root, "")
+	if err != nil {
+		return ZoneStatus{}, err
+	}
+	switch op {
+	case "ready":
+		return e.ReadyZone(ctx, p, name)
+	case "boot":
+		return e.BootZone(ctx, p, name, args)
+	case "halt":
+		return e.HaltZone(ctx, p, name)
+	case "shutdown":
+		return e.ShutdownZone(ctx, p, name, timeout)
+	}
+	return ZoneStatus{}, fmt.Errorf("%s: not a life-cycle operation", op)
+}
