@@ -15,6 +15,7 @@ import (
 	"path"
 	"strings"
 	"time"
+	"zonetop/internal/pathrs"
 
 	"golang.org/x/sys/unix"
 )
@@ -315,52 +316,6 @@ func (x *tarExtractor) dropDir() {
 	x.lastDir, x.lastDirfd = "", -1
 }
 
-// openat2Missing makes openBeneath take the walk it uses on kernels without
-// openat2, so tests can hold that path to the same hostile archives.
-var openat2Missing bool
-
-// openBeneath opens rel (a clean relative path) under dirfd refusing every
-// symlink on the way and any escape.
-func openBeneath(dirfd int, rel string, flags uint64) (int, error) {
-	if !openat2Missing {
-		how := unix.OpenHow{Flags: flags | unix.O_CLOEXEC | unix.O_NOFOLLOW, Resolve: unix.RESOLVE_BENEATH | unix.RESOLVE_NO_SYMLINKS | unix.RESOLVE_NO_MAGICLINKS}
-		fd, err := unix.Openat2(dirfd, rel, &how)
-		if err == nil || !errors.Is(err, unix.ENOSYS) {
-			return fd, err
-		}
-	}
-	// Kernels before 5.6: walk one component at a time.
-	cur, err := unix.Dup(dirfd)
-	if err != nil {
-		return -1, err
-	}
-	comps := strings.Split(rel, "/")
-	for i, c := range comps {
-		fl := unix.O_PATH | unix.O_DIRECTORY
-		if i == len(comps)-1 {
-			fl = int(flags)
-		}
-		if c == "." {
-			if i == len(comps)-1 && flags&unix.O_PATH == 0 {
-				next, err := unix.Openat(cur, ".", fl|unix.O_CLOEXEC, 0)
-				unix.Close(cur)
-				return next, err
-			}
-			continue
-		}
-		next, err := unix.Openat(cur, c, fl|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
-		unix.Close(cur)
-		if err != nil {
-			if errors.Is(err, unix.ENOTDIR) {
-				return -1, unix.ELOOP
-			}
-			return -1, err
-		}
-		cur = next
-	}
-	return cur, nil
-}
-
 // mkdirBeneath walks rel under dirfd one component at a time, never
 // following a symlink, and makes the directories that are missing (root
 // owned, 755).
@@ -401,7 +356,7 @@ func (x *tarExtractor) parent(rel string) (int, string, error) {
 	if dir == x.lastDir && x.lastDirfd >= 0 {
 		return x.lastDirfd, base, nil
 	}
-	fd, err := openBeneath(x.rootfd, dir, unix.O_PATH|unix.O_DIRECTORY)
+	fd, err := pathrs.OpenBeneath(x.rootfd, dir, unix.O_PATH|unix.O_DIRECTORY)
 	if errors.Is(err, unix.ENOENT) {
 		// Archives may omit directory members; tar(1) makes them.
 		fd, err = mkdirBeneath(x.rootfd, dir)
@@ -505,7 +460,7 @@ func (x *tarExtractor) entry(h *tar.Header, r io.Reader) error {
 		if tdir == "" {
 			tdir = "."
 		}
-		tfd, err := openBeneath(x.rootfd, tdir, unix.O_PATH|unix.O_DIRECTORY)
+		tfd, err := pathrs.OpenBeneath(x.rootfd, tdir, unix.O_PATH|unix.O_DIRECTORY)
 		if err != nil {
 			return fmt.Errorf("hard link %s: target %s: not inside the root without symlinks: %w", rel, trel, err)
 		}

@@ -16,6 +16,7 @@ import (
 	"syscall"
 	"testing"
 	"time"
+	"zonetop/internal/pathrs"
 
 	"golang.org/x/sys/unix"
 )
@@ -274,8 +275,8 @@ func TestInstallTarballHostileArchives(t *testing.T) {
 	installNeedRoot(t)
 	t.Run("openat2", func(t *testing.T) { testHostileArchives(t) })
 	t.Run("walk", func(t *testing.T) {
-		openat2Missing = true
-		t.Cleanup(func() { openat2Missing = false })
+		pathrs.Openat2Missing = true
+		t.Cleanup(func() { pathrs.Openat2Missing = false })
 		testHostileArchives(t)
 	})
 }

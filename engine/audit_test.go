@@ -7,37 +7,38 @@ import (
 	"strings"
 	"sync"
 	"testing"
-
+	"zonetop/api"
+	"zonetop/internal/audit"
 	"zonetop/zones"
 )
 
 func TestAuditAppendRead(t *testing.T) {
 	root := t.TempDir()
-	p := AuditPrincipal{UID: 1001, User: "alice", Zone: "global"}
+	p := audit.AuditPrincipal{UID: 1001, User: "alice", Zone: "global"}
 	for i := 0; i < 5; i++ {
 		zone := "a"
 		if i%2 == 1 {
 			zone = "b"
 		}
-		if err := AppendAudit(root, AuditRecord{Principal: p, Zone: zone, What: fmt.Sprintf("op%d", i), Result: "ok"}); err != nil {
+		if err := audit.AppendAudit(root, audit.AuditRecord{Principal: p, Zone: zone, What: fmt.Sprintf("op%d", i), Result: "ok"}); err != nil {
 			t.Fatal(err)
 		}
 	}
 	// A foreign line in the middle is skipped and counted.
-	f, err := os.OpenFile(AuditPath(root), os.O_WRONLY|os.O_APPEND, 0)
+	f, err := os.OpenFile(audit.AuditPath(root), os.O_WRONLY|os.O_APPEND, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
 	f.WriteString("not json\n")
 	f.Close()
-	if err := AppendAudit(root, AuditRecord{Principal: p, Zone: "a", What: "op5", Result: "ok"}); err != nil {
+	if err := audit.AppendAudit(root, audit.AuditRecord{Principal: p, Zone: "a", What: "op5", Result: "ok"}); err != nil {
 		t.Fatal(err)
 	}
-	all, bad, err := ReadAudit(root, AuditQuery{})
+	all, bad, err := audit.ReadAudit(root, audit.AuditQuery{})
 	if err != nil || bad != 1 || len(all) != 6 {
 		t.Fatalf("all: %d records, %d bad, %v", len(all), bad, err)
 	}
-	as, _, _ := ReadAudit(root, AuditQuery{Zone: "a", Last: 2})
+	as, _, _ := audit.ReadAudit(root, audit.AuditQuery{Zone: "a", Last: 2})
 	if len(as) != 2 || as[0].What != "op4" || as[1].What != "op5" {
 		t.Errorf("zone a last 2: %+v", as)
 	}
@@ -48,14 +49,14 @@ func TestAuditAppendRead(t *testing.T) {
 
 func TestAuditRecordBounded(t *testing.T) {
 	long := strings.Repeat("add fs; set dir=/x\"y\\z; end\n", 1000) + strings.Repeat("é", 3000)
-	line, err := encodeAudit(AuditRecord{Zone: "z", What: "zonecfg", Before: long, After: long, Result: long})
+	line, err := audit.EncodeAudit(audit.AuditRecord{Zone: "z", What: "zonecfg", Before: long, After: long, Result: long})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(line) > auditMax {
-		t.Fatalf("record of %d bytes exceeds %d", len(line), auditMax)
+	if len(line) > audit.AuditMax {
+		t.Fatalf("record of %d bytes exceeds %d", len(line), audit.AuditMax)
 	}
-	var rec AuditRecord
+	var rec audit.AuditRecord
 	if err := json.Unmarshal(line, &rec); err != nil {
 		t.Fatalf("shortened record is not JSON: %v", err)
 	}
@@ -74,12 +75,12 @@ func TestAuditConcurrent(t *testing.T) {
 		go func(w int) {
 			defer wg.Done()
 			for i := 0; i < each; i++ {
-				_ = AppendAudit(root, AuditRecord{Zone: "z", What: "op", Before: strings.Repeat("x", 3000), Result: fmt.Sprint(w, i)})
+				_ = audit.AppendAudit(root, audit.AuditRecord{Zone: "z", What: "op", Before: strings.Repeat("x", 3000), Result: fmt.Sprint(w, i)})
 			}
 		}(w)
 	}
 	wg.Wait()
-	recs, bad, err := ReadAudit(root, AuditQuery{})
+	recs, bad, err := audit.ReadAudit(root, audit.AuditQuery{})
 	if err != nil || bad != 0 || len(recs) != writers*each {
 		t.Fatalf("%d records, %d bad, %v", len(recs), bad, err)
 	}
@@ -90,11 +91,11 @@ func TestConfigDiff(t *testing.T) {
 	b := a.Clone()
 	b.Autoboot = true
 	b.FS = []zones.FS{{Dir: "/mnt", Special: "/srv", Type: "lofs"}}
-	rm, ad := ConfigDiff(a, b)
+	rm, ad := audit.ConfigDiff(a, b)
 	if !strings.Contains(rm, "autoboot=false") || !strings.Contains(ad, "autoboot=true") || !strings.Contains(ad, "add fs; ") {
 		t.Errorf("diff: removed %q added %q", rm, ad)
 	}
-	if rm, ad := ConfigDiff(a, a.Clone()); rm != "" || ad != "" {
+	if rm, ad := audit.ConfigDiff(a, a.Clone()); rm != "" || ad != "" {
 		t.Errorf("no change: %q %q", rm, ad)
 	}
 }
@@ -106,23 +107,23 @@ func TestZonecfgAudited(t *testing.T) {
 		t.Fatal(err)
 	}
 	var out, errb strings.Builder
-	p := Principal{UID: 0, Zone: "global"}
+	p := api.Principal{UID: 0, Zone: "global"}
 	if code := e.Zonecfg(p, []string{"-z", "aud1", "create; set zonepath=/zones/aud1"}, strings.NewReader(""), &out, &errb); code != 0 {
 		t.Fatalf("zonecfg: %d %s", code, errb.String())
 	}
 	if code := e.Zonecfg(p, []string{"-z", "aud1", "set autoboot=true"}, strings.NewReader(""), &out, &errb); code != 0 {
 		t.Fatalf("zonecfg: %d %s", code, errb.String())
 	}
-	recs, _, _ := ReadAudit(root, AuditQuery{Zone: "aud1"})
+	recs, _, _ := audit.ReadAudit(root, audit.AuditQuery{Zone: "aud1"})
 	if len(recs) != 2 || recs[0].What != "zonecfg create" || recs[1].What != "zonecfg" ||
 		!strings.Contains(recs[1].After, "autoboot=true") {
 		t.Fatalf("audit: %+v", recs)
 	}
 	// A failed op is audited with its error.
-	if _, err := e.BootZone(t.Context(), Principal{UID: 7, User: "nobody7", Zone: "global"}, "aud1", nil); err == nil {
+	if _, err := e.BootZone(t.Context(), api.Principal{UID: 7, User: "nobody7", Zone: "global"}, "aud1", nil); err == nil {
 		t.Fatal("boot by a stranger allowed")
 	}
-	recs, _, _ = ReadAudit(root, AuditQuery{Zone: "aud1", Last: 1})
+	recs, _, _ = audit.ReadAudit(root, audit.AuditQuery{Zone: "aud1", Last: 1})
 	if len(recs) != 1 || recs[0].What != "boot" || !strings.Contains(recs[0].Result, "permission denied") || recs[0].Principal.UID != 7 {
 		t.Fatalf("denied boot audit: %+v", recs)
 	}

@@ -5,7 +5,8 @@ import (
 	"io"
 	"strings"
 	"testing"
-
+	"zonetop/api"
+	"zonetop/internal/authz"
 	"zonetop/zones"
 )
 
@@ -39,22 +40,22 @@ func TestCheckDelegatedCommand(t *testing.T) {
 		{zones.Change{Op: "create", Args: []string{"-F"}}, "creates zones"},
 		{zones.Change{Op: "delete", Args: []string{"-F"}}, "deletes zones"},
 	} {
-		err := CheckDelegatedCommand("web01", c.ch)
+		err := authz.CheckDelegatedCommand("web01", c.ch)
 		switch {
 		case c.deny == "" && err != nil:
 			t.Errorf("%+v refused: %v", c.ch, err)
-		case c.deny != "" && (err == nil || !errors.Is(err, ErrPermission) || !strings.Contains(err.Error(), c.deny)):
+		case c.deny != "" && (err == nil || !errors.Is(err, api.ErrPermission) || !strings.Contains(err.Error(), c.deny)):
 			t.Errorf("%+v: %v, want a permission denied naming %q", c.ch, err, c.deny)
 		}
 	}
 }
 
 func TestCheckConfigChangeNamesRctls(t *testing.T) {
-	p := Principal{UID: 1000, User: "alice", Zone: "global"}
+	p := api.Principal{UID: 1000, User: "alice", Zone: "global"}
 	b := &zones.Config{Name: "web01"}
 	a := b.Clone()
 	a.Rctls = []zones.Rctl{{Name: "zone.max-lwps", Values: []zones.RctlValue{{Priv: "privileged", Limit: 500, Action: "deny"}}}}
-	err := CheckConfigChange(p, b, a)
+	err := authz.CheckConfigChange(p, b, a)
 	if err == nil || !strings.Contains(err.Error(), "zone.max-lwps") {
 		t.Errorf("rctl change: %v", err)
 	}
@@ -65,7 +66,7 @@ func TestCheckConfigChangeNamesRctls(t *testing.T) {
 // init and bootargs are code run as the zone's root at its next boot:
 // the commit check refuses them even when the command check is bypassed.
 func TestCheckConfigChangeRefusesCode(t *testing.T) {
-	p := Principal{UID: 1000, User: "alice", Zone: "global"}
+	p := api.Principal{UID: 1000, User: "alice", Zone: "global"}
 	b := &zones.Config{Name: "web01"}
 	for _, set := range []func(*zones.Config){
 		func(c *zones.Config) { c.Init = "/bin/sh" },
@@ -73,15 +74,15 @@ func TestCheckConfigChangeRefusesCode(t *testing.T) {
 	} {
 		a := b.Clone()
 		set(a)
-		err := CheckConfigChange(p, b, a)
-		if err == nil || !errors.Is(err, ErrPermission) || !strings.Contains(err.Error(), "what runs as the zone's root") {
+		err := authz.CheckConfigChange(p, b, a)
+		if err == nil || !errors.Is(err, api.ErrPermission) || !strings.Contains(err.Error(), "what runs as the zone's root") {
 			t.Errorf("%+v: %v, want a permission denied saying why", a, err)
 		}
 	}
 	a := b.Clone()
 	a.Autoboot = true
 	a.Attrs = []zones.Attr{{Name: "owner", Type: "string", Value: "ops"}}
-	if err := CheckConfigChange(p, b, a); err != nil {
+	if err := authz.CheckConfigChange(p, b, a); err != nil {
 		t.Errorf("autoboot and attr: %v", err)
 	}
 }
@@ -92,13 +93,13 @@ func TestZonecfgOptions(t *testing.T) {
 	if code := zones.RunZonecfg(st, []string{"-z", "web01", "create -b; set zonepath=/zones/web01; set brand=busybox"}, nil, io.Discard, io.Discard); code != 0 {
 		t.Fatalf("create: exit %d", code)
 	}
-	p := Principal{UID: 1000, User: "alice", Zone: "global"}
+	p := api.Principal{UID: 1000, User: "alice", Zone: "global"}
 	var committed int
 	opts := zones.Options{
-		Check: func(ch zones.Change) error { return CheckDelegatedCommand("web01", ch) },
+		Check: func(ch zones.Change) error { return authz.CheckDelegatedCommand("web01", ch) },
 		Commit: func(before, after *zones.Config) error {
 			committed++
-			return CheckConfigChange(p, before, after)
+			return authz.CheckConfigChange(p, before, after)
 		},
 		NoFiles: true,
 	}

@@ -10,7 +10,11 @@ import (
 	"strings"
 	"syscall"
 	"testing"
-
+	"zonetop/api"
+	"zonetop/internal/audit"
+	"zonetop/internal/pathrs"
+	"zonetop/internal/zoneadmd"
+	"zonetop/internal/ztest"
 	"zonetop/zones"
 )
 
@@ -32,11 +36,11 @@ func init() {
 	}
 	switch kind {
 	case "zonesock":
-		var req ZoneRequest
+		var req zoneadmd.ZoneRequest
 		if err := json.Unmarshal([]byte(arg), &req); err != nil {
 			fail(err)
 		}
-		zc, err := DialZone(envOr("ZONETOP_PROBE_SOCK", ZoneSockPath))
+		zc, err := zoneadmd.DialZone(envOr("ZONETOP_PROBE_SOCK", zoneadmd.ZoneSockPath))
 		if err != nil {
 			fail(err)
 		}
@@ -52,7 +56,7 @@ func init() {
 			fail(err)
 		}
 	case "exec":
-		code, err := Exec(os.Getenv("ZONETOP_PROBE_ROOT"), arg, ExecRequest{Argv: []string{"true"}}, nil, io.Discard, io.Discard)
+		code, err := zoneadmd.Exec(os.Getenv("ZONETOP_PROBE_ROOT"), arg, api.ExecRequest{Argv: []string{"true"}}, nil, io.Discard, io.Discard)
 		if err != nil {
 			fail(err)
 		}
@@ -77,18 +81,18 @@ func TestZoneSocketAndDelegation(t *testing.T) {
 	name := z.spec.Name
 	// The probe: a copy of this test binary any user may run.
 	pdir, err := os.MkdirTemp("", "zt-probe-")
-	must(t, err)
+	ztest.Must(t, err)
 	t.Cleanup(func() { os.RemoveAll(pdir) })
-	must(t, os.Chmod(pdir, 0o755))
+	ztest.Must(t, os.Chmod(pdir, 0o755))
 	self, err := os.ReadFile("/proc/self/exe")
-	must(t, err)
+	ztest.Must(t, err)
 	probe := filepath.Join(pdir, "zprobe")
-	must(t, os.WriteFile(probe, self, 0o755))
-	must(t, os.WriteFile(filepath.Join(z.zroot(), "bin/zprobe"), self, 0o755))
+	ztest.Must(t, os.WriteFile(probe, self, 0o755))
+	ztest.Must(t, os.WriteFile(filepath.Join(z.zroot(), "bin/zprobe"), self, 0o755))
 	// Host users must be able to traverse to the run directory.
-	must(t, os.Chmod(filepath.Dir(z.root), 0o755))
-	must(t, os.WriteFile(filepath.Join(z.zroot(), "etc/shadow"), []byte("zone-shadow\n"), 0o600))
-	must(t, os.Symlink("/etc/shadow", filepath.Join(z.zroot(), "etc/project")))
+	ztest.Must(t, os.Chmod(filepath.Dir(z.root), 0o755))
+	ztest.Must(t, os.WriteFile(filepath.Join(z.zroot(), "etc/shadow"), []byte("zone-shadow\n"), 0o600))
+	ztest.Must(t, os.Symlink("/etc/shadow", filepath.Join(z.zroot(), "etc/project")))
 
 	store := zones.NewStore(z.root)
 	setAdmins := func(admins []zones.Admin) {
@@ -103,13 +107,13 @@ func TestZoneSocketAndDelegation(t *testing.T) {
 		}
 	}
 	setAdmins(nil)
-	must(t, store.SetState(name, nil, zones.StateInstalled, ""))
+	ztest.Must(t, store.SetState(name, nil, zones.StateInstalled, ""))
 	st := z.ready()
 
 	zprobe := func(user, req string) (int, string) {
 		t.Helper()
 		var out, errb strings.Builder
-		code, err := Exec(z.root, name, ExecRequest{Argv: []string{"/bin/zprobe"}, User: user,
+		code, err := zoneadmd.Exec(z.root, name, api.ExecRequest{Argv: []string{"/bin/zprobe"}, User: user,
 			Env: []string{"ZONETOP_PROBE=zonesock:" + req}}, nil, &out, &errb)
 		if err != nil {
 			t.Fatalf("zprobe: %v", err)
@@ -141,15 +145,15 @@ func TestZoneSocketAndDelegation(t *testing.T) {
 	// zoneadmd reads zone files inside the zone and never follows their
 	// last component: the symlink to /etc/shadow is refused as such,
 	// neither the host's shadow nor the zone's is read.
-	b, err := ReadZoneFile(fmt.Sprintf("/proc/%d/root", st.ZschedPid), "/etc/project", 1<<20)
+	b, err := pathrs.ReadZoneFile(fmt.Sprintf("/proc/%d/root", st.ZschedPid), "/etc/project", 1<<20)
 	if err == nil || !strings.Contains(err.Error(), "/etc/project: a symbolic link, not a regular file") || len(b) != 0 {
 		t.Errorf("/etc/project → /etc/shadow read %q, %v", b, err)
 	}
 	// A host process is not a peer of the zone's socket.
-	if zc, err := DialZone(filepath.Join(zoneSockDir(z.root, name), "zone.sock")); err != nil {
+	if zc, err := zoneadmd.DialZone(filepath.Join(zoneadmd.ZoneSockDir(z.root, name), "zone.sock")); err != nil {
 		t.Errorf("dial zone socket from the host: %v", err)
 	} else {
-		if _, err := zc.Do(ZoneRequest{Op: "info"}); err == nil {
+		if _, err := zc.Do(zoneadmd.ZoneRequest{Op: "info"}); err == nil {
 			t.Error("a host process was served on the zone socket")
 		}
 		zc.Close()
@@ -187,7 +191,7 @@ func TestZoneSocketAndDelegation(t *testing.T) {
 	if code, out := asNobody("delegate:boot:" + name); code != 0 {
 		t.Fatalf("boot with manage auth: %d %s", code, out)
 	}
-	if s, err := Status(z.root, name); err != nil || s.State != "running" {
+	if s, err := zoneadmd.Status(z.root, name); err != nil || s.State != "running" {
 		t.Errorf("after delegated boot: %+v %v", s, err)
 	}
 	if code, out := asNobody("delegate:halt:" + name); code != 0 {
@@ -196,7 +200,7 @@ func TestZoneSocketAndDelegation(t *testing.T) {
 	if ent, err := store.State(name); err != nil || ent.State != zones.StateInstalled {
 		t.Errorf("index after delegated halt: %+v %v", ent, err)
 	}
-	recs, _, _ := ReadAudit(z.root, AuditQuery{Zone: name})
+	recs, _, _ := audit.ReadAudit(z.root, audit.AuditQuery{Zone: name})
 	var saw []string
 	for _, r := range recs {
 		saw = append(saw, fmt.Sprintf("%s/%s/%s", r.Principal.User, r.What, strings.SplitN(r.Result, ":", 2)[0]))

@@ -4,7 +4,8 @@ import (
 	"errors"
 	"strings"
 	"testing"
-
+	"zonetop/api"
+	"zonetop/internal/authz"
 	"zonetop/zones"
 )
 
@@ -14,41 +15,41 @@ func TestAuthorizeMatrix(t *testing.T) {
 		{User: "bob", Auths: []string{"login", "manage"}},
 		{User: "1234", Auths: []string{"clonefrom,config"}},
 	}}
-	global := Principal{UID: 0, Zone: "global"}
-	zroot := Principal{UID: 0, Zone: "web"}
-	zuser := Principal{UID: 1000, Zone: "web"}
-	otherRoot := Principal{UID: 0, Zone: "db"}
-	alice := Principal{UID: 1001, User: "alice", Zone: "global"}
-	bob := Principal{UID: 1002, User: "bob", Zone: "global"}
-	carol := Principal{UID: 1234, User: "carol", Zone: "global"}
-	mallory := Principal{UID: 1003, User: "mallory", Zone: "global"}
+	global := api.Principal{UID: 0, Zone: "global"}
+	zroot := api.Principal{UID: 0, Zone: "web"}
+	zuser := api.Principal{UID: 1000, Zone: "web"}
+	otherRoot := api.Principal{UID: 0, Zone: "db"}
+	alice := api.Principal{UID: 1001, User: "alice", Zone: "global"}
+	bob := api.Principal{UID: 1002, User: "bob", Zone: "global"}
+	carol := api.Principal{UID: 1234, User: "carol", Zone: "global"}
+	mallory := api.Principal{UID: 1003, User: "mallory", Zone: "global"}
 	// allowed[principal] lists the actions it may take on zone web.
-	allowed := map[string][]Action{
-		"global":    Actions,
-		"zoneroot":  {ActList, ActInfo, ActReadUsage, ActSetProjectLimit, ActCreateProject, ActDeleteProject},
-		"zoneuser":  {ActList, ActInfo, ActReadUsage},
-		"otherroot": {ActList},
-		"alice":     {ActList, ActInfo, ActReadUsage, ActLogin, ActConsole},
-		"bob":       {ActList, ActInfo, ActReadUsage, ActLogin, ActConsole, ActReady, ActBoot, ActHalt, ActReboot, ActShutdown},
-		"carol":     {ActList, ActInfo, ActReadUsage, ActCloneFrom, ActConfigure, ActSetProjectLimit, ActCreateProject, ActDeleteProject},
-		"mallory":   {ActList},
+	allowed := map[string][]api.Action{
+		"global":    authz.Actions,
+		"zoneroot":  {api.ActList, api.ActInfo, api.ActReadUsage, api.ActSetProjectLimit, api.ActCreateProject, api.ActDeleteProject},
+		"zoneuser":  {api.ActList, api.ActInfo, api.ActReadUsage},
+		"otherroot": {api.ActList},
+		"alice":     {api.ActList, api.ActInfo, api.ActReadUsage, api.ActLogin, api.ActConsole},
+		"bob":       {api.ActList, api.ActInfo, api.ActReadUsage, api.ActLogin, api.ActConsole, api.ActReady, api.ActBoot, api.ActHalt, api.ActReboot, api.ActShutdown},
+		"carol":     {api.ActList, api.ActInfo, api.ActReadUsage, api.ActCloneFrom, api.ActConfigure, api.ActSetProjectLimit, api.ActCreateProject, api.ActDeleteProject},
+		"mallory":   {api.ActList},
 	}
-	ps := map[string]Principal{"global": global, "zoneroot": zroot, "zoneuser": zuser, "otherroot": otherRoot,
+	ps := map[string]api.Principal{"global": global, "zoneroot": zroot, "zoneuser": zuser, "otherroot": otherRoot,
 		"alice": alice, "bob": bob, "carol": carol, "mallory": mallory}
 	for name, p := range ps {
-		ok := map[Action]bool{}
+		ok := map[api.Action]bool{}
 		for _, a := range allowed[name] {
 			ok[a] = true
 		}
-		for _, a := range Actions {
-			err := Authorize(p, "web", a, cfg)
+		for _, a := range authz.Actions {
+			err := authz.Authorize(p, "web", a, cfg)
 			if ok[a] && err != nil {
 				t.Errorf("%s %s: refused: %v", name, a, err)
 			}
 			if !ok[a] {
 				if err == nil {
 					t.Errorf("%s %s: allowed, want refused", name, a)
-				} else if !errors.Is(err, ErrPermission) {
+				} else if !errors.Is(err, api.ErrPermission) {
 					t.Errorf("%s %s: error %v does not wrap ErrPermission", name, a, err)
 				}
 			}
@@ -57,28 +58,28 @@ func TestAuthorizeMatrix(t *testing.T) {
 }
 
 func TestAuthorizeMessages(t *testing.T) {
-	err := Authorize(Principal{UID: 0, Zone: "web"}, "web", ActSetZoneCap, nil)
+	err := authz.Authorize(api.Principal{UID: 0, Zone: "web"}, "web", api.ActSetZoneCap, nil)
 	if err == nil || !strings.Contains(err.Error(), "permission denied: zone caps are set by the global administrator") {
 		t.Errorf("zone cap by zone admin: %v", err)
 	}
-	err = Authorize(Principal{UID: 5, User: "eve", Zone: "global"}, "web", ActBoot, &zones.Config{Name: "web"})
+	err = authz.Authorize(api.Principal{UID: 5, User: "eve", Zone: "global"}, "web", api.ActBoot, &zones.Config{Name: "web"})
 	if err == nil || !strings.Contains(err.Error(), "eve is not an administrator") {
 		t.Errorf("stranger: %v", err)
 	}
-	err = Authorize(Principal{UID: 5, User: "eve", Zone: "global"}, "web", ActBoot,
+	err = authz.Authorize(api.Principal{UID: 5, User: "eve", Zone: "global"}, "web", api.ActBoot,
 		&zones.Config{Name: "web", Admins: []zones.Admin{{User: "eve", Auths: []string{"login"}}}})
 	if err == nil || !strings.Contains(err.Error(), `lacks the "manage" auth`) {
 		t.Errorf("login-only boot: %v", err)
 	}
-	if err := Authorize(Principal{UID: 0, Zone: "global"}, "web", Action("format-disk"), nil); err == nil {
+	if err := authz.Authorize(api.Principal{UID: 0, Zone: "global"}, "web", api.Action("format-disk"), nil); err == nil {
 		t.Error("unknown action allowed")
 	}
 	// No configuration (a zone that is gone) delegates nothing.
-	if err := Authorize(Principal{UID: 5, User: "eve", Zone: "global"}, "web", ActLogin, nil); err == nil {
+	if err := authz.Authorize(api.Principal{UID: 5, User: "eve", Zone: "global"}, "web", api.ActLogin, nil); err == nil {
 		t.Error("no config: login allowed")
 	}
 	// A zone principal with no zone name is nobody's administrator.
-	if err := Authorize(Principal{UID: 0, Zone: ""}, "", ActInfo, nil); err == nil {
+	if err := authz.Authorize(api.Principal{UID: 0, Zone: ""}, "", api.ActInfo, nil); err == nil {
 		t.Error("empty zone principal allowed")
 	}
 }
@@ -86,7 +87,7 @@ func TestAuthorizeMessages(t *testing.T) {
 func TestCheckConfigChange(t *testing.T) {
 	base := &zones.Config{Name: "web", Zonepath: "/zones/web", Brand: "sparse", IPType: "shared",
 		Admins: []zones.Admin{{User: "carol", Auths: []string{"config"}}}}
-	carol := Principal{UID: 1234, User: "carol", Zone: "global"}
+	carol := api.Principal{UID: 1234, User: "carol", Zone: "global"}
 	cases := []struct {
 		name   string
 		change func(c *zones.Config)
@@ -114,22 +115,22 @@ func TestCheckConfigChange(t *testing.T) {
 	for _, tc := range cases {
 		after := base.Clone()
 		tc.change(after)
-		err := CheckConfigChange(carol, base, after)
+		err := authz.CheckConfigChange(carol, base, after)
 		if tc.ok != (err == nil) {
 			t.Errorf("%s: err = %v, want ok=%v", tc.name, err, tc.ok)
 			continue
 		}
-		if err != nil && (!errors.Is(err, ErrPermission) || !strings.Contains(err.Error(), tc.msg)) {
+		if err != nil && (!errors.Is(err, api.ErrPermission) || !strings.Contains(err.Error(), tc.msg)) {
 			t.Errorf("%s: err = %v, want ErrPermission mentioning %q", tc.name, err, tc.msg)
 		}
-		if err := CheckConfigChange(Principal{Zone: "global"}, base, after); err != nil {
+		if err := authz.CheckConfigChange(api.Principal{Zone: "global"}, base, after); err != nil {
 			t.Errorf("%s: global admin refused: %v", tc.name, err)
 		}
 	}
-	if err := CheckConfigChange(carol, nil, base); err == nil {
+	if err := authz.CheckConfigChange(carol, nil, base); err == nil {
 		t.Error("delegated create allowed")
 	}
-	if err := CheckConfigChange(carol, base, nil); err == nil {
+	if err := authz.CheckConfigChange(carol, base, nil); err == nil {
 		t.Error("delegated delete allowed")
 	}
 }

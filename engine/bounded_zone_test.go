@@ -8,8 +8,10 @@ import (
 	"strings"
 	"testing"
 	"time"
-
 	"zonetop/console"
+	"zonetop/internal/configs"
+	"zonetop/internal/zoneadmd"
+	"zonetop/internal/ztest"
 )
 
 // A zone must not be able to fill the host's disk through what zoneadmd
@@ -18,13 +20,13 @@ import (
 // newXBZone is newIPCZone's zone under an xb name, not yet ready.
 func newXBZone(t *testing.T, project string) *testZone {
 	t.Helper()
-	needSeccompRoot(t)
+	ztest.NeedSeccompRoot(t)
 	z := newBusyboxZone(t)
 	z.spec.Name = fmt.Sprintf("xb%d-%d", os.Getpid()%100000, zoneSeq)
 	self, err := os.ReadFile("/proc/self/exe")
-	must(t, err)
-	must(t, os.WriteFile(filepath.Join(z.zroot(), "bin/ipctool"), self, 0o755))
-	must(t, os.WriteFile(filepath.Join(z.zroot(), "etc/project"), []byte(project), 0o644))
+	ztest.Must(t, err)
+	ztest.Must(t, os.WriteFile(filepath.Join(z.zroot(), "bin/ipctool"), self, 0o755))
+	ztest.Must(t, os.WriteFile(filepath.Join(z.zroot(), "etc/project"), []byte(project), 0o644))
 	return z
 }
 
@@ -48,10 +50,10 @@ func fileSize(path string) int64 {
 
 func (z *testZone) stateWarnings(t *testing.T) ([]string, int) {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join(runDir(z.root, z.spec.Name), "state.json"))
-	must(t, err)
-	var st runState
-	must(t, json.Unmarshal(b, &st))
+	b, err := os.ReadFile(filepath.Join(configs.RunDir(z.root, z.spec.Name), "state.json"))
+	ztest.Must(t, err)
+	var st zoneadmd.RunState
+	ztest.Must(t, json.Unmarshal(b, &st))
 	return st.Warnings, len(b)
 }
 
@@ -63,7 +65,7 @@ func (z *testZone) stateWarnings(t *testing.T) ([]string, int) {
 func TestXBBadProjectLinesBounded(t *testing.T) {
 	z := newXBZone(t, stdProjects+"q:100::::project.max-msg-ids=(privileged,5,deny)\n"+badLines("first", 40, 1000))
 	z.ready()
-	logPath := filepath.Join(logDir(z.root), z.spec.Name+".zoneadmd.log")
+	logPath := filepath.Join(configs.LogDir(z.root), z.spec.Name+".zoneadmd.log")
 	before := fileSize(logPath)
 	cmds := make([]string, 200)
 	for i := range cmds {
@@ -84,20 +86,20 @@ func TestXBBadProjectLinesBounded(t *testing.T) {
 		t.Errorf("zoneadmd log holds the zone's escape sequences raw")
 	}
 	ws, size := z.stateWarnings(t)
-	if len(ws) == 0 || len(ws) > maxWarnings+1 || size > 64<<10 {
-		t.Errorf("state.json: %d warnings, %d bytes; want 1..%d warnings, < 64 KiB", len(ws), size, maxWarnings+1)
+	if len(ws) == 0 || len(ws) > zoneadmd.MaxWarnings+1 || size > 64<<10 {
+		t.Errorf("state.json: %d warnings, %d bytes; want 1..%d warnings, < 64 KiB", len(ws), size, zoneadmd.MaxWarnings+1)
 	}
 	for _, w := range ws {
-		if len(w) > maxWarningLen {
-			t.Errorf("state.json warning of %d bytes, want at most %d", len(w), maxWarningLen)
+		if len(w) > zoneadmd.MaxWarningLen {
+			t.Errorf("state.json warning of %d bytes, want at most %d", len(w), zoneadmd.MaxWarningLen)
 		}
 	}
 
 	// Hand edits, each with megabytes of other bad lines.
-	consPath := filepath.Join(logDir(z.root), z.spec.Name+".console")
+	consPath := filepath.Join(configs.LogDir(z.root), z.spec.Name+".console")
 	for i := 0; i < 3; i++ {
 		tag := fmt.Sprintf("edit%d", i)
-		must(t, os.WriteFile(filepath.Join(z.zroot(), "etc/project"), []byte(stdProjects+badLines(tag, 1200, 2500)), 0o644))
+		ztest.Must(t, os.WriteFile(filepath.Join(z.zroot(), "etc/project"), []byte(stdProjects+badLines(tag, 1200, 2500)), 0o644))
 		waitFor(t, "edit "+tag+" applied", func() bool {
 			ws, _ := z.stateWarnings(t)
 			return len(ws) > 0 && strings.Contains(ws[0], tag)
@@ -107,11 +109,11 @@ func TestXBBadProjectLinesBounded(t *testing.T) {
 	if n := fileSize(consPath); n == 0 || n > console.DefaultLogSize {
 		t.Errorf("console log is %d bytes, want 1..%d (its rotation bound)", n, console.DefaultLogSize)
 	}
-	if n := fileSize(logPath); n > zoneadmdLogSize+zoneadmdLogLine {
+	if n := fileSize(logPath); n > zoneadmd.ZoneadmdLogSize+zoneadmd.ZoneadmdLogLine {
 		t.Errorf("zoneadmd log is %d bytes after the edits", n)
 	}
 	ws, size = z.stateWarnings(t)
-	if len(ws) > maxWarnings+1 || size > 64<<10 {
+	if len(ws) > zoneadmd.MaxWarnings+1 || size > 64<<10 {
 		t.Errorf("state.json after the edits: %d warnings, %d bytes", len(ws), size)
 	}
 	z.halt()

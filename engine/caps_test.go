@@ -13,7 +13,12 @@ import (
 	"syscall"
 	"testing"
 	"time"
-
+	"zonetop/api"
+	"zonetop/internal/configs"
+	"zonetop/internal/platform"
+	"zonetop/internal/wire"
+	"zonetop/internal/zoneadmd"
+	"zonetop/internal/ztest"
 	"zonetop/limits"
 	"zonetop/zones"
 )
@@ -36,20 +41,20 @@ func (z *testZone) capsDir(ctl, sub string) string {
 func readNum(t *testing.T, path string) uint64 {
 	t.Helper()
 	b, err := os.ReadFile(path)
-	must(t, err)
+	ztest.Must(t, err)
 	s := strings.TrimSpace(string(b))
 	if s == "max" {
 		return 1 << 63
 	}
 	v, err := strconv.ParseUint(s, 10, 64)
-	must(t, err)
+	ztest.Must(t, err)
 	return v
 }
 
 func statField(t *testing.T, path, key string) uint64 {
 	t.Helper()
 	b, err := os.ReadFile(path)
-	must(t, err)
+	ztest.Must(t, err)
 	for _, line := range strings.Split(string(b), "\n") {
 		f := strings.Fields(line)
 		if len(f) == 2 && f[0] == key {
@@ -94,7 +99,7 @@ func (z *testZone) bomb(project string, n int) {
 	cmd := "i=0; while [ $i -lt " + strconv.Itoa(n) + " ]; do sleep 600 </dev/null >/dev/null 2>&1 & i=$((i+1)); done 2>/dev/null; exit 0"
 	// The shell itself dies when a fork fails (busybox: "can't fork"),
 	// so its exit status says nothing.
-	if _, err := Exec(z.root, z.spec.Name, ExecRequest{Argv: []string{"sh", "-c", cmd}, Project: project}, nil, nil, nil); err != nil {
+	if _, err := zoneadmd.Exec(z.root, z.spec.Name, api.ExecRequest{Argv: []string{"sh", "-c", cmd}, Project: project}, nil, nil, nil); err != nil {
 		z.t.Fatalf("bomb in %s: %v", project, err)
 	}
 }
@@ -102,7 +107,7 @@ func (z *testZone) bomb(project string, n int) {
 func TestZoneCapsProjectsForkBomb(t *testing.T) {
 	z := newBusyboxZone(t)
 	z.spec.Rctls = map[string]uint64{"zone.max-lwps": 50}
-	must(t, os.WriteFile(filepath.Join(z.zroot(), "etc/project"), []byte(testProjects), 0o644))
+	ztest.Must(t, os.WriteFile(filepath.Join(z.zroot(), "etc/project"), []byte(testProjects), 0o644))
 	st := z.ready()
 	// Bad lines are reported with their line numbers; the good ones apply.
 	joined := strings.Join(st.Warnings, "\n")
@@ -114,7 +119,7 @@ func TestZoneCapsProjectsForkBomb(t *testing.T) {
 	if got := readNum(t, z.capsDir("pids", "pids.max")); got != 50 {
 		t.Errorf("zone pids.max = %d, want 50", got)
 	}
-	cons, _ := os.ReadFile(filepath.Join(logDir(z.root), z.spec.Name+".console"))
+	cons, _ := os.ReadFile(filepath.Join(configs.LogDir(z.root), z.spec.Name+".console"))
 	if !strings.Contains(string(cons), "/etc/project:4") {
 		t.Errorf("console log lacks the bad-line notice: %q", cons)
 	}
@@ -166,13 +171,13 @@ func TestZoneCapsProjectsForkBomb(t *testing.T) {
 		t.Errorf("zsched %d not in system: %q", st.ZschedPid, b)
 	}
 	// A live change applies at once.
-	_, err := call(z.root, z.spec.Name, request{Op: "set-rctl", Rctl: &RctlChange{Level: "project", Project: "small", Name: "project.max-lwps", Values: "(privileged,20,deny)"}}, false)
-	must(t, err)
+	_, err := zoneadmd.Call(z.root, z.spec.Name, wire.Request{Op: "set-rctl", Rctl: &api.RctlChange{Level: "project", Project: "small", Name: "project.max-lwps", Values: "(privileged,20,deny)"}}, false)
+	ztest.Must(t, err)
 	if got := readNum(t, z.capsDir("pids", "small/pids.max")); got != 20 {
 		t.Errorf("after set-rctl small pids.max = %d, want 20", got)
 	}
-	_, err = call(z.root, z.spec.Name, request{Op: "set-rctl", Rctl: &RctlChange{Level: "zone", Name: "zone.max-lwps", Values: "(privileged,70,deny)"}}, false)
-	must(t, err)
+	_, err = zoneadmd.Call(z.root, z.spec.Name, wire.Request{Op: "set-rctl", Rctl: &api.RctlChange{Level: "zone", Name: "zone.max-lwps", Values: "(privileged,70,deny)"}}, false)
+	ztest.Must(t, err)
 	if got := readNum(t, z.capsDir("pids", "pids.max")); got != 70 {
 		t.Errorf("after set-rctl zone pids.max = %d, want 70", got)
 	}
@@ -205,13 +210,13 @@ func cpuQuota(t *testing.T, dir string) int64 {
 			return -1
 		}
 		v, err := strconv.ParseInt(f[0], 10, 64)
-		must(t, err)
+		ztest.Must(t, err)
 		return v
 	}
 	b, err := os.ReadFile(filepath.Join(dir, "cpu.cfs_quota_us"))
-	must(t, err)
+	ztest.Must(t, err)
 	v, err := strconv.ParseInt(strings.TrimSpace(string(b)), 10, 64)
-	must(t, err)
+	ztest.Must(t, err)
 	return v
 }
 
@@ -222,7 +227,7 @@ func cpuQuota(t *testing.T, dir string) int64 {
 func TestProjectCgroupsLazy(t *testing.T) {
 	z := newBusyboxZone(t)
 	z.spec.Rctls = map[string]uint64{"zone.max-lwps": 80, "zone.cpu-cap": 50}
-	must(t, os.WriteFile(filepath.Join(z.zroot(), "etc/project"), []byte(`system:0::::
+	ztest.Must(t, os.WriteFile(filepath.Join(z.zroot(), "etc/project"), []byte(`system:0::::
 user.root:1::::
 noproject:2::::
 default:3::::
@@ -257,15 +262,15 @@ group.staff:10::::project.max-lwps=(privileged,30,deny);project.cpu-cap=(privile
 		t.Errorf("usage lists projects %q, want every project of /etc/project", got)
 	}
 	// A live change to a project without a cgroup is kept for it.
-	_, err := call(z.root, z.spec.Name, request{Op: "set-rctl", Rctl: &RctlChange{Level: "project", Project: "group.staff",
+	_, err := zoneadmd.Call(z.root, z.spec.Name, wire.Request{Op: "set-rctl", Rctl: &api.RctlChange{Level: "project", Project: "group.staff",
 		Name: "project.max-lwps", Values: "(privileged,25,deny)"}}, false)
-	must(t, err)
+	ztest.Must(t, err)
 	if ds := z.projectDirs("group.staff"); len(ds) > 0 {
 		t.Errorf("set-rctl made group.staff's cgroup: %v", ds)
 	}
 	// newtask -p group.staff: the project's cgroup, then the task's.
 	var out, errb bytes.Buffer
-	code, err := Exec(z.root, z.spec.Name, ExecRequest{Argv: []string{"cat", "/proc/self/cgroup"}, Project: "group.staff", NewTask: true}, nil, &out, &errb)
+	code, err := zoneadmd.Exec(z.root, z.spec.Name, api.ExecRequest{Argv: []string{"cat", "/proc/self/cgroup"}, Project: "group.staff", NewTask: true}, nil, &out, &errb)
 	if err != nil || code != 0 {
 		t.Fatalf("newtask -p group.staff: exit %d %v: %s", code, err, errb.String())
 	}
@@ -293,10 +298,10 @@ group.staff:10::::project.max-lwps=(privileged,30,deny);project.cpu-cap=(privile
 	z.assertGone(st)
 }
 
-func (z *testZone) usage() ZoneUsage {
+func (z *testZone) usage() api.ZoneUsage {
 	z.t.Helper()
-	resp, err := roundTrip(zoneadmdSock(z.root, z.spec.Name), request{Op: "usage"})
-	must(z.t, err)
+	resp, err := wire.RoundTrip(configs.ZoneadmdSock(z.root, z.spec.Name), wire.Request{Op: "usage"})
+	ztest.Must(z.t, err)
 	if resp.Usage == nil {
 		z.t.Fatalf("usage: %s", resp.Error)
 	}
@@ -341,7 +346,7 @@ func TestZoneCPUCapThrottles(t *testing.T) {
 	loops := make(chan struct{})
 	go func() {
 		defer close(loops)
-		_, _ = Exec(z.root, z.spec.Name, ExecRequest{Argv: []string{"sh", "-c", "for n in 1 2; do (while [ ! -e " + stamp + " ]; do :; done) & done; wait"}},
+		_, _ = zoneadmd.Exec(z.root, z.spec.Name, api.ExecRequest{Argv: []string{"sh", "-c", "for n in 1 2; do (while [ ! -e " + stamp + " ]; do :; done) & done; wait"}},
 			nil, io.Discard, io.Discard)
 	}()
 	throttled := false
@@ -351,7 +356,7 @@ func TestZoneCPUCapThrottles(t *testing.T) {
 			break
 		}
 	}
-	must(t, os.WriteFile(filepath.Join(z.zroot(), stamp), nil, 0o644))
+	ztest.Must(t, os.WriteFile(filepath.Join(z.zroot(), stamp), nil, 0o644))
 	<-loops
 	if !throttled {
 		t.Errorf("two CPU loops under cpu-cap 50: nr_throttled stayed 0 for 30 s")
@@ -363,23 +368,23 @@ func TestZoneCPUCapThrottles(t *testing.T) {
 func TestZoneAdminCannotRaiseZoneCap(t *testing.T) {
 	root := t.TempDir()
 	e, err := New(root, "")
-	must(t, err)
+	ztest.Must(t, err)
 	cfg := &zones.Config{Name: "web01", Zonepath: "/zones/web01", Rctls: []zones.Rctl{{Name: "zone.max-lwps",
 		Values: []zones.RctlValue{{Priv: "privileged", Limit: 100, Action: "deny"}}}}}
 	_, err = e.Store().Commit(cfg, zones.Revision{})
-	must(t, err)
-	admin := Principal{UID: 0, Zone: "web01"}
-	err = e.SetRctl(context.Background(), admin, "web01", RctlChange{Name: "zone.max-lwps", Values: "(privileged,1000,deny)"}, true)
-	if err == nil || !errors.Is(err, ErrPermission) || err.Error() != "permission denied: zone caps are set by the global administrator" {
+	ztest.Must(t, err)
+	admin := api.Principal{UID: 0, Zone: "web01"}
+	err = e.SetRctl(context.Background(), admin, "web01", api.RctlChange{Name: "zone.max-lwps", Values: "(privileged,1000,deny)"}, true)
+	if err == nil || !errors.Is(err, api.ErrPermission) || err.Error() != "permission denied: zone caps are set by the global administrator" {
 		t.Fatalf("zone admin raising zone.max-lwps: %v", err)
 	}
 	got, _, err := e.Store().Load("web01")
-	must(t, err)
+	ztest.Must(t, err)
 	if v, _ := got.ZoneRctl("zone.max-lwps"); v.Limit != 100 {
 		t.Errorf("zone.max-lwps changed to %d", v.Limit)
 	}
 	// The global administrator may, and -P persists it.
-	must(t, e.SetRctl(context.Background(), Principal{UID: 0, Zone: "global"}, "web01", RctlChange{Name: "zone.max-lwps", Values: "(privileged,1000,deny)"}, true))
+	ztest.Must(t, e.SetRctl(context.Background(), api.Principal{UID: 0, Zone: "global"}, "web01", api.RctlChange{Name: "zone.max-lwps", Values: "(privileged,1000,deny)"}, true))
 	got, _, _ = e.Store().Load("web01")
 	if v, _ := got.ZoneRctl("zone.max-lwps"); v.Limit != 1000 {
 		t.Errorf("persisted zone.max-lwps = %d, want 1000", v.Limit)
@@ -395,19 +400,19 @@ func TestZoneMemoryBombSparesZsched(t *testing.T) {
 	z := newBusyboxZone(t)
 	z.spec.Rctls = map[string]uint64{"zone.max-physical-memory": 24 << 20, "zone.max-swap": 24 << 20}
 	st := z.ready()
-	if adj := strings.TrimSpace(z.sh("sleep 0.2; cat /proc/$$/oom_score_adj")); adj != strconv.Itoa(zoneOOMScoreAdj) {
-		t.Errorf("a zone process's oom_score_adj is %s, want %d", adj, zoneOOMScoreAdj)
+	if adj := strings.TrimSpace(z.sh("sleep 0.2; cat /proc/$$/oom_score_adj")); adj != strconv.Itoa(platform.ZoneOOMScoreAdj) {
+		t.Errorf("a zone process's oom_score_adj is %s, want %d", adj, platform.ZoneOOMScoreAdj)
 	}
 	bomb := `i=0; while [ $i -lt 80 ]; do (x=$(head -c 700000 /dev/zero | tr '\0' a); sleep 2; echo ${#x}) >/dev/null 2>&1 & i=$((i+1)); done; wait; true`
 	var out, errb bytes.Buffer
-	_, err := Exec(z.root, z.spec.Name, ExecRequest{Argv: []string{"sh", "-c", bomb}, User: "nobody"}, nil, &out, &errb)
+	_, err := zoneadmd.Exec(z.root, z.spec.Name, api.ExecRequest{Argv: []string{"sh", "-c", bomb}, User: "nobody"}, nil, &out, &errb)
 	if err != nil {
 		t.Logf("bomb: %v (%s)", err, errb.String())
 	}
-	if err := syscall.Kill(st.ZschedPid, 0); err != nil || procZombie(st.ZschedPid) {
+	if err := syscall.Kill(st.ZschedPid, 0); err != nil || zoneadmd.ProcZombie(st.ZschedPid) {
 		t.Fatalf("zsched (pid %d) died of an unprivileged user's memory bomb", st.ZschedPid)
 	}
-	if s, _ := Status(z.root, z.spec.Name); s.State != "ready" {
+	if s, _ := zoneadmd.Status(z.root, z.spec.Name); s.State != "ready" {
 		t.Fatalf("zone after the bomb: %+v", s)
 	}
 	// What is left of the bomb (a subshell whose parent the killer took)
@@ -416,7 +421,7 @@ func TestZoneMemoryBombSparesZsched(t *testing.T) {
 	var o string
 	for i := 0; i < 20; i++ {
 		var ob, eb bytes.Buffer
-		_, err := Exec(z.root, z.spec.Name, ExecRequest{Argv: []string{"echo", "alive"}}, nil, &ob, &eb)
+		_, err := zoneadmd.Exec(z.root, z.spec.Name, api.ExecRequest{Argv: []string{"echo", "alive"}}, nil, &ob, &eb)
 		if o = ob.String(); err == nil && strings.TrimSpace(o) == "alive" {
 			break
 		}
@@ -426,7 +431,7 @@ func TestZoneMemoryBombSparesZsched(t *testing.T) {
 	if strings.TrimSpace(o) != "alive" {
 		t.Errorf("zone after the bomb: %q", o)
 	}
-	if err := syscall.Kill(st.ZschedPid, 0); err != nil || procZombie(st.ZschedPid) {
+	if err := syscall.Kill(st.ZschedPid, 0); err != nil || zoneadmd.ProcZombie(st.ZschedPid) {
 		t.Fatalf("zsched (pid %d) died after an unprivileged user's memory bomb", st.ZschedPid)
 	}
 	z.halt()

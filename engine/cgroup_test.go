@@ -6,6 +6,8 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"zonetop/internal/ztest"
+	"zonetop/limits/cgroups"
 )
 
 // removeAs takes down the sub-cgroups one hierarchy showed in every
@@ -14,17 +16,17 @@ import (
 func TestZoneCgroupsRemoveAs(t *testing.T) {
 	needZones(t)
 	name := fmt.Sprintf("cgt%d", os.Getpid()%100000)
-	cg, err := createZoneCgroups(name, "", nil)
-	must(t, err)
-	nb, err := createZoneCgroups(name+"-nb", "", nil)
+	cg, err := cgroups.CreateZoneCgroups(name, "", nil)
+	ztest.Must(t, err)
+	nb, err := cgroups.CreateZoneCgroups(name+"-nb", "", nil)
 	if err != nil {
-		_ = cg.remove()
+		_ = cg.Remove()
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {
-		for _, c := range []*zoneCgroups{cg, nb} {
+		for _, c := range []*cgroups.ZoneCgroups{cg, nb} {
 			for _, d := range c.Dirs {
-				for _, sub := range walkCgroups(d) {
+				for _, sub := range cgroups.WalkCgroups(d) {
 					_ = os.Remove(sub)
 				}
 			}
@@ -32,21 +34,21 @@ func TestZoneCgroupsRemoveAs(t *testing.T) {
 	})
 	for _, d := range cg.Dirs {
 		for _, sub := range []string{"p1", "p1/t1", "p2"} {
-			must(t, os.Mkdir(filepath.Join(d, sub), 0o755))
+			ztest.Must(t, os.Mkdir(filepath.Join(d, sub), 0o755))
 		}
 	}
 	// The stray is a sub-cgroup in a hierarchy the survey does not read;
 	// on cgroup v2 there is only the one it reads.
 	stray := ""
 	for _, d := range cg.Dirs {
-		if d != cg.freezerDir() && len(cg.Dirs) > 1 {
+		if d != cg.FreezerDir() && len(cg.Dirs) > 1 {
 			stray = filepath.Join(d, "p2", "stray")
-			must(t, os.Mkdir(stray, 0o755))
+			ztest.Must(t, os.Mkdir(stray, 0o755))
 			break
 		}
 	}
-	subs, pids, err := cg.survey()
-	must(t, err)
+	subs, pids, err := cg.Survey()
+	ztest.Must(t, err)
 	if len(pids) != 0 {
 		t.Errorf("survey of an empty zone: pids %v", pids)
 	}
@@ -64,7 +66,7 @@ func TestZoneCgroupsRemoveAs(t *testing.T) {
 		}
 		seen[s] = true
 	}
-	must(t, cg.removeAs(subs))
+	ztest.Must(t, cg.RemoveAs(subs))
 	for _, d := range cg.Dirs {
 		if _, err := os.Stat(d); !errors.Is(err, os.ErrNotExist) {
 			t.Errorf("%s remains (%v)", d, err)
@@ -75,5 +77,5 @@ func TestZoneCgroupsRemoveAs(t *testing.T) {
 			t.Errorf("neighbour %s: %v", d, err)
 		}
 	}
-	must(t, nb.remove())
+	ztest.Must(t, nb.Remove())
 }

@@ -15,10 +15,14 @@ import (
 	"sync"
 	"syscall"
 	"testing"
+	"zonetop/api"
+	"zonetop/internal/configs"
+	"zonetop/internal/zoneadmd"
+	"zonetop/internal/ztest"
+	"zonetop/limits"
+	"zonetop/limits/cgroups"
 
 	"golang.org/x/sys/unix"
-
-	"zonetop/limits"
 )
 
 // cgroup2ForTest makes the test's zones live in the host's real cgroup2
@@ -47,7 +51,7 @@ func cgroup2ForTest(t *testing.T) (mount, parent, ctl string) {
 		t.Skip("no cgroup2 tree mounted")
 	}
 	on, err := os.ReadFile(filepath.Join(mount, "cgroup.subtree_control"))
-	must(t, err)
+	ztest.Must(t, err)
 	passed := strings.Fields(string(on))
 	if len(passed) > 0 {
 		ctl = passed[0]
@@ -61,9 +65,9 @@ func cgroup2ForTest(t *testing.T) (mount, parent, ctl string) {
 	_, _ = rand.Read(rnd[:])
 	parent = "/zonetop-test-" + regexp.MustCompile(`[^A-Za-z0-9]+`).ReplaceAllString(t.Name(), "-") + "-" + hex.EncodeToString(rnd[:])
 	dir := filepath.Join(mount, parent)
-	must(t, os.Mkdir(dir, 0o755))
+	ztest.Must(t, os.Mkdir(dir, 0o755))
 	t.Cleanup(func() {
-		left := (&zoneCgroups{Dirs: []string{dir}}).pids()
+		left := (&cgroups.ZoneCgroups{Dirs: []string{dir}}).Pids()
 		if len(left) > 0 {
 			t.Errorf("processes left in %s: %v", dir, left)
 			for _, p := range left {
@@ -101,22 +105,22 @@ func TestZoneCgroupV2(t *testing.T) {
 	mount, parent, ctl := cgroup2ForTest(t)
 	z := newBusyboxZone(t)
 	z.spec.CgroupParent = parent
-	must(t, os.WriteFile(filepath.Join(z.zroot(), "etc/inittab"), []byte("::respawn:/bin/sleep 1000\n"), 0o644))
+	ztest.Must(t, os.WriteFile(filepath.Join(z.zroot(), "etc/inittab"), []byte("::respawn:/bin/sleep 1000\n"), 0o644))
 	zoneDir := filepath.Join(mount, parent, "zonetop", z.spec.Name)
 
 	// zoneadmd first, so that its cgroup is watched from before ready
 	// to after halt.
-	must(t, StartZoneadmd(z.root, z.spec.Name))
-	pidb, err := os.ReadFile(filepath.Join(runDir(z.root, z.spec.Name), "zoneadmd.pid"))
-	must(t, err)
+	ztest.Must(t, zoneadmd.StartZoneadmd(z.root, z.spec.Name))
+	pidb, err := os.ReadFile(filepath.Join(configs.RunDir(z.root, z.spec.Name), "zoneadmd.pid"))
+	ztest.Must(t, err)
 	zpid, err := strconv.Atoi(strings.TrimSpace(string(pidb)))
-	must(t, err)
+	ztest.Must(t, err)
 	cgFile := "/proc/" + strconv.Itoa(zpid) + "/cgroup"
 	// The unified line: the hierarchy the zones live in here. zonetop
 	// touches no v1 hierarchy in this mode, and the harness running these
 	// tests has been seen moving processes between v1 memory cgroups.
 	fb, err := os.ReadFile(cgFile)
-	must(t, err)
+	ztest.Must(t, err)
 	first := unifiedLine(string(fb))
 	var (
 		mu      sync.Mutex
@@ -146,7 +150,7 @@ func TestZoneCgroupV2(t *testing.T) {
 
 	st := z.ready()
 	zs, err := os.ReadFile("/proc/" + strconv.Itoa(st.ZschedPid) + "/cgroup")
-	must(t, err)
+	ztest.Must(t, err)
 	if got, want := unifiedLine(string(zs)), "0::"+parent+"/zonetop/"+z.spec.Name+"/system"; got != want {
 		t.Errorf("zsched's cgroup %q, want %q", got, want)
 	}
@@ -159,8 +163,8 @@ func TestZoneCgroupV2(t *testing.T) {
 	// A namespace of its own, rooted at the zone cgroup: the zone sees
 	// zsched in /system, not the host's path.
 	var ours, its syscall.Stat_t
-	must(t, syscall.Stat("/proc/self/ns/cgroup", &ours))
-	must(t, syscall.Stat("/proc/"+strconv.Itoa(st.ZschedPid)+"/ns/cgroup", &its))
+	ztest.Must(t, syscall.Stat("/proc/self/ns/cgroup", &ours))
+	ztest.Must(t, syscall.Stat("/proc/"+strconv.Itoa(st.ZschedPid)+"/ns/cgroup", &its))
 	if ours.Ino == its.Ino {
 		t.Error("zsched shares the host's cgroup namespace")
 	}
@@ -179,7 +183,7 @@ func TestZoneCgroupV2(t *testing.T) {
 	z.mustFail("make a pty node", "mknod /tmp/pt c 136 0; r=$?; rm -f /tmp/pt; exit $r")
 	z.sh("head -c 1 /dev/urandom >/dev/null && echo x >/dev/null && test -c /dev/null && echo x >/dev/console")
 
-	bst, err := Boot(z.root, z.spec.Name, nil)
+	bst, err := zoneadmd.Boot(z.root, z.spec.Name, nil)
 	if err != nil {
 		t.Fatalf("boot: %v", err)
 	}
@@ -205,7 +209,7 @@ func TestZoneCgroupV2(t *testing.T) {
 	// in that project (a task without task caps asks the project for no
 	// controllers, so v2's rule does not stand in the way).
 	var out, errb bytes.Buffer
-	code, err := Exec(z.root, z.spec.Name, ExecRequest{Argv: []string{"cat", "/proc/self/cgroup"}, Project: "default", NewTask: true}, nil, &out, &errb)
+	code, err := zoneadmd.Exec(z.root, z.spec.Name, api.ExecRequest{Argv: []string{"cat", "/proc/self/cgroup"}, Project: "default", NewTask: true}, nil, &out, &errb)
 	if err != nil || code != 0 || !strings.HasPrefix(unifiedLine(out.String()), "0::/default/task.") {
 		t.Errorf("newtask in default: %d %v %q %q", code, err, out.String(), errb.String())
 	}
@@ -241,7 +245,7 @@ func TestZoneCgroupV2(t *testing.T) {
 	z2 := newBusyboxZone(t)
 	z2.spec.CgroupParent = parent
 	z2.spec.Rctls = map[string]uint64{"zone.max-physical-memory": 64 << 20}
-	st2, err := Ready(z2.root, z2.spec)
+	st2, err := zoneadmd.Ready(z2.root, z2.spec)
 	if err == nil {
 		t.Fatalf("ready with a memory cap and no memory controller: %+v", st2)
 	}
@@ -255,7 +259,7 @@ func TestZoneCgroupV2(t *testing.T) {
 		_, err := os.Stat(filepath.Join(mount, parent, "zonetop", z2.spec.Name))
 		return os.IsNotExist(err)
 	})
-	if st, err := Status(z2.root, z2.spec.Name); err != nil || st.State != "installed" || st.ZschedPid != 0 {
+	if st, err := zoneadmd.Status(z2.root, z2.spec.Name); err != nil || st.State != "installed" || st.ZschedPid != 0 {
 		t.Errorf("status after the refused ready: %+v %v", st, err)
 	}
 }
@@ -272,7 +276,7 @@ func hostCharDevice(t *testing.T) (major, minor int, path string) {
 		}
 		if f, err := os.OpenFile(p, os.O_RDWR, 0); err == nil {
 			f.Close()
-			return int(unixMajor(st.Rdev)), int(unixMinor(st.Rdev)), p
+			return int(cgroups.UnixMajor(st.Rdev)), int(cgroups.UnixMinor(st.Rdev)), p
 		}
 	}
 	t.Fatal("no /dev/fuse or /dev/net/tun that opens, to try the device filter with")
@@ -290,15 +294,15 @@ func readOr(p string) string {
 // resources; never the host's console (5:1).
 func TestZoneDevRules(t *testing.T) {
 	var got []string
-	rules := zoneDevRules([]devNode{{mode: syscall.S_IFBLK, rdev: unix.Mkdev(8, 16)}})
+	rules := cgroups.ZoneDevRules([]configs.DevNode{{Mode: syscall.S_IFBLK, Rdev: unix.Mkdev(8, 16)}})
 	for _, r := range rules {
-		got = append(got, r.v1())
+		got = append(got, r.V1())
 	}
 	want := "c 1:3 rwm,c 1:5 rwm,c 1:7 rwm,c 1:8 rwm,c 1:9 rwm,c 5:0 rwm,c 5:2 rwm,c 136:* rw,b 8:16 rwm"
 	if strings.Join(got, ",") != want {
 		t.Errorf("rules %q, want %q", strings.Join(got, ","), want)
 	}
-	p := deviceProgram(rules)
+	p := cgroups.DeviceProgram(rules)
 	const (
 		chr, blk   = unix.BPF_DEVCG_DEV_CHAR, unix.BPF_DEVCG_DEV_BLOCK
 		m, r, w    = unix.BPF_DEVCG_ACC_MKNOD, unix.BPF_DEVCG_ACC_READ, unix.BPF_DEVCG_ACC_WRITE
@@ -323,39 +327,39 @@ func TestZoneDevRules(t *testing.T) {
 
 // runDeviceProgram interprets the few eBPF instructions deviceProgram
 // emits, on a struct bpf_cgroup_dev_ctx.
-func runDeviceProgram(t *testing.T, p []bpfInsn, accessType, major, minor uint32) bool {
+func runDeviceProgram(t *testing.T, p []cgroups.BpfInsn, accessType, major, minor uint32) bool {
 	t.Helper()
 	ctx := []uint32{accessType, major, minor}
 	var reg [11]uint64
 	for pc := 0; pc < len(p); pc++ {
 		in := p[pc]
-		dst, src := in.regs&0xf, in.regs>>4
-		switch in.code {
-		case bpfLdxMemW:
-			if src != 1 || in.off%4 != 0 || int(in.off/4) >= len(ctx) {
-				t.Fatalf("load at %d from r%d%+d", pc, src, in.off)
+		dst, src := in.Regs&0xf, in.Regs>>4
+		switch in.Code {
+		case cgroups.BpfLdxMemW:
+			if src != 1 || in.Off%4 != 0 || int(in.Off/4) >= len(ctx) {
+				t.Fatalf("load at %d from r%d%+d", pc, src, in.Off)
 			}
-			reg[dst] = uint64(ctx[in.off/4])
-		case bpfMovX:
+			reg[dst] = uint64(ctx[in.Off/4])
+		case cgroups.BpfMovX:
 			reg[dst] = reg[src]
-		case bpfMovK:
-			reg[dst] = uint64(int64(in.imm))
-		case bpfAndK:
-			reg[dst] &= uint64(int64(in.imm))
-		case bpfRshK:
-			reg[dst] >>= uint(in.imm)
-		case bpfJneK:
-			if reg[dst] != uint64(int64(in.imm)) {
-				pc += int(in.off)
+		case cgroups.BpfMovK:
+			reg[dst] = uint64(int64(in.Imm))
+		case cgroups.BpfAndK:
+			reg[dst] &= uint64(int64(in.Imm))
+		case cgroups.BpfRshK:
+			reg[dst] >>= uint(in.Imm)
+		case cgroups.BpfJneK:
+			if reg[dst] != uint64(int64(in.Imm)) {
+				pc += int(in.Off)
 			}
-		case bpfJsetK:
-			if reg[dst]&uint64(int64(in.imm)) != 0 {
-				pc += int(in.off)
+		case cgroups.BpfJsetK:
+			if reg[dst]&uint64(int64(in.Imm)) != 0 {
+				pc += int(in.Off)
 			}
-		case bpfExit:
+		case cgroups.BpfExit:
 			return reg[0] == 1
 		default:
-			t.Fatalf("instruction %#x at %d", in.code, pc)
+			t.Fatalf("instruction %#x at %d", in.Code, pc)
 		}
 	}
 	t.Fatal("program runs off its end")

@@ -10,6 +10,8 @@ import (
 	"path/filepath"
 	"strings"
 	"syscall"
+	"zonetop/internal/pathrs"
+	"zonetop/internal/platform"
 
 	"golang.org/x/sys/unix"
 )
@@ -154,7 +156,7 @@ func (c *cloner) entry(sfd, dfd int, name, rel string) error {
 	case unix.S_IFREG:
 		return c.file(sfd, dfd, name, rel, &st)
 	case unix.S_IFLNK:
-		target, err := readlinkat(sfd, name)
+		target, err := platform.Readlinkat(sfd, name)
 		if err != nil {
 			return fmt.Errorf("readlink %s: %w", c.where(rel), err)
 		}
@@ -185,7 +187,7 @@ func (c *cloner) entry(sfd, dfd int, name, rel string) error {
 
 func (c *cloner) hardlink(first string, dfd int, name, rel string) error {
 	tdir, tbase := filepath.Split(first)
-	tfd, err := openBeneath(c.rootfd, filepath.Clean("./"+tdir), unix.O_PATH|unix.O_DIRECTORY)
+	tfd, err := pathrs.OpenBeneath(c.rootfd, filepath.Clean("./"+tdir), unix.O_PATH|unix.O_DIRECTORY)
 	if err != nil {
 		return fmt.Errorf("hard link %s: %w", rel, err)
 	}
@@ -316,8 +318,8 @@ func renameIdentity(rootfd int, oldName, newName string) error {
 	for _, f := range []struct {
 		rel string
 		max int64
-	}{{"etc/hostname", hostnameMax}, {"etc/hosts", zoneTextMax}} {
-		b, st, err := readZoneFileAt(rootfd, f.rel, f.max)
+	}{{"etc/hostname", pathrs.HostnameMax}, {"etc/hosts", pathrs.ZoneTextMax}} {
+		b, st, err := pathrs.ReadZoneFileAt(rootfd, f.rel, f.max)
 		if err != nil {
 			continue
 		}
@@ -325,7 +327,7 @@ func renameIdentity(rootfd int, oldName, newName string) error {
 		if out == string(b) {
 			continue
 		}
-		if err := writeZoneFileAt(rootfd, f.rel, []byte(out), st.Mode&0o7777, int(st.Uid), int(st.Gid)); err != nil {
+		if err := pathrs.WriteZoneFileAt(rootfd, f.rel, []byte(out), st.Mode&0o7777, int(st.Uid), int(st.Gid)); err != nil {
 			return err
 		}
 	}

@@ -10,6 +10,7 @@ import (
 	"syscall"
 	"testing"
 	"time"
+	"zonetop/internal/ztest"
 
 	"golang.org/x/sys/unix"
 )
@@ -19,35 +20,35 @@ import (
 func cloneSource(t *testing.T, dir string) string {
 	t.Helper()
 	root := filepath.Join(dir, "src", "root")
-	must(t, os.MkdirAll(filepath.Join(root, "etc"), 0o755))
-	must(t, os.MkdirAll(filepath.Join(root, "home/user/deep/er"), 0o755))
-	must(t, os.WriteFile(filepath.Join(root, "etc/hostname"), []byte("src\n"), 0o644))
-	must(t, os.WriteFile(filepath.Join(root, "etc/hosts"), []byte("# zone src\n127.0.0.1\tlocalhost\n127.0.1.1\tsrc src.example srcx\n"), 0o640))
-	must(t, os.WriteFile(filepath.Join(root, "home/user/deep/er/data"), []byte(strings.Repeat("zone data ", 10000)), 0o600))
-	must(t, os.Chown(filepath.Join(root, "home/user"), 1000, 1000))
-	must(t, os.Chown(filepath.Join(root, "home/user/deep/er/data"), 1000, 1001))
-	must(t, os.Chmod(filepath.Join(root, "home/user"), 0o750))
+	ztest.Must(t, os.MkdirAll(filepath.Join(root, "etc"), 0o755))
+	ztest.Must(t, os.MkdirAll(filepath.Join(root, "home/user/deep/er"), 0o755))
+	ztest.Must(t, os.WriteFile(filepath.Join(root, "etc/hostname"), []byte("src\n"), 0o644))
+	ztest.Must(t, os.WriteFile(filepath.Join(root, "etc/hosts"), []byte("# zone src\n127.0.0.1\tlocalhost\n127.0.1.1\tsrc src.example srcx\n"), 0o640))
+	ztest.Must(t, os.WriteFile(filepath.Join(root, "home/user/deep/er/data"), []byte(strings.Repeat("zone data ", 10000)), 0o600))
+	ztest.Must(t, os.Chown(filepath.Join(root, "home/user"), 1000, 1000))
+	ztest.Must(t, os.Chown(filepath.Join(root, "home/user/deep/er/data"), 1000, 1001))
+	ztest.Must(t, os.Chmod(filepath.Join(root, "home/user"), 0o750))
 	// setuid root, and a file capability, both cleared by a careless chown.
-	must(t, os.WriteFile(filepath.Join(root, "suid"), []byte("#!/bin/sh\n"), 0o755))
-	must(t, os.Chmod(filepath.Join(root, "suid"), 0o4755))
-	must(t, os.WriteFile(filepath.Join(root, "capped"), []byte("x"), 0o755))
+	ztest.Must(t, os.WriteFile(filepath.Join(root, "suid"), []byte("#!/bin/sh\n"), 0o755))
+	ztest.Must(t, os.Chmod(filepath.Join(root, "suid"), 0o4755))
+	ztest.Must(t, os.WriteFile(filepath.Join(root, "capped"), []byte("x"), 0o755))
 	// VFS_CAP_REVISION_2 with cap_net_raw (13) permitted and effective.
 	capv := []byte{0x01, 0x00, 0x00, 0x02, 0x00, 0x20, 0x00, 0x00, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0}
-	must(t, unix.Setxattr(filepath.Join(root, "capped"), "security.capability", capv, 0))
-	must(t, unix.Setxattr(filepath.Join(root, "capped"), "user.note", []byte("kept"), 0))
-	must(t, os.Link(filepath.Join(root, "suid"), filepath.Join(root, "home/suid-link")))
+	ztest.Must(t, unix.Setxattr(filepath.Join(root, "capped"), "security.capability", capv, 0))
+	ztest.Must(t, unix.Setxattr(filepath.Join(root, "capped"), "user.note", []byte("kept"), 0))
+	ztest.Must(t, os.Link(filepath.Join(root, "suid"), filepath.Join(root, "home/suid-link")))
 	// Symlinks that point out of the root must be copied, never followed.
-	must(t, os.Symlink("/etc/passwd", filepath.Join(root, "abs-link")))
-	must(t, os.Symlink("../../../../..", filepath.Join(root, "home/up-link")))
-	must(t, unix.Mkfifo(filepath.Join(root, "fifo"), 0o620))
-	must(t, unix.Mknod(filepath.Join(root, "null"), unix.S_IFCHR|0o666, int(unix.Mkdev(1, 3))))
-	must(t, os.Mkdir(filepath.Join(root, "tmp"), 0o755))
-	must(t, os.Chmod(filepath.Join(root, "tmp"), 0o1777))
+	ztest.Must(t, os.Symlink("/etc/passwd", filepath.Join(root, "abs-link")))
+	ztest.Must(t, os.Symlink("../../../../..", filepath.Join(root, "home/up-link")))
+	ztest.Must(t, unix.Mkfifo(filepath.Join(root, "fifo"), 0o620))
+	ztest.Must(t, unix.Mknod(filepath.Join(root, "null"), unix.S_IFCHR|0o666, int(unix.Mkdev(1, 3))))
+	ztest.Must(t, os.Mkdir(filepath.Join(root, "tmp"), 0o755))
+	ztest.Must(t, os.Chmod(filepath.Join(root, "tmp"), 0o1777))
 	old := time.Date(2001, 2, 3, 4, 5, 6, 700, time.UTC)
 	for _, p := range []string{"home/user/deep/er/data", "home/user/deep/er", "etc", "tmp"} {
-		must(t, os.Chtimes(filepath.Join(root, p), old, old))
+		ztest.Must(t, os.Chtimes(filepath.Join(root, p), old, old))
 	}
-	must(t, unix.Lutimes(filepath.Join(root, "abs-link"), []unix.Timeval{unix.NsecToTimeval(old.UnixNano()), unix.NsecToTimeval(old.UnixNano())}))
+	ztest.Must(t, unix.Lutimes(filepath.Join(root, "abs-link"), []unix.Timeval{unix.NsecToTimeval(old.UnixNano()), unix.NsecToTimeval(old.UnixNano())}))
 	return root
 }
 
@@ -157,7 +158,7 @@ func TestCloneFailsClean(t *testing.T) {
 	dir := t.TempDir()
 	src := cloneSource(t, dir)
 	mnt := filepath.Join(src, "home/user/deep")
-	must(t, unix.Mount("tmpfs", mnt, "tmpfs", 0, "size=1m"))
+	ztest.Must(t, unix.Mount("tmpfs", mnt, "tmpfs", 0, "size=1m"))
 	t.Cleanup(func() { _ = unix.Unmount(mnt, unix.MNT_DETACH) })
 	zp := filepath.Join(dir, "new")
 	err := Clone(context.Background(), CloneOptions{Zonepath: zp, SourceRoot: src, ZoneName: "dst", SourceName: "src"})
@@ -167,7 +168,7 @@ func TestCloneFailsClean(t *testing.T) {
 	if _, err := os.Lstat(zp); !os.IsNotExist(err) {
 		t.Errorf("after a failed clone the zonepath is there: %v", err)
 	}
-	must(t, unix.Unmount(mnt, 0))
+	ztest.Must(t, unix.Unmount(mnt, 0))
 
 	ctx, cancel := context.WithCancel(context.Background())
 	n := 0

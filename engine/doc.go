@@ -1,12 +1,12 @@
-// Package engine is the API every zonetop front end uses, and the runtime
-// behind it: zone life-cycle orchestration (install, ready, boot, halt,
-// reboot, shutdown, uninstall, verify, list), the per-zone supervisor
-// zoneadmd, the zone's PID 1 zsched and its init, the virtual platform
-// (namespaces, mounts, devices, network, cgroups) and authorization of every
-// call by its principal.
+// Package engine is the API every zonetop front end uses: each call takes
+// a principal and is authorized before anything happens. It orchestrates a
+// zone's life cycle (install, clone, ready, boot, halt, reboot, shutdown,
+// uninstall, verify, list) by driving the zone's supervisor
+// (internal/zoneadmd), edits configurations and projects, records every
+// change in the audit log, and serves delegated host users (serve).
 //
-// It may touch what zonetop created: zone roots under their zonepaths, the
-// run and log directories under the root prefix, cgroups below zonetop's
-// own, and network links it made. Front ends reach it only through the
-// exported request/response API, so it can later be served over a stream.
+// It may touch zonepaths it installs or removes, the configuration store
+// and the audit log under the root prefix; everything a running zone needs
+// is the supervisor's. The calls that skip authorization live in internal
+// packages, so only the engine and the hidden entry points reach them.
 package engine

@@ -7,11 +7,13 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
-
-	"golang.org/x/sys/unix"
-
+	"zonetop/api"
+	"zonetop/internal/authz"
+	"zonetop/internal/zoneadmd"
 	"zonetop/limits"
 	"zonetop/zones"
+
+	"golang.org/x/sys/unix"
 )
 
 // Engine is the front ends' handle on one host's zones. It holds no zone
@@ -33,7 +35,7 @@ func New(root, cgroupParent string) (*Engine, error) {
 		return nil, fmt.Errorf("root %q is not an absolute path", root)
 	}
 	store := zones.NewStore(root)
-	store.SetLive(func(name string) (zones.State, bool) { return runtimeState(root, name) })
+	store.SetLive(func(name string) (zones.State, bool) { return zoneadmd.RuntimeState(root, name) })
 	return &Engine{Root: root, CgroupParent: cgroupParent, store: store}, nil
 }
 
@@ -42,14 +44,14 @@ func New(root, cgroupParent string) (*Engine, error) {
 func (e *Engine) Store() *zones.Store { return e.store }
 
 // CurrentPrincipal is the principal of the calling process in the host.
-func CurrentPrincipal() Principal {
+func CurrentPrincipal() api.Principal {
 	uid := os.Getuid()
-	return Principal{UID: uid, GID: os.Getgid(), User: hostUserName(uid), Zone: "global"}
+	return api.Principal{UID: uid, GID: os.Getgid(), User: authz.HostUserName(uid), Zone: "global"}
 }
 
 // Host reports what the console's header shows about this machine.
-func (e *Engine) Host() HostInfo {
-	var h HostInfo
+func (e *Engine) Host() api.HostInfo {
+	var h api.HostInfo
 	h.Hostname, _ = os.Hostname()
 	var u unix.Utsname
 	if unix.Uname(&u) == nil {
@@ -79,19 +81,19 @@ func cgroupMode() string {
 }
 
 // GlobalZone is the row the host itself has in every listing.
-func GlobalZone() ZoneInfo {
-	return ZoneInfo{ID: 0, Name: "global", State: string(zones.StateRunning), Path: "/", Brand: "native", IPType: "shared"}
+func GlobalZone() api.ZoneInfo {
+	return api.ZoneInfo{ID: 0, Name: "global", State: string(zones.StateRunning), Path: "/", Brand: "native", IPType: "shared"}
 }
 
 // List returns the zones opts selects, global zone first, then by zone ID
 // and name as zoneadm does. A zone whose configuration cannot be read still
 // appears, with the reason, so one bad file never hides the others.
-func (e *Engine) List(ctx context.Context, p Principal, opts ListOptions) ([]ZoneInfo, error) {
+func (e *Engine) List(ctx context.Context, p api.Principal, opts api.ListOptions) ([]api.ZoneInfo, error) {
 	entries, err := e.store.List()
 	if err != nil {
 		return nil, fmt.Errorf("list zones: %w", err)
 	}
-	out := []ZoneInfo{}
+	out := []api.ZoneInfo{}
 	if p.Zone == "global" {
 		out = append(out, GlobalZone())
 	}
@@ -105,11 +107,11 @@ func (e *Engine) List(ctx context.Context, p Principal, opts ListOptions) ([]Zon
 		if !p.GlobalAdmin() {
 			// Delegated users and zone users see only their zones.
 			cfg, _, _ := e.store.Load(ent.Name)
-			if !VisibleTo(p, ent.Name, cfg) {
+			if !authz.VisibleTo(p, ent.Name, cfg) {
 				continue
 			}
 		}
-		zi := ZoneInfo{ID: -1, Name: ent.Name, State: string(ent.State), Path: ent.Zonepath, UUID: ent.UUID, Reason: ent.Reason}
+		zi := api.ZoneInfo{ID: -1, Name: ent.Name, State: string(ent.State), Path: ent.Zonepath, UUID: ent.UUID, Reason: ent.Reason}
 		e.fillLive(&zi)
 		if zi.State == string(zones.StateIncomplete) {
 			zi.Reason = e.incompleteReason(ent.Name, zi.Reason)
@@ -127,7 +129,7 @@ func (e *Engine) List(ctx context.Context, p Principal, opts ListOptions) ([]Zon
 		} else {
 			zi.Brand, zi.IPType, zi.Autoboot = cfg.EffectiveBrand(), cfg.EffectiveIPType(), cfg.Autoboot
 			if !p.GlobalAdmin() {
-				zi.Auths = DelegatedAuths(p, cfg)
+				zi.Auths = authz.DelegatedAuths(p, cfg)
 			}
 		}
 		out = append(out, zi)
@@ -145,7 +147,7 @@ func (e *Engine) List(ctx context.Context, p Principal, opts ListOptions) ([]Zon
 	return out, nil
 }
 
-func wanted(s zones.State, o ListOptions) bool {
+func wanted(s zones.State, o api.ListOptions) bool {
 	switch s {
 	case zones.StateConfigured, zones.StateIncomplete:
 		return o.Configured

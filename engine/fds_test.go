@@ -2,21 +2,24 @@ package engine
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
+	"zonetop/api"
+	"zonetop/internal/audit"
+	"zonetop/internal/configs"
+	"zonetop/internal/wire"
+	"zonetop/internal/zoneadmd"
+	"zonetop/internal/ztest"
+	"zonetop/zones"
 
 	"github.com/creack/pty"
 	"golang.org/x/sys/unix"
-
-	"zonetop/zones"
 )
 
 // Descriptors that cross into a zone: only pipes do, whoever sends them,
@@ -43,46 +46,46 @@ func badStdioCases(t *testing.T) []badStdio {
 	return []badStdio{
 		{"O_PATH of the host's /", func(t *testing.T) *os.File {
 			fd, err := unix.Open("/", unix.O_PATH|unix.O_CLOEXEC, 0)
-			must(t, err)
+			ztest.Must(t, err)
 			return os.NewFile(uintptr(fd), "/")
 		}, "an O_PATH descriptor"},
 		{"directory", func(t *testing.T) *os.File {
 			f, err := os.Open("/")
-			must(t, err)
+			ztest.Must(t, err)
 			return f
 		}, "a directory"},
 		{"regular file", func(t *testing.T) *os.File {
 			f, err := os.OpenFile(filepath.Join(dir, "host-file"), os.O_RDWR|os.O_CREATE, 0o600)
-			must(t, err)
+			ztest.Must(t, err)
 			return f
 		}, "a regular file"},
 		{"host pty", func(t *testing.T) *os.File {
 			m, s, err := pty.Open()
-			must(t, err)
+			ztest.Must(t, err)
 			t.Cleanup(func() { m.Close() })
 			return s
 		}, "a terminal"},
 		{"socketpair end", func(t *testing.T) *os.File {
 			fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
-			must(t, err)
+			ztest.Must(t, err)
 			t.Cleanup(func() { unix.Close(fds[1]) })
 			return os.NewFile(uintptr(fds[0]), "socketpair")
 		}, "a socket"},
 		{"named FIFO", func(t *testing.T) *os.File {
 			p := filepath.Join(dir, fmt.Sprintf("fifo%d", time.Now().UnixNano()))
-			must(t, unix.Mkfifo(p, 0o600))
+			ztest.Must(t, unix.Mkfifo(p, 0o600))
 			f, err := os.OpenFile(p, os.O_RDWR, 0)
-			must(t, err)
+			ztest.Must(t, err)
 			return f
 		}, "a named FIFO"},
 		{"memfd", func(t *testing.T) *os.File {
 			fd, err := unix.MemfdCreate("xf", unix.MFD_CLOEXEC)
-			must(t, err)
+			ztest.Must(t, err)
 			return os.NewFile(uintptr(fd), "memfd")
 		}, "a memfd"},
 		{"eventfd", func(t *testing.T) *os.File {
 			fd, err := unix.Eventfd(0, unix.EFD_CLOEXEC)
-			must(t, err)
+			ztest.Must(t, err)
 			return os.NewFile(uintptr(fd), "eventfd")
 		}, "an anonymous"},
 	}
@@ -94,29 +97,29 @@ func pipeTrio(t *testing.T) (zone, host []*os.File) {
 	t.Helper()
 	for i := 0; i < 3; i++ {
 		r, w, err := os.Pipe()
-		must(t, err)
+		ztest.Must(t, err)
 		if i == 0 {
 			zone, host = append(zone, r), append(host, w)
 		} else {
 			zone, host = append(zone, w), append(host, r)
 		}
 	}
-	t.Cleanup(func() { closeAll(zone); closeAll(host) })
+	t.Cleanup(func() { wire.CloseAll(zone); wire.CloseAll(host) })
 	return zone, host
 }
 
 // execWith sends an exec to sock with files as its stdio and returns the
 // first answer.
-func execWith(t *testing.T, sock string, req request, files ...*os.File) response {
+func execWith(t *testing.T, sock string, req wire.Request, files ...*os.File) wire.Response {
 	t.Helper()
-	c, err := dial(sock, 2*time.Second)
-	must(t, err)
+	c, err := wire.Dial(sock, 2*time.Second)
+	ztest.Must(t, err)
 	defer c.Close()
-	must(t, c.send(req, files...))
-	_ = c.c.SetReadDeadline(time.Now().Add(20 * time.Second))
-	var resp response
-	got, err := c.recv(&resp)
-	closeAll(got)
+	ztest.Must(t, c.Send(req, files...))
+	_ = c.C.SetReadDeadline(time.Now().Add(20 * time.Second))
+	var resp wire.Response
+	got, err := c.Recv(&resp)
+	wire.CloseAll(got)
 	if err != nil {
 		t.Fatalf("%s: %v", req.Op, err)
 	}
@@ -127,15 +130,15 @@ func TestExecStdioOnlyPipes(t *testing.T) {
 	z := newXFZone(t)
 	z.ready()
 	marker := filepath.Join(z.zroot(), "tmp", "xf-marker")
-	touch := &ExecRequest{Argv: []string{"sh", "-c", "touch /tmp/xf-marker"}}
-	sock := zoneadmdSock(z.root, z.spec.Name)
+	touch := &api.ExecRequest{Argv: []string{"sh", "-c", "touch /tmp/xf-marker"}}
+	sock := configs.ZoneadmdSock(z.root, z.spec.Name)
 	for _, c := range badStdioCases(t) {
 		for slot, stream := range []string{"stdin", "stdout", "stderr"} {
 			zone, _ := pipeTrio(t)
 			bad := c.open(t)
 			files := append([]*os.File(nil), zone...)
 			files[slot] = bad
-			resp := execWith(t, sock, request{Op: "exec", Exec: touch}, files...)
+			resp := execWith(t, sock, wire.Request{Op: "exec", Exec: touch}, files...)
 			bad.Close()
 			want := "exec: " + stream + ": " + c.what
 			if resp.OK || !strings.Contains(resp.Error, want) || !strings.Contains(resp.Error, "only pipes cross into a zone") {
@@ -148,7 +151,7 @@ func TestExecStdioOnlyPipes(t *testing.T) {
 	}
 	// A terminal session is made in the zone: it takes no descriptors.
 	zone, _ := pipeTrio(t)
-	resp := execWith(t, sock, request{Op: "exec", Exec: &ExecRequest{Argv: touch.Argv, TTY: true}}, zone...)
+	resp := execWith(t, sock, wire.Request{Op: "exec", Exec: &api.ExecRequest{Argv: touch.Argv, TTY: true}}, zone...)
 	if resp.OK || !strings.Contains(resp.Error, "takes no file descriptors") {
 		t.Errorf("exec -t with stdio: answer %+v, want a refusal", resp)
 	}
@@ -160,7 +163,7 @@ func TestExecStdioOnlyPipes(t *testing.T) {
 	if got := z.sh("echo piped"); got != "piped\n" {
 		t.Errorf("pipes: %q", got)
 	}
-	s, err := StartLogin(z.root, z.spec.Name, ExecRequest{Argv: []string{"sh", "-c", "tty; echo tty-ok"}})
+	s, err := StartLogin(z.root, z.spec.Name, api.ExecRequest{Argv: []string{"sh", "-c", "tty; echo tty-ok"}})
 	if err != nil {
 		t.Fatalf("zlogin -t: %v", err)
 	}
@@ -178,13 +181,13 @@ func TestZschedSpawnOnlyPipes(t *testing.T) {
 	z := newXFZone(t)
 	z.ready()
 	marker := filepath.Join(z.zroot(), "tmp", "xf-marker")
-	touch := &ExecRequest{Argv: []string{"sh", "-c", "touch /tmp/xf-marker"}}
-	sock := filepath.Join(runDir(z.root, z.spec.Name), "zsched.sock")
+	touch := &api.ExecRequest{Argv: []string{"sh", "-c", "touch /tmp/xf-marker"}}
+	sock := filepath.Join(configs.RunDir(z.root, z.spec.Name), "zsched.sock")
 	for _, c := range badStdioCases(t) {
 		zone, _ := pipeTrio(t)
 		bad := c.open(t)
 		files := append([]*os.File{bad}, zone[1:]...)
-		resp := execWith(t, sock, request{Op: "spawn", Exec: touch}, files...)
+		resp := execWith(t, sock, wire.Request{Op: "spawn", Exec: touch}, files...)
 		bad.Close()
 		if resp.OK || !strings.Contains(resp.Error, "spawn: stdin: ") || !strings.Contains(resp.Error, "only pipes cross into a zone") {
 			t.Errorf("%s: zsched answered %+v, want a refusal", c.name, resp)
@@ -198,13 +201,13 @@ func TestZschedSpawnOnlyPipes(t *testing.T) {
 // zoneadmdFDs counts the pipe descriptors zoneadmd holds.
 func zoneadmdFDs(t *testing.T, root, name string) int {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join(runDir(root, name), "zoneadmd.pid"))
-	must(t, err)
+	b, err := os.ReadFile(filepath.Join(configs.RunDir(root, name), "zoneadmd.pid"))
+	ztest.Must(t, err)
 	pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
-	must(t, err)
+	ztest.Must(t, err)
 	dir := fmt.Sprintf("/proc/%d/fd", pid)
 	ents, err := os.ReadDir(dir)
-	must(t, err)
+	ztest.Must(t, err)
 	// Pipes only: what the requests bring are pipe ends, while sockets
 	// come and go on their own (zoneadmd reaches its keeper after ready).
 	n := 0
@@ -216,35 +219,27 @@ func zoneadmdFDs(t *testing.T, root, name string) int {
 	return n
 }
 
-// released tells whether every other holder of w's pipe closed its copy:
-// r reads EOF once the last write end is gone.
-func released(r *os.File) bool {
-	_ = r.SetReadDeadline(time.Now().Add(5 * time.Second))
-	n, err := r.Read(make([]byte, 1))
-	return n == 0 && err == io.EOF
-}
-
 func TestSurplusDescriptorsRefused(t *testing.T) {
 	z := newXFZone(t)
 	z.ready()
-	sock := zoneadmdSock(z.root, z.spec.Name)
+	sock := configs.ZoneadmdSock(z.root, z.spec.Name)
 	before := zoneadmdFDs(t, z.root, z.spec.Name)
 	for _, op := range []string{"ping", "status", "usage", "ipcusage", "attach-console", "no-such-op"} {
 		r, w, err := os.Pipe()
-		must(t, err)
-		c, err := dial(sock, 2*time.Second)
-		must(t, err)
-		must(t, c.send(request{Op: op}, w))
+		ztest.Must(t, err)
+		c, err := wire.Dial(sock, 2*time.Second)
+		ztest.Must(t, err)
+		ztest.Must(t, c.Send(wire.Request{Op: op}, w))
 		w.Close()
-		_ = c.c.SetReadDeadline(time.Now().Add(10 * time.Second))
-		var resp response
-		got, err := c.recv(&resp)
-		closeAll(got)
+		_ = c.C.SetReadDeadline(time.Now().Add(10 * time.Second))
+		var resp wire.Response
+		got, err := c.Recv(&resp)
+		wire.CloseAll(got)
 		c.Close()
 		if err != nil || resp.OK || !strings.Contains(resp.Error, op+" takes no file descriptors") {
 			t.Errorf("%s with a descriptor: %+v %v, want a refusal", op, resp, err)
 		}
-		if !released(r) {
+		if !ztest.Released(r) {
 			t.Errorf("%s: zoneadmd kept the descriptor", op)
 		}
 		r.Close()
@@ -253,14 +248,14 @@ func TestSurplusDescriptorsRefused(t *testing.T) {
 	for _, n := range []int{0, 2, 4} {
 		zone, _ := pipeTrio(t)
 		r, w, err := os.Pipe()
-		must(t, err)
+		ztest.Must(t, err)
 		files := append(append([]*os.File(nil), zone...), w)[:n]
-		resp := execWith(t, sock, request{Op: "exec", Exec: &ExecRequest{Argv: []string{"true"}}}, files...)
+		resp := execWith(t, sock, wire.Request{Op: "exec", Exec: &api.ExecRequest{Argv: []string{"true"}}}, files...)
 		w.Close()
 		if resp.OK || !strings.Contains(resp.Error, "exec takes 3 file descriptors") {
 			t.Errorf("exec with %d descriptors: %+v, want a refusal", n, resp)
 		}
-		if n == 4 && !released(r) {
+		if n == 4 && !ztest.Released(r) {
 			t.Error("exec with 4 descriptors: zoneadmd kept the surplus one")
 		}
 		r.Close()
@@ -279,7 +274,7 @@ func TestSurplusDescriptorsRefused(t *testing.T) {
 func TestServeRefusesDescriptors(t *testing.T) {
 	root := t.TempDir()
 	e, err := New(root, "")
-	must(t, err)
+	ztest.Must(t, err)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- e.Serve(ctx) }()
@@ -296,20 +291,20 @@ func TestServeRefusesDescriptors(t *testing.T) {
 	}
 	for _, op := range []string{"list", "start", "zonecfg"} {
 		r, w, err := os.Pipe()
-		must(t, err)
-		c, err := dial(sock, 2*time.Second)
-		must(t, err)
-		must(t, c.send(request{Op: op, Args: []string{"xfnone"}}, w))
+		ztest.Must(t, err)
+		c, err := wire.Dial(sock, 2*time.Second)
+		ztest.Must(t, err)
+		ztest.Must(t, c.Send(wire.Request{Op: op, Args: []string{"xfnone"}}, w))
 		w.Close()
-		_ = c.c.SetReadDeadline(time.Now().Add(10 * time.Second))
-		var resp response
-		got, err := c.recv(&resp)
-		closeAll(got)
+		_ = c.C.SetReadDeadline(time.Now().Add(10 * time.Second))
+		var resp wire.Response
+		got, err := c.Recv(&resp)
+		wire.CloseAll(got)
 		c.Close()
 		if err != nil || resp.OK || !strings.Contains(resp.Error, op+" takes no file descriptors") {
 			t.Errorf("%s with a descriptor: %+v %v, want a refusal", op, resp, err)
 		}
-		if !released(r) {
+		if !ztest.Released(r) {
 			t.Errorf("%s: the service kept the descriptor", op)
 		}
 		r.Close()
@@ -317,20 +312,20 @@ func TestServeRefusesDescriptors(t *testing.T) {
 }
 
 func TestZoneTextHidesHostPaths(t *testing.T) {
-	s := &zoneSockServer{hostPaths: func() ([]string, []string) {
+	s := &zoneadmd.ZoneSockServer{HostPaths: func() ([]string, []string) {
 		return []string{"/proc/4242/root", "/zones/a/root"}, []string{"/zones/a", "/srv/zt/etc/zonetop", "/srv/zt/run/zonetop", "/srv/zt"}
 	}}
 	for in, want := range map[string]string{
 		"open /zones/a/root/etc/project: permission denied":           "open /etc/project: permission denied",
 		"zone root /proc/4242/root: no such file":                     "zone root /: no such file",
-		"zone a: /srv/zt/etc/zonetop/zones/a.xml: malformed XML":      "zone a: " + hiddenPath + ": malformed XML",
-		"lock: open /srv/zt/run/zonetop/.a.projects.lock: is a dir":   "lock: open " + hiddenPath + ": is a dir",
-		"write /sys/fs/cgroup/pids/zonetop/a/pids.max: invalid":       "write " + hiddenPath + ": invalid",
-		"zonepath /zones/a must be owned by root":                     "zonepath " + hiddenPath + " must be owned by root",
+		"zone a: /srv/zt/etc/zonetop/zones/a.xml: malformed XML":      "zone a: " + zoneadmd.HiddenPath + ": malformed XML",
+		"lock: open /srv/zt/run/zonetop/.a.projects.lock: is a dir":   "lock: open " + zoneadmd.HiddenPath + ": is a dir",
+		"write /sys/fs/cgroup/pids/zonetop/a/pids.max: invalid":       "write " + zoneadmd.HiddenPath + ": invalid",
+		"zonepath /zones/a must be owned by root":                     "zonepath " + zoneadmd.HiddenPath + " must be owned by root",
 		"/zones/ab/root and /srv/ztx are someone else's; /etc/passwd": "/zones/ab/root and /srv/ztx are someone else's; /etc/passwd",
 		"": "",
 	} {
-		if got := s.zoneText(in); got != want {
+		if got := s.ZoneText(in); got != want {
 			t.Errorf("zoneText(%q) = %q, want %q", in, got, want)
 		}
 	}
@@ -342,8 +337,8 @@ func TestZoneInfoKeepsRctlNames(t *testing.T) {
 		{Name: "zone.max-lwps", Values: []zones.RctlValue{{Priv: "privileged", Limit: 50, Action: "deny"}}},
 		{Name: "zone.max-shm-ids", Values: []zones.RctlValue{{Priv: "privileged", Limit: 100, Action: "deny"}}},
 	}}
-	s := &zoneSockServer{zone: "xf1", status: func() ZoneStatus { return ZoneStatus{State: "running"} }}
-	in := s.selfInfo(Principal{UID: 0, Zone: "xf1"}, cfg)
+	s := &zoneadmd.ZoneSockServer{Zone: "xf1", Status: func() api.ZoneStatus { return api.ZoneStatus{State: "running"} }}
+	in := s.SelfInfo(api.Principal{UID: 0, Zone: "xf1"}, cfg)
 	joined := strings.Join(in.Caps, "\n")
 	for _, want := range []string{
 		"add rctl; set name=zone.max-lwps; add value (priv=privileged,limit=50,action=deny); end",
@@ -356,36 +351,8 @@ func TestZoneInfoKeepsRctlNames(t *testing.T) {
 	// The audit's configuration diff names the rctl that changed.
 	after := cfg.Clone()
 	after.Rctls[1].Values[0].Limit = 200
-	rm, ad := ConfigDiff(cfg, after)
+	rm, ad := audit.ConfigDiff(cfg, after)
 	if !strings.Contains(rm, "zone.max-shm-ids") || !strings.Contains(ad, "zone.max-shm-ids") || strings.Contains(rm+ad, "zone.max-lwps") {
 		t.Errorf("diff removed %q, added %q", rm, ad)
-	}
-}
-
-// The zone socket takes no descriptors: a zone user who sends one gets a
-// refusal, and zoneadmd keeps none.
-func TestZoneSockRefusesDescriptors(t *testing.T) {
-	sock, _, _ := startTestZoneSock(t, Principal{UID: 0, Zone: "zs1"})
-	c, err := net.DialUnix("unix", nil, &net.UnixAddr{Name: sock, Net: "unix"})
-	must(t, err)
-	defer c.Close()
-	r, w, err := os.Pipe()
-	must(t, err)
-	defer r.Close()
-	_, _, err = c.WriteMsgUnix(frame([]byte(`{"op":"info"}`)), unix.UnixRights(int(w.Fd())), nil)
-	must(t, err)
-	w.Close()
-	_ = c.SetReadDeadline(time.Now().Add(5 * time.Second))
-	b, err := readZoneFrame(c)
-	if err != nil {
-		t.Fatalf("no answer: %v", err)
-	}
-	var reply ZoneReply
-	must(t, json.Unmarshal(b, &reply))
-	if reply.OK || !strings.Contains(reply.Error, "the zone socket takes no file descriptors") {
-		t.Errorf("info with a descriptor: %+v, want a refusal", reply)
-	}
-	if !released(r) {
-		t.Error("the zone socket's server kept the descriptor")
 	}
 }

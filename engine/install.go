@@ -12,6 +12,8 @@ import (
 	"path/filepath"
 	"strings"
 	"syscall"
+	"zonetop/internal/configs"
+	"zonetop/internal/pathrs"
 
 	"golang.org/x/sys/unix"
 )
@@ -101,7 +103,7 @@ func VerifyInstall(o InstallOptions) []error {
 	case filepath.Clean(o.Zonepath) == "/":
 		bad("zonepath may not be /")
 	default:
-		if err := CheckZonepathOnHost(o.Root, o.Zonepath); err != nil {
+		if err := pathrs.CheckZonepathOnHost(o.Root, o.Zonepath); err != nil {
 			errs = append(errs, err)
 			break
 		}
@@ -135,7 +137,7 @@ func VerifyInstall(o InstallOptions) []error {
 			}
 		}
 	}
-	if !zoneNameSyntax(o.ZoneName) {
+	if !configs.ZoneNameSyntax(o.ZoneName) {
 		bad("zone name %q is not usable as a host name", o.ZoneName)
 	}
 	switch o.Brand {
@@ -218,13 +220,13 @@ func makeZoneRoot(ctx context.Context, root, zonepath string, fill func(root str
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("%s: %w", zp, err)
 	}
-	at, err := openZonepath(root, zonepath)
+	at, err := pathrs.OpenZonepath(root, zonepath)
 	if err != nil {
 		return fmt.Errorf("%s: %w", zp, err)
 	}
 	defer at.Close()
 	created := false
-	if err := unix.Mkdirat(at.pfd, at.base, 0o700); err == nil {
+	if err := unix.Mkdirat(at.Pfd, at.Base, 0o700); err == nil {
 		created = true
 	} else if !errors.Is(err, unix.EEXIST) {
 		return fmt.Errorf("%s: %w", zp, err)
@@ -234,11 +236,11 @@ func makeZoneRoot(ctx context.Context, root, zonepath string, fill func(root str
 			return
 		}
 		// Cleanup must run even when ctx is what failed.
-		if cerr := removeZonepathAt(context.Background(), at.pfd, at.base, zp, !created); cerr != nil {
+		if cerr := removeZonepathAt(context.Background(), at.Pfd, at.Base, zp, !created); cerr != nil {
 			err = fmt.Errorf("%w (and cleaning up failed: %v)", err, cerr)
 		}
 	}()
-	zfd, err := unix.Openat(at.pfd, at.base, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+	zfd, err := unix.Openat(at.Pfd, at.Base, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return fmt.Errorf("%s: %w", zp, err)
 	}
@@ -259,7 +261,7 @@ func makeZoneRoot(ctx context.Context, root, zonepath string, fill func(root str
 	if err := fdOwnerMode(rootfd, 0o755); err != nil {
 		return fmt.Errorf("%s: root: %w", zp, err)
 	}
-	if err := fill(filepath.Join(at.real, "root"), rootfd); err != nil {
+	if err := fill(filepath.Join(at.Real, "root"), rootfd); err != nil {
 		return fmt.Errorf("%s: %w", zp, err)
 	}
 	return nil
@@ -348,7 +350,7 @@ func symlinkInRoot(rootfd int, rel, target string) error {
 // writeInRoot writes a root-owned file rel beneath rootfd without following
 // any symlink. An existing entry is replaced only when replace is set.
 func writeInRoot(rootfd int, rel string, data []byte, mode uint32, replace bool) error {
-	pfd, err := openBeneath(rootfd, filepath.Dir(rel), unix.O_PATH|unix.O_DIRECTORY)
+	pfd, err := pathrs.OpenBeneath(rootfd, filepath.Dir(rel), unix.O_PATH|unix.O_DIRECTORY)
 	if err != nil {
 		return fmt.Errorf("write %s: directory: %w", rel, err)
 	}

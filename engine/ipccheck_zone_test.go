@@ -11,6 +11,11 @@ import (
 	"syscall"
 	"testing"
 	"time"
+	"zonetop/api"
+	"zonetop/internal/configs"
+	"zonetop/internal/platform"
+	"zonetop/internal/zoneadmd"
+	"zonetop/internal/ztest"
 
 	"golang.org/x/sys/unix"
 )
@@ -107,12 +112,12 @@ func ipcTool(project string, cmds []string) int {
 // ipcZone is a busybox zone with ipctool and an /etc/project.
 func newIPCZone(t *testing.T, project string, rctls map[string]string) *testZone {
 	t.Helper()
-	needSeccompRoot(t)
+	ztest.NeedSeccompRoot(t)
 	z := newBusyboxZone(t)
 	self, err := os.ReadFile("/proc/self/exe")
-	must(t, err)
-	must(t, os.WriteFile(filepath.Join(z.zroot(), "bin/ipctool"), self, 0o755))
-	must(t, os.WriteFile(filepath.Join(z.zroot(), "etc/project"), []byte(project), 0o644))
+	ztest.Must(t, err)
+	ztest.Must(t, os.WriteFile(filepath.Join(z.zroot(), "bin/ipctool"), self, 0o755))
+	ztest.Must(t, os.WriteFile(filepath.Join(z.zroot(), "etc/project"), []byte(project), 0o644))
 	z.spec.IPCRctls = rctls
 	z.ready()
 	return z
@@ -136,7 +141,7 @@ func (z *testZone) startIPC(project string, env []string, cmds ...string) chan i
 		var out, errb bytes.Buffer
 		// The product's own path: zoneadmd puts the command into its
 		// project's cgroup before it runs.
-		code, err := Exec(z.root, z.spec.Name, ExecRequest{Argv: append([]string{"/bin/ipctool", token, project}, cmds...),
+		code, err := zoneadmd.Exec(z.root, z.spec.Name, api.ExecRequest{Argv: append([]string{"/bin/ipctool", token, project}, cmds...),
 			Env: append([]string{"ZT_IPCTOOL=1"}, env...), Project: project}, nil, &out, &errb)
 		ch <- ipcToolResult{code, out.String() + errb.String(), err}
 	}()
@@ -168,8 +173,8 @@ func wantLines(t *testing.T, what string, got []string, want ...string) {
 
 func ipcUsed(t *testing.T, z *testZone, project, res string) uint64 {
 	t.Helper()
-	us, err := IPCUsageOf(z.root, z.spec.Name)
-	must(t, err)
+	us, err := zoneadmd.IPCUsageOf(z.root, z.spec.Name)
+	ztest.Must(t, err)
 	for _, u := range us {
 		if u.Project == project {
 			return u.Used[res]
@@ -217,7 +222,7 @@ func TestIPCZoneFigures(t *testing.T) {
 	// A grandchild of a shell, in the default project: the filter is
 	// inherited across fork and exec.
 	var out, errb bytes.Buffer
-	code, err := Exec(z.root, z.spec.Name, ExecRequest{Argv: []string{"sh", "-c", "/bin/ipctool x default shm:1 && true"},
+	code, err := zoneadmd.Exec(z.root, z.spec.Name, api.ExecRequest{Argv: []string{"sh", "-c", "/bin/ipctool x default shm:1 && true"},
 		Env: []string{"ZT_IPCTOOL=1"}}, nil, &out, &errb)
 	if err != nil || code != 0 || len(strings.Fields(out.String())) != 2 {
 		t.Fatalf("sh ipctool: %d %v %q %q", code, err, out.String(), errb.String())
@@ -273,10 +278,10 @@ func TestIPCZoneIDs(t *testing.T) {
 			t.Fatal("no keeper took up the zone")
 		}
 		time.Sleep(5 * time.Millisecond)
-		keeper = KeeperPid(z.root)
+		keeper = zoneadmd.KeeperPid(z.root)
 	}
 	waiting := z.startIPC("P2", []string{"ZT_IPCOUT=/tmp/res"}, "wait:/tmp/go", "sem:1")
-	ipcJSON := filepath.Join(runDir(z.root, z.spec.Name), "ipc.json")
+	ipcJSON := filepath.Join(configs.RunDir(z.root, z.spec.Name), "ipc.json")
 	for i := 0; ; i++ {
 		if b, err := os.ReadFile(ipcJSON); err == nil && bytes.Count(b, []byte(`"project":"P1"`)) == 5 {
 			break
@@ -294,30 +299,30 @@ func TestIPCZoneIDs(t *testing.T) {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
-	b, err := os.ReadFile(filepath.Join(runDir(z.root, z.spec.Name), "zoneadmd.pid"))
-	must(t, err)
+	b, err := os.ReadFile(filepath.Join(configs.RunDir(z.root, z.spec.Name), "zoneadmd.pid"))
+	ztest.Must(t, err)
 	pid, _ := strconv.Atoi(strings.TrimSpace(string(b)))
-	must(t, syscall.Kill(keeper, syscall.SIGSTOP))
+	ztest.Must(t, syscall.Kill(keeper, syscall.SIGSTOP))
 	stopped := true
 	defer func() {
 		if stopped {
 			_ = syscall.Kill(keeper, syscall.SIGCONT)
 		}
 	}()
-	must(t, syscall.Kill(pid, syscall.SIGKILL))
-	for i := 0; ZoneadmdRunning(z.root, z.spec.Name); i++ {
+	ztest.Must(t, syscall.Kill(pid, syscall.SIGKILL))
+	for i := 0; zoneadmd.ZoneadmdRunning(z.root, z.spec.Name); i++ {
 		if i > 1000 {
 			t.Fatal("zoneadmd did not die")
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
-	must(t, os.WriteFile(filepath.Join(z.zroot(), "tmp/go"), nil, 0o644))
+	ztest.Must(t, os.WriteFile(filepath.Join(z.zroot(), "tmp/go"), nil, 0o644))
 	res := filepath.Join(z.zroot(), "tmp/res")
 	time.Sleep(500 * time.Millisecond)
 	if got, err := os.ReadFile(res); err == nil {
 		t.Fatalf("an IPC call went through while the zone had no supervisor: %q", got)
 	}
-	must(t, syscall.Kill(keeper, syscall.SIGCONT))
+	ztest.Must(t, syscall.Kill(keeper, syscall.SIGCONT))
 	stopped = false
 	var out []byte
 	for i := 0; ; i++ {
@@ -335,9 +340,9 @@ func TestIPCZoneIDs(t *testing.T) {
 		t.Fatal("the waiting ipctool did not end once answered")
 	}
 	wantLines(t, "answered by the zoneadmd the keeper started", strings.Split(strings.TrimSpace(string(out)), "\n"), "ok", "err ENOSPC")
-	b, err = os.ReadFile(filepath.Join(runDir(z.root, z.spec.Name), "zoneadmd.pid"))
-	must(t, err)
-	if npid, _ := strconv.Atoi(strings.TrimSpace(string(b))); npid == pid || !ZoneadmdRunning(z.root, z.spec.Name) {
+	b, err = os.ReadFile(filepath.Join(configs.RunDir(z.root, z.spec.Name), "zoneadmd.pid"))
+	ztest.Must(t, err)
+	if npid, _ := strconv.Atoi(strings.TrimSpace(string(b))); npid == pid || !zoneadmd.ZoneadmdRunning(z.root, z.spec.Name) {
 		t.Fatalf("no new zoneadmd answers (pid file %q)", b)
 	}
 	// The new zoneadmd recounted (P1's sets stay P1's) and enforces.
@@ -354,7 +359,7 @@ func TestIPCZoneIDs(t *testing.T) {
 // with the listener closed and no copy left, a notified call fails with
 // ENOSYS instead of hanging.
 func TestSeccompListenerGone(t *testing.T) {
-	needSeccompRoot(t)
+	ztest.NeedSeccompRoot(t)
 	errc := make(chan error, 1)
 	go func() {
 		runtime.LockOSThread() // never unlocked: the filter dies with the thread
@@ -362,7 +367,7 @@ func TestSeccompListenerGone(t *testing.T) {
 			errc <- err
 			return
 		}
-		l, err := installZoneFilter(zoneFilterPolicy{})
+		l, err := platform.InstallZoneFilter(platform.ZoneFilterPolicy{})
 		if err != nil {
 			errc <- err
 			return

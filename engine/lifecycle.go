@@ -8,15 +8,15 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
+	"zonetop/api"
+	"zonetop/internal/configs"
+	"zonetop/internal/pathrs"
+	"zonetop/internal/testhook"
+	"zonetop/internal/zoneadmd"
+	"zonetop/zones"
 
 	"golang.org/x/sys/unix"
-
-	"zonetop/zones"
 )
-
-// ErrPermission is what every refused call wraps, so front ends can tell
-// "not allowed" from "failed".
-var ErrPermission = errors.New("permission denied")
 
 // load reads a zone's configuration and index entry together, for an
 // operation that will act on it. A configuration that does not verify
@@ -43,7 +43,7 @@ func (e *Engine) checkZonepath(cfg *zones.Config) error {
 	if cfg.Zonepath == "" {
 		return nil
 	}
-	if err := CheckZonepathOnHost(e.Root, strings.TrimSuffix(e.Root, "/")+"/"+strings.TrimPrefix(cfg.Zonepath, "/")); err != nil {
+	if err := pathrs.CheckZonepathOnHost(e.Root, strings.TrimSuffix(e.Root, "/")+"/"+strings.TrimPrefix(cfg.Zonepath, "/")); err != nil {
 		return fmt.Errorf("zone %s: %w", cfg.Name, err)
 	}
 	return nil
@@ -52,14 +52,14 @@ func (e *Engine) checkZonepath(cfg *zones.Config) error {
 // liveState is the zone's state as its supervisor sees it, falling back to
 // the index when no supervisor runs.
 func (e *Engine) liveState(name string, ent zones.IndexEntry) zones.State {
-	zi := ZoneInfo{Name: name, State: string(ent.State)}
+	zi := api.ZoneInfo{Name: name, State: string(ent.State)}
 	e.fillLive(&zi)
 	return zones.State(zi.State)
 }
 
 // VerifyZone checks a zone's configuration and, for a configured zone, what
 // install will need. Every problem is returned.
-func (e *Engine) VerifyZone(ctx context.Context, p Principal, name string) []error {
+func (e *Engine) VerifyZone(ctx context.Context, p api.Principal, name string) []error {
 	cfg, ent, err := e.load(name)
 	if err != nil {
 		return []error{err}
@@ -89,10 +89,10 @@ func (e *Engine) installOptions(cfg *zones.Config, archive string, progress func
 // InstallZone fills the zone's root by its brand. The zone is incomplete
 // while that runs; on failure it goes back to configured with nothing left.
 // A zone left incomplete by an interrupted install is cleaned up first.
-func (e *Engine) InstallZone(ctx context.Context, p Principal, name, archive string, progress func(Progress)) (err error) {
+func (e *Engine) InstallZone(ctx context.Context, p api.Principal, name, archive string, progress func(Progress)) (err error) {
 	defer e.auditOp(p, name, "install")(&err)
 	defer func() { e.note(p, name, "install", err) }()
-	if err := e.authorize(p, name, ActInstall); err != nil {
+	if err := e.authorize(p, name, api.ActInstall); err != nil {
 		return err
 	}
 	cfg, ent, err := e.load(name)
@@ -116,7 +116,7 @@ func (e *Engine) InstallZone(ctx context.Context, p Principal, name, archive str
 		inner := opts.Progress
 		opts.Progress = func(pr Progress) {
 			if reports++; reports == 2 {
-				testPause(e.Root, "install-mid")
+				testhook.TestPause(e.Root, "install-mid")
 			}
 			if inner != nil {
 				inner(pr)
@@ -159,14 +159,14 @@ func (e *Engine) fillRoot(ctx context.Context, name, op string, cfg *zones.Confi
 	if err := e.store.SetState(name, []zones.State{zones.StateConfigured}, zones.StateIncomplete, op+" under way"); err != nil {
 		return fmt.Errorf("%s %s: %w", op, name, err)
 	}
-	testPause(e.Root, op+"-begin")
+	testhook.TestPause(e.Root, op+"-begin")
 	if err := fill(); err != nil {
 		if serr := e.store.SetState(name, []zones.State{zones.StateIncomplete}, zones.StateConfigured, ""); serr != nil {
 			return fmt.Errorf("%w (and the zone stays incomplete: %v)", err, serr)
 		}
 		return err
 	}
-	testPause(e.Root, op+"-end")
+	testhook.TestPause(e.Root, op+"-end")
 	return e.store.SetState(name, []zones.State{zones.StateIncomplete}, zones.StateInstalled, "")
 }
 
@@ -177,13 +177,13 @@ func (e *Engine) fillRoot(ctx context.Context, name, op string, cfg *zones.Confi
 // its operation lock, so it cannot be uninstalled. As with install, the new
 // zone is incomplete while the copy runs and back to configured, with
 // nothing left, if it fails.
-func (e *Engine) CloneZone(ctx context.Context, p Principal, name, source string, progress func(Progress)) (err error) {
+func (e *Engine) CloneZone(ctx context.Context, p api.Principal, name, source string, progress func(Progress)) (err error) {
 	defer e.auditOp(p, name, "clone from "+source)(&err)
 	defer func() { e.note(p, name, "clone", err) }()
-	if err := e.authorize(p, name, ActInstall); err != nil {
+	if err := e.authorize(p, name, api.ActInstall); err != nil {
 		return err
 	}
-	if err := e.authorize(p, source, ActCloneFrom); err != nil {
+	if err := e.authorize(p, source, api.ActCloneFrom); err != nil {
 		return err
 	}
 	if source == name {
@@ -230,10 +230,10 @@ func (e *Engine) CloneZone(ctx context.Context, p Principal, name, source string
 }
 
 // UninstallZone removes the zone's root; the configuration stays.
-func (e *Engine) UninstallZone(ctx context.Context, p Principal, name string, force bool) (err error) {
+func (e *Engine) UninstallZone(ctx context.Context, p api.Principal, name string, force bool) (err error) {
 	defer e.auditOp(p, name, "uninstall")(&err)
 	defer func() { e.note(p, name, "uninstall", err) }()
-	if err := e.authorize(p, name, ActUninstall); err != nil {
+	if err := e.authorize(p, name, api.ActUninstall); err != nil {
 		return err
 	}
 	cfg, ent, err := e.load(name)
@@ -262,33 +262,33 @@ func (e *Engine) UninstallZone(ctx context.Context, p Principal, name string, fo
 // ReadyZone brings an installed zone's virtual platform up with no user
 // processes in it.
 // The index is not written: ready is the supervisor's state (record).
-func (e *Engine) ReadyZone(ctx context.Context, p Principal, name string) (_ ZoneStatus, err error) {
+func (e *Engine) ReadyZone(ctx context.Context, p api.Principal, name string) (_ api.ZoneStatus, err error) {
 	au := e.auditLater(p, name, "ready")
 	defer au.done(&err)
 	defer func() { e.note(p, name, "ready", err) }()
-	if err := e.authorize(p, name, ActReady); err != nil {
-		return ZoneStatus{}, err
+	if err := e.authorize(p, name, api.ActReady); err != nil {
+		return api.ZoneStatus{}, err
 	}
 	cfg, ent, err := e.load(name)
 	if err != nil {
-		return ZoneStatus{}, fmt.Errorf("ready %s: %w", name, err)
+		return api.ZoneStatus{}, fmt.Errorf("ready %s: %w", name, err)
 	}
 	live := e.liveState(name, ent)
 	au.sawState(live)
 	if err := zones.CheckOp(name, live, "ready"); err != nil {
-		return ZoneStatus{}, err
+		return api.ZoneStatus{}, err
 	}
 	if live == zones.StateInstalled && e.opRunning(name) {
 		// A clone copying from it, or an uninstall, holds the zone; its
 		// zoneadmd would wait for the platform lock and then give up.
-		return ZoneStatus{}, fmt.Errorf("zone %s is held by another operation (a clone from it, or an uninstall); %s", name, "try again when it ends")
+		return api.ZoneStatus{}, fmt.Errorf("zone %s is held by another operation (a clone from it, or an uninstall); %s", name, "try again when it ends")
 	}
 	spec, err := e.Spec(cfg)
 	if err != nil {
-		return ZoneStatus{}, fmt.Errorf("ready %s: %w", name, err)
+		return api.ZoneStatus{}, fmt.Errorf("ready %s: %w", name, err)
 	}
-	testPause(e.Root, "ready-begin")
-	st, err := Ready(e.Root, spec)
+	testhook.TestPause(e.Root, "ready-begin")
+	st, err := zoneadmd.Ready(e.Root, spec)
 	if err != nil {
 		if strings.HasPrefix(err.Error(), "ready "+name+": ") {
 			return st, err // zoneadmd's own words already say where
@@ -296,37 +296,37 @@ func (e *Engine) ReadyZone(ctx context.Context, p Principal, name string) (_ Zon
 		return st, fmt.Errorf("ready %s: %w", name, err)
 	}
 	au.endedIn(st)
-	testPause(e.Root, "ready-end")
+	testhook.TestPause(e.Root, "ready-end")
 	return st, nil
 }
 
 // BootZone starts the zone's init, passing through ready when the zone is
 // only installed.
-func (e *Engine) BootZone(ctx context.Context, p Principal, name string, args []string) (_ ZoneStatus, err error) {
+func (e *Engine) BootZone(ctx context.Context, p api.Principal, name string, args []string) (_ api.ZoneStatus, err error) {
 	au := e.auditLater(p, name, "boot")
 	defer au.done(&err)
 	defer func() { e.note(p, name, "boot", err) }()
-	if err := e.authorize(p, name, ActBoot); err != nil {
-		return ZoneStatus{}, err
+	if err := e.authorize(p, name, api.ActBoot); err != nil {
+		return api.ZoneStatus{}, err
 	}
 	// The configuration is read even when ready, which reads it again,
 	// does not follow: a damaged file is named whatever the state.
 	_, ent, err := e.load(name)
 	if err != nil {
-		return ZoneStatus{}, fmt.Errorf("boot %s: %w", name, err)
+		return api.ZoneStatus{}, fmt.Errorf("boot %s: %w", name, err)
 	}
 	state := e.liveState(name, ent)
 	au.sawState(state)
 	if err := zones.CheckOp(name, state, "boot"); err != nil {
-		return ZoneStatus{}, err
+		return api.ZoneStatus{}, err
 	}
 	if state == zones.StateInstalled {
 		if _, err := e.ReadyZone(ctx, p, name); err != nil {
-			return ZoneStatus{}, fmt.Errorf("boot %s: %w", name, err)
+			return api.ZoneStatus{}, fmt.Errorf("boot %s: %w", name, err)
 		}
 	}
-	testPause(e.Root, "boot-begin")
-	st, err := Boot(e.Root, name, args)
+	testhook.TestPause(e.Root, "boot-begin")
+	st, err := zoneadmd.Boot(e.Root, name, args)
 	if err != nil {
 		if strings.HasPrefix(err.Error(), "boot "+name+": ") {
 			return st, err // zoneadmd's own words already say where
@@ -339,31 +339,31 @@ func (e *Engine) BootZone(ctx context.Context, p Principal, name string, args []
 
 // HaltZone tears the zone's platform down. A halt that cannot finish leaves
 // the zone down with the reason; running halt again finishes the job.
-func (e *Engine) HaltZone(ctx context.Context, p Principal, name string) (_ ZoneStatus, err error) {
+func (e *Engine) HaltZone(ctx context.Context, p api.Principal, name string) (_ api.ZoneStatus, err error) {
 	au := e.auditLater(p, name, "halt")
 	defer au.done(&err)
 	defer func() { e.note(p, name, "halt", err) }()
-	if err := e.authorize(p, name, ActHalt); err != nil {
-		return ZoneStatus{}, err
+	if err := e.authorize(p, name, api.ActHalt); err != nil {
+		return api.ZoneStatus{}, err
 	}
 	ent, err := e.store.State(name)
 	if err != nil {
-		return ZoneStatus{}, fmt.Errorf("halt %s: %w", name, err)
+		return api.ZoneStatus{}, fmt.Errorf("halt %s: %w", name, err)
 	}
 	// With a platform there in a state halt applies to, zoneadmd halts
 	// whatever it holds now (ready, running, shutting down, down): its
 	// status is not asked first.
-	live, up := runtimeState(e.Root, name)
+	live, up := zoneadmd.RuntimeState(e.Root, name)
 	if !up || zones.CheckOp(name, live, "halt") != nil {
 		live = e.liveState(name, ent)
 	}
 	au.sawState(live)
 	if err := zones.CheckOp(name, live, "halt"); err != nil {
-		return ZoneStatus{}, err
+		return api.ZoneStatus{}, err
 	}
-	st, herr := Halt(e.Root, name)
+	st, herr := zoneadmd.Halt(e.Root, name)
 	if herr == nil {
-		au.endedIn(ZoneStatus{State: string(zones.StateInstalled)})
+		au.endedIn(api.ZoneStatus{State: string(zones.StateInstalled)})
 	}
 	if rerr := e.record(name, st); rerr != nil && herr == nil {
 		herr = rerr
@@ -376,20 +376,20 @@ func (e *Engine) HaltZone(ctx context.Context, p Principal, name string) (_ Zone
 
 // ShutdownZone runs the zone's shutdown entries for at most timeout, then
 // halts it.
-func (e *Engine) ShutdownZone(ctx context.Context, p Principal, name string, timeout time.Duration) (_ ZoneStatus, err error) {
+func (e *Engine) ShutdownZone(ctx context.Context, p api.Principal, name string, timeout time.Duration) (_ api.ZoneStatus, err error) {
 	defer e.auditOp(p, name, "shutdown")(&err)
 	defer func() { e.note(p, name, "shutdown", err) }()
-	if err := e.authorize(p, name, ActShutdown); err != nil {
-		return ZoneStatus{}, err
+	if err := e.authorize(p, name, api.ActShutdown); err != nil {
+		return api.ZoneStatus{}, err
 	}
 	ent, err := e.store.State(name)
 	if err != nil {
-		return ZoneStatus{}, fmt.Errorf("shutdown %s: %w", name, err)
+		return api.ZoneStatus{}, fmt.Errorf("shutdown %s: %w", name, err)
 	}
 	if err := zones.CheckOp(name, e.liveState(name, ent), "shutdown"); err != nil {
-		return ZoneStatus{}, err
+		return api.ZoneStatus{}, err
 	}
-	st, serr := Shutdown(e.Root, name, timeout)
+	st, serr := zoneadmd.Shutdown(e.Root, name, timeout)
 	if rerr := e.record(name, st); rerr != nil && serr == nil {
 		serr = rerr
 	}
@@ -400,10 +400,10 @@ func (e *Engine) ShutdownZone(ctx context.Context, p Principal, name string, tim
 }
 
 // RebootZone is halt then boot; the zone comes back with a new zone ID.
-func (e *Engine) RebootZone(ctx context.Context, p Principal, name string, args []string) (_ ZoneStatus, err error) {
+func (e *Engine) RebootZone(ctx context.Context, p api.Principal, name string, args []string) (_ api.ZoneStatus, err error) {
 	defer func() { e.note(p, name, "reboot", err) }()
 	if _, err := e.HaltZone(ctx, p, name); err != nil {
-		return ZoneStatus{}, fmt.Errorf("reboot %s: %w", name, err)
+		return api.ZoneStatus{}, fmt.Errorf("reboot %s: %w", name, err)
 	}
 	return e.BootZone(ctx, p, name, args)
 }
@@ -414,7 +414,7 @@ func (e *Engine) RebootZone(ctx context.Context, p Principal, name string, args 
 // platform, as they end with a host restart. Neither boot nor halt then
 // rewrites the index (two fsyncs, ~0.6 ms each time); halt only mends an
 // index that still holds a runtime state from an older zonetop.
-func (e *Engine) record(name string, st ZoneStatus) error {
+func (e *Engine) record(name string, st api.ZoneStatus) error {
 	switch zones.State(st.State) {
 	case "", "none", zones.StateInstalled:
 		return e.store.SetState(name, nil, zones.StateInstalled, "")
@@ -427,12 +427,12 @@ func (e *Engine) record(name string, st ZoneStatus) error {
 // process dies, so a listing can tell an operation under way from one
 // that was killed and left the zone incomplete.
 func (e *Engine) opLockPath(name string) string {
-	return filepath.Join(runBase(e.Root), "."+name+".op")
+	return filepath.Join(configs.RunBase(e.Root), "."+name+".op")
 }
 
 // opLock takes the zone's operation lock; release drops it.
 func (e *Engine) opLock(name string) (release func(), err error) {
-	if err := os.MkdirAll(runBase(e.Root), 0o755); err != nil {
+	if err := os.MkdirAll(configs.RunBase(e.Root), 0o755); err != nil {
 		return nil, err
 	}
 	f, err := os.OpenFile(e.opLockPath(name), os.O_RDWR|os.O_CREATE, 0o600)
@@ -452,10 +452,10 @@ func (e *Engine) opLock(name string) (release func(), err error) {
 // holdPlatformLock takes the zone's zoneadmd lock, so no zoneadmd can start
 // for it (no ready, no boot, no console) until release.
 func (e *Engine) holdPlatformLock(name string) (release func(), err error) {
-	if err := os.MkdirAll(runBase(e.Root), 0o755); err != nil {
+	if err := os.MkdirAll(configs.RunBase(e.Root), 0o755); err != nil {
 		return nil, err
 	}
-	f, err := os.OpenFile(zoneadmdLockPath(e.Root, name), os.O_RDWR|os.O_CREATE, 0o600)
+	f, err := os.OpenFile(zoneadmd.ZoneadmdLockPath(e.Root, name), os.O_RDWR|os.O_CREATE, 0o600)
 	if err != nil {
 		return nil, err
 	}
@@ -490,14 +490,14 @@ func (e *Engine) incompleteReason(name, reason string) string {
 	return op + " interrupted; run it again, or uninstall -F"
 }
 
-func init() { delegatedLifecycle = runDelegated }
+func init() { zoneadmd.DelegatedLifecycle = runDelegated }
 
 // runDelegated is a delegated user's life-cycle call that reached the
 // zone's zoneadmd directly (see delegatedLifecycle).
-func runDelegated(ctx context.Context, root string, p Principal, name, op string, args []string, timeout time.Duration) (ZoneStatus, error) {
+func runDelegated(ctx context.Context, root string, p api.Principal, name, op string, args []string, timeout time.Duration) (api.ZoneStatus, error) {
 	e, err := New(root, "")
 	if err != nil {
-		return ZoneStatus{}, err
+		return api.ZoneStatus{}, err
 	}
 	switch op {
 	case "ready":
@@ -509,5 +509,5 @@ func runDelegated(ctx context.Context, root string, p Principal, name, op string
 	case "shutdown":
 		return e.ShutdownZone(ctx, p, name, timeout)
 	}
-	return ZoneStatus{}, fmt.Errorf("%s: not a life-cycle operation", op)
+	return api.ZoneStatus{}, fmt.Errorf("%s: not a life-cycle operation", op)
 }

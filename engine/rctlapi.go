@@ -6,31 +6,27 @@ import (
 	"math"
 	"path/filepath"
 	"strings"
-
+	"zonetop/api"
+	"zonetop/internal/audit"
+	"zonetop/internal/configs"
+	"zonetop/internal/wire"
+	"zonetop/internal/zoneadmd"
 	"zonetop/limits"
 	"zonetop/zones"
 )
 
-// The front ends' share of resource controls: prctl, projadd/projmod/
-// projdel, zonestat and the console's Caps and Projects tabs. Every call
-// carries a principal; zone caps are the global administrator's, a zone's
-// projects also its zone administrator's.
-
-// errZoneCaps is the refusal a zone administrator gets for a zone cap.
-var errZoneCaps = fmt.Errorf("%w: zone caps are set by the global administrator", ErrPermission)
-
-func mayEditProjects(p Principal, zone string) error {
+func mayEditProjects(p api.Principal, zone string) error {
 	if p.GlobalAdmin() || (p.Zone == zone && p.UID == 0) {
 		return nil
 	}
-	return fmt.Errorf("%w: projects of zone %s are set by its zone administrator or the global administrator", ErrPermission, zone)
+	return fmt.Errorf("%w: projects of zone %s are set by its zone administrator or the global administrator", api.ErrPermission, zone)
 }
 
-func mayView(p Principal, zone string) error {
+func mayView(p api.Principal, zone string) error {
 	if p.Zone == "global" || p.Zone == zone {
 		return nil
 	}
-	return fmt.Errorf("%w: zone %s is not visible from zone %s", ErrPermission, zone, p.Zone)
+	return fmt.Errorf("%w: zone %s is not visible from zone %s", api.ErrPermission, zone, p.Zone)
 }
 
 // SetRctl changes one rctl of a zone (zone.*) or of one of its projects.
@@ -38,14 +34,14 @@ func mayView(p Principal, zone string) error {
 // zone's configuration (zone caps) or the zone's /etc/project (project
 // controls). A zone administrator asking for a zone cap is refused and
 // nothing changes.
-func (e *Engine) SetRctl(ctx context.Context, p Principal, zone string, ch RctlChange, persist bool) (err error) {
+func (e *Engine) SetRctl(ctx context.Context, p api.Principal, zone string, ch api.RctlChange, persist bool) (err error) {
 	defer e.auditRctl(p, zone, ch, persist)(&err)
 	return e.setRctl(ctx, p, zone, ch, persist)
 }
 
 // auditRctl records an rctl change (refusals included) with the value it
 // replaced.
-func (e *Engine) auditRctl(p Principal, zone string, ch RctlChange, persist bool) func(*error) {
+func (e *Engine) auditRctl(p api.Principal, zone string, ch api.RctlChange, persist bool) func(*error) {
 	what := "set-rctl " + ch.Name
 	switch {
 	case ch.Task >= 0 && strings.HasPrefix(ch.Name, "task."):
@@ -71,15 +67,15 @@ func (e *Engine) auditRctl(p Principal, zone string, ch RctlChange, persist bool
 		}
 	}
 	return func(errp *error) {
-		rec := AuditRecord{Principal: auditPrincipal(p), Zone: zone, What: what, Before: before, After: ch.Values, Result: "ok"}
+		rec := audit.AuditRecord{Principal: audit.AuditPrincipalOf(p), Zone: zone, What: what, Before: before, After: ch.Values, Result: "ok"}
 		if *errp != nil {
 			rec.Result = (*errp).Error()
 		}
-		_ = AppendAudit(e.Root, rec)
+		_ = audit.AppendAudit(e.Root, rec)
 	}
 }
 
-func (e *Engine) setRctl(ctx context.Context, p Principal, zone string, ch RctlChange, persist bool) error {
+func (e *Engine) setRctl(ctx context.Context, p api.Principal, zone string, ch api.RctlChange, persist bool) error {
 	r, err := limits.Lookup(ch.Name)
 	if err != nil {
 		return err
@@ -87,7 +83,7 @@ func (e *Engine) setRctl(ctx context.Context, p Principal, zone string, ch RctlC
 	if r.Level == limits.LevelZone {
 		ch.Level = "zone"
 		if !p.GlobalAdmin() {
-			return errZoneCaps
+			return zoneadmd.ErrZoneCaps
 		}
 	} else {
 		ch.Level = "project"
@@ -115,9 +111,9 @@ func (e *Engine) setRctl(ctx context.Context, p Principal, zone string, ch RctlC
 			}
 		}
 	}
-	live := zone != "global" && ZoneadmdRunning(e.Root, zone)
+	live := zone != "global" && zoneadmd.ZoneadmdRunning(e.Root, zone)
 	if live {
-		if _, err := call(e.Root, zone, request{Op: "set-rctl", Rctl: &ch}, false); err != nil {
+		if _, err := zoneadmd.Call(e.Root, zone, wire.Request{Op: "set-rctl", Rctl: &ch}, false); err != nil {
 			return fmt.Errorf("%s on zone %s: %w", ch.Name, zone, err)
 		}
 	} else if !persist {
@@ -142,7 +138,7 @@ func (e *Engine) setRctl(ctx context.Context, p Principal, zone string, ch RctlC
 		if !ok {
 			return fmt.Errorf("project %q does not exist", ch.Project)
 		}
-		setProjectAttr(pr, ch.Name, vs)
+		zoneadmd.SetProjectAttr(pr, ch.Name, vs)
 		return nil
 	})
 }
@@ -151,7 +147,7 @@ func (e *Engine) setRctl(ctx context.Context, p Principal, zone string, ch RctlC
 // it: the capped-memory or capped-cpu resource when the zone has one,
 // an rctl resource otherwise.
 func setCfgRctl(cfg *zones.Config, name string, vs []limits.Value) {
-	lim, ok := privileged(name, vs)
+	lim, ok := zoneadmd.Privileged(name, vs)
 	if m := cfg.CappedMemory; m != nil {
 		var f *uint64
 		switch name {
@@ -215,7 +211,7 @@ func (e *Engine) zoneRootOf(zone string) (string, error) {
 
 // ZoneProjects reads a zone's /etc/project (the host's for "global"): the
 // good entries and one error per bad line.
-func (e *Engine) ZoneProjects(ctx context.Context, p Principal, zone string) (limits.Projects, []error, error) {
+func (e *Engine) ZoneProjects(ctx context.Context, p api.Principal, zone string) (limits.Projects, []error, error) {
 	if err := mayView(p, zone); err != nil {
 		return nil, nil, err
 	}
@@ -223,23 +219,23 @@ func (e *Engine) ZoneProjects(ctx context.Context, p Principal, zone string) (li
 	if err != nil {
 		return nil, nil, err
 	}
-	return readZoneProjects(root)
+	return zoneadmd.ReadZoneProjects(root)
 }
 
 // EditProjects is projadd, projmod and projdel: fn edits the zone's
 // projects, the file is written back atomically inside the zone root
 // (bad lines are refused, so nothing is silently dropped), and a running
 // zone applies it at once.
-func (e *Engine) EditProjects(ctx context.Context, p Principal, zone string, fn func(*limits.Projects) error) (err error) {
+func (e *Engine) EditProjects(ctx context.Context, p api.Principal, zone string, fn func(*limits.Projects) error) (err error) {
 	var before, after []byte
 	defer func() {
 		// The lines that went and came, not the whole file.
 		gone, came := lineDiff(before, after)
-		rec := AuditRecord{Principal: auditPrincipal(p), Zone: zone, What: "edit /etc/project", Before: gone, After: came, Result: "ok"}
+		rec := audit.AuditRecord{Principal: audit.AuditPrincipalOf(p), Zone: zone, What: "edit /etc/project", Before: gone, After: came, Result: "ok"}
 		if err != nil {
 			rec.Result = err.Error()
 		}
-		_ = AppendAudit(e.Root, rec)
+		_ = audit.AppendAudit(e.Root, rec)
 	}()
 	return e.editProjects(p, zone, func(ps *limits.Projects) error {
 		before = ps.Format()
@@ -280,7 +276,7 @@ func lineDiff(a, b []byte) (onlyA, onlyB string) {
 
 // editProjects is EditProjects without its audit record (SetRctl makes
 // its own).
-func (e *Engine) editProjects(p Principal, zone string, fn func(*limits.Projects) error) error {
+func (e *Engine) editProjects(p api.Principal, zone string, fn func(*limits.Projects) error) error {
 	if err := mayEditProjects(p, zone); err != nil {
 		return err
 	}
@@ -288,11 +284,11 @@ func (e *Engine) editProjects(p Principal, zone string, fn func(*limits.Projects
 	if err != nil {
 		return err
 	}
-	if _, err := editProjectsFile(e.Root, root, zone, fn); err != nil {
+	if _, err := zoneadmd.EditProjectsFile(e.Root, root, zone, fn); err != nil {
 		return err
 	}
-	if zone != "global" && ZoneadmdRunning(e.Root, zone) {
-		if _, err := call(e.Root, zone, request{Op: "reload-projects"}, false); err != nil {
+	if zone != "global" && zoneadmd.ZoneadmdRunning(e.Root, zone) {
+		if _, err := zoneadmd.Call(e.Root, zone, wire.Request{Op: "reload-projects"}, false); err != nil {
 			return fmt.Errorf("zone %s: /etc/project written, but the running zone did not take it: %w", zone, err)
 		}
 	}
@@ -301,29 +297,29 @@ func (e *Engine) editProjects(p Principal, zone string, fn func(*limits.Projects
 
 // Usage samples a ready or running zone's usage against its caps, with a
 // row per project. CPU percentages are since the previous Usage call.
-func (e *Engine) Usage(ctx context.Context, p Principal, zone string) (ZoneUsage, error) {
+func (e *Engine) Usage(ctx context.Context, p api.Principal, zone string) (api.ZoneUsage, error) {
 	if err := mayView(p, zone); err != nil {
-		return ZoneUsage{}, err
+		return api.ZoneUsage{}, err
 	}
-	if err := checkZoneName(zone); err != nil {
-		return ZoneUsage{}, err
+	if err := configs.CheckZoneName(zone); err != nil {
+		return api.ZoneUsage{}, err
 	}
-	if !ZoneadmdRunning(e.Root, zone) {
-		return ZoneUsage{Zone: zone, State: "installed"}, fmt.Errorf("zone %s is not ready or running", zone)
+	if !zoneadmd.ZoneadmdRunning(e.Root, zone) {
+		return api.ZoneUsage{Zone: zone, State: "installed"}, fmt.Errorf("zone %s is not ready or running", zone)
 	}
-	resp, err := roundTrip(zoneadmdSock(e.Root, zone), request{Op: "usage"})
+	resp, err := wire.RoundTrip(configs.ZoneadmdSock(e.Root, zone), wire.Request{Op: "usage"})
 	if err != nil {
-		return ZoneUsage{}, fmt.Errorf("usage %s: %w", zone, err)
+		return api.ZoneUsage{}, fmt.Errorf("usage %s: %w", zone, err)
 	}
 	if !resp.OK || resp.Usage == nil {
-		return ZoneUsage{}, fmt.Errorf("usage %s: %s", zone, resp.Error)
+		return api.ZoneUsage{}, fmt.Errorf("usage %s: %s", zone, resp.Error)
 	}
 	return *resp.Usage, nil
 }
 
 // ZoneRctls are the zone caps a zone's configuration sets (rctl name ->
 // its values), for prctl; a ready or running zone's live values win.
-func (e *Engine) ZoneRctls(ctx context.Context, p Principal, zone string) (map[string][]limits.Value, error) {
+func (e *Engine) ZoneRctls(ctx context.Context, p api.Principal, zone string) (map[string][]limits.Value, error) {
 	if err := mayView(p, zone); err != nil {
 		return nil, err
 	}
@@ -342,8 +338,8 @@ func (e *Engine) ZoneRctls(ctx context.Context, p Principal, zone string) (map[s
 			out[r.Name] = vs
 		}
 	}
-	if ZoneadmdRunning(e.Root, zone) {
-		if resp, err := roundTrip(zoneadmdSock(e.Root, zone), request{Op: "usage"}); err == nil && resp.Usage != nil {
+	if zoneadmd.ZoneadmdRunning(e.Root, zone) {
+		if resp, err := wire.RoundTrip(configs.ZoneadmdSock(e.Root, zone), wire.Request{Op: "usage"}); err == nil && resp.Usage != nil {
 			return CapValues(resp.Usage.Caps), nil
 		}
 	}

@@ -13,6 +13,12 @@ import (
 	"syscall"
 	"testing"
 	"time"
+	"zonetop/api"
+	"zonetop/internal/configs"
+	"zonetop/internal/platform"
+	"zonetop/internal/zoneadmd"
+	"zonetop/internal/ztest"
+	"zonetop/limits/cgroups"
 )
 
 // Integration tests of the zone runtime. They run real zones and re-execute
@@ -21,7 +27,7 @@ import (
 // they skip, or fail when CI=true.
 
 func TestMain(m *testing.M) {
-	if handled, code := HiddenMain(os.Args); handled {
+	if handled, code := zoneadmd.HiddenMain(os.Args); handled {
 		os.Exit(code)
 	}
 	if p := os.Getenv("ZONETOP_STATIC_TEST"); p != "" {
@@ -51,7 +57,7 @@ func reexecStatic() {
 	if err != nil {
 		return
 	}
-	interp := elfInterpreter(self)
+	interp := platform.ElfInterpreter(self)
 	self.Close()
 	if interp == "" {
 		return
@@ -101,7 +107,7 @@ var zoneSeq int
 type testZone struct {
 	t    testing.TB
 	root string // root prefix
-	spec PlatformSpec
+	spec configs.PlatformSpec
 }
 
 func (z *testZone) zroot() string { return filepath.Join(z.spec.Zonepath, "root") }
@@ -125,59 +131,52 @@ func newBusyboxZoneAt(t testing.TB, base, name string) *testZone {
 	t.Helper()
 	needZones(t)
 	z := &testZone{t: t, root: filepath.Join(base, "prefix")}
-	z.spec = PlatformSpec{Name: name, Zonepath: filepath.Join(base, "zp"), RootPrefix: z.root, Brand: "busybox",
+	z.spec = configs.PlatformSpec{Name: name, Zonepath: filepath.Join(base, "zp"), RootPrefix: z.root, Brand: "busybox",
 		IPType: "shared", Caps: append([]string(nil), testCaps...)}
 	if os.Getenv("ZONETOP_TEST_USERNS") != "" {
 		// Every busybox zone of the tests in a user namespace: how far
 		// the user-namespaced runtime is from the default one.
-		z.spec.UserNS = &IDRange{HostID: usernsBase, Count: usernsSize}
+		z.spec.UserNS = &configs.IDRange{HostID: platform.UsernsBase, Count: platform.UsernsSize}
 	}
-	must(t, os.MkdirAll(z.root, 0o755))
-	must(t, os.Mkdir(z.spec.Zonepath, 0o700))
+	ztest.Must(t, os.MkdirAll(z.root, 0o755))
+	ztest.Must(t, os.Mkdir(z.spec.Zonepath, 0o700))
 	r := z.zroot()
-	must(t, os.Mkdir(r, 0o755))
+	ztest.Must(t, os.Mkdir(r, 0o755))
 	for _, d := range []string{"bin", "sbin", "etc", "tmp", "proc", "sys", "dev", "root", "mnt", "usr/bin", "usr/sbin"} {
-		must(t, os.MkdirAll(filepath.Join(r, d), 0o755))
+		ztest.Must(t, os.MkdirAll(filepath.Join(r, d), 0o755))
 	}
-	must(t, os.Chmod(filepath.Join(r, "tmp"), 0o1777))
+	ztest.Must(t, os.Chmod(filepath.Join(r, "tmp"), 0o1777))
 	bb, err := os.ReadFile(busyboxPath)
-	must(t, err)
-	must(t, os.WriteFile(filepath.Join(r, "bin/busybox"), bb, 0o755))
+	ztest.Must(t, err)
+	ztest.Must(t, os.WriteFile(filepath.Join(r, "bin/busybox"), bb, 0o755))
 	out, err := exec.Command(busyboxPath, "--list-full").Output()
-	must(t, err)
+	ztest.Must(t, err)
 	for _, p := range strings.Fields(string(out)) {
 		dst := filepath.Join(r, p)
 		if _, err := os.Lstat(dst); err == nil {
 			continue
 		}
-		must(t, os.MkdirAll(filepath.Dir(dst), 0o755))
-		must(t, os.Symlink("/bin/busybox", dst))
+		ztest.Must(t, os.MkdirAll(filepath.Dir(dst), 0o755))
+		ztest.Must(t, os.Symlink("/bin/busybox", dst))
 	}
-	must(t, os.WriteFile(filepath.Join(r, "etc/passwd"), []byte("root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/false\n"), 0o644))
-	must(t, os.WriteFile(filepath.Join(r, "etc/group"), []byte("root:x:0:\nnogroup:x:65534:\n"), 0o644))
+	ztest.Must(t, os.WriteFile(filepath.Join(r, "etc/passwd"), []byte("root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/false\n"), 0o644))
+	ztest.Must(t, os.WriteFile(filepath.Join(r, "etc/group"), []byte("root:x:0:\nnogroup:x:65534:\n"), 0o644))
 	t.Cleanup(func() { z.scrub(base) })
 	return z
-}
-
-func must(t testing.TB, err error) {
-	t.Helper()
-	if err != nil {
-		t.Fatal(err)
-	}
 }
 
 // scrub halts the zone and then removes by hand whatever a failed halt
 // left: processes (by the pids the zone recorded), cgroups, files.
 func (z *testZone) scrub(base string) {
 	t := z.t
-	if _, err := Halt(z.root, z.spec.Name); err != nil {
+	if _, err := zoneadmd.Halt(z.root, z.spec.Name); err != nil {
 		t.Logf("cleanup halt: %v", err)
 	}
 	// The keeper first: it would start a zoneadmd for a zone left down.
-	if pid := KeeperPid(z.root); pid > 1 {
+	if pid := zoneadmd.KeeperPid(z.root); pid > 1 {
 		_ = syscall.Kill(pid, syscall.SIGKILL)
 	}
-	dir := runDir(z.root, z.spec.Name)
+	dir := configs.RunDir(z.root, z.spec.Name)
 	for _, f := range []string{"zoneadmd.pid"} {
 		if b, err := os.ReadFile(filepath.Join(dir, f)); err == nil {
 			if pid, err := strconv.Atoi(strings.TrimSpace(string(b))); err == nil && pid > 1 {
@@ -186,7 +185,7 @@ func (z *testZone) scrub(base string) {
 		}
 	}
 	for _, d := range z.cgroupDirs() {
-		for _, sub := range walkCgroups(d) {
+		for _, sub := range cgroups.WalkCgroups(d) {
 			if b, err := os.ReadFile(filepath.Join(sub, "cgroup.procs")); err == nil {
 				for _, f := range strings.Fields(string(b)) {
 					if pid, _ := strconv.Atoi(f); pid > 1 {
@@ -196,15 +195,15 @@ func (z *testZone) scrub(base string) {
 			}
 		}
 		time.Sleep(50 * time.Millisecond)
-		for _, sub := range walkCgroups(d) {
+		for _, sub := range cgroups.WalkCgroups(d) {
 			_ = os.Remove(sub)
 		}
 	}
 	if t.Failed() || os.Getenv("ZT_TEST_LOGS") != "" {
-		if b, err := os.ReadFile(filepath.Join(logDir(z.root), z.spec.Name+".zoneadmd.log")); err == nil {
+		if b, err := os.ReadFile(filepath.Join(configs.LogDir(z.root), z.spec.Name+".zoneadmd.log")); err == nil {
 			t.Logf("zoneadmd log:\n%s", b)
 		}
-		if b, err := os.ReadFile(filepath.Join(logDir(z.root), "keeper.log")); err == nil {
+		if b, err := os.ReadFile(filepath.Join(configs.LogDir(z.root), "keeper.log")); err == nil {
 			t.Logf("keeper log:\n%s", b)
 		}
 	}
@@ -213,13 +212,13 @@ func (z *testZone) scrub(base string) {
 
 // cgroupDirs are where the zone's cgroups are (or would be).
 func (z *testZone) cgroupDirs() []string {
-	hs, err := cgroupHierarchies()
+	hs, err := cgroups.CgroupHierarchies()
 	if err != nil {
 		return nil
 	}
 	var out []string
 	for _, h := range hs {
-		d := filepath.Join(h.mount, h.current, "zonetop", z.spec.Name)
+		d := filepath.Join(h.Mount, h.Current, "zonetop", z.spec.Name)
 		if _, err := os.Stat(d); err == nil {
 			out = append(out, d)
 		}
@@ -227,9 +226,9 @@ func (z *testZone) cgroupDirs() []string {
 	return out
 }
 
-func (z *testZone) ready() ZoneStatus {
+func (z *testZone) ready() api.ZoneStatus {
 	z.t.Helper()
-	st, err := Ready(z.root, z.spec)
+	st, err := zoneadmd.Ready(z.root, z.spec)
 	if err != nil {
 		z.t.Fatalf("ready: %v", err)
 	}
@@ -248,7 +247,7 @@ func (z *testZone) run(stdin string, argv ...string) (int, string, string) {
 	if stdin != "" {
 		in = strings.NewReader(stdin)
 	}
-	code, err := Exec(z.root, z.spec.Name, ExecRequest{Argv: argv}, in, &out, &errb)
+	code, err := zoneadmd.Exec(z.root, z.spec.Name, api.ExecRequest{Argv: argv}, in, &out, &errb)
 	if err != nil {
 		z.t.Fatalf("exec %v: %v", argv, err)
 	}
@@ -275,7 +274,7 @@ func (z *testZone) mustFail(what, cmd string) {
 }
 
 // assertGone checks that nothing of the zone is left on the host.
-func (z *testZone) assertGone(st ZoneStatus) {
+func (z *testZone) assertGone(st api.ZoneStatus) {
 	z.t.Helper()
 	mi, _ := os.ReadFile("/proc/thread-self/mountinfo")
 	if strings.Contains(string(mi), z.spec.Zonepath) {
@@ -286,27 +285,27 @@ func (z *testZone) assertGone(st ZoneStatus) {
 	}
 	if st.ZschedPid > 0 {
 		if err := syscall.Kill(st.ZschedPid, 0); err == nil {
-			if !procZombie(st.ZschedPid) {
+			if !zoneadmd.ProcZombie(st.ZschedPid) {
 				z.t.Errorf("zsched pid %d still exists", st.ZschedPid)
 			}
 		}
 	}
-	if _, err := os.Stat(runDir(z.root, z.spec.Name)); err == nil {
-		ents, _ := os.ReadDir(runDir(z.root, z.spec.Name))
+	if _, err := os.Stat(configs.RunDir(z.root, z.spec.Name)); err == nil {
+		ents, _ := os.ReadDir(configs.RunDir(z.root, z.spec.Name))
 		var names []string
 		for _, e := range ents {
 			names = append(names, e.Name())
 		}
 		z.t.Errorf("run directory remains: %v", names)
 	}
-	if ZoneadmdRunning(z.root, z.spec.Name) {
+	if zoneadmd.ZoneadmdRunning(z.root, z.spec.Name) {
 		z.t.Errorf("zoneadmd still answers")
 	}
 }
 
-func (z *testZone) halt() ZoneStatus {
+func (z *testZone) halt() api.ZoneStatus {
 	z.t.Helper()
-	st, err := Halt(z.root, z.spec.Name)
+	st, err := zoneadmd.Halt(z.root, z.spec.Name)
 	if err != nil {
 		z.t.Fatalf("halt: %v", err)
 	}
@@ -318,7 +317,7 @@ func (z *testZone) halt() ZoneStatus {
 
 func fileHash(t *testing.T, path string) [32]byte {
 	b, err := os.ReadFile(path)
-	must(t, err)
+	ztest.Must(t, err)
 	return sha256.Sum256(b)
 }
 
@@ -402,8 +401,8 @@ func TestZoneReadyExecHalt(t *testing.T) {
 }
 
 func capMask(t *testing.T, names []string) string {
-	nums, err := capNumbers(names)
-	must(t, err)
+	nums, err := platform.CapNumbers(names)
+	ztest.Must(t, err)
 	var m uint64
 	for n := range nums {
 		m |= 1 << n

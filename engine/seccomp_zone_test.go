@@ -14,6 +14,11 @@ import (
 	"testing"
 	"time"
 	"unsafe"
+	"zonetop/api"
+	"zonetop/internal/configs"
+	"zonetop/internal/platform"
+	"zonetop/internal/zoneadmd"
+	"zonetop/internal/ztest"
 
 	"golang.org/x/sys/unix"
 )
@@ -166,12 +171,12 @@ func secToolOp(op, arg string) (string, syscall.Errno) {
 // newSecZone is a busybox zone named xs..., holding sectool.
 func newSecZone(t *testing.T) *testZone {
 	t.Helper()
-	needSeccompRoot(t)
+	ztest.NeedSeccompRoot(t)
 	z := newBusyboxZone(t)
 	z.spec.Name = fmt.Sprintf("xs%d-%d", os.Getpid()%100000, zoneSeq)
 	self, err := os.ReadFile("/proc/self/exe")
-	must(t, err)
-	must(t, os.WriteFile(filepath.Join(z.zroot(), "bin/sectool"), self, 0o755))
+	ztest.Must(t, err)
+	ztest.Must(t, os.WriteFile(filepath.Join(z.zroot(), "bin/sectool"), self, 0o755))
 	return z
 }
 
@@ -180,7 +185,7 @@ func newSecZone(t *testing.T) *testZone {
 func (z *testZone) sec(user string, cmds ...string) []string {
 	z.t.Helper()
 	var out, errb bytes.Buffer
-	code, err := Exec(z.root, z.spec.Name, ExecRequest{Argv: append([]string{"/bin/sectool"}, cmds...),
+	code, err := zoneadmd.Exec(z.root, z.spec.Name, api.ExecRequest{Argv: append([]string{"/bin/sectool"}, cmds...),
 		Env: []string{"ZT_SECTOOL=1"}, User: user}, nil, &out, &errb)
 	if err != nil || code != 0 {
 		z.t.Fatalf("sectool %v: exit %d %v: %s%s", cmds, code, err, out.String(), errb.String())
@@ -221,13 +226,13 @@ func TestZoneHostDevices(t *testing.T) {
 		z.mustFail("make a device node in a user namespace", "mknod /tmp/n c 1 3; r=$?; rm -f /tmp/n; exit $r")
 	}
 	var out bytes.Buffer
-	code, err := Exec(z.root, z.spec.Name, ExecRequest{Argv: []string{"sh", "-c", "echo via-tty >/dev/tty && tty"}, TTY: true}, nil, &out, nil)
+	code, err := zoneadmd.Exec(z.root, z.spec.Name, api.ExecRequest{Argv: []string{"sh", "-c", "echo via-tty >/dev/tty && tty"}, TTY: true}, nil, &out, nil)
 	if err != nil || code != 0 || !strings.Contains(out.String(), "via-tty") {
 		t.Errorf("/dev/tty on a zlogin pty: %d %v %q", code, err, out.String())
 	}
 	wantPrefix(t, "a new pty through /dev/ptmx", z.sec("", "pty"), "ok /dev/pts/")
 	waitFor(t, "the console line in the log", func() bool {
-		b, _ := os.ReadFile(filepath.Join(logDir(z.root), z.spec.Name+".console"))
+		b, _ := os.ReadFile(filepath.Join(configs.LogDir(z.root), z.spec.Name+".console"))
 		return bytes.Contains(b, []byte("console-check"))
 	})
 	z.halt()
@@ -307,7 +312,7 @@ func TestZoneNoNestedUserns(t *testing.T) {
 func (z *testZone) runAs(user string, argv ...string) (int, string, string) {
 	z.t.Helper()
 	var out, errb bytes.Buffer
-	code, err := Exec(z.root, z.spec.Name, ExecRequest{Argv: argv, User: user}, nil, &out, &errb)
+	code, err := zoneadmd.Exec(z.root, z.spec.Name, api.ExecRequest{Argv: argv, User: user}, nil, &out, &errb)
 	if err != nil {
 		z.t.Fatalf("exec %v as %s: %v", argv, orRoot(user), err)
 	}
@@ -329,7 +334,7 @@ func TestZoneNestedUsernsOptIn(t *testing.T) {
 	z := newSecZone(t)
 	z.spec.NestedUserns = true
 	z.spec.IPCRctls = map[string]string{"zone.max-shm-memory": "(privileged,1048576,deny)"}
-	must(t, os.WriteFile(filepath.Join(z.zroot(), "bin/ipctool"), mustRead(t, "/proc/self/exe"), 0o755))
+	ztest.Must(t, os.WriteFile(filepath.Join(z.zroot(), "bin/ipctool"), mustRead(t, "/proc/self/exe"), 0o755))
 	z.ready()
 	z.sh("unshare -U -r true && unshare -U true")
 	code, out, errs := z.runAs("nobody", "unshare", "-U", "-r", "id", "-u")
@@ -352,7 +357,7 @@ func TestZoneNestedUsernsOptIn(t *testing.T) {
 func mustRead(t *testing.T, p string) []byte {
 	t.Helper()
 	b, err := os.ReadFile(p)
-	must(t, err)
+	ztest.Must(t, err)
 	return b
 }
 
@@ -364,14 +369,14 @@ func TestZoneDevptsMax(t *testing.T) {
 	a, b := newSecZone(t), newSecZone(t)
 	a.ready()
 	b.ready()
-	if m := a.sh("grep ' /dev/pts devpts ' /proc/mounts"); !strings.Contains(m, fmt.Sprintf("max=%d", zoneMaxPtys)) {
-		t.Errorf("zone devpts mount %q lacks max=%d", m, zoneMaxPtys)
+	if m := a.sh("grep ' /dev/pts devpts ' /proc/mounts"); !strings.Contains(m, fmt.Sprintf("max=%d", platform.ZoneMaxPtys)) {
+		t.Errorf("zone devpts mount %q lacks max=%d", m, platform.ZoneMaxPtys)
 	}
 	gate := "/tmp/ptys-go"
 	done := make(chan []string, 1)
 	go func() {
 		var out bytes.Buffer
-		_, _ = Exec(a.root, a.spec.Name, ExecRequest{Argv: []string{"/bin/sectool", fmt.Sprintf("ptys:%d,%s", zoneMaxPtys+1, gate)},
+		_, _ = zoneadmd.Exec(a.root, a.spec.Name, api.ExecRequest{Argv: []string{"/bin/sectool", fmt.Sprintf("ptys:%d,%s", platform.ZoneMaxPtys+1, gate)},
 			Env: []string{"ZT_SECTOOL=1"}}, nil, &out, nil)
 		done <- strings.Split(strings.TrimSpace(out.String()), "\n")
 	}()
@@ -387,11 +392,11 @@ func TestZoneDevptsMax(t *testing.T) {
 	if _, v, ok := strings.Cut(res, "opened="); ok {
 		n, _ = strconv.Atoi(v)
 	}
-	if !strings.HasPrefix(res, "err ENOSPC") || n > zoneMaxPtys || n < zoneMaxPtys-8 {
-		t.Errorf("opening %d ptys in a zone: %q, want ENOSPC after at most %d", zoneMaxPtys+1, res, zoneMaxPtys)
+	if !strings.HasPrefix(res, "err ENOSPC") || n > platform.ZoneMaxPtys || n < platform.ZoneMaxPtys-8 {
+		t.Errorf("opening %d ptys in a zone: %q, want ENOSPC after at most %d", platform.ZoneMaxPtys+1, res, platform.ZoneMaxPtys)
 	}
 	var out bytes.Buffer
-	code, err := Exec(b.root, b.spec.Name, ExecRequest{Argv: []string{"tty"}, TTY: true}, nil, &out, nil)
+	code, err := zoneadmd.Exec(b.root, b.spec.Name, api.ExecRequest{Argv: []string{"tty"}, TTY: true}, nil, &out, nil)
 	if err != nil || code != 0 || !strings.Contains(out.String(), "/dev/pts/") {
 		t.Errorf("zlogin -t to another zone while one holds all its ptys: %d %v %q", code, err, out.String())
 	}
@@ -400,7 +405,7 @@ func TestZoneDevptsMax(t *testing.T) {
 	held := make(chan error, 1)
 	go func() {
 		var o bytes.Buffer
-		_, err := Exec(a.root, a.spec.Name, ExecRequest{Argv: []string{"sh", "-c", "tty >/tmp/held.tmp && mv /tmp/held.tmp /tmp/held; while [ ! -e " + gate + " ]; do sleep 0.05; done"},
+		_, err := zoneadmd.Exec(a.root, a.spec.Name, api.ExecRequest{Argv: []string{"sh", "-c", "tty >/tmp/held.tmp && mv /tmp/held.tmp /tmp/held; while [ ! -e " + gate + " ]; do sleep 0.05; done"},
 			TTY: true}, nil, &o, nil)
 		held <- err
 	}()
@@ -413,7 +418,7 @@ func TestZoneDevptsMax(t *testing.T) {
 		_, err := os.Stat(filepath.Join(a.zroot(), "tmp/held"))
 		return err == nil
 	})
-	_, err = Exec(a.root, a.spec.Name, ExecRequest{Argv: []string{"tty"}, TTY: true}, nil, &out, nil)
+	_, err = zoneadmd.Exec(a.root, a.spec.Name, api.ExecRequest{Argv: []string{"tty"}, TTY: true}, nil, &out, nil)
 	if err == nil || !strings.Contains(err.Error(), "zone's pty limit") {
 		t.Errorf("zlogin -t to the zone holding all its ptys: %v, want the zone's pty limit named", err)
 	}
@@ -444,7 +449,7 @@ func TestProjectWatchWithoutInotify(t *testing.T) {
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		_, _ = Exec(a.root, a.spec.Name, ExecRequest{Argv: []string{"/bin/sectool", "inotify:100000," + gate},
+		_, _ = zoneadmd.Exec(a.root, a.spec.Name, api.ExecRequest{Argv: []string{"/bin/sectool", "inotify:100000," + gate},
 			Env: []string{"ZT_SECTOOL=1"}}, nil, io.Discard, io.Discard)
 	}()
 	release := func() { _ = os.WriteFile(filepath.Join(a.zroot(), gate), nil, 0o644) }
@@ -464,21 +469,21 @@ func TestProjectWatchWithoutInotify(t *testing.T) {
 	}
 	// Host root (this test, as zoneadmd would) now has none left.
 	root := t.TempDir()
-	must(t, os.MkdirAll(filepath.Join(root, "etc"), 0o755))
+	ztest.Must(t, os.MkdirAll(filepath.Join(root, "etc"), 0o755))
 	calls := make(chan struct{}, 8)
-	w, err := watchProjects(root, func() { calls <- struct{}{} })
+	w, err := zoneadmd.WatchProjects(root, func() { calls <- struct{}{} })
 	if err != nil {
 		t.Fatalf("watch /etc/project with the zone holding every inotify instance: %v", err)
 	}
-	defer w.close()
+	defer w.Close()
 	release() // the rest does not need the shortage
 	// Had an instance come free meanwhile (another zone halting), the
 	// watch is inotify's, set up on its own goroutine: give it time.
 	time.Sleep(200 * time.Millisecond)
-	must(t, os.WriteFile(filepath.Join(root, "etc", "project"), []byte("system:0::::\n"), 0o644))
+	ztest.Must(t, os.WriteFile(filepath.Join(root, "etc", "project"), []byte("system:0::::\n"), 0o644))
 	select {
 	case <-calls:
-	case <-time.After(5 * projWatchPoll):
+	case <-time.After(5 * zoneadmd.ProjWatchPoll):
 		t.Fatal("an edit of /etc/project was not seen")
 	}
 }

@@ -9,6 +9,10 @@ import (
 	"os"
 	"path/filepath"
 	"time"
+	"zonetop/api"
+	"zonetop/internal/configs"
+	"zonetop/internal/wire"
+	"zonetop/internal/zoneadmd"
 )
 
 // The zonetop service: a root process (`zonetop serve`, started by the
@@ -31,11 +35,13 @@ const (
 )
 
 // ServeSock is the service's socket under a root prefix.
-func ServeSock(rootPrefix string) string { return filepath.Join(runBase(rootPrefix), "zonetop.sock") }
+func ServeSock(rootPrefix string) string {
+	return filepath.Join(configs.RunBase(rootPrefix), "zonetop.sock")
+}
 
 // Serve runs the zonetop service until ctx ends.
 func (e *Engine) Serve(ctx context.Context) error {
-	if err := os.MkdirAll(runBase(e.Root), 0o755); err != nil {
+	if err := os.MkdirAll(configs.RunBase(e.Root), 0o755); err != nil {
 		return fmt.Errorf("serve: %w", err)
 	}
 	sock := ServeSock(e.Root)
@@ -52,7 +58,7 @@ func (e *Engine) Serve(ctx context.Context) error {
 		<-ctx.Done()
 		lis.Close()
 	}()
-	conns := newConnLimiter("zonetop service", serveMaxConn, servePerUID, serveRootReserve)
+	conns := zoneadmd.NewConnLimiter("zonetop service", serveMaxConn, servePerUID, serveRootReserve)
 	for {
 		c, err := lis.AcceptUnix()
 		if err != nil {
@@ -62,55 +68,55 @@ func (e *Engine) Serve(ctx context.Context) error {
 			time.Sleep(10 * time.Millisecond)
 			continue
 		}
-		uid, err := peerUID(c)
+		uid, err := zoneadmd.PeerUID(c)
 		why := ""
 		if err != nil {
 			why = "zonetop service: peer credentials: " + err.Error()
 		} else {
-			why = conns.admit(uid)
+			why = conns.Admit(uid)
 		}
 		if why != "" {
 			_ = c.SetWriteDeadline(time.Now().Add(100 * time.Millisecond))
-			_ = (&conn{c: c}).send(response{Error: why})
+			_ = (&wire.Conn{C: c}).Send(wire.Response{Error: why})
 			c.Close()
 			continue
 		}
 		go func() {
-			defer conns.leave(uid)
-			e.serveOne(&conn{c: c})
+			defer conns.Leave(uid)
+			e.serveOne(&wire.Conn{C: c})
 		}()
 	}
 }
 
-func (e *Engine) serveOne(c *conn) {
+func (e *Engine) serveOne(c *wire.Conn) {
 	defer c.Close()
-	_ = c.c.SetDeadline(time.Now().Add(time.Minute))
-	p, err := hostPeer(c.c)
+	_ = c.C.SetDeadline(time.Now().Add(time.Minute))
+	p, err := zoneadmd.HostPeer(c.C)
 	if err != nil {
-		_ = c.send(response{Error: "zonetop service: " + err.Error()})
+		_ = c.Send(wire.Response{Error: "zonetop service: " + err.Error()})
 		return
 	}
 	e.serveRequest(c, p)
 }
 
 // serveRequest answers one request of p, who the socket says is calling.
-func (e *Engine) serveRequest(c *conn, p Principal) {
-	var req request
-	files, err := c.recv(&req)
+func (e *Engine) serveRequest(c *wire.Conn, p api.Principal) {
+	var req wire.Request
+	files, err := c.Recv(&req)
 	if err == nil {
-		err = wantFDs(req.Op, files, 0)
+		err = wire.WantFDs(req.Op, files, 0)
 	}
-	closeAll(files)
+	wire.CloseAll(files)
 	if err != nil {
-		_ = c.send(response{Error: "zonetop service: " + err.Error()})
+		_ = c.Send(wire.Response{Error: "zonetop service: " + err.Error()})
 		return
 	}
 	switch req.Op {
 	case "zonecfg":
-		_ = c.c.SetDeadline(time.Time{})
+		_ = c.C.SetDeadline(time.Time{})
 		e.serveZonecfg(c, p, req)
 	case "list":
-		var opts ListOptions
+		var opts api.ListOptions
 		for _, a := range req.Args {
 			switch a {
 			case "-c":
@@ -121,40 +127,40 @@ func (e *Engine) serveRequest(c *conn, p Principal) {
 		}
 		zs, err := e.List(context.Background(), p, opts)
 		if err != nil {
-			_ = c.send(response{Error: err.Error()})
+			_ = c.Send(wire.Response{Error: err.Error()})
 			return
 		}
-		_ = c.send(response{OK: true, Zones: zs})
+		_ = c.Send(wire.Response{OK: true, Zones: zs})
 	case "start":
-		if len(req.Args) != 1 || checkZoneName(req.Args[0]) != nil {
-			_ = c.send(response{Error: "start: one zone name"})
+		if len(req.Args) != 1 || configs.CheckZoneName(req.Args[0]) != nil {
+			_ = c.Send(wire.Response{Error: "start: one zone name"})
 			return
 		}
 		name := req.Args[0]
 		// Starting a supervisor changes nothing by itself, but only
 		// for someone who may do something with the zone.
-		if err := e.authorize(p, name, ActInfo); err != nil {
-			_ = c.send(response{Error: err.Error()})
+		if err := e.authorize(p, name, api.ActInfo); err != nil {
+			_ = c.Send(wire.Response{Error: err.Error()})
 			return
 		}
 		if _, err := e.store.State(name); err != nil {
-			_ = c.send(response{Error: err.Error()})
+			_ = c.Send(wire.Response{Error: err.Error()})
 			return
 		}
-		if err := StartZoneadmd(e.Root, name); err != nil {
+		if err := zoneadmd.StartZoneadmd(e.Root, name); err != nil {
 			log.Printf("serve: %v", err)
-			_ = c.send(response{Error: err.Error()})
+			_ = c.Send(wire.Response{Error: err.Error()})
 			return
 		}
-		_ = c.send(response{OK: true})
+		_ = c.Send(wire.Response{OK: true})
 	default:
-		_ = c.send(response{Error: fmt.Sprintf("zonetop service: unknown request %q", req.Op)})
+		_ = c.Send(wire.Response{Error: fmt.Sprintf("zonetop service: unknown request %q", req.Op)})
 	}
 }
 
 // DelegatedList lists, for a caller who is not root, the zones it may see,
 // through the zonetop service.
-func DelegatedList(rootPrefix string, opts ListOptions) ([]ZoneInfo, error) {
+func DelegatedList(rootPrefix string, opts api.ListOptions) ([]api.ZoneInfo, error) {
 	var args []string
 	if opts.Configured {
 		args = append(args, "-c")
@@ -162,7 +168,7 @@ func DelegatedList(rootPrefix string, opts ListOptions) ([]ZoneInfo, error) {
 	if opts.Installed {
 		args = append(args, "-i")
 	}
-	resp, err := roundTrip(ServeSock(rootPrefix), request{Op: "list", Args: args})
+	resp, err := wire.RoundTrip(ServeSock(rootPrefix), wire.Request{Op: "list", Args: args})
 	if err != nil {
 		return nil, fmt.Errorf("zonetop service (%s): %w", ServeSock(rootPrefix), err)
 	}
@@ -176,23 +182,23 @@ func DelegatedList(rootPrefix string, opts ListOptions) ([]ZoneInfo, error) {
 // for a caller who is not root: the zone's zoneadmd (started by the
 // zonetop service when none runs) authorizes it by the caller's
 // credentials and does it.
-func DelegatedOp(rootPrefix, name, op string, args []string, timeout time.Duration) (ZoneStatus, error) {
-	if err := checkZoneName(name); err != nil {
-		return ZoneStatus{}, err
+func DelegatedOp(rootPrefix, name, op string, args []string, timeout time.Duration) (api.ZoneStatus, error) {
+	if err := configs.CheckZoneName(name); err != nil {
+		return api.ZoneStatus{}, err
 	}
 	if err := delegatedStart(rootPrefix, name, op); err != nil {
-		return ZoneStatus{}, err
+		return api.ZoneStatus{}, err
 	}
-	return call(rootPrefix, name, request{Op: op, Args: args, Timeout: timeout}, false)
+	return zoneadmd.Call(rootPrefix, name, wire.Request{Op: op, Args: args, Timeout: timeout}, false)
 }
 
 // delegatedStart has the zonetop service start the zone's zoneadmd when
 // none runs, for a caller who cannot start it itself.
 func delegatedStart(rootPrefix, name, op string) error {
-	if ZoneadmdRunning(rootPrefix, name) {
+	if zoneadmd.ZoneadmdRunning(rootPrefix, name) {
 		return nil
 	}
-	resp, err := roundTrip(ServeSock(rootPrefix), request{Op: "start", Args: []string{name}})
+	resp, err := wire.RoundTrip(ServeSock(rootPrefix), wire.Request{Op: "start", Args: []string{name}})
 	if err != nil {
 		return fmt.Errorf("%s %s: no zoneadmd, and the zonetop service (%s) does not answer: %w", op, name, ServeSock(rootPrefix), err)
 	}

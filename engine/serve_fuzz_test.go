@@ -10,10 +10,12 @@ import (
 	"path/filepath"
 	"testing"
 	"time"
+	"zonetop/api"
+	"zonetop/internal/authz"
+	"zonetop/internal/wire"
+	"zonetop/zones"
 
 	"golang.org/x/sys/unix"
-
-	"zonetop/zones"
 )
 
 // fuzzMessages splits data into the messages a client sends: each is a
@@ -59,7 +61,7 @@ func FuzzServeDelegated(f *testing.F) {
 		if len(msgs) == 0 {
 			return
 		}
-		var first request
+		var first wire.Request
 		if json.Unmarshal(msgs[0], &first) == nil && first.Op == "start" {
 			// start runs a real zoneadmd; the delegated integration
 			// tests cover it.
@@ -92,16 +94,16 @@ func FuzzServeDelegated(f *testing.F) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		srv, err := fileConn(os.NewFile(uintptr(fds[0]), "srv"))
+		srv, err := wire.FileConn(os.NewFile(uintptr(fds[0]), "srv"))
 		if err != nil {
 			t.Fatal(err)
 		}
-		cli, err := fileConn(os.NewFile(uintptr(fds[1]), "cli"))
+		cli, err := wire.FileConn(os.NewFile(uintptr(fds[1]), "cli"))
 		if err != nil {
 			t.Fatal(err)
 		}
 		defer cli.Close()
-		carol := Principal{UID: 1234, User: "carol", Zone: "global"}
+		carol := api.Principal{UID: 1234, User: "carol", Zone: "global"}
 		done := make(chan struct{})
 		go func() {
 			defer close(done)
@@ -112,20 +114,20 @@ func FuzzServeDelegated(f *testing.F) {
 			if len(m) == 0 {
 				continue
 			}
-			if _, err := cli.c.Write(m); err != nil {
+			if _, err := cli.C.Write(m); err != nil {
 				break // the service may hang up early (a refused request)
 			}
 		}
-		_ = cli.c.CloseWrite()
-		_ = cli.c.SetReadDeadline(time.Now().Add(10 * time.Second))
+		_ = cli.C.CloseWrite()
+		_ = cli.C.SetReadDeadline(time.Now().Add(10 * time.Second))
 		for {
-			var resp response
-			files, err := cli.recv(&resp)
-			closeAll(files)
+			var resp wire.Response
+			files, err := cli.Recv(&resp)
+			wire.CloseAll(files)
 			if len(files) > 0 {
 				t.Fatal("the service handed out a file descriptor")
 			}
-			if errors.Is(err, errClosed) || errors.Is(err, io.EOF) || errors.Is(err, unix.ECONNRESET) {
+			if errors.Is(err, wire.ErrClosed) || errors.Is(err, io.EOF) || errors.Is(err, unix.ECONNRESET) {
 				// Hung up; with messages it never read, a reset.
 				break
 			}
@@ -149,7 +151,7 @@ func FuzzServeDelegated(f *testing.F) {
 		if err != nil {
 			t.Fatalf("zone web no longer loads: %v", err)
 		}
-		if err := CheckConfigChange(carol, webBefore, webAfter); err != nil {
+		if err := authz.CheckConfigChange(carol, webBefore, webAfter); err != nil {
 			t.Fatalf("a delegated session stored what it may not: %v", err)
 		}
 	})

@@ -8,7 +8,11 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
-
+	"zonetop/api"
+	"zonetop/internal/audit"
+	"zonetop/internal/authz"
+	"zonetop/internal/configs"
+	"zonetop/internal/wire"
 	"zonetop/zones"
 )
 
@@ -31,7 +35,7 @@ const outChunk = 32 << 10
 
 // streamWriter sends what a session writes as output messages.
 type streamWriter struct {
-	c      *conn
+	c      *wire.Conn
 	mu     *sync.Mutex
 	stream int
 }
@@ -41,7 +45,7 @@ func (w streamWriter) Write(p []byte) (int, error) {
 	defer w.mu.Unlock()
 	for off := 0; off < len(p); off += outChunk {
 		end := min(off+outChunk, len(p))
-		if err := w.c.send(response{OK: true, Stream: w.stream, Data: p[off:end]}); err != nil {
+		if err := w.c.Send(wire.Response{OK: true, Stream: w.stream, Data: p[off:end]}); err != nil {
 			return off, err
 		}
 	}
@@ -49,14 +53,14 @@ func (w streamWriter) Write(p []byte) (int, error) {
 }
 
 // serveZonecfg runs one zonecfg session for p on the service's socket.
-func (e *Engine) serveZonecfg(c *conn, p Principal, req request) {
+func (e *Engine) serveZonecfg(c *wire.Conn, p api.Principal, req wire.Request) {
 	var mu sync.Mutex
 	stdout := streamWriter{c: c, mu: &mu, stream: 1}
 	stderr := streamWriter{c: c, mu: &mu, stream: 2}
 	finish := func(code int) {
 		mu.Lock()
 		defer mu.Unlock()
-		_ = c.send(response{OK: code == 0, Exit: &code})
+		_ = c.Send(wire.Response{OK: code == 0, Exit: &code})
 	}
 	fail := func(code int, format string, a ...any) {
 		fmt.Fprintf(stderr, "zonecfg: "+format+"\n", a...)
@@ -69,18 +73,18 @@ func (e *Engine) serveZonecfg(c *conn, p Principal, req request) {
 		finish(zones.RunZonecfg(nil, req.Args, nil, stdout, stderr))
 		return
 	case inv.UUID != "":
-		fail(1, "-u %s: %v: only the global administrator looks zones up by uuid; use -z", inv.UUID, ErrPermission)
+		fail(1, "-u %s: %v: only the global administrator looks zones up by uuid; use -z", inv.UUID, api.ErrPermission)
 		return
 	case inv.HaveFile && inv.File != "-":
 		fail(2, "-f %s: the zonetop service reads command files only from standard input", inv.File)
 		return
 	}
-	if err := checkZoneName(inv.Zone); err != nil && inv.Zone != "global" {
+	if err := configs.CheckZoneName(inv.Zone); err != nil && inv.Zone != "global" {
 		fail(1, "%v", err)
 		return
 	}
-	if err := e.authorize(p, inv.Zone, ActConfigure); err != nil {
-		_ = AppendAudit(e.Root, AuditRecord{Principal: auditPrincipal(p), Zone: inv.Zone, What: "zonecfg", Result: err.Error()})
+	if err := e.authorize(p, inv.Zone, api.ActConfigure); err != nil {
+		_ = audit.AppendAudit(e.Root, audit.AuditRecord{Principal: audit.AuditPrincipalOf(p), Zone: inv.Zone, What: "zonecfg", Result: err.Error()})
 		fail(1, "%v", err)
 		return
 	}
@@ -92,13 +96,13 @@ func (e *Engine) serveZonecfg(c *conn, p Principal, req request) {
 	inR, inW := io.Pipe()
 	go func() {
 		for {
-			_ = c.c.SetReadDeadline(time.Now().Add(zonecfgIdle))
-			var m request
-			files, err := c.recv(&m)
+			_ = c.C.SetReadDeadline(time.Now().Add(zonecfgIdle))
+			var m wire.Request
+			files, err := c.Recv(&m)
 			if err == nil {
-				err = wantFDs("zonecfg input", files, 0)
+				err = wire.WantFDs("zonecfg input", files, 0)
 			}
-			closeAll(files)
+			wire.CloseAll(files)
 			switch {
 			case err != nil:
 				gone.Store(true)
@@ -118,7 +122,7 @@ func (e *Engine) serveZonecfg(c *conn, p Principal, req request) {
 	opts := zones.Options{NoFiles: true, Prompt: req.Prompt}
 	if !p.GlobalAdmin() {
 		opts.Check = func(ch zones.Change) error {
-			err := CheckDelegatedCommand(inv.Zone, ch)
+			err := authz.CheckDelegatedCommand(inv.Zone, ch)
 			if err != nil {
 				what := "zonecfg " + ch.Op
 				if ch.Resource != "" {
@@ -127,7 +131,7 @@ func (e *Engine) serveZonecfg(c *conn, p Principal, req request) {
 				if ch.Property != "" {
 					what += " " + ch.Property
 				}
-				_ = AppendAudit(e.Root, AuditRecord{Principal: auditPrincipal(p), Zone: inv.Zone, What: what, Result: err.Error()})
+				_ = audit.AppendAudit(e.Root, audit.AuditRecord{Principal: audit.AuditPrincipalOf(p), Zone: inv.Zone, What: what, Result: err.Error()})
 			}
 			return err
 		}
@@ -136,10 +140,10 @@ func (e *Engine) serveZonecfg(c *conn, p Principal, req request) {
 		if gone.Load() {
 			return errors.New("the user's zonecfg went away before the session ended; nothing was committed")
 		}
-		err := CheckConfigChange(p, before, after)
+		err := authz.CheckConfigChange(p, before, after)
 		if err != nil {
-			rm, ad := ConfigDiff(before, after)
-			_ = AppendAudit(e.Root, AuditRecord{Principal: auditPrincipal(p), Zone: inv.Zone, What: "zonecfg", Before: rm, After: ad, Result: err.Error()})
+			rm, ad := audit.ConfigDiff(before, after)
+			_ = audit.AppendAudit(e.Root, audit.AuditRecord{Principal: audit.AuditPrincipalOf(p), Zone: inv.Zone, What: "zonecfg", Before: rm, After: ad, Result: err.Error()})
 		}
 		return err
 	}
@@ -171,12 +175,12 @@ func DelegatedZonecfg(rootPrefix string, args []string, prompt bool, stdin io.Re
 		}
 	}
 	sock := ServeSock(rootPrefix)
-	c, err := dial(sock, 2*time.Second)
+	c, err := wire.Dial(sock, 2*time.Second)
 	if err != nil {
 		return 1, fmt.Errorf("zonetop service (%s): %w", sock, err)
 	}
 	defer c.Close()
-	if err := c.send(request{Op: "zonecfg", Args: args, Prompt: prompt && len(inv.Rest) == 0 && !inv.HaveFile}); err != nil {
+	if err := c.Send(wire.Request{Op: "zonecfg", Args: args, Prompt: prompt && len(inv.Rest) == 0 && !inv.HaveFile}); err != nil {
 		return 1, fmt.Errorf("zonetop service: %w", err)
 	}
 	if input != nil {
@@ -185,21 +189,21 @@ func DelegatedZonecfg(rootPrefix string, args []string, prompt bool, stdin io.Re
 			for {
 				n, err := input.Read(buf)
 				if n > 0 {
-					if c.send(request{Op: "input", Data: buf[:n]}) != nil {
+					if c.Send(wire.Request{Op: "input", Data: buf[:n]}) != nil {
 						return
 					}
 				}
 				if err != nil {
-					_ = c.send(request{Op: "input", EOF: true})
+					_ = c.Send(wire.Request{Op: "input", EOF: true})
 					return
 				}
 			}
 		}()
 	}
 	for {
-		var resp response
-		files, err := c.recv(&resp)
-		closeAll(files)
+		var resp wire.Response
+		files, err := c.Recv(&resp)
+		wire.CloseAll(files)
 		if err != nil {
 			return 1, fmt.Errorf("zonetop service: %w", err)
 		}

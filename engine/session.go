@@ -6,6 +6,10 @@ import (
 	"os"
 	"sync"
 	"time"
+	"zonetop/api"
+	"zonetop/internal/configs"
+	"zonetop/internal/wire"
+	"zonetop/internal/zoneadmd"
 )
 
 // ConsoleSession is one attachment to a zone's console. Conn carries the
@@ -16,9 +20,9 @@ type ConsoleSession struct {
 	Conn   *os.File
 	Events <-chan ZoneEvent
 	// Status is the zone's state when the attachment was made.
-	Status ZoneStatus
+	Status api.ZoneStatus
 
-	c    *conn
+	c    *wire.Conn
 	once sync.Once
 }
 
@@ -26,28 +30,28 @@ type ConsoleSession struct {
 type ZoneEvent struct {
 	Event  string // "ready", "booting", "halted"; "detached" when zoneadmd cut the attacher off
 	Reason string // why, for "detached"
-	Status ZoneStatus
+	Status api.ZoneStatus
 }
 
 // AttachConsole is the runtime side of Engine.AttachConsole: it starts the
 // zone's zoneadmd if needed and attaches to its console hub.
-func AttachConsole(rootPrefix, name string, opts ConsoleOptions) (*ConsoleSession, error) {
-	if err := checkZoneName(name); err != nil {
+func AttachConsole(rootPrefix, name string, opts api.ConsoleOptions) (*ConsoleSession, error) {
+	if err := configs.CheckZoneName(name); err != nil {
 		return nil, err
 	}
-	if err := StartZoneadmd(rootPrefix, name); err != nil {
+	if err := zoneadmd.StartZoneadmd(rootPrefix, name); err != nil {
 		return nil, fmt.Errorf("zlogin -C %s: %w", name, err)
 	}
-	c, err := dial(zoneadmdSock(rootPrefix, name), 2*time.Second)
+	c, err := wire.Dial(configs.ZoneadmdSock(rootPrefix, name), 2*time.Second)
 	if err != nil {
 		return nil, fmt.Errorf("zlogin -C %s: %w", name, err)
 	}
-	if err := c.send(request{Op: "attach-console", Console: &opts}); err != nil {
+	if err := c.Send(wire.Request{Op: "attach-console", Console: &opts}); err != nil {
 		c.Close()
 		return nil, fmt.Errorf("zlogin -C %s: %w", name, err)
 	}
-	var resp response
-	files, err := c.recv(&resp)
+	var resp wire.Response
+	files, err := c.Recv(&resp)
 	if err == nil && (!resp.OK || len(files) != 1) {
 		err = errors.New(resp.Error)
 		if resp.OK {
@@ -55,11 +59,11 @@ func AttachConsole(rootPrefix, name string, opts ConsoleOptions) (*ConsoleSessio
 		}
 	}
 	if err != nil {
-		closeAll(files)
+		wire.CloseAll(files)
 		c.Close()
 		return nil, fmt.Errorf("zlogin -C %s: %w", name, err)
 	}
-	f, err := pollable(files[0], "console")
+	f, err := zoneadmd.Pollable(files[0], "console")
 	if err != nil {
 		c.Close()
 		return nil, fmt.Errorf("zlogin -C %s: %w", name, err)
@@ -72,9 +76,9 @@ func AttachConsole(rootPrefix, name string, opts ConsoleOptions) (*ConsoleSessio
 	go func() {
 		defer close(events)
 		for {
-			var ev response
-			got, err := c.recv(&ev)
-			closeAll(got)
+			var ev wire.Response
+			got, err := c.Recv(&ev)
+			wire.CloseAll(got)
 			if err != nil {
 				return
 			}
@@ -113,38 +117,34 @@ type LoginSession struct {
 	Master *os.File
 	Pid    int // the session leader's pid inside the zone
 
-	c    *conn
+	c    *wire.Conn
 	once sync.Once
 }
 
-// ErrZoneGone is what LoginSession.Wait returns when the zone went away
-// (halted) under the session.
-var ErrZoneGone = errors.New("the zone went away")
-
 // StartLogin is the runtime side of Engine.StartLogin. req.TTY is implied.
-func StartLogin(rootPrefix, name string, req ExecRequest) (*LoginSession, error) {
-	if err := checkZoneName(name); err != nil {
+func StartLogin(rootPrefix, name string, req api.ExecRequest) (*LoginSession, error) {
+	if err := configs.CheckZoneName(name); err != nil {
 		return nil, err
 	}
 	if len(req.Argv) == 0 && !req.Safe {
 		req.Login = true
 	}
 	req.TTY = true
-	if RuntimePresent(rootPrefix, name) {
-		if err := StartZoneadmd(rootPrefix, name); err != nil {
+	if zoneadmd.RuntimePresent(rootPrefix, name) {
+		if err := zoneadmd.StartZoneadmd(rootPrefix, name); err != nil {
 			return nil, err
 		}
 	}
-	c, err := dial(zoneadmdSock(rootPrefix, name), 2*time.Second)
+	c, err := wire.Dial(configs.ZoneadmdSock(rootPrefix, name), 2*time.Second)
 	if err != nil {
 		return nil, fmt.Errorf("zlogin %s: zone is not ready or running: %w", name, err)
 	}
-	if err := c.send(request{Op: "exec", Exec: &req}); err != nil {
+	if err := c.Send(wire.Request{Op: "exec", Exec: &req}); err != nil {
 		c.Close()
 		return nil, fmt.Errorf("zlogin %s: %w", name, err)
 	}
-	var started response
-	files, err := c.recv(&started)
+	var started wire.Response
+	files, err := c.Recv(&started)
 	if err == nil && (!started.OK || len(files) != 1) {
 		err = errors.New(started.Error)
 		if started.OK {
@@ -152,11 +152,11 @@ func StartLogin(rootPrefix, name string, req ExecRequest) (*LoginSession, error)
 		}
 	}
 	if err != nil {
-		closeAll(files)
+		wire.CloseAll(files)
 		c.Close()
 		return nil, fmt.Errorf("zlogin %s: %w", name, err)
 	}
-	m, err := pollable(files[0], "zone-pty")
+	m, err := zoneadmd.Pollable(files[0], "zone-pty")
 	if err != nil {
 		c.Close()
 		return nil, fmt.Errorf("zlogin %s: %w", name, err)
@@ -168,15 +168,15 @@ func StartLogin(rootPrefix, name string, req ExecRequest) (*LoginSession, error)
 // or ErrZoneGone if the zone halted under it. The pty's remaining output
 // can still be read from Master afterwards.
 func (s *LoginSession) Wait() (int, error) {
-	var done response
-	files, err := s.c.recv(&done)
-	closeAll(files)
+	var done wire.Response
+	files, err := s.c.Recv(&done)
+	wire.CloseAll(files)
 	if err != nil || !done.OK || done.Exit == nil {
 		why := done.Error
 		if err != nil {
 			why = err.Error()
 		}
-		return 1, fmt.Errorf("%w (%s)", ErrZoneGone, why)
+		return 1, fmt.Errorf("%w (%s)", api.ErrZoneGone, why)
 	}
 	return *done.Exit, nil
 }

@@ -6,7 +6,9 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
-
+	"zonetop/internal/configs"
+	"zonetop/internal/platform"
+	"zonetop/internal/zoneadmd"
 	"zonetop/zones"
 )
 
@@ -25,8 +27,8 @@ var sparseDirs = []string{"/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "
 // Spec turns a zone's configuration into the runtime's platform spec. It is
 // the one place where zonecfg vocabulary becomes mounts, devices,
 // capabilities and sysctls.
-func (e *Engine) Spec(cfg *zones.Config) (PlatformSpec, error) {
-	s := PlatformSpec{
+func (e *Engine) Spec(cfg *zones.Config) (configs.PlatformSpec, error) {
+	s := configs.PlatformSpec{
 		Name:         cfg.Name,
 		Zonepath:     e.hostPath(cfg.Zonepath),
 		RootPrefix:   e.Root,
@@ -50,7 +52,7 @@ func (e *Engine) Spec(cfg *zones.Config) (PlatformSpec, error) {
 			return
 		}
 		inherited[dir] = true
-		s.Mounts = append(s.Mounts, MountSpec{Source: dir, Target: dir, Type: "bind", Options: []string{"ro", "nodev", "nosuid"}})
+		s.Mounts = append(s.Mounts, configs.MountSpec{Source: dir, Target: dir, Type: "bind", Options: []string{"ro", "nodev", "nosuid"}})
 	}
 	if s.Brand == "sparse" {
 		for _, d := range sparseDirs {
@@ -66,13 +68,13 @@ func (e *Engine) Spec(cfg *zones.Config) (PlatformSpec, error) {
 		if typ == "lofs" {
 			typ = "bind"
 		}
-		s.Mounts = append(s.Mounts, MountSpec{Source: fs.Special, Target: fs.Dir, Type: typ, Options: opts})
+		s.Mounts = append(s.Mounts, configs.MountSpec{Source: fs.Special, Target: fs.Dir, Type: typ, Options: opts})
 	}
 	for _, d := range cfg.Devices {
 		s.Devices = append(s.Devices, d.Match)
 	}
 	for _, n := range cfg.Nets {
-		s.Nets = append(s.Nets, NetSpec{Physical: n.Physical, Address: n.Address, AllowedAddress: n.AllowedAddress,
+		s.Nets = append(s.Nets, configs.NetSpec{Physical: n.Physical, Address: n.Address, AllowedAddress: n.AllowedAddress,
 			Defrouter: n.Defrouter, GlobalNIC: n.GlobalNIC, MACAddr: n.MACAddr, VLANID: n.VLANID})
 	}
 	caps, err := ResolveLimitpriv(cfg.Limitpriv, s.IPType)
@@ -100,13 +102,13 @@ func (e *Engine) Spec(cfg *zones.Config) (PlatformSpec, error) {
 		s.BootArgs = strings.Fields(cfg.Bootargs)
 	}
 	if cfg.UserNamespace == "auto" {
-		r, err := allocUserns(e.Root, cfg.Name)
+		r, err := platform.AllocUserns(e.Root, cfg.Name)
 		if err != nil {
 			return s, fmt.Errorf("zone %s: user namespace: %w", cfg.Name, err)
 		}
 		s.UserNS = &r
 	}
-	if err := specLimits(cfg, &s); err != nil {
+	if err := zoneadmd.SpecLimits(cfg, &s); err != nil {
 		return s, err
 	}
 	return s, nil

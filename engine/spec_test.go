@@ -3,7 +3,8 @@ package engine
 import (
 	"slices"
 	"testing"
-
+	"zonetop/internal/platform"
+	"zonetop/internal/ztest"
 	"zonetop/zones"
 )
 
@@ -12,7 +13,7 @@ import (
 func TestLimitprivUserns(t *testing.T) {
 	e := &Engine{Root: t.TempDir()}
 	base, err := ResolveLimitpriv("default", "shared")
-	must(t, err)
+	ztest.Must(t, err)
 	for _, c := range []struct {
 		limitpriv string
 		userns    bool
@@ -37,7 +38,7 @@ func TestLimitprivUserns(t *testing.T) {
 		if s.NestedUserns != c.userns || !slices.Equal(s.Caps, c.caps) {
 			t.Errorf("%q: nested userns %v caps %v, want %v %v", c.limitpriv, s.NestedUserns, s.Caps, c.userns, c.caps)
 		}
-		if pol := zoneFilterPolicyFor(&s); pol.nestedUserns != c.userns || pol.mountAPI != c.mountAPI {
+		if pol := platform.ZoneFilterPolicyFor(&s); pol.NestedUserns != c.userns || pol.MountAPI != c.mountAPI {
 			t.Errorf("%q: filter policy %+v", c.limitpriv, pol)
 		}
 	}

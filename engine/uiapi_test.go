@@ -6,7 +6,8 @@ import (
 	"os"
 	"strings"
 	"testing"
-
+	"zonetop/api"
+	"zonetop/internal/zoneadmd"
 	"zonetop/zones"
 )
 
@@ -16,11 +17,11 @@ func TestCreateEditDeleteZone(t *testing.T) {
 		t.Fatal(err)
 	}
 	ctx := context.Background()
-	root := Principal{Zone: "global"}
+	root := api.Principal{Zone: "global"}
 	cfg := &zones.Config{Name: "uiweb", Zonepath: "/zones/uiweb", Brand: "busybox", IPType: "shared",
 		CappedMemory: &zones.CappedMemory{Physical: 64 << 20}}
 
-	if err := e.CreateZone(ctx, Principal{UID: 1000, Zone: "global"}, cfg); !errors.Is(err, ErrPermission) {
+	if err := e.CreateZone(ctx, api.Principal{UID: 1000, Zone: "global"}, cfg); !errors.Is(err, api.ErrPermission) {
 		t.Fatalf("a non-root user created a zone: %v", err)
 	}
 	if err := e.CreateZone(ctx, root, &zones.Config{Name: "bad", Zonepath: "relative"}); err == nil {
@@ -53,7 +54,7 @@ func TestCreateEditDeleteZone(t *testing.T) {
 	if len(evs) != 5 || evs[0].Op != "zonecfg" || evs[0].Failed || !evs[1].Failed || evs[3].Op != "create" || evs[3].Failed {
 		t.Fatalf("events newest first = %+v", evs)
 	}
-	if got := e.Events(Principal{UID: 0, Zone: "other"}, "uiweb"); got != nil {
+	if got := e.Events(api.Principal{UID: 0, Zone: "other"}, "uiweb"); got != nil {
 		t.Fatal("another zone's administrator sees this zone's events")
 	}
 	if err := e.DeleteZone(ctx, root, "uiweb"); err != nil {
@@ -66,22 +67,22 @@ func TestCreateEditDeleteZone(t *testing.T) {
 
 func TestProjectOf(t *testing.T) {
 	cg := "12:pids:/user.slice/zonetop/web/batch\n0::/user.slice/zonetop/web\n"
-	if got := projectOf(cg, "web"); got != "batch" {
+	if got := zoneadmd.ProjectOf(cg, "web"); got != "batch" {
 		t.Fatalf("projectOf = %q", got)
 	}
-	if got := projectOf("0::/x/zonetop/web\n", "web"); got != "-" {
+	if got := zoneadmd.ProjectOf("0::/x/zonetop/web\n", "web"); got != "-" {
 		t.Fatalf("projectOf without a project = %q", got)
 	}
-	if got := taskOf("4:memory:/zonetop/web/batch/task.7\n", "web"); got != 7 {
+	if got := zoneadmd.TaskOf("4:memory:/zonetop/web/batch/task.7\n", "web"); got != 7 {
 		t.Fatalf("taskOf = %d", got)
 	}
-	if got := taskOf(cg, "web"); got != -1 {
+	if got := zoneadmd.TaskOf(cg, "web"); got != -1 {
 		t.Fatalf("taskOf without a task = %d", got)
 	}
 }
 
 func TestReadProcessSelf(t *testing.T) {
-	pr, ok := readProcess(os.Getpid(), "none", map[int]string{os.Getuid(): "me"})
+	pr, ok := zoneadmd.ReadProcess(os.Getpid(), "none", map[int]string{os.Getuid(): "me"})
 	if !ok || pr.User != "me" || pr.RSS == 0 || pr.Command == "" {
 		t.Fatalf("readProcess(self) = %+v, %v", pr, ok)
 	}

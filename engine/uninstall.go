@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"zonetop/internal/pathrs"
 
 	"golang.org/x/sys/unix"
 )
@@ -36,7 +37,7 @@ func UninstallBeneath(ctx context.Context, root, zonepath string, force bool) er
 	if filepath.Clean(zonepath) == "/" {
 		return errors.New("uninstall /: refusing to remove /")
 	}
-	zp, err := openZonepath(root, zonepath)
+	zp, err := pathrs.OpenZonepath(root, zonepath)
 	if errors.Is(err, os.ErrNotExist) {
 		return nil
 	}
@@ -44,7 +45,7 @@ func UninstallBeneath(ctx context.Context, root, zonepath string, force bool) er
 		return fmt.Errorf("uninstall %s: %w", zonepath, err)
 	}
 	defer zp.Close()
-	st, err := zp.stat()
+	st, err := zp.Stat()
 	switch {
 	case errors.Is(err, unix.ENOENT):
 		return nil
@@ -55,7 +56,7 @@ func UninstallBeneath(ctx context.Context, root, zonepath string, force bool) er
 	case st.Mode&unix.S_IFMT != unix.S_IFDIR:
 		return fmt.Errorf("uninstall %s: zonepath is not a directory", zonepath)
 	}
-	mounts, err := mountsUnder(zp.real)
+	mounts, err := mountsUnder(zp.Real)
 	if err != nil {
 		return fmt.Errorf("uninstall %s: %w", zonepath, err)
 	}
@@ -70,14 +71,14 @@ func UninstallBeneath(ctx context.Context, root, zonepath string, force bool) er
 			return fmt.Errorf("uninstall %s: %w; uninstall -F removes it anyway", zonepath, err)
 		}
 	}
-	if err := removeZonepathAt(ctx, zp.pfd, zp.base, zonepath, false); err != nil {
+	if err := removeZonepathAt(ctx, zp.Pfd, zp.Base, zonepath, false); err != nil {
 		return fmt.Errorf("uninstall %s: %w", zonepath, err)
 	}
 	return nil
 }
 
-func looksInstalled(zp *zonepathAt) error {
-	fd, err := unix.Openat(zp.pfd, zp.base, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+func looksInstalled(zp *pathrs.ZonepathAt) error {
+	fd, err := unix.Openat(zp.Pfd, zp.Base, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return err
 	}

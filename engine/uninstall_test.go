@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"zonetop/internal/pathrs"
 
 	"golang.org/x/sys/unix"
 )
@@ -82,12 +83,12 @@ func TestUninstallRefusesWhileMounted(t *testing.T) {
 	}
 	// The mount-ID check stands on its own too, should the mount table
 	// miss a mount.
-	at, err := openZonepath("/", zp)
+	at, err := pathrs.OpenZonepath("/", zp)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer at.Close()
-	if err := removeZonepathAt(context.Background(), at.pfd, at.base, zp, false); err == nil || !strings.Contains(err.Error(), "mounted there") {
+	if err := removeZonepathAt(context.Background(), at.Pfd, at.Base, zp, false); err == nil || !strings.Contains(err.Error(), "mounted there") {
 		t.Errorf("removeZonepath crossed a mount: %v", err)
 	}
 	if readString(t, secret) != "keep" {

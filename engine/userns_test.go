@@ -7,27 +7,30 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"zonetop/internal/configs"
+	"zonetop/internal/platform"
+	"zonetop/internal/ztest"
 )
 
 func TestAllocUserns(t *testing.T) {
 	root := t.TempDir()
-	a, err := allocUserns(root, "a")
-	must(t, err)
-	b, err := allocUserns(root, "b")
-	must(t, err)
-	again, err := allocUserns(root, "a")
-	must(t, err)
-	if a != (IDRange{usernsBase, usernsSize}) || b != (IDRange{usernsBase + usernsSize, usernsSize}) || again != a {
+	a, err := platform.AllocUserns(root, "a")
+	ztest.Must(t, err)
+	b, err := platform.AllocUserns(root, "b")
+	ztest.Must(t, err)
+	again, err := platform.AllocUserns(root, "a")
+	ztest.Must(t, err)
+	if a != (configs.IDRange{HostID: platform.UsernsBase, Count: platform.UsernsSize}) || b != (configs.IDRange{HostID: platform.UsernsBase + platform.UsernsSize, Count: platform.UsernsSize}) || again != a {
 		t.Fatalf("ranges a=%v b=%v a again=%v", a, b, again)
 	}
-	must(t, os.WriteFile(usernsFile(root), []byte("b 1065536 65536\n"), 0o644))
-	c, err := allocUserns(root, "c")
-	must(t, err)
-	if c.HostID != usernsBase {
+	ztest.Must(t, os.WriteFile(platform.UsernsFile(root), []byte("b 1065536 65536\n"), 0o644))
+	c, err := platform.AllocUserns(root, "c")
+	ztest.Must(t, err)
+	if c.HostID != platform.UsernsBase {
 		t.Fatalf("the free range below b was not reused: %v", c)
 	}
-	must(t, os.WriteFile(usernsFile(root), []byte("b 1065536\n"), 0o644))
-	if _, err := allocUserns(root, "d"); err == nil || !strings.Contains(err.Error(), ":1:") {
+	ztest.Must(t, os.WriteFile(platform.UsernsFile(root), []byte("b 1065536\n"), 0o644))
+	if _, err := platform.AllocUserns(root, "d"); err == nil || !strings.Contains(err.Error(), ":1:") {
 		t.Fatalf("bad line: %v", err)
 	}
 }
@@ -37,11 +40,11 @@ func TestAllocUserns(t *testing.T) {
 // directories are idmapped, so host root's files show as the zone's root.
 func TestUsernsZone(t *testing.T) {
 	z := newBusyboxZone(t)
-	z.spec.UserNS = &IDRange{HostID: usernsBase, Count: usernsSize}
-	z.spec.Mounts = append(z.spec.Mounts, MountSpec{Source: "/etc", Target: "/mnt/hostetc", Type: "bind", Options: []string{"ro", "nodev", "nosuid"}})
+	z.spec.UserNS = &configs.IDRange{HostID: platform.UsernsBase, Count: platform.UsernsSize}
+	z.spec.Mounts = append(z.spec.Mounts, configs.MountSpec{Source: "/etc", Target: "/mnt/hostetc", Type: "bind", Options: []string{"ro", "nodev", "nosuid"}})
 	st := z.ready()
 	b, err := os.ReadFile("/proc/" + strconv.Itoa(st.ZschedPid) + "/status")
-	must(t, err)
+	ztest.Must(t, err)
 	if !strings.Contains(string(b), "\nUid:\t1000000\t1000000\t1000000\t1000000\n") {
 		t.Errorf("zsched's host credentials:\n%s", b)
 	}
@@ -53,7 +56,7 @@ func TestUsernsZone(t *testing.T) {
 	}
 	z.sh("echo x > /root/made; chown 7:8 /root/made")
 	var fst syscall.Stat_t
-	must(t, syscall.Stat(filepath.Join(z.zroot(), "root/made"), &fst))
+	ztest.Must(t, syscall.Stat(filepath.Join(z.zroot(), "root/made"), &fst))
 	if fst.Uid != 7 || fst.Gid != 8 {
 		t.Errorf("file the zone chowned to 7:8 is %d:%d on disk", fst.Uid, fst.Gid)
 	}

@@ -11,6 +11,11 @@ import (
 	"syscall"
 	"testing"
 	"time"
+	"zonetop/api"
+	"zonetop/internal/configs"
+	"zonetop/internal/wire"
+	"zonetop/internal/zoneadmd"
+	"zonetop/internal/ztest"
 )
 
 // waitFor polls cond until it holds; the deadline only bounds a broken
@@ -37,9 +42,9 @@ func TestZoneBootInittabShutdown(t *testing.T) {
 ::shutdown:/bin/echo bye > /tmp/shutdown
 this line is wrong
 `
-	must(t, os.WriteFile(filepath.Join(z.zroot(), "etc/inittab"), []byte(inittab), 0o644))
+	ztest.Must(t, os.WriteFile(filepath.Join(z.zroot(), "etc/inittab"), []byte(inittab), 0o644))
 	z.ready()
-	st, err := Boot(z.root, z.spec.Name, []string{"-v"})
+	st, err := zoneadmd.Boot(z.root, z.spec.Name, []string{"-v"})
 	if err != nil {
 		t.Fatalf("boot: %v", err)
 	}
@@ -60,14 +65,14 @@ this line is wrong
 	})
 	// The init is the zone's, sealed like zsched.
 	z.mustFail("write init's exe", "for p in /proc/[0-9]*; do echo x >> $p/exe && exit 0; done; exit 1")
-	if _, err := Boot(z.root, z.spec.Name, nil); err == nil {
+	if _, err := zoneadmd.Boot(z.root, z.spec.Name, nil); err == nil {
 		t.Errorf("boot of a running zone succeeded")
 	}
-	st2, err := Status(z.root, z.spec.Name)
+	st2, err := zoneadmd.Status(z.root, z.spec.Name)
 	if err != nil || st2.State != "running" || st2.ZoneID != st.ZoneID {
 		t.Errorf("status: %+v %v", st2, err)
 	}
-	hst, err := Shutdown(z.root, z.spec.Name, 20*time.Second)
+	hst, err := zoneadmd.Shutdown(z.root, z.spec.Name, 20*time.Second)
 	if err != nil || hst.State != "installed" {
 		t.Fatalf("shutdown: %+v %v", hst, err)
 	}
@@ -75,7 +80,7 @@ this line is wrong
 		t.Errorf("shutdown entry did not run: %q", b)
 	}
 	z.assertGone(st)
-	logb, _ := os.ReadFile(filepath.Join(logDir(z.root), z.spec.Name+".console"))
+	logb, _ := os.ReadFile(filepath.Join(configs.LogDir(z.root), z.spec.Name+".console"))
 	for _, want := range []string{"boot arguments: -v", "line 8", "askfirst"} {
 		if !bytes.Contains(logb, []byte(want)) {
 			t.Errorf("console log lacks %q:\n%s", want, logb)
@@ -85,42 +90,42 @@ this line is wrong
 
 func TestZoneAdoptAfterZoneadmdKilled(t *testing.T) {
 	z := newBusyboxZone(t)
-	must(t, os.WriteFile(filepath.Join(z.zroot(), "etc/inittab"), []byte("::respawn:/bin/sleep 1000\n"), 0o644))
+	ztest.Must(t, os.WriteFile(filepath.Join(z.zroot(), "etc/inittab"), []byte("::respawn:/bin/sleep 1000\n"), 0o644))
 	z.ready()
-	st, err := Boot(z.root, z.spec.Name, nil)
+	st, err := zoneadmd.Boot(z.root, z.spec.Name, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	// A task whose process outlives the zlogin that made it.
 	var out, errb bytes.Buffer
-	code, err := Exec(z.root, z.spec.Name, ExecRequest{Argv: []string{"sh", "-c", "sleep 1000 >/dev/null 2>&1 </dev/null & echo $!"}, NewTask: true}, nil, &out, &errb)
+	code, err := zoneadmd.Exec(z.root, z.spec.Name, api.ExecRequest{Argv: []string{"sh", "-c", "sleep 1000 >/dev/null 2>&1 </dev/null & echo $!"}, NewTask: true}, nil, &out, &errb)
 	if err != nil || code != 0 {
 		t.Fatalf("newtask: exit %d %v: %s", code, err, errb.String())
 	}
-	taskOf := func() (TaskUsage, bool) {
+	taskOf := func() (api.TaskUsage, bool) {
 		for _, tu := range z.usage().Tasks {
 			if tu.Procs > 0 {
 				return tu, true
 			}
 		}
-		return TaskUsage{}, false
+		return api.TaskUsage{}, false
 	}
 	task, ok := taskOf()
 	if !ok {
 		t.Fatalf("no running task before zoneadmd is killed: %+v", z.usage().Tasks)
 	}
-	pidb, err := os.ReadFile(filepath.Join(runDir(z.root, z.spec.Name), "zoneadmd.pid"))
-	must(t, err)
+	pidb, err := os.ReadFile(filepath.Join(configs.RunDir(z.root, z.spec.Name), "zoneadmd.pid"))
+	ztest.Must(t, err)
 	pid, _ := strconv.Atoi(strings.TrimSpace(string(pidb)))
-	must(t, syscall.Kill(pid, syscall.SIGKILL))
-	waitFor(t, "zoneadmd to die", func() bool { return !ZoneadmdRunning(z.root, z.spec.Name) })
+	ztest.Must(t, syscall.Kill(pid, syscall.SIGKILL))
+	waitFor(t, "zoneadmd to die", func() bool { return !zoneadmd.ZoneadmdRunning(z.root, z.spec.Name) })
 	if err := syscall.Kill(st.ZschedPid, 0); err != nil {
 		t.Fatalf("zsched died with zoneadmd: %v", err)
 	}
-	if !RuntimePresent(z.root, z.spec.Name) {
+	if !zoneadmd.RuntimePresent(z.root, z.spec.Name) {
 		t.Fatal("runtime state gone with zoneadmd")
 	}
-	st2, err := Status(z.root, z.spec.Name)
+	st2, err := zoneadmd.Status(z.root, z.spec.Name)
 	if err != nil || st2.State != "running" || st2.ZschedPid != st.ZschedPid || st2.ZoneID != st.ZoneID {
 		t.Fatalf("status after adoption: %+v %v (before %+v)", st2, err, st)
 	}
@@ -143,7 +148,7 @@ func TestZoneAdoptAfterZoneadmdKilled(t *testing.T) {
 	if got, ok := taskOf(); !ok || got.ID != task.ID || got.Project != task.Project {
 		t.Errorf("task after adoption: %+v (%v), want task %d of %s", got, ok, task.ID, task.Project)
 	}
-	if _, err := call(z.root, z.spec.Name, request{Op: "set-rctl", Rctl: &RctlChange{Level: "task", Task: task.ID,
+	if _, err := zoneadmd.Call(z.root, z.spec.Name, wire.Request{Op: "set-rctl", Rctl: &api.RctlChange{Level: "task", Task: task.ID,
 		Name: "task.max-lwps", Values: "(privileged,40,deny)"}}, false); err != nil {
 		t.Errorf("set-rctl on the adopted task %d: %v", task.ID, err)
 	}
@@ -151,13 +156,13 @@ func TestZoneAdoptAfterZoneadmdKilled(t *testing.T) {
 		t.Errorf("zlogin after adoption: %s", errs)
 	}
 	// Killing zoneadmd again, then halting straight away, adopts too.
-	pidb, _ = os.ReadFile(filepath.Join(runDir(z.root, z.spec.Name), "zoneadmd.pid"))
+	pidb, _ = os.ReadFile(filepath.Join(configs.RunDir(z.root, z.spec.Name), "zoneadmd.pid"))
 	pid2, _ := strconv.Atoi(strings.TrimSpace(string(pidb)))
 	if pid2 == pid || pid2 <= 0 {
 		t.Fatalf("no new zoneadmd (pid %d)", pid2)
 	}
-	must(t, syscall.Kill(pid2, syscall.SIGKILL))
-	waitFor(t, "zoneadmd to die", func() bool { return !ZoneadmdRunning(z.root, z.spec.Name) })
+	ztest.Must(t, syscall.Kill(pid2, syscall.SIGKILL))
+	waitFor(t, "zoneadmd to die", func() bool { return !zoneadmd.ZoneadmdRunning(z.root, z.spec.Name) })
 	z.halt()
 	z.assertGone(st)
 }
@@ -165,32 +170,32 @@ func TestZoneAdoptAfterZoneadmdKilled(t *testing.T) {
 func TestZoneAdoptRefusesReusedPid(t *testing.T) {
 	z := newBusyboxZone(t)
 	st := z.ready()
-	pidb, _ := os.ReadFile(filepath.Join(runDir(z.root, z.spec.Name), "zoneadmd.pid"))
+	pidb, _ := os.ReadFile(filepath.Join(configs.RunDir(z.root, z.spec.Name), "zoneadmd.pid"))
 	pid, _ := strconv.Atoi(strings.TrimSpace(string(pidb)))
-	must(t, syscall.Kill(pid, syscall.SIGKILL))
-	waitFor(t, "zoneadmd to die", func() bool { return !ZoneadmdRunning(z.root, z.spec.Name) })
+	ztest.Must(t, syscall.Kill(pid, syscall.SIGKILL))
+	waitFor(t, "zoneadmd to die", func() bool { return !zoneadmd.ZoneadmdRunning(z.root, z.spec.Name) })
 	// Pretend zsched's pid now names another process: the recorded start
 	// time no longer matches, so the new zoneadmd must not adopt it and
 	// must clean the zone up instead.
-	statePath := filepath.Join(runDir(z.root, z.spec.Name), "state.json")
+	statePath := filepath.Join(configs.RunDir(z.root, z.spec.Name), "state.json")
 	b, err := os.ReadFile(statePath)
-	must(t, err)
+	ztest.Must(t, err)
 	b = bytes.Replace(b, []byte(`"zsched_start": `), []byte(`"zsched_start": 1`), 1)
-	must(t, os.WriteFile(statePath, b, 0o600))
-	st2, err := Status(z.root, z.spec.Name)
+	ztest.Must(t, os.WriteFile(statePath, b, 0o600))
+	st2, err := zoneadmd.Status(z.root, z.spec.Name)
 	if err != nil || st2.State != "installed" {
 		t.Fatalf("status: %+v %v", st2, err)
 	}
-	waitFor(t, "zoneadmd to exit", func() bool { return !ZoneadmdRunning(z.root, z.spec.Name) })
+	waitFor(t, "zoneadmd to exit", func() bool { return !zoneadmd.ZoneadmdRunning(z.root, z.spec.Name) })
 	z.assertGone(st)
 }
 
 func TestZoneMasksSurviveSymlinkedDevNull(t *testing.T) {
 	z := newBusyboxZone(t)
 	dev := filepath.Join(z.zroot(), "dev")
-	must(t, os.Symlink("/proc/sys/kernel/core_pattern", filepath.Join(dev, "null")))
-	must(t, os.Symlink("/proc/sysrq-trigger", filepath.Join(dev, "console")))
-	must(t, os.Symlink("/proc/sys/kernel/core_pattern", filepath.Join(dev, "ptmx")))
+	ztest.Must(t, os.Symlink("/proc/sys/kernel/core_pattern", filepath.Join(dev, "null")))
+	ztest.Must(t, os.Symlink("/proc/sysrq-trigger", filepath.Join(dev, "console")))
+	ztest.Must(t, os.Symlink("/proc/sys/kernel/core_pattern", filepath.Join(dev, "ptmx")))
 	core, _ := os.ReadFile("/proc/sys/kernel/core_pattern")
 	z.ready()
 	z.mustFail("write core_pattern", "echo '|/tmp/x' > /proc/sys/kernel/core_pattern")
@@ -209,9 +214,9 @@ func TestZoneMasksSurviveSymlinkedDevNull(t *testing.T) {
 func TestZoneFSSymlinkStaysInRoot(t *testing.T) {
 	z := newBusyboxZone(t)
 	outside := t.TempDir()
-	must(t, os.Symlink(outside, filepath.Join(z.zroot(), "evil")))
-	must(t, os.Symlink("../../../../../../../../"+strings.TrimPrefix(outside, "/"), filepath.Join(z.zroot(), "evil2")))
-	z.spec.Mounts = []MountSpec{
+	ztest.Must(t, os.Symlink(outside, filepath.Join(z.zroot(), "evil")))
+	ztest.Must(t, os.Symlink("../../../../../../../../"+strings.TrimPrefix(outside, "/"), filepath.Join(z.zroot(), "evil2")))
+	z.spec.Mounts = []configs.MountSpec{
 		{Source: "tmpfs", Target: "/evil/data", Type: "tmpfs", Options: []string{"size=1m"}},
 		{Source: "tmpfs", Target: "/evil2/more", Type: "tmpfs"},
 	}
@@ -235,11 +240,11 @@ func TestZoneSparseInheritsReadOnly(t *testing.T) {
 	z := newBusyboxZone(t)
 	for _, d := range []string{"/usr", "/lib", "/lib64"} {
 		if _, err := os.Stat(d); err == nil {
-			must(t, os.MkdirAll(filepath.Join(z.zroot(), "host"+d), 0o755))
-			z.spec.Mounts = append(z.spec.Mounts, MountSpec{Source: d, Target: "/host" + d, Type: "bind", Options: []string{"ro", "nodev", "nosuid"}})
+			ztest.Must(t, os.MkdirAll(filepath.Join(z.zroot(), "host"+d), 0o755))
+			z.spec.Mounts = append(z.spec.Mounts, configs.MountSpec{Source: d, Target: "/host" + d, Type: "bind", Options: []string{"ro", "nodev", "nosuid"}})
 		}
 	}
-	z.spec.Mounts = append(z.spec.Mounts, MountSpec{Source: "tmpfs", Target: "/scratch", Type: "tmpfs", Options: []string{"nosuid", "size=2m"}})
+	z.spec.Mounts = append(z.spec.Mounts, configs.MountSpec{Source: "tmpfs", Target: "/scratch", Type: "tmpfs", Options: []string{"nosuid", "size=2m"}})
 	z.spec.Sysctls = map[string]string{"kernel.shmmni": "1234"}
 	z.ready()
 	z.sh("test -x /host/usr/bin/env")
@@ -269,24 +274,24 @@ func TestZoneHaltBlockedThenCompletes(t *testing.T) {
 	// A host process frozen in a child cgroup of the zone: SIGKILL does
 	// not reach a v1-frozen task, so the halt cannot finish.
 	blocker := filepath.Join(fz, "blocker")
-	must(t, os.Mkdir(blocker, 0o755))
-	must(t, os.WriteFile(filepath.Join(blocker, "freezer.state"), []byte("FROZEN"), 0o644))
+	ztest.Must(t, os.Mkdir(blocker, 0o755))
+	ztest.Must(t, os.WriteFile(filepath.Join(blocker, "freezer.state"), []byte("FROZEN"), 0o644))
 	p, err := os.StartProcess("/bin/busybox", []string{"sleep", "1000"}, &os.ProcAttr{})
-	must(t, err)
+	ztest.Must(t, err)
 	t.Cleanup(func() {
 		_ = os.WriteFile(filepath.Join(blocker, "freezer.state"), []byte("THAWED"), 0o644)
 		_ = p.Kill()
 		_, _ = p.Wait()
 	})
-	must(t, os.WriteFile(filepath.Join(blocker, "cgroup.procs"), []byte(strconv.Itoa(p.Pid)), 0o644))
-	hst, err := Halt(z.root, z.spec.Name)
+	ztest.Must(t, os.WriteFile(filepath.Join(blocker, "cgroup.procs"), []byte(strconv.Itoa(p.Pid)), 0o644))
+	hst, err := zoneadmd.Halt(z.root, z.spec.Name)
 	if err == nil || hst.State != "down" || hst.Reason == "" {
 		t.Fatalf("halt with a blocker: %+v %v", hst, err)
 	}
-	if s, _ := Status(z.root, z.spec.Name); s.State != "down" || s.Reason == "" {
+	if s, _ := zoneadmd.Status(z.root, z.spec.Name); s.State != "down" || s.Reason == "" {
 		t.Errorf("status after blocked halt: %+v", s)
 	}
-	must(t, os.WriteFile(filepath.Join(blocker, "freezer.state"), []byte("THAWED"), 0o644))
+	ztest.Must(t, os.WriteFile(filepath.Join(blocker, "freezer.state"), []byte("THAWED"), 0o644))
 	z.halt()
 	z.assertGone(st)
 }
@@ -294,11 +299,11 @@ func TestZoneHaltBlockedThenCompletes(t *testing.T) {
 func TestZoneadmdRejectsGarbage(t *testing.T) {
 	z := newBusyboxZone(t)
 	z.ready()
-	sock := zoneadmdSock(z.root, z.spec.Name)
+	sock := configs.ZoneadmdSock(z.root, z.spec.Name)
 	for _, msg := range [][]byte{[]byte("not json"), []byte(`{"op":"exec","exec":{"argv":[]}}`), []byte(`{"op":"nope"}`),
-		[]byte(`{"op":"ready"}`), bytes.Repeat([]byte("x"), maxMessage+10), {}} {
+		[]byte(`{"op":"ready"}`), bytes.Repeat([]byte("x"), wire.MaxMessage+10), {}} {
 		c, err := net.Dial("unixpacket", sock)
-		must(t, err)
+		ztest.Must(t, err)
 		_, _ = c.Write(msg)
 		buf := make([]byte, 4096)
 		_ = c.SetReadDeadline(time.Now().Add(5 * time.Second))
@@ -318,7 +323,7 @@ func TestZoneadmdRejectsGarbage(t *testing.T) {
 func hostSleeper(t *testing.T) *os.Process {
 	t.Helper()
 	p, err := os.StartProcess(busyboxPath, []string{"sleep", "1000"}, &os.ProcAttr{})
-	must(t, err)
+	ztest.Must(t, err)
 	t.Cleanup(func() {
 		_ = p.Kill()
 		_, _ = p.Wait()
@@ -330,7 +335,7 @@ func hostSleeper(t *testing.T) *os.Process {
 // reported, not waited for (the cleanup kills it).
 func assertKilled(t *testing.T, p *os.Process) {
 	t.Helper()
-	if !procZombie(p.Pid) {
+	if !zoneadmd.ProcZombie(p.Pid) {
 		t.Errorf("host process %d in the zone's cgroups survived the halt", p.Pid)
 		return
 	}
@@ -344,7 +349,7 @@ func assertKilled(t *testing.T, p *os.Process) {
 }
 
 func zoneadmdLog(z *testZone) string {
-	b, _ := os.ReadFile(filepath.Join(logDir(z.root), z.spec.Name+".zoneadmd.log"))
+	b, _ := os.ReadFile(filepath.Join(configs.LogDir(z.root), z.spec.Name+".zoneadmd.log"))
 	return string(b)
 }
 
@@ -360,7 +365,7 @@ func TestZoneHaltKillsProcessOutsideNamespace(t *testing.T) {
 		if fi, err := os.Stat(filepath.Join(d, "default")); err == nil && fi.IsDir() {
 			d = filepath.Join(d, "default")
 		}
-		must(t, os.WriteFile(filepath.Join(d, "cgroup.procs"), []byte(strconv.Itoa(p.Pid)), 0o644))
+		ztest.Must(t, os.WriteFile(filepath.Join(d, "cgroup.procs"), []byte(strconv.Itoa(p.Pid)), 0o644))
 	}
 	z.halt()
 	assertKilled(t, p)
@@ -386,7 +391,7 @@ func TestZoneHaltKillsProcessInOneHierarchy(t *testing.T) {
 		t.Skip("one cgroup hierarchy: nothing a process could be in alone")
 	}
 	p := hostSleeper(t)
-	must(t, os.WriteFile(filepath.Join(d, "cgroup.procs"), []byte(strconv.Itoa(p.Pid)), 0o644))
+	ztest.Must(t, os.WriteFile(filepath.Join(d, "cgroup.procs"), []byte(strconv.Itoa(p.Pid)), 0o644))
 	z.halt()
 	assertKilled(t, p)
 	if log := zoneadmdLog(z); !strings.Contains(log, "killing what is left one by one") {
@@ -411,11 +416,11 @@ func TestZoneHaltFindsMountNamespaceHolders(t *testing.T) {
 
 	st := z.ready()
 	holder := exec.Command(nsenter, "-m", "-t", strconv.Itoa(st.ZschedPid), "/bin/sleep", "1000")
-	must(t, holder.Start())
+	ztest.Must(t, holder.Start())
 	t.Cleanup(func() { _ = holder.Process.Kill(); _, _ = holder.Process.Wait() })
 	// nsenter enters the namespace after it starts: wait until it is in.
 	zns, err := os.Readlink("/proc/" + strconv.Itoa(st.ZschedPid) + "/ns/mnt")
-	must(t, err)
+	ztest.Must(t, err)
 	for i := 0; ; i++ {
 		if ns, _ := os.Readlink("/proc/" + strconv.Itoa(holder.Process.Pid) + "/ns/mnt"); ns == zns {
 			break
@@ -425,20 +430,20 @@ func TestZoneHaltFindsMountNamespaceHolders(t *testing.T) {
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
-	hst, err := Halt(z.root, z.spec.Name)
+	hst, err := zoneadmd.Halt(z.root, z.spec.Name)
 	if err == nil || hst.State != "down" || !strings.Contains(hst.Reason, "host pid "+strconv.Itoa(holder.Process.Pid)) {
 		t.Fatalf("halt with a process in the zone's mount namespace: %+v, %v", hst, err)
 	}
-	must(t, holder.Process.Kill())
+	ztest.Must(t, holder.Process.Kill())
 	_, _ = holder.Process.Wait()
 	z.halt()
 	z.assertGone(st)
 
 	st = z.ready()
 	f, err := os.Open("/proc/" + strconv.Itoa(st.ZschedPid) + "/ns/mnt")
-	must(t, err)
+	ztest.Must(t, err)
 	t.Cleanup(func() { f.Close() })
-	hst, err = Halt(z.root, z.spec.Name)
+	hst, err = zoneadmd.Halt(z.root, z.spec.Name)
 	if err == nil || hst.State != "down" || !strings.Contains(hst.Reason, "descriptor") {
 		t.Fatalf("halt with the zone's mount namespace open: %+v, %v", hst, err)
 	}
@@ -463,25 +468,25 @@ func TestZoneadmdComesBackByItself(t *testing.T) {
 		}
 	}
 	zoneadmdPid := func() int {
-		b, _ := os.ReadFile(filepath.Join(runDir(z.root, z.spec.Name), "zoneadmd.pid"))
+		b, _ := os.ReadFile(filepath.Join(configs.RunDir(z.root, z.spec.Name), "zoneadmd.pid"))
 		pid, _ := strconv.Atoi(strings.TrimSpace(string(b)))
 		return pid
 	}
-	waitFor("a keeper", func() bool { return KeeperPid(z.root) > 0 })
-	old := KeeperPid(z.root)
-	must(t, syscall.Kill(old, syscall.SIGKILL))
-	waitFor("a new keeper", func() bool { p := KeeperPid(z.root); return p > 0 && p != old })
+	waitFor("a keeper", func() bool { return zoneadmd.KeeperPid(z.root) > 0 })
+	old := zoneadmd.KeeperPid(z.root)
+	ztest.Must(t, syscall.Kill(old, syscall.SIGKILL))
+	waitFor("a new keeper", func() bool { p := zoneadmd.KeeperPid(z.root); return p > 0 && p != old })
 
 	first := zoneadmdPid()
-	must(t, syscall.Kill(first, syscall.SIGKILL))
+	ztest.Must(t, syscall.Kill(first, syscall.SIGKILL))
 	// ZoneadmdRunning only asks; it starts nothing.
 	waitFor("a new zoneadmd", func() bool {
 		p := zoneadmdPid()
-		return p > 0 && p != first && ZoneadmdRunning(z.root, z.spec.Name)
+		return p > 0 && p != first && zoneadmd.ZoneadmdRunning(z.root, z.spec.Name)
 	})
-	if s, err := Status(z.root, z.spec.Name); err != nil || s.State != "ready" {
+	if s, err := zoneadmd.Status(z.root, z.spec.Name); err != nil || s.State != "ready" {
 		t.Fatalf("after the restart: %+v %v", s, err)
 	}
 	z.halt()
-	waitFor("the keeper to leave", func() bool { return KeeperPid(z.root) == 0 })
+	waitFor("the keeper to leave", func() bool { return zoneadmd.KeeperPid(z.root) == 0 })
 }

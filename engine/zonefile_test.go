@@ -9,6 +9,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"zonetop/internal/pathrs"
+	"zonetop/internal/zoneadmd"
+	"zonetop/internal/ztest"
 
 	"golang.org/x/sys/unix"
 )
@@ -29,19 +32,19 @@ func within(t *testing.T, d time.Duration, what string, f func()) {
 func TestReadZoneFileOnlyRegularBounded(t *testing.T) {
 	root := t.TempDir()
 	etc := filepath.Join(root, "etc")
-	must(t, os.Mkdir(etc, 0o755))
+	ztest.Must(t, os.Mkdir(etc, 0o755))
 	host := filepath.Join(t.TempDir(), "host-secret")
-	must(t, os.WriteFile(host, []byte("host secret\n"), 0o600))
-	must(t, os.WriteFile(filepath.Join(etc, "good"), []byte("ok\n"), 0o644))
-	must(t, unix.Mkfifo(filepath.Join(etc, "fifo"), 0o644))
-	must(t, os.Symlink(host, filepath.Join(etc, "abs-link")))
-	must(t, os.Symlink("../../../../../../.."+host, filepath.Join(etc, "rel-link")))
-	must(t, os.Mkdir(filepath.Join(etc, "dir"), 0o755))
+	ztest.Must(t, os.WriteFile(host, []byte("host secret\n"), 0o600))
+	ztest.Must(t, os.WriteFile(filepath.Join(etc, "good"), []byte("ok\n"), 0o644))
+	ztest.Must(t, unix.Mkfifo(filepath.Join(etc, "fifo"), 0o644))
+	ztest.Must(t, os.Symlink(host, filepath.Join(etc, "abs-link")))
+	ztest.Must(t, os.Symlink("../../../../../../.."+host, filepath.Join(etc, "rel-link")))
+	ztest.Must(t, os.Mkdir(filepath.Join(etc, "dir"), 0o755))
 	big := filepath.Join(etc, "big")
-	must(t, os.WriteFile(big, nil, 0o644))
-	must(t, os.Truncate(big, 100<<20))
+	ztest.Must(t, os.WriteFile(big, nil, 0o644))
+	ztest.Must(t, os.Truncate(big, 100<<20))
 	if os.Geteuid() == 0 {
-		must(t, unix.Mknod(filepath.Join(etc, "dev"), unix.S_IFCHR|0o644, int(unix.Mkdev(1, 3))))
+		ztest.Must(t, unix.Mknod(filepath.Join(etc, "dev"), unix.S_IFCHR|0o644, int(unix.Mkdev(1, 3))))
 	}
 	for _, c := range []struct{ path, want string }{
 		{"/etc/fifo", "/etc/fifo: a FIFO, not a regular file"},
@@ -57,18 +60,18 @@ func TestReadZoneFileOnlyRegularBounded(t *testing.T) {
 		}
 		var b []byte
 		var err error
-		within(t, 30*time.Second, "ReadZoneFile "+c.path, func() { b, err = ReadZoneFile(root, c.path, zoneDBMax) })
+		within(t, 30*time.Second, "ReadZoneFile "+c.path, func() { b, err = pathrs.ReadZoneFile(root, c.path, pathrs.ZoneDBMax) })
 		if err == nil || !strings.Contains(err.Error(), c.want) || b != nil {
 			t.Errorf("ReadZoneFile(%s) = %q, %v; want an error saying %q", c.path, b, err, c.want)
 		}
 	}
-	if b, err := ReadZoneFile(root, "/etc/good", zoneDBMax); err != nil || string(b) != "ok\n" {
+	if b, err := pathrs.ReadZoneFile(root, "/etc/good", pathrs.ZoneDBMax); err != nil || string(b) != "ok\n" {
 		t.Errorf("regular file: %q %v", b, err)
 	}
-	if _, err := ReadZoneFile(root, "/etc/missing", zoneDBMax); !errors.Is(err, fs.ErrNotExist) || !errors.Is(err, unix.ENOENT) {
+	if _, err := pathrs.ReadZoneFile(root, "/etc/missing", pathrs.ZoneDBMax); !errors.Is(err, fs.ErrNotExist) || !errors.Is(err, unix.ENOENT) {
 		t.Errorf("missing file: %v, want ErrNotExist", err)
 	}
-	if _, err := ReadZoneFile(root, "/etc/good", 2); err == nil || !strings.Contains(err.Error(), "over the 2") {
+	if _, err := pathrs.ReadZoneFile(root, "/etc/good", 2); err == nil || !strings.Contains(err.Error(), "over the 2") {
 		t.Errorf("over a small limit: %v", err)
 	}
 }
@@ -79,14 +82,14 @@ func TestReadZoneFileOnlyRegularBounded(t *testing.T) {
 func TestWriteZoneFileReplacesNeverWritesThrough(t *testing.T) {
 	root := t.TempDir()
 	etc := filepath.Join(root, "etc")
-	must(t, os.Mkdir(etc, 0o755))
+	ztest.Must(t, os.Mkdir(etc, 0o755))
 	host := filepath.Join(t.TempDir(), "host")
-	must(t, os.WriteFile(host, []byte("host\n"), 0o644))
-	must(t, unix.Mkfifo(filepath.Join(etc, "project"), 0o644))
-	must(t, os.Symlink(host, filepath.Join(etc, "hosts")))
+	ztest.Must(t, os.WriteFile(host, []byte("host\n"), 0o644))
+	ztest.Must(t, unix.Mkfifo(filepath.Join(etc, "project"), 0o644))
+	ztest.Must(t, os.Symlink(host, filepath.Join(etc, "hosts")))
 	for _, f := range []string{"etc/project", "etc/hosts"} {
 		within(t, 30*time.Second, "writeZoneFile "+f, func() {
-			if err := writeZoneFile(root, f, []byte("new\n"), 0o644); err != nil {
+			if err := pathrs.WriteZoneFile(root, f, []byte("new\n"), 0o644); err != nil {
 				t.Errorf("write %s: %v", f, err)
 			}
 		})
@@ -98,8 +101,8 @@ func TestWriteZoneFileReplacesNeverWritesThrough(t *testing.T) {
 	if b, _ := os.ReadFile(host); string(b) != "host\n" {
 		t.Errorf("host file written through the symlink: %q", b)
 	}
-	must(t, os.Symlink(filepath.Dir(host), filepath.Join(root, "out")))
-	if err := writeZoneFile(root, "out/host", []byte("x"), 0o644); err == nil {
+	ztest.Must(t, os.Symlink(filepath.Dir(host), filepath.Join(root, "out")))
+	if err := pathrs.WriteZoneFile(root, "out/host", []byte("x"), 0o644); err == nil {
 		t.Error("write through a symlinked directory accepted")
 	}
 	if b, _ := os.ReadFile(host); string(b) != "host\n" {
@@ -112,13 +115,13 @@ func TestWriteZoneFileReplacesNeverWritesThrough(t *testing.T) {
 func TestRenameIdentityLeavesOddFiles(t *testing.T) {
 	root := t.TempDir()
 	etc := filepath.Join(root, "etc")
-	must(t, os.Mkdir(etc, 0o755))
-	must(t, unix.Mkfifo(filepath.Join(etc, "hostname"), 0o644))
+	ztest.Must(t, os.Mkdir(etc, 0o755))
+	ztest.Must(t, unix.Mkfifo(filepath.Join(etc, "hostname"), 0o644))
 	host := filepath.Join(t.TempDir(), "hosts")
-	must(t, os.WriteFile(host, []byte("127.0.0.1 src\n"), 0o644))
-	must(t, os.Symlink(host, filepath.Join(etc, "hosts")))
+	ztest.Must(t, os.WriteFile(host, []byte("127.0.0.1 src\n"), 0o644))
+	ztest.Must(t, os.Symlink(host, filepath.Join(etc, "hosts")))
 	rootfd, err := unix.Open(root, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
-	must(t, err)
+	ztest.Must(t, err)
 	defer unix.Close(rootfd)
 	within(t, 30*time.Second, "renameIdentity", func() {
 		if err := renameIdentity(rootfd, "src", "dst"); err != nil {
@@ -136,18 +139,18 @@ func TestRenameIdentityLeavesOddFiles(t *testing.T) {
 // zoneadmd's IPC check reads the zone's /etc/project on the zone's IPC
 // calls: a FIFO there must neither stop the call nor the halt.
 func TestIPCCheckFIFOProject(t *testing.T) {
-	needSeccompRoot(t)
+	ztest.NeedSeccompRoot(t)
 	z := newBusyboxZone(t)
 	z.spec.Name = fmt.Sprintf("xc%d-%d", os.Getpid()%100000, zoneSeq)
 	self, err := os.ReadFile("/proc/self/exe")
-	must(t, err)
-	must(t, os.WriteFile(filepath.Join(z.zroot(), "bin/ipctool"), self, 0o755))
-	must(t, os.WriteFile(filepath.Join(z.zroot(), "etc/project"), []byte(stdProjects), 0o644))
+	ztest.Must(t, err)
+	ztest.Must(t, os.WriteFile(filepath.Join(z.zroot(), "bin/ipctool"), self, 0o755))
+	ztest.Must(t, os.WriteFile(filepath.Join(z.zroot(), "etc/project"), []byte(stdProjects), 0o644))
 	z.spec.IPCRctls = map[string]string{"zone.max-shm-memory": "(privileged,20000,deny)"}
 	z.ready()
 	project := filepath.Join(z.zroot(), "etc/project")
-	must(t, os.Remove(project))
-	must(t, unix.Mkfifo(project, 0o644))
+	ztest.Must(t, os.Remove(project))
+	ztest.Must(t, unix.Mkfifo(project, 0o644))
 	var r ipcToolResult
 	within(t, 30*time.Second, "shmget in a zone whose /etc/project is a FIFO", func() {
 		r = <-z.startIPC("default", nil, "shm:1000", "rmshm:$0")
@@ -156,7 +159,7 @@ func TestIPCCheckFIFOProject(t *testing.T) {
 		t.Errorf("ipctool: exit %d %v: %s", r.code, r.err, r.out)
 	}
 	var herr error
-	within(t, 30*time.Second, "halt", func() { _, herr = Halt(z.root, z.spec.Name) })
+	within(t, 30*time.Second, "halt", func() { _, herr = zoneadmd.Halt(z.root, z.spec.Name) })
 	if herr != nil {
 		t.Errorf("halt: %v", herr)
 	}

@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"zonetop/internal/pathrs"
 )
 
 // victim makes a directory outside every zonepath with a marker file in
@@ -51,7 +52,7 @@ func TestUninstallBeneathRefusesEscapes(t *testing.T) {
 			t.Errorf("uninstall %s beneath %s: %v", zp, root, err)
 		}
 		intact()
-		if err := CheckZonepathOnHost(root, zp); err == nil {
+		if err := pathrs.CheckZonepathOnHost(root, zp); err == nil {
 			t.Errorf("CheckZonepathOnHost(%s) accepted it", zp)
 		}
 	}

@@ -7,6 +7,10 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"zonetop/api"
+	"zonetop/internal/seal"
+	"zonetop/internal/zoneadmd"
+	"zonetop/internal/ztest"
 
 	"golang.org/x/sys/unix"
 )
@@ -15,7 +19,7 @@ func TestZoneExecTTYAndUser(t *testing.T) {
 	z := newBusyboxZone(t)
 	z.ready()
 	var out bytes.Buffer
-	code, err := Exec(z.root, z.spec.Name, ExecRequest{Argv: []string{"sh", "-c", "test -t 0 && tty && stty size"}, TTY: true, Rows: 33, Cols: 101}, nil, &out, nil)
+	code, err := zoneadmd.Exec(z.root, z.spec.Name, api.ExecRequest{Argv: []string{"sh", "-c", "test -t 0 && tty && stty size"}, TTY: true, Rows: 33, Cols: 101}, nil, &out, nil)
 	if err != nil || code != 0 {
 		t.Fatalf("tty exec: %d %v %q", code, err, out.String())
 	}
@@ -25,10 +29,10 @@ func TestZoneExecTTYAndUser(t *testing.T) {
 	if got := strings.TrimSpace(runAs(t, z, "nobody", "id -u")); got != "65534" {
 		t.Errorf("exec as nobody: uid %q", got)
 	}
-	if _, err := Exec(z.root, z.spec.Name, ExecRequest{Argv: []string{"true"}, User: "nosuchuser"}, nil, nil, nil); err == nil {
+	if _, err := zoneadmd.Exec(z.root, z.spec.Name, api.ExecRequest{Argv: []string{"true"}, User: "nosuchuser"}, nil, nil, nil); err == nil {
 		t.Errorf("exec as an unknown user succeeded")
 	}
-	if code, _ := execCode(z, ExecRequest{Argv: []string{"/no/such/command"}}); code == 0 {
+	if code, _ := execCode(z, api.ExecRequest{Argv: []string{"/no/such/command"}}); code == 0 {
 		t.Errorf("missing command succeeded")
 	}
 	// zsched is not dumpable: the zone cannot read its environment or
@@ -41,15 +45,15 @@ func TestZoneExecTTYAndUser(t *testing.T) {
 
 func runAs(t *testing.T, z *testZone, user, cmd string) string {
 	var out bytes.Buffer
-	code, err := Exec(z.root, z.spec.Name, ExecRequest{Argv: []string{"sh", "-c", cmd}, User: user}, nil, &out, nil)
+	code, err := zoneadmd.Exec(z.root, z.spec.Name, api.ExecRequest{Argv: []string{"sh", "-c", cmd}, User: user}, nil, &out, nil)
 	if err != nil || code != 0 {
 		t.Fatalf("exec as %s %q: %d %v", user, cmd, code, err)
 	}
 	return out.String()
 }
 
-func execCode(z *testZone, req ExecRequest) (int, error) {
-	return Exec(z.root, z.spec.Name, req, nil, nil, nil)
+func execCode(z *testZone, req api.ExecRequest) (int, error) {
+	return zoneadmd.Exec(z.root, z.spec.Name, req, nil, nil, nil)
 }
 
 func TestZonesCannotSeeEachOther(t *testing.T) {
@@ -69,7 +73,7 @@ func TestZonesCannotSeeEachOther(t *testing.T) {
 	}
 	// The host sees both zones' processes.
 	for _, p := range []int{sa.ZschedPid, sb.ZschedPid} {
-		if procZombie(p) {
+		if zoneadmd.ProcZombie(p) {
 			t.Errorf("host cannot see zsched %d", p)
 		}
 	}
@@ -83,13 +87,13 @@ func BenchmarkZoneCycle(b *testing.B) {
 		b.StopTimer()
 		z := newBusyboxZone(b)
 		b.StartTimer()
-		if _, err := Ready(z.root, z.spec); err != nil {
+		if _, err := zoneadmd.Ready(z.root, z.spec); err != nil {
 			b.Fatal(err)
 		}
-		if code, err := Exec(z.root, z.spec.Name, ExecRequest{Argv: []string{"true"}}, nil, nil, nil); err != nil || code != 0 {
+		if code, err := zoneadmd.Exec(z.root, z.spec.Name, api.ExecRequest{Argv: []string{"true"}}, nil, nil, nil); err != nil || code != 0 {
 			b.Fatal(code, err)
 		}
-		if _, err := Halt(z.root, z.spec.Name); err != nil {
+		if _, err := zoneadmd.Halt(z.root, z.spec.Name); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -102,17 +106,17 @@ func BenchmarkZoneCycle(b *testing.B) {
 // the read-only mount the real binary gets.
 func TestSealedSelfReadOnly(t *testing.T) {
 	needZones(t)
-	s, err := newSealedSelf(t.TempDir())
+	s, err := seal.NewSealedSelf(t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer s.f.Close()
-	if !onReadOnlyMount(s.f) {
-		if seals, err := unix.FcntlInt(s.f.Fd(), unix.F_GET_SEALS, 0); err != nil || seals&unix.F_SEAL_WRITE == 0 {
+	defer s.F.Close()
+	if !seal.OnReadOnlyMount(s.F) {
+		if seals, err := unix.FcntlInt(s.F.Fd(), unix.F_GET_SEALS, 0); err != nil || seals&unix.F_SEAL_WRITE == 0 {
 			t.Fatalf("copy is neither on a read-only mount nor sealed")
 		}
 	}
-	assertUnwritable(t, s.path())
+	assertUnwritable(t, s.Path())
 }
 
 // TestROBindOpen makes the read-only view of a binary that exists on disk,
@@ -125,13 +129,13 @@ func TestROBindOpen(t *testing.T) {
 		t.Fatal(err)
 	}
 	scratch := filepath.Join(dir, "scratch")
-	must(t, os.Mkdir(scratch, 0o700))
-	f, err := roBindOpen(bin, scratch)
+	ztest.Must(t, os.Mkdir(scratch, 0o700))
+	f, err := seal.RoBindOpen(bin, scratch)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	if !onReadOnlyMount(f) || !sameFile(f, bin) {
+	if !seal.OnReadOnlyMount(f) || !seal.SameFile(f, bin) {
 		t.Fatalf("view is not read-only or not the file")
 	}
 	assertUnwritable(t, fmt.Sprintf("/proc/self/fd/%d", f.Fd()))
@@ -141,7 +145,7 @@ func TestROBindOpen(t *testing.T) {
 	// The private namespace's mounts reach neither the host's mount table
 	// nor the scratch directory as the host sees it.
 	b, err := os.ReadFile("/proc/thread-self/mountinfo")
-	must(t, err)
+	ztest.Must(t, err)
 	if strings.Contains(string(b), "zonetop-exe") || strings.Contains(string(b), scratch) {
 		t.Errorf("scratch mount leaked into the host mount table")
 	}

@@ -11,13 +11,12 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"zonetop/api"
 
 	tea "charm.land/bubbletea/v2"
 	"github.com/charmbracelet/x/exp/golden"
 	"github.com/charmbracelet/x/exp/teatest/v2"
 	"github.com/creack/pty"
-
-	"zonetop/engine"
 )
 
 // step is keys to send, then text to wait for on the screen.
@@ -35,7 +34,7 @@ func keys(ks ...string) []tea.Msg {
 }
 
 // run drives a console over b through steps and returns the final model.
-func run(t *testing.T, b Backend, p engine.Principal, w, h int, steps ...step) *Model {
+func run(t *testing.T, b Backend, p api.Principal, w, h int, steps ...step) *Model {
 	t.Helper()
 	m := newModel(b, Options{Principal: p, Refresh: time.Hour, Now: fixedClock})
 	tm := teatest.NewTestModel(t, m, teatest.WithInitialTermSize(w, h))
@@ -202,7 +201,7 @@ func TestEditorShowsErrorsInline(t *testing.T) {
 // A zone administrator gets no action keys in help, and typing one
 // anyway gets the engine's refusal.
 func TestZoneAdminKeys(t *testing.T) {
-	za := engine.Principal{UID: 0, Zone: "web01"}
+	za := api.Principal{UID: 0, Zone: "web01"}
 	fb := &fakeBackend{zones: fixtureZones()[:1]}
 	h := newHarness(t, fb, za, 80, 24)
 	h.send("1 running")
@@ -236,7 +235,7 @@ func (s *ptySession) Close() error {
 	return s.f.Close()
 }
 
-func (l ptyLogin) OpenLogin(_ context.Context, _ engine.Principal, _ string, rows, cols int) (LoginSession, error) {
+func (l ptyLogin) OpenLogin(_ context.Context, _ api.Principal, _ string, rows, cols int) (LoginSession, error) {
 	cmd := exec.Command("/bin/sh")
 	cmd.Env = []string{"PS1=ztsh$ ", "TERM=xterm-256color", "PATH=/usr/bin:/bin"}
 	f, err := pty.StartWithSize(cmd, &pty.Winsize{Rows: uint16(rows), Cols: uint16(cols)})

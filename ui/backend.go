@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"time"
+	"zonetop/api"
 
 	"zonetop/engine"
 	"zonetop/zones"
@@ -15,22 +16,22 @@ import (
 // optional interfaces below, so it works, with those views marked as not
 // available, before they exist.
 type Backend interface {
-	List(ctx context.Context, p engine.Principal, opts engine.ListOptions) ([]engine.ZoneInfo, error)
-	Host() engine.HostInfo
+	List(ctx context.Context, p api.Principal, opts api.ListOptions) ([]api.ZoneInfo, error)
+	Host() api.HostInfo
 
-	CreateZone(ctx context.Context, p engine.Principal, cfg *zones.Config) error
-	DeleteZone(ctx context.Context, p engine.Principal, name string) error
-	ZoneConfig(ctx context.Context, p engine.Principal, name string) (info, export string, err error)
-	ApplyZonecfg(ctx context.Context, p engine.Principal, name, file, script string) (string, error)
-	InstallZone(ctx context.Context, p engine.Principal, name, archive string, progress func(engine.Progress)) error
-	UninstallZone(ctx context.Context, p engine.Principal, name string, force bool) error
-	ReadyZone(ctx context.Context, p engine.Principal, name string) (engine.ZoneStatus, error)
-	BootZone(ctx context.Context, p engine.Principal, name string, args []string) (engine.ZoneStatus, error)
-	HaltZone(ctx context.Context, p engine.Principal, name string) (engine.ZoneStatus, error)
-	ShutdownZone(ctx context.Context, p engine.Principal, name string, timeout time.Duration) (engine.ZoneStatus, error)
-	RebootZone(ctx context.Context, p engine.Principal, name string, args []string) (engine.ZoneStatus, error)
-	Events(p engine.Principal, zone string) []engine.Event
-	Processes(ctx context.Context, p engine.Principal, zone string) ([]engine.Process, error)
+	CreateZone(ctx context.Context, p api.Principal, cfg *zones.Config) error
+	DeleteZone(ctx context.Context, p api.Principal, name string) error
+	ZoneConfig(ctx context.Context, p api.Principal, name string) (info, export string, err error)
+	ApplyZonecfg(ctx context.Context, p api.Principal, name, file, script string) (string, error)
+	InstallZone(ctx context.Context, p api.Principal, name, archive string, progress func(engine.Progress)) error
+	UninstallZone(ctx context.Context, p api.Principal, name string, force bool) error
+	ReadyZone(ctx context.Context, p api.Principal, name string) (api.ZoneStatus, error)
+	BootZone(ctx context.Context, p api.Principal, name string, args []string) (api.ZoneStatus, error)
+	HaltZone(ctx context.Context, p api.Principal, name string) (api.ZoneStatus, error)
+	ShutdownZone(ctx context.Context, p api.Principal, name string, timeout time.Duration) (api.ZoneStatus, error)
+	RebootZone(ctx context.Context, p api.Principal, name string, args []string) (api.ZoneStatus, error)
+	Events(p api.Principal, zone string) []api.Event
+	Processes(ctx context.Context, p api.Principal, zone string) ([]api.Process, error)
 }
 
 // ActionScope says which actions a principal other than the global
@@ -39,14 +40,14 @@ type Backend interface {
 // ActionScope such a principal is offered none. The engine decides again
 // whatever the console offers.
 type ActionScope interface {
-	ActionAllowed(p engine.Principal, zone string, action engine.Action) bool
+	ActionAllowed(p api.Principal, zone string, action api.Action) bool
 }
 
 // UsageBackend reports a zone's live usage against its caps. The caps and
 // projects work provides it as engine.Usage; cmd/zonetop adapts that to
 // these plain types.
 type UsageBackend interface {
-	Usage(ctx context.Context, p engine.Principal, zone string) (ZoneUsage, error)
+	Usage(ctx context.Context, p api.Principal, zone string) (ZoneUsage, error)
 }
 
 // ZoneUsage is one sample of a zone's usage.
@@ -88,12 +89,12 @@ type ProjectUsage struct {
 // work provides it; reads return console output, writes are keystrokes,
 // Close detaches.
 type ConsoleBackend interface {
-	AttachConsole(ctx context.Context, p engine.Principal, zone string) (io.ReadWriteCloser, error)
+	AttachConsole(ctx context.Context, p api.Principal, zone string) (io.ReadWriteCloser, error)
 }
 
 // LoginBackend opens an interactive login in a zone on a new pty (zlogin).
 type LoginBackend interface {
-	OpenLogin(ctx context.Context, p engine.Principal, zone string, rows, cols int) (LoginSession, error)
+	OpenLogin(ctx context.Context, p api.Principal, zone string, rows, cols int) (LoginSession, error)
 }
 
 // LoginSession is a login's pty: reads and writes go to the pty master,
@@ -111,7 +112,7 @@ type LoginSession interface {
 // Only the global administrator may; the engine refuses anyone else and
 // changes nothing.
 type CapEditor interface {
-	SetZoneCap(ctx context.Context, p engine.Principal, zone, rctl, value string, persist bool) error
+	SetZoneCap(ctx context.Context, p api.Principal, zone, rctl, value string, persist bool) error
 }
 
 // ProjectEditor adds, changes and removes a zone's projects and their
@@ -119,11 +120,11 @@ type CapEditor interface {
 // live to a ready or running zone's project cgroups. The global
 // administrator and the zone's own administrator may.
 type ProjectEditor interface {
-	AddProject(ctx context.Context, p engine.Principal, zone string, proj ProjectSpec) error
+	AddProject(ctx context.Context, p api.Principal, zone string, proj ProjectSpec) error
 	// SetProjectLimit sets one project.* rctl of a project; value as for
 	// CapEditor, "" removes the limit.
-	SetProjectLimit(ctx context.Context, p engine.Principal, zone, project, rctl, value string) error
-	DeleteProject(ctx context.Context, p engine.Principal, zone, project string) error
+	SetProjectLimit(ctx context.Context, p api.Principal, zone, project, rctl, value string) error
+	DeleteProject(ctx context.Context, p api.Principal, zone, project string) error
 }
 
 // ProjectSpec is a new project.

@@ -5,11 +5,11 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"zonetop/api"
 
 	"charm.land/bubbles/v2/textinput"
 	tea "charm.land/bubbletea/v2"
 
-	"zonetop/engine"
 	"zonetop/limits"
 )
 
@@ -176,7 +176,7 @@ func (m *Model) startEdit(persist bool) tea.Cmd {
 		case !m.canEditCaps():
 			// A zone's own socket offers no cap editing at all; the
 			// refusal is the engine's rule all the same.
-			m.setFlash("", fmt.Errorf("%s: %w: zone caps are set by the global administrator", cur.Name, engine.ErrPermission))
+			m.setFlash("", fmt.Errorf("%s: %w: zone caps are set by the global administrator", cur.Name, api.ErrPermission))
 			return nil
 		case !ok:
 			m.setFlash("", fmt.Errorf("editing zone caps is not available from this engine"))
@@ -336,7 +336,7 @@ func (m *Model) applyEdit(zone string, ed *capEdit) tea.Cmd {
 // onEditDone shows the engine's answer in the status line and the
 // events log; a refused edit stays open with the reason under it.
 func (m *Model) onEditDone(msg editDoneMsg) tea.Cmd {
-	ev := engine.Event{Time: m.c.now(), Zone: msg.zone, UID: m.opts.Principal.UID, Op: msg.op, Result: "ok"}
+	ev := api.Event{Time: m.c.now(), Zone: msg.zone, UID: m.opts.Principal.UID, Op: msg.op, Result: "ok"}
 	if msg.err != nil {
 		ev.Result, ev.Failed = msg.err.Error(), true
 	} else if msg.what != "" {
@@ -374,14 +374,14 @@ const maxConsoleEvents = 200
 
 // eventsOf merges the engine's events of zone with the console's own
 // edits, newest first.
-func (m *Model) eventsOf(zone string, engineEvents []engine.Event) []engine.Event {
+func (m *Model) eventsOf(zone string, engineEvents []api.Event) []api.Event {
 	out := slices.Clone(engineEvents)
 	for _, ev := range m.consoleEvents {
 		if ev.Zone == zone {
 			out = append(out, ev)
 		}
 	}
-	slices.SortStableFunc(out, func(a, b engine.Event) int { return b.Time.Compare(a.Time) })
+	slices.SortStableFunc(out, func(a, b api.Event) int { return b.Time.Compare(a.Time) })
 	return out
 }
 
@@ -447,7 +447,7 @@ func (m *Model) openProjectForm() tea.Cmd {
 		return nil
 	}
 	if !m.canEditProjects(d.zone) {
-		m.setFlash("", fmt.Errorf("%w: projects of zone %s are set by its zone administrator or the global administrator", engine.ErrPermission, d.zone))
+		m.setFlash("", fmt.Errorf("%w: projects of zone %s are set by its zone administrator or the global administrator", api.ErrPermission, d.zone))
 		return nil
 	}
 	f := &projectForm{zone: d.zone, taken: map[string]bool{}, takenIDs: map[int]string{}}

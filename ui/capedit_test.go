@@ -6,11 +6,10 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"zonetop/api"
 
 	tea "charm.land/bubbletea/v2"
 	"github.com/charmbracelet/x/exp/golden"
-
-	"zonetop/engine"
 )
 
 func TestParseLimit(t *testing.T) {
@@ -161,7 +160,7 @@ func TestCapEditLive(t *testing.T) {
 // A zone administrator sees the caps read-only: each marked, no edit keys
 // in help, and a typed edit key gets the engine's refusal.
 func TestCapEditZoneAdminRefused(t *testing.T) {
-	za := engine.Principal{UID: 0, Zone: "web01"}
+	za := api.Principal{UID: 0, Zone: "web01"}
 	b := editFake{usageFake{&fakeBackend{zones: fixtureZones()[:1]}}, new([]string)}
 	h := newHarness(t, b, za, 100, 30)
 	h.send("1 running")
@@ -299,7 +298,7 @@ func TestSortKeys(t *testing.T) {
 // A zone administrator on a backend without cap editing (a zone's own
 // socket) still reads why, in the engine's words.
 func TestCapEditZoneAdminNoEditor(t *testing.T) {
-	za := engine.Principal{UID: 0, Zone: "web01"}
+	za := api.Principal{UID: 0, Zone: "web01"}
 	h := newHarness(t, usageFake{&fakeBackend{zones: fixtureZones()[:1]}}, za, 100, 30)
 	h.send("1 running")
 	h.send("set by the global administrator", keys("enter", "2")...)

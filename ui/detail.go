@@ -5,11 +5,11 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"zonetop/api"
 
 	tea "charm.land/bubbletea/v2"
 	"github.com/charmbracelet/x/ansi"
 
-	"zonetop/engine"
 	"zonetop/termsafe"
 )
 
@@ -33,11 +33,11 @@ type detailView struct {
 	tab     int
 	info    string
 	infoErr error
-	procs   []engine.Process
+	procs   []api.Process
 	prevCPU map[int]time.Duration // the previous sample, for CPU rates
 	cpuPct  map[int]float64
 	procErr error
-	events  []engine.Event
+	events  []api.Event
 	scroll  int
 	loading bool
 	dirty   bool
@@ -55,9 +55,9 @@ type detailMsg struct {
 	zone    string
 	info    string
 	infoErr error
-	procs   []engine.Process
+	procs   []api.Process
 	procErr error
-	events  []engine.Event
+	events  []api.Event
 	at      time.Time
 }
 
@@ -109,7 +109,7 @@ func (m *Model) onDetail(msg detailMsg) {
 			}
 		}
 		d.prevCPU, d.cpuPct = cur, pct
-		slices.SortFunc(msg.procs, func(a, b engine.Process) int { return a.PID - b.PID })
+		slices.SortFunc(msg.procs, func(a, b api.Process) int { return a.PID - b.PID })
 		d.procs = msg.procs
 	}
 }
@@ -245,13 +245,13 @@ func (m *Model) detailBody(w, h int) string {
 	return clip(strings.Join(lines, "\n"), w)
 }
 
-func (m *Model) zoneByName(name string) (engine.ZoneInfo, bool) {
+func (m *Model) zoneByName(name string) (api.ZoneInfo, bool) {
 	for _, z := range m.table.all {
 		if z.Name == name {
 			return z, true
 		}
 	}
-	return engine.ZoneInfo{}, false
+	return api.ZoneInfo{}, false
 }
 
 // usageNote explains why a usage view is empty.

@@ -6,12 +6,11 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"zonetop/api"
 
 	"charm.land/bubbles/v2/textarea"
 	tea "charm.land/bubbletea/v2"
 	"charm.land/lipgloss/v2"
-
-	"zonetop/engine"
 )
 
 // zoneEditor is the `e` pane: the zone's configuration as a zonecfg
@@ -51,7 +50,7 @@ func (m *Model) openEditor(zone string) tea.Cmd {
 	m.editor = &zoneEditor{common: m.c, zone: zone, file: zone + ".zonecfg", area: ta, loading: true}
 	b, p, ctx := m.backend, m.opts.Principal, m.ctx
 	return func() tea.Msg {
-		if as, ok := b.(ActionScope); ok && !p.GlobalAdmin() && as.ActionAllowed(p, zone, engine.ActConfigure) {
+		if as, ok := b.(ActionScope); ok && !p.GlobalAdmin() && as.ActionAllowed(p, zone, api.ActConfigure) {
 			// A delegated user changes settings, never replaces the
 			// whole configuration: an empty script under the current
 			// configuration shown as comments.

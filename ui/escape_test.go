@@ -4,8 +4,7 @@ import (
 	"context"
 	"strings"
 	"testing"
-
-	"zonetop/engine"
+	"zonetop/api"
 )
 
 // hostile is what an unprivileged zone user can put into a name: an OSC
@@ -17,18 +16,18 @@ const hostile = "evil\x1b]0;owned\x07\r\nforged: zone halted"
 // names, processes, a zone's reason) carry escape sequences.
 type hostileFake struct{ usageFake }
 
-func (f hostileFake) Events(_ engine.Principal, zone string) []engine.Event {
-	return []engine.Event{{Time: fixedNow, Zone: zone, Op: "proj\x1b[2J", Result: "refused: " + hostile, Failed: true}}
+func (f hostileFake) Events(_ api.Principal, zone string) []api.Event {
+	return []api.Event{{Time: fixedNow, Zone: zone, Op: "proj\x1b[2J", Result: "refused: " + hostile, Failed: true}}
 }
 
-func (f hostileFake) Usage(ctx context.Context, p engine.Principal, zone string) (ZoneUsage, error) {
+func (f hostileFake) Usage(ctx context.Context, p api.Principal, zone string) (ZoneUsage, error) {
 	u, err := f.usageFake.Usage(ctx, p, zone)
 	u.Projects = append(u.Projects, ProjectUsage{Name: hostile, ID: 9})
 	return u, err
 }
 
-func (f hostileFake) Processes(_ context.Context, _ engine.Principal, zone string) ([]engine.Process, error) {
-	return []engine.Process{{PID: 7, Project: "default", User: "u\x1b[8m", Command: "sh " + hostile}}, nil
+func (f hostileFake) Processes(_ context.Context, _ api.Principal, zone string) ([]api.Process, error) {
+	return []api.Process{{PID: 7, Project: "default", User: "u\x1b[8m", Command: "sh " + hostile}}, nil
 }
 
 // noRawControls fails if the screen holds what the zone sent raw: the

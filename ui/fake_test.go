@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"zonetop/api"
 
 	"zonetop/engine"
 	"zonetop/zones"
@@ -17,7 +18,7 @@ import (
 // puts in it; block makes List wait until released, to test dropped ticks.
 type fakeBackend struct {
 	mu    sync.Mutex
-	zones []engine.ZoneInfo
+	zones []api.ZoneInfo
 	err   error
 	calls int
 	block chan struct{}
@@ -28,7 +29,7 @@ type fakeBackend struct {
 	scripts []string
 }
 
-func (f *fakeBackend) List(ctx context.Context, _ engine.Principal, _ engine.ListOptions) ([]engine.ZoneInfo, error) {
+func (f *fakeBackend) List(ctx context.Context, _ api.Principal, _ api.ListOptions) ([]api.ZoneInfo, error) {
 	f.mu.Lock()
 	f.calls++
 	block := f.block
@@ -45,11 +46,11 @@ func (f *fakeBackend) List(ctx context.Context, _ engine.Principal, _ engine.Lis
 	if f.err != nil {
 		return nil, f.err
 	}
-	return append([]engine.ZoneInfo(nil), f.zones...), nil
+	return append([]api.ZoneInfo(nil), f.zones...), nil
 }
 
-func (f *fakeBackend) Host() engine.HostInfo {
-	return engine.HostInfo{Hostname: "testhost", Kernel: "6.12.0-test-amd64", CgroupMode: "v2"}
+func (f *fakeBackend) Host() api.HostInfo {
+	return api.HostInfo{Hostname: "testhost", Kernel: "6.12.0-test-amd64", CgroupMode: "v2"}
 }
 
 var fixedNow = time.Date(2026, 1, 2, 15, 4, 5, 0, time.UTC)
@@ -58,14 +59,14 @@ func fixedClock() time.Time { return fixedNow }
 
 // fixtureZones is one zone in every state, including a down zone with the
 // reason its halt could not finish.
-func fixtureZones() []engine.ZoneInfo {
-	z := func(id int, name, state, brand, ip string) engine.ZoneInfo {
-		return engine.ZoneInfo{ID: id, Name: name, State: state, Path: "/zones/" + name,
+func fixtureZones() []api.ZoneInfo {
+	z := func(id int, name, state, brand, ip string) api.ZoneInfo {
+		return api.ZoneInfo{ID: id, Name: name, State: state, Path: "/zones/" + name,
 			UUID: fmt.Sprintf("00000000-0000-0000-0000-%012d", len(name)), Brand: brand, IPType: ip}
 	}
 	down := z(-1, "legacy", "down", "sparse", "shared")
 	down.Reason = "umount /zones/legacy/root/proc: device or resource busy"
-	return []engine.ZoneInfo{
+	return []api.ZoneInfo{
 		z(1, "web01", "running", "sparse", "exclusive"),
 		z(2, "db01", "running", "tarball", "exclusive"),
 		z(3, "batch", "ready", "busybox", "shared"),
@@ -76,12 +77,12 @@ func fixtureZones() []engine.ZoneInfo {
 	}
 }
 
-func manyZones(n int) []engine.ZoneInfo {
+func manyZones(n int) []api.ZoneInfo {
 	states := []string{"running", "installed", "configured", "ready", "down"}
-	zs := make([]engine.ZoneInfo, n)
+	zs := make([]api.ZoneInfo, n)
 	for i := range zs {
 		name := fmt.Sprintf("zone%04d", i)
-		zs[i] = engine.ZoneInfo{ID: i + 1, Name: name, State: states[i%len(states)],
+		zs[i] = api.ZoneInfo{ID: i + 1, Name: name, State: states[i%len(states)],
 			Path: "/zones/" + name, Brand: "sparse", IPType: "shared"}
 		if zs[i].State == "down" {
 			zs[i].Reason = "halt timed out"
@@ -90,7 +91,7 @@ func manyZones(n int) []engine.ZoneInfo {
 	return zs
 }
 
-var globalAdmin = engine.Principal{UID: 0, GID: 0, Zone: "global"}
+var globalAdmin = api.Principal{UID: 0, GID: 0, Zone: "global"}
 
 // The actions of the fake: each records its call and moves the zone the
 // way the engine would, so a test can watch the table follow.
@@ -108,32 +109,32 @@ func (f *fakeBackend) setState(name, state string) error {
 	return fmt.Errorf("zone %s: no such zone configured", name)
 }
 
-func (f *fakeBackend) CreateZone(_ context.Context, p engine.Principal, cfg *zones.Config) error {
+func (f *fakeBackend) CreateZone(_ context.Context, p api.Principal, cfg *zones.Config) error {
 	if !p.GlobalAdmin() {
 		return fmt.Errorf("create %s: permission denied: only the global administrator may do this", cfg.Name)
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.created = append(f.created, cfg)
-	f.zones = append(f.zones, engine.ZoneInfo{ID: -1, Name: cfg.Name, State: "configured", Path: cfg.Zonepath, Brand: cfg.Brand, IPType: cfg.IPType})
+	f.zones = append(f.zones, api.ZoneInfo{ID: -1, Name: cfg.Name, State: "configured", Path: cfg.Zonepath, Brand: cfg.Brand, IPType: cfg.IPType})
 	return nil
 }
 
-func (f *fakeBackend) DeleteZone(_ context.Context, _ engine.Principal, name string) error {
+func (f *fakeBackend) DeleteZone(_ context.Context, _ api.Principal, name string) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.log = append(f.log, "delete "+name)
-	f.zones = slices.DeleteFunc(f.zones, func(z engine.ZoneInfo) bool { return z.Name == name })
+	f.zones = slices.DeleteFunc(f.zones, func(z api.ZoneInfo) bool { return z.Name == name })
 	return nil
 }
 
-func (f *fakeBackend) ZoneConfig(_ context.Context, _ engine.Principal, name string) (string, string, error) {
+func (f *fakeBackend) ZoneConfig(_ context.Context, _ api.Principal, name string) (string, string, error) {
 	info := "zonename: " + name + "\nzonepath: /zones/" + name + "\nbrand: sparse\nautoboot: false\nip-type: shared\n[max-lwps: 200]\ncapped-memory:\n\tphysical: 512M\n"
 	export := "create -b\nset zonepath=/zones/" + name + "\nset brand=sparse\n"
 	return info, export, nil
 }
 
-func (f *fakeBackend) ApplyZonecfg(_ context.Context, p engine.Principal, name, file, script string) (string, error) {
+func (f *fakeBackend) ApplyZonecfg(_ context.Context, p api.Principal, name, file, script string) (string, error) {
 	if !p.GlobalAdmin() {
 		return "", fmt.Errorf("zonecfg %s: permission denied: only the global administrator may do this", name)
 	}
@@ -146,49 +147,49 @@ func (f *fakeBackend) ApplyZonecfg(_ context.Context, p engine.Principal, name, 
 	return "", nil
 }
 
-func (f *fakeBackend) InstallZone(_ context.Context, _ engine.Principal, name, _ string, progress func(engine.Progress)) error {
+func (f *fakeBackend) InstallZone(_ context.Context, _ api.Principal, name, _ string, progress func(engine.Progress)) error {
 	for i := int64(0); i <= 4; i++ {
 		progress(engine.Progress{Step: "copy", Done: i, Total: 4})
 	}
 	return f.setState(name, "installed")
 }
 
-func (f *fakeBackend) UninstallZone(_ context.Context, _ engine.Principal, name string, _ bool) error {
+func (f *fakeBackend) UninstallZone(_ context.Context, _ api.Principal, name string, _ bool) error {
 	return f.setState(name, "configured")
 }
 
-func (f *fakeBackend) ReadyZone(_ context.Context, _ engine.Principal, name string) (engine.ZoneStatus, error) {
-	return engine.ZoneStatus{}, f.setState(name, "ready")
+func (f *fakeBackend) ReadyZone(_ context.Context, _ api.Principal, name string) (api.ZoneStatus, error) {
+	return api.ZoneStatus{}, f.setState(name, "ready")
 }
 
-func (f *fakeBackend) BootZone(_ context.Context, p engine.Principal, name string, _ []string) (engine.ZoneStatus, error) {
+func (f *fakeBackend) BootZone(_ context.Context, p api.Principal, name string, _ []string) (api.ZoneStatus, error) {
 	if !p.GlobalAdmin() {
-		return engine.ZoneStatus{}, fmt.Errorf("boot %s: permission denied: only the global administrator may do this", name)
+		return api.ZoneStatus{}, fmt.Errorf("boot %s: permission denied: only the global administrator may do this", name)
 	}
-	return engine.ZoneStatus{}, f.setState(name, "running")
+	return api.ZoneStatus{}, f.setState(name, "running")
 }
 
-func (f *fakeBackend) HaltZone(_ context.Context, _ engine.Principal, name string) (engine.ZoneStatus, error) {
-	return engine.ZoneStatus{}, f.setState(name, "installed")
+func (f *fakeBackend) HaltZone(_ context.Context, _ api.Principal, name string) (api.ZoneStatus, error) {
+	return api.ZoneStatus{}, f.setState(name, "installed")
 }
 
-func (f *fakeBackend) ShutdownZone(_ context.Context, _ engine.Principal, name string, _ time.Duration) (engine.ZoneStatus, error) {
-	return engine.ZoneStatus{}, f.setState(name, "installed")
+func (f *fakeBackend) ShutdownZone(_ context.Context, _ api.Principal, name string, _ time.Duration) (api.ZoneStatus, error) {
+	return api.ZoneStatus{}, f.setState(name, "installed")
 }
 
-func (f *fakeBackend) RebootZone(_ context.Context, _ engine.Principal, name string, _ []string) (engine.ZoneStatus, error) {
-	return engine.ZoneStatus{}, f.setState(name, "running")
+func (f *fakeBackend) RebootZone(_ context.Context, _ api.Principal, name string, _ []string) (api.ZoneStatus, error) {
+	return api.ZoneStatus{}, f.setState(name, "running")
 }
 
-func (f *fakeBackend) Events(_ engine.Principal, zone string) []engine.Event {
-	return []engine.Event{
+func (f *fakeBackend) Events(_ api.Principal, zone string) []api.Event {
+	return []api.Event{
 		{Time: fixedNow, Zone: zone, Op: "boot", Result: "ok"},
 		{Time: fixedNow.Add(-time.Minute), Zone: zone, Op: "halt", Result: "halt " + zone + ": umount busy", Failed: true},
 	}
 }
 
-func (f *fakeBackend) Processes(_ context.Context, _ engine.Principal, zone string) ([]engine.Process, error) {
-	return []engine.Process{
+func (f *fakeBackend) Processes(_ context.Context, _ api.Principal, zone string) ([]api.Process, error) {
+	return []api.Process{
 		{PID: 4242, Project: "default", User: "root", CPU: time.Second, RSS: 4 << 20, Command: "/sbin/init"},
 		{PID: 4250, Project: "batch", User: "daemon", CPU: 3 * time.Second, RSS: 64 << 20, Command: "sh -c load"},
 	}, nil
@@ -198,7 +199,7 @@ func (f *fakeBackend) Processes(_ context.Context, _ engine.Principal, zone stri
 // thresholds.
 type usageFake struct{ *fakeBackend }
 
-func (u usageFake) Usage(_ context.Context, _ engine.Principal, zone string) (ZoneUsage, error) {
+func (u usageFake) Usage(_ context.Context, _ api.Principal, zone string) (ZoneUsage, error) {
 	switch zone {
 	case "web01":
 		return ZoneUsage{CPU: 0.95, CPUCap: 1, Memory: 400 << 20, MemoryCap: 512 << 20, LWPs: 40, LWPCap: 200,
@@ -240,9 +241,9 @@ func (e editFake) calls() []string {
 	return slices.Clone(*e.edits)
 }
 
-func (e editFake) SetZoneCap(_ context.Context, p engine.Principal, zone, rctl, value string, persist bool) error {
+func (e editFake) SetZoneCap(_ context.Context, p api.Principal, zone, rctl, value string, persist bool) error {
 	if !p.GlobalAdmin() {
-		return fmt.Errorf("%s: %w: zone caps are set by the global administrator", rctl, engine.ErrPermission)
+		return fmt.Errorf("%s: %w: zone caps are set by the global administrator", rctl, api.ErrPermission)
 	}
 	if _, err := RctlValues(rctl, value); err != nil {
 		return err
@@ -251,14 +252,14 @@ func (e editFake) SetZoneCap(_ context.Context, p engine.Principal, zone, rctl, 
 	return nil
 }
 
-func (e editFake) mayProjects(p engine.Principal, zone string) error {
+func (e editFake) mayProjects(p api.Principal, zone string) error {
 	if p.GlobalAdmin() || p.Zone == zone && p.UID == 0 {
 		return nil
 	}
-	return fmt.Errorf("%w: projects of zone %s are set by its zone administrator or the global administrator", engine.ErrPermission, zone)
+	return fmt.Errorf("%w: projects of zone %s are set by its zone administrator or the global administrator", api.ErrPermission, zone)
 }
 
-func (e editFake) AddProject(_ context.Context, p engine.Principal, zone string, proj ProjectSpec) error {
+func (e editFake) AddProject(_ context.Context, p api.Principal, zone string, proj ProjectSpec) error {
 	if err := e.mayProjects(p, zone); err != nil {
 		return err
 	}
@@ -271,7 +272,7 @@ func (e editFake) AddProject(_ context.Context, p engine.Principal, zone string,
 	return nil
 }
 
-func (e editFake) SetProjectLimit(_ context.Context, p engine.Principal, zone, project, rctl, value string) error {
+func (e editFake) SetProjectLimit(_ context.Context, p api.Principal, zone, project, rctl, value string) error {
 	if err := e.mayProjects(p, zone); err != nil {
 		return err
 	}
@@ -279,7 +280,7 @@ func (e editFake) SetProjectLimit(_ context.Context, p engine.Principal, zone, p
 	return nil
 }
 
-func (e editFake) DeleteProject(_ context.Context, p engine.Principal, zone, project string) error {
+func (e editFake) DeleteProject(_ context.Context, p api.Principal, zone, project string) error {
 	if err := e.mayProjects(p, zone); err != nil {
 		return err
 	}
@@ -289,7 +290,7 @@ func (e editFake) DeleteProject(_ context.Context, p engine.Principal, zone, pro
 
 // Usage gives web01 a project of its own beside default, with limits
 // below the zone's caps.
-func (e editFake) Usage(ctx context.Context, p engine.Principal, zone string) (ZoneUsage, error) {
+func (e editFake) Usage(ctx context.Context, p api.Principal, zone string) (ZoneUsage, error) {
 	u, err := e.usageFake.Usage(ctx, p, zone)
 	if zone == "web01" {
 		u.Projects = append(u.Projects, ProjectUsage{Name: "frontend", ID: 100, Limits: []CapUsage{

@@ -5,8 +5,7 @@ import (
 	"regexp"
 	"strings"
 	"unicode"
-
-	"zonetop/engine"
+	"zonetop/api"
 )
 
 // zoneFilter is the operator's `/` pattern, compiled once per keystroke
@@ -51,7 +50,7 @@ func (f zoneFilter) active() bool { return f.re != nil }
 
 // match tests each field on its own so that anchors mean what the operator
 // expects: "^web" is a name prefix, not the start of some joined line.
-func (f zoneFilter) match(z engine.ZoneInfo) bool {
+func (f zoneFilter) match(z api.ZoneInfo) bool {
 	if f.re == nil {
 		return true
 	}

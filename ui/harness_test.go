@@ -4,10 +4,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"zonetop/api"
 
 	tea "charm.land/bubbletea/v2"
-
-	"zonetop/engine"
 )
 
 // harness drives a Model the way the bubbletea runtime does, but in the
@@ -21,7 +20,7 @@ type harness struct {
 	ch chan tea.Msg
 }
 
-func newHarness(t *testing.T, b Backend, p engine.Principal, w, h int) *harness {
+func newHarness(t *testing.T, b Backend, p api.Principal, w, h int) *harness {
 	t.Helper()
 	hs := &harness{t: t, ch: make(chan tea.Msg, 64)}
 	// An hour's refresh: the only refreshes are the first and those

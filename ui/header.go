@@ -5,10 +5,9 @@ import (
 	"maps"
 	"slices"
 	"strings"
+	"zonetop/api"
 
 	"github.com/charmbracelet/x/ansi"
-
-	"zonetop/engine"
 )
 
 // headerLines is how tall the header is; mouse hit-testing depends on it.
@@ -22,7 +21,7 @@ const globalZone = "global"
 var countOrder = []string{"running", "ready", "shutting_down", "down", "incomplete", "installed", "configured"}
 
 // whoText names the principal the way the header shows it.
-func whoText(p engine.Principal) string {
+func whoText(p api.Principal) string {
 	switch {
 	case p.GlobalAdmin():
 		return "global administrator"

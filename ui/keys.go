@@ -1,9 +1,9 @@
 package ui
 
 import (
-	"charm.land/bubbles/v2/key"
+	"zonetop/api"
 
-	"zonetop/engine"
+	"charm.land/bubbles/v2/key"
 )
 
 // KeyMap is every key the main screen answers to. It doubles as the
@@ -142,17 +142,17 @@ func (k *KeyMap) actionBindings() []*key.Binding {
 // scope disables the keys p may not use, so help does not offer them. The
 // engine still decides: a disabled key typed anyway goes to the engine and
 // comes back with its refusal.
-func (k *KeyMap) scope(p engine.Principal) { k.scopeZone(p, nil) }
+func (k *KeyMap) scope(p api.Principal) { k.scopeZone(p, nil) }
 
 // scopeZone is scope for the selected zone: besides the global
 // administrator's keys, those may allows (nil: none). Creating and
 // deleting zones are never offered to anyone else.
-func (k *KeyMap) scopeZone(p engine.Principal, may func(engine.Action) bool) {
-	acts := map[*key.Binding]engine.Action{
-		&k.Edit: engine.ActConfigure, &k.Install: engine.ActInstall, &k.Ready: engine.ActReady,
-		&k.Boot: engine.ActBoot, &k.Halt: engine.ActHalt, &k.Reboot: engine.ActReboot,
-		&k.Shutdown: engine.ActShutdown, &k.Uninstall: engine.ActUninstall,
-		&k.Console: engine.ActConsole, &k.Login: engine.ActLogin,
+func (k *KeyMap) scopeZone(p api.Principal, may func(api.Action) bool) {
+	acts := map[*key.Binding]api.Action{
+		&k.Edit: api.ActConfigure, &k.Install: api.ActInstall, &k.Ready: api.ActReady,
+		&k.Boot: api.ActBoot, &k.Halt: api.ActHalt, &k.Reboot: api.ActReboot,
+		&k.Shutdown: api.ActShutdown, &k.Uninstall: api.ActUninstall,
+		&k.Console: api.ActConsole, &k.Login: api.ActLogin,
 	}
 	for _, b := range k.actionBindings() {
 		a, ok := acts[b]

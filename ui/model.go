@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 	"time"
+	"zonetop/api"
 
 	"charm.land/bubbles/v2/help"
 	"charm.land/bubbles/v2/key"
@@ -14,7 +15,6 @@ import (
 	"charm.land/lipgloss/v2"
 	"github.com/charmbracelet/x/ansi"
 
-	"zonetop/engine"
 	"zonetop/termsafe"
 	"zonetop/zones"
 )
@@ -23,7 +23,7 @@ import (
 type Options struct {
 	// Principal is who the console acts as; it scopes every engine call
 	// and what the header says.
-	Principal engine.Principal
+	Principal api.Principal
 	// Refresh is how often the zone list is fetched again; 1s when zero.
 	Refresh time.Duration
 	// Command, when set, runs a `:` command line other than q/quit
@@ -52,7 +52,7 @@ const (
 type (
 	tickMsg  time.Time
 	zonesMsg struct {
-		zones  []engine.ZoneInfo
+		zones  []api.ZoneInfo
 		usage  map[string]ZoneUsage
 		usErrs map[string]error
 		err    error
@@ -68,7 +68,7 @@ type Model struct {
 	c       *common
 	backend Backend
 	opts    Options
-	host    engine.HostInfo
+	host    api.HostInfo
 
 	table *zoneTable
 	help  help.Model
@@ -93,7 +93,7 @@ type Model struct {
 
 	// consoleEvents are the edits made from this console (caps, projects),
 	// for the Events tab beside the engine's own events.
-	consoleEvents []engine.Event
+	consoleEvents []api.Event
 
 	ops      []*opState // engine calls under way
 	nextOp   int
@@ -170,7 +170,7 @@ func (m *Model) startRefresh() tea.Cmd {
 	return func() tea.Msg {
 		ctx, cancel := context.WithTimeout(ctx, timeout)
 		defer cancel()
-		zs, err := b.List(ctx, p, engine.ListOptions{Configured: true, Installed: true})
+		zs, err := b.List(ctx, p, api.ListOptions{Configured: true, Installed: true})
 		if err != nil {
 			return zonesMsg{err: fmt.Errorf("list zones: %w", err)}
 		}
@@ -654,10 +654,10 @@ func (m *Model) scopeKeys() {
 	if p.GlobalAdmin() {
 		return
 	}
-	var may func(engine.Action) bool
+	var may func(api.Action) bool
 	if as, ok := m.backend.(ActionScope); ok {
 		if z, sel := m.table.Selected(); sel && z.Name != globalZone {
-			may = func(a engine.Action) bool { return as.ActionAllowed(p, z.Name, a) }
+			may = func(a api.Action) bool { return as.ActionAllowed(p, z.Name, a) }
 		}
 	}
 	m.c.keys.scopeZone(p, may)

@@ -8,14 +8,13 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"zonetop/api"
 
 	tea "charm.land/bubbletea/v2"
 	"github.com/charmbracelet/x/ansi"
-
-	"zonetop/engine"
 )
 
-func names(zs []engine.ZoneInfo) []string {
+func names(zs []api.ZoneInfo) []string {
 	out := make([]string, len(zs))
 	for i, z := range zs {
 		out[i] = z.Name
@@ -60,7 +59,7 @@ func TestFilter(t *testing.T) {
 	}
 }
 
-func newTestTable(zs []engine.ZoneInfo) *zoneTable {
+func newTestTable(zs []api.ZoneInfo) *zoneTable {
 	t := newZoneTable(newCommon(fixedClock))
 	t.SetSize(160, 20)
 	t.SetZones(zs)
@@ -104,8 +103,8 @@ func TestSelectionFollowsName(t *testing.T) {
 	if z, _ := tb.Selected(); z.Name != "half" {
 		t.Fatalf("selected %s, want half", z.Name)
 	}
-	zs := append(fixtureZones(), engine.ZoneInfo{Name: "aaa", State: "configured", ID: -1},
-		engine.ZoneInfo{Name: "abc", State: "configured", ID: -1})
+	zs := append(fixtureZones(), api.ZoneInfo{Name: "aaa", State: "configured", ID: -1},
+		api.ZoneInfo{Name: "abc", State: "configured", ID: -1})
 	tb.SetZones(zs)
 	if z, _ := tb.Selected(); z.Name != "half" {
 		t.Fatalf("after zones were added above it, selected %s, want half", z.Name)
@@ -116,7 +115,7 @@ func TestSelectionFollowsName(t *testing.T) {
 	}
 	// The zone goes away: the cursor stays where it was, on a neighbour.
 	before := tb.cursor
-	zs = slices.DeleteFunc(zs, func(z engine.ZoneInfo) bool { return z.Name == "half" })
+	zs = slices.DeleteFunc(zs, func(z api.ZoneInfo) bool { return z.Name == "half" })
 	tb.SetZones(zs)
 	if tb.cursor != before {
 		t.Fatalf("cursor moved from %d to %d when the selected zone vanished", before, tb.cursor)
@@ -376,7 +375,7 @@ func TestEverySizeFits(t *testing.T) {
 }
 
 func TestWho(t *testing.T) {
-	for p, want := range map[engine.Principal]string{
+	for p, want := range map[api.Principal]string{
 		{UID: 0, Zone: "global"}:                   "global administrator",
 		{UID: 1000, Zone: "web01"}:                 "zone administrator of web01",
 		{UID: 1000, Zone: "global"}:                "uid 1000 in the global zone (delegated zones only)",

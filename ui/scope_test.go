@@ -3,20 +3,20 @@ package ui
 import (
 	"strings"
 	"testing"
-
-	"zonetop/engine"
+	"zonetop/api"
+	"zonetop/internal/authz"
 )
 
 // scopedFake answers ActionAllowed from each zone's Auths, as the
 // delegated console's backend does with the service's list.
 type scopedFake struct{ *fakeBackend }
 
-func (s scopedFake) ActionAllowed(p engine.Principal, zone string, a engine.Action) bool {
+func (s scopedFake) ActionAllowed(p api.Principal, zone string, a api.Action) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for _, z := range s.zones {
 		if z.Name == zone {
-			return engine.AuthorizeAuths(p, zone, z.Auths, a) == nil
+			return authz.AuthorizeAuths(p, zone, z.Auths, a) == nil
 		}
 	}
 	return false
@@ -25,7 +25,7 @@ func (s scopedFake) ActionAllowed(p engine.Principal, zone string, a engine.Acti
 // A delegated host user is offered, on each zone, the keys its auths on
 // that zone allow, and never new or delete.
 func TestDelegatedKeys(t *testing.T) {
-	alice := engine.Principal{UID: 1000, GID: 1000, User: "alice", Zone: "global"}
+	alice := api.Principal{UID: 1000, GID: 1000, User: "alice", Zone: "global"}
 	zs := fixtureZones()[:2]
 	zs[0].Auths = []string{"login"}
 	zs[1].Auths = []string{"config", "login", "manage"}

@@ -4,20 +4,19 @@ import (
 	"bytes"
 	"testing"
 	"time"
+	"zonetop/api"
 
 	tea "charm.land/bubbletea/v2"
 	"github.com/charmbracelet/x/ansi"
 	"github.com/charmbracelet/x/exp/golden"
 	"github.com/charmbracelet/x/exp/teatest/v2"
-
-	"zonetop/engine"
 )
 
 // screen runs the console in a teatest program of w×h over zones, waits
 // for want to be drawn, plays keys and returns the final screen without
 // colour. The refresh is an hour so no tick lands mid-test; the clock is
 // fixed so the header is stable.
-func screen(t *testing.T, zones []engine.ZoneInfo, w, h int, want string, keys ...tea.Msg) *Model {
+func screen(t *testing.T, zones []api.ZoneInfo, w, h int, want string, keys ...tea.Msg) *Model {
 	t.Helper()
 	fb := &fakeBackend{zones: zones}
 	m := newModel(fb, Options{Principal: globalAdmin, Refresh: time.Hour, Now: fixedClock})
@@ -85,8 +84,8 @@ func TestGoldenEmpty(t *testing.T) {
 // The engine lists the global zone like zoneadm does; with nothing else,
 // the console still teaches how to create the first zone.
 func TestGoldenOnlyGlobal(t *testing.T) {
-	global := engine.ZoneInfo{ID: 0, Name: "global", State: "running", Path: "/", Brand: "native", IPType: "shared"}
-	m := screen(t, []engine.ZoneInfo{global}, 80, 24, "No zones yet")
+	global := api.ZoneInfo{ID: 0, Name: "global", State: "running", Path: "/", Brand: "native", IPType: "shared"}
+	m := screen(t, []api.ZoneInfo{global}, 80, 24, "No zones yet")
 	golden.RequireEqual(t, plain(m))
 }
 

@@ -6,10 +6,10 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"zonetop/api"
 
 	"github.com/charmbracelet/x/ansi"
 
-	"zonetop/engine"
 	"zonetop/termsafe"
 )
 
@@ -22,12 +22,12 @@ type column struct {
 	// drop orders which columns go first on a narrow terminal: the table
 	// keeps every column whose drop is 0 or at least the terminal width.
 	drop  int
-	value func(z engine.ZoneInfo) string
-	cmp   func(a, b engine.ZoneInfo) int
+	value func(z api.ZoneInfo) string
+	cmp   func(a, b api.ZoneInfo) int
 	// live columns draw from the usage samples instead: text, and the
 	// fraction of a cap that colours it (-1: not coloured).
-	live  func(t *zoneTable, z engine.ZoneInfo, w int) (string, float64)
-	lcmp  func(t *zoneTable, a, b engine.ZoneInfo) int
+	live  func(t *zoneTable, z api.ZoneInfo, w int) (string, float64)
+	lcmp  func(t *zoneTable, a, b api.ZoneInfo) int
 	spark bool // a trend: never coloured by threshold as a whole
 }
 
@@ -63,14 +63,14 @@ func rank(state string) int {
 
 var columns = []column{
 	colID: {title: "ID", width: 4, right: true,
-		value: func(z engine.ZoneInfo) string {
+		value: func(z api.ZoneInfo) string {
 			if z.ID < 0 {
 				return "-"
 			}
 			return strconv.Itoa(z.ID)
 		},
 		// Zones without an ID sort after every running one.
-		cmp: func(a, b engine.ZoneInfo) int {
+		cmp: func(a, b api.ZoneInfo) int {
 			ai, bi := a.ID, b.ID
 			if ai < 0 {
 				ai = int(^uint(0) >> 1)
@@ -81,27 +81,27 @@ var columns = []column{
 			return cmp.Compare(ai, bi)
 		}},
 	colName: {title: "NAME",
-		value: func(z engine.ZoneInfo) string { return z.Name },
-		cmp:   func(a, b engine.ZoneInfo) int { return strings.Compare(a.Name, b.Name) }},
+		value: func(z api.ZoneInfo) string { return z.Name },
+		cmp:   func(a, b api.ZoneInfo) int { return strings.Compare(a.Name, b.Name) }},
 	colStatus: {title: "STATUS", width: 13,
-		value: func(z engine.ZoneInfo) string { return z.State },
-		cmp:   func(a, b engine.ZoneInfo) int { return cmp.Compare(rank(a.State), rank(b.State)) }},
+		value: func(z api.ZoneInfo) string { return z.State },
+		cmp:   func(a, b api.ZoneInfo) int { return cmp.Compare(rank(a.State), rank(b.State)) }},
 	colPath: {title: "PATH", drop: 150,
-		value: func(z engine.ZoneInfo) string { return z.Path },
-		cmp:   func(a, b engine.ZoneInfo) int { return strings.Compare(a.Path, b.Path) }},
+		value: func(z api.ZoneInfo) string { return z.Path },
+		cmp:   func(a, b api.ZoneInfo) int { return strings.Compare(a.Path, b.Path) }},
 	colBrand: {title: "BRAND", width: 7, drop: 80,
-		value: func(z engine.ZoneInfo) string { return z.Brand },
-		cmp:   func(a, b engine.ZoneInfo) int { return strings.Compare(a.Brand, b.Brand) }},
+		value: func(z api.ZoneInfo) string { return z.Brand },
+		cmp:   func(a, b api.ZoneInfo) int { return strings.Compare(a.Brand, b.Brand) }},
 	colIP: {title: "IP-TYPE", width: 9, drop: 64,
-		value: func(z engine.ZoneInfo) string { return z.IPType },
-		cmp:   func(a, b engine.ZoneInfo) int { return strings.Compare(a.IPType, b.IPType) }},
+		value: func(z api.ZoneInfo) string { return z.IPType },
+		cmp:   func(a, b api.ZoneInfo) int { return strings.Compare(a.IPType, b.IPType) }},
 	// REASON appears only when some zone has one and the terminal is wide
 	// enough; otherwise the status line shows the selected zone's reason.
 	colReason: {title: "REASON", drop: 150,
-		value: func(z engine.ZoneInfo) string { return termsafe.String(z.Reason) },
-		cmp:   func(a, b engine.ZoneInfo) int { return strings.Compare(a.Reason, b.Reason) }},
+		value: func(z api.ZoneInfo) string { return termsafe.String(z.Reason) },
+		cmp:   func(a, b api.ZoneInfo) int { return strings.Compare(a.Reason, b.Reason) }},
 	colCPU: {title: "CPU%", width: 5, right: true,
-		live: func(t *zoneTable, z engine.ZoneInfo, _ int) (string, float64) {
+		live: func(t *zoneTable, z api.ZoneInfo, _ int) (string, float64) {
 			u := t.usage[z.Name]
 			if u == nil || !u.ok {
 				return "-", -1
@@ -112,11 +112,11 @@ var columns = []column{
 			// Uncapped: percent of one CPU, as top shows it.
 			return fmt.Sprintf("%.0f", u.CPU*100), -1
 		},
-		lcmp: func(t *zoneTable, a, b engine.ZoneInfo) int {
+		lcmp: func(t *zoneTable, a, b api.ZoneInfo) int {
 			return cmp.Compare(t.cpuKey(a), t.cpuKey(b))
 		}},
 	colMem: {title: "MEMORY", width: 11, right: true, drop: 50,
-		live: func(t *zoneTable, z engine.ZoneInfo, _ int) (string, float64) {
+		live: func(t *zoneTable, z api.ZoneInfo, _ int) (string, float64) {
 			u := t.usage[z.Name]
 			if u == nil || !u.ok {
 				return "-", -1
@@ -126,11 +126,11 @@ var columns = []column{
 			}
 			return humanBytes(u.Memory) + "/" + humanBytes(u.MemoryCap), u.memFrac()
 		},
-		lcmp: func(t *zoneTable, a, b engine.ZoneInfo) int {
+		lcmp: func(t *zoneTable, a, b api.ZoneInfo) int {
 			return cmp.Compare(t.memKey(a), t.memKey(b))
 		}},
 	colLWPs: {title: "LWPS", width: 9, right: true, drop: 72,
-		live: func(t *zoneTable, z engine.ZoneInfo, _ int) (string, float64) {
+		live: func(t *zoneTable, z api.ZoneInfo, _ int) (string, float64) {
 			u := t.usage[z.Name]
 			if u == nil || !u.ok {
 				return "-", -1
@@ -140,46 +140,46 @@ var columns = []column{
 			}
 			return fmt.Sprintf("%d/%d", u.LWPs, u.LWPCap), u.lwpFrac()
 		},
-		lcmp: func(t *zoneTable, a, b engine.ZoneInfo) int {
+		lcmp: func(t *zoneTable, a, b api.ZoneInfo) int {
 			return cmp.Compare(t.lwpKey(a), t.lwpKey(b))
 		}},
 	colUptime: {title: "UPTIME", width: 6, right: true, drop: 90,
-		live: func(t *zoneTable, z engine.ZoneInfo, _ int) (string, float64) {
+		live: func(t *zoneTable, z api.ZoneInfo, _ int) (string, float64) {
 			if z.Since.IsZero() || (z.State != "running" && z.State != "ready") {
 				return "-", -1
 			}
 			return uptime(t.now().Sub(z.Since)), -1
 		},
-		lcmp: func(t *zoneTable, a, b engine.ZoneInfo) int {
+		lcmp: func(t *zoneTable, a, b api.ZoneInfo) int {
 			// The longest up first in ascending order reads oddly; sort by start.
 			return cmp.Compare(a.Since.UnixNano(), b.Since.UnixNano())
 		}},
 	// The trends sort by their mean over the window they draw: the zones
 	// busiest lately, not merely this second.
 	colCPUTrend: {title: "CPU~", width: trendWidth, drop: 120, spark: true,
-		live: func(t *zoneTable, z engine.ZoneInfo, w int) (string, float64) {
+		live: func(t *zoneTable, z api.ZoneInfo, w int) (string, float64) {
 			if u := t.usage[z.Name]; u != nil {
 				return sparkline(u.cpuHist, w), -1
 			}
 			return "", -1
 		},
-		lcmp: func(t *zoneTable, a, b engine.ZoneInfo) int {
+		lcmp: func(t *zoneTable, a, b api.ZoneInfo) int {
 			return cmp.Compare(t.trendKey(a, true), t.trendKey(b, true))
 		}},
 	colMemTrend: {title: "MEM~", width: trendWidth, drop: 120, spark: true,
-		live: func(t *zoneTable, z engine.ZoneInfo, w int) (string, float64) {
+		live: func(t *zoneTable, z api.ZoneInfo, w int) (string, float64) {
 			if u := t.usage[z.Name]; u != nil {
 				return sparkline(u.memHist, w), -1
 			}
 			return "", -1
 		},
-		lcmp: func(t *zoneTable, a, b engine.ZoneInfo) int {
+		lcmp: func(t *zoneTable, a, b api.ZoneInfo) int {
 			return cmp.Compare(t.trendKey(a, false), t.trendKey(b, false))
 		}},
 }
 
 // Sort keys of the live columns: zones without a sample go last.
-func (t *zoneTable) cpuKey(z engine.ZoneInfo) float64 {
+func (t *zoneTable) cpuKey(z api.ZoneInfo) float64 {
 	u := t.usage[z.Name]
 	if u == nil || !u.ok {
 		return -1
@@ -194,7 +194,7 @@ func (t *zoneTable) cpuKey(z engine.ZoneInfo) float64 {
 const trendWidth = 10
 
 // trendKey is the mean of what a trend column draws; -1 without samples.
-func (t *zoneTable) trendKey(z engine.ZoneInfo, cpu bool) float64 {
+func (t *zoneTable) trendKey(z api.ZoneInfo, cpu bool) float64 {
 	u := t.usage[z.Name]
 	if u == nil {
 		return -1
@@ -213,7 +213,7 @@ func (t *zoneTable) trendKey(z engine.ZoneInfo, cpu bool) float64 {
 	return -1
 }
 
-func (t *zoneTable) memKey(z engine.ZoneInfo) float64 {
+func (t *zoneTable) memKey(z api.ZoneInfo) float64 {
 	u := t.usage[z.Name]
 	if u == nil || !u.ok {
 		return -1
@@ -221,7 +221,7 @@ func (t *zoneTable) memKey(z engine.ZoneInfo) float64 {
 	return float64(u.Memory)
 }
 
-func (t *zoneTable) lwpKey(z engine.ZoneInfo) float64 {
+func (t *zoneTable) lwpKey(z api.ZoneInfo) float64 {
 	u := t.usage[z.Name]
 	if u == nil || !u.ok {
 		return -1
@@ -251,8 +251,8 @@ const (
 type zoneTable struct {
 	*common
 
-	all  []engine.ZoneInfo
-	rows []engine.ZoneInfo
+	all  []api.ZoneInfo
+	rows []api.ZoneInfo
 
 	filter   zoneFilter
 	sortCol  int
@@ -281,7 +281,7 @@ func newZoneTable(c *common) *zoneTable {
 }
 
 // SetZones replaces the data with a fresh list from the engine.
-func (t *zoneTable) SetZones(zs []engine.ZoneInfo) {
+func (t *zoneTable) SetZones(zs []api.ZoneInfo) {
 	t.all = zs
 	t.rebuild()
 }
@@ -334,7 +334,7 @@ func (t *zoneTable) Reverse() {
 // on, at the same line of the screen when the data allow it.
 func (t *zoneTable) rebuild() {
 	screenLine := t.cursor - t.offset
-	rows := make([]engine.ZoneInfo, 0, len(t.all))
+	rows := make([]api.ZoneInfo, 0, len(t.all))
 	for _, z := range t.all {
 		if t.filter.match(z) {
 			rows = append(rows, z)
@@ -343,7 +343,7 @@ func (t *zoneTable) rebuild() {
 	col := columns[t.sortCol]
 	c := col.cmp
 	if col.lcmp != nil {
-		c = func(a, b engine.ZoneInfo) int { return col.lcmp(t, a, b) }
+		c = func(a, b api.ZoneInfo) int { return col.lcmp(t, a, b) }
 	}
 	desc := t.sortDesc
 	var prev map[string]int
@@ -356,7 +356,7 @@ func (t *zoneTable) rebuild() {
 	t.resort = false
 	// Stable, with the name as tie-break, so equal keys never swap places
 	// between two refreshes.
-	slices.SortStableFunc(rows, func(a, b engine.ZoneInfo) int {
+	slices.SortStableFunc(rows, func(a, b api.ZoneInfo) int {
 		if prev != nil {
 			// Lazy: rows already on screen keep their order; new ones
 			// follow, sorted among themselves.
@@ -384,7 +384,7 @@ func (t *zoneTable) rebuild() {
 
 	idx := -1
 	if t.selected != "" {
-		idx = slices.IndexFunc(rows, func(z engine.ZoneInfo) bool { return z.Name == t.selected })
+		idx = slices.IndexFunc(rows, func(z api.ZoneInfo) bool { return z.Name == t.selected })
 	}
 	if idx < 0 {
 		// The selected zone went away or was filtered out: stay at the
@@ -458,9 +458,9 @@ func (t *zoneTable) columnAt(x int) int {
 }
 
 // Selected returns the zone under the cursor.
-func (t *zoneTable) Selected() (engine.ZoneInfo, bool) {
+func (t *zoneTable) Selected() (api.ZoneInfo, bool) {
 	if len(t.rows) == 0 {
-		return engine.ZoneInfo{}, false
+		return api.ZoneInfo{}, false
 	}
 	return t.rows[t.cursor], true
 }
@@ -475,7 +475,7 @@ func (t *zoneTable) SetSize(width, height int) {
 // layout decides which columns fit and how wide each is. Narrow terminals
 // lose whole columns (REASON, then PATH, then BRAND) instead of wrapping.
 func (t *zoneTable) layout() {
-	t.hasWhy = slices.ContainsFunc(t.rows, func(z engine.ZoneInfo) bool { return z.Reason != "" })
+	t.hasWhy = slices.ContainsFunc(t.rows, func(z api.ZoneInfo) bool { return z.Reason != "" })
 	nameW, pathW, whyW := len("NAME"), len("PATH"), len("REASON")
 	for _, z := range t.rows {
 		nameW = max(nameW, ansi.StringWidth(z.Name))
@@ -598,7 +598,7 @@ func (t *zoneTable) titles() string {
 
 // row draws one zone, coloured by its state; usage cells take the
 // threshold colour when they pass 70% or 90% of their cap.
-func (t *zoneTable) row(z engine.ZoneInfo, selected bool) string {
+func (t *zoneTable) row(z api.ZoneInfo, selected bool) string {
 	style := t.styles.StateStyle(z.State)
 	if selected {
 		style = t.styles.Selected.Inherit(style)

@@ -9,8 +9,8 @@ import (
 	"strings"
 	"text/tabwriter"
 	"time"
+	"zonetop/internal/audit"
 
-	"zonetop/engine"
 	"zonetop/termsafe"
 )
 
@@ -39,7 +39,7 @@ func runAudit(g *globals, args []string, _ io.Reader, stdout, stderr io.Writer) 
 			return usageFail(stderr, "audit", fmt.Errorf("-n %s: want a count of records", last(o, 'n')), auditUsage)
 		}
 	}
-	recs, bad, err := engine.ReadAudit(g.root, engine.AuditQuery{Zone: zone, Last: n})
+	recs, bad, err := audit.ReadAudit(g.root, audit.AuditQuery{Zone: zone, Last: n})
 	if err != nil {
 		fmt.Fprintf(stderr, "audit: %v\n", err)
 		return 1
@@ -75,7 +75,7 @@ func runAudit(g *globals, args []string, _ io.Reader, stdout, stderr io.Writer) 
 		tw.Flush()
 	}
 	if bad > 0 {
-		fmt.Fprintf(stderr, "audit: %d unreadable line(s) skipped in %s\n", bad, engine.AuditPath(g.root))
+		fmt.Fprintf(stderr, "audit: %d unreadable line(s) skipped in %s\n", bad, audit.AuditPath(g.root))
 	}
 	return 0
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"time"
+	"zonetop/api"
 
 	"zonetop/engine"
 )
@@ -30,7 +31,7 @@ func runAutoboot(g *globals, args []string, _ io.Reader, stdout, stderr io.Write
 	}
 	ctx := context.Background()
 	p := engine.CurrentPrincipal()
-	list, err := e.List(ctx, p, engine.ListOptions{Configured: true})
+	list, err := e.List(ctx, p, api.ListOptions{Configured: true})
 	if err != nil {
 		fmt.Fprintf(stderr, "zonetop autoboot: %v\n", err)
 		return 1

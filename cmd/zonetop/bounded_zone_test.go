@@ -10,8 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"zonetop/engine"
+	"zonetop/internal/audit"
+	"zonetop/internal/zoneadmd"
 )
 
 // A zone must not hurt the host: one unprivileged user of a zone can
@@ -37,11 +37,11 @@ func xbTool(args []string) int {
 		var n int
 		fmt.Sscan(args[1], &n)
 		held, refused, first := 0, 0, ""
-		var conns []*engine.ZoneClient
+		var conns []*zoneadmd.ZoneClient
 		for i := 0; i < n; i++ {
-			zc, err := engine.DialZone(engine.ZoneSockPath)
+			zc, err := zoneadmd.DialZone(zoneadmd.ZoneSockPath)
 			if err == nil {
-				_, err = zc.Do(engine.ZoneRequest{Op: "info"})
+				_, err = zc.Do(zoneadmd.ZoneRequest{Op: "info"})
 			}
 			if err != nil {
 				refused++
@@ -74,7 +74,7 @@ func xbTool(args []string) int {
 	case args[0] == "flood" && len(args) == 2:
 		var n int
 		fmt.Sscan(args[1], &n)
-		zc, err := engine.DialZone(engine.ZoneSockPath)
+		zc, err := zoneadmd.DialZone(zoneadmd.ZoneSockPath)
 		if err != nil {
 			fmt.Fprintln(os.Stderr, err)
 			return 1
@@ -82,7 +82,7 @@ func xbTool(args []string) int {
 		defer zc.Close()
 		counts := map[string]int{}
 		for i := 0; i < n; i++ {
-			_, err := zc.Do(engine.ZoneRequest{Op: "set-zone-cap", Rctl: "zone.max-lwps", Value: fmt.Sprint(100000 + i)})
+			_, err := zc.Do(zoneadmd.ZoneRequest{Op: "set-zone-cap", Rctl: "zone.max-lwps", Value: fmt.Sprint(100000 + i)})
 			switch {
 			case err == nil:
 				counts["ok"]++
@@ -98,13 +98,13 @@ func xbTool(args []string) int {
 		fmt.Printf("ok=%d denied=%d slow=%d\n", counts["ok"], counts["denied"], counts["slow"])
 		return 0
 	case args[0] == "inject" && len(args) == 2:
-		zc, err := engine.DialZone(engine.ZoneSockPath)
+		zc, err := zoneadmd.DialZone(zoneadmd.ZoneSockPath)
 		if err != nil {
 			fmt.Fprintln(os.Stderr, err)
 			return 1
 		}
 		defer zc.Close()
-		_, err = zc.Do(engine.ZoneRequest{Op: "project", Project: &engine.ProjectRequest{Op: "add", Name: args[1]}})
+		_, err = zc.Do(zoneadmd.ZoneRequest{Op: "project", Project: &zoneadmd.ProjectRequest{Op: "add", Name: args[1]}})
 		fmt.Println(err)
 		return 0
 	}
@@ -236,7 +236,7 @@ func TestXBAuditFloodBounded(t *testing.T) {
 	if out, errOut, code := l.run("zlogin", "-l", "nobody", z, "/xbtool", "inject", hostile); code != 0 || !strings.Contains(out, "permission denied") {
 		t.Fatalf("inject: exit %d: %s%s", code, out, errOut)
 	}
-	auditPath := engine.AuditPath(l.root)
+	auditPath := audit.AuditPath(l.root)
 	before := fileSize(auditPath)
 	out, errOut, code := l.run("zlogin", "-l", "nobody", z, "/xbtool", "flood", "3000")
 	if code != 0 {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"zonetop/internal/zoneadmd"
 
 	"zonetop/engine"
 	"zonetop/ui"
@@ -15,7 +16,7 @@ func runConsole(g *globals, stdout io.Writer, stderr io.Writer) int {
 	if g.demo {
 		return runDemo(g, stdout, stderr)
 	}
-	if engine.InZone() {
+	if zoneadmd.InZone() {
 		// Inside a zone the console is the zone administrator's view,
 		// over the zone socket.
 		b, p, err := newZoneBackend()

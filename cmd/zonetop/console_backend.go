@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"io"
+	"zonetop/api"
 
 	"zonetop/console"
 	"zonetop/engine"
@@ -35,8 +36,8 @@ func (l paneLogin) Resize(rows, cols int) error {
 
 // OpenLogin starts a login shell as the zone's root on a new pty of the
 // zone, as interactive zlogin does.
-func (b consoleBackend) OpenLogin(ctx context.Context, p engine.Principal, zone string, rows, cols int) (ui.LoginSession, error) {
-	s, err := b.StartLogin(ctx, p, zone, engine.ExecRequest{
+func (b consoleBackend) OpenLogin(ctx context.Context, p api.Principal, zone string, rows, cols int) (ui.LoginSession, error) {
+	s, err := b.StartLogin(ctx, p, zone, api.ExecRequest{
 		Login: true, TTY: true,
 		Env:  []string{"TERM=xterm-256color"},
 		Rows: uint16(rows), Cols: uint16(cols),
@@ -61,8 +62,8 @@ func (c paneConsole) Write(p []byte) (int, error) { return c.Conn.Write(p) }
 
 // AttachConsole attaches to the zone's console with its recent output
 // replayed, so the pane opens on what the zone last printed.
-func (b consoleBackend) AttachConsole(ctx context.Context, p engine.Principal, zone string) (io.ReadWriteCloser, error) {
-	s, err := b.Engine.AttachConsole(ctx, p, zone, engine.ConsoleOptions{Replay: true})
+func (b consoleBackend) AttachConsole(ctx context.Context, p api.Principal, zone string) (io.ReadWriteCloser, error) {
+	s, err := b.Engine.AttachConsole(ctx, p, zone, api.ConsoleOptions{Replay: true})
 	if err != nil {
 		return nil, err
 	}

@@ -5,8 +5,8 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"zonetop/api"
 
-	"zonetop/engine"
 	"zonetop/limits"
 	"zonetop/ui"
 )
@@ -37,16 +37,16 @@ func rctlAt(rctl, value string, level limits.Level) (string, error) {
 
 // SetZoneCap changes a zone cap live, and with persist in the zone's
 // configuration too.
-func (b consoleBackend) SetZoneCap(ctx context.Context, p engine.Principal, zone, rctl, value string, persist bool) error {
+func (b consoleBackend) SetZoneCap(ctx context.Context, p api.Principal, zone, rctl, value string, persist bool) error {
 	vals, err := rctlAt(rctl, value, limits.LevelZone)
 	if err != nil {
 		return err
 	}
-	return b.SetRctl(ctx, p, zone, engine.RctlChange{Name: rctl, Values: vals}, persist)
+	return b.SetRctl(ctx, p, zone, api.RctlChange{Name: rctl, Values: vals}, persist)
 }
 
 // AddProject is projadd with -K for each limit.
-func (b consoleBackend) AddProject(ctx context.Context, p engine.Principal, zone string, proj ui.ProjectSpec) error {
+func (b consoleBackend) AddProject(ctx context.Context, p api.Principal, zone string, proj ui.ProjectSpec) error {
 	var attrs []limits.Attr
 	// Sorted, so the line in /etc/project does not depend on map order.
 	for _, name := range slices.Sorted(maps.Keys(proj.Limits)) {
@@ -68,7 +68,7 @@ func (b consoleBackend) AddProject(ctx context.Context, p engine.Principal, zone
 }
 
 // SetProjectLimit is projmod -s -K (or -r -K to remove the limit).
-func (b consoleBackend) SetProjectLimit(ctx context.Context, p engine.Principal, zone, project, rctl, value string) error {
+func (b consoleBackend) SetProjectLimit(ctx context.Context, p api.Principal, zone, project, rctl, value string) error {
 	vals, err := rctlAt(rctl, value, limits.LevelProject)
 	if err != nil {
 		return err
@@ -90,7 +90,7 @@ func (b consoleBackend) SetProjectLimit(ctx context.Context, p engine.Principal,
 }
 
 // DeleteProject is projdel, except for the system's own projects.
-func (b consoleBackend) DeleteProject(ctx context.Context, p engine.Principal, zone, project string) error {
+func (b consoleBackend) DeleteProject(ctx context.Context, p api.Principal, zone, project string) error {
 	if ui.SystemProject(project) {
 		return ui.ErrSystemProject(project)
 	}

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"zonetop/api"
 
 	"zonetop/engine"
 	"zonetop/ui"
@@ -76,8 +77,8 @@ func TestConsoleEditsCapsAndProjects(t *testing.T) {
 		t.Errorf("a persisted cap is not in the configuration:\n%s", info)
 	}
 	// A zone administrator is refused and nothing changes.
-	za := engine.Principal{UID: 0, Zone: z}
-	if err := b.SetZoneCap(ctx, za, z, "zone.max-lwps", "5000", false); !errors.Is(err, engine.ErrPermission) {
+	za := api.Principal{UID: 0, Zone: z}
+	if err := b.SetZoneCap(ctx, za, z, "zone.max-lwps", "5000", false); !errors.Is(err, api.ErrPermission) {
 		t.Errorf("zone administrator's SetZoneCap: %v, want permission denied", err)
 	}
 	if got := readCgroupNum(t, filepath.Join(pids, "pids.max")); got != 88 {
@@ -172,7 +173,7 @@ func TestDemoProjectsRun(t *testing.T) {
 	for _, pr := range dz.projects {
 		want[pr.name] = true
 	}
-	var u engine.ZoneUsage
+	var u api.ZoneUsage
 	for i := 0; i < 100; i++ {
 		u, err = e.Usage(ctx, p, dz.name)
 		if err == nil && projectsBusy(u, want) {
@@ -200,7 +201,7 @@ func TestDemoProjectsRun(t *testing.T) {
 
 // projectsBusy reports whether every project in want runs something and
 // holds memory.
-func projectsBusy(u engine.ZoneUsage, want map[string]bool) bool {
+func projectsBusy(u api.ZoneUsage, want map[string]bool) bool {
 	seen := 0
 	for _, pu := range u.Projects {
 		if !want[pu.Name] {

@@ -3,8 +3,8 @@ package main
 import (
 	"context"
 	"strings"
+	"zonetop/api"
 
-	"zonetop/engine"
 	"zonetop/ui"
 )
 
@@ -12,7 +12,7 @@ var _ ui.UsageBackend = consoleBackend{}
 
 // Usage adapts the engine's usage sample to the console's plain rows.
 // Zones without a platform have no usage; the console shows "-" for them.
-func (b consoleBackend) Usage(ctx context.Context, p engine.Principal, zone string) (ui.ZoneUsage, error) {
+func (b consoleBackend) Usage(ctx context.Context, p api.Principal, zone string) (ui.ZoneUsage, error) {
 	u, err := b.Engine.Usage(ctx, p, zone)
 	if err != nil {
 		return ui.ZoneUsage{}, err
@@ -20,7 +20,7 @@ func (b consoleBackend) Usage(ctx context.Context, p engine.Principal, zone stri
 	return usageForConsole(u), nil
 }
 
-func usageForConsole(u engine.ZoneUsage) ui.ZoneUsage {
+func usageForConsole(u api.ZoneUsage) ui.ZoneUsage {
 	out := ui.ZoneUsage{CPU: u.CPUPct / 100}
 	if c, ok := u.Caps["zone.cpu-cap"]; ok {
 		out.CPUCap = float64(c) / 100
@@ -45,7 +45,7 @@ func usageForConsole(u engine.ZoneUsage) ui.ZoneUsage {
 	return out
 }
 
-func capUsage(r engine.RctlUsage) ui.CapUsage {
+func capUsage(r api.RctlUsage) ui.CapUsage {
 	c := ui.CapUsage{Name: r.Name, Used: r.Usage, CappedByZone: r.CappedByZone}
 	switch {
 	case strings.HasSuffix(r.Name, "-memory") || strings.HasSuffix(r.Name, "-swap"):

@@ -2,19 +2,18 @@ package main
 
 import (
 	"testing"
-
-	"zonetop/engine"
+	"zonetop/api"
 )
 
 func TestUsageForConsole(t *testing.T) {
-	u := engine.ZoneUsage{
+	u := api.ZoneUsage{
 		CPUPct: 150,
 		Caps:   map[string]uint64{"zone.cpu-cap": 50},
-		Rctls: []engine.RctlUsage{
+		Rctls: []api.RctlUsage{
 			{Name: "zone.max-lwps", Usage: 12, Limit: 50, Limited: true, Effective: 50, EffectiveLimited: true},
 			{Name: "zone.max-physical-memory", Usage: 1 << 20, Limit: 64 << 20, Limited: true},
 		},
-		Projects: []engine.ProjectUsage{{Name: "web", ID: 100, Rctls: []engine.RctlUsage{
+		Projects: []api.ProjectUsage{{Name: "web", ID: 100, Rctls: []api.RctlUsage{
 			{Name: "project.max-lwps", Usage: 3, Limit: 1000, Limited: true, Effective: 50, EffectiveLimited: true, CappedByZone: true},
 		}}},
 	}

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"zonetop/api"
+	"zonetop/internal/authz"
 
 	"zonetop/engine"
 	"zonetop/ui"
@@ -41,7 +43,7 @@ func newDelegBackend(e *engine.Engine) *delegBackend {
 
 // List asks the zonetop service, which lists only the zones this user
 // administers, each with the user's auths on it.
-func (b *delegBackend) List(ctx context.Context, p engine.Principal, opts engine.ListOptions) ([]engine.ZoneInfo, error) {
+func (b *delegBackend) List(ctx context.Context, p api.Principal, opts api.ListOptions) ([]api.ZoneInfo, error) {
 	zs, err := engine.DelegatedList(b.Root, opts)
 	if err != nil {
 		return nil, err
@@ -57,19 +59,19 @@ func (b *delegBackend) List(ctx context.Context, p engine.Principal, opts engine
 }
 
 // may is the engine's answer for action on zone, from the user's auths.
-func (b *delegBackend) may(p engine.Principal, zone string, action engine.Action) error {
+func (b *delegBackend) may(p api.Principal, zone string, action api.Action) error {
 	b.mu.Lock()
 	auths := b.auths[zone]
 	b.mu.Unlock()
-	return engine.AuthorizeAuths(p, zone, auths, action)
+	return authz.AuthorizeAuths(p, zone, auths, action)
 }
 
-func (b *delegBackend) CreateZone(ctx context.Context, p engine.Principal, cfg *zones.Config) error {
-	return engine.CheckConfigChange(p, nil, cfg)
+func (b *delegBackend) CreateZone(ctx context.Context, p api.Principal, cfg *zones.Config) error {
+	return authz.CheckConfigChange(p, nil, cfg)
 }
 
-func (b *delegBackend) DeleteZone(ctx context.Context, p engine.Principal, name string) error {
-	return engine.CheckConfigChange(p, &zones.Config{Name: name}, nil)
+func (b *delegBackend) DeleteZone(ctx context.Context, p api.Principal, name string) error {
+	return authz.CheckConfigChange(p, &zones.Config{Name: name}, nil)
 }
 
 // zonecfg runs one zonecfg session through the service.
@@ -89,7 +91,7 @@ func (b *delegBackend) zonecfg(args []string, script string) (string, error) {
 	return out.String(), nil
 }
 
-func (b *delegBackend) ZoneConfig(ctx context.Context, p engine.Principal, name string) (info, export string, err error) {
+func (b *delegBackend) ZoneConfig(ctx context.Context, p api.Principal, name string) (info, export string, err error) {
 	if info, err = b.zonecfg([]string{"-z", name, "info"}, ""); err != nil {
 		return "", "", err
 	}
@@ -97,7 +99,7 @@ func (b *delegBackend) ZoneConfig(ctx context.Context, p engine.Principal, name 
 	return info, export, err
 }
 
-func (b *delegBackend) ApplyZonecfg(ctx context.Context, p engine.Principal, name, file, script string) (string, error) {
+func (b *delegBackend) ApplyZonecfg(ctx context.Context, p api.Principal, name, file, script string) (string, error) {
 	out, err := b.zonecfg([]string{"-z", name, "-f", "-"}, script)
 	if err != nil && file != "" {
 		err = errors.New(strings.ReplaceAll(err.Error(), "stdin:", file+":"))
@@ -105,56 +107,56 @@ func (b *delegBackend) ApplyZonecfg(ctx context.Context, p engine.Principal, nam
 	return out, err
 }
 
-func (b *delegBackend) InstallZone(ctx context.Context, p engine.Principal, name, archive string, progress func(engine.Progress)) error {
-	return b.may(p, name, engine.ActInstall)
+func (b *delegBackend) InstallZone(ctx context.Context, p api.Principal, name, archive string, progress func(engine.Progress)) error {
+	return b.may(p, name, api.ActInstall)
 }
 
-func (b *delegBackend) UninstallZone(ctx context.Context, p engine.Principal, name string, force bool) error {
-	return b.may(p, name, engine.ActUninstall)
+func (b *delegBackend) UninstallZone(ctx context.Context, p api.Principal, name string, force bool) error {
+	return b.may(p, name, api.ActUninstall)
 }
 
 // op runs a life-cycle operation through the zone's zoneadmd.
-func (b *delegBackend) op(p engine.Principal, name, op string, action engine.Action, args []string, timeout time.Duration) (engine.ZoneStatus, error) {
+func (b *delegBackend) op(p api.Principal, name, op string, action api.Action, args []string, timeout time.Duration) (api.ZoneStatus, error) {
 	if err := b.may(p, name, action); err != nil {
-		return engine.ZoneStatus{}, err
+		return api.ZoneStatus{}, err
 	}
 	return engine.DelegatedOp(b.Root, name, op, args, timeout)
 }
 
-func (b *delegBackend) ReadyZone(ctx context.Context, p engine.Principal, name string) (engine.ZoneStatus, error) {
-	return b.op(p, name, "ready", engine.ActReady, nil, 0)
+func (b *delegBackend) ReadyZone(ctx context.Context, p api.Principal, name string) (api.ZoneStatus, error) {
+	return b.op(p, name, "ready", api.ActReady, nil, 0)
 }
 
-func (b *delegBackend) BootZone(ctx context.Context, p engine.Principal, name string, args []string) (engine.ZoneStatus, error) {
-	return b.op(p, name, "boot", engine.ActBoot, args, 0)
+func (b *delegBackend) BootZone(ctx context.Context, p api.Principal, name string, args []string) (api.ZoneStatus, error) {
+	return b.op(p, name, "boot", api.ActBoot, args, 0)
 }
 
-func (b *delegBackend) HaltZone(ctx context.Context, p engine.Principal, name string) (engine.ZoneStatus, error) {
-	return b.op(p, name, "halt", engine.ActHalt, nil, 0)
+func (b *delegBackend) HaltZone(ctx context.Context, p api.Principal, name string) (api.ZoneStatus, error) {
+	return b.op(p, name, "halt", api.ActHalt, nil, 0)
 }
 
-func (b *delegBackend) ShutdownZone(ctx context.Context, p engine.Principal, name string, timeout time.Duration) (engine.ZoneStatus, error) {
-	return b.op(p, name, "shutdown", engine.ActShutdown, nil, timeout)
+func (b *delegBackend) ShutdownZone(ctx context.Context, p api.Principal, name string, timeout time.Duration) (api.ZoneStatus, error) {
+	return b.op(p, name, "shutdown", api.ActShutdown, nil, timeout)
 }
 
-func (b *delegBackend) RebootZone(ctx context.Context, p engine.Principal, name string, args []string) (engine.ZoneStatus, error) {
-	if _, err := b.op(p, name, "halt", engine.ActReboot, nil, 0); err != nil {
-		return engine.ZoneStatus{}, err
+func (b *delegBackend) RebootZone(ctx context.Context, p api.Principal, name string, args []string) (api.ZoneStatus, error) {
+	if _, err := b.op(p, name, "halt", api.ActReboot, nil, 0); err != nil {
+		return api.ZoneStatus{}, err
 	}
-	return b.op(p, name, "boot", engine.ActReboot, args, 0)
+	return b.op(p, name, "boot", api.ActReboot, args, 0)
 }
 
 // Events are the engine's in-process notes of the root console; a
 // delegated console has none of its own.
-func (b *delegBackend) Events(p engine.Principal, zone string) []engine.Event { return nil }
+func (b *delegBackend) Events(p api.Principal, zone string) []api.Event { return nil }
 
 // Processes needs the host's view of every process of the zone, which is
 // root's.
-func (b *delegBackend) Processes(ctx context.Context, p engine.Principal, zone string) ([]engine.Process, error) {
-	return nil, fmt.Errorf("processes of %s: %w: the host's process table of a zone is the global administrator's view; use zlogin %s ps", zone, engine.ErrPermission, zone)
+func (b *delegBackend) Processes(ctx context.Context, p api.Principal, zone string) ([]api.Process, error) {
+	return nil, fmt.Errorf("processes of %s: %w: the host's process table of a zone is the global administrator's view; use zlogin %s ps", zone, api.ErrPermission, zone)
 }
 
 // ActionAllowed tells the console which keys to offer on a zone.
-func (b *delegBackend) ActionAllowed(p engine.Principal, zone string, action engine.Action) bool {
+func (b *delegBackend) ActionAllowed(p api.Principal, zone string, action api.Action) bool {
 	return b.may(p, zone, action) == nil
 }

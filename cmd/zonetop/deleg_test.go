@@ -11,6 +11,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+	"zonetop/api"
+	"zonetop/internal/audit"
 
 	"zonetop/engine"
 )
@@ -27,7 +29,7 @@ func delegListProbe(root string) int {
 		fmt.Println(err)
 		return 1
 	}
-	zs, err := newDelegBackend(e).List(context.Background(), engine.CurrentPrincipal(), engine.ListOptions{Configured: true, Installed: true})
+	zs, err := newDelegBackend(e).List(context.Background(), engine.CurrentPrincipal(), api.ListOptions{Configured: true, Installed: true})
 	if err != nil {
 		fmt.Println(err)
 		return 1
@@ -261,7 +263,7 @@ func TestDelegatedZonecfg(t *testing.T) {
 
 	// The audit log names the delegated principal for changes and
 	// refusals.
-	recs, _, err := engine.ReadAudit(l.root, engine.AuditQuery{Zone: z})
+	recs, _, err := audit.ReadAudit(l.root, audit.AuditQuery{Zone: z})
 	if err != nil {
 		t.Fatal(err)
 	}

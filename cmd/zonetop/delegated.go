@@ -8,6 +8,8 @@ import (
 	"os/signal"
 	"syscall"
 	"time"
+	"zonetop/api"
+	"zonetop/internal/zoneadmd"
 
 	"zonetop/engine"
 )
@@ -19,12 +21,12 @@ import (
 
 // delegatedUser reports whether this front end runs as a host user other
 // than root.
-func delegatedUser() bool { return os.Geteuid() != 0 && !engine.InZone() }
+func delegatedUser() bool { return os.Geteuid() != 0 && !zoneadmd.InZone() }
 
 // listZones is the zone listing as the caller may see it.
-func listZones(e *engine.Engine, opts engine.ListOptions) ([]engine.ZoneInfo, error) {
+func listZones(e *engine.Engine, opts api.ListOptions) ([]api.ZoneInfo, error) {
 	switch {
-	case engine.InZone():
+	case zoneadmd.InZone():
 		return zoneSelfList()
 	case os.Geteuid() != 0:
 		return engine.DelegatedList(e.Root, opts)
@@ -33,18 +35,18 @@ func listZones(e *engine.Engine, opts engine.ListOptions) ([]engine.ZoneInfo, er
 }
 
 // zoneSelfList is `zoneadm list` inside a zone: the zone itself.
-func zoneSelfList() ([]engine.ZoneInfo, error) {
-	zc, err := engine.DialZone(engine.ZoneSockPath)
+func zoneSelfList() ([]api.ZoneInfo, error) {
+	zc, err := zoneadmd.DialZone(zoneadmd.ZoneSockPath)
 	if err != nil {
 		return nil, err
 	}
 	defer zc.Close()
-	r, err := zc.Do(engine.ZoneRequest{Op: "info"})
+	r, err := zc.Do(zoneadmd.ZoneRequest{Op: "info"})
 	if err != nil {
 		return nil, err
 	}
 	in := r.Info
-	return []engine.ZoneInfo{{ID: in.ZoneID, Name: in.Name, State: in.State, Path: "/", Brand: in.Brand, IPType: in.IPType, Autoboot: in.Autoboot}}, nil
+	return []api.ZoneInfo{{ID: in.ZoneID, Name: in.Name, State: in.State, Path: "/", Brand: in.Brand, IPType: in.IPType, Autoboot: in.Autoboot}}, nil
 }
 
 // delegatedZoneadm runs a life-cycle subcommand for a delegated user.

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"zonetop/api"
 
 	"zonetop/engine"
 	"zonetop/limits"
@@ -143,7 +144,7 @@ func demoConfig(dz demoZone) *zones.Config {
 	}
 }
 
-func makeDemoZone(ctx context.Context, e *engine.Engine, p engine.Principal, root string, dz demoZone) error {
+func makeDemoZone(ctx context.Context, e *engine.Engine, p api.Principal, root string, dz demoZone) error {
 	cfg := demoConfig(dz)
 	if _, err := e.Store().State(dz.name); err == nil {
 		// A kept demo: boot what is there; one already running has its

@@ -4,8 +4,9 @@ import (
 	"os"
 	"strings"
 	"testing"
+	"zonetop/api"
+	"zonetop/internal/audit"
 
-	"zonetop/engine"
 	"zonetop/limits"
 )
 
@@ -25,9 +26,9 @@ func rawControls(t *testing.T, what, out string) {
 
 func TestAuditShownEscaped(t *testing.T) {
 	root := t.TempDir()
-	rec := engine.AuditRecord{Principal: engine.AuditPrincipal{UID: 1000, User: "u\x1b[8m", Zone: "xb1"}, Zone: "xb1",
+	rec := audit.AuditRecord{Principal: audit.AuditPrincipal{UID: 1000, User: "u\x1b[8m", Zone: "xb1"}, Zone: "xb1",
 		What: "project add " + forged, After: `{"name":"` + forged + `"}`, Result: "permission denied: " + forged + "\x7f"}
-	if err := engine.AppendAudit(root, rec); err != nil {
+	if err := audit.AppendAudit(root, rec); err != nil {
 		t.Fatal(err)
 	}
 	code, out, errOut := zt(t, root, "", "audit")
@@ -47,13 +48,13 @@ func TestAuditShownEscaped(t *testing.T) {
 	}
 	rawControls(t, "zonetop audit -o json", out)
 	// The file itself is read with cat too.
-	b, err := readFileString(engine.AuditPath(root))
+	b, err := readFileString(audit.AuditPath(root))
 	if err != nil {
 		t.Fatal(err)
 	}
 	rawControls(t, "audit.log", b)
 	// And the record keeps the facts.
-	recs, _, err := engine.ReadAudit(root, engine.AuditQuery{})
+	recs, _, err := audit.ReadAudit(root, audit.AuditQuery{})
 	if err != nil || len(recs) != 1 || recs[0].What != rec.What || recs[0].Principal.User != rec.Principal.User {
 		t.Errorf("record read back: %v %+v", err, recs)
 	}
@@ -70,7 +71,7 @@ func TestZoneNamesShownEscaped(t *testing.T) {
 	var b strings.Builder
 	formatProjectLong(&b, limits.Project{Name: forged, ID: 100, Comment: forged, Users: []string{forged}, Groups: []string{"g\x1b[2J"}})
 	formatPrctl(&b, []prctlEntity{{Kind: "project", ID: "100", Name: forged}})
-	formatZonestat(&b, []engine.ZoneUsage{{Zone: "xb1", Projects: []engine.ProjectUsage{{Name: forged}}}})
+	formatZonestat(&b, []api.ZoneUsage{{Zone: "xb1", Projects: []api.ProjectUsage{{Name: forged}}}})
 	rawControls(t, "projects -l, prctl, zonestat", b.String())
 	if !strings.Contains(b.String(), `x\x1b]0;owned\x07`) {
 		t.Errorf("names not shown escaped:\n%s", b.String())

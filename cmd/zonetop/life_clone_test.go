@@ -5,8 +5,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-
-	"zonetop/engine"
+	"zonetop/internal/audit"
 )
 
 // TestCloneZone: zoneadm clone installs a configured zone as a copy of an
@@ -62,7 +61,7 @@ func TestCloneZone(t *testing.T) {
 	l.checkGone(src)
 	l.checkGone(dst)
 
-	recs, _, err := engine.ReadAudit(l.root, engine.AuditQuery{Zone: dst})
+	recs, _, err := audit.ReadAudit(l.root, audit.AuditQuery{Zone: dst})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -12,8 +12,7 @@ import (
 	"syscall"
 	"testing"
 	"time"
-
-	"zonetop/engine"
+	"zonetop/internal/testhook"
 )
 
 // Faults: a front end or a zoneadmd killed with SIGKILL at a named step
@@ -28,7 +27,7 @@ func (l *lab) killAt(point string, args ...string) int {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, ztBin, append([]string{"--root", l.root}, args...)...)
-	cmd.Env = append(os.Environ(), engine.TestPauseEnv+"="+point)
+	cmd.Env = append(os.Environ(), testhook.TestPauseEnv+"="+point)
 	var out strings.Builder
 	cmd.Stdout, cmd.Stderr = &out, &out
 	if err := cmd.Start(); err != nil {
@@ -343,7 +342,7 @@ func TestBootWhileZoneadmdRetires(t *testing.T) {
 	l.ok("zoneadm", "-z", z, "install")
 	// The zone's first zoneadmd holds on its way out, after it answered
 	// the halt and before it removes the zone's run directory.
-	l.env = []string{engine.TestPauseEnv + "=zoneadmd-exit"}
+	l.env = []string{testhook.TestPauseEnv + "=zoneadmd-exit"}
 	l.ok("zoneadm", "-z", z, "boot")
 	l.env = nil
 	old, err := os.ReadFile(filepath.Join(l.root, "run/zonetop", z, "zoneadmd.pid"))

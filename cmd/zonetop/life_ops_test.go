@@ -7,7 +7,7 @@ import (
 	"strings"
 	"testing"
 	"time"
-	"zonetop/engine"
+	"zonetop/internal/audit"
 )
 
 // shutdown, reboot, boot arguments, autoboot, verify and the refusals of
@@ -76,7 +76,7 @@ func TestShutdownRebootBootargs(t *testing.T) {
 	}
 	l.fails(1, []string{"halt it first"}, "zonecfg", "-z", z, "set zonename="+z+"x")
 	l.ok("zoneadm", "-z", z, "halt")
-	recs, _, err := engine.ReadAudit(l.root, engine.AuditQuery{Zone: z})
+	recs, _, err := audit.ReadAudit(l.root, audit.AuditQuery{Zone: z})
 	if err != nil {
 		t.Fatal(err)
 	}

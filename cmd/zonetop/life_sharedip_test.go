@@ -13,9 +13,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"zonetop/internal/zonenet"
 
 	"github.com/vishvananda/netns"
-	"zonetop/engine"
 )
 
 // Shared-IP isolation, end to end: a shared-IP zone reaches the network
@@ -206,7 +206,7 @@ func xnHostClean(t *testing.T, when string) {
 			t.Errorf("%s: the host has a rule for the zone:\n%s", when, out)
 		}
 	}
-	if left, err := engine.NetLeftovers(0); err != nil {
+	if left, err := zonenet.NetLeftovers(0); err != nil {
 		t.Error(err)
 	} else {
 		for _, x := range left {

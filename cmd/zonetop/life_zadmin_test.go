@@ -8,8 +8,9 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"zonetop/engine"
+	"zonetop/api"
+	"zonetop/internal/audit"
+	"zonetop/internal/zoneadmd"
 )
 
 // The zone administrator's tools, run inside a real zone with the zonetop
@@ -25,7 +26,7 @@ func (l *lab) inZone(zone, user string, args ...string) (string, string, int) {
 	if user != "" {
 		argv = append(argv, "-l", user)
 	}
-	argv = append(argv, zone, engine.ZoneBinaryPath)
+	argv = append(argv, zone, zoneadmd.ZoneBinaryPath)
 	return l.run(append(argv, args...)...)
 }
 
@@ -154,7 +155,7 @@ func TestZoneAdminInZone(t *testing.T) {
 
 	// zonestat inside sees this zone only.
 	out, _ := mustIn("", "zonestat", "-o", "json")
-	var us []engine.ZoneUsage
+	var us []api.ZoneUsage
 	if err := json.Unmarshal([]byte(out), &us); err != nil || len(us) != 1 || us[0].Zone != z {
 		t.Errorf("zonestat -o json in the zone: %v %s", err, out)
 	}
@@ -184,7 +185,7 @@ func TestZoneAdminInZone(t *testing.T) {
 	if !strings.Contains(string(clog), "/etc/project:") {
 		t.Errorf("bad line not reported on the console:\n%s", clog)
 	}
-	audit, _ := os.ReadFile(engine.AuditPath(l.root))
+	audit, _ := os.ReadFile(audit.AuditPath(l.root))
 	if !strings.Contains(string(audit), `"what":"edit /etc/project"`) {
 		t.Errorf("hand edit not audited:\n%s", audit)
 	}

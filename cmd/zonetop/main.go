@@ -18,14 +18,13 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
-
-	"zonetop/engine"
+	"zonetop/internal/zoneadmd"
 )
 
 func main() {
 	// The engine's re-executed processes (zoneadmd, zsched, init) must be
 	// recognised before anything else touches the process state.
-	if handled, code := engine.HiddenMain(os.Args); handled {
+	if handled, code := zoneadmd.HiddenMain(os.Args); handled {
 		os.Exit(code)
 	}
 	os.Exit(run(os.Args, os.Stdin, os.Stdout, os.Stderr))

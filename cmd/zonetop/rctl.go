@@ -11,6 +11,8 @@ import (
 	"strings"
 	"text/tabwriter"
 	"time"
+	"zonetop/api"
+	"zonetop/internal/zoneadmd"
 
 	"golang.org/x/sys/unix"
 
@@ -227,7 +229,7 @@ func runPrctl(g *globals, args []string, _ io.Reader, stdout, stderr io.Writer) 
 		if err != nil {
 			return fail(stderr, "prctl", 1, "%v", err)
 		}
-		ch := engine.RctlChange{Name: name, Project: project, Task: task}
+		ch := api.RctlChange{Name: name, Project: project, Task: task}
 		if !has(o, 'x') {
 			if ch.Values, err = prctlValue(name, last(o, 'v')); err != nil {
 				return fail(stderr, "prctl", 1, "%v", err)
@@ -255,7 +257,7 @@ func runPrctl(g *globals, args []string, _ io.Reader, stdout, stderr io.Writer) 
 		ents = append(ents, processEntity(pid, name))
 	}
 	if task >= 0 {
-		var tu *engine.TaskUsage
+		var tu *api.TaskUsage
 		for i := range u.Tasks {
 			if u.Tasks[i].ID == task {
 				tu = &u.Tasks[i]
@@ -288,7 +290,7 @@ func runPrctl(g *globals, args []string, _ io.Reader, stdout, stderr io.Writer) 
 			return fail(stderr, "prctl", 1, "project %q does not exist in zone %s", project, zone)
 		}
 		rcs, _ := pr.Rctls()
-		var usage []engine.RctlUsage
+		var usage []api.RctlUsage
 		for _, pu := range u.Projects {
 			if pu.Name == project && uerr == nil {
 				usage = pu.Rctls
@@ -306,7 +308,7 @@ func runPrctl(g *globals, args []string, _ io.Reader, stdout, stderr io.Writer) 
 		if n := t.ZoneID(zone); n > 0 {
 			zid = strconv.Itoa(n)
 		}
-		var usage []engine.RctlUsage
+		var usage []api.RctlUsage
 		if uerr == nil {
 			usage = u.Rctls
 		}
@@ -319,7 +321,7 @@ func runPrctl(g *globals, args []string, _ io.Reader, stdout, stderr io.Writer) 
 
 // levelRctls are an entity's rows: every control of its level (or only
 // the one named), with its values and, where sampled, its usage.
-func levelRctls(level limits.Level, only string, values map[string][]limits.Value, usage []engine.RctlUsage) []prctlRctl {
+func levelRctls(level limits.Level, only string, values map[string][]limits.Value, usage []api.RctlUsage) []prctlRctl {
 	var out []prctlRctl
 	for _, rc := range limits.RctlsAt(level) {
 		if only != "" && rc.Name != only {
@@ -436,7 +438,7 @@ func zoneOfPid(pid string) (zone, project string, task int, err error) {
 	if err != nil {
 		return "", "", -1, fmt.Errorf("process %s: %w", pid, err)
 	}
-	zone, project, task = engine.CgroupPlace(string(b))
+	zone, project, task = zoneadmd.CgroupPlace(string(b))
 	if zone == "" {
 		zone = "global"
 	}
@@ -531,7 +533,7 @@ func runProjadd(g *globals, args []string, _ io.Reader, _, stderr io.Writer) int
 	if err != nil || len(rest) != 1 {
 		return usageFail(stderr, "projadd", err, projaddUsage)
 	}
-	req := engine.ProjectRequest{Op: "add", Name: rest[0], Users: splitList(last(o, 'U')), Groups: splitList(last(o, 'G')), Attrs: o['K']}
+	req := zoneadmd.ProjectRequest{Op: "add", Name: rest[0], Users: splitList(last(o, 'U')), Groups: splitList(last(o, 'G')), Attrs: o['K']}
 	if s := last(o, 'p'); s != "" {
 		id, err := strconv.Atoi(s)
 		if err != nil {
@@ -551,7 +553,7 @@ func runProjadd(g *globals, args []string, _ io.Reader, _, stderr io.Writer) int
 
 // editProjects sends a project change to the target and reports limits
 // accepted above the zone's caps.
-func editProjects(g *globals, cmd, zone string, req engine.ProjectRequest, stderr io.Writer) int {
+func editProjects(g *globals, cmd, zone string, req zoneadmd.ProjectRequest, stderr io.Writer) int {
 	t, err := targetFor(g)
 	if err != nil {
 		return fail(stderr, cmd, 1, "%v", err)
@@ -576,7 +578,7 @@ func runProjmod(g *globals, args []string, _ io.Reader, _, stderr io.Writer) int
 	if err != nil || len(rest) != 1 {
 		return usageFail(stderr, "projmod", err, projmodUsage)
 	}
-	req := engine.ProjectRequest{Op: "mod", Name: rest[0], NewName: last(o, 'l')}
+	req := zoneadmd.ProjectRequest{Op: "mod", Name: rest[0], NewName: last(o, 'l')}
 	switch {
 	case has(o, 'a'):
 		req.Mode = "add"
@@ -616,7 +618,7 @@ func runProjdel(g *globals, args []string, _ io.Reader, _, stderr io.Writer) int
 	if err != nil || len(rest) != 1 {
 		return usageFail(stderr, "projdel", err, projdelUsage)
 	}
-	return editProjects(g, "projdel", last(o, 'z'), engine.ProjectRequest{Op: "del", Name: rest[0]}, stderr)
+	return editProjects(g, "projdel", last(o, 'z'), zoneadmd.ProjectRequest{Op: "del", Name: rest[0]}, stderr)
 }
 
 // ---- newtask ----
@@ -625,7 +627,7 @@ func runProjdel(g *globals, args []string, _ io.Reader, _, stderr io.Writer) int
 // -z as a new task of project -p (a task cgroup under the project's,
 // capped by its task.* rctls), through the zlogin path.
 func runNewtask(g *globals, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	if engine.InZone() {
+	if zoneadmd.InZone() {
 		return runNewtaskInZone(args, stderr)
 	}
 	o, rest, err := getopt(args, "z:p:l:")
@@ -636,7 +638,7 @@ func runNewtask(g *globals, args []string, stdin io.Reader, stdout, stderr io.Wr
 	if err != nil {
 		return fail(stderr, "newtask", 1, "%v", err)
 	}
-	req := engine.ExecRequest{Argv: rest, Project: last(o, 'p'), User: last(o, 'l'), NewTask: true}
+	req := api.ExecRequest{Argv: rest, Project: last(o, 'p'), User: last(o, 'l'), NewTask: true}
 	code, err := e.ExecInZone(context.Background(), engine.CurrentPrincipal(), last(o, 'z'), req, stdin, stdout, stderr)
 	if err != nil {
 		return fail(stderr, "newtask", 1, "%v", err)
@@ -674,7 +676,7 @@ func runZonestat(g *globals, args []string, _ io.Reader, stdout, stderr io.Write
 	} else if ht, ok := t.(hostTarget); !ok {
 		zonesWanted = []string{t.Zone()}
 	} else {
-		zl, err := ht.e.List(context.Background(), ht.p, engine.ListOptions{Installed: true})
+		zl, err := ht.e.List(context.Background(), ht.p, api.ListOptions{Installed: true})
 		if err != nil {
 			return fail(stderr, "zonestat", 1, "%v", err)
 		}
@@ -690,7 +692,7 @@ func runZonestat(g *globals, args []string, _ io.Reader, stdout, stderr io.Write
 		if n > 0 {
 			time.Sleep(interval)
 		}
-		var us []engine.ZoneUsage
+		var us []api.ZoneUsage
 		for _, z := range zonesWanted {
 			u, err := t.Usage(z)
 			if err != nil {
@@ -711,7 +713,7 @@ func runZonestat(g *globals, args []string, _ io.Reader, stdout, stderr io.Write
 	return status
 }
 
-func capCell(r engine.RctlUsage, unit limits.Unit) string {
+func capCell(r api.RctlUsage, unit limits.Unit) string {
 	used := limits.FormatQuantity(r.Usage, unit)
 	if !r.EffectiveLimited {
 		return used + "/-"
@@ -725,18 +727,18 @@ func capCell(r engine.RctlUsage, unit limits.Unit) string {
 
 // formatZonestat prints one round: a line per zone, indented lines per
 // project; "*" marks a project limit capped by its zone.
-func formatZonestat(w io.Writer, us []engine.ZoneUsage) {
+func formatZonestat(w io.Writer, us []api.ZoneUsage) {
 	tw := tabwriter.NewWriter(w, 0, 8, 2, ' ', 0)
 	fmt.Fprintln(tw, "ZONE/PROJECT\tPROCS\tCPU%\tCPU-CAP\tLWPS/CAP\tMEM/CAP\tTHROTTLED")
-	get := func(rs []engine.RctlUsage, name string) engine.RctlUsage {
+	get := func(rs []api.RctlUsage, name string) api.RctlUsage {
 		for _, r := range rs {
 			if r.Name == name {
 				return r
 			}
 		}
-		return engine.RctlUsage{}
+		return api.RctlUsage{}
 	}
-	cpuCap := func(r engine.RctlUsage) string {
+	cpuCap := func(r api.RctlUsage) string {
 		if !r.EffectiveLimited {
 			return "-"
 		}

@@ -9,6 +9,8 @@ import (
 	"os/exec"
 	"strconv"
 	"syscall"
+	"zonetop/api"
+	"zonetop/internal/zoneadmd"
 
 	"zonetop/engine"
 	"zonetop/limits"
@@ -22,22 +24,22 @@ type rctlTarget interface {
 	// Zone is the zone a command means without -z: the global zone on the
 	// host, the zone itself inside one.
 	Zone() string
-	Usage(zone string) (engine.ZoneUsage, error)
+	Usage(zone string) (api.ZoneUsage, error)
 	Projects(zone string) (limits.Projects, []string, error)
 	ZoneRctls(zone string) (map[string][]limits.Value, error)
 	ZoneID(zone string) int
 	// ProcessOf is the zone, project and task (-1: none) of a pid as the
 	// caller sees it.
 	ProcessOf(pid string) (zone, project string, task int, err error)
-	SetRctl(zone string, ch engine.RctlChange, persist bool) error
+	SetRctl(zone string, ch api.RctlChange, persist bool) error
 	// EditProjects applies a projadd/projmod/projdel/set-limit request;
 	// notes are limits accepted above the zone's caps.
-	EditProjects(zone string, req engine.ProjectRequest) (notes []string, err error)
+	EditProjects(zone string, req zoneadmd.ProjectRequest) (notes []string, err error)
 }
 
 // targetFor picks the host engine or, inside a zone, the zone socket.
 func targetFor(g *globals) (rctlTarget, error) {
-	if engine.InZone() {
+	if zoneadmd.InZone() {
 		return dialZoneTarget()
 	}
 	e, err := engine.New(g.root, g.cgroupParent)
@@ -50,12 +52,12 @@ func targetFor(g *globals) (rctlTarget, error) {
 type hostTarget struct {
 	e    *engine.Engine
 	root string
-	p    engine.Principal
+	p    api.Principal
 }
 
 func (h hostTarget) Zone() string { return "global" }
 
-func (h hostTarget) Usage(zone string) (engine.ZoneUsage, error) {
+func (h hostTarget) Usage(zone string) (api.ZoneUsage, error) {
 	return h.e.Usage(context.Background(), h.p, zone)
 }
 
@@ -73,7 +75,7 @@ func (h hostTarget) ZoneRctls(zone string) (map[string][]limits.Value, error) {
 }
 
 func (h hostTarget) ZoneID(zone string) int {
-	if zs, err := engine.Status(h.root, zone); err == nil {
+	if zs, err := zoneadmd.Status(h.root, zone); err == nil {
 		return zs.ZoneID
 	}
 	return 0
@@ -81,11 +83,11 @@ func (h hostTarget) ZoneID(zone string) int {
 
 func (h hostTarget) ProcessOf(pid string) (string, string, int, error) { return zoneOfPid(pid) }
 
-func (h hostTarget) SetRctl(zone string, ch engine.RctlChange, persist bool) error {
+func (h hostTarget) SetRctl(zone string, ch api.RctlChange, persist bool) error {
 	return h.e.SetRctl(context.Background(), h.p, zone, ch, persist)
 }
 
-func (h hostTarget) EditProjects(zone string, req engine.ProjectRequest) ([]string, error) {
+func (h hostTarget) EditProjects(zone string, req zoneadmd.ProjectRequest) ([]string, error) {
 	var edited *limits.Project
 	err := h.e.EditProjects(context.Background(), h.p, zone, func(ps *limits.Projects) error {
 		if err := req.Apply(ps); err != nil {
@@ -101,7 +103,7 @@ func (h hostTarget) EditProjects(zone string, req engine.ProjectRequest) ([]stri
 		}
 		return nil
 	})
-	if err != nil || edited == nil || zone == "global" || !engine.ZoneadmdRunning(h.root, zone) {
+	if err != nil || edited == nil || zone == "global" || !zoneadmd.ZoneadmdRunning(h.root, zone) {
 		return nil, err
 	}
 	// A running zone's caps in force say which limits it overrides.
@@ -109,21 +111,21 @@ func (h hostTarget) EditProjects(zone string, req engine.ProjectRequest) ([]stri
 	if uerr != nil {
 		return nil, nil
 	}
-	return engine.CappedByZone(edited, u.Caps), nil
+	return zoneadmd.CappedByZone(edited, u.Caps), nil
 }
 
 // zoneTarget is the zone socket, for the commands run inside a zone.
 type zoneTarget struct {
-	zc   *engine.ZoneClient
-	info engine.ZoneSelfInfo
+	zc   *zoneadmd.ZoneClient
+	info zoneadmd.ZoneSelfInfo
 }
 
 func dialZoneTarget() (*zoneTarget, error) {
-	zc, err := engine.DialZone(engine.ZoneSockPath)
+	zc, err := zoneadmd.DialZone(zoneadmd.ZoneSockPath)
 	if err != nil {
 		return nil, err
 	}
-	r, err := zc.Do(engine.ZoneRequest{Op: "info"})
+	r, err := zc.Do(zoneadmd.ZoneRequest{Op: "info"})
 	if err != nil {
 		zc.Close()
 		return nil, err
@@ -139,19 +141,19 @@ func (z *zoneTarget) own(zone string) error {
 	if zone == z.info.Name || zone == strconv.Itoa(z.info.ZoneID) {
 		return nil
 	}
-	return fmt.Errorf("%w: zone %s is not visible from zone %s", engine.ErrPermission, zone, z.info.Name)
+	return fmt.Errorf("%w: zone %s is not visible from zone %s", api.ErrPermission, zone, z.info.Name)
 }
 
-func (z *zoneTarget) Usage(zone string) (engine.ZoneUsage, error) {
+func (z *zoneTarget) Usage(zone string) (api.ZoneUsage, error) {
 	if err := z.own(zone); err != nil {
-		return engine.ZoneUsage{}, err
+		return api.ZoneUsage{}, err
 	}
-	r, err := z.zc.Do(engine.ZoneRequest{Op: "usage"})
+	r, err := z.zc.Do(zoneadmd.ZoneRequest{Op: "usage"})
 	if err != nil {
-		return engine.ZoneUsage{}, err
+		return api.ZoneUsage{}, err
 	}
 	if r.Usage == nil {
-		return engine.ZoneUsage{}, fmt.Errorf("usage of %s: empty answer", zone)
+		return api.ZoneUsage{}, fmt.Errorf("usage of %s: empty answer", zone)
 	}
 	return *r.Usage, nil
 }
@@ -160,11 +162,11 @@ func (z *zoneTarget) Projects(zone string) (limits.Projects, []string, error) {
 	if err := z.own(zone); err != nil {
 		return nil, nil, err
 	}
-	r, err := z.zc.Do(engine.ZoneRequest{Op: "project", Project: &engine.ProjectRequest{Op: "list"}})
+	r, err := z.zc.Do(zoneadmd.ZoneRequest{Op: "project", Project: &zoneadmd.ProjectRequest{Op: "list"}})
 	if err != nil {
 		return nil, nil, err
 	}
-	var pl engine.ProjectList
+	var pl zoneadmd.ProjectList
 	if err := json.Unmarshal(r.Project, &pl); err != nil {
 		return nil, nil, fmt.Errorf("projects of %s: malformed answer: %w", zone, err)
 	}
@@ -198,8 +200,8 @@ func (z *zoneTarget) ProcessOf(pid string) (string, string, int, error) {
 	return "", "", -1, fmt.Errorf("process %d: no such process in zone %s", n, z.info.Name)
 }
 
-func (z *zoneTarget) processes() ([]engine.Process, error) {
-	r, err := z.zc.Do(engine.ZoneRequest{Op: "processes"})
+func (z *zoneTarget) processes() ([]api.Process, error) {
+	r, err := z.zc.Do(zoneadmd.ZoneRequest{Op: "processes"})
 	if err != nil {
 		return nil, err
 	}
@@ -208,7 +210,7 @@ func (z *zoneTarget) processes() ([]engine.Process, error) {
 
 // SetRctl asks zoneadmd: a zone cap is refused there (and audited), a
 // project control is written to /etc/project and applied live.
-func (z *zoneTarget) SetRctl(zone string, ch engine.RctlChange, _ bool) error {
+func (z *zoneTarget) SetRctl(zone string, ch api.RctlChange, _ bool) error {
 	if err := z.own(zone); err != nil {
 		return err
 	}
@@ -217,27 +219,27 @@ func (z *zoneTarget) SetRctl(zone string, ch engine.RctlChange, _ bool) error {
 		return err
 	}
 	if r.Level == limits.LevelZone {
-		_, err := z.zc.Do(engine.ZoneRequest{Op: "set-zone-cap", Rctl: ch.Name, Value: ch.Values})
+		_, err := z.zc.Do(zoneadmd.ZoneRequest{Op: "set-zone-cap", Rctl: ch.Name, Value: ch.Values})
 		return err
 	}
 	if r.Level == limits.LevelTask {
-		_, err := z.zc.Do(engine.ZoneRequest{Op: "set-task-rctl", TaskID: ch.Task, Rctl: ch.Name, Value: ch.Values})
+		_, err := z.zc.Do(zoneadmd.ZoneRequest{Op: "set-task-rctl", TaskID: ch.Task, Rctl: ch.Name, Value: ch.Values})
 		return err
 	}
-	_, err = z.EditProjects(zone, engine.ProjectRequest{Op: "set-limit", Name: ch.Project,
+	_, err = z.EditProjects(zone, zoneadmd.ProjectRequest{Op: "set-limit", Name: ch.Project,
 		Limits: map[string]string{ch.Name: ch.Values}})
 	return err
 }
 
-func (z *zoneTarget) EditProjects(zone string, req engine.ProjectRequest) ([]string, error) {
+func (z *zoneTarget) EditProjects(zone string, req zoneadmd.ProjectRequest) ([]string, error) {
 	if err := z.own(zone); err != nil {
 		return nil, err
 	}
-	r, err := z.zc.Do(engine.ZoneRequest{Op: "project", Project: &req})
+	r, err := z.zc.Do(zoneadmd.ZoneRequest{Op: "project", Project: &req})
 	if err != nil {
 		return nil, err
 	}
-	var res engine.ProjectResult
+	var res zoneadmd.ProjectResult
 	if len(r.Project) > 0 {
 		if err := json.Unmarshal(r.Project, &res); err != nil {
 			return nil, fmt.Errorf("%s %s: malformed answer: %w", req.Op, req.Name, err)
@@ -259,11 +261,11 @@ func runNewtaskInZone(args []string, stderr io.Writer) int {
 	if err != nil {
 		return fail(stderr, "newtask", 1, "%v", err)
 	}
-	zc, err := engine.DialZone(engine.ZoneSockPath)
+	zc, err := zoneadmd.DialZone(zoneadmd.ZoneSockPath)
 	if err != nil {
 		return fail(stderr, "newtask", 1, "%v", err)
 	}
-	_, err = zc.Do(engine.ZoneRequest{Op: "newtask", Task: last(o, 'p')})
+	_, err = zc.Do(zoneadmd.ZoneRequest{Op: "newtask", Task: last(o, 'p')})
 	zc.Close()
 	if err != nil {
 		return fail(stderr, "newtask", 1, "%v", err)

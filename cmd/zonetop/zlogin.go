@@ -8,6 +8,7 @@ import (
 	"os"
 	"strings"
 	"time"
+	"zonetop/api"
 
 	"zonetop/console"
 	"zonetop/engine"
@@ -100,7 +101,7 @@ func runZlogin(g *globals, args []string, stdin io.Reader, stdout, stderr io.Wri
 	case len(cmd) == 0 || o.tty:
 		return zloginSession(e, zone, cmd, &o, stdin, stdout, stderr)
 	}
-	req := engine.ExecRequest{Argv: cmd, User: o.user}
+	req := api.ExecRequest{Argv: cmd, User: o.user}
 	if t := os.Getenv("TERM"); t != "" {
 		req.Env = append(req.Env, "TERM="+t)
 	}
@@ -179,7 +180,7 @@ func relayInput(stdin io.Reader, w io.Writer, esc *console.Escaper, detach chan<
 // ~. (exit 0), the zone halts under -d (exit 0), or zoneadmd goes away
 // (exit 1).
 func zloginConsole(e *engine.Engine, zone string, o *zloginOpts, stdin io.Reader, stdout, stderr io.Writer) int {
-	s, err := e.AttachConsole(context.Background(), engine.CurrentPrincipal(), zone, engine.ConsoleOptions{Replay: o.replay})
+	s, err := e.AttachConsole(context.Background(), engine.CurrentPrincipal(), zone, api.ConsoleOptions{Replay: o.replay})
 	if err != nil {
 		zloginFail(stderr, err)
 		return 1
@@ -253,7 +254,7 @@ func waitQuiet(ch <-chan struct{}, d time.Duration) {
 // size follows the user's, and its exit status is returned.
 func zloginSession(e *engine.Engine, zone string, cmd []string, o *zloginOpts, stdin io.Reader, stdout, stderr io.Writer) int {
 	term := openUserTerminal(stdin)
-	req := engine.ExecRequest{Argv: cmd, User: o.user, Safe: o.safe}
+	req := api.ExecRequest{Argv: cmd, User: o.user, Safe: o.safe}
 	if t := os.Getenv("TERM"); t != "" {
 		req.Env = append(req.Env, "TERM="+t)
 	}
@@ -306,7 +307,7 @@ func zloginSession(e *engine.Engine, zone string, cmd []string, o *zloginOpts, s
 		// for ever, but give the last output time to arrive.
 		waitQuiet(outDone, 2*time.Second)
 		if r.err != nil {
-			if errors.Is(r.err, engine.ErrZoneGone) {
+			if errors.Is(r.err, api.ErrZoneGone) {
 				closed()
 			} else {
 				fmt.Fprintf(stderr, "\r\nzlogin: %v\r\n", r.err)

@@ -9,6 +9,9 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"zonetop/api"
+	"zonetop/internal/authz"
+	"zonetop/internal/zoneadmd"
 
 	"golang.org/x/sys/unix"
 
@@ -24,7 +27,7 @@ import (
 // administrator's; they get the engine's own refusal, decided by the same
 // Authorize the host uses.
 type zoneBackend struct {
-	info engine.ZoneSelfInfo
+	info zoneadmd.ZoneSelfInfo
 }
 
 var (
@@ -34,13 +37,13 @@ var (
 )
 
 // newZoneBackend asks the zone socket who and where this is.
-func newZoneBackend() (zoneBackend, engine.Principal, error) {
-	r, err := zoneDo(engine.ZoneRequest{Op: "info"})
+func newZoneBackend() (zoneBackend, api.Principal, error) {
+	r, err := zoneDo(zoneadmd.ZoneRequest{Op: "info"})
 	if err != nil {
-		return zoneBackend{}, engine.Principal{}, err
+		return zoneBackend{}, api.Principal{}, err
 	}
 	b := zoneBackend{info: *r.Info}
-	p := engine.Principal{UID: os.Getuid(), GID: os.Getgid(), Zone: b.info.Name}
+	p := api.Principal{UID: os.Getuid(), GID: os.Getgid(), Zone: b.info.Name}
 	if p.UID == 0 {
 		p.User = "root"
 	}
@@ -50,10 +53,10 @@ func newZoneBackend() (zoneBackend, engine.Principal, error) {
 // zoneDo sends one request on a connection of its own: the console calls
 // from several goroutines, and an idle connection would be dropped by
 // zoneadmd anyway.
-func zoneDo(req engine.ZoneRequest) (engine.ZoneReply, error) {
-	zc, err := engine.DialZone(engine.ZoneSockPath)
+func zoneDo(req zoneadmd.ZoneRequest) (zoneadmd.ZoneReply, error) {
+	zc, err := zoneadmd.DialZone(zoneadmd.ZoneSockPath)
 	if err != nil {
-		return engine.ZoneReply{}, err
+		return zoneadmd.ZoneReply{}, err
 	}
 	defer zc.Close()
 	return zc.Do(req)
@@ -61,19 +64,19 @@ func zoneDo(req engine.ZoneRequest) (engine.ZoneReply, error) {
 
 // refuse is the engine's answer to a change only the global
 // administrator may make.
-func (b zoneBackend) refuse(p engine.Principal, zone string, act engine.Action) error {
-	if err := engine.Authorize(p, zone, act, nil); err != nil {
+func (b zoneBackend) refuse(p api.Principal, zone string, act api.Action) error {
+	if err := authz.Authorize(p, zone, act, nil); err != nil {
 		return err
 	}
-	return fmt.Errorf("%s %s: %w: only the global administrator may do this", act, zone, engine.ErrPermission)
+	return fmt.Errorf("%s %s: %w: only the global administrator may do this", act, zone, api.ErrPermission)
 }
 
-func (b zoneBackend) List(_ context.Context, _ engine.Principal, opts engine.ListOptions) ([]engine.ZoneInfo, error) {
+func (b zoneBackend) List(_ context.Context, _ api.Principal, opts api.ListOptions) ([]api.ZoneInfo, error) {
 	return zoneSelfList()
 }
 
-func (b zoneBackend) Host() engine.HostInfo {
-	var h engine.HostInfo
+func (b zoneBackend) Host() api.HostInfo {
+	var h api.HostInfo
 	h.Hostname, _ = os.Hostname()
 	var u unix.Utsname
 	if unix.Uname(&u) == nil {
@@ -82,26 +85,26 @@ func (b zoneBackend) Host() engine.HostInfo {
 	return h
 }
 
-func (b zoneBackend) CreateZone(_ context.Context, p engine.Principal, cfg *zones.Config) error {
+func (b zoneBackend) CreateZone(_ context.Context, p api.Principal, cfg *zones.Config) error {
 	name := ""
 	if cfg != nil {
 		name = cfg.Name
 	}
-	return b.refuse(p, name, engine.ActConfigure)
+	return b.refuse(p, name, api.ActConfigure)
 }
 
-func (b zoneBackend) DeleteZone(_ context.Context, p engine.Principal, name string) error {
-	return b.refuse(p, name, engine.ActConfigure)
+func (b zoneBackend) DeleteZone(_ context.Context, p api.Principal, name string) error {
+	return b.refuse(p, name, api.ActConfigure)
 }
 
 // ZoneConfig shows what the zone may know of itself: its state, brand and
 // IP type, and its caps, read only, as the zonecfg statements that set
 // them.
-func (b zoneBackend) ZoneConfig(_ context.Context, p engine.Principal, name string) (string, string, error) {
+func (b zoneBackend) ZoneConfig(_ context.Context, p api.Principal, name string) (string, string, error) {
 	if name != b.info.Name {
-		return "", "", fmt.Errorf("%w: zone %s is not visible from zone %s", engine.ErrPermission, name, b.info.Name)
+		return "", "", fmt.Errorf("%w: zone %s is not visible from zone %s", api.ErrPermission, name, b.info.Name)
 	}
-	r, err := zoneDo(engine.ZoneRequest{Op: "info"})
+	r, err := zoneDo(zoneadmd.ZoneRequest{Op: "info"})
 	if err != nil {
 		return "", "", err
 	}
@@ -111,7 +114,7 @@ func (b zoneBackend) ZoneConfig(_ context.Context, p engine.Principal, name stri
 		in.Name, in.State, in.ZoneID, in.Brand, in.IPType, in.Autoboot, in.UID, in.Role)
 	// The caps in force, from zoneadmd, named as prctl names them.
 	var caps []string
-	if u, err := zoneDo(engine.ZoneRequest{Op: "usage"}); err == nil && u.Usage != nil {
+	if u, err := zoneDo(zoneadmd.ZoneRequest{Op: "usage"}); err == nil && u.Usage != nil {
 		for name, v := range u.Usage.Caps {
 			q := strconv.FormatUint(v, 10)
 			if rc, err := limits.Lookup(name); err == nil {
@@ -130,57 +133,57 @@ func (b zoneBackend) ZoneConfig(_ context.Context, p engine.Principal, name stri
 	return s.String(), strings.Join(in.Caps, "\n"), nil
 }
 
-func (b zoneBackend) ApplyZonecfg(_ context.Context, p engine.Principal, name, _, _ string) (string, error) {
-	return "", b.refuse(p, name, engine.ActConfigure)
+func (b zoneBackend) ApplyZonecfg(_ context.Context, p api.Principal, name, _, _ string) (string, error) {
+	return "", b.refuse(p, name, api.ActConfigure)
 }
 
-func (b zoneBackend) InstallZone(_ context.Context, p engine.Principal, name, _ string, _ func(engine.Progress)) error {
-	return b.refuse(p, name, engine.ActInstall)
+func (b zoneBackend) InstallZone(_ context.Context, p api.Principal, name, _ string, _ func(engine.Progress)) error {
+	return b.refuse(p, name, api.ActInstall)
 }
 
-func (b zoneBackend) UninstallZone(_ context.Context, p engine.Principal, name string, _ bool) error {
-	return b.refuse(p, name, engine.ActUninstall)
+func (b zoneBackend) UninstallZone(_ context.Context, p api.Principal, name string, _ bool) error {
+	return b.refuse(p, name, api.ActUninstall)
 }
 
-func (b zoneBackend) ReadyZone(_ context.Context, p engine.Principal, name string) (engine.ZoneStatus, error) {
-	return engine.ZoneStatus{}, b.refuse(p, name, engine.ActReady)
+func (b zoneBackend) ReadyZone(_ context.Context, p api.Principal, name string) (api.ZoneStatus, error) {
+	return api.ZoneStatus{}, b.refuse(p, name, api.ActReady)
 }
 
-func (b zoneBackend) BootZone(_ context.Context, p engine.Principal, name string, _ []string) (engine.ZoneStatus, error) {
-	return engine.ZoneStatus{}, b.refuse(p, name, engine.ActBoot)
+func (b zoneBackend) BootZone(_ context.Context, p api.Principal, name string, _ []string) (api.ZoneStatus, error) {
+	return api.ZoneStatus{}, b.refuse(p, name, api.ActBoot)
 }
 
-func (b zoneBackend) HaltZone(_ context.Context, p engine.Principal, name string) (engine.ZoneStatus, error) {
-	return engine.ZoneStatus{}, b.refuse(p, name, engine.ActHalt)
+func (b zoneBackend) HaltZone(_ context.Context, p api.Principal, name string) (api.ZoneStatus, error) {
+	return api.ZoneStatus{}, b.refuse(p, name, api.ActHalt)
 }
 
-func (b zoneBackend) ShutdownZone(_ context.Context, p engine.Principal, name string, _ time.Duration) (engine.ZoneStatus, error) {
-	return engine.ZoneStatus{}, b.refuse(p, name, engine.ActShutdown)
+func (b zoneBackend) ShutdownZone(_ context.Context, p api.Principal, name string, _ time.Duration) (api.ZoneStatus, error) {
+	return api.ZoneStatus{}, b.refuse(p, name, api.ActShutdown)
 }
 
-func (b zoneBackend) RebootZone(_ context.Context, p engine.Principal, name string, _ []string) (engine.ZoneStatus, error) {
-	return engine.ZoneStatus{}, b.refuse(p, name, engine.ActReboot)
+func (b zoneBackend) RebootZone(_ context.Context, p api.Principal, name string, _ []string) (api.ZoneStatus, error) {
+	return api.ZoneStatus{}, b.refuse(p, name, api.ActReboot)
 }
 
 // Events: the audit log is the host's; the zone has none to show.
-func (b zoneBackend) Events(engine.Principal, string) []engine.Event { return nil }
+func (b zoneBackend) Events(api.Principal, string) []api.Event { return nil }
 
-func (b zoneBackend) Processes(_ context.Context, _ engine.Principal, zone string) ([]engine.Process, error) {
+func (b zoneBackend) Processes(_ context.Context, _ api.Principal, zone string) ([]api.Process, error) {
 	if zone != b.info.Name {
-		return nil, fmt.Errorf("%w: zone %s is not visible from zone %s", engine.ErrPermission, zone, b.info.Name)
+		return nil, fmt.Errorf("%w: zone %s is not visible from zone %s", api.ErrPermission, zone, b.info.Name)
 	}
-	r, err := zoneDo(engine.ZoneRequest{Op: "processes"})
+	r, err := zoneDo(zoneadmd.ZoneRequest{Op: "processes"})
 	if err != nil {
 		return nil, err
 	}
 	return r.Processes, nil
 }
 
-func (b zoneBackend) Usage(_ context.Context, _ engine.Principal, zone string) (ui.ZoneUsage, error) {
+func (b zoneBackend) Usage(_ context.Context, _ api.Principal, zone string) (ui.ZoneUsage, error) {
 	if zone != b.info.Name {
-		return ui.ZoneUsage{}, fmt.Errorf("%w: zone %s is not visible from zone %s", engine.ErrPermission, zone, b.info.Name)
+		return ui.ZoneUsage{}, fmt.Errorf("%w: zone %s is not visible from zone %s", api.ErrPermission, zone, b.info.Name)
 	}
-	r, err := zoneDo(engine.ZoneRequest{Op: "usage"})
+	r, err := zoneDo(zoneadmd.ZoneRequest{Op: "usage"})
 	if err != nil {
 		return ui.ZoneUsage{}, err
 	}
@@ -191,16 +194,16 @@ func (b zoneBackend) Usage(_ context.Context, _ engine.Principal, zone string) (
 }
 
 // project sends a project change; the zone socket authorizes it.
-func (b zoneBackend) project(zone string, req engine.ProjectRequest) error {
+func (b zoneBackend) project(zone string, req zoneadmd.ProjectRequest) error {
 	if zone != b.info.Name {
-		return fmt.Errorf("%w: zone %s is not visible from zone %s", engine.ErrPermission, zone, b.info.Name)
+		return fmt.Errorf("%w: zone %s is not visible from zone %s", api.ErrPermission, zone, b.info.Name)
 	}
-	_, err := zoneDo(engine.ZoneRequest{Op: "project", Project: &req})
+	_, err := zoneDo(zoneadmd.ZoneRequest{Op: "project", Project: &req})
 	return err
 }
 
-func (b zoneBackend) AddProject(_ context.Context, _ engine.Principal, zone string, spec ui.ProjectSpec) error {
-	req := engine.ProjectRequest{Op: "add", Name: spec.Name}
+func (b zoneBackend) AddProject(_ context.Context, _ api.Principal, zone string, spec ui.ProjectSpec) error {
+	req := zoneadmd.ProjectRequest{Op: "add", Name: spec.Name}
 	if spec.ID != 0 {
 		id := spec.ID
 		req.ID = &id
@@ -227,7 +230,7 @@ func (b zoneBackend) AddProject(_ context.Context, _ engine.Principal, zone stri
 	return b.project(zone, req)
 }
 
-func (b zoneBackend) SetProjectLimit(_ context.Context, _ engine.Principal, zone, project, rctl, value string) error {
+func (b zoneBackend) SetProjectLimit(_ context.Context, _ api.Principal, zone, project, rctl, value string) error {
 	v := ""
 	if value != "" {
 		var err error
@@ -235,9 +238,9 @@ func (b zoneBackend) SetProjectLimit(_ context.Context, _ engine.Principal, zone
 			return err
 		}
 	}
-	return b.project(zone, engine.ProjectRequest{Op: "set-limit", Name: project, Limits: map[string]string{rctl: v}})
+	return b.project(zone, zoneadmd.ProjectRequest{Op: "set-limit", Name: project, Limits: map[string]string{rctl: v}})
 }
 
-func (b zoneBackend) DeleteProject(_ context.Context, _ engine.Principal, zone, project string) error {
-	return b.project(zone, engine.ProjectRequest{Op: "del", Name: project})
+func (b zoneBackend) DeleteProject(_ context.Context, _ api.Principal, zone, project string) error {
+	return b.project(zone, zoneadmd.ProjectRequest{Op: "del", Name: project})
 }

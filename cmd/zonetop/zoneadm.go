@@ -6,6 +6,7 @@ import (
 	"io"
 	"strconv"
 	"text/tabwriter"
+	"zonetop/api"
 
 	"zonetop/engine"
 	"zonetop/termsafe"
@@ -82,7 +83,7 @@ func runZoneadm(g *globals, args []string, stdin io.Reader, stdout, stderr io.Wr
 }
 
 func zoneadmList(e *engine.Engine, zone string, args []string, stdout, stderr io.Writer) int {
-	var opts engine.ListOptions
+	var opts api.ListOptions
 	var verbose, parsable bool
 	for _, a := range args {
 		if len(a) < 2 || a[0] != '-' {
@@ -119,7 +120,7 @@ func zoneadmList(e *engine.Engine, zone string, args []string, stdout, stderr io
 		return 1
 	}
 	if zone != "" {
-		var one []engine.ZoneInfo
+		var one []api.ZoneInfo
 		for _, z := range list {
 			if z.Name == zone {
 				one = append(one, z)
@@ -146,7 +147,7 @@ func zoneadmList(e *engine.Engine, zone string, args []string, stdout, stderr io
 	stdout = bw
 	// illumos prints the ip-type as "shared" or "excl" in both layouts;
 	// scripts written for it parse that.
-	ipType := func(z engine.ZoneInfo) string {
+	ipType := func(z api.ZoneInfo) string {
 		if z.IPType == "exclusive" {
 			return "excl"
 		}
@@ -180,7 +181,7 @@ func zoneadmList(e *engine.Engine, zone string, args []string, stdout, stderr io
 	return 0
 }
 
-func zoneID(z engine.ZoneInfo) string {
+func zoneID(z api.ZoneInfo) string {
 	if z.ID < 0 {
 		return "-"
 	}

@@ -1,0 +1,57 @@
+package api
+
+import "time"
+
+// Principal is who makes an engine call. Front ends never construct one from
+// a flag: the CLI and TUI take it from the process credentials (global
+// administrator = root in the host), zone sockets from SO_PEERCRED.
+type Principal struct {
+	// UID and GID of the caller as the kernel reported them.
+	UID, GID int
+	// User is the login name of UID in the host's /etc/passwd (host
+	// callers) or the zone's (zone callers); empty when it has none.
+	User string
+	// Zone is "global" for callers in the host, or the zone the caller is in.
+	Zone string
+}
+
+// GlobalAdmin is root in the host.
+func (p Principal) GlobalAdmin() bool { return p.Zone == "global" && p.UID == 0 }
+
+// ZoneInfo is one row of `zoneadm list` and of the console's zone table. It
+// is plain data so that it can cross a process or host boundary unchanged.
+type ZoneInfo struct {
+	ID       int // zone ID; -1 when the zone is not ready or running
+	Name     string
+	State    string // zones state name: configured, installed, ready, ...
+	Path     string // zonepath
+	UUID     string
+	Brand    string
+	IPType   string
+	Reason   string    // why a zone is down or incomplete, empty otherwise
+	Since    time.Time // when the zone entered its current runtime state (ready/running), zero otherwise
+	Autoboot bool
+	// Auths are the delegated auths (login, manage, config, clonefrom)
+	// the listing's principal holds on the zone, when it is a host user
+	// named in the zone's admin resource; empty for everyone else.
+	Auths []string `json:",omitempty"`
+	// Broken says why nothing acts on the zone: its configuration file
+	// breaks a rule of verify (naming the file and the rule), or its
+	// zonepath cannot be used on this host. Empty for a sound zone.
+	Broken string `json:",omitempty"`
+}
+
+// ListOptions selects which zones List returns, as `zoneadm list` does:
+// by default the running ones (and the global zone), -i adds installed and
+// ready, -c adds configured and incomplete too.
+type ListOptions struct {
+	Configured bool // -c
+	Installed  bool // -i
+}
+
+// HostInfo describes the host the engine runs on, for the console's header.
+type HostInfo struct {
+	Hostname   string
+	Kernel     string // uname release
+	CgroupMode string // "v1", "hybrid" or "v2"
+}

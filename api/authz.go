@@ -1,0 +1,38 @@
+package api
+
+import (
+	"strconv"
+)
+
+// Action is one kind of engine call, as Authorize sees it.
+type Action string
+
+// The actions Authorize decides. Every engine entry point maps onto one.
+const (
+	ActList            Action = "list"
+	ActInfo            Action = "info" // the zone's non-secret configuration and state
+	ActLogin           Action = "login"
+	ActConsole         Action = "console"
+	ActReady           Action = "ready"
+	ActBoot            Action = "boot"
+	ActHalt            Action = "halt"
+	ActReboot          Action = "reboot"
+	ActShutdown        Action = "shutdown"
+	ActInstall         Action = "install"
+	ActUninstall       Action = "uninstall"
+	ActConfigure       Action = "configure"      // zonecfg, except caps and host-reaching resources
+	ActConfigureCaps   Action = "configure-caps" // zonecfg of rctls, capped-*, dedicated-cpu
+	ActSetZoneCap      Action = "set-zone-cap"   // a live change of a zone.* rctl
+	ActSetProjectLimit Action = "set-project-limit"
+	ActCreateProject   Action = "create-project"
+	ActDeleteProject   Action = "delete-project"
+	ActCloneFrom       Action = "clonefrom"
+	ActReadUsage       Action = "read-usage"
+)
+
+func (p Principal) Describe() string {
+	if p.User != "" {
+		return p.User
+	}
+	return "uid " + strconv.Itoa(p.UID)
+}

@@ -1,0 +1,206 @@
+package zoneadmd
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"zonetop/internal/configs"
+	"zonetop/internal/pathrs"
+	"zonetop/limits"
+	"zonetop/zones"
+
+	"golang.org/x/sys/unix"
+)
+
+// The zone's share of resource controls: what its configuration asks for
+// (Spec fills PlatformSpec.Rctls and CPUs), where a zone's projects come
+// from (the zone's own /etc/project), and how rctl values become the
+// numbers the kernel backends take.
+
+// zoneRctlValues is the privileged value of every zone.* rctl the
+// configuration sets, through rctl resources, aliases, capped-memory or
+// capped-cpu. A value whose action is none is not a cap (only shares are
+// meant that way) and is left out.
+func zoneRctlValues(cfg *zones.Config) map[string]uint64 {
+	out := map[string]uint64{}
+	for _, r := range limits.RctlsAt(limits.LevelZone) {
+		v, ok := cfg.ZoneRctl(r.Name)
+		if !ok {
+			continue
+		}
+		if v.Action == "none" && r.Resource() != "cpu-shares" {
+			continue
+		}
+		out[r.Name] = v.Limit
+	}
+	return out
+}
+
+// dedicatedCPUs turns dedicated-cpu ncpus ("2" or a range "1-3") into a
+// cpuset list. A count takes the highest-numbered online CPUs, leaving
+// CPU 0 (where the host's interrupts usually land) to the host. Linux has
+// no pool to move the CPUs into: the zone is confined to them, but other
+// processes are not kept off them (illumos' pools are exclusive).
+func dedicatedCPUs(ncpus string) (string, error) {
+	online, err := onlineCPUs()
+	if err != nil {
+		return "", err
+	}
+	if lo, hi, ok := strings.Cut(ncpus, "-"); ok {
+		a, err1 := strconv.Atoi(lo)
+		b, err2 := strconv.Atoi(hi)
+		if err1 != nil || err2 != nil || a > b || a < 1 {
+			return "", fmt.Errorf("dedicated-cpu ncpus %q: want N or a range N-M", ncpus)
+		}
+		// A range is a minimum and a maximum number of CPUs; Linux takes
+		// the maximum it has.
+		n := min(b, len(online))
+		if n < a {
+			return "", fmt.Errorf("dedicated-cpu ncpus %q: only %d CPUs online", ncpus, len(online))
+		}
+		return cpuList(online[len(online)-n:]), nil
+	}
+	n, err := strconv.Atoi(ncpus)
+	if err != nil || n < 1 {
+		return "", fmt.Errorf("dedicated-cpu ncpus %q: want N or a range N-M", ncpus)
+	}
+	if n > len(online) {
+		return "", fmt.Errorf("dedicated-cpu ncpus %d: only %d CPUs online", n, len(online))
+	}
+	return cpuList(online[len(online)-n:]), nil
+}
+
+func onlineCPUs() ([]int, error) {
+	b, err := os.ReadFile("/sys/devices/system/cpu/online")
+	if err != nil {
+		return nil, fmt.Errorf("online CPUs: %w", err)
+	}
+	var out []int
+	for _, part := range strings.Split(strings.TrimSpace(string(b)), ",") {
+		lo, hi, isRange := strings.Cut(part, "-")
+		a, err := strconv.Atoi(lo)
+		if err != nil {
+			return nil, fmt.Errorf("online CPUs %q: %w", b, err)
+		}
+		z := a
+		if isRange {
+			if z, err = strconv.Atoi(hi); err != nil {
+				return nil, fmt.Errorf("online CPUs %q: %w", b, err)
+			}
+		}
+		for c := a; c <= z; c++ {
+			out = append(out, c)
+		}
+	}
+	return out, nil
+}
+
+func cpuList(cpus []int) string {
+	s := make([]string, len(cpus))
+	for i, c := range cpus {
+		s[i] = strconv.Itoa(c)
+	}
+	return strings.Join(s, ",")
+}
+
+// specLimits fills the spec's caps from the configuration.
+func SpecLimits(cfg *zones.Config, s *configs.PlatformSpec) error {
+	s.Rctls = zoneRctlValues(cfg)
+	sys, err := limits.IPCSysctls(s.Rctls, limits.DefaultSem)
+	if err != nil {
+		return fmt.Errorf("zone %s: %w", cfg.Name, err)
+	}
+	if len(sys) > 0 {
+		s.Sysctls = sys
+	}
+	if cfg.DedicatedCPU != nil && cfg.DedicatedCPU.NCPUs != "" {
+		if s.CPUs, err = dedicatedCPUs(cfg.DedicatedCPU.NCPUs); err != nil {
+			return fmt.Errorf("zone %s: %w", cfg.Name, err)
+		}
+	}
+	return nil
+}
+
+// privileged reduces an rctl's values to the one number a kernel cap
+// takes: the lowest privileged (or system) value whose action enforces,
+// or any value for shares, which are weights and never deny.
+func Privileged(name string, vs []limits.Value) (uint64, bool) {
+	best, found := uint64(0), false
+	shares := strings.HasSuffix(name, ".cpu-shares")
+	for _, v := range vs {
+		if v.Privilege == limits.Basic || (!shares && !v.Action.Enforcing()) {
+			continue
+		}
+		if !found || v.Limit < best {
+			best, found = v.Limit, true
+		}
+	}
+	return best, found
+}
+
+// projectRctlValues is privileged() over every rctl of a project entry.
+func projectRctlValues(p *limits.Project) map[string]uint64 {
+	out := map[string]uint64{}
+	rc, err := p.Rctls()
+	if err != nil {
+		return out
+	}
+	for name, vs := range rc {
+		if v, ok := Privileged(name, vs); ok {
+			out[name] = v
+		}
+	}
+	return out
+}
+
+// resourcesOf is limits.ResourcesFor with every control the level can set
+// given a value: an unset control is reset to "no cap" (or the default
+// share), so that re-applying after a change also removes what was
+// dropped. The cpu cap is clamped to zoneCap (percent, 0 = none): cgroup
+// v1 refuses a child quota above its parent's, and the zone's is the
+// effective limit anyway.
+func resourcesOf(l limits.Level, rc map[string]uint64, zoneCap uint64) *limits.Resources {
+	r := limits.ResourcesFor(l, rc)
+	if r.Pids == nil {
+		v := int64(-1)
+		r.Pids = &v
+	}
+	if r.Memory == nil {
+		v := int64(-1)
+		r.Memory = &v
+	}
+	if l != limits.LevelTask {
+		if r.CPUShares == nil {
+			v := uint64(1)
+			r.CPUShares = &v
+		}
+		if r.CPUCap == nil {
+			v := uint64(0)
+			r.CPUCap = &v
+		}
+		if zoneCap > 0 && l != limits.LevelZone && *r.CPUCap > zoneCap {
+			v := zoneCap
+			r.CPUCap = &v
+		}
+	} else {
+		r.Memory = nil
+	}
+	return r
+}
+
+// readZoneProjects reads the zone's /etc/project. A zone without one has
+// the Solaris defaults. Bad lines come back as errors (with file and line)
+// beside the good entries, which still apply.
+func ReadZoneProjects(zoneRoot string) (limits.Projects, []error, error) {
+	b, err := pathrs.ReadZoneFile(zoneRoot, "/etc/project", pathrs.ZoneDBMax)
+	if errors.Is(err, unix.ENOENT) {
+		return limits.DefaultProjects(), nil, nil
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	ps, bad := limits.ParseProjects(strings.NewReader(string(b)), "/etc/project")
+	return ps, bad, nil
+}

@@ -1,0 +1,318 @@
+package zoneadmd
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+	"zonetop/api"
+	"zonetop/internal/pathrs"
+	"zonetop/internal/wire"
+	"zonetop/limits"
+
+	"golang.org/x/sys/unix"
+)
+
+func jsonIndent(v any) ([]byte, error) { return json.MarshalIndent(v, "", "  ") }
+
+// reloadProjects re-reads the zone's /etc/project and applies it.
+func (d *zoneadmd) reloadProjects() error {
+	d.mu.Lock()
+	l := d.lim
+	d.mu.Unlock()
+	if l == nil {
+		return fmt.Errorf("zone %s is not ready or running", d.name)
+	}
+	// The bytes are read before the load, so a write in between makes
+	// them differ from the file and the watch applies it again.
+	b, rerr := pathrs.ReadZoneFile(l.zoneRoot, "/etc/project", pathrs.ZoneDBMax)
+	if errors.Is(rerr, unix.ENOENT) {
+		b, rerr = []byte{}, nil
+	}
+	l.mu.Lock()
+	warn, err := l.loadProjects(false)
+	l.mu.Unlock()
+	if err != nil {
+		return err
+	}
+	if rerr == nil {
+		d.mu.Lock()
+		d.projApplied = b
+		d.mu.Unlock()
+	}
+	d.reportProjects(warn)
+	return nil
+}
+
+// cpuPct is the CPU use of a cgroup since its previous sample, in percent
+// of one CPU.
+func (l *zoneLimits) cpuPct(key string, ns uint64, now time.Time) float64 {
+	prev, ok := l.lastCPU[key]
+	l.lastCPU[key] = cpuSample{ns: ns, at: now}
+	if !ok || ns < prev.ns || !now.After(prev.at) {
+		return 0
+	}
+	return float64(ns-prev.ns) / float64(now.Sub(prev.at).Nanoseconds()) * 100
+}
+
+func limitOf(rc map[string]uint64, names ...string) (uint64, bool) {
+	best, found := uint64(0), false
+	for _, n := range names {
+		if v, ok := rc[n]; ok && (!found || v < best) {
+			best, found = v, true
+		}
+	}
+	return best, found
+}
+
+func row(name string, usage uint64, own map[string]uint64, ownNames []string, zone map[string]uint64, zoneNames []string) api.RctlUsage {
+	r := api.RctlUsage{Name: name, Usage: usage}
+	r.Limit, r.Limited = limitOf(own, ownNames...)
+	r.Effective, r.EffectiveLimited = r.Limit, r.Limited
+	if zoneNames != nil {
+		if z, ok := limitOf(zone, zoneNames...); ok {
+			if !r.Limited || z < r.Limit {
+				r.Effective, r.EffectiveLimited = z, true
+			}
+			r.CappedByZone = r.Limited && r.Limit > z
+		}
+	}
+	return r
+}
+
+// usage samples the zone's and its projects' cgroups.
+func (d *zoneadmd) usage() (api.ZoneUsage, error) {
+	d.mu.Lock()
+	l := d.lim
+	u := api.ZoneUsage{Zone: d.name, State: d.st.State, Warnings: append([]string(nil), d.st.Warnings...)}
+	d.mu.Unlock()
+	if l == nil {
+		return u, errors.New("zone is not ready or running")
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	now := time.Now()
+	u.Sampled = now
+	st, err := l.zone.Stats()
+	if err != nil {
+		return u, err
+	}
+	// The zone's processes are its own cgroup's and its projects' (tasks
+	// are below projects): counted once per group, not walked again.
+	procsOf := map[string]int{}
+	if procs, err := l.zone.Procs(false); err == nil {
+		u.Procs = len(procs)
+	}
+	for name, g := range l.groups {
+		if procs, err := g.Procs(true); err == nil {
+			procsOf[name] = len(procs)
+			u.Procs += len(procs)
+		}
+	}
+	u.CPUPct = l.cpuPct("", st.CPUUsageNs, now)
+	u.NrPeriods, u.NrThrottled = st.NrPeriods, st.NrThrottled
+	zr := l.rctls
+	u.Caps = map[string]uint64{}
+	for k, v := range zr {
+		u.Caps[k] = v
+	}
+	u.Rctls = []api.RctlUsage{
+		row("zone.max-lwps", st.Pids, zr, []string{"zone.max-lwps", "zone.max-processes"}, nil, nil),
+		row("zone.max-physical-memory", st.MemoryUsage, zr, []string{"zone.max-physical-memory"}, nil, nil),
+		row("zone.max-swap", st.MemoryUsage+st.SwapUsage, zr, []string{"zone.max-swap"}, nil, nil),
+		row("zone.cpu-cap", uint64(u.CPUPct+0.5), zr, []string{"zone.cpu-cap"}, nil, nil),
+		row("zone.cpu-shares", 0, zr, []string{"zone.cpu-shares"}, nil, nil),
+	}
+	for i := range l.projects {
+		p := &l.projects[i]
+		pu := api.ProjectUsage{Name: p.Name, ID: p.ID}
+		// A project whose cgroup is not made yet has never held a
+		// process: it is listed, with nothing in use.
+		var ps limits.Stats
+		if g := l.groups[p.Name]; g != nil {
+			if ps, err = g.Counters(); err != nil {
+				log.Printf("usage: project %s: %v", p.Name, err)
+				continue
+			}
+			pu.CPUPct = l.cpuPct(p.Name, ps.CPUUsageNs, now)
+		}
+		pu.Procs = procsOf[p.Name]
+		pr := projectRctlValues(p)
+		pu.Rctls = []api.RctlUsage{
+			row("project.max-lwps", ps.Pids, pr, []string{"project.max-lwps", "project.max-processes"}, zr, []string{"zone.max-lwps", "zone.max-processes"}),
+			row("project.max-memory", ps.MemoryUsage, pr, []string{"project.max-memory"}, zr, []string{"zone.max-physical-memory"}),
+			row("project.cpu-cap", uint64(pu.CPUPct+0.5), pr, []string{"project.cpu-cap"}, zr, []string{"zone.cpu-cap"}),
+			row("project.cpu-shares", 0, pr, []string{"project.cpu-shares"}, nil, nil),
+		}
+		u.Projects = append(u.Projects, pu)
+	}
+	ids := make([]int, 0, len(l.tasks))
+	for id := range l.tasks {
+		ids = append(ids, id)
+	}
+	sort.Ints(ids)
+	for _, id := range ids {
+		t := l.tasks[id]
+		ts, err := t.g.Counters()
+		if err != nil {
+			continue // ended and being removed
+		}
+		tu := api.TaskUsage{ID: id, Project: t.project}
+		if procs, err := t.g.Procs(true); err == nil {
+			tu.Procs = len(procs)
+		}
+		// What binds a task is the lowest of its own, its project's and
+		// its zone's lwp limits.
+		above := map[string]uint64{}
+		if v, ok := limitOf(zr, "zone.max-lwps", "zone.max-processes"); ok {
+			above["zone"] = v
+		}
+		if p, ok := l.projects.Lookup(t.project); ok {
+			if v, ok := limitOf(projectRctlValues(p), "project.max-lwps", "project.max-processes"); ok {
+				above["project"] = v
+			}
+		}
+		tu.Rctls = []api.RctlUsage{row("task.max-lwps", ts.Pids, t.rctls, []string{"task.max-lwps"}, above, []string{"zone", "project"})}
+		u.Tasks = append(u.Tasks, tu)
+	}
+	return u, nil
+}
+
+// release puts a held command (zsched's first answer) into its cgroup and
+// lets it go on with its rlimits.
+func (d *zoneadmd) release(zc *wire.Conn, g limits.Group, rl []limits.RlimitSetting, born bool) error {
+	var resp wire.Response
+	got, err := zc.Recv(&resp)
+	wire.CloseAll(got)
+	if err != nil {
+		return fmt.Errorf("zsched: %w", err)
+	}
+	if !resp.OK {
+		return errors.New(resp.Error)
+	}
+	if !resp.Held {
+		return errors.New("zsched did not hold the command")
+	}
+	if !born {
+		d.mu.Lock()
+		zpid := d.st.ZschedPid
+		d.mu.Unlock()
+		hp := hostPidOf(zpid, resp.Pid)
+		if hp == 0 {
+			err = fmt.Errorf("held command (pid %d in the zone) not found among zsched's children", resp.Pid)
+		} else {
+			err = g.AddProc(hp)
+		}
+	}
+	if err != nil {
+		_ = zc.Send(wire.Request{Op: "release", Error: err.Error()})
+		return err
+	}
+	return zc.Send(wire.Request{Op: "release", Rlimits: rl})
+}
+
+// needsHold tells whether a command for group g must start held in the
+// zhold stub: to be moved into g after its birth, or to take rlimits
+// before it runs. A command born in g (place) with no rlimits is started
+// directly, which spares a start of the Go runtime.
+func needsHold(g limits.Group, place []*os.File, rl []limits.RlimitSetting) bool {
+	return g != nil && (place == nil || len(rl) > 0)
+}
+
+// placeFiles opens the cgroup v1 tasks files zsched's forking thread
+// moves itself through so that a command is born in g (see
+// startFromThread for why a thread moving itself is cheap): g's cgroup in
+// each hierarchy of the zone, then zsched's own there. nil (the command
+// is then moved after its birth) without g, on cgroup v2, or when g's
+// cgroups are not where the zone's are.
+func (d *zoneadmd) placeFiles(g limits.Group) []*os.File {
+	d.mu.Lock()
+	cg := d.cg
+	d.mu.Unlock()
+	if g == nil || cg == nil {
+		return nil
+	}
+	homes := cg.ZschedHomes("system")
+	if homes == nil {
+		return nil
+	}
+	var into, back []*os.File
+	fail := func() []*os.File { wire.CloseAll(into); wire.CloseAll(back); return nil }
+	for i, zd := range cg.Dirs {
+		// g's path is relative to the cgroup holding the zone's.
+		gd := filepath.Join(filepath.Dir(zd), g.Path())
+		if !strings.HasPrefix(gd, zd+"/") {
+			return fail()
+		}
+		if _, err := os.Stat(gd); err != nil {
+			continue // a hierarchy g is not in (devices): the zone's own
+		}
+		in, err := os.OpenFile(filepath.Join(gd, "tasks"), os.O_WRONLY, 0)
+		if err != nil {
+			return fail()
+		}
+		into = append(into, in)
+		out, err := os.OpenFile(filepath.Join(homes[i], "tasks"), os.O_WRONLY, 0)
+		if err != nil {
+			return fail()
+		}
+		back = append(back, out)
+	}
+	if len(into) == 0 || 2*len(into)+3 > wire.ZschedFDs {
+		return fail()
+	}
+	return append(into, back...)
+}
+
+// bootHeld starts init in the zone's default project.
+func (d *zoneadmd) bootHeld(args []string) (wire.Response, error) {
+	d.mu.Lock()
+	l := d.lim
+	d.mu.Unlock()
+	var g limits.Group
+	var rl []limits.RlimitSetting
+	if l != nil {
+		var err error
+		if g, _, rl, err = l.placement(&api.ExecRequest{Project: "default"}); err != nil {
+			return wire.Response{}, err
+		}
+	}
+	zc, err := wire.Dial(d.zschedSock(), 2*time.Second)
+	if err != nil {
+		return wire.Response{}, fmt.Errorf("zsched: %w", err)
+	}
+	defer zc.Close()
+	place := d.placeFiles(g)
+	hold := needsHold(g, place, rl)
+	err = zc.Send(wire.Request{Op: "boot", Args: args, Hold: hold, Place: len(place)}, place...)
+	wire.CloseAll(place)
+	if err != nil {
+		return wire.Response{}, err
+	}
+	if hold {
+		if err := d.release(zc, g, rl, place != nil); err != nil {
+			return wire.Response{}, err
+		}
+	}
+	var resp wire.Response
+	got, err := zc.Recv(&resp)
+	if len(got) == 1 {
+		resp.HostPid = pidfdPid(got[0])
+	}
+	wire.CloseAll(got)
+	if err != nil {
+		return resp, fmt.Errorf("zsched: %w", err)
+	}
+	if !resp.OK {
+		return resp, errors.New(resp.Error)
+	}
+	for _, w := range resp.Warnings {
+		log.Printf("init: %s", w)
+	}
+	return resp, nil
+}

@@ -1,0 +1,778 @@
+package zoneadmd
+
+import (
+	"errors"
+	"fmt"
+	"log"
+	"os"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+	"zonetop/api"
+	"zonetop/internal/configs"
+	"zonetop/internal/pathrs"
+	"zonetop/limits"
+
+	"golang.org/x/sys/unix"
+)
+
+// zoneLimits is zoneadmd's side of a zone's caps: the zone cgroup and a
+// cgroup per project of the zone's /etc/project below it, written through
+// the limits backend (engine/cgroup.go only makes, fills and removes the
+// zone's cgroups; every cap is written here). zsched lives in the
+// "system" project, every command joins its project before it runs.
+//
+// A project's cgroup is made the first time a process or task goes into
+// it (groupOf), not at ready: most projects of a zone never hold a
+// process, and a cgroup in every v1 hierarchy per project was most of the
+// caps step of ready and of halt. Only system, zsched's home, is made at
+// once. Until its cgroup exists a project's limits live in projects
+// alone; they are written when it is made.
+type zoneLimits struct {
+	mu       sync.Mutex
+	back     limits.Backend
+	name     string // the zone, its cgroup's path under the backend's parent
+	zoneRoot string
+	zone     limits.Group
+	rctls    map[string]uint64 // zone caps in force
+	cpus     string
+	projects limits.Projects
+	groups   map[string]limits.Group // project name -> cgroup, for those made
+	tasks    map[int]taskGroup
+	// sockTasks are tasks made by newtask inside the zone: no zoneadmd
+	// connection waits for their end, so they are swept once empty.
+	sockTasks map[int]bool
+	nextTask  int
+	bad       []string // /etc/project lines that did not apply
+
+	// the previous CPU sample per cgroup path, for CPU %
+	lastCPU map[string]cpuSample
+}
+
+type taskGroup struct {
+	project string
+	g       limits.Group
+	rctls   map[string]uint64 // task.* controls in force
+}
+
+type cpuSample struct {
+	ns uint64
+	at time.Time
+}
+
+// projectsAlwaysThere are made even when /etc/project lacks them: zsched
+// goes into system, commands without another project into default.
+var projectsAlwaysThere = []string{"system", "default"}
+
+// cgroupFileNames are the prefixes of cgroup interface files: a project
+// with such a name would collide with one.
+var cgroupFileNames = []string{"cgroup.", "cpu.", "cpuacct.", "cpuset.", "memory.", "pids.", "freezer.",
+	"devices.", "io.", "blkio.", "hugetlb.", "rdma.", "misc.", "net_cls.", "net_prio.", "perf_event."}
+
+func projectNameUsable(name string) error {
+	switch name {
+	case "tasks", "notify_on_release", "release_agent":
+		return fmt.Errorf("project name %q collides with a cgroup file", name)
+	}
+	for _, p := range cgroupFileNames {
+		if strings.HasPrefix(name, p) {
+			return fmt.Errorf("project name %q collides with the cgroup files %s*", name, p)
+		}
+	}
+	return nil
+}
+
+// newZoneLimits opens the zone's cgroup through the backend and applies
+// the zone's caps to it.
+func newZoneLimits(parent limits.Parent, spec *configs.PlatformSpec) (*zoneLimits, error) {
+	back, err := limits.NewBackend(parent)
+	if err != nil {
+		return nil, err
+	}
+	g, err := back.Load(spec.Name)
+	if err != nil {
+		return nil, err
+	}
+	l := &zoneLimits{back: back, name: spec.Name, zoneRoot: filepath.Join(spec.Zonepath, "root"), zone: g,
+		rctls: map[string]uint64{}, cpus: spec.CPUs, groups: map[string]limits.Group{}, tasks: map[int]taskGroup{},
+		sockTasks: map[int]bool{},
+		nextTask:  1, lastCPU: map[string]cpuSample{}}
+	for k, v := range spec.Rctls {
+		l.rctls[k] = v
+	}
+	return l, nil
+}
+
+// zoneResources are the zone cgroup's caps.
+func (l *zoneLimits) zoneResources() *limits.Resources {
+	r := resourcesOf(limits.LevelZone, l.rctls, 0)
+	r.CPUs = l.cpus
+	return r
+}
+
+func (l *zoneLimits) zoneCap() uint64 { return l.rctls["zone.cpu-cap"] }
+
+// applyZone writes the zone's caps. A lower cpu cap is first pushed down
+// to the projects (cgroup v1 refuses a parent quota below a child's).
+func (l *zoneLimits) applyZone(oldCap uint64) error {
+	newCap := l.zoneCap()
+	if newCap > 0 && (oldCap == 0 || newCap < oldCap) {
+		for name, g := range l.groups {
+			if p, ok := l.projects.Lookup(name); ok {
+				if err := g.Apply(resourcesOf(limits.LevelProject, projectRctlValues(p), newCap)); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	if err := l.zone.Apply(l.zoneResources()); err != nil {
+		return fmt.Errorf("zone %s caps: %w", l.name, err)
+	}
+	for name, g := range l.groups {
+		if p, ok := l.projects.Lookup(name); ok {
+			if err := g.Apply(resourcesOf(limits.LevelProject, projectRctlValues(p), newCap)); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// loadProjects (re)reads the zone's /etc/project and re-applies the caps
+// of the projects that have a cgroup; the others get theirs when one is
+// made (groupOf), except system, made here for zsched. With adopt, a
+// project's cgroup left by the zoneadmd before is found on disk, so that
+// usage and placement see it again. Bad lines are returned (file:line:
+// why); the good ones apply. A project that left the file keeps its
+// cgroup while processes are in it.
+func (l *zoneLimits) loadProjects(adopt bool) ([]string, error) {
+	ps, bad, err := ReadZoneProjects(l.zoneRoot)
+	var warn []string
+	if err != nil {
+		if l.projects != nil {
+			// A reload keeps the projects applied before.
+			return nil, err
+		}
+		// The first load (ready, adoption) must not leave a zone down
+		// because of a file its own administrator controls (a FIFO, a
+		// symlink, 100 MB): the zone comes up with the Solaris defaults
+		// and says why, and that administrator repairs it from inside.
+		ps, bad = limits.DefaultProjects(), nil
+		warn = append(warn, err.Error()+"; the default projects apply")
+	}
+	for _, e := range bad {
+		warn = append(warn, e.Error())
+	}
+	good := ps[:0:0]
+	for _, p := range ps {
+		if err := projectNameUsable(p.Name); err != nil {
+			warn = append(warn, "/etc/project: "+err.Error())
+			continue
+		}
+		good = append(good, p)
+	}
+	for _, name := range projectsAlwaysThere {
+		if _, ok := good.Lookup(name); !ok {
+			for _, d := range limits.DefaultProjects() {
+				if d.Name == name {
+					good = append(good, d)
+				}
+			}
+		}
+	}
+	l.projects = good
+	seen := map[string]bool{}
+	for i := range good {
+		p := &good[i]
+		seen[p.Name] = true
+		g, ok := l.groups[p.Name]
+		if !ok && adopt {
+			// Made by the zoneadmd this one replaces.
+			if lg, err := l.back.Load(l.name + "/" + p.Name); err == nil {
+				g, ok = lg, true
+				l.groups[p.Name] = g
+			}
+		}
+		if !ok && p.Name != "system" {
+			continue // made with its caps on first use (groupOf)
+		}
+		r := resourcesOf(limits.LevelProject, projectRctlValues(p), l.zoneCap())
+		if ok {
+			err = g.Apply(r)
+		} else {
+			g, err = l.back.Create(l.name+"/"+p.Name, r)
+			if g != nil {
+				l.groups[p.Name] = g
+			}
+		}
+		if err != nil {
+			// The project's cgroup exists but a cap did not take: say so
+			// and keep the others.
+			warn = append(warn, fmt.Sprintf("/etc/project: project %s: %v", p.Name, err))
+		}
+	}
+	for name, g := range l.groups {
+		if seen[name] {
+			continue
+		}
+		if procs, _ := g.Procs(true); len(procs) == 0 && g.Delete() == nil {
+			delete(l.groups, name)
+		}
+	}
+	l.bad = warn
+	return warn, nil
+}
+
+// groupOf is p's cgroup, made with p's caps (its cpu cap held to the
+// zone's) the first time something goes into it. A cgroup whose caps did
+// not take is removed again: a process must not run in a project without
+// its limits. The caller holds l.mu.
+func (l *zoneLimits) groupOf(p *limits.Project) (limits.Group, error) {
+	if g := l.groups[p.Name]; g != nil {
+		return g, nil
+	}
+	g, err := l.back.Create(l.name+"/"+p.Name, resourcesOf(limits.LevelProject, projectRctlValues(p), l.zoneCap()))
+	if err != nil {
+		if g != nil {
+			_ = g.Delete()
+		}
+		return nil, fmt.Errorf("project %s: %w", p.Name, err)
+	}
+	l.groups[p.Name] = g
+	return g, nil
+}
+
+// firstProjects are the projects nearly every zone uses at once: init
+// joins default at boot, and root's zlogin its own project.
+var firstProjects = []string{"default", "user.root"}
+
+// makeFirstProjects makes the cgroups of firstProjects ahead of their
+// first use. ready calls it while zsched starts, when zoneadmd has nothing
+// else to do: made then, they cost the boot and the first zlogin nothing
+// (about 0.8 ms each otherwise, seven hierarchies of mkdir and caps). A
+// failure is left for the first use to meet and report.
+func (l *zoneLimits) makeFirstProjects() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for _, name := range firstProjects {
+		if p, ok := l.projects.Lookup(name); ok {
+			_, _ = l.groupOf(p)
+		}
+	}
+}
+
+// project returns the project a command joins and its cgroup, made now
+// if it is the project's first. The caller holds l.mu.
+func (l *zoneLimits) project(req *api.ExecRequest, user string) (*limits.Project, limits.Group, error) {
+	name := req.Project
+	if name == "" {
+		if user == "" {
+			user = "root"
+		}
+		name = "default"
+		if _, ok := l.projects.Lookup("user." + user); ok {
+			name = "user." + user
+		}
+	}
+	p, ok := l.projects.Lookup(name)
+	if !ok {
+		return nil, nil, fmt.Errorf("project %q is not in the zone's /etc/project", name)
+	}
+	// Membership first: a refused request makes no cgroup.
+	if req.Project != "" && user != "" && user != "root" && !projectMember(p, user, zoneUserGroups(l.zoneRoot, user)) {
+		return nil, nil, fmt.Errorf("user %s is not a member of project %s", user, name)
+	}
+	g, err := l.groupOf(p)
+	if err != nil {
+		return nil, nil, err
+	}
+	return p, g, nil
+}
+
+// projectMember is project(5) membership: the users field names the
+// user or "*", the groups field one of the user's groups or "*", or the
+// project is the user's own; a "!name" entry excludes.
+func projectMember(p *limits.Project, user string, groups []string) bool {
+	if p.Name == "user."+user || p.Name == "default" {
+		return true
+	}
+	for _, u := range p.Users {
+		if u == "!"+user {
+			return false
+		}
+	}
+	for _, u := range p.Users {
+		if u == user || u == "*" {
+			return true
+		}
+	}
+	for _, g := range p.Groups {
+		if g == "*" || slices.Contains(groups, g) {
+			return true
+		}
+	}
+	return false
+}
+
+// placement decides where a command runs: its project's cgroup, or a new
+// task cgroup below it, and the rlimits its process.* rctls ask for.
+func (l *zoneLimits) placement(req *api.ExecRequest) (limits.Group, int, []limits.RlimitSetting, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	p, g, err := l.project(req, req.User)
+	if err != nil {
+		return nil, 0, nil, err
+	}
+	rc, err := p.Rctls()
+	if err != nil {
+		return nil, 0, nil, err
+	}
+	procRc := map[string][]limits.Value{}
+	for name, vs := range rc {
+		if strings.HasPrefix(name, "process.") {
+			procRc[name] = vs
+		}
+	}
+	taskRc := taskRctls(rc)
+	rl, err := limits.Rlimits(procRc)
+	if err != nil {
+		return nil, 0, nil, err
+	}
+	// max-locked-memory has no group counter in Linux: it is every
+	// process's RLIMIT_MEMLOCK (the lower of the zone's and project's).
+	lock, okZ := l.rctls["zone.max-locked-memory"]
+	if v, ok := projectRctlValues(p)["project.max-locked-memory"]; ok && (!okZ || v < lock) {
+		lock, okZ = v, true
+	}
+	if okZ {
+		v := lock
+		rl = append(rl, limits.RlimitSetting{Rctl: "max-locked-memory", Resource: unix.RLIMIT_MEMLOCK, Soft: &v, Hard: &v})
+	}
+	task := 0
+	if req.NewTask {
+		task = l.nextTask
+		for {
+			if _, err := l.back.Load(fmt.Sprintf("%s/%s/task.%d", l.name, p.Name, task)); err != nil {
+				break
+			}
+			task++
+		}
+		l.nextTask = task + 1
+		tg, err := l.back.Create(fmt.Sprintf("%s/%s/task.%d", l.name, p.Name, task), resourcesOf(limits.LevelTask, taskRc, 0))
+		if err != nil {
+			if tg != nil {
+				_ = tg.Delete()
+			}
+			return nil, 0, nil, fmt.Errorf("task of project %s: %w", p.Name, err)
+		}
+		l.tasks[task] = taskGroup{project: p.Name, g: tg, rctls: taskRc}
+		g = tg
+	}
+	return g, task, rl, nil
+}
+
+// taskRctls are the task.* controls a project gives each of its tasks.
+func taskRctls(rc map[string][]limits.Value) map[string]uint64 {
+	out := map[string]uint64{}
+	for name, vs := range rc {
+		if strings.HasPrefix(name, "task.") {
+			if v, ok := Privileged(name, vs); ok {
+				out[name] = v
+			}
+		}
+	}
+	return out
+}
+
+// adoptTasks takes up the task cgroups (task.N below a project's) that
+// the zoneadmd before this one made, so that usage and prctl -i task see
+// the zone's running tasks again. zoneDir is the zone's cgroup in one
+// hierarchy; a task found in several is taken up once. A task's controls are
+// taken to be its project's, as placement gave them; a change made to one
+// task alone since is not recorded anywhere and is shown as the project's
+// (the kernel keeps enforcing the value written). Nothing waits for these
+// tasks' ends any more, so they are swept once empty, as in-zone newtask's
+// are. The caller holds l.mu.
+func (l *zoneLimits) adoptTasks(zoneDir string) {
+	for name := range l.groups {
+		ents, err := os.ReadDir(filepath.Join(zoneDir, name))
+		if err != nil {
+			continue
+		}
+		p, ok := l.projects.Lookup(name)
+		rc := map[string]uint64{}
+		if ok {
+			if all, err := p.Rctls(); err == nil {
+				rc = taskRctls(all)
+			}
+		}
+		for _, e := range ents {
+			n, found := strings.CutPrefix(e.Name(), "task.")
+			id, err := strconv.Atoi(n)
+			if !e.IsDir() || !found || err != nil || id <= 0 || strconv.Itoa(id) != n {
+				continue
+			}
+			if _, seen := l.tasks[id]; seen {
+				continue
+			}
+			g, err := l.back.Load(fmt.Sprintf("%s/%s/task.%d", l.name, name, id))
+			if err != nil {
+				continue
+			}
+			l.tasks[id] = taskGroup{project: name, g: g, rctls: rc}
+			l.sockTasks[id] = true
+			if id >= l.nextTask {
+				l.nextTask = id + 1
+			}
+		}
+	}
+}
+
+// endTask removes a task's cgroup once nothing is left in it.
+func (l *zoneLimits) endTask(id int) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	t, ok := l.tasks[id]
+	if !ok {
+		return
+	}
+	if procs, _ := t.g.Procs(true); len(procs) == 0 && t.g.Delete() == nil {
+		delete(l.tasks, id)
+		delete(l.sockTasks, id)
+	}
+}
+
+// sweepSocketTasks removes the task cgroups of in-zone newtasks whose
+// processes have all ended.
+func (l *zoneLimits) sweepSocketTasks() {
+	l.mu.Lock()
+	ids := make([]int, 0, len(l.sockTasks))
+	for id := range l.sockTasks {
+		ids = append(ids, id)
+	}
+	l.mu.Unlock()
+	for _, id := range ids {
+		l.endTask(id)
+	}
+}
+
+// openLimits is the part of the caps step zsched's birth needs: the
+// zone's cgroup opened through the backend and the system project's
+// cgroup made (with no caps yet; applyLimits writes them).
+func (d *zoneadmd) openLimits(spec *configs.PlatformSpec) (*zoneLimits, *limits.Parent, error) {
+	var parent limits.Parent
+	var err error
+	if spec.CgroupParent != "" {
+		parent, err = limits.ParentFromFlag(spec.CgroupParent)
+	} else {
+		parent, err = limits.DetectParent()
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	l, err := newZoneLimits(parent, spec)
+	if err != nil {
+		return nil, nil, err
+	}
+	g, err := l.back.Create(l.name+"/system", nil)
+	if err != nil {
+		return nil, nil, fmt.Errorf("project system: %w", err)
+	}
+	l.groups["system"] = g
+	return l, &parent, nil
+}
+
+// placeZschedV2 moves zsched, born in the zone cgroup (cgroup v2), into
+// the system project and only then lets the zone cgroup pass controllers
+// on to its projects: v2 refuses controllers for the children of a cgroup
+// with a process in it. zsched's threads count against zone.max-lwps on
+// v2, where the pids controller cannot be split off (zschedHomes).
+func (l *zoneLimits) placeZschedV2(pid int) error {
+	g := l.groups["system"]
+	if g == nil {
+		return errors.New("zsched: no cgroup for project system")
+	}
+	if err := g.AddProc(pid); err != nil {
+		return fmt.Errorf("zsched into project system: %w", err)
+	}
+	if err := l.zone.Delegate(); err != nil {
+		return fmt.Errorf("zone %s: %w", l.name, err)
+	}
+	return nil
+}
+
+// applyLimits writes the zone's caps and its projects' and reports bad
+// /etc/project lines.
+func (d *zoneadmd) applyLimits(l *zoneLimits) error {
+	// The memory caps went on before zsched was born (ready).
+	r := l.zoneResources()
+	r.Memory, r.MemorySwap = nil, nil
+	if err := l.zone.Apply(r); err != nil {
+		return fmt.Errorf("zone caps: %w", err)
+	}
+	l.mu.Lock()
+	warn, err := l.loadProjects(false)
+	l.mu.Unlock()
+	if err != nil {
+		return err
+	}
+	d.reportProjects(warn)
+	return nil
+}
+
+// reportProjects records bad /etc/project lines: zoneadmd log, the zone's
+// console log (where the zone administrator looks), and the zone status.
+// A set of lines is reported once (by its hash) until it changes, and at
+// most maxWarnings of them, escaped and cut: the file is the zone's to
+// write, as large and as often as it likes.
+func (d *zoneadmd) reportProjects(warn []string) {
+	warn = boundWarnings(warn)
+	h := warningsHash(warn)
+	d.mu.Lock()
+	d.st.Warnings = warn
+	_ = d.saveLocked()
+	same := h == d.reported
+	d.reported = h
+	d.mu.Unlock()
+	if len(warn) == 0 || same {
+		return
+	}
+	var b strings.Builder
+	for _, w := range warn {
+		log.Printf("%s (the other projects apply)", w)
+		fmt.Fprintf(&b, "zoneadmd: %s\r\n", w)
+	}
+	// Through the console log's own writer, which rotates.
+	if _, err := d.conslog.Write([]byte(b.String())); err != nil {
+		d.conslog.reportOnce(err)
+	}
+}
+
+// adoptLimits reopens the caps of an adopted zone: the project cgroups
+// already made are found on disk, the others stay to be made on first
+// use.
+func (d *zoneadmd) adoptLimits() {
+	if d.spec == nil || d.st.CgParent == nil {
+		return
+	}
+	l, err := newZoneLimits(*d.st.CgParent, d.spec)
+	if err != nil {
+		log.Printf("adopt: caps: %v", err)
+		return
+	}
+	l.mu.Lock()
+	if _, err := l.loadProjects(true); err != nil {
+		log.Printf("adopt: projects: %v", err)
+	}
+	for _, dir := range d.st.Cgroups {
+		// Not every hierarchy holds the projects (devices does not).
+		l.adoptTasks(dir)
+	}
+	l.mu.Unlock()
+	d.lim = l
+}
+
+// setRctl applies a change at once.
+func (d *zoneadmd) setRctl(ch *api.RctlChange) error {
+	d.mu.Lock()
+	l := d.lim
+	spec := d.spec
+	d.mu.Unlock()
+	if l == nil || spec == nil {
+		return fmt.Errorf("zone %s is not ready or running", d.name)
+	}
+	if ch == nil {
+		return errors.New("set-rctl: no change")
+	}
+	r, err := limits.Lookup(ch.Name)
+	if err != nil {
+		return err
+	}
+	var vs []limits.Value
+	if ch.Values != "" {
+		if vs, err = limits.ParseValues(ch.Values); err != nil {
+			return fmt.Errorf("%s: %w", ch.Name, err)
+		}
+		for _, v := range vs {
+			if err := r.Validate(v); err != nil {
+				return fmt.Errorf("%s: %w", ch.Name, err)
+			}
+		}
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	switch ch.Level {
+	case "task":
+		if r.Level != limits.LevelTask {
+			return fmt.Errorf("%s is not a task control", ch.Name)
+		}
+		t, ok := l.tasks[ch.Task]
+		if !ok {
+			return fmt.Errorf("task %d does not exist in zone %s", ch.Task, d.name)
+		}
+		rc := map[string]uint64{}
+		for k, v := range t.rctls {
+			rc[k] = v
+		}
+		if v, ok := Privileged(ch.Name, vs); ok {
+			rc[ch.Name] = v
+		} else {
+			delete(rc, ch.Name)
+		}
+		if err := t.g.Apply(resourcesOf(limits.LevelTask, rc, 0)); err != nil {
+			return fmt.Errorf("task %d %s: %w", ch.Task, ch.Name, err)
+		}
+		t.rctls = rc
+		l.tasks[ch.Task] = t
+		return nil
+	case "zone":
+		if r.Level != limits.LevelZone {
+			return fmt.Errorf("%s is not a zone control", ch.Name)
+		}
+		old := l.zoneCap()
+		prev, had := l.rctls[ch.Name]
+		if v, ok := Privileged(ch.Name, vs); ok {
+			l.rctls[ch.Name] = v
+		} else {
+			delete(l.rctls, ch.Name)
+		}
+		if err := l.applyZone(old); err != nil {
+			if had {
+				l.rctls[ch.Name] = prev
+			} else {
+				delete(l.rctls, ch.Name)
+			}
+			_ = l.applyZone(l.zoneCap())
+			return err
+		}
+		if err := d.applyIPC(l.rctls); err != nil {
+			return err
+		}
+		d.mu.Lock()
+		d.spec.Rctls = map[string]uint64{}
+		for k, v := range l.rctls {
+			d.spec.Rctls[k] = v
+		}
+		if b, err := jsonIndent(d.spec); err == nil {
+			_ = pathrs.WriteFileAtomic(filepath.Join(d.dir, "spec.json"), b, 0o600)
+		}
+		d.mu.Unlock()
+		return nil
+	case "project":
+		if r.Level == limits.LevelZone {
+			return fmt.Errorf("%s is not a project control", ch.Name)
+		}
+		p, ok := l.projects.Lookup(ch.Project)
+		if !ok {
+			return fmt.Errorf("project %q is not in the zone's /etc/project", ch.Project)
+		}
+		SetProjectAttr(p, ch.Name, vs)
+		g := l.groups[p.Name]
+		if g == nil {
+			return nil // written when its cgroup is made (groupOf)
+		}
+		return g.Apply(resourcesOf(limits.LevelProject, projectRctlValues(p), l.zoneCap()))
+	}
+	return fmt.Errorf("set-rctl: level %q: want zone or project", ch.Level)
+}
+
+// setProjectAttr replaces (or, with no values, removes) an rctl attribute
+// of a project entry.
+func SetProjectAttr(p *limits.Project, name string, vs []limits.Value) {
+	out := p.Attrs[:0:0]
+	for _, a := range p.Attrs {
+		if a.Name != name {
+			out = append(out, a)
+		}
+	}
+	if len(vs) > 0 {
+		// HasValue, or the entry is written back as a bare name and the
+		// limit is lost from /etc/project.
+		out = append(out, limits.Attr{Name: name, Value: limits.FormatValues(vs), HasValue: true})
+	}
+	p.Attrs = out
+}
+
+// applyIPC writes the zone's IPC sysctls in its IPC namespace: the
+// kernel reads kernel.shm*/msg*/sem from the writer's namespace, so one
+// locked thread joins it for the writes.
+func (d *zoneadmd) applyIPC(rc map[string]uint64) error {
+	sys, err := limits.IPCSysctls(rc, limits.DefaultSem)
+	if err != nil || len(sys) == 0 {
+		return err
+	}
+	d.mu.Lock()
+	pid := d.st.ZschedPid
+	var userns *configs.IDRange
+	if d.spec != nil {
+		userns = d.spec.UserNS
+	}
+	d.mu.Unlock()
+	if pid <= 0 {
+		return errors.New("no zsched")
+	}
+	nsf, err := os.Open("/proc/" + strconv.Itoa(pid) + "/ns/ipc")
+	if err != nil {
+		return fmt.Errorf("zone IPC namespace: %w", err)
+	}
+	defer nsf.Close()
+	self, err := os.Open("/proc/thread-self/ns/ipc")
+	if err != nil {
+		return fmt.Errorf("own IPC namespace: %w", err)
+	}
+	defer self.Close()
+	done := make(chan error, 1)
+	go func() {
+		runtime.LockOSThread()
+		if err := unix.Setns(int(nsf.Fd()), unix.CLONE_NEWIPC); err != nil {
+			runtime.UnlockOSThread()
+			done <- fmt.Errorf("join zone IPC namespace: %w", err)
+			return
+		}
+		keys := make([]string, 0, len(sys))
+		for k := range sys {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		var werr error
+		if userns != nil {
+			// A user namespace's IPC sysctls are its root's to write
+			// (owner mode bits, by effective uid); host root is just
+			// another user there without CAP_SYS_RESOURCE. This thread
+			// alone takes the zone root's host uid for the writes.
+			if _, _, e := unix.RawSyscall(unix.SYS_SETRESUID, ^uintptr(0), uintptr(userns.HostID), ^uintptr(0)); e != 0 {
+				werr = fmt.Errorf("sysctl as zone root: %w", e)
+			}
+		}
+		for _, k := range keys {
+			if werr != nil {
+				break
+			}
+			p := "/proc/sys/" + strings.ReplaceAll(k, ".", "/")
+			if err := os.WriteFile(p, []byte(sys[k]), 0o644); err != nil && werr == nil {
+				werr = fmt.Errorf("sysctl %s: %w", k, err)
+			}
+		}
+		if userns != nil {
+			if _, _, e := unix.RawSyscall(unix.SYS_SETRESUID, ^uintptr(0), 0, ^uintptr(0)); e != 0 {
+				// Still the zone root's uid: the thread dies locked.
+				done <- fmt.Errorf("sysctl: back to root: %w", e)
+				return
+			}
+		}
+		if err := unix.Setns(int(self.Fd()), unix.CLONE_NEWIPC); err != nil {
+			// The thread cannot go back: let it die with its goroutine
+			// (still locked) rather than serve others in the zone's ns.
+			done <- fmt.Errorf("leave zone IPC namespace: %w", err)
+			return
+		}
+		runtime.UnlockOSThread()
+		done <- werr
+	}()
+	return <-done
+}

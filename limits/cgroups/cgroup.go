@@ -1,0 +1,613 @@
+package cgroups
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"log"
+	"os"
+	"path/filepath"
+	"runtime"
+	"sort"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+	"zonetop/internal/configs"
+	"zonetop/internal/pidfd"
+	"zonetop/limits"
+
+	"golang.org/x/sys/unix"
+)
+
+// The runtime's share of cgroups: make the zone's cgroup in every
+// hierarchy, put zsched in it, list and kill what is in it, remove it.
+// Caps are the limits backend's business and are written into the same
+// directories by it.
+
+// zoneCgroupControllers are the cgroup v1 controllers a zone gets a cgroup
+// in. Comounted controllers share one directory.
+var zoneCgroupControllers = []string{"pids", "memory", "cpu", "cpuacct", "cpuset", "freezer", "devices"}
+
+// cgroupHier is one mounted hierarchy and the cgroup this process is in.
+type cgroupHier struct {
+	Mount       string   // mount point
+	controllers []string // v1 controllers; empty for cgroup2
+	v2          bool
+	Current     string // this process's cgroup, relative to the mount
+}
+
+// cgroupHierarchies lists the hierarchies the zone cgroups go into: on a
+// pure v2 host the unified one; otherwise each v1 hierarchy holding one of
+// zoneCgroupControllers (a hybrid host's v2 tree is left alone). Under
+// limits.TestCgroup2Env, the cgroup2 tree mounted where it says, alone, as
+// on a pure v2 host.
+func CgroupHierarchies() ([]cgroupHier, error) {
+	forced, _, isForced := limits.TestCgroup2()
+	self, err := os.ReadFile("/proc/self/cgroup")
+	if err != nil {
+		return nil, fmt.Errorf("cgroups: %w", err)
+	}
+	byCtl := map[string]string{}
+	for _, line := range strings.Split(strings.TrimSpace(string(self)), "\n") {
+		parts := strings.SplitN(line, ":", 3)
+		if len(parts) != 3 {
+			continue
+		}
+		if parts[1] == "" {
+			byCtl[""] = parts[2]
+			continue
+		}
+		for _, c := range strings.Split(parts[1], ",") {
+			byCtl[c] = parts[2]
+		}
+	}
+	mi, err := os.Open("/proc/thread-self/mountinfo")
+	if err != nil {
+		return nil, fmt.Errorf("cgroups: %w", err)
+	}
+	defer mi.Close()
+	var v1, v2 []cgroupHier
+	seen := map[string]bool{}
+	sc := bufio.NewScanner(mi)
+	for sc.Scan() {
+		f := strings.Fields(sc.Text())
+		sep := -1
+		for i, x := range f {
+			if x == "-" {
+				sep = i
+				break
+			}
+		}
+		if sep < 0 || len(f) < sep+4 || len(f) < 5 {
+			continue
+		}
+		fstype, mnt, mroot := f[sep+1], UnescapeMount(f[4]), f[3]
+		switch fstype {
+		case "cgroup2":
+			if isForced && mnt != forced {
+				continue
+			}
+			rel := strings.TrimPrefix(byCtl[""], strings.TrimSuffix(mroot, "/"))
+			v2 = append(v2, cgroupHier{Mount: mnt, v2: true, Current: rel})
+		case "cgroup":
+			if isForced {
+				continue
+			}
+			var ctls []string
+			for _, o := range strings.Split(f[sep+3], ",") {
+				for _, want := range zoneCgroupControllers {
+					if o == want {
+						ctls = append(ctls, o)
+					}
+				}
+			}
+			if len(ctls) == 0 || seen[mnt] {
+				continue
+			}
+			seen[mnt] = true
+			rel := strings.TrimPrefix(byCtl[ctls[0]], strings.TrimSuffix(mroot, "/"))
+			v1 = append(v1, cgroupHier{Mount: mnt, controllers: ctls, Current: rel})
+		}
+	}
+	if len(v1) > 0 {
+		return v1, nil
+	}
+	if len(v2) > 0 {
+		return v2[:1], nil
+	}
+	return nil, errors.New("cgroups: no cgroup hierarchy mounted")
+}
+
+func UnescapeMount(s string) string {
+	return strings.NewReplacer(`\040`, " ", `\011`, "\t", `\012`, "\n", `\134`, `\`).Replace(s)
+}
+
+// zoneCgroups are the directories of one zone's cgroup, one per hierarchy.
+type ZoneCgroups struct {
+	Dirs    []string
+	back    []string // where this process was before it stepped in, to step out again
+	freezer string   // the one of Dirs in the v1 freezer hierarchy, when made here (not adopted)
+}
+
+// createZoneCgroups makes <parent>/zonetop/<zone> in every hierarchy.
+// parent is the caller's own cgroup unless parentOverride is set.
+func CreateZoneCgroups(zone, parentOverride string, extraDevs []configs.DevNode) (*ZoneCgroups, error) {
+	hs, err := CgroupHierarchies()
+	if err != nil {
+		return nil, err
+	}
+	cg := &ZoneCgroups{}
+	for _, h := range hs {
+		parent := h.Current
+		if parentOverride != "" {
+			parent = parentOverride
+		}
+		parentDir := filepath.Join(h.Mount, filepath.Clean("/"+parent))
+		top := filepath.Join(parentDir, "zonetop")
+		dir := filepath.Join(top, zone)
+		// The shared zonetop directory goes with the last zone in it: a
+		// zone halting now may remove it between the two mkdirs.
+		for attempt := 0; ; attempt++ {
+			err := os.Mkdir(top, 0o755)
+			if err == nil || errors.Is(err, os.ErrExist) {
+				if err = os.Mkdir(dir, 0o755); err == nil || errors.Is(err, os.ErrExist) {
+					break
+				}
+			}
+			if errors.Is(err, os.ErrNotExist) && attempt < 10 {
+				continue
+			}
+			cg.Remove()
+			return nil, fmt.Errorf("cgroup %s: %w", dir, err)
+		}
+		for _, d := range []string{top, dir} {
+			if d == dir {
+				cg.Dirs = append(cg.Dirs, dir)
+				if Contains(h.controllers, "freezer") {
+					cg.freezer = dir
+				}
+				cg.back = append(cg.back, filepath.Join(h.Mount, filepath.Clean("/"+h.Current)))
+			}
+			if Contains(h.controllers, "cpuset") {
+				if err := inheritCpuset(filepath.Dir(d), d); err != nil {
+					cg.Remove()
+					return nil, err
+				}
+			}
+			if d == dir && Contains(h.controllers, "devices") {
+				if err := limitDevices(dir, extraDevs); err != nil {
+					cg.Remove()
+					return nil, err
+				}
+			}
+			if d == dir && h.v2 {
+				if err := attachDeviceFilter(dir, extraDevs); err != nil {
+					cg.Remove()
+					return nil, err
+				}
+			}
+		}
+	}
+	return cg, nil
+}
+
+// limitDevices lets the zone use only its /dev nodes (v1 devices
+// controller): with mknod in its bounding set a zone root could otherwise
+// make and open a node for any host disk. attachDeviceFilter does the same
+// on v2.
+func limitDevices(dir string, extra []configs.DevNode) error {
+	var rules []string
+	for _, r := range ZoneDevRules(extra) {
+		rules = append(rules, r.V1())
+	}
+	if err := os.WriteFile(filepath.Join(dir, "devices.deny"), []byte("a"), 0o644); err != nil {
+		return fmt.Errorf("cgroup %s: devices: %w", dir, err)
+	}
+	for _, r := range rules {
+		if err := os.WriteFile(filepath.Join(dir, "devices.allow"), []byte(r), 0o644); err != nil {
+			return fmt.Errorf("cgroup %s: devices %q: %w", dir, r, err)
+		}
+	}
+	return nil
+}
+
+func UnixMajor(dev uint64) uint64 { return (dev >> 8) & 0xfff }
+func UnixMinor(dev uint64) uint64 { return (dev & 0xff) | ((dev >> 12) & 0xfff00) }
+
+func Contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+// inheritCpuset fills an empty v1 cpuset from its parent; v1 refuses tasks
+// in a cpuset without cpus and mems.
+func inheritCpuset(parent, dir string) error {
+	for _, f := range []string{"cpuset.cpus", "cpuset.mems"} {
+		cur, err := os.ReadFile(filepath.Join(dir, f))
+		if err != nil {
+			return fmt.Errorf("cgroup %s: %w", dir, err)
+		}
+		if strings.TrimSpace(string(cur)) != "" {
+			continue
+		}
+		v, err := os.ReadFile(filepath.Join(parent, f))
+		if err != nil {
+			return fmt.Errorf("cgroup %s: %w", parent, err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, f), v, 0o644); err != nil {
+			return fmt.Errorf("cgroup %s: %s: %w", dir, f, err)
+		}
+	}
+	return nil
+}
+
+// unifiedDir is the zone's cgroup in the unified (v2) hierarchy, the
+// only one on a pure v2 host: the cgroup zsched is cloned into there.
+func (cg *ZoneCgroups) UnifiedDir() string {
+	for _, d := range cg.Dirs {
+		if _, err := os.Stat(filepath.Join(d, "cgroup.controllers")); err == nil {
+			return d
+		}
+	}
+	if len(cg.Dirs) > 0 {
+		return cg.Dirs[0]
+	}
+	return ""
+}
+
+// zschedHomes are the cgroups zsched belongs in, one per hierarchy of
+// cg: zonetop's own cgroup in pids, the zone's project named system where
+// it has one, the zone cgroup otherwise. nil when a thread cannot be
+// placed on its own (cgroup v2, no tasks file): then zsched is born in the
+// zone cgroup and moved (placeZschedV2).
+//
+// zsched is outside the zone's pids cgroup on a v1 host, where pids is a
+// hierarchy of its own: zsched's threads are the zone's machinery, not its
+// work, and illumos counts no system process against zone.max-lwps.
+// Without this a Go runtime's handful of threads would take that many
+// tasks from every zone's cap. zsched stays in the zone's system project
+// in every other hierarchy (memory, cpu, freezer), and every process it
+// starts is moved into its project before it runs, so nothing of the
+// zone's work escapes the count. On a unified (v2) host the controllers
+// cannot be split and zsched keeps counting.
+func (cg *ZoneCgroups) ZschedHomes(system string) []string {
+	homes := make([]string, len(cg.Dirs))
+	for i, d := range cg.Dirs {
+		if _, err := os.Stat(filepath.Join(d, "tasks")); err != nil {
+			return nil
+		}
+		homes[i] = d
+		if _, err := os.Stat(filepath.Join(d, "pids.max")); err == nil {
+			homes[i] = filepath.Dir(d)
+		} else if system != "" {
+			if st, err := os.Stat(filepath.Join(d, system)); err == nil && st.IsDir() {
+				homes[i] = filepath.Join(d, system)
+			}
+		}
+	}
+	return homes
+}
+
+// startFromThread runs start on an OS thread of its own that first moves
+// itself into the zone cgroups, takes a new cgroup namespace there and
+// moves on to homes: the process start forks is born in homes with its
+// cgroup namespace rooted at the zone cgroup, and nothing is moved after.
+// A thread moving itself (0 written to a v1 tasks file) skips the
+// kernel's process-wide migration lock, whose RCU grace period makes each
+// first cgroup.procs write cost 5 to 20 ms on these hosts. The thread then
+// returns to this process's cgroups and namespace; if it cannot, it is
+// never unlocked and dies with its goroutine.
+func (cg *ZoneCgroups) StartFromThread(homes []string, start func() (*pidfd.PidProc, error)) (*pidfd.PidProc, error) {
+	type result struct {
+		p   *pidfd.PidProc
+		err error
+	}
+	ch := make(chan result, 1)
+	go func() {
+		runtime.LockOSThread()
+		orig, err := os.Open("/proc/thread-self/ns/cgroup")
+		if err != nil {
+			runtime.UnlockOSThread()
+			ch <- result{nil, fmt.Errorf("cgroup namespace: %w", err)}
+			return
+		}
+		defer orig.Close()
+		var p *pidfd.PidProc
+		err = moveThread(cg.Dirs)
+		if err == nil {
+			if err = unix.Unshare(unix.CLONE_NEWCGROUP); err != nil {
+				err = fmt.Errorf("cgroup namespace: %w", err)
+			}
+		}
+		if err == nil {
+			err = moveThread(homes)
+		}
+		if err == nil {
+			p, err = start()
+		}
+		back := unix.Setns(int(orig.Fd()), unix.CLONE_NEWCGROUP)
+		if back == nil {
+			back = moveThread(cg.back)
+		}
+		if back == nil {
+			runtime.UnlockOSThread()
+		} else {
+			log.Printf("thread left in the zone cgroup, ending it: %v", back)
+		}
+		ch <- result{p, err}
+	}()
+	r := <-ch
+	return r.p, r.err
+}
+
+// moveThread moves the calling thread alone into a v1 cgroup per
+// hierarchy.
+func moveThread(dirs []string) error {
+	for _, d := range dirs {
+		if err := os.WriteFile(filepath.Join(d, "tasks"), []byte("0"), 0o644); err != nil {
+			return fmt.Errorf("cgroup %s: move thread: %w", d, err)
+		}
+	}
+	return nil
+}
+
+// walk lists dir and every cgroup below it, deepest first.
+func WalkCgroups(dir string) []string {
+	var out []string
+	ents, _ := os.ReadDir(dir)
+	for _, e := range ents {
+		if e.IsDir() {
+			out = append(out, WalkCgroups(filepath.Join(dir, e.Name()))...)
+		}
+	}
+	return append(out, dir)
+}
+
+// pids lists every process in the zone's cgroups and their descendants.
+func (cg *ZoneCgroups) Pids() []int {
+	set := map[int]bool{}
+	for _, d := range cg.Dirs {
+		for _, sub := range WalkCgroups(d) {
+			b, err := os.ReadFile(filepath.Join(sub, "cgroup.procs"))
+			if err != nil {
+				continue
+			}
+			for _, f := range strings.Fields(string(b)) {
+				if n, err := strconv.Atoi(f); err == nil {
+					set[n] = true
+				}
+			}
+		}
+	}
+	out := make([]int, 0, len(set))
+	for p := range set {
+		out = append(out, p)
+	}
+	sort.Ints(out)
+	return out
+}
+
+// oomKills is how many processes the kernel's out-of-memory killer ended
+// in the zone's memory cgroups (v1 memory.oom_control, v2 memory.events);
+// it tells a zone whose cap is too small from one that failed otherwise.
+// v1 counts a kill only in the victim's own cgroup (zsched's is the
+// system project), so every cgroup of the zone is read.
+func (cg *ZoneCgroups) OomKills() int {
+	n := 0
+	for _, d := range cg.Dirs {
+		for _, sub := range WalkCgroups(d) {
+			for _, f := range []string{"memory.oom_control", "memory.events"} {
+				b, err := os.ReadFile(filepath.Join(sub, f))
+				if err != nil {
+					continue
+				}
+				for _, line := range strings.Split(string(b), "\n") {
+					if v, ok := strings.CutPrefix(line, "oom_kill "); ok {
+						k, _ := strconv.Atoi(strings.TrimSpace(v))
+						n += k
+					}
+				}
+			}
+		}
+	}
+	return n
+}
+
+func (cg *ZoneCgroups) FreezerDir() string {
+	if cg.freezer != "" {
+		return cg.freezer
+	}
+	for _, d := range cg.Dirs {
+		if _, err := os.Stat(filepath.Join(d, "freezer.state")); err == nil {
+			return d
+		}
+	}
+	return ""
+}
+
+// killAll freezes the zone so nothing can fork while it is being killed,
+// sends SIGKILL to every process, thaws, and waits until the cgroups are
+// empty or timeout passes. zschedGone, when not nil, closes when zsched
+// has been reaped: as the pid namespace's init it goes last, so the wait
+// starts there instead of polling the cgroups while the zone dies.
+func (cg *ZoneCgroups) KillAll(timeout time.Duration, zschedGone <-chan struct{}) error {
+	fz := cg.FreezerDir()
+	if fz != "" {
+		_ = os.WriteFile(filepath.Join(fz, "freezer.state"), []byte("FROZEN"), 0o644)
+		// A small zone freezes in well under a millisecond: poll with a
+		// backoff instead of a fixed sleep that would dominate halt.
+		wait := newBackoff()
+		for i := 0; i < 100; i++ {
+			b, _ := os.ReadFile(filepath.Join(fz, "freezer.state"))
+			if strings.TrimSpace(string(b)) != "FREEZING" {
+				break
+			}
+			wait.sleep()
+		}
+	}
+	for _, d := range cg.Dirs {
+		_ = os.WriteFile(filepath.Join(d, "cgroup.kill"), []byte("1"), 0o644)
+	}
+	for _, p := range cg.Pids() {
+		_ = syscall.Kill(p, syscall.SIGKILL)
+	}
+	if fz != "" {
+		_ = os.WriteFile(filepath.Join(fz, "freezer.state"), []byte("THAWED"), 0o644)
+	}
+	deadline := time.Now().Add(timeout)
+	if zschedGone != nil {
+		select {
+		case <-zschedGone:
+		case <-time.After(timeout):
+		}
+	}
+	wait := newBackoff()
+	for {
+		left := cg.Pids()
+		if len(left) == 0 {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("processes that would not die: %v", left)
+		}
+		for _, p := range left {
+			_ = syscall.Kill(p, syscall.SIGKILL)
+		}
+		wait.sleep()
+	}
+}
+
+// backoff sleeps 100 µs, then twice as long each time, up to 5 ms: the
+// kernel usually finishes a freeze or a kill within the first steps, and a
+// stuck zone is still polled gently.
+type backoff struct{ d time.Duration }
+
+func newBackoff() *backoff { return &backoff{d: 100 * time.Microsecond} }
+
+func (b *backoff) sleep() {
+	time.Sleep(b.d)
+	if b.d *= 2; b.d > 5*time.Millisecond {
+		b.d = 5 * time.Millisecond
+	}
+}
+
+// survey lists the zone's cgroup in one hierarchy: the cgroups below it,
+// as paths relative to it and deepest first, and the processes in any of
+// them. Each of the zone's processes is in the zone's subtree of every
+// hierarchy (zsched alone leaves the pids one, see zschedHomes), so one
+// hierarchy tells whether the zone is empty and what remove must take
+// down. It is the freezer's where there is one: its directories hold seven
+// files where memory's or cpu's hold dozens, and listing them is most of
+// the cost.
+func (cg *ZoneCgroups) Survey() (subs []string, pids []int, err error) {
+	if len(cg.Dirs) == 0 {
+		return nil, nil, errors.New("cgroups: none recorded")
+	}
+	top := cg.FreezerDir()
+	if top == "" {
+		top = cg.Dirs[0]
+	}
+	var walk func(rel string) error
+	walk = func(rel string) error {
+		dir := filepath.Join(top, rel)
+		// A cgroup's link count is two plus its child cgroups: the
+		// projects, mostly leaves, are not listed at all.
+		var st syscall.Stat_t
+		if err := syscall.Lstat(dir, &st); err != nil {
+			return fmt.Errorf("cgroup %s: %w", dir, err)
+		}
+		if st.Nlink > 2 {
+			ents, err := os.ReadDir(dir)
+			if err != nil {
+				return fmt.Errorf("cgroup %s: %w", dir, err)
+			}
+			for _, e := range ents {
+				if e.IsDir() {
+					if err := walk(filepath.Join(rel, e.Name())); err != nil {
+						return err
+					}
+				}
+			}
+		}
+		b, err := os.ReadFile(filepath.Join(dir, "cgroup.procs"))
+		if err != nil {
+			return fmt.Errorf("cgroup %s: %w", dir, err)
+		}
+		for _, f := range strings.Fields(string(b)) {
+			if n, err := strconv.Atoi(f); err == nil {
+				pids = append(pids, n)
+			}
+		}
+		if rel != "" {
+			subs = append(subs, rel)
+		}
+		return nil
+	}
+	if err := walk(""); err != nil {
+		return nil, nil, err
+	}
+	return subs, pids, nil
+}
+
+// killByInit ends the zone through its pid namespace instead of process by
+// process: SIGKILL to zsched, the namespace's init, makes the kernel kill
+// every process in the namespace and refuse new ones, and zsched is not
+// reaped (done does not close) before they are all gone. What the
+// namespace cannot reach is a process the host put into the zone's
+// cgroups, so survey checks that nothing is left, and the sub-cgroups it
+// found are returned for removeAs. An error means the zone is not known to
+// be empty, and killAll must finish the job.
+func (cg *ZoneCgroups) KillByInit(zsched *pidfd.PidProc, done <-chan struct{}, timeout time.Duration) ([]string, error) {
+	if err := zsched.Signal(syscall.SIGKILL); err != nil && !errors.Is(err, os.ErrProcessDone) {
+		return nil, fmt.Errorf("kill zsched (pid %d): %w", zsched.Pid, err)
+	}
+	t := time.NewTimer(timeout)
+	defer t.Stop()
+	select {
+	case <-done:
+	case <-t.C:
+		return nil, fmt.Errorf("zsched (pid %d) did not die", zsched.Pid)
+	}
+	subs, left, err := cg.Survey()
+	if err != nil {
+		return nil, err
+	}
+	if len(left) > 0 {
+		return nil, fmt.Errorf("processes outside the zone's pid namespace: %v", left)
+	}
+	return subs, nil
+}
+
+// remove deletes the zone's cgroups and everything below them, and the
+// shared zonetop directory when no other zone uses it.
+func (cg *ZoneCgroups) Remove() error {
+	subs, _, _ := cg.Survey()
+	return cg.RemoveAs(subs)
+}
+
+// removeAs is remove given the sub-cgroups survey found, relative and
+// deepest first. Every hierarchy holds the same project and task cgroups,
+// so they are removed by name without listing each hierarchy; only one
+// whose zone cgroup still will not go (a cgroup made since, a process
+// still leaving) is listed and waited for. Nothing outside the zone's own
+// cgroups is touched but the shared zonetop directory.
+func (cg *ZoneCgroups) RemoveAs(subs []string) error {
+	var errs []error
+	for _, d := range cg.Dirs {
+		for _, s := range subs {
+			_ = syscall.Rmdir(filepath.Join(d, s))
+		}
+		if err := syscall.Rmdir(d); err != nil && !errors.Is(err, syscall.ENOENT) {
+			if err := limits.RemoveTree(d); err != nil {
+				errs = append(errs, err)
+			}
+		}
+		_ = syscall.Rmdir(filepath.Dir(d)) // the shared zonetop dir; busy while other zones live
+	}
+	return errors.Join(errs...)
+}
