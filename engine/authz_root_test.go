@@ -2,6 +2,7 @@ package engine
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -27,9 +28,11 @@ func init() {
 		return
 	}
 	kind, arg, _ := strings.Cut(probe, ":")
+	// A refusal is told by its kind, which must survive the socket it
+	// came over, not by its text.
 	fail := func(err error) {
 		fmt.Println(err)
-		if strings.Contains(err.Error(), "permission denied") {
+		if errors.Is(err, api.ErrPermission) {
 			os.Exit(3)
 		}
 		os.Exit(1)

@@ -187,7 +187,7 @@ func (e *Engine) CloneZone(ctx context.Context, p api.Principal, name, source st
 		return err
 	}
 	if source == name {
-		return fmt.Errorf("clone %s: a zone cannot be cloned from itself", name)
+		return fmt.Errorf("clone %s: %w: a zone cannot be cloned from itself", name, api.ErrInvalid)
 	}
 	cfg, ent, err := e.load(name)
 	if err != nil {
@@ -281,7 +281,7 @@ func (e *Engine) ReadyZone(ctx context.Context, p api.Principal, name string) (_
 	if live == zones.StateInstalled && e.opRunning(name) {
 		// A clone copying from it, or an uninstall, holds the zone; its
 		// zoneadmd would wait for the platform lock and then give up.
-		return api.ZoneStatus{}, fmt.Errorf("zone %s is held by another operation (a clone from it, or an uninstall); %s", name, "try again when it ends")
+		return api.ZoneStatus{}, fmt.Errorf("zone %s is held by another operation (a clone from it, or an uninstall): %w; try again when it ends", name, api.ErrBusy)
 	}
 	spec, err := e.Spec(cfg)
 	if err != nil {
@@ -441,7 +441,7 @@ func (e *Engine) opLock(name string) (release func(), err error) {
 	}
 	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
 		f.Close()
-		return nil, fmt.Errorf("another install, clone or uninstall of zone %s is under way", name)
+		return nil, fmt.Errorf("another install, clone or uninstall of zone %s is under way: %w", name, api.ErrBusy)
 	}
 	return func() {
 		_ = os.Remove(f.Name())
@@ -461,7 +461,7 @@ func (e *Engine) holdPlatformLock(name string) (release func(), err error) {
 	}
 	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
 		f.Close()
-		return nil, fmt.Errorf("zone %s has a zoneadmd (it is up, or a console is attached to it); halt it or detach, then try again", name)
+		return nil, fmt.Errorf("zone %s has a zoneadmd (it is up, or a console is attached to it): %w; halt it or detach, then try again", name, api.ErrConflict)
 	}
 	return func() { f.Close() }, nil
 }
@@ -509,5 +509,5 @@ func runDelegated(ctx context.Context, root string, p api.Principal, name, op st
 	case "shutdown":
 		return e.ShutdownZone(ctx, p, name, timeout)
 	}
-	return api.ZoneStatus{}, fmt.Errorf("%s: not a life-cycle operation", op)
+	return api.ZoneStatus{}, fmt.Errorf("%s: %w: not a life-cycle operation", op, api.ErrInvalid)
 }

@@ -77,7 +77,7 @@ func (e *Engine) Serve(ctx context.Context) error {
 		}
 		if why != "" {
 			_ = c.SetWriteDeadline(time.Now().Add(100 * time.Millisecond))
-			_ = (&wire.Conn{C: c}).Send(wire.Response{Error: why})
+			_ = (&wire.Conn{C: c}).Send(wire.Response{Error: why, Code: api.CodeBusy})
 			c.Close()
 			continue
 		}
@@ -93,7 +93,7 @@ func (e *Engine) serveOne(c *wire.Conn) {
 	_ = c.C.SetDeadline(time.Now().Add(time.Minute))
 	p, err := zoneadmd.HostPeer(c.C)
 	if err != nil {
-		_ = c.Send(wire.Response{Error: "zonetop service: " + err.Error()})
+		_ = c.Send(wire.Response{Error: "zonetop service: " + err.Error(), Code: api.CodeOf(err)})
 		return
 	}
 	e.serveRequest(c, p)
@@ -108,7 +108,7 @@ func (e *Engine) serveRequest(c *wire.Conn, p api.Principal) {
 	}
 	wire.CloseAll(files)
 	if err != nil {
-		_ = c.Send(wire.Response{Error: "zonetop service: " + err.Error()})
+		_ = c.Send(wire.Response{Error: "zonetop service: " + err.Error(), Code: api.CodeOf(err)})
 		return
 	}
 	switch req.Op {
@@ -127,34 +127,34 @@ func (e *Engine) serveRequest(c *wire.Conn, p api.Principal) {
 		}
 		zs, err := e.List(context.Background(), p, opts)
 		if err != nil {
-			_ = c.Send(wire.Response{Error: err.Error()})
+			_ = c.Send(wire.Response{Error: err.Error(), Code: api.CodeOf(err)})
 			return
 		}
 		_ = c.Send(wire.Response{OK: true, Zones: zs})
 	case "start":
 		if len(req.Args) != 1 || configs.CheckZoneName(req.Args[0]) != nil {
-			_ = c.Send(wire.Response{Error: "start: one zone name"})
+			_ = c.Send(wire.Response{Error: "start: one zone name", Code: api.CodeInvalid})
 			return
 		}
 		name := req.Args[0]
 		// Starting a supervisor changes nothing by itself, but only
 		// for someone who may do something with the zone.
 		if err := e.authorize(p, name, api.ActInfo); err != nil {
-			_ = c.Send(wire.Response{Error: err.Error()})
+			_ = c.Send(wire.Response{Error: err.Error(), Code: api.CodeOf(err)})
 			return
 		}
 		if _, err := e.store.State(name); err != nil {
-			_ = c.Send(wire.Response{Error: err.Error()})
+			_ = c.Send(wire.Response{Error: err.Error(), Code: api.CodeOf(err)})
 			return
 		}
 		if err := zoneadmd.StartZoneadmd(e.Root, name); err != nil {
 			log.Printf("serve: %v", err)
-			_ = c.Send(wire.Response{Error: err.Error()})
+			_ = c.Send(wire.Response{Error: err.Error(), Code: api.CodeOf(err)})
 			return
 		}
 		_ = c.Send(wire.Response{OK: true})
 	default:
-		_ = c.Send(wire.Response{Error: fmt.Sprintf("zonetop service: unknown request %q", req.Op)})
+		_ = c.Send(wire.Response{Error: fmt.Sprintf("zonetop service: unknown request %q", req.Op), Code: api.CodeInvalid})
 	}
 }
 
@@ -173,7 +173,7 @@ func DelegatedList(rootPrefix string, opts api.ListOptions) ([]api.ZoneInfo, err
 		return nil, fmt.Errorf("zonetop service (%s): %w", ServeSock(rootPrefix), err)
 	}
 	if !resp.OK {
-		return nil, errors.New(resp.Error)
+		return nil, api.FromWire(resp.Error, resp.Code)
 	}
 	return resp.Zones, nil
 }

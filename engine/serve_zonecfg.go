@@ -215,7 +215,7 @@ func DelegatedZonecfg(rootPrefix string, args []string, prompt bool, stdin io.Re
 		case resp.Stream == 2:
 			_, _ = stderr.Write(resp.Data)
 		case resp.Error != "":
-			return 1, errors.New(resp.Error)
+			return 1, api.FromWire(resp.Error, resp.Code)
 		}
 	}
 }

@@ -53,7 +53,7 @@ func AttachConsole(rootPrefix, name string, opts api.ConsoleOptions) (*ConsoleSe
 	var resp wire.Response
 	files, err := c.Recv(&resp)
 	if err == nil && (!resp.OK || len(files) != 1) {
-		err = errors.New(resp.Error)
+		err = api.FromWire(resp.Error, resp.Code)
 		if resp.OK {
 			err = errors.New("no console connection from zoneadmd")
 		}
@@ -146,7 +146,7 @@ func StartLogin(rootPrefix, name string, req api.ExecRequest) (*LoginSession, er
 	var started wire.Response
 	files, err := c.Recv(&started)
 	if err == nil && (!started.OK || len(files) != 1) {
-		err = errors.New(started.Error)
+		err = api.FromWire(started.Error, started.Code)
 		if started.OK {
 			err = errors.New("no pty from the zone")
 		}

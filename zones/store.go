@@ -16,16 +16,17 @@ import (
 	"strings"
 	"sync"
 	"syscall"
+	"zonetop/api"
 )
 
 // ErrNoZone is returned (wrapped) when a zone is not configured.
-var ErrNoZone = errors.New("no such zone configured")
+var ErrNoZone = api.Kind(api.ErrNotFound, "no such zone configured")
 
 // ErrBroken is returned (wrapped, as a *BrokenError) when a zone's file
 // holds a configuration that does not verify: edited by hand, or written
 // by an older zonetop with fewer rules. Nothing acts on such a zone; only
 // zonecfg opens it (LoadUnverified), to repair it or delete it.
-var ErrBroken = errors.New("configuration does not verify")
+var ErrBroken = api.Kind(api.ErrConflict, "configuration does not verify")
 
 // BrokenError names the zone file and every rule of verify it breaks.
 type BrokenError struct {
@@ -46,7 +47,7 @@ func (e *BrokenError) Unwrap() error { return ErrBroken }
 
 // ErrConflict is returned (wrapped) when a commit would overwrite a change
 // another session made since this one loaded the zone.
-var ErrConflict = errors.New("changed by another session")
+var ErrConflict = api.Kind(api.ErrConflict, "changed by another session")
 
 // Store is the configuration store under ROOT/etc/zonetop/zones: one XML
 // file per zone and an index holding every zone's state. The index is the

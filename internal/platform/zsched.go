@@ -516,14 +516,14 @@ func (z *zsched) handle(c *wire.Conn) {
 		check = wire.PeerOutsideUserns
 	}
 	if err := check(c.C); err != nil {
-		_ = c.Send(wire.Response{Error: err.Error()})
+		_ = c.Send(wire.Response{Error: err.Error(), Code: api.CodeOf(err)})
 		return
 	}
 	var req wire.Request
 	files, err := c.Recv(&req)
 	if err != nil {
 		wire.CloseAll(files)
-		_ = c.Send(wire.Response{Error: err.Error()})
+		_ = c.Send(wire.Response{Error: err.Error(), Code: api.CodeOf(err)})
 		return
 	}
 	// Each op takes exactly its descriptors: a spawn its stdio (none
@@ -540,7 +540,7 @@ func (z *zsched) handle(c *wire.Conn) {
 		want = req.Place
 	}
 	if err := wire.WantFDs(req.Op, files, want); err != nil {
-		_ = c.Send(wire.Response{Error: err.Error()})
+		_ = c.Send(wire.Response{Error: err.Error(), Code: api.CodeOf(err)})
 		return
 	}
 	switch req.Op {
@@ -559,7 +559,7 @@ func (z *zsched) handle(c *wire.Conn) {
 		defer wire.CloseAll(place)
 		pid, warn, err := z.boot(c, req.Hold, req.Args, place)
 		if err != nil {
-			_ = c.Send(wire.Response{Error: err.Error()})
+			_ = c.Send(wire.Response{Error: err.Error(), Code: api.CodeOf(err)})
 			return
 		}
 		// A pidfd names init for zoneadmd in the host's pid namespace
@@ -584,7 +584,7 @@ func (z *zsched) handle(c *wire.Conn) {
 		z.ipc.hold(c)
 	default:
 		wire.CloseAll(files)
-		_ = c.Send(wire.Response{Error: fmt.Sprintf("unknown request %q", req.Op)})
+		_ = c.Send(wire.Response{Error: fmt.Sprintf("unknown request %q", req.Op), Code: api.CodeInvalid})
 	}
 }
 
@@ -767,7 +767,7 @@ func (z *zsched) handleSpawn(c *wire.Conn, hold bool, req *api.ExecRequest, file
 	}
 	u, err := lookupUser(req.User)
 	if err != nil {
-		_ = c.Send(wire.Response{Error: err.Error()})
+		_ = c.Send(wire.Response{Error: err.Error(), Code: api.CodeOf(err)})
 		return
 	}
 	if req.Safe {
@@ -807,7 +807,7 @@ func (z *zsched) handleSpawn(c *wire.Conn, hold bool, req *api.ExecRequest, file
 		}
 		path, err = lookPath(argv[0], env)
 		if err != nil {
-			_ = c.Send(wire.Response{Error: err.Error()})
+			_ = c.Send(wire.Response{Error: err.Error(), Code: api.CodeOf(err)})
 			return
 		}
 	}
@@ -845,7 +845,7 @@ func (z *zsched) handleSpawn(c *wire.Conn, hold bool, req *api.ExecRequest, file
 		// zoneadmd checked them already; zsched, the last step before a
 		// zone process, checks again by what the descriptors are.
 		if err := CheckZoneStdio("spawn", files, false); err != nil {
-			_ = c.Send(wire.Response{Error: err.Error()})
+			_ = c.Send(wire.Response{Error: err.Error(), Code: api.CodeOf(err)})
 			return
 		}
 		stdio = []uintptr{files[0].Fd(), files[1].Fd(), files[2].Fd()}

@@ -72,6 +72,7 @@ func WarmJSON() {
 type Response struct {
 	OK     bool            `json:"ok"`
 	Error  string          `json:"error,omitempty"`
+	Code   api.Code        `json:"code,omitempty"` // the kind of Error (api.FromWire)
 	Status *api.ZoneStatus `json:"status,omitempty"`
 	Pid    int             `json:"pid,omitempty"`
 	Exit   *int            `json:"exit,omitempty"`

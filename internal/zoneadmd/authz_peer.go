@@ -58,7 +58,7 @@ var opAction = map[string]api.Action{
 func (d *zoneadmd) delegated(c *wire.Conn, p api.Principal, req wire.Request) bool {
 	act, ok := opAction[req.Op]
 	if !ok {
-		_ = c.Send(wire.Response{Error: fmt.Sprintf("unknown request %q", req.Op)})
+		_ = c.Send(wire.Response{Error: fmt.Sprintf("unknown request %q", req.Op), Code: api.CodeInvalid})
 		return true
 	}
 	cfg, _, err := zones.NewStore(d.root).Load(d.name)
@@ -74,7 +74,7 @@ func (d *zoneadmd) delegated(c *wire.Conn, p api.Principal, req wire.Request) bo
 				Before: d.status().State, After: d.status().State, Result: err.Error()})
 		}
 		st := d.status()
-		_ = c.Send(wire.Response{Error: err.Error(), Status: &st})
+		_ = c.Send(wire.Response{Error: err.Error(), Code: api.CodeOf(err), Status: &st})
 		return true
 	}
 	switch req.Op {
@@ -89,7 +89,7 @@ func (d *zoneadmd) delegated(c *wire.Conn, p api.Principal, req wire.Request) bo
 	st, err := DelegatedLifecycle(ctx, d.root, p, d.name, req.Op, req.Args, req.Timeout)
 	if err != nil {
 		log.Printf("%s by %s: %v", req.Op, p.Describe(), err)
-		_ = c.Send(wire.Response{Error: err.Error(), Status: &st})
+		_ = c.Send(wire.Response{Error: err.Error(), Code: api.CodeOf(err), Status: &st})
 		return true
 	}
 	_ = c.Send(wire.Response{OK: true, Status: &st})

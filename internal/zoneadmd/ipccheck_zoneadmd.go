@@ -50,7 +50,7 @@ func (d *zoneadmd) startIPCCheck() error {
 	var resp wire.Response
 	files, err := c.Recv(&resp)
 	if err == nil && (!resp.OK || len(files) != 1) {
-		err = errors.New(resp.Error)
+		err = api.FromWire(resp.Error, resp.Code)
 	}
 	if err != nil {
 		wire.CloseAll(files)
@@ -174,7 +174,7 @@ func IPCUsageOf(rootPrefix, name string) ([]api.IPCUsage, error) {
 		return nil, fmt.Errorf("zoneadmd %s: %w", name, err)
 	}
 	if !resp.OK {
-		return nil, errors.New(resp.Error)
+		return nil, api.FromWire(resp.Error, resp.Code)
 	}
 	return resp.IPC, nil
 }

@@ -193,7 +193,7 @@ func (d *zoneadmd) release(zc *wire.Conn, g limits.Group, rl []limits.RlimitSett
 		return fmt.Errorf("zsched: %w", err)
 	}
 	if !resp.OK {
-		return errors.New(resp.Error)
+		return api.FromWire(resp.Error, resp.Code)
 	}
 	if !resp.Held {
 		return errors.New("zsched did not hold the command")
@@ -309,7 +309,7 @@ func (d *zoneadmd) bootHeld(args []string) (wire.Response, error) {
 		return resp, fmt.Errorf("zsched: %w", err)
 	}
 	if !resp.OK {
-		return resp, errors.New(resp.Error)
+		return resp, api.FromWire(resp.Error, resp.Code)
 	}
 	for _, w := range resp.Warnings {
 		log.Printf("init: %s", w)

@@ -363,7 +363,7 @@ func (d *zoneadmd) handle(c *wire.Conn) {
 	defer d.trimWhenIdle()
 	p, err := HostPeer(c.C)
 	if err != nil {
-		_ = c.Send(wire.Response{Error: "zoneadmd: " + err.Error()})
+		_ = c.Send(wire.Response{Error: "zoneadmd: " + err.Error(), Code: api.CodeOf(err)})
 		return
 	}
 	// Every answer on this connection, console events included, goes
@@ -379,7 +379,7 @@ func (d *zoneadmd) handle(c *wire.Conn) {
 	}
 	if err != nil {
 		wire.CloseAll(files)
-		_ = c.Send(wire.Response{Error: "zoneadmd: " + err.Error()})
+		_ = c.Send(wire.Response{Error: "zoneadmd: " + err.Error(), Code: api.CodeOf(err)})
 		return
 	}
 	// Only a command's stdio comes with a request; a terminal session
@@ -392,7 +392,7 @@ func (d *zoneadmd) handle(c *wire.Conn) {
 		if req.Op == "exec" && req.Exec != nil && req.Exec.TTY {
 			err = fmt.Errorf("exec -t: %w: its terminal is made in the zone", err)
 		}
-		_ = c.Send(wire.Response{Error: "zoneadmd: " + err.Error()})
+		_ = c.Send(wire.Response{Error: "zoneadmd: " + err.Error(), Code: api.CodeOf(err)})
 		return
 	}
 	if !p.GlobalAdmin() && d.delegated(c, p, req) {
@@ -406,7 +406,7 @@ func (d *zoneadmd) handle(c *wire.Conn) {
 	reply := func(err error) {
 		st := d.status()
 		if err != nil {
-			_ = c.Send(wire.Response{Error: err.Error(), Status: &st})
+			_ = c.Send(wire.Response{Error: err.Error(), Code: api.CodeOf(err), Status: &st})
 			return
 		}
 		_ = c.Send(wire.Response{OK: true, Status: &st})
@@ -961,7 +961,7 @@ func (d *zoneadmd) zschedCall(req wire.Request) (wire.Response, error) {
 		return resp, fmt.Errorf("zsched: %w", err)
 	}
 	if !resp.OK {
-		return resp, errors.New(resp.Error)
+		return resp, api.FromWire(resp.Error, resp.Code)
 	}
 	return resp, nil
 }
@@ -1335,11 +1335,11 @@ func (d *zoneadmd) exec(c *wire.Conn, req *api.ExecRequest, files []*os.File) {
 	defer wire.CloseAll(files)
 	state := d.status().State
 	if state != configs.StateReady && state != configs.StateRunning {
-		_ = c.Send(wire.Response{Error: fmt.Sprintf("zone %s is %s: zlogin needs it ready or running", d.name, state)})
+		_ = c.Send(wire.Response{Error: fmt.Sprintf("zone %s is %s: zlogin needs it ready or running", d.name, state), Code: api.CodeConflict})
 		return
 	}
 	if req == nil || (len(req.Argv) == 0 && !req.Login && !req.Safe) {
-		_ = c.Send(wire.Response{Error: "exec: no command"})
+		_ = c.Send(wire.Response{Error: "exec: no command", Code: api.CodeInvalid})
 		return
 	}
 	if !req.TTY {
@@ -1347,7 +1347,7 @@ func (d *zoneadmd) exec(c *wire.Conn, req *api.ExecRequest, files []*os.File) {
 		// descriptors are looked at here, before anything of the zone
 		// sees them.
 		if err := platform.CheckZoneStdio("exec", files, true); err != nil {
-			_ = c.Send(wire.Response{Error: err.Error()})
+			_ = c.Send(wire.Response{Error: err.Error(), Code: api.CodeOf(err)})
 			return
 		}
 	}
@@ -1365,7 +1365,7 @@ func (d *zoneadmd) exec(c *wire.Conn, req *api.ExecRequest, files []*os.File) {
 	task := 0
 	if lim != nil {
 		if group, task, rl, err = lim.placement(req); err != nil {
-			_ = c.Send(wire.Response{Error: err.Error()})
+			_ = c.Send(wire.Response{Error: err.Error(), Code: api.CodeOf(err)})
 			return
 		}
 		if task > 0 {
@@ -1377,14 +1377,14 @@ func (d *zoneadmd) exec(c *wire.Conn, req *api.ExecRequest, files []*os.File) {
 	err = zc.Send(wire.Request{Op: "spawn", Exec: req, Hold: hold, Place: len(place)}, append(files, place...)...)
 	wire.CloseAll(place)
 	if err != nil {
-		_ = c.Send(wire.Response{Error: err.Error()})
+		_ = c.Send(wire.Response{Error: err.Error(), Code: api.CodeOf(err)})
 		return
 	}
 	wire.CloseAll(files)
 	files = nil
 	if hold {
 		if err := d.release(zc, group, rl, place != nil); err != nil {
-			_ = c.Send(wire.Response{Error: err.Error()})
+			_ = c.Send(wire.Response{Error: err.Error(), Code: api.CodeOf(err)})
 			return
 		}
 	}
@@ -1403,7 +1403,7 @@ func (d *zoneadmd) exec(c *wire.Conn, req *api.ExecRequest, files []*os.File) {
 			want = 1
 		}
 		if err := wire.WantFDs("zsched's answer", got, want); err != nil {
-			_ = c.Send(wire.Response{Error: err.Error()})
+			_ = c.Send(wire.Response{Error: err.Error(), Code: api.CodeOf(err)})
 			return
 		}
 		err = c.Send(resp, got...)
@@ -1522,7 +1522,7 @@ func (d *zoneadmd) attach(c *wire.Conn, opts *api.ConsoleOptions) {
 	if err := a.Err(); err != nil {
 		// Say why the console went quiet (a client too slow to keep up
 		// is cut off rather than allowed to stall the zone).
-		_ = c.Send(wire.Response{Event: "detached", Error: err.Error()})
+		_ = c.Send(wire.Response{Event: "detached", Error: err.Error(), Code: api.CodeOf(err)})
 	}
 	d.watchMu.Unlock()
 	d.mu.Lock()

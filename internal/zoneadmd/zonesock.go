@@ -87,7 +87,7 @@ type ZoneRequest struct {
 type ZoneReply struct {
 	OK      bool            `json:"ok"`
 	Error   string          `json:"error,omitempty"`
-	Denied  bool            `json:"denied,omitempty"` // the error is a permission refusal
+	Code    api.Code        `json:"code,omitempty"` // the kind of Error (api.FromWire)
 	Info    *ZoneSelfInfo   `json:"info,omitempty"`
 	Project json.RawMessage `json:"project,omitempty"`
 	Usage   *api.ZoneUsage  `json:"usage,omitempty"`
@@ -373,7 +373,7 @@ func (s *ZoneSockServer) handle(c *net.UnixConn) {
 	defer c.Close()
 	p, err := s.identify(c)
 	if err != nil {
-		_ = writeZoneFrame(c, ZoneReply{Error: "zone socket: " + err.Error(), Denied: true})
+		_ = writeZoneFrame(c, ZoneReply{Error: "zone socket: " + err.Error(), Code: api.CodeDenied})
 		return
 	}
 	// The peer's pid as this process sees it, for newtask: the process
@@ -465,7 +465,7 @@ func (s *ZoneSockServer) answer(p api.Principal, pid int, b []byte) ZoneReply {
 		return ZoneReply{Error: fmt.Sprintf("zone %s: its configuration cannot be read on the host; the global administrator sees why in the zoneadmd log", s.Zone)}
 	}
 	fail := func(err error) ZoneReply {
-		return ZoneReply{Error: err.Error(), Denied: errors.Is(err, api.ErrPermission)}
+		return ZoneReply{Error: err.Error(), Code: api.CodeOf(err)}
 	}
 	switch req.Op {
 	case "info":
@@ -899,7 +899,7 @@ func (z *ZoneClient) Do(req ZoneRequest) (ZoneReply, error) {
 		if b, rerr := ReadZoneFrame(z.c); rerr == nil {
 			var r ZoneReply
 			if json.Unmarshal(b, &r) == nil && r.Error != "" {
-				return r, zoneError{msg: r.Error, denied: r.Denied}
+				return r, zoneReplyError(r)
 			}
 		}
 		return ZoneReply{}, fmt.Errorf("zone socket: %w", err)
@@ -913,26 +913,19 @@ func (z *ZoneClient) Do(req ZoneRequest) (ZoneReply, error) {
 		return ZoneReply{}, fmt.Errorf("zone socket: malformed reply: %w", err)
 	}
 	if !r.OK {
-		return r, zoneError{msg: r.Error, denied: r.Denied}
+		return r, zoneReplyError(r)
 	}
 	return r, nil
 }
 
-// zoneError is zoneadmd's refusal or failure as the client gets it: its
-// text unchanged, and a refusal still matches ErrPermission.
-type zoneError struct {
-	msg    string
-	denied bool
-}
-
-func (e zoneError) Error() string {
+// zoneReplyError is zoneadmd's refusal or failure as the client gets it:
+// its text unchanged but for the escapes, its kind intact.
+func zoneReplyError(r ZoneReply) error {
 	// The text quotes what the zone's users sent (project and user
 	// names): the tool that prints it must not replay their escapes.
-	msg := termsafe.String(e.msg)
-	if e.denied && !strings.Contains(msg, api.ErrPermission.Error()) {
-		return api.ErrPermission.Error() + ": " + msg
+	msg := termsafe.String(r.Error)
+	if r.Code == api.CodeDenied && !strings.Contains(msg, api.ErrPermission.Error()) {
+		msg = api.ErrPermission.Error() + ": " + msg
 	}
-	return msg
+	return api.FromWire(msg, r.Code)
 }
-
-func (e zoneError) Is(target error) bool { return e.denied && target == api.ErrPermission }

@@ -182,7 +182,7 @@ func Call(rootPrefix, name string, req wire.Request, start bool) (api.ZoneStatus
 		st = *resp.Status
 	}
 	if !resp.OK {
-		return st, errors.New(resp.Error)
+		return st, api.FromWire(resp.Error, resp.Code)
 	}
 	return st, nil
 }
@@ -302,7 +302,7 @@ func Exec(rootPrefix, name string, req api.ExecRequest, stdin io.Reader, stdout,
 		}
 		copiers.Wait()
 		if err == nil {
-			err = errors.New(started.Error)
+			err = api.FromWire(started.Error, started.Code)
 		}
 		return 1, fmt.Errorf("zlogin %s: %w", name, err)
 	}
