@@ -19,7 +19,7 @@ import (
 	"zonetop/internal/wire"
 	"zonetop/internal/zoneadmd"
 	"zonetop/internal/ztest"
-	"zonetop/limits"
+	"zonetop/rctl"
 	"zonetop/zones"
 )
 
@@ -389,7 +389,7 @@ func TestZoneAdminCannotRaiseZoneCap(t *testing.T) {
 	if v, _ := got.ZoneRctl("zone.max-lwps"); v.Limit != 1000 {
 		t.Errorf("persisted zone.max-lwps = %d, want 1000", v.Limit)
 	}
-	_ = limits.LevelZone
+	_ = rctl.LevelZone
 }
 
 // An unprivileged zone user's memory bomb, spread over many small

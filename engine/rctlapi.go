@@ -12,6 +12,7 @@ import (
 	"zonetop/internal/wire"
 	"zonetop/internal/zoneadmd"
 	"zonetop/limits"
+	"zonetop/rctl"
 	"zonetop/zones"
 )
 
@@ -55,13 +56,13 @@ func (e *Engine) auditRctl(p api.Principal, zone string, ch api.RctlChange, pers
 	before := ""
 	if strings.HasPrefix(ch.Name, "zone.") {
 		if rc, err := e.ZoneRctls(context.Background(), p, zone); err == nil {
-			before = limits.FormatValues(rc[ch.Name])
+			before = rctl.FormatValues(rc[ch.Name])
 		}
 	} else if ch.Project != "" {
 		if ps, _, err := e.ZoneProjects(context.Background(), p, zone); err == nil {
 			if pr, ok := ps.Lookup(ch.Project); ok {
 				if rc, err := pr.Rctls(); err == nil {
-					before = limits.FormatValues(rc[ch.Name])
+					before = rctl.FormatValues(rc[ch.Name])
 				}
 			}
 		}
@@ -76,18 +77,18 @@ func (e *Engine) auditRctl(p api.Principal, zone string, ch api.RctlChange, pers
 }
 
 func (e *Engine) setRctl(ctx context.Context, p api.Principal, zone string, ch api.RctlChange, persist bool) error {
-	r, err := limits.Lookup(ch.Name)
+	r, err := rctl.Lookup(ch.Name)
 	if err != nil {
 		return err
 	}
-	if r.Level == limits.LevelZone {
+	if r.Level == rctl.LevelZone {
 		ch.Level = "zone"
 		if !p.GlobalAdmin() {
 			return zoneadmd.ErrZoneCaps
 		}
 	} else {
 		ch.Level = "project"
-		if r.Level == limits.LevelTask {
+		if r.Level == rctl.LevelTask {
 			ch.Level = "task"
 			if persist {
 				// A task lives as long as its processes; what every
@@ -100,9 +101,9 @@ func (e *Engine) setRctl(ctx context.Context, p api.Principal, zone string, ch a
 			return err
 		}
 	}
-	var vs []limits.Value
+	var vs []rctl.Value
 	if ch.Values != "" {
-		if vs, err = limits.ParseValues(ch.Values); err != nil {
+		if vs, err = rctl.ParseValues(ch.Values); err != nil {
 			return fmt.Errorf("%s: %w", ch.Name, err)
 		}
 		for _, v := range vs {
@@ -146,7 +147,7 @@ func (e *Engine) setRctl(ctx context.Context, p api.Principal, zone string, ch a
 // setCfgRctl writes a zone cap into the configuration where zonecfg keeps
 // it: the capped-memory or capped-cpu resource when the zone has one,
 // an rctl resource otherwise.
-func setCfgRctl(cfg *zones.Config, name string, vs []limits.Value) {
+func setCfgRctl(cfg *zones.Config, name string, vs []rctl.Value) {
 	lim, ok := zoneadmd.Privileged(name, vs)
 	if m := cfg.CappedMemory; m != nil {
 		var f *uint64
@@ -319,7 +320,7 @@ func (e *Engine) Usage(ctx context.Context, p api.Principal, zone string) (api.Z
 
 // ZoneRctls are the zone caps a zone's configuration sets (rctl name ->
 // its values), for prctl; a ready or running zone's live values win.
-func (e *Engine) ZoneRctls(ctx context.Context, p api.Principal, zone string) (map[string][]limits.Value, error) {
+func (e *Engine) ZoneRctls(ctx context.Context, p api.Principal, zone string) (map[string][]rctl.Value, error) {
 	if err := mayView(p, zone); err != nil {
 		return nil, err
 	}
@@ -327,13 +328,13 @@ func (e *Engine) ZoneRctls(ctx context.Context, p api.Principal, zone string) (m
 	if err != nil {
 		return nil, err
 	}
-	out := map[string][]limits.Value{}
-	for _, r := range limits.RctlsAt(limits.LevelZone) {
+	out := map[string][]rctl.Value{}
+	for _, r := range rctl.RctlsAt(rctl.LevelZone) {
 		v, ok := cfg.ZoneRctl(r.Name)
 		if !ok {
 			continue
 		}
-		vs, err := limits.ParseValues(fmt.Sprintf("(%s,%d,%s)", v.Priv, v.Limit, v.Action))
+		vs, err := rctl.ParseValues(fmt.Sprintf("(%s,%d,%s)", v.Priv, v.Limit, v.Action))
 		if err == nil {
 			out[r.Name] = vs
 		}
@@ -348,10 +349,10 @@ func (e *Engine) ZoneRctls(ctx context.Context, p api.Principal, zone string) (m
 
 // CapValues turns the zone caps in force (ZoneUsage.Caps) into rctl
 // values, as prctl lists them.
-func CapValues(caps map[string]uint64) map[string][]limits.Value {
-	live := map[string][]limits.Value{}
+func CapValues(caps map[string]uint64) map[string][]rctl.Value {
+	live := map[string][]rctl.Value{}
 	for name, v := range caps {
-		live[name] = []limits.Value{{Privilege: limits.Privileged, Limit: v, Action: limits.Action{Deny: name != "zone.cpu-shares"}}}
+		live[name] = []rctl.Value{{Privilege: rctl.Privileged, Limit: v, Action: rctl.Action{Deny: name != "zone.cpu-shares"}}}
 	}
 	return live
 }

@@ -13,6 +13,7 @@ import (
 	"sync"
 	"syscall"
 	"time"
+	"zonetop/rctl"
 
 	"golang.org/x/sys/unix"
 )
@@ -140,7 +141,7 @@ func quotaUs(capPct uint64) int64 { return int64(capPct) * CPUPeriodUs / 100 }
 // privileged value; absent means unset) into the caps its cgroup gets.
 // Controls that are not cgroup business are ignored here; they have their
 // own backends (IPCSysctls, Rlimits, the accounting tree).
-func ResourcesFor(l Level, rc map[string]uint64) *Resources {
+func ResourcesFor(l rctl.Level, rc map[string]uint64) *Resources {
 	var r Resources
 	get := func(res string) (uint64, bool) {
 		v, ok := rc[l.String()+"."+res]
@@ -166,7 +167,7 @@ func ResourcesFor(l Level, rc map[string]uint64) *Resources {
 		r.Pids = &v
 	}
 	memName := "max-memory"
-	if l == LevelZone {
+	if l == rctl.LevelZone {
 		memName = "max-physical-memory"
 	}
 	if v, ok := get(memName); ok {

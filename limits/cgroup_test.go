@@ -14,6 +14,7 @@ import (
 	"syscall"
 	"testing"
 	"time"
+	"zonetop/rctl"
 
 	"golang.org/x/sys/unix"
 )
@@ -100,7 +101,7 @@ func TestDetectParent(t *testing.T) {
 }
 
 func TestResourcesFor(t *testing.T) {
-	r := ResourcesFor(LevelZone, map[string]uint64{
+	r := ResourcesFor(rctl.LevelZone, map[string]uint64{
 		"zone.max-lwps": 50, "zone.max-processes": 40, "zone.max-physical-memory": 64 << 20,
 		"zone.max-swap": 128 << 20, "zone.cpu-shares": 10, "zone.cpu-cap": 50,
 		"project.max-lwps": 3, // another level: ignored
@@ -108,7 +109,7 @@ func TestResourcesFor(t *testing.T) {
 	if *r.Pids != 40 || *r.Memory != 64<<20 || *r.MemorySwap != 128<<20 || *r.CPUShares != 10 || *r.CPUCap != 50 {
 		t.Errorf("zone resources %+v", r)
 	}
-	r = ResourcesFor(LevelProject, map[string]uint64{"project.max-lwps": Unlimited, "project.max-memory": 1 << 30})
+	r = ResourcesFor(rctl.LevelProject, map[string]uint64{"project.max-lwps": rctl.Unlimited, "project.max-memory": 1 << 30})
 	if *r.Pids != -1 || *r.Memory != 1<<30 || r.CPUShares != nil {
 		t.Errorf("project resources %+v", r)
 	}

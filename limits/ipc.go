@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+	"zonetop/rctl"
 
 	"golang.org/x/sys/unix"
 )
@@ -50,8 +51,8 @@ func IPCSysctls(rc map[string]uint64, sem string) (map[string]string, error) {
 			segs = n
 		}
 		pages += segs
-		if v == Unlimited {
-			pages = Unlimited / page
+		if v == rctl.Unlimited {
+			pages = rctl.Unlimited / page
 		}
 		out["kernel.shmall"] = strconv.FormatUint(pages, 10)
 		// shmmax is a per-segment size and the kernel keeps it in a long.
@@ -120,7 +121,7 @@ type RlimitSetting struct {
 // Rlimits turns process.* rctl values into rlimit settings: the basic
 // value is the soft limit and the lowest privileged value the hard limit,
 // as illumos maps setrlimit(2) onto these controls.
-func Rlimits(rc map[string][]Value) ([]RlimitSetting, error) {
+func Rlimits(rc map[string][]rctl.Value) ([]RlimitSetting, error) {
 	var out []RlimitSetting
 	for name, vs := range rc {
 		res, ok := rlimitOf[name]
@@ -131,12 +132,12 @@ func Rlimits(rc map[string][]Value) ([]RlimitSetting, error) {
 		for _, v := range vs {
 			l := v.Limit
 			switch v.Privilege {
-			case Basic:
+			case rctl.Basic:
 				if s.Soft != nil {
 					return nil, fmt.Errorf("%s: more than one basic value", name)
 				}
 				s.Soft = &l
-			case Privileged:
+			case rctl.Privileged:
 				if s.Hard == nil || l < *s.Hard {
 					s.Hard = &l
 				}

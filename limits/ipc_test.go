@@ -4,6 +4,7 @@ import (
 	"os"
 	"strconv"
 	"testing"
+	"zonetop/rctl"
 
 	"golang.org/x/sys/unix"
 )
@@ -52,14 +53,14 @@ func TestIPCSysctls(t *testing.T) {
 }
 
 func TestRlimits(t *testing.T) {
-	vs := func(s string) []Value {
-		v, err := ParseValues(s)
+	vs := func(s string) []rctl.Value {
+		v, err := rctl.ParseValues(s)
 		if err != nil {
 			t.Fatal(err)
 		}
 		return v
 	}
-	got, err := Rlimits(map[string][]Value{
+	got, err := Rlimits(map[string][]rctl.Value{
 		"process.max-file-descriptor": vs("(basic,256,deny),(privileged,4096,deny),(privileged,2048,deny)"),
 		"process.max-cpu-time":        vs("(privileged,60,signal=XCPU)"),
 		"project.max-lwps":            vs("(privileged,10,deny)"),
@@ -74,11 +75,11 @@ func TestRlimits(t *testing.T) {
 	if fd := got[1]; fd.Resource != unix.RLIMIT_NOFILE || *fd.Soft != 256 || *fd.Hard != 2048 {
 		t.Errorf("nofile: soft %d hard %d, want 256/2048", *fd.Soft, *fd.Hard)
 	}
-	if _, err := Rlimits(map[string][]Value{"process.max-stack-size": vs("(basic,100,deny),(privileged,10,deny)")}); err == nil {
+	if _, err := Rlimits(map[string][]rctl.Value{"process.max-stack-size": vs("(basic,100,deny),(privileged,10,deny)")}); err == nil {
 		t.Error("basic above privileged accepted")
 	}
 	for name := range rlimitOf {
-		if _, err := Lookup(name); err != nil {
+		if _, err := rctl.Lookup(name); err != nil {
 			t.Errorf("rlimit mapping for unknown rctl %s", name)
 		}
 	}

@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"zonetop/rctl"
 )
 
 // MaxProjID is the largest project ID (illumos MAXPROJID, as MAXUID).
@@ -37,17 +38,17 @@ func (a Attr) String() string {
 
 // IsRctl reports whether the attribute names a resource control.
 func (a Attr) IsRctl() bool {
-	_, err := Lookup(a.Name)
+	_, err := rctl.Lookup(a.Name)
 	return err == nil
 }
 
 // Values parses an rctl attribute's values.
-func (a Attr) Values() ([]Value, error) {
-	r, err := Lookup(a.Name)
+func (a Attr) Values() ([]rctl.Value, error) {
+	r, err := rctl.Lookup(a.Name)
 	if err != nil {
 		return nil, err
 	}
-	vs, err := ParseValues(a.Value)
+	vs, err := rctl.ParseValues(a.Value)
 	if err != nil {
 		return nil, err
 	}
@@ -80,8 +81,8 @@ func (p *Project) Attr(name string) (Attr, bool) {
 }
 
 // Rctls returns the project's resource controls by name, parsed.
-func (p *Project) Rctls() (map[string][]Value, error) {
-	out := map[string][]Value{}
+func (p *Project) Rctls() (map[string][]rctl.Value, error) {
+	out := map[string][]rctl.Value{}
 	for _, a := range p.Attrs {
 		if !strings.Contains(a.Name, ".") || !a.IsRctl() {
 			continue
@@ -279,7 +280,7 @@ func ParseAttrs(s string) ([]Attr, error) {
 			return nil, fmt.Errorf("attribute %s: zone.* controls are set on the zone (zonecfg), not in a project", name)
 		}
 		if strings.Contains(name, ".") && isRctlPrefix(name) {
-			if _, err := Lookup(name); err != nil {
+			if _, err := rctl.Lookup(name); err != nil {
 				return nil, err
 			}
 			if !has {
@@ -533,16 +534,16 @@ func addAttrValues(cur, add Attr) (Attr, error) {
 		}
 		return cur, nil
 	}
-	a, err := ParseValues(cur.Value)
+	a, err := rctl.ParseValues(cur.Value)
 	if err != nil {
 		return cur, fmt.Errorf("attribute %s: %w", cur.Name, err)
 	}
-	b, err := ParseValues(add.Value)
+	b, err := rctl.ParseValues(add.Value)
 	if err != nil {
 		return cur, fmt.Errorf("attribute %s: %w", cur.Name, err)
 	}
 	all := append(a, b...)
-	slices.SortStableFunc(all, func(x, y Value) int {
+	slices.SortStableFunc(all, func(x, y rctl.Value) int {
 		if x.Privilege != y.Privilege {
 			return int(x.Privilege) - int(y.Privilege)
 		}
@@ -554,7 +555,7 @@ func addAttrValues(cur, add Attr) (Attr, error) {
 		}
 		return 0
 	})
-	cur.Value, cur.HasValue = FormatValues(all), true
+	cur.Value, cur.HasValue = rctl.FormatValues(all), true
 	return cur, nil
 }
 
@@ -571,11 +572,11 @@ func removeAttrValues(cur, rm Attr) (Attr, error) {
 		cur.Value = strings.Join(vals, ",")
 		return cur, nil
 	}
-	a, err := ParseValues(cur.Value)
+	a, err := rctl.ParseValues(cur.Value)
 	if err != nil {
 		return cur, fmt.Errorf("attribute %s: %w", cur.Name, err)
 	}
-	b, err := ParseValues(rm.Value)
+	b, err := rctl.ParseValues(rm.Value)
 	if err != nil {
 		return cur, fmt.Errorf("attribute %s: %w", cur.Name, err)
 	}
@@ -586,7 +587,7 @@ func removeAttrValues(cur, rm Attr) (Attr, error) {
 		}
 		a = slices.Delete(a, i, i+1)
 	}
-	cur.Value = FormatValues(a)
+	cur.Value = rctl.FormatValues(a)
 	return cur, nil
 }
 

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"zonetop/rctl"
 )
 
 const sampleProject = `system:0::::
@@ -33,7 +34,7 @@ func TestParseProjectsGood(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if v := rc["task.max-lwps"]; len(v) != 1 || v[0].Limit != 100 || !v[0].Action.Deny || v[0].Privilege != Privileged {
+	if v := rc["task.max-lwps"]; len(v) != 1 || v[0].Limit != 100 || !v[0].Action.Deny || v[0].Privilege != rctl.Privileged {
 		t.Errorf("task.max-lwps = %v", v)
 	}
 	db, _ := ps.ByID(200)

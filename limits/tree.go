@@ -6,12 +6,8 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"zonetop/rctl"
 )
-
-// Resource names what is counted, independent of level: the part of an
-// rctl name after the level ("max-shm-memory" for zone.max-shm-memory and
-// project.max-shm-memory alike).
-type Resource string
 
 // Tree is the accounting tree of the seed (Fig. 5, "zone settings
 // storage"): zones, their projects, tasks and processes, each with a limit
@@ -42,7 +38,7 @@ func (t *Tree) Zone(name string) *Node {
 	if z, ok := t.zones[name]; ok {
 		return z
 	}
-	z := &Node{level: LevelZone, name: name, lock: new(sync.Mutex)}
+	z := &Node{level: rctl.LevelZone, name: name, lock: new(sync.Mutex)}
 	t.zones[name] = z
 	return z
 }
@@ -82,12 +78,12 @@ func (t *Tree) RemoveZone(name string) {
 
 // Node is a zone, project, task or process in the tree.
 type Node struct {
-	level    Level
+	level    rctl.Level
 	name     string
 	parent   *Node
 	lock     *sync.Mutex // the zone's; shared by the whole subtree
 	children map[string]*Node
-	acct     map[Resource]*account
+	acct     map[rctl.Resource]*account
 	removed  bool
 }
 
@@ -95,14 +91,14 @@ type account struct {
 	used    uint64
 	limit   uint64
 	limited bool
-	action  Action
+	action  rctl.Action
 }
 
 // Name is the node's name (zone or project name, task id, pid).
 func (n *Node) Name() string { return n.name }
 
 // Level is the node's level.
-func (n *Node) Level() Level { return n.level }
+func (n *Node) Level() rctl.Level { return n.level }
 
 // Parent is the enclosing node, nil for a zone.
 func (n *Node) Parent() *Node { return n.parent }
@@ -124,7 +120,7 @@ func (n *Node) String() string { return n.level.String() + " " + n.Path() }
 // Child returns the node one level down called name, creating it: a
 // zone's projects, a project's tasks, a task's processes.
 func (n *Node) Child(name string) (*Node, error) {
-	if n.level == LevelProcess {
+	if n.level == rctl.LevelProcess {
 		return nil, fmt.Errorf("%s: a process has no children", n)
 	}
 	if name == "" {
@@ -194,11 +190,11 @@ func markRemoved(n *Node) {
 	}
 }
 
-func (n *Node) account(res Resource) *account {
+func (n *Node) account(res rctl.Resource) *account {
 	a := n.acct[res]
 	if a == nil {
 		if n.acct == nil {
-			n.acct = map[Resource]*account{}
+			n.acct = map[rctl.Resource]*account{}
 		}
 		a = &account{}
 		n.acct[res] = a
@@ -210,7 +206,7 @@ func (n *Node) account(res Resource) *account {
 // partial) bound what a request can get; none and signal values are
 // thresholds that are reported when crossed. A limit below what is already
 // used is allowed: nothing is taken back, new requests are refused.
-func (n *Node) SetLimit(res Resource, limit uint64, action Action) {
+func (n *Node) SetLimit(res rctl.Resource, limit uint64, action rctl.Action) {
 	n.lock.Lock()
 	defer n.lock.Unlock()
 	a := n.account(res)
@@ -218,7 +214,7 @@ func (n *Node) SetLimit(res Resource, limit uint64, action Action) {
 }
 
 // ClearLimit removes the node's limit on res; the running total stays.
-func (n *Node) ClearLimit(res Resource) {
+func (n *Node) ClearLimit(res rctl.Resource) {
 	n.lock.Lock()
 	defer n.lock.Unlock()
 	if a := n.acct[res]; a != nil {
@@ -231,11 +227,11 @@ type Usage struct {
 	Used    uint64
 	Limit   uint64 // meaningful when Limited
 	Limited bool
-	Action  Action
+	Action  rctl.Action
 }
 
 // Usage returns the node's running total and own limit on res.
-func (n *Node) Usage(res Resource) Usage {
+func (n *Node) Usage(res rctl.Resource) Usage {
 	n.lock.Lock()
 	defer n.lock.Unlock()
 	a := n.acct[res]
@@ -246,10 +242,10 @@ func (n *Node) Usage(res Resource) Usage {
 }
 
 // Resources lists the resources the node has a total or limit for.
-func (n *Node) Resources() []Resource {
+func (n *Node) Resources() []rctl.Resource {
 	n.lock.Lock()
 	defer n.lock.Unlock()
-	out := make([]Resource, 0, len(n.acct))
+	out := make([]rctl.Resource, 0, len(n.acct))
 	for r := range n.acct {
 		out = append(out, r)
 	}
@@ -260,8 +256,8 @@ func (n *Node) Resources() []Resource {
 // available is min(limit - used) over n and its ancestors with an
 // enforcing limit, and the node whose limit gives it (the smallest
 // container first on ties, as illumos enforces). Caller holds the lock.
-func (n *Node) available(res Resource) (uint64, *Node) {
-	avail, by := uint64(Unlimited), (*Node)(nil)
+func (n *Node) available(res rctl.Resource) (uint64, *Node) {
+	avail, by := uint64(rctl.Unlimited), (*Node)(nil)
 	for m := n; m != nil; m = m.parent {
 		a := m.acct[res]
 		if a == nil || !a.limited || !a.action.Enforcing() {
@@ -280,7 +276,7 @@ func (n *Node) available(res Resource) (uint64, *Node) {
 
 // Available returns what a request on res at n could get now, and the node
 // whose limit bounds it (nil and Unlimited when nothing does).
-func (n *Node) Available(res Resource) (uint64, *Node) {
+func (n *Node) Available(res rctl.Resource) (uint64, *Node) {
 	n.lock.Lock()
 	defer n.lock.Unlock()
 	return n.available(res)
@@ -290,7 +286,7 @@ func (n *Node) Available(res Resource) (uint64, *Node) {
 type Crossed struct {
 	Node   *Node
 	Limit  uint64
-	Action Action
+	Action rctl.Action
 }
 
 // Grant is the answer to a request.
@@ -318,7 +314,7 @@ func (g Grant) Partial() bool { return g.Granted > 0 && g.Granted < g.Requested 
 // is denied, unless the limit that binds carries the partial action, in
 // which case what is available is granted. Thresholds with action none or
 // signal never refuse anything; those crossed are listed in the Grant.
-func (n *Node) Request(res Resource, amount uint64) (Grant, error) {
+func (n *Node) Request(res rctl.Resource, amount uint64) (Grant, error) {
 	n.lock.Lock()
 	defer n.lock.Unlock()
 	if n.removed {
@@ -363,7 +359,7 @@ func (n *Node) Request(res Resource, amount uint64) (Grant, error) {
 // Charge adds amount to n and its ancestors without checking: for usage
 // found rather than requested (reconciling with the kernel's own counts,
 // adopting processes already running).
-func (n *Node) Charge(res Resource, amount uint64) {
+func (n *Node) Charge(res rctl.Resource, amount uint64) {
 	n.lock.Lock()
 	defer n.lock.Unlock()
 	for m := n; m != nil; m = m.parent {
@@ -371,14 +367,14 @@ func (n *Node) Charge(res Resource, amount uint64) {
 		if s, carry := bits.Add64(a.used, amount, 0); carry == 0 {
 			a.used = s
 		} else {
-			a.used = Unlimited
+			a.used = rctl.Unlimited
 		}
 	}
 }
 
 // Release gives amount of res back from n and its ancestors. Releasing
 // more than n holds is an error and changes nothing.
-func (n *Node) Release(res Resource, amount uint64) error {
+func (n *Node) Release(res rctl.Resource, amount uint64) error {
 	n.lock.Lock()
 	defer n.lock.Unlock()
 	a := n.acct[res]
@@ -399,7 +395,7 @@ func (n *Node) Release(res Resource, amount uint64) error {
 // EffectiveLimit is the lowest enforcing limit on res at n or above it
 // (for a project: min(project limit, zone limit)), and the node that sets
 // it. ok is false when nothing limits res.
-func (n *Node) EffectiveLimit(res Resource) (limit uint64, by *Node, ok bool) {
+func (n *Node) EffectiveLimit(res rctl.Resource) (limit uint64, by *Node, ok bool) {
 	n.lock.Lock()
 	defer n.lock.Unlock()
 	for m := n; m != nil; m = m.parent {
@@ -417,7 +413,7 @@ func (n *Node) EffectiveLimit(res Resource) (limit uint64, by *Node, ok bool) {
 // CappedBy returns the ancestor whose limit on res is below n's own, so
 // that n's own value can never be reached ("capped by zone" in displays);
 // nil when n has no limit of its own or none above it is lower.
-func (n *Node) CappedBy(res Resource) *Node {
+func (n *Node) CappedBy(res rctl.Resource) *Node {
 	n.lock.Lock()
 	own := n.acct[res]
 	if own == nil || !own.limited {
@@ -434,17 +430,17 @@ func (n *Node) CappedBy(res Resource) *Node {
 }
 
 // CappedByZone reports whether n's own limit on res is above its zone's.
-func (n *Node) CappedByZone(res Resource) bool {
+func (n *Node) CappedByZone(res rctl.Resource) bool {
 	by := n.CappedBy(res)
-	return by != nil && by.level == LevelZone
+	return by != nil && by.level == rctl.LevelZone
 }
 
 // SetRctl sets n's limit from an rctl's values, as /etc/project or prctl
 // give them: the lowest enforcing value (deny or partial) becomes the
 // limit; with none, the lowest value is kept as a threshold (none/signal)
 // so crossing it is still reported. No values clears the limit.
-func (n *Node) SetRctl(name string, vs []Value) error {
-	r, err := Lookup(name)
+func (n *Node) SetRctl(name string, vs []rctl.Value) error {
+	r, err := rctl.Lookup(name)
 	if err != nil {
 		return err
 	}
@@ -455,7 +451,7 @@ func (n *Node) SetRctl(name string, vs []Value) error {
 		n.ClearLimit(r.Resource())
 		return nil
 	}
-	var best *Value
+	var best *rctl.Value
 	for i := range vs {
 		if err := r.Validate(vs[i]); err != nil {
 			return err

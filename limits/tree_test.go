@@ -5,13 +5,14 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"zonetop/rctl"
 
 	"golang.org/x/sys/unix"
 )
 
-const shm Resource = "max-shm-memory"
+const shm rctl.Resource = "max-shm-memory"
 
-var deny = Action{Deny: true}
+var deny = rctl.Action{Deny: true}
 
 func child(t testing.TB, n *Node, name string) *Node {
 	t.Helper()
@@ -22,7 +23,7 @@ func child(t testing.TB, n *Node, name string) *Node {
 	return c
 }
 
-func request(t testing.TB, n *Node, res Resource, amount uint64) Grant {
+func request(t testing.TB, n *Node, res rctl.Resource, amount uint64) Grant {
 	t.Helper()
 	g, err := n.Request(res, amount)
 	if err != nil {
@@ -153,7 +154,7 @@ func TestPartialGrant(t *testing.T) {
 	b := tr.Zone("B")
 	b.SetLimit(shm, 20000, deny)
 	p2 := child(t, b, "P2")
-	p2.SetLimit(shm, 10000, Action{Partial: true})
+	p2.SetLimit(shm, 10000, rctl.Action{Partial: true})
 	request(t, p2, shm, 5000)
 	g := request(t, p2, shm, 6000)
 	if !g.Partial() || g.Granted != 5000 || g.By != p2 {
@@ -161,7 +162,7 @@ func TestPartialGrant(t *testing.T) {
 	}
 	// Now the zone binds (deny): a further request is refused whole.
 	p3 := child(t, b, "P3")
-	p3.SetLimit(shm, 50000, Action{Partial: true})
+	p3.SetLimit(shm, 50000, rctl.Action{Partial: true})
 	request(t, p3, shm, 9000)
 	g = request(t, p3, shm, 2000)
 	if g.Granted != 0 || g.By != b {
@@ -174,8 +175,8 @@ func TestThresholdsDoNotDeny(t *testing.T) {
 	tr := NewTree()
 	z := tr.Zone("z")
 	p := child(t, z, "p")
-	p.SetLimit("r", 5, Action{Signal: unix.SIGTERM})
-	z.SetLimit("r", 3, Action{})
+	p.SetLimit("r", 5, rctl.Action{Signal: unix.SIGTERM})
+	z.SetLimit("r", 3, rctl.Action{})
 	g := request(t, p, "r", 10)
 	if !g.OK() {
 		t.Fatalf("threshold denied: %+v", g)
@@ -331,7 +332,7 @@ func TestSetRctl(t *testing.T) {
 	tr := NewTree()
 	z := tr.Zone("z")
 	p := child(t, z, "p")
-	vs, err := ParseValues("(privileged,500,none),(privileged,2000,deny),(privileged,1000,deny)")
+	vs, err := rctl.ParseValues("(privileged,500,none),(privileged,2000,deny),(privileged,1000,deny)")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -344,7 +345,7 @@ func TestSetRctl(t *testing.T) {
 	if err := z.SetRctl("project.max-lwps", vs); err == nil {
 		t.Error("project control set on a zone")
 	}
-	bad, _ := ParseValues("(privileged,5,none)")
+	bad, _ := rctl.ParseValues("(privileged,5,none)")
 	if err := p.SetRctl("project.max-shm-ids", bad); err == nil {
 		t.Error("non-deny shm-ids value accepted")
 	}

@@ -6,8 +6,7 @@ import (
 	"math/big"
 	"strconv"
 	"strings"
-
-	"zonetop/limits"
+	"zonetop/rctl"
 )
 
 // The values CapEditor and ProjectEditor take are what an operator types
@@ -18,26 +17,26 @@ import (
 // typed, and every backend, to build the engine's value, read them here,
 // so a value means the same whichever backend carries it.
 
-// ParseLimit reads value for the control rctl and returns the limit in
+// ParseLimit reads value for the control name and returns the limit in
 // the control's own unit (percent of one CPU for the CPU caps). It refuses
 // what the control would refuse.
-func ParseLimit(rctl, value string) (uint64, error) {
-	r, err := limits.Lookup(rctl)
+func ParseLimit(name, value string) (uint64, error) {
+	r, err := rctl.Lookup(name)
 	if err != nil {
 		return 0, err
 	}
 	s := strings.TrimSpace(value)
 	if s == "" {
-		return 0, fmt.Errorf("%s: empty value", rctl)
+		return 0, fmt.Errorf("%s: empty value", name)
 	}
 	var n uint64
-	if r.Unit == limits.UnitPercent {
+	if r.Unit == rctl.UnitPercent {
 		n, err = parseCPUs(s)
 	} else {
-		n, err = limits.ParseQuantity(s, r.Unit)
+		n, err = rctl.ParseQuantity(s, r.Unit)
 	}
 	if err != nil {
-		return 0, fmt.Errorf("%s: %w", rctl, err)
+		return 0, fmt.Errorf("%s: %w", name, err)
 	}
 	if err := r.Validate(privilegedValue(r, n)); err != nil {
 		return 0, err
@@ -48,24 +47,24 @@ func ParseLimit(rctl, value string) (uint64, error) {
 // RctlValues is value as the engine stores it: one privileged threshold,
 // "(privileged,N,deny)" ("none" where the control never denies, as for
 // cpu-shares). An empty value is "": the limit is removed.
-func RctlValues(rctl, value string) (string, error) {
+func RctlValues(name, value string) (string, error) {
 	if strings.TrimSpace(value) == "" {
-		if _, err := limits.Lookup(rctl); err != nil {
+		if _, err := rctl.Lookup(name); err != nil {
 			return "", err
 		}
 		return "", nil
 	}
-	n, err := ParseLimit(rctl, value)
+	n, err := ParseLimit(name, value)
 	if err != nil {
 		return "", err
 	}
-	r, _ := limits.Lookup(rctl)
+	r, _ := rctl.Lookup(name)
 	return privilegedValue(r, n).String(), nil
 }
 
-func privilegedValue(r *limits.Rctl, n uint64) limits.Value {
-	return limits.Value{Privilege: limits.Privileged, Limit: n,
-		Action: limits.Action{Deny: r.Flags&limits.FlagNoDeny == 0}}
+func privilegedValue(r *rctl.Rctl, n uint64) rctl.Value {
+	return rctl.Value{Privilege: rctl.Privileged, Limit: n,
+		Action: rctl.Action{Deny: r.Flags&rctl.FlagNoDeny == 0}}
 }
 
 // parseCPUs reads a CPU cap: a number of CPUs, or percent of one CPU with
@@ -120,17 +119,17 @@ func typedLimit(unit string, n uint64) string {
 }
 
 // unitHint says what a control's values are counted in, for the edit line.
-func unitHint(rctl string) string {
-	r, err := limits.Lookup(rctl)
+func unitHint(name string) string {
+	r, err := rctl.Lookup(name)
 	if err != nil {
 		return ""
 	}
 	switch r.Unit {
-	case limits.UnitBytes:
+	case rctl.UnitBytes:
 		return "bytes: 512M, 2G"
-	case limits.UnitPercent:
+	case rctl.UnitPercent:
 		return "CPUs: 0.5, 2 (or 50%)"
-	case limits.UnitShares:
+	case rctl.UnitShares:
 		return "shares: 1–65535"
 	}
 	return "count: 100, 1.5K"

@@ -6,6 +6,7 @@ import (
 	"maps"
 	"slices"
 	"zonetop/api"
+	"zonetop/rctl"
 
 	"zonetop/limits"
 	"zonetop/ui"
@@ -24,25 +25,25 @@ var (
 
 // rctlAt parses value for rctl, refusing a control of another level, so a
 // project limit cannot be passed off as a zone cap or the other way round.
-func rctlAt(rctl, value string, level limits.Level) (string, error) {
-	r, err := limits.Lookup(rctl)
+func rctlAt(name, value string, level rctl.Level) (string, error) {
+	r, err := rctl.Lookup(name)
 	if err != nil {
 		return "", err
 	}
 	if r.Level != level {
-		return "", fmt.Errorf("%s is a %s control, not a %s one", rctl, r.Level, level)
+		return "", fmt.Errorf("%s is a %s control, not a %s one", name, r.Level, level)
 	}
-	return ui.RctlValues(rctl, value)
+	return ui.RctlValues(name, value)
 }
 
 // SetZoneCap changes a zone cap live, and with persist in the zone's
 // configuration too.
-func (b consoleBackend) SetZoneCap(ctx context.Context, p api.Principal, zone, rctl, value string, persist bool) error {
-	vals, err := rctlAt(rctl, value, limits.LevelZone)
+func (b consoleBackend) SetZoneCap(ctx context.Context, p api.Principal, zone, name, value string, persist bool) error {
+	vals, err := rctlAt(name, value, rctl.LevelZone)
 	if err != nil {
 		return err
 	}
-	return b.SetRctl(ctx, p, zone, api.RctlChange{Name: rctl, Values: vals}, persist)
+	return b.SetRctl(ctx, p, zone, api.RctlChange{Name: name, Values: vals}, persist)
 }
 
 // AddProject is projadd with -K for each limit.
@@ -50,7 +51,7 @@ func (b consoleBackend) AddProject(ctx context.Context, p api.Principal, zone st
 	var attrs []limits.Attr
 	// Sorted, so the line in /etc/project does not depend on map order.
 	for _, name := range slices.Sorted(maps.Keys(proj.Limits)) {
-		vals, err := rctlAt(name, proj.Limits[name], limits.LevelProject)
+		vals, err := rctlAt(name, proj.Limits[name], rctl.LevelProject)
 		if err != nil {
 			return fmt.Errorf("project %s: %w", proj.Name, err)
 		}
@@ -68,8 +69,8 @@ func (b consoleBackend) AddProject(ctx context.Context, p api.Principal, zone st
 }
 
 // SetProjectLimit is projmod -s -K (or -r -K to remove the limit).
-func (b consoleBackend) SetProjectLimit(ctx context.Context, p api.Principal, zone, project, rctl, value string) error {
-	vals, err := rctlAt(rctl, value, limits.LevelProject)
+func (b consoleBackend) SetProjectLimit(ctx context.Context, p api.Principal, zone, project, name, value string) error {
+	vals, err := rctlAt(name, value, rctl.LevelProject)
 	if err != nil {
 		return err
 	}
@@ -79,13 +80,13 @@ func (b consoleBackend) SetProjectLimit(ctx context.Context, p api.Principal, zo
 			return fmt.Errorf("project %q does not exist in zone %s", project, zone)
 		}
 		if vals == "" {
-			if _, set := pr.Attr(rctl); !set {
+			if _, set := pr.Attr(name); !set {
 				return nil // removing what is not there leaves the file as it is
 			}
-			return ps.Modify(project, limits.Mod{Mode: limits.ModRemove, Attrs: []limits.Attr{{Name: rctl}}})
+			return ps.Modify(project, limits.Mod{Mode: limits.ModRemove, Attrs: []limits.Attr{{Name: name}}})
 		}
 		return ps.Modify(project, limits.Mod{Mode: limits.ModSubstitute,
-			Attrs: []limits.Attr{{Name: rctl, Value: vals, HasValue: true}}})
+			Attrs: []limits.Attr{{Name: name, Value: vals, HasValue: true}}})
 	})
 }
 

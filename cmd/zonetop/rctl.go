@@ -13,6 +13,7 @@ import (
 	"time"
 	"zonetop/api"
 	"zonetop/internal/zoneadmd"
+	"zonetop/rctl"
 
 	"golang.org/x/sys/unix"
 
@@ -134,7 +135,7 @@ type prctlEntity struct {
 type prctlRctl struct {
 	Name   string
 	Usage  *uint64
-	Values []limits.Value
+	Values []rctl.Value
 }
 
 // formatPrctl prints entities in prctl(1)'s layout.
@@ -147,22 +148,22 @@ func formatPrctl(w io.Writer, ents []prctlEntity) {
 		}
 		fmt.Fprintf(w, "%-8s%-10s%11s%8s   %-29s%s\n", "NAME", "PRIVILEGE", "VALUE", "FLAG", "ACTION", "RECIPIENT")
 		for _, r := range e.Rctls {
-			rc, err := limits.Lookup(r.Name)
+			rc, err := rctl.Lookup(r.Name)
 			if err != nil {
 				continue
 			}
 			fmt.Fprintln(w, r.Name)
 			if r.Usage != nil {
-				fmt.Fprintf(w, "%8s%-10s%11s\n", "", "usage", limits.FormatQuantity(*r.Usage, rc.Unit))
+				fmt.Fprintf(w, "%8s%-10s%11s\n", "", "usage", rctl.FormatQuantity(*r.Usage, rc.Unit))
 			}
 			for _, v := range r.Values {
-				fmt.Fprintf(w, "%8s%-10s%11s%8s   %-29s%s\n", "", v.Privilege, limits.FormatQuantity(v.Limit, rc.Unit), "-", v.Action, "-")
+				fmt.Fprintf(w, "%8s%-10s%11s%8s   %-29s%s\n", "", v.Privilege, rctl.FormatQuantity(v.Limit, rc.Unit), "-", v.Action, "-")
 			}
 			sysAction := "deny"
-			if rc.Flags&limits.FlagNoDeny != 0 {
+			if rc.Flags&rctl.FlagNoDeny != 0 {
 				sysAction = "none"
 			}
-			fmt.Fprintf(w, "%8s%-10s%11s%8s   %-29s%s\n", "", "system", limits.FormatQuantity(rc.Max, rc.Unit), "max", sysAction, "-")
+			fmt.Fprintf(w, "%8s%-10s%11s%8s   %-29s%s\n", "", "system", rctl.FormatQuantity(rc.Max, rc.Unit), "max", sysAction, "-")
 		}
 	}
 }
@@ -171,7 +172,7 @@ func runPrctl(g *globals, args []string, _ io.Reader, stdout, stderr io.Writer) 
 	o, rest, err := getopt(args, "n:v:rsxPi:z:h")
 	if err != nil || len(rest) != 1 || last(o, 'i') == "" {
 		if err == nil && has(o, 'h') && last(o, 'n') != "" {
-			rc, lerr := limits.Lookup(last(o, 'n'))
+			rc, lerr := rctl.Lookup(last(o, 'n'))
 			if lerr != nil {
 				return fail(stderr, "prctl", 1, "%v", lerr)
 			}
@@ -225,7 +226,7 @@ func runPrctl(g *globals, args []string, _ io.Reader, stdout, stderr io.Writer) 
 		if name == "" {
 			return fail(stderr, "prctl", 2, "-v/-x need -n NAME")
 		}
-		rc, err := limits.Lookup(name)
+		rc, err := rctl.Lookup(name)
 		if err != nil {
 			return fail(stderr, "prctl", 1, "%v", err)
 		}
@@ -235,13 +236,13 @@ func runPrctl(g *globals, args []string, _ io.Reader, stdout, stderr io.Writer) 
 				return fail(stderr, "prctl", 1, "%v", err)
 			}
 		}
-		if rc.Level == limits.LevelProcess {
+		if rc.Level == rctl.LevelProcess {
 			if err := setProcessRctl(pid, rc, ch.Values, has(o, 'P')); err != nil {
 				return fail(stderr, "prctl", 1, "%v", err)
 			}
 			return 0
 		}
-		if rc.Level == limits.LevelTask && task < 0 {
+		if rc.Level == rctl.LevelTask && task < 0 {
 			return fail(stderr, "prctl", 1, "%s is a task control: name the task (-i task ZONE:ID, or -i process PID)", name)
 		}
 		if err := t.SetRctl(zone, ch, has(o, 'P')); err != nil {
@@ -271,14 +272,14 @@ func runPrctl(g *globals, args []string, _ io.Reader, stdout, stderr io.Writer) 
 		}
 		project = tu.Project
 		// A task's controls in force are what zoneadmd reports.
-		values := map[string][]limits.Value{}
+		values := map[string][]rctl.Value{}
 		for _, ru := range tu.Rctls {
 			if ru.Limited {
-				values[ru.Name] = []limits.Value{{Privilege: limits.Privileged, Limit: ru.Limit, Action: limits.Action{Deny: true}}}
+				values[ru.Name] = []rctl.Value{{Privilege: rctl.Privileged, Limit: ru.Limit, Action: rctl.Action{Deny: true}}}
 			}
 		}
 		ents = append(ents, prctlEntity{Kind: "task", ID: strconv.Itoa(task), Name: zone,
-			Rctls: levelRctls(limits.LevelTask, name, values, tu.Rctls)})
+			Rctls: levelRctls(rctl.LevelTask, name, values, tu.Rctls)})
 	}
 	if project != "" {
 		ps, _, err := t.Projects(zone)
@@ -297,7 +298,7 @@ func runPrctl(g *globals, args []string, _ io.Reader, stdout, stderr io.Writer) 
 			}
 		}
 		ents = append(ents, prctlEntity{Kind: "project", ID: strconv.Itoa(pr.ID), Name: pr.Name,
-			Rctls: levelRctls(limits.LevelProject, name, rcs, usage)})
+			Rctls: levelRctls(rctl.LevelProject, name, rcs, usage)})
 	}
 	if zone != "global" {
 		zr, err := t.ZoneRctls(zone)
@@ -313,7 +314,7 @@ func runPrctl(g *globals, args []string, _ io.Reader, stdout, stderr io.Writer) 
 			usage = u.Rctls
 		}
 		ents = append(ents, prctlEntity{Kind: "zone", ID: zid, Name: zone,
-			Rctls: levelRctls(limits.LevelZone, name, zr, usage)})
+			Rctls: levelRctls(rctl.LevelZone, name, zr, usage)})
 	}
 	formatPrctl(stdout, ents)
 	return 0
@@ -321,9 +322,9 @@ func runPrctl(g *globals, args []string, _ io.Reader, stdout, stderr io.Writer) 
 
 // levelRctls are an entity's rows: every control of its level (or only
 // the one named), with its values and, where sampled, its usage.
-func levelRctls(level limits.Level, only string, values map[string][]limits.Value, usage []api.RctlUsage) []prctlRctl {
+func levelRctls(level rctl.Level, only string, values map[string][]rctl.Value, usage []api.RctlUsage) []prctlRctl {
 	var out []prctlRctl
-	for _, rc := range limits.RctlsAt(level) {
+	for _, rc := range rctl.RctlsAt(level) {
 		if only != "" && rc.Name != only {
 			continue
 		}
@@ -342,16 +343,16 @@ func levelRctls(level limits.Level, only string, values map[string][]limits.Valu
 // prctlValue is a prctl -v limit (with the rctl's unit suffixes) as the
 // privileged value project(5) and the engine take.
 func prctlValue(name, v string) (string, error) {
-	rc, err := limits.Lookup(name)
+	rc, err := rctl.Lookup(name)
 	if err != nil {
 		return "", err
 	}
-	n, err := limits.ParseQuantity(v, rc.Unit)
+	n, err := rctl.ParseQuantity(v, rc.Unit)
 	if err != nil {
 		return "", fmt.Errorf("%s: %w", name, err)
 	}
 	action := "deny"
-	if rc.Flags&limits.FlagNoDeny != 0 {
+	if rc.Flags&rctl.FlagNoDeny != 0 {
 		action = "none"
 	}
 	return fmt.Sprintf("(privileged,%d,%s)", n, action), nil
@@ -361,7 +362,7 @@ func prctlValue(name, v string) (string, error) {
 // soft limit and privileged as the hard one.
 func processEntity(pid int, only string) prctlEntity {
 	ent := prctlEntity{Kind: "process", ID: strconv.Itoa(pid), Name: processName(pid)}
-	for _, rc := range limits.RctlsAt(limits.LevelProcess) {
+	for _, rc := range rctl.RctlsAt(rctl.LevelProcess) {
 		if only != "" && rc.Name != only {
 			continue
 		}
@@ -373,10 +374,10 @@ func processEntity(pid int, only string) prctlEntity {
 		var rl unix.Rlimit
 		if err := unix.Prlimit(pid, res, nil, &rl); err == nil {
 			if rl.Cur != unix.RLIM_INFINITY && rl.Cur != rl.Max {
-				r.Values = append(r.Values, limits.Value{Privilege: limits.Basic, Limit: rl.Cur, Action: limits.Action{Deny: true}})
+				r.Values = append(r.Values, rctl.Value{Privilege: rctl.Basic, Limit: rl.Cur, Action: rctl.Action{Deny: true}})
 			}
 			if rl.Max != unix.RLIM_INFINITY {
-				r.Values = append(r.Values, limits.Value{Privilege: limits.Privileged, Limit: rl.Max, Action: limits.Action{Deny: true}})
+				r.Values = append(r.Values, rctl.Value{Privilege: rctl.Privileged, Limit: rl.Max, Action: rctl.Action{Deny: true}})
 			}
 		}
 		ent.Rctls = append(ent.Rctls, r)
@@ -395,7 +396,7 @@ func processName(pid int) string {
 // setProcessRctl changes a live process's rlimit (prlimit(2)). Linux lets
 // anyone lower a hard limit but raising one needs CAP_SYS_RESOURCE, which
 // zonetop's hosts may lack: the kernel's refusal is reported as it is.
-func setProcessRctl(pid int, rc *limits.Rctl, value string, persist bool) error {
+func setProcessRctl(pid int, rc *rctl.Rctl, value string, persist bool) error {
 	if pid <= 0 {
 		return fmt.Errorf("%s is a process control: name the process (-i process PID)", rc.Name)
 	}
@@ -413,7 +414,7 @@ func setProcessRctl(pid int, rc *limits.Rctl, value string, persist bool) error 
 	if value == "" {
 		rl.Cur, rl.Max = unix.RLIM_INFINITY, unix.RLIM_INFINITY
 	} else {
-		vs, err := limits.ParseValues(value)
+		vs, err := rctl.ParseValues(value)
 		if err != nil || len(vs) != 1 {
 			return fmt.Errorf("%s: bad value %q", rc.Name, value)
 		}
@@ -713,12 +714,12 @@ func runZonestat(g *globals, args []string, _ io.Reader, stdout, stderr io.Write
 	return status
 }
 
-func capCell(r api.RctlUsage, unit limits.Unit) string {
-	used := limits.FormatQuantity(r.Usage, unit)
+func capCell(r api.RctlUsage, unit rctl.Unit) string {
+	used := rctl.FormatQuantity(r.Usage, unit)
 	if !r.EffectiveLimited {
 		return used + "/-"
 	}
-	s := used + "/" + limits.FormatQuantity(r.Effective, unit)
+	s := used + "/" + rctl.FormatQuantity(r.Effective, unit)
 	if r.CappedByZone {
 		s += "*"
 	}
@@ -746,10 +747,10 @@ func formatZonestat(w io.Writer, us []api.ZoneUsage) {
 	}
 	for _, u := range us {
 		fmt.Fprintf(tw, "%s\t%d\t%.1f\t%s\t%s\t%s\t%d\n", termsafe.String(u.Zone), u.Procs, u.CPUPct, cpuCap(get(u.Rctls, "zone.cpu-cap")),
-			capCell(get(u.Rctls, "zone.max-lwps"), limits.UnitCount), capCell(get(u.Rctls, "zone.max-physical-memory"), limits.UnitBytes), u.NrThrottled)
+			capCell(get(u.Rctls, "zone.max-lwps"), rctl.UnitCount), capCell(get(u.Rctls, "zone.max-physical-memory"), rctl.UnitBytes), u.NrThrottled)
 		for _, p := range u.Projects {
 			fmt.Fprintf(tw, "  %s\t%d\t%.1f\t%s\t%s\t%s\t\n", termsafe.String(p.Name), p.Procs, p.CPUPct, cpuCap(get(p.Rctls, "project.cpu-cap")),
-				capCell(get(p.Rctls, "project.max-lwps"), limits.UnitCount), capCell(get(p.Rctls, "project.max-memory"), limits.UnitBytes))
+				capCell(get(p.Rctls, "project.max-lwps"), rctl.UnitCount), capCell(get(p.Rctls, "project.max-memory"), rctl.UnitBytes))
 		}
 	}
 	tw.Flush()

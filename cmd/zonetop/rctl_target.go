@@ -11,6 +11,7 @@ import (
 	"syscall"
 	"zonetop/api"
 	"zonetop/internal/zoneadmd"
+	"zonetop/rctl"
 
 	"zonetop/engine"
 	"zonetop/limits"
@@ -26,7 +27,7 @@ type rctlTarget interface {
 	Zone() string
 	Usage(zone string) (api.ZoneUsage, error)
 	Projects(zone string) (limits.Projects, []string, error)
-	ZoneRctls(zone string) (map[string][]limits.Value, error)
+	ZoneRctls(zone string) (map[string][]rctl.Value, error)
 	ZoneID(zone string) int
 	// ProcessOf is the zone, project and task (-1: none) of a pid as the
 	// caller sees it.
@@ -70,7 +71,7 @@ func (h hostTarget) Projects(zone string) (limits.Projects, []string, error) {
 	return ps, out, err
 }
 
-func (h hostTarget) ZoneRctls(zone string) (map[string][]limits.Value, error) {
+func (h hostTarget) ZoneRctls(zone string) (map[string][]rctl.Value, error) {
 	return h.e.ZoneRctls(context.Background(), h.p, zone)
 }
 
@@ -173,7 +174,7 @@ func (z *zoneTarget) Projects(zone string) (limits.Projects, []string, error) {
 	return pl.Projects, pl.Bad, nil
 }
 
-func (z *zoneTarget) ZoneRctls(zone string) (map[string][]limits.Value, error) {
+func (z *zoneTarget) ZoneRctls(zone string) (map[string][]rctl.Value, error) {
 	u, err := z.Usage(zone)
 	if err != nil {
 		return nil, err
@@ -214,15 +215,15 @@ func (z *zoneTarget) SetRctl(zone string, ch api.RctlChange, _ bool) error {
 	if err := z.own(zone); err != nil {
 		return err
 	}
-	r, err := limits.Lookup(ch.Name)
+	r, err := rctl.Lookup(ch.Name)
 	if err != nil {
 		return err
 	}
-	if r.Level == limits.LevelZone {
+	if r.Level == rctl.LevelZone {
 		_, err := z.zc.Do(zoneadmd.ZoneRequest{Op: "set-zone-cap", Rctl: ch.Name, Value: ch.Values})
 		return err
 	}
-	if r.Level == limits.LevelTask {
+	if r.Level == rctl.LevelTask {
 		_, err := z.zc.Do(zoneadmd.ZoneRequest{Op: "set-task-rctl", TaskID: ch.Task, Rctl: ch.Name, Value: ch.Values})
 		return err
 	}

@@ -6,15 +6,14 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
-
-	"zonetop/limits"
+	"zonetop/rctl"
 )
 
 var updateGolden = flag.Bool("update-prctl", false, "rewrite testdata/prctl.golden")
 
 func TestPrctlFormatGolden(t *testing.T) {
-	vals := func(s string) []limits.Value {
-		vs, err := limits.ParseValues(s)
+	vals := func(s string) []rctl.Value {
+		vs, err := rctl.ParseValues(s)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -12,11 +12,11 @@ import (
 	"zonetop/api"
 	"zonetop/internal/authz"
 	"zonetop/internal/zoneadmd"
+	"zonetop/rctl"
 
 	"golang.org/x/sys/unix"
 
 	"zonetop/engine"
-	"zonetop/limits"
 	"zonetop/ui"
 	"zonetop/zones"
 )
@@ -117,8 +117,8 @@ func (b zoneBackend) ZoneConfig(_ context.Context, p api.Principal, name string)
 	if u, err := zoneDo(zoneadmd.ZoneRequest{Op: "usage"}); err == nil && u.Usage != nil {
 		for name, v := range u.Usage.Caps {
 			q := strconv.FormatUint(v, 10)
-			if rc, err := limits.Lookup(name); err == nil {
-				q = limits.FormatQuantity(v, rc.Unit)
+			if rc, err := rctl.Lookup(name); err == nil {
+				q = rctl.FormatQuantity(v, rc.Unit)
 			}
 			caps = append(caps, name+"="+q)
 		}

@@ -18,6 +18,7 @@ import (
 	"zonetop/internal/platform"
 	"zonetop/limits"
 	"zonetop/limits/cgroups"
+	"zonetop/rctl"
 
 	"golang.org/x/sys/unix"
 )
@@ -128,8 +129,8 @@ const pendingTTL = 5 * time.Second
 
 // Tree resources, by kind.
 var (
-	resShmMemory = limits.Resource("max-shm-memory")
-	resIDs       = [platform.IpcKinds]limits.Resource{"max-shm-ids", "max-sem-ids", "max-msg-ids"}
+	resShmMemory = rctl.Resource("max-shm-memory")
+	resIDs       = [platform.IpcKinds]rctl.Resource{"max-shm-ids", "max-sem-ids", "max-msg-ids"}
 	ipcRctls     = []string{"max-shm-memory", "max-shm-ids", "max-sem-ids", "max-msg-ids"}
 )
 
@@ -228,7 +229,7 @@ func (c *ipcChecker) close() {
 // "(privileged,20000,deny)").
 func (c *ipcChecker) setZoneLimits(rc map[string]string) error {
 	for name, v := range rc {
-		vs, err := limits.ParseValues(v)
+		vs, err := rctl.ParseValues(v)
 		if err != nil {
 			return fmt.Errorf("%s: %w", name, err)
 		}
@@ -259,8 +260,8 @@ func (c *ipcChecker) project(name string) *limits.Node {
 }
 
 func (c *ipcChecker) applyProject(n *limits.Node, ps limits.Projects) {
-	defaults := limits.Defaults(limits.LevelProject)
-	var rc map[string][]limits.Value
+	defaults := rctl.Defaults(rctl.LevelProject)
+	var rc map[string][]rctl.Value
 	if p, ok := ps.Lookup(n.Name()); ok {
 		var err error
 		if rc, err = p.Rctls(); err != nil {
@@ -272,7 +273,7 @@ func (c *ipcChecker) applyProject(n *limits.Node, ps limits.Projects) {
 		vs, ok := rc[name]
 		if !ok {
 			if d, ok := defaults[name]; ok {
-				vs = []limits.Value{d}
+				vs = []rctl.Value{d}
 			}
 		}
 		if err := n.SetRctl(name, vs); err != nil {

@@ -13,6 +13,7 @@ import (
 	"zonetop/internal/platform"
 	"zonetop/internal/wire"
 	"zonetop/limits"
+	"zonetop/rctl"
 )
 
 // ipcSupervisor is zoneadmd's running IPC check: the listener fetched from
@@ -148,7 +149,7 @@ func (d *zoneadmd) ipcUsage() []api.IPCUsage {
 	row := func(n *limits.Node, name string) api.IPCUsage {
 		u := api.IPCUsage{Project: name, Used: map[string]uint64{}, Limit: map[string]uint64{}}
 		for _, r := range ipcRctls {
-			res := limits.Resource(r)
+			res := rctl.Resource(r)
 			u.Used[r] = n.Usage(res).Used
 			if l, _, ok := n.EffectiveLimit(res); ok {
 				u.Limit[r] = l

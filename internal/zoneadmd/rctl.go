@@ -9,6 +9,7 @@ import (
 	"zonetop/internal/configs"
 	"zonetop/internal/pathrs"
 	"zonetop/limits"
+	"zonetop/rctl"
 	"zonetop/zones"
 
 	"golang.org/x/sys/unix"
@@ -25,7 +26,7 @@ import (
 // meant that way) and is left out.
 func zoneRctlValues(cfg *zones.Config) map[string]uint64 {
 	out := map[string]uint64{}
-	for _, r := range limits.RctlsAt(limits.LevelZone) {
+	for _, r := range rctl.RctlsAt(rctl.LevelZone) {
 		v, ok := cfg.ZoneRctl(r.Name)
 		if !ok {
 			continue
@@ -126,11 +127,11 @@ func SpecLimits(cfg *zones.Config, s *configs.PlatformSpec) error {
 // privileged reduces an rctl's values to the one number a kernel cap
 // takes: the lowest privileged (or system) value whose action enforces,
 // or any value for shares, which are weights and never deny.
-func Privileged(name string, vs []limits.Value) (uint64, bool) {
+func Privileged(name string, vs []rctl.Value) (uint64, bool) {
 	best, found := uint64(0), false
 	shares := strings.HasSuffix(name, ".cpu-shares")
 	for _, v := range vs {
-		if v.Privilege == limits.Basic || (!shares && !v.Action.Enforcing()) {
+		if v.Privilege == rctl.Basic || (!shares && !v.Action.Enforcing()) {
 			continue
 		}
 		if !found || v.Limit < best {
@@ -161,7 +162,7 @@ func projectRctlValues(p *limits.Project) map[string]uint64 {
 // dropped. The cpu cap is clamped to zoneCap (percent, 0 = none): cgroup
 // v1 refuses a child quota above its parent's, and the zone's is the
 // effective limit anyway.
-func resourcesOf(l limits.Level, rc map[string]uint64, zoneCap uint64) *limits.Resources {
+func resourcesOf(l rctl.Level, rc map[string]uint64, zoneCap uint64) *limits.Resources {
 	r := limits.ResourcesFor(l, rc)
 	if r.Pids == nil {
 		v := int64(-1)
@@ -171,7 +172,7 @@ func resourcesOf(l limits.Level, rc map[string]uint64, zoneCap uint64) *limits.R
 		v := int64(-1)
 		r.Memory = &v
 	}
-	if l != limits.LevelTask {
+	if l != rctl.LevelTask {
 		if r.CPUShares == nil {
 			v := uint64(1)
 			r.CPUShares = &v
@@ -180,7 +181,7 @@ func resourcesOf(l limits.Level, rc map[string]uint64, zoneCap uint64) *limits.R
 			v := uint64(0)
 			r.CPUCap = &v
 		}
-		if zoneCap > 0 && l != limits.LevelZone && *r.CPUCap > zoneCap {
+		if zoneCap > 0 && l != rctl.LevelZone && *r.CPUCap > zoneCap {
 			v := zoneCap
 			r.CPUCap = &v
 		}

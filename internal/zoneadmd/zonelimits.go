@@ -17,6 +17,7 @@ import (
 	"zonetop/internal/configs"
 	"zonetop/internal/pathrs"
 	"zonetop/limits"
+	"zonetop/rctl"
 
 	"golang.org/x/sys/unix"
 )
@@ -110,7 +111,7 @@ func newZoneLimits(parent limits.Parent, spec *configs.PlatformSpec) (*zoneLimit
 
 // zoneResources are the zone cgroup's caps.
 func (l *zoneLimits) zoneResources() *limits.Resources {
-	r := resourcesOf(limits.LevelZone, l.rctls, 0)
+	r := resourcesOf(rctl.LevelZone, l.rctls, 0)
 	r.CPUs = l.cpus
 	return r
 }
@@ -124,7 +125,7 @@ func (l *zoneLimits) applyZone(oldCap uint64) error {
 	if newCap > 0 && (oldCap == 0 || newCap < oldCap) {
 		for name, g := range l.groups {
 			if p, ok := l.projects.Lookup(name); ok {
-				if err := g.Apply(resourcesOf(limits.LevelProject, projectRctlValues(p), newCap)); err != nil {
+				if err := g.Apply(resourcesOf(rctl.LevelProject, projectRctlValues(p), newCap)); err != nil {
 					return err
 				}
 			}
@@ -135,7 +136,7 @@ func (l *zoneLimits) applyZone(oldCap uint64) error {
 	}
 	for name, g := range l.groups {
 		if p, ok := l.projects.Lookup(name); ok {
-			if err := g.Apply(resourcesOf(limits.LevelProject, projectRctlValues(p), newCap)); err != nil {
+			if err := g.Apply(resourcesOf(rctl.LevelProject, projectRctlValues(p), newCap)); err != nil {
 				return err
 			}
 		}
@@ -201,7 +202,7 @@ func (l *zoneLimits) loadProjects(adopt bool) ([]string, error) {
 		if !ok && p.Name != "system" {
 			continue // made with its caps on first use (groupOf)
 		}
-		r := resourcesOf(limits.LevelProject, projectRctlValues(p), l.zoneCap())
+		r := resourcesOf(rctl.LevelProject, projectRctlValues(p), l.zoneCap())
 		if ok {
 			err = g.Apply(r)
 		} else {
@@ -236,7 +237,7 @@ func (l *zoneLimits) groupOf(p *limits.Project) (limits.Group, error) {
 	if g := l.groups[p.Name]; g != nil {
 		return g, nil
 	}
-	g, err := l.back.Create(l.name+"/"+p.Name, resourcesOf(limits.LevelProject, projectRctlValues(p), l.zoneCap()))
+	g, err := l.back.Create(l.name+"/"+p.Name, resourcesOf(rctl.LevelProject, projectRctlValues(p), l.zoneCap()))
 	if err != nil {
 		if g != nil {
 			_ = g.Delete()
@@ -332,7 +333,7 @@ func (l *zoneLimits) placement(req *api.ExecRequest) (limits.Group, int, []limit
 	if err != nil {
 		return nil, 0, nil, err
 	}
-	procRc := map[string][]limits.Value{}
+	procRc := map[string][]rctl.Value{}
 	for name, vs := range rc {
 		if strings.HasPrefix(name, "process.") {
 			procRc[name] = vs
@@ -363,7 +364,7 @@ func (l *zoneLimits) placement(req *api.ExecRequest) (limits.Group, int, []limit
 			task++
 		}
 		l.nextTask = task + 1
-		tg, err := l.back.Create(fmt.Sprintf("%s/%s/task.%d", l.name, p.Name, task), resourcesOf(limits.LevelTask, taskRc, 0))
+		tg, err := l.back.Create(fmt.Sprintf("%s/%s/task.%d", l.name, p.Name, task), resourcesOf(rctl.LevelTask, taskRc, 0))
 		if err != nil {
 			if tg != nil {
 				_ = tg.Delete()
@@ -377,7 +378,7 @@ func (l *zoneLimits) placement(req *api.ExecRequest) (limits.Group, int, []limit
 }
 
 // taskRctls are the task.* controls a project gives each of its tasks.
-func taskRctls(rc map[string][]limits.Value) map[string]uint64 {
+func taskRctls(rc map[string][]rctl.Value) map[string]uint64 {
 	out := map[string]uint64{}
 	for name, vs := range rc {
 		if strings.HasPrefix(name, "task.") {
@@ -589,13 +590,13 @@ func (d *zoneadmd) setRctl(ch *api.RctlChange) error {
 	if ch == nil {
 		return errors.New("set-rctl: no change")
 	}
-	r, err := limits.Lookup(ch.Name)
+	r, err := rctl.Lookup(ch.Name)
 	if err != nil {
 		return err
 	}
-	var vs []limits.Value
+	var vs []rctl.Value
 	if ch.Values != "" {
-		if vs, err = limits.ParseValues(ch.Values); err != nil {
+		if vs, err = rctl.ParseValues(ch.Values); err != nil {
 			return fmt.Errorf("%s: %w", ch.Name, err)
 		}
 		for _, v := range vs {
@@ -608,7 +609,7 @@ func (d *zoneadmd) setRctl(ch *api.RctlChange) error {
 	defer l.mu.Unlock()
 	switch ch.Level {
 	case "task":
-		if r.Level != limits.LevelTask {
+		if r.Level != rctl.LevelTask {
 			return fmt.Errorf("%s is not a task control", ch.Name)
 		}
 		t, ok := l.tasks[ch.Task]
@@ -624,14 +625,14 @@ func (d *zoneadmd) setRctl(ch *api.RctlChange) error {
 		} else {
 			delete(rc, ch.Name)
 		}
-		if err := t.g.Apply(resourcesOf(limits.LevelTask, rc, 0)); err != nil {
+		if err := t.g.Apply(resourcesOf(rctl.LevelTask, rc, 0)); err != nil {
 			return fmt.Errorf("task %d %s: %w", ch.Task, ch.Name, err)
 		}
 		t.rctls = rc
 		l.tasks[ch.Task] = t
 		return nil
 	case "zone":
-		if r.Level != limits.LevelZone {
+		if r.Level != rctl.LevelZone {
 			return fmt.Errorf("%s is not a zone control", ch.Name)
 		}
 		old := l.zoneCap()
@@ -664,7 +665,7 @@ func (d *zoneadmd) setRctl(ch *api.RctlChange) error {
 		d.mu.Unlock()
 		return nil
 	case "project":
-		if r.Level == limits.LevelZone {
+		if r.Level == rctl.LevelZone {
 			return fmt.Errorf("%s is not a project control", ch.Name)
 		}
 		p, ok := l.projects.Lookup(ch.Project)
@@ -676,14 +677,14 @@ func (d *zoneadmd) setRctl(ch *api.RctlChange) error {
 		if g == nil {
 			return nil // written when its cgroup is made (groupOf)
 		}
-		return g.Apply(resourcesOf(limits.LevelProject, projectRctlValues(p), l.zoneCap()))
+		return g.Apply(resourcesOf(rctl.LevelProject, projectRctlValues(p), l.zoneCap()))
 	}
 	return fmt.Errorf("set-rctl: level %q: want zone or project", ch.Level)
 }
 
 // setProjectAttr replaces (or, with no values, removes) an rctl attribute
 // of a project entry.
-func SetProjectAttr(p *limits.Project, name string, vs []limits.Value) {
+func SetProjectAttr(p *limits.Project, name string, vs []rctl.Value) {
 	out := p.Attrs[:0:0]
 	for _, a := range p.Attrs {
 		if a.Name != name {
@@ -693,7 +694,7 @@ func SetProjectAttr(p *limits.Project, name string, vs []limits.Value) {
 	if len(vs) > 0 {
 		// HasValue, or the entry is written back as a bare name and the
 		// limit is lost from /etc/project.
-		out = append(out, limits.Attr{Name: name, Value: limits.FormatValues(vs), HasValue: true})
+		out = append(out, limits.Attr{Name: name, Value: rctl.FormatValues(vs), HasValue: true})
 	}
 	p.Attrs = out
 }

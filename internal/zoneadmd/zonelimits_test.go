@@ -2,6 +2,7 @@ package zoneadmd
 
 import (
 	"testing"
+	"zonetop/rctl"
 
 	"zonetop/limits"
 )
@@ -10,7 +11,7 @@ import (
 // value, not as a bare attribute name.
 func TestSetProjectAttrKeepsValue(t *testing.T) {
 	p := limits.Project{Name: "batch", ID: 100}
-	vs, err := limits.ParseValues("(privileged,12,deny)")
+	vs, err := rctl.ParseValues("(privileged,12,deny)")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -15,6 +15,7 @@ import (
 	"zonetop/internal/configs"
 	"zonetop/internal/pathrs"
 	"zonetop/limits"
+	"zonetop/rctl"
 
 	"golang.org/x/sys/unix"
 )
@@ -106,7 +107,7 @@ func setProjectLimits(ps limits.Projects, project string, set map[string]string)
 	}
 	// A zone cap is refused whatever else the request says.
 	for name := range set {
-		if r, err := limits.Lookup(name); err == nil && r.Level == limits.LevelZone {
+		if r, err := rctl.Lookup(name); err == nil && r.Level == rctl.LevelZone {
 			return fmt.Errorf("%s: %w", name, ErrZoneCaps)
 		}
 	}
@@ -122,13 +123,13 @@ func setProjectLimits(ps limits.Projects, project string, set map[string]string)
 	}
 	sort.Strings(names)
 	for _, name := range names {
-		r, err := limits.Lookup(name)
+		r, err := rctl.Lookup(name)
 		if err != nil {
 			return err
 		}
-		var vs []limits.Value
+		var vs []rctl.Value
 		if v := set[name]; v != "" {
-			if vs, err = limits.ParseValues(v); err != nil {
+			if vs, err = rctl.ParseValues(v); err != nil {
 				return fmt.Errorf("%s: %w", name, err)
 			}
 			for _, v := range vs {
@@ -214,7 +215,7 @@ func zoneRctlOf(name string) string {
 		return "zone.max-physical-memory"
 	}
 	if rest, ok := strings.CutPrefix(name, "project."); ok {
-		if _, err := limits.Lookup("zone." + rest); err == nil {
+		if _, err := rctl.Lookup("zone." + rest); err == nil {
 			return "zone." + rest
 		}
 	}
@@ -234,9 +235,9 @@ func cappedNotes(p *limits.Project, zoneCaps map[string]uint64) []string {
 	for _, n := range names {
 		zn := zoneRctlOf(n)
 		if z, ok := zoneCaps[zn]; ok && zn != "" && !strings.HasSuffix(n, "cpu-shares") && own[n] > z {
-			r, _ := limits.Lookup(n)
+			r, _ := rctl.Lookup(n)
 			out = append(out, fmt.Sprintf("project %s: %s=%s capped by zone (%s=%s)", p.Name, n,
-				limits.FormatQuantity(own[n], r.Unit), zn, limits.FormatQuantity(z, r.Unit)))
+				rctl.FormatQuantity(own[n], r.Unit), zn, rctl.FormatQuantity(z, r.Unit)))
 		}
 	}
 	return out

@@ -23,6 +23,7 @@ import (
 	"zonetop/internal/platform"
 	"zonetop/internal/wire"
 	"zonetop/limits"
+	"zonetop/rctl"
 	"zonetop/termsafe"
 	"zonetop/zones"
 
@@ -220,7 +221,7 @@ func decodeZoneRequest(b []byte) (ZoneRequest, error) {
 			return ZoneRequest{}, errors.New("set-zone-cap: no rctl")
 		}
 	case "set-task-rctl":
-		if r, err := limits.Lookup(req.Rctl); err != nil || r.Level != limits.LevelTask {
+		if r, err := rctl.Lookup(req.Rctl); err != nil || r.Level != rctl.LevelTask {
 			return ZoneRequest{}, fmt.Errorf("set-task-rctl: %q is not a task control", req.Rctl)
 		}
 		if req.TaskID <= 0 {

@@ -17,6 +17,7 @@ import (
 	"zonetop/internal/pathrs"
 	"zonetop/internal/ztest"
 	"zonetop/limits"
+	"zonetop/rctl"
 	"zonetop/zones"
 
 	"golang.org/x/sys/unix"
@@ -254,7 +255,7 @@ func FuzzZoneSockDecode(f *testing.F) {
 				t.Fatalf("newtask of project %q accepted", req.Task)
 			}
 			if req.Op == "set-task-rctl" {
-				if r, err := limits.Lookup(req.Rctl); err != nil || r.Level != limits.LevelTask || req.TaskID <= 0 {
+				if r, err := rctl.Lookup(req.Rctl); err != nil || r.Level != rctl.LevelTask || req.TaskID <= 0 {
 					t.Fatalf("set-task-rctl of %q on task %d accepted", req.Rctl, req.TaskID)
 				}
 			}
