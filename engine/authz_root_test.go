@@ -12,6 +12,7 @@ import (
 	"syscall"
 	"testing"
 	"zonetop/api"
+	"zonetop/client"
 	"zonetop/internal/audit"
 	"zonetop/internal/pathrs"
 	"zonetop/internal/zoneadmd"
@@ -39,11 +40,11 @@ func init() {
 	}
 	switch kind {
 	case "zonesock":
-		var req zoneadmd.ZoneRequest
+		var req api.ZoneRequest
 		if err := json.Unmarshal([]byte(arg), &req); err != nil {
 			fail(err)
 		}
-		zc, err := zoneadmd.DialZone(envOr("ZONETOP_PROBE_SOCK", zoneadmd.ZoneSockPath))
+		zc, err := client.DialZone(envOr("ZONETOP_PROBE_SOCK", api.ZoneSockPath))
 		if err != nil {
 			fail(err)
 		}
@@ -55,7 +56,7 @@ func init() {
 		fmt.Println(string(b))
 	case "delegate":
 		op, zone, _ := strings.Cut(arg, ":")
-		if _, err := DelegatedOp(os.Getenv("ZONETOP_PROBE_ROOT"), zone, op, nil, 0); err != nil {
+		if _, err := client.DelegatedOp(os.Getenv("ZONETOP_PROBE_ROOT"), zone, op, nil, 0); err != nil {
 			fail(err)
 		}
 	case "exec":
@@ -153,10 +154,10 @@ func TestZoneSocketAndDelegation(t *testing.T) {
 		t.Errorf("/etc/project → /etc/shadow read %q, %v", b, err)
 	}
 	// A host process is not a peer of the zone's socket.
-	if zc, err := zoneadmd.DialZone(filepath.Join(zoneadmd.ZoneSockDir(z.root, name), "zone.sock")); err != nil {
+	if zc, err := client.DialZone(filepath.Join(zoneadmd.ZoneSockDir(z.root, name), "zone.sock")); err != nil {
 		t.Errorf("dial zone socket from the host: %v", err)
 	} else {
-		if _, err := zc.Do(zoneadmd.ZoneRequest{Op: "info"}); err == nil {
+		if _, err := zc.Do(api.ZoneRequest{Op: "info"}); err == nil {
 			t.Error("a host process was served on the zone socket")
 		}
 		zc.Close()

@@ -279,7 +279,7 @@ func TestServeRefusesDescriptors(t *testing.T) {
 	done := make(chan error, 1)
 	go func() { done <- e.Serve(ctx) }()
 	defer func() { cancel(); <-done }()
-	sock := ServeSock(root)
+	sock := configs.ServeSock(root)
 	for i := 0; ; i++ {
 		if st, err := os.Stat(sock); err == nil && st.Mode()&os.ModeSocket != 0 {
 			break

@@ -7,7 +7,6 @@ import (
 	"log"
 	"net"
 	"os"
-	"path/filepath"
 	"time"
 	"zonetop/api"
 	"zonetop/internal/configs"
@@ -34,17 +33,12 @@ const (
 	serveRootReserve = 16
 )
 
-// ServeSock is the service's socket under a root prefix.
-func ServeSock(rootPrefix string) string {
-	return filepath.Join(configs.RunBase(rootPrefix), "zonetop.sock")
-}
-
 // Serve runs the zonetop service until ctx ends.
 func (e *Engine) Serve(ctx context.Context) error {
 	if err := os.MkdirAll(configs.RunBase(e.Root), 0o755); err != nil {
 		return fmt.Errorf("serve: %w", err)
 	}
-	sock := ServeSock(e.Root)
+	sock := configs.ServeSock(e.Root)
 	_ = os.Remove(sock)
 	lis, err := net.ListenUnix("unixpacket", &net.UnixAddr{Name: sock, Net: "unixpacket"})
 	if err != nil {
@@ -156,54 +150,4 @@ func (e *Engine) serveRequest(c *wire.Conn, p api.Principal) {
 	default:
 		_ = c.Send(wire.Response{Error: fmt.Sprintf("zonetop service: unknown request %q", req.Op), Code: api.CodeInvalid})
 	}
-}
-
-// DelegatedList lists, for a caller who is not root, the zones it may see,
-// through the zonetop service.
-func DelegatedList(rootPrefix string, opts api.ListOptions) ([]api.ZoneInfo, error) {
-	var args []string
-	if opts.Configured {
-		args = append(args, "-c")
-	}
-	if opts.Installed {
-		args = append(args, "-i")
-	}
-	resp, err := wire.RoundTrip(ServeSock(rootPrefix), wire.Request{Op: "list", Args: args})
-	if err != nil {
-		return nil, fmt.Errorf("zonetop service (%s): %w", ServeSock(rootPrefix), err)
-	}
-	if !resp.OK {
-		return nil, api.FromWire(resp.Error, resp.Code)
-	}
-	return resp.Zones, nil
-}
-
-// DelegatedOp runs a life-cycle operation (ready, boot, halt, shutdown)
-// for a caller who is not root: the zone's zoneadmd (started by the
-// zonetop service when none runs) authorizes it by the caller's
-// credentials and does it.
-func DelegatedOp(rootPrefix, name, op string, args []string, timeout time.Duration) (api.ZoneStatus, error) {
-	if err := configs.CheckZoneName(name); err != nil {
-		return api.ZoneStatus{}, err
-	}
-	if err := delegatedStart(rootPrefix, name, op); err != nil {
-		return api.ZoneStatus{}, err
-	}
-	return zoneadmd.Call(rootPrefix, name, wire.Request{Op: op, Args: args, Timeout: timeout}, false)
-}
-
-// delegatedStart has the zonetop service start the zone's zoneadmd when
-// none runs, for a caller who cannot start it itself.
-func delegatedStart(rootPrefix, name, op string) error {
-	if zoneadmd.ZoneadmdRunning(rootPrefix, name) {
-		return nil
-	}
-	resp, err := wire.RoundTrip(ServeSock(rootPrefix), wire.Request{Op: "start", Args: []string{name}})
-	if err != nil {
-		return fmt.Errorf("%s %s: no zoneadmd, and the zonetop service (%s) does not answer: %w", op, name, ServeSock(rootPrefix), err)
-	}
-	if !resp.OK {
-		return fmt.Errorf("%s %s: %s", op, name, resp.Error)
-	}
-	return nil
 }

@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"zonetop/api"
+	"zonetop/client"
 	"zonetop/internal/configs"
 	"zonetop/internal/zoneadmd"
 	"zonetop/zones"
@@ -51,7 +52,7 @@ func (e *Engine) AttachConsole(ctx context.Context, p api.Principal, name string
 		if err := configs.CheckZoneName(name); err != nil {
 			return nil, err
 		}
-		if err := delegatedStart(e.Root, name, "zlogin -C"); err != nil {
+		if err := client.DelegatedStart(e.Root, name, "zlogin -C"); err != nil {
 			return nil, err
 		}
 		return AttachConsole(e.Root, name, opts)

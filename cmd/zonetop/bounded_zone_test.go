@@ -10,8 +10,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"zonetop/api"
+	"zonetop/client"
 	"zonetop/internal/audit"
-	"zonetop/internal/zoneadmd"
 )
 
 // A zone must not hurt the host: one unprivileged user of a zone can
@@ -37,11 +38,11 @@ func xbTool(args []string) int {
 		var n int
 		fmt.Sscan(args[1], &n)
 		held, refused, first := 0, 0, ""
-		var conns []*zoneadmd.ZoneClient
+		var conns []*client.ZoneClient
 		for i := 0; i < n; i++ {
-			zc, err := zoneadmd.DialZone(zoneadmd.ZoneSockPath)
+			zc, err := client.DialZone(api.ZoneSockPath)
 			if err == nil {
-				_, err = zc.Do(zoneadmd.ZoneRequest{Op: "info"})
+				_, err = zc.Do(api.ZoneRequest{Op: "info"})
 			}
 			if err != nil {
 				refused++
@@ -74,7 +75,7 @@ func xbTool(args []string) int {
 	case args[0] == "flood" && len(args) == 2:
 		var n int
 		fmt.Sscan(args[1], &n)
-		zc, err := zoneadmd.DialZone(zoneadmd.ZoneSockPath)
+		zc, err := client.DialZone(api.ZoneSockPath)
 		if err != nil {
 			fmt.Fprintln(os.Stderr, err)
 			return 1
@@ -82,7 +83,7 @@ func xbTool(args []string) int {
 		defer zc.Close()
 		counts := map[string]int{}
 		for i := 0; i < n; i++ {
-			_, err := zc.Do(zoneadmd.ZoneRequest{Op: "set-zone-cap", Rctl: "zone.max-lwps", Value: fmt.Sprint(100000 + i)})
+			_, err := zc.Do(api.ZoneRequest{Op: "set-zone-cap", Rctl: "zone.max-lwps", Value: fmt.Sprint(100000 + i)})
 			switch {
 			case err == nil:
 				counts["ok"]++
@@ -98,13 +99,13 @@ func xbTool(args []string) int {
 		fmt.Printf("ok=%d denied=%d slow=%d\n", counts["ok"], counts["denied"], counts["slow"])
 		return 0
 	case args[0] == "inject" && len(args) == 2:
-		zc, err := zoneadmd.DialZone(zoneadmd.ZoneSockPath)
+		zc, err := client.DialZone(api.ZoneSockPath)
 		if err != nil {
 			fmt.Fprintln(os.Stderr, err)
 			return 1
 		}
 		defer zc.Close()
-		_, err = zc.Do(zoneadmd.ZoneRequest{Op: "project", Project: &zoneadmd.ProjectRequest{Op: "add", Name: args[1]}})
+		_, err = zc.Do(api.ZoneRequest{Op: "project", Project: &api.ProjectRequest{Op: "add", Name: args[1]}})
 		fmt.Println(err)
 		return 0
 	}

@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
-	"zonetop/internal/zoneadmd"
+	"zonetop/client"
 
 	"zonetop/engine"
 	"zonetop/ui"
@@ -16,7 +16,7 @@ func runConsole(g *globals, stdout io.Writer, stderr io.Writer) int {
 	if g.demo {
 		return runDemo(g, stdout, stderr)
 	}
-	if zoneadmd.InZone() {
+	if client.InZone() {
 		// Inside a zone the console is the zone administrator's view,
 		// over the zone socket.
 		b, p, err := newZoneBackend()

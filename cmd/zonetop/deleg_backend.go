@@ -9,6 +9,7 @@ import (
 	"sync"
 	"time"
 	"zonetop/api"
+	"zonetop/client"
 	"zonetop/internal/authz"
 
 	"zonetop/engine"
@@ -44,7 +45,7 @@ func newDelegBackend(e *engine.Engine) *delegBackend {
 // List asks the zonetop service, which lists only the zones this user
 // administers, each with the user's auths on it.
 func (b *delegBackend) List(ctx context.Context, p api.Principal, opts api.ListOptions) ([]api.ZoneInfo, error) {
-	zs, err := engine.DelegatedList(b.Root, opts)
+	zs, err := client.DelegatedList(b.Root, opts)
 	if err != nil {
 		return nil, err
 	}
@@ -77,7 +78,7 @@ func (b *delegBackend) DeleteZone(ctx context.Context, p api.Principal, name str
 // zonecfg runs one zonecfg session through the service.
 func (b *delegBackend) zonecfg(args []string, script string) (string, error) {
 	var out, errOut bytes.Buffer
-	code, err := engine.DelegatedZonecfg(b.Root, args, false, strings.NewReader(script), &out, &errOut)
+	code, err := client.DelegatedZonecfg(b.Root, args, false, strings.NewReader(script), &out, &errOut)
 	if err != nil {
 		return out.String(), err
 	}
@@ -120,7 +121,7 @@ func (b *delegBackend) op(p api.Principal, name, op string, action api.Action, a
 	if err := b.may(p, name, action); err != nil {
 		return api.ZoneStatus{}, err
 	}
-	return engine.DelegatedOp(b.Root, name, op, args, timeout)
+	return client.DelegatedOp(b.Root, name, op, args, timeout)
 }
 
 func (b *delegBackend) ReadyZone(ctx context.Context, p api.Principal, name string) (api.ZoneStatus, error) {

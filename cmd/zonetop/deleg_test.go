@@ -13,6 +13,7 @@ import (
 	"time"
 	"zonetop/api"
 	"zonetop/internal/audit"
+	"zonetop/internal/configs"
 
 	"zonetop/engine"
 )
@@ -93,7 +94,7 @@ func newDelegLabOn(t *testing.T, z *cliZone) *delegLab {
 			<-done
 		}
 	})
-	sock := engine.ServeSock(z.root)
+	sock := configs.ServeSock(z.root)
 	for i := 0; ; i++ {
 		if st, err := os.Stat(sock); err == nil && st.Mode()&os.ModeSocket != 0 {
 			break

@@ -9,7 +9,7 @@ import (
 	"syscall"
 	"time"
 	"zonetop/api"
-	"zonetop/internal/zoneadmd"
+	"zonetop/client"
 
 	"zonetop/engine"
 )
@@ -21,27 +21,27 @@ import (
 
 // delegatedUser reports whether this front end runs as a host user other
 // than root.
-func delegatedUser() bool { return os.Geteuid() != 0 && !zoneadmd.InZone() }
+func delegatedUser() bool { return os.Geteuid() != 0 && !client.InZone() }
 
 // listZones is the zone listing as the caller may see it.
 func listZones(e *engine.Engine, opts api.ListOptions) ([]api.ZoneInfo, error) {
 	switch {
-	case zoneadmd.InZone():
+	case client.InZone():
 		return zoneSelfList()
 	case os.Geteuid() != 0:
-		return engine.DelegatedList(e.Root, opts)
+		return client.DelegatedList(e.Root, opts)
 	}
 	return e.List(context.Background(), engine.CurrentPrincipal(), opts)
 }
 
 // zoneSelfList is `zoneadm list` inside a zone: the zone itself.
 func zoneSelfList() ([]api.ZoneInfo, error) {
-	zc, err := zoneadmd.DialZone(zoneadmd.ZoneSockPath)
+	zc, err := client.DialZone(api.ZoneSockPath)
 	if err != nil {
 		return nil, err
 	}
 	defer zc.Close()
-	r, err := zc.Do(zoneadmd.ZoneRequest{Op: "info"})
+	r, err := zc.Do(api.ZoneRequest{Op: "info"})
 	if err != nil {
 		return nil, err
 	}
@@ -66,7 +66,7 @@ func delegatedZoneadm(g *globals, zone, sub string, args []string, stderr io.Wri
 		if len(args) > 0 && args[0] == "--" {
 			args = args[1:]
 		}
-		if _, err := engine.DelegatedOp(g.root, zone, "halt", nil, 0); err != nil {
+		if _, err := client.DelegatedOp(g.root, zone, "halt", nil, 0); err != nil {
 			fmt.Fprintf(stderr, "zoneadm: %v\n", err)
 			return 1
 		}
@@ -77,7 +77,7 @@ func delegatedZoneadm(g *globals, zone, sub string, args []string, stderr io.Wri
 			fmt.Fprintf(stderr, "zoneadm: %v\n%s", err, zoneadmUsage)
 			return 2
 		}
-		if _, err := engine.DelegatedOp(g.root, zone, sub, nil, sa.timeout); err != nil {
+		if _, err := client.DelegatedOp(g.root, zone, sub, nil, sa.timeout); err != nil {
 			fmt.Fprintf(stderr, "zoneadm: %v\n", err)
 			return 1
 		}
@@ -89,7 +89,7 @@ func delegatedZoneadm(g *globals, zone, sub string, args []string, stderr io.Wri
 		fmt.Fprintf(stderr, "zoneadm: %s %s: permission denied: only the global administrator may do this\n", sub, zone)
 		return 1
 	}
-	if _, err := engine.DelegatedOp(g.root, zone, sub, args, timeout); err != nil {
+	if _, err := client.DelegatedOp(g.root, zone, sub, args, timeout); err != nil {
 		fmt.Fprintf(stderr, "zoneadm: %v\n", err)
 		return 1
 	}

@@ -9,7 +9,7 @@ import (
 	"strings"
 	"testing"
 	"time"
-	"zonetop/internal/zoneadmd"
+	"zonetop/api"
 )
 
 // needE2E skips without root or tmux, but fails when CI=true, where the
@@ -174,7 +174,7 @@ func TestZoneConsoleEndToEnd(t *testing.T) {
 	c := &tmuxConsole{t: t, socket: "zonetop-e2e-zone-" + l.tag}
 	t.Cleanup(func() { _ = exec.Command("tmux", "-L", c.socket, "kill-server").Run() })
 	c.tmux("new-session", "-d", "-s", "zt", "-x", "120", "-y", "40",
-		ztBin+" --root "+l.root+" zlogin -t "+z+" "+zoneadmd.ZoneBinaryPath)
+		ztBin+" --root "+l.root+" zlogin -t "+z+" "+api.ZoneBinaryPath)
 	c.wait("the zone administrator's console", regexp.MustCompile(`zone administrator of `+z), 20*time.Second)
 	c.wait("its own zone alone", regexp.MustCompile(`1 zone\s+1 running`), 10*time.Second)
 

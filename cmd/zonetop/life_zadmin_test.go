@@ -10,7 +10,6 @@ import (
 	"time"
 	"zonetop/api"
 	"zonetop/internal/audit"
-	"zonetop/internal/zoneadmd"
 )
 
 // The zone administrator's tools, run inside a real zone with the zonetop
@@ -26,7 +25,7 @@ func (l *lab) inZone(zone, user string, args ...string) (string, string, int) {
 	if user != "" {
 		argv = append(argv, "-l", user)
 	}
-	argv = append(argv, zone, zoneadmd.ZoneBinaryPath)
+	argv = append(argv, zone, api.ZoneBinaryPath)
 	return l.run(append(argv, args...)...)
 }
 

@@ -12,6 +12,7 @@ import (
 	"text/tabwriter"
 	"time"
 	"zonetop/api"
+	"zonetop/client"
 	"zonetop/internal/zoneadmd"
 	"zonetop/rctl"
 
@@ -534,7 +535,7 @@ func runProjadd(g *globals, args []string, _ io.Reader, _, stderr io.Writer) int
 	if err != nil || len(rest) != 1 {
 		return usageFail(stderr, "projadd", err, projaddUsage)
 	}
-	req := zoneadmd.ProjectRequest{Op: "add", Name: rest[0], Users: splitList(last(o, 'U')), Groups: splitList(last(o, 'G')), Attrs: o['K']}
+	req := api.ProjectRequest{Op: "add", Name: rest[0], Users: splitList(last(o, 'U')), Groups: splitList(last(o, 'G')), Attrs: o['K']}
 	if s := last(o, 'p'); s != "" {
 		id, err := strconv.Atoi(s)
 		if err != nil {
@@ -554,7 +555,7 @@ func runProjadd(g *globals, args []string, _ io.Reader, _, stderr io.Writer) int
 
 // editProjects sends a project change to the target and reports limits
 // accepted above the zone's caps.
-func editProjects(g *globals, cmd, zone string, req zoneadmd.ProjectRequest, stderr io.Writer) int {
+func editProjects(g *globals, cmd, zone string, req api.ProjectRequest, stderr io.Writer) int {
 	t, err := targetFor(g)
 	if err != nil {
 		return fail(stderr, cmd, 1, "%v", err)
@@ -579,7 +580,7 @@ func runProjmod(g *globals, args []string, _ io.Reader, _, stderr io.Writer) int
 	if err != nil || len(rest) != 1 {
 		return usageFail(stderr, "projmod", err, projmodUsage)
 	}
-	req := zoneadmd.ProjectRequest{Op: "mod", Name: rest[0], NewName: last(o, 'l')}
+	req := api.ProjectRequest{Op: "mod", Name: rest[0], NewName: last(o, 'l')}
 	switch {
 	case has(o, 'a'):
 		req.Mode = "add"
@@ -619,7 +620,7 @@ func runProjdel(g *globals, args []string, _ io.Reader, _, stderr io.Writer) int
 	if err != nil || len(rest) != 1 {
 		return usageFail(stderr, "projdel", err, projdelUsage)
 	}
-	return editProjects(g, "projdel", last(o, 'z'), zoneadmd.ProjectRequest{Op: "del", Name: rest[0]}, stderr)
+	return editProjects(g, "projdel", last(o, 'z'), api.ProjectRequest{Op: "del", Name: rest[0]}, stderr)
 }
 
 // ---- newtask ----
@@ -628,7 +629,7 @@ func runProjdel(g *globals, args []string, _ io.Reader, _, stderr io.Writer) int
 // -z as a new task of project -p (a task cgroup under the project's,
 // capped by its task.* rctls), through the zlogin path.
 func runNewtask(g *globals, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	if zoneadmd.InZone() {
+	if client.InZone() {
 		return runNewtaskInZone(args, stderr)
 	}
 	o, rest, err := getopt(args, "z:p:l:")

@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"syscall"
 	"zonetop/api"
+	"zonetop/client"
 	"zonetop/internal/zoneadmd"
 	"zonetop/rctl"
 
@@ -35,12 +36,12 @@ type rctlTarget interface {
 	SetRctl(zone string, ch api.RctlChange, persist bool) error
 	// EditProjects applies a projadd/projmod/projdel/set-limit request;
 	// notes are limits accepted above the zone's caps.
-	EditProjects(zone string, req zoneadmd.ProjectRequest) (notes []string, err error)
+	EditProjects(zone string, req api.ProjectRequest) (notes []string, err error)
 }
 
 // targetFor picks the host engine or, inside a zone, the zone socket.
 func targetFor(g *globals) (rctlTarget, error) {
-	if zoneadmd.InZone() {
+	if client.InZone() {
 		return dialZoneTarget()
 	}
 	e, err := engine.New(g.root, g.cgroupParent)
@@ -88,10 +89,10 @@ func (h hostTarget) SetRctl(zone string, ch api.RctlChange, persist bool) error 
 	return h.e.SetRctl(context.Background(), h.p, zone, ch, persist)
 }
 
-func (h hostTarget) EditProjects(zone string, req zoneadmd.ProjectRequest) ([]string, error) {
+func (h hostTarget) EditProjects(zone string, req api.ProjectRequest) ([]string, error) {
 	var edited *limits.Project
 	err := h.e.EditProjects(context.Background(), h.p, zone, func(ps *limits.Projects) error {
-		if err := req.Apply(ps); err != nil {
+		if err := zoneadmd.ApplyProject(req, ps); err != nil {
 			return err
 		}
 		name := req.Name
@@ -117,16 +118,16 @@ func (h hostTarget) EditProjects(zone string, req zoneadmd.ProjectRequest) ([]st
 
 // zoneTarget is the zone socket, for the commands run inside a zone.
 type zoneTarget struct {
-	zc   *zoneadmd.ZoneClient
-	info zoneadmd.ZoneSelfInfo
+	zc   *client.ZoneClient
+	info api.ZoneSelfInfo
 }
 
 func dialZoneTarget() (*zoneTarget, error) {
-	zc, err := zoneadmd.DialZone(zoneadmd.ZoneSockPath)
+	zc, err := client.DialZone(api.ZoneSockPath)
 	if err != nil {
 		return nil, err
 	}
-	r, err := zc.Do(zoneadmd.ZoneRequest{Op: "info"})
+	r, err := zc.Do(api.ZoneRequest{Op: "info"})
 	if err != nil {
 		zc.Close()
 		return nil, err
@@ -149,7 +150,7 @@ func (z *zoneTarget) Usage(zone string) (api.ZoneUsage, error) {
 	if err := z.own(zone); err != nil {
 		return api.ZoneUsage{}, err
 	}
-	r, err := z.zc.Do(zoneadmd.ZoneRequest{Op: "usage"})
+	r, err := z.zc.Do(api.ZoneRequest{Op: "usage"})
 	if err != nil {
 		return api.ZoneUsage{}, err
 	}
@@ -163,7 +164,7 @@ func (z *zoneTarget) Projects(zone string) (limits.Projects, []string, error) {
 	if err := z.own(zone); err != nil {
 		return nil, nil, err
 	}
-	r, err := z.zc.Do(zoneadmd.ZoneRequest{Op: "project", Project: &zoneadmd.ProjectRequest{Op: "list"}})
+	r, err := z.zc.Do(api.ZoneRequest{Op: "project", Project: &api.ProjectRequest{Op: "list"}})
 	if err != nil {
 		return nil, nil, err
 	}
@@ -202,7 +203,7 @@ func (z *zoneTarget) ProcessOf(pid string) (string, string, int, error) {
 }
 
 func (z *zoneTarget) processes() ([]api.Process, error) {
-	r, err := z.zc.Do(zoneadmd.ZoneRequest{Op: "processes"})
+	r, err := z.zc.Do(api.ZoneRequest{Op: "processes"})
 	if err != nil {
 		return nil, err
 	}
@@ -220,27 +221,27 @@ func (z *zoneTarget) SetRctl(zone string, ch api.RctlChange, _ bool) error {
 		return err
 	}
 	if r.Level == rctl.LevelZone {
-		_, err := z.zc.Do(zoneadmd.ZoneRequest{Op: "set-zone-cap", Rctl: ch.Name, Value: ch.Values})
+		_, err := z.zc.Do(api.ZoneRequest{Op: "set-zone-cap", Rctl: ch.Name, Value: ch.Values})
 		return err
 	}
 	if r.Level == rctl.LevelTask {
-		_, err := z.zc.Do(zoneadmd.ZoneRequest{Op: "set-task-rctl", TaskID: ch.Task, Rctl: ch.Name, Value: ch.Values})
+		_, err := z.zc.Do(api.ZoneRequest{Op: "set-task-rctl", TaskID: ch.Task, Rctl: ch.Name, Value: ch.Values})
 		return err
 	}
-	_, err = z.EditProjects(zone, zoneadmd.ProjectRequest{Op: "set-limit", Name: ch.Project,
+	_, err = z.EditProjects(zone, api.ProjectRequest{Op: "set-limit", Name: ch.Project,
 		Limits: map[string]string{ch.Name: ch.Values}})
 	return err
 }
 
-func (z *zoneTarget) EditProjects(zone string, req zoneadmd.ProjectRequest) ([]string, error) {
+func (z *zoneTarget) EditProjects(zone string, req api.ProjectRequest) ([]string, error) {
 	if err := z.own(zone); err != nil {
 		return nil, err
 	}
-	r, err := z.zc.Do(zoneadmd.ZoneRequest{Op: "project", Project: &req})
+	r, err := z.zc.Do(api.ZoneRequest{Op: "project", Project: &req})
 	if err != nil {
 		return nil, err
 	}
-	var res zoneadmd.ProjectResult
+	var res api.ProjectResult
 	if len(r.Project) > 0 {
 		if err := json.Unmarshal(r.Project, &res); err != nil {
 			return nil, fmt.Errorf("%s %s: malformed answer: %w", req.Op, req.Name, err)
@@ -262,11 +263,11 @@ func runNewtaskInZone(args []string, stderr io.Writer) int {
 	if err != nil {
 		return fail(stderr, "newtask", 1, "%v", err)
 	}
-	zc, err := zoneadmd.DialZone(zoneadmd.ZoneSockPath)
+	zc, err := client.DialZone(api.ZoneSockPath)
 	if err != nil {
 		return fail(stderr, "newtask", 1, "%v", err)
 	}
-	_, err = zc.Do(zoneadmd.ZoneRequest{Op: "newtask", Task: last(o, 'p')})
+	_, err = zc.Do(api.ZoneRequest{Op: "newtask", Task: last(o, 'p')})
 	zc.Close()
 	if err != nil {
 		return fail(stderr, "newtask", 1, "%v", err)

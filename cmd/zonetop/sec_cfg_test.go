@@ -11,9 +11,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
-	"zonetop/internal/zoneadmd"
-
-	"zonetop/engine"
+	"zonetop/api"
+	"zonetop/internal/configs"
 )
 
 // Security tests of what reaches zonetop's configuration and what zonetop
@@ -112,7 +111,7 @@ func startServe(l *lab) string {
 			<-done
 		}
 	})
-	sock := engine.ServeSock(l.root)
+	sock := configs.ServeSock(l.root)
 	for i := 0; ; i++ {
 		if st, err := os.Stat(sock); err == nil && st.Mode()&os.ModeSocket != 0 {
 			break
@@ -394,7 +393,7 @@ func TestXCZoneFilesFIFOSizeSymlink(t *testing.T) {
 	// Made by the zone's root, inside the zone: the watch reads it.
 	guardedOK(l, "zlogin", z, "sh", "-c", "rm /etc/project && mkfifo /etc/project")
 	waitLog(l, z, "/etc/project: a FIFO, not a regular file")
-	_, errOut, code := guarded(l, "zlogin", z, zoneadmd.ZoneBinaryPath, "projects")
+	_, errOut, code := guarded(l, "zlogin", z, api.ZoneBinaryPath, "projects")
 	if code == 0 || !strings.Contains(errOut, "/etc/project: a FIFO, not a regular file") {
 		t.Errorf("projects in the zone with a FIFO at /etc/project: exit %d: %s", code, errOut)
 	}
@@ -438,7 +437,7 @@ func TestXCZoneFilesFIFOSizeSymlink(t *testing.T) {
 	guardedOK(l, "zoneadm", "-z", z, "boot")
 	guardedOK(l, "zlogin", z, "truncate", "-s", "100M", "/etc/project")
 	waitLog(l, z, "/etc/project: 104857600 bytes, over the")
-	_, errOut, code = guarded(l, "zlogin", z, zoneadmd.ZoneBinaryPath, "projects")
+	_, errOut, code = guarded(l, "zlogin", z, api.ZoneBinaryPath, "projects")
 	if code == 0 || !strings.Contains(errOut, "/etc/project: 104857600 bytes, over the") {
 		t.Errorf("projects in the zone with a 100 MB /etc/project: exit %d: %s", code, errOut)
 	}
@@ -456,7 +455,7 @@ func TestXCZoneFilesFIFOSizeSymlink(t *testing.T) {
 	// host's file nor the zone's is read.
 	guardedOK(l, "zlogin", z, "sh", "-c", "rm /etc/project && ln -s /etc/shadow /etc/project")
 	waitLog(l, z, "/etc/project: a symbolic link, not a regular file")
-	_, errOut, code = guarded(l, "zlogin", z, zoneadmd.ZoneBinaryPath, "projects")
+	_, errOut, code = guarded(l, "zlogin", z, api.ZoneBinaryPath, "projects")
 	if code == 0 || !strings.Contains(errOut, "/etc/project: a symbolic link, not a regular file") || strings.Contains(errOut, "root:") {
 		t.Errorf("projects in the zone with /etc/project → /etc/shadow: exit %d: %s", code, errOut)
 	}

@@ -10,8 +10,8 @@ import (
 	"strings"
 	"time"
 	"zonetop/api"
+	"zonetop/client"
 	"zonetop/internal/authz"
-	"zonetop/internal/zoneadmd"
 	"zonetop/rctl"
 
 	"golang.org/x/sys/unix"
@@ -27,7 +27,7 @@ import (
 // administrator's; they get the engine's own refusal, decided by the same
 // Authorize the host uses.
 type zoneBackend struct {
-	info zoneadmd.ZoneSelfInfo
+	info api.ZoneSelfInfo
 }
 
 var (
@@ -38,7 +38,7 @@ var (
 
 // newZoneBackend asks the zone socket who and where this is.
 func newZoneBackend() (zoneBackend, api.Principal, error) {
-	r, err := zoneDo(zoneadmd.ZoneRequest{Op: "info"})
+	r, err := zoneDo(api.ZoneRequest{Op: "info"})
 	if err != nil {
 		return zoneBackend{}, api.Principal{}, err
 	}
@@ -53,10 +53,10 @@ func newZoneBackend() (zoneBackend, api.Principal, error) {
 // zoneDo sends one request on a connection of its own: the console calls
 // from several goroutines, and an idle connection would be dropped by
 // zoneadmd anyway.
-func zoneDo(req zoneadmd.ZoneRequest) (zoneadmd.ZoneReply, error) {
-	zc, err := zoneadmd.DialZone(zoneadmd.ZoneSockPath)
+func zoneDo(req api.ZoneRequest) (api.ZoneReply, error) {
+	zc, err := client.DialZone(api.ZoneSockPath)
 	if err != nil {
-		return zoneadmd.ZoneReply{}, err
+		return api.ZoneReply{}, err
 	}
 	defer zc.Close()
 	return zc.Do(req)
@@ -104,7 +104,7 @@ func (b zoneBackend) ZoneConfig(_ context.Context, p api.Principal, name string)
 	if name != b.info.Name {
 		return "", "", fmt.Errorf("%w: zone %s is not visible from zone %s", api.ErrPermission, name, b.info.Name)
 	}
-	r, err := zoneDo(zoneadmd.ZoneRequest{Op: "info"})
+	r, err := zoneDo(api.ZoneRequest{Op: "info"})
 	if err != nil {
 		return "", "", err
 	}
@@ -114,7 +114,7 @@ func (b zoneBackend) ZoneConfig(_ context.Context, p api.Principal, name string)
 		in.Name, in.State, in.ZoneID, in.Brand, in.IPType, in.Autoboot, in.UID, in.Role)
 	// The caps in force, from zoneadmd, named as prctl names them.
 	var caps []string
-	if u, err := zoneDo(zoneadmd.ZoneRequest{Op: "usage"}); err == nil && u.Usage != nil {
+	if u, err := zoneDo(api.ZoneRequest{Op: "usage"}); err == nil && u.Usage != nil {
 		for name, v := range u.Usage.Caps {
 			q := strconv.FormatUint(v, 10)
 			if rc, err := rctl.Lookup(name); err == nil {
@@ -172,7 +172,7 @@ func (b zoneBackend) Processes(_ context.Context, _ api.Principal, zone string) 
 	if zone != b.info.Name {
 		return nil, fmt.Errorf("%w: zone %s is not visible from zone %s", api.ErrPermission, zone, b.info.Name)
 	}
-	r, err := zoneDo(zoneadmd.ZoneRequest{Op: "processes"})
+	r, err := zoneDo(api.ZoneRequest{Op: "processes"})
 	if err != nil {
 		return nil, err
 	}
@@ -183,7 +183,7 @@ func (b zoneBackend) Usage(_ context.Context, _ api.Principal, zone string) (ui.
 	if zone != b.info.Name {
 		return ui.ZoneUsage{}, fmt.Errorf("%w: zone %s is not visible from zone %s", api.ErrPermission, zone, b.info.Name)
 	}
-	r, err := zoneDo(zoneadmd.ZoneRequest{Op: "usage"})
+	r, err := zoneDo(api.ZoneRequest{Op: "usage"})
 	if err != nil {
 		return ui.ZoneUsage{}, err
 	}
@@ -194,16 +194,16 @@ func (b zoneBackend) Usage(_ context.Context, _ api.Principal, zone string) (ui.
 }
 
 // project sends a project change; the zone socket authorizes it.
-func (b zoneBackend) project(zone string, req zoneadmd.ProjectRequest) error {
+func (b zoneBackend) project(zone string, req api.ProjectRequest) error {
 	if zone != b.info.Name {
 		return fmt.Errorf("%w: zone %s is not visible from zone %s", api.ErrPermission, zone, b.info.Name)
 	}
-	_, err := zoneDo(zoneadmd.ZoneRequest{Op: "project", Project: &req})
+	_, err := zoneDo(api.ZoneRequest{Op: "project", Project: &req})
 	return err
 }
 
 func (b zoneBackend) AddProject(_ context.Context, _ api.Principal, zone string, spec ui.ProjectSpec) error {
-	req := zoneadmd.ProjectRequest{Op: "add", Name: spec.Name}
+	req := api.ProjectRequest{Op: "add", Name: spec.Name}
 	if spec.ID != 0 {
 		id := spec.ID
 		req.ID = &id
@@ -238,9 +238,9 @@ func (b zoneBackend) SetProjectLimit(_ context.Context, _ api.Principal, zone, p
 			return err
 		}
 	}
-	return b.project(zone, zoneadmd.ProjectRequest{Op: "set-limit", Name: project, Limits: map[string]string{rctl: v}})
+	return b.project(zone, api.ProjectRequest{Op: "set-limit", Name: project, Limits: map[string]string{rctl: v}})
 }
 
 func (b zoneBackend) DeleteProject(_ context.Context, _ api.Principal, zone, project string) error {
-	return b.project(zone, zoneadmd.ProjectRequest{Op: "del", Name: project})
+	return b.project(zone, api.ProjectRequest{Op: "del", Name: project})
 }

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"zonetop/client"
 
 	"zonetop/console"
 	"zonetop/engine"
@@ -23,7 +24,7 @@ func runZonecfg(g *globals, args []string, stdin io.Reader, stdout, stderr io.Wr
 		// The store is root's: the zonetop service runs the session as
 		// this user, within the config auth.
 		f, ok := stdin.(*os.File)
-		code, err := engine.DelegatedZonecfg(g.root, args, ok && console.IsTerminal(f), stdin, stdout, stderr)
+		code, err := client.DelegatedZonecfg(g.root, args, ok && console.IsTerminal(f), stdin, stdout, stderr)
 		if err != nil {
 			fmt.Fprintf(stderr, "zonecfg: %v\n", err)
 			return 1

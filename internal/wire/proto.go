@@ -292,7 +292,7 @@ func PeerOutsideUserns(c *net.UnixConn) error {
 	return nil
 }
 
-// roundTrip sends one request and reads one response.
+// RoundTrip sends one request and reads one response.
 func RoundTrip(path string, req Request, files ...*os.File) (Response, error) {
 	c, err := Dial(path, 2*time.Second)
 	if err != nil {
@@ -317,4 +317,28 @@ func RoundTrip(path string, req Request, files ...*os.File) (Response, error) {
 		return Response{}, fmt.Errorf("%s: %w", req.Op, err)
 	}
 	return resp, nil
+}
+
+// Ping reports whether a zoneadmd answers at sock.
+func Ping(sock string) bool {
+	resp, err := RoundTrip(sock, Request{Op: "ping"})
+	return err == nil && resp.OK
+}
+
+// StatusCall sends a request whose answer is a zone's status: a failure
+// to reach zoneadmd is named with the zone, a refusal or failure it
+// answered keeps its kind.
+func StatusCall(sock, zone string, req Request) (api.ZoneStatus, error) {
+	resp, err := RoundTrip(sock, req)
+	if err != nil {
+		return api.ZoneStatus{}, fmt.Errorf("zoneadmd %s: %w", zone, err)
+	}
+	var st api.ZoneStatus
+	if resp.Status != nil {
+		st = *resp.Status
+	}
+	if !resp.OK {
+		return st, api.FromWire(resp.Error, resp.Code)
+	}
+	return st, nil
 }

@@ -25,8 +25,7 @@ func ZoneadmdRunning(rootPrefix, name string) bool {
 	if configs.CheckZoneName(name) != nil {
 		return false
 	}
-	resp, err := wire.RoundTrip(configs.ZoneadmdSock(rootPrefix, name), wire.Request{Op: "ping"})
-	return err == nil && resp.OK
+	return wire.Ping(configs.ZoneadmdSock(rootPrefix, name))
 }
 
 // RuntimePresent reports whether the zone has runtime state on this host
@@ -165,26 +164,16 @@ func Call(rootPrefix, name string, req wire.Request, start bool) (api.ZoneStatus
 		return api.ZoneStatus{}, err
 	}
 	sock := configs.ZoneadmdSock(rootPrefix, name)
-	resp, err := wire.RoundTrip(sock, req)
+	st, err := wire.StatusCall(sock, name, req)
 	if start && isDialError(err) {
 		// Nobody serves the zone yet. Asking first and starting only on
 		// a refused connection spares every command a ping round trip.
 		if err := StartZoneadmd(rootPrefix, name); err != nil {
 			return api.ZoneStatus{}, err
 		}
-		resp, err = wire.RoundTrip(sock, req)
+		st, err = wire.StatusCall(sock, name, req)
 	}
-	if err != nil {
-		return api.ZoneStatus{}, fmt.Errorf("zoneadmd %s: %w", name, err)
-	}
-	var st api.ZoneStatus
-	if resp.Status != nil {
-		st = *resp.Status
-	}
-	if !resp.OK {
-		return st, api.FromWire(resp.Error, resp.Code)
-	}
-	return st, nil
+	return st, err
 }
 
 // isDialError tells a connection nobody accepted (no socket, or no

@@ -32,16 +32,10 @@ type ProjectList struct {
 	Bad      []string        `json:"bad,omitempty"` // file:line: why, for lines that do not apply
 }
 
-// ProjectResult answers a change.
-type ProjectResult struct {
-	// Notes are limits accepted above the zone's cap: the zone cap wins.
-	Notes []string `json:"notes,omitempty"`
-}
-
-// Apply makes the change r asks for on ps: projadd (add), projmod (mod),
+// ApplyProject makes the change r asks for on ps: projadd (add), projmod (mod),
 // projdel (del) or one or more rctls of a project (set-limit). On error
 // ps is unchanged.
-func (r ProjectRequest) Apply(ps *limits.Projects) error {
+func ApplyProject(r api.ProjectRequest, ps *limits.Projects) error {
 	attrs, err := parseAttrList(r.Attrs)
 	if err != nil {
 		return err
@@ -257,7 +251,7 @@ type zoneProjectOps struct{ d *zoneadmd }
 // then the change is applied live to the project cgroups. zoneRoot is not
 // used: the zone's files are reached through the zone's root directory,
 // the same one the reload reads.
-func (o zoneProjectOps) ProjectOp(ctx context.Context, p api.Principal, zone, _ string, req ProjectRequest) (json.RawMessage, error) {
+func (o zoneProjectOps) ProjectOp(ctx context.Context, p api.Principal, zone, _ string, req api.ProjectRequest) (json.RawMessage, error) {
 	d := o.d
 	d.mu.Lock()
 	l := d.lim
@@ -278,14 +272,14 @@ func (o zoneProjectOps) ProjectOp(ctx context.Context, p api.Principal, zone, _ 
 	}
 	d.projMu.Lock()
 	defer d.projMu.Unlock()
-	ps, err := EditProjectsFile(d.root, l.zoneRoot, zone, req.Apply)
+	ps, err := EditProjectsFile(d.root, l.zoneRoot, zone, func(ps *limits.Projects) error { return ApplyProject(req, ps) })
 	if err != nil {
 		return nil, err
 	}
 	if err := d.reloadProjects(); err != nil {
 		return nil, fmt.Errorf("zone %s: /etc/project written, but not applied: %w", zone, err)
 	}
-	var res ProjectResult
+	var res api.ProjectResult
 	name := req.Name
 	if req.NewName != "" {
 		name = req.NewName

@@ -20,33 +20,33 @@ import (
 func TestProjectRequestApply(t *testing.T) {
 	ps := limits.DefaultProjects()
 	steps := []struct {
-		req  ProjectRequest
+		req  api.ProjectRequest
 		want string // a line the file then has; "" for an expected error
 		err  string
 	}{
-		{req: ProjectRequest{Op: "add", Name: "web", Users: []string{"nobody"}, Attrs: []string{"project.max-lwps=(privileged,7,deny)"}},
+		{req: api.ProjectRequest{Op: "add", Name: "web", Users: []string{"nobody"}, Attrs: []string{"project.max-lwps=(privileged,7,deny)"}},
 			want: "web:100::nobody::project.max-lwps=(privileged,7,deny)"},
-		{req: ProjectRequest{Op: "add", Name: "web"}, err: "already exists"},
-		{req: ProjectRequest{Op: "add", Name: "low", ID: new(5)}, err: "reserved"},
-		{req: ProjectRequest{Op: "add", Name: "bad", Attrs: []string{"project.max-lwps=(privileged,lots,deny)"}}, err: "project.max-lwps"},
-		{req: ProjectRequest{Op: "mod", Name: "web", Mode: "substitute", SetAttrs: true, Attrs: []string{"project.max-lwps=(privileged,9,deny)"}},
+		{req: api.ProjectRequest{Op: "add", Name: "web"}, err: "already exists"},
+		{req: api.ProjectRequest{Op: "add", Name: "low", ID: new(5)}, err: "reserved"},
+		{req: api.ProjectRequest{Op: "add", Name: "bad", Attrs: []string{"project.max-lwps=(privileged,lots,deny)"}}, err: "project.max-lwps"},
+		{req: api.ProjectRequest{Op: "mod", Name: "web", Mode: "substitute", SetAttrs: true, Attrs: []string{"project.max-lwps=(privileged,9,deny)"}},
 			want: "web:100::nobody::project.max-lwps=(privileged,9,deny)"},
-		{req: ProjectRequest{Op: "mod", Name: "web", Mode: "add", SetUsers: true, Users: []string{"daemon"}},
+		{req: api.ProjectRequest{Op: "mod", Name: "web", Mode: "add", SetUsers: true, Users: []string{"daemon"}},
 			want: "web:100::nobody,daemon::project.max-lwps=(privileged,9,deny)"},
-		{req: ProjectRequest{Op: "mod", Name: "web", Mode: "sideways"}, err: "mode"},
-		{req: ProjectRequest{Op: "set-limit", Name: "web", Limits: map[string]string{"project.max-lwps": "(privileged,11,deny)", "project.cpu-shares": "(privileged,5,none)"}},
+		{req: api.ProjectRequest{Op: "mod", Name: "web", Mode: "sideways"}, err: "mode"},
+		{req: api.ProjectRequest{Op: "set-limit", Name: "web", Limits: map[string]string{"project.max-lwps": "(privileged,11,deny)", "project.cpu-shares": "(privileged,5,none)"}},
 			want: "web:100::nobody,daemon::project.cpu-shares=(privileged,5,none);project.max-lwps=(privileged,11,deny)"},
-		{req: ProjectRequest{Op: "set-limit", Name: "web", Limits: map[string]string{"project.cpu-shares": ""}},
+		{req: api.ProjectRequest{Op: "set-limit", Name: "web", Limits: map[string]string{"project.cpu-shares": ""}},
 			want: "web:100::nobody,daemon::project.max-lwps=(privileged,11,deny)"},
-		{req: ProjectRequest{Op: "set-limit", Name: "web", Limits: map[string]string{"zone.max-lwps": "(privileged,1,deny)"}}, err: "zone caps are set by the global administrator"},
-		{req: ProjectRequest{Op: "set-limit", Name: "nope", Limits: map[string]string{"project.max-lwps": "(privileged,1,deny)"}}, err: "does not exist"},
-		{req: ProjectRequest{Op: "set-limit", Name: "web", Limits: map[string]string{"project.max-lwps": "(privileged,-3,deny)"}}, err: "project.max-lwps"},
-		{req: ProjectRequest{Op: "del", Name: "web"}},
-		{req: ProjectRequest{Op: "del", Name: "web"}, err: "does not exist"},
+		{req: api.ProjectRequest{Op: "set-limit", Name: "web", Limits: map[string]string{"zone.max-lwps": "(privileged,1,deny)"}}, err: "zone caps are set by the global administrator"},
+		{req: api.ProjectRequest{Op: "set-limit", Name: "nope", Limits: map[string]string{"project.max-lwps": "(privileged,1,deny)"}}, err: "does not exist"},
+		{req: api.ProjectRequest{Op: "set-limit", Name: "web", Limits: map[string]string{"project.max-lwps": "(privileged,-3,deny)"}}, err: "project.max-lwps"},
+		{req: api.ProjectRequest{Op: "del", Name: "web"}},
+		{req: api.ProjectRequest{Op: "del", Name: "web"}, err: "does not exist"},
 	}
 	for i, s := range steps {
 		before := string(ps.Format())
-		err := s.req.Apply(&ps)
+		err := ApplyProject(s.req, &ps)
 		if s.err != "" {
 			if err == nil || !strings.Contains(err.Error(), s.err) {
 				t.Fatalf("step %d %+v: error %v, want %q", i, s.req, err, s.err)
@@ -66,7 +66,7 @@ func TestProjectRequestApply(t *testing.T) {
 	if strings.Contains(string(ps.Format()), "web:") {
 		t.Error("web still there after del")
 	}
-	if err := (ProjectRequest{Op: "set-limit", Name: "x", Limits: map[string]string{"zone.max-lwps": "(privileged,1,deny)"}}).Apply(&ps); !errors.Is(err, api.ErrPermission) {
+	if err := ApplyProject(api.ProjectRequest{Op: "set-limit", Name: "x", Limits: map[string]string{"zone.max-lwps": "(privileged,1,deny)"}}, &ps); !errors.Is(err, api.ErrPermission) {
 		t.Errorf("zone cap through set-limit: %v, want a permission refusal", err)
 	}
 }
@@ -78,7 +78,7 @@ func TestEditProjectsFileBadLines(t *testing.T) {
 	ztest.Must(t, os.MkdirAll(filepath.Join(root, "etc"), 0o755))
 	orig := "system:0::::\nweb:100::::\nbroken line\n"
 	ztest.Must(t, os.WriteFile(filepath.Join(root, "etc", "project"), []byte(orig), 0o644))
-	_, err := EditProjectsFile(t.TempDir(), root, "z", ProjectRequest{Op: "del", Name: "web"}.Apply)
+	_, err := EditProjectsFile(t.TempDir(), root, "z", func(ps *limits.Projects) error { return ApplyProject(api.ProjectRequest{Op: "del", Name: "web"}, ps) })
 	if err == nil || !strings.Contains(err.Error(), "/etc/project:3") {
 		t.Fatalf("edit of a file with a bad line: %v", err)
 	}
@@ -86,7 +86,7 @@ func TestEditProjectsFileBadLines(t *testing.T) {
 		t.Errorf("file changed: %q", b)
 	}
 	ztest.Must(t, os.WriteFile(filepath.Join(root, "etc", "project"), []byte("system:0::::\nweb:100::::\n"), 0o644))
-	if _, err := EditProjectsFile(t.TempDir(), root, "z", ProjectRequest{Op: "del", Name: "web"}.Apply); err != nil {
+	if _, err := EditProjectsFile(t.TempDir(), root, "z", func(ps *limits.Projects) error { return ApplyProject(api.ProjectRequest{Op: "del", Name: "web"}, ps) }); err != nil {
 		t.Fatal(err)
 	}
 	if b, _ := os.ReadFile(filepath.Join(root, "etc", "project")); string(b) != "system:0::::\n" {
@@ -108,8 +108,8 @@ func TestEditProjectsFileConcurrent(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			req := ProjectRequest{Op: "add", Name: fmt.Sprintf("p%d", i)}
-			if _, err := EditProjectsFile(prefix, root, "z", req.Apply); err != nil {
+			req := api.ProjectRequest{Op: "add", Name: fmt.Sprintf("p%d", i)}
+			if _, err := EditProjectsFile(prefix, root, "z", func(ps *limits.Projects) error { return ApplyProject(req, ps) }); err != nil {
 				errs <- err
 			}
 		}()

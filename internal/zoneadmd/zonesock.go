@@ -2,7 +2,6 @@ package zoneadmd
 
 import (
 	"context"
-	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -24,34 +23,12 @@ import (
 	"zonetop/internal/wire"
 	"zonetop/limits"
 	"zonetop/rctl"
-	"zonetop/termsafe"
 	"zonetop/zones"
 
 	"golang.org/x/sys/unix"
 )
 
-// The zone-administration socket. From ready on, zoneadmd serves a stream
-// socket in a per-zone directory of its run directory (ZoneSockDir); zsched
-// bind-mounts that directory read-only at /run/zonetop in the zone, so the
-// zone sees its own socket and nothing else of the host's run directory.
-// Who is asking comes from the socket (SO_PEERCRED): root in the zone is
-// the zone administrator, any other uid of the zone reads only; a peer
-// outside the zone's pid namespace is refused.
-//
-// Each message is a 4-byte big-endian length and that many bytes of JSON,
-// at most zoneSockMax. A malformed message is answered with an error and
-// the connection keeps going; a bad length (too big, or the stream ends in
-// the middle of a message) ends the connection, since its framing is lost.
-// Every connection has its own goroutine and an idle deadline, so a client
-// that connects and hangs holds up nobody.
-
 const (
-	// ZoneSockPath is where the socket appears inside a zone.
-	ZoneSockPath = "/run/zonetop/zone.sock"
-	// ZoneBinaryPath is where the zonetop binary appears inside a zone.
-	ZoneBinaryPath = "/run/zonetop/zonetop"
-
-	zoneSockMax     = 64 << 10
 	zoneSockIdle    = 30 * time.Second
 	zoneSockMaxConn = 64
 	// One uid other than the zone's root holds at most zoneSockPerUID
@@ -72,74 +49,11 @@ const (
 	zoneSockConnRate  = 10
 )
 
-// ZoneRequest is one request on the zone socket.
-type ZoneRequest struct {
-	Op      string          `json:"op"`                // info, usage, processes, newtask, set-zone-cap, set-task-rctl, project
-	Project *ProjectRequest `json:"project,omitempty"` // for op "project"
-	Rctl    string          `json:"rctl,omitempty"`    // for set-zone-cap and set-task-rctl
-	Value   string          `json:"value,omitempty"`
-	// Task is the project newtask puts the caller in.
-	Task string `json:"task,omitempty"`
-	// TaskID is the running task set-task-rctl changes.
-	TaskID int `json:"taskid,omitempty"`
-}
-
-// ZoneReply answers a ZoneRequest.
-type ZoneReply struct {
-	OK      bool            `json:"ok"`
-	Error   string          `json:"error,omitempty"`
-	Code    api.Code        `json:"code,omitempty"` // the kind of Error (api.FromWire)
-	Info    *ZoneSelfInfo   `json:"info,omitempty"`
-	Project json.RawMessage `json:"project,omitempty"`
-	Usage   *api.ZoneUsage  `json:"usage,omitempty"`
-	// Processes of the zone, with pids as the zone sees them.
-	Processes []api.Process `json:"processes,omitempty"`
-	TaskID    int           `json:"taskid,omitempty"` // newtask: the caller's new task
-}
-
-// ZoneSelfInfo is what a zone may know about itself: no host paths, no
-// delegated host users, no other zone.
-type ZoneSelfInfo struct {
-	Name     string   `json:"name"`
-	State    string   `json:"state"`
-	ZoneID   int      `json:"zoneid"`
-	Brand    string   `json:"brand"`
-	IPType   string   `json:"ip_type"`
-	Autoboot bool     `json:"autoboot"`
-	Caps     []string `json:"caps,omitempty"` // zone caps, read only, as zonecfg statements
-	Role     string   `json:"role"`           // zone-admin or read-only
-	UID      int      `json:"uid"`
-}
-
-// ProjectRequest is a project operation on the zone socket, and what the
-// host's projadd/projmod/projdel apply (Apply): one shape for both levels.
-type ProjectRequest struct {
-	Op      string   `json:"op"` // list, add, mod, del, set-limit
-	Name    string   `json:"name,omitempty"`
-	ID      *int     `json:"id,omitempty"`      // add: none picks the next free ID; mod: -p
-	Comment *string  `json:"comment,omitempty"` // add, mod: -c
-	Users   []string `json:"users,omitempty"`   // add; mod with SetUsers: -U
-	Groups  []string `json:"groups,omitempty"`  // add; mod with SetGroups: -G
-	// Attrs are project(5) attributes as -K takes them, e.g.
-	// "project.max-lwps=(privileged,100,deny)" (add; mod with SetAttrs).
-	Attrs []string `json:"attrs,omitempty"`
-	// mod only: projmod's -a/-r/-s ("add", "remove", "substitute"; empty
-	// replaces), -l, and which lists were given (an empty one clears).
-	Mode      string `json:"mode,omitempty"`
-	NewName   string `json:"new_name,omitempty"`
-	SetUsers  bool   `json:"set_users,omitempty"`
-	SetGroups bool   `json:"set_groups,omitempty"`
-	SetAttrs  bool   `json:"set_attrs,omitempty"`
-	// Limits, for set-limit: rctl name → values in project(5) form,
-	// e.g. project.max-lwps → (privileged,100,deny); "" removes it.
-	Limits map[string]string `json:"limits,omitempty"`
-}
-
 // ProjectOps serves the project requests of a zone socket; zoneadmd
 // gives every zone's socket its own (zoneProjectOps), tests a fake.
 // zoneRoot is the zone's root as the zone sees it.
 type ProjectOps interface {
-	ProjectOp(ctx context.Context, p api.Principal, zone, zoneRoot string, req ProjectRequest) (json.RawMessage, error)
+	ProjectOp(ctx context.Context, p api.Principal, zone, zoneRoot string, req api.ProjectRequest) (json.RawMessage, error)
 }
 
 // projectAction maps a project op onto the action Authorize decides.
@@ -157,55 +71,16 @@ func projectAction(op string) (api.Action, bool) {
 	return "", false
 }
 
-// errFraming is a broken frame: the connection cannot go on.
-var errFraming = errors.New("zone socket framing")
-
-// readZoneFrame reads one length-prefixed message.
-func ReadZoneFrame(r io.Reader) ([]byte, error) {
-	var hdr [4]byte
-	if _, err := io.ReadFull(r, hdr[:]); err != nil {
-		if errors.Is(err, io.ErrUnexpectedEOF) {
-			return nil, fmt.Errorf("%w: truncated length", errFraming)
-		}
-		return nil, err // io.EOF: the client is done
-	}
-	n := binary.BigEndian.Uint32(hdr[:])
-	if n == 0 || n > zoneSockMax {
-		return nil, fmt.Errorf("%w: message of %d bytes (limit %d)", errFraming, n, zoneSockMax)
-	}
-	b := make([]byte, n)
-	if _, err := io.ReadFull(r, b); err != nil {
-		return nil, fmt.Errorf("%w: truncated message (%v)", errFraming, err)
-	}
-	return b, nil
-}
-
-// writeZoneFrame writes v as one length-prefixed message.
-func writeZoneFrame(w io.Writer, v any) error {
-	b, err := json.Marshal(v)
-	if err != nil {
-		return err
-	}
-	if len(b) > zoneSockMax {
-		return fmt.Errorf("message of %d bytes exceeds %d", len(b), zoneSockMax)
-	}
-	out := make([]byte, 4+len(b))
-	binary.BigEndian.PutUint32(out, uint32(len(b)))
-	copy(out[4:], b)
-	_, err = w.Write(out)
-	return err
-}
-
 // decodeZoneRequest parses and checks one message body.
-func decodeZoneRequest(b []byte) (ZoneRequest, error) {
-	var req ZoneRequest
+func decodeZoneRequest(b []byte) (api.ZoneRequest, error) {
+	var req api.ZoneRequest
 	dec := json.NewDecoder(strings.NewReader(string(b)))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&req); err != nil {
-		return ZoneRequest{}, fmt.Errorf("malformed request: %w", err)
+		return api.ZoneRequest{}, fmt.Errorf("malformed request: %w", err)
 	}
 	if dec.More() {
-		return ZoneRequest{}, errors.New("malformed request: trailing data")
+		return api.ZoneRequest{}, errors.New("malformed request: trailing data")
 	}
 	switch req.Op {
 	case "info", "usage", "processes":
@@ -213,31 +88,31 @@ func decodeZoneRequest(b []byte) (ZoneRequest, error) {
 		// No project: the caller's default one (user.NAME or default).
 		if req.Task != "" {
 			if err := limits.ValidProjectName(req.Task); err != nil {
-				return ZoneRequest{}, fmt.Errorf("newtask: %w", err)
+				return api.ZoneRequest{}, fmt.Errorf("newtask: %w", err)
 			}
 		}
 	case "set-zone-cap":
 		if req.Rctl == "" {
-			return ZoneRequest{}, errors.New("set-zone-cap: no rctl")
+			return api.ZoneRequest{}, errors.New("set-zone-cap: no rctl")
 		}
 	case "set-task-rctl":
 		if r, err := rctl.Lookup(req.Rctl); err != nil || r.Level != rctl.LevelTask {
-			return ZoneRequest{}, fmt.Errorf("set-task-rctl: %q is not a task control", req.Rctl)
+			return api.ZoneRequest{}, fmt.Errorf("set-task-rctl: %q is not a task control", req.Rctl)
 		}
 		if req.TaskID <= 0 {
-			return ZoneRequest{}, errors.New("set-task-rctl: no task id")
+			return api.ZoneRequest{}, errors.New("set-task-rctl: no task id")
 		}
 	case "project":
 		if req.Project == nil {
-			return ZoneRequest{}, errors.New("project: no project request")
+			return api.ZoneRequest{}, errors.New("project: no project request")
 		}
 		if _, ok := projectAction(req.Project.Op); !ok {
-			return ZoneRequest{}, fmt.Errorf("project: unknown op %q", req.Project.Op)
+			return api.ZoneRequest{}, fmt.Errorf("project: unknown op %q", req.Project.Op)
 		}
 	case "":
-		return ZoneRequest{}, errors.New("malformed request: no op")
+		return api.ZoneRequest{}, errors.New("malformed request: no op")
 	default:
-		return ZoneRequest{}, fmt.Errorf("unknown op %q", req.Op)
+		return api.ZoneRequest{}, fmt.Errorf("unknown op %q", req.Op)
 	}
 	return req, nil
 }
@@ -355,7 +230,7 @@ func (s *ZoneSockServer) paceConn(uid uint32) string {
 // reply frame the client reads instead of a broken pipe.
 func (s *ZoneSockServer) refuse(c *net.UnixConn, why string) {
 	_ = c.SetWriteDeadline(time.Now().Add(100 * time.Millisecond))
-	_ = writeZoneFrame(c, ZoneReply{Error: why})
+	_ = wire.WriteZoneFrame(c, api.ZoneReply{Error: why})
 	c.Close()
 }
 
@@ -374,7 +249,7 @@ func (s *ZoneSockServer) handle(c *net.UnixConn) {
 	defer c.Close()
 	p, err := s.identify(c)
 	if err != nil {
-		_ = writeZoneFrame(c, ZoneReply{Error: "zone socket: " + err.Error(), Code: api.CodeDenied})
+		_ = wire.WriteZoneFrame(c, api.ZoneReply{Error: "zone socket: " + err.Error(), Code: api.CodeDenied})
 		return
 	}
 	// The peer's pid as this process sees it, for newtask: the process
@@ -388,23 +263,23 @@ func (s *ZoneSockServer) handle(c *net.UnixConn) {
 	for {
 		_ = c.SetReadDeadline(time.Now().Add(s.idle))
 		rd.got = false
-		b, err := ReadZoneFrame(rd)
+		b, err := wire.ReadZoneFrame(rd)
 		if err != nil {
-			if errors.Is(err, errFraming) {
+			if errors.Is(err, wire.ErrFraming) {
 				_ = c.SetWriteDeadline(time.Now().Add(time.Second))
-				_ = writeZoneFrame(c, ZoneReply{Error: err.Error()})
+				_ = wire.WriteZoneFrame(c, api.ZoneReply{Error: err.Error()})
 			}
 			return
 		}
-		var reply ZoneReply
+		var reply api.ZoneReply
 		slow := !rate.take(time.Now())
 		switch {
 		case slow:
 			// Not decoded, not authorized, not audited: the cheapest
 			// answer there is.
-			reply = ZoneReply{Error: fmt.Sprintf("zone socket: slow down: more than %d requests a second on one connection", zoneSockRate)}
+			reply = api.ZoneReply{Error: fmt.Sprintf("zone socket: slow down: more than %d requests a second on one connection", zoneSockRate)}
 		case rd.got:
-			reply = ZoneReply{Error: "the zone socket takes no file descriptors; the request's were closed and it was not served"}
+			reply = api.ZoneReply{Error: "the zone socket takes no file descriptors; the request's were closed and it was not served"}
 		default:
 			reply = s.answer(p, pid, b)
 		}
@@ -415,7 +290,7 @@ func (s *ZoneSockServer) handle(c *net.UnixConn) {
 			reply.Error = text
 		}
 		_ = c.SetWriteDeadline(time.Now().Add(s.idle))
-		if err := writeZoneFrame(c, reply); err != nil {
+		if err := wire.WriteZoneFrame(c, reply); err != nil {
 			return
 		}
 		if slow {
@@ -453,52 +328,52 @@ func (r *noFDReader) Read(p []byte) (int, error) {
 }
 
 // answer decodes, authorizes and runs one request.
-func (s *ZoneSockServer) answer(p api.Principal, pid int, b []byte) ZoneReply {
+func (s *ZoneSockServer) answer(p api.Principal, pid int, b []byte) api.ZoneReply {
 	req, err := decodeZoneRequest(b)
 	if err != nil {
-		return ZoneReply{Error: err.Error()}
+		return api.ZoneReply{Error: err.Error()}
 	}
 	cfg, err := s.config()
 	if err != nil {
 		// Where the store is and what is wrong with it is the global
 		// administrator's to read, in the zoneadmd log.
 		log.Printf("zone socket: configuration of %s: %v", s.Zone, err)
-		return ZoneReply{Error: fmt.Sprintf("zone %s: its configuration cannot be read on the host; the global administrator sees why in the zoneadmd log", s.Zone)}
+		return api.ZoneReply{Error: fmt.Sprintf("zone %s: its configuration cannot be read on the host; the global administrator sees why in the zoneadmd log", s.Zone)}
 	}
-	fail := func(err error) ZoneReply {
-		return ZoneReply{Error: err.Error(), Code: api.CodeOf(err)}
+	fail := func(err error) api.ZoneReply {
+		return api.ZoneReply{Error: err.Error(), Code: api.CodeOf(err)}
 	}
 	switch req.Op {
 	case "info":
 		if err := authz.Authorize(p, s.Zone, api.ActInfo, cfg); err != nil {
 			return fail(err)
 		}
-		return ZoneReply{OK: true, Info: s.SelfInfo(p, cfg)}
+		return api.ZoneReply{OK: true, Info: s.SelfInfo(p, cfg)}
 	case "usage", "processes":
 		if err := authz.Authorize(p, s.Zone, api.ActReadUsage, cfg); err != nil {
 			return fail(err)
 		}
 		if req.Op == "usage" {
 			if s.usage == nil {
-				return ZoneReply{Error: "usage is not available in this zonetop"}
+				return api.ZoneReply{Error: "usage is not available in this zonetop"}
 			}
 			u, err := s.usage()
 			if err != nil {
-				return ZoneReply{Error: fmt.Sprintf("usage of %s: %v", s.Zone, err)}
+				return api.ZoneReply{Error: fmt.Sprintf("usage of %s: %v", s.Zone, err)}
 			}
 			u.Warnings = withoutHostPaths(u.Warnings)
-			return ZoneReply{OK: true, Usage: &u}
+			return api.ZoneReply{OK: true, Usage: &u}
 		}
 		if s.processes == nil {
-			return ZoneReply{Error: "processes are not available in this zonetop"}
+			return api.ZoneReply{Error: "processes are not available in this zonetop"}
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
 		ps, err := s.processes(ctx)
 		if err != nil {
-			return ZoneReply{Error: fmt.Sprintf("processes of %s: %v", s.Zone, err)}
+			return api.ZoneReply{Error: fmt.Sprintf("processes of %s: %v", s.Zone, err)}
 		}
-		return ZoneReply{OK: true, Processes: ps}
+		return api.ZoneReply{OK: true, Processes: ps}
 	case "newtask":
 		// Any user of the zone may start a task; the project's own
 		// membership (users, groups) decides which.
@@ -506,13 +381,13 @@ func (s *ZoneSockServer) answer(p api.Principal, pid int, b []byte) ZoneReply {
 			return fail(err)
 		}
 		if s.newTask == nil {
-			return ZoneReply{Error: "newtask is not available in this zonetop"}
+			return api.ZoneReply{Error: "newtask is not available in this zonetop"}
 		}
 		id, err := s.newTask(p, pid, req.Task)
 		if err != nil {
 			return fail(fmt.Errorf("newtask -p %s: %w", req.Task, err))
 		}
-		return ZoneReply{OK: true, TaskID: id}
+		return api.ZoneReply{OK: true, TaskID: id}
 	case "set-zone-cap":
 		err := authz.Authorize(p, s.Zone, api.ActSetZoneCap, cfg)
 		if err == nil {
@@ -531,14 +406,14 @@ func (s *ZoneSockServer) answer(p api.Principal, pid int, b []byte) ZoneReply {
 			return fail(err)
 		}
 		if s.setTaskRctl == nil {
-			return ZoneReply{Error: "task controls are not available in this zonetop"}
+			return api.ZoneReply{Error: "task controls are not available in this zonetop"}
 		}
 		err := s.setTaskRctl(req.TaskID, req.Rctl, req.Value)
 		s.record(p, what, "", req.Value, err)
 		if err != nil {
 			return fail(err)
 		}
-		return ZoneReply{OK: true}
+		return api.ZoneReply{OK: true}
 	case "project":
 		act, _ := projectAction(req.Project.Op)
 		if err := authz.Authorize(p, s.Zone, act, cfg); err != nil {
@@ -548,7 +423,7 @@ func (s *ZoneSockServer) answer(p api.Principal, pid int, b []byte) ZoneReply {
 			return fail(err)
 		}
 		if s.projects == nil {
-			return ZoneReply{Error: "projects are not available in this zonetop"}
+			return api.ZoneReply{Error: "projects are not available in this zonetop"}
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 		defer cancel()
@@ -560,9 +435,9 @@ func (s *ZoneSockServer) answer(p api.Principal, pid int, b []byte) ZoneReply {
 		if err != nil {
 			return fail(err)
 		}
-		return ZoneReply{OK: true, Project: out}
+		return api.ZoneReply{OK: true, Project: out}
 	}
-	return ZoneReply{Error: fmt.Sprintf("unknown op %q", req.Op)}
+	return api.ZoneReply{Error: fmt.Sprintf("unknown op %q", req.Op)}
 }
 
 // hiddenPath stands for a host path in what a zone reads.
@@ -649,9 +524,9 @@ func (s *ZoneSockServer) record(p api.Principal, what, before, after string, err
 	s.audit(rec)
 }
 
-func (s *ZoneSockServer) SelfInfo(p api.Principal, cfg *zones.Config) *ZoneSelfInfo {
+func (s *ZoneSockServer) SelfInfo(p api.Principal, cfg *zones.Config) *api.ZoneSelfInfo {
 	st := s.Status()
-	in := &ZoneSelfInfo{Name: s.Zone, State: st.State, ZoneID: st.ZoneID, Role: "read-only", UID: p.UID}
+	in := &api.ZoneSelfInfo{Name: s.Zone, State: st.State, ZoneID: st.ZoneID, Role: "read-only", UID: p.UID}
 	if p.UID == 0 {
 		in.Role = "zone-admin"
 	}
@@ -858,75 +733,6 @@ func zoneSockMounts(rootPrefix, name string) ([]configs.MountSpec, error) {
 		return nil, err
 	}
 	f.Close()
-	ms = append(ms, configs.MountSpec{Source: exe, Target: ZoneBinaryPath, Type: "bind", Options: []string{"ro", "nodev", "nosuid"}})
+	ms = append(ms, configs.MountSpec{Source: exe, Target: api.ZoneBinaryPath, Type: "bind", Options: []string{"ro", "nodev", "nosuid"}})
 	return ms, nil
-}
-
-// InZone reports whether this process runs inside a zonetop zone: the
-// zone socket is there and PID 1 is zsched.
-func InZone() bool {
-	if st, err := os.Stat(ZoneSockPath); err != nil || st.Mode()&os.ModeSocket == 0 {
-		return false
-	}
-	b, err := os.ReadFile("/proc/1/comm")
-	return err == nil && strings.TrimSpace(string(b)) == "zsched"
-}
-
-// ZoneClient talks to the zone socket from inside a zone.
-type ZoneClient struct {
-	c *net.UnixConn
-}
-
-// DialZone connects to the zone socket at path (ZoneSockPath in a zone).
-func DialZone(path string) (*ZoneClient, error) {
-	c, err := net.DialUnix("unix", nil, &net.UnixAddr{Name: path, Net: "unix"})
-	if err != nil {
-		return nil, fmt.Errorf("zone socket: %w", err)
-	}
-	return &ZoneClient{c: c}, nil
-}
-
-// Close ends the connection.
-func (z *ZoneClient) Close() error { return z.c.Close() }
-
-// Do sends one request and reads its reply. A refusal comes back as an
-// error wrapping ErrPermission.
-func (z *ZoneClient) Do(req ZoneRequest) (ZoneReply, error) {
-	_ = z.c.SetDeadline(time.Now().Add(2 * time.Minute))
-	if err := writeZoneFrame(z.c, req); err != nil {
-		// A refused connection is closed after its reason was sent:
-		// show that reason, not the broken pipe.
-		_ = z.c.SetReadDeadline(time.Now().Add(time.Second))
-		if b, rerr := ReadZoneFrame(z.c); rerr == nil {
-			var r ZoneReply
-			if json.Unmarshal(b, &r) == nil && r.Error != "" {
-				return r, zoneReplyError(r)
-			}
-		}
-		return ZoneReply{}, fmt.Errorf("zone socket: %w", err)
-	}
-	b, err := ReadZoneFrame(z.c)
-	if err != nil {
-		return ZoneReply{}, fmt.Errorf("zone socket: %w", err)
-	}
-	var r ZoneReply
-	if err := json.Unmarshal(b, &r); err != nil {
-		return ZoneReply{}, fmt.Errorf("zone socket: malformed reply: %w", err)
-	}
-	if !r.OK {
-		return r, zoneReplyError(r)
-	}
-	return r, nil
-}
-
-// zoneReplyError is zoneadmd's refusal or failure as the client gets it:
-// its text unchanged but for the escapes, its kind intact.
-func zoneReplyError(r ZoneReply) error {
-	// The text quotes what the zone's users sent (project and user
-	// names): the tool that prints it must not replay their escapes.
-	msg := termsafe.String(r.Error)
-	if r.Code == api.CodeDenied && !strings.Contains(msg, api.ErrPermission.Error()) {
-		msg = api.ErrPermission.Error() + ": " + msg
-	}
-	return api.FromWire(msg, r.Code)
 }

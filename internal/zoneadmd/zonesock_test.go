@@ -13,8 +13,10 @@ import (
 	"testing"
 	"time"
 	"zonetop/api"
+	"zonetop/client"
 	"zonetop/internal/audit"
 	"zonetop/internal/pathrs"
+	"zonetop/internal/wire"
 	"zonetop/internal/ztest"
 	"zonetop/limits"
 	"zonetop/rctl"
@@ -23,9 +25,9 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-type fakeProjects struct{ calls []ProjectRequest }
+type fakeProjects struct{ calls []api.ProjectRequest }
 
-func (f *fakeProjects) ProjectOp(_ context.Context, p api.Principal, zone, _ string, req ProjectRequest) (json.RawMessage, error) {
+func (f *fakeProjects) ProjectOp(_ context.Context, p api.Principal, zone, _ string, req api.ProjectRequest) (json.RawMessage, error) {
 	f.calls = append(f.calls, req)
 	return json.RawMessage(`{"done":true}`), nil
 }
@@ -65,12 +67,12 @@ func Frame(b []byte) []byte {
 
 func TestZoneSockInfoAndCaps(t *testing.T) {
 	sock, fp, audits := startTestZoneSock(t, api.Principal{UID: 0, Zone: "zs1"})
-	zc, err := DialZone(sock)
+	zc, err := client.DialZone(sock)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer zc.Close()
-	r, err := zc.Do(ZoneRequest{Op: "info"})
+	r, err := zc.Do(api.ZoneRequest{Op: "info"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -82,12 +84,12 @@ func TestZoneSockInfoAndCaps(t *testing.T) {
 		t.Errorf("info leaks host details: %s", raw)
 	}
 	// Raising the zone cap through the socket is refused, and audited.
-	_, err = zc.Do(ZoneRequest{Op: "set-zone-cap", Rctl: "zone.max-lwps", Value: "100000"})
+	_, err = zc.Do(api.ZoneRequest{Op: "set-zone-cap", Rctl: "zone.max-lwps", Value: "100000"})
 	if !errors.Is(err, api.ErrPermission) || !strings.Contains(err.Error(), "zone caps are set by the global administrator") {
 		t.Fatalf("set-zone-cap: %v", err)
 	}
 	// Project ops reach ProjectOps.
-	if _, err := zc.Do(ZoneRequest{Op: "project", Project: &ProjectRequest{Op: "add", Name: "web", ID: new(100)}}); err != nil {
+	if _, err := zc.Do(api.ZoneRequest{Op: "project", Project: &api.ProjectRequest{Op: "add", Name: "web", ID: new(100)}}); err != nil {
 		t.Fatal(err)
 	}
 	if len(fp.calls) != 1 || fp.calls[0].Name != "web" {
@@ -100,19 +102,19 @@ func TestZoneSockInfoAndCaps(t *testing.T) {
 
 func TestZoneSockReadOnlyUser(t *testing.T) {
 	sock, fp, _ := startTestZoneSock(t, api.Principal{UID: 1000, Zone: "zs1"})
-	zc, err := DialZone(sock)
+	zc, err := client.DialZone(sock)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer zc.Close()
-	r, err := zc.Do(ZoneRequest{Op: "info"})
+	r, err := zc.Do(api.ZoneRequest{Op: "info"})
 	if err != nil || r.Info.Role != "read-only" {
 		t.Fatalf("info: %+v %v", r.Info, err)
 	}
-	if _, err := zc.Do(ZoneRequest{Op: "project", Project: &ProjectRequest{Op: "list"}}); err != nil {
+	if _, err := zc.Do(api.ZoneRequest{Op: "project", Project: &api.ProjectRequest{Op: "list"}}); err != nil {
 		t.Fatalf("list projects: %v", err)
 	}
-	if _, err := zc.Do(ZoneRequest{Op: "project", Project: &ProjectRequest{Op: "set-limit", Name: "web"}}); !errors.Is(err, api.ErrPermission) {
+	if _, err := zc.Do(api.ZoneRequest{Op: "project", Project: &api.ProjectRequest{Op: "set-limit", Name: "web"}}); !errors.Is(err, api.ErrPermission) {
 		t.Fatalf("set-limit by a plain user: %v", err)
 	}
 	if len(fp.calls) != 1 {
@@ -132,7 +134,7 @@ func TestZoneSockBadInput(t *testing.T) {
 	defer hung.Close()
 	hung.Write([]byte{0, 0})
 
-	send := func(raw []byte, closeWrite bool) ZoneReply {
+	send := func(raw []byte, closeWrite bool) api.ZoneReply {
 		t.Helper()
 		c, err := net.Dial("unix", sock)
 		if err != nil {
@@ -144,11 +146,11 @@ func TestZoneSockBadInput(t *testing.T) {
 		if closeWrite {
 			c.(*net.UnixConn).CloseWrite()
 		}
-		b, err := ReadZoneFrame(c)
+		b, err := wire.ReadZoneFrame(c)
 		if err != nil {
 			t.Fatalf("no answer to %q: %v", raw[:min(len(raw), 20)], err)
 		}
-		var r ZoneReply
+		var r api.ZoneReply
 		if err := json.Unmarshal(b, &r); err != nil {
 			t.Fatal(err)
 		}
@@ -162,7 +164,7 @@ func TestZoneSockBadInput(t *testing.T) {
 		"unknown op":     {Frame([]byte(`{"op":"format-disk"}`)), false},
 		"unknown field":  {Frame([]byte(`{"op":"info","uid":0}`)), false},
 		"two objects":    {Frame([]byte(`{"op":"info"}{"op":"info"}`)), false},
-		"oversized":      {binary.BigEndian.AppendUint32(nil, zoneSockMax+1), false},
+		"oversized":      {binary.BigEndian.AppendUint32(nil, wire.ZoneSockMax+1), false},
 		"zero length":    {[]byte{0, 0, 0, 0}, false},
 		"truncated body": {append(binary.BigEndian.AppendUint32(nil, 100), `{"op":`...), true},
 		"truncated head": {[]byte{0, 0}, true},
@@ -174,16 +176,17 @@ func TestZoneSockBadInput(t *testing.T) {
 	}
 	// After all that, and with the hung client still connected, a good
 	// request is served; and a bad message mid-connection does not end it.
-	zc, err := DialZone(sock)
+	raw, err := net.DialUnix("unix", nil, &net.UnixAddr{Name: sock, Net: "unix"})
 	if err != nil {
 		t.Fatal(err)
 	}
+	zc := client.NewZoneClient(raw)
 	defer zc.Close()
-	zc.c.Write(Frame([]byte("garbage")))
-	if b, err := ReadZoneFrame(zc.c); err != nil || !bytes.Contains(b, []byte("malformed")) {
+	raw.Write(Frame([]byte("garbage")))
+	if b, err := wire.ReadZoneFrame(raw); err != nil || !bytes.Contains(b, []byte("malformed")) {
 		t.Fatalf("garbage on a live connection: %s %v", b, err)
 	}
-	if r, err := zc.Do(ZoneRequest{Op: "info"}); err != nil || r.Info == nil {
+	if r, err := zc.Do(api.ZoneRequest{Op: "info"}); err != nil || r.Info == nil {
 		t.Fatalf("info after garbage: %v", err)
 	}
 	// The hung client is dropped at its idle deadline.
@@ -234,11 +237,11 @@ func FuzzZoneSockDecode(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data []byte) {
 		r := bytes.NewReader(data)
 		for i := 0; i < 4; i++ {
-			b, err := ReadZoneFrame(r)
+			b, err := wire.ReadZoneFrame(r)
 			if err != nil {
 				return
 			}
-			if len(b) > zoneSockMax || len(b) == 0 {
+			if len(b) > wire.ZoneSockMax || len(b) == 0 {
 				t.Fatalf("frame of %d bytes accepted", len(b))
 			}
 			req, err := decodeZoneRequest(b)
@@ -327,20 +330,20 @@ func TestZoneSockUsageProcessesNewtask(t *testing.T) {
 			},
 			idle: time.Second}
 		go srv.serve()
-		zc, err := DialZone(sock)
+		zc, err := client.DialZone(sock)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if r, err := zc.Do(ZoneRequest{Op: "usage"}); err != nil || r.Usage == nil || r.Usage.Procs != 4 {
+		if r, err := zc.Do(api.ZoneRequest{Op: "usage"}); err != nil || r.Usage == nil || r.Usage.Procs != 4 {
 			t.Errorf("uid %d: usage %+v %v", uid, r.Usage, err)
 		}
-		if r, err := zc.Do(ZoneRequest{Op: "processes"}); err != nil || len(r.Processes) != 2 || r.Processes[1].Project != "web" {
+		if r, err := zc.Do(api.ZoneRequest{Op: "processes"}); err != nil || len(r.Processes) != 2 || r.Processes[1].Project != "web" {
 			t.Errorf("uid %d: processes %+v %v", uid, r.Processes, err)
 		}
-		if r, err := zc.Do(ZoneRequest{Op: "newtask", Task: "web"}); err != nil || r.TaskID != 5 {
+		if r, err := zc.Do(api.ZoneRequest{Op: "newtask", Task: "web"}); err != nil || r.TaskID != 5 {
 			t.Errorf("uid %d: newtask %+v %v", uid, r, err)
 		}
-		if _, err := zc.Do(ZoneRequest{Op: "newtask", Task: "closed"}); err == nil || !strings.Contains(err.Error(), "not a member") {
+		if _, err := zc.Do(api.ZoneRequest{Op: "newtask", Task: "closed"}); err == nil || !strings.Contains(err.Error(), "not a member") {
 			t.Errorf("uid %d: newtask of a closed project: %v", uid, err)
 		}
 		if len(moved) != 1 || moved[0] != os.Getpid() {
@@ -368,29 +371,29 @@ func TestZoneSockRefusal(t *testing.T) {
 		zoneRoot: func() string { return "/nonexistent" }, idle: 5 * time.Second}
 	go srv.serve()
 	t.Cleanup(srv.close)
-	var held []*ZoneClient
+	var held []*client.ZoneClient
 	defer func() {
 		for _, c := range held {
 			c.Close()
 		}
 	}()
 	for i := 0; i < zoneSockPerUID; i++ {
-		zc, err := DialZone(sock)
+		zc, err := client.DialZone(sock)
 		if err != nil {
 			t.Fatal(err)
 		}
 		held = append(held, zc)
-		if _, err := zc.Do(ZoneRequest{Op: "info"}); err != nil {
+		if _, err := zc.Do(api.ZoneRequest{Op: "info"}); err != nil {
 			t.Fatalf("connection %d: %v", i+1, err)
 		}
 	}
-	zc, err := DialZone(sock)
+	zc, err := client.DialZone(sock)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer zc.Close()
 	time.Sleep(50 * time.Millisecond) // the server refuses and closes first
-	_, err = zc.Do(ZoneRequest{Op: "info"})
+	_, err = zc.Do(api.ZoneRequest{Op: "info"})
 	if want := "zone socket: too many connections from uid 1000 (limit 8)"; err == nil || err.Error() != want {
 		t.Errorf("connection past the limit: %v, want %q", err, want)
 	}
@@ -398,14 +401,14 @@ func TestZoneSockRefusal(t *testing.T) {
 
 func TestZoneSockSlowDown(t *testing.T) {
 	sock, _, _ := startTestZoneSock(t, api.Principal{UID: 1000, Zone: "zs1"})
-	zc, err := DialZone(sock)
+	zc, err := client.DialZone(sock)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer zc.Close()
 	slow := 0
 	for i := 0; i < 3*zoneSockBurst; i++ {
-		if _, err := zc.Do(ZoneRequest{Op: "info"}); err != nil {
+		if _, err := zc.Do(api.ZoneRequest{Op: "info"}); err != nil {
 			if !strings.Contains(err.Error(), "slow down") {
 				t.Fatal(err)
 			}
@@ -431,11 +434,11 @@ func TestZoneSockRefusesDescriptors(t *testing.T) {
 	ztest.Must(t, err)
 	w.Close()
 	_ = c.SetReadDeadline(time.Now().Add(5 * time.Second))
-	b, err := ReadZoneFrame(c)
+	b, err := wire.ReadZoneFrame(c)
 	if err != nil {
 		t.Fatalf("no answer: %v", err)
 	}
-	var reply ZoneReply
+	var reply api.ZoneReply
 	ztest.Must(t, json.Unmarshal(b, &reply))
 	if reply.OK || !strings.Contains(reply.Error, "the zone socket takes no file descriptors") {
 		t.Errorf("info with a descriptor: %+v, want a refusal", reply)
