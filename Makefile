@@ -30,12 +30,17 @@ demo: build
 # The whole suite: unit tests, root integration tests and the fuzz seed
 # corpora. Integration tests need root and namespaces; under CI=true they fail
 # instead of skipping when they cannot run.
+# The tests' binaries obey the fault-injection hooks (internal/testhook);
+# the product `build` makes does not.
+TESTTAGS := -tags zonetop_testhooks
+
 test: build
 	$(GO) vet $(PKGS)
-	$(GO) test -count=1 -timeout 30m $(PKGS)
+	$(GO) vet $(TESTTAGS) $(PKGS)
+	$(GO) test $(TESTTAGS) -count=1 -timeout 30m $(PKGS)
 
 test-unit:
-	$(GO) test -short -count=1 $(PKGS)
+	$(GO) test $(TESTTAGS) -short -count=1 $(PKGS)
 
 # The cgroup v2 ring: the integration tests and a zone-caps check inside a
 # qemu guest whose systemd runs cgroup v2 alone (scripts/v2ring/run.sh;
@@ -56,6 +61,7 @@ lint:
 	$(GO) vet $(PKGS)
 	@test -x $(STATICCHECK) || $(GO) install honnef.co/go/tools/cmd/staticcheck@latest
 	$(STATICCHECK) $(PKGS)
+	$(STATICCHECK) $(TESTTAGS) $(PKGS)
 
 clean:
 	rm -rf bin

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"testing"
 	"time"
+	"zonetop/internal/ztest"
 
 	"golang.org/x/sys/unix"
 )
@@ -136,12 +137,7 @@ func TestOpenPtmxAndPeer(t *testing.T) {
 // TestOpenPtmxNewInstance allocates from a private devpts, as the engine does
 // for a zone's console: the pty must appear in that instance, not the host's.
 func TestOpenPtmxNewInstance(t *testing.T) {
-	if os.Geteuid() != 0 {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("needs root to mount devpts")
-		}
-		t.Skip("needs root to mount devpts")
-	}
+	ztest.RequireRoot(t, "a private devpts mount")
 	dir := t.TempDir()
 	if err := unix.Mount("devpts", dir, "devpts", 0, "newinstance,ptmxmode=0666,mode=0620"); err != nil {
 		if os.Getenv("CI") == "true" {

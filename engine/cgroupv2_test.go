@@ -37,6 +37,7 @@ import (
 // are killed by pid and the cgroups removed.
 func cgroup2ForTest(t *testing.T) (mount, parent, ctl string) {
 	t.Helper()
+	ztest.RequireTestHooks(t)
 	for _, m := range []string{"/sys/fs/cgroup/unified", "/sys/fs/cgroup"} {
 		var st unix.Statfs_t
 		if unix.Statfs(m, &st) == nil && st.Type == unix.CGROUP2_SUPER_MAGIC {

@@ -82,6 +82,7 @@ func reexecStatic() {
 
 func needZones(t testing.TB) {
 	t.Helper()
+	ztest.Ring(t)
 	why := ""
 	if os.Geteuid() != 0 {
 		why = "not root"

@@ -13,6 +13,7 @@ import (
 	"sync"
 	"syscall"
 	"time"
+	"zonetop/internal/testhook"
 	"zonetop/rctl"
 
 	"golang.org/x/sys/unix"
@@ -52,21 +53,15 @@ func DetectMode() Mode {
 	return detectedMode()
 }
 
-// TestCgroup2Env, for tests only, makes zonetop treat the cgroup2 tree
-// mounted at a given directory as a pure v2 host's: "MOUNT [CONTROLLER...]",
-// e.g. "/sys/fs/cgroup/unified hugetlb". The controllers named after the
-// mount are enabled for zone and project cgroups as if zonetop used them,
-// so that a host whose v2 tree has only hugetlb (these machines) still
-// shows the v2 rules (no processes in a cgroup that passes controllers to
-// its children). limits' layout detection and backend, and the engine's
-// choice of hierarchies, read it; zoneadmd is given it. Unset, it costs a
-// getenv.
-const TestCgroup2Env = "ZONETOP_TEST_CGROUP2"
+// TestCgroup2Env, for tests only, is testhook.Cgroup2Env: limits' layout
+// detection and backend, and the engine's choice of hierarchies, read it;
+// zoneadmd is given it.
+const TestCgroup2Env = testhook.Cgroup2Env
 
 // TestCgroup2 is TestCgroup2Env parsed: the mount and the extra
 // controllers; ok is false when it is unset or empty.
 func TestCgroup2() (mount string, extra []string, ok bool) {
-	f := strings.Fields(os.Getenv(TestCgroup2Env))
+	f := strings.Fields(testhook.Cgroup2())
 	if len(f) == 0 || !filepath.IsAbs(f[0]) {
 		return "", nil, false
 	}

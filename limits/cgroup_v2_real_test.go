@@ -11,6 +11,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"zonetop/internal/ztest"
 
 	"golang.org/x/sys/unix"
 )
@@ -25,9 +26,7 @@ import (
 // it are removed when the test ends, their processes killed by pid.
 func v2ForTest(t *testing.T) (mount, ctl, parent string) {
 	t.Helper()
-	if os.Geteuid() != 0 {
-		skipOrFail(t, "cgroup v2 test needs root")
-	}
+	ztest.RequireRoot(t, "cgroup v2 test")
 	for _, m := range []string{"/sys/fs/cgroup/unified", "/sys/fs/cgroup"} {
 		if typ, err := statfsType(m); err == nil && typ == unix.CGROUP2_SUPER_MAGIC {
 			mount = m

@@ -10,12 +10,14 @@ import (
 	"testing"
 	"time"
 	"zonetop/api"
+	"zonetop/internal/ztest"
 )
 
 // needE2E skips without root or tmux, but fails when CI=true, where the
 // end-to-end run is required.
 func needE2E(t *testing.T) {
 	t.Helper()
+	ztest.Ring(t)
 	var why string
 	if os.Geteuid() != 0 {
 		why = "needs root"
@@ -77,7 +79,7 @@ func TestConsoleEndToEnd(t *testing.T) {
 	needE2E(t)
 	dir := t.TempDir()
 	bin := filepath.Join(dir, "zonetop")
-	build := exec.Command("go", "build", "-o", bin, ".")
+	build := exec.Command("go", "build", "-tags", "zonetop_testhooks", "-o", bin, ".")
 	build.Env = append(os.Environ(), "CGO_ENABLED=0")
 	if out, err := build.CombinedOutput(); err != nil {
 		t.Fatalf("build: %v: %s", err, out)

@@ -16,6 +16,7 @@ import (
 	"syscall"
 	"testing"
 	"time"
+	"zonetop/internal/ztest"
 )
 
 // End-to-end tests of the zone life cycle through the real, statically
@@ -44,7 +45,7 @@ func TestMain(m *testing.M) {
 			}
 			defer os.RemoveAll(dir)
 			bin := filepath.Join(dir, "zonetop")
-			cmd := exec.Command("go", "build", "-o", bin, ".")
+			cmd := exec.Command("go", "build", "-tags", "zonetop_testhooks", "-o", bin, ".")
 			cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 			cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
 			if err := cmd.Run(); err != nil {
@@ -62,6 +63,7 @@ func TestMain(m *testing.M) {
 // fails it under CI=true.
 func needZones(t *testing.T) {
 	t.Helper()
+	ztest.Ring(t)
 	why := ""
 	switch {
 	case os.Geteuid() != 0:

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 	"zonetop/internal/configs"
+	"zonetop/internal/ztest"
 	"zonetop/limits"
 )
 
@@ -16,12 +17,7 @@ import (
 // read from their real cgroups. It reports the CPU one round costs as a
 // share of one core at one round a second (aim: under 2%).
 func BenchmarkSampleRound100x5(b *testing.B) {
-	if os.Geteuid() != 0 {
-		if os.Getenv("CI") == "true" {
-			b.Fatal("the sampling benchmark needs root for cgroups")
-		}
-		b.Skip("the sampling benchmark needs root for cgroups")
-	}
+	ztest.RequireRoot(b, "the sampling benchmark (cgroups)")
 	parent, err := limits.DetectParent()
 	if err != nil {
 		b.Fatal(err)

@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 	"zonetop/internal/configs"
+	"zonetop/internal/ztest"
 
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"
@@ -31,6 +32,7 @@ import (
 // network namespaces.
 func netNeedPriv(t *testing.T) {
 	t.Helper()
+	ztest.Ring(t)
 	why := ""
 	switch {
 	case os.Geteuid() != 0:
@@ -788,9 +790,7 @@ func TestNetSharedLegacyCleanup(t *testing.T) {
 // BenchmarkNetExclusiveCycle measures one exclusive-IP net's setup and
 // teardown, the network share of a zone's ready and halt.
 func BenchmarkNetExclusiveCycle(b *testing.B) {
-	if os.Geteuid() != 0 {
-		b.Skip("needs root")
-	}
+	ztest.RequireRoot(b, "net benchmark")
 	cmd := exec.Command("sleep", "600")
 	cmd.SysProcAttr = &syscall.SysProcAttr{Cloneflags: syscall.CLONE_NEWNET, Pdeathsig: syscall.SIGKILL}
 	if err := cmd.Start(); err != nil {
@@ -825,9 +825,7 @@ func BenchmarkNetExclusiveCycle(b *testing.B) {
 // the zone's lo, its sysctls, the device on the NIC, its address and
 // defrouter.
 func BenchmarkNetSharedCycle(b *testing.B) {
-	if os.Geteuid() != 0 {
-		b.Skip("needs root")
-	}
+	ztest.RequireRoot(b, "net benchmark")
 	cmd := exec.Command("sleep", "600")
 	cmd.SysProcAttr = &syscall.SysProcAttr{Cloneflags: syscall.CLONE_NEWNET, Pdeathsig: syscall.SIGKILL}
 	runtime.LockOSThread() // Pdeathsig follows the forking thread

@@ -10,6 +10,7 @@ import (
 	"runtime"
 	"testing"
 	"time"
+	"zonetop/internal/testhook"
 )
 
 // Must ends the test on a non-nil error.
@@ -20,17 +21,35 @@ func Must(t testing.TB, err error) {
 	}
 }
 
-// RequireRoot skips a test that needs root when not root, and fails it
-// instead under CI=true, where every root test must run.
+// Ring marks a test of the root integration ring: real zones, cgroups,
+// namespaces or links. `go test -short` (make test-unit) skips the ring
+// whoever runs it.
+func Ring(t testing.TB) {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("root integration ring: skipped under -short")
+	}
+}
+
+// Unavailable ends a ring test that cannot run here: skipped on a
+// developer's machine, failed under CI=true, where every ring test must
+// run.
+func Unavailable(t testing.TB, why string) {
+	t.Helper()
+	if os.Getenv("CI") == "true" {
+		t.Fatal(why)
+	}
+	t.Skip(why)
+}
+
+// RequireRoot is Ring for a test that needs root: skipped when not root,
+// failed instead under CI=true.
 func RequireRoot(t testing.TB, what string) {
 	t.Helper()
-	if os.Geteuid() == 0 {
-		return
+	Ring(t)
+	if os.Geteuid() != 0 {
+		Unavailable(t, what+": needs root")
 	}
-	if os.Getenv("CI") == "true" {
-		t.Fatalf("%s: needs root", what)
-	}
-	t.Skipf("%s: needs root", what)
 }
 
 // NeedSeccompRoot is RequireRoot for the System V IPC filter, which is
@@ -49,4 +68,18 @@ func Released(r *os.File) bool {
 	_ = r.SetReadDeadline(time.Now().Add(5 * time.Second))
 	n, err := r.Read(make([]byte, 1))
 	return n == 0 && err == io.EOF
+}
+
+// RequireTestHooks is for tests that stop a process at a fault-injection
+// point or fake a v2 host: only a binary built with the zonetop_testhooks
+// tag obeys those (make test builds so).
+func RequireTestHooks(t testing.TB) {
+	t.Helper()
+	if testhook.Enabled {
+		return
+	}
+	if os.Getenv("CI") == "true" {
+		t.Fatal("this test needs a binary built with -tags zonetop_testhooks (make test does)")
+	}
+	t.Skip("this test needs a binary built with -tags zonetop_testhooks (make test does)")
 }

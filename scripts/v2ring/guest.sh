@@ -92,7 +92,7 @@ run_pkg() {
     # CI=true: a test that cannot run fails instead of skipping. The go
     # shim hands the tests that build zonetop the binary `make build`
     # made (the guest has no Go toolchain).
-    export CI=true PATH="$opt/shim:$PATH" V2RING_ZONETOP="$opt/bin/zonetop" V2RING_NETPROBE="$opt/bin/netprobe"
+    export CI=true PATH="$opt/shim:$PATH" V2RING_ZONETOP="$opt/bin/zonetop-testhooks" V2RING_NETPROBE="$opt/bin/netprobe"
     exec timeout -k 10 "$per_pkg_timeout" "$bin" "${args[@]}"
   ) >"$out/$pkg.log" 2>&1
   rc=$?
@@ -123,7 +123,7 @@ if [ "${V2RING_CHECK_EXCLUDED:-1}" = 1 ]; then
     (
       echo $BASHPID >/sys/fs/cgroup/cgroup.procs
       cd "$dir" || exit 1
-      export CI=true PATH="$opt/shim:$PATH" V2RING_ZONETOP="$opt/bin/zonetop" V2RING_NETPROBE="$opt/bin/netprobe"
+      export CI=true PATH="$opt/shim:$PATH" V2RING_ZONETOP="$opt/bin/zonetop-testhooks" V2RING_NETPROBE="$opt/bin/netprobe"
       exec timeout -k 10 600 "$bin" -test.v -test.count=1 -test.timeout 540s -test.run "^($names)\$"
     ) >"$out/excluded-$pkg.log" 2>&1
   done

@@ -1,3 +1,5 @@
+//go:build zonetop_testhooks
+
 package testhook
 
 import (
@@ -7,14 +9,10 @@ import (
 	"time"
 )
 
-// TestPauseEnv names the fault-injection point a process stops at. The
-// end-to-end fault tests set it to kill -9 a front end or a zoneadmd at an
-// exact step of install, ready or boot and then check that the next
-// command understands what was left. Unset (always, outside tests) it
-// costs one getenv per point.
-const TestPauseEnv = "ZONETOP_TEST_PAUSE"
+// Enabled: this binary was built for tests and obeys the hooks.
+const Enabled = true
 
-// testPause stops the calling goroutine for good when TestPauseEnv names
+// TestPause stops the calling goroutine for good when TestPauseEnv names
 // point, after writing ROOT/paused.POINT with the pid so the test knows
 // where to aim.
 func TestPause(root, point string) {
@@ -27,7 +25,7 @@ func TestPause(root, point string) {
 	}
 }
 
-// testHold is testPause for a step a test lets go on: when TestPauseEnv
+// TestHold is TestPause for a step a test lets go on: when TestPauseEnv
 // names point it writes ROOT/paused.POINT and waits until the test makes
 // ROOT/release.POINT (a minute at most).
 func TestHold(root, point string) {
@@ -41,3 +39,6 @@ func TestHold(root, point string) {
 		}
 	}
 }
+
+// Cgroup2 is Cgroup2Env's value.
+func Cgroup2() string { return os.Getenv(Cgroup2Env) }
