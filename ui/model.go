@@ -258,6 +258,12 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		return m, m.startRefresh()
 	case tea.KeyPressMsg:
 		return m.key(msg)
+	case tea.MouseClickMsg, tea.MouseReleaseMsg, tea.MouseMotionMsg, tea.MouseWheelMsg:
+		if m.paneMouse(msg.(tea.MouseMsg)) {
+			return m, nil
+		}
+	}
+	switch msg := msg.(type) {
 	case tea.MouseClickMsg:
 		if msg.Button == tea.MouseLeft && m.mode == inputNone && m.overlay() == "" {
 			m.table.Click(msg.X, msg.Y-headerLines)
@@ -318,8 +324,8 @@ func (m *Model) key(msg tea.KeyPressMsg) (tea.Model, tea.Cmd) {
 	if m.focus >= 0 && m.focus < len(m.panes) {
 		return m.paneKey(msg)
 	}
-	if msg.String() == "ctrl+c" {
-		return m.quit()
+	if msg.String() == "ctrl+c" && (m.confirm == nil || m.confirm.verb != "quit") {
+		return m.askQuit()
 	}
 	if m.confirm != nil {
 		return m.confirmKey(msg)
@@ -366,7 +372,7 @@ func (m *Model) key(msg tea.KeyPressMsg) (tea.Model, tea.Cmd) {
 			return m, m.openDetail(z.Name)
 		}
 	case key.Matches(msg, k.Quit):
-		return m.quit()
+		return m.askQuit()
 	case key.Matches(msg, k.Help):
 		m.help.ShowAll = !m.help.ShowAll
 		m.resize()
@@ -460,7 +466,9 @@ func (m *Model) runCommand(line string) (tea.Model, tea.Cmd) {
 	switch line {
 	case "":
 		return m, nil
-	case "q", "q!", "quit", "exit":
+	case "q", "quit", "exit":
+		return m.askQuit()
+	case "q!":
 		return m.quit()
 	}
 	if m.opts.Command == nil {
@@ -667,7 +675,7 @@ func (m *Model) scopeKeys() {
 func (m *Model) View() tea.View {
 	var v tea.View
 	v.AltScreen = true
-	v.MouseMode = tea.MouseModeCellMotion
+	v.MouseMode = m.mouseMode()
 	v.WindowTitle = "zonetop"
 	v.SetContent(m.render())
 	return v
