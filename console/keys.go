@@ -120,6 +120,13 @@ func encodeKey(k uv.KeyPressEvent, m keyModes) string {
 		return esc(kp.text)
 	}
 
+	// Text, when the decoder had it, is what the key types with shift and
+	// caps lock applied; it is only absent with ctrl or alt, and it is
+	// the one faithful form of what no code can say (a grapheme of many
+	// runes, a no-break space).
+	if mods&^uv.ModShift == 0 && k.Text != "" {
+		return k.Text
+	}
 	switch code {
 	case uv.KeyEnter:
 		return esc("\r")
@@ -138,15 +145,10 @@ func encodeKey(k uv.KeyPressEvent, m keyModes) string {
 	case uv.KeyExtended:
 		return esc(k.Text)
 	}
-	if code > unicode.MaxRune || code < ' ' || !unicode.IsPrint(code) && code != ' ' {
+	if code > unicode.MaxRune || code < ' ' {
 		return ""
 	}
 
-	// A printable key. Its text, when the decoder had it, already holds
-	// shift and caps lock; it is only absent with ctrl or alt.
-	if mods&^uv.ModShift == 0 && k.Text != "" {
-		return k.Text
-	}
 	r := code
 	shift := mods&uv.ModShift != 0
 	if unicode.IsLetter(r) && k.Mod&uv.ModCapsLock != 0 {
