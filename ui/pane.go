@@ -205,6 +205,9 @@ func (m *Model) paneKey(msg tea.KeyPressMsg) (tea.Model, tea.Cmd) {
 		pn.offset = max(pn.offset-rows/2, 0)
 		return m, nil
 	}
+	// Sent on, a key changes nothing on screen unless the pane was
+	// scrolled back; its echo is what redraws.
+	unchanged := pn.offset == 0
 	pn.offset = 0
 	// "~." at the start of a line detaches, as zlogin's escape; a "~"
 	// followed by anything else is sent on with it.
@@ -218,10 +221,12 @@ func (m *Model) paneKey(msg tea.KeyPressMsg) (tea.Model, tea.Cmd) {
 		pn.screen.SendText("~")
 	} else if s == "~" && pn.lineStart {
 		pn.tilde = true
+		m.unchanged = unchanged
 		return m, nil
 	}
 	pn.lineStart = s == "enter" || s == "ctrl+c" || s == "ctrl+u"
 	pn.screen.SendKey(uv.KeyPressEvent(msg))
+	m.unchanged = unchanged
 	return m, nil
 }
 

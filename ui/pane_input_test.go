@@ -3,6 +3,7 @@ package ui
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"io"
 	"strings"
 	"sync"
@@ -216,5 +217,28 @@ func TestQuitWithLoginAsks(t *testing.T) {
 	_, cmd := h.m.Update(press("y"))
 	if !isQuit(cmd) || !s.isClosed() {
 		t.Fatalf("q then y: quit %v, session closed %v", isQuit(cmd), s.isClosed())
+	}
+}
+
+// A key typed into a pane redraws nothing by itself (its echo does), but
+// one typed into a scrolled-back pane brings the live screen back at once.
+func TestPaneKeyRedraw(t *testing.T) {
+	h, s := openTapPane(t)
+	var out strings.Builder
+	for i := range 60 {
+		fmt.Fprintf(&out, "line %d\r\n", i)
+	}
+	program(h, s, out.String(), "END-OF-LINES")
+	before := plain(h.m)
+	h.update(press("x"))
+	s.expect(t, "x", "x")
+	if after := plain(h.m); after != before {
+		t.Errorf("a key with no echo changed the screen:\n%s\nto\n%s", before, after)
+	}
+	h.send("scrolled back", tea.KeyPressMsg{Code: tea.KeyPgUp, Mod: tea.ModShift})
+	h.update(press("y"))
+	s.expect(t, "y", "y")
+	if v := plain(h.m); strings.Contains(v, "scrolled back") {
+		t.Errorf("a key typed into a scrolled-back pane left it scrolled back:\n%s", v)
 	}
 }
