@@ -7,6 +7,7 @@ import (
 	"sync"
 
 	uv "github.com/charmbracelet/ultraviolet"
+	"github.com/charmbracelet/x/ansi"
 	"github.com/charmbracelet/x/vt"
 )
 
@@ -40,7 +41,10 @@ type Screen struct {
 
 	title         string
 	cursorVisible bool
-	changed       chan struct{}
+	// modes the program set, as the emulator reports them, for the keys
+	// and mouse reports it expects
+	modes   map[ansi.Mode]bool
+	changed chan struct{}
 
 	replies chan []byte
 	done    chan struct{}
@@ -56,6 +60,7 @@ func NewScreen(cols, rows int, input io.Writer) *Screen {
 		emu:           vt.NewEmulator(cols, rows),
 		hist:          make([]uv.Line, DefaultScrollback),
 		cursorVisible: true,
+		modes:         map[ansi.Mode]bool{},
 		changed:       make(chan struct{}, 1),
 		replies:       make(chan []byte, 256),
 		done:          make(chan struct{}),
@@ -64,6 +69,8 @@ func NewScreen(cols, rows int, input io.Writer) *Screen {
 	s.emu.SetCallbacks(vt.Callbacks{
 		Title:            func(t string) { s.title = t },
 		CursorVisibility: func(v bool) { s.cursorVisible = v },
+		EnableMode:       func(m ansi.Mode) { s.modes[m] = true },
+		DisableMode:      func(m ansi.Mode) { delete(s.modes, m) },
 	})
 	if input == nil {
 		input = io.Discard
@@ -188,15 +195,21 @@ func (s *Screen) historyLocked() []uv.Line {
 	return out
 }
 
-// SendKey sends a key press to the program, encoded the way the program
-// asked for (application cursor keys and so on). A bubbletea
+// SendKey sends a key press to the program as xterm would, in the modes
+// the program set (application cursor keys and keypad). A bubbletea
 // tea.KeyPressMsg converts directly: uv.KeyPressEvent(msg).
 func (s *Screen) SendKey(k uv.KeyPressEvent) {
-	// The emulator reads its modes while encoding, so hold the lock; the
-	// pipe write itself only waits for pumpReplies, which never locks.
+	// Through the emulator's pipe, so a key never overtakes an answer to
+	// a query sent before it; the write only waits for pumpReplies, which
+	// never locks.
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.emu.SendKey(k)
+	if b := encodeKey(k, keyModes{
+		appCursor: s.modes[ansi.ModeCursorKeys],
+		appKeypad: s.modes[ansi.ModeNumericKeypad],
+	}); b != "" {
+		s.emu.SendText(b)
+	}
 }
 
 // SendText sends text to the program as typed.
@@ -210,7 +223,57 @@ func (s *Screen) SendText(text string) {
 func (s *Screen) Paste(text string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.emu.Paste(text)
+	s.emu.SendText(pasteText(text, s.modes[ansi.ModeBracketedPaste]))
+}
+
+// SendMouse reports a mouse event, in screen cells, to the program if it
+// asked for such reports, and says whether it did.
+func (s *Screen) SendMouse(ev uv.MouseEvent) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	b := encodeMouse(ev, s.mouseModesLocked())
+	if b != "" {
+		s.emu.SendText(b)
+	}
+	return b != ""
+}
+
+// Mouse tracking modes a program can ask for, from least to most.
+const (
+	MouseOff       = 0
+	MouseX10       = 9    // presses
+	MouseNormal    = 1000 // presses and releases
+	MouseButton    = 1002 // and motion while a button is down
+	MouseAnyMotion = 1003 // and all motion
+)
+
+// MouseTracking returns the most the program asked to hear of the mouse.
+func (s *Screen) MouseTracking() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	mm := s.mouseModesLocked()
+	switch {
+	case mm.any:
+		return MouseAnyMotion
+	case mm.button:
+		return MouseButton
+	case mm.normal:
+		return MouseNormal
+	case mm.x10:
+		return MouseX10
+	}
+	return MouseOff
+}
+
+func (s *Screen) mouseModesLocked() mouseModes {
+	return mouseModes{
+		x10:    s.modes[ansi.ModeMouseX10],
+		normal: s.modes[ansi.ModeMouseNormal],
+		button: s.modes[ansi.ModeMouseButtonEvent],
+		any:    s.modes[ansi.ModeMouseAnyEvent],
+		sgr:    s.modes[ansi.ModeMouseExtSgr],
+		urxvt:  s.modes[ansi.ModeMouseExtUrxvt],
+	}
 }
 
 // Render returns the visible screen with styles as ANSI sequences, one line

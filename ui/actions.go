@@ -54,6 +54,9 @@ type confirmState struct {
 	// verb when set.
 	target, subject string
 	do              func() tea.Cmd
+	// question replaces the [y/N] line's "verb zone zone?" when the
+	// action is not one on a zone (quitting with logins open).
+	question string
 }
 
 func (c *confirmState) want() string {
@@ -170,10 +173,13 @@ func (m *Model) confirmKey(msg tea.KeyPressMsg) (tea.Model, tea.Cmd) {
 		switch msg.String() {
 		case "y", "Y":
 			m.confirm = nil
+			if c.do != nil {
+				return m, c.do()
+			}
 			return m, m.runAction(c.verb, c.zone)
 		case "n", "N":
 			m.confirm = nil
-			m.setFlash(c.verb+" "+c.zone+": cancelled", nil)
+			m.setFlash(c.verb+" "+c.what()+": cancelled", nil)
 		}
 		return m, nil
 	}
@@ -188,7 +194,11 @@ func (m *Model) confirmView() string {
 	if c.typeName {
 		return fit(c.input.View(), m.c.width, false)
 	}
-	return m.c.styles.Prompt.Render(fit(fmt.Sprintf("%s zone %s? [y/N]", c.verb, c.zone), m.c.width, false))
+	q := fmt.Sprintf("%s zone %s? [y/N]", c.verb, c.zone)
+	if c.question != "" {
+		q = c.question
+	}
+	return m.c.styles.Prompt.Render(fit(q, m.c.width, false))
 }
 
 // runAction calls the engine off the Update loop. Install reports its

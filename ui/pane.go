@@ -205,6 +205,9 @@ func (m *Model) paneKey(msg tea.KeyPressMsg) (tea.Model, tea.Cmd) {
 		pn.offset = max(pn.offset-rows/2, 0)
 		return m, nil
 	}
+	// Sent on, a key changes nothing on screen unless the pane was
+	// scrolled back; its echo is what redraws.
+	unchanged := pn.offset == 0
 	pn.offset = 0
 	// "~." at the start of a line detaches, as zlogin's escape; a "~"
 	// followed by anything else is sent on with it.
@@ -218,10 +221,12 @@ func (m *Model) paneKey(msg tea.KeyPressMsg) (tea.Model, tea.Cmd) {
 		pn.screen.SendText("~")
 	} else if s == "~" && pn.lineStart {
 		pn.tilde = true
+		m.unchanged = unchanged
 		return m, nil
 	}
 	pn.lineStart = s == "enter" || s == "ctrl+c" || s == "ctrl+u"
 	pn.screen.SendKey(uv.KeyPressEvent(msg))
+	m.unchanged = unchanged
 	return m, nil
 }
 
@@ -310,4 +315,76 @@ func (m *Model) paneTabLines(kind, zone string) []string {
 		k = "l"
 	}
 	return []string{st.Empty.Render(fmt.Sprintf("press %s to open a %s pane on %s", k, kind, zone))}
+}
+
+// askQuit quits, but first asks when a login pane is open: quitting ends
+// the shell in the zone and whatever it runs. A console pane only
+// detaches, and the console goes on without zonetop.
+func (m *Model) askQuit() (tea.Model, tea.Cmd) {
+	var logins []string
+	for _, pn := range m.panes {
+		if pn.login != nil {
+			logins = append(logins, pn.zone)
+		}
+	}
+	if len(logins) == 0 {
+		return m.quit()
+	}
+	what := "the login on " + logins[0] + " ends"
+	if len(logins) > 1 {
+		what = fmt.Sprintf("%d logins end (%s)", len(logins), strings.Join(logins, ", "))
+	}
+	m.confirm = &confirmState{verb: "quit", subject: "zonetop",
+		question: "quit zonetop? " + what + " [y/N]",
+		do: func() tea.Cmd {
+			_, cmd := m.quit()
+			return cmd
+		}}
+	return m, nil
+}
+
+// paneMouse reports a mouse event on the focused pane to its program, in
+// the pane's own cells, when the program asked for the mouse, and says
+// whether it did; otherwise the mouse stays zonetop's.
+func (m *Model) paneMouse(msg tea.MouseMsg) bool {
+	if m.focus < 0 || m.focus >= len(m.panes) {
+		return false
+	}
+	pn := m.panes[m.focus]
+	if pn.offset > 0 {
+		return false // scrolled back: what is under the pointer is history
+	}
+	tableH, _ := m.split()
+	top := headerLines + tableH + 1 // the pane's title line is above it
+	cols, rows := pn.screen.Size()
+	mo := msg.Mouse()
+	x, y := mo.X, mo.Y-top
+	if x < 0 || x >= cols || y < 0 || y >= rows {
+		return false
+	}
+	in := uv.Mouse{X: x, Y: y, Button: mo.Button, Mod: mo.Mod}
+	var ev uv.MouseEvent
+	switch msg.(type) {
+	case tea.MouseClickMsg:
+		ev = uv.MouseClickEvent(in)
+	case tea.MouseReleaseMsg:
+		ev = uv.MouseReleaseEvent(in)
+	case tea.MouseMotionMsg:
+		ev = uv.MouseMotionEvent(in)
+	case tea.MouseWheelMsg:
+		ev = uv.MouseWheelEvent(in)
+	default:
+		return false
+	}
+	return pn.screen.SendMouse(ev)
+}
+
+// mouseMode is the mouse reporting zonetop asks of its terminal: cell
+// motion for itself, all motion while the focused pane's program follows
+// the pointer.
+func (m *Model) mouseMode() tea.MouseMode {
+	if m.focus >= 0 && m.focus < len(m.panes) && m.panes[m.focus].screen.MouseTracking() == console.MouseAnyMotion {
+		return tea.MouseModeAllMotion
+	}
+	return tea.MouseModeCellMotion
 }
