@@ -13,7 +13,7 @@ import (
 	tea "charm.land/bubbletea/v2"
 	uv "github.com/charmbracelet/ultraviolet"
 
-	"zonetop/engine"
+	"zonetop/api"
 )
 
 // tapLogin is a LoginBackend whose session records every byte the pane
@@ -37,7 +37,7 @@ func newTapLogin() tapLogin {
 	return tapLogin{&fakeBackend{zones: fixtureZones()}, &tapSession{outR: r, outW: w}}
 }
 
-func (l tapLogin) OpenLogin(_ context.Context, _ engine.Principal, _ string, _, _ int) (LoginSession, error) {
+func (l tapLogin) OpenLogin(_ context.Context, _ api.Principal, _ string, _, _ int) (LoginSession, error) {
 	return l.s, nil
 }
 
