@@ -17,6 +17,7 @@ import (
 	"sync"
 	"syscall"
 	"zonetop/api"
+	"zonetop/internal/pathrs"
 )
 
 // ErrNoZone is returned (wrapped) when a zone is not configured.
@@ -259,50 +260,12 @@ func (s *Store) writeIndex(ents []IndexEntry) error {
 }
 
 // writeFileAtomic replaces dir/name so that a crash at any point leaves the
-// old or the new content: write a temporary file in the same directory,
-// fsync it, rename it over the target, fsync the directory.
+// old or the new content; the crash tests stop it at STAGE-before-rename.
 func writeFileAtomic(dir, name string, data []byte, stage string) error {
-	tmp, err := os.CreateTemp(dir, "."+name+".tmp-*")
-	if err != nil {
-		return fmt.Errorf("write %s: %w", name, err)
-	}
-	tmpName := tmp.Name()
-	fail := func(err error) error {
-		tmp.Close()
-		os.Remove(tmpName)
-		return fmt.Errorf("write %s: %w", filepath.Join(dir, name), err)
-	}
-	if err := tmp.Chmod(0o644); err != nil {
-		return fail(err)
-	}
-	if _, err := tmp.Write(data); err != nil {
-		return fail(err)
-	}
-	if err := tmp.Sync(); err != nil {
-		return fail(err)
-	}
-	if err := tmp.Close(); err != nil {
-		return fail(err)
-	}
-	hook(stage + "-before-rename")
-	if err := os.Rename(tmpName, filepath.Join(dir, name)); err != nil {
-		os.Remove(tmpName)
-		return fmt.Errorf("write %s: %w", filepath.Join(dir, name), err)
-	}
-	return syncDir(dir)
+	return pathrs.WriteFileAtomicHook(filepath.Join(dir, name), data, 0o644, func() { hook(stage + "-before-rename") })
 }
 
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return fmt.Errorf("sync %s: %w", dir, err)
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil {
-		return fmt.Errorf("sync %s: %w", dir, err)
-	}
-	return nil
-}
+func syncDir(dir string) error { return pathrs.SyncDir(dir) }
 
 // List returns every zone in the index. It reads only the index, so a
 // damaged zone file does not hide the other zones.

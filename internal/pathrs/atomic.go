@@ -1,15 +1,70 @@
 package pathrs
 
 import (
+	"fmt"
 	"os"
+	"path/filepath"
 )
 
-// writeFileAtomic replaces path with data through a rename, so a reader
-// (or a zoneadmd adopting after a crash) never sees half a file.
+// WriteFileAtomic replaces path with data so that a reader (or a zoneadmd
+// adopting after a crash) sees the old content or the new, never half a
+// file, and a crash of the machine keeps one of them: a temporary file
+// beside it is written and fsynced, renamed over path, and the directory
+// fsynced. It is the one way zonetop replaces a file of its own.
 func WriteFileAtomic(path string, data []byte, mode os.FileMode) error {
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, data, mode); err != nil {
-		return err
+	return WriteFileAtomicHook(path, data, mode, nil)
+}
+
+// WriteFileAtomicHook is WriteFileAtomic that calls beforeRename (when
+// not nil) with the new content on disk and not yet in place: the store's
+// crash tests stop there.
+func WriteFileAtomicHook(path string, data []byte, mode os.FileMode, beforeRename func()) error {
+	dir, name := filepath.Split(path)
+	if dir == "" {
+		dir = "."
 	}
-	return os.Rename(tmp, path)
+	tmp, err := os.CreateTemp(dir, "."+name+".tmp-*")
+	if err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	tmpName := tmp.Name()
+	fail := func(err error) error {
+		tmp.Close()
+		os.Remove(tmpName)
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if err := tmp.Chmod(mode); err != nil {
+		return fail(err)
+	}
+	if _, err := tmp.Write(data); err != nil {
+		return fail(err)
+	}
+	if err := tmp.Sync(); err != nil {
+		return fail(err)
+	}
+	if err := tmp.Close(); err != nil {
+		return fail(err)
+	}
+	if beforeRename != nil {
+		beforeRename()
+	}
+	if err := os.Rename(tmpName, path); err != nil {
+		os.Remove(tmpName)
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	return SyncDir(dir)
+}
+
+// SyncDir fsyncs a directory, so the names in it (a rename, a removal)
+// survive a crash.
+func SyncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return fmt.Errorf("sync %s: %w", dir, err)
+	}
+	defer d.Close()
+	if err := d.Sync(); err != nil {
+		return fmt.Errorf("sync %s: %w", dir, err)
+	}
+	return nil
 }
