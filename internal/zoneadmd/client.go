@@ -1,7 +1,6 @@
 package zoneadmd
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -52,16 +51,9 @@ func RuntimeState(rootPrefix, name string) (zones.State, bool) {
 	if err != nil {
 		return "", false
 	}
-	// zoneadmd writes the file (saveLocked) with "state" first: read it
-	// there, sparing each command encoding/json's first-use cost (~0.1
-	// ms); anything else goes through the decoder.
+	// Read by the decoder, whatever order or spacing the writer chose.
 	var st struct {
 		State string `json:"state"`
-	}
-	if rest, ok := bytes.CutPrefix(b, []byte("{\n  \"state\": \"")); ok {
-		if i := bytes.IndexByte(rest, '"'); i > 0 && bytes.IndexByte(rest[:i], '\\') < 0 {
-			return zones.State(rest[:i]), true
-		}
 	}
 	if json.Unmarshal(b, &st) != nil || st.State == "" {
 		// Being written for the first time (ready under way): up, in
