@@ -81,47 +81,27 @@ func (e *Engine) Zonecfg(p api.Principal, args []string, stdin io.Reader, stdout
 // ZonecfgWith is Zonecfg with the session restricted by opts (a
 // delegated user's, served by the zonetop service).
 func (e *Engine) ZonecfgWith(p api.Principal, args []string, stdin io.Reader, stdout, stderr io.Writer, opts zones.Options) int {
-	before := e.snapshotConfigs()
-	code := zones.RunZonecfgWith(e.store, args, stdin, stdout, stderr, opts)
-	after := e.snapshotConfigs()
-	names := map[string]bool{}
-	for n := range before {
-		names[n] = true
-	}
-	for n := range after {
-		names[n] = true
-	}
-	for n := range names {
-		b, a := before[n], after[n]
-		if b != nil && a != nil && strings.Join(audit.ConfigStatements(b), "\n") == strings.Join(audit.ConfigStatements(a), "\n") {
-			continue
+	// Each record is one change the store accepted from this session, as
+	// the store had it and as the session left it.
+	next := opts.Committed
+	opts.Committed = func(before, after *zones.Config) {
+		if next != nil {
+			next(before, after)
 		}
-		rm, ad := audit.ConfigDiff(b, a)
-		what := "zonecfg"
+		if before != nil && after != nil && strings.Join(audit.ConfigStatements(before), "\n") == strings.Join(audit.ConfigStatements(after), "\n") {
+			return
+		}
+		rm, ad := audit.ConfigDiff(before, after)
+		what, zone := "zonecfg", ""
 		switch {
-		case b == nil:
-			what = "zonecfg create"
-		case a == nil:
-			what = "zonecfg delete"
+		case before == nil:
+			what, zone = "zonecfg create", after.Name
+		case after == nil:
+			what, zone = "zonecfg delete", before.Name
+		default:
+			zone = after.Name
 		}
-		_ = audit.AppendAudit(e.Root, audit.AuditRecord{Principal: audit.AuditPrincipalOf(p), Zone: n, What: what, Before: rm, After: ad, Result: "ok"})
+		_ = audit.AppendAudit(e.Root, audit.AuditRecord{Principal: audit.AuditPrincipalOf(p), Zone: zone, What: what, Before: rm, After: ad, Result: "ok"})
 	}
-	return code
-}
-
-func (e *Engine) snapshotConfigs() map[string]*zones.Config {
-	out := map[string]*zones.Config{}
-	ents, err := e.store.List()
-	if err != nil {
-		return out
-	}
-	for _, ent := range ents {
-		if c, _, err := e.store.Load(ent.Name); err == nil {
-			out[ent.Name] = c
-		}
-	}
-	if c, _, err := e.store.Load("global"); err == nil && c != nil {
-		out["global"] = c
-	}
-	return out
+	return zones.RunZonecfgWith(e.store, args, stdin, stdout, stderr, opts)
 }

@@ -3,6 +3,7 @@ package engine
 import (
 	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 	"strings"
 	"sync"
@@ -126,5 +127,52 @@ func TestZonecfgAudited(t *testing.T) {
 	recs, _, _ = audit.ReadAudit(root, audit.AuditQuery{Zone: "aud1", Last: 1})
 	if len(recs) != 1 || recs[0].What != "boot" || !strings.Contains(recs[0].Result, "permission denied") || recs[0].Principal.UID != 7 {
 		t.Fatalf("denied boot audit: %+v", recs)
+	}
+}
+
+// A zonecfg session that stays open while another session changes another
+// zone is audited for its own change only: the other change is the other
+// principal's, recorded once.
+func TestZonecfgAuditedPerSession(t *testing.T) {
+	root := t.TempDir()
+	e, err := New(root, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	alice := api.Principal{UID: 0, User: "alice", Zone: "global"}
+	bob := api.Principal{UID: 0, User: "bob", Zone: "global"}
+	for _, z := range []string{"auda", "audb"} {
+		var errb strings.Builder
+		if code := e.Zonecfg(alice, []string{"-z", z, "create; set zonepath=/zones/" + z}, strings.NewReader(""), io.Discard, &errb); code != 0 {
+			t.Fatalf("zonecfg %s: %d %s", z, code, errb.String())
+		}
+	}
+	in, feed := io.Pipe()
+	done := make(chan int)
+	var errA strings.Builder
+	go func() { done <- e.Zonecfg(alice, []string{"-z", "auda"}, in, io.Discard, &errA) }()
+	// Once the line is taken, alice's session has loaded auda.
+	if _, err := io.WriteString(feed, "set autoboot=true\n"); err != nil {
+		t.Fatal(err)
+	}
+	var errB strings.Builder
+	if code := e.Zonecfg(bob, []string{"-z", "audb", "set autoboot=true"}, strings.NewReader(""), io.Discard, &errB); code != 0 {
+		t.Fatalf("bob's zonecfg: %d %s", code, errB.String())
+	}
+	feed.Close()
+	if code := <-done; code != 0 {
+		t.Fatalf("alice's zonecfg: %d %s", code, errA.String())
+	}
+	for zone, who := range map[string]string{"auda": "alice", "audb": "bob"} {
+		recs, _, _ := audit.ReadAudit(root, audit.AuditQuery{Zone: zone})
+		var changes []audit.AuditRecord
+		for _, r := range recs {
+			if r.What == "zonecfg" {
+				changes = append(changes, r)
+			}
+		}
+		if len(changes) != 1 || changes[0].Principal.User != who || !strings.Contains(changes[0].After, "autoboot=true") {
+			t.Errorf("%s: want one change by %s, got %+v", zone, who, changes)
+		}
 	}
 }

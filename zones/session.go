@@ -669,6 +669,25 @@ func (s *session) allowed(after *Config) error {
 	return s.opts.Commit(s.loaded, after)
 }
 
+// committed tells Options.Committed of a change the store accepted.
+func (s *session) committedChange(before, after *Config) {
+	if s.opts.Committed != nil {
+		s.opts.Committed(before.Clone(), after.Clone())
+	}
+}
+
+// deleteStored removes the loaded zone from the store now.
+func (s *session) deleteStored() error {
+	if err := s.allowed(nil); err != nil {
+		return fmt.Errorf("delete: %w", err)
+	}
+	if err := s.st.Delete(s.loaded.Name); err != nil {
+		return fmt.Errorf("delete: %w", err)
+	}
+	s.committedChange(s.loaded, nil)
+	return nil
+}
+
 // write commits cfg to the store now.
 func (s *session) write(cfg *Config) error {
 	if err := s.allowed(cfg); err != nil {
@@ -679,6 +698,7 @@ func (s *session) write(cfg *Config) error {
 	if err != nil {
 		return fmt.Errorf("commit: %w", err)
 	}
+	s.committedChange(s.loaded, c)
 	s.base = rev
 	s.cfg.UUID = c.UUID
 	s.loaded = c.Clone()
@@ -754,11 +774,8 @@ func (s *session) delete(c Command) error {
 		return fmt.Errorf("delete: zone %s: %w", s.zone, errNoConfig)
 	}
 	if s.loaded != nil && s.st != nil && !s.deferred {
-		if err := s.allowed(nil); err != nil {
-			return fmt.Errorf("delete: %w", err)
-		}
-		if err := s.st.Delete(s.loaded.Name); err != nil {
-			return fmt.Errorf("delete: %w", err)
+		if err := s.deleteStored(); err != nil {
+			return err
 		}
 	} else if s.loaded != nil && s.st != nil {
 		ent, err := s.st.State(s.loaded.Name)
@@ -823,13 +840,7 @@ func (s *session) flush() error {
 		target = s.committed
 	}
 	if s.deleted && target == nil {
-		if err := s.allowed(nil); err != nil {
-			return fmt.Errorf("delete: %w", err)
-		}
-		if err := s.st.Delete(s.loaded.Name); err != nil {
-			return fmt.Errorf("delete: %w", err)
-		}
-		return nil
+		return s.deleteStored()
 	}
 	if target == nil {
 		return nil
@@ -840,13 +851,11 @@ func (s *session) flush() error {
 	if s.deleted && s.loaded != nil {
 		// delete then create in one script: the zone is re-created under
 		// the same name; the old entry goes first so the UUID is new.
-		if err := s.allowed(nil); err != nil {
-			return fmt.Errorf("delete: %w", err)
-		}
-		if err := s.st.Delete(s.loaded.Name); err != nil {
-			return fmt.Errorf("delete: %w", err)
+		if err := s.deleteStored(); err != nil {
+			return err
 		}
 		s.base = Revision{}
+		s.loaded = nil
 	}
 	return s.write(target)
 }

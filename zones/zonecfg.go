@@ -95,6 +95,11 @@ type Options struct {
 	// the stored configuration and the one about to replace it (nil when
 	// the zone is being deleted); its error keeps the store as it was.
 	Commit func(before, after *Config) error
+	// Committed, when set, is told of every change the store accepted,
+	// as it was and as it is now (before is nil for a new zone, after
+	// for a deleted one): the audit log records exactly what this
+	// session changed, and nothing another session did meanwhile.
+	Committed func(before, after *Config)
 	// NoFiles refuses export -f: the session runs with privileges its
 	// user lacks, so it must not write files for them.
 	NoFiles bool
