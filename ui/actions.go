@@ -10,7 +10,7 @@ import (
 	"charm.land/bubbles/v2/textinput"
 	tea "charm.land/bubbletea/v2"
 
-	"zonetop/engine"
+	"zonetop/api"
 	"zonetop/zones"
 )
 
@@ -25,7 +25,7 @@ type opState struct {
 	id       int
 	verb     string
 	zone     string
-	progress engine.Progress
+	progress api.Progress
 }
 
 type (
@@ -37,7 +37,7 @@ type (
 	}
 	progressMsg struct {
 		id int
-		p  engine.Progress
+		p  api.Progress
 		ch <-chan tea.Msg
 	}
 )
@@ -202,7 +202,7 @@ func (m *Model) runAction(verb, zone string) tea.Cmd {
 	if verb == "install" {
 		ch := make(chan tea.Msg, 8)
 		go func() {
-			err := b.InstallZone(ctx, p, zone, "", func(pr engine.Progress) {
+			err := b.InstallZone(ctx, p, zone, "", func(pr api.Progress) {
 				// A slow screen skips progress reports; it never slows
 				// the install down.
 				select {

@@ -6,7 +6,6 @@ import (
 	"time"
 	"zonetop/api"
 
-	"zonetop/engine"
 	"zonetop/zones"
 )
 
@@ -23,7 +22,7 @@ type Backend interface {
 	DeleteZone(ctx context.Context, p api.Principal, name string) error
 	ZoneConfig(ctx context.Context, p api.Principal, name string) (info, export string, err error)
 	ApplyZonecfg(ctx context.Context, p api.Principal, name, file, script string) (string, error)
-	InstallZone(ctx context.Context, p api.Principal, name, archive string, progress func(engine.Progress)) error
+	InstallZone(ctx context.Context, p api.Principal, name, archive string, progress func(api.Progress)) error
 	UninstallZone(ctx context.Context, p api.Principal, name string, force bool) error
 	ReadyZone(ctx context.Context, p api.Principal, name string) (api.ZoneStatus, error)
 	BootZone(ctx context.Context, p api.Principal, name string, args []string) (api.ZoneStatus, error)

@@ -10,7 +10,6 @@ import (
 	"time"
 	"zonetop/api"
 
-	"zonetop/engine"
 	"zonetop/zones"
 )
 
@@ -147,9 +146,9 @@ func (f *fakeBackend) ApplyZonecfg(_ context.Context, p api.Principal, name, fil
 	return "", nil
 }
 
-func (f *fakeBackend) InstallZone(_ context.Context, _ api.Principal, name, _ string, progress func(engine.Progress)) error {
+func (f *fakeBackend) InstallZone(_ context.Context, _ api.Principal, name, _ string, progress func(api.Progress)) error {
 	for i := int64(0); i <= 4; i++ {
-		progress(engine.Progress{Step: "copy", Done: i, Total: 4})
+		progress(api.Progress{Step: "copy", Done: i, Total: 4})
 	}
 	return f.setState(name, "installed")
 }

@@ -107,7 +107,7 @@ func (b *delegBackend) ApplyZonecfg(ctx context.Context, p api.Principal, name, 
 	return out, err
 }
 
-func (b *delegBackend) InstallZone(ctx context.Context, p api.Principal, name, archive string, progress func(engine.Progress)) error {
+func (b *delegBackend) InstallZone(ctx context.Context, p api.Principal, name, archive string, progress func(api.Progress)) error {
 	return b.may(p, name, api.ActInstall)
 }
 

@@ -16,7 +16,6 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"zonetop/engine"
 	"zonetop/ui"
 	"zonetop/zones"
 )
@@ -137,7 +136,7 @@ func (b zoneBackend) ApplyZonecfg(_ context.Context, p api.Principal, name, _, _
 	return "", b.refuse(p, name, api.ActConfigure)
 }
 
-func (b zoneBackend) InstallZone(_ context.Context, p api.Principal, name, _ string, _ func(engine.Progress)) error {
+func (b zoneBackend) InstallZone(_ context.Context, p api.Principal, name, _ string, _ func(api.Progress)) error {
 	return b.refuse(p, name, api.ActInstall)
 }
 
