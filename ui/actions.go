@@ -11,7 +11,6 @@ import (
 	tea "charm.land/bubbletea/v2"
 
 	"zonetop/api"
-	"zonetop/zones"
 )
 
 // shutdownTimeout is how long a shutdown from the console lets the zone's
@@ -98,10 +97,10 @@ func (m *Model) startAction(verb string) (tea.Model, tea.Cmd) {
 	if verb == "new" {
 		if !m.opts.Principal.GlobalAdmin() {
 			return m, m.refused("create", func() error {
-				return m.backend.CreateZone(m.ctx, m.opts.Principal, &zones.Config{Name: "new"})
+				return m.backend.CreateZone(m.ctx, m.opts.Principal, api.NewZone{Name: "new"})
 			})
 		}
-		m.form = newZoneForm(m.c)
+		m.form = newZoneForm(m.c, m.host.Brands, m.backend.CheckNewZone)
 		return m, m.form.focus()
 	}
 	if !ok {
