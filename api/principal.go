@@ -54,4 +54,7 @@ type HostInfo struct {
 	Hostname   string
 	Kernel     string // uname release
 	CgroupMode string // "v1", "hybrid" or "v2"
+	// Brands are the brands a new zone may have, the default first, for a
+	// form to offer without knowing the configuration model.
+	Brands []string
 }

@@ -15,6 +15,7 @@ import (
 	"path"
 	"strings"
 	"time"
+	"zonetop/api"
 	"zonetop/internal/pathrs"
 
 	"golang.org/x/sys/unix"
@@ -135,7 +136,7 @@ type progressReader struct {
 	done     int64
 	total    int64
 	lastSent int64
-	report   func(Progress)
+	report   func(api.Progress)
 }
 
 func (p *progressReader) Read(b []byte) (int, error) {
@@ -149,7 +150,7 @@ func (p *progressReader) Read(b []byte) (int, error) {
 	step := max(p.total/100, 1<<20)
 	if p.report != nil && (p.done-p.lastSent >= step || (errors.Is(err, io.EOF) && p.done != p.lastSent)) {
 		p.lastSent = p.done
-		p.report(Progress{Step: "unpack", Done: p.done, Total: p.total})
+		p.report(api.Progress{Step: "unpack", Done: p.done, Total: p.total})
 	}
 	return n, err
 }
@@ -157,7 +158,7 @@ func (p *progressReader) Read(b []byte) (int, error) {
 // unpackArchive extracts the archive at name into the directory root, which
 // must exist. Every entry is checked and created beneath root without
 // following any symlink, so a hostile archive cannot write outside it.
-func unpackArchive(ctx context.Context, name, root string, report func(Progress)) error {
+func unpackArchive(ctx context.Context, name, root string, report func(api.Progress)) error {
 	f, err := os.Open(name)
 	if err != nil {
 		return fmt.Errorf("archive: %w", err)
@@ -235,7 +236,7 @@ func unpackArchive(ctx context.Context, name, root string, report func(Progress)
 		}
 	}
 	if report != nil {
-		report(Progress{Step: "unpack", Done: pr.total, Total: pr.total})
+		report(api.Progress{Step: "unpack", Done: pr.total, Total: pr.total})
 	}
 	return nil
 }

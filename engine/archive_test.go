@@ -16,6 +16,7 @@ import (
 	"syscall"
 	"testing"
 	"time"
+	"zonetop/api"
 	"zonetop/internal/pathrs"
 
 	"golang.org/x/sys/unix"
@@ -206,8 +207,8 @@ func TestInstallTarballDistroRoot(t *testing.T) {
 			dir := t.TempDir()
 			archive := writeArchive(t, dir, tc.name, compress(t, plain, tc.format))
 			zp := filepath.Join(dir, "zp")
-			var last Progress
-			err := Install(context.Background(), InstallOptions{Zonepath: zp, Brand: "tarball", Archive: archive, ZoneName: "deb1", Progress: func(p Progress) { last = p }})
+			var last api.Progress
+			err := Install(context.Background(), InstallOptions{Zonepath: zp, Brand: "tarball", Archive: archive, ZoneName: "deb1", Progress: func(p api.Progress) { last = p }})
 			if err != nil {
 				t.Fatal(err)
 			}

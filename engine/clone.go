@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 	"syscall"
+	"zonetop/api"
 	"zonetop/internal/pathrs"
 	"zonetop/internal/platform"
 
@@ -24,7 +25,7 @@ type CloneOptions struct {
 	ZoneName   string // the new zone's name, given to /etc/hostname and /etc/hosts
 	SourceName string // the source zone's name, replaced there
 	// Progress, when set, is called as the copy moves on, in bytes.
-	Progress func(Progress)
+	Progress func(api.Progress)
 }
 
 // Clone creates o.Zonepath and fills its root with a copy of o.SourceRoot:
@@ -108,12 +109,12 @@ type cloner struct {
 	// copy, so later names become hard links to it.
 	links       map[[2]uint64]string
 	done, total int64
-	report      func(Progress)
+	report      func(api.Progress)
 }
 
 func (c *cloner) progress() {
 	if c.report != nil {
-		c.report(Progress{Step: "copying", Done: c.done, Total: c.total})
+		c.report(api.Progress{Step: "copying", Done: c.done, Total: c.total})
 	}
 }
 

@@ -10,6 +10,7 @@ import (
 	"syscall"
 	"testing"
 	"time"
+	"zonetop/api"
 	"zonetop/internal/ztest"
 
 	"golang.org/x/sys/unix"
@@ -114,9 +115,9 @@ func TestCloneCopiesEverything(t *testing.T) {
 	src := cloneSource(t, dir)
 	before := treeOf(t, src)
 	zp := filepath.Join(dir, "new")
-	var reports []Progress
+	var reports []api.Progress
 	err := Clone(context.Background(), CloneOptions{Zonepath: zp, SourceRoot: src, ZoneName: "dst", SourceName: "src",
-		Progress: func(p Progress) { reports = append(reports, p) }})
+		Progress: func(p api.Progress) { reports = append(reports, p) }})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -173,7 +174,7 @@ func TestCloneFailsClean(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	n := 0
 	err = Clone(ctx, CloneOptions{Zonepath: zp, SourceRoot: src, ZoneName: "dst", SourceName: "src",
-		Progress: func(Progress) {
+		Progress: func(api.Progress) {
 			if n++; n == 2 {
 				cancel()
 			}

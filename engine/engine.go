@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"zonetop/api"
@@ -58,6 +59,7 @@ func (e *Engine) Host() api.HostInfo {
 		h.Kernel = unix.ByteSliceToString(u.Release[:])
 	}
 	h.CgroupMode = cgroupMode()
+	h.Brands = slices.Clone(zones.Brands)
 	return h
 }
 

@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"strings"
 	"syscall"
+	"zonetop/api"
 	"zonetop/internal/configs"
 	"zonetop/internal/pathrs"
 
@@ -29,13 +30,7 @@ type InstallOptions struct {
 	ZoneName string // written to /etc/hostname and /etc/hosts
 	// Progress, when set, is called as install moves on: bytes of the
 	// archive read for the tarball brand, steps done otherwise.
-	Progress func(p Progress)
-}
-
-// Progress is one report of an install under way.
-type Progress struct {
-	Step        string
-	Done, Total int64
+	Progress func(p api.Progress)
 }
 
 // busyboxCandidates are where Debian's busybox-static puts its binary. Only
@@ -279,7 +274,7 @@ func fdOwnerMode(fd int, mode uint32) error {
 // report sends a step-count progress report if anyone listens.
 func (o InstallOptions) report(step string, done, total int64) {
 	if o.Progress != nil {
-		o.Progress(Progress{Step: step, Done: done, Total: total})
+		o.Progress(api.Progress{Step: step, Done: done, Total: total})
 	}
 }
 

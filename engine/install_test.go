@@ -9,6 +9,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"zonetop/api"
 )
 
 // installNeedRoot skips a test that must create root-owned files, device
@@ -125,8 +126,8 @@ func TestVerifyInstallBusyboxMissing(t *testing.T) {
 func TestInstallSparse(t *testing.T) {
 	installNeedRoot(t)
 	zp := filepath.Join(t.TempDir(), "zp")
-	var steps []Progress
-	err := Install(context.Background(), InstallOptions{Zonepath: zp, Brand: "sparse", ZoneName: "web1", Progress: func(p Progress) { steps = append(steps, p) }})
+	var steps []api.Progress
+	err := Install(context.Background(), InstallOptions{Zonepath: zp, Brand: "sparse", ZoneName: "web1", Progress: func(p api.Progress) { steps = append(steps, p) }})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -233,7 +234,7 @@ func TestInstallCancelledCleansUp(t *testing.T) {
 		ctx, cancel := context.WithCancel(context.Background())
 		// Cancel once the applet links are being made: the tree is half
 		// built by then.
-		err := Install(ctx, InstallOptions{Zonepath: zp, Brand: "busybox", ZoneName: "z", Progress: func(p Progress) {
+		err := Install(ctx, InstallOptions{Zonepath: zp, Brand: "busybox", ZoneName: "z", Progress: func(p api.Progress) {
 			if p.Step == "applets" {
 				cancel()
 			}

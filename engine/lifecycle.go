@@ -82,14 +82,14 @@ func (e *Engine) VerifyZone(ctx context.Context, p api.Principal, name string) [
 	return errs
 }
 
-func (e *Engine) installOptions(cfg *zones.Config, archive string, progress func(Progress)) InstallOptions {
+func (e *Engine) installOptions(cfg *zones.Config, archive string, progress func(api.Progress)) InstallOptions {
 	return InstallOptions{Zonepath: e.hostPath(cfg.Zonepath), Root: e.Root, Brand: cfg.Brand, Archive: archive, ZoneName: cfg.Name, Progress: progress}
 }
 
 // InstallZone fills the zone's root by its brand. The zone is incomplete
 // while that runs; on failure it goes back to configured with nothing left.
 // A zone left incomplete by an interrupted install is cleaned up first.
-func (e *Engine) InstallZone(ctx context.Context, p api.Principal, name, archive string, progress func(Progress)) (err error) {
+func (e *Engine) InstallZone(ctx context.Context, p api.Principal, name, archive string, progress func(api.Progress)) (err error) {
 	defer e.auditOp(p, name, "install")(&err)
 	defer func() { e.note(p, name, "install", err) }()
 	if err := e.authorize(p, name, api.ActInstall); err != nil {
@@ -114,7 +114,7 @@ func (e *Engine) InstallZone(ctx context.Context, p api.Principal, name, archive
 	return e.fillRoot(ctx, name, "install", cfg, ent, prepare, func() error {
 		reports := 0
 		inner := opts.Progress
-		opts.Progress = func(pr Progress) {
+		opts.Progress = func(pr api.Progress) {
 			if reports++; reports == 2 {
 				testhook.TestPause(e.Root, "install-mid")
 			}
@@ -177,7 +177,7 @@ func (e *Engine) fillRoot(ctx context.Context, name, op string, cfg *zones.Confi
 // its operation lock, so it cannot be uninstalled. As with install, the new
 // zone is incomplete while the copy runs and back to configured, with
 // nothing left, if it fails.
-func (e *Engine) CloneZone(ctx context.Context, p api.Principal, name, source string, progress func(Progress)) (err error) {
+func (e *Engine) CloneZone(ctx context.Context, p api.Principal, name, source string, progress func(api.Progress)) (err error) {
 	defer e.auditOp(p, name, "clone from "+source)(&err)
 	defer func() { e.note(p, name, "clone", err) }()
 	if err := e.authorize(p, name, api.ActInstall); err != nil {

@@ -82,13 +82,19 @@ func (e *Engine) others(name string) []*zones.Config {
 	return out
 }
 
-// CreateZone verifies a new zone's configuration and commits it. It is the
-// only way the console creates a zone, so the same checks apply whatever
-// form produced cfg.
-func (e *Engine) CreateZone(ctx context.Context, p api.Principal, cfg *zones.Config) (err error) {
+// CreateZone verifies a new zone's configuration and commits it. The
+// console's form comes here through CreateNewZone, so the same checks apply
+// whatever produced cfg.
+func (e *Engine) CreateZone(ctx context.Context, p api.Principal, cfg *zones.Config) error {
 	if cfg == nil {
 		return errors.New("create zone: no configuration")
 	}
+	return e.createZone(p, cfg, nil)
+}
+
+// createZone is CreateZone with the problems of fields that did not parse
+// (unparsed), which refuse the zone once the principal may create it.
+func (e *Engine) createZone(p api.Principal, cfg *zones.Config, unparsed []string) (err error) {
 	defer func() { e.note(p, cfg.Name, "create", err) }()
 	defer e.auditOp(p, cfg.Name, "zonecfg create")(&err)
 	if err := authz.RequireGlobal(p, "create", cfg.Name); err != nil {
@@ -96,6 +102,9 @@ func (e *Engine) CreateZone(ctx context.Context, p api.Principal, cfg *zones.Con
 	}
 	if err := zones.ValidateName(cfg.Name); err != nil {
 		return fmt.Errorf("create zone: %w", err)
+	}
+	if len(unparsed) > 0 {
+		return fmt.Errorf("create zone %s: %s", cfg.Name, strings.Join(unparsed, "; "))
 	}
 	if _, err := e.store.State(cfg.Name); err == nil {
 		return fmt.Errorf("create zone %s: a zone of that name is already configured", cfg.Name)

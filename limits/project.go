@@ -9,15 +9,9 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"zonetop/api"
 	"zonetop/rctl"
 )
-
-// MaxProjID is the largest project ID (illumos MAXPROJID, as MAXUID).
-const MaxProjID = 2147483647
-
-// FirstUserProjID is the first ID projadd hands out; lower ones are
-// reserved for the system's own projects.
-const FirstUserProjID = 100
 
 // Attr is one attribute of a project entry. Value keeps the text as written
 // so a file read and written back is unchanged; rctl attributes are parsed
@@ -120,7 +114,7 @@ func DefaultProjects() Projects {
 	}
 }
 
-// standardIDs are the reserved IDs a file may use below FirstUserProjID.
+// standardIDs are the reserved IDs a file may use below api.FirstUserProjID.
 var standardIDs = map[int]string{0: "system", 1: "user.root", 2: "noproject", 3: "default", 10: "group.staff"}
 
 // LineError is a bad line of a project file. The other lines still apply.
@@ -133,23 +127,10 @@ type LineError struct {
 func (e *LineError) Error() string { return fmt.Sprintf("%s:%d: %v", e.File, e.Line, e.Err) }
 func (e *LineError) Unwrap() error { return e.Err }
 
-// ValidProjectName follows projadd(8): a letter first, then letters,
-// digits, '.', '_' and '-'.
-func ValidProjectName(name string) error {
-	if name == "" {
-		return errors.New("empty project name")
-	}
-	for i, c := range name {
-		letter := c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z'
-		if i == 0 && !letter {
-			return fmt.Errorf("project name %q: must start with a letter", name)
-		}
-		if !letter && !(c >= '0' && c <= '9') && c != '.' && c != '_' && c != '-' {
-			return fmt.Errorf("project name %q: %q not allowed (letters, digits, '.', '_', '-')", name, c)
-		}
-	}
-	return nil
-}
+// ValidProjectName is api.ValidProjectName: the rule is defined once, where
+// the console can reach it too, and kept under this name for the callers
+// that read project files.
+func ValidProjectName(name string) error { return api.ValidProjectName(name) }
 
 func validMember(kind, m string) error {
 	if m == "" || strings.ContainsAny(m, ":;, \t\n") {
@@ -213,11 +194,11 @@ func ParseProjectLine(line string) (Project, error) {
 		return Project{}, err
 	}
 	id, err := strconv.Atoi(f[1])
-	if err != nil || id < 0 || id > MaxProjID || strings.HasPrefix(f[1], "+") {
-		return Project{}, fmt.Errorf("project %s: projid %q: want a number 0..%d", p.Name, f[1], MaxProjID)
+	if err != nil || id < 0 || id > api.MaxProjID || strings.HasPrefix(f[1], "+") {
+		return Project{}, fmt.Errorf("project %s: projid %q: want a number 0..%d", p.Name, f[1], api.MaxProjID)
 	}
-	if std, ok := standardIDs[id]; id < FirstUserProjID && (!ok || std != p.Name) {
-		return Project{}, fmt.Errorf("project %s: projid %d is reserved (IDs below %d belong to the system projects)", p.Name, id, FirstUserProjID)
+	if std, ok := standardIDs[id]; id < api.FirstUserProjID && (!ok || std != p.Name) {
+		return Project{}, fmt.Errorf("project %s: projid %d is reserved (IDs below %d belong to the system projects)", p.Name, id, api.FirstUserProjID)
 	}
 	p.ID = id
 	if p.Users, err = splitMembers("user", f[3]); err != nil {
@@ -350,15 +331,15 @@ func (ps Projects) ByID(id int) (*Project, bool) {
 }
 
 // NextID is the ID projadd picks without -p: one above the highest in use,
-// and at least FirstUserProjID.
+// and at least api.FirstUserProjID.
 func (ps Projects) NextID() (int, error) {
-	next := FirstUserProjID
+	next := api.FirstUserProjID
 	for _, p := range ps {
 		if p.ID >= next {
 			next = p.ID + 1
 		}
 	}
-	if next > MaxProjID {
+	if next > api.MaxProjID {
 		return 0, errors.New("no free project ID")
 	}
 	return next, nil

@@ -10,8 +10,7 @@ import (
 	"charm.land/bubbles/v2/textinput"
 	tea "charm.land/bubbletea/v2"
 
-	"zonetop/engine"
-	"zonetop/zones"
+	"zonetop/api"
 )
 
 // shutdownTimeout is how long a shutdown from the console lets the zone's
@@ -25,7 +24,7 @@ type opState struct {
 	id       int
 	verb     string
 	zone     string
-	progress engine.Progress
+	progress api.Progress
 }
 
 type (
@@ -37,7 +36,7 @@ type (
 	}
 	progressMsg struct {
 		id int
-		p  engine.Progress
+		p  api.Progress
 		ch <-chan tea.Msg
 	}
 )
@@ -101,10 +100,10 @@ func (m *Model) startAction(verb string) (tea.Model, tea.Cmd) {
 	if verb == "new" {
 		if !m.opts.Principal.GlobalAdmin() {
 			return m, m.refused("create", func() error {
-				return m.backend.CreateZone(m.ctx, m.opts.Principal, &zones.Config{Name: "new"})
+				return m.backend.CreateZone(m.ctx, m.opts.Principal, api.NewZone{Name: "new"})
 			})
 		}
-		m.form = newZoneForm(m.c)
+		m.form = newZoneForm(m.c, m.host.Brands, m.backend.CheckNewZone)
 		return m, m.form.focus()
 	}
 	if !ok {
@@ -212,7 +211,7 @@ func (m *Model) runAction(verb, zone string) tea.Cmd {
 	if verb == "install" {
 		ch := make(chan tea.Msg, 8)
 		go func() {
-			err := b.InstallZone(ctx, p, zone, "", func(pr engine.Progress) {
+			err := b.InstallZone(ctx, p, zone, "", func(pr api.Progress) {
 				// A slow screen skips progress reports; it never slows
 				// the install down.
 				select {

@@ -115,7 +115,7 @@ func TestNewZoneCreates(t *testing.T) {
 		t.Fatal("the form is still open after the zone was created")
 	}
 	// A bad name never reaches the engine.
-	f := newZoneForm(newCommon(fixedClock))
+	f := newZoneForm(newCommon(fixedClock), fb.Host().Brands, fb.CheckNewZone)
 	f.fields[fName].input.SetValue("-bad")
 	if f.validate() || f.fields[fName].err == "" {
 		t.Fatal("the form accepts the name -bad")

@@ -5,13 +5,12 @@ import (
 	"io"
 	"time"
 	"zonetop/api"
-
-	"zonetop/engine"
-	"zonetop/zones"
 )
 
-// Backend is the part of the engine API the console uses; *engine.Engine
-// satisfies it, and tests substitute a fake. What other parts of the engine
+// Backend is the part of the engine API the console uses, in api's types
+// only, so the console links none of the engine: cmd/zonetop adapts the
+// engine (and the delegated service, and a zone's socket) to it, and tests
+// substitute a fake. What other parts of the engine
 // provide (usage, console attach, login ptys) the console finds through the
 // optional interfaces below, so it works, with those views marked as not
 // available, before they exist.
@@ -19,11 +18,16 @@ type Backend interface {
 	List(ctx context.Context, p api.Principal, opts api.ListOptions) ([]api.ZoneInfo, error)
 	Host() api.HostInfo
 
-	CreateZone(ctx context.Context, p api.Principal, cfg *zones.Config) error
+	// CheckNewZone lists what is wrong with a zone the new-zone form
+	// describes, for the form to show beside each field as it is typed. It
+	// is called on every keystroke, so it must not block; it decides
+	// nothing, and CreateZone checks again.
+	CheckNewZone(z api.NewZone) []api.FieldProblem
+	CreateZone(ctx context.Context, p api.Principal, z api.NewZone) error
 	DeleteZone(ctx context.Context, p api.Principal, name string) error
 	ZoneConfig(ctx context.Context, p api.Principal, name string) (info, export string, err error)
 	ApplyZonecfg(ctx context.Context, p api.Principal, name, file, script string) (string, error)
-	InstallZone(ctx context.Context, p api.Principal, name, archive string, progress func(engine.Progress)) error
+	InstallZone(ctx context.Context, p api.Principal, name, archive string, progress func(api.Progress)) error
 	UninstallZone(ctx context.Context, p api.Principal, name string, force bool) error
 	ReadyZone(ctx context.Context, p api.Principal, name string) (api.ZoneStatus, error)
 	BootZone(ctx context.Context, p api.Principal, name string, args []string) (api.ZoneStatus, error)

@@ -9,8 +9,6 @@ import (
 
 	"charm.land/bubbles/v2/textinput"
 	tea "charm.land/bubbletea/v2"
-
-	"zonetop/limits"
 )
 
 // Editing limits from the Caps and Projects tabs. A row is selected with
@@ -97,7 +95,7 @@ func (m *Model) projRows() []projRow {
 func orderedProjects(ps []ProjectUsage) []ProjectUsage {
 	out := slices.Clone(ps)
 	slices.SortStableFunc(out, func(a, b ProjectUsage) int {
-		return cmpBool(a.ID < limits.FirstUserProjID, b.ID < limits.FirstUserProjID)
+		return cmpBool(a.ID < api.FirstUserProjID, b.ID < api.FirstUserProjID)
 	})
 	return out
 }
@@ -491,7 +489,7 @@ func (f *projectForm) validate() bool {
 		v := fl.value()
 		switch {
 		case i == pfName:
-			if err := limits.ValidProjectName(v); err != nil {
+			if err := api.ValidProjectName(v); err != nil {
 				fl.err = err.Error()
 			} else if f.taken[v] {
 				fl.err = fmt.Sprintf("project %q already exists in %s", v, f.zone)
@@ -501,8 +499,8 @@ func (f *projectForm) validate() bool {
 			switch {
 			case err != nil:
 				fl.err = fmt.Sprintf("id %q is not a whole number", v)
-			case id < limits.FirstUserProjID || id > limits.MaxProjID:
-				fl.err = fmt.Sprintf("id %d: want %d to %d (lower ids are the system's)", id, limits.FirstUserProjID, limits.MaxProjID)
+			case id < api.FirstUserProjID || id > api.MaxProjID:
+				fl.err = fmt.Sprintf("id %d: want %d to %d (lower ids are the system's)", id, api.FirstUserProjID, api.MaxProjID)
 			case f.takenIDs[id] != "":
 				fl.err = fmt.Sprintf("id %d is used by project %s", id, f.takenIDs[id])
 			}

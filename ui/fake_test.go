@@ -5,13 +5,12 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
+	"unicode"
 	"zonetop/api"
-
-	"zonetop/engine"
-	"zonetop/zones"
 )
 
 // fakeBackend is a Backend with a fixed host and whatever zones a test
@@ -25,7 +24,7 @@ type fakeBackend struct {
 
 	actErr  error
 	log     []string
-	created []*zones.Config
+	created []api.NewZone
 	scripts []string
 }
 
@@ -50,7 +49,8 @@ func (f *fakeBackend) List(ctx context.Context, _ api.Principal, _ api.ListOptio
 }
 
 func (f *fakeBackend) Host() api.HostInfo {
-	return api.HostInfo{Hostname: "testhost", Kernel: "6.12.0-test-amd64", CgroupMode: "v2"}
+	return api.HostInfo{Hostname: "testhost", Kernel: "6.12.0-test-amd64", CgroupMode: "v2",
+		Brands: []string{"sparse", "busybox", "tarball"}}
 }
 
 var fixedNow = time.Date(2026, 1, 2, 15, 4, 5, 0, time.UTC)
@@ -109,14 +109,37 @@ func (f *fakeBackend) setState(name, state string) error {
 	return fmt.Errorf("zone %s: no such zone configured", name)
 }
 
-func (f *fakeBackend) CreateZone(_ context.Context, p api.Principal, cfg *zones.Config) error {
+// CheckNewZone knows a few of the engine's rules, in its words, enough for
+// the form's tests; the engine's own are tested in engine and with the real
+// engine in cmd/zonetop.
+func (f *fakeBackend) CheckNewZone(z api.NewZone) []api.FieldProblem {
+	var ps []api.FieldProblem
+	if z.Name == "" || !unicode.IsLetter(rune(z.Name[0])) && !unicode.IsDigit(rune(z.Name[0])) {
+		ps = append(ps, api.FieldProblem{Field: api.FieldName, Problem: fmt.Sprintf("zone name %q must begin with a letter or digit", z.Name)})
+	}
+	if z.Zonepath == "" {
+		ps = append(ps, api.FieldProblem{Field: api.FieldZonepath, Problem: "not set; every zone needs a zonepath (set zonepath=/zones/NAME)"})
+	}
+	if _, err := strconv.ParseUint(z.MaxLWPs, 10, 64); z.MaxLWPs != "" && err != nil {
+		ps = append(ps, api.FieldProblem{Field: api.FieldMaxLWPs, Problem: fmt.Sprintf("max-lwps %q is not a whole number", z.MaxLWPs)})
+	}
+	if m := strings.TrimRight(strings.ToLower(z.Memory), "kmgt"); z.Memory != "" && (m == "" || strings.Trim(m, "0123456789") != "") {
+		ps = append(ps, api.FieldProblem{Field: api.FieldMemory, Problem: fmt.Sprintf("size %q is not a number with an optional k, m, g or t scale", z.Memory)})
+	}
+	if _, err := strconv.ParseFloat(z.CPU, 64); z.CPU != "" && err != nil {
+		ps = append(ps, api.FieldProblem{Field: api.FieldCPU, Problem: fmt.Sprintf("cpu cap %q is not a number of CPUs", z.CPU)})
+	}
+	return ps
+}
+
+func (f *fakeBackend) CreateZone(_ context.Context, p api.Principal, z api.NewZone) error {
 	if !p.GlobalAdmin() {
-		return fmt.Errorf("create %s: permission denied: only the global administrator may do this", cfg.Name)
+		return fmt.Errorf("create %s: permission denied: only the global administrator may do this", z.Name)
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	f.created = append(f.created, cfg)
-	f.zones = append(f.zones, api.ZoneInfo{ID: -1, Name: cfg.Name, State: "configured", Path: cfg.Zonepath, Brand: cfg.Brand, IPType: cfg.IPType})
+	f.created = append(f.created, z)
+	f.zones = append(f.zones, api.ZoneInfo{ID: -1, Name: z.Name, State: "configured", Path: z.Zonepath, Brand: z.Brand, IPType: z.IPType})
 	return nil
 }
 
@@ -147,9 +170,9 @@ func (f *fakeBackend) ApplyZonecfg(_ context.Context, p api.Principal, name, fil
 	return "", nil
 }
 
-func (f *fakeBackend) InstallZone(_ context.Context, _ api.Principal, name, _ string, progress func(engine.Progress)) error {
+func (f *fakeBackend) InstallZone(_ context.Context, _ api.Principal, name, _ string, progress func(api.Progress)) error {
 	for i := int64(0); i <= 4; i++ {
-		progress(engine.Progress{Step: "copy", Done: i, Total: 4})
+		progress(api.Progress{Step: "copy", Done: i, Total: 4})
 	}
 	return f.setState(name, "installed")
 }

@@ -1,24 +1,21 @@
 package ui
 
 import (
-	"errors"
-	"fmt"
 	"slices"
-	"strconv"
 	"strings"
 
 	"charm.land/bubbles/v2/textinput"
 	tea "charm.land/bubbletea/v2"
 	"charm.land/lipgloss/v2"
 
-	"zonetop/zones"
+	"zonetop/api"
 )
 
 // formField is one line of the new-zone form: a text input, or a choice
 // cycled with ←/→ or space.
 type formField struct {
 	label   string
-	prop    string // the zonecfg property Verify names, to put its errors here
+	prop    string // the api.Field* the backend names, to put its problems here
 	input   textinput.Model
 	choices []string
 	choice  int
@@ -44,11 +41,11 @@ const (
 	fCPU
 )
 
-// zoneForm is the `n` form. It validates on every keystroke: names with
-// zones.ValidateName, sizes with zones.ParseSize, and the whole would-be
-// configuration with zones.Verify, each problem beside its field.
+// zoneForm is the `n` form. It has the backend check the zone it describes
+// on every keystroke and shows each problem beside its field.
 type zoneForm struct {
 	*common
+	check       func(api.NewZone) []api.FieldProblem
 	fields      []*formField
 	cur         int
 	pathEdited  bool // the operator typed a zonepath; stop following the name
@@ -56,19 +53,25 @@ type zoneForm struct {
 	submitError string
 }
 
-func newZoneForm(c *common) *zoneForm {
-	f := &zoneForm{common: c}
+// newZoneForm offers brands, the backend's; check is its CheckNewZone.
+func newZoneForm(c *common, brands []string, check func(api.NewZone) []api.FieldProblem) *zoneForm {
+	if len(brands) == 0 {
+		// A backend that names none still gets a zone: an empty brand is
+		// the default one.
+		brands = []string{""}
+	}
+	f := &zoneForm{common: c, check: check}
 	text := newTextField
 	f.fields = []*formField{
-		fName:     text("name", "zonename", "web01"),
-		fZonepath: text("zonepath", "zonepath", "/zones/NAME"),
-		fBrand:    {label: "brand", prop: "brand", choices: slices.Clone(zones.Brands)},
-		fIPType:   {label: "ip-type", prop: "ip-type", choices: []string{"shared", "exclusive"}},
-		fAddress:  text("address", "address", "198.18.0.10/24 (optional)"),
-		fPhysical: text("physical", "physical", "eth0 (optional)"),
-		fLWPs:     text("max-lwps", "max-lwps", "no cap"),
-		fMemory:   text("memory cap", "physical", "e.g. 512m; no cap"),
-		fCPU:      text("cpu cap", "ncpus", "e.g. 1.5 CPUs; no cap"),
+		fName:     text("name", api.FieldName, "web01"),
+		fZonepath: text("zonepath", api.FieldZonepath, "/zones/NAME"),
+		fBrand:    {label: "brand", prop: api.FieldBrand, choices: slices.Clone(brands)},
+		fIPType:   {label: "ip-type", prop: api.FieldIPType, choices: []string{"shared", "exclusive"}},
+		fAddress:  text("address", api.FieldAddress, "198.18.0.10/24 (optional)"),
+		fPhysical: text("physical", api.FieldPhysical, "eth0 (optional)"),
+		fLWPs:     text("max-lwps", api.FieldMaxLWPs, "no cap"),
+		fMemory:   text("memory cap", api.FieldMemory, "e.g. 512m; no cap"),
+		fCPU:      text("cpu cap", api.FieldCPU, "e.g. 1.5 CPUs; no cap"),
 	}
 	f.validate()
 	return f
@@ -100,56 +103,15 @@ func (f *zoneForm) focus() tea.Cmd {
 	return nil
 }
 
-// config builds the configuration the form describes; errors are filled
-// into the fields they belong to.
-func (f *zoneForm) config() *zones.Config {
-	for _, fl := range f.fields {
-		fl.err = ""
-	}
-	f.general = nil
+// zone is the zone the form describes, as typed.
+func (f *zoneForm) zone() api.NewZone {
 	v := func(i int) string { return f.fields[i].value() }
-	cfg := &zones.Config{Name: v(fName), Zonepath: v(fZonepath), Brand: v(fBrand), IPType: v(fIPType)}
-	if err := zones.ValidateName(cfg.Name); err != nil {
-		f.fields[fName].err = err.Error()
-	}
-	if addr, phys := v(fAddress), v(fPhysical); addr != "" || phys != "" {
-		n := zones.Net{Physical: phys}
-		if cfg.IPType == "exclusive" {
-			n.AllowedAddress = addr
-		} else {
-			n.Address = addr
-		}
-		cfg.Nets = []zones.Net{n}
-	}
-	if s := v(fLWPs); s != "" {
-		n, err := strconv.ParseUint(s, 10, 64)
-		if err != nil {
-			f.fields[fLWPs].err = fmt.Sprintf("max-lwps %q is not a whole number", s)
-		} else {
-			cfg.Rctls = append(cfg.Rctls, zones.Rctl{Name: "zone.max-lwps",
-				Values: []zones.RctlValue{{Priv: "privileged", Limit: n, Action: "deny"}}})
-		}
-	}
-	if s := v(fMemory); s != "" {
-		n, err := zones.ParseSize(s)
-		if err != nil {
-			f.fields[fMemory].err = err.Error()
-		} else {
-			cfg.CappedMemory = &zones.CappedMemory{Physical: n}
-		}
-	}
-	if s := v(fCPU); s != "" {
-		n, err := strconv.ParseFloat(s, 64)
-		if err != nil {
-			f.fields[fCPU].err = fmt.Sprintf("cpu cap %q is not a number of CPUs", s)
-		} else {
-			cfg.CappedCPU = &zones.CappedCPU{NCPUs: n}
-		}
-	}
-	return cfg
+	return api.NewZone{Name: v(fName), Zonepath: v(fZonepath), Brand: v(fBrand), IPType: v(fIPType),
+		Address: v(fAddress), Physical: v(fPhysical), MaxLWPs: v(fLWPs), Memory: v(fMemory), CPU: v(fCPU)}
 }
 
-// validate runs every check and reports whether the form may be committed.
+// validate has the backend check the zone, puts each problem beside its
+// field, and reports whether the form may be committed.
 func (f *zoneForm) validate() bool {
 	if !f.pathEdited {
 		name := f.fields[fName].value()
@@ -159,24 +121,25 @@ func (f *zoneForm) validate() bool {
 			f.fields[fZonepath].input.SetValue("/zones/" + name)
 		}
 	}
-	cfg := f.config()
-	for _, err := range zones.Verify(cfg, nil) {
-		var ve *zones.VerifyError
+	for _, fl := range f.fields {
+		fl.err = ""
+	}
+	f.general = nil
+	for _, p := range f.check(f.zone()) {
 		placed := false
-		if errors.As(err, &ve) {
+		if p.Field != "" {
 			for _, fl := range f.fields {
-				if fl.prop == ve.Property && fl.err == "" {
-					fl.err = ve.Problem
+				if fl.prop == p.Field && fl.err == "" {
+					fl.err = p.Problem
 					placed = true
 					break
 				}
 			}
 		}
-		if !placed && !slices.Contains(f.general, err.Error()) {
-			f.general = append(f.general, err.Error())
+		if !placed && !slices.Contains(f.general, p.Problem) {
+			f.general = append(f.general, p.Problem)
 		}
 	}
-	// The name's own message is clearer than Verify's about the same field.
 	ok := len(f.general) == 0
 	for _, fl := range f.fields {
 		if fl.err != "" {
@@ -186,9 +149,9 @@ func (f *zoneForm) validate() bool {
 	return ok
 }
 
-// key handles a key; done reports that the form closes, with cfg when the
-// operator committed it.
-func (f *zoneForm) key(msg tea.KeyPressMsg) (cfg *zones.Config, done bool, cmd tea.Cmd) {
+// key handles a key; done reports that the form closes, with the zone when
+// the operator committed it.
+func (f *zoneForm) key(msg tea.KeyPressMsg) (z *api.NewZone, done bool, cmd tea.Cmd) {
 	fl := f.fields[f.cur]
 	switch msg.String() {
 	case "esc":
@@ -208,7 +171,8 @@ func (f *zoneForm) key(msg tea.KeyPressMsg) (cfg *zones.Config, done bool, cmd t
 			f.submitError = "fix the fields marked ✗ first"
 			return nil, false, nil
 		}
-		return f.config(), true, nil
+		nz := f.zone()
+		return &nz, true, nil
 	}
 	if fl.choices != nil {
 		switch msg.String() {

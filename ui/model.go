@@ -16,7 +16,6 @@ import (
 	"github.com/charmbracelet/x/ansi"
 
 	"zonetop/termsafe"
-	"zonetop/zones"
 )
 
 // Options configure a console.
@@ -346,11 +345,11 @@ func (m *Model) key(msg tea.KeyPressMsg) (tea.Model, tea.Cmd) {
 		return m.inputKey(msg)
 	}
 	if m.form != nil {
-		cfg, done, cmd := m.form.key(msg)
+		z, done, cmd := m.form.key(msg)
 		if done {
 			m.form = nil
-			if cfg != nil {
-				return m, m.createZone(cfg)
+			if z != nil {
+				return m, m.createZone(*z)
 			}
 		}
 		return m, cmd
@@ -498,13 +497,13 @@ func (m *Model) runCommand(line string) (tea.Model, tea.Cmd) {
 	}
 }
 
-// createZone commits the form's configuration through the engine.
-func (m *Model) createZone(cfg *zones.Config) tea.Cmd {
+// createZone commits the form's zone through the engine.
+func (m *Model) createZone(z api.NewZone) tea.Cmd {
 	b, p, ctx := m.backend, m.opts.Principal, m.ctx
-	m.setFlash("creating "+cfg.Name+"…", nil)
-	name := cfg.Name
+	m.setFlash("creating "+z.Name+"…", nil)
+	name := z.Name
 	return func() tea.Msg {
-		err := b.CreateZone(ctx, p, cfg)
+		err := b.CreateZone(ctx, p, z)
 		out := ""
 		if err == nil {
 			out = "zone " + name + " configured; i installs it"

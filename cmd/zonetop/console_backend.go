@@ -21,6 +21,12 @@ var (
 	_ ui.ConsoleBackend = consoleBackend{}
 )
 
+// CreateZone creates the zone of the console's new-zone form; the engine's
+// own CreateZone takes a configuration, which the console no longer builds.
+func (b consoleBackend) CreateZone(ctx context.Context, p api.Principal, z api.NewZone) error {
+	return b.CreateNewZone(ctx, p, z)
+}
+
 // paneLogin is a login pane's session: the pty master of a shell inside
 // the zone, held by the console, so a resize is a window-size change on it
 // and the kernel tells the zone's foreground job.

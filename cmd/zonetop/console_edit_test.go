@@ -166,7 +166,7 @@ func TestDemoProjectsRun(t *testing.T) {
 	// binary cannot be re-executed as zoneadmd.
 	cfg := demoConfig(dz)
 	must(t, e.CreateZone(ctx, p, cfg))
-	must(t, e.InstallZone(ctx, p, dz.name, "", func(engine.Progress) {}))
+	must(t, e.InstallZone(ctx, p, dz.name, "", func(api.Progress) {}))
 	must(t, writeDemoFiles(filepath.Join(l.zonepath(dz.name), "root"), dz))
 	l.ok("zoneadm", "-z", dz.name, "boot")
 	want := map[string]bool{}

@@ -67,8 +67,8 @@ func (b *delegBackend) may(p api.Principal, zone string, action api.Action) erro
 	return authz.AuthorizeAuths(p, zone, auths, action)
 }
 
-func (b *delegBackend) CreateZone(ctx context.Context, p api.Principal, cfg *zones.Config) error {
-	return authz.CheckConfigChange(p, nil, cfg)
+func (b *delegBackend) CreateZone(ctx context.Context, p api.Principal, z api.NewZone) error {
+	return authz.CheckConfigChange(p, nil, &zones.Config{Name: z.Name})
 }
 
 func (b *delegBackend) DeleteZone(ctx context.Context, p api.Principal, name string) error {
@@ -108,7 +108,7 @@ func (b *delegBackend) ApplyZonecfg(ctx context.Context, p api.Principal, name, 
 	return out, err
 }
 
-func (b *delegBackend) InstallZone(ctx context.Context, p api.Principal, name, archive string, progress func(engine.Progress)) error {
+func (b *delegBackend) InstallZone(ctx context.Context, p api.Principal, name, archive string, progress func(api.Progress)) error {
 	return b.may(p, name, api.ActInstall)
 }
 

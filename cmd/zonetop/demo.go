@@ -155,7 +155,7 @@ func makeDemoZone(ctx context.Context, e *engine.Engine, p api.Principal, root s
 	if err := e.CreateZone(ctx, p, cfg); err != nil {
 		return err
 	}
-	if err := e.InstallZone(ctx, p, dz.name, "", func(engine.Progress) {}); err != nil {
+	if err := e.InstallZone(ctx, p, dz.name, "", func(api.Progress) {}); err != nil {
 		return err
 	}
 	zroot := filepath.Join(root, cfg.Zonepath, "root")

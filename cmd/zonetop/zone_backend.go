@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -82,15 +83,19 @@ func (b zoneBackend) Host() api.HostInfo {
 	if unix.Uname(&u) == nil {
 		h.Kernel = unix.ByteSliceToString(u.Release[:])
 	}
+	h.Brands = slices.Clone(zones.Brands)
 	return h
 }
 
-func (b zoneBackend) CreateZone(_ context.Context, p api.Principal, cfg *zones.Config) error {
-	name := ""
-	if cfg != nil {
-		name = cfg.Name
-	}
-	return b.refuse(p, name, api.ActConfigure)
+// CheckNewZone gives the engine's checks, which read nothing of the host,
+// though only the global administrator, never a zone, gets the form.
+func (b zoneBackend) CheckNewZone(z api.NewZone) []api.FieldProblem {
+	_, probs := engine.NewZoneConfig(z)
+	return probs
+}
+
+func (b zoneBackend) CreateZone(_ context.Context, p api.Principal, z api.NewZone) error {
+	return b.refuse(p, z.Name, api.ActConfigure)
 }
 
 func (b zoneBackend) DeleteZone(_ context.Context, p api.Principal, name string) error {
@@ -137,7 +142,7 @@ func (b zoneBackend) ApplyZonecfg(_ context.Context, p api.Principal, name, _, _
 	return "", b.refuse(p, name, api.ActConfigure)
 }
 
-func (b zoneBackend) InstallZone(_ context.Context, p api.Principal, name, _ string, _ func(engine.Progress)) error {
+func (b zoneBackend) InstallZone(_ context.Context, p api.Principal, name, _ string, _ func(api.Progress)) error {
 	return b.refuse(p, name, api.ActInstall)
 }
 

@@ -11,6 +11,7 @@ import (
 	"syscall"
 	"time"
 
+	"zonetop/api"
 	"zonetop/engine"
 )
 
@@ -221,7 +222,7 @@ func newProgress(w io.Writer) *progress {
 	return p
 }
 
-func (p *progress) update(pr engine.Progress) {
+func (p *progress) update(pr api.Progress) {
 	if !p.tty {
 		if pr.Step != p.lastStep {
 			fmt.Fprintf(p.w, "%s\n", pr.Step)
