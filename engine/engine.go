@@ -28,6 +28,10 @@ type Engine struct {
 	CgroupParent string
 	store        *zones.Store
 	events       eventLog // what happened to each zone through this engine
+	// ops carries out life-cycle steps once a call is authorized: the
+	// zones' zoneadmds over their sockets, or the zoneadmd this engine
+	// call runs in (a delegated user's request it received).
+	ops zoneadmd.Ops
 }
 
 // New opens the engine on the state under root.
@@ -37,7 +41,7 @@ func New(root, cgroupParent string) (*Engine, error) {
 	}
 	store := zones.NewStore(root)
 	store.SetLive(func(name string) (zones.State, bool) { return zoneadmd.RuntimeState(root, name) })
-	return &Engine{Root: root, CgroupParent: cgroupParent, store: store}, nil
+	return &Engine{Root: root, CgroupParent: cgroupParent, store: store, ops: zoneadmd.Remote{Root: root}}, nil
 }
 
 // Store gives front ends such as zonecfg the configuration store; every

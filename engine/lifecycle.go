@@ -288,7 +288,7 @@ func (e *Engine) ReadyZone(ctx context.Context, p api.Principal, name string) (_
 		return api.ZoneStatus{}, fmt.Errorf("ready %s: %w", name, err)
 	}
 	testhook.TestPause(e.Root, "ready-begin")
-	st, err := zoneadmd.Ready(e.Root, spec)
+	st, err := e.ops.Ready(spec)
 	if err != nil {
 		if strings.HasPrefix(err.Error(), "ready "+name+": ") {
 			return st, err // zoneadmd's own words already say where
@@ -326,7 +326,7 @@ func (e *Engine) BootZone(ctx context.Context, p api.Principal, name string, arg
 		}
 	}
 	testhook.TestPause(e.Root, "boot-begin")
-	st, err := zoneadmd.Boot(e.Root, name, args)
+	st, err := e.ops.Boot(name, args)
 	if err != nil {
 		if strings.HasPrefix(err.Error(), "boot "+name+": ") {
 			return st, err // zoneadmd's own words already say where
@@ -361,7 +361,7 @@ func (e *Engine) HaltZone(ctx context.Context, p api.Principal, name string) (_ 
 	if err := zones.CheckOp(name, live, "halt"); err != nil {
 		return api.ZoneStatus{}, err
 	}
-	st, herr := zoneadmd.Halt(e.Root, name)
+	st, herr := e.ops.Halt(name)
 	if herr == nil {
 		au.endedIn(api.ZoneStatus{State: string(zones.StateInstalled)})
 	}
@@ -389,7 +389,7 @@ func (e *Engine) ShutdownZone(ctx context.Context, p api.Principal, name string,
 	if err := zones.CheckOp(name, e.liveState(name, ent), "shutdown"); err != nil {
 		return api.ZoneStatus{}, err
 	}
-	st, serr := zoneadmd.Shutdown(e.Root, name, timeout)
+	st, serr := e.ops.Shutdown(name, timeout)
 	if rerr := e.record(name, st); rerr != nil && serr == nil {
 		serr = rerr
 	}
@@ -494,11 +494,12 @@ func init() { zoneadmd.DelegatedLifecycle = runDelegated }
 
 // runDelegated is a delegated user's life-cycle call that reached the
 // zone's zoneadmd directly (see delegatedLifecycle).
-func runDelegated(ctx context.Context, root string, p api.Principal, name, op string, args []string, timeout time.Duration) (api.ZoneStatus, error) {
+func runDelegated(ctx context.Context, root string, p api.Principal, name, op string, args []string, timeout time.Duration, ops zoneadmd.Ops) (api.ZoneStatus, error) {
 	e, err := New(root, "")
 	if err != nil {
 		return api.ZoneStatus{}, err
 	}
+	e.ops = ops
 	switch op {
 	case "ready":
 		return e.ReadyZone(ctx, p, name)

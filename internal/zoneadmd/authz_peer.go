@@ -11,6 +11,7 @@ import (
 	"zonetop/api"
 	"zonetop/internal/audit"
 	"zonetop/internal/authz"
+	"zonetop/internal/configs"
 	"zonetop/internal/wire"
 	"zonetop/zones"
 )
@@ -86,21 +87,77 @@ func (d *zoneadmd) delegated(c *wire.Conn, p api.Principal, req wire.Request) bo
 	defer d.inflight.Done()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
-	st, err := DelegatedLifecycle(ctx, d.root, p, d.name, req.Op, req.Args, req.Timeout)
+	st, err := DelegatedLifecycle(ctx, d.root, p, d.name, req.Op, req.Args, req.Timeout, localOps{d})
 	if err != nil {
 		log.Printf("%s by %s: %v", req.Op, p.Describe(), err)
 		_ = c.Send(wire.Response{Error: err.Error(), Code: api.CodeOf(err), Status: &st})
-		return true
+	} else {
+		_ = c.Send(wire.Response{OK: true, Status: &st})
 	}
-	_ = c.Send(wire.Response{OK: true, Status: &st})
+	// As after a global administrator's step: a zone with nothing left
+	// needs no zoneadmd (stop only asks; the exit waits for this answer).
+	d.exitIfGone()
 	return true
+}
+
+// Ops carries out a zone's life-cycle steps. The engine drives a zone
+// through it after authorizing and preparing the call: over the zone's
+// socket (Remote), or, for a delegated user's request zoneadmd received
+// itself, in zoneadmd's own process, so that it never calls its own
+// socket.
+type Ops interface {
+	Ready(spec configs.PlatformSpec) (api.ZoneStatus, error)
+	Boot(name string, args []string) (api.ZoneStatus, error)
+	Halt(name string) (api.ZoneStatus, error)
+	Shutdown(name string, timeout time.Duration) (api.ZoneStatus, error)
+}
+
+// Remote is Ops over the zoneadmd sockets under a root prefix, starting
+// the zone's zoneadmd when none runs.
+type Remote struct{ Root string }
+
+func (r Remote) Ready(spec configs.PlatformSpec) (api.ZoneStatus, error) { return Ready(r.Root, spec) }
+func (r Remote) Boot(name string, args []string) (api.ZoneStatus, error) {
+	return Boot(r.Root, name, args)
+}
+func (r Remote) Halt(name string) (api.ZoneStatus, error) { return Halt(r.Root, name) }
+func (r Remote) Shutdown(name string, timeout time.Duration) (api.ZoneStatus, error) {
+	return Shutdown(r.Root, name, timeout)
+}
+
+// localOps is Ops in this zoneadmd, as handle runs a step for a
+// connection.
+type localOps struct{ d *zoneadmd }
+
+func (l localOps) run(name string, op func() error) (api.ZoneStatus, error) {
+	if name != l.d.name {
+		return l.d.status(), fmt.Errorf("zoneadmd of %s asked to act on zone %s", l.d.name, name)
+	}
+	l.d.opMu.Lock()
+	err := op()
+	l.d.opMu.Unlock()
+	l.d.retireIfGone()
+	return l.d.status(), err
+}
+
+func (l localOps) Ready(spec configs.PlatformSpec) (api.ZoneStatus, error) {
+	return l.run(spec.Name, func() error { return l.d.ready(&spec) })
+}
+func (l localOps) Boot(name string, args []string) (api.ZoneStatus, error) {
+	return l.run(name, func() error { return l.d.boot(args) })
+}
+func (l localOps) Halt(name string) (api.ZoneStatus, error) {
+	return l.run(name, func() error { return l.d.halt("") })
+}
+func (l localOps) Shutdown(name string, timeout time.Duration) (api.ZoneStatus, error) {
+	return l.run(name, func() error { return l.d.shutdown(timeout) })
 }
 
 // delegatedLifecycle carries out a delegated user's ready, boot, halt or
 // shutdown the way a front end's call would (the spec is made from the
 // stored configuration, the audit record written). The engine sets it: the
 // supervisor sits below the front ends' API and must not import it.
-var DelegatedLifecycle func(ctx context.Context, root string, p api.Principal, name, op string, args []string, timeout time.Duration) (api.ZoneStatus, error)
+var DelegatedLifecycle func(ctx context.Context, root string, p api.Principal, name, op string, args []string, timeout time.Duration, ops Ops) (api.ZoneStatus, error)
 
 // waitInflight waits for wg, at most limit.
 func waitInflight(wg *sync.WaitGroup, limit time.Duration) {
