@@ -325,16 +325,9 @@ func (z *zinit) runWait(e *inittabEntry) {
 // reap collects children and schedules respawns. zinit is not the zone's
 // PID 1 (zsched is), so orphans go there, not here.
 func (z *zinit) reap(respawnAt map[*inittabEntry]time.Time, delay map[*inittabEntry]time.Duration, started map[*inittabEntry]time.Time) {
-	for {
-		var ws syscall.WaitStatus
-		pid, err := syscall.Wait4(-1, &ws, syscall.WNOHANG, nil)
-		if err == syscall.EINTR {
-			continue
-		}
-		if pid <= 0 || err != nil {
-			return
-		}
+	reapChildren(func(pid, _ int) {
 		z.mu.Lock()
+		defer z.mu.Unlock()
 		if done, ok := z.waiting[pid]; ok {
 			delete(z.waiting, pid)
 			close(done)
@@ -349,8 +342,7 @@ func (z *zinit) reap(respawnAt map[*inittabEntry]time.Time, delay map[*inittabEn
 				}
 			}
 		}
-		z.mu.Unlock()
-	}
+	})
 }
 
 // shutdown runs the shutdown entries and ends the remaining children.

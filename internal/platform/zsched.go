@@ -469,19 +469,7 @@ func (z *zsched) reap() {
 		case <-ch:
 		case <-tick.C:
 		}
-		for {
-			var ws syscall.WaitStatus
-			pid, err := syscall.Wait4(-1, &ws, syscall.WNOHANG, nil)
-			if err == syscall.EINTR {
-				continue
-			}
-			if pid <= 0 || err != nil {
-				break
-			}
-			code := ws.ExitStatus()
-			if ws.Signaled() {
-				code = 128 + int(ws.Signal())
-			}
+		reapChildren(func(pid, code int) {
 			z.mu.Lock()
 			if w := z.waiters[pid]; w != nil {
 				w <- code
@@ -492,7 +480,29 @@ func (z *zsched) reap() {
 				close(z.initDone)
 			}
 			z.mu.Unlock()
+		})
+	}
+}
+
+// reapChildren collects every child that has ended, without blocking,
+// and tells each to done with its exit code (128+N for a signal N, as a
+// shell reports it). zsched and zinit share it: one wait loop to get
+// right.
+func reapChildren(done func(pid, code int)) {
+	for {
+		var ws syscall.WaitStatus
+		pid, err := syscall.Wait4(-1, &ws, syscall.WNOHANG, nil)
+		if err == syscall.EINTR {
+			continue
 		}
+		if pid <= 0 || err != nil {
+			return
+		}
+		code := ws.ExitStatus()
+		if ws.Signaled() {
+			code = 128 + int(ws.Signal())
+		}
+		done(pid, code)
 	}
 }
 
