@@ -11,6 +11,7 @@ import (
 	"zonetop/api"
 	"zonetop/internal/configs"
 	"zonetop/internal/pathrs"
+	"zonetop/internal/platform"
 	"zonetop/internal/testhook"
 	"zonetop/internal/zoneadmd"
 	"zonetop/zones"
@@ -255,6 +256,10 @@ func (e *Engine) UninstallZone(ctx context.Context, p api.Principal, name string
 	}
 	if err := UninstallBeneath(ctx, e.Root, e.hostPath(cfg.Zonepath), force); err != nil {
 		return fmt.Errorf("uninstall %s: %w (the zone stays incomplete; run uninstall -F again once that is fixed)", name, err)
+	}
+	// Nothing on disk carries the zone's host id range any more.
+	if err := platform.ReleaseUserns(e.Root, name); err != nil {
+		return fmt.Errorf("uninstall %s: release its user namespace range: %w", name, err)
 	}
 	return e.store.SetState(name, []zones.State{zones.StateIncomplete}, zones.StateConfigured, "")
 }

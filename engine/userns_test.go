@@ -1,15 +1,18 @@
 package engine
 
 import (
+	"context"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
 	"testing"
+	"zonetop/api"
 	"zonetop/internal/configs"
 	"zonetop/internal/platform"
 	"zonetop/internal/ztest"
+	"zonetop/zones"
 )
 
 func TestAllocUserns(t *testing.T) {
@@ -23,6 +26,17 @@ func TestAllocUserns(t *testing.T) {
 	if a != (configs.IDRange{HostID: platform.UsernsBase, Count: platform.UsernsSize}) || b != (configs.IDRange{HostID: platform.UsernsBase + platform.UsernsSize, Count: platform.UsernsSize}) || again != a {
 		t.Fatalf("ranges a=%v b=%v a again=%v", a, b, again)
 	}
+	// A released range goes to the next zone; the others keep theirs.
+	ztest.Must(t, platform.ReleaseUserns(root, "a"))
+	ztest.Must(t, platform.ReleaseUserns(root, "never-had-one"))
+	e, err := platform.AllocUserns(root, "e")
+	ztest.Must(t, err)
+	b2, err := platform.AllocUserns(root, "b")
+	ztest.Must(t, err)
+	if e != a || b2 != b {
+		t.Fatalf("after releasing a: e=%v (want %v), b=%v (want %v)", e, a, b2, b)
+	}
+	ztest.Must(t, platform.ReleaseUserns(t.TempDir(), "a"))
 	ztest.Must(t, os.WriteFile(platform.UsernsFile(root), []byte("b 1065536 65536\n"), 0o644))
 	c, err := platform.AllocUserns(root, "c")
 	ztest.Must(t, err)
@@ -73,4 +87,32 @@ func TestUsernsZone(t *testing.T) {
 	}
 	z.halt()
 	z.assertGone(st)
+}
+
+// Uninstall gives a user-namespaced zone's host id range back: nothing on
+// disk carries it any more.
+func TestUninstallReleasesUserns(t *testing.T) {
+	ztest.RequireRoot(t, "installing a zone")
+	e, err := New(t.TempDir(), "")
+	ztest.Must(t, err)
+	ctx := context.Background()
+	root := api.Principal{Zone: "global"}
+	cfg := &zones.Config{Name: "usrel", Zonepath: "/zones/usrel", Brand: "busybox", IPType: "shared", UserNamespace: "auto"}
+	ztest.Must(t, e.CreateZone(ctx, root, cfg))
+	ztest.Must(t, os.Mkdir(filepath.Join(e.Root, "zones"), 0o700))
+	ztest.Must(t, e.InstallZone(ctx, root, "usrel", "", nil))
+	if _, err := e.Spec(cfg); err != nil {
+		t.Fatal(err)
+	}
+	held := func() bool {
+		b, err := os.ReadFile(platform.UsernsFile(e.Root))
+		return err == nil && strings.Contains(string(b), "usrel ")
+	}
+	if !held() {
+		t.Fatal("the zone's platform spec allocated no range")
+	}
+	ztest.Must(t, e.UninstallZone(ctx, root, "usrel", false))
+	if held() {
+		t.Fatal("uninstall kept the zone's range")
+	}
 }

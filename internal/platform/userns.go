@@ -29,47 +29,78 @@ const (
 // usernsFile records the ranges zones hold, "NAME HOSTID COUNT" a line.
 func UsernsFile(root string) string { return filepath.Join(root, "etc/zonetop/userns") }
 
-// allocUserns returns the zone's range, allocating one the first time:
+// AllocUserns returns the zone's range, allocating one the first time:
 // a range stays the zone's (its files on a non-idmapped root carry it)
-// until releaseUserns.
+// until ReleaseUserns.
 func AllocUserns(root, name string) (configs.IDRange, error) {
+	var got configs.IDRange
+	err := editUserns(root, func(ranges map[string]configs.IDRange) error {
+		if r, ok := ranges[name]; ok {
+			got = r
+			return nil
+		}
+		var starts []uint32
+		for _, r := range ranges {
+			starts = append(starts, r.HostID)
+		}
+		sort.Slice(starts, func(i, j int) bool { return starts[i] < starts[j] })
+		next := uint32(UsernsBase)
+		for _, s := range starts {
+			if s >= next+UsernsSize {
+				break
+			}
+			if s+UsernsSize > next {
+				next = s + UsernsSize
+			}
+		}
+		if uint64(next)+UsernsSize > 1<<32-1 {
+			return errors.New("no host id range left for a user namespace")
+		}
+		got = configs.IDRange{HostID: next, Count: UsernsSize}
+		ranges[name] = got
+		return nil
+	})
+	return got, err
+}
+
+// ReleaseUserns gives the zone's range back once nothing on disk carries
+// it (uninstall removed the zone's root): the next zone may have it.
+func ReleaseUserns(root, name string) error {
+	if _, err := os.Stat(UsernsFile(root)); errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	return editUserns(root, func(ranges map[string]configs.IDRange) error {
+		delete(ranges, name)
+		return nil
+	})
+}
+
+// editUserns changes the range table under its lock, writing it back
+// when edit changed it.
+func editUserns(root string, edit func(map[string]configs.IDRange) error) error {
 	path := UsernsFile(root)
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		return configs.IDRange{}, err
+		return err
 	}
 	lock, err := os.OpenFile(path+".lock", os.O_CREATE|os.O_RDWR|unix.O_CLOEXEC, 0o600)
 	if err != nil {
-		return configs.IDRange{}, err
+		return err
 	}
 	defer lock.Close()
 	if err := unix.Flock(int(lock.Fd()), unix.LOCK_EX); err != nil {
-		return configs.IDRange{}, err
+		return err
 	}
 	ranges, err := readUserns(path)
 	if err != nil {
-		return configs.IDRange{}, err
+		return err
 	}
-	if r, ok := ranges[name]; ok {
-		return r, nil
+	before := fmt.Sprint(ranges)
+	if err := edit(ranges); err != nil {
+		return err
 	}
-	var starts []uint32
-	for _, r := range ranges {
-		starts = append(starts, r.HostID)
+	if fmt.Sprint(ranges) == before {
+		return nil
 	}
-	sort.Slice(starts, func(i, j int) bool { return starts[i] < starts[j] })
-	next := uint32(UsernsBase)
-	for _, s := range starts {
-		if s >= next+UsernsSize {
-			break
-		}
-		if s+UsernsSize > next {
-			next = s + UsernsSize
-		}
-	}
-	if uint64(next)+UsernsSize > 1<<32-1 {
-		return configs.IDRange{}, errors.New("no host id range left for a user namespace")
-	}
-	ranges[name] = configs.IDRange{HostID: next, Count: UsernsSize}
 	var b strings.Builder
 	names := make([]string, 0, len(ranges))
 	for n := range ranges {
@@ -79,10 +110,7 @@ func AllocUserns(root, name string) (configs.IDRange, error) {
 	for _, n := range names {
 		fmt.Fprintf(&b, "%s %d %d\n", n, ranges[n].HostID, ranges[n].Count)
 	}
-	if err := pathrs.WriteFileAtomic(path, []byte(b.String()), 0o644); err != nil {
-		return configs.IDRange{}, err
-	}
-	return ranges[name], nil
+	return pathrs.WriteFileAtomic(path, []byte(b.String()), 0o644)
 }
 
 func readUserns(path string) (map[string]configs.IDRange, error) {
