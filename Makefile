@@ -16,8 +16,9 @@ STATICCHECK := $(shell $(GO) env GOPATH)/bin/staticcheck
 
 all: build
 
+# -buildvcs=auto: --version names the commit when built from a checkout.
 build:
-	$(GO) build -o $(BIN) ./cmd/zonetop
+	$(GO) build -buildvcs=auto -o $(BIN) ./cmd/zonetop
 	for l in $(LINKS); do ln -sf zonetop bin/$$l; done
 
 # Opens the console on this host's real state (needs root for zones).

@@ -21,24 +21,24 @@ func (p Principal) GlobalAdmin() bool { return p.Zone == "global" && p.UID == 0 
 // ZoneInfo is one row of `zoneadm list` and of the console's zone table. It
 // is plain data so that it can cross a process or host boundary unchanged.
 type ZoneInfo struct {
-	ID       int // zone ID; -1 when the zone is not ready or running
-	Name     string
-	State    string // zones state name: configured, installed, ready, ...
-	Path     string // zonepath
-	UUID     string
-	Brand    string
-	IPType   string
-	Reason   string    // why a zone is down or incomplete, empty otherwise
-	Since    time.Time // when the zone entered its current runtime state (ready/running), zero otherwise
-	Autoboot bool
+	ID       int       `json:"id"` // zone ID; -1 when the zone is not ready or running
+	Name     string    `json:"name"`
+	State    string    `json:"state"` // zones state name: configured, installed, ready, ...
+	Path     string    `json:"zonepath"`
+	UUID     string    `json:"uuid"`
+	Brand    string    `json:"brand"`
+	IPType   string    `json:"ip_type"`
+	Reason   string    `json:"reason,omitempty"` // why a zone is down or incomplete, empty otherwise
+	Since    time.Time `json:"since"`            // when the zone entered its current runtime state (ready/running), zero otherwise
+	Autoboot bool      `json:"autoboot"`
 	// Auths are the delegated auths (login, manage, config, clonefrom)
 	// the listing's principal holds on the zone, when it is a host user
 	// named in the zone's admin resource; empty for everyone else.
-	Auths []string `json:",omitempty"`
+	Auths []string `json:"auths,omitempty"`
 	// Broken says why nothing acts on the zone: its configuration file
 	// breaks a rule of verify (naming the file and the rule), or its
 	// zonepath cannot be used on this host. Empty for a sound zone.
-	Broken string `json:",omitempty"`
+	Broken string `json:"broken,omitempty"`
 }
 
 // ListOptions selects which zones List returns, as `zoneadm list` does:

@@ -16,6 +16,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"sort"
 	"strings"
 	"zonetop/internal/zoneadmd"
@@ -54,6 +55,7 @@ func init() {
 		"zoneadm":  {runZoneadm, "install, clone, boot, halt and list zones", zoneadmHelp},
 		"zlogin":   {runZlogin, "run a command or a shell inside a zone", zloginUsage},
 		"help":     {runHelp, "this list", ""},
+		"version":  {runVersion, "what build this is (also --version on every command)", versionUsage},
 		"audit":    {runAudit, "show the audit log of zone changes", auditUsage},
 		"serve":    {runServe, "run the zonetop service for delegated users (for a system unit, as root)", serveUsage},
 		"autoboot": {runAutoboot, "boot zones with autoboot=true (for a system unit; --shutdown at host stop)", autobootUsage},
@@ -112,6 +114,9 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		}
 		rest = rest[1:]
 	}
+	if len(rest) > 0 && rest[0] == "--version" {
+		return runVersion(g, nil, stdin, stdout, stderr)
+	}
 	if c.usage != "" && asksHelp(rest) {
 		fmt.Fprint(stdout, c.usage)
 		return 0
@@ -168,6 +173,11 @@ func parseGlobals(g *globals, args []string, linked bool) ([]string, error) {
 				return args, nil
 			}
 			return []string{"help"}, nil
+		case "--version":
+			if linked {
+				return args, nil
+			}
+			return []string{"version"}, nil
 		default:
 			if strings.HasPrefix(a, "--") && !linked {
 				return nil, fmt.Errorf("unknown option %s", a)
@@ -185,4 +195,47 @@ func sortedCommandNames() []string {
 	}
 	sort.Strings(names)
 	return names
+}
+
+const versionUsage = `usage: zonetop version   (or COMMAND --version)
+prints the commit the binary was built from, its time and the Go release
+`
+
+// runVersion prints the build: the module version, and the commit and its
+// time when the binary was built from a checkout (Go stamps them).
+func runVersion(_ *globals, args []string, _ io.Reader, stdout, stderr io.Writer) int {
+	if len(args) > 0 {
+		fmt.Fprintf(stderr, "version: unexpected argument %q\n%s", args[0], versionUsage)
+		return 2
+	}
+	fmt.Fprintln(stdout, versionString())
+	return 0
+}
+
+func versionString() string {
+	bi, ok := debug.ReadBuildInfo()
+	if !ok {
+		return "zonetop (no build information)"
+	}
+	var rev, when, dirty string
+	for _, s := range bi.Settings {
+		switch s.Key {
+		case "vcs.revision":
+			rev = s.Value
+		case "vcs.time":
+			when = s.Value
+		case "vcs.modified":
+			if s.Value == "true" {
+				dirty = "+changes"
+			}
+		}
+	}
+	v := "zonetop " + bi.Main.Version
+	if rev != "" {
+		v = "zonetop " + rev[:min(12, len(rev))] + dirty
+		if when != "" {
+			v += " " + when
+		}
+	}
+	return v + " " + bi.GoVersion
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -248,5 +249,69 @@ func TestConsoleCommand(t *testing.T) {
 	}
 	if _, err := consoleCommand(g, "frobnicate"); err == nil {
 		t.Error("unknown command accepted")
+	}
+}
+
+// What an illumos administrator's hands type: options attached (-zNAME),
+// list -n, a misspelt option that must not become a boot argument, and a
+// machine-readable listing.
+func TestZoneadmOptionsAsIllumos(t *testing.T) {
+	root := t.TempDir()
+	if code, _, e := zt(t, root, "", "zonecfg", "-z", "web01", "create; set zonepath=/zones/web01; commit"); code != 0 {
+		t.Fatalf("zonecfg: %s", e)
+	}
+	if code, out, e := zt(t, root, "", "zoneadm", "-zweb01", "list", "-p"); code != 0 || !strings.Contains(out, ":web01:configured:") {
+		t.Errorf("-zweb01 list -p: exit %d %q %q", code, out, e)
+	}
+	if code, out, e := zt(t, root, "", "zoneadm", "list", "-cn"); code != 0 || out != "web01\n" {
+		t.Errorf("list -cn (no global zone): exit %d %q %q", code, out, e)
+	}
+	code, out, e := zt(t, root, "", "zoneadm", "list", "-c", "-o", "json")
+	var listed []map[string]any
+	if code != 0 || json.Unmarshal([]byte(out), &listed) != nil || len(listed) != 2 || listed[1]["name"] != "web01" || listed[1]["state"] != "configured" || listed[1]["zonepath"] != "/zones/web01" {
+		t.Errorf("list -c -o json: exit %d %q %q", code, out, e)
+	}
+	if code, out, _ := zt(t, root, "", "zoneadm", "list", "-ni", "-ojson"); code != 0 || strings.TrimSpace(out) != "[]" {
+		t.Errorf("list -ni -ojson with nothing installed = %q, want []", out)
+	}
+	for _, args := range [][]string{
+		{"zoneadm", "list", "-o", "xml"},
+		{"zoneadm", "list", "-v", "-o", "json"},
+		{"zoneadm", "list", "-o"},
+		{"zoneadm", "-z", "web01", "boot", "--bogus"},
+		{"zoneadm", "-z", "web01", "boot", "-s"},
+		{"zoneadm", "-z", "web01", "reboot", "now"},
+	} {
+		code, _, errOut := zt(t, root, "", args...)
+		if code != 2 || errOut == "" {
+			t.Errorf("%v: exit %d (stderr %q), want a usage error", args, code, errOut)
+		}
+	}
+	if _, _, errOut := zt(t, root, "", "zoneadm", "-z", "web01", "boot", "--bogus"); !strings.Contains(errOut, "boot arguments go after --") {
+		t.Errorf("boot --bogus does not say where boot arguments go: %q", errOut)
+	}
+	// The zone was left alone by every refusal.
+	if _, out, _ := zt(t, root, "", "zoneadm", "-z", "web01", "list", "-p"); !strings.Contains(out, ":configured:") {
+		t.Errorf("after the refusals: %q", out)
+	}
+}
+
+// --version answers on every command, through zonetop and through a link.
+func TestVersionEverywhere(t *testing.T) {
+	root := t.TempDir()
+	t.Setenv("ZONETOP_ROOT", root)
+	for _, args := range [][]string{
+		{"zonetop", "--version"},
+		{"zonetop", "version"},
+		{"zonetop", "zoneadm", "--version"},
+		{"zonetop", "zonecfg", "--version"},
+		{"/usr/sbin/zoneadm", "--version"},
+		{"/usr/bin/prctl", "--version"},
+		{"/usr/sbin/zlogin", "--version"},
+	} {
+		var out, errOut bytes.Buffer
+		if code := run(args, nil, &out, &errOut); code != 0 || !strings.HasPrefix(out.String(), "zonetop ") || !strings.Contains(out.String(), "go1.") {
+			t.Errorf("%v: exit %d %q %q", args, code, out.String(), errOut.String())
+		}
 	}
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"encoding/json"
 	"fmt"
 	"io"
 	"strconv"
@@ -13,15 +14,17 @@ import (
 )
 
 // zoneadmUsage follows a usage error; zoneadmHelp answers help.
-const zoneadmUsage = `usage:	zoneadm [-R ROOT] [-z NAME] list [-c|-i] [-v|-p]
+const zoneadmUsage = `usage:	zoneadm [-R ROOT] [-z NAME] list [-c|-i] [-n] [-v|-p|-o json]
 	zoneadm [-R ROOT] -z NAME SUBCOMMAND [ARGS]   (zoneadm help lists them)
 `
 
-const zoneadmHelp = `usage:	zoneadm [-R ROOT] [-z NAME] list [-c|-i] [-v|-p]
+const zoneadmHelp = `usage:	zoneadm [-R ROOT] [-z NAME] list [-c|-i] [-n] [-v|-p|-o json]
 	zoneadm [-R ROOT] -z NAME SUBCOMMAND [ARGS]
 subcommands:
-  list [-c|-i] [-v|-p]   running zones; -i adds installed ones, -c configured
-                         ones too; -v a table, -p colon-separated fields
+  list [-c|-i] [-n] [-v|-p|-o json]
+                         running zones; -i adds installed ones, -c configured
+                         ones too; -n leaves the global zone out; -v a table,
+                         -p colon-separated fields, -o json one JSON array
   verify                 check what install needs
   install [-a ARCHIVE]   fill the zone's root by its brand (tarball: -a)
   clone [-m copy] SOURCE install the zone as a copy of installed zone SOURCE
@@ -40,6 +43,11 @@ subcommands:
 func runZoneadm(g *globals, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	var zone string
 	for len(args) > 0 && len(args[0]) > 1 && args[0][0] == '-' {
+		// -zNAME and -RROOT, attached as getopt allows, are -z NAME and
+		// -R ROOT.
+		if a := args[0]; len(a) > 2 && (a[:2] == "-z" || a[:2] == "-R") {
+			args = append([]string{a[:2], a[2:]}, args[1:]...)
+		}
 		switch args[0] {
 		case "-z":
 			if len(args) < 2 {
@@ -84,30 +92,51 @@ func runZoneadm(g *globals, args []string, stdin io.Reader, stdout, stderr io.Wr
 
 func zoneadmList(e *engine.Engine, zone string, args []string, stdout, stderr io.Writer) int {
 	var opts api.ListOptions
-	var verbose, parsable bool
-	for _, a := range args {
+	var verbose, parsable, noGlobal bool
+	var format string
+	for i := 0; i < len(args); i++ {
+		a := args[i]
 		if len(a) < 2 || a[0] != '-' {
 			fmt.Fprintf(stderr, "zoneadm list: unexpected argument %q\n%s", a, zoneadmUsage)
 			return 2
 		}
-		for _, f := range a[1:] {
-			switch f {
+		for j := 1; j < len(a); j++ {
+			switch a[j] {
 			case 'c':
 				opts.Configured = true
 			case 'i':
 				opts.Installed = true
+			case 'n':
+				noGlobal = true
 			case 'v':
 				verbose = true
 			case 'p':
 				parsable = true
+			case 'o':
+				// -o FORMAT or -oFORMAT.
+				switch {
+				case j+1 < len(a):
+					format = a[j+1:]
+				case i+1 < len(args):
+					i++
+					format = args[i]
+				default:
+					fmt.Fprint(stderr, "zoneadm list: -o needs a format (json)\n", zoneadmUsage)
+					return 2
+				}
+				j = len(a)
+				if format != "json" {
+					fmt.Fprintf(stderr, "zoneadm list: -o %s: the one format is json\n%s", format, zoneadmUsage)
+					return 2
+				}
 			default:
-				fmt.Fprintf(stderr, "zoneadm list: unknown option -%c\n%s", f, zoneadmUsage)
+				fmt.Fprintf(stderr, "zoneadm list: unknown option -%c\n%s", a[j], zoneadmUsage)
 				return 2
 			}
 		}
 	}
-	if verbose && parsable {
-		fmt.Fprint(stderr, "zoneadm list: -v and -p cannot be used together\n", zoneadmUsage)
+	if n := btoi(verbose) + btoi(parsable) + btoi(format != ""); n > 1 {
+		fmt.Fprint(stderr, "zoneadm list: -v, -p and -o are one layout each; give one\n", zoneadmUsage)
 		return 2
 	}
 	if zone != "" {
@@ -131,6 +160,29 @@ func zoneadmList(e *engine.Engine, zone string, args []string, stdout, stderr io
 			return 1
 		}
 		list = one
+	}
+	if noGlobal {
+		kept := list[:0]
+		for _, z := range list {
+			if z.Name != "global" {
+				kept = append(kept, z)
+			}
+		}
+		list = kept
+	}
+	if format == "json" {
+		// Every field the verbose table shows and more, for scripts; the
+		// state's reason rides along instead of being appended to it.
+		if list == nil {
+			list = []api.ZoneInfo{}
+		}
+		b, err := json.MarshalIndent(list, "", "  ")
+		if err != nil {
+			fmt.Fprintf(stderr, "zoneadm: %v\n", err)
+			return 1
+		}
+		fmt.Fprintf(stdout, "%s\n", b)
+		return 0
 	}
 	if !verbose {
 		// Names and parsable lines keep their layout for scripts; why a
@@ -186,4 +238,11 @@ func zoneID(z api.ZoneInfo) string {
 		return "-"
 	}
 	return strconv.Itoa(z.ID)
+}
+
+func btoi(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }

@@ -124,7 +124,12 @@ func zoneadmOp(g *globals, e *engine.Engine, zone, sub string, args []string, _ 
 		}
 		return 0
 	case "boot", "reboot":
-		if len(args) > 0 && args[0] == "--" {
+		// Options are options: boot arguments come after "--", so a
+		// misspelt option is refused instead of booting with it.
+		if len(args) > 0 && args[0] != "--" {
+			return usageErr(fmt.Sprintf("%s: unexpected argument %q; boot arguments go after -- (%s -- BOOTARGS)", sub, args[0], sub))
+		}
+		if len(args) > 0 {
 			args = args[1:]
 		}
 		var err error
