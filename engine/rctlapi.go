@@ -107,8 +107,9 @@ func (e *Engine) setRctl(ctx context.Context, p api.Principal, zone string, ch a
 			return fmt.Errorf("%s: %w", ch.Name, err)
 		}
 		for _, v := range vs {
+			// Validate names the control itself.
 			if err := r.Validate(v); err != nil {
-				return fmt.Errorf("%s: %w", ch.Name, err)
+				return err
 			}
 		}
 	}

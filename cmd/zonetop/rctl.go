@@ -116,14 +116,18 @@ const (
 
 // ---- prctl ----
 
-const prctlUsage = `usage:	prctl [-n NAME] [-z ZONE] -i zone|project|task|process ID
-	prctl -n NAME -v VALUE -r|-s [-P] [-z ZONE] -i zone|project|task|process ID
-	prctl -n NAME -x [-P] [-z ZONE] -i zone|project|task|process ID
+const prctlUsage = `usage:	prctl [-P] [-n NAME] [-t PRIV] [-z ZONE] -i zone|project|task|process ID
+	prctl -n NAME [-t PRIV] -v VALUE -r|-s [--persist] [-z ZONE] -i zone|project|task|process ID
+	prctl -n NAME [-t PRIV] -x [--persist] [-z ZONE] -i zone|project|task|process ID
 Zone caps are the global administrator's; a zone's projects also its zone
-administrator's. -P also writes the change to the zone's configuration or
+administrator's. -P prints one line per value for scripts (NAME PRIVILEGE
+VALUE FLAG ACTION RECIPIENT, numbers unscaled). -t is the privilege of the
+value set, basic or privileged (the default); system values are the
+kernel's. --persist also writes the change to the zone's configuration or
 /etc/project (not for task and process controls, which live as long as
-their task or process). A project or task ID may be given as ZONE:ID.
-How Linux enforces each control: prctl -n NAME -h.
+their task or process). A zone may be named by its ID; a project or task
+ID may be given as ZONE:ID. How Linux enforces each control: prctl -n
+NAME -h.
 `
 
 // prctlEntity is one container prctl lists: the entity asked for and
@@ -137,6 +141,36 @@ type prctlRctl struct {
 	Name   string
 	Usage  *uint64
 	Values []rctl.Value
+}
+
+// formatPrctlParseable is prctl -P: the entity's line, then one line per
+// value with every field, numbers as they are (no unit scaling) and "-"
+// for an empty field, so a script splits on blanks.
+func formatPrctlParseable(w io.Writer, ents []prctlEntity) {
+	for _, e := range ents {
+		if e.ID != "" {
+			fmt.Fprintf(w, "%s: %s: %s\n", e.Kind, e.ID, termsafe.String(e.Name))
+		} else {
+			fmt.Fprintf(w, "%s: %s\n", e.Kind, termsafe.String(e.Name))
+		}
+		for _, r := range e.Rctls {
+			rc, err := rctl.Lookup(r.Name)
+			if err != nil {
+				continue
+			}
+			if r.Usage != nil {
+				fmt.Fprintf(w, "%s usage %d\n", r.Name, *r.Usage)
+			}
+			for _, v := range r.Values {
+				fmt.Fprintf(w, "%s %s %d - %s -\n", r.Name, v.Privilege, v.Limit, strings.ReplaceAll(v.Action.String(), " ", ","))
+			}
+			sysAction := "deny"
+			if rc.Flags&rctl.FlagNoDeny != 0 {
+				sysAction = "none"
+			}
+			fmt.Fprintf(w, "%s system %d max %s -\n", r.Name, rc.Max, sysAction)
+		}
+	}
 }
 
 // formatPrctl prints entities in prctl(1)'s layout.
@@ -170,7 +204,22 @@ func formatPrctl(w io.Writer, ents []prctlEntity) {
 }
 
 func runPrctl(g *globals, args []string, _ io.Reader, stdout, stderr io.Writer) int {
-	o, rest, err := getopt(args, "n:v:rsxPi:z:h")
+	// --persist is zonetop's own; -P is illumos' parseable output.
+	persist := false
+	var kept []string
+	for i, a := range args {
+		if a == "--" {
+			kept = append(kept, args[i:]...)
+			break
+		}
+		if a == "--persist" {
+			persist = true
+			continue
+		}
+		kept = append(kept, a)
+	}
+	args = kept
+	o, rest, err := getopt(args, "n:v:rsxPi:z:t:h")
 	if err != nil || len(rest) != 1 || last(o, 'i') == "" {
 		if err == nil && has(o, 'h') && last(o, 'n') != "" {
 			rc, lerr := rctl.Lookup(last(o, 'n'))
@@ -186,6 +235,25 @@ func runPrctl(g *globals, args []string, _ io.Reader, stdout, stderr io.Writer) 
 		fmt.Fprint(stderr, prctlUsage)
 		return 2
 	}
+	name := last(o, 'n')
+	if name != "" {
+		// A misspelt name is an error, not an empty table.
+		if _, err := rctl.Lookup(name); err != nil {
+			return fail(stderr, "prctl", 1, "%v", err)
+		}
+	}
+	priv := rctl.Privileged
+	if has(o, 't') {
+		switch p := last(o, 't'); p {
+		case "privileged":
+		case "basic":
+			priv = rctl.Basic
+		case "system":
+			return fail(stderr, "prctl", 1, "-t system: system values are the kernel's maxima; they cannot be set")
+		default:
+			return fail(stderr, "prctl", 2, "-t %s: want basic or privileged\n%s", p, prctlUsage)
+		}
+	}
 	t, err := targetFor(g)
 	if err != nil {
 		return fail(stderr, "prctl", 1, "%v", err)
@@ -195,6 +263,12 @@ func runPrctl(g *globals, args []string, _ io.Reader, stdout, stderr io.Writer) 
 	switch kind {
 	case "zone":
 		zone = id
+		if n, err := strconv.Atoi(id); err == nil {
+			// illumos takes a zone's ID as well as its name.
+			if zone, err = t.ZoneOfID(n); err != nil {
+				return fail(stderr, "prctl", 1, "%v", err)
+			}
+		}
 	case "project":
 		project = id
 		if z, pr, ok := strings.Cut(id, ":"); ok {
@@ -222,7 +296,6 @@ func runPrctl(g *globals, args []string, _ io.Reader, stdout, stderr io.Writer) 
 	default:
 		return fail(stderr, "prctl", 2, "-i %s: want zone, project, task or process\n%s", kind, prctlUsage)
 	}
-	name := last(o, 'n')
 	if has(o, 'v') || has(o, 'x') || has(o, 'r') || has(o, 's') {
 		if name == "" {
 			return fail(stderr, "prctl", 2, "-v/-x need -n NAME")
@@ -233,12 +306,12 @@ func runPrctl(g *globals, args []string, _ io.Reader, stdout, stderr io.Writer) 
 		}
 		ch := api.RctlChange{Name: name, Project: project, Task: task}
 		if !has(o, 'x') {
-			if ch.Values, err = prctlValue(name, last(o, 'v')); err != nil {
+			if ch.Values, err = prctlValue(name, last(o, 'v'), priv); err != nil {
 				return fail(stderr, "prctl", 1, "%v", err)
 			}
 		}
 		if rc.Level == rctl.LevelProcess {
-			if err := setProcessRctl(pid, rc, ch.Values, has(o, 'P')); err != nil {
+			if err := setProcessRctl(pid, rc, ch.Values, persist); err != nil {
 				return fail(stderr, "prctl", 1, "%v", err)
 			}
 			return 0
@@ -246,7 +319,7 @@ func runPrctl(g *globals, args []string, _ io.Reader, stdout, stderr io.Writer) 
 		if rc.Level == rctl.LevelTask && task < 0 {
 			return fail(stderr, "prctl", 1, "%s is a task control: name the task (-i task ZONE:ID, or -i process PID)", name)
 		}
-		if err := t.SetRctl(zone, ch, has(o, 'P')); err != nil {
+		if err := t.SetRctl(zone, ch, persist); err != nil {
 			return fail(stderr, "prctl", 1, "%v", err)
 		}
 		return 0
@@ -317,7 +390,11 @@ func runPrctl(g *globals, args []string, _ io.Reader, stdout, stderr io.Writer) 
 		ents = append(ents, prctlEntity{Kind: "zone", ID: zid, Name: zone,
 			Rctls: levelRctls(rctl.LevelZone, name, zr, usage)})
 	}
-	formatPrctl(stdout, ents)
+	if has(o, 'P') {
+		formatPrctlParseable(stdout, ents)
+	} else {
+		formatPrctl(stdout, ents)
+	}
 	return 0
 }
 
@@ -342,8 +419,8 @@ func levelRctls(level rctl.Level, only string, values map[string][]rctl.Value, u
 }
 
 // prctlValue is a prctl -v limit (with the rctl's unit suffixes) as the
-// privileged value project(5) and the engine take.
-func prctlValue(name, v string) (string, error) {
+// value of privilege priv that project(5) and the engine take.
+func prctlValue(name, v string, priv rctl.Privilege) (string, error) {
 	rc, err := rctl.Lookup(name)
 	if err != nil {
 		return "", err
@@ -356,7 +433,7 @@ func prctlValue(name, v string) (string, error) {
 	if rc.Flags&rctl.FlagNoDeny != 0 {
 		action = "none"
 	}
-	return fmt.Sprintf("(privileged,%d,%s)", n, action), nil
+	return fmt.Sprintf("(%s,%d,%s)", priv, n, action), nil
 }
 
 // processEntity is a process's own controls: its rlimits, basic as the

@@ -70,7 +70,7 @@ func TestPrctlTaskAndProcess(t *testing.T) {
 	if got := readTrim(t, filepath.Join(taskDir, "pids.max")); got != "12" {
 		t.Errorf("after prctl -r task pids.max = %s, want 12", got)
 	}
-	l.fails(1, []string{"cannot be persisted", "projmod -K"}, "prctl", "-n", "task.max-lwps", "-v", "12", "-r", "-P", "-i", "task", z+":"+task)
+	l.fails(1, []string{"cannot be persisted", "projmod -K"}, "prctl", "-n", "task.max-lwps", "-v", "12", "-r", "--persist", "-i", "task", z+":"+task)
 	// Inside the zone its administrator changes the task too; its other
 	// users may not, and a task that is not there is named.
 	if out, errOut, code := l.inZone(z, "", "prctl", "-n", "task.max-lwps", "-v", "10", "-r", "-i", "task", task); code != 0 {
@@ -113,7 +113,7 @@ func TestPrctlTaskAndProcess(t *testing.T) {
 	l.fails(1, []string{"is a process control"}, "prctl", "-n", "process.max-file-descriptor", "-v", "100", "-r", "-i", "zone", z)
 
 	// Every change is in the audit log, with what it replaced.
-	l.ok("prctl", "-n", "project.max-lwps", "-v", "25", "-r", "-P", "-i", "project", z+":web")
+	l.ok("prctl", "-n", "project.max-lwps", "-v", "25", "-r", "--persist", "-i", "project", z+":web")
 	audit := l.ok("audit", "-z", z)
 	for _, want := range []string{"edit /etc/project", "web:100::::task.max-lwps=(privileged,8,deny)",
 		"set-rctl task.max-lwps task " + task, "set-task-rctl task.max-lwps task " + task, "set-rctl project.max-lwps project web (persist)", "(privileged,25,deny)"} {
@@ -130,4 +130,48 @@ func atoi(t *testing.T, s string) int {
 		t.Fatal(err)
 	}
 	return n
+}
+
+// prctl as an illumos administrator's scripts use it: -P is parseable
+// output, a zone may be named by its ID, -t sets a basic value, and a
+// misspelt control is an error rather than an empty table.
+func TestPrctlIllumosHabits(t *testing.T) {
+	l := newLab(t)
+	z := l.newZone("", "set max-lwps=60")
+	l.ok("zoneadm", "-z", z, "install")
+	l.ok("zoneadm", "-z", z, "boot")
+	id := ""
+	for _, line := range strings.Split(l.ok("zoneadm", "-z", z, "list", "-p"), "\n") {
+		if f := strings.Split(line, ":"); len(f) > 2 && f[1] == z {
+			id = f[0]
+		}
+	}
+	if id == "" || id == "-" {
+		t.Fatalf("no zone ID for %s", z)
+	}
+	out := l.ok("prctl", "-P", "-n", "zone.max-lwps", "-i", "zone", id)
+	if !strings.HasPrefix(out, "zone: "+id+": "+z+"\n") || !strings.Contains(out, "zone.max-lwps privileged 60 - deny -\n") ||
+		!strings.Contains(out, "zone.max-lwps usage ") || !strings.Contains(out, "zone.max-lwps system ") {
+		t.Errorf("prctl -P -i zone %s:\n%s", id, out)
+	}
+	for _, line := range strings.Split(strings.TrimSpace(out), "\n")[1:] {
+		if f := strings.Fields(line); len(f) != 6 && !(len(f) == 3 && f[1] == "usage") {
+			t.Errorf("prctl -P line %q: want NAME PRIVILEGE VALUE FLAG ACTION RECIPIENT", line)
+		}
+	}
+	// -P no longer persists: the zone's configuration keeps 60.
+	l.ok("prctl", "-n", "zone.max-lwps", "-v", "70", "-r", "-i", "zone", z)
+	if cfg := l.ok("zonecfg", "-z", z, "export"); !strings.Contains(cfg, "limit=60") {
+		t.Errorf("a live change without --persist reached the configuration:\n%s", cfg)
+	}
+	// -t reaches the value: a project control takes no basic value, and
+	// says so once.
+	l.ok("projadd", "-z", z, "web")
+	if errOut := l.fails(1, []string{"project.max-lwps: basic values are not allowed"}, "prctl", "-n", "project.max-lwps", "-t", "basic", "-v", "20", "-r", "-i", "project", z+":web"); strings.Count(errOut, "project.max-lwps") != 1 {
+		t.Errorf("the refusal repeats itself: %q", errOut)
+	}
+	l.fails(1, []string{"zone.max-lwp"}, "prctl", "-n", "zone.max-lwp", "-i", "zone", z)
+	l.fails(1, []string{"system values"}, "prctl", "-n", "zone.max-lwps", "-t", "system", "-v", "5", "-r", "-i", "zone", z)
+	l.fails(2, []string{"basic or privileged"}, "prctl", "-n", "zone.max-lwps", "-t", "root", "-v", "5", "-r", "-i", "zone", z)
+	l.fails(1, []string{"zone ID 9999"}, "prctl", "-n", "zone.max-lwps", "-i", "zone", "9999")
 }

@@ -30,6 +30,8 @@ type rctlTarget interface {
 	Projects(zone string) (limits.Projects, []string, error)
 	ZoneRctls(zone string) (map[string][]rctl.Value, error)
 	ZoneID(zone string) int
+	// ZoneOfID is the zone whose zone ID is id, as the caller may see it.
+	ZoneOfID(id int) (string, error)
 	// ProcessOf is the zone, project and task (-1: none) of a pid as the
 	// caller sees it.
 	ProcessOf(pid string) (zone, project string, task int, err error)
@@ -81,6 +83,22 @@ func (h hostTarget) ZoneID(zone string) int {
 		return zs.ZoneID
 	}
 	return 0
+}
+
+func (h hostTarget) ZoneOfID(id int) (string, error) {
+	if id == 0 {
+		return "global", nil
+	}
+	zs, err := h.e.List(context.Background(), h.p, api.ListOptions{Installed: true})
+	if err != nil {
+		return "", err
+	}
+	for _, z := range zs {
+		if z.ID == id {
+			return z.Name, nil
+		}
+	}
+	return "", fmt.Errorf("zone ID %d: no ready or running zone has it", id)
 }
 
 func (h hostTarget) ProcessOf(pid string) (string, string, int, error) { return zoneOfPid(pid) }
@@ -184,6 +202,13 @@ func (z *zoneTarget) ZoneRctls(zone string) (map[string][]rctl.Value, error) {
 }
 
 func (z *zoneTarget) ZoneID(string) int { return z.info.ZoneID }
+
+func (z *zoneTarget) ZoneOfID(id int) (string, error) {
+	if id == z.info.ZoneID {
+		return z.info.Name, nil
+	}
+	return "", fmt.Errorf("zone ID %d: not this zone (%s is zone %d)", id, z.info.Name, z.info.ZoneID)
+}
 
 func (z *zoneTarget) ProcessOf(pid string) (string, string, int, error) {
 	n, err := strconv.Atoi(pid)

@@ -226,7 +226,7 @@ func (b zoneBackend) AddProject(_ context.Context, _ api.Principal, zone string,
 		if spec.Limits[n] == "" {
 			continue
 		}
-		v, err := prctlValue(n, spec.Limits[n])
+		v, err := prctlValue(n, spec.Limits[n], rctl.Privileged)
 		if err != nil {
 			return err
 		}
@@ -235,15 +235,15 @@ func (b zoneBackend) AddProject(_ context.Context, _ api.Principal, zone string,
 	return b.project(zone, req)
 }
 
-func (b zoneBackend) SetProjectLimit(_ context.Context, _ api.Principal, zone, project, rctl, value string) error {
+func (b zoneBackend) SetProjectLimit(_ context.Context, _ api.Principal, zone, project, name, value string) error {
 	v := ""
 	if value != "" {
 		var err error
-		if v, err = prctlValue(rctl, value); err != nil {
+		if v, err = prctlValue(name, value, rctl.Privileged); err != nil {
 			return err
 		}
 	}
-	return b.project(zone, api.ProjectRequest{Op: "set-limit", Name: project, Limits: map[string]string{rctl: v}})
+	return b.project(zone, api.ProjectRequest{Op: "set-limit", Name: project, Limits: map[string]string{name: v}})
 }
 
 func (b zoneBackend) DeleteProject(_ context.Context, _ api.Principal, zone, project string) error {
