@@ -150,7 +150,7 @@ func (p *progressReader) Read(b []byte) (int, error) {
 	step := max(p.total/100, 1<<20)
 	if p.report != nil && (p.done-p.lastSent >= step || (errors.Is(err, io.EOF) && p.done != p.lastSent)) {
 		p.lastSent = p.done
-		p.report(api.Progress{Step: "unpack", Done: p.done, Total: p.total})
+		p.report(api.Progress{Step: stepUnpack, Done: p.done, Total: p.total})
 	}
 	return n, err
 }
@@ -236,7 +236,7 @@ func unpackArchive(ctx context.Context, name, root string, report func(api.Progr
 		}
 	}
 	if report != nil {
-		report(api.Progress{Step: "unpack", Done: pr.total, Total: pr.total})
+		report(api.Progress{Step: stepUnpack, Done: pr.total, Total: pr.total})
 	}
 	return nil
 }

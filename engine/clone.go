@@ -114,7 +114,7 @@ type cloner struct {
 
 func (c *cloner) progress() {
 	if c.report != nil {
-		c.report(api.Progress{Step: "copying", Done: c.done, Total: c.total})
+		c.report(api.Progress{Step: stepCopy, Done: c.done, Total: c.total})
 	}
 }
 

@@ -271,6 +271,16 @@ func fdOwnerMode(fd int, mode uint32) error {
 	return unix.Fchmod(fd, mode)
 }
 
+// The steps of an install as an operator reads them in the progress line.
+const (
+	stepDirs    = "making the zone's directories"
+	stepEtc     = "writing the zone's /etc"
+	stepBusybox = "copying the static busybox"
+	stepApplets = "linking busybox's commands"
+	stepUnpack  = "unpacking the archive"
+	stepCopy    = "copying the source zone's files"
+)
+
 // report sends a step-count progress report if anyone listens.
 func (o InstallOptions) report(step string, done, total int64) {
 	if o.Progress != nil {
@@ -282,7 +292,7 @@ func (o InstallOptions) report(step string, done, total int64) {
 // busybox brand uses it too, passing the work it will do next so the step
 // count covers the whole install.
 func installSkeleton(ctx context.Context, rootfd int, o InstallOptions, more []string) error {
-	steps := append([]string{"directories", "/etc"}, more...)
+	steps := append([]string{stepDirs, stepEtc}, more...)
 	total := int64(len(steps))
 	o.report(steps[0], 0, total)
 	for _, d := range installDirs {
@@ -454,10 +464,10 @@ func installBusybox(ctx context.Context, rootfd int, o InstallOptions) error {
 	if err != nil {
 		return err
 	}
-	if err := installSkeleton(ctx, rootfd, o, []string{"busybox", "applets"}); err != nil {
+	if err := installSkeleton(ctx, rootfd, o, []string{stepBusybox, stepApplets}); err != nil {
 		return err
 	}
-	o.report("busybox", 2, 4)
+	o.report(stepBusybox, 2, 4)
 	src, err := os.ReadFile(bb)
 	if err != nil {
 		return fmt.Errorf("read %s: %w", bb, err)
@@ -465,7 +475,7 @@ func installBusybox(ctx context.Context, rootfd int, o InstallOptions) error {
 	if err := writeInRoot(rootfd, "bin/busybox", src, 0o755, false); err != nil {
 		return err
 	}
-	o.report("applets", 3, 4)
+	o.report(stepApplets, 3, 4)
 	var out bytes.Buffer
 	cmd := exec.CommandContext(ctx, bb, "--list-full")
 	cmd.Stdout = &out
@@ -485,7 +495,7 @@ func installBusybox(ctx context.Context, rootfd int, o InstallOptions) error {
 			return err
 		}
 	}
-	o.report("applets", 4, 4)
+	o.report(stepApplets, 4, 4)
 	return nil
 }
 

@@ -235,7 +235,7 @@ func TestInstallCancelledCleansUp(t *testing.T) {
 		// Cancel once the applet links are being made: the tree is half
 		// built by then.
 		err := Install(ctx, InstallOptions{Zonepath: zp, Brand: "busybox", ZoneName: "z", Progress: func(p api.Progress) {
-			if p.Step == "applets" {
+			if p.Step == stepApplets {
 				cancel()
 			}
 		}})

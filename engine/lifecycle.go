@@ -146,7 +146,8 @@ func (e *Engine) fillRoot(ctx context.Context, name, op string, cfg *zones.Confi
 		}
 		ent.State = zones.StateConfigured
 	}
-	if err := zones.CheckOp(name, ent.State, "install"); err != nil {
+	// The live state: a running zone is not "installed" to the operator.
+	if err := zones.CheckOp(name, e.liveState(name, ent), "install"); err != nil {
 		return err
 	}
 	if errs := zones.Verify(cfg, nil); len(errs) > 0 {

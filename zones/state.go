@@ -1,6 +1,9 @@
 package zones
 
-import "fmt"
+import (
+	"fmt"
+	"zonetop/api"
+)
 
 // State is a zone's lifecycle state as kept in the index. The names are
 // illumos' own so that zoneadm list output reads the same.
@@ -58,11 +61,14 @@ const (
 	adviceRepair    = "resolve the recorded problem and halt it again"
 	adviceIncompl   = "uninstall it (zoneadm uninstall -F) to clean up"
 	adviceBoot      = "boot or ready it first"
+	// alreadyThere: the zone is in the state the operation would bring
+	// it to, which the message says once ("zone Z is already running").
+	alreadyThere = "already"
 )
 
 var opRules = map[string]opRule{
 	"install": {from: []State{StateConfigured}, advice: map[State]string{
-		StateInstalled: "it is already installed", StateReady: adviceHalt, StateRunning: adviceHalt,
+		StateInstalled: alreadyThere, StateReady: adviceHalt, StateRunning: adviceHalt,
 		StateIncomplete: adviceIncompl, StateShuttingDown: adviceWait, StateDown: adviceRepair}},
 	// uninstall from incomplete is how a half-done install is cleaned up.
 	"uninstall": {from: []State{StateInstalled, StateIncomplete}, advice: map[State]string{
@@ -72,7 +78,7 @@ var opRules = map[string]opRule{
 		StateConfigured: adviceInstall, StateIncomplete: adviceIncompl, StateRunning: adviceHalt,
 		StateShuttingDown: adviceWait, StateDown: adviceRepair}},
 	"boot": {from: []State{StateInstalled, StateReady}, advice: map[State]string{
-		StateConfigured: adviceInstall, StateIncomplete: adviceIncompl, StateRunning: "it is already running",
+		StateConfigured: adviceInstall, StateIncomplete: adviceIncompl, StateRunning: alreadyThere,
 		StateShuttingDown: adviceWait, StateDown: adviceRepair}},
 	// halt from down retries a teardown that could not finish.
 	"halt": {from: []State{StateReady, StateRunning, StateShuttingDown, StateDown}, advice: map[State]string{
@@ -136,9 +142,12 @@ func CheckOp(zone string, s State, op string) error {
 		}
 	}
 	if adv, ok := rule.advice[s]; ok {
-		return fmt.Errorf("zone %s is %s; %s", zone, s, adv)
+		if adv == alreadyThere {
+			return api.Kind(api.ErrConflict, fmt.Sprintf("zone %s is already %s", zone, s))
+		}
+		return api.Kind(api.ErrConflict, fmt.Sprintf("zone %s is %s; %s", zone, s, adv))
 	}
-	return fmt.Errorf("zone %s is %s; cannot %s it", zone, s, op)
+	return api.Kind(api.ErrConflict, fmt.Sprintf("zone %s is %s; cannot %s it", zone, s, op))
 }
 
 // transitions is the table of legal state changes (DESIGN.md, "States").

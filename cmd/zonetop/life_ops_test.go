@@ -284,3 +284,39 @@ func busyboxZoneWithInittab(t *testing.T, inittab string) (*lab, string, string)
 	must(t, os.WriteFile(filepath.Join(root, "etc/inittab"), []byte(inittab), 0o644))
 	return l, z, root
 }
+
+// Messages say a thing once, in words: the live state ("running", not the
+// stored "installed"), no doubled command names, install steps a person
+// reads, and -K limits with unit modifiers as illumos' projadd takes them.
+func TestMessagesSayItOnce(t *testing.T) {
+	l := newLab(t)
+	z := l.newZone("busybox")
+	out, errOut, code := l.run("zoneadm", "-z", z, "install")
+	if code != 0 {
+		t.Fatalf("install: %d %s", code, errOut)
+	}
+	for _, want := range []string{"making the zone's directories", "linking busybox's commands"} {
+		if !strings.Contains(out+errOut, want) {
+			t.Errorf("install's progress lacks %q:\n%s%s", want, out, errOut)
+		}
+	}
+	l.ok("zoneadm", "-z", z, "boot")
+	if errOut := l.fails(1, []string{"zone " + z + " is running; halt it first"}, "zoneadm", "-z", z, "install"); strings.Contains(errOut, "installed") {
+		t.Errorf("install of a running zone speaks of its stored state: %q", errOut)
+	}
+	if errOut := l.fails(1, []string{"zone " + z + " is already running"}, "zoneadm", "-z", z, "boot"); strings.Count(errOut, "running") != 1 {
+		t.Errorf("boot of a running zone: %q", errOut)
+	}
+	l.ok("projadd", "-z", z, "-K", "project.max-shm-memory=(priv,4G,deny)", "user.oracle")
+	if out := l.ok("projects", "-z", z, "-l"); !strings.Contains(out, "project.max-shm-memory=(privileged,4294967296,deny)") {
+		t.Errorf("projadd -K with 4G:\n%s", out)
+	}
+	if errOut := l.fails(1, []string{"user.oracle", "already exists"}, "projadd", "-z", z, "user.oracle"); strings.Count(errOut, "projadd") != 1 {
+		t.Errorf("the refusal names its command twice: %q", errOut)
+	}
+	l.ok("projmod", "-z", z, "-s", "-K", "project.max-shm-memory=(priv,1.5G,deny)", "user.oracle")
+	if out := l.ok("projects", "-z", z, "-l"); !strings.Contains(out, "project.max-shm-memory=(privileged,1610612736,deny)") {
+		t.Errorf("projmod -s -K with 1.5G:\n%s", out)
+	}
+	l.fails(2, []string{"project.max-shm-memory"}, "projadd", "-z", z, "-K", "project.max-shm-memory=(priv,4Q,deny)", "bad")
+}

@@ -94,7 +94,10 @@ func zoneOpt(o map[byte][]string, t rctlTarget) string {
 }
 
 func fail(stderr io.Writer, cmd string, code int, format string, a ...any) int {
-	fmt.Fprintf(stderr, cmd+": "+format+"\n", a...)
+	// An error that already starts with the command's name (the project
+	// file's own checks say "projadd: ...") is not named twice.
+	msg := strings.TrimPrefix(fmt.Sprintf(format, a...), cmd+": ")
+	fmt.Fprintf(stderr, "%s: %s\n", cmd, msg)
 	return code
 }
 
@@ -593,6 +596,37 @@ func splitList(s string) []string {
 	return strings.Split(s, ",")
 }
 
+// scaleK takes -K arguments as illumos' projadd and projmod do: a
+// control's limit may carry the unit modifiers of the command line
+// ("project.max-shm-memory=(priv,4G,deny)"); what is sent on is the value
+// in project(5)'s own form, a plain number, as the file stores it.
+func scaleK(ks []string) ([]string, error) {
+	out := make([]string, 0, len(ks))
+	for _, k := range ks {
+		as, err := limits.ParseAttrs(k)
+		if err != nil {
+			return nil, fmt.Errorf("-K %q: %w", k, err)
+		}
+		parts := make([]string, 0, len(as))
+		for _, a := range as {
+			if a.IsRctl() && a.HasValue && a.Value != "" {
+				rc, err := rctl.Lookup(a.Name)
+				if err != nil {
+					return nil, fmt.Errorf("-K %q: %w", k, err)
+				}
+				vs, err := rctl.ParseValuesScaled(a.Value, rc.Unit)
+				if err != nil {
+					return nil, fmt.Errorf("-K %q: %s: %w", k, a.Name, err)
+				}
+				a.Value = rctl.FormatValues(vs)
+			}
+			parts = append(parts, a.String())
+		}
+		out = append(out, strings.Join(parts, ";"))
+	}
+	return out, nil
+}
+
 func parseK(ks []string) ([]limits.Attr, error) {
 	var out []limits.Attr
 	for _, k := range ks {
@@ -612,7 +646,11 @@ func runProjadd(g *globals, args []string, _ io.Reader, _, stderr io.Writer) int
 	if err != nil || len(rest) != 1 {
 		return usageFail(stderr, "projadd", err, projaddUsage)
 	}
-	req := api.ProjectRequest{Op: "add", Name: rest[0], Users: splitList(last(o, 'U')), Groups: splitList(last(o, 'G')), Attrs: o['K']}
+	ks, err := scaleK(o['K'])
+	if err != nil {
+		return fail(stderr, "projadd", 2, "%v", err)
+	}
+	req := api.ProjectRequest{Op: "add", Name: rest[0], Users: splitList(last(o, 'U')), Groups: splitList(last(o, 'G')), Attrs: ks}
 	if s := last(o, 'p'); s != "" {
 		id, err := strconv.Atoi(s)
 		if err != nil {
@@ -624,7 +662,7 @@ func runProjadd(g *globals, args []string, _ io.Reader, _, stderr io.Writer) int
 		c := last(o, 'c')
 		req.Comment = &c
 	}
-	if _, err := parseK(o['K']); err != nil {
+	if _, err := parseK(ks); err != nil {
 		return fail(stderr, "projadd", 2, "%v", err)
 	}
 	return editProjects(g, "projadd", last(o, 'z'), req, stderr)
@@ -684,6 +722,11 @@ func runProjmod(g *globals, args []string, _ io.Reader, _, stderr io.Writer) int
 		req.Groups, req.SetGroups = splitList(last(o, 'G')), true
 	}
 	if has(o, 'K') {
+		ks, err := scaleK(o['K'])
+		if err != nil {
+			return fail(stderr, "projmod", 2, "%v", err)
+		}
+		o['K'] = ks
 		if _, err := parseK(o['K']); err != nil {
 			return fail(stderr, "projmod", 2, "%v", err)
 		}
