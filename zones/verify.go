@@ -277,8 +277,10 @@ func netProblems(n *Net, ipType string) []problem {
 		if n.Address != "" {
 			ps = append(ps, problem{"address", "cannot be set in an exclusive-IP zone; use allowed-address"})
 		}
-		if n.Defrouter != "" {
-			ps = append(ps, problem{"defrouter", "cannot be set in an exclusive-IP zone; the zone configures its own routes"})
+		// As illumos: defrouter is valid once the net has an
+		// allowed-address, and becomes the zone's default route at ready.
+		if n.Defrouter != "" && n.AllowedAddress == "" {
+			ps = append(ps, problem{"defrouter", "needs allowed-address in an exclusive-IP zone (the route leaves from that address)"})
 		}
 	case "shared":
 		if n.Address == "" {

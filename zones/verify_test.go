@@ -41,7 +41,7 @@ func TestVerifyReportsEverything(t *testing.T) {
 		"fs dir=/a: dir: another fs resource",
 		"inherit-pkg-dir dir=/opt: only the sparse brand",
 		"net physical=eth0: address: cannot be set in an exclusive-IP zone",
-		"net physical=eth0: defrouter: cannot be set",
+		"net physical=eth0: defrouter: needs allowed-address",
 		"net physical=eth1: allowed-address:",
 		"device #1: match: not set",
 		"rctl name=zone.nope: name:",
@@ -160,5 +160,20 @@ func TestParseErrorsHavePositions(t *testing.T) {
 	cmds, err := Parse("# comment\nset limitpriv=default,sys_time # trailing\nadd options [ro,\"a b\"]; end\n")
 	if err != nil || len(cmds) != 3 || cmds[0].Args[0].Value.Str != "default,sys_time" || cmds[1].Args[1].Value.List[1].Str != "a b" {
 		t.Errorf("Parse: %+v %v", cmds, err)
+	}
+}
+
+// An exclusive-IP net takes defrouter with allowed-address, as illumos'
+// zonecfg documents it ("valid if the address or allowed-address property
+// is set").
+func TestVerifyExclusiveDefrouter(t *testing.T) {
+	c := &Config{Name: "x1", Zonepath: "/zones/x1", IPType: "exclusive",
+		Nets: []Net{{Physical: "eth0", AllowedAddress: "198.18.0.10/24", Defrouter: "198.18.0.1"}}}
+	if errs := Verify(c, nil); len(errs) != 0 {
+		t.Errorf("allowed-address with defrouter refused: %v", errs)
+	}
+	c.Nets[0].AllowedAddress = ""
+	if errs := Verify(c, nil); len(errs) != 1 || !strings.Contains(errs[0].Error(), "defrouter: needs allowed-address") {
+		t.Errorf("defrouter without allowed-address: %v", errs)
 	}
 }

@@ -151,7 +151,8 @@ func TestExclusiveIPNet(t *testing.T) {
 	needBusybox(t)
 	l := newLab(t)
 	sub := fmt.Sprintf("198.18.%d", 1+rand.IntN(250))
-	z := l.newZone("busybox", "set ip-type=exclusive", "add net", "set physical=net0", "set allowed-address="+sub+".2/24", "end")
+	// defrouter with allowed-address, as illumos' zonecfg accepts it.
+	z := l.newZone("busybox", "set ip-type=exclusive", "add net", "set physical=net0", "set allowed-address="+sub+".2/24", "set defrouter="+sub+".1", "end")
 	l.ok("zoneadm", "-z", z, "install")
 	l.ok("zoneadm", "-z", z, "boot")
 	id := l.state(z, "running")
@@ -164,6 +165,9 @@ func TestExclusiveIPNet(t *testing.T) {
 	}
 	if out := l.zlogin(z, "ip", "-o", "-4", "addr", "show", "dev", "net0"); !strings.Contains(out, sub+".2/24") {
 		t.Errorf("zone's net0 lacks %s.2/24:\n%s", sub, out)
+	}
+	if out := l.zlogin(z, "ip", "-4", "route", "show", "default"); !strings.Contains(out, "via "+sub+".1") {
+		t.Errorf("zone has no default route via its defrouter %s.1:\n%s", sub, out)
 	}
 	if out, err := exec.Command("/bin/busybox", "ping", "-c", "1", "-W", "5", sub+".2").CombinedOutput(); err != nil {
 		t.Errorf("host cannot ping the zone: %v: %s", err, out)
