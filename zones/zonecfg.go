@@ -106,6 +106,16 @@ type Options struct {
 	// Prompt shows prompts whatever stdin is: the user's terminal is at
 	// the other end of a socket.
 	Prompt bool
+	// Lines, when set, reads an interactive session's lines instead of
+	// stdin: the front end's line editor (history, editing, completion).
+	Lines LineReader
+}
+
+// LineReader is a line editor an interactive session reads through. It
+// shows prompt itself; Complete is how it asks the session for the words
+// that may come next.
+type LineReader interface {
+	ReadLine(prompt string, complete func(line string) []string) (string, error)
 }
 
 // Change is what one zonecfg command would change, as Options.Check sees
@@ -277,7 +287,11 @@ func (s *session) interactive(stdin io.Reader) int {
 	// Prompts are for a person at a terminal; commands piped in get
 	// output a script can read, as illumos zonecfg does.
 	prompt := promptAlways || s.opts.Prompt || isTerminal(stdin)
-	for !s.done {
+	next := func() (string, bool) {
+		if s.opts.Lines != nil {
+			text, err := s.opts.Lines.ReadLine(s.prompt(), s.complete)
+			return text, err == nil
+		}
 		if prompt {
 			fmt.Fprint(s.out, s.prompt())
 		}
@@ -285,10 +299,17 @@ func (s *session) interactive(stdin io.Reader) int {
 			if prompt {
 				fmt.Fprintln(s.out)
 			}
+			return "", false
+		}
+		return sc.Text(), true
+	}
+	for !s.done {
+		text, ok := next()
+		if !ok {
 			break
 		}
 		line++
-		cmds, err := Parse(sc.Text())
+		cmds, err := Parse(text)
 		if err != nil {
 			var pe *ParseError
 			if errors.As(err, &pe) {

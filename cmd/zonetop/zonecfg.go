@@ -5,6 +5,7 @@ import (
 	"io"
 	"os"
 	"zonetop/client"
+	"zonetop/zones"
 
 	"zonetop/console"
 	"zonetop/engine"
@@ -36,6 +37,31 @@ func runZonecfg(g *globals, args []string, stdin io.Reader, stdout, stderr io.Wr
 		fmt.Fprintf(stderr, "zonecfg: %v\n", err)
 		return 1
 	}
+	// At a terminal an interactive session gets a line editor.
+	var opts zones.Options
+	in, inOK := stdin.(*os.File)
+	out, outOK := stdout.(*os.File)
+	if inOK && outOK && console.IsTerminal(in) && console.IsTerminal(out) && interactiveZonecfg(args) {
+		lines, restore, err := newTermLines(in, out)
+		if err == nil {
+			defer restore()
+			opts.Lines = lines
+			stdout = lines
+			if f, ok := stderr.(*os.File); ok && console.IsTerminal(f) {
+				stderr = lines
+			}
+		}
+	}
 	// Through the engine, so that every committed change is audited.
-	return e.Zonecfg(engine.CurrentPrincipal(), args, stdin, stdout, stderr)
+	return e.ZonecfgWith(engine.CurrentPrincipal(), args, stdin, stdout, stderr, opts)
+}
+
+// interactiveZonecfg reports whether args start a session that reads
+// commands from the terminal: a zone named, and no subcommands or -f.
+func interactiveZonecfg(args []string) bool {
+	inv, err := zones.ParseArgs(args)
+	if err != nil || inv.Help || inv.HaveFile || (inv.Zone == "" && inv.UUID == "") {
+		return false
+	}
+	return len(inv.Rest) == 0
 }
