@@ -697,3 +697,30 @@ func TestEnableControllers(t *testing.T) {
 		t.Error("enable for the root itself accepted")
 	}
 }
+
+// A v2 group that passes controllers on may hold no process: the engine
+// asks PassesOn before putting a command into a project's own cgroup.
+func TestPassesOn(t *testing.T) {
+	mount := t.TempDir()
+	for _, d := range []string{"", "p", "p/z1", "p/z1/user.root"} {
+		fakeV2Group(t, filepath.Join(mount, d))
+	}
+	b, err := NewV2(mount, "/p")
+	if err != nil {
+		t.Fatal(err)
+	}
+	g, err := b.Load("z1/user.root")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if PassesOn(g) {
+		t.Error("a group with an empty cgroup.subtree_control passes controllers on")
+	}
+	writeFile(t, filepath.Join(mount, "p/z1/user.root/cgroup.subtree_control"), "pids")
+	if !PassesOn(g) {
+		t.Error("a group whose tasks get pids does not pass controllers on")
+	}
+	if PassesOn(nil) {
+		t.Error("nil passes controllers on")
+	}
+}

@@ -268,6 +268,19 @@ func (g *v2Group) needControllers(ws []v2Write) ([]v2Write, error) {
 	return out, nil
 }
 
+// PassesOn tells a cgroup v2 group that hands controllers on to its
+// children (a project whose tasks have caps): v2 refuses any process in
+// it then, so a process for it must go into a child. False on v1, where
+// every group takes processes.
+func PassesOn(g Group) bool {
+	v2, ok := g.(*v2Group)
+	if !ok {
+		return false
+	}
+	on, err := readControllers(filepath.Join(v2.dir(), "cgroup.subtree_control"))
+	return err == nil && len(on) > 0
+}
+
 // noCap tells a write that removes a cap or sets the default.
 func noCap(w v2Write) bool {
 	return w.value == "max" || strings.HasPrefix(w.value, "max ") || w.file == "cpu.weight" && w.value == strconv.FormatUint(weightV2(1), 10)
