@@ -64,6 +64,7 @@ for p in engine limits cmd/zonetop; do
   [ -d "$p/testdata" ] && cp -a "$p/testdata" "$stage/src/$p/"
 done
 cp "$here/guest.sh" "$here/zcaps.sh" "$here/known-failures" "$stage/"
+cp -a dist "$stage/dist"
 cp "$here/go-shim" "$stage/shim/go"
 chmod 755 "$stage/shim/go" "$stage/zcaps.sh"
 {
@@ -151,11 +152,14 @@ echo "==== v2ring results (guest ran $((SECONDS - t0)) s)"
 grep -E '^(PASS|FAIL) ' "$out/checks" || true
 grep -q '^FAIL ' "$out/checks" && bad=1
 while read -r pkg rc secs; do
-  if [ "$pkg" = zcaps ]; then
-    grep -E '^(PASS|FAIL) zcaps' "$out/zcaps.log" || true
+  if [[ $pkg == zcaps* ]]; then
+    grep -E '^(PASS|FAIL) zcaps' "$out/$pkg.log" || true
     if [ "$rc" != 0 ]; then
-      echo "zcaps: FAIL (exit $rc)"
+      echo "$pkg: FAIL (exit $rc in $secs s)"
+      tail -n 40 "$out/$pkg.log"
       bad=1
+    else
+      echo "$pkg: PASS in $secs s"
     fi
     continue
   fi
