@@ -166,7 +166,13 @@ if [ -n "$left" ]; then
 else
   pass "no zone cgroup left"
 fi
-left=$(systemctl list-units --all --plain --no-legend 'zonetop-*.scope' | awk '{ print $1 }' | tr '\n' ' ')
+# The keeper leaves a few seconds after the last zone; systemd then
+# collects its scope.
+for _ in $(seq 30); do
+  left=$(systemctl list-units --all --plain --no-legend 'zonetop-*.scope' | awk '{ print $1 }' | tr '\n' ' ')
+  [ -z "$left" ] && break
+  sleep 1
+done
 if [ -n "$left" ]; then
   fail "zonetop scopes left after the ring: $left"
 else

@@ -92,6 +92,7 @@ if [ "$mode" = login ]; then
   z zoneadm -z "$plain" uninstall -F >/dev/null 2>&1
   z zonecfg -z "$plain" delete -F >/dev/null 2>&1
 else
+  mkdir -p /zones
   zonepath=/zones/$zone
 fi
 
