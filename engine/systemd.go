@@ -192,13 +192,14 @@ func (d *zoneadmd) settleSupervisor(spec *PlatformSpec) error {
 		// there).
 		return nil
 	}
+	unit := scopeUnitName(d.root, d.name)
 	scope, leaf := "", ""
-	if path.Base(cur) == supervisorLeaf && strings.HasSuffix(path.Dir(cur), ".scope") {
-		// This zoneadmd is in a scope's leaf already (a zone readied
+	if inZoneScope(cur, unit) {
+		// This zoneadmd is in its zone's scope already (a zone readied
 		// again by the zoneadmd that halted it).
 		scope, leaf = path.Dir(cur), cur
 	} else {
-		scope, err = enterSystemdScope(scopeUnitName(d.root, d.name), "zonetop zone "+d.name)
+		scope, err = enterSystemdScope(unit, "zonetop zone "+d.name)
 		if err != nil {
 			return err
 		}
@@ -211,6 +212,28 @@ func (d *zoneadmd) settleSupervisor(spec *PlatformSpec) error {
 		spec.CgroupParent = scope
 	}
 	return nil
+}
+
+// inZoneScope tells whether cur, a cgroup v2 path, is the supervisor
+// leaf of the scope unit (or of its "-PID" variant). A leaf of another
+// zone's scope does not count: a zoneadmd started from there (by a
+// keeper that got no scope of its own) must still get its own.
+func inZoneScope(cur, unit string) bool {
+	if path.Base(cur) != supervisorLeaf {
+		return false
+	}
+	got := path.Base(path.Dir(cur))
+	base := strings.TrimSuffix(unit, ".scope")
+	if got == unit {
+		return true
+	}
+	pid, ok := strings.CutPrefix(got, base+"-")
+	pid, ok2 := strings.CutSuffix(pid, ".scope")
+	if !ok || !ok2 {
+		return false
+	}
+	_, err := strconv.Atoi(pid)
+	return err == nil
 }
 
 // rejoinSupervisor moves an adopting zoneadmd into the leaf its

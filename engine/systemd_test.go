@@ -41,3 +41,21 @@ func TestSettleSupervisorNoSystemd(t *testing.T) {
 		t.Errorf("settle: %v, spec %+v", err, spec)
 	}
 }
+
+func TestInZoneScope(t *testing.T) {
+	unit := "zonetop-web.scope"
+	for cur, want := range map[string]bool{
+		"/zonetop.slice/zonetop-web.scope/supervisor":         true,
+		"/zonetop.slice/zonetop-web-4242.scope/supervisor":    true,
+		"/zonetop.slice/zonetop-web.scope":                    false,
+		"/zonetop.slice/zonetop-db.scope/supervisor":          false,
+		"/zonetop.slice/zonetop-web-x.scope/supervisor":       false,
+		"/zonetop.slice/zonetop-webx.scope/supervisor":        false,
+		"/user.slice/user-0.slice/session-3.scope":            false,
+		"/zonetop.slice/zonetop-web.scope/zonetop/web/system": false,
+	} {
+		if got := inZoneScope(cur, unit); got != want {
+			t.Errorf("inZoneScope(%q) = %v, want %v", cur, got, want)
+		}
+	}
+}
