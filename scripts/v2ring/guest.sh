@@ -150,7 +150,15 @@ su -l root -c "$opt/zcaps.sh login" >"$out/zcaps-login.log" 2>&1
 echo "zcaps-login $? $((SECONDS - t0))" >>"$out/packages"
 cat "$out/zcaps-login.log"
 
-# --- Context 3: the shipped dist/zonetop-autoboot.service boots the
+# --- Context 3: a Delegate=yes system service, the ring's own (its
+# shell is in the unit's leaf ring/), no --cgroup-parent.
+step "zone caps from a delegated service"
+t0=$SECONDS
+"$opt/zcaps.sh" service >"$out/zcaps-service.log" 2>&1
+echo "zcaps-service $? $((SECONDS - t0))" >>"$out/packages"
+cat "$out/zcaps-service.log"
+
+# --- Context 4: the shipped dist/zonetop-autoboot.service boots the
 # capped zone (no --cgroup-parent either).
 step "zone caps from the shipped unit"
 t0=$SECONDS

@@ -2,6 +2,8 @@
 # The zone-caps check, run inside the v2 ring's guest. Usage: zcaps.sh MODE
 #   login: from a login shell (`su -l`, a logind session scope), with a
 #          root prefix of its own;
+#   service: from a Delegate=yes system service (the ring's own unit),
+#          with a root prefix of its own;
 #   unit:  through the shipped dist/zonetop-autoboot.service (installed by
 #          guest.sh with the binary at /usr/local/bin/zonetop), which boots
 #          the host's autoboot zones (root prefix /).
@@ -22,7 +24,7 @@ ok() { echo "PASS zcaps-$mode: $*"; }
 no() { echo "FAIL zcaps-$mode: $*"; bad=1; }
 
 case $mode in
-  login)
+  login | service)
     zt=$opt/bin/zonetop
     root=$(mktemp -d /tmp/zcaps.XXXXXX)
     zone=capz
@@ -50,7 +52,7 @@ cleanup() {
   z zoneadm -z "$zone" uninstall -F >/dev/null 2>&1
   z zonecfg -z "$zone" delete -F >/dev/null 2>&1
   rm -rf "/zones/$zone"
-  [ "$mode" = login ] && rm -rf "$root"
+  [ "$mode" != unit ] && rm -rf "$root"
 }
 trap cleanup EXIT
 
@@ -58,6 +60,8 @@ self=$(awk -F: '$1 == "0" { print $3 }' /proc/self/cgroup)
 case $mode/$self in
   login//user.slice/*/session-*.scope) ok "login shell in $self (session ${XDG_SESSION_ID:-?})" ;;
   login/*) no "not in a login session: $self" ;;
+  service//system.slice/*.service/*) ok "in a service's delegated cgroup: $self" ;;
+  service/*) no "not in a service: $self" ;;
   unit/*) ok "started from $self" ;;
 esac
 
@@ -70,7 +74,7 @@ zoneadmd_cgroup() {
   awk -F: '$1 == "0" { print $3 }' "/proc/$pid/cgroup"
 }
 
-if [ "$mode" = login ]; then
+if [ "$mode" != unit ]; then
   mkdir -p "$root/zones"
   zonepath=/zones/$zone
   # A zone without caps needs no controller; it boots too, and its
@@ -86,7 +90,7 @@ if [ "$mode" = login ]; then
     esac
     z zoneadm -z "$plain" halt || no "halt of the uncapped zone"
   else
-    no "uncapped zone did not boot from the login shell"
+    no "uncapped zone did not boot"
     tail -n 30 "$root"/var/log/zonetop/*.zoneadmd.log 2>/dev/null
   fi
   z zoneadm -z "$plain" uninstall -F >/dev/null 2>&1
@@ -101,13 +105,13 @@ if ! z zonecfg -z "$zone" "create; set zonepath=$zonepath; set brand=busybox; se
   exit 1
 fi
 z zoneadm -z "$zone" install >/dev/null || { no "install"; exit 1; }
-if [ "$mode" = login ]; then
+if [ "$mode" != unit ]; then
   if ! z zoneadm -z "$zone" boot; then
     no "boot of a capped zone without --cgroup-parent"
     tail -n 30 "$root"/var/log/zonetop/*.zoneadmd.log 2>/dev/null
     exit 1
   fi
-  ok "capped zone booted from a login shell"
+  ok "capped zone booted ($mode)"
 else
   # The shipped unit, as an operator enables it.
   if ! systemctl start zonetop-autoboot.service; then
@@ -122,9 +126,13 @@ else
     *:running:*) ok "capped zone booted by zonetop-autoboot.service" ;;
     *) no "zone after zonetop-autoboot.service started: $st"; journalctl --no-pager -u zonetop-autoboot.service | tail -n 30; tail -n 30 /var/log/zonetop/*.zoneadmd.log 2>/dev/null; exit 1 ;;
   esac
+  # Its start command is done: the unit holds nothing (systemd removes
+  # the cgroup of a unit with no process left; it then shows none), so
+  # nothing of the zone goes with a stop or restart but what ExecStop does.
   unitcg=$(systemctl show -P ControlGroup zonetop-autoboot.service)
-  left=$(cat "/sys/fs/cgroup$unitcg/cgroup.procs" 2>/dev/null | tr '\n' ' ')
-  [ -z "$left" ] && ok "nothing left in the unit's cgroup $unitcg" || no "processes left in the unit's cgroup $unitcg: $left"
+  left=""
+  [ -n "$unitcg" ] && left=$(find "/sys/fs/cgroup$unitcg" -name cgroup.procs -exec cat {} + 2>/dev/null | tr '\n' ' ')
+  [ -z "$left" ] && ok "nothing left in the unit's cgroup (${unitcg:-none})" || no "processes left in the unit's cgroup $unitcg: $left"
 fi
 
 acg=$(zoneadmd_cgroup "$zone")
@@ -188,7 +196,7 @@ else
 fi
 
 scope=${acg%/supervisor}
-if [ "$mode" = login ]; then
+if [ "$mode" != unit ]; then
   z zoneadm -z "$zone" halt && ok "halt" || no "halt"
 else
   # The unit's stop command shuts its zones down.
