@@ -130,10 +130,19 @@ func TestZoneCapsProjectsForkBomb(t *testing.T) {
 		t.Errorf("fork bomb under zone.max-lwps=50 with the project at 1000: %d tasks in the zone", zone)
 	}
 	killGroup(z.capsDir("pids", "big"))
-	// Killed tasks count in pids.current until zsched has reaped them;
-	// zsched's own threads do not count (they are not the zone's work).
+	// Killed tasks count in pids.current until zsched has reaped them.
+	// zsched's own threads do not count on v1 (they are not the zone's
+	// work); on v2 the pids controller cannot be split off and they count
+	// in the zone, from the system project (docs/DECISIONS.md): the
+	// zone's count is then down to system's.
+	_, err := os.Stat(z.capsDir("pids", "cgroup.controllers"))
+	unified := err == nil
+	var base uint64
 	waitFor(t, "the zone's tasks reaped", func() bool {
-		return readNum(t, z.capsDir("pids", "pids.current")) == 0
+		if unified {
+			base = readNum(t, z.capsDir("pids", "system/pids.current"))
+		}
+		return readNum(t, z.capsDir("pids", "pids.current")) == base
 	})
 	// A project at 10 holds 10; another project still reaches what the
 	// zone has left.
@@ -157,21 +166,21 @@ func TestZoneCapsProjectsForkBomb(t *testing.T) {
 
 	// The zone's cap is the zone's own: the other project reaches all
 	// that small leaves of it (one task may still be on its way out).
-	if zone > 50 || other < 50-small-1 {
+	if zone > 50 || other < 50-small-base-1 {
 		t.Errorf("zone %d (cap 50), other %d: want the rest of the zone's 50 for other", zone, other)
 	}
 	killGroup(z.capsDir("pids", "small"))
 	killGroup(z.capsDir("pids", "other"))
-	// zsched lives in the system project (memory, cpu, freezer) and
-	// outside the zone's pids count.
-	if b, _ := os.ReadFile(z.capsDir("pids", "system/cgroup.procs")); strings.Contains(string(b), strconv.Itoa(st.ZschedPid)) {
+	// zsched lives in the system project (memory, cpu, freezer) and, on
+	// v1, outside the zone's pids count.
+	if b, _ := os.ReadFile(z.capsDir("pids", "system/cgroup.procs")); !unified && strings.Contains(string(b), strconv.Itoa(st.ZschedPid)) {
 		t.Errorf("zsched %d counts in the zone's pids: %q", st.ZschedPid, b)
 	}
 	if b, _ := os.ReadFile(z.capsDir("memory", "system/cgroup.procs")); !strings.Contains(string(b), strconv.Itoa(st.ZschedPid)) {
 		t.Errorf("zsched %d not in system: %q", st.ZschedPid, b)
 	}
 	// A live change applies at once.
-	_, err := zoneadmd.Call(z.root, z.spec.Name, wire.Request{Op: "set-rctl", Rctl: &api.RctlChange{Level: "project", Project: "small", Name: "project.max-lwps", Values: "(privileged,20,deny)"}}, false)
+	_, err = zoneadmd.Call(z.root, z.spec.Name, wire.Request{Op: "set-rctl", Rctl: &api.RctlChange{Level: "project", Project: "small", Name: "project.max-lwps", Values: "(privileged,20,deny)"}}, false)
 	ztest.Must(t, err)
 	if got := readNum(t, z.capsDir("pids", "small/pids.max")); got != 20 {
 		t.Errorf("after set-rctl small pids.max = %d, want 20", got)

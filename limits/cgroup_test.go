@@ -140,6 +140,8 @@ func TestV2FakeTree(t *testing.T) {
 	for _, d := range []string{"", "engine", "engine/zonetop"} {
 		fakeV2Group(t, filepath.Join(mount, d))
 	}
+	// The host (systemd) passes every controller on from the root.
+	writeFile(t, filepath.Join(mount, "cgroup.subtree_control"), "cpu cpuset memory pids")
 	b, err := NewV2(mount, parent)
 	if err != nil {
 		t.Fatal(err)
@@ -166,9 +168,12 @@ func TestV2FakeTree(t *testing.T) {
 			t.Errorf("%s = %q, want %q", f, got, v)
 		}
 	}
-	// The caps' controllers are enabled from the root down to the
-	// group's parent, none in the group itself.
-	for _, d := range []string{"", "engine", "engine/zonetop"} {
+	// The caps' controllers are enabled from below the root down to the
+	// group's parent, none in the group itself nor in the root.
+	if got := readFile(t, filepath.Join(mount, "cgroup.subtree_control")); got != "cpu cpuset memory pids" {
+		t.Errorf("the root's cgroup.subtree_control written: %q", got)
+	}
+	for _, d := range []string{"engine", "engine/zonetop"} {
 		if got := readFile(t, filepath.Join(mount, d, "cgroup.subtree_control")); got != "+cpu +cpuset +memory +pids" {
 			t.Errorf("%s/cgroup.subtree_control %q", d, got)
 		}
@@ -633,11 +638,20 @@ func TestEnableControllers(t *testing.T) {
 	for _, d := range []string{"", "a", "a/b", "a/b/c"} {
 		fakeV2Group(t, filepath.Join(mount, d))
 	}
+	// A root that passes nothing on is reported, and left as it is.
 	why, err := enableControllers(mount, filepath.Join(mount, "a/b/c"), v2Controllers, false)
+	if err != nil || len(why) != 3 || !strings.Contains(fmt.Sprint(why["pids"]), "never changes the root cgroup") {
+		t.Fatalf("enable below a root that passes nothing on: %v %v", why, err)
+	}
+	if got := readFile(t, filepath.Join(mount, "cgroup.subtree_control")); got != "" {
+		t.Errorf("the root's cgroup.subtree_control written: %q", got)
+	}
+	writeFile(t, filepath.Join(mount, "cgroup.subtree_control"), "cpu memory pids")
+	why, err = enableControllers(mount, filepath.Join(mount, "a/b/c"), v2Controllers, false)
 	if err != nil || len(why) != 0 {
 		t.Fatalf("enable: %v %v", why, err)
 	}
-	for _, d := range []string{"", "a", "a/b"} {
+	for _, d := range []string{"a", "a/b"} {
 		if got := readFile(t, filepath.Join(mount, d, "cgroup.subtree_control")); got != "+cpu +memory +pids" {
 			t.Errorf("%q: %q", d, got)
 		}
@@ -678,5 +692,32 @@ func TestEnableControllers(t *testing.T) {
 	}
 	if _, err := enableControllers(mount, mount, v2Controllers, false); err == nil {
 		t.Error("enable for the root itself accepted")
+	}
+}
+
+// A v2 group that passes controllers on may hold no process: the engine
+// asks PassesOn before putting a command into a project's own cgroup.
+func TestPassesOn(t *testing.T) {
+	mount := t.TempDir()
+	for _, d := range []string{"", "p", "p/z1", "p/z1/user.root"} {
+		fakeV2Group(t, filepath.Join(mount, d))
+	}
+	b, err := NewV2(mount, "/p")
+	if err != nil {
+		t.Fatal(err)
+	}
+	g, err := b.Load("z1/user.root")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if PassesOn(g) {
+		t.Error("a group with an empty cgroup.subtree_control passes controllers on")
+	}
+	writeFile(t, filepath.Join(mount, "p/z1/user.root/cgroup.subtree_control"), "pids")
+	if !PassesOn(g) {
+		t.Error("a group whose tasks get pids does not pass controllers on")
+	}
+	if PassesOn(nil) {
+		t.Error("nil passes controllers on")
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"sort"
 	"strconv"
 	"strings"
 	"syscall"
@@ -82,8 +83,12 @@ func readControllerList(file string) (map[string]bool, string, error) {
 
 // enableControllers makes the controllers in want that the host has
 // available in dir (inclusive: also to dir's children), by writing them
-// to cgroup.subtree_control of every cgroup from the mount's root down to
-// dir's parent (or dir), where they are not already enabled. A level that
+// to cgroup.subtree_control of every cgroup below the mount's root down to
+// dir's parent (or dir), where they are not already enabled. The root's
+// own cgroup.subtree_control is read, never written: it is the host's
+// (systemd's) to set, and systemd enables there every controller a
+// delegated unit uses; a controller the root does not pass on is
+// reported like any other that a level withholds. A level that
 // cannot be written (a delegated subtree may not write its parents'
 // files; a cgroup with processes of its own may not pass controllers on)
 // is passed over: what it did not enable is then simply not available
@@ -125,6 +130,9 @@ func enableControllers(mount, dir string, want []string, inclusive bool) (map[st
 			case !avail[c]:
 				why[c] = fmt.Errorf("%s does not have it (its cgroup.controllers: %q): enable %s in the cgroup.subtree_control of the cgroups above it, or give zonetop a --cgroup-parent where it is delegated (systemd: Delegate=yes), or remove the cap",
 					level, listed, c)
+			case !on[c] && level == mount:
+				why[c] = fmt.Errorf("%s, the root of the cgroup2 tree, does not pass it on to its children (its cgroup.subtree_control: %q) and zonetop never changes the root cgroup: enable it there (echo +%s > %s/cgroup.subtree_control; systemd does it for a unit with Delegate=yes), or remove the cap",
+					level, strings.Join(sortedKeys(on), " "), c, level)
 			case !on[c]:
 				add = append(add, c)
 			}
@@ -139,6 +147,15 @@ func enableControllers(mount, dir string, want []string, inclusive bool) (map[st
 		}
 	}
 	return why, nil
+}
+
+func sortedKeys(m map[string]bool) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
 }
 
 // subtreeAdvice says what to do about a refused cgroup.subtree_control
@@ -249,6 +266,19 @@ func (g *v2Group) needControllers(ws []v2Write) ([]v2Write, error) {
 		}
 	}
 	return out, nil
+}
+
+// PassesOn tells a cgroup v2 group that hands controllers on to its
+// children (a project whose tasks have caps): v2 refuses any process in
+// it then, so a process for it must go into a child. False on v1, where
+// every group takes processes.
+func PassesOn(g Group) bool {
+	v2, ok := g.(*v2Group)
+	if !ok {
+		return false
+	}
+	on, err := readControllers(filepath.Join(v2.dir(), "cgroup.subtree_control"))
+	return err == nil && len(on) > 0
 }
 
 // noCap tells a write that removes a cap or sets the default.

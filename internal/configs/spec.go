@@ -43,6 +43,11 @@ type PlatformSpec struct {
 	// UserNS is the zone's host id range when its root is not host root
 	// (zonecfg user-namespace=auto); nil: the zone runs as host root.
 	UserNS *IDRange `json:",omitempty"`
+	// SupervisorCgroup is the cgroup v2 leaf of the zone's systemd scope
+	// that its zoneadmd moved into (settleSupervisor), relative to the
+	// unified hierarchy's root; an adopting zoneadmd goes there too.
+	// zoneadmd sets it; empty where zonetop makes no scopes.
+	SupervisorCgroup string `json:",omitempty"`
 }
 
 // MountSpec is one mount of the zone. Target is a path inside the zone

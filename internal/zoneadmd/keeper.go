@@ -90,6 +90,13 @@ func keeperMain(args []string) int {
 	}
 	_ = lock.Truncate(0)
 	_, _ = lock.WriteAt([]byte(strconv.Itoa(os.Getpid())+"\n"), 0)
+	// Out of the scope of the zoneadmd that started it (systemd, cgroup
+	// v2): the keeper outlives that zone.
+	if cur, _ := selfV2Cgroup(); systemdScopeHost() && cur != "/" {
+		if _, err := enterSystemdScope(scopeUnitName(root, "keeper"), "zonetop keeper"); err != nil {
+			log.Printf("no systemd scope of its own: %v", err)
+		}
+	}
 	sock := keeperSock(root)
 	_ = os.Remove(sock)
 	lis, err := net.ListenUnix("unixpacket", &net.UnixAddr{Name: sock, Net: "unixpacket"})

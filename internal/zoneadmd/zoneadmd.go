@@ -523,8 +523,17 @@ func (d *zoneadmd) ready(spec *configs.PlatformSpec) (err error) {
 		}
 	}
 	ph := newPhases()
+	// Before anything is made or recorded: where the zoneadmd settles
+	// decides where the zone's cgroup goes.
+	scopeErr := d.settleSupervisor(spec)
+	if scopeErr != nil {
+		log.Printf("ready: no systemd scope of its own: %v", scopeErr)
+	}
 	var undo []func()
 	defer func() {
+		if err != nil && scopeErr != nil {
+			err = fmt.Errorf("%w (zonetop got no cgroup of its own from systemd: %v)", err, scopeErr)
+		}
 		if err != nil {
 			// Whatever step failed, a zsched the memory cap killed is
 			// the cause (read before the cgroups go with the undo).
@@ -1259,6 +1268,9 @@ func (d *zoneadmd) adopt() error {
 		if json.Unmarshal(sb, &spec) == nil {
 			d.spec = &spec
 		}
+	}
+	if err := d.rejoinSupervisor(); err != nil {
+		log.Printf("adopt: back into the zone's systemd scope: %v", err)
 	}
 	d.st = st
 	if len(st.Cgroups) > 0 {

@@ -355,7 +355,11 @@ func (l *zoneLimits) placement(req *api.ExecRequest) (limits.Group, int, []limit
 		rl = append(rl, limits.RlimitSetting{Rctl: "max-locked-memory", Resource: unix.RLIMIT_MEMLOCK, Soft: &v, Hard: &v})
 	}
 	task := 0
-	if req.NewTask {
+	// On cgroup v2 a project that passes controllers on to its tasks
+	// (one of them has a task cap) may hold no process of its own: the
+	// command becomes a task of its own there, as every login is on
+	// illumos, instead of failing with the kernel's EBUSY.
+	if req.NewTask || limits.PassesOn(g) {
 		task = l.nextTask
 		for {
 			if _, err := l.back.Load(fmt.Sprintf("%s/%s/task.%d", l.name, p.Name, task)); err != nil {

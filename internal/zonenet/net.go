@@ -1,13 +1,17 @@
 package zonenet
 
 import (
+	"crypto/rand"
+	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
 	"net/netip"
+	"os"
 	"strconv"
 	"strings"
+	"sync"
 	"zonetop/internal/configs"
 )
 
@@ -115,6 +119,42 @@ const (
 func NetHostLinkName(zoneID, i int) string {
 	return fmt.Sprintf("%s%dn%d", netHostPrefix, zoneID, i)
 }
+
+// netHostLinkMAC is the hardware address the host side of a zone's veth
+// is created with: locally administered and unicast, from a hash of the
+// host's identity (salt: its machine ID), the zone's name and the link's
+// name, so that it is stable across a zone's reboots on one host and
+// differs between hosts on one bridge. A veth the kernel gives a random
+// address is one udev's MACAddressPolicy=persistent rewrites moments
+// after it appears (addr_assign_type "random"); one created with an
+// address ("set") is left alone, so the address zonetop records is the
+// one the link keeps and halt recognises it as the zone's.
+func netHostLinkMAC(salt []byte, zone, link string) net.HardwareAddr {
+	h := sha256.New()
+	h.Write(salt)
+	h.Write([]byte{0})
+	h.Write([]byte(zone))
+	h.Write([]byte{0})
+	h.Write([]byte(link))
+	sum := h.Sum(nil)
+	mac := net.HardwareAddr(sum[:6])
+	mac[0] = mac[0]&^0x01 | 0x02 // unicast, locally administered
+	return mac
+}
+
+// netHostSalt is what makes host link addresses differ between hosts:
+// the machine ID where there is one, else random bytes for this process
+// (addresses then differ between zoneadmds, which is all that matters).
+var netHostSalt = sync.OnceValue(func() []byte {
+	for _, f := range []string{"/etc/machine-id", "/var/lib/dbus/machine-id"} {
+		if b, err := os.ReadFile(f); err == nil && len(strings.TrimSpace(string(b))) > 0 {
+			return []byte(strings.TrimSpace(string(b)))
+		}
+	}
+	b := make([]byte, 16)
+	_, _ = rand.Read(b)
+	return b
+})
 
 // netSharedTable is the routing table holding the default route of net i of
 // the zone with this ID.

@@ -191,6 +191,17 @@ func TestNetExclusive(t *testing.T) {
 		if st.IPType != "exclusive" || len(st.HostLinks) != 1 || st.HostLinks[0] != host || st.HostLinkMACs[host] == "" {
 			t.Errorf("state = %+v", st)
 		}
+		// The host side was created with zonetop's address ("set", 3),
+		// not a random one (1) that udev would rewrite.
+		if want := netHostLinkMAC(netHostSalt(), "xz", host).String(); st.HostLinkMACs[host] != want {
+			t.Errorf("host link %s has address %s, want %s", host, st.HostLinkMACs[host], want)
+		}
+		// sysfs shows the network namespace of its mounter: a sysfs of
+		// this scratch namespace, in a throw-away mount namespace.
+		if b, err := netOutput("unshare", "-m", "--propagation", "private", "sh", "-c",
+			"mount -t sysfs sysfs /sys && cat /sys/class/net/"+host+"/addr_assign_type"); err != nil || strings.TrimSpace(b) != "3" {
+			t.Errorf("host link %s addr_assign_type %q (%v), want 3 (set)", host, b, err)
+		}
 		if err := netRun("ip", "addr", "add", sub+".1/24", "dev", host); err != nil {
 			t.Error(err)
 			return

@@ -265,7 +265,7 @@ func netAddVeth(host, zone *netlink.Handle, zns netns.NsHandle, st *NetState, p 
 		bridge = b
 	}
 	veth := &netlink.Veth{
-		LinkAttrs:        netlink.LinkAttrs{Name: p.hostLink},
+		LinkAttrs:        netlink.LinkAttrs{Name: p.hostLink, HardwareAddr: netHostLinkMAC(netHostSalt(), st.Zone, p.hostLink)},
 		PeerName:         p.spec.Physical,
 		PeerHardwareAddr: p.mac,
 		PeerNamespace:    netlink.NsFd(zns),

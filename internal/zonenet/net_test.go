@@ -241,3 +241,34 @@ func TestNetTeardownRefusesHostNamespace(t *testing.T) {
 		t.Errorf("teardown in the host's namespace: %v", err)
 	}
 }
+
+// The host side of a veth gets a locally administered unicast address of
+// its own (udev rewrites a random one), stable for one host, zone and
+// link, and different when any of them differs.
+func TestNetHostLinkMAC(t *testing.T) {
+	a := netHostLinkMAC([]byte("host-a"), "web", "zt1n0")
+	if len(a) != 6 || a[0]&0x01 != 0 || a[0]&0x02 == 0 {
+		t.Fatalf("%s: want a 6-byte unicast, locally administered address", a)
+	}
+	if b := netHostLinkMAC([]byte("host-a"), "web", "zt1n0"); b.String() != a.String() {
+		t.Errorf("same inputs, different addresses: %s %s", a, b)
+	}
+	seen := map[string]string{a.String(): "host-a web zt1n0"}
+	for _, c := range []struct{ salt, zone, link string }{
+		{"host-b", "web", "zt1n0"}, {"host-a", "db", "zt1n0"}, {"host-a", "web", "zt1n1"}, {"host-a", "web", "zt2n0"},
+		// The parts are kept apart: moving a byte across does not collide.
+		{"host-a", "webz", "t1n0"},
+	} {
+		m := netHostLinkMAC([]byte(c.salt), c.zone, c.link)
+		if m[0]&0x01 != 0 || m[0]&0x02 == 0 {
+			t.Errorf("%v: %s is not unicast and locally administered", c, m)
+		}
+		if prev, dup := seen[m.String()]; dup {
+			t.Errorf("%v: %s, the address of %s too", c, m, prev)
+		}
+		seen[m.String()] = c.salt + " " + c.zone + " " + c.link
+	}
+	if s := netHostSalt(); len(s) == 0 {
+		t.Error("no host salt")
+	}
+}

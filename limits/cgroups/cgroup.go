@@ -29,20 +29,20 @@ import (
 // in. Comounted controllers share one directory.
 var zoneCgroupControllers = []string{"pids", "memory", "cpu", "cpuacct", "cpuset", "freezer", "devices"}
 
-// cgroupHier is one mounted hierarchy and the cgroup this process is in.
-type cgroupHier struct {
+// CgroupHier is one mounted hierarchy and the cgroup this process is in.
+type CgroupHier struct {
 	Mount       string   // mount point
 	controllers []string // v1 controllers; empty for cgroup2
-	v2          bool
+	V2          bool
 	Current     string // this process's cgroup, relative to the mount
 }
 
-// cgroupHierarchies lists the hierarchies the zone cgroups go into: on a
+// CgroupHierarchies lists the hierarchies the zone cgroups go into: on a
 // pure v2 host the unified one; otherwise each v1 hierarchy holding one of
 // zoneCgroupControllers (a hybrid host's v2 tree is left alone). Under
 // limits.TestCgroup2Env, the cgroup2 tree mounted where it says, alone, as
 // on a pure v2 host.
-func CgroupHierarchies() ([]cgroupHier, error) {
+func CgroupHierarchies() ([]CgroupHier, error) {
 	forced, _, isForced := limits.TestCgroup2()
 	self, err := os.ReadFile("/proc/self/cgroup")
 	if err != nil {
@@ -67,7 +67,7 @@ func CgroupHierarchies() ([]cgroupHier, error) {
 		return nil, fmt.Errorf("cgroups: %w", err)
 	}
 	defer mi.Close()
-	var v1, v2 []cgroupHier
+	var v1, v2 []CgroupHier
 	seen := map[string]bool{}
 	sc := bufio.NewScanner(mi)
 	for sc.Scan() {
@@ -89,7 +89,7 @@ func CgroupHierarchies() ([]cgroupHier, error) {
 				continue
 			}
 			rel := strings.TrimPrefix(byCtl[""], strings.TrimSuffix(mroot, "/"))
-			v2 = append(v2, cgroupHier{Mount: mnt, v2: true, Current: rel})
+			v2 = append(v2, CgroupHier{Mount: mnt, V2: true, Current: rel})
 		case "cgroup":
 			if isForced {
 				continue
@@ -107,7 +107,7 @@ func CgroupHierarchies() ([]cgroupHier, error) {
 			}
 			seen[mnt] = true
 			rel := strings.TrimPrefix(byCtl[ctls[0]], strings.TrimSuffix(mroot, "/"))
-			v1 = append(v1, cgroupHier{Mount: mnt, controllers: ctls, Current: rel})
+			v1 = append(v1, CgroupHier{Mount: mnt, controllers: ctls, Current: rel})
 		}
 	}
 	if len(v1) > 0 {
@@ -181,7 +181,7 @@ func CreateZoneCgroups(zone, parentOverride string, extraDevs []configs.DevNode)
 					return nil, err
 				}
 			}
-			if d == dir && h.v2 {
+			if d == dir && h.V2 {
 				if err := attachDeviceFilter(dir, extraDevs); err != nil {
 					cg.Remove()
 					return nil, err

@@ -51,28 +51,39 @@ step "systemd $(systemctl --version | head -n1); PID 1 is $(cat /proc/1/comm)"
 # (zones re-execute /proc/self/exe from inside their mount namespaces).
 rm -rf "$opt"
 mkdir -p "$opt"
-cp -a "$share/bin" "$share/tests" "$share/src" "$share/shim" "$share/zcaps.sh" "$opt/"
+cp -a "$share/bin" "$share/tests" "$share/src" "$share/shim" "$share/zcaps.sh" "$share/dist" "$opt/"
 chmod -R u+rwX,go+rX "$opt"
+
+# --- The shipped units, installed as their comments say, and checked by
+# systemd itself: any warning fails the ring.
+install -m 755 "$opt/bin/zonetop" /usr/local/bin/zonetop
+cp "$opt"/dist/*.service /etc/systemd/system/
+systemctl daemon-reload
+for u in "$opt"/dist/*.service; do
+  u=/etc/systemd/system/${u##*/}
+  if verify=$(systemd-analyze verify "$u" 2>&1) && [ -z "$verify" ]; then
+    pass "systemd-analyze verify ${u##*/}: clean"
+  else
+    fail "systemd-analyze verify ${u##*/}: $(echo "$verify" | tr '\n' ' ')"
+  fi
+done
 
 # This unit's cgroup is delegated to us. systemd's rule for a delegated
 # cgroup: processes only in leaves. The ring's shell goes into a leaf
-# child, leaving the unit's cgroup itself empty, and zones/ beside it is
-# an empty delegated cgroup for zonetop's --cgroup-parent.
+# child, leaving the unit's cgroup itself empty.
 svc=$(awk -F: '$1 == "0" { print $3 }' /proc/self/cgroup)
 step "unit cgroup: $svc"
-mkdir -p "/sys/fs/cgroup$svc/ring" "/sys/fs/cgroup$svc/zones"
+mkdir -p "/sys/fs/cgroup$svc/ring"
 # All of them: this shell and its tee.
 for p in $(cat "/sys/fs/cgroup$svc/cgroup.procs"); do
   echo "$p" >"/sys/fs/cgroup$svc/ring/cgroup.procs" 2>/dev/null || true
 done
-export V2RING_ZONES_PARENT=$svc/zones
 
-# --- Context 1: the test binaries. Without --cgroup-parent (the tests
-# pass none) zonetop makes zone cgroups below its own cgroup, which on v2
-# can pass controllers on only while it holds no process: true of the
-# root cgroup alone (the kernel exempts it). So the tests run with
-# their process in the root cgroup; every other context fails every
-# capped zone at boot until the product delegates for itself.
+# --- Context 1: the test binaries, from the root cgroup. The tests find
+# their zones' cgroups below their own (zonetop's parent for a process in
+# the root cgroup, which belongs to no unit); from any other cgroup a
+# zoneadmd settles in a systemd scope of its own, which the zone-caps
+# check below proves from a login shell and from the shipped unit.
 skip_for() {
   # known-failures: "PKG TEST REASON..."; the package's names as one
   # anchored alternation for -test.skip.
@@ -100,24 +111,28 @@ run_pkg() {
   step "package $pkg: exit $rc in $((SECONDS - t0)) s"
 }
 : >"$out/packages"
-for pkg in ${V2RING_PKGS:-limits cmd engine}; do
+for pkg in ${V2RING_PKGS:-limits cmd engine zoneadmd zonenet}; do
   case $pkg in
     limits) run_pkg limits "$opt/tests/limits.test" "$opt/src/limits" ;;
     cmd) run_pkg cmd "$opt/tests/cmd.test" "$opt/src/cmd/zonetop" ;;
     engine) run_pkg engine "$opt/tests/engine.test" "$opt/src/engine" ;;
+    zoneadmd) run_pkg zoneadmd "$opt/tests/zoneadmd.test" "$opt/src/internal/zoneadmd" ;;
+    zonenet) run_pkg zonenet "$opt/tests/zonenet.test" "$opt/src/internal/zonenet" ;;
   esac
 done
 
 # --- The excluded tests, run on their own so that the report shows what
 # they do today (an exclusion that passes is stale and should go).
 if [ "${V2RING_CHECK_EXCLUDED:-1}" = 1 ]; then
-  for pkg in limits cmd engine; do
+  for pkg in limits cmd engine zoneadmd zonenet; do
     names=$(skip_for "$pkg")
     [ -n "$names" ] || continue
     case $pkg in
       limits) bin=$opt/tests/limits.test dir=$opt/src/limits ;;
       cmd) bin=$opt/tests/cmd.test dir=$opt/src/cmd/zonetop ;;
       engine) bin=$opt/tests/engine.test dir=$opt/src/engine ;;
+      zoneadmd) bin=$opt/tests/zoneadmd.test dir=$opt/src/internal/zoneadmd ;;
+      zonenet) bin=$opt/tests/zonenet.test dir=$opt/src/internal/zonenet ;;
     esac
     step "excluded $pkg tests: $names"
     (
@@ -132,11 +147,28 @@ fi
 # --- Context 2: a login shell. `su -l` through PAM and pam_systemd opens
 # a logind session (user-0.slice/session-N.scope), as an operator's
 # login does; from there the zone-caps check boots a capped busybox zone
-# with --cgroup-parent naming the empty delegated cgroup made above.
+# with no --cgroup-parent.
 step "zone caps from a login shell"
-su -l root -c "V2RING_ZONES_PARENT=$V2RING_ZONES_PARENT $opt/zcaps.sh" >"$out/zcaps.log" 2>&1
-echo "zcaps $? 0" >>"$out/packages"
-cat "$out/zcaps.log"
+t0=$SECONDS
+su -l root -c "$opt/zcaps.sh login" >"$out/zcaps-login.log" 2>&1
+echo "zcaps-login $? $((SECONDS - t0))" >>"$out/packages"
+cat "$out/zcaps-login.log"
+
+# --- Context 3: a Delegate=yes system service, the ring's own (its
+# shell is in the unit's leaf ring/), no --cgroup-parent.
+step "zone caps from a delegated service"
+t0=$SECONDS
+"$opt/zcaps.sh" service >"$out/zcaps-service.log" 2>&1
+echo "zcaps-service $? $((SECONDS - t0))" >>"$out/packages"
+cat "$out/zcaps-service.log"
+
+# --- Context 4: the shipped dist/zonetop-autoboot.service boots the
+# capped zone (no --cgroup-parent either).
+step "zone caps from the shipped unit"
+t0=$SECONDS
+"$opt/zcaps.sh" unit >"$out/zcaps-unit.log" 2>&1
+echo "zcaps-unit $? $((SECONDS - t0))" >>"$out/packages"
+cat "$out/zcaps-unit.log"
 
 # Nothing of the ring may outlive it: no zone cgroup, no stray process
 # in the root cgroup beyond kernel threads and ours.
@@ -145,6 +177,18 @@ if [ -n "$left" ]; then
   fail "cgroups left after the ring: $left"
 else
   pass "no zone cgroup left"
+fi
+# The keeper leaves a few seconds after the last zone; systemd then
+# collects its scope.
+for _ in $(seq 30); do
+  left=$(systemctl list-units --all --plain --no-legend 'zonetop-*.scope' | awk '{ print $1 }' | tr '\n' ' ')
+  [ -z "$left" ] && break
+  sleep 1
+done
+if [ -n "$left" ]; then
+  fail "zonetop scopes left after the ring: $left"
+else
+  pass "no zonetop scope left"
 fi
 step "done"
 echo done >"$out/done"

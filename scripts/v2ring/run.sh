@@ -6,7 +6,7 @@
 # failure not named in scripts/v2ring/known-failures.
 #
 # Environment: V2RING_TIMEOUT (seconds for the whole guest run, default
-# 3000), V2RING_PKGS (default "limits cmd engine"), V2RING_RUN (a
+# 3000), V2RING_PKGS (default "limits cmd engine zoneadmd zonenet"), V2RING_RUN (a
 # -test.run pattern, for working on one test), V2RING_CACHE (image cache,
 # default /var/cache/zonetop-v2ring), V2RING_CHECK_EXCLUDED (1: also run
 # the excluded tests and show what they do; the result never fails the
@@ -52,7 +52,8 @@ chmod 755 "$stage"
 # tests as one static binary (no Go toolchain in the guest).
 t0=$SECONDS
 mkdir -p "$stage/bin" "$stage/tests" "$stage/shim" "$stage/out" \
-  "$stage/src/engine" "$stage/src/limits" "$stage/src/cmd/zonetop"
+  "$stage/src/engine" "$stage/src/limits" "$stage/src/cmd/zonetop" \
+  "$stage/src/internal/zoneadmd" "$stage/src/internal/zonenet"
 make -s build >/dev/null
 cp bin/zonetop "$stage/bin/zonetop"
 # The tests drive a binary that obeys the fault-injection hooks; the
@@ -62,11 +63,14 @@ CGO_ENABLED=0 go build -tags zonetop_testhooks -o "$stage/bin/zonetop-testhooks"
 nice -n 10 go test -tags zonetop_testhooks -c -o "$stage/tests/engine.test" ./engine/
 nice -n 10 go test -tags zonetop_testhooks -c -o "$stage/tests/cmd.test" ./cmd/zonetop/
 nice -n 10 go test -tags zonetop_testhooks -c -o "$stage/tests/limits.test" ./limits/
+nice -n 10 go test -tags zonetop_testhooks -c -o "$stage/tests/zoneadmd.test" ./internal/zoneadmd/
+nice -n 10 go test -tags zonetop_testhooks -c -o "$stage/tests/zonenet.test" ./internal/zonenet/
 # Each test binary runs in its package's directory, for testdata/.
-for p in engine limits cmd/zonetop; do
+for p in engine limits cmd/zonetop internal/zoneadmd internal/zonenet; do
   [ -d "$p/testdata" ] && cp -a "$p/testdata" "$stage/src/$p/"
 done
 cp "$here/guest.sh" "$here/zcaps.sh" "$here/known-failures" "$stage/"
+cp -a dist "$stage/dist"
 cp "$here/go-shim" "$stage/shim/go"
 chmod 755 "$stage/shim/go" "$stage/zcaps.sh"
 {
@@ -154,11 +158,14 @@ echo "==== v2ring results (guest ran $((SECONDS - t0)) s)"
 grep -E '^(PASS|FAIL) ' "$out/checks" || true
 grep -q '^FAIL ' "$out/checks" && bad=1
 while read -r pkg rc secs; do
-  if [ "$pkg" = zcaps ]; then
-    grep -E '^(PASS|FAIL) zcaps' "$out/zcaps.log" || true
+  if [[ $pkg == zcaps* ]]; then
+    grep -E '^(PASS|FAIL) zcaps' "$out/$pkg.log" || true
     if [ "$rc" != 0 ]; then
-      echo "zcaps: FAIL (exit $rc)"
+      echo "$pkg: FAIL (exit $rc in $secs s)"
+      tail -n 40 "$out/$pkg.log"
       bad=1
+    else
+      echo "$pkg: PASS in $secs s"
     fi
     continue
   fi

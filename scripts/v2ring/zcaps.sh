@@ -1,76 +1,147 @@
 #!/bin/bash
-# The zone-caps check, run inside the v2 ring's guest from a login shell
-# (`su -l`, a logind session). It configures a busybox zone with max-lwps,
-# capped-memory physical and capped-cpu, boots it with --cgroup-parent
-# naming an empty delegated cgroup ($V2RING_ZONES_PARENT), and proves each
-# cap bites: a fork loop stops at pids.max, a memory hog dies at
-# memory.max, cpu.max holds the quota and throttles a busy loop. Prints
-# PASS/FAIL lines; exits non-zero on any failure.
+# The zone-caps check, run inside the v2 ring's guest. Usage: zcaps.sh MODE
+#   login: from a login shell (`su -l`, a logind session scope), with a
+#          root prefix of its own;
+#   service: from a Delegate=yes system service (the ring's own unit),
+#          with a root prefix of its own;
+#   unit:  through the shipped dist/zonetop-autoboot.service (installed by
+#          guest.sh with the binary at /usr/local/bin/zonetop), which boots
+#          the host's autoboot zones (root prefix /).
+# Neither passes --cgroup-parent: zonetop must find a cgroup it may pass
+# controllers on from by itself. It configures a busybox zone with
+# max-lwps, capped-memory physical and capped-cpu, boots it, and proves
+# each cap bites: a fork loop stops at pids.max, a memory hog dies at
+# memory.max, cpu.max holds the quota and throttles a busy loop. It also
+# checks that the zone's zoneadmd left the context that booted it for a
+# systemd scope of its own. Prints PASS/FAIL lines; exits non-zero on any
+# failure.
 set -uo pipefail
 
+mode=${1:-login}
 opt=/opt/v2ring
-zt=$opt/bin/zonetop
-root=$(mktemp -d /tmp/zcaps.XXXXXX)
-zone=capz
 bad=0
-ok() { echo "PASS zcaps: $*"; }
-no() { echo "FAIL zcaps: $*"; bad=1; }
-z() { "$zt" --root "$root" --cgroup-parent "$V2RING_ZONES_PARENT" "$@"; }
+ok() { echo "PASS zcaps-$mode: $*"; }
+no() { echo "FAIL zcaps-$mode: $*"; bad=1; }
+
+case $mode in
+  login | service)
+    zt=$opt/bin/zonetop
+    root=$(mktemp -d /tmp/zcaps.XXXXXX)
+    zone=capz
+    ;;
+  unit)
+    zt=/usr/local/bin/zonetop
+    root=/
+    zone=capu
+    ;;
+  *)
+    echo "zcaps: unknown mode $mode" >&2
+    exit 2
+    ;;
+esac
+z() { "$zt" --root "$root" "$@"; }
 # Every zlogin is bounded: a cap that bites may also hang a shell.
 zl() { timeout -k 5 120 "$zt" --root "$root" zlogin "$zone" "$@"; }
 
 cleanup() {
-  "$zt" --root "$root" zoneadm -z plainz halt >/dev/null 2>&1
+  [ "$mode" = unit ] && systemctl stop zonetop-autoboot.service >/dev/null 2>&1
+  z zoneadm -z plainz halt >/dev/null 2>&1
+  z zoneadm -z plainz uninstall -F >/dev/null 2>&1
+  z zonecfg -z plainz delete -F >/dev/null 2>&1
   z zoneadm -z "$zone" halt >/dev/null 2>&1
   z zoneadm -z "$zone" uninstall -F >/dev/null 2>&1
   z zonecfg -z "$zone" delete -F >/dev/null 2>&1
-  rm -rf "$root"
+  rm -rf "/zones/$zone"
+  [ "$mode" != unit ] && rm -rf "$root"
 }
 trap cleanup EXIT
 
-# The context: a logind session scope, not the ring's service.
 self=$(awk -F: '$1 == "0" { print $3 }' /proc/self/cgroup)
-case $self in
-  /user.slice/*/session-*.scope) ok "login shell in $self (session $XDG_SESSION_ID)" ;;
-  *) no "not in a login session: $self" ;;
+case $mode/$self in
+  login//user.slice/*/session-*.scope) ok "login shell in $self (session ${XDG_SESSION_ID:-?})" ;;
+  login/*) no "not in a login session: $self" ;;
+  service//system.slice/*.service/*) ok "in a service's delegated cgroup: $self" ;;
+  service/*) no "not in a service: $self" ;;
+  unit/*) ok "started from $self" ;;
 esac
 
-mkdir -p "$root/zones"
+# zone_cgroup ZONE: the zone's cgroup directory, wherever zonetop put it.
+zone_cgroup() { find /sys/fs/cgroup -type d -path "*/zonetop/$1" -prune 2>/dev/null | head -n1; }
+# zoneadmd_cgroup ZONE: the cgroup of the zone's zoneadmd.
+zoneadmd_cgroup() {
+  local pid
+  pid=$(cat "$root/run/zonetop/$1/zoneadmd.pid" 2>/dev/null) || return 1
+  awk -F: '$1 == "0" { print $3 }' "/proc/$pid/cgroup"
+}
 
-# A zone without caps needs no controller: it boots from the login shell
-# with zonetop's default parent, below the session's own cgroup.
-plain=plainz
-zp() { "$zt" --root "$root" "$@"; }
-if zp zonecfg -z "$plain" "create; set zonepath=/zones/$plain; set brand=busybox; commit" &&
-  zp zoneadm -z "$plain" install >/dev/null && zp zoneadm -z "$plain" boot; then
-  where=$(timeout -k 5 60 "$zt" --root "$root" zlogin "$plain" cat /proc/1/cgroup 2>&1)
-  pcg=$(find "/sys/fs/cgroup$self" -maxdepth 2 -type d -name "$plain" | head -n1)
-  if [ -n "$pcg" ]; then
-    ok "uncapped zone booted with the default parent: $pcg (the zone's pid 1 sees ${where:-nothing})"
+if [ "$mode" != unit ]; then
+  mkdir -p "$root/zones"
+  zonepath=/zones/$zone
+  # A zone without caps needs no controller; it boots too, and its
+  # supervisor leaves the session.
+  plain=plainz
+  if z zonecfg -z "$plain" "create; set zonepath=/zones/$plain; set brand=busybox; commit" &&
+    z zoneadm -z "$plain" install >/dev/null && z zoneadm -z "$plain" boot; then
+    pcg=$(zone_cgroup "$plain")
+    acg=$(zoneadmd_cgroup "$plain")
+    case $acg in
+      /zonetop.slice/zonetop-$plain-*.scope/supervisor) ok "uncapped zone booted: cgroup $pcg, zoneadmd in $acg" ;;
+      *) no "uncapped zone booted: cgroup $pcg, but its zoneadmd is in $acg, not a zonetop scope" ;;
+    esac
+    z zoneadm -z "$plain" halt || no "halt of the uncapped zone"
   else
-    no "uncapped zone booted but has no cgroup below $self"
+    no "uncapped zone did not boot"
+    tail -n 30 "$root"/var/log/zonetop/*.zoneadmd.log 2>/dev/null
   fi
-  zp zoneadm -z "$plain" halt || no "halt of the uncapped zone"
+  z zoneadm -z "$plain" uninstall -F >/dev/null 2>&1
+  z zonecfg -z "$plain" delete -F >/dev/null 2>&1
 else
-  no "uncapped zone did not boot from the login shell"
+  mkdir -p /zones
+  zonepath=/zones/$zone
 fi
-zp zoneadm -z "$plain" uninstall -F >/dev/null 2>&1
-zp zonecfg -z "$plain" delete -F >/dev/null 2>&1
 
-if ! z zonecfg -z "$zone" "create; set zonepath=/zones/$zone; set brand=busybox; set max-lwps=40; add capped-memory; set physical=64m; end; add capped-cpu; set ncpus=0.5; end; commit"; then
+if ! z zonecfg -z "$zone" "create; set zonepath=$zonepath; set brand=busybox; set autoboot=true; set max-lwps=40; add capped-memory; set physical=64m; end; add capped-cpu; set ncpus=0.5; end; commit"; then
   no "zonecfg"
   exit 1
 fi
-z zoneadm -z "$zone" install || { no "install"; exit 1; }
-if ! z zoneadm -z "$zone" boot; then
-  no "boot of a capped zone with --cgroup-parent $V2RING_ZONES_PARENT"
-  tail -n 30 "$root"/var/log/zonetop/*.zoneadmd.log 2>/dev/null
-  exit 1
+z zoneadm -z "$zone" install >/dev/null || { no "install"; exit 1; }
+if [ "$mode" != unit ]; then
+  if ! z zoneadm -z "$zone" boot; then
+    no "boot of a capped zone without --cgroup-parent"
+    tail -n 30 "$root"/var/log/zonetop/*.zoneadmd.log 2>/dev/null
+    exit 1
+  fi
+  ok "capped zone booted ($mode)"
+else
+  # The shipped unit, as an operator enables it.
+  if ! systemctl start zonetop-autoboot.service; then
+    no "systemctl start zonetop-autoboot.service"
+    systemctl status --no-pager zonetop-autoboot.service
+    journalctl --no-pager -u zonetop-autoboot.service | tail -n 30
+    tail -n 30 /var/log/zonetop/*.zoneadmd.log 2>/dev/null
+    exit 1
+  fi
+  st=$(z zoneadm -z "$zone" list -p 2>&1)
+  case $st in
+    *:running:*) ok "capped zone booted by zonetop-autoboot.service" ;;
+    *) no "zone after zonetop-autoboot.service started: $st"; journalctl --no-pager -u zonetop-autoboot.service | tail -n 30; tail -n 30 /var/log/zonetop/*.zoneadmd.log 2>/dev/null; exit 1 ;;
+  esac
+  # Its start command is done: the unit holds nothing (systemd removes
+  # the cgroup of a unit with no process left; it then shows none), so
+  # nothing of the zone goes with a stop or restart but what ExecStop does.
+  unitcg=$(systemctl show -P ControlGroup zonetop-autoboot.service)
+  left=""
+  [ -n "$unitcg" ] && left=$(find "/sys/fs/cgroup$unitcg" -name cgroup.procs -exec cat {} + 2>/dev/null | tr '\n' ' ')
+  [ -z "$left" ] && ok "nothing left in the unit's cgroup (${unitcg:-none})" || no "processes left in the unit's cgroup $unitcg: $left"
 fi
-ok "capped zone booted from a login shell"
 
-cg=/sys/fs/cgroup$V2RING_ZONES_PARENT/zonetop/$zone
-[ -d "$cg" ] || { no "no zone cgroup at $cg"; exit 1; }
+acg=$(zoneadmd_cgroup "$zone")
+case $acg in
+  /zonetop.slice/zonetop-$zone*.scope/supervisor) ok "zoneadmd in a scope of its own: $acg" ;;
+  *) no "zoneadmd in $acg, not a zonetop scope" ;;
+esac
+cg=$(zone_cgroup "$zone")
+[ -n "$cg" ] && [ -d "$cg" ] || { no "no zone cgroup found for $zone"; exit 1; }
 echo "zone cgroup $cg: pids.max=$(cat "$cg/pids.max") memory.max=$(cat "$cg/memory.max") cpu.max=$(cat "$cg/cpu.max")"
 
 # max-lwps: pids.max, and a fork loop that cannot pass it.
@@ -95,7 +166,7 @@ for f in $(find "$cg" -name cgroup.procs); do
     [ "$(cat /proc/"$p"/comm 2>/dev/null)" = sleep ] && kill -9 "$p" 2>/dev/null
   done
 done
-for i in $(seq 50); do [ "$(cat "$cg/pids.current")" -lt 10 ] && break; sleep 0.1; done
+for i in $(seq 50); do [ "$(cat "$cg/pids.current")" -lt 25 ] && break; sleep 0.1; done
 
 # capped-memory physical: memory.max, and a hog killed there.
 mmax=$(cat "$cg/memory.max")
@@ -124,10 +195,20 @@ else
   no "busy loop not throttled: nr_throttled $thr0 -> $thr1"
 fi
 
-if z zoneadm -z "$zone" halt; then
-  ok "halt"
+scope=${acg%/supervisor}
+if [ "$mode" != unit ]; then
+  z zoneadm -z "$zone" halt && ok "halt" || no "halt"
 else
-  no "halt"
+  # The unit's stop command shuts its zones down.
+  systemctl stop zonetop-autoboot.service && ok "systemctl stop zonetop-autoboot.service" || no "systemctl stop zonetop-autoboot.service"
+  st=$(z zoneadm -z "$zone" list -p 2>&1)
+  case $st in
+    *:installed:*) ok "zone installed again after the unit stopped" ;;
+    *) no "zone after the unit stopped: $st" ;;
+  esac
 fi
 [ -d "$cg" ] && no "zone cgroup $cg left after halt" || ok "zone cgroup removed at halt"
+# systemd collects the emptied scope.
+for i in $(seq 50); do [ -d "/sys/fs/cgroup$scope" ] || break; sleep 0.2; done
+[ -d "/sys/fs/cgroup$scope" ] && no "scope $scope left after halt: $(find "/sys/fs/cgroup$scope" -name cgroup.procs -exec cat {} + | tr '\n' ' ')" || ok "scope $scope gone after halt"
 exit $bad

@@ -1,0 +1,251 @@
+package zoneadmd
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"zonetop/internal/configs"
+	"zonetop/limits"
+	"zonetop/limits/cgroups"
+)
+
+// Supervisors under systemd with cgroup v2 (docs/DECISIONS.md, "cgroup
+// v2 under systemd"). A zoneadmd must outlive whatever started it: a
+// login shell's session scope (logging out may kill it), a unit being
+// restarted, sudo. And on v2 its zone's cgroup can get controllers only
+// below a cgroup that holds no process, which a front end's own cgroup
+// never is. So on such a host each zoneadmd, when it brings a zone up,
+// asks systemd for a transient scope unit of its own with Delegate=yes
+// (zonetop-ZONE.scope in zonetop.slice), moves itself into a leaf of it
+// (supervisor) and makes the zone's cgroup beside that leaf: the scope's
+// cgroup holds no process and is zonetop's to pass controllers on. The
+// keeper gets a scope of its own the same way. systemd removes a scope
+// once nothing is left in it.
+
+// systemdSlice holds every zonetop scope: `systemctl status zonetop.slice`
+// shows the host's zones and their supervisors. systemd makes a slice
+// that is only named.
+const systemdSlice = "zonetop.slice"
+
+// supervisorLeaf is the child of a zoneadmd's scope that holds the
+// zoneadmd itself, so that the scope's cgroup may pass controllers on.
+const supervisorLeaf = "supervisor"
+
+// systemdScopeHost tells a host where supervisors get scopes: systemd is
+// PID 1 and cgroup v2 is the only hierarchy. The v1 and hybrid layouts
+// keep zonetop's cgroups below the cgroup it was started in, as before;
+// so do the tests' forced cgroup2 trees.
+func systemdScopeHost() bool {
+	if _, _, forced := limits.TestCgroup2(); forced {
+		return false
+	}
+	if st, err := os.Stat("/run/systemd/system"); err != nil || !st.IsDir() {
+		return false
+	}
+	return limits.DetectMode() == limits.ModeUnified
+}
+
+// scopeUnitName is the scope for what ("ZONE" or "keeper") under root:
+// the root prefix's hash tells apart the same zone name under two roots
+// (tests run many).
+func scopeUnitName(root, what string) string {
+	name := "zonetop-" + what
+	if clean := filepath.Clean(root); clean != "/" {
+		sum := sha256.Sum256([]byte(clean))
+		name += "-" + hex.EncodeToString(sum[:4])
+	}
+	return name + ".scope"
+}
+
+// selfV2Cgroup is this process's cgroup in the unified hierarchy.
+func selfV2Cgroup() (string, error) {
+	p, err := limits.SelfCgroups()
+	if err != nil {
+		return "", err
+	}
+	if p.V2 == "" {
+		return "", errors.New("no cgroup v2 line in /proc/self/cgroup")
+	}
+	return p.V2, nil
+}
+
+// busctlPath finds busctl, part of systemd everywhere systemd is PID 1;
+// zoneadmd's PATH is a fixed one.
+func busctlPath() (string, error) {
+	if p, err := exec.LookPath("busctl"); err == nil {
+		return p, nil
+	}
+	for _, p := range []string{"/usr/bin/busctl", "/bin/busctl"} {
+		if _, err := os.Stat(p); err == nil {
+			return p, nil
+		}
+	}
+	return "", errors.New("busctl not found (it comes with systemd)")
+}
+
+// enterSystemdScope asks systemd (StartTransientUnit, over the system
+// bus with busctl: zonetop links no D-Bus library) for a scope unit
+// named unit, holding this process, with Delegate=yes so that systemd
+// leaves the cgroups zonetop makes in it alone, and waits until this
+// process is in it. A scope of that name that exists already (one whose
+// zone is still up, or not yet collected) is not reused: the name then
+// gets this process's pid. It returns the scope's cgroup, relative to
+// the unified hierarchy's root.
+func enterSystemdScope(unit, desc string) (string, error) {
+	busctl, err := busctlPath()
+	if err != nil {
+		return "", err
+	}
+	pid := os.Getpid()
+	try := func(unit string) (string, error) {
+		args := []string{"--system", "call", "org.freedesktop.systemd1", "/org/freedesktop/systemd1",
+			"org.freedesktop.systemd1.Manager", "StartTransientUnit", "ssa(sv)a(sa(sv))", unit, "fail", "5",
+			"Description", "s", desc,
+			"PIDs", "au", "1", strconv.Itoa(pid),
+			"Delegate", "b", "true",
+			"Slice", "s", systemdSlice,
+			// A scope whose processes the OOM killer took ends
+			// "failed": collect it anyway, a later zone takes the name.
+			"CollectMode", "s", "inactive-or-failed",
+			"0"}
+		cmd := exec.Command(busctl, args...)
+		cmd.Env = []string{"PATH=/usr/sbin:/usr/bin:/sbin:/bin"}
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			return "", fmt.Errorf("systemd StartTransientUnit %s: %w: %s", unit, err, strings.TrimSpace(string(out)))
+		}
+		return unit, nil
+	}
+	got, err := try(unit)
+	if err != nil && strings.Contains(err.Error(), "already exists") {
+		got, err = try(strings.TrimSuffix(unit, ".scope") + "-" + strconv.Itoa(pid) + ".scope")
+	}
+	if err != nil {
+		return "", err
+	}
+	// The method returns once the start job is queued; systemd moves the
+	// process when it runs the job.
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		cur, err := selfV2Cgroup()
+		if err != nil {
+			return "", err
+		}
+		if path.Base(cur) == got {
+			return cur, nil
+		}
+		if time.Now().After(deadline) {
+			return "", fmt.Errorf("systemd scope %s: this process (pid %d) is still in %s", got, pid, cur)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// enterLeaf moves this process into child leaf of the unified cgroup
+// scope (made when missing), leaving scope free of processes.
+func enterLeaf(scope, leaf string) (string, error) {
+	hs, err := cgroups.CgroupHierarchies()
+	if err != nil {
+		return "", err
+	}
+	if len(hs) != 1 || !hs[0].V2 {
+		return "", errors.New("not a cgroup v2 host")
+	}
+	rel := path.Join(scope, leaf)
+	dir := filepath.Join(hs[0].Mount, rel)
+	if err := os.Mkdir(dir, 0o755); err != nil && !errors.Is(err, os.ErrExist) {
+		return "", fmt.Errorf("cgroup %s: %w", dir, err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "cgroup.procs"), []byte(strconv.Itoa(os.Getpid())), 0o644); err != nil {
+		return "", fmt.Errorf("cgroup %s: move zoneadmd (pid %d): %w", dir, os.Getpid(), err)
+	}
+	return rel, nil
+}
+
+// settleSupervisor puts a zoneadmd bringing its zone up into a systemd
+// scope of its own (see above) and records in spec where it went; when
+// the operator named no --cgroup-parent, the scope's cgroup becomes the
+// zone's parent. Anywhere else it does nothing. An error is the reason
+// zonetop has no scope; the zoneadmd goes on where it is, as on a host
+// without systemd, and a zone with caps may then fail to get its
+// controllers (the caller says why).
+func (d *zoneadmd) settleSupervisor(spec *configs.PlatformSpec) error {
+	if !systemdScopeHost() {
+		return nil
+	}
+	cur, err := selfV2Cgroup()
+	if err != nil {
+		return err
+	}
+	if cur == "/" {
+		// The root cgroup belongs to no unit: nothing systemd stops and
+		// no logout takes a process there down, and the kernel exempts
+		// the root from the no-internal-process rule, so a zone below it
+		// gets its controllers as it is (the v2 ring's test binaries run
+		// there).
+		return nil
+	}
+	unit := scopeUnitName(d.root, d.name)
+	scope, leaf := "", ""
+	if inZoneScope(cur, unit) {
+		// This zoneadmd is in its zone's scope already (a zone readied
+		// again by the zoneadmd that halted it).
+		scope, leaf = path.Dir(cur), cur
+	} else {
+		scope, err = enterSystemdScope(unit, "zonetop zone "+d.name)
+		if err != nil {
+			return err
+		}
+		if leaf, err = enterLeaf(scope, supervisorLeaf); err != nil {
+			return err
+		}
+	}
+	spec.SupervisorCgroup = leaf
+	if spec.CgroupParent == "" {
+		spec.CgroupParent = scope
+	}
+	return nil
+}
+
+// inZoneScope tells whether cur, a cgroup v2 path, is the supervisor
+// leaf of the scope unit (or of its "-PID" variant). A leaf of another
+// zone's scope does not count: a zoneadmd started from there (by a
+// keeper that got no scope of its own) must still get its own.
+func inZoneScope(cur, unit string) bool {
+	if path.Base(cur) != supervisorLeaf {
+		return false
+	}
+	got := path.Base(path.Dir(cur))
+	base := strings.TrimSuffix(unit, ".scope")
+	if got == unit {
+		return true
+	}
+	pid, ok := strings.CutPrefix(got, base+"-")
+	pid, ok2 := strings.CutSuffix(pid, ".scope")
+	if !ok || !ok2 {
+		return false
+	}
+	_, err := strconv.Atoi(pid)
+	return err == nil
+}
+
+// rejoinSupervisor moves an adopting zoneadmd into the leaf its
+// predecessor settled in: the zone's scope is still there, kept by the
+// zone's processes, and the new zoneadmd belongs with them rather than
+// with whoever started it (the keeper, a front end).
+func (d *zoneadmd) rejoinSupervisor() error {
+	if d.spec == nil || d.spec.SupervisorCgroup == "" || !systemdScopeHost() {
+		return nil
+	}
+	_, err := enterLeaf(path.Dir(d.spec.SupervisorCgroup), path.Base(d.spec.SupervisorCgroup))
+	return err
+}
