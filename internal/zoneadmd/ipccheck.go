@@ -374,25 +374,34 @@ type ipcEntry struct {
 	cpid int
 }
 
-// readTable reads the zone's current objects of one kind.
+// readTable reads the zone's current objects of one kind with as few
+// reads as it can: the kernel lists a table under its lock within one
+// read(2) (up to a page or so), and each further read resumes where the
+// last stopped, so the zone's removals and creations in between make the
+// whole less of one instant. A buffer the table filled is doubled and the
+// table read again from the start.
 func (c *ipcChecker) readTable(kind platform.IpcKind) ([]ipcEntry, error) {
 	f := c.tables[kind]
-	if _, err := f.Seek(0, io.SeekStart); err != nil {
-		return nil, err
+	if cap(c.buf) < 64<<10 {
+		c.buf = make([]byte, 64<<10)
 	}
-	c.buf = c.buf[:0]
 	for {
-		if len(c.buf) == cap(c.buf) {
-			c.buf = append(c.buf, 0)[:len(c.buf)]
-		}
-		n, err := f.Read(c.buf[len(c.buf):cap(c.buf)])
-		c.buf = c.buf[:len(c.buf)+n]
-		if err == io.EOF || (err == nil && n == 0) {
-			break
-		}
-		if err != nil {
+		c.buf = c.buf[:cap(c.buf)]
+		if _, err := f.Seek(0, io.SeekStart); err != nil {
 			return nil, err
 		}
+		n, err := f.Read(c.buf)
+		if err != nil && err != io.EOF {
+			return nil, err
+		}
+		if n < len(c.buf) {
+			c.buf = c.buf[:n]
+			break
+		}
+		if len(c.buf) >= 64<<20 {
+			return nil, fmt.Errorf("/proc/sysvipc/%s: larger than %d bytes", kind, len(c.buf))
+		}
+		c.buf = make([]byte, 2*len(c.buf))
 	}
 	return parseSysvipc(kind, c.buf)
 }
