@@ -49,6 +49,9 @@ func ipcTool(project string, cmds []string) int {
 	}
 	for _, c := range cmds {
 		op, arg, _ := strings.Cut(c, ":")
+		if op == "stress" || op == "burst" {
+			return ipcStressOp(out, project, op, arg)
+		}
 		if op == "wait" {
 			for {
 				if _, err := os.Stat(arg); err == nil {

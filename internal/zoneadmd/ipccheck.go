@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log"
@@ -14,6 +15,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unsafe"
 	"zonetop/internal/pathrs"
 	"zonetop/internal/platform"
 	"zonetop/limits"
@@ -31,51 +33,69 @@ import (
 // The check: a call that would create an object (IPC_PRIVATE, or IPC_CREAT
 // of a key the namespace does not have) asks the tree for one id of its
 // kind and, for shm, its size in bytes, at the caller's project. Granted:
-// the call continues in the kernel. Refused: it fails with ENOSPC, the
+// zoneadmd makes the object (below). Refused: it fails with ENOSPC, the
 // errno shmget(2), semget(2) and msgget(2) give when the kernel's own
 // limits (SHMALL/SHMMNI, SEMMNI, MSGMNI) would be exceeded. Lookups of an
 // existing key and calls without IPC_CREAT continue unchecked: they
 // allocate nothing, and the kernel gives their answers (EEXIST, ENOENT,
 // EINVAL, EACCES).
 //
-// The partial action: where the limit that binds a shmget carries it, the
-// caller gets a segment of what is available instead of a refusal. A
-// notification cannot change the caller's arguments, so zoneadmd makes
-// that smaller segment itself, on a thread kept in the zone's IPC
-// namespace (shmCreator), with the caller's key, flags and mode, hands
-// ownership to the caller's effective uid and gid, and answers the call
-// with the new id. The caller learns the size it got with IPC_STAT, as
-// with any segment; one that trusts the size it asked for and writes past
-// the end faults, which is what the administrator who chose "partial" over
-// "deny" accepted. Without the namespace thread (a checker not serving a
-// zone) a partial limit refuses whole.
+// Making the objects: a granted call is not let go on in the kernel.
+// zoneadmd makes the object itself, on a thread kept in the zone's IPC
+// namespace (ipcMaker) that takes the caller's effective uid, gid and
+// groups for the call, and answers the call with the new id. The grant is
+// settled there and then: the object exists (its id is known, and it is
+// charged to the project of the request) or the call failed (the charge
+// is given back). Nothing is inferred later from the caller's process, so
+// a caller that exits, forks, or calls from many threads at once cannot
+// move a charge to another project, and no grant waits on a guess. (A
+// call let go on could not be told apart from another of its kind once
+// it returned: IPC_PRIVATE sem and msg entries carry no creator, and a
+// thread seen "running" may not have made its object yet.)
 //
-// Accounting: a grant is charged at once (pending) so that concurrent
-// calls can never overshoot. "Continue" does not tell the id the kernel
-// made, so the tree is reconciled with the zone's /proc/sysvipc tables
-// (before every check, and every second): a new entry takes over a pending
-// grant (shm: same creating process and size; sem, msg: same key, else the
-// oldest grant of its kind), an entry that went away releases its charge,
-// and a pending grant that no entry claimed within pendingTTL (the kernel
-// refused the call, or it found an existing key) is released. Entries
-// nobody asked for (made while no zoneadmd was there) are charged to their
-// creator's project (shm: cpid's cgroup; sem, msg: the project recorded in
-// ipc.json by the zoneadmd before, else default).
+// The partial action: where the limit that binds a shmget carries it, the
+// caller gets a segment of what is available instead of a refusal: the
+// maker makes it smaller. The caller learns the size it got with
+// IPC_STAT, as with any segment; one that trusts the size it asked for and
+// writes past the end faults, which is what the administrator who chose
+// "partial" over "deny" accepted.
+//
+// A keyed call with IPC_CREAT is made with IPC_EXCL added: if the key
+// appeared meanwhile, the call is a lookup after all, done by the maker
+// with the caller's credentials and without IPC_CREAT, so a key removed
+// again in between can never slip a creation past the check.
+//
+// Accounting is reconciled with the zone's /proc/sysvipc tables (before
+// every check, and every second while attribution is unsaved): an entry
+// the maker made takes its grant's charge, an entry that went away gives
+// its charge back. Entries nobody asked for (made while no zoneadmd was
+// there) are charged to their creator's project (shm: cpid's cgroup;
+// sem, msg: the project recorded in ipc.json by the zoneadmd before, else
+// default). Attribution is recorded in ipc.json at every creation, before
+// the caller learns the id.
 type ipcChecker struct {
 	zone     *limits.Node
 	tables   [platform.IpcKinds]*os.File // /proc/sysvipc/{shm,sem,msg} opened inside the zone's ipc namespace
 	known    [platform.IpcKinds]map[ipcID]*ipcObject
-	pending  []*ipcPending
-	projects func() (limits.Projects, time.Time) // the zone's /etc/project and its mtime
-	projOf   func(pid int) string                // the caller's project
-	projSeen time.Time
+	made     [platform.IpcKinds]map[int64]*ipcObject // made by the maker, not yet seen in the table
+	projects func() (limits.Projects, uint64)        // the zone's /etc/project and its version
+	projOf   func(pid int) string                    // the caller's project
+	projSeen uint64
 	saved    map[ipcID]string // attribution recorded by an earlier zoneadmd
 	state    string           // ipc.json path, "" for none
 	dirty    bool
 	now      func() time.Time
 	logf     func(format string, args ...any)
+	notice   func(msg string) // the zone's console, for what its administrator must know; nil for none
 	buf      []byte
-	shm      *shmCreator // makes partly granted segments; nil: refuse whole
+	maker    *ipcMaker // makes the granted objects; nil: every creation is refused
+
+	// Live changes (set-rctl) wait here for the checker's goroutine,
+	// which applies them before its next check or reconcile.
+	liveMu    sync.Mutex
+	liveZone  map[string][]rctl.Value            // zone.* IPC caps to apply
+	liveProj  map[string]map[string][]rctl.Value // project -> project.* IPC limits over /etc/project
+	liveDirty bool
 
 	// callLog is for what each call may say (a refusal): the zone
 	// decides how many calls it makes.
@@ -109,23 +129,6 @@ type ipcObject struct {
 	project string
 	bytes   uint64 // charged max-shm-memory
 }
-
-type ipcPending struct {
-	kind    platform.IpcKind
-	project string
-	tid     int   // the calling thread
-	nr      int32 // its system call
-	done    bool  // the call has returned: unclaimed, it made nothing
-	tgid    int   // its process, looked up only when needed (0: not yet)
-	key     int32
-	size    uint64
-	bytes   uint64
-	at      time.Time
-}
-
-// pendingTTL bounds how long a grant nobody claimed stays charged when
-// its caller's state cannot be read.
-const pendingTTL = 5 * time.Second
 
 // Tree resources, by kind.
 var (
@@ -202,6 +205,7 @@ func newIPCChecker(zone *limits.Node, tables [platform.IpcKinds]*os.File) *ipcCh
 	c.pace = newBucket(ipcPaceBurst, time.Second/ipcPaceRate)
 	for k := range c.known {
 		c.known[k] = map[ipcID]*ipcObject{}
+		c.made[k] = map[int64]*ipcObject{}
 	}
 	if r, w, err := os.Pipe(); err == nil {
 		c.wakeR, c.wakeW, c.tickReq = r, w, make(chan chan struct{}, 16)
@@ -210,9 +214,9 @@ func newIPCChecker(zone *limits.Node, tables [platform.IpcKinds]*os.File) *ipcCh
 }
 
 func (c *ipcChecker) close() {
-	if c.shm != nil {
-		c.shm.close()
-		c.shm = nil
+	if c.maker != nil {
+		c.maker.close()
+		c.maker = nil
 	}
 	if c.wakeW != nil {
 		c.wakeW.Close()
@@ -268,9 +272,15 @@ func (c *ipcChecker) applyProject(n *limits.Node, ps limits.Projects) {
 			c.logf("ipc: /etc/project: %v", err)
 		}
 	}
+	c.liveMu.Lock()
+	live := c.liveProj[n.Name()]
+	c.liveMu.Unlock()
 	for _, r := range ipcRctls {
 		name := "project." + r
 		vs, ok := rc[name]
+		if lv, set := live[name]; set {
+			vs, ok = lv, len(lv) > 0
+		}
 		if !ok {
 			if d, ok := defaults[name]; ok {
 				vs = []rctl.Value{d}
@@ -279,22 +289,82 @@ func (c *ipcChecker) applyProject(n *limits.Node, ps limits.Projects) {
 		if err := n.SetRctl(name, vs); err != nil {
 			c.logf("ipc: project %s: %v", n.Name(), err)
 		}
+		c.warnOverLimit(n, rctl.Resource(r), name)
 	}
 }
 
-// refreshProjects re-applies /etc/project when it changed.
+// warnOverLimit says when a limit now in force is below what the project
+// or zone already holds: nothing held is taken away, and every new object
+// of the kind is refused until enough are removed.
+func (c *ipcChecker) warnOverLimit(n *limits.Node, res rctl.Resource, name string) {
+	u := n.Usage(res)
+	if !u.Limited || u.Used <= u.Limit {
+		return
+	}
+	msg := fmt.Sprintf("ipc: %s of %s is %d, below the %d in use: what is held stays, new objects are refused until it is under the limit",
+		name, n, u.Limit, u.Used)
+	c.logf("%s", msg)
+	if c.notice != nil {
+		c.notice("zoneadmd: " + msg)
+	}
+}
+
+// refreshProjects re-applies /etc/project when it changed, and the live
+// changes made since the last call.
 func (c *ipcChecker) refreshProjects() {
-	if c.projects == nil {
+	c.liveMu.Lock()
+	live, zone := c.liveDirty, c.liveZone
+	c.liveDirty, c.liveZone = false, nil
+	c.liveMu.Unlock()
+	for name, vs := range zone {
+		if err := c.zone.SetRctl(name, vs); err != nil {
+			c.logf("ipc: %s: %v", name, err)
+		}
+		c.warnOverLimit(c.zone, rctl.Resource(strings.TrimPrefix(name, "zone.")), name)
+	}
+	var ps limits.Projects
+	changed := live
+	if c.projects != nil {
+		var gen uint64
+		ps, gen = c.projects()
+		if gen != c.projSeen {
+			c.projSeen = gen
+			changed = true
+			// A new /etc/project replaces what was set live, as it
+			// replaces zoneadmd's projects.
+			c.liveMu.Lock()
+			c.liveProj = nil
+			c.liveMu.Unlock()
+		}
+	}
+	if !changed {
 		return
 	}
-	ps, mt := c.projects()
-	if mt.Equal(c.projSeen) {
-		return
-	}
-	c.projSeen = mt
 	for _, n := range c.zone.Children() {
 		c.applyProject(n, ps)
 	}
+}
+
+// setLive hands the checker a live change of a zone cap (project "") or
+// of a project's limit; it is in force for the next call checked.
+func (c *ipcChecker) setLive(project, name string, vs []rctl.Value) {
+	c.liveMu.Lock()
+	defer c.liveMu.Unlock()
+	if project == "" {
+		if c.liveZone == nil {
+			c.liveZone = map[string][]rctl.Value{}
+		}
+		c.liveZone[name] = vs
+	} else {
+		if c.liveProj == nil {
+			c.liveProj = map[string]map[string][]rctl.Value{}
+		}
+		if c.liveProj[project] == nil {
+			c.liveProj[project] = map[string][]rctl.Value{}
+		}
+		c.liveProj[project][name] = vs
+	}
+	c.liveDirty = true
 }
 
 // ipcEntry is one row of a /proc/sysvipc table.
@@ -304,25 +374,34 @@ type ipcEntry struct {
 	cpid int
 }
 
-// readTable reads the zone's current objects of one kind.
+// readTable reads the zone's current objects of one kind with as few
+// reads as it can: the kernel lists a table under its lock within one
+// read(2) (up to a page or so), and each further read resumes where the
+// last stopped, so the zone's removals and creations in between make the
+// whole less of one instant. A buffer the table filled is doubled and the
+// table read again from the start.
 func (c *ipcChecker) readTable(kind platform.IpcKind) ([]ipcEntry, error) {
 	f := c.tables[kind]
-	if _, err := f.Seek(0, io.SeekStart); err != nil {
-		return nil, err
+	if cap(c.buf) < 64<<10 {
+		c.buf = make([]byte, 64<<10)
 	}
-	c.buf = c.buf[:0]
 	for {
-		if len(c.buf) == cap(c.buf) {
-			c.buf = append(c.buf, 0)[:len(c.buf)]
-		}
-		n, err := f.Read(c.buf[len(c.buf):cap(c.buf)])
-		c.buf = c.buf[:len(c.buf)+n]
-		if err == io.EOF || (err == nil && n == 0) {
-			break
-		}
-		if err != nil {
+		c.buf = c.buf[:cap(c.buf)]
+		if _, err := f.Seek(0, io.SeekStart); err != nil {
 			return nil, err
 		}
+		n, err := f.Read(c.buf)
+		if err != nil && err != io.EOF {
+			return nil, err
+		}
+		if n < len(c.buf) {
+			c.buf = c.buf[:n]
+			break
+		}
+		if len(c.buf) >= 64<<20 {
+			return nil, fmt.Errorf("/proc/sysvipc/%s: larger than %d bytes", kind, len(c.buf))
+		}
+		c.buf = make([]byte, 2*len(c.buf))
 	}
 	return parseSysvipc(kind, c.buf)
 }
@@ -380,25 +459,23 @@ func parseSysvipc(kind platform.IpcKind, b []byte) ([]ipcEntry, error) {
 // reconcile brings the totals of one kind in line with the zone's table
 // and returns the table.
 func (c *ipcChecker) reconcile(kind platform.IpcKind) ([]ipcEntry, error) {
-	// First learn which granted calls have returned, then read the table:
-	// an object such a call made is in it (or was already removed).
-	for _, p := range c.pending {
-		if p.kind == kind && !p.done {
-			p.done = syscallReturned(p.tid, p.nr)
-		}
-	}
 	ents, err := c.readTable(kind)
 	if err != nil {
 		return nil, fmt.Errorf("ipc: read /proc/sysvipc/%s: %w", kind, err)
 	}
-	now := c.now()
 	seen := make(map[ipcID]bool, len(ents))
 	for _, e := range ents {
 		seen[e.id] = true
 		if c.known[kind][e.id] != nil {
 			continue
 		}
-		c.known[kind][e.id] = c.adoptEntry(e)
+		if o := c.made[kind][e.id.ID]; o != nil {
+			// The maker's object: the grant's charge is its charge.
+			delete(c.made[kind], e.id.ID)
+			c.known[kind][e.id] = o
+		} else {
+			c.known[kind][e.id] = c.adoptEntry(e)
+		}
 		c.dirty = true
 	}
 	for id, o := range c.known[kind] {
@@ -409,41 +486,18 @@ func (c *ipcChecker) reconcile(kind platform.IpcKind) ([]ipcEntry, error) {
 		delete(c.known[kind], id)
 		c.dirty = true
 	}
-	// Grants nobody claimed once their call returned: the kernel refused
-	// the call, it only looked up a key made meanwhile, or the object is
-	// already gone again.
-	keep := c.pending[:0]
-	for _, p := range c.pending {
-		if p.kind == kind && (p.done || now.Sub(p.at) > pendingTTL) {
-			c.release(kind, &ipcObject{project: p.project, bytes: p.bytes})
-			continue
-		}
-		keep = append(keep, p)
+	// Made and already removed again before this read: its charge goes.
+	for id, o := range c.made[kind] {
+		c.release(kind, o)
+		delete(c.made[kind], id)
 	}
-	c.pending = keep
 	return ents, nil
 }
 
-// adoptEntry attributes a new table entry: to the pending grant that made
-// it, or else charges it, unchecked, to the project it belongs to.
+// adoptEntry charges, unchecked, a table entry nobody asked zoneadmd for
+// to the project it belongs to.
 func (c *ipcChecker) adoptEntry(e ipcEntry) *ipcObject {
 	kind := e.id.Kind
-	best := -1
-	for i, p := range c.pending {
-		if p.kind != kind {
-			continue
-		}
-		if kind == platform.IpcShm && p.size == e.id.Size && p.madeBy(e.cpid) ||
-			kind != platform.IpcShm && p.key == e.key {
-			best = i
-			break
-		}
-	}
-	if best >= 0 {
-		p := c.pending[best]
-		c.pending = append(c.pending[:best], c.pending[best+1:]...)
-		return &ipcObject{project: p.project, bytes: p.bytes}
-	}
 	project, ok := c.saved[e.id]
 	if !ok {
 		project = "default"
@@ -477,12 +531,12 @@ func (c *ipcChecker) release(kind platform.IpcKind, o *ipcObject) {
 type ipcVerdict struct {
 	allow   bool
 	errno   unix.Errno
-	pending *ipcPending // charged; to be dropped if the answer cannot be sent
-	partial uint64      // shm: the bytes granted of more asked for; zoneadmd makes the segment
+	charged *ipcObject // what the grant charged, to be settled by the making
+	size    uint64     // shm: the bytes to make (fewer than asked under partial)
 }
 
-// check decides one creation call of thread tid (a host id) in project.
-func (c *ipcChecker) check(call platform.IpcCall, project string, tid int, nr int32) ipcVerdict {
+// check decides one creation call in project and charges what it grants.
+func (c *ipcChecker) check(call platform.IpcCall, project string) ipcVerdict {
 	n := c.project(project)
 	idRes := resIDs[call.Kind]
 	g, err := n.Request(idRes, 1)
@@ -493,164 +547,206 @@ func (c *ipcChecker) check(call platform.IpcCall, project string, tid int, nr in
 		c.callLog.printf("ipc: %sget in project %s refused: %s limit of %v reached", call.Kind, project, idRes, g.By)
 		return ipcVerdict{errno: unix.ENOSPC}
 	}
-	p := &ipcPending{kind: call.Kind, project: project, tid: tid, nr: nr, key: call.Key, size: call.Size, at: c.now()}
+	o := &ipcObject{project: project}
+	size := call.Size
 	if call.Kind == platform.IpcShm {
 		g, err := n.Request(resShmMemory, call.Size)
-		if err == nil && g.Partial() && c.shm != nil {
+		switch {
+		case err == nil && g.Partial():
 			c.callLog.printf("ipc: shmget of %d bytes in project %s partly granted: %d bytes, the partial action of %v",
 				call.Size, project, g.Granted, g.By)
-			// The segment will be zoneadmd's making: its table entry
-			// shows zoneadmd as the creator and the granted size.
-			p.tid, p.tgid, p.size, p.bytes = os.Getpid(), os.Getpid(), g.Granted, g.Granted
-			c.pending = append(c.pending, p)
-			return ipcVerdict{allow: true, pending: p, partial: g.Granted}
-		}
-		if err != nil || !g.OK() {
+			size = g.Granted
+		case err != nil || !g.OK():
 			if g.Granted > 0 {
 				_ = n.Release(resShmMemory, g.Granted)
 			}
 			_ = n.Release(idRes, 1)
-			how := "deny"
-			if g.Partial() {
-				how = "partial (no thread in the zone's IPC namespace to make a smaller segment: refused whole)"
-			}
-			c.callLog.printf("ipc: shmget of %d bytes in project %s refused: %d bytes available under %v, action %s",
-				call.Size, project, g.Available, g.By, how)
+			c.callLog.printf("ipc: shmget of %d bytes in project %s refused: %d bytes available under %v, action deny",
+				call.Size, project, g.Available, g.By)
 			return ipcVerdict{errno: unix.ENOSPC}
 		}
-		p.bytes = call.Size
+		o.bytes = size
 	}
-	c.pending = append(c.pending, p)
-	return ipcVerdict{allow: true, pending: p}
+	return ipcVerdict{allow: true, charged: o, size: size}
 }
 
-// drop undoes a grant whose answer could not be delivered.
-func (c *ipcChecker) drop(p *ipcPending) {
-	for i, q := range c.pending {
-		if q == p {
-			c.pending = append(c.pending[:i], c.pending[i+1:]...)
-			c.release(p.kind, &ipcObject{project: p.project, bytes: p.bytes})
-			return
+// keyExists tells whether the table holds key.
+func keyExists(ents []ipcEntry, key int32) bool {
+	for _, e := range ents {
+		if e.key == key {
+			return true
 		}
 	}
+	return false
 }
 
 // handle answers one notification on listener fd.
 func (c *ipcChecker) handle(fd uintptr, n *platform.SeccompNotif) {
 	cont := platform.SeccompNotifResp{ID: n.ID, Flags: unix.SECCOMP_USER_NOTIF_FLAG_CONTINUE}
+	fail := func(errno unix.Errno) {
+		_ = platform.NotifSend(fd, &platform.SeccompNotifResp{ID: n.ID, Error: -int32(errno)})
+	}
 	call, ok := platform.DecodeIPCCall(&n.Data)
 	if !ok {
 		_ = platform.NotifSend(fd, &cont)
 		return
 	}
-	if call.Kind == platform.IpcShm && call.Size == 0 {
-		// Below SHMMIN: a creation fails with EINVAL in the kernel.
+	if call.Kind == platform.IpcShm && call.Size == 0 || call.Key != 0 && call.Flags&unix.IPC_CREAT == 0 {
+		// Nothing can be made: a shm segment below SHMMIN fails with
+		// EINVAL in the kernel, and a keyed call without IPC_CREAT is a
+		// lookup, answered by the kernel with the caller's rights.
 		_ = platform.NotifSend(fd, &cont)
 		return
 	}
-	// The thread is in a new call, so every earlier one of it returned.
-	for _, p := range c.pending {
-		if p.tid == int(n.Pid) {
-			p.done = true
-		}
-	}
-	// The project limits as /etc/project says now: run no longer reads
-	// it every second.
+	// The limits in force now: live changes and /etc/project edits
+	// apply to this very call.
 	c.refreshProjects()
 	ents, err := c.reconcile(call.Kind)
 	if err != nil {
 		// Without the table nothing can be counted: refuse rather than
 		// let the project run past its limit unseen.
 		c.logf("%v", err)
-		_ = platform.NotifSend(fd, &platform.SeccompNotifResp{ID: n.ID, Error: -int32(unix.ENOSPC)})
+		fail(unix.ENOSPC)
 		return
 	}
-	if call.Key != 0 { // IPC_PRIVATE is 0
-		exists := false
-		for _, e := range ents {
-			if e.key == call.Key {
-				exists = true
-				break
-			}
-		}
-		if exists || call.Flags&unix.IPC_CREAT == 0 {
-			_ = platform.NotifSend(fd, &cont)
-			return
-		}
+	if c.maker == nil {
+		c.callLog.printf("ipc: %sget refused: no thread in the zone's IPC namespace to make objects", call.Kind)
+		fail(unix.ENOSPC)
+		return
 	}
-	project := c.projOf(int(n.Pid))
+	tid := int(n.Pid)
+	project := c.projOf(tid)
+	cred, err := callerCred(tid)
 	// TOCTOU: what was read from /proc is the caller's only if it is
 	// still waiting for this answer (its pid cannot have been reused).
 	if !platform.NotifIDValid(fd, n.ID) {
 		return
 	}
-	v := c.check(call, project, int(n.Pid), n.Data.Nr)
-	if !v.allow {
-		_ = platform.NotifSend(fd, &platform.SeccompNotifResp{ID: n.ID, Error: -int32(v.errno)})
-		return
-	}
-	if v.partial > 0 {
-		c.grantPartial(fd, n, call, v)
-		return
-	}
-	if err := platform.NotifSend(fd, &cont); err != nil {
-		c.drop(v.pending)
-	}
-}
-
-// grantPartial makes the smaller segment for the caller and answers its
-// shmget with the new id.
-func (c *ipcChecker) grantPartial(fd uintptr, n *platform.SeccompNotif, call platform.IpcCall, v ipcVerdict) {
-	uid, gid, err := procEffectiveIDs(int(n.Pid))
-	if err != nil || !platform.NotifIDValid(fd, n.ID) {
-		c.drop(v.pending)
-		_ = platform.NotifSend(fd, &platform.SeccompNotifResp{ID: n.ID, Error: -int32(unix.ENOSPC)})
-		return
-	}
-	id, err := c.shm.create(call.Key, v.partial, call.Flags, uid, gid)
 	if err != nil {
-		c.drop(v.pending)
-		errno, ok := err.(unix.Errno)
-		if !ok {
-			c.logf("ipc: partial shmget: %v", err)
-			errno = unix.ENOSPC
-		}
-		_ = platform.NotifSend(fd, &platform.SeccompNotifResp{ID: n.ID, Error: -int32(errno)})
+		c.callLog.printf("ipc: %sget: %v", call.Kind, err)
+		fail(unix.ENOSPC)
 		return
 	}
-	// Claim the grant for this segment now, while it is the only one
-	// zoneadmd made that nobody has claimed.
-	if _, err := c.reconcile(platform.IpcShm); err != nil {
-		c.logf("%v", err)
+	exists := call.Key != 0 && keyExists(ents, call.Key)
+	// A key can come and go between the table read and the making: each
+	// turn either answers or learns the key's new state. A zone that
+	// keeps flipping one key gets ENOSPC after a few turns.
+	for turn := 0; turn < 4; turn++ {
+		if exists {
+			if call.Flags&unix.IPC_EXCL != 0 {
+				fail(unix.EEXIST)
+				return
+			}
+			id, err := c.maker.do(ipcMakeReq{kind: call.Kind, key: call.Key, size: call.Size,
+				flags: call.Flags &^ (unix.IPC_CREAT | unix.IPC_EXCL), cred: cred, lookup: true})
+			if err == unix.ENOENT {
+				exists = false // removed meanwhile: a creation after all
+				continue
+			}
+			c.answer(fd, n.ID, id, err)
+			return
+		}
+		v := c.check(call, project)
+		if !v.allow {
+			fail(v.errno)
+			return
+		}
+		flags := call.Flags | unix.IPC_CREAT
+		if call.Key != 0 {
+			flags |= unix.IPC_EXCL
+		}
+		id, err := c.maker.do(ipcMakeReq{kind: call.Kind, key: call.Key, size: v.size, flags: flags, cred: cred})
+		if err != nil {
+			// The call failed: the grant is settled by giving it back.
+			c.release(call.Kind, v.charged)
+			if err == unix.EEXIST && call.Key != 0 && call.Flags&unix.IPC_EXCL == 0 {
+				exists = true // made meanwhile: a lookup after all
+				continue
+			}
+			c.answer(fd, n.ID, 0, err)
+			return
+		}
+		// The object exists: the grant is settled as its charge, in
+		// the table's accounting and in ipc.json before the caller can
+		// hand the id on.
+		c.made[call.Kind][int64(id)] = v.charged
+		if _, err := c.reconcile(call.Kind); err != nil {
+			c.logf("%v", err)
+		}
+		c.saveState()
+		if err := platform.NotifSend(fd, &platform.SeccompNotifResp{ID: n.ID, Val: int64(id)}); err != nil {
+			// The caller is gone: nobody holds the id, so remove it;
+			// the next reconcile gives its charge back.
+			_, _ = c.maker.do(ipcMakeReq{kind: call.Kind, remove: true, id: id})
+		}
+		return
 	}
-	if err := platform.NotifSend(fd, &platform.SeccompNotifResp{ID: n.ID, Val: int64(id)}); err != nil {
-		// The caller is gone: nobody holds the id, so remove it; the
-		// next reconcile gives its charge back.
-		_ = c.shm.remove(id)
-	}
+	c.callLog.printf("ipc: %sget of key %#x in project %s refused: the key kept appearing and vanishing", call.Kind, call.Key, project)
+	fail(unix.ENOSPC)
 }
 
-// procEffectiveIDs reads a thread's effective uid and gid (the second
-// field of the Uid and Gid lines of its status).
-func procEffectiveIDs(tid int) (uint32, uint32, error) {
-	var buf [2048]byte
+// answer sends the outcome of a lookup or failed making.
+func (c *ipcChecker) answer(fd uintptr, id uint64, val int, err error) {
+	if err == nil {
+		_ = platform.NotifSend(fd, &platform.SeccompNotifResp{ID: id, Val: int64(val)})
+		return
+	}
+	errno, ok := err.(unix.Errno)
+	if !ok {
+		c.logf("ipc: %v", err)
+		errno = unix.ENOSPC
+	}
+	_ = platform.NotifSend(fd, &platform.SeccompNotifResp{ID: id, Error: -int32(errno)})
+}
+
+// ipcCred is what of a caller's credentials the kernel looks at when it
+// makes or finds an IPC object: effective uid and gid (the new object's
+// creator and owner) and the groups (access to an existing one).
+type ipcCred struct {
+	uid, gid uint32
+	groups   []uint32
+	ipcOwner bool // CAP_IPC_OWNER in its effective set: access checks pass
+}
+
+// callerCred reads a thread's credentials from its status (host ids).
+func callerCred(tid int) (ipcCred, error) {
+	var buf [4096]byte
 	b, err := readProcFile("/proc/"+strconv.Itoa(tid)+"/status", buf[:])
 	if err != nil {
-		return 0, 0, err
+		return ipcCred{}, fmt.Errorf("caller %d: %w", tid, err)
 	}
-	var ids [2]uint32
+	st := string(b)
+	var cr ipcCred
 	for i, k := range []string{"Uid", "Gid"} {
-		f := statusFields(string(b), k)
+		f := statusFields(st, k)
 		if len(f) < 2 {
-			return 0, 0, fmt.Errorf("/proc/%d/status: no %s line", tid, k)
+			return ipcCred{}, fmt.Errorf("/proc/%d/status: no %s line", tid, k)
 		}
 		n, err := strconv.ParseUint(f[1], 10, 32)
 		if err != nil {
-			return 0, 0, fmt.Errorf("/proc/%d/status: %s: %w", tid, k, err)
+			return ipcCred{}, fmt.Errorf("/proc/%d/status: %s: %w", tid, k, err)
 		}
-		ids[i] = uint32(n)
+		if i == 0 {
+			cr.uid = uint32(n)
+		} else {
+			cr.gid = uint32(n)
+		}
 	}
-	return ids[0], ids[1], nil
+	for _, g := range statusFields(st, "Groups") {
+		n, err := strconv.ParseUint(g, 10, 32)
+		if err != nil {
+			return ipcCred{}, fmt.Errorf("/proc/%d/status: Groups: %w", tid, err)
+		}
+		cr.groups = append(cr.groups, uint32(n))
+	}
+	if f := statusFields(st, "CapEff"); len(f) > 0 {
+		caps, err := strconv.ParseUint(f[0], 16, 64)
+		if err != nil {
+			return ipcCred{}, fmt.Errorf("/proc/%d/status: CapEff: %w", tid, err)
+		}
+		cr.ipcOwner = caps&(1<<unix.CAP_IPC_OWNER) != 0
+	}
+	return cr, nil
 }
 
 // statusFields are the fields of the "key:" line of a /proc/PID/status
@@ -664,30 +760,35 @@ func statusFields(status, key string) []string {
 	return nil
 }
 
-// shmCreator makes System V shared memory segments in a zone's IPC
-// namespace from one OS thread that entered it and never leaves: the
-// thread is thrown away with its goroutine when the creator closes.
-type shmCreator struct {
-	reqs chan shmReq
+// ipcMaker makes and finds System V IPC objects in a zone's IPC namespace
+// from one OS thread that entered it and never leaves: the thread is
+// thrown away with its goroutine when the maker closes. For each call it
+// takes the caller's effective ids and groups (setresuid and friends act
+// on the calling thread only), so the kernel records the caller as
+// creator and owner and checks access as it would for the caller.
+type ipcMaker struct {
+	reqs chan ipcMakeReq
 }
 
-type shmReq struct {
-	remove   bool
-	id       int
-	key      int32
-	size     uint64
-	flags    int32
-	uid, gid uint32
-	reply    chan shmResult
+type ipcMakeReq struct {
+	kind   platform.IpcKind
+	key    int32
+	size   uint64 // shm bytes, sem nsems
+	flags  int32
+	cred   ipcCred
+	lookup bool // find, never make
+	remove bool // IPC_RMID id, as zoneadmd
+	id     int
+	reply  chan ipcMakeResult
 }
 
-type shmResult struct {
+type ipcMakeResult struct {
 	id  int
 	err error
 }
 
-func newShmCreator(ipcNS *os.File) (*shmCreator, error) {
-	sc := &shmCreator{reqs: make(chan shmReq)}
+func newIPCMaker(ipcNS *os.File) (*ipcMaker, error) {
+	m := &ipcMaker{reqs: make(chan ipcMakeReq)}
 	ready := make(chan error, 1)
 	go func() {
 		runtime.LockOSThread() // never unlocked: the thread stays in the zone's namespace
@@ -695,52 +796,135 @@ func newShmCreator(ipcNS *os.File) (*shmCreator, error) {
 			ready <- fmt.Errorf("enter the zone's ipc namespace: %w", err)
 			return
 		}
+		own, err := unix.Getgroups()
+		if err != nil {
+			ready <- fmt.Errorf("own groups: %w", err)
+			return
+		}
 		ready <- nil
-		for r := range sc.reqs {
-			r.reply <- sc.serve(r)
+		for r := range m.reqs {
+			res, ok := m.serve(r, own)
+			r.reply <- res
+			if !ok {
+				// Still in the caller's credentials: this thread must
+				// serve nobody else. Later requests fail.
+				for r := range m.reqs {
+					r.reply <- ipcMakeResult{err: errors.New("ipc maker: lost its credentials")}
+				}
+				return
+			}
 		}
 	}()
 	if err := <-ready; err != nil {
 		return nil, err
 	}
-	return sc, nil
+	return m, nil
 }
 
-func (sc *shmCreator) serve(r shmReq) shmResult {
+// setThreadCred changes the calling thread's groups, egid and euid (raw
+// system calls: Go's wrappers change every thread of the process).
+func setThreadCred(groups []uint32, gid, uid uint32) error {
+	var p unsafe.Pointer
+	if len(groups) > 0 {
+		p = unsafe.Pointer(&groups[0])
+	}
+	if _, _, e := unix.RawSyscall(unix.SYS_SETGROUPS, uintptr(len(groups)), uintptr(p), 0); e != 0 {
+		return fmt.Errorf("setgroups: %w", e)
+	}
+	if _, _, e := unix.RawSyscall(unix.SYS_SETRESGID, ^uintptr(0), uintptr(gid), ^uintptr(0)); e != 0 {
+		return fmt.Errorf("setresgid: %w", e)
+	}
+	if _, _, e := unix.RawSyscall(unix.SYS_SETRESUID, ^uintptr(0), uintptr(uid), ^uintptr(0)); e != 0 {
+		return fmt.Errorf("setresuid: %w", e)
+	}
+	return nil
+}
+
+// restoreThreadCred takes back zoneadmd's own ids: the euid first, which
+// gives back the capabilities the other two need.
+func restoreThreadCred(own []int) error {
+	if _, _, e := unix.RawSyscall(unix.SYS_SETRESUID, ^uintptr(0), 0, ^uintptr(0)); e != 0 {
+		return fmt.Errorf("setresuid: %w", e)
+	}
+	if _, _, e := unix.RawSyscall(unix.SYS_SETRESGID, ^uintptr(0), 0, ^uintptr(0)); e != 0 {
+		return fmt.Errorf("setresgid: %w", e)
+	}
+	gs := make([]uint32, len(own))
+	for i, g := range own {
+		gs[i] = uint32(g)
+	}
+	var p unsafe.Pointer
+	if len(gs) > 0 {
+		p = unsafe.Pointer(&gs[0])
+	}
+	if _, _, e := unix.RawSyscall(unix.SYS_SETGROUPS, uintptr(len(gs)), uintptr(p), 0); e != 0 {
+		return fmt.Errorf("setgroups: %w", e)
+	}
+	return nil
+}
+
+// serve carries out one request; ok is false when the thread could not
+// take back its own credentials.
+func (m *ipcMaker) serve(r ipcMakeReq, own []int) (ipcMakeResult, bool) {
 	if r.remove {
-		_, err := unix.SysvShmCtl(r.id, unix.IPC_RMID, nil)
-		return shmResult{err: err}
+		var err error
+		switch r.kind {
+		case platform.IpcShm:
+			_, err = unix.SysvShmCtl(r.id, unix.IPC_RMID, nil)
+		case platform.IpcSem:
+			if _, _, e := unix.Syscall6(unix.SYS_SEMCTL, uintptr(r.id), 0, unix.IPC_RMID, 0, 0, 0); e != 0 {
+				err = e
+			}
+		case platform.IpcMsg:
+			if _, _, e := unix.Syscall(unix.SYS_MSGCTL, uintptr(r.id), unix.IPC_RMID, 0); e != 0 {
+				err = e
+			}
+		}
+		return ipcMakeResult{err: err}, true
 	}
-	id, err := unix.SysvShmGet(int(r.key), int(r.size), int(r.flags))
-	if err != nil {
-		return shmResult{err: err}
+	// A lookup by a caller whose access checks pass anyway is made as
+	// zoneadmd: the caller's uid alone would lose CAP_IPC_OWNER.
+	switchCred := !(r.lookup && r.cred.ipcOwner)
+	if switchCred {
+		if err := setThreadCred(r.cred.groups, r.cred.gid, r.cred.uid); err != nil {
+			if rerr := restoreThreadCred(own); rerr != nil {
+				return ipcMakeResult{err: rerr}, false
+			}
+			return ipcMakeResult{err: fmt.Errorf("take the caller's ids: %w", err)}, true
+		}
 	}
-	var ds unix.SysvShmDesc
-	if _, err = unix.SysvShmCtl(id, unix.IPC_STAT, &ds); err == nil {
-		ds.Perm.Uid, ds.Perm.Gid = r.uid, r.gid
-		_, err = unix.SysvShmCtl(id, unix.IPC_SET, &ds)
+	var nr uintptr
+	a1 := uintptr(r.size)
+	a2 := uintptr(uint32(r.flags))
+	switch r.kind {
+	case platform.IpcShm:
+		nr = unix.SYS_SHMGET
+	case platform.IpcSem:
+		nr = unix.SYS_SEMGET
+	case platform.IpcMsg:
+		nr, a1, a2 = unix.SYS_MSGGET, uintptr(uint32(r.flags)), 0
 	}
-	if err != nil {
-		_, _ = unix.SysvShmCtl(id, unix.IPC_RMID, nil)
-		return shmResult{err: err}
+	id, _, e := unix.Syscall(nr, uintptr(uint32(r.key)), a1, a2)
+	res := ipcMakeResult{id: int(id)}
+	if e != 0 {
+		res = ipcMakeResult{err: e}
 	}
-	return shmResult{id: id}
+	if switchCred {
+		if err := restoreThreadCred(own); err != nil {
+			return res, false
+		}
+	}
+	return res, true
 }
 
-func (sc *shmCreator) create(key int32, size uint64, flags int32, uid, gid uint32) (int, error) {
-	reply := make(chan shmResult, 1)
-	sc.reqs <- shmReq{key: key, size: size, flags: flags, uid: uid, gid: gid, reply: reply}
-	r := <-reply
-	return r.id, r.err
+func (m *ipcMaker) do(r ipcMakeReq) (int, error) {
+	r.reply = make(chan ipcMakeResult, 1)
+	m.reqs <- r
+	res := <-r.reply
+	return res.id, res.err
 }
 
-func (sc *shmCreator) remove(id int) error {
-	reply := make(chan shmResult, 1)
-	sc.reqs <- shmReq{remove: true, id: id, reply: reply}
-	return (<-reply).err
-}
-
-func (sc *shmCreator) close() { close(sc.reqs) }
+func (m *ipcMaker) close() { close(m.reqs) }
 
 // tick reconciles every kind and saves the attribution.
 func (c *ipcChecker) tick() {
@@ -750,23 +934,30 @@ func (c *ipcChecker) tick() {
 			c.logf("%v", err)
 		}
 	}
-	if c.dirty && c.state != "" {
-		var recs []ipcRecord
-		for k := range c.known {
-			for id, o := range c.known[k] {
-				recs = append(recs, ipcRecord{ipcID: id, Project: o.project})
-			}
-		}
-		b, err := json.Marshal(recs)
-		if err == nil {
-			err = pathrs.WriteFileAtomic(c.state, b, 0o600)
-		}
-		if err != nil {
-			c.logf("ipc: record attribution: %v", err)
-		} else {
-			c.dirty = false
+	c.saveState()
+}
+
+// saveState records in ipc.json which project each object is charged to,
+// for the zoneadmd after this one.
+func (c *ipcChecker) saveState() {
+	if !c.dirty || c.state == "" {
+		return
+	}
+	var recs []ipcRecord
+	for k := range c.known {
+		for id, o := range c.known[k] {
+			recs = append(recs, ipcRecord{ipcID: id, Project: o.project})
 		}
 	}
+	b, err := json.Marshal(recs)
+	if err == nil {
+		err = pathrs.WriteFileAtomic(c.state, b, 0o600)
+	}
+	if err != nil {
+		c.logf("ipc: record attribution: %v", err)
+		return
+	}
+	c.dirty = false
 }
 
 // ipcRecord is one object's project in ipc.json.
@@ -798,8 +989,8 @@ func (c *ipcChecker) loadState(path string) {
 // run serves the listener until stop is closed or the zone is gone. The
 // caller ticks once first, so the totals are whole before anyone asks.
 //
-// It reconciles every second only while that has work to do (grants not
-// yet matched to an object, an attribution not yet recorded): the tables
+// It reconciles every second only while that has work to do (an
+// attribution not yet recorded): the tables
 // are read anyway at every check and, through requestTick, at every usage
 // query, so a zone at rest does not wake zoneadmd.
 func (c *ipcChecker) run(listener *os.File, stop <-chan struct{}, stopFd int) {
@@ -811,7 +1002,7 @@ func (c *ipcChecker) run(listener *os.File, stop <-chan struct{}, stopFd int) {
 			pfd = append(pfd, unix.PollFd{Fd: int32(c.wakeR.Fd()), Events: unix.POLLIN})
 		}
 		timeout := 1000
-		if c.wakeR != nil && len(c.pending) == 0 && !c.dirty {
+		if c.wakeR != nil && !c.dirty {
 			timeout = -1
 		}
 		_, err := unix.Poll(pfd, timeout)
@@ -885,48 +1076,6 @@ func (c *ipcChecker) requestTick(wait time.Duration) {
 	case <-done:
 	case <-t.C:
 	}
-}
-
-// madeBy tells whether pid (a creator pid of the table) is the process of
-// the granted call's thread. Reading the thread's Tgid is the dearest step
-// of a check, so it is skipped when the thread leads its process.
-func (p *ipcPending) madeBy(pid int) bool {
-	if pid == p.tid {
-		return true
-	}
-	if p.tgid == 0 {
-		p.tgid = procTgid(p.tid)
-	}
-	return p.tgid == pid
-}
-
-// syscallReturned tells whether thread tid has left system call nr: it is
-// gone, running, or in another call. Still in nr means not yet, or in a
-// new call of the same kind, which its own notification settles. A thread
-// that cannot be read counts as not yet (pendingTTL settles it).
-func syscallReturned(tid int, nr int32) bool {
-	var buf [256]byte
-	b, err := readProcFile("/proc/"+strconv.Itoa(tid)+"/syscall", buf[:])
-	if err != nil {
-		return err == unix.ENOENT || err == unix.ESRCH
-	}
-	f, _, _ := strings.Cut(strings.TrimSpace(string(b)), " ")
-	n, err := strconv.ParseInt(f, 10, 64)
-	return err != nil || n != int64(nr)
-}
-
-// procTgid is the process a thread belongs to (its creator pid in the
-// sysvipc tables).
-func procTgid(tid int) int {
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(tid) + "/status")
-	if err != nil {
-		return 0
-	}
-	if f := statusFields(string(b), "Tgid"); len(f) > 0 {
-		n, _ := strconv.Atoi(f[0])
-		return n
-	}
-	return 0
 }
 
 // cgroupProject finds the project of pid from /proc/PID/cgroup: the first
@@ -1012,39 +1161,41 @@ func zoneCgroupRels(dirs []string) []string {
 //
 // It is called at every IPC check, so the zone decides how often: a file
 // rewritten with the same bytes is not parsed again and keeps its first
-// mtime (nothing to re-apply), and its bad lines are logged once per
-// change of content, at most maxWarnings of them, escaped.
-func zoneProjectsReader(zoneRoot string, logf func(string, ...any)) func() (limits.Projects, time.Time) {
+// version (nothing to re-apply), and its bad lines are logged once per
+// change of content, at most maxWarnings of them, escaped. The version
+// counts changes of content, so two edits within one second (an mtime's
+// seconds) are two versions.
+func zoneProjectsReader(zoneRoot string, logf func(string, ...any)) func() (limits.Projects, uint64) {
 	var (
 		mu     sync.Mutex
 		key    projFileKey
 		sum    [32]byte
 		cached limits.Projects
-		mtime  time.Time
+		gen    uint64
 		valid  bool
 	)
-	return func() (limits.Projects, time.Time) {
+	return func() (limits.Projects, uint64) {
 		mu.Lock()
 		defer mu.Unlock()
 		rfd, err := unix.Open(zoneRoot, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 		if err != nil {
-			return limits.DefaultProjects(), time.Time{}
+			return defaultsAt(&valid, &gen)
 		}
 		defer unix.Close(rfd)
 		b, st, err := pathrs.ReadZoneFileAt(rfd, "/etc/project", pathrs.ZoneDBMax)
 		if err != nil {
 			// The project watch and ready report why; this check runs
 			// on every IPC call and stays quiet.
-			return limits.DefaultProjects(), time.Time{}
+			return defaultsAt(&valid, &gen)
 		}
 		k := projFileKey{dev: st.Dev, ino: st.Ino, size: st.Size, mtime: st.Mtim.Nano(), ctim: st.Ctim.Nano()}
 		if valid && k == key {
-			return cached, mtime
+			return cached, gen
 		}
 		h := sha256.Sum256(b)
 		if valid && h == sum {
 			key = k
-			return cached, mtime
+			return cached, gen
 		}
 		ps, errs := limits.ParseProjects(bytes.NewReader(b), "/etc/project")
 		msgs := make([]string, len(errs))
@@ -1054,8 +1205,9 @@ func zoneProjectsReader(zoneRoot string, logf func(string, ...any)) func() (limi
 		for _, m := range boundWarnings(msgs) {
 			logf("ipc: %s", m)
 		}
-		key, sum, cached, mtime, valid = k, h, ps, time.Unix(st.Mtim.Unix()), true
-		return ps, mtime
+		key, sum, cached, valid = k, h, ps, true
+		gen++
+		return ps, gen
 	}
 }
 
@@ -1064,4 +1216,15 @@ type projFileKey struct {
 	dev, ino    uint64
 	size        int64
 	mtime, ctim int64
+}
+
+// defaultsAt is the projects reader's answer when the zone has no
+// readable /etc/project: the defaults, as a version of their own.
+func defaultsAt(valid *bool, gen *uint64) (limits.Projects, uint64) {
+	if *valid {
+		// From a file to none: the limits change back to the defaults.
+		*valid = false
+		*gen++
+	}
+	return limits.DefaultProjects(), *gen
 }

@@ -8,7 +8,6 @@ import (
 	"strconv"
 	"strings"
 	"testing"
-	"time"
 	"zonetop/internal/platform"
 	"zonetop/internal/ztest"
 	"zonetop/limits"
@@ -146,7 +145,12 @@ func startFilteredThread(t testing.TB, rctls map[string]string, projects limits.
 		t.Fatal(err)
 	}
 	ft.checker.projOf = func(int) string { return "P1" }
-	ft.checker.projects = func() (limits.Projects, time.Time) { return projects, time.Time{} }
+	ft.checker.projects = func() (limits.Projects, uint64) { return projects, 1 }
+	ns, err := os.Open("/proc/self/task/" + strconv.Itoa(s.tid) + "/ns/ipc")
+	ztest.Must(t, err)
+	ft.checker.maker, err = newIPCMaker(ns)
+	ns.Close()
+	ztest.Must(t, err)
 	ft.checker.tick()
 	ft.stopR, ft.stopW, err = os.Pipe()
 	ztest.Must(t, err)

@@ -89,12 +89,19 @@ func (d *zoneadmd) startIPCCheck() error {
 	ch.projOf = func(pid int) string { return cgroupProject(pid, rels) }
 	ch.projects = zoneProjectsReader(filepath.Join(spec.Zonepath, "root"), log.Printf)
 	ch.loadState(filepath.Join(d.dir, "ipc.json"))
-	if ns, err := os.Open("/proc/" + strconv.Itoa(st.ZschedPid) + "/ns/ipc"); err == nil {
-		ch.shm, err = newShmCreator(ns)
+	// Every granted object is made by zoneadmd: without the maker no
+	// creation could be counted, so the check does not start.
+	ns, err := os.Open("/proc/" + strconv.Itoa(st.ZschedPid) + "/ns/ipc")
+	if err == nil {
+		ch.maker, err = newIPCMaker(ns)
 		ns.Close()
-		if err != nil {
-			log.Printf("ipc: partial shm grants refuse whole: %v", err)
-		}
+	}
+	if err != nil {
+		ch.close()
+		return fail(fmt.Errorf("object maker: %w", err))
+	}
+	if d.hub != nil {
+		ch.notice = d.hub.Notice
 	}
 	s.checker = ch
 	// Count what the zone already holds (an adopted zone) before the

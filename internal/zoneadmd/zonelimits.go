@@ -609,6 +609,14 @@ func (d *zoneadmd) setRctl(ch *api.RctlChange) error {
 			}
 		}
 	}
+	ipcProject := ""
+	if ch.Level == "project" {
+		ipcProject = ch.Project
+	}
+	ipc, err := d.ipcLiveCheck(ch.Level, ipcProject, ch.Name, vs)
+	if err != nil {
+		return err
+	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	switch ch.Level {
@@ -658,10 +666,25 @@ func (d *zoneadmd) setRctl(ch *api.RctlChange) error {
 		if err := d.applyIPC(l.rctls); err != nil {
 			return err
 		}
+		if ipc != nil {
+			ipc.setLive("", ch.Name, vs)
+		}
 		d.mu.Lock()
 		d.spec.Rctls = map[string]uint64{}
 		for k, v := range l.rctls {
 			d.spec.Rctls[k] = v
+		}
+		if isIPCRctl(ch.Name) {
+			// The check of a zoneadmd started after this one (the
+			// keeper's) takes its caps from here.
+			if d.spec.IPCRctls == nil {
+				d.spec.IPCRctls = map[string]string{}
+			}
+			if len(vs) > 0 {
+				d.spec.IPCRctls[ch.Name] = rctl.FormatValues(vs)
+			} else {
+				delete(d.spec.IPCRctls, ch.Name)
+			}
 		}
 		if b, err := jsonIndent(d.spec); err == nil {
 			_ = pathrs.WriteFileAtomic(filepath.Join(d.dir, "spec.json"), b, 0o600)
@@ -677,6 +700,9 @@ func (d *zoneadmd) setRctl(ch *api.RctlChange) error {
 			return fmt.Errorf("project %q is not in the zone's /etc/project", ch.Project)
 		}
 		SetProjectAttr(p, ch.Name, vs)
+		if ipc != nil {
+			ipc.setLive(p.Name, ch.Name, vs)
+		}
 		g := l.groups[p.Name]
 		if g == nil {
 			return nil // written when its cgroup is made (groupOf)
@@ -684,6 +710,51 @@ func (d *zoneadmd) setRctl(ch *api.RctlChange) error {
 		return g.Apply(resourcesOf(rctl.LevelProject, projectRctlValues(p), l.zoneCap()))
 	}
 	return fmt.Errorf("set-rctl: level %q: want zone or project", ch.Level)
+}
+
+// isIPCRctl tells the System V IPC controls, which the IPC check
+// enforces (beside the kernel's namespace sysctls for zone caps).
+func isIPCRctl(name string) bool {
+	_, r, _ := strings.Cut(name, ".")
+	return slices.Contains(ipcRctls, r)
+}
+
+// ipcLiveCheck is the IPC check's say in a live change of a zone cap
+// (project "") or project limit: a value below what the zone or project
+// holds now is refused, naming both, since the check could only stand by
+// while the total stays above its limit. It returns the checker the
+// change goes to once applied elsewhere, nil when there is none.
+func (d *zoneadmd) ipcLiveCheck(level, project, name string, vs []rctl.Value) (*ipcChecker, error) {
+	if level != "zone" && level != "project" || !isIPCRctl(name) {
+		return nil, nil
+	}
+	d.mu.Lock()
+	s := d.ipc
+	d.mu.Unlock()
+	if s == nil {
+		return nil, nil
+	}
+	c := s.checker
+	lim, ok := Privileged(name, vs)
+	if !ok {
+		return c, nil
+	}
+	// The totals as of now, removals included.
+	c.requestTick(time.Second)
+	_, r, _ := strings.Cut(name, ".")
+	n, holder := c.zone, "zone "+d.name
+	if project != "" {
+		var found bool
+		if n, found = c.zone.Lookup(project); !found {
+			return c, nil
+		}
+		holder = "project " + project
+	}
+	if used := n.Usage(rctl.Resource(r)).Used; lim < used {
+		return nil, fmt.Errorf("%w: %s %d is below the %d %s holds now; remove objects (ipcrm) first or set at least %d",
+			api.ErrConflict, name, lim, used, holder, used)
+	}
+	return c, nil
 }
 
 // setProjectAttr replaces (or, with no values, removes) an rctl attribute
