@@ -189,22 +189,6 @@ func TestUninstallCancelled(t *testing.T) {
 	}
 }
 
-func TestUnescapeMountinfo(t *testing.T) {
-	for in, want := range map[string]string{
-		`/a/b`:           "/a/b",
-		`/with\040space`: "/with space",
-		`/tab\011nl\012`: "/tab\tnl\n",
-		`/back\134slash`: `/back\slash`,
-		`/short\04`:      `/short\04`,
-		`/not\999octal`:  `/not\999octal`,
-		`/end\`:          `/end\`,
-	} {
-		if got := unescapeMountinfo(in); got != want {
-			t.Errorf("%q: got %q, want %q", in, got, want)
-		}
-	}
-}
-
 func BenchmarkInstallSparse(b *testing.B) {
 	installNeedRoot(b)
 	dir := b.TempDir()

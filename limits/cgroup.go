@@ -13,6 +13,7 @@ import (
 	"sync"
 	"syscall"
 	"time"
+	"zonetop/internal/mountinfo"
 	"zonetop/internal/testhook"
 	"zonetop/rctl"
 
@@ -337,30 +338,22 @@ func ParseProcCgroup(r io.Reader) (Parent, error) {
 // mountRoots maps each mounted controller ("" for cgroup2) to the root of
 // the hierarchy its mount shows.
 func mountRoots() (map[string]string, error) {
-	data, err := os.ReadFile("/proc/thread-self/mountinfo")
+	mounts, err := mountinfo.Self()
 	if err != nil {
 		return nil, err
 	}
 	out := map[string]string{}
 	forced, _, isForced := TestCgroup2()
-	for _, line := range strings.Split(string(data), "\n") {
-		pre, post, ok := strings.Cut(line, " - ")
-		if !ok {
-			continue
-		}
-		pf, qf := strings.Fields(pre), strings.Fields(post)
-		if len(pf) < 5 || len(qf) < 3 {
-			continue
-		}
-		switch qf[0] {
+	for _, m := range mounts {
+		switch m.FSType {
 		case "cgroup2":
 			// Under TestCgroup2Env only the forced mount's tree counts.
-			if !isForced || pf[4] == forced {
-				out[""] = pf[3]
+			if !isForced || m.MountPoint == forced {
+				out[""] = m.Root
 			}
 		case "cgroup":
-			for _, o := range strings.Split(qf[2], ",") {
-				out[o] = pf[3]
+			for _, o := range strings.Split(m.Super, ",") {
+				out[o] = m.Root
 			}
 		}
 	}

@@ -80,7 +80,7 @@ func TestImportRules(t *testing.T) {
 		"internal/ztest":    {"internal/testhook"},
 		"internal/testhook": nil,
 		"zones":             {"api", "internal/pathrs"},
-		"limits":            {"rctl", "api", "internal/testhook"},
+		"limits":            {"rctl", "api", "internal/testhook", "internal/mountinfo"},
 	}
 	for p, allowed := range leaves {
 		d, ok := all[p]

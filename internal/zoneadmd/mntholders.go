@@ -6,7 +6,7 @@ import (
 	"strconv"
 	"strings"
 	"unsafe"
-	"zonetop/limits/cgroups"
+	"zonetop/internal/mountinfo"
 
 	"golang.org/x/sys/unix"
 )
@@ -105,12 +105,11 @@ func (ns *mntNS) holders() []string {
 	}
 	// A bind mount of the namespace file shows in the host's mount table
 	// as an nsfs mount whose root is "mnt:[INODE]".
-	if b, err := os.ReadFile("/proc/self/mountinfo"); err == nil {
+	if es, err := mountinfo.Read("/proc/self/mountinfo"); err == nil {
 		want := "mnt:[" + strconv.FormatUint(ns.Ino, 10) + "]"
-		for _, line := range strings.Split(string(b), "\n") {
-			f := strings.Fields(line)
-			if len(f) > 4 && f[3] == want {
-				out = append(out, "a bind mount of it at "+cgroups.UnescapeMount(f[4]))
+		for _, e := range es {
+			if e.Root == want {
+				out = append(out, "a bind mount of it at "+e.MountPoint)
 			}
 		}
 	}

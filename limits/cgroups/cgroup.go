@@ -1,7 +1,6 @@
 package cgroups
 
 import (
-	"bufio"
 	"errors"
 	"fmt"
 	"log"
@@ -14,6 +13,7 @@ import (
 	"syscall"
 	"time"
 	"zonetop/internal/configs"
+	"zonetop/internal/mountinfo"
 	"zonetop/internal/pidfd"
 	"zonetop/limits"
 
@@ -44,45 +44,25 @@ type CgroupHier struct {
 // on a pure v2 host.
 func CgroupHierarchies() ([]CgroupHier, error) {
 	forced, _, isForced := limits.TestCgroup2()
-	self, err := os.ReadFile("/proc/self/cgroup")
+	f, err := os.Open("/proc/self/cgroup")
 	if err != nil {
 		return nil, fmt.Errorf("cgroups: %w", err)
 	}
-	byCtl := map[string]string{}
-	for _, line := range strings.Split(strings.TrimSpace(string(self)), "\n") {
-		parts := strings.SplitN(line, ":", 3)
-		if len(parts) != 3 {
-			continue
-		}
-		if parts[1] == "" {
-			byCtl[""] = parts[2]
-			continue
-		}
-		for _, c := range strings.Split(parts[1], ",") {
-			byCtl[c] = parts[2]
-		}
+	self, err := limits.ParseProcCgroup(f)
+	f.Close()
+	if err != nil {
+		return nil, fmt.Errorf("cgroups: /proc/self/cgroup: %w", err)
 	}
-	mi, err := os.Open("/proc/thread-self/mountinfo")
+	byCtl := self.V1
+	byCtl[""] = self.V2
+	mounts, err := mountinfo.Self()
 	if err != nil {
 		return nil, fmt.Errorf("cgroups: %w", err)
 	}
-	defer mi.Close()
 	var v1, v2 []CgroupHier
 	seen := map[string]bool{}
-	sc := bufio.NewScanner(mi)
-	for sc.Scan() {
-		f := strings.Fields(sc.Text())
-		sep := -1
-		for i, x := range f {
-			if x == "-" {
-				sep = i
-				break
-			}
-		}
-		if sep < 0 || len(f) < sep+4 || len(f) < 5 {
-			continue
-		}
-		fstype, mnt, mroot := f[sep+1], UnescapeMount(f[4]), f[3]
+	for _, m := range mounts {
+		fstype, mnt, mroot := m.FSType, m.MountPoint, m.Root
 		switch fstype {
 		case "cgroup2":
 			if isForced && mnt != forced {
@@ -95,7 +75,7 @@ func CgroupHierarchies() ([]CgroupHier, error) {
 				continue
 			}
 			var ctls []string
-			for _, o := range strings.Split(f[sep+3], ",") {
+			for _, o := range strings.Split(m.Super, ",") {
 				for _, want := range zoneCgroupControllers {
 					if o == want {
 						ctls = append(ctls, o)
@@ -117,10 +97,6 @@ func CgroupHierarchies() ([]CgroupHier, error) {
 		return v2[:1], nil
 	}
 	return nil, errors.New("cgroups: no cgroup hierarchy mounted")
-}
-
-func UnescapeMount(s string) string {
-	return strings.NewReplacer(`\040`, " ", `\011`, "\t", `\012`, "\n", `\134`, `\`).Replace(s)
 }
 
 // zoneCgroups are the directories of one zone's cgroup, one per hierarchy.
