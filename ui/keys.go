@@ -104,7 +104,7 @@ func DefaultKeyMap() *KeyMap {
 		Filter:  key.NewBinding(key.WithKeys("/"), key.WithHelp("/", "filter (regex, !not)")),
 		Sort:    key.NewBinding(key.WithKeys("s"), key.WithHelp("s", "sort, or ⇧N I T C…")),
 		Reverse: key.NewBinding(key.WithKeys("o"), key.WithHelp("o", "reverse")),
-		Command: key.NewBinding(key.WithKeys(":"), key.WithHelp(":", "command")),
+		Command: key.NewBinding(key.WithKeys(":"), key.WithHelp(":", "command (↑ history)")),
 		Clear:   key.NewBinding(key.WithKeys("esc"), key.WithHelp("esc", "clear filter")),
 		Pause:   key.NewBinding(key.WithKeys("p"), key.WithHelp("p", "pause")),
 		Detail:  key.NewBinding(key.WithKeys("enter"), key.WithHelp("enter", "details")),
@@ -256,10 +256,20 @@ func (m *Model) viewKeyMap() help.KeyMap {
 	case m.editor != nil:
 		l := []key.Binding{k.Save, k.Discard}
 		return viewKeys{l, [][]key.Binding{l}}
+	case m.output != nil:
+		short := []key.Binding{k.Scroll, relabel(k.PageDown, "page"), relabel(k.Home, "top"),
+			relabel(k.End, "end"), relabel(k.Command, "command"), k.DetailBack}
+		return viewKeys{short, [][]key.Binding{{k.Up, k.Down, k.PageUp, k.PageDown, k.Home, k.End}, {k.Command, k.Help, k.DetailBack, k.QuitAll}}}
 	case m.detail != nil:
 		return m.detailKeys()
 	}
 	return k
+}
+
+// relabel is b with a shorter description, for a footer that must fit.
+func relabel(b key.Binding, desc string) key.Binding {
+	b.SetHelp(b.Help().Key, desc)
+	return b
 }
 
 // detailKeys are the keys of the detail view's current tab: its own

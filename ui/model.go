@@ -99,6 +99,13 @@ type Model struct {
 	editor  *zoneEditor   // the zonecfg editor, while open
 	confirm *confirmState // a destructive action waiting for its answer
 	detail  *detailView   // a zone's detail, while open
+	output  *outputView   // a `:` command's output, when longer than a line
+
+	// history holds the `:` lines run, oldest first; histPos is where Up
+	// and Down are in it, draft the line being typed before Up.
+	history []string
+	histPos int
+	draft   string
 
 	// consoleEvents are the edits made from this console (caps, projects),
 	// for the Events tab beside the engine's own events.
@@ -269,6 +276,11 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		}
 	case commandMsg:
 		out := msg.out
+		if multiLine(out, msg.err) {
+			m.output = newOutputView(msg.line, out, msg.err)
+			m.flash = ""
+			return m, m.startRefresh()
+		}
 		if strings.TrimSpace(out) == "" && msg.err == nil {
 			// Silent success, as zonecfg and zoneadm are; say it happened.
 			out = "done: " + msg.line
@@ -332,6 +344,8 @@ func (m *Model) overlay() string {
 		return "form"
 	case m.editor != nil:
 		return "editor"
+	case m.output != nil:
+		return "output"
 	case m.detail != nil:
 		return "detail"
 	}
@@ -373,6 +387,9 @@ func (m *Model) key(msg tea.KeyPressMsg) (tea.Model, tea.Cmd) {
 	}
 	if key.Matches(msg, k.Command) {
 		return m, m.openInput(inputCommand, ":", "")
+	}
+	if m.output != nil {
+		return m.outputKey(msg)
 	}
 	if m.detail != nil {
 		return m.detailKey(msg)
@@ -442,6 +459,7 @@ func (m *Model) sortKey(msg tea.KeyPressMsg) bool {
 
 func (m *Model) openInput(mode inputMode, prompt, value string) tea.Cmd {
 	m.mode = mode
+	m.histPos, m.draft = len(m.history), ""
 	m.input.Prompt = prompt
 	m.input.SetValue(value)
 	m.input.CursorEnd()
@@ -470,6 +488,11 @@ func (m *Model) inputKey(msg tea.KeyPressMsg) (tea.Model, tea.Cmd) {
 			return m.runCommand(m.input.Value())
 		}
 		return m, nil
+	case "up", "down":
+		if m.mode == inputCommand {
+			m.historyKey(map[string]int{"up": -1, "down": 1}[msg.String()])
+			return m, nil
+		}
 	}
 	var cmd tea.Cmd
 	m.input, cmd = m.input.Update(msg)
@@ -486,6 +509,9 @@ func (m *Model) runCommand(line string) (tea.Model, tea.Cmd) {
 	switch line {
 	case "":
 		return m, nil
+	}
+	m.remember(line)
+	switch line {
 	case "q", "quit", "exit":
 		return m.askQuit()
 	case "q!":
@@ -749,6 +775,8 @@ func (m *Model) render() string {
 		top = m.form.View(w, tableH)
 	case "editor":
 		top = m.editor.View(w, tableH)
+	case "output":
+		top = m.output.View(m.c.styles, w, tableH)
 	case "detail":
 		top = m.detailBody(w, tableH)
 	default:

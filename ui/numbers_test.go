@@ -283,3 +283,95 @@ func TestGoldenDetailHelp(t *testing.T) {
 		})
 	}
 }
+
+// zoneadmList is what `:zoneadm list -cv` answers on a host with a few
+// zones: a table, more than a status line can show.
+func zoneadmList() string {
+	var b strings.Builder
+	b.WriteString("  ID NAME             STATUS      PATH                           BRAND    IP\n")
+	b.WriteString("   0 global           running     /                              native   shared\n")
+	for i := range 30 {
+		fmt.Fprintf(&b, "   - zone%02d           installed   /zones/zone%02d                   sparse   shared\n", i, i)
+	}
+	return b.String()
+}
+
+func commandModel(t *testing.T, w, h int, ran *[]string) *harness {
+	t.Helper()
+	hs := &harness{t: t, ch: make(chan tea.Msg, 64)}
+	hs.m = newModel(&fakeBackend{zones: fixtureZones()}, Options{Principal: globalAdmin, Refresh: time.Hour, Now: fixedClock,
+		Command: func(line string) (string, error) {
+			*ran = append(*ran, line)
+			if strings.HasPrefix(line, "zoneadm list") {
+				return zoneadmList(), nil
+			}
+			return "done", nil
+		}})
+	t.Cleanup(hs.m.cancel)
+	hs.update(tea.WindowSizeMsg{Width: w, Height: h})
+	hs.exec(hs.m.Init())
+	hs.wait("web01")
+	return hs
+}
+
+// A command's output longer than a line opens in a view that scrolls;
+// esc goes back to the table.
+func TestCommandOutputView(t *testing.T) {
+	var ran []string
+	h := commandModel(t, 80, 24, &ran)
+	h.send("lines 1–", append(append(keys(":"), typed("zoneadm list -cv")...), press("enter"))...)
+	h.send("zone29", press("G"))
+	if !strings.Contains(plain(h.m), ":zoneadm list -cv") || !strings.Contains(plain(h.m), "of 32") {
+		t.Fatalf("the output view:\n%s", plain(h.m))
+	}
+	h.m.Update(press("g"))
+	if !strings.Contains(plain(h.m), "global           running") {
+		t.Fatalf("g does not go back to the top:\n%s", plain(h.m))
+	}
+	h.m.Update(press("esc"))
+	if h.m.output != nil || !strings.Contains(plain(h.m), "web01") {
+		t.Fatalf("esc does not leave the output view:\n%s", plain(h.m))
+	}
+}
+
+// Up in the command line brings back earlier lines, newest first; Down
+// goes forward to what was being typed.
+func TestCommandHistory(t *testing.T) {
+	var ran []string
+	h := commandModel(t, 80, 24, &ran)
+	for _, l := range []string{"boot web01", "halt db01"} {
+		h.send("done", append(append(keys(":"), typed(l)...), press("enter"))...)
+		h.m.flash = ""
+	}
+	h.m.Update(press(":"))
+	for _, k := range typed("zo") {
+		h.m.Update(k)
+	}
+	up, down := tea.KeyPressMsg{Code: tea.KeyUp}, tea.KeyPressMsg{Code: tea.KeyDown}
+	for _, s := range []struct {
+		k    tea.Msg
+		want string
+	}{{up, "halt db01"}, {up, "boot web01"}, {up, "boot web01"}, {down, "halt db01"}, {down, "zo"}} {
+		h.m.Update(s.k)
+		if got := h.m.input.Value(); got != s.want {
+			t.Fatalf("history: %q, want %q", got, s.want)
+		}
+	}
+	h.update(up)
+	h.update(press("enter"))
+	h.until("the line from history run", func() bool { return len(ran) == 3 })
+	if ran[2] != "halt db01" {
+		t.Fatalf("ran %v", ran)
+	}
+}
+
+func TestGoldenCommandOutput(t *testing.T) {
+	for _, sz := range sizes {
+		t.Run(fmt.Sprintf("%dx%d", sz.w, sz.h), func(t *testing.T) {
+			var ran []string
+			h := commandModel(t, sz.w, sz.h, &ran)
+			h.send("zone00", append(append(keys(":"), typed("zoneadm list -cv")...), press("enter"))...)
+			golden.RequireEqual(t, plain(h.m))
+		})
+	}
+}
