@@ -506,8 +506,7 @@ func (m *Model) inputKey(msg tea.KeyPressMsg) (tea.Model, tea.Cmd) {
 // everything else goes to the Command hook, off the Update loop.
 func (m *Model) runCommand(line string) (tea.Model, tea.Cmd) {
 	line = strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(line), ":"))
-	switch line {
-	case "":
+	if line == "" {
 		return m, nil
 	}
 	m.remember(line)
