@@ -52,3 +52,20 @@ type ZoneUsage struct {
 	// Caps are the zone caps in force (rctl -> privileged value).
 	Caps map[string]uint64
 }
+
+// HostUsage is the host as a whole, as htop's meters show it: every zone
+// and the global zone's own processes together. It is what the console's
+// header shows and what the global zone's row is derived from.
+type HostUsage struct {
+	// CPUs is how many CPUs are online; CPUPct is the CPU time used since
+	// the previous sample in percent of one CPU, as a zone's CPUPct, so a
+	// host of 8 CPUs all busy reads 800.
+	CPUs   int
+	CPUPct float64
+	// MemTotal is the host's memory; MemUsed what is not available to
+	// new work (MemTotal - MemAvailable), bytes.
+	MemTotal, MemUsed uint64
+	// LWPs are every thread on the host, zones' included.
+	LWPs    uint64
+	Sampled time.Time
+}

@@ -32,6 +32,8 @@ type Engine struct {
 	// zones' zoneadmds over their sockets, or the zoneadmd this engine
 	// call runs in (a delegated user's request it received).
 	ops zoneadmd.Ops
+	// host keeps the previous /proc/stat sample, so HostUsage is a rate.
+	host hostSampler
 }
 
 // New opens the engine on the state under root.

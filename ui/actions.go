@@ -303,6 +303,11 @@ func (m *Model) onActionDone(msg actionDoneMsg) tea.Cmd {
 	if msg.err != nil {
 		m.setFlash("", msg.err)
 	} else {
+		if msg.verb == "create" {
+			// The next key the flash suggests (i) must act on the new
+			// zone, which the refresh below lists.
+			m.table.want = msg.zone
+		}
 		out := strings.TrimSpace(msg.out)
 		if out == "" {
 			out = msg.verb + " " + msg.zone + ": done"

@@ -54,6 +54,13 @@ type UsageBackend interface {
 	Usage(ctx context.Context, p api.Principal, zone string) (ZoneUsage, error)
 }
 
+// HostUsageBackend reports the host as a whole, for the header's meters
+// and the global zone's row (the host less the zones). Only a principal of
+// the global zone is asked.
+type HostUsageBackend interface {
+	HostUsage(ctx context.Context, p api.Principal) (api.HostUsage, error)
+}
+
 // ZoneUsage is one sample of a zone's usage.
 type ZoneUsage struct {
 	// CPU is the CPU the zone used since the previous sample, in CPUs

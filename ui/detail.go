@@ -121,7 +121,12 @@ func (m *Model) detailKey(msg tea.KeyPressMsg) (tea.Model, tea.Cmd) {
 	}
 	switch msg.String() {
 	case "esc", "q":
-		m.detail = nil
+		// The table's help is another list; it opens closed.
+		m.detail, m.help.ShowAll = nil, false
+		m.resize()
+		return m, nil
+	case "?":
+		m.help.ShowAll = !m.help.ShowAll
 		m.resize()
 		return m, nil
 	case "tab", "right", "L":
@@ -169,21 +174,12 @@ func (m *Model) detailBody(w, h int) string {
 		title += " " + st.StateStyle(z.State).Render(z.State)
 	}
 	bar := title + "  " + strings.Join(tabs, "")
-	if ansi.StringWidth(bar) > w {
-		// Narrow: the tab numbers stay (they are the keys), names shorten.
-		tabs = tabs[:0]
-		for i, t := range detailTabs {
-			label := fmt.Sprintf("%d %s", i+1, t[:min(4, len(t))])
-			if i == d.tab {
-				label = st.ActiveTab.Render(fmt.Sprintf("%d %s", i+1, t))
-			} else {
-				label = st.Tab.Render(label)
-			}
-			tabs = append(tabs, label)
-		}
-		bar = title + " " + strings.Join(tabs, "")
-	}
 	lines := []string{bar, ""}
+	if ansi.StringWidth(bar) > w {
+		// Narrow: the tabs take the line under the title, whole, rather
+		// than being cut to names no one can read.
+		lines = []string{title, strings.Join(tabs, "")}
+	}
 	var body []string
 	d.focusLine = -1
 	switch {
@@ -261,6 +257,10 @@ func (m *Model) usageNote(zone string) (string, *liveUsage) {
 	}
 	u := m.table.usage[zone]
 	switch {
+	case zone == globalZone:
+		// Its row is the host less the zones; it has no cgroup of
+		// zonetop's, so no caps or projects of the console's to list.
+		return "the global zone is the host: it has no zone caps; its row in the table is the host less every zone", nil
 	case u == nil:
 		return "no usage sample yet (the zone is not ready or running)", nil
 	case u.err != nil:

@@ -127,9 +127,27 @@ func (m *Model) onEditorSaved(msg editorSavedMsg) tea.Cmd {
 		return nil
 	}
 	m.editor = nil
-	m.setFlash("zonecfg "+msg.zone+": saved", nil)
+	m.setFlash(savedText(msg.zone, m.zoneState(msg.zone)), nil)
 	m.detailDirty()
 	return m.startRefresh()
+}
+
+// savedText says when a saved configuration takes effect. A zone that is
+// up keeps the platform it booted with, as on illumos, while the table
+// goes on showing what is in force; saying only "saved" would read as
+// applied.
+func savedText(zone, state string) string {
+	switch state {
+	case "running", "ready", "shutting_down", "down":
+		return "zonecfg " + zone + ": saved; " + zone + " is " + state +
+			", so it applies at its next boot (caps change now in the Caps tab)"
+	}
+	return "zonecfg " + zone + ": saved; it applies when " + zone + " boots"
+}
+
+func (m *Model) zoneState(name string) string {
+	z, _ := m.zoneByName(name)
+	return z.State
 }
 
 func (m *Model) editorKey(msg tea.KeyPressMsg) (tea.Model, tea.Cmd) {

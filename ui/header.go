@@ -4,14 +4,63 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"strconv"
 	"strings"
 	"zonetop/api"
 
 	"github.com/charmbracelet/x/ansi"
 )
 
-// headerLines is how tall the header is; mouse hit-testing depends on it.
+// headerLines is how tall the header is without the host's meters;
+// mouse hit-testing depends on it (headerHeight).
 const headerLines = 2
+
+// headerHeight is the header's height: a third line of host meters when
+// the backend reports the host and the principal may see it. It depends
+// on the backend, not on whether a sample has come yet, so the layout
+// does not jump when the first one does.
+func (m *Model) headerHeight() int {
+	if _, ok := m.backend.(HostUsageBackend); ok && m.opts.Principal.Zone == globalZone {
+		return headerLines + 1
+	}
+	return headerLines
+}
+
+// hostLine is the host as a whole, as htop's meters show it: CPU in the
+// zone rows' unit (percent of one CPU) against all the host's CPUs,
+// memory in use against the host's, and every thread.
+func (m *Model) hostLine() string {
+	st := m.c.styles
+	w := m.c.width
+	t := m.table
+	switch {
+	case t.host == nil && t.hostErr != nil:
+		return st.StatusError.Render(fit("host: "+t.hostErr.Error(), w, false))
+	case t.host == nil:
+		return st.HeaderKey.Render(fit("host: sampling…", w, false))
+	}
+	h := t.host
+	cpuFrac, memFrac := -1.0, -1.0
+	if h.CPUs > 0 {
+		cpuFrac = h.CPUPct / float64(h.CPUs*100)
+	}
+	if h.MemTotal > 0 {
+		memFrac = float64(h.MemUsed) / float64(h.MemTotal)
+	}
+	noun := "CPUs"
+	if h.CPUs == 1 {
+		noun = "CPU"
+	}
+	cpuText := fmt.Sprintf(" %.0f%% of %d %s", h.CPUPct, h.CPUs, noun)
+	memText := " " + humanBytes(h.MemUsed) + "/" + humanBytes(h.MemTotal)
+	lwpText := st.HeaderKey.Render("LWPS ") + st.HeaderVal.Render(strconv.FormatUint(h.LWPs, 10))
+	fixed := len("CPU ") + ansi.StringWidth(cpuText) + len("  MEM ") + ansi.StringWidth(memText) + 2 + ansi.StringWidth(lwpText)
+	barW := min(max((w-fixed)/2, 4), 30)
+	line := st.HeaderKey.Render("CPU ") + st.bar(cpuFrac, barW) + st.HeaderVal.Render(cpuText) +
+		st.HeaderKey.Render("  MEM ") + st.bar(memFrac, barW) + st.HeaderVal.Render(memText) +
+		"  " + lwpText
+	return fit(line, w, false)
+}
 
 // globalZone is the name the engine lists the host under.
 const globalZone = "global"
@@ -138,6 +187,9 @@ func (m *Model) header() string {
 	}
 	if line2 == "" {
 		line2 = spread(strings.Join(left, "  "), "", c.width)
+	}
+	if m.headerHeight() > headerLines {
+		return line1 + "\n" + line2 + "\n" + m.hostLine()
 	}
 	return line1 + "\n" + line2
 }

@@ -1,8 +1,10 @@
 package ui
 
 import (
+	"slices"
 	"zonetop/api"
 
+	"charm.land/bubbles/v2/help"
 	"charm.land/bubbles/v2/key"
 )
 
@@ -58,6 +60,28 @@ type KeyMap struct {
 	Apply   key.Binding
 	Persist key.Binding
 	Cancel  key.Binding
+
+	// The detail view: q goes back there, as in k9s, where the table's q
+	// quits.
+	DetailBack key.Binding
+	Tabs       key.Binding
+	Scroll     key.Binding
+	Select     key.Binding
+	QuitAll    key.Binding
+
+	// The zonecfg editor and the new-zone form.
+	Save       key.Binding
+	Discard    key.Binding
+	FieldNext  key.Binding
+	FieldPrev  key.Binding
+	Choose     key.Binding
+	Create     key.Binding
+	FormCancel key.Binding
+
+	// A focused pane: everything else goes to the zone.
+	Release    key.Binding
+	PaneScroll key.Binding
+	Detach     key.Binding
 }
 
 // sortKey binds a key to a column of the zone table.
@@ -80,7 +104,7 @@ func DefaultKeyMap() *KeyMap {
 		Filter:  key.NewBinding(key.WithKeys("/"), key.WithHelp("/", "filter (regex, !not)")),
 		Sort:    key.NewBinding(key.WithKeys("s"), key.WithHelp("s", "sort, or ⇧N I T C…")),
 		Reverse: key.NewBinding(key.WithKeys("o"), key.WithHelp("o", "reverse")),
-		Command: key.NewBinding(key.WithKeys(":"), key.WithHelp(":", "command")),
+		Command: key.NewBinding(key.WithKeys(":"), key.WithHelp(":", "command (↑ history)")),
 		Clear:   key.NewBinding(key.WithKeys("esc"), key.WithHelp("esc", "clear filter")),
 		Pause:   key.NewBinding(key.WithKeys("p"), key.WithHelp("p", "pause")),
 		Detail:  key.NewBinding(key.WithKeys("enter"), key.WithHelp("enter", "details")),
@@ -122,13 +146,31 @@ func DefaultKeyMap() *KeyMap {
 
 		NextTab:    key.NewBinding(key.WithKeys("tab", "right"), key.WithHelp("tab", "next tab")),
 		Back:       key.NewBinding(key.WithKeys("esc"), key.WithHelp("esc", "back")),
-		EditLimit:  key.NewBinding(key.WithKeys("e", "enter"), key.WithHelp("e/enter", "edit")),
+		EditLimit:  key.NewBinding(key.WithKeys("e", "enter"), key.WithHelp("e", "edit")),
 		PersistCap: key.NewBinding(key.WithKeys("P"), key.WithHelp("P", "edit+persist")),
 		AddProject: key.NewBinding(key.WithKeys("a"), key.WithHelp("a", "add")),
 		DelProject: key.NewBinding(key.WithKeys("d"), key.WithHelp("d", "delete")),
 		Apply:      key.NewBinding(key.WithKeys("enter"), key.WithHelp("enter", "apply")),
 		Persist:    key.NewBinding(key.WithKeys("tab"), key.WithHelp("tab", "persist on/off")),
 		Cancel:     key.NewBinding(key.WithKeys("esc"), key.WithHelp("esc", "cancel")),
+
+		DetailBack: key.NewBinding(key.WithKeys("esc", "q"), key.WithHelp("esc/q", "back")),
+		Tabs:       key.NewBinding(key.WithKeys("right", "left", "1", "2", "3", "4", "5", "6", "7"), key.WithHelp("←→/1-7", "tabs")),
+		Scroll:     key.NewBinding(key.WithKeys("up", "down", "k", "j"), key.WithHelp("↑↓", "scroll")),
+		Select:     key.NewBinding(key.WithKeys("up", "down", "k", "j"), key.WithHelp("↑↓", "select")),
+		QuitAll:    key.NewBinding(key.WithKeys("ctrl+c"), key.WithHelp("ctrl+c", "quit zonetop")),
+
+		Save:       key.NewBinding(key.WithKeys("ctrl+s"), key.WithHelp("ctrl+s", "save")),
+		Discard:    key.NewBinding(key.WithKeys("esc"), key.WithHelp("esc", "discard")),
+		FieldNext:  key.NewBinding(key.WithKeys("tab", "down", "enter"), key.WithHelp("tab/↓", "next field")),
+		FieldPrev:  key.NewBinding(key.WithKeys("shift+tab", "up"), key.WithHelp("⇧tab/↑", "previous")),
+		Choose:     key.NewBinding(key.WithKeys("left", "right", "space"), key.WithHelp("←→", "choose")),
+		Create:     key.NewBinding(key.WithKeys("ctrl+s"), key.WithHelp("ctrl+s", "create")),
+		FormCancel: key.NewBinding(key.WithKeys("esc"), key.WithHelp("esc", "cancel")),
+
+		Release:    key.NewBinding(key.WithKeys("ctrl+]"), key.WithHelp("ctrl+]", "back to zonetop")),
+		PaneScroll: key.NewBinding(key.WithKeys("shift+pgup", "shift+pgdown"), key.WithHelp("⇧pgup/pgdn", "scroll back")),
+		Detach:     key.NewBinding(key.WithKeys("~."), key.WithHelp("~.", "detach")),
 	}
 }
 
@@ -166,7 +208,10 @@ func (k *KeyMap) ShortHelp() []key.Binding {
 		b.SetHelp(b.Help().Key, desc)
 		return b
 	}
-	return []key.Binding{short(k.Help, "help"), short(k.Filter, "filter"), k.Detail, k.New, k.Boot, k.Halt, k.Login, k.Command, k.Quit}
+	// Short words: the whole line must fit 80 columns, : and q included;
+	// ? lists the rest.
+	return []key.Binding{short(k.Help, "help"), short(k.Filter, "filter"), k.Detail,
+		short(k.New, "new"), k.Boot, k.Login, short(k.Command, "cmd"), k.Quit}
 }
 
 // FullHelp groups every key by what it acts on.
@@ -187,34 +232,113 @@ func (k *KeyMap) FullHelp() [][]key.Binding {
 	}
 }
 
-// keyList is a help.KeyMap of a fixed list, for the detail's tabs.
-type keyList []key.Binding
+// viewKeys is the help of one view other than the table: its footer line
+// and what ? opens.
+type viewKeys struct {
+	short []key.Binding
+	full  [][]key.Binding
+}
 
-func (l keyList) ShortHelp() []key.Binding  { return l }
-func (l keyList) FullHelp() [][]key.Binding { return [][]key.Binding{l} }
+func (v viewKeys) ShortHelp() []key.Binding  { return v.short }
+func (v viewKeys) FullHelp() [][]key.Binding { return v.full }
+
+// keys is the help of whatever has the keys now: a focused pane, the
+// new-zone form, the editor, a zone's detail, or the table.
+func (m *Model) viewKeyMap() help.KeyMap {
+	k := m.c.keys
+	switch {
+	case m.focus >= 0 && m.focus < len(m.panes):
+		l := []key.Binding{k.Release, k.PaneScroll, k.Detach}
+		return viewKeys{l, [][]key.Binding{l}}
+	case m.form != nil:
+		l := []key.Binding{k.FieldNext, k.FieldPrev, k.Choose, k.Create, k.FormCancel}
+		return viewKeys{l, [][]key.Binding{l}}
+	case m.editor != nil:
+		l := []key.Binding{k.Save, k.Discard}
+		return viewKeys{l, [][]key.Binding{l}}
+	case m.output != nil:
+		short := []key.Binding{k.Scroll, relabel(k.PageDown, "page"), relabel(k.Home, "top"),
+			relabel(k.End, "end"), relabel(k.Command, "command"), k.DetailBack}
+		return viewKeys{short, [][]key.Binding{{k.Up, k.Down, k.PageUp, k.PageDown, k.Home, k.End}, {k.Command, k.Help, k.DetailBack, k.QuitAll}}}
+	case m.detail != nil:
+		return m.detailKeys()
+	}
+	return k
+}
+
+// relabel is b with a shorter description, for a footer that must fit.
+func relabel(b key.Binding, desc string) key.Binding {
+	b.SetHelp(b.Help().Key, desc)
+	return b
+}
+
+// detailKeys are the keys of the detail view's current tab: its own
+// first, then the tabs, help and the way back. ? adds the actions on the
+// zone shown, which work from every tab.
+func (m *Model) detailKeys() viewKeys {
+	k := m.c.keys
+	d := m.detail
+	short := func(b key.Binding, desc string) key.Binding {
+		b.SetHelp(b.Help().Key, desc)
+		return b
+	}
+	var own []key.Binding
+	switch d.tab {
+	case tabCaps, tabProjects:
+		own = m.limitKeys()
+		if d.edit != nil || d.addForm != nil {
+			// While a value is typed only the edit's keys work.
+			return viewKeys{own, [][]key.Binding{own}}
+		}
+	case tabConfig:
+		own = []key.Binding{k.Scroll, short(k.Edit, "edit")}
+	case tabConsole:
+		own = []key.Binding{short(k.Console, "open console")}
+	case tabLogin:
+		own = []key.Binding{short(k.Login, "open login")}
+	default:
+		own = []key.Binding{k.Scroll}
+	}
+	if len(m.panes) > 0 {
+		own = append(own, k.Panes)
+	}
+	// : works here too, but the line must fit 80 columns; ? lists it.
+	general := []key.Binding{k.Tabs, short(k.Help, "help"), k.DetailBack}
+	var acts []key.Binding
+	for _, b := range []key.Binding{k.Edit, k.Install, k.Ready, k.Boot, k.Halt, k.Reboot,
+		k.Shutdown, k.Uninstall, k.Delete, k.Console, k.Login} {
+		// A tab's own key is listed once, under the tab's keys.
+		if !slices.ContainsFunc(own, func(o key.Binding) bool { return o.Help().Key == b.Help().Key }) {
+			acts = append(acts, b)
+		}
+	}
+	half := (len(acts) + 1) / 2
+	return viewKeys{
+		short: append(own, general...),
+		full:  [][]key.Binding{own, acts[:half], acts[half:], append(general, k.Command, k.QuitAll)},
+	}
+}
 
 // limitKeys are the keys of the Caps and Projects tabs for this console's
 // principal: editing keys it may not use are left out, as the engine
 // would refuse them.
-func (m *Model) limitKeys() keyList {
+func (m *Model) limitKeys() []key.Binding {
 	k := m.c.keys
 	d := m.detail
 	switch {
 	case d.edit != nil && d.edit.project == "":
-		return keyList{k.Apply, k.Persist, k.Cancel}
+		return []key.Binding{k.Apply, k.Persist, k.Cancel}
 	case d.edit != nil:
-		return keyList{k.Apply, k.Cancel}
+		return []key.Binding{k.Apply, k.Cancel}
 	case d.addForm != nil:
 		return nil
 	}
-	// Short words: the list must fit one line of 80 columns.
-	sel := key.NewBinding(key.WithKeys("up", "down"), key.WithHelp("↑↓", "select"))
-	out := keyList{sel, k.NextTab}
+	out := []key.Binding{k.Select}
 	switch {
 	case d.tab == tabCaps && m.canEditCaps():
 		out = append(out, k.EditLimit, k.PersistCap)
 	case d.tab == tabProjects && m.canEditProjects(d.zone):
 		out = append(out, k.EditLimit, k.AddProject, k.DelProject)
 	}
-	return append(out, k.Back, k.Quit)
+	return out
 }

@@ -54,6 +54,8 @@ type (
 		zones  []api.ZoneInfo
 		usage  map[string]ZoneUsage
 		usErrs map[string]error
+		host   *api.HostUsage
+		hostEr error
 		err    error
 	}
 	commandMsg struct {
@@ -97,6 +99,13 @@ type Model struct {
 	editor  *zoneEditor   // the zonecfg editor, while open
 	confirm *confirmState // a destructive action waiting for its answer
 	detail  *detailView   // a zone's detail, while open
+	output  *outputView   // a `:` command's output, when longer than a line
+
+	// history holds the `:` lines run, oldest first; histPos is where Up
+	// and Down are in it, draft the line being typed before Up.
+	history []string
+	histPos int
+	draft   string
 
 	// consoleEvents are the edits made from this console (caps, projects),
 	// for the Events tab beside the engine's own events.
@@ -186,6 +195,13 @@ func (m *Model) startRefresh() tea.Cmd {
 			return zonesMsg{err: fmt.Errorf("list zones: %w", err)}
 		}
 		msg := zonesMsg{zones: zs}
+		if hb, ok := b.(HostUsageBackend); ok && p.Zone == globalZone {
+			if h, err := hb.HostUsage(ctx, p); err != nil {
+				msg.hostEr = err
+			} else {
+				msg.host = &h
+			}
+		}
 		if ub, ok := b.(UsageBackend); ok {
 			msg.usage, msg.usErrs = map[string]ZoneUsage{}, map[string]error{}
 			for _, z := range zs {
@@ -260,6 +276,11 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		}
 	case commandMsg:
 		out := msg.out
+		if multiLine(out, msg.err) {
+			m.output = newOutputView(msg.line, out, msg.err)
+			m.flash = ""
+			return m, m.startRefresh()
+		}
 		if strings.TrimSpace(out) == "" && msg.err == nil {
 			// Silent success, as zonecfg and zoneadm are; say it happened.
 			out = "done: " + msg.line
@@ -277,7 +298,7 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	switch msg := msg.(type) {
 	case tea.MouseClickMsg:
 		if msg.Button == tea.MouseLeft && m.mode == inputNone && m.overlay() == "" {
-			m.table.Click(msg.X, msg.Y-headerLines)
+			m.table.Click(msg.X, msg.Y-m.headerHeight())
 		}
 		return m, nil
 	case tea.MouseWheelMsg:
@@ -323,6 +344,8 @@ func (m *Model) overlay() string {
 		return "form"
 	case m.editor != nil:
 		return "editor"
+	case m.output != nil:
+		return "output"
 	case m.detail != nil:
 		return "detail"
 	}
@@ -364,6 +387,9 @@ func (m *Model) key(msg tea.KeyPressMsg) (tea.Model, tea.Cmd) {
 	}
 	if key.Matches(msg, k.Command) {
 		return m, m.openInput(inputCommand, ":", "")
+	}
+	if m.output != nil {
+		return m.outputKey(msg)
 	}
 	if m.detail != nil {
 		return m.detailKey(msg)
@@ -433,6 +459,7 @@ func (m *Model) sortKey(msg tea.KeyPressMsg) bool {
 
 func (m *Model) openInput(mode inputMode, prompt, value string) tea.Cmd {
 	m.mode = mode
+	m.histPos, m.draft = len(m.history), ""
 	m.input.Prompt = prompt
 	m.input.SetValue(value)
 	m.input.CursorEnd()
@@ -461,6 +488,11 @@ func (m *Model) inputKey(msg tea.KeyPressMsg) (tea.Model, tea.Cmd) {
 			return m.runCommand(m.input.Value())
 		}
 		return m, nil
+	case "up", "down":
+		if m.mode == inputCommand {
+			m.historyKey(map[string]int{"up": -1, "down": 1}[msg.String()])
+			return m, nil
+		}
 	}
 	var cmd tea.Cmd
 	m.input, cmd = m.input.Update(msg)
@@ -474,9 +506,11 @@ func (m *Model) inputKey(msg tea.KeyPressMsg) (tea.Model, tea.Cmd) {
 // everything else goes to the Command hook, off the Update loop.
 func (m *Model) runCommand(line string) (tea.Model, tea.Cmd) {
 	line = strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(line), ":"))
-	switch line {
-	case "":
+	if line == "" {
 		return m, nil
+	}
+	m.remember(line)
+	switch line {
 	case "q", "quit", "exit":
 		return m.askQuit()
 	case "q!":
@@ -513,20 +547,32 @@ func (m *Model) createZone(z api.NewZone) tea.Cmd {
 }
 
 // setUsage files a refresh's usage samples under their zones; zones that
-// went away lose their history.
+// went away lose their history. The global zone's row is the host less
+// every zone, as prstat -Z's global line is the global zone's own
+// processes; only the global administrator sees every zone, so only its
+// console can subtract them.
 func (m *Model) setUsage(msg zonesMsg) {
+	if msg.host != nil || msg.hostEr != nil {
+		m.table.host, m.table.hostErr = msg.host, msg.hostEr
+	}
 	if msg.usage == nil && msg.usErrs == nil {
 		return
 	}
 	seen := map[string]bool{}
-	for name, u := range msg.usage {
+	file := func(name string, u ZoneUsage) {
 		lu := m.table.usage[name]
 		if lu == nil {
 			lu = &liveUsage{}
 			m.table.usage[name] = lu
 		}
-		lu.add(u)
+		lu.add(u, m.table.host)
 		seen[name] = true
+	}
+	for name, u := range msg.usage {
+		file(name, u)
+	}
+	if h := msg.host; h != nil && m.opts.Principal.GlobalAdmin() {
+		file(globalZone, globalUsage(*h, msg.usage))
 	}
 	for name, err := range msg.usErrs {
 		lu := m.table.usage[name]
@@ -544,14 +590,22 @@ func (m *Model) setUsage(msg zonesMsg) {
 	}
 }
 
-// helpView is the short or, after `?`, the full key help.
-func (m *Model) helpView() string {
-	if d := m.detail; d != nil && m.form == nil && m.editor == nil && (d.tab == tabCaps || d.tab == tabProjects) {
-		// One line, even with ? on: the layout's height must not depend
-		// on which tab is shown.
-		return m.help.ShortHelpView(m.limitKeys())
+// globalUsage is the host less the zones sampled with it. Samples are not
+// taken at one instant, so a difference below zero is read as none.
+func globalUsage(h api.HostUsage, zones map[string]ZoneUsage) ZoneUsage {
+	cpu, mem, lwps := h.CPUPct/100, h.MemUsed, h.LWPs
+	for _, z := range zones {
+		cpu -= z.CPU
+		mem -= min(mem, z.Memory)
+		lwps -= min(lwps, z.LWPs)
 	}
-	return m.help.View(m.c.keys)
+	return ZoneUsage{CPU: max(cpu, 0), Memory: mem, LWPs: lwps}
+}
+
+// helpView is the short or, after `?`, the full key help of whatever has
+// the keys.
+func (m *Model) helpView() string {
+	return m.help.View(m.viewKeyMap())
 }
 
 // resize hands the table what is left of the screen after the header,
@@ -568,7 +622,7 @@ func (m *Model) resize() {
 // bodyHeight is what is left of the screen after the header, the status
 // line and the help.
 func (m *Model) bodyHeight() int {
-	return max(m.c.height-headerLines-1-lipgloss.Height(m.helpView()), 1)
+	return max(m.c.height-m.headerHeight()-1-lipgloss.Height(m.helpView()), 1)
 }
 
 // status is the one line between table and help: the open input, else a
@@ -653,12 +707,16 @@ func (m *Model) emptyState() string {
 	if !m.opts.Principal.GlobalAdmin() {
 		return st.Empty.Render("No zones are visible to you.")
 	}
+	// The quickest way first: a form that checks each field as it is
+	// typed; then the commands an illumos administrator already knows.
 	lines := []string{
-		st.Empty.Render("No zones yet. Create one from a shell:"),
+		st.Empty.Render("No zones yet. Press ") + st.EmptyCode.Render("n") + st.Empty.Render(" to create one here, with a form."),
+		"",
+		st.Empty.Render("Or from a shell:"),
 		"",
 		"  " + st.EmptyCode.Render("zonecfg -z web01 'create; set zonepath=/zones/web01; commit'"),
 		"",
-		st.Empty.Render("or right here, on the command line:"),
+		st.Empty.Render("or on the command line here (:):"),
 		"",
 		"  " + st.EmptyCode.Render(":zonecfg -z web01 'create; set zonepath=/zones/web01; commit'"),
 	}
@@ -716,6 +774,8 @@ func (m *Model) render() string {
 		top = m.form.View(w, tableH)
 	case "editor":
 		top = m.editor.View(w, tableH)
+	case "output":
+		top = m.output.View(m.c.styles, w, tableH)
 	case "detail":
 		top = m.detailBody(w, tableH)
 	default:

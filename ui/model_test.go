@@ -1,6 +1,7 @@
 package ui
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"math/rand/v2"
@@ -336,9 +337,20 @@ func TestKeysMove(t *testing.T) {
 func TestEverySizeFits(t *testing.T) {
 	for w := 20; w <= 200; w += 7 {
 		for h := 5; h <= 60; h += 11 {
-			m := newModel(&fakeBackend{}, Options{Principal: globalAdmin, Now: fixedClock})
+			// With the host's meters too, a third header line.
+			var b Backend = &fakeBackend{}
+			if w%2 == 0 {
+				b = withHost()
+			}
+			m := newModel(b, Options{Principal: globalAdmin, Now: fixedClock})
 			m.Update(tea.WindowSizeMsg{Width: w, Height: h})
-			m.Update(zonesMsg{zones: fixtureZones()})
+			host, _ := b.(HostUsageBackend)
+			var hu *api.HostUsage
+			if host != nil {
+				u, _ := host.HostUsage(context.Background(), globalAdmin)
+				hu = &u
+			}
+			m.Update(zonesMsg{zones: fixtureZones(), host: hu})
 			for _, help := range []bool{false, true} {
 				if help {
 					m.Update(press("?"))

@@ -355,7 +355,7 @@ func (m *Model) paneMouse(msg tea.MouseMsg) bool {
 		return false // scrolled back: what is under the pointer is history
 	}
 	tableH, _ := m.split()
-	top := headerLines + tableH + 1 // the pane's title line is above it
+	top := m.headerHeight() + tableH + 1 // the pane's title line is above it
 	cols, rows := pn.screen.Size()
 	mo := msg.Mouse()
 	x, y := mo.X, mo.Y-top

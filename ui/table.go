@@ -100,17 +100,16 @@ var columns = []column{
 	colReason: {title: "REASON", drop: 150,
 		value: func(z api.ZoneInfo) string { return termsafe.String(z.Reason) },
 		cmp:   func(a, b api.ZoneInfo) int { return strings.Compare(a.Reason, b.Reason) }},
+	// CPU% is percent of one CPU in every row, capped or not, as top and
+	// zone.cpu-cap count it: a zone capped at 0.5 CPU is full at 50. The
+	// cap shows as the colour, how near the zone is to it.
 	colCPU: {title: "CPU%", width: 5, right: true,
 		live: func(t *zoneTable, z api.ZoneInfo, _ int) (string, float64) {
 			u := t.usage[z.Name]
 			if u == nil || !u.ok {
 				return "-", -1
 			}
-			if f := u.cpuFrac(); f >= 0 {
-				return fmt.Sprintf("%.0f%%", f*100), f
-			}
-			// Uncapped: percent of one CPU, as top shows it.
-			return fmt.Sprintf("%.0f", u.CPU*100), -1
+			return fmt.Sprintf("%.0f", u.CPU*100), u.cpuFrac()
 		},
 		lcmp: func(t *zoneTable, a, b api.ZoneInfo) int {
 			return cmp.Compare(t.cpuKey(a), t.cpuKey(b))
@@ -158,20 +157,21 @@ var columns = []column{
 	// busiest lately, not merely this second.
 	colCPUTrend: {title: "CPU~", width: trendWidth, drop: 120, spark: true,
 		live: func(t *zoneTable, z api.ZoneInfo, w int) (string, float64) {
-			if u := t.usage[z.Name]; u != nil {
+			if u := t.usage[z.Name]; u != nil && len(u.cpuHist) > 0 {
 				return sparkline(u.cpuHist, w), -1
 			}
-			return "", -1
+			// Right, where the newest sample would be.
+			return fit("-", w, true), -1
 		},
 		lcmp: func(t *zoneTable, a, b api.ZoneInfo) int {
 			return cmp.Compare(t.trendKey(a, true), t.trendKey(b, true))
 		}},
 	colMemTrend: {title: "MEM~", width: trendWidth, drop: 120, spark: true,
 		live: func(t *zoneTable, z api.ZoneInfo, w int) (string, float64) {
-			if u := t.usage[z.Name]; u != nil {
+			if u := t.usage[z.Name]; u != nil && len(u.memHist) > 0 {
 				return sparkline(u.memHist, w), -1
 			}
-			return "", -1
+			return fit("-", w, true), -1
 		},
 		lcmp: func(t *zoneTable, a, b api.ZoneInfo) int {
 			return cmp.Compare(t.trendKey(a, false), t.trendKey(b, false))
@@ -183,9 +183,6 @@ func (t *zoneTable) cpuKey(z api.ZoneInfo) float64 {
 	u := t.usage[z.Name]
 	if u == nil || !u.ok {
 		return -1
-	}
-	if f := u.cpuFrac(); f >= 0 {
-		return f
 	}
 	return u.CPU
 }
@@ -259,10 +256,13 @@ type zoneTable struct {
 	sortDesc bool
 	// usage holds each zone's samples; the model owns it and fills it.
 	usage map[string]*liveUsage
-	// resort forces a full sort on the next rebuild. Sorting on a live
-	// column is lazy: a refresh keeps the order the rows had, so they do
-	// not jump under the cursor; pressing a sort key sorts again.
-	resort bool
+	// host is the newest sample of the whole host, nil before one (or
+	// when the backend has none); hostErr why the last one failed.
+	host    *api.HostUsage
+	hostErr error
+	// want is a zone to select as soon as a list holds it: one the
+	// console just created.
+	want string
 
 	cursor   int
 	offset   int
@@ -304,7 +304,6 @@ func (t *zoneTable) CycleSort() {
 	}
 	t.sortCol = sortable[i]
 	t.sortDesc = false
-	t.resort = true
 	t.rebuild()
 }
 
@@ -319,14 +318,12 @@ func (t *zoneTable) SortBy(col int) {
 	} else {
 		t.sortCol, t.sortDesc = col, false
 	}
-	t.resort = true
 	t.rebuild()
 }
 
 // Reverse flips the sort direction.
 func (t *zoneTable) Reverse() {
 	t.sortDesc = !t.sortDesc
-	t.resort = true
 	t.rebuild()
 }
 
@@ -346,31 +343,12 @@ func (t *zoneTable) rebuild() {
 		c = func(a, b api.ZoneInfo) int { return col.lcmp(t, a, b) }
 	}
 	desc := t.sortDesc
-	var prev map[string]int
-	if col.lcmp != nil && !t.resort && len(t.rows) > 0 {
-		prev = make(map[string]int, len(t.rows))
-		for i, z := range t.rows {
-			prev[z.Name] = i
-		}
-	}
-	t.resort = false
+	// Every rebuild sorts again, live columns included: a title that says
+	// CPU%↓ over rows out of that order is a lie. The cursor follows its
+	// zone, so the selection does not change under the operator.
 	// Stable, with the name as tie-break, so equal keys never swap places
 	// between two refreshes.
 	slices.SortStableFunc(rows, func(a, b api.ZoneInfo) int {
-		if prev != nil {
-			// Lazy: rows already on screen keep their order; new ones
-			// follow, sorted among themselves.
-			pa, oka := prev[a.Name]
-			pb, okb := prev[b.Name]
-			switch {
-			case oka && okb:
-				return cmp.Compare(pa, pb)
-			case oka:
-				return -1
-			case okb:
-				return 1
-			}
-		}
 		r := c(a, b)
 		if desc {
 			r = -r
@@ -382,6 +360,9 @@ func (t *zoneTable) rebuild() {
 	})
 	t.rows = rows
 
+	if t.want != "" && slices.ContainsFunc(rows, func(z api.ZoneInfo) bool { return z.Name == t.want }) {
+		t.selected, t.want = t.want, ""
+	}
 	idx := -1
 	if t.selected != "" {
 		idx = slices.IndexFunc(rows, func(z api.ZoneInfo) bool { return z.Name == t.selected })

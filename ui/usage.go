@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strings"
 	"time"
+	"zonetop/api"
 
 	"charm.land/lipgloss/v2"
 )
@@ -23,8 +24,9 @@ type liveUsage struct {
 	ZoneUsage
 	ok      bool
 	err     error
-	cpuHist []float64 // fraction of the cap (or of one CPU when uncapped)
-	memHist []float64 // fraction of the cap (or of the largest seen)
+	cpuHist []float64 // fraction of the zone's ceiling: see ceilings
+	memHist []float64
+	memMax  uint64 // the most seen, the ceiling when nothing else is known
 }
 
 func push(h []float64, v float64) []float64 {
@@ -35,16 +37,29 @@ func push(h []float64, v float64) []float64 {
 	return h
 }
 
-func (u *liveUsage) add(s ZoneUsage) {
+// add files a sample. The trends draw usage against the zone's ceiling:
+// its cap where it has one, else the host (all its CPUs, all its memory),
+// which is what an uncapped zone may take; without host figures, one CPU
+// and the most memory the zone has used.
+func (u *liveUsage) add(s ZoneUsage, host *api.HostUsage) {
 	u.ZoneUsage, u.ok, u.err = s, true, nil
 	cpu := s.CPU
-	if s.CPUCap > 0 {
+	switch {
+	case s.CPUCap > 0:
 		cpu /= s.CPUCap
+	case host != nil && host.CPUs > 0:
+		cpu /= float64(host.CPUs)
 	}
 	u.cpuHist = push(u.cpuHist, cpu)
+	u.memMax = max(u.memMax, s.Memory)
 	mem := 0.0
-	if s.MemoryCap > 0 {
+	switch {
+	case s.MemoryCap > 0:
 		mem = float64(s.Memory) / float64(s.MemoryCap)
+	case host != nil && host.MemTotal > 0:
+		mem = float64(s.Memory) / float64(host.MemTotal)
+	case u.memMax > 0:
+		mem = float64(s.Memory) / float64(u.memMax)
 	}
 	u.memHist = push(u.memHist, mem)
 }
@@ -85,6 +100,9 @@ func (s *Styles) threshold(frac float64) (lipgloss.Style, bool) {
 var sparkRunes = []rune(" ▁▂▃▄▅▆▇█")
 
 // sparkline draws the last w values (0..1, clamped) as block characters.
+// Every sample draws at least the lowest block, so a zone using little
+// never looks like one with no samples; only the time before the first
+// sample is blank.
 func sparkline(h []float64, w int) string {
 	if w <= 0 {
 		return ""
@@ -99,7 +117,7 @@ func sparkline(h []float64, w int) string {
 	}
 	for _, v := range h {
 		i := int(v*float64(len(sparkRunes)-1) + 0.5)
-		i = min(max(i, 0), len(sparkRunes)-1)
+		i = min(max(i, 1), len(sparkRunes)-1)
 		b.WriteRune(sparkRunes[i])
 	}
 	return b.String()

@@ -8,7 +8,15 @@ import (
 	"zonetop/ui"
 )
 
-var _ ui.UsageBackend = consoleBackend{}
+// The engine's HostUsage is promoted from the embedded engine: the host
+// meters of the header and the global zone's row. A delegated user's
+// console reads the same /proc any host user may; a zone's console
+// (zoneBackend) has none, as the host is not a zone administrator's to see.
+var (
+	_ ui.UsageBackend     = consoleBackend{}
+	_ ui.HostUsageBackend = consoleBackend{}
+	_ ui.HostUsageBackend = (*delegBackend)(nil)
+)
 
 // Usage adapts the engine's usage sample to the console's plain rows.
 // Zones without a platform have no usage; the console shows "-" for them.
