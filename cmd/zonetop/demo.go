@@ -35,14 +35,17 @@ type demoProject struct {
 	load          string
 }
 
+// The demo's zones are named demo-*: their cgroups, links and scopes are
+// named after them on the real host, so they must not meet an operator's
+// own web or db zone, whatever --root the demo runs under.
 var demoZones = []demoZone{
-	{name: "web", lwps: 100, memory: 64 << 20, ncpus: 0.5, projects: []demoProject{
+	{name: "demo-web", lwps: 100, memory: 64 << 20, ncpus: 0.5, projects: []demoProject{
 		{name: "frontend", comment: "the web tier", load: loadBursts(3000, 1),
 			limits: map[string]string{"project.max-lwps": "40", "project.max-memory": "32M", "project.cpu-shares": "20"}},
 		{name: "backend", comment: "the API", load: loadBursts(1500, 1),
 			limits: map[string]string{"project.max-lwps": "40", "project.max-memory": "24M", "project.cpu-shares": "10"}},
 	}},
-	{name: "db", lwps: 200, memory: 128 << 20, ncpus: 1, projects: []demoProject{
+	{name: "demo-db", lwps: 200, memory: 128 << 20, ncpus: 1, projects: []demoProject{
 		{name: "primary", comment: "the database", load: loadCache(24000000),
 			limits: map[string]string{"project.max-lwps": "100", "project.max-memory": "96M", "project.cpu-shares": "30"}},
 		// Its cpu-cap is above what it uses; max-memory above the zone's
@@ -50,7 +53,7 @@ var demoZones = []demoZone{
 		{name: "reports", comment: "nightly reports", load: loadBursts(8000, 2),
 			limits: map[string]string{"project.max-lwps": "20", "project.max-memory": "256M", "project.cpu-cap": "0.25"}},
 	}},
-	{name: "batch", lwps: 50, memory: 32 << 20, ncpus: 0.25, projects: []demoProject{
+	{name: "demo-batch", lwps: 50, memory: 32 << 20, ncpus: 0.25, projects: []demoProject{
 		{name: "nightly", comment: "batch jobs", load: loadBursts(20000, 2),
 			limits: map[string]string{"project.max-lwps": "30", "project.cpu-cap": "0.2"}},
 		{name: "adhoc", comment: "one-off jobs", load: loadCache(4000000),
@@ -106,7 +109,7 @@ func runDemo(g *globals, stdout, stderr io.Writer) int {
 			_ = e.DeleteZone(ctx, p, name)
 		}
 	}
-	fmt.Fprintf(stdout, "zonetop --demo: making zones web, db and batch under %s\n", g.root)
+	fmt.Fprintf(stdout, "zonetop --demo: making zones demo-web, demo-db and demo-batch under %s\n", g.root)
 	for _, dz := range demoZones {
 		if err := makeDemoZone(ctx, e, p, g.root, dz); err != nil {
 			fmt.Fprintf(stderr, "zonetop --demo: %v\n", err)
