@@ -12,7 +12,7 @@ FUZZTIME ?= 60s
 LINKS    := zonecfg zoneadm zlogin prctl projects projadd projmod projdel newtask zonestat
 STATICCHECK := $(shell $(GO) env GOPATH)/bin/staticcheck
 
-.PHONY: all build run demo test test-unit v2ring bench fuzz lint clean
+.PHONY: all build run demo test test-unit v2ring bench fuzz lint clean install uninstall
 
 all: build
 
@@ -20,6 +20,30 @@ all: build
 build:
 	$(GO) build -buildvcs=auto -o $(BIN) ./cmd/zonetop
 	for l in $(LINKS); do ln -sf zonetop bin/$$l; done
+
+# Installs the binary, the command links and the systemd units under
+# PREFIX (units under PREFIX/lib/systemd/system, their paths rewritten to
+# PREFIX); DESTDIR stages it for a package. The links include prctl:
+# Debian's prctl package owns /usr/bin/prctl, which PREFIX/bin comes before
+# on root's PATH by default; the zones prctl is what an illumos
+# administrator types.
+PREFIX   ?= /usr/local
+DESTDIR  ?=
+UNITDIR  := $(PREFIX)/lib/systemd/system
+
+install: build
+	install -D -m 0755 $(BIN) $(DESTDIR)$(PREFIX)/bin/zonetop
+	for l in $(LINKS); do ln -sf zonetop $(DESTDIR)$(PREFIX)/bin/$$l; done
+	install -d $(DESTDIR)$(UNITDIR)
+	for u in dist/*.service; do \
+	  sed 's#/usr/local/bin/zonetop#$(PREFIX)/bin/zonetop#g' $$u >$(DESTDIR)$(UNITDIR)/$$(basename $$u) && \
+	  chmod 0644 $(DESTDIR)$(UNITDIR)/$$(basename $$u); \
+	done
+
+uninstall:
+	rm -f $(DESTDIR)$(PREFIX)/bin/zonetop
+	for l in $(LINKS); do rm -f $(DESTDIR)$(PREFIX)/bin/$$l; done
+	for u in dist/*.service; do rm -f $(DESTDIR)$(UNITDIR)/$$(basename $$u); done
 
 # Opens the console on this host's real state (needs root for zones).
 run: build
