@@ -1,0 +1,63 @@
+package main
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// make install lays out what a packager ships: the binary, every command
+// link and the units with their paths under PREFIX; uninstall takes all
+// of it away again.
+func TestMakeInstall(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the binary")
+	}
+	if _, err := exec.LookPath("make"); err != nil {
+		t.Skip("no make")
+	}
+	dest := t.TempDir()
+	// A binary of its own: the tree's bin/zonetop may be in use.
+	built := filepath.Join(t.TempDir(), "zonetop")
+	run := func(target string) {
+		t.Helper()
+		cmd := exec.Command("make", "-s", "-C", "../..", target, "DESTDIR="+dest, "PREFIX=/opt/zt", "BIN="+built)
+		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("make %s: %v\n%s", target, err, out)
+		}
+	}
+	run("install")
+	bin := filepath.Join(dest, "opt/zt/bin")
+	if fi, err := os.Stat(filepath.Join(bin, "zonetop")); err != nil || fi.Mode()&0o111 == 0 {
+		t.Fatalf("no executable zonetop: %v", err)
+	}
+	for _, l := range []string{"zonecfg", "zoneadm", "zlogin", "prctl", "projects", "projadd", "projmod", "projdel", "newtask", "zonestat"} {
+		if target, err := os.Readlink(filepath.Join(bin, l)); err != nil || target != "zonetop" {
+			t.Errorf("link %s: %q %v", l, target, err)
+		}
+	}
+	units, _ := filepath.Glob(filepath.Join(dest, "opt/zt/lib/systemd/system/*.service"))
+	if len(units) != 2 {
+		t.Fatalf("units: %v", units)
+	}
+	for _, u := range units {
+		b, _ := os.ReadFile(u)
+		if !strings.Contains(string(b), "ExecStart=/opt/zt/bin/zonetop ") || strings.Contains(string(b), "/usr/local/") {
+			t.Errorf("%s does not name the installed binary:\n%s", u, b)
+		}
+	}
+	run("uninstall")
+	var left []string
+	_ = filepath.Walk(dest, func(p string, fi os.FileInfo, err error) error {
+		if err == nil && !fi.IsDir() {
+			left = append(left, p)
+		}
+		return nil
+	})
+	if len(left) != 0 {
+		t.Errorf("uninstall left %v", left)
+	}
+}
