@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -77,11 +78,39 @@ func (e *Engine) VerifyZone(ctx context.Context, p api.Principal, name string) [
 		}
 	}
 	errs := zones.Verify(cfg, others)
+	if len(errs) == 0 {
+		// What ready would refuse, verify refuses: the kernel's maxima,
+		// privilege names, caps the platform cannot carry.
+		if _, err := e.spec(cfg, false); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	// A NIC the host lacks is a warning, as illumos warns of a missing
+	// zonepath: it may appear (a USB NIC, a bond made at boot).
+	for _, n := range cfg.Nets {
+		if n.Physical == "" || (cfg.IPType == "exclusive" && n.GlobalNIC == "") {
+			continue
+		}
+		nic := n.Physical
+		if cfg.IPType == "exclusive" {
+			nic = n.GlobalNIC
+		}
+		if _, err := net.InterfaceByName(nic); err != nil {
+			errs = append(errs, Warning{fmt.Errorf("net physical=%s: this host has no interface %s", n.Physical, nic)})
+		}
+	}
 	if ent.State == zones.StateConfigured {
 		errs = append(errs, VerifyInstall(e.installOptions(cfg, "", nil))...)
 	}
 	return errs
 }
+
+// Warning is a verify finding that does not stop a zone: it is reported,
+// and verify still succeeds.
+type Warning struct{ Err error }
+
+func (w Warning) Error() string { return "warning: " + w.Err.Error() }
+func (w Warning) Unwrap() error { return w.Err }
 
 func (e *Engine) installOptions(cfg *zones.Config, archive string, progress func(api.Progress)) InstallOptions {
 	return InstallOptions{Zonepath: e.hostPath(cfg.Zonepath), Root: e.Root, Brand: cfg.Brand, Archive: archive, ZoneName: cfg.Name, Progress: progress}

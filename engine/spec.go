@@ -28,6 +28,13 @@ var sparseDirs = []string{"/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "
 // the one place where zonecfg vocabulary becomes mounts, devices,
 // capabilities and sysctls.
 func (e *Engine) Spec(cfg *zones.Config) (configs.PlatformSpec, error) {
+	return e.spec(cfg, true)
+}
+
+// spec builds the platform; without allocate it takes nothing from the
+// host (no user namespace range), so verify can ask what ready would
+// refuse.
+func (e *Engine) spec(cfg *zones.Config, allocate bool) (configs.PlatformSpec, error) {
 	s := configs.PlatformSpec{
 		Name:         cfg.Name,
 		Zonepath:     e.hostPath(cfg.Zonepath),
@@ -101,7 +108,7 @@ func (e *Engine) Spec(cfg *zones.Config) (configs.PlatformSpec, error) {
 	if cfg.Bootargs != "" {
 		s.BootArgs = strings.Fields(cfg.Bootargs)
 	}
-	if cfg.UserNamespace == "auto" {
+	if cfg.UserNamespace == "auto" && allocate {
 		r, err := platform.AllocUserns(e.Root, cfg.Name)
 		if err != nil {
 			return s, fmt.Errorf("zone %s: user namespace: %w", cfg.Name, err)

@@ -13,9 +13,8 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// IPCMaxIDs is the kernel's ceiling on shmmni, msgmni and semmni (IPCMNI,
-// without the ipcmni_extend boot option).
-const IPCMaxIDs = 32768
+// IPCMaxIDs is the catalogue's kernel ceiling on ids per IPC namespace.
+const IPCMaxIDs = rctl.IPCMaxIDs
 
 // DefaultSem is kernel.sem of a fresh IPC namespace: SEMMSL SEMMNS SEMOPM
 // SEMMNI.

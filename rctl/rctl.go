@@ -250,11 +250,11 @@ func init() {
 	def(Rctl{Name: "zone.max-shm-memory", Level: LevelZone, Unit: UnitBytes, Flags: bytesDeny | FlagPartial,
 		Enforcement: "IPC namespace sysctls of the zone: kernel.shmall (in pages) and kernel.shmmax; also the zone's total in the zoneadmd shmget check",
 		Description: "total System V shared memory of the zone"})
-	def(Rctl{Name: "zone.max-shm-ids", Level: LevelZone, Unit: UnitCount, Flags: bytesDeny,
+	def(Rctl{Name: "zone.max-shm-ids", Max: IPCMaxIDs, Level: LevelZone, Unit: UnitCount, Flags: bytesDeny,
 		Enforcement: "IPC namespace sysctl kernel.shmmni of the zone (at most 32768)", Description: "shared memory ids of the zone"})
-	def(Rctl{Name: "zone.max-sem-ids", Level: LevelZone, Unit: UnitCount, Flags: bytesDeny,
+	def(Rctl{Name: "zone.max-sem-ids", Max: IPCMaxIDs, Level: LevelZone, Unit: UnitCount, Flags: bytesDeny,
 		Enforcement: "IPC namespace sysctl kernel.sem (4th field, SEMMNI) of the zone (at most 32768)", Description: "semaphore ids of the zone"})
-	def(Rctl{Name: "zone.max-msg-ids", Level: LevelZone, Unit: UnitCount, Flags: bytesDeny,
+	def(Rctl{Name: "zone.max-msg-ids", Max: IPCMaxIDs, Level: LevelZone, Unit: UnitCount, Flags: bytesDeny,
 		Enforcement: "IPC namespace sysctl kernel.msgmni of the zone (at most 32768)", Description: "message queue ids of the zone"})
 
 	// project.*: the zone administrator's.
@@ -281,13 +281,13 @@ func init() {
 	def(Rctl{Name: "project.max-shm-memory", Level: LevelProject, Unit: UnitBytes, Flags: bytesDeny | FlagPartial,
 		Enforcement: fmt.Sprintf(enfSeccompIPC, "shmget"),
 		Description: "total System V shared memory of the project", deflt: quarterRAM})
-	def(Rctl{Name: "project.max-shm-ids", Level: LevelProject, Unit: UnitCount, Flags: bytesDeny,
+	def(Rctl{Name: "project.max-shm-ids", Max: IPCMaxIDs, Level: LevelProject, Unit: UnitCount, Flags: bytesDeny,
 		Enforcement: fmt.Sprintf(enfSeccompIPC, "shmget"),
 		Description: "shared memory ids of the project", deflt: constant(128)})
-	def(Rctl{Name: "project.max-sem-ids", Level: LevelProject, Unit: UnitCount, Flags: bytesDeny,
+	def(Rctl{Name: "project.max-sem-ids", Max: IPCMaxIDs, Level: LevelProject, Unit: UnitCount, Flags: bytesDeny,
 		Enforcement: fmt.Sprintf(enfSeccompIPC, "semget"),
 		Description: "semaphore ids of the project", deflt: constant(128)})
-	def(Rctl{Name: "project.max-msg-ids", Level: LevelProject, Unit: UnitCount, Flags: bytesDeny,
+	def(Rctl{Name: "project.max-msg-ids", Max: IPCMaxIDs, Level: LevelProject, Unit: UnitCount, Flags: bytesDeny,
 		Enforcement: fmt.Sprintf(enfSeccompIPC, "msgget"),
 		Description: "message queue ids of the project", deflt: constant(128)})
 
@@ -350,6 +350,11 @@ func RctlsAt(l Level) []*Rctl {
 	}
 	return out
 }
+
+// IPCMaxIDs is the kernel's ceiling on shmmni, msgmni and semmni (IPCMNI,
+// without the ipcmni_extend boot option): no namespace, so no zone or
+// project, can have more ids of a kind.
+const IPCMaxIDs = 32768
 
 // Validate checks that v is a value the control accepts: its privilege,
 // its actions and its size, following the control's global flags.

@@ -8,6 +8,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"zonetop/rctl"
 )
 
 // Config is one zone's configuration: the illumos zonecfg(8) model, minus
@@ -203,11 +204,11 @@ var zoneRctls = []rctlInfo{
 	{Name: "zone.max-locked-memory", Alias: "max-locked-memory", Unit: "bytes", Min: 0, Max: math.MaxUint64, Actions: denyOnly, Enforced: true},
 	{Name: "zone.max-lofi", Unit: "count", Min: 0, Max: math.MaxUint64, Actions: denyOnly, Enforced: false},
 	{Name: "zone.max-lwps", Alias: "max-lwps", Unit: "count", Min: 0, Max: math.MaxInt32, Actions: denyOnly, Enforced: true},
-	{Name: "zone.max-msg-ids", Alias: "max-msg-ids", Unit: "count", Min: 0, Max: 1 << 24, Actions: denyOnly, Enforced: true},
+	{Name: "zone.max-msg-ids", Alias: "max-msg-ids", Unit: "count", Min: 0, Max: rctl.IPCMaxIDs, Actions: denyOnly, Enforced: true},
 	{Name: "zone.max-physical-memory", Unit: "bytes", Min: 0, Max: math.MaxUint64, Actions: denyOnly, Enforced: true},
 	{Name: "zone.max-processes", Alias: "max-processes", Unit: "count", Min: 0, Max: math.MaxInt32, Actions: denyOnly, Enforced: true},
-	{Name: "zone.max-sem-ids", Alias: "max-sem-ids", Unit: "count", Min: 0, Max: 1 << 24, Actions: denyOnly, Enforced: true},
-	{Name: "zone.max-shm-ids", Alias: "max-shm-ids", Unit: "count", Min: 0, Max: 1 << 24, Actions: denyOnly, Enforced: true},
+	{Name: "zone.max-sem-ids", Alias: "max-sem-ids", Unit: "count", Min: 0, Max: rctl.IPCMaxIDs, Actions: denyOnly, Enforced: true},
+	{Name: "zone.max-shm-ids", Alias: "max-shm-ids", Unit: "count", Min: 0, Max: rctl.IPCMaxIDs, Actions: denyOnly, Enforced: true},
 	{Name: "zone.max-shm-memory", Alias: "max-shm-memory", Unit: "bytes", Min: 0, Max: math.MaxUint64, Actions: denyOnly, Enforced: true},
 	{Name: "zone.max-swap", Unit: "bytes", Min: 0, Max: math.MaxUint64, Actions: denyOnly, Enforced: true},
 	{Name: "zone.zfs-io-priority", Unit: "count", Min: 0, Max: 1024, Actions: []string{"none"}, Enforced: false},

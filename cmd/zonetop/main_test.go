@@ -315,3 +315,28 @@ func TestVersionEverywhere(t *testing.T) {
 		}
 	}
 }
+
+// verify refuses what ready would refuse, so an operator learns it before
+// a boot fails: the kernel's maxima, unknown privileges; a NIC the host
+// lacks is a warning, as illumos warns of a missing zonepath.
+func TestVerifyRefusesWhatReadyWould(t *testing.T) {
+	root := t.TempDir()
+	if err := os.Mkdir(filepath.Join(root, "zones"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if code, _, e := zt(t, root, "", "zonecfg", "-z", "ids", "create; set zonepath=/zones/ids; set max-msg-ids=100000; commit"); code != 1 || !strings.Contains(e, "out of range for zone.max-msg-ids (0..32768)") {
+		t.Errorf("max-msg-ids above the kernel's maximum: exit %d %q", code, e)
+	}
+	if code, _, e := zt(t, root, "", "zonecfg", "-z", "priv", "create; set zonepath=/zones/priv; set limitpriv=default,bogus_priv; commit"); code != 0 {
+		t.Fatalf("zonecfg: %s", e)
+	}
+	if code, _, e := zt(t, root, "", "zoneadm", "-z", "priv", "verify"); code != 1 || !strings.Contains(e, `unknown privilege "bogus_priv"`) {
+		t.Errorf("verify of an unknown privilege: exit %d %q", code, e)
+	}
+	if code, _, e := zt(t, root, "", "zonecfg", "-z", "nic", "create; set zonepath=/zones/nic; add net; set physical=ztnosuch0; set address=198.18.5.5/24; end; commit"); code != 0 {
+		t.Fatalf("zonecfg: %s", e)
+	}
+	if code, _, e := zt(t, root, "", "zoneadm", "-z", "nic", "verify"); code != 0 || !strings.Contains(e, "warning: net physical=ztnosuch0: this host has no interface ztnosuch0") {
+		t.Errorf("verify of a missing NIC: exit %d %q, want a warning and exit 0", code, e)
+	}
+}

@@ -47,13 +47,14 @@ func zoneadmOp(g *globals, e *engine.Engine, zone, sub string, args []string, _ 
 		if len(args) > 0 {
 			return usageErr("verify takes no arguments")
 		}
-		if errs := e.VerifyZone(ctx, p, zone); len(errs) > 0 {
-			for _, err := range errs {
-				fmt.Fprintf(stderr, "zoneadm: %s: %v\n", zone, err)
+		code := 0
+		for _, err := range e.VerifyZone(ctx, p, zone) {
+			fmt.Fprintf(stderr, "zoneadm: %s: %v\n", zone, err)
+			if !errors.As(err, new(engine.Warning)) {
+				code = 1
 			}
-			return 1
 		}
-		return 0
+		return code
 	case "install":
 		var archive string
 		for len(args) > 0 {

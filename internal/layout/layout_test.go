@@ -76,7 +76,7 @@ func TestImportRules(t *testing.T) {
 		"internal/pathrs":   nil,
 		"internal/ztest":    {"internal/testhook"},
 		"internal/testhook": nil,
-		"zones":             {"api", "internal/pathrs"},
+		"zones":             {"api", "internal/pathrs", "rctl"},
 		"limits":            {"rctl", "api", "internal/testhook", "internal/mountinfo"},
 	}
 	for p, allowed := range leaves {
