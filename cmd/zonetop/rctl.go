@@ -325,6 +325,7 @@ func runPrctl(g *globals, args []string, _ io.Reader, stdout, stderr io.Writer) 
 		if err := t.SetRctl(zone, ch, persist); err != nil {
 			return fail(stderr, "prctl", 1, "%v", err)
 		}
+		belowUsage(t, zone, project, ch, stderr)
 		return 0
 	}
 	// Listing: the entity and every container above it, process → task
@@ -399,6 +400,42 @@ func runPrctl(g *globals, args []string, _ io.Reader, stdout, stderr io.Writer) 
 		formatPrctl(stdout, ents)
 	}
 	return 0
+}
+
+// belowUsage says what a limit set below what is in use does, as the
+// kernel applies it: nothing running is taken away, and what would go
+// above the limit is refused until use falls under it.
+func belowUsage(t rctlTarget, zone, project string, ch api.RctlChange, stderr io.Writer) {
+	if ch.Values == "" {
+		return
+	}
+	vs, err := rctl.ParseValues(ch.Values)
+	if err != nil || len(vs) == 0 {
+		return
+	}
+	u, err := t.Usage(zone)
+	if err != nil {
+		return
+	}
+	rows := u.Rctls
+	if project != "" {
+		rows = nil
+		for _, p := range u.Projects {
+			if p.Name == project {
+				rows = p.Rctls
+			}
+		}
+	}
+	rc, err := rctl.Lookup(ch.Name)
+	if err != nil {
+		return
+	}
+	for _, r := range rows {
+		if r.Name == ch.Name && r.Usage > vs[0].Limit {
+			fmt.Fprintf(stderr, "prctl: note: %s is now %s, below the %s in use: what runs keeps running, and more is refused until use falls under it\n",
+				ch.Name, rctl.FormatQuantity(vs[0].Limit, rc.Unit), rctl.FormatQuantity(r.Usage, rc.Unit))
+		}
+	}
 }
 
 // levelRctls are an entity's rows: every control of its level (or only

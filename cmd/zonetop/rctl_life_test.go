@@ -175,3 +175,20 @@ func TestPrctlIllumosHabits(t *testing.T) {
 	l.fails(2, []string{"basic or privileged"}, "prctl", "-n", "zone.max-lwps", "-t", "root", "-v", "5", "-r", "-i", "zone", z)
 	l.fails(1, []string{"zone ID 9999"}, "prctl", "-n", "zone.max-lwps", "-i", "zone", "9999")
 }
+
+// A cap set below what is in use says so, and what that means, instead
+// of leaving the operator to meet "resource temporarily unavailable".
+func TestPrctlBelowUsageSaysSo(t *testing.T) {
+	l := newLab(t)
+	z := l.newZone("", "set max-lwps=60")
+	l.ok("zoneadm", "-z", z, "install")
+	l.ok("zoneadm", "-z", z, "boot")
+	_, errOut, code := l.run("prctl", "-n", "zone.max-lwps", "-v", "1", "-r", "-i", "zone", z)
+	if code != 0 || !strings.Contains(errOut, "zone.max-lwps is now 1, below the") || !strings.Contains(errOut, "more is refused") {
+		t.Errorf("prctl below usage: exit %d %q", code, errOut)
+	}
+	_, errOut, _ = l.run("prctl", "-n", "zone.max-lwps", "-v", "60", "-r", "-i", "zone", z)
+	if strings.Contains(errOut, "note") {
+		t.Errorf("a cap above usage got a note: %q", errOut)
+	}
+}
