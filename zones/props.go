@@ -84,10 +84,10 @@ func parseRctlLimit(info rctlInfo, s string) (uint64, error) {
 }
 
 // setAlias sets a global rctl alias (cpu-shares, max-lwps, ...) the way
-// illumos does: the rctl gets one privileged value. Setting max-processes
-// alone also sets max-lwps to ten times it, and max-lwps alone sets
-// max-processes to the same value (zonecfg(8)), so that one alias never
-// leaves the other control unbounded.
+// illumos does: the rctl gets one privileged value, and only that rctl is
+// stored. zonecfg couples nothing: at boot the platform derives max-lwps
+// from max-processes when only the latter is set (never the reverse), so
+// `set max-lwps=100; clear max-lwps` leaves no rctl behind.
 func setAlias(c *Config, info rctlInfo, raw string) error {
 	lim, err := parseRctlLimit(info, raw)
 	if err != nil {
@@ -98,20 +98,6 @@ func setAlias(c *Config, info rctlInfo, raw string) error {
 		return errors.New(msgs[0])
 	}
 	putRctl(c, info.Name, v)
-	switch info.Name {
-	case "zone.max-processes":
-		if c.rctl("zone.max-lwps") == nil {
-			l := lim * 10
-			if lim > 0 && l/10 != lim || l > uint64(zoneRctlMax("zone.max-lwps")) {
-				l = zoneRctlMax("zone.max-lwps")
-			}
-			putRctl(c, "zone.max-lwps", RctlValue{Priv: "privileged", Limit: l, Action: "deny"})
-		}
-	case "zone.max-lwps":
-		if c.rctl("zone.max-processes") == nil {
-			putRctl(c, "zone.max-processes", RctlValue{Priv: "privileged", Limit: lim, Action: "deny"})
-		}
-	}
 	return nil
 }
 

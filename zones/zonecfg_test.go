@@ -272,8 +272,10 @@ set scheduling-class=FSS
 set fs-allowed=-,ext4
 set max-shm-memory=1g`)
 	c := load(t, st, "z1")
-	if v, _ := c.ZoneRctl("max-lwps"); v.Limit != 1000 {
-		t.Errorf("max-processes=100 gave max-lwps %d, want 1000", v.Limit)
+	// As illumos' zonecfg: only what was set is stored; the platform
+	// derives max-lwps at boot.
+	if v, ok := c.ZoneRctl("max-lwps"); ok {
+		t.Errorf("max-processes=100 stored a max-lwps %d too", v.Limit)
 	}
 	if v, _ := c.ZoneRctl("max-shm-memory"); v.Limit != 1<<30 {
 		t.Errorf("max-shm-memory %d", v.Limit)
@@ -286,11 +288,17 @@ set max-shm-memory=1g`)
 	}
 	roundTrip(t, c)
 
-	// max-lwps alone sets max-processes to the same value.
+	// max-lwps alone stores max-lwps alone, and clearing it leaves no
+	// rctl behind.
 	mustZcfg(t, st, "-z", "z2", "create; set zonepath=/zones/z2; set max-lwps=50")
-	if v, _ := load(t, st, "z2").ZoneRctl("max-processes"); v.Limit != 50 {
-		t.Errorf("max-lwps=50 gave max-processes %d", v.Limit)
+	if v, ok := load(t, st, "z2").ZoneRctl("max-processes"); ok {
+		t.Errorf("max-lwps=50 stored a max-processes %d too", v.Limit)
 	}
+	mustZcfg(t, st, "-z", "z2", "set max-lwps=100; clear max-lwps")
+	if rs := load(t, st, "z2").Rctls; len(rs) != 0 {
+		t.Errorf("set max-lwps; clear max-lwps left %+v", rs)
+	}
+	mustZcfg(t, st, "-z", "z2", "set max-lwps=50")
 
 	// select, remove in scope, remove resource, clear.
 	mustZcfg(t, st, "-z", "z2", `add fs; set dir=/a; set special=/srv/a; set type=lofs; add options [ro,nodev,nosuid]; end

@@ -326,6 +326,7 @@ func runPrctl(g *globals, args []string, _ io.Reader, stdout, stderr io.Writer) 
 			return fail(stderr, "prctl", 1, "%v", err)
 		}
 		belowUsage(t, zone, project, ch, stderr)
+		heldByTwin(t, zone, ch, stderr)
 		return 0
 	}
 	// Listing: the entity and every container above it, process → task
@@ -435,6 +436,29 @@ func belowUsage(t rctlTarget, zone, project string, ch api.RctlChange, stderr io
 			fmt.Fprintf(stderr, "prctl: note: %s is now %s, below the %s in use: what runs keeps running, and more is refused until use falls under it\n",
 				ch.Name, rctl.FormatQuantity(vs[0].Limit, rc.Unit), rctl.FormatQuantity(r.Usage, rc.Unit))
 		}
+	}
+}
+
+// heldByTwin says when a zone's max-lwps or max-processes cannot take
+// effect as asked: Linux enforces both as one pids.max, the lower of the
+// two, so the other control holds it.
+func heldByTwin(t rctlTarget, zone string, ch api.RctlChange, stderr io.Writer) {
+	twins := map[string]string{"zone.max-lwps": "zone.max-processes", "zone.max-processes": "zone.max-lwps"}
+	other, ok := twins[ch.Name]
+	if !ok || ch.Values == "" {
+		return
+	}
+	vs, err := rctl.ParseValues(ch.Values)
+	if err != nil || len(vs) == 0 {
+		return
+	}
+	zr, err := t.ZoneRctls(zone)
+	if err != nil {
+		return
+	}
+	if held, ok := zoneadmd.Privileged(other, zr[other]); ok && held < vs[0].Limit {
+		fmt.Fprintf(stderr, "prctl: note: %s is %d, but the zone's pids.max stays %d: %s=%d holds it (Linux enforces both as one pids.max, the lower of the two); change or clear %s too\n",
+			ch.Name, vs[0].Limit, held, other, held, other)
 	}
 }
 

@@ -192,3 +192,31 @@ func TestPrctlBelowUsageSaysSo(t *testing.T) {
 		t.Errorf("a cap above usage got a note: %q", errOut)
 	}
 }
+
+// max-lwps alone is max-lwps alone (illumos stores only what was set), so
+// a live raise reaches pids.max; where max-processes is set lower too,
+// prctl says which control holds pids.max instead of a silent exit 0.
+func TestPrctlMaxLwpsTwin(t *testing.T) {
+	l := newLab(t)
+	z := l.newZone("", "set max-lwps=50")
+	l.ok("zoneadm", "-z", z, "install")
+	l.ok("zoneadm", "-z", z, "boot")
+	if cfg := l.ok("zonecfg", "-z", z, "export"); strings.Contains(cfg, "max-processes") {
+		t.Errorf("set max-lwps stored max-processes too:\n%s", cfg)
+	}
+	_, errOut, code := l.run("prctl", "-n", "zone.max-lwps", "-v", "100", "-r", "-i", "zone", z)
+	if code != 0 || strings.Contains(errOut, "note") {
+		t.Errorf("raise max-lwps: exit %d %q", code, errOut)
+	}
+	if got := readTrim(t, filepath.Join(zonePidsDir(t, z), "pids.max")); got != "100" {
+		t.Errorf("pids.max = %s after prctl -r zone.max-lwps 100, want 100", got)
+	}
+	l.ok("prctl", "-n", "zone.max-processes", "-v", "60", "-r", "-i", "zone", z)
+	_, errOut, code = l.run("prctl", "-n", "zone.max-lwps", "-v", "200", "-r", "-i", "zone", z)
+	if code != 0 || !strings.Contains(errOut, "pids.max stays 60: zone.max-processes=60 holds it") {
+		t.Errorf("raise max-lwps above max-processes: exit %d %q", code, errOut)
+	}
+	if got := readTrim(t, filepath.Join(zonePidsDir(t, z), "pids.max")); got != "60" {
+		t.Errorf("pids.max = %s, want 60 (the lower of the two)", got)
+	}
+}

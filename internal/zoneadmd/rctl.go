@@ -3,6 +3,7 @@ package zoneadmd
 import (
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"strconv"
 	"strings"
@@ -109,6 +110,18 @@ func cpuList(cpus []int) string {
 // specLimits fills the spec's caps from the configuration.
 func SpecLimits(cfg *zones.Config, s *configs.PlatformSpec) error {
 	s.Rctls = zoneRctlValues(cfg)
+	// As illumos' zoneadmd: a zone that sets max-processes alone gets
+	// max-lwps ten times it (never the reverse); the configuration keeps
+	// only what was set.
+	if p, ok := s.Rctls["zone.max-processes"]; ok {
+		if _, set := s.Rctls["zone.max-lwps"]; !set {
+			l := p * 10
+			if l/10 != p || l > math.MaxInt32 {
+				l = math.MaxInt32
+			}
+			s.Rctls["zone.max-lwps"] = l
+		}
+	}
 	sys, err := limits.IPCSysctls(s.Rctls, limits.DefaultSem)
 	if err != nil {
 		return fmt.Errorf("zone %s: %w", cfg.Name, err)
