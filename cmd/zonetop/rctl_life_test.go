@@ -2,11 +2,13 @@ package main
 
 import (
 	"context"
+	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -218,5 +220,88 @@ func TestPrctlMaxLwpsTwin(t *testing.T) {
 	}
 	if got := readTrim(t, filepath.Join(zonePidsDir(t, z), "pids.max")); got != "60" {
 		t.Errorf("pids.max = %s, want 60 (the lower of the two)", got)
+	}
+}
+
+// project.max-tasks holds: Linux has no task, so zonetop counts them, and
+// a refused newtask names the control. A task that ends makes room.
+func TestProjectMaxTasks(t *testing.T) {
+	l := newLab(t)
+	z := l.newZone("")
+	l.ok("zoneadm", "-z", z, "install")
+	l.ok("zoneadm", "-z", z, "boot")
+	l.ok("projadd", "-z", z, "-K", "project.max-tasks=(privileged,2,deny)", "web")
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var running []*exec.Cmd
+	for i := 0; i < 2; i++ {
+		nt := exec.CommandContext(ctx, ztBin, "--root", l.root, "newtask", "-z", z, "-p", "web", "sleep", "300")
+		if err := nt.Start(); err != nil {
+			t.Fatal(err)
+		}
+		running = append(running, nt)
+	}
+	defer func() {
+		cancel()
+		for _, nt := range running {
+			_ = nt.Wait()
+		}
+	}()
+	// Both are tasks once prctl lists two tasks of web.
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		ds, _ := filepath.Glob(filepath.Join(zonePidsDir(t, z), "web", "task.*"))
+		if len(ds) == 2 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("two tasks of web never showed: %v", ds)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	l.fails(1, []string{"project.max-tasks is 2"}, "newtask", "-z", z, "-p", "web", "true")
+	// One ends (its sleep, by the pid its task's cgroup holds); the next
+	// task may start.
+	ds, _ := filepath.Glob(filepath.Join(zonePidsDir(t, z), "web", "task.*"))
+	for _, f := range strings.Fields(readTrim(t, filepath.Join(ds[0], "cgroup.procs"))) {
+		if pid := atoi(t, f); pid > 0 {
+			_ = syscall.Kill(pid, syscall.SIGKILL)
+		}
+	}
+	deadline = time.Now().Add(20 * time.Second)
+	for {
+		_, errOut, code := l.run("newtask", "-z", z, "-p", "web", "true")
+		if code == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no new task after one ended: %q", errOut)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+// task.max-cpu-time bites: a busy task past its CPU time gets the
+// control's signal (KILL here), as the catalogue says it does.
+func TestTaskMaxCPUTime(t *testing.T) {
+	l := newLab(t)
+	z := l.newZone("")
+	l.ok("zoneadm", "-z", z, "install")
+	l.ok("zoneadm", "-z", z, "boot")
+	l.ok("projadd", "-z", z, "-K", "task.max-cpu-time=(privileged,1,signal=KILL)", "cpu")
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	start := time.Now()
+	out, err := exec.CommandContext(ctx, ztBin, "--root", l.root, "newtask", "-z", z, "-p", "cpu",
+		"sh", "-c", "while :; do :; done").CombinedOutput()
+	if ctx.Err() != nil {
+		t.Fatalf("the busy task ran %s untouched", time.Since(start).Round(time.Second))
+	}
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != 128+9 {
+		t.Errorf("busy task ended with %v (%s), want SIGKILL's 137", err, out)
+	}
+	if log, _ := os.ReadFile(filepath.Join(l.root, "var/log/zonetop", z+".zoneadmd.log")); !strings.Contains(string(log), "task.max-cpu-time 1s passed") {
+		t.Errorf("zoneadmd's log does not say why:\n%s", log)
 	}
 }

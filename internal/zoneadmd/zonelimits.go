@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"log"
+	"math"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -53,12 +54,86 @@ type zoneLimits struct {
 
 	// the previous CPU sample per cgroup path, for CPU %
 	lastCPU map[string]cpuSample
+	// cpuWatch: a goroutine samples the tasks that have a
+	// task.max-cpu-time; none runs while no task has one.
+	cpuWatch bool
 }
 
 type taskGroup struct {
 	project string
 	g       limits.Group
 	rctls   map[string]uint64 // task.* controls in force
+	// task.max-cpu-time: the CPU time (ns) past which cpuSig goes to the
+	// task's processes, once, as illumos sends a task's CPU-time action
+	// when the threshold is crossed.
+	cpuLimit uint64
+	cpuSig   unix.Signal
+	cpuSent  bool
+}
+
+// taskCPUWatch is how often a task's CPU time is compared with its
+// task.max-cpu-time: Linux has no per-group CPU-time limit.
+const taskCPUWatch = 200 * time.Millisecond
+
+// cpuTimeAction is a project's task.max-cpu-time as a task takes it: the
+// lowest privileged threshold that sends a signal.
+func cpuTimeAction(rc map[string][]rctl.Value) (uint64, unix.Signal) {
+	var limit uint64
+	var sig unix.Signal
+	for _, v := range rc["task.max-cpu-time"] {
+		if v.Privilege == rctl.Basic || v.Action.Signal == 0 || v.Limit == rctl.Unlimited {
+			continue
+		}
+		if sig == 0 || v.Limit < limit {
+			limit, sig = v.Limit, v.Action.Signal
+		}
+	}
+	if limit > math.MaxUint64/uint64(time.Second) {
+		return 0, 0
+	}
+	return limit * uint64(time.Second), sig
+}
+
+// watchTaskCPU sends a task's task.max-cpu-time signal once its CPU time
+// passes the threshold; it ends when no task has the control.
+func (l *zoneLimits) watchTaskCPU() {
+	tick := time.NewTicker(taskCPUWatch)
+	defer tick.Stop()
+	for range tick.C {
+		l.mu.Lock()
+		watched := 0
+		for id, t := range l.tasks {
+			if t.cpuLimit == 0 || t.cpuSent {
+				continue
+			}
+			watched++
+			c, err := t.g.Counters()
+			if err != nil {
+				// The task's cgroup is gone (a halt took it): stop
+				// watching it.
+				t.cpuSent = true
+				l.tasks[id] = t
+				continue
+			}
+			if c.CPUUsageNs <= t.cpuLimit {
+				continue
+			}
+			procs, _ := t.g.Procs(true)
+			for _, pid := range procs {
+				_ = unix.Kill(pid, t.cpuSig)
+			}
+			log.Printf("task %d (project %s): task.max-cpu-time %ds passed (%.1fs): %s sent to %d processes",
+				id, t.project, t.cpuLimit/uint64(time.Second), float64(c.CPUUsageNs)/1e9, rctl.SignalName(t.cpuSig), len(procs))
+			t.cpuSent = true
+			l.tasks[id] = t
+		}
+		if watched == 0 {
+			l.cpuWatch = false
+			l.mu.Unlock()
+			return
+		}
+		l.mu.Unlock()
+	}
 }
 
 type cpuSample struct {
@@ -360,6 +435,21 @@ func (l *zoneLimits) placement(req *api.ExecRequest) (limits.Group, int, []limit
 	// command becomes a task of its own there, as every login is on
 	// illumos, instead of failing with the kernel's EBUSY.
 	if req.NewTask || limits.PassesOn(g) {
+		// project.max-tasks: Linux has no task, so zonetop counts them.
+		// Ended tasks leave l.tasks when their command returns (endTask)
+		// or, for in-zone newtask, at the sweep before each new one.
+		if max, ok := projectRctlValues(p)["project.max-tasks"]; ok {
+			n := 0
+			for _, t := range l.tasks {
+				if t.project == p.Name {
+					n++
+				}
+			}
+			if uint64(n) >= max {
+				return nil, 0, nil, fmt.Errorf("project %s: project.max-tasks is %d and %d of its tasks run: %w; a new task may start when one ends",
+					p.Name, max, n, api.ErrBusy)
+			}
+		}
 		task = l.nextTask
 		for {
 			if _, err := l.back.Load(fmt.Sprintf("%s/%s/task.%d", l.name, p.Name, task)); err != nil {
@@ -375,7 +465,13 @@ func (l *zoneLimits) placement(req *api.ExecRequest) (limits.Group, int, []limit
 			}
 			return nil, 0, nil, fmt.Errorf("task of project %s: %w", p.Name, err)
 		}
-		l.tasks[task] = taskGroup{project: p.Name, g: tg, rctls: taskRc}
+		tk := taskGroup{project: p.Name, g: tg, rctls: taskRc}
+		tk.cpuLimit, tk.cpuSig = cpuTimeAction(rc)
+		l.tasks[task] = tk
+		if tk.cpuLimit > 0 && !l.cpuWatch {
+			l.cpuWatch = true
+			go l.watchTaskCPU()
+		}
 		g = tg
 	}
 	return g, task, rl, nil
@@ -641,6 +737,14 @@ func (d *zoneadmd) setRctl(ch *api.RctlChange) error {
 			return fmt.Errorf("task %d %s: %w", ch.Task, ch.Name, err)
 		}
 		t.rctls = rc
+		if ch.Name == "task.max-cpu-time" {
+			t.cpuLimit, t.cpuSig = cpuTimeAction(map[string][]rctl.Value{ch.Name: vs})
+			t.cpuSent = false
+			if t.cpuLimit > 0 && !l.cpuWatch {
+				l.cpuWatch = true
+				go l.watchTaskCPU()
+			}
+		}
 		l.tasks[ch.Task] = t
 		return nil
 	case "zone":
