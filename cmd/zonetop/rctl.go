@@ -912,7 +912,7 @@ func capCell(r api.RctlUsage, unit rctl.Unit) string {
 // project; "*" marks a project limit capped by its zone.
 func formatZonestat(w io.Writer, us []api.ZoneUsage) {
 	tw := tabwriter.NewWriter(w, 0, 8, 2, ' ', 0)
-	fmt.Fprintln(tw, "ZONE/PROJECT\tPROCS\tCPU%\tCPU-CAP\tLWPS/CAP\tMEM/CAP\tTHROTTLED")
+	fmt.Fprintln(tw, "ZONE/PROJECT\tPROCS\tCPU%\tCPU-CAP\tLWPS/CAP\tMEM/CAP\tSHM/CAP\tSHM-IDS\tSEM-IDS\tMSG-IDS\tTHROTTLED")
 	get := func(rs []api.RctlUsage, name string) api.RctlUsage {
 		for _, r := range rs {
 			if r.Name == name {
@@ -927,12 +927,19 @@ func formatZonestat(w io.Writer, us []api.ZoneUsage) {
 		}
 		return strconv.FormatUint(r.Effective, 10) + "%"
 	}
+	// The System V IPC totals the check keeps (¶0046), against the
+	// limits that bind.
+	ipc := func(rs []api.RctlUsage, level string) string {
+		return strings.Join([]string{capCell(get(rs, level+".max-shm-memory"), rctl.UnitBytes),
+			capCell(get(rs, level+".max-shm-ids"), rctl.UnitCount), capCell(get(rs, level+".max-sem-ids"), rctl.UnitCount),
+			capCell(get(rs, level+".max-msg-ids"), rctl.UnitCount)}, "\t")
+	}
 	for _, u := range us {
-		fmt.Fprintf(tw, "%s\t%d\t%.1f\t%s\t%s\t%s\t%d\n", termsafe.String(u.Zone), u.Procs, u.CPUPct, cpuCap(get(u.Rctls, "zone.cpu-cap")),
-			capCell(get(u.Rctls, "zone.max-lwps"), rctl.UnitCount), capCell(get(u.Rctls, "zone.max-physical-memory"), rctl.UnitBytes), u.NrThrottled)
+		fmt.Fprintf(tw, "%s\t%d\t%.1f\t%s\t%s\t%s\t%s\t%d\n", termsafe.String(u.Zone), u.Procs, u.CPUPct, cpuCap(get(u.Rctls, "zone.cpu-cap")),
+			capCell(get(u.Rctls, "zone.max-lwps"), rctl.UnitCount), capCell(get(u.Rctls, "zone.max-physical-memory"), rctl.UnitBytes), ipc(u.Rctls, "zone"), u.NrThrottled)
 		for _, p := range u.Projects {
-			fmt.Fprintf(tw, "  %s\t%d\t%.1f\t%s\t%s\t%s\t\n", termsafe.String(p.Name), p.Procs, p.CPUPct, cpuCap(get(p.Rctls, "project.cpu-cap")),
-				capCell(get(p.Rctls, "project.max-lwps"), rctl.UnitCount), capCell(get(p.Rctls, "project.max-memory"), rctl.UnitBytes))
+			fmt.Fprintf(tw, "  %s\t%d\t%.1f\t%s\t%s\t%s\t%s\t\n", termsafe.String(p.Name), p.Procs, p.CPUPct, cpuCap(get(p.Rctls, "project.cpu-cap")),
+				capCell(get(p.Rctls, "project.max-lwps"), rctl.UnitCount), capCell(get(p.Rctls, "project.max-memory"), rctl.UnitBytes), ipc(p.Rctls, "project"))
 		}
 	}
 	tw.Flush()

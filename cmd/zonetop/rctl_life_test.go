@@ -305,3 +305,34 @@ func TestTaskMaxCPUTime(t *testing.T) {
 		t.Errorf("zoneadmd's log does not say why:\n%s", log)
 	}
 }
+
+// The IPC check's running totals reach both administrators: prctl shows
+// usage beside a zone's and a project's IPC controls, zonestat per zone
+// and per project, as text and as JSON.
+func TestIPCTotalsShown(t *testing.T) {
+	if _, err := os.Stat("/usr/bin/ipcmk"); err != nil {
+		t.Skip("no ipcmk (util-linux) for the sparse zone to use")
+	}
+	l := newLab(t)
+	z := l.newZone("", "set max-shm-memory=1m")
+	l.ok("zoneadm", "-z", z, "install")
+	l.ok("zoneadm", "-z", z, "boot")
+	l.ok("projadd", "-z", z, "-K", "project.max-shm-memory=(privileged,512K,deny)", "web")
+	l.ok("newtask", "-z", z, "-p", "web", "ipcmk", "-M", "8192")
+	out := l.ok("prctl", "-P", "-n", "project.max-shm-memory", "-i", "project", z+":web")
+	if !strings.Contains(out, "project.max-shm-memory usage 8192") {
+		t.Errorf("prctl shows no IPC usage for the project:\n%s", out)
+	}
+	out = l.ok("prctl", "-P", "-n", "zone.max-shm-memory", "-i", "zone", z)
+	if !strings.Contains(out, "zone.max-shm-memory usage 8192") {
+		t.Errorf("prctl shows no IPC usage for the zone:\n%s", out)
+	}
+	out = l.ok("zonestat", "-z", z)
+	if !strings.Contains(out, "SHM/CAP") || !strings.Contains(out, "8.00KB/1.00MB") || !strings.Contains(out, "8.00KB/512KB") || !strings.Contains(out, "1/128") {
+		t.Errorf("zonestat lacks the IPC totals:\n%s", out)
+	}
+	out = l.ok("zonestat", "-z", z, "-o", "json")
+	if !strings.Contains(out, `"Name":"zone.max-shm-ids","Usage":1`) {
+		t.Errorf("zonestat -o json lacks the IPC totals:\n%s", out)
+	}
+}

@@ -94,6 +94,20 @@ func (d *zoneadmd) usage() (api.ZoneUsage, error) {
 	if l == nil {
 		return u, errors.New("zone is not ready or running")
 	}
+	// The IPC check's running totals, taken before the limits' lock: the
+	// check has its own.
+	ipcUsed, ipcLimit := map[string]map[string]uint64{}, map[string]map[string]uint64{}
+	for _, iu := range d.ipcUsage() {
+		ipcUsed[iu.Project], ipcLimit[iu.Project] = iu.Used, iu.Limit
+	}
+	// An IPC row's binding limit is the one the check applies (a
+	// project's default ids included), not only what was written.
+	ipcRow := func(r api.RctlUsage, project, short string) api.RctlUsage {
+		if l, ok := ipcLimit[project][short]; ok {
+			r.Effective, r.EffectiveLimited = l, true
+		}
+		return r
+	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	now := time.Now()
@@ -128,6 +142,9 @@ func (d *zoneadmd) usage() (api.ZoneUsage, error) {
 		row("zone.cpu-cap", uint64(u.CPUPct+0.5), zr, []string{"zone.cpu-cap"}, nil, nil),
 		row("zone.cpu-shares", 0, zr, []string{"zone.cpu-shares"}, nil, nil),
 	}
+	for _, r := range ipcRctls {
+		u.Rctls = append(u.Rctls, ipcRow(row("zone."+r, ipcUsed[""][r], zr, []string{"zone." + r}, nil, nil), "", r))
+	}
 	for i := range l.projects {
 		p := &l.projects[i]
 		pu := api.ProjectUsage{Name: p.Name, ID: p.ID}
@@ -148,6 +165,9 @@ func (d *zoneadmd) usage() (api.ZoneUsage, error) {
 			row("project.max-memory", ps.MemoryUsage, pr, []string{"project.max-memory"}, zr, []string{"zone.max-physical-memory"}),
 			row("project.cpu-cap", uint64(pu.CPUPct+0.5), pr, []string{"project.cpu-cap"}, zr, []string{"zone.cpu-cap"}),
 			row("project.cpu-shares", 0, pr, []string{"project.cpu-shares"}, nil, nil),
+		}
+		for _, r := range ipcRctls {
+			pu.Rctls = append(pu.Rctls, ipcRow(row("project."+r, ipcUsed[p.Name][r], pr, []string{"project." + r}, zr, []string{"zone." + r}), p.Name, r))
 		}
 		u.Projects = append(u.Projects, pu)
 	}
