@@ -21,7 +21,8 @@ build:
 	$(GO) build -buildvcs=auto -o $(BIN) ./cmd/zonetop
 	for l in $(LINKS); do ln -sf zonetop bin/$$l; done
 
-# Installs the binary, the command links and the systemd units under
+# Installs the binary, the command links, manual pages, shell completion
+# (bash, zsh, fish) and the systemd units under
 # PREFIX (units under PREFIX/lib/systemd/system, their paths rewritten to
 # PREFIX); DESTDIR stages it for a package. The links include prctl:
 # Debian's prctl package owns /usr/bin/prctl, which PREFIX/bin comes before
@@ -30,6 +31,10 @@ build:
 PREFIX   ?= /usr/local
 DESTDIR  ?=
 UNITDIR  := $(PREFIX)/lib/systemd/system
+MANDIR   := $(PREFIX)/share/man
+BASHCOMP := $(PREFIX)/share/bash-completion/completions
+ZSHCOMP  := $(PREFIX)/share/zsh/site-functions
+FISHCOMP := $(PREFIX)/share/fish/vendor_completions.d
 
 install: build
 	install -D -m 0755 $(BIN) $(DESTDIR)$(PREFIX)/bin/zonetop
@@ -39,11 +44,24 @@ install: build
 	  sed 's#/usr/local/bin/zonetop#$(PREFIX)/bin/zonetop#g' $$u >$(DESTDIR)$(UNITDIR)/$$(basename $$u) && \
 	  chmod 0644 $(DESTDIR)$(UNITDIR)/$$(basename $$u); \
 	done
+	install -d $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(BASHCOMP) $(DESTDIR)$(ZSHCOMP) $(DESTDIR)$(FISHCOMP)
+	for c in zonetop $(LINKS); do \
+	  case $$c in prctl|projects|newtask) s=1;; *) s=8;; esac; \
+	  $(BIN) man $$c >$(DESTDIR)$(MANDIR)/man$$s/$$c.$$s; \
+	done
+	$(BIN) completion bash >$(DESTDIR)$(BASHCOMP)/zonetop
+	for l in $(LINKS); do ln -sf zonetop $(DESTDIR)$(BASHCOMP)/$$l; done
+	$(BIN) completion zsh >$(DESTDIR)$(ZSHCOMP)/_zonetop
+	$(BIN) completion fish >$(DESTDIR)$(FISHCOMP)/zonetop.fish
+	for l in $(LINKS); do ln -sf zonetop.fish $(DESTDIR)$(FISHCOMP)/$$l.fish; done
 
 uninstall:
 	rm -f $(DESTDIR)$(PREFIX)/bin/zonetop
 	for l in $(LINKS); do rm -f $(DESTDIR)$(PREFIX)/bin/$$l; done
 	for u in dist/*.service; do rm -f $(DESTDIR)$(UNITDIR)/$$(basename $$u); done
+	for c in zonetop $(LINKS); do rm -f $(DESTDIR)$(MANDIR)/man1/$$c.1 $(DESTDIR)$(MANDIR)/man8/$$c.8 \
+	  $(DESTDIR)$(BASHCOMP)/$$c $(DESTDIR)$(FISHCOMP)/$$c.fish; done
+	rm -f $(DESTDIR)$(ZSHCOMP)/_zonetop
 
 # Opens the console on this host's real state (needs root for zones).
 run: build

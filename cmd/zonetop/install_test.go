@@ -49,6 +49,13 @@ func TestMakeInstall(t *testing.T) {
 			t.Errorf("%s does not name the installed binary:\n%s", u, b)
 		}
 	}
+	for _, f := range []string{"share/man/man8/zoneadm.8", "share/man/man1/prctl.1", "share/man/man8/zonetop.8",
+		"share/bash-completion/completions/zonetop", "share/bash-completion/completions/zlogin",
+		"share/zsh/site-functions/_zonetop", "share/fish/vendor_completions.d/zonecfg.fish"} {
+		if b, err := os.ReadFile(filepath.Join(dest, "opt/zt", f)); err != nil || len(b) == 0 {
+			t.Errorf("%s: %v", f, err)
+		}
+	}
 	run("uninstall")
 	var left []string
 	_ = filepath.Walk(dest, func(p string, fi os.FileInfo, err error) error {

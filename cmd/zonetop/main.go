@@ -72,7 +72,9 @@ Commands:
 func usage(w io.Writer) {
 	fmt.Fprint(w, usageText)
 	for _, n := range sortedCommandNames() {
-		fmt.Fprintf(w, "  %-9s %s\n", n, commands[n].summary)
+		if commands[n].summary != "" { // hidden: the shells' helper
+			fmt.Fprintf(w, "  %-10s %s\n", n, commands[n].summary)
+		}
 	}
 	fmt.Fprint(w, "\nThe commands also answer to links named after them (zoneadm, zonecfg, zlogin, prctl, ...).\n"+
 		"--root (or ZONETOP_ROOT) moves all of zonetop's state under DIR.\n")
