@@ -320,3 +320,17 @@ func TestMessagesSayItOnce(t *testing.T) {
 	}
 	l.fails(2, []string{"project.max-shm-memory"}, "projadd", "-z", z, "-K", "project.max-shm-memory=(priv,4Q,deny)", "bad")
 }
+
+// A --cgroup-parent that does not exist is named with every hierarchy it
+// is missing from and the command that makes it, not one at a time.
+func TestCgroupParentMissingSaysAll(t *testing.T) {
+	l := newLab(t)
+	z := l.newZone("busybox", "set max-lwps=50")
+	l.ok("zoneadm", "-z", z, "install")
+	parent := "/ztnosuch" + l.tag
+	errOut := l.fails(1, []string{"cgroup parent " + parent + ": missing in", "mkdir -p"}, "--cgroup-parent", parent, "zoneadm", "-z", z, "boot")
+	if n := strings.Count(errOut, parent+",") + strings.Count(errOut, parent+")"); n < 2 && !strings.Contains(errOut, "missing in 1 of 1") {
+		t.Errorf("not every hierarchy named: %q", errOut)
+	}
+	l.state(z, "installed")
+}

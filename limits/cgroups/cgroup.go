@@ -113,6 +113,21 @@ func CreateZoneCgroups(zone, parentOverride string, extraDevs []configs.DevNode)
 	if err != nil {
 		return nil, err
 	}
+	if parentOverride != "" {
+		// An operator's --cgroup-parent is theirs to make: name every
+		// hierarchy it is missing from at once, with the command.
+		var missing []string
+		for _, h := range hs {
+			dir := filepath.Join(h.Mount, filepath.Clean("/"+parentOverride))
+			if fi, err := os.Stat(dir); err != nil || !fi.IsDir() {
+				missing = append(missing, dir)
+			}
+		}
+		if len(missing) > 0 {
+			return nil, fmt.Errorf("cgroup parent %s: missing in %d of %d hierarchies (%s); make it with: mkdir -p %s",
+				parentOverride, len(missing), len(hs), strings.Join(missing, ", "), strings.Join(missing, " "))
+		}
+	}
 	cg := &ZoneCgroups{}
 	for _, h := range hs {
 		parent := h.Current
