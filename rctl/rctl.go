@@ -213,8 +213,22 @@ const (
 		"against the memory cgroup"
 )
 
-// rctls is the table of every control zonetop knows, by name.
-var rctls = map[string]*Rctl{}
+// rctls is the table of every control zonetop knows, by name, built on
+// first use: every zonetop process links the catalogue, few consult it
+// (a zone's init and the stubs never do), and building it formats every
+// control's help text.
+var (
+	rctls     map[string]*Rctl
+	rctlsOnce sync.Once
+)
+
+func table() map[string]*Rctl {
+	rctlsOnce.Do(func() {
+		rctls = map[string]*Rctl{}
+		defineAll()
+	})
+	return rctls
+}
 
 func def(r Rctl) {
 	if r.Max == 0 {
@@ -224,7 +238,7 @@ func def(r Rctl) {
 	rctls[r.Name] = &rr
 }
 
-func init() {
+func defineAll() {
 	bytesDeny := FlagNoBasic | FlagDenyAlways
 	// zone.*: set by the global administrator only.
 	def(Rctl{Name: "zone.cpu-shares", Level: LevelZone, Unit: UnitShares, Max: 65535,
@@ -319,7 +333,7 @@ func init() {
 
 // Lookup returns the rctl called name.
 func Lookup(name string) (*Rctl, error) {
-	if r, ok := rctls[name]; ok {
+	if r, ok := table()[name]; ok {
 		return r, nil
 	}
 	return nil, fmt.Errorf("unknown resource control %q", name)
@@ -327,8 +341,9 @@ func Lookup(name string) (*Rctl, error) {
 
 // Rctls returns every control, sorted by level (zone first) then name.
 func Rctls() []*Rctl {
-	out := make([]*Rctl, 0, len(rctls))
-	for _, r := range rctls {
+	t := table()
+	out := make([]*Rctl, 0, len(t))
+	for _, r := range t {
 		out = append(out, r)
 	}
 	sort.Slice(out, func(i, j int) bool {
