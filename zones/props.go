@@ -101,11 +101,6 @@ func setAlias(c *Config, info rctlInfo, raw string) error {
 	return nil
 }
 
-func zoneRctlMax(name string) uint64 {
-	r, _ := lookupRctl(name)
-	return r.Max
-}
-
 func putRctl(c *Config, name string, v RctlValue) {
 	if r := c.rctl(name); r != nil {
 		r.Values = []RctlValue{v}
