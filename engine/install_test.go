@@ -165,7 +165,7 @@ func TestInstallSparse(t *testing.T) {
 		}
 	}
 	inittab := readString(t, filepath.Join(root, "etc/inittab"))
-	if !strings.Contains(inittab, "::sysinit:") || !strings.Contains(inittab, "::shutdown:/bin/sync") || strings.Contains(inittab, "\n::respawn") {
+	if !strings.Contains(inittab, "::sysinit:") || !strings.Contains(inittab, "::shutdown:/bin/sync") || !strings.Contains(inittab, "\nconsole::respawn:-/bin/sh\n") {
 		t.Errorf("inittab:\n%s", inittab)
 	}
 	for _, f := range []string{"group", "nsswitch.conf", "resolv.conf", "profile"} {

@@ -625,9 +625,15 @@ func (z *zsched) boot(c *wire.Conn, hold bool, args []string, place []*os.File) 
 	}
 	attr := &syscall.ProcAttr{
 		Dir:   "/",
-		Env:   []string{"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "HOME=/", "TERM=vt100", "container=zone"},
+		Env:   []string{"PATH=" + api.ZonePath, "HOME=/", "TERM=vt100", "container=zone"},
 		Files: []uintptr{cons.Fd(), cons.Fd(), cons.Fd()},
 		Sys:   &syscall.SysProcAttr{Setsid: true, Setctty: true, Ctty: 0},
+	}
+	if len(z.spec.Init) == 0 {
+		// zinit, like busybox init, keeps no controlling terminal: the
+		// console's login shell takes it (taking it from another
+		// session needs CAP_SYS_ADMIN, which the zone lacks).
+		attr.Sys.Setctty = false
 	}
 	if hold && len(z.spec.Init) == 0 {
 		// The stub runs zinit itself: it is the same sealed binary.
@@ -775,7 +781,7 @@ func (z *zsched) handleSpawn(c *wire.Conn, hold bool, req *api.ExecRequest, file
 		// the shell is the zone's own /bin/sh whatever passwd says.
 		u.shell = "/bin/sh"
 	}
-	env := []string{"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+	env := []string{"PATH=" + api.ZonePath,
 		"HOME=" + u.home, "USER=" + u.name, "LOGNAME=" + u.name, "SHELL=" + u.shell}
 	for _, e := range req.Env {
 		if !strings.Contains(e, "=") || strings.ContainsRune(e, 0) {
