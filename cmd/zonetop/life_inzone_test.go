@@ -177,7 +177,7 @@ func TestInZoneConsoleLogin(t *testing.T) {
 	// ctrl-C once the command runs (before, the shell's line editor
 	// would read it as a character).
 	for i := 0; ; i++ {
-		code, out := z.run("zlogin", z.name, "sh", "-c", `for p in /proc/[0-9]*; do read c <$p/comm && [ "$c" = sleep ] && exit 0; done; exit 1`)
+		code, out := z.run("zlogin", z.name, "sh", "-c", `for p in /proc/[0-9]*; do read c <$p/comm && [ "$c" = sleep ] && exit 0; done 2>/dev/null; exit 1`)
 		if code == 0 {
 			break
 		}
@@ -216,4 +216,64 @@ func buildDebianRootArchive(t *testing.T) string {
 	}
 	return buildRootArchiveWith(t, "gz", map[string]string{"/usr/bin/id": filepath.Base(id)},
 		map[string]string{"/etc/profile": "/etc/profile"}, []string{"/etc/profile.d"})
+}
+
+// TestInZoneInitDiesRebootsZone: when the zone's init dies on its own
+// (here killed by the zone's root), the zone reboots, as illumos reboots
+// a zone whose init exits (its lx brand; a native zone restarts init in
+// place): a new zone ID, a new init, the console saying why.
+func TestInZoneInitDiesRebootsZone(t *testing.T) {
+	needZones(t)
+	needBusybox(t)
+	l := newInZoneLab(t)
+	z := l.newZone("busybox")
+	l.ok("zoneadm", "-z", z, "install")
+	l.ok("zoneadm", "-z", z, "boot")
+	id := l.state(z, "running")
+	findInit := `for p in /proc/[0-9]*; do read c <$p/comm && [ "$c" = zinit ] && echo ${p#/proc/}; done 2>/dev/null; true`
+	pid := strings.TrimSpace(l.zlogin(z, "sh", "-c", findInit))
+	if pid == "" {
+		t.Fatal("no zinit in the zone")
+	}
+	l.zlogin(z, "kill", "-KILL", pid)
+	var r listRow
+	for i := 0; ; i++ {
+		r = l.list(z)
+		if r.State == "running" && r.ID != id {
+			break
+		}
+		if i == 600 {
+			t.Fatalf("zone %s after its init died: %s, zone ID %d (was %d); want running again with a new ID\n%s", z, r.State, r.ID, id, l.verbose(z))
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if got := strings.TrimSpace(l.zlogin(z, "sh", "-c", findInit)); got == "" {
+		t.Errorf("no zinit after the reboot")
+	}
+	log, _ := os.ReadFile(filepath.Join(l.root, "var/log/zonetop", z+".console"))
+	if !strings.Contains(string(log), "init exited") || !strings.Contains(string(log), "rebooting") {
+		t.Errorf("the console does not say why the zone rebooted:\n%s", log)
+	}
+}
+
+// An init that keeps exiting right after its start does not reboot its
+// zone forever: the zone goes down, and its console says why.
+func TestInZoneInitLoopHalts(t *testing.T) {
+	needZones(t)
+	needBusybox(t)
+	l := newInZoneLab(t)
+	z := l.newZone("busybox", "set init=/bin/true")
+	l.ok("zoneadm", "-z", z, "install")
+	l.ok("zoneadm", "-z", z, "boot")
+	for i := 0; l.list(z).State != "installed"; i++ {
+		if i == 600 {
+			t.Fatalf("zone %s whose init exits at once: %s", z, l.verbose(z))
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	log, _ := os.ReadFile(filepath.Join(l.root, "var/log/zonetop", z+".console"))
+	if !strings.Contains(string(log), "halting the zone") {
+		t.Errorf("the console does not say why the zone went down:\n%s", log)
+	}
+	l.checkGone(z)
 }

@@ -84,6 +84,16 @@ type zoneadmd struct {
 	// reported is the set of bad /etc/project lines last reported (under
 	// mu), so a set is reported once per change of the file.
 	reported [32]byte
+
+	// readySpec and bootArgs are what the zone was last readied and
+	// booted with (under mu), for the reboot that follows its init's
+	// death; initGen counts boots, so a watch on an earlier init stays
+	// quiet, and initDeaths counts the reboots of an init that keeps
+	// dying soon after its start (watchInit).
+	readySpec  *configs.PlatformSpec
+	bootArgs   []string
+	initGen    uint64
+	initDeaths int
 }
 
 // trimDelay is how long zoneadmd must have had no request before it hands
@@ -543,6 +553,8 @@ func (d *zoneadmd) ready(spec *configs.PlatformSpec) (err error) {
 			err = fmt.Errorf("ready %s: %w", d.name, err)
 		}
 	}()
+	orig := *spec
+	orig.Mounts = append([]configs.MountSpec(nil), spec.Mounts...)
 	zsm, err := zoneSockMounts(d.root, d.name)
 	if err != nil {
 		return fmt.Errorf("zone socket: %w", err)
@@ -564,6 +576,7 @@ func (d *zoneadmd) ready(spec *configs.PlatformSpec) (err error) {
 	undo = append(undo, func() { _ = os.Remove(filepath.Join(d.dir, "zoneid")) })
 	d.mu.Lock()
 	d.spec = spec
+	d.readySpec = &orig
 	d.st = RunState{State: configs.StateShuttingDown, ZoneID: id, Reason: "ready under way"}
 	d.mu.Unlock()
 
@@ -1017,9 +1030,114 @@ func (d *zoneadmd) boot(args []string) error {
 	if d.st.InitPid == 0 {
 		d.st.InitPid = hostPidOf(d.st.ZschedPid, resp.Pid)
 	}
+	d.bootArgs = append([]string(nil), args...)
+	d.initGen++
+	gen, initPid, zdone := d.initGen, d.st.InitPid, d.zschedDone
 	d.mu.Unlock()
 	d.setState(configs.StateRunning, "")
+	go d.watchInit(gen, initPid, zdone)
 	return nil
+}
+
+// initQuickDeath is how soon after its start an init's death counts as
+// one of a loop; initMaxQuickDeaths such deaths in a row halt the zone
+// instead of rebooting it again.
+const (
+	initQuickDeath     = time.Minute
+	initMaxQuickDeaths = 3
+)
+
+// watchInit waits for the zone's init (host pid initPid, started by boot
+// number gen) to end. When it ends on its own, with the zone running and
+// no life-cycle operation taking it down, the zone is rebooted: illumos
+// reboots a zone whose init exits in its lx brand (a native zone's init
+// is restarted in place, which here would leave the dead init's console
+// shell and respawned children beside the new init's). A zone whose init
+// keeps dying within initQuickDeath of its start is halted after
+// initMaxQuickDeaths reboots, with the reason on its console.
+func (d *zoneadmd) watchInit(gen uint64, initPid int, zdone chan struct{}) {
+	start := time.Now()
+	// No pid: boot found init gone already when it looked (the pid is
+	// read after the start).
+	if initPid <= 0 {
+	} else if fd, err := unix.PidfdOpen(initPid, 0); err == nil {
+		fds := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}
+		for {
+			if _, err := unix.Poll(fds, -1); err == unix.EINTR {
+				continue
+			}
+			break
+		}
+		unix.Close(fd)
+	} else if !errors.Is(err, unix.ESRCH) {
+		log.Printf("watch init (pid %d): %v", initPid, err)
+		return
+	}
+	// A zsched that died took init with it: the zone is gone, and
+	// watchZsched says so.
+	select {
+	case <-zdone:
+		return
+	case <-time.After(200 * time.Millisecond):
+	}
+	d.opMu.Lock()
+	defer d.opMu.Unlock()
+	d.mu.Lock()
+	still := !d.halting && d.initGen == gen && d.st.State == configs.StateRunning
+	var spec configs.PlatformSpec
+	if d.readySpec != nil {
+		spec = *d.readySpec
+		spec.Mounts = append([]configs.MountSpec(nil), d.readySpec.Mounts...)
+	}
+	args := d.bootArgs
+	if still {
+		if time.Since(start) < initQuickDeath {
+			d.initDeaths++
+		} else {
+			d.initDeaths = 1
+		}
+	}
+	deaths := d.initDeaths
+	d.mu.Unlock()
+	select {
+	case <-zdone:
+		return
+	default:
+	}
+	if !still {
+		return
+	}
+	say := func(why string) {
+		log.Print(why)
+		d.hub.Notice(why)
+		_, _ = d.conslog.Write([]byte("zoneadmd: " + why + "\r\n"))
+	}
+	if deaths > initMaxQuickDeaths || spec.Name == "" {
+		say(fmt.Sprintf("init exited %d times within %s of its start; halting the zone", deaths, initQuickDeath))
+		if err := d.halt("init keeps exiting"); err != nil {
+			log.Printf("halt after init's death: %v", err)
+		}
+		d.mu.Lock()
+		d.initDeaths = 0
+		d.mu.Unlock()
+		d.retireIfGone()
+		d.exitIfGone()
+		return
+	}
+	say("init exited; rebooting the zone")
+	d.event("rebooting")
+	err := d.halt("")
+	if err == nil {
+		err = d.ready(&spec)
+	}
+	if err == nil {
+		err = d.boot(args)
+	}
+	if err != nil {
+		say(fmt.Sprintf("reboot after init's death: %v", err))
+		d.retireIfGone()
+		d.exitIfGone()
+	}
 }
 
 // pidfdPid is the pid a pidfd refers to, in this process's pid
@@ -1295,6 +1413,23 @@ func (d *zoneadmd) adopt() error {
 				d.zschedDone, d.zsched = done, proc
 				d.adoptLimits()
 				go d.watchZsched(done)
+				if d.st.State == configs.StateRunning && d.st.InitPid > 0 {
+					// The spec as ready had it, for a reboot should
+					// init die: without the zone socket's mounts,
+					// which ready adds again.
+					if d.spec != nil {
+						rs := *d.spec
+						rs.Mounts = nil
+						for _, m := range d.spec.Mounts {
+							if m.Target != "/run/zonetop" && m.Target != api.ZoneBinaryPath {
+								rs.Mounts = append(rs.Mounts, m)
+							}
+						}
+						d.readySpec = &rs
+					}
+					d.initGen++
+					go d.watchInit(d.initGen, d.st.InitPid, done)
+				}
 				if err := d.attachConsole(); err != nil {
 					log.Printf("adopt: console: %v", err)
 				}
