@@ -39,11 +39,12 @@ const (
 )
 
 // ZoneCommands are the names ZoneBinDir links to the binary under: the
-// zone administrator's tools, and the global zone's commands, which say
+// zone administrator's tools, the global zone's commands, which say
 // there that they belong to the global zone (illumos ships them in every
-// zone and they say so too).
+// zone and they say so too), and the ones that reboot or halt the zone
+// from inside.
 var ZoneCommands = []string{"zonetop", "prctl", "projects", "projadd", "projmod", "projdel", "newtask", "zonestat",
-	"zonecfg", "zoneadm", "zlogin"}
+	"zonecfg", "zoneadm", "zlogin", "reboot", "halt", "poweroff", "init"}
 
 // ZoneRequest is one request on the zone socket.
 type ZoneRequest struct {

@@ -277,3 +277,51 @@ func TestInZoneInitLoopHalts(t *testing.T) {
 	}
 	l.checkGone(z)
 }
+
+// TestInZoneRebootHalt: the zone's root reboots and halts their own zone
+// with the commands illumos gives them, and zoneadmd carries it out.
+func TestInZoneRebootHalt(t *testing.T) {
+	needZones(t)
+	t.Run("busybox", func(t *testing.T) {
+		needBusybox(t)
+		inZoneRebootHalt(t, "busybox")
+	})
+	t.Run("sparse", func(t *testing.T) { inZoneRebootHalt(t, "sparse") })
+}
+
+func inZoneRebootHalt(t *testing.T, brand string) {
+	l := newInZoneLab(t)
+	z := l.newZone(brand)
+	l.ok("zoneadm", "-z", z, "install")
+	l.ok("zoneadm", "-z", z, "boot")
+	// waitState polls until the zone is in state with an ID other than
+	// notID (a reboot gives a new one).
+	waitState := func(what, state string, notID int) int {
+		t.Helper()
+		for i := 0; ; i++ {
+			r := l.list(z)
+			if r.State == state && (state != "running" || r.ID != notID) {
+				return r.ID
+			}
+			if i == 600 {
+				t.Fatalf("zone %s after %s: %s, want %s\n%s", z, what, r.State, state, l.verbose(z))
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+	id := l.state(z, "running")
+	for _, cmd := range [][]string{{"reboot"}, {"init", "6"}} {
+		// The session may end with the zone: its status is not the point.
+		l.run(append([]string{"zlogin", z}, cmd...)...)
+		id = waitState(strings.Join(cmd, " "), "running", id)
+	}
+	l.run("zlogin", z, "halt")
+	waitState("halt", "installed", 0)
+	log, _ := os.ReadFile(filepath.Join(l.root, "var/log/zonetop", z+".console"))
+	if strings.Count(string(log), "reboot asked in the zone") != 2 || !strings.Contains(string(log), "halt asked in the zone") {
+		t.Errorf("the console does not say who took the zone down:\n%s", log)
+	}
+	l.checkGone(z)
+	// From the global zone they refuse and say what to use.
+	l.fails(1, []string{"only inside a zone", "zoneadm"}, "reboot")
+}

@@ -1054,7 +1054,10 @@ const (
 // is restarted in place, which here would leave the dead init's console
 // shell and respawned children beside the new init's). A zone whose init
 // keeps dying within initQuickDeath of its start is halted after
-// initMaxQuickDeaths reboots, with the reason on its console.
+// initMaxQuickDeaths reboots, with the reason on its console. When the
+// zone asked for it (reboot, halt, poweroff or init inside signal its
+// PID 1, and zsched tells), the zone is rebooted or halted as asked,
+// which is how illumos' zoneadmd carries out a zone root's reboot.
 func (d *zoneadmd) watchInit(gen uint64, initPid int, zdone chan struct{}) {
 	start := time.Now()
 	// No pid: boot found init gone already when it looked (the pid is
@@ -1082,6 +1085,11 @@ func (d *zoneadmd) watchInit(gen uint64, initPid int, zdone chan struct{}) {
 	}
 	d.opMu.Lock()
 	defer d.opMu.Unlock()
+	// Whether the zone asked for it (reboot, halt, init 6 inside).
+	asked := ""
+	if resp, err := d.zschedCall(wire.Request{Op: "ping"}); err == nil {
+		asked = resp.Event
+	}
 	d.mu.Lock()
 	still := !d.halting && d.initGen == gen && d.st.State == configs.StateRunning
 	var spec configs.PlatformSpec
@@ -1090,7 +1098,9 @@ func (d *zoneadmd) watchInit(gen uint64, initPid int, zdone chan struct{}) {
 		spec.Mounts = append([]configs.MountSpec(nil), d.readySpec.Mounts...)
 	}
 	args := d.bootArgs
-	if still {
+	if still && asked != "" {
+		d.initDeaths = 0
+	} else if still {
 		if time.Since(start) < initQuickDeath {
 			d.initDeaths++
 		} else {
@@ -1112,9 +1122,13 @@ func (d *zoneadmd) watchInit(gen uint64, initPid int, zdone chan struct{}) {
 		d.hub.Notice(why)
 		_, _ = d.conslog.Write([]byte("zoneadmd: " + why + "\r\n"))
 	}
-	if deaths > initMaxQuickDeaths || spec.Name == "" {
-		say(fmt.Sprintf("init exited %d times within %s of its start; halting the zone", deaths, initQuickDeath))
-		if err := d.halt("init keeps exiting"); err != nil {
+	if asked == platform.DownHalt || deaths > initMaxQuickDeaths || spec.Name == "" {
+		why, reason := fmt.Sprintf("init exited %d times within %s of its start; halting the zone", deaths, initQuickDeath), "init keeps exiting"
+		if asked == platform.DownHalt {
+			why, reason = "halt asked in the zone; halting it", ""
+		}
+		say(why)
+		if err := d.halt(reason); err != nil {
 			log.Printf("halt after init's death: %v", err)
 		}
 		d.mu.Lock()
@@ -1124,7 +1138,11 @@ func (d *zoneadmd) watchInit(gen uint64, initPid int, zdone chan struct{}) {
 		d.exitIfGone()
 		return
 	}
-	say("init exited; rebooting the zone")
+	if asked == platform.DownReboot {
+		say("reboot asked in the zone; rebooting it")
+	} else {
+		say("init exited; rebooting the zone")
+	}
 	d.event("rebooting")
 	err := d.halt("")
 	if err == nil {
