@@ -124,7 +124,6 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		fmt.Fprint(stdout, c.usage)
 		return 0
 	}
-	zoneDownCommand = name
 	if globalOnly[name] && client.InZone() {
 		return globalZoneOnly(stderr, name)
 	}

@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"io"
+	"strings"
 	"syscall"
 
 	"zonetop/client"
@@ -27,21 +28,23 @@ reboot, halt or shutdown.
 
 func init() {
 	for name, c := range map[string]command{
-		"reboot":   {runZoneDown, "inside a zone: reboot the zone", zoneDownUsage},
-		"halt":     {runZoneDown, "inside a zone: halt the zone", zoneDownUsage},
-		"poweroff": {runZoneDown, "inside a zone: halt the zone", zoneDownUsage},
-		"init":     {runZoneDown, "inside a zone: init 6 reboots the zone, init 0 or 5 halts it", zoneDownUsage},
+		"reboot":   {zoneDown("reboot"), "inside a zone: reboot the zone", zoneDownUsage},
+		"halt":     {zoneDown("halt"), "inside a zone: halt the zone", zoneDownUsage},
+		"poweroff": {zoneDown("poweroff"), "inside a zone: halt the zone", zoneDownUsage},
+		"init":     {zoneDown("init"), "inside a zone: init 6 reboots the zone, init 0 or 5 halts it", zoneDownUsage},
 	} {
 		commands[name] = c
 	}
 }
 
-// zoneDownCommand is the command runZoneDown runs as; run sets it, since
-// the commands share one function.
-var zoneDownCommand string
+// zoneDown is the command called name.
+func zoneDown(name string) func(*globals, []string, io.Reader, io.Writer, io.Writer) int {
+	return func(_ *globals, args []string, _ io.Reader, _, stderr io.Writer) int {
+		return runZoneDown(name, args, stderr)
+	}
+}
 
-func runZoneDown(_ *globals, args []string, _ io.Reader, _, stderr io.Writer) int {
-	name := zoneDownCommand
+func runZoneDown(name string, args []string, stderr io.Writer) int {
 	sig := syscall.SIGTERM
 	switch name {
 	case "halt":
@@ -65,7 +68,11 @@ func runZoneDown(_ *globals, args []string, _ io.Reader, _, stderr io.Writer) in
 		args = nil
 	}
 	if len(args) > 0 {
-		fmt.Fprintf(stderr, "%s: takes no arguments\n%s", name, zoneDownUsage)
+		what := "takes no arguments: " + args[0]
+		if strings.HasPrefix(args[0], "-") {
+			what = "unknown option " + args[0]
+		}
+		fmt.Fprintf(stderr, "%s: %s\n%s", name, what, zoneDownUsage)
 		return 2
 	}
 	if !client.InZone() {

@@ -1,6 +1,7 @@
 package platform
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -313,6 +314,13 @@ func (z *zinit) spawn(e *inittabEntry) (int, error) {
 	}
 	defer func() { _ = unix.PthreadSigmask(unix.SIG_SETMASK, &old, nil) }()
 	pid, err := syscall.ForkExec(path, argv, attr)
+	if errors.Is(err, syscall.EPERM) && attr.Sys.Setctty {
+		// The terminal is another session's already (a second login
+		// entry on the console): run this one without taking it, as
+		// before, rather than not at all.
+		attr.Sys.Setctty = false
+		pid, err = syscall.ForkExec(path, argv, attr)
+	}
 	if err == nil {
 		placeOOM(pid, false)
 	}
