@@ -44,7 +44,7 @@ const (
 // zone and they say so too), and the ones that reboot or halt the zone
 // from inside.
 var ZoneCommands = []string{"zonetop", "prctl", "projects", "projadd", "projmod", "projdel", "newtask", "zonestat",
-	"zonecfg", "zoneadm", "zlogin", "reboot", "halt", "poweroff", "init"}
+	"zonecfg", "zoneadm", "zlogin", "reboot", "halt", "poweroff", "init", "shutdown"}
 
 // ZoneRequest is one request on the zone socket.
 type ZoneRequest struct {

@@ -313,7 +313,7 @@ func inZoneRebootHalt(t *testing.T, brand string) {
 		}
 	}
 	id := l.state(z, "running")
-	for _, cmd := range [][]string{{"reboot"}, {"init", "6"}} {
+	for _, cmd := range [][]string{{"reboot"}, {"init", "6"}, {"shutdown", "-y", "-g0", "-i6"}} {
 		// The session may end with the zone: its status is not the point.
 		l.run(append([]string{"zlogin", z}, cmd...)...)
 		id = waitState(strings.Join(cmd, " "), "running", id)
@@ -324,7 +324,7 @@ func inZoneRebootHalt(t *testing.T, brand string) {
 	time.Sleep(time.Second)
 	l.state(z, "installed")
 	log, _ := os.ReadFile(filepath.Join(l.root, "var/log/zonetop", z+".console"))
-	if strings.Count(string(log), "reboot asked in the zone") != 2 || !strings.Contains(string(log), "halt asked in the zone") {
+	if strings.Count(string(log), "reboot asked in the zone") != 3 || !strings.Contains(string(log), "halt asked in the zone") {
 		t.Errorf("the console does not say who took the zone down:\n%s", log)
 	}
 	l.checkGone(z)
