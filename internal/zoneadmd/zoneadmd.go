@@ -1039,6 +1039,34 @@ func (d *zoneadmd) boot(args []string) error {
 	return nil
 }
 
+// waitPidfdExit waits until process pid (not our child) has exited, nil
+// at once when it is gone already. The pidfd waits in the runtime's
+// poller, not on a thread of its own blocked in poll(2): a zoneadmd idles
+// beside every zone for as long as it runs.
+func waitPidfdExit(pid int) error {
+	fd, err := unix.PidfdOpen(pid, unix.PIDFD_NONBLOCK)
+	if errors.Is(err, unix.ESRCH) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	f := os.NewFile(uintptr(fd), "pidfd")
+	defer f.Close()
+	rc, err := f.SyscallConn()
+	if err != nil {
+		return err
+	}
+	// A pidfd turns readable when its process exits; the first call
+	// asks the poller to wait for that, the second returns.
+	waited := false
+	return rc.Read(func(uintptr) bool {
+		done := waited
+		waited = true
+		return done
+	})
+}
+
 // initQuickDeath is how soon after its start an init's death counts as
 // one of a loop; initMaxQuickDeaths such deaths in a row halt the zone
 // instead of rebooting it again.
@@ -1063,16 +1091,7 @@ func (d *zoneadmd) watchInit(gen uint64, initPid int, zdone chan struct{}) {
 	// No pid: boot found init gone already when it looked (the pid is
 	// read after the start).
 	if initPid <= 0 {
-	} else if fd, err := unix.PidfdOpen(initPid, 0); err == nil {
-		fds := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}
-		for {
-			if _, err := unix.Poll(fds, -1); err == unix.EINTR {
-				continue
-			}
-			break
-		}
-		unix.Close(fd)
-	} else if !errors.Is(err, unix.ESRCH) {
+	} else if err := waitPidfdExit(initPid); err != nil {
 		log.Printf("watch init (pid %d): %v", initPid, err)
 		return
 	}
