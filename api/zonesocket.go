@@ -24,7 +24,27 @@ const (
 	ZoneSockPath = "/run/zonetop/zone.sock"
 	// ZoneBinaryPath is where the zonetop binary appears inside a zone.
 	ZoneBinaryPath = "/run/zonetop/zonetop"
+	// ZoneBinDir holds a link to the binary for each of the zone
+	// administrator's commands (ZoneCommands), so that they are on the
+	// zone's PATH as illumos has them in /usr/bin and /usr/sbin, without
+	// zonetop writing into the zone's own /usr, which a sparse zone
+	// cannot change.
+	ZoneBinDir = "/run/zonetop/bin"
+	// ZonePath is the PATH of the zone's init and of zlogin's commands;
+	// the zone's /etc/profile (or, in a distribution's root, a file in
+	// its /etc/profile.d) gives login shells the same. ZoneBinDir comes
+	// first: prctl is illumos' resource control tool here, not
+	// another package's /usr/bin/prctl a sparse zone inherits.
+	ZonePath = ZoneBinDir + ":/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 )
+
+// ZoneCommands are the names ZoneBinDir links to the binary under: the
+// zone administrator's tools, the global zone's commands, which say
+// there that they belong to the global zone (illumos ships them in every
+// zone and they say so too), and the ones that reboot or halt the zone
+// from inside.
+var ZoneCommands = []string{"zonetop", "prctl", "projects", "projadd", "projmod", "projdel", "newtask", "zonestat",
+	"zonecfg", "zoneadm", "zlogin", "reboot", "halt", "poweroff", "init", "shutdown"}
 
 // ZoneRequest is one request on the zone socket.
 type ZoneRequest struct {

@@ -245,6 +245,11 @@ func TestInstallTarballDistroRoot(t *testing.T) {
 			if got := readString(t, filepath.Join(root, "etc/project")); !strings.Contains(got, "user.root:1::::") {
 				t.Errorf("etc/project not added:\n%s", got)
 			}
+			// The distribution's profile resets PATH for a login shell;
+			// its profile.d puts the zone's commands back.
+			if got := readString(t, filepath.Join(root, "etc/profile.d/zonetop.sh")); !strings.Contains(got, "PATH="+api.ZoneBinDir+":$PATH") {
+				t.Errorf("etc/profile.d/zonetop.sh:\n%s", got)
+			}
 		})
 	}
 }

@@ -387,6 +387,15 @@ func writeInRoot(rootfd int, rel string, data []byte, mode uint32, replace bool)
 	return f.Close()
 }
 
+// zonetopProfile is /etc/profile.d/zonetop.sh in every zone: api.ZoneBinDir
+// first on PATH, once.
+const zonetopProfile = "# Written by zonetop install: the zone administrator's commands\n" +
+	"# (prctl, projadd, zonestat, ...) first on PATH, as zlogin gives them.\n" +
+	"case \":$PATH:\" in\n" +
+	"*:" + api.ZoneBinDir + ":*) ;;\n" +
+	"*) PATH=" + api.ZoneBinDir + ":$PATH; export PATH ;;\n" +
+	"esac\n"
+
 // etcFiles is the minimal /etc a zone needs to take logins and to name its
 // projects. The zone's administrator owns them after install.
 func etcFiles(zone string) []struct {
@@ -422,35 +431,59 @@ func etcFiles(zone string) []struct {
 		{"nsswitch.conf", 0o644, "passwd:\tfiles\ngroup:\tfiles\nshadow:\tfiles\nhosts:\tfiles dns\nnetworks:\tfiles\nprotocols:\tfiles\nservices:\tfiles\n"},
 		{"resolv.conf", 0o644, resolv},
 		// busybox init syntax (id::action:process), which zonetop's init
-		// reads too. Nothing respawns by default: a fresh zone runs only
-		// what its administrator adds.
+		// reads too. The console offers a shell, as illumos' offers a
+		// login: root's password is locked until the administrator sets
+		// one, and whoever may attach to the console may zlogin as root
+		// anyway (the same auth), so a password prompt would only stop
+		// them. Its leading '-' makes it a login shell, which reads
+		// /etc/profile (PATH, prompt) and gets the console as its
+		// controlling terminal (ctrl-C, job control).
 		{"inittab", 0o644, "# /etc/inittab of zone " + zone + " (busybox syntax: id::action:process)\n" +
 			"::sysinit:/bin/touch /var/run/utmp\n" +
-			"# ::respawn:/bin/sh\n" +
+			"# A root shell on the zone console (zlogin -C), started again when it exits.\n" +
+			"console::respawn:-/bin/sh\n" +
 			"::shutdown:/bin/sync\n"},
 		// The Solaris default projects, with their Solaris IDs.
 		{"project", 0o644, "system:0::::\nuser.root:1::::\nnoproject:2::::\ndefault:3::::\ngroup.staff:10::::\n"},
+		// The prompt is user@host:directory and # or $, in the syntax
+		// every POSIX shell understands (dash does not know bash's \u
+		// escapes): the names are fixed at login, the directory is a
+		// parameter each prompt expands.
 		{"profile", 0o644, "# /etc/profile of zone " + zone + "\n" +
-			"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin\n" +
-			"PS1='\\u@\\h:\\w\\$ '\n" +
+			"PATH=" + api.ZonePath + "\n" +
 			"umask 022\n" +
-			"export PATH PS1\n"},
+			"if [ \"$(id -u)\" = 0 ]; then PS1='# '; else PS1='$ '; fi\n" +
+			"PS1=\"$(id -un)@$(uname -n):\"'${PWD}'\"$PS1\"\n" +
+			"export PATH PS1\n" +
+			"for i in /etc/profile.d/*.sh; do\n" +
+			"\tif [ -r \"$i\" ]; then . \"$i\"; fi\n" +
+			"done\n" +
+			"unset i\n"},
+		// A distribution's /etc/profile sets PATH again for a login
+		// shell; this puts the zone administrator's commands back
+		// first, as zlogin's commands and init have them.
+		{"profile.d/zonetop.sh", 0o644, zonetopProfile},
 	}
 }
 
 // writeEtc writes the zone's /etc. For an unpacked distribution (onlyIdentity)
-// only the zone's name and the project database are added; its own users,
-// resolver and init configuration are kept.
+// only the zone's name, the project database and profile.d/zonetop.sh are
+// added; its own users, resolver, profile and init configuration are kept.
 func writeEtc(rootfd int, zone string, onlyIdentity bool) error {
 	for _, f := range etcFiles(zone) {
 		replace := true
 		switch {
 		case !onlyIdentity:
-		case f.name == "hostname" || f.name == "hosts":
+		case f.name == "hostname" || f.name == "hosts" || f.name == "profile.d/zonetop.sh":
 		case f.name == "project":
 			replace = false
 		default:
 			continue
+		}
+		if dir := filepath.Dir(f.name); dir != "." {
+			if err := mkdirModeAtIfMissing(rootfd, "etc/"+dir); err != nil {
+				return err
+			}
 		}
 		if err := writeInRoot(rootfd, "etc/"+f.name, []byte(f.data), f.mode, replace); err != nil {
 			return err

@@ -165,10 +165,15 @@ func TestInstallSparse(t *testing.T) {
 		}
 	}
 	inittab := readString(t, filepath.Join(root, "etc/inittab"))
-	if !strings.Contains(inittab, "::sysinit:") || !strings.Contains(inittab, "::shutdown:/bin/sync") || strings.Contains(inittab, "\n::respawn") {
+	if !strings.Contains(inittab, "::sysinit:") || !strings.Contains(inittab, "::shutdown:/bin/sync") || !strings.Contains(inittab, "\nconsole::respawn:-/bin/sh\n") {
 		t.Errorf("inittab:\n%s", inittab)
 	}
-	for _, f := range []string{"group", "nsswitch.conf", "resolv.conf", "profile"} {
+	// A prompt every shell understands (no bash escapes under dash), and
+	// the zone's commands on a login shell's PATH.
+	if got := readString(t, filepath.Join(root, "etc/profile")); strings.Contains(got, `\u`) || !strings.Contains(got, "PATH="+api.ZonePath+"\n") {
+		t.Errorf("profile:\n%s", got)
+	}
+	for _, f := range []string{"group", "nsswitch.conf", "resolv.conf", "profile", "profile.d/zonetop.sh"} {
 		wantMode(t, filepath.Join(root, "etc", f), syscall.S_IFREG, 0o644)
 	}
 	if len(steps) == 0 || steps[len(steps)-1].Done != steps[len(steps)-1].Total {

@@ -24,6 +24,10 @@ func (e *Engine) hostPath(p string) string {
 // into /usr and the bind follows them.
 var sparseDirs = []string{"/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32"}
 
+// alternativesDir is where Debian's update-alternatives keeps the links
+// that some of /usr's commands are.
+const alternativesDir = "/etc/alternatives"
+
 // Spec turns a zone's configuration into the runtime's platform spec. It is
 // the one place where zonecfg vocabulary becomes mounts, devices,
 // capabilities and sysctls.
@@ -65,6 +69,12 @@ func (e *Engine) spec(cfg *zones.Config, allocate bool) (configs.PlatformSpec, e
 		for _, d := range sparseDirs {
 			addBind(d)
 		}
+		// The links in the host's /usr that go through Debian's
+		// alternatives (vi, awk, editor, which) name /etc/alternatives,
+		// which belongs with that /usr, not with the zone's own /etc: the
+		// zone sees the host's, read-only, and so follows the host's
+		// package updates as its /usr does.
+		addBind(alternativesDir)
 	}
 	for _, ipd := range cfg.InheritPkgDirs {
 		addBind(ipd.Dir)

@@ -117,6 +117,14 @@ func checkMode(t *testing.T, p string, want os.FileMode) {
 // tools and /etc; compressed as gz (in Go) or zst (with zstd(1)).
 func buildRootArchive(t *testing.T, comp string) string {
 	t.Helper()
+	return buildRootArchiveWith(t, comp, nil, nil, nil)
+}
+
+// buildRootArchiveWith is buildRootArchive with more host tools (archive
+// path: name on PATH), host files (archive path: host path) and
+// directories.
+func buildRootArchiveWith(t *testing.T, comp string, moreTools, moreFiles map[string]string, moreDirs []string) string {
+	t.Helper()
 	needZones(t)
 	dir := t.TempDir()
 	tarPath := filepath.Join(dir, "root.tar")
@@ -153,6 +161,9 @@ func buildRootArchive(t *testing.T, comp string) string {
 		must(t, err)
 	}
 	tools := map[string]string{"/bin/dash": "dash", "/bin/hostname": "hostname", "/bin/cat": "cat", "/bin/ls": "ls"}
+	for dst, name := range moreTools {
+		tools[dst] = name
+	}
 	libs := map[string]bool{}
 	for dst, name := range tools {
 		src, err := exec.LookPath(name)
@@ -177,6 +188,12 @@ func buildRootArchive(t *testing.T, comp string) string {
 		real, err := filepath.EvalSymlinks(lib)
 		must(t, err)
 		addFile(lib, real, 0o755)
+	}
+	for dst, src := range moreFiles {
+		addFile(dst, src, 0o644)
+	}
+	for _, d := range moreDirs {
+		addDir(d)
 	}
 	addDir("/bin")
 	must(t, tw.WriteHeader(&tar.Header{Typeflag: tar.TypeSymlink, Name: "bin/sh", Linkname: "dash", Mode: 0o777}))

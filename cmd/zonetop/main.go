@@ -19,6 +19,7 @@ import (
 	"runtime/debug"
 	"sort"
 	"strings"
+	"zonetop/client"
 	"zonetop/internal/zoneadmd"
 )
 
@@ -46,6 +47,11 @@ type command struct {
 	// answers help itself, as zonecfg does.
 	usage string
 }
+
+// globalOnly are the commands that act on the host's zones and say so
+// inside a zone (zoneadm, whose list works there too, decides by
+// subcommand).
+var globalOnly = map[string]bool{"zonecfg": true, "zlogin": true, "audit": true, "serve": true, "autoboot": true}
 
 var commands map[string]command
 
@@ -104,11 +110,13 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		usage(stderr)
 		return 2
 	}
+	name := self
 	if !linked {
 		if len(rest) == 0 {
 			return runConsole(g, stdout, stderr)
 		}
 		var ok bool
+		name = rest[0]
 		if c, ok = commands[rest[0]]; !ok {
 			fmt.Fprintf(stderr, "zonetop: unknown command %q\n", rest[0])
 			usage(stderr)
@@ -123,7 +131,23 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		fmt.Fprint(stdout, c.usage)
 		return 0
 	}
+	if globalOnly[name] && client.InZone() {
+		return globalZoneOnly(stderr, name)
+	}
 	return c.run(g, rest, stdin, stdout, stderr)
+}
+
+// globalZoneOnly is a global zone's command's answer inside a zone, in
+// illumos' words: the zone's PATH has these commands too (as illumos
+// ships them in every zone), and "no such zone configured" would send a
+// zone administrator looking for a configuration that is not theirs.
+func globalZoneOnly(stderr io.Writer, name string) int {
+	if name == "zlogin" {
+		fmt.Fprintf(stderr, "zlogin: 'zlogin' may only be used from the global zone\n")
+	} else {
+		fmt.Fprintf(stderr, "%s: %s can only be run from the global zone\n", name, name)
+	}
+	return 1
 }
 
 // asksHelp reports whether a command's arguments ask for its usage:

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -338,5 +339,40 @@ func TestVerifyRefusesWhatReadyWould(t *testing.T) {
 	}
 	if code, _, e := zt(t, root, "", "zoneadm", "-z", "nic", "verify"); code != 0 || !strings.Contains(e, "warning: net physical=ztnosuch0: this host has no interface ztnosuch0") {
 		t.Errorf("verify of a missing NIC: exit %d %q, want a warning and exit 0", code, e)
+	}
+}
+
+// shutdown inside a zone takes illumos' options and Linux's.
+func TestParseZoneShutdown(t *testing.T) {
+	for _, tc := range []struct {
+		args  []string
+		sig   syscall.Signal
+		grace time.Duration
+		bad   bool
+	}{
+		{args: nil, sig: syscall.SIGUSR2},
+		{args: []string{"-y", "-g0", "-i6"}, sig: syscall.SIGTERM},
+		{args: []string{"-y", "-g", "30", "-i", "0"}, sig: syscall.SIGUSR2, grace: 30 * time.Second},
+		{args: []string{"-i5"}, sig: syscall.SIGUSR2},
+		{args: []string{"-r", "now"}, sig: syscall.SIGTERM},
+		{args: []string{"-h", "+2"}, sig: syscall.SIGUSR2, grace: 2 * time.Minute},
+		{args: []string{"-P", "now"}, sig: syscall.SIGUSR2},
+		{args: []string{"-i", "S"}, bad: true},
+		{args: []string{"-g"}, bad: true},
+		{args: []string{"-g", "soon"}, bad: true},
+		{args: []string{"--bogus"}, bad: true},
+		{args: []string{"going down"}, bad: true},
+	} {
+		var errOut strings.Builder
+		sig, grace, code := parseZoneShutdown(tc.args, &errOut)
+		if tc.bad {
+			if code != 2 || errOut.Len() == 0 {
+				t.Errorf("%q: exit %d, %q; want a usage error", tc.args, code, errOut.String())
+			}
+			continue
+		}
+		if code != 0 || sig != tc.sig || grace != tc.grace {
+			t.Errorf("%q: %v %v %d (%s); want %v %v", tc.args, sig, grace, code, errOut.String(), tc.sig, tc.grace)
+		}
 	}
 }

@@ -37,16 +37,10 @@ func init() {
 }
 
 // completedNames are the commands a completion script is registered for:
-// zonetop and every link named after one of its commands.
+// zonetop and the links make install puts beside it. Never the in-zone
+// reboot, halt, init, shutdown: on the host those names are the host's.
 func completedNames() []string {
-	names := []string{"zonetop"}
-	for n, c := range commands {
-		if c.summary != "" && n != "help" && n != "version" && n != "completion" && n != "man" {
-			names = append(names, n)
-		}
-	}
-	sort.Strings(names[1:])
-	return names
+	return []string{"zonetop", "newtask", "prctl", "projadd", "projdel", "projects", "projmod", "zlogin", "zoneadm", "zonecfg", "zonestat"}
 }
 
 func runCompletion(_ *globals, args []string, _ io.Reader, stdout, stderr io.Writer) int {

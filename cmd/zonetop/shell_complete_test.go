@@ -59,6 +59,15 @@ func TestCompletionBash(t *testing.T) {
 	if err != nil || strings.TrimSpace(string(out)) != "web01" {
 		t.Errorf("bash completion of zoneadm -z we: %v %q", err, out)
 	}
+	// The host's own reboot, halt, init and shutdown keep their completion.
+	for _, sh := range []string{"bash", "zsh", "fish"} {
+		_, out, _ := zt(t, root, "", "completion", sh)
+		for _, w := range []string{" reboot", " halt", " init", " shutdown", " poweroff"} {
+			if strings.Contains(out, w+" ") || strings.Contains(out, w+"\n") {
+				t.Errorf("completion %s registers %q", sh, w)
+			}
+		}
+	}
 	for _, sh := range []string{"zsh", "fish"} {
 		if code, out, _ := zt(t, root, "", "completion", sh); code != 0 || !strings.Contains(out, "__complete") {
 			t.Errorf("completion %s: %d %q", sh, code, out)

@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"text/tabwriter"
 	"zonetop/api"
+	"zonetop/client"
 
 	"zonetop/engine"
 	"zonetop/termsafe"
@@ -73,6 +74,11 @@ func runZoneadm(g *globals, args []string, stdin io.Reader, stdout, stderr io.Wr
 	if args[0] == "help" {
 		fmt.Fprint(stdout, zoneadmHelp)
 		return 0
+	}
+	if args[0] != "list" && client.InZone() {
+		// As on illumos, a zone lists itself; the rest acts on the host.
+		fmt.Fprintf(stderr, "zoneadm: %s can only be run from the global zone\n", args[0])
+		return 1
 	}
 	e, err := engine.New(g.root, g.cgroupParent)
 	if err != nil {

@@ -1,10 +1,12 @@
 package platform
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
 	"os/signal"
+	"path/filepath"
 	"runtime"
 	"strings"
 	"sync"
@@ -116,6 +118,9 @@ func ZinitMain(args []string) int {
 	for _, w := range warnings {
 		fmt.Println("zinit:", w)
 	}
+	if hint := consoleHint(entries); hint != "" {
+		fmt.Println("zinit:", hint)
+	}
 	z := &zinit{children: map[int]*inittabEntry{}, waiting: map[int]chan struct{}{}, wake: make(chan struct{}, 1)}
 	respawnAt := map[*inittabEntry]time.Time{}
 	delay := map[*inittabEntry]time.Duration{}
@@ -197,6 +202,19 @@ func ZinitMain(args []string) int {
 	}
 }
 
+// consoleHint says plainly why the console will stay quiet when nothing in
+// the inittab keeps a process on it, and how to get a shell: a blank
+// console after boot otherwise looks like a hung zone.
+func consoleHint(entries []inittabEntry) string {
+	for _, e := range entries {
+		if (e.action == "respawn" || e.action == "askfirst") && (e.id == "" || e.id == "console") {
+			return ""
+		}
+	}
+	return "nothing in /etc/inittab runs on this console; for a shell, zlogin to the zone from the global zone, " +
+		"or add console::respawn:-/bin/sh to /etc/inittab"
+}
+
 // nextDelay grows a respawn entry's delay while it keeps dying soon after
 // it starts, and resets it once it ran for a while.
 func nextDelay(delay map[*inittabEntry]time.Duration, e *inittabEntry, ran time.Duration) time.Duration {
@@ -242,10 +260,13 @@ func entryArgv(proc string) (string, []string) {
 // too.
 func (z *zinit) command(e *inittabEntry) (string, []string, *syscall.ProcAttr, *os.File) {
 	proc := strings.TrimPrefix(e.process, "-")
+	login := proc != e.process
 	fds := []uintptr{0, 1, 2}
 	var tty *os.File
 	if e.id != "" && !strings.ContainsAny(e.id, "/.") {
-		if f, err := os.OpenFile("/dev/"+e.id, os.O_RDWR, 0); err == nil {
+		// O_NOCTTY: zinit, a session leader, would make it its own
+		// controlling terminal, and a login shell could not take it.
+		if f, err := os.OpenFile("/dev/"+e.id, os.O_RDWR|unix.O_NOCTTY, 0); err == nil {
 			tty = f
 			fds = []uintptr{f.Fd(), f.Fd(), f.Fd()}
 		}
@@ -253,6 +274,14 @@ func (z *zinit) command(e *inittabEntry) (string, []string, *syscall.ProcAttr, *
 	env := append(os.Environ(), "RUNLEVEL=S")
 	attr := &syscall.ProcAttr{Dir: "/", Env: env, Files: fds, Sys: &syscall.SysProcAttr{Setsid: true}}
 	path, argv := entryArgv(proc)
+	if login {
+		// busybox init's '-': a login shell (argv[0] "-sh" makes a shell
+		// read /etc/profile) whose terminal is its controlling one, so
+		// ctrl-C and job control work on it. zinit holds no controlling
+		// terminal (zsched starts it without one) for it to take over.
+		argv = append([]string{"-" + filepath.Base(argv[0])}, argv[1:]...)
+		attr.Sys.Setctty, attr.Sys.Ctty = true, 0
+	}
 	if e.project != "" {
 		if path != "/bin/sh" {
 			argv = append([]string{path}, argv[1:]...)
@@ -285,6 +314,13 @@ func (z *zinit) spawn(e *inittabEntry) (int, error) {
 	}
 	defer func() { _ = unix.PthreadSigmask(unix.SIG_SETMASK, &old, nil) }()
 	pid, err := syscall.ForkExec(path, argv, attr)
+	if errors.Is(err, syscall.EPERM) && attr.Sys.Setctty {
+		// The terminal is another session's already (a second login
+		// entry on the console): run this one without taking it, as
+		// before, rather than not at all.
+		attr.Sys.Setctty = false
+		pid, err = syscall.ForkExec(path, argv, attr)
+	}
 	if err == nil {
 		placeOOM(pid, false)
 	}
@@ -363,6 +399,9 @@ func (z *zinit) shutdown(entries []inittabEntry) {
 	}
 	z.mu.Unlock()
 	for _, pid := range pids {
+		// A hangup first: an interactive shell (the console's) ignores
+		// SIGTERM, and a shutdown is its terminal going away.
+		_ = syscall.Kill(-pid, syscall.SIGHUP)
 		_ = syscall.Kill(-pid, syscall.SIGTERM)
 		_ = syscall.Kill(pid, syscall.SIGTERM)
 	}

@@ -44,7 +44,7 @@ x
 	for proc, want := range map[string]string{
 		"echo hi > /dev/null":    "sh -c echo hi > /dev/null",
 		"/nonexistent/cmd x":     "sh -c /nonexistent/cmd x",
-		"-/bin/sh":               "/bin/sh",
+		"-/bin/sh":               "-sh", // busybox's login shell: argv[0] "-sh"
 		"sleep 5; touch /done":   "sh -c sleep 5; touch /done",
 		"FOO=1 /bin/env":         "sh -c FOO=1 /bin/env",
 		"/bin/echo $HOME":        "sh -c /bin/echo $HOME",
@@ -53,6 +53,28 @@ x
 		e := inittabEntry{action: "once", process: proc}
 		if _, argv, _, _ := z.command(&e); strings.Join(argv, " ") != want {
 			t.Errorf("%q runs %q, want %q", proc, argv, want)
+		}
+	}
+}
+
+// A console nothing runs on gets a line saying so and how to get a shell.
+func TestConsoleHint(t *testing.T) {
+	for tab, quiet := range map[string]bool{
+		"::sysinit:/bin/true\n::shutdown:/bin/sync\n": false,
+		"tty1::respawn:/bin/sh\n":                     false,
+		"::once:/bin/sh\n":                            false,
+		"console::respawn:-/bin/sh\n":                 true,
+		"::respawn:/sbin/getty -L console 0 vt100\n":  true,
+		"::askfirst:-/bin/sh\n::sysinit:/bin/true\n":  true,
+		"": false,
+	} {
+		es, _ := parseInittab(tab)
+		hint := consoleHint(es)
+		if quiet != (hint == "") {
+			t.Errorf("inittab %q: hint %q", tab, hint)
+		}
+		if hint != "" && !strings.Contains(hint, "console::respawn:-/bin/sh") {
+			t.Errorf("hint %q does not say how to get a shell", hint)
 		}
 	}
 }

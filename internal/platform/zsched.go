@@ -54,6 +54,9 @@ type zsched struct {
 	waiters  map[int]chan int
 	initPid  int
 	initDone chan struct{}
+	// downAsked is the zone's reboot or halt request (askDown), "" when
+	// it made none.
+	downAsked string
 }
 
 type spawnJob struct {
@@ -117,11 +120,46 @@ func ZschedMain(args []string) int {
 	signal.Notify(drop, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP, syscall.SIGQUIT, syscall.SIGUSR1,
 		syscall.SIGUSR2, syscall.SIGPIPE, syscall.SIGTSTP, syscall.SIGTTIN, syscall.SIGTTOU)
 	go func() {
-		for range drop {
+		for sig := range drop {
+			// busybox's reboot, halt and poweroff signal PID 1, as
+			// zonetop's do inside a zone: the zone's init shuts down,
+			// and zoneadmd, seeing it end, carries the request out.
+			switch sig {
+			case syscall.SIGTERM:
+				z.askDown(DownReboot)
+			case syscall.SIGUSR1, syscall.SIGUSR2:
+				z.askDown(DownHalt)
+			}
 		}
 	}()
 	z.serve()
 	return 0
+}
+
+// What the zone asked for by signalling its PID 1, as zsched's ping
+// answers it (Event) once init has ended.
+const (
+	DownReboot = "reboot"
+	DownHalt   = "halt"
+)
+
+// askDown records the zone's request and asks init to shut down, as
+// zoneadm shutdown does. A zone with no init (ready) has nothing to stop.
+func (z *zsched) askDown(what string) {
+	z.mu.Lock()
+	pid := z.initPid
+	if pid != 0 {
+		z.downAsked = what
+	}
+	z.mu.Unlock()
+	if pid == 0 {
+		return
+	}
+	sig := syscall.SIGTERM
+	if len(z.spec.Init) == 0 {
+		sig = syscall.SIGUSR2 // zinit's (initSignals)
+	}
+	_ = syscall.Kill(pid, sig)
 }
 
 func (z *zsched) setup() error {
@@ -557,9 +595,9 @@ func (z *zsched) handle(c *wire.Conn) {
 	case "ping":
 		wire.CloseAll(files)
 		z.mu.Lock()
-		pid := z.initPid
+		pid, asked := z.initPid, z.downAsked
 		z.mu.Unlock()
-		_ = c.Send(wire.Response{OK: true, Pid: pid})
+		_ = c.Send(wire.Response{OK: true, Pid: pid, Event: asked})
 	case "console":
 		wire.CloseAll(files)
 		_ = c.Send(wire.Response{OK: true}, z.console)
@@ -635,9 +673,15 @@ func (z *zsched) boot(c *wire.Conn, hold bool, args []string, place []*os.File) 
 	}
 	attr := &syscall.ProcAttr{
 		Dir:   "/",
-		Env:   []string{"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "HOME=/", "TERM=vt100", "container=zone"},
+		Env:   []string{"PATH=" + api.ZonePath, "HOME=/", "TERM=vt100", "container=zone"},
 		Files: []uintptr{cons.Fd(), cons.Fd(), cons.Fd()},
 		Sys:   &syscall.SysProcAttr{Setsid: true, Setctty: true, Ctty: 0},
+	}
+	if len(z.spec.Init) == 0 {
+		// zinit, like busybox init, keeps no controlling terminal: the
+		// console's login shell takes it (taking it from another
+		// session needs CAP_SYS_ADMIN, which the zone lacks).
+		attr.Sys.Setctty = false
 	}
 	if hold && len(z.spec.Init) == 0 {
 		// The stub runs zinit itself: it is the same sealed binary.
@@ -785,7 +829,7 @@ func (z *zsched) handleSpawn(c *wire.Conn, hold bool, req *api.ExecRequest, file
 		// the shell is the zone's own /bin/sh whatever passwd says.
 		u.shell = "/bin/sh"
 	}
-	env := []string{"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+	env := []string{"PATH=" + api.ZonePath,
 		"HOME=" + u.home, "USER=" + u.name, "LOGNAME=" + u.name, "SHELL=" + u.shell}
 	for _, e := range req.Env {
 		if !strings.Contains(e, "=") || strings.ContainsRune(e, 0) {

@@ -84,6 +84,16 @@ type zoneadmd struct {
 	// reported is the set of bad /etc/project lines last reported (under
 	// mu), so a set is reported once per change of the file.
 	reported [32]byte
+
+	// readySpec and bootArgs are what the zone was last readied and
+	// booted with (under mu), for the reboot that follows its init's
+	// death; initGen counts boots, so a watch on an earlier init stays
+	// quiet, and initDeaths counts the reboots of an init that keeps
+	// dying soon after its start (watchInit).
+	readySpec  *configs.PlatformSpec
+	bootArgs   []string
+	initGen    uint64
+	initDeaths int
 }
 
 // trimDelay is how long zoneadmd must have had no request before it hands
@@ -552,6 +562,8 @@ func (d *zoneadmd) ready(spec *configs.PlatformSpec) (err error) {
 			err = fmt.Errorf("ready %s: %w", d.name, err)
 		}
 	}()
+	orig := *spec
+	orig.Mounts = append([]configs.MountSpec(nil), spec.Mounts...)
 	zsm, err := zoneSockMounts(d.root, d.name)
 	if err != nil {
 		return fmt.Errorf("zone socket: %w", err)
@@ -573,6 +585,7 @@ func (d *zoneadmd) ready(spec *configs.PlatformSpec) (err error) {
 	undo = append(undo, func() { _ = os.Remove(filepath.Join(d.dir, "zoneid")) })
 	d.mu.Lock()
 	d.spec = spec
+	d.readySpec = &orig
 	d.st = RunState{State: configs.StateShuttingDown, ZoneID: id, Reason: "ready under way"}
 	d.mu.Unlock()
 
@@ -1026,9 +1039,151 @@ func (d *zoneadmd) boot(args []string) error {
 	if d.st.InitPid == 0 {
 		d.st.InitPid = hostPidOf(d.st.ZschedPid, resp.Pid)
 	}
+	d.bootArgs = append([]string(nil), args...)
+	d.initGen++
+	gen, initPid, zdone := d.initGen, d.st.InitPid, d.zschedDone
 	d.mu.Unlock()
 	d.setState(configs.StateRunning, "")
+	go d.watchInit(gen, initPid, zdone)
 	return nil
+}
+
+// waitPidfdExit waits until process pid (not our child) has exited, nil
+// at once when it is gone already. The pidfd waits in the runtime's
+// poller, not on a thread of its own blocked in poll(2): a zoneadmd idles
+// beside every zone for as long as it runs.
+func waitPidfdExit(pid int) error {
+	fd, err := unix.PidfdOpen(pid, unix.PIDFD_NONBLOCK)
+	if errors.Is(err, unix.ESRCH) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	f := os.NewFile(uintptr(fd), "pidfd")
+	defer f.Close()
+	rc, err := f.SyscallConn()
+	if err != nil {
+		return err
+	}
+	// A pidfd turns readable when its process exits; the first call
+	// asks the poller to wait for that, the second returns.
+	waited := false
+	return rc.Read(func(uintptr) bool {
+		done := waited
+		waited = true
+		return done
+	})
+}
+
+// initQuickDeath is how soon after its start an init's death counts as
+// one of a loop; initMaxQuickDeaths such deaths in a row halt the zone
+// instead of rebooting it again.
+const (
+	initQuickDeath     = time.Minute
+	initMaxQuickDeaths = 3
+)
+
+// watchInit waits for the zone's init (host pid initPid, started by boot
+// number gen) to end. When it ends on its own, with the zone running and
+// no life-cycle operation taking it down, the zone is rebooted: illumos
+// reboots a zone whose init exits in its lx brand (a native zone's init
+// is restarted in place, which here would leave the dead init's console
+// shell and respawned children beside the new init's). A zone whose init
+// keeps dying within initQuickDeath of its start is halted after
+// initMaxQuickDeaths reboots, with the reason on its console. When the
+// zone asked for it (reboot, halt, poweroff or init inside signal its
+// PID 1, and zsched tells), the zone is rebooted or halted as asked,
+// which is how illumos' zoneadmd carries out a zone root's reboot.
+func (d *zoneadmd) watchInit(gen uint64, initPid int, zdone chan struct{}) {
+	start := time.Now()
+	// No pid: boot found init gone already when it looked (the pid is
+	// read after the start).
+	if initPid <= 0 {
+	} else if err := waitPidfdExit(initPid); err != nil {
+		log.Printf("watch init (pid %d): %v", initPid, err)
+		return
+	}
+	// A zsched that died took init with it: the zone is gone, and
+	// watchZsched says so.
+	select {
+	case <-zdone:
+		return
+	case <-time.After(200 * time.Millisecond):
+	}
+	d.opMu.Lock()
+	defer d.opMu.Unlock()
+	// Whether the zone asked for it (reboot, halt, init 6 inside).
+	asked := ""
+	if resp, err := d.zschedCall(wire.Request{Op: "ping"}); err == nil {
+		asked = resp.Event
+	}
+	d.mu.Lock()
+	still := !d.halting && d.initGen == gen && d.st.State == configs.StateRunning
+	var spec configs.PlatformSpec
+	if d.readySpec != nil {
+		spec = *d.readySpec
+		spec.Mounts = append([]configs.MountSpec(nil), d.readySpec.Mounts...)
+	}
+	args := d.bootArgs
+	if still && asked != "" {
+		d.initDeaths = 0
+	} else if still {
+		if time.Since(start) < initQuickDeath {
+			d.initDeaths++
+		} else {
+			d.initDeaths = 1
+		}
+	}
+	deaths := d.initDeaths
+	d.mu.Unlock()
+	select {
+	case <-zdone:
+		return
+	default:
+	}
+	if !still {
+		return
+	}
+	say := func(why string) {
+		log.Print(why)
+		d.hub.Notice(why)
+		_, _ = d.conslog.Write([]byte("zoneadmd: " + why + "\r\n"))
+	}
+	if asked == platform.DownHalt || deaths > initMaxQuickDeaths || spec.Name == "" {
+		why, reason := fmt.Sprintf("init exited %d times within %s of its start; halting the zone", deaths, initQuickDeath), "init keeps exiting"
+		if asked == platform.DownHalt {
+			why, reason = "halt asked in the zone; halting it", ""
+		}
+		say(why)
+		if err := d.halt(reason); err != nil {
+			log.Printf("halt after init's death: %v", err)
+		}
+		d.mu.Lock()
+		d.initDeaths = 0
+		d.mu.Unlock()
+		d.retireIfGone()
+		d.exitIfGone()
+		return
+	}
+	if asked == platform.DownReboot {
+		say("reboot asked in the zone; rebooting it")
+	} else {
+		say("init exited; rebooting the zone")
+	}
+	d.event("rebooting")
+	err := d.halt("")
+	if err == nil {
+		err = d.ready(&spec)
+	}
+	if err == nil {
+		err = d.boot(args)
+	}
+	if err != nil {
+		say(fmt.Sprintf("reboot after init's death: %v", err))
+		d.retireIfGone()
+		d.exitIfGone()
+	}
 }
 
 // pidfdPid is the pid a pidfd refers to, in this process's pid
@@ -1307,6 +1462,23 @@ func (d *zoneadmd) adopt() error {
 				d.zschedDone, d.zsched = done, proc
 				d.adoptLimits()
 				go d.watchZsched(done)
+				if d.st.State == configs.StateRunning && d.st.InitPid > 0 {
+					// The spec as ready had it, for a reboot should
+					// init die: without the zone socket's mounts,
+					// which ready adds again.
+					if d.spec != nil {
+						rs := *d.spec
+						rs.Mounts = nil
+						for _, m := range d.spec.Mounts {
+							if m.Target != "/run/zonetop" && m.Target != api.ZoneBinaryPath {
+								rs.Mounts = append(rs.Mounts, m)
+							}
+						}
+						d.readySpec = &rs
+					}
+					d.initGen++
+					go d.watchInit(d.initGen, d.st.InitPid, done)
+				}
 				if err := d.attachConsole(); err != nil {
 					log.Printf("adopt: console: %v", err)
 				}

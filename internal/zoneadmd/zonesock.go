@@ -734,5 +734,26 @@ func zoneSockMounts(rootPrefix, name string) ([]configs.MountSpec, error) {
 	}
 	f.Close()
 	ms = append(ms, configs.MountSpec{Source: exe, Target: api.ZoneBinaryPath, Type: "bind", Options: []string{"ro", "nodev", "nosuid"}})
+	if err := zoneCommandLinks(filepath.Join(dir, filepath.Base(api.ZoneBinDir))); err != nil {
+		return nil, err
+	}
 	return ms, nil
+}
+
+// zoneCommandLinks fills the zone's api.ZoneBinDir: one link per command
+// to the binary beside it, relative so that it resolves inside the zone.
+// The binary answers to the name it is run by. The links live in the
+// read-only directory zonetop owns, so the zone's PATH reaches them
+// without anything written into the zone's own root, and a halt takes
+// them away with the rest.
+func zoneCommandLinks(bin string) error {
+	if err := os.MkdirAll(bin, 0o755); err != nil {
+		return err
+	}
+	for _, c := range api.ZoneCommands {
+		if err := os.Symlink("../"+filepath.Base(api.ZoneBinaryPath), filepath.Join(bin, c)); err != nil && !errors.Is(err, os.ErrExist) {
+			return err
+		}
+	}
+	return nil
 }
