@@ -339,3 +339,49 @@ func inZoneRebootHalt(t *testing.T, brand string) {
 	// From the global zone they refuse and say what to use.
 	l.fails(1, []string{"only inside a zone", "zoneadm"}, "reboot")
 }
+
+// A zone root that asks for reboot after reboot makes the host halt and
+// ready its zone each time; more than a burst within a minute halts the
+// zone instead, so a loop inside costs the host a bounded amount.
+func TestInZoneRebootLoopHalts(t *testing.T) {
+	needZones(t)
+	needBusybox(t)
+	l := newInZoneLab(t)
+	z := l.newZone("busybox")
+	l.ok("zoneadm", "-z", z, "install")
+	l.ok("zoneadm", "-z", z, "boot")
+	id := l.state(z, "running")
+	state := "running"
+	for i := 0; i < 8 && state == "running"; i++ {
+		l.run("zlogin", z, "reboot")
+		// The next running (a new ID), or installed for good (a
+		// reboot passes through installed for a moment).
+		var since time.Time
+		for j := 0; ; j++ {
+			r := l.list(z)
+			if r.State == "running" && r.ID != id {
+				state, id = r.State, r.ID
+				break
+			}
+			if r.State != "installed" {
+				since = time.Time{}
+			} else if since.IsZero() {
+				since = time.Now()
+			} else if time.Since(since) > 2*time.Second {
+				state = r.State
+				break
+			}
+			if j == 1200 {
+				t.Fatalf("zone %s after reboot %d: %s\n%s", z, i+1, r.State, l.verbose(z))
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+	if state != "installed" {
+		t.Fatalf("eight reboots asked within a minute; the zone is still %s", state)
+	}
+	log, _ := os.ReadFile(filepath.Join(l.root, "var/log/zonetop", z+".console"))
+	if !strings.Contains(string(log), "reboot asked in the zone more than 5 times") {
+		t.Errorf("the console does not say why the zone stopped:\n%s", log)
+	}
+}

@@ -94,6 +94,11 @@ type zoneadmd struct {
 	bootArgs   []string
 	initGen    uint64
 	initDeaths int
+	// askedReboots are when the zone's root asked for its recent
+	// reboots: each costs the host a halt and a ready, so a zone that
+	// asks for more than zoneRebootBurst within zoneRebootWindow is
+	// halted instead (under mu).
+	askedReboots []time.Time
 }
 
 // trimDelay is how long zoneadmd must have had no request before it hands
@@ -1082,6 +1087,8 @@ func waitPidfdExit(pid int) error {
 const (
 	initQuickDeath     = time.Minute
 	initMaxQuickDeaths = 3
+	zoneRebootWindow   = time.Minute
+	zoneRebootBurst    = 5
 )
 
 // watchInit waits for the zone's init (host pid initPid, started by boot
@@ -1126,6 +1133,18 @@ func (d *zoneadmd) watchInit(gen uint64, initPid int, zdone chan struct{}) {
 		spec.Mounts = append([]configs.MountSpec(nil), d.readySpec.Mounts...)
 	}
 	args := d.bootArgs
+	tooMany := false
+	if still && asked == platform.DownReboot {
+		now := time.Now()
+		kept := d.askedReboots[:0]
+		for _, t := range d.askedReboots {
+			if now.Sub(t) < zoneRebootWindow {
+				kept = append(kept, t)
+			}
+		}
+		d.askedReboots = append(kept, now)
+		tooMany = len(d.askedReboots) > zoneRebootBurst
+	}
 	if still && asked != "" {
 		d.initDeaths = 0
 	} else if still {
@@ -1150,17 +1169,21 @@ func (d *zoneadmd) watchInit(gen uint64, initPid int, zdone chan struct{}) {
 		d.hub.Notice(why)
 		_, _ = d.conslog.Write([]byte("zoneadmd: " + why + "\r\n"))
 	}
-	if asked == platform.DownHalt || deaths > initMaxQuickDeaths || spec.Name == "" {
+	if asked == platform.DownHalt || deaths > initMaxQuickDeaths || tooMany || spec.Name == "" {
 		why, reason := fmt.Sprintf("init exited %d times within %s of its start; halting the zone", deaths, initQuickDeath), "init keeps exiting"
-		if asked == platform.DownHalt {
+		switch {
+		case asked == platform.DownHalt:
 			why, reason = "halt asked in the zone; halting it", ""
+		case tooMany:
+			why = fmt.Sprintf("reboot asked in the zone more than %d times within %s; halting it (zoneadm boot brings it back)", zoneRebootBurst, zoneRebootWindow)
+			reason = "rebooted too often from inside"
 		}
 		say(why)
 		if err := d.halt(reason); err != nil {
 			log.Printf("halt after init's death: %v", err)
 		}
 		d.mu.Lock()
-		d.initDeaths = 0
+		d.initDeaths, d.askedReboots = 0, nil
 		d.mu.Unlock()
 		d.retireIfGone()
 		d.exitIfGone()
