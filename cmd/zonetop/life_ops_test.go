@@ -334,3 +334,23 @@ func TestCgroupParentMissingSaysAll(t *testing.T) {
 	}
 	l.state(z, "installed")
 }
+
+// zlogin runs a command string through the zone's shell, as illumos does
+// and every admin script expects, with the command's exit status.
+func TestZloginCommandString(t *testing.T) {
+	l := newLab(t)
+	z := l.newZone("busybox")
+	l.ok("zoneadm", "-z", z, "install")
+	l.ok("zoneadm", "-z", z, "boot")
+	out, errOut, code := l.run("zlogin", z, "ls /; exit 3")
+	if code != 3 || !strings.Contains(out, "etc") {
+		t.Errorf("zlogin Z 'ls /; exit 3': exit %d, stdout %q, stderr %q", code, out, errOut)
+	}
+	if out := l.zlogin(z, "echo zonetop | tr a-z A-Z"); strings.TrimSpace(out) != "ZONETOP" {
+		t.Errorf("a pipeline: %q", out)
+	}
+	// Words the caller's shell split stay words.
+	if out := l.zlogin(z, "echo", "a  b", "$HOME"); strings.TrimSpace(out) != "a  b $HOME" {
+		t.Errorf("argv as given: %q", out)
+	}
+}

@@ -82,7 +82,7 @@ func runZlogin(g *globals, args []string, stdin io.Reader, stdout, stderr io.Wri
 		fmt.Fprint(stderr, "zlogin: a zone name is needed\n", zloginUsage)
 		return 2
 	}
-	zone, cmd := args[0], args[1:]
+	zone, cmd := args[0], shellCommand(args[1:])
 	if o.console && (len(cmd) > 0 || o.user != "" || o.safe || o.tty || o.noStdin) {
 		fmt.Fprintf(stderr, "zlogin: -C takes only -d, -r, -e and -E, and no command\n%s", zloginUsage)
 		return 2
@@ -334,4 +334,17 @@ func zloginFail(stderr io.Writer, err error) {
 		}
 	}
 	fmt.Fprintf(stderr, "zlogin: %s\n", msg)
+}
+
+// shellCommand runs a one-word command that is shell syntax through the
+// zone's /bin/sh, as illumos' zlogin runs its command through the zone's
+// shell: `zlogin Z 'ps -ef | grep x'` and `zlogin Z 'ls /; exit 3'` (with
+// its exit status) work as every admin script expects. Several words are
+// run as given, each one argument, so a command line the caller's shell
+// already split keeps its words.
+func shellCommand(cmd []string) []string {
+	if len(cmd) == 1 && strings.ContainsAny(cmd[0], " \t\n;|&<>()$`\\\"'*?[#~") {
+		return []string{"/bin/sh", "-c", cmd[0]}
+	}
+	return cmd
 }

@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"reflect"
 	"strconv"
 	"strings"
 	"sync"
@@ -460,6 +461,24 @@ func TestZloginFail(t *testing.T) {
 		zloginFail(&b, errors.New(in))
 		if b.String() != want {
 			t.Errorf("%q printed %q, want %q", in, b.String(), want)
+		}
+	}
+}
+
+func TestShellCommand(t *testing.T) {
+	for _, c := range []struct {
+		in, want []string
+	}{
+		{[]string{"ps -ef | grep x"}, []string{"/bin/sh", "-c", "ps -ef | grep x"}},
+		{[]string{"ls /; exit 3"}, []string{"/bin/sh", "-c", "ls /; exit 3"}},
+		{[]string{"echo $HOME"}, []string{"/bin/sh", "-c", "echo $HOME"}},
+		{[]string{"true"}, []string{"true"}},
+		{[]string{"/bin/ls"}, []string{"/bin/ls"}},
+		{[]string{"sh", "-c", "a b"}, []string{"sh", "-c", "a b"}},
+		{nil, nil},
+	} {
+		if got := shellCommand(c.in); !reflect.DeepEqual(got, c.want) {
+			t.Errorf("%q: got %q, want %q", c.in, got, c.want)
 		}
 	}
 }
