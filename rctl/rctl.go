@@ -249,9 +249,9 @@ func defineAll() {
 		Flags:       FlagNoBasic | FlagDenyAlways | FlagNoSignal,
 		Enforcement: "cpu cgroup CFS bandwidth of the zone: quota = cap% of the 100ms period (cpu.cfs_quota_us / cpu.max)",
 		Description: "CPU cap of the zone in percent of one CPU"})
-	def(Rctl{Name: "zone.max-lwps", Level: LevelZone, Unit: UnitCount, Flags: FlagNoBasic,
+	def(Rctl{Name: "zone.max-lwps", Max: PidsMax, Level: LevelZone, Unit: UnitCount, Flags: FlagNoBasic,
 		Enforcement: fmt.Sprintf(enfPids, "zone"), Description: "maximum LWPs (threads) in the zone"})
-	def(Rctl{Name: "zone.max-processes", Level: LevelZone, Unit: UnitCount, Flags: FlagNoBasic,
+	def(Rctl{Name: "zone.max-processes", Max: PidsMax, Level: LevelZone, Unit: UnitCount, Flags: FlagNoBasic,
 		Enforcement: fmt.Sprintf(enfProc, "zone"), Description: "maximum processes in the zone"})
 	def(Rctl{Name: "zone.max-physical-memory", Level: LevelZone, Unit: UnitBytes, Flags: bytesDeny | FlagNoSignal,
 		Enforcement: "memory cgroup of the zone: memory.limit_in_bytes (v1) / memory.max (v2); the kernel reclaims, then OOM-kills inside the zone",
@@ -280,9 +280,9 @@ func defineAll() {
 		Flags:       FlagNoBasic | FlagDenyAlways | FlagNoSignal,
 		Enforcement: "cpu cgroup CFS bandwidth of the project: quota = cap% of the 100ms period; the zone's cap still applies above it",
 		Description: "CPU cap of the project in percent of one CPU"})
-	def(Rctl{Name: "project.max-lwps", Level: LevelProject, Unit: UnitCount, Flags: FlagNoBasic,
+	def(Rctl{Name: "project.max-lwps", Max: PidsMax, Level: LevelProject, Unit: UnitCount, Flags: FlagNoBasic,
 		Enforcement: fmt.Sprintf(enfPids, "project"), Description: "maximum LWPs (threads) in the project"})
-	def(Rctl{Name: "project.max-processes", Level: LevelProject, Unit: UnitCount, Flags: FlagNoBasic,
+	def(Rctl{Name: "project.max-processes", Max: PidsMax, Level: LevelProject, Unit: UnitCount, Flags: FlagNoBasic,
 		Enforcement: fmt.Sprintf(enfProc, "project"), Description: "maximum processes in the project"})
 	def(Rctl{Name: "project.max-tasks", Level: LevelProject, Unit: UnitCount, Flags: FlagNoBasic,
 		Enforcement: "zonetop accounting tree: newtask and inittab entries are refused a new task beyond it (Linux has no task concept)",
@@ -306,9 +306,9 @@ func defineAll() {
 		Description: "message queue ids of the project", deflt: constant(128)})
 
 	// task.*
-	def(Rctl{Name: "task.max-lwps", Level: LevelTask, Unit: UnitCount,
+	def(Rctl{Name: "task.max-lwps", Max: PidsMax, Level: LevelTask, Unit: UnitCount,
 		Enforcement: fmt.Sprintf(enfPids, "task"), Description: "maximum LWPs (threads) in the task"})
-	def(Rctl{Name: "task.max-processes", Level: LevelTask, Unit: UnitCount,
+	def(Rctl{Name: "task.max-processes", Max: PidsMax, Level: LevelTask, Unit: UnitCount,
 		Enforcement: fmt.Sprintf(enfProc, "task"), Description: "maximum processes in the task"})
 	def(Rctl{Name: "task.max-cpu-time", Level: LevelTask, Unit: UnitSeconds,
 		Flags:       FlagNoDeny | FlagCPUTime | FlagInfinite,
@@ -365,6 +365,10 @@ func RctlsAt(l Level) []*Rctl {
 	}
 	return out
 }
+
+// PidsMax is the largest pids.max the kernel takes (PID_MAX_LIMIT on a
+// 64-bit kernel): every lwp or process control becomes one.
+const PidsMax = 4194304
 
 // IPCMaxIDs is the kernel's ceiling on shmmni, msgmni and semmni (IPCMNI,
 // without the ipcmni_extend boot option): no namespace, so no zone or

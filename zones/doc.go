@@ -23,13 +23,13 @@
 //     IPv6 with a /prefix); host names are refused so that whether a
 //     configuration verifies never depends on the resolver.
 //   - dataset, security-flags, anet and zfs-io-priority are refused with a
-//     reason: they have no Linux meaning. zone.max-lofi and
-//     zone.zfs-io-priority rctls are accepted for compatibility but are not
-//     enforced (RctlSpec.Enforced).
+//     reason: they have no Linux meaning, and so are the zone.max-lofi and
+//     zone.zfs-io-priority rctls. The zone rctls zonecfg takes are the rctl
+//     catalogue's, with its maxima (the kernel's where it has one).
 //   - Zone rctl values must be privileged, as illumos requires; aliases set
-//     one privileged value with action deny (none for cpu-shares). Setting
-//     max-processes alone sets max-lwps to ten times it; max-lwps alone sets
-//     max-processes to the same value.
+//     one privileged value with action deny (none for cpu-shares) and store
+//     only that rctl; the platform derives max-lwps from max-processes set
+//     alone, at boot, as illumos' zoneadmd does.
 //   - Scripts (-f and command-line subcommands) are parsed whole before
 //     anything runs, stop at the first error with FILE:LINE:COL, and write
 //     the store only when every command succeeded. Destructive subcommands

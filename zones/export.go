@@ -94,7 +94,7 @@ func info(c *Config, kind string, match map[string]string) (string, error) {
 		}
 		fmt.Fprintf(&b, "%s: %s\n", g.name, v)
 	}
-	for _, r := range zoneRctls {
+	for _, r := range zoneRctls() {
 		if r.Alias == "" || (kind != "" && kind != r.Alias) {
 			continue
 		}

@@ -8,6 +8,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"zonetop/rctl"
 )
 
@@ -195,30 +196,55 @@ type RctlSpec struct {
 
 var denyOnly = []string{"none", "deny"}
 
-// zoneRctls is the table of resource_controls(7) zone.* controls. Ranges
-// are what a uint64 limit can hold unless the control has its own bound
-// (FSS shares stop at 65535; a cpu-cap is a percentage of one CPU).
-var zoneRctls = []rctlInfo{
-	{Name: "zone.cpu-cap", Unit: "cpu-percent", Min: 1, Max: 1 << 32, Actions: denyOnly, Enforced: true},
-	{Name: "zone.cpu-shares", Alias: "cpu-shares", Unit: "count", Min: 0, Max: 65535, Actions: []string{"none"}, Enforced: true},
-	{Name: "zone.max-locked-memory", Alias: "max-locked-memory", Unit: "bytes", Min: 0, Max: math.MaxUint64, Actions: denyOnly, Enforced: true},
-	{Name: "zone.max-lofi", Unit: "count", Min: 0, Max: math.MaxUint64, Actions: denyOnly, Enforced: false},
-	{Name: "zone.max-lwps", Alias: "max-lwps", Unit: "count", Min: 0, Max: math.MaxInt32, Actions: denyOnly, Enforced: true},
-	{Name: "zone.max-msg-ids", Alias: "max-msg-ids", Unit: "count", Min: 0, Max: rctl.IPCMaxIDs, Actions: denyOnly, Enforced: true},
-	{Name: "zone.max-physical-memory", Unit: "bytes", Min: 0, Max: math.MaxUint64, Actions: denyOnly, Enforced: true},
-	{Name: "zone.max-processes", Alias: "max-processes", Unit: "count", Min: 0, Max: math.MaxInt32, Actions: denyOnly, Enforced: true},
-	{Name: "zone.max-sem-ids", Alias: "max-sem-ids", Unit: "count", Min: 0, Max: rctl.IPCMaxIDs, Actions: denyOnly, Enforced: true},
-	{Name: "zone.max-shm-ids", Alias: "max-shm-ids", Unit: "count", Min: 0, Max: rctl.IPCMaxIDs, Actions: denyOnly, Enforced: true},
-	{Name: "zone.max-shm-memory", Alias: "max-shm-memory", Unit: "bytes", Min: 0, Max: math.MaxUint64, Actions: denyOnly, Enforced: true},
-	{Name: "zone.max-swap", Unit: "bytes", Min: 0, Max: math.MaxUint64, Actions: denyOnly, Enforced: true},
-	{Name: "zone.zfs-io-priority", Unit: "count", Min: 0, Max: 1024, Actions: []string{"none"}, Enforced: false},
+// zoneRctls are the zone.* controls zonecfg takes: the rctl catalogue's
+// (one table for the whole product, with the kernel's real maxima), with
+// zonecfg's aliases and its one lower bound. illumos controls Linux
+// cannot enforce are not declared (unsupportedRctls says why).
+func zoneRctls() []rctlInfo {
+	zoneRctlsOnce.Do(func() {
+		for _, r := range rctl.RctlsAt(rctl.LevelZone) {
+			unit := "count"
+			switch r.Unit {
+			case rctl.UnitBytes:
+				unit = "bytes"
+			case rctl.UnitPercent:
+				unit = "cpu-percent"
+			}
+			actions := denyOnly
+			if r.Flags&rctl.FlagNoDeny != 0 {
+				actions = []string{"none"}
+			}
+			zoneRctlTable = append(zoneRctlTable, rctlInfo{Name: r.Name, Alias: zoneRctlAliases[r.Name], Unit: unit,
+				Min: zoneRctlMin[r.Name], Max: r.Max, Actions: actions, Enforced: true})
+		}
+	})
+	return zoneRctlTable
 }
+
+var (
+	zoneRctlTable []rctlInfo
+	zoneRctlsOnce sync.Once
+	// zonecfg's global properties that set one rctl each.
+	zoneRctlAliases = map[string]string{
+		"zone.cpu-shares": "cpu-shares", "zone.max-locked-memory": "max-locked-memory", "zone.max-lwps": "max-lwps",
+		"zone.max-msg-ids": "max-msg-ids", "zone.max-processes": "max-processes", "zone.max-sem-ids": "max-sem-ids",
+		"zone.max-shm-ids": "max-shm-ids", "zone.max-shm-memory": "max-shm-memory",
+	}
+	// A cpu-cap of 0 would stop the zone: illumos takes 1 and up.
+	zoneRctlMin = map[string]uint64{"zone.cpu-cap": 1}
+	// unsupportedRctls are illumos zone controls Linux has nothing to
+	// enforce with; a configuration naming one is refused, saying why.
+	unsupportedRctls = map[string]string{
+		"zone.max-lofi":        "Linux has no lofi devices",
+		"zone.zfs-io-priority": "zonetop has no ZFS I/O scheduler to give a priority to",
+	}
+)
 
 // ZoneRctlNames lists the zone.* rctls zonecfg accepts, with their units,
 // ranges and legal actions.
 func ZoneRctlNames() []RctlSpec {
-	out := make([]RctlSpec, len(zoneRctls))
-	for i, r := range zoneRctls {
+	out := make([]RctlSpec, len(zoneRctls()))
+	for i, r := range zoneRctls() {
 		out[i] = RctlSpec{Name: r.Name, Alias: r.Alias, Unit: r.Unit, Min: r.Min, Max: r.Max,
 			Actions: slices.Clone(r.Actions), Enforced: r.Enforced}
 	}
@@ -226,7 +252,7 @@ func ZoneRctlNames() []RctlSpec {
 }
 
 func lookupRctl(name string) (rctlInfo, bool) {
-	for _, r := range zoneRctls {
+	for _, r := range zoneRctls() {
 		if r.Name == name {
 			return r, true
 		}
@@ -237,7 +263,7 @@ func lookupRctl(name string) (rctlInfo, bool) {
 // aliasRctl maps a global alias property (cpu-shares, max-lwps, ...) to its
 // rctl.
 func aliasRctl(prop string) (rctlInfo, bool) {
-	for _, r := range zoneRctls {
+	for _, r := range zoneRctls() {
 		if r.Alias != "" && r.Alias == prop {
 			return r, true
 		}

@@ -376,7 +376,9 @@ func (r resource) set(prop string, v Value) error {
 		err = checkDeviceMatch(s)
 		r.dev.Match = s
 	case "rctl":
-		if _, ok := lookupRctl(s); !ok {
+		if why, unsupported := unsupportedRctls[s]; unsupported {
+			err = fmt.Errorf("%s is not enforced on Linux (%s), so zonetop does not take it", s, why)
+		} else if _, ok := lookupRctl(s); !ok {
 			err = fmt.Errorf("%q is not a zone rctl zonecfg knows (%s)", s, rctlNameList())
 		}
 		r.rctl.Name = s

@@ -333,6 +333,10 @@ func rctlProblems(r *Rctl) []problem {
 		return ps
 	}
 	info, ok := lookupRctl(r.Name)
+	if why, unsupported := unsupportedRctls[r.Name]; unsupported {
+		ps = append(ps, problem{"name", fmt.Sprintf("%s is not enforced on Linux (%s), so zonetop does not take it", r.Name, why)})
+		return ps
+	}
 	if !ok {
 		ps = append(ps, problem{"name", fmt.Sprintf("%q is not a zone rctl zonecfg knows (%s)", r.Name, rctlNameList())})
 		return ps
@@ -379,8 +383,8 @@ func rctlValueProblems(info rctlInfo, v RctlValue) []string {
 }
 
 func rctlNameList() string {
-	names := make([]string, len(zoneRctls))
-	for i, r := range zoneRctls {
+	names := make([]string, len(zoneRctls()))
+	for i, r := range zoneRctls() {
 		names[i] = r.Name
 	}
 	return strings.Join(names, ", ")

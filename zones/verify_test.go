@@ -3,6 +3,7 @@ package zones
 import (
 	"strings"
 	"testing"
+	"zonetop/rctl"
 )
 
 func TestVerifyReportsEverything(t *testing.T) {
@@ -124,9 +125,25 @@ func TestZoneRctlNames(t *testing.T) {
 		}
 	}
 	for _, want := range []string{"zone.cpu-shares", "zone.cpu-cap", "zone.max-lwps", "zone.max-processes", "zone.max-locked-memory",
-		"zone.max-swap", "zone.max-shm-memory", "zone.max-shm-ids", "zone.max-sem-ids", "zone.max-msg-ids", "zone.max-lofi"} {
+		"zone.max-swap", "zone.max-shm-memory", "zone.max-shm-ids", "zone.max-sem-ids", "zone.max-msg-ids"} {
 		if !names[want] {
 			t.Errorf("ZoneRctlNames lacks %s", want)
+		}
+	}
+	// Every control zonecfg takes is the catalogue's, enforced; illumos'
+	// controls Linux cannot enforce are not declared, and say why.
+	for _, r := range ZoneRctlNames() {
+		if !r.Enforced {
+			t.Errorf("%s is declared but not enforced", r.Name)
+		}
+		if c, err := rctl.Lookup(r.Name); err != nil || c.Max != r.Max {
+			t.Errorf("%s: not the catalogue's (%v), or another maximum", r.Name, err)
+		}
+	}
+	for _, n := range []string{"zone.max-lofi", "zone.zfs-io-priority"} {
+		c := &Config{Name: "z", Zonepath: "/zones/z", Rctls: []Rctl{{Name: n, Values: []RctlValue{{Priv: "privileged", Limit: 1, Action: "deny"}}}}}
+		if errs := Verify(c, nil); len(errs) == 0 || !strings.Contains(errs[0].Error(), "not enforced on Linux") {
+			t.Errorf("%s: %v", n, errs)
 		}
 	}
 	c := &Config{CappedCPU: &CappedCPU{NCPUs: 1.25}, CappedMemory: &CappedMemory{Locked: 1 << 20}}
