@@ -416,6 +416,8 @@ func belowUsage(t rctlTarget, zone, project string, ch api.RctlChange, stderr io
 	}
 	u, err := t.Usage(zone)
 	if err != nil {
+		// The change is made; only the comparison is missing.
+		fmt.Fprintf(stderr, "prctl: note: %s is set; its usage could not be read to compare: %v\n", ch.Name, err)
 		return
 	}
 	rows := u.Rctls

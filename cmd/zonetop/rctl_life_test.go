@@ -178,20 +178,48 @@ func TestPrctlIllumosHabits(t *testing.T) {
 	l.fails(1, []string{"zone ID 9999"}, "prctl", "-n", "zone.max-lwps", "-i", "zone", "9999")
 }
 
-// A cap set below what is in use says so, and what that means, instead
-// of leaving the operator to meet "resource temporarily unavailable".
+// A limit set below what is in use says so, and what that means, instead
+// of leaving the operator to meet "resource temporarily unavailable". A
+// project's limit, so that the zone's own machinery (system project) is
+// not what it starves.
 func TestPrctlBelowUsageSaysSo(t *testing.T) {
 	l := newLab(t)
-	z := l.newZone("", "set max-lwps=60")
+	z := l.newZone("")
 	l.ok("zoneadm", "-z", z, "install")
 	l.ok("zoneadm", "-z", z, "boot")
-	_, errOut, code := l.run("prctl", "-n", "zone.max-lwps", "-v", "1", "-r", "-i", "zone", z)
-	if code != 0 || !strings.Contains(errOut, "zone.max-lwps is now 1, below the") || !strings.Contains(errOut, "more is refused") {
+	l.ok("projadd", "-z", z, "web")
+	ctx, cancel := context.WithCancel(context.Background())
+	var running []*exec.Cmd
+	defer func() {
+		cancel()
+		for _, nt := range running {
+			_ = nt.Wait()
+		}
+	}()
+	for i := 0; i < 3; i++ {
+		nt := exec.CommandContext(ctx, ztBin, "--root", l.root, "newtask", "-z", z, "-p", "web", "sleep", "300")
+		if err := nt.Start(); err != nil {
+			t.Fatal(err)
+		}
+		running = append(running, nt)
+	}
+	for deadline := time.Now().Add(20 * time.Second); ; {
+		out := l.ok("prctl", "-P", "-n", "project.max-lwps", "-i", "project", z+":web")
+		if strings.Contains(out, "project.max-lwps usage 3") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("three sleeps never counted in web:\n%s", out)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	_, errOut, code := l.run("prctl", "-n", "project.max-lwps", "-v", "1", "-r", "-i", "project", z+":web")
+	if code != 0 || !strings.Contains(errOut, "project.max-lwps is now 1, below the 3 in use") || !strings.Contains(errOut, "more is refused") {
 		t.Errorf("prctl below usage: exit %d %q", code, errOut)
 	}
-	_, errOut, _ = l.run("prctl", "-n", "zone.max-lwps", "-v", "60", "-r", "-i", "zone", z)
+	_, errOut, _ = l.run("prctl", "-n", "project.max-lwps", "-v", "60", "-r", "-i", "project", z+":web")
 	if strings.Contains(errOut, "note") {
-		t.Errorf("a cap above usage got a note: %q", errOut)
+		t.Errorf("a limit above usage got a note: %q", errOut)
 	}
 }
 
