@@ -142,17 +142,26 @@ func (d *zoneadmd) stopIPCCheck(forget bool) {
 	}
 }
 
-// ipcUsage reports the zone's and its projects' IPC totals.
-func (d *zoneadmd) ipcUsage() []api.IPCUsage {
+// ipcUsage reports the zone's and its projects' IPC totals, reconciled
+// first with the kernel's tables (up to a second's wait): an ipcusage
+// request asks for exact figures.
+func (d *zoneadmd) ipcUsage() []api.IPCUsage { return d.ipcTotals(true) }
+
+// ipcTotals reports the totals; with reconcile it first has the check
+// take in what was removed since its last look (the check reconciles at
+// its own pace only while it has work to do). The usage sampling every
+// front end does each second reads them as they stand, without making
+// the check read the zone's tables for it.
+func (d *zoneadmd) ipcTotals(reconcile bool) []api.IPCUsage {
 	d.mu.Lock()
 	s := d.ipc
 	d.mu.Unlock()
 	if s == nil {
 		return nil
 	}
-	// The check reconciles at its own pace only while it has work to do;
-	// the totals shown include what was removed since.
-	s.checker.requestTick(time.Second)
+	if reconcile {
+		s.checker.requestTick(time.Second)
+	}
 	row := func(n *limits.Node, name string) api.IPCUsage {
 		u := api.IPCUsage{Project: name, Used: map[string]uint64{}, Limit: map[string]uint64{}}
 		for _, r := range ipcRctls {

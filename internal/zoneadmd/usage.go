@@ -97,7 +97,7 @@ func (d *zoneadmd) usage() (api.ZoneUsage, error) {
 	// The IPC check's running totals, taken before the limits' lock: the
 	// check has its own.
 	ipcUsed, ipcLimit := map[string]map[string]uint64{}, map[string]map[string]uint64{}
-	for _, iu := range d.ipcUsage() {
+	for _, iu := range d.ipcTotals(false) {
 		ipcUsed[iu.Project], ipcLimit[iu.Project] = iu.Used, iu.Limit
 	}
 	// An IPC row's binding limit is the one the check applies (a
