@@ -325,8 +325,12 @@ func runPrctl(g *globals, args []string, _ io.Reader, stdout, stderr io.Writer) 
 		if err := t.SetRctl(zone, ch, persist); err != nil {
 			return fail(stderr, "prctl", 1, "%v", err)
 		}
-		belowUsage(t, zone, project, ch, stderr)
-		heldByTwin(t, zone, ch, stderr)
+		// What the change means now, in the value's own terms (parsed
+		// once here for both notes).
+		if vs, err := rctl.ParseValues(ch.Values); err == nil && len(vs) > 0 {
+			belowUsage(t, zone, project, rc, vs[0].Limit, stderr)
+			heldByTwin(t, zone, rc.Name, vs[0].Limit, stderr)
+		}
 		return 0
 	}
 	// Listing: the entity and every container above it, process → task
@@ -406,18 +410,11 @@ func runPrctl(g *globals, args []string, _ io.Reader, stdout, stderr io.Writer) 
 // belowUsage says what a limit set below what is in use does, as the
 // kernel applies it: nothing running is taken away, and what would go
 // above the limit is refused until use falls under it.
-func belowUsage(t rctlTarget, zone, project string, ch api.RctlChange, stderr io.Writer) {
-	if ch.Values == "" {
-		return
-	}
-	vs, err := rctl.ParseValues(ch.Values)
-	if err != nil || len(vs) == 0 {
-		return
-	}
+func belowUsage(t rctlTarget, zone, project string, rc *rctl.Rctl, limit uint64, stderr io.Writer) {
 	u, err := t.Usage(zone)
 	if err != nil {
 		// The change is made; only the comparison is missing.
-		fmt.Fprintf(stderr, "prctl: note: %s is set; its usage could not be read to compare: %v\n", ch.Name, err)
+		fmt.Fprintf(stderr, "prctl: note: %s is set; its usage could not be read to compare: %v\n", rc.Name, err)
 		return
 	}
 	rows := u.Rctls
@@ -429,14 +426,10 @@ func belowUsage(t rctlTarget, zone, project string, ch api.RctlChange, stderr io
 			}
 		}
 	}
-	rc, err := rctl.Lookup(ch.Name)
-	if err != nil {
-		return
-	}
 	for _, r := range rows {
-		if r.Name == ch.Name && r.Usage > vs[0].Limit {
+		if r.Name == rc.Name && r.Usage > limit {
 			fmt.Fprintf(stderr, "prctl: note: %s is now %s, below the %s in use: what runs keeps running, and more is refused until use falls under it\n",
-				ch.Name, rctl.FormatQuantity(vs[0].Limit, rc.Unit), rctl.FormatQuantity(r.Usage, rc.Unit))
+				rc.Name, rctl.FormatQuantity(limit, rc.Unit), rctl.FormatQuantity(r.Usage, rc.Unit))
 		}
 	}
 }
@@ -444,23 +437,19 @@ func belowUsage(t rctlTarget, zone, project string, ch api.RctlChange, stderr io
 // heldByTwin says when a zone's max-lwps or max-processes cannot take
 // effect as asked: Linux enforces both as one pids.max, the lower of the
 // two, so the other control holds it.
-func heldByTwin(t rctlTarget, zone string, ch api.RctlChange, stderr io.Writer) {
+func heldByTwin(t rctlTarget, zone, name string, limit uint64, stderr io.Writer) {
 	twins := map[string]string{"zone.max-lwps": "zone.max-processes", "zone.max-processes": "zone.max-lwps"}
-	other, ok := twins[ch.Name]
-	if !ok || ch.Values == "" {
-		return
-	}
-	vs, err := rctl.ParseValues(ch.Values)
-	if err != nil || len(vs) == 0 {
+	other, ok := twins[name]
+	if !ok {
 		return
 	}
 	zr, err := t.ZoneRctls(zone)
 	if err != nil {
 		return
 	}
-	if held, ok := zoneadmd.Privileged(other, zr[other]); ok && held < vs[0].Limit {
+	if held, ok := zoneadmd.Privileged(other, zr[other]); ok && held < limit {
 		fmt.Fprintf(stderr, "prctl: note: %s is %d, but the zone's pids.max stays %d: %s=%d holds it (Linux enforces both as one pids.max, the lower of the two); change or clear %s too\n",
-			ch.Name, vs[0].Limit, held, other, held, other)
+			name, limit, held, other, held, other)
 	}
 }
 
