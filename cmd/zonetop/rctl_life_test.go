@@ -188,21 +188,7 @@ func TestPrctlBelowUsageSaysSo(t *testing.T) {
 	l.ok("zoneadm", "-z", z, "install")
 	l.ok("zoneadm", "-z", z, "boot")
 	l.ok("projadd", "-z", z, "web")
-	ctx, cancel := context.WithCancel(context.Background())
-	var running []*exec.Cmd
-	defer func() {
-		cancel()
-		for _, nt := range running {
-			_ = nt.Wait()
-		}
-	}()
-	for i := 0; i < 3; i++ {
-		nt := exec.CommandContext(ctx, ztBin, "--root", l.root, "newtask", "-z", z, "-p", "web", "sleep", "300")
-		if err := nt.Start(); err != nil {
-			t.Fatal(err)
-		}
-		running = append(running, nt)
-	}
+	l.sleepTasks(z, "web", 3)
 	for deadline := time.Now().Add(20 * time.Second); ; {
 		out := l.ok("prctl", "-P", "-n", "project.max-lwps", "-i", "project", z+":web")
 		if strings.Contains(out, "project.max-lwps usage 3") {
@@ -259,22 +245,7 @@ func TestProjectMaxTasks(t *testing.T) {
 	l.ok("zoneadm", "-z", z, "install")
 	l.ok("zoneadm", "-z", z, "boot")
 	l.ok("projadd", "-z", z, "-K", "project.max-tasks=(privileged,2,deny)", "web")
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	var running []*exec.Cmd
-	for i := 0; i < 2; i++ {
-		nt := exec.CommandContext(ctx, ztBin, "--root", l.root, "newtask", "-z", z, "-p", "web", "sleep", "300")
-		if err := nt.Start(); err != nil {
-			t.Fatal(err)
-		}
-		running = append(running, nt)
-	}
-	defer func() {
-		cancel()
-		for _, nt := range running {
-			_ = nt.Wait()
-		}
-	}()
+	l.sleepTasks(z, "web", 2)
 	// Both are tasks once prctl lists two tasks of web.
 	deadline := time.Now().Add(20 * time.Second)
 	for {
@@ -362,5 +333,27 @@ func TestIPCTotalsShown(t *testing.T) {
 	out = l.ok("zonestat", "-z", z, "-o", "json")
 	if !strings.Contains(out, `"Name":"zone.max-shm-ids","Usage":1`) {
 		t.Errorf("zonestat -o json lacks the IPC totals:\n%s", out)
+	}
+}
+
+// sleepTasks starts n host-side `newtask -p project sleep 300`, each a
+// task of the project in the zone, ended (front end and task) when the
+// test ends.
+func (l *lab) sleepTasks(z, project string, n int) {
+	l.t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	var running []*exec.Cmd
+	l.t.Cleanup(func() {
+		cancel()
+		for _, nt := range running {
+			_ = nt.Wait()
+		}
+	})
+	for i := 0; i < n; i++ {
+		nt := exec.CommandContext(ctx, ztBin, "--root", l.root, "newtask", "-z", z, "-p", project, "sleep", "300")
+		if err := nt.Start(); err != nil {
+			l.t.Fatal(err)
+		}
+		running = append(running, nt)
 	}
 }
