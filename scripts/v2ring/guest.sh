@@ -92,7 +92,7 @@ skip_for() {
 run_pkg() {
   local pkg=$1 bin=$2 dir=$3 skip
   skip=$(skip_for "$pkg")
-  local args=(-test.v -test.count=1 -test.timeout "$((per_pkg_timeout - 60))s")
+  local args=(-test.v -test.count="${V2RING_COUNT:-1}" -test.timeout "$((per_pkg_timeout - 60))s")
   [ -n "$skip" ] && args+=(-test.skip "^($skip)\$")
   [ -n "${V2RING_RUN:-}" ] && args+=(-test.run "$V2RING_RUN")
   step "package $pkg: ${bin##*/} ${args[*]}"

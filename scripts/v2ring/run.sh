@@ -7,7 +7,8 @@
 #
 # Environment: V2RING_TIMEOUT (seconds for the whole guest run, default
 # 3000), V2RING_PKGS (default "limits cmd engine zoneadmd zonenet"), V2RING_RUN (a
-# -test.run pattern, for working on one test), V2RING_CACHE (image cache,
+# -test.run pattern, for working on one test), V2RING_COUNT (-test.count, to
+# catch a flaky one), V2RING_CACHE (image cache,
 # default /var/cache/zonetop-v2ring), V2RING_CHECK_EXCLUDED (1: also run
 # the excluded tests and show what they do; the result never fails the
 # ring), V2RING_KEEP (1: keep the share directory with the logs).
@@ -74,7 +75,7 @@ cp -a dist "$stage/dist"
 cp "$here/go-shim" "$stage/shim/go"
 chmod 755 "$stage/shim/go" "$stage/zcaps.sh"
 {
-  for v in V2RING_PKGS V2RING_RUN V2RING_CHECK_EXCLUDED V2RING_PKG_TIMEOUT; do
+  for v in V2RING_PKGS V2RING_RUN V2RING_COUNT V2RING_CHECK_EXCLUDED V2RING_PKG_TIMEOUT; do
     [ -n "${!v:-}" ] && printf '%s=%q\n' "$v" "${!v}"
   done
   true
