@@ -254,7 +254,9 @@ func TestInZoneInitDiesRebootsZone(t *testing.T) {
 	}
 	for i := 0; strings.TrimSpace(l.zlogin(z, "sh", "-c", findInit)) == ""; i++ {
 		if i == 100 {
-			t.Fatal("no zinit after the reboot")
+			procs := `for p in /proc/[0-9]*; do read c <$p/comm && echo "${p#/proc/} $c"; done 2>/dev/null; true`
+			log, _ := os.ReadFile(filepath.Join(l.root, "var/log/zonetop", z+".console"))
+			t.Fatalf("no zinit after the reboot; the zone's processes:\n%s\n%s\nconsole:\n%s", l.zlogin(z, "sh", "-c", procs), l.verbose(z), log)
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
