@@ -309,6 +309,8 @@ func inZoneRebootHalt(t *testing.T, brand string) {
 	l.ok("zoneadm", "-z", z, "boot")
 	// waitState polls until the zone is in state with an ID other than
 	// notID (a reboot gives a new one).
+	// said is what the last in-zone command answered, for a failure.
+	var said string
 	waitState := func(what, state string, notID int) int {
 		t.Helper()
 		for i := 0; ; i++ {
@@ -317,7 +319,8 @@ func inZoneRebootHalt(t *testing.T, brand string) {
 				return r.ID
 			}
 			if i == 600 {
-				t.Fatalf("zone %s after %s: %s, want %s\n%s", z, what, r.State, state, l.verbose(z))
+				log, _ := os.ReadFile(filepath.Join(l.root, "var/log/zonetop", z+".console"))
+				t.Fatalf("zone %s after %s: %s, want %s\n%s\nthe command said: %s\nconsole:\n%s", z, what, r.State, state, l.verbose(z), said, log)
 			}
 			time.Sleep(50 * time.Millisecond)
 		}
@@ -325,10 +328,12 @@ func inZoneRebootHalt(t *testing.T, brand string) {
 	id := l.state(z, "running")
 	for _, cmd := range [][]string{{"reboot"}, {"init", "6"}, {"shutdown", "-y", "-g0", "-i6"}} {
 		// The session may end with the zone: its status is not the point.
-		l.run(append([]string{"zlogin", z}, cmd...)...)
+		out, errs, code := l.run(append([]string{"zlogin", z}, cmd...)...)
+		said = fmt.Sprintf("exit %d: %s%s", code, out, errs)
 		id = waitState(strings.Join(cmd, " "), "running", id)
 	}
-	l.run("zlogin", z, "halt")
+	out, errs, code := l.run("zlogin", z, "halt")
+	said = fmt.Sprintf("exit %d: %s%s", code, out, errs)
 	waitState("halt", "installed", 0)
 	// installed for good, not a reboot's moment of it.
 	time.Sleep(time.Second)
