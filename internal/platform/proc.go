@@ -51,10 +51,21 @@ func CloseInheritedFDs(keep int) {
 	}
 }
 
-// setComm names the calling thread (and so the process, when it is the
-// main thread) for ps: a program run from a memfd would otherwise show
-// the fd number.
+// SetComm names the process for ps: a program run from a memfd would
+// otherwise show the fd number. ps shows the main thread's name, and the
+// Go scheduler may have moved the calling goroutine off that thread (it
+// had, in zinit started through zhold on Linux 6.1), so the name goes
+// through /proc/self/comm, which any thread may set for the group's
+// leader; prctl, which names only the calling thread, is the fallback
+// where /proc is not mounted.
 func SetComm(name string) {
+	if f, err := os.OpenFile("/proc/self/comm", os.O_WRONLY, 0); err == nil {
+		_, err = f.WriteString(name)
+		f.Close()
+		if err == nil {
+			return
+		}
+	}
 	b := append([]byte(name), 0)
 	_ = unix.Prctl(unix.PR_SET_NAME, uintptr(unsafe.Pointer(&b[0])), 0, 0, 0)
 }

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
-	"runtime"
 	"strings"
 
 	"golang.org/x/sys/unix"
@@ -58,9 +57,7 @@ func ZholdMain(args []string) int {
 		}
 		fmt.Fprintln(sock, "ok")
 		sock.Close()
-		runtime.LockOSThread()
 		SetComm("zinit")
-		runtime.UnlockOSThread()
 		return ZinitMain(argv)
 	}
 	fmt.Fprintln(sock, "ok")

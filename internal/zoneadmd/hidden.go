@@ -1,7 +1,6 @@
 package zoneadmd
 
 import (
-	"runtime"
 	"zonetop/internal/platform"
 )
 
@@ -15,11 +14,7 @@ func HiddenMain(args []string) (handled bool, exitCode int) {
 	}
 	switch args[1] {
 	case "zoneadmd", "zsched", "zinit":
-		// The main goroutine runs on the main thread until it is
-		// unlocked; name that thread, whose name ps shows.
-		runtime.LockOSThread()
 		platform.SetComm(args[1])
-		runtime.UnlockOSThread()
 	}
 	switch args[1] {
 	case "zoneadmd":
