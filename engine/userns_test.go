@@ -82,6 +82,12 @@ func TestUsernsZone(t *testing.T) {
 	if out := z.sh("cat /proc/self/uid_map"); len(strings.Fields(out)) != 3 || strings.Fields(out)[1] != "1000000" {
 		t.Errorf("uid_map: %q", out)
 	}
+	// No mount of the zone is a peer or a slave of one of the host's:
+	// what the zone mounts must not appear on the host, nor the
+	// host's in the zone.
+	if out := z.sh("cat /proc/self/mountinfo"); strings.Contains(out, " shared:") || strings.Contains(out, " master:") {
+		t.Errorf("the zone's mounts propagate:\n%s", out)
+	}
 	if out := z.sh("ls /sys/fs/cgroup"); !strings.Contains(out, "memory") {
 		t.Errorf("cgroup file systems: %q", out)
 	}

@@ -179,16 +179,18 @@ func detachedTree(path string, recursive bool, usernsFD int, set uint64) (*os.Fi
 	if err != nil {
 		return nil, fmt.Errorf("open_tree %s: %w", path, err)
 	}
-	attr := unix.MountAttr{Attr_set: set}
+	// A clone keeps its source's propagation on some kernels (6.1: the
+	// zone root came out a peer of the host's shared "/"): the zone's
+	// mounts would then appear on the host and the host's in the zone,
+	// and pivot_root refuses a shared root. Private, whatever the source.
+	attr := unix.MountAttr{Attr_set: set, Propagation: unix.MS_PRIVATE}
 	if usernsFD >= 0 {
 		attr.Attr_set |= unix.MOUNT_ATTR_IDMAP
 		attr.Userns_fd = uint64(usernsFD)
 	}
-	if attr.Attr_set != 0 {
-		if err := unix.MountSetattr(fd, "", af, &attr); err != nil {
-			unix.Close(fd)
-			return nil, fmt.Errorf("mount_setattr %s: %w", path, err)
-		}
+	if err := unix.MountSetattr(fd, "", af, &attr); err != nil {
+		unix.Close(fd)
+		return nil, fmt.Errorf("mount_setattr %s: %w", path, err)
 	}
 	return os.NewFile(uintptr(fd), path), nil
 }
