@@ -12,7 +12,7 @@ FUZZTIME ?= 60s
 LINKS    := zonecfg zoneadm zlogin prctl projects projadd projmod projdel newtask zonestat
 STATICCHECK := $(shell $(GO) env GOPATH)/bin/staticcheck
 
-.PHONY: all build run demo test test-unit v2ring bench fuzz lint clean install uninstall
+.PHONY: all build run demo test test-unit v2ring bench fuzz lint clean install uninstall deb
 
 all: build
 
@@ -62,6 +62,11 @@ uninstall:
 	for c in zonetop $(LINKS); do rm -f $(DESTDIR)$(MANDIR)/man1/$$c.1 $(DESTDIR)$(MANDIR)/man8/$$c.8 \
 	  $(DESTDIR)$(BASHCOMP)/$$c $(DESTDIR)$(FISHCOMP)/$$c.fish; done
 	rm -f $(DESTDIR)$(ZSHCOMP)/_zonetop
+
+# A Debian package of what install lays out under /usr, in bin/
+# (scripts/deb.sh; prctl goes to /usr/sbin beside Debian's prctl package).
+deb: build
+	BIN=$(BIN) ./scripts/deb.sh bin
 
 # Opens the console on this host's real state (needs root for zones).
 run: build
