@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -121,4 +122,66 @@ func TestUninstallReleasesUserns(t *testing.T) {
 	if held() {
 		t.Fatal("uninstall kept the zone's range")
 	}
+}
+
+// A user namespace may not mount a block device's file system; zoneadmd
+// mounts an fs resource of such a type for a user-namespaced zone, and
+// the zone's root owns what it finds there as host root made it.
+func TestUsernsZoneBlockDeviceFS(t *testing.T) {
+	for _, tool := range []string{"losetup", "mkfs.ext4"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			ztest.Unavailable(t, tool+" missing")
+		}
+	}
+	// Registered before the zone's own cleanup, so the devices are
+	// detached after the zone is gone and nothing mounts them.
+	rw, ro := loopExt4(t), loopExt4(t)
+	z := newBusyboxZone(t)
+	z.spec.UserNS = &configs.IDRange{HostID: platform.UsernsBase, Count: platform.UsernsSize}
+	z.spec.Mounts = append(z.spec.Mounts,
+		configs.MountSpec{Source: rw, Target: "/data", Type: "ext4", Options: []string{"nodev", "nosuid"}},
+		configs.MountSpec{Source: ro, Target: "/data-ro", Type: "ext4", Options: []string{"ro"}})
+	st := z.ready()
+	if out := z.sh("stat -c %u:%g /data/lost+found; grep -c ' /data ext4 ' /proc/mounts"); out != "0:0\n1\n" {
+		t.Errorf("the ext4 resource in the zone: %q", out)
+	}
+	z.sh("echo hi > /data/made")
+	z.mustFail("write through the read-only resource", "touch /data-ro/x")
+	z.halt()
+	z.assertGone(st)
+	// Written by the zone's root, owned by root on the device: the mount
+	// was idmapped, not chowned.
+	dir := t.TempDir()
+	if b, err := exec.Command("mount", "-o", "ro", rw, dir).CombinedOutput(); err != nil {
+		t.Fatalf("mount %s: %v %s", rw, err, b)
+	}
+	defer func() { _ = syscall.Unmount(dir, 0) }()
+	var fst syscall.Stat_t
+	ztest.Must(t, syscall.Stat(filepath.Join(dir, "made"), &fst))
+	if fst.Uid != 0 || fst.Gid != 0 {
+		t.Errorf("file the zone's root made is %d:%d on the device, want 0:0", fst.Uid, fst.Gid)
+	}
+}
+
+// loopExt4 is a loop device over a fresh 16 MiB ext4 image, detached
+// when the test ends.
+func loopExt4(t *testing.T) string {
+	t.Helper()
+	img := filepath.Join(t.TempDir(), "fs.img")
+	ztest.Must(t, os.WriteFile(img, nil, 0o600))
+	ztest.Must(t, os.Truncate(img, 16<<20))
+	if b, err := exec.Command("mkfs.ext4", "-q", "-F", img).CombinedOutput(); err != nil {
+		t.Fatalf("mkfs.ext4: %v\n%s", err, b)
+	}
+	b, err := exec.Command("losetup", "-f", "--show", img).Output()
+	if err != nil {
+		ztest.Unavailable(t, "no loop device: "+err.Error())
+	}
+	loop := strings.TrimSpace(string(b))
+	t.Cleanup(func() {
+		if b, err := exec.Command("losetup", "-d", loop).CombinedOutput(); err != nil {
+			t.Errorf("losetup -d %s: %v %s", loop, err, b)
+		}
+	})
+	return loop
 }

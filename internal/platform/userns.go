@@ -213,6 +213,74 @@ func bindAttrs(opts []string) uint64 {
 	return a
 }
 
+// usernsMountable are the file system types a user namespace may mount
+// for itself; zsched mounts these in its own namespace. Every other type
+// (a block device's ext4 or xfs, say) the kernel lets only host root
+// mount, so zoneadmd mounts it detached and hands it over like a bind.
+var usernsMountable = map[string]bool{"tmpfs": true, "proc": true, "sysfs": true, "mqueue": true, "devpts": true, "ramfs": true}
+
+// fsTree mounts an fs resource of a type a user namespace cannot mount
+// (fsopen, fsconfig, fsmount: a detached mount in no namespace yet),
+// idmapped with usernsFD where the file system allows it, as mountInRoot
+// would have mounted it with the resource's options.
+func fsTree(m configs.MountSpec, usernsFD int) (*os.File, bool, error) {
+	flags, data := mountFlags(m.Options)
+	fs, err := unix.Fsopen(m.Type, unix.FSOPEN_CLOEXEC)
+	if err != nil {
+		return nil, false, fmt.Errorf("mount %s: file system type %q: %w", m.Target, m.Type, err)
+	}
+	defer unix.Close(fs)
+	if err := unix.FsconfigSetString(fs, "source", m.Source); err != nil {
+		return nil, false, fmt.Errorf("mount %s: source %s: %w", m.Target, m.Source, err)
+	}
+	if flags&unix.MS_RDONLY != 0 {
+		// Read-only for the file system too, not only this mount: no
+		// journal replay or write reaches the device.
+		if err := unix.FsconfigSetFlag(fs, "ro"); err != nil {
+			return nil, false, fmt.Errorf("mount %s: ro: %w", m.Target, err)
+		}
+	}
+	for _, o := range strings.Split(data, ",") {
+		if o == "" {
+			continue
+		}
+		if k, v, ok := strings.Cut(o, "="); ok {
+			err = unix.FsconfigSetString(fs, k, v)
+		} else {
+			err = unix.FsconfigSetFlag(fs, o)
+		}
+		if err != nil {
+			return nil, false, fmt.Errorf("mount %s: option %q: %w", m.Target, o, err)
+		}
+	}
+	if err := unix.FsconfigCreate(fs); err != nil {
+		return nil, false, fmt.Errorf("mount %s (%s) on %s: %w", m.Source, m.Type, m.Target, err)
+	}
+	var attrs int
+	for f, a := range map[uintptr]int{unix.MS_RDONLY: unix.MOUNT_ATTR_RDONLY, unix.MS_NOSUID: unix.MOUNT_ATTR_NOSUID,
+		unix.MS_NODEV: unix.MOUNT_ATTR_NODEV, unix.MS_NOEXEC: unix.MOUNT_ATTR_NOEXEC, unix.MS_NOATIME: unix.MOUNT_ATTR_NOATIME} {
+		if flags&f != 0 {
+			attrs |= a
+		}
+	}
+	mfd, err := unix.Fsmount(fs, unix.FSMOUNT_CLOEXEC, attrs)
+	if err != nil {
+		return nil, false, fmt.Errorf("mount %s (%s) on %s: %w", m.Source, m.Type, m.Target, err)
+	}
+	attr := unix.MountAttr{Attr_set: unix.MOUNT_ATTR_IDMAP, Userns_fd: uint64(usernsFD), Propagation: unix.MS_PRIVATE}
+	if err := unix.MountSetattr(mfd, "", unix.AT_EMPTY_PATH, &attr); err == nil {
+		return os.NewFile(uintptr(mfd), m.Source), true, nil
+	}
+	// A file system without idmapped mounts: its files show as nobody
+	// in the zone, but it is still there.
+	attr = unix.MountAttr{Propagation: unix.MS_PRIVATE}
+	if err := unix.MountSetattr(mfd, "", unix.AT_EMPTY_PATH, &attr); err != nil {
+		unix.Close(mfd)
+		return nil, false, fmt.Errorf("mount %s: mount_setattr: %w", m.Target, err)
+	}
+	return os.NewFile(uintptr(mfd), m.Source), false, nil
+}
+
 // usernsTrees builds what a user-namespaced zsched (pid) mounts: the zone
 // root and every bind, idmapped with its user namespace, and the device
 // nodes. The caller closes the files.
@@ -235,6 +303,16 @@ func usernsTrees(pid int, spec *configs.PlatformSpec, devs []configs.DevNode) (*
 	files = append(files, root)
 	for i, m := range spec.Mounts {
 		if m.Type != "bind" && m.Type != "lofs" {
+			if usernsMountable[m.Type] {
+				continue // zsched mounts it in its own namespace
+			}
+			t, idmapped, err := fsTree(m, uns)
+			if err != nil {
+				return fail(err)
+			}
+			files = append(files, t)
+			h.Binds = append(h.Binds, i)
+			h.Idmap = append(h.Idmap, idmapped)
 			continue
 		}
 		attrs := bindAttrs(m.Options)
