@@ -93,7 +93,6 @@ v2ring: build
 
 bench: build
 	./scripts/bench.sh
-	./scripts/bench-ui.sh
 
 # Each fuzz target runs for FUZZTIME (go test allows one -fuzz target per run).
 fuzz:
