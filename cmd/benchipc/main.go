@@ -32,22 +32,7 @@ func main() {
 		fmt.Fprintln(os.Stderr, "benchipc: -n and -batch must be at least 1")
 		os.Exit(2)
 	}
-	kinds := []struct {
-		name   string
-		create func() (int, error)
-		remove func(int)
-	}{
-		{"shmget",
-			func() (int, error) { return unix.SysvShmGet(unix.IPC_PRIVATE, 4096, unix.IPC_CREAT|0o600) },
-			func(id int) { _, _ = unix.SysvShmCtl(id, unix.IPC_RMID, nil) }},
-		{"semget",
-			func() (int, error) { return semget(1) },
-			func(id int) { _, _, _ = unix.Syscall6(unix.SYS_SEMCTL, uintptr(id), 0, unix.IPC_RMID, 0, 0, 0) }},
-		{"msgget",
-			func() (int, error) { return msgget() },
-			func(id int) { _, _, _ = unix.Syscall(unix.SYS_MSGCTL, uintptr(id), unix.IPC_RMID, 0) }},
-	}
-	for _, k := range kinds {
+	for _, k := range kinds() {
 		// One untimed batch first: the first calls pay page faults and
 		// the supervisor's first look at the caller.
 		if _, err := run(k.create, k.remove, *batch, *batch); err != nil {
@@ -62,6 +47,27 @@ func main() {
 		sort.Slice(ds, func(i, j int) bool { return ds[i] < ds[j] })
 		us := func(d time.Duration) float64 { return float64(d.Nanoseconds()) / 1e3 }
 		fmt.Printf("%s %.2f %.2f %d\n", k.name, us(ds[len(ds)/2]), us(ds[len(ds)*9/10]), len(ds))
+	}
+}
+
+// kind is one get call, with how to remove what it made.
+type kind struct {
+	name   string
+	create func() (int, error)
+	remove func(int)
+}
+
+func kinds() []kind {
+	return []kind{
+		{"shmget",
+			func() (int, error) { return unix.SysvShmGet(unix.IPC_PRIVATE, 4096, unix.IPC_CREAT|0o600) },
+			func(id int) { _, _ = unix.SysvShmCtl(id, unix.IPC_RMID, nil) }},
+		{"semget",
+			func() (int, error) { return semget(1) },
+			func(id int) { _, _, _ = unix.Syscall6(unix.SYS_SEMCTL, uintptr(id), 0, unix.IPC_RMID, 0, 0, 0) }},
+		{"msgget",
+			func() (int, error) { return msgget() },
+			func(id int) { _, _, _ = unix.Syscall(unix.SYS_MSGCTL, uintptr(id), unix.IPC_RMID, 0) }},
 	}
 }
 
