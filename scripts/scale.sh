@@ -132,13 +132,11 @@ for p in /proc/[0-9]*; do
   fi
 done
 sleep 2 # let the last boots settle (GC, first samples)
-pss=0 fds=0 ino=0
-for p in "${pids[@]}"; do
-  k=$(awk '/^Pss:/ {print $2}' "/proc/$p/smaps_rollup" 2>/dev/null || true)
-  pss=$((pss + ${k:-0}))
-  fds=$((fds + $(ls "/proc/$p/fd" 2>/dev/null | wc -l)))
-  ino=$((ino + $(find "/proc/$p/fd" -lname 'anon_inode:inotify' 2>/dev/null | wc -l)))
-done
+# One process per figure, not three per zonetop process: at 1,000 zones
+# there are 3,000 of them.
+pss=$(printf '/proc/%s/smaps_rollup\n' "${pids[@]}" | { xargs cat 2>/dev/null || true; } | awk '/^Pss:/ {k += $2} END {print k + 0}')
+fds=$(printf '/proc/%s/fd\n' "${pids[@]}" | { xargs ls 2>/dev/null || true; } | grep -c '^[0-9]' || true)
+ino=$(printf '/proc/%s/fd\n' "${pids[@]}" | { xargs sh -c 'find "$@" -maxdepth 1 -lname anon_inode:inotify 2>/dev/null' sh || true; } | wc -l)
 printf '  %-26s %d processes, %.1f MiB PSS (%.2f MiB per zone)\n' "zonetop's memory" "${#pids[@]}" \
   "$(awk -v k=$pss 'BEGIN {print k / 1024}')" "$(awk -v k=$pss -v n=${#booted[@]} 'BEGIN {print (n ? k / 1024 / n : 0)}')"
 printf '  %-26s %d open fds, %d inotify instances\n' "zonetop's descriptors" "$fds" "$ino"
