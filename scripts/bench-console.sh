@@ -6,7 +6,10 @@
 #   cat BIG >/dev/console       (the console pty, read by zoneadmd's hub and
 #                                one zlogin -C attacher; the log takes it too)
 # BIG is a 256 MiB file inside a busybox zone (SIZE_MB overrides). Needs root
-# and namespaces; prints a note and exits 0 without them. Asserts nothing.
+# and namespaces; prints a note and exits 0 without them. Asserts nothing;
+# exits non-zero when a step breaks. Appends "key value" lines to the file
+# BENCH_AIMS names, for bench.sh's summary (issue #19: console >= 80% of a
+# host pty).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BIN=$PWD/bin/zonetop
@@ -19,7 +22,7 @@ if [[ $(id -u) != 0 || ! -x /bin/busybox ]] || ! unshare -mpuif true 2>/dev/null
 fi
 
 root=$(mktemp -d /tmp/zonetop-bench-console.XXXXXX)
-name=bc$$
+name=zbc$$
 attacher=
 cleanup() {
   [[ -n $attacher ]] && kill "$attacher" 2>/dev/null || true
@@ -33,7 +36,7 @@ trap cleanup EXIT
 
 z() { "$BIN" --root "$root" "$@"; }
 z zonecfg -z "$name" "create -b; set zonepath=/zp; set brand=busybox" >/dev/null
-z zoneadm -z "$name" install >/dev/null
+z zoneadm -z "$name" install >/dev/null 2>"$root/install.err" || { cat "$root/install.err" >&2; exit 1; }
 z zoneadm -z "$name" ready >/dev/null
 big=/tmp/big
 # No newlines: the ptys' output processing (ONLCR) would otherwise add
@@ -47,7 +50,9 @@ now() { date +%s%N; }
 best_mbs() {
   local best=0 i s e mbs
   for ((i = 0; i < RUNS; i++)); do
-    s=$(now); "$@" >/dev/null 2>&1 || true; e=$(now)
+    s=$(now)
+    "$@" >/dev/null 2>"$root/err" || { cat "$root/err" >&2; echo "bench-console: failed: $*" >&2; exit 1; }
+    e=$(now)
     mbs=$(awk -v b=$bytes -v ns=$((e - s)) 'BEGIN {printf "%.1f", b / 1048576 / (ns / 1e9)}')
     best=$(awk -v a=$best -v b=$mbs 'BEGIN {print (b > a) ? b : a}')
   done
@@ -68,9 +73,16 @@ console_once() {
   attacher=$(cat "$pidf")
   local s e
   s=$(now)
-  z zlogin "$name" sh -c "cat $big >/dev/console" >/dev/null 2>&1
-  # The count appears when head has taken the last byte.
-  until [[ -s $out ]]; do sleep 0.01; done
+  z zlogin "$name" sh -c "cat $big >/dev/console" >/dev/null 2>"$root/err" ||
+    { cat "$root/err" >&2; echo "bench-console: cat >/dev/console failed" >&2; exit 1; }
+  # The count appears when head has taken the last byte (or when the
+  # attacher was cut off, with fewer).
+  local waited=0
+  until [[ -s $out ]]; do
+    sleep 0.01
+    waited=$((waited + 1))
+    ((waited < 6000)) || { echo "bench-console: the attacher never finished" >&2; exit 1; }
+  done
   e=$(now)
   kill "$attacher" 2>/dev/null || true
   wait || true
@@ -102,7 +114,9 @@ host=$(ZONETOP_PTYCAT_FILE=$hostbig go test -run '^$' -bench BenchmarkPtyCat -be
   awk '/^BenchmarkPtyCat/ {for (i = 1; i <= NF; i++) if ($i == "MB/s") printf "%.1f", $(i - 1) * 1e6 / 1048576}')
 pipes=$(best_mbs z zlogin "$name" cat "$big")
 tty=$(best_mbs z zlogin -t "$name" cat "$big")
-cons=$(best_console)
+[[ -n $host ]] || { echo "bench-console: BenchmarkPtyCat gave no MB/s" >&2; exit 1; }
+best_console >"$root/console.best"
+cons=$(cat "$root/console.best")
 ratio() { awk -v a="$1" -v b="$host" 'BEGIN {printf "%.0f%%", 100 * a / b}'; }
 echo "== console and zlogin throughput (${SIZE_MB} MiB, best of $RUNS)"
 printf '%-34s %8s MiB/s\n' "cat on a host pty (BenchmarkPtyCat)" "$host"
@@ -111,4 +125,8 @@ printf '%-34s %8s MiB/s  %s of host pty\n' "zlogin -t NAME cat (zone pty)" "$tty
 printf '%-34s %8s MiB/s  %s of host pty\n' "cat >/dev/console, zlogin -C" "$cons" "$(ratio "$cons")"
 if ((cut_off > 0)); then
   echo "   ($cut_off console run(s) cut off by the hub as a too slow attacher, not counted)"
+fi
+if [[ -n ${BENCH_AIMS:-} ]]; then
+  echo "console-host $host" >>"$BENCH_AIMS"
+  echo "console-zone $cons" >>"$BENCH_AIMS"
 fi
