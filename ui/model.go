@@ -53,6 +53,7 @@ const (
 	inputCommand
 	inputLogSearch // the log view's /
 	inputLogSave   // the log view's w: a file name
+	inputProcFilter
 )
 
 type (
@@ -507,6 +508,10 @@ func (m *Model) inputKey(msg tea.KeyPressMsg) (tea.Model, tea.Cmd) {
 		switch {
 		case mode == inputCommand:
 			return m.runCommand(m.input.Value())
+		case mode == inputProcFilter:
+			if v := m.activeProcs(); v != nil {
+				v.setFilter(strings.TrimSpace(m.input.Value()))
+			}
 		case mode == inputLogSearch && m.logs != nil:
 			m.logs.search(m.input.Value(), true)
 			if m.logs.query != "" && len(m.logs.matches) == 0 {
@@ -538,6 +543,18 @@ func (m *Model) inputKey(msg tea.KeyPressMsg) (tea.Model, tea.Cmd) {
 		m.table.SetFilter(parseFilter(m.input.Value()))
 	}
 	return m, cmd
+}
+
+// activeProcs is the process view keys go to: the detail's Processes
+// tab or the :procs view.
+func (m *Model) activeProcs() *procView {
+	if m.detail != nil {
+		if m.detail.tab == tabProcesses {
+			return m.detail.pv
+		}
+		return nil
+	}
+	return m.procs
 }
 
 // runCommand handles a `:` line. Quitting is the console's own business;

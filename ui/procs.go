@@ -11,6 +11,7 @@ import (
 	"zonetop/api"
 
 	tea "charm.land/bubbletea/v2"
+	"github.com/charmbracelet/x/ansi"
 
 	"zonetop/termsafe"
 )
@@ -57,6 +58,8 @@ func (r procRow) key() string { return r.zone + "/" + strconv.Itoa(r.PID) }
 // and a confirmation.
 type procView struct {
 	zone, project string
+	filter        string    // `/`: only rows whose pid, user, project or command hold it
+	all           []procRow // the last sample, before the filter
 	rows          []procRow
 	prev          map[string]time.Duration
 	prevAt        time.Time
@@ -153,7 +156,21 @@ func (v *procView) set(msg procsMsg) {
 		}
 	}
 	v.prev, v.prevAt = cur, msg.at
-	v.rows, v.errs, v.loaded = rows, msg.errs, true
+	v.all, v.errs, v.loaded = rows, msg.errs, true
+	v.setFilter(v.filter)
+}
+
+// setFilter keeps the rows that hold f (case-insensitive), as htop's F4.
+func (v *procView) setFilter(f string) {
+	v.filter = f
+	lf := strings.ToLower(f)
+	var rows []procRow
+	for _, r := range v.all {
+		if lf == "" || strings.Contains(strings.ToLower(strconv.Itoa(r.PID)+" "+r.User+" "+r.Project+" "+r.Command), lf) {
+			rows = append(rows, r)
+		}
+	}
+	v.rows = rows
 	v.order()
 }
 
@@ -317,6 +334,8 @@ func (m *Model) procKey(v *procView, msg tea.KeyPressMsg) (tea.Cmd, bool) {
 	case "t":
 		v.tree = !v.tree
 		v.order()
+	case "/":
+		return m.openInput(inputProcFilter, "/", v.filter), true
 	case "k", "F9":
 		r, ok := v.selected()
 		if !ok {
@@ -350,8 +369,7 @@ func (m *Model) sigMenuKey(v *procView, msg tea.KeyPressMsg) tea.Cmd {
 		sig, r := api.Signals[mn.sel], mn.target
 		b, _ := m.backend.(ProcessSignaler)
 		p, ctx := m.opts.Principal, m.ctx
-		what := fmt.Sprintf("SIG%s to pid %d (%s) of %s", sig, r.PID, fit(termsafe.String(r.Command), 24, false), r.zone)
-		what = strings.TrimRight(strings.Replace(what, "  ", " ", -1), " ")
+		what := fmt.Sprintf("SIG%s to pid %d (%s) of %s", sig, r.PID, ansi.Truncate(termsafe.String(r.Command), 24, "…"), r.zone)
 		m.confirm = &confirmState{verb: "signal", zone: r.zone, subject: fmt.Sprintf("pid %d", r.PID),
 			question: "send " + what + "? [y/N]",
 			do: func() tea.Cmd {
@@ -378,7 +396,9 @@ func (m *Model) procLines(v *procView, w int) ([]string, int) {
 	}
 	if len(v.rows) == 0 {
 		what := "no processes (the zone is not ready or running)"
-		if v.project != "" {
+		if v.filter != "" {
+			what = "no process matches /" + termsafe.String(v.filter) + "/ — / and enter on an empty line clear it"
+		} else if v.project != "" {
 			what = "no processes in project " + termsafe.String(v.project)
 		}
 		return append(lines, st.Empty.Render(what)), -1
@@ -536,6 +556,9 @@ func (m *Model) procsTitle(v *procView) string {
 	}
 	if v.project != "" {
 		what += " · project " + termsafe.String(v.project)
+	}
+	if v.filter != "" {
+		what += " · /" + termsafe.String(v.filter)
 	}
 	return st.Title.Render("Processes") + st.HeaderKey.Render(fmt.Sprintf("  %s · %d", what, len(v.rows)))
 }

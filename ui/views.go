@@ -236,7 +236,7 @@ func (m *Model) procHelp(v *procView, top bool) viewKeys {
 	tree := nb("t", "t", "tree")
 	kill := nb("k", "k", "signal")
 	full := [][]key.Binding{
-		{move, k.PageUp, k.PageDown, k.Home, k.End},
+		{move, k.PageUp, k.PageDown, k.Home, k.End, nb("/", "/", "filter")},
 		{nb("P", "P", "by cpu%"), nb("M", "M", "by rss"), nb("N", "N", "by pid"), nb("U", "U", "by user"), nb("J", "J", "by project"), nb("C", "C", "by command")},
 		{k.Sort, nb("o", "o/I", "reverse"), tree, kill},
 	}
