@@ -179,7 +179,11 @@ func (m *Model) viewKey(msg tea.KeyPressMsg) (tea.Cmd, bool) {
 			m.help.ShowAll = !m.help.ShowAll
 			m.resize()
 		}
-		v.sel = max(v.sel, 0)
+		total := 0
+		for _, g := range m.overviewGroups() {
+			total += len(g.rows)
+		}
+		v.sel = min(max(v.sel, 0), max(total-1, 0))
 		return nil, true
 	}
 	return nil, false
