@@ -28,6 +28,7 @@ const (
 	ActDeleteProject   Action = "delete-project"
 	ActCloneFrom       Action = "clonefrom"
 	ActReadUsage       Action = "read-usage"
+	ActSignal          Action = "signal" // a signal to one process of the zone
 )
 
 func (p Principal) Describe() string {

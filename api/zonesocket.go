@@ -48,7 +48,7 @@ var ZoneCommands = []string{"zonetop", "prctl", "projects", "projadd", "projmod"
 
 // ZoneRequest is one request on the zone socket.
 type ZoneRequest struct {
-	Op      string          `json:"op"`                // info, usage, processes, newtask, set-zone-cap, set-task-rctl, project
+	Op      string          `json:"op"`                // info, usage, processes, signal, newtask, set-zone-cap, set-task-rctl, project
 	Project *ProjectRequest `json:"project,omitempty"` // for op "project"
 	Rctl    string          `json:"rctl,omitempty"`    // for set-zone-cap and set-task-rctl
 	Value   string          `json:"value,omitempty"`
@@ -56,6 +56,8 @@ type ZoneRequest struct {
 	Task string `json:"task,omitempty"`
 	// TaskID is the running task set-task-rctl changes.
 	TaskID int `json:"taskid,omitempty"`
+	// Signal is for op "signal": the process by its pid in the zone.
+	Signal *SignalRequest `json:"signal,omitempty"`
 }
 
 // ZoneReply answers a ZoneRequest.

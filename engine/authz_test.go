@@ -26,7 +26,7 @@ func TestAuthorizeMatrix(t *testing.T) {
 	// allowed[principal] lists the actions it may take on zone web.
 	allowed := map[string][]api.Action{
 		"global":    authz.Actions,
-		"zoneroot":  {api.ActList, api.ActInfo, api.ActReadUsage, api.ActSetProjectLimit, api.ActCreateProject, api.ActDeleteProject},
+		"zoneroot":  {api.ActList, api.ActInfo, api.ActReadUsage, api.ActSetProjectLimit, api.ActCreateProject, api.ActDeleteProject, api.ActSignal},
 		"zoneuser":  {api.ActList, api.ActInfo, api.ActReadUsage},
 		"otherroot": {api.ActList},
 		"alice":     {api.ActList, api.ActInfo, api.ActReadUsage, api.ActLogin, api.ActConsole},

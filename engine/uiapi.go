@@ -7,11 +7,13 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
 	"zonetop/api"
 	"zonetop/internal/authz"
+	"zonetop/internal/configs"
 	"zonetop/internal/zoneadmd"
 	"zonetop/zones"
 )
@@ -201,4 +203,79 @@ func (e *Engine) Processes(ctx context.Context, p api.Principal, name string) ([
 	}
 	users := zoneadmd.ZonePasswd(filepath.Join(e.hostPath(cfg.Zonepath), "root"))
 	return zoneadmd.ProcessesOf(ctx, name, st.ZschedPid, users, false)
+}
+
+// SignalProcess sends a signal to one process of a ready or running zone,
+// for the console's process view and kill. The global administrator may
+// signal any zone's process by its host pid; a zone's own administrator
+// reaches zoneadmd through the zone socket instead, and a delegated host
+// user, who does not see the zone's processes, may not. The process must
+// be the zone's (zoneadmd.SignalProcess holds it by pidfd and checks its
+// pid namespace), so no request names a host process or another zone's.
+func (e *Engine) SignalProcess(ctx context.Context, p api.Principal, req api.SignalRequest) (err error) {
+	defer func() { e.note(p, req.Zone, "signal "+req.Signal+" "+strconv.Itoa(req.PID), err) }()
+	if err := configs.CheckZoneName(req.Zone); err != nil {
+		return fmt.Errorf("signal: %w", err)
+	}
+	cfg, _, err := e.store.Load(req.Zone)
+	if err != nil {
+		return fmt.Errorf("signal %s: %w", req.Zone, err)
+	}
+	if err := authz.Authorize(p, req.Zone, api.ActSignal, cfg); err != nil {
+		return err
+	}
+	if !zoneadmd.RuntimePresent(e.Root, req.Zone) {
+		return fmt.Errorf("signal %s: %w: zone %s is not ready or running", req.Zone, api.ErrNotFound, req.Zone)
+	}
+	st, err := zoneadmd.Status(e.Root, req.Zone)
+	if err != nil {
+		return fmt.Errorf("signal %s: %w", req.Zone, err)
+	}
+	// A zone principal names the zone's pids, as its own listing gives them.
+	return zoneadmd.SignalProcess(req.Zone, st.ZschedPid, req, p.Zone != "global")
+}
+
+// consoleLogMax is how much of a console log's end ConsoleLog returns.
+const consoleLogMax = 1 << 20
+
+// ConsoleLog is the end of a zone's console log (what zoneadmd kept of
+// its /dev/console), for the console's log view: whoever may attach to
+// the console may read what it said.
+func (e *Engine) ConsoleLog(ctx context.Context, p api.Principal, zone string) (string, error) {
+	if err := configs.CheckZoneName(zone); err != nil {
+		return "", fmt.Errorf("console log: %w", err)
+	}
+	cfg, _, err := e.store.Load(zone)
+	if err != nil {
+		return "", fmt.Errorf("console log of %s: %w", zone, err)
+	}
+	if err := authz.Authorize(p, zone, api.ActConsole, cfg); err != nil {
+		return "", err
+	}
+	f, err := os.Open(filepath.Join(configs.LogDir(e.Root), zone+".console"))
+	if errors.Is(err, os.ErrNotExist) {
+		return "", nil // never booted: nothing said yet
+	}
+	if err != nil {
+		return "", fmt.Errorf("console log of %s: %w", zone, err)
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return "", fmt.Errorf("console log of %s: %w", zone, err)
+	}
+	off := max(st.Size()-consoleLogMax, 0)
+	b := make([]byte, st.Size()-off)
+	n, err := f.ReadAt(b, off)
+	if err != nil && n == 0 && len(b) > 0 {
+		return "", fmt.Errorf("console log of %s: %w", zone, err)
+	}
+	b = b[:n]
+	if off > 0 {
+		// Start at a whole line.
+		if i := bytes.IndexByte(b, '\n'); i >= 0 {
+			b = b[i+1:]
+		}
+	}
+	return string(b), nil
 }

@@ -87,3 +87,40 @@ func TestReadProcessSelf(t *testing.T) {
 		t.Fatalf("readProcess(self) = %+v, %v", pr, ok)
 	}
 }
+
+// Signals are the global administrator's from the host: a zone's
+// administrator naming another zone, a host user the zone delegates
+// everything to, and a plain host user are all refused before any pid is
+// looked at; the global administrator is told the zone is not running.
+func TestSignalProcessAuthorized(t *testing.T) {
+	e, err := New(t.TempDir(), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	root := api.Principal{Zone: "global"}
+	for _, name := range []string{"zcsiga", "zcsigb"} {
+		cfg := &zones.Config{Name: name, Zonepath: "/zones/" + name, Brand: "busybox", IPType: "shared",
+			Admins: []zones.Admin{{User: "1234", Auths: []string{"login", "manage", "config", "clonefrom"}}}}
+		if err := e.CreateZone(ctx, root, cfg); err != nil {
+			t.Fatal(err)
+		}
+	}
+	req := api.SignalRequest{Zone: "zcsiga", PID: os.Getpid(), Signal: "KILL"}
+	for _, p := range []api.Principal{
+		{UID: 0, Zone: "zcsigb"},                  // root of another zone
+		{UID: 1234, Zone: "global", User: "1234"}, // delegated every auth
+		{UID: 1000, Zone: "global"},               // a host user
+		{UID: 5, Zone: "zcsiga"},                  // a user of the zone, not its root
+	} {
+		if err := e.SignalProcess(ctx, p, req); !errors.Is(err, api.ErrPermission) {
+			t.Errorf("%+v signalled a process of zcsiga: %v", p, err)
+		}
+	}
+	if err := e.SignalProcess(ctx, root, req); !errors.Is(err, api.ErrNotFound) {
+		t.Errorf("a signal to a zone that is not running: %v", err)
+	}
+	if err := e.SignalProcess(ctx, root, api.SignalRequest{Zone: "../zcsiga", PID: 1, Signal: "TERM"}); err == nil {
+		t.Error("a zone name with a path in it was accepted")
+	}
+}

@@ -37,14 +37,6 @@ type editDoneMsg struct {
 	err  error
 }
 
-// projRow is a line of the Projects tab: a project's title (limit nil)
-// or one of its limits.
-type projRow struct {
-	project string
-	id      int
-	limit   *CapUsage
-}
-
 // systemProjects are the entries every /etc/project starts with, which
 // the system's own processes run in; deleting one is refused.
 var systemProjects = []string{"system", "user.root", "noproject", "default"}
@@ -75,18 +67,10 @@ func (m *Model) capRows() []CapUsage {
 }
 
 func (m *Model) projRows() []projRow {
-	_, u := m.usageNote(m.detail.zone)
-	if u == nil {
-		return nil
+	if _, u := m.usageNote(m.detail.zone); u != nil {
+		return gridRows(u)
 	}
-	var rows []projRow
-	for _, p := range orderedProjects(u.Projects) {
-		rows = append(rows, projRow{project: p.Name, id: p.ID})
-		for i := range p.Limits {
-			rows = append(rows, projRow{project: p.Name, id: p.ID, limit: &p.Limits[i]})
-		}
-	}
-	return rows
+	return nil
 }
 
 // orderedProjects puts the zone's own projects (ids from 100 on) before
@@ -136,6 +120,10 @@ func (m *Model) editKey(msg tea.KeyPressMsg) (cmd tea.Cmd, handled bool) {
 	}
 	n := m.editRows()
 	switch s := msg.String(); {
+	case (s == "left" || s == "right") && d.tab == tabProjects:
+		// The grid's columns: ←→ pick the control, as in htop's
+		// setup screens; tab and the digits change tabs here.
+		d.col = min(max(d.col+map[string]int{"left": -1, "right": 1}[s], 0), len(projCols)-1)
 	case s == "down" || s == "j":
 		d.sel = min(d.sel+1, max(n-1, 0))
 	case s == "up" || s == "k":
@@ -167,37 +155,33 @@ func (m *Model) startEdit(persist bool) tea.Cmd {
 			return nil
 		}
 		cur = rows[min(d.sel, len(rows)-1)]
-		_, ok := m.backend.(CapEditor)
-		switch {
-		case !m.canEditCaps() && ok:
-			return m.refusedCap(d.zone, cur)
-		case !m.canEditCaps():
-			// A zone's own socket offers no cap editing at all; the
-			// refusal is the engine's rule all the same.
-			m.setFlash("", fmt.Errorf("%s: %w: zone caps are set by the global administrator", cur.Name, api.ErrPermission))
-			return nil
-		case !ok:
-			m.setFlash("", fmt.Errorf("editing zone caps is not available from this engine"))
-			return nil
+		var cmd tea.Cmd
+		if ed, cmd = m.capEditOf(cur, persist); ed == nil {
+			return cmd
 		}
-		ed = &capEdit{rctl: cur.Name, persist: persist}
 	case tabProjects:
 		rows := m.projRows()
 		if len(rows) == 0 {
-			m.setFlash("", fmt.Errorf("projects of %s: none listed yet; a adds one", d.zone))
+			m.setFlash("", fmt.Errorf("projects of %s: no usage sample yet, so nothing to edit", d.zone))
 			return nil
 		}
 		r := rows[min(d.sel, len(rows)-1)]
-		if r.limit == nil {
-			// A project's title: edit its first limit.
-			i := slices.IndexFunc(rows, func(x projRow) bool { return x.project == r.project && x.limit != nil })
-			if i < 0 {
-				m.setFlash("", fmt.Errorf("project %s has no limits to edit", r.project))
-				return nil
-			}
-			d.sel, r = i, rows[i]
+		col := projCols[min(max(d.col, 0), len(projCols)-1)]
+		if c := r.cells[min(max(d.col, 0), len(projCols)-1)]; c != nil {
+			cur = *c
+		} else {
+			// Not reported is not limited: the edit sets a first limit.
+			cur = CapUsage{Name: col.rctlName(r.project), Unit: col.unit}
 		}
-		cur = *r.limit
+		if r.project == "" {
+			// The zone's row of the grid is its caps, the global
+			// administrator's as in the Caps tab.
+			var cmd tea.Cmd
+			if ed, cmd = m.capEditOf(cur, persist); ed == nil {
+				return cmd
+			}
+			break
+		}
 		pe, ok := m.backend.(ProjectEditor)
 		if !ok {
 			m.setFlash("", fmt.Errorf("editing projects is not available from this engine"))
@@ -237,6 +221,26 @@ func (m *Model) startEdit(persist bool) tea.Cmd {
 	d.edit = ed
 	m.validateEdit()
 	return d.edit.input.Focus()
+}
+
+// capEditOf opens an edit of zone cap cur for the global administrator;
+// anyone else gets the engine's refusal (or, without a CapEditor, the
+// rule), and a nil edit.
+func (m *Model) capEditOf(cur CapUsage, persist bool) (*capEdit, tea.Cmd) {
+	_, ok := m.backend.(CapEditor)
+	switch {
+	case !m.canEditCaps() && ok:
+		return nil, m.refusedCap(m.detail.zone, cur)
+	case !m.canEditCaps():
+		// A zone's own socket offers no cap editing at all; the
+		// refusal is the engine's rule all the same.
+		m.setFlash("", fmt.Errorf("%s: %w: zone caps are set by the global administrator", cur.Name, api.ErrPermission))
+		return nil, nil
+	case !ok:
+		m.setFlash("", fmt.Errorf("editing zone caps is not available from this engine"))
+		return nil, nil
+	}
+	return &capEdit{rctl: cur.Name, persist: persist}, nil
 }
 
 // refusedCap asks the engine to set a zone cap to the value it has, for a
@@ -392,6 +396,10 @@ func (m *Model) askDeleteProject() tea.Cmd {
 		return nil
 	}
 	proj := rows[min(d.sel, len(rows)-1)].project
+	if proj == "" {
+		m.setFlash("", fmt.Errorf("the zone's caps are not a project; select a project to delete"))
+		return nil
+	}
 	if SystemProject(proj) {
 		m.setFlash("", ErrSystemProject(proj))
 		return nil

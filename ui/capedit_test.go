@@ -192,16 +192,17 @@ func TestProjectsEdit(t *testing.T) {
 	b := newEditFake()
 	h := newHarness(t, b, globalAdmin, 100, 30)
 	h.send("web01")
-	h.send("frontend (100)", keys("G", "enter", "3")...)
-	// The zone's own projects come first. default cannot go; frontend
-	// can, after its name is typed.
-	h.send("cannot be deleted", keys("j", "j", "j", "j", "d")...)
-	h.send("type frontend", keys("k", "k", "k", "k", "d")...)
+	h.send("frontend 100", keys("G", "enter", "3")...)
+	// The zone's caps lead, then its own projects. The caps are no
+	// project; default cannot go; frontend can, after its name is typed.
+	h.send("not a project", keys("d")...)
+	h.send("cannot be deleted", keys("j", "j", "d")...)
+	h.send("type frontend", keys("k", "d")...)
 	h.send("not frontend; nothing done", cat(typed("front"), keys("enter"))...)
 	h.send("project frontend deleted from web01", cat(keys("d"), typed("frontend"), keys("enter"))...)
 	// Edit a project limit in place.
 	h.send("project.max-memory of web01:frontend set to 300M",
-		cat(keys("j", "j", "e"), backspaces(4), typed("300M"), keys("enter"))...)
+		cat(keys("right", "e"), backspaces(4), typed("300M"), keys("enter"))...)
 	// Add a project with limits; a bad id shows beside its field first.
 	h.send("New project in web01", keys("a")...)
 	h.send("want 100", cat(typed("backend"), keys("tab"), typed("42"))...)
@@ -223,7 +224,7 @@ func TestEditNotAvailable(t *testing.T) {
 	h.send("web01")
 	h.send("zone.max-lwps", keys("G", "enter", "2")...)
 	h.send("editing zone caps is not available", keys("e")...)
-	h.send("default (3)", keys("3")...)
+	h.send("default 3", keys("3")...)
 	h.send("editing projects is not available", keys("a")...)
 }
 

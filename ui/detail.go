@@ -2,7 +2,6 @@ package ui
 
 import (
 	"fmt"
-	"slices"
 	"strings"
 	"time"
 	"zonetop/api"
@@ -33,10 +32,7 @@ type detailView struct {
 	tab     int
 	info    string
 	infoErr error
-	procs   []api.Process
-	prevCPU map[int]time.Duration // the previous sample, for CPU rates
-	cpuPct  map[int]float64
-	procErr error
+	pv      *procView // the Processes tab
 	events  []api.Event
 	scroll  int
 	loading bool
@@ -46,6 +42,7 @@ type detailView struct {
 	// edited, the new-project form, and the body line the selection is
 	// drawn on, which scrolling keeps in view (-1: none).
 	sel       int
+	col       int // the Projects tab's selected control
 	edit      *capEdit
 	addForm   *projectForm
 	focusLine int
@@ -62,7 +59,7 @@ type detailMsg struct {
 }
 
 func (m *Model) openDetail(zone string) tea.Cmd {
-	m.detail = &detailView{zone: zone, loading: true, prevCPU: map[int]time.Duration{}, cpuPct: map[int]float64{}}
+	m.detail = &detailView{zone: zone, loading: true, pv: newProcView(zone, "")}
 	return m.fetchDetail()
 }
 
@@ -98,19 +95,11 @@ func (m *Model) onDetail(msg detailMsg) {
 	d.loading = false
 	d.info, d.infoErr, d.events = msg.info, msg.infoErr, msg.events
 	if msg.procs != nil || msg.procErr != nil {
-		d.procErr = msg.procErr
-		// CPU% is the CPU time used between two samples over the refresh.
-		pct := map[int]float64{}
-		cur := map[int]time.Duration{}
-		for _, p := range msg.procs {
-			cur[p.PID] = p.CPU
-			if prev, ok := d.prevCPU[p.PID]; ok && m.opts.Refresh > 0 {
-				pct[p.PID] = float64(p.CPU-prev) / float64(m.opts.Refresh) * 100
-			}
+		pm := procsMsg{view: d.pv, procs: map[string][]api.Process{d.zone: msg.procs}, at: msg.at}
+		if msg.procErr != nil {
+			pm.procs, pm.errs = nil, []string{msg.procErr.Error()}
 		}
-		d.prevCPU, d.cpuPct = cur, pct
-		slices.SortFunc(msg.procs, func(a, b api.Process) int { return a.PID - b.PID })
-		d.procs = msg.procs
+		d.pv.set(pm)
 	}
 }
 
@@ -118,6 +107,11 @@ func (m *Model) detailKey(msg tea.KeyPressMsg) (tea.Model, tea.Cmd) {
 	d := m.detail
 	if cmd, ok := m.editKey(msg); ok {
 		return m, cmd
+	}
+	if d.tab == tabProcesses {
+		if cmd, ok := m.procKey(d.pv, msg); ok {
+			return m, cmd
+		}
 	}
 	switch msg.String() {
 	case "esc", "q":
@@ -201,7 +195,9 @@ func (m *Model) detailBody(w, h int) string {
 	case d.tab == tabProjects:
 		body = m.projectLines(w)
 	case d.tab == tabProcesses:
-		body = m.processLines(w)
+		// The list scrolls itself to its cursor.
+		body = m.procBody(d.pv, w, max(h-len(lines), 1))
+		d.scroll = 0
 	case d.tab == tabConsole, d.tab == tabLogin:
 		kind := "console"
 		if d.tab == tabLogin {
@@ -307,84 +303,6 @@ func (m *Model) capsLines(w int) []string {
 			lines = append(lines, m.editLines(2)...)
 			d.focusLine = len(lines) - 1
 		}
-	}
-	return lines
-}
-
-func (m *Model) projectLines(w int) []string {
-	st := m.c.styles
-	note, u := m.usageNote(m.detail.zone)
-	if u == nil {
-		return []string{st.Empty.Render(note)}
-	}
-	d := m.detail
-	if d.addForm != nil {
-		d.focusLine = 2 + d.addForm.cur
-		return d.addForm.view(st, w)
-	}
-	if len(u.Projects) == 0 {
-		return []string{st.Empty.Render("this zone has no projects")}
-	}
-	barW := max(min(w-75, 30), 5)
-	editable := m.canEditProjects(d.zone)
-	var lines []string
-	row := 0
-	d.sel = min(d.sel, max(len(m.projRows())-1, 0))
-	selected := func(s string) string {
-		defer func() { row++ }()
-		if editable && row == d.sel {
-			d.focusLine = len(lines)
-			return st.Selected.Render(s)
-		}
-		return s
-	}
-	for _, p := range orderedProjects(u.Projects) {
-		lines = append(lines, st.Title.Render(selected(fmt.Sprintf("%s (%d)", termsafe.String(p.Name), p.ID))))
-		for _, c := range p.Limits {
-			editing := editable && row == d.sel && d.edit != nil
-			eff := c.Effective
-			if eff == 0 {
-				eff = c.Limit
-			}
-			frac := -1.0
-			if eff > 0 {
-				frac = float64(c.Used) / float64(eff)
-			}
-			mark := ""
-			if c.CappedByZone {
-				mark = st.Warn.Render(" capped by zone")
-				// The project's own limit, where the line has room for it.
-				if own := " (own " + unitText(c.Unit, c.Limit) + ")"; w >= 2+26+1+22+1+barW+15+len(own) {
-					mark += st.HeaderKey.Render(own)
-				}
-			}
-			lines = append(lines, "  "+selected(fmt.Sprintf("%-26s %-22s", c.Name, capText(c.Unit, c.Used, eff)))+" "+st.bar(frac, barW)+mark)
-			if editing {
-				lines = append(lines, m.editLines(4)...)
-				d.focusLine = len(lines) - 1
-			}
-		}
-	}
-	return lines
-}
-
-func (m *Model) processLines(w int) []string {
-	st := m.c.styles
-	d := m.detail
-	if d.procErr != nil {
-		return []string{st.StatusError.Render(d.procErr.Error())}
-	}
-	if len(d.procs) == 0 {
-		return []string{st.Empty.Render("no processes (the zone is not ready or running)")}
-	}
-	lines := []string{st.TableHeader.Render(fmt.Sprintf("%7s  %-10s %-8s %6s %8s  %s", "PID", "PROJECT", "USER", "CPU%", "MEMORY", "COMMAND"))}
-	for _, p := range d.procs {
-		cpu := "-"
-		if v, ok := d.cpuPct[p.PID]; ok {
-			cpu = fmt.Sprintf("%.1f", v)
-		}
-		lines = append(lines, fit(fmt.Sprintf("%7d  %-10s %-8s %6s %8s  %s", p.PID, fit(termsafe.String(p.Project), 10, false),
-			fit(termsafe.String(p.User), 8, false), cpu, humanBytes(p.RSS), termsafe.String(p.Command)), w, false))
 	}
 	return lines
 }

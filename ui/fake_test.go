@@ -213,9 +213,37 @@ func (f *fakeBackend) Events(_ api.Principal, zone string) []api.Event {
 
 func (f *fakeBackend) Processes(_ context.Context, _ api.Principal, zone string) ([]api.Process, error) {
 	return []api.Process{
-		{PID: 4242, Project: "default", User: "root", CPU: time.Second, RSS: 4 << 20, Command: "/sbin/init"},
-		{PID: 4250, Project: "batch", User: "daemon", CPU: 3 * time.Second, RSS: 64 << 20, Command: "sh -c load"},
+		{PID: 4242, Project: "default", User: "root", CPU: time.Second, RSS: 4 << 20, Command: "/sbin/init", PPID: 4241, State: "S", Start: 100},
+		{PID: 4250, Project: "batch", User: "daemon", CPU: 3 * time.Second, RSS: 64 << 20, Command: "sh -c load", PPID: 4242, State: "R", Start: 200},
+		{PID: 4251, Project: "batch", User: "daemon", CPU: 2 * time.Second, RSS: 8 << 20, Command: "sleep 60", PPID: 4250, State: "S", Start: 201},
 	}, nil
+}
+
+// SignalProcess refuses as the engine does: only the global
+// administrator from the host, only a pid the zone's listing has, with
+// its start time.
+func (f *fakeBackend) SignalProcess(ctx context.Context, p api.Principal, req api.SignalRequest) error {
+	if !p.GlobalAdmin() && !(p.Zone == req.Zone && p.UID == 0) {
+		return fmt.Errorf("signal %s: %w: not your zone", req.Zone, api.ErrPermission)
+	}
+	ps, _ := f.Processes(ctx, p, req.Zone)
+	if !slices.ContainsFunc(ps, func(x api.Process) bool { return x.PID == req.PID && x.Start == req.Start }) {
+		return fmt.Errorf("signal pid %d: %w: not a process of zone %s", req.PID, api.ErrPermission, req.Zone)
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.log = append(f.log, fmt.Sprintf("signal %s %s %d", req.Zone, req.Signal, req.PID))
+	return nil
+}
+
+// ConsoleLog is a boot's worth of console, the same for every zone.
+func (f *fakeBackend) ConsoleLog(_ context.Context, _ api.Principal, zone string) (string, error) {
+	var b strings.Builder
+	for i := range 60 {
+		fmt.Fprintf(&b, "[%3d] %s: service %d started\n", i, zone, i)
+	}
+	b.WriteString("login: error: disk quota exceeded\n")
+	return b.String(), nil
 }
 
 // usageFake adds the usage interface, with fixed samples that cross both

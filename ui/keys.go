@@ -263,6 +263,9 @@ func (m *Model) viewKeyMap() help.KeyMap {
 	case m.detail != nil:
 		return m.detailKeys()
 	}
+	if v, ok := m.viewHelp(); ok {
+		return v
+	}
 	return k
 }
 
@@ -290,6 +293,12 @@ func (m *Model) detailKeys() viewKeys {
 			// While a value is typed only the edit's keys work.
 			return viewKeys{own, [][]key.Binding{own}}
 		}
+	case tabProcesses:
+		pk := m.procHelp(d.pv, false)
+		if d.pv != nil && d.pv.menu != nil {
+			return pk
+		}
+		own = pk.short
 	case tabConfig:
 		own = []key.Binding{k.Scroll, short(k.Edit, "edit")}
 	case tabConsole:
@@ -303,7 +312,12 @@ func (m *Model) detailKeys() viewKeys {
 		own = append(own, k.Panes)
 	}
 	// : works here too, but the line must fit 80 columns; ? lists it.
-	general := []key.Binding{k.Tabs, short(k.Help, "help"), k.DetailBack}
+	tabs := k.Tabs
+	if d.tab == tabProjects {
+		// ←→ choose the grid's column there.
+		tabs = short(key.NewBinding(key.WithKeys("tab"), key.WithHelp("tab/1-7", "")), "tabs")
+	}
+	general := []key.Binding{tabs, short(k.Help, "help"), k.DetailBack}
 	var acts []key.Binding
 	for _, b := range []key.Binding{k.Edit, k.Install, k.Ready, k.Boot, k.Halt, k.Reboot,
 		k.Shutdown, k.Uninstall, k.Delete, k.Console, k.Login} {
@@ -339,6 +353,9 @@ func (m *Model) limitKeys() []key.Binding {
 		out = append(out, k.EditLimit, k.PersistCap)
 	case d.tab == tabProjects && m.canEditProjects(d.zone):
 		out = append(out, k.EditLimit, k.AddProject, k.DelProject)
+	}
+	if d.tab == tabProjects {
+		out[0] = key.NewBinding(key.WithKeys("up", "down", "left", "right"), key.WithHelp("↑↓←→", "cell"))
 	}
 	return out
 }

@@ -31,6 +31,11 @@ type Options struct {
 	Command func(line string) (string, error)
 	// Now is the clock the header shows; time.Now when nil. Tests fix it.
 	Now func() time.Time
+	// Complete, when set, offers the words that may follow words in a
+	// `:` line (the last word is the one being typed, "" for a new one),
+	// as the CLI's shell completion does: subcommands, options, zone
+	// and rctl names. The console adds its own views and zone names.
+	Complete func(words []string) []string
 }
 
 // Minimum usable size; below it the console says so instead of drawing
@@ -46,6 +51,9 @@ const (
 	inputNone inputMode = iota
 	inputFilter
 	inputCommand
+	inputLogSearch // the log view's /
+	inputLogSave   // the log view's w: a file name
+	inputProcFilter
 )
 
 type (
@@ -100,6 +108,11 @@ type Model struct {
 	confirm *confirmState // a destructive action waiting for its answer
 	detail  *detailView   // a zone's detail, while open
 	output  *outputView   // a `:` command's output, when longer than a line
+
+	// The views `:` switches to (views.go); nil when the zone table shows.
+	projects *projectsOverview
+	procs    *procView
+	logs     *logView
 
 	// history holds the `:` lines run, oldest first; histPos is where Up
 	// and Down are in it, draft the line being typed before Up.
@@ -230,7 +243,7 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		if m.paused {
 			return m, m.tick()
 		}
-		return m, tea.Batch(m.tick(), m.startRefresh(), m.fetchDetail())
+		return m, tea.Batch(m.tick(), m.startRefresh(), m.fetchDetail(), m.viewTick())
 	case zonesMsg:
 		m.refreshing = false
 		if msg.err != nil {
@@ -262,6 +275,9 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	case detailMsg:
 		m.onDetail(msg)
 		return m, nil
+	case procsMsg, logMsg, signalDoneMsg:
+		cmd, _ := m.viewMsg(msg)
+		return m, cmd
 	case paneOpenedMsg:
 		return m, m.onPaneOpened(msg)
 	case paneChangedMsg:
@@ -348,6 +364,8 @@ func (m *Model) overlay() string {
 		return "output"
 	case m.detail != nil:
 		return "detail"
+	case m.procs != nil, m.logs != nil, m.projects != nil:
+		return "view"
 	}
 	return ""
 }
@@ -393,6 +411,9 @@ func (m *Model) key(msg tea.KeyPressMsg) (tea.Model, tea.Cmd) {
 	}
 	if m.detail != nil {
 		return m.detailKey(msg)
+	}
+	if cmd, ok := m.viewKey(msg); ok {
+		return m, cmd
 	}
 	m.flash = ""
 	if verb := m.actionVerb(msg); verb != "" {
@@ -484,10 +505,32 @@ func (m *Model) inputKey(msg tea.KeyPressMsg) (tea.Model, tea.Cmd) {
 	case "enter":
 		mode := m.mode
 		m.closeInput()
-		if mode == inputCommand {
+		switch {
+		case mode == inputCommand:
 			return m.runCommand(m.input.Value())
+		case mode == inputProcFilter:
+			if v := m.activeProcs(); v != nil {
+				v.setFilter(strings.TrimSpace(m.input.Value()))
+			}
+		case mode == inputLogSearch && m.logs != nil:
+			m.logs.search(m.input.Value(), true)
+			if m.logs.query != "" && len(m.logs.matches) == 0 {
+				m.setFlash("", fmt.Errorf("no match for /%s/", m.logs.query))
+			}
+		case mode == inputLogSave && m.logs != nil:
+			path := m.input.Value()
+			if err := m.logs.save(path); err != nil {
+				m.setFlash("", err)
+			} else {
+				m.setFlash(fmt.Sprintf("saved %d lines of %s's console log to %s", len(m.logs.raw), m.logs.zone, path), nil)
+			}
 		}
 		return m, nil
+	case "tab":
+		if m.mode == inputCommand {
+			m.complete()
+			return m, nil
+		}
 	case "up", "down":
 		if m.mode == inputCommand {
 			m.historyKey(map[string]int{"up": -1, "down": 1}[msg.String()])
@@ -500,6 +543,18 @@ func (m *Model) inputKey(msg tea.KeyPressMsg) (tea.Model, tea.Cmd) {
 		m.table.SetFilter(parseFilter(m.input.Value()))
 	}
 	return m, cmd
+}
+
+// activeProcs is the process view keys go to: the detail's Processes
+// tab or the :procs view.
+func (m *Model) activeProcs() *procView {
+	if m.detail != nil {
+		if m.detail.tab == tabProcesses {
+			return m.detail.pv
+		}
+		return nil
+	}
+	return m.procs
 }
 
 // runCommand handles a `:` line. Quitting is the console's own business;
@@ -515,6 +570,9 @@ func (m *Model) runCommand(line string) (tea.Model, tea.Cmd) {
 		return m.askQuit()
 	case "q!":
 		return m.quit()
+	}
+	if cmd, ok := m.switchView(strings.Fields(line)); ok {
+		return m, cmd
 	}
 	if m.opts.Command == nil {
 		m.setFlash("", fmt.Errorf("unknown command: %s", line))
@@ -778,6 +836,8 @@ func (m *Model) render() string {
 		top = m.output.View(m.c.styles, w, tableH)
 	case "detail":
 		top = m.detailBody(w, tableH)
+	case "view":
+		top, _ = m.viewBody(w, tableH)
 	default:
 		top = m.body()
 	}

@@ -24,7 +24,8 @@ func runConsole(g *globals, stdout io.Writer, stderr io.Writer) int {
 			fmt.Fprintf(stderr, "zonetop: %v\n", err)
 			return 1
 		}
-		opts := ui.Options{Principal: p, Command: func(line string) (string, error) { return consoleCommand(g, line) }}
+		opts := ui.Options{Principal: p, Command: func(line string) (string, error) { return consoleCommand(g, line) },
+			Complete: func(words []string) []string { return consoleComplete(g, words) }}
 		if err := ui.Run(b, opts); err != nil {
 			fmt.Fprintf(stderr, "zonetop: %v\n", err)
 			return 1
@@ -39,6 +40,7 @@ func runConsole(g *globals, stdout io.Writer, stderr io.Writer) int {
 	opts := ui.Options{
 		Principal: engine.CurrentPrincipal(),
 		Command:   func(line string) (string, error) { return consoleCommand(g, line) },
+		Complete:  func(words []string) []string { return consoleComplete(g, words) },
 	}
 	var b ui.Backend = consoleBackend{e}
 	if delegatedUser() {
@@ -93,6 +95,12 @@ func consoleCommand(g *globals, line string) (string, error) {
 		return "", fmt.Errorf("%s", text)
 	}
 	return text, nil
+}
+
+// consoleComplete is the shell's completion for a `:` line, which takes
+// the same commands as zonetop's own (zoneadm, zonecfg, prctl...).
+func consoleComplete(g *globals, words []string) []string {
+	return completeWords(g, append([]string{"zonetop"}, words...))
 }
 
 // splitWords splits a command line into words, honouring single and double

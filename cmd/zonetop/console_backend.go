@@ -17,8 +17,10 @@ type consoleBackend struct {
 }
 
 var (
-	_ ui.LoginBackend   = consoleBackend{}
-	_ ui.ConsoleBackend = consoleBackend{}
+	_ ui.LoginBackend    = consoleBackend{}
+	_ ui.ConsoleBackend  = consoleBackend{}
+	_ ui.ProcessSignaler = consoleBackend{}
+	_ ui.LogBackend      = consoleBackend{}
 )
 
 // CreateZone creates the zone of the console's new-zone form; the engine's

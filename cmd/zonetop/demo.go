@@ -122,6 +122,7 @@ func runDemo(g *globals, stdout, stderr io.Writer) int {
 	opts := ui.Options{
 		Principal: p,
 		Command:   func(line string) (string, error) { return consoleCommand(g, line) },
+		Complete:  func(words []string) []string { return consoleComplete(g, words) },
 	}
 	runErr := ui.Run(consoleBackend{e}, opts)
 	if g.keep {

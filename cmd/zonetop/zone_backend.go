@@ -32,9 +32,10 @@ type zoneBackend struct {
 }
 
 var (
-	_ ui.Backend       = zoneBackend{}
-	_ ui.UsageBackend  = zoneBackend{}
-	_ ui.ProjectEditor = zoneBackend{}
+	_ ui.Backend         = zoneBackend{}
+	_ ui.UsageBackend    = zoneBackend{}
+	_ ui.ProjectEditor   = zoneBackend{}
+	_ ui.ProcessSignaler = zoneBackend{}
 )
 
 // newZoneBackend asks the zone socket who and where this is.
@@ -182,6 +183,17 @@ func (b zoneBackend) Processes(_ context.Context, _ api.Principal, zone string) 
 		return nil, err
 	}
 	return r.Processes, nil
+}
+
+// SignalProcess asks zoneadmd, through the zone socket, to signal a
+// process by its pid in the zone; zoneadmd authorizes it and finds the
+// process in this zone's pid namespace only.
+func (b zoneBackend) SignalProcess(_ context.Context, _ api.Principal, req api.SignalRequest) error {
+	if req.Zone != b.info.Name {
+		return fmt.Errorf("%w: zone %s is not visible from zone %s", api.ErrPermission, req.Zone, b.info.Name)
+	}
+	_, err := zoneDo(api.ZoneRequest{Op: "signal", Signal: &req})
+	return err
 }
 
 func (b zoneBackend) Usage(_ context.Context, _ api.Principal, zone string) (ui.ZoneUsage, error) {

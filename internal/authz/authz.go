@@ -14,7 +14,7 @@ import (
 // Actions lists every action, for tests and help.
 var Actions = []api.Action{api.ActList, api.ActInfo, api.ActLogin, api.ActConsole, api.ActReady, api.ActBoot, api.ActHalt, api.ActReboot,
 	api.ActShutdown, api.ActInstall, api.ActUninstall, api.ActConfigure, api.ActConfigureCaps, api.ActSetZoneCap,
-	api.ActSetProjectLimit, api.ActCreateProject, api.ActDeleteProject, api.ActCloneFrom, api.ActReadUsage}
+	api.ActSetProjectLimit, api.ActCreateProject, api.ActDeleteProject, api.ActCloneFrom, api.ActReadUsage, api.ActSignal}
 
 // authNeeded is the admin auth a delegated host user needs for an action.
 // Actions missing here are never delegated.
@@ -32,6 +32,9 @@ var authNeeded = map[api.Action]string{
 var zoneAdminActions = map[api.Action]bool{
 	api.ActList: true, api.ActInfo: true, api.ActReadUsage: true,
 	api.ActSetProjectLimit: true, api.ActCreateProject: true, api.ActDeleteProject: true,
+	// Root in the zone may kill(2) any process of it anyway; the console
+	// does it through zoneadmd, which checks the process is the zone's.
+	api.ActSignal: true,
 }
 
 // readOnlyActions are what any other user of a zone may do to it.

@@ -39,6 +39,7 @@ func ProcessesOf(ctx context.Context, name string, zschedPid int, users map[int]
 		return nil, fmt.Errorf("processes of %s: %w", name, err)
 	}
 	var out []api.Process
+	nsOf := map[int]int{} // host pid -> zone pid, for the parents in zone view
 	for _, ent := range ents {
 		if err := ctx.Err(); err != nil {
 			return nil, err
@@ -57,12 +58,21 @@ func ProcessesOf(ctx context.Context, name string, zschedPid int, users map[int]
 		if !ok {
 			continue
 		}
-		if zoneView {
+		nsOf[pr.PID] = pr.NsPID
+		out = append(out, pr)
+	}
+	if zoneView {
+		// The zone sees its own pids, and no parent outside it (zsched's
+		// parent is zoneadmd's, on the host).
+		kept := out[:0]
+		for _, pr := range out {
 			if pr.PID = pr.NsPID; pr.PID == 0 {
 				continue
 			}
+			pr.PPID = nsOf[pr.PPID]
+			kept = append(kept, pr)
 		}
-		out = append(out, pr)
+		out = kept
 	}
 	return out, nil
 }
@@ -89,6 +99,9 @@ func ReadProcess(pid int, zone string, users map[int]string) (api.Process, bool)
 	f := strings.Fields(string(stat[rp+1:]))
 	// f[0] is field 3 (state); utime and stime are fields 14 and 15.
 	if len(f) > 22 {
+		pr.State = f[0]
+		pr.PPID, _ = strconv.Atoi(f[1])
+		pr.Start, _ = strconv.ParseUint(f[19], 10, 64)
 		ut, _ := strconv.ParseUint(f[11], 10, 64)
 		stime, _ := strconv.ParseUint(f[12], 10, 64)
 		pr.CPU = time.Duration(ut+stime) * time.Second / clockTicks

@@ -84,6 +84,10 @@ func decodeZoneRequest(b []byte) (api.ZoneRequest, error) {
 	}
 	switch req.Op {
 	case "info", "usage", "processes":
+	case "signal":
+		if req.Signal == nil {
+			return api.ZoneRequest{}, errors.New("signal: no signal request")
+		}
 	case "newtask":
 		// No project: the caller's default one (user.NAME or default).
 		if req.Task != "" {
@@ -131,7 +135,10 @@ type ZoneSockServer struct {
 	// available.
 	usage     func() (api.ZoneUsage, error)
 	processes func(context.Context) ([]api.Process, error)
-	newTask   func(p api.Principal, pid int, project string) (int, error)
+	// signal sends a signal to a process by its pid in the zone; nil:
+	// not available.
+	signal  func(req api.SignalRequest) error
+	newTask func(p api.Principal, pid int, project string) (int, error)
 	// setTaskRctl changes a running task's control (values in project(5)
 	// form, empty removes it); nil: not available.
 	setTaskRctl func(task int, rctl, values string) error
@@ -374,6 +381,23 @@ func (s *ZoneSockServer) answer(p api.Principal, pid int, b []byte) api.ZoneRepl
 			return api.ZoneReply{Error: fmt.Sprintf("processes of %s: %v", s.Zone, err)}
 		}
 		return api.ZoneReply{OK: true, Processes: ps}
+	case "signal":
+		// The zone administrator only; the pid is the zone's own, and
+		// zoneadmd finds it in the zone's pid namespace, so no pid of
+		// the host or of another zone can be named from here.
+		req.Signal.Zone = s.Zone
+		err := authz.Authorize(p, s.Zone, api.ActSignal, cfg)
+		if err == nil && s.signal == nil {
+			err = errors.New("signals are not available in this zonetop")
+		}
+		if err == nil {
+			err = s.signal(*req.Signal)
+		}
+		s.record(p, fmt.Sprintf("signal %s pid %d", req.Signal.Signal, req.Signal.PID), "", "", err)
+		if err != nil {
+			return fail(err)
+		}
+		return api.ZoneReply{OK: true}
 	case "newtask":
 		// Any user of the zone may start a task; the project's own
 		// membership (users, groups) decides which.
@@ -658,7 +682,10 @@ func (d *zoneadmd) startZoneSock() error {
 		projects:  zoneProjectOps{d},
 		usage:     d.usage,
 		processes: d.zoneProcesses,
-		newTask:   d.newTask,
+		signal: func(req api.SignalRequest) error {
+			return SignalProcess(d.name, zsched(), req, true)
+		},
+		newTask: d.newTask,
 		setTaskRctl: func(task int, rctl, values string) error {
 			return d.setRctl(&api.RctlChange{Level: "task", Task: task, Name: rctl, Values: values})
 		},
