@@ -51,10 +51,24 @@ const (
 func keeperSock(root string) string { return filepath.Join(configs.RunBase(root), ".keeper.sock") }
 func keeperLock(root string) string { return filepath.Join(configs.RunBase(root), ".keeper.lock") }
 
-// keeperHello is a zoneadmd's one message to the keeper.
+// keeperHello is a zoneadmd's first message to the keeper.
 type keeperHello struct {
 	Zone string `json:"zone"`
 }
+
+// keeperMsg is what follows on the connection: a zoneadmd asks the
+// keeper to follow its zone's /etc/project (watch, with the zone root)
+// or to stop (unwatch); the keeper says when the file changed.
+type keeperMsg struct {
+	Op   string `json:"op"`
+	Root string `json:"root,omitempty"`
+}
+
+const (
+	keeperWatchOp   = "watch"
+	keeperUnwatchOp = "unwatch"
+	keeperChangedOp = "project-changed"
+)
 
 type keeper struct {
 	root   string
@@ -155,14 +169,38 @@ func (k *keeper) serve(c *wire.Conn) {
 	k.conns++
 	k.zones[h.Zone]++
 	k.mu.Unlock()
-	// zoneadmd never writes again: the read returns when it is gone.
+	// The read returns when zoneadmd is gone; meanwhile it asks for
+	// its zone's /etc/project to be followed, on the keeper's one
+	// inotify instance.
+	var w *projectWatch
 	for {
-		var r wire.Request
-		files, err := c.Recv(&r)
+		var m keeperMsg
+		files, err := c.Recv(&m)
 		wire.CloseAll(files)
 		if err != nil {
 			break
 		}
+		switch m.Op {
+		case keeperWatchOp:
+			if w != nil {
+				w.Close()
+				w = nil
+			}
+			if m.Root == "" || !filepath.IsAbs(m.Root) || filepath.Clean(m.Root) != m.Root {
+				continue
+			}
+			w, _ = WatchProjects(m.Root, func() { _ = c.Send(keeperMsg{Op: keeperChangedOp}) })
+			// What changed before the watch stood.
+			_ = c.Send(keeperMsg{Op: keeperChangedOp})
+		case keeperUnwatchOp:
+			if w != nil {
+				w.Close()
+				w = nil
+			}
+		}
+	}
+	if w != nil {
+		w.Close()
 	}
 	k.mu.Lock()
 	k.conns--
@@ -281,26 +319,50 @@ func (d *zoneadmd) keepAlive(stop <-chan struct{}) {
 			continue
 		}
 		backoff = 10 * time.Millisecond
+		d.mu.Lock()
+		d.keeperConn = c
+		root := d.watchRoot
+		d.mu.Unlock()
+		if root != "" {
+			_ = c.Send(keeperMsg{Op: keeperWatchOp, Root: root})
+		}
 		gone := make(chan struct{})
 		go func() {
-			var r wire.Request
 			for {
-				files, err := c.Recv(&r)
+				var m keeperMsg
+				files, err := c.Recv(&m)
 				wire.CloseAll(files)
 				if err != nil {
 					close(gone)
 					return
 				}
+				if m.Op != keeperChangedOp {
+					continue
+				}
+				d.mu.Lock()
+				root := d.watchRoot
+				d.mu.Unlock()
+				if root != "" {
+					d.projectFileChanged(root)
+				}
 			}
 		}()
 		select {
 		case <-stop:
-			c.Close()
-			<-gone
-			return
 		case <-gone:
-			c.Close()
 			// The keeper went away: find or start another.
+		}
+		d.mu.Lock()
+		if d.keeperConn == c {
+			d.keeperConn = nil
+		}
+		d.mu.Unlock()
+		c.Close()
+		<-gone
+		select {
+		case <-stop:
+			return
+		default:
 		}
 	}
 }

@@ -7,7 +7,9 @@ import (
 	"fmt"
 	"log"
 	"os"
+	"slices"
 	"strings"
+	"sync"
 	"time"
 	"zonetop/internal/audit"
 	"zonetop/internal/pathrs"
@@ -15,15 +17,25 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// zoneadmd follows the zone's /etc/project with inotify, so a zone
-// administrator's hand edit applies as projmod's would: the good lines
-// live, the bad ones reported (file:line: why) on the zone's console, in
-// the audit log and the zone's status. The watch is on the zone's etc
-// directory (opened inside the zone root, never through a link out of
-// it): a rename over the file, an in-place write, a delete and a
-// re-create all show there, and the file may come and go. A burst of
-// events (an editor's write, rename and chmod) is one reload, ~100 ms
-// after the last.
+// zoneadmd follows the zone's /etc/project, so a zone administrator's
+// hand edit applies as projmod's would: the good lines live, the bad ones
+// reported (file:line: why) on the zone's console, in the audit log and
+// the zone's status. The watch is on the zone's etc directory (opened
+// inside the zone root, never through a link out of it): a rename over
+// the file, an in-place write, a delete and a re-create all show there,
+// and the file may come and go. A burst of events (an editor's write,
+// rename and chmod) is one reload, ~100 ms after the last.
+//
+// Inotify instances are counted per uid (128 by default) and every
+// zoneadmd runs as host root: one instance per zoneadmd ran out at the
+// 128th zone, and then no other root process on the host could get one.
+// So no zoneadmd holds an instance: the keeper of the root prefix
+// watches every zone's etc directory on one instance of its own
+// (WatchProjects shares one per process) and tells each zoneadmd over
+// the connection it already holds. A process that can get no instance at
+// all (zones may hold them all: a zone's root is host root) looks at the
+// file every ProjWatchPoll instead, and takes an instance once one is
+// free.
 
 const (
 	projWatchDebounce = 100 * time.Millisecond
@@ -33,72 +45,261 @@ const (
 		unix.IN_DELETE | unix.IN_DELETE_SELF | unix.IN_MOVE_SELF | unix.IN_ONLYDIR
 )
 
-// projectWatch is one zone's watch, from ready to halt.
-type projectWatch struct {
-	stop chan struct{}
-	done chan struct{}
-}
-
-// startProjectWatch begins following the zone's /etc/project.
+// startProjectWatch asks the keeper to follow the zone's /etc/project
+// for this zoneadmd (keeperWatchOp); keepAlive asks again on every new
+// connection.
 func (d *zoneadmd) startProjectWatch() error {
 	d.mu.Lock()
 	l := d.lim
-	d.mu.Unlock()
 	if l == nil {
+		d.mu.Unlock()
 		return nil
 	}
-	root := l.zoneRoot
-	w, err := WatchProjects(root, func() { d.projectFileChanged(root) })
-	if err != nil {
-		return err
-	}
-	d.mu.Lock()
-	old := d.pwatch
-	d.pwatch = w
+	d.watchRoot = l.zoneRoot
+	c := d.keeperConn
 	d.mu.Unlock()
-	if old != nil {
-		old.Close()
+	if c != nil {
+		if err := c.Send(keeperMsg{Op: keeperWatchOp, Root: l.zoneRoot}); err != nil {
+			// keepAlive finds the connection gone and asks the next
+			// keeper.
+			log.Printf("watch /etc/project: keeper: %v", err)
+		}
 	}
 	return nil
 }
 
-// watchProjects starts a watch on zoneRoot's /etc/project that calls
-// changed (from its own goroutine) after each burst of changes.
-func WatchProjects(zoneRoot string, changed func()) (*projectWatch, error) {
-	fd, err := unix.InotifyInit1(unix.IN_NONBLOCK | unix.IN_CLOEXEC)
-	if err != nil {
-		// Inotify instances are counted per uid, and a zone's root is
-		// host root: a zone can use them all up (and a host with more
-		// zones than fs.inotify.max_user_instances runs out by itself).
-		// The watch must not depend on what zones leave over: it
-		// polls instead, and says so once.
-		log.Printf("watch /etc/project: %v; looking at it every %v instead", err, ProjWatchPoll)
-		w := &projectWatch{stop: make(chan struct{}), done: make(chan struct{})}
-		go pollProjects(w, zoneRoot, changed)
-		return w, nil
+// stopProjectWatch ends the watch (at halt).
+func (d *zoneadmd) stopProjectWatch() {
+	d.mu.Lock()
+	had := d.watchRoot != ""
+	d.watchRoot = ""
+	c := d.keeperConn
+	d.mu.Unlock()
+	if had && c != nil {
+		_ = c.Send(keeperMsg{Op: keeperUnwatchOp})
 	}
-	// A non-blocking descriptor goes to Go's poller, so Close ends a
-	// pending Read.
-	f := os.NewFile(uintptr(fd), "inotify")
-	w := &projectWatch{stop: make(chan struct{}), done: make(chan struct{})}
-	go runProjectWatch(w, f, fd, zoneRoot, changed)
+}
+
+// projectWatch is one caller's watch on one zone root's etc directory.
+type projectWatch struct {
+	hub     *watchHub
+	root    string
+	changed func()
+	wd      int         // the inotify watch; -1: none yet (etc missing, or no instance)
+	key     projFileKey // the file's identity, while polled
+	timer   *time.Timer // the debounce
+	closed  bool
+}
+
+// watchHub is a process's one inotify instance and the watches on it.
+type watchHub struct {
+	mu      sync.Mutex
+	f       *os.File // the instance; nil while none could be had
+	watches map[*projectWatch]struct{}
+	byWd    map[int][]*projectWatch // one directory watched twice has one wd
+	quit    chan struct{}
+	done    sync.WaitGroup
+	// saidPoll: the log has said once that the watches poll.
+	saidPoll bool
+}
+
+var (
+	hubMu sync.Mutex
+	hub   *watchHub
+)
+
+// WatchProjects starts a watch on zoneRoot's /etc/project that calls
+// changed (from a goroutine of its own) after each burst of changes.
+// Every watch of the process shares one inotify instance.
+func WatchProjects(zoneRoot string, changed func()) (*projectWatch, error) {
+	hubMu.Lock()
+	defer hubMu.Unlock()
+	if hub == nil {
+		hub = &watchHub{watches: map[*projectWatch]struct{}{}, byWd: map[int][]*projectWatch{}, quit: make(chan struct{})}
+		hub.mu.Lock()
+		hub.open()
+		hub.mu.Unlock()
+		hub.done.Add(1)
+		go hub.tick()
+	}
+	w := &projectWatch{hub: hub, root: zoneRoot, changed: changed, wd: -1}
+	hub.mu.Lock()
+	hub.watches[w] = struct{}{}
+	if hub.f != nil {
+		hub.watch(w)
+	}
+	if w.wd < 0 {
+		w.key, _ = projectFileKey(zoneRoot)
+	}
+	hub.mu.Unlock()
 	return w, nil
 }
 
-// stopProjectWatch ends the watch (at halt) and waits for it.
-func (d *zoneadmd) stopProjectWatch() {
-	d.mu.Lock()
-	w := d.pwatch
-	d.pwatch = nil
-	d.mu.Unlock()
-	if w != nil {
-		w.Close()
+// open takes an inotify instance for the hub, if one can be had; the
+// caller holds h.mu.
+func (h *watchHub) open() {
+	fd, err := unix.InotifyInit1(unix.IN_NONBLOCK | unix.IN_CLOEXEC)
+	if err != nil {
+		if !h.saidPoll {
+			h.saidPoll = true
+			log.Printf("watch /etc/project: %v; looking at it every %v until an inotify instance is free", err, ProjWatchPoll)
+		}
+		return
+	}
+	// A non-blocking descriptor goes to Go's poller, so Close ends the
+	// reader's Read.
+	h.f = os.NewFile(uintptr(fd), "inotify")
+	h.done.Add(1)
+	go h.read(h.f)
+}
+
+// watch adds w's directory to the instance; the caller holds h.mu.
+func (h *watchHub) watch(w *projectWatch) {
+	wd, err := addEtcWatch(int(h.f.Fd()), w.root)
+	if err != nil {
+		return
+	}
+	w.wd = wd
+	h.byWd[wd] = append(h.byWd[wd], w)
+}
+
+// unwatch drops w's share of its watch; the caller holds h.mu.
+func (h *watchHub) unwatch(w *projectWatch, rm bool) {
+	if w.wd < 0 {
+		return
+	}
+	ws := slices.DeleteFunc(h.byWd[w.wd], func(o *projectWatch) bool { return o == w })
+	if len(ws) == 0 {
+		delete(h.byWd, w.wd)
+		if rm && h.f != nil {
+			_, _ = unix.InotifyRmWatch(int(h.f.Fd()), uint32(w.wd))
+		}
+	} else {
+		h.byWd[w.wd] = ws
+	}
+	w.wd = -1
+}
+
+// arm (re)starts w's debounce; the caller holds h.mu.
+func (h *watchHub) arm(w *projectWatch) {
+	if w.timer != nil {
+		w.timer.Reset(projWatchDebounce)
+		return
+	}
+	w.timer = time.AfterFunc(projWatchDebounce, func() {
+		h.mu.Lock()
+		closed := w.closed
+		h.mu.Unlock()
+		if !closed {
+			w.changed()
+		}
+	})
+}
+
+// read turns the instance's events into debounced calls.
+func (h *watchHub) read(f *os.File) {
+	defer h.done.Done()
+	buf := make([]byte, 64<<10)
+	for {
+		n, err := f.Read(buf)
+		if err != nil {
+			return
+		}
+		h.mu.Lock()
+		eachInotifyEvent(buf[:n], func(wd int32, mask uint32, name string) {
+			if mask&unix.IN_Q_OVERFLOW != 0 {
+				// Events were lost: any file may have changed.
+				for w := range h.watches {
+					h.arm(w)
+				}
+				return
+			}
+			ws := append([]*projectWatch(nil), h.byWd[int(wd)]...)
+			for _, w := range ws {
+				if mask&(unix.IN_DELETE_SELF|unix.IN_MOVE_SELF|unix.IN_IGNORED) != 0 {
+					// The directory went (or its watch did): the
+					// tick watches it again once it is back.
+					h.unwatch(w, false)
+					h.arm(w)
+				} else if name == "project" {
+					h.arm(w)
+				}
+			}
+		})
+		h.mu.Unlock()
 	}
 }
 
+// tick watches again what lost its watch, takes an instance once one is
+// free, and meanwhile polls what has no watch.
+func (h *watchHub) tick() {
+	defer h.done.Done()
+	t := time.NewTicker(projWatchRetry)
+	defer t.Stop()
+	for i := 1; ; i++ {
+		select {
+		case <-h.quit:
+			return
+		case <-t.C:
+		}
+		h.mu.Lock()
+		if h.f == nil {
+			h.open()
+		}
+		for w := range h.watches {
+			if w.wd >= 0 {
+				continue
+			}
+			if h.f != nil {
+				h.watch(w)
+				if w.wd >= 0 {
+					// Watched again: the file may be new.
+					h.arm(w)
+					continue
+				}
+			}
+			if i%int(ProjWatchPoll/projWatchRetry) != 0 {
+				continue
+			}
+			if k, _ := projectFileKey(w.root); k != w.key {
+				w.key = k
+				h.arm(w)
+			}
+		}
+		h.mu.Unlock()
+	}
+}
+
+// Close ends the watch; the last one of the process gives the instance
+// back and waits for the hub's goroutines. A call already under way may
+// still be running.
 func (w *projectWatch) Close() {
-	close(w.stop)
-	<-w.done
+	hubMu.Lock()
+	defer hubMu.Unlock()
+	h := w.hub
+	h.mu.Lock()
+	if w.closed {
+		h.mu.Unlock()
+		return
+	}
+	w.closed = true
+	if w.timer != nil {
+		w.timer.Stop()
+	}
+	h.unwatch(w, true)
+	delete(h.watches, w)
+	last := len(h.watches) == 0
+	f := h.f
+	h.mu.Unlock()
+	if !last {
+		return
+	}
+	close(h.quit)
+	if f != nil {
+		f.Close()
+	}
+	h.done.Wait()
+	hub = nil
 }
 
 // addEtcWatch watches the zone's etc directory, resolved inside the zone
@@ -123,103 +324,29 @@ func addEtcWatch(ifd int, zoneRoot string) (int, error) {
 	return wd, nil
 }
 
-// runProjectWatch is the watch's loop: events from a reader goroutine,
-// the debounce timer, and a retry while the etc directory is missing.
-func runProjectWatch(w *projectWatch, f *os.File, ifd int, zoneRoot string, changed func()) {
-	defer close(w.done)
-	events := make(chan []byte)
-	readerDone := make(chan struct{})
-	go func() {
-		defer close(readerDone)
-		buf := make([]byte, 64<<10)
-		for {
-			n, err := f.Read(buf)
-			if err != nil {
-				return
-			}
-			select {
-			case events <- append([]byte(nil), buf[:n]...):
-			case <-w.stop:
-				return
-			}
-		}
-	}()
-	defer func() {
-		// Releasing an inotify instance waits for the kernel's SRCU grace
-		// period (up to ~15 ms measured): halt need not wait for it, only
-		// for this loop to be done calling changed.
-		go func() {
-			f.Close()
-			<-readerDone
-		}()
-	}()
-	wd := -1
-	var (
-		retry <-chan time.Time
-		fire  <-chan time.Time
-		timer *time.Timer
-	)
-	arm := func() {
-		if timer == nil {
-			timer = time.NewTimer(projWatchDebounce)
-		} else {
-			timer.Reset(projWatchDebounce)
-		}
-		fire = timer.C
-	}
-	watch := func() {
-		var err error
-		if wd, err = addEtcWatch(ifd, zoneRoot); err != nil {
-			retry = time.After(projWatchRetry)
-			return
-		}
-		retry = nil
-	}
-	watch()
-	for {
-		select {
-		case <-w.stop:
-			if timer != nil {
-				timer.Stop()
-			}
-			return
-		case <-retry:
-			watch()
-			if wd >= 0 {
-				// The directory came back: its file may be new.
-				arm()
-			}
-		case b := <-events:
-			hit, lost := parseProjectEvents(b, wd)
-			if lost {
-				wd = -1
-				watch()
-			}
-			if hit || lost {
-				arm()
-			}
-		case <-fire:
-			fire = nil
-			changed()
-		}
-	}
-}
-
-// parseProjectEvents reads a buffer of inotify events: changed when one
-// names the project file, lost when the watched directory went away
-// (deleted, moved, or the watch dropped).
-func parseProjectEvents(b []byte, wd int) (changed, lost bool) {
+// eachInotifyEvent calls fn for each whole event in a buffer read from an
+// inotify instance.
+func eachInotifyEvent(b []byte, fn func(wd int32, mask uint32, name string)) {
 	for len(b) >= unix.SizeofInotifyEvent {
-		evWd := int32(binary.NativeEndian.Uint32(b[0:4]))
+		wd := int32(binary.NativeEndian.Uint32(b[0:4]))
 		mask := binary.NativeEndian.Uint32(b[4:8])
 		n := int(binary.NativeEndian.Uint32(b[12:16]))
 		if unix.SizeofInotifyEvent+n > len(b) {
-			break
+			return
 		}
 		name := string(bytes.TrimRight(b[unix.SizeofInotifyEvent:unix.SizeofInotifyEvent+n], "\x00"))
 		b = b[unix.SizeofInotifyEvent+n:]
+		fn(wd, mask, name)
+	}
+}
+
+// parseProjectEvents reads a buffer of inotify events for the watch wd:
+// changed when one names the project file, lost when the watched
+// directory went away (deleted, moved, or the watch dropped).
+func parseProjectEvents(b []byte, wd int) (changed, lost bool) {
+	eachInotifyEvent(b, func(evWd int32, mask uint32, name string) {
 		if int(evWd) != wd {
-			continue
+			return
 		}
 		if mask&(unix.IN_DELETE_SELF|unix.IN_MOVE_SELF|unix.IN_IGNORED) != 0 {
 			lost = true
@@ -227,7 +354,7 @@ func parseProjectEvents(b []byte, wd int) (changed, lost bool) {
 		if name == "project" {
 			changed = true
 		}
-	}
+	})
 	return changed, lost
 }
 
@@ -299,27 +426,6 @@ func fileOwner(zoneRoot string) int {
 		return -1
 	}
 	return int(st.Uid)
-}
-
-// pollProjects follows the zone's /etc/project by its identity (device,
-// inode, size, modification and change times) when inotify cannot be had.
-func pollProjects(w *projectWatch, zoneRoot string, changed func()) {
-	defer close(w.done)
-	last, _ := projectFileKey(zoneRoot)
-	t := time.NewTicker(ProjWatchPoll)
-	defer t.Stop()
-	for {
-		select {
-		case <-w.stop:
-			return
-		case <-t.C:
-			k, _ := projectFileKey(zoneRoot)
-			if k != last {
-				last = k
-				changed()
-			}
-		}
-	}
 }
 
 // projectFileKey is the identity of the zone's /etc/project, resolved

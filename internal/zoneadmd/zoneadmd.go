@@ -60,7 +60,11 @@ type zoneadmd struct {
 	zsched *pidfd.PidProc
 	lis    *net.UnixListener
 	zsock  *ZoneSockServer // the zone-administration socket, from ready on
-	pwatch *projectWatch   // the watch on the zone's /etc/project, likewise
+	// watchRoot is the zone root whose /etc/project the keeper follows
+	// for this zoneadmd ("" while none), keeperConn the connection to
+	// the keeper while there is one.
+	watchRoot  string
+	keeperConn *wire.Conn
 	// projApplied is the /etc/project last applied, so the watch knows
 	// zoneadmd's own writes from an edit.
 	projApplied []byte
