@@ -28,25 +28,35 @@ func (d *zoneadmd) reloadProjects() error {
 	if l == nil {
 		return fmt.Errorf("zone %s is not ready or running", d.name)
 	}
-	// The bytes are read before the load, so a write in between makes
-	// them differ from the file and the watch applies it again.
+	warn, err := d.loadProjects(l, false)
+	if err != nil {
+		return err
+	}
+	d.reportProjects(warn)
+	return nil
+}
+
+// loadProjects is l.loadProjects, recording the file's bytes as applied
+// so that the watch, told of a change that changed nothing (its first
+// word after ready, adoption or a keeper's restart), leaves the zone
+// alone. The bytes are read before the load, so a write in between makes
+// them differ from the file and the watch applies it again.
+func (d *zoneadmd) loadProjects(l *zoneLimits, adopt bool) ([]string, error) {
 	b, rerr := pathrs.ReadZoneFile(l.zoneRoot, "/etc/project", pathrs.ZoneDBMax)
 	if errors.Is(rerr, unix.ENOENT) {
 		b, rerr = []byte{}, nil
 	}
 	l.mu.Lock()
-	warn, err := l.loadProjects(false)
+	warn, err := l.loadProjects(adopt)
 	l.mu.Unlock()
-	if err != nil {
-		return err
-	}
-	if rerr == nil {
-		d.mu.Lock()
+	d.mu.Lock()
+	if err == nil && rerr == nil {
 		d.projApplied = b
-		d.mu.Unlock()
+	} else if rerr != nil {
+		d.projApplied = nil
 	}
-	d.reportProjects(warn)
-	return nil
+	d.mu.Unlock()
+	return warn, err
 }
 
 // cpuPct is the CPU use of a cgroup since its previous sample, in percent

@@ -616,9 +616,7 @@ func (d *zoneadmd) applyLimits(l *zoneLimits) error {
 	if err := l.zone.Apply(r); err != nil {
 		return fmt.Errorf("zone caps: %w", err)
 	}
-	l.mu.Lock()
-	warn, err := l.loadProjects(false)
-	l.mu.Unlock()
+	warn, err := d.loadProjects(l, false)
 	if err != nil {
 		return err
 	}
@@ -666,10 +664,10 @@ func (d *zoneadmd) adoptLimits() {
 		log.Printf("adopt: caps: %v", err)
 		return
 	}
-	l.mu.Lock()
-	if _, err := l.loadProjects(true); err != nil {
+	if _, err := d.loadProjects(l, true); err != nil {
 		log.Printf("adopt: projects: %v", err)
 	}
+	l.mu.Lock()
 	for _, dir := range d.st.Cgroups {
 		// Not every hierarchy holds the projects (devices does not).
 		l.adoptTasks(dir)
