@@ -71,6 +71,7 @@ func TestImportRules(t *testing.T) {
 		"rctl":              nil,
 		"termsafe":          nil,
 		"console":           nil,
+		"console/screen":    nil,
 		"internal/pidfd":    nil,
 		"internal/seal":     nil,
 		"internal/pathrs":   nil,
@@ -98,6 +99,10 @@ func TestImportRules(t *testing.T) {
 			// reach the model, the accounting or the engine's insides.
 			case under(p, "ui") && !under(dep, "api", "rctl", "console", "termsafe"):
 				t.Errorf("ui depends on %s; the console may use the API's types, rctl, console and termsafe only", dep)
+			// The VT emulator is for panes; zoneadmd and the zone's
+			// processes import console and must not carry it.
+			case dep == "console/screen" && !under(p, "ui", "cmd/zonetop"):
+				t.Errorf("%s depends on console/screen; only the console (ui) draws terminal screens", p)
 			// The supervisor and the zone's runtime skip authorization:
 			// only the engine, the hidden entry points and the runtime's
 			// own packages may reach them.
