@@ -18,6 +18,7 @@ func HiddenMain(args []string) (handled bool, exitCode int) {
 	switch args[1] {
 	case "zoneadmd", "zsched", "zinit", "zhold", keeperArg0:
 		hidden.Store(true)
+		platform.DropRuntimeEnv()
 	}
 	switch args[1] {
 	case "zoneadmd", "zsched", "zinit":
