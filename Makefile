@@ -3,9 +3,13 @@
 
 GO       ?= go
 # Static: zinit runs inside zones whose roots have no dynamic loader
-# (busybox, tarball brands), from the same binary.
+# (busybox, tarball brands), from the per-zone binary.
 export CGO_ENABLED := 0
 BIN      := bin/zonetop
+# The per-zone processes' binary (zoneadmd, keeper, zsched, zinit): lean,
+# without the console's libraries, and beside zonetop, where zonetop finds
+# it (internal/zoneadmd/binary.go).
+ZBIN     := $(dir $(BIN))zoneadmd
 PKGS     := ./...
 FUZZTIME ?= 60s
 # Every front end answers to a link named after it (argv[0]).
@@ -19,9 +23,11 @@ all: build
 # -buildvcs=auto: --version names the commit when built from a checkout.
 build:
 	$(GO) build -buildvcs=auto -o $(BIN) ./cmd/zonetop
+	$(GO) build -buildvcs=auto -o $(ZBIN) ./cmd/zoneadmd
 	for l in $(LINKS); do ln -sf zonetop bin/$$l; done
 
-# Installs the binary, the command links, manual pages, shell completion
+# Installs the binaries (zonetop and, beside it, the per-zone zoneadmd),
+# the command links, manual pages, shell completion
 # (bash, zsh, fish) and the systemd units under
 # PREFIX (units under PREFIX/lib/systemd/system, their paths rewritten to
 # PREFIX); DESTDIR stages it for a package. The links include prctl:
@@ -38,6 +44,7 @@ FISHCOMP := $(PREFIX)/share/fish/vendor_completions.d
 
 install: build
 	install -D -m 0755 $(BIN) $(DESTDIR)$(PREFIX)/bin/zonetop
+	install -D -m 0755 $(ZBIN) $(DESTDIR)$(PREFIX)/bin/zoneadmd
 	for l in $(LINKS); do ln -sf zonetop $(DESTDIR)$(PREFIX)/bin/$$l; done
 	install -d $(DESTDIR)$(UNITDIR)
 	for u in dist/*.service; do \
@@ -56,7 +63,7 @@ install: build
 	for l in $(LINKS); do ln -sf zonetop.fish $(DESTDIR)$(FISHCOMP)/$$l.fish; done
 
 uninstall:
-	rm -f $(DESTDIR)$(PREFIX)/bin/zonetop
+	rm -f $(DESTDIR)$(PREFIX)/bin/zonetop $(DESTDIR)$(PREFIX)/bin/zoneadmd
 	for l in $(LINKS); do rm -f $(DESTDIR)$(PREFIX)/bin/$$l; done
 	for u in dist/*.service; do rm -f $(DESTDIR)$(UNITDIR)/$$(basename $$u); done
 	for c in zonetop $(LINKS); do rm -f $(DESTDIR)$(MANDIR)/man1/$$c.1 $(DESTDIR)$(MANDIR)/man8/$$c.8 \
@@ -66,7 +73,7 @@ uninstall:
 # A Debian package of what install lays out under /usr, in bin/
 # (scripts/deb.sh; prctl goes to /usr/sbin beside Debian's prctl package).
 deb: build
-	BIN=$(BIN) ./scripts/deb.sh bin
+	BIN=$(BIN) ZBIN=$(ZBIN) ./scripts/deb.sh bin
 
 # Opens the console on this host's real state (needs root for zones).
 run: build

@@ -2,10 +2,13 @@ package client
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net"
 	"os"
+	"os/exec"
 	"strings"
+	"syscall"
 	"time"
 	"zonetop/api"
 	"zonetop/internal/wire"
@@ -83,4 +86,32 @@ func zoneReplyError(r api.ZoneReply) error {
 		msg = api.ErrPermission.Error() + ": " + msg
 	}
 	return api.FromWire(msg, r.Code)
+}
+
+// NewTask is newtask(1) inside a zone: zoneadmd moves this very process
+// (it knows it from the socket's peer credentials) into a new task of
+// project ("" for the caller's default), if the project admits the user,
+// and argv then replaces this process, staying in the task. It returns
+// only on failure. Both binaries run it: zonetop for the zone
+// administrator's newtask, and the per-zone binary for the inittab
+// entries zinit starts in a project.
+func NewTask(project string, argv []string) error {
+	if len(argv) == 0 {
+		return errors.New("no command")
+	}
+	path, err := exec.LookPath(argv[0])
+	if err != nil {
+		return err
+	}
+	zc, err := DialZone(api.ZoneSockPath)
+	if err != nil {
+		return err
+	}
+	_, err = zc.Do(api.ZoneRequest{Op: "newtask", Task: project})
+	zc.Close()
+	if err != nil {
+		return err
+	}
+	err = syscall.Exec(path, argv, os.Environ())
+	return fmt.Errorf("%s: %w", argv[0], err)
 }

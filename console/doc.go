@@ -1,7 +1,8 @@
 // Package console is the terminal room of zonetop: pseudo-terminals, the
-// zone console's ring buffer and log, attach/detach with the ~. escape, and
-// the terminal-screen model (a VT emulator with scrollback) that TUI panes
-// draw from.
+// zone console's ring buffer and log, and attach/detach with the ~. escape.
+// The terminal-screen model TUI panes draw from is its sub-room
+// console/screen, so that zoneadmd, which imports this package, does not
+// carry a VT emulator it never runs.
 //
 // The pieces, server side first:
 //
@@ -17,9 +18,7 @@
 //
 //   - MakeRaw, Restore, GetSize, SetSize, CopySize and WatchResize attach a
 //     user's terminal; Escaper filters its keystrokes for ~. and ~~.
-//   - Screen turns a pty's output into cells, with scrollback, for a pane.
 //
 // It knows nothing about zones: it is handed file descriptors and paths. It
-// imports only the standard library, golang.org/x/sys and the pty/emulator
-// modules.
+// imports only the standard library, golang.org/x/sys and the pty module.
 package console

@@ -21,21 +21,62 @@ import (
 	"zonetop/limits/cgroups"
 )
 
-// Integration tests of the zone runtime. They run real zones and re-execute
-// this test binary as zoneadmd, zsched and zinit (TestMain hands those
-// entry points to HiddenMain). They need root and namespaces: without them
-// they skip, or fail when CI=true.
+// Integration tests of the zone runtime. They run real zones from the
+// per-zone binary (cmd/zoneadmd, built with the test hooks by TestMain),
+// as zonetop does. They need root and namespaces: without them they skip,
+// or fail when CI=true.
 
 func TestMain(m *testing.M) {
-	if handled, code := zoneadmd.HiddenMain(os.Args); handled {
-		os.Exit(code)
-	}
 	if p := os.Getenv("ZONETOP_STATIC_TEST"); p != "" {
-		os.Remove(p) // running from it already; the zoneadmds re-execute /proc/self/exe
+		os.Remove(p) // running from it already
 	} else if os.Geteuid() == 0 && !fuzzing(os.Args) {
 		reexecStatic()
 	}
-	os.Exit(m.Run())
+	os.Exit(func() int {
+		if os.Geteuid() == 0 && !fuzzing(os.Args) {
+			dir, err := buildZoneadmd()
+			if err != nil {
+				fmt.Fprintf(os.Stderr, "%v; zone tests will fail\n", err)
+			}
+			defer os.RemoveAll(dir)
+		}
+		return m.Run()
+	}())
+}
+
+// zdBin is the per-zone binary buildZoneadmd made, "" without one.
+var zdBin string
+
+// buildZoneadmd builds the per-zone binary into a directory of its own
+// and has the engine start zoneadmd from it. A copy of this test binary
+// sits beside it as the zone's zonetop (api.ZoneBinaryPath), where
+// zoneadmd looks for the front ends' binary.
+func buildZoneadmd() (string, error) {
+	dir, err := os.MkdirTemp("", "zt-zoneadmd-")
+	if err != nil {
+		return "", err
+	}
+	goBin, err := exec.LookPath("go")
+	if err != nil {
+		goBin = "/usr/local/go/bin/go"
+	}
+	bin := filepath.Join(dir, zoneadmd.BinaryName)
+	cmd := exec.Command(goBin, "build", "-tags", "zonetop_testhooks", "-o", bin, "zonetop/cmd/zoneadmd")
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+	if err := cmd.Run(); err != nil {
+		return dir, fmt.Errorf("build the per-zone binary: %w", err)
+	}
+	self, err := os.ReadFile("/proc/self/exe")
+	if err == nil {
+		err = os.WriteFile(filepath.Join(dir, zoneadmd.ToolsName), self, 0o755)
+	}
+	if err != nil {
+		return dir, fmt.Errorf("the zone's zonetop: %w", err)
+	}
+	zoneadmd.UseBinary(bin)
+	zdBin = bin
+	return dir, nil
 }
 
 // fuzzing tells a fuzzing run (the coordinator or a worker), whose
@@ -88,6 +129,8 @@ func needZones(t testing.TB) {
 		why = "not root"
 	} else if _, err := os.Stat(busyboxPath); err != nil {
 		why = "no " + busyboxPath + " (Debian busybox-static)"
+	} else if zdBin == "" {
+		why = "the per-zone binary (cmd/zoneadmd) could not be built"
 	} else if err := exec.Command("unshare", "-mpuif", "true").Run(); err != nil {
 		why = "cannot create namespaces: " + err.Error()
 	}
@@ -325,7 +368,7 @@ func fileHash(t *testing.T, path string) [32]byte {
 func TestZoneReadyExecHalt(t *testing.T) {
 	z := newBusyboxZone(t)
 	st := z.ready()
-	exe := "/proc/self/exe" // the binary zoneadmd re-executes, even if its file was replaced
+	exe := zdBin // the binary zoneadmd, zsched and zinit run from
 	before := fileHash(t, exe)
 
 	if got := strings.TrimSpace(z.sh("hostname")); got != z.spec.Name {

@@ -41,6 +41,7 @@ func TestZoneBootInittabShutdown(t *testing.T) {
 ::askfirst:-/bin/sh
 ::shutdown:/bin/echo bye > /tmp/shutdown
 this line is wrong
+::sysinit:/usr/bin/env > /tmp/env
 `
 	ztest.Must(t, os.WriteFile(filepath.Join(z.zroot(), "etc/inittab"), []byte(inittab), 0o644))
 	z.ready()
@@ -58,6 +59,11 @@ this line is wrong
 	})
 	if b, _ := os.ReadFile(filepath.Join(tmp, "wait")); string(b) != "waited\n" {
 		t.Errorf("wait entry: %q", b)
+	}
+	// zinit runs with one P (platform.OneProcEnv); the zone's own
+	// programs (a Go service among them) must not inherit that.
+	if b, err := os.ReadFile(filepath.Join(tmp, "env")); err != nil || !strings.Contains(string(b), "RUNLEVEL=S") || strings.Contains(string(b), "GOMAXPROCS") {
+		t.Errorf("an inittab entry's environment: %q %v", b, err)
 	}
 	waitFor(t, "the respawn entry to run three times", func() bool {
 		b, _ := os.ReadFile(filepath.Join(tmp, "respawn"))

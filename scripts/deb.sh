@@ -3,7 +3,8 @@
 # lays out under /usr, plus the package's control file.
 #
 # Usage: scripts/deb.sh [OUTDIR]   (default: bin/)
-# Environment: BIN (a zonetop binary already built; default: build one).
+# Environment: BIN and ZBIN, where make install builds zonetop and the
+# per-zone zoneadmd (default: a scratch directory).
 #
 # Debian's own prctl package ships /usr/bin/prctl and prctl(1). The zones
 # prctl goes to /usr/sbin (where illumos keeps zoneadm, zonecfg and
@@ -20,12 +21,11 @@ done
 stage=$(mktemp -d)
 trap 'rm -rf "$stage"' EXIT
 root=$stage/root
-built=${BIN:-}
-if [ -z "$built" ]; then
-  built=$stage/zonetop
-  CGO_ENABLED=0 go build -buildvcs=auto -o "$built" ./cmd/zonetop
-fi
-make -s install DESTDIR="$root" PREFIX=/usr BIN="$built" >/dev/null
+# make install builds both binaries (zonetop and the per-zone zoneadmd)
+# at the paths it is given.
+built=${BIN:-$stage/zonetop}
+zbuilt=${ZBIN:-$(dirname "$built")/zoneadmd}
+make -s install DESTDIR="$root" PREFIX=/usr BIN="$built" ZBIN="$zbuilt" >/dev/null
 
 # prctl: out of Debian's prctl package's way (see above).
 install -d "$root/usr/sbin"

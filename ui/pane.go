@@ -10,17 +10,18 @@ import (
 	tea "charm.land/bubbletea/v2"
 	uv "github.com/charmbracelet/ultraviolet"
 
-	"zonetop/console"
+	// ui has a screen of its own (its tests draw one).
+	cscreen "zonetop/console/screen"
 )
 
-// pane is a console or login session drawn from a console.Screen. While
+// pane is a console or login session drawn from a console/screen Screen. While
 // it has focus every key goes to the zone, bare esc included; ctrl+]
 // gives focus back and "~." at the start of a line detaches, as zlogin.
 type pane struct {
 	id     int
 	kind   string // "console" or "login"
 	zone   string
-	screen *console.Screen
+	screen *cscreen.Screen
 	rw     io.ReadWriteCloser
 	login  LoginSession // nil for a console pane
 	offset int          // lines scrolled back
@@ -91,7 +92,7 @@ func (m *Model) openPane(kind, zone string) tea.Cmd {
 			}
 			pn.rw, pn.login = s, s
 		}
-		pn.screen = console.NewScreen(cols, rows, pn.rw)
+		pn.screen = cscreen.New(cols, rows, pn.rw)
 		return paneOpenedMsg{p: pn}
 	}
 }
@@ -383,7 +384,7 @@ func (m *Model) paneMouse(msg tea.MouseMsg) bool {
 // motion for itself, all motion while the focused pane's program follows
 // the pointer.
 func (m *Model) mouseMode() tea.MouseMode {
-	if m.focus >= 0 && m.focus < len(m.panes) && m.panes[m.focus].screen.MouseTracking() == console.MouseAnyMotion {
+	if m.focus >= 0 && m.focus < len(m.panes) && m.panes[m.focus].screen.MouseTracking() == cscreen.MouseAnyMotion {
 		return tea.MouseModeAllMotion
 	}
 	return tea.MouseModeCellMotion

@@ -20,17 +20,11 @@ func TestDebianPackage(t *testing.T) {
 		}
 	}
 	out := t.TempDir()
-	// A binary of its own: the tree's bin/zonetop may be in use.
-	built := filepath.Join(t.TempDir(), "zonetop")
-	build := exec.Command("go", "build", "-o", built, "./cmd/zonetop")
-	build.Dir = "../.."
-	build.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if b, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("build: %v\n%s", err, b)
-	}
+	// Binaries of its own: the tree's bin/ may be in use.
+	bins := t.TempDir()
 	mk := exec.Command("./scripts/deb.sh", out)
 	mk.Dir = "../.."
-	mk.Env = append(os.Environ(), "BIN="+built)
+	mk.Env = append(os.Environ(), "CGO_ENABLED=0", "BIN="+filepath.Join(bins, "zonetop"), "ZBIN="+filepath.Join(bins, "zoneadmd"))
 	b, err := mk.CombinedOutput()
 	if err != nil {
 		t.Fatalf("scripts/deb.sh: %v\n%s", err, b)
@@ -44,7 +38,7 @@ func TestDebianPackage(t *testing.T) {
 	if err != nil {
 		t.Fatalf("dpkg-deb -c: %v\n%s", err, list)
 	}
-	for _, want := range []string{"./usr/bin/zonetop", "./usr/sbin/prctl -> ../bin/zonetop", "./usr/bin/zoneadm -> zonetop",
+	for _, want := range []string{"./usr/bin/zonetop", "./usr/bin/zoneadmd", "./usr/sbin/prctl -> ../bin/zonetop", "./usr/bin/zoneadm -> zonetop",
 		"./usr/share/man/man8/prctl.8.gz", "./usr/share/man/man8/zoneadm.8.gz", "./usr/lib/systemd/system/zonetop-autoboot.service"} {
 		if !strings.Contains(string(list), want) {
 			t.Errorf("the package lacks %s:\n%s", want, list)

@@ -63,14 +63,13 @@ func newDelegLabOn(t *testing.T, z *cliZone) *delegLab {
 	}
 	t.Cleanup(func() { os.RemoveAll(dir) })
 	l := &delegLab{cliZone: z, bin: filepath.Join(dir, "zonetop"), probe: filepath.Join(dir, "probe")}
-	for src, dst := range map[string]string{ztBin: l.bin, "/proc/self/exe": l.probe} {
-		b, err := os.ReadFile(src)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(dst, b, 0o755); err != nil {
-			t.Fatal(err)
-		}
+	copyBins(t, dir)
+	b, err := os.ReadFile("/proc/self/exe")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(l.probe, b, 0o755); err != nil {
+		t.Fatal(err)
 	}
 	for _, d := range []string{dir, z.root} {
 		if err := os.Chmod(d, 0o755); err != nil {

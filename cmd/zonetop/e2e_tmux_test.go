@@ -77,13 +77,13 @@ func (c *tmuxConsole) wait(what string, re *regexp.Regexp, d time.Duration) {
 
 func TestConsoleEndToEnd(t *testing.T) {
 	needE2E(t)
-	dir := t.TempDir()
-	bin := filepath.Join(dir, "zonetop")
-	build := exec.Command("go", "build", "-tags", "zonetop_testhooks", "-o", bin, ".")
-	build.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("build: %v: %s", err, out)
+	if ztBin == "" {
+		t.Fatal("TestMain could not build the binaries")
 	}
+	dir := t.TempDir()
+	// Both binaries, side by side: the console boots zones through the
+	// per-zone one beside it.
+	bin := copyBins(t, dir)
 	root := filepath.Join(dir, "root")
 	// Zone paths default to /zones/NAME, under the root prefix.
 	if err := os.MkdirAll(filepath.Join(root, "zones"), 0o700); err != nil {

@@ -8,8 +8,8 @@ import (
 	"testing"
 )
 
-// make install lays out what a packager ships: the binary, every command
-// link and the units with their paths under PREFIX; uninstall takes all
+// make install lays out what a packager ships: the binary, the per-zone
+// binary beside it, every command link and the units with their paths under PREFIX; uninstall takes all
 // of it away again.
 func TestMakeInstall(t *testing.T) {
 	if testing.Short() {
@@ -33,6 +33,17 @@ func TestMakeInstall(t *testing.T) {
 	bin := filepath.Join(dest, "opt/zt/bin")
 	if fi, err := os.Stat(filepath.Join(bin, "zonetop")); err != nil || fi.Mode()&0o111 == 0 {
 		t.Fatalf("no executable zonetop: %v", err)
+	}
+	// zonetop finds the per-zone binary beside itself, and a link would
+	// let whoever owns its target change what every zone runs.
+	if fi, err := os.Lstat(filepath.Join(bin, "zoneadmd")); err != nil || !fi.Mode().IsRegular() || fi.Mode()&0o111 == 0 {
+		t.Fatalf("no executable zoneadmd beside zonetop: %v", err)
+	}
+	// It is the per-zone binary, not another copy of zonetop: by hand it
+	// only says what it is for.
+	out, err := exec.Command(filepath.Join(bin, "zoneadmd"), "--help").CombinedOutput()
+	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 2 || !strings.Contains(string(out), "zonetop starts this binary") {
+		t.Errorf("zoneadmd --help: %v\n%s", err, out)
 	}
 	for _, l := range []string{"zonecfg", "zoneadm", "zlogin", "prctl", "projects", "projadd", "projmod", "projdel", "newtask", "zonestat"} {
 		if target, err := os.Readlink(filepath.Join(bin, l)); err != nil || target != "zonetop" {

@@ -66,7 +66,7 @@ func TestDefaultLimitpriv(t *testing.T) {
 	zroot := filepath.Join(l.zonepath(z), "root")
 	must(t, os.WriteFile(filepath.Join(zroot, "root/fake.ko"), []byte("\x7fELF not a module"), 0o644))
 	l.ok("zoneadm", "-z", z, "boot")
-	binSum := fileSum(t, ztBin)
+	binSum, zdSum := fileSum(t, ztBin), fileSum(t, zdBin)
 	before := time.Now()
 	for _, c := range []struct {
 		why  string
@@ -93,6 +93,11 @@ func TestDefaultLimitpriv(t *testing.T) {
 	}
 	if got := fileSum(t, ztBin); got != binSum {
 		t.Error("the zonetop binary changed")
+	}
+	// zsched, zinit and every joined command's stub run from the
+	// per-zone binary: the writes to /proc/N/exe above aimed at it.
+	if got := fileSum(t, zdBin); got != zdSum {
+		t.Error("the per-zone binary zoneadmd changed")
 	}
 	if h, _ := os.Hostname(); h == "zt" {
 		t.Error("the zone changed the host's name")

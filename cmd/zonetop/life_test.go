@@ -24,8 +24,9 @@ import (
 // them. Each test has its own --root and zone names, and its cleanup
 // halts, uninstalls and then scans the host for anything the zone left.
 
-// ztBin is the static zonetop binary TestMain builds once.
-var ztBin string
+// ztBin is the static zonetop binary TestMain builds once, and zdBin the
+// per-zone binary (cmd/zoneadmd) beside it, where zonetop finds it.
+var ztBin, zdBin string
 
 func TestMain(m *testing.M) {
 	if root := os.Getenv("ZONETOP_TEST_DELEG_LIST"); root != "" {
@@ -44,19 +45,39 @@ func TestMain(m *testing.M) {
 				return 1
 			}
 			defer os.RemoveAll(dir)
-			bin := filepath.Join(dir, "zonetop")
+			bin, zbin := filepath.Join(dir, "zonetop"), filepath.Join(dir, "zoneadmd")
 			cmd := exec.Command("go", "build", "-tags", "zonetop_testhooks", "-o", bin, ".")
 			cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 			cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+			zcmd := exec.Command("go", "build", "-tags", "zonetop_testhooks", "-o", zbin, "../zoneadmd")
+			zcmd.Env, zcmd.Stdout, zcmd.Stderr = cmd.Env, os.Stderr, os.Stderr
 			if err := cmd.Run(); err != nil {
 				fmt.Fprintf(os.Stderr, "build static zonetop: %v; life-cycle tests will fail\n", err)
+			} else if err := zcmd.Run(); err != nil {
+				fmt.Fprintf(os.Stderr, "build static zoneadmd: %v; life-cycle tests will fail\n", err)
 			} else {
-				ztBin = bin
+				ztBin, zdBin = bin, zbin
 			}
 		}
 		return m.Run()
 	}()
 	os.Exit(code)
+}
+
+// copyBins copies both binaries into dir, side by side as zonetop wants
+// them, for a user other than root to run; it returns the zonetop copy.
+func copyBins(t *testing.T, dir string) string {
+	t.Helper()
+	for src, name := range map[string]string{ztBin: "zonetop", zdBin: "zoneadmd"} {
+		b, err := os.ReadFile(src)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, name), b, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return filepath.Join(dir, "zonetop")
 }
 
 // needZones skips a test that needs root, namespaces and the binary, or

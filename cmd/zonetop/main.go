@@ -1,14 +1,14 @@
 //go:debug updatemaxprocs=0
 
-// Command zonetop is the one zonetop binary: the terminal console (no
-// arguments), the CLI front ends (zonecfg, zoneadm, zlogin, ...) as
-// subcommands or through links named after them, and the hidden entry points
-// the engine re-executes for zoneadmd, zsched and init.
+// Command zonetop is the operator's binary: the terminal console (no
+// arguments) and the CLI front ends (zonecfg, zoneadm, zlogin, ...) as
+// subcommands or through links named after them, on the host and, from
+// /run/zonetop/bin, inside zones. The per-zone processes (zoneadmd, zsched,
+// zinit) are the lean binary beside it, cmd/zoneadmd.
 //
 // GOMAXPROCS is set once at start: the runtime's periodic re-reading of
-// the cgroup CPU quota would wake every idle zoneadmd and zsched (one of
-// each per zone) for nothing; a zone's cpu-cap is enforced by the kernel,
-// not by their thread count.
+// the cgroup CPU quota would only wake a long-running front end (serve,
+// the console) for nothing.
 package main
 
 import (
@@ -20,15 +20,9 @@ import (
 	"sort"
 	"strings"
 	"zonetop/client"
-	"zonetop/internal/zoneadmd"
 )
 
 func main() {
-	// The engine's re-executed processes (zoneadmd, zsched, init) must be
-	// recognised before anything else touches the process state.
-	if handled, code := zoneadmd.HiddenMain(os.Args); handled {
-		os.Exit(code)
-	}
 	os.Exit(run(os.Args, os.Stdin, os.Stdout, os.Stderr))
 }
 

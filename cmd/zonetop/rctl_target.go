@@ -5,10 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"os"
-	"os/exec"
 	"strconv"
-	"syscall"
 	"zonetop/api"
 	"zonetop/client"
 	"zonetop/internal/zoneadmd"
@@ -275,28 +272,12 @@ func (z *zoneTarget) EditProjects(zone string, req api.ProjectRequest) ([]string
 	return res.Notes, nil
 }
 
-// runNewtaskInZone is newtask(1) inside a zone: zoneadmd moves this very
-// process (it knows it from the socket's peer credentials) into a new
-// task of the project, if the project admits the user, and the command
-// then replaces this process, staying in the task.
+// runNewtaskInZone is newtask(1) inside a zone (client.NewTask).
 func runNewtaskInZone(args []string, stderr io.Writer) int {
 	o, rest, err := getopt(args, "p:")
 	if err != nil || len(rest) == 0 {
 		return usageFail(stderr, "newtask", err, newtaskUsage)
 	}
-	path, err := exec.LookPath(rest[0])
-	if err != nil {
-		return fail(stderr, "newtask", 1, "%v", err)
-	}
-	zc, err := client.DialZone(api.ZoneSockPath)
-	if err != nil {
-		return fail(stderr, "newtask", 1, "%v", err)
-	}
-	_, err = zc.Do(api.ZoneRequest{Op: "newtask", Task: last(o, 'p')})
-	zc.Close()
-	if err != nil {
-		return fail(stderr, "newtask", 1, "%v", err)
-	}
-	err = syscall.Exec(path, rest, os.Environ())
-	return fail(stderr, "newtask", 1, "%s: %v", rest[0], err)
+	err = client.NewTask(last(o, 'p'), rest)
+	return fail(stderr, "newtask", 1, "%v", err)
 }

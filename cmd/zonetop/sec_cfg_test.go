@@ -87,14 +87,7 @@ func startServe(l *lab) string {
 			t.Fatal(err)
 		}
 	}
-	bin := filepath.Join(dir, "zonetop")
-	b, err := os.ReadFile(ztBin)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(bin, b, 0o755); err != nil {
-		t.Fatal(err)
-	}
+	bin := copyBins(t, dir)
 	serve := exec.Command(ztBin, "--root", l.root, "serve")
 	serve.Stdout, serve.Stderr = os.Stderr, os.Stderr
 	if err := serve.Start(); err != nil {

@@ -71,6 +71,7 @@ func TestImportRules(t *testing.T) {
 		"rctl":              nil,
 		"termsafe":          nil,
 		"console":           nil,
+		"console/screen":    nil,
 		"internal/pidfd":    nil,
 		"internal/seal":     nil,
 		"internal/pathrs":   nil,
@@ -98,6 +99,10 @@ func TestImportRules(t *testing.T) {
 			// reach the model, the accounting or the engine's insides.
 			case under(p, "ui") && !under(dep, "api", "rctl", "console", "termsafe"):
 				t.Errorf("ui depends on %s; the console may use the API's types, rctl, console and termsafe only", dep)
+			// The VT emulator is for panes; zoneadmd and the zone's
+			// processes import console and must not carry it.
+			case dep == "console/screen" && !under(p, "ui", "cmd/zonetop"):
+				t.Errorf("%s depends on console/screen; only the console (ui) draws terminal screens", p)
 			// The supervisor and the zone's runtime skip authorization:
 			// only the engine, the hidden entry points and the runtime's
 			// own packages may reach them.
@@ -114,6 +119,51 @@ func TestImportRules(t *testing.T) {
 			// A client speaks the protocol; it decides nothing itself.
 			case under(p, "client") && under(dep, "internal/zoneadmd", "internal/platform", "internal/authz", "internal/audit"):
 				t.Errorf("client depends on %s; it may speak the wire protocol only", dep)
+			}
+		}
+	}
+}
+
+// heavyForZones are the modules the per-zone binary must not link: the
+// console's (bubbletea, lipgloss, the VT emulator and its terminal
+// libraries, the clipboard). Each costs package init and memory in every
+// zoneadmd, zsched and zinit, one of each per zone, none of which draws a
+// screen.
+var heavyForZones = []string{
+	"charm.land/", "github.com/charmbracelet/", "github.com/atotto/clipboard",
+	"github.com/muesli/", "github.com/mattn/go-runewidth", "github.com/rivo/uniseg",
+	"github.com/lucasb-eyer/", "github.com/xo/terminfo", "github.com/clipperhouse/",
+	"zonetop/ui", "zonetop/console/screen", "zonetop/cmd/zonetop",
+}
+
+// The per-zone binary stays lean: an import edge that drags the console's
+// stack into internal/zoneadmd, internal/platform, the engine or anything
+// they import fails here, with or without the test hooks.
+func TestPerZoneBinaryIsLean(t *testing.T) {
+	goTool, err := exec.LookPath("go")
+	if err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("no go tool to list packages with")
+		}
+		t.Skip("no go tool to list packages with")
+	}
+	for _, tags := range [][]string{nil, {"-tags", "zonetop_testhooks"}} {
+		args := append(append([]string{"list", "-deps"}, tags...), "zonetop/cmd/zoneadmd")
+		cmd := exec.Command(goTool, args...)
+		cmd.Stderr = os.Stderr
+		out, err := cmd.Output()
+		if err != nil {
+			t.Fatalf("go %s: %v", strings.Join(args, " "), err)
+		}
+		deps := strings.Fields(string(out))
+		if len(deps) < 20 {
+			t.Fatalf("go %s listed only %v", strings.Join(args, " "), deps)
+		}
+		for _, d := range deps {
+			for _, h := range heavyForZones {
+				if d == strings.TrimSuffix(h, "/") || strings.HasPrefix(d, h) || strings.HasPrefix(d, h+"/") {
+					t.Errorf("the per-zone binary (cmd/zoneadmd, %v) links %s", tags, d)
+				}
 			}
 		}
 	}

@@ -256,8 +256,8 @@ func entryArgv(proc string) (string, []string) {
 
 // command is how an entry starts: the path to run, its argv and its
 // stdio (the tty the id field names, when it opens; the caller closes
-// it). zinit is the sealed zonetop binary, so /proc/self/exe is newtask's
-// too.
+// it). zinit is the sealed per-zone binary, which answers to newtask too
+// (by its argv[0]).
 func (z *zinit) command(e *inittabEntry) (string, []string, *syscall.ProcAttr, *os.File) {
 	proc := strings.TrimPrefix(e.process, "-")
 	login := proc != e.process

@@ -682,6 +682,9 @@ func (z *zsched) boot(c *wire.Conn, hold bool, args []string, place []*os.File) 
 		// console's login shell takes it (taking it from another
 		// session needs CAP_SYS_ADMIN, which the zone lacks).
 		attr.Sys.Setctty = false
+		// One P (OneProcEnv); zinit drops the variable at start. A
+		// configured init is the zone's own program and gets none.
+		attr.Env = append(attr.Env, OneProcEnv)
 	}
 	if hold && len(z.spec.Init) == 0 {
 		// The stub runs zinit itself: it is the same sealed binary.

@@ -112,7 +112,11 @@ func StartZoneadmd(rootPrefix, name string) error {
 	// syscall, not os.StartProcess: see pidProc for the 0.35 ms the os
 	// package would spend probing pidfd support first. Nothing here
 	// signals zoneadmd, so its pid alone is enough to reap it.
-	pid, err := syscall.ForkExec("/proc/self/exe", []string{"zoneadmd", "zoneadmd", root, name, configs.NotifyFDArg}, &syscall.ProcAttr{
+	bin, err := Binary()
+	if err != nil {
+		return fmt.Errorf("start zoneadmd %s: %w", name, err)
+	}
+	pid, err := syscall.ForkExec(bin, []string{"zoneadmd", "zoneadmd", root, name, configs.NotifyFDArg}, &syscall.ProcAttr{
 		Dir:   "/",
 		Env:   configs.ZoneadmdEnv(),
 		Files: []uintptr{null.Fd(), null.Fd(), logf.Fd(), readyW.Fd()},

@@ -4,13 +4,20 @@ import (
 	"zonetop/internal/platform"
 )
 
-// HiddenMain runs the entry points zonetop re-executes itself as:
-// zoneadmd (the per-zone supervisor), zsched (a zone's PID 1) and zinit
-// (a zone's inittab-reading init). cmd/zonetop calls it first; for every
-// other command it returns handled=false.
+// HiddenMain runs the per-zone processes' entry points: zoneadmd (the
+// per-zone supervisor), the keeper, zsched (a zone's PID 1), zinit (a
+// zone's inittab-reading init) and zhold (the stub a joined command starts
+// as). cmd/zoneadmd, the per-zone binary, calls it first (and a test
+// binary that stands in for it); for anything else it returns
+// handled=false.
 func HiddenMain(args []string) (handled bool, exitCode int) {
 	if len(args) < 2 {
 		return false, 0
+	}
+	switch args[1] {
+	case "zoneadmd", "zsched", "zinit", "zhold", keeperArg0:
+		hidden.Store(true)
+		platform.DropRuntimeEnv()
 	}
 	switch args[1] {
 	case "zoneadmd", "zsched", "zinit":

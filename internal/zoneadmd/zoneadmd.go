@@ -819,7 +819,7 @@ func (d *zoneadmd) startZsched(spec *configs.PlatformSpec, cg *cgroups.ZoneCgrou
 	startIt := func(flags uintptr, cgroupFD int) (*pidfd.PidProc, error) {
 		attr := &syscall.ProcAttr{
 			Dir:   d.dir,
-			Env:   []string{"PATH=/usr/sbin:/usr/bin:/sbin:/bin"},
+			Env:   []string{"PATH=/usr/sbin:/usr/bin:/sbin:/bin", platform.OneProcEnv},
 			Files: []uintptr{null.Fd(), null.Fd(), errW.Fd(), statusW.Fd()},
 			Sys:   &syscall.SysProcAttr{Cloneflags: flags, Setsid: true, UseCgroupFD: cgroupFD >= 0, CgroupFD: cgroupFD},
 		}

@@ -737,21 +737,20 @@ func (d *zoneadmd) stopZoneSock() {
 }
 
 // zoneSockMounts are the mounts zsched makes for the zone socket: its
-// directory read-only at /run/zonetop, and this zonetop binary read-only
-// on an empty file in it, so the zone can run zonetop without being able
-// to change it (a read-only mount refuses writes even through
-// /proc/PID/exe, whatever the zone's root may do).
+// directory read-only at /run/zonetop, and the zonetop binary (the front
+// ends', beside this one: toolsBinary) read-only on an empty file in it,
+// so the zone can run zonetop without being able to change it (a
+// read-only mount refuses writes even through /proc/PID/exe, whatever the
+// zone's root may do).
 func zoneSockMounts(rootPrefix, name string) ([]configs.MountSpec, error) {
 	dir := ZoneSockDir(rootPrefix, name)
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, err
 	}
 	ms := []configs.MountSpec{{Source: dir, Target: "/run/zonetop", Type: "bind", Options: []string{"ro", "nodev", "nosuid", "noexec"}}}
-	exe, err := os.Executable()
-	if err != nil {
-		return ms, nil
-	}
-	if st, err := os.Stat(exe); err != nil || !st.Mode().IsRegular() {
+	exe := toolsBinary()
+	if exe == "" {
+		log.Printf("no %s beside this binary: the zone gets no zonetop tools in %s", ToolsName, api.ZoneBinDir)
 		return ms, nil
 	}
 	mp := filepath.Join(dir, "zonetop")

@@ -57,6 +57,8 @@ chmod -R u+rwX,go+rX "$opt"
 # --- The shipped units, installed as their comments say, and checked by
 # systemd itself: any warning fails the ring.
 install -m 755 "$opt/bin/zonetop" /usr/local/bin/zonetop
+# The per-zone binary goes beside it, where zonetop looks for it.
+install -m 755 "$opt/bin/zoneadmd" /usr/local/bin/zoneadmd
 cp "$opt"/dist/*.service /etc/systemd/system/
 systemctl daemon-reload
 for u in "$opt"/dist/*.service; do
@@ -103,7 +105,7 @@ run_pkg() {
     # CI=true: a test that cannot run fails instead of skipping. The go
     # shim hands the tests that build zonetop the binary `make build`
     # made (the guest has no Go toolchain).
-    export CI=true PATH="$opt/shim:$PATH" V2RING_ZONETOP="$opt/bin/zonetop-testhooks" V2RING_NETPROBE="$opt/bin/netprobe"
+    export CI=true PATH="$opt/shim:$PATH" V2RING_ZONETOP="$opt/bin/zonetop-testhooks" V2RING_ZONEADMD="$opt/bin/zoneadmd-testhooks" V2RING_NETPROBE="$opt/bin/netprobe"
     exec timeout -k 10 "$per_pkg_timeout" "$bin" "${args[@]}"
   ) >"$out/$pkg.log" 2>&1
   rc=$?
@@ -138,7 +140,7 @@ if [ "${V2RING_CHECK_EXCLUDED:-1}" = 1 ]; then
     (
       echo $BASHPID >/sys/fs/cgroup/cgroup.procs
       cd "$dir" || exit 1
-      export CI=true PATH="$opt/shim:$PATH" V2RING_ZONETOP="$opt/bin/zonetop-testhooks" V2RING_NETPROBE="$opt/bin/netprobe"
+      export CI=true PATH="$opt/shim:$PATH" V2RING_ZONETOP="$opt/bin/zonetop-testhooks" V2RING_ZONEADMD="$opt/bin/zoneadmd-testhooks" V2RING_NETPROBE="$opt/bin/netprobe"
       exec timeout -k 10 600 "$bin" -test.v -test.count=1 -test.timeout 540s -test.run "^($names)\$"
     ) >"$out/excluded-$pkg.log" 2>&1
   done

@@ -57,9 +57,11 @@ mkdir -p "$stage/bin" "$stage/tests" "$stage/shim" "$stage/out" \
   "$stage/src/internal/zoneadmd" "$stage/src/internal/zonenet"
 make -s build >/dev/null
 cp bin/zonetop "$stage/bin/zonetop"
+cp bin/zoneadmd "$stage/bin/zoneadmd"
 # The tests drive a binary that obeys the fault-injection hooks; the
 # zone-caps check runs the product as shipped.
 CGO_ENABLED=0 go build -tags zonetop_testhooks -o "$stage/bin/zonetop-testhooks" ./cmd/zonetop
+CGO_ENABLED=0 go build -tags zonetop_testhooks -o "$stage/bin/zoneadmd-testhooks" ./cmd/zoneadmd
 (cd cmd/zonetop && CGO_ENABLED=0 go build -o "$stage/bin/netprobe" ./testdata/netprobe)
 nice -n 10 go test -tags zonetop_testhooks -c -o "$stage/tests/engine.test" ./engine/
 nice -n 10 go test -tags zonetop_testhooks -c -o "$stage/tests/cmd.test" ./cmd/zonetop/

@@ -1,4 +1,4 @@
-package console
+package screen
 
 import (
 	"bytes"
@@ -27,7 +27,7 @@ func newKeyTap(t *testing.T) *keyTap {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := NewScreen(80, 24, w)
+	s := New(80, 24, w)
 	t.Cleanup(func() { s.Close(); r.Close(); w.Close() })
 	return &keyTap{t: t, s: s, r: r}
 }

@@ -1,4 +1,4 @@
-package console
+package screen
 
 import (
 	"image/color"
@@ -51,10 +51,10 @@ type Screen struct {
 	closed  bool
 }
 
-// NewScreen returns a cols×rows screen whose answers to terminal queries and
+// New returns a cols×rows screen whose answers to terminal queries and
 // whose keys (SendKey, SendText, Paste) are written to input, normally the
 // pty master. input may be nil to discard them.
-func NewScreen(cols, rows int, input io.Writer) *Screen {
+func New(cols, rows int, input io.Writer) *Screen {
 	cols, rows = max(cols, 1), max(rows, 1)
 	s := &Screen{
 		emu:           vt.NewEmulator(cols, rows),

@@ -1,4 +1,4 @@
-package console
+package screen
 
 import (
 	"bytes"
@@ -14,7 +14,7 @@ import (
 	"github.com/creack/pty"
 )
 
-// go test ./console -run TestRecord -record rewrites testdata/*.typescript
+// go test ./console/screen -run TestRecord -record rewrites testdata/*.typescript
 // from the programs installed on this host (vim, less, procps top). The
 // recordings are committed; ordinary test runs only replay them.
 var record = flag.Bool("record", false, "re-record testdata/*.typescript from real programs")
@@ -41,7 +41,7 @@ func startRecorder(t *testing.T, dir string, args ...string) *recorder {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r := &recorder{t: t, pty: f, cmd: cmd, scr: NewScreen(80, 24, f), eof: make(chan struct{})}
+	r := &recorder{t: t, pty: f, cmd: cmd, scr: New(80, 24, f), eof: make(chan struct{})}
 	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait(); f.Close(); r.scr.Close() })
 	go func() {
 		defer close(r.eof)

@@ -1,4 +1,4 @@
-package console
+package screen
 
 import (
 	"bytes"
@@ -24,7 +24,7 @@ func feed(t testing.TB, s *Screen, name string) {
 }
 
 func newScreen(t *testing.T, cols, rows int) *Screen {
-	s := NewScreen(cols, rows, nil)
+	s := New(cols, rows, nil)
 	t.Cleanup(func() { s.Close() })
 	return s
 }
@@ -188,7 +188,7 @@ func TestScreenTop(t *testing.T) {
 // byte, or a program's cursor-position query blocks Write forever.
 func TestScreenAnswersQueries(t *testing.T) {
 	w, expect := replyPipe(t)
-	s := NewScreen(80, 24, w)
+	s := New(80, 24, w)
 	defer s.Close()
 	done := make(chan struct{})
 	go func() {
@@ -205,7 +205,7 @@ func TestScreenAnswersQueries(t *testing.T) {
 
 func TestScreenKeys(t *testing.T) {
 	w, expect := replyPipe(t)
-	s := NewScreen(80, 24, w)
+	s := New(80, 24, w)
 	defer s.Close()
 	s.SendText("ls\r")
 	expect("ls\r")
@@ -311,7 +311,7 @@ func TestScreenDraw(t *testing.T) {
 }
 
 func TestScreenClosed(t *testing.T) {
-	s := NewScreen(10, 2, nil)
+	s := New(10, 2, nil)
 	s.Close()
 	if _, err := s.Write([]byte("x")); err == nil {
 		t.Fatal("write after Close succeeded")
@@ -332,7 +332,7 @@ func BenchmarkScreenWrite(b *testing.B) {
 		fmt.Fprintf(&stream, "\x1b[32m%6d\x1b[m console line with some ordinary text in it\r\n", i)
 	}
 	data := stream.Bytes()
-	s := NewScreen(80, 24, nil)
+	s := New(80, 24, nil)
 	defer s.Close()
 	b.SetBytes(int64(len(data)))
 	for b.Loop() {
