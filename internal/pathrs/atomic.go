@@ -19,6 +19,19 @@ func WriteFileAtomic(path string, data []byte, mode os.FileMode) error {
 // not nil) with the new content on disk and not yet in place: the store's
 // crash tests stop there.
 func WriteFileAtomicHook(path string, data []byte, mode os.FileMode, beforeRename func()) error {
+	return writeFileAtomic(path, data, mode, beforeRename, true)
+}
+
+// WriteFileAtomicVolatile replaces path as WriteFileAtomic does, for a
+// reader that lives no longer than the running kernel (a zoneadmd after
+// the one that died): nothing is fsynced, since what the file describes
+// (the zone's IPC objects, say) is gone after a crash of the machine
+// anyway, and an fsync costs milliseconds on a busy disk.
+func WriteFileAtomicVolatile(path string, data []byte, mode os.FileMode) error {
+	return writeFileAtomic(path, data, mode, nil, false)
+}
+
+func writeFileAtomic(path string, data []byte, mode os.FileMode, beforeRename func(), durable bool) error {
 	dir, name := filepath.Split(path)
 	if dir == "" {
 		dir = "."
@@ -39,8 +52,10 @@ func WriteFileAtomicHook(path string, data []byte, mode os.FileMode, beforeRenam
 	if _, err := tmp.Write(data); err != nil {
 		return fail(err)
 	}
-	if err := tmp.Sync(); err != nil {
-		return fail(err)
+	if durable {
+		if err := tmp.Sync(); err != nil {
+			return fail(err)
+		}
 	}
 	if err := tmp.Close(); err != nil {
 		return fail(err)
@@ -51,6 +66,9 @@ func WriteFileAtomicHook(path string, data []byte, mode os.FileMode, beforeRenam
 	if err := os.Rename(tmpName, path); err != nil {
 		os.Remove(tmpName)
 		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if !durable {
+		return nil
 	}
 	return SyncDir(dir)
 }

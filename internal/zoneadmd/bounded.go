@@ -44,9 +44,11 @@ const (
 	auditSummaryUIDs  = 8
 
 	// The IPC check answers a burst of ipcPaceBurst calls, then
-	// ipcPaceRate a second (about a tenth of a CPU of zoneadmd's).
-	ipcPaceBurst = 200
-	ipcPaceRate  = 500
+	// ipcPaceRate a second: at the 40-60 us a granted call costs
+	// zoneadmd (DECISIONS.md), at most about a fifth of a CPU per zone,
+	// whatever the zone's own CPU cap.
+	ipcPaceBurst = 1000
+	ipcPaceRate  = 4000
 )
 
 // tokenBucket allows a burst, then one event per every.

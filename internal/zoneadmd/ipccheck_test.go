@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 	"zonetop/internal/platform"
 	"zonetop/internal/ztest"
 	"zonetop/limits"
@@ -284,7 +285,7 @@ func BenchmarkShmget(b *testing.B) {
 				rels = append(rels, strings.TrimSuffix(filepath.Dir(parts[2]), "/"))
 			}
 		}
-		ft.checker.projOf = func(pid int) string { return cgroupProject(pid, rels) }
+		ft.checker.projOf = func(pid int) string { return cgroupProject(ft.checker.procs, pid, rels) }
 		b.ResetTimer()
 		ft.run(func() {
 			for i := 0; i < b.N; i++ {
@@ -346,4 +347,69 @@ func BenchmarkGetpid(b *testing.B) {
 		}()
 		<-done
 	})
+}
+
+// Every object the maker makes is in the journal, as the table shows it,
+// before its caller has the id; the next zoneadmd reads the journal over
+// ipc.json, and a reconcile folds it into ipc.json.
+func TestIPCJournal(t *testing.T) {
+	ft := startFilteredThread(t, nil, nil)
+	state := filepath.Join(t.TempDir(), "ipc.json")
+	var logged []string
+	ft.run(func() {}) // the checker's goroutine is serving
+	ft.checker.loadState(state)
+	ft.checker.logf = func(f string, a ...any) { logged = append(logged, f) }
+	var ids []int
+	ft.run(func() {
+		id, err := unix.SysvShmGet(unix.IPC_PRIVATE, 5000, unix.IPC_CREAT|0o600)
+		ztest.Must(t, err)
+		ids = append(ids, id)
+		s, _, e := unix.Syscall(unix.SYS_SEMGET, 0x7a7a, 3, unix.IPC_CREAT|0o600)
+		if e != 0 {
+			t.Fatal(e)
+		}
+		m, _, e := unix.Syscall(unix.SYS_MSGGET, unix.IPC_PRIVATE, unix.IPC_CREAT|0o600, 0)
+		if e != 0 {
+			t.Fatal(e)
+		}
+		ids = append(ids, int(s), int(m))
+	})
+	defer ft.run(func() {
+		_, _ = unix.SysvShmCtl(ids[0], unix.IPC_RMID, nil)
+		_, _, _ = unix.Syscall6(unix.SYS_SEMCTL, uintptr(ids[1]), 0, unix.IPC_RMID, 0, 0, 0)
+		_, _, _ = unix.Syscall(unix.SYS_MSGCTL, uintptr(ids[2]), unix.IPC_RMID, 0)
+	})
+	b, err := os.ReadFile(journalPath(state))
+	ztest.Must(t, err)
+	if n := strings.Count(string(b), `"project":"P1"`); n != 3 {
+		t.Fatalf("journal has %d objects of P1, want 3:\n%s", n, b)
+	}
+	// What a zoneadmd started now would know.
+	next := newIPCChecker(limits.NewTree().Zone("next"), ft.checker.tables)
+	next.loadState(state)
+	next.journal.Close()
+	// The journal's entries are those the table shows: the reconcile
+	// (on the checker's goroutine) finds each made object as recorded.
+	ft.checker.requestTick(5 * time.Second)
+	for _, l := range logged {
+		if strings.Contains(l, "recorded as") {
+			t.Errorf("a made object's journal entry is not the table's")
+		}
+	}
+	for k := range ft.checker.known {
+		for id, o := range ft.checker.known[k] {
+			if next.saved[id] != "P1" {
+				t.Errorf("%+v (%s) not in the journal as P1: %q", id, o.project, next.saved[id])
+			}
+		}
+	}
+	if len(next.saved) != 3 {
+		t.Errorf("journal read back as %d objects, want 3", len(next.saved))
+	}
+	if b, _ := os.ReadFile(journalPath(state)); len(b) != 0 {
+		t.Errorf("journal not emptied by the reconcile: %s", b)
+	}
+	if b, _ := os.ReadFile(state); strings.Count(string(b), `"project":"P1"`) != 3 {
+		t.Errorf("ipc.json after the reconcile: %s", b)
+	}
 }

@@ -86,7 +86,7 @@ func (d *zoneadmd) startIPCCheck() error {
 		dirs = cg.Dirs
 	}
 	rels := zoneCgroupRels(dirs)
-	ch.projOf = func(pid int) string { return cgroupProject(pid, rels) }
+	ch.projOf = func(pid int) string { return cgroupProject(ch.procs, pid, rels) }
 	ch.projects = zoneProjectsReader(filepath.Join(spec.Zonepath, "root"), log.Printf)
 	ch.loadState(filepath.Join(d.dir, "ipc.json"))
 	// Every granted object is made by zoneadmd: without the maker no
@@ -139,6 +139,7 @@ func (d *zoneadmd) stopIPCCheck(forget bool) {
 	}
 	if forget {
 		_ = os.Remove(filepath.Join(d.dir, "ipc.json"))
+		_ = os.Remove(filepath.Join(d.dir, "ipc.journal"))
 	}
 }
 

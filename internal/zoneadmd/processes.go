@@ -212,3 +212,14 @@ func ZonePasswd(zoneRoot string) map[int]string {
 	}
 	return m
 }
+
+// statusFields are the fields of the "key:" line of a /proc/PID/status
+// text, nil when it has none.
+func statusFields(status, key string) []string {
+	for _, line := range strings.Split(status, "\n") {
+		if v, ok := strings.CutPrefix(line, key+":"); ok {
+			return strings.Fields(v)
+		}
+	}
+	return nil
+}

@@ -1393,7 +1393,7 @@ func (d *zoneadmd) halt(why string) error {
 	}
 	d.stopZoneSock()
 	ph.mark("zsock")
-	for _, f := range []string{"zsched.sock", "zoneid", "spec.json", "state.json", "ipc.json"} {
+	for _, f := range []string{"zsched.sock", "zoneid", "spec.json", "state.json", "ipc.json", "ipc.journal"} {
 		_ = os.Remove(filepath.Join(d.dir, f))
 	}
 	// Only now, with state.json gone: a keeper that sees the connection
