@@ -45,11 +45,24 @@ const (
 
 	// The IPC check answers a burst of ipcPaceBurst calls, then
 	// ipcPaceRate a second: at the 40-60 us a granted call costs
-	// zoneadmd (DECISIONS.md), at most about a fifth of a CPU per zone,
-	// whatever the zone's own CPU cap.
-	ipcPaceBurst = 1000
-	ipcPaceRate  = 4000
+	// zoneadmd (DECISIONS.md), at most about a fifth of a CPU per zone.
+	// A zone with a cpu-cap below one CPU gets that share of the rate
+	// (at least ipcPaceMinRate): zoneadmd spends on a zone's calls in
+	// proportion to what the zone itself may spend.
+	ipcPaceBurst   = 1000
+	ipcPaceRate    = 4000
+	ipcPaceMinRate = 200
 )
+
+// ipcPaceEvery is the pace of a zone's IPC calls for its zone.cpu-cap
+// (percent of one CPU; 0: none).
+func ipcPaceEvery(cpuCapPct uint64) time.Duration {
+	rate := uint64(ipcPaceRate)
+	if cpuCapPct > 0 && cpuCapPct < 100 {
+		rate = max(ipcPaceMinRate, ipcPaceRate*cpuCapPct/100)
+	}
+	return time.Second / time.Duration(rate)
+}
 
 // tokenBucket allows a burst, then one event per every.
 type tokenBucket struct {

@@ -141,3 +141,17 @@ func TestLogWriter(t *testing.T) {
 		}
 	}
 }
+
+// zoneadmd's work on a zone's IPC calls is paced in proportion to the
+// zone's own CPU cap: a zone held to a tenth of a CPU cannot have its
+// supervisor spend more on it than a zone held to a whole one.
+func TestIPCPaceFollowsCPUCap(t *testing.T) {
+	for _, c := range []struct {
+		capPct uint64
+		rate   int
+	}{{0, ipcPaceRate}, {100, ipcPaceRate}, {400, ipcPaceRate}, {50, ipcPaceRate / 2}, {10, ipcPaceRate / 10}, {1, ipcPaceMinRate}} {
+		if got := int(time.Second / ipcPaceEvery(c.capPct)); got != c.rate {
+			t.Errorf("cpu-cap %d%%: %d calls a second, want %d", c.capPct, got, c.rate)
+		}
+	}
+}

@@ -14,6 +14,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 	"unsafe"
 	"zonetop/internal/pathrs"
@@ -122,6 +123,10 @@ type ipcChecker struct {
 	// Past it the zone's callers wait, as on a busy system; nothing is
 	// refused.
 	pace *tokenBucket
+	// paceEvery is the pace the zone's cpu-cap asks for, set by any
+	// goroutine (a live prctl) and taken up by run, which alone uses
+	// pace.
+	paceEvery atomic.Int64
 
 	// A reconcile asked for by another goroutine (a usage query): a
 	// request on tickReq, a byte on wakeW to wake run's poll, and run
@@ -221,7 +226,7 @@ func newIPCChecker(zone *limits.Node, tables [platform.IpcKinds]*os.File) *ipcCh
 		projOf: func(int) string { return "default" }, self: os.Getpid(),
 		procs: newProcFiles(procFilesMax)}
 	c.callLog = newLogLimiter(20, time.Second, func(f string, a ...any) { c.logf(f, a...) })
-	c.pace = newBucket(ipcPaceBurst, time.Second/ipcPaceRate)
+	c.pace = newBucket(ipcPaceBurst, ipcPaceEvery(0))
 	for k := range c.known {
 		c.known[k] = map[ipcID]*ipcObject{}
 		c.made[k] = map[int64]*ipcObject{}
@@ -230,6 +235,12 @@ func newIPCChecker(zone *limits.Node, tables [platform.IpcKinds]*os.File) *ipcCh
 		c.wakeR, c.wakeW, c.tickReq = r, w, make(chan chan struct{}, 16)
 	}
 	return c
+}
+
+// setPace paces the zone's calls for its zone.cpu-cap (percent; 0:
+// none), from any goroutine.
+func (c *ipcChecker) setPace(cpuCapPct uint64) {
+	c.paceEvery.Store(int64(ipcPaceEvery(cpuCapPct)))
 }
 
 func (c *ipcChecker) close() {
@@ -1264,6 +1275,9 @@ func (c *ipcChecker) run(listener *os.File, stop <-chan struct{}, stopFd int) {
 			return
 		}
 		if pfd[0].Revents&unix.POLLIN != 0 {
+			if e := time.Duration(c.paceEvery.Load()); e > 0 {
+				c.pace.every = e
+			}
 			if !c.pace.take(time.Now()) {
 				time.Sleep(c.pace.every)
 				c.pace.take(time.Now())
