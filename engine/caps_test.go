@@ -180,15 +180,28 @@ func TestZoneCapsProjectsForkBomb(t *testing.T) {
 		t.Errorf("zsched %d not in system: %q", st.ZschedPid, b)
 	}
 	// A live change applies at once.
-	_, err = zoneadmd.Call(z.root, z.spec.Name, wire.Request{Op: "set-rctl", Rctl: &api.RctlChange{Level: "project", Project: "small", Name: "project.max-lwps", Values: "(privileged,20,deny)"}}, false)
+	_, err = zoneadmd.Call(z.root, z.spec.Name, setRctlReq(t, api.RctlChange{Level: "project", Project: "small", Name: "project.max-lwps", Values: "(privileged,20,deny)"}), false)
 	ztest.Must(t, err)
 	if got := readNum(t, z.capsDir("pids", "small/pids.max")); got != 20 {
 		t.Errorf("after set-rctl small pids.max = %d, want 20", got)
 	}
-	_, err = zoneadmd.Call(z.root, z.spec.Name, wire.Request{Op: "set-rctl", Rctl: &api.RctlChange{Level: "zone", Name: "zone.max-lwps", Values: "(privileged,70,deny)"}}, false)
+	_, err = zoneadmd.Call(z.root, z.spec.Name, setRctlReq(t, api.RctlChange{Level: "zone", Name: "zone.max-lwps", Values: "(privileged,70,deny)"}), false)
 	ztest.Must(t, err)
 	if got := readNum(t, z.capsDir("pids", "pids.max")); got != 70 {
 		t.Errorf("after set-rctl zone pids.max = %d, want 70", got)
+	}
+	// A value travels parsed: text alone (a client of another habit)
+	// is refused, not parsed a second time, and a typed value past the
+	// catalogue's bounds is refused where it crosses the socket.
+	if _, err := zoneadmd.Call(z.root, z.spec.Name, wire.Request{Op: "set-rctl", Rctl: &api.RctlChange{Level: "zone", Name: "zone.max-lwps", Values: "(privileged,90,deny)"}}, false); err == nil || !strings.Contains(err.Error(), "unparsed") {
+		t.Errorf("set-rctl with text only: %v, want it refused", err)
+	}
+	if _, err := zoneadmd.Call(z.root, z.spec.Name, wire.Request{Op: "set-rctl", Rctl: &api.RctlChange{Level: "zone", Name: "zone.max-lwps", Values: "(privileged,90,deny)"},
+		RctlValues: []rctl.Value{{Privilege: rctl.Privileged, Limit: 1 << 40, Action: rctl.Action{Deny: true}}}}, false); err == nil {
+		t.Errorf("set-rctl of zone.max-lwps 2^40: taken")
+	}
+	if got := readNum(t, z.capsDir("pids", "pids.max")); got != 70 {
+		t.Errorf("after the refused changes zone pids.max = %d, want 70", got)
 	}
 	u := z.usage()
 	if len(u.Projects) < 5 || u.Caps["zone.max-lwps"] != 70 {
@@ -271,8 +284,8 @@ group.staff:10::::project.max-lwps=(privileged,30,deny);project.cpu-cap=(privile
 		t.Errorf("usage lists projects %q, want every project of /etc/project", got)
 	}
 	// A live change to a project without a cgroup is kept for it.
-	_, err := zoneadmd.Call(z.root, z.spec.Name, wire.Request{Op: "set-rctl", Rctl: &api.RctlChange{Level: "project", Project: "group.staff",
-		Name: "project.max-lwps", Values: "(privileged,25,deny)"}}, false)
+	_, err := zoneadmd.Call(z.root, z.spec.Name, setRctlReq(t, api.RctlChange{Level: "project", Project: "group.staff",
+		Name: "project.max-lwps", Values: "(privileged,25,deny)"}), false)
 	ztest.Must(t, err)
 	if ds := z.projectDirs("group.staff"); len(ds) > 0 {
 		t.Errorf("set-rctl made group.staff's cgroup: %v", ds)
@@ -444,4 +457,17 @@ func TestZoneMemoryBombSparesZsched(t *testing.T) {
 		t.Fatalf("zsched (pid %d) died after an unprivileged user's memory bomb", st.ZschedPid)
 	}
 	z.halt()
+}
+
+// setRctlReq is the set-rctl request the engine sends for ch: its values
+// parsed once, beside their text.
+func setRctlReq(t *testing.T, ch api.RctlChange) wire.Request {
+	t.Helper()
+	var vs []rctl.Value
+	if ch.Values != "" {
+		var err error
+		vs, err = rctl.ParseValues(ch.Values)
+		ztest.Must(t, err)
+	}
+	return wire.Request{Op: "set-rctl", Rctl: &ch, RctlValues: vs}
 }

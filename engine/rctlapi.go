@@ -121,7 +121,7 @@ func (e *Engine) setRctl(ctx context.Context, p api.Principal, zone string, ch a
 	}
 	live := zone != "global" && zoneadmd.ZoneadmdRunning(e.Root, zone)
 	if live {
-		if _, err := zoneadmd.Call(e.Root, zone, wire.Request{Op: "set-rctl", Rctl: &ch}, false); err != nil {
+		if _, err := zoneadmd.Call(e.Root, zone, wire.Request{Op: "set-rctl", Rctl: &ch, RctlValues: vs}, false); err != nil {
 			return fmt.Errorf("%s on zone %s: %w", ch.Name, zone, err)
 		}
 	} else if !persist {

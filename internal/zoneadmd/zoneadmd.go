@@ -463,7 +463,7 @@ func (d *zoneadmd) handle(c *wire.Conn) {
 		st := d.status()
 		_ = c.Send(wire.Response{OK: true, Status: &st, IPC: d.ipcUsage()})
 	case "set-rctl":
-		reply(d.setRctl(req.Rctl))
+		reply(d.setRctl(req.Rctl, req.RctlValues))
 	case "reload-projects":
 		reply(d.reloadProjects())
 	case "usage":

@@ -674,8 +674,11 @@ func (d *zoneadmd) adoptLimits() {
 	d.lim = l
 }
 
-// setRctl applies a change at once.
-func (d *zoneadmd) setRctl(ch *api.RctlChange) error {
+// setRctl applies a change at once. vs are ch's values, parsed once by
+// whoever took the text (the engine, the zone socket); they are checked
+// against the catalogue here again, where they cross a socket, but not
+// parsed again.
+func (d *zoneadmd) setRctl(ch *api.RctlChange, vs []rctl.Value) error {
 	d.mu.Lock()
 	l := d.lim
 	spec := d.spec
@@ -690,15 +693,12 @@ func (d *zoneadmd) setRctl(ch *api.RctlChange) error {
 	if err != nil {
 		return err
 	}
-	var vs []rctl.Value
-	if ch.Values != "" {
-		if vs, err = rctl.ParseValues(ch.Values); err != nil {
+	if ch.Values != "" && len(vs) == 0 {
+		return fmt.Errorf("set-rctl %s: the values %q come unparsed", ch.Name, ch.Values)
+	}
+	for _, v := range vs {
+		if err := r.Validate(v); err != nil {
 			return fmt.Errorf("%s: %w", ch.Name, err)
-		}
-		for _, v := range vs {
-			if err := r.Validate(v); err != nil {
-				return fmt.Errorf("%s: %w", ch.Name, err)
-			}
 		}
 	}
 	ipcProject := ""
