@@ -131,17 +131,12 @@ func TestZoneCapsProjectsForkBomb(t *testing.T) {
 	}
 	killGroup(z.capsDir("pids", "big"))
 	// Killed tasks count in pids.current until zsched has reaped them.
-	// zsched's own threads do not count on v1 (they are not the zone's
-	// work); on v2 the pids controller cannot be split off and they count
-	// in the zone, from the system project (docs/DECISIONS.md): the
-	// zone's count is then down to system's.
+	// zsched's own threads never count (they are not the zone's work;
+	// docs/DECISIONS.md): the zone's count goes down to nothing.
 	_, err := os.Stat(z.capsDir("pids", "cgroup.controllers"))
 	unified := err == nil
 	var base uint64
 	waitFor(t, "the zone's tasks reaped", func() bool {
-		if unified {
-			base = readNum(t, z.capsDir("pids", "system/pids.current"))
-		}
 		return readNum(t, z.capsDir("pids", "pids.current")) == base
 	})
 	// A project at 10 holds 10; another project still reaches what the
@@ -171,12 +166,16 @@ func TestZoneCapsProjectsForkBomb(t *testing.T) {
 	}
 	killGroup(z.capsDir("pids", "small"))
 	killGroup(z.capsDir("pids", "other"))
-	// zsched lives in the system project (memory, cpu, freezer) and, on
-	// v1, outside the zone's pids count.
-	if b, _ := os.ReadFile(z.capsDir("pids", "system/cgroup.procs")); !unified && strings.Contains(string(b), strconv.Itoa(st.ZschedPid)) {
+	// zsched: on v1 in the system project (memory, cpu, freezer) and
+	// outside the zone's pids count; on v2 beside the zone's cgroup.
+	if b, _ := os.ReadFile(z.capsDir("pids", "system/cgroup.procs")); strings.Contains(string(b), strconv.Itoa(st.ZschedPid)) {
 		t.Errorf("zsched %d counts in the zone's pids: %q", st.ZschedPid, b)
 	}
-	if b, _ := os.ReadFile(z.capsDir("memory", "system/cgroup.procs")); !strings.Contains(string(b), strconv.Itoa(st.ZschedPid)) {
+	if unified {
+		if b, _ := os.ReadFile("/proc/" + strconv.Itoa(st.ZschedPid) + "/cgroup"); !strings.HasSuffix(strings.TrimSpace(string(b)), "/zonetop/_zsched."+z.spec.Name) {
+			t.Errorf("zsched %d not beside the zone: %q", st.ZschedPid, b)
+		}
+	} else if b, _ := os.ReadFile(z.capsDir("memory", "system/cgroup.procs")); !strings.Contains(string(b), strconv.Itoa(st.ZschedPid)) {
 		t.Errorf("zsched %d not in system: %q", st.ZschedPid, b)
 	}
 	// A live change applies at once.
