@@ -259,7 +259,7 @@ group.staff:10::::project.max-lwps=(privileged,30,deny);project.cpu-cap=(privile
 	if ds := z.projectDirs(lazy...); len(ds) > 0 {
 		t.Errorf("project cgroups made at ready: %v", ds)
 	}
-	// system holds zsched; default (init's) and user.root (root's
+	// system holds zsched (on v1); default (init's) and user.root (root's
 	// zlogin) are made ahead while zsched starts.
 	for _, p := range []string{"system", "default", "user.root"} {
 		if ds := z.projectDirs(p); len(ds) == 0 {
