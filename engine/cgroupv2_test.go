@@ -95,8 +95,8 @@ func unifiedLine(s string) string {
 }
 
 // A zone on a cgroup v2 tree: zsched is cloned into the zone cgroup
-// (CLONE_INTO_CGROUP) with its cgroup namespace rooted there and moves into
-// the system project before the zone cgroup passes controllers on;
+// (CLONE_INTO_CGROUP) with its cgroup namespace rooted there and moves out
+// beside it before the zone cgroup passes controllers on;
 // zoneadmd never leaves its own cgroup; commands run in their project;
 // halt leaves no cgroup. A memory cap where the tree has no memory
 // controller fails ready with the limits backend's explanation and leaves
@@ -152,7 +152,9 @@ func TestZoneCgroupV2(t *testing.T) {
 	st := z.ready()
 	zs, err := os.ReadFile("/proc/" + strconv.Itoa(st.ZschedPid) + "/cgroup")
 	ztest.Must(t, err)
-	if got, want := unifiedLine(string(zs)), "0::"+parent+"/zonetop/"+z.spec.Name+"/system"; got != want {
+	// zsched is the zone's machinery: beside the zone's cgroup, outside
+	// its caps (its threads take nothing of zone.max-lwps).
+	if got, want := unifiedLine(string(zs)), "0::"+parent+"/zonetop/_zsched."+z.spec.Name; got != want {
 		t.Errorf("zsched's cgroup %q, want %q", got, want)
 	}
 	if procs := strings.TrimSpace(readOr(filepath.Join(zoneDir, "cgroup.procs"))); procs != "" {
@@ -162,15 +164,15 @@ func TestZoneCgroupV2(t *testing.T) {
 		t.Errorf("zone cgroup passes on %q, want %s", sc, ctl)
 	}
 	// A namespace of its own, rooted at the zone cgroup: the zone sees
-	// zsched in /system, not the host's path.
+	// zsched outside its tree, not the host's path.
 	var ours, its syscall.Stat_t
 	ztest.Must(t, syscall.Stat("/proc/self/ns/cgroup", &ours))
 	ztest.Must(t, syscall.Stat("/proc/"+strconv.Itoa(st.ZschedPid)+"/ns/cgroup", &its))
 	if ours.Ino == its.Ino {
 		t.Error("zsched shares the host's cgroup namespace")
 	}
-	if got := unifiedLine(z.sh("cat /proc/1/cgroup")); got != "0::/system" {
-		t.Errorf("zsched's cgroup seen in the zone: %q, want 0::/system", got)
+	if got, want := unifiedLine(z.sh("cat /proc/1/cgroup")), "0::/../_zsched."+z.spec.Name; got != want {
+		t.Errorf("zsched's cgroup seen in the zone: %q, want %q", got, want)
 	}
 
 	// No devices controller on v2: the zone's BPF device filter keeps
@@ -232,7 +234,7 @@ func TestZoneCgroupV2(t *testing.T) {
 	t.Logf("zoneadmd's cgroup read %d times, always %q", reads, first)
 	mu.Unlock()
 	z.assertGone(st)
-	for _, d := range []string{zoneDir, filepath.Dir(zoneDir)} {
+	for _, d := range []string{zoneDir, filepath.Join(filepath.Dir(zoneDir), "_zsched."+z.spec.Name), filepath.Dir(zoneDir)} {
 		if _, err := os.Stat(d); !os.IsNotExist(err) {
 			t.Errorf("%s left after halt (%v)", d, err)
 		}

@@ -113,9 +113,15 @@ func (e *Engine) setRctl(ctx context.Context, p api.Principal, zone string, ch a
 			}
 		}
 	}
+	if zone == "global" && ch.Level != "zone" {
+		// The global zone's projects live in the host's /etc/project,
+		// which their cgroups are written from (applyGlobalProjects):
+		// a change is written there, as a zone's own prctl does.
+		persist = true
+	}
 	live := zone != "global" && zoneadmd.ZoneadmdRunning(e.Root, zone)
 	if live {
-		if _, err := zoneadmd.Call(e.Root, zone, wire.Request{Op: "set-rctl", Rctl: &ch}, false); err != nil {
+		if _, err := zoneadmd.Call(e.Root, zone, wire.Request{Op: "set-rctl", Rctl: &ch, RctlValues: vs}, false); err != nil {
 			return fmt.Errorf("%s on zone %s: %w", ch.Name, zone, err)
 		}
 	} else if !persist {
@@ -288,6 +294,11 @@ func (e *Engine) editProjects(p api.Principal, zone string, fn func(*limits.Proj
 	}
 	if _, err := zoneadmd.EditProjectsFile(e.Root, root, zone, fn); err != nil {
 		return err
+	}
+	if zone == "global" {
+		if err := e.applyGlobalProjects(); err != nil {
+			return fmt.Errorf("/etc/project written, but the global zone's projects did not take it: %w", err)
+		}
 	}
 	if zone != "global" && zoneadmd.ZoneadmdRunning(e.Root, zone) {
 		if _, err := zoneadmd.Call(e.Root, zone, wire.Request{Op: "reload-projects"}, false); err != nil {

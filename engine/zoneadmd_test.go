@@ -154,8 +154,8 @@ func TestZoneAdoptAfterZoneadmdKilled(t *testing.T) {
 	if got, ok := taskOf(); !ok || got.ID != task.ID || got.Project != task.Project {
 		t.Errorf("task after adoption: %+v (%v), want task %d of %s", got, ok, task.ID, task.Project)
 	}
-	if _, err := zoneadmd.Call(z.root, z.spec.Name, wire.Request{Op: "set-rctl", Rctl: &api.RctlChange{Level: "task", Task: task.ID,
-		Name: "task.max-lwps", Values: "(privileged,40,deny)"}}, false); err != nil {
+	if _, err := zoneadmd.Call(z.root, z.spec.Name, setRctlReq(t, api.RctlChange{Level: "task", Task: task.ID,
+		Name: "task.max-lwps", Values: "(privileged,40,deny)"}), false); err != nil {
 		t.Errorf("set-rctl on the adopted task %d: %v", task.ID, err)
 	}
 	if _, _, errs := z.run("", "sh", "-c", "true"); errs != "" {

@@ -6,9 +6,11 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/exec"
 	"sort"
 	"strconv"
 	"strings"
+	"syscall"
 	"text/tabwriter"
 	"time"
 	"zonetop/api"
@@ -812,12 +814,43 @@ func runNewtask(g *globals, args []string, stdin io.Reader, stdout, stderr io.Wr
 	if err != nil {
 		return fail(stderr, "newtask", 1, "%v", err)
 	}
+	if last(o, 'z') == "global" {
+		return newtaskGlobal(e, last(o, 'p'), last(o, 'l'), rest, stderr)
+	}
 	req := api.ExecRequest{Argv: rest, Project: last(o, 'p'), User: last(o, 'l'), NewTask: true}
 	code, err := e.ExecInZone(context.Background(), engine.CurrentPrincipal(), last(o, 'z'), req, stdin, stdout, stderr)
 	if err != nil {
 		return fail(stderr, "newtask", 1, "%v", err)
 	}
 	return code
+}
+
+// newtaskGlobal is newtask -z global: this process joins the global
+// zone's project (its cgroup, with the project's limits, below
+// zonetop's cgroup parent), takes the project's rlimits and executes
+// the command, which runs held to the project's limits with whatever it
+// starts.
+func newtaskGlobal(e *engine.Engine, project, user string, argv []string, stderr io.Writer) int {
+	if user != "" {
+		return fail(stderr, "newtask", 2, "-l is for a zone's users; in the global zone run newtask as the user (su USER -c 'newtask ...')")
+	}
+	path, err := exec.LookPath(argv[0])
+	if err != nil {
+		return fail(stderr, "newtask", 1, "%v", err)
+	}
+	rl, err := e.JoinGlobalProject(context.Background(), engine.CurrentPrincipal(), project, os.Getpid())
+	if err != nil {
+		return fail(stderr, "newtask", 1, "%v", err)
+	}
+	clamped, err := limits.ApplyRlimits(0, rl)
+	if err != nil {
+		return fail(stderr, "newtask", 1, "rlimits: %v", err)
+	}
+	for _, c := range clamped {
+		fmt.Fprintf(stderr, "newtask: %s\n", c)
+	}
+	err = syscall.Exec(path, argv, os.Environ())
+	return fail(stderr, "newtask", 126, "%s: %v", argv[0], err)
 }
 
 // ---- zonestat ----

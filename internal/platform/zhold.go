@@ -1,11 +1,14 @@
 package platform
 
 import (
-	"bufio"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"strings"
+	"syscall"
+
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 
@@ -31,7 +34,12 @@ func ZholdMain(args []string) int {
 		return fail("zhold: usage: NAME zhold PATH ARGV...")
 	}
 	path, argv := args[2], args[3:]
-	line, err := bufio.NewReaderSize(sock, 1<<20).ReadBytes('\n')
+	// The runtime has started every thread it starts by itself: zsched
+	// lets zoneadmd move the stub into its project only now (holdReady).
+	if _, err := sock.Write([]byte{holdReady}); err != nil {
+		return 126
+	}
+	line, err := readRaw(3, 1<<20)
 	if err != nil {
 		// zsched killed us or went away: the command must not run
 		// outside its project.
@@ -65,6 +73,11 @@ func ZholdMain(args []string) int {
 	return fail("%s: %v", path, err)
 }
 
+// holdReady is the byte a held stub writes once its Go runtime has
+// started: moved into a project at its lwp cap while still starting, it
+// died for want of the threads a runtime makes at its start.
+const holdReady = 'w'
+
 // holdRelease is what a held stub is sent once it is in its cgroup. The
 // command's environment travels here rather than in the stub's own: the
 // stub is zonetop, and variables a zone user chose (GODEBUG, GOTRACEBACK,
@@ -73,4 +86,35 @@ func ZholdMain(args []string) int {
 type holdRelease struct {
 	Rlimits []limits.RlimitSetting `json:"rlimits"`
 	Env     []string               `json:"env"`
+}
+
+// readRaw reads fd until EOF (zsched shuts its side down after the
+// release), at most max bytes, by raw system calls. zoneadmd moves the
+// stub into its project while it waits here, and where that project or
+// its zone is at its lwp cap the kernel then refuses every new thread.
+// A blocking read through the Go scheduler hands the stub's P to another
+// thread, which the runtime may have to create, and dies with "failed to
+// create new OS thread"; a raw read keeps the P on this thread, so the
+// stub needs no thread beyond those it was born with.
+func readRaw(fd int, max int) ([]byte, error) {
+	buf := make([]byte, 64<<10)
+	var out []byte
+	for {
+		n, _, errno := syscall.RawSyscall(syscall.SYS_READ, uintptr(fd), uintptr(unsafe.Pointer(&buf[0])), uintptr(len(buf)))
+		switch {
+		case errno == syscall.EINTR:
+			continue
+		case errno != 0:
+			return nil, errno
+		case n == 0:
+			if len(out) == 0 {
+				return nil, errors.New("no release")
+			}
+			return out, nil
+		}
+		out = append(out, buf[:n]...)
+		if len(out) > max {
+			return nil, errors.New("release too long")
+		}
+	}
 }

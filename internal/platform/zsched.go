@@ -746,6 +746,11 @@ func (z *zsched) spawnHeld(c *wire.Conn, hold bool, job spawnJob) (int, chan int
 		_ = syscall.Kill(pid, syscall.SIGKILL)
 		return 0, nil, nil, err
 	}
+	_ = mine.SetReadDeadline(time.Now().Add(30 * time.Second))
+	var ready [1]byte
+	if _, err := io.ReadFull(mine, ready[:]); err != nil || ready[0] != holdReady {
+		return fail(fmt.Errorf("hold: the command's stub did not start (%v)", err))
+	}
 	if err := c.Send(wire.Response{OK: true, Held: true, Pid: pid}); err != nil {
 		return fail(err)
 	}

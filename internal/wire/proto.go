@@ -11,6 +11,7 @@ import (
 	"zonetop/api"
 	"zonetop/internal/configs"
 	"zonetop/limits"
+	"zonetop/rctl"
 )
 
 // The control protocol between front ends, zoneadmd and zsched. Each
@@ -44,7 +45,11 @@ type Request struct {
 	Rlimits []limits.RlimitSetting `json:"rlimits,omitempty"`
 	Error   string                 `json:"error,omitempty"`
 	Rctl    *api.RctlChange        `json:"rctl,omitempty"`
-	Console *api.ConsoleOptions    `json:"console,omitempty"`
+	// RctlValues are Rctl's values as the front end parsed them, once;
+	// Rctl.Values is their text, for the audit and the log. A set-rctl
+	// with text and no values is refused rather than parsed again.
+	RctlValues []rctl.Value        `json:"rctlValues,omitempty"`
+	Console    *api.ConsoleOptions `json:"console,omitempty"`
 	// Data is a piece of a delegated zonecfg's standard input; EOF ends
 	// it. Prompt asks the session to prompt (the user is at a terminal).
 	Data   []byte `json:"data,omitempty"`

@@ -409,34 +409,37 @@ type ipcEntry struct {
 	cpid int
 }
 
-// readTable reads the zone's current objects of one kind with as few
-// reads as it can: the kernel lists a table under its lock within one
-// read(2) (up to a page or so), and each further read resumes where the
-// last stopped, so the zone's removals and creations in between make the
-// whole less of one instant. A buffer the table filled is doubled and the
-// table read again from the start.
+// readTable reads the zone's current objects of one kind. The kernel
+// lists a table through a seq_file, under its lock for one read(2) at a
+// time, and one read returns at most a page of rows (33 message queues,
+// whatever the buffer): the table is read until end of file, each read
+// resuming where the last stopped. A short read is not the end: taking it
+// for one made every object past the first page look removed, the totals
+// fell (33 of 100 queues counted) and the zone got past its cap.
 func (c *ipcChecker) readTable(kind platform.IpcKind) ([]ipcEntry, error) {
 	f := c.tables[kind]
 	if cap(c.buf) < 64<<10 {
 		c.buf = make([]byte, 64<<10)
 	}
+	if _, err := f.Seek(0, io.SeekStart); err != nil {
+		return nil, err
+	}
+	c.buf = c.buf[:0]
 	for {
-		c.buf = c.buf[:cap(c.buf)]
-		if _, err := f.Seek(0, io.SeekStart); err != nil {
-			return nil, err
+		if len(c.buf) == cap(c.buf) {
+			if len(c.buf) >= 64<<20 {
+				return nil, fmt.Errorf("/proc/sysvipc/%s: larger than %d bytes", kind, len(c.buf))
+			}
+			c.buf = append(make([]byte, 0, 2*cap(c.buf)), c.buf...)
 		}
-		n, err := f.Read(c.buf)
-		if err != nil && err != io.EOF {
-			return nil, err
-		}
-		if n < len(c.buf) {
-			c.buf = c.buf[:n]
+		n, err := f.Read(c.buf[len(c.buf):cap(c.buf)])
+		c.buf = c.buf[:len(c.buf)+n]
+		if err == io.EOF || (err == nil && n == 0) {
 			break
 		}
-		if len(c.buf) >= 64<<20 {
-			return nil, fmt.Errorf("/proc/sysvipc/%s: larger than %d bytes", kind, len(c.buf))
+		if err != nil {
+			return nil, err
 		}
-		c.buf = make([]byte, 2*len(c.buf))
 	}
 	return parseSysvipc(kind, c.buf)
 }

@@ -133,7 +133,8 @@ func ReadProcess(pid int, zone string, users map[int]string) (api.Process, bool)
 
 // CgroupPlace reads where a process is from its /proc/PID/cgroup text:
 // the zone, project and task (-1: none) of its cgroup path
-// (…/zonetop/ZONE[/PROJECT[/task.N]]); zone "" when it is in no zone.
+// (…/zonetop/ZONE[/PROJECT[/task.N]]); zone "" when it is in no zone,
+// "global" in a global-zone project (…/zonetop/_global/PROJECT).
 // The memory hierarchy decides where there is one, since zsched leaves its
 // zone's pids cgroup but stays in the zone everywhere else.
 func CgroupPlace(cgroup string) (zone, project string, task int) {
@@ -159,6 +160,18 @@ func CgroupPlace(cgroup string) (zone, project string, task int) {
 		zone = ps[i+1]
 		if i+2 < len(ps) {
 			project = ps[i+2]
+		}
+		// zonetop's own directories beside the zones': a v2 zone's
+		// zsched (its system project, as illumos shows it) and the
+		// global zone's projects (engine/globalproj.go).
+		if z, ok := strings.CutPrefix(zone, "_zsched."); ok {
+			if z == "" {
+				return "", "", -1
+			}
+			return z, "system", -1
+		}
+		if zone == "_global" || strings.HasPrefix(zone, "_global.") {
+			zone = "global"
 		}
 		if i+3 < len(ps) {
 			if n, ok := strings.CutPrefix(ps[i+3], "task."); ok {

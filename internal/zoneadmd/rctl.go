@@ -218,3 +218,17 @@ func ReadZoneProjects(zoneRoot string) (limits.Projects, []error, error) {
 	ps, bad := limits.ParseProjects(strings.NewReader(string(b)), "/etc/project")
 	return ps, bad, nil
 }
+
+// ProjectResources are the cgroup caps of project p's own limits, every
+// control reset where p sets none (resourcesOf): the global zone's
+// projects, which no zoneadmd supervises, are written with them by the
+// engine.
+func ProjectResources(p *limits.Project) *limits.Resources {
+	return resourcesOf(rctl.LevelProject, projectRctlValues(p), 0)
+}
+
+// ProjectMember tells whether user (of the tree at root, whose
+// /etc/group gives its groups) may join project p (project(5)).
+func ProjectMember(p *limits.Project, root, user string) bool {
+	return projectMember(p, user, zoneUserGroups(root, user))
+}

@@ -230,12 +230,18 @@ func (d *zoneadmd) release(zc *wire.Conn, g limits.Group, rl []limits.RlimitSett
 	}
 	if !born {
 		d.mu.Lock()
-		zpid := d.st.ZschedPid
+		zpid, lim := d.st.ZschedPid, d.lim
 		d.mu.Unlock()
 		hp := hostPidOf(zpid, resp.Pid)
-		if hp == 0 {
+		// Moving a process in is never refused by a pids cap (the
+		// kernel charges it whatever the limit): the caps are checked
+		// here, as a fork would meet them.
+		err = lim.lwpsFull(g)
+		switch {
+		case err != nil:
+		case hp == 0:
 			err = fmt.Errorf("held command (pid %d in the zone) not found among zsched's children", resp.Pid)
-		} else {
+		default:
 			err = g.AddProc(hp)
 		}
 	}
@@ -252,6 +258,21 @@ func (d *zoneadmd) release(zc *wire.Conn, g limits.Group, rl []limits.RlimitSett
 // directly, which spares a start of the Go runtime.
 func needsHold(g limits.Group, place []*os.File, rl []limits.RlimitSetting) bool {
 	return g != nil && (place == nil || len(rl) > 0)
+}
+
+// placeFor is placeFiles for a command that runs directly; a command
+// held for its rlimits gets none. The held stub is zonetop, a Go
+// program that starts its runtime's threads before it is released:
+// born in its project at a full lwp cap it died of "failed to create new
+// OS thread". Born beside zsched instead (outside the zone's pids count,
+// zschedHomes) and moved by zoneadmd once release has checked the caps
+// (lwpsFull), it takes nothing of the zone's caps until it is the
+// command.
+func (d *zoneadmd) placeFor(g limits.Group, rl []limits.RlimitSetting) []*os.File {
+	if len(rl) > 0 {
+		return nil
+	}
+	return d.placeFiles(g)
 }
 
 // placeFiles opens the cgroup v1 tasks files zsched's forking thread
@@ -317,7 +338,7 @@ func (d *zoneadmd) bootHeld(args []string) (wire.Response, error) {
 		return wire.Response{}, fmt.Errorf("zsched: %w", err)
 	}
 	defer zc.Close()
-	place := d.placeFiles(g)
+	place := d.placeFor(g, rl)
 	hold := needsHold(g, place, rl)
 	err = zc.Send(wire.Request{Op: "boot", Args: args, Hold: hold, Place: len(place)}, place...)
 	wire.CloseAll(place)
@@ -339,7 +360,7 @@ func (d *zoneadmd) bootHeld(args []string) (wire.Response, error) {
 		return resp, fmt.Errorf("zsched: %w", err)
 	}
 	if !resp.OK {
-		return resp, api.FromWire(resp.Error, resp.Code)
+		return resp, l.namedCapError(g, api.FromWire(resp.Error, resp.Code))
 	}
 	for _, w := range resp.Warnings {
 		log.Printf("init: %s", w)

@@ -467,7 +467,7 @@ func (d *zoneadmd) handle(c *wire.Conn) {
 		st := d.status()
 		_ = c.Send(wire.Response{OK: true, Status: &st, IPC: d.ipcUsage()})
 	case "set-rctl":
-		reply(d.setRctl(req.Rctl))
+		reply(d.setRctl(req.Rctl, req.RctlValues))
 	case "reload-projects":
 		reply(d.reloadProjects())
 	case "usage":
@@ -643,9 +643,10 @@ func (d *zoneadmd) ready(spec *configs.PlatformSpec) (err error) {
 		}
 	}
 	ph.mark("system")
-	// zsched lives in the system project, as illumos' zsched does, and
-	// outside the zone's pids count (zschedHomes). On cgroup v1 it is
-	// born there; elsewhere it is born in the zone cgroup and moved.
+	// zsched is the zone's machinery, outside the zone's pids count: on
+	// cgroup v1 in the system project for the other controllers and in
+	// zonetop's own pids cgroup (zschedHomes), born there; on v2 born in
+	// the zone cgroup and moved out beside it (placeZschedV2).
 	system := ""
 	if lim.groups["system"] != nil {
 		system = "system"
@@ -656,10 +657,9 @@ func (d *zoneadmd) ready(spec *configs.PlatformSpec) (err error) {
 		return err
 	}
 	if homes == nil {
-		// cgroup v2: zsched was born in the zone cgroup; it moves on
-		// before the zone's caps and projects are written (see
-		// placeZschedV2).
-		if err := lim.placeZschedV2(p.Pid); err != nil {
+		// cgroup v2: zsched was born in the zone cgroup; it moves out
+		// before the zone's caps and projects are written.
+		if err := lim.placeZschedV2(cg, p.Pid); err != nil {
 			return err
 		}
 	}
@@ -1562,18 +1562,13 @@ func (d *zoneadmd) exec(c *wire.Conn, req *api.ExecRequest, files []*os.File) {
 			return
 		}
 	}
-	zc, err := wire.Dial(d.zschedSock(), 2*time.Second)
-	if err != nil {
-		_ = c.Send(wire.Response{Error: fmt.Sprintf("zsched: %v", err)})
-		return
-	}
-	defer zc.Close()
 	d.mu.Lock()
 	lim := d.lim
 	d.mu.Unlock()
 	var group limits.Group
 	var rl []limits.RlimitSetting
 	task := 0
+	var err error
 	if lim != nil {
 		if group, task, rl, err = lim.placement(req); err != nil {
 			_ = c.Send(wire.Response{Error: err.Error(), Code: api.CodeOf(err)})
@@ -1583,30 +1578,22 @@ func (d *zoneadmd) exec(c *wire.Conn, req *api.ExecRequest, files []*os.File) {
 			defer lim.endTask(task)
 		}
 	}
-	place := d.placeFiles(group)
-	hold := needsHold(group, place, rl)
-	err = zc.Send(wire.Request{Op: "spawn", Exec: req, Hold: hold, Place: len(place)}, append(files, place...)...)
-	wire.CloseAll(place)
+	zc, resp, got, placed, err := d.spawnCommand(req, files, group, rl, false)
+	if err == nil && placed && !resp.OK && strings.Contains(resp.Error, unix.EAGAIN.Error()) {
+		// zsched's forking thread counts as a task of the project while
+		// it forks there (cgroup v1), so a placed fork needs two free
+		// tasks: with one left, the command starts held instead.
+		zc.Close()
+		wire.CloseAll(got)
+		zc, resp, got, _, err = d.spawnCommand(req, files, group, rl, true)
+	}
+	wire.CloseAll(files)
 	if err != nil {
 		_ = c.Send(wire.Response{Error: err.Error(), Code: api.CodeOf(err)})
 		return
 	}
-	wire.CloseAll(files)
-	files = nil
-	if hold {
-		if err := d.release(zc, group, rl, place != nil); err != nil {
-			_ = c.Send(wire.Response{Error: err.Error(), Code: api.CodeOf(err)})
-			return
-		}
-	}
-	for i := 0; i < 2; i++ {
-		var resp wire.Response
-		got, err := zc.Recv(&resp)
-		if err != nil {
-			wire.CloseAll(got)
-			_ = c.Send(wire.Response{Error: fmt.Sprintf("zsched: %v", err)})
-			return
-		}
+	defer zc.Close()
+	for i := 0; ; i++ {
 		// The one descriptor that goes back is a terminal session's pty
 		// master, with the answer that it started.
 		want := 0
@@ -1617,12 +1604,58 @@ func (d *zoneadmd) exec(c *wire.Conn, req *api.ExecRequest, files []*os.File) {
 			_ = c.Send(wire.Response{Error: err.Error(), Code: api.CodeOf(err)})
 			return
 		}
+		if i == 0 && !resp.OK {
+			if named := lim.namedCapError(group, errors.New(resp.Error)); named.Error() != resp.Error {
+				resp.Error, resp.Code = named.Error(), api.CodeOf(named)
+			}
+		}
 		err = c.Send(resp, got...)
 		wire.CloseAll(got)
-		if err != nil || !resp.OK || resp.Exit != nil {
+		if err != nil || !resp.OK || resp.Exit != nil || i == 1 {
+			return
+		}
+		resp = wire.Response{}
+		if got, err = zc.Recv(&resp); err != nil {
+			wire.CloseAll(got)
+			_ = c.Send(wire.Response{Error: fmt.Sprintf("zsched: %v", err)})
 			return
 		}
 	}
+}
+
+// spawnCommand asks zsched to start a command for group and returns
+// zsched's first answer (started, or why not) on the connection that
+// will bring its end. The command is born in group when it can be
+// (placeFor) unless hold, held and moved otherwise. placed tells that it
+// was to be born in group. files, the command's stdio, stay the
+// caller's.
+func (d *zoneadmd) spawnCommand(req *api.ExecRequest, files []*os.File, group limits.Group, rl []limits.RlimitSetting, hold bool) (zc *wire.Conn, resp wire.Response, got []*os.File, placed bool, err error) {
+	zc, err = wire.Dial(d.zschedSock(), 2*time.Second)
+	if err != nil {
+		return nil, resp, nil, false, fmt.Errorf("zsched: %w", err)
+	}
+	var place []*os.File
+	if !hold {
+		place = d.placeFor(group, rl)
+	}
+	hold = needsHold(group, place, rl)
+	err = zc.Send(wire.Request{Op: "spawn", Exec: req, Hold: hold, Place: len(place)}, append(append([]*os.File(nil), files...), place...)...)
+	wire.CloseAll(place)
+	if err == nil && hold {
+		err = d.release(zc, group, rl, place != nil)
+	}
+	if err == nil {
+		got, err = zc.Recv(&resp)
+		if err != nil {
+			wire.CloseAll(got)
+			got, err = nil, fmt.Errorf("zsched: %w", err)
+		}
+	}
+	if err != nil {
+		zc.Close()
+		return nil, resp, nil, false, err
+	}
+	return zc, resp, got, place != nil, nil
 }
 
 // allocZoneID takes the lowest zone ID no other zone under this root

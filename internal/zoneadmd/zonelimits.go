@@ -18,6 +18,7 @@ import (
 	"zonetop/internal/configs"
 	"zonetop/internal/pathrs"
 	"zonetop/limits"
+	"zonetop/limits/cgroups"
 	"zonetop/rctl"
 
 	"golang.org/x/sys/unix"
@@ -588,18 +589,13 @@ func (d *zoneadmd) openLimits(spec *configs.PlatformSpec) (*zoneLimits, *limits.
 	return l, &parent, nil
 }
 
-// placeZschedV2 moves zsched, born in the zone cgroup (cgroup v2), into
-// the system project and only then lets the zone cgroup pass controllers
-// on to its projects: v2 refuses controllers for the children of a cgroup
-// with a process in it. zsched's threads count against zone.max-lwps on
-// v2, where the pids controller cannot be split off (zschedHomes).
-func (l *zoneLimits) placeZschedV2(pid int) error {
-	g := l.groups["system"]
-	if g == nil {
-		return errors.New("zsched: no cgroup for project system")
-	}
-	if err := g.AddProc(pid); err != nil {
-		return fmt.Errorf("zsched into project system: %w", err)
+// placeZschedV2 moves zsched, born in the zone cgroup (cgroup v2), out
+// to its machinery cgroup beside the zone's (cgroups.PlaceZschedV2) and
+// only then lets the zone cgroup pass controllers on to its projects: v2
+// refuses controllers for the children of a cgroup with a process in it.
+func (l *zoneLimits) placeZschedV2(cg *cgroups.ZoneCgroups, pid int) error {
+	if err := cg.PlaceZschedV2(pid); err != nil {
+		return fmt.Errorf("zsched out of the zone's caps: %w", err)
 	}
 	if err := l.zone.Delegate(); err != nil {
 		return fmt.Errorf("zone %s: %w", l.name, err)
@@ -676,8 +672,11 @@ func (d *zoneadmd) adoptLimits() {
 	d.lim = l
 }
 
-// setRctl applies a change at once.
-func (d *zoneadmd) setRctl(ch *api.RctlChange) error {
+// setRctl applies a change at once. vs are ch's values, parsed once by
+// whoever took the text (the engine, the zone socket); they are checked
+// against the catalogue here again, where they cross a socket, but not
+// parsed again.
+func (d *zoneadmd) setRctl(ch *api.RctlChange, vs []rctl.Value) error {
 	d.mu.Lock()
 	l := d.lim
 	spec := d.spec
@@ -692,15 +691,12 @@ func (d *zoneadmd) setRctl(ch *api.RctlChange) error {
 	if err != nil {
 		return err
 	}
-	var vs []rctl.Value
-	if ch.Values != "" {
-		if vs, err = rctl.ParseValues(ch.Values); err != nil {
+	if ch.Values != "" && len(vs) == 0 {
+		return fmt.Errorf("set-rctl %s: the values %q come unparsed", ch.Name, ch.Values)
+	}
+	for _, v := range vs {
+		if err := r.Validate(v); err != nil {
 			return fmt.Errorf("%s: %w", ch.Name, err)
-		}
-		for _, v := range vs {
-			if err := r.Validate(v); err != nil {
-				return fmt.Errorf("%s: %w", ch.Name, err)
-			}
 		}
 	}
 	ipcProject := ""
@@ -772,6 +768,9 @@ func (d *zoneadmd) setRctl(ch *api.RctlChange) error {
 			ipc.setLive("", ch.Name, vs)
 		}
 		d.mu.Lock()
+		if ch.Name == "zone.cpu-cap" && d.ipc != nil {
+			d.ipc.checker.setPace(l.zoneCap())
+		}
 		d.spec.Rctls = map[string]uint64{}
 		for k, v := range l.rctls {
 			d.spec.Rctls[k] = v
@@ -953,4 +952,88 @@ func (d *zoneadmd) applyIPC(rc map[string]uint64) error {
 		done <- werr
 	}()
 	return <-done
+}
+
+// lwpsFull names the lwp cap that leaves no room for one more process in
+// g: its task's, its project's or the zone's, the lowest level first, as
+// the kernel would refuse the fork. nil when every level has room (or g
+// is not one of this zone's groups). It is how a refusal of a login or
+// a held command names its cap instead of the kernel's bare EAGAIN or a
+// Go runtime's "failed to create new OS thread".
+func (l *zoneLimits) lwpsFull(g limits.Group) error {
+	if l == nil || g == nil {
+		return nil
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	rel, ok := strings.CutPrefix(g.Path(), l.name+"/")
+	if !ok {
+		return nil
+	}
+	project, _, _ := strings.Cut(rel, "/")
+	type level struct {
+		kind, who string
+		g         limits.Group
+		rc        map[string]uint64
+		names     []string
+	}
+	var levels []level
+	for id, t := range l.tasks {
+		if t.g.Path() == g.Path() {
+			levels = append(levels, level{"task", strconv.Itoa(id), t.g, t.rctls, []string{"task.max-lwps", "task.max-processes"}})
+		}
+	}
+	if p, ok := l.projects.Lookup(project); ok && l.groups[project] != nil {
+		levels = append(levels, level{"project", project, l.groups[project], projectRctlValues(p), []string{"project.max-lwps", "project.max-processes"}})
+	}
+	levels = append(levels, level{"zone", l.name, l.zone, l.rctls, []string{"zone.max-lwps", "zone.max-processes"}})
+	for _, lv := range levels {
+		name, limit, ok := lowestOf(lv.rc, lv.names...)
+		if !ok {
+			continue
+		}
+		c, err := lv.g.Counters()
+		if err != nil || c.Pids < limit {
+			continue
+		}
+		return fmt.Errorf("%s (%d) reached: %s %s has %d tasks: %w", name, limit, lv.kind, lv.who, c.Pids, api.ErrBusy)
+	}
+	return nil
+}
+
+// lowestOf is limitOf with the name of the control that gives the value.
+func lowestOf(rc map[string]uint64, names ...string) (string, uint64, bool) {
+	best, bestName, found := uint64(0), "", false
+	for _, n := range names {
+		if v, ok := rc[n]; ok && (!found || v < best) {
+			best, bestName, found = v, n, true
+		}
+	}
+	return bestName, best, found
+}
+
+// namedCapError gives a failed start of a command for g the cap that
+// stopped it, when one is full: the kernel's EAGAIN from the fork, or a
+// held stub that died starting its threads, say nothing of which cap
+// and whose.
+func (l *zoneLimits) namedCapError(g limits.Group, err error) error {
+	if err == nil || !capLike(err.Error()) {
+		return err
+	}
+	if full := l.lwpsFull(g); full != nil {
+		return fmt.Errorf("%w (%v)", full, err)
+	}
+	return err
+}
+
+// capLike tells the failures a full lwp cap gives a command's start:
+// fork's EAGAIN, and a held stub that died before its word (its Go
+// runtime could not start a thread).
+func capLike(msg string) bool {
+	for _, s := range []string{unix.EAGAIN.Error(), "stub ended without a word", "failed to create new OS thread"} {
+		if strings.Contains(msg, s) {
+			return true
+		}
+	}
+	return false
 }

@@ -686,8 +686,16 @@ func (d *zoneadmd) startZoneSock() error {
 			return SignalProcess(d.name, zsched(), req, true)
 		},
 		newTask: d.newTask,
-		setTaskRctl: func(task int, rctl, values string) error {
-			return d.setRctl(&api.RctlChange{Level: "task", Task: task, Name: rctl, Values: values})
+		setTaskRctl: func(task int, name, values string) error {
+			// The zone's text is parsed here, its one way in.
+			var vs []rctl.Value
+			if values != "" {
+				var err error
+				if vs, err = rctl.ParseValues(values); err != nil {
+					return fmt.Errorf("%s: %w", name, err)
+				}
+			}
+			return d.setRctl(&api.RctlChange{Level: "task", Task: task, Name: name, Values: values}, vs)
 		},
 		audit: d.auditLim.record,
 		HostPaths: func() (zoneRoots, hidden []string) {

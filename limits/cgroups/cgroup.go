@@ -251,6 +251,57 @@ func (cg *ZoneCgroups) UnifiedDir() string {
 	return ""
 }
 
+// machineryPrefix begins the name of the cgroup zsched lives in on a
+// unified (v2) host, beside its zone's: no zone name begins with "_", so
+// it never clashes with another zone's cgroup.
+const machineryPrefix = "_zsched."
+
+// MachineryDir is where zsched lives on a unified (v2) host: beside the
+// zone's cgroup, outside every cap of the zone. v2 keeps a process in one
+// cgroup for every controller, so zsched cannot leave the zone's pids
+// count alone as it does on v1; it leaves the zone's cgroup altogether.
+// Derived from the zone's directory, so an adopting zoneadmd finds it.
+func (cg *ZoneCgroups) MachineryDir() string {
+	d := cg.UnifiedDir()
+	if d == "" {
+		return ""
+	}
+	return filepath.Join(filepath.Dir(d), machineryPrefix+filepath.Base(d))
+}
+
+// PlaceZschedV2 moves zsched, born in the zone's cgroup (so that its
+// cgroup namespace is rooted there), into MachineryDir: its Go runtime's
+// threads then take nothing of zone.max-lwps, and the zone's cgroup is
+// left without processes, free to pass controllers on to its projects.
+// The zone's processes are born held beside zsched and moved into their
+// project by zoneadmd before they run.
+func (cg *ZoneCgroups) PlaceZschedV2(pid int) error {
+	m := cg.MachineryDir()
+	if m == "" {
+		return errors.New("cgroups: no unified cgroup for the zone")
+	}
+	if err := os.Mkdir(m, 0o755); err != nil && !errors.Is(err, os.ErrExist) {
+		return fmt.Errorf("cgroup %s: %w", m, err)
+	}
+	if err := os.WriteFile(filepath.Join(m, "cgroup.procs"), []byte(strconv.Itoa(pid)), 0o644); err != nil {
+		return fmt.Errorf("cgroup %s: zsched (pid %d): %w", m, pid, err)
+	}
+	return nil
+}
+
+// machinery lists MachineryDir when it exists (a v2 zone's), for the
+// kill and removal paths.
+func (cg *ZoneCgroups) machinery() []string {
+	m := cg.MachineryDir()
+	if m == "" {
+		return nil
+	}
+	if _, err := os.Stat(filepath.Join(m, "cgroup.procs")); err != nil {
+		return nil
+	}
+	return []string{m}
+}
+
 // zschedHomes are the cgroups zsched belongs in, one per hierarchy of
 // cg: zonetop's own cgroup in pids, the zone's project named system where
 // it has one, the zone cgroup otherwise. nil when a thread cannot be
@@ -265,7 +316,7 @@ func (cg *ZoneCgroups) UnifiedDir() string {
 // in every other hierarchy (memory, cpu, freezer), and every process it
 // starts is moved into its project before it runs, so nothing of the
 // zone's work escapes the count. On a unified (v2) host the controllers
-// cannot be split and zsched keeps counting.
+// cannot be split: zsched leaves the zone's cgroup for MachineryDir.
 func (cg *ZoneCgroups) ZschedHomes(system string) []string {
 	homes := make([]string, len(cg.Dirs))
 	for i, d := range cg.Dirs {
@@ -362,7 +413,7 @@ func WalkCgroups(dir string) []string {
 // pids lists every process in the zone's cgroups and their descendants.
 func (cg *ZoneCgroups) Pids() []int {
 	set := map[int]bool{}
-	for _, d := range cg.Dirs {
+	for _, d := range append(cg.Dirs[:len(cg.Dirs):len(cg.Dirs)], cg.machinery()...) {
 		for _, sub := range WalkCgroups(d) {
 			b, err := os.ReadFile(filepath.Join(sub, "cgroup.procs"))
 			if err != nil {
@@ -589,6 +640,11 @@ func (cg *ZoneCgroups) Remove() error {
 // cgroups is touched but the shared zonetop directory.
 func (cg *ZoneCgroups) RemoveAs(subs []string) error {
 	var errs []error
+	for _, m := range cg.machinery() {
+		if err := syscall.Rmdir(m); err != nil && !errors.Is(err, syscall.ENOENT) {
+			errs = append(errs, fmt.Errorf("cgroup %s: %w", m, err))
+		}
+	}
 	for _, d := range cg.Dirs {
 		for _, s := range subs {
 			_ = syscall.Rmdir(filepath.Join(d, s))

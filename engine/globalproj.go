@@ -1,0 +1,150 @@
+package engine
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"strings"
+	"zonetop/api"
+	"zonetop/internal/zoneadmd"
+	"zonetop/limits"
+	"zonetop/rctl"
+)
+
+// The global zone's projects are the host's /etc/project (under the root
+// prefix). No zoneadmd supervises the global zone, so the engine gives a
+// project's limits to the host processes placed in it (newtask -z
+// global): a cgroup _global/PROJECT below zonetop's cgroup parent (the
+// zonetop child of the engine's own cgroup, or --cgroup-parent's), never
+// the host's root cgroups. No zone name begins with "_", so the
+// directory never meets a zone's cgroup; a root prefix other than / is
+// another host's global zone and gets _global.HASH of its own.
+
+// globalGroupDir is the global zone's directory below zonetop's parent.
+func (e *Engine) globalGroupDir() string {
+	root := filepath.Clean(e.Root)
+	if root == "/" || root == "." {
+		return "_global"
+	}
+	h := sha256.Sum256([]byte(root))
+	return "_global." + hex.EncodeToString(h[:4])
+}
+
+func (e *Engine) globalBackend() (limits.Backend, error) {
+	var parent limits.Parent
+	var err error
+	if e.CgroupParent != "" {
+		parent, err = limits.ParentFromFlag(e.CgroupParent)
+	} else {
+		parent, err = limits.DetectParent()
+	}
+	if err != nil {
+		return nil, err
+	}
+	return limits.NewBackend(parent)
+}
+
+// JoinGlobalProject puts the host process pid into project of the global
+// zone (the caller's own project, user.NAME or default, when project is
+// ""), in its cgroup made or brought up to date with the project's
+// limits, and returns the process.* rlimits the caller is to take before
+// it runs the command, as illumos' newtask joins a task and executes.
+// A user other than root must be a member of the project.
+func (e *Engine) JoinGlobalProject(ctx context.Context, p api.Principal, project string, pid int) ([]limits.RlimitSetting, error) {
+	if p.Zone != "global" {
+		return nil, fmt.Errorf("%w: the global zone's projects are the host's", api.ErrPermission)
+	}
+	ps, _, err := zoneadmd.ReadZoneProjects(e.Root)
+	if err != nil {
+		return nil, fmt.Errorf("global zone: /etc/project: %w", err)
+	}
+	if project == "" {
+		project = "default"
+		if _, ok := ps.Lookup("user." + p.User); ok && p.User != "" {
+			project = "user." + p.User
+		}
+	}
+	proj, ok := ps.Lookup(project)
+	if !ok {
+		return nil, fmt.Errorf("%w: project %q is not in the global zone's /etc/project", api.ErrNotFound, project)
+	}
+	if p.UID != 0 && !zoneadmd.ProjectMember(proj, e.Root, p.User) {
+		return nil, fmt.Errorf("%w: user %s is not a member of project %s", api.ErrPermission, p.User, project)
+	}
+	rc, err := proj.Rctls()
+	if err != nil {
+		return nil, fmt.Errorf("project %s: %w", project, err)
+	}
+	procRc := map[string][]rctl.Value{}
+	for name, vs := range rc {
+		if strings.HasPrefix(name, "process.") {
+			procRc[name] = vs
+		}
+	}
+	rl, err := limits.Rlimits(procRc)
+	if err != nil {
+		return nil, fmt.Errorf("project %s: %w", project, err)
+	}
+	back, err := e.globalBackend()
+	if err != nil {
+		return nil, err
+	}
+	e.sweepGlobalProjects(back, ps, project)
+	g, err := back.Create(e.globalGroupDir()+"/"+project, zoneadmd.ProjectResources(proj))
+	if err != nil {
+		return nil, fmt.Errorf("global zone: project %s: %w", project, err)
+	}
+	if err := g.AddProc(pid); err != nil {
+		return nil, fmt.Errorf("global zone: project %s: %w", project, err)
+	}
+	return rl, nil
+}
+
+// applyGlobalProjects writes the host's project limits to the cgroups of
+// the global zone's projects that hold processes, so that projmod and
+// prctl hold them at once, and removes the cgroups of projects that
+// hold none (or that are gone from /etc/project).
+func (e *Engine) applyGlobalProjects() error {
+	ps, _, err := zoneadmd.ReadZoneProjects(e.Root)
+	if err != nil {
+		return fmt.Errorf("global zone: /etc/project: %w", err)
+	}
+	back, err := e.globalBackend()
+	if err != nil {
+		return err
+	}
+	e.sweepGlobalProjects(back, ps, "")
+	var errs []error
+	for i := range ps {
+		g, err := back.Load(e.globalGroupDir() + "/" + ps[i].Name)
+		if err != nil {
+			continue // never joined, or swept
+		}
+		if err := g.Apply(zoneadmd.ProjectResources(&ps[i])); err != nil {
+			errs = append(errs, fmt.Errorf("global zone: project %s: %w", ps[i].Name, err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// sweepGlobalProjects removes the global zone's project cgroups that hold
+// no process, but keep's (about to be joined). A project removed from
+// /etc/project keeps its cgroup while processes are in it: they stay held
+// by the limits they had.
+func (e *Engine) sweepGlobalProjects(back limits.Backend, ps limits.Projects, keep string) {
+	for i := range ps {
+		if ps[i].Name == keep {
+			continue
+		}
+		g, err := back.Load(e.globalGroupDir() + "/" + ps[i].Name)
+		if err != nil {
+			continue
+		}
+		if procs, err := g.Procs(true); err == nil && len(procs) == 0 {
+			_ = g.Delete()
+		}
+	}
+}
