@@ -14,7 +14,12 @@ import (
 // zones prctl first on its PATH, runs, and is removed without a trace.
 func TestDebianPackage(t *testing.T) {
 	ztest.RequireRoot(t, "installing a package into a scratch dpkg root")
-	for _, tool := range []string{"dpkg-deb", "dpkg", "make"} {
+	// As TestMakeInstall: the v2 ring's guest runs prebuilt tests and
+	// has no build tools; packaging is proven on the build host.
+	if _, err := exec.LookPath("make"); err != nil {
+		t.Skip("no make: packaging is tested where zonetop is built")
+	}
+	for _, tool := range []string{"dpkg-deb", "dpkg"} {
 		if _, err := exec.LookPath(tool); err != nil {
 			ztest.Unavailable(t, tool+" missing")
 		}
