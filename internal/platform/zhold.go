@@ -63,6 +63,10 @@ func ZholdMain(args []string) int {
 				os.Setenv(k, v)
 			}
 		}
+		// zinit's environment comes with OneProcEnv for a zinit exec'd
+		// anew; this one runs in the stub's runtime, so the variable
+		// would reach nothing but the inittab processes.
+		DropRuntimeEnv()
 		fmt.Fprintln(sock, "ok")
 		sock.Close()
 		SetComm("zinit")
