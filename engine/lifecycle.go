@@ -308,7 +308,13 @@ func (e *Engine) ReadyZone(ctx context.Context, p api.Principal, name string) (_
 	if err != nil {
 		return api.ZoneStatus{}, fmt.Errorf("ready %s: %w", name, err)
 	}
-	live := e.liveState(name, ent)
+	return e.readyLoaded(name, cfg, e.liveState(name, ent), au)
+}
+
+// readyLoaded is ready for a zone whose configuration and live state
+// the caller has just read (boot reads both, and reading them again cost
+// each boot a second parse of the zone's XML and of its state.json).
+func (e *Engine) readyLoaded(name string, cfg *zones.Config, live zones.State, au *opAudit) (api.ZoneStatus, error) {
 	au.sawState(live)
 	if err := zones.CheckOp(name, live, "ready"); err != nil {
 		return api.ZoneStatus{}, err
@@ -344,9 +350,9 @@ func (e *Engine) BootZone(ctx context.Context, p api.Principal, name string, arg
 	if err := e.authorize(p, name, api.ActBoot); err != nil {
 		return api.ZoneStatus{}, err
 	}
-	// The configuration is read even when ready, which reads it again,
-	// does not follow: a damaged file is named whatever the state.
-	_, ent, err := e.load(name)
+	// The configuration is read even when ready does not follow: a
+	// damaged file is named whatever the state.
+	cfg, ent, err := e.load(name)
 	if err != nil {
 		return api.ZoneStatus{}, fmt.Errorf("boot %s: %w", name, err)
 	}
@@ -356,8 +362,18 @@ func (e *Engine) BootZone(ctx context.Context, p api.Principal, name string, arg
 		return api.ZoneStatus{}, err
 	}
 	if state == zones.StateInstalled {
-		if _, err := e.ReadyZone(ctx, p, name); err != nil {
+		// Authorized for boot is authorized for the ready it implies
+		// (ActReady is granted with ActBoot, authz.go): ready on what
+		// was read above, under its own audit record as before.
+		if err := e.authorize(p, name, api.ActReady); err != nil {
 			return api.ZoneStatus{}, fmt.Errorf("boot %s: %w", name, err)
+		}
+		rau := e.auditLater(p, name, "ready")
+		_, rerr := e.readyLoaded(name, cfg, state, rau)
+		rau.done(&rerr)
+		e.note(p, name, "ready", rerr)
+		if rerr != nil {
+			return api.ZoneStatus{}, fmt.Errorf("boot %s: %w", name, rerr)
 		}
 	}
 	testhook.TestPause(e.Root, "boot-begin")

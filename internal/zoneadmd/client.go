@@ -55,7 +55,13 @@ func RuntimeState(rootPrefix, name string) (zones.State, bool) {
 	var st struct {
 		State string `json:"state"`
 	}
-	if json.Unmarshal(b, &st) != nil || st.State == "" {
+	if err := json.Unmarshal(b, &st); err != nil && !ZoneadmdRunning(rootPrefix, name) {
+		// Left unreadable by a crash of the machine (the file is written
+		// unsynced, see writeRunFile): no platform; the next zoneadmd
+		// drops it.
+		return "", false
+	}
+	if st.State == "" {
 		// Being written for the first time (ready under way): up, in
 		// no settled state yet.
 		return zones.StateShuttingDown, true

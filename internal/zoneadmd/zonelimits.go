@@ -16,7 +16,6 @@ import (
 	"time"
 	"zonetop/api"
 	"zonetop/internal/configs"
-	"zonetop/internal/pathrs"
 	"zonetop/limits"
 	"zonetop/limits/cgroups"
 	"zonetop/rctl"
@@ -629,8 +628,11 @@ func (d *zoneadmd) reportProjects(warn []string) {
 	warn = boundWarnings(warn)
 	h := warningsHash(warn)
 	d.mu.Lock()
-	d.st.Warnings = warn
-	_ = d.saveLocked()
+	if !slices.Equal(d.st.Warnings, warn) {
+		// Unchanged (none, at nearly every ready), the record stands.
+		d.st.Warnings = warn
+		_ = d.saveLocked()
+	}
 	same := h == d.reported
 	d.reported = h
 	d.mu.Unlock()
@@ -788,7 +790,7 @@ func (d *zoneadmd) setRctl(ch *api.RctlChange, vs []rctl.Value) error {
 			}
 		}
 		if b, err := jsonIndent(d.spec); err == nil {
-			_ = pathrs.WriteFileAtomic(filepath.Join(d.dir, "spec.json"), b, 0o600)
+			_ = writeRunFile(filepath.Join(d.dir, "spec.json"), b)
 		}
 		d.mu.Unlock()
 		return nil
