@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"zonetop/api"
+	"zonetop/rctl"
 	"zonetop/zones"
 )
 
@@ -89,7 +90,7 @@ func newZoneConfig(z api.NewZone) (*zones.Config, map[string]string) {
 		if err != nil {
 			own[api.FieldMaxLWPs] = fmt.Sprintf("max-lwps %q is not a whole number", s)
 		} else {
-			cfg.Rctls = append(cfg.Rctls, zones.Rctl{Name: "zone.max-lwps",
+			cfg.Rctls = append(cfg.Rctls, zones.Rctl{Name: rctl.ZoneMaxLwps,
 				Values: []zones.RctlValue{{Priv: "privileged", Limit: n, Action: "deny"}}})
 		}
 	}

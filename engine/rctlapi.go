@@ -159,11 +159,11 @@ func setCfgRctl(cfg *zones.Config, name string, vs []rctl.Value) {
 	if m := cfg.CappedMemory; m != nil {
 		var f *uint64
 		switch name {
-		case "zone.max-physical-memory":
+		case rctl.ZoneMaxPhysicalMemory:
 			f = &m.Physical
-		case "zone.max-swap":
+		case rctl.ZoneMaxSwap:
 			f = &m.Swap
-		case "zone.max-locked-memory":
+		case rctl.ZoneMaxLockedMemory:
 			f = &m.Locked
 		}
 		if f != nil {
@@ -175,7 +175,7 @@ func setCfgRctl(cfg *zones.Config, name string, vs []rctl.Value) {
 			return
 		}
 	}
-	if name == "zone.cpu-cap" && cfg.CappedCPU != nil {
+	if name == rctl.ZoneCPUCap && cfg.CappedCPU != nil {
 		if ok {
 			cfg.CappedCPU.NCPUs = math.Round(float64(lim)) / 100
 		} else {
@@ -364,7 +364,7 @@ func (e *Engine) ZoneRctls(ctx context.Context, p api.Principal, zone string) (m
 func CapValues(caps map[string]uint64) map[string][]rctl.Value {
 	live := map[string][]rctl.Value{}
 	for name, v := range caps {
-		live[name] = []rctl.Value{{Privilege: rctl.Privileged, Limit: v, Action: rctl.Action{Deny: name != "zone.cpu-shares"}}}
+		live[name] = []rctl.Value{{Privilege: rctl.Privileged, Limit: v, Action: rctl.Action{Deny: name != rctl.ZoneCPUShares}}}
 	}
 	return live
 }

@@ -9,6 +9,7 @@ import (
 	"zonetop/internal/configs"
 	"zonetop/internal/platform"
 	"zonetop/internal/zoneadmd"
+	"zonetop/rctl"
 	"zonetop/zones"
 )
 
@@ -100,7 +101,7 @@ func (e *Engine) spec(cfg *zones.Config, allocate bool) (configs.PlatformSpec, e
 	}
 	s.Caps = caps
 	s.NestedUserns = limitprivUserns(cfg.Limitpriv)
-	for _, name := range []string{"zone.max-shm-memory", "zone.max-shm-ids", "zone.max-sem-ids", "zone.max-msg-ids"} {
+	for _, name := range []string{rctl.ZoneMaxShmMemory, rctl.ZoneMaxShmIDs, rctl.ZoneMaxSemIDs, rctl.ZoneMaxMsgIDs} {
 		if v, ok := cfg.ZoneRctl(name); ok {
 			if s.IPCRctls == nil {
 				s.IPCRctls = map[string]string{}

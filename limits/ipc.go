@@ -34,7 +34,7 @@ const DefaultSem = "32000 1024000000 500 32000"
 // Values the kernel cannot hold are errors, not silently clamped.
 func IPCSysctls(rc map[string]uint64, sem string) (map[string]string, error) {
 	out := map[string]string{}
-	if v, ok := rc["zone.max-shm-memory"]; ok {
+	if v, ok := rc[rctl.ZoneMaxShmMemory]; ok {
 		page := uint64(os.Getpagesize())
 		pages := v / page
 		if v%page != 0 {
@@ -46,7 +46,7 @@ func IPCSysctls(rc map[string]uint64, sem string) (map[string]string, error) {
 		// requests the byte-exact check grants (20000 bytes as 5000+15000
 		// is 6 pages, not 5).
 		segs := uint64(DefaultShmmni)
-		if n, ok := rc["zone.max-shm-ids"]; ok {
+		if n, ok := rc[rctl.ZoneMaxShmIDs]; ok {
 			segs = n
 		}
 		pages += segs
@@ -68,13 +68,13 @@ func IPCSysctls(rc map[string]uint64, sem string) (map[string]string, error) {
 		out[key] = strconv.FormatUint(v, 10)
 		return nil
 	}
-	if err := ids("zone.max-shm-ids", "kernel.shmmni"); err != nil {
+	if err := ids(rctl.ZoneMaxShmIDs, "kernel.shmmni"); err != nil {
 		return nil, err
 	}
-	if err := ids("zone.max-msg-ids", "kernel.msgmni"); err != nil {
+	if err := ids(rctl.ZoneMaxMsgIDs, "kernel.msgmni"); err != nil {
 		return nil, err
 	}
-	if v, ok := rc["zone.max-sem-ids"]; ok {
+	if v, ok := rc[rctl.ZoneMaxSemIDs]; ok {
 		if v > IPCMaxIDs {
 			return nil, fmt.Errorf("zone.max-sem-ids=%d: the kernel allows at most %d semaphore ids per IPC namespace", v, IPCMaxIDs)
 		}
@@ -93,13 +93,13 @@ func IPCSysctls(rc map[string]uint64, sem string) (map[string]string, error) {
 
 // rlimitOf maps process.* rctls to their rlimit.
 var rlimitOf = map[string]int{
-	"process.max-file-descriptor": unix.RLIMIT_NOFILE,
-	"process.max-address-space":   unix.RLIMIT_AS,
-	"process.max-stack-size":      unix.RLIMIT_STACK,
-	"process.max-core-size":       unix.RLIMIT_CORE,
-	"process.max-cpu-time":        unix.RLIMIT_CPU,
-	"process.max-data-size":       unix.RLIMIT_DATA,
-	"process.max-file-size":       unix.RLIMIT_FSIZE,
+	rctl.ProcessMaxFileDescriptor: unix.RLIMIT_NOFILE,
+	rctl.ProcessMaxAddressSpace:   unix.RLIMIT_AS,
+	rctl.ProcessMaxStackSize:      unix.RLIMIT_STACK,
+	rctl.ProcessMaxCoreSize:       unix.RLIMIT_CORE,
+	rctl.ProcessMaxCPUTime:        unix.RLIMIT_CPU,
+	rctl.ProcessMaxDataSize:       unix.RLIMIT_DATA,
+	rctl.ProcessMaxFileSize:       unix.RLIMIT_FSIZE,
 }
 
 // RlimitFor returns the RLIMIT_* resource that enforces a process.* rctl.

@@ -277,7 +277,7 @@ func isRctlPrefix(name string) bool {
 	for _, p := range []string{"process.", "task.", "project.", "zone."} {
 		if strings.HasPrefix(name, p) {
 			// project.pool is an attribute, not an rctl.
-			return name != "project.pool"
+			return name != rctl.ProjectPool
 		}
 	}
 	return false

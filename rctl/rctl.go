@@ -241,76 +241,76 @@ func def(r Rctl) {
 func defineAll() {
 	bytesDeny := FlagNoBasic | FlagDenyAlways
 	// zone.*: set by the global administrator only.
-	def(Rctl{Name: "zone.cpu-shares", Level: LevelZone, Unit: UnitShares, Max: 65535,
+	def(Rctl{Name: ZoneCPUShares, Level: LevelZone, Unit: UnitShares, Max: 65535,
 		Flags:       FlagNoBasic | FlagNoDeny | FlagNoSignal,
 		Enforcement: "cpu cgroup of the zone: cpu.shares = 4 x shares (v1), cpu.weight = shares (v2); relative to the other zones, like FSS",
 		Description: "fair-share CPU shares of the zone", deflt: constant(1)})
-	def(Rctl{Name: "zone.cpu-cap", Level: LevelZone, Unit: UnitPercent,
+	def(Rctl{Name: ZoneCPUCap, Level: LevelZone, Unit: UnitPercent,
 		Flags:       FlagNoBasic | FlagDenyAlways | FlagNoSignal,
 		Enforcement: "cpu cgroup CFS bandwidth of the zone: quota = cap% of the 100ms period (cpu.cfs_quota_us / cpu.max)",
 		Description: "CPU cap of the zone in percent of one CPU"})
-	def(Rctl{Name: "zone.max-lwps", Max: PidsMax, Level: LevelZone, Unit: UnitCount, Flags: FlagNoBasic,
+	def(Rctl{Name: ZoneMaxLwps, Max: PidsMax, Level: LevelZone, Unit: UnitCount, Flags: FlagNoBasic,
 		Enforcement: fmt.Sprintf(enfPids, "zone"), Description: "maximum LWPs (threads) in the zone"})
-	def(Rctl{Name: "zone.max-processes", Max: PidsMax, Level: LevelZone, Unit: UnitCount, Flags: FlagNoBasic,
+	def(Rctl{Name: ZoneMaxProcesses, Max: PidsMax, Level: LevelZone, Unit: UnitCount, Flags: FlagNoBasic,
 		Enforcement: fmt.Sprintf(enfProc, "zone"), Description: "maximum processes in the zone"})
-	def(Rctl{Name: "zone.max-physical-memory", Level: LevelZone, Unit: UnitBytes, Flags: bytesDeny | FlagNoSignal,
+	def(Rctl{Name: ZoneMaxPhysicalMemory, Level: LevelZone, Unit: UnitBytes, Flags: bytesDeny | FlagNoSignal,
 		Enforcement: "memory cgroup of the zone: memory.limit_in_bytes (v1) / memory.max (v2); the kernel reclaims, then OOM-kills inside the zone",
 		Description: "physical memory (capped-memory physical) of the zone"})
-	def(Rctl{Name: "zone.max-swap", Level: LevelZone, Unit: UnitBytes, Flags: bytesDeny,
+	def(Rctl{Name: ZoneMaxSwap, Level: LevelZone, Unit: UnitBytes, Flags: bytesDeny,
 		Enforcement: "memory cgroup: memory.memsw.limit_in_bytes (v1, memory+swap, as illumos counts swap reservations) / memory.swap.max = value - physical cap (v2)",
 		Description: "swap (virtual memory) the zone may reserve"})
-	def(Rctl{Name: "zone.max-locked-memory", Level: LevelZone, Unit: UnitBytes, Flags: bytesDeny,
+	def(Rctl{Name: ZoneMaxLockedMemory, Level: LevelZone, Unit: UnitBytes, Flags: bytesDeny,
 		Enforcement: fmt.Sprintf(enfMemlock, "zone"), Description: "locked physical memory of the zone"})
-	def(Rctl{Name: "zone.max-shm-memory", Level: LevelZone, Unit: UnitBytes, Flags: bytesDeny | FlagPartial,
+	def(Rctl{Name: ZoneMaxShmMemory, Level: LevelZone, Unit: UnitBytes, Flags: bytesDeny | FlagPartial,
 		Enforcement: "IPC namespace sysctls of the zone: kernel.shmall (in pages) and kernel.shmmax; also the zone's total in the zoneadmd shmget check",
 		Description: "total System V shared memory of the zone"})
-	def(Rctl{Name: "zone.max-shm-ids", Max: IPCMaxIDs, Level: LevelZone, Unit: UnitCount, Flags: bytesDeny,
+	def(Rctl{Name: ZoneMaxShmIDs, Max: IPCMaxIDs, Level: LevelZone, Unit: UnitCount, Flags: bytesDeny,
 		Enforcement: "IPC namespace sysctl kernel.shmmni of the zone (at most 32768)", Description: "shared memory ids of the zone"})
-	def(Rctl{Name: "zone.max-sem-ids", Max: IPCMaxIDs, Level: LevelZone, Unit: UnitCount, Flags: bytesDeny,
+	def(Rctl{Name: ZoneMaxSemIDs, Max: IPCMaxIDs, Level: LevelZone, Unit: UnitCount, Flags: bytesDeny,
 		Enforcement: "IPC namespace sysctl kernel.sem (4th field, SEMMNI) of the zone (at most 32768)", Description: "semaphore ids of the zone"})
-	def(Rctl{Name: "zone.max-msg-ids", Max: IPCMaxIDs, Level: LevelZone, Unit: UnitCount, Flags: bytesDeny,
+	def(Rctl{Name: ZoneMaxMsgIDs, Max: IPCMaxIDs, Level: LevelZone, Unit: UnitCount, Flags: bytesDeny,
 		Enforcement: "IPC namespace sysctl kernel.msgmni of the zone (at most 32768)", Description: "message queue ids of the zone"})
 
 	// project.*: the zone administrator's.
-	def(Rctl{Name: "project.cpu-shares", Level: LevelProject, Unit: UnitShares, Max: 65535,
+	def(Rctl{Name: ProjectCPUShares, Level: LevelProject, Unit: UnitShares, Max: 65535,
 		Flags:       FlagNoBasic | FlagNoDeny | FlagNoSignal,
 		Enforcement: "cpu cgroup of the project under its zone: cpu.shares = 4 x shares (v1), cpu.weight = shares (v2); divides the zone's share among its projects",
 		Description: "fair-share CPU shares of the project", deflt: constant(1)})
-	def(Rctl{Name: "project.cpu-cap", Level: LevelProject, Unit: UnitPercent,
+	def(Rctl{Name: ProjectCPUCap, Level: LevelProject, Unit: UnitPercent,
 		Flags:       FlagNoBasic | FlagDenyAlways | FlagNoSignal,
 		Enforcement: "cpu cgroup CFS bandwidth of the project: quota = cap% of the 100ms period; the zone's cap still applies above it",
 		Description: "CPU cap of the project in percent of one CPU"})
-	def(Rctl{Name: "project.max-lwps", Max: PidsMax, Level: LevelProject, Unit: UnitCount, Flags: FlagNoBasic,
+	def(Rctl{Name: ProjectMaxLwps, Max: PidsMax, Level: LevelProject, Unit: UnitCount, Flags: FlagNoBasic,
 		Enforcement: fmt.Sprintf(enfPids, "project"), Description: "maximum LWPs (threads) in the project"})
-	def(Rctl{Name: "project.max-processes", Max: PidsMax, Level: LevelProject, Unit: UnitCount, Flags: FlagNoBasic,
+	def(Rctl{Name: ProjectMaxProcesses, Max: PidsMax, Level: LevelProject, Unit: UnitCount, Flags: FlagNoBasic,
 		Enforcement: fmt.Sprintf(enfProc, "project"), Description: "maximum processes in the project"})
-	def(Rctl{Name: "project.max-tasks", Level: LevelProject, Unit: UnitCount, Flags: FlagNoBasic,
+	def(Rctl{Name: ProjectMaxTasks, Level: LevelProject, Unit: UnitCount, Flags: FlagNoBasic,
 		Enforcement: "zonetop accounting tree: newtask and inittab entries are refused a new task beyond it (Linux has no task concept)",
 		Description: "maximum tasks in the project"})
-	def(Rctl{Name: "project.max-memory", Level: LevelProject, Unit: UnitBytes, Flags: bytesDeny | FlagNoSignal,
+	def(Rctl{Name: ProjectMaxMemory, Level: LevelProject, Unit: UnitBytes, Flags: bytesDeny | FlagNoSignal,
 		Enforcement: "memory cgroup of the project: memory.limit_in_bytes (v1) / memory.max (v2). zonetop extension, like illumos rcap.max-rss but enforced by the kernel",
 		Description: "physical memory of the project"})
-	def(Rctl{Name: "project.max-locked-memory", Level: LevelProject, Unit: UnitBytes, Flags: bytesDeny,
+	def(Rctl{Name: ProjectMaxLockedMemory, Level: LevelProject, Unit: UnitBytes, Flags: bytesDeny,
 		Enforcement: fmt.Sprintf(enfMemlock, "project"), Description: "locked physical memory of the project"})
-	def(Rctl{Name: "project.max-shm-memory", Level: LevelProject, Unit: UnitBytes, Flags: bytesDeny | FlagPartial,
+	def(Rctl{Name: ProjectMaxShmMemory, Level: LevelProject, Unit: UnitBytes, Flags: bytesDeny | FlagPartial,
 		Enforcement: fmt.Sprintf(enfSeccompIPC, "shmget"),
 		Description: "total System V shared memory of the project", deflt: quarterRAM})
-	def(Rctl{Name: "project.max-shm-ids", Max: IPCMaxIDs, Level: LevelProject, Unit: UnitCount, Flags: bytesDeny,
+	def(Rctl{Name: ProjectMaxShmIDs, Max: IPCMaxIDs, Level: LevelProject, Unit: UnitCount, Flags: bytesDeny,
 		Enforcement: fmt.Sprintf(enfSeccompIPC, "shmget"),
 		Description: "shared memory ids of the project", deflt: constant(128)})
-	def(Rctl{Name: "project.max-sem-ids", Max: IPCMaxIDs, Level: LevelProject, Unit: UnitCount, Flags: bytesDeny,
+	def(Rctl{Name: ProjectMaxSemIDs, Max: IPCMaxIDs, Level: LevelProject, Unit: UnitCount, Flags: bytesDeny,
 		Enforcement: fmt.Sprintf(enfSeccompIPC, "semget"),
 		Description: "semaphore ids of the project", deflt: constant(128)})
-	def(Rctl{Name: "project.max-msg-ids", Max: IPCMaxIDs, Level: LevelProject, Unit: UnitCount, Flags: bytesDeny,
+	def(Rctl{Name: ProjectMaxMsgIDs, Max: IPCMaxIDs, Level: LevelProject, Unit: UnitCount, Flags: bytesDeny,
 		Enforcement: fmt.Sprintf(enfSeccompIPC, "msgget"),
 		Description: "message queue ids of the project", deflt: constant(128)})
 
 	// task.*
-	def(Rctl{Name: "task.max-lwps", Max: PidsMax, Level: LevelTask, Unit: UnitCount,
+	def(Rctl{Name: TaskMaxLwps, Max: PidsMax, Level: LevelTask, Unit: UnitCount,
 		Enforcement: fmt.Sprintf(enfPids, "task"), Description: "maximum LWPs (threads) in the task"})
-	def(Rctl{Name: "task.max-processes", Max: PidsMax, Level: LevelTask, Unit: UnitCount,
+	def(Rctl{Name: TaskMaxProcesses, Max: PidsMax, Level: LevelTask, Unit: UnitCount,
 		Enforcement: fmt.Sprintf(enfProc, "task"), Description: "maximum processes in the task"})
-	def(Rctl{Name: "task.max-cpu-time", Level: LevelTask, Unit: UnitSeconds,
+	def(Rctl{Name: TaskMaxCPUTime, Level: LevelTask, Unit: UnitSeconds,
 		Flags:       FlagNoDeny | FlagCPUTime | FlagInfinite,
 		Enforcement: "sampled: zoneadmd compares the task cgroup's cpuacct usage with the value each sampling round and sends the signal (Linux has no per-group CPU-time limit; granularity is one round)",
 		Description: "CPU time of the task's processes, in seconds"})
@@ -321,13 +321,13 @@ func defineAll() {
 			Enforcement: res + " (basic = soft limit, privileged = hard limit; raising a hard limit needs CAP_SYS_RESOURCE)",
 			Description: desc})
 	}
-	rl("process.max-file-descriptor", "RLIMIT_NOFILE", "file descriptors of the process", UnitCount, 0)
-	rl("process.max-address-space", "RLIMIT_AS", "address space of the process", UnitBytes, 0)
-	rl("process.max-stack-size", "RLIMIT_STACK", "stack segment of the process", UnitBytes, 0)
-	rl("process.max-core-size", "RLIMIT_CORE", "core file size of the process", UnitBytes, 0)
-	rl("process.max-data-size", "RLIMIT_DATA", "heap (data segment) of the process", UnitBytes, 0)
-	rl("process.max-file-size", "RLIMIT_FSIZE", "file offset writable by the process", UnitBytes, FlagFileSize)
-	rl("process.max-cpu-time", "RLIMIT_CPU (the kernel sends SIGXCPU at the soft limit and SIGKILL at the hard one)",
+	rl(ProcessMaxFileDescriptor, "RLIMIT_NOFILE", "file descriptors of the process", UnitCount, 0)
+	rl(ProcessMaxAddressSpace, "RLIMIT_AS", "address space of the process", UnitBytes, 0)
+	rl(ProcessMaxStackSize, "RLIMIT_STACK", "stack segment of the process", UnitBytes, 0)
+	rl(ProcessMaxCoreSize, "RLIMIT_CORE", "core file size of the process", UnitBytes, 0)
+	rl(ProcessMaxDataSize, "RLIMIT_DATA", "heap (data segment) of the process", UnitBytes, 0)
+	rl(ProcessMaxFileSize, "RLIMIT_FSIZE", "file offset writable by the process", UnitBytes, FlagFileSize)
+	rl(ProcessMaxCPUTime, "RLIMIT_CPU (the kernel sends SIGXCPU at the soft limit and SIGKILL at the hard one)",
 		"CPU time of the process, in seconds", UnitSeconds, FlagNoDeny|FlagCPUTime|FlagInfinite)
 }
 

@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"strings"
 	"zonetop/api"
+	"zonetop/rctl"
 
 	"charm.land/bubbles/v2/textinput"
 	tea "charm.land/bubbletea/v2"
@@ -444,7 +445,7 @@ const (
 )
 
 // projectFormLimits are the controls the form offers, in order.
-var projectFormLimits = []string{"project.max-lwps", "project.max-memory", "project.cpu-shares", "project.cpu-cap", "project.max-shm-memory"}
+var projectFormLimits = []string{rctl.ProjectMaxLwps, rctl.ProjectMaxMemory, rctl.ProjectCPUShares, rctl.ProjectCPUCap, rctl.ProjectMaxShmMemory}
 
 func (m *Model) openProjectForm() tea.Cmd {
 	d := m.detail

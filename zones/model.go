@@ -226,18 +226,15 @@ var (
 	zoneRctlsOnce sync.Once
 	// zonecfg's global properties that set one rctl each.
 	zoneRctlAliases = map[string]string{
-		"zone.cpu-shares": "cpu-shares", "zone.max-locked-memory": "max-locked-memory", "zone.max-lwps": "max-lwps",
-		"zone.max-msg-ids": "max-msg-ids", "zone.max-processes": "max-processes", "zone.max-sem-ids": "max-sem-ids",
-		"zone.max-shm-ids": "max-shm-ids", "zone.max-shm-memory": "max-shm-memory",
+		rctl.ZoneCPUShares: "cpu-shares", rctl.ZoneMaxLockedMemory: "max-locked-memory", rctl.ZoneMaxLwps: "max-lwps",
+		rctl.ZoneMaxMsgIDs: "max-msg-ids", rctl.ZoneMaxProcesses: "max-processes", rctl.ZoneMaxSemIDs: "max-sem-ids",
+		rctl.ZoneMaxShmIDs: "max-shm-ids", rctl.ZoneMaxShmMemory: "max-shm-memory",
 	}
 	// A cpu-cap of 0 would stop the zone: illumos takes 1 and up.
-	zoneRctlMin = map[string]uint64{"zone.cpu-cap": 1}
+	zoneRctlMin = map[string]uint64{rctl.ZoneCPUCap: 1}
 	// unsupportedRctls are illumos zone controls Linux has nothing to
 	// enforce with; a configuration naming one is refused, saying why.
-	unsupportedRctls = map[string]string{
-		"zone.max-lofi":        "Linux has no lofi devices",
-		"zone.zfs-io-priority": "zonetop has no ZFS I/O scheduler to give a priority to",
-	}
+	unsupportedRctls = rctl.Unsupported
 )
 
 // ZoneRctlNames lists the zone.* rctls zonecfg accepts, with their units,
@@ -318,18 +315,18 @@ func (c *Config) ZoneRctl(name string) (RctlValue, bool) {
 	if m := c.CappedMemory; m != nil {
 		var lim uint64
 		switch name {
-		case "zone.max-swap":
+		case rctl.ZoneMaxSwap:
 			lim = m.Swap
-		case "zone.max-locked-memory":
+		case rctl.ZoneMaxLockedMemory:
 			lim = m.Locked
-		case "zone.max-physical-memory":
+		case rctl.ZoneMaxPhysicalMemory:
 			lim = m.Physical
 		}
 		if lim != 0 {
 			return RctlValue{Priv: "privileged", Limit: lim, Action: "deny"}, true
 		}
 	}
-	if name == "zone.cpu-cap" && c.CappedCPU != nil && c.CappedCPU.NCPUs > 0 {
+	if name == rctl.ZoneCPUCap && c.CappedCPU != nil && c.CappedCPU.NCPUs > 0 {
 		return RctlValue{Priv: "privileged", Limit: uint64(math.Round(c.CappedCPU.NCPUs * 100)), Action: "deny"}, true
 	}
 	return RctlValue{}, false

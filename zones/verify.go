@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"zonetop/rctl"
 )
 
 // VerifyError is one problem verify found, naming the zone and, where the
@@ -183,13 +184,13 @@ func Verify(c *Config, others []*Config) []error {
 		for _, p := range cappedMemoryProblems(m) {
 			add("capped-memory", p.prop, p.msg)
 		}
-		if m.Swap != 0 && c.rctl("zone.max-swap") != nil {
+		if m.Swap != 0 && c.rctl(rctl.ZoneMaxSwap) != nil {
 			add("capped-memory", "swap", "both capped-memory swap and rctl zone.max-swap are set; keep one")
 		}
-		if m.Locked != 0 && c.rctl("zone.max-locked-memory") != nil {
+		if m.Locked != 0 && c.rctl(rctl.ZoneMaxLockedMemory) != nil {
 			add("capped-memory", "locked", "both capped-memory locked and rctl zone.max-locked-memory (max-locked-memory) are set; keep one")
 		}
-		if m.Physical != 0 && c.rctl("zone.max-physical-memory") != nil {
+		if m.Physical != 0 && c.rctl(rctl.ZoneMaxPhysicalMemory) != nil {
 			add("capped-memory", "physical", "both capped-memory physical and rctl zone.max-physical-memory are set; keep one")
 		}
 	}
@@ -197,7 +198,7 @@ func Verify(c *Config, others []*Config) []error {
 		for _, p := range cappedCPUProblems(cc) {
 			add("capped-cpu", p.prop, p.msg)
 		}
-		if c.rctl("zone.cpu-cap") != nil {
+		if c.rctl(rctl.ZoneCPUCap) != nil {
 			add("capped-cpu", "ncpus", "both capped-cpu and rctl zone.cpu-cap are set; keep one")
 		}
 	}
@@ -205,13 +206,13 @@ func Verify(c *Config, others []*Config) []error {
 		for _, p := range dedicatedCPUProblems(d) {
 			add("dedicated-cpu", p.prop, p.msg)
 		}
-		if c.rctl("zone.cpu-shares") != nil {
+		if c.rctl(rctl.ZoneCPUShares) != nil {
 			add("dedicated-cpu", "", "incompatible with cpu-shares (zone.cpu-shares); clear cpu-shares or remove dedicated-cpu")
 		}
 		if c.Pool != "" {
 			add("dedicated-cpu", "", "incompatible with the pool property; clear pool or remove dedicated-cpu")
 		}
-		if c.CappedCPU != nil || c.rctl("zone.cpu-cap") != nil {
+		if c.CappedCPU != nil || c.rctl(rctl.ZoneCPUCap) != nil {
 			add("dedicated-cpu", "", "incompatible with capped-cpu (zone.cpu-cap); keep one")
 		}
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"strings"
 	"zonetop/api"
+	"zonetop/rctl"
 
 	"zonetop/ui"
 )
@@ -30,15 +31,15 @@ func (b consoleBackend) Usage(ctx context.Context, p api.Principal, zone string)
 
 func usageForConsole(u api.ZoneUsage) ui.ZoneUsage {
 	out := ui.ZoneUsage{CPU: u.CPUPct / 100}
-	if c, ok := u.Caps["zone.cpu-cap"]; ok {
+	if c, ok := u.Caps[rctl.ZoneCPUCap]; ok {
 		out.CPUCap = float64(c) / 100
 	}
 	for _, r := range u.Rctls {
 		cu := capUsage(r)
 		switch r.Name {
-		case "zone.max-lwps":
+		case rctl.ZoneMaxLwps:
 			out.LWPs, out.LWPCap = r.Usage, cu.Effective
-		case "zone.max-physical-memory":
+		case rctl.ZoneMaxPhysicalMemory:
 			out.Memory, out.MemoryCap = r.Usage, cu.Effective
 		}
 		out.Caps = append(out.Caps, cu)

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"slices"
 	"zonetop/api"
+	"zonetop/rctl"
 
 	"zonetop/engine"
 	"zonetop/limits"
@@ -41,23 +42,23 @@ type demoProject struct {
 var demoZones = []demoZone{
 	{name: "demo-web", lwps: 100, memory: 64 << 20, ncpus: 0.5, projects: []demoProject{
 		{name: "frontend", comment: "the web tier", load: loadBursts(3000, 1),
-			limits: map[string]string{"project.max-lwps": "40", "project.max-memory": "32M", "project.cpu-shares": "20"}},
+			limits: map[string]string{rctl.ProjectMaxLwps: "40", rctl.ProjectMaxMemory: "32M", rctl.ProjectCPUShares: "20"}},
 		{name: "backend", comment: "the API", load: loadBursts(1500, 1),
-			limits: map[string]string{"project.max-lwps": "40", "project.max-memory": "24M", "project.cpu-shares": "10"}},
+			limits: map[string]string{rctl.ProjectMaxLwps: "40", rctl.ProjectMaxMemory: "24M", rctl.ProjectCPUShares: "10"}},
 	}},
 	{name: "demo-db", lwps: 200, memory: 128 << 20, ncpus: 1, projects: []demoProject{
 		{name: "primary", comment: "the database", load: loadCache(24000000),
-			limits: map[string]string{"project.max-lwps": "100", "project.max-memory": "96M", "project.cpu-shares": "30"}},
+			limits: map[string]string{rctl.ProjectMaxLwps: "100", rctl.ProjectMaxMemory: "96M", rctl.ProjectCPUShares: "30"}},
 		// Its cpu-cap is above what it uses; max-memory above the zone's
 		// cap shows "capped by zone".
 		{name: "reports", comment: "nightly reports", load: loadBursts(8000, 2),
-			limits: map[string]string{"project.max-lwps": "20", "project.max-memory": "256M", "project.cpu-cap": "0.25"}},
+			limits: map[string]string{rctl.ProjectMaxLwps: "20", rctl.ProjectMaxMemory: "256M", rctl.ProjectCPUCap: "0.25"}},
 	}},
 	{name: "demo-batch", lwps: 50, memory: 32 << 20, ncpus: 0.25, projects: []demoProject{
 		{name: "nightly", comment: "batch jobs", load: loadBursts(20000, 2),
-			limits: map[string]string{"project.max-lwps": "30", "project.cpu-cap": "0.2"}},
+			limits: map[string]string{rctl.ProjectMaxLwps: "30", rctl.ProjectCPUCap: "0.2"}},
 		{name: "adhoc", comment: "one-off jobs", load: loadCache(4000000),
-			limits: map[string]string{"project.max-lwps": "10", "project.max-memory": "16M"}},
+			limits: map[string]string{rctl.ProjectMaxLwps: "10", rctl.ProjectMaxMemory: "16M"}},
 	}},
 }
 
@@ -141,7 +142,7 @@ func runDemo(g *globals, stdout, stderr io.Writer) int {
 func demoConfig(dz demoZone) *zones.Config {
 	return &zones.Config{
 		Name: dz.name, Zonepath: "/zones/" + dz.name, Brand: "busybox", IPType: "shared",
-		Rctls: []zones.Rctl{{Name: "zone.max-lwps",
+		Rctls: []zones.Rctl{{Name: rctl.ZoneMaxLwps,
 			Values: []zones.RctlValue{{Priv: "privileged", Limit: dz.lwps, Action: "deny"}}}},
 		CappedMemory: &zones.CappedMemory{Physical: dz.memory},
 		CappedCPU:    &zones.CappedCPU{NCPUs: dz.ncpus},

@@ -440,7 +440,7 @@ func belowUsage(t rctlTarget, zone, project string, rc *rctl.Rctl, limit uint64,
 // effect as asked: Linux enforces both as one pids.max, the lower of the
 // two, so the other control holds it.
 func heldByTwin(t rctlTarget, zone, name string, limit uint64, stderr io.Writer) {
-	twins := map[string]string{"zone.max-lwps": "zone.max-processes", "zone.max-processes": "zone.max-lwps"}
+	twins := map[string]string{rctl.ZoneMaxLwps: rctl.ZoneMaxProcesses, rctl.ZoneMaxProcesses: rctl.ZoneMaxLwps}
 	other, ok := twins[name]
 	if !ok {
 		return
@@ -959,11 +959,11 @@ func formatZonestat(w io.Writer, us []api.ZoneUsage) {
 			capCell(get(rs, level+".max-msg-ids"), rctl.UnitCount)}, "\t")
 	}
 	for _, u := range us {
-		fmt.Fprintf(tw, "%s\t%d\t%.1f\t%s\t%s\t%s\t%s\t%d\n", termsafe.String(u.Zone), u.Procs, u.CPUPct, cpuCap(get(u.Rctls, "zone.cpu-cap")),
-			capCell(get(u.Rctls, "zone.max-lwps"), rctl.UnitCount), capCell(get(u.Rctls, "zone.max-physical-memory"), rctl.UnitBytes), ipc(u.Rctls, "zone"), u.NrThrottled)
+		fmt.Fprintf(tw, "%s\t%d\t%.1f\t%s\t%s\t%s\t%s\t%d\n", termsafe.String(u.Zone), u.Procs, u.CPUPct, cpuCap(get(u.Rctls, rctl.ZoneCPUCap)),
+			capCell(get(u.Rctls, rctl.ZoneMaxLwps), rctl.UnitCount), capCell(get(u.Rctls, rctl.ZoneMaxPhysicalMemory), rctl.UnitBytes), ipc(u.Rctls, "zone"), u.NrThrottled)
 		for _, p := range u.Projects {
-			fmt.Fprintf(tw, "  %s\t%d\t%.1f\t%s\t%s\t%s\t%s\t\n", termsafe.String(p.Name), p.Procs, p.CPUPct, cpuCap(get(p.Rctls, "project.cpu-cap")),
-				capCell(get(p.Rctls, "project.max-lwps"), rctl.UnitCount), capCell(get(p.Rctls, "project.max-memory"), rctl.UnitBytes), ipc(p.Rctls, "project"))
+			fmt.Fprintf(tw, "  %s\t%d\t%.1f\t%s\t%s\t%s\t%s\t\n", termsafe.String(p.Name), p.Procs, p.CPUPct, cpuCap(get(p.Rctls, rctl.ProjectCPUCap)),
+				capCell(get(p.Rctls, rctl.ProjectMaxLwps), rctl.UnitCount), capCell(get(p.Rctls, rctl.ProjectMaxMemory), rctl.UnitBytes), ipc(p.Rctls, "project"))
 		}
 	}
 	tw.Flush()

@@ -77,7 +77,7 @@ func (d *zoneadmd) startIPCCheck() error {
 	}
 	zone := limits.NewTree().Zone(d.name)
 	ch := newIPCChecker(zone, tables)
-	ch.setPace(spec.Rctls["zone.cpu-cap"])
+	ch.setPace(spec.Rctls[rctl.ZoneCPUCap])
 	if err := ch.setZoneLimits(spec.IPCRctls); err != nil {
 		ch.close()
 		return fail(err)

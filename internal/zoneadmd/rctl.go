@@ -113,13 +113,13 @@ func SpecLimits(cfg *zones.Config, s *configs.PlatformSpec) error {
 	// As illumos' zoneadmd: a zone that sets max-processes alone gets
 	// max-lwps ten times it (never the reverse); the configuration keeps
 	// only what was set.
-	if p, ok := s.Rctls["zone.max-processes"]; ok {
-		if _, set := s.Rctls["zone.max-lwps"]; !set {
+	if p, ok := s.Rctls[rctl.ZoneMaxProcesses]; ok {
+		if _, set := s.Rctls[rctl.ZoneMaxLwps]; !set {
 			l := p * 10
 			if l/10 != p || l > math.MaxInt32 {
 				l = math.MaxInt32
 			}
-			s.Rctls["zone.max-lwps"] = l
+			s.Rctls[rctl.ZoneMaxLwps] = l
 		}
 	}
 	sys, err := limits.IPCSysctls(s.Rctls, limits.DefaultSem)

@@ -14,6 +14,7 @@ import (
 	"zonetop/internal/pathrs"
 	"zonetop/internal/wire"
 	"zonetop/limits"
+	"zonetop/rctl"
 
 	"golang.org/x/sys/unix"
 )
@@ -146,11 +147,11 @@ func (d *zoneadmd) usage() (api.ZoneUsage, error) {
 		u.Caps[k] = v
 	}
 	u.Rctls = []api.RctlUsage{
-		row("zone.max-lwps", st.Pids, zr, []string{"zone.max-lwps", "zone.max-processes"}, nil, nil),
-		row("zone.max-physical-memory", st.MemoryUsage, zr, []string{"zone.max-physical-memory"}, nil, nil),
-		row("zone.max-swap", st.MemoryUsage+st.SwapUsage, zr, []string{"zone.max-swap"}, nil, nil),
-		row("zone.cpu-cap", uint64(u.CPUPct+0.5), zr, []string{"zone.cpu-cap"}, nil, nil),
-		row("zone.cpu-shares", 0, zr, []string{"zone.cpu-shares"}, nil, nil),
+		row(rctl.ZoneMaxLwps, st.Pids, zr, []string{rctl.ZoneMaxLwps, rctl.ZoneMaxProcesses}, nil, nil),
+		row(rctl.ZoneMaxPhysicalMemory, st.MemoryUsage, zr, []string{rctl.ZoneMaxPhysicalMemory}, nil, nil),
+		row(rctl.ZoneMaxSwap, st.MemoryUsage+st.SwapUsage, zr, []string{rctl.ZoneMaxSwap}, nil, nil),
+		row(rctl.ZoneCPUCap, uint64(u.CPUPct+0.5), zr, []string{rctl.ZoneCPUCap}, nil, nil),
+		row(rctl.ZoneCPUShares, 0, zr, []string{rctl.ZoneCPUShares}, nil, nil),
 	}
 	for _, r := range ipcRctls {
 		u.Rctls = append(u.Rctls, ipcRow(row("zone."+r, ipcUsed[""][r], zr, []string{"zone." + r}, nil, nil), "", r))
@@ -171,10 +172,10 @@ func (d *zoneadmd) usage() (api.ZoneUsage, error) {
 		pu.Procs = procsOf[p.Name]
 		pr := projectRctlValues(p)
 		pu.Rctls = []api.RctlUsage{
-			row("project.max-lwps", ps.Pids, pr, []string{"project.max-lwps", "project.max-processes"}, zr, []string{"zone.max-lwps", "zone.max-processes"}),
-			row("project.max-memory", ps.MemoryUsage, pr, []string{"project.max-memory"}, zr, []string{"zone.max-physical-memory"}),
-			row("project.cpu-cap", uint64(pu.CPUPct+0.5), pr, []string{"project.cpu-cap"}, zr, []string{"zone.cpu-cap"}),
-			row("project.cpu-shares", 0, pr, []string{"project.cpu-shares"}, nil, nil),
+			row(rctl.ProjectMaxLwps, ps.Pids, pr, []string{rctl.ProjectMaxLwps, rctl.ProjectMaxProcesses}, zr, []string{rctl.ZoneMaxLwps, rctl.ZoneMaxProcesses}),
+			row(rctl.ProjectMaxMemory, ps.MemoryUsage, pr, []string{rctl.ProjectMaxMemory}, zr, []string{rctl.ZoneMaxPhysicalMemory}),
+			row(rctl.ProjectCPUCap, uint64(pu.CPUPct+0.5), pr, []string{rctl.ProjectCPUCap}, zr, []string{rctl.ZoneCPUCap}),
+			row(rctl.ProjectCPUShares, 0, pr, []string{rctl.ProjectCPUShares}, nil, nil),
 		}
 		for _, r := range ipcRctls {
 			pu.Rctls = append(pu.Rctls, ipcRow(row("project."+r, ipcUsed[p.Name][r], pr, []string{"project." + r}, zr, []string{"zone." + r}), p.Name, r))
@@ -199,15 +200,15 @@ func (d *zoneadmd) usage() (api.ZoneUsage, error) {
 		// What binds a task is the lowest of its own, its project's and
 		// its zone's lwp limits.
 		above := map[string]uint64{}
-		if v, ok := limitOf(zr, "zone.max-lwps", "zone.max-processes"); ok {
+		if v, ok := limitOf(zr, rctl.ZoneMaxLwps, rctl.ZoneMaxProcesses); ok {
 			above["zone"] = v
 		}
 		if p, ok := l.projects.Lookup(t.project); ok {
-			if v, ok := limitOf(projectRctlValues(p), "project.max-lwps", "project.max-processes"); ok {
+			if v, ok := limitOf(projectRctlValues(p), rctl.ProjectMaxLwps, rctl.ProjectMaxProcesses); ok {
 				above["project"] = v
 			}
 		}
-		tu.Rctls = []api.RctlUsage{row("task.max-lwps", ts.Pids, t.rctls, []string{"task.max-lwps"}, above, []string{"zone", "project"})}
+		tu.Rctls = []api.RctlUsage{row(rctl.TaskMaxLwps, ts.Pids, t.rctls, []string{rctl.TaskMaxLwps}, above, []string{"zone", "project"})}
 		u.Tasks = append(u.Tasks, tu)
 	}
 	return u, nil

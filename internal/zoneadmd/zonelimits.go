@@ -80,7 +80,7 @@ const taskCPUWatch = 200 * time.Millisecond
 func cpuTimeAction(rc map[string][]rctl.Value) (uint64, unix.Signal) {
 	var limit uint64
 	var sig unix.Signal
-	for _, v := range rc["task.max-cpu-time"] {
+	for _, v := range rc[rctl.TaskMaxCPUTime] {
 		if v.Privilege == rctl.Basic || v.Action.Signal == 0 || v.Limit == rctl.Unlimited {
 			continue
 		}
@@ -191,7 +191,7 @@ func (l *zoneLimits) zoneResources() *limits.Resources {
 	return r
 }
 
-func (l *zoneLimits) zoneCap() uint64 { return l.rctls["zone.cpu-cap"] }
+func (l *zoneLimits) zoneCap() uint64 { return l.rctls[rctl.ZoneCPUCap] }
 
 // applyZone writes the zone's caps. A lower cpu cap is first pushed down
 // to the projects (cgroup v1 refuses a parent quota below a child's).
@@ -421,8 +421,8 @@ func (l *zoneLimits) placement(req *api.ExecRequest) (limits.Group, int, []limit
 	}
 	// max-locked-memory has no group counter in Linux: it is every
 	// process's RLIMIT_MEMLOCK (the lower of the zone's and project's).
-	lock, okZ := l.rctls["zone.max-locked-memory"]
-	if v, ok := projectRctlValues(p)["project.max-locked-memory"]; ok && (!okZ || v < lock) {
+	lock, okZ := l.rctls[rctl.ZoneMaxLockedMemory]
+	if v, ok := projectRctlValues(p)[rctl.ProjectMaxLockedMemory]; ok && (!okZ || v < lock) {
 		lock, okZ = v, true
 	}
 	if okZ {
@@ -438,7 +438,7 @@ func (l *zoneLimits) placement(req *api.ExecRequest) (limits.Group, int, []limit
 		// project.max-tasks: Linux has no task, so zonetop counts them.
 		// Ended tasks leave l.tasks when their command returns (endTask)
 		// or, for in-zone newtask, at the sweep before each new one.
-		if max, ok := projectRctlValues(p)["project.max-tasks"]; ok {
+		if max, ok := projectRctlValues(p)[rctl.ProjectMaxTasks]; ok {
 			n := 0
 			for _, t := range l.tasks {
 				if t.project == p.Name {
@@ -733,7 +733,7 @@ func (d *zoneadmd) setRctl(ch *api.RctlChange, vs []rctl.Value) error {
 			return fmt.Errorf("task %d %s: %w", ch.Task, ch.Name, err)
 		}
 		t.rctls = rc
-		if ch.Name == "task.max-cpu-time" {
+		if ch.Name == rctl.TaskMaxCPUTime {
 			t.cpuLimit, t.cpuSig = cpuTimeAction(map[string][]rctl.Value{ch.Name: vs})
 			t.cpuSent = false
 			if t.cpuLimit > 0 && !l.cpuWatch {
@@ -770,7 +770,7 @@ func (d *zoneadmd) setRctl(ch *api.RctlChange, vs []rctl.Value) error {
 			ipc.setLive("", ch.Name, vs)
 		}
 		d.mu.Lock()
-		if ch.Name == "zone.cpu-cap" && d.ipc != nil {
+		if ch.Name == rctl.ZoneCPUCap && d.ipc != nil {
 			d.ipc.checker.setPace(l.zoneCap())
 		}
 		d.spec.Rctls = map[string]uint64{}
@@ -982,13 +982,13 @@ func (l *zoneLimits) lwpsFull(g limits.Group) error {
 	var levels []level
 	for id, t := range l.tasks {
 		if t.g.Path() == g.Path() {
-			levels = append(levels, level{"task", strconv.Itoa(id), t.g, t.rctls, []string{"task.max-lwps", "task.max-processes"}})
+			levels = append(levels, level{"task", strconv.Itoa(id), t.g, t.rctls, []string{rctl.TaskMaxLwps, rctl.TaskMaxProcesses}})
 		}
 	}
 	if p, ok := l.projects.Lookup(project); ok && l.groups[project] != nil {
-		levels = append(levels, level{"project", project, l.groups[project], projectRctlValues(p), []string{"project.max-lwps", "project.max-processes"}})
+		levels = append(levels, level{"project", project, l.groups[project], projectRctlValues(p), []string{rctl.ProjectMaxLwps, rctl.ProjectMaxProcesses}})
 	}
-	levels = append(levels, level{"zone", l.name, l.zone, l.rctls, []string{"zone.max-lwps", "zone.max-processes"}})
+	levels = append(levels, level{"zone", l.name, l.zone, l.rctls, []string{rctl.ZoneMaxLwps, rctl.ZoneMaxProcesses}})
 	for _, lv := range levels {
 		name, limit, ok := lowestOf(lv.rc, lv.names...)
 		if !ok {

@@ -205,8 +205,8 @@ func lockProjects(rootPrefix, zone string) (unlock func(), err error) {
 // resource at zone level (project.max-lwps → zone.max-lwps), and the
 // zone's physical memory for project.max-memory.
 func zoneRctlOf(name string) string {
-	if name == "project.max-memory" {
-		return "zone.max-physical-memory"
+	if name == rctl.ProjectMaxMemory {
+		return rctl.ZoneMaxPhysicalMemory
 	}
 	if rest, ok := strings.CutPrefix(name, "project."); ok {
 		if _, err := rctl.Lookup("zone." + rest); err == nil {
