@@ -116,7 +116,13 @@ func ipcTool(project string, cmds []string) int {
 func newIPCZone(t *testing.T, project string, rctls map[string]string) *testZone {
 	t.Helper()
 	ztest.NeedSeccompRoot(t)
-	z := newBusyboxZone(t)
+	return readyIPCZone(t, newBusyboxZone(t), project, rctls)
+}
+
+// readyIPCZone puts ipctool and project into z's root, gives it the IPC
+// caps rctls, and readies it.
+func readyIPCZone(t *testing.T, z *testZone, project string, rctls map[string]string) *testZone {
+	t.Helper()
 	self, err := os.ReadFile("/proc/self/exe")
 	ztest.Must(t, err)
 	ztest.Must(t, os.WriteFile(filepath.Join(z.zroot(), "bin/ipctool"), self, 0o755))

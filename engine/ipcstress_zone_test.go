@@ -7,7 +7,6 @@ import (
 	"math/rand/v2"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"runtime"
 	"strconv"
 	"strings"
@@ -396,12 +395,5 @@ func newLimIPCZone(t *testing.T, project string, rctls map[string]string) *testZ
 	base, err := os.MkdirTemp("", "ztlim-")
 	ztest.Must(t, err)
 	limZoneSeq++
-	z := newBusyboxZoneAt(t, base, fmt.Sprintf("ztlim%d-%d", os.Getpid()%100000, limZoneSeq))
-	self, err := os.ReadFile("/proc/self/exe")
-	ztest.Must(t, err)
-	ztest.Must(t, os.WriteFile(filepath.Join(z.zroot(), "bin/ipctool"), self, 0o755))
-	ztest.Must(t, os.WriteFile(filepath.Join(z.zroot(), "etc/project"), []byte(project), 0o644))
-	z.spec.IPCRctls = rctls
-	z.ready()
-	return z
+	return readyIPCZone(t, newBusyboxZoneAt(t, base, fmt.Sprintf("ztlim%d-%d", os.Getpid()%100000, limZoneSeq)), project, rctls)
 }

@@ -112,14 +112,7 @@ func TestSeedWorkedExamples(t *testing.T) {
 func newSeedZone(t *testing.T, project string, rctls map[string]string) *testZone {
 	t.Helper()
 	ztest.NeedSeccompRoot(t)
-	z := newZqZone(t)
-	self, err := os.ReadFile("/proc/self/exe")
-	ztest.Must(t, err)
-	ztest.Must(t, os.WriteFile(filepath.Join(z.zroot(), "bin/ipctool"), self, 0o755))
-	ztest.Must(t, os.WriteFile(filepath.Join(z.zroot(), "etc/project"), []byte(project), 0o644))
-	z.spec.IPCRctls = rctls
-	z.ready()
-	return z
+	return readyIPCZone(t, newZqZone(t), project, rctls)
 }
 
 // repeat is n copies of s.
