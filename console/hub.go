@@ -6,7 +6,10 @@ import (
 	"io"
 	"os"
 	"sync"
+	"syscall"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // ErrSlowAttacher is why an attacher was disconnected when it fell so far
@@ -209,13 +212,25 @@ func (h *Hub) output(p []byte, gen uint64) bool {
 	return true
 }
 
-// broadcastLocked queues one shared copy of p for every attacher.
+// broadcastLocked writes p at once to every attacher that is keeping up,
+// and queues what they could not take, one shared copy of p for those that
+// took none of it.
 func (h *Hub) broadcastLocked(p []byte) {
-	if len(h.attachers) == 0 {
-		return
-	}
-	chunk := append([]byte(nil), p...)
+	var shared []byte
 	for a := range h.attachers {
+		rest := a.writeNow(p)
+		if len(rest) == 0 {
+			continue
+		}
+		var chunk []byte
+		if len(rest) == len(p) {
+			if shared == nil {
+				shared = append([]byte(nil), p...)
+			}
+			chunk = shared
+		} else {
+			chunk = append([]byte(nil), rest...)
+		}
 		if !a.enqueue(chunk, h.limit) {
 			delete(h.attachers, a)
 			a.kill(ErrSlowAttacher)
@@ -244,7 +259,7 @@ type AttachOptions struct {
 // what it sends goes to the zone. conn is closed when the attacher leaves,
 // whichever side ends it.
 func (h *Hub) Attach(conn io.ReadWriteCloser, opts AttachOptions) *Attacher {
-	a := &Attacher{h: h, conn: conn, wake: make(chan struct{}, 1), room: make(chan struct{}, 1), done: make(chan struct{})}
+	a := &Attacher{h: h, conn: conn, raw: nonblockingConn(conn), wake: make(chan struct{}, 1), room: make(chan struct{}, 1), done: make(chan struct{})}
 	h.mu.Lock()
 	if h.closed {
 		h.mu.Unlock()
@@ -326,15 +341,72 @@ func (h *Hub) Close() error {
 type Attacher struct {
 	h    *Hub
 	conn io.ReadWriteCloser
+	raw  syscall.RawConn // conn's descriptor if non-blocking, for writeNow
 	wake chan struct{}
 	room chan struct{} // a queue that was full has been written out
 	done chan struct{}
 
-	mu     sync.Mutex
-	q      [][]byte
-	queued int
-	dead   bool
-	err    error
+	mu      sync.Mutex
+	q       [][]byte
+	queued  int
+	writing bool // writeLoop is writing what it took from q
+	dead    bool
+	err     error
+}
+
+// nonblockingConn returns conn's descriptor when it is non-blocking, so
+// that output can be offered to it without waiting (zoneadmd's end of
+// the socketpair to zlogin); nil otherwise.
+func nonblockingConn(conn io.ReadWriteCloser) syscall.RawConn {
+	sc, ok := conn.(syscall.Conn)
+	if !ok {
+		return nil
+	}
+	rc, err := sc.SyscallConn()
+	if err != nil {
+		return nil
+	}
+	nonblock := false
+	if err := rc.Control(func(fd uintptr) {
+		fl, err := unix.FcntlInt(fd, unix.F_GETFL, 0)
+		nonblock = err == nil && fl&unix.O_NONBLOCK != 0
+	}); err != nil || !nonblock {
+		return nil
+	}
+	return rc
+}
+
+// writeNow writes what an attacher that is keeping up (nothing queued,
+// nothing being written) takes of p without waiting, and returns the rest
+// for its queue. Handing every batch to the writer goroutine instead cost
+// a thread wake-up per batch; the goroutine now only drains what a busy
+// client left over. A write error leaves p to the queue, whose writer
+// meets the error again and removes the attacher.
+func (a *Attacher) writeNow(p []byte) []byte {
+	if a.raw == nil {
+		return p
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.dead || a.writing || a.queued > 0 {
+		return p
+	}
+	n := 0
+	// Never waits: f reports done whatever happened.
+	_ = a.raw.Write(func(fd uintptr) bool {
+		for n < len(p) {
+			k, err := unix.Write(int(fd), p[n:])
+			if k > 0 {
+				n += k
+				continue
+			}
+			if !errors.Is(err, unix.EINTR) {
+				break
+			}
+		}
+		return true
+	})
+	return p[n:]
 }
 
 // hasRoom reports whether n more bytes fit the queue (a dead attacher
@@ -376,6 +448,7 @@ func (a *Attacher) writeLoop() {
 		a.mu.Lock()
 		q := a.q
 		a.q, a.queued = nil, 0
+		a.writing = len(q) > 0
 		a.mu.Unlock()
 		for _, chunk := range q {
 			if _, err := a.conn.Write(chunk); err != nil {
@@ -383,6 +456,9 @@ func (a *Attacher) writeLoop() {
 				return
 			}
 		}
+		a.mu.Lock()
+		a.writing = false
+		a.mu.Unlock()
 		select {
 		case a.room <- struct{}{}:
 		default:

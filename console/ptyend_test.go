@@ -81,6 +81,9 @@ func TestHubBurstKeepsEveryByte(t *testing.T) {
 	h.SetMaster(m)
 	ours, client := socketAttacher(t)
 	h.Attach(ours, AttachOptions{})
+	// One written at once when it keeps up, one always through its queue.
+	queued, far := newClient(t)
+	h.Attach(far, AttachOptions{})
 
 	want := zoneOutput(total)
 	go writeInPieces(t, s, want)
@@ -91,6 +94,19 @@ func TestHubBurstKeepsEveryByte(t *testing.T) {
 	}
 	if i := firstDiff(got, want); i >= 0 {
 		t.Fatalf("attacher's stream differs from the zone's at byte %d", i)
+	}
+	deadline := time.After(60 * time.Second)
+	for queued.size() < total {
+		select {
+		case <-queued.more:
+		case <-queued.eof:
+			t.Fatalf("the queued attacher ended after %d bytes", queued.size())
+		case <-deadline:
+			t.Fatalf("the queued attacher got %d bytes of %d", queued.size(), total)
+		}
+	}
+	if i := firstDiff([]byte(queued.text()), want); i >= 0 {
+		t.Fatalf("the queued attacher's stream differs from the zone's at byte %d", i)
 	}
 	if !bytes.Equal(h.Ring().Bytes(), want[total-64<<10:]) {
 		t.Error("ring does not hold the newest output")
@@ -272,4 +288,10 @@ func TestHubDeliversOutputBeforeHangup(t *testing.T) {
 		t.Fatal("the hangup was never reported")
 	}
 	c.waitFor(t, string(last))
+}
+
+func (c *client) size() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.buf.Len()
 }
