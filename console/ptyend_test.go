@@ -3,6 +3,7 @@ package console
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"io"
 	"math/rand/v2"
 	"os"
@@ -205,7 +206,7 @@ func TestHubStalledAttacherBounded(t *testing.T) {
 // new console gets the attacher's typing, and nothing hangs.
 func TestHubInputStoppedWithMaster(t *testing.T) {
 	h := NewHub(HubOptions{})
-	m1, _ := rawPair(t)
+	m1, s1 := rawPair(t)
 	h.SetMaster(m1)
 	ours, client := socketAttacher(t)
 	a := h.Attach(ours, AttachOptions{})
@@ -215,24 +216,36 @@ func TestHubInputStoppedWithMaster(t *testing.T) {
 		// ends when the hub lets go of the attacher.
 		_, _ = client.Write(bytes.Repeat([]byte("p"), 1<<20))
 	})
-	// Wait until the hub's write to the zone has to wait: a write under
-	// way on a master with no room.
+	// Wait until the hub's write to the zone has to wait: the zone's
+	// input is full, a write is under way, and the hub has stopped taking
+	// the paste from the attacher's socket.
 	h.mu.Lock()
 	e := h.end.(*ptyEnd)
 	h.mu.Unlock()
 	deadline := time.Now().Add(10 * time.Second)
-	for {
+	for still, last := 0, -1; still < 5; {
+		inq := queued(t, s1, unix.TIOCINQ)
+		unread := queued(t, ours, unix.SIOCINQ)
 		e.mu.Lock()
 		writing := e.writing
 		e.mu.Unlock()
-		fds := []unix.PollFd{{Fd: int32(e.fd), Events: unix.POLLOUT}}
-		if _, err := unix.Poll(fds, 0); err == nil && writing > 0 && fds[0].Revents&unix.POLLOUT == 0 {
-			break
+		if inq >= 4095 && writing > 0 && unread > 0 && unread == last {
+			still++
+		} else {
+			still = 0
 		}
+		last = unread
 		if time.Now().After(deadline) {
 			t.Fatal("the hub's write of the paste never had to wait")
 		}
-		time.Sleep(time.Millisecond)
+		time.Sleep(10 * time.Millisecond)
+	}
+	// Waiting must not spin: a loop of poll and write would call await
+	// thousands of times here.
+	before := e.awaits.Load()
+	time.Sleep(300 * time.Millisecond)
+	if n := e.awaits.Load() - before; n > 100 {
+		t.Errorf("the blocked write waited %d times in 300 ms: it spins", n)
 	}
 
 	m2, s2 := rawPair(t)
@@ -248,14 +261,27 @@ func TestHubInputStoppedWithMaster(t *testing.T) {
 			}
 		}
 	}()
-	got := 0
-	buf := make([]byte, 64<<10)
-	for got < 64<<10 {
-		n, err := s2.Read(buf)
-		if err != nil {
-			t.Fatalf("new console input after %d bytes: %v", got, err)
+	arrived := make(chan error, 1)
+	go func() {
+		got := 0
+		buf := make([]byte, 64<<10)
+		for got < 64<<10 {
+			n, err := s2.Read(buf)
+			if err != nil {
+				arrived <- fmt.Errorf("after %d bytes: %w", got, err)
+				return
+			}
+			got += bytes.Count(buf[:n], []byte("p"))
 		}
-		got += bytes.Count(buf[:n], []byte("p"))
+		arrived <- nil
+	}()
+	select {
+	case err := <-arrived:
+		if err != nil {
+			t.Fatalf("new console input: %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the paste never reached the new console: the old master's write still holds the input")
 	}
 	if err := h.Close(); err != nil {
 		t.Fatal(err)
@@ -294,4 +320,18 @@ func (c *client) size() int {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.buf.Len()
+}
+
+// queued asks f how many bytes wait in it (TIOCINQ, SIOCINQ), without Fd,
+// which would make a descriptor the hub holds blocking.
+func queued(t *testing.T, f *os.File, req uint) int {
+	var n int
+	if err := control(f, "queued", func(fd int) error {
+		var err error
+		n, err = unix.IoctlGetInt(fd, req)
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	return n
 }
