@@ -6,7 +6,10 @@ import (
 	"io"
 	"os"
 	"sync"
+	"syscall"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // ErrSlowAttacher is why an attacher was disconnected when it fell so far
@@ -29,6 +32,8 @@ type HubOptions struct {
 	Log io.Writer
 	// AttachBuffer bounds the output queued per attacher, in bytes; 0 means
 	// DefaultAttachBuffer. It is raised to twice the ring size if smaller.
+	// An empty queue still takes one read of the console (at most 64 KiB)
+	// or one notice whole.
 	AttachBuffer int
 	// OnReadError, if set, is called (from the hub's reader goroutine) when
 	// reading the current master fails, typically EIO because every slave
@@ -50,6 +55,12 @@ type HubOptions struct {
 // time, and the master can be replaced (a reboot allocates a new console
 // pty) without disturbing them.
 //
+// The hub reads whatever the zone has written by the time it looks, up to
+// 64 KiB, and fans that out as one chunk: the log, the ring and every
+// attacher's queue take it at once, so a busy console costs a write per
+// batch rather than per 2-4 KiB pty read, and a quiet one's bytes go out
+// as soon as they are read.
+//
 // Slow attachers: each attacher has its own output queue and writer
 // goroutine. An attacher whose queue is full (AttachBuffer) gets a grace
 // (SlowGrace): the hub stops reading the console until the queue has room,
@@ -70,8 +81,8 @@ type Hub struct {
 	limit int
 
 	mu        sync.Mutex
-	master    *os.File
-	gen       uint64 // bumped whenever master changes; stale readers stop
+	end       consoleEnd // the current master's, or nil
+	gen       uint64     // bumped whenever the master changes; stale readers stop
 	attachers map[*Attacher]struct{}
 	closed    bool
 
@@ -94,44 +105,43 @@ func NewHub(opts HubOptions) *Hub {
 // Ring returns the hub's output ring.
 func (h *Hub) Ring() *Ring { return h.ring }
 
-// Master returns the current pty master, or nil.
-func (h *Hub) Master() *os.File {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	return h.master
-}
-
-// SetMaster makes m the console's pty master, closing the previous one, and
-// starts reading it. m == nil leaves the hub without a pty (zone halted):
-// attachers stay attached and their input is discarded.
+// SetMaster makes m the console's pty master, releasing the previous one,
+// and starts reading it. m == nil leaves the hub without a pty (zone
+// halted): attachers stay attached and their input is discarded. The hub
+// owns m from here on.
 func (h *Hub) SetMaster(m *os.File) {
+	var end consoleEnd
+	if m != nil {
+		end = newConsoleEnd(m)
+	}
 	h.mu.Lock()
 	if h.closed {
 		h.mu.Unlock()
-		if m != nil {
-			m.Close()
+		if end != nil {
+			end.release()
 		}
 		return
 	}
-	old := h.master
-	h.master = m
+	old := h.end
+	h.end = end
 	h.gen++
 	gen := h.gen
 	h.mu.Unlock()
-	if old != nil && old != m {
-		// Closing a pollable fd wakes the old reader, which then sees its
-		// generation is stale and leaves quietly.
-		old.Close()
+	if old != nil {
+		// The old reader wakes, sees its generation is stale and
+		// leaves quietly, releasing the old master.
+		old.stop()
 	}
-	if m != nil {
-		go h.read(m, gen)
+	if end != nil {
+		go h.read(end, gen)
 	}
 }
 
-func (h *Hub) read(m *os.File, gen uint64) {
-	buf := make([]byte, 32<<10)
+func (h *Hub) read(end consoleEnd, gen uint64) {
+	defer end.release()
+	buf := make([]byte, readBatchSize)
 	for {
-		n, err := m.Read(buf)
+		n, err := end.Read(buf)
 		if n > 0 {
 			h.waitRoom(n)
 			if !h.output(buf[:n], gen) {
@@ -202,13 +212,25 @@ func (h *Hub) output(p []byte, gen uint64) bool {
 	return true
 }
 
-// broadcastLocked queues one shared copy of p for every attacher.
+// broadcastLocked writes p at once to every attacher that is keeping up,
+// and queues what they could not take, one shared copy of p for those that
+// took none of it.
 func (h *Hub) broadcastLocked(p []byte) {
-	if len(h.attachers) == 0 {
-		return
-	}
-	chunk := append([]byte(nil), p...)
+	var shared []byte
 	for a := range h.attachers {
+		rest := a.writeNow(p)
+		if len(rest) == 0 {
+			continue
+		}
+		var chunk []byte
+		if len(rest) == len(p) {
+			if shared == nil {
+				shared = append([]byte(nil), p...)
+			}
+			chunk = shared
+		} else {
+			chunk = append([]byte(nil), rest...)
+		}
 		if !a.enqueue(chunk, h.limit) {
 			delete(h.attachers, a)
 			a.kill(ErrSlowAttacher)
@@ -237,7 +259,7 @@ type AttachOptions struct {
 // what it sends goes to the zone. conn is closed when the attacher leaves,
 // whichever side ends it.
 func (h *Hub) Attach(conn io.ReadWriteCloser, opts AttachOptions) *Attacher {
-	a := &Attacher{h: h, conn: conn, wake: make(chan struct{}, 1), room: make(chan struct{}, 1), done: make(chan struct{})}
+	a := &Attacher{h: h, conn: conn, raw: nonblockingConn(conn), wake: make(chan struct{}, 1), room: make(chan struct{}, 1), done: make(chan struct{})}
 	h.mu.Lock()
 	if h.closed {
 		h.mu.Unlock()
@@ -270,16 +292,17 @@ func (h *Hub) Attachers() int {
 // input writes what an attacher typed to the current master, if any.
 func (h *Hub) input(p []byte) {
 	h.mu.Lock()
-	m := h.master
+	end := h.end
 	h.mu.Unlock()
-	if m == nil {
+	if end == nil {
 		return
 	}
 	h.inMu.Lock()
 	defer h.inMu.Unlock()
-	// An error here means the zone's pty went away mid-write; the reader
-	// reports that, and the keystrokes have nowhere to go.
-	m.Write(p)
+	// An error here means the zone's pty went away mid-write (or the
+	// master was replaced); the reader reports that, and the keystrokes
+	// have nowhere to go.
+	_, _ = end.Write(p)
 }
 
 func (h *Hub) remove(a *Attacher, err error) {
@@ -289,7 +312,7 @@ func (h *Hub) remove(a *Attacher, err error) {
 	a.kill(err)
 }
 
-// Close disconnects every attacher and closes the master. The ring and the
+// Close disconnects every attacher and releases the master. The ring and the
 // log stay usable by their owner.
 func (h *Hub) Close() error {
 	h.mu.Lock()
@@ -299,18 +322,17 @@ func (h *Hub) Close() error {
 	}
 	h.closed = true
 	h.gen++
-	m := h.master
-	h.master = nil
+	end := h.end
+	h.end = nil
 	as := h.attachers
 	h.attachers = map[*Attacher]struct{}{}
 	h.mu.Unlock()
 	for a := range as {
 		a.kill(errors.New("console closed"))
 	}
-	if m != nil {
-		if err := m.Close(); err != nil {
-			return fmt.Errorf("close console master: %w", err)
-		}
+	if end != nil {
+		// Its reader wakes and releases the master.
+		end.stop()
 	}
 	return nil
 }
@@ -319,15 +341,72 @@ func (h *Hub) Close() error {
 type Attacher struct {
 	h    *Hub
 	conn io.ReadWriteCloser
+	raw  syscall.RawConn // conn's descriptor if non-blocking, for writeNow
 	wake chan struct{}
 	room chan struct{} // a queue that was full has been written out
 	done chan struct{}
 
-	mu     sync.Mutex
-	q      [][]byte
-	queued int
-	dead   bool
-	err    error
+	mu      sync.Mutex
+	q       [][]byte
+	queued  int
+	writing bool // writeLoop is writing what it took from q
+	dead    bool
+	err     error
+}
+
+// nonblockingConn returns conn's descriptor when it is non-blocking, so
+// that output can be offered to it without waiting (zoneadmd's end of
+// the socketpair to zlogin); nil otherwise.
+func nonblockingConn(conn io.ReadWriteCloser) syscall.RawConn {
+	sc, ok := conn.(syscall.Conn)
+	if !ok {
+		return nil
+	}
+	rc, err := sc.SyscallConn()
+	if err != nil {
+		return nil
+	}
+	nonblock := false
+	if err := rc.Control(func(fd uintptr) {
+		fl, err := unix.FcntlInt(fd, unix.F_GETFL, 0)
+		nonblock = err == nil && fl&unix.O_NONBLOCK != 0
+	}); err != nil || !nonblock {
+		return nil
+	}
+	return rc
+}
+
+// writeNow writes what an attacher that is keeping up (nothing queued,
+// nothing being written) takes of p without waiting, and returns the rest
+// for its queue. Handing every batch to the writer goroutine instead cost
+// a thread wake-up per batch; the goroutine now only drains what a busy
+// client left over. A write error leaves p to the queue, whose writer
+// meets the error again and removes the attacher.
+func (a *Attacher) writeNow(p []byte) []byte {
+	if a.raw == nil {
+		return p
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.dead || a.writing || a.queued > 0 {
+		return p
+	}
+	n := 0
+	// Never waits: f reports done whatever happened.
+	_ = a.raw.Write(func(fd uintptr) bool {
+		for n < len(p) {
+			k, err := unix.Write(int(fd), p[n:])
+			if k > 0 {
+				n += k
+				continue
+			}
+			if !errors.Is(err, unix.EINTR) {
+				break
+			}
+		}
+		return true
+	})
+	return p[n:]
 }
 
 // hasRoom reports whether n more bytes fit the queue (a dead attacher
@@ -369,6 +448,7 @@ func (a *Attacher) writeLoop() {
 		a.mu.Lock()
 		q := a.q
 		a.q, a.queued = nil, 0
+		a.writing = len(q) > 0
 		a.mu.Unlock()
 		for _, chunk := range q {
 			if _, err := a.conn.Write(chunk); err != nil {
@@ -376,6 +456,9 @@ func (a *Attacher) writeLoop() {
 				return
 			}
 		}
+		a.mu.Lock()
+		a.writing = false
+		a.mu.Unlock()
 		select {
 		case a.room <- struct{}{}:
 		default:

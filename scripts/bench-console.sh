@@ -62,9 +62,16 @@ best_mbs() {
 console_once() {
   local out=$root/console.count pidf=$root/console.pid
   rm -f "$root/console.hello" "$pidf" "$out"
-  # The attacher takes exactly the file's bytes; then it is stopped.
+  # The attacher takes exactly the file's bytes; then it is stopped. One
+  # dd with big reads counts them: the host baseline and the other lines
+  # send their bytes to nowhere, and the head -c | wc -c this used to be
+  # (two more processes, head copying in 8 KiB reads and writes) took about
+  # an eighth of this 2-core machine's CPU during a run, charged to the
+  # console (DECISIONS.md, Console throughput).
   sh -c 'echo $$ >"$0"; exec "$@"' "$pidf" "$BIN" --root "$root" zlogin -C "$name" \
-    </dev/null 2>"$root/console.hello" | head -c $bytes | (c=$(wc -c) && echo "$c" >"$out.tmp" && mv "$out.tmp" "$out") &
+    </dev/null 2>"$root/console.hello" |
+    (dd bs=1M iflag=fullblock,count_bytes count=$bytes of=/dev/null 2>"$out.dd"
+      c=$(awk '/copied/ {print $1}' "$out.dd") && echo "$c" >"$out.tmp" && mv "$out.tmp" "$out") &
   # zlogin -C says hello once zoneadmd has attached it.
   for _ in $(seq 200); do
     grep -q Connected "$root/console.hello" 2>/dev/null && break
@@ -75,7 +82,7 @@ console_once() {
   s=$(now)
   z zlogin "$name" sh -c "cat $big >/dev/console" >/dev/null 2>"$root/err" ||
     { cat "$root/err" >&2; echo "bench-console: cat >/dev/console failed" >&2; exit 1; }
-  # The count appears when head has taken the last byte (or when the
+  # The count appears when dd has taken the last byte (or when the
   # attacher was cut off, with fewer).
   local waited=0
   until [[ -s $out ]]; do
