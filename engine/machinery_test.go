@@ -164,3 +164,47 @@ func killSleepers(dir string, initPid int) {
 		time.Sleep(20 * time.Millisecond)
 	}
 }
+
+// The kernel never refuses a move into a cgroup, whatever its pids cap,
+// so held commands (moved in once their rlimits are set) must meet the
+// cap in zoneadmd, one at a time: eight started at once into a project
+// capped at two leave two running and six refused naming the cap, never
+// more than two sleeping there.
+func TestHeldCommandsRaceProjectCap(t *testing.T) {
+	z := newZqZone(t)
+	ztest.Must(t, os.WriteFile(filepath.Join(z.zroot(), "etc/project"), []byte(`system:0::::
+user.root:1::::
+default:3::::
+small:101::root::project.max-lwps=(privileged,2,deny);process.max-file-descriptor=(privileged,256,deny)
+`), 0o644))
+	z.ready()
+	const n = 8
+	errs := make(chan error, n)
+	for i := 0; i < n; i++ {
+		go func() {
+			// The answer comes when the sleep ends (killed below) or
+			// at once when it is refused.
+			_, err := zoneadmd.Exec(z.root, z.spec.Name, api.ExecRequest{Argv: []string{"sleep", "600"}, Project: "small"}, nil, nil, nil)
+			errs <- err
+		}()
+	}
+	var refused []error
+	for len(refused) < n-2 {
+		select {
+		case err := <-errs:
+			if err == nil || !strings.Contains(err.Error(), "project.max-lwps (2) reached") {
+				t.Fatalf("a held command past the project's cap: %v; want it refused naming project.max-lwps", err)
+			}
+			refused = append(refused, err)
+		case <-time.After(time.Minute):
+			t.Fatalf("%d of %d held commands refused after a minute, want %d", len(refused), n, n-2)
+		}
+	}
+	small := filepath.Join(z.capsDir("pids", ""), "small")
+	waitFor(t, "the two sleeps their own commands", func() bool { return readNum(t, filepath.Join(small, "pids.current")) == 2 })
+	killSleepers(small, 0)
+	for i := 0; i < 2; i++ {
+		<-errs
+	}
+	z.halt()
+}

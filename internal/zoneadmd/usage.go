@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 	"zonetop/api"
@@ -236,15 +237,23 @@ func (d *zoneadmd) release(zc *wire.Conn, g limits.Group, rl []limits.RlimitSett
 		hp := hostPidOf(zpid, resp.Pid)
 		// Moving a process in is never refused by a pids cap (the
 		// kernel charges it whatever the limit): the caps are checked
-		// here, as a fork would meet them.
-		err = lim.lwpsFull(g)
+		// here, as a fork would meet them, with the check and the move
+		// one step. A stub moved in before holds its Go runtime's
+		// threads until it becomes its command: it counts as the one
+		// task it will be.
+		d.holdMu.Lock()
+		d.moved = pendingStubs(d.moved)
+		err = lim.lwpsFull(g, stubExtra(d.moved))
 		switch {
 		case err != nil:
 		case hp == 0:
 			err = fmt.Errorf("held command (pid %d in the zone) not found among zsched's children", resp.Pid)
 		default:
-			err = g.AddProc(hp)
+			if err = g.AddProc(hp); err == nil {
+				d.moved = append(d.moved, movedStub{pid: hp, path: g.Path(), exe: exeOf(hp)})
+			}
 		}
+		d.holdMu.Unlock()
 	}
 	if err != nil {
 		_ = zc.Send(wire.Request{Op: "release", Error: err.Error()})
@@ -367,4 +376,54 @@ func (d *zoneadmd) bootHeld(args []string) (wire.Response, error) {
 		log.Printf("init: %s", w)
 	}
 	return resp, nil
+}
+
+// movedStub is a held command's stub moved into its cgroup (path), with
+// its executable then: until that changes the stub has not become its
+// command and holds its runtime's threads.
+type movedStub struct {
+	pid  int
+	path string
+	exe  string
+}
+
+func exeOf(pid int) string {
+	l, _ := os.Readlink("/proc/" + strconv.Itoa(pid) + "/exe")
+	return l
+}
+
+// pendingStubs keeps the stubs still alive and not yet their command.
+func pendingStubs(ms []movedStub) []movedStub {
+	out := ms[:0]
+	for _, m := range ms {
+		if e := exeOf(m.pid); e != "" && e == m.exe {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+// stubExtra is, for a cgroup path, the tasks stubs in it (or below it)
+// hold beyond the one each will be.
+func stubExtra(ms []movedStub) func(path string) uint64 {
+	return func(path string) uint64 {
+		var n uint64
+		for _, m := range ms {
+			if m.path != path && !strings.HasPrefix(m.path, path+"/") {
+				continue
+			}
+			b, err := os.ReadFile("/proc/" + strconv.Itoa(m.pid) + "/status")
+			if err != nil {
+				continue
+			}
+			for _, line := range strings.Split(string(b), "\n") {
+				if v, ok := strings.CutPrefix(line, "Threads:"); ok {
+					if t, err := strconv.ParseUint(strings.TrimSpace(v), 10, 64); err == nil && t > 1 {
+						n += t - 1
+					}
+				}
+			}
+		}
+		return n
+	}
 }

@@ -38,6 +38,12 @@ import (
 // its run directory so that a successor can adopt the zone if it dies.
 
 type zoneadmd struct {
+	// holdMu makes a held command's cap check and its move into its
+	// cgroup one step: the kernel never refuses a move, so two checks
+	// before either move would let both in past the cap. moved are the
+	// stubs moved in that may not have become their command yet.
+	holdMu          sync.Mutex
+	moved           []movedStub
 	root, name, dir string
 
 	opMu   sync.Mutex // one life-cycle operation at a time

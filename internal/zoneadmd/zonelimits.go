@@ -962,7 +962,7 @@ func (d *zoneadmd) applyIPC(rc map[string]uint64) error {
 // is not one of this zone's groups). It is how a refusal of a login or
 // a held command names its cap instead of the kernel's bare EAGAIN or a
 // Go runtime's "failed to create new OS thread".
-func (l *zoneLimits) lwpsFull(g limits.Group) error {
+func (l *zoneLimits) lwpsFull(g limits.Group, extra func(path string) uint64) error {
 	if l == nil || g == nil {
 		return nil
 	}
@@ -995,7 +995,13 @@ func (l *zoneLimits) lwpsFull(g limits.Group) error {
 			continue
 		}
 		c, err := lv.g.Counters()
-		if err != nil || c.Pids < limit {
+		if err != nil {
+			continue
+		}
+		if extra != nil {
+			c.Pids -= min(c.Pids, extra(lv.g.Path()))
+		}
+		if c.Pids < limit {
 			continue
 		}
 		return fmt.Errorf("%s (%d) reached: %s %s has %d tasks: %w", name, limit, lv.kind, lv.who, c.Pids, api.ErrBusy)
@@ -1022,7 +1028,7 @@ func (l *zoneLimits) namedCapError(g limits.Group, err error) error {
 	if err == nil || !capLike(err.Error()) {
 		return err
 	}
-	if full := l.lwpsFull(g); full != nil {
+	if full := l.lwpsFull(g, nil); full != nil {
 		return fmt.Errorf("%w (%v)", full, err)
 	}
 	return err
