@@ -217,7 +217,10 @@ func (d *zoneadmd) usage() (api.ZoneUsage, error) {
 
 // release puts a held command (zsched's first answer) into its cgroup and
 // lets it go on with its rlimits.
-func (d *zoneadmd) release(zc *wire.Conn, g limits.Group, rl []limits.RlimitSetting, born bool) error {
+//
+// execs says whether the stub becomes another program (a command); zinit
+// run by the stub never does, and its threads are the zone's init's.
+func (d *zoneadmd) release(zc *wire.Conn, g limits.Group, rl []limits.RlimitSetting, born, execs bool) error {
 	var resp wire.Response
 	got, err := zc.Recv(&resp)
 	wire.CloseAll(got)
@@ -249,7 +252,7 @@ func (d *zoneadmd) release(zc *wire.Conn, g limits.Group, rl []limits.RlimitSett
 		case hp == 0:
 			err = fmt.Errorf("held command (pid %d in the zone) not found among zsched's children", resp.Pid)
 		default:
-			if err = g.AddProc(hp); err == nil {
+			if err = g.AddProc(hp); err == nil && execs {
 				d.moved = append(d.moved, movedStub{pid: hp, path: g.Path(), exe: exeOf(hp)})
 			}
 		}
@@ -356,7 +359,7 @@ func (d *zoneadmd) bootHeld(args []string) (wire.Response, error) {
 		return wire.Response{}, err
 	}
 	if hold {
-		if err := d.release(zc, g, rl, place != nil); err != nil {
+		if err := d.release(zc, g, rl, place != nil, false); err != nil {
 			return wire.Response{}, err
 		}
 	}

@@ -1667,7 +1667,7 @@ func (d *zoneadmd) spawnCommand(req *api.ExecRequest, files []*os.File, group li
 	err = zc.Send(wire.Request{Op: "spawn", Exec: req, Hold: hold, Place: len(place)}, append(append([]*os.File(nil), files...), place...)...)
 	wire.CloseAll(place)
 	if err == nil && hold {
-		err = d.release(zc, group, rl, place != nil)
+		err = d.release(zc, group, rl, place != nil, true)
 	}
 	if err == nil {
 		got, err = zc.Recv(&resp)
