@@ -641,8 +641,12 @@ func (cg *ZoneCgroups) Remove() error {
 func (cg *ZoneCgroups) RemoveAs(subs []string) error {
 	var errs []error
 	for _, m := range cg.machinery() {
+		// zsched may still be leaving it (the v2 guest left one behind
+		// once): waited for as the zone's own cgroups are.
 		if err := syscall.Rmdir(m); err != nil && !errors.Is(err, syscall.ENOENT) {
-			errs = append(errs, fmt.Errorf("cgroup %s: %w", m, err))
+			if err := limits.RemoveTree(m); err != nil {
+				errs = append(errs, fmt.Errorf("cgroup %s: %w", m, err))
+			}
 		}
 	}
 	for _, d := range cg.Dirs {
