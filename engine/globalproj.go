@@ -24,8 +24,12 @@ import (
 // another host's global zone and gets _global.HASH of its own.
 
 // globalGroupDir is the global zone's directory below zonetop's parent.
-func (e *Engine) globalGroupDir() string {
-	root := filepath.Clean(e.Root)
+func (e *Engine) globalGroupDir() string { return GlobalGroupDir(e.Root) }
+
+// GlobalGroupDir is the directory below zonetop's cgroup parent that holds
+// the global zone's project cgroups for the root prefix root.
+func GlobalGroupDir(root string) string {
+	root = filepath.Clean(root)
 	if root == "/" || root == "." {
 		return "_global"
 	}

@@ -16,7 +16,9 @@ import (
 	"syscall"
 	"testing"
 	"time"
+	"zonetop/engine"
 	"zonetop/internal/ztest"
+	"zonetop/limits"
 )
 
 // End-to-end tests of the zone life cycle through the real, statically
@@ -305,6 +307,14 @@ func (l *lab) cleanup() {
 		for _, cg := range zoneCgroups(z) {
 			t.Errorf("leftover cgroup %s", cg)
 			_ = os.Remove(cg)
+		}
+	}
+	// The global zone's project cgroups of this root prefix stay, as
+	// the product keeps them, until a newtask or an edit sweeps them;
+	// the prefix ends with the test.
+	for _, cg := range zoneCgroups(engine.GlobalGroupDir(l.root)) {
+		if err := limits.RemoveTree(cg); err != nil {
+			t.Errorf("global zone's cgroups of %s: %v", l.root, err)
 		}
 	}
 	if len(mountsUnder(l.root)) == 0 {
