@@ -16,6 +16,7 @@ import (
 	"zonetop/api"
 	"zonetop/internal/configs"
 	"zonetop/internal/platform"
+	"zonetop/internal/testhook"
 	"zonetop/internal/zoneadmd"
 	"zonetop/internal/ztest"
 	"zonetop/limits/cgroups"
@@ -108,7 +109,12 @@ func reexecStatic() {
 		goBin = "/usr/local/go/bin/go"
 	}
 	out := filepath.Join(os.TempDir(), fmt.Sprintf("zonetop-engine-static-%d.test", os.Getpid()))
-	cmd := exec.Command(goBin, "test", "-c", "-o", out, ".")
+	args := []string{"test", "-c", "-o", out}
+	if testhook.Enabled {
+		// The static copy obeys the hooks as this build does.
+		args = append(args, "-tags", "zonetop_testhooks")
+	}
+	cmd := exec.Command(goBin, append(args, ".")...)
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
 	if err := cmd.Run(); err != nil {
