@@ -260,11 +260,22 @@ func TestProjectMaxTasks(t *testing.T) {
 	}
 	l.fails(1, []string{"project.max-tasks is 2"}, "newtask", "-z", z, "-p", "web", "true")
 	// One ends (its sleep, by the pid its task's cgroup holds); the next
-	// task may start.
+	// task may start. Only the sleep: a v1 cgroup.procs lists every
+	// process with a thread in the cgroup, and zsched's forking thread
+	// sits in a task's cgroups while it starts the task's command, so
+	// zsched's pid is there for that moment; killing it ended the zone
+	// (which then showed as installed).
 	ds, _ := filepath.Glob(filepath.Join(zonePidsDir(t, z), "web", "task.*"))
-	for _, f := range strings.Fields(readTrim(t, filepath.Join(ds[0], "cgroup.procs"))) {
-		if pid := atoi(t, f); pid > 0 {
-			_ = syscall.Kill(pid, syscall.SIGKILL)
+	killed := 0
+	for end := time.Now().Add(20 * time.Second); killed == 0; time.Sleep(100 * time.Millisecond) {
+		for _, f := range strings.Fields(readTrim(t, filepath.Join(ds[0], "cgroup.procs"))) {
+			if pid := atoi(t, f); pid > 0 && commOf(pid) == "sleep" {
+				_ = syscall.Kill(pid, syscall.SIGKILL)
+				killed++
+			}
+		}
+		if killed == 0 && time.Now().After(end) {
+			t.Fatalf("no sleep in %s", ds[0])
 		}
 	}
 	deadline = time.Now().Add(20 * time.Second)
@@ -278,6 +289,12 @@ func TestProjectMaxTasks(t *testing.T) {
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
+}
+
+// commOf is pid's command name, "" when it is gone.
+func commOf(pid int) string {
+	b, _ := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/comm")
+	return strings.TrimSpace(string(b))
 }
 
 // task.max-cpu-time bites: a busy task past its CPU time gets the
