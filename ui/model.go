@@ -307,7 +307,7 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	case tea.KeyPressMsg:
 		return m.key(msg)
 	case tea.MouseClickMsg, tea.MouseReleaseMsg, tea.MouseMotionMsg, tea.MouseWheelMsg:
-		if m.paneMouse(msg.(tea.MouseMsg)) {
+		if m.paneMouse(msg.(tea.MouseMsg)) || m.overlayMouse(msg.(tea.MouseMsg)) {
 			return m, nil
 		}
 	}
