@@ -362,7 +362,8 @@ func (m *Model) limitKeys() []key.Binding {
 	case d.edit != nil:
 		return []key.Binding{k.Apply, k.Cancel}
 	case d.addForm != nil:
-		return nil
+		// The form's own keys, as the new-zone form's footer has them.
+		return []key.Binding{k.FieldNext, k.FieldPrev, relabel(k.Create, "add"), k.FormCancel}
 	}
 	out := []key.Binding{k.Select}
 	switch {
