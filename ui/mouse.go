@@ -22,7 +22,8 @@ func (m *Model) overlayMouse(msg tea.MouseMsg) bool {
 	if over == "" {
 		return false
 	}
-	if over == "form" || over == "editor" || m.confirm != nil {
+	if over == "form" || over == "editor" || m.confirm != nil ||
+		over == "detail" && (m.detail.edit != nil || m.detail.addForm != nil) {
 		return true // fields and answers are typed
 	}
 	mo := msg.Mouse()
