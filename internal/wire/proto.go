@@ -95,6 +95,9 @@ type Response struct {
 	// (stderr); its Exit ends the session.
 	Data   []byte `json:"data,omitempty"`
 	Stream int    `json:"stream,omitempty"`
+	// Log is the end of the zone's console log (console-log), as much
+	// as one message holds, from a whole line.
+	Log string `json:"log,omitempty"`
 	// hostPid is Pid as the host sees it, when a pidfd came with the
 	// answer; it never travels.
 	HostPid int `json:"-"`

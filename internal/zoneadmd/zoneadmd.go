@@ -492,6 +492,19 @@ func (d *zoneadmd) handle(c *wire.Conn) {
 		reply(d.setRctl(req.Rctl, req.RctlValues))
 	case "reload-projects":
 		reply(d.reloadProjects())
+	case "console-log":
+		// Authorized above for a delegated user (the login auth).
+		text, err := consoleLogTail(d.root, d.name, wire.MaxMessage)
+		if err != nil {
+			reply(err)
+			return
+		}
+		st := d.status()
+		text = console.TrimToFit(text, func(t string) bool {
+			b, err := json.Marshal(wire.Response{OK: true, Status: &st, Log: t})
+			return err == nil && len(b) <= wire.MaxMessage
+		})
+		_ = c.Send(wire.Response{OK: true, Status: &st, Log: text})
 	case "usage":
 		u, err := d.usage()
 		if err != nil {
