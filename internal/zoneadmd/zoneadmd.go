@@ -895,6 +895,11 @@ func (d *zoneadmd) startZsched(spec *configs.PlatformSpec, cg *cgroups.ZoneCgrou
 	}
 	done := make(chan struct{})
 	go func() {
+		// Through the poller, not a wait4 that blocks: a thread parked in
+		// a syscall for the zone's whole life is one more M, with its
+		// stacks, kept by every idle zoneadmd. The wait4 after it finds
+		// zsched ended and reaps it (or, if no pidfd could be had, waits).
+		_ = waitPidfdExit(p.Pid)
 		_, _ = p.Wait()
 		close(done)
 	}()
@@ -1085,6 +1090,16 @@ func waitPidfdExit(pid int) error {
 		return nil
 	}
 	if err != nil {
+		return err
+	}
+	return waitFdExit(fd)
+}
+
+// waitFdExit waits in the runtime's poller for the pidfd fd (which it
+// takes and closes) to turn readable, as it does when its process exits.
+func waitFdExit(fd int) error {
+	if err := unix.SetNonblock(fd, true); err != nil {
+		unix.Close(fd)
 		return err
 	}
 	f := os.NewFile(uintptr(fd), "pidfd")
@@ -1501,13 +1516,10 @@ func (d *zoneadmd) adopt() error {
 			if err == nil && ferr == nil && zschedAlive(st.ZschedPid, st.ZschedStart) {
 				done := make(chan struct{})
 				go func() {
-					defer unix.Close(fd)
-					fds := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}
-					for {
-						if _, err := unix.Poll(fds, -1); err == unix.EINTR {
-							continue
-						}
-						break
+					// In the poller rather than poll(2), which would hold a
+					// thread for the zone's life (see startZsched).
+					if err := waitFdExit(fd); err != nil {
+						log.Printf("adopt: waiting for zsched: %v", err)
 					}
 					close(done)
 				}()
