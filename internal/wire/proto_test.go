@@ -49,6 +49,7 @@ func TestRecvSmallMessageAllocatesLittle(t *testing.T) {
 			}
 		}
 	})
+	t.Logf("%d bytes, %d allocations a message", allocs.AllocedBytesPerOp(), allocs.AllocsPerOp())
 	if per := allocs.AllocedBytesPerOp(); per > 8<<10 {
 		t.Fatalf("a send and receive of a small message allocated %d bytes", per)
 	}
