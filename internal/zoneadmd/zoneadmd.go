@@ -75,8 +75,10 @@ type zoneadmd struct {
 	// zoneadmd's own writes from an edit.
 	projApplied []byte
 	quit        chan struct{}
-	quitOnce    sync.Once
-	inflight    sync.WaitGroup // delegated requests still to be answered
+	// idleWake tells idleExit that the zone may have gone down (wakeIdle).
+	idleWake chan struct{}
+	quitOnce sync.Once
+	inflight sync.WaitGroup // delegated requests still to be answered
 
 	// The console outlives the platform: attachers stay through halts and
 	// reboots, and watchers get the zone's events on their control
@@ -166,6 +168,7 @@ func zoneadmdMain(args []string) int {
 		log.SetOutput(&logWriter{w: os.Stderr})
 	}
 	d := &zoneadmd{root: root, name: name, dir: configs.RunDir(root, name), quit: make(chan struct{}), lastRequest: time.Now(),
+		idleWake: make(chan struct{}, 1),
 		watchers: map[*wire.Conn]struct{}{}}
 	d.conslog = &lazyLog{path: filepath.Join(configs.LogDir(root), name+".console")}
 	d.auditLim = newAuditLimiter(name, func(r audit.AuditRecord) {
@@ -313,6 +316,20 @@ func takeZoneLock(lock *os.File, root, name string) bool {
 // zone to clean up when it started).
 func (d *zoneadmd) idleExit() {
 	for {
+		d.mu.Lock()
+		up := d.st.State != "" && d.st.State != configs.StateInstalled
+		d.mu.Unlock()
+		if up {
+			// A zone that is up keeps its zoneadmd: nothing to look at
+			// until it goes down (wakeIdle), rather than a wake-up a
+			// second in every idle zone's zoneadmd. The minute is a
+			// backstop only.
+			select {
+			case <-d.idleWake:
+			case <-time.After(time.Minute):
+			}
+			continue
+		}
 		time.Sleep(time.Second)
 		if !d.opMu.TryLock() {
 			continue
@@ -330,6 +347,15 @@ func (d *zoneadmd) idleExit() {
 }
 
 func (d *zoneadmd) stop() { d.quitOnce.Do(func() { close(d.quit) }) }
+
+// wakeIdle has idleExit look again: called wherever the zone's state
+// changes, so a zone taken down is seen at once.
+func (d *zoneadmd) wakeIdle() {
+	select {
+	case d.idleWake <- struct{}{}:
+	default: // a look is due already
+	}
+}
 
 // keep registers with the keeper (keeper.go) once the zone has a
 // platform; unkeep ends that once it has none.
@@ -387,6 +413,7 @@ func (d *zoneadmd) setState(state, reason string) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	d.st.State, d.st.Reason = state, reason
+	d.wakeIdle()
 	if state == configs.StateReady || state == configs.StateRunning {
 		d.st.Since = time.Now()
 	}
@@ -583,6 +610,7 @@ func (d *zoneadmd) ready(spec *configs.PlatformSpec) (err error) {
 			d.mu.Lock()
 			d.st = RunState{}
 			d.spec, d.cg, d.lim = nil, nil, nil
+			d.wakeIdle()
 			d.mu.Unlock()
 			_ = os.Remove(filepath.Join(d.dir, "state.json"))
 			_ = os.Remove(filepath.Join(d.dir, "spec.json"))
@@ -1436,6 +1464,7 @@ func (d *zoneadmd) halt(why string) error {
 	d.mu.Lock()
 	d.st = RunState{}
 	d.spec, d.cg, d.lim = nil, nil, nil
+	d.wakeIdle()
 	d.mu.Unlock()
 	d.hub.SetMaster(nil)
 	d.hub.Notice("Zone halted")
