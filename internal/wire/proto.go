@@ -111,9 +111,6 @@ type Conn struct {
 	// zsched and init are root's business, whatever the peer may
 	// otherwise know of the zone.
 	HidePids bool
-	// kind is the socket's type as nextSize learned it (0 before): only
-	// a datagram's length can be peeked.
-	kind int
 }
 
 // wantFDs refuses a message that brought other than the want descriptors
@@ -239,15 +236,13 @@ func (c *Conn) nextSize() int {
 	if err != nil {
 		return MaxMessage + 1
 	}
-	if c.kind == 0 {
-		c.kind = -1
-		_ = rc.Control(func(fd uintptr) {
-			if t, err := syscall.GetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_TYPE); err == nil {
-				c.kind = t
-			}
-		})
-	}
-	if c.kind != syscall.SOCK_SEQPACKET {
+	// Only a datagram's length can be peeked. Asked at every call, not
+	// kept in the Conn: a receive must not write to it.
+	kind := 0
+	_ = rc.Control(func(fd uintptr) {
+		kind, _ = syscall.GetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_TYPE)
+	})
+	if kind != syscall.SOCK_SEQPACKET {
 		return MaxMessage + 1
 	}
 	var n uintptr
