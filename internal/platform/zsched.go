@@ -496,17 +496,12 @@ func (z *zsched) spawnJob(job spawnJob) (int, chan int, error) {
 }
 
 // reap collects every child, ours or orphans of the zone (zsched is their
-// init), and reports the ones somebody waits for.
-func (z *zsched) reap() {
-	ch := make(chan os.Signal, 16)
-	signal.Notify(ch, syscall.SIGCHLD)
-	tick := time.NewTicker(time.Second)
-	defer tick.Stop()
-	for {
-		select {
-		case <-ch:
-		case <-tick.C:
-		}
+// init), and reports the ones somebody waits for. ch is notified of
+// SIGCHLD before any child can exist; no timer backs it up: a signal
+// dropped on a full channel leaves a pass already due, and each pass takes
+// every child that has ended, so an idle zone's PID 1 never wakes.
+func (z *zsched) reap(ch <-chan os.Signal) {
+	for range ch {
 		reapChildren(func(pid, code int) {
 			z.mu.Lock()
 			if w := z.waiters[pid]; w != nil {
@@ -545,7 +540,9 @@ func reapChildren(done func(pid, code int)) {
 }
 
 func (z *zsched) serve() {
-	go z.reap()
+	chld := make(chan os.Signal, 16)
+	signal.Notify(chld, syscall.SIGCHLD)
+	go z.reap(chld)
 	for {
 		c, err := z.lis.AcceptUnix()
 		if err != nil {

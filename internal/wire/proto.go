@@ -193,7 +193,7 @@ func (c *Conn) Send(v any, files ...*os.File) error {
 // recv reads one message into v and returns the files that came with it.
 // Files are returned even when decoding fails so they can be closed.
 func (c *Conn) Recv(v any) ([]*os.File, error) {
-	buf := make([]byte, MaxMessage+1)
+	buf := make([]byte, c.nextSize())
 	limit := c.Fds
 	if limit == 0 {
 		limit = maxFDs
@@ -224,6 +224,42 @@ func (c *Conn) Recv(v any) ([]*os.File, error) {
 		return files, fmt.Errorf("malformed message: %w", err)
 	}
 	return files, nil
+}
+
+// nextSize is the buffer the next datagram needs: its length, peeked
+// (MSG_TRUNC reports a datagram's whole length), and one byte more, so
+// that a message over the bound still shows as one. A request is a few
+// hundred bytes; a buffer of the bound itself for each was most of what
+// an idle zoneadmd or zsched ever allocated, and one waiting receive held
+// 72 KiB for the life of its connection. Anything but a plain length (a
+// closed peer, a deadline, an error) gets the whole bound, and the read
+// that follows answers as it did.
+func (c *Conn) nextSize() int {
+	rc, err := c.C.SyscallConn()
+	if err != nil {
+		return MaxMessage + 1
+	}
+	// Only a datagram's length can be peeked. Asked at every call, not
+	// kept in the Conn: a receive must not write to it.
+	kind := 0
+	_ = rc.Control(func(fd uintptr) {
+		kind, _ = syscall.GetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_TYPE)
+	})
+	if kind != syscall.SOCK_SEQPACKET {
+		return MaxMessage + 1
+	}
+	var n uintptr
+	var errno syscall.Errno
+	err = rc.Read(func(fd uintptr) bool {
+		// recvfrom(2) with no buffer and no address: nothing is taken.
+		n, _, errno = syscall.Syscall6(syscall.SYS_RECVFROM, fd, 0, 0,
+			syscall.MSG_PEEK|syscall.MSG_TRUNC|syscall.MSG_DONTWAIT, 0, 0)
+		return errno != syscall.EAGAIN
+	})
+	if err != nil || errno != 0 || n == 0 || n > MaxMessage {
+		return MaxMessage + 1
+	}
+	return int(n) + 1
 }
 
 func ParseRights(oob []byte) ([]*os.File, error) {

@@ -75,8 +75,10 @@ type zoneadmd struct {
 	// zoneadmd's own writes from an edit.
 	projApplied []byte
 	quit        chan struct{}
-	quitOnce    sync.Once
-	inflight    sync.WaitGroup // delegated requests still to be answered
+	// idleWake tells idleExit that the zone may have gone down (wakeIdle).
+	idleWake chan struct{}
+	quitOnce sync.Once
+	inflight sync.WaitGroup // delegated requests still to be answered
 
 	// The console outlives the platform: attachers stay through halts and
 	// reboots, and watchers get the zone's events on their control
@@ -166,6 +168,7 @@ func zoneadmdMain(args []string) int {
 		log.SetOutput(&logWriter{w: os.Stderr})
 	}
 	d := &zoneadmd{root: root, name: name, dir: configs.RunDir(root, name), quit: make(chan struct{}), lastRequest: time.Now(),
+		idleWake: make(chan struct{}, 1),
 		watchers: map[*wire.Conn]struct{}{}}
 	d.conslog = &lazyLog{path: filepath.Join(configs.LogDir(root), name+".console")}
 	d.auditLim = newAuditLimiter(name, func(r audit.AuditRecord) {
@@ -313,6 +316,20 @@ func takeZoneLock(lock *os.File, root, name string) bool {
 // zone to clean up when it started).
 func (d *zoneadmd) idleExit() {
 	for {
+		d.mu.Lock()
+		up := d.st.State != "" && d.st.State != configs.StateInstalled
+		d.mu.Unlock()
+		if up {
+			// A zone that is up keeps its zoneadmd: nothing to look at
+			// until it goes down (wakeIdle), rather than a wake-up a
+			// second in every idle zone's zoneadmd. The minute is a
+			// backstop only.
+			select {
+			case <-d.idleWake:
+			case <-time.After(time.Minute):
+			}
+			continue
+		}
 		time.Sleep(time.Second)
 		if !d.opMu.TryLock() {
 			continue
@@ -330,6 +347,15 @@ func (d *zoneadmd) idleExit() {
 }
 
 func (d *zoneadmd) stop() { d.quitOnce.Do(func() { close(d.quit) }) }
+
+// wakeIdle has idleExit look again: called wherever the zone's state
+// changes, so a zone taken down is seen at once.
+func (d *zoneadmd) wakeIdle() {
+	select {
+	case d.idleWake <- struct{}{}:
+	default: // a look is due already
+	}
+}
 
 // keep registers with the keeper (keeper.go) once the zone has a
 // platform; unkeep ends that once it has none.
@@ -387,6 +413,7 @@ func (d *zoneadmd) setState(state, reason string) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	d.st.State, d.st.Reason = state, reason
+	d.wakeIdle()
 	if state == configs.StateReady || state == configs.StateRunning {
 		d.st.Since = time.Now()
 	}
@@ -600,6 +627,7 @@ func (d *zoneadmd) ready(spec *configs.PlatformSpec) (err error) {
 			d.mu.Lock()
 			d.st = RunState{}
 			d.spec, d.cg, d.lim = nil, nil, nil
+			d.wakeIdle()
 			d.mu.Unlock()
 			_ = os.Remove(filepath.Join(d.dir, "state.json"))
 			_ = os.Remove(filepath.Join(d.dir, "spec.json"))
@@ -912,6 +940,11 @@ func (d *zoneadmd) startZsched(spec *configs.PlatformSpec, cg *cgroups.ZoneCgrou
 	}
 	done := make(chan struct{})
 	go func() {
+		// Through the poller, not a wait4 that blocks: a thread parked in
+		// a syscall for the zone's whole life is one more M, with its
+		// stacks, kept by every idle zoneadmd. The wait4 after it finds
+		// zsched ended and reaps it (or, if no pidfd could be had, waits).
+		_ = waitPidfdExit(p.Pid)
 		_, _ = p.Wait()
 		close(done)
 	}()
@@ -1101,6 +1134,18 @@ func waitPidfdExit(pid int) error {
 	if err != nil || f == nil {
 		return err
 	}
+	defer f.Close()
+	return waitPidfd(f)
+}
+
+// waitFdExit waits in the runtime's poller for the pidfd fd (which it
+// takes and closes) to turn readable, as it does when its process exits.
+func waitFdExit(fd int) error {
+	if err := unix.SetNonblock(fd, true); err != nil {
+		unix.Close(fd)
+		return err
+	}
+	f := os.NewFile(uintptr(fd), "pidfd")
 	defer f.Close()
 	return waitPidfd(f)
 }
@@ -1469,6 +1514,7 @@ func (d *zoneadmd) halt(why string) error {
 	d.mu.Lock()
 	d.st = RunState{}
 	d.spec, d.cg, d.lim = nil, nil, nil
+	d.wakeIdle()
 	d.mu.Unlock()
 	d.hub.SetMaster(nil)
 	d.hub.Notice("Zone halted")
@@ -1549,13 +1595,10 @@ func (d *zoneadmd) adopt() error {
 			if err == nil && ferr == nil && zschedAlive(st.ZschedPid, st.ZschedStart) {
 				done := make(chan struct{})
 				go func() {
-					defer unix.Close(fd)
-					fds := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}
-					for {
-						if _, err := unix.Poll(fds, -1); err == unix.EINTR {
-							continue
-						}
-						break
+					// In the poller rather than poll(2), which would hold a
+					// thread for the zone's life (see startZsched).
+					if err := waitFdExit(fd); err != nil {
+						log.Printf("adopt: waiting for zsched: %v", err)
 					}
 					close(done)
 				}()
