@@ -6,7 +6,6 @@ import (
 	"path/filepath"
 	"strings"
 	"zonetop/internal/testhook"
-	"zonetop/limits"
 )
 
 // PlatformSpec is everything the runtime needs to build a zone's virtual
@@ -136,8 +135,8 @@ func ZoneadmdEnv() []string {
 	if v := os.Getenv(testhook.TestPauseEnv); v != "" {
 		env = append(env, testhook.TestPauseEnv+"="+v)
 	}
-	if v := os.Getenv(limits.TestCgroup2Env); v != "" {
-		env = append(env, limits.TestCgroup2Env+"="+v)
+	if v := os.Getenv(testhook.Cgroup2Env); v != "" {
+		env = append(env, testhook.Cgroup2Env+"="+v)
 	}
 	return env
 }
