@@ -19,14 +19,13 @@ import (
 	"zonetop/internal/configs"
 	"zonetop/internal/zoneadmd"
 	"zonetop/internal/ztest"
-	"zonetop/limits"
 	"zonetop/limits/cgroups"
 
 	"golang.org/x/sys/unix"
 )
 
 // cgroup2ForTest makes the test's zones live in the host's real cgroup2
-// tree as on a pure v2 host (limits.TestCgroup2Env), under a parent
+// tree as on a pure v2 host (cgroups.TestCgroup2Env), under a parent
 // cgroup made for the test alone. On these machines that tree is the
 // hybrid one at /sys/fs/cgroup/unified. A controller the tree's root
 // already passes on to its children is passed on to zones too, so that the
@@ -75,11 +74,11 @@ func cgroup2ForTest(t *testing.T) (mount, parent, ctl string) {
 				_ = syscall.Kill(p, syscall.SIGKILL)
 			}
 		}
-		if err := limits.RemoveTree(dir); err != nil {
+		if err := cgroups.RemoveTree(dir); err != nil {
 			t.Errorf("remove %s: %v", dir, err)
 		}
 	})
-	t.Setenv(limits.TestCgroup2Env, strings.TrimSpace(mount+" "+ctl))
+	t.Setenv(cgroups.TestCgroup2Env, strings.TrimSpace(mount+" "+ctl))
 	return mount, parent, ctl
 }
 
@@ -99,7 +98,7 @@ func unifiedLine(s string) string {
 // beside it before the zone cgroup passes controllers on;
 // zoneadmd never leaves its own cgroup; commands run in their project;
 // halt leaves no cgroup. A memory cap where the tree has no memory
-// controller fails ready with the limits backend's explanation and leaves
+// controller fails ready with the cgroup backend's explanation and leaves
 // nothing behind.
 func TestZoneCgroupV2(t *testing.T) {
 	needZones(t)

@@ -11,7 +11,7 @@ import (
 	"zonetop/api"
 	"zonetop/internal/authz"
 	"zonetop/internal/zoneadmd"
-	"zonetop/limits"
+	"zonetop/limits/cgroups"
 	"zonetop/zones"
 
 	"golang.org/x/sys/unix"
@@ -72,7 +72,7 @@ func (e *Engine) Host() api.HostInfo {
 // cgroupMode tells a pure cgroup v2 host from a v1 or hybrid one by what is
 // mounted at /sys/fs/cgroup.
 func cgroupMode() string {
-	if _, _, ok := limits.TestCgroup2(); ok {
+	if _, _, ok := cgroups.TestCgroup2(); ok {
 		return "v2"
 	}
 	var st unix.Statfs_t

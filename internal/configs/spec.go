@@ -32,7 +32,7 @@ type PlatformSpec struct {
 	// which also applies the projects' limits from the zone's /etc/project.
 	IPCRctls map[string]string `json:",omitempty"`
 	// Rctls are the zone.* caps (rctl name -> privileged value) zoneadmd
-	// applies to the zone cgroup through the limits backend.
+	// applies to the zone cgroup through the cgroup backend.
 	Rctls map[string]uint64 `json:",omitempty"`
 	// CPUs is the cpuset of a dedicated-cpu zone; empty: all CPUs.
 	CPUs string `json:",omitempty"`

@@ -11,7 +11,7 @@ import (
 	"time"
 	"zonetop/api"
 	"zonetop/internal/pathrs"
-	"zonetop/limits"
+	"zonetop/limits/cgroups"
 )
 
 // zoneProcesses lists the zone's processes for the zone itself: pids as
@@ -142,7 +142,7 @@ func CgroupPlace(cgroup string) (zone, project string, task int) {
 	best := ""
 	for _, l := range strings.Split(cgroup, "\n") {
 		parts := strings.SplitN(l, ":", 3)
-		if len(parts) != 3 || !strings.Contains(parts[2], "/"+limits.DefaultParentName+"/") {
+		if len(parts) != 3 || !strings.Contains(parts[2], "/"+cgroups.DefaultParentName+"/") {
 			continue
 		}
 		if best == "" || strings.Contains(","+parts[1]+",", ",memory,") {
@@ -154,7 +154,7 @@ func CgroupPlace(cgroup string) (zone, project string, task int) {
 	}
 	ps := strings.Split(best, "/")
 	for i, s := range ps {
-		if s != limits.DefaultParentName || i+1 >= len(ps) {
+		if s != cgroups.DefaultParentName || i+1 >= len(ps) {
 			continue
 		}
 		zone = ps[i+1]

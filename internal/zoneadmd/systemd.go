@@ -14,7 +14,6 @@ import (
 	"time"
 
 	"zonetop/internal/configs"
-	"zonetop/limits"
 	"zonetop/limits/cgroups"
 )
 
@@ -45,13 +44,13 @@ const supervisorLeaf = "supervisor"
 // keep zonetop's cgroups below the cgroup it was started in, as before;
 // so do the tests' forced cgroup2 trees.
 func systemdScopeHost() bool {
-	if _, _, forced := limits.TestCgroup2(); forced {
+	if _, _, forced := cgroups.TestCgroup2(); forced {
 		return false
 	}
 	if st, err := os.Stat("/run/systemd/system"); err != nil || !st.IsDir() {
 		return false
 	}
-	return limits.DetectMode() == limits.ModeUnified
+	return cgroups.DetectMode() == cgroups.ModeUnified
 }
 
 // scopeUnitName is the scope for what ("ZONE" or "keeper") under root:
@@ -68,7 +67,7 @@ func scopeUnitName(root, what string) string {
 
 // selfV2Cgroup is this process's cgroup in the unified hierarchy.
 func selfV2Cgroup() (string, error) {
-	p, err := limits.SelfCgroups()
+	p, err := cgroups.SelfCgroups()
 	if err != nil {
 		return "", err
 	}

@@ -15,6 +15,7 @@ import (
 	"zonetop/internal/pathrs"
 	"zonetop/internal/wire"
 	"zonetop/limits"
+	"zonetop/limits/cgroups"
 	"zonetop/rctl"
 
 	"golang.org/x/sys/unix"
@@ -162,7 +163,7 @@ func (d *zoneadmd) usage() (api.ZoneUsage, error) {
 		pu := api.ProjectUsage{Name: p.Name, ID: p.ID}
 		// A project whose cgroup is not made yet has never held a
 		// process: it is listed, with nothing in use.
-		var ps limits.Stats
+		var ps cgroups.Stats
 		if g := l.groups[p.Name]; g != nil {
 			if ps, err = g.Counters(); err != nil {
 				log.Printf("usage: project %s: %v", p.Name, err)
@@ -220,7 +221,7 @@ func (d *zoneadmd) usage() (api.ZoneUsage, error) {
 //
 // execs says whether the stub becomes another program (a command); zinit
 // run by the stub never does, and its threads are the zone's init's.
-func (d *zoneadmd) release(zc *wire.Conn, g limits.Group, rl []limits.RlimitSetting, born, execs bool) error {
+func (d *zoneadmd) release(zc *wire.Conn, g cgroups.Group, rl []limits.RlimitSetting, born, execs bool) error {
 	var resp wire.Response
 	got, err := zc.Recv(&resp)
 	wire.CloseAll(got)
@@ -269,7 +270,7 @@ func (d *zoneadmd) release(zc *wire.Conn, g limits.Group, rl []limits.RlimitSett
 // zhold stub: to be moved into g after its birth, or to take rlimits
 // before it runs. A command born in g (place) with no rlimits is started
 // directly, which spares a start of the Go runtime.
-func needsHold(g limits.Group, place []*os.File, rl []limits.RlimitSetting) bool {
+func needsHold(g cgroups.Group, place []*os.File, rl []limits.RlimitSetting) bool {
 	return g != nil && (place == nil || len(rl) > 0)
 }
 
@@ -281,7 +282,7 @@ func needsHold(g limits.Group, place []*os.File, rl []limits.RlimitSetting) bool
 // zschedHomes) and moved by zoneadmd once release has checked the caps
 // (lwpsFull), it takes nothing of the zone's caps until it is the
 // command.
-func (d *zoneadmd) placeFor(g limits.Group, rl []limits.RlimitSetting) []*os.File {
+func (d *zoneadmd) placeFor(g cgroups.Group, rl []limits.RlimitSetting) []*os.File {
 	if len(rl) > 0 {
 		return nil
 	}
@@ -294,7 +295,7 @@ func (d *zoneadmd) placeFor(g limits.Group, rl []limits.RlimitSetting) []*os.Fil
 // each hierarchy of the zone, then zsched's own there. nil (the command
 // is then moved after its birth) without g, on cgroup v2, or when g's
 // cgroups are not where the zone's are.
-func (d *zoneadmd) placeFiles(g limits.Group) []*os.File {
+func (d *zoneadmd) placeFiles(g cgroups.Group) []*os.File {
 	d.mu.Lock()
 	cg := d.cg
 	d.mu.Unlock()
@@ -338,7 +339,7 @@ func (d *zoneadmd) bootHeld(args []string) (wire.Response, error) {
 	d.mu.Lock()
 	l := d.lim
 	d.mu.Unlock()
-	var g limits.Group
+	var g cgroups.Group
 	var rl []limits.RlimitSetting
 	if l != nil {
 		var err error

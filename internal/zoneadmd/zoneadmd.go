@@ -656,7 +656,7 @@ func (d *zoneadmd) ready(spec *configs.PlatformSpec) (err error) {
 	// written before makes a zone too small for zsched say so, the same
 	// way every time (the out-of-memory killer, reported below).
 	if zr := lim.zoneResources(); zr.Memory != nil || zr.MemorySwap != nil {
-		if err := lim.zone.Apply(&limits.Resources{Memory: zr.Memory, MemorySwap: zr.MemorySwap}); err != nil {
+		if err := lim.zone.Apply(&cgroups.Resources{Memory: zr.Memory, MemorySwap: zr.MemorySwap}); err != nil {
 			return fmt.Errorf("zone caps: %w", err)
 		}
 	}
@@ -1590,7 +1590,7 @@ func (d *zoneadmd) exec(c *wire.Conn, req *api.ExecRequest, files []*os.File) {
 	d.mu.Lock()
 	lim := d.lim
 	d.mu.Unlock()
-	var group limits.Group
+	var group cgroups.Group
 	var rl []limits.RlimitSetting
 	task := 0
 	var err error
@@ -1654,7 +1654,7 @@ func (d *zoneadmd) exec(c *wire.Conn, req *api.ExecRequest, files []*os.File) {
 // (placeFor) unless hold, held and moved otherwise. placed tells that it
 // was to be born in group. files, the command's stdio, stay the
 // caller's.
-func (d *zoneadmd) spawnCommand(req *api.ExecRequest, files []*os.File, group limits.Group, rl []limits.RlimitSetting, hold bool) (zc *wire.Conn, resp wire.Response, got []*os.File, placed bool, err error) {
+func (d *zoneadmd) spawnCommand(req *api.ExecRequest, files []*os.File, group cgroups.Group, rl []limits.RlimitSetting, hold bool) (zc *wire.Conn, resp wire.Response, got []*os.File, placed bool, err error) {
 	zc, err = wire.Dial(d.zschedSock(), 2*time.Second)
 	if err != nil {
 		return nil, resp, nil, false, fmt.Errorf("zsched: %w", err)

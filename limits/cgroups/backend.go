@@ -1,4 +1,4 @@
-package limits
+package cgroups
 
 import (
 	"bufio"
@@ -54,9 +54,9 @@ func DetectMode() Mode {
 	return detectedMode()
 }
 
-// TestCgroup2Env, for tests only, is testhook.Cgroup2Env: limits' layout
-// detection and backend, and the engine's choice of hierarchies, read it;
-// zoneadmd is given it.
+// TestCgroup2Env, for tests only, is testhook.Cgroup2Env: the layout
+// detection, the backends and the zone cgroups' choice of hierarchies read
+// it; zoneadmd is given it.
 const TestCgroup2Env = testhook.Cgroup2Env
 
 // TestCgroup2 is TestCgroup2Env parsed: the mount and the extra

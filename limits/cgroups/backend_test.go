@@ -1,4 +1,4 @@
-package limits
+package cgroups
 
 import (
 	"crypto/rand"
@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -25,22 +24,6 @@ import (
 func skipOrFail(t *testing.T, why string) {
 	t.Helper()
 	ztest.Unavailable(t, why)
-}
-
-// startSleeper starts a child that sleeps, and kills and reaps it (by its
-// pid only) when the test ends.
-func startSleeper(t *testing.T) int {
-	t.Helper()
-	cmd := exec.Command("sleep", "600")
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	pid := cmd.Process.Pid
-	t.Cleanup(func() {
-		_ = syscall.Kill(pid, syscall.SIGKILL)
-		_ = cmd.Wait()
-	})
-	return pid
 }
 
 func ptr[T any](v T) *T { return &v }
@@ -396,7 +379,7 @@ func TestV1Real(t *testing.T) {
 	}
 	check(map[string]string{filepath.Join(v1Root, "pids", parent.V1["pids"], "z1/default/pids.max"): "10"})
 
-	pid := startSleeper(t)
+	pid := ztest.Sleeper(t)
 	if err := p.AddProc(pid); err != nil {
 		t.Fatal(err)
 	}

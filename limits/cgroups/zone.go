@@ -15,15 +15,14 @@ import (
 	"zonetop/internal/configs"
 	"zonetop/internal/mountinfo"
 	"zonetop/internal/pidfd"
-	"zonetop/limits"
 
 	"golang.org/x/sys/unix"
 )
 
 // The runtime's share of cgroups: make the zone's cgroup in every
 // hierarchy, put zsched in it, list and kill what is in it, remove it.
-// Caps are the limits backend's business and are written into the same
-// directories by it.
+// Caps are the backends' business (Backend) and are written into the same
+// directories by them.
 
 // zoneCgroupControllers are the cgroup v1 controllers a zone gets a cgroup
 // in. Comounted controllers share one directory.
@@ -40,15 +39,15 @@ type CgroupHier struct {
 // CgroupHierarchies lists the hierarchies the zone cgroups go into: on a
 // pure v2 host the unified one; otherwise each v1 hierarchy holding one of
 // zoneCgroupControllers (a hybrid host's v2 tree is left alone). Under
-// limits.TestCgroup2Env, the cgroup2 tree mounted where it says, alone, as
+// TestCgroup2Env, the cgroup2 tree mounted where it says, alone, as
 // on a pure v2 host.
 func CgroupHierarchies() ([]CgroupHier, error) {
-	forced, _, isForced := limits.TestCgroup2()
+	forced, _, isForced := TestCgroup2()
 	f, err := os.Open("/proc/self/cgroup")
 	if err != nil {
 		return nil, fmt.Errorf("cgroups: %w", err)
 	}
-	self, err := limits.ParseProcCgroup(f)
+	self, err := ParseProcCgroup(f)
 	f.Close()
 	if err != nil {
 		return nil, fmt.Errorf("cgroups: /proc/self/cgroup: %w", err)
@@ -644,7 +643,7 @@ func (cg *ZoneCgroups) RemoveAs(subs []string) error {
 		// zsched may still be leaving it (the v2 guest left one behind
 		// once): waited for as the zone's own cgroups are.
 		if err := syscall.Rmdir(m); err != nil && !errors.Is(err, syscall.ENOENT) {
-			if err := limits.RemoveTree(m); err != nil {
+			if err := RemoveTree(m); err != nil {
 				errs = append(errs, fmt.Errorf("cgroup %s: %w", m, err))
 			}
 		}
@@ -654,7 +653,7 @@ func (cg *ZoneCgroups) RemoveAs(subs []string) error {
 			_ = syscall.Rmdir(filepath.Join(d, s))
 		}
 		if err := syscall.Rmdir(d); err != nil && !errors.Is(err, syscall.ENOENT) {
-			if err := limits.RemoveTree(d); err != nil {
+			if err := RemoveTree(d); err != nil {
 				errs = append(errs, err)
 			}
 		}
