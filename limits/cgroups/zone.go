@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -154,18 +155,18 @@ func CreateZoneCgroups(zone, parentOverride string, extraDevs []configs.DevNode)
 		for _, d := range []string{top, dir} {
 			if d == dir {
 				cg.Dirs = append(cg.Dirs, dir)
-				if Contains(h.controllers, "freezer") {
+				if slices.Contains(h.controllers, "freezer") {
 					cg.freezer = dir
 				}
 				cg.back = append(cg.back, filepath.Join(h.Mount, filepath.Clean("/"+h.Current)))
 			}
-			if Contains(h.controllers, "cpuset") {
+			if slices.Contains(h.controllers, "cpuset") {
 				if err := inheritCpuset(filepath.Dir(d), d); err != nil {
 					cg.Remove()
 					return nil, err
 				}
 			}
-			if d == dir && Contains(h.controllers, "devices") {
+			if d == dir && slices.Contains(h.controllers, "devices") {
 				if err := limitDevices(dir, extraDevs); err != nil {
 					cg.Remove()
 					return nil, err
@@ -188,8 +189,8 @@ func CreateZoneCgroups(zone, parentOverride string, extraDevs []configs.DevNode)
 // on v2.
 func limitDevices(dir string, extra []configs.DevNode) error {
 	var rules []string
-	for _, r := range ZoneDevRules(extra) {
-		rules = append(rules, r.V1())
+	for _, r := range zoneDevRules(extra) {
+		rules = append(rules, r.v1())
 	}
 	if err := os.WriteFile(filepath.Join(dir, "devices.deny"), []byte("a"), 0o644); err != nil {
 		return fmt.Errorf("cgroup %s: devices: %w", dir, err)
@@ -200,18 +201,6 @@ func limitDevices(dir string, extra []configs.DevNode) error {
 		}
 	}
 	return nil
-}
-
-func UnixMajor(dev uint64) uint64 { return (dev >> 8) & 0xfff }
-func UnixMinor(dev uint64) uint64 { return (dev & 0xff) | ((dev >> 12) & 0xfff00) }
-
-func Contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 // inheritCpuset fills an empty v1 cpuset from its parent; v1 refuses tasks
