@@ -39,13 +39,7 @@ func GlobalGroupDir(root string) string {
 }
 
 func (e *Engine) globalBackend() (cgroups.Backend, error) {
-	var parent cgroups.Parent
-	var err error
-	if e.CgroupParent != "" {
-		parent, err = cgroups.ParentFromFlag(e.CgroupParent)
-	} else {
-		parent, err = cgroups.DetectParent()
-	}
+	parent, err := cgroups.ParentFor(e.CgroupParent)
 	if err != nil {
 		return nil, err
 	}

@@ -566,13 +566,7 @@ func (l *zoneLimits) sweepSocketTasks() {
 // zone's cgroup opened through the backend and the system project's
 // cgroup made (with no caps yet; applyLimits writes them).
 func (d *zoneadmd) openLimits(spec *configs.PlatformSpec) (*zoneLimits, *cgroups.Parent, error) {
-	var parent cgroups.Parent
-	var err error
-	if spec.CgroupParent != "" {
-		parent, err = cgroups.ParentFromFlag(spec.CgroupParent)
-	} else {
-		parent, err = cgroups.DetectParent()
-	}
+	parent, err := cgroups.ParentFor(spec.CgroupParent)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -254,10 +254,21 @@ type Parent struct {
 // every zone (DESIGN.md, "Where things live").
 const DefaultParentName = "zonetop"
 
-// DetectParent returns the cgroup this process is in, in every hierarchy,
+// ParentFor is where zonetop's cgroups go: below the cgroup flag names
+// (--cgroup-parent) in every hierarchy, or, with none, below the cgroup
+// this process is in. Either way zones go under its DefaultParentName
+// child.
+func ParentFor(flag string) (Parent, error) {
+	if flag != "" {
+		return parentFromFlag(flag)
+	}
+	return detectParent()
+}
+
+// detectParent returns the cgroup this process is in, in every hierarchy,
 // joined with DefaultParentName: a delegated subtree, a systemd unit or a
 // test's own cgroup is respected, and nothing is created outside it.
-func DetectParent() (Parent, error) {
+func detectParent() (Parent, error) {
 	p, err := SelfCgroups()
 	if err != nil {
 		return Parent{}, err
@@ -268,19 +279,11 @@ func DetectParent() (Parent, error) {
 // SelfCgroups returns the cgroups this process is in, relative to the
 // root of each mounted hierarchy.
 func SelfCgroups() (Parent, error) {
-	f, err := os.Open("/proc/self/cgroup")
+	p, mounts, err := self()
 	if err != nil {
 		return Parent{}, fmt.Errorf("cgroup parent: %w", err)
 	}
-	defer f.Close()
-	p, err := ParseProcCgroup(f)
-	if err != nil {
-		return Parent{}, fmt.Errorf("cgroup parent: /proc/self/cgroup: %w", err)
-	}
-	roots, err := mountRoots()
-	if err != nil {
-		return Parent{}, fmt.Errorf("cgroup parent: %w", err)
-	}
+	roots := mountRoots(mounts)
 	// A hierarchy mounted from a subtree (a cgroup namespace, a bind of a
 	// delegated directory) shows paths below its root: strip that root.
 	for c, path := range p.V1 {
@@ -288,6 +291,27 @@ func SelfCgroups() (Parent, error) {
 	}
 	p.V2 = underRoot(p.V2, roots[""])
 	return p, nil
+}
+
+// self reads the two files every question about this process's cgroups
+// starts from: /proc/self/cgroup, whose paths are still relative to the
+// hierarchies' roots, and the mount table, which says where each
+// hierarchy is mounted and from which of its directories.
+func self() (Parent, []mountinfo.Entry, error) {
+	f, err := os.Open("/proc/self/cgroup")
+	if err != nil {
+		return Parent{}, nil, err
+	}
+	defer f.Close()
+	p, err := ParseProcCgroup(f)
+	if err != nil {
+		return Parent{}, nil, fmt.Errorf("/proc/self/cgroup: %w", err)
+	}
+	mounts, err := mountinfo.Self()
+	if err != nil {
+		return Parent{}, nil, err
+	}
+	return p, mounts, nil
 }
 
 func underRoot(p, root string) string {
@@ -337,11 +361,7 @@ func ParseProcCgroup(r io.Reader) (Parent, error) {
 
 // mountRoots maps each mounted controller ("" for cgroup2) to the root of
 // the hierarchy its mount shows.
-func mountRoots() (map[string]string, error) {
-	mounts, err := mountinfo.Self()
-	if err != nil {
-		return nil, err
-	}
+func mountRoots(mounts []mountinfo.Entry) map[string]string {
 	out := map[string]string{}
 	forced, _, isForced := TestCgroup2()
 	for _, m := range mounts {
@@ -357,7 +377,7 @@ func mountRoots() (map[string]string, error) {
 			}
 		}
 	}
-	return out, nil
+	return out
 }
 
 // Join returns the parent with sub appended in every hierarchy. sub must
@@ -374,10 +394,10 @@ func (p Parent) Join(sub string) (Parent, error) {
 	return q, nil
 }
 
-// ParentFromFlag is the parent for --cgroup-parent P: P replaces the
+// parentFromFlag is the parent for --cgroup-parent P: P replaces the
 // engine's own cgroup, in every hierarchy, and zones still go under its
 // DefaultParentName child (as the engine makes them).
-func ParentFromFlag(p string) (Parent, error) {
+func parentFromFlag(p string) (Parent, error) {
 	clean := path.Join("/", p, DefaultParentName)
 	if strings.Contains(p, "..") {
 		return Parent{}, fmt.Errorf("cgroup parent %q: may not contain \"..\"", p)

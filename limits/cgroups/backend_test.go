@@ -55,10 +55,10 @@ func TestParseProcCgroup(t *testing.T) {
 	if _, err := ParseProcCgroup(strings.NewReader("garbage\n")); err == nil {
 		t.Error("garbage accepted")
 	}
-	if _, err := ParentFromFlag("/a/../b"); err == nil {
+	if _, err := parentFromFlag("/a/../b"); err == nil {
 		t.Error("--cgroup-parent with .. accepted")
 	}
-	if f, err := ParentFromFlag("/system.slice/zonetop.service"); err != nil || f.V2 != "/system.slice/zonetop.service/zonetop" || f.V1["pids"] != f.V2 {
+	if f, err := parentFromFlag("/system.slice/zonetop.service"); err != nil || f.V2 != "/system.slice/zonetop.service/zonetop" || f.V1["pids"] != f.V2 {
 		t.Errorf("ParentFromFlag = %+v, %v", f, err)
 	}
 	if underRoot("/process_api/abc/x", "/process_api/abc") != "/x" || underRoot("/x", "/") != "/x" {
@@ -67,7 +67,7 @@ func TestParseProcCgroup(t *testing.T) {
 }
 
 func TestDetectParent(t *testing.T) {
-	p, err := DetectParent()
+	p, err := detectParent()
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -14,7 +14,6 @@ import (
 	"syscall"
 	"time"
 	"zonetop/internal/configs"
-	"zonetop/internal/mountinfo"
 	"zonetop/internal/pidfd"
 
 	"golang.org/x/sys/unix"
@@ -44,21 +43,12 @@ type CgroupHier struct {
 // on a pure v2 host.
 func CgroupHierarchies() ([]CgroupHier, error) {
 	forced, _, isForced := TestCgroup2()
-	f, err := os.Open("/proc/self/cgroup")
+	own, mounts, err := self()
 	if err != nil {
 		return nil, fmt.Errorf("cgroups: %w", err)
 	}
-	self, err := ParseProcCgroup(f)
-	f.Close()
-	if err != nil {
-		return nil, fmt.Errorf("cgroups: /proc/self/cgroup: %w", err)
-	}
-	byCtl := self.V1
-	byCtl[""] = self.V2
-	mounts, err := mountinfo.Self()
-	if err != nil {
-		return nil, fmt.Errorf("cgroups: %w", err)
-	}
+	byCtl := own.V1
+	byCtl[""] = own.V2
 	var v1, v2 []CgroupHier
 	seen := map[string]bool{}
 	for _, m := range mounts {
@@ -68,7 +58,7 @@ func CgroupHierarchies() ([]CgroupHier, error) {
 			if isForced && mnt != forced {
 				continue
 			}
-			rel := strings.TrimPrefix(byCtl[""], strings.TrimSuffix(mroot, "/"))
+			rel := underRoot(byCtl[""], mroot)
 			v2 = append(v2, CgroupHier{Mount: mnt, V2: true, Current: rel})
 		case "cgroup":
 			if isForced {
@@ -86,7 +76,7 @@ func CgroupHierarchies() ([]CgroupHier, error) {
 				continue
 			}
 			seen[mnt] = true
-			rel := strings.TrimPrefix(byCtl[ctls[0]], strings.TrimSuffix(mroot, "/"))
+			rel := underRoot(byCtl[ctls[0]], mroot)
 			v1 = append(v1, CgroupHier{Mount: mnt, controllers: ctls, Current: rel})
 		}
 	}
@@ -135,7 +125,7 @@ func CreateZoneCgroups(zone, parentOverride string, extraDevs []configs.DevNode)
 			parent = parentOverride
 		}
 		parentDir := filepath.Join(h.Mount, filepath.Clean("/"+parent))
-		top := filepath.Join(parentDir, "zonetop")
+		top := filepath.Join(parentDir, DefaultParentName)
 		dir := filepath.Join(top, zone)
 		// The shared zonetop directory goes with the last zone in it: a
 		// zone halting now may remove it between the two mkdirs.
