@@ -164,8 +164,8 @@ func enterLeaf(scope, leaf string) (string, error) {
 	if err := os.Mkdir(dir, 0o755); err != nil && !errors.Is(err, os.ErrExist) {
 		return "", fmt.Errorf("cgroup %s: %w", dir, err)
 	}
-	if err := os.WriteFile(filepath.Join(dir, "cgroup.procs"), []byte(strconv.Itoa(os.Getpid())), 0o644); err != nil {
-		return "", fmt.Errorf("cgroup %s: move zoneadmd (pid %d): %w", dir, os.Getpid(), err)
+	if err := cgroups.MoveProc(dir, os.Getpid()); err != nil {
+		return "", fmt.Errorf("move zoneadmd (pid %d): %w", os.Getpid(), err)
 	}
 	return rel, nil
 }

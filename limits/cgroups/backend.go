@@ -483,6 +483,16 @@ func addProc(dir, name string, pid int) error {
 	return err
 }
 
+// MoveProc moves pid into the cgroup at dir, as a group's AddProc does in
+// each of its hierarchies: for a cgroup that is no Group's, such as the
+// leaf a supervisor steps into.
+func MoveProc(dir string, pid int) error {
+	if err := addProc(dir, "cgroup.procs", pid); err != nil {
+		return fmt.Errorf("cgroup %s: %w", dir, err)
+	}
+	return nil
+}
+
 // RemoveTree deletes the cgroup dir and every cgroup below it, deepest
 // first (cgroupfs refuses to rmdir a group with children, and its
 // interface files cannot be unlinked), and goes on past one that will not
@@ -493,13 +503,12 @@ func addProc(dir, name string, pid int) error {
 // hierarchy, with it too.
 func RemoveTree(dir string) error {
 	var errs []error
-	for _, sub := range groupsBelow(dir) {
-		delay := 100 * time.Microsecond
+	for _, sub := range WalkCgroups(dir) {
+		wait := newBackoff()
 		var err error
 		for attempt := 0; attempt < 60; attempt++ {
 			if attempt > 0 {
-				time.Sleep(delay)
-				delay = min(2*delay, 5*time.Millisecond)
+				wait.sleep()
 			}
 			if err = syscall.Rmdir(sub); err == nil || err == syscall.ENOENT {
 				err = nil
@@ -516,14 +525,14 @@ func RemoveTree(dir string) error {
 	return errors.Join(errs...)
 }
 
-// groupsBelow lists dir and every directory below it, deepest first; none
-// when dir is gone.
-func groupsBelow(dir string) []string {
+// WalkCgroups lists dir and every cgroup below it, deepest first, the
+// order they can be removed in; none when dir is gone.
+func WalkCgroups(dir string) []string {
 	var out []string
 	ents, _ := os.ReadDir(dir)
 	for _, e := range ents {
 		if e.IsDir() {
-			out = append(out, groupsBelow(filepath.Join(dir, e.Name()))...)
+			out = append(out, WalkCgroups(filepath.Join(dir, e.Name()))...)
 		}
 	}
 	if _, err := os.Lstat(dir); err == nil {

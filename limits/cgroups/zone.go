@@ -151,9 +151,9 @@ func CreateZoneCgroups(zone, parentOverride string, extraDevs []configs.DevNode)
 				cg.back = append(cg.back, filepath.Join(h.Mount, filepath.Clean("/"+h.Current)))
 			}
 			if slices.Contains(h.controllers, "cpuset") {
-				if err := inheritCpuset(filepath.Dir(d), d); err != nil {
+				if err := fillCpuset(d); err != nil {
 					cg.Remove()
-					return nil, err
+					return nil, fmt.Errorf("cgroup %s: %w", d, err)
 				}
 			}
 			if d == dir && slices.Contains(h.controllers, "devices") {
@@ -182,34 +182,12 @@ func limitDevices(dir string, extra []configs.DevNode) error {
 	for _, r := range zoneDevRules(extra) {
 		rules = append(rules, r.v1())
 	}
-	if err := os.WriteFile(filepath.Join(dir, "devices.deny"), []byte("a"), 0o644); err != nil {
+	if err := writeCgroup(dir, "devices.deny", "a"); err != nil {
 		return fmt.Errorf("cgroup %s: devices: %w", dir, err)
 	}
 	for _, r := range rules {
-		if err := os.WriteFile(filepath.Join(dir, "devices.allow"), []byte(r), 0o644); err != nil {
+		if err := writeCgroup(dir, "devices.allow", r); err != nil {
 			return fmt.Errorf("cgroup %s: devices %q: %w", dir, r, err)
-		}
-	}
-	return nil
-}
-
-// inheritCpuset fills an empty v1 cpuset from its parent; v1 refuses tasks
-// in a cpuset without cpus and mems.
-func inheritCpuset(parent, dir string) error {
-	for _, f := range []string{"cpuset.cpus", "cpuset.mems"} {
-		cur, err := os.ReadFile(filepath.Join(dir, f))
-		if err != nil {
-			return fmt.Errorf("cgroup %s: %w", dir, err)
-		}
-		if strings.TrimSpace(string(cur)) != "" {
-			continue
-		}
-		v, err := os.ReadFile(filepath.Join(parent, f))
-		if err != nil {
-			return fmt.Errorf("cgroup %s: %w", parent, err)
-		}
-		if err := os.WriteFile(filepath.Join(dir, f), v, 0o644); err != nil {
-			return fmt.Errorf("cgroup %s: %s: %w", dir, f, err)
 		}
 	}
 	return nil
@@ -261,7 +239,7 @@ func (cg *ZoneCgroups) PlaceZschedV2(pid int) error {
 	if err := os.Mkdir(m, 0o755); err != nil && !errors.Is(err, os.ErrExist) {
 		return fmt.Errorf("cgroup %s: %w", m, err)
 	}
-	if err := os.WriteFile(filepath.Join(m, "cgroup.procs"), []byte(strconv.Itoa(pid)), 0o644); err != nil {
+	if err := addProc(m, "cgroup.procs", pid); err != nil {
 		return fmt.Errorf("cgroup %s: zsched (pid %d): %w", m, pid, err)
 	}
 	return nil
@@ -369,39 +347,22 @@ func (cg *ZoneCgroups) StartFromThread(homes []string, start func() (*pidfd.PidP
 // hierarchy.
 func moveThread(dirs []string) error {
 	for _, d := range dirs {
-		if err := os.WriteFile(filepath.Join(d, "tasks"), []byte("0"), 0o644); err != nil {
+		if err := writeCgroup(d, "tasks", "0"); err != nil {
 			return fmt.Errorf("cgroup %s: move thread: %w", d, err)
 		}
 	}
 	return nil
 }
 
-// walk lists dir and every cgroup below it, deepest first.
-func WalkCgroups(dir string) []string {
-	var out []string
-	ents, _ := os.ReadDir(dir)
-	for _, e := range ents {
-		if e.IsDir() {
-			out = append(out, WalkCgroups(filepath.Join(dir, e.Name()))...)
-		}
-	}
-	return append(out, dir)
-}
-
 // pids lists every process in the zone's cgroups and their descendants.
 func (cg *ZoneCgroups) Pids() []int {
+	var d cgDirs
+	defer d.close()
 	set := map[int]bool{}
-	for _, d := range append(cg.Dirs[:len(cg.Dirs):len(cg.Dirs)], cg.machinery()...) {
-		for _, sub := range WalkCgroups(d) {
-			b, err := os.ReadFile(filepath.Join(sub, "cgroup.procs"))
-			if err != nil {
-				continue
-			}
-			for _, f := range strings.Fields(string(b)) {
-				if n, err := strconv.Atoi(f); err == nil {
-					set[n] = true
-				}
-			}
+	for _, dir := range append(cg.Dirs[:len(cg.Dirs):len(cg.Dirs)], cg.machinery()...) {
+		ps, _ := d.listProcs(dir, true) // a hierarchy already gone holds none
+		for _, p := range ps {
+			set[p] = true
 		}
 	}
 	out := make([]int, 0, len(set))
@@ -458,7 +419,7 @@ func (cg *ZoneCgroups) FreezerDir() string {
 func (cg *ZoneCgroups) KillAll(timeout time.Duration, zschedGone <-chan struct{}) error {
 	fz := cg.FreezerDir()
 	if fz != "" {
-		_ = os.WriteFile(filepath.Join(fz, "freezer.state"), []byte("FROZEN"), 0o644)
+		_ = writeCgroup(fz, "freezer.state", "FROZEN")
 		// A small zone freezes in well under a millisecond: poll with a
 		// backoff instead of a fixed sleep that would dominate halt.
 		wait := newBackoff()
@@ -471,13 +432,13 @@ func (cg *ZoneCgroups) KillAll(timeout time.Duration, zschedGone <-chan struct{}
 		}
 	}
 	for _, d := range cg.Dirs {
-		_ = os.WriteFile(filepath.Join(d, "cgroup.kill"), []byte("1"), 0o644)
+		_ = writeCgroup(d, "cgroup.kill", "1")
 	}
 	for _, p := range cg.Pids() {
 		_ = syscall.Kill(p, syscall.SIGKILL)
 	}
 	if fz != "" {
-		_ = os.WriteFile(filepath.Join(fz, "freezer.state"), []byte("THAWED"), 0o644)
+		_ = writeCgroup(fz, "freezer.state", "THAWED")
 	}
 	deadline := time.Now().Add(timeout)
 	if zschedGone != nil {
