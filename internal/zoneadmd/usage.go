@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"log"
 	"os"
-	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
@@ -306,30 +305,11 @@ func (d *zoneadmd) placeFiles(g cgroups.Group) []*os.File {
 	if homes == nil {
 		return nil
 	}
-	var into, back []*os.File
-	fail := func() []*os.File { wire.CloseAll(into); wire.CloseAll(back); return nil }
-	for i, zd := range cg.Dirs {
-		// g's path is relative to the cgroup holding the zone's.
-		gd := filepath.Join(filepath.Dir(zd), g.Path())
-		if !strings.HasPrefix(gd, zd+"/") {
-			return fail()
-		}
-		if _, err := os.Stat(gd); err != nil {
-			continue // a hierarchy g is not in (devices): the zone's own
-		}
-		in, err := os.OpenFile(filepath.Join(gd, "tasks"), os.O_WRONLY, 0)
-		if err != nil {
-			return fail()
-		}
-		into = append(into, in)
-		out, err := os.OpenFile(filepath.Join(homes[i], "tasks"), os.O_WRONLY, 0)
-		if err != nil {
-			return fail()
-		}
-		back = append(back, out)
-	}
-	if len(into) == 0 || 2*len(into)+3 > wire.ZschedFDs {
-		return fail()
+	into, back, ok := cg.TaskFiles(g.Path(), homes)
+	if !ok || 2*len(into)+3 > wire.ZschedFDs {
+		wire.CloseAll(into)
+		wire.CloseAll(back)
+		return nil
 	}
 	return append(into, back...)
 }

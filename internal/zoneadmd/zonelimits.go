@@ -145,20 +145,9 @@ type cpuSample struct {
 // goes into system, commands without another project into default.
 var projectsAlwaysThere = []string{"system", "default"}
 
-// cgroupFileNames are the prefixes of cgroup interface files: a project
-// with such a name would collide with one.
-var cgroupFileNames = []string{"cgroup.", "cpu.", "cpuacct.", "cpuset.", "memory.", "pids.", "freezer.",
-	"devices.", "io.", "blkio.", "hugetlb.", "rdma.", "misc.", "net_cls.", "net_prio.", "perf_event."}
-
 func projectNameUsable(name string) error {
-	switch name {
-	case "tasks", "notify_on_release", "release_agent":
-		return fmt.Errorf("project name %q collides with a cgroup file", name)
-	}
-	for _, p := range cgroupFileNames {
-		if strings.HasPrefix(name, p) {
-			return fmt.Errorf("project name %q collides with the cgroup files %s*", name, p)
-		}
+	if err := cgroups.NameUsable(name); err != nil {
+		return fmt.Errorf("project name %w", err)
 	}
 	return nil
 }

@@ -409,6 +409,26 @@ func parentFromFlag(p string) (Parent, error) {
 	return q, nil
 }
 
+// groupFileNames are the prefixes of cgroup interface files: a group with
+// such a name would collide with one.
+var groupFileNames = []string{"cgroup.", "cpu.", "cpuacct.", "cpuset.", "memory.", "pids.", "freezer.",
+	"devices.", "io.", "blkio.", "hugetlb.", "rdma.", "misc.", "net_cls.", "net_prio.", "perf_event."}
+
+// NameUsable tells whether name (a project's, which its cgroup is named
+// after) can be a cgroup beside the interface files of its parent.
+func NameUsable(name string) error {
+	switch name {
+	case "tasks", "notify_on_release", "release_agent":
+		return fmt.Errorf("%q collides with a cgroup file", name)
+	}
+	for _, p := range groupFileNames {
+		if strings.HasPrefix(name, p) {
+			return fmt.Errorf("%q collides with the cgroup files %s*", name, p)
+		}
+	}
+	return nil
+}
+
 func checkRel(rel string) error {
 	if rel == "" || strings.HasPrefix(rel, "/") || path.Clean(rel) != rel {
 		return fmt.Errorf("cgroup path %q: want a clean relative path", rel)

@@ -343,6 +343,45 @@ func (cg *ZoneCgroups) StartFromThread(homes []string, start func() (*pidfd.PidP
 	return r.p, r.err
 }
 
+// TaskFiles opens the v1 tasks files a forking thread moves itself
+// through (see StartFromThread for why a thread moving itself is cheap)
+// so that the process it forks is born in the cgroup rel, a path relative
+// to the cgroup holding the zone's as a Group's Path is: into holds rel's
+// in each hierarchy it is in, back the home of homes there, to return to.
+// ok is false, and nothing is open, when rel is not below the zone or a
+// file will not open.
+func (cg *ZoneCgroups) TaskFiles(rel string, homes []string) (into, back []*os.File, ok bool) {
+	fail := func() ([]*os.File, []*os.File, bool) {
+		for _, f := range append(into, back...) {
+			f.Close()
+		}
+		return nil, nil, false
+	}
+	for i, zd := range cg.Dirs {
+		gd := filepath.Join(filepath.Dir(zd), rel)
+		if !strings.HasPrefix(gd, zd+"/") || i >= len(homes) {
+			return fail()
+		}
+		if _, err := os.Stat(gd); err != nil {
+			continue // a hierarchy rel is not in (devices): the zone's own
+		}
+		in, err := os.OpenFile(filepath.Join(gd, "tasks"), os.O_WRONLY, 0)
+		if err != nil {
+			return fail()
+		}
+		into = append(into, in)
+		out, err := os.OpenFile(filepath.Join(homes[i], "tasks"), os.O_WRONLY, 0)
+		if err != nil {
+			return fail()
+		}
+		back = append(back, out)
+	}
+	if len(into) == 0 {
+		return fail()
+	}
+	return into, back, true
+}
+
 // moveThread moves the calling thread alone into a v1 cgroup per
 // hierarchy.
 func moveThread(dirs []string) error {
