@@ -238,6 +238,12 @@ func (c *cgDirs) listProcs(dir string, recursive bool) ([]int, error) {
 	return out, nil
 }
 
+// readPath reads the interface file at path, of any size, without a
+// directory held open: the reader for a group that is no Group's.
+func readPath(path string) ([]byte, error) {
+	return readAll(cgFile{name: filepath.Base(path), path: path})
+}
+
 // readAll reads a cgroup file of any size (cgroup.procs).
 func readAll(f cgFile) ([]byte, error) {
 	var buf [4096]byte

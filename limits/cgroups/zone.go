@@ -422,7 +422,7 @@ func (cg *ZoneCgroups) OomKills() int {
 	for _, d := range cg.Dirs {
 		for _, sub := range WalkCgroups(d) {
 			for _, f := range []string{"memory.oom_control", "memory.events"} {
-				b, err := os.ReadFile(filepath.Join(sub, f))
+				b, err := readPath(filepath.Join(sub, f))
 				if err != nil {
 					continue
 				}
@@ -463,7 +463,7 @@ func (cg *ZoneCgroups) KillAll(timeout time.Duration, zschedGone <-chan struct{}
 		// backoff instead of a fixed sleep that would dominate halt.
 		wait := newBackoff()
 		for i := 0; i < 100; i++ {
-			b, _ := os.ReadFile(filepath.Join(fz, "freezer.state"))
+			b, _ := readPath(filepath.Join(fz, "freezer.state"))
 			if strings.TrimSpace(string(b)) != "FREEZING" {
 				break
 			}
@@ -554,7 +554,7 @@ func (cg *ZoneCgroups) Survey() (subs []string, pids []int, err error) {
 				}
 			}
 		}
-		b, err := os.ReadFile(filepath.Join(dir, "cgroup.procs"))
+		b, err := readPath(filepath.Join(dir, "cgroup.procs"))
 		if err != nil {
 			return fmt.Errorf("cgroup %s: %w", dir, err)
 		}
