@@ -40,9 +40,12 @@ type CgroupHier struct {
 // pure v2 host the unified one; otherwise each v1 hierarchy holding one of
 // zoneCgroupControllers (a hybrid host's v2 tree is left alone). Under
 // TestCgroup2Env, the cgroup2 tree mounted where it says, alone, as
-// on a pure v2 host.
+// on a pure v2 host. Which of the two is DetectMode's to say, as it is
+// for the backends, so that caps land in the hierarchies the zone's
+// cgroups were made in.
 func CgroupHierarchies() ([]CgroupHier, error) {
 	forced, _, isForced := TestCgroup2()
+	unified := DetectMode() == ModeUnified
 	own, mounts, err := self()
 	if err != nil {
 		return nil, fmt.Errorf("cgroups: %w", err)
@@ -61,7 +64,7 @@ func CgroupHierarchies() ([]CgroupHier, error) {
 			rel := underRoot(byCtl[""], mroot)
 			v2 = append(v2, CgroupHier{Mount: mnt, V2: true, Current: rel})
 		case "cgroup":
-			if isForced {
+			if unified {
 				continue
 			}
 			var ctls []string
