@@ -149,22 +149,10 @@ func enterSystemdScope(unit, desc string) (string, error) {
 	}
 }
 
-// enterLeaf moves this process into child leaf of the unified cgroup
-// scope (made when missing), leaving scope free of processes.
+// enterLeaf moves zoneadmd into child leaf of the unified cgroup scope.
 func enterLeaf(scope, leaf string) (string, error) {
-	hs, err := cgroups.CgroupHierarchies()
+	rel, err := cgroups.EnterLeaf(scope, leaf, os.Getpid())
 	if err != nil {
-		return "", err
-	}
-	if len(hs) != 1 || !hs[0].V2 {
-		return "", errors.New("not a cgroup v2 host")
-	}
-	rel := path.Join(scope, leaf)
-	dir := filepath.Join(hs[0].Mount, rel)
-	if err := os.Mkdir(dir, 0o755); err != nil && !errors.Is(err, os.ErrExist) {
-		return "", fmt.Errorf("cgroup %s: %w", dir, err)
-	}
-	if err := cgroups.MoveProc(dir, os.Getpid()); err != nil {
 		return "", fmt.Errorf("move zoneadmd (pid %d): %w", os.Getpid(), err)
 	}
 	return rel, nil

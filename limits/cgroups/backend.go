@@ -503,16 +503,6 @@ func addProc(dir, name string, pid int) error {
 	return err
 }
 
-// MoveProc moves pid into the cgroup at dir, as a group's AddProc does in
-// each of its hierarchies: for a cgroup that is no Group's, such as the
-// leaf a supervisor steps into.
-func MoveProc(dir string, pid int) error {
-	if err := addProc(dir, "cgroup.procs", pid); err != nil {
-		return fmt.Errorf("cgroup %s: %w", dir, err)
-	}
-	return nil
-}
-
 // RemoveTree deletes the cgroup dir and every cgroup below it, deepest
 // first (cgroupfs refuses to rmdir a group with children, and its
 // interface files cannot be unlinked), and goes on past one that will not

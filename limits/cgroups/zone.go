@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log"
 	"os"
+	"path"
 	"path/filepath"
 	"runtime"
 	"slices"
@@ -90,6 +91,29 @@ func CgroupHierarchies() ([]CgroupHier, error) {
 		return v2[:1], nil
 	}
 	return nil, errors.New("cgroups: no cgroup hierarchy mounted")
+}
+
+// EnterLeaf moves pid into child leaf of the unified cgroup scope (made
+// when missing), leaving scope free of processes so that it may pass
+// controllers on; rel is the leaf's path in the unified hierarchy. For a
+// supervisor in a systemd scope of its own, on a pure v2 host only.
+func EnterLeaf(scope, leaf string, pid int) (rel string, err error) {
+	hs, err := CgroupHierarchies()
+	if err != nil {
+		return "", err
+	}
+	if len(hs) != 1 || !hs[0].V2 {
+		return "", errors.New("not a cgroup v2 host")
+	}
+	rel = path.Join(scope, leaf)
+	dir := filepath.Join(hs[0].Mount, rel)
+	if err := os.Mkdir(dir, 0o755); err != nil && !errors.Is(err, os.ErrExist) {
+		return "", fmt.Errorf("cgroup %s: %w", dir, err)
+	}
+	if err := addProc(dir, "cgroup.procs", pid); err != nil {
+		return "", fmt.Errorf("cgroup %s: %w", dir, err)
+	}
+	return rel, nil
 }
 
 // zoneCgroups are the directories of one zone's cgroup, one per hierarchy.
