@@ -277,10 +277,10 @@ func needsHold(g cgroups.Group, place []*os.File, rl []limits.RlimitSetting) boo
 // held for its rlimits gets none. The held stub is zonetop, a Go
 // program that starts its runtime's threads before it is released:
 // born in its project at a full lwp cap it died of "failed to create new
-// OS thread". Born beside zsched instead (outside the zone's pids count,
-// zschedHomes) and moved by zoneadmd once release has checked the caps
-// (lwpsFull), it takes nothing of the zone's caps until it is the
-// command.
+// OS thread". Born beside zsched instead (outside the zone's pids
+// count, cgroups.ZschedHomes) and moved by zoneadmd once release has
+// checked the caps (lwpsFull), it takes nothing of the zone's caps until
+// it is the command.
 func (d *zoneadmd) placeFor(g cgroups.Group, rl []limits.RlimitSetting) []*os.File {
 	if len(rl) > 0 {
 		return nil
@@ -289,11 +289,11 @@ func (d *zoneadmd) placeFor(g cgroups.Group, rl []limits.RlimitSetting) []*os.Fi
 }
 
 // placeFiles opens the cgroup v1 tasks files zsched's forking thread
-// moves itself through so that a command is born in g (see
-// startFromThread for why a thread moving itself is cheap): g's cgroup in
-// each hierarchy of the zone, then zsched's own there. nil (the command
-// is then moved after its birth) without g, on cgroup v2, or when g's
-// cgroups are not where the zone's are.
+// moves itself through so that a command is born in g
+// (cgroups.TaskFiles): g's cgroup in each hierarchy of the zone, then
+// zsched's own there. nil (the command is then moved after its birth)
+// without g, on cgroup v2, when g's cgroups are not where the zone's are,
+// or when they would take more descriptors than zsched is given.
 func (d *zoneadmd) placeFiles(g cgroups.Group) []*os.File {
 	d.mu.Lock()
 	cg := d.cg

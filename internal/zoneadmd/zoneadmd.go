@@ -663,8 +663,8 @@ func (d *zoneadmd) ready(spec *configs.PlatformSpec) (err error) {
 	ph.mark("system")
 	// zsched is the zone's machinery, outside the zone's pids count: on
 	// cgroup v1 in the system project for the other controllers and in
-	// zonetop's own pids cgroup (zschedHomes), born there; on v2 born in
-	// the zone cgroup and moved out beside it (placeZschedV2).
+	// zonetop's own pids cgroup (cgroups.ZschedHomes), born there; on v2 born in
+	// the zone cgroup and moved out beside it (cgroups.PlaceZschedV2).
 	system := ""
 	if lim.groups["system"] != nil {
 		system = "system"
@@ -1322,13 +1322,13 @@ func (d *zoneadmd) halt(why string) error {
 		cg = &cgroups.ZoneCgroups{Dirs: st.Cgroups}
 	}
 	// byInit: killByInit found the zone empty, and subs are its
-	// sub-cgroups; otherwise killAll and remove go the long way.
+	// sub-cgroups; otherwise KillAll and Remove go the long way.
 	var subs []string
 	byInit := false
 	if cg != nil {
 		deadline := time.Now().Add(5 * time.Second)
 		if done != nil && zsched != nil {
-			// zsched gets all the time but a second for killAll to see
+			// zsched gets all the time but a second for KillAll to see
 			// its own kills through, should zsched not die.
 			var err error
 			if subs, err = cg.KillByInit(zsched, done, time.Until(deadline)-time.Second); err == nil {

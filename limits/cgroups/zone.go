@@ -116,14 +116,14 @@ func EnterLeaf(scope, leaf string, pid int) (rel string, err error) {
 	return rel, nil
 }
 
-// zoneCgroups are the directories of one zone's cgroup, one per hierarchy.
+// ZoneCgroups are the directories of one zone's cgroup, one per hierarchy.
 type ZoneCgroups struct {
 	Dirs    []string
 	back    []string // where this process was before it stepped in, to step out again
 	freezer string   // the one of Dirs in the v1 freezer hierarchy, when made here (not adopted)
 }
 
-// createZoneCgroups makes <parent>/zonetop/<zone> in every hierarchy.
+// CreateZoneCgroups makes <parent>/zonetop/<zone> in every hierarchy.
 // parent is the caller's own cgroup unless parentOverride is set.
 func CreateZoneCgroups(zone, parentOverride string, extraDevs []configs.DevNode) (*ZoneCgroups, error) {
 	hs, err := CgroupHierarchies()
@@ -220,7 +220,7 @@ func limitDevices(dir string, extra []configs.DevNode) error {
 	return nil
 }
 
-// unifiedDir is the zone's cgroup in the unified (v2) hierarchy, the
+// UnifiedDir is the zone's cgroup in the unified (v2) hierarchy, the
 // only one on a pure v2 host: the cgroup zsched is cloned into there.
 func (cg *ZoneCgroups) UnifiedDir() string {
 	for _, d := range cg.Dirs {
@@ -285,11 +285,11 @@ func (cg *ZoneCgroups) machinery() []string {
 	return []string{m}
 }
 
-// zschedHomes are the cgroups zsched belongs in, one per hierarchy of
+// ZschedHomes are the cgroups zsched belongs in, one per hierarchy of
 // cg: zonetop's own cgroup in pids, the zone's project named system where
 // it has one, the zone cgroup otherwise. nil when a thread cannot be
 // placed on its own (cgroup v2, no tasks file): then zsched is born in the
-// zone cgroup and moved (placeZschedV2).
+// zone cgroup and moved (PlaceZschedV2).
 //
 // zsched is outside the zone's pids cgroup on a v1 host, where pids is a
 // hierarchy of its own: zsched's threads are the zone's machinery, not its
@@ -318,7 +318,7 @@ func (cg *ZoneCgroups) ZschedHomes(system string) []string {
 	return homes
 }
 
-// startFromThread runs start on an OS thread of its own that first moves
+// StartFromThread runs start on an OS thread of its own that first moves
 // itself into the zone cgroups, takes a new cgroup namespace there and
 // moves on to homes: the process start forks is born in homes with its
 // cgroup namespace rooted at the zone cgroup, and nothing is moved after.
@@ -420,7 +420,7 @@ func moveThread(dirs []string) error {
 	return nil
 }
 
-// pids lists every process in the zone's cgroups and their descendants.
+// Pids lists every process in the zone's cgroups and their descendants.
 func (cg *ZoneCgroups) Pids() []int {
 	var d cgDirs
 	defer d.close()
@@ -439,7 +439,7 @@ func (cg *ZoneCgroups) Pids() []int {
 	return out
 }
 
-// oomKills is how many processes the kernel's out-of-memory killer ended
+// OomKills is how many processes the kernel's out-of-memory killer ended
 // in the zone's memory cgroups (v1 memory.oom_control, v2 memory.events);
 // it tells a zone whose cap is too small from one that failed otherwise.
 // v1 counts a kill only in the victim's own cgroup (zsched's is the
@@ -477,7 +477,7 @@ func (cg *ZoneCgroups) FreezerDir() string {
 	return ""
 }
 
-// killAll freezes the zone so nothing can fork while it is being killed,
+// KillAll freezes the zone so nothing can fork while it is being killed,
 // sends SIGKILL to every process, thaws, and waits until the cgroups are
 // empty or timeout passes. zschedGone, when not nil, closes when zsched
 // has been reaped: as the pid namespace's init it goes last, so the wait
@@ -543,10 +543,10 @@ func (b *backoff) sleep() {
 	}
 }
 
-// survey lists the zone's cgroup in one hierarchy: the cgroups below it,
+// Survey lists the zone's cgroup in one hierarchy: the cgroups below it,
 // as paths relative to it and deepest first, and the processes in any of
 // them. Each of the zone's processes is in the zone's subtree of every
-// hierarchy (zsched alone leaves the pids one, see zschedHomes), so one
+// hierarchy (zsched alone leaves the pids one, see ZschedHomes), so one
 // hierarchy tells whether the zone is empty and what remove must take
 // down. It is the freezer's where there is one: its directories hold seven
 // files where memory's or cpu's hold dozens, and listing them is most of
@@ -601,14 +601,14 @@ func (cg *ZoneCgroups) Survey() (subs []string, pids []int, err error) {
 	return subs, pids, nil
 }
 
-// killByInit ends the zone through its pid namespace instead of process by
+// KillByInit ends the zone through its pid namespace instead of process by
 // process: SIGKILL to zsched, the namespace's init, makes the kernel kill
 // every process in the namespace and refuse new ones, and zsched is not
 // reaped (done does not close) before they are all gone. What the
 // namespace cannot reach is a process the host put into the zone's
-// cgroups, so survey checks that nothing is left, and the sub-cgroups it
-// found are returned for removeAs. An error means the zone is not known to
-// be empty, and killAll must finish the job.
+// cgroups, so Survey checks that nothing is left, and the sub-cgroups it
+// found are returned for RemoveAs. An error means the zone is not known to
+// be empty, and KillAll must finish the job.
 func (cg *ZoneCgroups) KillByInit(zsched *pidfd.PidProc, done <-chan struct{}, timeout time.Duration) ([]string, error) {
 	if err := zsched.Signal(syscall.SIGKILL); err != nil && !errors.Is(err, os.ErrProcessDone) {
 		return nil, fmt.Errorf("kill zsched (pid %d): %w", zsched.Pid, err)
@@ -630,14 +630,14 @@ func (cg *ZoneCgroups) KillByInit(zsched *pidfd.PidProc, done <-chan struct{}, t
 	return subs, nil
 }
 
-// remove deletes the zone's cgroups and everything below them, and the
+// Remove deletes the zone's cgroups and everything below them, and the
 // shared zonetop directory when no other zone uses it.
 func (cg *ZoneCgroups) Remove() error {
 	subs, _, _ := cg.Survey()
 	return cg.RemoveAs(subs)
 }
 
-// removeAs is remove given the sub-cgroups survey found, relative and
+// RemoveAs is Remove given the sub-cgroups Survey found, relative and
 // deepest first. Every hierarchy holds the same project and task cgroups,
 // so they are removed by name without listing each hierarchy; only one
 // whose zone cgroup still will not go (a cgroup made since, a process

@@ -9,7 +9,7 @@ import (
 	"zonetop/internal/ztest"
 )
 
-// removeAs takes down the sub-cgroups one hierarchy showed in every
+// RemoveAs takes down the sub-cgroups one hierarchy showed in every
 // hierarchy, lists a hierarchy that has more, and leaves the zone's
 // neighbours alone.
 func TestZoneCgroupsRemoveAs(t *testing.T) {
