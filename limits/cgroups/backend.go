@@ -596,44 +596,64 @@ func waitState(write func() error, again bool, done func() (bool, error)) error 
 	}
 }
 
+// killWait is how long a group killed by signals is waited for to empty,
+// as the zone's own cgroups are by KillAll: killed processes leave it only
+// once their parent reaps them.
+const killWait = 2500 * time.Millisecond
+
+// killUntilEmpty sends SIGKILL to every process list names until it names
+// none, polling with the backoff; after, when not nil, runs once after the
+// first signals (a thaw, so that they are delivered). It returns what is
+// left at deadline with the last kill that failed other than for a
+// process already gone, or list's error.
+func killUntilEmpty(list func() ([]int, error), deadline time.Time, after func()) (left []int, killErr, listErr error) {
+	wait := newBackoff()
+	for {
+		pids, err := list()
+		if err != nil {
+			return nil, killErr, err
+		}
+		if len(pids) == 0 || time.Now().After(deadline) {
+			return pids, killErr, nil
+		}
+		for _, pid := range pids {
+			if err := syscall.Kill(pid, syscall.SIGKILL); err != nil && !errors.Is(err, syscall.ESRCH) {
+				killErr = fmt.Errorf("kill %d: %w", pid, err)
+			}
+		}
+		if after != nil {
+			after()
+			after = nil
+		}
+		wait.sleep()
+	}
+}
+
 // killFrozen kills every process in g and below where the kernel has no
 // cgroup.kill: it freezes the group so nothing forks while the list is
 // read, sends SIGKILL to every pid, thaws so the signals are delivered,
 // and repeats until the group is empty. what names g in errors.
 func killFrozen(g Group, what string) error {
 	frozen := g.Freeze() == nil
-	var lastErr error
-	for attempt := 0; attempt < 50; attempt++ {
-		pids, err := g.Procs(true)
-		if err != nil {
-			lastErr = err
-			break
-		}
-		if len(pids) == 0 {
-			if frozen {
-				return g.Thaw()
-			}
-			return nil
-		}
-		for _, pid := range pids {
-			if err := syscall.Kill(pid, syscall.SIGKILL); err != nil && !errors.Is(err, syscall.ESRCH) {
-				lastErr = fmt.Errorf("%s: kill %d: %w", what, pid, err)
-			}
-		}
+	thaw := func() {
 		if frozen {
-			if err := g.Thaw(); err != nil {
-				lastErr = err
-			}
+			_ = g.Thaw()
 			frozen = false
 		}
-		// Killed processes leave the group once their parent reaps them.
-		time.Sleep(time.Duration(attempt+1) * 2 * time.Millisecond)
 	}
-	if frozen {
-		_ = g.Thaw()
+	left, killErr, err := killUntilEmpty(func() ([]int, error) { return g.Procs(true) }, time.Now().Add(killWait), thaw)
+	if err == nil && len(left) == 0 {
+		if frozen {
+			return g.Thaw()
+		}
+		return nil
 	}
-	if lastErr == nil {
-		lastErr = fmt.Errorf("%s: processes still present after SIGKILL (unreaped zombies?)", what)
+	thaw()
+	switch {
+	case err != nil:
+		return err // it names the group
+	case killErr != nil:
+		return fmt.Errorf("%s: %w", what, killErr)
 	}
-	return lastErr
+	return fmt.Errorf("%s: processes still present after SIGKILL (unreaped zombies?)", what)
 }

@@ -513,20 +513,11 @@ func (cg *ZoneCgroups) KillAll(timeout time.Duration, zschedGone <-chan struct{}
 		case <-time.After(timeout):
 		}
 	}
-	wait := newBackoff()
-	for {
-		left := cg.Pids()
-		if len(left) == 0 {
-			return nil
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("processes that would not die: %v", left)
-		}
-		for _, p := range left {
-			_ = syscall.Kill(p, syscall.SIGKILL)
-		}
-		wait.sleep()
+	left, _, _ := killUntilEmpty(func() ([]int, error) { return cg.Pids(), nil }, deadline, nil)
+	if len(left) > 0 {
+		return fmt.Errorf("processes that would not die: %v", left)
 	}
+	return nil
 }
 
 // backoff sleeps 100 µs, then twice as long each time, up to 5 ms: the
