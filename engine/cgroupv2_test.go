@@ -19,14 +19,13 @@ import (
 	"zonetop/internal/configs"
 	"zonetop/internal/zoneadmd"
 	"zonetop/internal/ztest"
-	"zonetop/limits"
 	"zonetop/limits/cgroups"
 
 	"golang.org/x/sys/unix"
 )
 
 // cgroup2ForTest makes the test's zones live in the host's real cgroup2
-// tree as on a pure v2 host (limits.TestCgroup2Env), under a parent
+// tree as on a pure v2 host (cgroups.TestCgroup2Env), under a parent
 // cgroup made for the test alone. On these machines that tree is the
 // hybrid one at /sys/fs/cgroup/unified. A controller the tree's root
 // already passes on to its children is passed on to zones too, so that the
@@ -75,11 +74,11 @@ func cgroup2ForTest(t *testing.T) (mount, parent, ctl string) {
 				_ = syscall.Kill(p, syscall.SIGKILL)
 			}
 		}
-		if err := limits.RemoveTree(dir); err != nil {
+		if err := cgroups.RemoveTree(dir); err != nil {
 			t.Errorf("remove %s: %v", dir, err)
 		}
 	})
-	t.Setenv(limits.TestCgroup2Env, strings.TrimSpace(mount+" "+ctl))
+	t.Setenv(cgroups.TestCgroup2Env, strings.TrimSpace(mount+" "+ctl))
 	return mount, parent, ctl
 }
 
@@ -99,7 +98,7 @@ func unifiedLine(s string) string {
 // beside it before the zone cgroup passes controllers on;
 // zoneadmd never leaves its own cgroup; commands run in their project;
 // halt leaves no cgroup. A memory cap where the tree has no memory
-// controller fails ready with the limits backend's explanation and leaves
+// controller fails ready with the cgroup backend's explanation and leaves
 // nothing behind.
 func TestZoneCgroupV2(t *testing.T) {
 	needZones(t)
@@ -279,7 +278,7 @@ func hostCharDevice(t *testing.T) (major, minor int, path string) {
 		}
 		if f, err := os.OpenFile(p, os.O_RDWR, 0); err == nil {
 			f.Close()
-			return int(cgroups.UnixMajor(st.Rdev)), int(cgroups.UnixMinor(st.Rdev)), p
+			return int(unix.Major(st.Rdev)), int(unix.Minor(st.Rdev)), p
 		}
 	}
 	t.Fatal("no /dev/fuse or /dev/net/tun that opens, to try the device filter with")
@@ -290,81 +289,4 @@ func hostCharDevice(t *testing.T) (major, minor int, path string) {
 func readOr(p string) string {
 	b, _ := os.ReadFile(p)
 	return string(b)
-}
-
-// The v1 devices.allow lines and the v2 filter come from one rule list:
-// the standard nodes, the zone's ptys (not made by mknod) and the device
-// resources; never the host's console (5:1).
-func TestZoneDevRules(t *testing.T) {
-	var got []string
-	rules := cgroups.ZoneDevRules([]configs.DevNode{{Mode: syscall.S_IFBLK, Rdev: unix.Mkdev(8, 16)}})
-	for _, r := range rules {
-		got = append(got, r.V1())
-	}
-	want := "c 1:3 rwm,c 1:5 rwm,c 1:7 rwm,c 1:8 rwm,c 1:9 rwm,c 5:0 rwm,c 5:2 rwm,c 136:* rw,b 8:16 rwm"
-	if strings.Join(got, ",") != want {
-		t.Errorf("rules %q, want %q", strings.Join(got, ","), want)
-	}
-	p := cgroups.DeviceProgram(rules)
-	const (
-		chr, blk   = unix.BPF_DEVCG_DEV_CHAR, unix.BPF_DEVCG_DEV_BLOCK
-		m, r, w    = unix.BPF_DEVCG_ACC_MKNOD, unix.BPF_DEVCG_ACC_READ, unix.BPF_DEVCG_ACC_WRITE
-		rw, rwm    = r | w, r | w | m
-		allow, den = true, false
-	)
-	for _, c := range []struct {
-		typ, access  uint32
-		major, minor uint32
-		want         bool
-	}{
-		{chr, rw, 1, 3, allow}, {chr, m, 1, 3, allow}, {chr, r, 1, 9, allow}, {chr, rwm, 5, 0, allow},
-		{chr, rw, 5, 2, allow}, {chr, rw, 136, 0, allow}, {chr, rw, 136, 4095, allow}, {blk, rwm, 8, 16, allow},
-		{chr, m, 136, 7, den}, {chr, rw, 5, 1, den}, {chr, m, 5, 1, den}, {chr, rw, 4, 1, den},
-		{blk, rw, 1, 3, den}, {chr, rw, 8, 16, den}, {blk, rw, 8, 17, den}, {chr, rw, 1, 1, den},
-	} {
-		if got := runDeviceProgram(t, p, c.access<<16|c.typ, c.major, c.minor); got != c.want {
-			t.Errorf("type %d access %#x %d:%d: allowed %v, want %v", c.typ, c.access, c.major, c.minor, got, c.want)
-		}
-	}
-}
-
-// runDeviceProgram interprets the few eBPF instructions deviceProgram
-// emits, on a struct bpf_cgroup_dev_ctx.
-func runDeviceProgram(t *testing.T, p []cgroups.BpfInsn, accessType, major, minor uint32) bool {
-	t.Helper()
-	ctx := []uint32{accessType, major, minor}
-	var reg [11]uint64
-	for pc := 0; pc < len(p); pc++ {
-		in := p[pc]
-		dst, src := in.Regs&0xf, in.Regs>>4
-		switch in.Code {
-		case cgroups.BpfLdxMemW:
-			if src != 1 || in.Off%4 != 0 || int(in.Off/4) >= len(ctx) {
-				t.Fatalf("load at %d from r%d%+d", pc, src, in.Off)
-			}
-			reg[dst] = uint64(ctx[in.Off/4])
-		case cgroups.BpfMovX:
-			reg[dst] = reg[src]
-		case cgroups.BpfMovK:
-			reg[dst] = uint64(int64(in.Imm))
-		case cgroups.BpfAndK:
-			reg[dst] &= uint64(int64(in.Imm))
-		case cgroups.BpfRshK:
-			reg[dst] >>= uint(in.Imm)
-		case cgroups.BpfJneK:
-			if reg[dst] != uint64(int64(in.Imm)) {
-				pc += int(in.Off)
-			}
-		case cgroups.BpfJsetK:
-			if reg[dst]&uint64(int64(in.Imm)) != 0 {
-				pc += int(in.Off)
-			}
-		case cgroups.BpfExit:
-			return reg[0] == 1
-		default:
-			t.Fatalf("instruction %#x at %d", in.Code, pc)
-		}
-	}
-	t.Fatal("program runs off its end")
-	return false
 }

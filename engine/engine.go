@@ -11,7 +11,7 @@ import (
 	"zonetop/api"
 	"zonetop/internal/authz"
 	"zonetop/internal/zoneadmd"
-	"zonetop/limits"
+	"zonetop/limits/cgroups"
 	"zonetop/zones"
 
 	"golang.org/x/sys/unix"
@@ -69,23 +69,17 @@ func (e *Engine) Host() api.HostInfo {
 	return h
 }
 
-// cgroupMode tells a pure cgroup v2 host from a v1 or hybrid one by what is
-// mounted at /sys/fs/cgroup.
+// cgroupMode names the host's cgroup layout as the host info shows it.
 func cgroupMode() string {
-	if _, _, ok := limits.TestCgroup2(); ok {
+	switch cgroups.DetectMode() {
+	case cgroups.ModeUnified:
 		return "v2"
-	}
-	var st unix.Statfs_t
-	if err := unix.Statfs("/sys/fs/cgroup", &st); err != nil {
-		return "unknown"
-	}
-	if st.Type == unix.CGROUP2_SUPER_MAGIC {
-		return "v2"
-	}
-	if err := unix.Statfs("/sys/fs/cgroup/unified", &st); err == nil && st.Type == unix.CGROUP2_SUPER_MAGIC {
+	case cgroups.ModeHybrid:
 		return "hybrid"
+	case cgroups.ModeV1:
+		return "v1"
 	}
-	return "v1"
+	return "unknown"
 }
 
 // GlobalZone is the row the host itself has in every listing.

@@ -11,6 +11,7 @@ import (
 	"zonetop/api"
 	"zonetop/internal/zoneadmd"
 	"zonetop/limits"
+	"zonetop/limits/cgroups"
 	"zonetop/rctl"
 )
 
@@ -37,18 +38,12 @@ func GlobalGroupDir(root string) string {
 	return "_global." + hex.EncodeToString(h[:4])
 }
 
-func (e *Engine) globalBackend() (limits.Backend, error) {
-	var parent limits.Parent
-	var err error
-	if e.CgroupParent != "" {
-		parent, err = limits.ParentFromFlag(e.CgroupParent)
-	} else {
-		parent, err = limits.DetectParent()
-	}
+func (e *Engine) globalBackend() (cgroups.Backend, error) {
+	parent, err := cgroups.ParentFor(e.CgroupParent)
 	if err != nil {
 		return nil, err
 	}
-	return limits.NewBackend(parent)
+	return cgroups.NewBackend(parent)
 }
 
 // JoinGlobalProject puts the host process pid into project of the global
@@ -138,7 +133,7 @@ func (e *Engine) applyGlobalProjects() error {
 // no process, but keep's (about to be joined). A project removed from
 // /etc/project keeps its cgroup while processes are in it: they stay held
 // by the limits they had.
-func (e *Engine) sweepGlobalProjects(back limits.Backend, ps limits.Projects, keep string) {
+func (e *Engine) sweepGlobalProjects(back cgroups.Backend, ps limits.Projects, keep string) {
 	for i := range ps {
 		if ps[i].Name == keep {
 			continue

@@ -1,14 +1,15 @@
-// Package limits is the resource-control room of zonetop: rctl names, values
-// and their (priv,limit,action) syntax, the zone's /etc/project file, the
-// accounting tree (zone → project → task → process) with its running totals
-// and the check that grants a request only if it fits what is left at every
-// level, and the kernel backends that enforce caps (cgroup v1 and v2, IPC
-// sysctls, rlimits) and sample usage.
+// Package limits is the accounting room of zonetop: the zone's
+// /etc/project file, the accounting tree (zone → project → task →
+// process) with its running totals and the check that grants a request
+// only if it fits what is left at every level, effective limits, the IPC
+// sysctls of a zone's ipc namespace and the rlimits of its processes.
 //
-// It may touch the cgroups zonetop created and the files of the zones it is
-// given; it imports only zones/ of this module. The cgroup backends read and
-// write the kernel's interface files themselves, without a cgroups library
-// (docs/DECISIONS.md says why).
+// It is pure: it imports only rctl and api of this module and touches no
+// cgroup. The caps the kernel enforces through cgroups are the cgroup
+// manager's business (limits/cgroups, which turns a level's rctls into
+// them); limits stays apart from it so that the wire types and the
+// client, which carry rlimit settings from here, do not link code that
+// acts on cgroups without authorization.
 //
 // # Where Linux differs from illumos
 //
@@ -17,7 +18,7 @@
 // differences:
 //
 //   - max-lwps and max-processes both become pids.max, which counts
-//     threads; when both are set the lower wins (ResourcesFor).
+//     threads; when both are set the lower wins (cgroups.ResourcesFor).
 //   - max-swap is memory+swap (memsw) on v1; on v2, which counts swap
 //     alone, swap.max is the value minus the memory cap.
 //   - cpu-shares are scaled (x4 to cpu.shares, 1:1 to cpu.weight), so they

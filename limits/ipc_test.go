@@ -4,6 +4,7 @@ import (
 	"os"
 	"strconv"
 	"testing"
+	"zonetop/internal/ztest"
 	"zonetop/rctl"
 
 	"golang.org/x/sys/unix"
@@ -88,7 +89,7 @@ func TestRlimits(t *testing.T) {
 // ApplyRlimits on a child process: lowering works; raising the hard limit
 // without CAP_SYS_RESOURCE is clamped and reported, not failed.
 func TestApplyRlimitsClamp(t *testing.T) {
-	pid := startSleeper(t)
+	pid := ztest.Sleeper(t)
 	var cur unix.Rlimit
 	if err := unix.Prlimit(pid, unix.RLIMIT_NOFILE, nil, &cur); err != nil {
 		t.Fatal(err)

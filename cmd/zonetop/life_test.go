@@ -18,7 +18,7 @@ import (
 	"time"
 	"zonetop/engine"
 	"zonetop/internal/ztest"
-	"zonetop/limits"
+	"zonetop/limits/cgroups"
 )
 
 // End-to-end tests of the zone life cycle through the real, statically
@@ -317,7 +317,7 @@ func (l *lab) cleanup() {
 	// the product keeps them, until a newtask or an edit sweeps them;
 	// the prefix ends with the test.
 	for _, cg := range zoneCgroups(engine.GlobalGroupDir(l.root)) {
-		if err := limits.RemoveTree(cg); err != nil {
+		if err := cgroups.RemoveTree(cg); err != nil {
 			t.Errorf("global zone's cgroups of %s: %v", l.root, err)
 		}
 	}

@@ -22,6 +22,7 @@ import (
 
 	"zonetop/engine"
 	"zonetop/limits"
+	"zonetop/limits/cgroups"
 	"zonetop/termsafe"
 )
 
@@ -574,7 +575,7 @@ func zoneOfPid(pid string) (zone, project string, task int, err error) {
 	if err != nil {
 		return "", "", -1, fmt.Errorf("process %s: %w", pid, err)
 	}
-	zone, project, task = zoneadmd.CgroupPlace(string(b))
+	zone, project, task = cgroups.Place(string(b))
 	if zone == "" {
 		zone = "global"
 	}

@@ -6,7 +6,6 @@ import (
 	"path/filepath"
 	"strings"
 	"zonetop/internal/testhook"
-	"zonetop/limits"
 )
 
 // PlatformSpec is everything the runtime needs to build a zone's virtual
@@ -33,7 +32,7 @@ type PlatformSpec struct {
 	// which also applies the projects' limits from the zone's /etc/project.
 	IPCRctls map[string]string `json:",omitempty"`
 	// Rctls are the zone.* caps (rctl name -> privileged value) zoneadmd
-	// applies to the zone cgroup through the limits backend.
+	// applies to the zone cgroup through the cgroup backend.
 	Rctls map[string]uint64 `json:",omitempty"`
 	// CPUs is the cpuset of a dedicated-cpu zone; empty: all CPUs.
 	CPUs string `json:",omitempty"`
@@ -136,8 +135,8 @@ func ZoneadmdEnv() []string {
 	if v := os.Getenv(testhook.TestPauseEnv); v != "" {
 		env = append(env, testhook.TestPauseEnv+"="+v)
 	}
-	if v := os.Getenv(limits.TestCgroup2Env); v != "" {
-		env = append(env, limits.TestCgroup2Env+"="+v)
+	if v := os.Getenv(testhook.Cgroup2Env); v != "" {
+		env = append(env, testhook.Cgroup2Env+"="+v)
 	}
 	return env
 }

@@ -78,7 +78,13 @@ func TestImportRules(t *testing.T) {
 		"internal/ztest":    {"internal/testhook"},
 		"internal/testhook": nil,
 		"zones":             {"api", "internal/pathrs", "rctl"},
-		"limits":            {"rctl", "api", "internal/testhook", "internal/mountinfo"},
+		// Projects and the accounting tree are pure: the wire types and
+		// the client carry rlimit settings from here without linking the
+		// cgroup manager, which acts without authorization.
+		"limits":             {"rctl", "api"},
+		"limits/cgroups":     {"rctl", "internal/configs", "internal/pidfd", "internal/mountinfo", "internal/testhook"},
+		"internal/mountinfo": nil,
+		"internal/configs":   {"internal/testhook"},
 	}
 	for p, allowed := range leaves {
 		d, ok := all[p]

@@ -5,10 +5,10 @@ import (
 	"fmt"
 	"os"
 	"runtime"
+	"slices"
 	"unsafe"
 	"zonetop/internal/configs"
 	"zonetop/internal/wire"
-	"zonetop/limits/cgroups"
 
 	"golang.org/x/sys/unix"
 )
@@ -77,7 +77,7 @@ type ZoneFilterPolicy struct {
 
 // zoneFilterPolicyFor is the policy of a zone's spec.
 func ZoneFilterPolicyFor(s *configs.PlatformSpec) ZoneFilterPolicy {
-	return ZoneFilterPolicy{NestedUserns: s.NestedUserns, MountAPI: s.NestedUserns || cgroups.Contains(s.Caps, "sys_admin")}
+	return ZoneFilterPolicy{NestedUserns: s.NestedUserns, MountAPI: s.NestedUserns || slices.Contains(s.Caps, "sys_admin")}
 }
 
 // seccompNotif is struct seccomp_notif (linux/seccomp.h).

@@ -15,7 +15,7 @@ import (
 	"zonetop/internal/configs"
 	"zonetop/internal/pidfd"
 	"zonetop/internal/wire"
-	"zonetop/limits"
+	"zonetop/limits/cgroups"
 	"zonetop/zones"
 )
 
@@ -393,7 +393,7 @@ type RunState struct {
 	ZschedPid   int             `json:"zsched_pid,omitempty"`
 	ZschedStart uint64          `json:"zsched_start,omitempty"` // /proc/PID/stat starttime, so a reused pid is never adopted
 	Cgroups     []string        `json:"cgroups,omitempty"`
-	CgParent    *limits.Parent  `json:"cg_parent,omitempty"` // the limits backend's parent, for adoption
+	CgParent    *cgroups.Parent `json:"cg_parent,omitempty"` // the cgroup backend's parent, for adoption
 	Warnings    []string        `json:"warnings,omitempty"`  // bad /etc/project lines and other things the zone runs without
 	Net         json.RawMessage `json:"net,omitempty"`
 	MntNS       *mntNS          `json:"mnt_ns,omitempty"` // the zone's mount namespace, for halt's check that it ended

@@ -11,7 +11,7 @@ import (
 	"time"
 	"zonetop/api"
 	"zonetop/internal/pathrs"
-	"zonetop/limits"
+	"zonetop/limits/cgroups"
 )
 
 // zoneProcesses lists the zone's processes for the zone itself: pids as
@@ -131,64 +131,10 @@ func ReadProcess(pid int, zone string, users map[int]string) (api.Process, bool)
 	return pr, true
 }
 
-// CgroupPlace reads where a process is from its /proc/PID/cgroup text:
-// the zone, project and task (-1: none) of its cgroup path
-// (…/zonetop/ZONE[/PROJECT[/task.N]]); zone "" when it is in no zone,
-// "global" in a global-zone project (…/zonetop/_global/PROJECT).
-// The memory hierarchy decides where there is one, since zsched leaves its
-// zone's pids cgroup but stays in the zone everywhere else.
-func CgroupPlace(cgroup string) (zone, project string, task int) {
-	task = -1
-	best := ""
-	for _, l := range strings.Split(cgroup, "\n") {
-		parts := strings.SplitN(l, ":", 3)
-		if len(parts) != 3 || !strings.Contains(parts[2], "/"+limits.DefaultParentName+"/") {
-			continue
-		}
-		if best == "" || strings.Contains(","+parts[1]+",", ",memory,") {
-			best = parts[2]
-		}
-	}
-	if best == "" {
-		return "", "", -1
-	}
-	ps := strings.Split(best, "/")
-	for i, s := range ps {
-		if s != limits.DefaultParentName || i+1 >= len(ps) {
-			continue
-		}
-		zone = ps[i+1]
-		if i+2 < len(ps) {
-			project = ps[i+2]
-		}
-		// zonetop's own directories beside the zones': a v2 zone's
-		// zsched (its system project, as illumos shows it) and the
-		// global zone's projects (engine/globalproj.go).
-		if z, ok := strings.CutPrefix(zone, "_zsched."); ok {
-			if z == "" {
-				return "", "", -1
-			}
-			return z, "system", -1
-		}
-		if zone == "_global" || strings.HasPrefix(zone, "_global.") {
-			zone = "global"
-		}
-		if i+3 < len(ps) {
-			if n, ok := strings.CutPrefix(ps[i+3], "task."); ok {
-				if t, err := strconv.Atoi(n); err == nil {
-					task = t
-				}
-			}
-		}
-		return zone, project, task
-	}
-	return "", "", -1
-}
-
 // projectOf is the project of a process of zone in its cgroup text, "-"
 // for none.
 func ProjectOf(cgroup, zone string) string {
-	if z, p, _ := CgroupPlace(cgroup); z == zone && p != "" {
+	if z, p, _ := cgroups.Place(cgroup); z == zone && p != "" {
 		return p
 	}
 	return "-"
@@ -196,7 +142,7 @@ func ProjectOf(cgroup, zone string) string {
 
 // taskOf is the task of a process of zone in its cgroup text, -1 for none.
 func TaskOf(cgroup, zone string) int {
-	if z, _, t := CgroupPlace(cgroup); z == zone {
+	if z, _, t := cgroups.Place(cgroup); z == zone {
 		return t
 	}
 	return -1

@@ -10,6 +10,7 @@ import (
 	"zonetop/internal/configs"
 	"zonetop/internal/pathrs"
 	"zonetop/limits"
+	"zonetop/limits/cgroups"
 	"zonetop/rctl"
 	"zonetop/zones"
 
@@ -169,14 +170,14 @@ func projectRctlValues(p *limits.Project) map[string]uint64 {
 	return out
 }
 
-// resourcesOf is limits.ResourcesFor with every control the level can set
+// resourcesOf is cgroups.ResourcesFor with every control the level can set
 // given a value: an unset control is reset to "no cap" (or the default
 // share), so that re-applying after a change also removes what was
 // dropped. The cpu cap is clamped to zoneCap (percent, 0 = none): cgroup
 // v1 refuses a child quota above its parent's, and the zone's is the
 // effective limit anyway.
-func resourcesOf(l rctl.Level, rc map[string]uint64, zoneCap uint64) *limits.Resources {
-	r := limits.ResourcesFor(l, rc)
+func resourcesOf(l rctl.Level, rc map[string]uint64, zoneCap uint64) *cgroups.Resources {
+	r := cgroups.ResourcesFor(l, rc)
 	if r.Pids == nil {
 		v := int64(-1)
 		r.Pids = &v
@@ -223,7 +224,7 @@ func ReadZoneProjects(zoneRoot string) (limits.Projects, []error, error) {
 // control reset where p sets none (resourcesOf): the global zone's
 // projects, which no zoneadmd supervises, are written with them by the
 // engine.
-func ProjectResources(p *limits.Project) *limits.Resources {
+func ProjectResources(p *limits.Project) *cgroups.Resources {
 	return resourcesOf(rctl.LevelProject, projectRctlValues(p), 0)
 }
 

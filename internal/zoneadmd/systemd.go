@@ -14,7 +14,6 @@ import (
 	"time"
 
 	"zonetop/internal/configs"
-	"zonetop/limits"
 	"zonetop/limits/cgroups"
 )
 
@@ -45,13 +44,13 @@ const supervisorLeaf = "supervisor"
 // keep zonetop's cgroups below the cgroup it was started in, as before;
 // so do the tests' forced cgroup2 trees.
 func systemdScopeHost() bool {
-	if _, _, forced := limits.TestCgroup2(); forced {
+	if _, _, forced := cgroups.TestCgroup2(); forced {
 		return false
 	}
 	if st, err := os.Stat("/run/systemd/system"); err != nil || !st.IsDir() {
 		return false
 	}
-	return limits.DetectMode() == limits.ModeUnified
+	return cgroups.DetectMode() == cgroups.ModeUnified
 }
 
 // scopeUnitName is the scope for what ("ZONE" or "keeper") under root:
@@ -68,7 +67,7 @@ func scopeUnitName(root, what string) string {
 
 // selfV2Cgroup is this process's cgroup in the unified hierarchy.
 func selfV2Cgroup() (string, error) {
-	p, err := limits.SelfCgroups()
+	p, err := cgroups.SelfCgroups()
 	if err != nil {
 		return "", err
 	}
@@ -150,23 +149,11 @@ func enterSystemdScope(unit, desc string) (string, error) {
 	}
 }
 
-// enterLeaf moves this process into child leaf of the unified cgroup
-// scope (made when missing), leaving scope free of processes.
+// enterLeaf moves zoneadmd into child leaf of the unified cgroup scope.
 func enterLeaf(scope, leaf string) (string, error) {
-	hs, err := cgroups.CgroupHierarchies()
+	rel, err := cgroups.EnterLeaf(scope, leaf, os.Getpid())
 	if err != nil {
-		return "", err
-	}
-	if len(hs) != 1 || !hs[0].V2 {
-		return "", errors.New("not a cgroup v2 host")
-	}
-	rel := path.Join(scope, leaf)
-	dir := filepath.Join(hs[0].Mount, rel)
-	if err := os.Mkdir(dir, 0o755); err != nil && !errors.Is(err, os.ErrExist) {
-		return "", fmt.Errorf("cgroup %s: %w", dir, err)
-	}
-	if err := os.WriteFile(filepath.Join(dir, "cgroup.procs"), []byte(strconv.Itoa(os.Getpid())), 0o644); err != nil {
-		return "", fmt.Errorf("cgroup %s: move zoneadmd (pid %d): %w", dir, os.Getpid(), err)
+		return "", fmt.Errorf("move zoneadmd (pid %d): %w", os.Getpid(), err)
 	}
 	return rel, nil
 }

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"log"
 	"os"
-	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
@@ -15,6 +14,7 @@ import (
 	"zonetop/internal/pathrs"
 	"zonetop/internal/wire"
 	"zonetop/limits"
+	"zonetop/limits/cgroups"
 	"zonetop/rctl"
 
 	"golang.org/x/sys/unix"
@@ -162,7 +162,7 @@ func (d *zoneadmd) usage() (api.ZoneUsage, error) {
 		pu := api.ProjectUsage{Name: p.Name, ID: p.ID}
 		// A project whose cgroup is not made yet has never held a
 		// process: it is listed, with nothing in use.
-		var ps limits.Stats
+		var ps cgroups.Stats
 		if g := l.groups[p.Name]; g != nil {
 			if ps, err = g.Counters(); err != nil {
 				log.Printf("usage: project %s: %v", p.Name, err)
@@ -220,7 +220,7 @@ func (d *zoneadmd) usage() (api.ZoneUsage, error) {
 //
 // execs says whether the stub becomes another program (a command); zinit
 // run by the stub never does, and its threads are the zone's init's.
-func (d *zoneadmd) release(zc *wire.Conn, g limits.Group, rl []limits.RlimitSetting, born, execs bool) error {
+func (d *zoneadmd) release(zc *wire.Conn, g cgroups.Group, rl []limits.RlimitSetting, born, execs bool) error {
 	var resp wire.Response
 	got, err := zc.Recv(&resp)
 	wire.CloseAll(got)
@@ -269,7 +269,7 @@ func (d *zoneadmd) release(zc *wire.Conn, g limits.Group, rl []limits.RlimitSett
 // zhold stub: to be moved into g after its birth, or to take rlimits
 // before it runs. A command born in g (place) with no rlimits is started
 // directly, which spares a start of the Go runtime.
-func needsHold(g limits.Group, place []*os.File, rl []limits.RlimitSetting) bool {
+func needsHold(g cgroups.Group, place []*os.File, rl []limits.RlimitSetting) bool {
 	return g != nil && (place == nil || len(rl) > 0)
 }
 
@@ -277,11 +277,11 @@ func needsHold(g limits.Group, place []*os.File, rl []limits.RlimitSetting) bool
 // held for its rlimits gets none. The held stub is zonetop, a Go
 // program that starts its runtime's threads before it is released:
 // born in its project at a full lwp cap it died of "failed to create new
-// OS thread". Born beside zsched instead (outside the zone's pids count,
-// zschedHomes) and moved by zoneadmd once release has checked the caps
-// (lwpsFull), it takes nothing of the zone's caps until it is the
-// command.
-func (d *zoneadmd) placeFor(g limits.Group, rl []limits.RlimitSetting) []*os.File {
+// OS thread". Born beside zsched instead (outside the zone's pids
+// count, cgroups.ZschedHomes) and moved by zoneadmd once release has
+// checked the caps (lwpsFull), it takes nothing of the zone's caps until
+// it is the command.
+func (d *zoneadmd) placeFor(g cgroups.Group, rl []limits.RlimitSetting) []*os.File {
 	if len(rl) > 0 {
 		return nil
 	}
@@ -289,12 +289,12 @@ func (d *zoneadmd) placeFor(g limits.Group, rl []limits.RlimitSetting) []*os.Fil
 }
 
 // placeFiles opens the cgroup v1 tasks files zsched's forking thread
-// moves itself through so that a command is born in g (see
-// startFromThread for why a thread moving itself is cheap): g's cgroup in
-// each hierarchy of the zone, then zsched's own there. nil (the command
-// is then moved after its birth) without g, on cgroup v2, or when g's
-// cgroups are not where the zone's are.
-func (d *zoneadmd) placeFiles(g limits.Group) []*os.File {
+// moves itself through so that a command is born in g
+// (cgroups.TaskFiles): g's cgroup in each hierarchy of the zone, then
+// zsched's own there. nil (the command is then moved after its birth)
+// without g, on cgroup v2, when g's cgroups are not where the zone's are,
+// or when they would take more descriptors than zsched is given.
+func (d *zoneadmd) placeFiles(g cgroups.Group) []*os.File {
 	d.mu.Lock()
 	cg := d.cg
 	d.mu.Unlock()
@@ -305,30 +305,11 @@ func (d *zoneadmd) placeFiles(g limits.Group) []*os.File {
 	if homes == nil {
 		return nil
 	}
-	var into, back []*os.File
-	fail := func() []*os.File { wire.CloseAll(into); wire.CloseAll(back); return nil }
-	for i, zd := range cg.Dirs {
-		// g's path is relative to the cgroup holding the zone's.
-		gd := filepath.Join(filepath.Dir(zd), g.Path())
-		if !strings.HasPrefix(gd, zd+"/") {
-			return fail()
-		}
-		if _, err := os.Stat(gd); err != nil {
-			continue // a hierarchy g is not in (devices): the zone's own
-		}
-		in, err := os.OpenFile(filepath.Join(gd, "tasks"), os.O_WRONLY, 0)
-		if err != nil {
-			return fail()
-		}
-		into = append(into, in)
-		out, err := os.OpenFile(filepath.Join(homes[i], "tasks"), os.O_WRONLY, 0)
-		if err != nil {
-			return fail()
-		}
-		back = append(back, out)
-	}
-	if len(into) == 0 || 2*len(into)+3 > wire.ZschedFDs {
-		return fail()
+	into, back, ok := cg.TaskFiles(g.Path(), homes)
+	if !ok || 2*len(into)+3 > wire.ZschedFDs {
+		wire.CloseAll(into)
+		wire.CloseAll(back)
+		return nil
 	}
 	return append(into, back...)
 }
@@ -338,7 +319,7 @@ func (d *zoneadmd) bootHeld(args []string) (wire.Response, error) {
 	d.mu.Lock()
 	l := d.lim
 	d.mu.Unlock()
-	var g limits.Group
+	var g cgroups.Group
 	var rl []limits.RlimitSetting
 	if l != nil {
 		var err error

@@ -9,7 +9,7 @@ import (
 	"time"
 	"zonetop/internal/configs"
 	"zonetop/internal/ztest"
-	"zonetop/limits"
+	"zonetop/limits/cgroups"
 )
 
 // BenchmarkSampleRound100x5 is one sampling round of what the console and
@@ -18,11 +18,11 @@ import (
 // share of one core at one round a second (aim: under 2%).
 func BenchmarkSampleRound100x5(b *testing.B) {
 	ztest.RequireRoot(b, "the sampling benchmark (cgroups)")
-	parent, err := limits.DetectParent()
+	parent, err := cgroups.ParentFor("")
 	if err != nil {
 		b.Fatal(err)
 	}
-	back, err := limits.NewBackend(parent)
+	back, err := cgroups.NewBackend(parent)
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -701,15 +701,15 @@ func (d *zoneadmd) ready(spec *configs.PlatformSpec) (err error) {
 	// written before makes a zone too small for zsched say so, the same
 	// way every time (the out-of-memory killer, reported below).
 	if zr := lim.zoneResources(); zr.Memory != nil || zr.MemorySwap != nil {
-		if err := lim.zone.Apply(&limits.Resources{Memory: zr.Memory, MemorySwap: zr.MemorySwap}); err != nil {
+		if err := lim.zone.Apply(&cgroups.Resources{Memory: zr.Memory, MemorySwap: zr.MemorySwap}); err != nil {
 			return fmt.Errorf("zone caps: %w", err)
 		}
 	}
 	ph.mark("system")
 	// zsched is the zone's machinery, outside the zone's pids count: on
 	// cgroup v1 in the system project for the other controllers and in
-	// zonetop's own pids cgroup (zschedHomes), born there; on v2 born in
-	// the zone cgroup and moved out beside it (placeZschedV2).
+	// zonetop's own pids cgroup (cgroups.ZschedHomes), born there; on v2 born in
+	// the zone cgroup and moved out beside it (cgroups.PlaceZschedV2).
 	system := ""
 	if lim.groups["system"] != nil {
 		system = "system"
@@ -1415,13 +1415,13 @@ func (d *zoneadmd) halt(why string) error {
 		cg = &cgroups.ZoneCgroups{Dirs: st.Cgroups}
 	}
 	// byInit: killByInit found the zone empty, and subs are its
-	// sub-cgroups; otherwise killAll and remove go the long way.
+	// sub-cgroups; otherwise KillAll and Remove go the long way.
 	var subs []string
 	byInit := false
 	if cg != nil {
 		deadline := time.Now().Add(5 * time.Second)
 		if done != nil && zsched != nil {
-			// zsched gets all the time but a second for killAll to see
+			// zsched gets all the time but a second for KillAll to see
 			// its own kills through, should zsched not die.
 			var err error
 			if subs, err = cg.KillByInit(zsched, done, time.Until(deadline)-time.Second); err == nil {
@@ -1681,7 +1681,7 @@ func (d *zoneadmd) exec(c *wire.Conn, req *api.ExecRequest, files []*os.File) {
 	d.mu.Lock()
 	lim := d.lim
 	d.mu.Unlock()
-	var group limits.Group
+	var group cgroups.Group
 	var rl []limits.RlimitSetting
 	task := 0
 	var err error
@@ -1745,7 +1745,7 @@ func (d *zoneadmd) exec(c *wire.Conn, req *api.ExecRequest, files []*os.File) {
 // (placeFor) unless hold, held and moved otherwise. placed tells that it
 // was to be born in group. files, the command's stdio, stay the
 // caller's.
-func (d *zoneadmd) spawnCommand(req *api.ExecRequest, files []*os.File, group limits.Group, rl []limits.RlimitSetting, hold bool) (zc *wire.Conn, resp wire.Response, got []*os.File, placed bool, err error) {
+func (d *zoneadmd) spawnCommand(req *api.ExecRequest, files []*os.File, group cgroups.Group, rl []limits.RlimitSetting, hold bool) (zc *wire.Conn, resp wire.Response, got []*os.File, placed bool, err error) {
 	zc, err = wire.Dial(d.zschedSock(), 2*time.Second)
 	if err != nil {
 		return nil, resp, nil, false, fmt.Errorf("zsched: %w", err)

@@ -25,8 +25,8 @@ import (
 
 // zoneLimits is zoneadmd's side of a zone's caps: the zone cgroup and a
 // cgroup per project of the zone's /etc/project below it, written through
-// the limits backend (engine/cgroup.go only makes, fills and removes the
-// zone's cgroups; every cap is written here). zsched lives in the
+// the cgroup manager's backend (its ZoneCgroups only makes, fills and
+// removes the zone's cgroups; every cap is written here). zsched lives in the
 // "system" project, every command joins its project before it runs.
 //
 // A project's cgroup is made the first time a process or task goes into
@@ -37,14 +37,14 @@ import (
 // alone; they are written when it is made.
 type zoneLimits struct {
 	mu       sync.Mutex
-	back     limits.Backend
+	back     cgroups.Backend
 	name     string // the zone, its cgroup's path under the backend's parent
 	zoneRoot string
-	zone     limits.Group
+	zone     cgroups.Group
 	rctls    map[string]uint64 // zone caps in force
 	cpus     string
 	projects limits.Projects
-	groups   map[string]limits.Group // project name -> cgroup, for those made
+	groups   map[string]cgroups.Group // project name -> cgroup, for those made
 	tasks    map[int]taskGroup
 	// sockTasks are tasks made by newtask inside the zone: no zoneadmd
 	// connection waits for their end, so they are swept once empty.
@@ -61,7 +61,7 @@ type zoneLimits struct {
 
 type taskGroup struct {
 	project string
-	g       limits.Group
+	g       cgroups.Group
 	rctls   map[string]uint64 // task.* controls in force
 	// task.max-cpu-time: the CPU time (ns) past which cpuSig goes to the
 	// task's processes, once, as illumos sends a task's CPU-time action
@@ -145,28 +145,17 @@ type cpuSample struct {
 // goes into system, commands without another project into default.
 var projectsAlwaysThere = []string{"system", "default"}
 
-// cgroupFileNames are the prefixes of cgroup interface files: a project
-// with such a name would collide with one.
-var cgroupFileNames = []string{"cgroup.", "cpu.", "cpuacct.", "cpuset.", "memory.", "pids.", "freezer.",
-	"devices.", "io.", "blkio.", "hugetlb.", "rdma.", "misc.", "net_cls.", "net_prio.", "perf_event."}
-
 func projectNameUsable(name string) error {
-	switch name {
-	case "tasks", "notify_on_release", "release_agent":
-		return fmt.Errorf("project name %q collides with a cgroup file", name)
-	}
-	for _, p := range cgroupFileNames {
-		if strings.HasPrefix(name, p) {
-			return fmt.Errorf("project name %q collides with the cgroup files %s*", name, p)
-		}
+	if err := cgroups.NameUsable(name); err != nil {
+		return fmt.Errorf("project name %w", err)
 	}
 	return nil
 }
 
 // newZoneLimits opens the zone's cgroup through the backend and applies
 // the zone's caps to it.
-func newZoneLimits(parent limits.Parent, spec *configs.PlatformSpec) (*zoneLimits, error) {
-	back, err := limits.NewBackend(parent)
+func newZoneLimits(parent cgroups.Parent, spec *configs.PlatformSpec) (*zoneLimits, error) {
+	back, err := cgroups.NewBackend(parent)
 	if err != nil {
 		return nil, err
 	}
@@ -175,7 +164,7 @@ func newZoneLimits(parent limits.Parent, spec *configs.PlatformSpec) (*zoneLimit
 		return nil, err
 	}
 	l := &zoneLimits{back: back, name: spec.Name, zoneRoot: filepath.Join(spec.Zonepath, "root"), zone: g,
-		rctls: map[string]uint64{}, cpus: spec.CPUs, groups: map[string]limits.Group{}, tasks: map[int]taskGroup{},
+		rctls: map[string]uint64{}, cpus: spec.CPUs, groups: map[string]cgroups.Group{}, tasks: map[int]taskGroup{},
 		sockTasks: map[int]bool{},
 		nextTask:  1, lastCPU: map[string]cpuSample{}}
 	for k, v := range spec.Rctls {
@@ -185,7 +174,7 @@ func newZoneLimits(parent limits.Parent, spec *configs.PlatformSpec) (*zoneLimit
 }
 
 // zoneResources are the zone cgroup's caps.
-func (l *zoneLimits) zoneResources() *limits.Resources {
+func (l *zoneLimits) zoneResources() *cgroups.Resources {
 	r := resourcesOf(rctl.LevelZone, l.rctls, 0)
 	r.CPUs = l.cpus
 	return r
@@ -308,7 +297,7 @@ func (l *zoneLimits) loadProjects(adopt bool) ([]string, error) {
 // zone's) the first time something goes into it. A cgroup whose caps did
 // not take is removed again: a process must not run in a project without
 // its limits. The caller holds l.mu.
-func (l *zoneLimits) groupOf(p *limits.Project) (limits.Group, error) {
+func (l *zoneLimits) groupOf(p *limits.Project) (cgroups.Group, error) {
 	if g := l.groups[p.Name]; g != nil {
 		return g, nil
 	}
@@ -344,7 +333,7 @@ func (l *zoneLimits) makeFirstProjects() {
 
 // project returns the project a command joins and its cgroup, made now
 // if it is the project's first. The caller holds l.mu.
-func (l *zoneLimits) project(req *api.ExecRequest, user string) (*limits.Project, limits.Group, error) {
+func (l *zoneLimits) project(req *api.ExecRequest, user string) (*limits.Project, cgroups.Group, error) {
 	name := req.Project
 	if name == "" {
 		if user == "" {
@@ -397,7 +386,7 @@ func projectMember(p *limits.Project, user string, groups []string) bool {
 
 // placement decides where a command runs: its project's cgroup, or a new
 // task cgroup below it, and the rlimits its process.* rctls ask for.
-func (l *zoneLimits) placement(req *api.ExecRequest) (limits.Group, int, []limits.RlimitSetting, error) {
+func (l *zoneLimits) placement(req *api.ExecRequest) (cgroups.Group, int, []limits.RlimitSetting, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	p, g, err := l.project(req, req.User)
@@ -434,7 +423,7 @@ func (l *zoneLimits) placement(req *api.ExecRequest) (limits.Group, int, []limit
 	// (one of them has a task cap) may hold no process of its own: the
 	// command becomes a task of its own there, as every login is on
 	// illumos, instead of failing with the kernel's EBUSY.
-	if req.NewTask || limits.PassesOn(g) {
+	if req.NewTask || cgroups.PassesOn(g) {
 		// project.max-tasks: Linux has no task, so zonetop counts them.
 		// Ended tasks leave l.tasks when their command returns (endTask)
 		// or, for in-zone newtask, at the sweep before each new one.
@@ -565,14 +554,8 @@ func (l *zoneLimits) sweepSocketTasks() {
 // openLimits is the part of the caps step zsched's birth needs: the
 // zone's cgroup opened through the backend and the system project's
 // cgroup made (with no caps yet; applyLimits writes them).
-func (d *zoneadmd) openLimits(spec *configs.PlatformSpec) (*zoneLimits, *limits.Parent, error) {
-	var parent limits.Parent
-	var err error
-	if spec.CgroupParent != "" {
-		parent, err = limits.ParentFromFlag(spec.CgroupParent)
-	} else {
-		parent, err = limits.DetectParent()
-	}
+func (d *zoneadmd) openLimits(spec *configs.PlatformSpec) (*zoneLimits, *cgroups.Parent, error) {
+	parent, err := cgroups.ParentFor(spec.CgroupParent)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -962,7 +945,7 @@ func (d *zoneadmd) applyIPC(rc map[string]uint64) error {
 // is not one of this zone's groups). It is how a refusal of a login or
 // a held command names its cap instead of the kernel's bare EAGAIN or a
 // Go runtime's "failed to create new OS thread".
-func (l *zoneLimits) lwpsFull(g limits.Group, extra func(path string) uint64) error {
+func (l *zoneLimits) lwpsFull(g cgroups.Group, extra func(path string) uint64) error {
 	if l == nil || g == nil {
 		return nil
 	}
@@ -975,7 +958,7 @@ func (l *zoneLimits) lwpsFull(g limits.Group, extra func(path string) uint64) er
 	project, _, _ := strings.Cut(rel, "/")
 	type level struct {
 		kind, who string
-		g         limits.Group
+		g         cgroups.Group
 		rc        map[string]uint64
 		names     []string
 	}
@@ -1024,7 +1007,7 @@ func lowestOf(rc map[string]uint64, names ...string) (string, uint64, bool) {
 // stopped it, when one is full: the kernel's EAGAIN from the fork, or a
 // held stub that died starting its threads, say nothing of which cap
 // and whose.
-func (l *zoneLimits) namedCapError(g limits.Group, err error) error {
+func (l *zoneLimits) namedCapError(g cgroups.Group, err error) error {
 	if err == nil || !capLike(err.Error()) {
 		return err
 	}

@@ -7,7 +7,9 @@ package ztest
 import (
 	"io"
 	"os"
+	"os/exec"
 	"runtime"
+	"syscall"
 	"testing"
 	"time"
 	"zonetop/internal/testhook"
@@ -82,4 +84,20 @@ func RequireTestHooks(t testing.TB) {
 		t.Fatal("this test needs a binary built with -tags zonetop_testhooks (make test does)")
 	}
 	t.Skip("this test needs a binary built with -tags zonetop_testhooks (make test does)")
+}
+
+// Sleeper starts a child that sleeps, something to put into a cgroup,
+// and kills and reaps it (by its pid only) when the test ends.
+func Sleeper(t testing.TB) int {
+	t.Helper()
+	cmd := exec.Command("sleep", "600")
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	pid := cmd.Process.Pid
+	t.Cleanup(func() {
+		_ = syscall.Kill(pid, syscall.SIGKILL)
+		_ = cmd.Wait()
+	})
+	return pid
 }

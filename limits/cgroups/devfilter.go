@@ -35,12 +35,12 @@ type devRule struct {
 // pty driver looks the slave up through the devpts instance the node lives
 // in, and fails with EIO outside one), so mknod of one is refused as
 // having no use.
-func ZoneDevRules(extra []configs.DevNode) []devRule {
+func zoneDevRules(extra []configs.DevNode) []devRule {
 	rules := []devRule{{false, 1, 3, false}, {false, 1, 5, false}, {false, 1, 7, false}, {false, 1, 8, false},
 		{false, 1, 9, false}, {false, 5, 0, false}, {false, 5, 2, false}, {false, ptySlaveMajor, -1, true}}
 	for _, n := range extra {
 		rules = append(rules, devRule{block: n.Mode&syscall.S_IFMT == syscall.S_IFBLK,
-			major: int64(UnixMajor(n.Rdev)), minor: int64(UnixMinor(n.Rdev))})
+			major: int64(unix.Major(n.Rdev)), minor: int64(unix.Minor(n.Rdev))})
 	}
 	return rules
 }
@@ -50,7 +50,7 @@ func ZoneDevRules(extra []configs.DevNode) []devRule {
 const ptySlaveMajor = 136
 
 // v1 is the rule in the devices.allow syntax.
-func (r devRule) V1() string {
+func (r devRule) v1() string {
 	t, minor, access := "c", "*", "rwm"
 	if r.block {
 		t = "b"
@@ -66,7 +66,7 @@ func (r devRule) V1() string {
 
 // bpfInsn is struct bpf_insn: opcode, dst (low nibble) and src registers,
 // offset, immediate.
-type BpfInsn struct {
+type bpfInsn struct {
 	Code uint8
 	Regs uint8
 	Off  int16
@@ -74,39 +74,39 @@ type BpfInsn struct {
 }
 
 const (
-	BpfLdxMemW = 0x61 // dst = *(u32 *)(src + off)
-	BpfAndK    = 0x57 // dst &= imm
-	BpfRshK    = 0x77 // dst >>= imm
-	BpfMovK    = 0xb7 // dst = imm
-	BpfMovX    = 0xbf // dst = src
-	BpfJneK    = 0x55 // if dst != imm: skip off
-	BpfJsetK   = 0x45 // if dst & imm: skip off
-	BpfExit    = 0x95
+	bpfLdxMemW = 0x61 // dst = *(u32 *)(src + off)
+	bpfAndK    = 0x57 // dst &= imm
+	bpfRshK    = 0x77 // dst >>= imm
+	bpfMovK    = 0xb7 // dst = imm
+	bpfMovX    = 0xbf // dst = src
+	bpfJneK    = 0x55 // if dst != imm: skip off
+	bpfJsetK   = 0x45 // if dst & imm: skip off
+	bpfExit    = 0x95
 )
 
 // deviceProgram is the filter for rules: with r1 the struct
 // bpf_cgroup_dev_ctx (access_type: access << 16 | type; major; minor), it
 // returns 1 (allow) for an access some rule allows and 0 for every other.
-func DeviceProgram(rules []devRule) []BpfInsn {
-	p := []BpfInsn{
-		{BpfLdxMemW, 1<<4 | 2, 0, 0}, // r2 = access_type
-		{BpfMovX, 2<<4 | 5, 0, 0},    // r5 = access_type
-		{BpfRshK, 5, 0, 16},          // r5 = access (BPF_DEVCG_ACC_*)
-		{BpfAndK, 2, 0, 0xffff},      // r2 = device type
-		{BpfLdxMemW, 1<<4 | 3, 4, 0}, // r3 = major
-		{BpfLdxMemW, 1<<4 | 4, 8, 0}, // r4 = minor
+func deviceProgram(rules []devRule) []bpfInsn {
+	p := []bpfInsn{
+		{bpfLdxMemW, 1<<4 | 2, 0, 0}, // r2 = access_type
+		{bpfMovX, 2<<4 | 5, 0, 0},    // r5 = access_type
+		{bpfRshK, 5, 0, 16},          // r5 = access (BPF_DEVCG_ACC_*)
+		{bpfAndK, 2, 0, 0xffff},      // r2 = device type
+		{bpfLdxMemW, 1<<4 | 3, 4, 0}, // r3 = major
+		{bpfLdxMemW, 1<<4 | 4, 8, 0}, // r4 = minor
 	}
 	for _, r := range rules {
 		typ := int32(unix.BPF_DEVCG_DEV_CHAR)
 		if r.block {
 			typ = unix.BPF_DEVCG_DEV_BLOCK
 		}
-		checks := []BpfInsn{{BpfJneK, 2, 0, typ}, {BpfJneK, 3, 0, int32(r.major)}}
+		checks := []bpfInsn{{bpfJneK, 2, 0, typ}, {bpfJneK, 3, 0, int32(r.major)}}
 		if r.minor >= 0 {
-			checks = append(checks, BpfInsn{BpfJneK, 4, 0, int32(r.minor)})
+			checks = append(checks, bpfInsn{bpfJneK, 4, 0, int32(r.minor)})
 		}
 		if r.noMknod {
-			checks = append(checks, BpfInsn{BpfJsetK, 5, 0, unix.BPF_DEVCG_ACC_MKNOD})
+			checks = append(checks, bpfInsn{bpfJsetK, 5, 0, unix.BPF_DEVCG_ACC_MKNOD})
 		}
 		// A failed check skips the rest of the rule: the other checks
 		// and the two instructions that allow.
@@ -114,9 +114,9 @@ func DeviceProgram(rules []devRule) []BpfInsn {
 			checks[i].Off = int16(len(checks) - i - 1 + 2)
 		}
 		p = append(p, checks...)
-		p = append(p, BpfInsn{BpfMovK, 0, 0, 1}, BpfInsn{Code: BpfExit})
+		p = append(p, bpfInsn{bpfMovK, 0, 0, 1}, bpfInsn{Code: bpfExit})
 	}
-	return append(p, BpfInsn{BpfMovK, 0, 0, 0}, BpfInsn{Code: BpfExit})
+	return append(p, bpfInsn{bpfMovK, 0, 0, 0}, bpfInsn{Code: bpfExit})
 }
 
 // bpfProgLoadAttr is the BPF_PROG_LOAD part of union bpf_attr, up to
@@ -151,7 +151,7 @@ type bpfProgAttachAttr struct {
 // nothing in the zone can attach another (it has neither CAP_SYS_ADMIN nor
 // CAP_BPF). The attachment lives as long as the cgroup.
 func attachDeviceFilter(dir string, extra []configs.DevNode) error {
-	prog := DeviceProgram(ZoneDevRules(extra))
+	prog := deviceProgram(zoneDevRules(extra))
 	license := []byte("GPL\x00")
 	logBuf := make([]byte, 16<<10)
 	attr := bpfProgLoadAttr{

@@ -5,25 +5,25 @@ import (
 	"fmt"
 	"log"
 	"os"
+	"path"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
 	"syscall"
 	"time"
 	"zonetop/internal/configs"
-	"zonetop/internal/mountinfo"
 	"zonetop/internal/pidfd"
-	"zonetop/limits"
 
 	"golang.org/x/sys/unix"
 )
 
 // The runtime's share of cgroups: make the zone's cgroup in every
 // hierarchy, put zsched in it, list and kill what is in it, remove it.
-// Caps are the limits backend's business and are written into the same
-// directories by it.
+// Caps are the backends' business (Backend) and are written into the same
+// directories by them.
 
 // zoneCgroupControllers are the cgroup v1 controllers a zone gets a cgroup
 // in. Comounted controllers share one directory.
@@ -40,25 +40,19 @@ type CgroupHier struct {
 // CgroupHierarchies lists the hierarchies the zone cgroups go into: on a
 // pure v2 host the unified one; otherwise each v1 hierarchy holding one of
 // zoneCgroupControllers (a hybrid host's v2 tree is left alone). Under
-// limits.TestCgroup2Env, the cgroup2 tree mounted where it says, alone, as
-// on a pure v2 host.
+// TestCgroup2Env, the cgroup2 tree mounted where it says, alone, as
+// on a pure v2 host. Which of the two is DetectMode's to say, as it is
+// for the backends, so that caps land in the hierarchies the zone's
+// cgroups were made in.
 func CgroupHierarchies() ([]CgroupHier, error) {
-	forced, _, isForced := limits.TestCgroup2()
-	f, err := os.Open("/proc/self/cgroup")
+	forced, _, isForced := TestCgroup2()
+	unified := DetectMode() == ModeUnified
+	own, mounts, err := self()
 	if err != nil {
 		return nil, fmt.Errorf("cgroups: %w", err)
 	}
-	self, err := limits.ParseProcCgroup(f)
-	f.Close()
-	if err != nil {
-		return nil, fmt.Errorf("cgroups: /proc/self/cgroup: %w", err)
-	}
-	byCtl := self.V1
-	byCtl[""] = self.V2
-	mounts, err := mountinfo.Self()
-	if err != nil {
-		return nil, fmt.Errorf("cgroups: %w", err)
-	}
+	byCtl := own.V1
+	byCtl[""] = own.V2
 	var v1, v2 []CgroupHier
 	seen := map[string]bool{}
 	for _, m := range mounts {
@@ -68,10 +62,10 @@ func CgroupHierarchies() ([]CgroupHier, error) {
 			if isForced && mnt != forced {
 				continue
 			}
-			rel := strings.TrimPrefix(byCtl[""], strings.TrimSuffix(mroot, "/"))
+			rel := underRoot(byCtl[""], mroot)
 			v2 = append(v2, CgroupHier{Mount: mnt, V2: true, Current: rel})
 		case "cgroup":
-			if isForced {
+			if unified {
 				continue
 			}
 			var ctls []string
@@ -86,7 +80,7 @@ func CgroupHierarchies() ([]CgroupHier, error) {
 				continue
 			}
 			seen[mnt] = true
-			rel := strings.TrimPrefix(byCtl[ctls[0]], strings.TrimSuffix(mroot, "/"))
+			rel := underRoot(byCtl[ctls[0]], mroot)
 			v1 = append(v1, CgroupHier{Mount: mnt, controllers: ctls, Current: rel})
 		}
 	}
@@ -99,14 +93,37 @@ func CgroupHierarchies() ([]CgroupHier, error) {
 	return nil, errors.New("cgroups: no cgroup hierarchy mounted")
 }
 
-// zoneCgroups are the directories of one zone's cgroup, one per hierarchy.
+// EnterLeaf moves pid into child leaf of the unified cgroup scope (made
+// when missing), leaving scope free of processes so that it may pass
+// controllers on; rel is the leaf's path in the unified hierarchy. For a
+// supervisor in a systemd scope of its own, on a pure v2 host only.
+func EnterLeaf(scope, leaf string, pid int) (rel string, err error) {
+	hs, err := CgroupHierarchies()
+	if err != nil {
+		return "", err
+	}
+	if len(hs) != 1 || !hs[0].V2 {
+		return "", errors.New("not a cgroup v2 host")
+	}
+	rel = path.Join(scope, leaf)
+	dir := filepath.Join(hs[0].Mount, rel)
+	if err := os.Mkdir(dir, 0o755); err != nil && !errors.Is(err, os.ErrExist) {
+		return "", fmt.Errorf("cgroup %s: %w", dir, err)
+	}
+	if err := addProc(dir, "cgroup.procs", pid); err != nil {
+		return "", fmt.Errorf("cgroup %s: %w", dir, err)
+	}
+	return rel, nil
+}
+
+// ZoneCgroups are the directories of one zone's cgroup, one per hierarchy.
 type ZoneCgroups struct {
 	Dirs    []string
 	back    []string // where this process was before it stepped in, to step out again
 	freezer string   // the one of Dirs in the v1 freezer hierarchy, when made here (not adopted)
 }
 
-// createZoneCgroups makes <parent>/zonetop/<zone> in every hierarchy.
+// CreateZoneCgroups makes <parent>/zonetop/<zone> in every hierarchy.
 // parent is the caller's own cgroup unless parentOverride is set.
 func CreateZoneCgroups(zone, parentOverride string, extraDevs []configs.DevNode) (*ZoneCgroups, error) {
 	hs, err := CgroupHierarchies()
@@ -135,7 +152,7 @@ func CreateZoneCgroups(zone, parentOverride string, extraDevs []configs.DevNode)
 			parent = parentOverride
 		}
 		parentDir := filepath.Join(h.Mount, filepath.Clean("/"+parent))
-		top := filepath.Join(parentDir, "zonetop")
+		top := filepath.Join(parentDir, DefaultParentName)
 		dir := filepath.Join(top, zone)
 		// The shared zonetop directory goes with the last zone in it: a
 		// zone halting now may remove it between the two mkdirs.
@@ -155,18 +172,18 @@ func CreateZoneCgroups(zone, parentOverride string, extraDevs []configs.DevNode)
 		for _, d := range []string{top, dir} {
 			if d == dir {
 				cg.Dirs = append(cg.Dirs, dir)
-				if Contains(h.controllers, "freezer") {
+				if slices.Contains(h.controllers, "freezer") {
 					cg.freezer = dir
 				}
 				cg.back = append(cg.back, filepath.Join(h.Mount, filepath.Clean("/"+h.Current)))
 			}
-			if Contains(h.controllers, "cpuset") {
-				if err := inheritCpuset(filepath.Dir(d), d); err != nil {
+			if slices.Contains(h.controllers, "cpuset") {
+				if err := fillCpuset(d); err != nil {
 					cg.Remove()
-					return nil, err
+					return nil, fmt.Errorf("cgroup %s: %w", d, err)
 				}
 			}
-			if d == dir && Contains(h.controllers, "devices") {
+			if d == dir && slices.Contains(h.controllers, "devices") {
 				if err := limitDevices(dir, extraDevs); err != nil {
 					cg.Remove()
 					return nil, err
@@ -189,55 +206,21 @@ func CreateZoneCgroups(zone, parentOverride string, extraDevs []configs.DevNode)
 // on v2.
 func limitDevices(dir string, extra []configs.DevNode) error {
 	var rules []string
-	for _, r := range ZoneDevRules(extra) {
-		rules = append(rules, r.V1())
+	for _, r := range zoneDevRules(extra) {
+		rules = append(rules, r.v1())
 	}
-	if err := os.WriteFile(filepath.Join(dir, "devices.deny"), []byte("a"), 0o644); err != nil {
+	if err := writeCgroup(dir, "devices.deny", "a"); err != nil {
 		return fmt.Errorf("cgroup %s: devices: %w", dir, err)
 	}
 	for _, r := range rules {
-		if err := os.WriteFile(filepath.Join(dir, "devices.allow"), []byte(r), 0o644); err != nil {
+		if err := writeCgroup(dir, "devices.allow", r); err != nil {
 			return fmt.Errorf("cgroup %s: devices %q: %w", dir, r, err)
 		}
 	}
 	return nil
 }
 
-func UnixMajor(dev uint64) uint64 { return (dev >> 8) & 0xfff }
-func UnixMinor(dev uint64) uint64 { return (dev & 0xff) | ((dev >> 12) & 0xfff00) }
-
-func Contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
-}
-
-// inheritCpuset fills an empty v1 cpuset from its parent; v1 refuses tasks
-// in a cpuset without cpus and mems.
-func inheritCpuset(parent, dir string) error {
-	for _, f := range []string{"cpuset.cpus", "cpuset.mems"} {
-		cur, err := os.ReadFile(filepath.Join(dir, f))
-		if err != nil {
-			return fmt.Errorf("cgroup %s: %w", dir, err)
-		}
-		if strings.TrimSpace(string(cur)) != "" {
-			continue
-		}
-		v, err := os.ReadFile(filepath.Join(parent, f))
-		if err != nil {
-			return fmt.Errorf("cgroup %s: %w", parent, err)
-		}
-		if err := os.WriteFile(filepath.Join(dir, f), v, 0o644); err != nil {
-			return fmt.Errorf("cgroup %s: %s: %w", dir, f, err)
-		}
-	}
-	return nil
-}
-
-// unifiedDir is the zone's cgroup in the unified (v2) hierarchy, the
+// UnifiedDir is the zone's cgroup in the unified (v2) hierarchy, the
 // only one on a pure v2 host: the cgroup zsched is cloned into there.
 func (cg *ZoneCgroups) UnifiedDir() string {
 	for _, d := range cg.Dirs {
@@ -283,7 +266,7 @@ func (cg *ZoneCgroups) PlaceZschedV2(pid int) error {
 	if err := os.Mkdir(m, 0o755); err != nil && !errors.Is(err, os.ErrExist) {
 		return fmt.Errorf("cgroup %s: %w", m, err)
 	}
-	if err := os.WriteFile(filepath.Join(m, "cgroup.procs"), []byte(strconv.Itoa(pid)), 0o644); err != nil {
+	if err := addProc(m, "cgroup.procs", pid); err != nil {
 		return fmt.Errorf("cgroup %s: zsched (pid %d): %w", m, pid, err)
 	}
 	return nil
@@ -302,11 +285,11 @@ func (cg *ZoneCgroups) machinery() []string {
 	return []string{m}
 }
 
-// zschedHomes are the cgroups zsched belongs in, one per hierarchy of
+// ZschedHomes are the cgroups zsched belongs in, one per hierarchy of
 // cg: zonetop's own cgroup in pids, the zone's project named system where
 // it has one, the zone cgroup otherwise. nil when a thread cannot be
 // placed on its own (cgroup v2, no tasks file): then zsched is born in the
-// zone cgroup and moved (placeZschedV2).
+// zone cgroup and moved (PlaceZschedV2).
 //
 // zsched is outside the zone's pids cgroup on a v1 host, where pids is a
 // hierarchy of its own: zsched's threads are the zone's machinery, not its
@@ -335,7 +318,7 @@ func (cg *ZoneCgroups) ZschedHomes(system string) []string {
 	return homes
 }
 
-// startFromThread runs start on an OS thread of its own that first moves
+// StartFromThread runs start on an OS thread of its own that first moves
 // itself into the zone cgroups, takes a new cgroup namespace there and
 // moves on to homes: the process start forks is born in homes with its
 // cgroup namespace rooted at the zone cgroup, and nothing is moved after.
@@ -387,43 +370,65 @@ func (cg *ZoneCgroups) StartFromThread(homes []string, start func() (*pidfd.PidP
 	return r.p, r.err
 }
 
+// TaskFiles opens the v1 tasks files a forking thread moves itself
+// through (see StartFromThread for why a thread moving itself is cheap)
+// so that the process it forks is born in the cgroup rel, a path relative
+// to the cgroup holding the zone's as a Group's Path is: into holds rel's
+// in each hierarchy it is in, back the home of homes there, to return to.
+// ok is false, and nothing is open, when rel is not below the zone or a
+// file will not open.
+func (cg *ZoneCgroups) TaskFiles(rel string, homes []string) (into, back []*os.File, ok bool) {
+	fail := func() ([]*os.File, []*os.File, bool) {
+		for _, f := range append(into, back...) {
+			f.Close()
+		}
+		return nil, nil, false
+	}
+	for i, zd := range cg.Dirs {
+		gd := filepath.Join(filepath.Dir(zd), rel)
+		if !strings.HasPrefix(gd, zd+"/") || i >= len(homes) {
+			return fail()
+		}
+		if _, err := os.Stat(gd); err != nil {
+			continue // a hierarchy rel is not in (devices): the zone's own
+		}
+		in, err := os.OpenFile(filepath.Join(gd, "tasks"), os.O_WRONLY, 0)
+		if err != nil {
+			return fail()
+		}
+		into = append(into, in)
+		out, err := os.OpenFile(filepath.Join(homes[i], "tasks"), os.O_WRONLY, 0)
+		if err != nil {
+			return fail()
+		}
+		back = append(back, out)
+	}
+	if len(into) == 0 {
+		return fail()
+	}
+	return into, back, true
+}
+
 // moveThread moves the calling thread alone into a v1 cgroup per
 // hierarchy.
 func moveThread(dirs []string) error {
 	for _, d := range dirs {
-		if err := os.WriteFile(filepath.Join(d, "tasks"), []byte("0"), 0o644); err != nil {
+		if err := writeCgroup(d, "tasks", "0"); err != nil {
 			return fmt.Errorf("cgroup %s: move thread: %w", d, err)
 		}
 	}
 	return nil
 }
 
-// walk lists dir and every cgroup below it, deepest first.
-func WalkCgroups(dir string) []string {
-	var out []string
-	ents, _ := os.ReadDir(dir)
-	for _, e := range ents {
-		if e.IsDir() {
-			out = append(out, WalkCgroups(filepath.Join(dir, e.Name()))...)
-		}
-	}
-	return append(out, dir)
-}
-
-// pids lists every process in the zone's cgroups and their descendants.
+// Pids lists every process in the zone's cgroups and their descendants.
 func (cg *ZoneCgroups) Pids() []int {
+	var d cgDirs
+	defer d.close()
 	set := map[int]bool{}
-	for _, d := range append(cg.Dirs[:len(cg.Dirs):len(cg.Dirs)], cg.machinery()...) {
-		for _, sub := range WalkCgroups(d) {
-			b, err := os.ReadFile(filepath.Join(sub, "cgroup.procs"))
-			if err != nil {
-				continue
-			}
-			for _, f := range strings.Fields(string(b)) {
-				if n, err := strconv.Atoi(f); err == nil {
-					set[n] = true
-				}
-			}
+	for _, dir := range append(cg.Dirs[:len(cg.Dirs):len(cg.Dirs)], cg.machinery()...) {
+		ps, _ := d.listProcs(dir, true) // a hierarchy already gone holds none
+		for _, p := range ps {
+			set[p] = true
 		}
 	}
 	out := make([]int, 0, len(set))
@@ -434,7 +439,7 @@ func (cg *ZoneCgroups) Pids() []int {
 	return out
 }
 
-// oomKills is how many processes the kernel's out-of-memory killer ended
+// OomKills is how many processes the kernel's out-of-memory killer ended
 // in the zone's memory cgroups (v1 memory.oom_control, v2 memory.events);
 // it tells a zone whose cap is too small from one that failed otherwise.
 // v1 counts a kill only in the victim's own cgroup (zsched's is the
@@ -444,7 +449,7 @@ func (cg *ZoneCgroups) OomKills() int {
 	for _, d := range cg.Dirs {
 		for _, sub := range WalkCgroups(d) {
 			for _, f := range []string{"memory.oom_control", "memory.events"} {
-				b, err := os.ReadFile(filepath.Join(sub, f))
+				b, err := readPath(filepath.Join(sub, f))
 				if err != nil {
 					continue
 				}
@@ -472,7 +477,7 @@ func (cg *ZoneCgroups) FreezerDir() string {
 	return ""
 }
 
-// killAll freezes the zone so nothing can fork while it is being killed,
+// KillAll freezes the zone so nothing can fork while it is being killed,
 // sends SIGKILL to every process, thaws, and waits until the cgroups are
 // empty or timeout passes. zschedGone, when not nil, closes when zsched
 // has been reaped: as the pid namespace's init it goes last, so the wait
@@ -480,12 +485,12 @@ func (cg *ZoneCgroups) FreezerDir() string {
 func (cg *ZoneCgroups) KillAll(timeout time.Duration, zschedGone <-chan struct{}) error {
 	fz := cg.FreezerDir()
 	if fz != "" {
-		_ = os.WriteFile(filepath.Join(fz, "freezer.state"), []byte("FROZEN"), 0o644)
+		_ = writeCgroup(fz, "freezer.state", "FROZEN")
 		// A small zone freezes in well under a millisecond: poll with a
 		// backoff instead of a fixed sleep that would dominate halt.
 		wait := newBackoff()
 		for i := 0; i < 100; i++ {
-			b, _ := os.ReadFile(filepath.Join(fz, "freezer.state"))
+			b, _ := readPath(filepath.Join(fz, "freezer.state"))
 			if strings.TrimSpace(string(b)) != "FREEZING" {
 				break
 			}
@@ -493,13 +498,13 @@ func (cg *ZoneCgroups) KillAll(timeout time.Duration, zschedGone <-chan struct{}
 		}
 	}
 	for _, d := range cg.Dirs {
-		_ = os.WriteFile(filepath.Join(d, "cgroup.kill"), []byte("1"), 0o644)
+		_ = writeCgroup(d, "cgroup.kill", "1")
 	}
 	for _, p := range cg.Pids() {
 		_ = syscall.Kill(p, syscall.SIGKILL)
 	}
 	if fz != "" {
-		_ = os.WriteFile(filepath.Join(fz, "freezer.state"), []byte("THAWED"), 0o644)
+		_ = writeCgroup(fz, "freezer.state", "THAWED")
 	}
 	deadline := time.Now().Add(timeout)
 	if zschedGone != nil {
@@ -508,20 +513,11 @@ func (cg *ZoneCgroups) KillAll(timeout time.Duration, zschedGone <-chan struct{}
 		case <-time.After(timeout):
 		}
 	}
-	wait := newBackoff()
-	for {
-		left := cg.Pids()
-		if len(left) == 0 {
-			return nil
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("processes that would not die: %v", left)
-		}
-		for _, p := range left {
-			_ = syscall.Kill(p, syscall.SIGKILL)
-		}
-		wait.sleep()
+	left, _, _ := killUntilEmpty(func() ([]int, error) { return cg.Pids(), nil }, deadline, nil)
+	if len(left) > 0 {
+		return fmt.Errorf("processes that would not die: %v", left)
 	}
+	return nil
 }
 
 // backoff sleeps 100 µs, then twice as long each time, up to 5 ms: the
@@ -538,10 +534,10 @@ func (b *backoff) sleep() {
 	}
 }
 
-// survey lists the zone's cgroup in one hierarchy: the cgroups below it,
+// Survey lists the zone's cgroup in one hierarchy: the cgroups below it,
 // as paths relative to it and deepest first, and the processes in any of
 // them. Each of the zone's processes is in the zone's subtree of every
-// hierarchy (zsched alone leaves the pids one, see zschedHomes), so one
+// hierarchy (zsched alone leaves the pids one, see ZschedHomes), so one
 // hierarchy tells whether the zone is empty and what remove must take
 // down. It is the freezer's where there is one: its directories hold seven
 // files where memory's or cpu's hold dozens, and listing them is most of
@@ -576,7 +572,7 @@ func (cg *ZoneCgroups) Survey() (subs []string, pids []int, err error) {
 				}
 			}
 		}
-		b, err := os.ReadFile(filepath.Join(dir, "cgroup.procs"))
+		b, err := readPath(filepath.Join(dir, "cgroup.procs"))
 		if err != nil {
 			return fmt.Errorf("cgroup %s: %w", dir, err)
 		}
@@ -596,14 +592,14 @@ func (cg *ZoneCgroups) Survey() (subs []string, pids []int, err error) {
 	return subs, pids, nil
 }
 
-// killByInit ends the zone through its pid namespace instead of process by
+// KillByInit ends the zone through its pid namespace instead of process by
 // process: SIGKILL to zsched, the namespace's init, makes the kernel kill
 // every process in the namespace and refuse new ones, and zsched is not
 // reaped (done does not close) before they are all gone. What the
 // namespace cannot reach is a process the host put into the zone's
-// cgroups, so survey checks that nothing is left, and the sub-cgroups it
-// found are returned for removeAs. An error means the zone is not known to
-// be empty, and killAll must finish the job.
+// cgroups, so Survey checks that nothing is left, and the sub-cgroups it
+// found are returned for RemoveAs. An error means the zone is not known to
+// be empty, and KillAll must finish the job.
 func (cg *ZoneCgroups) KillByInit(zsched *pidfd.PidProc, done <-chan struct{}, timeout time.Duration) ([]string, error) {
 	if err := zsched.Signal(syscall.SIGKILL); err != nil && !errors.Is(err, os.ErrProcessDone) {
 		return nil, fmt.Errorf("kill zsched (pid %d): %w", zsched.Pid, err)
@@ -625,14 +621,14 @@ func (cg *ZoneCgroups) KillByInit(zsched *pidfd.PidProc, done <-chan struct{}, t
 	return subs, nil
 }
 
-// remove deletes the zone's cgroups and everything below them, and the
+// Remove deletes the zone's cgroups and everything below them, and the
 // shared zonetop directory when no other zone uses it.
 func (cg *ZoneCgroups) Remove() error {
 	subs, _, _ := cg.Survey()
 	return cg.RemoveAs(subs)
 }
 
-// removeAs is remove given the sub-cgroups survey found, relative and
+// RemoveAs is Remove given the sub-cgroups Survey found, relative and
 // deepest first. Every hierarchy holds the same project and task cgroups,
 // so they are removed by name without listing each hierarchy; only one
 // whose zone cgroup still will not go (a cgroup made since, a process
@@ -644,7 +640,7 @@ func (cg *ZoneCgroups) RemoveAs(subs []string) error {
 		// zsched may still be leaving it (the v2 guest left one behind
 		// once): waited for as the zone's own cgroups are.
 		if err := syscall.Rmdir(m); err != nil && !errors.Is(err, syscall.ENOENT) {
-			if err := limits.RemoveTree(m); err != nil {
+			if err := RemoveTree(m); err != nil {
 				errs = append(errs, fmt.Errorf("cgroup %s: %w", m, err))
 			}
 		}
@@ -654,7 +650,7 @@ func (cg *ZoneCgroups) RemoveAs(subs []string) error {
 			_ = syscall.Rmdir(filepath.Join(d, s))
 		}
 		if err := syscall.Rmdir(d); err != nil && !errors.Is(err, syscall.ENOENT) {
-			if err := limits.RemoveTree(d); err != nil {
+			if err := RemoveTree(d); err != nil {
 				errs = append(errs, err)
 			}
 		}

@@ -1,11 +1,11 @@
-package zoneadmd
+package cgroups
 
 import "testing"
 
 // Where a process is, read from its cgroup text, with the directories
 // zonetop keeps beside the zones: a v2 zone's zsched and the global
 // zone's projects; a name shaped like them but not theirs is no zone.
-func TestCgroupPlace(t *testing.T) {
+func TestPlace(t *testing.T) {
 	for _, c := range []struct {
 		cgroup, zone, project string
 		task                  int
@@ -19,7 +19,7 @@ func TestCgroupPlace(t *testing.T) {
 		{"0::/x/zonetop/_global.0a1b2c3d/batch\n", "global", "batch", -1},
 		{"0::/user.slice/session-1.scope\n", "", "", -1},
 	} {
-		zone, project, task := CgroupPlace(c.cgroup)
+		zone, project, task := Place(c.cgroup)
 		if zone != c.zone || project != c.project || task != c.task {
 			t.Errorf("%q: %q %q %d, want %q %q %d", c.cgroup, zone, project, task, c.zone, c.project, c.task)
 		}

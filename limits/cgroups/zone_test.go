@@ -1,4 +1,4 @@
-package engine
+package cgroups
 
 import (
 	"errors"
@@ -7,26 +7,25 @@ import (
 	"path/filepath"
 	"testing"
 	"zonetop/internal/ztest"
-	"zonetop/limits/cgroups"
 )
 
-// removeAs takes down the sub-cgroups one hierarchy showed in every
+// RemoveAs takes down the sub-cgroups one hierarchy showed in every
 // hierarchy, lists a hierarchy that has more, and leaves the zone's
 // neighbours alone.
 func TestZoneCgroupsRemoveAs(t *testing.T) {
-	needZones(t)
+	ztest.RequireRoot(t, "zone cgroups")
 	name := fmt.Sprintf("cgt%d", os.Getpid()%100000)
-	cg, err := cgroups.CreateZoneCgroups(name, "", nil)
+	cg, err := CreateZoneCgroups(name, "", nil)
 	ztest.Must(t, err)
-	nb, err := cgroups.CreateZoneCgroups(name+"-nb", "", nil)
+	nb, err := CreateZoneCgroups(name+"-nb", "", nil)
 	if err != nil {
 		_ = cg.Remove()
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {
-		for _, c := range []*cgroups.ZoneCgroups{cg, nb} {
+		for _, c := range []*ZoneCgroups{cg, nb} {
 			for _, d := range c.Dirs {
-				for _, sub := range cgroups.WalkCgroups(d) {
+				for _, sub := range WalkCgroups(d) {
 					_ = os.Remove(sub)
 				}
 			}

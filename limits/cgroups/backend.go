@@ -1,4 +1,4 @@
-package limits
+package cgroups
 
 import (
 	"bufio"
@@ -54,9 +54,9 @@ func DetectMode() Mode {
 	return detectedMode()
 }
 
-// TestCgroup2Env, for tests only, is testhook.Cgroup2Env: limits' layout
-// detection and backend, and the engine's choice of hierarchies, read it;
-// zoneadmd is given it.
+// TestCgroup2Env, for tests only, is testhook.Cgroup2Env: the layout
+// detection, the backends and the zone cgroups' choice of hierarchies read
+// it; zoneadmd is given it.
 const TestCgroup2Env = testhook.Cgroup2Env
 
 // TestCgroup2 is TestCgroup2Env parsed: the mount and the extra
@@ -254,10 +254,21 @@ type Parent struct {
 // every zone (DESIGN.md, "Where things live").
 const DefaultParentName = "zonetop"
 
-// DetectParent returns the cgroup this process is in, in every hierarchy,
+// ParentFor is where zonetop's cgroups go: below the cgroup flag names
+// (--cgroup-parent) in every hierarchy, or, with none, below the cgroup
+// this process is in. Either way zones go under its DefaultParentName
+// child.
+func ParentFor(flag string) (Parent, error) {
+	if flag != "" {
+		return parentFromFlag(flag)
+	}
+	return detectParent()
+}
+
+// detectParent returns the cgroup this process is in, in every hierarchy,
 // joined with DefaultParentName: a delegated subtree, a systemd unit or a
 // test's own cgroup is respected, and nothing is created outside it.
-func DetectParent() (Parent, error) {
+func detectParent() (Parent, error) {
 	p, err := SelfCgroups()
 	if err != nil {
 		return Parent{}, err
@@ -268,19 +279,11 @@ func DetectParent() (Parent, error) {
 // SelfCgroups returns the cgroups this process is in, relative to the
 // root of each mounted hierarchy.
 func SelfCgroups() (Parent, error) {
-	f, err := os.Open("/proc/self/cgroup")
+	p, mounts, err := self()
 	if err != nil {
 		return Parent{}, fmt.Errorf("cgroup parent: %w", err)
 	}
-	defer f.Close()
-	p, err := ParseProcCgroup(f)
-	if err != nil {
-		return Parent{}, fmt.Errorf("cgroup parent: /proc/self/cgroup: %w", err)
-	}
-	roots, err := mountRoots()
-	if err != nil {
-		return Parent{}, fmt.Errorf("cgroup parent: %w", err)
-	}
+	roots := mountRoots(mounts)
 	// A hierarchy mounted from a subtree (a cgroup namespace, a bind of a
 	// delegated directory) shows paths below its root: strip that root.
 	for c, path := range p.V1 {
@@ -288,6 +291,27 @@ func SelfCgroups() (Parent, error) {
 	}
 	p.V2 = underRoot(p.V2, roots[""])
 	return p, nil
+}
+
+// self reads the two files every question about this process's cgroups
+// starts from: /proc/self/cgroup, whose paths are still relative to the
+// hierarchies' roots, and the mount table, which says where each
+// hierarchy is mounted and from which of its directories.
+func self() (Parent, []mountinfo.Entry, error) {
+	f, err := os.Open("/proc/self/cgroup")
+	if err != nil {
+		return Parent{}, nil, err
+	}
+	defer f.Close()
+	p, err := ParseProcCgroup(f)
+	if err != nil {
+		return Parent{}, nil, fmt.Errorf("/proc/self/cgroup: %w", err)
+	}
+	mounts, err := mountinfo.Self()
+	if err != nil {
+		return Parent{}, nil, err
+	}
+	return p, mounts, nil
 }
 
 func underRoot(p, root string) string {
@@ -337,11 +361,7 @@ func ParseProcCgroup(r io.Reader) (Parent, error) {
 
 // mountRoots maps each mounted controller ("" for cgroup2) to the root of
 // the hierarchy its mount shows.
-func mountRoots() (map[string]string, error) {
-	mounts, err := mountinfo.Self()
-	if err != nil {
-		return nil, err
-	}
+func mountRoots(mounts []mountinfo.Entry) map[string]string {
 	out := map[string]string{}
 	forced, _, isForced := TestCgroup2()
 	for _, m := range mounts {
@@ -357,7 +377,7 @@ func mountRoots() (map[string]string, error) {
 			}
 		}
 	}
-	return out, nil
+	return out
 }
 
 // Join returns the parent with sub appended in every hierarchy. sub must
@@ -374,10 +394,10 @@ func (p Parent) Join(sub string) (Parent, error) {
 	return q, nil
 }
 
-// ParentFromFlag is the parent for --cgroup-parent P: P replaces the
+// parentFromFlag is the parent for --cgroup-parent P: P replaces the
 // engine's own cgroup, in every hierarchy, and zones still go under its
 // DefaultParentName child (as the engine makes them).
-func ParentFromFlag(p string) (Parent, error) {
+func parentFromFlag(p string) (Parent, error) {
 	clean := path.Join("/", p, DefaultParentName)
 	if strings.Contains(p, "..") {
 		return Parent{}, fmt.Errorf("cgroup parent %q: may not contain \"..\"", p)
@@ -387,6 +407,26 @@ func ParentFromFlag(p string) (Parent, error) {
 		q.V1[c] = clean
 	}
 	return q, nil
+}
+
+// groupFileNames are the prefixes of cgroup interface files: a group with
+// such a name would collide with one.
+var groupFileNames = []string{"cgroup.", "cpu.", "cpuacct.", "cpuset.", "memory.", "pids.", "freezer.",
+	"devices.", "io.", "blkio.", "hugetlb.", "rdma.", "misc.", "net_cls.", "net_prio.", "perf_event."}
+
+// NameUsable tells whether name (a project's, which its cgroup is named
+// after) can be a cgroup beside the interface files of its parent.
+func NameUsable(name string) error {
+	switch name {
+	case "tasks", "notify_on_release", "release_agent":
+		return fmt.Errorf("%q collides with a cgroup file", name)
+	}
+	for _, p := range groupFileNames {
+		if strings.HasPrefix(name, p) {
+			return fmt.Errorf("%q collides with the cgroup files %s*", name, p)
+		}
+	}
+	return nil
 }
 
 func checkRel(rel string) error {
@@ -473,13 +513,12 @@ func addProc(dir, name string, pid int) error {
 // hierarchy, with it too.
 func RemoveTree(dir string) error {
 	var errs []error
-	for _, sub := range groupsBelow(dir) {
-		delay := 100 * time.Microsecond
+	for _, sub := range WalkCgroups(dir) {
+		wait := newBackoff()
 		var err error
 		for attempt := 0; attempt < 60; attempt++ {
 			if attempt > 0 {
-				time.Sleep(delay)
-				delay = min(2*delay, 5*time.Millisecond)
+				wait.sleep()
 			}
 			if err = syscall.Rmdir(sub); err == nil || err == syscall.ENOENT {
 				err = nil
@@ -496,14 +535,14 @@ func RemoveTree(dir string) error {
 	return errors.Join(errs...)
 }
 
-// groupsBelow lists dir and every directory below it, deepest first; none
-// when dir is gone.
-func groupsBelow(dir string) []string {
+// WalkCgroups lists dir and every cgroup below it, deepest first, the
+// order they can be removed in; none when dir is gone.
+func WalkCgroups(dir string) []string {
 	var out []string
 	ents, _ := os.ReadDir(dir)
 	for _, e := range ents {
 		if e.IsDir() {
-			out = append(out, groupsBelow(filepath.Join(dir, e.Name()))...)
+			out = append(out, WalkCgroups(filepath.Join(dir, e.Name()))...)
 		}
 	}
 	if _, err := os.Lstat(dir); err == nil {
@@ -557,44 +596,64 @@ func waitState(write func() error, again bool, done func() (bool, error)) error 
 	}
 }
 
+// killWait is how long a group killed by signals is waited for to empty,
+// as the zone's own cgroups are by KillAll: killed processes leave it only
+// once their parent reaps them.
+const killWait = 2500 * time.Millisecond
+
+// killUntilEmpty sends SIGKILL to every process list names until it names
+// none, polling with the backoff; after, when not nil, runs once after the
+// first signals (a thaw, so that they are delivered). It returns what is
+// left at deadline with the last kill that failed other than for a
+// process already gone, or list's error.
+func killUntilEmpty(list func() ([]int, error), deadline time.Time, after func()) (left []int, killErr, listErr error) {
+	wait := newBackoff()
+	for {
+		pids, err := list()
+		if err != nil {
+			return nil, killErr, err
+		}
+		if len(pids) == 0 || time.Now().After(deadline) {
+			return pids, killErr, nil
+		}
+		for _, pid := range pids {
+			if err := syscall.Kill(pid, syscall.SIGKILL); err != nil && !errors.Is(err, syscall.ESRCH) {
+				killErr = fmt.Errorf("kill %d: %w", pid, err)
+			}
+		}
+		if after != nil {
+			after()
+			after = nil
+		}
+		wait.sleep()
+	}
+}
+
 // killFrozen kills every process in g and below where the kernel has no
 // cgroup.kill: it freezes the group so nothing forks while the list is
 // read, sends SIGKILL to every pid, thaws so the signals are delivered,
 // and repeats until the group is empty. what names g in errors.
 func killFrozen(g Group, what string) error {
 	frozen := g.Freeze() == nil
-	var lastErr error
-	for attempt := 0; attempt < 50; attempt++ {
-		pids, err := g.Procs(true)
-		if err != nil {
-			lastErr = err
-			break
-		}
-		if len(pids) == 0 {
-			if frozen {
-				return g.Thaw()
-			}
-			return nil
-		}
-		for _, pid := range pids {
-			if err := syscall.Kill(pid, syscall.SIGKILL); err != nil && !errors.Is(err, syscall.ESRCH) {
-				lastErr = fmt.Errorf("%s: kill %d: %w", what, pid, err)
-			}
-		}
+	thaw := func() {
 		if frozen {
-			if err := g.Thaw(); err != nil {
-				lastErr = err
-			}
+			_ = g.Thaw()
 			frozen = false
 		}
-		// Killed processes leave the group once their parent reaps them.
-		time.Sleep(time.Duration(attempt+1) * 2 * time.Millisecond)
 	}
-	if frozen {
-		_ = g.Thaw()
+	left, killErr, err := killUntilEmpty(func() ([]int, error) { return g.Procs(true) }, time.Now().Add(killWait), thaw)
+	if err == nil && len(left) == 0 {
+		if frozen {
+			return g.Thaw()
+		}
+		return nil
 	}
-	if lastErr == nil {
-		lastErr = fmt.Errorf("%s: processes still present after SIGKILL (unreaped zombies?)", what)
+	thaw()
+	switch {
+	case err != nil:
+		return err // it names the group
+	case killErr != nil:
+		return fmt.Errorf("%s: %w", what, killErr)
 	}
-	return lastErr
+	return fmt.Errorf("%s: processes still present after SIGKILL (unreaped zombies?)", what)
 }

@@ -1,4 +1,4 @@
-package limits
+package cgroups
 
 import (
 	"errors"
@@ -83,7 +83,8 @@ func (b *v1Backend) mkdirs(rel string) error {
 }
 
 // fillCpuset copies cpus and mems from the parent into a cpuset that has
-// none.
+// none: v1 refuses tasks in a cpuset without them. The zone cgroups and
+// the groups below them both go through it.
 func fillCpuset(dir string) error {
 	for _, f := range []string{"cpuset.cpus", "cpuset.mems"} {
 		cur, err := os.ReadFile(filepath.Join(dir, f))
@@ -97,8 +98,8 @@ func fillCpuset(dir string) error {
 		if err != nil {
 			return err
 		}
-		if err := os.WriteFile(filepath.Join(dir, f), v, 0o644); err != nil {
-			return fmt.Errorf("%s: %w", filepath.Join(dir, f), err)
+		if err := writeCgroup(dir, f, string(v)); err != nil {
+			return err
 		}
 	}
 	return nil

@@ -1,4 +1,4 @@
-package limits
+package cgroups
 
 import (
 	"crypto/rand"
@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -25,22 +24,6 @@ import (
 func skipOrFail(t *testing.T, why string) {
 	t.Helper()
 	ztest.Unavailable(t, why)
-}
-
-// startSleeper starts a child that sleeps, and kills and reaps it (by its
-// pid only) when the test ends.
-func startSleeper(t *testing.T) int {
-	t.Helper()
-	cmd := exec.Command("sleep", "600")
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	pid := cmd.Process.Pid
-	t.Cleanup(func() {
-		_ = syscall.Kill(pid, syscall.SIGKILL)
-		_ = cmd.Wait()
-	})
-	return pid
 }
 
 func ptr[T any](v T) *T { return &v }
@@ -72,10 +55,10 @@ func TestParseProcCgroup(t *testing.T) {
 	if _, err := ParseProcCgroup(strings.NewReader("garbage\n")); err == nil {
 		t.Error("garbage accepted")
 	}
-	if _, err := ParentFromFlag("/a/../b"); err == nil {
+	if _, err := parentFromFlag("/a/../b"); err == nil {
 		t.Error("--cgroup-parent with .. accepted")
 	}
-	if f, err := ParentFromFlag("/system.slice/zonetop.service"); err != nil || f.V2 != "/system.slice/zonetop.service/zonetop" || f.V1["pids"] != f.V2 {
+	if f, err := parentFromFlag("/system.slice/zonetop.service"); err != nil || f.V2 != "/system.slice/zonetop.service/zonetop" || f.V1["pids"] != f.V2 {
 		t.Errorf("ParentFromFlag = %+v, %v", f, err)
 	}
 	if underRoot("/process_api/abc/x", "/process_api/abc") != "/x" || underRoot("/x", "/") != "/x" {
@@ -84,7 +67,7 @@ func TestParseProcCgroup(t *testing.T) {
 }
 
 func TestDetectParent(t *testing.T) {
-	p, err := DetectParent()
+	p, err := detectParent()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -396,7 +379,7 @@ func TestV1Real(t *testing.T) {
 	}
 	check(map[string]string{filepath.Join(v1Root, "pids", parent.V1["pids"], "z1/default/pids.max"): "10"})
 
-	pid := startSleeper(t)
+	pid := ztest.Sleeper(t)
 	if err := p.AddProc(pid); err != nil {
 		t.Fatal(err)
 	}

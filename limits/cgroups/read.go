@@ -1,4 +1,4 @@
-package limits
+package cgroups
 
 import (
 	"bytes"
@@ -236,6 +236,12 @@ func (c *cgDirs) listProcs(dir string, recursive bool) ([]int, error) {
 	}
 	sort.Ints(out)
 	return out, nil
+}
+
+// readPath reads the interface file at path, of any size, without a
+// directory held open: the reader for a group that is no Group's.
+func readPath(path string) ([]byte, error) {
+	return readAll(cgFile{name: filepath.Base(path), path: path})
 }
 
 // readAll reads a cgroup file of any size (cgroup.procs).

@@ -1,4 +1,4 @@
-package limits
+package cgroups
 
 import (
 	"crypto/rand"
@@ -114,7 +114,7 @@ func TestV2Real(t *testing.T) {
 	}
 	// zsched's place at a zone's birth: a process in the zone cgroup,
 	// which then may not pass controllers on.
-	pid := startSleeper(t)
+	pid := ztest.Sleeper(t)
 	if err := g.AddProc(pid); err != nil {
 		t.Fatal(err)
 	}
@@ -122,7 +122,7 @@ func TestV2Real(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	pid2 := startSleeper(t)
+	pid2 := ztest.Sleeper(t)
 	if ctl != "" {
 		err = g.Delegate()
 		if !errors.Is(err, syscall.EBUSY) || !strings.Contains(err.Error(), zdir+" does not pass it on") ||
