@@ -147,6 +147,23 @@ func readKeyed(f cgFile, want map[string]*uint64) error {
 	if err != nil {
 		return err
 	}
+	eachLine(b, func(line []byte) {
+		k, v, ok := bytes.Cut(line, []byte{' '})
+		if !ok {
+			return
+		}
+		if p, ok := want[string(k)]; ok {
+			if n, err := strconv.ParseUint(string(bytes.TrimSpace(v)), 10, 64); err == nil {
+				*p = n
+			}
+		}
+	})
+	return nil
+}
+
+// eachLine calls f with each line of b, without its newline, and
+// allocates nothing: the readers run for every zone at every sample.
+func eachLine(b []byte, f func(line []byte)) {
 	for len(b) > 0 {
 		line := b
 		if i := bytes.IndexByte(b, '\n'); i >= 0 {
@@ -154,17 +171,8 @@ func readKeyed(f cgFile, want map[string]*uint64) error {
 		} else {
 			b = nil
 		}
-		k, v, ok := bytes.Cut(line, []byte{' '})
-		if !ok {
-			continue
-		}
-		if p, ok := want[string(k)]; ok {
-			if n, err := strconv.ParseUint(string(bytes.TrimSpace(v)), 10, 64); err == nil {
-				*p = n
-			}
-		}
+		f(line)
 	}
-	return nil
 }
 
 // listProcs reads the pids in dir's cgroup.procs, and in every cgroup
@@ -186,17 +194,11 @@ func (c *cgDirs) listProcs(dir string, recursive bool) ([]int, error) {
 			}
 			return err
 		}
-		for len(b) > 0 {
-			line := b
-			if i := bytes.IndexByte(b, '\n'); i >= 0 {
-				line, b = b[:i], b[i+1:]
-			} else {
-				b = nil
-			}
+		eachLine(b, func(line []byte) {
 			if pid, err := strconv.Atoi(string(bytes.TrimSpace(line))); err == nil {
 				seen[pid] = true
 			}
-		}
+		})
 		if !recursive {
 			return nil
 		}
