@@ -9,7 +9,10 @@
 #
 # Needs root. Each binary gets its own --root under a temporary directory,
 # removed at the end with the zones halted and uninstalled.
-set -euo pipefail
+set -Eeuo pipefail
+# set -e ends the run at any failing command, some of which print
+# nothing (an assignment from a command substitution): say which.
+trap 'echo "bench-ab: line $LINENO: $BASH_COMMAND failed" >&2' ERR
 A=$(readlink -f "$1")
 B=$(readlink -f "$2")
 RUNS=${3:-15}
