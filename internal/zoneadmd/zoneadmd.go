@@ -1612,6 +1612,9 @@ func (d *zoneadmd) exec(c *wire.Conn, req *api.ExecRequest, files []*os.File) {
 		wire.CloseAll(got)
 		zc, resp, got, _, err = d.spawnCommand(req, files, group, rl, true)
 	}
+	if task > 0 {
+		lim.taskStarted(task)
+	}
 	wire.CloseAll(files)
 	if err != nil {
 		_ = c.Send(wire.Response{Error: err.Error(), Code: api.CodeOf(err)})
