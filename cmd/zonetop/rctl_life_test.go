@@ -246,27 +246,34 @@ func TestProjectMaxTasks(t *testing.T) {
 	l.ok("zoneadm", "-z", z, "boot")
 	l.ok("projadd", "-z", z, "-K", "project.max-tasks=(privileged,2,deny)", "web")
 	l.sleepTasks(z, "web", 2)
-	// Both are tasks once prctl lists two tasks of web.
+	// Both are tasks once each of web's two task cgroups holds its
+	// sleep. The cgroup comes first: on cgroup v2 a command starts held
+	// and is moved in after its runtime started, so an empty task's
+	// cgroup (which counts) is no sleep to kill yet.
 	deadline := time.Now().Add(20 * time.Second)
+	var sleeps []int
 	for {
 		ds, _ := filepath.Glob(filepath.Join(zonePidsDir(t, z), "web", "task.*"))
-		if len(ds) == 2 {
+		sleeps = sleeps[:0]
+		for _, d := range ds {
+			b, _ := os.ReadFile(filepath.Join(d, "cgroup.procs"))
+			for _, f := range strings.Fields(string(b)) {
+				if comm, _ := os.ReadFile("/proc/" + f + "/comm"); strings.TrimSpace(string(comm)) == "sleep" {
+					sleeps = append(sleeps, atoi(t, f))
+				}
+			}
+		}
+		if len(ds) == 2 && len(sleeps) == 2 {
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("two tasks of web never showed: %v", ds)
+			t.Fatalf("two tasks of web, each running its sleep, never showed: %v, sleeps %v", ds, sleeps)
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
 	l.fails(1, []string{"project.max-tasks is 2"}, "newtask", "-z", z, "-p", "web", "true")
-	// One ends (its sleep, by the pid its task's cgroup holds); the next
-	// task may start.
-	ds, _ := filepath.Glob(filepath.Join(zonePidsDir(t, z), "web", "task.*"))
-	for _, f := range strings.Fields(readTrim(t, filepath.Join(ds[0], "cgroup.procs"))) {
-		if pid := atoi(t, f); pid > 0 {
-			_ = syscall.Kill(pid, syscall.SIGKILL)
-		}
-	}
+	// One ends (its sleep is killed); the next task may start.
+	_ = syscall.Kill(sleeps[0], syscall.SIGKILL)
 	deadline = time.Now().Add(20 * time.Second)
 	for {
 		_, errOut, code := l.run("newtask", "-z", z, "-p", "web", "true")
