@@ -238,13 +238,28 @@ func TestPrctlMaxLwpsTwin(t *testing.T) {
 }
 
 // project.max-tasks holds: Linux has no task, so zonetop counts them, and
-// a refused newtask names the control. A task that ends makes room.
+// a refused newtask names the control. A task that ends makes room. held:
+// a process.* control makes every command of web start held and be moved
+// into its task after its runtime started, as every command is on cgroup
+// v2, so a v1 host checks that way too.
 func TestProjectMaxTasks(t *testing.T) {
+	for _, held := range []bool{false, true} {
+		t.Run(map[bool]string{false: "direct", true: "held"}[held], func(t *testing.T) {
+			projectMaxTasks(t, held)
+		})
+	}
+}
+
+func projectMaxTasks(t *testing.T, held bool) {
 	l := newLab(t)
 	z := l.newZone("")
 	l.ok("zoneadm", "-z", z, "install")
 	l.ok("zoneadm", "-z", z, "boot")
-	l.ok("projadd", "-z", z, "-K", "project.max-tasks=(privileged,2,deny)", "web")
+	args := []string{"projadd", "-z", z, "-K", "project.max-tasks=(privileged,2,deny)"}
+	if held {
+		args = append(args, "-K", "process.max-file-descriptor=(privileged,4096,deny)")
+	}
+	l.ok(append(args, "web")...)
 	l.sleepTasks(z, "web", 2)
 	// Both are tasks once each of web's two task cgroups holds its
 	// sleep. The cgroup comes first: on cgroup v2 a command starts held
