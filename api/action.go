@@ -29,6 +29,10 @@ const (
 	ActCloneFrom       Action = "clonefrom"
 	ActReadUsage       Action = "read-usage"
 	ActSignal          Action = "signal" // a signal to one process of the zone
+	// ActReadConsoleLog reads what the zone's console said, without
+	// attaching to it: its administrator (root in it) reads it, as a
+	// host user with the login auth, who may watch the console live.
+	ActReadConsoleLog Action = "read-console-log"
 )
 
 func (p Principal) Describe() string {

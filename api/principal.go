@@ -39,6 +39,10 @@ type ZoneInfo struct {
 	// breaks a rule of verify (naming the file and the rule), or its
 	// zonepath cannot be used on this host. Empty for a sound zone.
 	Broken string `json:"broken,omitempty"`
+	// Stale says State, ID and Since are what the zone's zoneadmd last
+	// recorded: it did not answer in time (Reason says how it failed).
+	// A zone with a platform is never shown as installed for that.
+	Stale bool `json:"stale,omitempty"`
 }
 
 // ListOptions selects which zones List returns, as `zoneadm list` does:

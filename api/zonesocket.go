@@ -48,7 +48,7 @@ var ZoneCommands = []string{"zonetop", "prctl", "projects", "projadd", "projmod"
 
 // ZoneRequest is one request on the zone socket.
 type ZoneRequest struct {
-	Op      string          `json:"op"`                // info, usage, processes, signal, newtask, set-zone-cap, set-task-rctl, project
+	Op      string          `json:"op"`                // info, usage, processes, signal, newtask, set-zone-cap, set-task-rctl, project, console-log
 	Project *ProjectRequest `json:"project,omitempty"` // for op "project"
 	Rctl    string          `json:"rctl,omitempty"`    // for set-zone-cap and set-task-rctl
 	Value   string          `json:"value,omitempty"`
@@ -71,6 +71,9 @@ type ZoneReply struct {
 	// Processes of the zone, with pids as the zone sees them.
 	Processes []Process `json:"processes,omitempty"`
 	TaskID    int       `json:"taskid,omitempty"` // newtask: the caller's new task
+	// ConsoleLog is the end of the zone's console log (console-log), as
+	// much of it as one message holds, from a whole line.
+	ConsoleLog string `json:"console_log,omitempty"`
 }
 
 // ZoneSelfInfo is what a zone may know about itself: no host paths, no

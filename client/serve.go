@@ -57,3 +57,24 @@ func DelegatedStart(rootPrefix, name, op string) error {
 	}
 	return nil
 }
+
+// DelegatedConsoleLog is the end of a zone's console log for a caller who
+// is not root: the log file is root's, so the zone's zoneadmd (started by
+// the zonetop service when none runs) reads it, after authorizing the
+// caller by its credentials (the login auth).
+func DelegatedConsoleLog(rootPrefix, name string) (string, error) {
+	if err := configs.CheckZoneName(name); err != nil {
+		return "", err
+	}
+	if err := DelegatedStart(rootPrefix, name, "console log of"); err != nil {
+		return "", err
+	}
+	resp, err := wire.RoundTrip(configs.ZoneadmdSock(rootPrefix, name), wire.Request{Op: "console-log"})
+	if err != nil {
+		return "", fmt.Errorf("console log of %s: %w", name, err)
+	}
+	if !resp.OK {
+		return "", api.FromWire(resp.Error, resp.Code)
+	}
+	return resp.Log, nil
+}

@@ -1,10 +1,12 @@
 package console
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"io/fs"
 	"os"
+	"strings"
 	"sync"
 )
 
@@ -154,4 +156,52 @@ func (l *Log) Close() error {
 		return fmt.Errorf("close console log %s: %w", l.path, err)
 	}
 	return nil
+}
+
+// ReadTail is the end of the console log at path, at most max bytes of
+// it, from the start of a whole line: what the console's log view
+// shows. A log that does not exist yet (a zone never booted) is empty.
+func ReadTail(path string, max int64) (string, error) {
+	f, err := os.Open(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return "", nil
+	}
+	if err != nil {
+		return "", fmt.Errorf("console log: %w", err)
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return "", fmt.Errorf("console log: %w", err)
+	}
+	if !st.Mode().IsRegular() {
+		return "", fmt.Errorf("console log %s: not a regular file", path)
+	}
+	off := st.Size() - min(st.Size(), max)
+	b := make([]byte, st.Size()-off)
+	n, err := f.ReadAt(b, off)
+	if err != nil && n == 0 && len(b) > 0 {
+		return "", fmt.Errorf("console log: %w", err)
+	}
+	b = b[:n]
+	if off > 0 {
+		if i := bytes.IndexByte(b, '\n'); i >= 0 {
+			b = b[i+1:]
+		}
+	}
+	return string(b), nil
+}
+
+// TrimToFit drops whole lines from the start of text, halving it, until
+// fits says it does: a log sent in one message of a bounded socket
+// keeps its newest lines.
+func TrimToFit(text string, fits func(string) bool) string {
+	for len(text) > 0 && !fits(text) {
+		half := text[(len(text)+1)/2:]
+		if i := strings.IndexByte(half, '\n'); i >= 0 && i < len(half)-1 {
+			half = half[i+1:]
+		}
+		text = half
+	}
+	return text
 }

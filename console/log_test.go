@@ -157,3 +157,30 @@ func TestLogWriteLargerThanLimit(t *testing.T) {
 		}
 	}
 }
+
+// The log view's tail: a log never written is empty; a longer one starts
+// at a whole line; trimmed to fit a message, the newest lines stay, even
+// when the log is one line with no end.
+func TestReadTailAndTrim(t *testing.T) {
+	dir := t.TempDir()
+	if s, err := ReadTail(filepath.Join(dir, "none.console"), 100); s != "" || err != nil {
+		t.Fatalf("a log never written: %q %v", s, err)
+	}
+	path := filepath.Join(dir, "z.console")
+	if err := os.WriteFile(path, []byte("first line\nsecond line\nthird\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if s, err := ReadTail(path, 15); s != "third\n" || err != nil {
+		t.Fatalf("tail of 15 bytes: %q %v", s, err)
+	}
+	fits := func(n int) func(string) bool { return func(s string) bool { return len(s) <= n } }
+	if s := TrimToFit("a\nbb\nccc\ndddd\n", fits(6)); s != "dddd\n" {
+		t.Fatalf("trimmed to 6: %q", s)
+	}
+	if s := TrimToFit(strings.Repeat("x", 1000), fits(10)); len(s) > 10 {
+		t.Fatalf("one long line trimmed to %d bytes", len(s))
+	}
+	if s := TrimToFit("abc", fits(0)); s != "" {
+		t.Fatalf("nothing fits: %q", s)
+	}
+}

@@ -26,11 +26,11 @@ func TestAuthorizeMatrix(t *testing.T) {
 	// allowed[principal] lists the actions it may take on zone web.
 	allowed := map[string][]api.Action{
 		"global":    authz.Actions,
-		"zoneroot":  {api.ActList, api.ActInfo, api.ActReadUsage, api.ActSetProjectLimit, api.ActCreateProject, api.ActDeleteProject, api.ActSignal},
+		"zoneroot":  {api.ActList, api.ActInfo, api.ActReadUsage, api.ActSetProjectLimit, api.ActCreateProject, api.ActDeleteProject, api.ActSignal, api.ActReadConsoleLog},
 		"zoneuser":  {api.ActList, api.ActInfo, api.ActReadUsage},
 		"otherroot": {api.ActList},
-		"alice":     {api.ActList, api.ActInfo, api.ActReadUsage, api.ActLogin, api.ActConsole},
-		"bob":       {api.ActList, api.ActInfo, api.ActReadUsage, api.ActLogin, api.ActConsole, api.ActReady, api.ActBoot, api.ActHalt, api.ActReboot, api.ActShutdown},
+		"alice":     {api.ActList, api.ActInfo, api.ActReadUsage, api.ActLogin, api.ActConsole, api.ActReadConsoleLog},
+		"bob":       {api.ActList, api.ActInfo, api.ActReadUsage, api.ActLogin, api.ActConsole, api.ActReadConsoleLog, api.ActReady, api.ActBoot, api.ActHalt, api.ActReboot, api.ActShutdown},
 		"carol":     {api.ActList, api.ActInfo, api.ActReadUsage, api.ActCloneFrom, api.ActConfigure, api.ActSetProjectLimit, api.ActCreateProject, api.ActDeleteProject},
 		"mallory":   {api.ActList},
 	}

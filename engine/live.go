@@ -1,11 +1,21 @@
 package engine
 
 import (
+	"strings"
+	"time"
 	"zonetop/api"
 	"zonetop/internal/configs"
 	"zonetop/internal/zoneadmd"
 	"zonetop/zones"
 )
+
+// statusWait is how long a listing or an operation's state check waits
+// for a zone's zoneadmd to answer before it goes by what the zoneadmd
+// last recorded. A status is answered at once, under no operation's
+// lock: only a host too loaded to run it, or a stuck zoneadmd, takes
+// this long, and an operator's zoneadm list must not wait for good on
+// either (illumos' reads the kernel and waits on no zoneadmd).
+var statusWait = 5 * time.Second
 
 // fillLive overlays what the zone's zoneadmd knows (state, zone ID, since)
 // on the index entry. The index records only configured, incomplete and
@@ -28,16 +38,24 @@ func (e *Engine) fillLive(zi *api.ZoneInfo) {
 			return
 		}
 	}
-	st, err := zoneadmd.Status(e.Root, zi.Name)
+	st, err := zoneadmd.StatusWithin(e.Root, zi.Name, statusWait)
 	if err != nil {
-		if !zoneadmd.RuntimePresent(e.Root, zi.Name) && !zoneadmd.ZoneadmdRunning(e.Root, zi.Name) {
+		if rec, ok := zoneadmd.RecordedStatus(e.Root, zi.Name); ok {
+			// A platform is there and its zoneadmd did not answer (slow
+			// on a loaded host, or stuck): what it last recorded, said
+			// to be that, and never the index's "installed", which
+			// would have every operation refuse a running zone.
+			rec.Reason = strings.TrimPrefix(rec.Reason+"; ", "; ") + "as zoneadmd last recorded it; it did not answer: " + err.Error()
+			st, zi.Stale = rec, true
+		} else if !zoneadmd.ZoneadmdRunning(e.Root, zi.Name) {
 			// The supervisor answered the liveness check, then finished
 			// a halt and went away: no platform is left.
 			zi.State, zi.Reason = string(zones.StateInstalled), ""
 			return
+		} else {
+			zi.Reason = err.Error()
+			return
 		}
-		zi.Reason = err.Error()
-		return
 	}
 	if st.State != "" {
 		zi.State = st.State

@@ -12,6 +12,7 @@ import (
 	"sync"
 	"time"
 	"zonetop/api"
+	"zonetop/console"
 	"zonetop/internal/authz"
 	"zonetop/internal/configs"
 	"zonetop/internal/zoneadmd"
@@ -239,8 +240,10 @@ func (e *Engine) SignalProcess(ctx context.Context, p api.Principal, req api.Sig
 const consoleLogMax = 1 << 20
 
 // ConsoleLog is the end of a zone's console log (what zoneadmd kept of
-// its /dev/console), for the console's log view: whoever may attach to
-// the console may read what it said.
+// its /dev/console), for the console's log view: the global
+// administrator, and a host user with the login auth, who may watch the
+// console live anyway. A zone's administrator reads it through the zone
+// socket, a delegated user through zoneadmd (ActReadConsoleLog both).
 func (e *Engine) ConsoleLog(ctx context.Context, p api.Principal, zone string) (string, error) {
 	if err := configs.CheckZoneName(zone); err != nil {
 		return "", fmt.Errorf("console log: %w", err)
@@ -249,33 +252,12 @@ func (e *Engine) ConsoleLog(ctx context.Context, p api.Principal, zone string) (
 	if err != nil {
 		return "", fmt.Errorf("console log of %s: %w", zone, err)
 	}
-	if err := authz.Authorize(p, zone, api.ActConsole, cfg); err != nil {
+	if err := authz.Authorize(p, zone, api.ActReadConsoleLog, cfg); err != nil {
 		return "", err
 	}
-	f, err := os.Open(filepath.Join(configs.LogDir(e.Root), zone+".console"))
-	if errors.Is(err, os.ErrNotExist) {
-		return "", nil // never booted: nothing said yet
-	}
+	text, err := console.ReadTail(filepath.Join(configs.LogDir(e.Root), zone+".console"), consoleLogMax)
 	if err != nil {
 		return "", fmt.Errorf("console log of %s: %w", zone, err)
 	}
-	defer f.Close()
-	st, err := f.Stat()
-	if err != nil {
-		return "", fmt.Errorf("console log of %s: %w", zone, err)
-	}
-	off := max(st.Size()-consoleLogMax, 0)
-	b := make([]byte, st.Size()-off)
-	n, err := f.ReadAt(b, off)
-	if err != nil && n == 0 && len(b) > 0 {
-		return "", fmt.Errorf("console log of %s: %w", zone, err)
-	}
-	b = b[:n]
-	if off > 0 {
-		// Start at a whole line.
-		if i := bytes.IndexByte(b, '\n'); i >= 0 {
-			b = b[i+1:]
-		}
-	}
-	return string(b), nil
+	return text, nil
 }

@@ -4,9 +4,11 @@ import (
 	"context"
 	"errors"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"zonetop/api"
+	"zonetop/internal/configs"
 	"zonetop/internal/zoneadmd"
 	"zonetop/zones"
 )
@@ -122,5 +124,52 @@ func TestSignalProcessAuthorized(t *testing.T) {
 	}
 	if err := e.SignalProcess(ctx, root, api.SignalRequest{Zone: "../zcsiga", PID: 1, Signal: "TERM"}); err == nil {
 		t.Error("a zone name with a path in it was accepted")
+	}
+}
+
+// The console log goes to whom read-console-log allows: the global
+// administrator, root of that zone, a host user with the login auth; root
+// of another zone, a plain user of the zone and any other host user get
+// permission denied and nothing of it.
+func TestConsoleLogAuthorized(t *testing.T) {
+	dir := t.TempDir()
+	e, err := New(dir, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	global := api.Principal{Zone: "global"}
+	for _, name := range []string{"logweb", "logdb"} {
+		cfg := &zones.Config{Name: name, Zonepath: "/zones/" + name, Brand: "busybox", IPType: "shared",
+			Admins: []zones.Admin{{User: "alice", Auths: []string{"login"}}, {User: "bob", Auths: []string{"manage"}}}}
+		if err := e.CreateZone(ctx, global, cfg); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.MkdirAll(configs.LogDir(dir), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(configs.LogDir(dir), "logweb.console"), []byte("logweb booted\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		who string
+		p   api.Principal
+		ok  bool
+	}{
+		{"the global administrator", global, true},
+		{"root of the zone", api.Principal{UID: 0, Zone: "logweb"}, true},
+		{"a login user", api.Principal{UID: 1001, User: "alice", Zone: "global"}, true},
+		{"root of another zone", api.Principal{UID: 0, Zone: "logdb"}, false},
+		{"a user of the zone", api.Principal{UID: 1000, Zone: "logweb"}, false},
+		{"a manage user", api.Principal{UID: 1002, User: "bob", Zone: "global"}, false},
+	} {
+		text, err := e.ConsoleLog(ctx, c.p, "logweb")
+		if c.ok && (err != nil || text != "logweb booted\n") {
+			t.Errorf("%s: %q %v", c.who, text, err)
+		}
+		if !c.ok && (!errors.Is(err, api.ErrPermission) || text != "") {
+			t.Errorf("%s: %q %v, want permission denied", c.who, text, err)
+		}
 	}
 }

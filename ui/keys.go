@@ -246,7 +246,18 @@ func (v viewKeys) FullHelp() [][]key.Binding { return v.full }
 // new-zone form, the editor, a zone's detail, or the table.
 func (m *Model) viewKeyMap() help.KeyMap {
 	k := m.c.keys
+	nb := func(keys, h, desc string) key.Binding {
+		return key.NewBinding(key.WithKeys(keys), key.WithHelp(h, desc))
+	}
 	switch {
+	case m.confirm != nil:
+		// Only the answer is read while a question is open: the view's
+		// own keys under it would promise what is not so.
+		l := []key.Binding{nb("y", "y", m.confirm.verb), nb("n", "n/enter/esc", "cancel")}
+		if m.confirm.typeName {
+			l = []key.Binding{nb("enter", "enter", m.confirm.verb), nb("esc", "esc", "cancel")}
+		}
+		return viewKeys{l, [][]key.Binding{l}}
 	case m.focus >= 0 && m.focus < len(m.panes):
 		l := []key.Binding{k.Release, k.PaneScroll, k.Detach}
 		return viewKeys{l, [][]key.Binding{l}}
@@ -265,6 +276,12 @@ func (m *Model) viewKeyMap() help.KeyMap {
 	}
 	if v, ok := m.viewHelp(); ok {
 		return v
+	}
+	if m.loaded && !m.hasZones() {
+		// Nothing to select, boot or log in to: the first step, and
+		// the ways out.
+		short := []key.Binding{relabel(k.Help, "help"), relabel(k.New, "new zone"), relabel(k.Command, "cmd"), k.Quit}
+		return viewKeys{short, k.FullHelp()}
 	}
 	return k
 }
@@ -345,7 +362,8 @@ func (m *Model) limitKeys() []key.Binding {
 	case d.edit != nil:
 		return []key.Binding{k.Apply, k.Cancel}
 	case d.addForm != nil:
-		return nil
+		// The form's own keys, as the new-zone form's footer has them.
+		return []key.Binding{k.FieldNext, k.FieldPrev, relabel(k.Create, "add"), k.FormCancel}
 	}
 	out := []key.Binding{k.Select}
 	switch {

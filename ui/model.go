@@ -307,7 +307,7 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	case tea.KeyPressMsg:
 		return m.key(msg)
 	case tea.MouseClickMsg, tea.MouseReleaseMsg, tea.MouseMotionMsg, tea.MouseWheelMsg:
-		if m.paneMouse(msg.(tea.MouseMsg)) {
+		if m.paneMouse(msg.(tea.MouseMsg)) || m.overlayMouse(msg.(tea.MouseMsg)) {
 			return m, nil
 		}
 	}
@@ -663,7 +663,38 @@ func globalUsage(h api.HostUsage, zones map[string]ZoneUsage) ZoneUsage {
 // helpView is the short or, after `?`, the full key help of whatever has
 // the keys.
 func (m *Model) helpView() string {
-	return m.help.View(m.viewKeyMap())
+	km := m.viewKeyMap()
+	k, table := km.(*KeyMap)
+	if !table || !m.help.ShowAll {
+		return m.help.View(km)
+	}
+	whole := m.help
+	whole.SetWidth(0)
+	if lipgloss.Width(whole.View(km)) <= m.c.width {
+		return m.help.View(km)
+	}
+	// Too narrow for the sort columns, which help would drop behind
+	// an ellipsis: the rest as columns, the sort keys as lines under
+	// them, so every key shows at 80 columns.
+	full := k.FullHelp()
+	out := m.help.View(viewKeys{k.ShortHelp(), full[:len(full)-2]})
+	st := m.help.Styles
+	line, lines := st.FullDesc.Render("sort"), []string(nil)
+	for _, s := range k.SortKeys {
+		if !s.Binding.Enabled() {
+			continue
+		}
+		h := s.Binding.Help()
+		item := st.FullKey.Render(h.Key) + " " + st.FullDesc.Render(strings.TrimPrefix(h.Desc, "by "))
+		if lipgloss.Width(line)+2+lipgloss.Width(item) > m.c.width {
+			lines = append(lines, line)
+			line = "    "
+		} else {
+			line += st.FullSeparator.Render("  ")
+		}
+		line += item
+	}
+	return out + "\n" + strings.Join(append(lines, line), "\n")
 }
 
 // resize hands the table what is left of the screen after the header,

@@ -298,13 +298,7 @@ func (m *Model) procKey(v *procView, msg tea.KeyPressMsg) (tea.Cmd, bool) {
 	}
 	s := msg.String()
 	if col, ok := procSortKeys[s]; ok {
-		if v.sortCol == col {
-			v.desc = !v.desc
-		} else {
-			// Numbers read biggest first, names from A.
-			v.sortCol, v.desc = col, col == pcCPU || col == pcRSS
-		}
-		v.order()
+		v.sortBy(col)
 		return nil, true
 	}
 	switch s {
@@ -382,6 +376,52 @@ func (m *Model) sigMenuKey(v *procView, msg tea.KeyPressMsg) tea.Cmd {
 	return nil
 }
 
+// procCol is a column of the process table before COMMAND, which takes
+// the rest of the line.
+type procCol struct {
+	id    int
+	w     int
+	right bool
+}
+
+// columns lays the table out w wide; a click on a title finds its
+// column from the same layout the titles are drawn with.
+func (v *procView) columns(w int) ([]procCol, int) {
+	cols := []procCol{{pcPID, 7, true}, {pcUser, 8, false}, {pcProject, 10, false}, {pcCPU, 6, true}, {pcRSS, 6, true}, {pcState, 1, false}}
+	if v.zone == "" {
+		cols = append([]procCol{{pcZone, 10, false}}, cols...)
+	}
+	used := 0
+	for _, c := range cols {
+		used += c.w + 1
+	}
+	return cols, max(w-used, 8)
+}
+
+// columnAt is the column under x, COMMAND past the others.
+func (v *procView) columnAt(x, w int) int {
+	cols, _ := v.columns(w)
+	pos := 0
+	for _, c := range cols {
+		if x < pos+c.w+1 {
+			return c.id
+		}
+		pos += c.w + 1
+	}
+	return pcCommand
+}
+
+// sortBy sorts by col; asked again, it flips the direction.
+func (v *procView) sortBy(col int) {
+	if v.sortCol == col {
+		v.desc = !v.desc
+	} else {
+		// Numbers read biggest first, names from A.
+		v.sortCol, v.desc = col, col == pcCPU || col == pcRSS
+	}
+	v.order()
+}
+
 // procLines draws the view's table w wide and says which line holds the
 // cursor. Zone text (users, projects, commands) is shown through
 // termsafe.
@@ -403,20 +443,7 @@ func (m *Model) procLines(v *procView, w int) ([]string, int) {
 		}
 		return append(lines, st.Empty.Render(what)), -1
 	}
-	type col struct {
-		id    int
-		w     int
-		right bool
-	}
-	cols := []col{{pcPID, 7, true}, {pcUser, 8, false}, {pcProject, 10, false}, {pcCPU, 6, true}, {pcRSS, 6, true}, {pcState, 1, false}}
-	if v.zone == "" {
-		cols = append([]col{{pcZone, 10, false}}, cols...)
-	}
-	used := 0
-	for _, c := range cols {
-		used += c.w + 1
-	}
-	cmdW := max(w-used, 8)
+	cols, cmdW := v.columns(w)
 	var head strings.Builder
 	for _, c := range cols {
 		t := procTitles[c.id]

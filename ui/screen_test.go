@@ -76,34 +76,6 @@ func TestGoldenMainColour(t *testing.T) {
 	golden.RequireEqual(t, m.View().Content)
 }
 
-func TestGoldenEmpty(t *testing.T) {
-	m := screen(t, nil, 80, 24, "No zones yet")
-	golden.RequireEqual(t, plain(m))
-}
-
-// The engine lists the global zone like zoneadm does; with nothing else,
-// the console still teaches how to create the first zone.
-func TestGoldenOnlyGlobal(t *testing.T) {
-	global := api.ZoneInfo{ID: 0, Name: "global", State: "running", Path: "/", Brand: "native", IPType: "shared"}
-	m := screen(t, []api.ZoneInfo{global}, 80, 24, "No zones yet")
-	golden.RequireEqual(t, plain(m))
-}
-
-func TestGoldenFilter(t *testing.T) {
-	keys := append([]tea.Msg{press("/")}, typed("!run")...)
-	keys = append(keys, press("enter"))
-	m := screen(t, fixtureZones(), 80, 24, "web01", keys...)
-	if got := len(m.table.rows); got != 5 {
-		t.Fatalf("filter !run left %d zones, want 5", got)
-	}
-	golden.RequireEqual(t, plain(m))
-}
-
-func TestGoldenHelp(t *testing.T) {
-	m := screen(t, fixtureZones(), 80, 24, "web01", press("?"))
-	golden.RequireEqual(t, plain(m))
-}
-
 // The selected zone in `down` explains itself in the status line, which
 // survives even when REASON has no room.
 func TestGoldenDownReasonNarrow(t *testing.T) {

@@ -242,11 +242,14 @@ func (m *Model) procHelp(v *procView, top bool) viewKeys {
 	full := [][]key.Binding{
 		{move, k.PageUp, k.PageDown, k.Home, k.End, nb("/", "/", "filter")},
 		{nb("P", "P", "by cpu%"), nb("M", "M", "by rss"), nb("N", "N", "by pid"), nb("U", "U", "by user"), nb("J", "J", "by project"), nb("C", "C", "by command")},
-		{k.Sort, nb("o", "o/I", "reverse"), tree, kill},
+		{nb("s", "s", "next column"), nb("o", "o/I", "reverse"), tree, kill},
 	}
 	if top {
 		short := []key.Binding{move, sorts, tree, kill, nb("enter", "enter", "zone"), relabel(k.Command, "view"), relabel(k.DetailBack, "back")}
-		return viewKeys{short, append(full, []key.Binding{k.Command, k.Help, k.DetailBack, k.QuitAll})}
+		// The way back shares the last column: a fourth did not fit 80
+		// columns and was the one cut.
+		full[2] = append(full[2], nb("enter", "enter", "zone"), relabel(k.Command, "view"), k.Help, relabel(k.DetailBack, "back"), k.QuitAll)
+		return viewKeys{short, full}
 	}
 	return viewKeys{[]key.Binding{move, sorts, tree, kill}, full}
 }

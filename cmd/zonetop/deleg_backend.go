@@ -36,6 +36,7 @@ var (
 	_ ui.UsageBackend   = (*delegBackend)(nil)
 	_ ui.ConsoleBackend = (*delegBackend)(nil)
 	_ ui.LoginBackend   = (*delegBackend)(nil)
+	_ ui.LogBackend     = (*delegBackend)(nil)
 )
 
 func newDelegBackend(e *engine.Engine) *delegBackend {
@@ -155,6 +156,15 @@ func (b *delegBackend) Events(p api.Principal, zone string) []api.Event { return
 // root's.
 func (b *delegBackend) Processes(ctx context.Context, p api.Principal, zone string) ([]api.Process, error) {
 	return nil, fmt.Errorf("processes of %s: %w: the host's process table of a zone is the global administrator's view; use zlogin %s ps", zone, api.ErrPermission, zone)
+}
+
+// ConsoleLog: the log file is root's; the zone's zoneadmd reads it for a
+// user with the login auth.
+func (b *delegBackend) ConsoleLog(ctx context.Context, p api.Principal, zone string) (string, error) {
+	if err := b.may(p, zone, api.ActReadConsoleLog); err != nil {
+		return "", err
+	}
+	return client.DelegatedConsoleLog(b.Root, zone)
 }
 
 // ActionAllowed tells the console which keys to offer on a zone.

@@ -44,6 +44,30 @@ func delegListProbe(root string) int {
 	return 0
 }
 
+// delegLogProbe reads a zone's console log (ROOT:ZONE) through the
+// delegated console's backend, as its log view does, and prints it.
+func delegLogProbe(rz string) int {
+	root, zone, _ := strings.Cut(rz, ":")
+	e, err := engine.New(root, "")
+	if err != nil {
+		fmt.Println(err)
+		return 1
+	}
+	// As the console does: a list first, which brings the user's auths.
+	b, p := newDelegBackend(e), engine.CurrentPrincipal()
+	if _, err := b.List(context.Background(), p, api.ListOptions{Configured: true, Installed: true}); err != nil {
+		fmt.Println(err)
+		return 1
+	}
+	text, err := b.ConsoleLog(context.Background(), p, zone)
+	if err != nil {
+		fmt.Println(err)
+		return 1
+	}
+	fmt.Print(text)
+	return 0
+}
+
 // delegLab is a zone, the zonetop service on its root, and binaries any
 // user may run.
 type delegLab struct {
@@ -309,6 +333,28 @@ func TestDelegatedConsole(t *testing.T) {
 	l.refused(nobody, []string{`lacks the "manage" auth`}, "zoneadm", "-z", z, "boot")
 	l.mustRun("zoneadm", "-z", z, "boot")
 	tm.expect("deleg-console-hello")
+	// The console log view: what the console said, read through
+	// zoneadmd, for a user with the login auth and no one else.
+	readLog := func(uid int) (string, error) {
+		cmd := exec.Command(l.probe, "-test.run=^$")
+		cmd.Env = []string{"ZONETOP_TEST_DELEG_LOG=" + l.root + ":" + z}
+		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: uint32(uid), Gid: uint32(uid)}}
+		out, err := cmd.CombinedOutput()
+		return string(out), err
+	}
+	if out, err := readLog(nobody); err != nil || !strings.Contains(out, "deleg-console-hello") {
+		t.Errorf("the console log as a login user: %v: %q", err, out)
+	}
+	if out, err := readLog(stranger); err == nil || !strings.Contains(out, "permission denied") || strings.Contains(out, "deleg-console-hello") {
+		t.Errorf("the console log as a stranger: %v: %q", err, out)
+	}
+	// zoneadmd decides for itself, whatever a front end asked first.
+	if out := l.probeAs(stranger, "console-log"); !strings.Contains(out, "permission denied") || strings.Contains(out, "deleg-console-hello") {
+		t.Errorf("a stranger's own console-log request to zoneadmd: %q", out)
+	}
+	if out := l.probeAs(nobody, "console-log"); !strings.Contains(out, "deleg-console-hello") {
+		t.Errorf("a login user's own console-log request to zoneadmd: %q", out)
+	}
 	tm.send("~.")
 	if code := tm.wait(); code != 0 {
 		t.Errorf("zlogin -C ~. exit %d", code)

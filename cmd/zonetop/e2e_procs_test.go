@@ -14,7 +14,9 @@ import (
 // TestProcessViewEndToEnd: the real console's :procs view of a running
 // zone sorts by a live column as samples come in, and the same
 // order holds by pid; / filters, k sends the selected process a signal through the
-// engine after the question, and only that process goes.
+// engine after the question, and only that process goes. Then the other
+// `:` views: a command's whole output, the history, the zone's console
+// log with a search, and the projects grid.
 func TestProcessViewEndToEnd(t *testing.T) {
 	needE2E(t)
 	l := newLab(t)
@@ -30,7 +32,7 @@ func TestProcessViewEndToEnd(t *testing.T) {
 	if err != nil && !os.IsNotExist(err) {
 		t.Fatal(err)
 	}
-	entries := "::once:/bin/sh -c 'while :; do :; done'\n::once:/bin/sh -c 'sleep 1; exec sleep 777'\n"
+	entries := "::sysinit:/bin/echo ztlog-hello-console\n::once:/bin/sh -c 'while :; do :; done'\n::once:/bin/sh -c 'sleep 1; exec sleep 777'\n"
 	if err := os.WriteFile(inittab, append(old, entries...), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -79,6 +81,46 @@ func TestProcessViewEndToEnd(t *testing.T) {
 	if hostPidOf(t, "/bin/sh -c while :; do :; done") == 0 {
 		t.Fatal("the spinner went too")
 	}
+
+	// An escape followed at once by another key reads as alt+that key:
+	// it comes alone.
+	escape := func() {
+		time.Sleep(300 * time.Millisecond)
+		c.keys("Escape")
+		time.Sleep(300 * time.Millisecond)
+	}
+	// A command's answer of many lines opens whole, in a view of its
+	// own: zoneadm list -cv's header, the global zone and this one.
+	escape()
+	c.wait("the zone table", regexp.MustCompile(`enter details`), 10*time.Second)
+	c.keys(":")
+	c.text("zoneadm list -cv")
+	c.keys("Enter")
+	c.wait("the whole output", regexp.MustCompile(`:zoneadm list -cv[\s\S]*ID\s+NAME\s+STATUS[\s\S]*global\s+running[\s\S]*`+z+`\s+running`), 15*time.Second)
+	escape()
+	c.wait("the zone table", regexp.MustCompile(`enter details`), 10*time.Second)
+	c.keys(":", "Up")
+	c.wait("the line back from the history", regexp.MustCompile(`(?m)^:zoneadm list -cv\s*$`), 5*time.Second)
+	escape()
+	c.wait("the zone table", regexp.MustCompile(`enter details`), 10*time.Second)
+
+	// The console log, searched.
+	c.keys(":")
+	c.text("logs " + z)
+	c.keys("Enter")
+	c.wait("the console log", regexp.MustCompile(`Console log · `+z+`[\s\S]*ztlog-hello-console`), 15*time.Second)
+	c.keys("/")
+	c.text("ztlog-hello")
+	c.keys("Enter")
+	c.wait("the match", regexp.MustCompile(`/ztlog-hello [1-9]\d* match`), 10*time.Second)
+
+	// The projects grid: the zone's caps row, then its projects.
+	c.keys(":")
+	c.text("projects")
+	c.keys("Enter")
+	c.wait("the projects grid", regexp.MustCompile(`usage/limit per zone[\s\S]*`+z+`\s+\(zone caps\)`), 15*time.Second)
+	escape()
+	c.wait("the zone table again", regexp.MustCompile(`enter details`), 10*time.Second)
 }
 
 // hostPidOf is the host pid of the one process whose command line is

@@ -154,7 +154,7 @@ func TestConsoleEndToEnd(t *testing.T) {
 // -t, the way its administrator would) shows the zone administrator's
 // view; a project limit changed on its Projects tab reaches the host's
 // project cgroup and the zone's /etc/project, and a zone cap cannot be
-// edited.
+// edited; the zone's console log is there to read.
 func TestZoneConsoleEndToEnd(t *testing.T) {
 	needE2E(t)
 	l := newLab(t)
@@ -163,6 +163,14 @@ func TestZoneConsoleEndToEnd(t *testing.T) {
 	proj := "system:0::::\ndefault:3::::\nweb:100::::project.max-lwps=(privileged,20,deny)\n"
 	etcProject := filepath.Join(l.zonepath(z), "root/etc/project")
 	if err := os.WriteFile(etcProject, []byte(proj), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	inittab := filepath.Join(l.zonepath(z), "root/etc/inittab")
+	old, err := os.ReadFile(inittab)
+	if err != nil && !os.IsNotExist(err) {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(inittab, append([]byte("::sysinit:/bin/echo ztlog-zone-admin-reads\n"), old...), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	l.ok("zoneadm", "-z", z, "boot")
@@ -203,6 +211,14 @@ func TestZoneConsoleEndToEnd(t *testing.T) {
 		t.Errorf("zone pids.max after a zone administrator's edit: %s, want 300", got)
 	}
 
+	c.keys("Escape")
+	c.wait("the zone table", regexp.MustCompile(`enter details`), 10*time.Second)
+
+	// The zone's console log, through the zone socket.
+	c.keys(":")
+	c.text("logs " + z)
+	c.keys("Enter")
+	c.wait("the console log", regexp.MustCompile(`Console log · `+z+`[\s\S]*ztlog-zone-admin-reads`), 15*time.Second)
 	c.keys("Escape")
 	c.wait("the zone table", regexp.MustCompile(`enter details`), 10*time.Second)
 	c.keys("q")

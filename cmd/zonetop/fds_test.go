@@ -62,7 +62,8 @@ func xfCall(sock string, req string, fds ...int) (string, error) {
 
 // xfProbe runs as the delegated user: "exec" sends a zone command with a
 // bad stdin of each kind and prints one line per kind (name, tab, the
-// answer); "ping" prints the answers to ping and status.
+// answer); "ping" prints the answers to ping and status, "console-log"
+// zoneadmd's answer to a console-log request.
 func xfProbe(mode string) int {
 	sock, hostFile := os.Getenv("XF_SOCK"), os.Getenv("XF_FILE")
 	switch mode {
@@ -75,6 +76,14 @@ func xfProbe(mode string) int {
 			}
 			fmt.Println(out)
 		}
+		return 0
+	case "console-log":
+		out, err := xfCall(sock, `{"op":"console-log"}`)
+		if err != nil {
+			fmt.Println("console-log error", err)
+			return 1
+		}
+		fmt.Println(out)
 		return 0
 	case "exec":
 	default:

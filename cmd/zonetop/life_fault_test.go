@@ -393,3 +393,42 @@ func mustAtoi(t *testing.T, s string) int {
 	}
 	return n
 }
+
+// TestSlowZoneadmdZoneStaysRunning: a running zone whose zoneadmd is
+// alive but does not answer its status (held at a test hook, as a loaded
+// host holds it) is listed as running, as its zoneadmd last recorded it
+// and said to be that, and boot says it runs: it was shown as installed,
+// which had every operation refuse it, or the listing waited for good.
+func TestSlowZoneadmdZoneStaysRunning(t *testing.T) {
+	needZones(t)
+	l := newLab(t)
+	z := l.newZone("")
+	l.ok("zoneadm", "-z", z, "install")
+	l.env = []string{testhook.TestPauseEnv + "=zoneadmd-status"}
+	l.ok("zoneadm", "-z", z, "boot")
+	l.env = nil
+	release := filepath.Join(l.root, "release.zoneadmd-status")
+	t.Cleanup(func() { _ = os.WriteFile(release, nil, 0o600) })
+	out := l.ok("zoneadm", "list", "-v")
+	if _, err := os.Stat(filepath.Join(l.root, "paused.zoneadmd-status")); err != nil {
+		t.Fatalf("zoneadmd never held a status answer: %v", err)
+	}
+	if !strings.Contains(out, "running (as last recorded: zoneadmd does not answer)") {
+		t.Errorf("zoneadm list -v while zoneadmd holds its answers:\n%s", out)
+	}
+	if r := l.list(z); r.State != "running" || r.ID <= 0 {
+		t.Errorf("zoneadm list -p: %s with ID %d, want running with its zone ID", r.State, r.ID)
+	}
+	l.fails(1, []string{"already running"}, "zoneadm", "-z", z, "boot")
+	if got := l.ok("zlogin", z, "echo", "up"); got != "up\n" {
+		t.Errorf("zlogin while zoneadmd is slow to answer a status: %q", got)
+	}
+	if err := os.WriteFile(release, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if out := l.verbose(z); strings.Contains(out, "as last recorded") {
+		t.Errorf("zoneadmd answers again, and the zone is still shown as recorded: %s", out)
+	}
+	l.ok("zoneadm", "-z", z, "halt")
+	l.checkGone(z)
+}

@@ -284,7 +284,9 @@ func TestInZoneInitLoopHalts(t *testing.T) {
 			break
 		}
 		if i == 600 {
-			t.Fatalf("zone %s whose init exits at once: %s\nconsole:\n%s", z, l.verbose(z), log)
+			// zoneadmd's log says which deaths it saw and what it did.
+			zlog, _ := os.ReadFile(filepath.Join(l.root, "var/log/zonetop", z+".zoneadmd.log"))
+			t.Fatalf("zone %s whose init exits at once: %s\nconsole:\n%s\nzoneadmd log:\n%s", z, l.verbose(z), log, zlog)
 		}
 		time.Sleep(50 * time.Millisecond)
 	}

@@ -35,6 +35,10 @@ func TestMain(m *testing.M) {
 		// The delegated console's backend, run by a delegated test user.
 		os.Exit(delegListProbe(root))
 	}
+	if rz := os.Getenv("ZONETOP_TEST_DELEG_LOG"); rz != "" {
+		// The delegated console's log view, run by a delegated test user.
+		os.Exit(delegLogProbe(rz))
+	}
 	if mode := os.Getenv(xfProbeEnv); mode != "" {
 		// A delegated test user's raw requests to zoneadmd.
 		os.Exit(xfProbe(mode))

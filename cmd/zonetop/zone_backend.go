@@ -36,6 +36,7 @@ var (
 	_ ui.UsageBackend    = zoneBackend{}
 	_ ui.ProjectEditor   = zoneBackend{}
 	_ ui.ProcessSignaler = zoneBackend{}
+	_ ui.LogBackend      = zoneBackend{}
 )
 
 // newZoneBackend asks the zone socket who and where this is.
@@ -183,6 +184,20 @@ func (b zoneBackend) Processes(_ context.Context, _ api.Principal, zone string) 
 		return nil, err
 	}
 	return r.Processes, nil
+}
+
+// ConsoleLog asks zoneadmd, through the zone socket, for the end of this
+// zone's console log; zoneadmd authorizes it (the zone's administrator)
+// and has no other zone's to give.
+func (b zoneBackend) ConsoleLog(_ context.Context, _ api.Principal, zone string) (string, error) {
+	if zone != b.info.Name {
+		return "", fmt.Errorf("%w: zone %s is not visible from zone %s", api.ErrPermission, zone, b.info.Name)
+	}
+	r, err := zoneDo(api.ZoneRequest{Op: "console-log"})
+	if err != nil {
+		return "", err
+	}
+	return r.ConsoleLog, nil
 }
 
 // SignalProcess asks zoneadmd, through the zone socket, to signal a

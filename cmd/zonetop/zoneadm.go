@@ -224,6 +224,8 @@ func zoneadmList(e *engine.Engine, zone string, args []string, stdout, stderr io
 			switch {
 			case z.Broken != "":
 				state += " (broken: " + termsafe.String(z.Broken) + ")"
+			case z.Stale:
+				state += " (as last recorded: zoneadmd does not answer)"
 			case z.Reason != "" && (z.State == "down" || z.State == "incomplete"):
 				// A reason may quote what the zone did (a mount, a process).
 				state += " (" + termsafe.String(z.Reason) + ")"

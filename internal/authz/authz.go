@@ -14,7 +14,7 @@ import (
 // Actions lists every action, for tests and help.
 var Actions = []api.Action{api.ActList, api.ActInfo, api.ActLogin, api.ActConsole, api.ActReady, api.ActBoot, api.ActHalt, api.ActReboot,
 	api.ActShutdown, api.ActInstall, api.ActUninstall, api.ActConfigure, api.ActConfigureCaps, api.ActSetZoneCap,
-	api.ActSetProjectLimit, api.ActCreateProject, api.ActDeleteProject, api.ActCloneFrom, api.ActReadUsage, api.ActSignal}
+	api.ActSetProjectLimit, api.ActCreateProject, api.ActDeleteProject, api.ActCloneFrom, api.ActReadUsage, api.ActSignal, api.ActReadConsoleLog}
 
 // authNeeded is the admin auth a delegated host user needs for an action.
 // Actions missing here are never delegated.
@@ -22,7 +22,7 @@ var Actions = []api.Action{api.ActList, api.ActInfo, api.ActLogin, api.ActConsol
 // Projects are the zone's own configuration (its /etc/project), so a host
 // user edits them with the config auth, as root in the zone may.
 var authNeeded = map[api.Action]string{
-	api.ActLogin: "login", api.ActConsole: "login",
+	api.ActLogin: "login", api.ActConsole: "login", api.ActReadConsoleLog: "login",
 	api.ActReady: "manage", api.ActBoot: "manage", api.ActHalt: "manage", api.ActReboot: "manage", api.ActShutdown: "manage",
 	api.ActCloneFrom: "clonefrom",
 	api.ActConfigure: "config", api.ActSetProjectLimit: "config", api.ActCreateProject: "config", api.ActDeleteProject: "config",
@@ -35,6 +35,9 @@ var zoneAdminActions = map[api.Action]bool{
 	// Root in the zone may kill(2) any process of it anyway; the console
 	// does it through zoneadmd, which checks the process is the zone's.
 	api.ActSignal: true,
+	// What the zone's console said is the zone's own output; its other
+	// users do not read it (a password typed at a console prompt).
+	api.ActReadConsoleLog: true,
 }
 
 // readOnlyActions are what any other user of a zone may do to it.

@@ -95,6 +95,9 @@ type Response struct {
 	// (stderr); its Exit ends the session.
 	Data   []byte `json:"data,omitempty"`
 	Stream int    `json:"stream,omitempty"`
+	// Log is the end of the zone's console log (console-log), as much
+	// as one message holds, from a whole line.
+	Log string `json:"log,omitempty"`
 	// hostPid is Pid as the host sees it, when a pidfd came with the
 	// answer; it never travels.
 	HostPid int `json:"-"`
@@ -299,11 +302,21 @@ func PeerOutsideUserns(c *net.UnixConn) error {
 
 // RoundTrip sends one request and reads one response.
 func RoundTrip(path string, req Request, files ...*os.File) (Response, error) {
+	return RoundTripWithin(path, 0, req, files...)
+}
+
+// RoundTripWithin is RoundTrip for a caller that shows what it has
+// rather than wait for good: past wait (0: no limit) without the answer it
+// fails with an error that os.ErrDeadlineExceeded matches.
+func RoundTripWithin(path string, wait time.Duration, req Request, files ...*os.File) (Response, error) {
 	c, err := Dial(path, 2*time.Second)
 	if err != nil {
 		return Response{}, err
 	}
 	defer c.Close()
+	if wait > 0 {
+		_ = c.C.SetDeadline(time.Now().Add(wait))
+	}
 	if err := c.Send(req, files...); err != nil {
 		// A server that refused the connection said why before it
 		// closed it: that, not the broken pipe, is the answer.
@@ -334,7 +347,12 @@ func Ping(sock string) bool {
 // to reach zoneadmd is named with the zone, a refusal or failure it
 // answered keeps its kind.
 func StatusCall(sock, zone string, req Request) (api.ZoneStatus, error) {
-	resp, err := RoundTrip(sock, req)
+	return StatusCallWithin(sock, zone, 0, req)
+}
+
+// StatusCallWithin is StatusCall bounded as RoundTripWithin is.
+func StatusCallWithin(sock, zone string, wait time.Duration, req Request) (api.ZoneStatus, error) {
+	resp, err := RoundTripWithin(sock, wait, req)
 	if err != nil {
 		return api.ZoneStatus{}, fmt.Errorf("zoneadmd %s: %w", zone, err)
 	}

@@ -50,7 +50,7 @@ func HostPeer(c *net.UnixConn) (api.Principal, error) {
 var opAction = map[string]api.Action{
 	"ping": api.ActList, "status": api.ActInfo, "ready": api.ActReady, "boot": api.ActBoot,
 	"halt": api.ActHalt, "shutdown": api.ActShutdown, "exec": api.ActLogin,
-	"attach-console": api.ActConsole, "usage": api.ActReadUsage,
+	"attach-console": api.ActConsole, "usage": api.ActReadUsage, "console-log": api.ActReadConsoleLog,
 }
 
 // delegated serves one request of a host user who is not root. It answers
@@ -70,7 +70,7 @@ func (d *zoneadmd) delegated(c *wire.Conn, p api.Principal, req wire.Request) bo
 		return false
 	}
 	if err := authz.Authorize(p, d.name, act, cfg); err != nil {
-		if act != api.ActInfo && act != api.ActLogin && act != api.ActConsole && act != api.ActReadUsage {
+		if act != api.ActInfo && act != api.ActLogin && act != api.ActConsole && act != api.ActReadUsage && act != api.ActReadConsoleLog {
 			_ = audit.AppendAudit(d.root, audit.AuditRecord{Principal: audit.AuditPrincipalOf(p), Zone: d.name, What: req.Op,
 				Before: d.status().State, After: d.status().State, Result: err.Error()})
 		}
@@ -79,7 +79,7 @@ func (d *zoneadmd) delegated(c *wire.Conn, p api.Principal, req wire.Request) bo
 		return true
 	}
 	switch req.Op {
-	case "status", "exec", "attach-console", "usage":
+	case "status", "exec", "attach-console", "usage", "console-log":
 		return false
 	}
 	// zoneadmd must not exit (after a halt) before this answer is sent.

@@ -162,18 +162,24 @@ func StartZoneadmd(rootPrefix, name string) error {
 // call sends one request to the zone's zoneadmd, starting it first when
 // start is set and it is not running.
 func Call(rootPrefix, name string, req wire.Request, start bool) (api.ZoneStatus, error) {
+	return callWithin(rootPrefix, name, 0, req, start)
+}
+
+// callWithin is Call whose wait for each answer is bounded as
+// wire.RoundTripWithin bounds it; starting a zoneadmd is not.
+func callWithin(rootPrefix, name string, wait time.Duration, req wire.Request, start bool) (api.ZoneStatus, error) {
 	if err := configs.CheckZoneName(name); err != nil {
 		return api.ZoneStatus{}, err
 	}
 	sock := configs.ZoneadmdSock(rootPrefix, name)
-	st, err := wire.StatusCall(sock, name, req)
+	st, err := wire.StatusCallWithin(sock, name, wait, req)
 	if start && isDialError(err) {
 		// Nobody serves the zone yet. Asking first and starting only on
 		// a refused connection spares every command a ping round trip.
 		if err := StartZoneadmd(rootPrefix, name); err != nil {
 			return api.ZoneStatus{}, err
 		}
-		st, err = wire.StatusCall(sock, name, req)
+		st, err = wire.StatusCallWithin(sock, name, wait, req)
 	}
 	return st, err
 }
@@ -223,13 +229,46 @@ func Shutdown(rootPrefix, name string, timeout time.Duration) (api.ZoneStatus, e
 // is "installed" and no zoneadmd is started; with a platform but no
 // zoneadmd (it was killed), a new zoneadmd is started and adopts the zone.
 func Status(rootPrefix, name string) (api.ZoneStatus, error) {
+	return StatusWithin(rootPrefix, name, 0)
+}
+
+// StatusWithin is Status for a caller that would rather show the state
+// zoneadmd last recorded (RecordedStatus) than wait on a zoneadmd that
+// is alive but slow: its answer is awaited for wait at most (0: no
+// limit), past which the error matches os.ErrDeadlineExceeded.
+func StatusWithin(rootPrefix, name string, wait time.Duration) (api.ZoneStatus, error) {
 	if err := configs.CheckZoneName(name); err != nil {
 		return api.ZoneStatus{}, err
 	}
 	if !RuntimePresent(rootPrefix, name) && !ZoneadmdRunning(rootPrefix, name) {
 		return api.ZoneStatus{State: configs.StateInstalled}, nil
 	}
-	return Call(rootPrefix, name, wire.Request{Op: "status"}, true)
+	return callWithin(rootPrefix, name, wait, wire.Request{Op: "status"}, true)
+}
+
+// RecordedStatus is the zone's state, zone ID, since and reason as its
+// zoneadmd last recorded them (state.json), without asking it: what
+// illumos' zoneadm reads from the kernel, for when zoneadmd does not
+// answer. False when the zone has no platform on the host.
+func RecordedStatus(rootPrefix, name string) (api.ZoneStatus, bool) {
+	if configs.CheckZoneName(name) != nil {
+		return api.ZoneStatus{}, false
+	}
+	b, err := os.ReadFile(filepath.Join(configs.RunDir(rootPrefix, name), "state.json"))
+	if err != nil {
+		return api.ZoneStatus{}, false
+	}
+	var st RunState
+	if err := json.Unmarshal(b, &st); err != nil {
+		// Left unreadable by a crash of the machine (see RuntimeState).
+		return api.ZoneStatus{}, false
+	}
+	if st.State == "" {
+		// Being written for the first time (ready under way).
+		st.State = configs.StateShuttingDown
+	}
+	return api.ZoneStatus{State: st.State, ZoneID: st.ZoneID, Since: st.Since, Reason: st.Reason,
+		InitPid: st.InitPid, ZschedPid: st.ZschedPid, Warnings: st.Warnings}, true
 }
 
 // Exec runs a command inside a ready or running zone and returns its exit

@@ -451,6 +451,10 @@ func (d *zoneadmd) handle(c *wire.Conn) {
 	}
 	switch req.Op {
 	case "status", "ping":
+		if req.Op == "status" {
+			// A zoneadmd alive but slow to answer (a loaded host).
+			testhook.TestHold(d.root, "zoneadmd-status")
+		}
 		reply(nil)
 	case "ready":
 		d.opMu.Lock()
@@ -489,6 +493,19 @@ func (d *zoneadmd) handle(c *wire.Conn) {
 		reply(d.setRctl(req.Rctl, req.RctlValues))
 	case "reload-projects":
 		reply(d.reloadProjects())
+	case "console-log":
+		// Authorized above for a delegated user (the login auth).
+		text, err := consoleLogTail(d.root, d.name, wire.MaxMessage)
+		if err != nil {
+			reply(err)
+			return
+		}
+		st := d.status()
+		text = console.TrimToFit(text, func(t string) bool {
+			b, err := json.Marshal(wire.Response{OK: true, Status: &st, Log: t})
+			return err == nil && len(b) <= wire.MaxMessage
+		})
+		_ = c.Send(wire.Response{OK: true, Status: &st, Log: text})
 	case "usage":
 		u, err := d.usage()
 		if err != nil {
@@ -1081,27 +1098,58 @@ func (d *zoneadmd) boot(args []string) error {
 // poller, not on a thread of its own blocked in poll(2): a zoneadmd idles
 // beside every zone for as long as it runs.
 func waitPidfdExit(pid int) error {
-	fd, err := unix.PidfdOpen(pid, unix.PIDFD_NONBLOCK)
-	if errors.Is(err, unix.ESRCH) {
-		return nil
-	}
-	if err != nil {
+	f, err := openPidfd(pid)
+	if err != nil || f == nil {
 		return err
 	}
-	f := os.NewFile(uintptr(fd), "pidfd")
 	defer f.Close()
+	return waitPidfd(f)
+}
+
+// openPidfd is a non-blocking pidfd on pid for waitPidfd, nil when the
+// process is gone already.
+func openPidfd(pid int) (*os.File, error) {
+	fd, err := unix.PidfdOpen(pid, unix.PIDFD_NONBLOCK)
+	if errors.Is(err, unix.ESRCH) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	return os.NewFile(uintptr(fd), "pidfd"), nil
+}
+
+// waitPidfd waits until f's process has exited. Each round asks the
+// pidfd itself (poll with no timeout) before waiting: the poller's
+// readiness is edge-triggered and cleared when the wait begins, so an
+// exit that came before (init, /bin/true, ends within a millisecond of
+// its start) gives no second edge, and a wait that trusted the poller
+// alone missed it for good whenever the runtime had taken the first
+// edge already (a busy host makes that likely).
+func waitPidfd(f *os.File) error {
 	rc, err := f.SyscallConn()
 	if err != nil {
 		return err
 	}
-	// A pidfd turns readable when its process exits; the first call
-	// asks the poller to wait for that, the second returns.
-	waited := false
-	return rc.Read(func(uintptr) bool {
-		done := waited
-		waited = true
-		return done
+	var perr error
+	err = rc.Read(func(fd uintptr) bool {
+		fds := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}
+		for {
+			n, err := unix.Poll(fds, 0)
+			if err == unix.EINTR {
+				continue
+			}
+			if err != nil {
+				perr = err
+				return true
+			}
+			return n > 0
+		}
 	})
+	if err != nil {
+		return err
+	}
+	return perr
 }
 
 // initQuickDeath is how soon after its start an init's death counts as

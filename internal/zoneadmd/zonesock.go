@@ -15,6 +15,7 @@ import (
 	"sync"
 	"time"
 	"zonetop/api"
+	"zonetop/console"
 	"zonetop/internal/audit"
 	"zonetop/internal/authz"
 	"zonetop/internal/configs"
@@ -83,7 +84,7 @@ func decodeZoneRequest(b []byte) (api.ZoneRequest, error) {
 		return api.ZoneRequest{}, errors.New("malformed request: trailing data")
 	}
 	switch req.Op {
-	case "info", "usage", "processes":
+	case "info", "usage", "processes", "console-log":
 	case "signal":
 		if req.Signal == nil {
 			return api.ZoneRequest{}, errors.New("signal: no signal request")
@@ -142,7 +143,10 @@ type ZoneSockServer struct {
 	// setTaskRctl changes a running task's control (values in project(5)
 	// form, empty removes it); nil: not available.
 	setTaskRctl func(task int, rctl, values string) error
-	audit       func(audit.AuditRecord)
+	// consoleLog reads the end of the zone's console log; nil: not
+	// available.
+	consoleLog func() (string, error)
+	audit      func(audit.AuditRecord)
 	// hostPaths are where the zone lives on the host: zoneRoots are the
 	// zone's root as the host reaches it (a path under one is the
 	// zone's own path below it), hidden are locations of the host that
@@ -381,6 +385,27 @@ func (s *ZoneSockServer) answer(p api.Principal, pid int, b []byte) api.ZoneRepl
 			return api.ZoneReply{Error: fmt.Sprintf("processes of %s: %v", s.Zone, err)}
 		}
 		return api.ZoneReply{OK: true, Processes: ps}
+	case "console-log":
+		// Read only, and only this zone's: the socket is this zone's
+		// alone, and Authorize gives it to the zone's administrator.
+		if err := authz.Authorize(p, s.Zone, api.ActReadConsoleLog, cfg); err != nil {
+			return fail(err)
+		}
+		if s.consoleLog == nil {
+			return api.ZoneReply{Error: "the console log is not available in this zonetop"}
+		}
+		text, err := s.consoleLog()
+		if err != nil {
+			log.Printf("zone socket: console log of %s: %v", s.Zone, err)
+			return api.ZoneReply{Error: fmt.Sprintf("console log of %s: it cannot be read on the host; the global administrator sees why in the zoneadmd log", s.Zone)}
+		}
+		// Whatever zoneadmd noted on the console names no host path
+		// the zone is not told of.
+		text = console.TrimToFit(s.ZoneText(text), func(t string) bool {
+			b, err := json.Marshal(api.ZoneReply{OK: true, ConsoleLog: t})
+			return err == nil && len(b) <= wire.ZoneSockMax
+		})
+		return api.ZoneReply{OK: true, ConsoleLog: text}
 	case "signal":
 		// The zone administrator only; the pid is the zone's own, and
 		// zoneadmd finds it in the zone's pid namespace, so no pid of
@@ -462,6 +487,13 @@ func (s *ZoneSockServer) answer(p api.Principal, pid int, b []byte) api.ZoneRepl
 		return api.ZoneReply{OK: true, Project: out}
 	}
 	return api.ZoneReply{Error: fmt.Sprintf("unknown op %q", req.Op)}
+}
+
+// consoleLogTail is the end of zone's console log under a root prefix,
+// at most max bytes: what the zone socket and zoneadmd's own socket give
+// those who may read it but not open the file, which is root's.
+func consoleLogTail(rootPrefix, zone string, max int64) (string, error) {
+	return console.ReadTail(filepath.Join(configs.LogDir(rootPrefix), zone+".console"), max)
 }
 
 // hiddenPath stands for a host path in what a zone reads.
@@ -686,6 +718,11 @@ func (d *zoneadmd) startZoneSock() error {
 			return SignalProcess(d.name, zsched(), req, true)
 		},
 		newTask: d.newTask,
+		consoleLog: func() (string, error) {
+			// A socket message holds at most 64 KiB; TrimToFit cuts
+			// what escaping made too long.
+			return consoleLogTail(d.root, d.name, wire.ZoneSockMax)
+		},
 		setTaskRctl: func(task int, name, values string) error {
 			// The zone's text is parsed here, its one way in.
 			var vs []rctl.Value

@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net"
 	"os"
 	"path/filepath"
@@ -15,6 +16,7 @@ import (
 	"zonetop/api"
 	"zonetop/client"
 	"zonetop/internal/audit"
+	"zonetop/internal/configs"
 	"zonetop/internal/pathrs"
 	"zonetop/internal/wire"
 	"zonetop/internal/ztest"
@@ -445,5 +447,73 @@ func TestZoneSockRefusesDescriptors(t *testing.T) {
 	}
 	if !ztest.Released(r) {
 		t.Error("the zone socket's server kept the descriptor")
+	}
+}
+
+// The zone's administrator reads its own zone's console log through the
+// socket, as much as one message holds, newest lines kept; its other
+// users, and root of another zone, are refused; and no request names
+// another zone's log.
+func TestZoneSockConsoleLog(t *testing.T) {
+	root := t.TempDir()
+	if err := os.MkdirAll(configs.LogDir(root), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	// zs1's log is longer than a message, and escaped JSON is longer
+	// still (ESC becomes \u001b).
+	var b strings.Builder
+	for i := range 20000 {
+		fmt.Fprintf(&b, "\x1b[1mline %d of zs1\x1b[0m\n", i)
+	}
+	b.WriteString("the last line of zs1\n")
+	if err := os.WriteFile(filepath.Join(configs.LogDir(root), "zs1.console"), []byte(b.String()), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(configs.LogDir(root), "zs2.console"), []byte("secret of zs2\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	serve := func(p api.Principal) *client.ZoneClient {
+		sock := filepath.Join(t.TempDir(), "zone.sock")
+		lis, err := net.ListenUnix("unix", &net.UnixAddr{Name: sock, Net: "unix"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		srv := &ZoneSockServer{Zone: "zs1", lis: lis,
+			identify:   func(*net.UnixConn) (api.Principal, error) { return p, nil },
+			config:     func() (*zones.Config, error) { return &zones.Config{Name: "zs1"}, nil },
+			Status:     func() api.ZoneStatus { return api.ZoneStatus{State: "running", ZoneID: 3} },
+			zoneRoot:   func() string { return "/nonexistent" },
+			consoleLog: func() (string, error) { return consoleLogTail(root, "zs1", wire.ZoneSockMax) },
+			idle:       time.Second}
+		go srv.serve()
+		t.Cleanup(srv.close)
+		zc, err := client.DialZone(sock)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { zc.Close() })
+		return zc
+	}
+
+	r, err := serve(api.Principal{UID: 0, Zone: "zs1"}).Do(api.ZoneRequest{Op: "console-log"})
+	if err != nil {
+		t.Fatalf("the zone administrator's console-log: %v", err)
+	}
+	if !strings.HasSuffix(r.ConsoleLog, "the last line of zs1\n") || !strings.HasPrefix(r.ConsoleLog, "\x1b[1mline ") {
+		t.Fatalf("console-log does not end with the newest line, from a whole line: %q ... %q", r.ConsoleLog[:40], r.ConsoleLog[len(r.ConsoleLog)-40:])
+	}
+	if strings.Contains(r.ConsoleLog, "zs2") {
+		t.Fatal("zs1's socket gave zs2's log")
+	}
+
+	for _, p := range []api.Principal{{UID: 1000, Zone: "zs1"}, {UID: 0, Zone: "zs2"}} {
+		if _, err := serve(p).Do(api.ZoneRequest{Op: "console-log"}); !errors.Is(err, api.ErrPermission) {
+			t.Errorf("%+v: console-log of zs1: %v, want permission denied", p, err)
+		}
+	}
+	// A zone is not a field of the request: the socket serves its own
+	// zone's log only.
+	if _, err := decodeZoneRequest([]byte(`{"op":"console-log","zone":"zs2"}`)); err == nil {
+		t.Error("a console-log request naming a zone was accepted")
 	}
 }
