@@ -238,46 +238,59 @@ func TestPrctlMaxLwpsTwin(t *testing.T) {
 }
 
 // project.max-tasks holds: Linux has no task, so zonetop counts them, and
-// a refused newtask names the control. A task that ends makes room.
+// a refused newtask names the control. A task that ends makes room. held:
+// a process.* control makes every command of web start held and be moved
+// into its task after its runtime started, as every command is on cgroup
+// v2, so a v1 host checks that way too.
 func TestProjectMaxTasks(t *testing.T) {
+	for _, held := range []bool{false, true} {
+		t.Run(map[bool]string{false: "direct", true: "held"}[held], func(t *testing.T) {
+			projectMaxTasks(t, held)
+		})
+	}
+}
+
+func projectMaxTasks(t *testing.T, held bool) {
 	l := newLab(t)
 	z := l.newZone("")
 	l.ok("zoneadm", "-z", z, "install")
 	l.ok("zoneadm", "-z", z, "boot")
-	l.ok("projadd", "-z", z, "-K", "project.max-tasks=(privileged,2,deny)", "web")
+	args := []string{"projadd", "-z", z, "-K", "project.max-tasks=(privileged,2,deny)"}
+	if held {
+		args = append(args, "-K", "process.max-file-descriptor=(privileged,4096,deny)")
+	}
+	l.ok(append(args, "web")...)
 	l.sleepTasks(z, "web", 2)
-	// Both are tasks once prctl lists two tasks of web.
+	// Both are tasks once each of web's two task cgroups holds its
+	// sleep. The cgroup comes first: on cgroup v2 a command starts held
+	// and is moved in after its runtime started, so an empty task's
+	// cgroup (which counts) is no sleep to kill yet.
 	deadline := time.Now().Add(20 * time.Second)
+	var sleeps []int
 	for {
 		ds, _ := filepath.Glob(filepath.Join(zonePidsDir(t, z), "web", "task.*"))
-		if len(ds) == 2 {
+		sleeps = sleeps[:0]
+		for _, d := range ds {
+			b, _ := os.ReadFile(filepath.Join(d, "cgroup.procs"))
+			for _, f := range strings.Fields(string(b)) {
+				if pid := atoi(t, f); pid > 0 && commOf(pid) == "sleep" {
+					sleeps = append(sleeps, pid)
+				}
+			}
+		}
+		if len(ds) == 2 && len(sleeps) == 2 {
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("two tasks of web never showed: %v", ds)
+			t.Fatalf("two tasks of web, each running its sleep, never showed: %v, sleeps %v", ds, sleeps)
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
 	l.fails(1, []string{"project.max-tasks is 2"}, "newtask", "-z", z, "-p", "web", "true")
-	// One ends (its sleep, by the pid its task's cgroup holds); the next
-	// task may start. Only the sleep: a v1 cgroup.procs lists every
-	// process with a thread in the cgroup, and zsched's forking thread
-	// sits in a task's cgroups while it starts the task's command, so
-	// zsched's pid is there for that moment; killing it ended the zone
-	// (which then showed as installed).
-	ds, _ := filepath.Glob(filepath.Join(zonePidsDir(t, z), "web", "task.*"))
-	killed := 0
-	for end := time.Now().Add(20 * time.Second); killed == 0; time.Sleep(100 * time.Millisecond) {
-		for _, f := range strings.Fields(readTrim(t, filepath.Join(ds[0], "cgroup.procs"))) {
-			if pid := atoi(t, f); pid > 0 && commOf(pid) == "sleep" {
-				_ = syscall.Kill(pid, syscall.SIGKILL)
-				killed++
-			}
-		}
-		if killed == 0 && time.Now().After(end) {
-			t.Fatalf("no sleep in %s", ds[0])
-		}
-	}
+	// One ends (its sleep is killed; only the sleep: a v1 cgroup.procs
+	// also lists zsched while its forking thread starts a task's command
+	// there, and killing it ended the zone); the next task may start.
+	_ = syscall.Kill(sleeps[0], syscall.SIGKILL)
 	deadline = time.Now().Add(20 * time.Second)
 	for {
 		_, errOut, code := l.run("newtask", "-z", z, "-p", "web", "true")

@@ -365,6 +365,11 @@ func Exec(rootPrefix, name string, req api.ExecRequest, stdin io.Reader, stdout,
 		return 1, fmt.Errorf("zlogin %s: lost the zone while waiting for the command: %w", name, err)
 	}
 	copiers.Wait()
+	if stderr != nil {
+		for _, w := range done.Warnings {
+			fmt.Fprintf(stderr, "zlogin %s: %s\n", name, w)
+		}
+	}
 	if !done.OK || done.Exit == nil {
 		return 1, fmt.Errorf("zlogin %s: %s", name, done.Error)
 	}

@@ -111,6 +111,10 @@ func cpuList(cpus []int) string {
 // specLimits fills the spec's caps from the configuration.
 func SpecLimits(cfg *zones.Config, s *configs.PlatformSpec) error {
 	s.Rctls = zoneRctlValues(cfg)
+	if m, ok := s.Rctls[rctl.ZoneMaxPhysicalMemory]; ok && m < MinZoneMemory {
+		return fmt.Errorf("zone %s: %s (capped-memory physical) is %s, below the %s a zone needs to boot (its init, a login and zonetop's machinery beside them): raise capped-memory physical (zonecfg) and boot again",
+			cfg.Name, rctl.ZoneMaxPhysicalMemory, rctl.FormatQuantity(m, rctl.UnitBytes), rctl.FormatQuantity(MinZoneMemory, rctl.UnitBytes))
+	}
 	// As illumos' zoneadmd: a zone that sets max-processes alone gets
 	// max-lwps ten times it (never the reverse); the configuration keeps
 	// only what was set.
@@ -137,6 +141,16 @@ func SpecLimits(cfg *zones.Config, s *configs.PlatformSpec) error {
 	}
 	return nil
 }
+
+// MinZoneMemory is the smallest zone.max-physical-memory a zone boots
+// with. Below it the out-of-memory killer ends the zone's own init or
+// machinery while it starts, and what the operator then saw depended on
+// the host: on cgroup v1, where zsched is charged to the zone (about
+// 4 MiB with zinit and a shell), the zone died at boot; on v2, where it
+// is not, a 1M zone booted and lost its first processes one by one.
+// Refused before anything is made, a cap too small says so the same way
+// everywhere, at verify, ready and boot.
+const MinZoneMemory = 8 << 20
 
 // privileged reduces an rctl's values to the one number a kernel cap
 // takes: the lowest privileged (or system) value whose action enforces,

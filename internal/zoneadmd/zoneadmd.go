@@ -28,6 +28,7 @@ import (
 	"zonetop/internal/zonenet"
 	"zonetop/limits"
 	"zonetop/limits/cgroups"
+	"zonetop/rctl"
 
 	"golang.org/x/sys/unix"
 )
@@ -1703,12 +1704,16 @@ func (d *zoneadmd) exec(c *wire.Conn, req *api.ExecRequest, files []*os.File) {
 		wire.CloseAll(got)
 		zc, resp, got, _, err = d.spawnCommand(req, files, group, rl, true)
 	}
+	if task > 0 {
+		lim.taskStarted(task)
+	}
 	wire.CloseAll(files)
 	if err != nil {
 		_ = c.Send(wire.Response{Error: err.Error(), Code: api.CodeOf(err)})
 		return
 	}
 	defer zc.Close()
+	oom0 := d.oomKills()
 	for i := 0; ; i++ {
 		// The one descriptor that goes back is a terminal session's pty
 		// master, with the answer that it started.
@@ -1736,7 +1741,40 @@ func (d *zoneadmd) exec(c *wire.Conn, req *api.ExecRequest, files []*os.File) {
 			_ = c.Send(wire.Response{Error: fmt.Sprintf("zsched: %v", err)})
 			return
 		}
+		if resp.Exit != nil && *resp.Exit == 128+int(unix.SIGKILL) && d.oomKills() > oom0 {
+			resp.Warnings = append(resp.Warnings, d.oomKillNote())
+		}
 	}
+}
+
+// oomKills is how many processes the out-of-memory killer ended in the
+// zone's memory cgroups so far.
+func (d *zoneadmd) oomKills() int {
+	d.mu.Lock()
+	cg := d.cg
+	d.mu.Unlock()
+	if cg == nil {
+		return 0
+	}
+	return cg.OomKills()
+}
+
+// oomKillNote tells a command's caller that the kernel killed it for the
+// zone's memory cap: a bare "Killed" (exit 137) does not say which cap,
+// and an operator would look for a bug in the command first.
+func (d *zoneadmd) oomKillNote() string {
+	d.mu.Lock()
+	lim := d.lim
+	d.mu.Unlock()
+	if lim != nil {
+		lim.mu.Lock()
+		m, ok := lim.rctls[rctl.ZoneMaxPhysicalMemory]
+		lim.mu.Unlock()
+		if ok {
+			return fmt.Sprintf("the kernel's out-of-memory killer ended the command: zone %s reached its %s (%s)", d.name, rctl.ZoneMaxPhysicalMemory, rctl.FormatQuantity(m, rctl.UnitBytes))
+		}
+	}
+	return fmt.Sprintf("the kernel's out-of-memory killer ended the command: its project reached its %s in zone %s", rctl.ProjectMaxMemory, d.name)
 }
 
 // spawnCommand asks zsched to start a command for group and returns

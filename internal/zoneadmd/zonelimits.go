@@ -62,7 +62,11 @@ type zoneLimits struct {
 type taskGroup struct {
 	project string
 	g       cgroups.Group
-	rctls   map[string]uint64 // task.* controls in force
+	// starting: the task's cgroup is made and its command is not yet in
+	// it (a held stub is moved in only after its runtime started); it
+	// counts as a task although the kernel sees nothing in it yet.
+	starting bool
+	rctls    map[string]uint64 // task.* controls in force
 	// task.max-cpu-time: the CPU time (ns) past which cpuSig goes to the
 	// task's processes, once, as illumos sends a task's CPU-time action
 	// when the threshold is crossed.
@@ -424,17 +428,12 @@ func (l *zoneLimits) placement(req *api.ExecRequest) (cgroups.Group, int, []limi
 	// command becomes a task of its own there, as every login is on
 	// illumos, instead of failing with the kernel's EBUSY.
 	if req.NewTask || cgroups.PassesOn(g) {
-		// project.max-tasks: Linux has no task, so zonetop counts them.
-		// Ended tasks leave l.tasks when their command returns (endTask)
-		// or, for in-zone newtask, at the sweep before each new one.
+		// project.max-tasks: Linux has no task, so zonetop counts them,
+		// from what the kernel says (liveTasksLocked) and under l.mu,
+		// where tasks are made too: two newtasks at once cannot both
+		// take the last place.
 		if max, ok := projectRctlValues(p)[rctl.ProjectMaxTasks]; ok {
-			n := 0
-			for _, t := range l.tasks {
-				if t.project == p.Name {
-					n++
-				}
-			}
-			if uint64(n) >= max {
+			if n := l.liveTasksLocked(p.Name); uint64(n) >= max {
 				return nil, 0, nil, fmt.Errorf("project %s: project.max-tasks is %d and %d of its tasks run: %w; a new task may start when one ends",
 					p.Name, max, n, api.ErrBusy)
 			}
@@ -454,7 +453,7 @@ func (l *zoneLimits) placement(req *api.ExecRequest) (cgroups.Group, int, []limi
 			}
 			return nil, 0, nil, fmt.Errorf("task of project %s: %w", p.Name, err)
 		}
-		tk := taskGroup{project: p.Name, g: tg, rctls: taskRc}
+		tk := taskGroup{project: p.Name, g: tg, rctls: taskRc, starting: true}
 		tk.cpuLimit, tk.cpuSig = cpuTimeAction(rc)
 		l.tasks[task] = tk
 		if tk.cpuLimit > 0 && !l.cpuWatch {
@@ -523,7 +522,57 @@ func (l *zoneLimits) adoptTasks(zoneDir string) {
 	}
 }
 
-// endTask removes a task's cgroup once nothing is left in it.
+// liveTasksLocked counts project's tasks that run: those whose cgroup
+// the kernel says is populated, and those still starting. A task found
+// empty is over for good (nothing joins a task but its own processes'
+// children) and is removed here. Counting what zonetop remembered
+// instead let a task whose removal failed once (its command's end and
+// the cgroup's emptying are not one event) count until the zone halted.
+// A cgroup that cannot be read counts: the cap must never be passed.
+// The caller holds l.mu.
+func (l *zoneLimits) liveTasksLocked(project string) int {
+	n := 0
+	for id, t := range l.tasks {
+		if t.project != project {
+			continue
+		}
+		if t.starting {
+			n++
+			continue
+		}
+		if busy, err := t.g.Populated(); err != nil || busy {
+			n++
+			continue
+		}
+		l.dropTaskLocked(id, t)
+	}
+	return n
+}
+
+// dropTaskLocked removes an empty task's cgroup and forgets the task; a
+// cgroup that will not go yet is kept for the next sweep. The caller
+// holds l.mu.
+func (l *zoneLimits) dropTaskLocked(id int, t taskGroup) {
+	if t.g.Delete() == nil {
+		delete(l.tasks, id)
+		delete(l.sockTasks, id)
+	}
+}
+
+// taskStarted tells that a task's command is in its cgroup, or will
+// never be: from now on the kernel's word on the cgroup decides whether
+// the task runs.
+func (l *zoneLimits) taskStarted(id int) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if t, ok := l.tasks[id]; ok && t.starting {
+		t.starting = false
+		l.tasks[id] = t
+	}
+}
+
+// endTask removes a task's cgroup once nothing is left in it; it is the
+// task's maker's word that its command is over (or never started).
 func (l *zoneLimits) endTask(id int) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -531,23 +580,26 @@ func (l *zoneLimits) endTask(id int) {
 	if !ok {
 		return
 	}
-	if procs, _ := t.g.Procs(true); len(procs) == 0 && t.g.Delete() == nil {
-		delete(l.tasks, id)
-		delete(l.sockTasks, id)
+	t.starting = false
+	l.tasks[id] = t
+	if busy, err := t.g.Populated(); err == nil && !busy {
+		l.dropTaskLocked(id, t)
 	}
 }
 
 // sweepSocketTasks removes the task cgroups of in-zone newtasks whose
-// processes have all ended.
+// processes have all ended; a task still starting is its maker's.
 func (l *zoneLimits) sweepSocketTasks() {
 	l.mu.Lock()
-	ids := make([]int, 0, len(l.sockTasks))
+	defer l.mu.Unlock()
 	for id := range l.sockTasks {
-		ids = append(ids, id)
-	}
-	l.mu.Unlock()
-	for _, id := range ids {
-		l.endTask(id)
+		t, ok := l.tasks[id]
+		if !ok || t.starting {
+			continue
+		}
+		if busy, err := t.g.Populated(); err == nil && !busy {
+			l.dropTaskLocked(id, t)
+		}
 	}
 }
 

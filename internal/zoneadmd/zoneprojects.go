@@ -383,6 +383,7 @@ func (d *zoneadmd) newTask(p api.Principal, pid int, project string) (int, error
 		l.endTask(task)
 		return 0, err
 	}
+	l.taskStarted(task)
 	if clamped, err := limits.ApplyRlimits(pid, rl); err != nil {
 		return task, fmt.Errorf("task %d: %w", task, err)
 	} else if len(clamped) > 0 {

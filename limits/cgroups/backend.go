@@ -215,6 +215,10 @@ type Group interface {
 	// Procs lists the processes in the group (and its descendants if
 	// recursive).
 	Procs(recursive bool) ([]int, error)
+	// Populated tells whether a process is in the group or below, as the
+	// kernel keeps it (v2 cgroup.events; v1 has no such flag and lists
+	// the group's processes). A group that is gone is not populated.
+	Populated() (bool, error)
 	Stats() (Stats, error)
 	// Counters is the cheap part of Stats, what sampling needs every
 	// second for a project or task: CPUUsageNs, MemoryUsage and Pids.

@@ -323,6 +323,14 @@ func (g *v1Group) Procs(recursive bool) ([]int, error) {
 	return ps, nil
 }
 
+func (g *v1Group) Populated() (bool, error) {
+	ps, err := g.Procs(true)
+	if errors.Is(err, os.ErrNotExist) {
+		return false, nil
+	}
+	return len(ps) > 0, err
+}
+
 func (g *v1Group) Counters() (Stats, error) {
 	var s Stats
 	var err error

@@ -396,6 +396,24 @@ func (g *v2Group) Procs(recursive bool) ([]int, error) {
 	return ps, nil
 }
 
+// Populated reads the kernel's own flag, which a process's exit clears
+// at once, rather than a listing of cgroup.procs.
+func (g *v2Group) Populated() (bool, error) {
+	b, err := os.ReadFile(filepath.Join(g.dir(), "cgroup.events"))
+	if errors.Is(err, os.ErrNotExist) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("cgroup v2 %s: %w", g.rel, err)
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "populated "); ok {
+			return strings.TrimSpace(v) != "0", nil
+		}
+	}
+	return false, fmt.Errorf("cgroup v2 %s: cgroup.events has no populated line", g.rel)
+}
+
 func (g *v2Group) Counters() (Stats, error) {
 	var s Stats
 	dir := g.dir()

@@ -172,6 +172,24 @@ func TestV2Real(t *testing.T) {
 	if procs, err := g.Procs(false); err != nil || len(procs) != 0 {
 		t.Errorf("zone's own procs %v %v", procs, err)
 	}
+	// Populated is the kernel's flag: set for a group whose processes
+	// are below it, clear for an empty one, and clear for one gone.
+	if busy, err := g.Populated(); err != nil || !busy {
+		t.Errorf("zone with processes below it: populated %v %v", busy, err)
+	}
+	empty, err := b.Create("z1/empty", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if busy, err := empty.Populated(); err != nil || busy {
+		t.Errorf("empty group: populated %v %v", busy, err)
+	}
+	if err := empty.Delete(); err != nil {
+		t.Fatal(err)
+	}
+	if busy, err := empty.Populated(); err != nil || busy {
+		t.Errorf("deleted group: populated %v %v", busy, err)
+	}
 
 	// A memory cap on a tree without memory fails, naming the controller,
 	// the cgroup that lacks it and what to do, and writes nothing.
@@ -227,6 +245,10 @@ func TestV2Real(t *testing.T) {
 		if _, err := syscall.Wait4(p, &ws, 0, nil); err != nil || !ws.Signaled() || ws.Signal() != syscall.SIGKILL {
 			t.Errorf("pid %d after Kill: %v %v", p, ws, err)
 		}
+	}
+	// Reaped, the killed processes leave the group unpopulated.
+	if busy, err := g.Populated(); err != nil || busy {
+		t.Errorf("zone after its processes were reaped: populated %v %v", busy, err)
 	}
 	if err := g.Delete(); err != nil {
 		t.Fatal(err)
