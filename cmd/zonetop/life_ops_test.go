@@ -231,6 +231,13 @@ func TestZoneDiesOfMemoryCapAfterBoot(t *testing.T) {
 	if out := l.ok("zlogin", z, "echo", "alive"); strings.TrimSpace(out) != "alive" {
 		t.Errorf("zlogin after the kill: %q", out)
 	}
+	// Taken live below the floor boot holds to, the cap would kill the
+	// zone's init: refused, naming the control, and the cap unchanged.
+	l.fails(1, []string{"zone.max-physical-memory of 1.00MB", "below the 8.00MB", "stays as it was"},
+		"prctl", "-n", "zone.max-physical-memory", "-v", "1M", "-r", "-i", "zone", z)
+	if out := l.ok("prctl", "-n", "zone.max-physical-memory", "-i", "zone", z); !strings.Contains(out, "16.0MB") {
+		t.Errorf("after the refused change prctl shows:\n%s\nwant the 16.0MB cap kept", out)
+	}
 	l.state(z, "running")
 	l.ok("zoneadm", "-z", z, "halt")
 	l.state(z, "installed")

@@ -7,6 +7,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"zonetop/api"
 	"zonetop/internal/configs"
 	"zonetop/internal/pathrs"
 	"zonetop/limits"
@@ -151,6 +152,17 @@ func SpecLimits(cfg *zones.Config, s *configs.PlatformSpec) error {
 // Refused before anything is made, a cap too small says so the same way
 // everywhere, at verify, ready and boot.
 const MinZoneMemory = 8 << 20
+
+// liveMemoryFloor refuses a live zone.max-physical-memory below
+// MinZoneMemory: a running zone taken below it has its init and logins
+// killed one by one, the end boot refuses to begin with.
+func liveMemoryFloor(zone, name string, v uint64) error {
+	if name != rctl.ZoneMaxPhysicalMemory || v >= MinZoneMemory {
+		return nil
+	}
+	return fmt.Errorf("zone %s: %s of %s is below the %s a running zone needs (its init, a login and zonetop's machinery beside them); the cap stays as it was: %w",
+		zone, name, rctl.FormatQuantity(v, rctl.UnitBytes), rctl.FormatQuantity(MinZoneMemory, rctl.UnitBytes), api.ErrInvalid)
+}
 
 // privileged reduces an rctl's values to the one number a kernel cap
 // takes: the lowest privileged (or system) value whose action enforces,

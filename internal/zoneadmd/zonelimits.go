@@ -785,6 +785,9 @@ func (d *zoneadmd) setRctl(ch *api.RctlChange, vs []rctl.Value) error {
 		old := l.zoneCap()
 		prev, had := l.rctls[ch.Name]
 		if v, ok := Privileged(ch.Name, vs); ok {
+			if err := liveMemoryFloor(d.name, ch.Name, v); err != nil {
+				return err
+			}
 			l.rctls[ch.Name] = v
 		} else {
 			delete(l.rctls, ch.Name)
