@@ -99,6 +99,16 @@ func (e *Engine) List(ctx context.Context, p api.Principal, opts api.ListOptions
 	if p.Zone == "global" {
 		out = append(out, GlobalZone())
 	}
+	names := make([]string, 0, len(entries))
+	for _, ent := range entries {
+		if p.Zone == "global" || ent.Name == p.Zone {
+			names = append(names, ent.Name)
+		}
+	}
+	loaded, err := e.store.LoadMany(names)
+	if err != nil {
+		return nil, fmt.Errorf("list zones: %w", err)
+	}
 	for _, ent := range entries {
 		if err := ctx.Err(); err != nil {
 			return nil, err
@@ -108,7 +118,7 @@ func (e *Engine) List(ctx context.Context, p api.Principal, opts api.ListOptions
 		}
 		if !p.GlobalAdmin() {
 			// Delegated users and zone users see only their zones.
-			cfg, _, _ := e.store.Load(ent.Name)
+			cfg := loaded[ent.Name].Config
 			if !authz.VisibleTo(p, ent.Name, cfg) {
 				continue
 			}
@@ -121,7 +131,7 @@ func (e *Engine) List(ctx context.Context, p api.Principal, opts api.ListOptions
 		if !wanted(zones.State(zi.State), opts) {
 			continue
 		}
-		cfg, _, err := e.store.Load(ent.Name)
+		cfg, err := loaded[ent.Name].Config, loaded[ent.Name].Err
 		if err == nil {
 			err = e.checkZonepath(cfg)
 		}

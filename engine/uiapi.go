@@ -74,12 +74,19 @@ func (e *Engine) others(name string) []*zones.Config {
 	if err != nil {
 		return nil
 	}
+	names := make([]string, 0, len(list))
 	for _, o := range list {
-		if o.Name == name {
-			continue
+		if o.Name != name {
+			names = append(names, o.Name)
 		}
-		if oc, _, err := e.store.Load(o.Name); err == nil {
-			out = append(out, oc)
+	}
+	loaded, err := e.store.LoadMany(names)
+	if err != nil {
+		return nil
+	}
+	for _, n := range names {
+		if l := loaded[n]; l.Err == nil {
+			out = append(out, l.Config)
 		}
 	}
 	return out

@@ -16,6 +16,7 @@ import (
 	"strings"
 	"sync"
 	"syscall"
+	"time"
 	"zonetop/api"
 	"zonetop/internal/pathrs"
 )
@@ -64,6 +65,10 @@ type Store struct {
 	mu       sync.Mutex
 	cacheKey indexKey
 	cache    []IndexEntry
+	// Parsed zone files, cached the same way: a console lists every
+	// zone every second, and parsing 1,000 XML files each time was most
+	// of an idle console's CPU. Callers get clones.
+	zcache map[string]cachedZone
 
 	// live tells the state of a zone whose platform is up. The index
 	// holds only the states that outlive a host restart (configured,
@@ -81,6 +86,30 @@ type indexKey struct {
 	ino, size int64
 	mtime     int64
 	ok        bool
+}
+
+// racyWindow is how old a file's modification time must be before its
+// parsed form is cached (see loadFile).
+const racyWindow = 2 * time.Second
+
+type cachedZone struct {
+	key indexKey
+	cfg *Config
+	sum [sha256.Size]byte
+}
+
+// fileKey is f's identity for the caches: rename gives a new inode, and
+// an edit in place changes the size or the modification time.
+func fileKey(f *os.File) indexKey {
+	fi, err := f.Stat()
+	if err != nil {
+		return indexKey{}
+	}
+	st, ok := fi.Sys().(*syscall.Stat_t)
+	if !ok {
+		return indexKey{}
+	}
+	return indexKey{ino: int64(st.Ino), size: fi.Size(), mtime: fi.ModTime().UnixNano(), ok: true}
 }
 
 // NewStore returns the store under root ("/" for the host's own).
@@ -184,12 +213,7 @@ func (s *Store) indexShared() ([]IndexEntry, error) {
 		return nil, fmt.Errorf("read zone index: %w", err)
 	}
 	defer f.Close()
-	var key indexKey
-	if fi, err := f.Stat(); err == nil {
-		if st, ok := fi.Sys().(*syscall.Stat_t); ok {
-			key = indexKey{ino: int64(st.Ino), size: fi.Size(), mtime: fi.ModTime().UnixNano(), ok: true}
-		}
-	}
+	key := fileKey(f)
 	s.mu.Lock()
 	if key.ok && key == s.cacheKey {
 		out := s.cache
@@ -336,6 +360,50 @@ func (s *Store) LoadUnverified(name string) (*Config, Revision, []error, error) 
 	return c, rev, verifyStored(c, ents), nil
 }
 
+// Loaded is one zone's configuration as LoadMany found it: Err is what
+// Load would have returned.
+type Loaded struct {
+	Config *Config
+	Err    error
+}
+
+// LoadMany is Load for each named zone, under one lock and one reading
+// of the index: a console lists every zone every second, and a lock,
+// an index read and a pass over every other zone's zonepath per zone
+// made that quadratic in the number of zones.
+func (s *Store) LoadMany(names []string) (map[string]Loaded, error) {
+	unlock, err := s.lockRead()
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
+	ents, err := s.indexShared()
+	if err != nil {
+		return nil, err
+	}
+	byPath := make(map[string][]string, len(ents))
+	for _, e := range ents {
+		if e.Zonepath != "" {
+			zp := path.Clean(e.Zonepath)
+			byPath[zp] = append(byPath[zp], e.Name)
+		}
+	}
+	out := make(map[string]Loaded, len(names))
+	for _, name := range names {
+		if name == "global" {
+			continue
+		}
+		c, _, err := s.loadIndexed(name, ents)
+		if err == nil {
+			if problems := verifyStoredIn(c, ents, byPath); len(problems) > 0 {
+				c, err = nil, &BrokenError{Zone: name, File: s.zonePath(name), Problems: problems}
+			}
+		}
+		out[name] = Loaded{Config: c, Err: err}
+	}
+	return out, nil
+}
+
 // verifyStored is Verify for a stored zone; the other zones' zonepaths
 // come from the index, so the cross-zone rules cost no file reads. It
 // adds one rule of the store's own: the zonepath must be the one the
@@ -344,20 +412,45 @@ func (s *Store) LoadUnverified(name string) (*Config, Revision, []error, error) 
 // file, and it would make uninstall remove a directory install never
 // made (zonecfg refuses to move an installed zone for that reason).
 func verifyStored(c *Config, ents []IndexEntry) []error {
+	return verifyStoredIn(c, ents, nil)
+}
+
+// verifyStoredIn is verifyStored with the index's zones by cleaned
+// zonepath at hand (nil: none), for a caller that verifies many.
+func verifyStoredIn(c *Config, ents []IndexEntry, byPath map[string][]string) []error {
 	errs := Verify(c, nil)
 	if c.Zonepath == "" {
 		return errs
 	}
 	zp := path.Clean(c.Zonepath)
+	mismatch := func(e IndexEntry) {
+		errs = append(errs, &VerifyError{Zone: c.Name, Property: "zonepath",
+			Problem: fmt.Sprintf("%s is not %s, the zonepath the index recorded at the last commit: the file was changed by hand", c.Zonepath, e.Zonepath)})
+	}
+	taken := func(other string) {
+		errs = append(errs, &VerifyError{Zone: c.Name, Property: "zonepath",
+			Problem: fmt.Sprintf("%s is already the zonepath of zone %s", c.Zonepath, other)})
+	}
+	if byPath != nil {
+		for _, e := range ents {
+			if e.Name == c.Name && e.Zonepath != "" && path.Clean(e.Zonepath) != zp {
+				mismatch(e)
+			}
+		}
+		for _, other := range byPath[zp] {
+			if other != c.Name {
+				taken(other)
+			}
+		}
+		return errs
+	}
 	for _, e := range ents {
 		switch {
 		case e.Zonepath == "":
 		case e.Name == c.Name && path.Clean(e.Zonepath) != zp:
-			errs = append(errs, &VerifyError{Zone: c.Name, Property: "zonepath",
-				Problem: fmt.Sprintf("%s is not %s, the zonepath the index recorded at the last commit: the file was changed by hand", c.Zonepath, e.Zonepath)})
+			mismatch(e)
 		case e.Name != c.Name && path.Clean(e.Zonepath) == zp:
-			errs = append(errs, &VerifyError{Zone: c.Name, Property: "zonepath",
-				Problem: fmt.Sprintf("%s is already the zonepath of zone %s", c.Zonepath, e.Name)})
+			taken(e.Name)
 		}
 	}
 	return errs
@@ -385,10 +478,22 @@ func (s *Store) loadIndexed(name string, ents []IndexEntry) (*Config, Revision, 
 
 func (s *Store) loadFile(name string, missingOK bool) (*Config, Revision, error) {
 	file := s.zonePath(name)
-	data, err := os.ReadFile(file)
+	f, err := os.Open(file)
 	if errors.Is(err, fs.ErrNotExist) && missingOK {
 		return &Config{Name: name}, Revision{}, nil
 	}
+	if err != nil {
+		return nil, Revision{}, fmt.Errorf("zone %s: read %s: %w", name, file, err)
+	}
+	defer f.Close()
+	key := fileKey(f)
+	s.mu.Lock()
+	if z, ok := s.zcache[name]; ok && key.ok && z.key == key {
+		s.mu.Unlock()
+		return z.cfg.Clone(), Revision{name: name, sum: z.sum, ok: true}, nil
+	}
+	s.mu.Unlock()
+	data, err := io.ReadAll(f)
 	if err != nil {
 		return nil, Revision{}, fmt.Errorf("zone %s: read %s: %w", name, file, err)
 	}
@@ -399,7 +504,19 @@ func (s *Store) loadFile(name string, missingOK bool) (*Config, Revision, error)
 	if c.Name != name {
 		return nil, Revision{}, fmt.Errorf("zone %s: %s: names zone %q", name, file, c.Name)
 	}
-	return c, Revision{name: name, sum: sha256.Sum256(data), ok: true}, nil
+	sum := sha256.Sum256(data)
+	// A file written within the last two seconds is not cached: the
+	// kernel's timestamps move in clock ticks, so an edit in place that
+	// kept the size in the same tick would look unchanged.
+	if key.ok && time.Since(time.Unix(0, key.mtime)) > racyWindow {
+		s.mu.Lock()
+		if s.zcache == nil {
+			s.zcache = map[string]cachedZone{}
+		}
+		s.zcache[name] = cachedZone{key: key, cfg: c.Clone(), sum: sum}
+		s.mu.Unlock()
+	}
+	return c, Revision{name: name, sum: sum, ok: true}, nil
 }
 
 func (s *Store) currentSum(name string) ([sha256.Size]byte, bool, error) {

@@ -378,3 +378,60 @@ func TestBrokenFileRefusedByLoad(t *testing.T) {
 	handEdit(t, st, "xcd", `zonepath="/zones/xcd"`, `zonepath="/zones/../../x"`)
 	mustZcfg(t, st, "-z", "xcd", "delete -F")
 }
+
+// The store keeps parsed zone files between loads; what a caller does
+// to its copy must never reach the next caller, and a file changed by
+// any means (a commit, a hand edit in place that keeps its size) must be
+// read again.
+func TestLoadCacheCopiesAndNotices(t *testing.T) {
+	st := newTestStore(t)
+	mustZcfg(t, st, "-z", "cz", "create; set zonepath=/zones/cz; add fs; set dir=/data; set special=/srv/data; set type=lofs; add options ro; end; add capped-memory; set physical=64M; end")
+	file := filepath.Join(st.Dir(), "cz.xml")
+	aged := func() {
+		// Older than the window in which a file is never cached.
+		old := time.Now().Add(-time.Hour)
+		if err := os.Chtimes(file, old, old); err != nil {
+			t.Fatal(err)
+		}
+	}
+	aged()
+	load(t, st, "cz")
+	if _, ok := st.zcache["cz"]; !ok {
+		t.Fatal("a file at rest was not cached")
+	}
+	a := load(t, st, "cz")
+	a.FS[0].Options[0] = "rw"
+	a.FS = append(a.FS, FS{Dir: "/x"})
+	a.CappedMemory.Physical = 1
+	a.Zonepath = "/elsewhere"
+	b := load(t, st, "cz")
+	if len(b.FS) != 1 || b.FS[0].Options[0] != "ro" || b.CappedMemory.Physical != 64<<20 || b.Zonepath != "/zones/cz" {
+		t.Fatalf("a caller's change to its copy reached the next load: %+v", b)
+	}
+	mustZcfg(t, st, "-z", "cz", "set autoboot=true")
+	if c := load(t, st, "cz"); !c.Autoboot {
+		t.Fatal("a commit was not seen by the next load")
+	}
+	// A hand edit in place that keeps the size, of a cached file.
+	aged()
+	load(t, st, "cz")
+	data, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	edited := strings.Replace(string(data), "/srv/data", "/srv/dat2", 1)
+	if edited == string(data) {
+		t.Fatalf("test file has no /srv/data: %s", data)
+	}
+	f, err := os.OpenFile(file, os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.WriteAt([]byte(edited), 0); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	if c := load(t, st, "cz"); c.FS[0].Special != "/srv/dat2" {
+		t.Fatalf("a same-size edit in place was not seen: special %q", c.FS[0].Special)
+	}
+}
