@@ -1054,6 +1054,24 @@ func (d *zoneadmd) attachConsole() error {
 	return nil
 }
 
+// zschedPingWait bounds a ping of zsched: it answers from memory at
+// once, so only a zsched that is stopped or wedged takes this long, and
+// what waits for it must go on without the answer.
+const zschedPingWait = 5 * time.Second
+
+// zschedPing asks zsched for init's pid and what the zone asked for,
+// giving up after zschedPingWait.
+func (d *zoneadmd) zschedPing() (wire.Response, error) {
+	resp, err := wire.RoundTripWithin(d.zschedSock(), zschedPingWait, wire.Request{Op: "ping"})
+	if err != nil {
+		return resp, fmt.Errorf("zsched: %w", err)
+	}
+	if !resp.OK {
+		return resp, api.FromWire(resp.Error, resp.Code)
+	}
+	return resp, nil
+}
+
 // zschedCall sends one request to zsched.
 func (d *zoneadmd) zschedCall(req wire.Request) (wire.Response, error) {
 	resp, err := wire.RoundTrip(d.zschedSock(), req)
@@ -1234,13 +1252,19 @@ func (d *zoneadmd) watchInit(gen uint64, initPid int, zdone chan struct{}) {
 		return
 	case <-time.After(200 * time.Millisecond):
 	}
+	// Whether the zone asked for it (reboot, halt, init 6 inside). Asked
+	// before the operation lock and within a bound: a zsched that does
+	// not answer (stopped, wedged) must not hold up the halt an operator
+	// uses on just such a zone. No answer counts as not asked, and the
+	// reboot that follows kills that zsched.
+	asked := ""
+	if resp, err := d.zschedPing(); err == nil {
+		asked = resp.Event
+	} else {
+		log.Printf("init (pid %d) exited; zsched: %v", initPid, err)
+	}
 	d.opMu.Lock()
 	defer d.opMu.Unlock()
-	// Whether the zone asked for it (reboot, halt, init 6 inside).
-	asked := ""
-	if resp, err := d.zschedCall(wire.Request{Op: "ping"}); err == nil {
-		asked = resp.Event
-	}
 	d.mu.Lock()
 	still := !d.halting && d.initGen == gen && d.st.State == configs.StateRunning
 	var spec configs.PlatformSpec
