@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"math/rand/v2"
 	"os"
@@ -430,5 +431,51 @@ func TestSlowZoneadmdZoneStaysRunning(t *testing.T) {
 		t.Errorf("zoneadmd answers again, and the zone is still shown as recorded: %s", out)
 	}
 	l.ok("zoneadm", "-z", z, "halt")
+	l.checkGone(z)
+}
+
+// TestHaltZschedStoppedAfterInitDied: halt is what an operator reaches
+// for on a wedged zone, so a zsched that no longer answers (stopped
+// here) must not keep it waiting: the death of the zone's init makes
+// zoneadmd ask zsched whether the zone asked for it, and that question
+// once held every operation's lock for as long as zsched kept silent.
+func TestHaltZschedStoppedAfterInitDied(t *testing.T) {
+	needZones(t)
+	needBusybox(t)
+	l := newLab(t)
+	z := l.newZone("busybox")
+	l.ok("zoneadm", "-z", z, "install")
+	l.ok("zoneadm", "-z", z, "boot")
+	l.state(z, "running")
+	var st struct {
+		InitPid   int `json:"init_pid"`
+		ZschedPid int `json:"zsched_pid"`
+	}
+	b, err := os.ReadFile(filepath.Join(l.root, "run", "zonetop", z, "state.json"))
+	must(t, err)
+	must(t, json.Unmarshal(b, &st))
+	if st.InitPid <= 0 || st.ZschedPid <= 0 {
+		t.Fatalf("state.json names no init or zsched: %s", b)
+	}
+	must(t, syscall.Kill(st.ZschedPid, syscall.SIGSTOP))
+	// Should halt not kill it, a stopped zsched would outlive the test.
+	t.Cleanup(func() { _ = syscall.Kill(st.ZschedPid, syscall.SIGCONT) })
+	must(t, syscall.Kill(st.InitPid, syscall.SIGKILL))
+	// zoneadmd waits a moment before it asks zsched (watchInit): let
+	// it be asking when the operator halts.
+	time.Sleep(time.Second)
+
+	ctx, cancel := context.WithTimeout(context.Background(), 45*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, ztBin, "--root", l.root, "zoneadm", "-z", z, "halt")
+	out, err := cmd.CombinedOutput()
+	if ctx.Err() != nil {
+		zlog, _ := os.ReadFile(filepath.Join(l.root, "var/log/zonetop", z+".zoneadmd.log"))
+		t.Fatalf("halt of a zone whose zsched is stopped did not finish within 45s\nzoneadmd log:\n%s", zlog)
+	}
+	if err != nil {
+		t.Fatalf("halt: %v\n%s", err, out)
+	}
+	l.state(z, "installed")
 	l.checkGone(z)
 }

@@ -5,8 +5,11 @@ import (
 	"os"
 	"os/exec"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
+
+	"zonetop/internal/ztest"
 )
 
 // An init that ended before zoneadmd began to wait (a configured
@@ -80,4 +83,44 @@ func waitZombie(t *testing.T, pid int) {
 		time.Sleep(5 * time.Millisecond)
 	}
 	t.Fatalf("pid %d never exited", pid)
+}
+
+// initByPid gives a handle only on the process that is zsched's child
+// with the zone pid asked for, so that boot's fallback (no pidfd from
+// zsched) and adopt (a recorded pid, maybe reused since) never wait on
+// another process. The test process stands in for zsched, and a child
+// in a pid namespace of its own for init (pid 1 there).
+func TestInitByPidOnlyZschedsChild(t *testing.T) {
+	ztest.RequireRoot(t, "a child in a pid namespace of its own")
+	cmd := exec.Command("/bin/sleep", "30")
+	cmd.SysProcAttr = &syscall.SysProcAttr{Cloneflags: syscall.CLONE_NEWPID}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	pid := cmd.Process.Pid
+	defer func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }()
+	f, hp := initByPid(os.Getpid(), 1)
+	if f == nil || hp != pid {
+		t.Fatalf("initByPid on the child: %v, pid %d, want %d", f, hp, pid)
+	}
+	defer f.Close()
+	// Another zone pid is not init, nor is a process not zsched's child.
+	if g, hp := initByPid(os.Getpid(), 2); g != nil || hp != 0 {
+		g.Close()
+		t.Fatalf("initByPid on zone pid 2: pid %d", hp)
+	}
+	if g, hp := initByPid(os.Getppid(), 1); g != nil || hp != 0 {
+		g.Close()
+		t.Fatalf("initByPid on another process's children: pid %d", hp)
+	}
+	if err := cmd.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	// The handle is on the process and sees its end.
+	expectExit(t, f)
+	_ = cmd.Wait()
+	if g, hp := initByPid(os.Getpid(), 1); g != nil || hp != 0 {
+		g.Close()
+		t.Fatalf("initByPid on a reaped child: pid %d", hp)
+	}
 }

@@ -314,8 +314,10 @@ func (d *zoneadmd) placeFiles(g cgroups.Group) []*os.File {
 	return append(into, back...)
 }
 
-// bootHeld starts init in the zone's default project.
-func (d *zoneadmd) bootHeld(args []string) (wire.Response, error) {
+// bootHeld starts init in the zone's default project. The pidfd zsched
+// sends names init for good, where its pid number could name whatever
+// reuses it once init has gone; nil when zsched sent none.
+func (d *zoneadmd) bootHeld(args []string) (wire.Response, *os.File, error) {
 	d.mu.Lock()
 	l := d.lim
 	d.mu.Unlock()
@@ -324,12 +326,12 @@ func (d *zoneadmd) bootHeld(args []string) (wire.Response, error) {
 	if l != nil {
 		var err error
 		if g, _, rl, err = l.placement(&api.ExecRequest{Project: "default"}); err != nil {
-			return wire.Response{}, err
+			return wire.Response{}, nil, err
 		}
 	}
 	zc, err := wire.Dial(d.zschedSock(), 2*time.Second)
 	if err != nil {
-		return wire.Response{}, fmt.Errorf("zsched: %w", err)
+		return wire.Response{}, nil, fmt.Errorf("zsched: %w", err)
 	}
 	defer zc.Close()
 	place := d.placeFor(g, rl)
@@ -337,29 +339,39 @@ func (d *zoneadmd) bootHeld(args []string) (wire.Response, error) {
 	err = zc.Send(wire.Request{Op: "boot", Args: args, Hold: hold, Place: len(place)}, place...)
 	wire.CloseAll(place)
 	if err != nil {
-		return wire.Response{}, err
+		return wire.Response{}, nil, err
 	}
 	if hold {
 		if err := d.release(zc, g, rl, place != nil, false); err != nil {
-			return wire.Response{}, err
+			return wire.Response{}, nil, err
 		}
 	}
 	var resp wire.Response
 	got, err := zc.Recv(&resp)
-	if len(got) == 1 {
-		resp.HostPid = pidfdPid(got[0])
+	if err != nil || !resp.OK || len(got) != 1 {
+		wire.CloseAll(got)
+		got = nil
 	}
-	wire.CloseAll(got)
 	if err != nil {
-		return resp, fmt.Errorf("zsched: %w", err)
+		return resp, nil, fmt.Errorf("zsched: %w", err)
 	}
 	if !resp.OK {
-		return resp, l.namedCapError(g, api.FromWire(resp.Error, resp.Code))
+		return resp, nil, l.namedCapError(g, api.FromWire(resp.Error, resp.Code))
 	}
 	for _, w := range resp.Warnings {
 		log.Printf("init: %s", w)
 	}
-	return resp, nil
+	if got == nil {
+		return resp, nil, nil
+	}
+	resp.HostPid = pidfdPid(got[0])
+	f, perr := Pollable(got[0], "init-pidfd")
+	if perr != nil {
+		// Without it, boot falls back to the pid, checked (initByPid).
+		log.Printf("init's pidfd: %v", perr)
+		return resp, nil, nil
+	}
+	return resp, f, nil
 }
 
 // movedStub is a held command's stub moved into its cgroup (path), with

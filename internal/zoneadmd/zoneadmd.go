@@ -1054,6 +1054,24 @@ func (d *zoneadmd) attachConsole() error {
 	return nil
 }
 
+// zschedPingWait bounds a ping of zsched: it answers from memory at
+// once, so only a zsched that is stopped or wedged takes this long, and
+// what waits for it must go on without the answer.
+const zschedPingWait = 5 * time.Second
+
+// zschedPing asks zsched for init's pid and what the zone asked for,
+// giving up after zschedPingWait.
+func (d *zoneadmd) zschedPing() (wire.Response, error) {
+	resp, err := wire.RoundTripWithin(d.zschedSock(), zschedPingWait, wire.Request{Op: "ping"})
+	if err != nil {
+		return resp, fmt.Errorf("zsched: %w", err)
+	}
+	if !resp.OK {
+		return resp, api.FromWire(resp.Error, resp.Code)
+	}
+	return resp, nil
+}
+
 // zschedCall sends one request to zsched.
 func (d *zoneadmd) zschedCall(req wire.Request) (wire.Response, error) {
 	resp, err := wire.RoundTrip(d.zschedSock(), req)
@@ -1083,7 +1101,7 @@ func (d *zoneadmd) boot(args []string) error {
 	// Before init starts, so the notice precedes its first line.
 	d.hub.Notice("Zone booting up")
 	d.event("booting")
-	resp, err := d.bootHeld(args)
+	resp, initFd, err := d.bootHeld(args)
 	if err != nil {
 		why := err.Error()
 		if oom := d.oomReason(); oom != "" {
@@ -1114,16 +1132,40 @@ func (d *zoneadmd) boot(args []string) error {
 	testhook.TestPause(d.root, "zoneadmd-boot")
 	d.mu.Lock()
 	d.st.InitPid = resp.HostPid
-	if d.st.InitPid == 0 {
-		d.st.InitPid = hostPidOf(d.st.ZschedPid, resp.Pid)
+	if initFd == nil {
+		initFd, d.st.InitPid = initByPid(d.st.ZschedPid, resp.Pid)
 	}
 	d.bootArgs = append([]string(nil), args...)
 	d.initGen++
 	gen, initPid, zdone := d.initGen, d.st.InitPid, d.zschedDone
 	d.mu.Unlock()
 	d.setState(configs.StateRunning, "")
-	go d.watchInit(gen, initPid, zdone)
+	go d.watchInit(gen, initPid, initFd, zdone)
 	return nil
+}
+
+// initByPid is a pidfd on the zone's init, zsched's child whose pid in
+// the zone is zonePid, and its host pid; nil and 0 when it is gone. The
+// pidfd is taken first and the pid checked after: if it is still
+// zsched's child with that zone pid then, the pidfd is on init and not on
+// a process that reused the number.
+func initByPid(zschedPid, zonePid int) (*os.File, int) {
+	if zschedPid <= 0 || zonePid <= 0 {
+		return nil, 0
+	}
+	hp := hostPidOf(zschedPid, zonePid)
+	if hp <= 0 {
+		return nil, 0
+	}
+	f, err := openPidfd(hp)
+	if err != nil || f == nil {
+		return nil, 0
+	}
+	if hostPidOf(zschedPid, zonePid) != hp {
+		f.Close()
+		return nil, 0
+	}
+	return f, hp
 }
 
 // waitPidfdExit waits until process pid (not our child) has exited, nil
@@ -1207,8 +1249,11 @@ const (
 	zoneRebootBurst    = 5
 )
 
-// watchInit waits for the zone's init (host pid initPid, started by boot
-// number gen) to end. When it ends on its own, with the zone running and
+// watchInit waits for the zone's init (the pidfd initFd, which it
+// closes, nil when init is gone already; host pid initPid, for the log;
+// started by boot number gen) to end. It waits on the pidfd and never
+// on the pid, which names another process once init is reaped and the
+// number reused. When init ends on its own, with the zone running and
 // no life-cycle operation taking it down, the zone is rebooted: illumos
 // reboots a zone whose init exits in its lx brand (a native zone's init
 // is restarted in place, which here would leave the dead init's console
@@ -1218,14 +1263,16 @@ const (
 // zone asked for it (reboot, halt, poweroff or init inside signal its
 // PID 1, and zsched tells), the zone is rebooted or halted as asked,
 // which is how illumos' zoneadmd carries out a zone root's reboot.
-func (d *zoneadmd) watchInit(gen uint64, initPid int, zdone chan struct{}) {
+func (d *zoneadmd) watchInit(gen uint64, initPid int, initFd *os.File, zdone chan struct{}) {
 	start := time.Now()
-	// No pid: boot found init gone already when it looked (the pid is
-	// read after the start).
-	if initPid <= 0 {
-	} else if err := waitPidfdExit(initPid); err != nil {
-		log.Printf("watch init (pid %d): %v", initPid, err)
-		return
+	// No pidfd: boot found init gone already when it looked.
+	if initFd != nil {
+		err := waitPidfd(initFd)
+		initFd.Close()
+		if err != nil {
+			log.Printf("watch init (pid %d): %v", initPid, err)
+			return
+		}
 	}
 	// A zsched that died took init with it: the zone is gone, and
 	// watchZsched says so.
@@ -1234,13 +1281,19 @@ func (d *zoneadmd) watchInit(gen uint64, initPid int, zdone chan struct{}) {
 		return
 	case <-time.After(200 * time.Millisecond):
 	}
+	// Whether the zone asked for it (reboot, halt, init 6 inside). Asked
+	// before the operation lock and within a bound: a zsched that does
+	// not answer (stopped, wedged) must not hold up the halt an operator
+	// uses on just such a zone. No answer counts as not asked, and the
+	// reboot that follows kills that zsched.
+	asked := ""
+	if resp, err := d.zschedPing(); err == nil {
+		asked = resp.Event
+	} else {
+		log.Printf("init (pid %d) exited; zsched: %v", initPid, err)
+	}
 	d.opMu.Lock()
 	defer d.opMu.Unlock()
-	// Whether the zone asked for it (reboot, halt, init 6 inside).
-	asked := ""
-	if resp, err := d.zschedCall(wire.Request{Op: "ping"}); err == nil {
-		asked = resp.Event
-	}
 	d.mu.Lock()
 	still := !d.halting && d.initGen == gen && d.st.State == configs.StateRunning
 	var spec configs.PlatformSpec
@@ -1620,8 +1673,15 @@ func (d *zoneadmd) adopt() error {
 						}
 						d.readySpec = &rs
 					}
+					// The recorded pid may name another process by
+					// now: init is whatever zsched says it is.
+					initFd, hp := initByPid(st.ZschedPid, ping.Pid)
+					if hp != d.st.InitPid {
+						d.st.InitPid = hp
+						_ = d.saveLocked()
+					}
 					d.initGen++
-					go d.watchInit(d.initGen, d.st.InitPid, done)
+					go d.watchInit(d.initGen, d.st.InitPid, initFd, done)
 				}
 				if err := d.attachConsole(); err != nil {
 					log.Printf("adopt: console: %v", err)
