@@ -228,6 +228,34 @@ func TestZoneadmdKilled(t *testing.T) {
 	if got := strings.TrimSpace(l.zlogin(z, "hostname")); got != z {
 		t.Errorf("zlogin after adoption: hostname %q", got)
 	}
+	// The adopting zoneadmd carries the zone on as the first one did:
+	// init's death reboots it. It could not: the sealed binary it made
+	// at the reboot sat at a low descriptor, which zsched's exec found
+	// to be a pipe the child was given (EACCES), and the zone was left
+	// installed.
+	initPid := func() int {
+		var st struct {
+			InitPid int `json:"init_pid"`
+		}
+		b, _ := os.ReadFile(filepath.Join(l.root, "run", "zonetop", z, "state.json"))
+		_ = json.Unmarshal(b, &st)
+		return st.InitPid
+	}
+	old := initPid()
+	if old <= 0 {
+		t.Fatal("state.json names no init")
+	}
+	must(t, syscall.Kill(old, syscall.SIGKILL))
+	for deadline := time.Now().Add(60 * time.Second); ; time.Sleep(200 * time.Millisecond) {
+		if np := initPid(); np > 0 && np != old && syscall.Kill(np, 0) == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			zlog, _ := os.ReadFile(filepath.Join(l.root, "var/log/zonetop", z+".zoneadmd.log"))
+			t.Fatalf("the adopted zone did not reboot when its init died\nzoneadmd log:\n%s", zlog)
+		}
+	}
+	l.state(z, "running")
 	l.ok("zoneadm", "-z", z, "halt")
 	l.state(z, "installed")
 	l.checkGone(z)

@@ -36,15 +36,39 @@ type SealedSelf struct {
 // cover with a tmpfs (the host never sees that mount).
 func NewSealedSelf(scratch string) (*SealedSelf, error) {
 	f, berr := roBindSelf(scratch)
-	if berr == nil {
-		return &SealedSelf{F: f}, nil
+	if berr != nil {
+		log.Printf("no read-only view of the binary, copying it into a sealed memfd: %v", berr)
+		var err error
+		if f, err = memfdSelf(); err != nil {
+			return nil, fmt.Errorf("%w (read-only bind: %v)", err, berr)
+		}
 	}
-	log.Printf("no read-only view of the binary, copying it into a sealed memfd: %v", berr)
-	f, err := memfdSelf()
+	high, err := aboveChildFds(f)
 	if err != nil {
-		return nil, fmt.Errorf("%w (read-only bind: %v)", err, berr)
+		return nil, err
 	}
-	return &SealedSelf{F: f}, nil
+	return &SealedSelf{F: high}, nil
+}
+
+// MinFd is the lowest descriptor number the copy is kept at. Path names
+// the copy by its number in this process's table, and execve resolves it
+// in the child's, which fork-exec has rebuilt from 0 up out of the
+// descriptors the child is given: a copy that sat at 3 was the child's
+// status pipe there, and zsched's exec failed with EACCES (a zoneadmd
+// that had adopted its zone, with low numbers free, could not reboot it).
+const MinFd = 64
+
+// aboveChildFds moves f to a descriptor at MinFd or above.
+func aboveChildFds(f *os.File) (*os.File, error) {
+	if f.Fd() >= MinFd {
+		return f, nil
+	}
+	defer f.Close()
+	fd, err := unix.FcntlInt(f.Fd(), unix.F_DUPFD_CLOEXEC, MinFd)
+	if err != nil {
+		return nil, fmt.Errorf("sealed copy of self: move its descriptor above %d: %w", MinFd, err)
+	}
+	return os.NewFile(uintptr(fd), f.Name()), nil
 }
 
 // roBindSelf opens the running binary through a read-only bind mount that

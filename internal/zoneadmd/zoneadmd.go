@@ -904,6 +904,9 @@ func (d *zoneadmd) startZsched(spec *configs.PlatformSpec, cg *cgroups.ZoneCgrou
 				}
 			}
 		}
+		if int(d.sealed.F.Fd()) < len(attr.Files) {
+			return nil, fmt.Errorf("the sealed binary's descriptor %d is one zsched is given", d.sealed.F.Fd())
+		}
 		return pidfd.StartPidProc(d.sealed.Path(), []string{"zsched", "zsched", "."}, attr)
 	}
 	var p *pidfd.PidProc
