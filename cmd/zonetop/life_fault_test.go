@@ -233,14 +233,7 @@ func TestZoneadmdKilled(t *testing.T) {
 	// at the reboot sat at a low descriptor, which zsched's exec found
 	// to be a pipe the child was given (EACCES), and the zone was left
 	// installed.
-	initPid := func() int {
-		var st struct {
-			InitPid int `json:"init_pid"`
-		}
-		b, _ := os.ReadFile(filepath.Join(l.root, "run", "zonetop", z, "state.json"))
-		_ = json.Unmarshal(b, &st)
-		return st.InitPid
-	}
+	initPid := func() int { return l.runPids(z).InitPid }
 	old := initPid()
 	if old <= 0 {
 		t.Fatal("state.json names no init")
@@ -475,15 +468,9 @@ func TestHaltZschedStoppedAfterInitDied(t *testing.T) {
 	l.ok("zoneadm", "-z", z, "install")
 	l.ok("zoneadm", "-z", z, "boot")
 	l.state(z, "running")
-	var st struct {
-		InitPid   int `json:"init_pid"`
-		ZschedPid int `json:"zsched_pid"`
-	}
-	b, err := os.ReadFile(filepath.Join(l.root, "run", "zonetop", z, "state.json"))
-	must(t, err)
-	must(t, json.Unmarshal(b, &st))
+	st := l.runPids(z)
 	if st.InitPid <= 0 || st.ZschedPid <= 0 {
-		t.Fatalf("state.json names no init or zsched: %s", b)
+		t.Fatalf("state.json names no init or zsched: %+v", st)
 	}
 	must(t, syscall.Kill(st.ZschedPid, syscall.SIGSTOP))
 	// Should halt not kill it, a stopped zsched would outlive the test.
@@ -506,4 +493,19 @@ func TestHaltZschedStoppedAfterInitDied(t *testing.T) {
 	}
 	l.state(z, "installed")
 	l.checkGone(z)
+}
+
+// zoneRunPids is what a zone's zoneadmd records of its processes.
+type zoneRunPids struct {
+	InitPid   int `json:"init_pid"`
+	ZschedPid int `json:"zsched_pid"`
+}
+
+// runPids reads them from the zone's run directory; zeros while there
+// is none (a reboot under way).
+func (l *lab) runPids(z string) zoneRunPids {
+	var st zoneRunPids
+	b, _ := os.ReadFile(filepath.Join(l.root, "run", "zonetop", z, "state.json"))
+	_ = json.Unmarshal(b, &st)
+	return st
 }
