@@ -424,6 +424,11 @@ echo
 ./scripts/bench-ui.sh || broke bench-ui.sh
 # The same idle console over the 1,000 zones zoneadm list was timed on.
 ZONES=1000 ROOT=$lroot ./scripts/bench-ui.sh || broke bench-ui.sh-1000
+# Keystroke echo in a console login pane against a plain zlogin on the
+# same zone, side by side (cmd/zonetop's TestPaneEchoLatency).
+echo
+ZONETOP_ECHO_BENCH=${ECHO_KEYS:-200} go test -tags zonetop_testhooks -count=1 -run '^TestPaneEchoLatency$' -v ./cmd/zonetop 2>&1 |
+  sed -n 's/^ *echo_bench_test.go:[0-9]*: /  /p' || broke pane-echo
 
 # --- issue #19: each aim with its peer, side by side from this run ------------
 echo
