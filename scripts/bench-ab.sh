@@ -23,6 +23,7 @@ work=$(mktemp -d /tmp/zonetop-ab.XXXXXX)
 zone=ab$$
 cleanup() {
   set +e
+  trap - ERR # halting a zone that is down already fails, as meant
   for side in A B; do
     bin=${!side}
     "$bin" --root "$work/$side" zoneadm -z "$zone" halt >/dev/null 2>&1
