@@ -382,7 +382,9 @@ func (s *Store) LoadMany(names []string) (map[string]Loaded, error) {
 		return nil, err
 	}
 	byPath := make(map[string][]string, len(ents))
+	byName := make(map[string]IndexEntry, len(ents))
 	for _, e := range ents {
+		byName[e.Name] = e
 		if e.Zonepath != "" {
 			zp := path.Clean(e.Zonepath)
 			byPath[zp] = append(byPath[zp], e.Name)
@@ -393,9 +395,10 @@ func (s *Store) LoadMany(names []string) (map[string]Loaded, error) {
 		if name == "global" {
 			continue
 		}
-		c, _, err := s.loadIndexed(name, ents)
+		ent, ok := byName[name]
+		c, _, err := s.loadEntry(name, &ent, ok)
 		if err == nil {
-			if problems := verifyStoredIn(c, ents, byPath); len(problems) > 0 {
+			if problems := verifyStoredIn(c, &ent, byPath); len(problems) > 0 {
 				c, err = nil, &BrokenError{Zone: name, File: s.zonePath(name), Problems: problems}
 			}
 		}
@@ -412,58 +415,55 @@ func (s *Store) LoadMany(names []string) (map[string]Loaded, error) {
 // file, and it would make uninstall remove a directory install never
 // made (zonecfg refuses to move an installed zone for that reason).
 func verifyStored(c *Config, ents []IndexEntry) []error {
-	return verifyStoredIn(c, ents, nil)
+	byPath := map[string][]string{}
+	var own *IndexEntry
+	for i, e := range ents {
+		if e.Name == c.Name {
+			own = &ents[i]
+		}
+		if e.Zonepath != "" {
+			zp := path.Clean(e.Zonepath)
+			byPath[zp] = append(byPath[zp], e.Name)
+		}
+	}
+	return verifyStoredIn(c, own, byPath)
 }
 
-// verifyStoredIn is verifyStored with the index's zones by cleaned
-// zonepath at hand (nil: none), for a caller that verifies many.
-func verifyStoredIn(c *Config, ents []IndexEntry, byPath map[string][]string) []error {
+// verifyStoredIn is verifyStored given the zone's own index entry (nil:
+// none) and the index's zones by cleaned zonepath, which a caller that
+// verifies many builds once.
+func verifyStoredIn(c *Config, own *IndexEntry, byPath map[string][]string) []error {
 	errs := Verify(c, nil)
 	if c.Zonepath == "" {
 		return errs
 	}
 	zp := path.Clean(c.Zonepath)
-	mismatch := func(e IndexEntry) {
+	if own != nil && own.Zonepath != "" && path.Clean(own.Zonepath) != zp {
 		errs = append(errs, &VerifyError{Zone: c.Name, Property: "zonepath",
-			Problem: fmt.Sprintf("%s is not %s, the zonepath the index recorded at the last commit: the file was changed by hand", c.Zonepath, e.Zonepath)})
+			Problem: fmt.Sprintf("%s is not %s, the zonepath the index recorded at the last commit: the file was changed by hand", c.Zonepath, own.Zonepath)})
 	}
-	taken := func(other string) {
-		errs = append(errs, &VerifyError{Zone: c.Name, Property: "zonepath",
-			Problem: fmt.Sprintf("%s is already the zonepath of zone %s", c.Zonepath, other)})
-	}
-	if byPath != nil {
-		for _, e := range ents {
-			if e.Name == c.Name && e.Zonepath != "" && path.Clean(e.Zonepath) != zp {
-				mismatch(e)
-			}
-		}
-		for _, other := range byPath[zp] {
-			if other != c.Name {
-				taken(other)
-			}
-		}
-		return errs
-	}
-	for _, e := range ents {
-		switch {
-		case e.Zonepath == "":
-		case e.Name == c.Name && path.Clean(e.Zonepath) != zp:
-			mismatch(e)
-		case e.Name != c.Name && path.Clean(e.Zonepath) == zp:
-			taken(e.Name)
+	for _, other := range byPath[zp] {
+		if other != c.Name {
+			errs = append(errs, &VerifyError{Zone: c.Name, Property: "zonepath",
+				Problem: fmt.Sprintf("%s is already the zonepath of zone %s", c.Zonepath, other)})
 		}
 	}
 	return errs
 }
 
 func (s *Store) loadIndexed(name string, ents []IndexEntry) (*Config, Revision, error) {
-	var ent *IndexEntry
 	for i := range ents {
 		if ents[i].Name == name {
-			ent = &ents[i]
+			return s.loadEntry(name, &ents[i], true)
 		}
 	}
-	if ent == nil {
+	return s.loadEntry(name, nil, false)
+}
+
+// loadEntry reads the file of the zone whose index entry is ent (ok
+// false: the index has none, so the zone does not exist).
+func (s *Store) loadEntry(name string, ent *IndexEntry, ok bool) (*Config, Revision, error) {
+	if !ok {
 		return nil, Revision{}, fmt.Errorf("zone %s: %w", name, ErrNoZone)
 	}
 	c, rev, err := s.loadFile(name, false)
