@@ -235,6 +235,9 @@ func TestZoneDiesOfMemoryCapAfterBoot(t *testing.T) {
 	// zone's init: refused, naming the control, and the cap unchanged.
 	l.fails(1, []string{"zone.max-physical-memory of 1.00MB", "below the 8.00MB", "stays as it was"},
 		"prctl", "-n", "zone.max-physical-memory", "-v", "1M", "-r", "-i", "zone", z)
+	// Other habits: a lowercase modifier and a fraction just under it.
+	l.fails(1, []string{"zone.max-physical-memory of 7.50MB", "below the 8.00MB"},
+		"prctl", "-n", "zone.max-physical-memory", "-v", "7.5m", "-r", "-i", "zone", z)
 	if out := l.ok("prctl", "-n", "zone.max-physical-memory", "-i", "zone", z); !strings.Contains(out, "16.0MB") {
 		t.Errorf("after the refused change prctl shows:\n%s\nwant the 16.0MB cap kept", out)
 	}
