@@ -720,6 +720,9 @@ func (d *zoneadmd) ready(spec *configs.PlatformSpec) (err error) {
 	if err != nil {
 		return err
 	}
+	lim.mu.Lock()
+	lim.zsched = p.Pid
+	lim.mu.Unlock()
 	if homes == nil {
 		// cgroup v2: zsched was born in the zone cgroup; it moves out
 		// before the zone's caps and projects are written.

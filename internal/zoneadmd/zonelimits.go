@@ -57,6 +57,11 @@ type zoneLimits struct {
 	// cpuWatch: a goroutine samples the tasks that have a
 	// task.max-cpu-time; none runs while no task has one.
 	cpuWatch bool
+	// zsched is the zone's zsched (host pid), never a task's process:
+	// on cgroup v1 the thread of zsched that starts a command sits in
+	// the command's cgroup for a moment (the child is born there), so
+	// zsched's pid can show in a task's cgroup.procs.
+	zsched int
 }
 
 type taskGroup struct {
@@ -98,6 +103,20 @@ func cpuTimeAction(rc map[string][]rctl.Value) (uint64, unix.Signal) {
 	return limit * uint64(time.Second), sig
 }
 
+// taskProcs lists the processes of a task's cgroup that a signal meant
+// for the task may reach: all of them but zsched, which a signal would
+// take the whole zone down with.
+func (l *zoneLimits) taskProcs(g cgroups.Group) []int {
+	procs, _ := g.Procs(true)
+	out := procs[:0]
+	for _, pid := range procs {
+		if pid != l.zsched {
+			out = append(out, pid)
+		}
+	}
+	return out
+}
+
 // watchTaskCPU sends a task's task.max-cpu-time signal once its CPU time
 // passes the threshold; it ends when no task has the control.
 func (l *zoneLimits) watchTaskCPU() {
@@ -122,7 +141,7 @@ func (l *zoneLimits) watchTaskCPU() {
 			if c.CPUUsageNs <= t.cpuLimit {
 				continue
 			}
-			procs, _ := t.g.Procs(true)
+			procs := l.taskProcs(t.g)
 			for _, pid := range procs {
 				_ = unix.Kill(pid, t.cpuSig)
 			}
@@ -701,6 +720,7 @@ func (d *zoneadmd) adoptLimits() {
 		log.Printf("adopt: projects: %v", err)
 	}
 	l.mu.Lock()
+	l.zsched = d.st.ZschedPid
 	for _, dir := range d.st.Cgroups {
 		// Not every hierarchy holds the projects (devices does not).
 		l.adoptTasks(dir)
