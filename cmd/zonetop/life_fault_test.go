@@ -254,6 +254,76 @@ func TestZoneadmdKilled(t *testing.T) {
 	l.checkGone(z)
 }
 
+// TestAdoptStoppedZsched: a zoneadmd dies while its zone's zsched is
+// stopped (SIGSTOP from the host, a debugger). The zoneadmd that adopts
+// the zone cannot get zsched's answer; it must not wait for it for good,
+// or nothing could halt the zone: it adopts what state.json recorded, and
+// halt, which kills zsched, ends the zone.
+func TestAdoptStoppedZsched(t *testing.T) {
+	needZones(t)
+	l := newLab(t)
+	z := l.newZone("sparse")
+	l.ok("zoneadm", "-z", z, "install")
+	l.ok("zoneadm", "-z", z, "boot")
+	id := l.state(z, "running")
+	pids := l.runPids(z)
+	if pids.ZschedPid <= 0 {
+		t.Fatal("state.json names no zsched")
+	}
+	must(t, syscall.Kill(pids.ZschedPid, syscall.SIGSTOP))
+	t.Cleanup(func() { _ = syscall.Kill(pids.ZschedPid, syscall.SIGCONT) })
+	pidFile := filepath.Join(l.root, "run", "zonetop", z, "zoneadmd.pid")
+	b, err := os.ReadFile(pidFile)
+	must(t, err)
+	pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
+	must(t, err)
+	must(t, syscall.Kill(pid, syscall.SIGKILL))
+	waitGone(pid)
+	// The keeper starts the next zoneadmd; it must come to serve the zone
+	// although zsched says nothing (a listing shows what zoneadmd last
+	// recorded while none answers).
+	zlog := func() string {
+		b, _ := os.ReadFile(filepath.Join(l.root, "var/log/zonetop", z+".zoneadmd.log"))
+		return string(b)
+	}
+	for deadline := time.Now().Add(90 * time.Second); ; time.Sleep(300 * time.Millisecond) {
+		if v := l.verbose(z); strings.Contains(v, "running") && !strings.Contains(v, "as last recorded") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no zoneadmd serves the zone whose zsched is stopped:\n%s\nzoneadmd log:\n%s", l.verbose(z), zlog())
+		}
+	}
+	if got := l.state(z, "running"); got != id {
+		t.Errorf("adopted zone has ID %d, want %d", got, id)
+	}
+	// zsched goes on: the zoneadmd takes the console and the IPC check
+	// from it, and the zone is whole again.
+	must(t, syscall.Kill(pids.ZschedPid, syscall.SIGCONT))
+	for deadline := time.Now().Add(60 * time.Second); !strings.Contains(zlog(), "zsched answers again"); time.Sleep(300 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the adopting zoneadmd did not take zsched's console and IPC check once it answered:\n%s", zlog())
+		}
+	}
+	if got := strings.TrimSpace(l.zlogin(z, "hostname")); got != z {
+		t.Errorf("zlogin after adoption: hostname %q", got)
+	}
+	if out := l.zlogin(z, "ipcmk", "-M", "4096"); !strings.Contains(out, "Shared memory id") {
+		t.Errorf("shmget in the adopted zone: %q", out)
+	}
+	// Stopped again: halt does not need zsched's word to end the zone.
+	must(t, syscall.Kill(pids.ZschedPid, syscall.SIGSTOP))
+	l.ok("zoneadm", "-z", z, "halt")
+	l.state(z, "installed")
+	// Its parent was the killed zoneadmd: whoever reaps orphans here
+	// may leave it a zombie a while, which is gone enough.
+	waitGone(pids.ZschedPid)
+	if b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pids.ZschedPid)); err == nil && !strings.Contains(string(b), ") Z ") {
+		t.Errorf("zsched (pid %d) outlived the halt: %s", pids.ZschedPid, b)
+	}
+	l.checkGone(z)
+}
+
 // TestHaltBlocked: a zone process that cannot be killed (frozen in a
 // child freezer cgroup of its own) leaves the zone down with the reason;
 // once it is thawed, halt completes.

@@ -1174,6 +1174,78 @@ func initByPid(zschedPid, zonePid int) (*os.File, int) {
 	return f, hp
 }
 
+// fromZsched takes what a zoneadmd holds of zsched's: the console's
+// master and the IPC check's seccomp listener.
+func (d *zoneadmd) fromZsched(what string) {
+	if err := d.attachConsole(); err != nil {
+		log.Printf("%s: console: %v", what, err)
+	}
+	if err := d.startIPCCheck(); err != nil {
+		log.Printf("%s: %v", what, err)
+	}
+}
+
+// finishAdopt waits for an adopted zone's silent zsched to answer, then
+// takes the console and the IPC check from it, unless the zone ended
+// first (zdone: a halt kills zsched, stopped or not). Meanwhile the
+// zone's IPC calls wait in the kernel for a check, as they do while no
+// zoneadmd runs.
+func (d *zoneadmd) finishAdopt(zdone chan struct{}) {
+	for {
+		select {
+		case <-zdone:
+			return
+		case <-time.After(time.Second):
+		}
+		if _, err := d.zschedPing(); err != nil {
+			continue
+		}
+		d.opMu.Lock()
+		select {
+		case <-zdone:
+		default:
+			log.Printf("adopt: zsched answers again")
+			d.fromZsched("adopt")
+		}
+		d.opMu.Unlock()
+		return
+	}
+}
+
+// recordedInit is initByPid for a zsched that cannot say which process
+// is init: the recorded host pid, if it is still a child of zsched (a
+// pidfd taken, then the parentage checked again, so the handle is on
+// that child and not on a process that reused the number).
+func recordedInit(zschedPid, hostPid int) (*os.File, int) {
+	if zschedPid <= 0 || hostPid <= 0 || parentOf(hostPid) != zschedPid {
+		return nil, 0
+	}
+	f, err := openPidfd(hostPid)
+	if err != nil || f == nil {
+		return nil, 0
+	}
+	if parentOf(hostPid) != zschedPid {
+		f.Close()
+		return nil, 0
+	}
+	return f, hostPid
+}
+
+// parentOf is pid's parent from /proc, 0 when it cannot be read.
+func parentOf(pid int) int {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "PPid:"); ok {
+			n, _ := strconv.Atoi(strings.TrimSpace(v))
+			return n
+		}
+	}
+	return 0
+}
+
 // waitPidfdExit waits until process pid (not our child) has exited, nil
 // at once when it is gone already. The pidfd waits in the runtime's
 // poller, not on a thread of its own blocked in poll(2): a zoneadmd idles
@@ -1639,7 +1711,18 @@ func (d *zoneadmd) adopt() error {
 	}
 	alive := zschedAlive(st.ZschedPid, st.ZschedStart)
 	if alive && (st.State == configs.StateReady || st.State == configs.StateRunning) {
-		if ping, err := wire.RoundTrip(d.zschedSock(), wire.Request{Op: "ping"}); err == nil {
+		ping, err := d.zschedPing()
+		// A zsched that is there and does not answer (stopped by the
+		// host, wedged) is adopted as recorded, not waited for: this
+		// zoneadmd serves nothing until adopt returns, and only a
+		// zoneadmd can halt the zone. Its init is the recorded one,
+		// if that is still zsched's child.
+		silent := err != nil && errors.Is(err, os.ErrDeadlineExceeded) && zschedAlive(st.ZschedPid, st.ZschedStart)
+		if silent {
+			log.Printf("adopt: zsched (pid %d) does not answer within %v; adopting the zone as recorded", st.ZschedPid, zschedPingWait)
+			err = nil
+		}
+		if err == nil {
 			if st.State == configs.StateReady && ping.Pid != 0 {
 				// The zoneadmd died between zsched starting init and
 				// recording it: the zone is running, whatever the
@@ -1682,6 +1765,9 @@ func (d *zoneadmd) adopt() error {
 					// The recorded pid may name another process by
 					// now: init is whatever zsched says it is.
 					initFd, hp := initByPid(st.ZschedPid, ping.Pid)
+					if silent {
+						initFd, hp = recordedInit(st.ZschedPid, d.st.InitPid)
+					}
 					if hp != d.st.InitPid {
 						d.st.InitPid = hp
 						_ = d.saveLocked()
@@ -1689,14 +1775,15 @@ func (d *zoneadmd) adopt() error {
 					d.initGen++
 					go d.watchInit(d.initGen, d.st.InitPid, initFd, done)
 				}
-				if err := d.attachConsole(); err != nil {
-					log.Printf("adopt: console: %v", err)
+				if silent {
+					// The console and the IPC check come from zsched:
+					// taken once it answers again, not waited for here.
+					go d.finishAdopt(done)
+				} else {
+					d.fromZsched("adopt")
 				}
 				if err := d.startZoneSock(); err != nil {
 					log.Printf("adopt: zone socket: %v", err)
-				}
-				if err := d.startIPCCheck(); err != nil {
-					log.Printf("adopt: %v", err)
 				}
 				d.keep()
 				log.Printf("adopted zone ID %d, zsched pid %d", st.ZoneID, st.ZschedPid)
