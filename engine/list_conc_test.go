@@ -213,3 +213,116 @@ func TestListCancelled(t *testing.T) {
 		t.Fatalf("cancelled listing returned %d zones and no error", len(l))
 	}
 }
+
+// Listings running while zones boot and halt under them, with -race: the
+// rows a listing fills at once share the store (its cache, SetState) and
+// nothing else. Every listing names every zone once, in a state it may
+// have, and the last one finds them all installed.
+func TestListRacesBootHalt(t *testing.T) {
+	needZones(t)
+	base, err := os.MkdirTemp("", "zt-ccrace-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	root := filepath.Join(base, "prefix")
+	var names []string
+	for i := range 3 {
+		names = append(names, fmt.Sprintf("cc%d-%d", os.Getpid()%100000, i))
+	}
+	t.Cleanup(func() {
+		for i, z := range names {
+			// The base goes with the last zone's scrub, once every zone
+			// is halted.
+			b := ""
+			if i == len(names)-1 {
+				b = base
+			}
+			(&testZone{t: t, root: root, spec: configs.PlatformSpec{Name: z}}).scrub(b)
+		}
+	})
+	if err := os.MkdirAll(filepath.Join(root, "zones"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	e, err := New(root, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	gz := api.Principal{Zone: "global"}
+	for _, z := range names {
+		if err := e.CreateZone(ctx, gz, &zones.Config{Name: z, Zonepath: "/zones/" + z, Brand: "busybox", IPType: "shared"}); err != nil {
+			t.Fatal(err)
+		}
+		if err := e.InstallZone(ctx, gz, z, "", nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	legal := map[string]bool{"installed": true, "ready": true, "running": true, "shutting_down": true, "down": true}
+	stop := make(chan struct{})
+	listersDone := make(chan int)
+	for range 3 {
+		go func() {
+			n := 0
+			defer func() { listersDone <- n }()
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				l, err := e.List(ctx, gz, api.ListOptions{Configured: true, Installed: true})
+				if err != nil {
+					t.Errorf("list: %v", err)
+					return
+				}
+				n++
+				seen := map[string]int{}
+				for _, zi := range l {
+					seen[zi.Name]++
+					if zi.Name != "global" && !legal[zi.State] {
+						t.Errorf("zone %s listed %s (%s)", zi.Name, zi.State, zi.Reason)
+					}
+				}
+				for _, z := range names {
+					if seen[z] != 1 {
+						t.Errorf("zone %s listed %d times: %+v", z, seen[z], l)
+					}
+				}
+			}
+		}()
+	}
+	changed := make(chan struct{})
+	for _, z := range names {
+		go func() {
+			defer func() { changed <- struct{}{} }()
+			for range 2 {
+				if _, err := e.BootZone(ctx, gz, z, nil); err != nil {
+					t.Errorf("boot %s: %v", z, err)
+					return
+				}
+				if _, err := e.HaltZone(ctx, gz, z); err != nil {
+					t.Errorf("halt %s: %v", z, err)
+					return
+				}
+			}
+		}()
+	}
+	for range names {
+		<-changed
+	}
+	close(stop)
+	lists := 0
+	for range 3 {
+		lists += <-listersDone
+	}
+	t.Logf("%d listings while %d zones booted and halted twice", lists, len(names))
+	l, err := e.List(ctx, gz, api.ListOptions{Configured: true, Installed: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, zi := range l {
+		if zi.Name != "global" && (zi.State != "installed" || zi.Stale || zi.ID != -1) {
+			t.Errorf("after the last halt %s is %s (ID %d, stale %v, %s)", zi.Name, zi.State, zi.ID, zi.Stale, zi.Reason)
+		}
+	}
+}
