@@ -6,6 +6,7 @@ import (
 	"math"
 	"path/filepath"
 	"strings"
+	"time"
 	"zonetop/api"
 	"zonetop/internal/audit"
 	"zonetop/internal/configs"
@@ -320,7 +321,16 @@ func (e *Engine) Usage(ctx context.Context, p api.Principal, zone string) (api.Z
 	if !zoneadmd.ZoneadmdRunning(e.Root, zone) {
 		return api.ZoneUsage{Zone: zone, State: "installed"}, fmt.Errorf("zone %s is not ready or running", zone)
 	}
-	resp, err := wire.RoundTrip(configs.ZoneadmdSock(e.Root, zone), wire.Request{Op: "usage"})
+	// A caller with a deadline (the console's refresh) gets its answer or
+	// an error by then: a zoneadmd that holds the request must not hold
+	// a whole refresh of every zone's usage.
+	var wait time.Duration
+	if dl, ok := ctx.Deadline(); ok {
+		if wait = time.Until(dl); wait <= 0 {
+			return api.ZoneUsage{}, fmt.Errorf("usage %s: %w", zone, context.DeadlineExceeded)
+		}
+	}
+	resp, err := wire.RoundTripWithin(configs.ZoneadmdSock(e.Root, zone), wait, wire.Request{Op: "usage"})
 	if err != nil {
 		return api.ZoneUsage{}, fmt.Errorf("usage %s: %w", zone, err)
 	}
