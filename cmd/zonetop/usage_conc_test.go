@@ -17,9 +17,16 @@ import (
 	"zonetop/rctl"
 )
 
+// What slowUsageZoneadmd's delay may also be: a usage request held for
+// good, or every request, the liveness check too (a stopped zoneadmd).
+const (
+	heldUsage = -1
+	stopped   = -2
+)
+
 // slowUsageZoneadmd serves a zone's socket under root as a zoneadmd that
-// answers its liveness check at once and a usage request after delay
-// (held for good when delay < 0), as a zoneadmd on a loaded host does.
+// answers its liveness check at once and a usage request after delay,
+// as a zoneadmd on a loaded host does.
 func slowUsageZoneadmd(t *testing.T, root, zone string, procs int, delay time.Duration) {
 	t.Helper()
 	if err := os.MkdirAll(configs.RunDir(root, zone), 0o700); err != nil {
@@ -47,7 +54,7 @@ func slowUsageZoneadmd(t *testing.T, root, zone string, procs int, delay time.Du
 				if err != nil {
 					return
 				}
-				if req.Op != "ping" {
+				if req.Op != "ping" || delay == stopped {
 					if delay < 0 {
 						<-done
 						return
@@ -131,8 +138,11 @@ func TestConsoleUsageManyHeldZoneadmd(t *testing.T) {
 		z := fmt.Sprintf("cu%02d", i)
 		names = append(names, z)
 		d := delay
-		if i%10 == 0 {
-			d = -1 // held for good
+		switch i % 10 {
+		case 0:
+			d = heldUsage
+		case 5:
+			d = stopped
 		}
 		slowUsageZoneadmd(t, root, z, i, d)
 	}
@@ -148,7 +158,7 @@ func TestConsoleUsageManyHeldZoneadmd(t *testing.T) {
 		t.Fatalf("%d samples and %d errors for %d zones", len(us), len(errs), len(names))
 	}
 	for i, z := range names {
-		if i%10 == 0 {
+		if i%5 == 0 {
 			if errs[i] == nil {
 				t.Errorf("held %s: no error", z)
 			}
