@@ -109,10 +109,11 @@ func (e *Engine) List(ctx context.Context, p api.Principal, opts api.ListOptions
 	if err != nil {
 		return nil, fmt.Errorf("list zones: %w", err)
 	}
+	// The zones this principal sees, in the index's order; their live
+	// state is then asked of their zoneadmds together (fillAllLive), and
+	// the rest is filled in this order again.
+	var rows []api.ZoneInfo
 	for _, ent := range entries {
-		if err := ctx.Err(); err != nil {
-			return nil, err
-		}
 		if p.Zone != "global" && ent.Name != p.Zone {
 			continue
 		}
@@ -123,15 +124,19 @@ func (e *Engine) List(ctx context.Context, p api.Principal, opts api.ListOptions
 				continue
 			}
 		}
-		zi := api.ZoneInfo{ID: -1, Name: ent.Name, State: string(ent.State), Path: ent.Zonepath, UUID: ent.UUID, Reason: ent.Reason}
-		e.fillLive(&zi)
+		rows = append(rows, api.ZoneInfo{ID: -1, Name: ent.Name, State: string(ent.State), Path: ent.Zonepath, UUID: ent.UUID, Reason: ent.Reason})
+	}
+	if err := e.fillAllLive(ctx, rows); err != nil {
+		return nil, err
+	}
+	for _, zi := range rows {
 		if zi.State == string(zones.StateIncomplete) {
-			zi.Reason = e.incompleteReason(ent.Name, zi.Reason)
+			zi.Reason = e.incompleteReason(zi.Name, zi.Reason)
 		}
 		if !wanted(zones.State(zi.State), opts) {
 			continue
 		}
-		cfg, err := loaded[ent.Name].Config, loaded[ent.Name].Err
+		cfg, err := loaded[zi.Name].Config, loaded[zi.Name].Err
 		if err == nil {
 			err = e.checkZonepath(cfg)
 		}

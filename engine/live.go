@@ -1,10 +1,12 @@
 package engine
 
 import (
+	"context"
 	"strings"
 	"time"
 	"zonetop/api"
 	"zonetop/internal/configs"
+	"zonetop/internal/fanout"
 	"zonetop/internal/zoneadmd"
 	"zonetop/zones"
 )
@@ -17,10 +19,31 @@ import (
 // either (illumos' reads the kernel and waits on no zoneadmd).
 var statusWait = 5 * time.Second
 
+// fillAllLive is fillLive for every row of a listing, fanout.Workers
+// zoneadmds asked at once. The listing as a whole waits statusWait: a
+// zone asked before that deadline gets until it, one asked after gets
+// statusWait/10 (500 ms, some 75 times the 6.6 ms a status took at
+// 1,000 running zones on a loaded 2-core host). So k held zoneadmds
+// cost one statusWait while they fit the pool, and statusWait/10 per
+// pool's worth beyond (1,000 of them about 36 s, not 83 minutes), while
+// a zoneadmd that answers is never shown stale because others ahead of
+// it were held.
+// Each call writes its own row only; SetState, the one shared thing
+// fillLive writes, takes the store's lock.
+func (e *Engine) fillAllLive(ctx context.Context, rows []api.ZoneInfo) error {
+	deadline := time.Now().Add(statusWait)
+	return fanout.Each(ctx, len(rows), fanout.Workers, func(i int) {
+		e.fillLiveWithin(&rows[i], max(time.Until(deadline), statusWait/10))
+	})
+}
+
 // fillLive overlays what the zone's zoneadmd knows (state, zone ID, since)
 // on the index entry. The index records only configured, incomplete and
 // installed; the supervisor is the truth for a zone that is up.
-func (e *Engine) fillLive(zi *api.ZoneInfo) {
+func (e *Engine) fillLive(zi *api.ZoneInfo) { e.fillLiveWithin(zi, statusWait) }
+
+// fillLiveWithin is fillLive waiting wait at most for the zoneadmd.
+func (e *Engine) fillLiveWithin(zi *api.ZoneInfo, wait time.Duration) {
 	if !zoneadmd.RuntimePresent(e.Root, zi.Name) {
 		switch zones.State(zi.State) {
 		case zones.StateReady, zones.StateRunning, zones.StateShuttingDown, zones.StateDown:
@@ -38,7 +61,7 @@ func (e *Engine) fillLive(zi *api.ZoneInfo) {
 			return
 		}
 	}
-	st, err := zoneadmd.StatusWithin(e.Root, zi.Name, statusWait)
+	st, err := zoneadmd.StatusWithin(e.Root, zi.Name, wait)
 	if err != nil {
 		if rec, ok := zoneadmd.RecordedStatus(e.Root, zi.Name); ok {
 			// A platform is there and its zoneadmd did not answer (slow

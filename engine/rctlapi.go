@@ -2,10 +2,13 @@ package engine
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math"
 	"path/filepath"
 	"strings"
+	"syscall"
+	"time"
 	"zonetop/api"
 	"zonetop/internal/audit"
 	"zonetop/internal/configs"
@@ -317,10 +320,23 @@ func (e *Engine) Usage(ctx context.Context, p api.Principal, zone string) (api.Z
 	if err := configs.CheckZoneName(zone); err != nil {
 		return api.ZoneUsage{}, err
 	}
-	if !zoneadmd.ZoneadmdRunning(e.Root, zone) {
+	// A caller with a deadline (the console's refresh) gets its answer or
+	// an error by then: a zoneadmd that holds the request, or is stopped
+	// and answers nothing, must not hold a whole refresh of every zone's
+	// usage.
+	var wait time.Duration
+	if dl, ok := ctx.Deadline(); ok {
+		if wait = time.Until(dl); wait <= 0 {
+			return api.ZoneUsage{}, fmt.Errorf("usage %s: %w", zone, context.DeadlineExceeded)
+		}
+	}
+	// No ping first: a socket nobody serves refuses the connection,
+	// which says the zone has no zoneadmd as well as a ping's round trip
+	// did, and a ping had no deadline.
+	resp, err := wire.RoundTripWithin(configs.ZoneadmdSock(e.Root, zone), wait, wire.Request{Op: "usage"})
+	if errors.Is(err, syscall.ENOENT) || errors.Is(err, syscall.ECONNREFUSED) {
 		return api.ZoneUsage{Zone: zone, State: "installed"}, fmt.Errorf("zone %s is not ready or running", zone)
 	}
-	resp, err := wire.RoundTrip(configs.ZoneadmdSock(e.Root, zone), wire.Request{Op: "usage"})
 	if err != nil {
 		return api.ZoneUsage{}, fmt.Errorf("usage %s: %w", zone, err)
 	}

@@ -30,7 +30,12 @@ import (
 func TestMain(m *testing.M) {
 	if p := os.Getenv("ZONETOP_STATIC_TEST"); p != "" {
 		os.Remove(p) // running from it already
-	} else if os.Geteuid() == 0 && !fuzzing(os.Args) {
+	} else if os.Geteuid() == 0 && !fuzzing(os.Args) && !raceBuild {
+		// A race build stays as it is (-race needs cgo, and the static
+		// copy would drop the detector): its zones run zsched and zinit
+		// from the per-zone binary, static anyway; only a test that
+		// runs the zone's own zonetop tools inside a libc-less zone
+		// needs the static copy.
 		reexecStatic()
 	}
 	os.Exit(func() int {

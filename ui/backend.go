@@ -54,6 +54,14 @@ type UsageBackend interface {
 	Usage(ctx context.Context, p api.Principal, zone string) (ZoneUsage, error)
 }
 
+// UsageManyBackend is UsageBackend for the zones of one refresh at once:
+// us[i] and errs[i] are zones[i]'s. A backend that can ask zones together
+// provides it, and the console's refresh, which samples every ready or
+// running zone each tick, asks it instead of one zone after another.
+type UsageManyBackend interface {
+	UsageMany(ctx context.Context, p api.Principal, zones []string) (us []ZoneUsage, errs []error)
+}
+
 // HostUsageBackend reports the host as a whole, for the header's meters
 // and the global zone's row (the host less the zones). Only a principal of
 // the global zone is asked.

@@ -217,14 +217,27 @@ func (m *Model) startRefresh() tea.Cmd {
 		}
 		if ub, ok := b.(UsageBackend); ok {
 			msg.usage, msg.usErrs = map[string]ZoneUsage{}, map[string]error{}
+			var live []string
 			for _, z := range zs {
-				if z.Name == globalZone || (z.State != "running" && z.State != "ready") {
-					continue
+				if z.Name != globalZone && (z.State == "running" || z.State == "ready") {
+					live = append(live, z.Name)
 				}
-				if u, err := ub.Usage(ctx, p, z.Name); err != nil {
-					msg.usErrs[z.Name] = err
+			}
+			us, errs := make([]ZoneUsage, len(live)), make([]error, len(live))
+			if mb, ok := b.(UsageManyBackend); ok {
+				us, errs = mb.UsageMany(ctx, p, live)
+			} else {
+				for i, z := range live {
+					us[i], errs[i] = ub.Usage(ctx, p, z)
+				}
+			}
+			for i, z := range live {
+				if i >= len(us) || i >= len(errs) {
+					msg.usErrs[z] = fmt.Errorf("usage of %s: no answer", z)
+				} else if errs[i] != nil {
+					msg.usErrs[z] = errs[i]
 				} else {
-					msg.usage[z.Name] = u
+					msg.usage[z] = us[i]
 				}
 			}
 		}

@@ -2,8 +2,10 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"zonetop/api"
+	"zonetop/internal/fanout"
 	"zonetop/rctl"
 
 	"zonetop/ui"
@@ -73,4 +75,39 @@ func capUsage(r api.RctlUsage) ui.CapUsage {
 		c.Effective = c.Limit
 	}
 	return c
+}
+
+var (
+	_ ui.UsageManyBackend = consoleBackend{}
+	_ ui.UsageManyBackend = (*delegBackend)(nil)
+)
+
+// UsageMany samples the zones of one console refresh fanout.Workers at a
+// time: a refresh of 1,000 running zones asked them one after another.
+func (b consoleBackend) UsageMany(ctx context.Context, p api.Principal, zones []string) ([]ui.ZoneUsage, []error) {
+	return usageMany(ctx, b, p, zones)
+}
+
+// UsageMany is the delegated user's: each zone's zoneadmd answers by the
+// caller's credentials, as Usage's does.
+func (b *delegBackend) UsageMany(ctx context.Context, p api.Principal, zones []string) ([]ui.ZoneUsage, []error) {
+	return usageMany(ctx, b, p, zones)
+}
+
+// usageMany asks ub for each zone through the fanout pool; a zone not
+// asked before ctx ended gets ctx's error.
+func usageMany(ctx context.Context, ub ui.UsageBackend, p api.Principal, zones []string) ([]ui.ZoneUsage, []error) {
+	us, errs := make([]ui.ZoneUsage, len(zones)), make([]error, len(zones))
+	asked := make([]bool, len(zones))
+	if err := fanout.Each(ctx, len(zones), fanout.Workers, func(i int) {
+		asked[i] = true
+		us[i], errs[i] = ub.Usage(ctx, p, zones[i])
+	}); err != nil {
+		for i := range zones {
+			if !asked[i] {
+				errs[i] = fmt.Errorf("usage of %s: %w", zones[i], err)
+			}
+		}
+	}
+	return us, errs
 }

@@ -15,6 +15,7 @@ import (
 	"time"
 	"zonetop/api"
 	"zonetop/client"
+	"zonetop/internal/fanout"
 	"zonetop/internal/zoneadmd"
 	"zonetop/rctl"
 
@@ -895,20 +896,31 @@ func runZonestat(g *globals, args []string, _ io.Reader, stdout, stderr io.Write
 		}
 	}
 	sort.Strings(zonesWanted)
+	// The host's engine asks every zone's zoneadmd on a connection of its
+	// own, so the zones are sampled fanout.Workers at a time; inside a
+	// zone there is one zone and one connection to the zone socket.
+	workers := 1
+	if _, ok := t.(hostTarget); ok {
+		workers = fanout.Workers
+	}
 	status := 0
 	for n := 0; count == 0 || n < count; n++ {
 		if n > 0 {
 			time.Sleep(interval)
 		}
+		sampled := make([]api.ZoneUsage, len(zonesWanted))
+		errs := make([]error, len(zonesWanted))
+		_ = fanout.Each(context.Background(), len(zonesWanted), workers, func(i int) {
+			sampled[i], errs[i] = t.Usage(zonesWanted[i])
+		})
 		var us []api.ZoneUsage
-		for _, z := range zonesWanted {
-			u, err := t.Usage(z)
-			if err != nil {
-				fmt.Fprintf(stderr, "zonestat: %v\n", err)
+		for i := range zonesWanted {
+			if errs[i] != nil {
+				fmt.Fprintf(stderr, "zonestat: %v\n", errs[i])
 				status = 1
 				continue
 			}
-			us = append(us, u)
+			us = append(us, sampled[i])
 		}
 		if last(o, 'o') == "json" {
 			b, _ := json.Marshal(us)

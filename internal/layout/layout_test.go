@@ -73,6 +73,7 @@ func TestImportRules(t *testing.T) {
 		"console":           nil,
 		"console/screen":    nil,
 		"internal/pidfd":    nil,
+		"internal/fanout":   nil,
 		"internal/seal":     nil,
 		"internal/pathrs":   nil,
 		"internal/ztest":    {"internal/testhook"},

@@ -3,6 +3,7 @@ package zoneadmd
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 	"log"
 	"net"
 	"os"
@@ -89,11 +90,16 @@ func keeperMain(args []string) int {
 	root := args[2]
 	log.SetPrefix("keeper: ")
 	log.SetFlags(log.LstdFlags | log.Lmicroseconds)
-	if err := os.MkdirAll(configs.RunBase(root), 0o755); err != nil {
-		log.Print(err)
-		return 1
-	}
+	// Only a zoneadmd starts a keeper, and a zoneadmd's run directory
+	// lies under the run base, which StartZoneadmd makes: a run base
+	// that is not there is a root that went away (a test's temp root,
+	// a cleared /run) while its zoneadmd was starting this keeper. No
+	// zone is left to keep; making the run base again would only leave
+	// it behind, so the lock is opened without making a directory.
 	lock, err := os.OpenFile(keeperLock(root), os.O_RDWR|os.O_CREATE, 0o600)
+	if errors.Is(err, fs.ErrNotExist) {
+		return 0
+	}
 	if err != nil {
 		log.Print(err)
 		return 1

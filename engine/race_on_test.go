@@ -1,0 +1,6 @@
+//go:build race
+
+package engine
+
+// raceBuild: this test binary carries the race detector.
+const raceBuild = true
