@@ -373,9 +373,15 @@ func RoundTripWithin(path string, wait time.Duration, req Request, files ...*os.
 	return resp, nil
 }
 
-// Ping reports whether a zoneadmd answers at sock.
+// PingWait bounds Ping. A zoneadmd answers a ping from memory at once; one
+// that is stopped or wedged would otherwise hold its caller (a listing,
+// a delegated user's command) for good, and is better called not
+// answering, which the caller reports.
+var PingWait = 5 * time.Second
+
+// Ping reports whether a zoneadmd answers at sock within PingWait.
 func Ping(sock string) bool {
-	resp, err := RoundTrip(sock, Request{Op: "ping"})
+	resp, err := RoundTripWithin(sock, PingWait, Request{Op: "ping"})
 	return err == nil && resp.OK
 }
 

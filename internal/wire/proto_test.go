@@ -5,9 +5,11 @@ import (
 	"io"
 	"net"
 	"os"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 )
 
 // pair is a connected SOCK_SEQPACKET pair, as zoneadmd and zsched use.
@@ -82,5 +84,30 @@ func TestRecvBoundAndClose(t *testing.T) {
 				t.Fatalf("after hang-up: %v, want the end", err)
 			}
 		}
+	}
+}
+
+// A server that takes the connection and never answers (a stopped
+// zoneadmd: the kernel accepts into the backlog for it) is not running as
+// far as Ping can tell, and Ping says so within its bound.
+func TestPingOfASilentServer(t *testing.T) {
+	sock := filepath.Join(t.TempDir(), "silent.sock")
+	lis, err := net.ListenUnix("unixpacket", &net.UnixAddr{Name: sock, Net: "unixpacket"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lis.Close()
+	old := PingWait
+	PingWait = 200 * time.Millisecond
+	defer func() { PingWait = old }()
+	done := make(chan bool, 1)
+	go func() { done <- Ping(sock) }()
+	select {
+	case ok := <-done:
+		if ok {
+			t.Fatal("Ping says a server that never answered is running")
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("Ping still waits for a server that never answers")
 	}
 }
