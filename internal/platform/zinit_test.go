@@ -118,12 +118,20 @@ x
 		"/bin/echo $HOME":        "sh -c /bin/echo $HOME",
 		"/bin/echo   two  gaps ": "/bin/echo two gaps",
 		"/bin/echo\ttab":         "/bin/echo tab",
-		"/etc":                   "sh -c /etc", // a directory is not a command
+		"/etc":                   "sh -c /etc",     // a directory is not a command
+		"/bin/echo crlf\r":       "/bin/echo crlf", // an inittab saved with CRLF line ends
 	} {
 		p := parseText(t, bin, "::once:"+proc+"\n")
 		if len(p.entries) != 1 || strings.Join(p.entries[0][5:], " ") != want {
 			t.Errorf("%q runs %q, want %q", proc, p.entries, want)
 		}
+	}
+	// Blanks around the fields, and an inittab written on another
+	// system: CRLF line ends and no newline at the end.
+	if p := parseText(t, bin, "  con :  project=web : respawn : /bin/echo a \r\n\t::once:/bin/true"); len(p.entries) != 2 ||
+		strings.Join(p.entries[0][1:4], " ") != "con respawn web" || strings.Join(p.entries[0][5:], " ") != "newtask -p web /bin/echo a" ||
+		p.entries[1][0] != "2" {
+		t.Errorf("blanks and CRLF: %q, said %q", p.entries, p.says)
 	}
 	// Project names are checked as zonecfg and projadd check them.
 	for rl, ok := range map[string]bool{"project=web.1_a-b": true, "project=": false, "project=1web": false,
