@@ -142,6 +142,17 @@ static const char *quote(char *out, size_t outsz, const char *s, size_t max)
 	return out;
 }
 
+/* errstr is strerror as the rest of zonetop says errors (Go's way):
+ * "no such file or directory". */
+static const char *errstr(int err)
+{
+	static char buf[128];
+	snprintf(buf, sizeof buf, "%s", strerror(err));
+	if (buf[0] >= 'A' && buf[0] <= 'Z')
+		buf[0] = (char)(buf[0] - 'A' + 'a');
+	return buf;
+}
+
 static int is_space(char c)
 {
 	return c == ' ' || c == '\t' || c == '\n' || c == '\v' || c == '\f' || c == '\r';
@@ -204,12 +215,12 @@ static char *read_inittab(const char *path, size_t *len, char *err, size_t errsz
 		if (errno == ELOOP)
 			snprintf(err, errsz, "%s: a symbolic link, not a regular file (zonetop does not follow it)", path);
 		else
-			snprintf(err, errsz, "open in zone %s: %s", path, strerror(errno));
+			snprintf(err, errsz, "open in zone %s: %s", path, errstr(errno));
 		return NULL;
 	}
 	struct stat st, again;
 	if (fstat(pfd, &st) < 0) {
-		snprintf(err, errsz, "stat in zone %s: %s", path, strerror(errno));
+		snprintf(err, errsz, "stat in zone %s: %s", path, errstr(errno));
 		close(pfd);
 		return NULL;
 	}
@@ -236,7 +247,7 @@ static char *read_inittab(const char *path, size_t *len, char *err, size_t errsz
 	int fd = open(proc, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
 	close(pfd);
 	if (fd < 0) {
-		snprintf(err, errsz, "open in zone %s: %s", path, strerror(errno));
+		snprintf(err, errsz, "open in zone %s: %s", path, errstr(errno));
 		return NULL;
 	}
 	if (fstat(fd, &again) < 0 || again.st_ino != st.st_ino || again.st_dev != st.st_dev) {
@@ -257,7 +268,7 @@ static char *read_inittab(const char *path, size_t *len, char *err, size_t errsz
 		if (r < 0 && errno == EINTR)
 			continue;
 		if (r < 0) {
-			snprintf(err, errsz, "read %s: %s", path, strerror(errno));
+			snprintf(err, errsz, "read %s: %s", path, errstr(errno));
 			free(buf);
 			close(fd);
 			return NULL;
@@ -504,11 +515,30 @@ static int build_command(const struct entry *e, struct command *c)
 	return 0;
 }
 
+/* default_signals gives every signal its default disposition. exec
+ * resets caught ones, but an ignored one (zinit started under nohup, or
+ * by anything that ignores a real-time signal) would pass on to the
+ * zone's processes, and a console shell deaf to a signal is a broken
+ * shell. The kernel's own call: libc refuses its internal signals. */
+static void default_signals(void)
+{
+	struct {
+		void (*handler)(int);
+		unsigned long flags;
+		void (*restorer)(void);
+		unsigned long mask;
+	} dfl = {.handler = SIG_DFL};
+	for (int sig = 1; sig <= 64; sig++)
+		if (sig != SIGKILL && sig != SIGSTOP)
+			syscall(SYS_rt_sigaction, sig, &dfl, NULL, sizeof dfl.mask);
+}
+
 /* The child's side of spawn: never returns. Failures before the exec go
  * to the parent over errfd as an errno. */
 static void child(const struct entry *e, const struct command *c, int errfd)
 {
 	sigset_t none;
+	default_signals();
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
 	setsid();
@@ -562,7 +592,7 @@ static pid_t spawn(struct entry *e)
 	}
 	int p[2];
 	if (pipe2(p, O_CLOEXEC) < 0) {
-		say("zinit: inittab line %d: pipe: %s", e->line, strerror(errno));
+		say("zinit: inittab line %d: pipe: %s", e->line, errstr(errno));
 		free_command(&c);
 		return 0;
 	}
@@ -575,7 +605,7 @@ static pid_t spawn(struct entry *e)
 	close(p[1]);
 	if (pid < 0) {
 		close(p[0]);
-		say("zinit: inittab line %d: fork/exec %s: %s", e->line, c.path, strerror(ferr));
+		say("zinit: inittab line %d: fork/exec %s: %s", e->line, c.path, errstr(ferr));
 		free_command(&c);
 		return 0;
 	}
@@ -589,7 +619,7 @@ static pid_t spawn(struct entry *e)
 		int st;
 		while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
 			;
-		say("zinit: inittab line %d: fork/exec %s: %s", e->line, c.path, strerror(err));
+		say("zinit: inittab line %d: fork/exec %s: %s", e->line, c.path, errstr(err));
 		free_command(&c);
 		return 0;
 	}
@@ -730,6 +760,14 @@ static int run_init(const char *inittab, int argc, char **argv)
 	sigaddset(&waitset, SIGUSR1);
 	sigaddset(&waitset, SIGUSR2);
 	sigprocmask(SIG_SETMASK, &waitset, NULL);
+	/* Waited for, blocked, and never ignored: an ignored SIGCHLD (a
+	 * disposition inherited through exec) would have the kernel reap the
+	 * children before zinit could tell which entry ended. */
+	struct sigaction dfl = {.sa_handler = SIG_DFL};
+	sigemptyset(&dfl.sa_mask);
+	for (int sig = 1; sig < NSIG; sig++)
+		if (sigismember(&waitset, sig) == 1)
+			sigaction(sig, &dfl, NULL);
 
 	if (argc > 2) {
 		char args[1024];

@@ -266,7 +266,11 @@ func startZinit(t *testing.T, inittab string) *runningZinit {
 		t.Fatal(err)
 	}
 	z := &runningZinit{dir: dir}
-	z.cmd = exec.Command(bin, "--inittab", tab)
+	// Started with signals ignored, as under nohup or a harness that
+	// ignores a real-time signal: an ignored disposition survives exec,
+	// and neither zinit's wait for its children (SIGCHLD) nor its
+	// entries (a console shell deaf to ctrl-C) may inherit one.
+	z.cmd = exec.Command("/bin/sh", "-c", `trap '' 1 2 10 12 15 17 34; exec "$0" --inittab "$1"`, bin, tab)
 	z.cmd.Dir = dir
 	// A file, not a pipe: what an entry leaves running in the
 	// background holds zinit's stdout, and Wait would wait for it.
