@@ -10,6 +10,12 @@ BIN      := bin/zonetop
 # without the console's libraries, and beside zonetop, where zonetop finds
 # it (internal/zoneadmd/binary.go).
 ZBIN     := $(dir $(BIN))zoneadmd
+# The zone's init when a zone names none: a static C program beside the
+# per-zone binary (cmd/zinit; DECISIONS.md, zinit in C). Static, as zone
+# roots need not have a C library; -Werror, as nothing checks C otherwise.
+ZINIT    := $(dir $(BIN))zinit
+ZCFLAGS  ?= -O2
+ZINIT_CFLAGS := -Wall -Wextra -Werror -static $(ZCFLAGS)
 PKGS     := ./...
 FUZZTIME ?= 60s
 # Every front end answers to a link named after it (argv[0]).
@@ -24,9 +30,11 @@ all: build
 build:
 	$(GO) build -buildvcs=auto -o $(BIN) ./cmd/zonetop
 	$(GO) build -buildvcs=auto -o $(ZBIN) ./cmd/zoneadmd
+	$(CC) $(ZINIT_CFLAGS) -o $(ZINIT) cmd/zinit/zinit.c
 	for l in $(LINKS); do ln -sf zonetop bin/$$l; done
 
-# Installs the binaries (zonetop and, beside it, the per-zone zoneadmd),
+# Installs the binaries (zonetop and, beside it, the per-zone zoneadmd and
+# the zones' zinit),
 # the command links, manual pages, shell completion
 # (bash, zsh, fish) and the systemd units under
 # PREFIX (units under PREFIX/lib/systemd/system, their paths rewritten to
@@ -45,6 +53,7 @@ FISHCOMP := $(PREFIX)/share/fish/vendor_completions.d
 install: build
 	install -D -m 0755 $(BIN) $(DESTDIR)$(PREFIX)/bin/zonetop
 	install -D -m 0755 $(ZBIN) $(DESTDIR)$(PREFIX)/bin/zoneadmd
+	install -D -m 0755 $(ZINIT) $(DESTDIR)$(PREFIX)/bin/zinit
 	for l in $(LINKS); do ln -sf zonetop $(DESTDIR)$(PREFIX)/bin/$$l; done
 	install -d $(DESTDIR)$(UNITDIR)
 	for u in dist/*.service; do \
@@ -63,7 +72,7 @@ install: build
 	for l in $(LINKS); do ln -sf zonetop.fish $(DESTDIR)$(FISHCOMP)/$$l.fish; done
 
 uninstall:
-	rm -f $(DESTDIR)$(PREFIX)/bin/zonetop $(DESTDIR)$(PREFIX)/bin/zoneadmd
+	rm -f $(DESTDIR)$(PREFIX)/bin/zonetop $(DESTDIR)$(PREFIX)/bin/zoneadmd $(DESTDIR)$(PREFIX)/bin/zinit
 	for l in $(LINKS); do rm -f $(DESTDIR)$(PREFIX)/bin/$$l; done
 	for u in dist/*.service; do rm -f $(DESTDIR)$(UNITDIR)/$$(basename $$u); done
 	for c in zonetop $(LINKS); do rm -f $(DESTDIR)$(MANDIR)/man1/$$c.1 $(DESTDIR)$(MANDIR)/man8/$$c.8 \
@@ -73,7 +82,7 @@ uninstall:
 # A Debian package of what install lays out under /usr, in bin/
 # (scripts/deb.sh; prctl goes to /usr/sbin beside Debian's prctl package).
 deb: build
-	BIN=$(BIN) ZBIN=$(ZBIN) ./scripts/deb.sh bin
+	BIN=$(BIN) ZBIN=$(ZBIN) ZINIT=$(ZINIT) ./scripts/deb.sh bin
 
 # Opens the console on this host's real state (needs root for zones).
 run: build

@@ -61,7 +61,7 @@ small:101::root::project.max-lwps=(privileged,`+strconv.Itoa(smallCap)+`,deny);p
 	zonePids := filepath.Join(pidsDir, "pids.current")
 	waitFor(t, "zinit in the zone's count", func() bool { return readNum(t, zonePids) > 0 })
 	idle := readNum(t, zonePids)
-	t.Logf("idle zone: %d tasks (zinit's threads)", idle)
+	t.Logf("idle zone: %d tasks (zinit and the console shell)", idle)
 	if idle >= zoneCap-2 {
 		t.Fatalf("an idle zone already holds %d of its %d tasks", idle, zoneCap)
 	}

@@ -54,7 +54,7 @@ func TestMain(m *testing.M) {
 var zdBin string
 
 // buildZoneadmd builds the per-zone binary into a directory of its own
-// and has the engine start zoneadmd from it. A copy of this test binary
+// and has the engine start zoneadmd from it, with zinit beside it. A copy of this test binary
 // sits beside it as the zone's zonetop (api.ZoneBinaryPath), where
 // zoneadmd looks for the front ends' binary.
 func buildZoneadmd() (string, error) {
@@ -72,6 +72,10 @@ func buildZoneadmd() (string, error) {
 	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
 	if err := cmd.Run(); err != nil {
 		return dir, fmt.Errorf("build the per-zone binary: %w", err)
+	}
+	// The zones' init beside it, where zoneadmd looks for it.
+	if _, err := ztest.BuildZinit(dir); err != nil {
+		return dir, err
 	}
 	self, err := os.ReadFile("/proc/self/exe")
 	if err == nil {

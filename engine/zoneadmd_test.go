@@ -60,7 +60,7 @@ this line is wrong
 	if b, _ := os.ReadFile(filepath.Join(tmp, "wait")); string(b) != "waited\n" {
 		t.Errorf("wait entry: %q", b)
 	}
-	// zinit runs with one P (platform.OneProcEnv); the zone's own
+	// zsched runs with one P (platform.OneProcEnv); the zone's own
 	// programs (a Go service among them) must not inherit that.
 	if b, err := os.ReadFile(filepath.Join(tmp, "env")); err != nil || !strings.Contains(string(b), "RUNLEVEL=S") || strings.Contains(string(b), "GOMAXPROCS") {
 		t.Errorf("an inittab entry's environment: %q %v", b, err)

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Two zonetop binaries side by side in one run: a sparse zone's cycle
 # (boot -> zlogin true -> halt), each step alone, a do-nothing start
-# (--help) and an idle zone's zoneadmd and zsched PSS, alternating A and
+# (--help) and an idle zone's zoneadmd, zsched and zinit PSS, alternating A and
 # B so that the machine's noise falls on both alike. Reports medians and
 # the ratio B/A; asserts nothing.
 #
@@ -81,11 +81,15 @@ pss_of() {
   zpid=$(cat "$rund/zoneadmd.pid")
   spid=$(sed -n 's/.*"zsched_pid": *\([0-9]*\).*/\1/p' "$rund/state.json")
   pss() { awk '/^Pss:/ {printf "%.2f", $2/1024}' "/proc/$1/smaps_rollup"; }
-  echo "$(pss "$zpid") $(pss "$spid")"
+  # The zone's init: zsched's child named zinit (the C program, or the
+  # Go entry point of builds before it).
+  local ipid
+  ipid=$(pgrep -P "$spid" -x zinit | head -1 || true)
+  echo "$(pss "$zpid") $(pss "$spid") $( [ -n "$ipid" ] && pss "$ipid" || echo 0)"
   "$bin" --root "$work/$side" zoneadm -z "$zone" halt >/dev/null 2>&1
 }
-read -r az as < <(pss_of A)
-read -r bz bs < <(pss_of B)
+read -r az as ai < <(pss_of A)
+read -r bz bs bi < <(pss_of B)
 
 median() { sort -n "$1" | awk '{v[NR] = $1} END {print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2}'; }
 printf 'A: %s\nB: %s\n%d alternating runs each, medians in ms\n\n' "$A" "$B" "$RUNS"
@@ -97,4 +101,5 @@ for m in cycle boot zlogin halt help; do
 done
 printf '%-22s %10s %10s %8s\n' "zoneadmd PSS MiB" "$az" "$bz" "$(awk -v a="$az" -v b="$bz" 'BEGIN {printf "%.2f", b / a}')"
 printf '%-22s %10s %10s %8s\n' "zsched PSS MiB" "$as" "$bs" "$(awk -v a="$as" -v b="$bs" 'BEGIN {printf "%.2f", b / a}')"
+printf '%-22s %10s %10s %8s\n' "zinit PSS MiB" "$ai" "$bi" "$(awk -v a="$ai" -v b="$bi" 'BEGIN {if (a > 0) printf "%.2f", b / a; else print "-"}')"
 ls -l "$A" "$B" | awk '{printf "%-22s %s\n", "size " $NF, $5}'

@@ -3,8 +3,8 @@
 # lays out under /usr, plus the package's control file.
 #
 # Usage: scripts/deb.sh [OUTDIR]   (default: bin/)
-# Environment: BIN and ZBIN, where make install builds zonetop and the
-# per-zone zoneadmd (default: a scratch directory).
+# Environment: BIN, ZBIN and ZINIT, where make install builds zonetop, the
+# per-zone zoneadmd and the zones' zinit (default: a scratch directory).
 #
 # Debian's own prctl package ships /usr/bin/prctl and prctl(1). The zones
 # prctl goes to /usr/sbin (where illumos keeps zoneadm, zonecfg and
@@ -14,18 +14,19 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out=${1:-bin}
-for tool in dpkg-deb make; do
-  command -v "$tool" >/dev/null || { echo "deb: $tool missing (apt-get install dpkg-dev make)" >&2; exit 1; }
+for tool in dpkg-deb make cc; do
+  command -v "$tool" >/dev/null || { echo "deb: $tool missing (apt-get install dpkg-dev make gcc libc6-dev)" >&2; exit 1; }
 done
 
 stage=$(mktemp -d)
 trap 'rm -rf "$stage"' EXIT
 root=$stage/root
-# make install builds both binaries (zonetop and the per-zone zoneadmd)
-# at the paths it is given.
+# make install builds the binaries (zonetop, the per-zone zoneadmd and
+# zinit) at the paths it is given.
 built=${BIN:-$stage/zonetop}
 zbuilt=${ZBIN:-$(dirname "$built")/zoneadmd}
-make -s install DESTDIR="$root" PREFIX=/usr BIN="$built" ZBIN="$zbuilt" >/dev/null
+ibuilt=${ZINIT:-$(dirname "$built")/zinit}
+make -s install DESTDIR="$root" PREFIX=/usr BIN="$built" ZBIN="$zbuilt" ZINIT="$ibuilt" >/dev/null
 
 # prctl: out of Debian's prctl package's way (see above).
 install -d "$root/usr/sbin"

@@ -2,7 +2,7 @@
 
 // Command zoneadmd is zonetop's per-zone binary: the supervisor
 // (zoneadmd), the keeper, and what runs inside a zone from a sealed copy
-// of it (zsched, zinit, the zhold stub, and newtask for inittab entries in
+// of it (zsched, the zhold stub, and newtask for zinit's inittab entries in
 // a project). Every process it becomes is started once per zone and stays
 // up, so it links only what they run: no console, no Charm stack. The
 // operator's commands are the zonetop binary beside it, which starts it.
@@ -27,8 +27,9 @@ import (
 )
 
 func main() {
-	// zinit starts an inittab entry that names a project as
-	// "newtask -p PROJECT COMMAND..." from its own binary.
+	// zinit (cmd/zinit) starts an inittab entry that names a project as
+	// "newtask -p PROJECT COMMAND..." from this binary, which zsched
+	// hands it sealed.
 	if filepath.Base(os.Args[0]) == "newtask" {
 		os.Exit(newtask(os.Args[1:]))
 	}

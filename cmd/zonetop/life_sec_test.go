@@ -66,7 +66,8 @@ func TestDefaultLimitpriv(t *testing.T) {
 	zroot := filepath.Join(l.zonepath(z), "root")
 	must(t, os.WriteFile(filepath.Join(zroot, "root/fake.ko"), []byte("\x7fELF not a module"), 0o644))
 	l.ok("zoneadm", "-z", z, "boot")
-	binSum, zdSum := fileSum(t, ztBin), fileSum(t, zdBin)
+	zinitBin := filepath.Join(filepath.Dir(zdBin), "zinit")
+	binSum, zdSum, initSum := fileSum(t, ztBin), fileSum(t, zdBin), fileSum(t, zinitBin)
 	before := time.Now()
 	for _, c := range []struct {
 		why  string
@@ -94,10 +95,14 @@ func TestDefaultLimitpriv(t *testing.T) {
 	if got := fileSum(t, ztBin); got != binSum {
 		t.Error("the zonetop binary changed")
 	}
-	// zsched, zinit and every joined command's stub run from the
-	// per-zone binary: the writes to /proc/N/exe above aimed at it.
+	// zsched and every joined command's stub run from the per-zone
+	// binary, zinit from its own: the writes to /proc/N/exe above aimed
+	// at both.
 	if got := fileSum(t, zdBin); got != zdSum {
 		t.Error("the per-zone binary zoneadmd changed")
+	}
+	if got := fileSum(t, zinitBin); got != initSum {
+		t.Error("the zone init zinit changed")
 	}
 	if h, _ := os.Hostname(); h == "zt" {
 		t.Error("the zone changed the host's name")

@@ -61,6 +61,8 @@ func TestMain(m *testing.M) {
 				fmt.Fprintf(os.Stderr, "build static zonetop: %v; life-cycle tests will fail\n", err)
 			} else if err := zcmd.Run(); err != nil {
 				fmt.Fprintf(os.Stderr, "build static zoneadmd: %v; life-cycle tests will fail\n", err)
+			} else if _, err := ztest.BuildZinit(dir); err != nil {
+				fmt.Fprintf(os.Stderr, "%v; life-cycle tests will fail\n", err)
 			} else {
 				ztBin, zdBin = bin, zbin
 			}
@@ -70,11 +72,12 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// copyBins copies both binaries into dir, side by side as zonetop wants
+// copyBins copies the binaries (with zinit) into dir, side by side as zonetop wants
 // them, for a user other than root to run; it returns the zonetop copy.
 func copyBins(t *testing.T, dir string) string {
 	t.Helper()
-	for src, name := range map[string]string{ztBin: "zonetop", zdBin: "zoneadmd"} {
+	zinit := filepath.Join(filepath.Dir(zdBin), "zinit")
+	for src, name := range map[string]string{ztBin: "zonetop", zdBin: "zoneadmd", zinit: "zinit"} {
 		b, err := os.ReadFile(src)
 		if err != nil {
 			t.Fatal(err)

@@ -3,8 +3,9 @@
 // Command zonetop is the operator's binary: the terminal console (no
 // arguments) and the CLI front ends (zonecfg, zoneadm, zlogin, ...) as
 // subcommands or through links named after them, on the host and, from
-// /run/zonetop/bin, inside zones. The per-zone processes (zoneadmd, zsched,
-// zinit) are the lean binary beside it, cmd/zoneadmd.
+// /run/zonetop/bin, inside zones. The per-zone processes (zoneadmd, zsched)
+// are the lean binary beside it, cmd/zoneadmd, and a zone's init the C
+// program zinit (cmd/zinit) beside that.
 //
 // GOMAXPROCS is set once at start: the runtime's periodic re-reading of
 // the cgroup CPU quota would only wake a long-running front end (serve,

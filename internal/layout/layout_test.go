@@ -134,7 +134,7 @@ func TestImportRules(t *testing.T) {
 // heavyForZones are the modules the per-zone binary must not link: the
 // console's (bubbletea, lipgloss, the VT emulator and its terminal
 // libraries, the clipboard). Each costs package init and memory in every
-// zoneadmd, zsched and zinit, one of each per zone, none of which draws a
+// zoneadmd and zsched, one of each per zone, neither of which draws a
 // screen.
 var heavyForZones = []string{
 	"charm.land/", "github.com/charmbracelet/", "github.com/atotto/clipboard",

@@ -16,7 +16,7 @@ import (
 // package probes the kernel's pidfd support the first time a process
 // starts a child, with a throw-away vfork of its own, about 0.35 ms of
 // every zsched start. syscall.ForkExec asked for a pidfd (CLONE_PIDFD)
-// makes no probe. (Front ends start zoneadmd, and zinit its children, with
+// makes no probe. (Front ends start zoneadmd with
 // syscall.ForkExec for the same reason; they never signal them.)
 type PidProc struct {
 	Pid int

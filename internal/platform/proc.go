@@ -88,9 +88,9 @@ func ElfInterpreter(f *os.File) string {
 	return ""
 }
 
-// OneProcEnv is the runtime setting zsched and zinit start with: one P.
-// Their work is serial (zsched forks from one locked thread, zinit waits
-// for its children), and on cgroup v2 every thread they keep counts
+// OneProcEnv is the runtime setting zsched starts with (and zinit did,
+// when it was a Go program): one P. Its work is serial (it forks from one
+// locked thread), and on cgroup v2 every thread they keep counts
 // against the zone's pids.max. Measured on 6 idle busybox zones: zsched
 // 8.5 -> 7.7 threads and 1.63 -> 1.40 MiB PSS, zinit 6.8 -> 6.3 threads
 // and 1.24 -> 1.04 MiB (DECISIONS.md, Per-zone binary). zoneadmd keeps
@@ -100,9 +100,8 @@ func ElfInterpreter(f *os.File) string {
 const OneProcEnv = "GOMAXPROCS=1"
 
 // DropRuntimeEnv removes OneProcEnv's variable from this process's
-// environment once the runtime has read it, so that zinit's inittab
-// processes (which get zinit's environment) and anything zsched starts do
-// not run with one P.
+// environment once the runtime has read it, so that nothing zsched starts
+// runs with one P.
 func DropRuntimeEnv() {
 	_ = os.Unsetenv(strings.SplitN(OneProcEnv, "=", 2)[0])
 }

@@ -429,6 +429,9 @@ func (z *zsched) setupUserns() error {
 	if z.exe, err = os.Open("/proc/self/exe"); err != nil {
 		return fmt.Errorf("own executable: %w", err)
 	}
+	if z.zinit, err = takeZinit(); err != nil {
+		return err
+	}
 	lf := files[0]
 	nl, err := net.FileListener(lf)
 	lf.Close()

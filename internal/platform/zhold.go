@@ -5,7 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"strings"
+	"runtime"
 	"syscall"
 
 	"unsafe"
@@ -56,21 +56,8 @@ func ZholdMain(args []string) int {
 	for _, c := range clamped {
 		fmt.Fprintf(sock, "%s\n", c)
 	}
-	if path == holdSelf {
-		os.Clearenv()
-		for _, kv := range rel.Env {
-			if k, v, ok := strings.Cut(kv, "="); ok {
-				os.Setenv(k, v)
-			}
-		}
-		// zinit's environment comes with OneProcEnv for a zinit exec'd
-		// anew; this one runs in the stub's runtime, so the variable
-		// would reach nothing but the inittab processes.
-		DropRuntimeEnv()
-		fmt.Fprintln(sock, "ok")
-		sock.Close()
-		SetComm("zinit")
-		return ZinitMain(argv)
+	if path == holdZinit {
+		return execZinit(sock, argv, rel.Env)
 	}
 	fmt.Fprintln(sock, "ok")
 	err = unix.Exec(path, argv, rel.Env)
@@ -121,4 +108,30 @@ func readRaw(fd int, max int) ([]byte, error) {
 			return nil, errors.New("release too long")
 		}
 	}
+}
+
+// execZinit executes the sealed zinit zsched gave the stub (holdZinitFd),
+// with the per-zone binary moved to where zinit looks for it (ZinitExeFd,
+// where the socket to zsched was). The socket goes on at a descriptor
+// closed by the exec, which is how zsched learns that zinit started.
+func execZinit(sock *os.File, argv, env []string) int {
+	hi, err := unix.FcntlInt(3, unix.F_DUPFD_CLOEXEC, 10)
+	if err != nil {
+		fmt.Fprintf(sock, "error: zhold: keep the socket: %v\n", err)
+		return 126
+	}
+	out := os.NewFile(uintptr(hi), "hold")
+	// sock's descriptor now names the binary: sock must not be closed,
+	// by anyone, before the exec (KeepAlive below).
+	if err := unix.Dup3(holdExeFd, ZinitExeFd, 0); err != nil {
+		fmt.Fprintf(out, "error: zhold: the per-zone binary for zinit: %v\n", err)
+		return 126
+	}
+	_ = unix.Close(holdExeFd)
+	unix.CloseOnExec(holdZinitFd)
+	fmt.Fprintln(out, "ok")
+	err = unix.Exec(fdPath(holdZinitFd), argv, env)
+	fmt.Fprintf(out, "error: start zinit: %v\n", err)
+	runtime.KeepAlive(sock)
+	return 126
 }

@@ -38,7 +38,8 @@ type zsched struct {
 
 	console      *os.File // master side of /dev/console
 	consoleSlave *os.File // held open so the console never hangs up
-	exe          *os.File // the sealed copy zsched runs from, for starting zinit
+	exe          *os.File // the sealed copy zsched runs from, for stubs and zinit's newtask
+	zinit        *os.File // the sealed zinit (takeZinit)
 
 	// spareMaster and spareSlv are a pty pair opened at ready and never
 	// used before they are handed out, to a zlogin -t that finds the
@@ -88,10 +89,10 @@ func ZschedMain(args []string) int {
 	userns := os.Getenv(UsernsEnv) != ""
 	if userns {
 		_ = os.Unsetenv(UsernsEnv)
-		CloseInheritedFDs(4)
-	} else {
-		CloseInheritedFDs(3)
 	}
+	// 3 status, 4 the user namespace's socket (or closed), 5 the
+	// sealed zinit (ZinitSealFd), which setup moves out of the way.
+	CloseInheritedFDs(ZinitSealFd)
 	// Nothing in the zone may ptrace zsched or open its /proc entries;
 	// children inherit this until they execute their own program.
 	_ = unix.Prctl(unix.PR_SET_DUMPABLE, 0, 0, 0, 0)
@@ -182,6 +183,9 @@ func (z *zsched) setup() error {
 	z.exe, err = os.Open("/proc/self/exe")
 	if err != nil {
 		return fmt.Errorf("own executable: %w", err)
+	}
+	if z.zinit, err = takeZinit(); err != nil {
+		return err
 	}
 	sock := filepath.Join(z.dir, "zsched.sock")
 	_ = os.Remove(sock)
@@ -444,7 +448,9 @@ func (z *zsched) spawner(ready chan<- error) {
 // ran. SIGUSR1 and SIGUSR2 stay blocked through the runtime's start when
 // the process is born with them blocked, and signal.Notify lets a pending
 // one through: zinit is born so, and zsched asks it to shut down with
-// SIGUSR2 (busybox init's poweroff).
+// SIGUSR2 (busybox init's poweroff). zinit is a C program now, which takes
+// them over at its first instruction, but a held zinit starts as the Go
+// zhold stub, and a signal sent meanwhile must wait for zinit.
 var initSignals = []syscall.Signal{syscall.SIGUSR1, syscall.SIGUSR2}
 
 // initSignalSet is initSignals as a signal mask.
@@ -519,8 +525,7 @@ func (z *zsched) reap(ch <-chan os.Signal) {
 
 // reapChildren collects every child that has ended, without blocking,
 // and tells each to done with its exit code (128+N for a signal N, as a
-// shell reports it). zsched and zinit share it: one wait loop to get
-// right.
+// shell reports it).
 func reapChildren(done func(pid, code int)) {
 	for {
 		var ws syscall.WaitStatus
@@ -655,16 +660,9 @@ func (z *zsched) boot(c *wire.Conn, hold bool, args []string, place []*os.File) 
 		return 0, nil, fmt.Errorf("console: %w", err)
 	}
 	defer cons.Close()
-	path, argv := fdPath(int(z.exe.Fd())), append([]string{"zinit", "zinit"}, args...)
-	if len(z.spec.Init) == 0 {
-		// zinit runs inside the zone, so a dynamically linked zonetop
-		// needs its loader there (a sparse zone inherits it).
-		if interp := ElfInterpreter(z.exe); interp != "" {
-			if _, err := os.Stat(interp); err != nil {
-				return 0, nil, fmt.Errorf("zonetop is dynamically linked and the zone has no %s for its init: build zonetop with CGO_ENABLED=0", interp)
-			}
-		}
-	} else {
+	zinit := len(z.spec.Init) == 0
+	path, argv := fdPath(int(z.zinit.Fd())), append([]string{"zinit", "zinit"}, args...)
+	if !zinit {
 		path = z.spec.Init[0]
 		argv = append(append([]string(nil), z.spec.Init...), args...)
 	}
@@ -674,21 +672,22 @@ func (z *zsched) boot(c *wire.Conn, hold bool, args []string, place []*os.File) 
 		Files: []uintptr{cons.Fd(), cons.Fd(), cons.Fd()},
 		Sys:   &syscall.SysProcAttr{Setsid: true, Setctty: true, Ctty: 0},
 	}
-	if len(z.spec.Init) == 0 {
+	if zinit {
 		// zinit, like busybox init, keeps no controlling terminal: the
 		// console's login shell takes it (taking it from another
 		// session needs CAP_SYS_ADMIN, which the zone lacks).
 		attr.Sys.Setctty = false
-		// One P (OneProcEnv); zinit drops the variable at start. A
-		// configured init is the zone's own program and gets none.
-		attr.Env = append(attr.Env, OneProcEnv)
-	}
-	if hold && len(z.spec.Init) == 0 {
-		// The stub runs zinit itself: it is the same sealed binary.
-		path = holdSelf
+		switch {
+		case hold:
+			// The stub executes the sealed zinit once it is in its
+			// project; spawnHeld gives it both descriptors.
+			path = holdZinit
+		default:
+			attr.Files = append(attr.Files, z.exe.Fd()) // ZinitExeFd, for newtask
+		}
 	}
 	pid, _, warn, err := z.spawnHeld(c, hold, placed(spawnJob{path: path, argv: argv, attr: attr, init: true,
-		blockTerm: len(z.spec.Init) == 0}, place))
+		blockTerm: zinit}, place))
 	if err != nil {
 		return 0, nil, fmt.Errorf("start init %s: %w", path, err)
 	}
@@ -700,9 +699,6 @@ func placed(job spawnJob, place []*os.File) spawnJob {
 	job.into, job.back = place[:len(place)/2], place[len(place)/2:]
 	return job
 }
-
-// holdSelf is the path a held stub takes as "run zinit in this process".
-const holdSelf = "@zinit"
 
 // spawnHeld forks job, or with hold a stub (the sealed zonetop as
 // "zhold") that waits on a socket until zoneadmd has moved it into its
@@ -726,6 +722,9 @@ func (z *zsched) spawnHeld(c *wire.Conn, hold bool, job spawnJob) (int, chan int
 		return 0, nil, nil, errors.New("hold: want 3 stdio descriptors")
 	}
 	attr.Files = append(append([]uintptr(nil), attr.Files...), theirs.Fd())
+	if job.path == holdZinit {
+		attr.Files = append(attr.Files, z.exe.Fd(), z.zinit.Fd()) // holdExeFd, holdZinitFd
+	}
 	// The stub runs with an empty environment; the command's comes over
 	// the socket with the release (see holdRelease).
 	env := attr.Env

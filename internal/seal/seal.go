@@ -50,6 +50,25 @@ func NewSealedSelf(scratch string) (*SealedSelf, error) {
 	return &SealedSelf{F: high}, nil
 }
 
+// NewSealedFile is NewSealedSelf for another executable, at path: the
+// zone's init (zinit) is a program of its own beside the per-zone binary,
+// and a zone must no more be able to replace it on the host than zsched.
+func NewSealedFile(path, scratch string) (*SealedSelf, error) {
+	f, berr := RoBindOpen(path, scratch)
+	if berr != nil {
+		log.Printf("no read-only view of %s, copying it into a sealed memfd: %v", path, berr)
+		var err error
+		if f, err = memfdCopy(path, filepath.Base(path)); err != nil {
+			return nil, fmt.Errorf("%w (read-only bind: %v)", err, berr)
+		}
+	}
+	high, err := aboveChildFds(f)
+	if err != nil {
+		return nil, err
+	}
+	return &SealedSelf{F: high}, nil
+}
+
 // MinFd is the lowest descriptor number the copy is kept at. Path names
 // the copy by its number in this process's table, and execve resolves it
 // in the child's, which fork-exec has rebuilt from 0 up out of the
@@ -151,25 +170,28 @@ func RoBindOpen(path, scratch string) (*os.File, error) {
 
 // memfdSelf copies /proc/self/exe into a memfd and seals it against every
 // kind of change.
-func memfdSelf() (*os.File, error) {
-	src, err := os.Open("/proc/self/exe")
+func memfdSelf() (*os.File, error) { return memfdCopy("/proc/self/exe", "zonetop") }
+
+// memfdCopy copies the file at path into a memfd named name and seals it.
+func memfdCopy(path, name string) (*os.File, error) {
+	src, err := os.Open(path)
 	if err != nil {
-		return nil, fmt.Errorf("sealed copy of self: %w", err)
+		return nil, fmt.Errorf("sealed copy of %s: %w", path, err)
 	}
 	defer src.Close()
-	fd, err := unix.MemfdCreate("zonetop", unix.MFD_CLOEXEC|unix.MFD_ALLOW_SEALING)
+	fd, err := unix.MemfdCreate(name, unix.MFD_CLOEXEC|unix.MFD_ALLOW_SEALING)
 	if err != nil {
-		return nil, fmt.Errorf("sealed copy of self: memfd_create: %w", err)
+		return nil, fmt.Errorf("sealed copy of %s: memfd_create: %w", path, err)
 	}
-	f := os.NewFile(uintptr(fd), "memfd:zonetop")
+	f := os.NewFile(uintptr(fd), "memfd:"+name)
 	if _, err := io.Copy(f, src); err != nil {
 		f.Close()
-		return nil, fmt.Errorf("sealed copy of self: copy: %w", err)
+		return nil, fmt.Errorf("sealed copy of %s: copy: %w", path, err)
 	}
 	seals := unix.F_SEAL_SEAL | unix.F_SEAL_SHRINK | unix.F_SEAL_GROW | unix.F_SEAL_WRITE
 	if _, err := unix.FcntlInt(f.Fd(), unix.F_ADD_SEALS, seals); err != nil {
 		f.Close()
-		return nil, fmt.Errorf("sealed copy of self: seal: %w", err)
+		return nil, fmt.Errorf("sealed copy of %s: seal: %w", path, err)
 	}
 	return f, nil
 }

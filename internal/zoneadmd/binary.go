@@ -8,8 +8,8 @@ import (
 	"sync/atomic"
 )
 
-// The per-zone processes (zoneadmd, the keeper, zsched, zinit, the zhold
-// stubs) run from a binary of their own, cmd/zoneadmd, that links none of
+// The per-zone processes (zoneadmd, the keeper, zsched, the zhold stubs)
+// run from a binary of their own, cmd/zoneadmd, that links none of
 // the console's libraries: every one of them is started once per zone, and
 // the front ends' binary paid ~7 ms of package init and 1-2 MiB of memory
 // per process for screens none of them draws (DECISIONS.md). The two
@@ -63,6 +63,33 @@ func Binary() (string, error) {
 		return "", fmt.Errorf("the per-zone binary: %w", err)
 	case !st.Mode().IsRegular() || st.Mode()&0o111 == 0:
 		return "", fmt.Errorf("the per-zone binary %s is not an executable file", p)
+	}
+	return p, nil
+}
+
+// ZinitName is the zone's init's file name, beside the per-zone binary: a
+// static C program (cmd/zinit), which zoneadmd seals and zsched runs when
+// a zone names no init of its own.
+const ZinitName = "zinit"
+
+// zinitBinary is the zinit beside this process's executable (zoneadmd's,
+// the per-zone binary). A missing one is an error naming where it was
+// looked for, as for the per-zone binary: there is no other init to fall
+// back to.
+func zinitBinary() (string, error) {
+	exe, err := os.Executable()
+	if err != nil {
+		return "", fmt.Errorf("find the zone init %s: %w", ZinitName, err)
+	}
+	p := filepath.Join(filepath.Dir(exe), ZinitName)
+	st, err := os.Stat(p)
+	switch {
+	case errors.Is(err, os.ErrNotExist):
+		return "", fmt.Errorf("the zone init %s is missing: zoneadmd needs it beside itself (make build and make install put it there)", p)
+	case err != nil:
+		return "", fmt.Errorf("the zone init: %w", err)
+	case !st.Mode().IsRegular() || st.Mode()&0o111 == 0:
+		return "", fmt.Errorf("the zone init %s is not an executable file", p)
 	}
 	return p, nil
 }

@@ -79,3 +79,34 @@ func TestHiddenStartsFromSelf(t *testing.T) {
 		t.Fatalf("Binary() in a per-zone process = %q, %v", p, err)
 	}
 }
+
+// zoneadmd without zinit beside it (a package that left it out, a copy of
+// the two Go binaries alone) names the file it looked for, missing or
+// not executable, rather than booting a zone with no init.
+func TestZinitBesideZoneadmd(t *testing.T) {
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := filepath.Join(filepath.Dir(exe), ZinitName)
+	if _, err := os.Stat(p); err == nil {
+		t.Skip("a zinit sits beside the test binary")
+	}
+	if _, err := zinitBinary(); err == nil || !strings.Contains(err.Error(), p+" is missing") {
+		t.Fatalf("zinitBinary() = %v, want an error naming %s", err, p)
+	}
+	// The test binary's directory is go test's own scratch directory.
+	if err := os.WriteFile(p, []byte("not yet"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	defer os.Remove(p)
+	if _, err := zinitBinary(); err == nil || !strings.Contains(err.Error(), p+" is not an executable") {
+		t.Fatalf("zinitBinary() with a 0644 file = %v", err)
+	}
+	if err := os.Chmod(p, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := zinitBinary(); err != nil || got != p {
+		t.Fatalf("zinitBinary() = %q, %v, want %s", got, err, p)
+	}
+}

@@ -218,8 +218,9 @@ func (d *zoneadmd) usage() (api.ZoneUsage, error) {
 // release puts a held command (zsched's first answer) into its cgroup and
 // lets it go on with its rlimits.
 //
-// execs says whether the stub becomes another program (a command); zinit
-// run by the stub never does, and its threads are the zone's init's.
+// execs says whether the stub becomes another program (a command, or
+// zinit): until it has, its Go runtime's threads beyond one are not the
+// zone's to count.
 func (d *zoneadmd) release(zc *wire.Conn, g cgroups.Group, rl []limits.RlimitSetting, born, execs bool) error {
 	var resp wire.Response
 	got, err := zc.Recv(&resp)
@@ -342,7 +343,8 @@ func (d *zoneadmd) bootHeld(args []string) (wire.Response, *os.File, error) {
 		return wire.Response{}, nil, err
 	}
 	if hold {
-		if err := d.release(zc, g, rl, place != nil, false); err != nil {
+		// The stub becomes zinit, a program of its own (one thread).
+		if err := d.release(zc, g, rl, place != nil, true); err != nil {
 			return wire.Response{}, nil, err
 		}
 	}

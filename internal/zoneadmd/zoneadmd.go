@@ -60,7 +60,8 @@ type zoneadmd struct {
 	lastRequest time.Time
 
 	sealed     *seal.SealedSelf
-	ipc        *ipcSupervisor // the System V IPC check (ipccheck_zoneadmd.go)
+	sealedInit *seal.SealedSelf // zinit, for zsched (platform.ZinitSealFd)
+	ipc        *ipcSupervisor   // the System V IPC check (ipccheck_zoneadmd.go)
 	zschedDone chan struct{}
 	// zsched is a handle (a pidfd) on the zsched zschedDone waits for, so
 	// that halt can kill it without racing a reused pid.
@@ -687,6 +688,15 @@ func (d *zoneadmd) ready(spec *configs.PlatformSpec) (err error) {
 			return err
 		}
 	}
+	if d.sealedInit == nil {
+		p, err := zinitBinary()
+		if err != nil {
+			return err
+		}
+		if d.sealedInit, err = seal.NewSealedFile(p, d.dir); err != nil {
+			return err
+		}
+	}
 	ph.mark("seal")
 	lim, cgParent, err := d.openLimits(spec)
 	if err != nil {
@@ -907,6 +917,12 @@ func (d *zoneadmd) startZsched(spec *configs.PlatformSpec, cg *cgroups.ZoneCgrou
 				}
 			}
 		}
+		// The sealed zinit at platform.ZinitSealFd: after the user
+		// namespace's socket (4) when there is one, a closed 4 when not.
+		for len(attr.Files) < platform.ZinitSealFd {
+			attr.Files = append(attr.Files, ^uintptr(0))
+		}
+		attr.Files = append(attr.Files, d.sealedInit.F.Fd())
 		if int(d.sealed.F.Fd()) < len(attr.Files) {
 			return nil, fmt.Errorf("the sealed binary's descriptor %d is one zsched is given", d.sealed.F.Fd())
 		}

@@ -5,9 +5,12 @@
 package ztest
 
 import (
+	"errors"
+	"fmt"
 	"io"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"runtime"
 	"syscall"
 	"testing"
@@ -100,4 +103,39 @@ func Sleeper(t testing.TB) int {
 		_ = cmd.Wait()
 	})
 	return pid
+}
+
+// ZinitEnv names a prebuilt zinit for BuildZinit to copy instead of
+// compiling one (the v2 ring's guest has no C compiler).
+const ZinitEnv = "ZONETOP_TEST_ZINIT"
+
+// BuildZinit compiles the zones' init (cmd/zinit/zinit.c) into dir/zinit
+// as make build does, and returns its path. A test puts it beside the
+// per-zone binary it builds, where zoneadmd looks for it.
+func BuildZinit(dir string) (string, error) {
+	out := filepath.Join(dir, "zinit")
+	if pre := os.Getenv(ZinitEnv); pre != "" {
+		b, err := os.ReadFile(pre)
+		if err == nil {
+			err = os.WriteFile(out, b, 0o755)
+		}
+		if err != nil {
+			return "", fmt.Errorf("zinit from %s=%s: %w", ZinitEnv, pre, err)
+		}
+		return out, nil
+	}
+	_, self, _, ok := runtime.Caller(0)
+	if !ok {
+		return "", errors.New("zinit: no source path")
+	}
+	src := filepath.Join(filepath.Dir(self), "..", "..", "cmd", "zinit", "zinit.c")
+	cc := os.Getenv("CC")
+	if cc == "" {
+		cc = "cc"
+	}
+	cmd := exec.Command(cc, "-Wall", "-Wextra", "-Werror", "-static", "-O2", "-o", out, src)
+	if b, err := cmd.CombinedOutput(); err != nil {
+		return "", fmt.Errorf("build zinit (%s %s): %v\n%s", cc, src, err, b)
+	}
+	return out, nil
 }

@@ -59,6 +59,7 @@ chmod -R u+rwX,go+rX "$opt"
 install -m 755 "$opt/bin/zonetop" /usr/local/bin/zonetop
 # The per-zone binary goes beside it, where zonetop looks for it.
 install -m 755 "$opt/bin/zoneadmd" /usr/local/bin/zoneadmd
+install -m 755 "$opt/bin/zinit" /usr/local/bin/zinit
 cp "$opt"/dist/*.service /etc/systemd/system/
 systemctl daemon-reload
 for u in "$opt"/dist/*.service; do
@@ -105,7 +106,7 @@ run_pkg() {
     # CI=true: a test that cannot run fails instead of skipping. The go
     # shim hands the tests that build zonetop the binary `make build`
     # made (the guest has no Go toolchain).
-    export CI=true PATH="$opt/shim:$PATH" V2RING_ZONETOP="$opt/bin/zonetop-testhooks" V2RING_ZONEADMD="$opt/bin/zoneadmd-testhooks" V2RING_NETPROBE="$opt/bin/netprobe"
+    export CI=true PATH="$opt/shim:$PATH" V2RING_ZONETOP="$opt/bin/zonetop-testhooks" V2RING_ZONEADMD="$opt/bin/zoneadmd-testhooks" V2RING_NETPROBE="$opt/bin/netprobe" ZONETOP_TEST_ZINIT="$opt/bin/zinit"
     exec timeout -k 10 "$per_pkg_timeout" "$bin" "${args[@]}"
   ) >"$out/$pkg.log" 2>&1
   rc=$?

@@ -58,6 +58,9 @@ mkdir -p "$stage/bin" "$stage/tests" "$stage/shim" "$stage/out" \
 make -s build >/dev/null
 cp bin/zonetop "$stage/bin/zonetop"
 cp bin/zoneadmd "$stage/bin/zoneadmd"
+# zinit, a C program: the guest has no compiler, so the tests copy this
+# one (ztest.BuildZinit, ZONETOP_TEST_ZINIT).
+cp bin/zinit "$stage/bin/zinit"
 # The tests drive a binary that obeys the fault-injection hooks; the
 # zone-caps check runs the product as shipped.
 CGO_ENABLED=0 go build -tags zonetop_testhooks -o "$stage/bin/zonetop-testhooks" ./cmd/zonetop
