@@ -61,7 +61,13 @@ func (e *Engine) liveState(name string, ent zones.IndexEntry) zones.State {
 
 // VerifyZone checks a zone's configuration and, for a configured zone, what
 // install will need. Every problem is returned.
+//
+// Its findings name other zones' zonepaths and what the host lacks, so it
+// is the manage auth's, as in illumos.
 func (e *Engine) VerifyZone(ctx context.Context, p api.Principal, name string) []error {
+	if err := e.authorize(p, name, api.ActVerify); err != nil {
+		return []error{err}
+	}
 	cfg, ent, err := e.load(name)
 	if err != nil {
 		return []error{err}
