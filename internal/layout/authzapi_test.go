@@ -27,7 +27,6 @@ var harmless = map[string]string{
 	// nothing.
 	"GlobalZone":          "a constant row for the host",
 	"GlobalGroupDir":      "a path computed from its argument",
-	"CapValues":           "converts values the caller already holds",
 	"NewZoneConfig":       "builds a configuration in memory; committing it is CreateZone's, authorized",
 	"ResolveLimitpriv":    "parses a limitpriv string",
 	"Engine.CheckNewZone": "NewZoneConfig's problems for a form; reads nothing of the host",
