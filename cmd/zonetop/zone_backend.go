@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"os"
 	"slices"
@@ -23,12 +22,12 @@ import (
 )
 
 // zoneBackend is the console inside a zone: every call goes to the zone
-// socket, which knows the caller from its peer credentials and shows only
-// this zone. Life-cycle and configuration changes are the global
-// administrator's; they get the engine's own refusal, decided by the same
-// Authorize the host uses.
+// socket (client.ZoneServer), which knows the caller from its peer
+// credentials and shows only this zone. Life-cycle and configuration
+// changes are the global administrator's; they get the engine's own
+// refusal, decided by the same Authorize the host uses.
 type zoneBackend struct {
-	info api.ZoneSelfInfo
+	srv *client.ZoneServer
 }
 
 var (
@@ -41,28 +40,16 @@ var (
 
 // newZoneBackend asks the zone socket who and where this is.
 func newZoneBackend() (zoneBackend, api.Principal, error) {
-	r, err := zoneDo(api.ZoneRequest{Op: "info"})
+	srv, err := client.DialZoneServer(api.ZoneSockPath)
 	if err != nil {
 		return zoneBackend{}, api.Principal{}, err
 	}
-	b := zoneBackend{info: *r.Info}
-	p := api.Principal{UID: os.Getuid(), GID: os.Getgid(), Zone: b.info.Name}
+	b := zoneBackend{srv: srv}
+	p := api.Principal{UID: os.Getuid(), GID: os.Getgid(), Zone: srv.Self().Name}
 	if p.UID == 0 {
 		p.User = "root"
 	}
 	return b, p, nil
-}
-
-// zoneDo sends one request on a connection of its own: the console calls
-// from several goroutines, and an idle connection would be dropped by
-// zoneadmd anyway.
-func zoneDo(req api.ZoneRequest) (api.ZoneReply, error) {
-	zc, err := client.DialZone(api.ZoneSockPath)
-	if err != nil {
-		return api.ZoneReply{}, err
-	}
-	defer zc.Close()
-	return zc.Do(req)
 }
 
 // refuse is the engine's answer to a change only the global
@@ -74,8 +61,8 @@ func (b zoneBackend) refuse(p api.Principal, zone string, act api.Action) error 
 	return fmt.Errorf("%s %s: %w: only the global administrator may do this", act, zone, api.ErrPermission)
 }
 
-func (b zoneBackend) List(_ context.Context, _ api.Principal, opts api.ListOptions) ([]api.ZoneInfo, error) {
-	return zoneSelfList()
+func (b zoneBackend) List(ctx context.Context, p api.Principal, opts api.ListOptions) ([]api.ZoneInfo, error) {
+	return b.srv.List(ctx, p, opts)
 }
 
 func (b zoneBackend) Host() api.HostInfo {
@@ -107,22 +94,21 @@ func (b zoneBackend) DeleteZone(_ context.Context, p api.Principal, name string)
 // ZoneConfig shows what the zone may know of itself: its state, brand and
 // IP type, and its caps, read only, as the zonecfg statements that set
 // them.
-func (b zoneBackend) ZoneConfig(_ context.Context, p api.Principal, name string) (string, string, error) {
-	if name != b.info.Name {
-		return "", "", fmt.Errorf("%w: zone %s is not visible from zone %s", api.ErrPermission, name, b.info.Name)
+func (b zoneBackend) ZoneConfig(ctx context.Context, p api.Principal, name string) (string, string, error) {
+	if err := b.srv.Own(name); err != nil {
+		return "", "", err
 	}
-	r, err := zoneDo(api.ZoneRequest{Op: "info"})
+	in, err := b.srv.Info()
 	if err != nil {
 		return "", "", err
 	}
-	in := r.Info
 	var s strings.Builder
 	fmt.Fprintf(&s, "zonename: %s\nstate: %s\nzoneid: %d\nbrand: %s\nip-type: %s\nautoboot: %t\nyou: uid %d (%s)\n",
 		in.Name, in.State, in.ZoneID, in.Brand, in.IPType, in.Autoboot, in.UID, in.Role)
 	// The caps in force, from zoneadmd, named as prctl names them.
 	var caps []string
-	if u, err := zoneDo(api.ZoneRequest{Op: "usage"}); err == nil && u.Usage != nil {
-		for name, v := range u.Usage.Caps {
+	if u, err := b.srv.Usage(ctx, p, in.Name); err == nil {
+		for name, v := range u.Caps {
 			q := strconv.FormatUint(v, 10)
 			if rc, err := rctl.Lookup(name); err == nil {
 				q = rctl.FormatQuantity(v, rc.Unit)
@@ -175,66 +161,37 @@ func (b zoneBackend) RebootZone(_ context.Context, p api.Principal, name string,
 // Events: the audit log is the host's; the zone has none to show.
 func (b zoneBackend) Events(api.Principal, string) []api.Event { return nil }
 
-func (b zoneBackend) Processes(_ context.Context, _ api.Principal, zone string) ([]api.Process, error) {
-	if zone != b.info.Name {
-		return nil, fmt.Errorf("%w: zone %s is not visible from zone %s", api.ErrPermission, zone, b.info.Name)
-	}
-	r, err := zoneDo(api.ZoneRequest{Op: "processes"})
-	if err != nil {
-		return nil, err
-	}
-	return r.Processes, nil
+func (b zoneBackend) Processes(ctx context.Context, p api.Principal, zone string) ([]api.Process, error) {
+	return b.srv.Processes(ctx, p, zone)
 }
 
-// ConsoleLog asks zoneadmd, through the zone socket, for the end of this
-// zone's console log; zoneadmd authorizes it (the zone's administrator)
-// and has no other zone's to give.
-func (b zoneBackend) ConsoleLog(_ context.Context, _ api.Principal, zone string) (string, error) {
-	if zone != b.info.Name {
-		return "", fmt.Errorf("%w: zone %s is not visible from zone %s", api.ErrPermission, zone, b.info.Name)
-	}
-	r, err := zoneDo(api.ZoneRequest{Op: "console-log"})
-	if err != nil {
-		return "", err
-	}
-	return r.ConsoleLog, nil
+// ConsoleLog: zoneadmd authorizes it (the zone's administrator) and has
+// no other zone's to give.
+func (b zoneBackend) ConsoleLog(ctx context.Context, p api.Principal, zone string) (string, error) {
+	return b.srv.ConsoleLog(ctx, p, zone)
 }
 
-// SignalProcess asks zoneadmd, through the zone socket, to signal a
-// process by its pid in the zone; zoneadmd authorizes it and finds the
-// process in this zone's pid namespace only.
-func (b zoneBackend) SignalProcess(_ context.Context, _ api.Principal, req api.SignalRequest) error {
-	if req.Zone != b.info.Name {
-		return fmt.Errorf("%w: zone %s is not visible from zone %s", api.ErrPermission, req.Zone, b.info.Name)
-	}
-	_, err := zoneDo(api.ZoneRequest{Op: "signal", Signal: &req})
-	return err
+// SignalProcess: zoneadmd authorizes it and finds the process in this
+// zone's pid namespace only.
+func (b zoneBackend) SignalProcess(ctx context.Context, p api.Principal, req api.SignalRequest) error {
+	return b.srv.SignalProcess(ctx, p, req)
 }
 
-func (b zoneBackend) Usage(_ context.Context, _ api.Principal, zone string) (ui.ZoneUsage, error) {
-	if zone != b.info.Name {
-		return ui.ZoneUsage{}, fmt.Errorf("%w: zone %s is not visible from zone %s", api.ErrPermission, zone, b.info.Name)
-	}
-	r, err := zoneDo(api.ZoneRequest{Op: "usage"})
+func (b zoneBackend) Usage(ctx context.Context, p api.Principal, zone string) (ui.ZoneUsage, error) {
+	u, err := b.srv.Usage(ctx, p, zone)
 	if err != nil {
 		return ui.ZoneUsage{}, err
 	}
-	if r.Usage == nil {
-		return ui.ZoneUsage{}, errors.New("usage: empty answer")
-	}
-	return usageForConsole(*r.Usage), nil
+	return usageForConsole(u), nil
 }
 
 // project sends a project change; the zone socket authorizes it.
-func (b zoneBackend) project(zone string, req api.ProjectRequest) error {
-	if zone != b.info.Name {
-		return fmt.Errorf("%w: zone %s is not visible from zone %s", api.ErrPermission, zone, b.info.Name)
-	}
-	_, err := zoneDo(api.ZoneRequest{Op: "project", Project: &req})
+func (b zoneBackend) project(ctx context.Context, p api.Principal, zone string, req api.ProjectRequest) error {
+	_, err := b.srv.EditProjects(ctx, p, zone, req)
 	return err
 }
 
-func (b zoneBackend) AddProject(_ context.Context, _ api.Principal, zone string, spec ui.ProjectSpec) error {
+func (b zoneBackend) AddProject(ctx context.Context, p api.Principal, zone string, spec ui.ProjectSpec) error {
 	req := api.ProjectRequest{Op: "add", Name: spec.Name}
 	if spec.ID != 0 {
 		id := spec.ID
@@ -259,10 +216,10 @@ func (b zoneBackend) AddProject(_ context.Context, _ api.Principal, zone string,
 		}
 		req.Attrs = append(req.Attrs, n+"="+v)
 	}
-	return b.project(zone, req)
+	return b.project(ctx, p, zone, req)
 }
 
-func (b zoneBackend) SetProjectLimit(_ context.Context, _ api.Principal, zone, project, name, value string) error {
+func (b zoneBackend) SetProjectLimit(ctx context.Context, p api.Principal, zone, project, name, value string) error {
 	v := ""
 	if value != "" {
 		var err error
@@ -270,9 +227,9 @@ func (b zoneBackend) SetProjectLimit(_ context.Context, _ api.Principal, zone, p
 			return err
 		}
 	}
-	return b.project(zone, api.ProjectRequest{Op: "set-limit", Name: project, Limits: map[string]string{name: v}})
+	return b.project(ctx, p, zone, api.ProjectRequest{Op: "set-limit", Name: project, Limits: map[string]string{name: v}})
 }
 
-func (b zoneBackend) DeleteProject(_ context.Context, _ api.Principal, zone, project string) error {
-	return b.project(zone, api.ProjectRequest{Op: "del", Name: project})
+func (b zoneBackend) DeleteProject(ctx context.Context, p api.Principal, zone, project string) error {
+	return b.project(ctx, p, zone, api.ProjectRequest{Op: "del", Name: project})
 }
