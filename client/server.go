@@ -2,6 +2,7 @@ package client
 
 import (
 	"context"
+	"time"
 	"zonetop/api"
 	"zonetop/limits"
 	"zonetop/rctl"
@@ -40,4 +41,29 @@ type Zones interface {
 	// EditProjects is projadd, projmod, projdel or a project's set-limit;
 	// notes are limits accepted above the zone's caps.
 	EditProjects(ctx context.Context, p api.Principal, zone string, req api.ProjectRequest) (notes []string, err error)
+}
+
+// Server is Zones with the rest of what the console asks: the host it
+// runs on, configuration, install and life cycle, and the engine's notes.
+// The engine in process serves all of it to the global administrator;
+// for a delegated host user the zonetop service and each zone's zoneadmd
+// carry the configuration and life cycle (Service); the zone socket
+// carries none of it, and a zone's administrator gets the engine's
+// refusal without a request being made.
+type Server interface {
+	Zones
+	Host() api.HostInfo
+	ZoneConfig(ctx context.Context, p api.Principal, name string) (info, export string, err error)
+	ApplyZonecfg(ctx context.Context, p api.Principal, name, file, script string) (string, error)
+	CreateZone(ctx context.Context, p api.Principal, z api.NewZone) error
+	DeleteZone(ctx context.Context, p api.Principal, name string) error
+	InstallZone(ctx context.Context, p api.Principal, name, archive string, progress func(api.Progress)) error
+	UninstallZone(ctx context.Context, p api.Principal, name string, force bool) error
+	ReadyZone(ctx context.Context, p api.Principal, name string) (api.ZoneStatus, error)
+	BootZone(ctx context.Context, p api.Principal, name string, args []string) (api.ZoneStatus, error)
+	HaltZone(ctx context.Context, p api.Principal, name string) (api.ZoneStatus, error)
+	ShutdownZone(ctx context.Context, p api.Principal, name string, timeout time.Duration) (api.ZoneStatus, error)
+	RebootZone(ctx context.Context, p api.Principal, name string, args []string) (api.ZoneStatus, error)
+	// Events are what happened to zone through this server, newest first.
+	Events(p api.Principal, zone string) []api.Event
 }

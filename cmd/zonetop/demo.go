@@ -125,7 +125,7 @@ func runDemo(g *globals, stdout, stderr io.Writer) int {
 		Command:   func(line string) (string, error) { return consoleCommand(g, line) },
 		Complete:  func(words []string) []string { return consoleComplete(g, words) },
 	}
-	runErr := ui.Run(consoleBackend{e}, opts)
+	runErr := ui.Run(newHostConsole(e), opts)
 	if g.keep {
 		fmt.Fprintf(stdout, "zonetop --demo: zones kept under --root %s\n", g.root)
 	} else {

@@ -40,7 +40,7 @@ func targetFor(g *globals) (rctlTarget, error) {
 	if err != nil {
 		return rctlTarget{}, err
 	}
-	return rctlTarget{zs: engineZones{e}, root: g.root, p: engine.CurrentPrincipal()}, nil
+	return rctlTarget{zs: engineServer{e}, root: g.root, p: engine.CurrentPrincipal()}, nil
 }
 
 // Zone is the zone a command means without -z: the global zone on the

@@ -9,17 +9,23 @@ import (
 	"zonetop/limits"
 )
 
-// engineZones is the engine in this process as client.Zones: the global
+// engineServer is the engine in this process as client.Server: the global
 // administrator's way in (client may not link the engine, so the adapter
 // lives here). Every call goes to the engine with the caller's principal,
 // and the engine authorizes it.
-type engineZones struct {
+type engineServer struct {
 	*engine.Engine
 }
 
-var _ client.Zones = engineZones{}
+var _ client.Server = engineServer{}
 
-func (e engineZones) Projects(ctx context.Context, p api.Principal, zone string) (limits.Projects, []string, error) {
+// CreateZone creates the zone of the console's new-zone form; the engine's
+// own CreateZone takes a configuration, which the console no longer builds.
+func (e engineServer) CreateZone(ctx context.Context, p api.Principal, z api.NewZone) error {
+	return e.CreateNewZone(ctx, p, z)
+}
+
+func (e engineServer) Projects(ctx context.Context, p api.Principal, zone string) (limits.Projects, []string, error) {
 	ps, bad, err := e.ZoneProjects(ctx, p, zone)
 	var out []string
 	for _, b := range bad {
@@ -31,7 +37,7 @@ func (e engineZones) Projects(ctx context.Context, p api.Principal, zone string)
 // EditProjects applies req as zoneadmd applies it for a zone's own
 // administrator, so both levels validate a change alike; a running
 // zone's caps in force say which limits it overrides.
-func (e engineZones) EditProjects(ctx context.Context, p api.Principal, zone string, req api.ProjectRequest) ([]string, error) {
+func (e engineServer) EditProjects(ctx context.Context, p api.Principal, zone string, req api.ProjectRequest) ([]string, error) {
 	var edited *limits.Project
 	err := e.Engine.EditProjects(ctx, p, zone, func(ps *limits.Projects) error {
 		if err := zoneadmd.ApplyProject(req, ps); err != nil {
