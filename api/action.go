@@ -33,6 +33,10 @@ const (
 	// attaching to it: its administrator (root in it) reads it, as a
 	// host user with the login auth, who may watch the console live.
 	ActReadConsoleLog Action = "read-console-log"
+	// ActVerify runs zoneadm verify: it reads the zone's configuration
+	// against every other zone's and the host, so it is manage's, as
+	// ready is (verify is ready's first check).
+	ActVerify Action = "verify"
 )
 
 func (p Principal) Describe() string {

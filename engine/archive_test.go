@@ -208,7 +208,7 @@ func TestInstallTarballDistroRoot(t *testing.T) {
 			archive := writeArchive(t, dir, tc.name, compress(t, plain, tc.format))
 			zp := filepath.Join(dir, "zp")
 			var last api.Progress
-			err := Install(context.Background(), InstallOptions{Zonepath: zp, Brand: "tarball", Archive: archive, ZoneName: "deb1", Progress: func(p api.Progress) { last = p }})
+			err := installRoot(context.Background(), installParams{Zonepath: zp, Brand: "tarball", Archive: archive, ZoneName: "deb1", Progress: func(p api.Progress) { last = p }})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -353,7 +353,7 @@ func testHostileArchives(t *testing.T) {
 			before := snapshot(t, outside)
 			passwdBefore := statOf(t, "/etc/passwd").Nlink
 			zp := filepath.Join(base, "zp")
-			err := Install(context.Background(), InstallOptions{Zonepath: zp, Brand: "tarball", Archive: archive, ZoneName: "evil"})
+			err := installRoot(context.Background(), installParams{Zonepath: zp, Brand: "tarball", Archive: archive, ZoneName: "evil"})
 			if !tc.contained && err == nil {
 				t.Fatal("hostile archive installed")
 			}
@@ -406,7 +406,7 @@ func TestInstallFailedKeepsPreexistingZonepath(t *testing.T) {
 		{name: "etc/motd", typ: tar.TypeReg, data: []byte("hi")},
 		{name: "../evil", typ: tar.TypeReg},
 	}), archiveGzip))
-	err := Install(context.Background(), InstallOptions{Zonepath: zp, Brand: "tarball", Archive: archive, ZoneName: "z"})
+	err := installRoot(context.Background(), installParams{Zonepath: zp, Brand: "tarball", Archive: archive, ZoneName: "z"})
 	if err == nil || !strings.Contains(err.Error(), `".." component`) {
 		t.Fatalf("want a \"..\" refusal, got %v", err)
 	}
@@ -418,7 +418,7 @@ func TestInstallFailedKeepsPreexistingZonepath(t *testing.T) {
 
 func TestInstallTarballNeedsArchive(t *testing.T) {
 	zp := filepath.Join(t.TempDir(), "zp")
-	err := Install(context.Background(), InstallOptions{Zonepath: zp, Brand: "tarball", ZoneName: "z"})
+	err := installRoot(context.Background(), installParams{Zonepath: zp, Brand: "tarball", ZoneName: "z"})
 	if err == nil || !strings.Contains(err.Error(), "needs an archive") {
 		t.Fatalf("got %v", err)
 	}
@@ -434,7 +434,7 @@ func TestInstallTarballCorruptCleansUp(t *testing.T) {
 	// A truncated xz stream: the tool fails after some members are out.
 	archive := writeArchive(t, base, "cut.tar.xz", full[:len(full)/2])
 	zp := filepath.Join(base, "zp")
-	if err := Install(context.Background(), InstallOptions{Zonepath: zp, Brand: "tarball", Archive: archive, ZoneName: "z"}); err == nil {
+	if err := installRoot(context.Background(), installParams{Zonepath: zp, Brand: "tarball", Archive: archive, ZoneName: "z"}); err == nil {
 		t.Fatal("truncated archive installed")
 	}
 	if _, err := os.Lstat(zp); !errors.Is(err, os.ErrNotExist) {
@@ -530,7 +530,7 @@ func TestInstallTarballGNUTar(t *testing.T) {
 	ents := append(hostDashRoot(t), tarEnt{name: "opt/" + strings.Repeat("long-name-", 20) + "/file", typ: tar.TypeReg, data: []byte("deep")})
 	dir := t.TempDir()
 	first := filepath.Join(dir, "zp1")
-	if err := Install(context.Background(), InstallOptions{Zonepath: first, Brand: "tarball", Archive: writeArchive(t, dir, "a.tar", tarBytes(t, ents)), ZoneName: "g"}); err != nil {
+	if err := installRoot(context.Background(), installParams{Zonepath: first, Brand: "tarball", Archive: writeArchive(t, dir, "a.tar", tarBytes(t, ents)), ZoneName: "g"}); err != nil {
 		t.Fatal(err)
 	}
 	gnu := filepath.Join(dir, "gnu.tar.xz")
@@ -538,7 +538,7 @@ func TestInstallTarballGNUTar(t *testing.T) {
 		t.Fatalf("tar: %v: %s", err, out)
 	}
 	second := filepath.Join(dir, "zp2")
-	if err := Install(context.Background(), InstallOptions{Zonepath: second, Brand: "tarball", Archive: gnu, ZoneName: "g"}); err != nil {
+	if err := installRoot(context.Background(), installParams{Zonepath: second, Brand: "tarball", Archive: gnu, ZoneName: "g"}); err != nil {
 		t.Fatal(err)
 	}
 	a, b := snapshot(t, filepath.Join(first, "root")), snapshot(t, filepath.Join(second, "root"))
@@ -565,7 +565,7 @@ func TestInstallTarballKeepsHoles(t *testing.T) {
 	zeros := make([]byte, 8<<20)
 	copy(zeros[5<<20:], "middle")
 	ents := append(hostDashRoot(t), tarEnt{name: "zeros", typ: tar.TypeReg, data: zeros})
-	if err := Install(context.Background(), InstallOptions{Zonepath: first, Brand: "tarball", Archive: writeArchive(t, dir, "a.tar", tarBytes(t, ents)), ZoneName: "g"}); err != nil {
+	if err := installRoot(context.Background(), installParams{Zonepath: first, Brand: "tarball", Archive: writeArchive(t, dir, "a.tar", tarBytes(t, ents)), ZoneName: "g"}); err != nil {
 		t.Fatal(err)
 	}
 	const big = 2 << 30
@@ -589,7 +589,7 @@ func TestInstallTarballKeepsHoles(t *testing.T) {
 		t.Fatalf("archive: %v, %d bytes", err, st.Size())
 	}
 	second := filepath.Join(dir, "zp2")
-	if err := Install(context.Background(), InstallOptions{Zonepath: second, Brand: "tarball", Archive: gnu, ZoneName: "g"}); err != nil {
+	if err := installRoot(context.Background(), installParams{Zonepath: second, Brand: "tarball", Archive: gnu, ZoneName: "g"}); err != nil {
 		t.Fatal(err)
 	}
 	for _, c := range []struct {

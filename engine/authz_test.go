@@ -30,7 +30,7 @@ func TestAuthorizeMatrix(t *testing.T) {
 		"zoneuser":  {api.ActList, api.ActInfo, api.ActReadUsage},
 		"otherroot": {api.ActList},
 		"alice":     {api.ActList, api.ActInfo, api.ActReadUsage, api.ActLogin, api.ActConsole, api.ActReadConsoleLog},
-		"bob":       {api.ActList, api.ActInfo, api.ActReadUsage, api.ActLogin, api.ActConsole, api.ActReadConsoleLog, api.ActReady, api.ActBoot, api.ActHalt, api.ActReboot, api.ActShutdown},
+		"bob":       {api.ActList, api.ActInfo, api.ActReadUsage, api.ActLogin, api.ActConsole, api.ActReadConsoleLog, api.ActReady, api.ActBoot, api.ActHalt, api.ActReboot, api.ActShutdown, api.ActVerify},
 		"carol":     {api.ActList, api.ActInfo, api.ActReadUsage, api.ActCloneFrom, api.ActConfigure, api.ActSetProjectLimit, api.ActCreateProject, api.ActDeleteProject},
 		"mallory":   {api.ActList},
 	}

@@ -397,21 +397,21 @@ func TestZoneAdminCannotRaiseZoneCap(t *testing.T) {
 	ztest.Must(t, err)
 	cfg := &zones.Config{Name: "web01", Zonepath: "/zones/web01", Rctls: []zones.Rctl{{Name: "zone.max-lwps",
 		Values: []zones.RctlValue{{Priv: "privileged", Limit: 100, Action: "deny"}}}}}
-	_, err = e.Store().Commit(cfg, zones.Revision{})
+	_, err = e.store.Commit(cfg, zones.Revision{})
 	ztest.Must(t, err)
 	admin := api.Principal{UID: 0, Zone: "web01"}
 	err = e.SetRctl(context.Background(), admin, "web01", api.RctlChange{Name: "zone.max-lwps", Values: "(privileged,1000,deny)"}, true)
 	if err == nil || !errors.Is(err, api.ErrPermission) || err.Error() != "permission denied: zone caps are set by the global administrator" {
 		t.Fatalf("zone admin raising zone.max-lwps: %v", err)
 	}
-	got, _, err := e.Store().Load("web01")
+	got, _, err := e.store.Load("web01")
 	ztest.Must(t, err)
 	if v, _ := got.ZoneRctl("zone.max-lwps"); v.Limit != 100 {
 		t.Errorf("zone.max-lwps changed to %d", v.Limit)
 	}
 	// The global administrator may, and -P persists it.
 	ztest.Must(t, e.SetRctl(context.Background(), api.Principal{UID: 0, Zone: "global"}, "web01", api.RctlChange{Name: "zone.max-lwps", Values: "(privileged,1000,deny)"}, true))
-	got, _, _ = e.Store().Load("web01")
+	got, _, _ = e.store.Load("web01")
 	if v, _ := got.ZoneRctl("zone.max-lwps"); v.Limit != 1000 {
 		t.Errorf("persisted zone.max-lwps = %d, want 1000", v.Limit)
 	}

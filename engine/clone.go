@@ -17,8 +17,8 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// CloneOptions says what Clone copies where.
-type CloneOptions struct {
+// cloneParams says what Clone copies where.
+type cloneParams struct {
 	Zonepath   string // the new zone's; Clone creates it as Install does
 	Root       string // the root prefix Zonepath lies beneath ("" is /)
 	SourceRoot string // the source zone's ZONEPATH/root on the host
@@ -28,14 +28,14 @@ type CloneOptions struct {
 	Progress func(api.Progress)
 }
 
-// Clone creates o.Zonepath and fills its root with a copy of o.SourceRoot:
+// cloneRoot creates o.Zonepath and fills its root with a copy of o.SourceRoot:
 // every file, directory, symlink, device node and FIFO with its owner,
 // mode (setuid bits included), extended attributes (file capabilities,
 // ACLs) and times, and hard links kept as links. Nothing is followed: a
 // symlink is copied as a link, and a file system mounted inside the source
 // stops the clone. As with Install, a failure removes what was made.
-func Clone(ctx context.Context, o CloneOptions) error {
-	if errs := VerifyInstall(InstallOptions{Zonepath: o.Zonepath, Root: o.Root, Brand: "sparse", ZoneName: o.ZoneName}); len(errs) > 0 {
+func cloneRoot(ctx context.Context, o cloneParams) error {
+	if errs := verifyInstall(installParams{Zonepath: o.Zonepath, Root: o.Root, Brand: "sparse", ZoneName: o.ZoneName}); len(errs) > 0 {
 		return fmt.Errorf("clone %s: %w", o.Zonepath, errors.Join(errs...))
 	}
 	total, err := cloneSize(o.SourceRoot)

@@ -116,7 +116,7 @@ func TestCloneCopiesEverything(t *testing.T) {
 	before := treeOf(t, src)
 	zp := filepath.Join(dir, "new")
 	var reports []api.Progress
-	err := Clone(context.Background(), CloneOptions{Zonepath: zp, SourceRoot: src, ZoneName: "dst", SourceName: "src",
+	err := cloneRoot(context.Background(), cloneParams{Zonepath: zp, SourceRoot: src, ZoneName: "dst", SourceName: "src",
 		Progress: func(p api.Progress) { reports = append(reports, p) }})
 	if err != nil {
 		t.Fatal(err)
@@ -162,7 +162,7 @@ func TestCloneFailsClean(t *testing.T) {
 	ztest.Must(t, unix.Mount("tmpfs", mnt, "tmpfs", 0, "size=1m"))
 	t.Cleanup(func() { _ = unix.Unmount(mnt, unix.MNT_DETACH) })
 	zp := filepath.Join(dir, "new")
-	err := Clone(context.Background(), CloneOptions{Zonepath: zp, SourceRoot: src, ZoneName: "dst", SourceName: "src"})
+	err := cloneRoot(context.Background(), cloneParams{Zonepath: zp, SourceRoot: src, ZoneName: "dst", SourceName: "src"})
 	if err == nil || !strings.Contains(err.Error(), "a file system is mounted there") || !strings.Contains(err.Error(), mnt) {
 		t.Fatalf("clone over a mount: %v", err)
 	}
@@ -173,7 +173,7 @@ func TestCloneFailsClean(t *testing.T) {
 
 	ctx, cancel := context.WithCancel(context.Background())
 	n := 0
-	err = Clone(ctx, CloneOptions{Zonepath: zp, SourceRoot: src, ZoneName: "dst", SourceName: "src",
+	err = cloneRoot(ctx, cloneParams{Zonepath: zp, SourceRoot: src, ZoneName: "dst", SourceName: "src",
 		Progress: func(api.Progress) {
 			if n++; n == 2 {
 				cancel()

@@ -46,10 +46,6 @@ func New(root, cgroupParent string) (*Engine, error) {
 	return &Engine{Root: root, CgroupParent: cgroupParent, store: store, ops: zoneadmd.Remote{Root: root}}, nil
 }
 
-// Store gives front ends such as zonecfg the configuration store; every
-// change through it is still checked by the store's own lock and revisions.
-func (e *Engine) Store() *zones.Store { return e.store }
-
 // CurrentPrincipal is the principal of the calling process in the host.
 func CurrentPrincipal() api.Principal {
 	uid := os.Getuid()

@@ -163,7 +163,7 @@ func TestExecStdioOnlyPipes(t *testing.T) {
 	if got := z.sh("echo piped"); got != "piped\n" {
 		t.Errorf("pipes: %q", got)
 	}
-	s, err := StartLogin(z.root, z.spec.Name, api.ExecRequest{Argv: []string{"sh", "-c", "tty; echo tty-ok"}})
+	s, err := startLogin(z.root, z.spec.Name, api.ExecRequest{Argv: []string{"sh", "-c", "tty; echo tty-ok"}})
 	if err != nil {
 		t.Fatalf("zlogin -t: %v", err)
 	}

@@ -19,8 +19,8 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// InstallOptions says what zoneadm install builds and where.
-type InstallOptions struct {
+// installParams says what zoneadm install builds and where.
+type installParams struct {
 	Zonepath string // absolute host path; install creates it (700) and Zonepath/root (755)
 	// Root is the root prefix ("" is /): Zonepath must lie beneath it,
 	// with no symlink on the way below it.
@@ -83,11 +83,11 @@ func checkStatic(p string) error {
 	return nil
 }
 
-// VerifyInstall reports every reason install could not run with o, all at
+// verifyInstall reports every reason install could not run with o, all at
 // once, without changing anything. An empty Archive is not reported for the
 // tarball brand, so a configured zone verifies before an archive is chosen;
 // Install itself insists on one.
-func VerifyInstall(o InstallOptions) []error {
+func verifyInstall(o installParams) []error {
 	var errs []error
 	bad := func(format string, a ...any) { errs = append(errs, fmt.Errorf(format, a...)) }
 	switch {
@@ -177,11 +177,11 @@ func readNames(dir string, n int) ([]string, error) {
 	return names, err
 }
 
-// Install creates o.Zonepath and fills its root by brand. On any failure,
+// installRoot creates o.Zonepath and fills its root by brand. On any failure,
 // cancellation included, it removes what it created, and only that: a
 // zonepath that existed (empty) before is emptied again and kept.
-func Install(ctx context.Context, o InstallOptions) error {
-	if errs := VerifyInstall(o); len(errs) > 0 {
+func installRoot(ctx context.Context, o installParams) error {
+	if errs := verifyInstall(o); len(errs) > 0 {
 		return fmt.Errorf("install %s: %w", o.Zonepath, errors.Join(errs...))
 	}
 	if o.Brand == "tarball" && o.Archive == "" {
@@ -282,7 +282,7 @@ const (
 )
 
 // report sends a step-count progress report if anyone listens.
-func (o InstallOptions) report(step string, done, total int64) {
+func (o installParams) report(step string, done, total int64) {
 	if o.Progress != nil {
 		o.Progress(api.Progress{Step: step, Done: done, Total: total})
 	}
@@ -291,7 +291,7 @@ func (o InstallOptions) report(step string, done, total int64) {
 // installSkeleton makes the directory tree and /etc of a sparse zone; the
 // busybox brand uses it too, passing the work it will do next so the step
 // count covers the whole install.
-func installSkeleton(ctx context.Context, rootfd int, o InstallOptions, more []string) error {
+func installSkeleton(ctx context.Context, rootfd int, o installParams, more []string) error {
 	steps := append([]string{stepDirs, stepEtc}, more...)
 	total := int64(len(steps))
 	o.report(steps[0], 0, total)
@@ -492,7 +492,7 @@ func writeEtc(rootfd int, zone string, onlyIdentity bool) error {
 	return nil
 }
 
-func installBusybox(ctx context.Context, rootfd int, o InstallOptions) error {
+func installBusybox(ctx context.Context, rootfd int, o installParams) error {
 	bb, err := findBusybox()
 	if err != nil {
 		return err
@@ -532,7 +532,7 @@ func installBusybox(ctx context.Context, rootfd int, o InstallOptions) error {
 	return nil
 }
 
-func installTarball(ctx context.Context, root string, rootfd int, o InstallOptions) error {
+func installTarball(ctx context.Context, root string, rootfd int, o installParams) error {
 	if err := unpackArchive(ctx, o.Archive, root, o.Progress); err != nil {
 		return err
 	}

@@ -56,7 +56,7 @@ func readString(t *testing.T, p string) string {
 
 func TestVerifyInstallReportsEveryProblem(t *testing.T) {
 	dir := t.TempDir()
-	errs := VerifyInstall(InstallOptions{Zonepath: filepath.Join(dir, "no", "zp"), Brand: "solaris10", ZoneName: "bad name", Archive: "/nonexistent.tar"})
+	errs := verifyInstall(installParams{Zonepath: filepath.Join(dir, "no", "zp"), Brand: "solaris10", ZoneName: "bad name", Archive: "/nonexistent.tar"})
 	joined := errors.Join(errs...).Error()
 	for _, want := range []string{"parent directory", "brand \"solaris10\"", "zone name", "only used by the tarball brand"} {
 		if !strings.Contains(joined, want) {
@@ -67,7 +67,7 @@ func TestVerifyInstallReportsEveryProblem(t *testing.T) {
 		t.Errorf("got %d problems, want 4:\n%s", len(errs), joined)
 	}
 
-	if errs := VerifyInstall(InstallOptions{Zonepath: "relative/zp", ZoneName: "z"}); len(errs) != 1 || !strings.Contains(errs[0].Error(), "not absolute") {
+	if errs := verifyInstall(installParams{Zonepath: "relative/zp", ZoneName: "z"}); len(errs) != 1 || !strings.Contains(errs[0].Error(), "not absolute") {
 		t.Errorf("relative zonepath: %v", errs)
 	}
 
@@ -82,7 +82,7 @@ func TestVerifyInstallReportsEveryProblem(t *testing.T) {
 	if err := os.Chmod(zp, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	errs = VerifyInstall(InstallOptions{Zonepath: zp, Brand: "tarball", ZoneName: "z", Archive: filepath.Join(dir, "missing.tar.gz")})
+	errs = verifyInstall(installParams{Zonepath: zp, Brand: "tarball", ZoneName: "z", Archive: filepath.Join(dir, "missing.tar.gz")})
 	joined = errors.Join(errs...).Error()
 	for _, want := range []string{"not empty (holds leftover)", "mode 0755", "missing.tar.gz"} {
 		if !strings.Contains(joined, want) {
@@ -95,7 +95,7 @@ func TestVerifyInstallReportsEveryProblem(t *testing.T) {
 	if err := os.WriteFile(file, []byte(strings.Repeat("not a tar ", 100)), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	errs = VerifyInstall(InstallOptions{Zonepath: file, Brand: "tarball", ZoneName: "z", Archive: file})
+	errs = verifyInstall(installParams{Zonepath: file, Brand: "tarball", ZoneName: "z", Archive: file})
 	joined = errors.Join(errs...).Error()
 	for _, want := range []string{"is not a directory", "not a tar archive"} {
 		if !strings.Contains(joined, want) {
@@ -105,7 +105,7 @@ func TestVerifyInstallReportsEveryProblem(t *testing.T) {
 
 	// The good case has nothing to say; a tarball zone without an
 	// archive still verifies (install asks for it).
-	if errs := VerifyInstall(InstallOptions{Zonepath: filepath.Join(dir, "fresh"), Brand: "tarball", ZoneName: "z"}); len(errs) != 0 {
+	if errs := verifyInstall(installParams{Zonepath: filepath.Join(dir, "fresh"), Brand: "tarball", ZoneName: "z"}); len(errs) != 0 {
 		t.Errorf("fresh zonepath: %v", errs)
 	}
 }
@@ -114,7 +114,7 @@ func TestVerifyInstallBusyboxMissing(t *testing.T) {
 	old := busyboxCandidates
 	t.Cleanup(func() { busyboxCandidates = old })
 	busyboxCandidates = []string{"/nonexistent/busybox", "/bin/sh"}
-	errs := VerifyInstall(InstallOptions{Zonepath: filepath.Join(t.TempDir(), "zp"), Brand: "busybox", ZoneName: "z"})
+	errs := verifyInstall(installParams{Zonepath: filepath.Join(t.TempDir(), "zp"), Brand: "busybox", ZoneName: "z"})
 	if len(errs) != 1 || !strings.Contains(errs[0].Error(), "busybox-static") {
 		t.Fatalf("want one busybox problem, got %v", errs)
 	}
@@ -127,7 +127,7 @@ func TestInstallSparse(t *testing.T) {
 	installNeedRoot(t)
 	zp := filepath.Join(t.TempDir(), "zp")
 	var steps []api.Progress
-	err := Install(context.Background(), InstallOptions{Zonepath: zp, Brand: "sparse", ZoneName: "web1", Progress: func(p api.Progress) { steps = append(steps, p) }})
+	err := installRoot(context.Background(), installParams{Zonepath: zp, Brand: "sparse", ZoneName: "web1", Progress: func(p api.Progress) { steps = append(steps, p) }})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -190,7 +190,7 @@ func TestInstallBusyboxRuns(t *testing.T) {
 		t.Skip(err)
 	}
 	zp := filepath.Join(t.TempDir(), "zp")
-	if err := Install(context.Background(), InstallOptions{Zonepath: zp, Brand: "busybox", ZoneName: "bb"}); err != nil {
+	if err := installRoot(context.Background(), installParams{Zonepath: zp, Brand: "busybox", ZoneName: "bb"}); err != nil {
 		t.Fatal(err)
 	}
 	root := filepath.Join(zp, "root")
@@ -216,7 +216,7 @@ func TestInstallRefusesNonEmptyZonepath(t *testing.T) {
 	if err := os.WriteFile(keep, []byte("x"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if err := Install(context.Background(), InstallOptions{Zonepath: zp, ZoneName: "z"}); err == nil {
+	if err := installRoot(context.Background(), installParams{Zonepath: zp, ZoneName: "z"}); err == nil {
 		t.Fatal("install into a non-empty zonepath succeeded")
 	}
 	if readString(t, keep) != "x" {
@@ -239,7 +239,7 @@ func TestInstallCancelledCleansUp(t *testing.T) {
 		ctx, cancel := context.WithCancel(context.Background())
 		// Cancel once the applet links are being made: the tree is half
 		// built by then.
-		err := Install(ctx, InstallOptions{Zonepath: zp, Brand: "busybox", ZoneName: "z", Progress: func(p api.Progress) {
+		err := installRoot(ctx, installParams{Zonepath: zp, Brand: "busybox", ZoneName: "z", Progress: func(p api.Progress) {
 			if p.Step == stepApplets {
 				cancel()
 			}

@@ -61,7 +61,13 @@ func (e *Engine) liveState(name string, ent zones.IndexEntry) zones.State {
 
 // VerifyZone checks a zone's configuration and, for a configured zone, what
 // install will need. Every problem is returned.
+//
+// Its findings name other zones' zonepaths and what the host lacks, so it
+// is the manage auth's, as in illumos.
 func (e *Engine) VerifyZone(ctx context.Context, p api.Principal, name string) []error {
+	if err := e.authorize(p, name, api.ActVerify); err != nil {
+		return []error{err}
+	}
 	cfg, ent, err := e.load(name)
 	if err != nil {
 		return []error{err}
@@ -100,7 +106,7 @@ func (e *Engine) VerifyZone(ctx context.Context, p api.Principal, name string) [
 		}
 	}
 	if ent.State == zones.StateConfigured {
-		errs = append(errs, VerifyInstall(e.installOptions(cfg, "", nil))...)
+		errs = append(errs, verifyInstall(e.installOptions(cfg, "", nil))...)
 	}
 	return errs
 }
@@ -112,8 +118,8 @@ type Warning struct{ Err error }
 func (w Warning) Error() string { return "warning: " + w.Err.Error() }
 func (w Warning) Unwrap() error { return w.Err }
 
-func (e *Engine) installOptions(cfg *zones.Config, archive string, progress func(api.Progress)) InstallOptions {
-	return InstallOptions{Zonepath: e.hostPath(cfg.Zonepath), Root: e.Root, Brand: cfg.Brand, Archive: archive, ZoneName: cfg.Name, Progress: progress}
+func (e *Engine) installOptions(cfg *zones.Config, archive string, progress func(api.Progress)) installParams {
+	return installParams{Zonepath: e.hostPath(cfg.Zonepath), Root: e.Root, Brand: cfg.Brand, Archive: archive, ZoneName: cfg.Name, Progress: progress}
 }
 
 // InstallZone fills the zone's root by its brand. The zone is incomplete
@@ -136,7 +142,7 @@ func (e *Engine) InstallZone(ctx context.Context, p api.Principal, name, archive
 	defer release()
 	opts := e.installOptions(cfg, archive, progress)
 	prepare := func() error {
-		if errs := VerifyInstall(opts); len(errs) > 0 {
+		if errs := verifyInstall(opts); len(errs) > 0 {
 			return fmt.Errorf("install %s: %w", name, errors.Join(errs...))
 		}
 		return nil
@@ -152,7 +158,7 @@ func (e *Engine) InstallZone(ctx context.Context, p api.Principal, name, archive
 				inner(pr)
 			}
 		}
-		if err := Install(ctx, opts); err != nil {
+		if err := installRoot(ctx, opts); err != nil {
 			return fmt.Errorf("install %s: %w", name, err)
 		}
 		return nil
@@ -167,7 +173,7 @@ func (e *Engine) InstallZone(ctx context.Context, p api.Principal, name, archive
 // operation lock.
 func (e *Engine) fillRoot(ctx context.Context, name, op string, cfg *zones.Config, ent zones.IndexEntry, prepare, fill func() error) error {
 	if ent.State == zones.StateIncomplete {
-		if err := UninstallBeneath(ctx, e.Root, e.hostPath(cfg.Zonepath), true); err != nil {
+		if err := uninstallBeneath(ctx, e.Root, e.hostPath(cfg.Zonepath), true); err != nil {
 			return fmt.Errorf("%s %s: clean up the earlier incomplete install: %w", op, name, err)
 		}
 		if err := e.store.SetState(name, []zones.State{zones.StateIncomplete}, zones.StateConfigured, ""); err != nil {
@@ -255,9 +261,9 @@ func (e *Engine) CloneZone(ctx context.Context, p api.Principal, name, source st
 	if err := zones.CheckOp(source, e.liveState(source, sent), "clone-source"); err != nil {
 		return fmt.Errorf("clone %s: %w", name, err)
 	}
-	opts := CloneOptions{Zonepath: e.hostPath(cfg.Zonepath), Root: e.Root, SourceRoot: filepath.Join(e.hostPath(scfg.Zonepath), "root"),
+	opts := cloneParams{Zonepath: e.hostPath(cfg.Zonepath), Root: e.Root, SourceRoot: filepath.Join(e.hostPath(scfg.Zonepath), "root"),
 		ZoneName: name, SourceName: source, Progress: progress}
-	return e.fillRoot(ctx, name, "clone", cfg, ent, nil, func() error { return Clone(ctx, opts) })
+	return e.fillRoot(ctx, name, "clone", cfg, ent, nil, func() error { return cloneRoot(ctx, opts) })
 }
 
 // UninstallZone removes the zone's root; the configuration stays.
@@ -284,7 +290,7 @@ func (e *Engine) UninstallZone(ctx context.Context, p api.Principal, name string
 	if err := e.store.SetState(name, []zones.State{zones.StateInstalled, zones.StateIncomplete}, zones.StateIncomplete, "uninstall under way"); err != nil {
 		return fmt.Errorf("uninstall %s: %w", name, err)
 	}
-	if err := UninstallBeneath(ctx, e.Root, e.hostPath(cfg.Zonepath), force); err != nil {
+	if err := uninstallBeneath(ctx, e.Root, e.hostPath(cfg.Zonepath), force); err != nil {
 		return fmt.Errorf("uninstall %s: %w (the zone stays incomplete; run uninstall -F again once that is fixed)", name, err)
 	}
 	// Nothing on disk carries the zone's host id range any more.
@@ -324,7 +330,7 @@ func (e *Engine) readyLoaded(name string, cfg *zones.Config, live zones.State, a
 		// zoneadmd would wait for the platform lock and then give up.
 		return api.ZoneStatus{}, fmt.Errorf("zone %s is held by another operation (a clone from it, or an uninstall): %w; try again when it ends", name, api.ErrBusy)
 	}
-	spec, err := e.Spec(cfg)
+	spec, err := e.platformSpec(cfg)
 	if err != nil {
 		return api.ZoneStatus{}, fmt.Errorf("ready %s: %w", name, err)
 	}

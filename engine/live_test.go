@@ -40,7 +40,7 @@ func TestLiveStateWhenZoneadmdDoesNotAnswer(t *testing.T) {
 			if err := e.CreateZone(ctx, gz, &zones.Config{Name: z, Zonepath: "/zones/" + z}); err != nil {
 				t.Fatal(err)
 			}
-			if err := e.Store().SetState(z, []zones.State{zones.StateConfigured}, zones.StateInstalled, ""); err != nil {
+			if err := e.store.SetState(z, []zones.State{zones.StateConfigured}, zones.StateInstalled, ""); err != nil {
 				t.Fatal(err)
 			}
 			// The zone's platform as its zoneadmd recorded it.

@@ -369,18 +369,8 @@ func (e *Engine) ZoneRctls(ctx context.Context, p api.Principal, zone string) (m
 	}
 	if zoneadmd.ZoneadmdRunning(e.Root, zone) {
 		if resp, err := wire.RoundTrip(configs.ZoneadmdSock(e.Root, zone), wire.Request{Op: "usage"}); err == nil && resp.Usage != nil {
-			return CapValues(resp.Usage.Caps), nil
+			return rctl.CapValues(resp.Usage.Caps), nil
 		}
 	}
 	return out, nil
-}
-
-// CapValues turns the zone caps in force (ZoneUsage.Caps) into rctl
-// values, as prctl lists them.
-func CapValues(caps map[string]uint64) map[string][]rctl.Value {
-	live := map[string][]rctl.Value{}
-	for name, v := range caps {
-		live[name] = []rctl.Value{{Privilege: rctl.Privileged, Limit: v, Action: rctl.Action{Deny: name != rctl.ZoneCPUShares}}}
-	}
-	return live
 }

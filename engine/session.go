@@ -33,9 +33,9 @@ type ZoneEvent struct {
 	Status api.ZoneStatus
 }
 
-// AttachConsole is the runtime side of Engine.AttachConsole: it starts the
+// attachConsole is the runtime side of Engine.AttachConsole: it starts the
 // zone's zoneadmd if needed and attaches to its console hub.
-func AttachConsole(rootPrefix, name string, opts api.ConsoleOptions) (*ConsoleSession, error) {
+func attachConsole(rootPrefix, name string, opts api.ConsoleOptions) (*ConsoleSession, error) {
 	if err := configs.CheckZoneName(name); err != nil {
 		return nil, err
 	}
@@ -121,8 +121,8 @@ type LoginSession struct {
 	once sync.Once
 }
 
-// StartLogin is the runtime side of Engine.StartLogin. req.TTY is implied.
-func StartLogin(rootPrefix, name string, req api.ExecRequest) (*LoginSession, error) {
+// startLogin is the runtime side of Engine.StartLogin. req.TTY is implied.
+func startLogin(rootPrefix, name string, req api.ExecRequest) (*LoginSession, error) {
 	if err := configs.CheckZoneName(name); err != nil {
 		return nil, err
 	}

@@ -29,10 +29,10 @@ var sparseDirs = []string{"/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "
 // that some of /usr's commands are.
 const alternativesDir = "/etc/alternatives"
 
-// Spec turns a zone's configuration into the runtime's platform spec. It is
+// platformSpec turns a zone's configuration into the runtime's platform spec. It is
 // the one place where zonecfg vocabulary becomes mounts, devices,
 // capabilities and sysctls.
-func (e *Engine) Spec(cfg *zones.Config) (configs.PlatformSpec, error) {
+func (e *Engine) platformSpec(cfg *zones.Config) (configs.PlatformSpec, error) {
 	return e.spec(cfg, true)
 }
 

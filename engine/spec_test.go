@@ -29,7 +29,7 @@ func TestLimitprivUserns(t *testing.T) {
 		{"zonetop_userns,none", false, []string{}, false},
 		{"default,sys_admin", false, append(slices.Clone(base), "sys_admin"), true},
 	} {
-		s, err := e.Spec(&zones.Config{Name: "xs1", Zonepath: "/zones/xs1", Limitpriv: c.limitpriv})
+		s, err := e.platformSpec(&zones.Config{Name: "xs1", Zonepath: "/zones/xs1", Limitpriv: c.limitpriv})
 		if err != nil {
 			t.Errorf("%q: %v", c.limitpriv, err)
 			continue

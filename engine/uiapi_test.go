@@ -49,7 +49,7 @@ func TestCreateEditDeleteZone(t *testing.T) {
 	if _, err := e.ApplyZonecfg(ctx, root, "uiweb", "edit", "set autoboot=true\n"); err != nil {
 		t.Fatal(err)
 	}
-	if c, _, _ := e.Store().Load("uiweb"); !c.Autoboot {
+	if c, _, _ := e.store.Load("uiweb"); !c.Autoboot {
 		t.Fatal("the script did not reach the store")
 	}
 	evs := e.Events(root, "uiweb")
@@ -62,7 +62,7 @@ func TestCreateEditDeleteZone(t *testing.T) {
 	if err := e.DeleteZone(ctx, root, "uiweb"); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := e.Store().State("uiweb"); !errors.Is(err, zones.ErrNoZone) {
+	if _, err := e.store.State("uiweb"); !errors.Is(err, zones.ErrNoZone) {
 		t.Fatalf("after delete: %v", err)
 	}
 }

@@ -13,7 +13,7 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// Uninstall removes zonepath and everything under it. It refuses while
+// uninstallRoot removes zonepath and everything under it. It refuses while
 // anything is mounted at or below zonepath, and it never follows a symlink:
 // the zonepath's parent is opened with no symlink on the way (a zonepath
 // that is a symlink, or has one above it, is refused), entries are removed
@@ -24,13 +24,13 @@ import (
 // install made (not root's, or holding more than root), so a zonepath
 // configured over some other directory by mistake is not wiped; force
 // (uninstall -F) removes it anyway, as after a failed install.
-func Uninstall(ctx context.Context, zonepath string, force bool) error {
-	return UninstallBeneath(ctx, "/", zonepath, force)
+func uninstallRoot(ctx context.Context, zonepath string, force bool) error {
+	return uninstallBeneath(ctx, "/", zonepath, force)
 }
 
-// UninstallBeneath is Uninstall of a zonepath that must lie beneath the
+// uninstallBeneath is uninstallRoot of a zonepath that must lie beneath the
 // root prefix root; symlinks are refused only below root.
-func UninstallBeneath(ctx context.Context, root, zonepath string, force bool) error {
+func uninstallBeneath(ctx context.Context, root, zonepath string, force bool) error {
 	if !filepath.IsAbs(zonepath) {
 		return fmt.Errorf("uninstall %s: zonepath is not absolute", zonepath)
 	}

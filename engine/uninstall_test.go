@@ -17,7 +17,7 @@ func installedSparse(t *testing.T) (base, zp string) {
 	installNeedRoot(t)
 	base = t.TempDir()
 	zp = filepath.Join(base, "zp")
-	if err := Install(context.Background(), InstallOptions{Zonepath: zp, ZoneName: "u1"}); err != nil {
+	if err := installRoot(context.Background(), installParams{Zonepath: zp, ZoneName: "u1"}); err != nil {
 		t.Fatal(err)
 	}
 	return base, zp
@@ -41,20 +41,20 @@ func bindMount(t *testing.T, src, dst string) {
 
 func TestUninstallRemovesZonepath(t *testing.T) {
 	_, zp := installedSparse(t)
-	if err := Uninstall(context.Background(), zp, false); err != nil {
+	if err := uninstallRoot(context.Background(), zp, false); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := os.Lstat(zp); !errors.Is(err, os.ErrNotExist) {
 		t.Fatalf("zonepath still there: %v", err)
 	}
 	// Uninstalling what is gone is done already.
-	if err := Uninstall(context.Background(), zp, false); err != nil {
+	if err := uninstallRoot(context.Background(), zp, false); err != nil {
 		t.Errorf("second uninstall: %v", err)
 	}
-	if err := Uninstall(context.Background(), "relative", true); err == nil {
+	if err := uninstallRoot(context.Background(), "relative", true); err == nil {
 		t.Error("relative zonepath accepted")
 	}
-	if err := Uninstall(context.Background(), "/", true); err == nil {
+	if err := uninstallRoot(context.Background(), "/", true); err == nil {
 		t.Error("/ accepted")
 	}
 }
@@ -71,7 +71,7 @@ func TestUninstallRefusesWhileMounted(t *testing.T) {
 	}
 	target := filepath.Join(zp, "root/usr")
 	bindMount(t, outside, target)
-	err := Uninstall(context.Background(), zp, true)
+	err := uninstallRoot(context.Background(), zp, true)
 	if err == nil || !strings.Contains(err.Error(), "still mounted") || !strings.Contains(err.Error(), target) {
 		t.Fatalf("want a refusal naming %s, got %v", target, err)
 	}
@@ -97,7 +97,7 @@ func TestUninstallRefusesWhileMounted(t *testing.T) {
 	if err := unix.Unmount(target, unix.MNT_DETACH); err != nil {
 		t.Fatal(err)
 	}
-	if err := Uninstall(context.Background(), zp, true); err != nil {
+	if err := uninstallRoot(context.Background(), zp, true); err != nil {
 		t.Fatalf("after unmount: %v", err)
 	}
 }
@@ -124,7 +124,7 @@ func TestUninstallNeverFollowsSymlinks(t *testing.T) {
 		}
 	}
 	before := snapshot(t, outside)
-	if err := Uninstall(context.Background(), zp, false); err != nil {
+	if err := uninstallRoot(context.Background(), zp, false); err != nil {
 		t.Fatal(err)
 	}
 	if after := snapshot(t, outside); after != before {
@@ -149,7 +149,7 @@ func TestUninstallZonepathSymlinkRefused(t *testing.T) {
 	if err := os.Symlink(real, link); err != nil {
 		t.Fatal(err)
 	}
-	if err := Uninstall(context.Background(), link, true); err == nil || !strings.Contains(err.Error(), "symbolic link") {
+	if err := uninstallRoot(context.Background(), link, true); err == nil || !strings.Contains(err.Error(), "symbolic link") {
 		t.Fatalf("got %v", err)
 	}
 	if readString(t, filepath.Join(real, "root")) != "x" {
@@ -162,14 +162,14 @@ func TestUninstallForeignZonepathNeedsForce(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(zp, "notes"), []byte("x"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	err := Uninstall(context.Background(), zp, false)
+	err := uninstallRoot(context.Background(), zp, false)
 	if err == nil || !strings.Contains(err.Error(), "notes") || !strings.Contains(err.Error(), "-F") {
 		t.Fatalf("want a refusal naming notes, got %v", err)
 	}
 	if _, err := os.Stat(filepath.Join(zp, "root/etc/passwd")); err != nil {
 		t.Fatalf("refused uninstall removed files: %v", err)
 	}
-	if err := Uninstall(context.Background(), zp, true); err != nil {
+	if err := uninstallRoot(context.Background(), zp, true); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := os.Lstat(zp); !errors.Is(err, os.ErrNotExist) {
@@ -181,10 +181,10 @@ func TestUninstallCancelled(t *testing.T) {
 	_, zp := installedSparse(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	if err := Uninstall(ctx, zp, false); !errors.Is(err, context.Canceled) {
+	if err := uninstallRoot(ctx, zp, false); !errors.Is(err, context.Canceled) {
 		t.Fatalf("want context.Canceled, got %v", err)
 	}
-	if err := Uninstall(context.Background(), zp, false); err != nil {
+	if err := uninstallRoot(context.Background(), zp, false); err != nil {
 		t.Fatalf("finishing a cancelled uninstall: %v", err)
 	}
 }
@@ -194,11 +194,11 @@ func BenchmarkInstallSparse(b *testing.B) {
 	dir := b.TempDir()
 	for i := 0; i < b.N; i++ {
 		zp := filepath.Join(dir, "zp")
-		if err := Install(context.Background(), InstallOptions{Zonepath: zp, ZoneName: "bench"}); err != nil {
+		if err := installRoot(context.Background(), installParams{Zonepath: zp, ZoneName: "bench"}); err != nil {
 			b.Fatal(err)
 		}
 		b.StopTimer()
-		if err := Uninstall(context.Background(), zp, false); err != nil {
+		if err := uninstallRoot(context.Background(), zp, false); err != nil {
 			b.Fatal(err)
 		}
 		b.StartTimer()

@@ -108,7 +108,7 @@ func TestUninstallReleasesUserns(t *testing.T) {
 	ztest.Must(t, e.CreateZone(ctx, root, cfg))
 	ztest.Must(t, os.Mkdir(filepath.Join(e.Root, "zones"), 0o700))
 	ztest.Must(t, e.InstallZone(ctx, root, "usrel", "", nil))
-	if _, err := e.Spec(cfg); err != nil {
+	if _, err := e.platformSpec(cfg); err != nil {
 		t.Fatal(err)
 	}
 	held := func() bool {

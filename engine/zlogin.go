@@ -55,7 +55,7 @@ func (e *Engine) AttachConsole(ctx context.Context, p api.Principal, name string
 		if err := client.DelegatedStart(e.Root, name, "zlogin -C"); err != nil {
 			return nil, err
 		}
-		return AttachConsole(e.Root, name, opts)
+		return attachConsole(e.Root, name, opts)
 	}
 	if err := e.authorize(p, name, api.ActConsole); err != nil {
 		return nil, err
@@ -67,7 +67,7 @@ func (e *Engine) AttachConsole(ctx context.Context, p api.Principal, name string
 	if err := zones.CheckOp(name, e.liveState(name, ent), "attach-console"); err != nil {
 		return nil, err
 	}
-	return AttachConsole(e.Root, name, opts)
+	return attachConsole(e.Root, name, opts)
 }
 
 // StartLogin starts an interactive session inside a ready or running zone
@@ -77,7 +77,7 @@ func (e *Engine) AttachConsole(ctx context.Context, p api.Principal, name string
 func (e *Engine) StartLogin(ctx context.Context, p api.Principal, name string, req api.ExecRequest) (*LoginSession, error) {
 	if os.Geteuid() != 0 && p.Zone == "global" {
 		// As ExecInZone: zoneadmd authorizes a delegated user's login.
-		return StartLogin(e.Root, name, req)
+		return startLogin(e.Root, name, req)
 	}
 	if err := e.authorize(p, name, api.ActLogin); err != nil {
 		return nil, err
@@ -89,5 +89,5 @@ func (e *Engine) StartLogin(ctx context.Context, p api.Principal, name string, r
 	if err := zones.CheckOp(name, e.liveState(name, ent), "zlogin"); err != nil {
 		return nil, err
 	}
-	return StartLogin(e.Root, name, req)
+	return startLogin(e.Root, name, req)
 }

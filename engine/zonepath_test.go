@@ -47,7 +47,7 @@ func TestUninstallBeneathRefusesEscapes(t *testing.T) {
 		filepath.Join(base, "victim"),
 		root,
 	} {
-		err := UninstallBeneath(context.Background(), root, zp, true)
+		err := uninstallBeneath(context.Background(), root, zp, true)
 		if err == nil || !(strings.Contains(err.Error(), `".."`) || strings.Contains(err.Error(), "root prefix")) {
 			t.Errorf("uninstall %s beneath %s: %v", zp, root, err)
 		}
@@ -73,12 +73,12 @@ func TestZonepathParentSymlinkRefused(t *testing.T) {
 		t.Fatal(err)
 	}
 	zp := filepath.Join(root, "zones", "sub")
-	err := UninstallBeneath(context.Background(), root, zp, true)
+	err := uninstallBeneath(context.Background(), root, zp, true)
 	if err == nil || !strings.Contains(err.Error(), filepath.Join(root, "zones")+" is a symbolic link") {
 		t.Errorf("uninstall through a symlinked parent: %v", err)
 	}
 	intact()
-	err = Install(context.Background(), InstallOptions{Zonepath: filepath.Join(root, "zones", "new"), Root: root, ZoneName: "xcn"})
+	err = installRoot(context.Background(), installParams{Zonepath: filepath.Join(root, "zones", "new"), Root: root, ZoneName: "xcn"})
 	if err == nil || !strings.Contains(err.Error(), "symbolic link") {
 		t.Errorf("install through a symlinked parent: %v", err)
 	}
@@ -87,7 +87,7 @@ func TestZonepathParentSymlinkRefused(t *testing.T) {
 	}
 	intact()
 	// With the root prefix "/", no component may be a symlink.
-	if err := Uninstall(context.Background(), zp, true); err == nil || !strings.Contains(err.Error(), "symbolic link") {
+	if err := uninstallRoot(context.Background(), zp, true); err == nil || !strings.Contains(err.Error(), "symbolic link") {
 		t.Errorf("Uninstall through a symlinked parent: %v", err)
 	}
 	intact()
@@ -113,14 +113,14 @@ func TestUninstallRaceSymlinkSwap(t *testing.T) {
 		}
 	}
 	t.Cleanup(func() { removeHook = nil })
-	err := UninstallBeneath(context.Background(), base, zp, true)
+	err := uninstallBeneath(context.Background(), base, zp, true)
 	if !swapped {
 		t.Fatalf("the hook never ran at %s (err %v)", target, err)
 	}
 	intact()
 	removeHook = nil
 	// What the race left is removed as it is: the link as a link.
-	if err := UninstallBeneath(context.Background(), base, zp, true); err != nil {
+	if err := uninstallBeneath(context.Background(), base, zp, true); err != nil {
 		t.Fatal(err)
 	}
 	intact()

@@ -351,3 +351,15 @@ func sigfig3(f float64) string {
 		return strconv.FormatFloat(math.Round(f), 'f', 0, 64)
 	}
 }
+
+// CapValues turns the zone caps in force (ZoneUsage.Caps) into values, as
+// prctl lists them: privileged, and denying except cpu-shares, which is a
+// weight. Every front end shows a zone's caps this way, whichever server
+// sampled them.
+func CapValues(caps map[string]uint64) map[string][]Value {
+	live := map[string][]Value{}
+	for name, v := range caps {
+		live[name] = []Value{{Privilege: Privileged, Limit: v, Action: Action{Deny: name != ZoneCPUShares}}}
+	}
+	return live
+}

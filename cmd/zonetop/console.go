@@ -42,7 +42,7 @@ func runConsole(g *globals, stdout io.Writer, stderr io.Writer) int {
 		Command:   func(line string) (string, error) { return consoleCommand(g, line) },
 		Complete:  func(words []string) []string { return consoleComplete(g, words) },
 	}
-	var b ui.Backend = consoleBackend{e}
+	var b ui.Backend = newHostConsole(e)
 	if delegatedUser() {
 		b = newDelegBackend(e)
 	}

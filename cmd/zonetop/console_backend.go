@@ -4,29 +4,63 @@ import (
 	"context"
 	"io"
 	"zonetop/api"
+	"zonetop/client"
 
 	"zonetop/console"
 	"zonetop/engine"
 	"zonetop/ui"
 )
 
-// consoleBackend is the engine as the console sees it: the engine's own
-// calls, plus adapters from its sessions to the panes' plain interfaces.
-type consoleBackend struct {
-	*engine.Engine
+// consoleUI is the console's one adapter: ui.Backend and the views' other
+// interfaces over client.Server, whichever transport serves it (the
+// engine in process, the service for a delegated user, the zone socket).
+// ui.Backend's calls are client.Server's own; what differs between
+// consoles is the server's, or which views a console is given
+// (hostConsole, delegConsole, zoneConsole).
+type consoleUI struct {
+	client.Server
+	// eng holds the console and login panes' sessions and the host's
+	// meters, which only a console on the host has.
+	eng *engine.Engine
+}
+
+// CheckNewZone gives the engine's checks, which read nothing of the host
+// (only the global administrator, never a zone, gets the form).
+func (b consoleUI) CheckNewZone(z api.NewZone) []api.FieldProblem {
+	_, probs := engine.NewZoneConfig(z)
+	return probs
+}
+
+// hostConsole is the console on the host: the global administrator's,
+// and under delegConsole a delegated user's. Zone caps and projects are
+// edited through the engine in process (engineEditing).
+type hostConsole struct {
+	consoleUI
+	engineEditing
 }
 
 var (
-	_ ui.LoginBackend    = consoleBackend{}
-	_ ui.ConsoleBackend  = consoleBackend{}
-	_ ui.ProcessSignaler = consoleBackend{}
-	_ ui.LogBackend      = consoleBackend{}
+	_ ui.Backend          = hostConsole{}
+	_ ui.UsageBackend     = hostConsole{}
+	_ ui.HostUsageBackend = hostConsole{}
+	_ ui.CapEditor        = hostConsole{}
+	_ ui.ProjectEditor    = hostConsole{}
+	_ ui.LoginBackend     = hostConsole{}
+	_ ui.ConsoleBackend   = hostConsole{}
+	_ ui.ProcessSignaler  = hostConsole{}
+	_ ui.LogBackend       = hostConsole{}
 )
 
-// CreateZone creates the zone of the console's new-zone form; the engine's
-// own CreateZone takes a configuration, which the console no longer builds.
-func (b consoleBackend) CreateZone(ctx context.Context, p api.Principal, z api.NewZone) error {
-	return b.CreateNewZone(ctx, p, z)
+// newHostConsole is the global administrator's console on e.
+func newHostConsole(e *engine.Engine) hostConsole {
+	return hostConsole{consoleUI: consoleUI{Server: engineServer{e}, eng: e}, engineEditing: engineEditing{e}}
+}
+
+// HostUsage is the host's meters for the header and the global zone's
+// row, sampled by the engine (a delegated user reads the /proc any host
+// user may).
+func (b hostConsole) HostUsage(ctx context.Context, p api.Principal) (api.HostUsage, error) {
+	return b.eng.HostUsage(ctx, p)
 }
 
 // paneLogin is a login pane's session: the pty master of a shell inside
@@ -44,8 +78,8 @@ func (l paneLogin) Resize(rows, cols int) error {
 
 // OpenLogin starts a login shell as the zone's root on a new pty of the
 // zone, as interactive zlogin does.
-func (b consoleBackend) OpenLogin(ctx context.Context, p api.Principal, zone string, rows, cols int) (ui.LoginSession, error) {
-	s, err := b.StartLogin(ctx, p, zone, api.ExecRequest{
+func (b hostConsole) OpenLogin(ctx context.Context, p api.Principal, zone string, rows, cols int) (ui.LoginSession, error) {
+	s, err := b.eng.StartLogin(ctx, p, zone, api.ExecRequest{
 		Login: true, TTY: true,
 		Env:  []string{"TERM=xterm-256color"},
 		Rows: uint16(rows), Cols: uint16(cols),
@@ -70,8 +104,8 @@ func (c paneConsole) Write(p []byte) (int, error) { return c.Conn.Write(p) }
 
 // AttachConsole attaches to the zone's console with its recent output
 // replayed, so the pane opens on what the zone last printed.
-func (b consoleBackend) AttachConsole(ctx context.Context, p api.Principal, zone string) (io.ReadWriteCloser, error) {
-	s, err := b.Engine.AttachConsole(ctx, p, zone, api.ConsoleOptions{Replay: true})
+func (b hostConsole) AttachConsole(ctx context.Context, p api.Principal, zone string) (io.ReadWriteCloser, error) {
+	s, err := b.eng.AttachConsole(ctx, p, zone, api.ConsoleOptions{Replay: true})
 	if err != nil {
 		return nil, err
 	}

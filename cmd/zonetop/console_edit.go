@@ -6,6 +6,7 @@ import (
 	"maps"
 	"slices"
 	"zonetop/api"
+	"zonetop/engine"
 	"zonetop/rctl"
 
 	"zonetop/limits"
@@ -18,9 +19,14 @@ import (
 // which writes the zone's /etc/project and has a live zone apply it. The
 // engine checks who may; nothing here widens that.
 
+// engineEditing is that editing, on the engine in this process.
+type engineEditing struct {
+	e *engine.Engine
+}
+
 var (
-	_ ui.CapEditor     = consoleBackend{}
-	_ ui.ProjectEditor = consoleBackend{}
+	_ ui.CapEditor     = engineEditing{}
+	_ ui.ProjectEditor = engineEditing{}
 )
 
 // rctlAt parses value for rctl, refusing a control of another level, so a
@@ -38,16 +44,16 @@ func rctlAt(name, value string, level rctl.Level) (string, error) {
 
 // SetZoneCap changes a zone cap live, and with persist in the zone's
 // configuration too.
-func (b consoleBackend) SetZoneCap(ctx context.Context, p api.Principal, zone, name, value string, persist bool) error {
+func (b engineEditing) SetZoneCap(ctx context.Context, p api.Principal, zone, name, value string, persist bool) error {
 	vals, err := rctlAt(name, value, rctl.LevelZone)
 	if err != nil {
 		return err
 	}
-	return b.SetRctl(ctx, p, zone, api.RctlChange{Name: name, Values: vals}, persist)
+	return b.e.SetRctl(ctx, p, zone, api.RctlChange{Name: name, Values: vals}, persist)
 }
 
 // AddProject is projadd with -K for each limit.
-func (b consoleBackend) AddProject(ctx context.Context, p api.Principal, zone string, proj ui.ProjectSpec) error {
+func (b engineEditing) AddProject(ctx context.Context, p api.Principal, zone string, proj ui.ProjectSpec) error {
 	var attrs []limits.Attr
 	// Sorted, so the line in /etc/project does not depend on map order.
 	for _, name := range slices.Sorted(maps.Keys(proj.Limits)) {
@@ -63,18 +69,18 @@ func (b consoleBackend) AddProject(ctx context.Context, p api.Principal, zone st
 	if id == 0 {
 		id = -1 // the next free id
 	}
-	return b.EditProjects(ctx, p, zone, func(ps *limits.Projects) error {
+	return b.e.EditProjects(ctx, p, zone, func(ps *limits.Projects) error {
 		return ps.Add(proj.Name, id, proj.Comment, nil, nil, attrs)
 	})
 }
 
 // SetProjectLimit is projmod -s -K (or -r -K to remove the limit).
-func (b consoleBackend) SetProjectLimit(ctx context.Context, p api.Principal, zone, project, name, value string) error {
+func (b engineEditing) SetProjectLimit(ctx context.Context, p api.Principal, zone, project, name, value string) error {
 	vals, err := rctlAt(name, value, rctl.LevelProject)
 	if err != nil {
 		return err
 	}
-	return b.EditProjects(ctx, p, zone, func(ps *limits.Projects) error {
+	return b.e.EditProjects(ctx, p, zone, func(ps *limits.Projects) error {
 		pr, ok := ps.Lookup(project)
 		if !ok {
 			return fmt.Errorf("project %q does not exist in zone %s", project, zone)
@@ -91,11 +97,11 @@ func (b consoleBackend) SetProjectLimit(ctx context.Context, p api.Principal, zo
 }
 
 // DeleteProject is projdel, except for the system's own projects.
-func (b consoleBackend) DeleteProject(ctx context.Context, p api.Principal, zone, project string) error {
+func (b engineEditing) DeleteProject(ctx context.Context, p api.Principal, zone, project string) error {
 	if ui.SystemProject(project) {
 		return ui.ErrSystemProject(project)
 	}
-	return b.EditProjects(ctx, p, zone, func(ps *limits.Projects) error {
+	return b.e.EditProjects(ctx, p, zone, func(ps *limits.Projects) error {
 		return ps.Delete(project)
 	})
 }

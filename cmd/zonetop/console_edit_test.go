@@ -53,7 +53,7 @@ func TestConsoleEditsCapsAndProjects(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	b := consoleBackend{e}
+	b := newHostConsole(e)
 	ctx, p := context.Background(), engine.CurrentPrincipal()
 	pids := zoneCgroupWith(t, z, "pids.max")
 	if got := readCgroupNum(t, filepath.Join(pids, "pids.max")); got != 100 {

@@ -20,7 +20,7 @@ func TestConsoleNewZoneBackends(t *testing.T) {
 	}
 	ctx := context.Background()
 	root := api.Principal{Zone: "global"}
-	var b ui.Backend = consoleBackend{e}
+	var b ui.Backend = newHostConsole(e)
 	if !slices.Equal(b.Host().Brands, []string{"sparse", "busybox", "tarball"}) {
 		t.Errorf("brands %q", b.Host().Brands)
 	}
@@ -43,7 +43,7 @@ func TestConsoleNewZoneBackends(t *testing.T) {
 	if err := d.CreateZone(ctx, alice, api.NewZone{Name: "x"}); !errors.Is(err, api.ErrPermission) {
 		t.Errorf("a delegated user's create gave %v", err)
 	}
-	zb := zoneBackend{}
+	zb := newZoneConsole(nil)
 	if err := zb.CreateZone(ctx, api.Principal{Zone: "z1"}, api.NewZone{Name: "x"}); !errors.Is(err, api.ErrPermission) {
 		t.Errorf("a zone's create gave %v", err)
 	}
@@ -56,7 +56,7 @@ func TestConsoleNewZoneBackends(t *testing.T) {
 // test carries a copy of them, checked against the real ones here.
 func TestDelegatedActionAllowed(t *testing.T) {
 	alice := api.Principal{UID: 1000, GID: 1000, User: "alice", Zone: "global"}
-	d := &delegBackend{auths: map[string][]string{"db01": {"config", "login", "manage"}, "web01": {"login"}}}
+	d := &delegServer{auths: map[string][]string{"db01": {"config", "login", "manage"}, "web01": {"login"}}}
 	for _, c := range []struct {
 		zone string
 		act  api.Action

@@ -11,20 +11,12 @@ import (
 	"zonetop/ui"
 )
 
-// The engine's HostUsage is promoted from the embedded engine: the host
-// meters of the header and the global zone's row. A delegated user's
-// console reads the same /proc any host user may; a zone's console
-// (zoneBackend) has none, as the host is not a zone administrator's to see.
-var (
-	_ ui.UsageBackend     = consoleBackend{}
-	_ ui.HostUsageBackend = consoleBackend{}
-	_ ui.HostUsageBackend = (*delegBackend)(nil)
-)
-
-// Usage adapts the engine's usage sample to the console's plain rows.
+// Usage adapts a server's usage sample to the console's plain rows.
 // Zones without a platform have no usage; the console shows "-" for them.
-func (b consoleBackend) Usage(ctx context.Context, p api.Principal, zone string) (ui.ZoneUsage, error) {
-	u, err := b.Engine.Usage(ctx, p, zone)
+// A zone's console has no host meters (HostUsage is hostConsole's), as the
+// host is not a zone administrator's to see.
+func (b consoleUI) Usage(ctx context.Context, p api.Principal, zone string) (ui.ZoneUsage, error) {
+	u, err := b.Server.Usage(ctx, p, zone)
 	if err != nil {
 		return ui.ZoneUsage{}, err
 	}

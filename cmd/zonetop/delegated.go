@@ -36,17 +36,11 @@ func listZones(e *engine.Engine, opts api.ListOptions) ([]api.ZoneInfo, error) {
 
 // zoneSelfList is `zoneadm list` inside a zone: the zone itself.
 func zoneSelfList() ([]api.ZoneInfo, error) {
-	zc, err := client.DialZone(api.ZoneSockPath)
+	zs, err := client.DialZoneServer(api.ZoneSockPath)
 	if err != nil {
 		return nil, err
 	}
-	defer zc.Close()
-	r, err := zc.Do(api.ZoneRequest{Op: "info"})
-	if err != nil {
-		return nil, err
-	}
-	in := r.Info
-	return []api.ZoneInfo{{ID: in.ZoneID, Name: in.Name, State: in.State, Path: "/", Brand: in.Brand, IPType: in.IPType, Autoboot: in.Autoboot}}, nil
+	return zs.List(context.Background(), api.Principal{}, api.ListOptions{})
 }
 
 // delegatedZoneadm runs a life-cycle subcommand for a delegated user.

@@ -125,7 +125,7 @@ func runDemo(g *globals, stdout, stderr io.Writer) int {
 		Command:   func(line string) (string, error) { return consoleCommand(g, line) },
 		Complete:  func(words []string) []string { return consoleComplete(g, words) },
 	}
-	runErr := ui.Run(consoleBackend{e}, opts)
+	runErr := ui.Run(newHostConsole(e), opts)
 	if g.keep {
 		fmt.Fprintf(stdout, "zonetop --demo: zones kept under --root %s\n", g.root)
 	} else {
@@ -151,7 +151,13 @@ func demoConfig(dz demoZone) *zones.Config {
 
 func makeDemoZone(ctx context.Context, e *engine.Engine, p api.Principal, root string, dz demoZone) error {
 	cfg := demoConfig(dz)
-	if _, err := e.Store().State(dz.name); err == nil {
+	// Asked as the caller, like every other front end question: the
+	// configuration store is the engine's own.
+	zs, err := e.List(ctx, p, api.ListOptions{Configured: true, Installed: true})
+	if err != nil {
+		return fmt.Errorf("demo zone %s: %w", dz.name, err)
+	}
+	if slices.ContainsFunc(zs, func(z api.ZoneInfo) bool { return z.Name == dz.name }) {
 		// A kept demo: boot what is there; one already running has its
 		// load still running.
 		_, _ = e.BootZone(ctx, p, dz.name, nil)
@@ -167,7 +173,7 @@ func makeDemoZone(ctx context.Context, e *engine.Engine, p api.Principal, root s
 	if err := writeDemoFiles(zroot, dz); err != nil {
 		return fmt.Errorf("demo zone %s: %w", dz.name, err)
 	}
-	_, err := e.BootZone(ctx, p, dz.name, nil)
+	_, err = e.BootZone(ctx, p, dz.name, nil)
 	return err
 }
 

@@ -882,10 +882,10 @@ func runZonestat(g *globals, args []string, _ io.Reader, stdout, stderr io.Write
 	var zonesWanted []string
 	if z := last(o, 'z'); z != "" {
 		zonesWanted = strings.Split(z, ",")
-	} else if ht, ok := t.(hostTarget); !ok {
+	} else if t.inZone() {
 		zonesWanted = []string{t.Zone()}
 	} else {
-		zl, err := ht.e.List(context.Background(), ht.p, api.ListOptions{Installed: true})
+		zl, err := t.zs.List(context.Background(), t.p, api.ListOptions{Installed: true})
 		if err != nil {
 			return fail(stderr, "zonestat", 1, "%v", err)
 		}

@@ -2,239 +2,134 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"os"
-	"slices"
 	"sort"
-	"strconv"
-	"strings"
 	"time"
 	"zonetop/api"
 	"zonetop/client"
 	"zonetop/internal/authz"
 	"zonetop/rctl"
-
-	"golang.org/x/sys/unix"
-
-	"zonetop/engine"
 	"zonetop/ui"
-	"zonetop/zones"
 )
 
-// zoneBackend is the console inside a zone: every call goes to the zone
-// socket, which knows the caller from its peer credentials and shows only
+// zoneServer is the zone socket (client.ZoneServer) as client.Server:
+// the socket knows the caller from its peer credentials and shows only
 // this zone. Life-cycle and configuration changes are the global
-// administrator's; they get the engine's own refusal, decided by the same
-// Authorize the host uses.
-type zoneBackend struct {
-	info api.ZoneSelfInfo
+// administrator's and the socket carries none of them; they get the
+// engine's own refusal, decided here by the same Authorize the host uses,
+// since client decides nothing itself.
+type zoneServer struct {
+	*client.ZoneServer
 }
 
-var (
-	_ ui.Backend         = zoneBackend{}
-	_ ui.UsageBackend    = zoneBackend{}
-	_ ui.ProjectEditor   = zoneBackend{}
-	_ ui.ProcessSignaler = zoneBackend{}
-	_ ui.LogBackend      = zoneBackend{}
-)
-
-// newZoneBackend asks the zone socket who and where this is.
-func newZoneBackend() (zoneBackend, api.Principal, error) {
-	r, err := zoneDo(api.ZoneRequest{Op: "info"})
-	if err != nil {
-		return zoneBackend{}, api.Principal{}, err
-	}
-	b := zoneBackend{info: *r.Info}
-	p := api.Principal{UID: os.Getuid(), GID: os.Getgid(), Zone: b.info.Name}
-	if p.UID == 0 {
-		p.User = "root"
-	}
-	return b, p, nil
-}
-
-// zoneDo sends one request on a connection of its own: the console calls
-// from several goroutines, and an idle connection would be dropped by
-// zoneadmd anyway.
-func zoneDo(req api.ZoneRequest) (api.ZoneReply, error) {
-	zc, err := client.DialZone(api.ZoneSockPath)
-	if err != nil {
-		return api.ZoneReply{}, err
-	}
-	defer zc.Close()
-	return zc.Do(req)
-}
+var _ client.Server = zoneServer{}
 
 // refuse is the engine's answer to a change only the global
 // administrator may make.
-func (b zoneBackend) refuse(p api.Principal, zone string, act api.Action) error {
+func (zoneServer) refuse(p api.Principal, zone string, act api.Action) error {
 	if err := authz.Authorize(p, zone, act, nil); err != nil {
 		return err
 	}
 	return fmt.Errorf("%s %s: %w: only the global administrator may do this", act, zone, api.ErrPermission)
 }
 
-func (b zoneBackend) List(_ context.Context, _ api.Principal, opts api.ListOptions) ([]api.ZoneInfo, error) {
-	return zoneSelfList()
+func (s zoneServer) CreateZone(_ context.Context, p api.Principal, z api.NewZone) error {
+	return s.refuse(p, z.Name, api.ActConfigure)
 }
 
-func (b zoneBackend) Host() api.HostInfo {
-	var h api.HostInfo
-	h.Hostname, _ = os.Hostname()
-	var u unix.Utsname
-	if unix.Uname(&u) == nil {
-		h.Kernel = unix.ByteSliceToString(u.Release[:])
-	}
-	h.Brands = slices.Clone(zones.Brands)
-	return h
+func (s zoneServer) DeleteZone(_ context.Context, p api.Principal, name string) error {
+	return s.refuse(p, name, api.ActConfigure)
 }
 
-// CheckNewZone gives the engine's checks, which read nothing of the host,
-// though only the global administrator, never a zone, gets the form.
-func (b zoneBackend) CheckNewZone(z api.NewZone) []api.FieldProblem {
-	_, probs := engine.NewZoneConfig(z)
-	return probs
+func (s zoneServer) ApplyZonecfg(_ context.Context, p api.Principal, name, _, _ string) (string, error) {
+	return "", s.refuse(p, name, api.ActConfigure)
 }
 
-func (b zoneBackend) CreateZone(_ context.Context, p api.Principal, z api.NewZone) error {
-	return b.refuse(p, z.Name, api.ActConfigure)
+func (s zoneServer) InstallZone(_ context.Context, p api.Principal, name, _ string, _ func(api.Progress)) error {
+	return s.refuse(p, name, api.ActInstall)
 }
 
-func (b zoneBackend) DeleteZone(_ context.Context, p api.Principal, name string) error {
-	return b.refuse(p, name, api.ActConfigure)
+func (s zoneServer) UninstallZone(_ context.Context, p api.Principal, name string, _ bool) error {
+	return s.refuse(p, name, api.ActUninstall)
 }
 
-// ZoneConfig shows what the zone may know of itself: its state, brand and
-// IP type, and its caps, read only, as the zonecfg statements that set
-// them.
-func (b zoneBackend) ZoneConfig(_ context.Context, p api.Principal, name string) (string, string, error) {
-	if name != b.info.Name {
-		return "", "", fmt.Errorf("%w: zone %s is not visible from zone %s", api.ErrPermission, name, b.info.Name)
-	}
-	r, err := zoneDo(api.ZoneRequest{Op: "info"})
+func (s zoneServer) ReadyZone(_ context.Context, p api.Principal, name string) (api.ZoneStatus, error) {
+	return api.ZoneStatus{}, s.refuse(p, name, api.ActReady)
+}
+
+func (s zoneServer) BootZone(_ context.Context, p api.Principal, name string, _ []string) (api.ZoneStatus, error) {
+	return api.ZoneStatus{}, s.refuse(p, name, api.ActBoot)
+}
+
+func (s zoneServer) HaltZone(_ context.Context, p api.Principal, name string) (api.ZoneStatus, error) {
+	return api.ZoneStatus{}, s.refuse(p, name, api.ActHalt)
+}
+
+func (s zoneServer) ShutdownZone(_ context.Context, p api.Principal, name string, _ time.Duration) (api.ZoneStatus, error) {
+	return api.ZoneStatus{}, s.refuse(p, name, api.ActShutdown)
+}
+
+func (s zoneServer) RebootZone(_ context.Context, p api.Principal, name string, _ []string) (api.ZoneStatus, error) {
+	return api.ZoneStatus{}, s.refuse(p, name, api.ActReboot)
+}
+
+// zoneConsole is the console inside a zone: the one console adapter over
+// the zone socket, showing what a zone offers (its usage, processes,
+// console log and projects) and nothing of the host (no host meters, no
+// console or login panes: the operator is already in the zone).
+type zoneConsole struct {
+	zoneViews
+	zoneEditing
+}
+
+// zoneViews is what of consoleUI a zone's console offers.
+type zoneViews interface {
+	ui.Backend
+	ui.UsageBackend
+	ui.ProcessSignaler
+	ui.LogBackend
+}
+
+var (
+	_ ui.Backend         = zoneConsole{}
+	_ ui.UsageBackend    = zoneConsole{}
+	_ ui.ProjectEditor   = zoneConsole{}
+	_ ui.ProcessSignaler = zoneConsole{}
+	_ ui.LogBackend      = zoneConsole{}
+)
+
+func newZoneConsole(srv *client.ZoneServer) zoneConsole {
+	zs := zoneServer{srv}
+	return zoneConsole{zoneViews: consoleUI{Server: zs}, zoneEditing: zoneEditing{zs}}
+}
+
+// newZoneBackend asks the zone socket who and where this is.
+func newZoneBackend() (zoneConsole, api.Principal, error) {
+	srv, err := client.DialZoneServer(api.ZoneSockPath)
 	if err != nil {
-		return "", "", err
+		return zoneConsole{}, api.Principal{}, err
 	}
-	in := r.Info
-	var s strings.Builder
-	fmt.Fprintf(&s, "zonename: %s\nstate: %s\nzoneid: %d\nbrand: %s\nip-type: %s\nautoboot: %t\nyou: uid %d (%s)\n",
-		in.Name, in.State, in.ZoneID, in.Brand, in.IPType, in.Autoboot, in.UID, in.Role)
-	// The caps in force, from zoneadmd, named as prctl names them.
-	var caps []string
-	if u, err := zoneDo(api.ZoneRequest{Op: "usage"}); err == nil && u.Usage != nil {
-		for name, v := range u.Usage.Caps {
-			q := strconv.FormatUint(v, 10)
-			if rc, err := rctl.Lookup(name); err == nil {
-				q = rctl.FormatQuantity(v, rc.Unit)
-			}
-			caps = append(caps, name+"="+q)
-		}
+	p := api.Principal{UID: os.Getuid(), GID: os.Getgid(), Zone: srv.Self().Name}
+	if p.UID == 0 {
+		p.User = "root"
 	}
-	sort.Strings(caps)
-	if len(caps) > 0 {
-		s.WriteString("caps (set by the global administrator):\n")
-		for _, c := range caps {
-			fmt.Fprintf(&s, "\t%s\n", c)
-		}
-	}
-	return s.String(), strings.Join(in.Caps, "\n"), nil
+	return newZoneConsole(srv), p, nil
 }
 
-func (b zoneBackend) ApplyZonecfg(_ context.Context, p api.Principal, name, _, _ string) (string, error) {
-	return "", b.refuse(p, name, api.ActConfigure)
+// zoneEditing is the zone console's projects: changes sent as the zone
+// socket's project requests, values as prctl takes them; zoneadmd
+// authorizes each.
+type zoneEditing struct {
+	srv zoneServer
 }
 
-func (b zoneBackend) InstallZone(_ context.Context, p api.Principal, name, _ string, _ func(api.Progress)) error {
-	return b.refuse(p, name, api.ActInstall)
-}
-
-func (b zoneBackend) UninstallZone(_ context.Context, p api.Principal, name string, _ bool) error {
-	return b.refuse(p, name, api.ActUninstall)
-}
-
-func (b zoneBackend) ReadyZone(_ context.Context, p api.Principal, name string) (api.ZoneStatus, error) {
-	return api.ZoneStatus{}, b.refuse(p, name, api.ActReady)
-}
-
-func (b zoneBackend) BootZone(_ context.Context, p api.Principal, name string, _ []string) (api.ZoneStatus, error) {
-	return api.ZoneStatus{}, b.refuse(p, name, api.ActBoot)
-}
-
-func (b zoneBackend) HaltZone(_ context.Context, p api.Principal, name string) (api.ZoneStatus, error) {
-	return api.ZoneStatus{}, b.refuse(p, name, api.ActHalt)
-}
-
-func (b zoneBackend) ShutdownZone(_ context.Context, p api.Principal, name string, _ time.Duration) (api.ZoneStatus, error) {
-	return api.ZoneStatus{}, b.refuse(p, name, api.ActShutdown)
-}
-
-func (b zoneBackend) RebootZone(_ context.Context, p api.Principal, name string, _ []string) (api.ZoneStatus, error) {
-	return api.ZoneStatus{}, b.refuse(p, name, api.ActReboot)
-}
-
-// Events: the audit log is the host's; the zone has none to show.
-func (b zoneBackend) Events(api.Principal, string) []api.Event { return nil }
-
-func (b zoneBackend) Processes(_ context.Context, _ api.Principal, zone string) ([]api.Process, error) {
-	if zone != b.info.Name {
-		return nil, fmt.Errorf("%w: zone %s is not visible from zone %s", api.ErrPermission, zone, b.info.Name)
-	}
-	r, err := zoneDo(api.ZoneRequest{Op: "processes"})
-	if err != nil {
-		return nil, err
-	}
-	return r.Processes, nil
-}
-
-// ConsoleLog asks zoneadmd, through the zone socket, for the end of this
-// zone's console log; zoneadmd authorizes it (the zone's administrator)
-// and has no other zone's to give.
-func (b zoneBackend) ConsoleLog(_ context.Context, _ api.Principal, zone string) (string, error) {
-	if zone != b.info.Name {
-		return "", fmt.Errorf("%w: zone %s is not visible from zone %s", api.ErrPermission, zone, b.info.Name)
-	}
-	r, err := zoneDo(api.ZoneRequest{Op: "console-log"})
-	if err != nil {
-		return "", err
-	}
-	return r.ConsoleLog, nil
-}
-
-// SignalProcess asks zoneadmd, through the zone socket, to signal a
-// process by its pid in the zone; zoneadmd authorizes it and finds the
-// process in this zone's pid namespace only.
-func (b zoneBackend) SignalProcess(_ context.Context, _ api.Principal, req api.SignalRequest) error {
-	if req.Zone != b.info.Name {
-		return fmt.Errorf("%w: zone %s is not visible from zone %s", api.ErrPermission, req.Zone, b.info.Name)
-	}
-	_, err := zoneDo(api.ZoneRequest{Op: "signal", Signal: &req})
+func (b zoneEditing) project(ctx context.Context, p api.Principal, zone string, req api.ProjectRequest) error {
+	_, err := b.srv.EditProjects(ctx, p, zone, req)
 	return err
 }
 
-func (b zoneBackend) Usage(_ context.Context, _ api.Principal, zone string) (ui.ZoneUsage, error) {
-	if zone != b.info.Name {
-		return ui.ZoneUsage{}, fmt.Errorf("%w: zone %s is not visible from zone %s", api.ErrPermission, zone, b.info.Name)
-	}
-	r, err := zoneDo(api.ZoneRequest{Op: "usage"})
-	if err != nil {
-		return ui.ZoneUsage{}, err
-	}
-	if r.Usage == nil {
-		return ui.ZoneUsage{}, errors.New("usage: empty answer")
-	}
-	return usageForConsole(*r.Usage), nil
-}
-
-// project sends a project change; the zone socket authorizes it.
-func (b zoneBackend) project(zone string, req api.ProjectRequest) error {
-	if zone != b.info.Name {
-		return fmt.Errorf("%w: zone %s is not visible from zone %s", api.ErrPermission, zone, b.info.Name)
-	}
-	_, err := zoneDo(api.ZoneRequest{Op: "project", Project: &req})
-	return err
-}
-
-func (b zoneBackend) AddProject(_ context.Context, _ api.Principal, zone string, spec ui.ProjectSpec) error {
+func (b zoneEditing) AddProject(ctx context.Context, p api.Principal, zone string, spec ui.ProjectSpec) error {
 	req := api.ProjectRequest{Op: "add", Name: spec.Name}
 	if spec.ID != 0 {
 		id := spec.ID
@@ -259,10 +154,10 @@ func (b zoneBackend) AddProject(_ context.Context, _ api.Principal, zone string,
 		}
 		req.Attrs = append(req.Attrs, n+"="+v)
 	}
-	return b.project(zone, req)
+	return b.project(ctx, p, zone, req)
 }
 
-func (b zoneBackend) SetProjectLimit(_ context.Context, _ api.Principal, zone, project, name, value string) error {
+func (b zoneEditing) SetProjectLimit(ctx context.Context, p api.Principal, zone, project, name, value string) error {
 	v := ""
 	if value != "" {
 		var err error
@@ -270,9 +165,9 @@ func (b zoneBackend) SetProjectLimit(_ context.Context, _ api.Principal, zone, p
 			return err
 		}
 	}
-	return b.project(zone, api.ProjectRequest{Op: "set-limit", Name: project, Limits: map[string]string{name: v}})
+	return b.project(ctx, p, zone, api.ProjectRequest{Op: "set-limit", Name: project, Limits: map[string]string{name: v}})
 }
 
-func (b zoneBackend) DeleteProject(_ context.Context, _ api.Principal, zone, project string) error {
-	return b.project(zone, api.ProjectRequest{Op: "del", Name: project})
+func (b zoneEditing) DeleteProject(ctx context.Context, p api.Principal, zone, project string) error {
+	return b.project(ctx, p, zone, api.ProjectRequest{Op: "del", Name: project})
 }

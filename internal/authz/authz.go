@@ -14,7 +14,7 @@ import (
 // Actions lists every action, for tests and help.
 var Actions = []api.Action{api.ActList, api.ActInfo, api.ActLogin, api.ActConsole, api.ActReady, api.ActBoot, api.ActHalt, api.ActReboot,
 	api.ActShutdown, api.ActInstall, api.ActUninstall, api.ActConfigure, api.ActConfigureCaps, api.ActSetZoneCap,
-	api.ActSetProjectLimit, api.ActCreateProject, api.ActDeleteProject, api.ActCloneFrom, api.ActReadUsage, api.ActSignal, api.ActReadConsoleLog}
+	api.ActSetProjectLimit, api.ActCreateProject, api.ActDeleteProject, api.ActCloneFrom, api.ActReadUsage, api.ActSignal, api.ActReadConsoleLog, api.ActVerify}
 
 // authNeeded is the admin auth a delegated host user needs for an action.
 // Actions missing here are never delegated.
@@ -23,7 +23,7 @@ var Actions = []api.Action{api.ActList, api.ActInfo, api.ActLogin, api.ActConsol
 // user edits them with the config auth, as root in the zone may.
 var authNeeded = map[api.Action]string{
 	api.ActLogin: "login", api.ActConsole: "login", api.ActReadConsoleLog: "login",
-	api.ActReady: "manage", api.ActBoot: "manage", api.ActHalt: "manage", api.ActReboot: "manage", api.ActShutdown: "manage",
+	api.ActReady: "manage", api.ActBoot: "manage", api.ActHalt: "manage", api.ActReboot: "manage", api.ActShutdown: "manage", api.ActVerify: "manage",
 	api.ActCloneFrom: "clonefrom",
 	api.ActConfigure: "config", api.ActSetProjectLimit: "config", api.ActCreateProject: "config", api.ActDeleteProject: "config",
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"zonetop/limits"
 )
 
 // zoneSockMax bounds one message either way.
@@ -48,4 +49,13 @@ func WriteZoneFrame(w io.Writer, v any) error {
 	copy(out[4:], b)
 	_, err = w.Write(out)
 	return err
+}
+
+// ProjectList answers the zone socket's "list" project request: the
+// zone's projects and, for lines of its /etc/project that do not apply,
+// file:line: why. It is limits' type on the wire, so the socket's client
+// decodes what zoneadmd encodes from one declaration.
+type ProjectList struct {
+	Projects limits.Projects `json:"projects"`
+	Bad      []string        `json:"bad,omitempty"`
 }

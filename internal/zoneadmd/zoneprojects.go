@@ -14,6 +14,7 @@ import (
 	"zonetop/api"
 	"zonetop/internal/configs"
 	"zonetop/internal/pathrs"
+	"zonetop/internal/wire"
 	"zonetop/limits"
 	"zonetop/rctl"
 
@@ -25,12 +26,6 @@ import (
 // The same ProjectRequest is what the host's projadd/projmod/projdel
 // apply (Engine.EditProjects), so both levels validate a change the same
 // way.
-
-// ProjectList answers a "list" project request.
-type ProjectList struct {
-	Projects limits.Projects `json:"projects"`
-	Bad      []string        `json:"bad,omitempty"` // file:line: why, for lines that do not apply
-}
 
 // ApplyProject makes the change r asks for on ps: projadd (add), projmod (mod),
 // projdel (del) or one or more rctls of a project (set-limit). On error
@@ -264,7 +259,7 @@ func (o zoneProjectOps) ProjectOp(ctx context.Context, p api.Principal, zone, _ 
 		if err != nil {
 			return nil, fmt.Errorf("zone %s: %w", zone, err)
 		}
-		out := ProjectList{Projects: ps}
+		out := wire.ProjectList{Projects: ps}
 		for _, b := range bad {
 			out.Bad = append(out.Bad, b.Error())
 		}
