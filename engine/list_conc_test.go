@@ -94,7 +94,7 @@ func TestListManyZonesSomeHung(t *testing.T) {
 		if err := e.CreateZone(ctx, gz, &zones.Config{Name: z, Zonepath: "/zones/" + z}); err != nil {
 			t.Fatal(err)
 		}
-		if err := e.Store().SetState(z, []zones.State{zones.StateConfigured}, zones.StateInstalled, ""); err != nil {
+		if err := e.store.SetState(z, []zones.State{zones.StateConfigured}, zones.StateInstalled, ""); err != nil {
 			t.Fatal(err)
 		}
 		names = append(names, z)

@@ -69,20 +69,13 @@ func capUsage(r api.RctlUsage) ui.CapUsage {
 	return c
 }
 
-var (
-	_ ui.UsageManyBackend = consoleBackend{}
-	_ ui.UsageManyBackend = (*delegBackend)(nil)
-)
+var _ ui.UsageManyBackend = consoleUI{}
 
 // UsageMany samples the zones of one console refresh fanout.Workers at a
-// time: a refresh of 1,000 running zones asked them one after another.
-func (b consoleBackend) UsageMany(ctx context.Context, p api.Principal, zones []string) ([]ui.ZoneUsage, []error) {
-	return usageMany(ctx, b, p, zones)
-}
-
-// UsageMany is the delegated user's: each zone's zoneadmd answers by the
-// caller's credentials, as Usage's does.
-func (b *delegBackend) UsageMany(ctx context.Context, p api.Principal, zones []string) ([]ui.ZoneUsage, []error) {
+// time: a refresh of 1,000 running zones asked them one after another. A
+// delegated user's zoneadmds answer by the caller's credentials, as
+// Usage's do.
+func (b consoleUI) UsageMany(ctx context.Context, p api.Principal, zones []string) ([]ui.ZoneUsage, []error) {
 	return usageMany(ctx, b, p, zones)
 }
 

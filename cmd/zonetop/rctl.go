@@ -900,7 +900,7 @@ func runZonestat(g *globals, args []string, _ io.Reader, stdout, stderr io.Write
 	// own, so the zones are sampled fanout.Workers at a time; inside a
 	// zone there is one zone and one connection to the zone socket.
 	workers := 1
-	if _, ok := t.(hostTarget); ok {
+	if !t.inZone() {
 		workers = fanout.Workers
 	}
 	status := 0

@@ -149,7 +149,7 @@ func TestConsoleUsageManyHeldZoneadmd(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*delay)
 	defer cancel()
 	begin := time.Now()
-	us, errs := consoleBackend{e}.UsageMany(ctx, api.Principal{Zone: "global"}, names)
+	us, errs := newHostConsole(e).UsageMany(ctx, api.Principal{Zone: "global"}, names)
 	took := time.Since(begin)
 	if took > 20*delay {
 		t.Errorf("a refresh with a 10 x %v deadline took %v", delay, took)
