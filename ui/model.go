@@ -3,6 +3,7 @@ package ui
 import (
 	"context"
 	"fmt"
+	"os"
 	"strings"
 	"time"
 	"zonetop/api"
@@ -86,6 +87,7 @@ type Model struct {
 	lastView  tea.View
 	drawn     bool
 	unchanged bool
+	echo      echoState // a focused pane's output drawn between frames
 
 	table *zoneTable
 	help  help.Model
@@ -170,11 +172,14 @@ func newModel(b Backend, o Options) *Model {
 func Run(b Backend, o Options) error {
 	m := newModel(b, o)
 	defer m.cancel()
-	// A pane's echo waits for the next frame: at the default 60 a typed
-	// key waited 8 ms on average for it; at 120 (the most bubbletea
-	// allows) half that, and an idle console only compares each frame
-	// with the last.
-	if _, err := tea.NewProgram(m, tea.WithFPS(120)).Run(); err != nil {
+	// Frames at 120 a second (the most bubbletea allows): what a focused
+	// pane shows goes out between them (echo.go), the rest waits for
+	// the next, and an idle console only compares each frame with the
+	// last.
+	out := &termOut{w: os.Stdout, f: os.Stdout}
+	p := tea.NewProgram(m, tea.WithFPS(120), tea.WithOutput(out))
+	m.echo.out, m.echo.send = out, p.Send
+	if _, err := p.Run(); err != nil {
 		return fmt.Errorf("zonetop console: %w", err)
 	}
 	return nil
@@ -234,6 +239,9 @@ func (m *Model) startRefresh() tea.Cmd {
 
 // Update handles one message; it never waits on the engine.
 func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
+	if msg == tea.ClearScreen() {
+		m.erased()
+	}
 	switch msg := msg.(type) {
 	case tea.WindowSizeMsg:
 		m.c.width, m.c.height = msg.Width, msg.Height
@@ -281,6 +289,7 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	case paneOpenedMsg:
 		return m, m.onPaneOpened(msg)
 	case paneChangedMsg:
+		m.echoNow(msg.id)
 		return m, m.onPaneChanged(msg)
 	case paneClosedMsg:
 		m.onPaneClosed(msg)
@@ -845,6 +854,12 @@ func (m *Model) View() tea.View {
 }
 
 func (m *Model) render() string {
+	f := m.renderFrame()
+	m.noteFrame(f)
+	return f
+}
+
+func (m *Model) renderFrame() string {
 	w, h := m.c.width, m.c.height
 	if w == 0 || h == 0 {
 		return ""
