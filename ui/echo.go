@@ -18,7 +18,7 @@ import (
 // key's echo in a login pane waited for the next tick: 4 ms on average
 // against half a millisecond for a plain zlogin. While a pane has focus and
 // shows its live screen, the rows its program changed are written to the
-// terminal at once, from Update, when the pane reports the change.
+// terminal at once.
 //
 // The renderer does not know of those writes: it believes the pane's rows
 // hold what its last frame drew there, and it edits the screen by moving
@@ -36,6 +36,9 @@ import (
 //     shows the pane as the direct path last drew it.
 //   - What was drawn directly is also kept per row, so an echo rewrites
 //     one row, not the pane.
+//   - The pane's reader goroutine draws, right after it fed the pane's
+//     screen, without a trip through the event loop (which may be busy
+//     drawing a frame); the frames tell termOut where and whether it may.
 //   - As soon as a frame shows anything else where the pane is (scrolled
 //     back, focus elsewhere, another pane, a new size, the too-small
 //     screen), the renderer's belief about those rows must be made true
@@ -46,7 +49,9 @@ import (
 
 // termOut is the terminal the console writes to. It passes the terminal's
 // descriptor on (Fd, Read, Close), so bubbletea still sees a terminal (raw
-// mode, size, colours).
+// mode, size, colours). It also holds what the direct echo knows of the
+// screen, under the same lock as the writes: a pane's reader goroutine
+// draws through it, and the frames decide where it may.
 type termOut struct {
 	mu      sync.Mutex
 	w       io.Writer
@@ -55,6 +60,11 @@ type termOut struct {
 	// untilErase: the overlay is a hand-over to the frames, dropped
 	// with the frame that erases the screen
 	untilErase bool
+
+	live   bool      // the last frame showed the live pane at place
+	place  echoPlace // where the pane is, for the direct echo
+	drawn  []string  // its rows as last drawn directly; nil: none
+	writes int       // direct writes made, for tests
 }
 
 // syncEnd closes a frame drawn under synchronized output (mode 2026).
@@ -83,32 +93,81 @@ func (o *termOut) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
-// direct writes rows drawn outside the frame loop and keeps full, the
-// whole pane, to draw again after frames.
-func (o *termOut) direct(rows, full []byte) error {
+// echo draws the rows of pane pn that changed since they were last drawn,
+// straight to the terminal, when the last frame showed it live; the pane's
+// reader calls it after every write to its screen.
+func (o *termOut) echo(pn *pane) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	o.overlay, o.untilErase = full, false
-	if len(rows) == 0 {
-		return nil
+	if !o.live || o.place.pane != pn.id {
+		return
 	}
-	_, err := o.w.Write(rows)
-	return err
+	at := o.place
+	lines := paneLines(pn, at.rows, at.cols)
+	var rows, full strings.Builder
+	for y, l := range lines {
+		row := paneRow(at, y, l)
+		full.WriteString(row)
+		if o.drawn == nil || y >= len(o.drawn) || o.drawn[y] != l {
+			rows.WriteString(row)
+		}
+	}
+	o.drawn = lines
+	o.overlay, o.untilErase = []byte("\x1b7"+full.String()+"\x1b8"), false
+	if rows.Len() == 0 {
+		return
+	}
+	o.writes++
+	// DECSC, DECRC: the renderer's cursor and pen as it left them. A
+	// failed write leaves the frames to draw the pane, as before.
+	if _, err := io.WriteString(o.w, "\x1b7"+rows.String()+"\x1b8"); err != nil {
+		o.live, o.overlay, o.drawn = false, nil, nil
+	}
 }
 
-// handOver sets the overlay that stands until the screen is erased.
-func (o *termOut) handOver(full []byte) {
+// frame is told what a frame shows where the pane is: live says it shows
+// pane at.pane live at at; lines are the frame's rows; handing says a
+// hand-over still waits for the erase. It answers whether a hand-over
+// starts, for which the screen must be cleared.
+func (o *termOut) frame(live bool, at echoPlace, lines []string, handing bool) (clear bool) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	o.overlay, o.untilErase = full, true
+	if !handing && live && o.live && o.place == at {
+		return false
+	}
+	if !handing && o.drawn == nil {
+		o.live, o.place = live, at
+		return false
+	}
+	// Hand over to the frames: the rows drawn directly stay as this
+	// frame draws them until the erase makes the renderer's belief true.
+	old := o.place
+	var full strings.Builder
+	full.WriteString("\x1b7")
+	for y := range old.rows {
+		if old.top+y < len(lines) {
+			full.WriteString(paneRow(old, y, lines[old.top+y]))
+		}
+	}
+	full.WriteString("\x1b8")
+	o.overlay, o.untilErase = []byte(full.String()), true
+	o.live, o.drawn = false, nil
+	return !handing
+}
+
+// directWrites reports how many direct writes were made, for tests.
+func (o *termOut) directWrites() int {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.writes
 }
 
 func (o *termOut) Read(p []byte) (int, error) { return o.f.Read(p) }
 func (o *termOut) Close() error               { return o.f.Close() }
 func (o *termOut) Fd() uintptr                { return o.f.Fd() }
 
-// echoPlace is where the live focused pane is on screen, in the last frame
-// or for a direct write; two places differ when anything about them does.
+// echoPlace is where the live focused pane is on screen; two places differ
+// when anything about them does.
 type echoPlace struct {
 	pane       int // pane id
 	top, left  int // screen row of the pane's first row, its first column
@@ -116,19 +175,12 @@ type echoPlace struct {
 	width      int // the terminal's
 }
 
-// echoState is what the direct echo knows of the screen.
+// echoState is the model's side of the direct echo.
 type echoState struct {
 	out  *termOut // nil: no direct echo (tests, or a program without one)
 	send func(tea.Msg)
 	// handing: a hand-over to the frames waits for the screen's erase
 	handing bool
-	place   echoPlace // where drawn rows are
-	drawn   []string  // the rows last drawn directly at place; nil: none known
-	// framed is where the last frame showed the live focused pane; ok
-	// is false when it showed anything else there.
-	framed   echoPlace
-	framedOK bool
-	writes   int // direct writes made, for tests
 }
 
 // livePane returns the focused pane and its place when it is on screen
@@ -169,78 +221,24 @@ func paneLines(pn *pane, rows, w int) []string {
 	return strings.Split(clip(strings.Join(view[:rows], "\n"), w), "\n")
 }
 
-// noteFrame records what a frame shows where the pane is; render calls it
-// with every frame it draws.
+// noteFrame tells the direct echo what a frame shows; render calls it with
+// every frame it draws.
 func (m *Model) noteFrame(frame string) {
+	if m.echo.out == nil {
+		return
+	}
 	_, at, ok := m.livePane()
-	m.echo.framed, m.echo.framedOK = at, ok
-	if ok && at == m.echo.place && !m.echo.handing {
-		return
-	}
-	if m.echo.drawn == nil && !m.echo.handing {
-		return
-	}
-	// Hand over to the frames: the rows drawn directly stay as this
-	// frame draws them until the erase makes the renderer's belief true.
-	old := m.echo.place
-	lines := strings.Split(frame, "\n")
-	var full strings.Builder
-	full.WriteString("\x1b7")
-	for y := range old.rows {
-		if old.top+y < len(lines) {
-			full.WriteString(paneRow(old, y, lines[old.top+y]))
+	if m.echo.out.frame(ok, at, strings.Split(frame, "\n"), m.echo.handing) {
+		m.echo.handing = true
+		if m.echo.send != nil {
+			go m.echo.send(tea.ClearScreen())
 		}
 	}
-	full.WriteString("\x1b8")
-	if m.echo.out != nil {
-		m.echo.out.handOver([]byte(full.String()))
-	}
-	if !m.echo.handing && m.echo.send != nil {
-		go m.echo.send(tea.ClearScreen())
-	}
-	m.echo.drawn, m.echo.handing = nil, true
 }
 
 // erased: the clear asked for at a hand-over reached the model, so the
 // next frame erases the screen.
 func (m *Model) erased() { m.echo.handing = false }
-
-// echoNow writes the rows of the focused pane that changed since they were
-// last drawn straight to the terminal, when the last frame showed that pane
-// live at the same place.
-func (m *Model) echoNow(id int) {
-	if m.echo.out == nil {
-		return
-	}
-	pn, at, ok := m.livePane()
-	if !ok || pn.id != id || !m.echo.framedOK || m.echo.framed != at || m.echo.handing {
-		return
-	}
-	if at != m.echo.place {
-		m.echo.place, m.echo.drawn = at, nil
-	}
-	lines := paneLines(pn, at.rows, at.cols)
-	var rows, full strings.Builder
-	for y, l := range lines {
-		row := paneRow(at, y, l)
-		full.WriteString(row)
-		if m.echo.drawn == nil || y >= len(m.echo.drawn) || m.echo.drawn[y] != l {
-			rows.WriteString(row)
-		}
-	}
-	m.echo.drawn = lines
-	r := ""
-	if rows.Len() > 0 {
-		m.echo.writes++
-		// DECSC, DECRC: the renderer's cursor and pen as it left them.
-		r = "\x1b7" + rows.String() + "\x1b8"
-	}
-	// A failed write leaves the frames to draw the pane, as before.
-	if err := m.echo.out.direct([]byte(r), []byte("\x1b7"+full.String()+"\x1b8")); err != nil {
-		_ = m.echo.out.direct(nil, nil)
-		m.echo.out, m.echo.drawn = nil, nil
-	}
-}
 
 // paneRow draws row y of the pane at its place: the cursor to the row's
 // start, the row, then default blanks to the edge as a frame draws them.

@@ -35,22 +35,42 @@ func (s *syncBuffer) String() string {
 	return s.b.String()
 }
 
-// nextPaneChange plays the harness's messages until the pane's change
-// notice, and hands that one to the model.
-func nextPaneChange(t *testing.T, h *harness) {
+// written waits, playing the harness's messages meanwhile, until out holds
+// want past its first from bytes, and returns what it holds past them.
+func written(t *testing.T, h *harness, out *syncBuffer, from int, want string) string {
 	t.Helper()
 	timeout := time.After(10 * time.Second)
 	for {
+		if got := out.String()[from:]; strings.Contains(got, want) {
+			return got
+		}
 		select {
 		case msg := <-h.ch:
 			h.update(msg)
-			if _, ok := msg.(paneChangedMsg); ok {
-				return
-			}
+			_ = plain(h.m) // the program draws a frame after every update
+		case <-time.After(5 * time.Millisecond):
 		case <-timeout:
-			t.Fatalf("no pane change after 10s (echo %+v)", h.m.echo)
+			t.Fatalf("%q not written after 10s: %q", want, out.String()[from:])
 		}
 	}
+}
+
+// quiet waits until the pane's screen shows want, then a little longer,
+// and returns what was written past from meanwhile.
+func quiet(t *testing.T, h *harness, out *syncBuffer, from int, want string) string {
+	t.Helper()
+	timeout := time.After(10 * time.Second)
+	for !strings.Contains(h.m.panes[0].screen.String(), want) {
+		select {
+		case msg := <-h.ch:
+			h.update(msg)
+		case <-time.After(5 * time.Millisecond):
+		case <-timeout:
+			t.Fatalf("%q not on the pane's screen after 10s", want)
+		}
+	}
+	time.Sleep(50 * time.Millisecond)
+	return out.String()[from:]
 }
 
 // A focused pane's output reaches the terminal as soon as the model hears
@@ -61,23 +81,20 @@ func TestPaneEchoBeforeFrame(t *testing.T) {
 	h, s := openTapPane(t)
 	out := &syncBuffer{}
 	h.m.echo.out = &termOut{w: out}
+	h.m.panes[0].out = h.m.echo.out
+	_ = plain(h.m) // a frame with the live pane on it
 	h.m.echo.send = func(msg tea.Msg) { h.ch <- msg }
-	program(h, s, "$ ", "READY") // a frame with the live pane on it
+	program(h, s, "$ ", "READY")
 	// The first direct write draws the whole pane: nothing says which
 	// rows the frame left as they are.
-	for !strings.Contains(out.String(), "READY") {
-		nextPaneChange(t, h)
-	}
+	written(t, h, out, 0, "READY")
 	_, paneH := h.m.split()
 	if n := strings.Count(out.String(), "H\x1b[m"); n != paneRows(paneH) {
 		t.Errorf("the first direct write drew %d rows, want the pane's %d", n, paneRows(paneH))
 	}
 	before := len(out.String())
 	go func() { _, _ = s.outW.Write([]byte("QXJ")) }()
-	for !strings.Contains(out.String()[before:], "QXJ") {
-		nextPaneChange(t, h)
-	}
-	got := out.String()[before:]
+	got := written(t, h, out, before, "QXJ")
 	if !strings.HasPrefix(got, "\x1b7") || !strings.HasSuffix(got, "\x1b8") {
 		t.Errorf("a direct write does not save and restore the renderer's cursor: %q", got)
 	}
@@ -96,8 +113,7 @@ func TestPaneEchoBeforeFrame(t *testing.T) {
 	h.send("scrolled back", tea.KeyPressMsg{Code: tea.KeyPgUp, Mod: tea.ModShift})
 	before = len(out.String())
 	go func() { _, _ = s.outW.Write([]byte("MORE")) }()
-	nextPaneChange(t, h)
-	if got := out.String()[before:]; got != "" {
+	if got := quiet(t, h, out, before, "MORE"); got != "" {
 		t.Errorf("a scrolled-back pane was drawn over: %q", got)
 	}
 
@@ -105,8 +121,7 @@ func TestPaneEchoBeforeFrame(t *testing.T) {
 	h.send("still attached", tea.KeyPressMsg{Code: ']', Mod: tea.ModCtrl})
 	before = len(out.String())
 	go func() { _, _ = s.outW.Write([]byte("EVEN MORE")) }()
-	nextPaneChange(t, h)
-	if got := out.String()[before:]; got != "" {
+	if got := quiet(t, h, out, before, "EVEN MORE"); got != "" {
 		t.Errorf("an unfocused pane was drawn over: %q", got)
 	}
 
@@ -116,13 +131,18 @@ func TestPaneEchoBeforeFrame(t *testing.T) {
 	for h.m.panes[0].offset > 0 {
 		h.update(tea.KeyPressMsg{Code: tea.KeyPgDown, Mod: tea.ModShift})
 	}
-	_ = plain(h.m)
-	go func() { _, _ = s.outW.Write([]byte("BACK")) }()
-	before = len(out.String())
-	for !strings.Contains(out.String()[before:], "BACK") {
-		nextPaneChange(t, h)
-		_ = plain(h.m) // the frames the program would draw meanwhile
+	for timeout := time.After(10 * time.Second); h.m.echo.handing; {
+		select {
+		case msg := <-h.ch:
+			h.update(msg)
+		case <-timeout:
+			t.Fatal("the clear asked for at the hand-over never came")
+		}
 	}
+	_ = plain(h.m)
+	before = len(out.String())
+	go func() { _, _ = s.outW.Write([]byte("BACK")) }()
+	written(t, h, out, before, "BACK")
 }
 
 // onlcr does what a tty's output processing does to the console's bytes
@@ -264,7 +284,7 @@ func TestPaneEchoRaceWithFrames(t *testing.T) {
 		time.Sleep(20 * time.Millisecond)
 	}
 	stop()
-	if m.echo.writes == 0 {
+	if out.directWrites() == 0 {
 		t.Error("no direct write happened: the test did not exercise the echo path")
 	}
 }

@@ -289,7 +289,6 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	case paneOpenedMsg:
 		return m, m.onPaneOpened(msg)
 	case paneChangedMsg:
-		m.echoNow(msg.id)
 		return m, m.onPaneChanged(msg)
 	case paneClosedMsg:
 		m.onPaneClosed(msg)
