@@ -212,13 +212,18 @@ func (m *Model) livePane() (*pane, echoPlace, bool) {
 }
 
 // paneLines is the pane's live screen as the frame draws it: rows lines,
-// each clipped to w.
+// each clipped to w (which only a screen wider than w needs: measuring
+// every line was a third of an echo's cost).
 func paneLines(pn *pane, rows, w int) []string {
 	view := strings.Split(pn.screen.View(0), "\n")
 	for len(view) < rows {
 		view = append(view, "")
 	}
-	return strings.Split(clip(strings.Join(view[:rows], "\n"), w), "\n")
+	view = view[:rows]
+	if cols, _ := pn.screen.Size(); cols > w {
+		return strings.Split(clip(strings.Join(view, "\n"), w), "\n")
+	}
+	return view
 }
 
 // noteFrame tells the direct echo what a frame shows; render calls it with
@@ -241,10 +246,10 @@ func (m *Model) noteFrame(frame string) {
 func (m *Model) erased() { m.echo.handing = false }
 
 // paneRow draws row y of the pane at its place: the cursor to the row's
-// start, the row, then default blanks to the edge as a frame draws them.
-// Spaces, not an erase: after a row as wide as the terminal the cursor
-// waits on its last cell, which an erase would clear.
+// start, the row erased to the default blank a frame draws past a line's
+// end, then the row. Erased first, not after: after a row as wide as the
+// terminal the cursor waits on its last cell, which an erase would clear;
+// and no width is measured.
 func paneRow(at echoPlace, y int, l string) string {
-	return "\x1b[" + strconv.Itoa(at.top+y+1) + ";" + strconv.Itoa(at.left+1) + "H\x1b[m" +
-		l + "\x1b[m" + strings.Repeat(" ", max(at.cols-ansi.StringWidth(l), 0))
+	return "\x1b[" + strconv.Itoa(at.top+y+1) + ";" + strconv.Itoa(at.left+1) + "H\x1b[m\x1b[2K" + l + "\x1b[m"
 }
