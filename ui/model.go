@@ -520,17 +520,18 @@ func (m *Model) inputKey(msg tea.KeyPressMsg) (tea.Model, tea.Cmd) {
 			if v := m.activeProcs(); v != nil {
 				v.setFilter(strings.TrimSpace(m.input.Value()))
 			}
-		case mode == inputLogSearch && m.logs != nil:
-			m.logs.search(m.input.Value(), true)
-			if m.logs.query != "" && len(m.logs.matches) == 0 {
-				m.setFlash("", fmt.Errorf("no match for /%s/", m.logs.query))
+		case mode == inputLogSearch && m.activeLog() != nil:
+			v := m.activeLog()
+			v.search(m.input.Value(), true)
+			if v.query != "" && len(v.matches) == 0 {
+				m.setFlash("", fmt.Errorf("no match for /%s/", v.query))
 			}
-		case mode == inputLogSave && m.logs != nil:
-			path := m.input.Value()
-			if err := m.logs.save(path); err != nil {
+		case mode == inputLogSave && m.activeLog() != nil:
+			v, path := m.activeLog(), m.input.Value()
+			if err := v.save(path); err != nil {
 				m.setFlash("", err)
 			} else {
-				m.setFlash(fmt.Sprintf("saved %d lines of %s's console log to %s", len(m.logs.raw), m.logs.zone, path), nil)
+				m.setFlash(fmt.Sprintf("saved %d lines of %s's console log to %s", len(v.raw), v.zone, path), nil)
 			}
 		}
 		return m, nil
@@ -555,6 +556,18 @@ func (m *Model) inputKey(msg tea.KeyPressMsg) (tea.Model, tea.Cmd) {
 
 // activeProcs is the process view keys go to: the detail's Processes
 // tab or the :procs view.
+// activeLog is the log the / and w inputs act on: the detail's Logs tab
+// or :logs.
+func (m *Model) activeLog() *logView {
+	if m.detail != nil {
+		if m.detail.tab == tabLogs {
+			return m.detail.lv
+		}
+		return nil
+	}
+	return m.logs
+}
+
 func (m *Model) activeProcs() *procView {
 	if m.detail != nil {
 		if m.detail.tab == tabProcesses {

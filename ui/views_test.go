@@ -215,3 +215,52 @@ func TestViewSwitching(t *testing.T) {
 	// From the grid, p lists a project's processes.
 	h.send("project frontend", cat(colon("projects"), keys("G", "k", "p"))...)
 }
+
+// The detail view's Logs tab is the same log: it follows the end until
+// the operator scrolls up, and again from G; / n N search; w saves, never
+// over a file that exists; and a refresh while paused leaves it where it
+// was.
+func TestDetailLogsTab(t *testing.T) {
+	dir := t.TempDir()
+	h := newHarness(t, &fakeBackend{zones: fixtureZones()}, globalAdmin, 80, 24)
+	h.send("web01")
+	h.send("1 Config", keys("G", "enter")...)
+	h.send("following", keys("8")...)
+	if !strings.Contains(plain(h.m), "disk quota exceeded") {
+		t.Fatalf("following does not show the end:\n%s", plain(h.m))
+	}
+	if f := footer(h.m); !strings.Contains(f, "/ search") || !strings.Contains(f, "f/G follow") {
+		t.Errorf("the Logs tab's footer lacks its keys: %q", f)
+	}
+	h.send("paused (G follows)", keys("k")...)
+	top := h.m.detail.lv.scroll
+	h.update(tickMsg(fixedNow)) // a refresh must not pull a paused log down
+	h.wait("paused (G follows)")
+	if h.m.detail.lv.scroll != top {
+		t.Errorf("a refresh moved a paused log from line %d to %d", top, h.m.detail.lv.scroll)
+	}
+	h.send("following", keys("G")...)
+	h.send("/service 4 11 mat", cat(keys("/"), typed("service 4"), keys("enter"))...)
+	first := h.m.detail.lv.cur
+	h.update(press("n"))
+	if h.m.detail.lv.cur == first {
+		t.Fatal("n did not move")
+	}
+	h.update(press("N"))
+	if h.m.detail.lv.cur != first {
+		t.Fatal("N did not move back")
+	}
+	path := filepath.Join(dir, "web01.log")
+	h.send("saved", cat(keys("w"), backspaces(40), typed(path), keys("enter"))...)
+	b, err := os.ReadFile(path)
+	if err != nil || !strings.Contains(string(b), "disk quota exceeded") {
+		t.Fatalf("the saved log: %q %v", b, err)
+	}
+	h.send("exists; not overwritten", cat(keys("w"), backspaces(40), typed(path), keys("enter"))...)
+	// The tab keys still leave the tab, and esc the view.
+	h.send("1 Config", keys("1")...)
+	h.update(press("esc"))
+	if h.m.detail != nil {
+		t.Fatal("esc does not leave the detail view")
+	}
+}
