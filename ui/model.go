@@ -527,12 +527,7 @@ func (m *Model) inputKey(msg tea.KeyPressMsg) (tea.Model, tea.Cmd) {
 				m.setFlash("", fmt.Errorf("no match for /%s/", v.query))
 			}
 		case mode == inputLogSave && m.activeLog() != nil:
-			v, path := m.activeLog(), m.input.Value()
-			if err := v.save(path); err != nil {
-				m.setFlash("", err)
-			} else {
-				m.setFlash(fmt.Sprintf("saved %d lines of %s's console log to %s", len(v.raw), v.zone, path), nil)
-			}
+			return m, m.saveLog(m.activeLog(), m.input.Value(), false)
 		}
 		return m, nil
 	case "tab":
