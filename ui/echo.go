@@ -61,10 +61,11 @@ type termOut struct {
 	// with the frame that erases the screen
 	untilErase bool
 
-	live   bool      // the last frame showed the live pane at place
-	place  echoPlace // where the pane is, for the direct echo
-	drawn  []string  // its rows as last drawn directly; nil: none
-	writes int       // direct writes made, for tests
+	live    bool      // the last frame showed the live pane at place
+	stopped bool      // the console is quitting: the terminal is no longer ours
+	place   echoPlace // where the pane is, for the direct echo
+	drawn   []string  // its rows as last drawn directly; nil: none
+	writes  int       // direct writes made, for tests
 }
 
 // syncEnd closes a frame drawn under synchronized output (mode 2026).
@@ -99,7 +100,7 @@ func (o *termOut) Write(p []byte) (int, error) {
 func (o *termOut) echo(pn *pane) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	if !o.live || o.place.pane != pn.id {
+	if !o.live || o.stopped || o.place.pane != pn.id {
 		return
 	}
 	at := o.place
@@ -132,6 +133,9 @@ func (o *termOut) echo(pn *pane) {
 func (o *termOut) frame(live bool, at echoPlace, lines []string, handing bool) (clear bool) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
+	if o.stopped {
+		return false
+	}
 	if !handing && live && o.live && o.place == at {
 		return false
 	}
@@ -153,6 +157,15 @@ func (o *termOut) frame(live bool, at echoPlace, lines []string, handing bool) (
 	o.overlay, o.untilErase = []byte(full.String()), true
 	o.live, o.drawn = false, nil
 	return !handing
+}
+
+// stop ends the direct echo for good, before the program gives the
+// terminal back: a pane's reader that still gets output must not draw on
+// the operator's shell.
+func (o *termOut) stop() {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.stopped, o.live, o.overlay, o.drawn = true, false, nil, nil
 }
 
 // directWrites reports how many direct writes were made, for tests.

@@ -288,3 +288,27 @@ func TestPaneEchoRaceWithFrames(t *testing.T) {
 		t.Error("no direct write happened: the test did not exercise the echo path")
 	}
 }
+
+// Quitting ends the direct echo before the terminal is given back: output
+// that reaches a pane's reader afterwards is not drawn on the operator's
+// shell.
+func TestPaneEchoStopsAtQuit(t *testing.T) {
+	h, s := openTapPane(t)
+	out := &syncBuffer{}
+	h.m.echo.out = &termOut{w: out}
+	pn := h.m.panes[0]
+	pn.out = h.m.echo.out
+	_ = plain(h.m)
+	program(h, s, "$ ", "READY")
+	written(t, h, out, 0, "READY")
+	h.m.quit()
+	before := len(out.String())
+	_, _ = pn.screen.Write([]byte("LATE"))
+	pn.out.echo(pn)
+	if got := out.String()[before:]; got != "" {
+		t.Errorf("a pane drew after quit: %q", got)
+	}
+	if n, err := pn.out.Write([]byte("frame")); err != nil || n != 5 || strings.HasSuffix(out.String(), "\x1b8") {
+		t.Errorf("the last frame still carries the overlay: %q", out.String()[before:])
+	}
+}

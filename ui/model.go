@@ -179,7 +179,9 @@ func Run(b Backend, o Options) error {
 	out := &termOut{w: os.Stdout, f: os.Stdout}
 	p := tea.NewProgram(m, tea.WithFPS(120), tea.WithOutput(out))
 	m.echo.out, m.echo.send = out, p.Send
-	if _, err := p.Run(); err != nil {
+	_, err := p.Run()
+	out.stop() // however the program ended
+	if err != nil {
 		return fmt.Errorf("zonetop console: %w", err)
 	}
 	return nil
@@ -356,6 +358,9 @@ func (m *Model) setFlash(s string, err error) {
 }
 
 func (m *Model) quit() (tea.Model, tea.Cmd) {
+	if m.echo.out != nil {
+		m.echo.out.stop()
+	}
 	m.closeAllPanes()
 	m.cancel()
 	return m, tea.Quit
