@@ -84,7 +84,7 @@ func TestGoldenUsage(t *testing.T) {
 }
 
 func TestGoldenDetailTabs(t *testing.T) {
-	wants := []string{"zonepath: /zones/web01", "zone.max-lwps", "capped by zone", "/sbin/init", "console pane", "login pane", "umount busy"}
+	wants := []string{"zonepath: /zones/web01", "zone.max-lwps", "capped by zone", "/sbin/init", "console pane", "login pane", "umount busy", "disk quota"}
 	for i, tab := range detailTabs {
 		for _, sz := range sizes {
 			t.Run(fmt.Sprintf("%s/%dx%d", tab, sz.w, sz.h), func(t *testing.T) {

@@ -13,7 +13,7 @@ import (
 )
 
 // detailTabs are the tabs of a zone's detail view, in order.
-var detailTabs = []string{"Config", "Caps", "Projects", "Processes", "Console", "Login", "Events"}
+var detailTabs = []string{"Config", "Caps", "Projects", "Processes", "Console", "Login", "Events", "Logs"}
 
 const (
 	tabConfig = iota
@@ -23,6 +23,7 @@ const (
 	tabConsole
 	tabLogin
 	tabEvents
+	tabLogs
 )
 
 // detailView is what enter opens on a zone. Its data are fetched off the
@@ -33,6 +34,7 @@ type detailView struct {
 	info    string
 	infoErr error
 	pv      *procView // the Processes tab
+	lv      *logView  // the Logs tab: the console log
 	events  []api.Event
 	scroll  int
 	loading bool
@@ -59,7 +61,7 @@ type detailMsg struct {
 }
 
 func (m *Model) openDetail(zone string) tea.Cmd {
-	m.detail = &detailView{zone: zone, loading: true, pv: newProcView(zone, "")}
+	m.detail = &detailView{zone: zone, loading: true, pv: newProcView(zone, ""), lv: newLogView(zone)}
 	return m.fetchDetail()
 }
 
@@ -76,7 +78,13 @@ func (m *Model) fetchDetail() tea.Cmd {
 		return nil
 	}
 	b, p, ctx, zone, tab := m.backend, m.opts.Principal, m.ctx, d.zone, d.tab
-	return func() tea.Msg {
+	var logCmd tea.Cmd
+	if tab == tabLogs && (d.lv.follow || !d.lv.loaded) {
+		// Following, the log is read again on every refresh, as
+		// :logs does; paused, what is shown stays put.
+		logCmd = m.fetchLog(d.lv)
+	}
+	return tea.Batch(logCmd, func() tea.Msg {
 		msg := detailMsg{zone: zone, at: time.Now()}
 		msg.info, _, msg.infoErr = b.ZoneConfig(ctx, p, zone)
 		if tab == tabProcesses {
@@ -84,7 +92,7 @@ func (m *Model) fetchDetail() tea.Cmd {
 		}
 		msg.events = b.Events(p, zone)
 		return msg
-	}
+	})
 }
 
 func (m *Model) onDetail(msg detailMsg) {
@@ -113,6 +121,11 @@ func (m *Model) detailKey(msg tea.KeyPressMsg) (tea.Model, tea.Cmd) {
 			return m, cmd
 		}
 	}
+	if d.tab == tabLogs {
+		if cmd, ok := m.logKey(d.lv, msg); ok {
+			return m, cmd
+		}
+	}
 	switch msg.String() {
 	case "esc", "q":
 		// The table's help is another list; it opens closed.
@@ -138,7 +151,7 @@ func (m *Model) detailKey(msg tea.KeyPressMsg) (tea.Model, tea.Cmd) {
 		d.scroll = max(d.scroll-1, 0)
 		return m, nil
 	}
-	if s := msg.String(); len(s) == 1 && s[0] >= '1' && s[0] <= '7' {
+	if s := msg.String(); len(s) == 1 && s[0] >= '1' && int(s[0]-'1') < len(detailTabs) {
 		d.tab = int(s[0] - '1')
 		d.scroll, d.sel = 0, 0
 		return m, m.fetchDetail()
@@ -154,25 +167,41 @@ func (m *Model) detailKey(msg tea.KeyPressMsg) (tea.Model, tea.Cmd) {
 func (m *Model) detailBody(w, h int) string {
 	d := m.detail
 	st := m.c.styles
-	var tabs []string
-	for i, t := range detailTabs {
-		label := fmt.Sprintf("%d %s", i+1, t)
-		if i == d.tab {
-			tabs = append(tabs, st.ActiveTab.Render(label))
-		} else {
-			tabs = append(tabs, st.Tab.Render(label))
+	// tabBar draws the labels padded, or, tight, one space apart: eight
+	// padded labels are 81 columns.
+	tabBar := func(tight bool) string {
+		var tabs []string
+		for i, t := range detailTabs {
+			label := fmt.Sprintf("%d %s", i+1, t)
+			s := st.Tab
+			if i == d.tab {
+				s = st.ActiveTab
+			}
+			if tight {
+				s = s.UnsetPadding()
+			}
+			tabs = append(tabs, s.Render(label))
 		}
+		if tight {
+			return strings.Join(tabs, " ")
+		}
+		return strings.Join(tabs, "")
 	}
 	title := st.Title.Render(d.zone)
 	if z, ok := m.zoneByName(d.zone); ok {
 		title += " " + st.StateStyle(z.State).Render(z.State)
 	}
-	bar := title + "  " + strings.Join(tabs, "")
+	bar := title + "  " + tabBar(false)
 	lines := []string{bar, ""}
 	if ansi.StringWidth(bar) > w {
 		// Narrow: the tabs take the line under the title, whole, rather
-		// than being cut to names no one can read.
-		lines = []string{title, strings.Join(tabs, "")}
+		// than being cut to names no one can read; tight when even that
+		// line is too narrow for them.
+		tabs := tabBar(false)
+		if ansi.StringWidth(tabs) > w {
+			tabs = tabBar(true)
+		}
+		lines = []string{title, tabs}
 	}
 	var body []string
 	d.focusLine = -1
@@ -204,6 +233,10 @@ func (m *Model) detailBody(w, h int) string {
 			kind = "login"
 		}
 		body = m.paneTabLines(kind, d.zone)
+	case d.tab == tabLogs:
+		// The log view draws its own window onto the log; it follows
+		// the end, searches and saves as :logs does.
+		return clip(strings.Join(append(lines, m.logBody(d.lv, w, max(h-len(lines), 1))), "\n"), w)
 	case d.tab == tabEvents:
 		events := m.eventsOf(d.zone, d.events)
 		if len(events) == 0 {

@@ -155,7 +155,7 @@ func DefaultKeyMap() *KeyMap {
 		Cancel:     key.NewBinding(key.WithKeys("esc"), key.WithHelp("esc", "cancel")),
 
 		DetailBack: key.NewBinding(key.WithKeys("esc", "q"), key.WithHelp("esc/q", "back")),
-		Tabs:       key.NewBinding(key.WithKeys("right", "left", "1", "2", "3", "4", "5", "6", "7"), key.WithHelp("←→/1-7", "tabs")),
+		Tabs:       key.NewBinding(key.WithKeys("right", "left", "1", "2", "3", "4", "5", "6", "7", "8"), key.WithHelp("←→/1-8", "tabs")),
 		Scroll:     key.NewBinding(key.WithKeys("up", "down", "k", "j"), key.WithHelp("↑↓", "scroll")),
 		Select:     key.NewBinding(key.WithKeys("up", "down", "k", "j"), key.WithHelp("↑↓", "select")),
 		QuitAll:    key.NewBinding(key.WithKeys("ctrl+c"), key.WithHelp("ctrl+c", "quit zonetop")),
@@ -322,6 +322,8 @@ func (m *Model) detailKeys() viewKeys {
 		own = []key.Binding{short(k.Console, "open console")}
 	case tabLogin:
 		own = []key.Binding{short(k.Login, "open login")}
+	case tabLogs:
+		own = logKeys()
 	default:
 		own = []key.Binding{k.Scroll}
 	}
@@ -332,7 +334,7 @@ func (m *Model) detailKeys() viewKeys {
 	tabs := k.Tabs
 	if d.tab == tabProjects {
 		// ←→ choose the grid's column there.
-		tabs = short(key.NewBinding(key.WithKeys("tab"), key.WithHelp("tab/1-7", "")), "tabs")
+		tabs = short(key.NewBinding(key.WithKeys("tab"), key.WithHelp("tab/1-8", "")), "tabs")
 	}
 	general := []key.Binding{tabs, short(k.Help, "help"), k.DetailBack}
 	var acts []key.Binding

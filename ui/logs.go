@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
+	"path/filepath"
 	"strings"
 	"zonetop/api"
 
@@ -123,26 +125,77 @@ func (v *logView) show(i int) {
 	v.scroll = max(i-2, 0)
 }
 
-// save writes the log as the zone wrote it to path, refusing a file that
-// exists: a slip of the name must not overwrite anything.
-func (v *logView) save(path string) error {
+// errLogExists says a save would replace a file: the console asks first.
+var errLogExists = errors.New("exists")
+
+// save writes the log as the zone wrote it to path, atomically: a file of
+// its own in the same directory, then linked to the name (which fails on
+// any name that exists, a link to elsewhere included, with no window for
+// a file made meanwhile) or, when the operator said to overwrite, renamed
+// over it (which replaces a link, never writes through it). A reader
+// never sees half a log.
+func (v *logView) save(path string, overwrite bool) error {
 	path = strings.TrimSpace(path)
 	if path == "" {
 		return errors.New("save: no file name")
 	}
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".zonetop-*")
 	if err != nil {
-		if errors.Is(err, os.ErrExist) {
-			return fmt.Errorf("save: %s exists; not overwritten (choose another name)", path)
-		}
-		return fmt.Errorf("save: %w", err)
+		return fmt.Errorf("save %s: %w", path, bare(err))
 	}
-	_, err = f.WriteString(strings.Join(v.raw, "\n") + "\n")
-	if cerr := f.Close(); err == nil {
+	defer os.Remove(tmp.Name()) // after a link or a failure; gone after a rename
+	_, err = tmp.WriteString(strings.Join(v.raw, "\n") + "\n")
+	if err == nil {
+		err = tmp.Sync()
+	}
+	if cerr := tmp.Close(); err == nil {
 		err = cerr
 	}
 	if err != nil {
 		return fmt.Errorf("save %s: %w", path, err)
+	}
+	if overwrite {
+		err = os.Rename(tmp.Name(), path)
+	} else {
+		err = os.Link(tmp.Name(), path)
+	}
+	switch {
+	case errors.Is(err, os.ErrExist):
+		return fmt.Errorf("save: %s %w", path, errLogExists)
+	case err != nil:
+		return fmt.Errorf("save %s: %w", path, bare(err))
+	}
+	return nil
+}
+
+// bare is the reason of a file operation's error without the names in it:
+// the save's own file name means nothing to the operator, who named path.
+func bare(err error) error {
+	var pe *fs.PathError
+	var le *os.LinkError
+	switch {
+	case errors.As(err, &pe):
+		return pe.Err
+	case errors.As(err, &le):
+		return le.Err
+	}
+	return err
+}
+
+// saveLog saves v to path; a name that exists is overwritten only when the
+// operator says so.
+func (m *Model) saveLog(v *logView, path string, overwrite bool) tea.Cmd {
+	path = strings.TrimSpace(path)
+	err := v.save(path, overwrite)
+	switch {
+	case errors.Is(err, errLogExists):
+		m.confirm = &confirmState{verb: "overwrite", subject: termsafe.String(path),
+			question: "save: " + termsafe.String(path) + " exists; overwrite it? [y/N]",
+			do:       func() tea.Cmd { return m.saveLog(v, path, true) }}
+	case err != nil:
+		m.setFlash("", err)
+	default:
+		m.setFlash(fmt.Sprintf("saved %d lines of %s's console log to %s", len(v.raw), v.zone, termsafe.String(path)), nil)
 	}
 	return nil
 }

@@ -3,6 +3,7 @@ package ui
 import (
 	"context"
 	"fmt"
+	"os"
 	"strings"
 	"time"
 	"zonetop/api"
@@ -86,6 +87,7 @@ type Model struct {
 	lastView  tea.View
 	drawn     bool
 	unchanged bool
+	echo      echoState // a focused pane's output drawn between frames
 
 	table *zoneTable
 	help  help.Model
@@ -170,11 +172,16 @@ func newModel(b Backend, o Options) *Model {
 func Run(b Backend, o Options) error {
 	m := newModel(b, o)
 	defer m.cancel()
-	// A pane's echo waits for the next frame: at the default 60 a typed
-	// key waited 8 ms on average for it; at 120 (the most bubbletea
-	// allows) half that, and an idle console only compares each frame
-	// with the last.
-	if _, err := tea.NewProgram(m, tea.WithFPS(120)).Run(); err != nil {
+	// Frames at 120 a second (the most bubbletea allows): what a focused
+	// pane shows goes out between them (echo.go), the rest waits for
+	// the next, and an idle console only compares each frame with the
+	// last.
+	out := &termOut{w: os.Stdout, f: os.Stdout}
+	p := tea.NewProgram(m, tea.WithFPS(120), tea.WithOutput(out))
+	m.echo.out, m.echo.send = out, p.Send
+	_, err := p.Run()
+	out.stop() // however the program ended
+	if err != nil {
 		return fmt.Errorf("zonetop console: %w", err)
 	}
 	return nil
@@ -247,6 +254,9 @@ func (m *Model) startRefresh() tea.Cmd {
 
 // Update handles one message; it never waits on the engine.
 func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
+	if msg == tea.ClearScreen() {
+		m.erased()
+	}
 	switch msg := msg.(type) {
 	case tea.WindowSizeMsg:
 		m.c.width, m.c.height = msg.Width, msg.Height
@@ -361,6 +371,9 @@ func (m *Model) setFlash(s string, err error) {
 }
 
 func (m *Model) quit() (tea.Model, tea.Cmd) {
+	if m.echo.out != nil {
+		m.echo.out.stop()
+	}
 	m.closeAllPanes()
 	m.cancel()
 	return m, tea.Quit
@@ -525,18 +538,14 @@ func (m *Model) inputKey(msg tea.KeyPressMsg) (tea.Model, tea.Cmd) {
 			if v := m.activeProcs(); v != nil {
 				v.setFilter(strings.TrimSpace(m.input.Value()))
 			}
-		case mode == inputLogSearch && m.logs != nil:
-			m.logs.search(m.input.Value(), true)
-			if m.logs.query != "" && len(m.logs.matches) == 0 {
-				m.setFlash("", fmt.Errorf("no match for /%s/", m.logs.query))
+		case mode == inputLogSearch && m.activeLog() != nil:
+			v := m.activeLog()
+			v.search(m.input.Value(), true)
+			if v.query != "" && len(v.matches) == 0 {
+				m.setFlash("", fmt.Errorf("no match for /%s/", v.query))
 			}
-		case mode == inputLogSave && m.logs != nil:
-			path := m.input.Value()
-			if err := m.logs.save(path); err != nil {
-				m.setFlash("", err)
-			} else {
-				m.setFlash(fmt.Sprintf("saved %d lines of %s's console log to %s", len(m.logs.raw), m.logs.zone, path), nil)
-			}
+		case mode == inputLogSave && m.activeLog() != nil:
+			return m, m.saveLog(m.activeLog(), m.input.Value(), false)
 		}
 		return m, nil
 	case "tab":
@@ -560,6 +569,18 @@ func (m *Model) inputKey(msg tea.KeyPressMsg) (tea.Model, tea.Cmd) {
 
 // activeProcs is the process view keys go to: the detail's Processes
 // tab or the :procs view.
+// activeLog is the log the / and w inputs act on: the detail's Logs tab
+// or :logs.
+func (m *Model) activeLog() *logView {
+	if m.detail != nil {
+		if m.detail.tab == tabLogs {
+			return m.detail.lv
+		}
+		return nil
+	}
+	return m.logs
+}
+
 func (m *Model) activeProcs() *procView {
 	if m.detail != nil {
 		if m.detail.tab == tabProcesses {
@@ -858,6 +879,12 @@ func (m *Model) View() tea.View {
 }
 
 func (m *Model) render() string {
+	f := m.renderFrame()
+	m.noteFrame(f)
+	return f
+}
+
+func (m *Model) renderFrame() string {
 	w, h := m.c.width, m.c.height
 	if w == 0 || h == 0 {
 		return ""

@@ -27,8 +27,9 @@ type pane struct {
 	offset int          // lines scrolled back
 	closed bool
 
-	lineStart bool // the last key sent ended a line (or none was sent)
-	tilde     bool // "~" held back, waiting to see whether "." follows
+	out       *termOut // the terminal, to draw on directly; nil: frames only
+	lineStart bool     // the last key sent ended a line (or none was sent)
+	tilde     bool     // "~" held back, waiting to see whether "." follows
 	closeOnce sync.Once
 }
 
@@ -104,6 +105,9 @@ func (pn *pane) pump(send chan<- tea.Msg) {
 		n, err := pn.rw.Read(buf)
 		if n > 0 {
 			_, _ = pn.screen.Write(buf[:n])
+			if pn.out != nil {
+				pn.out.echo(pn)
+			}
 		}
 		if err != nil {
 			if errors.Is(err, io.EOF) {
@@ -130,6 +134,7 @@ func (m *Model) onPaneOpened(msg paneOpenedMsg) tea.Cmd {
 		return nil
 	}
 	pn := msg.p
+	pn.out = m.echo.out
 	m.panes = append(m.panes, pn)
 	m.focus = len(m.panes) - 1
 	m.setFlash(pn.kind+" "+pn.zone+": ctrl+] back to zonetop, ~. detaches", nil)

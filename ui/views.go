@@ -101,6 +101,9 @@ func (m *Model) viewMsg(msg tea.Msg) (tea.Cmd, bool) {
 		}
 		return nil, true
 	case logMsg:
+		if d := m.detail; d != nil && d.lv != nil && d.lv.zone == msg.zone {
+			d.lv.set(msg)
+		}
 		if m.logs != nil && m.logs.zone == msg.zone {
 			m.logs.set(msg)
 		}
@@ -203,6 +206,14 @@ func (m *Model) viewBody(w, h int) (string, bool) {
 	return "", false
 }
 
+// logKeys are the log's own keys, in :logs and the detail's Logs tab.
+func logKeys() []key.Binding {
+	nb := func(keys, h, desc string) key.Binding {
+		return key.NewBinding(key.WithKeys(keys), key.WithHelp(h, desc))
+	}
+	return []key.Binding{nb("f", "f/G", "follow"), nb("/", "/", "search"), nb("n", "n/N", "next"), nb("w", "w", "save")}
+}
+
 // viewHelp is the footer and full help of the open view.
 func (m *Model) viewHelp() (viewKeys, bool) {
 	k := m.c.keys
@@ -214,8 +225,7 @@ func (m *Model) viewHelp() (viewKeys, bool) {
 	case m.procs != nil:
 		return m.procHelp(m.procs, true), true
 	case m.logs != nil:
-		short := []key.Binding{nb("f", "f/G", "follow"), nb("/", "/", "search"), nb("n", "n/N", "next"),
-			nb("w", "w", "save"), k.Scroll, cmd, relabel(k.DetailBack, "back")}
+		short := append(logKeys(), k.Scroll, cmd, relabel(k.DetailBack, "back"))
 		return viewKeys{short, [][]key.Binding{short, {k.PageUp, k.PageDown, k.Home, k.End, k.Help, k.QuitAll}}}, true
 	case m.projects != nil:
 		short := []key.Binding{k.Scroll, nb("enter", "enter", "edit in zone"), nb("p", "p", "processes"), cmd, relabel(k.DetailBack, "back")}

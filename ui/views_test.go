@@ -140,19 +140,46 @@ func TestLogView(t *testing.T) {
 	if err := os.WriteFile(path, []byte("precious\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	h.send("exists; not overwritten", cat(keys("w"), backspaces(40), typed(path), keys("enter"))...)
+	// An existing name is asked about; no (the default) leaves it.
+	h.send("exists; overwrite it? [y/N]", cat(keys("w"), backspaces(40), typed(path), keys("enter"))...)
+	h.send("cancelled", keys("n")...)
 	if b, _ := os.ReadFile(path); string(b) != "precious\n" {
 		t.Fatalf("the file was overwritten: %q", b)
 	}
-	// A link to a file elsewhere is a name that exists too.
+	h.send("exists; overwrite it? [y/N]", cat(keys("w"), backspaces(40), typed(path), keys("enter"))...)
+	h.send("cancelled", keys("enter")...)
+	if b, _ := os.ReadFile(path); string(b) != "precious\n" {
+		t.Fatalf("enter overwrote the file: %q", b)
+	}
+	h.send("saved 61 lines", cat(keys("w"), backspaces(40), typed(path), keys("enter", "y"))...)
+	if b, _ := os.ReadFile(path); !strings.HasSuffix(string(b), "disk quota exceeded\n") {
+		t.Fatalf("y did not overwrite: %q", b)
+	}
+	// A link to a file elsewhere is a name that exists too; overwriting
+	// replaces the link, never writes through it.
 	link := filepath.Join(dir, "link.log")
-	if err := os.Symlink(filepath.Join(dir, "elsewhere"), link); err != nil {
+	elsewhere := filepath.Join(dir, "elsewhere")
+	if err := os.Symlink(elsewhere, link); err != nil {
 		t.Fatal(err)
 	}
-	h.send("exists; not overwritten", cat(keys("w"), backspaces(80), typed(link), keys("enter"))...)
-	if _, err := os.Stat(filepath.Join(dir, "elsewhere")); err == nil {
+	h.send("exists; overwrite it? [y/N]", cat(keys("w"), backspaces(80), typed(link), keys("enter"))...)
+	h.send("saved 61 lines", keys("y")...)
+	if _, err := os.Stat(elsewhere); err == nil {
 		t.Fatal("the save followed a dangling link")
 	}
+	if fi, err := os.Lstat(link); err != nil || !fi.Mode().IsRegular() {
+		t.Fatalf("the link was not replaced by the log: %v %v", fi, err)
+	}
+	// Nothing of the save's own is left beside the log.
+	if ents, _ := os.ReadDir(dir); len(ents) != 2 {
+		var names []string
+		for _, e := range ents {
+			names = append(names, e.Name())
+		}
+		t.Errorf("the directory holds %v, want the log and the link's name, now a log", names)
+	}
+	// A name in a directory that does not exist is an error, said.
+	h.send("no such file or directory", cat(keys("w"), backspaces(80), typed(filepath.Join(dir, "nodir", "x.log")), keys("enter"))...)
 	fresh := filepath.Join(dir, "fresh.log")
 	h.send("saved 61 lines", cat(keys("w"), backspaces(80), typed(fresh), keys("enter"))...)
 	if b, _ := os.ReadFile(fresh); !strings.HasSuffix(string(b), "disk quota exceeded\n") {
@@ -214,4 +241,54 @@ func TestViewSwitching(t *testing.T) {
 	h.send("enter details", keys("esc")...)
 	// From the grid, p lists a project's processes.
 	h.send("project frontend", cat(colon("projects"), keys("G", "k", "p"))...)
+}
+
+// The detail view's Logs tab is the same log: it follows the end until
+// the operator scrolls up, and again from G; / n N search; w saves, never
+// over a file that exists; and a refresh while paused leaves it where it
+// was.
+func TestDetailLogsTab(t *testing.T) {
+	dir := t.TempDir()
+	h := newHarness(t, &fakeBackend{zones: fixtureZones()}, globalAdmin, 80, 24)
+	h.send("web01")
+	h.send("1 Config", keys("G", "enter")...)
+	h.send("following", keys("8")...)
+	if !strings.Contains(plain(h.m), "disk quota exceeded") {
+		t.Fatalf("following does not show the end:\n%s", plain(h.m))
+	}
+	if f := footer(h.m); !strings.Contains(f, "/ search") || !strings.Contains(f, "f/G follow") {
+		t.Errorf("the Logs tab's footer lacks its keys: %q", f)
+	}
+	h.send("paused (G follows)", keys("k")...)
+	top := h.m.detail.lv.scroll
+	h.update(tickMsg(fixedNow)) // a refresh must not pull a paused log down
+	h.wait("paused (G follows)")
+	if h.m.detail.lv.scroll != top {
+		t.Errorf("a refresh moved a paused log from line %d to %d", top, h.m.detail.lv.scroll)
+	}
+	h.send("following", keys("G")...)
+	h.send("/service 4 11 mat", cat(keys("/"), typed("service 4"), keys("enter"))...)
+	first := h.m.detail.lv.cur
+	h.update(press("n"))
+	if h.m.detail.lv.cur == first {
+		t.Fatal("n did not move")
+	}
+	h.update(press("N"))
+	if h.m.detail.lv.cur != first {
+		t.Fatal("N did not move back")
+	}
+	path := filepath.Join(dir, "web01.log")
+	h.send("saved", cat(keys("w"), backspaces(40), typed(path), keys("enter"))...)
+	b, err := os.ReadFile(path)
+	if err != nil || !strings.Contains(string(b), "disk quota exceeded") {
+		t.Fatalf("the saved log: %q %v", b, err)
+	}
+	h.send("exists; overwrite it? [y/N]", cat(keys("w"), backspaces(40), typed(path), keys("enter"))...)
+	h.send("cancelled", keys("n")...)
+	// The tab keys still leave the tab, and esc the view.
+	h.send("1 Config", keys("1")...)
+	h.update(press("esc"))
+	if h.m.detail != nil {
+		t.Fatal("esc does not leave the detail view")
+	}
 }

@@ -114,6 +114,25 @@ func TestProcessViewEndToEnd(t *testing.T) {
 	c.keys("Enter")
 	c.wait("the match", regexp.MustCompile(`/ztlog-hello [1-9]\d* match`), 10*time.Second)
 
+	// The same log from the zone's detail, its Logs tab: it follows the
+	// end, stops when scrolled up, follows again from G, and searches.
+	escape()
+	c.wait("the zone table", regexp.MustCompile(`enter details`), 10*time.Second)
+	c.keys("G", "Enter")
+	c.wait("the detail view", regexp.MustCompile(`8 Logs`), 10*time.Second)
+	c.keys("8")
+	c.wait("the Logs tab, following", regexp.MustCompile(`Console log · `+z+`[^\n]*following[\s\S]*ztlog-hello-console`), 15*time.Second)
+	c.keys("k")
+	c.wait("paused", regexp.MustCompile(`Console log · `+z+`[^\n]*paused \(G follows\)`), 10*time.Second)
+	c.keys("G")
+	c.wait("following again", regexp.MustCompile(`Console log · `+z+`[^\n]*following`), 10*time.Second)
+	c.keys("/")
+	c.text("ztlog-hello")
+	c.keys("Enter")
+	c.wait("the match in the tab", regexp.MustCompile(`/ztlog-hello [1-9]\d* match`), 10*time.Second)
+	escape()
+	c.wait("the zone table", regexp.MustCompile(`enter details`), 10*time.Second)
+
 	// The projects grid: the zone's caps row, then its projects.
 	c.keys(":")
 	c.text("projects")

@@ -21,6 +21,9 @@ import (
 // the ratio and asserts nothing (wall-clock limits do not belong in
 // tests); it runs only when ZONETOP_ECHO_BENCH is set, as it takes a zone
 // and half a minute. ZONETOP_ECHO_BENCH=N types N keys into each.
+// ZONETOP_ECHO_OLD=PATH adds the console of another build (a zonetop
+// binary with its zoneadmd beside it), typed into in turn with the other
+// two, so that two builds compare in one run on this noisy machine.
 func TestPaneEchoLatency(t *testing.T) {
 	n := 0
 	if _, err := fmt.Sscan(os.Getenv("ZONETOP_ECHO_BENCH"), &n); err != nil || n <= 0 {
@@ -35,24 +38,24 @@ func TestPaneEchoLatency(t *testing.T) {
 
 	plain := startTerm(t, ztBin, "--root", l.root, "zlogin", z)
 	plain.waitFor(t, prompt)
-	console := startTerm(t, ztBin, "--root", l.root)
-	console.waitFor(t, z)
-	time.Sleep(time.Second) // the first usage samples
-	console.write(t, "G")
-	time.Sleep(200 * time.Millisecond)
-	console.write(t, "l")
-	console.waitFor(t, prompt)
-	time.Sleep(time.Second)
+	console := openPaneTerm(t, ztBin, l.root, z, prompt)
+	var old *echoTerm
+	if bin := os.Getenv("ZONETOP_ECHO_OLD"); bin != "" {
+		old = openPaneTerm(t, bin, l.root, z, prompt)
+	}
 
 	// Letters no other part of either screen draws as the keys go.
 	const keys = "QXJKVW"
-	var tPlain, tPane []time.Duration
+	var tPlain, tPane, tOld []time.Duration
 	for i := range n {
 		k := string(keys[i%len(keys)])
 		if i%40 == 39 {
 			// Keep the line short: ctrl+u, and let both settle.
 			plain.write(t, "\x15")
 			console.write(t, "\x15")
+			if old != nil {
+				old.write(t, "\x15")
+			}
 			time.Sleep(100 * time.Millisecond)
 		}
 		// Pauses of no fixed length, or the keys fall into step with
@@ -61,16 +64,47 @@ func TestPaneEchoLatency(t *testing.T) {
 		time.Sleep(time.Duration(20+rand.IntN(20)) * time.Millisecond)
 		tPane = append(tPane, console.echo(t, k))
 		time.Sleep(time.Duration(20+rand.IntN(20)) * time.Millisecond)
+		if old != nil {
+			tOld = append(tOld, old.echo(t, k))
+			time.Sleep(time.Duration(20+rand.IntN(20)) * time.Millisecond)
+		}
 	}
 	mp, mc := median(tPlain), median(tPane)
 	pp, pc := pct(tPlain, 90), pct(tPane, 90)
 	t.Logf("echo of %d keys: plain zlogin median %v p90 %v; console pane median %v p90 %v; ratio median %.2f, p90 %.2f",
 		n, mp, pp, mc, pc, float64(mc)/float64(mp), float64(pc)/float64(pp))
-	console.write(t, "\x1d") // ctrl+], then quit and confirm
+	if old != nil {
+		mo, po := median(tOld), pct(tOld, 90)
+		t.Logf("echo of %d keys: other build's pane median %v p90 %v; ratio median %.2f, p90 %.2f",
+			n, mo, po, float64(mo)/float64(mp), float64(po)/float64(pp))
+		quitPaneTerm(t, old)
+	}
+	quitPaneTerm(t, console)
+	plain.write(t, "\x15exit\r")
+}
+
+// openPaneTerm starts the console of bin and opens a login pane on zone z
+// (the last row: the only zone but global).
+func openPaneTerm(t *testing.T, bin, root, z, prompt string) *echoTerm {
+	t.Helper()
+	console := startTerm(t, bin, "--root", root)
+	console.waitFor(t, z)
+	time.Sleep(time.Second) // the first usage samples
+	console.write(t, "G")
+	time.Sleep(200 * time.Millisecond)
+	console.write(t, "l")
+	console.waitFor(t, prompt)
+	time.Sleep(time.Second)
+	return console
+}
+
+// quitPaneTerm gives focus back to the console, quits and confirms.
+func quitPaneTerm(t *testing.T, console *echoTerm) {
+	t.Helper()
+	console.write(t, "\x1d")
 	console.write(t, "q")
 	time.Sleep(200 * time.Millisecond)
 	console.write(t, "y")
-	plain.write(t, "\x15exit\r")
 }
 
 // echoTerm is a program on a pty of the host, read as a terminal would.
