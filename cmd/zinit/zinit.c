@@ -570,6 +570,15 @@ static void child(const struct entry *e, const struct command *c, int errfd)
 		(void)!write(errfd, &err, sizeof err);
 		_exit(127);
 	}
+	/* Every zone process but init is the out-of-memory killer's pick
+	 * before zonetop's machinery (platform.ZoneOOMScoreAdj). Set here,
+	 * before the command runs: set by zinit after the exec, a command
+	 * that starts at once (or forks at once) ran without it a while. */
+	int oom = open("/proc/self/oom_score_adj", O_WRONLY | O_CLOEXEC);
+	if (oom >= 0) {
+		(void)!write(oom, "500", 3);
+		close(oom);
+	}
 	execve(c->path, c->argv, environment);
 	int err = errno;
 	(void)!write(errfd, &err, sizeof err);
@@ -624,15 +633,6 @@ static pid_t spawn(struct entry *e)
 		return 0;
 	}
 	free_command(&c);
-	/* Every zone process but init is the out-of-memory killer's pick
-	 * before zonetop's machinery (platform.ZoneOOMScoreAdj). */
-	char oom[64];
-	snprintf(oom, sizeof oom, "/proc/%d/oom_score_adj", (int)pid);
-	int fd = open(oom, O_WRONLY | O_CLOEXEC);
-	if (fd >= 0) {
-		(void)!write(fd, "500", 3);
-		close(fd);
-	}
 	e->pid = pid;
 	e->started = now_ms();
 	return pid;
