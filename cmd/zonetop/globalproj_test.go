@@ -257,3 +257,61 @@ func TestGlobalProjectSystemdContexts(t *testing.T) {
 		})
 	}
 }
+
+// The race: tasks of one project start and end while edits of the
+// host's projects sweep its cgroup whenever it is empty. A newtask whose
+// fresh cgroup is swept before it joins makes it again: none fails, and
+// each command runs in the project.
+func TestGlobalProjectJoinSweepRace(t *testing.T) {
+	l := newLab(t)
+	proj := "zqgr" + l.tag
+	if err := os.MkdirAll(filepath.Join(l.root, "etc"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	l.ok("projadd", "-z", "global", "-K", "project.max-lwps=(privileged,50,deny)", proj)
+	stop := make(chan struct{})
+	swept := make(chan int)
+	go func() {
+		n := 0
+		defer func() { swept <- n }()
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			v := 20 + n%10
+			cmd := exec.Command(ztBin, "--root", l.root, "projmod", "-z", "global", "-s", "-K", fmt.Sprintf("project.max-lwps=(privileged,%d,deny)", v), proj)
+			if out, err := cmd.CombinedOutput(); err != nil {
+				t.Errorf("projmod: %v: %s", err, out)
+				return
+			}
+			n++
+		}
+	}()
+	errs := make(chan string, 64)
+	for w := 0; w < 4; w++ {
+		go func() {
+			for i := 0; i < 8; i++ {
+				cmd := exec.Command(ztBin, "--root", l.root, "newtask", "-z", "global", "-p", proj, "/bin/cat", "/proc/self/cgroup")
+				out, err := cmd.CombinedOutput()
+				_, cg := projectCgroupDir(string(out))
+				switch {
+				case err != nil:
+					errs <- fmt.Sprintf("newtask: %v: %s", err, out)
+				case !strings.HasSuffix(cg, "/"+proj):
+					errs <- fmt.Sprintf("newtask ran in %q, not project %s", cg, proj)
+				default:
+					errs <- ""
+				}
+			}
+		}()
+	}
+	for i := 0; i < 32; i++ {
+		if e := <-errs; e != "" {
+			t.Error(e)
+		}
+	}
+	close(stop)
+	t.Logf("32 tasks joined during %d sweeping edits", <-swept)
+}
