@@ -245,7 +245,7 @@ func TestGlobalProjectSystemdContexts(t *testing.T) {
 			// Nothing is left of the project once its tasks are gone: no
 			// scope in systemd, no cgroup.
 			gone := false
-			for i := 0; i < 250 && !gone; i++ {
+			for i := 0; i < 1000 && !gone; i++ {
 				b, _ := exec.Command("systemctl", "list-units", "--all", "--plain", "--no-legend", scope).Output()
 				_, err := os.Stat(filepath.Join("/sys/fs/cgroup/zonetop.slice", scope))
 				gone = strings.TrimSpace(string(b)) == "" && os.IsNotExist(err)
