@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"time"
 	"zonetop/api"
 	"zonetop/internal/zoneadmd"
@@ -100,27 +101,27 @@ func (e *Engine) JoinGlobalProject(ctx context.Context, p api.Principal, project
 		return nil, fmt.Errorf("project %s: %w", project, err)
 	}
 	scoped := zoneadmd.GlobalScopeHost(e.CgroupParent)
-	if scoped {
-		// systemd moves only the caller into a scope it starts.
-		if pid != os.Getpid() {
-			return nil, fmt.Errorf("global zone: project %s: only newtask's own process joins on this host (pid %d)", project, pid)
-		}
-		if err := zoneadmd.EnterGlobalScope(e.Root); err != nil {
-			return nil, fmt.Errorf("global zone: project %s: %w", project, err)
-		}
+	// systemd moves only the caller into a scope it starts.
+	if scoped && pid != os.Getpid() {
+		return nil, fmt.Errorf("global zone: project %s: only newtask's own process joins on this host (pid %d)", project, pid)
 	}
 	back, err := e.globalBackend()
 	if err != nil {
 		return nil, err
 	}
-	e.sweepGlobalProjects(back, project)
 	rel := e.globalGroupDir() + "/" + project
 	res := zoneadmd.ProjectResources(proj)
 	// Another newtask's sweep may take the group between its making and
-	// this process joining it: made again, it is joined again.
+	// this process joining it, and systemd may collect the global zone's
+	// scope when its last task ends: made again, it is joined again.
 	for try := 0; ; try++ {
-		err = joinGroup(back, rel, res, pid, scoped)
-		if err == nil || try == 3 || !errors.Is(err, os.ErrNotExist) {
+		e.sweepGlobalProjects(back, project)
+		if scoped {
+			err = e.joinScoped(back, rel, res, pid)
+		} else {
+			err = joinGroup(back, rel, res, pid)
+		}
+		if err == nil || try == 5 || !(errors.Is(err, os.ErrNotExist) || errors.Is(err, syscall.ENODEV)) {
 			break
 		}
 	}
@@ -131,24 +132,46 @@ func (e *Engine) JoinGlobalProject(ctx context.Context, p api.Principal, project
 }
 
 // joinGroup puts pid into the group rel, made if need be, with the
-// limits res. In the systemd scope the process joins first: the one that
-// started the scope is in its cgroup, and cgroup v2 passes no controller
-// on from a cgroup that holds a process; the limits follow before it
-// runs the command.
-func joinGroup(back cgroups.Backend, rel string, res *cgroups.Resources, pid int, scoped bool) error {
-	if !scoped {
-		g, err := back.Create(rel, res)
-		if err != nil {
-			return err
-		}
-		return g.AddProc(pid)
+// limits res.
+func joinGroup(back cgroups.Backend, rel string, res *cgroups.Resources, pid int) error {
+	g, err := back.Create(rel, res)
+	if err != nil {
+		return err
 	}
-	g, err := back.Create(rel, nil)
+	return g.AddProc(pid)
+}
+
+// errScopeGone is a join into a global-zone scope that systemd collected
+// meanwhile: it is tried again in a new one.
+var errScopeGone = fmt.Errorf("the global zone's systemd scope was collected while joining: %w", os.ErrNotExist)
+
+// joinScoped is joinGroup in the global zone's systemd scope. The
+// levels below the scope are made one at a time, so that a scope
+// collected meanwhile is not made again as a directory of no unit; the
+// process joins before the limits are written (the one that started the
+// scope is in its cgroup, and v2 passes no controller on from a cgroup
+// that holds a process), and they are written before it runs the
+// command.
+func (e *Engine) joinScoped(back cgroups.Backend, rel string, res *cgroups.Resources, pid int) error {
+	if err := zoneadmd.EnterGlobalScope(e.Root); err != nil {
+		return err
+	}
+	at := filepath.Join("/sys/fs/cgroup", zoneadmd.GlobalScope(e.Root))
+	for _, part := range strings.Split(cgroups.DefaultParentName+"/"+rel, "/") {
+		at = filepath.Join(at, part)
+		if err := os.Mkdir(at, 0o755); err != nil && !errors.Is(err, os.ErrExist) {
+			return fmt.Errorf("cgroup v2: create %s: %w", at, err)
+		}
+	}
+	g, err := back.Load(rel)
 	if err != nil {
 		return err
 	}
 	if err := g.AddProc(pid); err != nil {
 		return err
+	}
+	if !zoneadmd.GlobalScopeActive(e.Root) {
+		return errScopeGone
 	}
 	return g.Apply(res)
 }

@@ -273,17 +273,18 @@ func GlobalScope(root string) string {
 	return path.Join("/", systemdSlice, scopeUnitName(root, "global"))
 }
 
-// EnterGlobalScope makes sure the global zone's scope for root exists.
-// When none does, systemd starts it holding this process (which must
+// EnterGlobalScope makes sure the global zone's scope for root is up.
+// When it is not, systemd starts it holding this process (which must
 // then leave the scope's own cgroup for its project's before a
-// controller can be passed on). One that exists (another task's) is
+// controller can be passed on); one that is up (another task's) is
 // joined through its cgroup. A scope being collected (its last task just
-// ended) frees its name in a moment: the start is tried again.
+// ended) frees its name in a moment: the start is tried again. A cgroup
+// whose scope is gone is not joined as it is: systemd would count no
+// unit for it.
 func EnterGlobalScope(root string) error {
 	unit := scopeUnitName(root, "global")
-	dir := filepath.Join("/sys/fs/cgroup", GlobalScope(root))
 	for i := 0; ; i++ {
-		if _, err := os.Stat(dir); err == nil {
+		if GlobalScopeActive(root) {
 			return nil
 		}
 		err := startScope(unit, "zonetop: the global zone's projects", os.Getpid())
@@ -291,9 +292,42 @@ func EnterGlobalScope(root string) error {
 			_, err = waitInScope(unit)
 			return err
 		}
-		if !strings.Contains(err.Error(), "already exists") || i >= 100 {
+		// systemd 252 says "already loaded" of a unit it has, later
+		// ones "already exists".
+		if (!strings.Contains(err.Error(), "already exists") && !strings.Contains(err.Error(), "already loaded")) || i >= 100 {
 			return err
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+}
+
+// GlobalScopeActive tells whether systemd has the global zone's scope
+// for root up (ActiveState "active"): its cgroup is then a unit's, and
+// a task that joins it is counted.
+func GlobalScopeActive(root string) bool {
+	busctl, err := busctlPath()
+	if err != nil {
+		return false
+	}
+	cmd := exec.Command(busctl, "--system", "get-property", "org.freedesktop.systemd1",
+		"/org/freedesktop/systemd1/unit/"+busLabel(scopeUnitName(root, "global")),
+		"org.freedesktop.systemd1.Unit", "ActiveState")
+	cmd.Env = []string{"PATH=/usr/sbin:/usr/bin:/sbin:/bin"}
+	out, err := cmd.Output()
+	return err == nil && strings.TrimSpace(string(out)) == `s "active"`
+}
+
+// busLabel escapes a unit name for its D-Bus object path as systemd
+// does: every byte but ASCII letters and digits becomes _XX.
+func busLabel(s string) string {
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' {
+			b.WriteByte(c)
+			continue
+		}
+		fmt.Fprintf(&b, "_%02x", c)
+	}
+	return b.String()
 }
