@@ -109,11 +109,26 @@ func (e *Engine) JoinGlobalProject(ctx context.Context, p api.Principal, project
 	if err != nil {
 		return nil, err
 	}
+	// Under the global zone's project lock, from the file as it is then:
+	// an edit (which applies under the same lock) either comes after this
+	// join and reaches the group, or came before and is read here; and no
+	// sweep takes the group between its making and the join.
+	unlock, err := zoneadmd.LockProjects(e.Root, "global")
+	if err != nil {
+		return nil, fmt.Errorf("global zone: /etc/project lock: %w", err)
+	}
+	defer unlock()
+	if ps, _, err = zoneadmd.ReadZoneProjects(e.Root); err != nil {
+		return nil, fmt.Errorf("global zone: /etc/project: %w", err)
+	}
+	if proj, ok = ps.Lookup(project); !ok {
+		return nil, fmt.Errorf("%w: project %q is not in the global zone's /etc/project", api.ErrNotFound, project)
+	}
 	rel := e.globalGroupDir() + "/" + project
 	res := zoneadmd.ProjectResources(proj)
-	// Another newtask's sweep may take the group between its making and
-	// this process joining it, and systemd may collect the global zone's
-	// scope when its last task ends: made again, it is joined again.
+	// systemd may collect the global zone's scope when its last task
+	// ends, and an edit from an older zonetop may sweep the group between
+	// its making and the join: made again, it is joined again.
 	for try := 0; ; try++ {
 		e.sweepGlobalProjects(back, project)
 		if scoped {
@@ -181,6 +196,11 @@ func (e *Engine) joinScoped(back cgroups.Backend, rel string, res *cgroups.Resou
 // prctl hold them at once, and removes the cgroups of projects that
 // hold none (or that are gone from /etc/project).
 func (e *Engine) applyGlobalProjects() error {
+	unlock, err := zoneadmd.LockProjects(e.Root, "global")
+	if err != nil {
+		return fmt.Errorf("global zone: /etc/project lock: %w", err)
+	}
+	defer unlock()
 	ps, _, err := zoneadmd.ReadZoneProjects(e.Root)
 	if err != nil {
 		return fmt.Errorf("global zone: /etc/project: %w", err)
