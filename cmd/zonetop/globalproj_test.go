@@ -269,7 +269,9 @@ func TestGlobalProjectJoinSweepRace(t *testing.T) {
 	if err := os.MkdirAll(filepath.Join(l.root, "etc"), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	l.ok("projadd", "-z", "global", "-K", "project.max-lwps=(privileged,50,deny)", proj)
+	// A newtask is a Go process of a dozen threads until it executes,
+	// and each counts against max-lwps: the limit leaves room for them.
+	l.ok("projadd", "-z", "global", "-K", "project.max-lwps=(privileged,500,deny)", proj)
 	stop := make(chan struct{})
 	swept := make(chan int)
 	go func() {
@@ -281,7 +283,7 @@ func TestGlobalProjectJoinSweepRace(t *testing.T) {
 				return
 			default:
 			}
-			v := 20 + n%10
+			v := 200 + n%10
 			cmd := exec.Command(ztBin, "--root", l.root, "projmod", "-z", "global", "-s", "-K", fmt.Sprintf("project.max-lwps=(privileged,%d,deny)", v), proj)
 			if out, err := cmd.CombinedOutput(); err != nil {
 				t.Errorf("projmod: %v: %s", err, out)

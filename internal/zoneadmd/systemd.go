@@ -283,7 +283,12 @@ func GlobalScope(root string) string {
 // unit for it.
 func EnterGlobalScope(root string) error {
 	unit := scopeUnitName(root, "global")
-	for i := 0; ; i++ {
+	// systemd unloads a collected scope at its next GC pass, which under
+	// load (the v2 ring's emulated guest) took over 2 s: wait up to 30 s,
+	// asking less often as it goes.
+	deadline := time.Now().Add(30 * time.Second)
+	pause := 20 * time.Millisecond
+	for {
 		if GlobalScopeActive(root) {
 			return nil
 		}
@@ -294,10 +299,11 @@ func EnterGlobalScope(root string) error {
 		}
 		// systemd 252 says "already loaded" of a unit it has, later
 		// ones "already exists".
-		if (!strings.Contains(err.Error(), "already exists") && !strings.Contains(err.Error(), "already loaded")) || i >= 100 {
+		if (!strings.Contains(err.Error(), "already exists") && !strings.Contains(err.Error(), "already loaded")) || time.Now().After(deadline) {
 			return err
 		}
-		time.Sleep(20 * time.Millisecond)
+		time.Sleep(pause)
+		pause = min(2*pause, 500*time.Millisecond)
 	}
 }
 
