@@ -140,6 +140,11 @@ func (e *Engine) JoinGlobalProject(ctx context.Context, p api.Principal, project
 			break
 		}
 	}
+	if errors.Is(err, syscall.EAGAIN) {
+		// Joined, this process asks systemd about the scope with busctl,
+		// whose fork counts against the project like any task's.
+		return nil, fmt.Errorf("global zone: project %s is at its project.max-lwps: %w", project, err)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("global zone: project %s: %w", project, err)
 	}
