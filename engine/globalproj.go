@@ -140,11 +140,6 @@ func (e *Engine) JoinGlobalProject(ctx context.Context, p api.Principal, project
 			break
 		}
 	}
-	if errors.Is(err, syscall.EAGAIN) {
-		// Joined, this process asks systemd about the scope with busctl,
-		// whose fork counts against the project like any task's.
-		return nil, fmt.Errorf("global zone: project %s is at its project.max-lwps: %w", project, err)
-	}
 	if err != nil {
 		return nil, fmt.Errorf("global zone: project %s: %w", project, err)
 	}
@@ -161,17 +156,14 @@ func joinGroup(back cgroups.Backend, rel string, res *cgroups.Resources, pid int
 	return g.AddProc(pid)
 }
 
-// errScopeGone is a join into a global-zone scope that systemd collected
-// meanwhile: it is tried again in a new one.
-var errScopeGone = fmt.Errorf("the global zone's systemd scope was collected while joining: %w", os.ErrNotExist)
-
 // joinScoped is joinGroup in the global zone's systemd scope. The
 // levels below the scope are made one at a time, so that a scope
-// collected meanwhile is not made again as a directory of no unit; the
-// process joins before the limits are written (the one that started the
-// scope is in its cgroup, and v2 passes no controller on from a cgroup
-// that holds a process), and they are written before it runs the
-// command.
+// collected meanwhile is not made again as a directory of no unit;
+// systemd moves the process (it refuses for a scope no longer up, and
+// the join is tried again in a new one); the process joins before the
+// limits are written (the one that started the scope is in its cgroup,
+// and v2 passes no controller on from a cgroup that holds a process),
+// and they are written before it runs the command.
 func (e *Engine) joinScoped(back cgroups.Backend, rel string, res *cgroups.Resources, pid int) error {
 	if err := zoneadmd.EnterGlobalScope(e.Root); err != nil {
 		return err
@@ -187,11 +179,8 @@ func (e *Engine) joinScoped(back cgroups.Backend, rel string, res *cgroups.Resou
 	if err != nil {
 		return err
 	}
-	if err := g.AddProc(pid); err != nil {
+	if err := zoneadmd.AttachToGlobalScope(e.Root, "/"+cgroups.DefaultParentName+"/"+rel, pid); err != nil {
 		return err
-	}
-	if !zoneadmd.GlobalScopeActive(e.Root) {
-		return errScopeGone
 	}
 	return g.Apply(res)
 }

@@ -307,6 +307,33 @@ func EnterGlobalScope(root string) error {
 	}
 }
 
+// AttachToGlobalScope asks systemd to move pid into sub (a cgroup below
+// the global zone's scope for root, relative to the scope's, made
+// already). systemd does it only while the scope is up, in its own
+// order of events, so a task never lands in a scope that its last task
+// left a moment before (it would be a cgroup of no unit, which systemd
+// keeps loaded and whose name it then refuses to start again). A refusal
+// for a scope that is gone wraps os.ErrNotExist.
+func AttachToGlobalScope(root, sub string, pid int) error {
+	busctl, err := busctlPath()
+	if err != nil {
+		return err
+	}
+	unit := scopeUnitName(root, "global")
+	cmd := exec.Command(busctl, "--system", "call", "org.freedesktop.systemd1", "/org/freedesktop/systemd1",
+		"org.freedesktop.systemd1.Manager", "AttachProcessesToUnit", "ssau", unit, sub, "1", strconv.Itoa(pid))
+	cmd.Env = []string{"PATH=/usr/sbin:/usr/bin:/sbin:/bin"}
+	out, err := cmd.CombinedOutput()
+	if err == nil {
+		return nil
+	}
+	msg := strings.TrimSpace(string(out))
+	if strings.Contains(msg, "not active") || strings.Contains(msg, "not loaded") || strings.Contains(msg, "not found") {
+		return fmt.Errorf("systemd AttachProcessesToUnit %s %s: %s: %w", unit, sub, msg, os.ErrNotExist)
+	}
+	return fmt.Errorf("systemd AttachProcessesToUnit %s %s: %w: %s", unit, sub, err, msg)
+}
+
 // GlobalScopeActive tells whether systemd has the global zone's scope
 // for root up (ActiveState "active"): its cgroup is then a unit's, and
 // a task that joins it is counted.
