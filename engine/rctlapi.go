@@ -317,6 +317,9 @@ func (e *Engine) Usage(ctx context.Context, p api.Principal, zone string) (api.Z
 	if err := mayView(p, zone); err != nil {
 		return api.ZoneUsage{}, err
 	}
+	if zone == "global" {
+		return e.globalUsage()
+	}
 	if err := configs.CheckZoneName(zone); err != nil {
 		return api.ZoneUsage{}, err
 	}

@@ -91,62 +91,71 @@ func busctlPath() (string, error) {
 	return "", errors.New("busctl not found (it comes with systemd)")
 }
 
-// enterSystemdScope asks systemd (StartTransientUnit, over the system
-// bus with busctl: zonetop links no D-Bus library) for a scope unit
-// named unit, holding this process, with Delegate=yes so that systemd
-// leaves the cgroups zonetop makes in it alone, and waits until this
-// process is in it. A scope of that name that exists already (one whose
-// zone is still up, or not yet collected) is not reused: the name then
-// gets this process's pid. It returns the scope's cgroup, relative to
-// the unified hierarchy's root.
-func enterSystemdScope(unit, desc string) (string, error) {
+// startScope asks systemd (StartTransientUnit, over the system bus with
+// busctl: zonetop links no D-Bus library) for a scope unit named unit in
+// zonetop.slice, holding pid, with Delegate=yes so that systemd leaves
+// the cgroups zonetop makes in it alone. The method returns once the
+// start job is queued: the process is moved when systemd runs it.
+func startScope(unit, desc string, pid int) error {
 	busctl, err := busctlPath()
 	if err != nil {
-		return "", err
+		return err
 	}
-	pid := os.Getpid()
-	try := func(unit string) (string, error) {
-		args := []string{"--system", "call", "org.freedesktop.systemd1", "/org/freedesktop/systemd1",
-			"org.freedesktop.systemd1.Manager", "StartTransientUnit", "ssa(sv)a(sa(sv))", unit, "fail", "5",
-			"Description", "s", desc,
-			"PIDs", "au", "1", strconv.Itoa(pid),
-			"Delegate", "b", "true",
-			"Slice", "s", systemdSlice,
-			// A scope whose processes the OOM killer took ends
-			// "failed": collect it anyway, a later zone takes the name.
-			"CollectMode", "s", "inactive-or-failed",
-			"0"}
-		cmd := exec.Command(busctl, args...)
-		cmd.Env = []string{"PATH=/usr/sbin:/usr/bin:/sbin:/bin"}
-		out, err := cmd.CombinedOutput()
-		if err != nil {
-			return "", fmt.Errorf("systemd StartTransientUnit %s: %w: %s", unit, err, strings.TrimSpace(string(out)))
-		}
-		return unit, nil
-	}
-	got, err := try(unit)
-	if err != nil && strings.Contains(err.Error(), "already exists") {
-		got, err = try(strings.TrimSuffix(unit, ".scope") + "-" + strconv.Itoa(pid) + ".scope")
-	}
+	args := []string{"--system", "call", "org.freedesktop.systemd1", "/org/freedesktop/systemd1",
+		"org.freedesktop.systemd1.Manager", "StartTransientUnit", "ssa(sv)a(sa(sv))", unit, "fail", "5",
+		"Description", "s", desc,
+		"PIDs", "au", "1", strconv.Itoa(pid),
+		"Delegate", "b", "true",
+		"Slice", "s", systemdSlice,
+		// A scope whose processes the OOM killer took ends
+		// "failed": collect it anyway, a later zone takes the name.
+		"CollectMode", "s", "inactive-or-failed",
+		"0"}
+	cmd := exec.Command(busctl, args...)
+	cmd.Env = []string{"PATH=/usr/sbin:/usr/bin:/sbin:/bin"}
+	out, err := cmd.CombinedOutput()
 	if err != nil {
-		return "", err
+		return fmt.Errorf("systemd StartTransientUnit %s: %w: %s", unit, err, strings.TrimSpace(string(out)))
 	}
-	// The method returns once the start job is queued; systemd moves the
-	// process when it runs the job.
+	return nil
+}
+
+// waitInScope waits until this process is in the scope unit, and
+// returns the scope's cgroup, relative to the unified hierarchy's root.
+func waitInScope(unit string) (string, error) {
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		cur, err := selfV2Cgroup()
 		if err != nil {
 			return "", err
 		}
-		if path.Base(cur) == got {
+		if path.Base(cur) == unit {
 			return cur, nil
 		}
 		if time.Now().After(deadline) {
-			return "", fmt.Errorf("systemd scope %s: this process (pid %d) is still in %s", got, pid, cur)
+			return "", fmt.Errorf("systemd scope %s: this process (pid %d) is still in %s", unit, os.Getpid(), cur)
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
+}
+
+// enterSystemdScope puts this process into a new scope unit named unit
+// (startScope). A scope of that name that exists already (one whose
+// zone is still up, or not yet collected) is not reused: the name then
+// gets this process's pid. It returns the scope's cgroup, relative to
+// the unified hierarchy's root.
+func enterSystemdScope(unit, desc string) (string, error) {
+	pid := os.Getpid()
+	got := unit
+	err := startScope(unit, desc, pid)
+	if err != nil && strings.Contains(err.Error(), "already exists") {
+		got = strings.TrimSuffix(unit, ".scope") + "-" + strconv.Itoa(pid) + ".scope"
+		err = startScope(got, desc, pid)
+	}
+	if err != nil {
+		return "", err
+	}
+	return waitInScope(got)
 }
 
 // enterLeaf moves zoneadmd into child leaf of the unified cgroup scope.
@@ -235,4 +244,123 @@ func (d *zoneadmd) rejoinSupervisor() error {
 	}
 	_, err := enterLeaf(path.Dir(d.spec.SupervisorCgroup), path.Base(d.spec.SupervisorCgroup))
 	return err
+}
+
+// The global zone's projects (engine/globalproj.go) on a systemd cgroup
+// v2 host. newtask -z global runs in a cgroup systemd owns (a login
+// session's scope, a service, the root cgroup), where zonetop may make
+// no cgroup of its own. So the host's project cgroups live in one
+// transient scope per root prefix, zonetop-global[-HASH].scope in
+// zonetop.slice, with Delegate=yes, in the layout every other host has
+// below zonetop's parent: SCOPE/zonetop/_global[.HASH]/PROJECT. The
+// scope's own cgroup holds no process (each task goes on into its
+// project's leaf), so it may pass controllers on. The tasks keep the
+// scope: systemd collects it when the last one ends, as zonetop sweeps a
+// project's cgroup once empty, and no idle process is kept for a global
+// zone whose projects run nothing. Its name has no "-PID" variant: prctl
+// and projmod, run from anywhere, find the projects there.
+
+// GlobalScopeHost tells whether the global zone's projects go in the
+// systemd scope: a systemd cgroup v2 host, and no --cgroup-parent (the
+// operator's parent, where given, is used as on every host).
+func GlobalScopeHost(cgroupParent string) bool {
+	return cgroupParent == "" && systemdScopeHost()
+}
+
+// GlobalScope is the cgroup of the global zone's scope for the root
+// prefix root, relative to the unified hierarchy's root.
+func GlobalScope(root string) string {
+	return path.Join("/", systemdSlice, scopeUnitName(root, "global"))
+}
+
+// EnterGlobalScope makes sure the global zone's scope for root is up.
+// When it is not, systemd starts it holding this process (which must
+// then leave the scope's own cgroup for its project's before a
+// controller can be passed on); one that is up (another task's) is
+// joined through its cgroup. A scope being collected (its last task just
+// ended) frees its name in a moment: the start is tried again. A cgroup
+// whose scope is gone is not joined as it is: systemd would count no
+// unit for it.
+func EnterGlobalScope(root string) error {
+	unit := scopeUnitName(root, "global")
+	// systemd unloads a collected scope at its next GC pass, which under
+	// load (the v2 ring's emulated guest) took over 2 s: wait up to 30 s,
+	// asking less often as it goes.
+	deadline := time.Now().Add(30 * time.Second)
+	pause := 20 * time.Millisecond
+	for {
+		if GlobalScopeActive(root) {
+			return nil
+		}
+		err := startScope(unit, "zonetop: the global zone's projects", os.Getpid())
+		if err == nil {
+			_, err = waitInScope(unit)
+			return err
+		}
+		// systemd 252 says "already loaded" of a unit it has, later
+		// ones "already exists".
+		if (!strings.Contains(err.Error(), "already exists") && !strings.Contains(err.Error(), "already loaded")) || time.Now().After(deadline) {
+			return err
+		}
+		time.Sleep(pause)
+		pause = min(2*pause, 500*time.Millisecond)
+	}
+}
+
+// AttachToGlobalScope asks systemd to move pid into sub (a cgroup below
+// the global zone's scope for root, relative to the scope's, made
+// already). systemd does it only while the scope is up, in its own
+// order of events, so a task never lands in a scope that its last task
+// left a moment before (it would be a cgroup of no unit, which systemd
+// keeps loaded and whose name it then refuses to start again). A refusal
+// for a scope that is gone wraps os.ErrNotExist.
+func AttachToGlobalScope(root, sub string, pid int) error {
+	busctl, err := busctlPath()
+	if err != nil {
+		return err
+	}
+	unit := scopeUnitName(root, "global")
+	cmd := exec.Command(busctl, "--system", "call", "org.freedesktop.systemd1", "/org/freedesktop/systemd1",
+		"org.freedesktop.systemd1.Manager", "AttachProcessesToUnit", "ssau", unit, sub, "1", strconv.Itoa(pid))
+	cmd.Env = []string{"PATH=/usr/sbin:/usr/bin:/sbin:/bin"}
+	out, err := cmd.CombinedOutput()
+	if err == nil {
+		return nil
+	}
+	msg := strings.TrimSpace(string(out))
+	if strings.Contains(msg, "not active") || strings.Contains(msg, "not loaded") || strings.Contains(msg, "not found") {
+		return fmt.Errorf("systemd AttachProcessesToUnit %s %s: %s: %w", unit, sub, msg, os.ErrNotExist)
+	}
+	return fmt.Errorf("systemd AttachProcessesToUnit %s %s: %w: %s", unit, sub, err, msg)
+}
+
+// GlobalScopeActive tells whether systemd has the global zone's scope
+// for root up (ActiveState "active"): its cgroup is then a unit's, and
+// a task that joins it is counted.
+func GlobalScopeActive(root string) bool {
+	busctl, err := busctlPath()
+	if err != nil {
+		return false
+	}
+	cmd := exec.Command(busctl, "--system", "get-property", "org.freedesktop.systemd1",
+		"/org/freedesktop/systemd1/unit/"+busLabel(scopeUnitName(root, "global")),
+		"org.freedesktop.systemd1.Unit", "ActiveState")
+	cmd.Env = []string{"PATH=/usr/sbin:/usr/bin:/sbin:/bin"}
+	out, err := cmd.Output()
+	return err == nil && strings.TrimSpace(string(out)) == `s "active"`
+}
+
+// busLabel escapes a unit name for its D-Bus object path as systemd
+// does: every byte but ASCII letters and digits becomes _XX.
+func busLabel(s string) string {
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' {
+			b.WriteByte(c)
+			continue
+		}
+		fmt.Fprintf(&b, "_%02x", c)
+	}
+	return b.String()
 }

@@ -425,3 +425,14 @@ func stubExtra(ms []movedStub) func(path string) uint64 {
 		return n
 	}
 }
+
+// GlobalProjectUsage is a global-zone project's row: its cgroup's
+// counters st and its procs processes against its own limits (no zone
+// above it; its CPU is not sampled, no zoneadmd keeps its history).
+func GlobalProjectUsage(p *limits.Project, st cgroups.Stats, procs int) api.ProjectUsage {
+	pr := projectRctlValues(p)
+	return api.ProjectUsage{Name: p.Name, ID: p.ID, Procs: procs, Rctls: []api.RctlUsage{
+		row(rctl.ProjectMaxLwps, st.Pids, pr, []string{rctl.ProjectMaxLwps, rctl.ProjectMaxProcesses}, nil, nil),
+		row(rctl.ProjectMaxMemory, st.MemoryUsage, pr, []string{rctl.ProjectMaxMemory}, nil, nil),
+	}}
+}

@@ -174,6 +174,14 @@ func projectsLockPath(rootPrefix, zone string) string {
 	return filepath.Join(configs.RunBase(rootPrefix), "."+zone+".projects.lock")
 }
 
+// LockProjects takes the zone's project lock, waiting for a holder: the
+// global zone's newtask and its edits hold it across reading the file
+// and writing the cgroups, so that neither writes limits older than the
+// file's.
+func LockProjects(rootPrefix, zone string) (unlock func(), err error) {
+	return lockProjects(rootPrefix, zone)
+}
+
 // lockProjects takes the zone's project lock, waiting for a holder.
 func lockProjects(rootPrefix, zone string) (unlock func(), err error) {
 	if err := os.MkdirAll(configs.RunBase(rootPrefix), 0o755); err != nil {

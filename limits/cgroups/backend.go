@@ -5,9 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"path"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -660,4 +662,42 @@ func killFrozen(g Group, what string) error {
 		return fmt.Errorf("%s: %w", what, killErr)
 	}
 	return fmt.Errorf("%s: processes still present after SIGKILL (unreaped zombies?)", what)
+}
+
+// Children lists the groups directly below rel, in any hierarchy of the
+// backend (a v1 group may be missing from a controller mounted late): a
+// sweep of the groups zonetop made there, whatever names them.
+func Children(b Backend, rel string) ([]string, error) {
+	if err := checkRel(rel); err != nil {
+		return nil, err
+	}
+	var dirs []string
+	switch b := b.(type) {
+	case *v2Backend:
+		dirs = []string{filepath.Join(b.mount, b.group(rel))}
+	case *v1Backend:
+		for _, c := range v1Controllers {
+			if p, ok := b.parent.V1[c]; ok {
+				dirs = append(dirs, filepath.Join(b.root, c, p, rel))
+			}
+		}
+	default:
+		return nil, fmt.Errorf("cgroups: list %s: unknown backend %T", rel, b)
+	}
+	seen := map[string]bool{}
+	for _, dir := range dirs {
+		ents, err := os.ReadDir(dir)
+		if errors.Is(err, os.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("cgroups: list %s: %w", rel, err)
+		}
+		for _, e := range ents {
+			if e.IsDir() {
+				seen[e.Name()] = true
+			}
+		}
+	}
+	return slices.Sorted(maps.Keys(seen)), nil
 }

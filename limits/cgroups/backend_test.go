@@ -704,3 +704,40 @@ func TestPassesOn(t *testing.T) {
 		t.Error("nil passes controllers on")
 	}
 }
+
+// Children lists the groups below a directory, a v1 group from every
+// hierarchy it is in, never an interface file, and nothing (no error)
+// where no group was ever made; a path that climbs out is refused.
+func TestChildren(t *testing.T) {
+	dir := t.TempDir()
+	for _, d := range []string{"p/zonetop/_global/a", "p/zonetop/_global/b"} {
+		if err := os.MkdirAll(filepath.Join(dir, d), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.WriteFile(filepath.Join(dir, "p/zonetop/_global/pids.max"), []byte("max\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	b, err := NewV2(dir, "/p/zonetop")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := Children(b, "_global"); err != nil || strings.Join(got, ",") != "a,b" {
+		t.Errorf("v2 children %v, %v; want a,b", got, err)
+	}
+	if got, err := Children(b, "_none"); err != nil || len(got) != 0 {
+		t.Errorf("children of a group never made: %v, %v", got, err)
+	}
+	if _, err := Children(b, "../x"); err == nil {
+		t.Error("children of ../x: no error")
+	}
+	for _, d := range []string{"pids/q/_global/a", "memory/q/_global/c"} {
+		if err := os.MkdirAll(filepath.Join(dir, d), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	v1 := &v1Backend{parent: Parent{V1: map[string]string{"pids": "/q", "memory": "/q"}}, mode: ModeV1, root: dir}
+	if got, err := Children(v1, "_global"); err != nil || strings.Join(got, ",") != "a,c" {
+		t.Errorf("v1 children %v, %v; want a,c", got, err)
+	}
+}
