@@ -3,7 +3,6 @@ package engine
 import (
 	"context"
 	"fmt"
-	"net"
 	"os"
 	"path/filepath"
 	"sort"
@@ -13,6 +12,7 @@ import (
 	"zonetop/api"
 	"zonetop/internal/configs"
 	"zonetop/internal/wire"
+	"zonetop/internal/ztest"
 	"zonetop/zones"
 )
 
@@ -22,39 +22,16 @@ import (
 // by a loaded host or a stuck lock does.
 func fakeZoneadmd(t *testing.T, sock string, answer func(op string) *wire.Response) {
 	t.Helper()
-	lis, err := net.ListenUnix("unixpacket", &net.UnixAddr{Name: sock, Net: "unixpacket"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan struct{})
-	t.Cleanup(func() { close(done); lis.Close() })
-	go func() {
-		for {
-			c, err := lis.AcceptUnix()
-			if err != nil {
-				return
-			}
-			go func() {
-				wc := &wire.Conn{C: c}
-				defer wc.Close()
-				var req wire.Request
-				files, err := wc.Recv(&req)
-				wire.CloseAll(files)
-				if err != nil {
-					return
-				}
-				if req.Op == "ping" {
-					_ = wc.Send(wire.Response{OK: true})
-					return
-				}
-				if resp := answer(req.Op); resp != nil {
-					_ = wc.Send(*resp)
-					return
-				}
-				<-done
-			}()
+	ztest.StandIn(t, sock, func(req wire.Request, done <-chan struct{}) *wire.Response {
+		if req.Op == "ping" {
+			return &wire.Response{OK: true}
 		}
-	}()
+		if resp := answer(req.Op); resp != nil {
+			return resp
+		}
+		<-done
+		return nil
+	})
 }
 
 // recordRunning gives zone z of e a platform as its zoneadmd records it:

@@ -2,7 +2,6 @@ package engine
 
 import (
 	"context"
-	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -11,6 +10,7 @@ import (
 	"zonetop/api"
 	"zonetop/internal/configs"
 	"zonetop/internal/wire"
+	"zonetop/internal/ztest"
 	"zonetop/zones"
 )
 
@@ -91,35 +91,13 @@ func TestLiveStateWhenZoneadmdDoesNotAnswer(t *testing.T) {
 // request unanswered until the test ends.
 func standInZoneadmd(t *testing.T, sock string, hangUp bool) {
 	t.Helper()
-	lis, err := net.ListenUnix("unixpacket", &net.UnixAddr{Name: sock, Net: "unixpacket"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan struct{})
-	t.Cleanup(func() { close(done); lis.Close() })
-	go func() {
-		for {
-			c, err := lis.AcceptUnix()
-			if err != nil {
-				return
-			}
-			go func() {
-				wc := &wire.Conn{C: c}
-				defer wc.Close()
-				var req wire.Request
-				files, err := wc.Recv(&req)
-				wire.CloseAll(files)
-				if err != nil {
-					return
-				}
-				if req.Op == "ping" {
-					_ = wc.Send(wire.Response{OK: true})
-					return
-				}
-				if !hangUp {
-					<-done
-				}
-			}()
+	ztest.StandIn(t, sock, func(req wire.Request, done <-chan struct{}) *wire.Response {
+		if req.Op == "ping" {
+			return &wire.Response{OK: true}
 		}
-	}()
+		if !hangUp {
+			<-done
+		}
+		return nil
+	})
 }

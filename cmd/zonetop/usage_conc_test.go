@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"net"
 	"os"
 	"strings"
 	"testing"
@@ -14,6 +13,7 @@ import (
 	"zonetop/engine"
 	"zonetop/internal/configs"
 	"zonetop/internal/wire"
+	"zonetop/internal/ztest"
 	"zonetop/rctl"
 )
 
@@ -32,44 +32,21 @@ func slowUsageZoneadmd(t *testing.T, root, zone string, procs int, delay time.Du
 	if err := os.MkdirAll(configs.RunDir(root, zone), 0o700); err != nil {
 		t.Fatal(err)
 	}
-	sock := configs.ZoneadmdSock(root, zone)
-	lis, err := net.ListenUnix("unixpacket", &net.UnixAddr{Name: sock, Net: "unixpacket"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan struct{})
-	t.Cleanup(func() { close(done); lis.Close() })
-	go func() {
-		for {
-			c, err := lis.AcceptUnix()
-			if err != nil {
-				return
+	ztest.StandIn(t, configs.ZoneadmdSock(root, zone), func(req wire.Request, done <-chan struct{}) *wire.Response {
+		if req.Op != "ping" || delay == stopped {
+			if delay < 0 {
+				<-done
+				return nil
 			}
-			go func() {
-				wc := &wire.Conn{C: c}
-				defer wc.Close()
-				var req wire.Request
-				files, err := wc.Recv(&req)
-				wire.CloseAll(files)
-				if err != nil {
-					return
-				}
-				if req.Op != "ping" || delay == stopped {
-					if delay < 0 {
-						<-done
-						return
-					}
-					select {
-					case <-time.After(delay):
-					case <-done:
-						return
-					}
-				}
-				_ = wc.Send(wire.Response{OK: true, Usage: &api.ZoneUsage{Zone: zone, State: "running", Procs: procs,
-					Rctls: []api.RctlUsage{{Name: rctl.ZoneMaxLwps, Usage: uint64(procs)}}}})
-			}()
+			select {
+			case <-time.After(delay):
+			case <-done:
+				return nil
+			}
 		}
-	}()
+		return &wire.Response{OK: true, Usage: &api.ZoneUsage{Zone: zone, State: "running", Procs: procs,
+			Rctls: []api.RctlUsage{{Name: rctl.ZoneMaxLwps, Usage: uint64(procs)}}}}
+	})
 }
 
 // zonestat of many zones samples them together: each zoneadmd here takes
