@@ -48,21 +48,28 @@ func Binary() (string, error) {
 	if p := binaryOverride.Load(); p != nil {
 		return *p, nil
 	}
+	return besideExecutable(BinaryName, "the per-zone binary", "zonetop")
+}
+
+// besideExecutable is the executable file name beside this process's
+// executable, what it is called in errors; who needs it there is named
+// when it is missing. os.Executable is /proc/self/exe resolved: a link
+// such as zoneadm has been followed to the zonetop binary, whose
+// directory counts.
+func besideExecutable(name, what, who string) (string, error) {
 	exe, err := os.Executable()
 	if err != nil {
-		return "", fmt.Errorf("find the per-zone binary %s: %w", BinaryName, err)
+		return "", fmt.Errorf("find %s %s: %w", what, name, err)
 	}
-	// os.Executable is /proc/self/exe resolved: a link such as zoneadm
-	// has been followed to the zonetop binary, whose directory counts.
-	p := filepath.Join(filepath.Dir(exe), BinaryName)
+	p := filepath.Join(filepath.Dir(exe), name)
 	st, err := os.Stat(p)
 	switch {
 	case errors.Is(err, os.ErrNotExist):
-		return "", fmt.Errorf("the per-zone binary %s is missing: zonetop needs it beside itself (make build and make install put it there)", p)
+		return "", fmt.Errorf("%s %s is missing: %s needs it beside itself (make build and make install put it there)", what, p, who)
 	case err != nil:
-		return "", fmt.Errorf("the per-zone binary: %w", err)
+		return "", fmt.Errorf("%s: %w", what, err)
 	case !st.Mode().IsRegular() || st.Mode()&0o111 == 0:
-		return "", fmt.Errorf("the per-zone binary %s is not an executable file", p)
+		return "", fmt.Errorf("%s %s is not an executable file", what, p)
 	}
 	return p, nil
 }
@@ -77,21 +84,7 @@ const ZinitName = "zinit"
 // looked for, as for the per-zone binary: there is no other init to fall
 // back to.
 func zinitBinary() (string, error) {
-	exe, err := os.Executable()
-	if err != nil {
-		return "", fmt.Errorf("find the zone init %s: %w", ZinitName, err)
-	}
-	p := filepath.Join(filepath.Dir(exe), ZinitName)
-	st, err := os.Stat(p)
-	switch {
-	case errors.Is(err, os.ErrNotExist):
-		return "", fmt.Errorf("the zone init %s is missing: zoneadmd needs it beside itself (make build and make install put it there)", p)
-	case err != nil:
-		return "", fmt.Errorf("the zone init: %w", err)
-	case !st.Mode().IsRegular() || st.Mode()&0o111 == 0:
-		return "", fmt.Errorf("the zone init %s is not an executable file", p)
-	}
-	return p, nil
+	return besideExecutable(ZinitName, "the zone init", "zoneadmd")
 }
 
 // toolsBinary is the front ends' binary zones get at api.ZoneBinaryPath
