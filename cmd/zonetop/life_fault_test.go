@@ -210,17 +210,11 @@ func TestZoneadmdKilled(t *testing.T) {
 	l.ok("zoneadm", "-z", z, "install")
 	l.ok("zoneadm", "-z", z, "boot")
 	id := l.state(z, "running")
-	pidFile := filepath.Join(l.root, "run", "zonetop", z, "zoneadmd.pid")
-	b, err := os.ReadFile(pidFile)
-	must(t, err)
-	pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
-	must(t, err)
-	must(t, syscall.Kill(pid, syscall.SIGKILL))
-	waitGone(pid)
+	pid := l.killZoneadmd(z)
 	if got := l.state(z, "running"); got != id {
 		t.Errorf("adopted zone has ID %d, want %d", got, id)
 	}
-	b, err = os.ReadFile(pidFile)
+	b, err := os.ReadFile(filepath.Join(l.root, "run", "zonetop", z, "zoneadmd.pid"))
 	must(t, err)
 	if np, _ := strconv.Atoi(strings.TrimSpace(string(b))); np == pid || np == 0 {
 		t.Errorf("no new zoneadmd (pid file says %d, the killed one was %d)", np, pid)
@@ -272,13 +266,7 @@ func TestAdoptStoppedZsched(t *testing.T) {
 	}
 	must(t, syscall.Kill(pids.ZschedPid, syscall.SIGSTOP))
 	t.Cleanup(func() { _ = syscall.Kill(pids.ZschedPid, syscall.SIGCONT) })
-	pidFile := filepath.Join(l.root, "run", "zonetop", z, "zoneadmd.pid")
-	b, err := os.ReadFile(pidFile)
-	must(t, err)
-	pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
-	must(t, err)
-	must(t, syscall.Kill(pid, syscall.SIGKILL))
-	waitGone(pid)
+	l.killZoneadmd(z)
 	// The keeper starts the next zoneadmd; it must come to serve the zone
 	// although zsched says nothing (a listing shows what zoneadmd last
 	// recorded while none answers).
@@ -569,6 +557,19 @@ func TestHaltZschedStoppedAfterInitDied(t *testing.T) {
 type zoneRunPids struct {
 	InitPid   int `json:"init_pid"`
 	ZschedPid int `json:"zsched_pid"`
+}
+
+// killZoneadmd kills zone z's zoneadmd as a crash would and waits until
+// it is gone; it returns the pid it had.
+func (l *lab) killZoneadmd(z string) int {
+	l.t.Helper()
+	b, err := os.ReadFile(filepath.Join(l.root, "run", "zonetop", z, "zoneadmd.pid"))
+	must(l.t, err)
+	pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
+	must(l.t, err)
+	must(l.t, syscall.Kill(pid, syscall.SIGKILL))
+	waitGone(pid)
+	return pid
 }
 
 // runPids reads them from the zone's run directory; zeros while there
