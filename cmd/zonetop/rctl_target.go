@@ -2,9 +2,12 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
+	"os"
 	"strconv"
+	"time"
 	"zonetop/api"
 	"zonetop/client"
 	"zonetop/engine"
@@ -54,8 +57,19 @@ func (t rctlTarget) Zone() string {
 
 func (t rctlTarget) inZone() bool { return t.zone != nil }
 
+// usageWait bounds one zone's usage sample for prctl and zonestat: a
+// zoneadmd answers from what it holds, so only a stopped or wedged one
+// takes this long, and it must not stall the command's output for good.
+var usageWait = 10 * time.Second
+
 func (t rctlTarget) Usage(zone string) (api.ZoneUsage, error) {
-	return t.zs.Usage(context.Background(), t.p, zone)
+	ctx, cancel := context.WithTimeout(context.Background(), usageWait)
+	defer cancel()
+	u, err := t.zs.Usage(ctx, t.p, zone)
+	if err != nil && (errors.Is(err, context.DeadlineExceeded) || errors.Is(err, os.ErrDeadlineExceeded)) {
+		return u, fmt.Errorf("usage of %s: its zoneadmd did not answer within %v", zone, usageWait)
+	}
+	return u, err
 }
 
 func (t rctlTarget) Projects(zone string) (limits.Projects, []string, error) {

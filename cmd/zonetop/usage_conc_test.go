@@ -100,6 +100,38 @@ func TestZonestatSamplesZonesTogether(t *testing.T) {
 	}
 }
 
+// A zoneadmd that takes zonestat's request and never answers (stopped,
+// wedged) costs zonestat the bound of one sample, not its output for
+// good: the zone is named on stderr with what happened, the others are
+// printed, and the exit status is 1.
+func TestZonestatHeldZoneadmd(t *testing.T) {
+	root := t.TempDir()
+	old := usageWait
+	usageWait = 500 * time.Millisecond
+	t.Cleanup(func() { usageWait = old })
+	slowUsageZoneadmd(t, root, "zh00", 0, heldUsage)
+	slowUsageZoneadmd(t, root, "zh01", 1, 0)
+	var out, errb bytes.Buffer
+	done := make(chan int, 1)
+	go func() {
+		done <- runZonestat(&globals{root: root}, []string{"-z", "zh00,zh01", "-o", "json"}, nil, &out, &errb)
+	}()
+	select {
+	case code := <-done:
+		if code != 1 {
+			t.Errorf("exit %d, want 1", code)
+		}
+	case <-time.After(60 * time.Second):
+		t.Fatal("zonestat still waits for a zoneadmd that never answers")
+	}
+	if !strings.Contains(errb.String(), "zh00") || !strings.Contains(errb.String(), "did not answer within") {
+		t.Errorf("stderr %q, want zh00 named as not answering", errb.String())
+	}
+	if !strings.Contains(out.String(), `"zh01"`) || strings.Contains(out.String(), `"zh00"`) {
+		t.Errorf("output %q, want zh01's row only", out.String())
+	}
+}
+
 // The console's refresh samples every running zone through UsageMany: a
 // held zoneadmd costs the refresh its deadline, not more, the others
 // answer, and each answer lands in its own zone's slot.
