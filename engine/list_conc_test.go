@@ -12,7 +12,7 @@ import (
 	"zonetop/api"
 	"zonetop/internal/configs"
 	"zonetop/internal/wire"
-	"zonetop/internal/ztest"
+	"zonetop/internal/wire/wiretest"
 	"zonetop/zones"
 )
 
@@ -22,7 +22,7 @@ import (
 // by a loaded host or a stuck lock does.
 func fakeZoneadmd(t *testing.T, sock string, answer func(op string) *wire.Response) {
 	t.Helper()
-	ztest.StandIn(t, sock, func(req wire.Request, done <-chan struct{}) *wire.Response {
+	wiretest.StandIn(t, sock, func(req wire.Request, done <-chan struct{}) *wire.Response {
 		if req.Op == "ping" {
 			return &wire.Response{OK: true}
 		}

@@ -10,7 +10,7 @@ import (
 	"zonetop/api"
 	"zonetop/internal/configs"
 	"zonetop/internal/wire"
-	"zonetop/internal/ztest"
+	"zonetop/internal/wire/wiretest"
 	"zonetop/zones"
 )
 
@@ -91,7 +91,7 @@ func TestLiveStateWhenZoneadmdDoesNotAnswer(t *testing.T) {
 // request unanswered until the test ends.
 func standInZoneadmd(t *testing.T, sock string, hangUp bool) {
 	t.Helper()
-	ztest.StandIn(t, sock, func(req wire.Request, done <-chan struct{}) *wire.Response {
+	wiretest.StandIn(t, sock, func(req wire.Request, done <-chan struct{}) *wire.Response {
 		if req.Op == "ping" {
 			return &wire.Response{OK: true}
 		}

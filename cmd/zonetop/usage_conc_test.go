@@ -13,7 +13,7 @@ import (
 	"zonetop/engine"
 	"zonetop/internal/configs"
 	"zonetop/internal/wire"
-	"zonetop/internal/ztest"
+	"zonetop/internal/wire/wiretest"
 	"zonetop/rctl"
 )
 
@@ -32,7 +32,7 @@ func slowUsageZoneadmd(t *testing.T, root, zone string, procs int, delay time.Du
 	if err := os.MkdirAll(configs.RunDir(root, zone), 0o700); err != nil {
 		t.Fatal(err)
 	}
-	ztest.StandIn(t, configs.ZoneadmdSock(root, zone), func(req wire.Request, done <-chan struct{}) *wire.Response {
+	wiretest.StandIn(t, configs.ZoneadmdSock(root, zone), func(req wire.Request, done <-chan struct{}) *wire.Response {
 		if req.Op != "ping" || delay == stopped {
 			if delay < 0 {
 				<-done

@@ -1,4 +1,8 @@
-package ztest
+// Package wiretest gives tests a stand-in for a zoneadmd on its socket: it
+// speaks the wire protocol and nothing else, and touches only the socket
+// a test names. It sits apart from ztest, which packages below the wire
+// (limits) use in their own tests.
+package wiretest
 
 import (
 	"net"
